@@ -1,0 +1,85 @@
+//! aarch64: registers as in `struct user_pt_regs` plus TPIDR_EL0 and the syscall
+//! number of NT_ARM_SYSTEM_CALL; the syscall convention (number in x8, arguments in
+//! x0..x5, result in x0); and the user address-space layout (48-bit VA).
+
+/// ELF machine of guest executables.
+pub const ELF_MACHINE: u16 = umbra_abi::elf::EM_AARCH64;
+/// `uname -m`.
+pub const UTS_MACHINE: &str = "aarch64";
+/// AT_PLATFORM.
+pub const PLATFORM: &str = "aarch64";
+/// AT_HWCAP: FP and ASIMD.
+pub const HWCAP: u64 = 0x3;
+/// Length of the `svc #0` instruction, for restarts.
+pub const SYSCALL_INSN_LEN: u64 = 4;
+
+/// One past the highest guest address. The host's stub pages sit above it.
+pub const USER_END: u64 = 0xffff_ff00_0000;
+/// Where the first process's stack top is placed.
+pub const STACK_TOP: u64 = 0xffff_fe00_0000;
+/// Where mmap without a hint starts searching downward.
+pub const MMAP_BASE: u64 = 0xff00_0000_0000;
+/// Load bias of static-PIE executables.
+pub const PIE_BASE: u64 = 0xaaaa_aaaa_0000;
+
+/// The guest's general registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpRegs {
+    pub regs: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub pstate: u64,
+    /// TPIDR_EL0 (NT_ARM_TLS).
+    pub tpidr: u64,
+    /// The syscall number at a syscall stop (NT_ARM_SYSTEM_CALL).
+    pub syscallno: u64,
+}
+
+/// One guest thread's user context.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserRegs {
+    pub gp: GpRegs,
+}
+
+impl UserRegs {
+    pub fn new_user(entry: u64, sp: u64) -> Self {
+        UserRegs { gp: GpRegs { pc: entry, sp, ..GpRegs::default() } }
+    }
+    #[inline]
+    pub fn syscall_nr(&self) -> u64 {
+        self.gp.syscallno
+    }
+    #[inline]
+    pub fn syscall_args(&self) -> [u64; 6] {
+        let r = &self.gp.regs;
+        [r[0], r[1], r[2], r[3], r[4], r[5]]
+    }
+    #[inline]
+    pub fn set_syscall_ret(&mut self, v: u64) {
+        self.gp.regs[0] = v;
+    }
+    #[inline]
+    pub fn ip(&self) -> u64 {
+        self.gp.pc
+    }
+    #[inline]
+    pub fn set_ip(&mut self, v: u64) {
+        self.gp.pc = v;
+    }
+    #[inline]
+    pub fn sp(&self) -> u64 {
+        self.gp.sp
+    }
+    #[inline]
+    pub fn set_sp(&mut self, v: u64) {
+        self.gp.sp = v;
+    }
+    #[inline]
+    pub fn tls(&self) -> u64 {
+        self.gp.tpidr
+    }
+    #[inline]
+    pub fn set_tls(&mut self, v: u64) {
+        self.gp.tpidr = v;
+    }
+}

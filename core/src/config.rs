@@ -1,0 +1,41 @@
+//! Limits and sizes that are configuration, not code: the CLI fills a [`Config`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Page size of every arch umbra supports.
+pub const PAGE_SIZE: usize = 4096;
+pub const PAGE_SHIFT: u32 = 12;
+
+/// The guest's configuration, fixed at boot.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Program path inside the guest and its argv (argv[0] included).
+    pub argv: Vec<String>,
+    /// Environment, as "K=V" strings.
+    pub envp: Vec<String>,
+    /// Working directory of the first process.
+    pub cwd: String,
+    /// Maximum number of open files per process (RLIMIT_NOFILE).
+    pub max_fds: usize,
+    /// Stack size limit (RLIMIT_STACK), bytes.
+    pub stack_limit: usize,
+    /// Host name reported by uname.
+    pub hostname: String,
+    /// Trace every syscall through `Host::log`.
+    pub strace: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            argv: Vec::new(),
+            envp: Vec::new(),
+            cwd: String::from("/"),
+            max_fds: 1024,
+            stack_limit: 8 << 20,
+            hostname: String::from("umbra"),
+            strace: false,
+        }
+    }
+}

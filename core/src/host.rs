@@ -1,0 +1,178 @@
+//! The Host trait: everything the kernel needs from outside, and nothing more.
+//!
+//! It is made of small sub-traits, one concern each (as LiteBox's `Provider`). The
+//! kernel owns the loop: [`HostCpu::run_user`] resumes a guest thread and returns a
+//! [`Trap`]; there are no callbacks. Time is passed in through [`HostTime`], never
+//! read from a global, so MockHost runs are deterministic. The host never invents a
+//! guest errno: it reports a [`HostError`] and the kernel decides.
+
+use crate::arch::UserRegs;
+use core::fmt;
+use umbra_abi::flags::Prot;
+use umbra_abi::structs::Winsize;
+
+/// A host error. The kernel maps it to an errno or kills the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostError {
+    /// The host is out of memory (e.g. the stub could not be created).
+    NoMemory,
+    /// An I/O error on the console or a block device.
+    Io,
+    /// An offset or size outside the device or memory file.
+    OutOfRange,
+    /// The host cannot do this at all.
+    Unsupported,
+    /// The host process behind an address space is gone.
+    StubDied,
+}
+
+/// The host's handle for one guest address space (one stub process under ptrace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MmId(pub u32);
+
+/// One change to a host address space. Batches of these are applied together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapOp {
+    /// Map `len` bytes of the memory file, starting at byte offset `phys`, at `va`.
+    Map { va: u64, len: u64, phys: u64, prot: Prot },
+    /// Remove every host mapping in `[va, va + len)`.
+    Unmap { va: u64, len: u64 },
+    /// Change the protection of `[va, va + len)`.
+    Protect { va: u64, len: u64, prot: Prot },
+}
+
+/// How the guest entered the kernel for a syscall. Only `Native` is served; the
+/// others exist so a 64-bit guest can never reach a call of another table by
+/// using another entry path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallAbi {
+    /// The arch's own 64-bit entry (x86_64 `syscall`, arm64 `svc #0`).
+    Native,
+    /// The 32-bit compat entry (`int 0x80` or `sysenter` on x86_64).
+    Compat32,
+    /// The x32 ABI (x86_64 number with bit 30 set).
+    X32,
+}
+
+/// What kind of access faulted, when the host knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAccess {
+    Read,
+    Write,
+    Exec,
+    /// The host cannot tell (ptrace reports only the address).
+    Unknown,
+}
+
+/// Why `run_user` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trap {
+    /// The guest made a syscall; the registers hold the number and arguments.
+    Syscall { abi: SyscallAbi },
+    /// The guest touched `addr` where the host has no mapping or not this access.
+    PageFault { addr: u64, access: FaultAccess },
+    /// A CPU exception other than a page fault: SIGILL, SIGFPE, SIGTRAP or SIGBUS.
+    Exception { sig: u32, code: i32, addr: u64 },
+    /// The host timer fired while the guest ran (preemption point).
+    Timer,
+    /// Console input or another host event is ready.
+    HostEvent,
+    /// The host process behind the address space died unexpectedly.
+    StubDied,
+}
+
+/// The host console streams the guest's console files are bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleStream {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+/// The result of a non-blocking console read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleRead {
+    /// This many bytes were read.
+    Data(usize),
+    /// Nothing is available now; `wait_event` wakes when something is.
+    WouldBlock,
+    /// The host stream is at end of file.
+    Eof,
+}
+
+/// Log levels for [`HostMisc::log`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    /// Syscall trace lines (`--strace`).
+    Trace,
+}
+
+/// Guest physical memory and address spaces.
+pub trait HostMemory {
+    /// The memory file as mapped in the kernel. Frame `n` is at `n * PAGE_SIZE`.
+    fn physmem(&self) -> &[u8];
+    /// The memory file, writable.
+    fn physmem_mut(&mut self) -> &mut [u8];
+    /// Creates an empty address space (only the host's stub pages in it).
+    fn mm_create(&mut self) -> Result<MmId, HostError>;
+    /// Destroys an address space and its host process.
+    fn mm_destroy(&mut self, mm: MmId);
+    /// Applies a batch of mapping changes. The host may defer them, but they take
+    /// effect before the next `run_user` on `mm`, in order.
+    fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError>;
+}
+
+/// Running guest code.
+pub trait HostCpu {
+    /// Resumes the guest thread with `regs` in address space `mm` until it traps;
+    /// `regs` then holds the guest's registers at the trap.
+    fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap;
+}
+
+/// Clocks and waiting.
+pub trait HostTime {
+    /// Monotonic time in nanoseconds.
+    fn now_mono(&self) -> u64;
+    /// Wall-clock time in nanoseconds since the Unix epoch.
+    fn now_real(&self) -> u64;
+    /// Blocks until a host event (console input) or until the monotonic `deadline`,
+    /// when nothing in the guest is runnable. `None` waits for an event only.
+    fn wait_event(&mut self, deadline: Option<u64>);
+}
+
+/// The console: the host's stdin, stdout and stderr.
+pub trait HostConsole {
+    /// Writes to a host stream; returns the bytes written.
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError>;
+    /// Reads what is available from the host's stdin without blocking.
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError>;
+    /// Whether a host stream is a terminal.
+    fn console_is_tty(&self, stream: ConsoleStream) -> bool;
+    /// The host terminal's size, if the stream is a terminal.
+    fn console_winsize(&self) -> Option<Winsize>;
+}
+
+/// Block devices (disk images), numbered from 0.
+pub trait HostBlock {
+    /// Size of device `dev` in bytes, or `None` if there is no such device.
+    fn disk_size(&self, dev: usize) -> Option<u64>;
+    fn disk_read(&mut self, dev: usize, off: u64, buf: &mut [u8]) -> Result<(), HostError>;
+    fn disk_write(&mut self, dev: usize, off: u64, buf: &[u8]) -> Result<(), HostError>;
+    fn disk_flush(&mut self, dev: usize) -> Result<(), HostError>;
+}
+
+/// Entropy and logging.
+pub trait HostMisc {
+    /// Fills `buf` with random bytes.
+    fn random(&mut self, buf: &mut [u8]);
+    /// Writes one log line (umbra's stderr on the shim).
+    fn log(&mut self, level: LogLevel, msg: fmt::Arguments<'_>);
+}
+
+/// Everything the kernel needs from outside.
+pub trait Host: HostMemory + HostCpu + HostTime + HostConsole + HostBlock + HostMisc {}
+
+impl<T: HostMemory + HostCpu + HostTime + HostConsole + HostBlock + HostMisc> Host for T {}

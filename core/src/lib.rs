@@ -1,0 +1,37 @@
+//! umbra-core: the guest kernel. It is `no_std` + `alloc`, knows nothing of ptrace or
+//! libc, and reaches the outside world only through the [`host::Host`] trait, so the
+//! same code runs over the ptrace shim and over the MockHost of the unit tests.
+//!
+//! Modules are ordered by layer; a module uses only the layers below it:
+//! - layer 0: `error`, `host`, `arch`, `config`
+//! - layer 1: `mm` (frames, page tables, VMAs, user memory), `fs` (VFS, tmpfs, cpio)
+//! - layer 2: `loader` (ELF into an address space), `task` (processes, fd tables)
+//! - layer 3: `syscall` (the table and one file per syscall family)
+//! - layer 4: `kernel` (the trap loop that ties them together)
+#![no_std]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+#[cfg(any(test, feature = "mock"))]
+extern crate std;
+
+pub mod arch;
+pub mod config;
+pub mod error;
+pub mod host;
+
+pub mod fs;
+pub mod mm;
+
+pub mod loader;
+pub mod task;
+
+pub mod syscall;
+
+pub mod kernel;
+
+#[cfg(any(test, feature = "mock"))]
+pub mod testing;
+
+pub use error::{Errno, KResult, SysResult};
+pub use kernel::Kernel;

@@ -1,0 +1,2 @@
+//! umbra: the command-line entry point.
+fn main() {}
