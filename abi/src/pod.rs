@@ -10,6 +10,8 @@ pub trait Pod: Sized + Copy {
     fn encode(&self, out: &mut [u8]);
     /// Reads from the first `Self::SIZE` bytes of `buf`, which must be at least that long.
     fn decode(buf: &[u8]) -> Self;
+    /// The all-zero value.
+    fn zeroed() -> Self;
 }
 
 macro_rules! pod_int {
@@ -24,12 +26,15 @@ macro_rules! pod_int {
                 b.copy_from_slice(&buf[..Self::SIZE]);
                 <$t>::from_ne_bytes(b)
             }
+            fn zeroed() -> Self {
+                0
+            }
         }
     )*};
 }
 pod_int!(u8, u16, u32, u64, i8, i16, i32, i64, usize, isize);
 
-impl<T: Pod + Default, const N: usize> Pod for [T; N] {
+impl<T: Pod, const N: usize> Pod for [T; N] {
     const SIZE: usize = T::SIZE * N;
     fn encode(&self, out: &mut [u8]) {
         for (i, v) in self.iter().enumerate() {
@@ -39,6 +44,9 @@ impl<T: Pod + Default, const N: usize> Pod for [T; N] {
     fn decode(buf: &[u8]) -> Self {
         core::array::from_fn(|i| T::decode(&buf[i * T::SIZE..]))
     }
+    fn zeroed() -> Self {
+        core::array::from_fn(|_| T::zeroed())
+    }
 }
 
 /// Declares a `#[repr(C)]`-shaped struct with a [`Pod`] encoding.
@@ -46,7 +54,7 @@ impl<T: Pod + Default, const N: usize> Pod for [T; N] {
 macro_rules! pod_struct {
     ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub struct $name { $($(#[$fm])* pub $f: $t,)* }
 
         impl $crate::pod::Pod for $name {
@@ -63,6 +71,15 @@ macro_rules! pod_struct {
                 $( let $f = <$t as $crate::pod::Pod>::decode(&buf[off..]);
                    off += <$t as $crate::pod::Pod>::SIZE; )*
                 Self { $($f,)* }
+            }
+            fn zeroed() -> Self {
+                Self { $($f: <$t as $crate::pod::Pod>::zeroed(),)* }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                <Self as $crate::pod::Pod>::zeroed()
             }
         }
     };

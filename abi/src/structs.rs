@@ -52,19 +52,6 @@ pod_struct! {
     }
 }
 
-impl Default for Utsname {
-    fn default() -> Self {
-        Utsname {
-            sysname: [0; 65],
-            nodename: [0; 65],
-            release: [0; 65],
-            version: [0; 65],
-            machine: [0; 65],
-            domainname: [0; 65],
-        }
-    }
-}
-
 pod_struct! {
     /// struct stat on x86_64 (arch/x86/include/uapi/asm/stat.h), 144 bytes.
     pub struct StatX86_64 {
