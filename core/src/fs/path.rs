@@ -1,0 +1,677 @@
+//! Path names: the mount table, path walking with Linux's rules, and the name chain
+//! ([`PathNode`]) that getcwd and /proc/self/cwd read back.
+//!
+//! A [`PathRef`] is an `Arc`'d node holding the inode it reached, the mount it is
+//! in, its name and its parent node, like a Linux dentry paired with its vfsmount.
+//! Walking `..` follows these parent links rather than asking the filesystem, so
+//! `..` at the root of a mount goes to the mountpoint's parent and `..` at the
+//! root stays at the root. Nodes are created per walk (there is no dentry cache);
+//! a node keeps the name it was reached by, so a cwd whose directory is renamed
+//! later still reports the old path (a known limitation).
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use spin::Mutex;
+
+use super::vfs::{
+    check_access, makedev, Access, Cred, FileOps, FileType, Inode, NAME_MAX, PATH_MAX,
+};
+use crate::error::{Errno, KResult};
+
+/// Linux's MAXSYMLINKS: symlinks followed in one walk before ELOOP.
+pub const MAX_SYMLINKS: u32 = 40;
+
+/// A place in the name space: what a cwd, a dirfd or an open file points at.
+pub type PathRef = Arc<PathNode>;
+
+/// One step of a name chain: an inode, the mount it is in, and how it was reached.
+pub struct PathNode {
+    name: String,
+    parent: Option<PathRef>,
+    inode: Arc<dyn Inode>,
+    mount: u32,
+}
+
+impl PathNode {
+    /// The inode reached.
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    /// The name this node was reached by ("" for the root).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node `..` leads to, `None` at the root.
+    pub fn parent(&self) -> Option<&PathRef> {
+        self.parent.as_ref()
+    }
+
+    /// The mount this node is in (0 is the root filesystem).
+    pub fn mount_id(&self) -> u32 {
+        self.mount
+    }
+
+    /// The node's absolute path, as getcwd reports it.
+    pub fn absolute_path(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        let mut cur = Some(self);
+        while let Some(n) = cur {
+            if n.parent.is_some() {
+                names.push(&n.name);
+            }
+            cur = n.parent.as_deref();
+        }
+        if names.is_empty() {
+            return String::from("/");
+        }
+        let mut s = String::new();
+        for n in names.iter().rev() {
+            s.push('/');
+            s.push_str(n);
+        }
+        s
+    }
+
+    /// Whether the node is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.inode.kind() == FileType::Directory
+    }
+}
+
+impl fmt::Debug for PathNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PathNode({})", self.absolute_path())
+    }
+}
+
+/// Whether a symlink in the last component is followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowLast {
+    Follow,
+    NoFollow,
+}
+
+/// The result of [`Vfs::lookup_parent`]: the directory that holds (or will hold)
+/// the last component, and that component.
+#[derive(Debug)]
+pub struct ParentLookup {
+    pub dir: PathRef,
+    /// The last component; "." for a path made only of slashes.
+    pub name: String,
+    /// The path ended in '/': the target must be (or become) a directory.
+    pub trailing_slash: bool,
+}
+
+/// One entry of the mount table, as /proc/mounts lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountInfo {
+    pub id: u32,
+    pub path: String,
+    pub fstype: String,
+}
+
+struct Mount {
+    id: u32,
+    parent_mount: u32,
+    point_dev: u64,
+    point_ino: u64,
+    root: Arc<dyn Inode>,
+    path: String,
+    fstype: String,
+}
+
+struct MountTable {
+    mounts: Vec<Mount>,
+    next_id: u32,
+    next_anon_minor: u32,
+}
+
+/// The name space: a root filesystem, the filesystems mounted on it, and the
+/// character devices by number.
+pub struct Vfs {
+    root: PathRef,
+    root_fstype: String,
+    table: Mutex<MountTable>,
+    chrdevs: Mutex<BTreeMap<u64, Arc<dyn FileOps>>>,
+}
+
+impl Vfs {
+    /// A name space whose root is `root` (a directory of filesystem `fstype`).
+    pub fn new(root: Arc<dyn Inode>, fstype: &str) -> Vfs {
+        Vfs {
+            root: Arc::new(PathNode {
+                name: String::new(),
+                parent: None,
+                inode: root,
+                mount: 0,
+            }),
+            root_fstype: fstype.to_string(),
+            table: Mutex::new(MountTable {
+                mounts: Vec::new(),
+                next_id: 1,
+                next_anon_minor: 1,
+            }),
+            chrdevs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Allocates a device number for a filesystem without a block device
+    /// (major 0, as Linux's anonymous devices).
+    pub fn alloc_anon_dev(&self) -> u64 {
+        let mut t = self.table.lock();
+        let minor = t.next_anon_minor;
+        t.next_anon_minor = minor.saturating_add(1);
+        makedev(0, minor)
+    }
+
+    /// The root of the name space.
+    pub fn root(&self) -> PathRef {
+        self.root.clone()
+    }
+
+    /// Mounts the filesystem whose root directory is `fs_root` on the directory
+    /// `at`.
+    pub fn mount(&self, at: &PathRef, fs_root: Arc<dyn Inode>, fstype: &str) -> KResult<()> {
+        if !at.is_dir() || fs_root.kind() != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let meta = at.inode.metadata()?;
+        let mut t = self.table.lock();
+        if t.mounts.iter().any(|m| {
+            m.parent_mount == at.mount && m.point_dev == meta.dev && m.point_ino == meta.ino
+        }) {
+            return Err(Errno::EBUSY);
+        }
+        let id = t.next_id;
+        t.next_id = id.checked_add(1).ok_or(Errno::ENOMEM)?;
+        t.mounts.push(Mount {
+            id,
+            parent_mount: at.mount,
+            point_dev: meta.dev,
+            point_ino: meta.ino,
+            root: fs_root,
+            path: at.absolute_path(),
+            fstype: fstype.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Mounts `fs_root` on the directory at absolute `path`, walking as root.
+    pub fn mount_at(&self, path: &str, fs_root: Arc<dyn Inode>, fstype: &str) -> KResult<()> {
+        let at = self.lookup(&self.root, path, FollowLast::Follow, &Cred::root())?;
+        self.mount(&at, fs_root, fstype)
+    }
+
+    /// The mount table, root first.
+    pub fn mounts(&self) -> Vec<MountInfo> {
+        let t = self.table.lock();
+        let mut v = Vec::with_capacity(t.mounts.len().saturating_add(1));
+        v.push(MountInfo {
+            id: 0,
+            path: String::from("/"),
+            fstype: self.root_fstype.clone(),
+        });
+        for m in &t.mounts {
+            v.push(MountInfo {
+                id: m.id,
+                path: m.path.clone(),
+                fstype: m.fstype.clone(),
+            });
+        }
+        v
+    }
+
+    /// Registers the driver of character device `rdev` (see [`makedev`]).
+    pub fn register_chrdev(&self, rdev: u64, ops: Arc<dyn FileOps>) {
+        self.chrdevs.lock().insert(rdev, ops);
+    }
+
+    /// The driver of character device `rdev`.
+    pub fn chrdev(&self, rdev: u64) -> Option<Arc<dyn FileOps>> {
+        self.chrdevs.lock().get(&rdev).cloned()
+    }
+
+    /// The node for `inode`, found as `name` in `dir`, after crossing any mounts
+    /// on it.
+    pub fn child(&self, dir: &PathRef, name: &str, inode: Arc<dyn Inode>) -> KResult<PathRef> {
+        let mut node = Arc::new(PathNode {
+            name: name.to_string(),
+            parent: Some(dir.clone()),
+            inode,
+            mount: dir.mount,
+        });
+        // A mount root can itself be a mountpoint; bound the loop all the same.
+        for _ in 0..16 {
+            let t = self.table.lock();
+            if !t.mounts.iter().any(|m| m.parent_mount == node.mount) {
+                break;
+            }
+            if node.inode.kind() != FileType::Directory {
+                break;
+            }
+            let meta = node.inode.metadata()?;
+            let Some(m) = t.mounts.iter().rev().find(|m| {
+                m.parent_mount == node.mount && m.point_dev == meta.dev && m.point_ino == meta.ino
+            }) else {
+                break;
+            };
+            node = Arc::new(PathNode {
+                name: name.to_string(),
+                parent: Some(dir.clone()),
+                inode: m.root.clone(),
+                mount: m.id,
+            });
+        }
+        Ok(node)
+    }
+
+    /// Resolves `path` from `start` (the cwd or a dirfd's node) with Linux's rules.
+    ///
+    /// Empty paths give ENOENT (callers handle AT_EMPTY_PATH), over-long paths and
+    /// components ENAMETOOLONG, a non-directory in the middle (or at the end of a
+    /// path ending in '/') ENOTDIR, a missing search permission EACCES, and more
+    /// than [`MAX_SYMLINKS`] symlinks ELOOP.
+    pub fn lookup(
+        &self,
+        start: &PathRef,
+        path: &str,
+        follow: FollowLast,
+        cred: &Cred,
+    ) -> KResult<PathRef> {
+        check_path(path)?;
+        let must_dir = path.ends_with('/');
+        let cur = if path.starts_with('/') {
+            self.root.clone()
+        } else {
+            start.clone()
+        };
+        self.walk(cur, path, follow, must_dir, cred)
+    }
+
+    /// Resolves all but the last component of `path`; see [`ParentLookup`].
+    /// The directory must be searchable by `cred`.
+    pub fn lookup_parent(&self, start: &PathRef, path: &str, cred: &Cred) -> KResult<ParentLookup> {
+        check_path(path)?;
+        let trimmed = path.trim_end_matches('/');
+        let trailing_slash = trimmed.len() != path.len();
+        if trimmed.is_empty() {
+            return Ok(ParentLookup {
+                dir: self.root.clone(),
+                name: String::from("."),
+                trailing_slash,
+            });
+        }
+        let (dir, name) = match trimmed.rfind('/') {
+            Some(i) => {
+                let dir_path = trimmed.get(..i).unwrap_or("");
+                let name = trimmed.get(i.saturating_add(1)..).unwrap_or("");
+                let dir = if dir_path.is_empty() {
+                    self.root.clone()
+                } else {
+                    self.lookup(start, dir_path, FollowLast::Follow, cred)?
+                };
+                (dir, name)
+            }
+            None => (start.clone(), trimmed),
+        };
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        search_check(&dir, cred)?;
+        Ok(ParentLookup {
+            dir,
+            name: name.to_string(),
+            trailing_slash,
+        })
+    }
+
+    fn walk(
+        &self,
+        mut cur: PathRef,
+        path: &str,
+        follow: FollowLast,
+        mut must_dir: bool,
+        cred: &Cred,
+    ) -> KResult<PathRef> {
+        // Remaining components, the next one last.
+        let mut stack: Vec<String> = Vec::new();
+        push_components(&mut stack, path)?;
+        let mut links = 0u32;
+        while let Some(name) = stack.pop() {
+            let is_last = stack.is_empty();
+            if !cur.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            search_check(&cur, cred)?;
+            if name == "." {
+                continue;
+            }
+            if name == ".." {
+                cur = self.parent_of(&cur);
+                continue;
+            }
+            let inode = cur.inode.lookup(&name)?;
+            if inode.kind() == FileType::Symlink
+                && (!is_last || follow == FollowLast::Follow || must_dir)
+            {
+                links = links.saturating_add(1);
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = inode.readlink()?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                if target.len() >= PATH_MAX {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                if is_last && target.ends_with('/') {
+                    must_dir = true;
+                }
+                if target.starts_with('/') {
+                    cur = self.root.clone();
+                }
+                push_components(&mut stack, &target)?;
+                continue;
+            }
+            cur = self.child(&cur, &name, inode)?;
+        }
+        if must_dir && !cur.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(cur)
+    }
+
+    fn parent_of(&self, cur: &PathRef) -> PathRef {
+        if Arc::ptr_eq(cur, &self.root) {
+            return cur.clone();
+        }
+        cur.parent.clone().unwrap_or_else(|| cur.clone())
+    }
+}
+
+/// Checks the whole-path limits.
+fn check_path(path: &str) -> KResult<()> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(())
+}
+
+/// Pushes the components of `path` so that the first one is popped first.
+fn push_components(stack: &mut Vec<String>, path: &str) -> KResult<()> {
+    let start = stack.len();
+    for c in path.split('/').filter(|c| !c.is_empty()) {
+        if c.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        stack.push(c.to_string());
+    }
+    if let Some(s) = stack.get_mut(start..) {
+        s.reverse();
+    }
+    Ok(())
+}
+
+/// EACCES unless `cred` may search directory `dir`.
+fn search_check(dir: &PathRef, cred: &Cred) -> KResult<()> {
+    if cred.is_root() {
+        return Ok(());
+    }
+    check_access(&dir.inode.metadata()?, cred, Access::EXEC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::tmpfs::TmpFs;
+    use crate::fs::vfs::NewNode;
+    use umbra_abi::structs::Timespec;
+
+    fn attr(kind: FileType, perm: u32) -> NewNode {
+        NewNode {
+            kind,
+            perm,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            now: Timespec::default(),
+        }
+    }
+
+    /// / with a/b/c (dirs), f (file), links: up → .., loop1 ↔ loop2, abs → /a/b,
+    /// tofile → f, dangling → nowhere.
+    fn setup() -> Vfs {
+        let fs = TmpFs::new(makedev(0, 1), Timespec::default());
+        let root = fs.root();
+        let a = root.create("a", &attr(FileType::Directory, 0o755)).unwrap();
+        let b = a.create("b", &attr(FileType::Directory, 0o755)).unwrap();
+        b.create("c", &attr(FileType::Directory, 0o755)).unwrap();
+        root.create("f", &attr(FileType::Regular, 0o644)).unwrap();
+        b.symlink("up", "..", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        root.symlink("loop1", "loop2", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        root.symlink("loop2", "/loop1", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        root.symlink("abs", "/a/b", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        root.symlink("tofile", "f", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        root.symlink("dangling", "nowhere", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        Vfs::new(root, "tmpfs")
+    }
+
+    fn look(v: &Vfs, p: &str) -> KResult<String> {
+        v.lookup(&v.root(), p, FollowLast::Follow, &Cred::root())
+            .map(|n| n.absolute_path())
+    }
+
+    #[test]
+    fn absolute_relative_dot_and_dotdot() {
+        let v = setup();
+        assert_eq!(look(&v, "/").unwrap(), "/");
+        assert_eq!(look(&v, "/a/b/c").unwrap(), "/a/b/c");
+        assert_eq!(look(&v, "a//b/./c/").unwrap(), "/a/b/c");
+        assert_eq!(look(&v, "/a/b/c/../..").unwrap(), "/a");
+        assert_eq!(look(&v, "/../../a/..").unwrap(), "/");
+        let b = v
+            .lookup(&v.root(), "/a/b", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        let c = v
+            .lookup(&b, "c", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        assert_eq!(c.absolute_path(), "/a/b/c");
+        let up = v
+            .lookup(&c, "../../..", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        assert_eq!(up.absolute_path(), "/");
+        assert_eq!(look(&v, ""), Err(Errno::ENOENT));
+        assert_eq!(look(&v, "/nope"), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn symlinks_are_followed_and_loops_give_eloop() {
+        let v = setup();
+        assert_eq!(look(&v, "/abs/c").unwrap(), "/a/b/c");
+        assert_eq!(look(&v, "/a/b/up/b/c").unwrap(), "/a/b/c");
+        assert_eq!(look(&v, "/loop1"), Err(Errno::ELOOP));
+        assert_eq!(look(&v, "/loop1/x"), Err(Errno::ELOOP));
+        assert_eq!(look(&v, "/dangling"), Err(Errno::ENOENT));
+        let n = v
+            .lookup(&v.root(), "/loop1", FollowLast::NoFollow, &Cred::root())
+            .unwrap();
+        assert_eq!(n.inode().kind(), FileType::Symlink);
+        let n = v
+            .lookup(&v.root(), "/tofile", FollowLast::NoFollow, &Cred::root())
+            .unwrap();
+        assert_eq!(n.inode().kind(), FileType::Symlink);
+        assert_eq!(look(&v, "/tofile").unwrap(), "/f");
+        // A trailing slash follows even with NoFollow, and needs a directory.
+        let n = v
+            .lookup(&v.root(), "/abs/", FollowLast::NoFollow, &Cred::root())
+            .unwrap();
+        assert_eq!(n.absolute_path(), "/a/b");
+        assert_eq!(look(&v, "/tofile/"), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn forty_links_are_fine_forty_one_are_not() {
+        let v = setup();
+        let root = v.root().inode().clone();
+        // l0 -> f, l1 -> l0, ... : following lN takes N+1 link follows.
+        root.symlink("l0", "f", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        for i in 1..=40 {
+            let t = alloc::format!("l{}", i - 1);
+            root.symlink(&alloc::format!("l{i}"), &t, &attr(FileType::Symlink, 0o777))
+                .unwrap();
+        }
+        assert_eq!(look(&v, "/l39").unwrap(), "/f");
+        assert_eq!(look(&v, "/l40"), Err(Errno::ELOOP));
+    }
+
+    #[test]
+    fn trailing_slash_and_non_directories() {
+        let v = setup();
+        assert_eq!(look(&v, "/f/"), Err(Errno::ENOTDIR));
+        assert_eq!(look(&v, "/f/x"), Err(Errno::ENOTDIR));
+        assert_eq!(look(&v, "/f/."), Err(Errno::ENOTDIR));
+        assert_eq!(look(&v, "/a/").unwrap(), "/a");
+    }
+
+    #[test]
+    fn name_length_limits() {
+        let v = setup();
+        let long = "x".repeat(256);
+        assert_eq!(look(&v, &long), Err(Errno::ENAMETOOLONG));
+        assert_eq!(look(&v, &"x".repeat(255)), Err(Errno::ENOENT));
+        let deep = "/.".repeat(2048);
+        assert_eq!(look(&v, &deep), Err(Errno::ENAMETOOLONG));
+        assert_eq!(look(&v, &deep[..4094]).unwrap(), "/");
+    }
+
+    #[test]
+    fn search_permission_for_non_root() {
+        let v = setup();
+        let a = v.root().inode().lookup("a").unwrap();
+        let attr = crate::fs::vfs::SetAttr {
+            perm: Some(0o700),
+            ..crate::fs::vfs::SetAttr::touch(Timespec::default())
+        };
+        a.set_metadata(&attr).unwrap();
+        let user = Cred::user(1000, 1000);
+        assert_eq!(
+            v.lookup(&v.root(), "/a/b", FollowLast::Follow, &user)
+                .map(|_| ()),
+            Err(Errno::EACCES)
+        );
+        // Naming the directory itself needs no search permission on it.
+        assert!(v.lookup(&v.root(), "/a", FollowLast::Follow, &user).is_ok());
+        assert_eq!(
+            v.lookup_parent(&v.root(), "/a/x", &user).map(|_| ()),
+            Err(Errno::EACCES)
+        );
+        assert!(v
+            .lookup(&v.root(), "/a/b", FollowLast::Follow, &Cred::root())
+            .is_ok());
+    }
+
+    #[test]
+    fn mounts_are_crossed_both_ways() {
+        let v = setup();
+        let dev = TmpFs::new(v.alloc_anon_dev(), Timespec::default());
+        dev.root()
+            .create("null", &attr(FileType::Regular, 0o666))
+            .unwrap();
+        v.mount_at("/a/b/c", dev.root(), "devtmpfs").unwrap();
+        let n = v
+            .lookup(&v.root(), "/a/b/c/null", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        assert_eq!(n.absolute_path(), "/a/b/c/null");
+        assert_ne!(n.mount_id(), 0);
+        let c = v
+            .lookup(&v.root(), "/a/b/c", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        assert!(c.inode().lookup("null").is_ok());
+        let up = v
+            .lookup(&c, "..", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        assert_eq!(up.absolute_path(), "/a/b");
+        assert_eq!(up.mount_id(), 0);
+        // Through a symlink into the mount and back out.
+        let n = v
+            .lookup(
+                &v.root(),
+                "/abs/c/../c/null",
+                FollowLast::Follow,
+                &Cred::root(),
+            )
+            .unwrap();
+        assert_eq!(n.absolute_path(), "/a/b/c/null");
+        let m = v.mounts();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[1].path.as_str(), m[1].fstype.as_str()),
+            ("/a/b/c", "devtmpfs")
+        );
+        assert_eq!(v.mount_at("/f", dev.root(), "x"), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn lookup_parent_splits_the_last_component() {
+        let v = setup();
+        let p = v
+            .lookup_parent(&v.root(), "/a/b/new/", &Cred::root())
+            .unwrap();
+        assert_eq!(
+            (
+                p.dir.absolute_path().as_str(),
+                p.name.as_str(),
+                p.trailing_slash
+            ),
+            ("/a/b", "new", true)
+        );
+        let p = v.lookup_parent(&v.root(), "x", &Cred::root()).unwrap();
+        assert_eq!(
+            (p.dir.absolute_path().as_str(), p.name.as_str()),
+            ("/", "x")
+        );
+        let p = v.lookup_parent(&v.root(), "/x", &Cred::root()).unwrap();
+        assert_eq!(
+            (p.dir.absolute_path().as_str(), p.name.as_str()),
+            ("/", "x")
+        );
+        let p = v.lookup_parent(&v.root(), "///", &Cred::root()).unwrap();
+        assert_eq!(p.name, ".");
+        let p = v.lookup_parent(&v.root(), "/abs/x", &Cred::root()).unwrap();
+        assert_eq!(p.dir.absolute_path(), "/a/b");
+        assert_eq!(
+            v.lookup_parent(&v.root(), "/f/x", &Cred::root())
+                .map(|_| ()),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            v.lookup_parent(&v.root(), "/nope/x", &Cred::root())
+                .map(|_| ()),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            v.lookup_parent(&v.root(), "", &Cred::root()).map(|_| ()),
+            Err(Errno::ENOENT)
+        );
+    }
+}

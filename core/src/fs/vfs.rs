@@ -1,0 +1,670 @@
+//! The VFS object model: what every filesystem provides ([`Inode`]), what special
+//! files provide ([`FileOps`]), and what those need from the host ([`IoCtx`]).
+//!
+//! Inodes are shared (`Arc<dyn Inode>`) and use interior mutability, so one object
+//! serves every path, open file and hard link that reaches it. Every method has a
+//! default that returns the errno Linux gives when the operation does not apply
+//! (ENOTDIR for directory operations on a non-directory, EINVAL for readlink on a
+//! non-symlink, ...), so a filesystem implements only what its node kinds support.
+//! Time is always passed in (`now`); nothing here reads a clock.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+
+use bitflags::bitflags;
+use umbra_abi::flags::{
+    DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN, S_IFBLK, S_IFCHR,
+    S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+};
+use umbra_abi::structs::{StatGeneric, StatX86_64, Statx, StatxTimestamp, Timespec, Winsize};
+
+use crate::error::{Errno, KResult};
+use crate::host::{ConsoleRead, ConsoleStream, HostConsole, HostError, HostMisc, HostTime};
+
+/// Longest file name component (NAME_MAX).
+pub const NAME_MAX: usize = 255;
+/// Longest path, including the terminating NUL (PATH_MAX).
+pub const PATH_MAX: usize = 4096;
+
+/// The kind of a node, as the `S_IFMT` bits of `st_mode` tell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileType {
+    Regular,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+impl FileType {
+    /// The `S_IFMT` bits of this type.
+    pub const fn mode_bits(self) -> u32 {
+        match self {
+            FileType::Regular => S_IFREG,
+            FileType::Directory => S_IFDIR,
+            FileType::Symlink => S_IFLNK,
+            FileType::CharDevice => S_IFCHR,
+            FileType::BlockDevice => S_IFBLK,
+            FileType::Fifo => S_IFIFO,
+            FileType::Socket => S_IFSOCK,
+        }
+    }
+
+    /// The type named by the `S_IFMT` bits of `mode`, if they name one.
+    pub const fn from_mode(mode: u32) -> Option<FileType> {
+        match mode & S_IFMT {
+            S_IFREG => Some(FileType::Regular),
+            S_IFDIR => Some(FileType::Directory),
+            S_IFLNK => Some(FileType::Symlink),
+            S_IFCHR => Some(FileType::CharDevice),
+            S_IFBLK => Some(FileType::BlockDevice),
+            S_IFIFO => Some(FileType::Fifo),
+            S_IFSOCK => Some(FileType::Socket),
+            _ => None,
+        }
+    }
+
+    /// The linux_dirent64 `d_type` of this type.
+    pub const fn dirent_type(self) -> u8 {
+        match self {
+            FileType::Regular => DT_REG,
+            FileType::Directory => DT_DIR,
+            FileType::Symlink => DT_LNK,
+            FileType::CharDevice => DT_CHR,
+            FileType::BlockDevice => DT_BLK,
+            FileType::Fifo => DT_FIFO,
+            FileType::Socket => DT_SOCK,
+        }
+    }
+
+    /// The type of a `d_type` value; `DT_UNKNOWN` and unknown values give `None`.
+    pub const fn from_dirent_type(t: u8) -> Option<FileType> {
+        match t {
+            DT_REG => Some(FileType::Regular),
+            DT_DIR => Some(FileType::Directory),
+            DT_LNK => Some(FileType::Symlink),
+            DT_CHR => Some(FileType::CharDevice),
+            DT_BLK => Some(FileType::BlockDevice),
+            DT_FIFO => Some(FileType::Fifo),
+            DT_SOCK => Some(FileType::Socket),
+            DT_UNKNOWN => None,
+            _ => None,
+        }
+    }
+}
+
+/// Encodes a device number as Linux's `new_encode_dev` does (what `st_rdev` holds).
+pub const fn makedev(major: u32, minor: u32) -> u64 {
+    let (ma, mi) = (major as u64, minor as u64);
+    ((ma & 0xffff_f000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffff_ff00) << 12) | (mi & 0xff)
+}
+
+/// The major number of a device number made by [`makedev`].
+pub const fn dev_major(dev: u64) -> u32 {
+    (((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)) as u32
+}
+
+/// The minor number of a device number made by [`makedev`].
+pub const fn dev_minor(dev: u64) -> u32 {
+    (((dev >> 12) & 0xffff_ff00) | (dev & 0xff)) as u32
+}
+
+/// Nanoseconds since the epoch as a timespec.
+pub const fn timespec_from_ns(ns: u64) -> Timespec {
+    Timespec {
+        tv_sec: (ns / 1_000_000_000) as i64,
+        tv_nsec: (ns % 1_000_000_000) as i64,
+    }
+}
+
+/// What `stat` reports about a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub dev: u64,
+    pub ino: u64,
+    /// Type bits (`S_IFMT`) and permission bits.
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u32,
+    /// 512-byte units allocated.
+    pub blocks: u64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+impl Metadata {
+    /// The node type, from the mode bits.
+    pub fn file_type(&self) -> Option<FileType> {
+        FileType::from_mode(self.mode)
+    }
+
+    /// The permission bits (including setuid, setgid and sticky).
+    pub fn perm(&self) -> u32 {
+        self.mode & 0o7777
+    }
+
+    /// struct stat of x86_64.
+    pub fn to_stat_x86_64(&self) -> StatX86_64 {
+        StatX86_64 {
+            st_dev: self.dev,
+            st_ino: self.ino,
+            st_nlink: u64::from(self.nlink),
+            st_mode: self.mode,
+            st_uid: self.uid,
+            st_gid: self.gid,
+            st_rdev: self.rdev,
+            st_size: clamp_i64(self.size),
+            st_blksize: i64::from(self.blksize),
+            st_blocks: clamp_i64(self.blocks),
+            st_atime: self.atime.tv_sec,
+            st_atime_nsec: self.atime.tv_nsec,
+            st_mtime: self.mtime.tv_sec,
+            st_mtime_nsec: self.mtime.tv_nsec,
+            st_ctime: self.ctime.tv_sec,
+            st_ctime_nsec: self.ctime.tv_nsec,
+            ..StatX86_64::default()
+        }
+    }
+
+    /// struct stat of asm-generic (aarch64).
+    pub fn to_stat_generic(&self) -> StatGeneric {
+        StatGeneric {
+            st_dev: self.dev,
+            st_ino: self.ino,
+            st_mode: self.mode,
+            st_nlink: self.nlink,
+            st_uid: self.uid,
+            st_gid: self.gid,
+            st_rdev: self.rdev,
+            st_size: clamp_i64(self.size),
+            st_blksize: i32::try_from(self.blksize).unwrap_or(i32::MAX),
+            st_blocks: clamp_i64(self.blocks),
+            st_atime: self.atime.tv_sec,
+            st_atime_nsec: self.atime.tv_nsec,
+            st_mtime: self.mtime.tv_sec,
+            st_mtime_nsec: self.mtime.tv_nsec,
+            st_ctime: self.ctime.tv_sec,
+            st_ctime_nsec: self.ctime.tv_nsec,
+            ..StatGeneric::default()
+        }
+    }
+
+    /// struct stat as this build's guest sees it.
+    pub fn to_stat(&self) -> umbra_abi::structs::Stat {
+        #[cfg(not(target_arch = "aarch64"))]
+        {
+            self.to_stat_x86_64()
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            self.to_stat_generic()
+        }
+    }
+
+    /// struct statx with the basic stats filled in.
+    pub fn to_statx(&self) -> Statx {
+        let ts = |t: Timespec| StatxTimestamp {
+            tv_sec: t.tv_sec,
+            tv_nsec: u32::try_from(t.tv_nsec).unwrap_or(0),
+            _pad: 0,
+        };
+        Statx {
+            stx_mask: umbra_abi::structs::STATX_BASIC_STATS,
+            stx_blksize: self.blksize,
+            stx_nlink: self.nlink,
+            stx_uid: self.uid,
+            stx_gid: self.gid,
+            stx_mode: (self.mode & 0xffff) as u16,
+            stx_ino: self.ino,
+            stx_size: self.size,
+            stx_blocks: self.blocks,
+            stx_atime: ts(self.atime),
+            stx_ctime: ts(self.ctime),
+            stx_mtime: ts(self.mtime),
+            stx_rdev_major: dev_major(self.rdev),
+            stx_rdev_minor: dev_minor(self.rdev),
+            stx_dev_major: dev_major(self.dev),
+            stx_dev_minor: dev_minor(self.dev),
+            ..Statx::default()
+        }
+    }
+}
+
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Changes made by chmod, chown, utimes. `None` leaves a field as it is; `ctime`
+/// is always set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetAttr {
+    /// New permission bits (the type bits are ignored).
+    pub perm: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub atime: Option<Timespec>,
+    pub mtime: Option<Timespec>,
+    pub ctime: Timespec,
+}
+
+impl SetAttr {
+    /// A change of nothing but ctime.
+    pub const fn touch(now: Timespec) -> SetAttr {
+        SetAttr {
+            perm: None,
+            uid: None,
+            gid: None,
+            atime: None,
+            mtime: None,
+            ctime: now,
+        }
+    }
+}
+
+/// The attributes of a node being created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewNode {
+    pub kind: FileType,
+    /// Permission bits, umask already applied.
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Device number for device nodes, else 0.
+    pub rdev: u64,
+    pub now: Timespec,
+}
+
+/// One directory entry as `readdir` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub ino: u64,
+    pub kind: FileType,
+    /// The cursor that continues after this entry (what `d_off` reports).
+    pub next_off: u64,
+}
+
+/// Who is asking: the filesystem credentials of the calling task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cred {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl Cred {
+    /// uid 0, gid 0.
+    pub const fn root() -> Cred {
+        Cred {
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+        }
+    }
+
+    /// A user without supplementary groups.
+    pub const fn user(uid: u32, gid: u32) -> Cred {
+        Cred {
+            uid,
+            gid,
+            groups: Vec::new(),
+        }
+    }
+
+    /// Whether this is the superuser, which bypasses permission checks.
+    pub fn is_root(&self) -> bool {
+        self.uid == 0
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+}
+
+bitflags! {
+    /// Access wanted, as the `R_OK`/`W_OK`/`X_OK` bits of access(2).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Access: u32 {
+        const READ = 4;
+        const WRITE = 2;
+        const EXEC = 1;
+    }
+}
+
+/// Checks `want` against a node's owner, group and mode for `cred` (EACCES).
+///
+/// Root bypasses read and write checks, and execute checks when any execute bit is
+/// set or the node is a directory, as Linux's `generic_permission` does.
+pub fn check_access(meta: &Metadata, cred: &Cred, want: Access) -> KResult<()> {
+    if cred.is_root() {
+        let is_dir = meta.mode & S_IFMT == S_IFDIR;
+        if !want.contains(Access::EXEC) || is_dir || meta.mode & 0o111 != 0 {
+            return Ok(());
+        }
+        return Err(Errno::EACCES);
+    }
+    let bits = if cred.uid == meta.uid {
+        (meta.mode >> 6) & 7
+    } else if cred.in_group(meta.gid) {
+        (meta.mode >> 3) & 7
+    } else {
+        meta.mode & 7
+    };
+    if bits & want.bits() == want.bits() {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// A node of some filesystem. Object-safe; every method takes `&self` and the
+/// implementation uses interior mutability.
+pub trait Inode: Send + Sync {
+    /// For downcasting to the concrete type (same-filesystem checks).
+    fn as_any(&self) -> &dyn Any;
+
+    /// The node's type. Infallible: a filesystem knows it once the object exists.
+    fn kind(&self) -> FileType;
+
+    /// What `stat` reports.
+    fn metadata(&self) -> KResult<Metadata>;
+
+    /// chmod, chown, utimes.
+    fn set_metadata(&self, _attr: &SetAttr) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+
+    /// Reads at `off`; returns the bytes read, 0 at or past end of file.
+    fn read_at(&self, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(not_a_file(self.kind()))
+    }
+
+    /// Writes at `off`, growing the file (zero-filled) as needed; returns bytes
+    /// written.
+    fn write_at(&self, _off: u64, _buf: &[u8], _now: Timespec) -> KResult<usize> {
+        Err(not_a_file(self.kind()))
+    }
+
+    /// Sets the size, dropping or zero-filling data.
+    fn truncate(&self, _size: u64, _now: Timespec) -> KResult<()> {
+        Err(not_a_file(self.kind()))
+    }
+
+    /// Flushes the node's data and metadata to its backing store.
+    fn fsync(&self) -> KResult<()> {
+        Ok(())
+    }
+
+    /// Finds `name` in this directory (ENOENT if absent).
+    fn lookup(&self, _name: &str) -> KResult<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Creates a node (not a symlink) named `name` in this directory; EEXIST if
+    /// the name is taken.
+    fn create(&self, _name: &str, _attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Creates a symlink `name` → `target` (`attr.kind` is `Symlink`).
+    fn symlink(&self, _name: &str, _target: &str, _attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Adds a hard link `name` to `target` (EXDEV if another filesystem, EPERM for
+    /// directories).
+    fn link(&self, _name: &str, _target: &Arc<dyn Inode>, _now: Timespec) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Removes the non-directory `name` (EISDIR for a directory).
+    fn unlink(&self, _name: &str, _now: Timespec) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Removes the empty directory `name`.
+    fn rmdir(&self, _name: &str, _now: Timespec) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Moves `old_name` of this directory to `new_name` of `new_dir`, replacing
+    /// what is there under rename(2)'s rules. EXDEV when `new_dir` belongs to
+    /// another filesystem.
+    fn rename(
+        &self,
+        _old_name: &str,
+        _new_dir: &Arc<dyn Inode>,
+        _new_name: &str,
+        _now: Timespec,
+    ) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// The target of a symlink.
+    fn readlink(&self) -> KResult<String> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Directory entries from cursor `offset` on, at most `max` of them (at least
+    /// one if any remain). Cursor 0 starts with "." and "..". Cursors stay valid
+    /// while entries are added or removed.
+    fn readdir(&self, _offset: u64, _max: usize) -> KResult<Vec<DirEntry>> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// Stream semantics of a special file (procfs, pipes), used instead of
+    /// `read_at`/`write_at` when the node is opened. Device nodes are looked up
+    /// in the VFS's device table by `rdev` instead.
+    fn file_ops(&self) -> Option<Arc<dyn FileOps>> {
+        None
+    }
+}
+
+/// The errno of a data operation on a node that has no data.
+fn not_a_file(kind: FileType) -> Errno {
+    match kind {
+        FileType::Directory => Errno::EISDIR,
+        _ => Errno::EINVAL,
+    }
+}
+
+bitflags! {
+    /// poll(2) events.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct PollEvents: u16 {
+        const POLLIN = 0x001;
+        const POLLPRI = 0x002;
+        const POLLOUT = 0x004;
+        const POLLERR = 0x008;
+        const POLLHUP = 0x010;
+        const POLLNVAL = 0x020;
+        const POLLRDNORM = 0x040;
+        const POLLRDBAND = 0x080;
+        const POLLWRNORM = 0x100;
+        const POLLWRBAND = 0x200;
+        const POLLRDHUP = 0x2000;
+    }
+}
+
+/// What devices need from the host. The kernel gets it for free through the
+/// blanket impl over the Host sub-traits.
+pub trait IoCtx {
+    /// Non-blocking read from the host's stdin.
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError>;
+    /// Writes to a host console stream.
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError>;
+    /// Whether the host stream is a terminal.
+    fn console_is_tty(&self, stream: ConsoleStream) -> bool;
+    /// The host terminal's size.
+    fn console_winsize(&self) -> Option<Winsize>;
+    /// Random bytes.
+    fn random(&mut self, buf: &mut [u8]);
+    /// Wall-clock time in nanoseconds since the epoch.
+    fn now_real(&self) -> u64;
+}
+
+impl<T: HostConsole + HostMisc + HostTime> IoCtx for T {
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {
+        HostConsole::console_read(self, buf)
+    }
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError> {
+        HostConsole::console_write(self, stream, data)
+    }
+    fn console_is_tty(&self, stream: ConsoleStream) -> bool {
+        HostConsole::console_is_tty(self, stream)
+    }
+    fn console_winsize(&self) -> Option<Winsize> {
+        HostConsole::console_winsize(self)
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        HostMisc::random(self, buf)
+    }
+    fn now_real(&self) -> u64 {
+        HostTime::now_real(self)
+    }
+}
+
+/// The memory an ioctl argument points at. The syscall layer implements it over
+/// the caller's address space (EFAULT on a bad pointer); the fs layer never
+/// touches user memory itself.
+pub trait IoctlArg {
+    /// The raw argument value.
+    fn raw(&self) -> u64;
+    /// Copies `buf.len()` bytes in from the argument pointer.
+    fn read_in(&mut self, buf: &mut [u8]) -> KResult<()>;
+    /// Copies `data` out to the argument pointer.
+    fn write_out(&mut self, data: &[u8]) -> KResult<()>;
+}
+
+/// Stream semantics of special files (devices, later pipes and sockets). Would-block
+/// is `Err(EAGAIN)`; the syscall layer decides whether to block and retry.
+pub trait FileOps: Send + Sync {
+    /// Reads at `off` (ignored unless seekable).
+    fn read(&self, ctx: &mut dyn IoCtx, off: u64, buf: &mut [u8]) -> KResult<usize>;
+    /// Writes at `off` (ignored unless seekable).
+    fn write(&self, ctx: &mut dyn IoCtx, off: u64, buf: &[u8]) -> KResult<usize>;
+    /// Readiness now.
+    fn poll(&self, _ctx: &mut dyn IoCtx) -> PollEvents {
+        PollEvents::POLLIN | PollEvents::POLLOUT
+    }
+    /// A device-specific request.
+    fn ioctl(&self, _ctx: &mut dyn IoCtx, _cmd: u32, _arg: &mut dyn IoctlArg) -> KResult<usize> {
+        Err(Errno::ENOTTY)
+    }
+    /// Whether the file has a position (lseek, pread and pwrite work).
+    fn seekable(&self) -> bool {
+        false
+    }
+    /// For downcasting (e.g. to find a console file).
+    fn as_any(&self) -> &dyn Any;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_and_dirent_types_round_trip() {
+        for t in [
+            FileType::Regular,
+            FileType::Directory,
+            FileType::Symlink,
+            FileType::CharDevice,
+            FileType::BlockDevice,
+            FileType::Fifo,
+            FileType::Socket,
+        ] {
+            assert_eq!(FileType::from_mode(t.mode_bits() | 0o644), Some(t));
+            assert_eq!(FileType::from_dirent_type(t.dirent_type()), Some(t));
+        }
+        assert_eq!(FileType::from_mode(0o644), None);
+        assert_eq!(FileType::from_dirent_type(DT_UNKNOWN), None);
+    }
+
+    #[test]
+    fn makedev_matches_linux() {
+        assert_eq!(makedev(1, 3), 0x103);
+        assert_eq!(makedev(5, 1), 0x501);
+        let d = makedev(0x12345, 0x6789a);
+        assert_eq!((dev_major(d), dev_minor(d)), (0x12345, 0x6789a));
+    }
+
+    fn meta(mode: u32, uid: u32, gid: u32) -> Metadata {
+        Metadata {
+            dev: 0,
+            ino: 1,
+            mode,
+            nlink: 1,
+            uid,
+            gid,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: Timespec::default(),
+            mtime: Timespec::default(),
+            ctime: Timespec::default(),
+        }
+    }
+
+    #[test]
+    fn access_checks_owner_group_other_and_root() {
+        let m = meta(S_IFREG | 0o640, 10, 20);
+        assert!(check_access(&m, &Cred::user(10, 99), Access::READ | Access::WRITE).is_ok());
+        assert!(check_access(&m, &Cred::user(11, 20), Access::READ).is_ok());
+        assert_eq!(
+            check_access(&m, &Cred::user(11, 20), Access::WRITE),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            check_access(&m, &Cred::user(11, 21), Access::READ),
+            Err(Errno::EACCES)
+        );
+        let mut c = Cred::user(11, 21);
+        c.groups.push(20);
+        assert!(check_access(&m, &c, Access::READ).is_ok());
+        assert!(check_access(&m, &Cred::root(), Access::READ | Access::WRITE).is_ok());
+        // Root needs some execute bit to execute a file, but not to search a dir.
+        assert_eq!(
+            check_access(&m, &Cred::root(), Access::EXEC),
+            Err(Errno::EACCES)
+        );
+        let d = meta(S_IFDIR, 10, 20);
+        assert!(check_access(&d, &Cred::root(), Access::EXEC).is_ok());
+    }
+
+    #[test]
+    fn stat_conversion_keeps_fields() {
+        let mut m = meta(S_IFREG | 0o755, 1, 2);
+        m.size = 1234;
+        m.mtime = Timespec {
+            tv_sec: 5,
+            tv_nsec: 6,
+        };
+        let s = m.to_stat_x86_64();
+        assert_eq!(
+            (s.st_mode, s.st_size, s.st_mtime, s.st_mtime_nsec),
+            (m.mode, 1234, 5, 6)
+        );
+        let g = m.to_stat_generic();
+        assert_eq!(
+            (g.st_mode, g.st_size, g.st_uid, g.st_gid),
+            (m.mode, 1234, 1, 2)
+        );
+        let x = m.to_statx();
+        assert_eq!(
+            (x.stx_mode, x.stx_size, x.stx_mtime.tv_sec),
+            ((m.mode & 0xffff) as u16, 1234, 5)
+        );
+    }
+}
