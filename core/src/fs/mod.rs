@@ -8,6 +8,8 @@
 //! let vfs = fs::boot_vfs(initramfs_bytes, now)?; // tmpfs root + /dev
 //! ```
 
+pub mod devfs;
+pub mod file;
 pub mod path;
 pub mod tmpfs;
 pub mod vfs;

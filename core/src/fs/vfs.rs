@@ -331,6 +331,34 @@ impl Cred {
     }
 }
 
+/// The caller's side of a path operation: credentials, umask and the time now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FsCtx {
+    pub cred: Cred,
+    /// The process umask (only its 0o777 bits are used).
+    pub umask: u32,
+    pub now: Timespec,
+}
+
+impl FsCtx {
+    /// Root, umask 022, time 0: for boot-time setup and tests.
+    pub fn boot() -> FsCtx {
+        FsCtx {
+            cred: Cred::root(),
+            umask: 0o022,
+            now: Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+        }
+    }
+
+    /// The permission bits of a new node asked for with `mode`.
+    pub fn new_perm(&self, mode: u32) -> u32 {
+        mode & 0o7777 & !(self.umask & 0o777)
+    }
+}
+
 bitflags! {
     /// Access wanted, as the `R_OK`/`W_OK`/`X_OK` bits of access(2).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -564,6 +592,10 @@ pub trait FileOps: Send + Sync {
     /// Whether the file has a position (lseek, pread and pwrite work).
     fn seekable(&self) -> bool {
         false
+    }
+    /// What fstat reports when the file has no inode (e.g. the console on fd 0).
+    fn stat(&self) -> Option<Metadata> {
+        None
     }
     /// For downcasting (e.g. to find a console file).
     fn as_any(&self) -> &dyn Any;
