@@ -1,1 +1,365 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust with std only, so that a
+//! fresh Debian machine needs nothing but Rust to start.
+//!
+//! - `setup`  installs what the builds and tests need (apt-get, rustup)
+//! - `demo`   builds umbra and a busybox initrd and runs a few commands in it
+//! - `test`   fmt, clippy, an aarch64 check of the core, and all tests
+//! - `bench`  getppid and page-fault benchmarks: native, the ptrace floor, umbra
+//! - `rom`    the `rom` profile build of umbra, and its size
+//! - `size`   the rom build's size next to the paper's, with .data and .bss
+
+// Shared with the umbra-tests crate, which uses all of it.
+#[allow(dead_code, reason = "xtask uses only part of the shared initrd writer")]
+#[path = "../../tests/initrd.rs"]
+mod initrd;
+
+mod bench;
+mod rom;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// Errors are messages for the person at the terminal.
+pub type Result<T> = std::result::Result<T, String>;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup                 install missing tools: apt-get (as root) musl-tools,
+                        busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
+                        python3; rustup targets and components
+  demo                  setup, build umbra (release) and a busybox initrd,
+                        run a few busybox commands under umbra
+  test                  setup, then fmt --check, clippy -D warnings, an aarch64
+                        check of umbra-core, and cargo test --workspace
+  bench [--cpu N] [--runs N]
+                        getppid and page-fault benchmarks, native vs the
+                        PTRACE_SYSEMU floor vs umbra; writes target/bench/
+  rom [--target TRIPLE] build umbra with the rom profile (default target
+                        x86_64-unknown-linux-musl) and print its size
+  size [--target TRIPLE]
+                        rom build, then its size next to the paper's 1,358 KB
+                        kernel, and .text/.rodata/.data/.bss
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cmd {
+        "setup" => setup(),
+        "demo" => demo(),
+        "test" => test(),
+        "bench" => bench::bench(rest),
+        "rom" => rom::rom(rest).map(|_| ()),
+        "size" => rom::size(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {cmd}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ has a parent")
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => root().join(d),
+        None => root().join("target"),
+    }
+}
+
+/// A `cargo` command in the workspace root, using the cargo that runs us.
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Prints the command, runs it with inherited stdio, and fails unless it
+/// exits with 0.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let shown = show(cmd);
+    println!("$ {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+/// A command as a shell would show it, without quoting subtleties.
+pub fn show(cmd: &Command) -> String {
+    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
+    parts.extend(cmd.get_args().map(|a| {
+        let a = a.to_string_lossy();
+        if a.is_empty() || a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.into_owned()
+        }
+    }));
+    parts.join(" ")
+}
+
+/// The first executable `name` on PATH, or in the sbin directories, which a
+/// non-login root shell may lack.
+pub fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// Whether `gcc -static` can link glibc: libc6-dev provides libc.a.
+fn have_static_glibc() -> bool {
+    Command::new("gcc")
+        .arg("-print-file-name=libc.a")
+        .output()
+        .is_ok_and(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).is_absolute())
+}
+
+/// Whether /bin/busybox is the static build (busybox-static), not the
+/// dynamically linked `busybox` package.
+fn have_static_busybox() -> bool {
+    std::fs::read(initrd::BUSYBOX)
+        .is_ok_and(|elf| rom::Elf::parse(&elf).is_ok_and(|e| !e.has_interp()))
+}
+
+/// Debian packages that provide what is missing.
+fn missing_packages() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    let mut need = |ok: bool, pkg| {
+        if !ok {
+            missing.push(pkg);
+        }
+    };
+    need(which("musl-gcc").is_some(), "musl-tools");
+    need(have_static_busybox(), "busybox-static");
+    need(which("cpio").is_some(), "cpio");
+    need(which("mke2fs").is_some(), "e2fsprogs");
+    need(which("gcc").is_some(), "gcc");
+    need(which("gcc").is_none() || have_static_glibc(), "libc6-dev");
+    need(which("python3").is_some(), "python3");
+    need(which("taskset").is_some(), "util-linux");
+    missing
+}
+
+/// `cargo xtask setup`: installs missing Debian packages (as root) and the
+/// rustup targets and components the builds use.
+fn setup() -> Result<()> {
+    let missing = missing_packages();
+    if missing.is_empty() {
+        println!("setup: all Debian packages present");
+    } else if !is_root() {
+        return Err(format!(
+            "missing tools; as root run: apt-get install -y {}",
+            missing.join(" ")
+        ));
+    } else {
+        let install = || {
+            let mut c = Command::new("apt-get");
+            c.args(["install", "-y", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive");
+            run(&mut c)
+        };
+        if install().is_err() {
+            // A fresh machine has no package lists yet.
+            run(Command::new("apt-get")
+                .arg("update")
+                .env("DEBIAN_FRONTEND", "noninteractive"))?;
+            install()?;
+        }
+        let still = missing_packages();
+        if !still.is_empty() {
+            return Err(format!("still missing after apt-get: {}", still.join(" ")));
+        }
+    }
+    rustup_add(
+        "target",
+        &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"],
+    )?;
+    rustup_add("component", &["clippy", "rustfmt"])?;
+    Ok(())
+}
+
+/// `rustup <kind> add` for those of `items` not yet installed.
+fn rustup_add(kind: &str, items: &[&str]) -> Result<()> {
+    let Some(rustup) = which("rustup") else {
+        println!("setup: no rustup; make sure these {kind}s are installed: {items:?}");
+        return Ok(());
+    };
+    let listed = Command::new(&rustup)
+        .args([kind, "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    let installed = String::from_utf8_lossy(&listed.stdout);
+    let todo: Vec<&str> = items
+        .iter()
+        .copied()
+        // Components are listed with the host triple appended.
+        .filter(|i| {
+            !installed
+                .lines()
+                .any(|l| l == *i || l.starts_with(&format!("{i}-")))
+        })
+        .collect();
+    if todo.is_empty() {
+        println!("setup: rustup {kind}s present: {}", items.join(" "));
+        return Ok(());
+    }
+    run(Command::new(rustup).args([kind, "add"]).args(&todo))
+}
+
+/// Builds `umbra` with `cargo build --release -p umbra-shim` and returns it.
+pub fn build_umbra_release() -> Result<PathBuf> {
+    run(cargo().args(["build", "--release", "-p", "umbra-shim"]))?;
+    let bin = target_dir().join("release/umbra");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("{} missing after the build", bin.display()))
+    }
+}
+
+/// `cargo xtask demo`.
+fn demo() -> Result<()> {
+    setup()?;
+    let umbra = build_umbra_release()?;
+    let rd_path = target_dir().join("umbra/busybox.cpio");
+    let rd = initrd::busybox_root(Path::new(initrd::BUSYBOX)).map_err(|e| e.to_string())?;
+    rd.write(&rd_path)
+        .map_err(|e| format!("{}: {e}", rd_path.display()))?;
+    println!(
+        "initrd: {} ({} entries)",
+        rd_path.display(),
+        rd.entries().count()
+    );
+    let commands: &[&[&str]] = &[
+        &["echo", "hello", "from", "umbra"],
+        &["uname", "-a"],
+        &["seq", "1", "5"],
+        &["ls", "/"],
+        &["cat", "/etc/passwd"],
+        &["sh", "-c", "echo pid $$, cwd $(pwd)"],
+    ];
+    let mut failed = Vec::new();
+    for args in commands {
+        println!("\numbra$ busybox {}", args.join(" "));
+        let status = Command::new(&umbra)
+            .arg("run")
+            .arg("--initrd")
+            .arg(&rd_path)
+            .args(["--env", "PATH=/bin", "--", "/bin/busybox"])
+            .args(*args)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", umbra.display()))?;
+        if !status.success() {
+            println!("({status})");
+            failed.push(args.join(" "));
+        }
+    }
+    if failed.is_empty() {
+        println!("\ndemo: all {} commands succeeded", commands.len());
+        Ok(())
+    } else {
+        Err(format!("failed: {}", failed.join("; ")))
+    }
+}
+
+/// `cargo xtask test`: every step runs, even after a failure, and a summary
+/// says which failed.
+fn test() -> Result<()> {
+    let mut results: Vec<(String, Result<()>, f64)> = Vec::new();
+    let mut step = |name: &str, f: &mut dyn FnMut() -> Result<()>| {
+        println!("\n==> {name}");
+        let t = Instant::now();
+        let r = f();
+        if let Err(e) = &r {
+            eprintln!("{name}: {e}");
+        }
+        results.push((name.to_string(), r, t.elapsed().as_secs_f64()));
+    };
+    step("setup", &mut setup);
+    step("fmt", &mut || {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))
+    });
+    step("clippy", &mut || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    step("aarch64 check", &mut || {
+        run(cargo().args([
+            "check",
+            "-p",
+            "umbra-core",
+            "--target",
+            "aarch64-unknown-linux-musl",
+        ]))
+    });
+    step("tests", &mut || run(cargo().args(["test", "--workspace"])));
+
+    println!("\n| step | result | seconds |\n|---|---|---|");
+    for (name, r, secs) in &results {
+        let verdict = if r.is_ok() { "ok" } else { "FAILED" };
+        println!("| {name} | {verdict} | {secs:.1} |");
+    }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, r, _)| r.is_err())
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    if failed.is_empty() {
+        println!("\nall steps passed");
+        Ok(())
+    } else {
+        Err(format!("failed steps: {}", failed.join(", ")))
+    }
+}
