@@ -2,6 +2,7 @@
 //! fresh Debian machine needs nothing but Rust to start.
 //!
 //! - `setup`  installs what the builds and tests need (apt-get, rustup)
+//! - `initrd` writes the busybox initrd (target/umbra/busybox.cpio)
 //! - `demo`   builds umbra and a busybox initrd and runs a few commands in it
 //! - `test`   fmt, clippy, an aarch64 check of the core, and all tests
 //! - `bench`  getppid and page-fault benchmarks: native, the ptrace floor, umbra
@@ -30,6 +31,8 @@ commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
                         python3; rustup targets and components
+  initrd [FILE]         write the busybox initrd (default
+                        target/umbra/busybox.cpio); see images/README.md
   demo                  setup, build umbra (release) and a busybox initrd,
                         run a few busybox commands under umbra
   test                  setup, then fmt --check, clippy -D warnings, an aarch64
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd {
         "setup" => setup(),
+        "initrd" => busybox_initrd(rest.first().map(PathBuf::from)).map(|_| ()),
         "demo" => demo(),
         "test" => test(),
         "bench" => bench::bench(rest),
@@ -263,19 +267,26 @@ pub fn build_umbra_release() -> Result<PathBuf> {
     }
 }
 
+/// `cargo xtask initrd [FILE]`: writes the busybox initrd (see
+/// `initrd::busybox_root`) to FILE, by default target/umbra/busybox.cpio.
+fn busybox_initrd(out: Option<PathBuf>) -> Result<PathBuf> {
+    let path = out.unwrap_or_else(|| target_dir().join("umbra/busybox.cpio"));
+    let rd = initrd::busybox_root(Path::new(initrd::BUSYBOX)).map_err(|e| e.to_string())?;
+    rd.write(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "initrd: {} ({} entries)",
+        path.display(),
+        rd.entries().count()
+    );
+    Ok(path)
+}
+
 /// `cargo xtask demo`.
 fn demo() -> Result<()> {
     setup()?;
     let umbra = build_umbra_release()?;
-    let rd_path = target_dir().join("umbra/busybox.cpio");
-    let rd = initrd::busybox_root(Path::new(initrd::BUSYBOX)).map_err(|e| e.to_string())?;
-    rd.write(&rd_path)
-        .map_err(|e| format!("{}: {e}", rd_path.display()))?;
-    println!(
-        "initrd: {} ({} entries)",
-        rd_path.display(),
-        rd.entries().count()
-    );
+    let rd_path = busybox_initrd(None)?;
     let commands: &[&[&str]] = &[
         &["echo", "hello", "from", "umbra"],
         &["uname", "-a"],
