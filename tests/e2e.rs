@@ -182,7 +182,7 @@ busybox_same_as_native! {
     busybox_false: ["false"];
     busybox_ls: ["ls", "-a"];
     busybox_sh_exit_status: ["sh", "-c", "exit 3"];
-    busybox_sh_builtins: ["sh", "-c", "echo $0 $1; cd sub && pwd", "zero", "one"];
+    busybox_sh_builtins: ["sh", "-c", "echo $0 $1; cd sub && echo *; read x; echo got $x", "zero", "one"] stdin b"input line\n";
 }
 
 /// The harness itself: every guest program gives the same output natively

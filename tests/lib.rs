@@ -170,11 +170,15 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
         })
 }
 
-/// The debug `umbra` binary, built once per test process with
+/// The `umbra` binary under test: `$UMBRA_BIN` if set (e.g. a release
+/// build), else the debug build, made once per test process with
 /// `cargo build -p umbra-shim`.
 pub fn umbra() -> &'static Path {
     static UMBRA: OnceLock<PathBuf> = OnceLock::new();
     UMBRA.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("UMBRA_BIN") {
+            return PathBuf::from(bin);
+        }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--quiet", "-p", "umbra-shim"])
