@@ -1,0 +1,841 @@
+//! The ptrace backend of umbra-core's Host traits. Safe code only: every host
+//! call goes through `crate::sys`.
+//!
+//! One stub process per guest address space (see `sys::stub` and
+//! linker/README.md). Guest code runs in the stub under PTRACE_SYSEMU; mapping
+//! changes are queued per address space and applied lazily, in batches run by the
+//! stub itself under PTRACE_CONT, right before the next `run_user` on it.
+
+mod tracker;
+
+use crate::sys::{self, ptrace, stub, Errno};
+use ptrace::{RawRegs, WaitStatus};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use tracker::Tracker;
+use umbra_abi::flags::Prot;
+use umbra_abi::structs::Winsize;
+use umbra_core::arch::{GpRegs, UserRegs, USER_END};
+use umbra_core::host::{
+    ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError, HostMemory, HostMisc,
+    HostTime, LogLevel, MapOp, MmId, SyscallAbi, Trap,
+};
+
+const PAGE: u64 = 4096;
+const SIGILL: i32 = 4;
+const SIGTRAP: i32 = 5;
+const SIGBUS: i32 = 7;
+const SIGFPE: i32 = 8;
+const SIGSEGV: i32 = 11;
+const SEGV_MAPERR: i32 = 1;
+const SEGV_ACCERR: i32 = 2;
+const SI_KERNEL: i32 = 0x80;
+const SYS_MMAP: u64 = 9;
+const SYS_MPROTECT: u64 = 10;
+const SYS_MUNMAP: u64 = 11;
+const SYS_RSEQ: u64 = 334;
+const MAP_SHARED_FIXED: u64 = 0x11;
+
+/// How to build a [`PtraceHost`].
+pub struct HostOptions {
+    /// Guest physical memory in bytes (a positive multiple of 4096).
+    pub mem_bytes: usize,
+    /// The CPU to pin umbra and every stub to; default: the one umbra runs on.
+    pub cpu: Option<usize>,
+    /// Block devices 0, 1, ...
+    pub disks: Vec<File>,
+}
+
+/// Counters, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Stub round trips that ran a batch of mapping syscalls.
+    pub batches: u64,
+    /// Host mapping syscalls those batches made.
+    pub batch_ops: u64,
+    /// `run_user` calls.
+    pub runs: u64,
+    /// Syscall stops where the ABI needed PTRACE_GET_SYSCALL_INFO.
+    pub syscall_info_calls: u64,
+}
+
+struct Stub {
+    pid: i32,
+    dead: bool,
+    pending: Vec<MapOp>,
+    tracker: Tracker,
+    /// The stub's registers at its first idle trap: its user segments.
+    base: RawRegs,
+    /// The stub's current registers when known to equal a `GpRegs` we returned or
+    /// set: `run_user` skips PTRACE_SETREGS then.
+    cur: Option<GpRegs>,
+}
+
+/// A failed batch.
+struct BatchError {
+    msg: String,
+    err: HostError,
+}
+
+/// The ptrace host. Single-threaded: the thread that creates it is the tracer of
+/// every stub and must be the one that uses it.
+pub struct PtraceHost {
+    mem: sys::SharedMapping,
+    memfile: sys::MemoryFile,
+    mem_bytes: usize,
+    cpu: usize,
+    stubs: BTreeMap<u32, Stub>,
+    next_mm: u32,
+    disks: Vec<(File, u64)>,
+    stdin_eof: bool,
+    /// Cleared when `wait_event` returned because stdin was readable, set again
+    /// by `console_read`: unread input does not make `wait_event` spin.
+    stdin_armed: bool,
+    stats: HostStats,
+}
+
+fn to_raw(g: &GpRegs) -> RawRegs {
+    RawRegs {
+        r15: g.r15,
+        r14: g.r14,
+        r13: g.r13,
+        r12: g.r12,
+        rbp: g.rbp,
+        rbx: g.rbx,
+        r11: g.r11,
+        r10: g.r10,
+        r9: g.r9,
+        r8: g.r8,
+        rax: g.rax,
+        rcx: g.rcx,
+        rdx: g.rdx,
+        rsi: g.rsi,
+        rdi: g.rdi,
+        orig_rax: g.orig_rax,
+        rip: g.rip,
+        cs: g.cs,
+        eflags: g.eflags,
+        rsp: g.rsp,
+        ss: g.ss,
+        fs_base: g.fs_base,
+        gs_base: g.gs_base,
+        ds: g.ds,
+        es: g.es,
+        fs: g.fs,
+        gs: g.gs,
+    }
+}
+
+fn from_raw(r: &RawRegs) -> GpRegs {
+    GpRegs {
+        r15: r.r15,
+        r14: r.r14,
+        r13: r.r13,
+        r12: r.r12,
+        rbp: r.rbp,
+        rbx: r.rbx,
+        r11: r.r11,
+        r10: r.r10,
+        r9: r.r9,
+        r8: r.r8,
+        rax: r.rax,
+        rcx: r.rcx,
+        rdx: r.rdx,
+        rsi: r.rsi,
+        rdi: r.rdi,
+        orig_rax: r.orig_rax,
+        rip: r.rip,
+        cs: r.cs,
+        eflags: r.eflags,
+        rsp: r.rsp,
+        ss: r.ss,
+        fs_base: r.fs_base,
+        gs_base: r.gs_base,
+        ds: r.ds,
+        es: r.es,
+        fs: r.fs,
+        gs: r.gs,
+    }
+}
+
+fn log_line(level: LogLevel, msg: fmt::Arguments<'_>) {
+    let line = match level {
+        LogLevel::Trace => format!("{msg}\n"),
+        _ => format!("umbra: {msg}\n"),
+    };
+    let _ = sys::write_all(2, line.as_bytes());
+}
+
+fn errno_to_host(e: Errno) -> HostError {
+    match e {
+        Errno::ENOMEM | Errno::EAGAIN => HostError::NoMemory,
+        Errno::ESRCH => HostError::StubDied,
+        _ => HostError::Io,
+    }
+}
+
+/// Appends `op` to a queue, merging it into the last op when contiguous.
+fn push_merged(q: &mut Vec<MapOp>, op: MapOp) {
+    if let Some(last) = q.last_mut() {
+        match (last, op) {
+            (
+                MapOp::Map { va, len, phys, prot },
+                MapOp::Map { va: va2, len: len2, phys: phys2, prot: prot2 },
+            ) if *va + *len == va2 && *phys + *len == phys2 && *prot == prot2 => {
+                *len += len2;
+                return;
+            }
+            (MapOp::Unmap { va, len }, MapOp::Unmap { va: va2, len: len2 }) if *va + *len == va2 => {
+                *len += len2;
+                return;
+            }
+            (MapOp::Protect { va, len, prot }, MapOp::Protect { va: va2, len: len2, prot: prot2 })
+                if *va + *len == va2 && *prot == prot2 =>
+            {
+                *len += len2;
+                return;
+            }
+            _ => {}
+        }
+    }
+    q.push(op);
+}
+
+impl PtraceHost {
+    /// Creates the memory file, maps it, pins umbra to a CPU and ignores SIGPIPE.
+    pub fn new(opts: HostOptions) -> Result<PtraceHost, String> {
+        PtraceHost::new_with(opts, false)
+    }
+
+    /// As [`PtraceHost::new`]; `force_file_memory` skips memfd_create and uses the
+    /// unlinked-file fallback (for tests).
+    pub fn new_with(opts: HostOptions, force_file_memory: bool) -> Result<PtraceHost, String> {
+        let mem_bytes = opts.mem_bytes;
+        if mem_bytes == 0 || mem_bytes % PAGE as usize != 0 {
+            return Err(format!("memory size {mem_bytes} is not a positive multiple of 4096 bytes"));
+        }
+        if mem_bytes > (1usize << 46) {
+            return Err(format!("memory size {mem_bytes} is too large"));
+        }
+        sys::ignore_sigpipe().map_err(|e| format!("cannot ignore SIGPIPE: {e}"))?;
+        let cpu = match opts.cpu {
+            Some(c) => c,
+            None => sys::current_cpu().map_err(|e| format!("cannot find the current CPU: {e}"))?,
+        };
+        if !sys::cpu_allowed(cpu) {
+            return Err(format!("CPU {cpu} is not available to umbra"));
+        }
+        sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
+        let total = mem_bytes + 2 * PAGE as usize;
+        let memfile = sys::create_memory_file(total, force_file_memory)?;
+        let mut mem = sys::SharedMapping::new(&memfile.fd, total)
+            .map_err(|e| format!("cannot map the memory file ({total} bytes): {e}"))?;
+        let blob = stub::blob();
+        if blob.len() > PAGE as usize {
+            return Err("the stub blob is larger than a page".into());
+        }
+        mem.as_mut_slice()[mem_bytes..mem_bytes + blob.len()].copy_from_slice(blob);
+        let mut disks = Vec::new();
+        for (i, mut f) in opts.disks.into_iter().enumerate() {
+            let size = f.seek(SeekFrom::End(0)).map_err(|e| format!("cannot size disk {i}: {e}"))?;
+            disks.push((f, size));
+        }
+        Ok(PtraceHost {
+            mem,
+            memfile,
+            mem_bytes,
+            cpu,
+            stubs: BTreeMap::new(),
+            next_mm: 1,
+            disks,
+            stdin_eof: false,
+            stdin_armed: true,
+            stats: HostStats::default(),
+        })
+    }
+
+    /// The host pid of the stub behind `mm`.
+    pub fn stub_pid(&self, mm: MmId) -> Option<i32> {
+        self.stubs.get(&mm.0).filter(|s| !s.dead).map(|s| s.pid)
+    }
+
+    /// The CPU umbra and its stubs are pinned to.
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    /// How the memory file was made (memfd or an unlinked file).
+    pub fn memory_file_kind(&self) -> &str {
+        &self.memfile.kind
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> HostStats {
+        self.stats
+    }
+
+    /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
+    pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
+        let data_off = self.mem_bytes + PAGE as usize;
+        let Some(st) = self.stubs.get_mut(&mm.0) else { return Err(HostError::StubDied) };
+        if st.dead {
+            return Err(HostError::StubDied);
+        }
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+        match flush(data, st, &mut self.stats) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                log_line(LogLevel::Error, format_args!("mapping update of stub {} failed: {}", st.pid, e.msg));
+                // The stub's address space is now unknown: it must never run again.
+                sys::ptrace::kill_and_reap(st.pid);
+                st.dead = true;
+                Err(e.err)
+            }
+        }
+    }
+
+    fn new_stub(&mut self) -> Result<Stub, String> {
+        let cfg = stub::SpawnConfig {
+            memfd: self.memfile.fd.as_raw_fd(),
+            code_off: self.mem_bytes as u64,
+            data_off: self.mem_bytes as u64 + PAGE,
+            cpu: Some(self.cpu),
+        };
+        let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
+        let mut st = Stub { pid, dead: false, pending: Vec::new(), tracker: Tracker::new(), base: RawRegs::default(), cur: None };
+        let r = self.setup_stub(&mut st);
+        if r.is_err() {
+            ptrace::kill_and_reap(pid);
+        }
+        r.map(|_| st)
+    }
+
+    fn setup_stub(&mut self, st: &mut Stub) -> Result<(), String> {
+        let pid = st.pid;
+        loop {
+            match ptrace::wait(pid).map_err(|e| format!("waiting for stub {pid}: {e}"))? {
+                WaitStatus::Stopped { sig: SIGTRAP, .. } => break,
+                WaitStatus::Stopped { .. } => ptrace::cont(pid, 0).map_err(|e| format!("resuming stub {pid}: {e}"))?,
+                WaitStatus::Exited(c) => {
+                    return Err(format!("stub {pid} setup failed at step {c}: {}", stub::setup_step_name(c)))
+                }
+                WaitStatus::Signaled(s) => return Err(format!("stub {pid} was killed by signal {s} during setup")),
+            }
+        }
+        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD)
+            .map_err(|e| format!("PTRACE_SETOPTIONS on stub {pid}: {e}"))?;
+        let r = ptrace::get_regs(pid).map_err(|e| format!("PTRACE_GETREGS on stub {pid}: {e}"))?;
+        if r.rip != stub::idle_addr() + 1 {
+            return Err(format!("stub {pid} trapped at {:#x}, not at its idle trap", r.rip));
+        }
+        st.base = r;
+        let mut ops: Vec<[u64; 7]> = Vec::new();
+        // A forked child keeps the parent thread's rseq registration; its area is
+        // about to be unmapped, and the kernel would then kill the stub with
+        // SIGSEGV at its next preemption. Unregister it first.
+        if let Ok(c) = ptrace::rseq_config(pid) {
+            if c.pointer != 0 {
+                ops.push([SYS_RSEQ, c.pointer, c.size as u64, 1, c.signature as u64, 0, 0]);
+            }
+        }
+        ops.push([SYS_MUNMAP, 0, stub::STUB_BASE, 0, 0, 0, 0]);
+        ops.push([SYS_MUNMAP, stub::STUB_END, stub::TASK_TOP - stub::STUB_END, 0, 0, 0, 0]);
+        let data_off = self.mem_bytes + PAGE as usize;
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+        run_batch(data, st, &ops, &mut self.stats).map_err(|e| format!("emptying stub {pid}: {}", e.msg))
+    }
+}
+
+/// Compiles the queued ops of `st` into host syscalls and runs them in the stub.
+fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), BatchError> {
+    let pending = std::mem::take(&mut st.pending);
+    let mut ops: Vec<[u64; 7]> = Vec::with_capacity(pending.len());
+    for op in pending {
+        match op {
+            MapOp::Map { va, len, phys, prot } => {
+                let p = (prot & (Prot::READ | Prot::WRITE | Prot::EXEC)).bits() as u64;
+                ops.push([SYS_MMAP, va, len, p, MAP_SHARED_FIXED, stub::STUB_MEMFD as u64, phys]);
+                st.tracker.map(va, len, phys, p as u32);
+            }
+            MapOp::Unmap { va, len } => {
+                ops.push([SYS_MUNMAP, va, len, 0, 0, 0, 0]);
+                st.tracker.unmap(va, len);
+            }
+            MapOp::Protect { va, len, prot } => {
+                let p = (prot & (Prot::READ | Prot::WRITE | Prot::EXEC)).bits() as u64;
+                for (s, e) in st.tracker.protect(va, len, p as u32) {
+                    ops.push([SYS_MPROTECT, s, e - s, p, 0, 0, 0]);
+                }
+            }
+        }
+    }
+    run_batch(data, st, &ops, stats)
+}
+
+fn op_name(op: &[u64; 7]) -> String {
+    match op[0] {
+        SYS_MMAP => format!("mmap({:#x}, {:#x}, prot {}, phys {:#x})", op[1], op[2], op[3], op[6]),
+        SYS_MUNMAP => format!("munmap({:#x}, {:#x})", op[1], op[2]),
+        SYS_MPROTECT => format!("mprotect({:#x}, {:#x}, {})", op[1], op[2], op[3]),
+        n => format!("syscall {n}({:#x}, {:#x}, ...)", op[1], op[2]),
+    }
+}
+
+/// Runs host syscalls in the stub: one PTRACE_CONT round trip per data page.
+fn run_batch(data: &mut [u8], st: &mut Stub, ops: &[[u64; 7]], stats: &mut HostStats) -> Result<(), BatchError> {
+    let pid = st.pid;
+    let died = |st: &mut Stub, what: &str| {
+        st.dead = true;
+        BatchError { msg: format!("stub {pid} died {what}"), err: HostError::StubDied }
+    };
+    for chunk in ops.chunks(stub::BATCH_MAX) {
+        data[..8].copy_from_slice(&(chunk.len() as u64).to_le_bytes());
+        for (i, op) in chunk.iter().enumerate() {
+            let at = 8 + i * stub::BATCH_RECORD;
+            for (j, w) in op.iter().enumerate() {
+                data[at + 8 * j..at + 8 * j + 8].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+        let used = 8 + chunk.len() * stub::BATCH_RECORD;
+        let mut r = st.base;
+        r.rip = stub::batch_addr();
+        r.orig_rax = u64::MAX;
+        st.cur = None;
+        let io = |e: Errno, what: &str| BatchError { msg: format!("{what} on stub {pid}: {e}"), err: errno_to_host(e) };
+        ptrace::set_regs(pid, &r).map_err(|e| io(e, "PTRACE_SETREGS"))?;
+        ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
+        stats.batches += 1;
+        loop {
+            match ptrace::wait(pid) {
+                Ok(WaitStatus::Stopped { sig: SIGTRAP, event: 0 }) => break,
+                Ok(WaitStatus::Stopped { sig: SIGSEGV | SIGBUS | SIGILL | SIGFPE, .. }) => {
+                    let info = ptrace::get_siginfo(pid).unwrap_or_default();
+                    if info.code > 0 {
+                        return Err(BatchError {
+                            msg: format!("stub {pid} faulted (signal {}, addr {:#x}) in a batch", info.signo, info.addr),
+                            err: HostError::Io,
+                        });
+                    }
+                    ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
+                }
+                // Any other signal (sent from outside) is suppressed.
+                Ok(WaitStatus::Stopped { .. }) => ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?,
+                Ok(WaitStatus::Exited(_)) | Ok(WaitStatus::Signaled(_)) => return Err(died(st, "in a batch")),
+                Err(e) => return Err(io(e, "wait4")),
+            }
+        }
+        let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
+        data[..used].fill(0);
+        if g.rip != stub::batch_done_addr() {
+            return Err(BatchError { msg: format!("stub {pid} trapped at {:#x} in a batch", g.rip), err: HostError::Io });
+        }
+        let done = (g.r15 as usize).min(chunk.len());
+        stats.batch_ops += (done + usize::from(done < chunk.len())) as u64;
+        if done < chunk.len() {
+            let e = Errno((g.rax as i64).unsigned_abs().min(4095) as i32);
+            return Err(BatchError { msg: format!("{} failed: {e}", op_name(&chunk[done])), err: errno_to_host(e) });
+        }
+    }
+    Ok(())
+}
+
+impl Drop for PtraceHost {
+    fn drop(&mut self) {
+        for st in self.stubs.values_mut() {
+            if !st.dead {
+                ptrace::kill_and_reap(st.pid);
+                st.dead = true;
+            }
+        }
+    }
+}
+
+impl HostMemory for PtraceHost {
+    fn physmem(&self) -> &[u8] {
+        &self.mem.as_slice()[..self.mem_bytes]
+    }
+
+    fn physmem_mut(&mut self) -> &mut [u8] {
+        let n = self.mem_bytes;
+        &mut self.mem.as_mut_slice()[..n]
+    }
+
+    fn mm_create(&mut self) -> Result<MmId, HostError> {
+        let st = match self.new_stub() {
+            Ok(st) => st,
+            Err(msg) => {
+                log_line(LogLevel::Error, format_args!("{msg}"));
+                return Err(HostError::NoMemory);
+            }
+        };
+        let id = self.next_mm;
+        self.next_mm = self.next_mm.wrapping_add(1).max(1);
+        self.stubs.insert(id, st);
+        Ok(MmId(id))
+    }
+
+    fn mm_destroy(&mut self, mm: MmId) {
+        if let Some(st) = self.stubs.remove(&mm.0) {
+            if !st.dead {
+                ptrace::kill_and_reap(st.pid);
+            }
+        }
+    }
+
+    fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError> {
+        let mem_bytes = self.mem_bytes as u64;
+        let Some(st) = self.stubs.get_mut(&mm.0) else { return Err(HostError::StubDied) };
+        if st.dead {
+            return Err(HostError::StubDied);
+        }
+        let range_ok = |va: u64, len: u64| {
+            va % PAGE == 0 && len % PAGE == 0 && va.checked_add(len).is_some_and(|e| e <= USER_END)
+        };
+        // Validate the whole batch first: none of it is queued if any op is bad.
+        for op in ops {
+            let ok = match *op {
+                MapOp::Map { va, len, phys, .. } => {
+                    range_ok(va, len) && phys % PAGE == 0 && phys.checked_add(len).is_some_and(|e| e <= mem_bytes)
+                }
+                MapOp::Unmap { va, len } | MapOp::Protect { va, len, .. } => range_ok(va, len),
+            };
+            if !ok {
+                log_line(LogLevel::Error, format_args!("invalid mapping op {op:?}"));
+                return Err(HostError::OutOfRange);
+            }
+        }
+        for op in ops {
+            let len = match *op {
+                MapOp::Map { len, .. } | MapOp::Unmap { len, .. } | MapOp::Protect { len, .. } => len,
+            };
+            if len != 0 {
+                push_merged(&mut st.pending, *op);
+            }
+        }
+        if st.pending.len() >= stub::BATCH_MAX {
+            return self.mm_flush(mm);
+        }
+        Ok(())
+    }
+}
+
+impl PtraceHost {
+    /// Reads the two bytes of guest code at `va` through the stub's mappings.
+    fn code_bytes(&self, st: &Stub, va: u64) -> Option<[u8; 2]> {
+        let mem = self.physmem();
+        let mut out = [0u8; 2];
+        for (i, b) in out.iter_mut().enumerate() {
+            let (phys, prot) = st.tracker.lookup(va.checked_add(i as u64)?)?;
+            if prot & 4 == 0 {
+                return None;
+            }
+            *b = *mem.get(phys as usize)?;
+        }
+        Some(out)
+    }
+
+    fn syscall_abi(&mut self, mm: u32, g: &RawRegs) -> SyscallAbi {
+        let Some(st) = self.stubs.get(&mm) else { return SyscallAbi::Native };
+        let native = |g: &RawRegs| {
+            if g.orig_rax & 0x4000_0000 != 0 {
+                SyscallAbi::X32
+            } else {
+                SyscallAbi::Native
+            }
+        };
+        // 32-bit code segment (far jump to compat mode, or sysenter): compat.
+        if g.cs != st.base.cs {
+            return SyscallAbi::Compat32;
+        }
+        // The entry instruction ends at rip: `syscall` is 0f 05, `int 0x80` is
+        // cd 80, `sysenter` 0f 34. The guest is uniprocessor, so the bytes cannot
+        // have changed since they trapped.
+        match self.code_bytes(st, g.rip.wrapping_sub(2)) {
+            Some([0x0f, 0x05]) => native(g),
+            Some([0xcd, 0x80]) | Some([0x0f, 0x34]) => SyscallAbi::Compat32,
+            _ => {
+                self.stats.syscall_info_calls += 1;
+                match ptrace::syscall_arch(st.pid) {
+                    Ok(ptrace::AUDIT_ARCH_I386) => SyscallAbi::Compat32,
+                    Ok(_) => native(g),
+                    // No PTRACE_GET_SYSCALL_INFO (Linux < 5.3): `syscall` always
+                    // leaves rcx = rip.
+                    Err(_) if g.rcx != g.rip => SyscallAbi::Compat32,
+                    Err(_) => native(g),
+                }
+            }
+        }
+    }
+
+    /// What a SEGV_ACCERR fault at `addr` was, from the host protection there.
+    fn fault_access(&self, st: &Stub, code: i32, addr: u64, rip: u64) -> FaultAccess {
+        if code != SEGV_ACCERR {
+            return FaultAccess::Unknown;
+        }
+        let Some((_, prot)) = st.tracker.lookup(addr) else { return FaultAccess::Unknown };
+        match prot & 7 {
+            // r-x: only a write faults.
+            5 => FaultAccess::Write,
+            // rw-: only an instruction fetch faults.
+            3 => FaultAccess::Exec,
+            // r--: a write, unless the address may be the instruction being fetched.
+            1 if !(rip..rip.saturating_add(16)).contains(&addr) => FaultAccess::Write,
+            _ => FaultAccess::Unknown,
+        }
+    }
+
+    fn mark_dead(&mut self, mm: u32) -> Trap {
+        if let Some(st) = self.stubs.get_mut(&mm) {
+            if !st.dead {
+                // Reap it if it is gone; kill it if it is somehow still there.
+                ptrace::kill_and_reap(st.pid);
+                st.dead = true;
+            }
+        }
+        Trap::StubDied
+    }
+}
+
+impl HostCpu for PtraceHost {
+    fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
+        self.stats.runs += 1;
+        let Some(st) = self.stubs.get_mut(&mm.0) else { return Trap::StubDied };
+        if st.dead {
+            return Trap::StubDied;
+        }
+        if !st.pending.is_empty() && self.mm_flush(mm).is_err() {
+            return Trap::StubDied;
+        }
+        let Some(st) = self.stubs.get_mut(&mm.0) else { return Trap::StubDied };
+        let pid = st.pid;
+        if st.cur.as_ref() != Some(&regs.gp) {
+            let mut r = to_raw(&regs.gp);
+            if r.cs == 0 {
+                r.cs = st.base.cs;
+                r.ss = st.base.ss;
+                r.ds = st.base.ds;
+                r.es = st.base.es;
+                r.fs = st.base.fs;
+                r.gs = st.base.gs;
+            }
+            // Not in a host syscall: the host must never restart anything.
+            r.orig_rax = u64::MAX;
+            st.cur = None;
+            match ptrace::set_regs(pid, &r) {
+                Ok(()) => {}
+                Err(Errno::ESRCH) => return self.mark_dead(mm.0),
+                Err(e) => {
+                    // Registers the host refuses (a non-canonical FS base, bad
+                    // segments): the guest gets what a CPU fault would give.
+                    log_line(LogLevel::Warn, format_args!("PTRACE_SETREGS refused guest registers: {e}"));
+                    return Trap::Exception { sig: SIGSEGV as u32, code: SI_KERNEL, addr: 0 };
+                }
+            }
+        }
+        st.cur = None;
+        if ptrace::sysemu(pid, 0).is_err() {
+            return self.mark_dead(mm.0);
+        }
+        let (sig, event) = match ptrace::wait(pid) {
+            Ok(WaitStatus::Stopped { sig, event }) => (sig, event),
+            Ok(_) => {
+                st.dead = true;
+                return Trap::StubDied;
+            }
+            Err(_) => return self.mark_dead(mm.0),
+        };
+        let mut info = None;
+        if matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP) && event == 0 {
+            match ptrace::get_siginfo(pid) {
+                Ok(i) => info = Some(i),
+                Err(_) => return self.mark_dead(mm.0),
+            }
+        }
+        let g = match ptrace::get_regs(pid) {
+            Ok(g) => g,
+            Err(_) => return self.mark_dead(mm.0),
+        };
+        regs.gp = from_raw(&g);
+        st.cur = Some(regs.gp);
+        if sig == SIGTRAP | 0x80 && event == 0 {
+            return Trap::Syscall { abi: self.syscall_abi(mm.0, &g) };
+        }
+        let Some(info) = info else { return Trap::HostEvent };
+        if info.code <= 0 {
+            // Sent by a process (kill, tgkill, sigqueue), not raised by the CPU.
+            return Trap::HostEvent;
+        }
+        if sig == SIGSEGV && (info.code == SEGV_MAPERR || info.code == SEGV_ACCERR) {
+            let st = &self.stubs[&mm.0];
+            let access = self.fault_access(st, info.code, info.addr, g.rip);
+            return Trap::PageFault { addr: info.addr, access };
+        }
+        Trap::Exception { sig: sig as u32, code: info.code, addr: info.addr }
+    }
+}
+
+impl HostTime for PtraceHost {
+    fn now_mono(&self) -> u64 {
+        sys::clock_ns(sys::CLOCK_MONOTONIC)
+    }
+
+    fn now_real(&self) -> u64 {
+        sys::clock_ns(sys::CLOCK_REALTIME)
+    }
+
+    fn wait_event(&mut self, deadline: Option<u64>) {
+        let watch_stdin = !self.stdin_eof && self.stdin_armed;
+        if !watch_stdin {
+            if let Some(d) = deadline {
+                let _ = sys::sleep_until_mono(d);
+            }
+            return;
+        }
+        loop {
+            let timeout = match deadline {
+                None => -1,
+                Some(d) => {
+                    let now = self.now_mono();
+                    if now >= d {
+                        return;
+                    }
+                    ((d - now).div_ceil(1_000_000)).min(i32::MAX as u64) as i32
+                }
+            };
+            match sys::poll_fd(0, sys::POLLIN, timeout) {
+                Ok(0) => continue, // timed out: re-check the deadline
+                Ok(re) if re & sys::POLLIN != 0 => {
+                    self.stdin_armed = false;
+                    return;
+                }
+                Ok(_) | Err(Errno::EBADF) => {
+                    // Hung up, error or not pollable: stop watching stdin.
+                    self.stdin_eof = true;
+                    if let Some(d) = deadline {
+                        let _ = sys::sleep_until_mono(d);
+                    }
+                    return;
+                }
+                Err(Errno::EINTR) => return, // a host signal: let the kernel look
+                Err(_) => {
+                    self.stdin_eof = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl HostConsole for PtraceHost {
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError> {
+        let fd = match stream {
+            ConsoleStream::Stdout => 1,
+            ConsoleStream::Stderr => 2,
+            ConsoleStream::Stdin => return Err(HostError::Unsupported),
+        };
+        sys::write_all(fd, data).map(|_| data.len()).map_err(|_| HostError::Io)
+    }
+
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {
+        self.stdin_armed = true;
+        if self.stdin_eof {
+            return Ok(ConsoleRead::Eof);
+        }
+        if buf.is_empty() {
+            return Ok(ConsoleRead::Data(0));
+        }
+        // Poll first: O_NONBLOCK would change the file description umbra shares
+        // with its parent shell.
+        match sys::poll_fd(0, sys::POLLIN, 0) {
+            Ok(0) | Err(Errno::EINTR) => return Ok(ConsoleRead::WouldBlock),
+            Ok(re) if re & sys::POLLNVAL != 0 => {
+                self.stdin_eof = true;
+                return Ok(ConsoleRead::Eof);
+            }
+            Ok(_) => {}
+            Err(_) => return Err(HostError::Io),
+        }
+        loop {
+            match sys::read(0, buf) {
+                Ok(0) => {
+                    self.stdin_eof = true;
+                    return Ok(ConsoleRead::Eof);
+                }
+                Ok(n) => return Ok(ConsoleRead::Data(n)),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(ConsoleRead::WouldBlock),
+                Err(_) => return Err(HostError::Io),
+            }
+        }
+    }
+
+    fn console_is_tty(&self, stream: ConsoleStream) -> bool {
+        sys::is_tty(match stream {
+            ConsoleStream::Stdin => 0,
+            ConsoleStream::Stdout => 1,
+            ConsoleStream::Stderr => 2,
+        })
+    }
+
+    fn console_winsize(&self) -> Option<Winsize> {
+        let (ws_row, ws_col, ws_xpixel, ws_ypixel) = sys::winsize(1).or_else(|| sys::winsize(0))?;
+        Some(Winsize { ws_row, ws_col, ws_xpixel, ws_ypixel })
+    }
+}
+
+impl HostBlock for PtraceHost {
+    fn disk_size(&self, dev: usize) -> Option<u64> {
+        self.disks.get(dev).map(|d| d.1)
+    }
+
+    fn disk_read(&mut self, dev: usize, off: u64, buf: &mut [u8]) -> Result<(), HostError> {
+        let (f, size) = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        if off.checked_add(buf.len() as u64).is_none_or(|e| e > *size) {
+            return Err(HostError::OutOfRange);
+        }
+        f.read_exact_at(buf, off).map_err(|_| HostError::Io)
+    }
+
+    fn disk_write(&mut self, dev: usize, off: u64, buf: &[u8]) -> Result<(), HostError> {
+        let (f, size) = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        if off.checked_add(buf.len() as u64).is_none_or(|e| e > *size) {
+            return Err(HostError::OutOfRange);
+        }
+        f.write_all_at(buf, off).map_err(|_| HostError::Io)
+    }
+
+    fn disk_flush(&mut self, dev: usize) -> Result<(), HostError> {
+        let (f, _) = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        f.sync_data().map_err(|_| HostError::Io)
+    }
+}
+
+impl HostMisc for PtraceHost {
+    fn random(&mut self, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            match sys::getrandom(&mut buf[done..]) {
+                Ok(n) => done += n,
+                Err(Errno::EINTR) => {}
+                Err(_) => {
+                    // No getrandom (very old kernel): /dev/urandom.
+                    if let Ok(f) = File::open("/dev/urandom") {
+                        if f.read_exact_at(&mut buf[done..], 0).is_ok() {
+                            return;
+                        }
+                    }
+                    log_line(LogLevel::Error, format_args!("no entropy source"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn log(&mut self, level: LogLevel, msg: fmt::Arguments<'_>) {
+        log_line(level, msg);
+    }
+}

@@ -1,0 +1,6 @@
+//! umbra-shim as a library: the raw host interface (`sys`, the only place with
+//! `unsafe`) and the ptrace implementation of umbra-core's Host traits (`host`).
+//! The `umbra` binary (main.rs) and the integration tests use it.
+
+pub mod host;
+pub mod sys;

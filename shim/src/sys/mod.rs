@@ -1,0 +1,94 @@
+//! Raw host syscalls. This module is the only place in the shim with `unsafe`;
+//! everything it exports is a safe function or type. x86_64 only for now.
+
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("the ptrace backend of umbra-shim is implemented for x86_64 hosts only");
+
+mod mem;
+mod misc;
+pub mod ptrace;
+pub mod raw;
+pub mod stub;
+
+pub use mem::{create_memory_file, MemoryFile, SharedMapping};
+pub use misc::*;
+
+use core::fmt;
+
+/// A host errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub const EPERM: Errno = Errno(1);
+    pub const ENOENT: Errno = Errno(2);
+    pub const ESRCH: Errno = Errno(3);
+    pub const EINTR: Errno = Errno(4);
+    pub const EIO: Errno = Errno(5);
+    pub const EBADF: Errno = Errno(9);
+    pub const ECHILD: Errno = Errno(10);
+    pub const EAGAIN: Errno = Errno(11);
+    pub const ENOMEM: Errno = Errno(12);
+    pub const EFAULT: Errno = Errno(14);
+    pub const EEXIST: Errno = Errno(17);
+    pub const EINVAL: Errno = Errno(22);
+    pub const ENOTTY: Errno = Errno(25);
+    pub const EPIPE: Errno = Errno(32);
+    pub const ENOSYS: Errno = Errno(38);
+
+    fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1 => "EPERM",
+            2 => "ENOENT",
+            3 => "ESRCH",
+            4 => "EINTR",
+            5 => "EIO",
+            9 => "EBADF",
+            10 => "ECHILD",
+            11 => "EAGAIN",
+            12 => "ENOMEM",
+            13 => "EACCES",
+            14 => "EFAULT",
+            16 => "EBUSY",
+            17 => "EEXIST",
+            22 => "EINVAL",
+            24 => "EMFILE",
+            25 => "ENOTTY",
+            28 => "ENOSPC",
+            30 => "EROFS",
+            32 => "EPIPE",
+            38 => "ENOSYS",
+            95 => "EOPNOTSUPP",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "{n} (errno {})", self.0),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+/// Turns a raw kernel result into `Result`.
+#[inline(always)]
+pub(crate) fn check(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Calls a syscall that has no memory effects (no pointer arguments).
+///
+/// # Safety
+/// Same as [`raw::syscall6`]; the caller must pass no pointers.
+#[inline(always)]
+pub(crate) unsafe fn sc(nr: usize, a: [usize; 6]) -> Result<usize, Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    check(unsafe { raw::syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) })
+}
