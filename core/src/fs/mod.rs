@@ -9,6 +9,7 @@
 pub mod cpio;
 pub mod devfs;
 pub mod file;
+pub mod ops;
 pub mod path;
 pub mod tmpfs;
 pub mod vfs;

@@ -152,10 +152,11 @@ impl Vfs {
                 mount: 0,
             }),
             root_fstype: fstype.to_string(),
+            // Minor 1 is kept for the root tmpfs (`fs::ROOT_TMPFS_DEV`).
             table: Mutex::new(MountTable {
                 mounts: Vec::new(),
                 next_id: 1,
-                next_anon_minor: 1,
+                next_anon_minor: 2,
             }),
             chrdevs: Mutex::new(BTreeMap::new()),
         }
