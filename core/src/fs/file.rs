@@ -325,6 +325,38 @@ impl OpenFile {
         Ok(pos)
     }
 
+    /// Whether the file can back a file mapping: a regular file read through its
+    /// inode (not a stream file).
+    pub fn is_mappable(&self) -> bool {
+        !self.is_path_only()
+            && self.ops.is_none()
+            && self
+                .inode
+                .as_ref()
+                .is_some_and(|i| i.kind() == FileType::Regular)
+    }
+
+    /// Reads file contents at `off` for the page-fault path: no position, no
+    /// IoCtx. Fills `buf` up to end of file; ENODEV unless [`is_mappable`].
+    ///
+    /// [`is_mappable`]: OpenFile::is_mappable
+    pub fn read_backing(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+        if !self.is_mappable() {
+            return Err(Errno::ENODEV);
+        }
+        let inode = self.inode.as_ref().ok_or(Errno::ENODEV)?;
+        let mut done = 0usize;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            let pos = off.checked_add(done as u64).ok_or(Errno::EOVERFLOW)?;
+            let n = inode.read_at(pos, rest)?;
+            if n == 0 {
+                break;
+            }
+            done = done.saturating_add(n);
+        }
+        Ok(done)
+    }
+
     /// fstat(2).
     pub fn stat(&self) -> KResult<Metadata> {
         if let Some(i) = &self.inode {
@@ -675,6 +707,11 @@ pub(crate) mod tests {
         assert_eq!(f.lseek(2, SEEK_HOLE).unwrap(), 11);
         assert_eq!(f.lseek(11, SEEK_DATA), Err(Errno::ENXIO));
         assert_eq!(f.getdents64(&mut b), Err(Errno::ENOTDIR));
+        assert!(f.is_mappable());
+        let mut page = [7u8; 16];
+        assert_eq!(f.read_backing(6, &mut page).unwrap(), 5);
+        assert_eq!(&page[..5], b"world");
+        assert_eq!(f.read_backing(u64::MAX, &mut page).unwrap(), 0);
 
         // O_EXCL, O_TRUNC, O_APPEND.
         assert_eq!(
