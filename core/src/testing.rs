@@ -1,1 +1,326 @@
-//! MockHost placeholder
+//! MockHost: a Host for unit tests, with physical memory in a `Vec`, address spaces
+//! as maps of what is mapped where, console queues, a clock that advances by a fixed
+//! step, and scripted guests. A script is a queue of steps; `run_user` plays them:
+//! a syscall step loads the registers and traps, a touch step checks the simulated
+//! host mapping like an MMU and traps with a page fault where it is missing.
+//! Syscall return values are collected in `results`.
+
+use crate::arch::UserRegs;
+use crate::host::*;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use umbra_abi::flags::Prot;
+use umbra_abi::structs::Winsize;
+
+/// One step of a scripted guest.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Make syscall `nr` with these arguments.
+    Syscall(u64, [u64; 6]),
+    /// Read (`write == false`) or write a byte at an address, faulting like an MMU.
+    Touch { addr: u64, write: bool, value: u8 },
+    /// Raise a CPU exception.
+    Exception { sig: u32, addr: u64 },
+    /// Stop the guest with a timer interrupt.
+    Timer,
+}
+
+/// A host mapping of one page in a mock address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MockPage {
+    pub phys: u64,
+    pub prot: Prot,
+}
+
+/// The MockHost.
+pub struct MockHost {
+    pub mem: Vec<u8>,
+    pub spaces: BTreeMap<MmId, BTreeMap<u64, MockPage>>,
+    next_mm: u32,
+    /// Scripts per address space; a space with an empty script exits via SIGKILL-like `StubDied`.
+    pub scripts: BTreeMap<MmId, VecDeque<Step>>,
+    /// Return values of the syscalls, in order, with their numbers.
+    pub results: Vec<(u64, i64)>,
+    /// Syscall waiting for its result, per address space.
+    pending_syscall: BTreeMap<MmId, u64>,
+    pub stdin: VecDeque<u8>,
+    pub stdin_eof: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub log: Vec<String>,
+    pub clock: u64,
+    pub step_ns: u64,
+    pub disks: Vec<Vec<u8>>,
+    pub applied_batches: usize,
+    seed: u64,
+}
+
+impl MockHost {
+    /// A mock host with `mem_bytes` of guest memory.
+    pub fn new(mem_bytes: usize) -> Self {
+        MockHost {
+            mem: vec![0; mem_bytes],
+            spaces: BTreeMap::new(),
+            next_mm: 1,
+            scripts: BTreeMap::new(),
+            results: Vec::new(),
+            pending_syscall: BTreeMap::new(),
+            stdin: VecDeque::new(),
+            stdin_eof: true,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            log: Vec::new(),
+            clock: 1_000_000_000,
+            step_ns: 1000,
+            disks: Vec::new(),
+            applied_batches: 0,
+            seed: 0x1234_5678_9abc_def1,
+        }
+    }
+
+    /// Queues steps for the guest running in `mm`.
+    pub fn script(&mut self, mm: MmId, steps: impl IntoIterator<Item = Step>) {
+        self.scripts.entry(mm).or_default().extend(steps);
+    }
+
+    /// Reads guest memory through the simulated host mapping (as the CPU would).
+    pub fn guest_read(&self, mm: MmId, addr: u64) -> Option<u8> {
+        let page = self.spaces.get(&mm)?.get(&(addr & !0xfff))?;
+        if !page.prot.contains(Prot::READ) {
+            return None;
+        }
+        self.mem.get((page.phys + (addr & 0xfff)) as usize).copied()
+    }
+
+    fn mmu(&mut self, mm: MmId, addr: u64, write: bool, value: u8) -> bool {
+        let Some(page) = self
+            .spaces
+            .get(&mm)
+            .and_then(|s| s.get(&(addr & !0xfff)))
+            .copied()
+        else {
+            return false;
+        };
+        let need = if write { Prot::WRITE } else { Prot::READ };
+        if !page.prot.contains(need) {
+            return false;
+        }
+        if write {
+            let i = (page.phys + (addr & 0xfff)) as usize;
+            if let Some(b) = self.mem.get_mut(i) {
+                *b = value;
+            }
+        }
+        true
+    }
+}
+
+impl HostMemory for MockHost {
+    fn physmem(&self) -> &[u8] {
+        &self.mem
+    }
+    fn physmem_mut(&mut self) -> &mut [u8] {
+        &mut self.mem
+    }
+    fn mm_create(&mut self) -> Result<MmId, HostError> {
+        let id = MmId(self.next_mm);
+        self.next_mm += 1;
+        self.spaces.insert(id, BTreeMap::new());
+        Ok(id)
+    }
+    fn mm_destroy(&mut self, mm: MmId) {
+        self.spaces.remove(&mm);
+        self.scripts.remove(&mm);
+    }
+    fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError> {
+        self.applied_batches += 1;
+        let space = self.spaces.get_mut(&mm).ok_or(HostError::StubDied)?;
+        for op in ops {
+            match *op {
+                MapOp::Map {
+                    va,
+                    len,
+                    phys,
+                    prot,
+                } => {
+                    if phys + len > self.mem.len() as u64 || va % 4096 != 0 || len % 4096 != 0 {
+                        return Err(HostError::OutOfRange);
+                    }
+                    for i in (0..len).step_by(4096) {
+                        space.insert(
+                            va + i,
+                            MockPage {
+                                phys: phys + i,
+                                prot,
+                            },
+                        );
+                    }
+                }
+                MapOp::Unmap { va, len } => {
+                    let keys: Vec<u64> = space.range(va..va + len).map(|(k, _)| *k).collect();
+                    for k in keys {
+                        space.remove(&k);
+                    }
+                }
+                MapOp::Protect { va, len, prot } => {
+                    for (_, p) in space.range_mut(va..va + len) {
+                        p.prot = prot;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HostCpu for MockHost {
+    fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
+        self.clock += self.step_ns;
+        if let Some(nr) = self.pending_syscall.remove(&mm) {
+            self.results.push((nr, ret_reg(regs) as i64));
+        }
+        loop {
+            let Some(step) = self.scripts.get_mut(&mm).and_then(|s| s.front().cloned()) else {
+                return Trap::StubDied;
+            };
+            match step {
+                Step::Syscall(nr, args) => {
+                    self.scripts.get_mut(&mm).map(|s| s.pop_front());
+                    set_syscall(regs, nr, args);
+                    self.pending_syscall.insert(mm, nr);
+                    return Trap::Syscall {
+                        abi: SyscallAbi::Native,
+                    };
+                }
+                Step::Touch { addr, write, value } => {
+                    if !self.mmu(mm, addr, write, value) {
+                        let access = if write {
+                            FaultAccess::Write
+                        } else {
+                            FaultAccess::Read
+                        };
+                        return Trap::PageFault { addr, access };
+                    }
+                    self.scripts.get_mut(&mm).map(|s| s.pop_front());
+                }
+                Step::Exception { sig, addr } => {
+                    self.scripts.get_mut(&mm).map(|s| s.pop_front());
+                    return Trap::Exception { sig, code: 0, addr };
+                }
+                Step::Timer => {
+                    self.scripts.get_mut(&mm).map(|s| s.pop_front());
+                    return Trap::Timer;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
+    let g = &mut regs.gp;
+    g.orig_rax = nr;
+    g.rax = (-38i64) as u64;
+    (g.rdi, g.rsi, g.rdx, g.r10, g.r8, g.r9) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+#[cfg(not(target_arch = "aarch64"))]
+fn ret_reg(regs: &UserRegs) -> u64 {
+    regs.gp.rax
+}
+#[cfg(target_arch = "aarch64")]
+fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
+    regs.gp.syscallno = nr;
+    regs.gp.regs[..6].copy_from_slice(&a);
+}
+#[cfg(target_arch = "aarch64")]
+fn ret_reg(regs: &UserRegs) -> u64 {
+    regs.gp.regs[0]
+}
+
+impl HostTime for MockHost {
+    fn now_mono(&self) -> u64 {
+        self.clock
+    }
+    fn now_real(&self) -> u64 {
+        1_700_000_000_000_000_000 + self.clock
+    }
+    fn wait_event(&mut self, deadline: Option<u64>) {
+        if let Some(d) = deadline {
+            self.clock = self.clock.max(d);
+        }
+    }
+}
+
+impl HostConsole for MockHost {
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError> {
+        match stream {
+            ConsoleStream::Stderr => self.stderr.extend_from_slice(data),
+            _ => self.stdout.extend_from_slice(data),
+        }
+        Ok(data.len())
+    }
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {
+        if self.stdin.is_empty() {
+            return Ok(if self.stdin_eof {
+                ConsoleRead::Eof
+            } else {
+                ConsoleRead::WouldBlock
+            });
+        }
+        let n = buf.len().min(self.stdin.len());
+        for b in buf.iter_mut().take(n) {
+            *b = self.stdin.pop_front().unwrap_or(0);
+        }
+        Ok(ConsoleRead::Data(n))
+    }
+    fn console_is_tty(&self, _stream: ConsoleStream) -> bool {
+        false
+    }
+    fn console_winsize(&self) -> Option<Winsize> {
+        None
+    }
+}
+
+impl HostBlock for MockHost {
+    fn disk_size(&self, dev: usize) -> Option<u64> {
+        self.disks.get(dev).map(|d| d.len() as u64)
+    }
+    fn disk_read(&mut self, dev: usize, off: u64, buf: &mut [u8]) -> Result<(), HostError> {
+        let d = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        let s = usize::try_from(off).map_err(|_| HostError::OutOfRange)?;
+        let src = d
+            .get(s..s.checked_add(buf.len()).ok_or(HostError::OutOfRange)?)
+            .ok_or(HostError::OutOfRange)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn disk_write(&mut self, dev: usize, off: u64, buf: &[u8]) -> Result<(), HostError> {
+        let d = self.disks.get_mut(dev).ok_or(HostError::OutOfRange)?;
+        let s = usize::try_from(off).map_err(|_| HostError::OutOfRange)?;
+        let dst = d
+            .get_mut(s..s.checked_add(buf.len()).ok_or(HostError::OutOfRange)?)
+            .ok_or(HostError::OutOfRange)?;
+        dst.copy_from_slice(buf);
+        Ok(())
+    }
+    fn disk_flush(&mut self, _dev: usize) -> Result<(), HostError> {
+        Ok(())
+    }
+}
+
+impl HostMisc for MockHost {
+    fn random(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            *b = self.seed as u8;
+        }
+    }
+    fn log(&mut self, _level: LogLevel, msg: fmt::Arguments<'_>) {
+        self.log.push(alloc::format!("{msg}"));
+    }
+}

@@ -1,1 +1,171 @@
-//! placeholder
+//! The syscall table. `dispatch` maps a number to its handler and turns the raw
+//! argument registers into typed values at the call site. Handlers are free
+//! functions `sys_<linuxname>` in one file per family; they return a
+//! [`SysResult`], and only the kernel's loop turns an error into `-errno`.
+//! Unknown numbers return ENOSYS and are reported once by name.
+
+pub mod fs;
+pub mod info;
+pub mod io;
+pub mod mem;
+pub mod proc;
+pub mod signal;
+pub mod time;
+pub mod trace;
+
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::task::Wait;
+use crate::SysResult;
+use umbra_abi::syscall::nr::*;
+use umbra_abi::Errno;
+
+/// What a syscall came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Return this to the guest.
+    Ret(SysResult),
+    /// Park the thread; it is served again (or completed) when the wait ends.
+    Block(Wait),
+    /// The calling process is gone (exit) — nothing to return to.
+    Exited,
+}
+
+impl From<SysResult> for Outcome {
+    fn from(r: SysResult) -> Self {
+        Outcome::Ret(r)
+    }
+}
+
+/// Serves syscall `nr` with raw arguments `a` for the current process.
+pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
+    let Ok(n) = usize::try_from(nr) else {
+        return Outcome::Ret(Err(Errno::ENOSYS));
+    };
+    let r = match n {
+        // Files and I/O.
+        READ => return io::sys_read(k, a[0] as i32, a[1], a[2] as usize),
+        WRITE => io::sys_write(k, a[0] as i32, a[1], a[2] as usize),
+        READV => return io::sys_readv(k, a[0] as i32, a[1], a[2] as usize),
+        WRITEV => io::sys_writev(k, a[0] as i32, a[1], a[2] as usize),
+        PREAD64 => io::sys_pread64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
+        PWRITE64 => io::sys_pwrite64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
+        LSEEK => io::sys_lseek(k, a[0] as i32, a[1] as i64, a[2] as u32),
+        IOCTL => io::sys_ioctl(k, a[0] as i32, a[1] as u32, a[2]),
+        FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
+        DUP => io::sys_dup(k, a[0] as i32),
+        DUP3 => io::sys_dup3(k, a[0] as i32, a[1] as i32, a[2] as u32),
+        CLOSE => io::sys_close(k, a[0] as i32),
+        GETDENTS64 => io::sys_getdents64(k, a[0] as i32, a[1], a[2] as usize),
+        FSYNC | FDATASYNC => io::sys_fsync(k, a[0] as i32),
+        SYNC => Ok(0),
+        OPENAT => fs::sys_openat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        NEWFSTATAT => fs::sys_newfstatat(k, a[0] as i32, a[1], a[2], a[3] as u32),
+        FSTAT => fs::sys_fstat(k, a[0] as i32, a[1]),
+        STATX => fs::sys_statx(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
+        READLINKAT => fs::sys_readlinkat(k, a[0] as i32, a[1], a[2], a[3] as usize),
+        FACCESSAT => fs::sys_faccessat(k, a[0] as i32, a[1], a[2] as u32, 0),
+        FACCESSAT2 => fs::sys_faccessat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        GETCWD => fs::sys_getcwd(k, a[0], a[1] as usize),
+        CHDIR => fs::sys_chdir(k, a[0]),
+        FCHDIR => fs::sys_fchdir(k, a[0] as i32),
+        MKDIRAT => fs::sys_mkdirat(k, a[0] as i32, a[1], a[2] as u32),
+        UNLINKAT => fs::sys_unlinkat(k, a[0] as i32, a[1], a[2] as u32),
+        SYMLINKAT => fs::sys_symlinkat(k, a[0], a[1] as i32, a[2]),
+        LINKAT => fs::sys_linkat(k, a[0] as i32, a[1], a[2] as i32, a[3], a[4] as u32),
+        RENAMEAT => fs::sys_renameat2(k, a[0] as i32, a[1], a[2] as i32, a[3], 0),
+        RENAMEAT2 => fs::sys_renameat2(k, a[0] as i32, a[1], a[2] as i32, a[3], a[4] as u32),
+        FCHMODAT => fs::sys_fchmodat(k, a[0] as i32, a[1], a[2] as u32),
+        FCHMOD => fs::sys_fchmod(k, a[0] as i32, a[1] as u32),
+        FCHOWNAT => fs::sys_fchownat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4] as u32),
+        FCHOWN => fs::sys_fchown(k, a[0] as i32, a[1] as u32, a[2] as u32),
+        UTIMENSAT => fs::sys_utimensat(k, a[0] as i32, a[1], a[2], a[3] as u32),
+        FTRUNCATE => fs::sys_ftruncate(k, a[0] as i32, a[1] as i64),
+        TRUNCATE => fs::sys_truncate(k, a[0], a[1] as i64),
+        UMASK => fs::sys_umask(k, a[0] as u32),
+        STATFS => fs::sys_statfs(k, a[1]),
+        FSTATFS => fs::sys_statfs(k, a[1]),
+        // Memory.
+        BRK => mem::sys_brk(k, a[0]),
+        MMAP => mem::sys_mmap(k, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
+        MUNMAP => mem::sys_munmap(k, a[0], a[1]),
+        MPROTECT => mem::sys_mprotect(k, a[0], a[1], a[2] as u32),
+        MADVISE => mem::sys_madvise(k, a[0], a[1], a[2] as u32),
+        MREMAP => mem::sys_mremap(k, a[0], a[1], a[2], a[3] as u32, a[4]),
+        // Process.
+        EXIT => return proc::sys_exit(k, a[0] as i32),
+        EXIT_GROUP => return proc::sys_exit(k, a[0] as i32),
+        GETPID => Ok(k.cur as usize),
+        GETTID => Ok(k.proc().thread.tid as usize),
+        GETPPID => Ok(k.proc().ppid as usize),
+        GETUID => Ok(k.proc().cred.uid as usize),
+        GETEUID => Ok(k.proc().euid as usize),
+        GETGID => Ok(k.proc().cred.gid as usize),
+        GETEGID => Ok(k.proc().egid as usize),
+        GETPGID => proc::sys_getpgid(k, a[0] as i32),
+        GETSID => proc::sys_getsid(k, a[0] as i32),
+        SET_TID_ADDRESS => proc::sys_set_tid_address(k, a[0]),
+        SET_ROBUST_LIST => proc::sys_set_robust_list(k, a[0], a[1]),
+        PRLIMIT64 => proc::sys_prlimit64(k, a[0] as i32, a[1] as u32, a[2], a[3]),
+        GETRUSAGE => proc::sys_getrusage(k, a[0] as i32, a[1]),
+        SCHED_YIELD => Ok(0),
+        SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
+        PRCTL => proc::sys_prctl(k, a[0] as u32, a[1]),
+        // Signals (recorded; delivery comes with the signals work).
+        RT_SIGACTION => signal::sys_rt_sigaction(k, a[0] as u32, a[1], a[2], a[3] as usize),
+        RT_SIGPROCMASK => signal::sys_rt_sigprocmask(k, a[0] as u32, a[1], a[2], a[3] as usize),
+        SIGALTSTACK => signal::sys_sigaltstack(k, a[0], a[1]),
+        // Time and system information.
+        CLOCK_GETTIME => time::sys_clock_gettime(k, a[0] as u32, a[1]),
+        CLOCK_GETRES => time::sys_clock_getres(k, a[0] as u32, a[1]),
+        GETTIMEOFDAY => time::sys_gettimeofday(k, a[0]),
+        NANOSLEEP => return time::sys_nanosleep(k, a[0], a[1]),
+        CLOCK_NANOSLEEP => {
+            return time::sys_clock_nanosleep(k, a[0] as u32, a[1] as u32, a[2], a[3])
+        }
+        UNAME => info::sys_uname(k, a[0]),
+        SYSINFO => info::sys_sysinfo(k, a[0]),
+        GETRANDOM => info::sys_getrandom(k, a[0], a[1] as usize, a[2] as u32),
+        _ => return arch_dispatch(k, n, a),
+    };
+    Outcome::Ret(r)
+}
+
+/// The calls only some arches have (the legacy path-based ones on x86_64).
+#[cfg(not(target_arch = "aarch64"))]
+fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
+    use umbra_abi::flags::{AT_FDCWD as CWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
+    let r = match n {
+        OPEN => fs::sys_openat(k, CWD, a[0], a[1] as u32, a[2] as u32),
+        CREAT => fs::sys_openat(k, CWD, a[0], 0o1101, a[1] as u32),
+        STAT => fs::sys_newfstatat(k, CWD, a[0], a[1], 0),
+        LSTAT => fs::sys_newfstatat(k, CWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
+        ACCESS => fs::sys_faccessat(k, CWD, a[0], a[1] as u32, 0),
+        READLINK => fs::sys_readlinkat(k, CWD, a[0], a[1], a[2] as usize),
+        MKDIR => fs::sys_mkdirat(k, CWD, a[0], a[1] as u32),
+        RMDIR => fs::sys_unlinkat(k, CWD, a[0], AT_REMOVEDIR),
+        UNLINK => fs::sys_unlinkat(k, CWD, a[0], 0),
+        SYMLINK => fs::sys_symlinkat(k, a[0], CWD, a[1]),
+        LINK => fs::sys_linkat(k, CWD, a[0], CWD, a[1], 0),
+        RENAME => fs::sys_renameat2(k, CWD, a[0], CWD, a[1], 0),
+        CHMOD => fs::sys_fchmodat(k, CWD, a[0], a[1] as u32),
+        CHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, 0),
+        LCHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW),
+        DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),
+        GETDENTS => Err(Errno::ENOSYS),
+        ARCH_PRCTL => proc::sys_arch_prctl(k, a[0] as u32, a[1]),
+        TIME => time::sys_time(k, a[0]),
+        GETPGRP => Ok(k.proc().pgid as usize),
+        _ => {
+            k.report_enosys(n as u64);
+            Err(Errno::ENOSYS)
+        }
+    };
+    Outcome::Ret(r)
+}
+
+#[cfg(target_arch = "aarch64")]
+fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, _a: [u64; 6]) -> Outcome {
+    k.report_enosys(n as u64);
+    Outcome::Ret(Err(Errno::ENOSYS))
+}

@@ -1,0 +1,239 @@
+//! The ELF loader: static ET_EXEC and static-PIE ET_DYN executables of the host's
+//! machine. Segments become private file mappings populated on first touch, so a
+//! 2 MB busybox costs only the pages it runs. Every field read from the file is
+//! checked before use; a malformed file is ENOEXEC, never a panic.
+
+use crate::arch;
+use crate::config::PAGE_SIZE;
+use crate::error::KResult;
+use crate::mm::{page_ceil, page_floor, AddressSpace, Backing, FrameAllocator, Placement, VmaKind};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use umbra_abi::elf::*;
+use umbra_abi::flags::Prot;
+use umbra_abi::{Errno, Pod};
+
+/// Why an executable was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElfError {
+    /// Not an ELF file at all.
+    NotElf,
+    /// ELF, but not 64-bit little-endian for this machine.
+    WrongArch,
+    /// Neither ET_EXEC nor ET_DYN.
+    NotExecutable,
+    /// Has a PT_INTERP: needs a dynamic linker, which umbra does not load yet.
+    Dynamic,
+    /// Headers or segments that do not make sense.
+    Malformed(&'static str),
+    /// Reading the file failed.
+    Io(Errno),
+    /// Mapping failed (out of memory or address space).
+    Map(Errno),
+}
+
+impl fmt::Display for ElfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ElfError::NotElf => write!(f, "not an ELF executable"),
+            ElfError::WrongArch => write!(
+                f,
+                "ELF file for another architecture (expected {})",
+                arch::UTS_MACHINE
+            ),
+            ElfError::NotExecutable => write!(f, "ELF file is not an executable"),
+            ElfError::Dynamic => write!(
+                f,
+                "dynamically linked executables are not supported yet (needs PT_INTERP)"
+            ),
+            ElfError::Malformed(why) => write!(f, "malformed ELF file: {why}"),
+            ElfError::Io(e) => write!(f, "cannot read executable: {e:?}"),
+            ElfError::Map(e) => write!(f, "cannot map executable: {e:?}"),
+        }
+    }
+}
+
+impl From<ElfError> for Errno {
+    fn from(e: ElfError) -> Errno {
+        match e {
+            ElfError::Io(e) | ElfError::Map(e) => e,
+            ElfError::Dynamic => Errno::ENOEXEC,
+            _ => Errno::ENOEXEC,
+        }
+    }
+}
+
+/// Where a loaded image landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadedImage {
+    pub entry: u64,
+    /// Address of the program headers in guest memory (AT_PHDR).
+    pub phdr: u64,
+    pub phnum: u64,
+    /// Load bias added to every p_vaddr (0 for ET_EXEC).
+    pub bias: u64,
+    /// First byte after the highest segment: the start of brk.
+    pub end: u64,
+}
+
+const MAX_PHNUM: usize = 128;
+
+fn read_exact(file: &dyn Backing, off: u64, buf: &mut [u8]) -> Result<(), ElfError> {
+    let n = file.read_at(off, buf).map_err(ElfError::Io)?;
+    if n != buf.len() {
+        return Err(ElfError::Malformed("truncated file"));
+    }
+    Ok(())
+}
+
+/// Parses and checks the ELF header and program headers of `file`.
+pub fn parse(file: &dyn Backing) -> Result<(Elf64Ehdr, Vec<Elf64Phdr>), ElfError> {
+    let mut hb = [0u8; 64];
+    let n = file.read_at(0, &mut hb).map_err(ElfError::Io)?;
+    if n < 4 || hb[..4] != ELFMAG {
+        return Err(ElfError::NotElf);
+    }
+    if n < Elf64Ehdr::SIZE {
+        return Err(ElfError::Malformed("truncated header"));
+    }
+    let eh = Elf64Ehdr::decode(&hb);
+    if eh.e_ident[4] != ELFCLASS64
+        || eh.e_ident[5] != ELFDATA2LSB
+        || eh.e_machine != arch::ELF_MACHINE
+    {
+        return Err(ElfError::WrongArch);
+    }
+    if eh.e_type != ET_EXEC && eh.e_type != ET_DYN {
+        return Err(ElfError::NotExecutable);
+    }
+    if eh.e_phentsize as usize != Elf64Phdr::SIZE {
+        return Err(ElfError::Malformed("bad program header size"));
+    }
+    let phnum = eh.e_phnum as usize;
+    if phnum == 0 || phnum > MAX_PHNUM {
+        return Err(ElfError::Malformed("bad program header count"));
+    }
+    let mut raw = alloc::vec![0u8; phnum * Elf64Phdr::SIZE];
+    read_exact(file, eh.e_phoff, &mut raw)?;
+    let phdrs = raw
+        .chunks_exact(Elf64Phdr::SIZE)
+        .map(Elf64Phdr::decode)
+        .collect();
+    Ok((eh, phdrs))
+}
+
+fn prot_of(flags: u32) -> Prot {
+    let mut p = Prot::empty();
+    if flags & PF_R != 0 {
+        p |= Prot::READ;
+    }
+    if flags & PF_W != 0 {
+        p |= Prot::WRITE;
+    }
+    if flags & PF_X != 0 {
+        p |= Prot::EXEC;
+    }
+    p
+}
+
+/// Maps the executable `file` into `mm` (which should be empty).
+pub fn load_elf(
+    mm: &mut AddressSpace,
+    frames: &mut FrameAllocator,
+    file: Arc<dyn Backing>,
+) -> Result<LoadedImage, ElfError> {
+    let (eh, phdrs) = parse(&*file)?;
+    if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
+        return Err(ElfError::Dynamic);
+    }
+    let loads: Vec<&Elf64Phdr> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    if loads.is_empty() {
+        return Err(ElfError::Malformed("no loadable segment"));
+    }
+    let page = PAGE_SIZE as u64;
+    let min_vaddr = loads
+        .iter()
+        .map(|p| page_floor(p.p_vaddr))
+        .min()
+        .unwrap_or(0);
+    let bias = if eh.e_type == ET_DYN {
+        arch::PIE_BASE.wrapping_sub(min_vaddr)
+    } else {
+        0
+    };
+    let mut end = 0u64;
+    for ph in &loads {
+        if ph.p_filesz > ph.p_memsz {
+            return Err(ElfError::Malformed("segment file size exceeds memory size"));
+        }
+        if ph.p_vaddr % page != ph.p_offset % page {
+            return Err(ElfError::Malformed("segment offset and address disagree"));
+        }
+        let va = ph
+            .p_vaddr
+            .checked_add(bias)
+            .ok_or(ElfError::Malformed("segment address overflow"))?;
+        let mem_end = va
+            .checked_add(ph.p_memsz)
+            .ok_or(ElfError::Malformed("segment size overflow"))?;
+        let file_end = va + ph.p_filesz;
+        ph.p_offset
+            .checked_add(ph.p_filesz)
+            .ok_or(ElfError::Malformed("segment offset overflow"))?;
+        if mem_end > arch::USER_END || va < crate::mm::space::MMAP_MIN {
+            return Err(ElfError::Malformed(
+                "segment outside the user address space",
+            ));
+        }
+        if ph.p_memsz == 0 {
+            continue;
+        }
+        let start = page_floor(va);
+        let map_end = page_ceil(mem_end).ok_or(ElfError::Malformed("segment size overflow"))?;
+        let kind = VmaKind::File {
+            backing: file.clone(),
+            offset: ph.p_offset - (va - start),
+            file_end,
+        };
+        mm.map(
+            frames,
+            start,
+            map_end - start,
+            prot_of(ph.p_flags),
+            kind,
+            Placement::Fixed,
+        )
+        .map_err(ElfError::Map)?;
+        end = end.max(map_end);
+    }
+    let phdr = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_PHDR)
+        .map(|p| p.p_vaddr.wrapping_add(bias))
+        .or_else(|| {
+            loads.iter().find_map(|p| {
+                let rel = eh.e_phoff.checked_sub(p.p_offset)?;
+                (rel < p.p_filesz).then(|| p.p_vaddr.wrapping_add(rel).wrapping_add(bias))
+            })
+        })
+        .unwrap_or(0);
+    mm.brk_start = end;
+    mm.brk = end;
+    Ok(LoadedImage {
+        entry: eh.e_entry.wrapping_add(bias),
+        phdr,
+        phnum: phdrs.len() as u64,
+        bias,
+        end,
+    })
+}
+
+/// Checks whether `file` is an ELF executable umbra can load, without mapping it.
+pub fn check(file: &dyn Backing) -> KResult<()> {
+    match parse(file) {
+        Ok((_, ph)) if ph.iter().any(|p| p.p_type == PT_INTERP) => Err(Errno::ENOEXEC),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

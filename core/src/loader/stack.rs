@@ -1,0 +1,134 @@
+//! The initial user stack: argument and environment strings, AT_RANDOM bytes and the
+//! platform string at the top; below them the auxv, envp and argv arrays and argc,
+//! with the stack pointer 16-byte aligned at argc, as the SysV ABI requires.
+
+use super::elf::LoadedImage;
+use crate::arch;
+use crate::config::PAGE_SIZE;
+use crate::error::KResult;
+use crate::host::HostMemory;
+use crate::mm::vma::VmaName;
+use crate::mm::{AddressSpace, FrameAllocator, Vma, VmaKind};
+use alloc::vec::Vec;
+use umbra_abi::auxv::*;
+use umbra_abi::flags::Prot;
+use umbra_abi::Errno;
+
+/// Everything the initial stack carries besides the image.
+pub struct StackArgs<'a> {
+    pub argv: &'a [Vec<u8>],
+    pub envp: &'a [Vec<u8>],
+    /// The path the program was executed by (AT_EXECFN).
+    pub execfn: &'a [u8],
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    /// 16 bytes for AT_RANDOM.
+    pub random: [u8; 16],
+    /// Maximum stack size (RLIMIT_STACK).
+    pub stack_limit: u64,
+}
+
+/// Limit on the bytes of argv and envp strings together (as Linux's MAX_ARG_STRLEN
+/// times a few pages; E2BIG beyond).
+pub const MAX_ARG_BYTES: usize = 2 << 20;
+
+/// Creates the stack VMA and fills it; returns the initial stack pointer.
+pub fn build_stack<H: HostMemory>(
+    mm: &mut AddressSpace,
+    frames: &mut FrameAllocator,
+    host: &mut H,
+    img: &LoadedImage,
+    a: &StackArgs<'_>,
+) -> KResult<u64> {
+    let strings: usize = a
+        .argv
+        .iter()
+        .chain(a.envp)
+        .map(|s| s.len() + 1)
+        .sum::<usize>()
+        + a.execfn.len()
+        + 1;
+    if strings > MAX_ARG_BYTES {
+        return Err(Errno::E2BIG);
+    }
+    let top = arch::STACK_TOP;
+    let size = a.stack_limit.clamp(128 << 10, 64 << 20) & !(PAGE_SIZE as u64 - 1);
+    mm.vmas.remove(top - size, top);
+    mm.vmas.insert(Vma {
+        start: top - size,
+        end: top,
+        prot: Prot::READ | Prot::WRITE,
+        kind: VmaKind::Anon,
+        name: VmaName::Stack,
+    });
+
+    // Strings, from the top down.
+    let mut sp = top - 8;
+    let mut put = |mm: &mut AddressSpace,
+                   frames: &mut FrameAllocator,
+                   host: &mut H,
+                   bytes: &[u8],
+                   nul: bool| {
+        sp -= bytes.len() as u64 + u64::from(nul);
+        mm.write(frames, host, sp, bytes)?;
+        if nul {
+            mm.write(frames, host, sp + bytes.len() as u64, &[0])?;
+        }
+        Ok::<u64, Errno>(sp)
+    };
+    let execfn = put(mm, frames, host, a.execfn, true)?;
+    let mut envp = Vec::with_capacity(a.envp.len());
+    for s in a.envp.iter().rev() {
+        envp.push(put(mm, frames, host, s, true)?);
+    }
+    envp.reverse();
+    let mut argv = Vec::with_capacity(a.argv.len());
+    for s in a.argv.iter().rev() {
+        argv.push(put(mm, frames, host, s, true)?);
+    }
+    argv.reverse();
+    let platform = put(mm, frames, host, arch::PLATFORM.as_bytes(), true)?;
+    let random = put(mm, frames, host, &a.random, false)?;
+
+    let auxv: [(u64, u64); 17] = [
+        (AT_PHDR, img.phdr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, img.phnum),
+        (AT_PAGESZ, PAGE_SIZE as u64),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, img.entry),
+        (AT_UID, a.uid as u64),
+        (AT_EUID, a.euid as u64),
+        (AT_GID, a.gid as u64),
+        (AT_EGID, a.egid as u64),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random),
+        (AT_HWCAP, arch::HWCAP),
+        (AT_CLKTCK, 100),
+        (AT_PLATFORM, platform),
+        (AT_EXECFN, execfn),
+    ];
+    let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + 1);
+    sp = (sp - 8 * words as u64) & !15;
+    let mut v: Vec<u64> = Vec::with_capacity(words);
+    v.push(argv.len() as u64);
+    v.extend(&argv);
+    v.push(0);
+    v.extend(&envp);
+    v.push(0);
+    for (k, val) in auxv {
+        v.push(k);
+        v.push(val);
+    }
+    v.push(AT_NULL);
+    v.push(0);
+    let mut bytes = Vec::with_capacity(v.len() * 8);
+    for w in v {
+        bytes.extend_from_slice(&w.to_ne_bytes());
+    }
+    mm.write(frames, host, sp, &bytes)?;
+    Ok(sp)
+}

@@ -1,0 +1,773 @@
+//! One guest address space: its VMAs, its page table (page number → frame), the
+//! host mapping changes not yet flushed, and the brk area.
+//!
+//! Pages are populated on demand: by a guest page fault, or by the kernel itself
+//! when it copies to or from user memory. A fault maps the page in the host with
+//! the VMA's protection (minus write while it is shared copy-on-write) and maps its
+//! neighbours too (fault-around), so sequential access costs few host round trips.
+
+use super::frame::{Frame, FrameAllocator, FrameState};
+use super::vma::{Vma, VmaKind, VmaName, VmaSet};
+use super::{page_ceil, page_floor};
+use crate::arch;
+use crate::config::{PAGE_SHIFT, PAGE_SIZE};
+use crate::error::KResult;
+use crate::host::{HostError, HostMemory, MapOp, MmId};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use umbra_abi::flags::Prot;
+use umbra_abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
+use umbra_abi::Errno;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+/// Pages mapped around a fault, as an aligned window.
+const FAULT_AROUND: u64 = 16;
+/// The lowest address a guest may map (vm.mmap_min_addr).
+pub const MMAP_MIN: u64 = 0x10000;
+
+/// A page-table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pte {
+    frame: Frame,
+    /// The frame is shared copy-on-write: mapped read-only until written.
+    cow: bool,
+    /// The host stub currently maps this page.
+    in_host: bool,
+}
+
+/// What a guest page fault came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// The page is now mapped; resume the guest.
+    Mapped,
+    /// The access is not allowed: deliver SIGSEGV with this si_code.
+    Segv { code: i32 },
+    /// No frame is left: the kernel must free memory or kill someone.
+    OutOfMemory,
+}
+
+/// Kind of kernel access to user memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// A guest address space.
+pub struct AddressSpace {
+    /// The host's handle for it.
+    pub id: MmId,
+    pub vmas: VmaSet,
+    pt: BTreeMap<u64, Pte>,
+    pending: Vec<MapOp>,
+    /// Start of the brk area (end of the loaded image, page aligned).
+    pub brk_start: u64,
+    /// Current program break.
+    pub brk: u64,
+}
+
+impl AddressSpace {
+    /// Creates an empty address space with a new host stub.
+    pub fn new<H: HostMemory>(host: &mut H) -> Result<Self, HostError> {
+        let id = host.mm_create()?;
+        Ok(AddressSpace {
+            id,
+            vmas: VmaSet::default(),
+            pt: BTreeMap::new(),
+            pending: Vec::new(),
+            brk_start: 0,
+            brk: 0,
+        })
+    }
+
+    /// Pages currently backed by frames (the resident set).
+    pub fn resident_pages(&self) -> usize {
+        self.pt.len()
+    }
+
+    /// Sends the queued mapping changes to the host. Called before the guest runs.
+    pub fn flush<H: HostMemory>(&mut self, host: &mut H) -> Result<(), HostError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let r = host.mm_apply(self.id, &self.pending);
+        self.pending.clear();
+        r
+    }
+
+    /// Frees every frame and destroys the host address space.
+    pub fn destroy<H: HostMemory>(mut self, frames: &mut FrameAllocator, host: &mut H) {
+        for (_, pte) in core::mem::take(&mut self.pt) {
+            frames.put(pte.frame);
+        }
+        host.mm_destroy(self.id);
+    }
+
+    fn push(&mut self, op: MapOp) {
+        // Merge with the previous op where the host could do both as one call.
+        if let (
+            Some(last),
+            MapOp::Map {
+                va,
+                len,
+                phys,
+                prot,
+            },
+        ) = (self.pending.last_mut(), op)
+        {
+            if let MapOp::Map {
+                va: lva,
+                len: llen,
+                phys: lphys,
+                prot: lprot,
+            } = last
+            {
+                if *lprot == prot && *lva + *llen == va && *lphys + *llen == phys {
+                    *llen += len;
+                    return;
+                }
+            }
+        }
+        if let (
+            Some(MapOp::Protect {
+                va: lva,
+                len: llen,
+                prot: lprot,
+            }),
+            MapOp::Protect { va, len, prot },
+        ) = (self.pending.last_mut(), op)
+        {
+            if *lprot == prot && *lva + *llen == va {
+                *llen += len;
+                return;
+            }
+        }
+        self.pending.push(op);
+    }
+
+    fn host_prot(vma_prot: Prot, cow: bool) -> Prot {
+        if cow {
+            vma_prot - Prot::WRITE
+        } else {
+            vma_prot
+        }
+    }
+
+    /// Allocates and fills the frame for page `vpn` of `vma`.
+    fn populate<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        vma: &Vma,
+        vpn: u64,
+    ) -> Option<Frame> {
+        let (frame, state) = frames.alloc()?;
+        let va = vpn << PAGE_SHIFT;
+        let base = frame.phys() as usize;
+        let Some(page) = host.physmem_mut().get_mut(base..base + PAGE_SIZE) else {
+            frames.put(frame);
+            return None;
+        };
+        if state == FrameState::Dirty {
+            page.fill(0);
+        }
+        if let VmaKind::File {
+            backing,
+            offset,
+            file_end,
+        } = &vma.kind
+        {
+            if va < *file_end {
+                let n = ((*file_end - va).min(PAGE)) as usize;
+                let off = offset.wrapping_add(va - vma.start);
+                // A short or failed read leaves zeroes, as a file shorter than its
+                // mapping does on Linux (where it would be SIGBUS past EOF).
+                let _ = backing.read_at(off, &mut page[..n]);
+            }
+        }
+        self.pt.insert(
+            vpn,
+            Pte {
+                frame,
+                cow: false,
+                in_host: false,
+            },
+        );
+        Some(frame)
+    }
+
+    /// Maps page `vpn` (already present) in the host.
+    fn map_in_host(&mut self, vpn: u64, prot: Prot) {
+        if let Some(pte) = self.pt.get_mut(&vpn) {
+            pte.in_host = true;
+            let (frame, cow) = (pte.frame, pte.cow);
+            self.push(MapOp::Map {
+                va: vpn << PAGE_SHIFT,
+                len: PAGE,
+                phys: frame.phys(),
+                prot: Self::host_prot(prot, cow),
+            });
+        }
+    }
+
+    /// Handles a guest page fault at `addr`.
+    pub fn handle_fault<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        addr: u64,
+    ) -> FaultOutcome {
+        let Some(vma) = self.vmas.find(addr).cloned() else {
+            return FaultOutcome::Segv { code: SEGV_MAPERR };
+        };
+        if vma.prot.is_empty() {
+            return FaultOutcome::Segv { code: SEGV_ACCERR };
+        }
+        let vpn = addr >> PAGE_SHIFT;
+        match self.pt.get(&vpn).copied() {
+            None => {
+                let sequential = self.pt.contains_key(&(vpn.wrapping_sub(1)));
+                if self.populate(frames, host, &vma, vpn).is_none() {
+                    return FaultOutcome::OutOfMemory;
+                }
+                self.map_in_host(vpn, vma.prot);
+                self.fault_around(frames, host, &vma, vpn, sequential);
+                FaultOutcome::Mapped
+            }
+            Some(pte) if !pte.in_host => {
+                self.map_in_host(vpn, vma.prot);
+                self.fault_around(frames, host, &vma, vpn, false);
+                FaultOutcome::Mapped
+            }
+            Some(pte) => {
+                // Mapped already: a permission fault. Only a write to a COW page in a
+                // writable VMA is legal.
+                if pte.cow && vma.prot.contains(Prot::WRITE) {
+                    match self.break_cow(frames, host, vpn) {
+                        Some(()) => FaultOutcome::Mapped,
+                        None => FaultOutcome::OutOfMemory,
+                    }
+                } else {
+                    FaultOutcome::Segv { code: SEGV_ACCERR }
+                }
+            }
+        }
+    }
+
+    /// Maps the present neighbours of `vpn` in its aligned window; for file pages
+    /// and sequential anonymous access, populates the missing ones ahead too.
+    fn fault_around<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        vma: &Vma,
+        vpn: u64,
+        sequential: bool,
+    ) {
+        let first = (vpn & !(FAULT_AROUND - 1)).max(vma.start >> PAGE_SHIFT);
+        let end = (first + FAULT_AROUND).min(vma.end >> PAGE_SHIFT);
+        let fill = sequential || matches!(vma.kind, VmaKind::File { .. });
+        let fill_from = if sequential { vpn + 1 } else { first };
+        for p in first..end {
+            if p == vpn {
+                continue;
+            }
+            match self.pt.get(&p) {
+                Some(pte) if pte.in_host => {}
+                Some(_) => self.map_in_host(p, vma.prot),
+                None if fill && p >= fill_from => {
+                    // Keep a reserve so fault-around never causes an OOM by itself.
+                    if frames.free_count() < 64 || self.populate(frames, host, vma, p).is_none() {
+                        return;
+                    }
+                    self.map_in_host(p, vma.prot);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Gives page `vpn` a private copy of its frame and maps it writable.
+    fn break_cow<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        vpn: u64,
+    ) -> Option<()> {
+        let pte = *self.pt.get(&vpn)?;
+        let mut frame = pte.frame;
+        if frames.refcount(pte.frame) > 1 {
+            let (new, _) = frames.alloc()?;
+            let (src, dst) = (pte.frame.phys() as usize, new.phys() as usize);
+            host.physmem_mut().copy_within(src..src + PAGE_SIZE, dst);
+            frames.put(pte.frame);
+            frame = new;
+        }
+        self.pt.insert(
+            vpn,
+            Pte {
+                frame,
+                cow: false,
+                in_host: pte.in_host,
+            },
+        );
+        if pte.in_host {
+            let prot = self
+                .vmas
+                .find(vpn << PAGE_SHIFT)
+                .map_or(Prot::empty(), |v| v.prot);
+            self.map_in_host(vpn, prot);
+        }
+        Some(())
+    }
+
+    /// The frame of the page at `va` for a kernel access, populating it or breaking
+    /// COW as needed. EFAULT where the guest itself could not make this access.
+    fn frame_for<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+        access: Access,
+    ) -> KResult<Frame> {
+        let vma = self.vmas.find(va).ok_or(Errno::EFAULT)?;
+        let ok = match access {
+            Access::Read => vma.prot.contains(Prot::READ),
+            Access::Write => vma.prot.contains(Prot::WRITE),
+        };
+        if !ok {
+            return Err(Errno::EFAULT);
+        }
+        let vpn = va >> PAGE_SHIFT;
+        let pte = match self.pt.get(&vpn) {
+            Some(p) => *p,
+            None => {
+                let vma = vma.clone();
+                self.populate(frames, host, &vma, vpn)
+                    .ok_or(Errno::ENOMEM)?;
+                self.pt[&vpn]
+            }
+        };
+        if access == Access::Write && pte.cow {
+            self.break_cow(frames, host, vpn).ok_or(Errno::ENOMEM)?;
+            return Ok(self.pt[&vpn].frame);
+        }
+        Ok(pte.frame)
+    }
+
+    fn check_range(va: u64, len: usize) -> KResult<()> {
+        let end = va.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if end > arch::USER_END {
+            return Err(Errno::EFAULT);
+        }
+        Ok(())
+    }
+
+    /// Copies guest memory at `va` into `buf`.
+    pub fn read<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+        buf: &mut [u8],
+    ) -> KResult<()> {
+        Self::check_range(va, buf.len())?;
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va + done as u64;
+            let off = (at % PAGE) as usize;
+            let n = (PAGE_SIZE - off).min(buf.len() - done);
+            let frame = self.frame_for(frames, host, at, Access::Read)?;
+            let base = frame.phys() as usize + off;
+            let src = host.physmem().get(base..base + n).ok_or(Errno::EFAULT)?;
+            buf[done..done + n].copy_from_slice(src);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into guest memory at `va`.
+    pub fn write<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+        data: &[u8],
+    ) -> KResult<()> {
+        Self::check_range(va, data.len())?;
+        let mut done = 0;
+        while done < data.len() {
+            let at = va + done as u64;
+            let off = (at % PAGE) as usize;
+            let n = (PAGE_SIZE - off).min(data.len() - done);
+            let frame = self.frame_for(frames, host, at, Access::Write)?;
+            let base = frame.phys() as usize + off;
+            let dst = host
+                .physmem_mut()
+                .get_mut(base..base + n)
+                .ok_or(Errno::EFAULT)?;
+            dst.copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL).
+    /// ENAMETOOLONG if no NUL is found within `max` bytes.
+    pub fn read_cstr<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+        max: usize,
+    ) -> KResult<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut at = va;
+        loop {
+            let off = (at % PAGE) as usize;
+            let n = PAGE_SIZE - off;
+            Self::check_range(at, 1)?;
+            let frame = self.frame_for(frames, host, at, Access::Read)?;
+            let base = frame.phys() as usize + off;
+            let chunk = host.physmem().get(base..base + n).ok_or(Errno::EFAULT)?;
+            if let Some(i) = chunk.iter().position(|&b| b == 0) {
+                if out.len() + i > max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                out.extend_from_slice(&chunk[..i]);
+                return Ok(out);
+            }
+            if out.len() + n > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            out.extend_from_slice(chunk);
+            at = at.checked_add(n as u64).ok_or(Errno::EFAULT)?;
+        }
+    }
+
+    /// Removes the mappings of `[start, end)` (page aligned), freeing their frames.
+    fn unmap_range(&mut self, frames: &mut FrameAllocator, start: u64, end: u64) {
+        let vpns: Vec<u64> = self
+            .pt
+            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut any_host = false;
+        for vpn in vpns {
+            if let Some(pte) = self.pt.remove(&vpn) {
+                any_host |= pte.in_host;
+                frames.put(pte.frame);
+            }
+        }
+        self.vmas.remove(start, end);
+        if any_host {
+            self.push(MapOp::Unmap {
+                va: start,
+                len: end - start,
+            });
+        }
+    }
+
+    /// Validates a user range: page-aligned start, non-empty, inside user space.
+    /// Returns the page-aligned end.
+    fn user_range(start: u64, len: u64) -> KResult<u64> {
+        if start % PAGE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_ceil(start.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+        if end > arch::USER_END {
+            return Err(Errno::EINVAL);
+        }
+        Ok(end)
+    }
+
+    /// munmap(2).
+    pub fn munmap(&mut self, frames: &mut FrameAllocator, start: u64, len: u64) -> KResult<()> {
+        let end = Self::user_range(start, len)?;
+        self.unmap_range(frames, start, end);
+        Ok(())
+    }
+
+    /// mprotect(2).
+    pub fn mprotect(&mut self, start: u64, len: u64, prot: Prot) -> KResult<()> {
+        if start % PAGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = Self::user_range(start, len)?;
+        if !self.vmas.covers(start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        self.vmas.protect(start, end, prot);
+        let mapped: Vec<(u64, bool)> = self
+            .pt
+            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .filter(|(_, p)| p.in_host)
+            .map(|(k, p)| (*k, p.cow))
+            .collect();
+        for (vpn, cow) in mapped {
+            self.push(MapOp::Protect {
+                va: vpn << PAGE_SHIFT,
+                len: PAGE,
+                prot: Self::host_prot(prot, cow),
+            });
+        }
+        Ok(())
+    }
+
+    /// Places a new mapping. `fixed` replaces whatever is there; otherwise `hint` is
+    /// used when free and a free gap below the mmap base is found if not.
+    pub fn map(
+        &mut self,
+        frames: &mut FrameAllocator,
+        hint: u64,
+        len: u64,
+        prot: Prot,
+        kind: VmaKind,
+        placement: Placement,
+    ) -> KResult<u64> {
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_ceil(len).ok_or(Errno::ENOMEM)?;
+        let start = match placement {
+            Placement::Fixed | Placement::FixedNoReplace => {
+                let end = Self::user_range(hint, len).map_err(|_| Errno::EINVAL)?;
+                if hint < MMAP_MIN {
+                    return Err(Errno::EPERM);
+                }
+                if self.vmas.overlaps(hint, end) {
+                    if placement == Placement::FixedNoReplace {
+                        return Err(Errno::EEXIST);
+                    }
+                    self.unmap_range(frames, hint, end);
+                }
+                hint
+            }
+            Placement::Hint => {
+                let h = page_floor(hint);
+                match h.checked_add(len) {
+                    Some(end)
+                        if h >= MMAP_MIN
+                            && end <= arch::USER_END
+                            && !self.vmas.overlaps(h, end) =>
+                    {
+                        h
+                    }
+                    _ => self
+                        .vmas
+                        .find_free_top_down(len, MMAP_MIN.max(self.brk), arch::MMAP_BASE)
+                        .ok_or(Errno::ENOMEM)?,
+                }
+            }
+        };
+        self.vmas.insert(Vma {
+            start,
+            end: start + len,
+            prot,
+            kind,
+            name: VmaName::None,
+        });
+        Ok(start)
+    }
+
+    /// brk(2): moves the break; returns the new (or unchanged, on failure) break.
+    pub fn set_brk(&mut self, frames: &mut FrameAllocator, want: u64) -> u64 {
+        if want < self.brk_start || want > arch::MMAP_BASE {
+            return self.brk;
+        }
+        let (old_end, new_end) = match (page_ceil(self.brk), page_ceil(want)) {
+            (Some(o), Some(n)) => (o, n),
+            _ => return self.brk,
+        };
+        if new_end > old_end {
+            if self.vmas.overlaps(old_end, new_end) {
+                return self.brk;
+            }
+            if !self.vmas.extend(old_end, new_end) {
+                self.vmas.insert(Vma {
+                    start: old_end,
+                    end: new_end,
+                    prot: Prot::READ | Prot::WRITE,
+                    kind: VmaKind::Anon,
+                    name: VmaName::Heap,
+                });
+            }
+        } else if new_end < old_end {
+            self.unmap_range(frames, new_end, old_end);
+        }
+        self.brk = want;
+        self.brk
+    }
+
+    /// MADV_DONTNEED: drops the pages of `[start, start + len)`; anonymous pages
+    /// read back as zeroes and file pages as the file's contents.
+    pub fn discard(&mut self, frames: &mut FrameAllocator, start: u64, len: u64) -> KResult<()> {
+        let end = Self::user_range(start, len)?;
+        let vpns: Vec<u64> = self
+            .pt
+            .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut any_host = false;
+        for vpn in vpns {
+            if let Some(pte) = self.pt.remove(&vpn) {
+                any_host |= pte.in_host;
+                frames.put(pte.frame);
+            }
+        }
+        if any_host {
+            self.push(MapOp::Unmap {
+                va: start,
+                len: end - start,
+            });
+        }
+        Ok(())
+    }
+
+    /// mremap(2) for a range inside one VMA: shrinks, grows in place, or (with
+    /// MREMAP_MAYMOVE) moves the pages to a new place. Returns the new address.
+    pub fn mremap(
+        &mut self,
+        frames: &mut FrameAllocator,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u32,
+    ) -> KResult<u64> {
+        use umbra_abi::flags::{MREMAP_FIXED, MREMAP_MAYMOVE};
+        if old % PAGE != 0
+            || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0
+            || flags & MREMAP_FIXED != 0
+        {
+            return Err(Errno::EINVAL);
+        }
+        let old_end = Self::user_range(old, old_len.max(1))?;
+        let new_len = page_ceil(new_len).ok_or(Errno::EINVAL)?;
+        if new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let vma = self.vmas.find(old).cloned().ok_or(Errno::EFAULT)?;
+        if vma.end < old_end {
+            return Err(Errno::EFAULT);
+        }
+        let old_len = old_end - old;
+        if new_len <= old_len {
+            if new_len < old_len {
+                self.unmap_range(frames, old + new_len, old_end);
+            }
+            return Ok(old);
+        }
+        let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+        if vma.end == old_end
+            && grow_end <= arch::USER_END
+            && !self.vmas.overlaps(old_end, grow_end)
+        {
+            self.vmas.insert(
+                Vma {
+                    start: old_end,
+                    end: grow_end,
+                    ..vma.clone()
+                }
+                .rebased(&vma, old_end),
+            );
+            return Ok(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+        let new = self
+            .vmas
+            .find_free_top_down(new_len, MMAP_MIN.max(self.brk), arch::MMAP_BASE)
+            .ok_or(Errno::ENOMEM)?;
+        let moved = Vma {
+            start: new,
+            end: new + new_len,
+            ..vma.clone()
+        }
+        .rebased(&vma, old);
+        let vpns: Vec<u64> = self
+            .pt
+            .range(old >> PAGE_SHIFT..old_end >> PAGE_SHIFT)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut any_host = false;
+        for vpn in vpns {
+            if let Some(mut pte) = self.pt.remove(&vpn) {
+                any_host |= pte.in_host;
+                pte.in_host = false;
+                self.pt
+                    .insert(vpn - (old >> PAGE_SHIFT) + (new >> PAGE_SHIFT), pte);
+            }
+        }
+        if any_host {
+            self.push(MapOp::Unmap {
+                va: old,
+                len: old_len,
+            });
+        }
+        self.vmas.remove(old, old_end);
+        self.vmas.insert(moved);
+        Ok(new)
+    }
+
+    /// A copy-on-write copy of this address space in the new host address space
+    /// `id` (fork). Writable pages become read-only in both until written.
+    pub fn fork_cow(&mut self, frames: &mut FrameAllocator, id: MmId) -> AddressSpace {
+        let mut child_pt = BTreeMap::new();
+        let mut protect = Vec::new();
+        for (vpn, pte) in self.pt.iter_mut() {
+            frames.get(pte.frame);
+            let writable = self
+                .vmas
+                .find(vpn << PAGE_SHIFT)
+                .is_some_and(|v| v.prot.contains(Prot::WRITE));
+            if writable && !pte.cow {
+                pte.cow = true;
+                if pte.in_host {
+                    protect.push(*vpn);
+                }
+            }
+            child_pt.insert(
+                *vpn,
+                Pte {
+                    frame: pte.frame,
+                    cow: pte.cow,
+                    in_host: false,
+                },
+            );
+        }
+        for vpn in protect {
+            let prot = self
+                .vmas
+                .find(vpn << PAGE_SHIFT)
+                .map_or(Prot::empty(), |v| v.prot);
+            self.push(MapOp::Protect {
+                va: vpn << PAGE_SHIFT,
+                len: PAGE,
+                prot: Self::host_prot(prot, true),
+            });
+        }
+        AddressSpace {
+            id,
+            vmas: self.vmas.clone(),
+            pt: child_pt,
+            pending: Vec::new(),
+            brk_start: self.brk_start,
+            brk: self.brk,
+        }
+    }
+}
+
+/// How `AddressSpace::map` chooses the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// The hint if free, else anywhere.
+    Hint,
+    /// Exactly there, replacing old mappings (MAP_FIXED).
+    Fixed,
+    /// Exactly there, EEXIST if anything is mapped (MAP_FIXED_NOREPLACE).
+    FixedNoReplace,
+}

@@ -1,0 +1,65 @@
+//! System information: uname, sysinfo, getrandom.
+
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::mm::UserOutPtr;
+use crate::SysResult;
+use umbra_abi::structs::{Sysinfo, Utsname};
+use umbra_abi::Errno;
+
+/// The kernel release umbra reports: new enough for every libc it runs.
+pub const UTS_RELEASE: &str = "6.1.0-umbra";
+/// The version string.
+pub const UTS_VERSION: &str = "#1 SMP umbra";
+
+fn fill(dst: &mut [u8; 65], s: &str) {
+    let n = s.len().min(64);
+    dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+}
+
+/// uname(2).
+pub fn sys_uname<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
+    let mut u = Utsname::default();
+    fill(&mut u.sysname, "Linux");
+    fill(&mut u.nodename, &k.cfg.hostname);
+    fill(&mut u.release, UTS_RELEASE);
+    fill(&mut u.version, UTS_VERSION);
+    fill(&mut u.machine, crate::arch::UTS_MACHINE);
+    fill(&mut u.domainname, "(none)");
+    k.user().write(UserOutPtr::new(out), &u)?;
+    Ok(0)
+}
+
+/// sysinfo(2): memory figures are the guest's memory file.
+pub fn sys_sysinfo<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
+    let page = 4096u64;
+    let s = Sysinfo {
+        uptime: (k.host.now_mono().saturating_sub(k.boot_time) / 1_000_000_000) as i64,
+        totalram: k.frames.total() as u64 * page,
+        freeram: k.frames.free_count() as u64 * page,
+        procs: k.pids().len().min(u16::MAX as usize) as u16,
+        mem_unit: 1,
+        ..Sysinfo::default()
+    };
+    k.user().write(UserOutPtr::new(out), &s)?;
+    Ok(0)
+}
+
+/// getrandom(2): bytes from the host's entropy source, at most 32 MiB a call.
+pub fn sys_getrandom<H: Host>(k: &mut Kernel<H>, buf: u64, len: usize, flags: u32) -> SysResult {
+    use umbra_abi::flags::{GRND_NONBLOCK, GRND_RANDOM};
+    const GRND_INSECURE: u32 = 4;
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.min(32 << 20);
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len());
+        k.host.random(&mut chunk[..n]);
+        k.user().write_bytes(buf + done as u64, &chunk[..n])?;
+        done += n;
+    }
+    Ok(len)
+}

@@ -1,0 +1,403 @@
+//! Descriptor I/O: read, write, readv, writev, pread64, pwrite64, lseek, ioctl,
+//! fcntl, dup, dup2, dup3, close, getdents64, fsync.
+//!
+//! Data moves through a bounded kernel buffer, so a huge read costs the kernel at
+//! most one chunk of memory. A read that would block on a blocking description
+//! parks the thread; it is served again when input arrives.
+
+use super::Outcome;
+use crate::fs::file::OpenFile;
+use crate::fs::IoctlArg;
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::mm::UserInPtr;
+use crate::task::fd_table::FdFlags;
+use crate::task::Wait;
+use crate::{KResult, SysResult};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use umbra_abi::flags::*;
+use umbra_abi::structs::Iovec;
+use umbra_abi::Errno;
+
+/// Largest chunk copied through the kernel at once.
+const CHUNK: usize = 64 << 10;
+/// Linux's MAX_RW_COUNT: one call moves at most this much.
+const MAX_RW: usize = 0x7fff_f000;
+/// IOV_MAX.
+const IOV_MAX: usize = 1024;
+
+fn file<H: Host>(k: &mut Kernel<H>, fd: i32) -> KResult<Arc<OpenFile>> {
+    k.proc().fds.get(fd)
+}
+
+/// Turns a would-block into parking the thread, unless the file is non-blocking.
+fn blocking(file: &OpenFile, r: SysResult) -> Outcome {
+    match r {
+        Err(Errno::EAGAIN) if !file.is_nonblocking() => Outcome::Block(Wait::Console),
+        r => Outcome::Ret(r),
+    }
+}
+
+/// Reads from `file` at its position (or `off`) into user memory at `buf`.
+fn read_into<H: Host>(
+    k: &mut Kernel<H>,
+    file: &OpenFile,
+    buf: u64,
+    len: usize,
+    off: Option<u64>,
+) -> SysResult {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    let len = len.min(MAX_RW);
+    let mut kbuf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(kbuf.len());
+        let r = match off {
+            Some(o) => file.pread(&mut k.host, &mut kbuf[..want], o + done as u64),
+            None => file.read(&mut k.host, &mut kbuf[..want]),
+        };
+        let n = match r {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        k.user().write_bytes(buf + done as u64, &kbuf[..n])?;
+        done += n;
+        // Streams return what they have; only regular files keep filling.
+        if n < want || file.inode().is_none() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Writes user memory at `buf` to `file` at its position (or `off`).
+fn write_from<H: Host>(
+    k: &mut Kernel<H>,
+    file: &OpenFile,
+    buf: u64,
+    len: usize,
+    off: Option<u64>,
+) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let len = len.min(MAX_RW);
+    let mut kbuf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(kbuf.len());
+        if let Err(e) = k.user().read_bytes(buf + done as u64, &mut kbuf[..want]) {
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
+        let r = match off {
+            Some(o) => file.pwrite(&mut k.host, &kbuf[..want], o + done as u64),
+            None => file.write(&mut k.host, &kbuf[..want]),
+        };
+        match r {
+            Ok(n) => {
+                done += n;
+                if n < want {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+/// read(2).
+pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Outcome {
+    let f = match file(k, fd) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let r = read_into(k, &f, buf, len, None);
+    blocking(&f, r)
+}
+
+/// write(2).
+pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
+    let f = file(k, fd)?;
+    write_from(k, &f, buf, len, None)
+}
+
+fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iovec>> {
+    if cnt > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = Vec::with_capacity(cnt);
+    let mut total = 0u64;
+    for i in 0..cnt {
+        let e: Iovec = k.user().read(UserInPtr::new(iov + 16 * i as u64))?;
+        total = total.checked_add(e.iov_len).ok_or(Errno::EINVAL)?;
+        if total > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        v.push(e);
+    }
+    Ok(v)
+}
+
+/// readv(2).
+pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> Outcome {
+    let f = match file(k, fd) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let iovs = match read_iov(k, iov, cnt) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let mut done = 0usize;
+    for e in iovs {
+        if e.iov_len == 0 {
+            continue;
+        }
+        match read_into(k, &f, e.iov_base, e.iov_len as usize, None) {
+            Ok(n) => {
+                done += n;
+                if n < e.iov_len as usize {
+                    break;
+                }
+            }
+            Err(err) if done == 0 => return blocking(&f, Err(err)),
+            Err(_) => break,
+        }
+        // Streams return what they have at once.
+        if f.inode().is_none() {
+            break;
+        }
+    }
+    Outcome::Ret(Ok(done))
+}
+
+/// writev(2).
+pub fn sys_writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResult {
+    let f = file(k, fd)?;
+    let iovs = read_iov(k, iov, cnt)?;
+    // Gather small vectors into one write, so a line written as several pieces
+    // reaches a stream in one go, as Linux's writev does for pipes and ttys.
+    let total: u64 = iovs.iter().map(|e| e.iov_len).sum();
+    if total as usize <= CHUNK {
+        if !f.writable() {
+            return Err(Errno::EBADF);
+        }
+        let mut buf = Vec::with_capacity(total as usize);
+        for e in &iovs {
+            let start = buf.len();
+            buf.resize(start + e.iov_len as usize, 0);
+            k.user().read_bytes(e.iov_base, &mut buf[start..])?;
+        }
+        return f.write(&mut k.host, &buf);
+    }
+    let mut done = 0usize;
+    for e in iovs {
+        match write_from(k, &f, e.iov_base, e.iov_len as usize, None) {
+            Ok(n) => {
+                done += n;
+                if n < e.iov_len as usize {
+                    break;
+                }
+            }
+            Err(err) if done == 0 => return Err(err),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+/// pread64(2).
+pub fn sys_pread64<H: Host>(
+    k: &mut Kernel<H>,
+    fd: i32,
+    buf: u64,
+    len: usize,
+    off: i64,
+) -> SysResult {
+    let f = file(k, fd)?;
+    let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
+    read_into(k, &f, buf, len, Some(off))
+}
+
+/// pwrite64(2).
+pub fn sys_pwrite64<H: Host>(
+    k: &mut Kernel<H>,
+    fd: i32,
+    buf: u64,
+    len: usize,
+    off: i64,
+) -> SysResult {
+    let f = file(k, fd)?;
+    let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
+    write_from(k, &f, buf, len, Some(off))
+}
+
+/// lseek(2).
+pub fn sys_lseek<H: Host>(k: &mut Kernel<H>, fd: i32, off: i64, whence: u32) -> SysResult {
+    let f = file(k, fd)?;
+    f.lseek(off, whence).map(|v| v as usize)
+}
+
+/// An ioctl argument staged through kernel buffers: the driver needs the host
+/// (for the console) while the argument lives in user memory reached through the
+/// same host, so the readable start of the argument area is copied in before the
+/// call and what the driver writes is copied out after it.
+struct StagedArg {
+    raw: u64,
+    input: Vec<u8>,
+    output: Option<Vec<u8>>,
+}
+
+/// Bytes of the argument area staged in (larger than any struct a driver reads).
+const STAGE: usize = 256;
+
+impl IoctlArg for StagedArg {
+    fn raw(&self) -> u64 {
+        self.raw
+    }
+    fn read_in(&mut self, buf: &mut [u8]) -> KResult<()> {
+        let src = self.input.get(..buf.len()).ok_or(Errno::EFAULT)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn write_out(&mut self, data: &[u8]) -> KResult<()> {
+        self.output = Some(data.to_vec());
+        Ok(())
+    }
+}
+
+/// ioctl(2): FIOCLEX/FIONCLEX/FIONBIO here, the rest by the file's driver.
+pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
+    let f = file(k, fd)?;
+    match cmd {
+        FIOCLEX | FIONCLEX => {
+            let fl = if cmd == FIOCLEX {
+                FdFlags::CLOEXEC
+            } else {
+                FdFlags::empty()
+            };
+            k.proc().fds.set_flags(fd, fl)?;
+            return Ok(0);
+        }
+        FIONBIO => {
+            let on: i32 = k.user().read(UserInPtr::new(arg))?;
+            let mut fl = f.flags();
+            fl.set(OpenFlags::O_NONBLOCK, on != 0);
+            f.set_status_flags(fl);
+            return Ok(0);
+        }
+        _ => {}
+    }
+    // Stage in what is readable of the argument area, page by page.
+    let mut input = Vec::new();
+    let mut at = arg;
+    while input.len() < STAGE && arg != 0 {
+        let n = ((4096 - (at % 4096)) as usize).min(STAGE - input.len());
+        let mut chunk = vec![0u8; n];
+        if k.user().read_bytes(at, &mut chunk).is_err() {
+            break;
+        }
+        input.extend_from_slice(&chunk);
+        at += n as u64;
+    }
+    let mut staged = StagedArg {
+        raw: arg,
+        input,
+        output: None,
+    };
+    let r = f.ioctl(&mut k.host, cmd, &mut staged)?;
+    if let Some(out) = staged.output {
+        k.user().write_bytes(arg, &out)?;
+    }
+    Ok(r)
+}
+
+/// fcntl(2).
+pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
+    let f = file(k, fd)?;
+    let fds = &mut k.proc().fds;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = i32::try_from(arg).map_err(|_| Errno::EINVAL)?;
+            let fl = if cmd == F_DUPFD_CLOEXEC {
+                FdFlags::CLOEXEC
+            } else {
+                FdFlags::empty()
+            };
+            fds.dup_min(fd, min, fl).map(|v| v as usize)
+        }
+        F_GETFD => Ok(fds.flags(fd)?.bits() as usize),
+        F_SETFD => {
+            fds.set_flags(fd, FdFlags::from_bits_truncate(arg as u32))?;
+            Ok(0)
+        }
+        F_GETFL => Ok(f.flags().bits() as usize),
+        F_SETFL => {
+            let want = OpenFlags::from_bits_retain(arg as u32) & crate::fs::file::setfl_mask();
+            let keep = f.flags() - crate::fs::file::setfl_mask();
+            f.set_status_flags(keep | want);
+            Ok(0)
+        }
+        // Record locks: a single guest with no other lockers always gets them.
+        F_GETLK => {
+            // struct flock: l_type (short) first; F_UNLCK = 2 says "no conflict".
+            k.user().write_bytes(arg, &2u16.to_ne_bytes())?;
+            Ok(0)
+        }
+        F_SETLK | F_SETLKW => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// dup(2).
+pub fn sys_dup<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
+    k.proc().fds.dup(fd).map(|v| v as usize)
+}
+
+/// dup2(2).
+pub fn sys_dup2<H: Host>(k: &mut Kernel<H>, old: i32, new: i32) -> SysResult {
+    let (fd, _closed) = k.proc().fds.dup2(old, new)?;
+    Ok(fd as usize)
+}
+
+/// dup3(2).
+pub fn sys_dup3<H: Host>(k: &mut Kernel<H>, old: i32, new: i32, flags: u32) -> SysResult {
+    if flags & !OpenFlags::O_CLOEXEC.bits() != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fl = if flags != 0 {
+        FdFlags::CLOEXEC
+    } else {
+        FdFlags::empty()
+    };
+    let (fd, _closed) = k.proc().fds.dup3(old, new, fl)?;
+    Ok(fd as usize)
+}
+
+/// close(2).
+pub fn sys_close<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
+    k.proc().fds.close(fd)?;
+    Ok(0)
+}
+
+/// getdents64(2).
+pub fn sys_getdents64<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
+    let f = file(k, fd)?;
+    let mut kbuf = vec![0u8; len.min(CHUNK)];
+    let n = f.getdents64(&mut kbuf)?;
+    k.user().write_bytes(buf, &kbuf[..n])?;
+    Ok(n)
+}
+
+/// fsync(2) and fdatasync(2).
+pub fn sys_fsync<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
+    file(k, fd)?.fsync()?;
+    Ok(0)
+}

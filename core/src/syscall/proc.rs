@@ -1,0 +1,183 @@
+//! Process syscalls: exit, exit_group, ids, set_tid_address, set_robust_list,
+//! prlimit64, getrusage, arch_prctl, prctl, sched_getaffinity.
+
+use super::Outcome;
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::mm::{UserInPtr, UserOutPtr};
+use crate::task::ExitStatus;
+use crate::SysResult;
+use umbra_abi::structs::{Rlimit, Timeval};
+use umbra_abi::{pod_struct, Errno};
+
+/// exit(2) and exit_group(2): with one thread per process they are the same.
+pub fn sys_exit<H: Host>(k: &mut Kernel<H>, code: i32) -> Outcome {
+    let pid = k.cur;
+    k.exit_process(pid, ExitStatus::Exited(code as u8));
+    Outcome::Exited
+}
+
+/// getpgid(2).
+pub fn sys_getpgid<H: Host>(k: &mut Kernel<H>, pid: i32) -> SysResult {
+    let pid = if pid == 0 {
+        k.cur
+    } else {
+        u32::try_from(pid).map_err(|_| Errno::ESRCH)?
+    };
+    k.process(pid).map(|p| p.pgid as usize).ok_or(Errno::ESRCH)
+}
+
+/// getsid(2).
+pub fn sys_getsid<H: Host>(k: &mut Kernel<H>, pid: i32) -> SysResult {
+    let pid = if pid == 0 {
+        k.cur
+    } else {
+        u32::try_from(pid).map_err(|_| Errno::ESRCH)?
+    };
+    k.process(pid).map(|p| p.sid as usize).ok_or(Errno::ESRCH)
+}
+
+/// set_tid_address(2): records the address cleared at thread exit; returns the tid.
+pub fn sys_set_tid_address<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
+    let t = &mut k.proc().thread;
+    t.clear_child_tid = addr;
+    Ok(t.tid as usize)
+}
+
+/// set_robust_list(2): recorded for futex cleanup at thread exit.
+pub fn sys_set_robust_list<H: Host>(k: &mut Kernel<H>, head: u64, len: u64) -> SysResult {
+    if len != 24 {
+        return Err(Errno::EINVAL);
+    }
+    k.proc().thread.robust_list = (head, len);
+    Ok(0)
+}
+
+/// prlimit64(2), also serving getrlimit/setrlimit as libc implements them.
+pub fn sys_prlimit64<H: Host>(
+    k: &mut Kernel<H>,
+    pid: i32,
+    res: u32,
+    new: u64,
+    old: u64,
+) -> SysResult {
+    if pid != 0 && pid as u32 != k.cur {
+        return Err(Errno::ESRCH);
+    }
+    if res >= umbra_abi::flags::RLIM_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let cur = k.proc().rlimit(res);
+    let new_lim = if new != 0 {
+        Some(k.user().read(UserInPtr::<Rlimit>::new(new))?)
+    } else {
+        None
+    };
+    if let Some(n) = new_lim {
+        if n.rlim_cur > n.rlim_max {
+            return Err(Errno::EINVAL);
+        }
+        // Raising the hard limit needs privilege; the guest root has it, but a
+        // limit umbra enforces itself (open files) cannot exceed its configuration.
+        if res == umbra_abi::flags::RLIMIT_NOFILE && n.rlim_max > k.cfg.max_fds as u64 {
+            return Err(Errno::EPERM);
+        }
+    }
+    if old != 0 {
+        k.user().write(UserOutPtr::<Rlimit>::new(old), &cur)?;
+    }
+    if let Some(n) = new_lim {
+        let p = k.proc();
+        if let Some(slot) = p.rlimits.get_mut(res as usize) {
+            *slot = n;
+        }
+        if res == umbra_abi::flags::RLIMIT_NOFILE {
+            p.fds.set_limit(n.rlim_cur as usize);
+        }
+    }
+    Ok(0)
+}
+
+pod_struct! {
+    /// struct rusage.
+    pub struct Rusage {
+        pub ru_utime: Timeval,
+        pub ru_stime: Timeval,
+        pub rest: [i64; 14],
+    }
+}
+
+/// getrusage(2): CPU times are not accounted yet and read as zero; maxrss is the
+/// resident set in KiB.
+pub fn sys_getrusage<H: Host>(k: &mut Kernel<H>, who: i32, out: u64) -> SysResult {
+    if !(-1..=1).contains(&who) {
+        return Err(Errno::EINVAL);
+    }
+    let mut r = Rusage::default();
+    r.rest[0] = (k.proc().mm.resident_pages() * 4) as i64;
+    k.user().write(UserOutPtr::new(out), &r)?;
+    Ok(0)
+}
+
+/// sched_getaffinity(2): the guest is uniprocessor: CPU 0 only.
+pub fn sys_sched_getaffinity<H: Host>(k: &mut Kernel<H>, len: usize, out: u64) -> SysResult {
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    k.user().write(UserOutPtr::<u64>::new(out), &1)?;
+    Ok(8)
+}
+
+/// prctl(2): PR_SET_NAME/PR_GET_NAME; others EINVAL.
+pub fn sys_prctl<H: Host>(k: &mut Kernel<H>, op: u32, arg: u64) -> SysResult {
+    const PR_SET_NAME: u32 = 15;
+    const PR_GET_NAME: u32 = 16;
+    match op {
+        PR_SET_NAME => {
+            let mut name = [0u8; 16];
+            k.user().read_bytes(arg, &mut name)?;
+            let n = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
+            k.proc().comm = name[..n].to_vec();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = [0u8; 16];
+            let comm = k.proc().comm.clone();
+            name[..comm.len().min(15)].copy_from_slice(&comm[..comm.len().min(15)]);
+            k.user().write_bytes(arg, &name)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// arch_prctl(2): the FS and GS bases.
+#[cfg(not(target_arch = "aarch64"))]
+pub fn sys_arch_prctl<H: Host>(k: &mut Kernel<H>, code: u32, addr: u64) -> SysResult {
+    use umbra_abi::flags::*;
+    match code {
+        ARCH_SET_FS | ARCH_SET_GS => {
+            if addr >= crate::arch::USER_END {
+                return Err(Errno::EPERM);
+            }
+            let g = &mut k.proc().thread.regs.gp;
+            if code == ARCH_SET_FS {
+                g.fs_base = addr;
+            } else {
+                g.gs_base = addr;
+            }
+            Ok(0)
+        }
+        ARCH_GET_FS | ARCH_GET_GS => {
+            let g = k.proc().thread.regs.gp;
+            let v = if code == ARCH_GET_FS {
+                g.fs_base
+            } else {
+                g.gs_base
+            };
+            k.user().write(UserOutPtr::<u64>::new(addr), &v)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

@@ -1,0 +1,125 @@
+//! Time syscalls: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
+//! clock_nanosleep. The guest's clocks are the host's; sleeping parks the thread
+//! until a deadline and never blocks the kernel.
+
+use super::Outcome;
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::mm::{UserInPtr, UserOutPtr};
+use crate::task::Wait;
+use crate::SysResult;
+use umbra_abi::flags::*;
+use umbra_abi::structs::{Timespec, Timeval};
+use umbra_abi::Errno;
+
+const NS: u64 = 1_000_000_000;
+
+fn ts(ns: u64) -> Timespec {
+    Timespec {
+        tv_sec: (ns / NS) as i64,
+        tv_nsec: (ns % NS) as i64,
+    }
+}
+
+/// The clock's value in ns.
+fn clock_ns<H: Host>(k: &Kernel<H>, clock: u32) -> crate::KResult<u64> {
+    match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(k.host.now_real()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
+            Ok(k.host.now_mono().saturating_sub(k.boot_time))
+        }
+        // CPU time is not accounted per process yet: report time since its start.
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            let start = k.process(k.cur).map_or(k.boot_time, |p| p.start_time);
+            Ok(k.host.now_mono().saturating_sub(start))
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// clock_gettime(2).
+pub fn sys_clock_gettime<H: Host>(k: &mut Kernel<H>, clock: u32, out: u64) -> SysResult {
+    let now = clock_ns(k, clock)?;
+    k.user().write(UserOutPtr::new(out), &ts(now))?;
+    Ok(0)
+}
+
+/// clock_getres(2): nanosecond resolution.
+pub fn sys_clock_getres<H: Host>(k: &mut Kernel<H>, clock: u32, out: u64) -> SysResult {
+    clock_ns(k, clock)?;
+    if out != 0 {
+        k.user().write(
+            UserOutPtr::new(out),
+            &Timespec {
+                tv_sec: 0,
+                tv_nsec: 1,
+            },
+        )?;
+    }
+    Ok(0)
+}
+
+/// gettimeofday(2); the obsolete timezone argument is ignored.
+pub fn sys_gettimeofday<H: Host>(k: &mut Kernel<H>, tv: u64) -> SysResult {
+    if tv != 0 {
+        let now = k.host.now_real();
+        let v = Timeval {
+            tv_sec: (now / NS) as i64,
+            tv_usec: ((now % NS) / 1000) as i64,
+        };
+        k.user().write(UserOutPtr::new(tv), &v)?;
+    }
+    Ok(0)
+}
+
+/// time(2).
+pub fn sys_time<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
+    let secs = k.host.now_real() / NS;
+    if out != 0 {
+        k.user().write(UserOutPtr::<u64>::new(out), &secs)?;
+    }
+    Ok(secs as usize)
+}
+
+fn read_req<H: Host>(k: &mut Kernel<H>, at: u64) -> crate::KResult<u64> {
+    let t: Timespec = k.user().read(UserInPtr::new(at))?;
+    if t.tv_sec < 0 || !(0..NS as i64).contains(&t.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((t.tv_sec as u64)
+        .saturating_mul(NS)
+        .saturating_add(t.tv_nsec as u64))
+}
+
+/// nanosleep(2).
+pub fn sys_nanosleep<H: Host>(k: &mut Kernel<H>, req: u64, _rem: u64) -> Outcome {
+    match read_req(k, req) {
+        Ok(d) => Outcome::Block(Wait::Until(k.host.now_mono().saturating_add(d))),
+        Err(e) => Outcome::Ret(Err(e)),
+    }
+}
+
+/// clock_nanosleep(2), relative or TIMER_ABSTIME.
+pub fn sys_clock_nanosleep<H: Host>(
+    k: &mut Kernel<H>,
+    clock: u32,
+    flags: u32,
+    req: u64,
+    _rem: u64,
+) -> Outcome {
+    const TIMER_ABSTIME: u32 = 1;
+    let r = (|| {
+        let now = clock_ns(k, clock)?;
+        let t = read_req(k, req)?;
+        let rel = if flags & TIMER_ABSTIME != 0 {
+            t.saturating_sub(now)
+        } else {
+            t
+        };
+        Ok(k.host.now_mono().saturating_add(rel))
+    })();
+    match r {
+        Ok(deadline) => Outcome::Block(Wait::Until(deadline)),
+        Err(e) => Outcome::Ret(Err(e)),
+    }
+}
