@@ -1,11 +1,12 @@
 //! The ptrace host against real stubs: empty stubs, syscall interception and ABI
 //! checks, page faults, exceptions, host events, stub death and cleanup.
 
+use umbra_abi::flags::Prot;
 use umbra_core::arch::UserRegs;
 use umbra_core::host::{
-    FaultAccess, HostBlock, HostConsole, HostCpu, HostMemory, HostMisc, HostTime, MapOp, MmId, SyscallAbi, Trap,
+    FaultAccess, HostBlock, HostConsole, HostCpu, HostMemory, HostMisc, HostTime, MapOp, MmId,
+    SyscallAbi, Trap,
 };
-use umbra_abi::flags::Prot;
 use umbra_shim::host::{HostOptions, PtraceHost};
 use umbra_shim::sys;
 
@@ -15,7 +16,12 @@ const CODE_PHYS: u64 = 0x1000;
 const DATA_PHYS: u64 = 0x2000;
 
 fn host() -> PtraceHost {
-    PtraceHost::new(HostOptions { mem_bytes: 16 << 20, cpu: None, disks: vec![] }).expect("PtraceHost::new")
+    PtraceHost::new(HostOptions {
+        mem_bytes: 16 << 20,
+        cpu: None,
+        disks: vec![],
+    })
+    .expect("PtraceHost::new")
 }
 
 /// An address space with `code` at CODE_VA (r-x) and a data page at DATA_VA (rw-).
@@ -25,8 +31,18 @@ fn space(h: &mut PtraceHost, code: &[u8]) -> MmId {
     h.mm_apply(
         mm,
         &[
-            MapOp::Map { va: CODE_VA, len: 4096, phys: CODE_PHYS, prot: Prot::READ | Prot::EXEC },
-            MapOp::Map { va: DATA_VA, len: 4096, phys: DATA_PHYS, prot: Prot::READ | Prot::WRITE },
+            MapOp::Map {
+                va: CODE_VA,
+                len: 4096,
+                phys: CODE_PHYS,
+                prot: Prot::READ | Prot::EXEC,
+            },
+            MapOp::Map {
+                va: DATA_VA,
+                len: 4096,
+                phys: DATA_PHYS,
+                prot: Prot::READ | Prot::WRITE,
+            },
         ],
     )
     .expect("mm_apply");
@@ -47,10 +63,19 @@ fn stub_is_empty() {
     let mm = h.mm_create().unwrap();
     let pid = h.stub_pid(mm).unwrap();
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let lines: Vec<&str> = maps.lines().filter(|l| !l.ends_with("[vsyscall]")).collect();
+    let lines: Vec<&str> = maps
+        .lines()
+        .filter(|l| !l.ends_with("[vsyscall]"))
+        .collect();
     assert_eq!(lines.len(), 2, "stub maps:\n{maps}");
-    assert!(lines[0].starts_with("7fffff000000-7fffff001000 r-xs "), "{maps}");
-    assert!(lines[1].starts_with("7fffff001000-7fffff002000 r--s "), "{maps}");
+    assert!(
+        lines[0].starts_with("7fffff000000-7fffff001000 r-xs "),
+        "{maps}"
+    );
+    assert!(
+        lines[1].starts_with("7fffff001000-7fffff002000 r--s "),
+        "{maps}"
+    );
     let fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -64,8 +89,14 @@ fn stub_is_empty() {
     let f: Vec<&str> = after.split(' ').collect();
     assert_eq!(f[3], pid.to_string(), "session id"); // field 6: session
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let allowed = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")).unwrap();
-    assert_eq!(allowed.split_whitespace().nth(1).unwrap(), h.cpu().to_string());
+    let allowed = status
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list:"))
+        .unwrap();
+    assert_eq!(
+        allowed.split_whitespace().nth(1).unwrap(),
+        h.cpu().to_string()
+    );
     h.mm_destroy(mm);
     assert!(!alive(pid));
 }
@@ -76,19 +107,31 @@ fn syscall_is_intercepted_not_executed() {
     // mov eax, 110 (getppid); mov edi, 1; mov esi, 2; mov edx, 3; mov r10d, 4;
     // mov r8d, 5; mov r9d, 6; syscall; int3
     let code = [
-        0xb8, 110, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0xbe, 2, 0, 0, 0, 0xba, 3, 0, 0, 0, 0x41, 0xba, 4, 0, 0, 0, 0x41,
-        0xb8, 5, 0, 0, 0, 0x41, 0xb9, 6, 0, 0, 0, 0x0f, 0x05, 0xcc,
+        0xb8, 110, 0, 0, 0, 0xbf, 1, 0, 0, 0, 0xbe, 2, 0, 0, 0, 0xba, 3, 0, 0, 0, 0x41, 0xba, 4, 0,
+        0, 0, 0x41, 0xb8, 5, 0, 0, 0, 0x41, 0xb9, 6, 0, 0, 0, 0x0f, 0x05, 0xcc,
     ];
     let mm = space(&mut h, &code);
     let mut r = regs();
-    assert_eq!(h.run_user(mm, &mut r), Trap::Syscall { abi: SyscallAbi::Native });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::Native
+        }
+    );
     assert_eq!(r.syscall_nr(), 110);
     assert_eq!(r.syscall_args(), [1, 2, 3, 4, 5, 6]);
     assert_eq!(r.ip(), CODE_VA + code.len() as u64 - 1);
     assert_eq!(r.gp.cs, 0x33);
     r.set_syscall_ret(12345);
     let t = h.run_user(mm, &mut r);
-    assert_eq!(t, Trap::Exception { sig: 5, code: 0x80, addr: 0 });
+    assert_eq!(
+        t,
+        Trap::Exception {
+            sig: 5,
+            code: 0x80,
+            addr: 0
+        }
+    );
     assert_eq!(r.gp.rax, 12345, "the host must not have run getppid");
     assert_eq!(r.ip(), CODE_VA + code.len() as u64);
     assert!(h.stats().runs >= 2);
@@ -98,58 +141,175 @@ fn syscall_is_intercepted_not_executed() {
 fn page_fault_then_map_and_resume() {
     let mut h = host();
     // mov rax, [0x12345678]; mov [DATA_VA], rax; int3
-    let code = [0x48, 0x8b, 0x04, 0x25, 0x78, 0x56, 0x34, 0x12, 0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0xcc];
+    let code = [
+        0x48, 0x8b, 0x04, 0x25, 0x78, 0x56, 0x34, 0x12, 0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x50,
+        0x00, 0xcc,
+    ];
     let mm = space(&mut h, &code);
     let mut r = regs();
     let t = h.run_user(mm, &mut r);
-    assert_eq!(t, Trap::PageFault { addr: 0x1234_5678, access: FaultAccess::Unknown });
+    assert_eq!(
+        t,
+        Trap::PageFault {
+            addr: 0x1234_5678,
+            access: FaultAccess::Unknown
+        }
+    );
     assert_eq!(r.ip(), CODE_VA);
     // Map it (a frame with a marker) and resume: the load now succeeds.
     h.physmem_mut()[0x3000 + 0x678..0x3000 + 0x680].copy_from_slice(&0xfeed_f00d_u64.to_le_bytes());
-    h.mm_apply(mm, &[MapOp::Map { va: 0x1234_5000, len: 4096, phys: 0x3000, prot: Prot::READ }]).unwrap();
+    h.mm_apply(
+        mm,
+        &[MapOp::Map {
+            va: 0x1234_5000,
+            len: 4096,
+            phys: 0x3000,
+            prot: Prot::READ,
+        }],
+    )
+    .unwrap();
     // Make the data page read-only: the store faults as a write.
-    h.mm_apply(mm, &[MapOp::Protect { va: DATA_VA, len: 4096, prot: Prot::READ }]).unwrap();
+    h.mm_apply(
+        mm,
+        &[MapOp::Protect {
+            va: DATA_VA,
+            len: 4096,
+            prot: Prot::READ,
+        }],
+    )
+    .unwrap();
     let t = h.run_user(mm, &mut r);
-    assert_eq!(t, Trap::PageFault { addr: DATA_VA, access: FaultAccess::Write });
+    assert_eq!(
+        t,
+        Trap::PageFault {
+            addr: DATA_VA,
+            access: FaultAccess::Write
+        }
+    );
     assert_eq!(r.gp.rax, 0xfeed_f00d);
-    h.mm_apply(mm, &[MapOp::Protect { va: DATA_VA, len: 4096, prot: Prot::READ | Prot::WRITE }]).unwrap();
-    assert_eq!(h.run_user(mm, &mut r), Trap::Exception { sig: 5, code: 0x80, addr: 0 });
-    assert_eq!(&h.physmem()[DATA_PHYS as usize..DATA_PHYS as usize + 8], &0xfeed_f00d_u64.to_le_bytes());
+    h.mm_apply(
+        mm,
+        &[MapOp::Protect {
+            va: DATA_VA,
+            len: 4096,
+            prot: Prot::READ | Prot::WRITE,
+        }],
+    )
+    .unwrap();
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Exception {
+            sig: 5,
+            code: 0x80,
+            addr: 0
+        }
+    );
+    assert_eq!(
+        &h.physmem()[DATA_PHYS as usize..DATA_PHYS as usize + 8],
+        &0xfeed_f00d_u64.to_le_bytes()
+    );
     // Unmapping makes it fault again.
-    h.mm_apply(mm, &[MapOp::Unmap { va: 0x1234_5000, len: 4096 }]).unwrap();
+    h.mm_apply(
+        mm,
+        &[MapOp::Unmap {
+            va: 0x1234_5000,
+            len: 4096,
+        }],
+    )
+    .unwrap();
     r.set_ip(CODE_VA);
-    assert!(matches!(h.run_user(mm, &mut r), Trap::PageFault { addr: 0x1234_5678, .. }));
+    assert!(matches!(
+        h.run_user(mm, &mut r),
+        Trap::PageFault {
+            addr: 0x1234_5678,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn protect_over_holes() {
     let mut h = host();
     // Reads DATA_VA and DATA_VA + 2 pages, then int3.
-    let code = [0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x20, 0x50, 0x00, 0xcc];
+    let code = [
+        0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x20, 0x50,
+        0x00, 0xcc,
+    ];
     let mm = space(&mut h, &code);
-    h.mm_apply(mm, &[MapOp::Map { va: DATA_VA + 0x2000, len: 4096, phys: 0x4000, prot: Prot::READ }]).unwrap();
+    h.mm_apply(
+        mm,
+        &[MapOp::Map {
+            va: DATA_VA + 0x2000,
+            len: 4096,
+            phys: 0x4000,
+            prot: Prot::READ,
+        }],
+    )
+    .unwrap();
     // A hole at DATA_VA + 0x1000: host mprotect would stop there with ENOMEM.
-    h.mm_apply(mm, &[MapOp::Protect { va: DATA_VA, len: 0x3000, prot: Prot::empty() }]).unwrap();
+    h.mm_apply(
+        mm,
+        &[MapOp::Protect {
+            va: DATA_VA,
+            len: 0x3000,
+            prot: Prot::empty(),
+        }],
+    )
+    .unwrap();
     let mut r = regs();
-    assert_eq!(h.run_user(mm, &mut r), Trap::PageFault { addr: DATA_VA, access: FaultAccess::Unknown });
-    h.mm_apply(mm, &[MapOp::Protect { va: DATA_VA, len: 0x1000, prot: Prot::READ }]).unwrap();
-    assert!(matches!(h.run_user(mm, &mut r), Trap::PageFault { addr, .. } if addr == DATA_VA + 0x2000));
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::PageFault {
+            addr: DATA_VA,
+            access: FaultAccess::Unknown
+        }
+    );
+    h.mm_apply(
+        mm,
+        &[MapOp::Protect {
+            va: DATA_VA,
+            len: 0x1000,
+            prot: Prot::READ,
+        }],
+    )
+    .unwrap();
+    assert!(
+        matches!(h.run_user(mm, &mut r), Trap::PageFault { addr, .. } if addr == DATA_VA + 0x2000)
+    );
 }
 
 #[test]
 fn compat_and_x32_entries() {
     let mut h = host();
     // mov eax, 20; int 0x80; mov eax, 0x40000027; syscall; mov eax, 39; syscall; int3
-    let code = [0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xb8, 0x27, 0, 0, 0x40, 0x0f, 0x05, 0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xcc];
+    let code = [
+        0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xb8, 0x27, 0, 0, 0x40, 0x0f, 0x05, 0xb8, 39, 0, 0, 0, 0x0f,
+        0x05, 0xcc,
+    ];
     let mm = space(&mut h, &code);
     let mut r = regs();
-    assert_eq!(h.run_user(mm, &mut r), Trap::Syscall { abi: SyscallAbi::Compat32 });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::Compat32
+        }
+    );
     assert_eq!(r.syscall_nr(), 20);
     r.set_syscall_ret(0);
-    assert_eq!(h.run_user(mm, &mut r), Trap::Syscall { abi: SyscallAbi::X32 });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::X32
+        }
+    );
     assert_eq!(r.syscall_nr(), 0x4000_0027);
     r.set_syscall_ret(0);
-    assert_eq!(h.run_user(mm, &mut r), Trap::Syscall { abi: SyscallAbi::Native });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::Native
+        }
+    );
     assert_eq!(r.syscall_nr(), 39);
 }
 
@@ -164,7 +324,12 @@ fn compat_entry_with_forged_rcx() {
     r.gp.r11 = 0x202;
     let t = h.run_user(mm, &mut r);
     assert_eq!(r.gp.rcx, r.gp.rip);
-    assert_eq!(t, Trap::Syscall { abi: SyscallAbi::Compat32 });
+    assert_eq!(
+        t,
+        Trap::Syscall {
+            abi: SyscallAbi::Compat32
+        }
+    );
 }
 
 #[test]
@@ -173,18 +338,41 @@ fn exceptions() {
     // ud2
     let mm = space(&mut h, &[0x0f, 0x0b]);
     let mut r = regs();
-    assert_eq!(h.run_user(mm, &mut r), Trap::Exception { sig: 4, code: 2, addr: CODE_VA });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Exception {
+            sig: 4,
+            code: 2,
+            addr: CODE_VA
+        }
+    );
     // Jumping to a non-executable page: an instruction-fetch fault.
     r.set_ip(DATA_VA + 16);
-    assert_eq!(h.run_user(mm, &mut r), Trap::PageFault { addr: DATA_VA + 16, access: FaultAccess::Exec });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::PageFault {
+            addr: DATA_VA + 16,
+            access: FaultAccess::Exec
+        }
+    );
     // Division by zero: xor ecx, ecx; div ecx
     let mm2 = space(&mut h, &[0x31, 0xc9, 0xf7, 0xf1]);
     let mut r = regs();
-    assert!(matches!(h.run_user(mm2, &mut r), Trap::Exception { sig: 8, .. }));
+    assert!(matches!(
+        h.run_user(mm2, &mut r),
+        Trap::Exception { sig: 8, .. }
+    ));
     // hlt is privileged: #GP, SIGSEGV with SI_KERNEL, not a page fault.
     let mm3 = space(&mut h, &[0xf4]);
     let mut r = regs();
-    assert_eq!(h.run_user(mm3, &mut r), Trap::Exception { sig: 11, code: 0x80, addr: 0 });
+    assert_eq!(
+        h.run_user(mm3, &mut r),
+        Trap::Exception {
+            sig: 11,
+            code: 0x80,
+            addr: 0
+        }
+    );
 }
 
 #[test]
@@ -219,7 +407,9 @@ fn stub_death_and_cleanup() {
     let mut r = regs();
     assert_eq!(h.run_user(mm, &mut r), Trap::StubDied);
     assert_eq!(h.run_user(mm, &mut r), Trap::StubDied);
-    assert!(h.mm_apply(mm, &[MapOp::Unmap { va: 0, len: 4096 }]).is_err());
+    assert!(h
+        .mm_apply(mm, &[MapOp::Unmap { va: 0, len: 4096 }])
+        .is_err());
     assert!(!alive(pid), "no zombie left");
     h.mm_destroy(mm);
     // Drop kills and reaps the rest.
@@ -238,17 +428,41 @@ fn invalid_ops_are_refused() {
     let mut h = host();
     let mm = h.mm_create().unwrap();
     let bad = [
-        MapOp::Map { va: 0x7fff_ff00_0000, len: 4096, phys: 0, prot: Prot::READ }, // stub pages
-        MapOp::Map { va: 0x1000, len: 4096, phys: 16 << 20, prot: Prot::READ },     // past guest memory
-        MapOp::Unmap { va: 0x7fff_fe00_0000, len: 0x100_0000_0000 },
-        MapOp::Protect { va: 0x1001, len: 4096, prot: Prot::READ },
+        MapOp::Map {
+            va: 0x7fff_ff00_0000,
+            len: 4096,
+            phys: 0,
+            prot: Prot::READ,
+        }, // stub pages
+        MapOp::Map {
+            va: 0x1000,
+            len: 4096,
+            phys: 16 << 20,
+            prot: Prot::READ,
+        }, // past guest memory
+        MapOp::Unmap {
+            va: 0x7fff_fe00_0000,
+            len: 0x100_0000_0000,
+        },
+        MapOp::Protect {
+            va: 0x1001,
+            len: 4096,
+            prot: Prot::READ,
+        },
     ];
     for op in bad {
-        assert_eq!(h.mm_apply(mm, &[op]), Err(umbra_core::host::HostError::OutOfRange), "{op:?}");
+        assert_eq!(
+            h.mm_apply(mm, &[op]),
+            Err(umbra_core::host::HostError::OutOfRange),
+            "{op:?}"
+        );
     }
     let mut r = regs();
     r.set_ip(0x1000);
-    assert!(matches!(h.run_user(mm, &mut r), Trap::PageFault { addr: 0x1000, .. }));
+    assert!(matches!(
+        h.run_user(mm, &mut r),
+        Trap::PageFault { addr: 0x1000, .. }
+    ));
 }
 
 #[test]
@@ -258,16 +472,33 @@ fn many_ops_and_merging() {
     let before = h.stats().batches;
     // 1000 single pages, contiguous in va and phys: merged into one mmap.
     let ops: Vec<MapOp> = (0..1000u64)
-        .map(|i| MapOp::Map { va: 0x1000_0000 + i * 4096, len: 4096, phys: 0x10_0000 + i * 4096, prot: Prot::READ })
+        .map(|i| MapOp::Map {
+            va: 0x1000_0000 + i * 4096,
+            len: 4096,
+            phys: 0x10_0000 + i * 4096,
+            prot: Prot::READ,
+        })
         .collect();
     h.mm_apply(mm, &ops).unwrap();
     // 300 scattered pages: several batches of BATCH_MAX.
     let ops: Vec<MapOp> = (0..300u64)
-        .map(|i| MapOp::Map { va: 0x2000_0000 + i * 8192, len: 4096, phys: 0x10_0000, prot: Prot::READ })
+        .map(|i| MapOp::Map {
+            va: 0x2000_0000 + i * 8192,
+            len: 4096,
+            phys: 0x10_0000,
+            prot: Prot::READ,
+        })
         .collect();
     h.mm_apply(mm, &ops).unwrap();
     let mut r = regs();
-    assert_eq!(h.run_user(mm, &mut r), Trap::Exception { sig: 5, code: 0x80, addr: 0 });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Exception {
+            sig: 5,
+            code: 0x80,
+            addr: 0
+        }
+    );
     let batches = h.stats().batches - before;
     assert!((5..=6).contains(&batches), "{batches} batches");
     let pid = h.stub_pid(mm).unwrap();
@@ -278,29 +509,67 @@ fn many_ops_and_merging() {
 
 #[test]
 fn file_fallback_memory() {
-    let mut h = PtraceHost::new_with(HostOptions { mem_bytes: 1 << 20, cpu: None, disks: vec![] }, true).unwrap();
-    assert!(h.memory_file_kind().starts_with("unlinked file"), "{}", h.memory_file_kind());
+    let mut h = PtraceHost::new_with(
+        HostOptions {
+            mem_bytes: 1 << 20,
+            cpu: None,
+            disks: vec![],
+        },
+        true,
+    )
+    .unwrap();
+    assert!(
+        h.memory_file_kind().starts_with("unlinked file"),
+        "{}",
+        h.memory_file_kind()
+    );
     let mm = space(&mut h, &[0xb8, 39, 0, 0, 0, 0x0f, 0x05]);
     let mut r = regs();
-    assert_eq!(h.run_user(mm, &mut r), Trap::Syscall { abi: SyscallAbi::Native });
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::Native
+        }
+    );
     let pid = h.stub_pid(mm).unwrap();
-    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().collect();
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .collect();
     assert_eq!(fds.len(), 1);
 }
 
 #[test]
 fn options_are_checked() {
-    assert!(PtraceHost::new(HostOptions { mem_bytes: 1000, cpu: None, disks: vec![] }).is_err());
-    assert!(PtraceHost::new(HostOptions { mem_bytes: 4096, cpu: Some(100_000), disks: vec![] }).is_err());
+    assert!(PtraceHost::new(HostOptions {
+        mem_bytes: 1000,
+        cpu: None,
+        disks: vec![]
+    })
+    .is_err());
+    assert!(PtraceHost::new(HostOptions {
+        mem_bytes: 4096,
+        cpu: Some(100_000),
+        disks: vec![]
+    })
+    .is_err());
 }
 
 #[test]
 fn time_console_disk_misc() {
     let dir = std::env::temp_dir().join(format!("umbra-shim-test-{}", std::process::id()));
     std::fs::write(&dir, vec![7u8; 8192]).unwrap();
-    let f = std::fs::OpenOptions::new().read(true).write(true).open(&dir).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&dir)
+        .unwrap();
     let _ = std::fs::remove_file(&dir);
-    let mut h = PtraceHost::new(HostOptions { mem_bytes: 4096, cpu: None, disks: vec![f] }).unwrap();
+    let mut h = PtraceHost::new(HostOptions {
+        mem_bytes: 4096,
+        cpu: None,
+        disks: vec![f],
+    })
+    .unwrap();
     // stdin may be readable (e.g. /dev/null): the first wait then returns at once,
     // the second (nobody read stdin since) sleeps until the deadline.
     let t0 = h.now_mono();
@@ -331,8 +600,153 @@ fn time_console_disk_misc() {
     h.random(&mut r1);
     h.random(&mut r2);
     assert_ne!(r1, r2);
-    h.log(umbra_core::host::LogLevel::Info, format_args!("shim test log line"));
-    assert_eq!(h.console_write(umbra_core::host::ConsoleStream::Stdout, b"").unwrap(), 0);
+    h.log(
+        umbra_core::host::LogLevel::Info,
+        format_args!("shim test log line"),
+    );
+    assert_eq!(
+        h.console_write(umbra_core::host::ConsoleStream::Stdout, b"")
+            .unwrap(),
+        0
+    );
     let _ = h.console_is_tty(umbra_core::host::ConsoleStream::Stdin);
     let _ = h.console_winsize();
+}
+
+/// Round-trip costs. Run with
+/// `cargo test --release -p umbra-shim --test ptrace_host -- --ignored --nocapture bench`.
+#[test]
+#[ignore]
+fn bench_round_trips() {
+    use std::time::Instant;
+    use sys::ptrace;
+    let n = 20_000u32;
+    let mut h = host();
+    // 1: mov eax, 110; syscall; jmp 1b
+    let code = [0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
+    let per = |t: Instant, n: u32| t.elapsed().as_nanos() as f64 / n as f64 / 1000.0;
+
+    // The bare floor: GETREGS + SETREGS + SYSEMU + wait, on a stub of its own.
+    let bare_mm = space(&mut h, &code);
+    let mut r = regs();
+    assert!(matches!(h.run_user(bare_mm, &mut r), Trap::Syscall { .. }));
+    let pid = h.stub_pid(bare_mm).unwrap();
+    let bare = |extra: bool| {
+        let t = Instant::now();
+        for _ in 0..n {
+            let mut g = ptrace::get_regs(pid).unwrap();
+            if extra {
+                ptrace::syscall_arch(pid).unwrap();
+            }
+            g.rax = 0;
+            ptrace::set_regs(pid, &g).unwrap();
+            ptrace::sysemu(pid, 0).unwrap();
+            ptrace::wait(pid).unwrap();
+        }
+        per(t, n)
+    };
+    bare(false);
+    let floor = bare(false);
+    let with_info = bare(true);
+
+    let mm = space(&mut h, &code);
+    let mut r = regs();
+    for _ in 0..1000 {
+        h.run_user(mm, &mut r);
+        r.set_syscall_ret(0);
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        let trap = h.run_user(mm, &mut r);
+        debug_assert_eq!(
+            trap,
+            Trap::Syscall {
+                abi: SyscallAbi::Native
+            }
+        );
+        r.set_syscall_ret(0);
+    }
+    let umbra = per(t, n);
+
+    // Native getppid for scale.
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(std::os::unix::process::parent_id());
+    }
+    let native = per(t, n);
+
+    // One batch round trip (a one-page mmap), and a 64-op batch.
+    let m = 5000u32;
+    let t = Instant::now();
+    for i in 0..m {
+        let va = 0x1000_0000 + (i as u64 % 64) * 4096;
+        h.mm_apply(
+            mm,
+            &[MapOp::Map {
+                va,
+                len: 4096,
+                phys: 0x10_0000,
+                prot: Prot::READ,
+            }],
+        )
+        .unwrap();
+        h.mm_flush(mm).unwrap();
+    }
+    let batch1 = per(t, m);
+    let t = Instant::now();
+    for _ in 0..m / 10 {
+        let ops: Vec<MapOp> = (0..64u64)
+            .map(|i| MapOp::Map {
+                va: 0x1000_0000 + i * 8192,
+                len: 4096,
+                phys: 0x10_0000,
+                prot: Prot::READ,
+            })
+            .collect();
+        h.mm_apply(mm, &ops).unwrap();
+        h.mm_flush(mm).unwrap();
+    }
+    let batch64 = per(t, m / 10);
+
+    // Page faults: touch one new page per iteration; map it and resume.
+    // 1: mov rax, [rbx]; add rbx, 4096; jmp 1b
+    let fcode = [
+        0x48, 0x8b, 0x03, 0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, 0xeb, 0xf4,
+    ];
+    let fmm = space(&mut h, &fcode);
+    let mut r = regs();
+    r.gp.rbx = 0x3000_0000;
+    let pages = 3000u32;
+    let t = Instant::now();
+    for _ in 0..pages {
+        match h.run_user(fmm, &mut r) {
+            Trap::PageFault { addr, .. } => {
+                let va = addr & !4095;
+                h.mm_apply(
+                    fmm,
+                    &[MapOp::Map {
+                        va,
+                        len: 4096,
+                        phys: 0x10_0000,
+                        prot: Prot::READ,
+                    }],
+                )
+                .unwrap();
+            }
+            t => panic!("{t:?}"),
+        }
+    }
+    let fault = per(t, pages);
+
+    eprintln!("native getppid:                  {native:8.3} us");
+    eprintln!("bare GETREGS+SETREGS+SYSEMU:     {floor:8.3} us");
+    eprintln!("bare + PTRACE_GET_SYSCALL_INFO:  {with_info:8.3} us");
+    eprintln!(
+        "umbra run_user (syscall):        {umbra:8.3} us  ({:.2}x the bare loop)",
+        umbra / floor
+    );
+    eprintln!("batch flush, 1 op:               {batch1:8.3} us");
+    eprintln!("batch flush, 64 ops:             {batch64:8.3} us");
+    eprintln!("page fault (stop + map + resume): {fault:8.3} us");
+    eprintln!("GET_SYSCALL_INFO calls: {}", h.stats().syscall_info_calls);
 }

@@ -21,8 +21,8 @@ use umbra_abi::flags::Prot;
 use umbra_abi::structs::Winsize;
 use umbra_core::arch::{GpRegs, UserRegs, USER_END};
 use umbra_core::host::{
-    ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError, HostMemory, HostMisc,
-    HostTime, LogLevel, MapOp, MmId, SyscallAbi, Trap,
+    ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError,
+    HostMemory, HostMisc, HostTime, LogLevel, MapOp, MmId, SyscallAbi, Trap,
 };
 
 const PAGE: u64 = 4096;
@@ -183,19 +183,36 @@ fn push_merged(q: &mut Vec<MapOp>, op: MapOp) {
     if let Some(last) = q.last_mut() {
         match (last, op) {
             (
-                MapOp::Map { va, len, phys, prot },
-                MapOp::Map { va: va2, len: len2, phys: phys2, prot: prot2 },
+                MapOp::Map {
+                    va,
+                    len,
+                    phys,
+                    prot,
+                },
+                MapOp::Map {
+                    va: va2,
+                    len: len2,
+                    phys: phys2,
+                    prot: prot2,
+                },
             ) if *va + *len == va2 && *phys + *len == phys2 && *prot == prot2 => {
                 *len += len2;
                 return;
             }
-            (MapOp::Unmap { va, len }, MapOp::Unmap { va: va2, len: len2 }) if *va + *len == va2 => {
+            (MapOp::Unmap { va, len }, MapOp::Unmap { va: va2, len: len2 })
+                if *va + *len == va2 =>
+            {
                 *len += len2;
                 return;
             }
-            (MapOp::Protect { va, len, prot }, MapOp::Protect { va: va2, len: len2, prot: prot2 })
-                if *va + *len == va2 && *prot == prot2 =>
-            {
+            (
+                MapOp::Protect { va, len, prot },
+                MapOp::Protect {
+                    va: va2,
+                    len: len2,
+                    prot: prot2,
+                },
+            ) if *va + *len == va2 && *prot == prot2 => {
                 *len += len2;
                 return;
             }
@@ -215,8 +232,10 @@ impl PtraceHost {
     /// unlinked-file fallback (for tests).
     pub fn new_with(opts: HostOptions, force_file_memory: bool) -> Result<PtraceHost, String> {
         let mem_bytes = opts.mem_bytes;
-        if mem_bytes == 0 || mem_bytes % PAGE as usize != 0 {
-            return Err(format!("memory size {mem_bytes} is not a positive multiple of 4096 bytes"));
+        if mem_bytes == 0 || mem_bytes & (PAGE as usize - 1) != 0 {
+            return Err(format!(
+                "memory size {mem_bytes} is not a positive multiple of 4096 bytes"
+            ));
         }
         if mem_bytes > (1usize << 46) {
             return Err(format!("memory size {mem_bytes} is too large"));
@@ -241,7 +260,9 @@ impl PtraceHost {
         mem.as_mut_slice()[mem_bytes..mem_bytes + blob.len()].copy_from_slice(blob);
         let mut disks = Vec::new();
         for (i, mut f) in opts.disks.into_iter().enumerate() {
-            let size = f.seek(SeekFrom::End(0)).map_err(|e| format!("cannot size disk {i}: {e}"))?;
+            let size = f
+                .seek(SeekFrom::End(0))
+                .map_err(|e| format!("cannot size disk {i}: {e}"))?;
             disks.push((f, size));
         }
         Ok(PtraceHost {
@@ -281,7 +302,9 @@ impl PtraceHost {
     /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
     pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
         let data_off = self.mem_bytes + PAGE as usize;
-        let Some(st) = self.stubs.get_mut(&mm.0) else { return Err(HostError::StubDied) };
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Err(HostError::StubDied);
+        };
         if st.dead {
             return Err(HostError::StubDied);
         }
@@ -289,7 +312,10 @@ impl PtraceHost {
         match flush(data, st, &mut self.stats) {
             Ok(()) => Ok(()),
             Err(e) => {
-                log_line(LogLevel::Error, format_args!("mapping update of stub {} failed: {}", st.pid, e.msg));
+                log_line(
+                    LogLevel::Error,
+                    format_args!("mapping update of stub {} failed: {}", st.pid, e.msg),
+                );
                 // The stub's address space is now unknown: it must never run again.
                 sys::ptrace::kill_and_reap(st.pid);
                 st.dead = true;
@@ -306,7 +332,14 @@ impl PtraceHost {
             cpu: Some(self.cpu),
         };
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
-        let mut st = Stub { pid, dead: false, pending: Vec::new(), tracker: Tracker::new(), base: RawRegs::default(), cur: None };
+        let mut st = Stub {
+            pid,
+            dead: false,
+            pending: Vec::new(),
+            tracker: Tracker::new(),
+            base: RawRegs::default(),
+            cur: None,
+        };
         let r = self.setup_stub(&mut st);
         if r.is_err() {
             ptrace::kill_and_reap(pid);
@@ -319,18 +352,28 @@ impl PtraceHost {
         loop {
             match ptrace::wait(pid).map_err(|e| format!("waiting for stub {pid}: {e}"))? {
                 WaitStatus::Stopped { sig: SIGTRAP, .. } => break,
-                WaitStatus::Stopped { .. } => ptrace::cont(pid, 0).map_err(|e| format!("resuming stub {pid}: {e}"))?,
-                WaitStatus::Exited(c) => {
-                    return Err(format!("stub {pid} setup failed at step {c}: {}", stub::setup_step_name(c)))
+                WaitStatus::Stopped { .. } => {
+                    ptrace::cont(pid, 0).map_err(|e| format!("resuming stub {pid}: {e}"))?
                 }
-                WaitStatus::Signaled(s) => return Err(format!("stub {pid} was killed by signal {s} during setup")),
+                WaitStatus::Exited(c) => {
+                    return Err(format!(
+                        "stub {pid} setup failed at step {c}: {}",
+                        stub::setup_step_name(c)
+                    ))
+                }
+                WaitStatus::Signaled(s) => {
+                    return Err(format!("stub {pid} was killed by signal {s} during setup"))
+                }
             }
         }
         ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD)
             .map_err(|e| format!("PTRACE_SETOPTIONS on stub {pid}: {e}"))?;
         let r = ptrace::get_regs(pid).map_err(|e| format!("PTRACE_GETREGS on stub {pid}: {e}"))?;
         if r.rip != stub::idle_addr() + 1 {
-            return Err(format!("stub {pid} trapped at {:#x}, not at its idle trap", r.rip));
+            return Err(format!(
+                "stub {pid} trapped at {:#x}, not at its idle trap",
+                r.rip
+            ));
         }
         st.base = r;
         let mut ops: Vec<[u64; 7]> = Vec::new();
@@ -339,14 +382,31 @@ impl PtraceHost {
         // SIGSEGV at its next preemption. Unregister it first.
         if let Ok(c) = ptrace::rseq_config(pid) {
             if c.pointer != 0 {
-                ops.push([SYS_RSEQ, c.pointer, c.size as u64, 1, c.signature as u64, 0, 0]);
+                ops.push([
+                    SYS_RSEQ,
+                    c.pointer,
+                    c.size as u64,
+                    1,
+                    c.signature as u64,
+                    0,
+                    0,
+                ]);
             }
         }
         ops.push([SYS_MUNMAP, 0, stub::STUB_BASE, 0, 0, 0, 0]);
-        ops.push([SYS_MUNMAP, stub::STUB_END, stub::TASK_TOP - stub::STUB_END, 0, 0, 0, 0]);
+        ops.push([
+            SYS_MUNMAP,
+            stub::STUB_END,
+            stub::TASK_TOP - stub::STUB_END,
+            0,
+            0,
+            0,
+            0,
+        ]);
         let data_off = self.mem_bytes + PAGE as usize;
         let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
-        run_batch(data, st, &ops, &mut self.stats).map_err(|e| format!("emptying stub {pid}: {}", e.msg))
+        run_batch(data, st, &ops, &mut self.stats)
+            .map_err(|e| format!("emptying stub {pid}: {}", e.msg))
     }
 }
 
@@ -356,9 +416,22 @@ fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), Ba
     let mut ops: Vec<[u64; 7]> = Vec::with_capacity(pending.len());
     for op in pending {
         match op {
-            MapOp::Map { va, len, phys, prot } => {
+            MapOp::Map {
+                va,
+                len,
+                phys,
+                prot,
+            } => {
                 let p = (prot & (Prot::READ | Prot::WRITE | Prot::EXEC)).bits() as u64;
-                ops.push([SYS_MMAP, va, len, p, MAP_SHARED_FIXED, stub::STUB_MEMFD as u64, phys]);
+                ops.push([
+                    SYS_MMAP,
+                    va,
+                    len,
+                    p,
+                    MAP_SHARED_FIXED,
+                    stub::STUB_MEMFD as u64,
+                    phys,
+                ]);
                 st.tracker.map(va, len, phys, p as u32);
             }
             MapOp::Unmap { va, len } => {
@@ -378,7 +451,10 @@ fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), Ba
 
 fn op_name(op: &[u64; 7]) -> String {
     match op[0] {
-        SYS_MMAP => format!("mmap({:#x}, {:#x}, prot {}, phys {:#x})", op[1], op[2], op[3], op[6]),
+        SYS_MMAP => format!(
+            "mmap({:#x}, {:#x}, prot {}, phys {:#x})",
+            op[1], op[2], op[3], op[6]
+        ),
         SYS_MUNMAP => format!("munmap({:#x}, {:#x})", op[1], op[2]),
         SYS_MPROTECT => format!("mprotect({:#x}, {:#x}, {})", op[1], op[2], op[3]),
         n => format!("syscall {n}({:#x}, {:#x}, ...)", op[1], op[2]),
@@ -386,11 +462,19 @@ fn op_name(op: &[u64; 7]) -> String {
 }
 
 /// Runs host syscalls in the stub: one PTRACE_CONT round trip per data page.
-fn run_batch(data: &mut [u8], st: &mut Stub, ops: &[[u64; 7]], stats: &mut HostStats) -> Result<(), BatchError> {
+fn run_batch(
+    data: &mut [u8],
+    st: &mut Stub,
+    ops: &[[u64; 7]],
+    stats: &mut HostStats,
+) -> Result<(), BatchError> {
     let pid = st.pid;
     let died = |st: &mut Stub, what: &str| {
         st.dead = true;
-        BatchError { msg: format!("stub {pid} died {what}"), err: HostError::StubDied }
+        BatchError {
+            msg: format!("stub {pid} died {what}"),
+            err: HostError::StubDied,
+        }
     };
     for chunk in ops.chunks(stub::BATCH_MAX) {
         data[..8].copy_from_slice(&(chunk.len() as u64).to_le_bytes());
@@ -405,39 +489,61 @@ fn run_batch(data: &mut [u8], st: &mut Stub, ops: &[[u64; 7]], stats: &mut HostS
         r.rip = stub::batch_addr();
         r.orig_rax = u64::MAX;
         st.cur = None;
-        let io = |e: Errno, what: &str| BatchError { msg: format!("{what} on stub {pid}: {e}"), err: errno_to_host(e) };
+        let io = |e: Errno, what: &str| BatchError {
+            msg: format!("{what} on stub {pid}: {e}"),
+            err: errno_to_host(e),
+        };
         ptrace::set_regs(pid, &r).map_err(|e| io(e, "PTRACE_SETREGS"))?;
         ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
         stats.batches += 1;
         loop {
             match ptrace::wait(pid) {
-                Ok(WaitStatus::Stopped { sig: SIGTRAP, event: 0 }) => break,
-                Ok(WaitStatus::Stopped { sig: SIGSEGV | SIGBUS | SIGILL | SIGFPE, .. }) => {
+                Ok(WaitStatus::Stopped {
+                    sig: SIGTRAP,
+                    event: 0,
+                }) => break,
+                Ok(WaitStatus::Stopped {
+                    sig: SIGSEGV | SIGBUS | SIGILL | SIGFPE,
+                    ..
+                }) => {
                     let info = ptrace::get_siginfo(pid).unwrap_or_default();
                     if info.code > 0 {
                         return Err(BatchError {
-                            msg: format!("stub {pid} faulted (signal {}, addr {:#x}) in a batch", info.signo, info.addr),
+                            msg: format!(
+                                "stub {pid} faulted (signal {}, addr {:#x}) in a batch",
+                                info.signo, info.addr
+                            ),
                             err: HostError::Io,
                         });
                     }
                     ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
                 }
                 // Any other signal (sent from outside) is suppressed.
-                Ok(WaitStatus::Stopped { .. }) => ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?,
-                Ok(WaitStatus::Exited(_)) | Ok(WaitStatus::Signaled(_)) => return Err(died(st, "in a batch")),
+                Ok(WaitStatus::Stopped { .. }) => {
+                    ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?
+                }
+                Ok(WaitStatus::Exited(_)) | Ok(WaitStatus::Signaled(_)) => {
+                    return Err(died(st, "in a batch"))
+                }
                 Err(e) => return Err(io(e, "wait4")),
             }
         }
         let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
         data[..used].fill(0);
         if g.rip != stub::batch_done_addr() {
-            return Err(BatchError { msg: format!("stub {pid} trapped at {:#x} in a batch", g.rip), err: HostError::Io });
+            return Err(BatchError {
+                msg: format!("stub {pid} trapped at {:#x} in a batch", g.rip),
+                err: HostError::Io,
+            });
         }
         let done = (g.r15 as usize).min(chunk.len());
         stats.batch_ops += (done + usize::from(done < chunk.len())) as u64;
         if done < chunk.len() {
             let e = Errno((g.rax as i64).unsigned_abs().min(4095) as i32);
-            return Err(BatchError { msg: format!("{} failed: {e}", op_name(&chunk[done])), err: errno_to_host(e) });
+            return Err(BatchError {
+                msg: format!("{} failed: {e}", op_name(&chunk[done])),
+                err: errno_to_host(e),
+            });
         }
     }
     Ok(())
@@ -488,18 +594,22 @@ impl HostMemory for PtraceHost {
 
     fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError> {
         let mem_bytes = self.mem_bytes as u64;
-        let Some(st) = self.stubs.get_mut(&mm.0) else { return Err(HostError::StubDied) };
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Err(HostError::StubDied);
+        };
         if st.dead {
             return Err(HostError::StubDied);
         }
         let range_ok = |va: u64, len: u64| {
-            va % PAGE == 0 && len % PAGE == 0 && va.checked_add(len).is_some_and(|e| e <= USER_END)
+            (va | len) & (PAGE - 1) == 0 && va.checked_add(len).is_some_and(|e| e <= USER_END)
         };
         // Validate the whole batch first: none of it is queued if any op is bad.
         for op in ops {
             let ok = match *op {
                 MapOp::Map { va, len, phys, .. } => {
-                    range_ok(va, len) && phys % PAGE == 0 && phys.checked_add(len).is_some_and(|e| e <= mem_bytes)
+                    range_ok(va, len)
+                        && phys & (PAGE - 1) == 0
+                        && phys.checked_add(len).is_some_and(|e| e <= mem_bytes)
                 }
                 MapOp::Unmap { va, len } | MapOp::Protect { va, len, .. } => range_ok(va, len),
             };
@@ -510,7 +620,9 @@ impl HostMemory for PtraceHost {
         }
         for op in ops {
             let len = match *op {
-                MapOp::Map { len, .. } | MapOp::Unmap { len, .. } | MapOp::Protect { len, .. } => len,
+                MapOp::Map { len, .. } | MapOp::Unmap { len, .. } | MapOp::Protect { len, .. } => {
+                    len
+                }
             };
             if len != 0 {
                 push_merged(&mut st.pending, *op);
@@ -539,7 +651,9 @@ impl PtraceHost {
     }
 
     fn syscall_abi(&mut self, mm: u32, g: &RawRegs) -> SyscallAbi {
-        let Some(st) = self.stubs.get(&mm) else { return SyscallAbi::Native };
+        let Some(st) = self.stubs.get(&mm) else {
+            return SyscallAbi::Native;
+        };
         let native = |g: &RawRegs| {
             if g.orig_rax & 0x4000_0000 != 0 {
                 SyscallAbi::X32
@@ -576,7 +690,9 @@ impl PtraceHost {
         if code != SEGV_ACCERR {
             return FaultAccess::Unknown;
         }
-        let Some((_, prot)) = st.tracker.lookup(addr) else { return FaultAccess::Unknown };
+        let Some((_, prot)) = st.tracker.lookup(addr) else {
+            return FaultAccess::Unknown;
+        };
         match prot & 7 {
             // r-x: only a write faults.
             5 => FaultAccess::Write,
@@ -603,14 +719,18 @@ impl PtraceHost {
 impl HostCpu for PtraceHost {
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
         self.stats.runs += 1;
-        let Some(st) = self.stubs.get_mut(&mm.0) else { return Trap::StubDied };
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Trap::StubDied;
+        };
         if st.dead {
             return Trap::StubDied;
         }
         if !st.pending.is_empty() && self.mm_flush(mm).is_err() {
             return Trap::StubDied;
         }
-        let Some(st) = self.stubs.get_mut(&mm.0) else { return Trap::StubDied };
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Trap::StubDied;
+        };
         let pid = st.pid;
         if st.cur.as_ref() != Some(&regs.gp) {
             let mut r = to_raw(&regs.gp);
@@ -631,8 +751,15 @@ impl HostCpu for PtraceHost {
                 Err(e) => {
                     // Registers the host refuses (a non-canonical FS base, bad
                     // segments): the guest gets what a CPU fault would give.
-                    log_line(LogLevel::Warn, format_args!("PTRACE_SETREGS refused guest registers: {e}"));
-                    return Trap::Exception { sig: SIGSEGV as u32, code: SI_KERNEL, addr: 0 };
+                    log_line(
+                        LogLevel::Warn,
+                        format_args!("PTRACE_SETREGS refused guest registers: {e}"),
+                    );
+                    return Trap::Exception {
+                        sig: SIGSEGV as u32,
+                        code: SI_KERNEL,
+                        addr: 0,
+                    };
                 }
             }
         }
@@ -662,9 +789,13 @@ impl HostCpu for PtraceHost {
         regs.gp = from_raw(&g);
         st.cur = Some(regs.gp);
         if sig == SIGTRAP | 0x80 && event == 0 {
-            return Trap::Syscall { abi: self.syscall_abi(mm.0, &g) };
+            return Trap::Syscall {
+                abi: self.syscall_abi(mm.0, &g),
+            };
         }
-        let Some(info) = info else { return Trap::HostEvent };
+        let Some(info) = info else {
+            return Trap::HostEvent;
+        };
         if info.code <= 0 {
             // Sent by a process (kill, tgkill, sigqueue), not raised by the CPU.
             return Trap::HostEvent;
@@ -672,9 +803,16 @@ impl HostCpu for PtraceHost {
         if sig == SIGSEGV && (info.code == SEGV_MAPERR || info.code == SEGV_ACCERR) {
             let st = &self.stubs[&mm.0];
             let access = self.fault_access(st, info.code, info.addr, g.rip);
-            return Trap::PageFault { addr: info.addr, access };
+            return Trap::PageFault {
+                addr: info.addr,
+                access,
+            };
         }
-        Trap::Exception { sig: sig as u32, code: info.code, addr: info.addr }
+        Trap::Exception {
+            sig: sig as u32,
+            code: info.code,
+            addr: info.addr,
+        }
     }
 }
 
@@ -737,7 +875,9 @@ impl HostConsole for PtraceHost {
             ConsoleStream::Stderr => 2,
             ConsoleStream::Stdin => return Err(HostError::Unsupported),
         };
-        sys::write_all(fd, data).map(|_| data.len()).map_err(|_| HostError::Io)
+        sys::write_all(fd, data)
+            .map(|_| data.len())
+            .map_err(|_| HostError::Io)
     }
 
     fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {
@@ -783,7 +923,12 @@ impl HostConsole for PtraceHost {
 
     fn console_winsize(&self) -> Option<Winsize> {
         let (ws_row, ws_col, ws_xpixel, ws_ypixel) = sys::winsize(1).or_else(|| sys::winsize(0))?;
-        Some(Winsize { ws_row, ws_col, ws_xpixel, ws_ypixel })
+        Some(Winsize {
+            ws_row,
+            ws_col,
+            ws_xpixel,
+            ws_ypixel,
+        })
     }
 }
 

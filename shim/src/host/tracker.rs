@@ -23,9 +23,15 @@ impl Tracker {
 
     /// Ensures no region straddles `at`.
     fn split(&mut self, at: u64) {
-        let Some((&start, r)) = self.map.range_mut(..at).next_back() else { return };
+        let Some((&start, r)) = self.map.range_mut(..at).next_back() else {
+            return;
+        };
         if r.end > at {
-            let tail = Region { end: r.end, phys: r.phys + (at - start), prot: r.prot };
+            let tail = Region {
+                end: r.end,
+                phys: r.phys + (at - start),
+                prot: r.prot,
+            };
             r.end = at;
             self.map.insert(at, tail);
         }
@@ -44,7 +50,11 @@ impl Tracker {
     pub fn map(&mut self, va: u64, len: u64, phys: u64, prot: u32) {
         self.unmap(va, len);
         let mut start = va;
-        let mut region = Region { end: va + len, phys, prot };
+        let mut region = Region {
+            end: va + len,
+            phys,
+            prot,
+        };
         // Coalesce with the region before when contiguous in va and phys.
         if let Some((&s, r)) = self.map.range(..va).next_back() {
             if r.end == va && r.prot == prot && r.phys + (r.end - s) == phys {
@@ -102,12 +112,18 @@ mod tests {
         t.map(0x4000, 0x1000, 0x13000, 5); // coalesces
         assert_eq!(t.regions(), 1);
         t.map(0x8000, 0x1000, 0x0, 3);
-        assert_eq!(t.protect(0x0, 0x10000, 1), vec![(0x1000, 0x5000), (0x8000, 0x9000)]);
+        assert_eq!(
+            t.protect(0x0, 0x10000, 1),
+            vec![(0x1000, 0x5000), (0x8000, 0x9000)]
+        );
         assert_eq!(t.lookup(0x2fff), Some((0x11fff, 1)));
         t.unmap(0x2000, 0x1000);
         assert_eq!(t.lookup(0x2000), None);
         assert_eq!(t.lookup(0x3000), Some((0x12000, 1)));
-        assert_eq!(t.protect(0x1000, 0x3000, 3), vec![(0x1000, 0x2000), (0x3000, 0x4000)]);
+        assert_eq!(
+            t.protect(0x1000, 0x3000, 3),
+            vec![(0x1000, 0x2000), (0x3000, 0x4000)]
+        );
         assert_eq!(t.lookup(0x9000), None);
     }
 }

@@ -23,20 +23,48 @@ pub struct MemoryFile {
 fn memfd(flags: usize) -> Result<OwnedFd, Errno> {
     let name = b"umbra-mem\0";
     // SAFETY: `name` is a NUL-terminated string valid for the call.
-    let fd = check(unsafe { raw::syscall6(raw::nr::MEMFD_CREATE, name.as_ptr() as usize, flags, 0, 0, 0, 0) })?;
+    let fd = check(unsafe {
+        raw::syscall6(
+            raw::nr::MEMFD_CREATE,
+            name.as_ptr() as usize,
+            flags,
+            0,
+            0,
+            0,
+            0,
+        )
+    })?;
     // SAFETY: the kernel just returned this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn ftruncate(fd: &OwnedFd, size: usize) -> Result<(), Errno> {
     // SAFETY: no pointers.
-    unsafe { sc(raw::nr::FTRUNCATE, [fd.as_raw_fd() as usize, size, 0, 0, 0, 0]) }.map(|_| ())
+    unsafe {
+        sc(
+            raw::nr::FTRUNCATE,
+            [fd.as_raw_fd() as usize, size, 0, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
 }
 
 /// Whether a page of `fd` can be mapped executable (a noexec mount cannot).
 fn exec_mappable(fd: &OwnedFd) -> Result<(), Errno> {
     // SAFETY: a fresh mapping chosen by the kernel (no MAP_FIXED) replaces nothing.
-    let p = unsafe { sc(raw::nr::MMAP, [0, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd.as_raw_fd() as usize, 0]) }?;
+    let p = unsafe {
+        sc(
+            raw::nr::MMAP,
+            [
+                0,
+                4096,
+                PROT_READ | PROT_EXEC,
+                MAP_SHARED,
+                fd.as_raw_fd() as usize,
+                0,
+            ],
+        )
+    }?;
     // SAFETY: `p` is the page mapped just above, used by nothing else.
     let _ = unsafe { sc(raw::nr::MUNMAP, [p, 4096, 0, 0, 0, 0]) };
     Ok(())
@@ -54,9 +82,14 @@ pub fn create_memory_file(size: usize, force_file: bool) -> Result<MemoryFile, S
         };
         match made {
             Ok((fd, kind)) => {
-                ftruncate(&fd, size).map_err(|e| format!("cannot size the memory file to {size} bytes: {e}"))?;
-                exec_mappable(&fd).map_err(|e| format!("the memory file cannot be mapped executable: {e}"))?;
-                return Ok(MemoryFile { fd, kind: kind.to_string() });
+                ftruncate(&fd, size)
+                    .map_err(|e| format!("cannot size the memory file to {size} bytes: {e}"))?;
+                exec_mappable(&fd)
+                    .map_err(|e| format!("the memory file cannot be mapped executable: {e}"))?;
+                return Ok(MemoryFile {
+                    fd,
+                    kind: kind.to_string(),
+                });
             }
             Err(Errno::ENOSYS) => {}
             Err(e) => return Err(format!("memfd_create failed: {e}")),
@@ -72,8 +105,18 @@ pub fn create_memory_file(size: usize, force_file: bool) -> Result<MemoryFile, S
     dirs.push("/tmp".to_string());
     let mut why = Vec::new();
     for dir in dirs {
-        let path = format!("{dir}/umbra-mem-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-        let file: File = match OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path) {
+        let path = format!(
+            "{dir}/umbra-mem-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let file: File = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(f) => f,
             Err(e) => {
                 why.push(format!("{path}: {e}"));
@@ -88,10 +131,15 @@ pub fn create_memory_file(size: usize, force_file: bool) -> Result<MemoryFile, S
             continue;
         }
         if let Err(e) = exec_mappable(&fd) {
-            why.push(format!("{path}: cannot map executable (noexec mount?): {e}"));
+            why.push(format!(
+                "{path}: cannot map executable (noexec mount?): {e}"
+            ));
             continue;
         }
-        return Ok(MemoryFile { fd, kind: format!("unlinked file {path}") });
+        return Ok(MemoryFile {
+            fd,
+            kind: format!("unlinked file {path}"),
+        });
     }
     Err(format!("cannot create a memory file: {}", why.join("; ")))
 }
@@ -110,9 +158,22 @@ impl SharedMapping {
         }
         // SAFETY: no MAP_FIXED: the kernel picks a free range, nothing is replaced.
         let p = unsafe {
-            sc(raw::nr::MMAP, [0, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.as_raw_fd() as usize, 0])
+            sc(
+                raw::nr::MMAP,
+                [
+                    0,
+                    len,
+                    PROT_READ | PROT_WRITE,
+                    MAP_SHARED,
+                    fd.as_raw_fd() as usize,
+                    0,
+                ],
+            )
         }?;
-        Ok(SharedMapping { ptr: p as *mut u8, len })
+        Ok(SharedMapping {
+            ptr: p as *mut u8,
+            len,
+        })
     }
 
     pub fn len(&self) -> usize {

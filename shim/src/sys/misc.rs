@@ -12,20 +12,38 @@ pub const POLLNVAL: i16 = 0x20;
 
 /// clock_gettime in nanoseconds (through the vDSO via libc; cheap).
 pub fn clock_ns(clock: i32) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a writable timespec.
     let r = unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut ts) };
     if r != 0 {
         return 0;
     }
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// Sleeps until the CLOCK_MONOTONIC time `deadline_ns`; returns early on a signal.
 pub fn sleep_until_mono(deadline_ns: u64) -> Result<(), Errno> {
-    let ts = [(deadline_ns / 1_000_000_000) as i64, (deadline_ns % 1_000_000_000) as i64];
+    let ts = [
+        (deadline_ns / 1_000_000_000) as i64,
+        (deadline_ns % 1_000_000_000) as i64,
+    ];
     // SAFETY: `ts` is a readable struct timespec; rem is NULL (TIMER_ABSTIME = 1).
-    let r = unsafe { raw::syscall6(raw::nr::CLOCK_NANOSLEEP, CLOCK_MONOTONIC as usize, 1, ts.as_ptr() as usize, 0, 0, 0) };
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::CLOCK_NANOSLEEP,
+            CLOCK_MONOTONIC as usize,
+            1,
+            ts.as_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    };
     // clock_nanosleep returns a positive error number, not -errno.
     match r {
         0 => Ok(()),
@@ -38,20 +56,54 @@ pub fn sleep_until_mono(deadline_ns: u64) -> Result<(), Errno> {
 pub fn poll_fd(fd: i32, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
     let mut pfd = [fd as i64 as u64 & 0xffff_ffff | ((events as u16 as u64) << 32)];
     // SAFETY: `pfd` is one struct pollfd (int fd; short events; short revents).
-    let n = check(unsafe { raw::syscall6(raw::nr::POLL, pfd.as_mut_ptr() as usize, 1, timeout_ms as isize as usize, 0, 0, 0) })?;
-    Ok(if n == 0 { 0 } else { (pfd[0] >> 48) as u16 as i16 })
+    let n = check(unsafe {
+        raw::syscall6(
+            raw::nr::POLL,
+            pfd.as_mut_ptr() as usize,
+            1,
+            timeout_ms as isize as usize,
+            0,
+            0,
+            0,
+        )
+    })?;
+    Ok(if n == 0 {
+        0
+    } else {
+        (pfd[0] >> 48) as u16 as i16
+    })
 }
 
 /// read(2).
 pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is writable for its length.
-    check(unsafe { raw::syscall6(raw::nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0) })
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::READ,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+            0,
+        )
+    })
 }
 
 /// write(2).
 pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is readable for its length.
-    check(unsafe { raw::syscall6(raw::nr::WRITE, fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0) })
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::WRITE,
+            fd as usize,
+            buf.as_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+            0,
+        )
+    })
 }
 
 /// Writes all of `buf`, retrying on EINTR and after partial writes.
@@ -75,7 +127,17 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
 pub fn is_tty(fd: i32) -> bool {
     let mut t = [0u8; 64];
     // SAFETY: TCGETS writes a struct termios (36 bytes) into the 64-byte buffer.
-    let r = unsafe { raw::syscall6(raw::nr::IOCTL, fd as usize, 0x5401, t.as_mut_ptr() as usize, 0, 0, 0) };
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::IOCTL,
+            fd as usize,
+            0x5401,
+            t.as_mut_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    };
     r == 0
 }
 
@@ -83,14 +145,34 @@ pub fn is_tty(fd: i32) -> bool {
 pub fn winsize(fd: i32) -> Option<(u16, u16, u16, u16)> {
     let mut w = [0u16; 4];
     // SAFETY: TIOCGWINSZ writes a struct winsize (4 u16) into `w`.
-    let r = unsafe { raw::syscall6(raw::nr::IOCTL, fd as usize, 0x5413, w.as_mut_ptr() as usize, 0, 0, 0) };
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::IOCTL,
+            fd as usize,
+            0x5413,
+            w.as_mut_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    };
     (r == 0).then_some((w[0], w[1], w[2], w[3]))
 }
 
 /// getrandom(2), once.
 pub fn getrandom(buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is writable for its length.
-    check(unsafe { raw::syscall6(raw::nr::GETRANDOM, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0) })
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::GETRANDOM,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+            0,
+            0,
+        )
+    })
 }
 
 /// Sets SIGPIPE to SIG_IGN for umbra, so a closed stdout gives EPIPE instead of
@@ -99,7 +181,8 @@ pub fn ignore_sigpipe() -> Result<(), Errno> {
     // struct kernel_sigaction { handler, flags, restorer, mask }: SIG_IGN = 1.
     let sa = [1u64, 0, 0, 0];
     // SAFETY: `sa` is a readable kernel sigaction; old action is NULL.
-    check(unsafe { raw::syscall6(raw::nr::RT_SIGACTION, 13, sa.as_ptr() as usize, 0, 8, 0, 0) }).map(|_| ())
+    check(unsafe { raw::syscall6(raw::nr::RT_SIGACTION, 13, sa.as_ptr() as usize, 0, 8, 0, 0) })
+        .map(|_| ())
 }
 
 /// Pins the calling thread (umbra) to `cpu`.
@@ -110,14 +193,35 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), Errno> {
     let mut mask = [0u64; 16];
     mask[cpu / 64] |= 1 << (cpu % 64);
     // SAFETY: `mask` is a readable 128-byte cpu set.
-    check(unsafe { raw::syscall6(raw::nr::SCHED_SETAFFINITY, 0, 128, mask.as_ptr() as usize, 0, 0, 0) }).map(|_| ())
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::SCHED_SETAFFINITY,
+            0,
+            128,
+            mask.as_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 /// Whether `cpu` is in the calling thread's allowed set.
 pub fn cpu_allowed(cpu: usize) -> bool {
     let mut mask = [0u64; 16];
     // SAFETY: the kernel writes at most 128 bytes into `mask`.
-    let r = unsafe { raw::syscall6(raw::nr::SCHED_GETAFFINITY, 0, 128, mask.as_mut_ptr() as usize, 0, 0, 0) };
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::SCHED_GETAFFINITY,
+            0,
+            128,
+            mask.as_mut_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    };
     r > 0 && cpu < 1024 && mask[cpu / 64] & (1 << (cpu % 64)) != 0
 }
 
@@ -125,7 +229,17 @@ pub fn cpu_allowed(cpu: usize) -> bool {
 pub fn current_cpu() -> Result<usize, Errno> {
     let mut cpu: u32 = 0;
     // SAFETY: `cpu` is a writable unsigned; node and tcache are NULL.
-    check(unsafe { raw::syscall6(raw::nr::GETCPU, &mut cpu as *mut u32 as usize, 0, 0, 0, 0, 0) })?;
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::GETCPU,
+            &mut cpu as *mut u32 as usize,
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+    })?;
     Ok(cpu as usize)
 }
 

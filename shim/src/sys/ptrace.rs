@@ -100,7 +100,17 @@ fn ptrace_noptr(req: usize, pid: i32, addr: usize, data: usize) -> Result<usize,
 pub fn get_regs(pid: i32) -> Result<RawRegs, Errno> {
     let mut r = RawRegs::default();
     // SAFETY: `r` is a writable `struct user_regs_struct` (repr(C), 27 u64).
-    check(unsafe { raw::syscall6(raw::nr::PTRACE, PTRACE_GETREGS, pid as usize, 0, &mut r as *mut RawRegs as usize, 0, 0) })?;
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_GETREGS,
+            pid as usize,
+            0,
+            &mut r as *mut RawRegs as usize,
+            0,
+            0,
+        )
+    })?;
     Ok(r)
 }
 
@@ -108,8 +118,18 @@ pub fn get_regs(pid: i32) -> Result<RawRegs, Errno> {
 #[inline]
 pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
     // SAFETY: `r` is a readable `struct user_regs_struct`; the kernel only reads it.
-    check(unsafe { raw::syscall6(raw::nr::PTRACE, PTRACE_SETREGS, pid as usize, 0, r as *const RawRegs as usize, 0, 0) })
-        .map(|_| ())
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_SETREGS,
+            pid as usize,
+            0,
+            r as *const RawRegs as usize,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 /// PTRACE_SYSEMU: resume; the next syscall stops at entry and is never executed.
@@ -132,9 +152,23 @@ pub fn set_options(pid: i32, opts: usize) -> Result<(), Errno> {
 /// PTRACE_GETSIGINFO.
 pub fn get_siginfo(pid: i32) -> Result<SigInfo, Errno> {
     let mut buf = [0u64; 16]; // siginfo_t is 128 bytes
-    // SAFETY: `buf` is 128 writable bytes, the size of siginfo_t.
-    check(unsafe { raw::syscall6(raw::nr::PTRACE, PTRACE_GETSIGINFO, pid as usize, 0, buf.as_mut_ptr() as usize, 0, 0) })?;
-    Ok(SigInfo { signo: buf[0] as u32 as i32, code: (buf[1] & 0xffff_ffff) as u32 as i32, addr: buf[2] })
+                              // SAFETY: `buf` is 128 writable bytes, the size of siginfo_t.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_GETSIGINFO,
+            pid as usize,
+            0,
+            buf.as_mut_ptr() as usize,
+            0,
+            0,
+        )
+    })?;
+    Ok(SigInfo {
+        signo: buf[0] as u32 as i32,
+        code: (buf[1] & 0xffff_ffff) as u32 as i32,
+        addr: buf[2],
+    })
 }
 
 /// PTRACE_GET_SYSCALL_INFO: the AUDIT_ARCH_* of the current syscall stop.
@@ -143,7 +177,15 @@ pub fn syscall_arch(pid: i32) -> Result<u32, Errno> {
     let size = core::mem::size_of_val(&buf);
     // SAFETY: `buf` is `size` writable bytes; the kernel writes at most `size`.
     check(unsafe {
-        raw::syscall6(raw::nr::PTRACE, PTRACE_GET_SYSCALL_INFO, pid as usize, size, buf.as_mut_ptr() as usize, 0, 0)
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_GET_SYSCALL_INFO,
+            pid as usize,
+            size,
+            buf.as_mut_ptr() as usize,
+            0,
+            0,
+        )
     })?;
     // op (u8), pad[3], arch (u32)
     Ok((buf[0] >> 32) as u32)
@@ -155,7 +197,15 @@ pub fn rseq_config(pid: i32) -> Result<RseqConfig, Errno> {
     let size = core::mem::size_of::<RseqConfig>();
     // SAFETY: `c` is `size` writable bytes of the kernel's struct layout.
     check(unsafe {
-        raw::syscall6(raw::nr::PTRACE, PTRACE_GET_RSEQ_CONFIGURATION, pid as usize, size, &mut c as *mut RseqConfig as usize, 0, 0)
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_GET_RSEQ_CONFIGURATION,
+            pid as usize,
+            size,
+            &mut c as *mut RseqConfig as usize,
+            0,
+            0,
+        )
     })?;
     Ok(c)
 }
@@ -165,7 +215,10 @@ pub fn decode_status(status: i32) -> WaitStatus {
     if status & 0x7f == 0 {
         WaitStatus::Exited((status >> 8) & 0xff)
     } else if status & 0xff == 0x7f {
-        WaitStatus::Stopped { sig: (status >> 8) & 0xff, event: (status >> 16) & 0xffff }
+        WaitStatus::Stopped {
+            sig: (status >> 8) & 0xff,
+            event: (status >> 16) & 0xffff,
+        }
     } else {
         WaitStatus::Signaled(status & 0x7f)
     }
@@ -177,7 +230,17 @@ pub fn wait(pid: i32) -> Result<WaitStatus, Errno> {
     loop {
         let mut status: i32 = 0;
         // SAFETY: `status` is a writable int; rusage is NULL.
-        let r = check(unsafe { raw::syscall6(raw::nr::WAIT4, pid as usize, &mut status as *mut i32 as usize, WALL, 0, 0, 0) });
+        let r = check(unsafe {
+            raw::syscall6(
+                raw::nr::WAIT4,
+                pid as usize,
+                &mut status as *mut i32 as usize,
+                WALL,
+                0,
+                0,
+                0,
+            )
+        });
         match r {
             Ok(_) => return Ok(decode_status(status)),
             Err(Errno::EINTR) => continue,
@@ -190,8 +253,22 @@ pub fn wait(pid: i32) -> Result<WaitStatus, Errno> {
 pub fn wait_nohang(pid: i32) -> Result<Option<WaitStatus>, Errno> {
     let mut status: i32 = 0;
     // SAFETY: `status` is a writable int; rusage is NULL.
-    let r = check(unsafe { raw::syscall6(raw::nr::WAIT4, pid as usize, &mut status as *mut i32 as usize, WALL | 1, 0, 0, 0) })?;
-    Ok(if r == 0 { None } else { Some(decode_status(status)) })
+    let r = check(unsafe {
+        raw::syscall6(
+            raw::nr::WAIT4,
+            pid as usize,
+            &mut status as *mut i32 as usize,
+            WALL | 1,
+            0,
+            0,
+            0,
+        )
+    })?;
+    Ok(if r == 0 {
+        None
+    } else {
+        Some(decode_status(status))
+    })
 }
 
 /// kill(2).

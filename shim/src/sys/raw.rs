@@ -12,7 +12,15 @@ use core::arch::asm;
 /// arguments must be valid for what the kernel reads or writes through them, and
 /// the call must not invalidate memory Rust still uses (e.g. munmap of live data).
 #[inline(always)]
-pub unsafe fn syscall6(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+pub unsafe fn syscall6(
+    nr: usize,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> isize {
     let ret: isize;
     // SAFETY: the `syscall` instruction clobbers only rax (result), rcx and r11;
     // all three are declared. It does not touch the stack. What the syscall itself

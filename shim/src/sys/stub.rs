@@ -81,7 +81,10 @@ extern "C" {
 
 /// The stub blob: position-independent code copied to offset 0 of the code page.
 pub fn blob() -> &'static [u8] {
-    let (s, e) = (core::ptr::addr_of!(umbra_stub_blob_start), core::ptr::addr_of!(umbra_stub_blob_end));
+    let (s, e) = (
+        core::ptr::addr_of!(umbra_stub_blob_start),
+        core::ptr::addr_of!(umbra_stub_blob_end),
+    );
     let len = e as usize - s as usize;
     // SAFETY: both symbols are defined by the global_asm! above in one section, in
     // this order; the bytes between them are the blob's code, readable (.text) and
@@ -176,11 +179,13 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
 #[inline(never)]
 unsafe fn child_main(c: &SpawnConfig, ppid: isize, mask: &[u64; 16], has_cpu: bool) -> ! {
     use raw::nr;
-    // SAFETY (whole fn): every call below is a raw syscall with either no pointer
+    // SAFETY: every call below is a raw syscall with either no pointer
     // arguments or pointers to live locals of this frame; none unmaps memory in
     // use until the final asm block, which no longer uses the stack.
     unsafe {
-        let s = |n: usize, a0: usize, a1: usize, a2: usize, a3: usize| raw::syscall6(n, a0, a1, a2, a3, 0, 0);
+        let s = |n: usize, a0: usize, a1: usize, a2: usize, a3: usize| {
+            raw::syscall6(n, a0, a1, a2, a3, 0, 0)
+        };
         let die = |code: usize| -> ! {
             raw::syscall6(nr::EXIT_GROUP, code, 0, 0, 0, 0, 0);
             loop {
