@@ -298,7 +298,17 @@ fn demo() -> Result<()> {
     ];
     let mut failed = Vec::new();
     for args in commands {
-        println!("\numbra$ busybox {}", args.join(" "));
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        println!("\numbra$ busybox {}", shown.join(" "));
         let status = Command::new(&umbra)
             .arg("run")
             .arg("--initrd")
