@@ -187,6 +187,12 @@ busybox_same_as_native! {
     busybox_false: ["false"];
     busybox_ls: ["ls", "-a"];
     busybox_sh_exit_status: ["sh", "-c", "exit 3"];
+    busybox_seq_many_lines: ["seq", "1", "100000"];
+    busybox_head_dev_zero: ["head", "-c", "100", "/dev/zero"];
+    busybox_cat_dev_null: ["cat", "/dev/null"];
+    // No %s: directory sizes differ between file systems.
+    busybox_stat: ["stat", "-c", "%n %a %F %h", "hello.txt", "link", "sub/a.txt"];
+    busybox_test_builtin: ["sh", "-c", "test -d sub && test -f hello.txt && test -L link && echo yes"];
     busybox_sh_builtins: ["sh", "-c", "echo $0 $1; cd sub && echo *", "zero", "one"];
 }
 
@@ -223,4 +229,41 @@ fn guest_programs_are_deterministic_natively() {
 #[ignore = "needs poll(2)"]
 fn busybox_sh_read_builtin() {
     assert_same(&Run::busybox(&["sh", "-c", "read x; echo got $x"]).stdin(b"input line\n"));
+}
+
+#[test]
+fn busybox_wc_large_stdin() {
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| b"abcdefghij\n"[i as usize % 11])
+        .collect();
+    assert_same(&Run::busybox(&["wc"]).stdin(&data));
+}
+
+#[test]
+fn cpu_and_mem_flags() {
+    let run = Run::guest(Libc::Musl, "hello");
+    let native = run.native();
+    for flags in [&["--cpu", "0"][..], &["--mem", "16M"]] {
+        let mut with = run.clone();
+        for f in flags {
+            with = with.umbra_flag(f);
+        }
+        umbra_tests::compare(&native, &with.umbra());
+    }
+    let rd = test_initrd().display().to_string();
+    let out = umbra_raw(&[
+        "run",
+        "--mem",
+        "1K",
+        "--initrd",
+        &rd,
+        "--",
+        "/tests/musl/hello",
+    ]);
+    assert_ne!(
+        out.status.code(),
+        0,
+        "a 1K guest memory must be refused\n{}",
+        out.describe()
+    );
 }
