@@ -83,6 +83,13 @@ fn stub_is_empty() {
     assert_eq!(fds, vec!["3".to_string()]);
     let target = std::fs::read_link(format!("/proc/{pid}/fd/3")).unwrap();
     assert!(target.to_string_lossy().contains("umbra-mem"), "{target:?}");
+    // The rseq area inherited from umbra's thread was unregistered.
+    assert_eq!(
+        sys::ptrace::rseq_config(pid)
+            .map(|c| c.pointer)
+            .unwrap_or(0),
+        0
+    );
     // Its own session, pinned to umbra's CPU.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
@@ -392,9 +399,31 @@ fn host_signals_are_suppressed() {
     assert_eq!(r.ip(), CODE_VA);
     assert_eq!(h.run_user(mm, &mut r), Trap::HostEvent);
     killer.join().unwrap();
-    // A SIGSEGV sent by a process is a host event too, not a fault.
-    sys::ptrace::kill(pid, 11).unwrap();
-    assert_eq!(h.run_user(mm, &mut r), Trap::HostEvent);
+    // A SIGSEGV or SIGTRAP sent by a process is a host event too, not a fault;
+    // SIGSTOP does not stop the stub.
+    for sig in [11, 5, 19] {
+        sys::ptrace::kill(pid, sig).unwrap();
+        assert_eq!(h.run_user(mm, &mut r), Trap::HostEvent, "signal {sig}");
+    }
+    // Also while a batch runs.
+    sys::ptrace::kill(pid, 5).unwrap();
+    sys::ptrace::kill(pid, 28).unwrap();
+    h.mm_apply(
+        mm,
+        &[MapOp::Map {
+            va: 0x1000,
+            len: 4096,
+            phys: 0,
+            prot: Prot::READ,
+        }],
+    )
+    .unwrap();
+    h.mm_flush(mm).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(
+        stat[stat.rfind(')').unwrap() + 2..].starts_with('t'),
+        "{stat}"
+    );
     assert!(alive(pid));
 }
 
@@ -762,4 +791,74 @@ fn bench_round_trips() {
     eprintln!("batch flush, 64 ops:             {batch64:8.3} us");
     eprintln!("page fault (stop + map + resume): {fault:8.3} us");
     eprintln!("GET_SYSCALL_INFO calls: {}", h.stats().syscall_info_calls);
+}
+
+/// umbra SIGKILLed while a guest runs: no stub survives it.
+#[test]
+fn stubs_die_with_umbra() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "helper_umbra_killed",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("UMBRA_SHIM_HELPER", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let at = stdout
+        .find("STUB_PIDS")
+        .unwrap_or_else(|| panic!("helper said: {stdout}"));
+    let line = stdout[at..].lines().next().unwrap();
+    let pids: Vec<i32> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 3);
+    for pid in pids {
+        let mut gone = false;
+        for _ in 0..200 {
+            // Dead is gone, or a zombie waiting for init (its parent, umbra, is gone).
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => gone = true,
+                Ok(s) => gone = s[s.rfind(')').unwrap() + 2..].starts_with('Z'),
+            }
+            if gone {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(gone, "stub {pid} outlived umbra");
+    }
+}
+
+#[test]
+#[ignore]
+fn helper_umbra_killed() {
+    if std::env::var_os("UMBRA_SHIM_HELPER").is_none() {
+        return;
+    }
+    use std::io::Write;
+    let mut h = host();
+    let spin = space(&mut h, &[0xeb, 0xfe]);
+    let idle = space(&mut h, &[0xcc]);
+    let fresh = h.mm_create().unwrap();
+    let pids: Vec<String> = [spin, idle, fresh]
+        .iter()
+        .map(|&m| h.stub_pid(m).unwrap().to_string())
+        .collect();
+    println!("STUB_PIDS {}", pids.join(" "));
+    std::io::stdout().flush().unwrap();
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        sys::ptrace::kill(sys::getpid(), 9).unwrap();
+    });
+    let mut r = regs();
+    h.run_user(spin, &mut r);
+    unreachable!("the guest spins until umbra is killed");
 }

@@ -496,26 +496,29 @@ fn run_batch(
         ptrace::set_regs(pid, &r).map_err(|e| io(e, "PTRACE_SETREGS"))?;
         ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
         stats.batches += 1;
-        loop {
+        let g = loop {
             match ptrace::wait(pid) {
-                Ok(WaitStatus::Stopped {
-                    sig: SIGTRAP,
-                    event: 0,
-                }) => break,
-                Ok(WaitStatus::Stopped {
-                    sig: SIGSEGV | SIGBUS | SIGILL | SIGFPE,
-                    ..
-                }) => {
-                    let info = ptrace::get_siginfo(pid).unwrap_or_default();
+                Ok(WaitStatus::Stopped { sig, event: 0 })
+                    if matches!(sig, SIGTRAP | SIGSEGV | SIGBUS | SIGILL | SIGFPE) =>
+                {
+                    if sig == SIGTRAP {
+                        let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
+                        if g.rip == stub::batch_done_addr() {
+                            break g;
+                        }
+                    }
+                    let info = ptrace::get_siginfo(pid).map_err(|e| io(e, "PTRACE_GETSIGINFO"))?;
                     if info.code > 0 {
+                        data[..used].fill(0);
                         return Err(BatchError {
                             msg: format!(
-                                "stub {pid} faulted (signal {}, addr {:#x}) in a batch",
-                                info.signo, info.addr
+                                "stub {pid} faulted (signal {}, code {}, addr {:#x}) in a batch",
+                                info.signo, info.code, info.addr
                             ),
                             err: HostError::Io,
                         });
                     }
+                    // Sent from outside: suppressed.
                     ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
                 }
                 // Any other signal (sent from outside) is suppressed.
@@ -527,15 +530,8 @@ fn run_batch(
                 }
                 Err(e) => return Err(io(e, "wait4")),
             }
-        }
-        let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
+        };
         data[..used].fill(0);
-        if g.rip != stub::batch_done_addr() {
-            return Err(BatchError {
-                msg: format!("stub {pid} trapped at {:#x} in a batch", g.rip),
-                err: HostError::Io,
-            });
-        }
         let done = (g.r15 as usize).min(chunk.len());
         stats.batch_ops += (done + usize::from(done < chunk.len())) as u64;
         if done < chunk.len() {
