@@ -180,7 +180,10 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let t = Timespec { tv_sec: -5, tv_nsec: 7 };
+        let t = Timespec {
+            tv_sec: -5,
+            tv_nsec: 7,
+        };
         let mut b = [0u8; 16];
         t.encode(&mut b);
         assert_eq!(Timespec::decode(&b), t);

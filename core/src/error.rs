@@ -17,6 +17,7 @@ impl From<crate::host::HostError> for Errno {
             HostError::OutOfRange => Errno::EINVAL,
             HostError::Unsupported => Errno::ENOSYS,
             HostError::StubDied => Errno::EFAULT,
+            HostError::BrokenPipe => Errno::EPIPE,
         }
     }
 }

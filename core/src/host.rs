@@ -24,6 +24,8 @@ pub enum HostError {
     Unsupported,
     /// The host process behind an address space is gone.
     StubDied,
+    /// The reader of a host stream (the console's stdout) has gone away.
+    BrokenPipe,
 }
 
 /// The host's handle for one guest address space (one stub process under ptrace).
@@ -34,7 +36,12 @@ pub struct MmId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapOp {
     /// Map `len` bytes of the memory file, starting at byte offset `phys`, at `va`.
-    Map { va: u64, len: u64, phys: u64, prot: Prot },
+    Map {
+        va: u64,
+        len: u64,
+        phys: u64,
+        prot: Prot,
+    },
     /// Remove every host mapping in `[va, va + len)`.
     Unmap { va: u64, len: u64 },
     /// Change the protection of `[va, va + len)`.

@@ -439,11 +439,17 @@ impl<H: Host> Kernel<H> {
             let r = &self.proc().thread.regs;
             (r.syscall_nr(), r.syscall_args())
         };
-        let trace = if self.cfg.strace {
+        let mut trace = if self.cfg.strace {
             Some(syscall::trace::entry(self, nr, args))
         } else {
             None
         };
+        if syscall::never_returns(nr) {
+            // Shown before the exit it causes, as strace does.
+            if let Some(t) = trace.take() {
+                self.host.log(LogLevel::Trace, format_args!("{t}) = ?"));
+            }
+        }
         let out = syscall::dispatch(self, nr, args);
         match out {
             Outcome::Ret(r) => {
@@ -464,11 +470,7 @@ impl<H: Host> Kernel<H> {
                     p.thread.state = ThreadState::Blocked(w);
                 }
             }
-            Outcome::Exited => {
-                if let Some(t) = trace {
-                    self.host.log(LogLevel::Trace, format_args!("{t}) = ?"));
-                }
-            }
+            Outcome::Exited => {}
         }
     }
 

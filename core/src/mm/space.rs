@@ -105,42 +105,36 @@ impl AddressSpace {
 
     fn push(&mut self, op: MapOp) {
         // Merge with the previous op where the host could do both as one call.
-        if let (
-            Some(last),
-            MapOp::Map {
-                va,
-                len,
-                phys,
-                prot,
-            },
-        ) = (self.pending.last_mut(), op)
-        {
-            if let MapOp::Map {
-                va: lva,
-                len: llen,
-                phys: lphys,
-                prot: lprot,
-            } = last
-            {
-                if *lprot == prot && *lva + *llen == va && *lphys + *llen == phys {
-                    *llen += len;
-                    return;
-                }
-            }
-        }
-        if let (
-            Some(MapOp::Protect {
-                va: lva,
-                len: llen,
-                prot: lprot,
-            }),
-            MapOp::Protect { va, len, prot },
-        ) = (self.pending.last_mut(), op)
-        {
-            if *lprot == prot && *lva + *llen == va {
+        match (self.pending.last_mut(), op) {
+            (
+                Some(MapOp::Map {
+                    va: lva,
+                    len: llen,
+                    phys: lphys,
+                    prot: lprot,
+                }),
+                MapOp::Map {
+                    va,
+                    len,
+                    phys,
+                    prot,
+                },
+            ) if *lprot == prot && *lva + *llen == va && *lphys + *llen == phys => {
                 *llen += len;
                 return;
             }
+            (
+                Some(MapOp::Protect {
+                    va: lva,
+                    len: llen,
+                    prot: lprot,
+                }),
+                MapOp::Protect { va, len, prot },
+            ) if *lprot == prot && *lva + *llen == va => {
+                *llen += len;
+                return;
+            }
+            _ => {}
         }
         self.pending.push(op);
     }
@@ -471,7 +465,7 @@ impl AddressSpace {
     /// Validates a user range: page-aligned start, non-empty, inside user space.
     /// Returns the page-aligned end.
     fn user_range(start: u64, len: u64) -> KResult<u64> {
-        if start % PAGE != 0 || len == 0 {
+        if !start.is_multiple_of(PAGE) || len == 0 {
             return Err(Errno::EINVAL);
         }
         let end = page_ceil(start.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
@@ -490,7 +484,7 @@ impl AddressSpace {
 
     /// mprotect(2).
     pub fn mprotect(&mut self, start: u64, len: u64, prot: Prot) -> KResult<()> {
-        if start % PAGE != 0 {
+        if !start.is_multiple_of(PAGE) {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
@@ -638,7 +632,7 @@ impl AddressSpace {
         flags: u32,
     ) -> KResult<u64> {
         use umbra_abi::flags::{MREMAP_FIXED, MREMAP_MAYMOVE};
-        if old % PAGE != 0
+        if !old.is_multiple_of(PAGE)
             || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0
             || flags & MREMAP_FIXED != 0
         {

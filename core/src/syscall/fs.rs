@@ -5,10 +5,11 @@
 //!
 //! Each handler decodes its arguments, resolves the starting point of a relative
 //! path (the cwd or a directory fd; absolute paths ignore the dirfd, as Linux
-//! does), and calls the VFS.
+//! does), and calls the path operations of `fs::ops`, which hold the semantics.
 
-use crate::fs::vfs::{check_access, timespec_from_ns, Access, FsCtx, PATH_MAX};
-use crate::fs::{FileType, FollowLast, Inode, NewNode, PathRef, SetAttr};
+use crate::fs::ops::{self, RenameFlags, TimeChange};
+use crate::fs::vfs::{timespec_from_ns, FsCtx, PATH_MAX};
+use crate::fs::{FollowLast, Inode, PathRef};
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::mm::UserOutPtr;
@@ -54,29 +55,6 @@ fn fs_ctx<H: Host>(k: &mut Kernel<H>) -> FsCtx {
     }
 }
 
-/// Resolves `dirfd` + `path` to a node; an empty path with AT_EMPTY_PATH is the
-/// dirfd's own node.
-fn resolve<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: &str, flags: u32) -> KResult<PathRef> {
-    if path.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        if dirfd == AT_FDCWD {
-            return Ok(k.proc().cwd.clone());
-        }
-        let f = k.proc().fds.get(dirfd)?;
-        return f.path().cloned().ok_or(Errno::EBADF);
-    }
-    let start = start_of(k, dirfd, path)?;
-    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
-        FollowLast::NoFollow
-    } else {
-        FollowLast::Follow
-    };
-    let cred = k.proc().cred.clone();
-    k.vfs.lookup(&start, path, follow, &cred)
-}
-
 /// openat(2).
 pub fn sys_openat<H: Host>(
     k: &mut Kernel<H>,
@@ -98,10 +76,12 @@ pub fn sys_openat<H: Host>(
     k.proc().fds.alloc(file, 0, fdfl).map(|fd| fd as usize)
 }
 
-fn write_stat<H: Host>(k: &mut Kernel<H>, out: u64, inode: &Arc<dyn Inode>) -> SysResult {
-    let st = inode.metadata()?.to_stat();
-    k.user().write(UserOutPtr::new(out), &st)?;
-    Ok(0)
+fn follow_of(flags: u32) -> FollowLast {
+    if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        FollowLast::NoFollow
+    } else {
+        FollowLast::Follow
+    }
 }
 
 /// newfstatat(2), also stat/lstat.
@@ -116,17 +96,33 @@ pub fn sys_newfstatat<H: Host>(
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, path)?;
-    if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
-        return sys_fstat(k, dirfd, out);
+    let st = resolve(k, dirfd, &path, flags)?.to_stat();
+    k.user().write(UserOutPtr::new(out), &st)?;
+    Ok(0)
+}
+
+/// The metadata `dirfd` + `path` names; an empty path with AT_EMPTY_PATH is the
+/// dirfd itself (which may be any open file, not only a directory).
+fn resolve<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: &str,
+    flags: u32,
+) -> KResult<crate::fs::Metadata> {
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            return k.proc().cwd.inode().metadata();
+        }
+        return k.proc().fds.get(dirfd)?.stat();
     }
-    let node = resolve(k, dirfd, &path, flags)?;
-    write_stat(k, out, node.inode())
+    let start = start_of(k, dirfd, path)?;
+    let cx = fs_ctx(k);
+    ops::stat(&k.vfs, &cx, &start, path, follow_of(flags))
 }
 
 /// fstat(2).
 pub fn sys_fstat<H: Host>(k: &mut Kernel<H>, fd: i32, out: u64) -> SysResult {
-    let f = k.proc().fds.get(fd)?;
-    let st = f.stat()?.to_stat();
+    let st = k.proc().fds.get(fd)?.stat()?.to_stat();
     k.user().write(UserOutPtr::new(out), &st)?;
     Ok(0)
 }
@@ -144,11 +140,7 @@ pub fn sys_statx<H: Host>(
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, path)?;
-    let meta = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
-        k.proc().fds.get(dirfd)?.stat()?
-    } else {
-        resolve(k, dirfd, &path, flags)?.inode().metadata()?
-    };
+    let meta = resolve(k, dirfd, &path, flags)?;
     k.user().write(UserOutPtr::new(out), &meta.to_statx())?;
     Ok(0)
 }
@@ -170,11 +162,9 @@ pub fn sys_readlinkat<H: Host>(
     let target = if path == "/proc/self/exe" {
         k.proc().exe.clone()
     } else {
-        let node = resolve(k, dirfd, &path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)?;
-        if node.inode().kind() != FileType::Symlink {
-            return Err(Errno::EINVAL);
-        }
-        node.inode().readlink()?
+        let start = start_of(k, dirfd, &path)?;
+        let cx = fs_ctx(k);
+        ops::readlink(&k.vfs, &cx, &start, &path)?
     };
     let n = target.len().min(size);
     k.user().write_bytes(buf, &target.as_bytes()[..n])?;
@@ -194,13 +184,9 @@ pub fn sys_faccessat<H: Host>(
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, path)?;
-    let node = resolve(k, dirfd, &path, flags)?;
-    if mode == F_OK {
-        return Ok(0);
-    }
-    let meta = node.inode().metadata()?;
-    let cred = k.proc().cred.clone();
-    check_access(&meta, &cred, Access::from_bits_truncate(mode))?;
+    let start = start_of(k, dirfd, &path)?;
+    let cx = fs_ctx(k);
+    ops::access(&k.vfs, &cx, &start, &path, mode, follow_of(flags))?;
     Ok(0)
 }
 
@@ -215,75 +201,37 @@ pub fn sys_getcwd<H: Host>(k: &mut Kernel<H>, buf: u64, size: usize) -> SysResul
     Ok(path.len())
 }
 
-fn set_cwd<H: Host>(k: &mut Kernel<H>, node: PathRef) -> SysResult {
-    if !node.is_dir() {
-        return Err(Errno::ENOTDIR);
-    }
-    let meta = node.inode().metadata()?;
-    let cred = k.proc().cred.clone();
-    check_access(&meta, &cred, Access::EXEC)?;
+/// chdir(2).
+pub fn sys_chdir<H: Host>(k: &mut Kernel<H>, path: u64) -> SysResult {
+    let path = path_arg(k, path)?;
+    let start = k.proc().cwd.clone();
+    let cx = fs_ctx(k);
+    let node = ops::chdir(&k.vfs, &cx, &start, &path)?;
     k.proc().cwd = node;
     Ok(0)
 }
 
-/// chdir(2).
-pub fn sys_chdir<H: Host>(k: &mut Kernel<H>, path: u64) -> SysResult {
-    let path = path_arg(k, path)?;
-    let node = resolve(k, AT_FDCWD, &path, 0)?;
-    set_cwd(k, node)
-}
-
 /// fchdir(2).
 pub fn sys_fchdir<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
-    let f = k.proc().fds.get(fd)?;
-    let node = f.path().cloned().ok_or(Errno::ENOTDIR)?;
-    set_cwd(k, node)
-}
-
-/// Resolves the parent directory of `path` and checks the caller may change it.
-fn parent<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: &str) -> KResult<(PathRef, String, bool)> {
-    if path.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    let start = start_of(k, dirfd, path)?;
-    let cred = k.proc().cred.clone();
-    let p = k.vfs.lookup_parent(&start, path, &cred)?;
-    if !cred.is_root() {
-        check_access(
-            &p.dir.inode().metadata()?,
-            &cred,
-            Access::WRITE | Access::EXEC,
-        )?;
-    }
-    Ok((p.dir, p.name, p.trailing_slash))
-}
-
-fn new_node<H: Host>(k: &mut Kernel<H>, kind: FileType, mode: u32) -> NewNode {
+    let node = k
+        .proc()
+        .fds
+        .get(fd)?
+        .path()
+        .cloned()
+        .ok_or(Errno::ENOTDIR)?;
     let cx = fs_ctx(k);
-    let perm = if kind == FileType::Symlink {
-        0o777
-    } else {
-        cx.new_perm(mode)
-    };
-    NewNode {
-        kind,
-        perm,
-        uid: cx.cred.uid,
-        gid: cx.cred.gid,
-        rdev: 0,
-        now: cx.now,
-    }
+    ops::check_chdir(&node, &cx)?;
+    k.proc().cwd = node;
+    Ok(0)
 }
 
 /// mkdirat(2).
 pub fn sys_mkdirat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, mode: u32) -> SysResult {
     let path = path_arg(k, path)?;
-    let (dir, name, _) = parent(k, dirfd, &path)?;
-    if name == "." || name == ".." {
-        return Err(Errno::EEXIST);
-    }
-    let attr = new_node(k, FileType::Directory, mode);
-    dir.inode().create(&name, &attr)?;
+    let start = start_of(k, dirfd, &path)?;
+    let cx = fs_ctx(k);
+    ops::mkdir(&k.vfs, &cx, &start, &path, mode)?;
     Ok(0)
 }
 
@@ -293,58 +241,27 @@ pub fn sys_unlinkat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, flags: u3
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, path)?;
-    let (dir, name, trailing) = parent(k, dirfd, &path)?;
-    let now = now(k);
+    let start = start_of(k, dirfd, &path)?;
+    let cx = fs_ctx(k);
     if flags & AT_REMOVEDIR != 0 {
-        match name.as_str() {
-            "." => return Err(Errno::EINVAL),
-            ".." => return Err(Errno::ENOTEMPTY),
-            _ => {}
-        }
-        if is_mountpoint(k, &dir, &name) {
-            return Err(Errno::EBUSY);
-        }
-        dir.inode().rmdir(&name, now)?;
+        ops::rmdir(&k.vfs, &cx, &start, &path)?;
     } else {
-        if trailing {
-            let kind = dir.inode().lookup(&name)?.kind();
-            return Err(if kind == FileType::Directory {
-                Errno::EISDIR
-            } else {
-                Errno::ENOTDIR
-            });
-        }
-        dir.inode().unlink(&name, now)?;
+        ops::unlink(&k.vfs, &cx, &start, &path)?;
     }
     Ok(0)
-}
-
-/// Whether `dir/name` has a file system mounted on it.
-fn is_mountpoint<H: Host>(k: &Kernel<H>, dir: &PathRef, name: &str) -> bool {
-    let cred = crate::fs::Cred::root();
-    match k.vfs.lookup(dir, name, FollowLast::NoFollow, &cred) {
-        Ok(n) => n.mount_id() != dir.mount_id(),
-        Err(_) => false,
-    }
 }
 
 /// symlinkat(2).
 pub fn sys_symlinkat<H: Host>(k: &mut Kernel<H>, target: u64, dirfd: i32, path: u64) -> SysResult {
     let target = path_arg(k, target)?;
-    if target.is_empty() {
-        return Err(Errno::ENOENT);
-    }
     let path = path_arg(k, path)?;
-    let (dir, name, trailing) = parent(k, dirfd, &path)?;
-    if trailing || name == "." || name == ".." {
-        return Err(Errno::EEXIST);
-    }
-    let attr = new_node(k, FileType::Symlink, 0o777);
-    dir.inode().symlink(&name, &target, &attr)?;
+    let start = start_of(k, dirfd, &path)?;
+    let cx = fs_ctx(k);
+    ops::symlink(&k.vfs, &cx, &target, &start, &path)?;
     Ok(0)
 }
 
-/// linkat(2).
+/// linkat(2). AT_EMPTY_PATH is not supported (ENOENT for an empty path).
 pub fn sys_linkat<H: Host>(
     k: &mut Kernel<H>,
     olddirfd: i32,
@@ -358,29 +275,19 @@ pub fn sys_linkat<H: Host>(
     }
     let old = path_arg(k, old)?;
     let new = path_arg(k, new)?;
+    let s1 = start_of(k, olddirfd, &old)?;
+    let s2 = start_of(k, newdirfd, &new)?;
     let follow = if flags & AT_SYMLINK_FOLLOW != 0 {
-        0
+        FollowLast::Follow
     } else {
-        AT_SYMLINK_NOFOLLOW
+        FollowLast::NoFollow
     };
-    let src = resolve(k, olddirfd, &old, follow | (flags & AT_EMPTY_PATH))?;
-    if src.inode().kind() == FileType::Directory {
-        return Err(Errno::EPERM);
-    }
-    let (dir, name, trailing) = parent(k, newdirfd, &new)?;
-    if trailing {
-        return Err(Errno::ENOENT);
-    }
-    if dir.mount_id() != src.mount_id() {
-        return Err(Errno::EXDEV);
-    }
-    let now = now(k);
-    dir.inode().link(&name, src.inode(), now)?;
+    let cx = fs_ctx(k);
+    ops::link(&k.vfs, &cx, (&s1, &old), (&s2, &new), follow)?;
     Ok(0)
 }
 
-/// renameat2(2), also rename and renameat. RENAME_NOREPLACE is honoured;
-/// RENAME_EXCHANGE and RENAME_WHITEOUT are not supported (EINVAL).
+/// renameat2(2), also rename and renameat.
 pub fn sys_renameat2<H: Host>(
     k: &mut Kernel<H>,
     olddirfd: i32,
@@ -389,92 +296,61 @@ pub fn sys_renameat2<H: Host>(
     new: u64,
     flags: u32,
 ) -> SysResult {
-    const RENAME_NOREPLACE: u32 = 1;
-    if flags & !RENAME_NOREPLACE != 0 {
-        return Err(Errno::EINVAL);
-    }
+    let flags = RenameFlags::from_bits(flags).ok_or(Errno::EINVAL)?;
     let old = path_arg(k, old)?;
     let new = path_arg(k, new)?;
-    let (odir, oname, _) = parent(k, olddirfd, &old)?;
-    let (ndir, nname, _) = parent(k, newdirfd, &new)?;
-    for n in [&oname, &nname] {
-        if n == "." || n == ".." {
-            return Err(Errno::EBUSY);
-        }
-    }
-    if odir.mount_id() != ndir.mount_id() {
-        return Err(Errno::EXDEV);
-    }
-    if flags & RENAME_NOREPLACE != 0 && ndir.inode().lookup(&nname).is_ok() {
-        return Err(Errno::EEXIST);
-    }
-    // A directory cannot move below itself.
-    let moving = odir.inode().lookup(&oname)?;
-    if moving.kind() == FileType::Directory {
-        let target = Arc::as_ptr(&moving) as *const u8;
-        let mut at = Some(ndir.clone());
-        while let Some(n) = at {
-            if core::ptr::eq(Arc::as_ptr(n.inode()) as *const u8, target) {
-                return Err(Errno::EINVAL);
-            }
-            at = n.parent().cloned();
-        }
-    }
-    let now = now(k);
-    odir.inode().rename(&oname, ndir.inode(), &nname, now)?;
+    let s1 = start_of(k, olddirfd, &old)?;
+    let s2 = start_of(k, newdirfd, &new)?;
+    let cx = fs_ctx(k);
+    ops::rename(&k.vfs, &cx, (&s1, &old), (&s2, &new), flags)?;
     Ok(0)
 }
 
-/// Applies a metadata change after the ownership checks of chmod/chown.
-fn set_attr<H: Host>(k: &mut Kernel<H>, inode: &Arc<dyn Inode>, attr: SetAttr) -> SysResult {
+/// The inode `dirfd` + `path` names, for chmod/chown/utimens.
+fn target<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    flags: u32,
+) -> KResult<Arc<dyn Inode>> {
+    let path = path_arg(k, path)?;
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        return fd_inode(k, dirfd);
+    }
+    let start = start_of(k, dirfd, &path)?;
     let cred = k.proc().cred.clone();
-    if !cred.is_root() {
-        let meta = inode.metadata()?;
-        if attr.uid.is_some_and(|u| u != meta.uid) || (attr.perm.is_some() && cred.uid != meta.uid)
-        {
-            return Err(Errno::EPERM);
-        }
-        if attr
-            .gid
-            .is_some_and(|g| g != meta.gid && !cred.groups.contains(&g) && g != cred.gid)
-        {
-            return Err(Errno::EPERM);
-        }
-    }
-    inode.set_metadata(&attr)?;
-    Ok(0)
+    Ok(k.vfs
+        .lookup(&start, &path, follow_of(flags), &cred)?
+        .inode()
+        .clone())
 }
 
-fn chmod_attr<H: Host>(k: &Kernel<H>, mode: u32) -> SetAttr {
-    SetAttr {
-        perm: Some(mode & 0o7777),
-        ..SetAttr::touch(now(k))
-    }
+fn fd_inode<H: Host>(k: &mut Kernel<H>, fd: i32) -> KResult<Arc<dyn Inode>> {
+    let f = k.proc().fds.get(fd)?;
+    f.inode()
+        .cloned()
+        .or_else(|| f.path().map(|p| p.inode().clone()))
+        .ok_or(Errno::EBADF)
 }
 
 /// fchmodat(2).
 pub fn sys_fchmodat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, mode: u32) -> SysResult {
-    let path = path_arg(k, path)?;
-    let node = resolve(k, dirfd, &path, 0)?;
-    let attr = chmod_attr(k, mode);
-    set_attr(k, node.inode(), attr)
+    let inode = target(k, dirfd, path, 0)?;
+    let cx = fs_ctx(k);
+    ops::chmod(&inode, &cx, mode)?;
+    Ok(0)
 }
 
 /// fchmod(2).
 pub fn sys_fchmod<H: Host>(k: &mut Kernel<H>, fd: i32, mode: u32) -> SysResult {
-    let f = k.proc().fds.get(fd)?;
-    let inode = f.inode().cloned().ok_or(Errno::EINVAL)?;
-    let attr = chmod_attr(k, mode);
-    set_attr(k, &inode, attr)
+    let inode = fd_inode(k, fd)?;
+    let cx = fs_ctx(k);
+    ops::chmod(&inode, &cx, mode)?;
+    Ok(0)
 }
 
-fn chown_attr<H: Host>(k: &Kernel<H>, uid: u32, gid: u32) -> SetAttr {
-    let id = |v: u32| (v != u32::MAX).then_some(v);
-    SetAttr {
-        uid: id(uid),
-        gid: id(gid),
-        ..SetAttr::touch(now(k))
-    }
+fn id(v: u32) -> Option<u32> {
+    (v != u32::MAX).then_some(v)
 }
 
 /// fchownat(2), also chown and lchown.
@@ -489,21 +365,21 @@ pub fn sys_fchownat<H: Host>(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = path_arg(k, path)?;
-    let node = resolve(k, dirfd, &path, flags)?;
-    let attr = chown_attr(k, uid, gid);
-    set_attr(k, node.inode(), attr)
+    let inode = target(k, dirfd, path, flags)?;
+    let cx = fs_ctx(k);
+    ops::chown(&inode, &cx, id(uid), id(gid))?;
+    Ok(0)
 }
 
 /// fchown(2).
 pub fn sys_fchown<H: Host>(k: &mut Kernel<H>, fd: i32, uid: u32, gid: u32) -> SysResult {
-    let f = k.proc().fds.get(fd)?;
-    let inode = f.inode().cloned().ok_or(Errno::EINVAL)?;
-    let attr = chown_attr(k, uid, gid);
-    set_attr(k, &inode, attr)
+    let inode = fd_inode(k, fd)?;
+    let cx = fs_ctx(k);
+    ops::chown(&inode, &cx, id(uid), id(gid))?;
+    Ok(0)
 }
 
-/// utimensat(2), with UTIME_NOW and UTIME_OMIT.
+/// utimensat(2), with UTIME_NOW and UTIME_OMIT; a NULL path is futimens.
 pub fn sys_utimensat<H: Host>(
     k: &mut Kernel<H>,
     dirfd: i32,
@@ -513,38 +389,27 @@ pub fn sys_utimensat<H: Host>(
 ) -> SysResult {
     const UTIME_NOW: i64 = (1 << 30) - 1;
     const UTIME_OMIT: i64 = (1 << 30) - 2;
-    let node = if path == 0 {
-        // Linux's futimens: the dirfd itself.
-        let f = k.proc().fds.get(dirfd)?;
-        f.inode().cloned().ok_or(Errno::EBADF)?
+    let inode = if path == 0 {
+        fd_inode(k, dirfd)?
     } else {
-        let path = path_arg(k, path)?;
-        resolve(k, dirfd, &path, flags)?.inode().clone()
+        target(k, dirfd, path, flags)?
     };
-    let now = now(k);
     let (a, m) = if times == 0 {
-        (Some(now), Some(now))
+        (TimeChange::Now, TimeChange::Now)
     } else {
         let t: [Timespec; 2] = k.user().read(crate::mm::UserInPtr::new(times))?;
-        let pick = |t: Timespec| -> KResult<Option<Timespec>> {
+        let pick = |t: Timespec| -> KResult<TimeChange> {
             match t.tv_nsec {
-                UTIME_NOW => Ok(Some(now)),
-                UTIME_OMIT => Ok(None),
-                n if (0..1_000_000_000).contains(&n) => Ok(Some(t)),
+                UTIME_NOW => Ok(TimeChange::Now),
+                UTIME_OMIT => Ok(TimeChange::Omit),
+                n if (0..1_000_000_000).contains(&n) => Ok(TimeChange::Set(t)),
                 _ => Err(Errno::EINVAL),
             }
         };
         (pick(t[0])?, pick(t[1])?)
     };
-    let cred = k.proc().cred.clone();
-    if !cred.is_root() && node.metadata()?.uid != cred.uid {
-        return Err(Errno::EPERM);
-    }
-    node.set_metadata(&SetAttr {
-        atime: a,
-        mtime: m,
-        ..SetAttr::touch(now)
-    })?;
+    let cx = fs_ctx(k);
+    ops::utimens(&inode, &cx, a, m)?;
     Ok(0)
 }
 
@@ -552,15 +417,9 @@ pub fn sys_utimensat<H: Host>(
 pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResult {
     let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
     let path = path_arg(k, path)?;
-    let node = resolve(k, AT_FDCWD, &path, 0)?;
-    match node.inode().kind() {
-        FileType::Directory => return Err(Errno::EISDIR),
-        FileType::Regular => {}
-        _ => return Err(Errno::EINVAL),
-    }
-    let cred = k.proc().cred.clone();
-    check_access(&node.inode().metadata()?, &cred, Access::WRITE)?;
-    node.inode().truncate(len, now(k))?;
+    let start = k.proc().cwd.clone();
+    let cx = fs_ctx(k);
+    ops::truncate(&k.vfs, &cx, &start, &path, len)?;
     Ok(0)
 }
 

@@ -122,10 +122,29 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
     blocking(&f, r)
 }
 
+/// A write that found no reader raises SIGPIPE. Until handlers run, a process
+/// that has not ignored SIGPIPE dies of it, as with the default action; one
+/// that ignores it gets EPIPE.
+pub(crate) fn sigpipe_on_epipe<H: Host>(k: &mut Kernel<H>, r: SysResult) -> Outcome {
+    use umbra_abi::signal::{SIGPIPE, SIG_IGN};
+    if r == Err(Errno::EPIPE) && k.proc().sigactions[(SIGPIPE - 1) as usize].handler != SIG_IGN {
+        let pid = k.cur;
+        k.exit_process(
+            pid,
+            crate::task::ExitStatus::Signaled {
+                sig: SIGPIPE,
+                core: false,
+            },
+        );
+        return Outcome::Exited;
+    }
+    Outcome::Ret(r)
+}
+
 /// write(2).
-pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
-    let f = file(k, fd)?;
-    write_from(k, &f, buf, len, None)
+pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Outcome {
+    let r = file(k, fd).and_then(|f| write_from(k, &f, buf, len, None));
+    sigpipe_on_epipe(k, r)
 }
 
 fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iovec>> {
@@ -179,7 +198,12 @@ pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> O
 }
 
 /// writev(2).
-pub fn sys_writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResult {
+pub fn sys_writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> Outcome {
+    let r = writev(k, fd, iov, cnt);
+    sigpipe_on_epipe(k, r)
+}
+
+fn writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResult {
     let f = file(k, fd)?;
     let iovs = read_iov(k, iov, cnt)?;
     // Gather small vectors into one write, so a line written as several pieces
@@ -233,10 +257,12 @@ pub fn sys_pwrite64<H: Host>(
     buf: u64,
     len: usize,
     off: i64,
-) -> SysResult {
-    let f = file(k, fd)?;
-    let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
-    write_from(k, &f, buf, len, Some(off))
+) -> Outcome {
+    let r = file(k, fd).and_then(|f| {
+        let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
+        write_from(k, &f, buf, len, Some(off))
+    });
+    sigpipe_on_epipe(k, r)
 }
 
 /// lseek(2).

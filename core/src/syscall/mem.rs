@@ -41,7 +41,7 @@ pub fn sys_mmap<H: Host>(
     {
         return Err(Errno::EINVAL);
     }
-    if off % 4096 != 0 {
+    if !off.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
     let placement = if f.contains(MapFlags::FIXED_NOREPLACE) {
@@ -51,7 +51,7 @@ pub fn sys_mmap<H: Host>(
     } else {
         Placement::Hint
     };
-    if placement != Placement::Hint && addr % 4096 != 0 {
+    if placement != Placement::Hint && !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
     let kind = if f.contains(MapFlags::ANONYMOUS) {
@@ -123,7 +123,7 @@ pub fn sys_mprotect<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, prot: u32) 
 /// drops the pages of private anonymous memory (they read back as zeroes).
 pub fn sys_madvise<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, advice: u32) -> SysResult {
     const MADV_DONTNEED: u32 = 4;
-    if addr % 4096 != 0 {
+    if !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
     if advice == MADV_DONTNEED && len > 0 {

@@ -37,6 +37,11 @@ impl From<SysResult> for Outcome {
     }
 }
 
+/// Whether syscall `nr` never returns to its caller.
+pub fn never_returns(nr: u64) -> bool {
+    nr == EXIT as u64 || nr == EXIT_GROUP as u64
+}
+
 /// Serves syscall `nr` with raw arguments `a` for the current process.
 pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     let Ok(n) = usize::try_from(nr) else {
@@ -45,11 +50,11 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     let r = match n {
         // Files and I/O.
         READ => return io::sys_read(k, a[0] as i32, a[1], a[2] as usize),
-        WRITE => io::sys_write(k, a[0] as i32, a[1], a[2] as usize),
+        WRITE => return io::sys_write(k, a[0] as i32, a[1], a[2] as usize),
         READV => return io::sys_readv(k, a[0] as i32, a[1], a[2] as usize),
-        WRITEV => io::sys_writev(k, a[0] as i32, a[1], a[2] as usize),
+        WRITEV => return io::sys_writev(k, a[0] as i32, a[1], a[2] as usize),
         PREAD64 => io::sys_pread64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
-        PWRITE64 => io::sys_pwrite64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
+        PWRITE64 => return io::sys_pwrite64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
         LSEEK => io::sys_lseek(k, a[0] as i32, a[1] as i64, a[2] as u32),
         IOCTL => io::sys_ioctl(k, a[0] as i32, a[1] as u32, a[2]),
         FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),

@@ -121,7 +121,7 @@ pub fn sys_getrusage<H: Host>(k: &mut Kernel<H>, who: i32, out: u64) -> SysResul
 
 /// sched_getaffinity(2): the guest is uniprocessor: CPU 0 only.
 pub fn sys_sched_getaffinity<H: Host>(k: &mut Kernel<H>, len: usize, out: u64) -> SysResult {
-    if len < 8 || len % 8 != 0 {
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     k.user().write(UserOutPtr::<u64>::new(out), &1)?;

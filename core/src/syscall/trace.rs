@@ -30,8 +30,10 @@ enum Arg {
 fn spec(name: &str) -> &'static [Arg] {
     use Arg::*;
     match name {
-        "read" | "pread64" | "readv" | "getdents64" => &[Int, Hex, Int, Int],
-        "write" | "pwrite64" => &[Int, Buf, Int, Int],
+        "read" | "readv" | "getdents64" => &[Int, Hex, Int],
+        "pread64" => &[Int, Hex, Int, Int],
+        "write" => &[Int, Buf, Int],
+        "pwrite64" => &[Int, Buf, Int, Int],
         "writev" => &[Int, Hex, Int],
         "open" => &[Path, Hex, Oct],
         "creat" => &[Path, Oct],
@@ -53,7 +55,19 @@ fn spec(name: &str) -> &'static [Arg] {
         "lseek" => &[Int, Int, Int],
         "ioctl" | "fcntl" => &[Int, Hex, Hex],
         "exit" | "exit_group" | "umask" => &[Int],
-        "brk" | "munmap" | "mprotect" | "mmap" => &[Hex, Int, Hex, Hex, Int, Hex],
+        "mmap" => &[Hex, Int, Hex, Hex, Int, Hex],
+        "munmap" => &[Hex, Int],
+        "mprotect" | "madvise" => &[Hex, Int, Hex],
+        "brk" | "set_tid_address" | "uname" | "sysinfo" | "time" => &[Hex],
+        "arch_prctl" | "prctl" | "gettimeofday" | "getcwd" => &[Hex, Hex],
+        "set_robust_list" => &[Hex, Int],
+        "rseq" => &[Hex, Int, Hex, Hex],
+        "prlimit64" => &[Int, Int, Hex, Hex],
+        "getrandom" => &[Hex, Int, Hex],
+        "clock_gettime" | "clock_getres" | "nanosleep" => &[Int, Hex],
+        "rt_sigaction" | "rt_sigprocmask" => &[Int, Hex, Hex, Int],
+        "getpid" | "getppid" | "getuid" | "geteuid" | "getgid" | "getegid" | "gettid"
+        | "sched_yield" | "getpgrp" | "sync" | "pause" | "fork" | "vfork" => &[],
         _ => &[Hex, Hex, Hex, Hex, Hex, Hex],
     }
 }
