@@ -43,7 +43,13 @@ pub struct UserRegs {
 
 impl UserRegs {
     pub fn new_user(entry: u64, sp: u64) -> Self {
-        UserRegs { gp: GpRegs { pc: entry, sp, ..GpRegs::default() } }
+        UserRegs {
+            gp: GpRegs {
+                pc: entry,
+                sp,
+                ..GpRegs::default()
+            },
+        }
     }
     #[inline]
     pub fn syscall_nr(&self) -> u64 {

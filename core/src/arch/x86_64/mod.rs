@@ -65,7 +65,12 @@ impl UserRegs {
     /// registers are filled in by the host from its own user segments.
     pub fn new_user(entry: u64, sp: u64) -> Self {
         UserRegs {
-            gp: GpRegs { rip: entry, rsp: sp, eflags: 0x202, ..GpRegs::default() },
+            gp: GpRegs {
+                rip: entry,
+                rsp: sp,
+                eflags: 0x202,
+                ..GpRegs::default()
+            },
         }
     }
     /// The syscall number of a syscall trap.
