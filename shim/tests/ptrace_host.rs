@@ -796,6 +796,7 @@ fn bench_round_trips() {
 /// umbra SIGKILLed while a guest runs: no stub survives it.
 #[test]
 fn stubs_die_with_umbra() {
+    sys::set_child_subreaper(true).unwrap();
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
         .args([
@@ -820,20 +821,24 @@ fn stubs_die_with_umbra() {
         .map(|p| p.parse().unwrap())
         .collect();
     assert_eq!(pids.len(), 3);
+    // The stubs were reparented to us (subreaper): each must be dead, and we reap it.
     for pid in pids {
-        let mut gone = false;
-        for _ in 0..200 {
-            // Dead is gone, or a zombie waiting for init (its parent, umbra, is gone).
-            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-                Err(_) => gone = true,
-                Ok(s) => gone = s[s.rfind(')').unwrap() + 2..].starts_with('Z'),
-            }
-            if gone {
+        let mut st = None;
+        for _ in 0..500 {
+            st = sys::ptrace::wait_nohang(pid).unwrap();
+            if st.is_some() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert!(gone, "stub {pid} outlived umbra");
+        if st.is_none() {
+            sys::ptrace::kill_and_reap(pid);
+        }
+        assert_eq!(
+            st,
+            Some(sys::ptrace::WaitStatus::Signaled(9)),
+            "stub {pid} outlived umbra"
+        );
     }
 }
 

@@ -254,3 +254,10 @@ pub fn gettid() -> i32 {
     // SAFETY: no arguments.
     unsafe { sc(raw::nr::GETTID, [0; 6]) }.unwrap_or(0) as i32
 }
+
+/// PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented to this process
+/// (so it can reap them) instead of to init.
+pub fn set_child_subreaper(on: bool) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    unsafe { sc(raw::nr::PRCTL, [36, usize::from(on), 0, 0, 0, 0]) }.map(|_| ())
+}
