@@ -137,6 +137,20 @@ pub trait HostCpu {
     /// Resumes the guest thread with `regs` in address space `mm` until it traps;
     /// `regs` then holds the guest's registers at the trap.
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap;
+
+    /// Copies the floating-point/vector state of the thread last run in `mm`
+    /// into `buf` (x86_64: the 512-byte FXSAVE image); returns its length.
+    /// Signal frames carry it, so a handler cannot clobber the interrupted code's
+    /// FP registers.
+    fn fpstate_get(&mut self, _mm: MmId, _buf: &mut [u8]) -> Result<usize, HostError> {
+        Err(HostError::Unsupported)
+    }
+
+    /// Loads FP/vector state saved by `fpstate_get` (or edited by the guest in
+    /// its signal frame) before `mm` next runs.
+    fn fpstate_set(&mut self, _mm: MmId, _buf: &[u8]) -> Result<(), HostError> {
+        Err(HostError::Unsupported)
+    }
 }
 
 /// Clocks and waiting.
@@ -148,6 +162,11 @@ pub trait HostTime {
     /// Blocks until a host event (console input) or until the monotonic `deadline`,
     /// when nothing in the guest is runnable. `None` waits for an event only.
     fn wait_event(&mut self, deadline: Option<u64>);
+
+    /// Arms the preemption timer at the monotonic `deadline` (`None` disarms it).
+    /// If it expires while a guest runs, `run_user` returns [`Trap::Timer`]; if it
+    /// expires in `wait_event`, that returns.
+    fn set_timer(&mut self, _deadline: Option<u64>) {}
 }
 
 /// The console: the host's stdin, stdout and stderr.
