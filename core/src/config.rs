@@ -18,6 +18,8 @@ pub struct Config {
     pub cwd: String,
     /// Maximum number of open files per process (RLIMIT_NOFILE).
     pub max_fds: usize,
+    /// Maximum number of guest processes, zombies included (fork gets EAGAIN).
+    pub max_procs: usize,
     /// Stack size limit (RLIMIT_STACK), bytes.
     pub stack_limit: usize,
     /// Host name reported by uname.
@@ -33,6 +35,7 @@ impl Default for Config {
             envp: Vec::new(),
             cwd: String::from("/"),
             max_fds: 1024,
+            max_procs: 256,
             stack_limit: 8 << 20,
             hostname: String::from("umbra"),
             strace: false,

@@ -11,6 +11,7 @@ pub mod devfs;
 pub mod file;
 pub mod ops;
 pub mod path;
+pub mod pipe;
 pub mod tmpfs;
 pub mod vfs;
 

@@ -12,7 +12,7 @@ use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::mm::UserInPtr;
 use crate::task::fd_table::FdFlags;
-use crate::task::Wait;
+use crate::task::{Restart, Wait};
 use crate::{KResult, SysResult};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -35,7 +35,10 @@ fn file<H: Host>(k: &mut Kernel<H>, fd: i32) -> KResult<Arc<OpenFile>> {
 /// Turns a would-block into parking the thread, unless the file is non-blocking.
 fn blocking(file: &OpenFile, r: SysResult) -> Outcome {
     match r {
-        Err(Errno::EAGAIN) if !file.is_nonblocking() => Outcome::Block(Wait::Console),
+        Err(Errno::EAGAIN) if !file.is_nonblocking() => Outcome::Block(Wait::Event {
+            deadline: None,
+            restart: Restart::WithSaRestart,
+        }),
         r => Outcome::Ret(r),
     }
 }
@@ -122,29 +125,36 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
     blocking(&f, r)
 }
 
-/// A write that found no reader raises SIGPIPE. Until handlers run, a process
-/// that has not ignored SIGPIPE dies of it, as with the default action; one
-/// that ignores it gets EPIPE.
-pub(crate) fn sigpipe_on_epipe<H: Host>(k: &mut Kernel<H>, r: SysResult) -> Outcome {
-    use umbra_abi::signal::{SIGPIPE, SIG_IGN};
-    if r == Err(Errno::EPIPE) && k.proc().sigactions[(SIGPIPE - 1) as usize].handler != SIG_IGN {
-        let pid = k.cur;
-        k.exit_process(
-            pid,
-            crate::task::ExitStatus::Signaled {
-                sig: SIGPIPE,
-                core: false,
-            },
-        );
-        return Outcome::Exited;
+/// Finishes a write: a would-block on a blocking description parks the
+/// caller, and a write that found no reader raises SIGPIPE (the EPIPE is seen
+/// only by a process that ignores or handles it).
+pub(crate) fn finish_write<H: Host>(k: &mut Kernel<H>, fd: i32, r: SysResult) -> Outcome {
+    use umbra_abi::signal::SIGPIPE;
+    match r {
+        Err(Errno::EAGAIN) if file(k, fd).is_ok_and(|f| !f.is_nonblocking()) => {
+            Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+        Err(Errno::EPIPE) => {
+            let pid = k.cur;
+            let info = crate::task::SigInfo {
+                signo: SIGPIPE,
+                pid,
+                ..Default::default()
+            };
+            let _ = k.send_signal(pid, SIGPIPE, info);
+            Outcome::Ret(Err(Errno::EPIPE))
+        }
+        r => Outcome::Ret(r),
     }
-    Outcome::Ret(r)
 }
 
 /// write(2).
 pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Outcome {
     let r = file(k, fd).and_then(|f| write_from(k, &f, buf, len, None));
-    sigpipe_on_epipe(k, r)
+    finish_write(k, fd, r)
 }
 
 fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iovec>> {
@@ -200,7 +210,7 @@ pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> O
 /// writev(2).
 pub fn sys_writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> Outcome {
     let r = writev(k, fd, iov, cnt);
-    sigpipe_on_epipe(k, r)
+    finish_write(k, fd, r)
 }
 
 fn writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResult {
@@ -262,7 +272,7 @@ pub fn sys_pwrite64<H: Host>(
         let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
         write_from(k, &f, buf, len, Some(off))
     });
-    sigpipe_on_epipe(k, r)
+    finish_write(k, fd, r)
 }
 
 /// lseek(2).
@@ -318,6 +328,12 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             fl.set(OpenFlags::O_NONBLOCK, on != 0);
             f.set_status_flags(fl);
             return Ok(0);
+        }
+        FIONREAD => {
+            if let Some(n) = f.ops().and_then(|o| crate::fs::pipe::pending(&**o)) {
+                k.user().write_bytes(arg, &(n as i32).to_ne_bytes())?;
+                return Ok(0);
+            }
         }
         _ => {}
     }
@@ -378,6 +394,12 @@ pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             Ok(0)
         }
         F_SETLK | F_SETLKW => Ok(0),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => match f.ops() {
+            Some(ops) if crate::fs::pipe::pending(&**ops).is_some() => {
+                Ok(crate::fs::pipe::PIPE_SIZE)
+            }
+            _ => Err(Errno::EBADF),
+        },
         _ => Err(Errno::EINVAL),
     }
 }

@@ -4,14 +4,19 @@
 //! [`SysResult`], and only the kernel's loop turns an error into `-errno`.
 //! Unknown numbers return ENOSYS and are reported once by name.
 
+pub mod clone;
 pub mod fs;
 pub mod info;
 pub mod io;
 pub mod mem;
+pub mod poll;
 pub mod proc;
+pub mod session;
 pub mod signal;
 pub mod time;
+pub mod timer;
 pub mod trace;
+pub mod wait;
 
 use crate::host::Host;
 use crate::kernel::Kernel;
@@ -29,6 +34,8 @@ pub enum Outcome {
     Block(Wait),
     /// The calling process is gone (exit) — nothing to return to.
     Exited,
+    /// The registers were replaced (rt_sigreturn): write no return value.
+    Regs,
 }
 
 impl From<SysResult> for Outcome {
@@ -116,7 +123,26 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SCHED_YIELD => Ok(0),
         SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
         PRCTL => proc::sys_prctl(k, a[0] as u32, a[1]),
-        // Signals (recorded; delivery comes with the signals work).
+        CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[3], a[4]),
+        EXECVE => clone::sys_execve(k, a[0], a[1], a[2]),
+        WAIT4 => return wait::sys_wait4(k, a[0] as i32, a[1], a[2] as u32, a[3]),
+        WAITID => return wait::sys_waitid(k, a[0] as u32, a[1] as u32, a[2], a[3] as u32),
+        SETSID => session::sys_setsid(k),
+        SETPGID => session::sys_setpgid(k, a[0] as i32, a[1] as i32),
+        PIPE2 => poll::sys_pipe2(k, a[0], a[1] as u32),
+        PPOLL => return poll::sys_ppoll(k, a[0], a[1] as usize, a[2], a[3]),
+        PSELECT6 => return poll::sys_pselect6(k, a[0] as i32, a[1], a[2], a[3], a[4], a[5]),
+        SETITIMER => timer::sys_setitimer(k, a[0] as u32, a[1], a[2]),
+        GETITIMER => timer::sys_getitimer(k, a[0] as u32, a[1]),
+        TIMES => timer::sys_times(k, a[0]),
+        // Signals.
+        KILL => signal::sys_kill(k, a[0] as i32, a[1] as u32),
+        TKILL => signal::sys_tgkill(k, -1, a[0] as i32, a[1] as u32),
+        TGKILL => signal::sys_tgkill(k, a[0] as i32, a[1] as i32, a[2] as u32),
+        RT_SIGRETURN => return signal::sys_rt_sigreturn(k),
+        RT_SIGSUSPEND => return signal::sys_rt_sigsuspend(k, a[0], a[1] as usize),
+        RT_SIGPENDING => signal::sys_rt_sigpending(k, a[0], a[1] as usize),
+        RT_SIGTIMEDWAIT => return signal::sys_rt_sigtimedwait(k, a[0], a[1], a[2], a[3] as usize),
         RT_SIGACTION => signal::sys_rt_sigaction(k, a[0] as u32, a[1], a[2], a[3] as usize),
         RT_SIGPROCMASK => signal::sys_rt_sigprocmask(k, a[0] as u32, a[1], a[2], a[3] as usize),
         SIGALTSTACK => signal::sys_sigaltstack(k, a[0], a[1]),
@@ -159,6 +185,13 @@ fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
         DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),
         GETDENTS => Err(Errno::ENOSYS),
         ARCH_PRCTL => proc::sys_arch_prctl(k, a[0] as u32, a[1]),
+        FORK => return clone::sys_fork(k),
+        VFORK => return clone::sys_vfork(k),
+        PIPE => poll::sys_pipe2(k, a[0], 0),
+        POLL => return poll::sys_poll(k, a[0], a[1] as usize, a[2] as i32),
+        SELECT => return poll::sys_select(k, a[0] as i32, a[1], a[2], a[3], a[4]),
+        PAUSE => return signal::sys_pause(k),
+        ALARM => timer::sys_alarm(k, a[0] as u32),
         TIME => time::sys_time(k, a[0]),
         GETPGRP => Ok(k.proc().pgid as usize),
         _ => {

@@ -1,26 +1,26 @@
-//! Signal syscalls. Actions and masks are recorded and read back exactly as
-//! Linux does; delivering signals to handlers comes with the signals work.
+//! Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
+//! kill, tkill, tgkill, rt_sigsuspend, pause, rt_sigpending, rt_sigtimedwait.
 
+use super::Outcome;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::mm::{UserInPtr, UserOutPtr};
-use crate::task::SigAction;
-use crate::SysResult;
+use crate::task::signal::{code, AltStack, SigSet, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE};
+use crate::task::{Pid, Restart, SigAction, SigInfo, Wait};
+use crate::{KResult, SysResult};
+use alloc::vec::Vec;
 use umbra_abi::signal::*;
+use umbra_abi::structs::Timespec;
 use umbra_abi::Errno;
 
-/// Signals that can be neither caught nor blocked.
-const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
-
-fn read_action<H: Host>(k: &mut Kernel<H>, at: u64) -> crate::KResult<SigAction> {
-    // struct kernel_sigaction: handler, flags, restorer, mask (x86_64 layout; the
-    // asm-generic one has the same field order without restorer use).
+fn read_action<H: Host>(k: &mut Kernel<H>, at: u64) -> KResult<SigAction> {
+    // struct kernel_sigaction: handler, flags, restorer, mask.
     let w: [u64; 4] = k.user().read(UserInPtr::new(at))?;
     Ok(SigAction {
         handler: w[0],
         flags: w[1],
         restorer: w[2],
-        mask: w[3] & !UNBLOCKABLE,
+        mask: w[3] & !UNBLOCKABLE.0,
     })
 }
 
@@ -40,7 +40,7 @@ pub fn sys_rt_sigaction<H: Host>(
     } else {
         None
     };
-    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+    if new.is_some() && UNBLOCKABLE.contains(sig) {
         return Err(Errno::EINVAL);
     }
     let prev = k.proc().sigactions[(sig - 1) as usize];
@@ -49,7 +49,13 @@ pub fn sys_rt_sigaction<H: Host>(
         k.user().write(UserOutPtr::<[u64; 4]>::new(old), &w)?;
     }
     if let Some(a) = new {
-        k.proc().sigactions[(sig - 1) as usize] = a;
+        let p = k.proc();
+        p.sigactions[(sig - 1) as usize] = a;
+        // Setting SIG_IGN (or a default of ignore) discards the pending signal.
+        if a.ignores(sig) {
+            p.pending.remove(sig);
+            p.thread.pending.remove(sig);
+        }
     }
     Ok(0)
 }
@@ -65,7 +71,7 @@ pub fn sys_rt_sigprocmask<H: Host>(
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    let cur = k.proc().thread.sigmask;
+    let cur = k.proc().thread.sigmask.0;
     let new = if set != 0 {
         let s: u64 = k.user().read(UserInPtr::new(set))?;
         Some(match how {
@@ -81,19 +87,226 @@ pub fn sys_rt_sigprocmask<H: Host>(
         k.user().write(UserOutPtr::<u64>::new(old), &cur)?;
     }
     if let Some(m) = new {
-        k.proc().thread.sigmask = m & !UNBLOCKABLE;
+        k.proc().thread.sigmask = SigSet(m & !UNBLOCKABLE.0);
     }
     Ok(0)
 }
 
-/// sigaltstack(2): reports that no alternate stack is set; a new one is accepted
-/// and not kept yet, since no handler runs on it until signal delivery exists.
-pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, _ss: u64, old: u64) -> SysResult {
-    const SS_DISABLE: u32 = 2;
+/// rt_sigreturn(2).
+pub fn sys_rt_sigreturn<H: Host>(k: &mut Kernel<H>) -> Outcome {
+    match k.sigreturn() {
+        Ok(()) => Outcome::Regs,
+        Err(_) => {
+            // A corrupt frame: Linux kills the process with SIGSEGV.
+            let pid = k.cur;
+            k.exit_process(
+                pid,
+                crate::task::ExitStatus::Signaled {
+                    sig: SIGSEGV,
+                    core: true,
+                },
+            );
+            Outcome::Exited
+        }
+    }
+}
+
+/// sigaltstack(2).
+pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResult {
+    const MINSIGSTKSZ: u64 = 2048;
+    let sp = k.proc().thread.regs.sp();
+    let cur = k.proc().thread.altstack;
+    let on = cur.contains(sp);
     if old != 0 {
-        // stack_t: ss_sp, ss_flags (int, padded), ss_size.
-        let w: [u64; 3] = [0, SS_DISABLE as u64, 0];
+        let flags = if cur.flags & SS_DISABLE != 0 {
+            SS_DISABLE
+        } else if on {
+            SS_ONSTACK
+        } else {
+            0
+        };
+        let w: [u64; 3] = [cur.sp, flags as u64, cur.size];
         k.user().write(UserOutPtr::<[u64; 3]>::new(old), &w)?;
     }
+    if ss != 0 {
+        let w: [u64; 3] = k.user().read(UserInPtr::new(ss))?;
+        let flags = w[1] as u32;
+        if on {
+            return Err(Errno::EPERM);
+        }
+        let new = if flags & SS_DISABLE != 0 {
+            AltStack::disabled()
+        } else {
+            if flags & !(SS_ONSTACK | (1 << 31)) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if w[2] < MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            AltStack {
+                sp: w[0],
+                size: w[2],
+                flags: 0,
+            }
+        };
+        k.proc().thread.altstack = new;
+    }
     Ok(0)
+}
+
+/// The processes `kill(pid)` addresses.
+fn kill_targets<H: Host>(k: &Kernel<H>, pid: i32) -> Vec<Pid> {
+    let me = k.cur;
+    let my_pgid = k.process(me).map_or(0, |p| p.pgid);
+    k.pids()
+        .into_iter()
+        .filter(|&p| {
+            let Some(proc) = k.process(p) else {
+                return false;
+            };
+            match pid {
+                0 => proc.pgid == my_pgid,
+                -1 => p != 1 && p != me,
+                n if n > 0 => p == n as u32,
+                n => proc.pgid == n.unsigned_abs(),
+            }
+        })
+        .collect()
+}
+
+/// kill(2): a process, the caller's group (0), a group (-pgid), or every
+/// process but pid 1 and the caller (-1). The guest runs as root, so every
+/// target is permitted.
+pub fn sys_kill<H: Host>(k: &mut Kernel<H>, pid: i32, sig: u32) -> SysResult {
+    if sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
+    let targets = kill_targets(k, pid);
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    let info = SigInfo {
+        signo: sig,
+        code: code::SI_USER,
+        pid: k.cur,
+        uid: k.proc().cred.uid,
+        ..SigInfo::default()
+    };
+    for t in targets {
+        k.send_signal(t, sig, info)?;
+    }
+    Ok(0)
+}
+
+/// tkill(2) and tgkill(2): one thread per process today, so the tid is the pid.
+pub fn sys_tgkill<H: Host>(k: &mut Kernel<H>, tgid: i32, tid: i32, sig: u32) -> SysResult {
+    if tid <= 0 || (tgid != -1 && tgid <= 0) || sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != -1 && tgid != tid {
+        return Err(Errno::ESRCH);
+    }
+    let info = SigInfo {
+        signo: sig,
+        code: code::SI_TKILL,
+        pid: k.cur,
+        ..SigInfo::default()
+    };
+    k.send_signal(tid as u32, sig, info)?;
+    Ok(0)
+}
+
+/// rt_sigsuspend(2): waits for a signal with a temporary mask.
+pub fn sys_rt_sigsuspend<H: Host>(k: &mut Kernel<H>, set: u64, size: usize) -> Outcome {
+    if size != 8 {
+        return Outcome::Ret(Err(Errno::EINVAL));
+    }
+    let mask: u64 = match k.user().read(UserInPtr::new(set)) {
+        Ok(m) => m,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let t = &mut k.proc().thread;
+    if t.saved_mask.is_none() {
+        t.saved_mask = Some(t.sigmask);
+    }
+    t.sigmask = SigSet(mask & !UNBLOCKABLE.0);
+    Outcome::Block(Wait::Signal)
+}
+
+/// pause(2).
+pub fn sys_pause<H: Host>(_k: &mut Kernel<H>) -> Outcome {
+    Outcome::Block(Wait::Signal)
+}
+
+/// rt_sigpending(2): the pending signals the caller blocks.
+pub fn sys_rt_sigpending<H: Host>(k: &mut Kernel<H>, out: u64, size: usize) -> SysResult {
+    if size > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let p = k.proc();
+    let set = (p.pending.0 | p.thread.pending.0) & p.thread.sigmask.0;
+    k.user().write_bytes(out, &set.to_ne_bytes()[..size])?;
+    Ok(0)
+}
+
+/// rt_sigtimedwait(2): takes a pending signal of `set`, waiting up to `timeout`.
+pub fn sys_rt_sigtimedwait<H: Host>(
+    k: &mut Kernel<H>,
+    set: u64,
+    info: u64,
+    timeout: u64,
+    size: usize,
+) -> Outcome {
+    let r = (|| -> KResult<Option<usize>> {
+        if size != 8 {
+            return Err(Errno::EINVAL);
+        }
+        let want: u64 = k.user().read(UserInPtr::new(set))?;
+        let want = SigSet(want & !UNBLOCKABLE.0);
+        let p = k.proc();
+        let hit = SigSet((p.pending.0 | p.thread.pending.0) & want.0);
+        if let Some(sig) = hit.first() {
+            if p.thread.pending.contains(sig) {
+                p.thread.pending.remove(sig);
+            } else {
+                p.pending.remove(sig);
+            }
+            let si = p.siginfo.remove(&sig).unwrap_or(SigInfo {
+                signo: sig,
+                ..SigInfo::default()
+            });
+            if info != 0 {
+                k.user().write_bytes(info, &si.encode())?;
+            }
+            return Ok(Some(sig as usize));
+        }
+        if timeout != 0 {
+            let t: Timespec = k.user().read(UserInPtr::new(timeout))?;
+            if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
+                return Err(Errno::EINVAL);
+            }
+            let ns = (t.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(t.tv_nsec as u64);
+            k.deadline_after(ns);
+            if k.deadline_passed() {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        Ok(None)
+    })();
+    match r {
+        Ok(Some(sig)) => Outcome::Ret(Ok(sig)),
+        Ok(None) => {
+            let deadline = k.proc().thread.deadline;
+            Outcome::Block(Wait::Event {
+                deadline,
+                restart: Restart::Never,
+            })
+        }
+        Err(e) => Outcome::Ret(Err(e)),
+    }
 }

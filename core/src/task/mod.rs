@@ -1,5 +1,10 @@
-//! Tasks: processes, threads, their file tables, and scheduling state.
+//! Tasks: processes, threads, their file tables, signal state, and scheduling
+//! state.
 pub mod fd_table;
 pub mod process;
+pub mod signal;
 
-pub use process::{ExitStatus, Pid, Process, SigAction, Thread, ThreadState, Wait};
+pub use process::{
+    ExitStatus, JobReport, JobState, Pid, Process, Restart, Thread, ThreadState, Wait, Zombie,
+};
+pub use signal::{SigAction, SigInfo, SigSet};

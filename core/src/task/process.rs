@@ -4,6 +4,7 @@
 //! so that CLONE_THREAD can share the former later.
 
 use super::fd_table::FdTable;
+use super::signal::{AltStack, SigAction, SigInfo, SigSet};
 use crate::arch::UserRegs;
 use crate::fs::{Cred, PathRef};
 use crate::mm::AddressSpace;
@@ -40,13 +41,34 @@ impl ExitStatus {
     }
 }
 
-/// What a blocked thread waits for.
+/// What a blocked thread waits for. A blocked thread keeps its syscall in its
+/// registers; what ends the wait decides what the syscall returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wait {
-    /// Input on the console; the syscall is retried when some arrives.
-    Console,
-    /// A monotonic deadline; the syscall then returns 0.
+    /// Something may change (input, a pipe, a child): the syscall is served
+    /// again after other threads ran or the host reported an event. `deadline`
+    /// (monotonic ns) bounds the wait; the syscall sees it through
+    /// `Thread::deadline` when it is served again.
+    Event {
+        deadline: Option<u64>,
+        restart: Restart,
+    },
+    /// nanosleep: returns 0 at the deadline.
     Until(u64),
+    /// pause and sigsuspend: only a signal ends the wait.
+    Signal,
+    /// A vfork parent: until the child execs or exits.
+    Vfork(Pid),
+}
+
+/// What a signal handler does to an interrupted blocking syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Restarted after the handler under SA_RESTART, EINTR otherwise (read,
+    /// write, wait4: ERESTARTSYS).
+    WithSaRestart,
+    /// Always EINTR when a handler runs (poll, select, sleeps: ERESTARTNOHAND).
+    Never,
 }
 
 /// Scheduling state of a thread.
@@ -57,13 +79,20 @@ pub enum ThreadState {
     Blocked(Wait),
 }
 
-/// One recorded signal action (delivery comes with the signals issue).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
+/// Job-control state of a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Running,
+    /// Stopped by this signal.
+    Stopped(u32),
+}
+
+/// A stop or continue not yet reported to the parent's wait (WUNTRACED,
+/// WCONTINUED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobReport {
+    Stopped(u32),
+    Continued,
 }
 
 /// A guest thread.
@@ -71,9 +100,43 @@ pub struct Thread {
     pub tid: Pid,
     pub regs: UserRegs,
     pub state: ThreadState,
-    pub sigmask: u64,
+    pub sigmask: SigSet,
+    /// The mask to restore after a sigsuspend-interrupting handler.
+    pub saved_mask: Option<SigSet>,
+    /// Signals sent to this thread (tkill, tgkill, CPU faults).
+    pub pending: SigSet,
+    pub altstack: AltStack,
+    /// Deadline of a blocked syscall, kept while it is served again.
+    pub deadline: Option<u64>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
+}
+
+impl Thread {
+    /// A fresh thread with these registers.
+    pub fn new(tid: Pid, regs: UserRegs) -> Thread {
+        Thread {
+            tid,
+            regs,
+            state: ThreadState::Runnable,
+            sigmask: SigSet::default(),
+            saved_mask: None,
+            pending: SigSet::default(),
+            altstack: AltStack::disabled(),
+            deadline: None,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+        }
+    }
+}
+
+/// A process that has exited and waits to be reaped by its parent.
+#[derive(Clone, Debug)]
+pub struct Zombie {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub status: ExitStatus,
 }
 
 /// A guest process.
@@ -92,12 +155,27 @@ pub struct Process {
     pub sigactions: [SigAction; 64],
     pub rlimits: [Rlimit; 16],
     pub thread: Thread,
+    /// Signals sent to the process.
+    pub pending: SigSet,
+    /// Information of pending signals, by number.
+    pub siginfo: alloc::collections::BTreeMap<u32, SigInfo>,
+    pub job: JobState,
+    /// A stop or continue the parent's wait has not seen yet.
+    pub job_report: Option<JobReport>,
+    /// ITIMER_REAL: the next expiry (monotonic ns) and the interval.
+    pub itimer_real: Option<(u64, u64)>,
+    /// The parent waiting for this vfork child to exec or exit.
+    pub vfork_parent: Option<Pid>,
+    /// Signal sent to the parent at exit (SIGCHLD for fork).
+    pub exit_signal: u32,
     /// The guest path of the executable (/proc/PID/exe, readlink).
     pub exe: String,
     /// The command name (/proc/PID/comm), at most 15 bytes.
     pub comm: Vec<u8>,
     /// Monotonic time the process started, ns.
     pub start_time: u64,
+    /// argv and envp of the last exec (for /proc).
+    pub cmdline: Vec<Vec<u8>>,
 }
 
 impl Process {

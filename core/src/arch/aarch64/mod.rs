@@ -2,6 +2,8 @@
 //! number of NT_ARM_SYSTEM_CALL; the syscall convention (number in x8, arguments in
 //! x0..x5, result in x0); and the user address-space layout (48-bit VA).
 
+pub mod signal;
+
 /// ELF machine of guest executables.
 pub const ELF_MACHINE: u16 = umbra_abi::elf::EM_AARCH64;
 /// `uname -m`.
@@ -87,5 +89,12 @@ impl UserRegs {
     #[inline]
     pub fn set_tls(&mut self, v: u64) {
         self.gp.tpidr = v;
+    }
+    /// Makes the guest execute the syscall it is stopped in again when it
+    /// resumes: back over `svc #0`; x8 still holds the number and x0 the first
+    /// argument, since no result was written.
+    #[inline]
+    pub fn restart_syscall(&mut self) {
+        self.gp.pc = self.gp.pc.wrapping_sub(SYSCALL_INSN_LEN);
     }
 }

@@ -2,6 +2,8 @@
 //! convention (number in rax, arguments in rdi, rsi, rdx, r10, r8, r9), and the
 //! user address-space layout.
 
+pub mod signal;
+
 /// ELF machine of guest executables.
 pub const ELF_MACHINE: u16 = umbra_abi::elf::EM_X86_64;
 /// `uname -m`.
@@ -113,5 +115,12 @@ impl UserRegs {
     #[inline]
     pub fn set_tls(&mut self, v: u64) {
         self.gp.fs_base = v;
+    }
+    /// Makes the guest execute the syscall it is stopped in again when it
+    /// resumes: back over the `syscall` instruction, with the number in rax.
+    #[inline]
+    pub fn restart_syscall(&mut self) {
+        self.gp.rip = self.gp.rip.wrapping_sub(SYSCALL_INSN_LEN);
+        self.gp.rax = self.gp.orig_rax;
     }
 }

@@ -4,6 +4,14 @@
 //! space's pending host mapping changes, resumes it with `run_user`, and acts on
 //! the trap that comes back. A syscall that would block parks the thread with its
 //! registers untouched; it is dispatched again when what it waits for arrives.
+//!
+//! Submodules: `signal` (generation and delivery), `process` (fork, exec, exit
+//! and reaping).
+
+mod process;
+mod signal;
+
+pub use process::{CloneArgs, ExecError};
 
 use crate::config::Config;
 use crate::fs::{Cred, FollowLast, PathRef, Vfs};
@@ -13,7 +21,9 @@ use crate::mm::{AddressSpace, Backing, FaultOutcome, FrameAllocator, UserAccess}
 use crate::syscall::{self, Outcome};
 use crate::task::fd_table::FdTable;
 use crate::task::process::default_rlimits;
-use crate::task::{ExitStatus, Pid, Process, SigAction, Thread, ThreadState, Wait};
+use crate::task::{
+    ExitStatus, JobState, Pid, Process, SigAction, Thread, ThreadState, Wait, Zombie,
+};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -77,7 +87,19 @@ pub struct Kernel<H: Host> {
     pub(crate) boot_time: u64,
     /// Unknown syscall numbers already reported, one bit each.
     enosys_seen: [u64; 16],
+    /// Exited processes not yet reaped.
+    pub(crate) zombies: BTreeMap<Pid, Zombie>,
+    /// Counts completed syscalls and host events: a blocked syscall is served
+    /// again only when it moved since the thread last tried.
+    epoch: u64,
+    /// The epoch at which each blocked thread last tried its syscall.
+    tried: BTreeMap<Pid, u64>,
+    /// The deadline the host timer is armed for.
+    armed: Option<u64>,
 }
+
+/// How long a thread runs before another runnable one gets the CPU.
+const TIME_SLICE_NS: u64 = 10_000_000;
 
 impl<H: Host> Kernel<H> {
     /// A kernel over `host` with the name space `vfs`. `frames` is the number of
@@ -95,6 +117,10 @@ impl<H: Host> Kernel<H> {
             init_status: None,
             boot_time,
             enosys_seen: [0; 16],
+            zombies: BTreeMap::new(),
+            epoch: 1,
+            tried: BTreeMap::new(),
+            armed: None,
         }
     }
 
@@ -126,6 +152,11 @@ impl<H: Host> Kernel<H> {
             .get_mut(&self.cur)
             .expect("current process exists");
         (p, &mut self.host, &mut self.frames, &self.vfs)
+    }
+
+    /// Process by pid, mutable.
+    pub(crate) fn procs_mut(&mut self, pid: Pid) -> Option<&mut Process> {
+        self.procs.get_mut(&pid)
     }
 
     /// Process by pid.
@@ -207,6 +238,8 @@ impl<H: Host> Kernel<H> {
                 ExecError::Elf(e) => BootError::BadExecutable(prog.clone(), e),
                 ExecError::Errno(e) => BootError::NotFound(prog.clone(), e),
             })?;
+        let mut cmdline = argv.clone();
+        cmdline.extend(envp.iter().cloned());
         let proc = Process {
             pid,
             ppid: 0,
@@ -221,17 +254,18 @@ impl<H: Host> Kernel<H> {
             egid: 0,
             sigactions: [SigAction::default(); 64],
             rlimits: default_rlimits(self.cfg.max_fds, self.cfg.stack_limit),
-            thread: Thread {
-                tid: pid,
-                regs,
-                state: ThreadState::Runnable,
-                sigmask: 0,
-                clear_child_tid: 0,
-                robust_list: (0, 0),
-            },
+            thread: Thread::new(pid, regs),
+            pending: Default::default(),
+            siginfo: BTreeMap::new(),
+            job: JobState::Running,
+            job_report: None,
+            itimer_real: None,
+            vfork_parent: None,
+            exit_signal: SIGCHLD,
             comm: comm_of(&exe),
             exe,
             start_time: self.host.now_mono(),
+            cmdline,
         };
         self.procs.insert(pid, proc);
         Ok(pid)
@@ -296,80 +330,120 @@ impl<H: Host> Kernel<H> {
             if self.procs.is_empty() {
                 return ExitStatus::Exited(0);
             }
-            match self.pick_runnable() {
+            self.fire_timers();
+            match self.pick_next() {
                 Some(pid) => {
                     self.cur = pid;
                     self.run_current();
                 }
                 None => {
                     let deadline = self.next_deadline();
+                    self.arm_timer(None);
                     self.host.wait_event(deadline);
-                    self.wake_blocked();
+                    self.epoch += 1;
+                    self.pump_console();
                 }
             }
         }
     }
 
-    fn pick_runnable(&mut self) -> Option<Pid> {
-        // Round robin: the first runnable pid after the current one.
-        let after = self
+    /// Picks the next thread to run, round robin from the current one. Blocked
+    /// threads are served again when something happened since they last tried
+    /// (the epoch moved), when their deadline passed, or when a signal is
+    /// waiting for them.
+    fn pick_next(&mut self) -> Option<Pid> {
+        let now = self.host.now_mono();
+        let order: Vec<Pid> = self
             .procs
             .range(self.cur + 1..)
-            .chain(self.procs.range(..=self.cur));
-        for (pid, p) in after {
-            if p.thread.state == ThreadState::Runnable {
-                return Some(*pid);
-            }
-        }
-        self.wake_blocked();
-        self.procs
-            .iter()
-            .find(|(_, p)| p.thread.state == ThreadState::Runnable)
+            .chain(self.procs.range(..=self.cur))
             .map(|(pid, _)| *pid)
-    }
-
-    fn next_deadline(&self) -> Option<u64> {
-        self.procs
-            .values()
-            .filter_map(|p| match p.thread.state {
-                ThreadState::Blocked(Wait::Until(d)) => Some(d),
-                _ => None,
-            })
-            .min()
-    }
-
-    /// Makes runnable every thread whose wait may be over. Console waiters retry
-    /// their syscall; sleepers past their deadline return 0.
-    fn wake_blocked(&mut self) {
-        let now = self.host.now_mono();
-        let pids: Vec<Pid> = self.procs.keys().copied().collect();
-        for pid in pids {
+            .collect();
+        for pid in order {
             let Some(p) = self.procs.get_mut(&pid) else {
                 continue;
             };
+            if let JobState::Stopped(_) = p.job {
+                continue;
+            }
+            let signalled = self::signal::has_deliverable(p);
             match p.thread.state {
+                ThreadState::Runnable => return Some(pid),
+                ThreadState::Blocked(_) if signalled => return Some(pid),
                 ThreadState::Blocked(Wait::Until(d)) if now >= d => {
                     p.thread.regs.set_syscall_ret(0);
                     p.thread.state = ThreadState::Runnable;
+                    return Some(pid);
                 }
-                ThreadState::Blocked(Wait::Console) => {
-                    let cur = self.cur;
-                    self.cur = pid;
-                    self.serve_syscall();
-                    self.cur = cur;
+                ThreadState::Blocked(Wait::Event { deadline, .. }) => {
+                    let due = deadline.is_some_and(|d| now >= d);
+                    if due || self.tried.get(&pid).copied().unwrap_or(0) < self.epoch {
+                        self.tried.insert(pid, self.epoch);
+                        let prev = self.cur;
+                        self.cur = pid;
+                        self.serve_syscall();
+                        let runnable = self
+                            .procs
+                            .get(&pid)
+                            .is_some_and(|p| p.thread.state == ThreadState::Runnable);
+                        if runnable {
+                            return Some(pid);
+                        }
+                        self.cur = prev;
+                    }
                 }
-                _ => {}
+                ThreadState::Blocked(_) => {}
             }
+        }
+        None
+    }
+
+    /// The earliest deadline of a sleeping or timed wait or an interval timer.
+    fn next_deadline(&self) -> Option<u64> {
+        self.procs
+            .values()
+            .flat_map(|p| {
+                let wait = match p.thread.state {
+                    ThreadState::Blocked(Wait::Until(d)) => Some(d),
+                    ThreadState::Blocked(Wait::Event { deadline, .. }) => deadline,
+                    _ => None,
+                };
+                [wait, p.itimer_real.map(|(d, _)| d)]
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Arms the host's preemption timer, calling the host only on change.
+    fn arm_timer(&mut self, deadline: Option<u64>) {
+        if self.armed != deadline {
+            self.armed = deadline;
+            self.host.set_timer(deadline);
         }
     }
 
-    /// Runs the current thread until it blocks, exits, or is preempted.
+    /// Runs the current thread until it blocks, exits, stops, or its time slice
+    /// or a timer ends.
     fn run_current(&mut self) {
+        let others = self
+            .procs
+            .values()
+            .filter(|p| p.pid != self.cur)
+            .any(|p| p.thread.state == ThreadState::Runnable && p.job == JobState::Running);
+        let slice_end = others.then(|| self.host.now_mono() + TIME_SLICE_NS);
+        let deadline = match (slice_end, self.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.arm_timer(deadline);
         loop {
+            if !self.handle_signals() {
+                return;
+            }
             let Some(p) = self.procs.get_mut(&self.cur) else {
                 return;
             };
-            if p.thread.state != ThreadState::Runnable {
+            if p.thread.state != ThreadState::Runnable || p.job != JobState::Running {
                 return;
             }
             if p.mm.flush(&mut self.host).is_err() {
@@ -394,19 +468,14 @@ impl<H: Host> Kernel<H> {
                         let nr = p.thread.regs.syscall_nr();
                         self.host.log(
                             LogLevel::Trace,
-                            format_args!("[{:?} syscall {nr:#x}] = -1 ENOSYS", abi),
+                            format_args!("[{abi:?} syscall {nr:#x}] = -1 ENOSYS"),
                         );
                     }
-                    let p = self.proc();
                     p.thread
                         .regs
                         .set_syscall_ret((-(Errno::ENOSYS.0 as i64)) as u64);
                 }
                 Trap::PageFault { addr, .. } => {
-                    let p = self
-                        .procs
-                        .get_mut(&self.cur)
-                        .expect("current process exists");
                     match p.mm.handle_fault(&mut self.frames, &mut self.host, addr) {
                         FaultOutcome::Mapped => {}
                         FaultOutcome::Segv { code } => self.force_signal(SIGSEGV, code, addr),
@@ -414,7 +483,12 @@ impl<H: Host> Kernel<H> {
                     }
                 }
                 Trap::Exception { sig, code, addr } => self.force_signal(sig, code, addr),
-                Trap::Timer | Trap::HostEvent => return,
+                Trap::Timer => return,
+                Trap::HostEvent => {
+                    self.epoch += 1;
+                    self.pump_console();
+                    return;
+                }
                 Trap::StubDied => {
                     self.host.log(
                         LogLevel::Error,
@@ -432,6 +506,10 @@ impl<H: Host> Kernel<H> {
             }
         }
     }
+
+    /// Feeds console input that arrived to the line discipline (so ^C works
+    /// while the foreground program is busy) and raises the signals it makes.
+    fn pump_console(&mut self) {}
 
     /// Dispatches the syscall in the current thread's registers.
     fn serve_syscall(&mut self) {
@@ -453,6 +531,7 @@ impl<H: Host> Kernel<H> {
         let out = syscall::dispatch(self, nr, args);
         match out {
             Outcome::Ret(r) => {
+                self.epoch += 1;
                 let v = match r {
                     Ok(v) => v as u64,
                     Err(e) => (-(e.0 as i64)) as u64,
@@ -460,18 +539,45 @@ impl<H: Host> Kernel<H> {
                 if let Some(p) = self.procs.get_mut(&self.cur) {
                     p.thread.regs.set_syscall_ret(v);
                     p.thread.state = ThreadState::Runnable;
+                    p.thread.deadline = None;
                 }
                 if let Some(t) = trace {
                     syscall::trace::exit(self, nr, args, t, r);
                 }
             }
+            Outcome::Regs => {
+                self.epoch += 1;
+                if let Some(p) = self.procs.get_mut(&self.cur) {
+                    p.thread.state = ThreadState::Runnable;
+                    p.thread.deadline = None;
+                }
+                if let Some(t) = trace {
+                    self.host.log(LogLevel::Trace, format_args!("{t}) = ?"));
+                }
+            }
             Outcome::Block(w) => {
+                let epoch = self.epoch;
+                self.tried.insert(self.cur, epoch);
                 if let Some(p) = self.procs.get_mut(&self.cur) {
                     p.thread.state = ThreadState::Blocked(w);
                 }
             }
-            Outcome::Exited => {}
+            Outcome::Exited => self.epoch += 1,
         }
+    }
+
+    /// The deadline of a blocking syscall with a relative timeout: fixed when it
+    /// first blocks and kept while it is served again.
+    pub(crate) fn deadline_after(&mut self, timeout_ns: u64) -> u64 {
+        let now = self.host.now_mono();
+        let t = &mut self.proc().thread;
+        *t.deadline.get_or_insert(now.saturating_add(timeout_ns))
+    }
+
+    /// Whether the current thread's deadline has passed.
+    pub(crate) fn deadline_passed(&mut self) -> bool {
+        let now = self.host.now_mono();
+        self.proc().thread.deadline.is_some_and(|d| now >= d)
     }
 
     /// Reports an unknown syscall by name: with `--strace` every time, otherwise
@@ -496,90 +602,6 @@ impl<H: Host> Kernel<H> {
             );
         }
     }
-
-    /// Delivers a signal raised by the CPU. Handlers are not run yet, so the
-    /// default action applies: every CPU signal terminates with a core dump.
-    fn force_signal(&mut self, sig: u32, code: i32, addr: u64) {
-        if self.cfg.strace {
-            let pid = self.cur;
-            self.host.log(
-                LogLevel::Trace,
-                format_args!(
-                    "[pid {pid}] --- {} {{si_code={code}, si_addr={addr:#x}}} ---",
-                    name(sig)
-                ),
-            );
-        }
-        self.exit_process(self.cur, ExitStatus::Signaled { sig, core: true });
-    }
-
-    /// Out of guest memory: kill the process with the largest resident set.
-    fn oom_kill(&mut self) {
-        let victim = self
-            .procs
-            .iter()
-            .max_by_key(|(_, p)| p.mm.resident_pages())
-            .map(|(pid, _)| *pid)
-            .unwrap_or(self.cur);
-        let comm = self
-            .procs
-            .get(&victim)
-            .map(|p| String::from_utf8_lossy(&p.comm).into_owned())
-            .unwrap_or_default();
-        self.host.log(
-            LogLevel::Error,
-            format_args!("out of guest memory: killed process {victim} ({comm}); raise --mem"),
-        );
-        self.exit_process(
-            victim,
-            ExitStatus::Signaled {
-                sig: SIGKILL,
-                core: false,
-            },
-        );
-    }
-
-    /// Ends a process: frees its memory and files and records its status.
-    pub(crate) fn exit_process(&mut self, pid: Pid, status: ExitStatus) {
-        let Some(p) = self.procs.remove(&pid) else {
-            return;
-        };
-        if self.cfg.strace {
-            match status {
-                ExitStatus::Exited(c) => self.host.log(
-                    LogLevel::Trace,
-                    format_args!("[pid {pid}] +++ exited with {c} +++"),
-                ),
-                ExitStatus::Signaled { sig, .. } => self.host.log(
-                    LogLevel::Trace,
-                    format_args!("[pid {pid}] +++ killed by {} +++", name(sig)),
-                ),
-            }
-        }
-        let Process { mm, fds, .. } = p;
-        drop(fds);
-        mm.destroy(&mut self.frames, &mut self.host);
-        if pid == 1 {
-            self.init_status = Some(status);
-        }
-    }
-
-    /// Tears every process down (pid 1 has exited).
-    fn shutdown(&mut self) {
-        let pids: Vec<Pid> = self.procs.keys().copied().collect();
-        for pid in pids {
-            if let Some(p) = self.procs.remove(&pid) {
-                p.mm.destroy(&mut self.frames, &mut self.host);
-            }
-        }
-    }
-}
-
-/// Why loading a program failed.
-#[derive(Debug)]
-pub(crate) enum ExecError {
-    Elf(ElfError),
-    Errno(Errno),
 }
 
 /// The command name of an executable path: its last component, at most 15 bytes.

@@ -1,0 +1,409 @@
+//! Process life: fork (clone without CLONE_THREAD), execve with ELF and `#!`
+//! scripts, exit into a zombie, reparenting to pid 1, the OOM killer, interval
+//! timers, and teardown when pid 1 exits.
+
+use super::Kernel;
+use crate::fs::{FileType, FollowLast, PathRef};
+use crate::host::{Host, LogLevel};
+use crate::loader::ElfError;
+use crate::mm::{AddressSpace, UserOutPtr};
+use crate::task::signal::{code, SigSet};
+use crate::task::{ExitStatus, JobState, Pid, Process, SigInfo, Thread, ThreadState, Wait, Zombie};
+use crate::KResult;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use umbra_abi::flags::CloneFlags;
+use umbra_abi::signal::*;
+use umbra_abi::Errno;
+
+/// Why loading a program failed.
+#[derive(Debug)]
+pub enum ExecError {
+    Elf(ElfError),
+    Errno(Errno),
+}
+
+/// How a clone's child is set up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+}
+
+/// Nested `#!` interpreters allowed (Linux allows 4 levels of binfmt_script).
+const MAX_INTERP_DEPTH: usize = 4;
+/// Bytes of a `#!` line Linux reads (BINPRM_BUF_SIZE).
+const BINPRM_BUF: usize = 256;
+
+impl<H: Host> Kernel<H> {
+    /// clone(2) and fork(2) for new processes (CLONE_THREAD is not supported
+    /// yet). CLONE_VM without CLONE_THREAD (vfork, posix_spawn) gets a
+    /// copy-on-write copy, which is exact for a child that only execs or exits,
+    /// as such children must. Returns the child's pid.
+    pub(crate) fn fork(&mut self, a: CloneArgs) -> KResult<Pid> {
+        let flags = CloneFlags::from_bits_retain(a.flags & !0xff);
+        if flags.contains(CloneFlags::THREAD)
+            || flags.contains(CloneFlags::SIGHAND) && !flags.contains(CloneFlags::VM)
+        {
+            return Err(Errno::EINVAL);
+        }
+        if flags.intersects(
+            CloneFlags::NEWNS | CloneFlags::PIDFD | CloneFlags::from_bits_retain(0x7e02_0000),
+        ) {
+            // New namespaces and pidfds are not supported.
+            return Err(Errno::EINVAL);
+        }
+        if self.procs.len() + self.zombies.len() >= self.cfg.max_procs {
+            return Err(Errno::EAGAIN);
+        }
+        let exit_signal = (a.flags & 0xff) as u32;
+        if exit_signal > NSIG {
+            return Err(Errno::EINVAL);
+        }
+        let id = self.host.mm_create().map_err(Errno::from)?;
+        let pid = self.alloc_pid();
+        let now = self.host.now_mono();
+        let parent = self.procs.get_mut(&self.cur).ok_or(Errno::ESRCH)?;
+        let mm = parent.mm.fork_cow(&mut self.frames, id);
+        let mut regs = parent.thread.regs.clone();
+        regs.set_syscall_ret(0);
+        if a.stack != 0 {
+            regs.set_sp(a.stack);
+        }
+        if flags.contains(CloneFlags::SETTLS) {
+            regs.set_tls(a.tls);
+        }
+        let mut thread = Thread::new(pid, regs);
+        thread.sigmask = parent.thread.sigmask;
+        thread.altstack = parent.thread.altstack;
+        if flags.contains(CloneFlags::CHILD_CLEARTID) {
+            thread.clear_child_tid = a.child_tid;
+        }
+        let child = Process {
+            pid,
+            ppid: if flags.contains(CloneFlags::PARENT) {
+                parent.ppid
+            } else {
+                parent.pid
+            },
+            pgid: parent.pgid,
+            sid: parent.sid,
+            mm,
+            fds: parent.fds.clone(),
+            cwd: parent.cwd.clone(),
+            umask: parent.umask,
+            cred: parent.cred.clone(),
+            euid: parent.euid,
+            egid: parent.egid,
+            sigactions: parent.sigactions,
+            rlimits: parent.rlimits,
+            thread,
+            pending: SigSet::default(),
+            siginfo: BTreeMap::new(),
+            job: JobState::Running,
+            job_report: None,
+            itimer_real: None,
+            vfork_parent: flags.contains(CloneFlags::VFORK).then_some(parent.pid),
+            exit_signal,
+            exe: parent.exe.clone(),
+            comm: parent.comm.clone(),
+            start_time: now,
+            cmdline: parent.cmdline.clone(),
+        };
+        if flags.contains(CloneFlags::PARENT_SETTID) {
+            self.user()
+                .write(UserOutPtr::<u32>::new(a.parent_tid), &pid)?;
+        }
+        self.procs.insert(pid, child);
+        if flags.contains(CloneFlags::CHILD_SETTID) {
+            let prev = self.cur;
+            self.cur = pid;
+            let r = self.user().write(UserOutPtr::<u32>::new(a.child_tid), &pid);
+            self.cur = prev;
+            r?;
+        }
+        self.epoch += 1;
+        Ok(pid)
+    }
+
+    fn alloc_pid(&mut self) -> Pid {
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = if self.next_pid >= 4_194_303 {
+                2
+            } else {
+                self.next_pid + 1
+            };
+            if !self.procs.contains_key(&pid) && !self.zombies.contains_key(&pid) {
+                return pid;
+            }
+        }
+    }
+
+    /// Resolves an exec path to an ELF file, following `#!` interpreters:
+    /// returns the node to load and the final argv.
+    fn resolve_exec(
+        &mut self,
+        path: &str,
+        mut argv: Vec<Vec<u8>>,
+    ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
+        let mut path = String::from(path);
+        for _ in 0..=MAX_INTERP_DEPTH {
+            let cwd = self.proc().cwd.clone();
+            let cred = self.proc().cred.clone();
+            let node = self.vfs.lookup(&cwd, &path, FollowLast::Follow, &cred)?;
+            let inode = node.inode().clone();
+            let meta = inode.metadata()?;
+            if meta.file_type() != Some(FileType::Regular) {
+                return Err(Errno::EACCES);
+            }
+            crate::fs::vfs::check_access(&meta, &cred, crate::fs::vfs::Access::EXEC)?;
+            let mut head = [0u8; BINPRM_BUF];
+            let n = inode.read_at(0, &mut head)?;
+            let head = &head[..n];
+            if !head.starts_with(b"#!") {
+                return Ok((node, argv));
+            }
+            // "#!interp [one optional argument]" up to the newline.
+            let line = &head[2..];
+            let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+            let trimmed: &[u8] = {
+                let s = line
+                    .iter()
+                    .position(|b| !b" \t".contains(b))
+                    .unwrap_or(line.len());
+                let e = line
+                    .iter()
+                    .rposition(|b| !b" \t\r".contains(b))
+                    .map_or(s, |e| e + 1);
+                &line[s..e.max(s)]
+            };
+            if trimmed.is_empty() {
+                return Err(Errno::ENOEXEC);
+            }
+            let split = trimmed.iter().position(|b| b" \t".contains(b));
+            let (interp, arg) = match split {
+                Some(i) => {
+                    let rest = &trimmed[i..];
+                    let a = rest
+                        .iter()
+                        .position(|b| !b" \t".contains(b))
+                        .map_or(&rest[rest.len()..], |s| &rest[s..]);
+                    (&trimmed[..i], (!a.is_empty()).then_some(a))
+                }
+                None => (trimmed, None),
+            };
+            let mut new = Vec::with_capacity(argv.len() + 2);
+            new.push(interp.to_vec());
+            if let Some(a) = arg {
+                new.push(a.to_vec());
+            }
+            new.push(path.clone().into_bytes());
+            new.extend(argv.into_iter().skip(1));
+            argv = new;
+            path = String::from_utf8(interp.to_vec()).map_err(|_| Errno::ENOENT)?;
+        }
+        Err(Errno::ELOOP)
+    }
+
+    /// execve(2) for the current process. On success the process runs the new
+    /// program; on failure it is untouched.
+    pub(crate) fn exec(
+        &mut self,
+        path: &str,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> KResult<()> {
+        let (node, argv) = self.resolve_exec(path, argv)?;
+        let (mm, regs) = self
+            .load_program(&node, &argv, &envp, path.as_bytes())
+            .map_err(|e| match e {
+                ExecError::Elf(e) => Errno::from(e),
+                ExecError::Errno(e) => e,
+            })?;
+        let exe = node.absolute_path();
+        let pid = self.cur;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        let old: AddressSpace = core::mem::replace(&mut p.mm, mm);
+        p.thread.regs = regs;
+        for f in p.fds.close_on_exec() {
+            drop(f);
+        }
+        for a in p.sigactions.iter_mut() {
+            if a.has_handler() {
+                *a = Default::default();
+            }
+        }
+        p.thread.altstack = crate::task::signal::AltStack::disabled();
+        p.comm = super::comm_of(path);
+        p.exe = exe;
+        let mut cmdline = argv;
+        cmdline.extend(envp);
+        p.cmdline = cmdline;
+        let vfork_parent = p.vfork_parent.take();
+        old.destroy(&mut self.frames, &mut self.host);
+        if let Some(pp) = vfork_parent {
+            self.release_vfork_parent(pp, pid);
+        }
+        Ok(())
+    }
+
+    /// Lets a vfork parent continue: its clone returns the child's pid.
+    fn release_vfork_parent(&mut self, ppid: Pid, child: Pid) {
+        if let Some(parent) = self.procs.get_mut(&ppid) {
+            if parent.thread.state == ThreadState::Blocked(Wait::Vfork(child)) {
+                parent.thread.regs.set_syscall_ret(child as u64);
+                parent.thread.state = ThreadState::Runnable;
+            }
+        }
+    }
+
+    /// Ends a process: frees its memory and files, reparents its children to
+    /// pid 1, and leaves a zombie for its parent (with SIGCHLD), unless the
+    /// parent ignores SIGCHLD.
+    pub(crate) fn exit_process(&mut self, pid: Pid, status: ExitStatus) {
+        let Some(p) = self.procs.remove(&pid) else {
+            return;
+        };
+        self.epoch += 1;
+        self.tried.remove(&pid);
+        if self.cfg.strace {
+            match status {
+                ExitStatus::Exited(c) => self.host.log(
+                    LogLevel::Trace,
+                    format_args!("[pid {pid}] +++ exited with {c} +++"),
+                ),
+                ExitStatus::Signaled { sig, .. } => self.host.log(
+                    LogLevel::Trace,
+                    format_args!("[pid {pid}] +++ killed by {} +++", name(sig)),
+                ),
+            }
+        }
+        let Process {
+            mm,
+            fds,
+            ppid,
+            pgid,
+            vfork_parent,
+            exit_signal,
+            thread,
+            ..
+        } = p;
+        if thread.clear_child_tid != 0 {
+            // Nobody else shares this address space yet; nothing to wake.
+        }
+        drop(fds);
+        mm.destroy(&mut self.frames, &mut self.host);
+        if let Some(pp) = vfork_parent {
+            self.release_vfork_parent(pp, pid);
+        }
+        // Orphans go to pid 1.
+        for c in self.procs.values_mut().filter(|c| c.ppid == pid) {
+            c.ppid = 1;
+        }
+        for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
+            z.ppid = 1;
+        }
+        if pid == 1 {
+            self.init_status = Some(status);
+            return;
+        }
+        let reap_now = self.procs.get(&ppid).is_none_or(|parent| {
+            let act = parent.sigactions[(SIGCHLD - 1) as usize];
+            act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0
+        });
+        if !reap_now {
+            self.zombies.insert(
+                pid,
+                Zombie {
+                    pid,
+                    ppid,
+                    pgid,
+                    status,
+                },
+            );
+        }
+        if exit_signal != 0 {
+            let (c, st) = match status {
+                ExitStatus::Exited(v) => (code::CLD_EXITED, v as i32),
+                ExitStatus::Signaled { sig, core: true } => (code::CLD_DUMPED, sig as i32),
+                ExitStatus::Signaled { sig, core: false } => (code::CLD_KILLED, sig as i32),
+            };
+            let info = SigInfo {
+                signo: exit_signal,
+                code: c,
+                pid,
+                status: st,
+                ..SigInfo::default()
+            };
+            let _ = self.send_signal(ppid, exit_signal, info);
+        }
+    }
+
+    /// Out of guest memory: kill the process with the largest resident set.
+    pub(super) fn oom_kill(&mut self) {
+        let victim = self
+            .procs
+            .iter()
+            .max_by_key(|(_, p)| p.mm.resident_pages())
+            .map(|(pid, _)| *pid)
+            .unwrap_or(self.cur);
+        let comm = self
+            .procs
+            .get(&victim)
+            .map(|p| String::from_utf8_lossy(&p.comm).into_owned())
+            .unwrap_or_default();
+        self.host.log(
+            LogLevel::Error,
+            format_args!("out of guest memory: killed process {victim} ({comm}); raise --mem"),
+        );
+        self.exit_process(
+            victim,
+            ExitStatus::Signaled {
+                sig: SIGKILL,
+                core: false,
+            },
+        );
+    }
+
+    /// Raises SIGALRM for every expired ITIMER_REAL.
+    pub(super) fn fire_timers(&mut self) {
+        let now = self.host.now_mono();
+        let due: Vec<Pid> = self
+            .procs
+            .values_mut()
+            .filter_map(|p| match p.itimer_real {
+                Some((d, interval)) if now >= d => {
+                    p.itimer_real =
+                        (interval != 0).then(|| (now.saturating_add(interval), interval));
+                    Some(p.pid)
+                }
+                _ => None,
+            })
+            .collect();
+        for pid in due {
+            let info = SigInfo {
+                signo: SIGALRM,
+                code: code::SI_KERNEL,
+                ..SigInfo::default()
+            };
+            let _ = self.send_signal(pid, SIGALRM, info);
+        }
+    }
+
+    /// Tears every process down (pid 1 has exited).
+    pub(super) fn shutdown(&mut self) {
+        self.arm_timer(None);
+        let pids: Vec<Pid> = self.procs.keys().copied().collect();
+        for pid in pids {
+            if let Some(p) = self.procs.remove(&pid) {
+                p.mm.destroy(&mut self.frames, &mut self.host);
+            }
+        }
+        self.zombies.clear();
+    }
+}

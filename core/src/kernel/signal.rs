@@ -1,0 +1,292 @@
+//! Signal generation and delivery.
+//!
+//! Generation (`send_signal`) applies what takes effect at once — SIGKILL and
+//! SIGCONT wake a stopped process, ignored signals are dropped — and marks the
+//! rest pending. Delivery (`handle_signals`) runs just before a thread returns to
+//! user mode: it takes the default action, or builds the arch's rt_sigframe and
+//! enters the handler, interrupting a blocked syscall with EINTR or restarting it
+//! under SA_RESTART.
+
+use super::Kernel;
+use crate::arch::signal as frame;
+use crate::host::{Host, LogLevel};
+use crate::task::signal::{code, default_action, DefaultAction, SigSet, STOP_SIGNALS, UNBLOCKABLE};
+use crate::task::{
+    ExitStatus, JobReport, JobState, Pid, Process, Restart, SigInfo, ThreadState, Wait,
+};
+use crate::KResult;
+use umbra_abi::signal::*;
+use umbra_abi::Errno;
+
+/// Signals waiting for `p`'s thread that it does not block.
+fn deliverable(p: &Process) -> SigSet {
+    let pending = SigSet(p.thread.pending.0 | p.pending.0);
+    SigSet(pending.0 & !(p.thread.sigmask.0 & !UNBLOCKABLE.0))
+}
+
+/// Whether a signal would be delivered to `p` on its way to user mode.
+pub(super) fn has_deliverable(p: &Process) -> bool {
+    !deliverable(p).is_empty()
+}
+
+impl<H: Host> Kernel<H> {
+    /// Sends `sig` to process `pid`. Signal 0 only checks that it exists.
+    pub(crate) fn send_signal(&mut self, pid: Pid, sig: u32, info: SigInfo) -> KResult<()> {
+        if sig > NSIG {
+            return Err(Errno::EINVAL);
+        }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return Err(Errno::ESRCH);
+        };
+        if sig == 0 {
+            return Ok(());
+        }
+        self.epoch += 1;
+        let mut notify_parent = None;
+        if sig == SIGKILL || sig == SIGCONT {
+            if let JobState::Stopped(_) = p.job {
+                p.job = JobState::Running;
+                if sig == SIGCONT {
+                    p.job_report = Some(JobReport::Continued);
+                    notify_parent = Some((p.ppid, code::CLD_CONTINUED, SIGCONT as i32));
+                }
+            }
+            p.pending.0 &= !STOP_SIGNALS.0;
+            p.thread.pending.0 &= !STOP_SIGNALS.0;
+        } else if STOP_SIGNALS.contains(sig) {
+            p.pending.remove(SIGCONT);
+        }
+        let action = p.sigactions[(sig - 1) as usize];
+        let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);
+        if sig != SIGKILL && action.ignores(sig) && !blocked {
+            // Dropped at generation, as Linux does (SIGCONT's effect stays).
+        } else if !p.pending.contains(sig) {
+            p.pending.add(sig);
+            p.siginfo.insert(sig, SigInfo { signo: sig, ..info });
+        }
+        let pid = p.pid;
+        if let Some((ppid, c, status)) = notify_parent {
+            self.notify_parent(ppid, pid, c, status);
+        }
+        Ok(())
+    }
+
+    /// Sends SIGCHLD for a child's state change, unless the parent asked not to
+    /// hear about stops (SA_NOCLDSTOP).
+    pub(super) fn notify_parent(&mut self, ppid: Pid, child: Pid, c: i32, status: i32) {
+        let Some(parent) = self.procs.get(&ppid) else {
+            return;
+        };
+        let act = parent.sigactions[(SIGCHLD - 1) as usize];
+        if (c == code::CLD_STOPPED || c == code::CLD_CONTINUED) && act.flags & SA_NOCLDSTOP != 0 {
+            self.epoch += 1;
+            return;
+        }
+        let info = SigInfo {
+            signo: SIGCHLD,
+            code: c,
+            pid: child,
+            status,
+            ..SigInfo::default()
+        };
+        let _ = self.send_signal(ppid, SIGCHLD, info);
+    }
+
+    /// A signal the CPU raised in the current thread (a fault): it cannot be
+    /// blocked or ignored; if it is, the process dies of it, as on Linux.
+    pub(super) fn force_signal(&mut self, sig: u32, si_code: i32, addr: u64) {
+        let pid = self.cur;
+        if self.cfg.strace {
+            self.host.log(
+                LogLevel::Trace,
+                format_args!(
+                    "[pid {pid}] --- {} {{si_code={si_code}, si_addr={addr:#x}}} ---",
+                    name(sig)
+                ),
+            );
+        }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let act = &mut p.sigactions[(sig - 1) as usize];
+        if p.thread.sigmask.contains(sig) || act.handler == SIG_IGN {
+            *act = Default::default();
+            p.thread.sigmask.remove(sig);
+        }
+        p.thread.pending.add(sig);
+        p.siginfo.insert(
+            sig,
+            SigInfo {
+                signo: sig,
+                code: si_code,
+                addr,
+                ..SigInfo::default()
+            },
+        );
+    }
+
+    /// Delivers pending signals to the current thread before it returns to user
+    /// mode. Returns whether the thread may run now (false when it died,
+    /// stopped, or stays blocked).
+    pub(super) fn handle_signals(&mut self) -> bool {
+        loop {
+            let pid = self.cur;
+            let Some(p) = self.procs.get_mut(&pid) else {
+                return false;
+            };
+            if p.job != JobState::Running {
+                return false;
+            }
+            let Some(sig) = deliverable(p).first() else {
+                return p.thread.state == ThreadState::Runnable;
+            };
+            let from_thread = p.thread.pending.contains(sig);
+            if from_thread {
+                p.thread.pending.remove(sig);
+            } else {
+                p.pending.remove(sig);
+            }
+            let info = p.siginfo.remove(&sig).unwrap_or(SigInfo {
+                signo: sig,
+                ..SigInfo::default()
+            });
+            let action = p.sigactions[(sig - 1) as usize];
+            if action.handler == SIG_IGN && sig != SIGKILL {
+                continue;
+            }
+            if action.handler == SIG_DFL || sig == SIGKILL || sig == SIGSTOP {
+                match default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                    DefaultAction::Stop => {
+                        p.job = JobState::Stopped(sig);
+                        p.job_report = Some(JobReport::Stopped(sig));
+                        let ppid = p.ppid;
+                        self.notify_parent(ppid, pid, code::CLD_STOPPED, sig as i32);
+                        return false;
+                    }
+                    DefaultAction::Terminate => {
+                        self.exit_process(pid, ExitStatus::Signaled { sig, core: false });
+                        return false;
+                    }
+                    DefaultAction::Core => {
+                        self.exit_process(pid, ExitStatus::Signaled { sig, core: true });
+                        return false;
+                    }
+                }
+            }
+            // A handler runs: settle an interrupted syscall first.
+            let mut frame_mask = p.thread.sigmask;
+            if let ThreadState::Blocked(w) = p.thread.state {
+                let restart = matches!(
+                    w,
+                    Wait::Event {
+                        restart: Restart::WithSaRestart,
+                        ..
+                    }
+                ) && action.flags & SA_RESTART != 0;
+                if restart {
+                    p.thread.regs.restart_syscall();
+                } else {
+                    p.thread
+                        .regs
+                        .set_syscall_ret((-(Errno::EINTR.0 as i64)) as u64);
+                }
+                // sigsuspend, ppoll and pselect6 ran with a temporary mask: the
+                // frame carries the caller's own, restored by sigreturn.
+                if let Some(m) = p.thread.saved_mask.take() {
+                    frame_mask = m;
+                }
+                p.thread.state = ThreadState::Runnable;
+                p.thread.deadline = None;
+                self.tried.remove(&pid);
+            }
+            if self.setup_frame(sig, &info, frame_mask).is_err() {
+                // No room for the frame: Linux kills with SIGSEGV.
+                self.exit_process(
+                    pid,
+                    ExitStatus::Signaled {
+                        sig: SIGSEGV,
+                        core: true,
+                    },
+                );
+                return false;
+            }
+            let Some(p) = self.procs.get_mut(&pid) else {
+                return false;
+            };
+            let mut mask = SigSet(p.thread.sigmask.0 | action.mask);
+            if action.flags & SA_NODEFER == 0 {
+                mask.add(sig);
+            }
+            p.thread.sigmask = SigSet(mask.0 & !UNBLOCKABLE.0);
+            if action.flags & SA_RESETHAND != 0 {
+                p.sigactions[(sig - 1) as usize] = Default::default();
+            }
+            return true;
+        }
+    }
+
+    /// Builds the signal frame on the current thread's stack (or its alternate
+    /// stack under SA_ONSTACK) and points it at the handler.
+    fn setup_frame(&mut self, sig: u32, info: &SigInfo, mask: SigSet) -> KResult<()> {
+        let p = self.procs.get_mut(&self.cur).ok_or(Errno::ESRCH)?;
+        let action = p.sigactions[(sig - 1) as usize];
+        if action.flags & SA_RESTORER == 0 || frame::FPSTATE_SIZE == 0 {
+            // x86_64 needs the restorer; other arches build no frame yet.
+            return Err(Errno::EFAULT);
+        }
+        let sp = p.thread.regs.sp();
+        let alt = p.thread.altstack;
+        let use_alt = action.flags & SA_ONSTACK != 0 && alt.flags & 2 == 0 && !alt.contains(sp);
+        let top = if use_alt {
+            alt.sp.wrapping_add(alt.size)
+        } else {
+            sp
+        };
+        let layout = frame::frame_layout(top, use_alt).ok_or(Errno::EFAULT)?;
+        let on = if alt.contains(sp) { 1 } else { 0 };
+        let stack = (alt.sp, if alt.flags & 2 != 0 { 2 } else { on }, alt.size);
+        let bytes = frame::encode_frame(
+            &p.thread.regs,
+            &info.encode(),
+            mask.0,
+            action.restorer,
+            stack,
+            &layout,
+        );
+        let mut fp = [0u8; frame::FPSTATE_SIZE];
+        let have_fp = self.host.fpstate_get(p.mm.id, &mut fp).is_ok();
+        let mut bytes = bytes;
+        if !have_fp {
+            // No FP state to restore: a null fpstate pointer tells sigreturn so.
+            let at = 8 + 40 + 8 * 23;
+            bytes[at..at + 8].copy_from_slice(&0u64.to_ne_bytes());
+        }
+        let mut user = self.user();
+        user.write_bytes(layout.sp, &bytes)?;
+        if have_fp {
+            user.write_bytes(layout.fp, &fp)?;
+        }
+        let p = self.proc();
+        frame::enter_handler(&mut p.thread.regs, action.handler, sig, &layout);
+        Ok(())
+    }
+
+    /// rt_sigreturn: restores the context saved in the frame at the stack.
+    pub(crate) fn sigreturn(&mut self) -> KResult<()> {
+        let sp = self.proc().thread.regs.sp();
+        let mut uc = [0u8; frame::UCONTEXT_LEN];
+        self.user().read_bytes(sp, &mut uc)?;
+        let p = self.proc();
+        let r = frame::restore_frame(&mut p.thread.regs, &uc);
+        p.thread.sigmask = SigSet(r.mask & !UNBLOCKABLE.0);
+        if r.fpstate != 0 {
+            let mut fp = [0u8; frame::FPSTATE_SIZE];
+            self.user().read_bytes(r.fpstate, &mut fp)?;
+            let id = self.proc().mm.id;
+            // MXCSR reserved bits set would make the host refuse the state.
+            let _ = self.host.fpstate_set(id, &fp);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Interval timers and process times: alarm, setitimer, getitimer, times.
+//! ITIMER_REAL raises SIGALRM from the kernel's loop; the virtual and profiling
+//! timers need CPU-time accounting, which umbra does not do yet (EINVAL).
+
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::mm::{UserInPtr, UserOutPtr};
+use crate::{KResult, SysResult};
+use umbra_abi::structs::Timeval;
+use umbra_abi::Errno;
+
+const NS: u64 = 1_000_000_000;
+const ITIMER_REAL: u32 = 0;
+
+fn tv_ns(t: Timeval) -> KResult<u64> {
+    if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((t.tv_sec as u64)
+        .saturating_mul(NS)
+        .saturating_add(t.tv_usec as u64 * 1000))
+}
+
+fn ns_tv(ns: u64) -> Timeval {
+    Timeval {
+        tv_sec: (ns / NS) as i64,
+        tv_usec: ((ns % NS) / 1000) as i64,
+    }
+}
+
+/// The current ITIMER_REAL as (remaining, interval) in ns.
+fn current<H: Host>(k: &mut Kernel<H>) -> (u64, u64) {
+    let now = k.host.now_mono();
+    match k.proc().itimer_real {
+        Some((d, i)) => (d.saturating_sub(now).max(1), i),
+        None => (0, 0),
+    }
+}
+
+/// alarm(2): returns the seconds left of the previous alarm (rounded).
+pub fn sys_alarm<H: Host>(k: &mut Kernel<H>, secs: u32) -> SysResult {
+    let (left, _) = current(k);
+    let now = k.host.now_mono();
+    k.proc().itimer_real = (secs != 0).then(|| (now + secs as u64 * NS, 0));
+    Ok(left.div_ceil(NS) as usize)
+}
+
+/// setitimer(2).
+pub fn sys_setitimer<H: Host>(k: &mut Kernel<H>, which: u32, new: u64, old: u64) -> SysResult {
+    if which != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (left, interval) = current(k);
+    let want = if new != 0 {
+        Some(k.user().read::<[Timeval; 2]>(UserInPtr::new(new))?)
+    } else {
+        None
+    };
+    if old != 0 {
+        k.user()
+            .write(UserOutPtr::new(old), &[ns_tv(interval), ns_tv(left)])?;
+    }
+    if let Some([interval, value]) = want {
+        let (i, v) = (tv_ns(interval)?, tv_ns(value)?);
+        let now = k.host.now_mono();
+        k.proc().itimer_real = (v != 0).then(|| (now.saturating_add(v), i));
+    }
+    Ok(0)
+}
+
+/// getitimer(2).
+pub fn sys_getitimer<H: Host>(k: &mut Kernel<H>, which: u32, out: u64) -> SysResult {
+    if which != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (left, interval) = current(k);
+    k.user()
+        .write(UserOutPtr::new(out), &[ns_tv(interval), ns_tv(left)])?;
+    Ok(0)
+}
+
+/// times(2): CPU times are not accounted yet (zero); returns clock ticks since
+/// boot (100 Hz).
+pub fn sys_times<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
+    if out != 0 {
+        k.user().write(UserOutPtr::<[u64; 4]>::new(out), &[0; 4])?;
+    }
+    let ticks = k.host.now_mono().saturating_sub(k.boot_time) / (NS / 100);
+    Ok(ticks as usize)
+}

@@ -1,0 +1,211 @@
+//! Waiting for children: wait4 and waitid, with WNOHANG, WUNTRACED/WSTOPPED,
+//! WCONTINUED, WNOWAIT and __WALL; zombies stay until reaped.
+
+use super::Outcome;
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::mm::UserOutPtr;
+use crate::task::signal::code;
+use crate::task::{ExitStatus, JobReport, Pid, Restart, SigInfo, Wait};
+use crate::{KResult, SysResult};
+use umbra_abi::flags::*;
+use umbra_abi::signal::SIGCHLD;
+use umbra_abi::Errno;
+
+/// Which children a wait is for.
+#[derive(Clone, Copy)]
+enum Which {
+    Any,
+    Pid(Pid),
+    Pgid(Pid),
+}
+
+/// What a wait found.
+enum Found {
+    Exited(Pid, ExitStatus),
+    Stopped(Pid, u32),
+    Continued(Pid),
+}
+
+/// Looks for a child state change `options` asks for; consumes it unless
+/// WNOWAIT. `Ok(None)`: children exist but none changed; ECHILD: no children.
+fn find<H: Host>(k: &mut Kernel<H>, which: Which, options: u32) -> KResult<Option<Found>> {
+    let me = k.cur;
+    let matches = |pid: Pid, pgid: Pid| match which {
+        Which::Any => true,
+        Which::Pid(p) => p == pid,
+        Which::Pgid(g) => g == pgid,
+    };
+    let consume = options & WNOWAIT == 0;
+    if options & WEXITED != 0 {
+        let z = k
+            .zombies
+            .values()
+            .find(|z| z.ppid == me && matches(z.pid, z.pgid))
+            .map(|z| (z.pid, z.status));
+        if let Some((pid, status)) = z {
+            if consume {
+                k.zombies.remove(&pid);
+            }
+            return Ok(Some(Found::Exited(pid, status)));
+        }
+    }
+    let mut any = k
+        .zombies
+        .values()
+        .any(|z| z.ppid == me && matches(z.pid, z.pgid));
+    for pid in k.pids() {
+        let Some(c) = k.procs_mut(pid) else { continue };
+        if c.ppid != me || !matches(c.pid, c.pgid) {
+            continue;
+        }
+        any = true;
+        match c.job_report {
+            Some(JobReport::Stopped(sig)) if options & WUNTRACED != 0 => {
+                if consume {
+                    c.job_report = None;
+                }
+                return Ok(Some(Found::Stopped(pid, sig)));
+            }
+            Some(JobReport::Continued) if options & WCONTINUED != 0 => {
+                if consume {
+                    c.job_report = None;
+                }
+                return Ok(Some(Found::Continued(pid)));
+            }
+            _ => {}
+        }
+    }
+    if any {
+        Ok(None)
+    } else {
+        Err(Errno::ECHILD)
+    }
+}
+
+/// wait4(2).
+pub fn sys_wait4<H: Host>(
+    k: &mut Kernel<H>,
+    pid: i32,
+    status: u64,
+    options: u32,
+    rusage: u64,
+) -> Outcome {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WALL | WCLONE | 0x2000_0000) != 0 {
+        return Outcome::Ret(Err(Errno::EINVAL));
+    }
+    let which = match pid {
+        -1 => Which::Any,
+        0 => Which::Pgid(k.proc().pgid),
+        p if p > 0 => Which::Pid(p as u32),
+        p if p == i32::MIN => return Outcome::Ret(Err(Errno::ESRCH)),
+        p => Which::Pgid(p.unsigned_abs()),
+    };
+    let found = match find(k, which, options | WEXITED) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let (child, word) = match found {
+        Some(Found::Exited(p, st)) => (p, st.wait_status()),
+        Some(Found::Stopped(p, sig)) => (p, (sig << 8) | 0x7f),
+        Some(Found::Continued(p)) => (p, 0xffff),
+        None if options & WNOHANG != 0 => return Outcome::Ret(Ok(0)),
+        None => {
+            return Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+    };
+    let r = (|| -> SysResult {
+        if status != 0 {
+            k.user().write(UserOutPtr::<u32>::new(status), &word)?;
+        }
+        if rusage != 0 {
+            k.user().write_bytes(rusage, &[0u8; 144])?;
+        }
+        Ok(child as usize)
+    })();
+    Outcome::Ret(r)
+}
+
+/// waitid(2).
+pub fn sys_waitid<H: Host>(
+    k: &mut Kernel<H>,
+    idtype: u32,
+    id: u32,
+    infop: u64,
+    options: u32,
+) -> Outcome {
+    const P_ALL: u32 = 0;
+    const P_PID: u32 = 1;
+    const P_PGID: u32 = 2;
+    if options
+        & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WALL | WCLONE | 0x2000_0000)
+        != 0
+        || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
+    {
+        return Outcome::Ret(Err(Errno::EINVAL));
+    }
+    let which = match idtype {
+        P_ALL => Which::Any,
+        P_PID => Which::Pid(id),
+        P_PGID if id == 0 => Which::Pgid(k.proc().pgid),
+        P_PGID => Which::Pgid(id),
+        _ => return Outcome::Ret(Err(Errno::EINVAL)),
+    };
+    let found = match find(k, which, options) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let info = match found {
+        Some(Found::Exited(pid, st)) => {
+            let (c, s) = match st {
+                ExitStatus::Exited(v) => (code::CLD_EXITED, v as i32),
+                ExitStatus::Signaled { sig, core: true } => (code::CLD_DUMPED, sig as i32),
+                ExitStatus::Signaled { sig, core: false } => (code::CLD_KILLED, sig as i32),
+            };
+            SigInfo {
+                signo: SIGCHLD,
+                code: c,
+                pid,
+                status: s,
+                ..SigInfo::default()
+            }
+        }
+        Some(Found::Stopped(pid, sig)) => SigInfo {
+            signo: SIGCHLD,
+            code: code::CLD_STOPPED,
+            pid,
+            status: sig as i32,
+            ..SigInfo::default()
+        },
+        Some(Found::Continued(pid)) => SigInfo {
+            signo: SIGCHLD,
+            code: code::CLD_CONTINUED,
+            pid,
+            status: umbra_abi::signal::SIGCONT as i32,
+            ..SigInfo::default()
+        },
+        None if options & WNOHANG != 0 => {
+            let r = if infop != 0 {
+                k.user().write_bytes(infop, &[0u8; 128]).map(|_| 0)
+            } else {
+                Ok(0)
+            };
+            return Outcome::Ret(r);
+        }
+        None => {
+            return Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+    };
+    let r = if infop != 0 {
+        k.user().write_bytes(infop, &info.encode()).map(|_| 0)
+    } else {
+        Ok(0)
+    };
+    Outcome::Ret(r)
+}

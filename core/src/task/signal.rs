@@ -1,0 +1,170 @@
+//! Signal state: sets, default actions, the information a signal carries, and
+//! the dispositions of a process. Generation and delivery live in the kernel's
+//! signal module; this file has only the data and its rules.
+
+use umbra_abi::signal::*;
+
+/// A set of signals 1..=64, bit `n - 1` for signal `n`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    /// The set holding only `sig`.
+    pub const fn of(sig: u32) -> SigSet {
+        if sig == 0 || sig > NSIG {
+            SigSet(0)
+        } else {
+            SigSet(1 << (sig - 1))
+        }
+    }
+    pub fn contains(self, sig: u32) -> bool {
+        self.0 & SigSet::of(sig).0 != 0
+    }
+    pub fn add(&mut self, sig: u32) {
+        self.0 |= SigSet::of(sig).0;
+    }
+    pub fn remove(&mut self, sig: u32) {
+        self.0 &= !SigSet::of(sig).0;
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// The lowest signal in the set; standard signals go before real-time ones,
+    /// and among those the lowest number first, as Linux delivers them.
+    pub fn first(self) -> Option<u32> {
+        (self.0 != 0).then(|| self.0.trailing_zeros() + 1)
+    }
+}
+
+/// Signals that can be neither caught, blocked nor ignored.
+pub const UNBLOCKABLE: SigSet = SigSet((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
+
+/// Stop signals.
+pub const STOP_SIGNALS: SigSet = SigSet(
+    (1 << (SIGSTOP - 1)) | (1 << (SIGTSTP - 1)) | (1 << (SIGTTIN - 1)) | (1 << (SIGTTOU - 1)),
+);
+
+/// What happens to a signal with SIG_DFL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    /// Terminate and dump core (reported with the core bit in the wait status).
+    Core,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+/// signal(7)'s table of default actions.
+pub fn default_action(sig: u32) -> DefaultAction {
+    match sig {
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ
+        | SIGSYS => DefaultAction::Core,
+        SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        SIGCONT => DefaultAction::Continue,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+/// The `si_code` values umbra generates.
+pub mod code {
+    /// Sent by kill(2).
+    pub const SI_USER: i32 = 0;
+    /// Sent by the kernel.
+    pub const SI_KERNEL: i32 = 0x80;
+    /// Sent by tkill/tgkill.
+    pub const SI_TKILL: i32 = -6;
+    pub const CLD_EXITED: i32 = 1;
+    pub const CLD_KILLED: i32 = 2;
+    pub const CLD_DUMPED: i32 = 3;
+    pub const CLD_STOPPED: i32 = 5;
+    pub const CLD_CONTINUED: i32 = 6;
+}
+
+/// What a pending signal carries (the fields of siginfo_t umbra fills).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    pub signo: u32,
+    pub code: i32,
+    /// Sender pid (kill) or child pid (SIGCHLD).
+    pub pid: u32,
+    pub uid: u32,
+    /// Child exit status or signal (SIGCHLD).
+    pub status: i32,
+    /// Faulting address (SIGSEGV, SIGBUS, SIGILL, SIGFPE).
+    pub addr: u64,
+}
+
+impl SigInfo {
+    /// The 128-byte siginfo_t of 64-bit Linux.
+    pub fn encode(&self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        b[0..4].copy_from_slice(&(self.signo as i32).to_ne_bytes());
+        b[8..12].copy_from_slice(&self.code.to_ne_bytes());
+        match self.signo {
+            SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP if self.code > 0 => {
+                b[16..24].copy_from_slice(&self.addr.to_ne_bytes());
+            }
+            _ => {
+                b[16..20].copy_from_slice(&(self.pid as i32).to_ne_bytes());
+                b[20..24].copy_from_slice(&self.uid.to_ne_bytes());
+                if self.signo == SIGCHLD {
+                    b[24..28].copy_from_slice(&self.status.to_ne_bytes());
+                }
+            }
+        }
+        b
+    }
+}
+
+/// One signal action, as rt_sigaction(2) sets it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+impl SigAction {
+    /// Whether the signal is ignored, explicitly or by default.
+    pub fn ignores(&self, sig: u32) -> bool {
+        match self.handler {
+            SIG_IGN => true,
+            SIG_DFL => default_action(sig) == DefaultAction::Ignore,
+            _ => false,
+        }
+    }
+    /// Whether a handler function is installed.
+    pub fn has_handler(&self) -> bool {
+        self.handler != SIG_DFL && self.handler != SIG_IGN
+    }
+}
+
+/// An alternate signal stack (sigaltstack(2)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AltStack {
+    pub sp: u64,
+    pub size: u64,
+    /// SS_DISABLE when none is set.
+    pub flags: u32,
+}
+
+/// SS_ONSTACK and SS_DISABLE.
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+
+impl AltStack {
+    pub fn disabled() -> AltStack {
+        AltStack {
+            sp: 0,
+            size: 0,
+            flags: SS_DISABLE,
+        }
+    }
+    /// Whether `sp` is on this stack.
+    pub fn contains(&self, sp: u64) -> bool {
+        self.flags & SS_DISABLE == 0 && sp > self.sp && sp <= self.sp.wrapping_add(self.size)
+    }
+}
