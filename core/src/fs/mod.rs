@@ -12,6 +12,7 @@ pub mod file;
 pub mod ops;
 pub mod path;
 pub mod pipe;
+pub mod procfs;
 pub mod tmpfs;
 pub mod vfs;
 

@@ -9,6 +9,7 @@
 //! and reaping).
 
 mod process;
+mod procfs;
 mod signal;
 
 pub use process::{CloneArgs, ExecError};

@@ -121,6 +121,9 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
         Ok(f) => f,
         Err(e) => return Outcome::Ret(Err(e)),
     };
+    if crate::fs::procfs::is_procfs(&f) {
+        k.procfs_touch();
+    }
     let r = read_into(k, &f, buf, len, None);
     blocking(&f, r)
 }
@@ -438,6 +441,9 @@ pub fn sys_close<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
 /// getdents64(2).
 pub fn sys_getdents64<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
     let f = file(k, fd)?;
+    if crate::fs::procfs::is_procfs(&f) {
+        k.procfs_touch();
+    }
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let n = f.getdents64(&mut kbuf)?;
     k.user().write_bytes(buf, &kbuf[..n])?;
