@@ -26,6 +26,14 @@ pub enum Step {
     Exception { sig: u32, addr: u64 },
     /// Stop the guest with a timer interrupt.
     Timer,
+    /// Make syscall `nr` through another entry path than the native one (the
+    /// 32-bit `int 0x80` or the x32 ABI). The return register starts out as `nr`,
+    /// so a kernel that writes no return value is told apart from ENOSYS.
+    SyscallAbi {
+        abi: SyscallAbi,
+        nr: u64,
+        args: [u64; 6],
+    },
 }
 
 /// A host mapping of one page in a mock address space.
@@ -214,6 +222,13 @@ impl HostCpu for MockHost {
                     self.scripts.get_mut(&mm).map(|s| s.pop_front());
                     return Trap::Timer;
                 }
+                Step::SyscallAbi { abi, nr, args } => {
+                    self.scripts.get_mut(&mm).map(|s| s.pop_front());
+                    set_syscall(regs, nr, args);
+                    set_ret_reg(regs, nr);
+                    self.pending_syscall.insert(mm, nr);
+                    return Trap::Syscall { abi };
+                }
             }
         }
     }
@@ -230,6 +245,10 @@ fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
 fn ret_reg(regs: &UserRegs) -> u64 {
     regs.gp.rax
 }
+#[cfg(not(target_arch = "aarch64"))]
+fn set_ret_reg(regs: &mut UserRegs, v: u64) {
+    regs.gp.rax = v;
+}
 #[cfg(target_arch = "aarch64")]
 fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
     regs.gp.syscallno = nr;
@@ -238,6 +257,10 @@ fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
 #[cfg(target_arch = "aarch64")]
 fn ret_reg(regs: &UserRegs) -> u64 {
     regs.gp.regs[0]
+}
+#[cfg(target_arch = "aarch64")]
+fn set_ret_reg(regs: &mut UserRegs, v: u64) {
+    regs.gp.regs[0] = v;
 }
 
 impl HostTime for MockHost {
@@ -323,4 +346,190 @@ impl HostMisc for MockHost {
     fn log(&mut self, _level: LogLevel, msg: fmt::Arguments<'_>) {
         self.log.push(alloc::format!("{msg}"));
     }
+}
+
+impl MockHost {
+    /// The return values of every syscall `nr` made so far, in order.
+    pub fn results_of(&self, nr: u64) -> Vec<i64> {
+        self.results
+            .iter()
+            .filter(|(n, _)| *n == nr)
+            .map(|(_, r)| *r)
+            .collect()
+    }
+
+    /// The simulated host mapping of the page holding `addr` in `mm`.
+    pub fn host_page(&self, mm: MmId, addr: u64) -> Option<MockPage> {
+        self.spaces.get(&mm)?.get(&(addr & !0xfff)).copied()
+    }
+}
+
+/// File contents in a vector, as the backing of file mappings and the ELF loader.
+pub struct VecBacking(pub Vec<u8>);
+
+impl crate::mm::Backing for VecBacking {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> crate::KResult<usize> {
+        let Ok(off) = usize::try_from(off) else {
+            return Ok(0);
+        };
+        let Some(src) = self.0.get(off..) else {
+            return Ok(0);
+        };
+        let n = src.len().min(buf.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        Ok(n)
+    }
+}
+
+/// The layout of the executable [`tiny_elf`] builds, relative to its base.
+pub mod tiny {
+    /// File offset and address offset of the entry point (in the code segment).
+    pub const CODE_OFF: u64 = 0x100;
+    /// The code: `syscall; hlt` on x86_64, `svc #0` on arm64. Never run by MockHost.
+    pub const CODE: [u8; 4] = [0x0f, 0x05, 0xf4, 0x00];
+    /// File offset of the data segment.
+    pub const DATA_FILE_OFF: u64 = 0x1010;
+    /// Address of the data segment relative to the base: another page than the
+    /// code, same offset in the page.
+    pub const DATA_VADDR_OFF: u64 = 0x2010;
+    /// The data segment's file contents (its p_filesz is their length).
+    pub const DATA: &[u8; 32] = b"umbra tiny elf: initialised data";
+    /// The data segment's p_memsz: the rest is bss, over two more pages.
+    pub const DATA_MEMSZ: u64 = 0x3000;
+    /// Bytes after the data in the file, which must not show up in the bss.
+    pub const TRAILER: u8 = 0xaa;
+    /// Base address of the ET_EXEC variant.
+    pub const EXEC_BASE: u64 = 0x40_0000;
+}
+
+/// Writes a minimal static ELF64 executable of the host machine: the ELF header,
+/// program headers (PT_PHDR for ET_DYN, two PT_LOAD, PT_GNU_STACK), a read+exec
+/// code segment holding the headers and [`tiny::CODE`], and a read+write data
+/// segment whose p_filesz (32) is less than its p_memsz. `e_type` is `ET_EXEC`
+/// (linked at [`tiny::EXEC_BASE`]) or `ET_DYN` (static PIE, linked at 0).
+pub fn tiny_elf(e_type: u16) -> Vec<u8> {
+    use umbra_abi::elf::*;
+    use umbra_abi::Pod;
+    let base = if e_type == ET_DYN { 0 } else { tiny::EXEC_BASE };
+    let mut phdrs = Vec::new();
+    let phnum = if e_type == ET_DYN { 4u64 } else { 3 };
+    let ph_size = phnum * Elf64Phdr::SIZE as u64;
+    if e_type == ET_DYN {
+        phdrs.push(Elf64Phdr {
+            p_type: PT_PHDR,
+            p_flags: PF_R,
+            p_offset: 64,
+            p_vaddr: base + 64,
+            p_paddr: base + 64,
+            p_filesz: ph_size,
+            p_memsz: ph_size,
+            p_align: 8,
+        });
+    }
+    let code_end = tiny::CODE_OFF + tiny::CODE.len() as u64;
+    phdrs.push(Elf64Phdr {
+        p_type: PT_LOAD,
+        p_flags: PF_R | PF_X,
+        p_offset: 0,
+        p_vaddr: base,
+        p_paddr: base,
+        p_filesz: code_end,
+        p_memsz: code_end,
+        p_align: 0x1000,
+    });
+    phdrs.push(Elf64Phdr {
+        p_type: PT_LOAD,
+        p_flags: PF_R | PF_W,
+        p_offset: tiny::DATA_FILE_OFF,
+        p_vaddr: base + tiny::DATA_VADDR_OFF,
+        p_paddr: base + tiny::DATA_VADDR_OFF,
+        p_filesz: tiny::DATA.len() as u64,
+        p_memsz: tiny::DATA_MEMSZ,
+        p_align: 0x1000,
+    });
+    phdrs.push(Elf64Phdr {
+        p_type: PT_GNU_STACK,
+        p_flags: PF_R | PF_W,
+        p_offset: 0,
+        p_vaddr: 0,
+        p_paddr: 0,
+        p_filesz: 0,
+        p_memsz: 0,
+        p_align: 16,
+    });
+    let mut ident = [0u8; 16];
+    ident[..4].copy_from_slice(&ELFMAG);
+    ident[4] = ELFCLASS64;
+    ident[5] = ELFDATA2LSB;
+    ident[6] = EV_CURRENT;
+    let eh = Elf64Ehdr {
+        e_ident: ident,
+        e_type,
+        e_machine: crate::arch::ELF_MACHINE,
+        e_version: 1,
+        e_entry: base + tiny::CODE_OFF,
+        e_phoff: 64,
+        e_shoff: 0,
+        e_flags: 0,
+        e_ehsize: 64,
+        e_phentsize: Elf64Phdr::SIZE as u16,
+        e_phnum: phnum as u16,
+        e_shentsize: 64,
+        e_shnum: 0,
+        e_shstrndx: 0,
+    };
+    let data_end = (tiny::DATA_FILE_OFF as usize) + tiny::DATA.len();
+    let mut out = vec![0u8; data_end + 64];
+    eh.encode(&mut out[..Elf64Ehdr::SIZE]);
+    for (i, ph) in phdrs.iter().enumerate() {
+        let at = 64 + i * Elf64Phdr::SIZE;
+        ph.encode(&mut out[at..at + Elf64Phdr::SIZE]);
+    }
+    let code = tiny::CODE_OFF as usize;
+    out[code..code + tiny::CODE.len()].copy_from_slice(&tiny::CODE);
+    // File bytes between the segments, to tell them from zero fill.
+    for b in &mut out[0x200..tiny::DATA_FILE_OFF as usize] {
+        *b = 0x55;
+    }
+    out[tiny::DATA_FILE_OFF as usize..data_end].copy_from_slice(tiny::DATA);
+    out[data_end..].fill(tiny::TRAILER);
+    out
+}
+
+/// Writes a cpio newc archive (the initramfs format) of `(name, mode, data)`
+/// members, with the trailer. Directories must come before their contents.
+pub fn newc_archive(members: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let trailer: (&str, u32, &[u8]) = (crate::fs::cpio::TRAILER, 0, &[]);
+    for (ino, (name, mode, data)) in members.iter().chain([&trailer]).enumerate() {
+        let fields = [
+            ino as u32 + 1,
+            *mode,
+            0,
+            0,
+            1,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            0,
+            0,
+            name.len() as u32 + 1,
+            0,
+        ];
+        out.extend_from_slice(b"070701");
+        for f in fields {
+            out.extend_from_slice(alloc::format!("{f:08x}").as_bytes());
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    out
 }

@@ -32,3 +32,6 @@ pub const fn page_ceil(v: u64) -> Option<u64> {
         None => None,
     }
 }
+
+#[cfg(test)]
+mod tests;
