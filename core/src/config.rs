@@ -22,6 +22,9 @@ pub struct Config {
     pub max_procs: usize,
     /// Stack size limit (RLIMIT_STACK), bytes.
     pub stack_limit: usize,
+    /// Wall-clock limit of the whole guest run in ns; at expiry every guest
+    /// process is killed and the run ends with status 124, as timeout(1).
+    pub timeout_ns: Option<u64>,
     /// Host name reported by uname.
     pub hostname: String,
     /// Trace every syscall through `Host::log`.
@@ -37,6 +40,7 @@ impl Default for Config {
             max_fds: 1024,
             max_procs: 256,
             stack_limit: 8 << 20,
+            timeout_ns: None,
             hostname: String::from("umbra"),
             strace: false,
         }

@@ -27,6 +27,10 @@ Options of `run`:
   --cpu N         pin umbra and its stub processes to host CPU N (default: the
                   CPU umbra starts on)
   --max-fds N     open file limit per guest process (default 1024)
+  --max-procs N   limit on guest processes, zombies included; fork fails
+                  with EAGAIN beyond it (default 256)
+  --timeout SECS  kill the guest after SECS seconds of wall time; umbra then
+                  exits with status 124
   -h, --help      show this help
 
 PROGRAM is a path inside the guest (a name without '/' is searched in the

@@ -331,6 +331,15 @@ impl<H: Host> Kernel<H> {
             if self.procs.is_empty() {
                 return ExitStatus::Exited(0);
             }
+            if self.timed_out() {
+                let secs = self.cfg.timeout_ns.unwrap_or(0) as f64 / 1e9;
+                self.host.log(
+                    LogLevel::Error,
+                    format_args!("guest timed out after {secs} s; killed"),
+                );
+                self.shutdown();
+                return ExitStatus::Exited(124);
+            }
             self.fire_timers();
             match self.pick_next() {
                 Some(pid) => {
@@ -399,8 +408,22 @@ impl<H: Host> Kernel<H> {
         None
     }
 
-    /// The earliest deadline of a sleeping or timed wait or an interval timer.
+    /// The end of the run set by `--timeout`.
+    fn run_deadline(&self) -> Option<u64> {
+        self.cfg
+            .timeout_ns
+            .map(|t| self.boot_time.saturating_add(t))
+    }
+
+    fn timed_out(&self) -> bool {
+        self.run_deadline()
+            .is_some_and(|d| self.host.now_mono() >= d)
+    }
+
+    /// The earliest deadline of a sleeping or timed wait, an interval timer, or
+    /// the run's timeout.
     fn next_deadline(&self) -> Option<u64> {
+        let run = self.run_deadline();
         self.procs
             .values()
             .flat_map(|p| {
@@ -412,6 +435,7 @@ impl<H: Host> Kernel<H> {
                 [wait, p.itimer_real.map(|(d, _)| d)]
             })
             .flatten()
+            .chain(run)
             .min()
     }
 
