@@ -99,6 +99,9 @@ pub struct Kernel<H: Host> {
     armed: Option<u64>,
 }
 
+/// The longest the kernel sleeps when every thread is blocked.
+const IDLE_WAKE_NS: u64 = 1_000_000_000;
+
 /// How long a thread runs before another runnable one gets the CPU.
 const TIME_SLICE_NS: u64 = 10_000_000;
 
@@ -347,9 +350,14 @@ impl<H: Host> Kernel<H> {
                     self.run_current();
                 }
                 None => {
-                    let deadline = self.next_deadline();
+                    // Everything is blocked. Without a deadline, wake once a
+                    // second anyway: a host whose stdin is at end of file has no
+                    // event to wait for, and a guest that deadlocked itself must
+                    // not make umbra spin.
+                    let now = self.host.now_mono();
+                    let deadline = self.next_deadline().unwrap_or(now + IDLE_WAKE_NS);
                     self.arm_timer(None);
-                    self.host.wait_event(deadline);
+                    self.host.wait_event(Some(deadline));
                     self.epoch += 1;
                     self.pump_console();
                 }
