@@ -21,3 +21,6 @@ impl crate::mm::Backing for InodeBacking {
         Ok(done)
     }
 }
+
+#[cfg(test)]
+mod tests;
