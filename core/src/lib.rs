@@ -33,5 +33,8 @@ pub mod kernel;
 #[cfg(any(test, feature = "mock"))]
 pub mod testing;
 
+#[cfg(test)]
+mod kernel_tests;
+
 pub use error::{Errno, KResult, SysResult};
 pub use kernel::Kernel;

@@ -1,0 +1,584 @@
+//! Tests of the whole kernel on MockHost: a `Kernel<MockHost>` booted from a cpio
+//! archive (written by `testing::newc_archive`) holding the tiny ELF at
+//! /bin/prog, whose pid 1 is a scripted guest. Each test scripts syscalls and
+//! memory touches, runs the trap loop to the end, and checks what the guest got
+//! back (`MockHost::results`), what reached the console, the exit status, and
+//! that every frame was freed when pid 1 exited (the leak check).
+
+use crate::config::{Config, PAGE_SIZE};
+use crate::fs::{self, Cred, FollowLast};
+use crate::host::{MmId, SyscallAbi};
+use crate::kernel::Kernel;
+use crate::task::ExitStatus;
+use crate::testing::{newc_archive, tiny, tiny_elf, MockHost, Step};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use umbra_abi::elf::ET_EXEC;
+use umbra_abi::flags::{MapFlags, CLOCK_MONOTONIC, CLOCK_REALTIME, SEEK_SET};
+use umbra_abi::structs::Timespec;
+use umbra_abi::syscall::nr::*;
+use umbra_abi::{Errno, Pod};
+
+const FRAMES: usize = 1024;
+const PAGE: u64 = PAGE_SIZE as u64;
+const AT_FDCWD: u64 = -100i64 as u64;
+/// Where the data segment of the tiny ELF lands (ET_EXEC).
+const DATA_VA: u64 = tiny::EXEC_BASE + tiny::DATA_VADDR_OFF;
+/// A fixed address for anonymous mappings made by the scripts.
+const MAP_AT: u64 = 0x1000_0000;
+
+/// A booted kernel with pid 1 ready to run its script.
+struct Booted {
+    k: Kernel<MockHost>,
+    /// Pid 1's host address space, which the script is queued for.
+    mm: MmId,
+    /// Scratch memory inside pid 1's stack VMA, well below its stack pointer.
+    scratch: u64,
+}
+
+fn boot_with(cfg: Config) -> Booted {
+    let elf = tiny_elf(ET_EXEC);
+    let archive = newc_archive(&[
+        ("bin", 0o040_755, &[]),
+        ("bin/prog", 0o100_755, &elf),
+        ("etc", 0o040_755, &[]),
+        ("etc/motd", 0o100_644, b"welcome\n"),
+    ]);
+    let (vfs, console) = fs::vfs_from_cpio(&archive, Timespec::default()).unwrap();
+    let host = MockHost::new(FRAMES * PAGE_SIZE);
+    let mut k = Kernel::new(host, vfs, cfg, FRAMES);
+    let pid = k.spawn_init(fs::devfs::stdio_files(&console)).unwrap();
+    assert_eq!(pid, 1);
+    let p = k.process(1).unwrap();
+    let (mm, sp) = (p.mm.id, p.thread.regs.sp());
+    assert_eq!(p.thread.regs.ip(), tiny::EXEC_BASE + tiny::CODE_OFF);
+    assert!(k.frames.used() > 0, "the stack is written at boot");
+    Booted {
+        k,
+        mm,
+        scratch: (sp & !(PAGE - 1)) - 4 * PAGE,
+    }
+}
+
+fn boot() -> Booted {
+    boot_with(Config {
+        argv: vec![String::from("/bin/prog"), String::from("arg1")],
+        envp: vec![String::from("HOME=/")],
+        ..Config::default()
+    })
+}
+
+fn sys(nr: usize, args: &[u64]) -> Step {
+    let mut a = [0u64; 6];
+    a[..args.len()].copy_from_slice(args);
+    Step::Syscall(nr as u64, a)
+}
+
+fn exit_group(code: u64) -> Step {
+    sys(EXIT_GROUP, &[code])
+}
+
+/// The guest writes `bytes` at `va` with its own stores (faulting as needed).
+fn touches(va: u64, bytes: &[u8]) -> Vec<Step> {
+    bytes
+        .iter()
+        .enumerate()
+        .map(|(i, &value)| Step::Touch {
+            addr: va + i as u64,
+            write: true,
+            value,
+        })
+        .collect()
+}
+
+impl Booted {
+    fn script(&mut self, steps: impl IntoIterator<Item = Step>) {
+        self.k.host.script(self.mm, steps);
+    }
+
+    /// Writes into pid 1's memory from the kernel side, before it runs.
+    fn poke(&mut self, va: u64, bytes: &[u8]) {
+        let p = self.k.procs.get_mut(&1).unwrap();
+        p.mm.write(&mut self.k.frames, &mut self.k.host, va, bytes)
+            .unwrap();
+    }
+
+    /// Runs to the end and checks that nothing leaked.
+    fn run(&mut self) -> ExitStatus {
+        let st = self.k.run();
+        assert_eq!(self.k.frames.used(), 0, "frames leaked after exit");
+        assert!(
+            !self.k.host.spaces.contains_key(&self.mm),
+            "host address space destroyed"
+        );
+        st
+    }
+
+    fn results(&self) -> Vec<(usize, i64)> {
+        self.k
+            .host
+            .results
+            .iter()
+            .map(|&(n, r)| (n as usize, r))
+            .collect()
+    }
+}
+
+fn err(e: Errno) -> i64 {
+    -(e.0 as i64)
+}
+
+#[test]
+fn exit_group_returns_status_and_frees_everything() {
+    let mut b = boot();
+    b.script([exit_group(7)]);
+    assert_eq!(b.run(), ExitStatus::Exited(7));
+    assert!(b.results().is_empty(), "exit_group never returns");
+    assert!(b.k.process(1).is_none());
+}
+
+#[test]
+fn exit_code_is_truncated_to_eight_bits() {
+    let mut b = boot();
+    b.script([exit_group(0x1_02)]);
+    assert_eq!(b.run(), ExitStatus::Exited(2));
+}
+
+#[test]
+fn write_to_stdout_from_guest_stored_stack_bytes() {
+    let mut b = boot();
+    let buf = b.scratch;
+    let mut steps = touches(buf, b"hi\n");
+    steps.push(sys(WRITE, &[1, buf, 3]));
+    steps.push(exit_group(0));
+    b.script(steps);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(b.k.host.stdout, b"hi\n");
+    assert_eq!(b.results(), vec![(WRITE, 3)]);
+}
+
+#[test]
+fn write_from_data_segment_to_stdout_and_stderr() {
+    let mut b = boot();
+    b.script([
+        sys(WRITE, &[1, DATA_VA, tiny::DATA.len() as u64]),
+        sys(WRITE, &[2, DATA_VA, 5]),
+        sys(WRITE, &[1, DATA_VA, 0]),
+        exit_group(0),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(b.k.host.stdout, tiny::DATA);
+    assert_eq!(b.k.host.stderr, b"umbra");
+    assert_eq!(b.results(), vec![(WRITE, 32), (WRITE, 5), (WRITE, 0)]);
+}
+
+#[test]
+fn getpid_getppid_gettid() {
+    let mut b = boot();
+    b.script([
+        sys(GETPID, &[]),
+        sys(GETPPID, &[]),
+        sys(GETTID, &[]),
+        exit_group(0),
+    ]);
+    b.run();
+    assert_eq!(b.results(), vec![(GETPID, 1), (GETPPID, 0), (GETTID, 1)]);
+}
+
+#[test]
+fn unknown_syscall_is_enosys() {
+    let mut b = boot_with(Config {
+        argv: vec![String::from("/bin/prog")],
+        strace: true,
+        ..Config::default()
+    });
+    // SyscallAbi leaves the number in the return register, so -ENOSYS must
+    // come from the kernel.
+    let native = |nr: u64| Step::SyscallAbi {
+        abi: SyscallAbi::Native,
+        nr,
+        args: [0; 6],
+    };
+    b.script([
+        native(1000),
+        native(0x4000_0027),
+        native(u64::MAX),
+        sys(GETPID, &[]),
+        exit_group(0),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(
+        b.k.host.results,
+        vec![
+            (1000, err(Errno::ENOSYS)),
+            (0x4000_0027, err(Errno::ENOSYS)),
+            (u64::MAX, err(Errno::ENOSYS)),
+            (GETPID as u64, 1),
+        ]
+    );
+    assert!(
+        b.k.host.log.iter().any(|l| l.contains("ENOSYS")),
+        "strace reports it: {:?}",
+        b.k.host.log
+    );
+}
+
+#[test]
+fn compat32_and_x32_syscalls_are_enosys() {
+    let mut b = boot();
+    let via = |abi, nr: usize| Step::SyscallAbi {
+        abi,
+        nr: nr as u64,
+        args: [0; 6],
+    };
+    b.script([
+        via(SyscallAbi::Compat32, GETPID),
+        via(SyscallAbi::X32, GETPID),
+        // exit_group through the 32-bit entry must not exit.
+        via(SyscallAbi::Compat32, EXIT_GROUP),
+        via(SyscallAbi::Native, GETPID),
+        exit_group(3),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(3));
+    assert_eq!(
+        b.results(),
+        vec![
+            (GETPID, err(Errno::ENOSYS)),
+            (GETPID, err(Errno::ENOSYS)),
+            (EXIT_GROUP, err(Errno::ENOSYS)),
+            (GETPID, 1),
+        ]
+    );
+}
+
+#[test]
+fn bad_pointers_are_efault() {
+    let mut b = boot();
+    let code = tiny::EXEC_BASE + tiny::CODE_OFF;
+    b.script([
+        sys(WRITE, &[1, 0x1000, 4]),
+        sys(WRITE, &[1, crate::arch::USER_END - 2, 4]),
+        sys(WRITE, &[1, u64::MAX - 1, 4]),
+        sys(UNAME, &[0]),
+        // The code segment is read-only: the kernel may not write there either.
+        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, code]),
+        sys(OPENAT, &[AT_FDCWD, 0x1000, 0, 0]),
+        exit_group(0),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(0), "EFAULT does not kill");
+    let efault = err(Errno::EFAULT);
+    assert_eq!(
+        b.results(),
+        vec![
+            (WRITE, efault),
+            (WRITE, efault),
+            (WRITE, efault),
+            (UNAME, efault),
+            (CLOCK_GETTIME, efault),
+            (OPENAT, efault),
+        ]
+    );
+    assert!(b.k.host.stdout.is_empty());
+}
+
+#[test]
+fn file_round_trip_on_tmpfs_root() {
+    let mut b = boot();
+    let (path, data, out) = (b.scratch, b.scratch + 0x100, b.scratch + 0x200);
+    b.poke(path, b"/notes.txt\0");
+    b.poke(data, b"hello, file");
+    b.poke(out + 0x100, b"/etc/motd\0/missing\0");
+    let o_rdwr_creat = 0o102;
+    b.script([
+        sys(OPENAT, &[AT_FDCWD, path, o_rdwr_creat, 0o644]),
+        sys(WRITE, &[3, data, 11]),
+        sys(LSEEK, &[3, 0, SEEK_SET as u64]),
+        sys(READ, &[3, out, 64]),
+        sys(READ, &[3, out, 64]),
+        sys(WRITE, &[1, out, 11]),
+        sys(CLOSE, &[3]),
+        sys(CLOSE, &[3]),
+        // A file from the archive.
+        sys(OPENAT, &[AT_FDCWD, out + 0x100, 0, 0]),
+        sys(READ, &[3, out, 64]),
+        sys(WRITE, &[1, out, 8]),
+        sys(OPENAT, &[AT_FDCWD, out + 0x10a, 0, 0]),
+        exit_group(0),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(
+        b.results(),
+        vec![
+            (OPENAT, 3),
+            (WRITE, 11),
+            (LSEEK, 0),
+            (READ, 11),
+            (READ, 0),
+            (WRITE, 11),
+            (CLOSE, 0),
+            (CLOSE, err(Errno::EBADF)),
+            (OPENAT, 3),
+            (READ, 8),
+            (WRITE, 8),
+            (OPENAT, err(Errno::ENOENT)),
+        ]
+    );
+    assert_eq!(b.k.host.stdout, b"hello, filewelcome\n");
+    // The file outlives the process, in the root tmpfs.
+    let root = b.k.vfs.root();
+    let node =
+        b.k.vfs
+            .lookup(&root, "/notes.txt", FollowLast::Follow, &Cred::root())
+            .unwrap();
+    let mut buf = [0u8; 32];
+    let n = node.inode().read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello, file");
+    assert_eq!(node.inode().metadata().unwrap().mode & 0o777, 0o644);
+}
+
+#[test]
+fn brk_mmap_munmap() {
+    let mut b = boot();
+    let brk0 = (DATA_VA + tiny::DATA_MEMSZ).next_multiple_of(PAGE);
+    assert_eq!(b.k.process(1).unwrap().mm.brk, brk0);
+    let anon = (MapFlags::PRIVATE | MapFlags::ANONYMOUS).bits() as u64;
+    let fixed = anon | MapFlags::FIXED.bits() as u64;
+    let noreplace = anon | MapFlags::FIXED_NOREPLACE.bits() as u64;
+    let rw = 3;
+    let mut steps = vec![
+        sys(BRK, &[0]),
+        sys(BRK, &[brk0 + 0x3000]),
+        // Below the start of the heap: refused, the break stays.
+        sys(BRK, &[0x1000]),
+    ];
+    steps.extend(touches(brk0 + 0x2fff, b"b"));
+    steps.extend([
+        sys(MMAP, &[0, 2 * PAGE, rw, anon, u64::MAX, 0]),
+        sys(MMAP, &[MAP_AT, 2 * PAGE, rw, fixed, u64::MAX, 0]),
+    ]);
+    steps.extend(touches(MAP_AT + PAGE, b"m"));
+    steps.extend([
+        sys(WRITE, &[1, MAP_AT + PAGE, 1]),
+        sys(MUNMAP, &[MAP_AT, 2 * PAGE]),
+        sys(WRITE, &[1, MAP_AT + PAGE, 1]),
+        sys(MMAP, &[0x1000, PAGE, rw, fixed, u64::MAX, 0]),
+        sys(
+            MMAP,
+            &[DATA_VA & !(PAGE - 1), PAGE, rw, noreplace, u64::MAX, 0],
+        ),
+        sys(MPROTECT, &[MAP_AT, PAGE, 1]),
+        sys(MUNMAP, &[MAP_AT + 1, PAGE]),
+        sys(BRK, &[brk0]),
+        exit_group(0),
+    ]);
+    b.script(steps);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    let r = b.results();
+    assert_eq!(r[0], (BRK, brk0 as i64));
+    assert_eq!(r[1], (BRK, (brk0 + 0x3000) as i64));
+    assert_eq!(r[2], (BRK, (brk0 + 0x3000) as i64));
+    let (nr, hinted) = r[3];
+    assert_eq!(nr, MMAP);
+    assert!(
+        hinted > 0 && (hinted as u64).is_multiple_of(PAGE),
+        "mmap -> {hinted:#x}"
+    );
+    assert_eq!(
+        r[4..],
+        [
+            (MMAP, MAP_AT as i64),
+            (WRITE, 1),
+            (MUNMAP, 0),
+            (WRITE, err(Errno::EFAULT)),
+            (MMAP, err(Errno::EPERM)),
+            (MMAP, err(Errno::EEXIST)),
+            (MPROTECT, err(Errno::ENOMEM)),
+            (MUNMAP, err(Errno::EINVAL)),
+            (BRK, brk0 as i64),
+        ]
+    );
+    assert_eq!(b.k.host.stdout, b"m");
+}
+
+#[test]
+fn uname_reports_linux() {
+    let mut b = boot();
+    let u = b.scratch;
+    let machine = crate::arch::UTS_MACHINE;
+    b.script([
+        sys(UNAME, &[u]),
+        sys(WRITE, &[1, u, 6]),
+        sys(WRITE, &[1, u + 4 * 65, machine.len() as u64]),
+        exit_group(0),
+    ]);
+    b.run();
+    assert_eq!(b.results()[0], (UNAME, 0));
+    let mut want = b"Linux\0".to_vec();
+    want.extend_from_slice(machine.as_bytes());
+    assert_eq!(b.k.host.stdout, want);
+}
+
+fn timespec(bytes: &[u8]) -> (i64, i64) {
+    let t = Timespec::decode(bytes);
+    (t.tv_sec, t.tv_nsec)
+}
+
+#[test]
+fn clock_gettime_follows_the_mock_clock() {
+    let mut b = boot();
+    b.k.host.step_ns = 1_500_000_123;
+    let t = b.scratch;
+    b.script([
+        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t]),
+        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t + 16]),
+        sys(CLOCK_GETTIME, &[CLOCK_REALTIME as u64, t + 32]),
+        sys(CLOCK_GETTIME, &[0x7fff, t + 48]),
+        sys(WRITE, &[1, t, 48]),
+        exit_group(0),
+    ]);
+    b.run();
+    assert_eq!(
+        b.results(),
+        vec![
+            (CLOCK_GETTIME, 0),
+            (CLOCK_GETTIME, 0),
+            (CLOCK_GETTIME, 0),
+            (CLOCK_GETTIME, err(Errno::EINVAL)),
+            (WRITE, 48),
+        ]
+    );
+    let out = b.k.host.stdout.clone();
+    let (s1, n1) = timespec(&out[0..16]);
+    let (s2, n2) = timespec(&out[16..32]);
+    let (s3, n3) = timespec(&out[32..48]);
+    for n in [n1, n2, n3] {
+        assert!((0..1_000_000_000).contains(&n));
+    }
+    let ns = |s: i64, n: i64| s * 1_000_000_000 + n;
+    assert_eq!(
+        ns(s2, n2) - ns(s1, n1),
+        1_500_000_123,
+        "one guest step between the calls"
+    );
+    assert!(ns(s1, n1) > 0, "time since boot has passed");
+    // MockHost's wall clock is 2023-11-14 plus its monotonic clock.
+    assert!(
+        (1_700_000_000..1_700_001_000).contains(&s3),
+        "realtime {s3}"
+    );
+}
+
+#[test]
+fn touch_of_unmapped_address_kills_with_sigsegv() {
+    let mut b = boot();
+    b.script([
+        sys(GETPID, &[]),
+        Step::Touch {
+            addr: 0x3000_0000,
+            write: false,
+            value: 0,
+        },
+        exit_group(0),
+    ]);
+    assert_eq!(
+        b.run(),
+        ExitStatus::Signaled {
+            sig: 11,
+            core: true
+        }
+    );
+    assert_eq!(b.results(), vec![(GETPID, 1)]);
+}
+
+#[test]
+fn store_to_code_segment_kills_with_sigsegv() {
+    let mut b = boot();
+    let code = tiny::EXEC_BASE + tiny::CODE_OFF;
+    b.script([
+        // Reading the code works (and maps it read-only in the host).
+        Step::Touch {
+            addr: code,
+            write: false,
+            value: 0,
+        },
+        Step::Touch {
+            addr: code,
+            write: true,
+            value: 0x90,
+        },
+        exit_group(0),
+    ]);
+    assert_eq!(
+        b.run(),
+        ExitStatus::Signaled {
+            sig: 11,
+            core: true
+        }
+    );
+}
+
+#[test]
+fn guest_stores_are_seen_by_the_kernel_across_pages() {
+    let mut b = boot();
+    // Fresh anonymous memory, stored by the guest across a page boundary and
+    // then written out by the kernel.
+    let anon = (MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED).bits() as u64;
+    let mut steps = vec![sys(MMAP, &[MAP_AT, 2 * PAGE, 3, anon, u64::MAX, 0])];
+    steps.extend(touches(MAP_AT + PAGE - 3, b"across"));
+    steps.push(sys(WRITE, &[1, MAP_AT + PAGE - 3, 6]));
+    steps.push(exit_group(0));
+    b.script(steps);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(b.k.host.stdout, b"across");
+}
+
+#[test]
+fn cpu_exception_kills_with_its_signal() {
+    let mut b = boot();
+    b.script([Step::Exception {
+        sig: 4,
+        addr: 0x40_0100,
+    }]);
+    assert_eq!(b.run(), ExitStatus::Signaled { sig: 4, core: true });
+}
+
+#[test]
+fn end_of_script_is_a_dead_stub() {
+    let mut b = boot();
+    b.script([sys(GETPID, &[])]);
+    assert_eq!(
+        b.run(),
+        ExitStatus::Signaled {
+            sig: 9,
+            core: false
+        }
+    );
+}
+
+#[test]
+fn stack_holds_argv_and_envp() {
+    // Let the guest print its own argv[1] and envp[0] with pointers taken from
+    // the initial stack.
+    let mut b = boot();
+    let p = b.k.process(1).unwrap();
+    let sp = p.thread.regs.sp();
+    let mut word = |va: u64| {
+        let p = b.k.procs.get_mut(&1).unwrap();
+        let mut w = [0u8; 8];
+        p.mm.read(&mut b.k.frames, &mut b.k.host, va, &mut w)
+            .unwrap();
+        u64::from_ne_bytes(w)
+    };
+    assert_eq!(word(sp), 2, "argc");
+    let arg1 = word(sp + 16);
+    let env0 = word(sp + 32);
+    assert_eq!(word(sp + 24), 0);
+    b.script([
+        sys(WRITE, &[1, arg1, 4]),
+        sys(WRITE, &[1, env0, 6]),
+        exit_group(0),
+    ]);
+    b.run();
+    assert_eq!(b.k.host.stdout, b"arg1HOME=/");
+}
