@@ -582,3 +582,34 @@ fn stack_holds_argv_and_envp() {
     b.run();
     assert_eq!(b.k.host.stdout, b"arg1HOME=/");
 }
+
+#[test]
+fn fork_child_exits_parent_reaps_without_leaks() {
+    let mut b = boot();
+    let s = b.scratch;
+    b.poke(s, b"par");
+    // The child's address space is the host's second one.
+    let child_mm = MmId(b.mm.0 + 1);
+    let mut child = vec![sys(GETPID, &[]), sys(GETPPID, &[])];
+    child.extend(touches(s, b"kid"));
+    child.push(sys(WRITE, &[1, s, 3]));
+    child.push(exit_group(5));
+    b.k.host.script(child_mm, child);
+    b.script([
+        sys(CLONE, &[17, 0, 0, 0, 0]),
+        sys(WAIT4, &[u64::MAX, s + 16, 0, 0]),
+        sys(WRITE, &[1, s, 3]),
+        sys(WRITE, &[1, s + 16, 4]),
+        exit_group(0),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    let h = &b.k.host;
+    assert_eq!(h.results_of(CLONE as u64), vec![2]);
+    assert_eq!(h.results_of(WAIT4 as u64), vec![2]);
+    assert_eq!(h.results_of(GETPID as u64), vec![2]);
+    assert_eq!(h.results_of(GETPPID as u64), vec![1]);
+    let mut want = b"kidpar".to_vec();
+    want.extend_from_slice(&(5u32 << 8).to_ne_bytes());
+    assert_eq!(h.stdout, want, "the child's store did not reach the parent");
+    assert!(!h.spaces.contains_key(&child_mm));
+}
