@@ -21,6 +21,7 @@ pub mod error;
 pub mod host;
 
 pub mod fs;
+pub mod tty;
 pub mod mm;
 
 pub mod loader;
