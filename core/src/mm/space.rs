@@ -714,13 +714,15 @@ impl AddressSpace {
         let mut protect = Vec::new();
         for (vpn, pte) in self.pt.iter_mut() {
             frames.get(pte.frame);
-            let writable = self
-                .vmas
-                .find(vpn << PAGE_SHIFT)
-                .is_some_and(|v| v.prot.contains(Prot::WRITE));
-            if writable && !pte.cow {
+            // Every mapping is private, so every shared page is copy-on-write,
+            // also those read-only now: mprotect may make them writable later.
+            if !pte.cow {
                 pte.cow = true;
-                if pte.in_host {
+                let writable = self
+                    .vmas
+                    .find(vpn << PAGE_SHIFT)
+                    .is_some_and(|v| v.prot.contains(Prot::WRITE));
+                if pte.in_host && writable {
                     protect.push(*vpn);
                 }
             }

@@ -851,10 +851,6 @@ fn destroy_returns_every_frame() {
 }
 
 #[test]
-#[ignore = "bug: fork_cow marks only pages of writable VMAs COW; a read-only private page \
-            shared by fork and later mprotect'ed writable is mapped writable on the shared \
-            frame (handle_fault/frame_for see cow == false), so the child's store changes \
-            the parent's page"]
 fn fork_then_mprotect_writable_keeps_pages_private() {
     // A private read-only page shared by fork must still be copied when one
     // side later makes it writable and writes (MAP_PRIVATE is copy-on-write
