@@ -6,8 +6,10 @@
 //! At boot, [`vfs_from_cpio`] builds the usual name space: a tmpfs root unpacked
 //! from an initramfs archive, with devfs mounted on /dev.
 
+pub mod blockdev;
 pub mod cpio;
 pub mod devfs;
+pub mod ext2;
 pub mod file;
 pub mod ops;
 pub mod path;
@@ -38,5 +40,30 @@ pub fn vfs_from_cpio(
         name: alloc::string::String::from("/dev"),
         errno,
     })?;
+    Ok((vfs, console))
+}
+
+/// A name space whose root is `root` (a directory of filesystem `fstype`, such
+/// as an ext2 image's root), with devfs on /dev and a tmpfs on each of /tmp and
+/// /run that exists. Returns it with the console state for
+/// [`devfs::stdio_files`].
+pub fn vfs_from_root(
+    root: alloc::sync::Arc<dyn Inode>,
+    fstype: &str,
+    now: umbra_abi::structs::Timespec,
+) -> crate::error::KResult<(Vfs, alloc::sync::Arc<devfs::ConsoleState>)> {
+    let vfs = Vfs::new(root, fstype);
+    let console = devfs::mount_devfs(&vfs, now)?;
+    for dir in ["tmp", "run"] {
+        if vfs
+            .root()
+            .inode()
+            .lookup(dir)
+            .is_ok_and(|d| d.kind() == FileType::Directory)
+        {
+            let fs = tmpfs::TmpFs::new(vfs.alloc_anon_dev(), now);
+            vfs.mount_at(&alloc::format!("/{dir}"), fs.root(), "tmpfs")?;
+        }
+    }
     Ok((vfs, console))
 }

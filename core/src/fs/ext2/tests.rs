@@ -1,0 +1,733 @@
+//! Tests on images made by the real `mke2fs -d` (generated at test time) and by
+//! [`format`]; every written image must pass `e2fsck -fn`. A randomized test
+//! mounts thousands of mutated images and checks that nothing panics.
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::*;
+use crate::fs::blockdev::{MemDevice, OverlayDevice};
+use crate::fs::vfs::{FileType, NewNode, SetAttr};
+use umbra_abi::structs::Timespec;
+
+fn ts(s: i64) -> Timespec {
+    Timespec {
+        tv_sec: s,
+        tv_nsec: 0,
+    }
+}
+
+const NOW: i64 = 1_700_000_000;
+
+fn node(kind: FileType, perm: u32) -> NewNode {
+    NewNode {
+        kind,
+        perm,
+        uid: 1000,
+        gid: 100,
+        rdev: 0,
+        now: ts(NOW),
+    }
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(std::format!("umbra-ext2-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn tool(name: &str) -> &'static str {
+    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        let p = std::format!("{dir}/{name}");
+        if Path::new(&p).exists() {
+            return std::boxed::Box::leak(p.into_boxed_str());
+        }
+    }
+    panic!("`{name}` not found: install e2fsprogs (these tests need the real mke2fs and e2fsck)");
+}
+
+/// Deterministic file contents.
+fn pattern(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// The host tree mke2fs copies: (path, contents or None for a directory).
+fn host_tree(root: &Path) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut v: Vec<(String, Option<Vec<u8>>)> = vec![
+        ("empty".into(), Some(vec![])),
+        ("small".into(), Some(b"hello, ext2\n".to_vec())),
+        ("five_k".into(), Some(pattern(1, 5000))),
+        ("big".into(), Some(pattern(2, 300_000))),
+        ("d".into(), None),
+        ("d/e".into(), None),
+        ("d/e/f.txt".into(), Some(b"deep\n".to_vec())),
+        ("many".into(), None),
+    ];
+    for i in 0..150 {
+        v.push((
+            std::format!("many/file-with-a-long-name-{i:04}"),
+            Some(pattern(i, (i * 7) as usize)),
+        ));
+    }
+    for (p, c) in &v {
+        let hp = root.join(p);
+        match c {
+            Some(data) => std::fs::write(&hp, data).unwrap(),
+            None => std::fs::create_dir_all(&hp).unwrap(),
+        }
+    }
+    std::os::unix::fs::symlink("small", root.join("fast_link")).unwrap();
+    std::os::unix::fs::symlink("x".repeat(100), root.join("slow_link")).unwrap();
+    std::fs::hard_link(root.join("small"), root.join("hard")).unwrap();
+    v
+}
+
+fn mke2fs(dir: &Path, img: &Path, bs: u32, size: &str) {
+    let out = Command::new(tool("mke2fs"))
+        .args(["-q", "-F", "-t", "ext2", "-b", &bs.to_string(), "-d"])
+        .arg(dir)
+        .arg(img)
+        .arg(size)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mke2fs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn e2fsck_clean(img: &Path) {
+    let out = Command::new(tool("e2fsck"))
+        .arg("-fn")
+        .arg(img)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "e2fsck -fn {} failed:\n{}{}",
+        img.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn mount_mem(bytes: Vec<u8>) -> (Ext2Fs, Arc<MemDevice>) {
+    let dev = Arc::new(MemDevice::new(bytes));
+    let fs = Ext2Fs::mount(dev.clone(), 42, false).unwrap();
+    (fs, dev)
+}
+
+fn read_all(i: &Arc<dyn Inode>) -> Vec<u8> {
+    let size = i.metadata().unwrap().size as usize;
+    let mut buf = vec![0u8; size + 10];
+    let n = i.read_at(0, &mut buf).unwrap();
+    assert_eq!(n, size);
+    buf.truncate(n);
+    buf
+}
+
+fn walk(root: &Arc<dyn Inode>, path: &str) -> Arc<dyn Inode> {
+    let mut cur = root.clone();
+    for c in path.split('/').filter(|c| !c.is_empty()) {
+        cur = cur
+            .lookup(c)
+            .unwrap_or_else(|e| panic!("lookup {path}: {e:?}"));
+    }
+    cur
+}
+
+fn names(d: &Arc<dyn Inode>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    loop {
+        let ents = d.readdir(off, 7).unwrap();
+        if ents.is_empty() {
+            break;
+        }
+        for e in ents {
+            off = e.next_off;
+            out.push(e.name);
+        }
+    }
+    out
+}
+
+#[test]
+fn reads_mke2fs_images() {
+    for bs in [1024u32, 4096] {
+        let t = tmpdir(&std::format!("read{bs}"));
+        let src = t.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let tree = host_tree(&src);
+        let img = t.join("img");
+        mke2fs(&src, &img, bs, "8M");
+        let (fs, _) = mount_mem(std::fs::read(&img).unwrap());
+        let root = fs.root().unwrap();
+        for (p, c) in &tree {
+            let i = walk(&root, p);
+            match c {
+                Some(data) => assert_eq!(&read_all(&i), data, "{p}"),
+                None => assert_eq!(i.kind(), FileType::Directory),
+            }
+        }
+        assert_eq!(walk(&root, "fast_link").readlink().unwrap(), "small");
+        assert_eq!(
+            walk(&root, "slow_link").readlink().unwrap(),
+            "x".repeat(100)
+        );
+        let h = walk(&root, "hard").metadata().unwrap();
+        assert_eq!(h.nlink, 2);
+        assert_eq!(h.ino, walk(&root, "small").metadata().unwrap().ino);
+        let n = names(&walk(&root, "many"));
+        assert_eq!(n.len(), 152, "{n:?}");
+        assert!(n.contains(&"file-with-a-long-name-0149".to_string()));
+        let big = walk(&root, "big").metadata().unwrap();
+        assert_eq!(big.size, 300_000);
+        assert!(big.blocks >= 300_000 / 512);
+        assert_eq!(root.lookup("nope").map(|_| ()), Err(Errno::ENOENT));
+        let _ = std::fs::remove_dir_all(&t);
+    }
+}
+
+/// A workload that exercises every write path, checked as it goes.
+fn workload(root: &Arc<dyn Inode>, bs: u64) {
+    let now = ts(NOW + 10);
+    // Files through direct, indirect, double and triple indirect blocks.
+    let f = root.create("f", &node(FileType::Regular, 0o644)).unwrap();
+    let data = pattern(9, 200_000);
+    assert_eq!(f.write_at(0, &data, now).unwrap(), data.len());
+    let p = bs / 4;
+    let triple = (12 + p + p * p + 5) * bs;
+    assert_eq!(f.write_at(triple, b"far away", now).unwrap(), 8);
+    let mut b = vec![0u8; 16];
+    assert_eq!(f.read_at(triple - 8, &mut b).unwrap(), 16);
+    assert_eq!(&b, b"\0\0\0\0\0\0\0\0far away");
+    assert_eq!(f.read_at(300_000, &mut b).unwrap(), 16);
+    assert_eq!(b, [0u8; 16]);
+    assert_eq!(read_all(&f)[..data.len()], data[..]);
+    // Shrink into the middle of the indirect area, then grow again.
+    f.truncate(100_001, now).unwrap();
+    f.truncate(150_000, now).unwrap();
+    let all = read_all(&f);
+    assert_eq!(all[..100_001], data[..100_001]);
+    assert!(all[100_001..].iter().all(|&c| c == 0));
+    // Sparse file, mostly holes.
+    let s = root
+        .create("sparse", &node(FileType::Regular, 0o600))
+        .unwrap();
+    s.write_at(10 << 20, b"x", now).unwrap();
+    let m = s.metadata().unwrap();
+    assert_eq!(m.size, (10 << 20) + 1);
+    assert!(m.blocks <= 4 * bs / 512, "{}", m.blocks);
+    // Directories, many entries, removal while reading.
+    let d = root
+        .create("dir", &node(FileType::Directory, 0o755))
+        .unwrap();
+    for i in 0..300 {
+        d.create(&std::format!("entry-{i}"), &node(FileType::Regular, 0o644))
+            .unwrap()
+            .write_at(0, &pattern(i, 100), now)
+            .unwrap();
+    }
+    assert_eq!(root.metadata().unwrap().nlink, 4); // ., .., lost+found? see caller
+    let first = d.readdir(0, 10).unwrap();
+    for i in 0..150 {
+        d.unlink(&std::format!("entry-{i}"), now).unwrap();
+    }
+    let rest: Vec<String> = {
+        let mut out = Vec::new();
+        let mut off = first.last().unwrap().next_off;
+        loop {
+            let e = d.readdir(off, 50).unwrap();
+            if e.is_empty() {
+                break;
+            }
+            off = e.last().unwrap().next_off;
+            out.extend(e.into_iter().map(|e| e.name));
+        }
+        out
+    };
+    assert_eq!(rest.len(), 150, "{rest:?}");
+    assert_eq!(names(&d).len(), 152);
+    // Symlinks, hard links, devices.
+    root.symlink("fast", "f", &node(FileType::Symlink, 0o777))
+        .unwrap();
+    let long = "y/".repeat(80);
+    root.symlink("slow", &long, &node(FileType::Symlink, 0o777))
+        .unwrap();
+    assert_eq!(root.lookup("slow").unwrap().readlink().unwrap(), long);
+    assert_eq!(root.lookup("fast").unwrap().readlink().unwrap(), "f");
+    d.link("hard-f", &f, now).unwrap();
+    assert_eq!(f.metadata().unwrap().nlink, 2);
+    assert_eq!(root.link("x", &d, now), Err(Errno::EPERM));
+    let c = root
+        .create(
+            "null",
+            &NewNode {
+                rdev: crate::fs::vfs::makedev(1, 3),
+                ..node(FileType::CharDevice, 0o666)
+            },
+        )
+        .unwrap();
+    assert_eq!(c.metadata().unwrap().rdev, crate::fs::vfs::makedev(1, 3));
+    let big_dev = crate::fs::vfs::makedev(300, 70000);
+    let c2 = root
+        .create(
+            "weird",
+            &NewNode {
+                rdev: big_dev,
+                ..node(FileType::BlockDevice, 0o600)
+            },
+        )
+        .unwrap();
+    assert_eq!(c2.metadata().unwrap().rdev, big_dev);
+    root.create("fifo", &node(FileType::Fifo, 0o644)).unwrap();
+    // Renames: over a file, across directories, directories across directories.
+    let g = root.create("g", &node(FileType::Regular, 0o644)).unwrap();
+    g.write_at(0, b"gggg", now).unwrap();
+    d.rename("entry-200", root, "g", now).unwrap();
+    assert_eq!(read_all(&root.lookup("g").unwrap()), pattern(200, 100));
+    assert_eq!(g.metadata().unwrap().nlink, 0);
+    assert_eq!(read_all(&g), b"gggg"); // still open
+    drop(g);
+    let sub = d.create("sub", &node(FileType::Directory, 0o755)).unwrap();
+    sub.create("inner", &node(FileType::Regular, 0o644))
+        .unwrap();
+    let other = root
+        .create("other", &node(FileType::Directory, 0o755))
+        .unwrap();
+    assert_eq!(d.nlink(), 3);
+    d.rename("sub", &other, "moved", now).unwrap();
+    assert_eq!((d.nlink(), other.nlink()), (2, 3));
+    assert_eq!(
+        sub.lookup("..").unwrap().metadata().unwrap().ino,
+        other.metadata().unwrap().ino
+    );
+    assert_eq!(root.rename("other", &sub, "x", now), Err(Errno::EINVAL));
+    other
+        .create("empty", &node(FileType::Directory, 0o755))
+        .unwrap();
+    assert_eq!(other.rename("moved", &other, "empty", now), Ok(()));
+    assert_eq!(other.nlink(), 3);
+    assert_eq!(root.rmdir("other", now), Err(Errno::ENOTEMPTY));
+    assert_eq!(root.unlink("other", now), Err(Errno::EISDIR));
+    other.lookup("empty").unwrap().unlink("inner", now).unwrap();
+    other.rmdir("empty", now).unwrap();
+    root.rmdir("other", now).unwrap();
+    assert_eq!(sub.nlink(), 0);
+    assert_eq!(
+        sub.create("z", &node(FileType::Regular, 0o644)).map(|_| ()),
+        Err(Errno::ENOENT)
+    );
+    drop(sub);
+    drop(other);
+    // chmod, chown, utimes.
+    f.set_metadata(&SetAttr {
+        perm: Some(0o4711),
+        uid: Some(70000),
+        gid: Some(5),
+        atime: Some(ts(1)),
+        mtime: Some(Timespec {
+            tv_sec: 2,
+            tv_nsec: 500,
+        }),
+        ctime: now,
+    })
+    .unwrap();
+    let m = f.metadata().unwrap();
+    assert_eq!(
+        (m.mode, m.uid, m.gid, m.atime.tv_sec),
+        (0o104711, 70000, 5, 1)
+    );
+    assert_eq!(m.mtime.tv_sec, 2);
+    // An unlinked open file keeps its data until dropped.
+    let tmp = root
+        .create("tmpfile", &node(FileType::Regular, 0o644))
+        .unwrap();
+    tmp.write_at(0, &pattern(3, 50_000), now).unwrap();
+    root.unlink("tmpfile", now).unwrap();
+    assert_eq!(read_all(&tmp), pattern(3, 50_000));
+    drop(tmp);
+    // Errors.
+    assert_eq!(
+        root.create("f", &node(FileType::Regular, 0o644))
+            .map(|_| ()),
+        Err(Errno::EEXIST)
+    );
+    assert_eq!(root.unlink("nope", now), Err(Errno::ENOENT));
+    assert_eq!(f.lookup("x").map(|_| ()), Err(Errno::ENOTDIR));
+    assert_eq!(root.write_at(0, b"x", now), Err(Errno::EISDIR));
+}
+
+trait Nlink {
+    fn nlink(&self) -> u32;
+}
+impl Nlink for Arc<dyn Inode> {
+    fn nlink(&self) -> u32 {
+        self.metadata().unwrap().nlink
+    }
+}
+
+fn run_workload_and_check(bytes: Vec<u8>, bs: u64, name: &str) {
+    let (fs, dev) = mount_mem(bytes);
+    let root = fs.root().unwrap();
+    let free0 = fs.info().free_blocks;
+    workload(&root, bs);
+    drop(root);
+    fs.sync().unwrap();
+    let t = tmpdir(name);
+    let img = t.join("img");
+    std::fs::write(&img, dev.contents()).unwrap();
+    e2fsck_clean(&img);
+    // Remount and check what was written, then delete it all.
+    let (fs, dev) = mount_mem(std::fs::read(&img).unwrap());
+    let root = fs.root().unwrap();
+    assert_eq!(read_all(&root.lookup("g").unwrap()), pattern(200, 100));
+    assert_eq!(
+        root.lookup("slow").unwrap().readlink().unwrap(),
+        "y/".repeat(80)
+    );
+    let now = ts(NOW + 20);
+    let d = root.lookup("dir").unwrap();
+    for n in names(&d) {
+        if n != "." && n != ".." {
+            d.unlink(&n, now).unwrap();
+        }
+    }
+    drop(d);
+    root.rmdir("dir", now).unwrap();
+    for n in ["f", "sparse", "fast", "slow", "null", "weird", "fifo", "g"] {
+        root.unlink(n, now).unwrap();
+    }
+    assert_eq!(fs.info().free_blocks, free0);
+    drop(root);
+    fs.sync().unwrap();
+    std::fs::write(&img, dev.contents()).unwrap();
+    e2fsck_clean(&img);
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+#[test]
+fn writes_on_mke2fs_images_pass_e2fsck() {
+    for bs in [1024u32, 4096] {
+        let t = tmpdir(&std::format!("w{bs}"));
+        let src = t.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("keep"), b"keep me").unwrap();
+        let img = t.join("img");
+        mke2fs(&src, &img, bs, "16M");
+        run_workload_and_check(
+            std::fs::read(&img).unwrap(),
+            u64::from(bs),
+            &std::format!("w{bs}b"),
+        );
+        let _ = std::fs::remove_dir_all(&t);
+    }
+}
+
+fn fresh(size: usize, bs: u32) -> Vec<u8> {
+    let dev: Arc<dyn BlockDevice> = Arc::new(MemDevice::zeroed(size).unwrap());
+    format(
+        &dev,
+        &FormatOptions {
+            block_size: bs,
+            now: NOW,
+            ..FormatOptions::default()
+        },
+    )
+    .unwrap();
+    let mut out = vec![0u8; size];
+    dev.read_at(0, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn own_format_passes_e2fsck_and_takes_writes() {
+    for bs in [1024u32, 2048, 4096] {
+        let img = fresh(24 << 20, bs);
+        let t = tmpdir(&std::format!("fmt{bs}"));
+        std::fs::write(t.join("img"), &img).unwrap();
+        e2fsck_clean(&t.join("img"));
+        let (fs, _) = mount_mem(img.clone());
+        let i = fs.info();
+        assert_eq!((i.rev, i.block_size), (1, bs));
+        assert!(names(&fs.root().unwrap()).contains(&"lost+found".to_string()));
+        drop(fs);
+        run_workload_and_check(img, u64::from(bs), &std::format!("fmt{bs}b"));
+        let _ = std::fs::remove_dir_all(&t);
+    }
+    // Several groups, with backups.
+    let img = fresh(40 << 20, 1024);
+    let t = tmpdir("fmtmulti");
+    std::fs::write(t.join("img"), &img).unwrap();
+    e2fsck_clean(&t.join("img"));
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+#[test]
+fn full_filesystem_gives_enospc_and_stays_consistent() {
+    let img = fresh(1 << 20, 1024);
+    let (fs, dev) = mount_mem(img);
+    let root = fs.root().unwrap();
+    let f = root
+        .create("fill", &node(FileType::Regular, 0o644))
+        .unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut off = 0u64;
+    loop {
+        match f.write_at(off, &chunk, ts(NOW)) {
+            Ok(n) => off += n as u64,
+            Err(e) => {
+                assert_eq!(e, Errno::ENOSPC);
+                break;
+            }
+        }
+    }
+    assert_eq!(fs.info().free_blocks, 0);
+    assert!(off > 500_000);
+    drop((f, root));
+    fs.sync().unwrap();
+    let t = tmpdir("full");
+    std::fs::write(t.join("img"), dev.contents()).unwrap();
+    e2fsck_clean(&t.join("img"));
+    let _ = std::fs::remove_dir_all(&t);
+}
+
+#[test]
+fn overlay_keeps_base_image_identical() {
+    let img = fresh(2 << 20, 1024);
+    let base: Arc<dyn BlockDevice> = Arc::new(MemDevice::read_only(img.clone()));
+    let ov: Arc<dyn BlockDevice> = Arc::new(OverlayDevice::new(base.clone()));
+    let fs = Ext2Fs::mount(ov, 1, false).unwrap();
+    let root = fs.root().unwrap();
+    root.create("new", &node(FileType::Regular, 0o644))
+        .unwrap()
+        .write_at(0, b"overlay", ts(NOW))
+        .unwrap();
+    assert_eq!(read_all(&root.lookup("new").unwrap()), b"overlay");
+    fs.sync().unwrap();
+    let mut now = vec![0u8; img.len()];
+    base.read_at(0, &mut now).unwrap();
+    assert!(now == img);
+    // Read-only mounts refuse changes.
+    let ro = Ext2Fs::mount(base, 1, true).unwrap();
+    let r = ro.root().unwrap();
+    assert_eq!(
+        r.create("x", &node(FileType::Regular, 0o644)).map(|_| ()),
+        Err(Errno::EROFS)
+    );
+    assert_eq!(r.unlink("lost+found", ts(0)), Err(Errno::EROFS));
+}
+
+#[test]
+fn malformed_images_are_refused_with_a_reason() {
+    let good = fresh(1 << 20, 1024);
+    let check = |img: Vec<u8>, want: &str| {
+        let dev = Arc::new(MemDevice::new(img));
+        match Ext2Fs::mount(dev, 0, false) {
+            Ok(_) => panic!("mounted a bad image ({want})"),
+            Err(e) => {
+                let s = e.to_string();
+                assert!(s.contains(want), "{s:?} should mention {want:?}");
+                assert!(!s.contains('\n'));
+            }
+        }
+    };
+    let mut b = good.clone();
+    b[1024 + 56] = 0;
+    check(b, "magic");
+    check(good[..600].to_vec(), "too small");
+    check(good[..500_000].to_vec(), "truncated");
+    let mut b = good.clone();
+    b[1024 + 32..1024 + 36].copy_from_slice(&0u32.to_le_bytes());
+    check(b, "blocks per group");
+    let mut b = good.clone();
+    b[1024..1028].copy_from_slice(&u32::MAX.to_le_bytes());
+    check(b, "inode count");
+    let mut b = good.clone();
+    b[1024 + 96] |= 0x40; // extents
+    check(b, "incompatible");
+    let mut b = good.clone();
+    b[1024 + 24] = 9;
+    check(b, "block size");
+    let mut b = good.clone();
+    // Group 0's inode table pointed past the end.
+    b[2048 + 8..2048 + 12].copy_from_slice(&5_000_000u32.to_le_bytes());
+    check(b, "outside the group");
+    // Unknown RO_COMPAT: read-only.
+    let mut b = good.clone();
+    b[1024 + 100] |= 0x40;
+    let fs = Ext2Fs::mount(Arc::new(MemDevice::new(b)), 0, false).unwrap();
+    assert!(fs.is_read_only());
+}
+
+/// Mounts `img` and does what the fuzz target does: walk every directory, read
+/// every file (bounded), then create, write and delete a file. Must never panic.
+pub fn exercise(img: Vec<u8>) {
+    let dev = Arc::new(MemDevice::new(img));
+    let Ok(fs) = Ext2Fs::mount(dev, 0, false) else {
+        return;
+    };
+    let Ok(root) = fs.root() else { return };
+    let mut stack = vec![root.clone()];
+    let mut seen = alloc::collections::BTreeSet::new();
+    let mut budget = 2000u32;
+    while let Some(d) = stack.pop() {
+        let Ok(mut off) = d.readdir(0, 1).map(|_| 0u64) else {
+            continue;
+        };
+        loop {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                break;
+            }
+            let Ok(ents) = d.readdir(off, 16) else { break };
+            if ents.is_empty() {
+                break;
+            }
+            for e in ents {
+                off = e.next_off;
+                if e.name == "." || e.name == ".." {
+                    continue;
+                }
+                let Ok(c) = d.lookup(&e.name) else { continue };
+                let _ = c.metadata();
+                match c.kind() {
+                    FileType::Directory => {
+                        if seen.insert(e.ino) {
+                            stack.push(c);
+                        }
+                    }
+                    FileType::Regular => {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        let mut pos = 0u64;
+                        while pos < 1 << 20 {
+                            match c.read_at(pos, &mut buf) {
+                                Ok(n) if n > 0 => pos += n as u64,
+                                _ => break,
+                            }
+                        }
+                    }
+                    FileType::Symlink => {
+                        let _ = c.readlink();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let now = ts(NOW);
+    if let Ok(f) = root.create("fuzz-new", &node(FileType::Regular, 0o644)) {
+        let _ = f.write_at(0, &[1u8; 5000], now);
+        let _ = f.write_at(70_000, b"x", now);
+        let _ = f.truncate(10, now);
+        let _ = root.unlink("fuzz-new", now);
+    }
+    if let Ok(d) = root.create("fuzz-dir", &node(FileType::Directory, 0o755)) {
+        let _ = d.create("a", &node(FileType::Regular, 0o644));
+        let _ = d.unlink("a", now);
+        let _ = root.rename("fuzz-dir", &root, "fuzz-dir2", now);
+        let _ = root.rmdir("fuzz-dir2", now);
+    }
+    let _ = fs.sync();
+}
+
+/// A small seed image: a few files, a directory, links.
+pub fn seed_image(bs: u32) -> Vec<u8> {
+    let img = fresh(60 * 1024, bs);
+    let (fs, dev) = mount_mem(img);
+    let root = fs.root().unwrap();
+    let now = ts(NOW);
+    let f = root
+        .create("file", &node(FileType::Regular, 0o644))
+        .unwrap();
+    f.write_at(0, &pattern(5, 3000), now).unwrap();
+    let d = root
+        .create("dir", &node(FileType::Directory, 0o755))
+        .unwrap();
+    d.create("inner", &node(FileType::Regular, 0o600))
+        .unwrap()
+        .write_at(0, b"inner", now)
+        .unwrap();
+    d.symlink("up", "../file", &node(FileType::Symlink, 0o777))
+        .unwrap();
+    d.symlink("long", &"z".repeat(70), &node(FileType::Symlink, 0o777))
+        .unwrap();
+    root.link("hard", &f, now).unwrap();
+    let s = root
+        .create("sparse", &node(FileType::Regular, 0o644))
+        .unwrap();
+    s.write_at(20 * u64::from(bs), b"end", now).unwrap();
+    drop((f, d, s, root));
+    fs.sync().unwrap();
+    dev.contents()
+}
+
+#[test]
+fn random_mutations_never_panic() {
+    let iterations: u32 = std::env::var("UMBRA_EXT2_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let seeds = [seed_image(1024), seed_image(2048)];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..iterations {
+        let mut img = seeds[(i % 2) as usize].clone();
+        let n = 1 + rnd() % 8;
+        for _ in 0..n {
+            let r = rnd();
+            // Mostly the metadata at the front, sometimes anywhere.
+            let span = if r % 4 == 0 {
+                img.len()
+            } else {
+                img.len().min(8192)
+            };
+            let at = (rnd() as usize) % span;
+            match r % 3 {
+                0 => img[at] = rnd() as u8,
+                1 => img[at] ^= 1 << (rnd() % 8),
+                _ => {
+                    let v = [0u8, 0xff, 1, 0x80][(rnd() % 4) as usize];
+                    img[at] = v;
+                }
+            }
+        }
+        exercise(img);
+    }
+}
+
+#[test]
+fn seed_images_are_small_and_clean() {
+    for bs in [1024u32, 2048] {
+        let img = seed_image(bs);
+        assert!(img.len() < 64 * 1024);
+        let t = tmpdir(&std::format!("seed{bs}"));
+        std::fs::write(t.join("img"), &img).unwrap();
+        e2fsck_clean(&t.join("img"));
+        // Write the seeds for the fuzz corpus when asked.
+        if let Ok(dir) = std::env::var("UMBRA_WRITE_SEEDS") {
+            std::fs::write(Path::new(&dir).join(std::format!("seed-{bs}.img")), &img).unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&t);
+    }
+}
