@@ -5,20 +5,20 @@
 //! The /dev directory is an ordinary tmpfs holding device nodes; the drivers live
 //! in the VFS's device table keyed by device number, as Linux's chrdev table, so a
 //! node made with mknod anywhere reaches the same driver. The console is the host's
-//! stdin and stdout (stderr for fd 2). It is passed through raw: the host terminal
-//! does the line editing; a line discipline of our own belongs in `tty/`. Terminal
-//! ioctls answer only when the host stream really is a terminal, so `isatty` in the
-//! guest tells the same truth as on the host.
+//! stdin and stdout (stderr for fd 2). When the host's stdin is a terminal, the
+//! host puts it in raw mode and the console is a Linux tty run by the line
+//! discipline of [`crate::tty`]: editing, echo, ^C and friends, termios. When it
+//! is a pipe or a file, bytes pass through untouched. Terminal ioctls answer only
+//! when the host stream really is a terminal, so `isatty` in the guest tells the
+//! same truth as on the host.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::any::Any;
 
 use spin::Mutex;
-use umbra_abi::flags::{
-    OpenFlags, FIONREAD, O_RDWR, S_IFCHR, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGWINSZ, TIOCSWINSZ,
-};
-use umbra_abi::structs::{Termios, Timespec, Winsize};
-use umbra_abi::Pod;
+use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR};
+use umbra_abi::structs::{Timespec, Winsize};
 
 use super::file::OpenFile;
 use super::path::{FollowLast, Vfs};
@@ -28,6 +28,8 @@ use super::vfs::{
 };
 use crate::error::{Errno, KResult};
 use crate::host::{ConsoleRead, ConsoleStream};
+pub use crate::tty::termios::default_termios;
+use crate::tty::{GroupSignal, ReadResult, Tty, TtyAccess, TtyCaller, TtyEffects};
 
 /// /dev/null: reads end at once, writes vanish.
 pub struct Null;
@@ -99,61 +101,205 @@ impl FileOps for Random {
     }
 }
 
-/// Terminal state shared by every file on the console: what TCSETS stored, so
-/// TCGETS gives it back (programs save and restore modes).
+/// The console's terminal, shared by every file on the console (fds 0-2,
+/// /dev/tty, /dev/console): the line discipline, what the host said last about
+/// its window size, and the signals the kernel has yet to deliver.
+///
+/// The kernel drives it with [`ConsoleState::pump`] when the host reports input
+/// (so ^C works while the foreground program computes), drains
+/// [`ConsoleState::take_signals`] after every console operation and pump, and
+/// sets the session with [`ConsoleState::set_session`].
 pub struct ConsoleState {
-    termios: Mutex<Termios>,
-    winsize: Mutex<Option<Winsize>>,
+    inner: Mutex<ConsoleInner>,
+}
+
+struct ConsoleInner {
+    tty: Tty,
+    /// The host's window size as last seen, to notice host resizes.
+    host_winsize: Option<Winsize>,
+    /// The host's stdin reached end of file: the terminal hung up.
+    hangup: bool,
+    /// Signals produced and not yet taken by the kernel.
+    signals: Vec<GroupSignal>,
+    /// Nanoseconds a blocked read may wait before its VTIME expires.
+    read_wait: Option<u64>,
 }
 
 impl Default for ConsoleState {
     fn default() -> Self {
         ConsoleState {
-            termios: Mutex::new(default_termios()),
-            winsize: Mutex::new(None),
+            inner: Mutex::new(ConsoleInner {
+                tty: Tty::new(),
+                host_winsize: None,
+                hangup: false,
+                signals: Vec::new(),
+                read_wait: None,
+            }),
         }
     }
 }
 
-/// The termios of a fresh Linux terminal (`stty sane`, 38400 baud, 8 bits).
-pub fn default_termios() -> Termios {
-    const ICRNL: u32 = 0o400;
-    const IXON: u32 = 0o2000;
-    const OPOST: u32 = 0o1;
-    const ONLCR: u32 = 0o4;
-    const B38400: u32 = 0o17;
-    const CS8: u32 = 0o60;
-    const CREAD: u32 = 0o200;
-    const HUPCL: u32 = 0o2000;
-    const ISIG: u32 = 0o1;
-    const ICANON: u32 = 0o2;
-    const ECHO: u32 = 0o10;
-    const ECHOE: u32 = 0o20;
-    const ECHOK: u32 = 0o40;
-    const ECHOCTL: u32 = 0o1000;
-    const ECHOKE: u32 = 0o4000;
-    const IEXTEN: u32 = 0o100000;
-    // VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSWTC VSTART VSTOP VSUSP VEOL
-    // VREPRINT VDISCARD VWERASE VLNEXT VEOL2
-    let cc = [
-        3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0, 0x11, 0x13, 0x1a, 0, 0x12, 0x0f, 0x17, 0x16, 0,
-    ];
-    let mut c_cc = [0u8; 19];
-    for (d, s) in c_cc.iter_mut().zip(cc) {
-        *d = s;
+/// Bytes pulled from the host per console read.
+const PULL_CHUNK: usize = 512;
+
+impl ConsoleInner {
+    /// Takes the host's window size when it changed (SIGWINCH to the
+    /// foreground when the terminal had another size).
+    fn sync_winsize(&mut self, ctx: &mut dyn IoCtx) {
+        let host = ctx.console_winsize();
+        if host == self.host_winsize {
+            return;
+        }
+        self.host_winsize = host;
+        if let Some(ws) = host {
+            let fx = self.tty.set_winsize(ws);
+            self.signals.extend(fx.signals);
+        }
     }
-    Termios {
-        c_iflag: ICRNL | IXON,
-        c_oflag: OPOST | ONLCR,
-        c_cflag: B38400 | CS8 | CREAD | HUPCL,
-        c_lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
-        c_line: 0,
-        c_cc,
+
+    /// Moves what the host has typed into the line discipline, as much as it
+    /// has room for, and writes the echo.
+    fn pull(&mut self, ctx: &mut dyn IoCtx) -> KResult<()> {
+        let mut chunk = [0u8; PULL_CHUNK];
+        loop {
+            let want = self.tty.input_room().min(PULL_CHUNK);
+            if want == 0 || self.hangup {
+                return Ok(());
+            }
+            match ctx.console_read(&mut chunk[..want])? {
+                ConsoleRead::Data(0) | ConsoleRead::WouldBlock => return Ok(()),
+                ConsoleRead::Data(n) => {
+                    let fx = self.tty.input(&chunk[..n.min(want)]);
+                    if !fx.echo.is_empty() {
+                        if let Some(s) = echo_stream(ctx) {
+                            // A lost echo must not fail the read.
+                            let _ = write_all(ctx, s, &fx.echo);
+                        }
+                    }
+                    self.signals.extend(fx.signals);
+                }
+                ConsoleRead::Eof => self.hangup = true,
+            }
+        }
+    }
+
+    fn apply(&mut self, fx: TtyEffects) {
+        self.signals.extend(fx.signals);
+    }
+}
+
+/// Where echo goes: the host terminal, reached through stdout or stderr.
+fn echo_stream(ctx: &dyn IoCtx) -> Option<ConsoleStream> {
+    [ConsoleStream::Stdout, ConsoleStream::Stderr]
+        .into_iter()
+        .find(|&s| ctx.console_is_tty(s))
+}
+
+/// Writes all of `data` to a host stream.
+fn write_all(ctx: &mut dyn IoCtx, stream: ConsoleStream, mut data: &[u8]) -> KResult<()> {
+    while !data.is_empty() {
+        let n = ctx.console_write(stream, data)?;
+        if n == 0 {
+            return Err(Errno::EIO);
+        }
+        data = &data[n.min(data.len())..];
+    }
+    Ok(())
+}
+
+impl ConsoleState {
+    /// Whether the console is a terminal: the host's stdin is one (and is in
+    /// raw mode, so the line discipline here does the cooking).
+    pub fn is_tty(ctx: &dyn IoCtx) -> bool {
+        ctx.console_is_tty(ConsoleStream::Stdin)
+    }
+
+    /// Feeds host input that is ready to the line discipline, even with no
+    /// reader (so ^C reaches a busy foreground program), and notices a host
+    /// window resize. Does nothing when the console is not a terminal. Call it
+    /// on `Trap::HostEvent`, after `wait_event`, and periodically; then
+    /// [`ConsoleState::take_signals`].
+    pub fn pump(&self, ctx: &mut dyn IoCtx) {
+        if !Self::is_tty(ctx) {
+            return;
+        }
+        let mut st = self.inner.lock();
+        st.sync_winsize(ctx);
+        // A host read error shows up again at the next guest read.
+        let _ = st.pull(ctx);
+    }
+
+    /// The host terminal was resized (host SIGWINCH): takes the new size and
+    /// queues SIGWINCH for the foreground group.
+    pub fn host_resized(&self, ctx: &mut dyn IoCtx) {
+        self.inner.lock().sync_winsize(ctx);
+    }
+
+    /// The signals the console produced since the last call, as
+    /// `(process group, signal)`: ISIG characters, SIGWINCH, SIGHUP.
+    pub fn take_signals(&self) -> Vec<GroupSignal> {
+        core::mem::take(&mut self.inner.lock().signals)
+    }
+
+    /// Makes the console the controlling terminal of session `sid` with group
+    /// `pgrp` in the foreground (the kernel does this for pid 1 when the
+    /// console is a terminal, as a getty would).
+    pub fn set_session(&self, sid: u32, pgrp: u32) {
+        self.inner.lock().tty.set_session(sid, pgrp);
+    }
+
+    /// The session whose controlling terminal this is (0: none).
+    pub fn session(&self) -> u32 {
+        self.inner.lock().tty.session()
+    }
+
+    /// The foreground process group (0: none).
+    pub fn foreground(&self) -> u32 {
+        self.inner.lock().tty.foreground()
+    }
+
+    /// The leader of the console's session exited: SIGHUP is queued for the
+    /// foreground group and the console belongs to no session.
+    pub fn session_leader_exited(&self) {
+        let mut st = self.inner.lock();
+        let fx = st.tty.session_leader_exited();
+        st.apply(fx);
+    }
+
+    /// Job control for a read by `caller` (SIGTTIN for a background group).
+    pub fn check_read(&self, caller: &TtyCaller<'_>) -> TtyAccess {
+        self.inner.lock().tty.check_read(caller)
+    }
+
+    /// Job control for a write by `caller` (SIGTTOU with TOSTOP).
+    pub fn check_write(&self, caller: &TtyCaller<'_>) -> TtyAccess {
+        self.inner.lock().tty.check_write(caller)
+    }
+
+    /// Job control for ioctl `cmd` by `caller` (SIGTTOU for changes).
+    pub fn check_ioctl(&self, cmd: u32, caller: &TtyCaller<'_>) -> TtyAccess {
+        self.inner.lock().tty.check_ioctl(cmd, caller)
+    }
+
+    /// After a console read failed with EAGAIN: how long it may wait before
+    /// its VTIME expires and it completes without input (`None`: only input
+    /// completes it). The kernel uses it as the wait's deadline.
+    pub fn read_wait_ns(&self) -> Option<u64> {
+        self.inner.lock().read_wait
+    }
+
+    /// Runs `f` on the line discipline (for kernel code and tests).
+    pub fn with_tty<R>(&self, f: impl FnOnce(&mut Tty) -> R) -> R {
+        f(&mut self.inner.lock().tty)
     }
 }
 
 /// A file on the guest console: reads come from the host's stdin, writes go to
 /// `out`. `tty` is the host stream whose tty-ness the terminal ioctls report.
+///
+/// When the host's stdin is a terminal, the console is a Linux tty: input goes
+/// through the line discipline ([`crate::tty`]) and output through its OPOST
+/// processing. Otherwise (a pipe or a file) bytes pass through untouched.
 pub struct ConsoleFile {
     out: ConsoleStream,
     tty: ConsoleStream,
@@ -176,6 +322,41 @@ impl ConsoleFile {
     pub fn stream(&self) -> ConsoleStream {
         self.out
     }
+
+    /// The terminal state this file shares with the other console files.
+    pub fn state(&self) -> &Arc<ConsoleState> {
+        &self.state
+    }
+
+    /// The console file behind `ops`, if it is one (for the kernel's
+    /// job-control checks and [`ConsoleFile::ioctl_as`]).
+    pub fn of(ops: &dyn FileOps) -> Option<&ConsoleFile> {
+        ops.as_any().downcast_ref::<ConsoleFile>()
+    }
+
+    /// A terminal ioctl made by `caller`, so the session rules of TIOCSPGRP,
+    /// TIOCGPGRP, TIOCSCTTY and TIOCNOTTY apply; the signals it causes are
+    /// queued for [`ConsoleState::take_signals`]. [`FileOps::ioctl`] is this
+    /// with [`TtyCaller::UNKNOWN`].
+    pub fn ioctl_as(
+        &self,
+        ctx: &mut dyn IoCtx,
+        cmd: u32,
+        arg: &mut dyn IoctlArg,
+        caller: &TtyCaller<'_>,
+    ) -> KResult<usize> {
+        if !ctx.console_is_tty(self.tty) {
+            return Err(Errno::ENOTTY);
+        }
+        let mut st = self.state.inner.lock();
+        st.sync_winsize(ctx);
+        if cmd == FIONREAD && ConsoleState::is_tty(ctx) {
+            let _ = st.pull(ctx);
+        }
+        let (r, fx) = st.tty.ioctl(cmd, arg, caller)?;
+        st.apply(fx);
+        Ok(r)
+    }
 }
 
 impl FileOps for ConsoleFile {
@@ -183,10 +364,26 @@ impl FileOps for ConsoleFile {
         if buf.is_empty() {
             return Ok(0);
         }
-        match ctx.console_read(buf)? {
-            ConsoleRead::Data(n) => Ok(n.min(buf.len())),
-            ConsoleRead::WouldBlock => Err(Errno::EAGAIN),
-            ConsoleRead::Eof => Ok(0),
+        if !ConsoleState::is_tty(ctx) {
+            return match ctx.console_read(buf)? {
+                ConsoleRead::Data(n) => Ok(n.min(buf.len())),
+                ConsoleRead::WouldBlock => Err(Errno::EAGAIN),
+                ConsoleRead::Eof => Ok(0),
+            };
+        }
+        let mut st = self.state.inner.lock();
+        st.sync_winsize(ctx);
+        st.pull(ctx)?;
+        let now = ctx.now_real();
+        st.read_wait = None;
+        match st.tty.read(buf, now) {
+            ReadResult::Data(n) => Ok(n),
+            ReadResult::Eof => Ok(0),
+            ReadResult::WouldBlock { .. } if st.hangup => Ok(0),
+            ReadResult::WouldBlock { deadline } => {
+                st.read_wait = deadline.map(|d| d.saturating_sub(now));
+                Err(Errno::EAGAIN)
+            }
         }
     }
 
@@ -194,60 +391,39 @@ impl FileOps for ConsoleFile {
         if buf.is_empty() {
             return Ok(0);
         }
-        let n = ctx.console_write(self.out, buf)?;
-        Ok(n.min(buf.len()))
+        // Output is cooked only when it reaches the raw-mode host terminal;
+        // redirected to a host file it stays as written.
+        if !(ConsoleState::is_tty(ctx) && ctx.console_is_tty(self.out)) {
+            let n = ctx.console_write(self.out, buf)?;
+            return Ok(n.min(buf.len()));
+        }
+        let mut out = Vec::new();
+        self.state.inner.lock().tty.process_output(buf, &mut out);
+        write_all(ctx, self.out, &out)?;
+        Ok(buf.len())
     }
 
-    fn poll(&self, _ctx: &mut dyn IoCtx) -> PollEvents {
-        // The host interface has no readiness query for stdin yet: report
-        // readable, and a read that finds nothing returns EAGAIN.
-        PollEvents::POLLIN | PollEvents::POLLOUT | PollEvents::POLLRDNORM | PollEvents::POLLWRNORM
+    fn poll(&self, ctx: &mut dyn IoCtx) -> PollEvents {
+        let out = PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+        if !ConsoleState::is_tty(ctx) {
+            // The host interface has no readiness query for stdin yet: report
+            // readable, and a read that finds nothing returns EAGAIN.
+            return PollEvents::POLLIN | PollEvents::POLLRDNORM | out;
+        }
+        let mut st = self.state.inner.lock();
+        let _ = st.pull(ctx);
+        if st.hangup {
+            return PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLHUP | out;
+        }
+        if st.tty.readable() {
+            PollEvents::POLLIN | PollEvents::POLLRDNORM | out
+        } else {
+            out
+        }
     }
 
     fn ioctl(&self, ctx: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
-        if !ctx.console_is_tty(self.tty) {
-            return Err(Errno::ENOTTY);
-        }
-        match cmd {
-            TCGETS => {
-                let mut b = [0u8; Termios::SIZE];
-                self.state.termios.lock().encode(&mut b);
-                arg.write_out(&b)?;
-                Ok(0)
-            }
-            TCSETS | TCSETSW | TCSETSF => {
-                let mut b = [0u8; Termios::SIZE];
-                arg.read_in(&mut b)?;
-                *self.state.termios.lock() = Termios::decode(&b);
-                Ok(0)
-            }
-            TIOCGWINSZ => {
-                let ws = (*self.state.winsize.lock())
-                    .or_else(|| ctx.console_winsize())
-                    .unwrap_or(Winsize {
-                        ws_row: 24,
-                        ws_col: 80,
-                        ws_xpixel: 0,
-                        ws_ypixel: 0,
-                    });
-                let mut b = [0u8; Winsize::SIZE];
-                ws.encode(&mut b);
-                arg.write_out(&b)?;
-                Ok(0)
-            }
-            TIOCSWINSZ => {
-                let mut b = [0u8; Winsize::SIZE];
-                arg.read_in(&mut b)?;
-                *self.state.winsize.lock() = Some(Winsize::decode(&b));
-                Ok(0)
-            }
-            FIONREAD => {
-                // Unknown without a readiness query: report nothing pending.
-                arg.write_out(&0i32.to_ne_bytes())?;
-                Ok(0)
-            }
-            _ => Err(Errno::ENOTTY),
-        }
+        self.ioctl_as(ctx, cmd, arg, &TtyCaller::UNKNOWN)
     }
 
     fn stat(&self) -> Option<Metadata> {
@@ -399,8 +575,15 @@ mod tests {
     use crate::fs::file::open;
     use crate::fs::file::tests::TestHost;
     use crate::fs::vfs::FsCtx;
+    use crate::tty::termios::{ICANON, VMIN, VTIME};
+    use alloc::vec;
     use alloc::vec::Vec;
-    use umbra_abi::flags::{O_RDONLY, O_WRONLY};
+    use umbra_abi::flags::{
+        O_RDONLY, O_WRONLY, TCGETS, TCSETS, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSPGRP, TIOCSWINSZ,
+    };
+    use umbra_abi::signal::{SIGINT, SIGTSTP};
+    use umbra_abi::structs::Termios;
+    use umbra_abi::Pod;
 
     struct Arg(Vec<u8>);
     impl IoctlArg for Arg {
@@ -541,5 +724,218 @@ mod tests {
         assert_eq!(tty.ioctl(&mut h, TCSETS, &mut short), Err(Errno::EFAULT));
         assert_eq!(tty.write(&mut h, b"!").unwrap(), 1);
         assert_eq!(h.stdout, b"out!");
+    }
+
+    fn tty_host(input: &[u8]) -> TestHost {
+        TestHost {
+            stdin: input.to_vec(),
+            tty: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn non_tty_console_passes_bytes_through() {
+        let (_vfs, st) = setup();
+        // Control characters, CRs and DELs are data when stdin is a pipe.
+        let mut h = TestHost {
+            stdin: b"a\x7fb\x03\r\x04\n".to_vec(),
+            ..Default::default()
+        };
+        let [i, o, _] = stdio_files(&st);
+        let mut b = [0u8; 16];
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 7);
+        assert_eq!(&b[..7], b"a\x7fb\x03\r\x04\n");
+        assert!(h.stdout.is_empty(), "no echo");
+        assert!(st.take_signals().is_empty());
+        o.write(&mut h, b"x\ny\n").unwrap();
+        assert_eq!(h.stdout, b"x\ny\n", "no ONLCR");
+        assert_eq!(
+            i.poll(&mut h),
+            PollEvents::POLLIN
+                | PollEvents::POLLOUT
+                | PollEvents::POLLRDNORM
+                | PollEvents::POLLWRNORM
+        );
+        let mut a = Arg(Vec::new());
+        assert_eq!(i.ioctl(&mut h, FIONREAD, &mut a), Err(Errno::ENOTTY));
+        // pump does nothing without a terminal.
+        h.stdin = b"\x03".to_vec();
+        st.set_session(1, 1);
+        st.pump(&mut h);
+        assert_eq!(h.stdin, b"\x03");
+        assert!(st.take_signals().is_empty());
+    }
+
+    #[test]
+    fn tty_console_edits_echoes_and_cooks_output() {
+        let (_vfs, st) = setup();
+        let mut h = tty_host(b"ls\x7f\x7fecho hi\r");
+        let [i, o, e] = stdio_files(&st);
+        let mut b = [0u8; 64];
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 8);
+        assert_eq!(&b[..8], b"echo hi\n");
+        assert_eq!(h.stdout, b"ls\x08 \x08\x08 \x08echo hi\r\n");
+        h.stdout.clear();
+        o.write(&mut h, b"hi\n").unwrap();
+        e.write(&mut h, b"err\n").unwrap();
+        assert_eq!(h.stdout, b"hi\r\n");
+        assert_eq!(h.stderr, b"err\r\n");
+        // Nothing more typed: the read would block.
+        assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
+        assert_eq!(st.read_wait_ns(), None);
+    }
+
+    #[test]
+    fn tty_console_line_is_not_readable_until_complete() {
+        let (_vfs, st) = setup();
+        let mut h = tty_host(b"part");
+        let [i, _, _] = stdio_files(&st);
+        let out = PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+        assert_eq!(i.poll(&mut h), out);
+        let mut a = Arg(Vec::new());
+        i.ioctl(&mut h, FIONREAD, &mut a).unwrap();
+        assert_eq!(a.0, 0i32.to_ne_bytes());
+        h.stdin = b"ial\n".to_vec();
+        assert_eq!(
+            i.poll(&mut h),
+            out | PollEvents::POLLIN | PollEvents::POLLRDNORM
+        );
+        i.ioctl(&mut h, FIONREAD, &mut a).unwrap();
+        assert_eq!(a.0, 8i32.to_ne_bytes());
+    }
+
+    #[test]
+    fn tty_console_ctrl_c_queues_sigint_for_the_foreground() {
+        let (_vfs, st) = setup();
+        st.set_session(1, 7);
+        let mut h = tty_host(b"abc\x03");
+        let [i, _, _] = stdio_files(&st);
+        let mut b = [0u8; 8];
+        assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
+        assert_eq!(h.stdout, b"abc^C");
+        assert_eq!(st.take_signals(), vec![(7, SIGINT)]);
+        assert!(st.take_signals().is_empty());
+    }
+
+    #[test]
+    fn pump_feeds_input_with_no_reader() {
+        let (_vfs, st) = setup();
+        st.set_session(1, 1);
+        let mut h = tty_host(b"sleep\x1a");
+        st.pump(&mut h);
+        assert!(h.stdin.is_empty());
+        assert_eq!(h.stdout, b"sleep^Z");
+        assert_eq!(st.take_signals(), vec![(1, SIGTSTP)]);
+        // Typed ahead while nobody read: the line waits for the reader.
+        h.stdin = b"next\n".to_vec();
+        st.pump(&mut h);
+        let [i, _, _] = stdio_files(&st);
+        let mut b = [0u8; 8];
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 5);
+        assert_eq!(&b[..5], b"next\n");
+    }
+
+    #[test]
+    fn tty_console_veof_and_hangup() {
+        let (_vfs, st) = setup();
+        let mut h = tty_host(b"\x04");
+        let [i, _, _] = stdio_files(&st);
+        let mut b = [0u8; 8];
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
+        // The host side closed: what was typed is read, then end of file.
+        h.stdin = b"last\n".to_vec();
+        h.stdin_eof = true;
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 5);
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        assert!(i.poll(&mut h).contains(PollEvents::POLLHUP));
+    }
+
+    #[test]
+    fn tty_console_vtime_reports_its_wait() {
+        let (_vfs, st) = setup();
+        let mut h = tty_host(b"");
+        let [i, _, _] = stdio_files(&st);
+        let mut a = Arg(Vec::new());
+        i.ioctl(&mut h, TCGETS, &mut a).unwrap();
+        let mut t = Termios::decode(&a.0);
+        t.c_lflag &= !ICANON;
+        t.c_cc[VMIN] = 0;
+        t.c_cc[VTIME] = 3;
+        let mut enc = [0u8; Termios::SIZE];
+        t.encode(&mut enc);
+        i.ioctl(&mut h, TCSETS, &mut Arg(enc.to_vec())).unwrap();
+        h.now = 1_000;
+        let mut b = [0u8; 8];
+        assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
+        assert_eq!(st.read_wait_ns(), Some(300_000_000));
+        h.now = 200_001_000;
+        assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
+        assert_eq!(st.read_wait_ns(), Some(100_000_000));
+        h.now = 300_001_000;
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+    }
+
+    #[test]
+    fn tty_console_pgrp_ioctls_follow_the_session() {
+        let (_vfs, st) = setup();
+        let mut h = tty_host(b"");
+        let [i, _, _] = stdio_files(&st);
+        let mut a = Arg(Vec::new());
+        // No session yet: a shell sees no job control, as under a pipe.
+        assert_eq!(i.ioctl(&mut h, TIOCGPGRP, &mut a), Err(Errno::ENOTTY));
+        st.set_session(1, 1);
+        i.ioctl(&mut h, TIOCGPGRP, &mut a).unwrap();
+        assert_eq!(a.0, 1i32.to_ne_bytes());
+        let c = ConsoleFile::of(&**i.ops().unwrap()).unwrap();
+        let caller = TtyCaller::new(1, 1, 1);
+        c.ioctl_as(
+            &mut h,
+            TIOCSPGRP,
+            &mut Arg(5i32.to_ne_bytes().to_vec()),
+            &caller,
+        )
+        .unwrap();
+        assert_eq!(st.foreground(), 5);
+        let outsider = TtyCaller::new(9, 9, 9);
+        assert_eq!(
+            c.ioctl_as(&mut h, TIOCGPGRP, &mut a, &outsider),
+            Err(Errno::ENOTTY)
+        );
+        assert_eq!(
+            st.check_read(&TtyCaller::new(1, 1, 1)),
+            TtyAccess::Background {
+                sig: umbra_abi::signal::SIGTTIN
+            }
+        );
+        st.session_leader_exited();
+        assert_eq!(st.take_signals(), vec![(5, umbra_abi::signal::SIGHUP)]);
+    }
+
+    #[test]
+    fn tty_console_winsize_from_host_then_guest() {
+        let (_vfs, st) = setup();
+        st.set_session(1, 1);
+        let mut h = tty_host(b"");
+        let [_, o, _] = stdio_files(&st);
+        let mut a = Arg(Vec::new());
+        o.ioctl(&mut h, TIOCGWINSZ, &mut a).unwrap();
+        assert_eq!(Winsize::decode(&a.0).ws_col, 80);
+        let ws = Winsize {
+            ws_row: 10,
+            ws_col: 20,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let mut enc = [0u8; Winsize::SIZE];
+        ws.encode(&mut enc);
+        o.ioctl(&mut h, TIOCSWINSZ, &mut Arg(enc.to_vec())).unwrap();
+        assert_eq!(st.take_signals(), vec![(1, umbra_abi::signal::SIGWINCH)]);
+        // The host did not resize: pumping keeps the guest's size.
+        st.pump(&mut h);
+        o.ioctl(&mut h, TIOCGWINSZ, &mut a).unwrap();
+        assert_eq!(Winsize::decode(&a.0), ws);
+        assert!(st.take_signals().is_empty());
     }
 }
