@@ -1,10 +1,17 @@
 //! umbra: the command-line entry point. Parses the command line, builds the
 //! guest's root file system, starts the ptrace host and the guest kernel, and
-//! exits with the guest's status.
+//! exits with the guest's status. `umbra image` makes and checks ext2 images.
 
+mod blockfile;
+mod image;
+
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use umbra_core::config::{Config, PAGE_SIZE};
 use umbra_core::fs;
+use umbra_core::fs::blockdev::{BlockDevice, OverlayDevice};
+use umbra_core::fs::ext2::Ext2Fs;
 use umbra_core::kernel::{BootError, Kernel};
 use umbra_shim::host::{HostOptions, PtraceHost};
 
@@ -13,11 +20,23 @@ umbra: run unmodified Linux programs under umbra's own guest kernel
 
 Usage:
   umbra run [OPTIONS] -- PROGRAM [ARGS...]
+  umbra image create DIR -o IMG [--size SIZE] [--block-size 1024|2048|4096]
+  umbra image check IMG
   umbra --help | --version
 
 Options of `run`:
   --initrd FILE   root file system: a newc cpio archive (as Linux's initramfs),
                   unpacked into tmpfs; /dev is mounted over it
+  --image IMG     root file system: an ext2 image (revision 0 or 1; as made by
+                  `mke2fs -t ext2 -d`, genext2fs, Buildroot or `umbra image
+                  create`); devfs on /dev, tmpfs on /tmp and /run if they
+                  exist. The image is opened read-only and the guest's writes
+                  stay in memory, unless --rw is given
+  --rw            write the guest's changes to the images themselves (flushed
+                  on fsync/sync and at exit)
+  --mount IMG:/DIR[:ro]
+                  mount another ext2 image on the directory /DIR (repeatable);
+                  writable like the root, or read-only with :ro
   --mem SIZE      guest memory, e.g. 64M, 1G (default 256M; suffixes K, M, G)
   --env K=V       add K=V to the guest's environment (repeatable; the default
                   environment is empty)
@@ -33,6 +52,12 @@ Options of `run`:
                   exits with status 124
   -h, --help      show this help
 
+`image create` writes an ext2 image of the host directory DIR: regular files,
+directories, symlinks and hard links with their modes, owners and times
+(device nodes, fifos and sockets are skipped with a warning). SIZE defaults to
+what the tree needs plus a quarter; the block size to 1024. `image check`
+reports whether umbra can mount IMG (exit 0) or why not (exit 1).
+
 PROGRAM is a path inside the guest (a name without '/' is searched in the
 guest's PATH, or /bin:/sbin:/usr/bin:/usr/sbin). It runs as pid 1. umbra exits
 with its exit status, or 128+N if signal N killed it.
@@ -41,6 +66,10 @@ with its exit status, or 128+N if signal N killed it.
 /// What the command line asks for.
 struct RunArgs {
     initrd: Option<String>,
+    image: Option<String>,
+    rw: bool,
+    /// (image, mount point, read-only)
+    mounts: Vec<(String, String, bool)>,
     mem: usize,
     cpu: Option<usize>,
     cfg: Config,
@@ -66,6 +95,9 @@ fn parse_size(s: &str) -> Option<usize> {
 fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut r = RunArgs {
         initrd: None,
+        image: None,
+        rw: false,
+        mounts: Vec::new(),
         mem: 256 << 20,
         cpu: None,
         cfg: Config::default(),
@@ -85,6 +117,22 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 break;
             }
             "--initrd" => r.initrd = Some(value(&mut i, a)?),
+            "--image" => r.image = Some(value(&mut i, a)?),
+            "--rw" => r.rw = true,
+            "--mount" => {
+                let v = value(&mut i, a)?;
+                let (img, rest) = v
+                    .split_once(":/")
+                    .ok_or_else(|| format!("--mount: '{v}' is not IMG:/DIR[:ro]"))?;
+                let (dir, ro) = match rest.strip_suffix(":ro") {
+                    Some(d) => (d, true),
+                    None => (rest, false),
+                };
+                if img.is_empty() {
+                    return Err(format!("--mount: '{v}' is not IMG:/DIR[:ro]"));
+                }
+                r.mounts.push((img.to_string(), format!("/{dir}"), ro));
+            }
             "--mem" => {
                 let v = value(&mut i, a)?;
                 r.mem = parse_size(&v)
@@ -129,6 +177,9 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         }
         i += 1;
     }
+    if r.initrd.is_some() && r.image.is_some() {
+        return Err(String::from("give either --initrd or --image, not both"));
+    }
     if r.cfg.argv.is_empty() {
         return Err(String::from(
             "no program given (umbra run [OPTIONS] -- PROGRAM [ARGS...])",
@@ -137,15 +188,21 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     Ok(r)
 }
 
-fn run(r: RunArgs) -> Result<u8, (String, u8)> {
-    let Some(initrd) = &r.initrd else {
-        return Err((
-            String::from("no root file system: give --initrd FILE.cpio"),
-            2,
-        ));
+/// Opens an ext2 image: the file itself with `rw`, else read-only with the
+/// writes kept in memory (or refused, with `ro`).
+fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (String, u8)> {
+    let file = blockfile::BlockFile::open(Path::new(img), rw && !ro)
+        .map_err(|e| (format!("{img}: {e}"), 2))?;
+    let file: Arc<dyn BlockDevice> = Arc::new(file);
+    let dev: Arc<dyn BlockDevice> = if rw || ro {
+        file
+    } else {
+        Arc::new(OverlayDevice::new(file))
     };
-    let archive =
-        std::fs::read(initrd).map_err(|e| (format!("cannot read initrd {initrd}: {e}"), 2))?;
+    Ext2Fs::mount(dev, devno, ro).map_err(|e| (format!("{img}: {e}"), 2))
+}
+
+fn run(r: RunArgs) -> Result<u8, (String, u8)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -153,9 +210,32 @@ fn run(r: RunArgs) -> Result<u8, (String, u8)> {
         tv_sec: now.as_secs() as i64,
         tv_nsec: now.subsec_nanos() as i64,
     };
-    let (vfs, console) =
-        fs::vfs_from_cpio(&archive, now).map_err(|e| (format!("initrd {initrd}: {e}"), 2))?;
-    drop(archive);
+    // Every mounted ext2, to flush after the guest is done.
+    let mut disks: Vec<(String, Ext2Fs)> = Vec::new();
+    let (vfs, console) = if let Some(img) = &r.image {
+        let fs = open_image(img, r.rw, false, fs::vfs::makedev(8, 0))?;
+        let root = fs.root().map_err(|e| (format!("{img}: root: {e:?}"), 2))?;
+        disks.push((img.clone(), fs));
+        fs::vfs_from_root(root, "ext2", now)
+            .map_err(|e| (format!("{img}: cannot set up /dev, /tmp, /run: {e:?}"), 2))?
+    } else if let Some(initrd) = &r.initrd {
+        let archive =
+            std::fs::read(initrd).map_err(|e| (format!("cannot read initrd {initrd}: {e}"), 2))?;
+        fs::vfs_from_cpio(&archive, now).map_err(|e| (format!("initrd {initrd}: {e}"), 2))?
+    } else {
+        return Err((
+            String::from("no root file system: give --image IMG or --initrd FILE.cpio"),
+            2,
+        ));
+    };
+    for (n, (img, dir, ro)) in r.mounts.iter().enumerate() {
+        let minor = u32::try_from(16 * (n + 1)).unwrap_or(0);
+        let fs = open_image(img, r.rw, *ro, fs::vfs::makedev(8, minor))?;
+        let root = fs.root().map_err(|e| (format!("{img}: root: {e:?}"), 2))?;
+        vfs.mount_at(dir, root, "ext2")
+            .map_err(|e| (format!("--mount {img}:{dir}: cannot mount: {e:?}"), 2))?;
+        disks.push((img.clone(), fs));
+    }
     let host = PtraceHost::new(HostOptions {
         mem_bytes: r.mem,
         cpu: r.cpu,
@@ -169,10 +249,112 @@ fn run(r: RunArgs) -> Result<u8, (String, u8)> {
             BootError::NotFound(_, umbra_abi::Errno::EACCES) => 126,
             _ => 127,
         };
+        drop(kernel);
+        sync_disks(&disks);
         return Err((e.to_string(), code));
     }
     let status = kernel.run();
+    // Dropping the kernel closes every file, so unlinked open files are freed
+    // before the final flush.
+    drop(kernel);
+    sync_disks(&disks);
     Ok(status.shell_code() as u8)
+}
+
+/// Flushes every mounted ext2 image (a warning if one fails).
+fn sync_disks(disks: &[(String, Ext2Fs)]) {
+    for (img, fs) in disks {
+        if let Err(e) = fs.sync() {
+            eprintln!("umbra: {img}: flushing at exit failed: {e:?}");
+        }
+    }
+}
+
+/// `umbra image ...`.
+fn image_cmd(args: &[String]) -> ExitCode {
+    match args.first().map(String::as_str) {
+        Some("create") => {
+            let mut a = image::CreateArgs {
+                dir: String::new(),
+                out: String::new(),
+                size: None,
+                block_size: 1024,
+            };
+            let mut i = 1;
+            while i < args.len() {
+                let v = args.get(i + 1);
+                match (args[i].as_str(), v) {
+                    ("-o" | "--output", Some(v)) => {
+                        a.out = v.clone();
+                        i += 1;
+                    }
+                    ("--size", Some(v)) => {
+                        match parse_size(v) {
+                            Some(s) => a.size = Some(s as u64),
+                            None => {
+                                eprintln!("umbra: --size: bad size '{v}' (use e.g. 64M)");
+                                return ExitCode::from(2);
+                            }
+                        }
+                        i += 1;
+                    }
+                    ("--block-size", Some(v)) => {
+                        match v.parse::<u32>() {
+                            Ok(n @ (1024 | 2048 | 4096)) => a.block_size = n,
+                            _ => {
+                                eprintln!("umbra: --block-size: '{v}' is not 1024, 2048 or 4096");
+                                return ExitCode::from(2);
+                            }
+                        }
+                        i += 1;
+                    }
+                    (o, _) if o.starts_with('-') => {
+                        eprintln!("umbra: image create: bad option '{o}' (see umbra --help)");
+                        return ExitCode::from(2);
+                    }
+                    (d, _) if a.dir.is_empty() => a.dir = d.to_string(),
+                    (d, _) => {
+                        eprintln!("umbra: image create: unexpected argument '{d}'");
+                        return ExitCode::from(2);
+                    }
+                }
+                i += 1;
+            }
+            if a.dir.is_empty() || a.out.is_empty() {
+                eprintln!(
+                    "umbra: usage: umbra image create DIR -o IMG [--size SIZE] [--block-size N]"
+                );
+                return ExitCode::from(2);
+            }
+            match image::create(&a) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("umbra: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Some("check") => {
+            let [_, img] = args else {
+                eprintln!("umbra: usage: umbra image check IMG");
+                return ExitCode::from(2);
+            };
+            match image::check(img) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("umbra: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        _ => {
+            eprintln!("umbra: usage: umbra image create|check ... (see umbra --help)");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -211,6 +393,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some("image") => image_cmd(&args[1..]),
         Some(other) => {
             eprintln!("umbra: unknown command '{other}' (see umbra --help)");
             ExitCode::from(2)

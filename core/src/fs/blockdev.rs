@@ -194,7 +194,7 @@ impl BlockDevice for OverlayDevice {
             if result.is_err() {
                 return;
             }
-            if !chunks.contains_key(&idx) {
+            if let alloc::collections::btree_map::Entry::Vacant(slot) = chunks.entry(idx) {
                 let start = idx.saturating_mul(CHUNK_U64);
                 let have = usize::try_from(size.saturating_sub(start))
                     .unwrap_or(CHUNK)
@@ -211,7 +211,7 @@ impl BlockDevice for OverlayDevice {
                         return;
                     }
                 }
-                chunks.insert(idx, v.into_boxed_slice());
+                slot.insert(v.into_boxed_slice());
             }
             if let (Some(c), Some(src)) = (chunks.get_mut(&idx), buf.get(r.clone())) {
                 if let Some(dst) = c.get_mut(in_chunk..in_chunk + r.len()) {

@@ -425,7 +425,7 @@ fn find_zero(d: &[u8], start: u64, end: u64) -> Option<u64> {
     let mut i = start;
     while i < end {
         let byte = d.get((i / 8) as usize).copied()?;
-        if i % 8 == 0 && byte == 0xff {
+        if i & 7 == 0 && byte == 0xff {
             i += 8;
             continue;
         }

@@ -607,11 +607,7 @@ pub fn exercise(img: Vec<u8>) {
                 let Ok(c) = d.lookup(&e.name) else { continue };
                 let _ = c.metadata();
                 match c.kind() {
-                    FileType::Directory => {
-                        if seen.insert(e.ino) {
-                            stack.push(c);
-                        }
-                    }
+                    FileType::Directory if seen.insert(e.ino) => stack.push(c),
                     FileType::Regular => {
                         let mut buf = vec![0u8; 64 * 1024];
                         let mut pos = 0u64;

@@ -1,0 +1,262 @@
+//! `umbra image create` and `umbra image check`: ext2 images made and checked
+//! with umbra's own ext2 code (no external tool needed). Safe std code only.
+
+use std::collections::{BTreeSet, HashMap};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use umbra_abi::structs::Timespec;
+use umbra_core::fs::blockdev::BlockDevice;
+use umbra_core::fs::ext2::{self, Ext2Fs, FormatOptions};
+use umbra_core::fs::vfs::{FileType, Inode, NewNode, SetAttr};
+
+use crate::blockfile::BlockFile;
+
+/// What `image create` was asked for.
+pub struct CreateArgs {
+    pub dir: String,
+    pub out: String,
+    pub size: Option<u64>,
+    pub block_size: u32,
+}
+
+fn now() -> Timespec {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timespec {
+        tv_sec: d.as_secs() as i64,
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
+}
+
+/// Totals of a host tree: (file bytes, files, dirs).
+fn measure(dir: &Path, acc: &mut (u64, u64, u64)) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let m = e.path().symlink_metadata()?;
+        if m.is_dir() {
+            acc.2 += 1;
+            measure(&e.path(), acc)?;
+        } else {
+            acc.0 += m.len();
+            acc.1 += 1;
+        }
+    }
+    Ok(())
+}
+
+fn attrs(m: &std::fs::Metadata) -> SetAttr {
+    SetAttr {
+        perm: Some(m.mode() & 0o7777),
+        uid: Some(m.uid()),
+        gid: Some(m.gid()),
+        atime: Some(Timespec {
+            tv_sec: m.atime(),
+            tv_nsec: m.atime_nsec(),
+        }),
+        mtime: Some(Timespec {
+            tv_sec: m.mtime(),
+            tv_nsec: m.mtime_nsec(),
+        }),
+        ctime: now(),
+    }
+}
+
+struct Copier {
+    links: HashMap<(u64, u64), Arc<dyn Inode>>,
+    warnings: u32,
+}
+
+impl Copier {
+    fn copy_dir(&mut self, host: &Path, dir: &Arc<dyn Inode>) -> Result<(), String> {
+        let mut entries: Vec<_> = std::fs::read_dir(host)
+            .map_err(|e| format!("{}: {e}", host.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: {e}", host.display()))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                eprintln!("umbra: skipping {} (name is not UTF-8)", path.display());
+                self.warnings += 1;
+                continue;
+            };
+            let m = path
+                .symlink_metadata()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let fail =
+                |e: umbra_abi::Errno| format!("{}: cannot add to the image: {e:?}", path.display());
+            let t = m.file_type();
+            let new = |kind| NewNode {
+                kind,
+                perm: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+                rdev: 0,
+                now: now(),
+            };
+            if t.is_dir() {
+                let d = dir.create(&name, &new(FileType::Directory)).map_err(fail)?;
+                self.copy_dir(&path, &d)?;
+                d.set_metadata(&attrs(&m)).map_err(fail)?;
+            } else if t.is_symlink() {
+                let target =
+                    std::fs::read_link(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let Some(target) = target.to_str() else {
+                    eprintln!(
+                        "umbra: skipping {} (link target is not UTF-8)",
+                        path.display()
+                    );
+                    self.warnings += 1;
+                    continue;
+                };
+                let l = dir
+                    .symlink(&name, target, &new(FileType::Symlink))
+                    .map_err(fail)?;
+                let mut a = attrs(&m);
+                a.perm = None;
+                l.set_metadata(&a).map_err(fail)?;
+            } else if t.is_file() {
+                let key = (m.dev(), m.ino());
+                if m.nlink() > 1 {
+                    if let Some(first) = self.links.get(&key) {
+                        dir.link(&name, first, now()).map_err(fail)?;
+                        continue;
+                    }
+                }
+                let f = dir.create(&name, &new(FileType::Regular)).map_err(fail)?;
+                let src =
+                    std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut buf = vec![0u8; 1 << 20];
+                let mut off = 0u64;
+                loop {
+                    use std::io::Read;
+                    let n = (&src)
+                        .read(&mut buf)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    // Blocks of zeros become holes.
+                    if chunk.iter().any(|&b| b != 0) {
+                        f.write_at(off, chunk, now()).map_err(fail)?;
+                    }
+                    off += n as u64;
+                }
+                f.truncate(off, now()).map_err(fail)?;
+                f.set_metadata(&attrs(&m)).map_err(fail)?;
+                if m.nlink() > 1 {
+                    self.links.insert(key, f);
+                }
+            } else {
+                let what = if t.is_fifo() {
+                    "fifo"
+                } else if t.is_socket() {
+                    "socket"
+                } else {
+                    "device node"
+                };
+                eprintln!("umbra: skipping {what} {}", path.display());
+                self.warnings += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `umbra image create DIR -o IMG [--size SIZE] [--block-size N]`.
+pub fn create(a: &CreateArgs) -> Result<(), String> {
+    let dir = Path::new(&a.dir);
+    let dm = dir.metadata().map_err(|e| format!("{}: {e}", a.dir))?;
+    if !dm.is_dir() {
+        return Err(format!("{}: not a directory", a.dir));
+    }
+    let mut acc = (0u64, 0u64, 0u64);
+    measure(dir, &mut acc).map_err(|e| format!("{}: {e}", a.dir))?;
+    let size = a
+        .size
+        .unwrap_or_else(|| ext2::mkfs::suggested_size(acc.0, acc.1, acc.2, a.block_size));
+    let dev: Arc<dyn BlockDevice> = Arc::new(
+        BlockFile::create(Path::new(&a.out), size).map_err(|e| format!("{}: {e}", a.out))?,
+    );
+    let t = now();
+    let mut uuid = [0u8; 16];
+    uuid[..8].copy_from_slice(&(t.tv_sec as u64).to_le_bytes());
+    uuid[8..12].copy_from_slice(&(t.tv_nsec as u32).to_le_bytes());
+    uuid[12..].copy_from_slice(&std::process::id().to_le_bytes());
+    let opts = FormatOptions {
+        block_size: a.block_size,
+        inodes: Some(u32::try_from((acc.1 + acc.2) * 2 + 64).unwrap_or(u32::MAX)),
+        now: t.tv_sec,
+        uuid,
+    };
+    ext2::format(&dev, &opts).map_err(|e| format!("{}: {e}", a.out))?;
+    let fs = Ext2Fs::mount(dev, 0, false).map_err(|e| format!("{}: {e}", a.out))?;
+    let root = fs.root().map_err(|e| format!("{}: {e:?}", a.out))?;
+    let mut c = Copier {
+        links: HashMap::new(),
+        warnings: 0,
+    };
+    c.copy_dir(dir, &root).map_err(|e| {
+        if e.contains("ENOSPC") {
+            format!("{e} (the image is full: give a larger --size)")
+        } else {
+            e
+        }
+    })?;
+    root.set_metadata(&attrs(&dm))
+        .map_err(|e| format!("{}: {e:?}", a.out))?;
+    drop(c);
+    drop(root);
+    fs.sync().map_err(|e| format!("{}: sync: {e:?}", a.out))?;
+    let i = fs.info();
+    println!(
+        "{}: ext2 rev {}, block size {}, {} inodes, {} blocks, {} free",
+        a.out, i.rev, i.block_size, i.inodes, i.blocks, i.free_blocks
+    );
+    Ok(())
+}
+
+/// `umbra image check IMG`: mounts read-only and lists every directory.
+pub fn check(img: &str) -> Result<String, String> {
+    let dev: Arc<dyn BlockDevice> =
+        Arc::new(BlockFile::open(Path::new(img), false).map_err(|e| format!("{img}: {e}"))?);
+    let fs = Ext2Fs::mount(dev, 0, true).map_err(|e| format!("{img}: {e}"))?;
+    let root = fs.root().map_err(|e| format!("{img}: root: {e:?}"))?;
+    let mut stack = vec![(String::from(""), root)];
+    let mut seen = BTreeSet::new();
+    while let Some((path, d)) = stack.pop() {
+        let mut off = 0;
+        loop {
+            let ents = d
+                .readdir(off, 64)
+                .map_err(|e| format!("{img}: cannot read directory {path}/: {e:?}"))?;
+            if ents.is_empty() {
+                break;
+            }
+            for e in ents {
+                off = e.next_off;
+                if e.name == "." || e.name == ".." {
+                    continue;
+                }
+                let p = format!("{path}/{}", e.name);
+                let c = d
+                    .lookup(&e.name)
+                    .map_err(|er| format!("{img}: bad entry {p}: {er:?}"))?;
+                c.metadata()
+                    .map_err(|er| format!("{img}: bad inode at {p}: {er:?}"))?;
+                if c.kind() == FileType::Directory && seen.insert(e.ino) {
+                    stack.push((p, c));
+                }
+            }
+        }
+    }
+    let i = fs.info();
+    Ok(format!(
+        "ok: ext2 rev {}, block size {}, {} inodes, {} blocks, {} free",
+        i.rev, i.block_size, i.inodes, i.blocks, i.free_blocks
+    ))
+}
