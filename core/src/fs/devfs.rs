@@ -150,10 +150,14 @@ impl ConsoleInner {
         if host == self.host_winsize {
             return;
         }
+        let first = self.host_winsize.is_none();
         self.host_winsize = host;
         if let Some(ws) = host {
             let fx = self.tty.set_winsize(ws);
-            self.signals.extend(fx.signals);
+            // The size found at start is no resize.
+            if !first {
+                self.signals.extend(fx.signals);
+            }
         }
     }
 
@@ -936,6 +940,62 @@ mod tests {
         st.pump(&mut h);
         o.ioctl(&mut h, TIOCGWINSZ, &mut a).unwrap();
         assert_eq!(Winsize::decode(&a.0), ws);
+        assert!(st.take_signals().is_empty());
+    }
+
+    /// A terminal host whose window size the test changes.
+    struct Resizable {
+        host: TestHost,
+        ws: Winsize,
+    }
+
+    impl IoCtx for Resizable {
+        fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, crate::host::HostError> {
+            IoCtx::console_read(&mut self.host, buf)
+        }
+        fn console_write(
+            &mut self,
+            stream: ConsoleStream,
+            data: &[u8],
+        ) -> Result<usize, crate::host::HostError> {
+            IoCtx::console_write(&mut self.host, stream, data)
+        }
+        fn console_is_tty(&self, _stream: ConsoleStream) -> bool {
+            true
+        }
+        fn console_winsize(&self) -> Option<Winsize> {
+            Some(self.ws)
+        }
+        fn random(&mut self, buf: &mut [u8]) {
+            IoCtx::random(&mut self.host, buf)
+        }
+        fn now_real(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn host_resize_sends_sigwinch_but_the_first_size_does_not() {
+        let (_vfs, st) = setup();
+        st.set_session(1, 3);
+        let big = Winsize {
+            ws_row: 50,
+            ws_col: 132,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let mut h = Resizable {
+            host: TestHost::default(),
+            ws: big,
+        };
+        st.pump(&mut h);
+        assert!(st.take_signals().is_empty());
+        assert_eq!(st.with_tty(|t| t.winsize()), big);
+        h.ws.ws_col = 100;
+        st.host_resized(&mut h);
+        assert_eq!(st.take_signals(), vec![(3, umbra_abi::signal::SIGWINCH)]);
+        assert_eq!(st.with_tty(|t| t.winsize()).ws_col, 100);
+        st.pump(&mut h);
         assert!(st.take_signals().is_empty());
     }
 }
