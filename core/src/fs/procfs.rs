@@ -1,9 +1,1491 @@
 //! procfs: /proc, generated from a summary of the kernel's processes that the
 //! kernel refreshes before guest code looks at /proc (see kernel/procfs.rs).
+//!
+//! Inode methods cannot reach the kernel (it owns every process and is
+//! single-threaded), so the kernel copies what /proc shows into a [`ProcTable`]
+//! shared with the inodes, right before a path syscall under /proc and before
+//! a read or getdents64 of a procfs file. Every node is a [`ProcNode`]: which
+//! file it is (`Node`) plus the shared table. A file's text is generated when
+//! it is read at offset 0 and kept for reads further on, as Linux's seq_file
+//! does, so one `cat` sees one consistent snapshot and a reader that seeks back
+//! to 0 sees fresh numbers.
+//!
+//! Formats follow Linux 6.1 (fs/proc/array.c, task_mmu.c, meminfo.c, ...), so
+//! busybox's ps, free, uptime, mount, df and top parse them unmodified.
+//!
+//! Links under /proc/PID/fd name the file as Linux does: the path for files
+//! opened by path, `pipe:[N]` for pipes and `anon_inode:[N]` for other files
+//! without a path (the console on fds 0-2). Those names are relative and
+//! resolve inside the fd directory itself to a node that opens the same
+//! stream, so `/dev/stderr` (→ /proc/self/fd/2) writes to the right host
+//! stream; Linux reopens such files through its magic links the same way.
+//! N is derived from the stream's address, not a pipefs inode number.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
+use core::fmt::Write;
+
+use spin::Mutex;
+use umbra_abi::structs::Timespec;
 
 use super::file::OpenFile;
+use super::vfs::{DirEntry, FileOps, FileType, Inode, IoCtx, Metadata};
+use crate::error::{Errno, KResult};
+
+/// The model name /proc/cpuinfo reports.
+pub const CPU_MODEL: &str = "umbra virtual CPU";
+/// /proc/sys/kernel/pid_max.
+pub const PID_MAX: u32 = 4_194_304;
+/// Clock ticks per second (USER_HZ) of the times in /proc/PID/stat and /proc/stat.
+pub const USER_HZ: u64 = 100;
+
+/// One line of /proc/PID/maps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapEntry {
+    pub start: u64,
+    pub end: u64,
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    pub shared: bool,
+    /// File offset in bytes (0 for anonymous memory).
+    pub offset: u64,
+    pub dev: u64,
+    pub ino: u64,
+    /// The file path, `[heap]`, `[stack]`, or "".
+    pub name: String,
+}
+
+/// One open descriptor of /proc/PID/fd.
+#[derive(Clone)]
+pub struct FdEntry {
+    pub fd: i32,
+    /// What readlink shows.
+    pub target: String,
+    /// The stream of a file without a path, to reopen it through the link.
+    /// Weak: the table must not keep a pipe end alive (its reader would never
+    /// see end of file).
+    pub ops: Option<Weak<dyn FileOps>>,
+    /// The node kind a reopen presents (a character device, a fifo).
+    pub kind: FileType,
+}
+
+/// What /proc shows of one process.
+#[derive(Clone, Default)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    /// R, S, T or Z.
+    pub state: u8,
+    pub comm: Vec<u8>,
+    /// argv entries (see kernel/procfs.rs for how they are told from envp).
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub exe: String,
+    pub cwd: String,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    pub fds: Vec<FdEntry>,
+    /// The fd table size (FDSize).
+    pub fd_size: usize,
+    pub maps: Vec<MapEntry>,
+    /// Resident pages.
+    pub rss_pages: u64,
+    /// Start time in clock ticks after boot.
+    pub start_ticks: u64,
+    /// Signals pending for the thread and for the process, blocked, ignored
+    /// and caught, one bit per signal (bit 0 is signal 1).
+    pub sig_pending: u64,
+    pub sig_shared: u64,
+    pub sig_blocked: u64,
+    pub sig_ignored: u64,
+    pub sig_caught: u64,
+    pub exit_signal: u32,
+    pub brk_start: u64,
+    pub brk: u64,
+    pub nice: i32,
+    /// An exited process not yet reaped: no memory, no files.
+    pub zombie: bool,
+}
+
+impl ProcInfo {
+    /// Total mapped bytes.
+    pub fn vm_size(&self) -> u64 {
+        self.maps
+            .iter()
+            .map(|m| m.end.saturating_sub(m.start))
+            .sum()
+    }
+
+    fn vm_sum(&self, f: impl Fn(&MapEntry) -> bool) -> u64 {
+        self.maps
+            .iter()
+            .filter(|m| f(m))
+            .map(|m| m.end.saturating_sub(m.start))
+            .sum()
+    }
+
+    fn code_range(&self) -> (u64, u64) {
+        let code = self
+            .maps
+            .iter()
+            .filter(|m| m.exec && !m.name.starts_with('['));
+        let start = code.clone().map(|m| m.start).min().unwrap_or(0);
+        let end = code.map(|m| m.end).max().unwrap_or(0);
+        (start, end)
+    }
+
+    fn stack_start(&self) -> u64 {
+        self.maps
+            .iter()
+            .find(|m| m.name == "[stack]")
+            .map_or(0, |m| m.end)
+    }
+}
+
+/// One line of /proc/mounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountLine {
+    pub source: String,
+    pub path: String,
+    pub fstype: String,
+}
+
+/// Machine-wide numbers.
+#[derive(Clone, Debug, Default)]
+pub struct SysSummary {
+    pub mem_total_kb: u64,
+    pub mem_free_kb: u64,
+    pub uptime_ns: u64,
+    /// Wall-clock time of boot, seconds since the epoch.
+    pub btime: u64,
+    /// Wall-clock time of the refresh (inode timestamps).
+    pub now: Timespec,
+    /// Processes created since boot.
+    pub forks: u64,
+    pub running: u32,
+    pub blocked: u32,
+    pub last_pid: u32,
+    pub mounts: Vec<MountLine>,
+    pub hostname: String,
+    pub osrelease: String,
+    pub version: String,
+}
+
+/// The summary procfs shows, refreshed by the kernel.
+#[derive(Clone, Default)]
+pub struct ProcTable {
+    /// The pid /proc/self names: the process that caused the refresh.
+    pub self_pid: u32,
+    pub procs: BTreeMap<u32, ProcInfo>,
+    pub sys: SysSummary,
+}
+
+/// The table shared by the kernel and the procfs inodes.
+pub type SharedTable = Arc<Mutex<ProcTable>>;
 
 /// Whether `f` is a file or directory of procfs.
-pub fn is_procfs(_f: &OpenFile) -> bool {
-    false
+pub fn is_procfs(f: &OpenFile) -> bool {
+    f.inode().is_some_and(|i| i.as_any().is::<ProcNode>())
+}
+
+/// The root directory of a procfs with device number `dev` showing `table`.
+pub fn new_procfs(dev: u64, table: SharedTable) -> Arc<dyn Inode> {
+    Arc::new(ProcNode {
+        fs: Arc::new(Shared { table, dev }),
+        node: Node::Root,
+    })
+}
+
+struct Shared {
+    table: SharedTable,
+    dev: u64,
+}
+
+/// Files of /proc itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Global {
+    Meminfo,
+    Cpuinfo,
+    Uptime,
+    Loadavg,
+    Mounts,
+    Filesystems,
+    Version,
+    Stat,
+}
+
+/// Files of /proc/sys/kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SysFile {
+    Hostname,
+    Ostype,
+    Osrelease,
+    PidMax,
+}
+
+/// Files of /proc/PID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PidFile {
+    Stat,
+    Status,
+    Statm,
+    Cmdline,
+    Environ,
+    Maps,
+    Comm,
+    Mounts,
+}
+
+/// Symlinks of /proc/PID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PidLink {
+    Exe,
+    Cwd,
+    Root,
+}
+
+#[derive(Clone)]
+enum Node {
+    Root,
+    SelfLink,
+    ThreadSelf,
+    Global(Global),
+    Sys,
+    SysKernel,
+    SysFile(SysFile),
+    Pid(u32),
+    PidFile(u32, PidFile),
+    PidLink(u32, PidLink),
+    FdDir(u32),
+    FdLink(u32, i32),
+    Task(u32),
+    /// A file without a path reached through its fd link.
+    Reopen(Arc<dyn FileOps>, FileType),
+}
+
+const ROOT_FILES: [(&str, Global); 8] = [
+    ("meminfo", Global::Meminfo),
+    ("cpuinfo", Global::Cpuinfo),
+    ("uptime", Global::Uptime),
+    ("loadavg", Global::Loadavg),
+    ("mounts", Global::Mounts),
+    ("filesystems", Global::Filesystems),
+    ("version", Global::Version),
+    ("stat", Global::Stat),
+];
+
+const SYS_FILES: [(&str, SysFile); 4] = [
+    ("hostname", SysFile::Hostname),
+    ("ostype", SysFile::Ostype),
+    ("osrelease", SysFile::Osrelease),
+    ("pid_max", SysFile::PidMax),
+];
+
+const PID_FILES: [(&str, PidFile); 8] = [
+    ("stat", PidFile::Stat),
+    ("status", PidFile::Status),
+    ("statm", PidFile::Statm),
+    ("cmdline", PidFile::Cmdline),
+    ("environ", PidFile::Environ),
+    ("maps", PidFile::Maps),
+    ("comm", PidFile::Comm),
+    ("mounts", PidFile::Mounts),
+];
+
+const PID_LINKS: [(&str, PidLink); 3] = [
+    ("exe", PidLink::Exe),
+    ("cwd", PidLink::Cwd),
+    ("root", PidLink::Root),
+];
+
+/// Directory cursors at or past this are pid or fd numbers (plus this).
+const DYN_BASE: u64 = 0x1_0000;
+
+/// A node of procfs.
+pub struct ProcNode {
+    fs: Arc<Shared>,
+    node: Node,
+}
+
+impl ProcNode {
+    fn child(&self, node: Node) -> Arc<dyn Inode> {
+        Arc::new(ProcNode {
+            fs: self.fs.clone(),
+            node,
+        })
+    }
+
+    fn ino(&self) -> u64 {
+        node_ino(&self.node)
+    }
+
+    /// The pid a node belongs to, if any.
+    fn pid(&self) -> Option<u32> {
+        match self.node {
+            Node::Pid(p)
+            | Node::PidFile(p, _)
+            | Node::PidLink(p, _)
+            | Node::FdDir(p)
+            | Node::FdLink(p, _)
+            | Node::Task(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// ESRCH-style absence of a process as lookups see it.
+    fn live(&self, t: &ProcTable, pid: u32) -> KResult<()> {
+        let _ = self;
+        if t.procs.contains_key(&pid) {
+            Ok(())
+        } else {
+            Err(Errno::ENOENT)
+        }
+    }
+
+    /// The entries of this directory (without "." and ".."), with cursors.
+    fn entries(&self) -> KResult<Vec<(u64, String, u64, FileType)>> {
+        let t = self.fs.table.lock();
+        let mut v = Vec::new();
+        let mut statics = |names: &mut dyn Iterator<Item = (String, Node)>| {
+            for (i, (name, node)) in names.enumerate() {
+                let kind = node_kind(&node);
+                v.push((2 + i as u64, name, node_ino(&node), kind));
+            }
+        };
+        match &self.node {
+            Node::Root => {
+                let mut it = [
+                    ("self".to_string(), Node::SelfLink),
+                    ("thread-self".to_string(), Node::ThreadSelf),
+                    ("sys".to_string(), Node::Sys),
+                ]
+                .into_iter()
+                .chain(
+                    ROOT_FILES
+                        .iter()
+                        .map(|(n, g)| (n.to_string(), Node::Global(*g))),
+                );
+                statics(&mut it);
+                for pid in t.procs.keys() {
+                    let node = Node::Pid(*pid);
+                    v.push((
+                        DYN_BASE + u64::from(*pid),
+                        pid.to_string(),
+                        node_ino(&node),
+                        FileType::Directory,
+                    ));
+                }
+            }
+            Node::Sys => statics(&mut core::iter::once((
+                "kernel".to_string(),
+                Node::SysKernel,
+            ))),
+            Node::SysKernel => statics(
+                &mut SYS_FILES
+                    .iter()
+                    .map(|(n, f)| (n.to_string(), Node::SysFile(*f))),
+            ),
+            Node::Pid(pid) => {
+                self.live(&t, *pid)?;
+                let pid = *pid;
+                let mut it = [
+                    ("fd".to_string(), Node::FdDir(pid)),
+                    ("task".to_string(), Node::Task(pid)),
+                ]
+                .into_iter()
+                .chain(
+                    PID_FILES
+                        .iter()
+                        .map(|(n, f)| (n.to_string(), Node::PidFile(pid, *f))),
+                )
+                .chain(
+                    PID_LINKS
+                        .iter()
+                        .map(|(n, l)| (n.to_string(), Node::PidLink(pid, *l))),
+                );
+                statics(&mut it);
+            }
+            Node::Task(pid) => {
+                self.live(&t, *pid)?;
+                statics(&mut core::iter::once((pid.to_string(), Node::Pid(*pid))));
+            }
+            Node::FdDir(pid) => {
+                let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
+                for e in &p.fds {
+                    let Ok(fd) = u64::try_from(e.fd) else {
+                        continue;
+                    };
+                    let node = Node::FdLink(*pid, e.fd);
+                    v.push((
+                        DYN_BASE + fd,
+                        e.fd.to_string(),
+                        node_ino(&node),
+                        FileType::Symlink,
+                    ));
+                }
+            }
+            _ => return Err(Errno::ENOTDIR),
+        }
+        Ok(v)
+    }
+
+    /// The text of a regular file.
+    fn content(&self) -> KResult<Vec<u8>> {
+        let t = self.fs.table.lock();
+        let s = |s: String| Ok(s.into_bytes());
+        match &self.node {
+            Node::Global(g) => s(global_text(*g, &t)),
+            Node::SysFile(f) => s(match f {
+                SysFile::Hostname => format!("{}\n", t.sys.hostname),
+                SysFile::Ostype => String::from("Linux\n"),
+                SysFile::Osrelease => format!("{}\n", t.sys.osrelease),
+                SysFile::PidMax => format!("{PID_MAX}\n"),
+            }),
+            Node::PidFile(pid, f) => {
+                let p = t.procs.get(pid).ok_or(Errno::ESRCH)?;
+                match f {
+                    PidFile::Stat => s(stat_line(p, &t.sys)),
+                    PidFile::Status => s(status_text(p)),
+                    PidFile::Statm => s(statm_line(p)),
+                    PidFile::Cmdline => Ok(nul_joined(&p.argv)),
+                    PidFile::Environ => Ok(nul_joined(&p.envp)),
+                    PidFile::Maps => s(maps_text(&p.maps)),
+                    PidFile::Comm => {
+                        let mut c = p.comm.clone();
+                        c.push(b'\n');
+                        Ok(c)
+                    }
+                    PidFile::Mounts => s(mounts_text(&t.sys.mounts)),
+                }
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+}
+
+/// The node kind of a node.
+fn node_kind(n: &Node) -> FileType {
+    match n {
+        Node::Root
+        | Node::Sys
+        | Node::SysKernel
+        | Node::Pid(_)
+        | Node::FdDir(_)
+        | Node::Task(_) => FileType::Directory,
+        Node::SelfLink | Node::ThreadSelf | Node::PidLink(..) | Node::FdLink(..) => {
+            FileType::Symlink
+        }
+        Node::Global(_) | Node::SysFile(_) | Node::PidFile(..) => FileType::Regular,
+        Node::Reopen(_, k) => *k,
+    }
+}
+
+/// Inode numbers: small ones for the fixed nodes, `(pid + 1) << 32 | n` for
+/// the nodes of a process.
+fn node_ino(n: &Node) -> u64 {
+    let per_pid = |pid: u32, n: u64| ((u64::from(pid) + 1) << 32) | n;
+    let idx = |i: usize| i as u64;
+    match n {
+        Node::Root => 1,
+        Node::SelfLink => 2,
+        Node::ThreadSelf => 3,
+        Node::Sys => 4,
+        Node::SysKernel => 5,
+        Node::Global(g) => 0x10 + idx(ROOT_FILES.iter().position(|(_, x)| x == g).unwrap_or(0)),
+        Node::SysFile(f) => 0x20 + idx(SYS_FILES.iter().position(|(_, x)| x == f).unwrap_or(0)),
+        Node::Pid(p) => per_pid(*p, 1),
+        Node::FdDir(p) => per_pid(*p, 2),
+        Node::Task(p) => per_pid(*p, 3),
+        Node::PidFile(p, f) => per_pid(
+            *p,
+            0x10 + idx(PID_FILES.iter().position(|(_, x)| x == f).unwrap_or(0)),
+        ),
+        Node::PidLink(p, l) => per_pid(
+            *p,
+            0x20 + idx(PID_LINKS.iter().position(|(_, x)| x == l).unwrap_or(0)),
+        ),
+        Node::FdLink(p, fd) => per_pid(*p, 0x8000_0000 | u64::from(fd.unsigned_abs())),
+        Node::Reopen(..) => 0xffff,
+    }
+}
+
+impl Inode for ProcNode {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn kind(&self) -> FileType {
+        node_kind(&self.node)
+    }
+
+    fn metadata(&self) -> KResult<Metadata> {
+        if let Node::Reopen(ops, kind) = &self.node {
+            if let Some(m) = ops.stat() {
+                return Ok(m);
+            }
+            return Ok(Metadata {
+                mode: kind.mode_bits() | 0o600,
+                ..self.base_meta(Timespec::default())
+            });
+        }
+        let t = self.fs.table.lock();
+        let mut m = self.base_meta(t.sys.now);
+        let kind = self.kind();
+        let perm = match &self.node {
+            Node::Root | Node::Sys | Node::SysKernel | Node::Pid(_) | Node::Task(_) => 0o555,
+            Node::FdDir(_) => 0o500,
+            Node::PidFile(_, PidFile::Environ) => 0o400,
+            Node::SysFile(SysFile::Hostname) => 0o644,
+            _ if kind == FileType::Symlink => 0o777,
+            _ => 0o444,
+        };
+        m.mode = kind.mode_bits() | perm;
+        if kind == FileType::Directory {
+            m.nlink = 2;
+        }
+        if let Some(pid) = self.pid() {
+            let p = t.procs.get(&pid).ok_or(Errno::ENOENT)?;
+            m.uid = p.euid;
+            m.gid = p.egid;
+            if let Node::FdLink(_, fd) = self.node {
+                if !p.fds.iter().any(|e| e.fd == fd) {
+                    return Err(Errno::ENOENT);
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+        // Reads come through `file_ops`; this serves in-kernel readers.
+        let text = self.content()?;
+        Ok(copy_at(&text, off, buf))
+    }
+
+    fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
+        let t = self.fs.table.lock();
+        let node = match &self.node {
+            Node::Root => match name {
+                "self" => Node::SelfLink,
+                "thread-self" => Node::ThreadSelf,
+                "sys" => Node::Sys,
+                _ => {
+                    if let Some((_, g)) = ROOT_FILES.iter().find(|(n, _)| *n == name) {
+                        Node::Global(*g)
+                    } else {
+                        let pid = parse_num(name).ok_or(Errno::ENOENT)?;
+                        self.live(&t, pid)?;
+                        Node::Pid(pid)
+                    }
+                }
+            },
+            Node::Sys if name == "kernel" => Node::SysKernel,
+            Node::SysKernel => {
+                let (_, f) = SYS_FILES
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .ok_or(Errno::ENOENT)?;
+                Node::SysFile(*f)
+            }
+            Node::Pid(pid) => {
+                let pid = *pid;
+                self.live(&t, pid)?;
+                match name {
+                    "fd" => Node::FdDir(pid),
+                    "task" => Node::Task(pid),
+                    _ => {
+                        if let Some((_, f)) = PID_FILES.iter().find(|(n, _)| *n == name) {
+                            Node::PidFile(pid, *f)
+                        } else if let Some((_, l)) = PID_LINKS.iter().find(|(n, _)| *n == name) {
+                            Node::PidLink(pid, *l)
+                        } else {
+                            return Err(Errno::ENOENT);
+                        }
+                    }
+                }
+            }
+            Node::Task(pid) => {
+                self.live(&t, *pid)?;
+                if parse_num(name) != Some(*pid) {
+                    return Err(Errno::ENOENT);
+                }
+                Node::Pid(*pid)
+            }
+            Node::FdDir(pid) => {
+                let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
+                if let Some(fd) = parse_num(name).and_then(|n| i32::try_from(n).ok()) {
+                    if !p.fds.iter().any(|e| e.fd == fd) {
+                        return Err(Errno::ENOENT);
+                    }
+                    Node::FdLink(*pid, fd)
+                } else {
+                    // The name a pathless file's link shows: reopen its stream.
+                    let e = p
+                        .fds
+                        .iter()
+                        .find(|e| e.target == name && e.ops.is_some())
+                        .ok_or(Errno::ENOENT)?;
+                    let ops = e
+                        .ops
+                        .as_ref()
+                        .and_then(Weak::upgrade)
+                        .ok_or(Errno::ENOENT)?;
+                    Node::Reopen(ops, e.kind)
+                }
+            }
+            Node::Sys => return Err(Errno::ENOENT),
+            _ => return Err(Errno::ENOTDIR),
+        };
+        drop(t);
+        Ok(self.child(node))
+    }
+
+    fn readlink(&self) -> KResult<String> {
+        let t = self.fs.table.lock();
+        match &self.node {
+            Node::SelfLink => Ok(t.self_pid.to_string()),
+            Node::ThreadSelf => Ok(format!("{0}/task/{0}", t.self_pid)),
+            Node::PidLink(pid, l) => {
+                let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
+                match l {
+                    _ if p.zombie => Err(Errno::ENOENT),
+                    PidLink::Exe => Ok(p.exe.clone()),
+                    PidLink::Cwd => Ok(p.cwd.clone()),
+                    PidLink::Root => Ok(String::from("/")),
+                }
+            }
+            Node::FdLink(pid, fd) => {
+                let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
+                p.fds
+                    .iter()
+                    .find(|e| e.fd == *fd)
+                    .map(|e| e.target.clone())
+                    .ok_or(Errno::ENOENT)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn readdir(&self, offset: u64, max: usize) -> KResult<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        let me = self.ino();
+        if offset == 0 {
+            out.push(DirEntry {
+                name: String::from("."),
+                ino: me,
+                kind: FileType::Directory,
+                next_off: 1,
+            });
+        }
+        if offset <= 1 {
+            out.push(DirEntry {
+                name: String::from(".."),
+                ino: 1,
+                kind: FileType::Directory,
+                next_off: 2,
+            });
+        }
+        for (cursor, name, ino, kind) in self.entries()? {
+            if out.len() >= max.max(1) {
+                break;
+            }
+            if cursor >= offset {
+                out.push(DirEntry {
+                    name,
+                    ino,
+                    kind,
+                    next_off: cursor + 1,
+                });
+            }
+        }
+        out.truncate(max.max(1));
+        Ok(out)
+    }
+
+    fn file_ops(&self) -> Option<Arc<dyn FileOps>> {
+        match &self.node {
+            Node::Reopen(ops, _) => Some(ops.clone()),
+            Node::Global(_) | Node::SysFile(_) | Node::PidFile(..) => Some(Arc::new(ProcFile {
+                node: ProcNode {
+                    fs: self.fs.clone(),
+                    node: self.node.clone(),
+                },
+                snapshot: Mutex::new(None),
+            })),
+            _ => None,
+        }
+    }
+}
+
+impl ProcNode {
+    fn base_meta(&self, now: Timespec) -> Metadata {
+        Metadata {
+            dev: self.fs.dev,
+            ino: self.ino(),
+            mode: 0,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize: 1024,
+            blocks: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+        }
+    }
+}
+
+/// An open procfs file: its text, made at the read at offset 0.
+struct ProcFile {
+    node: ProcNode,
+    snapshot: Mutex<Option<Vec<u8>>>,
+}
+
+impl FileOps for ProcFile {
+    fn read(&self, _ctx: &mut dyn IoCtx, off: u64, buf: &mut [u8]) -> KResult<usize> {
+        let mut snap = self.snapshot.lock();
+        if off == 0 || snap.is_none() {
+            *snap = Some(self.node.content()?);
+        }
+        Ok(snap.as_deref().map_or(0, |t| copy_at(t, off, buf)))
+    }
+
+    fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &[u8]) -> KResult<usize> {
+        // Linux's answer for a file without a write method.
+        Err(Errno::EINVAL)
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn copy_at(text: &[u8], off: u64, buf: &mut [u8]) -> usize {
+    let Ok(off) = usize::try_from(off) else {
+        return 0;
+    };
+    let src = text.get(off..).unwrap_or(&[]);
+    let n = src.len().min(buf.len());
+    buf[..n].copy_from_slice(&src[..n]);
+    n
+}
+
+/// A decimal number without sign or leading zeros (as Linux's name_to_int).
+fn parse_num(s: &str) -> Option<u32> {
+    if s.is_empty() || (s.len() > 1 && s.starts_with('0')) || !s.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn nul_joined(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in items {
+        v.extend_from_slice(i);
+        v.push(0);
+    }
+    v
+}
+
+fn pages_kb(bytes: u64) -> u64 {
+    bytes / 1024
+}
+
+fn ticks(ns: u64) -> u64 {
+    ns / (1_000_000_000 / USER_HZ)
+}
+
+/// The text of a file of /proc itself.
+fn global_text(g: Global, t: &ProcTable) -> String {
+    let sys = &t.sys;
+    match g {
+        Global::Meminfo => meminfo_text(sys),
+        Global::Cpuinfo => cpuinfo_text(),
+        Global::Uptime => {
+            let cs = sys.uptime_ns / 10_000_000;
+            // One CPU that is idle whenever no guest code runs: show it idle
+            // for the whole uptime less the time the guest had it busy, which
+            // umbra does not measure; Linux's idle may exceed uptime on SMP.
+            format!(
+                "{}.{:02} {}.{:02}\n",
+                cs / 100,
+                cs % 100,
+                cs / 100,
+                cs % 100
+            )
+        }
+        Global::Loadavg => format!(
+            "0.00 0.00 0.00 {}/{} {}\n",
+            sys.running.max(1),
+            t.procs.len(),
+            sys.last_pid
+        ),
+        Global::Mounts => mounts_text(&sys.mounts),
+        Global::Filesystems => String::from(
+            "nodev\tsysfs\nnodev\ttmpfs\nnodev\tdevtmpfs\nnodev\tproc\nnodev\tpipefs\n\text2\n",
+        ),
+        Global::Version => format!(
+            "Linux version {} (umbra@umbra) (rustc) {}\n",
+            sys.osrelease, sys.version
+        ),
+        Global::Stat => stat_text(sys, t.procs.len()),
+    }
+}
+
+/// /proc/meminfo: the guest's memory is the frame allocator's; nothing is
+/// cached, buffered or swapped.
+pub fn meminfo_text(sys: &SysSummary) -> String {
+    let mut s = String::new();
+    let used = sys.mem_total_kb.saturating_sub(sys.mem_free_kb);
+    let lines: [(&str, u64); 22] = [
+        ("MemTotal", sys.mem_total_kb),
+        ("MemFree", sys.mem_free_kb),
+        ("MemAvailable", sys.mem_free_kb),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", used),
+        ("Inactive", 0),
+        ("Active(anon)", used),
+        ("Inactive(anon)", 0),
+        ("Active(file)", 0),
+        ("Inactive(file)", 0),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Dirty", 0),
+        ("Writeback", 0),
+        ("AnonPages", used),
+        ("Mapped", 0),
+        ("Shmem", 0),
+        ("SReclaimable", 0),
+    ];
+    for (name, kb) in lines {
+        let _ = writeln!(s, "{:<16}{:>8} kB", format!("{name}:"), kb);
+    }
+    let _ = writeln!(s, "{:<16}{:>8} kB", "CommitLimit:", sys.mem_total_kb);
+    let _ = writeln!(s, "{:<16}{:>8} kB", "Committed_AS:", used);
+    s
+}
+
+/// /proc/cpuinfo: one CPU.
+pub fn cpuinfo_text() -> String {
+    if cfg!(target_arch = "aarch64") {
+        return format!(
+            "processor\t: 0\nmodel name\t: {CPU_MODEL}\nBogoMIPS\t: 100.00\n\
+             Features\t: fp asimd\nCPU implementer\t: 0x00\nCPU architecture: 8\n\
+             CPU variant\t: 0x0\nCPU part\t: 0x000\nCPU revision\t: 0\n\n"
+        );
+    }
+    format!(
+        "processor\t: 0\nvendor_id\t: umbra\ncpu family\t: 6\nmodel\t\t: 0\n\
+         model name\t: {CPU_MODEL}\nstepping\t: 0\ncpu MHz\t\t: 1000.000\n\
+         cache size\t: 0 KB\nphysical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\n\
+         cpu cores\t: 1\napicid\t\t: 0\ninitial apicid\t: 0\nfpu\t\t: yes\n\
+         fpu_exception\t: yes\ncpuid level\t: 13\nwp\t\t: yes\n\
+         flags\t\t: fpu tsc cx8 cmov mmx fxsr sse sse2 syscall nx lm\n\
+         bogomips\t: 2000.00\nclflush size\t: 64\ncache_alignment\t: 64\n\
+         address sizes\t: 48 bits physical, 48 bits virtual\npower management:\n\n"
+    )
+}
+
+/// /proc/stat.
+pub fn stat_text(sys: &SysSummary, nprocs: usize) -> String {
+    let idle = ticks(sys.uptime_ns);
+    let cpu = format!("{idle} 0 0 0 0 0 0");
+    format!(
+        "cpu  0 0 0 {cpu} 0\ncpu0 0 0 0 {cpu} 0\nintr 0\nctxt 0\nbtime {}\nprocesses {}\n\
+         procs_running {}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+        sys.btime,
+        sys.forks.max(nprocs as u64),
+        sys.running.max(1)
+    )
+}
+
+/// /proc/mounts: `source mountpoint fstype options 0 0`.
+pub fn mounts_text(mounts: &[MountLine]) -> String {
+    let mut s = String::new();
+    for m in mounts {
+        let opts = match m.fstype.as_str() {
+            "proc" => "rw,nosuid,nodev,noexec,relatime",
+            "devtmpfs" => "rw,nosuid,relatime",
+            "tmpfs" if m.path != "/" => "rw,nosuid,nodev,relatime",
+            _ => "rw,relatime",
+        };
+        let _ = writeln!(
+            s,
+            "{} {} {} {opts} 0 0",
+            escape_mount(&m.source),
+            escape_mount(&m.path),
+            m.fstype
+        );
+    }
+    s
+}
+
+/// Octal escapes for the characters getmntent splits on, as Linux's mangle().
+fn escape_mount(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => {
+                let _ = write!(o, "\\{:03o}", c as u32);
+            }
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// The comm as /proc shows it (bytes that are not UTF-8 as U+FFFD).
+fn comm_str(p: &ProcInfo) -> String {
+    String::from_utf8_lossy(&p.comm).into_owned()
+}
+
+/// /proc/PID/stat: the 52 fields of Linux's do_task_stat.
+pub fn stat_line(p: &ProcInfo, sys: &SysSummary) -> String {
+    let _ = sys;
+    let (start_code, end_code) = if p.zombie { (0, 0) } else { p.code_range() };
+    let (vsize, rss) = if p.zombie {
+        (0, 0)
+    } else {
+        (p.vm_size(), p.rss_pages)
+    };
+    let flags: u32 = 0x0040_0100; // PF_RANDOMIZE | PF_FORKNOEXEC-free user task
+    let exit_code = 0;
+    format!(
+        "{pid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 {flags} 0 0 0 0 \
+         0 0 0 0 {prio} {nice} 1 0 {start} {vsize} {rss} 18446744073709551615 \
+         {start_code} {end_code} {start_stack} 0 0 \
+         {pending} {blocked} {ignored} {caught} 0 0 0 {exit_signal} 0 0 0 0 0 0 \
+         0 0 {brk_start} 0 0 0 0 {exit_code}\n",
+        pid = p.pid,
+        comm = comm_str(p),
+        state = p.state as char,
+        ppid = p.ppid,
+        pgid = p.pgid,
+        sid = p.sid,
+        prio = 20 + p.nice,
+        nice = p.nice,
+        start = p.start_ticks,
+        start_stack = if p.zombie { 0 } else { p.stack_start() },
+        pending = p.sig_pending | p.sig_shared,
+        blocked = p.sig_blocked,
+        ignored = p.sig_ignored,
+        caught = p.sig_caught,
+        exit_signal = p.exit_signal,
+        brk_start = if p.zombie { 0 } else { p.brk_start },
+    )
+}
+
+fn state_name(state: u8) -> &'static str {
+    match state {
+        b'R' => "R (running)",
+        b'S' => "S (sleeping)",
+        b'D' => "D (disk sleep)",
+        b'T' => "T (stopped)",
+        b'Z' => "Z (zombie)",
+        _ => "X (dead)",
+    }
+}
+
+/// /proc/PID/status.
+pub fn status_text(p: &ProcInfo) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Name:\t{}", comm_str(p));
+    let _ = writeln!(s, "Umask:\t{:04o}", p.umask & 0o777);
+    let _ = writeln!(s, "State:\t{}", state_name(p.state));
+    let _ = writeln!(s, "Tgid:\t{}", p.pid);
+    let _ = writeln!(s, "Ngid:\t0");
+    let _ = writeln!(s, "Pid:\t{}", p.pid);
+    let _ = writeln!(s, "PPid:\t{}", p.ppid);
+    let _ = writeln!(s, "TracerPid:\t0");
+    let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", p.uid, p.euid);
+    let _ = writeln!(s, "Gid:\t{0}\t{1}\t{1}\t{1}", p.gid, p.egid);
+    let _ = writeln!(s, "FDSize:\t{}", p.fd_size);
+    s.push_str("Groups:\t");
+    for g in &p.groups {
+        let _ = write!(s, "{g} ");
+    }
+    s.push('\n');
+    let _ = writeln!(s, "NStgid:\t{}", p.pid);
+    let _ = writeln!(s, "NSpid:\t{}", p.pid);
+    let _ = writeln!(s, "NSpgid:\t{}", p.pgid);
+    let _ = writeln!(s, "NSsid:\t{}", p.sid);
+    if !p.zombie {
+        let kb = |b: u64| pages_kb(b);
+        let size = kb(p.vm_size());
+        let rss = p.rss_pages * 4;
+        let data = kb(p.vm_sum(|m| m.write && m.name != "[stack]" && !m.shared));
+        let stk = kb(p.vm_sum(|m| m.name == "[stack]"));
+        let exe = kb(p.vm_sum(|m| m.exec && !m.name.starts_with('[')));
+        for (name, v) in [
+            ("VmPeak", size),
+            ("VmSize", size),
+            ("VmLck", 0),
+            ("VmPin", 0),
+            ("VmHWM", rss),
+            ("VmRSS", rss),
+            ("RssAnon", rss),
+            ("RssFile", 0),
+            ("RssShmem", 0),
+            ("VmData", data),
+            ("VmStk", stk),
+            ("VmExe", exe),
+            ("VmLib", 0),
+            ("VmPTE", 0),
+            ("VmSwap", 0),
+        ] {
+            let _ = writeln!(s, "{name}:\t{v:>8} kB");
+        }
+        let _ = writeln!(s, "HugetlbPages:\t{:>8} kB", 0);
+    }
+    let _ = writeln!(s, "CoreDumping:\t0");
+    let _ = writeln!(s, "THP_enabled:\t0");
+    let _ = writeln!(s, "Threads:\t1");
+    let _ = writeln!(s, "SigQ:\t0/15000");
+    let _ = writeln!(s, "SigPnd:\t{:016x}", p.sig_pending);
+    let _ = writeln!(s, "ShdPnd:\t{:016x}", p.sig_shared);
+    let _ = writeln!(s, "SigBlk:\t{:016x}", p.sig_blocked);
+    let _ = writeln!(s, "SigIgn:\t{:016x}", p.sig_ignored);
+    let _ = writeln!(s, "SigCgt:\t{:016x}", p.sig_caught);
+    let caps = if p.euid == 0 { 0x1ff_ffff_ffffu64 } else { 0 };
+    let _ = writeln!(s, "CapInh:\t{:016x}", 0);
+    let _ = writeln!(s, "CapPrm:\t{caps:016x}");
+    let _ = writeln!(s, "CapEff:\t{caps:016x}");
+    let _ = writeln!(s, "CapBnd:\t{:016x}", 0x1ff_ffff_ffffu64);
+    let _ = writeln!(s, "CapAmb:\t{:016x}", 0);
+    let _ = writeln!(s, "NoNewPrivs:\t0");
+    let _ = writeln!(s, "Seccomp:\t0");
+    let _ = writeln!(s, "Seccomp_filters:\t0");
+    let _ = writeln!(s, "Speculation_Store_Bypass:\tnot vulnerable");
+    let _ = writeln!(s, "SpeculationIndirectBranch:\tunknown");
+    let _ = writeln!(s, "Cpus_allowed:\t1");
+    let _ = writeln!(s, "Cpus_allowed_list:\t0");
+    let _ = writeln!(s, "Mems_allowed:\t1");
+    let _ = writeln!(s, "Mems_allowed_list:\t0");
+    let _ = writeln!(s, "voluntary_ctxt_switches:\t0");
+    let _ = writeln!(s, "nonvoluntary_ctxt_switches:\t0");
+    s
+}
+
+/// /proc/PID/statm: sizes in pages.
+pub fn statm_line(p: &ProcInfo) -> String {
+    let page = |b: u64| b / 4096;
+    let text = page(p.vm_sum(|m| m.exec && !m.name.starts_with('[')));
+    let data = page(p.vm_sum(|m| m.write && !m.shared));
+    format!(
+        "{} {} 0 {text} 0 {data} 0\n",
+        page(p.vm_size()),
+        p.rss_pages
+    )
+}
+
+/// One line of /proc/PID/maps, as Linux's show_map_vma.
+pub fn maps_line(m: &MapEntry) -> String {
+    let mut s = format!(
+        "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+        m.start,
+        m.end,
+        if m.read { 'r' } else { '-' },
+        if m.write { 'w' } else { '-' },
+        if m.exec { 'x' } else { '-' },
+        if m.shared { 's' } else { 'p' },
+        m.offset,
+        super::vfs::dev_major(m.dev),
+        super::vfs::dev_minor(m.dev),
+        m.ino
+    );
+    if !m.name.is_empty() {
+        // seq_pad: the name starts after column 72 (25 + 6 * sizeof(void *) - 1).
+        while s.len() < 72 {
+            s.push(' ');
+        }
+        s.push(' ');
+        s.push_str(&m.name);
+    }
+    s.push('\n');
+    s
+}
+
+/// /proc/PID/maps.
+pub fn maps_text(maps: &[MapEntry]) -> String {
+    maps.iter().map(maps_line).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::file::open;
+    use crate::fs::file::tests::TestHost;
+    use crate::fs::path::{FollowLast, Vfs};
+    use crate::fs::tmpfs::TmpFs;
+    use crate::fs::vfs::{makedev, Cred, FsCtx};
+    use alloc::vec;
+    use umbra_abi::flags::{OpenFlags, O_RDONLY, O_WRONLY};
+
+    fn sample() -> ProcInfo {
+        ProcInfo {
+            pid: 7,
+            ppid: 1,
+            pgid: 7,
+            sid: 1,
+            state: b'S',
+            comm: b"sh".to_vec(),
+            argv: vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"x y".to_vec()],
+            envp: vec![b"PATH=/bin".to_vec()],
+            exe: "/bin/busybox".into(),
+            cwd: "/data".into(),
+            umask: 0o022,
+            fd_size: 64,
+            maps: vec![
+                MapEntry {
+                    start: 0x400000,
+                    end: 0x401000,
+                    read: true,
+                    exec: true,
+                    dev: makedev(0, 1),
+                    ino: 42,
+                    name: "/bin/busybox".into(),
+                    ..Default::default()
+                },
+                MapEntry {
+                    start: 0x402000,
+                    end: 0x404000,
+                    read: true,
+                    write: true,
+                    name: "[heap]".into(),
+                    ..Default::default()
+                },
+                MapEntry {
+                    start: 0x7ffff000,
+                    end: 0x80000000,
+                    read: true,
+                    write: true,
+                    name: "[stack]".into(),
+                    ..Default::default()
+                },
+                MapEntry {
+                    start: 0x7f000000,
+                    end: 0x7f001000,
+                    read: true,
+                    ..Default::default()
+                },
+            ],
+            rss_pages: 3,
+            start_ticks: 12,
+            sig_ignored: 1 << 2,
+            sig_caught: 1 << 16,
+            exit_signal: 17,
+            brk_start: 0x402000,
+            fds: vec![FdEntry {
+                fd: 1,
+                target: "/dev/null".into(),
+                ops: None,
+                kind: FileType::CharDevice,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn stat_line_has_52_fields_and_linux_order() {
+        let line = stat_line(&sample(), &SysSummary::default());
+        assert!(line.starts_with("7 (sh) S 1 7 1 0 -1 "));
+        assert!(line.ends_with('\n'));
+        let after = &line[line.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        // Fields 3..=52 after "pid (comm)".
+        assert_eq!(f.len(), 50);
+        assert_eq!(f[22 - 3], "12", "starttime");
+        assert_eq!(f[23 - 3], (0x1000 + 0x2000 + 0x1000 + 0x1000).to_string());
+        assert_eq!(f[24 - 3], "3", "rss");
+        assert_eq!(f[33 - 3], "4", "sigignore");
+        assert_eq!(f[34 - 3], "65536", "sigcatch");
+        assert_eq!(f[38 - 3], "17", "exit_signal");
+        // A comm with spaces and parentheses is shown as is; parsers use the
+        // last ')'.
+        let mut p = sample();
+        p.comm = b"a) b".to_vec();
+        assert!(stat_line(&p, &SysSummary::default()).starts_with("7 (a) b) S "));
+    }
+
+    #[test]
+    fn status_fields() {
+        let s = status_text(&sample());
+        for want in [
+            "Name:\tsh\n",
+            "Umask:\t0022\n",
+            "State:\tS (sleeping)\n",
+            "Tgid:\t7\n",
+            "Pid:\t7\n",
+            "PPid:\t1\n",
+            "Uid:\t0\t0\t0\t0\n",
+            "FDSize:\t64\n",
+            "VmSize:\t      20 kB\n",
+            "VmRSS:\t      12 kB\n",
+            "VmStk:\t       4 kB\n",
+            "Threads:\t1\n",
+            "SigIgn:\t0000000000000004\n",
+            "SigCgt:\t0000000000010000\n",
+        ] {
+            assert!(s.contains(want), "{want:?} missing in\n{s}");
+        }
+        let mut z = sample();
+        z.zombie = true;
+        z.state = b'Z';
+        let s = status_text(&z);
+        assert!(s.contains("State:\tZ (zombie)\n") && !s.contains("VmSize"));
+    }
+
+    #[test]
+    fn maps_lines_pad_names_to_column_73() {
+        let p = sample();
+        let t = maps_text(&p.maps);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("00400000-00401000 r-xp 00000000 00:01 42 "));
+        assert!(lines[0].ends_with(" /bin/busybox"));
+        assert_eq!(lines[0].find('/').unwrap(), 73);
+        assert_eq!(lines[2].find('[').unwrap(), 73);
+        assert_eq!(lines[3], "7f000000-7f001000 r--p 00000000 00:00 0 ");
+        let wide = MapEntry {
+            start: 0x7fff_f000_0000,
+            end: 0x7fff_f000_1000,
+            name: "[stack]".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            maps_line(&wide),
+            "7ffff0000000-7ffff0001000 ---p 00000000 00:00 0                          [stack]\n"
+        );
+    }
+
+    #[test]
+    fn meminfo_and_mounts_formats() {
+        let sys = SysSummary {
+            mem_total_kb: 262144,
+            mem_free_kb: 200000,
+            ..Default::default()
+        };
+        let m = meminfo_text(&sys);
+        assert!(m.starts_with("MemTotal:         262144 kB\nMemFree:          200000 kB\n"));
+        assert!(m.contains("\nSwapTotal:             0 kB\n"));
+        let mounts = [
+            MountLine {
+                source: "proc".into(),
+                path: "/proc".into(),
+                fstype: "proc".into(),
+            },
+            MountLine {
+                source: "tmpfs".into(),
+                path: "/a b".into(),
+                fstype: "tmpfs".into(),
+            },
+        ];
+        assert_eq!(
+            mounts_text(&mounts),
+            "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
+             tmpfs /a\\040b tmpfs rw,nosuid,nodev,relatime 0 0\n"
+        );
+    }
+
+    fn setup() -> (Vfs, SharedTable) {
+        let fs = TmpFs::new(makedev(0, 1), Timespec::default());
+        let vfs = Vfs::new(fs.root(), "tmpfs");
+        vfs.root()
+            .inode()
+            .create(
+                "proc",
+                &crate::fs::vfs::NewNode {
+                    kind: FileType::Directory,
+                    perm: 0o555,
+                    uid: 0,
+                    gid: 0,
+                    rdev: 0,
+                    now: Timespec::default(),
+                },
+            )
+            .unwrap();
+        let table: SharedTable = Arc::default();
+        {
+            let mut t = table.lock();
+            t.self_pid = 7;
+            t.procs.insert(7, sample());
+            let mut init = sample();
+            init.pid = 1;
+            init.comm = b"init".to_vec();
+            t.procs.insert(1, init);
+        }
+        vfs.mount_at("/proc", new_procfs(makedev(0, 9), table.clone()), "proc")
+            .unwrap();
+        (vfs, table)
+    }
+
+    fn read_all(vfs: &Vfs, path: &str) -> KResult<Vec<u8>> {
+        let f = open(
+            vfs,
+            &FsCtx::boot(),
+            &vfs.root(),
+            path,
+            OpenFlags::from_bits_retain(O_RDONLY),
+            0,
+        )?;
+        let mut h = TestHost::default();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            let n = f.read(&mut h, &mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    fn names(vfs: &Vfs, path: &str) -> Vec<String> {
+        let n = vfs
+            .lookup(&vfs.root(), path, FollowLast::Follow, &Cred::root())
+            .unwrap();
+        let mut v = Vec::new();
+        let mut off = 0;
+        loop {
+            let e = n.inode().readdir(off, 3).unwrap();
+            if e.is_empty() {
+                return v;
+            }
+            for d in e {
+                off = d.next_off;
+                v.push(d.name);
+            }
+        }
+    }
+
+    #[test]
+    fn tree_lookup_readdir_and_links() {
+        let (vfs, table) = setup();
+        let root = names(&vfs, "/proc");
+        assert!(root.contains(&"self".to_string()) && root.contains(&"meminfo".to_string()));
+        assert_eq!(&root[root.len() - 2..], ["1", "7"]);
+        let look = |p: &str, f| {
+            vfs.lookup(&vfs.root(), p, f, &Cred::root())
+                .map(|n| n.absolute_path())
+        };
+        assert_eq!(look("/proc/self", FollowLast::Follow).unwrap(), "/proc/7");
+        assert_eq!(
+            look("/proc/thread-self/comm", FollowLast::Follow).unwrap(),
+            "/proc/7/task/7/comm"
+        );
+        assert_eq!(look("/proc/8", FollowLast::Follow), Err(Errno::ENOENT));
+        assert_eq!(look("/proc/07", FollowLast::Follow), Err(Errno::ENOENT));
+        let fd1 = vfs
+            .lookup(
+                &vfs.root(),
+                "/proc/self/fd/1",
+                FollowLast::NoFollow,
+                &Cred::root(),
+            )
+            .unwrap();
+        assert_eq!(fd1.inode().readlink().unwrap(), "/dev/null");
+        // /dev/null is not in this name space: the link is followed to it.
+        assert_eq!(
+            look("/proc/self/fd/1", FollowLast::Follow),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            read_all(&vfs, "/proc/self/cmdline").unwrap(),
+            b"/bin/sh\0-c\0x y\0"
+        );
+        assert_eq!(read_all(&vfs, "/proc/1/comm").unwrap(), b"init\n");
+        assert_eq!(
+            read_all(&vfs, "/proc/sys/kernel/pid_max").unwrap(),
+            b"4194304\n"
+        );
+        assert!(
+            String::from_utf8(read_all(&vfs, "/proc/self/maps").unwrap())
+                .unwrap()
+                .contains("[heap]")
+        );
+        assert_eq!(names(&vfs, "/proc/self/fd"), [".", "..", "1"]);
+        let cwd = vfs
+            .lookup(
+                &vfs.root(),
+                "/proc/7/cwd",
+                FollowLast::NoFollow,
+                &Cred::root(),
+            )
+            .unwrap();
+        assert_eq!(cwd.inode().readlink().unwrap(), "/data");
+        // Writing is refused; the process going away makes its files vanish.
+        let f = open(
+            &vfs,
+            &FsCtx::boot(),
+            &vfs.root(),
+            "/proc/uptime",
+            OpenFlags::from_bits_retain(O_WRONLY),
+            0,
+        )
+        .unwrap();
+        assert_eq!(f.write(&mut TestHost::default(), b"1"), Err(Errno::EINVAL));
+        assert!(is_procfs(&f));
+        table.lock().procs.remove(&7);
+        assert_eq!(read_all(&vfs, "/proc/self/stat"), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn pathless_fd_links_reopen_the_stream_and_do_not_keep_it_alive() {
+        let (vfs, table) = setup();
+        let (r, w) = crate::fs::pipe::pipe();
+        let w: Arc<dyn FileOps> = w;
+        table.lock().procs.get_mut(&7).unwrap().fds.push(FdEntry {
+            fd: 5,
+            target: "pipe:[99]".into(),
+            ops: Some(Arc::downgrade(&w)),
+            kind: FileType::Fifo,
+        });
+        let link = vfs
+            .lookup(
+                &vfs.root(),
+                "/proc/self/fd/5",
+                FollowLast::NoFollow,
+                &Cred::root(),
+            )
+            .unwrap();
+        assert_eq!(link.inode().readlink().unwrap(), "pipe:[99]");
+        let f = open(
+            &vfs,
+            &FsCtx::boot(),
+            &vfs.root(),
+            "/proc/self/fd/5",
+            OpenFlags::from_bits_retain(O_WRONLY),
+            0,
+        )
+        .unwrap();
+        let mut h = TestHost::default();
+        assert_eq!(f.write(&mut h, b"hi").unwrap(), 2);
+        let mut b = [0u8; 4];
+        assert_eq!(r.read(&mut h, 0, &mut b).unwrap(), 2);
+        drop(f);
+        drop(w);
+        // Only the table's weak reference is left: the reader sees end of file.
+        assert_eq!(r.read(&mut h, 0, &mut b).unwrap(), 0);
+    }
 }

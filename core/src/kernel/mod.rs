@@ -97,6 +97,7 @@ pub struct Kernel<H: Host> {
     tried: BTreeMap<Pid, u64>,
     /// The deadline the host timer is armed for.
     armed: Option<u64>,
+    pub(crate) procfs: procfs::ProcfsState,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -125,6 +126,7 @@ impl<H: Host> Kernel<H> {
             epoch: 1,
             tried: BTreeMap::new(),
             armed: None,
+            procfs: Default::default(),
         }
     }
 
@@ -205,6 +207,7 @@ impl<H: Host> Kernel<H> {
         &mut self,
         console: [Arc<crate::fs::file::OpenFile>; 3],
     ) -> Result<Pid, BootError> {
+        self.procfs_boot();
         let cred = Cred::root();
         let root = self.vfs.root();
         let cwd = self

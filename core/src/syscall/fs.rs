@@ -25,7 +25,7 @@ use umbra_abi::{pod_struct, Errno};
 /// Names that are not UTF-8 cannot exist in umbra's file systems yet: ENOENT.
 fn path_arg<H: Host>(k: &mut Kernel<H>, ptr: u64) -> KResult<String> {
     let bytes = k.user().read_cstr(ptr, PATH_MAX - 1)?;
-    if bytes.starts_with(b"/proc") || k.proc().cwd.absolute_path().starts_with("/proc") {
+    if bytes.starts_with(b"/proc") || Some(k.proc().cwd.mount_id()) == k.procfs.mount_id {
         k.procfs_touch();
     }
     String::from_utf8(bytes).map_err(|_| Errno::ENOENT)
