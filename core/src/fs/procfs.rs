@@ -72,6 +72,8 @@ pub struct FdEntry {
     pub ops: Option<Weak<dyn FileOps>>,
     /// The node kind a reopen presents (a character device, a fifo).
     pub kind: FileType,
+    /// The link's permission bits: r-x for reading, -wx for writing, as Linux.
+    pub perm: u32,
 }
 
 /// What /proc shows of one process.
@@ -559,9 +561,9 @@ impl Inode for ProcNode {
             m.uid = p.euid;
             m.gid = p.egid;
             if let Node::FdLink(_, fd) = self.node {
-                if !p.fds.iter().any(|e| e.fd == fd) {
-                    return Err(Errno::ENOENT);
-                }
+                let e = p.fds.iter().find(|e| e.fd == fd).ok_or(Errno::ENOENT)?;
+                m.mode = kind.mode_bits() | e.perm;
+                m.size = 64;
             }
         }
         Ok(m)
@@ -910,10 +912,10 @@ pub fn cpuinfo_text() -> String {
 
 /// /proc/stat.
 pub fn stat_text(sys: &SysSummary, nprocs: usize) -> String {
-    let idle = ticks(sys.uptime_ns);
-    let cpu = format!("{idle} 0 0 0 0 0 0");
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    let cpu = format!("0 0 0 {} 0 0 0 0 0 0", ticks(sys.uptime_ns));
     format!(
-        "cpu  0 0 0 {cpu} 0\ncpu0 0 0 0 {cpu} 0\nintr 0\nctxt 0\nbtime {}\nprocesses {}\n\
+        "cpu  {cpu}\ncpu0 {cpu}\nintr 0\nctxt 0\nbtime {}\nprocesses {}\n\
          procs_running {}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
         sys.btime,
         sys.forks.max(nprocs as u64),
@@ -1202,6 +1204,7 @@ mod tests {
                 target: "/dev/null".into(),
                 ops: None,
                 kind: FileType::CharDevice,
+                perm: 0o300,
             }],
             ..Default::default()
         }
@@ -1460,6 +1463,7 @@ mod tests {
             target: "pipe:[99]".into(),
             ops: Some(Arc::downgrade(&w)),
             kind: FileType::Fifo,
+            perm: 0o300,
         });
         let link = vfs
             .lookup(

@@ -309,12 +309,19 @@ fn mount_source(fstype: &str, path: &str) -> String {
 
 /// The /proc/PID/fd entry of an open file.
 fn fd_entry(fd: i32, f: &Arc<crate::fs::file::OpenFile>) -> FdEntry {
+    let perm = match (f.readable(), f.writable()) {
+        (true, true) => 0o700,
+        (true, false) => 0o500,
+        (false, true) => 0o300,
+        (false, false) => 0,
+    };
     if let Some(path) = f.path() {
         return FdEntry {
             fd,
             target: path.absolute_path(),
             ops: None,
             kind: FileType::Symlink,
+            perm,
         };
     }
     let Some(ops) = f.ops() else {
@@ -323,6 +330,7 @@ fn fd_entry(fd: i32, f: &Arc<crate::fs::file::OpenFile>) -> FdEntry {
             target: alloc::format!("anon_inode:[{fd}]"),
             ops: None,
             kind: FileType::Regular,
+            perm,
         };
     };
     // A stable number for the stream: its address.
@@ -348,6 +356,7 @@ fn fd_entry(fd: i32, f: &Arc<crate::fs::file::OpenFile>) -> FdEntry {
         },
         ops: Some(Arc::downgrade(ops)),
         kind,
+        perm,
     }
 }
 
