@@ -47,6 +47,27 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "sigrecord",
 ];
 
+/// The static C programs of the process, signal, pipe, timer and poll tests
+/// (`tests/e2e_proc.rs`), built and put in the initrd like
+/// [`GUEST_PROGRAMS`].
+pub const PROC_PROGRAMS: &[&str] = &[
+    "proc_fork_exec_wait",
+    "proc_pipes",
+    "proc_signals",
+    "proc_sigframe",
+    "proc_timers",
+    "proc_poll",
+    "proc_jobs",
+];
+
+/// Where the busybox sh scripts of `tests/scripts/` are in the initrd.
+pub const SCRIPTS_DIR: &str = "/tests/scripts";
+
+/// The host directory holding the busybox sh scripts (`tests/scripts/`).
+pub fn scripts_src_dir() -> PathBuf {
+    workspace_root().join("tests/scripts")
+}
+
 /// One node of the test data tree.
 #[derive(Clone, Copy, Debug)]
 pub enum DataNode {
@@ -204,7 +225,7 @@ pub fn guest_dir() -> &'static Path {
             let cc = require_tool(libc.compiler(), libc.package());
             let dir = out.join(libc.name());
             std::fs::create_dir_all(&dir).expect("create target/guest");
-            for name in GUEST_PROGRAMS {
+            for name in GUEST_PROGRAMS.iter().chain(PROC_PROGRAMS) {
                 // Built under a temporary name and renamed, so a concurrent
                 // test process never runs a half-written binary.
                 let bin = dir.join(name);
@@ -282,10 +303,19 @@ pub fn test_initrd() -> &'static Path {
     RD.get_or_init(|| {
         let mut rd = initrd::busybox_root(busybox()).expect("busybox root");
         for libc in Libc::ALL {
-            for name in GUEST_PROGRAMS {
+            for name in GUEST_PROGRAMS.iter().chain(PROC_PROGRAMS) {
                 let path = format!("tests/{}/{name}", libc.name());
                 rd.copy(&path, &guest_binary(libc, name))
                     .expect("guest binary");
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir(scripts_src_dir()) {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".sh") {
+                    let data = std::fs::read(entry.path()).expect("read script");
+                    rd.file(&format!("{SCRIPTS_DIR}/{name}"), 0o755, data);
+                }
             }
         }
         rd.file(NOT_ELF, 0o755, "this is text, not an ELF file\n");

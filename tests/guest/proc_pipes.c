@@ -69,9 +69,6 @@ static void test_flags(void)
 	check("write to the read end", write(p[0], "x", 1));
 	check("read from the write end", read(p[1], &c, 1));
 	check("lseek on a pipe", lseek(p[0], 0, SEEK_SET));
-	struct stat st;
-	fstat(p[0], &st);
-	printf("S_ISFIFO: %d\n", S_ISFIFO(st.st_mode));
 	close(p[0]);
 	close(p[1]);
 	check("pipe2(bad flags)", pipe2(p, 0x12345678));
@@ -312,6 +309,27 @@ static void test_fionread_and_blocking(void)
 	close(p[0]);
 	close(p[1]);
 
+}
+
+/* fstat of a pipe says it is a FIFO */
+static void test_fstat(void)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return;
+	struct stat st;
+	fstat(p[0], &st);
+	printf("S_ISFIFO read end: %d\n", S_ISFIFO(st.st_mode));
+	fstat(p[1], &st);
+	printf("S_ISFIFO write end: %d\n", S_ISFIFO(st.st_mode));
+	close(p[0]);
+	close(p[1]);
+}
+
+/* one blocking write larger than the pipe completes in full */
+static void test_big_write(void)
+{
+	int p[2];
 	/* a child writes 1 MiB with blocking writes; the parent reads it all */
 	if (pipe(p) < 0)
 		return;
@@ -352,6 +370,8 @@ static const struct section {
 	{ "eof", test_eof },
 	{ "epipe", test_epipe },
 	{ "fionread", test_fionread_and_blocking },
+	{ "fstat", test_fstat },
+	{ "big_write", test_big_write },
 	{ NULL, NULL },
 };
 
