@@ -40,7 +40,8 @@ fn measure(dir: &Path, acc: &mut (u64, u64, u64)) -> std::io::Result<()> {
             acc.2 += 1;
             measure(&e.path(), acc)?;
         } else {
-            acc.0 += m.len();
+            // Sparse host files: only their allocated blocks need room.
+            acc.0 += m.len().min(m.blocks().saturating_mul(512) + 4096);
             acc.1 += 1;
         }
     }
