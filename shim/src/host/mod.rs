@@ -8,6 +8,7 @@
 
 mod tracker;
 
+use crate::sys::signals::{Wake, Waker, KICK_SIG, SI_TKILL};
 use crate::sys::{self, ptrace, stub, Errno};
 use ptrace::{RawRegs, WaitStatus};
 use std::collections::BTreeMap;
@@ -96,6 +97,12 @@ pub struct PtraceHost {
     /// by `console_read`: unread input does not make `wait_event` spin.
     stdin_armed: bool,
     stats: HostStats,
+    /// The preemption timer and the host-event flags.
+    waker: Waker,
+    /// umbra's pid: kicks are tgkills from it.
+    my_pid: i32,
+    /// This host put the terminal in raw mode and must restore it.
+    raw_tty: bool,
 }
 
 fn to_raw(g: &GpRegs) -> RawRegs {
@@ -163,9 +170,15 @@ fn from_raw(r: &RawRegs) -> GpRegs {
 }
 
 fn log_line(level: LogLevel, msg: fmt::Arguments<'_>) {
+    // A raw terminal has no output processing: end lines with CR LF.
+    let nl = if sys::signals::tty_is_raw() {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let line = match level {
-        LogLevel::Trace => format!("{msg}\n"),
-        _ => format!("umbra: {msg}\n"),
+        LogLevel::Trace => format!("{msg}{nl}"),
+        _ => format!("umbra: {msg}{nl}"),
     };
     let _ = sys::write_all(2, line.as_bytes());
 }
@@ -265,6 +278,13 @@ impl PtraceHost {
                 .map_err(|e| format!("cannot size disk {i}: {e}"))?;
             disks.push((f, size));
         }
+        // Build the stub filter now: a bug in it fails here, not in a child.
+        sys::seccomp::stub_filter()?;
+        let waker = Waker::new().map_err(|e| format!("cannot create the host timer: {e}"))?;
+        // The guest kernel's line discipline edits, echoes and raises signals:
+        // the host terminal passes every byte through.
+        let raw_tty = sys::signals::tty_enter_raw()
+            .map_err(|e| format!("cannot put the terminal in raw mode: {e}"))?;
         Ok(PtraceHost {
             mem,
             memfile,
@@ -276,12 +296,41 @@ impl PtraceHost {
             stdin_eof: false,
             stdin_armed: true,
             stats: HostStats::default(),
+            waker,
+            my_pid: sys::getpid(),
+            raw_tty,
         })
+    }
+
+    /// Confines umbra: installs a seccomp filter (on every thread) that allows
+    /// only the host syscalls umbra uses after start-up, with argument checks
+    /// (see [`confinement_rules`] and SECURITY.md); any other syscall kills
+    /// umbra (SIGSYS). Call it once the host is built, before the guest runs.
+    /// Irreversible. Stubs forked afterwards inherit the filter on top of their
+    /// own.
+    pub fn confine(&self) -> Result<(), String> {
+        #[cfg(debug_assertions)]
+        let forbidden = std::env::var_os("UMBRA_TEST_FORBIDDEN_SYSCALL").is_some();
+        let prog = sys::seccomp::umbra_filter(&confinement_rules())?;
+        sys::seccomp::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
+        sys::seccomp::install(&prog, true)
+            .map_err(|e| format!("cannot install umbra's seccomp filter: {e}"))?;
+        // Test hook (debug builds only): prove a forbidden syscall is fatal.
+        #[cfg(debug_assertions)]
+        if forbidden {
+            sys::forbidden_syscall_for_tests();
+        }
+        Ok(())
     }
 
     /// The host pid of the stub behind `mm`.
     pub fn stub_pid(&self, mm: MmId) -> Option<i32> {
         self.stubs.get(&mm.0).filter(|s| !s.dead).map(|s| s.pid)
+    }
+
+    /// Whether the preemption timer is armed and its expiry not yet reported.
+    pub fn timer_armed(&self) -> bool {
+        self.waker.armed()
     }
 
     /// The CPU umbra and its stubs are pinned to.
@@ -408,6 +457,109 @@ impl PtraceHost {
         run_batch(data, st, &ops, &mut self.stats)
             .map_err(|e| format!("emptying stub {pid}: {}", e.msg))
     }
+}
+
+/// The host syscalls umbra may make once confined ([`PtraceHost::confine`]).
+/// Calls from the stub code page (the mapping batches of stubs, which inherit
+/// the filter) are allowed separately: mmap (memory file, MAP_SHARED|MAP_FIXED),
+/// munmap, mprotect, rseq unregister.
+pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
+    use sys::raw::nr;
+    use sys::seccomp::Rule::{self, *};
+    let any = [
+        // I/O on umbra's own fds: the console, disk images, the memory file.
+        nr::READ,
+        nr::WRITE,
+        nr::PREAD64,
+        nr::PWRITE64,
+        nr::FSYNC,
+        nr::FDATASYNC,
+        nr::CLOSE,
+        nr::POLL,
+        nr::PPOLL,
+        // Memory of umbra's allocator.
+        nr::MUNMAP,
+        nr::BRK,
+        nr::MREMAP,
+        nr::MADVISE,
+        // Signals, the preemption timer, clocks.
+        nr::RT_SIGACTION,
+        nr::RT_SIGPROCMASK,
+        nr::RT_SIGRETURN,
+        nr::SIGALTSTACK,
+        nr::RESTART_SYSCALL,
+        nr::TIMER_SETTIME,
+        nr::TIMER_GETTIME,
+        nr::TIMER_DELETE,
+        nr::CLOCK_GETTIME,
+        nr::CLOCK_NANOSLEEP,
+        nr::GETRANDOM,
+        nr::FUTEX,
+        nr::GETPID,
+        nr::GETTID,
+        // Stubs: fork, wait, and the child's set-up before its own filter.
+        nr::FORK,
+        nr::WAIT4,
+        nr::GETPPID,
+        nr::SETSID,
+        nr::SCHED_SETAFFINITY,
+        nr::DUP2,
+        nr::CLOSE_RANGE,
+        nr::EXIT,
+        nr::EXIT_GROUP,
+    ];
+    let mut rules: Vec<Rule> = any.iter().map(|&n| Any(n)).collect();
+    rules.extend([
+        ArgIn {
+            nr: nr::PTRACE,
+            arg: 0,
+            // TRACEME (stub child), CONT, GETREGS, SETREGS, GETFPREGS, SETFPREGS,
+            // SYSEMU, SETOPTIONS, GETSIGINFO, GET_SYSCALL_INFO,
+            // GET_RSEQ_CONFIGURATION. No ATTACH/SEIZE, no PEEK/POKE.
+            vals: &[0, 7, 12, 13, 14, 15, 31, 0x4200, 0x4202, 0x420e, 0x420f],
+            hi0: true,
+        },
+        ArgIn {
+            nr: nr::IOCTL,
+            arg: 1,
+            vals: &[0x5401, 0x5402, 0x5413], // TCGETS, TCSETS, TIOCGWINSZ
+            hi0: false,
+        },
+        ArgIn {
+            nr: nr::PRCTL,
+            arg: 0,
+            vals: &[1, 38], // PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS (stub child)
+            hi0: true,
+        },
+        ArgIn {
+            nr: nr::SECCOMP,
+            arg: 0,
+            vals: &[1], // SECCOMP_SET_MODE_FILTER: only ever narrows (stub child)
+            hi0: true,
+        },
+        Signal {
+            nr: nr::KILL,
+            pid_arg: 0,
+            sig_arg: 1,
+            sigs: &[9], // SIGKILL to a stub
+        },
+        Signal {
+            nr: nr::TGKILL,
+            pid_arg: 0,
+            sig_arg: 2,
+            // the kick (SIGALRM); re-raising a terminating signal; abort
+            sigs: &[14, 1, 2, 3, 15, 6],
+        },
+        NoExec {
+            nr: nr::MMAP,
+            stub_code: true,
+        },
+        NoExec {
+            nr: nr::MPROTECT,
+            stub_code: false,
+        },
+    ]);
+    rules
 }
 
 /// Compiles the queued ops of `st` into host syscalls and runs them in the stub.
@@ -552,6 +704,10 @@ impl Drop for PtraceHost {
                 ptrace::kill_and_reap(st.pid);
                 st.dead = true;
             }
+        }
+        if self.raw_tty {
+            self.raw_tty = false;
+            sys::signals::tty_leave_raw();
         }
     }
 }
@@ -713,8 +869,40 @@ impl PtraceHost {
 }
 
 impl HostCpu for PtraceHost {
+    fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        if buf.len() < ptrace::FPREGS_SIZE {
+            return Err(HostError::OutOfRange);
+        }
+        match ptrace::get_fpregs(pid, buf) {
+            Ok(()) => Ok(ptrace::FPREGS_SIZE),
+            Err(Errno::ESRCH) => Err(HostError::StubDied),
+            Err(_) => Err(HostError::Io),
+        }
+    }
+
+    fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        if buf.len() < ptrace::FPREGS_SIZE {
+            return Err(HostError::OutOfRange);
+        }
+        match ptrace::set_fpregs(pid, buf) {
+            Ok(()) => Ok(()),
+            Err(Errno::ESRCH) => Err(HostError::StubDied),
+            // EINVAL: reserved MXCSR bits set.
+            Err(_) => Err(HostError::Io),
+        }
+    }
+
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
         self.stats.runs += 1;
+        // The timer expired, or SIGWINCH came, while the kernel was busy.
+        if self.waker.take_fired() {
+            return Trap::Timer;
+        }
+        if self.waker.take_event() {
+            return Trap::HostEvent;
+        }
         let Some(st) = self.stubs.get_mut(&mm.0) else {
             return Trap::StubDied;
         };
@@ -760,24 +948,45 @@ impl HostCpu for PtraceHost {
             }
         }
         st.cur = None;
+        // From here until the stop, the timer and SIGWINCH handlers kick `pid`.
+        self.waker.set_running(pid);
         if ptrace::sysemu(pid, 0).is_err() {
+            self.waker.set_running(0);
             return self.mark_dead(mm.0);
         }
-        let (sig, event) = match ptrace::wait(pid) {
-            Ok(WaitStatus::Stopped { sig, event }) => (sig, event),
-            Ok(_) => {
-                st.dead = true;
-                return Trap::StubDied;
-            }
-            Err(_) => return self.mark_dead(mm.0),
-        };
-        let mut info = None;
-        if matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP) && event == 0 {
-            match ptrace::get_siginfo(pid) {
-                Ok(i) => info = Some(i),
+        let (sig, event, info) = loop {
+            let stop = ptrace::wait(pid);
+            self.waker.set_running(0);
+            let (sig, event) = match stop {
+                Ok(WaitStatus::Stopped { sig, event }) => (sig, event),
+                Ok(_) => {
+                    st.dead = true;
+                    return Trap::StubDied;
+                }
                 Err(_) => return self.mark_dead(mm.0),
+            };
+            let mut info = None;
+            if matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP | KICK_SIG) && event == 0
+            {
+                match ptrace::get_siginfo(pid) {
+                    Ok(i) => info = Some(i),
+                    Err(_) => return self.mark_dead(mm.0),
+                }
             }
-        }
+            let kick = info
+                .is_some_and(|i| i.signo == KICK_SIG && i.code == SI_TKILL && i.pid == self.my_pid);
+            if kick && !self.waker.pending() {
+                // A kick that arrived after the stop it was meant to cause
+                // (the stub had already trapped): suppress it and go on.
+                self.waker.set_running(pid);
+                if ptrace::sysemu(pid, 0).is_err() {
+                    self.waker.set_running(0);
+                    return self.mark_dead(mm.0);
+                }
+                continue;
+            }
+            break (sig, event, info);
+        };
         let g = match ptrace::get_regs(pid) {
             Ok(g) => g,
             Err(_) => return self.mark_dead(mm.0),
@@ -789,13 +998,15 @@ impl HostCpu for PtraceHost {
                 abi: self.syscall_abi(mm.0, &g),
             };
         }
-        let Some(info) = info else {
+        let Some(info) = info.filter(|i| i.code > 0) else {
+            // Sent by a process (our kick, or kill, tgkill, sigqueue from
+            // outside), not raised by the CPU: the signal is suppressed.
+            if self.waker.take_fired() {
+                return Trap::Timer;
+            }
+            let _ = self.waker.take_event();
             return Trap::HostEvent;
         };
-        if info.code <= 0 {
-            // Sent by a process (kill, tgkill, sigqueue), not raised by the CPU.
-            return Trap::HostEvent;
-        }
         if sig == SIGSEGV && (info.code == SEGV_MAPERR || info.code == SEGV_ACCERR) {
             let st = &self.stubs[&mm.0];
             let access = self.fault_access(st, info.code, info.addr, g.rip);
@@ -823,43 +1034,35 @@ impl HostTime for PtraceHost {
 
     fn wait_event(&mut self, deadline: Option<u64>) {
         let watch_stdin = !self.stdin_eof && self.stdin_armed;
-        if !watch_stdin {
-            if let Some(d) = deadline {
-                let _ = sys::sleep_until_mono(d);
-            }
-            return;
+        if !watch_stdin && deadline.is_none() && !self.waker.armed() {
+            return; // nothing could ever wake us
         }
         loop {
-            let timeout = match deadline {
-                None => -1,
-                Some(d) => {
-                    let now = self.now_mono();
-                    if now >= d {
-                        return;
-                    }
-                    ((d - now).div_ceil(1_000_000)).min(i32::MAX as u64) as i32
-                }
-            };
-            match sys::poll_fd(0, sys::POLLIN, timeout) {
-                Ok(0) => continue, // timed out: re-check the deadline
-                Ok(re) if re & sys::POLLIN != 0 => {
+            let fd = (!self.stdin_eof && self.stdin_armed).then_some(0);
+            match self.waker.wait(fd, deadline) {
+                // The timer, SIGWINCH or another signal: let the kernel look.
+                Ok(Wake::Signal) | Ok(Wake::Timeout) => return,
+                Ok(Wake::Ready(re)) if re & sys::POLLIN != 0 => {
                     self.stdin_armed = false;
                     return;
                 }
-                Ok(_) | Err(Errno::EBADF) => {
-                    // Hung up, error or not pollable: stop watching stdin.
-                    self.stdin_eof = true;
-                    if let Some(d) = deadline {
-                        let _ = sys::sleep_until_mono(d);
-                    }
-                    return;
-                }
-                Err(Errno::EINTR) => return, // a host signal: let the kernel look
-                Err(_) => {
-                    self.stdin_eof = true;
-                    return;
-                }
+                // Hung up, error or not pollable: stop watching stdin.
+                Ok(Wake::Ready(_)) => self.stdin_eof = true,
+                Err(_) if fd.is_some() => self.stdin_eof = true,
+                Err(_) => return,
             }
+            if deadline.is_none() && !self.waker.armed() {
+                return;
+            }
+        }
+    }
+
+    fn set_timer(&mut self, deadline: Option<u64>) {
+        if let Err(e) = self.waker.set_timer(deadline) {
+            log_line(
+                LogLevel::Error,
+                format_args!("cannot arm the preemption timer: {e}"),
+            );
         }
     }
 }
@@ -873,7 +1076,10 @@ impl HostConsole for PtraceHost {
         };
         sys::write_all(fd, data)
             .map(|_| data.len())
-            .map_err(|_| HostError::Io)
+            .map_err(|e| match e {
+                Errno::EPIPE => HostError::BrokenPipe,
+                _ => HostError::Io,
+            })
     }
 
     fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {

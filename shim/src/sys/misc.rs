@@ -261,3 +261,12 @@ pub fn set_child_subreaper(on: bool) -> Result<(), Errno> {
     // SAFETY: no pointers.
     unsafe { sc(raw::nr::PRCTL, [36, usize::from(on), 0, 0, 0, 0]) }.map(|_| ())
 }
+
+/// Test hook: makes a syscall umbra's seccomp filter forbids (uname), to
+/// prove that it kills umbra. Debug builds only.
+#[cfg(debug_assertions)]
+pub fn forbidden_syscall_for_tests() {
+    let mut buf = [0u8; 390]; // struct utsname
+                              // SAFETY: uname writes a struct utsname (6 x 65 bytes) into `buf`.
+    let _ = unsafe { raw::syscall6(raw::nr::UNAME, buf.as_mut_ptr() as usize, 0, 0, 0, 0, 0) };
+}

@@ -8,6 +8,8 @@ mod mem;
 mod misc;
 pub mod ptrace;
 pub mod raw;
+pub mod seccomp;
+pub mod signals;
 pub mod stub;
 
 pub use mem::{create_memory_file, MemoryFile, SharedMapping};

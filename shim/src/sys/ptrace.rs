@@ -5,6 +5,8 @@ use super::{check, raw, sc, Errno};
 const PTRACE_CONT: usize = 7;
 const PTRACE_GETREGS: usize = 12;
 const PTRACE_SETREGS: usize = 13;
+const PTRACE_GETFPREGS: usize = 14;
+const PTRACE_SETFPREGS: usize = 15;
 const PTRACE_SYSEMU: usize = 31;
 const PTRACE_SETOPTIONS: usize = 0x4200;
 const PTRACE_GETSIGINFO: usize = 0x4202;
@@ -75,7 +77,12 @@ pub struct SigInfo {
     pub code: i32,
     /// si_addr for faults (the union's first word).
     pub addr: u64,
+    /// si_pid for signals sent by a process (the union's first int).
+    pub pid: i32,
 }
+
+/// Size of the FXSAVE image PTRACE_GETFPREGS and PTRACE_SETFPREGS use.
+pub const FPREGS_SIZE: usize = 512;
 
 /// The rseq registration of a tracee, as PTRACE_GET_RSEQ_CONFIGURATION reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,6 +139,67 @@ pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
     .map(|_| ())
 }
 
+/// PTRACE_GETFPREGS: the tracee's 512-byte FXSAVE image into `buf[..512]`.
+pub fn get_fpregs(pid: i32, buf: &mut [u8]) -> Result<(), Errno> {
+    if buf.len() < FPREGS_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mut img = [0u64; FPREGS_SIZE / 8];
+    // SAFETY: `img` is 512 writable bytes, a `struct user_fpregs_struct`.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_GETFPREGS,
+            pid as usize,
+            0,
+            img.as_mut_ptr() as usize,
+            0,
+            0,
+        )
+    })?;
+    for (d, w) in buf.chunks_exact_mut(8).zip(img) {
+        d.copy_from_slice(&w.to_ne_bytes());
+    }
+    Ok(())
+}
+
+/// PTRACE_SETFPREGS from the 512-byte FXSAVE image in `buf[..512]`.
+pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
+    if buf.len() < FPREGS_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mut img = [0u64; FPREGS_SIZE / 8];
+    for (w, s) in img.iter_mut().zip(buf.chunks_exact(8)) {
+        *w = u64::from_ne_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
+    }
+    // SAFETY: `img` is 512 readable bytes, a `struct user_fpregs_struct`; the
+    // kernel only reads it.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_SETFPREGS,
+            pid as usize,
+            0,
+            img.as_ptr() as usize,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// tgkill(pid, pid, sig): a signal to the (single) thread of process `pid`.
+pub fn tgkill(pid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    unsafe {
+        sc(
+            raw::nr::TGKILL,
+            [pid as usize, pid as usize, sig as usize, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
+}
+
 /// PTRACE_SYSEMU: resume; the next syscall stops at entry and is never executed.
 #[inline]
 pub fn sysemu(pid: i32, sig: i32) -> Result<(), Errno> {
@@ -168,6 +236,7 @@ pub fn get_siginfo(pid: i32) -> Result<SigInfo, Errno> {
         signo: buf[0] as u32 as i32,
         code: (buf[1] & 0xffff_ffff) as u32 as i32,
         addr: buf[2],
+        pid: (buf[2] & 0xffff_ffff) as u32 as i32,
     })
 }
 

@@ -36,6 +36,7 @@ global_asm!(
     ".globl umbra_stub_blob_start",
     ".globl umbra_stub_batch",
     ".globl umbra_stub_batch_done",
+    ".globl umbra_stub_batch_syscall",
     ".globl umbra_stub_blob_end",
     "umbra_stub_blob_start:",
     ".Lumbra_stub_idle:",
@@ -56,6 +57,7 @@ global_asm!(
     "    mov r10, qword ptr [r14 + 32]",
     "    mov r8, qword ptr [r14 + 40]",
     "    mov r9, qword ptr [r14 + 48]",
+    "umbra_stub_batch_syscall:",
     "    syscall",
     "    cmp rax, -4095",
     "    jae .Lumbra_stub_done",
@@ -76,6 +78,7 @@ extern "C" {
     static umbra_stub_blob_start: u8;
     static umbra_stub_batch: u8;
     static umbra_stub_batch_done: u8;
+    static umbra_stub_batch_syscall: u8;
     static umbra_stub_blob_end: u8;
 }
 
@@ -111,6 +114,12 @@ pub fn batch_done_addr() -> u64 {
     STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch_done))
 }
 
+/// Stub address of the blob's `syscall` instruction (for tests that check the
+/// stub's seccomp filter).
+pub fn batch_syscall_addr() -> u64 {
+    STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch_syscall))
+}
+
 /// How to start a stub.
 #[derive(Clone, Copy, Debug)]
 pub struct SpawnConfig {
@@ -135,6 +144,8 @@ pub fn setup_step_name(code: i32) -> &'static str {
         7 => "close_range",
         8 => "mmap of the stub code page",
         9 => "mmap of the stub data page",
+        10 => "seccomp filter of the stub",
+        11 => "PR_SET_NO_NEW_PRIVS",
         _ => "unknown step",
     }
 }
@@ -159,6 +170,7 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
         _ => false,
     };
     let c = *cfg;
+    let fprog = super::seccomp::stub_program().fprog_addr();
     // SAFETY: fork duplicates this process. The parent continues normally. The
     // child runs only `child_main`, which uses raw syscalls on its own copy of
     // memory (no allocation, no locks that another thread could hold) and never
@@ -166,7 +178,7 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
     let r = unsafe { raw::syscall6(raw::nr::FORK, 0, 0, 0, 0, 0, 0) };
     if r == 0 {
         // SAFETY: we are the freshly forked child; see `child_main`'s contract.
-        unsafe { child_main(&c, ppid, &mask, has_cpu) }
+        unsafe { child_main(&c, ppid, &mask, has_cpu, fprog) }
     }
     check(r).map(|pid| pid as i32)
 }
@@ -177,7 +189,13 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
 /// Must only be called in a freshly forked child. It never returns: it either
 /// jumps into the stub blob (after which nothing of umbra is used) or exits.
 #[inline(never)]
-unsafe fn child_main(c: &SpawnConfig, ppid: isize, mask: &[u64; 16], has_cpu: bool) -> ! {
+unsafe fn child_main(
+    c: &SpawnConfig,
+    ppid: isize,
+    mask: &[u64; 16],
+    has_cpu: bool,
+    fprog: usize,
+) -> ! {
     use raw::nr;
     // SAFETY: every call below is a raw syscall with either no pointer
     // arguments or pointers to live locals of this frame; none unmaps memory in
@@ -232,9 +250,16 @@ unsafe fn child_main(c: &SpawnConfig, ppid: isize, mask: &[u64; 16], has_cpu: bo
         } else if a < 0 || b < 0 {
             die(7);
         }
-        // 8. Map the code page (r-x) and the data page (r--), shared from fd 3, and
-        //    jump to the idle trap. No stack use from here on: the MAP_FIXED
-        //    mappings may replace whatever the forked image had there.
+        // 8. No new privileges: required for an unprivileged seccomp filter.
+        if s(nr::PRCTL, 38, 1, 0, 0) < 0 {
+            die(11);
+        }
+        // 9. Map the code page (r-x) and the data page (r--), shared from fd 3,
+        //    install the stub's seccomp filter (`fprog`, in umbra's heap, which
+        //    the stub pages never overlap) and jump to the idle trap. No stack
+        //    use from here on: the MAP_FIXED mappings may replace whatever the
+        //    forked image had there. After the filter, the only syscalls the
+        //    stub can make are its mapping calls from the code page.
         asm!(
             "syscall",
             "cmp rax, rdi",
@@ -246,8 +271,16 @@ unsafe fn child_main(c: &SpawnConfig, ppid: isize, mask: &[u64; 16], has_cpu: bo
             "syscall",
             "cmp rax, rdi",
             "jne 3f",
-            "sub rdi, 4096",
-            "jmp rdi",
+            "mov r14, rdi",
+            "sub r14, 4096",
+            "mov eax, {seccomp}",
+            "mov edi, 1",
+            "xor esi, esi",
+            "mov rdx, r13",
+            "syscall",
+            "test rax, rax",
+            "jne 4f",
+            "jmp r14",
             "2:",
             "mov edi, 8",
             "mov eax, 231",
@@ -258,6 +291,12 @@ unsafe fn child_main(c: &SpawnConfig, ppid: isize, mask: &[u64; 16], has_cpu: bo
             "mov eax, 231",
             "syscall",
             "ud2",
+            "4:",
+            "mov edi, 10",
+            "mov eax, 231",
+            "syscall",
+            "ud2",
+            seccomp = const nr::SECCOMP,
             in("rax") nr::MMAP,
             in("rdi") STUB_CODE,
             in("rsi") 4096usize,
@@ -266,6 +305,7 @@ unsafe fn child_main(c: &SpawnConfig, ppid: isize, mask: &[u64; 16], has_cpu: bo
             in("r8") STUB_MEMFD as usize,
             in("r9") c.code_off,
             in("r12") c.data_off,
+            in("r13") fprog,
             options(noreturn),
         );
     }
