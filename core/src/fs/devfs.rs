@@ -117,8 +117,11 @@ struct ConsoleInner {
     tty: Tty,
     /// The host's window size as last seen, to notice host resizes.
     host_winsize: Option<Winsize>,
-    /// The host's stdin reached end of file: the terminal hung up.
-    hangup: bool,
+    /// The host's stdin reported end of file and no read has returned it
+    /// yet. A hung-up terminal reports it again at every pull, so reads keep
+    /// returning 0; a host terminal not (yet) in raw mode reports it once per
+    /// ^D, and one read returns 0, as VEOF would.
+    host_eof: bool,
     /// Signals produced and not yet taken by the kernel.
     signals: Vec<GroupSignal>,
     /// Nanoseconds a blocked read may wait before its VTIME expires.
@@ -131,7 +134,7 @@ impl Default for ConsoleState {
             inner: Mutex::new(ConsoleInner {
                 tty: Tty::new(),
                 host_winsize: None,
-                hangup: false,
+                host_eof: false,
                 signals: Vec::new(),
                 read_wait: None,
             }),
@@ -167,7 +170,7 @@ impl ConsoleInner {
         let mut chunk = [0u8; PULL_CHUNK];
         loop {
             let want = self.tty.input_room().min(PULL_CHUNK);
-            if want == 0 || self.hangup {
+            if want == 0 || self.host_eof {
                 return Ok(());
             }
             match ctx.console_read(&mut chunk[..want])? {
@@ -182,7 +185,7 @@ impl ConsoleInner {
                     }
                     self.signals.extend(fx.signals);
                 }
-                ConsoleRead::Eof => self.hangup = true,
+                ConsoleRead::Eof => self.host_eof = true,
             }
         }
     }
@@ -383,7 +386,10 @@ impl FileOps for ConsoleFile {
         match st.tty.read(buf, now) {
             ReadResult::Data(n) => Ok(n),
             ReadResult::Eof => Ok(0),
-            ReadResult::WouldBlock { .. } if st.hangup => Ok(0),
+            ReadResult::WouldBlock { .. } if st.host_eof => {
+                st.host_eof = false;
+                Ok(0)
+            }
             ReadResult::WouldBlock { deadline } => {
                 st.read_wait = deadline.map(|d| d.saturating_sub(now));
                 Err(Errno::EAGAIN)
@@ -416,7 +422,7 @@ impl FileOps for ConsoleFile {
         }
         let mut st = self.state.inner.lock();
         let _ = st.pull(ctx);
-        if st.hangup {
+        if st.host_eof {
             return PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLHUP | out;
         }
         if st.tty.readable() {
@@ -854,6 +860,14 @@ mod tests {
         assert_eq!(i.read(&mut h, &mut b).unwrap(), 5);
         assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
         assert!(i.poll(&mut h).contains(PollEvents::POLLHUP));
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0, "still hung up");
+        // A one-off end of file (^D on a cooked host terminal) ends one read.
+        h.stdin = b"x".to_vec();
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        h.stdin_eof = false;
+        h.stdin = b"y\n".to_vec();
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 3);
+        assert_eq!(&b[..3], b"xy\n");
     }
 
     #[test]
