@@ -272,6 +272,7 @@ impl<H: Host> Kernel<H> {
             comm: comm_of(&exe),
             exe,
             start_time: self.host.now_mono(),
+            argc: argv.len(),
             cmdline,
         };
         self.procs.insert(pid, proc);

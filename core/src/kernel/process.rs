@@ -113,6 +113,7 @@ impl<H: Host> Kernel<H> {
             comm: parent.comm.clone(),
             start_time: now,
             cmdline: parent.cmdline.clone(),
+            argc: parent.argc,
         };
         if flags.contains(CloneFlags::PARENT_SETTID) {
             self.user()
@@ -241,6 +242,7 @@ impl<H: Host> Kernel<H> {
         p.thread.altstack = crate::task::signal::AltStack::disabled();
         p.comm = super::comm_of(path);
         p.exe = exe;
+        p.argc = argv.len();
         let mut cmdline = argv;
         cmdline.extend(envp);
         p.cmdline = cmdline;

@@ -1,12 +1,6 @@
 //! The kernel's side of procfs: the standard mounts at boot (/proc, and tmpfs on
 //! /tmp, /run and /dev/shm) and the refresh of the process summary procfs
 //! reads, done when a guest is about to look at /proc.
-//!
-//! `Process::cmdline` holds argv followed by envp without their count, so the
-//! split is a guess: argv runs up to the first entry after argv[0] that
-//! contains '='. A program run with an argument holding '=' (`env A=1 prog`,
-//! `dd if=x`) shows the rest of its argv in /proc/PID/environ instead of
-//! cmdline; a known limitation until the process records its argc.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -183,7 +177,7 @@ impl<H: Host> Kernel<H> {
                 ThreadState::Blocked(_) => b'S',
             },
         };
-        let argc = argv_len(&p.cmdline);
+        let argc = p.argc.min(p.cmdline.len());
         let (argv, envp) = p.cmdline.split_at(argc);
         let exe_meta = self
             .vfs
@@ -287,17 +281,6 @@ fn zombie_info(z: &Zombie, comm: Vec<u8>) -> ProcInfo {
     }
 }
 
-/// How many leading entries of `cmdline` (argv ++ envp) are argv: up to the
-/// first entry after argv[0] that contains '='.
-fn argv_len(cmdline: &[Vec<u8>]) -> usize {
-    cmdline
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, e)| e.contains(&b'='))
-        .map_or(cmdline.len(), |(i, _)| i)
-}
-
 /// The first column of /proc/mounts for a filesystem type.
 fn mount_source(fstype: &str, path: &str) -> String {
     match fstype {
@@ -378,19 +361,5 @@ fn make_dir(vfs: &Vfs, parent: &str, name: &str, perm: u32, now: Timespec) -> bo
             };
             dir.inode().create(name, &attr).is_ok()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn argv_ends_at_the_first_assignment_after_argv0() {
-        let v = |s: &[&str]| s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert_eq!(argv_len(&v(&["ls", "-l", "PATH=/bin", "A=b"])), 2);
-        assert_eq!(argv_len(&v(&["a=b", "PATH=/bin"])), 1);
-        assert_eq!(argv_len(&v(&["sh"])), 1);
-        assert_eq!(argv_len(&[]), 0);
     }
 }

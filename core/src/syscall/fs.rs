@@ -148,8 +148,7 @@ pub fn sys_statx<H: Host>(
     Ok(0)
 }
 
-/// readlinkat(2). /proc/self/exe reads as the executable's path until procfs
-/// exists.
+/// readlinkat(2).
 pub fn sys_readlinkat<H: Host>(
     k: &mut Kernel<H>,
     dirfd: i32,
@@ -162,13 +161,9 @@ pub fn sys_readlinkat<H: Host>(
         .filter(|s| *s > 0)
         .ok_or(Errno::EINVAL)? as usize;
     let path = path_arg(k, path)?;
-    let target = if path == "/proc/self/exe" {
-        k.proc().exe.clone()
-    } else {
-        let start = start_of(k, dirfd, &path)?;
-        let cx = fs_ctx(k);
-        ops::readlink(&k.vfs, &cx, &start, &path)?
-    };
+    let start = start_of(k, dirfd, &path)?;
+    let cx = fs_ctx(k);
+    let target = ops::readlink(&k.vfs, &cx, &start, &path)?;
     let n = target.len().min(size);
     k.user().write_bytes(buf, &target.as_bytes()[..n])?;
     Ok(n)

@@ -174,8 +174,10 @@ pub struct Process {
     pub comm: Vec<u8>,
     /// Monotonic time the process started, ns.
     pub start_time: u64,
-    /// argv and envp of the last exec (for /proc).
+    /// argv and envp of the last exec (for /proc): the first `argc` entries
+    /// are argv.
     pub cmdline: Vec<Vec<u8>>,
+    pub argc: usize,
 }
 
 impl Process {
