@@ -526,6 +526,12 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
             hi0: false,
         },
         ArgIn {
+            nr: nr::FCNTL,
+            arg: 1,
+            vals: &[1], // F_GETFD: std's debug check when an OwnedFd is closed
+            hi0: false,
+        },
+        ArgIn {
             nr: nr::PRCTL,
             arg: 0,
             vals: &[1, 38], // PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS (stub child)

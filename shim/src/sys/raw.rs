@@ -68,6 +68,7 @@ pub mod nr {
     pub const EXIT: usize = 60;
     pub const WAIT4: usize = 61;
     pub const KILL: usize = 62;
+    pub const FCNTL: usize = 72;
     pub const FSYNC: usize = 74;
     pub const FDATASYNC: usize = 75;
     pub const FTRUNCATE: usize = 77;
