@@ -9,10 +9,8 @@
 //! the slave's termios is exactly what it was before umbra started.
 //!
 //! Expectations are chosen so the typed text's own echo cannot satisfy them
-//! (`echo $((6*7))` expects `42`, which is not typed). The first tests expect
-//! output up to its `\r` only, so they hold whether or not the host terminal
-//! is in raw mode (without it, the host adds a second `\r` before `\n`); the
-//! tests of the guest's own line discipline need raw mode.
+//! (`echo $((6*7))` expects `42`, which is not typed). Every `\r\n` in the
+//! output is the guest's ONLCR: the host terminal is raw while umbra runs.
 
 use std::process::Command;
 use std::time::Duration;
@@ -173,7 +171,7 @@ fn sh_runs_a_typed_command() {
     play(&[
         Step::Expect(PROMPT),
         Step::Send(b"echo $((6*7))\r"),
-        Step::Expect(b"42\r"),
+        Step::Expect(b"42\r\n"),
         Step::Expect(PROMPT),
         Step::Send(b"exit 3\r"),
         Step::Exit(3),
@@ -185,7 +183,7 @@ fn guest_sees_a_terminal_on_stdin() {
     play(&[
         Step::Expect(PROMPT),
         Step::Send(b"[ -t 0 ] && echo TTY-$((1+1))\r"),
-        Step::Expect(b"TTY-2\r"),
+        Step::Expect(b"TTY-2\r\n"),
         Step::Send(b"exit 0\r"),
         Step::Exit(0),
     ]);
@@ -197,14 +195,13 @@ fn backspace_corrects_a_typed_command() {
         Step::Expect(PROMPT),
         // "echo $((6*8))" with the 8 typed as 9 and rubbed out with DEL.
         Step::Send(b"echo $((6*9\x7f8))\r"),
-        Step::Expect(b"48\r"),
+        Step::Expect(b"48\r\n"),
         Step::Send(b"exit 4\r"),
         Step::Exit(4),
     ]);
 }
 
 #[test]
-#[ignore = "needs host raw mode (the shim's, not committed yet): without it the host's own line discipline edits, echoes and eats control characters"]
 fn read_builtin_gets_a_line_edited_by_the_guest_line_discipline() {
     // The shell's `read` runs with the terminal cooked: the guest's N_TTY
     // does the erase and the echo (with the host in raw mode).
@@ -220,7 +217,6 @@ fn read_builtin_gets_a_line_edited_by_the_guest_line_discipline() {
 }
 
 #[test]
-#[ignore = "needs host raw mode (the shim's, not committed yet): without it the host's own line discipline edits, echoes and eats control characters"]
 fn host_terminal_is_raw_while_umbra_runs_and_restored_after() {
     play(&[
         Step::Expect(PROMPT),
@@ -231,7 +227,6 @@ fn host_terminal_is_raw_while_umbra_runs_and_restored_after() {
 }
 
 #[test]
-#[ignore = "needs host raw mode (the shim's, not committed yet): without it the host's own line discipline edits, echoes and eats control characters"]
 fn word_and_line_erase_in_cooked_mode() {
     play(&[
         Step::Expect(PROMPT),
@@ -280,7 +275,6 @@ fn ctrl_z_stops_a_job_and_fg_resumes_it() {
 }
 
 #[test]
-#[ignore = "needs host raw mode (the shim's, not committed yet): without it the host's own line discipline edits, echoes and eats control characters"]
 fn cat_reads_lines_until_ctrl_d() {
     play(&[
         Step::Expect(PROMPT),
