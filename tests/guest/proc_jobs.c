@@ -140,8 +140,13 @@ static void test_sessions(void)
 	printf("child back in ours: %d\n", getpgid(pid) == getpgrp());
 	kill(pid, SIGKILL);
 	reap(pid);
+}
+
+/* setpgid on a child fails with EACCES once the child has exec'd */
+static void test_setpgid_after_exec(void)
+{
 	fflush(stdout);
-	pid = fork();
+	pid_t pid = fork();
 	if (pid == 0) {
 		char *argv[] = { "sleep", "10", NULL };
 		char *envp[] = { NULL };
@@ -460,6 +465,7 @@ static const struct section {
 	{ "sessions", test_sessions, 1 },
 	{ "group_kill", test_group_kill, 1 },
 	{ "stop_continue", test_stop_continue, 1 },
+	{ "setpgid_after_exec", test_setpgid_after_exec, 1 },
 	{ "kill_all", test_kill_all, 0 },
 	{ NULL, NULL, 0 },
 };
