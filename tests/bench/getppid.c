@@ -1,23 +1,19 @@
-/* getppid: the syscall round-trip benchmark. Calls getppid N times (argv[1],
- * default 1000000) through syscall(2), so no libc caching can skip the trap,
- * and prints "ns/op <float>". */
-#include <stdio.h>
-#include <stdlib.h>
+/* getppid: the syscall round-trip benchmark. Calls getppid through
+ * syscall(2), so no libc caching can skip the trap, for at least argv[1]
+ * milliseconds (default 300), and prints "ns/op <float>". */
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+#include "bench.h"
+
+static void body(void *arg, long n)
+{
+	(void)arg;
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+}
 
 int main(int argc, char **argv)
 {
-	long n = argc > 1 ? atol(argv[1]) : 1000000;
-	if (n <= 0)
-		n = 1;
-	struct timespec a, b;
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (long i = 0; i < n; i++)
-		syscall(SYS_getppid);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
-	printf("ns/op %.1f\n", ns / n);
+	printf("ns/op %.1f\n", bench_loop(bench_budget_ms(argc, argv), body, NULL));
 	return 0;
 }

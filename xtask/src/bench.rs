@@ -1,39 +1,77 @@
-//! `cargo xtask bench [--cpu N] [--runs N]`: the benchmarks of tests/bench/.
+//! `cargo xtask bench`: the comparison suite. The same guest programs and
+//! inputs, run natively and under umbra and its peers, side by side.
 //!
-//! - getppid: native, under `sysemu_floor` (a bare PTRACE_SYSEMU tracer that
-//!   answers getppid with GETREGS + SETREGS: the mechanism's floor), and under
-//!   umbra.
-//! - pagefault: native and under umbra.
+//! - micro: the static C programs of tests/bench/ (musl-gcc -static), each of
+//!   which times itself for a budget of milliseconds and prints one line
+//!   `<unit> <float>` (ns/op, ns/page, ms);
+//! - macro: busybox sh scripts, timed inside the guest by `stamp` (which
+//!   prints CLOCK_MONOTONIC and execs the rest of its command line, so no fork
+//!   is needed): `stamp sh work.sh`, where work.sh ends in `exec stamp CHECK`.
+//!   The check's output must match, or the run counts as failed;
+//! - start-up: host wall time from launch to exit of a guest `/bench/true`,
+//!   and the host's peak RSS of the whole sandbox (see procs.rs for how).
 //!
-//! Variants are interleaved (A B C A B C ...) so that drift in the machine
-//! hits all of them alike; each is run `--runs` times (5) and the median is
-//! reported. Everything is pinned to one CPU (`taskset -c`, and `umbra run
-//! --cpu`): a ptrace stop whose tracer sits on another CPU pays a cross-CPU
-//! wake-up that would swamp the numbers.
+//! Systems: native (chroot into the benchmark root), the bare PTRACE_SYSEMU
+//! floor (getppid only), umbra, and, when installed, PRoot, gVisor (runsc
+//! ptrace, and kvm when /dev/kvm exists) and User Mode Linux (booted on an
+//! ext2 image of the same root, the workload run from init; its micro and
+//! macro numbers are measured inside the guest, so boot time only counts for
+//! start-up). A system that cannot run at all is listed with its error; a
+//! workload that fails on a system (non-zero exit, wrong output, time-out) is
+//! shown as failed there, for umbra as "unsupported yet": nothing is
+//! hard-coded, so workloads light up as umbra learns them.
 //!
-//! Output: a Markdown table on stdout, raw numbers in
-//! target/bench/results.csv and results.json, with the CPU model, core count
-//! and kernel.
+//! Runs are interleaved (for each run, each workload, each system: A B C A B
+//! C ...), everything is pinned to one CPU, and the median is reported with
+//! its ratio to native. Outputs: a Markdown table on stdout and in
+//! target/bench/results.md, target/bench/results.{csv,json} and
+//! target/bench/chart.svg, with the machine recorded beside the numbers.
+
+mod report;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use crate::procs::{self, Exit, Outcome};
 use crate::{build_umbra_release, initrd, root, show, target_dir, which, Result};
 
-/// The benchmark programs, built with `musl-gcc -static -O2`.
-const PROGRAMS: &[&str] = &["getppid", "pagefault", "sysemu_floor"];
+/// The benchmark programs of tests/bench/, built with `musl-gcc -static -O2`.
+const PROGRAMS: &[&str] = &[
+    "true",
+    "stamp",
+    "getppid",
+    "devzero",
+    "openclose",
+    "stat",
+    "pipe",
+    "fork",
+    "forkexec",
+    "pagefault",
+    "mmap",
+    "fileio",
+    "sysemu_floor",
+    "maxrss",
+];
 
-/// getppid iterations per run. Fewer where one call costs microseconds.
-const GETPPID_NATIVE_ITERS: &str = "2000000";
-const GETPPID_TRACED_ITERS: &str = "50000";
+/// Macro inputs: files in the tar tree, and the size of the text to sort.
+const TREE_DIRS: usize = 20;
+const TREE_FILES_PER_DIR: usize = 100;
+const SORT_BYTES: usize = 10 << 20;
 
-/// One run may take this long before it counts as failed.
-const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// Guest memory for UML: the 64 MiB file test lives in its /tmp tmpfs.
+const UML_MEM: &str = "384M";
 
-struct Options {
-    cpu: usize,
-    runs: usize,
+const USAGE: &str = "usage: bench [--cpu N] [--runs N] [--quick] [--peers] \
+                     [--only W1,W2] [--systems S1,S2]";
+
+pub struct Options {
+    pub cpu: usize,
+    pub runs: usize,
+    pub quick: bool,
+    peers: bool,
+    only: Option<Vec<String>>,
+    systems: Option<Vec<String>>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -42,182 +80,562 @@ fn parse(args: &[String]) -> Result<Options> {
     let mut o = Options {
         cpu: cores - 1,
         runs: 5,
+        quick: false,
+        peers: false,
+        only: None,
+        systems: None,
     };
+    let mut runs_given = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut num = || -> Result<usize> {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| format!("{a} needs a number"))
-        };
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
-            "--cpu" => o.cpu = num()?,
-            "--runs" => o.runs = num()?.max(1),
-            _ => {
-                return Err(format!(
-                    "unknown option {a}; usage: bench [--cpu N] [--runs N]"
-                ))
+            "--cpu" => o.cpu = value()?.parse().map_err(|_| "--cpu needs a number")?,
+            "--runs" => {
+                o.runs = value()?
+                    .parse::<usize>()
+                    .map_err(|_| "--runs needs a number")?
+                    .max(1);
+                runs_given = true;
             }
+            "--quick" => o.quick = true,
+            "--peers" => o.peers = true,
+            "--only" => o.only = Some(value()?.split(',').map(String::from).collect()),
+            "--systems" => o.systems = Some(value()?.split(',').map(String::from).collect()),
+            _ => return Err(format!("unknown option {a}; {USAGE}")),
         }
+    }
+    if o.quick && !runs_given {
+        o.runs = 1;
     }
     Ok(o)
 }
 
-/// One measured configuration: which benchmark, how it was run, and the
-/// numbers of its runs (`None` for a run that failed).
-struct Series {
-    bench: &'static str,
-    variant: &'static str,
-    unit: &'static str,
-    command: Vec<String>,
-    values: Vec<Option<f64>>,
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Group {
+    Micro,
+    Macro,
+    Startup,
 }
 
-impl Series {
-    fn median(&self) -> Option<f64> {
-        let mut v: Vec<f64> = self.values.iter().flatten().copied().collect();
-        if v.is_empty() {
-            return None;
+impl Group {
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Micro => "micro",
+            Group::Macro => "macro",
+            Group::Startup => "start-up",
         }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        Some(if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        })
     }
 }
 
-pub fn bench(args: &[String]) -> Result<()> {
-    let o = parse(args)?;
-    let taskset = which("taskset").ok_or("taskset not found: install util-linux")?;
-    let dir = target_dir().join("bench");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    build_programs(&dir)?;
-    // Without umbra the native and floor numbers are still worth having.
-    let umbra_build = build_umbra_release();
-    if let Err(e) = &umbra_build {
-        println!("bench: umbra unavailable, measuring without it: {e}");
-    }
-    let umbra = umbra_build
-        .clone()
-        .unwrap_or_else(|_| target_dir().join("release/umbra"));
+/// How a run's number is obtained.
+#[derive(Clone, Debug)]
+pub enum Metric {
+    /// The program prints `<prefix> <float>`.
+    Printed(&'static str),
+    /// Two `stamp <ns>` lines, then `check <value>` equal to the string.
+    Stamps(String),
+    /// Host wall time of the whole command.
+    Wall,
+    /// Host peak RSS of the whole process tree.
+    PeakRss,
+}
 
-    let mut rd = initrd::Initrd::new();
-    for p in ["getppid", "pagefault"] {
-        rd.copy(&format!("bench/{p}"), &dir.join(p))
-            .map_err(|e| e.to_string())?;
-    }
-    rd.dir("tmp", 0o1777).dir("dev", 0o755);
-    let rd_path = dir.join("bench.cpio");
-    rd.write(&rd_path)
-        .map_err(|e| format!("{}: {e}", rd_path.display()))?;
+pub struct Workload {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub group: Group,
+    /// The unit of the reported number (lower is better for all).
+    pub unit: &'static str,
+    /// The command inside the guest.
+    pub argv: Vec<String>,
+    pub metric: Metric,
+}
 
-    let cpu = o.cpu.to_string();
-    let pinned = |prog: &Path, args: &[&str]| -> Vec<String> {
-        let mut v = vec![
-            taskset.display().to_string(),
-            "-c".into(),
-            cpu.clone(),
-            prog.display().to_string(),
-        ];
-        v.extend(args.iter().map(|s| s.to_string()));
-        v
-    };
-    let umbra_cmd = |program: &str, iters: &[&str]| -> Vec<String> {
-        let rd = rd_path.display().to_string();
-        let mut args = vec!["run", "--cpu", &cpu, "--initrd", &rd, "--", program];
-        args.extend(iters);
-        pinned(&umbra, &args)
-    };
-    let getppid = dir.join("getppid").display().to_string();
-    let series = |bench, variant, unit, command| Series {
-        bench,
-        variant,
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Native,
+    Floor,
+    Umbra,
+    Proot,
+    Gvisor(&'static str),
+    Uml,
+}
+
+pub struct System {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The host binary that runs it, or why the system is not measured.
+    pub status: std::result::Result<PathBuf, String>,
+}
+
+/// The runs of one workload on one system.
+#[derive(Default, Clone)]
+pub struct Cell {
+    pub applicable: bool,
+    pub values: Vec<f64>,
+    pub errors: Vec<String>,
+    pub command: Vec<String>,
+}
+
+impl Cell {
+    pub fn median(&self) -> Option<f64> {
+        median(&self.values)
+    }
+}
+
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Everything measured, for the report.
+pub struct Results {
+    pub workloads: Vec<Workload>,
+    pub systems: Vec<System>,
+    /// `cells[w][s]`.
+    pub cells: Vec<Vec<Cell>>,
+    pub machine: report::Machine,
+    pub notes: Vec<String>,
+    pub options: Options,
+    pub args: Vec<String>,
+}
+
+fn workloads(budget_ms: u64) -> Vec<Workload> {
+    let b = budget_ms.to_string();
+    let micro = |name, label, prog: &str, extra: &[&str], prefix, unit| Workload {
+        name,
+        label,
+        group: Group::Micro,
         unit,
-        command,
-        values: Vec::new(),
+        argv: std::iter::once(format!("/bench/{prog}"))
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect(),
+        metric: Metric::Printed(prefix),
     };
-    let mut all = vec![
-        series(
+    let mac = |name, label, check: String| Workload {
+        name,
+        label,
+        group: Group::Macro,
+        unit: "ms",
+        argv: vec![
+            "/bench/stamp".into(),
+            "/bin/sh".into(),
+            format!("/bench/macro/{name}.sh"),
+        ],
+        metric: Metric::Stamps(check),
+    };
+    vec![
+        micro(
             "getppid",
-            "native",
-            "ns/op",
-            pinned(&dir.join("getppid"), &[GETPPID_NATIVE_ITERS]),
-        ),
-        series(
+            "null syscall (getppid)",
             "getppid",
-            "floor",
+            &[&b],
             "ns/op",
-            pinned(
-                &dir.join("sysemu_floor"),
-                &["-c", &cpu, &getppid, GETPPID_TRACED_ITERS],
-            ),
-        ),
-        series(
-            "getppid",
-            "umbra",
             "ns/op",
-            umbra_cmd("/bench/getppid", &[GETPPID_TRACED_ITERS]),
         ),
-        series(
+        micro(
+            "devzero",
+            "read 1 B /dev/zero",
+            "devzero",
+            &[&b],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "openclose",
+            "open + close",
+            "openclose",
+            &[&b],
+            "ns/op",
+            "ns/op",
+        ),
+        micro("stat", "stat", "stat", &[&b], "ns/op", "ns/op"),
+        micro("pipe", "pipe ping-pong", "pipe", &[&b], "ns/op", "ns/op"),
+        micro(
+            "fork",
+            "fork + exit + wait",
+            "fork",
+            &[&b],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "forkexec",
+            "fork + execve + wait",
+            "forkexec",
+            &[&b],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
             "pagefault",
-            "native",
-            "ns/page",
-            pinned(&dir.join("pagefault"), &[]),
-        ),
-        series(
+            "page fault (64 MiB)",
             "pagefault",
-            "umbra",
+            &[],
             "ns/page",
-            umbra_cmd("/bench/pagefault", &[]),
+            "ns/page",
         ),
-    ];
+        micro(
+            "mmap",
+            "mmap + munmap 64 KiB",
+            "mmap",
+            &[&b],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "write64m",
+            "write 64 MiB file",
+            "fileio",
+            &["write", "/tmp"],
+            "ms",
+            "ms",
+        ),
+        micro(
+            "read64m",
+            "read 64 MiB file",
+            "fileio",
+            &["read", "/tmp"],
+            "ms",
+            "ms",
+        ),
+        mac("shloop", "sh loop 20,000 iterations", "check 20000".into()),
+        mac("cmds500", "sh loop 500 × /bench/true", "check 500".into()),
+        mac(
+            "targz",
+            "tar + gzip 2,000 files",
+            format!("check {}", TREE_DIRS * TREE_FILES_PER_DIR + TREE_DIRS + 1),
+        ),
+        mac("sort", "sort 10 MB text", format!("check {}", sort_lines())),
+        Workload {
+            name: "start",
+            label: "start-up: static true",
+            group: Group::Startup,
+            unit: "ms",
+            argv: vec!["/bench/true".into()],
+            metric: Metric::Wall,
+        },
+        Workload {
+            name: "rss",
+            label: "start-up: peak host RSS",
+            group: Group::Startup,
+            unit: "MB",
+            argv: vec!["/bench/true".into()],
+            metric: Metric::PeakRss,
+        },
+    ]
+}
 
-    for run in 0..o.runs {
-        for s in all.iter_mut() {
-            let v = match &umbra_build {
-                Err(e) if s.variant == "umbra" => Err(e.clone()),
-                _ => measure(&s.command, s.unit),
-            };
-            match &v {
-                Ok(x) => println!(
-                    "run {} {} {}: {x:.1} {}",
-                    run + 1,
-                    s.bench,
-                    s.variant,
-                    s.unit
-                ),
-                Err(e) => println!("run {} {} {}: failed: {e}", run + 1, s.bench, s.variant),
-            }
-            s.values.push(v.ok());
+/// The timed part of each macro workload, and its check.
+fn macro_script(name: &str) -> &'static str {
+    match name {
+        "shloop" => {
+            "i=0\nwhile [ $i -lt 20000 ]; do i=$((i+1)); done\n\
+             exec /bench/stamp /bin/echo check $i\n"
+        }
+        "cmds500" => {
+            "i=0\nwhile [ $i -lt 500 ]; do /bench/true || exit 1; i=$((i+1)); done\n\
+             exec /bench/stamp /bin/echo check $i\n"
+        }
+        "targz" => {
+            "tar cf - -C /data tree | gzip -c > /tmp/tree.tgz || exit 1\n\
+             exec /bench/stamp /bin/sh -c 'echo check $(tar tzf /tmp/tree.tgz | wc -l); rm -f /tmp/tree.tgz'\n"
+        }
+        "sort" => {
+            "sort /data/sort.txt > /tmp/sorted.txt || exit 1\n\
+             exec /bench/stamp /bin/sh -c 'sort -c /tmp/sorted.txt && echo check $(wc -l < /tmp/sorted.txt); rm -f /tmp/sorted.txt'\n"
+        }
+        _ => "exit 1\n",
+    }
+}
+
+/// A small deterministic generator (64-bit LCG, top bits).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % bound
+    }
+    fn word(&mut self, out: &mut Vec<u8>, min: u64, max: u64) {
+        let len = min + self.next(max - min + 1);
+        for _ in 0..len {
+            out.push(b'a' + self.next(26) as u8);
         }
     }
+}
 
-    let machine = Machine::probe(o.cpu);
-    print_table(&all, &machine, args);
-    write_csv(&dir.join("results.csv"), &all)?;
-    write_json(&dir.join("results.json"), &all, &machine)?;
-    println!(
-        "raw numbers: {} and {}",
-        dir.join("results.csv").display(),
-        dir.join("results.json").display()
-    );
-    let failed: Vec<String> = all
-        .iter()
-        .filter(|s| s.median().is_none())
-        .map(|s| format!("{} {}", s.bench, s.variant))
-        .collect();
-    if failed.is_empty() {
+/// The 10 MB text to sort: lines "word word number".
+fn sort_text() -> Vec<u8> {
+    let mut r = Lcg(42);
+    let mut out = Vec::with_capacity(SORT_BYTES + 64);
+    while out.len() < SORT_BYTES {
+        r.word(&mut out, 3, 12);
+        out.push(b' ');
+        r.word(&mut out, 3, 12);
+        out.extend_from_slice(format!(" {}\n", r.next(1_000_000)).as_bytes());
+    }
+    out
+}
+
+fn sort_lines() -> usize {
+    sort_text().iter().filter(|&&c| c == b'\n').count()
+}
+
+/// Builds target/bench/root: busybox, the programs, the macro scripts and
+/// inputs, device nodes (for the native chroot and PRoot), UML init scripts.
+fn build_root(dir: &Path, bin: &Path, wls: &[Workload]) -> Result<PathBuf> {
+    let root = dir.join("root");
+    // A tmpfs left mounted by an interrupted run.
+    unmount_tmp(&root);
+    if root.exists() {
+        std::fs::remove_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    }
+    let w = |p: &str, data: &[u8], mode: u32| -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().expect("has a parent"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, data).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let busybox = std::fs::read(initrd::BUSYBOX).map_err(|e| format!("busybox: {e}"))?;
+    w("bin/busybox", &busybox, 0o755)?;
+    for applet in initrd::busybox_applets(Path::new(initrd::BUSYBOX)).map_err(|e| e.to_string())? {
+        if applet != "busybox" && !applet.contains('/') {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(&applet))
+                .map_err(|e| format!("symlink {applet}: {e}"))?;
+        }
+    }
+    for p in PROGRAMS {
+        let data = std::fs::read(bin.join(p)).map_err(|e| format!("{p}: {e}"))?;
+        w(&format!("bench/{p}"), &data, 0o755)?;
+    }
+    for wl in wls.iter().filter(|w| w.group == Group::Macro) {
+        w(
+            &format!("bench/macro/{}.sh", wl.name),
+            macro_script(wl.name).as_bytes(),
+            0o755,
+        )?;
+    }
+    // UML: one init script per workload; it mounts what the workload needs,
+    // runs it as init's child and powers off.
+    for wl in wls {
+        let cmd: Vec<String> = wl.argv.iter().map(|a| sh_quote(a)).collect();
+        let script = format!(
+            "#!/bin/sh\nexport PATH=/bin\nmount -t proc proc /proc\n\
+             mount -t tmpfs -o size=300m tmpfs /tmp\ncd /\necho BENCH-BEGIN\n{}\n\
+             echo \"BENCH-END $?\"\npoweroff -f\n",
+            cmd.join(" ")
+        );
+        w(
+            &format!("bench/uml/{}.sh", wl.name),
+            script.as_bytes(),
+            0o755,
+        )?;
+    }
+    w("data/sort.txt", &sort_text(), 0o644)?;
+    let mut r = Lcg(7);
+    for d in 0..TREE_DIRS {
+        for f in 0..TREE_FILES_PER_DIR {
+            let mut text = Vec::new();
+            let target = 200 + r.next(3800) as usize;
+            while text.len() < target {
+                r.word(&mut text, 2, 9);
+                text.push(if r.next(12) == 0 { b'\n' } else { b' ' });
+            }
+            w(&format!("data/tree/d{d:02}/f{f:03}.txt"), &text, 0o644)?;
+        }
+    }
+    w("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)?;
+    w("etc/group", b"root:x:0:\n", 0o644)?;
+    for (d, mode) in [
+        ("tmp", 0o1777),
+        ("dev", 0o755),
+        ("proc", 0o555),
+        ("sys", 0o555),
+        ("root", 0o700),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let p = root.join(d);
+        std::fs::create_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(root)
+}
+
+/// Device nodes for the systems that see the root directory as is (native
+/// chroot, PRoot). umbra and gVisor bring their own /dev; UML's image gets
+/// them too. Needs root; without it those systems lack /dev/zero.
+fn make_dev_nodes(root: &Path) -> Vec<String> {
+    let mut errors = Vec::new();
+    let Some(mknod) = which("mknod") else {
+        return vec!["mknod not found".into()];
+    };
+    for (name, minor) in [
+        ("null", "3"),
+        ("zero", "5"),
+        ("full", "7"),
+        ("urandom", "9"),
+    ] {
+        let path = root.join("dev").join(name);
+        let r = Command::new(&mknod)
+            .args(["-m", "666"])
+            .arg(&path)
+            .args(["c", "1", minor])
+            .output();
+        match r {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => errors.push(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    errors
+}
+
+/// The root's /tmp as a tmpfs while the bench runs, so that the native
+/// chroot and PRoot write their files to memory as umbra (tmpfs root), UML
+/// (tmpfs mounted by its init) and gVisor (memory overlay) do. Unmounted on
+/// drop. Without root it stays a directory on the host's file system.
+struct TmpMount(PathBuf);
+
+impl TmpMount {
+    fn new(root: &Path) -> std::result::Result<TmpMount, String> {
+        let tmp = root.join("tmp");
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=512m,mode=1777", "umbra-bench"])
+            .arg(&tmp)
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if o.status.success() {
+            Ok(TmpMount(root.to_path_buf()))
+        } else {
+            Err(format!(
+                "mount tmpfs on {}: {}",
+                tmp.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+    }
+}
+
+impl Drop for TmpMount {
+    fn drop(&mut self) {
+        unmount_tmp(&self.0);
+    }
+}
+
+fn unmount_tmp(root: &Path) {
+    let tmp = root.join("tmp");
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == tmp.to_str()));
+    if mounted {
+        let _ = Command::new("umount").arg(&tmp).status();
+    }
+}
+
+/// A cpio initrd of the root directory (device nodes left out: umbra mounts
+/// its devfs on /dev).
+fn root_cpio(root: &Path, out: &Path) -> Result<()> {
+    fn walk(rd: &mut initrd::Initrd, root: &Path, rel: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = root.join(rel);
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let meta = e.path().symlink_metadata().map_err(|e| e.to_string())?;
+            let ft = meta.file_type();
+            if ft.is_symlink() {
+                let t = std::fs::read_link(e.path()).map_err(|e| e.to_string())?;
+                rd.symlink(&path, &t.to_string_lossy());
+            } else if ft.is_dir() {
+                rd.dir(&path, meta.permissions().mode() & 0o7777);
+                walk(rd, root, &path)?;
+            } else if ft.is_file() {
+                rd.copy(&path, &e.path()).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+    let mut rd = initrd::Initrd::new();
+    walk(&mut rd, root, "")?;
+    rd.write(out).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+/// An ext2 image of the root directory for UML.
+fn root_ext2(root: &Path, out: &Path) -> Result<()> {
+    let mke2fs = which("mke2fs").ok_or("mke2fs not found (e2fsprogs)")?;
+    let bytes = dir_bytes(root);
+    let kb = (bytes / 1024) * 3 / 2 + 32 * 1024;
+    let _ = std::fs::remove_file(out);
+    let o = Command::new(mke2fs)
+        .args(["-q", "-F", "-t", "ext2", "-N", "16384", "-d"])
+        .arg(root)
+        .arg(out)
+        .arg(format!("{kb}k"))
+        .output()
+        .map_err(|e| format!("mke2fs: {e}"))?;
+    if o.status.success() {
         Ok(())
     } else {
-        Err(format!("no successful run for: {}", failed.join(", ")))
+        Err(format!(
+            "mke2fs: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
+    }
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(meta) = p.symlink_metadata() else {
+        return 0;
+    };
+    if meta.is_dir() {
+        std::fs::read_dir(p)
+            .map(|rd| rd.flatten().map(|e| dir_bytes(&e.path()) + 4096).sum())
+            .unwrap_or(0)
+    } else {
+        meta.len().next_multiple_of(4096)
+    }
+}
+
+fn sh_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-=,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
 fn build_programs(dir: &Path) -> Result<()> {
     let cc = which("musl-gcc").ok_or("musl-gcc not found: run `cargo xtask setup`")?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for p in PROGRAMS {
         let src = root().join(format!("tests/bench/{p}.c"));
         crate::run(
@@ -230,182 +648,467 @@ fn build_programs(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs one benchmark command and reads `<unit> <number>` from its stdout.
-fn measure(command: &[String], unit: &str) -> Result<f64> {
-    let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let shown = show(&cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {RUN_TIMEOUT:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
+/// `cargo xtask bench --peers`: install the peers from Debian (as root).
+fn install_peers(notes: &mut Vec<String>) {
+    const PACKAGES: &[&str] = &["user-mode-linux", "runsc", "proot"];
+    if !crate::is_root() {
+        notes.push("--peers: not root, nothing installed".into());
+        return;
     }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let value = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(unit)?.trim().parse::<f64>().ok());
-    match (out.status.success(), value) {
-        (true, Some(v)) => Ok(v),
-        _ => Err(format!(
-            "{} ({}); stdout {:?}; stderr {:?}",
-            shown,
-            out.status,
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-    }
-}
-
-/// Where the numbers were taken.
-struct Machine {
-    cpu_model: String,
-    cores: usize,
-    kernel: String,
-    pinned_cpu: usize,
-}
-
-impl Machine {
-    fn probe(pinned_cpu: usize) -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name") || l.starts_with("Model"))
-            .and_then(|l| l.split_once(':'))
-            .map_or("unknown".to_string(), |(_, v)| v.trim().to_string());
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map_or("unknown".to_string(), |s| s.trim().to_string());
-        Machine {
-            cpu_model,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            kernel,
-            pinned_cpu,
+    let mut available = Vec::new();
+    for p in PACKAGES {
+        let policy = Command::new("apt-cache").args(["policy", p]).output();
+        let candidate = policy.ok().and_then(|o| {
+            String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("Candidate:")
+                    .map(|c| c.trim().to_string())
+            })
+        });
+        match candidate {
+            Some(c) if c != "(none)" => available.push(*p),
+            _ => {
+                let n = format!("--peers: Debian package {p} is not available here");
+                println!("{n}");
+                notes.push(n);
+            }
         }
     }
-}
-
-fn find<'a>(all: &'a [Series], bench: &str, variant: &str) -> Option<&'a Series> {
-    all.iter()
-        .find(|s| s.bench == bench && s.variant == variant)
-}
-
-fn print_table(all: &[Series], m: &Machine, args: &[String]) {
-    let med = |b, v| find(all, b, v).and_then(Series::median);
-    let num = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.1}"));
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.1}×", a / b),
-        _ => "n/a".to_string(),
+    if available.is_empty() {
+        return;
+    }
+    let install = || {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "--no-install-recommends"])
+            .args(&available)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        crate::run(&mut c)
     };
-    let runs = all.first().map_or(0, |s| s.values.len());
-    println!();
-    println!(
-        "{} ({} cores), Linux {}, pinned to CPU {}; median of {runs} runs",
-        m.cpu_model, m.cores, m.kernel, m.pinned_cpu
-    );
-    println!();
-    println!("| benchmark | native | floor | umbra | umbra/native | floor/native | umbra/floor |");
-    println!("|---|---|---|---|---|---|---|");
-    let (n, f, u) = (
-        med("getppid", "native"),
-        med("getppid", "floor"),
-        med("getppid", "umbra"),
-    );
-    println!(
-        "| getppid (ns/op) | {} | {} | {} | {} | {} | {} |",
-        num(n),
-        num(f),
-        num(u),
-        ratio(u, n),
-        ratio(f, n),
-        ratio(u, f)
-    );
-    let (n, u) = (med("pagefault", "native"), med("pagefault", "umbra"));
-    println!(
-        "| page fault (ns/page) | {} | — | {} | {} | — | — |",
-        num(n),
-        num(u),
-        ratio(u, n)
-    );
-    println!();
-    println!(
-        "generated by `cargo xtask bench{}`",
-        args.iter().map(|a| format!(" {a}")).collect::<String>()
-    );
-}
-
-fn write_csv(path: &PathBuf, all: &[Series]) -> Result<()> {
-    let mut s = String::from("benchmark,variant,unit,run,value\n");
-    for series in all {
-        for (i, v) in series.values.iter().enumerate() {
-            let v = v.map_or(String::new(), |v| format!("{v}"));
-            s.push_str(&format!(
-                "{},{},{},{},{v}\n",
-                series.bench,
-                series.variant,
-                series.unit,
-                i + 1
-            ));
+    if install().is_err() {
+        let _ = crate::run(
+            Command::new("apt-get")
+                .arg("update")
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        );
+        if let Err(e) = install() {
+            notes.push(format!("--peers: {e}"));
         }
     }
-    std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+fn systems(o: &Options, umbra: &Result<PathBuf>) -> Vec<System> {
+    let missing = |what: &str| {
+        Err(format!(
+            "not installed ({what}; `cargo xtask bench --peers`)"
+        ))
+    };
+    let need = |bin: &str, pkg: &str| which(bin).ok_or(()).or_else(|_| missing(pkg));
+    let root_only = |s: std::result::Result<PathBuf, String>| {
+        if crate::is_root() {
+            s
+        } else {
+            Err("needs root (chroot)".into())
+        }
+    };
+    let kvm = if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+    {
+        need("runsc", "runsc")
+    } else {
+        Err("/dev/kvm unavailable".into())
+    };
+    let all = vec![
+        System {
+            id: "native",
+            name: "native",
+            kind: Kind::Native,
+            status: root_only(which("chroot").ok_or_else(|| "chroot not found".to_string())),
+        },
+        System {
+            id: "umbra",
+            name: "umbra",
+            kind: Kind::Umbra,
+            status: umbra.clone(),
+        },
+        System {
+            id: "floor",
+            name: "SYSEMU floor",
+            kind: Kind::Floor,
+            status: Ok(PathBuf::new()),
+        },
+        System {
+            id: "proot",
+            name: "PRoot",
+            kind: Kind::Proot,
+            status: need("proot", "proot"),
+        },
+        System {
+            id: "gvisor-ptrace",
+            name: "gVisor ptrace",
+            kind: Kind::Gvisor("ptrace"),
+            status: need("runsc", "runsc"),
+        },
+        System {
+            id: "gvisor-kvm",
+            name: "gVisor kvm",
+            kind: Kind::Gvisor("kvm"),
+            status: kvm,
+        },
+        System {
+            id: "uml",
+            name: "UML",
+            kind: Kind::Uml,
+            status: need("linux", "user-mode-linux"),
+        },
+    ];
+    all.into_iter()
+        .filter(|s| {
+            s.kind == Kind::Native
+                || match &o.systems {
+                    None => true,
+                    Some(l) => l.iter().any(|x| x == s.id),
+                }
+        })
+        .collect()
+}
+
+struct Paths {
+    taskset: PathBuf,
+    root: PathBuf,
+    cpio: PathBuf,
+    /// Only /bench/true, /dev and /tmp: umbra's start-up root (see below).
+    start_cpio: PathBuf,
+    img: PathBuf,
+    cpu: String,
+}
+
+/// The host command that runs `wl` on `sys`, or None where it does not apply.
+fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
+    let bin = sys.status.as_ref().ok()?.display().to_string();
+    let mut v = vec![p.taskset.display().to_string(), "-c".into(), p.cpu.clone()];
+    let root = p.root.display().to_string();
+    match sys.kind {
+        Kind::Native => v.extend([bin, root]),
+        Kind::Floor => {
+            if wl.name != "getppid" {
+                return None;
+            }
+            let floor = p.root.join("bench/sysemu_floor").display().to_string();
+            let prog = p.root.join("bench/getppid").display().to_string();
+            v.extend([floor, "-c".into(), p.cpu.clone(), prog]);
+            v.extend(wl.argv[1..].iter().cloned());
+            return Some(v);
+        }
+        Kind::Umbra => v.extend([
+            bin,
+            "run".into(),
+            "--cpu".into(),
+            p.cpu.clone(),
+            "--initrd".into(),
+            // Start-up would otherwise time unpacking the 14 MB initrd (the
+            // macro inputs) into tmpfs, a cost of initrd roots that the
+            // other systems, reading their root lazily, do not pay.
+            if wl.group == Group::Startup {
+                p.start_cpio.display().to_string()
+            } else {
+                p.cpio.display().to_string()
+            },
+            "--env".into(),
+            "PATH=/bin".into(),
+            "--".into(),
+        ]),
+        Kind::Proot => v.extend([bin, "-r".into(), root, "-w".into(), "/".into()]),
+        Kind::Gvisor(platform) => v.extend([
+            bin,
+            "--network=none".into(),
+            "--ignore-cgroups".into(),
+            format!("--platform={platform}"),
+            "do".into(),
+            "-root".into(),
+            root,
+            "-cwd".into(),
+            "/".into(),
+            "-quiet".into(),
+        ]),
+        Kind::Uml => {
+            v.extend([
+                bin,
+                format!("ubd0r={}", p.img.display()),
+                "root=/dev/ubda".into(),
+                "ro".into(),
+                format!("mem={UML_MEM}"),
+                format!("init=/bench/uml/{}.sh", wl.name),
+                "quiet".into(),
+                "con0=fd:0,fd:1".into(),
+                "con=null".into(),
+            ]);
+            return Some(v);
         }
     }
-    out.push('"');
-    out
+    v.extend(wl.argv.iter().cloned());
+    Some(v)
 }
 
-fn json_num(v: Option<f64>) -> String {
-    v.filter(|v| v.is_finite())
-        .map_or("null".to_string(), |v| format!("{v}"))
+fn timeout(sys: &System, wl: &Workload, quick: bool) -> Duration {
+    let base = match wl.group {
+        Group::Micro | Group::Startup => 60,
+        Group::Macro => 240,
+    };
+    let uml = if sys.kind == Kind::Uml { 30 } else { 0 };
+    Duration::from_secs(if quick { base / 2 } else { base } + uml)
 }
 
-fn write_json(path: &PathBuf, all: &[Series], m: &Machine) -> Result<()> {
-    let mut s = String::from("{\n");
-    s.push_str(&format!(
-        "  \"machine\": {{\"cpu_model\": {}, \"cores\": {}, \"kernel\": {}, \"pinned_cpu\": {}}},\n",
-        json_str(&m.cpu_model),
-        m.cores,
-        json_str(&m.kernel),
-        m.pinned_cpu
-    ));
-    s.push_str("  \"results\": [\n");
-    for (i, series) in all.iter().enumerate() {
-        let values: Vec<String> = series.values.iter().map(|v| json_num(*v)).collect();
-        let command: Vec<String> = series.command.iter().map(|c| json_str(c)).collect();
-        s.push_str(&format!(
-            "    {{\"benchmark\": {}, \"variant\": {}, \"unit\": {}, \"median\": {}, \"runs\": [{}], \"command\": [{}]}}{}\n",
-            json_str(series.bench),
-            json_str(series.variant),
-            json_str(series.unit),
-            json_num(series.median()),
-            values.join(", "),
-            command.join(", "),
-            if i + 1 < all.len() { "," } else { "" }
+fn execute(cmd: &[String], t: Duration, sample: bool) -> std::result::Result<Outcome, String> {
+    let mut c = Command::new(&cmd[0]);
+    c.args(&cmd[1..])
+        .env_clear()
+        .env("PATH", "/bin")
+        .env("HOME", "/root")
+        .current_dir("/");
+    procs::run(&mut c, t, sample)
+}
+
+/// One run's number, or why there is none.
+fn evaluate(sys: &System, wl: &Workload, out: &Outcome) -> std::result::Result<f64, String> {
+    let short = |s: String| {
+        let s = s.replace('\n', " ");
+        if s.chars().count() > 160 {
+            format!("{}…", s.chars().take(160).collect::<String>())
+        } else {
+            s
+        }
+    };
+    if out.exit == Exit::TimedOut {
+        return Err(format!("timed out after {:.0} s", out.wall.as_secs_f64()));
+    }
+    let (stdout, ok) = if sys.kind == Kind::Uml {
+        // The workload's output sits between the init script's markers.
+        let text = out.stdout.replace('\r', "");
+        let begin = text.find("BENCH-BEGIN\n");
+        let end = text.find("BENCH-END ");
+        match (begin, end) {
+            (Some(b), Some(e)) if e > b => {
+                let rc = text[e + 10..]
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                (text[b + 12..e].to_string(), rc == "0")
+            }
+            _ => return Err(short(format!("UML: no workload markers; {}", out.reason()))),
+        }
+    } else {
+        (out.stdout.clone(), out.exit == Exit::Code(0))
+    };
+    if !ok {
+        return Err(short(out.reason()));
+    }
+    let bad = |what: &str| short(format!("{what}; stdout {:?}", stdout.trim()));
+    match &wl.metric {
+        Metric::Printed(prefix) => stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix)?.trim().parse::<f64>().ok())
+            .ok_or_else(|| bad(&format!("no `{prefix} <number>` line"))),
+        Metric::Stamps(check) => {
+            let stamps: Vec<f64> = stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("stamp ")?.trim().parse().ok())
+                .collect();
+            let got = stdout.lines().find(|l| l.starts_with("check"));
+            if got.map(str::trim) != Some(check.as_str()) {
+                return Err(bad(&format!("wrong output (want `{check}`)")));
+            }
+            match stamps[..] {
+                [a, b] if b >= a => Ok((b - a) / 1e6),
+                _ => Err(bad("want two stamps")),
+            }
+        }
+        Metric::Wall => Ok(out.wall.as_secs_f64() * 1e3),
+        Metric::PeakRss => {
+            // The command runs under tests/bench/maxrss (see procs.rs): the
+            // wrapper itself is left out of the sum, and its exact ru_maxrss
+            // of the largest process is the floor of the result.
+            let exact = out
+                .stderr
+                .lines()
+                .find_map(|l| l.strip_prefix("maxrss-kb ")?.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            let sum: u64 = out
+                .peaks
+                .iter()
+                .filter(|p| p.pid != out.pid)
+                .map(|p| p.hwm_kb)
+                .sum();
+            Ok(sum.max(exact) as f64 / 1024.0)
+        }
+    }
+}
+
+pub fn bench(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    let mut notes = Vec::new();
+    if o.peers {
+        install_peers(&mut notes);
+    }
+    let taskset = which("taskset").ok_or("taskset not found: install util-linux")?;
+    let dir = target_dir().join("bench");
+    let bin = dir.join("bin");
+    build_programs(&bin)?;
+    let umbra = build_umbra_release();
+    if let Err(e) = &umbra {
+        println!("bench: umbra unavailable, measuring without it: {e}");
+    }
+    let budget = if o.quick { 50 } else { 300 };
+    let mut wls = workloads(budget);
+    let root = build_root(&dir, &bin, &wls)?;
+    let dev_errors = make_dev_nodes(&root);
+    if !dev_errors.is_empty() {
+        notes.push(format!(
+            "no device nodes in the root for native/PRoot: {}",
+            dev_errors.join("; ")
         ));
     }
-    s.push_str("  ]\n}\n");
-    std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
+    let cpio = dir.join("bench.cpio");
+    root_cpio(&root, &cpio)?;
+    let start_cpio = dir.join("start.cpio");
+    let mut rd = initrd::Initrd::new();
+    rd.copy("bench/true", &bin.join("true"))
+        .map_err(|e| e.to_string())?
+        .dir("dev", 0o755)
+        .dir("tmp", 0o1777);
+    rd.write(&start_cpio)
+        .map_err(|e| format!("{}: {e}", start_cpio.display()))?;
+    let mut syss = systems(&o, &umbra);
+    let img = dir.join("bench.ext2");
+    if let Some(uml) = syss
+        .iter_mut()
+        .find(|s| s.kind == Kind::Uml && s.status.is_ok())
+    {
+        if let Err(e) = root_ext2(&root, &img) {
+            uml.status = Err(e);
+        }
+    }
+    let _tmp_mount = match TmpMount::new(&root) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            notes.push(format!("native and PRoot /tmp is on the host's disk: {e}"));
+            None
+        }
+    };
+    if let Some(only) = &o.only {
+        wls.retain(|w| only.iter().any(|x| x == w.name));
+    }
+    let paths = Paths {
+        taskset,
+        root,
+        cpio,
+        start_cpio,
+        img,
+        cpu: o.cpu.to_string(),
+    };
+
+    // A peer that cannot start a static `true` is not measured further.
+    let probe = workloads(budget)
+        .into_iter()
+        .find(|w| w.name == "start")
+        .expect("the start-up workload exists");
+    for s in syss.iter_mut() {
+        if matches!(s.kind, Kind::Floor) || s.status.is_err() {
+            continue;
+        }
+        let Some(cmd) = command(s, &probe, &paths) else {
+            continue;
+        };
+        let t = Duration::from_secs(if s.kind == Kind::Uml { 90 } else { 30 });
+        let r = execute(&cmd, t, false).and_then(|out| evaluate(s, &probe, &out));
+        match r {
+            Ok(ms) => println!("probe {}: ok ({ms:.1} ms)", s.name),
+            Err(e) => {
+                println!(
+                    "probe {}: FAILED: {e}\n  command: {}",
+                    s.name,
+                    cmd.join(" ")
+                );
+                s.status = Err(format!("cannot run a static true: {e}"));
+            }
+        }
+    }
+
+    let mut cells: Vec<Vec<Cell>> = wls
+        .iter()
+        .map(|w| {
+            syss.iter()
+                .map(|s| {
+                    let command = command(s, w, &paths).unwrap_or_default();
+                    Cell {
+                        applicable: !command.is_empty(),
+                        command,
+                        ..Cell::default()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for run in 0..o.runs {
+        for (wi, wl) in wls.iter().enumerate() {
+            for (si, sys) in syss.iter().enumerate() {
+                let cell = &mut cells[wi][si];
+                // A workload that failed on a system is not retried there.
+                if !cell.applicable || sys.status.is_err() || !cell.errors.is_empty() {
+                    continue;
+                }
+                let sample = matches!(wl.metric, Metric::PeakRss);
+                let mut cmd = cell.command.clone();
+                if sample {
+                    cmd.insert(0, paths.root.join("bench/maxrss").display().to_string());
+                }
+                let r = execute(&cmd, timeout(sys, wl, o.quick), sample)
+                    .and_then(|out| evaluate(sys, wl, &out));
+                match r {
+                    Ok(v) => {
+                        println!("run {} {} {}: {v:.1} {}", run + 1, wl.name, sys.id, wl.unit);
+                        cell.values.push(v);
+                    }
+                    Err(e) => {
+                        println!("run {} {} {}: failed: {e}", run + 1, wl.name, sys.id);
+                        cell.errors.push(e);
+                    }
+                }
+            }
+        }
+    }
+
+    let results = Results {
+        workloads: wls,
+        systems: syss,
+        cells,
+        machine: report::Machine::probe(o.cpu),
+        notes,
+        options: o,
+        args: args.to_vec(),
+    };
+    report::write_all(&results, &dir)?;
+    // Shows the command line of one system for the record.
+    if let Some(s) = results.systems.iter().find(|s| s.kind == Kind::Umbra) {
+        if let Some(c) = results.cells.first().and_then(|r| {
+            results
+                .systems
+                .iter()
+                .position(|x| x.id == s.id)
+                .map(|i| &r[i].command)
+        }) {
+            println!("umbra command line: {}", show_vec(c));
+        }
+    }
+    Ok(())
+}
+
+fn show_vec(v: &[String]) -> String {
+    let mut c = Command::new(v.first().map_or("", String::as_str));
+    c.args(v.iter().skip(1));
+    show(&c)
 }

@@ -5,9 +5,9 @@
 //! - `initrd` writes the busybox initrd (target/umbra/busybox.cpio)
 //! - `demo`   builds umbra and a busybox initrd and runs a few commands in it
 //! - `test`   fmt, clippy, an aarch64 check of the core, and all tests
-//! - `bench`  getppid and page-fault benchmarks: native, the ptrace floor, umbra
+//! - `bench`  the comparison suite: native, umbra and its peers (docs/BENCHMARKS.md)
 //! - `rom`    the `rom` profile build of umbra, and its size
-//! - `size`   the rom build's size next to the paper's, with .data and .bss
+//! - `size`   the ROM and RAM budget: rom build size, contributors, RSS, --mem
 
 // Shared with the umbra-tests crate, which uses all of it.
 #[allow(dead_code, reason = "xtask uses only part of the shared initrd writer")]
@@ -15,7 +15,9 @@
 mod initrd;
 
 mod bench;
+mod procs;
 mod rom;
+mod size;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -37,14 +39,20 @@ commands:
                         run a few busybox commands under umbra
   test                  setup, then fmt --check, clippy -D warnings, an aarch64
                         check of umbra-core, and cargo test --workspace
-  bench [--cpu N] [--runs N]
-                        getppid and page-fault benchmarks, native vs the
-                        PTRACE_SYSEMU floor vs umbra; writes target/bench/
+  bench [--cpu N] [--runs N] [--quick] [--peers] [--only W,..] [--systems S,..]
+                        the comparison suite: micro, macro and start-up
+                        workloads natively, under umbra, the PTRACE_SYSEMU
+                        floor, PRoot, gVisor and UML (those installed;
+                        --peers installs them as root); Markdown table on
+                        stdout, CSV, JSON and chart.svg in target/bench/;
+                        see docs/BENCHMARKS.md
   rom [--target TRIPLE] build umbra with the rom profile (default target
                         x86_64-unknown-linux-musl) and print its size
   size [--target TRIPLE]
-                        rom build, then its size next to the paper's 1,358 KB
-                        kernel, and .text/.rodata/.data/.bss
+                        the ROM and RAM budget: rom build size next to the
+                        paper's 1,358 KB kernel, sections, largest crates and
+                        functions, peak host RSS of umbra and its stubs, the
+                        smallest working --mem (vs the paper's 3.0 MB)
 ";
 
 fn main() -> ExitCode {
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "bench" => bench::bench(rest),
         "rom" => rom::rom(rest).map(|_| ()),
-        "size" => rom::size(rest),
+        "size" => size::size(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -146,7 +154,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
         })
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
             .find(|l| l.starts_with("Uid:"))

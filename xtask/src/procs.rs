@@ -1,0 +1,258 @@
+//! Running a measured command: wall time, exit status, output, a timeout that
+//! kills the whole process tree, and the host's peak RSS of that tree.
+//!
+//! Peak RSS of a sandbox is the sum of the peaks of all its host processes
+//! (umbra and its stubs; runsc and its sandbox, gofer and stubs; UML's kernel
+//! and its helpers). No single kernel counter gives that sum: `ru_maxrss`
+//! from wait4(2) is the peak of the one child and of the *largest* of its
+//! reaped descendants, never their sum, and it also counts the RSS the child
+//! had before its execve (a fork of a large parent shows the parent's size).
+//! So while the command runs, a sampler walks the process tree under it every
+//! ~0.3 ms and keeps, per pid, the largest `VmHWM` (the kernel's own
+//! high-water mark of that process's RSS, reset by execve) it has seen. The
+//! sandbox's peak is the sum of those per-process peaks (an upper bound: the
+//! peaks need not coincide). A process that lives less than a sampling period
+//! can be missed; the bench therefore runs the command under the small static
+//! wrapper tests/bench/maxrss, whose exact RUSAGE_CHILDREN `ru_maxrss` (the
+//! largest single process) is the floor of the result.
+//!
+//! std has no wait4 or kill, so this file declares the two libc functions
+//! itself (libc is linked into every Rust program on Linux anyway).
+
+use std::collections::BTreeMap;
+use std::ffi::c_long;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+extern "C" {
+    fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut [c_long; 18]) -> i32;
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+const WNOHANG: i32 = 1;
+const SIGKILL: i32 = 9;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    TimedOut,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit {c}"),
+            Exit::Signal(s) => write!(f, "killed by signal {s}"),
+            Exit::TimedOut => write!(f, "timed out"),
+        }
+    }
+}
+
+/// The peak of one host process of the tree.
+#[derive(Debug, Clone)]
+pub struct ProcPeak {
+    pub pid: i32,
+    pub ppid: i32,
+    pub comm: String,
+    pub hwm_kb: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The child's pid (reaped by now).
+    pub pid: i32,
+    pub exit: Exit,
+    pub wall: Duration,
+    pub stdout: String,
+    pub stderr: String,
+    /// Per-process peaks, when sampling was asked for.
+    pub peaks: Vec<ProcPeak>,
+}
+
+impl Outcome {
+    /// The last non-empty line of stderr, else of stdout: a short reason.
+    pub fn reason(&self) -> String {
+        let last = |s: &str| {
+            s.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        };
+        let why = last(&self.stderr).or_else(|| last(&self.stdout));
+        match why {
+            Some(w) => format!("{}: {}", self.exit, w),
+            None => self.exit.to_string(),
+        }
+    }
+}
+
+/// Runs `cmd` (stdin from /dev/null, stdout and stderr captured) in its own
+/// process group. After `timeout` the whole tree is killed. With `sample`,
+/// the per-process peaks of the tree are collected.
+pub fn run(cmd: &mut Command, timeout: Duration, sample: bool) -> Result<Outcome, String> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", crate::show(cmd)))?;
+    let pid = child.id() as i32;
+    let out_rx = reader(child.stdout.take());
+    let err_rx = reader(child.stderr.take());
+    let mut status = 0i32;
+    let mut ru = [0 as c_long; 18];
+    let mut peaks: BTreeMap<i32, ProcPeak> = BTreeMap::new();
+    let mut timed_out = false;
+    if sample {
+        loop {
+            // SAFETY: status and ru are valid, writable and of the sizes
+            // wait4 writes (int, struct rusage of 18 longs on Linux).
+            let r = unsafe { wait4(pid, &mut status, WNOHANG, &mut ru) };
+            if r == pid {
+                break;
+            }
+            if r < 0 {
+                return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+            }
+            sample_tree(pid, &mut peaks);
+            if start.elapsed() > timeout {
+                timed_out = true;
+                kill_tree(pid);
+            }
+            std::thread::sleep(Duration::from_micros(300));
+        }
+    } else {
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if done_rx.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+                kill_tree(pid);
+                true
+            } else {
+                false
+            }
+        });
+        // SAFETY: as above; blocking wait for our own child.
+        let r = unsafe { wait4(pid, &mut status, 0, &mut ru) };
+        let _ = done_tx.send(());
+        timed_out = watchdog.join().unwrap_or(false);
+        if r != pid {
+            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+        }
+    }
+    let wall = start.elapsed();
+    // The child is reaped: std must not wait for it again.
+    drop(child);
+    // Leftovers in the child's process group could keep the pipes open:
+    // they are killed (the group outlives its reaped leader only while it
+    // has members, so the number cannot name another group yet), and the
+    // output of anything else is waited for only briefly.
+    // SAFETY: kill(2) takes plain integers.
+    unsafe { kill(-pid, SIGKILL) };
+    let grace = Duration::from_secs(5);
+    let stdout = out_rx.recv_timeout(grace).unwrap_or_default();
+    let stderr = err_rx.recv_timeout(grace).unwrap_or_default();
+    let exit = if timed_out {
+        Exit::TimedOut
+    } else if status & 0x7f == 0 {
+        Exit::Code((status >> 8) & 0xff)
+    } else {
+        Exit::Signal(status & 0x7f)
+    };
+    Ok(Outcome {
+        pid,
+        exit,
+        wall,
+        stdout,
+        stderr,
+        peaks: peaks.into_values().collect(),
+    })
+}
+
+fn reader(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
+}
+
+/// (pid, ppid, comm) of every process, from /proc/*/stat.
+fn all_procs() -> Vec<(i32, i32, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (comm) state ppid ...": comm may hold spaces and parens.
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let comm = stat.get(open + 1..close)?.to_string();
+            let ppid = stat.get(close + 2..)?.split(' ').nth(1)?.parse().ok()?;
+            Some((pid, ppid, comm))
+        })
+        .collect()
+}
+
+/// `root` and all its descendants, with their parents and names.
+pub fn tree(root: i32) -> Vec<(i32, i32, String)> {
+    let procs = all_procs();
+    let mut found: Vec<(i32, i32, String)> =
+        procs.iter().filter(|p| p.0 == root).cloned().collect();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for p in procs.iter().filter(|p| p.1 == parent && p.0 != root) {
+            if !found.iter().any(|f| f.0 == p.0) {
+                found.push(p.clone());
+                frontier.push(p.0);
+            }
+        }
+    }
+    found
+}
+
+fn sample_tree(root: i32, peaks: &mut BTreeMap<i32, ProcPeak>) {
+    for (pid, ppid, comm) in tree(root) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let hwm = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+        let Some(hwm) = hwm else { continue };
+        let e = peaks.entry(pid).or_insert(ProcPeak {
+            pid,
+            ppid,
+            comm,
+            hwm_kb: 0,
+        });
+        e.hwm_kb = e.hwm_kb.max(hwm);
+    }
+}
+
+/// SIGKILLs the process group `pid` leads and every descendant of `pid`
+/// (sandboxes move some helpers into groups or sessions of their own).
+pub fn kill_tree(pid: i32) {
+    let members = tree(pid);
+    // SAFETY: kill(2) takes plain integers; the group is the one we made.
+    unsafe { kill(-pid, SIGKILL) };
+    for (p, _, _) in members {
+        if p != pid {
+            // SAFETY: as above; p descends from our child.
+            unsafe { kill(p, SIGKILL) };
+        }
+    }
+}
