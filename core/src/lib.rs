@@ -36,6 +36,7 @@ pub mod testing;
 
 #[cfg(test)]
 mod kernel_tests;
+#[cfg(test)] mod fuzz_syscalls;
 
 pub use error::{Errno, KResult, SysResult};
 pub use kernel::Kernel;
