@@ -1112,3 +1112,79 @@ fn show_vec(v: &[String]) -> String {
     c.args(v.iter().skip(1));
     show(&c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(exit: Exit, stdout: &str) -> Outcome {
+        Outcome {
+            pid: 1,
+            exit,
+            wall: Duration::from_millis(5),
+            stdout: stdout.into(),
+            stderr: "umbra: fork: ENOSYS\n".into(),
+            peaks: Vec::new(),
+        }
+    }
+
+    fn system(kind: Kind) -> System {
+        System {
+            id: "x",
+            name: "x",
+            kind,
+            status: Ok(PathBuf::new()),
+        }
+    }
+
+    fn workload(name: &str) -> Workload {
+        workloads(10)
+            .into_iter()
+            .find(|w| w.name == name)
+            .expect("workload exists")
+    }
+
+    #[test]
+    fn failures_are_detected_not_listed() {
+        let umbra = system(Kind::Umbra);
+        let fork = workload("fork");
+        assert_eq!(
+            evaluate(&umbra, &fork, &outcome(Exit::Code(0), "ns/op 12.5\n")),
+            Ok(12.5)
+        );
+        let e = evaluate(&umbra, &fork, &outcome(Exit::Code(1), "")).unwrap_err();
+        assert!(e.contains("exit 1") && e.contains("ENOSYS"), "{e}");
+        assert!(evaluate(&umbra, &fork, &outcome(Exit::Code(0), "garbage\n")).is_err());
+        assert!(evaluate(&umbra, &fork, &outcome(Exit::TimedOut, "")).is_err());
+    }
+
+    #[test]
+    fn stamps_and_checks() {
+        let s = system(Kind::Native);
+        let w = workload("shloop");
+        let good = "stamp 1000000\nstamp 3000000\ncheck 20000\n";
+        assert_eq!(evaluate(&s, &w, &outcome(Exit::Code(0), good)), Ok(2.0));
+        let wrong = "stamp 1000000\nstamp 3000000\ncheck 19999\n";
+        assert!(evaluate(&s, &w, &outcome(Exit::Code(0), wrong)).is_err());
+        assert!(evaluate(&s, &w, &outcome(Exit::Code(0), "check 20000\n")).is_err());
+    }
+
+    #[test]
+    fn uml_output_between_markers() {
+        let s = system(Kind::Uml);
+        let w = workload("getppid");
+        let ok = "boot noise\r\nBENCH-BEGIN\r\nns/op 7000.0\r\nBENCH-END 0\r\nreboot\r\n";
+        assert_eq!(evaluate(&s, &w, &outcome(Exit::Code(0), ok)), Ok(7000.0));
+        let bad = "BENCH-BEGIN\nns/op 7000.0\nBENCH-END 127\n";
+        assert!(evaluate(&s, &w, &outcome(Exit::Code(0), bad)).is_err());
+        assert!(evaluate(&s, &w, &outcome(Exit::Code(0), "Kernel panic\n")).is_err());
+    }
+
+    #[test]
+    fn inputs_are_deterministic() {
+        assert_eq!(sort_text(), sort_text());
+        assert!(sort_text().len() >= SORT_BYTES);
+        assert_eq!(sh_quote("/bin/sh"), "/bin/sh");
+        assert_eq!(sh_quote("a b'c"), "'a b'\\''c'");
+    }
+}

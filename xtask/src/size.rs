@@ -160,6 +160,7 @@ pub fn size(args: &[String]) -> Result<()> {
     );
     for (label, r) in &min_mem {
         let v = match r {
+            Ok(k) if *k <= 1024 => "**≤ 1 MB** (works at the search's lower bound)".to_string(),
             Ok(k) => format!("**{}**", mem_str(*k)),
             Err(e) => format!("not found: {e}"),
         };

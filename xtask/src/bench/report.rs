@@ -369,8 +369,14 @@ fn svg(r: &Results) -> String {
     let wls: Vec<usize> = (0..r.workloads.len())
         .filter(|&w| !matches!(r.workloads[w].metric, Metric::PeakRss))
         .collect();
-    let sys: Vec<usize> = (0..r.systems.len())
+    // Systems that did not run keep their legend entry but no bar slot.
+    let legend: Vec<usize> = (0..r.systems.len())
         .filter(|&s| r.systems[s].kind != Kind::Native)
+        .collect();
+    let sys: Vec<usize> = legend
+        .iter()
+        .copied()
+        .filter(|&s| r.systems[s].status.is_ok())
         .collect();
     let ratios: BTreeMap<(usize, usize), f64> = wls
         .iter()
@@ -415,7 +421,7 @@ fn svg(r: &Results) -> String {
     );
     // Legend.
     let mut lx = left;
-    for &si in &sys {
+    for &si in &legend {
         let sy = &r.systems[si];
         let label = match &sy.status {
             Ok(_) => sy.name.to_string(),
