@@ -74,25 +74,18 @@ proc_same_as_native! {
     poll_glibc: Glibc "proc_poll" POLL;
     jobs_musl: Musl "proc_jobs" JOBS;
     jobs_glibc: Glibc "proc_jobs" JOBS;
-    #[ignore = "umbra bug: kill(pid, 0) on an unreaped zombie gives ESRCH"]
     kill_zombie_musl: Musl "proc_fork_exec_wait" &["kill_zombie"];
     #[ignore = "umbra bug: vfork does not share the address space with the parent"]
     vfork_shares_memory_musl: Musl "proc_fork_exec_wait" &["vfork_shares_memory"];
-    #[ignore = "umbra bug: fstat of a pipe has no S_IFIFO type"]
     pipe_fstat_musl: Musl "proc_pipes" &["fstat"];
-    #[ignore = "umbra bug: a blocking pipe write larger than 64 KiB returns short"]
     pipe_big_write_musl: Musl "proc_pipes" &["big_write"];
-    #[ignore = "umbra bug: nanosleep interrupted by a handler leaves rem unset"]
     nanosleep_rem_musl: Musl "proc_signals" &["nanosleep_rem"];
-    #[ignore = "umbra bug: pending signals are delivered one at a time on unblock, not stacked as Linux does"]
     unblock_order_musl: Musl "proc_signals" &["unblock_order"];
     #[ignore = "umbra bug: a busy loop without syscalls never gets its timer signal (no preemption)"]
     async_frame_musl: Musl "proc_sigframe" &["async_frame"];
     #[ignore = "umbra bug: a busy loop without syscalls never gets its timer signal (no preemption)"]
     double_in_register_musl: Musl "proc_sigframe" &["double"];
-    #[ignore = "umbra bug: a handler runs with the interrupted code's MXCSR, not a fresh FP state"]
     handler_mxcsr_musl: Musl "proc_sigframe" &["handler_mxcsr"];
-    #[ignore = "umbra bug: setpgid on a child that has called execve succeeds (Linux: EACCES)"]
     setpgid_after_exec_musl: Musl "proc_jobs" &["setpgid_after_exec"];
     #[ignore = "umbra bug: realtime signals are not queued"]
     rt_queue_musl: Musl "proc_signals" &["rt_queue"];

@@ -240,7 +240,6 @@ fn word_and_line_erase_in_cooked_mode() {
 }
 
 #[test]
-#[ignore = "needs the kernel to call ConsoleState::pump on Trap::HostEvent/wait_event while the foreground runs, and to deliver ConsoleState::take_signals (Kernel::pump_console is empty)"]
 fn ctrl_c_interrupts_sleep() {
     play(&[
         Step::Expect(PROMPT),
@@ -256,7 +255,6 @@ fn ctrl_c_interrupts_sleep() {
 }
 
 #[test]
-#[ignore = "needs the kernel to make the console pid 1's controlling tty (ConsoleState::set_session; else ash says job control is off), to route console ioctls through ConsoleFile::ioctl_as, and to pump and deliver take_signals"]
 fn ctrl_z_stops_a_job_and_fg_resumes_it() {
     play(&[
         Step::Expect(PROMPT),

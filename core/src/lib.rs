@@ -21,8 +21,8 @@ pub mod error;
 pub mod host;
 
 pub mod fs;
-pub mod tty;
 pub mod mm;
+pub mod tty;
 
 pub mod loader;
 pub mod task;
@@ -35,8 +35,9 @@ pub mod kernel;
 pub mod testing;
 
 #[cfg(test)]
+mod fuzz_syscalls;
+#[cfg(test)]
 mod kernel_tests;
-#[cfg(test)] mod fuzz_syscalls;
 
 pub use error::{Errno, KResult, SysResult};
 pub use kernel::Kernel;

@@ -242,6 +242,8 @@ fn run(r: RunArgs) -> Result<u8, (String, u8)> {
         disks: Vec::new(),
     })
     .map_err(|e| (e, 1))?;
+    // From here on umbra may make only the host syscalls it needs (SECURITY.md).
+    host.confine().map_err(|e| (e, 1))?;
     let mut kernel = Kernel::new(host, vfs, r.cfg, r.mem / PAGE_SIZE);
     if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files(&console)) {
         let code = match e {

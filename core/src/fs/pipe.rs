@@ -3,7 +3,7 @@
 //! write with no readers left gets EPIPE (the syscall layer raises SIGPIPE).
 //! Would-block is EAGAIN; the syscall layer parks blocking callers.
 
-use super::vfs::{FileOps, IoCtx, PollEvents};
+use super::vfs::{FileOps, IoCtx, Metadata, PollEvents};
 use crate::error::{Errno, KResult};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -55,6 +55,25 @@ impl Drop for PipeWriter {
     }
 }
 
+/// What fstat reports for a pipe end: a FIFO with the bytes waiting as size.
+fn fifo_stat(p: &Arc<Pipe>) -> Option<Metadata> {
+    Some(Metadata {
+        dev: 0,
+        ino: (Arc::as_ptr(p) as usize as u64) >> 4,
+        mode: umbra_abi::flags::S_IFIFO | 0o600,
+        nlink: 1,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        size: 0,
+        blksize: PIPE_BUF as u32,
+        blocks: 0,
+        atime: Default::default(),
+        mtime: Default::default(),
+        ctime: Default::default(),
+    })
+}
+
 impl FileOps for PipeReader {
     fn read(&self, _ctx: &mut dyn IoCtx, _off: u64, buf: &mut [u8]) -> KResult<usize> {
         let mut r = self.0.ring.lock();
@@ -87,6 +106,9 @@ impl FileOps for PipeReader {
             ev |= PollEvents::POLLHUP;
         }
         ev
+    }
+    fn stat(&self) -> Option<Metadata> {
+        fifo_stat(&self.0)
     }
     fn seekable(&self) -> bool {
         false
@@ -126,6 +148,9 @@ impl FileOps for PipeWriter {
         } else {
             PollEvents::empty()
         }
+    }
+    fn stat(&self) -> Option<Metadata> {
+        fifo_stat(&self.0)
     }
     fn seekable(&self) -> bool {
         false

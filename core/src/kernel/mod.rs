@@ -8,9 +8,12 @@
 //! Submodules: `signal` (generation and delivery), `process` (fork, exec, exit
 //! and reaping).
 
+mod console;
 mod process;
 mod procfs;
 mod signal;
+
+pub(crate) use console::JobCheck;
 
 pub use process::{CloneArgs, ExecError};
 
@@ -97,6 +100,10 @@ pub struct Kernel<H: Host> {
     tried: BTreeMap<Pid, u64>,
     /// The deadline the host timer is armed for.
     armed: Option<u64>,
+    /// The console's shared state, once pid 1 has its stdio.
+    console: Option<Arc<crate::fs::devfs::ConsoleState>>,
+    /// The deadline of a sleep a signal just interrupted (for its `rem`).
+    interrupted_sleep: Option<u64>,
     pub(crate) procfs: procfs::ProcfsState,
 }
 
@@ -126,6 +133,8 @@ impl<H: Host> Kernel<H> {
             epoch: 1,
             tried: BTreeMap::new(),
             armed: None,
+            console: None,
+            interrupted_sleep: None,
             procfs: Default::default(),
         }
     }
@@ -205,7 +214,7 @@ impl<H: Host> Kernel<H> {
     /// Creates pid 1 running `cfg.argv` with fds 0, 1 and 2 on the console.
     pub fn spawn_init(
         &mut self,
-        console: [Arc<crate::fs::file::OpenFile>; 3],
+        stdio: [Arc<crate::fs::file::OpenFile>; 3],
     ) -> Result<Pid, BootError> {
         self.procfs_boot();
         let cred = Cred::root();
@@ -232,7 +241,7 @@ impl<H: Host> Kernel<H> {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         let mut fds = FdTable::new(self.cfg.max_fds);
-        for f in console {
+        for f in stdio.iter().cloned() {
             fds.alloc(f, 0, crate::task::fd_table::FdFlags::empty())
                 .map_err(BootError::Resources)?;
         }
@@ -269,6 +278,7 @@ impl<H: Host> Kernel<H> {
             itimer_real: None,
             vfork_parent: None,
             exit_signal: SIGCHLD,
+            did_exec: false,
             comm: comm_of(&exe),
             exe,
             start_time: self.host.now_mono(),
@@ -276,6 +286,7 @@ impl<H: Host> Kernel<H> {
             cmdline,
         };
         self.procs.insert(pid, proc);
+        self.attach_console(&stdio, pid);
         Ok(pid)
     }
 
@@ -468,12 +479,13 @@ impl<H: Host> Kernel<H> {
             .filter(|p| p.pid != self.cur)
             .any(|p| p.thread.state == ThreadState::Runnable && p.job == JobState::Running);
         let slice_end = others.then(|| self.host.now_mono() + TIME_SLICE_NS);
-        let deadline = match (slice_end, self.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.arm_timer(deadline);
         loop {
+            // Timers the guest set since the last round count at once.
+            let deadline = match (slice_end, self.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.arm_timer(deadline);
             if !self.handle_signals() {
                 return;
             }
@@ -546,8 +558,6 @@ impl<H: Host> Kernel<H> {
 
     /// Feeds console input that arrived to the line discipline (so ^C works
     /// while the foreground program is busy) and raises the signals it makes.
-    fn pump_console(&mut self) {}
-
     /// Dispatches the syscall in the current thread's registers.
     fn serve_syscall(&mut self) {
         let (nr, args) = {
@@ -569,6 +579,9 @@ impl<H: Host> Kernel<H> {
         match out {
             Outcome::Ret(r) => {
                 self.epoch += 1;
+                if self.console.is_some() {
+                    self.console_signals();
+                }
                 let v = match r {
                     Ok(v) => v as u64,
                     Err(e) => (-(e.0 as i64)) as u64,

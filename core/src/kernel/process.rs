@@ -64,8 +64,13 @@ impl<H: Host> Kernel<H> {
         if exit_signal > NSIG {
             return Err(Errno::EINVAL);
         }
-        let id = self.host.mm_create().map_err(Errno::from)?;
         let pid = self.alloc_pid();
+        if flags.contains(CloneFlags::PARENT_SETTID) {
+            // Before anything is created, so a bad pointer leaves nothing behind.
+            self.user()
+                .write(UserOutPtr::<u32>::new(a.parent_tid), &pid)?;
+        }
+        let id = self.host.mm_create().map_err(Errno::from)?;
         let now = self.host.now_mono();
         let parent = self.procs.get_mut(&self.cur).ok_or(Errno::ESRCH)?;
         let mm = parent.mm.fork_cow(&mut self.frames, id);
@@ -109,23 +114,26 @@ impl<H: Host> Kernel<H> {
             itimer_real: None,
             vfork_parent: flags.contains(CloneFlags::VFORK).then_some(parent.pid),
             exit_signal,
+            did_exec: false,
             exe: parent.exe.clone(),
             comm: parent.comm.clone(),
             start_time: now,
             cmdline: parent.cmdline.clone(),
             argc: parent.argc,
         };
-        if flags.contains(CloneFlags::PARENT_SETTID) {
-            self.user()
-                .write(UserOutPtr::<u32>::new(a.parent_tid), &pid)?;
-        }
         self.procs.insert(pid, child);
         if flags.contains(CloneFlags::CHILD_SETTID) {
             let prev = self.cur;
             self.cur = pid;
             let r = self.user().write(UserOutPtr::<u32>::new(a.child_tid), &pid);
             self.cur = prev;
-            r?;
+            if let Err(e) = r {
+                // Undo the child entirely: its host process goes too.
+                if let Some(c) = self.procs.remove(&pid) {
+                    c.mm.destroy(&mut self.frames, &mut self.host);
+                }
+                return Err(e);
+            }
         }
         self.epoch += 1;
         Ok(pid)
@@ -243,6 +251,7 @@ impl<H: Host> Kernel<H> {
         p.comm = super::comm_of(path);
         p.exe = exe;
         p.argc = argv.len();
+        p.did_exec = true;
         let mut cmdline = argv;
         cmdline.extend(envp);
         p.cmdline = cmdline;
@@ -290,14 +299,11 @@ impl<H: Host> Kernel<H> {
             fds,
             ppid,
             pgid,
+            sid,
             vfork_parent,
             exit_signal,
-            thread,
             ..
         } = p;
-        if thread.clear_child_tid != 0 {
-            // Nobody else shares this address space yet; nothing to wake.
-        }
         drop(fds);
         mm.destroy(&mut self.frames, &mut self.host);
         if let Some(pp) = vfork_parent {
@@ -309,6 +315,9 @@ impl<H: Host> Kernel<H> {
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
             z.ppid = 1;
+        }
+        if pid == sid {
+            self.console_session_exit(pid);
         }
         if pid == 1 {
             self.init_status = Some(status);

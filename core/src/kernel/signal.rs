@@ -36,7 +36,12 @@ impl<H: Host> Kernel<H> {
             return Err(Errno::EINVAL);
         }
         let Some(p) = self.procs.get_mut(&pid) else {
-            return Err(Errno::ESRCH);
+            // A zombie exists until reaped; signals to it are discarded.
+            return if self.zombies.contains_key(&pid) {
+                Ok(())
+            } else {
+                Err(Errno::ESRCH)
+            };
         };
         if sig == 0 {
             return Ok(());
@@ -184,12 +189,19 @@ impl<H: Host> Kernel<H> {
                         ..
                     }
                 ) && action.flags & SA_RESTART != 0;
-                if restart {
+                let done = core::mem::take(&mut p.thread.io_done);
+                if done > 0 {
+                    // Some bytes moved: the call returns their count.
+                    p.thread.regs.set_syscall_ret(done as u64);
+                } else if restart {
                     p.thread.regs.restart_syscall();
                 } else {
                     p.thread
                         .regs
                         .set_syscall_ret((-(Errno::EINTR.0 as i64)) as u64);
+                    if let Wait::Until(d) = w {
+                        self.interrupted_sleep = Some(d);
+                    }
                 }
                 // sigsuspend, ppoll and pselect6 ran with a temporary mask: the
                 // frame carries the caller's own, restored by sigreturn.
@@ -199,6 +211,9 @@ impl<H: Host> Kernel<H> {
                 p.thread.state = ThreadState::Runnable;
                 p.thread.deadline = None;
                 self.tried.remove(&pid);
+            }
+            if let Some(d) = self.interrupted_sleep.take() {
+                self.write_sleep_remaining(d);
             }
             if self.setup_frame(sig, &info, frame_mask).is_err() {
                 // No room for the frame: Linux kills with SIGSEGV.
@@ -222,7 +237,9 @@ impl<H: Host> Kernel<H> {
             if action.flags & SA_RESETHAND != 0 {
                 p.sigactions[(sig - 1) as usize] = Default::default();
             }
-            return true;
+            // More deliverable signals get frames on top of this one, so their
+            // handlers run first, as on Linux.
+            continue;
         }
     }
 
@@ -267,9 +284,36 @@ impl<H: Host> Kernel<H> {
         if have_fp {
             user.write_bytes(layout.fp, &fp)?;
         }
+        if have_fp {
+            // The handler starts with a clean FP state, as on Linux.
+            let id = self.proc().mm.id;
+            let _ = self.host.fpstate_set(id, &frame::initial_fpstate());
+        }
         let p = self.proc();
         frame::enter_handler(&mut p.thread.regs, action.handler, sig, &layout);
         Ok(())
+    }
+
+    /// An interrupted nanosleep or relative clock_nanosleep reports the time it
+    /// had left in its `rem` argument.
+    fn write_sleep_remaining(&mut self, deadline: u64) {
+        use umbra_abi::syscall::nr;
+        let now = self.host.now_mono();
+        let regs = &self.proc().thread.regs;
+        let (n, a) = (regs.syscall_nr() as usize, regs.syscall_args());
+        let rem = match n {
+            nr::NANOSLEEP => a[1],
+            nr::CLOCK_NANOSLEEP if a[1] & 1 == 0 => a[3],
+            _ => 0,
+        };
+        if rem != 0 {
+            let left = deadline.saturating_sub(now);
+            let ts = umbra_abi::structs::Timespec {
+                tv_sec: (left / 1_000_000_000) as i64,
+                tv_nsec: (left % 1_000_000_000) as i64,
+            };
+            let _ = self.user().write(crate::mm::UserOutPtr::new(rem), &ts);
+        }
     }
 
     /// rt_sigreturn: restores the context saved in the frame at the stack.

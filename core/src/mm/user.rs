@@ -11,6 +11,10 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use umbra_abi::{Errno, Pod};
 
+/// Longest single argument or environment string, NUL included (Linux's
+/// MAX_ARG_STRLEN: 32 pages).
+pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+
 /// An address space borrowed together with what it needs to reach its pages.
 pub struct UserAccess<'a, H> {
     pub mm: &'a mut AddressSpace,
@@ -71,14 +75,17 @@ impl<H: HostMemory> UserAccess<'_, H> {
             if p == 0 {
                 return Ok(out);
             }
-            let s = self.read_cstr(p, max_total - total).map_err(|e| {
-                if e == Errno::ENAMETOOLONG {
-                    Errno::E2BIG
-                } else {
-                    e
-                }
-            })?;
-            total += s.len() + 1;
+            let s = self
+                .read_cstr(p, (max_total - total).min(MAX_ARG_STRLEN - 1))
+                .map_err(|e| {
+                    if e == Errno::ENAMETOOLONG {
+                        Errno::E2BIG
+                    } else {
+                        e
+                    }
+                })?;
+            // Each string costs its bytes and its pointer on the new stack.
+            total += s.len() + 1 + 8;
             if total > max_total {
                 return Err(Errno::E2BIG);
             }

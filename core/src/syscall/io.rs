@@ -6,13 +6,16 @@
 //! parks the thread; it is served again when input arrives.
 
 use super::Outcome;
+use crate::fs::devfs::ConsoleFile;
 use crate::fs::file::OpenFile;
 use crate::fs::IoctlArg;
 use crate::host::Host;
+use crate::kernel::JobCheck;
 use crate::kernel::Kernel;
 use crate::mm::UserInPtr;
 use crate::task::fd_table::FdFlags;
 use crate::task::{Restart, Wait};
+use crate::tty::TtyCaller;
 use crate::{KResult, SysResult};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -124,7 +127,31 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
     if crate::fs::procfs::is_procfs(&f) {
         k.procfs_touch();
     }
+    match k.console_job_check(&f, false) {
+        JobCheck::Allowed => {}
+        JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
+        JobCheck::Stopped => {
+            return Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+    }
     let r = read_into(k, &f, buf, len, None);
+    if r == Err(Errno::EAGAIN) && !f.is_nonblocking() {
+        // A terminal read with VTIME set ends at its timer even without input.
+        let wait = f
+            .ops()
+            .and_then(|o| ConsoleFile::of(&**o))
+            .and_then(|c| c.state().read_wait_ns());
+        if let Some(ns) = wait {
+            let d = k.deadline_after(ns);
+            return Outcome::Block(Wait::Event {
+                deadline: Some(d),
+                restart: Restart::WithSaRestart,
+            });
+        }
+    }
     blocking(&f, r)
 }
 
@@ -156,8 +183,46 @@ pub(crate) fn finish_write<H: Host>(k: &mut Kernel<H>, fd: i32, r: SysResult) ->
 
 /// write(2).
 pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Outcome {
-    let r = file(k, fd).and_then(|f| write_from(k, &f, buf, len, None));
-    finish_write(k, fd, r)
+    if let Ok(f) = file(k, fd) {
+        match k.console_job_check(&f, true) {
+            JobCheck::Allowed => {}
+            JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
+            JobCheck::Stopped => {
+                return Outcome::Block(Wait::Event {
+                    deadline: None,
+                    restart: Restart::WithSaRestart,
+                })
+            }
+        }
+    }
+    let f = match file(k, fd) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    // A blocking write to a stream (a pipe) moves every byte before it returns:
+    // after partial progress the thread parks and goes on from there.
+    let done = core::mem::take(&mut k.proc().thread.io_done).min(len);
+    let r = write_from(k, &f, buf + done as u64, len - done, None);
+    let stream = f.inode().is_none() && !f.is_nonblocking();
+    match r {
+        Ok(n) if stream && done + n < len => {
+            k.proc().thread.io_done = done + n;
+            Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+        Err(Errno::EAGAIN) if stream && done > 0 => {
+            k.proc().thread.io_done = done;
+            Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+        Ok(n) => Outcome::Ret(Ok(done + n)),
+        Err(_) if done > 0 => Outcome::Ret(Ok(done)),
+        Err(e) => finish_write(k, fd, Err(e)),
+    }
 }
 
 fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iovec>> {
@@ -357,7 +422,26 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
         input,
         output: None,
     };
-    let r = f.ioctl(&mut k.host, cmd, &mut staged)?;
+    let r = match f.ops().and_then(|o| ConsoleFile::of(&**o)) {
+        Some(console) => {
+            let me = k.proc();
+            let (pid, pgid, sid) = (me.pid, me.pgid, me.sid);
+            let groups: Vec<(u32, u32)> = k
+                .pids()
+                .into_iter()
+                .filter_map(|p| k.process(p).map(|q| (q.pgid, q.sid)))
+                .collect();
+            let lookup = move |g: u32| groups.iter().find(|(pg, _)| *pg == g).map(|(_, s)| *s);
+            let caller = TtyCaller {
+                pid,
+                pgid,
+                sid,
+                pgrp_session: Some(&lookup),
+            };
+            console.ioctl_as(&mut k.host, cmd, &mut staged, &caller)?
+        }
+        None => f.ioctl(&mut k.host, cmd, &mut staged)?,
+    };
     if let Some(out) = staged.output {
         k.user().write_bytes(arg, &out)?;
     }

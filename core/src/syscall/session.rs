@@ -42,6 +42,9 @@ pub fn sys_setpgid<H: Host>(k: &mut Kernel<H>, pid: i32, pgid: i32) -> SysResult
     if t.sid != my_sid {
         return Err(Errno::EPERM);
     }
+    if target != me && t.did_exec {
+        return Err(Errno::EACCES);
+    }
     if t.sid == target {
         // A session leader cannot move.
         return Err(Errno::EPERM);

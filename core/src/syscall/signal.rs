@@ -174,6 +174,17 @@ fn kill_targets<H: Host>(k: &Kernel<H>, pid: i32) -> Vec<Pid> {
         .collect()
 }
 
+/// pid 1 of the guest is the init of its namespace: signals it has no handler
+/// for, SIGKILL and SIGSTOP included, are dropped when other guest processes
+/// send them (Linux's SIGNAL_UNKILLABLE).
+fn init_shields<H: Host>(k: &Kernel<H>, pid: Pid, sig: u32) -> bool {
+    pid == 1
+        && k.cur != 1
+        && sig != 0
+        && k.process(1)
+            .is_some_and(|p| !p.sigactions[(sig - 1) as usize].has_handler())
+}
+
 /// kill(2): a process, the caller's group (0), a group (-pgid), or every
 /// process but pid 1 and the caller (-1). The guest runs as root, so every
 /// target is permitted.
@@ -186,7 +197,9 @@ pub fn sys_kill<H: Host>(k: &mut Kernel<H>, pid: i32, sig: u32) -> SysResult {
     }
     let targets = kill_targets(k, pid);
     if targets.is_empty() {
-        return Err(Errno::ESRCH);
+        // A zombie still exists until reaped: signals to it are discarded.
+        let zombie = pid > 0 && k.zombies.contains_key(&(pid as u32));
+        return if zombie { Ok(0) } else { Err(Errno::ESRCH) };
     }
     let info = SigInfo {
         signo: sig,
@@ -196,6 +209,9 @@ pub fn sys_kill<H: Host>(k: &mut Kernel<H>, pid: i32, sig: u32) -> SysResult {
         ..SigInfo::default()
     };
     for t in targets {
+        if init_shields(k, t, sig) {
+            continue;
+        }
         k.send_signal(t, sig, info)?;
     }
     Ok(0)
@@ -215,6 +231,9 @@ pub fn sys_tgkill<H: Host>(k: &mut Kernel<H>, tgid: i32, tid: i32, sig: u32) -> 
         pid: k.cur,
         ..SigInfo::default()
     };
+    if init_shields(k, tid as u32, sig) {
+        return Ok(0);
+    }
     k.send_signal(tid as u32, sig, info)?;
     Ok(0)
 }

@@ -108,6 +108,8 @@ pub struct Thread {
     pub altstack: AltStack,
     /// Deadline of a blocked syscall, kept while it is served again.
     pub deadline: Option<u64>,
+    /// Bytes a blocked stream write has moved so far.
+    pub io_done: usize,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
 }
@@ -124,6 +126,7 @@ impl Thread {
             pending: SigSet::default(),
             altstack: AltStack::disabled(),
             deadline: None,
+            io_done: 0,
             clear_child_tid: 0,
             robust_list: (0, 0),
         }
@@ -168,6 +171,8 @@ pub struct Process {
     pub vfork_parent: Option<Pid>,
     /// Signal sent to the parent at exit (SIGCHLD for fork).
     pub exit_signal: u32,
+    /// Whether it has called execve (setpgid on it then fails).
+    pub did_exec: bool,
     /// The guest path of the executable (/proc/PID/exe, readlink).
     pub exe: String,
     /// The command name (/proc/PID/comm), at most 15 bytes.

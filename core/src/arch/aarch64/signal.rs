@@ -30,6 +30,10 @@ pub fn encode_frame(
     []
 }
 
+pub fn initial_fpstate() -> [u8; FPSTATE_SIZE] {
+    []
+}
+
 pub fn enter_handler(_regs: &mut UserRegs, _handler: u64, _sig: u32, _layout: &FrameLayout) {}
 
 pub struct Restored {

@@ -119,6 +119,17 @@ pub fn enter_handler(regs: &mut UserRegs, handler: u64, sig: u32, layout: &Frame
     g.eflags &= !(0x100 | 0x400);
 }
 
+/// The FP state a handler starts with, as Linux gives it (fpu__clear_user_states):
+/// FCW 0x37f and MXCSR 0x1f80 with every register zero.
+pub fn initial_fpstate() -> [u8; FPSTATE_SIZE] {
+    let mut f = [0u8; FPSTATE_SIZE];
+    f[0..2].copy_from_slice(&0x037fu16.to_ne_bytes());
+    f[24..28].copy_from_slice(&0x1f80u32.to_ne_bytes());
+    // MXCSR_MASK: the bits the CPU lets software set.
+    f[28..32].copy_from_slice(&0xffffu32.to_ne_bytes());
+    f
+}
+
 /// Bytes of the ucontext rt_sigreturn reads.
 pub const UCONTEXT_LEN: usize = UCONTEXT_SIZE as usize;
 

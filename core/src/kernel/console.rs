@@ -1,0 +1,147 @@
+//! The kernel's side of the console tty: feeding host input to the line
+//! discipline, delivering the signals it makes (^C, ^Z, ^\, SIGWINCH) to process
+//! groups, the controlling terminal of pid 1's session, and the job-control
+//! rules for background groups (SIGTTIN, SIGTTOU).
+
+use super::Kernel;
+use crate::fs::devfs::{ConsoleFile, ConsoleState};
+use crate::fs::file::OpenFile;
+use crate::host::Host;
+use crate::task::signal::code;
+use crate::task::{Pid, SigInfo};
+use crate::tty::{TtyAccess, TtyCaller};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use umbra_abi::signal::{SIGTTIN, SIG_IGN};
+use umbra_abi::Errno;
+
+/// What job control decided about a console access.
+pub(crate) enum JobCheck {
+    Allowed,
+    /// Fail with this errno (EIO for an orphaned or ignoring background reader).
+    Fail(Errno),
+    /// The caller's group was sent a stop signal: park and try again later.
+    Stopped,
+}
+
+impl<H: Host> Kernel<H> {
+    /// Takes the console from pid 1's stdio; a terminal becomes the controlling
+    /// terminal of pid 1's session with pid 1's group in the foreground.
+    pub(super) fn attach_console(&mut self, stdio: &[Arc<OpenFile>; 3], pid: Pid) {
+        let state = stdio[0]
+            .ops()
+            .and_then(|o| ConsoleFile::of(&**o))
+            .map(|c| c.state().clone());
+        if let Some(s) = &state {
+            if ConsoleState::is_tty(&self.host) {
+                s.set_session(pid, pid);
+            }
+        }
+        self.console = state;
+    }
+
+    /// Reads host input into the line discipline and delivers its signals.
+    pub(super) fn pump_console(&mut self) {
+        if let Some(c) = self.console.clone() {
+            c.pump(&mut self.host);
+            self.console_signals();
+        }
+    }
+
+    /// Delivers the signals the console queued (to process groups).
+    pub(super) fn console_signals(&mut self) {
+        let Some(c) = &self.console else { return };
+        let sigs = c.take_signals();
+        for (pgid, sig) in sigs {
+            self.signal_group(
+                pgid,
+                sig,
+                SigInfo {
+                    signo: sig,
+                    code: code::SI_KERNEL,
+                    ..SigInfo::default()
+                },
+            );
+        }
+    }
+
+    /// Sends `sig` to every process of group `pgid`.
+    pub(crate) fn signal_group(&mut self, pgid: Pid, sig: u32, info: SigInfo) -> usize {
+        let members: Vec<Pid> = self
+            .procs
+            .values()
+            .filter(|p| p.pgid == pgid)
+            .map(|p| p.pid)
+            .collect();
+        for pid in &members {
+            let _ = self.send_signal(*pid, sig, info);
+        }
+        members.len()
+    }
+
+    /// The current process as a tty caller.
+    pub(crate) fn tty_caller(&mut self) -> TtyCaller<'static> {
+        let p = self.proc();
+        TtyCaller::new(p.pid, p.pgid, p.sid)
+    }
+
+    /// Whether process group `pgid` is orphaned: no member has a parent in
+    /// another group of the same session (POSIX; such a group is not stopped
+    /// by terminal signals).
+    fn orphaned(&self, pgid: Pid) -> bool {
+        !self.procs.values().filter(|p| p.pgid == pgid).any(|p| {
+            self.procs
+                .get(&p.ppid)
+                .is_some_and(|parent| parent.pgid != pgid && parent.sid == p.sid)
+        })
+    }
+
+    /// Applies the job-control rules to a console access by the current process.
+    pub(crate) fn console_job_check(&mut self, file: &OpenFile, write: bool) -> JobCheck {
+        let Some(cf) = file.ops().and_then(|o| ConsoleFile::of(&**o)) else {
+            return JobCheck::Allowed;
+        };
+        let caller = self.tty_caller();
+        let access = if write {
+            cf.state().check_write(&caller)
+        } else {
+            cf.state().check_read(&caller)
+        };
+        let TtyAccess::Background { sig } = access else {
+            return JobCheck::Allowed;
+        };
+        let p = self.proc();
+        let ignored =
+            p.thread.sigmask.contains(sig) || p.sigactions[(sig - 1) as usize].handler == SIG_IGN;
+        if ignored {
+            return if sig == SIGTTIN {
+                JobCheck::Fail(Errno::EIO)
+            } else {
+                JobCheck::Allowed
+            };
+        }
+        let pgid = p.pgid;
+        if self.orphaned(pgid) {
+            return JobCheck::Fail(Errno::EIO);
+        }
+        self.signal_group(
+            pgid,
+            sig,
+            SigInfo {
+                signo: sig,
+                code: code::SI_KERNEL,
+                ..SigInfo::default()
+            },
+        );
+        JobCheck::Stopped
+    }
+
+    /// A session leader exited: its terminal loses its session.
+    pub(super) fn console_session_exit(&mut self, pid: Pid) {
+        if let Some(c) = &self.console {
+            if c.session() == pid {
+                c.session_leader_exited();
+            }
+        }
+    }
+}
