@@ -166,6 +166,23 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                     .filter(|n| (3..=1 << 20).contains(n))
                     .ok_or_else(|| format!("--max-fds: bad value '{v}'"))?;
             }
+            "--max-procs" => {
+                let v = value(&mut i, a)?;
+                r.cfg.max_procs = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1 << 16).contains(n))
+                    .ok_or_else(|| format!("--max-procs: bad value '{v}'"))?;
+            }
+            "--timeout" => {
+                let v = value(&mut i, a)?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 1e9)
+                    .ok_or_else(|| format!("--timeout: bad number of seconds '{v}'"))?;
+                r.cfg.timeout_ns = Some((secs * 1e9) as u64);
+            }
             _ if a.starts_with('-') => {
                 return Err(format!("unknown option '{a}' (see umbra --help)"))
             }
