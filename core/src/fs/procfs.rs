@@ -272,6 +272,8 @@ enum Node {
     FdDir(u32),
     FdLink(u32, i32),
     Task(u32),
+    /// /proc/PID/task/TID: the thread's view, a PID directory without `task`.
+    TaskPid(u32),
     /// A file without a path reached through its fd link.
     Reopen(Arc<dyn FileOps>, FileType),
 }
@@ -340,7 +342,8 @@ impl ProcNode {
             | Node::PidLink(p, _)
             | Node::FdDir(p)
             | Node::FdLink(p, _)
-            | Node::Task(p) => Some(p),
+            | Node::Task(p)
+            | Node::TaskPid(p) => Some(p),
             _ => None,
         }
     }
@@ -398,14 +401,16 @@ impl ProcNode {
                     .iter()
                     .map(|(n, f)| (n.to_string(), Node::SysFile(*f))),
             ),
-            Node::Pid(pid) => {
+            Node::Pid(pid) | Node::TaskPid(pid) => {
                 self.live(&t, *pid)?;
+                let with_task = matches!(self.node, Node::Pid(_));
                 let pid = *pid;
                 let mut it = [
-                    ("fd".to_string(), Node::FdDir(pid)),
-                    ("task".to_string(), Node::Task(pid)),
+                    Some(("fd".to_string(), Node::FdDir(pid))),
+                    with_task.then(|| ("task".to_string(), Node::Task(pid))),
                 ]
                 .into_iter()
+                .flatten()
                 .chain(
                     PID_FILES
                         .iter()
@@ -420,7 +425,10 @@ impl ProcNode {
             }
             Node::Task(pid) => {
                 self.live(&t, *pid)?;
-                statics(&mut core::iter::once((pid.to_string(), Node::Pid(*pid))));
+                statics(&mut core::iter::once((
+                    pid.to_string(),
+                    Node::TaskPid(*pid),
+                )));
             }
             Node::FdDir(pid) => {
                 let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
@@ -483,6 +491,7 @@ fn node_kind(n: &Node) -> FileType {
         | Node::Sys
         | Node::SysKernel
         | Node::Pid(_)
+        | Node::TaskPid(_)
         | Node::FdDir(_)
         | Node::Task(_) => FileType::Directory,
         Node::SelfLink | Node::ThreadSelf | Node::PidLink(..) | Node::FdLink(..) => {
@@ -509,6 +518,7 @@ fn node_ino(n: &Node) -> u64 {
         Node::Pid(p) => per_pid(*p, 1),
         Node::FdDir(p) => per_pid(*p, 2),
         Node::Task(p) => per_pid(*p, 3),
+        Node::TaskPid(p) => per_pid(*p, 4),
         Node::PidFile(p, f) => per_pid(
             *p,
             0x10 + idx(PID_FILES.iter().position(|(_, x)| x == f).unwrap_or(0)),
@@ -545,7 +555,12 @@ impl Inode for ProcNode {
         let mut m = self.base_meta(t.sys.now);
         let kind = self.kind();
         let perm = match &self.node {
-            Node::Root | Node::Sys | Node::SysKernel | Node::Pid(_) | Node::Task(_) => 0o555,
+            Node::Root
+            | Node::Sys
+            | Node::SysKernel
+            | Node::Pid(_)
+            | Node::TaskPid(_)
+            | Node::Task(_) => 0o555,
             Node::FdDir(_) => 0o500,
             Node::PidFile(_, PidFile::Environ) => 0o400,
             Node::SysFile(SysFile::Hostname) => 0o644,
@@ -600,12 +615,12 @@ impl Inode for ProcNode {
                     .ok_or(Errno::ENOENT)?;
                 Node::SysFile(*f)
             }
-            Node::Pid(pid) => {
+            Node::Pid(pid) | Node::TaskPid(pid) => {
                 let pid = *pid;
                 self.live(&t, pid)?;
                 match name {
                     "fd" => Node::FdDir(pid),
-                    "task" => Node::Task(pid),
+                    "task" if matches!(self.node, Node::Pid(_)) => Node::Task(pid),
                     _ => {
                         if let Some((_, f)) = PID_FILES.iter().find(|(n, _)| *n == name) {
                             Node::PidFile(pid, *f)
@@ -622,7 +637,7 @@ impl Inode for ProcNode {
                 if parse_num(name) != Some(*pid) {
                     return Err(Errno::ENOENT);
                 }
-                Node::Pid(*pid)
+                Node::TaskPid(*pid)
             }
             Node::FdDir(pid) => {
                 let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
