@@ -16,6 +16,12 @@
 //! wrapper tests/bench/maxrss, whose exact RUSAGE_CHILDREN `ru_maxrss` (the
 //! largest single process) is the floor of the result.
 //!
+//! The same samples also sum the tree's PSS (proportional set size, from
+//! /proc/<pid>/smaps_rollup) and keep the largest sum: memory shared between
+//! the sandbox's processes, such as a guest memory file mapped by the kernel
+//! process and by every stub, counts once there instead of once per mapper.
+//! It is a peak over sampling instants, so it can miss a short spike.
+//!
 //! std has no wait4 or kill, so this file declares the two libc functions
 //! itself (libc is linked into every Rust program on Linux anyway).
 
@@ -72,6 +78,9 @@ pub struct Outcome {
     pub stderr: String,
     /// Per-process peaks, when sampling was asked for.
     pub peaks: Vec<ProcPeak>,
+    /// The largest total PSS of the tree seen in one sample, KB: memory
+    /// shared between its processes (a memory file) counted once.
+    pub peak_pss_kb: u64,
 }
 
 impl Outcome {
@@ -95,6 +104,17 @@ impl Outcome {
 /// process group. After `timeout` the whole tree is killed. With `sample`,
 /// the per-process peaks of the tree are collected.
 pub fn run(cmd: &mut Command, timeout: Duration, sample: bool) -> Result<Outcome, String> {
+    run_sampled(cmd, timeout, sample, false)
+}
+
+/// [`run`], where with `wrapped` the child itself (a measuring wrapper such
+/// as tests/bench/maxrss) is left out of the PSS total.
+pub fn run_sampled(
+    cmd: &mut Command,
+    timeout: Duration,
+    sample: bool,
+    wrapped: bool,
+) -> Result<Outcome, String> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -104,12 +124,14 @@ pub fn run(cmd: &mut Command, timeout: Duration, sample: bool) -> Result<Outcome
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", crate::show(cmd)))?;
     let pid = child.id() as i32;
+    let skip_pss = if wrapped { pid } else { 0 };
     let out_rx = reader(child.stdout.take());
     let err_rx = reader(child.stderr.take());
     let mut status = 0i32;
     let mut ru = [0 as c_long; 18];
     let mut peaks: BTreeMap<i32, ProcPeak> = BTreeMap::new();
     let mut timed_out = false;
+    let mut peak_pss_kb = 0;
     if sample {
         loop {
             // SAFETY: status and ru are valid, writable and of the sizes
@@ -121,7 +143,7 @@ pub fn run(cmd: &mut Command, timeout: Duration, sample: bool) -> Result<Outcome
             if r < 0 {
                 return Err(format!("wait4: {}", std::io::Error::last_os_error()));
             }
-            sample_tree(pid, &mut peaks);
+            peak_pss_kb = peak_pss_kb.max(sample_tree(pid, skip_pss, &mut peaks));
             if start.elapsed() > timeout {
                 timed_out = true;
                 kill_tree(pid);
@@ -172,6 +194,7 @@ pub fn run(cmd: &mut Command, timeout: Duration, sample: bool) -> Result<Outcome
         stdout,
         stderr,
         peaks: peaks.into_values().collect(),
+        peak_pss_kb,
     })
 }
 
@@ -223,8 +246,21 @@ pub fn tree(root: i32) -> Vec<(i32, i32, String)> {
     found
 }
 
-fn sample_tree(root: i32, peaks: &mut BTreeMap<i32, ProcPeak>) {
+/// One sample: updates the per-process peaks and returns the tree's current
+/// total PSS in KB (from smaps_rollup), leaving `skip` (a wrapper) out.
+fn sample_tree(root: i32, skip: i32, peaks: &mut BTreeMap<i32, ProcPeak>) -> u64 {
+    let mut pss = 0;
     for (pid, ppid, comm) in tree(root) {
+        if pid != skip {
+            pss += std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Pss:"))
+                        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                })
+                .unwrap_or(0);
+        }
         let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
             continue;
         };
@@ -241,6 +277,7 @@ fn sample_tree(root: i32, peaks: &mut BTreeMap<i32, ProcPeak>) {
         });
         e.hwm_kb = e.hwm_kb.max(hwm);
     }
+    pss
 }
 
 /// SIGKILLs the process group `pid` leads and every descendant of `pid`

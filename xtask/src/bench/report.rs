@@ -217,7 +217,9 @@ fn markdown(r: &Results) -> String {
         s,
         "Start-up includes the sandbox's own start (UML: its boot); micro and macro \
          numbers are timed inside the guest. Peak RSS: sum of the per-process VmHWM \
-         of the whole host process tree, sampled."
+         of the whole host process tree, sampled (an upper bound: memory shared between \
+         the processes counts in each). Peak PSS: the largest sampled total PSS of the \
+         tree (shared memory counted once)."
     );
     let _ = writeln!(
         s,
@@ -367,7 +369,7 @@ fn color(kind: Kind) -> &'static str {
 /// the 1× line when slower than native and down when faster.
 fn svg(r: &Results) -> String {
     let wls: Vec<usize> = (0..r.workloads.len())
-        .filter(|&w| !matches!(r.workloads[w].metric, Metric::PeakRss))
+        .filter(|&w| !matches!(r.workloads[w].metric, Metric::PeakRss | Metric::PeakPss))
         .collect();
     // Systems that did not run keep their legend entry but no bar slot.
     let legend: Vec<usize> = (0..r.systems.len())
@@ -396,9 +398,19 @@ fn svg(r: &Results) -> String {
         .log10()
         .ceil();
     let bar_w = 14.0;
-    let group_w = (sys.len().max(1) as f64) * bar_w + 22.0;
+    // Per workload, the systems with a slot: applicable there.
+    let slots: Vec<Vec<usize>> = wls
+        .iter()
+        .map(|&w| {
+            sys.iter()
+                .copied()
+                .filter(|&s| r.cells[w][s].applicable)
+                .collect()
+        })
+        .collect();
+    let group_w = |g: usize| slots[g].len().max(1) as f64 * bar_w + 22.0;
     let (left, top, plot_h) = (70.0, 92.0, 420.0);
-    let width = left + group_w * wls.len() as f64 + 30.0;
+    let width = left + (0..wls.len()).map(group_w).sum::<f64>() + 30.0;
     let height = top + plot_h + 170.0;
     let y = |ratio: f64| top + (hi - ratio.log10()) / (hi - lo) * plot_h;
     let mut s = String::new();
@@ -470,9 +482,12 @@ fn svg(r: &Results) -> String {
         d += 1;
     }
     let base = y(1.0);
+    let mut gx = left + 11.0;
     for (gi, &wi) in wls.iter().enumerate() {
         let wl = &r.workloads[wi];
-        let gx = left + gi as f64 * group_w + 11.0;
+        if gi > 0 {
+            gx += group_w(gi - 1);
+        }
         if gi > 0 && r.workloads[wls[gi - 1]].group != wl.group {
             let xx = gx - 11.0;
             let _ = writeln!(
@@ -490,13 +505,9 @@ fn svg(r: &Results) -> String {
                 wl.group.name()
             );
         }
-        for (bi, &si) in sys.iter().enumerate() {
+        for (bi, &si) in slots[gi].iter().enumerate() {
             let sy = &r.systems[si];
             let x = gx + bi as f64 * bar_w;
-            let cell = &r.cells[wi][si];
-            if !cell.applicable {
-                continue;
-            }
             match ratios.get(&(wi, si)) {
                 Some(&v) => {
                     let yv = y(v);
@@ -545,7 +556,7 @@ fn svg(r: &Results) -> String {
                 None => {}
             }
         }
-        let lx = gx + (sys.len() as f64 * bar_w) / 2.0;
+        let lx = gx + (slots[gi].len() as f64 * bar_w) / 2.0;
         let _ = writeln!(
             s,
             "<text text-anchor=\"end\" transform=\"translate({lx:.1},{:.0}) rotate(-40)\">{}</text>",
