@@ -174,15 +174,18 @@ fn kill_targets<H: Host>(k: &Kernel<H>, pid: i32) -> Vec<Pid> {
         .collect()
 }
 
-/// pid 1 of the guest is the init of its namespace: signals it has no handler
-/// for, SIGKILL and SIGSTOP included, are dropped when other guest processes
-/// send them (Linux's SIGNAL_UNKILLABLE).
+/// pid 1 of the guest is the init of its namespace: signals it neither
+/// handles nor blocks, SIGKILL and SIGSTOP included, are dropped when other
+/// guest processes send them (Linux's SIGNAL_UNKILLABLE; blocked signals stay
+/// pending, so sigwaitinfo still sees them).
 fn init_shields<H: Host>(k: &Kernel<H>, pid: Pid, sig: u32) -> bool {
     pid == 1
         && k.cur != 1
         && sig != 0
-        && k.process(1)
-            .is_some_and(|p| !p.sigactions[(sig - 1) as usize].has_handler())
+        && k.process(1).is_some_and(|p| {
+            let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);
+            !blocked && !p.sigactions[(sig - 1) as usize].has_handler()
+        })
 }
 
 /// kill(2): a process, the caller's group (0), a group (-pgid), or every
