@@ -172,6 +172,24 @@ pub struct System {
     pub status: std::result::Result<PathBuf, String>,
 }
 
+impl System {
+    /// The Debian package version of a peer, if it came from one.
+    pub fn version(&self) -> Option<String> {
+        let pkg = match self.kind {
+            Kind::Proot => "proot",
+            Kind::Gvisor(_) => "runsc",
+            Kind::Uml => "user-mode-linux",
+            _ => return None,
+        };
+        let o = Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}", pkg])
+            .output()
+            .ok()?;
+        let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        (o.status.success() && !v.is_empty()).then(|| format!("{pkg} {v}"))
+    }
+}
+
 /// The runs of one workload on one system.
 #[derive(Default, Clone)]
 pub struct Cell {

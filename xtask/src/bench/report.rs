@@ -190,6 +190,10 @@ fn markdown(r: &Results) -> String {
         s.push('\n');
     }
     s.push('\n');
+    let versions: Vec<String> = r.systems.iter().filter_map(|sys| sys.version()).collect();
+    if !versions.is_empty() {
+        let _ = writeln!(s, "Peers (Debian packages): {}\n", versions.join(", "));
+    }
     let not_run: Vec<String> = r
         .systems
         .iter()
@@ -308,9 +312,10 @@ fn json(r: &Results) -> String {
         s,
         "  \"systems\": [{}],",
         json_list(&r.systems, |sys| format!(
-            "{{\"id\": {}, \"name\": {}, \"error\": {}}}",
+            "{{\"id\": {}, \"name\": {}, \"version\": {}, \"error\": {}}}",
             json_str(sys.id),
             json_str(sys.name),
+            sys.version().map_or("null".into(), |v| json_str(&v)),
             sys.status
                 .as_ref()
                 .err()
