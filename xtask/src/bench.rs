@@ -1000,7 +1000,18 @@ pub fn bench(args: &[String]) -> Result<()> {
     let dir = target_dir().join("bench");
     let bin = dir.join("bin");
     build_programs(&bin)?;
-    let umbra = build_umbra_release();
+    // UMBRA_BIN measures another build (as in the e2e tests) instead.
+    let umbra = match std::env::var_os("UMBRA_BIN") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            if p.is_file() {
+                Ok(p)
+            } else {
+                Err(format!("UMBRA_BIN={} is not a file", p.display()))
+            }
+        }
+        None => build_umbra_release(),
+    };
     if let Err(e) = &umbra {
         println!("bench: umbra unavailable, measuring without it: {e}");
     }

@@ -414,8 +414,10 @@ fn svg(r: &Results) -> String {
         })
         .collect();
     let group_w = |g: usize| slots[g].len().max(1) as f64 * bar_w + 22.0;
-    let (left, top, plot_h) = (70.0, 92.0, 420.0);
-    let width = left + (0..wls.len()).map(group_w).sum::<f64>() + 30.0;
+    // Room on the left for the first rotated label; wide enough for the
+    // title and legend even with few bars.
+    let (left, top, plot_h) = (120.0, 92.0, 420.0);
+    let width = (left + (0..wls.len()).map(group_w).sum::<f64>() + 30.0).max(1000.0);
     let height = top + plot_h + 170.0;
     let y = |ratio: f64| top + (hi - ratio.log10()) / (hi - lo) * plot_h;
     let mut s = String::new();
