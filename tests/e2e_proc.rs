@@ -81,9 +81,7 @@ proc_same_as_native! {
     pipe_big_write_musl: Musl "proc_pipes" &["big_write"];
     nanosleep_rem_musl: Musl "proc_signals" &["nanosleep_rem"];
     unblock_order_musl: Musl "proc_signals" &["unblock_order"];
-    #[ignore = "umbra bug: a busy loop without syscalls never gets its timer signal (no preemption)"]
     async_frame_musl: Musl "proc_sigframe" &["async_frame"];
-    #[ignore = "umbra bug: a busy loop without syscalls never gets its timer signal (no preemption)"]
     double_in_register_musl: Musl "proc_sigframe" &["double"];
     handler_mxcsr_musl: Musl "proc_sigframe" &["handler_mxcsr"];
     setpgid_after_exec_musl: Musl "proc_jobs" &["setpgid_after_exec"];
