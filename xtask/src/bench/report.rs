@@ -190,7 +190,8 @@ fn markdown(r: &Results) -> String {
         s.push('\n');
     }
     s.push('\n');
-    let versions: Vec<String> = r.systems.iter().filter_map(|sys| sys.version()).collect();
+    let mut versions: Vec<String> = r.systems.iter().filter_map(|sys| sys.version()).collect();
+    versions.dedup();
     if !versions.is_empty() {
         let _ = writeln!(s, "Peers (Debian packages): {}\n", versions.join(", "));
     }
