@@ -85,7 +85,6 @@ proc_same_as_native! {
     double_in_register_musl: Musl "proc_sigframe" &["double"];
     handler_mxcsr_musl: Musl "proc_sigframe" &["handler_mxcsr"];
     setpgid_after_exec_musl: Musl "proc_jobs" &["setpgid_after_exec"];
-    #[ignore = "umbra bug: realtime signals are not queued"]
     rt_queue_musl: Musl "proc_signals" &["rt_queue"];
 }
 

@@ -65,9 +65,8 @@ impl<H: Host> Kernel<H> {
         let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);
         if sig != SIGKILL && action.ignores(sig) && !blocked {
             // Dropped at generation, as Linux does (SIGCONT's effect stays).
-        } else if !p.pending.contains(sig) {
-            p.pending.add(sig);
-            p.siginfo.insert(sig, SigInfo { signo: sig, ..info });
+        } else if !p.enqueue_signal(sig, info) {
+            return Err(Errno::EAGAIN);
         }
         let pid = p.pid;
         if let Some((ppid, c, status)) = notify_parent {
@@ -145,16 +144,7 @@ impl<H: Host> Kernel<H> {
             let Some(sig) = deliverable(p).first() else {
                 return p.thread.state == ThreadState::Runnable;
             };
-            let from_thread = p.thread.pending.contains(sig);
-            if from_thread {
-                p.thread.pending.remove(sig);
-            } else {
-                p.pending.remove(sig);
-            }
-            let info = p.siginfo.remove(&sig).unwrap_or(SigInfo {
-                signo: sig,
-                ..SigInfo::default()
-            });
+            let info = p.dequeue_signal(sig);
             let action = p.sigactions[(sig - 1) as usize];
             if action.handler == SIG_IGN && sig != SIGKILL {
                 continue;

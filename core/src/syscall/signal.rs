@@ -55,6 +55,7 @@ pub fn sys_rt_sigaction<H: Host>(
         if a.ignores(sig) {
             p.pending.remove(sig);
             p.thread.pending.remove(sig);
+            p.thread.rt_queue.retain(|i| i.signo != sig);
         }
     }
     Ok(0)
@@ -291,15 +292,7 @@ pub fn sys_rt_sigtimedwait<H: Host>(
         let p = k.proc();
         let hit = SigSet((p.pending.0 | p.thread.pending.0) & want.0);
         if let Some(sig) = hit.first() {
-            if p.thread.pending.contains(sig) {
-                p.thread.pending.remove(sig);
-            } else {
-                p.pending.remove(sig);
-            }
-            let si = p.siginfo.remove(&sig).unwrap_or(SigInfo {
-                signo: sig,
-                ..SigInfo::default()
-            });
+            let si = p.dequeue_signal(sig);
             if info != 0 {
                 k.user().write_bytes(info, &si.encode())?;
             }

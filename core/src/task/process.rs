@@ -110,6 +110,9 @@ pub struct Thread {
     pub deadline: Option<u64>,
     /// Bytes a blocked stream write has moved so far.
     pub io_done: usize,
+    /// Queued instances of real-time signals, oldest first (they queue; a
+    /// standard signal is pending at most once).
+    pub rt_queue: Vec<SigInfo>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
 }
@@ -127,6 +130,7 @@ impl Thread {
             altstack: AltStack::disabled(),
             deadline: None,
             io_done: 0,
+            rt_queue: Vec::new(),
             clear_child_tid: 0,
             robust_list: (0, 0),
         }
@@ -185,7 +189,52 @@ pub struct Process {
     pub argc: usize,
 }
 
+/// Most real-time signals queued per process (RLIMIT_SIGPENDING's role).
+pub const RT_QUEUE_MAX: usize = 1024;
+
 impl Process {
+    /// Marks `sig` pending with `info`. Real-time signals queue every
+    /// instance; returns false when the queue is full (the sender gets EAGAIN).
+    pub fn enqueue_signal(&mut self, sig: u32, info: SigInfo) -> bool {
+        if sig >= umbra_abi::signal::SIGRTMIN {
+            if self.thread.rt_queue.len() >= RT_QUEUE_MAX {
+                return false;
+            }
+            self.thread.rt_queue.push(SigInfo { signo: sig, ..info });
+            self.pending.add(sig);
+        } else if !self.pending.contains(sig) {
+            self.pending.add(sig);
+            self.siginfo.insert(sig, SigInfo { signo: sig, ..info });
+        }
+        true
+    }
+
+    /// Takes one pending instance of `sig` (which must be pending) and its
+    /// information; a real-time signal stays pending while more are queued.
+    pub fn dequeue_signal(&mut self, sig: u32) -> SigInfo {
+        let blank = SigInfo {
+            signo: sig,
+            ..SigInfo::default()
+        };
+        if self.thread.pending.contains(sig) {
+            self.thread.pending.remove(sig);
+            return self.siginfo.remove(&sig).unwrap_or(blank);
+        }
+        if sig >= umbra_abi::signal::SIGRTMIN {
+            let q = &mut self.thread.rt_queue;
+            let info = q
+                .iter()
+                .position(|i| i.signo == sig)
+                .map_or(blank, |at| q.remove(at));
+            if !q.iter().any(|i| i.signo == sig) {
+                self.pending.remove(sig);
+            }
+            return info;
+        }
+        self.pending.remove(sig);
+        self.siginfo.remove(&sig).unwrap_or(blank)
+    }
+
     /// The process's current resource limit.
     pub fn rlimit(&self, res: u32) -> Rlimit {
         self.rlimits.get(res as usize).copied().unwrap_or(Rlimit {
