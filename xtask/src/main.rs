@@ -301,8 +301,11 @@ fn demo() -> Result<()> {
         &["seq", "1", "5"],
         &["ls", "/"],
         &["cat", "/etc/passwd"],
-        // Builtins only: command substitution would need fork, which comes later.
         &["sh", "-c", "echo I am pid $$; cd /etc && pwd"],
+        // Processes, pipes and signals: the guest forks, execs and waits.
+        &["sh", "-c", "seq 1 1000 | sort -rn | head -3; echo lines: $(yes | head -n 5000 | wc -l)"],
+        &["sh", "-c", "trap 'echo caught TERM' TERM; kill -TERM $$; sleep 1 & wait $!; echo job done: $?"],
+        &["sh", "-c", "ps; free; mount | head -4"],
     ];
     let mut failed = Vec::new();
     for args in commands {
