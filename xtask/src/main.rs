@@ -303,8 +303,16 @@ fn demo() -> Result<()> {
         &["cat", "/etc/passwd"],
         &["sh", "-c", "echo I am pid $$; cd /etc && pwd"],
         // Processes, pipes and signals: the guest forks, execs and waits.
-        &["sh", "-c", "seq 1 1000 | sort -rn | head -3; echo lines: $(yes | head -n 5000 | wc -l)"],
-        &["sh", "-c", "trap 'echo caught TERM' TERM; kill -TERM $$; sleep 1 & wait $!; echo job done: $?"],
+        &[
+            "sh",
+            "-c",
+            "seq 1 1000 | sort -rn | head -3; echo lines: $(yes | head -n 5000 | wc -l)",
+        ],
+        &[
+            "sh",
+            "-c",
+            "trap 'echo caught TERM' TERM; kill -TERM $$; sleep 1 & wait $!; echo job done: $?",
+        ],
         &["sh", "-c", "ps; free; mount | head -4"],
     ];
     let mut failed = Vec::new();
