@@ -94,7 +94,14 @@ fn stub_is_empty() {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let f: Vec<&str> = after.split(' ').collect();
-    assert_eq!(f[3], pid.to_string(), "session id"); // field 6: session
+    // Field 6: session. A stub forked from the template stub shares the
+    // template's session, never umbra's; and it has no controlling terminal
+    // (field 7, tty_nr).
+    let my_stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let my_after = &my_stat[my_stat.rfind(')').unwrap() + 2..];
+    let my_sid = my_after.split(' ').nth(3).unwrap();
+    assert_ne!(f[3], my_sid, "session id");
+    assert_eq!(f[4], "0", "controlling terminal");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let allowed = status
         .lines()

@@ -64,6 +64,7 @@ pub mod nr {
     pub const DUP2: usize = 33;
     pub const NANOSLEEP: usize = 35;
     pub const GETPID: usize = 39;
+    pub const CLONE: usize = 56;
     pub const FORK: usize = 57;
     pub const EXIT: usize = 60;
     pub const WAIT4: usize = 61;
