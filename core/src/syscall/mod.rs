@@ -123,7 +123,12 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SCHED_YIELD => Ok(0),
         SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
         PRCTL => proc::sys_prctl(k, a[0] as u32, a[1]),
+        // arm64 passes clone's tls before child_tid (flags, stack, parent_tid,
+        // tls, child_tid); x86_64 passes child_tid first.
+        #[cfg(not(target_arch = "aarch64"))]
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[3], a[4]),
+        #[cfg(target_arch = "aarch64")]
+        CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[4], a[3]),
         EXECVE => clone::sys_execve(k, a[0], a[1], a[2]),
         WAIT4 => return wait::sys_wait4(k, a[0] as i32, a[1], a[2] as u32, a[3]),
         WAITID => return wait::sys_waitid(k, a[0] as u32, a[1] as u32, a[2], a[3] as u32),

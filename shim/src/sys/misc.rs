@@ -56,6 +56,7 @@ pub fn sleep_until_mono(deadline_ns: u64) -> Result<(), Errno> {
 pub fn poll_fd(fd: i32, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
     let mut pfd = [fd as i64 as u64 & 0xffff_ffff | ((events as u16 as u64) << 32)];
     // SAFETY: `pfd` is one struct pollfd (int fd; short events; short revents).
+    #[cfg(target_arch = "x86_64")]
     let n = check(unsafe {
         raw::syscall6(
             raw::nr::POLL,
@@ -67,6 +68,22 @@ pub fn poll_fd(fd: i32, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
             0,
         )
     })?;
+    // arm64 has no poll: ppoll with a relative timeout (NULL: forever).
+    #[cfg(target_arch = "aarch64")]
+    let n = {
+        let ts = [
+            i64::from(timeout_ms.max(0) / 1000),
+            i64::from(timeout_ms.max(0) % 1000) * 1_000_000,
+        ];
+        let tsp = if timeout_ms < 0 {
+            0
+        } else {
+            ts.as_ptr() as usize
+        };
+        // SAFETY: `pfd` is one struct pollfd; `tsp` is NULL or a readable
+        // struct timespec; no signal mask.
+        check(unsafe { raw::syscall6(raw::nr::PPOLL, pfd.as_mut_ptr() as usize, 1, tsp, 0, 8, 0) })?
+    };
     Ok(if n == 0 {
         0
     } else {

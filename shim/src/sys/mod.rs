@@ -1,16 +1,38 @@
 //! Raw host syscalls. This module is the only place in the shim with `unsafe`;
-//! everything it exports is a safe function or type. x86_64 only for now.
+//! everything it exports is a safe function or type.
+//!
+//! Hosts: x86_64 (`raw`, `ptrace`, `stub`, `seccomp` in this directory) and
+//! aarch64 (the same four modules, same API, in `arch/aarch64/`). `mem`,
+//! `misc` and `signals` are shared.
 
-#[cfg(not(target_arch = "x86_64"))]
-compile_error!("the ptrace backend of umbra-shim is implemented for x86_64 hosts only");
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("the ptrace backend of umbra-shim is implemented for x86_64 and aarch64 hosts only");
 
 mod mem;
 mod misc;
+#[cfg(target_arch = "x86_64")]
 pub mod ptrace;
+#[cfg(target_arch = "x86_64")]
 pub mod raw;
+#[cfg(target_arch = "x86_64")]
 pub mod seccomp;
-pub mod signals;
+#[cfg(target_arch = "x86_64")]
 pub mod stub;
+
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64/ptrace.rs"]
+pub mod ptrace;
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64/raw.rs"]
+pub mod raw;
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64/seccomp.rs"]
+pub mod seccomp;
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64/stub.rs"]
+pub mod stub;
+
+pub mod signals;
 
 pub use mem::{create_memory_file, MemoryFile, SharedMapping};
 pub use misc::*;

@@ -1,0 +1,1198 @@
+//! The ptrace backend of umbra-core's Host traits on aarch64 hosts. Safe code
+//! only: every host call goes through `crate::sys`.
+//!
+//! The same design as the x86_64 backend (`host/mod.rs`, which this file
+//! follows function by function): registers through NT_PRSTATUS, NT_ARM_TLS and
+//! NT_ARM_SYSTEM_CALL; the stub traps with `brk #0`.
+//!
+//! x7 at syscall stops: arm64's `report_syscall` shows the tracer x7 = 0 at a
+//! syscall-entry stop and puts the thread's own x7 back when the stop ends (a
+//! write is lost). So a `GpRegs` reported at a syscall stop holds the
+//! placeholder 0 in x7, and resuming with x7 still 0 keeps the thread's real x7
+//! (the common case: the same thread goes on). When the kernel resumes with
+//! another x7, or the syscall is a clone (the child needs the real x7), the stub
+//! first leaves the syscall stop through its idle `brk` (one extra round trip)
+//! and the real x7 is read or written there. Known gap: two threads of one
+//! address space switching at syscall stops can exchange x7.
+//!
+//! One stub process per guest address space (see `sys::stub` and
+//! linker/README.md). Guest code runs in the stub under PTRACE_SYSEMU; mapping
+//! changes are queued per address space and applied lazily, in batches run by the
+//! stub itself under PTRACE_CONT, right before the next `run_user` on it.
+
+#[path = "tracker.rs"]
+mod tracker;
+
+use crate::sys::signals::{Wake, Waker, KICK_SIG, SI_TKILL};
+use crate::sys::{self, ptrace, stub, Errno};
+use ptrace::{RawRegs, WaitStatus};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use tracker::Tracker;
+use umbra_abi::flags::Prot;
+use umbra_abi::structs::Winsize;
+use umbra_core::arch::{GpRegs, UserRegs, USER_END};
+use umbra_core::host::{
+    ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError,
+    HostMemory, HostMisc, HostTime, LogLevel, MapOp, MmId, SyscallAbi, Trap,
+};
+
+const PAGE: u64 = 4096;
+const SIGILL: i32 = 4;
+const SIGTRAP: i32 = 5;
+const SIGBUS: i32 = 7;
+const SIGFPE: i32 = 8;
+const SIGSEGV: i32 = 11;
+const SEGV_MAPERR: i32 = 1;
+const SEGV_ACCERR: i32 = 2;
+const SI_KERNEL: i32 = 0x80;
+const SYS_MMAP: u64 = 222;
+const SYS_MPROTECT: u64 = 226;
+const SYS_MUNMAP: u64 = 215;
+const SYS_RSEQ: u64 = 293;
+const SYS_CLONE: u64 = 220;
+const SYS_CLONE3: u64 = 435;
+const MAP_SHARED_FIXED: u64 = 0x11;
+
+/// How to build a [`PtraceHost`].
+pub struct HostOptions {
+    /// Guest physical memory in bytes (a positive multiple of 4096).
+    pub mem_bytes: usize,
+    /// The CPU to pin umbra and every stub to; default: the one umbra runs on.
+    pub cpu: Option<usize>,
+    /// Block devices 0, 1, ...
+    pub disks: Vec<File>,
+}
+
+/// Counters, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Stub round trips that ran a batch of mapping syscalls.
+    pub batches: u64,
+    /// Host mapping syscalls those batches made.
+    pub batch_ops: u64,
+    /// `run_user` calls.
+    pub runs: u64,
+    /// Syscall stops where the ABI needed PTRACE_GET_SYSCALL_INFO (never on
+    /// aarch64).
+    pub syscall_info_calls: u64,
+    /// Round trips through the idle `brk` to read or write x7 (see the module
+    /// documentation).
+    pub x7_detours: u64,
+}
+
+struct Stub {
+    pid: i32,
+    dead: bool,
+    pending: Vec<MapOp>,
+    tracker: Tracker,
+    /// The stub's registers at its first idle trap.
+    base: RawRegs,
+    /// The stub is in a syscall stop (x7 cannot be read or written).
+    in_syscall: bool,
+    /// The last `GpRegs` reported came from a syscall stop: its x7 is the
+    /// placeholder 0, and `real_x7` (once the stub left that stop through a
+    /// batch) is the thread's own.
+    placeholder_x7: bool,
+    real_x7: Option<u64>,
+    /// The stub's current registers when known to equal a `GpRegs` we returned or
+    /// set: `run_user` skips PTRACE_SETREGS then.
+    cur: Option<GpRegs>,
+}
+
+/// A failed batch.
+struct BatchError {
+    msg: String,
+    err: HostError,
+}
+
+/// The ptrace host. Single-threaded: the thread that creates it is the tracer of
+/// every stub and must be the one that uses it.
+pub struct PtraceHost {
+    mem: sys::SharedMapping,
+    memfile: sys::MemoryFile,
+    mem_bytes: usize,
+    cpu: usize,
+    stubs: BTreeMap<u32, Stub>,
+    next_mm: u32,
+    disks: Vec<(File, u64)>,
+    stdin_eof: bool,
+    /// Cleared when `wait_event` returned because stdin was readable, set again
+    /// by `console_read`: unread input does not make `wait_event` spin.
+    stdin_armed: bool,
+    stats: HostStats,
+    /// The preemption timer and the host-event flags.
+    waker: Waker,
+    /// umbra's pid: kicks are tgkills from it.
+    my_pid: i32,
+    /// This host put the terminal in raw mode and must restore it.
+    raw_tty: bool,
+}
+
+fn to_raw(g: &GpRegs) -> RawRegs {
+    RawRegs {
+        regs: g.regs,
+        sp: g.sp,
+        pc: g.pc,
+        pstate: g.pstate,
+        tpidr: g.tpidr,
+        syscallno: g.syscallno,
+    }
+}
+
+fn from_raw(r: &RawRegs) -> GpRegs {
+    GpRegs {
+        regs: r.regs,
+        sp: r.sp,
+        pc: r.pc,
+        pstate: r.pstate,
+        tpidr: r.tpidr,
+        syscallno: r.syscallno,
+    }
+}
+
+fn log_line(level: LogLevel, msg: fmt::Arguments<'_>) {
+    // A raw terminal has no output processing: end lines with CR LF.
+    let nl = if sys::signals::tty_is_raw() {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let line = match level {
+        LogLevel::Trace => format!("{msg}{nl}"),
+        _ => format!("umbra: {msg}{nl}"),
+    };
+    let _ = sys::write_all(2, line.as_bytes());
+}
+
+fn errno_to_host(e: Errno) -> HostError {
+    match e {
+        Errno::ENOMEM | Errno::EAGAIN => HostError::NoMemory,
+        Errno::ESRCH => HostError::StubDied,
+        _ => HostError::Io,
+    }
+}
+
+/// Appends `op` to a queue, merging it into the last op when contiguous.
+fn push_merged(q: &mut Vec<MapOp>, op: MapOp) {
+    if let Some(last) = q.last_mut() {
+        match (last, op) {
+            (
+                MapOp::Map {
+                    va,
+                    len,
+                    phys,
+                    prot,
+                },
+                MapOp::Map {
+                    va: va2,
+                    len: len2,
+                    phys: phys2,
+                    prot: prot2,
+                },
+            ) if *va + *len == va2 && *phys + *len == phys2 && *prot == prot2 => {
+                *len += len2;
+                return;
+            }
+            (MapOp::Unmap { va, len }, MapOp::Unmap { va: va2, len: len2 })
+                if *va + *len == va2 =>
+            {
+                *len += len2;
+                return;
+            }
+            (
+                MapOp::Protect { va, len, prot },
+                MapOp::Protect {
+                    va: va2,
+                    len: len2,
+                    prot: prot2,
+                },
+            ) if *va + *len == va2 && *prot == prot2 => {
+                *len += len2;
+                return;
+            }
+            _ => {}
+        }
+    }
+    q.push(op);
+}
+
+impl PtraceHost {
+    /// Creates the memory file, maps it, pins umbra to a CPU and ignores SIGPIPE.
+    pub fn new(opts: HostOptions) -> Result<PtraceHost, String> {
+        PtraceHost::new_with(opts, false)
+    }
+
+    /// As [`PtraceHost::new`]; `force_file_memory` skips memfd_create and uses the
+    /// unlinked-file fallback (for tests).
+    pub fn new_with(opts: HostOptions, force_file_memory: bool) -> Result<PtraceHost, String> {
+        let mem_bytes = opts.mem_bytes;
+        if mem_bytes == 0 || mem_bytes & (PAGE as usize - 1) != 0 {
+            return Err(format!(
+                "memory size {mem_bytes} is not a positive multiple of 4096 bytes"
+            ));
+        }
+        if mem_bytes > (1usize << 46) {
+            return Err(format!("memory size {mem_bytes} is too large"));
+        }
+        sys::ignore_sigpipe().map_err(|e| format!("cannot ignore SIGPIPE: {e}"))?;
+        let cpu = match opts.cpu {
+            Some(c) => c,
+            None => sys::current_cpu().map_err(|e| format!("cannot find the current CPU: {e}"))?,
+        };
+        if !sys::cpu_allowed(cpu) {
+            return Err(format!("CPU {cpu} is not available to umbra"));
+        }
+        sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
+        let total = mem_bytes + 2 * PAGE as usize;
+        let memfile = sys::create_memory_file(total, force_file_memory)?;
+        let mut mem = sys::SharedMapping::new(&memfile.fd, total)
+            .map_err(|e| format!("cannot map the memory file ({total} bytes): {e}"))?;
+        let blob = stub::blob();
+        if blob.len() > PAGE as usize {
+            return Err("the stub blob is larger than a page".into());
+        }
+        mem.as_mut_slice()[mem_bytes..mem_bytes + blob.len()].copy_from_slice(blob);
+        let mut disks = Vec::new();
+        for (i, mut f) in opts.disks.into_iter().enumerate() {
+            let size = f
+                .seek(SeekFrom::End(0))
+                .map_err(|e| format!("cannot size disk {i}: {e}"))?;
+            disks.push((f, size));
+        }
+        // Build the stub filter now: a bug in it fails here, not in a child.
+        sys::seccomp::stub_filter()?;
+        let waker = Waker::new().map_err(|e| format!("cannot create the host timer: {e}"))?;
+        // The guest kernel's line discipline edits, echoes and raises signals:
+        // the host terminal passes every byte through.
+        let raw_tty = sys::signals::tty_enter_raw()
+            .map_err(|e| format!("cannot put the terminal in raw mode: {e}"))?;
+        Ok(PtraceHost {
+            mem,
+            memfile,
+            mem_bytes,
+            cpu,
+            stubs: BTreeMap::new(),
+            next_mm: 1,
+            disks,
+            stdin_eof: false,
+            stdin_armed: true,
+            stats: HostStats::default(),
+            waker,
+            my_pid: sys::getpid(),
+            raw_tty,
+        })
+    }
+
+    /// Confines umbra: installs a seccomp filter (on every thread) that allows
+    /// only the host syscalls umbra uses after start-up, with argument checks
+    /// (see [`confinement_rules`] and SECURITY.md); any other syscall kills
+    /// umbra (SIGSYS). Call it once the host is built, before the guest runs.
+    /// Irreversible. Stubs forked afterwards inherit the filter on top of their
+    /// own.
+    pub fn confine(&self) -> Result<(), String> {
+        #[cfg(debug_assertions)]
+        let forbidden = std::env::var_os("UMBRA_TEST_FORBIDDEN_SYSCALL").is_some();
+        let prog = sys::seccomp::umbra_filter(&confinement_rules())?;
+        sys::seccomp::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
+        sys::seccomp::install(&prog, true)
+            .map_err(|e| format!("cannot install umbra's seccomp filter: {e}"))?;
+        // Test hook (debug builds only): prove a forbidden syscall is fatal.
+        #[cfg(debug_assertions)]
+        if forbidden {
+            sys::forbidden_syscall_for_tests();
+        }
+        Ok(())
+    }
+
+    /// The host pid of the stub behind `mm`.
+    pub fn stub_pid(&self, mm: MmId) -> Option<i32> {
+        self.stubs.get(&mm.0).filter(|s| !s.dead).map(|s| s.pid)
+    }
+
+    /// Whether the preemption timer is armed and its expiry not yet reported.
+    pub fn timer_armed(&self) -> bool {
+        self.waker.armed()
+    }
+
+    /// The CPU umbra and its stubs are pinned to.
+    pub fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    /// How the memory file was made (memfd or an unlinked file).
+    pub fn memory_file_kind(&self) -> &str {
+        &self.memfile.kind
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> HostStats {
+        self.stats
+    }
+
+    /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
+    pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
+        let data_off = self.mem_bytes + PAGE as usize;
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Err(HostError::StubDied);
+        };
+        if st.dead {
+            return Err(HostError::StubDied);
+        }
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+        match flush(data, st, &mut self.stats) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                log_line(
+                    LogLevel::Error,
+                    format_args!("mapping update of stub {} failed: {}", st.pid, e.msg),
+                );
+                // The stub's address space is now unknown: it must never run again.
+                sys::ptrace::kill_and_reap(st.pid);
+                st.dead = true;
+                Err(e.err)
+            }
+        }
+    }
+
+    fn new_stub(&mut self) -> Result<Stub, String> {
+        let cfg = stub::SpawnConfig {
+            memfd: self.memfile.fd.as_raw_fd(),
+            code_off: self.mem_bytes as u64,
+            data_off: self.mem_bytes as u64 + PAGE,
+            cpu: Some(self.cpu),
+        };
+        let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
+        let mut st = Stub {
+            pid,
+            dead: false,
+            pending: Vec::new(),
+            tracker: Tracker::new(),
+            base: RawRegs::default(),
+            in_syscall: false,
+            placeholder_x7: false,
+            real_x7: None,
+            cur: None,
+        };
+        let r = self.setup_stub(&mut st);
+        if r.is_err() {
+            ptrace::kill_and_reap(pid);
+        }
+        r.map(|_| st)
+    }
+
+    fn setup_stub(&mut self, st: &mut Stub) -> Result<(), String> {
+        let pid = st.pid;
+        loop {
+            match ptrace::wait(pid).map_err(|e| format!("waiting for stub {pid}: {e}"))? {
+                WaitStatus::Stopped { sig: SIGTRAP, .. } => break,
+                WaitStatus::Stopped { .. } => {
+                    ptrace::cont(pid, 0).map_err(|e| format!("resuming stub {pid}: {e}"))?
+                }
+                WaitStatus::Exited(c) => {
+                    return Err(format!(
+                        "stub {pid} setup failed at step {c}: {}",
+                        stub::setup_step_name(c)
+                    ))
+                }
+                WaitStatus::Signaled(s) => {
+                    return Err(format!("stub {pid} was killed by signal {s} during setup"))
+                }
+            }
+        }
+        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD)
+            .map_err(|e| format!("PTRACE_SETOPTIONS on stub {pid}: {e}"))?;
+        let r = ptrace::get_regs(pid).map_err(|e| format!("PTRACE_GETREGS on stub {pid}: {e}"))?;
+        if r.pc != stub::idle_addr() {
+            return Err(format!(
+                "stub {pid} trapped at {:#x}, not at its idle trap",
+                r.pc
+            ));
+        }
+        st.base = r;
+        let mut ops: Vec<[u64; 7]> = Vec::new();
+        // A forked child keeps the parent thread's rseq registration; its area is
+        // about to be unmapped, and the kernel would then kill the stub with
+        // SIGSEGV at its next preemption. Unregister it first.
+        if let Ok(c) = ptrace::rseq_config(pid) {
+            if c.pointer != 0 {
+                ops.push([
+                    SYS_RSEQ,
+                    c.pointer,
+                    c.size as u64,
+                    1,
+                    c.signature as u64,
+                    0,
+                    0,
+                ]);
+            }
+        }
+        ops.push([SYS_MUNMAP, 0, stub::STUB_BASE, 0, 0, 0, 0]);
+        ops.push([
+            SYS_MUNMAP,
+            stub::STUB_END,
+            stub::TASK_TOP - stub::STUB_END,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        let data_off = self.mem_bytes + PAGE as usize;
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+        run_batch(data, st, &ops, &mut self.stats)
+            .map_err(|e| format!("emptying stub {pid}: {}", e.msg))
+    }
+}
+
+/// The host syscalls umbra may make once confined ([`PtraceHost::confine`]).
+/// Calls from the stub code page (the mapping batches of stubs, which inherit
+/// the filter) are allowed separately: mmap (memory file, MAP_SHARED|MAP_FIXED),
+/// munmap, mprotect, rseq unregister.
+pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
+    use sys::raw::nr;
+    use sys::seccomp::Rule::{self, *};
+    let any = [
+        // I/O on umbra's own fds: the console, disk images, the memory file.
+        nr::READ,
+        nr::WRITE,
+        nr::PREAD64,
+        nr::PWRITE64,
+        nr::FSYNC,
+        nr::FDATASYNC,
+        nr::CLOSE,
+        nr::PPOLL,
+        // Memory of umbra's allocator.
+        nr::MUNMAP,
+        nr::BRK,
+        nr::MREMAP,
+        nr::MADVISE,
+        // Signals, the preemption timer, clocks.
+        nr::RT_SIGACTION,
+        nr::RT_SIGPROCMASK,
+        nr::RT_SIGRETURN,
+        nr::SIGALTSTACK,
+        nr::RESTART_SYSCALL,
+        nr::TIMER_SETTIME,
+        nr::TIMER_GETTIME,
+        nr::TIMER_DELETE,
+        nr::CLOCK_GETTIME,
+        nr::CLOCK_NANOSLEEP,
+        nr::GETRANDOM,
+        nr::FUTEX,
+        nr::GETPID,
+        nr::GETTID,
+        // Stubs: wait, and the child's set-up before its own filter (the fork
+        // itself is the clone rule below).
+        nr::WAIT4,
+        nr::GETPPID,
+        nr::SETSID,
+        nr::SCHED_SETAFFINITY,
+        nr::DUP3,
+        nr::CLOSE_RANGE,
+        nr::EXIT,
+        nr::EXIT_GROUP,
+    ];
+    let mut rules: Vec<Rule> = any.iter().map(|&n| Any(n)).collect();
+    rules.extend([
+        ArgIn {
+            nr: nr::PTRACE,
+            arg: 0,
+            // TRACEME (stub child), CONT, SYSEMU, SETOPTIONS, GETSIGINFO,
+            // GETREGSET, SETREGSET, GET_RSEQ_CONFIGURATION. No ATTACH/SEIZE, no
+            // PEEK/POKE.
+            vals: &[0, 7, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420f],
+            hi0: true,
+        },
+        ArgIn {
+            nr: nr::CLONE,
+            arg: 0,
+            vals: &[17], // SIGCHLD and no flags: a fork (a new stub)
+            hi0: true,
+        },
+        ArgIn {
+            nr: nr::IOCTL,
+            arg: 1,
+            vals: &[0x5401, 0x5402, 0x5413], // TCGETS, TCSETS, TIOCGWINSZ
+            hi0: false,
+        },
+        ArgIn {
+            nr: nr::FCNTL,
+            arg: 1,
+            vals: &[1], // F_GETFD: std's debug check when an OwnedFd is closed
+            hi0: false,
+        },
+        ArgIn {
+            nr: nr::PRCTL,
+            arg: 0,
+            vals: &[1, 38], // PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS (stub child)
+            hi0: true,
+        },
+        ArgIn {
+            nr: nr::SECCOMP,
+            arg: 0,
+            vals: &[1], // SECCOMP_SET_MODE_FILTER: only ever narrows (stub child)
+            hi0: true,
+        },
+        Signal {
+            nr: nr::KILL,
+            pid_arg: 0,
+            sig_arg: 1,
+            sigs: &[9], // SIGKILL to a stub
+        },
+        Signal {
+            nr: nr::TGKILL,
+            pid_arg: 0,
+            sig_arg: 2,
+            // the kick (SIGALRM); re-raising a terminating signal; abort
+            sigs: &[14, 1, 2, 3, 15, 6],
+        },
+        NoExec {
+            nr: nr::MMAP,
+            stub_code: true,
+        },
+        NoExec {
+            nr: nr::MPROTECT,
+            stub_code: false,
+        },
+    ]);
+    rules
+}
+
+/// Compiles the queued ops of `st` into host syscalls and runs them in the stub.
+fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), BatchError> {
+    let pending = std::mem::take(&mut st.pending);
+    let mut ops: Vec<[u64; 7]> = Vec::with_capacity(pending.len());
+    for op in pending {
+        match op {
+            MapOp::Map {
+                va,
+                len,
+                phys,
+                prot,
+            } => {
+                let p = (prot & (Prot::READ | Prot::WRITE | Prot::EXEC)).bits() as u64;
+                ops.push([
+                    SYS_MMAP,
+                    va,
+                    len,
+                    p,
+                    MAP_SHARED_FIXED,
+                    stub::STUB_MEMFD as u64,
+                    phys,
+                ]);
+                st.tracker.map(va, len, phys, p as u32);
+            }
+            MapOp::Unmap { va, len } => {
+                ops.push([SYS_MUNMAP, va, len, 0, 0, 0, 0]);
+                st.tracker.unmap(va, len);
+            }
+            MapOp::Protect { va, len, prot } => {
+                let p = (prot & (Prot::READ | Prot::WRITE | Prot::EXEC)).bits() as u64;
+                for (s, e) in st.tracker.protect(va, len, p as u32) {
+                    ops.push([SYS_MPROTECT, s, e - s, p, 0, 0, 0]);
+                }
+            }
+        }
+    }
+    run_batch(data, st, &ops, stats)
+}
+
+fn op_name(op: &[u64; 7]) -> String {
+    match op[0] {
+        SYS_MMAP => format!(
+            "mmap({:#x}, {:#x}, prot {}, phys {:#x})",
+            op[1], op[2], op[3], op[6]
+        ),
+        SYS_MUNMAP => format!("munmap({:#x}, {:#x})", op[1], op[2]),
+        SYS_MPROTECT => format!("mprotect({:#x}, {:#x}, {})", op[1], op[2], op[3]),
+        n => format!("syscall {n}({:#x}, {:#x}, ...)", op[1], op[2]),
+    }
+}
+
+/// Runs host syscalls in the stub: one PTRACE_CONT round trip per data page.
+fn run_batch(
+    data: &mut [u8],
+    st: &mut Stub,
+    ops: &[[u64; 7]],
+    stats: &mut HostStats,
+) -> Result<(), BatchError> {
+    let pid = st.pid;
+    let died = |st: &mut Stub, what: &str| {
+        st.dead = true;
+        BatchError {
+            msg: format!("stub {pid} died {what}"),
+            err: HostError::StubDied,
+        }
+    };
+    for chunk in ops.chunks(stub::BATCH_MAX) {
+        data[..8].copy_from_slice(&(chunk.len() as u64).to_le_bytes());
+        for (i, op) in chunk.iter().enumerate() {
+            let at = 8 + i * stub::BATCH_RECORD;
+            for (j, w) in op.iter().enumerate() {
+                data[at + 8 * j..at + 8 * j + 8].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+        let used = 8 + chunk.len() * stub::BATCH_RECORD;
+        let mut r = st.base;
+        r.pc = stub::batch_addr();
+        r.syscallno = u64::MAX;
+        st.cur = None;
+        let io = |e: Errno, what: &str| BatchError {
+            msg: format!("{what} on stub {pid}: {e}"),
+            err: errno_to_host(e),
+        };
+        ptrace::set_regs(pid, &r).map_err(|e| io(e, "PTRACE_SETREGS"))?;
+        ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
+        stats.batches += 1;
+        let g = loop {
+            match ptrace::wait(pid) {
+                Ok(WaitStatus::Stopped { sig, event: 0 })
+                    if matches!(sig, SIGTRAP | SIGSEGV | SIGBUS | SIGILL | SIGFPE) =>
+                {
+                    if sig == SIGTRAP {
+                        let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
+                        if g.pc == stub::batch_done_addr() {
+                            break g;
+                        }
+                    }
+                    let info = ptrace::get_siginfo(pid).map_err(|e| io(e, "PTRACE_GETSIGINFO"))?;
+                    if info.code > 0 {
+                        data[..used].fill(0);
+                        return Err(BatchError {
+                            msg: format!(
+                                "stub {pid} faulted (signal {}, code {}, addr {:#x}) in a batch",
+                                info.signo, info.code, info.addr
+                            ),
+                            err: HostError::Io,
+                        });
+                    }
+                    // Sent from outside: suppressed.
+                    ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
+                }
+                // Any other signal (sent from outside) is suppressed.
+                Ok(WaitStatus::Stopped { .. }) => {
+                    ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?
+                }
+                Ok(WaitStatus::Exited(_)) | Ok(WaitStatus::Signaled(_)) => {
+                    return Err(died(st, "in a batch"))
+                }
+                Err(e) => return Err(io(e, "wait4")),
+            }
+        };
+        data[..used].fill(0);
+        if st.in_syscall {
+            // Leaving the syscall stop put the thread's own x7 back; the batch
+            // does not touch x7.
+            st.in_syscall = false;
+            st.real_x7 = Some(g.regs[7]);
+        }
+        let done = (g.regs[15] as usize).min(chunk.len());
+        stats.batch_ops += (done + usize::from(done < chunk.len())) as u64;
+        if done < chunk.len() {
+            let e = Errno((g.regs[0] as i64).unsigned_abs().min(4095) as i32);
+            return Err(BatchError {
+                msg: format!("{} failed: {e}", op_name(&chunk[done])),
+                err: errno_to_host(e),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Takes a stub out of its syscall stop through the idle `brk` (pc set there,
+/// no syscall to restart) and returns the thread's own x7, which the kernel
+/// puts back on the way out. The stub is left in the idle SIGTRAP stop.
+fn leave_syscall_stop(st: &mut Stub, stats: &mut HostStats) -> Result<u64, Errno> {
+    let pid = st.pid;
+    stats.x7_detours += 1;
+    st.cur = None;
+    let mut p = ptrace::get_pt_regs(pid)?;
+    p.pc = stub::idle_addr();
+    ptrace::set_pt_regs(pid, &p)?;
+    ptrace::set_syscallno(pid, -1)?;
+    ptrace::cont(pid, 0)?;
+    loop {
+        match ptrace::wait(pid)? {
+            WaitStatus::Stopped {
+                sig: SIGTRAP,
+                event: 0,
+            } => {
+                let p = ptrace::get_pt_regs(pid)?;
+                if p.pc == stub::idle_addr() {
+                    st.in_syscall = false;
+                    return Ok(p.regs[7]);
+                }
+                ptrace::cont(pid, 0)?;
+            }
+            // Signals sent from outside (a kick) are suppressed.
+            WaitStatus::Stopped { .. } => ptrace::cont(pid, 0)?,
+            WaitStatus::Exited(_) | WaitStatus::Signaled(_) => {
+                st.dead = true;
+                return Err(Errno::ESRCH);
+            }
+        }
+    }
+}
+
+impl Drop for PtraceHost {
+    fn drop(&mut self) {
+        for st in self.stubs.values_mut() {
+            if !st.dead {
+                ptrace::kill_and_reap(st.pid);
+                st.dead = true;
+            }
+        }
+        if self.raw_tty {
+            self.raw_tty = false;
+            sys::signals::tty_leave_raw();
+        }
+    }
+}
+
+impl HostMemory for PtraceHost {
+    fn physmem(&self) -> &[u8] {
+        &self.mem.as_slice()[..self.mem_bytes]
+    }
+
+    fn physmem_mut(&mut self) -> &mut [u8] {
+        let n = self.mem_bytes;
+        &mut self.mem.as_mut_slice()[..n]
+    }
+
+    fn mm_create(&mut self) -> Result<MmId, HostError> {
+        let st = match self.new_stub() {
+            Ok(st) => st,
+            Err(msg) => {
+                log_line(LogLevel::Error, format_args!("{msg}"));
+                return Err(HostError::NoMemory);
+            }
+        };
+        let id = self.next_mm;
+        self.next_mm = self.next_mm.wrapping_add(1).max(1);
+        self.stubs.insert(id, st);
+        Ok(MmId(id))
+    }
+
+    fn mm_destroy(&mut self, mm: MmId) {
+        if let Some(st) = self.stubs.remove(&mm.0) {
+            if !st.dead {
+                ptrace::kill_and_reap(st.pid);
+            }
+        }
+    }
+
+    fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError> {
+        let mem_bytes = self.mem_bytes as u64;
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Err(HostError::StubDied);
+        };
+        if st.dead {
+            return Err(HostError::StubDied);
+        }
+        let range_ok = |va: u64, len: u64| {
+            (va | len) & (PAGE - 1) == 0 && va.checked_add(len).is_some_and(|e| e <= USER_END)
+        };
+        // Validate the whole batch first: none of it is queued if any op is bad.
+        for op in ops {
+            let ok = match *op {
+                MapOp::Map { va, len, phys, .. } => {
+                    range_ok(va, len)
+                        && phys & (PAGE - 1) == 0
+                        && phys.checked_add(len).is_some_and(|e| e <= mem_bytes)
+                }
+                MapOp::Unmap { va, len } | MapOp::Protect { va, len, .. } => range_ok(va, len),
+            };
+            if !ok {
+                log_line(LogLevel::Error, format_args!("invalid mapping op {op:?}"));
+                return Err(HostError::OutOfRange);
+            }
+        }
+        for op in ops {
+            let len = match *op {
+                MapOp::Map { len, .. } | MapOp::Unmap { len, .. } | MapOp::Protect { len, .. } => {
+                    len
+                }
+            };
+            if len != 0 {
+                push_merged(&mut st.pending, *op);
+            }
+        }
+        if st.pending.len() >= stub::BATCH_MAX {
+            return self.mm_flush(mm);
+        }
+        Ok(())
+    }
+}
+
+impl PtraceHost {
+    /// What a SEGV_ACCERR fault at `addr` was, from the host protection there.
+    fn fault_access(&self, st: &Stub, code: i32, addr: u64, pc: u64) -> FaultAccess {
+        if code != SEGV_ACCERR {
+            return FaultAccess::Unknown;
+        }
+        let Some((_, prot)) = st.tracker.lookup(addr) else {
+            return FaultAccess::Unknown;
+        };
+        match prot & 7 {
+            // r-x: only a write faults.
+            5 => FaultAccess::Write,
+            // rw-: only an instruction fetch faults.
+            3 => FaultAccess::Exec,
+            // r--: a write, unless the address may be the instruction being fetched.
+            1 if !(pc..pc.saturating_add(4)).contains(&addr) => FaultAccess::Write,
+            _ => FaultAccess::Unknown,
+        }
+    }
+
+    fn mark_dead(&mut self, mm: u32) -> Trap {
+        if let Some(st) = self.stubs.get_mut(&mm) {
+            if !st.dead {
+                // Reap it if it is gone; kill it if it is somehow still there.
+                ptrace::kill_and_reap(st.pid);
+                st.dead = true;
+            }
+        }
+        Trap::StubDied
+    }
+}
+
+impl HostCpu for PtraceHost {
+    fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        if buf.len() < ptrace::FPREGS_SIZE {
+            return Err(HostError::OutOfRange);
+        }
+        match ptrace::get_fpregs(pid, buf) {
+            Ok(()) => Ok(ptrace::FPREGS_SIZE),
+            Err(Errno::ESRCH) => Err(HostError::StubDied),
+            Err(_) => Err(HostError::Io),
+        }
+    }
+
+    fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        if buf.len() < ptrace::FPREGS_SIZE {
+            return Err(HostError::OutOfRange);
+        }
+        match ptrace::set_fpregs(pid, buf) {
+            Ok(()) => Ok(()),
+            Err(Errno::ESRCH) => Err(HostError::StubDied),
+            // EINVAL: reserved MXCSR bits set.
+            Err(_) => Err(HostError::Io),
+        }
+    }
+
+    fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
+        self.stats.runs += 1;
+        // The timer expired, or SIGWINCH came, while the kernel was busy.
+        if self.waker.take_fired() {
+            return Trap::Timer;
+        }
+        if self.waker.take_event() {
+            return Trap::HostEvent;
+        }
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Trap::StubDied;
+        };
+        if st.dead {
+            return Trap::StubDied;
+        }
+        if !st.pending.is_empty() && self.mm_flush(mm).is_err() {
+            return Trap::StubDied;
+        }
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Trap::StubDied;
+        };
+        let pid = st.pid;
+        if st.cur.as_ref() != Some(&regs.gp) {
+            let mut r = to_raw(&regs.gp);
+            // x7: see the module documentation.
+            let keep_x7 = st.placeholder_x7 && r.regs[7] == 0;
+            if keep_x7 {
+                if let Some(x7) = st.real_x7 {
+                    r.regs[7] = x7;
+                }
+            } else if st.in_syscall {
+                match leave_syscall_stop(st, &mut self.stats) {
+                    Ok(_) => {}
+                    Err(_) => return self.mark_dead(mm.0),
+                }
+            }
+            // Not in a host syscall: the host must never restart anything.
+            r.syscallno = u64::MAX;
+            st.cur = None;
+            match ptrace::set_regs(pid, &r) {
+                Ok(()) => {}
+                Err(Errno::ESRCH) => return self.mark_dead(mm.0),
+                Err(e) => {
+                    // Registers the host refuses (an invalid pstate): the guest
+                    // gets what a CPU fault would give.
+                    log_line(
+                        LogLevel::Warn,
+                        format_args!("PTRACE_SETREGSET refused guest registers: {e}"),
+                    );
+                    return Trap::Exception {
+                        sig: SIGSEGV as u32,
+                        code: SI_KERNEL,
+                        addr: 0,
+                    };
+                }
+            }
+        }
+        st.cur = None;
+        // From here until the stop, the timer and SIGWINCH handlers kick `pid`.
+        self.waker.set_running(pid);
+        if ptrace::sysemu(pid, 0).is_err() {
+            self.waker.set_running(0);
+            return self.mark_dead(mm.0);
+        }
+        let (sig, event, info) = loop {
+            let stop = ptrace::wait(pid);
+            self.waker.set_running(0);
+            let (sig, event) = match stop {
+                Ok(WaitStatus::Stopped { sig, event }) => (sig, event),
+                Ok(_) => {
+                    st.dead = true;
+                    return Trap::StubDied;
+                }
+                Err(_) => return self.mark_dead(mm.0),
+            };
+            let mut info = None;
+            if matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP | KICK_SIG) && event == 0
+            {
+                match ptrace::get_siginfo(pid) {
+                    Ok(i) => info = Some(i),
+                    Err(_) => return self.mark_dead(mm.0),
+                }
+            }
+            let kick = info
+                .is_some_and(|i| i.signo == KICK_SIG && i.code == SI_TKILL && i.pid == self.my_pid);
+            if kick && !self.waker.pending() {
+                // A kick that arrived after the stop it was meant to cause
+                // (the stub had already trapped): suppress it and go on.
+                self.waker.set_running(pid);
+                if ptrace::sysemu(pid, 0).is_err() {
+                    self.waker.set_running(0);
+                    return self.mark_dead(mm.0);
+                }
+                continue;
+            }
+            break (sig, event, info);
+        };
+        let mut g = match ptrace::get_regs(pid) {
+            Ok(g) => g,
+            Err(_) => return self.mark_dead(mm.0),
+        };
+        let syscall = sig == SIGTRAP | 0x80 && event == 0;
+        st.in_syscall = syscall;
+        st.placeholder_x7 = syscall;
+        st.real_x7 = None;
+        if syscall && matches!(g.syscallno, SYS_CLONE | SYS_CLONE3) {
+            // The child starts from these registers: it needs the real x7.
+            match leave_syscall_stop(st, &mut self.stats) {
+                Ok(x7) => {
+                    g.regs[7] = x7;
+                    st.placeholder_x7 = false;
+                }
+                Err(_) => return self.mark_dead(mm.0),
+            }
+        }
+        regs.gp = from_raw(&g);
+        st.cur = if st.in_syscall { Some(regs.gp) } else { None };
+        if syscall {
+            return Trap::Syscall {
+                abi: SyscallAbi::Native,
+            };
+        }
+        let Some(info) = info.filter(|i| i.code > 0) else {
+            // Sent by a process (our kick, or kill, tgkill, sigqueue from
+            // outside), not raised by the CPU: the signal is suppressed.
+            if self.waker.take_fired() {
+                return Trap::Timer;
+            }
+            let _ = self.waker.take_event();
+            return Trap::HostEvent;
+        };
+        if sig == SIGSEGV && (info.code == SEGV_MAPERR || info.code == SEGV_ACCERR) {
+            let st = &self.stubs[&mm.0];
+            let access = self.fault_access(st, info.code, info.addr, g.pc);
+            return Trap::PageFault {
+                addr: info.addr,
+                access,
+            };
+        }
+        Trap::Exception {
+            sig: sig as u32,
+            code: info.code,
+            addr: info.addr,
+        }
+    }
+}
+
+impl HostTime for PtraceHost {
+    fn now_mono(&self) -> u64 {
+        sys::clock_ns(sys::CLOCK_MONOTONIC)
+    }
+
+    fn now_real(&self) -> u64 {
+        sys::clock_ns(sys::CLOCK_REALTIME)
+    }
+
+    fn wait_event(&mut self, deadline: Option<u64>) {
+        let watch_stdin = !self.stdin_eof && self.stdin_armed;
+        if !watch_stdin && deadline.is_none() && !self.waker.armed() {
+            return; // nothing could ever wake us
+        }
+        loop {
+            let fd = (!self.stdin_eof && self.stdin_armed).then_some(0);
+            match self.waker.wait(fd, deadline) {
+                // The timer, SIGWINCH or another signal: let the kernel look.
+                Ok(Wake::Signal) | Ok(Wake::Timeout) => return,
+                Ok(Wake::Ready(re)) if re & sys::POLLIN != 0 => {
+                    self.stdin_armed = false;
+                    return;
+                }
+                // Hung up, error or not pollable: stop watching stdin.
+                Ok(Wake::Ready(_)) => self.stdin_eof = true,
+                Err(_) if fd.is_some() => self.stdin_eof = true,
+                Err(_) => return,
+            }
+            if deadline.is_none() && !self.waker.armed() {
+                return;
+            }
+        }
+    }
+
+    fn set_timer(&mut self, deadline: Option<u64>) {
+        if let Err(e) = self.waker.set_timer(deadline) {
+            log_line(
+                LogLevel::Error,
+                format_args!("cannot arm the preemption timer: {e}"),
+            );
+        }
+    }
+}
+
+impl HostConsole for PtraceHost {
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError> {
+        let fd = match stream {
+            ConsoleStream::Stdout => 1,
+            ConsoleStream::Stderr => 2,
+            ConsoleStream::Stdin => return Err(HostError::Unsupported),
+        };
+        sys::write_all(fd, data)
+            .map(|_| data.len())
+            .map_err(|e| match e {
+                Errno::EPIPE => HostError::BrokenPipe,
+                _ => HostError::Io,
+            })
+    }
+
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {
+        self.stdin_armed = true;
+        if self.stdin_eof {
+            return Ok(ConsoleRead::Eof);
+        }
+        if buf.is_empty() {
+            return Ok(ConsoleRead::Data(0));
+        }
+        // Poll first: O_NONBLOCK would change the file description umbra shares
+        // with its parent shell.
+        match sys::poll_fd(0, sys::POLLIN, 0) {
+            Ok(0) | Err(Errno::EINTR) => return Ok(ConsoleRead::WouldBlock),
+            Ok(re) if re & sys::POLLNVAL != 0 => {
+                self.stdin_eof = true;
+                return Ok(ConsoleRead::Eof);
+            }
+            Ok(_) => {}
+            Err(_) => return Err(HostError::Io),
+        }
+        loop {
+            match sys::read(0, buf) {
+                Ok(0) => {
+                    self.stdin_eof = true;
+                    return Ok(ConsoleRead::Eof);
+                }
+                Ok(n) => return Ok(ConsoleRead::Data(n)),
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(ConsoleRead::WouldBlock),
+                Err(_) => return Err(HostError::Io),
+            }
+        }
+    }
+
+    fn console_is_tty(&self, stream: ConsoleStream) -> bool {
+        sys::is_tty(match stream {
+            ConsoleStream::Stdin => 0,
+            ConsoleStream::Stdout => 1,
+            ConsoleStream::Stderr => 2,
+        })
+    }
+
+    fn console_winsize(&self) -> Option<Winsize> {
+        let (ws_row, ws_col, ws_xpixel, ws_ypixel) = sys::winsize(1).or_else(|| sys::winsize(0))?;
+        Some(Winsize {
+            ws_row,
+            ws_col,
+            ws_xpixel,
+            ws_ypixel,
+        })
+    }
+}
+
+impl HostBlock for PtraceHost {
+    fn disk_size(&self, dev: usize) -> Option<u64> {
+        self.disks.get(dev).map(|d| d.1)
+    }
+
+    fn disk_read(&mut self, dev: usize, off: u64, buf: &mut [u8]) -> Result<(), HostError> {
+        let (f, size) = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        if off.checked_add(buf.len() as u64).is_none_or(|e| e > *size) {
+            return Err(HostError::OutOfRange);
+        }
+        f.read_exact_at(buf, off).map_err(|_| HostError::Io)
+    }
+
+    fn disk_write(&mut self, dev: usize, off: u64, buf: &[u8]) -> Result<(), HostError> {
+        let (f, size) = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        if off.checked_add(buf.len() as u64).is_none_or(|e| e > *size) {
+            return Err(HostError::OutOfRange);
+        }
+        f.write_all_at(buf, off).map_err(|_| HostError::Io)
+    }
+
+    fn disk_flush(&mut self, dev: usize) -> Result<(), HostError> {
+        let (f, _) = self.disks.get(dev).ok_or(HostError::OutOfRange)?;
+        f.sync_data().map_err(|_| HostError::Io)
+    }
+}
+
+impl HostMisc for PtraceHost {
+    fn random(&mut self, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            match sys::getrandom(&mut buf[done..]) {
+                Ok(n) => done += n,
+                Err(Errno::EINTR) => {}
+                Err(_) => {
+                    // No getrandom (very old kernel): /dev/urandom.
+                    if let Ok(f) = File::open("/dev/urandom") {
+                        if f.read_exact_at(&mut buf[done..], 0).is_ok() {
+                            return;
+                        }
+                    }
+                    log_line(LogLevel::Error, format_args!("no entropy source"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn log(&mut self, level: LogLevel, msg: fmt::Arguments<'_>) {
+        log_line(level, msg);
+    }
+}
