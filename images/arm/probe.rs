@@ -1,0 +1,118 @@
+//! A static aarch64 guest program for images/arm/run.sh (built with plain
+//! rustc for aarch64-unknown-linux-musl):
+//! - `probe x7`: x7 survives a syscall, and a fork in parent and child (arm64
+//!   ptrace shows x7 = 0 at syscall stops; see shim/src/host/aarch64.rs);
+//!   exit status 0 when it does;
+//! - `probe getppid N`: prints `getppid: <ns> ns per call` over N calls.
+
+use std::arch::asm;
+use std::time::Instant;
+
+const MAGIC: u64 = 0x7777_1234_5678_9abc;
+
+/// getppid with x7 = MAGIC; returns x7 after the syscall.
+fn getppid_x7() -> u64 {
+    let x7: u64;
+    // SAFETY: getppid has no memory effects; x0, x7, x8 are declared.
+    unsafe {
+        asm!(
+            "mov x7, {m}",
+            "mov x8, #173",
+            "svc #0",
+            "mov {o}, x7",
+            m = in(reg) MAGIC,
+            o = out(reg) x7,
+            out("x0") _,
+            out("x7") _,
+            out("x8") _,
+        );
+    }
+    x7
+}
+
+/// fork (clone(SIGCHLD)) with x7 = MAGIC; returns (result, x7 after).
+fn fork_x7() -> (i64, u64) {
+    let (ret, x7): (i64, u64);
+    // SAFETY: a plain fork: the child continues on a copy of this stack.
+    unsafe {
+        asm!(
+            "mov x7, {m}",
+            "mov x0, #17",
+            "mov x1, #0",
+            "mov x2, #0",
+            "mov x3, #0",
+            "mov x4, #0",
+            "mov x8, #220",
+            "svc #0",
+            "mov {o}, x7",
+            m = in(reg) MAGIC,
+            o = out(reg) x7,
+            out("x0") ret,
+            out("x1") _,
+            out("x2") _,
+            out("x3") _,
+            out("x4") _,
+            out("x7") _,
+            out("x8") _,
+        );
+    }
+    (ret, x7)
+}
+
+fn wait_status(pid: i64) -> i32 {
+    let mut status: i32 = 0;
+    // SAFETY: wait4 writes one int into `status`.
+    unsafe {
+        asm!(
+            "mov x8, #260",
+            "svc #0",
+            inout("x0") pid => _,
+            in("x1") &mut status as *mut i32,
+            in("x2") 0,
+            in("x3") 0,
+            out("x8") _,
+        );
+    }
+    status
+}
+
+fn exit_now(code: i32) -> ! {
+    // SAFETY: exit_group never returns.
+    unsafe { asm!("mov x8, #94", "svc #0", in("x0") code, options(noreturn)) }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("x7") => {
+            let mut ok = true;
+            let a = getppid_x7();
+            println!("x7 after getppid: {}", if a == MAGIC { "kept" } else { "LOST" });
+            ok &= a == MAGIC;
+            let (pid, x7) = fork_x7();
+            if pid == 0 {
+                exit_now(if x7 == MAGIC { 0 } else { 1 });
+            }
+            println!("x7 after fork, parent: {}", if x7 == MAGIC { "kept" } else { "LOST" });
+            ok &= x7 == MAGIC;
+            let st = wait_status(pid);
+            let child_ok = st == 0;
+            println!("x7 after fork, child: {}", if child_ok { "kept" } else { "LOST" });
+            ok &= child_ok;
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        Some("getppid") => {
+            let n: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            let t = Instant::now();
+            for _ in 0..n {
+                getppid_x7();
+            }
+            let ns = t.elapsed().as_nanos() / u128::from(n.max(1));
+            println!("getppid: {ns} ns per call");
+        }
+        _ => {
+            eprintln!("usage: probe x7 | probe getppid N");
+            std::process::exit(2);
+        }
+    }
+}
