@@ -60,6 +60,10 @@ pub struct AddressSpace {
     pub vmas: VmaSet,
     pt: BTreeMap<u64, Pte>,
     pending: Vec<MapOp>,
+    /// `pending` holds the pre-mapping of a fork child that the host has not
+    /// seen yet: until the next flush, a fault on an `in_host` page is a fault
+    /// on a page the host does not map yet.
+    premap_pending: bool,
     /// Start of the brk area (end of the loaded image, page aligned).
     pub brk_start: u64,
     /// Current program break.
@@ -75,6 +79,7 @@ impl AddressSpace {
             vmas: VmaSet::default(),
             pt: BTreeMap::new(),
             pending: Vec::new(),
+            premap_pending: false,
             brk_start: 0,
             brk: 0,
         })
@@ -92,6 +97,7 @@ impl AddressSpace {
         }
         let r = host.mm_apply(self.id, &self.pending);
         self.pending.clear();
+        self.premap_pending = false;
         r
     }
 
@@ -104,39 +110,7 @@ impl AddressSpace {
     }
 
     fn push(&mut self, op: MapOp) {
-        // Merge with the previous op where the host could do both as one call.
-        match (self.pending.last_mut(), op) {
-            (
-                Some(MapOp::Map {
-                    va: lva,
-                    len: llen,
-                    phys: lphys,
-                    prot: lprot,
-                }),
-                MapOp::Map {
-                    va,
-                    len,
-                    phys,
-                    prot,
-                },
-            ) if *lprot == prot && *lva + *llen == va && *lphys + *llen == phys => {
-                *llen += len;
-                return;
-            }
-            (
-                Some(MapOp::Protect {
-                    va: lva,
-                    len: llen,
-                    prot: lprot,
-                }),
-                MapOp::Protect { va, len, prot },
-            ) if *lprot == prot && *lva + *llen == va => {
-                *llen += len;
-                return;
-            }
-            _ => {}
-        }
-        self.pending.push(op);
+        push_op(&mut self.pending, op);
     }
 
     fn host_prot(vma_prot: Prot, cow: bool) -> Prot {
@@ -228,7 +202,8 @@ impl AddressSpace {
                 self.fault_around(frames, host, &vma, vpn, sequential);
                 FaultOutcome::Mapped
             }
-            Some(pte) if !pte.in_host => {
+            Some(pte) if !pte.in_host || self.premap_pending => {
+                self.reclaim_sole(frames, &vma, vpn);
                 self.map_in_host(vpn, vma.prot);
                 self.fault_around(frames, host, &vma, vpn, false);
                 FaultOutcome::Mapped
@@ -238,7 +213,10 @@ impl AddressSpace {
                 // writable VMA is legal.
                 if pte.cow && vma.prot.contains(Prot::WRITE) {
                     match self.break_cow(frames, host, vpn) {
-                        Some(()) => FaultOutcome::Mapped,
+                        Some(()) => {
+                            self.reclaim_sole_around(frames, &vma, vpn);
+                            FaultOutcome::Mapped
+                        }
                         None => FaultOutcome::OutOfMemory,
                     }
                 } else {
@@ -267,8 +245,11 @@ impl AddressSpace {
                 continue;
             }
             match self.pt.get(&p) {
-                Some(pte) if pte.in_host => {}
-                Some(_) => self.map_in_host(p, vma.prot),
+                Some(pte) if pte.in_host => self.reclaim_sole(frames, vma, p),
+                Some(_) => {
+                    self.reclaim_sole(frames, vma, p);
+                    self.map_in_host(p, vma.prot);
+                }
                 None if fill && p >= fill_from => {
                     // Keep a reserve so fault-around never causes an OOM by itself.
                     if frames.free_count() < 64 || self.populate(frames, host, vma, p).is_none() {
@@ -277,6 +258,43 @@ impl AddressSpace {
                     self.map_in_host(p, vma.prot);
                 }
                 None => {}
+            }
+        }
+    }
+
+    /// A COW page of a writable VMA whose frame is no longer shared (the other
+    /// address space exited, exec'd or broke its own COW) is simply writable
+    /// again: clears its COW mark and, if the host maps it, restores write
+    /// access there now, saving the write fault the guest would take.
+    fn reclaim_sole(&mut self, frames: &FrameAllocator, vma: &Vma, vpn: u64) {
+        if !vma.prot.contains(Prot::WRITE) {
+            return;
+        }
+        let Some(pte) = self.pt.get_mut(&vpn) else {
+            return;
+        };
+        if !pte.cow || frames.refcount(pte.frame) != 1 {
+            return;
+        }
+        pte.cow = false;
+        if pte.in_host {
+            self.push(MapOp::Protect {
+                va: vpn << PAGE_SHIFT,
+                len: PAGE,
+                prot: vma.prot,
+            });
+        }
+    }
+
+    /// [`Self::reclaim_sole`] over the aligned fault-around window of `vpn`: after
+    /// a fork whose child is gone, the parent's written pages are all COW but
+    /// unshared, and one write fault makes a whole window writable again.
+    fn reclaim_sole_around(&mut self, frames: &FrameAllocator, vma: &Vma, vpn: u64) {
+        let first = (vpn & !(FAULT_AROUND - 1)).max(vma.start >> PAGE_SHIFT);
+        let end = (first + FAULT_AROUND).min(vma.end >> PAGE_SHIFT);
+        for p in first..end {
+            if p != vpn {
+                self.reclaim_sole(frames, vma, p);
             }
         }
     }
@@ -709,8 +727,14 @@ impl AddressSpace {
 
     /// A copy-on-write copy of this address space in the new host address space
     /// `id` (fork). Writable pages become read-only in both until written.
+    ///
+    /// The child's host address space starts with every page the parent's host
+    /// maps, read-only where shared copy-on-write: one batch of mmaps (runs of
+    /// contiguous frames merge into one call) at its first run, instead of a
+    /// fault per fault-around window it touches.
     pub fn fork_cow(&mut self, frames: &mut FrameAllocator, id: MmId) -> AddressSpace {
         let mut child_pt = BTreeMap::new();
+        let mut child_pending: Vec<MapOp> = Vec::new();
         let mut protect = Vec::new();
         for (vpn, pte) in self.pt.iter_mut() {
             frames.get(pte.frame);
@@ -726,12 +750,28 @@ impl AddressSpace {
                     protect.push(*vpn);
                 }
             }
+            let premap = if pte.in_host {
+                self.vmas.find(vpn << PAGE_SHIFT).map(|v| v.prot)
+            } else {
+                None
+            };
+            if let Some(prot) = premap {
+                push_op(
+                    &mut child_pending,
+                    MapOp::Map {
+                        va: vpn << PAGE_SHIFT,
+                        len: PAGE,
+                        phys: pte.frame.phys(),
+                        prot: Self::host_prot(prot, pte.cow),
+                    },
+                );
+            }
             child_pt.insert(
                 *vpn,
                 Pte {
                     frame: pte.frame,
                     cow: pte.cow,
-                    in_host: false,
+                    in_host: premap.is_some(),
                 },
             );
         }
@@ -750,11 +790,49 @@ impl AddressSpace {
             id,
             vmas: self.vmas.clone(),
             pt: child_pt,
-            pending: Vec::new(),
+            premap_pending: !child_pending.is_empty(),
+            pending: child_pending,
             brk_start: self.brk_start,
             brk: self.brk,
         }
     }
+}
+
+/// Appends `op` to a queue of host mapping ops, merged with the previous op where
+/// the host could do both as one call.
+fn push_op(pending: &mut Vec<MapOp>, op: MapOp) {
+    match (pending.last_mut(), op) {
+        (
+            Some(MapOp::Map {
+                va: lva,
+                len: llen,
+                phys: lphys,
+                prot: lprot,
+            }),
+            MapOp::Map {
+                va,
+                len,
+                phys,
+                prot,
+            },
+        ) if *lprot == prot && *lva + *llen == va && *lphys + *llen == phys => {
+            *llen += len;
+            return;
+        }
+        (
+            Some(MapOp::Protect {
+                va: lva,
+                len: llen,
+                prot: lprot,
+            }),
+            MapOp::Protect { va, len, prot },
+        ) if *lprot == prot && *lva + *llen == va => {
+            *llen += len;
+            return;
+        }
+        _ => {}
+    }
+    pending.push(op);
 }
 
 /// How `AddressSpace::map` chooses the address.
