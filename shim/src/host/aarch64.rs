@@ -99,6 +99,8 @@ struct Stub {
     /// batch) is the thread's own.
     placeholder_x7: bool,
     real_x7: Option<u64>,
+    /// TPIDR_EL0 of the stub as last read or written (None: unknown).
+    tls: Option<u64>,
     /// The stub's current registers when known to equal a `GpRegs` we returned or
     /// set: `run_user` skips PTRACE_SETREGS then.
     cur: Option<GpRegs>,
@@ -376,6 +378,7 @@ impl PtraceHost {
             in_syscall: false,
             placeholder_x7: false,
             real_x7: None,
+            tls: None,
             cur: None,
         };
         let r = self.setup_stub(&mut st);
@@ -645,7 +648,8 @@ fn run_batch(
             msg: format!("{what} on stub {pid}: {e}"),
             err: errno_to_host(e),
         };
-        ptrace::set_regs(pid, &r).map_err(|e| io(e, "PTRACE_SETREGS"))?;
+        // TPIDR_EL0 is left alone: the batch does not use it.
+        ptrace::set_regs_with(pid, &r, false, true).map_err(|e| io(e, "PTRACE_SETREGSET"))?;
         ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
         stats.batches += 1;
         let g = loop {
@@ -654,7 +658,7 @@ fn run_batch(
                     if matches!(sig, SIGTRAP | SIGSEGV | SIGBUS | SIGILL | SIGFPE) =>
                 {
                     if sig == SIGTRAP {
-                        let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
+                        let g = ptrace::get_pt_regs(pid).map_err(|e| io(e, "PTRACE_GETREGSET"))?;
                         if g.pc == stub::batch_done_addr() {
                             break g;
                         }
@@ -922,11 +926,16 @@ impl HostCpu for PtraceHost {
                     Err(_) => return self.mark_dead(mm.0),
                 }
             }
-            // Not in a host syscall: the host must never restart anything.
+            // Not in a host syscall: the host must never restart anything. Only
+            // a syscall stop has a number, and the kernel's restart logic only
+            // acts on the -ERESTART* results: -1 is written only then.
             r.syscallno = u64::MAX;
+            let x0 = r.regs[0] as i64;
+            let write_nr = st.in_syscall && (-516..=-512).contains(&x0);
+            let write_tls = st.tls != Some(r.tpidr);
             st.cur = None;
-            match ptrace::set_regs(pid, &r) {
-                Ok(()) => {}
+            match ptrace::set_regs_with(pid, &r, write_tls, write_nr) {
+                Ok(()) => st.tls = Some(r.tpidr),
                 Err(Errno::ESRCH) => return self.mark_dead(mm.0),
                 Err(e) => {
                     // Registers the host refuses (an invalid pstate): the guest
@@ -983,11 +992,12 @@ impl HostCpu for PtraceHost {
             }
             break (sig, event, info);
         };
-        let mut g = match ptrace::get_regs(pid) {
+        let syscall = sig == SIGTRAP | 0x80 && event == 0;
+        let mut g = match ptrace::get_regs_at_stop(pid, syscall) {
             Ok(g) => g,
             Err(_) => return self.mark_dead(mm.0),
         };
-        let syscall = sig == SIGTRAP | 0x80 && event == 0;
+        st.tls = Some(g.tpidr);
         st.in_syscall = syscall;
         st.placeholder_x7 = syscall;
         st.real_x7 = None;

@@ -248,6 +248,42 @@ pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
     set_syscallno(pid, r.syscallno as i64 as i32)
 }
 
+/// The registers at a stop with two GETREGSET calls (NT_PRSTATUS, NT_ARM_TLS):
+/// at a syscall stop the number is x8 (what NT_ARM_SYSTEM_CALL reports for an
+/// AArch64 task: `el0_svc` takes it from x8), elsewhere u64::MAX.
+pub fn get_regs_at_stop(pid: i32, syscall_stop: bool) -> Result<RawRegs, Errno> {
+    let p = get_pt_regs(pid)?;
+    let tpidr = get_tls(pid)?;
+    Ok(RawRegs {
+        regs: p.regs,
+        sp: p.sp,
+        pc: p.pc,
+        pstate: p.pstate,
+        tpidr,
+        syscallno: if syscall_stop { p.regs[8] } else { u64::MAX },
+    })
+}
+
+/// Sets NT_PRSTATUS, and NT_ARM_TLS and NT_ARM_SYSTEM_CALL only when asked.
+pub fn set_regs_with(pid: i32, r: &RawRegs, tls: bool, nr: bool) -> Result<(), Errno> {
+    set_pt_regs(
+        pid,
+        &UserPtRegs {
+            regs: r.regs,
+            sp: r.sp,
+            pc: r.pc,
+            pstate: r.pstate,
+        },
+    )?;
+    if tls {
+        set_tls(pid, r.tpidr)?;
+    }
+    if nr {
+        set_syscallno(pid, r.syscallno as i64 as i32)?;
+    }
+    Ok(())
+}
+
 /// NT_PRFPREG: the tracee's 528-byte `user_fpsimd_state` into `buf[..528]`.
 pub fn get_fpregs(pid: i32, buf: &mut [u8]) -> Result<(), Errno> {
     if buf.len() < FPREGS_SIZE {
