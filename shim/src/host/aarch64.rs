@@ -955,8 +955,17 @@ impl HostCpu for PtraceHost {
         st.cur = None;
         // From here until the stop, the timer and SIGWINCH handlers kick `pid`.
         self.waker.set_running(pid);
-        if ptrace::sysemu(pid, 0).is_err() {
+        if let Err(e) = ptrace::sysemu(pid, 0) {
             self.waker.set_running(0);
+            if e == Errno::EIO {
+                log_line(
+                    LogLevel::Error,
+                    format_args!(
+                        "PTRACE_SYSEMU failed with EIO: this kernel has no PTRACE_SYSEMU \
+                         for arm64 (Linux 5.3 or later is needed)"
+                    ),
+                );
+            }
             return self.mark_dead(mm.0);
         }
         let (sig, event, info) = loop {
