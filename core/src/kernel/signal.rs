@@ -238,8 +238,10 @@ impl<H: Host> Kernel<H> {
     fn setup_frame(&mut self, sig: u32, info: &SigInfo, mask: SigSet) -> KResult<()> {
         let p = self.procs.get_mut(&self.cur).ok_or(Errno::ESRCH)?;
         let action = p.sigactions[(sig - 1) as usize];
-        if action.flags & SA_RESTORER == 0 || frame::FPSTATE_SIZE == 0 {
-            // x86_64 needs the restorer; other arches build no frame yet.
+        if (action.flags & SA_RESTORER == 0 && frame::NEEDS_SA_RESTORER) || frame::FPSTATE_SIZE == 0
+        {
+            // x86_64 needs the restorer (aarch64 returns through the host's
+            // trampoline); arches without a frame have FPSTATE_SIZE 0.
             return Err(Errno::EFAULT);
         }
         let sp = p.thread.regs.sp();

@@ -55,6 +55,9 @@ const SYS_MPROTECT: u64 = 226;
 const SYS_MUNMAP: u64 = 215;
 const SYS_RSEQ: u64 = 293;
 const SYS_CLONE: u64 = 220;
+const SYS_RT_SIGRETURN: u64 = 139;
+/// The magic of an arm64 sigcontext fpsimd_context record.
+const FPSIMD_MAGIC: u32 = 0x4650_8001;
 const SYS_CLONE3: u64 = 435;
 const MAP_SHARED_FIXED: u64 = 0x11;
 
@@ -99,6 +102,9 @@ struct Stub {
     /// batch) is the thread's own.
     placeholder_x7: bool,
     real_x7: Option<u64>,
+    /// The stub is in the syscall stop of rt_sigreturn: the registers resumed
+    /// come from a signal frame, x7 included.
+    sigreturn: bool,
     /// TPIDR_EL0 of the stub as last read or written (None: unknown).
     tls: Option<u64>,
     /// The stub's current registers when known to equal a `GpRegs` we returned or
@@ -254,6 +260,13 @@ impl PtraceHost {
         let memfile = sys::create_memory_file(total, force_file_memory)?;
         let mut mem = sys::SharedMapping::new(&memfile.fd, total)
             .map_err(|e| format!("cannot map the memory file ({total} bytes): {e}"))?;
+        if stub::sigreturn_addr() != umbra_core::arch::SIGRETURN_TRAMPOLINE {
+            return Err(format!(
+                "the stub's sigreturn trampoline is at {:#x}, the kernel expects {:#x}",
+                stub::sigreturn_addr(),
+                umbra_core::arch::SIGRETURN_TRAMPOLINE
+            ));
+        }
         let blob = stub::blob();
         if blob.len() > PAGE as usize {
             return Err("the stub blob is larger than a page".into());
@@ -378,6 +391,7 @@ impl PtraceHost {
             in_syscall: false,
             placeholder_x7: false,
             real_x7: None,
+            sigreturn: false,
             tls: None,
             cur: None,
         };
@@ -865,16 +879,25 @@ impl PtraceHost {
 }
 
 impl HostCpu for PtraceHost {
+    /// The FP state as an arm64 sigcontext fpsimd_context record (magic
+    /// 0x46508001, size 528, fpsr, fpcr, v0-v31), which the kernel's signal
+    /// frame holds as is; the host's NT_PRFPREG image is v0-v31, fpsr, fpcr.
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         if buf.len() < ptrace::FPREGS_SIZE {
             return Err(HostError::OutOfRange);
         }
-        match ptrace::get_fpregs(pid, buf) {
-            Ok(()) => Ok(ptrace::FPREGS_SIZE),
-            Err(Errno::ESRCH) => Err(HostError::StubDied),
-            Err(_) => Err(HostError::Io),
+        let mut img = [0u8; ptrace::FPREGS_SIZE];
+        match ptrace::get_fpregs(pid, &mut img) {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => return Err(HostError::StubDied),
+            Err(_) => return Err(HostError::Io),
         }
+        buf[0..4].copy_from_slice(&FPSIMD_MAGIC.to_ne_bytes());
+        buf[4..8].copy_from_slice(&(ptrace::FPREGS_SIZE as u32).to_ne_bytes());
+        buf[8..16].copy_from_slice(&img[512..520]);
+        buf[16..528].copy_from_slice(&img[..512]);
+        Ok(ptrace::FPREGS_SIZE)
     }
 
     fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
@@ -882,10 +905,16 @@ impl HostCpu for PtraceHost {
         if buf.len() < ptrace::FPREGS_SIZE {
             return Err(HostError::OutOfRange);
         }
-        match ptrace::set_fpregs(pid, buf) {
+        let word = |at: usize| u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+        if word(0) != FPSIMD_MAGIC || word(4) as usize != ptrace::FPREGS_SIZE {
+            return Err(HostError::OutOfRange);
+        }
+        let mut img = [0u8; ptrace::FPREGS_SIZE];
+        img[..512].copy_from_slice(&buf[16..528]);
+        img[512..520].copy_from_slice(&buf[8..16]);
+        match ptrace::set_fpregs(pid, &img) {
             Ok(()) => Ok(()),
             Err(Errno::ESRCH) => Err(HostError::StubDied),
-            // EINVAL: reserved MXCSR bits set.
             Err(_) => Err(HostError::Io),
         }
     }
@@ -915,7 +944,7 @@ impl HostCpu for PtraceHost {
         if st.cur.as_ref() != Some(&regs.gp) {
             let mut r = to_raw(&regs.gp);
             // x7: see the module documentation.
-            let keep_x7 = st.placeholder_x7 && r.regs[7] == 0;
+            let keep_x7 = st.placeholder_x7 && r.regs[7] == 0 && !st.sigreturn;
             if keep_x7 {
                 if let Some(x7) = st.real_x7 {
                     r.regs[7] = x7;
@@ -1007,6 +1036,7 @@ impl HostCpu for PtraceHost {
             Err(_) => return self.mark_dead(mm.0),
         };
         st.tls = Some(g.tpidr);
+        st.sigreturn = syscall && g.syscallno == SYS_RT_SIGRETURN;
         st.in_syscall = syscall;
         st.placeholder_x7 = syscall;
         st.real_x7 = None;

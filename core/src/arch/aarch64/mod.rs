@@ -17,6 +17,10 @@ pub const SYSCALL_INSN_LEN: u64 = 4;
 
 /// One past the highest guest address. The host's stub pages sit above it.
 pub const USER_END: u64 = 0xffff_ff00_0000;
+/// Where signal handlers return to: the host provides `mov x8, #139 (rt_sigreturn);
+/// svc #0` at this address of every address space, in its stub code page
+/// (shim/src/sys/arch/aarch64/stub.rs, checked at start-up).
+pub const SIGRETURN_TRAMPOLINE: u64 = USER_END + 8;
 /// Where the first process's stack top is placed.
 pub const STACK_TOP: u64 = 0xffff_fe00_0000;
 /// Where mmap without a hint starts searching downward.

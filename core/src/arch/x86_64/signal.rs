@@ -18,6 +18,8 @@ use super::{GpRegs, UserRegs};
 
 /// Size of the FP state saved in the frame (FXSAVE).
 pub const FPSTATE_SIZE: usize = 512;
+/// A handler returns through its sa_restorer (pretcode): without one, no frame.
+pub const NEEDS_SA_RESTORER: bool = true;
 const UCONTEXT_SIZE: u64 = 304;
 const FRAME_SIZE: u64 = 8 + UCONTEXT_SIZE + 128;
 /// The red zone below rsp that a signal frame must not touch.

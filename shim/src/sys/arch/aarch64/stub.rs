@@ -39,6 +39,7 @@ global_asm!(
     ".pushsection .text.umbra_stub,\"ax\",%progbits",
     ".p2align 2",
     ".globl umbra_stub_blob_start",
+    ".globl umbra_stub_sigreturn",
     ".globl umbra_stub_batch",
     ".globl umbra_stub_batch_done",
     ".globl umbra_stub_batch_syscall",
@@ -47,6 +48,10 @@ global_asm!(
     ".Lumbra_stub_idle:",
     "    brk #0",
     "    b .Lumbra_stub_idle",
+    "umbra_stub_sigreturn:",
+    "    mov x8, #{rt_sigreturn}",
+    "    svc #0",
+    "    brk #0",
     "umbra_stub_batch:",
     "    movz x12, #{d0}",
     "    movk x12, #{d1}, lsl #16",
@@ -78,10 +83,12 @@ global_asm!(
     d1 = const ((STUB_DATA >> 16) & 0xffff),
     d2 = const ((STUB_DATA >> 32) & 0xffff),
     rec = const BATCH_RECORD,
+    rt_sigreturn = const raw::nr::RT_SIGRETURN,
 );
 
 extern "C" {
     static umbra_stub_blob_start: u8;
+    static umbra_stub_sigreturn: u8;
     static umbra_stub_batch: u8;
     static umbra_stub_batch_done: u8;
     static umbra_stub_batch_syscall: u8;
@@ -108,6 +115,12 @@ fn blob_offset(p: *const u8) -> u64 {
 /// Stub address of the idle trap (`brk #0`); the idle stop's pc is this.
 pub fn idle_addr() -> u64 {
     STUB_CODE
+}
+
+/// Stub address of the signal return trampoline (`mov x8, #139; svc #0`):
+/// guest signal handlers return there (`umbra_core::arch::SIGRETURN_TRAMPOLINE`).
+pub fn sigreturn_addr() -> u64 {
+    STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_sigreturn))
 }
 
 /// Stub address of the batch entry.
