@@ -82,6 +82,13 @@ impl<H: Host> Kernel<H> {
         if flags.contains(CloneFlags::SETTLS) {
             regs.set_tls(a.tls);
         }
+        // Both sides write their stack page at once: copy it for the child now
+        // and leave it writable in the parent, saving a write fault in each.
+        let mut mm = mm;
+        let sp = regs.sp();
+        if mm.copy_now(&mut self.frames, &mut self.host, sp) {
+            parent.mm.reclaim_page(&self.frames, sp);
+        }
         let mut thread = Thread::new(pid, regs);
         thread.sigmask = parent.thread.sigmask;
         thread.altstack = parent.thread.altstack;

@@ -299,6 +299,37 @@ impl AddressSpace {
         }
     }
 
+    /// Right after a fork, in the child: the page at `va` (the one under the
+    /// stack pointer, which the child writes at once) gets its private copy
+    /// now, mapped writable in the same batch as the child's pre-mapping,
+    /// instead of at a write fault. Only a present COW page of a writable VMA.
+    /// Returns whether it was copied.
+    pub fn copy_now<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+    ) -> bool {
+        let vpn = va >> PAGE_SHIFT;
+        let writable = self
+            .vmas
+            .find(va)
+            .is_some_and(|v| v.prot.contains(Prot::WRITE));
+        if !writable || !self.pt.get(&vpn).is_some_and(|p| p.cow) {
+            return false;
+        }
+        self.break_cow(frames, host, vpn).is_some()
+    }
+
+    /// Right after a fork, in the parent: the page at `va` whose frame the child
+    /// just copied ([`Self::copy_now`]) is no longer shared, so it stays
+    /// writable in the host (no write fault on the parent's stack).
+    pub fn reclaim_page(&mut self, frames: &FrameAllocator, va: u64) {
+        if let Some(vma) = self.vmas.find(va).cloned() {
+            self.reclaim_sole(frames, &vma, va >> PAGE_SHIFT);
+        }
+    }
+
     /// Gives page `vpn` a private copy of its frame and maps it writable.
     fn break_cow<H: HostMemory>(
         &mut self,
