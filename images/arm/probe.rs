@@ -3,7 +3,10 @@
 //! - `probe x7`: x7 survives a syscall, and a fork in parent and child (arm64
 //!   ptrace shows x7 = 0 at syscall stops; see shim/src/host/aarch64.rs);
 //!   exit status 0 when it does;
-//! - `probe getppid N`: prints `getppid: <ns> ns per call` over N calls.
+//! - `probe getppid N`: prints `getppid: <ns> ns per call` over N calls;
+//! - `probe fp`: a SIGUSR1 handler (installed without SA_RESTORER, as glibc
+//!   does on arm64) that zeroes v16 runs during a kill syscall; v16 must be
+//!   back after the handler returns.
 
 use std::arch::asm;
 use std::time::Instant;
@@ -81,23 +84,89 @@ fn exit_now(code: i32) -> ! {
     unsafe { asm!("mov x8, #94", "svc #0", in("x0") code, options(noreturn)) }
 }
 
+static HANDLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_usr1(_sig: i32) {
+    // SAFETY: only v16 is changed, and it is declared.
+    unsafe { asm!("movi v16.2d, #0", out("v16") _) };
+    HANDLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn fp_across_handler() -> bool {
+    // struct kernel_sigaction { handler, flags, restorer, mask }: no SA_RESTORER.
+    let sa = [on_usr1 as *const () as usize as u64, 0, 0, 0];
+    // SAFETY: `sa` is a readable kernel sigaction; the old action is NULL.
+    let r: i64;
+    unsafe {
+        asm!(
+            "mov x8, #134",
+            "svc #0",
+            inout("x0") 10i64 => r,
+            in("x1") sa.as_ptr(),
+            in("x2") 0,
+            in("x3") 8,
+            out("x8") _,
+        );
+    }
+    if r != 0 {
+        println!("rt_sigaction failed: {r}");
+        return false;
+    }
+    let pat: u64 = 0x1122_3344_5566_7788;
+    let got: u64;
+    // SAFETY: getpid, then kill(self, SIGUSR1): the handler runs on this
+    // thread's stack and changes only v16 (declared).
+    unsafe {
+        asm!(
+            "fmov d16, {p}",
+            "mov x8, #172",
+            "svc #0",
+            "mov x1, #10",
+            "mov x8, #129",
+            "svc #0",
+            "fmov {o}, d16",
+            p = in(reg) pat,
+            o = out(reg) got,
+            out("x0") _,
+            out("x1") _,
+            out("x8") _,
+            out("v16") _,
+        );
+    }
+    let handled = HANDLED.load(std::sync::atomic::Ordering::SeqCst);
+    println!(
+        "handler ran: {handled}; v16 after it: {}",
+        if got == pat { "kept" } else { "LOST" }
+    );
+    handled && got == pat
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("x7") => {
             let mut ok = true;
             let a = getppid_x7();
-            println!("x7 after getppid: {}", if a == MAGIC { "kept" } else { "LOST" });
+            println!(
+                "x7 after getppid: {}",
+                if a == MAGIC { "kept" } else { "LOST" }
+            );
             ok &= a == MAGIC;
             let (pid, x7) = fork_x7();
             if pid == 0 {
                 exit_now(if x7 == MAGIC { 0 } else { 1 });
             }
-            println!("x7 after fork, parent: {}", if x7 == MAGIC { "kept" } else { "LOST" });
+            println!(
+                "x7 after fork, parent: {}",
+                if x7 == MAGIC { "kept" } else { "LOST" }
+            );
             ok &= x7 == MAGIC;
             let st = wait_status(pid);
             let child_ok = st == 0;
-            println!("x7 after fork, child: {}", if child_ok { "kept" } else { "LOST" });
+            println!(
+                "x7 after fork, child: {}",
+                if child_ok { "kept" } else { "LOST" }
+            );
             ok &= child_ok;
             std::process::exit(if ok { 0 } else { 1 });
         }
@@ -110,8 +179,9 @@ fn main() {
             let ns = t.elapsed().as_nanos() / u128::from(n.max(1));
             println!("getppid: {ns} ns per call");
         }
+        Some("fp") => std::process::exit(if fp_across_handler() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe x7 | probe getppid N");
+            eprintln!("usage: probe x7 | probe fp | probe getppid N");
             std::process::exit(2);
         }
     }
