@@ -55,6 +55,7 @@ const SYS_MPROTECT: u64 = 226;
 const SYS_MUNMAP: u64 = 215;
 const SYS_RSEQ: u64 = 293;
 const SYS_CLONE: u64 = 220;
+const SIGSTOP: i32 = 19;
 const SYS_RT_SIGRETURN: u64 = 139;
 /// The magic of an arm64 sigcontext fpsimd_context record.
 const FPSIMD_MAGIC: u32 = 0x4650_8001;
@@ -126,6 +127,11 @@ pub struct PtraceHost {
     mem_bytes: usize,
     cpu: usize,
     stubs: BTreeMap<u32, Stub>,
+    /// The template stub new stubs are forked from (an emptied stub that never
+    /// runs guest code), made at the first `mm_create`.
+    template: Option<Stub>,
+    /// The template could not be made: stubs are forked from umbra itself.
+    no_template: bool,
     next_mm: u32,
     disks: Vec<(File, u64)>,
     stdin_eof: bool,
@@ -292,6 +298,8 @@ impl PtraceHost {
             mem_bytes,
             cpu,
             stubs: BTreeMap::new(),
+            template: None,
+            no_template: false,
             next_mm: 1,
             disks,
             stdin_eof: false,
@@ -374,7 +382,59 @@ impl PtraceHost {
         }
     }
 
+    /// A new, empty stub: forked from the template stub (cheap: the template's
+    /// address space is two pages), or, if no template can be made, from umbra.
     fn new_stub(&mut self) -> Result<Stub, String> {
+        if !self.no_template {
+            if self.template.is_none() {
+                match self.spawn_stub(ptrace::O_TRACEFORK) {
+                    Ok(t) => self.template = Some(t),
+                    Err(msg) => {
+                        log_line(
+                            LogLevel::Warn,
+                            format_args!("no template stub ({msg}); forking stubs from umbra"),
+                        );
+                        self.no_template = true;
+                    }
+                }
+            }
+            if self.template.is_some() {
+                match self.fork_template() {
+                    Ok(st) => return Ok(st),
+                    Err((msg, true)) => {
+                        // The template is gone: make a new one next time.
+                        if let Some(t) = self.template.take() {
+                            ptrace::kill_and_reap(t.pid);
+                        }
+                        return Err(msg);
+                    }
+                    Err((msg, false)) => return Err(msg),
+                }
+            }
+        }
+        self.spawn_stub(0)
+    }
+
+    fn empty_stub(pid: i32, base: RawRegs) -> Stub {
+        Stub {
+            pid,
+            dead: false,
+            pending: Vec::new(),
+            tracker: Tracker::new(),
+            base,
+            in_syscall: false,
+            placeholder_x7: false,
+            real_x7: None,
+            sigreturn: false,
+            tls: None,
+            cur: None,
+        }
+    }
+
+    /// Forks a stub from umbra and empties it (the slow path: umbra's address
+    /// space is copied, then unmapped in the child). `opts` are extra ptrace
+    /// options.
+    fn spawn_stub(&mut self, opts: usize) -> Result<Stub, String> {
         let cfg = stub::SpawnConfig {
             memfd: self.memfile.fd.as_raw_fd(),
             code_off: self.mem_bytes as u64,
@@ -382,27 +442,59 @@ impl PtraceHost {
             cpu: Some(self.cpu),
         };
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
-        let mut st = Stub {
-            pid,
-            dead: false,
-            pending: Vec::new(),
-            tracker: Tracker::new(),
-            base: RawRegs::default(),
-            in_syscall: false,
-            placeholder_x7: false,
-            real_x7: None,
-            sigreturn: false,
-            tls: None,
-            cur: None,
-        };
-        let r = self.setup_stub(&mut st);
+        let mut st = Self::empty_stub(pid, RawRegs::default());
+        let r = self.setup_stub(&mut st, opts);
         if r.is_err() {
             ptrace::kill_and_reap(pid);
         }
         r.map(|_| st)
     }
 
-    fn setup_stub(&mut self, st: &mut Stub) -> Result<(), String> {
+    /// The template stub runs one `clone(CLONE_PARENT | SIGCHLD)` batch: the
+    /// child is umbra's child (umbra reaps it), traced by umbra from birth
+    /// (PTRACE_O_TRACEFORK; ptrace options, EXITKILL included, are inherited),
+    /// with the template's empty address space, fds, signal state, CPU pinning,
+    /// session and seccomp filters. It starts in a SIGSTOP stop, which the next
+    /// PTRACE_CONT/SYSEMU (signal 0) discards. The error says whether the
+    /// template itself is broken.
+    fn fork_template(&mut self) -> Result<Stub, (String, bool)> {
+        let data_off = self.mem_bytes + PAGE as usize;
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+        let t = self.template.as_mut().expect("a template stub");
+        let ops = [[SYS_CLONE, stub::STUB_CLONE_FLAGS, 0, 0, 0, 0, 0]];
+        let pid = match run_batch(data, t, &ops, &mut self.stats) {
+            Ok(x0) => x0 as i32,
+            Err(e) => {
+                let broken = !matches!(e.err, HostError::NoMemory);
+                return Err((format!("template stub: {}", e.msg), broken));
+            }
+        };
+        let fail = |msg: String| {
+            ptrace::kill_and_reap(pid);
+            Err((msg, false))
+        };
+        loop {
+            match ptrace::wait(pid) {
+                Ok(WaitStatus::Stopped { sig: SIGSTOP, .. }) => break,
+                Ok(WaitStatus::Stopped { .. }) => {
+                    if let Err(e) = ptrace::cont(pid, 0) {
+                        return fail(format!("resuming new stub {pid}: {e}"));
+                    }
+                }
+                Ok(_) => return fail(format!("new stub {pid} died at birth")),
+                Err(e) => return fail(format!("waiting for new stub {pid}: {e}")),
+            }
+        }
+        // Not PTRACE_O_TRACEFORK: a stub that forked would be a bug; let it not
+        // make a traced process.
+        if let Err(e) = ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD) {
+            return fail(format!("PTRACE_SETOPTIONS on stub {pid}: {e}"));
+        }
+        let base = self.template.as_ref().map(|t| t.base).unwrap_or_default();
+        Ok(Self::empty_stub(pid, base))
+    }
+
+    fn setup_stub(&mut self, st: &mut Stub, opts: usize) -> Result<(), String> {
         let pid = st.pid;
         loop {
             match ptrace::wait(pid).map_err(|e| format!("waiting for stub {pid}: {e}"))? {
@@ -421,7 +513,7 @@ impl PtraceHost {
                 }
             }
         }
-        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD)
+        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD | opts)
             .map_err(|e| format!("PTRACE_SETOPTIONS on stub {pid}: {e}"))?;
         let r = ptrace::get_regs(pid).map_err(|e| format!("PTRACE_GETREGS on stub {pid}: {e}"))?;
         if r.pc != stub::idle_addr() {
@@ -461,6 +553,7 @@ impl PtraceHost {
         let data_off = self.mem_bytes + PAGE as usize;
         let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
         run_batch(data, st, &ops, &mut self.stats)
+            .map(|_| ())
             .map_err(|e| format!("emptying stub {pid}: {}", e.msg))
     }
 }
@@ -518,10 +611,10 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
         ArgIn {
             nr: nr::PTRACE,
             arg: 0,
-            // TRACEME (stub child), CONT, SYSEMU, SETOPTIONS, GETSIGINFO,
+            // TRACEME (stub child), CONT, KILL, SYSEMU, SETOPTIONS, GETSIGINFO,
             // GETREGSET, SETREGSET, GET_RSEQ_CONFIGURATION. No ATTACH/SEIZE, no
             // PEEK/POKE.
-            vals: &[0, 7, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420f],
+            vals: &[0, 7, 8, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420f],
             hi0: true,
         },
         ArgIn {
@@ -615,7 +708,7 @@ fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), Ba
             }
         }
     }
-    run_batch(data, st, &ops, stats)
+    run_batch(data, st, &ops, stats).map(|_| ())
 }
 
 fn op_name(op: &[u64; 7]) -> String {
@@ -631,12 +724,13 @@ fn op_name(op: &[u64; 7]) -> String {
 }
 
 /// Runs host syscalls in the stub: one PTRACE_CONT round trip per data page.
+/// Returns the result of the last call.
 fn run_batch(
     data: &mut [u8],
     st: &mut Stub,
     ops: &[[u64; 7]],
     stats: &mut HostStats,
-) -> Result<(), BatchError> {
+) -> Result<u64, BatchError> {
     let pid = st.pid;
     let died = |st: &mut Stub, what: &str| {
         st.dead = true;
@@ -645,6 +739,7 @@ fn run_batch(
             err: HostError::StubDied,
         }
     };
+    let mut last = 0;
     for chunk in ops.chunks(stub::BATCH_MAX) {
         data[..8].copy_from_slice(&(chunk.len() as u64).to_le_bytes());
         for (i, op) in chunk.iter().enumerate() {
@@ -717,8 +812,9 @@ fn run_batch(
                 err: errno_to_host(e),
             });
         }
+        last = g.regs[0];
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Takes a stub out of its syscall stop through the idle `brk` (pc set there,
@@ -763,6 +859,9 @@ impl Drop for PtraceHost {
                 ptrace::kill_and_reap(st.pid);
                 st.dead = true;
             }
+        }
+        if let Some(t) = self.template.take() {
+            ptrace::kill_and_reap(t.pid);
         }
         if self.raw_tty {
             self.raw_tty = false;

@@ -12,6 +12,7 @@
 use super::{check, raw, sc, Errno};
 
 const PTRACE_CONT: usize = 7;
+const PTRACE_KILL: usize = 8;
 const PTRACE_SYSEMU: usize = 31;
 const PTRACE_SETOPTIONS: usize = 0x4200;
 const PTRACE_GETSIGINFO: usize = 0x4202;
@@ -28,6 +29,7 @@ const NT_ARM_SYSTEM_CALL: usize = 0x404;
 pub const REQUESTS: &[usize] = &[
     0,
     PTRACE_CONT,
+    PTRACE_KILL,
     PTRACE_SYSEMU,
     PTRACE_SETOPTIONS,
     PTRACE_GETSIGINFO,
@@ -38,6 +40,12 @@ pub const REQUESTS: &[usize] = &[
 
 /// PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP | 0x80.
 pub const O_TRACESYSGOOD: usize = 0x1;
+/// PTRACE_O_TRACEFORK: a fork (clone with SIGCHLD) of the tracee stops it with
+/// PTRACE_EVENT_FORK, and the new child is traced by the same tracer from its
+/// first instruction (it starts in a SIGSTOP signal-delivery-stop).
+pub const O_TRACEFORK: usize = 0x2;
+/// PTRACE_EVENT_FORK, the `event` of that stop.
+pub const EVENT_FORK: i32 = 1;
 /// PTRACE_O_EXITKILL: the tracee gets SIGKILL when the tracer exits.
 pub const O_EXITKILL: usize = 0x10_0000;
 
@@ -444,11 +452,19 @@ pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
 
 /// SIGKILLs `pid` and reaps it: waits until its exit is reported (ptrace stops
 /// reported meanwhile are passed over). Never leaves a zombie of `pid`.
+///
+/// A tracee is killed with PTRACE_KILL (Linux 5.19+: SIGKILL in any state;
+/// before: SIGKILL injected at its stop, and umbra's stubs are always stopped
+/// when umbra kills them), which can only ever reach umbra's own tracees; only
+/// a process that is not (yet) one, a stub child that failed its set-up, gets
+/// kill(2).
 pub fn kill_and_reap(pid: i32) {
     if pid <= 0 {
         return;
     }
-    let _ = kill(pid, 9);
+    if ptrace_noptr(PTRACE_KILL, pid, 0, 0).is_err() {
+        let _ = kill(pid, 9);
+    }
     loop {
         match wait(pid) {
             Ok(WaitStatus::Exited(_)) | Ok(WaitStatus::Signaled(_)) => return,

@@ -194,18 +194,30 @@ fn ip_in_stub_code(b: &mut Bpf, outside: Label) {
 }
 
 /// Emits the rules of the stub's own calls (IP already checked): mmap of the
-/// memory file (fd 3) MAP_SHARED|MAP_FIXED, munmap, mprotect, rseq unregister.
-/// Allows them, kills on anything else.
+/// memory file (fd 3) MAP_SHARED|MAP_FIXED, munmap, mprotect, rseq unregister,
+/// and `clone(CLONE_PARENT | SIGCHLD, 0, ...)` (a template stub forking a new
+/// stub). Allows them, kills on anything else.
 fn stub_calls(b: &mut Bpf) {
     let allow = b.label();
     let kill = b.label();
     let mmap = b.label();
     let rseq = b.label();
+    let clone = b.label();
     b.ld(OFF_NR);
     b.jeq(raw::nr::MMAP as u32, mmap, NEXT);
     b.jeq(raw::nr::MUNMAP as u32, allow, NEXT);
     b.jeq(raw::nr::MPROTECT as u32, allow, NEXT);
+    b.jeq(raw::nr::CLONE as u32, clone, NEXT);
     b.jeq(raw::nr::RSEQ as u32, rseq, kill);
+    b.bind(clone);
+    b.ld(arg_lo(0));
+    b.jeq(stub::STUB_CLONE_FLAGS as u32, NEXT, kill);
+    b.ld(arg_hi(0));
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_lo(1)); // no new stack
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_hi(1));
+    b.jeq(0, allow, kill);
     b.bind(mmap);
     b.ld(arg_lo(3));
     b.jeq(0x11, NEXT, kill); // MAP_SHARED | MAP_FIXED

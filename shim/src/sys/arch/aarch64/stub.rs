@@ -28,6 +28,10 @@ pub const STUB_END: u64 = STUB_BASE + 0x2000;
 pub const TASK_TOP: u64 = 0x1_0000_0000_0000;
 /// The fd of the memory file inside a stub.
 pub const STUB_MEMFD: i32 = 3;
+/// The flags of the one `clone` a stub may make (a template stub forking a new
+/// stub, see `host`): CLONE_PARENT (the new stub is umbra's child, so umbra reaps
+/// it) with exit signal SIGCHLD (a fork: PTRACE_O_TRACEFORK attaches it).
+pub const STUB_CLONE_FLAGS: u64 = 0x8000 | 17;
 /// Size of one batch record.
 pub const BATCH_RECORD: usize = 56;
 /// Records that fit the data page after the count.
