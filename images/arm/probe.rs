@@ -4,6 +4,9 @@
 //!   ptrace shows x7 = 0 at syscall stops; see shim/src/host/aarch64.rs);
 //!   exit status 0 when it does;
 //! - `probe getppid N`: prints `getppid: <ns> ns per call` over N calls;
+//! - `probe bare N`: the same getppid round trip against a bare PTRACE_SYSEMU
+//!   tracer (GETREGSET, SETREGSET of x0 per call): the floor for umbra;
+//! - `probe forks N`: fork, exit and wait, N times: `forks: <us> us each`;
 //! - `probe fp`: a SIGUSR1 handler (installed without SA_RESTORER, as glibc
 //!   does on arm64) that zeroes v16 runs during a kill syscall; v16 must be
 //!   back after the handler returns.
@@ -141,6 +144,84 @@ fn fp_across_handler() -> bool {
     handled && got == pat
 }
 
+/// A raw syscall.
+fn sys6(nr: u64, a: [u64; 6]) -> i64 {
+    let r: i64;
+    // SAFETY: the callers pass pointers valid for what each syscall does.
+    unsafe {
+        asm!(
+            "svc #0",
+            in("x8") nr,
+            inlateout("x0") a[0] => r,
+            in("x1") a[1],
+            in("x2") a[2],
+            in("x3") a[3],
+            in("x4") a[4],
+            in("x5") a[5],
+        );
+    }
+    r
+}
+
+fn getpid() -> i64 {
+    sys6(172, [0; 6])
+}
+
+/// fork; the child calls `child` and exits with its result.
+fn fork_run(child: impl FnOnce() -> i32) -> i64 {
+    let pid = sys6(220, [17, 0, 0, 0, 0, 0]);
+    if pid == 0 {
+        exit_now(child());
+    }
+    pid
+}
+
+fn bare_tracer(n: u32) {
+    let pid = fork_run(|| {
+        sys6(117, [0; 6]); // PTRACE_TRACEME
+        sys6(129, [getpid() as u64, 19, 0, 0, 0, 0]); // SIGSTOP
+        for _ in 0..n {
+            getppid_x7();
+        }
+        0
+    });
+    let mut status: i32 = 0;
+    let st = &mut status as *mut i32 as u64;
+    sys6(260, [pid as u64, st, 0, 0, 0, 0]);
+    let mut regs = [0u64; 34];
+    let iov = [regs.as_mut_ptr() as u64, 34 * 8];
+    let t = Instant::now();
+    let mut calls = 0u64;
+    loop {
+        sys6(117, [31, pid as u64, 0, 0, 0, 0]); // PTRACE_SYSEMU
+        sys6(260, [pid as u64, st, 0, 0, 0, 0]);
+        if status & 0x7f != 0x7f {
+            break;
+        }
+        sys6(117, [0x4204, pid as u64, 1, iov.as_ptr() as u64, 0, 0]); // GETREGSET
+        if regs[8] != 173 {
+            sys6(117, [8, pid as u64, 0, 0, 0, 0]); // PTRACE_KILL
+            sys6(260, [pid as u64, st, 0, 0, 0, 0]);
+            break;
+        }
+        regs[0] = 4242;
+        sys6(117, [0x4205, pid as u64, 1, iov.as_ptr() as u64, 0, 0]); // SETREGSET
+        calls += 1;
+    }
+    let ns = t.elapsed().as_nanos() / u128::from(calls.max(1));
+    println!("getppid under a bare SYSEMU tracer: {ns} ns per call ({calls} calls)");
+}
+
+fn forks(n: u32) {
+    let t = Instant::now();
+    for _ in 0..n {
+        let pid = fork_run(|| 0);
+        wait_status(pid);
+    }
+    let us = t.elapsed().as_micros() / u128::from(n.max(1));
+    println!("forks: {us} us each (fork, exit, wait)");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
@@ -179,9 +260,11 @@ fn main() {
             let ns = t.elapsed().as_nanos() / u128::from(n.max(1));
             println!("getppid: {ns} ns per call");
         }
+        Some("bare") => bare_tracer(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000)),
+        Some("forks") => forks(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100)),
         Some("fp") => std::process::exit(if fp_across_handler() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe x7 | probe fp | probe getppid N");
+            eprintln!("usage: probe x7 | fp | getppid N | bare N | forks N");
             std::process::exit(2);
         }
     }
