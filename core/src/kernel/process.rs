@@ -82,12 +82,18 @@ impl<H: Host> Kernel<H> {
         if flags.contains(CloneFlags::SETTLS) {
             regs.set_tls(a.tls);
         }
-        // Both sides write their stack page at once: copy it for the child now
-        // and leave it writable in the parent, saving a write fault in each.
+        // Both sides write their stack page, their thread descriptor (at the
+        // thread pointer: libc stores the child's tid there) and, likely, the
+        // pages the parent wrote lately, at once: copy those pages for the
+        // child now and leave them writable in the parent, saving write
+        // faults on each side.
         let mut mm = mm;
-        let sp = regs.sp();
-        if mm.copy_now(&mut self.frames, &mut self.host, sp) {
-            parent.mm.reclaim_page(&self.frames, sp);
+        let hot = mm.take_fork_hot();
+        let hot = hot.iter().map(|vpn| vpn << crate::config::PAGE_SHIFT);
+        for va in [regs.sp(), regs.tls()].into_iter().chain(hot) {
+            if mm.copy_now(&mut self.frames, &mut self.host, va) {
+                parent.mm.reclaim_page(&self.frames, va);
+            }
         }
         let mut thread = Thread::new(pid, regs);
         thread.sigmask = parent.thread.sigmask;

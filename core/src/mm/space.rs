@@ -20,6 +20,9 @@ use umbra_abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
 use umbra_abi::Errno;
 
 const PAGE: u64 = PAGE_SIZE as u64;
+/// At most this many pages are copied eagerly at a fork (see
+/// [`AddressSpace::take_fork_hot`]).
+pub const FORK_HOT_MAX: usize = 32;
 /// Pages mapped around a fault, as an aligned window.
 const FAULT_AROUND: u64 = 16;
 /// The lowest address a guest may map (vm.mmap_min_addr).
@@ -64,6 +67,10 @@ pub struct AddressSpace {
     /// seen yet: until the next flush, a fault on an `in_host` page is a fault
     /// on a page the host does not map yet.
     premap_pending: bool,
+    /// In a fork child until [`Self::take_fork_hot`]: pages the parent had
+    /// written since it last forked (mapped writable in its host), at most
+    /// [`FORK_HOT_MAX`].
+    fork_hot: Vec<u64>,
     /// Start of the brk area (end of the loaded image, page aligned).
     pub brk_start: u64,
     /// Current program break.
@@ -80,6 +87,7 @@ impl AddressSpace {
             pt: BTreeMap::new(),
             pending: Vec::new(),
             premap_pending: false,
+            fork_hot: Vec::new(),
             brk_start: 0,
             brk: 0,
         })
@@ -299,6 +307,15 @@ impl AddressSpace {
         }
     }
 
+    /// Right after a fork, in the child: the pages the parent had written since
+    /// its previous fork (they were writable in its host), which both sides
+    /// are likely to write again soon (libc and shell state, the stack). The
+    /// caller copies them at once ([`Self::copy_now`],
+    /// [`Self::reclaim_page`]): a page copy costs far less than a write fault.
+    pub fn take_fork_hot(&mut self) -> Vec<u64> {
+        core::mem::take(&mut self.fork_hot)
+    }
+
     /// Right after a fork, in the child: the page at `va` (the one under the
     /// stack pointer, which the child writes at once) gets its private copy
     /// now, mapped writable in the same batch as the child's pre-mapping,
@@ -315,7 +332,8 @@ impl AddressSpace {
             .vmas
             .find(va)
             .is_some_and(|v| v.prot.contains(Prot::WRITE));
-        if !writable || !self.pt.get(&vpn).is_some_and(|p| p.cow) {
+        // Keep a reserve, as fault-around does: an eager copy never causes an OOM.
+        if !writable || !self.pt.get(&vpn).is_some_and(|p| p.cow) || frames.free_count() < 64 {
             return false;
         }
         self.break_cow(frames, host, vpn).is_some()
@@ -767,6 +785,7 @@ impl AddressSpace {
         let mut child_pt = BTreeMap::new();
         let mut child_pending: Vec<MapOp> = Vec::new();
         let mut protect = Vec::new();
+        let mut hot = Vec::new();
         for (vpn, pte) in self.pt.iter_mut() {
             frames.get(pte.frame);
             // Every mapping is private, so every shared page is copy-on-write,
@@ -779,6 +798,9 @@ impl AddressSpace {
                     .is_some_and(|v| v.prot.contains(Prot::WRITE));
                 if pte.in_host && writable {
                     protect.push(*vpn);
+                    if hot.len() < FORK_HOT_MAX {
+                        hot.push(*vpn);
+                    }
                 }
             }
             let premap = if pte.in_host {
@@ -822,6 +844,7 @@ impl AddressSpace {
             vmas: self.vmas.clone(),
             pt: child_pt,
             premap_pending: !child_pending.is_empty(),
+            fork_hot: hot,
             pending: child_pending,
             brk_start: self.brk_start,
             brk: self.brk,
