@@ -1150,7 +1150,12 @@ impl HostCpu for PtraceHost {
             }
         }
         regs.gp = from_raw(&g);
-        st.cur = if st.in_syscall { Some(regs.gp) } else { None };
+        // After a detour the stub sits at its idle trap, not at these registers.
+        st.cur = if syscall && !st.in_syscall {
+            None
+        } else {
+            Some(regs.gp)
+        };
         if syscall {
             return Trap::Syscall {
                 abi: SyscallAbi::Native,
