@@ -387,7 +387,7 @@ impl PtraceHost {
     fn new_stub(&mut self) -> Result<Stub, String> {
         if !self.no_template {
             if self.template.is_none() {
-                match self.spawn_stub(ptrace::O_TRACEFORK) {
+                match self.spawn_stub() {
                     Ok(t) => self.template = Some(t),
                     Err(msg) => {
                         log_line(
@@ -412,7 +412,7 @@ impl PtraceHost {
                 }
             }
         }
-        self.spawn_stub(0)
+        self.spawn_stub()
     }
 
     fn empty_stub(pid: i32, base: RawRegs) -> Stub {
@@ -432,9 +432,8 @@ impl PtraceHost {
     }
 
     /// Forks a stub from umbra and empties it (the slow path: umbra's address
-    /// space is copied, then unmapped in the child). `opts` are extra ptrace
-    /// options.
-    fn spawn_stub(&mut self, opts: usize) -> Result<Stub, String> {
+    /// space is copied, then unmapped in the child).
+    fn spawn_stub(&mut self) -> Result<Stub, String> {
         let cfg = stub::SpawnConfig {
             memfd: self.memfile.fd.as_raw_fd(),
             code_off: self.mem_bytes as u64,
@@ -443,16 +442,16 @@ impl PtraceHost {
         };
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
         let mut st = Self::empty_stub(pid, RawRegs::default());
-        let r = self.setup_stub(&mut st, opts);
+        let r = self.setup_stub(&mut st);
         if r.is_err() {
             ptrace::kill_and_reap(pid);
         }
         r.map(|_| st)
     }
 
-    /// The template stub runs one `clone(CLONE_PARENT | SIGCHLD)` batch: the
-    /// child is umbra's child (umbra reaps it), traced by umbra from birth
-    /// (PTRACE_O_TRACEFORK; ptrace options, EXITKILL included, are inherited),
+    /// The template stub runs one `clone(CLONE_PARENT | CLONE_PTRACE | SIGCHLD)`
+    /// batch: the child is umbra's child (umbra reaps it), traced by umbra from
+    /// birth (the template's ptrace options, EXITKILL included, are inherited),
     /// with the template's empty address space, fds, signal state, CPU pinning,
     /// session and seccomp filters. It starts in a SIGSTOP stop, which the next
     /// PTRACE_CONT/SYSEMU (signal 0) discards. The error says whether the
@@ -485,16 +484,11 @@ impl PtraceHost {
                 Err(e) => return fail(format!("waiting for new stub {pid}: {e}")),
             }
         }
-        // Not PTRACE_O_TRACEFORK: a stub that forked would be a bug; let it not
-        // make a traced process.
-        if let Err(e) = ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD) {
-            return fail(format!("PTRACE_SETOPTIONS on stub {pid}: {e}"));
-        }
         let base = self.template.as_ref().map(|t| t.base).unwrap_or_default();
         Ok(Self::empty_stub(pid, base))
     }
 
-    fn setup_stub(&mut self, st: &mut Stub, opts: usize) -> Result<(), String> {
+    fn setup_stub(&mut self, st: &mut Stub) -> Result<(), String> {
         let pid = st.pid;
         loop {
             match ptrace::wait(pid).map_err(|e| format!("waiting for stub {pid}: {e}"))? {
@@ -513,7 +507,7 @@ impl PtraceHost {
                 }
             }
         }
-        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD | opts)
+        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD)
             .map_err(|e| format!("PTRACE_SETOPTIONS on stub {pid}: {e}"))?;
         let r = ptrace::get_regs(pid).map_err(|e| format!("PTRACE_GETREGS on stub {pid}: {e}"))?;
         if r.pc != stub::idle_addr() {

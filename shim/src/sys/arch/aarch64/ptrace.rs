@@ -40,12 +40,6 @@ pub const REQUESTS: &[usize] = &[
 
 /// PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP | 0x80.
 pub const O_TRACESYSGOOD: usize = 0x1;
-/// PTRACE_O_TRACEFORK: a fork (clone with SIGCHLD) of the tracee stops it with
-/// PTRACE_EVENT_FORK, and the new child is traced by the same tracer from its
-/// first instruction (it starts in a SIGSTOP signal-delivery-stop).
-pub const O_TRACEFORK: usize = 0x2;
-/// PTRACE_EVENT_FORK, the `event` of that stop.
-pub const EVENT_FORK: i32 = 1;
 /// PTRACE_O_EXITKILL: the tracee gets SIGKILL when the tracer exits.
 pub const O_EXITKILL: usize = 0x10_0000;
 

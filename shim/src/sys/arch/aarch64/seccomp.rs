@@ -195,7 +195,7 @@ fn ip_in_stub_code(b: &mut Bpf, outside: Label) {
 
 /// Emits the rules of the stub's own calls (IP already checked): mmap of the
 /// memory file (fd 3) MAP_SHARED|MAP_FIXED, munmap, mprotect, rseq unregister,
-/// and `clone(CLONE_PARENT | SIGCHLD, 0, ...)` (a template stub forking a new
+/// and `clone(CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, ...)` (a template stub forking a new
 /// stub). Allows them, kills on anything else.
 fn stub_calls(b: &mut Bpf) {
     let allow = b.label();

@@ -30,8 +30,9 @@ pub const TASK_TOP: u64 = 0x1_0000_0000_0000;
 pub const STUB_MEMFD: i32 = 3;
 /// The flags of the one `clone` a stub may make (a template stub forking a new
 /// stub, see `host`): CLONE_PARENT (the new stub is umbra's child, so umbra reaps
-/// it) with exit signal SIGCHLD (a fork: PTRACE_O_TRACEFORK attaches it).
-pub const STUB_CLONE_FLAGS: u64 = 0x8000 | 17;
+/// it), CLONE_PTRACE (traced by umbra from birth, with the template's ptrace
+/// options, and no PTRACE_EVENT_FORK stop of the template), exit signal SIGCHLD.
+pub const STUB_CLONE_FLAGS: u64 = 0x8000 | 0x2000 | 17;
 /// Size of one batch record.
 pub const BATCH_RECORD: usize = 56;
 /// Records that fit the data page after the count.
