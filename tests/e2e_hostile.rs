@@ -482,7 +482,7 @@ fn check_host_calls(log: &str, r: &Report) {
         }
         match name {
             "execve" | "execveat" => execs += 1,
-            "fork" | "vfork" | "clone" | "clone3" => {
+            "fork" | "vfork" | "clone" | "clone3" | "wait4" => {
                 if let Ok(pid) = ret.split_whitespace().next().unwrap_or("").parse::<u32>() {
                     forked.insert(pid);
                 }

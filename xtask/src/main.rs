@@ -14,6 +14,7 @@
 #[path = "../../tests/initrd.rs"]
 mod initrd;
 
+mod arm;
 mod bench;
 mod procs;
 mod rom;
@@ -35,6 +36,7 @@ commands:
                         python3; rustup targets and components
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
+  test-arm [--debug]    boot umbra in qemu-system-aarch64 (images/arm) and run the ARM suite
   demo                  setup, build umbra (release) and a busybox initrd,
                         run a few busybox commands under umbra
   test                  setup, then fmt --check, clippy -D warnings, an aarch64
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         "setup" => setup(),
         "initrd" => busybox_initrd(rest.first().map(PathBuf::from)).map(|_| ()),
         "demo" => demo(),
+        "test-arm" => arm::test_arm(rest),
         "test" => test(),
         "bench" => bench::bench(rest),
         "rom" => rom::rom(rest).map(|_| ()),
