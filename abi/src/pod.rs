@@ -1,4 +1,4 @@
-//! Plain-old-data structs copied to and from guest memory as bytes, without unsafe
+//! Plain-old-data structs copied to and from guest memory as bytes, in safe
 //! code: each field is encoded in native byte order at its C offset. Padding is
 //! spelled out as explicit fields, so the encoded size equals the C `sizeof`.
 

@@ -9,7 +9,6 @@
 //! - layer 3: `syscall` (the table and one file per syscall family)
 //! - layer 4: `kernel` (the trap loop that ties them together)
 #![no_std]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 #[cfg(any(test, feature = "mock"))]

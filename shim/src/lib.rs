@@ -7,4 +7,8 @@ pub mod host;
 #[cfg(target_arch = "aarch64")]
 #[path = "host/aarch64.rs"]
 pub mod host;
+#[expect(
+    unsafe_code,
+    reason = "the raw host interface: every block has a SAFETY comment"
+)]
 pub mod sys;

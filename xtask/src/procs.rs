@@ -22,24 +22,24 @@
 //! process and by every stub, counts once there instead of once per mapper.
 //! It is a peak over sampling instants, so it can miss a short spike.
 //!
-//! std has no wait4 or kill, so this file declares the two libc functions
-//! itself (libc is linked into every Rust program on Linux anyway).
+//! std cannot signal an arbitrary process, so process groups and
+//! descendants are killed with kill(1); unsafe code stays in shim/src/sys.
 
 use std::collections::BTreeMap;
-use std::ffi::c_long;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-extern "C" {
-    fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut [c_long; 18]) -> i32;
-    fn kill(pid: i32, sig: i32) -> i32;
+/// SIGKILLs `target` (a pid, or `-pgid` for a process group) with kill(1).
+fn sigkill(target: i32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &target.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
-
-const WNOHANG: i32 = 1;
-const SIGKILL: i32 = 9;
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,21 +127,19 @@ pub fn run_sampled(
     let skip_pss = if wrapped { pid } else { 0 };
     let out_rx = reader(child.stdout.take());
     let err_rx = reader(child.stderr.take());
-    let mut status = 0i32;
-    let mut ru = [0 as c_long; 18];
+    let status;
     let mut peaks: BTreeMap<i32, ProcPeak> = BTreeMap::new();
     let mut timed_out = false;
     let mut peak_pss_kb = 0;
     if sample {
         loop {
-            // SAFETY: status and ru are valid, writable and of the sizes
-            // wait4 writes (int, struct rusage of 18 longs on Linux).
-            let r = unsafe { wait4(pid, &mut status, WNOHANG, &mut ru) };
-            if r == pid {
-                break;
-            }
-            if r < 0 {
-                return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+            match child.try_wait() {
+                Ok(Some(st)) => {
+                    status = st;
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("wait: {e}")),
             }
             peak_pss_kb = peak_pss_kb.max(sample_tree(pid, skip_pss, &mut peaks));
             if start.elapsed() > timeout {
@@ -160,32 +158,27 @@ pub fn run_sampled(
                 false
             }
         });
-        // SAFETY: as above; blocking wait for our own child.
-        let r = unsafe { wait4(pid, &mut status, 0, &mut ru) };
+        let r = child.wait();
         let _ = done_tx.send(());
         timed_out = watchdog.join().unwrap_or(false);
-        if r != pid {
-            return Err(format!("wait4: {}", std::io::Error::last_os_error()));
-        }
+        status = r.map_err(|e| format!("wait: {e}"))?;
     }
     let wall = start.elapsed();
-    // The child is reaped: std must not wait for it again.
     drop(child);
     // Leftovers in the child's process group could keep the pipes open:
     // they are killed (the group outlives its reaped leader only while it
     // has members, so the number cannot name another group yet), and the
     // output of anything else is waited for only briefly.
-    // SAFETY: kill(2) takes plain integers.
-    unsafe { kill(-pid, SIGKILL) };
+    sigkill(-pid);
     let grace = Duration::from_secs(5);
     let stdout = out_rx.recv_timeout(grace).unwrap_or_default();
     let stderr = err_rx.recv_timeout(grace).unwrap_or_default();
     let exit = if timed_out {
         Exit::TimedOut
-    } else if status & 0x7f == 0 {
-        Exit::Code((status >> 8) & 0xff)
+    } else if let Some(c) = status.code() {
+        Exit::Code(c)
     } else {
-        Exit::Signal(status & 0x7f)
+        Exit::Signal(std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0))
     };
     Ok(Outcome {
         pid,
@@ -284,12 +277,10 @@ fn sample_tree(root: i32, skip: i32, peaks: &mut BTreeMap<i32, ProcPeak>) -> u64
 /// (sandboxes move some helpers into groups or sessions of their own).
 pub fn kill_tree(pid: i32) {
     let members = tree(pid);
-    // SAFETY: kill(2) takes plain integers; the group is the one we made.
-    unsafe { kill(-pid, SIGKILL) };
+    sigkill(-pid);
     for (p, _, _) in members {
         if p != pid {
-            // SAFETY: as above; p descends from our child.
-            unsafe { kill(p, SIGKILL) };
+            sigkill(p);
         }
     }
 }
