@@ -32,7 +32,8 @@ use crate::config::{Config, PAGE_SIZE};
 use crate::fs;
 use crate::host::MmId;
 use crate::kernel::Kernel;
-use crate::testing::{newc_archive, tiny, tiny_elf, MockHost, Step};
+use crate::testing::syscall_fuzz::*;
+use crate::testing::{newc_archive, tiny_elf, MockHost, Step};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -42,127 +43,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use umbra_abi::elf::ET_EXEC;
 use umbra_abi::structs::Timespec;
 use umbra_abi::syscall::nr::*;
-
-const FRAMES: usize = 512;
-const PAGE: u64 = PAGE_SIZE as u64;
-const DATA_VA: u64 = tiny::EXEC_BASE + tiny::DATA_VADDR_OFF;
-const CODE_VA: u64 = tiny::EXEC_BASE + tiny::CODE_OFF;
-
-/// The implemented syscalls on every arch (see `syscall::dispatch`).
-const IMPLEMENTED: &[usize] = &[
-    READ,
-    WRITE,
-    READV,
-    WRITEV,
-    PREAD64,
-    PWRITE64,
-    LSEEK,
-    IOCTL,
-    FCNTL,
-    DUP,
-    DUP3,
-    CLOSE,
-    GETDENTS64,
-    FSYNC,
-    FDATASYNC,
-    SYNC,
-    OPENAT,
-    NEWFSTATAT,
-    FSTAT,
-    STATX,
-    READLINKAT,
-    FACCESSAT,
-    FACCESSAT2,
-    GETCWD,
-    CHDIR,
-    FCHDIR,
-    MKDIRAT,
-    UNLINKAT,
-    SYMLINKAT,
-    LINKAT,
-    RENAMEAT,
-    RENAMEAT2,
-    FCHMODAT,
-    FCHMOD,
-    FCHOWNAT,
-    FCHOWN,
-    UTIMENSAT,
-    FTRUNCATE,
-    TRUNCATE,
-    UMASK,
-    STATFS,
-    FSTATFS,
-    BRK,
-    MMAP,
-    MUNMAP,
-    MPROTECT,
-    MADVISE,
-    MREMAP,
-    GETPID,
-    GETTID,
-    GETPPID,
-    GETUID,
-    GETEUID,
-    GETGID,
-    GETEGID,
-    GETPGID,
-    GETSID,
-    SET_TID_ADDRESS,
-    SET_ROBUST_LIST,
-    PRLIMIT64,
-    GETRUSAGE,
-    SCHED_YIELD,
-    SCHED_GETAFFINITY,
-    PRCTL,
-    CLONE,
-    EXECVE,
-    WAIT4,
-    WAITID,
-    SETSID,
-    SETPGID,
-    PIPE2,
-    PPOLL,
-    PSELECT6,
-    SETITIMER,
-    GETITIMER,
-    TIMES,
-    KILL,
-    TKILL,
-    TGKILL,
-    RT_SIGRETURN,
-    RT_SIGPENDING,
-    RT_SIGTIMEDWAIT,
-    RT_SIGACTION,
-    RT_SIGPROCMASK,
-    SIGALTSTACK,
-    CLOCK_GETTIME,
-    CLOCK_GETRES,
-    GETTIMEOFDAY,
-    NANOSLEEP,
-    CLOCK_NANOSLEEP,
-    UNAME,
-    SYSINFO,
-    GETRANDOM,
-];
-
-/// The x86_64-only legacy calls umbra serves.
-#[cfg(not(target_arch = "aarch64"))]
-const IMPLEMENTED_ARCH: &[usize] = &[
-    OPEN, CREAT, STAT, LSTAT, ACCESS, READLINK, MKDIR, RMDIR, UNLINK, SYMLINK, LINK, RENAME, CHMOD,
-    CHOWN, LCHOWN, DUP2, ARCH_PRCTL, FORK, VFORK, PIPE, POLL, SELECT, ALARM, TIME, GETPGRP,
-];
-#[cfg(target_arch = "aarch64")]
-const IMPLEMENTED_ARCH: &[usize] = &[];
-
-/// Never scripted before the end: they end the script (exit, exit_group) or
-/// block with nothing that could wake them (pause, rt_sigsuspend).
-fn excluded(nr: usize) -> bool {
-    #[cfg(not(target_arch = "aarch64"))]
-    if nr == PAUSE {
-        return true;
-    }
-    nr == EXIT || nr == EXIT_GROUP || nr == RT_SIGSUSPEND
-}
 
 /// xorshift64*: small, fixed-seed, good enough to pick arguments.
 struct Rng(u64);
@@ -186,31 +66,6 @@ impl Rng {
         self.below(100) < percent
     }
 }
-
-/// Strings written at the start of the scratch area, NUL-terminated; pointers
-/// to them are among the pointer arguments.
-const STRINGS: &[&[u8]] = &[
-    b"/etc/motd",
-    b"/bin/prog",
-    b"/tmp/f",
-    b"/tmp",
-    b"/tmp/d",
-    b"/tmp/link",
-    b"/../../../etc/motd",
-    b".",
-    b"..",
-    b"",
-    b"/proc/self/maps",
-    b"/proc/self/mem",
-    b"/proc/1/status",
-    b"/proc/self/fd/0",
-    b"/dev/null",
-    b"/dev/zero",
-    b"/dev/tty",
-    b"/nonexistent/x",
-    b"/etc/motd/x",
-    b"//////",
-];
 
 /// One fuzz case: its boot-time memory contents and its script.
 #[derive(Clone, Debug)]

@@ -533,3 +533,161 @@ pub fn newc_archive(members: &[(&str, u32, &[u8])]) -> Vec<u8> {
     }
     out
 }
+
+/// What the syscall fuzzers share: the MockHost sizes, the guest addresses of
+/// the tiny ELF, the calls umbra serves (the fuzzers favour them), the calls
+/// never scripted before the end, and the strings placed in guest memory.
+/// Used by core's randomized test (fuzz_syscalls.rs) and by cargo-fuzz's
+/// `syscalls` target.
+pub mod syscall_fuzz {
+    use super::tiny;
+    use crate::config::PAGE_SIZE;
+    use umbra_abi::syscall::nr::*;
+
+    pub const FRAMES: usize = 512;
+    pub const PAGE: u64 = PAGE_SIZE as u64;
+    pub const DATA_VA: u64 = tiny::EXEC_BASE + tiny::DATA_VADDR_OFF;
+    pub const CODE_VA: u64 = tiny::EXEC_BASE + tiny::CODE_OFF;
+
+    /// The implemented syscalls on every arch (see `syscall::dispatch`).
+    pub const IMPLEMENTED: &[usize] = &[
+        READ,
+        WRITE,
+        READV,
+        WRITEV,
+        PREAD64,
+        PWRITE64,
+        LSEEK,
+        IOCTL,
+        FCNTL,
+        DUP,
+        DUP3,
+        CLOSE,
+        GETDENTS64,
+        FSYNC,
+        FDATASYNC,
+        SYNC,
+        OPENAT,
+        NEWFSTATAT,
+        FSTAT,
+        STATX,
+        READLINKAT,
+        FACCESSAT,
+        FACCESSAT2,
+        GETCWD,
+        CHDIR,
+        FCHDIR,
+        MKDIRAT,
+        UNLINKAT,
+        SYMLINKAT,
+        LINKAT,
+        RENAMEAT,
+        RENAMEAT2,
+        FCHMODAT,
+        FCHMOD,
+        FCHOWNAT,
+        FCHOWN,
+        UTIMENSAT,
+        FTRUNCATE,
+        TRUNCATE,
+        UMASK,
+        STATFS,
+        FSTATFS,
+        BRK,
+        MMAP,
+        MUNMAP,
+        MPROTECT,
+        MADVISE,
+        MREMAP,
+        GETPID,
+        GETTID,
+        GETPPID,
+        GETUID,
+        GETEUID,
+        GETGID,
+        GETEGID,
+        GETPGID,
+        GETSID,
+        SET_TID_ADDRESS,
+        SET_ROBUST_LIST,
+        PRLIMIT64,
+        GETRUSAGE,
+        SCHED_YIELD,
+        SCHED_GETAFFINITY,
+        PRCTL,
+        CLONE,
+        EXECVE,
+        WAIT4,
+        WAITID,
+        SETSID,
+        SETPGID,
+        PIPE2,
+        PPOLL,
+        PSELECT6,
+        SETITIMER,
+        GETITIMER,
+        TIMES,
+        KILL,
+        TKILL,
+        TGKILL,
+        RT_SIGRETURN,
+        RT_SIGPENDING,
+        RT_SIGTIMEDWAIT,
+        RT_SIGACTION,
+        RT_SIGPROCMASK,
+        SIGALTSTACK,
+        CLOCK_GETTIME,
+        CLOCK_GETRES,
+        GETTIMEOFDAY,
+        NANOSLEEP,
+        CLOCK_NANOSLEEP,
+        UNAME,
+        SYSINFO,
+        GETRANDOM,
+    ];
+
+    /// The x86_64-only legacy calls umbra serves.
+    #[cfg(not(target_arch = "aarch64"))]
+    pub const IMPLEMENTED_ARCH: &[usize] = &[
+        OPEN, CREAT, STAT, LSTAT, ACCESS, READLINK, MKDIR, RMDIR, UNLINK, SYMLINK, LINK, RENAME,
+        CHMOD, CHOWN, LCHOWN, DUP2, ARCH_PRCTL, FORK, VFORK, PIPE, POLL, SELECT, ALARM, TIME,
+        GETPGRP,
+    ];
+    #[cfg(target_arch = "aarch64")]
+    pub const IMPLEMENTED_ARCH: &[usize] = &[];
+
+    /// Never scripted before the end: they end the script (exit, exit_group) or
+    /// block with nothing that could wake them (pause, rt_sigsuspend).
+    pub fn excluded(nr: usize) -> bool {
+        #[cfg(not(target_arch = "aarch64"))]
+        if nr == PAUSE {
+            return true;
+        }
+        nr == EXIT || nr == EXIT_GROUP || nr == RT_SIGSUSPEND
+    }
+
+    /// Strings written at the start of the scratch area, NUL-terminated; pointers
+    /// to them are among the pointer arguments.
+    pub const STRINGS: &[&[u8]] = &[
+        b"/etc/motd",
+        b"/bin/prog",
+        b"/tmp/f",
+        b"/tmp",
+        b"/tmp/d",
+        b"/tmp/link",
+        b"/../../../etc/motd",
+        b".",
+        b"..",
+        b"",
+        b"/proc/self/maps",
+        b"/proc/self/mem",
+        b"/proc/1/status",
+        b"/proc/self/fd/0",
+        b"/dev/null",
+        b"/dev/zero",
+        b"/dev/tty",
+        b"/nonexistent/x",
+        b"/etc/motd/x",
+        b"//////",
+    ];
+}
