@@ -113,6 +113,40 @@ fn timer_preempts_a_spinning_guest() {
     assert!(worst < Duration::from_millis(500), "{lat:?}");
 }
 
+/// A timer that expires at any moment of `run_user` (before the stub is
+/// marked running, between the marking and the resume, during the stop) is
+/// never lost. Deadlines a few microseconds away land in every part of the
+/// path; a lost expiry would leave the stub spinning forever, so a watchdog
+/// turns that into a failure.
+#[test]
+fn timer_expiry_is_never_lost_around_the_resume() {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::spawn(move || {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(120) {
+            if d.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("timer_expiry_is_never_lost_around_the_resume: a timer expiry was lost");
+        std::process::abort();
+    });
+    let mut h = host();
+    let mm = space(&mut h, &SPIN);
+    let mut r = regs();
+    for i in 0..3000u64 {
+        // Force a register write now and then, as after a syscall.
+        if i % 3 == 0 {
+            r = regs();
+        }
+        h.set_timer(Some(h.now_mono() + (i % 60) * 1_000));
+        assert_eq!(run_until_not_event(&mut h, mm, &mut r), Trap::Timer);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 #[test]
 fn timer_expired_while_the_kernel_was_busy() {
     let mut h = host();

@@ -389,7 +389,14 @@ fn test() -> Result<()> {
             "aarch64-unknown-linux-musl",
         ]))
     });
-    step("tests", &mut || run(cargo().args(["test", "--workspace"])));
+    // A hung test fails the step (with its name in the output) instead of
+    // eating the CI budget: `timeout` kills cargo's whole process group.
+    step("tests", &mut || {
+        run(Command::new("timeout")
+            .args(["--kill-after=30s", "40m"])
+            .arg(cargo().get_program())
+            .args(["test", "--workspace"]))
+    });
 
     println!("\n| step | result | seconds |\n|---|---|---|");
     for (name, r, secs) in &results {

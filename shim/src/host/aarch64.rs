@@ -1075,8 +1075,15 @@ impl HostCpu for PtraceHost {
             }
         }
         st.cur = None;
-        // From here until the stop, the timer and SIGWINCH handlers kick `pid`.
-        self.waker.set_running(pid);
+        // From here until the stop, the timer and SIGWINCH handlers kick `pid`;
+        // one that came since the check above is taken now.
+        if !self.waker.start_running(pid) {
+            if self.waker.take_fired() {
+                return Trap::Timer;
+            }
+            let _ = self.waker.take_event();
+            return Trap::HostEvent;
+        }
         if let Err(e) = ptrace::sysemu(pid, 0) {
             self.waker.set_running(0);
             if e == Errno::EIO {
@@ -1111,10 +1118,10 @@ impl HostCpu for PtraceHost {
             }
             let kick = info
                 .is_some_and(|i| i.signo == KICK_SIG && i.code == SI_TKILL && i.pid == self.my_pid);
-            if kick && !self.waker.pending() {
+            if kick && self.waker.start_running(pid) {
                 // A kick that arrived after the stop it was meant to cause
-                // (the stub had already trapped): suppress it and go on.
-                self.waker.set_running(pid);
+                // (the stub had already trapped), with nothing pending now:
+                // suppress it and go on.
                 if ptrace::sysemu(pid, 0).is_err() {
                     self.waker.set_running(0);
                     return self.mark_dead(mm.0);

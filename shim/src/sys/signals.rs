@@ -290,6 +290,25 @@ impl Waker {
         self.s().running.store(pid, Ordering::SeqCst);
     }
 
+    /// Marks `pid` as about to run guest code, unless the timer fired or a host
+    /// event came in the meantime (then nothing is marked and it returns
+    /// false: the caller must not resume the stub, or the wake-up is lost).
+    ///
+    /// The handler stores its flag before it reads `running`, and this stores
+    /// `running` before it reads the flags, all SeqCst: whichever of the two
+    /// comes second sees the other, so either the handler kicks `pid` or this
+    /// sees the flag.
+    #[inline(always)]
+    pub fn start_running(&self, pid: i32) -> bool {
+        let s = self.s();
+        s.running.store(pid, Ordering::SeqCst);
+        if s.fired.load(Ordering::SeqCst) || s.event.load(Ordering::SeqCst) {
+            s.running.store(0, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
     /// Takes the timer expiry, if it happened.
     #[inline(always)]
     pub fn take_fired(&mut self) -> bool {
@@ -300,13 +319,6 @@ impl Waker {
         } else {
             false
         }
-    }
-
-    /// Whether the timer fired or a host event came, not taken yet.
-    #[inline(always)]
-    pub fn pending(&self) -> bool {
-        let s = self.s();
-        s.fired.load(Ordering::SeqCst) || s.event.load(Ordering::SeqCst)
     }
 
     /// Takes the host event (SIGWINCH), if one happened.
