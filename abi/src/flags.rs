@@ -1,6 +1,6 @@
 //! Flag sets of the syscall interface, with Linux spellings. Values are those of
-//! x86_64 and the asm-generic arches (aarch64); 32-bit ARM differs only in
-//! O_DIRECTORY/O_NOFOLLOW/O_DIRECT/O_LARGEFILE, handled by its arch module.
+//! x86_64 and the asm-generic arches (aarch64); arm64 and 32-bit ARM differ only
+//! in O_DIRECTORY/O_NOFOLLOW/O_DIRECT/O_LARGEFILE.
 
 use bitflags::bitflags;
 
@@ -16,21 +16,21 @@ bitflags! {
         const O_NONBLOCK = 0o4000;
         const O_DSYNC = 0o10000;
         const O_ASYNC = 0o20000;
-        #[cfg(not(target_arch = "aarch64"))]
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
         const O_DIRECT = 0o40000;
-        #[cfg(not(target_arch = "aarch64"))]
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
         const O_LARGEFILE = 0o100000;
-        #[cfg(not(target_arch = "aarch64"))]
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
         const O_DIRECTORY = 0o200000;
-        #[cfg(not(target_arch = "aarch64"))]
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
         const O_NOFOLLOW = 0o400000;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         const O_DIRECTORY = 0o40000;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         const O_NOFOLLOW = 0o100000;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         const O_DIRECT = 0o200000;
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         const O_LARGEFILE = 0o400000;
         const O_NOATIME = 0o1000000;
         const O_CLOEXEC = 0o2000000;
@@ -68,6 +68,13 @@ pub const F_SETFL: u32 = 4;
 pub const F_GETLK: u32 = 5;
 pub const F_SETLK: u32 = 6;
 pub const F_SETLKW: u32 = 7;
+/// The 64-bit-offset record-lock commands of 32-bit arches (fcntl64).
+pub const F_GETLK64: u32 = 12;
+pub const F_SETLK64: u32 = 13;
+pub const F_SETLKW64: u32 = 14;
+pub const F_OFD_GETLK: u32 = 36;
+pub const F_OFD_SETLK: u32 = 37;
+pub const F_OFD_SETLKW: u32 = 38;
 pub const F_DUPFD_CLOEXEC: u32 = 1030;
 pub const F_GETPIPE_SZ: u32 = 1032;
 pub const F_SETPIPE_SZ: u32 = 1031;

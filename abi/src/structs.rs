@@ -156,12 +156,162 @@ pod_struct! {
     }
 }
 
+// ---- 32-bit (ILP32) layouts: `long` and pointers are 4 bytes. ----
+
+pod_struct! {
+    /// struct old_timespec32: the timespec of the 32-bit calls without `_time64`.
+    pub struct Timespec32 { pub tv_sec: i32, pub tv_nsec: i32, }
+}
+
+pod_struct! {
+    /// struct old_timeval32.
+    pub struct Timeval32 { pub tv_sec: i32, pub tv_usec: i32, }
+}
+
+pod_struct! {
+    /// struct iovec of a 32-bit guest.
+    pub struct Iovec32 { pub iov_base: u32, pub iov_len: u32, }
+}
+
+pod_struct! {
+    /// struct rlimit of a 32-bit guest (getrlimit, ugetrlimit, setrlimit);
+    /// prlimit64 uses [`Rlimit`] on every arch.
+    pub struct Rlimit32 { pub rlim_cur: u32, pub rlim_max: u32, }
+}
+
+pod_struct! {
+    /// stack_t of a 32-bit guest.
+    pub struct Stack32 { pub ss_sp: u32, pub ss_flags: i32, pub ss_size: u32, }
+}
+
+pod_struct! {
+    /// The kernel's struct sigaction on 32-bit ARM (rt_sigaction): handler,
+    /// flags, restorer, then the 64-bit mask at offset 12 (two longs), 20 bytes.
+    pub struct SigactionArm {
+        pub handler: u32,
+        pub flags: u32,
+        pub restorer: u32,
+        pub mask: [u32; 2],
+    }
+}
+
+pod_struct! {
+    /// struct stat64 of 32-bit ARM (arch/arm/include/uapi/asm/stat.h), 104
+    /// bytes: the EABI aligns the 64-bit fields to 8.
+    pub struct Stat64Arm {
+        pub st_dev: u64,
+        pub _pad0: [u8; 4],
+        pub __st_ino: u32,
+        pub st_mode: u32,
+        pub st_nlink: u32,
+        pub st_uid: u32,
+        pub st_gid: u32,
+        pub st_rdev: u64,
+        pub _pad3: [u8; 4],
+        pub _pad4: u32,
+        pub st_size: i64,
+        pub st_blksize: u32,
+        pub _pad5: u32,
+        pub st_blocks: u64,
+        pub st_atime: u32,
+        pub st_atime_nsec: u32,
+        pub st_mtime: u32,
+        pub st_mtime_nsec: u32,
+        pub st_ctime: u32,
+        pub st_ctime_nsec: u32,
+        pub st_ino: u64,
+    }
+}
+
+pod_struct! {
+    /// struct stat of 32-bit ARM (the old stat/lstat/fstat calls), 64 bytes.
+    pub struct StatArm {
+        pub st_dev: u32,
+        pub st_ino: u32,
+        pub st_mode: u16,
+        pub st_nlink: u16,
+        pub st_uid: u16,
+        pub st_gid: u16,
+        pub st_rdev: u32,
+        pub st_size: u32,
+        pub st_blksize: u32,
+        pub st_blocks: u32,
+        pub st_atime: u32,
+        pub st_atime_nsec: u32,
+        pub st_mtime: u32,
+        pub st_mtime_nsec: u32,
+        pub st_ctime: u32,
+        pub st_ctime_nsec: u32,
+        pub _unused: [u32; 2],
+    }
+}
+
+pod_struct! {
+    /// struct statfs64 of 32-bit ARM, packed to 84 bytes (ARCH_PACK_STATFS64).
+    pub struct Statfs64Arm {
+        pub f_type: u32,
+        pub f_bsize: u32,
+        pub f_blocks: u64,
+        pub f_bfree: u64,
+        pub f_bavail: u64,
+        pub f_files: u64,
+        pub f_ffree: u64,
+        pub f_fsid: [i32; 2],
+        pub f_namelen: u32,
+        pub f_frsize: u32,
+        pub f_flags: u32,
+        pub f_spare: [u32; 4],
+    }
+}
+
+pod_struct! {
+    /// struct statfs of a 32-bit guest (every word a 32-bit long), 64 bytes.
+    pub struct Statfs32 {
+        pub f_type: u32,
+        pub f_bsize: u32,
+        pub f_blocks: u32,
+        pub f_bfree: u32,
+        pub f_bavail: u32,
+        pub f_files: u32,
+        pub f_ffree: u32,
+        pub f_fsid: [i32; 2],
+        pub f_namelen: u32,
+        pub f_frsize: u32,
+        pub f_flags: u32,
+        pub f_spare: [u32; 4],
+    }
+}
+
+pod_struct! {
+    /// struct sysinfo of a 32-bit guest, 64 bytes.
+    pub struct Sysinfo32 {
+        pub uptime: i32,
+        pub loads: [u32; 3],
+        pub totalram: u32,
+        pub freeram: u32,
+        pub sharedram: u32,
+        pub bufferram: u32,
+        pub totalswap: u32,
+        pub freeswap: u32,
+        pub procs: u16,
+        pub _pad: u16,
+        pub totalhigh: u32,
+        pub freehigh: u32,
+        pub mem_unit: u32,
+        pub _f: [u8; 8],
+    }
+}
+
 /// struct stat as this build's guest sees it.
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 pub type Stat = StatX86_64;
 /// struct stat as this build's guest sees it.
 #[cfg(target_arch = "aarch64")]
 pub type Stat = StatGeneric;
+/// struct stat64 as this build's guest sees it (the 32-bit ARM guest's stat
+/// family is fstat64/stat64/lstat64/fstatat64).
+#[cfg(target_arch = "arm")]
+pub type Stat = Stat64Arm;
 
 #[cfg(test)]
 mod tests {
@@ -176,6 +326,49 @@ mod tests {
         assert_eq!(Termios::SIZE, 36);
         assert_eq!(Utsname::SIZE, 390);
         assert_eq!(Sysinfo::SIZE, 112);
+        assert_eq!(Stat64Arm::SIZE, 104);
+        assert_eq!(StatArm::SIZE, 64);
+        assert_eq!(Statfs64Arm::SIZE, 84);
+        assert_eq!(Statfs32::SIZE, 64);
+        assert_eq!(Sysinfo32::SIZE, 64);
+        assert_eq!(SigactionArm::SIZE, 20);
+        assert_eq!(Stack32::SIZE, 12);
+        assert_eq!(Timespec32::SIZE, 8);
+        assert_eq!(Iovec32::SIZE, 8);
+    }
+
+    #[test]
+    fn stat64_arm_offsets() {
+        // Offsets of arch/arm/include/uapi/asm/stat.h under the EABI.
+        let st = Stat64Arm {
+            st_dev: 0x11,
+            __st_ino: 0x22,
+            st_mode: 0x33,
+            st_rdev: 0x44,
+            st_size: 0x55,
+            st_blksize: 0x66,
+            st_blocks: 0x77,
+            st_atime: 0x88,
+            st_ctime_nsec: 0x99,
+            st_ino: 0xaa,
+            ..Stat64Arm::default()
+        };
+        let mut b = [0u8; 104];
+        st.encode(&mut b);
+        for (off, v) in [
+            (0, 0x11),
+            (12, 0x22),
+            (16, 0x33),
+            (32, 0x44),
+            (48, 0x55),
+            (56, 0x66),
+            (64, 0x77),
+            (72, 0x88),
+            (92, 0x99),
+            (96, 0xaa),
+        ] {
+            assert_eq!(b[off], v, "offset {off}");
+        }
     }
 
     #[test]

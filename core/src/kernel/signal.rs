@@ -252,7 +252,8 @@ impl<H: Host> Kernel<H> {
         } else {
             sp
         };
-        let layout = frame::frame_layout(top, use_alt).ok_or(Errno::EFAULT)?;
+        let layout = frame::frame_layout(top, use_alt, action.flags, action.restorer)
+            .ok_or(Errno::EFAULT)?;
         let on = if alt.contains(sp) { 1 } else { 0 };
         let stack = (alt.sp, if alt.flags & 2 != 0 { 2 } else { on }, alt.size);
         let bytes = frame::encode_frame(
@@ -267,12 +268,11 @@ impl<H: Host> Kernel<H> {
         let have_fp = self.host.fpstate_get(p.mm.id, &mut fp).is_ok();
         let mut bytes = bytes;
         if !have_fp {
-            // No FP state to restore: a null fpstate pointer tells sigreturn so.
-            let at = 8 + 40 + 8 * 23;
-            bytes[at..at + 8].copy_from_slice(&0u64.to_ne_bytes());
+            // No FP state to restore: the frame says so to sigreturn.
+            frame::no_fpstate(&mut bytes, &layout);
         }
         let mut user = self.user();
-        user.write_bytes(layout.sp, &bytes)?;
+        user.write_bytes(layout.sp, &bytes[..layout.size])?;
         if have_fp {
             user.write_bytes(layout.fp, &fp)?;
         }
@@ -308,13 +308,15 @@ impl<H: Host> Kernel<H> {
         }
     }
 
-    /// rt_sigreturn: restores the context saved in the frame at the stack.
-    pub(crate) fn sigreturn(&mut self) -> KResult<()> {
+    /// rt_sigreturn (`rt`) and the old sigreturn of 32-bit ARM: restores the
+    /// context saved in the frame at the stack.
+    pub(crate) fn sigreturn(&mut self, rt: bool) -> KResult<()> {
         let sp = self.proc().thread.regs.sp();
+        let at = frame::sigreturn_ucontext(sp, rt).ok_or(Errno::EFAULT)?;
         let mut uc = [0u8; frame::UCONTEXT_LEN];
-        self.user().read_bytes(sp, &mut uc)?;
+        self.user().read_bytes(at, &mut uc)?;
         let p = self.proc();
-        let r = frame::restore_frame(&mut p.thread.regs, &uc);
+        let r = frame::restore_frame(&mut p.thread.regs, &uc, at);
         p.thread.sigmask = SigSet(r.mask & !UNBLOCKABLE.0);
         if r.fpstate != 0 {
             let mut fp = [0u8; frame::FPSTATE_SIZE];

@@ -144,7 +144,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         KILL => signal::sys_kill(k, a[0] as i32, a[1] as u32),
         TKILL => signal::sys_tgkill(k, -1, a[0] as i32, a[1] as u32),
         TGKILL => signal::sys_tgkill(k, a[0] as i32, a[1] as i32, a[2] as u32),
-        RT_SIGRETURN => return signal::sys_rt_sigreturn(k),
+        RT_SIGRETURN => return signal::sys_rt_sigreturn(k, true),
         RT_SIGSUSPEND => return signal::sys_rt_sigsuspend(k, a[0], a[1] as usize),
         RT_SIGPENDING => signal::sys_rt_sigpending(k, a[0], a[1] as usize),
         RT_SIGTIMEDWAIT => return signal::sys_rt_sigtimedwait(k, a[0], a[1], a[2], a[3] as usize),

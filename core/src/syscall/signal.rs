@@ -93,9 +93,10 @@ pub fn sys_rt_sigprocmask<H: Host>(
     Ok(0)
 }
 
-/// rt_sigreturn(2).
-pub fn sys_rt_sigreturn<H: Host>(k: &mut Kernel<H>) -> Outcome {
-    match k.sigreturn() {
+/// rt_sigreturn(2), and with `rt` false the old sigreturn of 32-bit ARM
+/// (the frame of a handler without SA_SIGINFO).
+pub fn sys_rt_sigreturn<H: Host>(k: &mut Kernel<H>, rt: bool) -> Outcome {
+    match k.sigreturn(rt) {
         Ok(()) => Outcome::Regs,
         Err(_) => {
             // A corrupt frame: Linux kills the process with SIGSEGV.

@@ -48,11 +48,19 @@ pub struct FrameLayout {
     pub uc: u64,
     pub info: u64,
     pub fp: u64,
+    /// The frame's size in bytes (with the frame record).
+    pub size: usize,
 }
 
 /// Lays a frame out below `stack_top` (the interrupted sp, or the top of the
-/// alternate stack); arm64 has no red zone.
-pub fn frame_layout(stack_top: u64, _on_altstack: bool) -> Option<FrameLayout> {
+/// alternate stack); arm64 has no red zone. The sigaction flags and restorer
+/// change nothing here.
+pub fn frame_layout(
+    stack_top: u64,
+    _on_altstack: bool,
+    _flags: u64,
+    _restorer: u64,
+) -> Option<FrameLayout> {
     let record = stack_top.checked_sub(16)? & !15;
     let sp = record.checked_sub(FRAME_SIZE as u64)?;
     Some(FrameLayout {
@@ -60,7 +68,19 @@ pub fn frame_layout(stack_top: u64, _on_altstack: bool) -> Option<FrameLayout> {
         uc: sp + UC as u64,
         info: sp,
         fp: sp + RESERVED as u64,
+        size: FRAME_SIZE + 16,
     })
+}
+
+/// Marks the frame as carrying no FP state: without an fpsimd_context record
+/// rt_sigreturn restores none.
+pub fn no_fpstate(frame: &mut [u8], _layout: &FrameLayout) {
+    frame[RESERVED..RESERVED + 8].fill(0);
+}
+
+/// Where rt_sigreturn finds the frame, given the sp at the call.
+pub fn sigreturn_ucontext(sp: u64, _rt: bool) -> Option<u64> {
+    Some(sp)
 }
 
 fn put(b: &mut [u8], at: usize, v: u64) {
@@ -146,8 +166,7 @@ pub struct Restored {
 /// sp). Only the NZCV flags of the saved PSTATE are taken, so a forged frame
 /// cannot change the mode. The FP state is restored only when the first
 /// record is an fpsimd_context.
-pub fn restore_frame(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN]) -> Restored {
-    let frame = regs.gp.sp;
+pub fn restore_frame(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN], frame: u64) -> Restored {
     let g = &mut regs.gp;
     for (i, r) in g.regs.iter_mut().enumerate() {
         *r = get(uc, MC + 8 + 8 * i);

@@ -37,11 +37,18 @@ pub struct FrameLayout {
     pub uc: u64,
     pub info: u64,
     pub fp: u64,
+    /// The frame's size in bytes (from `sp`, FP area excluded).
+    pub size: usize,
 }
 
 /// Lays a frame out below `stack_top` (the interrupted rsp, or the top of the
-/// alternate stack).
-pub fn frame_layout(stack_top: u64, on_altstack: bool) -> Option<FrameLayout> {
+/// alternate stack). The sigaction flags and restorer change nothing here.
+pub fn frame_layout(
+    stack_top: u64,
+    on_altstack: bool,
+    _flags: u64,
+    _restorer: u64,
+) -> Option<FrameLayout> {
     let top = if on_altstack {
         stack_top
     } else {
@@ -54,7 +61,21 @@ pub fn frame_layout(stack_top: u64, on_altstack: bool) -> Option<FrameLayout> {
         uc: sp + 8,
         info: sp + 8 + UCONTEXT_SIZE,
         fp,
+        size: FRAME_SIZE as usize,
     })
+}
+
+/// Marks the frame as carrying no FP state: a null fpstate pointer tells
+/// sigreturn so.
+pub fn no_fpstate(frame: &mut [u8], _layout: &FrameLayout) {
+    let at = 8 + 40 + 8 * 23;
+    frame[at..at + 8].fill(0);
+}
+
+/// Where rt_sigreturn finds the ucontext, given the rsp at the call (the
+/// handler's `ret` popped pretcode).
+pub fn sigreturn_ucontext(sp: u64, _rt: bool) -> Option<u64> {
+    Some(sp)
 }
 
 fn put(b: &mut [u8], at: usize, v: u64) {
@@ -144,7 +165,7 @@ pub struct Restored {
 /// Restores the registers saved in `uc` (read from the guest at its rsp). The
 /// segment registers keep their user values and only user-changeable eflags
 /// bits are taken, so a forged frame cannot give the guest privileges.
-pub fn restore_frame(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN]) -> Restored {
+pub fn restore_frame(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN], _at: u64) -> Restored {
     let mc = 40;
     let w = |i: usize| get(uc, mc + 8 * i);
     let old = regs.gp;
