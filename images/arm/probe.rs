@@ -1,215 +1,472 @@
-//! A static aarch64 guest program for images/arm/run.sh (built with plain
-//! rustc for aarch64-unknown-linux-musl):
-//! - `probe x7`: x7 survives a syscall, and a fork in parent and child (arm64
-//!   ptrace shows x7 = 0 at syscall stops; see shim/src/host/aarch64.rs);
-//!   exit status 0 when it does;
+//! A static guest program for images/arm/run.sh, for aarch64 (built with plain
+//! rustc for aarch64-unknown-linux-musl, rust-lld) and 32-bit ARM (for
+//! armv7-unknown-linux-gnueabihf with arm-linux-gnueabihf-gcc and
+//! `-C target-feature=+crt-static`):
+//! - `probe hello`: prints `hello world`;
+//! - `probe x7` (aarch64) / `probe r12` (arm): the register that ptrace shows
+//!   as a syscall-entry/exit marker (arm64 x7, arm ip = r12; the kernel puts the
+//!   real value back when the stop ends) survives a syscall, and a fork in
+//!   parent and child; exit status 0 when it does;
 //! - `probe getppid N`: prints `getppid: <ns> ns per call` over N calls;
-//! - `probe bare N`: the same getppid round trip against a bare PTRACE_SYSEMU
-//!   tracer (GETREGSET, SETREGSET of x0 per call): the floor for umbra;
+//! - `probe bare N`: the same getppid round trip against a bare tracer, the
+//!   floor for umbra: aarch64 PTRACE_SYSEMU + GETREGSET/SETREGSET; arm
+//!   PTRACE_SYSCALL, PTRACE_SET_SYSCALL(-1) at the entry stop, SETREGS of r0 at
+//!   the exit stop (PTRACE_SYSEMU does not exist on 32-bit ARM: EIO). The
+//!   traced child checks that every getppid returned the tracer's 4242;
 //! - `probe forks N`: fork, exit and wait, N times: `forks: <us> us each`;
-//! - `probe fp`: a SIGUSR1 handler (installed without SA_RESTORER, as glibc
-//!   does on arm64) that zeroes v16 runs during a kill syscall; v16 must be
-//!   back after the handler returns.
+//! - `probe fp` / `probe fpsi`: a SIGUSR1 handler, installed without
+//!   SA_RESTORER (`fpsi`: with SA_SIGINFO, so an rt frame on arm too), that
+//!   zeroes caller-saved FP registers (aarch64 v16; arm d7 and d16) runs
+//!   during a kill syscall; they must be back after the handler returns;
+//! - `probe sweep ROUNDS`: every syscall number (arm: also the private
+//!   0xf0000.. calls and a few out of range), ROUNDS times, each in its own
+//!   forked child with garbage arguments (random values, -1, 0, pointers to
+//!   scratch memory, to unmapped and kernel addresses and to where umbra's stub
+//!   pages are); a child that takes longer than 300 ms is killed. Prints a
+//!   summary line and `sweep done` when the parent got through all of them.
+//!   Only meant to run under umbra (never natively: it would hit the real
+//!   kernel with garbage).
 
 use std::arch::asm;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-const MAGIC: u64 = 0x7777_1234_5678_9abc;
+#[cfg(target_arch = "aarch64")]
+mod arch {
+    use std::arch::asm;
 
-/// getppid with x7 = MAGIC; returns x7 after the syscall.
-fn getppid_x7() -> u64 {
-    let x7: u64;
-    // SAFETY: getppid has no memory effects; x0, x7, x8 are declared.
-    unsafe {
-        asm!(
-            "mov x7, {m}",
-            "mov x8, #173",
-            "svc #0",
-            "mov {o}, x7",
-            m = in(reg) MAGIC,
-            o = out(reg) x7,
-            out("x0") _,
-            out("x7") _,
-            out("x8") _,
-        );
+    pub const GETPID: usize = 172;
+    pub const GETPPID: usize = 173;
+    pub const KILL: usize = 129;
+    pub const WAIT4: usize = 260;
+    pub const CLONE: usize = 220;
+    pub const EXIT_GROUP: usize = 94;
+    pub const PTRACE: usize = 117;
+    pub const RT_SIGACTION: usize = 134;
+    /// Calls the sweep must not make: they could signal or trace the sweep
+    /// itself (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo,
+    /// ptrace, pidfd_send_signal, process_vm_writev) or reboot.
+    pub const SWEEP_EXCLUDED: &[usize] = &[129, 130, 131, 138, 240, 117, 424, 271, 142];
+    pub const SWEEP_EXTRA: &[usize] = &[1000, 0xffff, usize::MAX];
+    /// Where umbra puts its stub pages on aarch64 (core's USER_END), and a
+    /// kernel address.
+    pub const STUB_ADDR: usize = 0xffff_ff00_0000;
+    pub const KERNEL_ADDR: usize = 0xffff_8000_0000_0000;
+
+    /// A raw syscall.
+    pub fn sys6(nr: usize, a: [usize; 6]) -> isize {
+        let r: isize;
+        // SAFETY: the callers pass pointers valid for what each syscall
+        // does, or (the sweep) run it in a throwaway child.
+        unsafe {
+            asm!(
+                "svc #0",
+                in("x8") nr,
+                inlateout("x0") a[0] => r,
+                in("x1") a[1],
+                in("x2") a[2],
+                in("x3") a[3],
+                in("x4") a[4],
+                in("x5") a[5],
+            );
+        }
+        r
     }
-    x7
-}
 
-/// fork (clone(SIGCHLD)) with x7 = MAGIC; returns (result, x7 after).
-fn fork_x7() -> (i64, u64) {
-    let (ret, x7): (i64, u64);
-    // SAFETY: a plain fork: the child continues on a copy of this stack.
-    unsafe {
-        asm!(
-            "mov x7, {m}",
-            "mov x0, #17",
-            "mov x1, #0",
-            "mov x2, #0",
-            "mov x3, #0",
-            "mov x4, #0",
-            "mov x8, #220",
-            "svc #0",
-            "mov {o}, x7",
-            m = in(reg) MAGIC,
-            o = out(reg) x7,
-            out("x0") ret,
-            out("x1") _,
-            out("x2") _,
-            out("x3") _,
-            out("x4") _,
-            out("x7") _,
-            out("x8") _,
-        );
+    pub const MAGIC: u64 = 0x7777_1234_5678_9abc;
+    pub const MARKER: &str = "x7";
+
+    /// getppid with x7 = MAGIC; returns x7 after the syscall.
+    pub fn getppid_marker() -> u64 {
+        let x7: u64;
+        // SAFETY: getppid has no memory effects; x0, x7, x8 are declared.
+        unsafe {
+            asm!(
+                "mov x7, {m}",
+                "mov x8, #173",
+                "svc #0",
+                "mov {o}, x7",
+                m = in(reg) MAGIC,
+                o = out(reg) x7,
+                out("x0") _,
+                out("x7") _,
+                out("x8") _,
+            );
+        }
+        x7
     }
-    (ret, x7)
-}
 
-fn wait_status(pid: i64) -> i32 {
-    let mut status: i32 = 0;
-    // SAFETY: wait4 writes one int into `status`.
-    unsafe {
-        asm!(
-            "mov x8, #260",
-            "svc #0",
-            inout("x0") pid => _,
-            in("x1") &mut status as *mut i32,
-            in("x2") 0,
-            in("x3") 0,
-            out("x8") _,
-        );
+    /// fork (clone(SIGCHLD)) with x7 = MAGIC; returns (result, x7 after).
+    pub fn fork_marker() -> (isize, u64) {
+        let (ret, x7): (isize, u64);
+        // SAFETY: a plain fork: the child continues on a copy of this stack.
+        unsafe {
+            asm!(
+                "mov x7, {m}",
+                "mov x0, #17",
+                "mov x1, #0",
+                "mov x2, #0",
+                "mov x3, #0",
+                "mov x4, #0",
+                "mov x8, #220",
+                "svc #0",
+                "mov {o}, x7",
+                m = in(reg) MAGIC,
+                o = out(reg) x7,
+                out("x0") ret,
+                out("x1") _,
+                out("x2") _,
+                out("x3") _,
+                out("x4") _,
+                out("x7") _,
+                out("x8") _,
+            );
+        }
+        (ret, x7)
     }
-    status
+
+    pub extern "C" fn on_usr1(_sig: i32) {
+        // SAFETY: only v16 is changed, and it is declared.
+        unsafe { asm!("movi v16.2d, #0", out("v16") _) };
+        super::HANDLED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub const FP_REGS: &str = "v16";
+
+    /// Sets the FP register(s) to `pat`, kill(getpid(), SIGUSR1), reads
+    /// them back: whether they all still hold `pat`.
+    pub fn fp_kill_self(pat: u64) -> bool {
+        let got: u64;
+        // SAFETY: getpid, then kill(self, SIGUSR1): the handler runs on this
+        // thread's stack and changes only v16 (declared).
+        unsafe {
+            asm!(
+                "fmov d16, {p}",
+                "mov x8, #172",
+                "svc #0",
+                "mov x1, #10",
+                "mov x8, #129",
+                "svc #0",
+                "fmov {o}, d16",
+                p = in(reg) pat,
+                o = out(reg) got,
+                out("x0") _,
+                out("x1") _,
+                out("x8") _,
+                out("v16") _,
+            );
+        }
+        got == pat
+    }
+
+    /// rt_sigaction(sig, {handler, flags, no restorer, empty mask}).
+    pub fn sigaction(sig: usize, handler: usize, flags: usize) -> isize {
+        let sa: [u64; 4] = [handler as u64, flags as u64, 0, 0];
+        sys6(RT_SIGACTION, [sig, sa.as_ptr() as usize, 0, 8, 0, 0])
+    }
+
+    pub const BARE_KIND: &str = "a bare SYSEMU tracer";
+
+    /// One traced getppid: from the stop before it to the stop before the
+    /// next. Returns false when the tracee did something else.
+    pub fn bare_round(pid: usize, st: usize) -> bool {
+        let mut regs = [0u64; 34];
+        // GETREGSET or SETREGSET of NT_PRSTATUS with `regs`.
+        let regset = |req: usize, regs: &mut [u64; 34]| {
+            let iov = [regs.as_mut_ptr() as u64, 34 * 8];
+            sys6(PTRACE, [req, pid, 1, iov.as_ptr() as usize, 0, 0])
+        };
+        sys6(PTRACE, [31, pid, 0, 0, 0, 0]); // PTRACE_SYSEMU
+        sys6(WAIT4, [pid, st, 0, 0, 0, 0]);
+        // SAFETY: `st` points at the caller's status int.
+        if unsafe { *(st as *const i32) } & 0x7f != 0x7f {
+            return false;
+        }
+        regset(0x4204, &mut regs); // GETREGSET
+        if regs[8] != GETPPID as u64 {
+            return false;
+        }
+        regs[0] = 4242;
+        regset(0x4205, &mut regs); // SETREGSET
+        true
+    }
 }
 
-fn exit_now(code: i32) -> ! {
-    // SAFETY: exit_group never returns.
-    unsafe { asm!("mov x8, #94", "svc #0", in("x0") code, options(noreturn)) }
+#[cfg(target_arch = "arm")]
+mod arch {
+    use std::arch::asm;
+
+    pub const GETPID: usize = 20;
+    pub const GETPPID: usize = 64;
+    pub const KILL: usize = 37;
+    pub const WAIT4: usize = 114;
+    pub const CLONE: usize = 120;
+    pub const EXIT_GROUP: usize = 248;
+    pub const PTRACE: usize = 26;
+    pub const RT_SIGACTION: usize = 174;
+    /// As on aarch64: kill, tkill, tgkill, rt_sigqueueinfo,
+    /// rt_tgsigqueueinfo, ptrace, pidfd_send_signal, process_vm_writev,
+    /// reboot.
+    pub const SWEEP_EXCLUDED: &[usize] = &[37, 238, 268, 178, 363, 26, 424, 377, 88];
+    /// The ARM private calls (breakpoint, cacheflush, usr26, usr32, set_tls,
+    /// get_tls) and a few out of range.
+    pub const SWEEP_EXTRA: &[usize] = &[
+        0xf0000, 0xf0001, 0xf0002, 0xf0003, 0xf0004, 0xf0005, 0xf0006, 0xf0007, 1000, 0xffff,
+        usize::MAX,
+    ];
+    /// Where umbra puts its stub pages on arm (core's USER_END), and the
+    /// kernel's kuser helper page.
+    pub const STUB_ADDR: usize = 0xbe00_0000;
+    pub const KERNEL_ADDR: usize = 0xffff_0fe0;
+
+    /// A raw syscall (EABI: number in r7).
+    pub fn sys6(nr: usize, a: [usize; 6]) -> isize {
+        let r: isize;
+        // SAFETY: the callers pass pointers valid for what each syscall
+        // does, or (the sweep) run it in a throwaway child.
+        unsafe {
+            asm!(
+                "svc #0",
+                in("r7") nr,
+                inlateout("r0") a[0] => r,
+                in("r1") a[1],
+                in("r2") a[2],
+                in("r3") a[3],
+                in("r4") a[4],
+                in("r5") a[5],
+            );
+        }
+        r
+    }
+
+    pub const MAGIC: u32 = 0x7712_5a3c;
+    pub const MARKER: &str = "r12";
+
+    /// getppid with r12 (ip) = MAGIC; returns r12 after the syscall.
+    pub fn getppid_marker() -> u32 {
+        let ip: u32;
+        // SAFETY: getppid has no memory effects; r0, r7, r12 are declared.
+        unsafe {
+            asm!(
+                "mov r12, {m}",
+                "svc #0",
+                "mov {o}, r12",
+                m = in(reg) MAGIC,
+                o = out(reg) ip,
+                in("r7") 64,
+                out("r0") _,
+                out("r12") _,
+            );
+        }
+        ip
+    }
+
+    /// fork (clone(SIGCHLD)) with r12 = MAGIC; returns (result, r12 after).
+    pub fn fork_marker() -> (isize, u32) {
+        let (ret, ip): (isize, u32);
+        // SAFETY: a plain fork: the child continues on a copy of this stack.
+        unsafe {
+            asm!(
+                "mov r12, {m}",
+                "svc #0",
+                "mov {o}, r12",
+                m = in(reg) MAGIC,
+                o = out(reg) ip,
+                in("r7") 120,
+                inlateout("r0") 17 => ret,
+                in("r1") 0,
+                in("r2") 0,
+                in("r3") 0,
+                in("r4") 0,
+                out("r12") _,
+            );
+        }
+        (ret, ip)
+    }
+
+    pub extern "C" fn on_usr1(_sig: i32) {
+        // SAFETY: d7 (declared) and d16 change. d16 exists only with
+        // VFPv3-D32 (the cortex-a15 of the test machine); this target is
+        // built without d32, so the compiler never uses d16 itself.
+        unsafe {
+            asm!(
+                ".fpu neon",
+                "vmov d7, {z}, {z}",
+                "vmov d16, {z}, {z}",
+                z = in(reg) 0,
+                out("d7") _,
+            )
+        };
+        super::HANDLED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub const FP_REGS: &str = "d7 and d16";
+
+    /// Sets d7 and d16 to `pat`, kill(getpid(), SIGUSR1), reads them back.
+    pub fn fp_kill_self(pat: u64) -> bool {
+        let (a, b, c, d): (u32, u32, u32, u32);
+        // SAFETY: getpid, then kill(self, SIGUSR1): the handler runs on this
+        // thread's stack and changes only d7 (declared) and d16 (see on_usr1).
+        unsafe {
+            asm!(
+                ".fpu neon",
+                "vmov d7, {lo}, {hi}",
+                "vmov d16, {lo}, {hi}",
+                "mov r7, #20",
+                "svc #0",
+                "mov r1, #10",
+                "mov r7, #37",
+                "svc #0",
+                "vmov {a}, {b}, d7",
+                "vmov {c}, {d}, d16",
+                lo = in(reg) pat as u32,
+                hi = in(reg) (pat >> 32) as u32,
+                a = out(reg) a,
+                b = out(reg) b,
+                c = out(reg) c,
+                d = out(reg) d,
+                out("r0") _,
+                out("r1") _,
+                out("r7") _,
+                out("d7") _,
+            );
+        }
+        let p = (pat as u32, (pat >> 32) as u32);
+        (a, b) == p && (c, d) == p
+    }
+
+    /// rt_sigaction(sig, {handler, flags, no restorer, empty mask}).
+    pub fn sigaction(sig: usize, handler: usize, flags: usize) -> isize {
+        let sa: [u32; 5] = [handler as u32, flags as u32, 0, 0, 0];
+        sys6(RT_SIGACTION, [sig, sa.as_ptr() as usize, 0, 8, 0, 0])
+    }
+
+    pub const BARE_KIND: &str = "a bare PTRACE_SYSCALL + SET_SYSCALL(-1) tracer";
+
+    /// One traced getppid: entry stop (GETREGS, SET_SYSCALL -1), exit stop
+    /// (SETREGS with r0 = 4242). Returns false when the tracee did something
+    /// else.
+    pub fn bare_round(pid: usize, st: usize) -> bool {
+        let mut regs = [0u32; 18];
+        let stopped = || {
+            // SAFETY: `st` points at the caller's status int.
+            let status = unsafe { *(st as *const i32) };
+            status & 0x7f == 0x7f
+        };
+        sys6(PTRACE, [24, pid, 0, 0, 0, 0]); // PTRACE_SYSCALL
+        sys6(WAIT4, [pid, st, 0, 0, 0, 0]);
+        if !stopped() {
+            return false;
+        }
+        sys6(PTRACE, [12, pid, 0, regs.as_mut_ptr() as usize, 0, 0]); // GETREGS
+        if regs[7] != GETPPID as u32 {
+            return false;
+        }
+        sys6(PTRACE, [23, pid, 0, usize::MAX, 0, 0]); // PTRACE_SET_SYSCALL -1
+        sys6(PTRACE, [24, pid, 0, 0, 0, 0]);
+        sys6(WAIT4, [pid, st, 0, 0, 0, 0]);
+        if !stopped() {
+            return false;
+        }
+        regs[0] = 4242;
+        sys6(PTRACE, [13, pid, 0, regs.as_ptr() as usize, 0, 0]); // SETREGS
+        true
+    }
 }
+
+use arch::*;
 
 static HANDLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-extern "C" fn on_usr1(_sig: i32) {
-    // SAFETY: only v16 is changed, and it is declared.
-    unsafe { asm!("movi v16.2d, #0", out("v16") _) };
-    HANDLED.store(true, std::sync::atomic::Ordering::SeqCst);
+fn exit_now(code: i32) -> ! {
+    sys6(EXIT_GROUP, [code as usize, 0, 0, 0, 0, 0]);
+    unreachable!("exit_group returned")
 }
 
-fn fp_across_handler() -> bool {
-    // struct kernel_sigaction { handler, flags, restorer, mask }: no SA_RESTORER.
-    let sa = [on_usr1 as *const () as usize as u64, 0, 0, 0];
-    // SAFETY: `sa` is a readable kernel sigaction; the old action is NULL.
-    let r: i64;
-    unsafe {
-        asm!(
-            "mov x8, #134",
-            "svc #0",
-            inout("x0") 10i64 => r,
-            in("x1") sa.as_ptr(),
-            in("x2") 0,
-            in("x3") 8,
-            out("x8") _,
-        );
-    }
-    if r != 0 {
-        println!("rt_sigaction failed: {r}");
-        return false;
-    }
-    let pat: u64 = 0x1122_3344_5566_7788;
-    let got: u64;
-    // SAFETY: getpid, then kill(self, SIGUSR1): the handler runs on this
-    // thread's stack and changes only v16 (declared).
-    unsafe {
-        asm!(
-            "fmov d16, {p}",
-            "mov x8, #172",
-            "svc #0",
-            "mov x1, #10",
-            "mov x8, #129",
-            "svc #0",
-            "fmov {o}, d16",
-            p = in(reg) pat,
-            o = out(reg) got,
-            out("x0") _,
-            out("x1") _,
-            out("x8") _,
-            out("v16") _,
-        );
-    }
-    let handled = HANDLED.load(std::sync::atomic::Ordering::SeqCst);
-    println!(
-        "handler ran: {handled}; v16 after it: {}",
-        if got == pat { "kept" } else { "LOST" }
-    );
-    handled && got == pat
-}
-
-/// A raw syscall.
-fn sys6(nr: u64, a: [u64; 6]) -> i64 {
-    let r: i64;
-    // SAFETY: the callers pass pointers valid for what each syscall does.
-    unsafe {
-        asm!(
-            "svc #0",
-            in("x8") nr,
-            inlateout("x0") a[0] => r,
-            in("x1") a[1],
-            in("x2") a[2],
-            in("x3") a[3],
-            in("x4") a[4],
-            in("x5") a[5],
-        );
-    }
-    r
-}
-
-fn getpid() -> i64 {
-    sys6(172, [0; 6])
+fn getpid() -> usize {
+    sys6(GETPID, [0; 6]) as usize
 }
 
 /// fork; the child calls `child` and exits with its result.
-fn fork_run(child: impl FnOnce() -> i32) -> i64 {
-    let pid = sys6(220, [17, 0, 0, 0, 0, 0]);
+fn fork_run(child: impl FnOnce() -> i32) -> isize {
+    let pid = sys6(CLONE, [17, 0, 0, 0, 0, 0]);
     if pid == 0 {
         exit_now(child());
     }
     pid
 }
 
+fn wait_status(pid: isize) -> i32 {
+    let mut status: i32 = 0;
+    sys6(WAIT4, [pid as usize, &mut status as *mut i32 as usize, 0, 0, 0, 0]);
+    status
+}
+
+fn marker_test() -> bool {
+    let mut ok = true;
+    let a = getppid_marker();
+    let word = |k: bool| if k { "kept" } else { "LOST" };
+    println!("{MARKER} after getppid: {}", word(a == MAGIC));
+    ok &= a == MAGIC;
+    let (pid, m) = fork_marker();
+    if pid == 0 {
+        exit_now(if m == MAGIC { 0 } else { 1 });
+    }
+    println!("{MARKER} after fork, parent: {}", word(m == MAGIC));
+    ok &= m == MAGIC;
+    let child_ok = wait_status(pid) == 0;
+    println!("{MARKER} after fork, child: {}", word(child_ok));
+    ok && child_ok
+}
+
+fn fp_across_handler(siginfo: bool) -> bool {
+    let flags = if siginfo { 4 } else { 0 }; // SA_SIGINFO
+    let r = sigaction(10, on_usr1 as *const () as usize, flags);
+    if r != 0 {
+        println!("rt_sigaction failed: {r}");
+        return false;
+    }
+    let kept = fp_kill_self(0x1122_3344_5566_7788);
+    let handled = HANDLED.load(std::sync::atomic::Ordering::SeqCst);
+    println!(
+        "handler ran: {handled}; {FP_REGS} after it: {}",
+        if kept { "kept" } else { "LOST" }
+    );
+    handled && kept
+}
+
 fn bare_tracer(n: u32) {
     let pid = fork_run(|| {
-        sys6(117, [0; 6]); // PTRACE_TRACEME
-        sys6(129, [getpid() as u64, 19, 0, 0, 0, 0]); // SIGSTOP
+        sys6(PTRACE, [0; 6]); // PTRACE_TRACEME
+        sys6(KILL, [getpid(), 19, 0, 0, 0, 0]); // SIGSTOP
+        let mut wrong = 0;
         for _ in 0..n {
-            getppid_x7();
+            if sys6(GETPPID, [0; 6]) != 4242 {
+                wrong += 1;
+            }
         }
-        0
+        i32::from(wrong != 0)
     });
     let mut status: i32 = 0;
-    let st = &mut status as *mut i32 as u64;
-    sys6(260, [pid as u64, st, 0, 0, 0, 0]);
-    let mut regs = [0u64; 34];
-    let iov = [regs.as_mut_ptr() as u64, 34 * 8];
+    let st = &mut status as *mut i32 as usize;
+    sys6(WAIT4, [pid as usize, st, 0, 0, 0, 0]);
+    // PTRACE_O_EXITKILL: the child dies with us whatever happens.
+    sys6(PTRACE, [0x4200, pid as usize, 0, 0x10_0000, 0, 0]);
     let t = Instant::now();
     let mut calls = 0u64;
-    loop {
-        sys6(117, [31, pid as u64, 0, 0, 0, 0]); // PTRACE_SYSEMU
-        sys6(260, [pid as u64, st, 0, 0, 0, 0]);
-        if status & 0x7f != 0x7f {
-            break;
-        }
-        sys6(117, [0x4204, pid as u64, 1, iov.as_ptr() as u64, 0, 0]); // GETREGSET
-        if regs[8] != 173 {
-            sys6(117, [8, pid as u64, 0, 0, 0, 0]); // PTRACE_KILL
-            sys6(260, [pid as u64, st, 0, 0, 0, 0]);
-            break;
-        }
-        regs[0] = 4242;
-        sys6(117, [0x4205, pid as u64, 1, iov.as_ptr() as u64, 0, 0]); // SETREGSET
+    while calls < u64::from(n) && bare_round(pid as usize, st) {
         calls += 1;
     }
-    let ns = t.elapsed().as_nanos() / u128::from(calls.max(1));
-    println!("getppid under a bare SYSEMU tracer: {ns} ns per call ({calls} calls)");
+    let elapsed = t.elapsed();
+    // Let it run to its exit untraced (it sits in a syscall stop).
+    sys6(PTRACE, [17, pid as usize, 0, 0, 0, 0]); // PTRACE_DETACH
+    let ns = elapsed.as_nanos() / u128::from(calls.max(1));
+    let code = wait_status(pid);
+    let verdict = if calls == u64::from(n) && code == 0 {
+        "every result was the tracer's".to_string()
+    } else {
+        format!("WRONG: {calls} of {n} calls traced, child status {code:#x}")
+    };
+    println!("getppid under {BARE_KIND}: {ns} ns per call ({calls} calls; {verdict})");
 }
 
 fn forks(n: u32) {
@@ -222,49 +479,127 @@ fn forks(n: u32) {
     println!("forks: {us} us each (fork, exit, wait)");
 }
 
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn sweep(rounds: u32) {
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for b in scratch.iter_mut() {
+        *b = rng.next() as u8;
+    }
+    let base = scratch.as_mut_ptr() as usize;
+    let garbage = |rng: &mut Rng| -> usize {
+        let r = rng.next();
+        match r % 11 {
+            0 => 0,
+            1 => usize::MAX,
+            2 => (r >> 8) as usize % 64,
+            3 | 4 => base + (r >> 8) as usize % (scratch.len() - 4096),
+            5 => 0x1000,
+            6 => KERNEL_ADDR,
+            7 => STUB_ADDR + ((r >> 8) as usize % 0x2000),
+            8 => (r >> 8) as usize & 0xffff,
+            _ => (r >> 4) as usize,
+        }
+    };
+    let nrs: Vec<usize> = (0..460)
+        .chain(SWEEP_EXTRA.iter().copied())
+        .filter(|n| !SWEEP_EXCLUDED.contains(n))
+        .collect();
+    let (mut exited, mut signaled, mut timed_out, mut calls) = (0, 0, 0, 0);
+    let t = Instant::now();
+    for round in 0..rounds {
+        for &nr in &nrs {
+            let args = [
+                garbage(&mut rng),
+                garbage(&mut rng),
+                garbage(&mut rng),
+                garbage(&mut rng),
+                garbage(&mut rng),
+                garbage(&mut rng),
+            ];
+            let pid = sys6(CLONE, [17, 0, 0, 0, 0, 0]);
+            if pid == 0 {
+                sys6(nr, args);
+                exit_now(0);
+            }
+            if pid < 0 {
+                println!("sweep: fork failed ({pid}) at nr {nr} round {round}");
+                std::process::exit(1);
+            }
+            calls += 1;
+            let mut status: i32 = 0;
+            let st = &mut status as *mut i32 as usize;
+            let started = Instant::now();
+            loop {
+                let r = sys6(WAIT4, [pid as usize, st, 1, 0, 0, 0]); // WNOHANG
+                if r == pid {
+                    if status & 0x7f == 0 {
+                        exited += 1;
+                    } else {
+                        signaled += 1;
+                    }
+                    break;
+                }
+                if r < 0 {
+                    println!("sweep: wait4 failed ({r}) at nr {nr}");
+                    std::process::exit(1);
+                }
+                if started.elapsed() > Duration::from_millis(300) {
+                    timed_out += 1;
+                    sys6(KILL, [pid as usize, 9, 0, 0, 0, 0]);
+                    wait_status(pid);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+    println!(
+        "sweep: {calls} calls ({} numbers x {rounds}) in {:.1} s: {exited} children exited, \
+         {signaled} killed by a signal, {timed_out} blocked and were killed",
+        nrs.len(),
+        t.elapsed().as_secs_f64()
+    );
+    println!("sweep done");
+}
+
+fn arg_n(args: &[String], default: u32) -> u32 {
+    args.get(2).and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
 fn main() {
+    // Keep `asm` in use on both arches (the arch modules have their own).
+    // SAFETY: an empty asm block.
+    unsafe { asm!("") };
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("x7") => {
-            let mut ok = true;
-            let a = getppid_x7();
-            println!(
-                "x7 after getppid: {}",
-                if a == MAGIC { "kept" } else { "LOST" }
-            );
-            ok &= a == MAGIC;
-            let (pid, x7) = fork_x7();
-            if pid == 0 {
-                exit_now(if x7 == MAGIC { 0 } else { 1 });
-            }
-            println!(
-                "x7 after fork, parent: {}",
-                if x7 == MAGIC { "kept" } else { "LOST" }
-            );
-            ok &= x7 == MAGIC;
-            let st = wait_status(pid);
-            let child_ok = st == 0;
-            println!(
-                "x7 after fork, child: {}",
-                if child_ok { "kept" } else { "LOST" }
-            );
-            ok &= child_ok;
-            std::process::exit(if ok { 0 } else { 1 });
-        }
+        Some("hello") => println!("hello world"),
+        Some(m) if m == MARKER => std::process::exit(if marker_test() { 0 } else { 1 }),
         Some("getppid") => {
-            let n: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            let n = arg_n(&args, 1000);
             let t = Instant::now();
             for _ in 0..n {
-                getppid_x7();
+                getppid_marker();
             }
             let ns = t.elapsed().as_nanos() / u128::from(n.max(1));
             println!("getppid: {ns} ns per call");
         }
-        Some("bare") => bare_tracer(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000)),
-        Some("forks") => forks(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100)),
-        Some("fp") => std::process::exit(if fp_across_handler() { 0 } else { 1 }),
+        Some("bare") => bare_tracer(arg_n(&args, 1000)),
+        Some("forks") => forks(arg_n(&args, 100)),
+        Some("fp") => std::process::exit(if fp_across_handler(false) { 0 } else { 1 }),
+        Some("fpsi") => std::process::exit(if fp_across_handler(true) { 0 } else { 1 }),
+        Some("sweep") => sweep(arg_n(&args, 1)),
         _ => {
-            eprintln!("usage: probe x7 | fp | getppid N | bare N | forks N");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS");
             std::process::exit(2);
         }
     }

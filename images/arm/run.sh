@@ -1,57 +1,112 @@
 #!/usr/bin/env bash
-# images/arm/run.sh - boots an emulated arm64 machine (qemu-system-aarch64 -M
-# virt, cortex-a57, 1 vCPU, TCG) with an initramfs holding the cross-built
-# umbra, Debian's arm64 busybox-static and a guest initrd, runs the tests of
-# images/arm/init inside and prints "N passed, N failed".
+# images/arm/run.sh - boots an emulated ARM machine (TCG, one vCPU, -M virt)
+# with an initramfs holding the cross-built umbra, Debian's busybox-static,
+# the probe (probe.rs) and a guest initrd, runs the tests of images/arm/init
+# inside, checks the ext2 image the guest wrote with --rw on this host
+# (e2fsck -fn) and prints "ARCH: N passed, N failed".
+#   arm64: qemu-system-aarch64 -cpu cortex-a57, Debian's arm64 kernel
+#   armhf: qemu-system-arm -cpu cortex-a15, Debian's armmp-lpae kernel
 #
-# Usage: images/arm/run.sh UMBRA [OUT]
-#   UMBRA: an aarch64 umbra binary (cargo build -p umbra-shim --target
-#          aarch64-unknown-linux-musl [--profile rom]); OUT as for fetch.sh.
-# Runs fetch.sh first. Env: QEMU_TIMEOUT (seconds, default 600), MEM (MiB, 1024).
+# Usage: images/arm/run.sh [--arch arm64|armhf] UMBRA [OUT]
+#   UMBRA: an umbra binary for that arch (cargo xtask test-arm builds it), or
+#          `none`: the machine then runs only the probe's native checks and
+#          benches, and the suite fails (UMBRA_ERROR says why in the summary).
+#   OUT:   as for fetch.sh (default target/arm).
+# Runs fetch.sh first. Env: QEMU_TIMEOUT (seconds, default 600), MEM (MiB,
+# default 1024), SKIP_APT=1 (see fetch.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-UMBRA=${1:?usage: run.sh UMBRA [OUT]}
+A=arm64
+if [ "${1:-}" = --arch ]; then A=${2:?--arch needs arm64 or armhf}; shift 2; fi
+UMBRA=${1:?usage: run.sh [--arch arm64|armhf] UMBRA|none [OUT]}
 OUT=${2:-$ROOT/target/arm}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 MEM=${MEM:-1024}
-"$HERE/fetch.sh" "$OUT" >&2
-G=$OUT/guest/arm64
-K=$(ls "$G"/boot/vmlinuz-*-arm64 | head -1)
+case $A in
+  arm64)
+    T=aarch64-unknown-linux-musl
+    RUSTC_ARGS=(-C linker=rust-lld)
+    QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a57)
+    KPAT='vmlinuz-*-arm64' ;;
+  armhf)
+    T=armv7-unknown-linux-gnueabihf
+    RUSTC_ARGS=(-C linker=arm-linux-gnueabihf-gcc -C target-feature=+crt-static)
+    QEMU=(qemu-system-arm -M virt -cpu cortex-a15)
+    KPAT='vmlinuz-*-armmp-lpae' ;;
+  *) echo "run.sh: --arch must be arm64 or armhf, not '$A'" >&2; exit 2 ;;
+esac
+mkdir -p "$OUT"
+"$HERE/fetch.sh" "$OUT" "$A" >&2
+G=$OUT/guest/$A
+K=$(ls "$G"/boot/$KPAT | head -1)
 
 st=$(mktemp -d "$OUT/stage.XXXX")
 trap 'rm -rf "$st"' EXIT
-# probe.rs: a static aarch64 program (x7 across syscalls and fork; getppid cost).
-rustc --edition 2021 -O --target aarch64-unknown-linux-musl -C linker=rust-lld \
-  "$HERE/probe.rs" -o "$st/probe"
+# probe.rs: a static program (see its header).
+rustc --edition 2021 -O --target $T "${RUSTC_ARGS[@]}" "$HERE/probe.rs" -o "$st/probe"
 
 # The guest's own root: busybox, the probe and a file to read.
-mkdir -p "$st/guest/bin" "$st/guest/etc" "$st/guest/tmp"
+mkdir -p "$st/guest/bin" "$st/guest/etc" "$st/guest/tmp" "$st/guest/mnt"
 cp "$G/bin/busybox" "$st/guest/bin/busybox"
 cp "$st/probe" "$st/guest/probe"
 ln -s busybox "$st/guest/bin/sh"
 echo "hello from the guest initrd" > "$st/guest/etc/motd"
-(cd "$st/guest" && find . | cpio -o -H newc --quiet) > "$OUT/guest-arm64.cpio"
+(cd "$st/guest" && find . | cpio -o -H newc --quiet) > "$OUT/guest-$A.cpio"
 
 # The machine's initramfs.
 m=$st/machine
 mkdir -p "$m"/{bin,proc,sys,dev,tmp}
 cp "$G/bin/busybox" "$m/bin/busybox"
 install -m 755 "$HERE/init" "$m/init"
-install -m 755 "$UMBRA" "$m/umbra"
-cp "$OUT/guest-arm64.cpio" "$m/guest.cpio"
+if [ "$UMBRA" != none ]; then install -m 755 "$UMBRA" "$m/umbra"; fi
+cp "$OUT/guest-$A.cpio" "$m/guest.cpio"
 cp "$st/probe" "$m/probe"
-(cd "$m" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT/initramfs-arm64.cpio.gz"
+(cd "$m" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT/initramfs-$A.cpio.gz"
 
-log=$OUT/boot-arm64.log
+log=$OUT/boot-$A.log
 rc=0
-timeout "$QEMU_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m "$MEM" \
-  -kernel "$K" -initrd "$OUT/initramfs-arm64.cpio.gz" \
+timeout "$QEMU_TIMEOUT" "${QEMU[@]}" -smp 1 -m "$MEM" \
+  -kernel "$K" -initrd "$OUT/initramfs-$A.cpio.gz" \
   -nographic -no-reboot -nic none \
   -append "console=ttyAMA0 rdinit=/init panic=-1 quiet" > "$log.raw" 2>&1 || rc=$?
 tr -d '\r' < "$log.raw" > "$log"; rm -f "$log.raw"
-sed -n '/^BOOT-OK/,/^ALL-DONE/p' "$log" | grep -v '^ALL-DONE' 
-grep -q '^ALL-DONE' "$log" || { echo "the arm64 machine did not finish (qemu status $rc); log: $log"; exit 1; }
+sed -n '/^BOOT-OK/,/^ALL-DONE/p' "$log" | sed '/^IMAGE-BEGIN/,/^IMAGE-END/d' | grep -v '^ALL-DONE' || true
+if ! grep -q '^ALL-DONE' "$log"; then
+  why="qemu status $rc"; [ $rc = 124 ] && why="timed out after ${QEMU_TIMEOUT}s"
+  echo "the $A machine did not finish ($why); log: $log"
+  tail -n 15 "$log"
+  echo "$A: 0 passed, 1 failed (the machine did not finish)"
+  exit 1
+fi
+if grep -q '^NO-UMBRA' "$log"; then
+  echo "$A: 0 passed, 1 failed (no umbra: ${UMBRA_ERROR:-not given})"
+  exit 1
+fi
+
+# The --rw image, checked here: e2fsck -fn and the new file's content.
+pass=0 fail=0
+img=$OUT/rw-$A.img
+if sed -n '/^IMAGE-BEGIN/,/^IMAGE-END/p' "$log" | sed '1d;$d' | base64 -d | gunzip > "$img" 2>/dev/null && [ -s "$img" ]; then
+  E2FSCK=$(command -v e2fsck || echo /sbin/e2fsck)
+  DEBUGFS=$(command -v debugfs || echo /sbin/debugfs)
+  if out=$("$E2FSCK" -fn "$img" 2>&1); then
+    pass=$((pass + 1)); echo "PASS host e2fsck -fn of the image the guest wrote with --rw"
+  else
+    fail=$((fail + 1)); echo "FAIL host e2fsck -fn of the --rw image ($img):"; echo "$out" | head -n 20
+  fi
+  got=$("$DEBUGFS" -R 'cat /d/big' "$img" 2>/dev/null | tail -n 1 || true)
+  if [ "$got" = 3000 ]; then
+    pass=$((pass + 1)); echo "PASS host debugfs reads /d/big of the --rw image"
+  else
+    fail=$((fail + 1)); echo "FAIL host debugfs: last line of /d/big is [$got] (want 3000)"
+  fi
+else
+  fail=$((fail + 1)); echo "FAIL no --rw image came out of the machine (IMAGE lines)"
+fi
+
 s=$(sed -n 's/^SUMMARY //p' "$log")
-echo "arm64: $s"
-case $s in *" 0 failed") exit 0 ;; *) exit 1 ;; esac
+p=${s%% passed*}; f=${s#*passed, }; f=${f%% failed*}
+pass=$((pass + p)) fail=$((fail + f))
+echo "$A: $pass passed, $fail failed"
+[ $fail = 0 ]

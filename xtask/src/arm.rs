@@ -1,54 +1,196 @@
-//! `cargo xtask test-arm`: the end-to-end suite on an emulated aarch64 host.
+//! `cargo xtask test-arm`: the end-to-end suite on emulated ARM hosts, one
+//! QEMU boot (one vCPU, TCG) per architecture:
 //!
-//! Cross-builds umbra for `aarch64-unknown-linux-musl` (rust-lld, see
-//! .cargo/config.toml) and runs `images/arm/run.sh`, which fetches (once)
-//! Debian's arm64 kernel and busybox-static and qemu-system-aarch64
-//! (`images/arm/fetch.sh`), boots the machine with an initramfs holding umbra,
-//! busybox and a guest initrd, runs the tests of `images/arm/init` inside
-//! (`umbra run --initrd ... -- /bin/busybox ...`) and prints
-//! `arm64: N passed, N failed`.
+//! - arm64: umbra built for `aarch64-unknown-linux-musl` (rust-lld),
+//!   qemu-system-aarch64 cortex-a57, Debian's arm64 kernel;
+//! - armhf: umbra built for `armv7-unknown-linux-gnueabihf` (static glibc,
+//!   arm-linux-gnueabihf-gcc; see .cargo/config.toml), qemu-system-arm
+//!   cortex-a15, Debian's armmp-lpae kernel.
 //!
-//! Options: `--debug` tests a dev-profile umbra instead of the `rom` build.
+//! For each, umbra is built with the `rom` profile and `images/arm/run.sh`
+//! fetches (once) the kernel, busybox-static and QEMU (`images/arm/fetch.sh`,
+//! apt-get as root), boots the machine with an initramfs holding umbra,
+//! busybox, the probe and a guest initrd, runs `images/arm/init` inside and
+//! prints `ARCH: N passed, N failed`. When umbra does not build for an arch,
+//! the machine still boots (the probe's native checks and benches run) and
+//! the suite counts as failed with the build error. Each boot is killed after
+//! `QEMU_TIMEOUT` seconds (default 600).
+//!
+//! Options: `--arch aarch64|armv7` runs one (default: both); `--debug` tests
+//! a dev-profile umbra instead of the `rom` build.
 
-use crate::{cargo, root, run, target_dir, Result};
-use std::process::Command;
+use crate::{cargo, root, show, target_dir, Result};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
-const TARGET: &str = "aarch64-unknown-linux-musl";
+struct Arch {
+    /// The Debian name, used by images/arm and in the summary lines.
+    debian: &'static str,
+    rust: &'static str,
+    target: &'static str,
+}
 
-/// `cargo xtask test-arm [--debug]`.
+const ARCHES: &[Arch] = &[
+    Arch {
+        debian: "arm64",
+        rust: "aarch64",
+        target: "aarch64-unknown-linux-musl",
+    },
+    Arch {
+        debian: "armhf",
+        rust: "armv7",
+        target: "armv7-unknown-linux-gnueabihf",
+    },
+];
+
+/// `cargo xtask test-arm [--arch aarch64|armv7] [--debug]`.
 pub fn test_arm(args: &[String]) -> Result<()> {
     let mut profile = "rom";
-    for a in args {
+    let mut only: Option<&Arch> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--debug" => profile = "dev",
+            "--arch" => {
+                let v = it.next().ok_or("test-arm: --arch needs aarch64 or armv7")?;
+                only = Some(
+                    ARCHES
+                        .iter()
+                        .find(|x| v == x.rust || v == x.debian || v == x.target)
+                        .ok_or_else(|| {
+                            format!("test-arm: unknown --arch `{v}` (aarch64 or armv7)")
+                        })?,
+                );
+            }
             other => return Err(format!("test-arm: unknown option `{other}`")),
         }
     }
-    run(cargo().args([
+    let arches: Vec<&Arch> = match only {
+        Some(a) => vec![a],
+        None => ARCHES.iter().collect(),
+    };
+    let targets: Vec<&str> = arches.iter().map(|a| a.target).collect();
+    crate::rustup_add("target", &targets)?;
+
+    let mut summary = Vec::new();
+    for a in &arches {
+        println!("\n==> test-arm {} ({})", a.debian, a.target);
+        let line = match build(a, profile) {
+            Ok(umbra) => boot(a, &umbra.to_string_lossy(), None),
+            Err(e) => {
+                eprintln!("umbra does not build for {}: {e}", a.target);
+                boot(a, "none", Some(&e))
+            }
+        };
+        summary.push(line);
+    }
+    println!();
+    for (line, _) in &summary {
+        println!("{line}");
+    }
+    let failed: Vec<&str> = summary
+        .iter()
+        .zip(&arches)
+        .filter(|((_, ok), _)| !ok)
+        .map(|(_, a)| a.debian)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the ARM suite failed on {} (machine logs: {}/boot-ARCH.log)",
+            failed.join(", "),
+            target_dir().join("arm").display()
+        ))
+    }
+}
+
+/// Builds umbra for `a`; the binary, or the first compile errors.
+fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
+    let mut c = cargo();
+    c.args([
         "build",
         "-p",
         "umbra-shim",
         "--bin",
         "umbra",
         "--target",
-        TARGET,
+        a.target,
         "--profile",
         profile,
-    ]))?;
-    let dir = if profile == "dev" { "debug" } else { profile };
-    let umbra = target_dir().join(TARGET).join(dir).join("umbra");
-    if !umbra.is_file() {
-        return Err(format!("no umbra binary at {}", umbra.display()));
+    ]);
+    println!("$ {}", show(&c));
+    let out = c
+        .stdout(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let lines: Vec<&str> = err.lines().collect();
+        let errors: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("error"))
+            .collect();
+        // The first error with its location, and how many there were.
+        let first = errors
+            .first()
+            .map(|&i| {
+                let loc = lines
+                    .get(i + 1)
+                    .map(|l| l.trim().trim_start_matches("--> "))
+                    .unwrap_or("");
+                format!("{} ({loc})", lines[i])
+            })
+            .unwrap_or_else(|| lines.last().copied().unwrap_or("").to_string());
+        for &i in errors.iter().take(8) {
+            eprintln!("{}", lines[i..(i + 3).min(lines.len())].join("\n"));
+        }
+        return Err(format!("{} error line(s); first: {first}", errors.len()));
     }
+    let dir = if profile == "dev" { "debug" } else { profile };
+    let umbra = target_dir().join(a.target).join(dir).join("umbra");
+    if umbra.is_file() {
+        println!("built {}", umbra.display());
+        Ok(umbra)
+    } else {
+        Err(format!("no umbra binary at {}", umbra.display()))
+    }
+}
+
+/// Runs images/arm/run.sh for `a`, streaming its output; the summary line
+/// (`arm64: N passed, N failed`) and whether it passed.
+fn boot(a: &Arch, umbra: &str, build_error: Option<&str>) -> (String, bool) {
     let out = target_dir().join("arm");
-    run(Command::new("bash")
-        .arg(root().join("images/arm/run.sh"))
-        .arg(&umbra)
-        .arg(&out))
-    .map_err(|e| {
+    let mut c = Command::new("bash");
+    c.arg(root().join("images/arm/run.sh"))
+        .args(["--arch", a.debian, umbra])
+        .arg(&out)
+        .stdout(Stdio::piped());
+    if let Some(e) = build_error {
+        c.env("UMBRA_ERROR", format!("umbra did not build: {e}"));
+    }
+    println!("$ {}", show(&c));
+    let mut child = match c.spawn() {
+        Ok(ch) => ch,
+        Err(e) => return (format!("{}: cannot run run.sh: {e}", a.debian), false),
+    };
+    let prefix = format!("{}: ", a.debian);
+    let mut last = None;
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            println!("{line}");
+            if line.starts_with(&prefix) && line.contains(" passed, ") {
+                last = Some(line);
+            }
+        }
+    }
+    let ok = child.wait().is_ok_and(|s| s.success());
+    let line = last.unwrap_or_else(|| {
         format!(
-            "the arm64 suite failed: {e} (machine log: {}/boot-arm64.log)",
-            out.display()
+            "{}: 0 passed, 1 failed (run.sh ended without a summary; log {}/boot-{}.log)",
+            a.debian,
+            out.display(),
+            a.debian
         )
-    })
+    });
+    (line, ok && build_error.is_none())
 }

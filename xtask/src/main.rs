@@ -8,6 +8,7 @@
 //! - `bench`  the comparison suite: native, umbra and its peers (docs/BENCHMARKS.md)
 //! - `rom`    the `rom` profile build of umbra, and its size
 //! - `size`   the ROM and RAM budget: rom build size, contributors, RSS, --mem
+//! - `test-arm` the end-to-end suite on emulated aarch64 and armv7 hosts (arm.rs)
 
 // Shared with the umbra-tests crate, which uses all of it.
 #[allow(dead_code, reason = "xtask uses only part of the shared initrd writer")]
@@ -36,7 +37,11 @@ commands:
                         python3; rustup targets and components
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
-  test-arm [--debug]    boot umbra in qemu-system-aarch64 (images/arm) and run the ARM suite
+  test-arm [--arch aarch64|armv7] [--debug]
+                        the end-to-end suite on emulated ARM hosts (images/arm):
+                        build umbra (rom) for aarch64 and armv7, boot each in
+                        QEMU (one vCPU), print `arm64: N passed, N failed` and
+                        `armhf: ...`; fetches QEMU, kernels, busybox (as root)
   demo                  setup, build umbra (release) and a busybox initrd,
                         run a few busybox commands under umbra
   test                  setup, then fmt --check, clippy -D warnings, an aarch64
@@ -241,7 +246,7 @@ fn setup() -> Result<()> {
 }
 
 /// `rustup <kind> add` for those of `items` not yet installed.
-fn rustup_add(kind: &str, items: &[&str]) -> Result<()> {
+pub fn rustup_add(kind: &str, items: &[&str]) -> Result<()> {
     let Some(rustup) = which("rustup") else {
         println!("setup: no rustup; make sure these {kind}s are installed: {items:?}");
         return Ok(());
