@@ -113,6 +113,13 @@ pub const fn dev_minor(dev: u64) -> u32 {
     (((dev >> 12) & 0xffff_ff00) | (dev & 0xff)) as u32
 }
 
+/// A device number in the 32-bit form of the old stat (major and minor below
+/// 4096 and 1M, as Linux's new_encode_dev).
+pub const fn new_encode_dev32(dev: u64) -> u32 {
+    let (ma, mi) = (dev_major(dev), dev_minor(dev));
+    (mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12)
+}
+
 /// Nanoseconds since the epoch as a timespec.
 pub const fn timespec_from_ns(ns: u64) -> Timespec {
     Timespec {
@@ -198,15 +205,71 @@ impl Metadata {
         }
     }
 
-    /// struct stat as this build's guest sees it.
+    /// struct stat64 of 32-bit ARM.
+    pub fn to_stat64_arm(&self) -> umbra_abi::structs::Stat64Arm {
+        umbra_abi::structs::Stat64Arm {
+            st_dev: self.dev,
+            __st_ino: self.ino as u32,
+            st_mode: self.mode,
+            st_nlink: self.nlink,
+            st_uid: self.uid,
+            st_gid: self.gid,
+            st_rdev: self.rdev,
+            st_size: clamp_i64(self.size),
+            st_blksize: self.blksize,
+            st_blocks: self.blocks,
+            st_atime: self.atime.tv_sec as u32,
+            st_atime_nsec: self.atime.tv_nsec as u32,
+            st_mtime: self.mtime.tv_sec as u32,
+            st_mtime_nsec: self.mtime.tv_nsec as u32,
+            st_ctime: self.ctime.tv_sec as u32,
+            st_ctime_nsec: self.ctime.tv_nsec as u32,
+            st_ino: self.ino,
+            ..Default::default()
+        }
+    }
+
+    /// The old struct stat of 32-bit ARM (stat, lstat, fstat): EOVERFLOW when
+    /// the size or the inode number does not fit, as Linux's cp_old_stat.
+    pub fn to_stat_arm(&self) -> Result<umbra_abi::structs::StatArm, Errno> {
+        let small = |v: u64| u32::try_from(v).map_err(|_| Errno::EOVERFLOW);
+        Ok(umbra_abi::structs::StatArm {
+            st_dev: new_encode_dev32(self.dev),
+            st_ino: small(self.ino)?,
+            st_mode: self.mode as u16,
+            st_nlink: self.nlink.min(u16::MAX as u32) as u16,
+            st_uid: self.uid.min(u16::MAX as u32) as u16,
+            st_gid: self.gid.min(u16::MAX as u32) as u16,
+            st_rdev: new_encode_dev32(self.rdev),
+            st_size: u32::try_from(self.size)
+                .ok()
+                .filter(|s| *s <= i32::MAX as u32)
+                .ok_or(Errno::EOVERFLOW)?,
+            st_blksize: self.blksize,
+            st_blocks: small(self.blocks)?,
+            st_atime: self.atime.tv_sec as u32,
+            st_atime_nsec: self.atime.tv_nsec as u32,
+            st_mtime: self.mtime.tv_sec as u32,
+            st_mtime_nsec: self.mtime.tv_nsec as u32,
+            st_ctime: self.ctime.tv_sec as u32,
+            st_ctime_nsec: self.ctime.tv_nsec as u32,
+            _unused: [0; 2],
+        })
+    }
+
+    /// struct stat as this build's guest sees it (struct stat64 on 32-bit ARM).
     pub fn to_stat(&self) -> umbra_abi::structs::Stat {
-        #[cfg(not(target_arch = "aarch64"))]
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
         {
             self.to_stat_x86_64()
         }
         #[cfg(target_arch = "aarch64")]
         {
             self.to_stat_generic()
+        }
+        #[cfg(target_arch = "arm")]
+        {
+            self.to_stat64_arm()
         }
     }
 

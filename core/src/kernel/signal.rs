@@ -289,22 +289,16 @@ impl<H: Host> Kernel<H> {
     /// An interrupted nanosleep or relative clock_nanosleep reports the time it
     /// had left in its `rem` argument.
     fn write_sleep_remaining(&mut self, deadline: u64) {
-        use umbra_abi::syscall::nr;
         let now = self.host.now_mono();
         let regs = &self.proc().thread.regs;
         let (n, a) = (regs.syscall_nr() as usize, regs.syscall_args());
-        let rem = match n {
-            nr::NANOSLEEP => a[1],
-            nr::CLOCK_NANOSLEEP if a[1] & 1 == 0 => a[3],
-            _ => 0,
-        };
-        if rem != 0 {
+        if let Some((rem, t)) = crate::syscall::time::sleep_rem_arg(n, a) {
             let left = deadline.saturating_sub(now);
             let ts = umbra_abi::structs::Timespec {
                 tv_sec: (left / 1_000_000_000) as i64,
                 tv_nsec: (left % 1_000_000_000) as i64,
             };
-            let _ = self.user().write(crate::mm::UserOutPtr::new(rem), &ts);
+            let _ = crate::syscall::uabi::write_timespec(self, rem, ts, t);
         }
     }
 

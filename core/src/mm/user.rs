@@ -68,10 +68,13 @@ impl<H: HostMemory> UserAccess<'_, H> {
             return Ok(out);
         }
         let mut total = 0usize;
+        // The array holds guest pointers: the host's pointer width.
+        const PTR: usize = core::mem::size_of::<usize>();
         for i in 0..=max_count {
-            let p = self.read(UserInPtr::<u64>::new(
-                va.checked_add(8 * i as u64).ok_or(Errno::EFAULT)?,
-            ))?;
+            let at = va.checked_add((PTR * i) as u64).ok_or(Errno::EFAULT)?;
+            let mut w = [0u8; 8];
+            self.read_bytes(at, &mut w[..PTR])?;
+            let p = u64::from_le_bytes(w);
             if p == 0 {
                 return Ok(out);
             }
@@ -85,7 +88,7 @@ impl<H: HostMemory> UserAccess<'_, H> {
                     }
                 })?;
             // Each string costs its bytes and its pointer on the new stack.
-            total += s.len() + 1 + 8;
+            total += s.len() + 1 + PTR;
             if total > max_total {
                 return Err(Errno::E2BIG);
             }

@@ -123,6 +123,25 @@ fn resolve<H: Host>(
     ops::stat(&k.vfs, &cx, &start, path, follow_of(flags))
 }
 
+/// The old stat, lstat and fstat of 32-bit ARM (struct stat with 32-bit
+/// fields): `path` 0 is fstat of `dirfd`.
+pub fn sys_stat_old<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    out: u64,
+    flags: u32,
+) -> SysResult {
+    let meta = if path == 0 {
+        k.proc().fds.get(dirfd)?.stat()?
+    } else {
+        let path = path_arg(k, path)?;
+        resolve(k, dirfd, &path, flags)?
+    };
+    k.user().write(UserOutPtr::new(out), &meta.to_stat_arm()?)?;
+    Ok(0)
+}
+
 /// fstat(2).
 pub fn sys_fstat<H: Host>(k: &mut Kernel<H>, fd: i32, out: u64) -> SysResult {
     let st = k.proc().fds.get(fd)?.stat()?.to_stat();
@@ -384,6 +403,7 @@ pub fn sys_utimensat<H: Host>(
     path: u64,
     times: u64,
     flags: u32,
+    tabi: super::uabi::TimeAbi,
 ) -> SysResult {
     const UTIME_NOW: i64 = (1 << 30) - 1;
     const UTIME_OMIT: i64 = (1 << 30) - 2;
@@ -395,7 +415,7 @@ pub fn sys_utimensat<H: Host>(
     let (a, m) = if times == 0 {
         (TimeChange::Now, TimeChange::Now)
     } else {
-        let t: [Timespec; 2] = k.user().read(crate::mm::UserInPtr::new(times))?;
+        let t = super::uabi::read_timespecs(k, times, 2, tabi)?;
         let pick = |t: Timespec| -> KResult<TimeChange> {
             match t.tv_nsec {
                 UTIME_NOW => Ok(TimeChange::Now),
@@ -438,7 +458,7 @@ pub fn sys_umask<H: Host>(k: &mut Kernel<H>, mask: u32) -> SysResult {
 }
 
 pod_struct! {
-    /// struct statfs (64-bit).
+    /// struct statfs (LP64).
     pub struct Statfs {
         pub f_type: i64,
         pub f_bsize: i64,
@@ -455,10 +475,29 @@ pod_struct! {
     }
 }
 
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
 /// statfs(2) and fstatfs(2): every file system is memory-backed today and
 /// reports the guest's free memory as its space.
 pub fn sys_statfs<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
-    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    if super::uabi::NATIVE == super::uabi::Long::W32 {
+        let s = statfs64_arm(k);
+        let w = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let s32 = umbra_abi::structs::Statfs32 {
+            f_type: s.f_type,
+            f_bsize: s.f_bsize,
+            f_blocks: w(s.f_blocks),
+            f_bfree: w(s.f_bfree),
+            f_bavail: w(s.f_bavail),
+            f_files: w(s.f_files),
+            f_ffree: w(s.f_ffree),
+            f_namelen: s.f_namelen,
+            f_frsize: s.f_frsize,
+            ..Default::default()
+        };
+        k.user().write(UserOutPtr::new(out), &s32)?;
+        return Ok(0);
+    }
     let total = k.frames.total() as u64;
     let free = k.frames.free_count() as u64;
     let s = Statfs {
@@ -473,6 +512,35 @@ pub fn sys_statfs<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
         f_frsize: 4096,
         ..Statfs::default()
     };
+    k.user().write(UserOutPtr::new(out), &s)?;
+    Ok(0)
+}
+
+fn statfs64_arm<H: Host>(k: &mut Kernel<H>) -> umbra_abi::structs::Statfs64Arm {
+    let total = k.frames.total() as u64;
+    let free = k.frames.free_count() as u64;
+    umbra_abi::structs::Statfs64Arm {
+        f_type: TMPFS_MAGIC as u32,
+        f_bsize: 4096,
+        f_blocks: total,
+        f_bfree: free,
+        f_bavail: free,
+        f_files: total,
+        f_ffree: free,
+        f_namelen: 255,
+        f_frsize: 4096,
+        ..Default::default()
+    }
+}
+
+/// statfs64(2) and fstatfs64(2) of 32-bit ARM: `size` must be that of its
+/// packed struct statfs64 (84 bytes).
+pub fn sys_statfs64<H: Host>(k: &mut Kernel<H>, size: usize, out: u64) -> SysResult {
+    use umbra_abi::Pod;
+    if size != umbra_abi::structs::Statfs64Arm::SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let s = statfs64_arm(k);
     k.user().write(UserOutPtr::new(out), &s)?;
     Ok(0)
 }

@@ -4,7 +4,7 @@ use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::mm::UserOutPtr;
 use crate::SysResult;
-use umbra_abi::structs::{Sysinfo, Utsname};
+use umbra_abi::structs::Utsname;
 use umbra_abi::Errno;
 
 /// The kernel release umbra reports: new enough for every libc it runs.
@@ -32,16 +32,15 @@ pub fn sys_uname<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
 
 /// sysinfo(2): memory figures are the guest's memory file.
 pub fn sys_sysinfo<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
+    use super::uabi::{encode_sysinfo, SysinfoVals, NATIVE};
     let page = 4096u64;
-    let s = Sysinfo {
-        uptime: (k.host.now_mono().saturating_sub(k.boot_time) / 1_000_000_000) as i64,
+    let s = SysinfoVals {
+        uptime: k.host.now_mono().saturating_sub(k.boot_time) / 1_000_000_000,
         totalram: k.frames.total() as u64 * page,
         freeram: k.frames.free_count() as u64 * page,
         procs: k.pids().len().min(u16::MAX as usize) as u16,
-        mem_unit: 1,
-        ..Sysinfo::default()
     };
-    k.user().write(UserOutPtr::new(out), &s)?;
+    k.user().write_bytes(out, &encode_sysinfo(s, NATIVE))?;
     Ok(0)
 }
 

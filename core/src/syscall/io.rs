@@ -22,6 +22,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 use umbra_abi::flags::*;
 use umbra_abi::structs::Iovec;
+
+/// Whether the guest is ILP32 (its fcntl has the flock64 commands).
+const ILP32: bool = cfg!(target_pointer_width = "32");
 use umbra_abi::Errno;
 
 /// Largest chunk copied through the kernel at once.
@@ -229,15 +232,13 @@ fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iov
     if cnt > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut v = Vec::with_capacity(cnt);
+    let v = super::uabi::read_iovecs(k, iov, cnt)?;
     let mut total = 0u64;
-    for i in 0..cnt {
-        let e: Iovec = k.user().read(UserInPtr::new(iov + 16 * i as u64))?;
+    for e in &v {
         total = total.checked_add(e.iov_len).ok_or(Errno::EINVAL)?;
         if total > isize::MAX as u64 {
             return Err(Errno::EINVAL);
         }
-        v.push(e);
     }
     Ok(v)
 }
@@ -475,12 +476,18 @@ pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             Ok(0)
         }
         // Record locks: a single guest with no other lockers always gets them.
-        F_GETLK => {
+        // (F_GETLK64 and friends are the struct flock64 forms of 32-bit arches.)
+        F_GETLK | F_OFD_GETLK => {
             // struct flock: l_type (short) first; F_UNLCK = 2 says "no conflict".
             k.user().write_bytes(arg, &2u16.to_ne_bytes())?;
             Ok(0)
         }
-        F_SETLK | F_SETLKW => Ok(0),
+        F_GETLK64 if ILP32 => {
+            k.user().write_bytes(arg, &2u16.to_ne_bytes())?;
+            Ok(0)
+        }
+        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
+        F_SETLK64 | F_SETLKW64 if ILP32 => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match f.ops() {
             Some(ops) if crate::fs::pipe::pending(&**ops).is_some() => {
                 Ok(crate::fs::pipe::PIPE_SIZE)
@@ -534,8 +541,62 @@ pub fn sys_getdents64<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize)
     Ok(n)
 }
 
+/// getdents(2): linux_dirent records, converted from the linux_dirent64 ones.
+pub fn sys_getdents<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
+    use super::uabi::{dirent64_to_dirent, NATIVE};
+    let f = file(k, fd)?;
+    if crate::fs::procfs::is_procfs(&f) {
+        k.procfs_touch();
+    }
+    let cap = len.min(CHUNK);
+    let mut kbuf = vec![0u8; cap];
+    let pos = f.lseek(0, SEEK_CUR)?;
+    let n = f.getdents64(&mut kbuf)?;
+    let (out, used) = dirent64_to_dirent(&kbuf[..n], cap, NATIVE);
+    if used < n {
+        // Records that did not fit the smaller buffer are read again next time:
+        // go back to the directory offset after the last one kept.
+        let mut off = pos;
+        let mut at = 0;
+        while at < used {
+            off = u64::from_ne_bytes(kbuf[at + 8..at + 16].try_into().unwrap_or([0; 8]));
+            at += u16::from_ne_bytes([kbuf[at + 16], kbuf[at + 17]]) as usize;
+        }
+        f.lseek(off as i64, SEEK_SET)?;
+        if used == 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    k.user().write_bytes(buf, &out)?;
+    Ok(out.len())
+}
+
 /// fsync(2) and fdatasync(2).
 pub fn sys_fsync<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
     file(k, fd)?.fsync()?;
+    Ok(0)
+}
+
+/// _llseek(2) of 32-bit arches: the 64-bit result is stored at `result`.
+pub fn sys_llseek<H: Host>(
+    k: &mut Kernel<H>,
+    fd: i32,
+    off: i64,
+    result: u64,
+    whence: u32,
+) -> SysResult {
+    let f = file(k, fd)?;
+    let pos = f.lseek(off, whence)?;
+    k.user().write_bytes(result, &pos.to_ne_bytes())?;
+    Ok(0)
+}
+
+/// posix_fadvise(2) and sync_file_range(2): advice with nothing to act on;
+/// only the descriptor is checked.
+pub fn sys_fadvise<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
+    let f = file(k, fd)?;
+    if f.inode().is_none() {
+        return Err(Errno::ESPIPE);
+    }
     Ok(0)
 }

@@ -4,6 +4,8 @@
 //! [`SysResult`], and only the kernel's loop turns an error into `-errno`.
 //! Unknown numbers return ENOSYS and are reported once by name.
 
+#[cfg(target_arch = "arm")]
+mod arm;
 pub mod clone;
 pub mod fs;
 pub mod info;
@@ -16,12 +18,14 @@ pub mod signal;
 pub mod time;
 pub mod timer;
 pub mod trace;
+pub mod uabi;
 pub mod wait;
 
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::task::Wait;
 use crate::SysResult;
+use uabi::{long_arg, TimeAbi};
 use umbra_abi::syscall::nr::*;
 use umbra_abi::Errno;
 
@@ -49,7 +53,10 @@ pub fn never_returns(nr: u64) -> bool {
     nr == EXIT as u64 || nr == EXIT_GROUP as u64
 }
 
-/// Serves syscall `nr` with raw arguments `a` for the current process.
+/// Serves syscall `nr` with raw arguments `a` for the current process. The
+/// table holds the calls of every arch with the same arguments (struct layouts
+/// that follow the width of `long` are handled in `uabi`); calls only some
+/// arches have, or whose 64-bit arguments differ, are in `arch_dispatch`.
 pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     let Ok(n) = usize::try_from(nr) else {
         return Outcome::Ret(Err(Errno::ENOSYS));
@@ -60,9 +67,11 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         WRITE => return io::sys_write(k, a[0] as i32, a[1], a[2] as usize),
         READV => return io::sys_readv(k, a[0] as i32, a[1], a[2] as usize),
         WRITEV => return io::sys_writev(k, a[0] as i32, a[1], a[2] as usize),
+        #[cfg(target_pointer_width = "64")]
         PREAD64 => io::sys_pread64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
+        #[cfg(target_pointer_width = "64")]
         PWRITE64 => return io::sys_pwrite64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
-        LSEEK => io::sys_lseek(k, a[0] as i32, a[1] as i64, a[2] as u32),
+        LSEEK => io::sys_lseek(k, a[0] as i32, long_arg(a[1]), a[2] as u32),
         IOCTL => io::sys_ioctl(k, a[0] as i32, a[1] as u32, a[2]),
         FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
         DUP => io::sys_dup(k, a[0] as i32),
@@ -72,7 +81,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         FSYNC | FDATASYNC => io::sys_fsync(k, a[0] as i32),
         SYNC => Ok(0),
         OPENAT => fs::sys_openat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        #[cfg(target_pointer_width = "64")]
         NEWFSTATAT => fs::sys_newfstatat(k, a[0] as i32, a[1], a[2], a[3] as u32),
+        #[cfg(target_pointer_width = "64")]
         FSTAT => fs::sys_fstat(k, a[0] as i32, a[1]),
         STATX => fs::sys_statx(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
         READLINKAT => fs::sys_readlinkat(k, a[0] as i32, a[1], a[2], a[3] as usize),
@@ -91,14 +102,15 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         FCHMOD => fs::sys_fchmod(k, a[0] as i32, a[1] as u32),
         FCHOWNAT => fs::sys_fchownat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4] as u32),
         FCHOWN => fs::sys_fchown(k, a[0] as i32, a[1] as u32, a[2] as u32),
-        UTIMENSAT => fs::sys_utimensat(k, a[0] as i32, a[1], a[2], a[3] as u32),
-        FTRUNCATE => fs::sys_ftruncate(k, a[0] as i32, a[1] as i64),
-        TRUNCATE => fs::sys_truncate(k, a[0], a[1] as i64),
+        UTIMENSAT => fs::sys_utimensat(k, a[0] as i32, a[1], a[2], a[3] as u32, TimeAbi::Long),
+        FTRUNCATE => fs::sys_ftruncate(k, a[0] as i32, long_arg(a[1])),
+        TRUNCATE => fs::sys_truncate(k, a[0], long_arg(a[1])),
         UMASK => fs::sys_umask(k, a[0] as u32),
         STATFS => fs::sys_statfs(k, a[1]),
         FSTATFS => fs::sys_statfs(k, a[1]),
         // Memory.
         BRK => mem::sys_brk(k, a[0]),
+        #[cfg(target_pointer_width = "64")]
         MMAP => mem::sys_mmap(k, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
         MUNMAP => mem::sys_munmap(k, a[0], a[1]),
         MPROTECT => mem::sys_mprotect(k, a[0], a[1], a[2] as u32),
@@ -123,11 +135,11 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SCHED_YIELD => Ok(0),
         SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
         PRCTL => proc::sys_prctl(k, a[0] as u32, a[1]),
-        // arm64 passes clone's tls before child_tid (flags, stack, parent_tid,
-        // tls, child_tid); x86_64 passes child_tid first.
-        #[cfg(not(target_arch = "aarch64"))]
+        // arm64 and arm pass clone's tls before child_tid (flags, stack,
+        // parent_tid, tls, child_tid); x86_64 passes child_tid first.
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[3], a[4]),
-        #[cfg(target_arch = "aarch64")]
+        #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[4], a[3]),
         EXECVE => clone::sys_execve(k, a[0], a[1], a[2]),
         WAIT4 => return wait::sys_wait4(k, a[0] as i32, a[1], a[2] as u32, a[3]),
@@ -135,8 +147,17 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SETSID => session::sys_setsid(k),
         SETPGID => session::sys_setpgid(k, a[0] as i32, a[1] as i32),
         PIPE2 => poll::sys_pipe2(k, a[0], a[1] as u32),
-        PPOLL => return poll::sys_ppoll(k, a[0], a[1] as usize, a[2], a[3]),
-        PSELECT6 => return poll::sys_pselect6(k, a[0] as i32, a[1], a[2], a[3], a[4], a[5]),
+        PPOLL => return poll::sys_ppoll(k, a[0], a[1] as usize, a[2], a[3], TimeAbi::Long),
+        PSELECT6 => {
+            return poll::sys_pselect6(
+                k,
+                a[0] as i32,
+                [a[1], a[2], a[3]],
+                a[4],
+                a[5],
+                TimeAbi::Long,
+            )
+        }
         SETITIMER => timer::sys_setitimer(k, a[0] as u32, a[1], a[2]),
         GETITIMER => timer::sys_getitimer(k, a[0] as u32, a[1]),
         TIMES => timer::sys_times(k, a[0]),
@@ -147,17 +168,26 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         RT_SIGRETURN => return signal::sys_rt_sigreturn(k, true),
         RT_SIGSUSPEND => return signal::sys_rt_sigsuspend(k, a[0], a[1] as usize),
         RT_SIGPENDING => signal::sys_rt_sigpending(k, a[0], a[1] as usize),
-        RT_SIGTIMEDWAIT => return signal::sys_rt_sigtimedwait(k, a[0], a[1], a[2], a[3] as usize),
+        RT_SIGTIMEDWAIT => {
+            return signal::sys_rt_sigtimedwait(k, a[0], a[1], a[2], a[3] as usize, TimeAbi::Long)
+        }
         RT_SIGACTION => signal::sys_rt_sigaction(k, a[0] as u32, a[1], a[2], a[3] as usize),
         RT_SIGPROCMASK => signal::sys_rt_sigprocmask(k, a[0] as u32, a[1], a[2], a[3] as usize),
         SIGALTSTACK => signal::sys_sigaltstack(k, a[0], a[1]),
         // Time and system information.
-        CLOCK_GETTIME => time::sys_clock_gettime(k, a[0] as u32, a[1]),
-        CLOCK_GETRES => time::sys_clock_getres(k, a[0] as u32, a[1]),
+        CLOCK_GETTIME => time::sys_clock_gettime(k, a[0] as u32, a[1], TimeAbi::Long),
+        CLOCK_GETRES => time::sys_clock_getres(k, a[0] as u32, a[1], TimeAbi::Long),
         GETTIMEOFDAY => time::sys_gettimeofday(k, a[0]),
         NANOSLEEP => return time::sys_nanosleep(k, a[0], a[1]),
         CLOCK_NANOSLEEP => {
-            return time::sys_clock_nanosleep(k, a[0] as u32, a[1] as u32, a[2], a[3])
+            return time::sys_clock_nanosleep(
+                k,
+                a[0] as u32,
+                a[1] as u32,
+                a[2],
+                a[3],
+                TimeAbi::Long,
+            )
         }
         UNAME => info::sys_uname(k, a[0]),
         SYSINFO => info::sys_sysinfo(k, a[0]),
@@ -167,8 +197,11 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     Outcome::Ret(r)
 }
 
+#[cfg(target_arch = "arm")]
+use arm::arch_dispatch;
+
 /// The calls only some arches have (the legacy path-based ones on x86_64).
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
     use umbra_abi::flags::{AT_FDCWD as CWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
     let r = match n {

@@ -2,6 +2,7 @@
 //! Readiness comes from each file's `poll`; a caller with nothing ready parks
 //! until something changes or its timeout passes.
 
+use super::uabi::{self, TimeAbi};
 use super::Outcome;
 use crate::fs::file::OpenFile;
 use crate::fs::PollEvents;
@@ -15,10 +16,15 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use umbra_abi::flags::{OpenFlags, O_RDONLY, O_WRONLY};
-use umbra_abi::structs::{Timespec, Timeval};
 use umbra_abi::Errno;
 
 const NS: u64 = 1_000_000_000;
+
+/// Bytes of an fd_set covering `nfds` descriptors: whole longs.
+fn fd_set_bytes(nfds: usize) -> usize {
+    let bits = 8 * uabi::NATIVE.bytes();
+    nfds.div_ceil(bits) * uabi::NATIVE.bytes()
+}
 
 /// pipe2(2), also pipe.
 pub fn sys_pipe2<H: Host>(k: &mut Kernel<H>, fds: u64, flags: u32) -> SysResult {
@@ -127,11 +133,11 @@ pub fn sys_poll<H: Host>(k: &mut Kernel<H>, fds: u64, nfds: usize, timeout_ms: i
     do_poll(k, fds, nfds, timeout)
 }
 
-fn read_timespec<H: Host>(k: &mut Kernel<H>, at: u64) -> KResult<Option<u64>> {
+fn read_timespec<H: Host>(k: &mut Kernel<H>, at: u64, tabi: TimeAbi) -> KResult<Option<u64>> {
     if at == 0 {
         return Ok(None);
     }
-    let t: Timespec = k.user().read(UserInPtr::new(at))?;
+    let t = uabi::read_timespec(k, at, tabi)?;
     if t.tv_sec < 0 || !(0..NS as i64).contains(&t.tv_nsec) {
         return Err(Errno::EINVAL);
     }
@@ -167,9 +173,16 @@ fn finish_temp_mask<H: Host>(k: &mut Kernel<H>, out: Outcome) -> Outcome {
     out
 }
 
-/// ppoll(2).
-pub fn sys_ppoll<H: Host>(k: &mut Kernel<H>, fds: u64, nfds: usize, ts: u64, set: u64) -> Outcome {
-    let timeout = match read_timespec(k, ts) {
+/// ppoll(2) (ppoll_time64 with `tabi` = Time64).
+pub fn sys_ppoll<H: Host>(
+    k: &mut Kernel<H>,
+    fds: u64,
+    nfds: usize,
+    ts: u64,
+    set: u64,
+    tabi: TimeAbi,
+) -> Outcome {
+    let timeout = match read_timespec(k, ts, tabi) {
         Ok(t) => t,
         Err(e) => return Outcome::Ret(Err(e)),
     };
@@ -191,7 +204,7 @@ fn do_select<H: Host>(
         if nfds > k.proc().fds.limit().max(1024) {
             return Err(Errno::EINVAL);
         }
-        let bytes = nfds.div_ceil(64) * 8;
+        let bytes = fd_set_bytes(nfds);
         let mut inp: [Vec<u8>; 3] = [vec![0; bytes], vec![0; bytes], vec![0; bytes]];
         for (i, s) in sets.iter().enumerate() {
             if *s != 0 {
@@ -243,7 +256,7 @@ fn do_select<H: Host>(
             }));
             if let Outcome::Ret(Ok(0)) = out {
                 for s in sets.iter().filter(|s| **s != 0) {
-                    let n = usize::try_from(nfds).unwrap_or(0).div_ceil(64) * 8;
+                    let n = fd_set_bytes(usize::try_from(nfds).unwrap_or(0));
                     if let Err(e) = k.user().write_bytes(*s, &vec![0u8; n]) {
                         return Outcome::Ret(Err(e));
                     }
@@ -267,7 +280,7 @@ pub fn sys_select<H: Host>(
     let timeout = if tv == 0 {
         None
     } else {
-        match k.user().read::<Timeval>(UserInPtr::new(tv)) {
+        match uabi::read_timeval(k, tv, TimeAbi::Long) {
             Ok(t) if t.tv_sec >= 0 && (0..1_000_000).contains(&t.tv_usec) => Some(
                 (t.tv_sec as u64)
                     .saturating_mul(NS)
@@ -280,22 +293,22 @@ pub fn sys_select<H: Host>(
     do_select(k, nfds, [r, w, e], timeout)
 }
 
-/// pselect6(2): the sixth argument points at {sigset pointer, size}.
+/// pselect6(2): the read, write and except sets; the sixth argument points
+/// at {sigset pointer, size}.
 pub fn sys_pselect6<H: Host>(
     k: &mut Kernel<H>,
     nfds: i32,
-    r: u64,
-    w: u64,
-    e: u64,
+    sets: [u64; 3],
     ts: u64,
     sig: u64,
+    tabi: TimeAbi,
 ) -> Outcome {
-    let timeout = match read_timespec(k, ts) {
+    let timeout = match read_timespec(k, ts, tabi) {
         Ok(t) => t,
         Err(err) => return Outcome::Ret(Err(err)),
     };
     if sig != 0 {
-        let set = match k.user().read::<[u64; 2]>(UserInPtr::new(sig)) {
+        let set = match uabi::read_longs(k, sig, 2) {
             Ok(v) => v,
             Err(err) => return Outcome::Ret(Err(err)),
         };
@@ -303,6 +316,6 @@ pub fn sys_pselect6<H: Host>(
             return Outcome::Ret(Err(err));
         }
     }
-    let out = do_select(k, nfds, [r, w, e], timeout);
+    let out = do_select(k, nfds, sets, timeout);
     finish_temp_mask(k, out)
 }

@@ -7,8 +7,8 @@ use crate::kernel::Kernel;
 use crate::mm::{UserInPtr, UserOutPtr};
 use crate::task::ExitStatus;
 use crate::SysResult;
-use umbra_abi::structs::{Rlimit, Timeval};
-use umbra_abi::{pod_struct, Errno};
+use umbra_abi::structs::Rlimit;
+use umbra_abi::Errno;
 
 /// exit(2) and exit_group(2): with one thread per process they are the same.
 pub fn sys_exit<H: Host>(k: &mut Kernel<H>, code: i32) -> Outcome {
@@ -46,7 +46,8 @@ pub fn sys_set_tid_address<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
 
 /// set_robust_list(2): recorded for futex cleanup at thread exit.
 pub fn sys_set_robust_list<H: Host>(k: &mut Kernel<H>, head: u64, len: u64) -> SysResult {
-    if len != 24 {
+    // struct robust_list_head: three longs.
+    if len != 3 * super::uabi::NATIVE.bytes() as u64 {
         return Err(Errno::EINVAL);
     }
     k.proc().thread.robust_list = (head, len);
@@ -74,36 +75,36 @@ pub fn sys_prlimit64<H: Host>(
         None
     };
     if let Some(n) = new_lim {
-        if n.rlim_cur > n.rlim_max {
-            return Err(Errno::EINVAL);
-        }
-        // Raising the hard limit needs privilege; the guest root has it, but a
-        // limit umbra enforces itself (open files) cannot exceed its configuration.
-        if res == umbra_abi::flags::RLIMIT_NOFILE && n.rlim_max > k.cfg.max_fds as u64 {
-            return Err(Errno::EPERM);
-        }
+        check_rlimit(k, res, n)?;
     }
     if old != 0 {
         k.user().write(UserOutPtr::<Rlimit>::new(old), &cur)?;
     }
     if let Some(n) = new_lim {
-        let p = k.proc();
-        if let Some(slot) = p.rlimits.get_mut(res as usize) {
-            *slot = n;
-        }
-        if res == umbra_abi::flags::RLIMIT_NOFILE {
-            p.fds.set_limit(n.rlim_cur as usize);
-        }
+        set_rlimit(k, res, n);
     }
     Ok(0)
 }
 
-pod_struct! {
-    /// struct rusage.
-    pub struct Rusage {
-        pub ru_utime: Timeval,
-        pub ru_stime: Timeval,
-        pub rest: [i64; 14],
+fn check_rlimit<H: Host>(k: &mut Kernel<H>, res: u32, n: Rlimit) -> SysResult {
+    if n.rlim_cur > n.rlim_max {
+        return Err(Errno::EINVAL);
+    }
+    // Raising the hard limit needs privilege; the guest root has it, but a
+    // limit umbra enforces itself (open files) cannot exceed its configuration.
+    if res == umbra_abi::flags::RLIMIT_NOFILE && n.rlim_max > k.cfg.max_fds as u64 {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+fn set_rlimit<H: Host>(k: &mut Kernel<H>, res: u32, n: Rlimit) {
+    let p = k.proc();
+    if let Some(slot) = p.rlimits.get_mut(res as usize) {
+        *slot = n;
+    }
+    if res == umbra_abi::flags::RLIMIT_NOFILE {
+        p.fds.set_limit(n.rlim_cur as usize);
     }
 }
 
@@ -113,19 +114,22 @@ pub fn sys_getrusage<H: Host>(k: &mut Kernel<H>, who: i32, out: u64) -> SysResul
     if !(-1..=1).contains(&who) {
         return Err(Errno::EINVAL);
     }
-    let mut r = Rusage::default();
-    r.rest[0] = (k.proc().mm.resident_pages() * 4) as i64;
-    k.user().write(UserOutPtr::new(out), &r)?;
+    let maxrss = (k.proc().mm.resident_pages() * 4) as u64;
+    k.user().write_bytes(
+        out,
+        &super::uabi::encode_rusage(maxrss, super::uabi::NATIVE),
+    )?;
     Ok(0)
 }
 
 /// sched_getaffinity(2): the guest is uniprocessor: CPU 0 only.
 pub fn sys_sched_getaffinity<H: Host>(k: &mut Kernel<H>, len: usize, out: u64) -> SysResult {
-    if len < 8 || !len.is_multiple_of(8) {
+    let long = super::uabi::NATIVE.bytes();
+    if len < long || !len.is_multiple_of(long) {
         return Err(Errno::EINVAL);
     }
-    k.user().write(UserOutPtr::<u64>::new(out), &1)?;
-    Ok(8)
+    super::uabi::write_longs(k, out, &[1])?;
+    Ok(long)
 }
 
 /// prctl(2): PR_SET_NAME/PR_GET_NAME; others EINVAL.
@@ -151,8 +155,43 @@ pub fn sys_prctl<H: Host>(k: &mut Kernel<H>, op: u32, arg: u64) -> SysResult {
     }
 }
 
+/// getrlimit/ugetrlimit and setrlimit of 32-bit arches: struct rlimit of
+/// 32-bit longs, RLIM_INFINITY shown as 0xffffffff.
+pub fn sys_rlimit32<H: Host>(k: &mut Kernel<H>, res: u32, at: u64, set: bool) -> SysResult {
+    use umbra_abi::flags::RLIM_INFINITY;
+    use umbra_abi::structs::Rlimit32;
+    if res >= umbra_abi::flags::RLIM_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    if set {
+        let r: Rlimit32 = k.user().read(UserInPtr::new(at))?;
+        let wide = |v: u32| {
+            if v == u32::MAX {
+                RLIM_INFINITY
+            } else {
+                v as u64
+            }
+        };
+        let new = Rlimit {
+            rlim_cur: wide(r.rlim_cur),
+            rlim_max: wide(r.rlim_max),
+        };
+        check_rlimit(k, res, new)?;
+        set_rlimit(k, res, new);
+        return Ok(0);
+    }
+    let cur = k.proc().rlimit(res);
+    let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    let r = Rlimit32 {
+        rlim_cur: narrow(cur.rlim_cur),
+        rlim_max: narrow(cur.rlim_max),
+    };
+    k.user().write(UserOutPtr::new(at), &r)?;
+    Ok(0)
+}
+
 /// arch_prctl(2): the FS and GS bases.
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 pub fn sys_arch_prctl<H: Host>(k: &mut Kernel<H>, code: u32, addr: u64) -> SysResult {
     use umbra_abi::flags::*;
     match code {

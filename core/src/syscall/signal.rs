@@ -1,6 +1,7 @@
 //! Signal syscalls: rt_sigaction, rt_sigprocmask, rt_sigreturn, sigaltstack,
 //! kill, tkill, tgkill, rt_sigsuspend, pause, rt_sigpending, rt_sigtimedwait.
 
+use super::uabi;
 use super::Outcome;
 use crate::host::Host;
 use crate::kernel::Kernel;
@@ -10,18 +11,14 @@ use crate::task::{Pid, Restart, SigAction, SigInfo, Wait};
 use crate::{KResult, SysResult};
 use alloc::vec::Vec;
 use umbra_abi::signal::*;
-use umbra_abi::structs::Timespec;
 use umbra_abi::Errno;
 
 fn read_action<H: Host>(k: &mut Kernel<H>, at: u64) -> KResult<SigAction> {
     // struct kernel_sigaction: handler, flags, restorer, mask.
-    let w: [u64; 4] = k.user().read(UserInPtr::new(at))?;
-    Ok(SigAction {
-        handler: w[0],
-        flags: w[1],
-        restorer: w[2],
-        mask: w[3] & !UNBLOCKABLE.0,
-    })
+    let b = k.user().read_vec(at, uabi::sigaction_size(uabi::NATIVE))?;
+    let mut a = uabi::decode_sigaction(&b, uabi::NATIVE);
+    a.mask &= !UNBLOCKABLE.0;
+    Ok(a)
 }
 
 /// rt_sigaction(2).
@@ -45,8 +42,8 @@ pub fn sys_rt_sigaction<H: Host>(
     }
     let prev = k.proc().sigactions[(sig - 1) as usize];
     if old != 0 {
-        let w = [prev.handler, prev.flags, prev.restorer, prev.mask];
-        k.user().write(UserOutPtr::<[u64; 4]>::new(old), &w)?;
+        k.user()
+            .write_bytes(old, &uabi::encode_sigaction(&prev, uabi::NATIVE))?;
     }
     if let Some(a) = new {
         let p = k.proc();
@@ -127,12 +124,13 @@ pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResu
         } else {
             0
         };
-        let w: [u64; 3] = [cur.sp, flags as u64, cur.size];
-        k.user().write(UserOutPtr::<[u64; 3]>::new(old), &w)?;
+        let b = uabi::encode_stack(cur.sp, flags, cur.size, uabi::NATIVE);
+        k.user().write_bytes(old, &b)?;
     }
     if ss != 0 {
-        let w: [u64; 3] = k.user().read(UserInPtr::new(ss))?;
-        let flags = w[1] as u32;
+        let b = k.user().read_vec(ss, uabi::stack_size(uabi::NATIVE))?;
+        let (sp, flags, size) = uabi::decode_stack(&b, uabi::NATIVE);
+        let w = [sp, flags as u64, size];
         if on {
             return Err(Errno::EPERM);
         }
@@ -283,6 +281,7 @@ pub fn sys_rt_sigtimedwait<H: Host>(
     info: u64,
     timeout: u64,
     size: usize,
+    tabi: uabi::TimeAbi,
 ) -> Outcome {
     let r = (|| -> KResult<Option<usize>> {
         if size != 8 {
@@ -300,7 +299,7 @@ pub fn sys_rt_sigtimedwait<H: Host>(
             return Ok(Some(sig as usize));
         }
         if timeout != 0 {
-            let t: Timespec = k.user().read(UserInPtr::new(timeout))?;
+            let t = uabi::read_timespec(k, timeout, tabi)?;
             if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
                 return Err(Errno::EINVAL);
             }

@@ -2,10 +2,11 @@
 //! clock_nanosleep. The guest's clocks are the host's; sleeping parks the thread
 //! until a deadline and never blocks the kernel.
 
+use super::uabi::{self, TimeAbi};
 use super::Outcome;
 use crate::host::Host;
 use crate::kernel::Kernel;
-use crate::mm::{UserInPtr, UserOutPtr};
+use crate::mm::UserOutPtr;
 use crate::task::Wait;
 use crate::SysResult;
 use umbra_abi::flags::*;
@@ -37,24 +38,27 @@ fn clock_ns<H: Host>(k: &Kernel<H>, clock: u32) -> crate::KResult<u64> {
     }
 }
 
-/// clock_gettime(2).
-pub fn sys_clock_gettime<H: Host>(k: &mut Kernel<H>, clock: u32, out: u64) -> SysResult {
+/// clock_gettime(2) (and clock_gettime64 with `t` = Time64).
+pub fn sys_clock_gettime<H: Host>(
+    k: &mut Kernel<H>,
+    clock: u32,
+    out: u64,
+    t: TimeAbi,
+) -> SysResult {
     let now = clock_ns(k, clock)?;
-    k.user().write(UserOutPtr::new(out), &ts(now))?;
+    uabi::write_timespec(k, out, ts(now), t)?;
     Ok(0)
 }
 
 /// clock_getres(2): nanosecond resolution.
-pub fn sys_clock_getres<H: Host>(k: &mut Kernel<H>, clock: u32, out: u64) -> SysResult {
+pub fn sys_clock_getres<H: Host>(k: &mut Kernel<H>, clock: u32, out: u64, t: TimeAbi) -> SysResult {
     clock_ns(k, clock)?;
     if out != 0 {
-        k.user().write(
-            UserOutPtr::new(out),
-            &Timespec {
-                tv_sec: 0,
-                tv_nsec: 1,
-            },
-        )?;
+        let res = Timespec {
+            tv_sec: 0,
+            tv_nsec: 1,
+        };
+        uabi::write_timespec(k, out, res, t)?;
     }
     Ok(0)
 }
@@ -67,7 +71,7 @@ pub fn sys_gettimeofday<H: Host>(k: &mut Kernel<H>, tv: u64) -> SysResult {
             tv_sec: (now / NS) as i64,
             tv_usec: ((now % NS) / 1000) as i64,
         };
-        k.user().write(UserOutPtr::new(tv), &v)?;
+        uabi::write_timeval(k, tv, v, TimeAbi::Long)?;
     }
     Ok(0)
 }
@@ -81,8 +85,8 @@ pub fn sys_time<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
     Ok(secs as usize)
 }
 
-fn read_req<H: Host>(k: &mut Kernel<H>, at: u64) -> crate::KResult<u64> {
-    let t: Timespec = k.user().read(UserInPtr::new(at))?;
+fn read_req<H: Host>(k: &mut Kernel<H>, at: u64, tabi: TimeAbi) -> crate::KResult<u64> {
+    let t = uabi::read_timespec(k, at, tabi)?;
     if t.tv_sec < 0 || !(0..NS as i64).contains(&t.tv_nsec) {
         return Err(Errno::EINVAL);
     }
@@ -93,7 +97,7 @@ fn read_req<H: Host>(k: &mut Kernel<H>, at: u64) -> crate::KResult<u64> {
 
 /// nanosleep(2).
 pub fn sys_nanosleep<H: Host>(k: &mut Kernel<H>, req: u64, _rem: u64) -> Outcome {
-    match read_req(k, req) {
+    match read_req(k, req, TimeAbi::Long) {
         Ok(d) => Outcome::Block(Wait::Until(k.host.now_mono().saturating_add(d))),
         Err(e) => Outcome::Ret(Err(e)),
     }
@@ -106,11 +110,12 @@ pub fn sys_clock_nanosleep<H: Host>(
     flags: u32,
     req: u64,
     _rem: u64,
+    tabi: TimeAbi,
 ) -> Outcome {
     const TIMER_ABSTIME: u32 = 1;
     let r = (|| {
         let now = clock_ns(k, clock)?;
-        let t = read_req(k, req)?;
+        let t = read_req(k, req, tabi)?;
         let rel = if flags & TIMER_ABSTIME != 0 {
             t.saturating_sub(now)
         } else {
@@ -122,4 +127,18 @@ pub fn sys_clock_nanosleep<H: Host>(
         Ok(deadline) => Outcome::Block(Wait::Until(deadline)),
         Err(e) => Outcome::Ret(Err(e)),
     }
+}
+
+/// Where an interrupted sleep reports the time it had left: the `rem`
+/// argument of nanosleep and of a relative clock_nanosleep, with its layout.
+pub fn sleep_rem_arg(nr: usize, a: [u64; 6]) -> Option<(u64, TimeAbi)> {
+    use umbra_abi::syscall::nr;
+    let (at, t) = match nr {
+        nr::NANOSLEEP => (a[1], TimeAbi::Long),
+        nr::CLOCK_NANOSLEEP if a[1] & 1 == 0 => (a[3], TimeAbi::Long),
+        #[cfg(target_arch = "arm")]
+        nr::CLOCK_NANOSLEEP_TIME64 if a[1] & 1 == 0 => (a[3], TimeAbi::Time64),
+        _ => return None,
+    };
+    (at != 0).then_some((at, t))
 }

@@ -2,9 +2,9 @@
 //! ITIMER_REAL raises SIGALRM from the kernel's loop; the virtual and profiling
 //! timers need CPU-time accounting, which umbra does not do yet (EINVAL).
 
+use super::uabi::{self, TimeAbi};
 use crate::host::Host;
 use crate::kernel::Kernel;
-use crate::mm::{UserInPtr, UserOutPtr};
 use crate::{KResult, SysResult};
 use umbra_abi::structs::Timeval;
 use umbra_abi::Errno;
@@ -52,13 +52,17 @@ pub fn sys_setitimer<H: Host>(k: &mut Kernel<H>, which: u32, new: u64, old: u64)
     }
     let (left, interval) = current(k);
     let want = if new != 0 {
-        Some(k.user().read::<[Timeval; 2]>(UserInPtr::new(new))?)
+        let w = TimeAbi::Long.width();
+        let b = k.user().read_vec(new, 4 * w.bytes())?;
+        Some([
+            uabi::decode_timeval(&b, w),
+            uabi::decode_timeval(&b[2 * w.bytes()..], w),
+        ])
     } else {
         None
     };
     if old != 0 {
-        k.user()
-            .write(UserOutPtr::new(old), &[ns_tv(interval), ns_tv(left)])?;
+        write_itimerval(k, old, interval, left)?;
     }
     if let Some([interval, value]) = want {
         let (i, v) = (tv_ns(interval)?, tv_ns(value)?);
@@ -74,16 +78,23 @@ pub fn sys_getitimer<H: Host>(k: &mut Kernel<H>, which: u32, out: u64) -> SysRes
         return Err(Errno::EINVAL);
     }
     let (left, interval) = current(k);
-    k.user()
-        .write(UserOutPtr::new(out), &[ns_tv(interval), ns_tv(left)])?;
+    write_itimerval(k, out, interval, left)?;
     Ok(0)
+}
+
+/// struct itimerval: it_interval, it_value (timevals of longs).
+fn write_itimerval<H: Host>(k: &mut Kernel<H>, at: u64, interval: u64, value: u64) -> KResult<()> {
+    let w = TimeAbi::Long.width();
+    let mut b = uabi::encode_timeval(ns_tv(interval), w);
+    b.extend(uabi::encode_timeval(ns_tv(value), w));
+    k.user().write_bytes(at, &b)
 }
 
 /// times(2): CPU times are not accounted yet (zero); returns clock ticks since
 /// boot (100 Hz).
 pub fn sys_times<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
     if out != 0 {
-        k.user().write(UserOutPtr::<[u64; 4]>::new(out), &[0; 4])?;
+        uabi::write_longs(k, out, &[0; 4])?;
     }
     let ticks = k.host.now_mono().saturating_sub(k.boot_time) / (NS / 100);
     Ok(ticks as usize)

@@ -122,7 +122,8 @@ pub fn sys_wait4<H: Host>(
             k.user().write(UserOutPtr::<u32>::new(status), &word)?;
         }
         if rusage != 0 {
-            k.user().write_bytes(rusage, &[0u8; 144])?;
+            let n = super::uabi::rusage_size(super::uabi::NATIVE);
+            k.user().write_bytes(rusage, &alloc::vec![0u8; n])?;
         }
         Ok(child as usize)
     })();

@@ -97,24 +97,72 @@ pub struct SigInfo {
 }
 
 impl SigInfo {
-    /// The 128-byte siginfo_t of 64-bit Linux.
+    /// The 128-byte siginfo_t of this build's guest.
     pub fn encode(&self) -> [u8; 128] {
+        if cfg!(target_pointer_width = "32") {
+            self.encode32()
+        } else {
+            self.encode64()
+        }
+    }
+
+    /// The 128-byte siginfo_t of 64-bit Linux: the union at offset 16.
+    pub fn encode64(&self) -> [u8; 128] {
+        self.encode_at(16, 8)
+    }
+
+    /// The 128-byte siginfo_t of 32-bit Linux: the union at offset 12 and
+    /// 4-byte addresses.
+    pub fn encode32(&self) -> [u8; 128] {
+        self.encode_at(12, 4)
+    }
+
+    fn encode_at(&self, u: usize, ptr: usize) -> [u8; 128] {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&(self.signo as i32).to_ne_bytes());
         b[8..12].copy_from_slice(&self.code.to_ne_bytes());
         match self.signo {
             SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP if self.code > 0 => {
-                b[16..24].copy_from_slice(&self.addr.to_ne_bytes());
+                b[u..u + ptr].copy_from_slice(&self.addr.to_ne_bytes()[..ptr]);
             }
             _ => {
-                b[16..20].copy_from_slice(&(self.pid as i32).to_ne_bytes());
-                b[20..24].copy_from_slice(&self.uid.to_ne_bytes());
+                b[u..u + 4].copy_from_slice(&(self.pid as i32).to_ne_bytes());
+                b[u + 4..u + 8].copy_from_slice(&self.uid.to_ne_bytes());
                 if self.signo == SIGCHLD {
-                    b[24..28].copy_from_slice(&self.status.to_ne_bytes());
+                    b[u + 8..u + 12].copy_from_slice(&self.status.to_ne_bytes());
                 }
             }
         }
         b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siginfo_32_and_64() {
+        let i = SigInfo {
+            signo: SIGCHLD,
+            code: code::CLD_EXITED,
+            pid: 7,
+            uid: 0,
+            status: 3,
+            addr: 0,
+        };
+        let b = i.encode32();
+        assert_eq!((b[0], b[8], b[12], b[20]), (17, 1, 7, 3));
+        let b = i.encode64();
+        assert_eq!((b[0], b[8], b[16], b[24]), (17, 1, 7, 3));
+        let f = SigInfo {
+            signo: SIGSEGV,
+            code: 1,
+            addr: 0x1234_5678,
+            ..SigInfo::default()
+        };
+        assert_eq!(&f.encode32()[12..16], &0x1234_5678u32.to_ne_bytes());
+        assert_eq!(&f.encode32()[16..20], &[0; 4]);
     }
 }
 
