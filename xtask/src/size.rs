@@ -13,7 +13,8 @@
 //!   default, the peak host RSS of umbra and of each stub while running
 //!   `busybox sh -c 'echo ok'`, and the smallest `--mem` with which that and
 //!   a small builtins-only script still succeed (bisection, 1M..64M).
-//! - The aarch64 rom build is attempted too and its outcome reported.
+//! - The x86_64, aarch64 and armv7 rom builds side by side (a target that
+//!   does not build shows `not built: <first error>`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,15 +78,19 @@ pub fn size(args: &[String]) -> Result<()> {
         Ok((syms, b.len() as u64))
     });
 
-    // The other ROM targets: built only to report whether they build.
-    let other = if target == rom::DEFAULT_TARGET {
-        Some((
-            "aarch64-unknown-linux-musl",
-            try_build("aarch64-unknown-linux-musl"),
-        ))
-    } else {
-        None
-    };
+    // The ROM targets side by side; the other ones are built only for this
+    // table, and one that does not build shows its first error.
+    let by_target: Vec<(&str, std::result::Result<RomSizes, String>)> = ROM_TARGETS
+        .iter()
+        .map(|&t| {
+            let r = if t == target {
+                Ok(RomSizes::of(&elf, file))
+            } else {
+                try_build(t)
+            };
+            (t, r)
+        })
+        .collect();
 
     // RAM, measured with the rom build on the busybox initrd.
     let rd = crate::busybox_initrd(None)?;
@@ -121,12 +126,6 @@ pub fn size(args: &[String]) -> Result<()> {
         kb(file),
         kb(file) / PAPER_KERNEL_KB
     );
-    if let Some((t, r)) = &other {
-        match r {
-            Ok(len) => println!("| kernel binary, {t} | {:.0} KB | |", kb(*len)),
-            Err(e) => println!("| kernel binary, {t} | build fails: {e} | |"),
-        }
-    }
     println!("| .text | {:.0} KB | |", kb(section(".text")));
     println!("| .rodata | {:.0} KB | |", kb(section(".rodata")));
     println!(
@@ -138,6 +137,27 @@ pub fn size(args: &[String]) -> Result<()> {
     println!(
         "| disk image: busybox initrd (cpio) | {rd_kb:.0} KB (busybox-static alone {busybox_kb:.0} KB) | {PAPER_DISK_KB:.0} KB |"
     );
+
+    println!("\n### ROM by target (profile rom)\n");
+    println!("| target | binary | .text | .rodata | .data + .bss | libc |");
+    println!("|---|---|---|---|---|---|");
+    for (t, r) in &by_target {
+        let libc = if t.ends_with("gnueabihf") {
+            "glibc, static"
+        } else {
+            "musl, static"
+        };
+        match r {
+            Ok(z) => println!(
+                "| {t} | **{:.0} KB** | {:.0} KB | {:.0} KB | {:.1} KB | {libc} |",
+                kb(z.file),
+                kb(z.text),
+                kb(z.rodata),
+                kb(z.data_bss)
+            ),
+            Err(e) => println!("| {t} | not built: {e} | | | | {libc} |"),
+        }
+    }
 
     match &contributors {
         Ok((syms, unstripped_len)) => print_contributors(syms, *unstripped_len),
@@ -222,8 +242,41 @@ fn build_unstripped(target: &str, dir: &Path) -> Result<PathBuf> {
     Ok(dir.join(target).join("rom/umbra"))
 }
 
-/// Builds the rom profile for `target`; the size, or the first error.
-fn try_build(target: &str) -> std::result::Result<u64, String> {
+/// The targets `size` compares: the x86_64, aarch64 and 32-bit ARM hosts.
+const ROM_TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+    "armv7-unknown-linux-gnueabihf",
+];
+
+/// The sizes of one rom build.
+struct RomSizes {
+    file: u64,
+    text: u64,
+    rodata: u64,
+    data_bss: u64,
+}
+
+impl RomSizes {
+    fn of(elf: &Elf, file: u64) -> RomSizes {
+        let section = |names: &[&str]| {
+            elf.sections
+                .iter()
+                .filter(|s| names.contains(&s.name.as_str()))
+                .map(|s| s.size)
+                .sum::<u64>()
+        };
+        RomSizes {
+            file,
+            text: section(&[".text"]),
+            rodata: section(&[".rodata"]),
+            data_bss: section(&[".data", ".data.rel.ro", ".tdata", ".bss", ".tbss"]),
+        }
+    }
+}
+
+/// Builds the rom profile for `target`; its sizes, or the first error.
+fn try_build(target: &str) -> std::result::Result<RomSizes, String> {
     println!("$ cargo build -p umbra-shim --profile rom --target {target}");
     let out = cargo()
         .args([
@@ -239,9 +292,9 @@ fn try_build(target: &str) -> std::result::Result<u64, String> {
         .map_err(|e| e.to_string())?;
     if out.status.success() {
         let bin = target_dir().join(target).join("rom/umbra");
-        return std::fs::metadata(&bin)
-            .map(|m| m.len())
-            .map_err(|e| format!("{}: {e}", bin.display()));
+        let b = std::fs::read(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+        let elf = Elf::parse(&b).map_err(|e| format!("{}: {e}", bin.display()))?;
+        return Ok(RomSizes::of(&elf, b.len() as u64));
     }
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
