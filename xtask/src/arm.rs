@@ -7,11 +7,11 @@
 //!   arm-linux-gnueabihf-gcc; see .cargo/config.toml), qemu-system-arm
 //!   cortex-a15, Debian's armmp-lpae kernel.
 //!
-//! For each, umbra is built with the `rom` profile and `images/arm/run.sh`
-//! fetches (once) the kernel, busybox-static and QEMU (`images/arm/fetch.sh`,
-//! apt-get as root), boots the machine with an initramfs holding umbra,
-//! busybox, the probe and a guest initrd, runs `images/arm/init` inside and
-//! prints `ARCH: N passed, N failed`. When umbra does not build for an arch,
+//! For each, `images/arm/fetch.sh` installs QEMU and the cross tools (apt-get,
+//! as root) and fetches (once) the kernel and busybox-static, umbra is built
+//! with the `rom` profile, and `images/arm/run.sh` boots the machine with an
+//! initramfs holding umbra, busybox, the probe and a guest initrd, runs
+//! `images/arm/init` inside and prints `ARCH: N passed, N failed`. When umbra does not build for an arch,
 //! the machine still boots (the probe's native checks and benches run) and
 //! the suite counts as failed with the build error. Each boot is killed after
 //! `QEMU_TIMEOUT` seconds (default 600).
@@ -75,6 +75,11 @@ pub fn test_arm(args: &[String]) -> Result<()> {
     let mut summary = Vec::new();
     for a in &arches {
         println!("\n==> test-arm {} ({})", a.debian, a.target);
+        // First the tools: the armv7 build links with the cross gcc.
+        if let Err(e) = fetch(a) {
+            summary.push((format!("{}: 0 passed, 1 failed ({e})", a.debian), false));
+            continue;
+        }
         let line = match build(a, profile) {
             Ok(umbra) => boot(a, &umbra.to_string_lossy(), None),
             Err(e) => {
@@ -103,6 +108,16 @@ pub fn test_arm(args: &[String]) -> Result<()> {
             target_dir().join("arm").display()
         ))
     }
+}
+
+/// images/arm/fetch.sh: QEMU, the cross tools, the kernel and busybox.
+fn fetch(a: &Arch) -> Result<()> {
+    crate::run(
+        Command::new("bash")
+            .arg(root().join("images/arm/fetch.sh"))
+            .arg(target_dir().join("arm"))
+            .arg(a.debian),
+    )
 }
 
 /// Builds umbra for `a`; the binary, or the first compile errors.
