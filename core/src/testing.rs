@@ -496,6 +496,64 @@ pub fn tiny_elf(e_type: u16) -> Vec<u8> {
     out
 }
 
+/// The [`tiny_elf`] executable as a 32-bit ARM ELF32 file with `e_flags`
+/// (`EF_ARM_EABI_VER5` for a normal EABI executable): the same segments and
+/// contents, the headers in their ELF32 forms (program headers at 52).
+pub fn tiny_elf32(e_type: u16, e_flags: u32) -> Vec<u8> {
+    use umbra_abi::elf::*;
+    use umbra_abi::Pod;
+    let wide = tiny_elf(e_type);
+    let eh = Elf64Ehdr::decode(&wide);
+    let mut out = wide.clone();
+    out[..0x100].fill(0);
+    let n = eh.e_phnum as usize;
+    for i in 0..n {
+        let p = Elf64Phdr::decode(&wide[64 + i * Elf64Phdr::SIZE..]);
+        let fix = |v: u64| if v == 64 { 52 } else { v };
+        let ph = Elf32Phdr {
+            p_type: p.p_type,
+            p_offset: fix(p.p_offset) as u32,
+            p_vaddr: (p.p_vaddr - p.p_offset + fix(p.p_offset)) as u32,
+            p_paddr: (p.p_paddr - p.p_offset + fix(p.p_offset)) as u32,
+            p_filesz: if p.p_type == PT_PHDR {
+                (n * Elf32Phdr::SIZE) as u32
+            } else {
+                p.p_filesz as u32
+            },
+            p_memsz: if p.p_type == PT_PHDR {
+                (n * Elf32Phdr::SIZE) as u32
+            } else {
+                p.p_memsz as u32
+            },
+            p_flags: p.p_flags,
+            p_align: p.p_align as u32,
+        };
+        ph.encode(&mut out[52 + i * Elf32Phdr::SIZE..]);
+    }
+    let mut ident = eh.e_ident;
+    ident[4] = ELFCLASS32;
+    let h = Elf32Ehdr {
+        e_ident: ident,
+        e_type,
+        e_machine: EM_ARM,
+        e_version: 1,
+        e_entry: eh.e_entry as u32,
+        e_phoff: 52,
+        e_shoff: 0,
+        e_flags,
+        e_ehsize: 52,
+        e_phentsize: Elf32Phdr::SIZE as u16,
+        e_phnum: n as u16,
+        e_shentsize: 40,
+        e_shnum: 0,
+        e_shstrndx: 0,
+    };
+    h.encode(&mut out);
+    let code = tiny::CODE_OFF as usize;
+    out[code..code + tiny::CODE.len()].copy_from_slice(&tiny::CODE);
+    out
+}
+
 /// Writes a cpio newc archive (the initramfs format) of `(name, mode, data)`
 /// members, with the trailer. Directories must come before their contents.
 pub fn newc_archive(members: &[(&str, u32, &[u8])]) -> Vec<u8> {

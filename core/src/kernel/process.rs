@@ -241,12 +241,20 @@ impl<H: Host> Kernel<H> {
         envp: Vec<Vec<u8>>,
     ) -> KResult<()> {
         let (node, argv) = self.resolve_exec(path, argv)?;
-        let (mm, regs) = self
-            .load_program(&node, &argv, &envp, path.as_bytes())
-            .map_err(|e| match e {
-                ExecError::Elf(e) => Errno::from(e),
-                ExecError::Errno(e) => e,
-            })?;
+        let loaded = self.load_program(&node, &argv, &envp, path.as_bytes());
+        let (mm, regs) = loaded.map_err(|e| match e {
+            ExecError::Elf(e) => {
+                if let crate::loader::ElfError::WrongAbi(_) = e {
+                    // ENOEXEC alone would leave the user guessing.
+                    self.host.log(
+                        crate::host::LogLevel::Warn,
+                        format_args!("execve {path}: {e}: ENOEXEC"),
+                    );
+                }
+                Errno::from(e)
+            }
+            ExecError::Errno(e) => e,
+        })?;
         let exe = node.absolute_path();
         let pid = self.cur;
         let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;

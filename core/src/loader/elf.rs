@@ -1,5 +1,6 @@
 //! The ELF loader: static ET_EXEC and static-PIE ET_DYN executables of the host's
-//! machine. Segments become private file mappings populated on first touch, so a
+//! machine and class (ELF64, or ELF32 for 32-bit ARM, whose headers are widened
+//! to the ELF64 forms on reading). Segments become private file mappings populated on first touch, so a
 //! 2 MB busybox costs only the pages it runs. Every field read from the file is
 //! checked before use; a malformed file is ENOEXEC, never a panic.
 
@@ -19,8 +20,11 @@ use umbra_abi::{Errno, Pod};
 pub enum ElfError {
     /// Not an ELF file at all.
     NotElf,
-    /// ELF, but not 64-bit little-endian for this machine.
+    /// ELF, but not of this machine's class, little-endian, and machine.
     WrongArch,
+    /// This machine, but an ABI umbra does not run (32-bit ARM: OABI or an
+    /// EABI version before 5).
+    WrongAbi(&'static str),
     /// Neither ET_EXEC nor ET_DYN.
     NotExecutable,
     /// Has a PT_INTERP: needs a dynamic linker, which umbra does not load yet.
@@ -42,6 +46,7 @@ impl fmt::Display for ElfError {
                 "ELF file for another architecture (expected {})",
                 arch::UTS_MACHINE
             ),
+            ElfError::WrongAbi(why) => write!(f, "unsupported ELF ABI: {why}"),
             ElfError::NotExecutable => write!(f, "ELF file is not an executable"),
             ElfError::Dynamic => write!(
                 f,
@@ -71,6 +76,8 @@ pub struct LoadedImage {
     /// Address of the program headers in guest memory (AT_PHDR).
     pub phdr: u64,
     pub phnum: u64,
+    /// Size of one program header (AT_PHENT): 56 for ELF64, 32 for ELF32.
+    pub phent: u64,
     /// Load bias added to every p_vaddr (0 for ET_EXEC).
     pub bias: u64,
     /// First byte after the highest segment: the start of brk.
@@ -87,38 +94,72 @@ fn read_exact(file: &dyn Backing, off: u64, buf: &mut [u8]) -> Result<(), ElfErr
     Ok(())
 }
 
-/// Parses and checks the ELF header and program headers of `file`.
+/// Parses and checks the ELF header and program headers of `file`, for this
+/// build's guest.
 pub fn parse(file: &dyn Backing) -> Result<(Elf64Ehdr, Vec<Elf64Phdr>), ElfError> {
+    parse_for(file, arch::ELF_CLASS, arch::ELF_MACHINE)
+}
+
+/// Parses and checks the headers of `file` for a guest of ELF class `class`
+/// and machine `machine`; ELF32 headers come back widened.
+pub fn parse_for(
+    file: &dyn Backing,
+    class: u8,
+    machine: u16,
+) -> Result<(Elf64Ehdr, Vec<Elf64Phdr>), ElfError> {
     let mut hb = [0u8; 64];
     let n = file.read_at(0, &mut hb).map_err(ElfError::Io)?;
     if n < 4 || hb[..4] != ELFMAG {
         return Err(ElfError::NotElf);
     }
-    if n < Elf64Ehdr::SIZE {
+    let (hsize, phsize) = if class == ELFCLASS32 {
+        (Elf32Ehdr::SIZE, Elf32Phdr::SIZE)
+    } else {
+        (Elf64Ehdr::SIZE, Elf64Phdr::SIZE)
+    };
+    if n < hsize.min(Elf32Ehdr::SIZE) {
         return Err(ElfError::Malformed("truncated header"));
     }
-    let eh = Elf64Ehdr::decode(&hb);
-    if eh.e_ident[4] != ELFCLASS64
-        || eh.e_ident[5] != ELFDATA2LSB
-        || eh.e_machine != arch::ELF_MACHINE
-    {
+    if hb[4] != class || hb[5] != ELFDATA2LSB {
         return Err(ElfError::WrongArch);
+    }
+    if n < hsize {
+        return Err(ElfError::Malformed("truncated header"));
+    }
+    let eh = if class == ELFCLASS32 {
+        Elf32Ehdr::decode(&hb).widen()
+    } else {
+        Elf64Ehdr::decode(&hb)
+    };
+    if eh.e_machine != machine {
+        return Err(ElfError::WrongArch);
+    }
+    if machine == EM_ARM && eh.e_flags & EF_ARM_EABIMASK != EF_ARM_EABI_VER5 {
+        return Err(ElfError::WrongAbi(
+            "32-bit ARM executables must be EABI version 5 (this one is OABI or an older EABI)",
+        ));
     }
     if eh.e_type != ET_EXEC && eh.e_type != ET_DYN {
         return Err(ElfError::NotExecutable);
     }
-    if eh.e_phentsize as usize != Elf64Phdr::SIZE {
+    if eh.e_phentsize as usize != phsize {
         return Err(ElfError::Malformed("bad program header size"));
     }
     let phnum = eh.e_phnum as usize;
     if phnum == 0 || phnum > MAX_PHNUM {
         return Err(ElfError::Malformed("bad program header count"));
     }
-    let mut raw = alloc::vec![0u8; phnum * Elf64Phdr::SIZE];
+    let mut raw = alloc::vec![0u8; phnum * phsize];
     read_exact(file, eh.e_phoff, &mut raw)?;
     let phdrs = raw
-        .chunks_exact(Elf64Phdr::SIZE)
-        .map(Elf64Phdr::decode)
+        .chunks_exact(phsize)
+        .map(|c| {
+            if class == ELFCLASS32 {
+                Elf32Phdr::decode(c).widen()
+            } else {
+                Elf64Phdr::decode(c)
+            }
+        })
         .collect();
     Ok((eh, phdrs))
 }
@@ -143,7 +184,17 @@ pub fn load_elf(
     frames: &mut FrameAllocator,
     file: Arc<dyn Backing>,
 ) -> Result<LoadedImage, ElfError> {
-    let (eh, phdrs) = parse(&*file)?;
+    let parsed = parse(&*file)?;
+    load_parsed(mm, frames, file, parsed)
+}
+
+/// Maps an executable whose headers [`parse_for`] returned.
+pub fn load_parsed(
+    mm: &mut AddressSpace,
+    frames: &mut FrameAllocator,
+    file: Arc<dyn Backing>,
+    (eh, phdrs): (Elf64Ehdr, Vec<Elf64Phdr>),
+) -> Result<LoadedImage, ElfError> {
     if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
         return Err(ElfError::Dynamic);
     }
@@ -224,6 +275,7 @@ pub fn load_elf(
         entry: eh.e_entry.wrapping_add(bias),
         phdr,
         phnum: phdrs.len() as u64,
+        phent: eh.e_phentsize as u64,
         bias,
         end,
     })

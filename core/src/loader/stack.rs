@@ -1,6 +1,8 @@
 //! The initial user stack: argument and environment strings, AT_RANDOM bytes and the
 //! platform string at the top; below them the auxv, envp and argv arrays and argc,
-//! with the stack pointer 16-byte aligned at argc, as the SysV ABI requires.
+//! with the stack pointer 16-byte aligned at argc, as the SysV ABI requires (and
+//! Linux does on 32-bit ARM too). The words are the guest's `long`: 8 bytes, or 4
+//! on a 32-bit guest.
 
 use super::elf::LoadedImage;
 use crate::arch;
@@ -42,6 +44,36 @@ pub fn build_stack<H: HostMemory>(
     img: &LoadedImage,
     a: &StackArgs<'_>,
 ) -> KResult<u64> {
+    let layout = StackLayout {
+        top: arch::STACK_TOP,
+        word: core::mem::size_of::<usize>(),
+        platform: arch::PLATFORM,
+        hwcap: arch::HWCAP,
+    };
+    build_stack_as(mm, frames, host, img, a, &layout)
+}
+
+/// What differs between guests in the initial stack.
+pub struct StackLayout {
+    /// The stack's top.
+    pub top: u64,
+    /// Bytes of a word (argc, pointers, auxv entries).
+    pub word: usize,
+    /// AT_PLATFORM.
+    pub platform: &'static str,
+    /// AT_HWCAP.
+    pub hwcap: u64,
+}
+
+/// [`build_stack`] for the guest `l` describes.
+pub fn build_stack_as<H: HostMemory>(
+    mm: &mut AddressSpace,
+    frames: &mut FrameAllocator,
+    host: &mut H,
+    img: &LoadedImage,
+    a: &StackArgs<'_>,
+    l: &StackLayout,
+) -> KResult<u64> {
     let strings: usize = a
         .argv
         .iter()
@@ -53,7 +85,7 @@ pub fn build_stack<H: HostMemory>(
     if strings > MAX_ARG_BYTES {
         return Err(Errno::E2BIG);
     }
-    let top = arch::STACK_TOP;
+    let top = l.top;
     let size = a.stack_limit.clamp(128 << 10, 64 << 20) & !(PAGE_SIZE as u64 - 1);
     mm.vmas.remove(top - size, top);
     mm.vmas.insert(Vma {
@@ -89,12 +121,12 @@ pub fn build_stack<H: HostMemory>(
         argv.push(put(mm, frames, host, s, true)?);
     }
     argv.reverse();
-    let platform = put(mm, frames, host, arch::PLATFORM.as_bytes(), true)?;
+    let platform = put(mm, frames, host, l.platform.as_bytes(), true)?;
     let random = put(mm, frames, host, &a.random, false)?;
 
     let auxv: [(u64, u64); 17] = [
         (AT_PHDR, img.phdr),
-        (AT_PHENT, 56),
+        (AT_PHENT, img.phent),
         (AT_PHNUM, img.phnum),
         (AT_PAGESZ, PAGE_SIZE as u64),
         (AT_BASE, 0),
@@ -106,13 +138,13 @@ pub fn build_stack<H: HostMemory>(
         (AT_EGID, a.egid as u64),
         (AT_SECURE, 0),
         (AT_RANDOM, random),
-        (AT_HWCAP, arch::HWCAP),
+        (AT_HWCAP, l.hwcap),
         (AT_CLKTCK, 100),
         (AT_PLATFORM, platform),
         (AT_EXECFN, execfn),
     ];
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + 1);
-    sp = (sp - 8 * words as u64) & !15;
+    sp = (sp - (l.word * words) as u64) & !15;
     let mut v: Vec<u64> = Vec::with_capacity(words);
     v.push(argv.len() as u64);
     v.extend(&argv);
@@ -125,9 +157,9 @@ pub fn build_stack<H: HostMemory>(
     }
     v.push(AT_NULL);
     v.push(0);
-    let mut bytes = Vec::with_capacity(v.len() * 8);
+    let mut bytes = Vec::with_capacity(v.len() * l.word);
     for w in v {
-        bytes.extend_from_slice(&w.to_ne_bytes());
+        bytes.extend_from_slice(&w.to_le_bytes()[..l.word]);
     }
     mm.write(frames, host, sp, &bytes)?;
     Ok(sp)

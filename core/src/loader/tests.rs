@@ -8,7 +8,7 @@ use super::elf::{self, load_elf, ElfError, LoadedImage};
 use super::stack::{build_stack, StackArgs, MAX_ARG_BYTES};
 use crate::arch;
 use crate::mm::{AddressSpace, Backing, FrameAllocator};
-use crate::testing::{tiny, tiny_elf, MockHost, VecBacking};
+use crate::testing::{tiny, tiny_elf, tiny_elf32, MockHost, VecBacking};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -562,4 +562,116 @@ fn args_that_do_not_fit_the_stack_fail_cleanly() {
     a.stack_limit = 0;
     let r = build_stack(&mut e.mm, &mut e.frames, &mut e.host, &img, &a);
     assert!(r.is_err(), "200 KiB of strings in a 128 KiB stack");
+}
+
+// ---- ELF32 (32-bit ARM), checked on every host ----
+
+fn load32(e: &mut Env, bytes: Vec<u8>) -> Result<LoadedImage, ElfError> {
+    let file: Arc<dyn Backing> = Arc::new(VecBacking(bytes));
+    let parsed = elf::parse_for(&*file, ELFCLASS32, EM_ARM)?;
+    elf::load_parsed(&mut e.mm, &mut e.frames, file, parsed)
+}
+
+#[test]
+fn elf32_arm_eabi5_loads() {
+    let file = VecBacking(tiny_elf32(ET_EXEC, EF_ARM_EABI_VER5 | 0x400));
+    let (eh, phdrs) = elf::parse_for(&file, ELFCLASS32, EM_ARM).unwrap();
+    assert_eq!(eh.e_phentsize, 32);
+    assert_eq!(phdrs.len(), 3);
+    assert_eq!(phdrs[EXEC_DATA_PH].p_filesz, tiny::DATA.len() as u64);
+    assert_eq!(phdrs[EXEC_DATA_PH].p_memsz, tiny::DATA_MEMSZ);
+    assert_eq!(phdrs[EXEC_DATA_PH].p_flags, PF_R | PF_W);
+    let mut e = env();
+    let img = load32(&mut e, tiny_elf32(ET_EXEC, EF_ARM_EABI_VER5)).unwrap();
+    assert_eq!(img.entry, tiny::EXEC_BASE + tiny::CODE_OFF);
+    assert_eq!(img.phdr, tiny::EXEC_BASE + 52);
+    assert_eq!((img.phnum, img.phent), (3, 32));
+    assert_eq!(e.read(img.entry, 4).unwrap(), tiny::CODE);
+    let data = tiny::EXEC_BASE + tiny::DATA_VADDR_OFF;
+    assert_eq!(e.read(data, 32).unwrap(), tiny::DATA);
+    assert_eq!(e.read(data + 32, 16).unwrap(), vec![0; 16]);
+}
+
+#[test]
+fn elf32_arm_static_pie_loads() {
+    let mut e = env();
+    let img = load32(&mut e, tiny_elf32(ET_DYN, EF_ARM_EABI_VER5)).unwrap();
+    assert_eq!(img.bias, arch::PIE_BASE);
+    assert_eq!(img.phdr, arch::PIE_BASE + 52);
+    assert_eq!(img.phnum, 4);
+    assert_eq!(e.read(img.phdr, 4).unwrap(), PT_PHDR.to_le_bytes());
+}
+
+#[test]
+fn elf32_arm_oabi_and_old_eabi_are_refused() {
+    for flags in [0, 0x0400_0000, 0x0200_0000] {
+        let mut e = env();
+        let r = load32(&mut e, tiny_elf32(ET_EXEC, flags));
+        assert!(matches!(r, Err(ElfError::WrongAbi(_))), "{flags:#x}: {r:?}");
+        assert_eq!(Errno::from(r.unwrap_err()), Errno::ENOEXEC);
+    }
+}
+
+#[test]
+fn elf_class_and_machine_must_match() {
+    let f64 = VecBacking(tiny_elf(ET_EXEC));
+    assert_eq!(
+        elf::parse_for(&f64, ELFCLASS32, EM_ARM).unwrap_err(),
+        ElfError::WrongArch
+    );
+    let f32 = VecBacking(tiny_elf32(ET_EXEC, EF_ARM_EABI_VER5));
+    assert_eq!(elf::parse(&f32).unwrap_err(), ElfError::WrongArch);
+    let mut b = tiny_elf32(ET_EXEC, EF_ARM_EABI_VER5);
+    put16(&mut b, E_MACHINE, EM_AARCH64);
+    assert_eq!(
+        elf::parse_for(&VecBacking(b), ELFCLASS32, EM_ARM).unwrap_err(),
+        ElfError::WrongArch
+    );
+    let mut b = tiny_elf32(ET_EXEC, EF_ARM_EABI_VER5);
+    b.truncate(40);
+    assert!(malformed(
+        elf::parse_for(&VecBacking(b), ELFCLASS32, EM_ARM).map(|_| unreachable!())
+    ));
+}
+
+#[test]
+fn stack_with_4_byte_words() {
+    use super::stack::{build_stack_as, StackLayout};
+    let mut e = env();
+    let img = load32(&mut e, tiny_elf32(ET_EXEC, EF_ARM_EABI_VER5)).unwrap();
+    let argv = [b"busybox".to_vec(), b"echo".to_vec()];
+    let envp = [b"A=1".to_vec()];
+    let l = StackLayout {
+        top: 0xbd00_0000,
+        word: 4,
+        platform: "v7l",
+        hwcap: 0xe0d6,
+    };
+    let a = args(&argv, &envp, b"/bin/busybox");
+    let sp = build_stack_as(&mut e.mm, &mut e.frames, &mut e.host, &img, &a, &l).unwrap();
+    assert_eq!(sp % 8, 0);
+    let words: Vec<u32> = e
+        .read(sp, 4 * 40)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(words[0], 2, "argc");
+    assert_eq!(e.cstr(words[1] as u64), b"busybox");
+    assert_eq!(e.cstr(words[2] as u64), b"echo");
+    assert_eq!(words[3], 0);
+    assert_eq!(e.cstr(words[4] as u64), b"A=1");
+    assert_eq!(words[5], 0);
+    let auxv: Vec<(u64, u64)> = words[6..]
+        .chunks_exact(2)
+        .map(|p| (p[0] as u64, p[1] as u64))
+        .take_while(|(k, _)| *k != AT_NULL)
+        .collect();
+    let aux = |k: u64| auxv.iter().find(|(key, _)| *key == k).unwrap().1;
+    assert_eq!(aux(AT_PHENT), 32);
+    assert_eq!(aux(AT_PHDR), tiny::EXEC_BASE + 52);
+    assert_eq!(aux(AT_HWCAP), 0xe0d6);
+    assert_eq!(e.cstr(aux(AT_PLATFORM)), b"v7l");
+    assert_eq!(e.read(aux(AT_RANDOM), 16).unwrap(), b"0123456789abcdef");
+    assert_eq!(e.cstr(aux(AT_EXECFN)), b"/bin/busybox");
 }

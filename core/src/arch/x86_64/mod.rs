@@ -6,6 +6,8 @@ pub mod signal;
 
 /// ELF machine of guest executables.
 pub const ELF_MACHINE: u16 = umbra_abi::elf::EM_X86_64;
+/// ELF class of guest executables.
+pub const ELF_CLASS: u8 = umbra_abi::elf::ELFCLASS64;
 /// `uname -m`.
 pub const UTS_MACHINE: &str = "x86_64";
 /// AT_PLATFORM.
