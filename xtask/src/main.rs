@@ -4,7 +4,7 @@
 //! - `setup`  installs what the builds and tests need (apt-get, rustup)
 //! - `initrd` writes the busybox initrd (target/umbra/busybox.cpio)
 //! - `demo`   builds umbra and a busybox initrd and runs a few commands in it
-//! - `test`   fmt, clippy, an aarch64 check of the core, and all tests
+//! - `test`   fmt, clippy, aarch64 and armv7 checks of the core, and all tests
 //! - `bench`  the comparison suite: native, umbra and its peers (docs/BENCHMARKS.md)
 //! - `rom`    the `rom` profile build of umbra, and its size
 //! - `size`   the ROM and RAM budget: rom build size, contributors, RSS, --mem
@@ -44,8 +44,8 @@ commands:
                         `armhf: ...`; fetches QEMU, kernels, busybox (as root)
   demo                  setup, build umbra (release) and a busybox initrd,
                         run a few busybox commands under umbra
-  test                  setup, then fmt --check, clippy -D warnings, an aarch64
-                        check of umbra-core, and cargo test --workspace
+  test                  setup, then fmt --check, clippy -D warnings, aarch64
+                        and armv7 checks of umbra-core, cargo test --workspace
   bench [--cpu N] [--runs N] [--quick] [--peers] [--only W,..] [--systems S,..]
                         the comparison suite: micro, macro and start-up
                         workloads natively, under umbra, the PTRACE_SYSEMU
@@ -239,7 +239,11 @@ fn setup() -> Result<()> {
     }
     rustup_add(
         "target",
-        &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"],
+        &[
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
+            "armv7-unknown-linux-gnueabihf",
+        ],
     )?;
     rustup_add("component", &["clippy", "rustfmt"])?;
     Ok(())
@@ -392,6 +396,15 @@ fn test() -> Result<()> {
             "umbra-core",
             "--target",
             "aarch64-unknown-linux-musl",
+        ]))
+    });
+    step("armv7 check", &mut || {
+        run(cargo().args([
+            "check",
+            "-p",
+            "umbra-core",
+            "--target",
+            "armv7-unknown-linux-gnueabihf",
         ]))
     });
     // A hung test fails the step (with its name in the output) instead of
