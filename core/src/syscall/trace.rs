@@ -111,7 +111,7 @@ pub fn entry<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> String {
         let v = a[i];
         match kind {
             Arg::Int => {
-                let _ = write!(s, "{}", v as i64);
+                let _ = write!(s, "{}", super::uabi::long_arg(v));
             }
             Arg::Hex => {
                 let _ = write!(s, "{v:#x}");

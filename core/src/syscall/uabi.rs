@@ -242,12 +242,23 @@ pub fn encode_sysinfo(s: SysinfoVals, w: Long) -> Vec<u8> {
     }
 }
 
+/// A timespec a guest of width `guest` passed in layout `t`: a 32-bit guest's
+/// 64-bit timespec has a 32-bit tv_nsec and 32 bits of padding, which the
+/// kernel ignores (glibc leaves them uninitialised).
+pub fn decode_timespec_from(b: &[u8], t: TimeAbi, guest: Long) -> Timespec {
+    let mut ts = decode_timespec(b, t.width());
+    if guest == Long::W32 {
+        ts.tv_nsec = ts.tv_nsec as i32 as i64;
+    }
+    ts
+}
+
 /// Reads a struct timespec of layout `t` at `at`.
 pub fn read_timespec<H: Host>(k: &mut Kernel<H>, at: u64, t: TimeAbi) -> KResult<Timespec> {
     let w = t.width();
     let mut b = [0u8; 16];
     k.user().read_bytes(at, &mut b[..2 * w.bytes()])?;
-    Ok(decode_timespec(&b, w))
+    Ok(decode_timespec_from(&b, t, NATIVE))
 }
 
 /// Reads `n` consecutive timespecs.
@@ -260,7 +271,7 @@ pub fn read_timespecs<H: Host>(
     let sz = 2 * t.width().bytes();
     let b = k.user().read_vec(at, n * sz)?;
     Ok(b.chunks_exact(sz)
-        .map(|c| decode_timespec(c, t.width()))
+        .map(|c| decode_timespec_from(c, t, NATIVE))
         .collect())
 }
 
@@ -368,6 +379,10 @@ mod tests {
         assert_eq!(b64.len(), 16);
         assert_eq!(decode_timespec(&b64, Long::W64), t);
         assert_eq!(TimeAbi::Time64.width(), Long::W64);
+        // A 32-bit guest's __timespec64: garbage in the padding after tv_nsec.
+        let mut b = encode_timespec(t, Long::W64);
+        b[12..16].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(decode_timespec_from(&b, TimeAbi::Time64, Long::W32), t);
     }
 
     #[test]
