@@ -2,10 +2,6 @@
 //! `unsafe`) and the ptrace implementation of umbra-core's Host traits (`host`).
 //! The `umbra` binary (main.rs) and the integration tests use it.
 
-#[cfg(target_arch = "x86_64")]
-pub mod host;
-#[cfg(target_arch = "aarch64")]
-#[path = "host/aarch64.rs"]
 pub mod host;
 #[expect(
     unsafe_code,

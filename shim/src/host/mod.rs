@@ -5,7 +5,15 @@
 //! linker/README.md). Guest code runs in the stub under PTRACE_SYSEMU; mapping
 //! changes are queued per address space and applied lazily, in batches run by the
 //! stub itself under PTRACE_CONT, right before the next `run_user` on it.
+//!
+//! What differs by host arch (register conversion, how a stub is resumed and
+//! how its syscall stops look, the FP blob, umbra's allow-list) is in
+//! `arch/<arch>.rs`; everything else is shared.
 
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
+mod arch;
 mod tracker;
 
 use crate::sys::signals::{Wake, Waker, KICK_SIG, SI_TKILL};
@@ -17,13 +25,14 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use sys::raw::nr;
 use tracker::Tracker;
 use umbra_abi::flags::Prot;
 use umbra_abi::structs::Winsize;
 use umbra_core::arch::{GpRegs, UserRegs, USER_END};
 use umbra_core::host::{
     ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError,
-    HostMemory, HostMisc, HostTime, LogLevel, MapOp, MmId, SyscallAbi, Trap,
+    HostMemory, HostMisc, HostTime, LogLevel, MapOp, MmId, Trap,
 };
 
 const PAGE: u64 = 4096;
@@ -35,11 +44,11 @@ const SIGSEGV: i32 = 11;
 const SEGV_MAPERR: i32 = 1;
 const SEGV_ACCERR: i32 = 2;
 const SI_KERNEL: i32 = 0x80;
-const SYS_MMAP: u64 = 9;
-const SYS_MPROTECT: u64 = 10;
-const SYS_MUNMAP: u64 = 11;
-const SYS_RSEQ: u64 = 334;
-const SYS_CLONE: u64 = 56;
+const SYS_MMAP: u64 = nr::MMAP as u64;
+const SYS_MPROTECT: u64 = nr::MPROTECT as u64;
+const SYS_MUNMAP: u64 = nr::MUNMAP as u64;
+const SYS_RSEQ: u64 = nr::RSEQ as u64;
+const SYS_CLONE: u64 = nr::CLONE as u64;
 const SIGSTOP: i32 = 19;
 const MAP_SHARED_FIXED: u64 = 0x11;
 
@@ -62,8 +71,12 @@ pub struct HostStats {
     pub batch_ops: u64,
     /// `run_user` calls.
     pub runs: u64,
-    /// Syscall stops where the ABI needed PTRACE_GET_SYSCALL_INFO.
+    /// Syscall stops where the ABI needed PTRACE_GET_SYSCALL_INFO (x86_64
+    /// only).
     pub syscall_info_calls: u64,
+    /// Extra round trips through the idle trap to read or write a register a
+    /// syscall stop hides (aarch64: x7; arm: r12), or to set the TLS (arm).
+    pub detours: u64,
 }
 
 struct Stub {
@@ -71,11 +84,36 @@ struct Stub {
     dead: bool,
     pending: Vec<MapOp>,
     tracker: Tracker,
-    /// The stub's registers at its first idle trap: its user segments.
+    /// The stub's registers at its first idle trap (x86_64: its user segments).
     base: RawRegs,
     /// The stub's current registers when known to equal a `GpRegs` we returned or
     /// set: `run_user` skips PTRACE_SETREGS then.
     cur: Option<GpRegs>,
+    /// What the arch tracks of the stub's state.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    arch: arch::StubArch,
+}
+
+impl Stub {
+    fn new(pid: i32, base: RawRegs, arch: arch::StubArch) -> Stub {
+        Stub {
+            pid,
+            dead: false,
+            pending: Vec::new(),
+            tracker: Tracker::new(),
+            base,
+            cur: None,
+            arch,
+        }
+    }
+}
+
+/// Why `arch::load_regs` failed.
+enum LoadError {
+    /// The stub is gone.
+    Dead,
+    /// The host refused the registers.
+    Refused(Errno),
 }
 
 /// A failed batch.
@@ -110,70 +148,9 @@ pub struct PtraceHost {
     my_pid: i32,
     /// This host put the terminal in raw mode and must restore it.
     raw_tty: bool,
-}
-
-fn to_raw(g: &GpRegs) -> RawRegs {
-    RawRegs {
-        r15: g.r15,
-        r14: g.r14,
-        r13: g.r13,
-        r12: g.r12,
-        rbp: g.rbp,
-        rbx: g.rbx,
-        r11: g.r11,
-        r10: g.r10,
-        r9: g.r9,
-        r8: g.r8,
-        rax: g.rax,
-        rcx: g.rcx,
-        rdx: g.rdx,
-        rsi: g.rsi,
-        rdi: g.rdi,
-        orig_rax: g.orig_rax,
-        rip: g.rip,
-        cs: g.cs,
-        eflags: g.eflags,
-        rsp: g.rsp,
-        ss: g.ss,
-        fs_base: g.fs_base,
-        gs_base: g.gs_base,
-        ds: g.ds,
-        es: g.es,
-        fs: g.fs,
-        gs: g.gs,
-    }
-}
-
-fn from_raw(r: &RawRegs) -> GpRegs {
-    GpRegs {
-        r15: r.r15,
-        r14: r.r14,
-        r13: r.r13,
-        r12: r.r12,
-        rbp: r.rbp,
-        rbx: r.rbx,
-        r11: r.r11,
-        r10: r.r10,
-        r9: r.r9,
-        r8: r.r8,
-        rax: r.rax,
-        rcx: r.rcx,
-        rdx: r.rdx,
-        rsi: r.rsi,
-        rdi: r.rdi,
-        orig_rax: r.orig_rax,
-        rip: r.rip,
-        cs: r.cs,
-        eflags: r.eflags,
-        rsp: r.rsp,
-        ss: r.ss,
-        fs_base: r.fs_base,
-        gs_base: r.gs_base,
-        ds: r.ds,
-        es: r.es,
-        fs: r.fs,
-        gs: r.gs,
-    }
+    /// What the arch decided at start-up.
+    #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+    arch: arch::HostArch,
 }
 
 fn log_line(level: LogLevel, msg: fmt::Arguments<'_>) {
@@ -257,7 +234,7 @@ impl PtraceHost {
                 "memory size {mem_bytes} is not a positive multiple of 4096 bytes"
             ));
         }
-        if mem_bytes > (1usize << 46) {
+        if mem_bytes > arch::MAX_MEM_BYTES {
             return Err(format!("memory size {mem_bytes} is too large"));
         }
         sys::ignore_sigpipe().map_err(|e| format!("cannot ignore SIGPIPE: {e}"))?;
@@ -273,6 +250,7 @@ impl PtraceHost {
         let memfile = sys::create_memory_file(total, force_file_memory)?;
         let mut mem = sys::SharedMapping::new(&memfile.fd, total)
             .map_err(|e| format!("cannot map the memory file ({total} bytes): {e}"))?;
+        arch::check_stub_layout()?;
         let blob = stub::blob();
         if blob.len() > PAGE as usize {
             return Err("the stub blob is larger than a page".into());
@@ -292,7 +270,7 @@ impl PtraceHost {
         // the host terminal passes every byte through.
         let raw_tty = sys::signals::tty_enter_raw()
             .map_err(|e| format!("cannot put the terminal in raw mode: {e}"))?;
-        Ok(PtraceHost {
+        let mut host = PtraceHost {
             mem,
             memfile,
             mem_bytes,
@@ -308,7 +286,10 @@ impl PtraceHost {
             waker,
             my_pid: sys::getpid(),
             raw_tty,
-        })
+            arch: arch::HostArch::probe(),
+        };
+        arch::after_new(&mut host);
+        Ok(host)
     }
 
     /// Confines umbra: installs a seccomp filter (on every thread) that allows
@@ -425,14 +406,11 @@ impl PtraceHost {
             cpu: Some(self.cpu),
         };
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
-        let mut st = Stub {
+        let mut st = Stub::new(
             pid,
-            dead: false,
-            pending: Vec::new(),
-            tracker: Tracker::new(),
-            base: RawRegs::default(),
-            cur: None,
-        };
+            RawRegs::default(),
+            arch::StubArch::new(&self.arch, None),
+        );
         let r = self.setup_stub(&mut st);
         if r.is_err() {
             ptrace::kill_and_reap(pid);
@@ -476,14 +454,8 @@ impl PtraceHost {
             }
         }
         let base = self.template.as_ref().map(|t| t.base).unwrap_or_default();
-        Ok(Stub {
-            pid,
-            dead: false,
-            pending: Vec::new(),
-            tracker: Tracker::new(),
-            base,
-            cur: None,
-        })
+        let sa = arch::StubArch::new(&self.arch, self.template.as_ref().map(|t| &t.arch));
+        Ok(Stub::new(pid, base, sa))
     }
 
     fn setup_stub(&mut self, st: &mut Stub) -> Result<(), String> {
@@ -505,13 +477,14 @@ impl PtraceHost {
                 }
             }
         }
-        ptrace::set_options(pid, ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD)
+        ptrace::set_options(pid, arch::PTRACE_OPTIONS)
             .map_err(|e| format!("PTRACE_SETOPTIONS on stub {pid}: {e}"))?;
-        let r = ptrace::get_regs(pid).map_err(|e| format!("PTRACE_GETREGS on stub {pid}: {e}"))?;
-        if r.rip != stub::idle_addr() + 1 {
+        let r = ptrace::get_regs(pid)
+            .map_err(|e| format!("reading the registers of stub {pid}: {e}"))?;
+        if arch::pc(&r) != stub::idle_stop_pc() {
             return Err(format!(
                 "stub {pid} trapped at {:#x}, not at its idle trap",
-                r.rip
+                arch::pc(&r)
             ));
         }
         st.base = r;
@@ -555,7 +528,6 @@ impl PtraceHost {
 /// the filter) are allowed separately: mmap (memory file, MAP_SHARED|MAP_FIXED),
 /// munmap, mprotect, rseq unregister.
 pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
-    use sys::raw::nr;
     use sys::seccomp::Rule::{self, *};
     let any = [
         // I/O on umbra's own fds: the console, disk images, the memory file.
@@ -566,7 +538,6 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
         nr::FSYNC,
         nr::FDATASYNC,
         nr::CLOSE,
-        nr::POLL,
         nr::PPOLL,
         // Memory of umbra's allocator.
         nr::MUNMAP,
@@ -588,28 +559,27 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
         nr::FUTEX,
         nr::GETPID,
         nr::GETTID,
-        // Stubs: fork, wait, and the child's set-up before its own filter.
-        nr::FORK,
+        // Stubs: wait, and the child's set-up before its own filter.
         nr::WAIT4,
         nr::GETPPID,
         nr::SETSID,
         nr::SCHED_SETAFFINITY,
-        nr::DUP2,
         nr::CLOSE_RANGE,
         nr::EXIT,
         nr::EXIT_GROUP,
     ];
-    let mut rules: Vec<Rule> = any.iter().map(|&n| Any(n)).collect();
+    // poll, fork and dup2 where the arch has them, and the like.
+    let any = any.iter().chain(arch::CONFINE_ANY);
+    let mut rules: Vec<Rule> = any.map(|&n| Any(n)).collect();
+    rules.push(ArgIn {
+        nr: nr::PTRACE,
+        arg: 0,
+        // See arch::PTRACE_REQUESTS. No ATTACH/SEIZE, no PEEK/POKE.
+        vals: arch::PTRACE_REQUESTS,
+        hi0: true,
+    });
+    rules.extend(arch::confine_rules());
     rules.extend([
-        ArgIn {
-            nr: nr::PTRACE,
-            arg: 0,
-            // TRACEME (stub child), CONT, KILL, GETREGS, SETREGS, GETFPREGS,
-            // SETFPREGS, SYSEMU, SETOPTIONS, GETSIGINFO, GET_SYSCALL_INFO,
-            // GET_RSEQ_CONFIGURATION. No ATTACH/SEIZE, no PEEK/POKE.
-            vals: &[0, 7, 8, 12, 13, 14, 15, 31, 0x4200, 0x4202, 0x420e, 0x420f],
-            hi0: true,
-        },
         ArgIn {
             nr: nr::IOCTL,
             arg: 1,
@@ -679,7 +649,7 @@ fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), Ba
                     p,
                     MAP_SHARED_FIXED,
                     stub::STUB_MEMFD as u64,
-                    phys,
+                    arch::mmap_offset(phys),
                 ]);
                 st.tracker.map(va, len, phys, p as u32);
             }
@@ -736,15 +706,12 @@ fn run_batch(
             }
         }
         let used = 8 + chunk.len() * stub::BATCH_RECORD;
-        let mut r = st.base;
-        r.rip = stub::batch_addr();
-        r.orig_rax = u64::MAX;
         st.cur = None;
         let io = |e: Errno, what: &str| BatchError {
             msg: format!("{what} on stub {pid}: {e}"),
             err: errno_to_host(e),
         };
-        ptrace::set_regs(pid, &r).map_err(|e| io(e, "PTRACE_SETREGS"))?;
+        arch::batch_enter(st).map_err(|(e, what)| io(e, what))?;
         ptrace::cont(pid, 0).map_err(|e| io(e, "PTRACE_CONT"))?;
         stats.batches += 1;
         let g = loop {
@@ -753,8 +720,7 @@ fn run_batch(
                     if matches!(sig, SIGTRAP | SIGSEGV | SIGBUS | SIGILL | SIGFPE) =>
                 {
                     if sig == SIGTRAP {
-                        let g = ptrace::get_regs(pid).map_err(|e| io(e, "PTRACE_GETREGS"))?;
-                        if g.rip == stub::batch_done_addr() {
+                        if let Some(g) = arch::batch_trap(pid).map_err(|(e, what)| io(e, what))? {
                             break g;
                         }
                     }
@@ -783,16 +749,17 @@ fn run_batch(
             }
         };
         data[..used].fill(0);
-        let done = (g.r15 as usize).min(chunk.len());
+        let (done, ret) = arch::batch_done(st, &g);
+        let done = (done as usize).min(chunk.len());
         stats.batch_ops += (done + usize::from(done < chunk.len())) as u64;
         if done < chunk.len() {
-            let e = Errno((g.rax as i64).unsigned_abs().min(4095) as i32);
+            let e = Errno((ret as i64).unsigned_abs().min(4095) as i32);
             return Err(BatchError {
                 msg: format!("{} failed: {e}", op_name(&chunk[done])),
                 err: errno_to_host(e),
             });
         }
-        last = g.rax;
+        last = ret;
     }
     Ok(last)
 }
@@ -891,57 +858,8 @@ impl HostMemory for PtraceHost {
 }
 
 impl PtraceHost {
-    /// Reads the two bytes of guest code at `va` through the stub's mappings.
-    fn code_bytes(&self, st: &Stub, va: u64) -> Option<[u8; 2]> {
-        let mem = self.physmem();
-        let mut out = [0u8; 2];
-        for (i, b) in out.iter_mut().enumerate() {
-            let (phys, prot) = st.tracker.lookup(va.checked_add(i as u64)?)?;
-            if prot & 4 == 0 {
-                return None;
-            }
-            *b = *mem.get(phys as usize)?;
-        }
-        Some(out)
-    }
-
-    fn syscall_abi(&mut self, mm: u32, g: &RawRegs) -> SyscallAbi {
-        let Some(st) = self.stubs.get(&mm) else {
-            return SyscallAbi::Native;
-        };
-        let native = |g: &RawRegs| {
-            if g.orig_rax & 0x4000_0000 != 0 {
-                SyscallAbi::X32
-            } else {
-                SyscallAbi::Native
-            }
-        };
-        // 32-bit code segment (far jump to compat mode, or sysenter): compat.
-        if g.cs != st.base.cs {
-            return SyscallAbi::Compat32;
-        }
-        // The entry instruction ends at rip: `syscall` is 0f 05, `int 0x80` is
-        // cd 80, `sysenter` 0f 34. The guest is uniprocessor, so the bytes cannot
-        // have changed since they trapped.
-        match self.code_bytes(st, g.rip.wrapping_sub(2)) {
-            Some([0x0f, 0x05]) => native(g),
-            Some([0xcd, 0x80]) | Some([0x0f, 0x34]) => SyscallAbi::Compat32,
-            _ => {
-                self.stats.syscall_info_calls += 1;
-                match ptrace::syscall_arch(st.pid) {
-                    Ok(ptrace::AUDIT_ARCH_I386) => SyscallAbi::Compat32,
-                    Ok(_) => native(g),
-                    // No PTRACE_GET_SYSCALL_INFO (Linux < 5.3): `syscall` always
-                    // leaves rcx = rip.
-                    Err(_) if g.rcx != g.rip => SyscallAbi::Compat32,
-                    Err(_) => native(g),
-                }
-            }
-        }
-    }
-
     /// What a SEGV_ACCERR fault at `addr` was, from the host protection there.
-    fn fault_access(&self, st: &Stub, code: i32, addr: u64, rip: u64) -> FaultAccess {
+    fn fault_access(&self, st: &Stub, code: i32, addr: u64, pc: u64) -> FaultAccess {
         if code != SEGV_ACCERR {
             return FaultAccess::Unknown;
         }
@@ -954,7 +872,7 @@ impl PtraceHost {
             // rw-: only an instruction fetch faults.
             3 => FaultAccess::Exec,
             // r--: a write, unless the address may be the instruction being fetched.
-            1 if !(rip..rip.saturating_add(16)).contains(&addr) => FaultAccess::Write,
+            1 if !(pc..pc.saturating_add(arch::MAX_INSN_LEN)).contains(&addr) => FaultAccess::Write,
             _ => FaultAccess::Unknown,
         }
     }
@@ -974,27 +892,18 @@ impl PtraceHost {
 impl HostCpu for PtraceHost {
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
-        if buf.len() < ptrace::FPREGS_SIZE {
+        if buf.len() < arch::FP_BLOB_SIZE {
             return Err(HostError::OutOfRange);
         }
-        match ptrace::get_fpregs(pid, buf) {
-            Ok(()) => Ok(ptrace::FPREGS_SIZE),
-            Err(Errno::ESRCH) => Err(HostError::StubDied),
-            Err(_) => Err(HostError::Io),
-        }
+        arch::fpstate_get(pid, buf)
     }
 
     fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
-        if buf.len() < ptrace::FPREGS_SIZE {
+        if buf.len() < arch::FP_BLOB_SIZE {
             return Err(HostError::OutOfRange);
         }
-        match ptrace::set_fpregs(pid, buf) {
-            Ok(()) => Ok(()),
-            Err(Errno::ESRCH) => Err(HostError::StubDied),
-            // EINVAL: reserved MXCSR bits set.
-            Err(_) => Err(HostError::Io),
-        }
+        arch::fpstate_set(pid, buf)
     }
 
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
@@ -1020,27 +929,19 @@ impl HostCpu for PtraceHost {
         };
         let pid = st.pid;
         if st.cur.as_ref() != Some(&regs.gp) {
-            let mut r = to_raw(&regs.gp);
-            if r.cs == 0 {
-                r.cs = st.base.cs;
-                r.ss = st.base.ss;
-                r.ds = st.base.ds;
-                r.es = st.base.es;
-                r.fs = st.base.fs;
-                r.gs = st.base.gs;
-            }
-            // Not in a host syscall: the host must never restart anything.
-            r.orig_rax = u64::MAX;
             st.cur = None;
-            match ptrace::set_regs(pid, &r) {
+            let data_off = self.mem_bytes + PAGE as usize;
+            let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+            match arch::load_regs(st, &regs.gp, &mut self.stats, data) {
                 Ok(()) => {}
-                Err(Errno::ESRCH) => return self.mark_dead(mm.0),
-                Err(e) => {
-                    // Registers the host refuses (a non-canonical FS base, bad
-                    // segments): the guest gets what a CPU fault would give.
+                Err(LoadError::Dead) => return self.mark_dead(mm.0),
+                Err(LoadError::Refused(e)) => {
+                    // Registers the host refuses (x86_64: a non-canonical FS
+                    // base, bad segments; arm: an invalid pstate/cpsr): the guest
+                    // gets what a CPU fault would give.
                     log_line(
                         LogLevel::Warn,
-                        format_args!("PTRACE_SETREGS refused guest registers: {e}"),
+                        format_args!("{} refused guest registers: {e}", arch::SETREGS),
                     );
                     return Trap::Exception {
                         sig: SIGSEGV as u32,
@@ -1060,8 +961,9 @@ impl HostCpu for PtraceHost {
             let _ = self.waker.take_event();
             return Trap::HostEvent;
         }
-        if ptrace::sysemu(pid, 0).is_err() {
+        if let Err(e) = arch::resume(st) {
             self.waker.set_running(0);
+            arch::resume_failed(e);
             return self.mark_dead(mm.0);
         }
         let (sig, event, info) = loop {
@@ -1075,6 +977,20 @@ impl HostCpu for PtraceHost {
                 }
                 Err(_) => return self.mark_dead(mm.0),
             };
+            if arch::pass_stop(st, sig, event) {
+                // A stop the arch goes through without a look (arm: the exit
+                // stop of a skipped syscall).
+                if !self.waker.start_running(pid) {
+                    // The timer fired or a host event came meanwhile: report
+                    // it from this stop.
+                    break (0, 0, None);
+                }
+                if arch::resume(st).is_err() {
+                    self.waker.set_running(0);
+                    return self.mark_dead(mm.0);
+                }
+                continue;
+            }
             let mut info = None;
             if matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP | KICK_SIG) && event == 0
             {
@@ -1089,7 +1005,7 @@ impl HostCpu for PtraceHost {
                 // A kick that arrived after the stop it was meant to cause
                 // (the stub had already trapped), with nothing pending now:
                 // suppress it and go on.
-                if ptrace::sysemu(pid, 0).is_err() {
+                if arch::resume(st).is_err() {
                     self.waker.set_running(0);
                     return self.mark_dead(mm.0);
                 }
@@ -1097,13 +1013,14 @@ impl HostCpu for PtraceHost {
             }
             break (sig, event, info);
         };
-        let g = match ptrace::get_regs(pid) {
-            Ok(g) => g,
+        let syscall = arch::is_syscall_stop(st, sig, event);
+        let (gp, g, cur_valid) = match arch::read_stop(st, syscall, &mut self.stats) {
+            Ok(r) => r,
             Err(_) => return self.mark_dead(mm.0),
         };
-        regs.gp = from_raw(&g);
-        st.cur = Some(regs.gp);
-        if sig == SIGTRAP | 0x80 && event == 0 {
+        regs.gp = gp;
+        st.cur = cur_valid.then_some(gp);
+        if syscall {
             return Trap::Syscall {
                 abi: self.syscall_abi(mm.0, &g),
             };
@@ -1119,7 +1036,7 @@ impl HostCpu for PtraceHost {
         };
         if sig == SIGSEGV && (info.code == SEGV_MAPERR || info.code == SEGV_ACCERR) {
             let st = &self.stubs[&mm.0];
-            let access = self.fault_access(st, info.code, info.addr, g.rip);
+            let access = self.fault_access(st, info.code, info.addr, arch::pc(&g));
             return Trap::PageFault {
                 addr: info.addr,
                 access,

@@ -68,8 +68,9 @@ pub fn poll_fd(fd: i32, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
             0,
         )
     })?;
-    // arm64 has no poll: ppoll with a relative timeout (NULL: forever).
-    #[cfg(target_arch = "aarch64")]
+    // arm64 has no poll: ppoll with a relative timeout (NULL: forever) (on
+    // 32-bit ARM ppoll_time64, whose timespec is 64-bit too).
+    #[cfg(not(target_arch = "x86_64"))]
     let n = {
         let ts = [
             i64::from(timeout_ms.max(0) / 1000),

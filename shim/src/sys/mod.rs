@@ -1,35 +1,25 @@
 //! Raw host syscalls. This module is the only place in the shim with `unsafe`;
 //! everything it exports is a safe function or type.
 //!
-//! Hosts: x86_64 (`raw`, `ptrace`, `stub`, `seccomp` in this directory) and
-//! aarch64 (the same four modules, same API, in `arch/aarch64/`). `mem`,
-//! `misc` and `signals` are shared.
+//! Hosts: x86_64, aarch64 and 32-bit ARM (armv7). `mem`, `misc`, `signals`
+//! and most of `ptrace`, `stub` and `seccomp` are shared; what differs by
+//! arch is in `arch/<arch>/`: `raw.rs` (the syscall instruction and numbers)
+//! and the arch halves of `ptrace` (register requests), `stub` (the blob and
+//! the stub child's last step) and `seccomp` (audit arch and arch rules).
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-compile_error!("the ptrace backend of umbra-shim is implemented for x86_64 and aarch64 hosts only");
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
+compile_error!(
+    "the ptrace backend of umbra-shim is implemented for x86_64, aarch64 and arm hosts only"
+);
 
 mod mem;
 mod misc;
-#[cfg(target_arch = "x86_64")]
 pub mod ptrace;
-#[cfg(target_arch = "x86_64")]
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/raw.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/raw.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm/raw.rs")]
 pub mod raw;
-#[cfg(target_arch = "x86_64")]
 pub mod seccomp;
-#[cfg(target_arch = "x86_64")]
-pub mod stub;
-
-#[cfg(target_arch = "aarch64")]
-#[path = "arch/aarch64/ptrace.rs"]
-pub mod ptrace;
-#[cfg(target_arch = "aarch64")]
-#[path = "arch/aarch64/raw.rs"]
-pub mod raw;
-#[cfg(target_arch = "aarch64")]
-#[path = "arch/aarch64/seccomp.rs"]
-pub mod seccomp;
-#[cfg(target_arch = "aarch64")]
-#[path = "arch/aarch64/stub.rs"]
 pub mod stub;
 
 pub mod signals;

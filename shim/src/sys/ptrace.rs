@@ -1,17 +1,19 @@
-//! ptrace(2), wait4(2) and kill(2) for the stubs.
+//! ptrace(2), wait4(2) and kill(2) for the stubs: the requests every host
+//! arch shares. The register requests (and PTRACE_SYSEMU, which 32-bit ARM
+//! lacks) are in `arch/<arch>/ptrace.rs`, re-exported here.
 
 use super::{check, raw, sc, Errno};
 
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/ptrace.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/ptrace.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm/ptrace.rs")]
+mod arch;
+pub use arch::*;
+
 const PTRACE_CONT: usize = 7;
 const PTRACE_KILL: usize = 8;
-const PTRACE_GETREGS: usize = 12;
-const PTRACE_SETREGS: usize = 13;
-const PTRACE_GETFPREGS: usize = 14;
-const PTRACE_SETFPREGS: usize = 15;
-const PTRACE_SYSEMU: usize = 31;
 const PTRACE_SETOPTIONS: usize = 0x4200;
 const PTRACE_GETSIGINFO: usize = 0x4202;
-const PTRACE_GET_SYSCALL_INFO: usize = 0x420e;
 const PTRACE_GET_RSEQ_CONFIGURATION: usize = 0x420f;
 
 /// PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP | 0x80.
@@ -19,45 +21,7 @@ pub const O_TRACESYSGOOD: usize = 0x1;
 /// PTRACE_O_EXITKILL: the tracee gets SIGKILL when the tracer exits.
 pub const O_EXITKILL: usize = 0x10_0000;
 
-/// AUDIT_ARCH_I386, the `arch` of a 32-bit (compat) syscall stop.
-pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-/// AUDIT_ARCH_X86_64.
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-
 const WALL: usize = 0x4000_0000;
-
-/// The kernel's `struct user_regs_struct` on x86_64, as PTRACE_GETREGS uses it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RawRegs {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub rbp: u64,
-    pub rbx: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rax: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub orig_rax: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub eflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
-    pub fs_base: u64,
-    pub gs_base: u64,
-    pub ds: u64,
-    pub es: u64,
-    pub fs: u64,
-    pub gs: u64,
-}
 
 /// What wait4 reported about a child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,9 +46,6 @@ pub struct SigInfo {
     pub pid: i32,
 }
 
-/// Size of the FXSAVE image PTRACE_GETFPREGS and PTRACE_SETFPREGS use.
-pub const FPREGS_SIZE: usize = 512;
-
 /// The rseq registration of a tracee, as PTRACE_GET_RSEQ_CONFIGURATION reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
@@ -97,96 +58,10 @@ pub struct RseqConfig {
 }
 
 #[inline(always)]
-fn ptrace_noptr(req: usize, pid: i32, addr: usize, data: usize) -> Result<usize, Errno> {
+pub(crate) fn ptrace_noptr(req: usize, pid: i32, addr: usize, data: usize) -> Result<usize, Errno> {
     // SAFETY: only requests whose `addr`/`data` are plain integers reach here (the
     // callers below); the kernel dereferences nothing in our address space.
     unsafe { sc(raw::nr::PTRACE, [req, pid as usize, addr, data, 0, 0]) }
-}
-
-/// PTRACE_GETREGS.
-#[inline]
-pub fn get_regs(pid: i32) -> Result<RawRegs, Errno> {
-    let mut r = RawRegs::default();
-    // SAFETY: `r` is a writable `struct user_regs_struct` (repr(C), 27 u64).
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETREGS,
-            pid as usize,
-            0,
-            &mut r as *mut RawRegs as usize,
-            0,
-            0,
-        )
-    })?;
-    Ok(r)
-}
-
-/// PTRACE_SETREGS.
-#[inline]
-pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
-    // SAFETY: `r` is a readable `struct user_regs_struct`; the kernel only reads it.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_SETREGS,
-            pid as usize,
-            0,
-            r as *const RawRegs as usize,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
-}
-
-/// PTRACE_GETFPREGS: the tracee's 512-byte FXSAVE image into `buf[..512]`.
-pub fn get_fpregs(pid: i32, buf: &mut [u8]) -> Result<(), Errno> {
-    if buf.len() < FPREGS_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut img = [0u64; FPREGS_SIZE / 8];
-    // SAFETY: `img` is 512 writable bytes, a `struct user_fpregs_struct`.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETFPREGS,
-            pid as usize,
-            0,
-            img.as_mut_ptr() as usize,
-            0,
-            0,
-        )
-    })?;
-    for (d, w) in buf.chunks_exact_mut(8).zip(img) {
-        d.copy_from_slice(&w.to_ne_bytes());
-    }
-    Ok(())
-}
-
-/// PTRACE_SETFPREGS from the 512-byte FXSAVE image in `buf[..512]`.
-pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
-    if buf.len() < FPREGS_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut img = [0u64; FPREGS_SIZE / 8];
-    for (w, s) in img.iter_mut().zip(buf.chunks_exact(8)) {
-        *w = u64::from_ne_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
-    }
-    // SAFETY: `img` is 512 readable bytes, a `struct user_fpregs_struct`; the
-    // kernel only reads it.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_SETFPREGS,
-            pid as usize,
-            0,
-            img.as_ptr() as usize,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
 }
 
 /// tgkill(pid, pid, sig): a signal to the (single) thread of process `pid`.
@@ -199,12 +74,6 @@ pub fn tgkill(pid: i32, sig: i32) -> Result<(), Errno> {
         )
     }
     .map(|_| ())
-}
-
-/// PTRACE_SYSEMU: resume; the next syscall stops at entry and is never executed.
-#[inline]
-pub fn sysemu(pid: i32, sig: i32) -> Result<(), Errno> {
-    ptrace_noptr(PTRACE_SYSEMU, pid, 0, sig as usize).map(|_| ())
 }
 
 /// PTRACE_CONT: resume; syscalls really run.
@@ -233,32 +102,38 @@ pub fn get_siginfo(pid: i32) -> Result<SigInfo, Errno> {
             0,
         )
     })?;
+    let mut b = [0u8; 128];
+    for (d, w) in b.chunks_exact_mut(8).zip(buf) {
+        d.copy_from_slice(&w.to_ne_bytes());
+    }
+    let int = |at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    // si_signo, si_errno, si_code, then the union, aligned to a pointer: at
+    // byte 16 on 64-bit hosts, 12 on 32-bit ones.
+    const UNION: usize = if cfg!(target_pointer_width = "64") {
+        16
+    } else {
+        12
+    };
+    let addr = if cfg!(target_pointer_width = "64") {
+        u64::from_ne_bytes([
+            b[UNION],
+            b[UNION + 1],
+            b[UNION + 2],
+            b[UNION + 3],
+            b[UNION + 4],
+            b[UNION + 5],
+            b[UNION + 6],
+            b[UNION + 7],
+        ])
+    } else {
+        int(UNION) as u32 as u64
+    };
     Ok(SigInfo {
-        signo: buf[0] as u32 as i32,
-        code: (buf[1] & 0xffff_ffff) as u32 as i32,
-        addr: buf[2],
-        pid: (buf[2] & 0xffff_ffff) as u32 as i32,
+        signo: int(0),
+        code: int(8),
+        addr,
+        pid: int(UNION),
     })
-}
-
-/// PTRACE_GET_SYSCALL_INFO: the AUDIT_ARCH_* of the current syscall stop.
-pub fn syscall_arch(pid: i32) -> Result<u32, Errno> {
-    let mut buf = [0u64; 11]; // struct ptrace_syscall_info is at most 88 bytes
-    let size = core::mem::size_of_val(&buf);
-    // SAFETY: `buf` is `size` writable bytes; the kernel writes at most `size`.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GET_SYSCALL_INFO,
-            pid as usize,
-            size,
-            buf.as_mut_ptr() as usize,
-            0,
-            0,
-        )
-    })?;
-    // op (u8), pad[3], arch (u32)
-    Ok((buf[0] >> 32) as u32)
 }
 
 /// PTRACE_GET_RSEQ_CONFIGURATION (Linux 5.13+).

@@ -1,5 +1,7 @@
 //! Seccomp filters: the stub's (installed by the stub child right before it
-//! jumps into the stub blob) and umbra's own ([`confine_self`]).
+//! jumps into the stub blob) and umbra's own. What differs by arch (the audit
+//! arch, the x32 bit, the vsyscall page, arm's skipped calls) is in
+//! `arch/<arch>/seccomp.rs`.
 //!
 //! Ordering on x86_64 (kernel/entry/syscall-common.c, `syscall_trace_enter`):
 //! the ptrace syscall-entry report comes first, and under PTRACE_SYSEMU the
@@ -12,6 +14,12 @@
 //! only (no ptrace report), so the stub filter answers it with ENOSYS.
 
 use super::{check, raw, stub, Errno};
+
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/seccomp.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/seccomp.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm/seccomp.rs")]
+mod arch;
+pub use arch::*;
 
 /// One classic-BPF instruction (`struct sock_filter`).
 #[repr(C)]
@@ -33,7 +41,7 @@ struct SockFprog {
 pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
 pub const RET_ALLOW: u32 = 0x7fff_0000;
 pub const RET_ERRNO: u32 = 0x0005_0000;
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+pub const RET_TRACE: u32 = 0x7ff0_0000;
 
 const LD_W_ABS: u16 = 0x20;
 const JEQ_K: u16 = 0x15;
@@ -175,23 +183,9 @@ impl Bpf {
     }
 }
 
-/// Emits: the arch is x86_64 and the number has no x32 bit, else kill.
-fn prologue(b: &mut Bpf) {
-    let ok = b.label();
-    let ok2 = b.label();
-    b.ld(OFF_ARCH);
-    b.jeq(AUDIT_ARCH_X86_64, ok, NEXT);
-    b.ret(RET_KILL_PROCESS);
-    b.bind(ok);
-    b.ld(OFF_NR);
-    b.jge(0x4000_0000, NEXT, ok2);
-    b.ret(RET_KILL_PROCESS);
-    b.bind(ok2);
-}
-
 /// Emits: if the instruction pointer is outside the stub code page, jump to
 /// `outside`; else fall through.
-fn ip_in_stub_code(b: &mut Bpf, outside: Label) {
+pub(crate) fn ip_in_stub_code(b: &mut Bpf, outside: Label) {
     let code = stub::STUB_CODE;
     b.ld(OFF_IP_HI);
     b.jeq((code >> 32) as u32, NEXT, outside);
@@ -204,7 +198,7 @@ fn ip_in_stub_code(b: &mut Bpf, outside: Label) {
 /// memory file (fd 3) MAP_SHARED|MAP_FIXED, munmap, mprotect, rseq unregister,
 /// and `clone(CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, ...)` (a template stub forking a new
 /// stub). Allows them, kills on anything else.
-fn stub_calls(b: &mut Bpf) {
+pub(crate) fn stub_calls(b: &mut Bpf) {
     let allow = b.label();
     let kill = b.label();
     let mmap = b.label();
@@ -214,6 +208,9 @@ fn stub_calls(b: &mut Bpf) {
     b.jeq(raw::nr::MMAP as u32, mmap, NEXT);
     b.jeq(raw::nr::MUNMAP as u32, allow, NEXT);
     b.jeq(raw::nr::MPROTECT as u32, allow, NEXT);
+    // ARM: the guest's TLS reaches the host thread through the stub.
+    #[cfg(target_arch = "arm")]
+    b.jeq(raw::nr::SET_TLS as u32, allow, NEXT);
     b.jeq(raw::nr::CLONE as u32, clone, NEXT);
     b.jeq(raw::nr::RSEQ as u32, rseq, kill);
     b.bind(clone);
@@ -241,25 +238,18 @@ fn stub_calls(b: &mut Bpf) {
     b.ret(RET_KILL_PROCESS);
 }
 
-/// The stub's filter: only its mapping calls, only from the stub code page; the
-/// vsyscall page gets ENOSYS; everything else kills the stub.
+/// The stub's filter: only its mapping calls, only from the stub code page;
+/// what comes from elsewhere is `arch::stub_outside`'s (x86_64: ENOSYS for the
+/// vsyscall page; arm: the skipped calls and set_tls); everything else kills
+/// the stub.
 pub fn stub_filter() -> Result<Vec<SockFilter>, String> {
     let mut b = Bpf::new();
-    prologue(&mut b);
+    arch::prologue(&mut b);
     let outside = b.label();
     ip_in_stub_code(&mut b, outside);
     stub_calls(&mut b);
     b.bind(outside);
-    // The vsyscall page (0xffff_ffff_ff60_0000): its emulation skips ptrace.
-    let kill = b.label();
-    b.ld(OFF_IP_HI);
-    b.jeq(0xffff_ffff, NEXT, kill);
-    b.ld(OFF_IP_LO);
-    b.jge(0xff60_0000, NEXT, kill);
-    b.jge(0xff60_1000, kill, NEXT);
-    b.ret(RET_ERRNO | 38); // ENOSYS
-    b.bind(kill);
-    b.ret(RET_KILL_PROCESS);
+    arch::stub_outside(&mut b);
     b.assemble()
 }
 
@@ -366,11 +356,12 @@ fn emit_rule(b: &mut Bpf, r: &Rule) {
 /// inherits this filter), then `rules`; everything else kills umbra.
 pub fn umbra_filter(rules: &[Rule]) -> Result<Vec<SockFilter>, String> {
     let mut b = Bpf::new();
-    prologue(&mut b);
+    arch::prologue(&mut b);
     let outside = b.label();
     ip_in_stub_code(&mut b, outside);
     stub_calls(&mut b);
     b.bind(outside);
+    arch::umbra_outside(&mut b);
     for r in rules {
         emit_rule(&mut b, r);
     }
@@ -382,6 +373,14 @@ pub fn umbra_filter(rules: &[Rule]) -> Result<Vec<SockFilter>, String> {
 pub fn set_no_new_privs() -> Result<(), Errno> {
     // SAFETY: no pointers.
     check(unsafe { raw::syscall6(raw::nr::PRCTL, 38, 1, 0, 0, 0, 0) }).map(|_| ())
+}
+
+static CONFINED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether umbra installed a filter on all its threads (its own, see
+/// `host::PtraceHost::confine`): stubs forked from umbra inherit it.
+pub fn umbra_confined() -> bool {
+    CONFINED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Installs `filter` on the calling thread (and, with TSYNC, all threads of
@@ -406,8 +405,11 @@ pub fn install(filter: &[SockFilter], tsync: bool) -> Result<(), Errno> {
             0,
             0,
         )
-    })
-    .map(|_| ())
+    })?;
+    if tsync {
+        CONFINED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    Ok(())
 }
 
 /// The program a stub child installs: built once, never freed (the child reads

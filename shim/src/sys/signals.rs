@@ -86,11 +86,21 @@ extern "C" fn on_alarm(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
     let base = info as *const u8;
     // SAFETY: the kernel passes a valid siginfo_t (128 bytes) to an SA_SIGINFO
     // handler; si_code is the int at offset 8 and, for a POSIX timer, si_value
-    // is the union at offset 24 (after si_tid and si_overrun).
+    // is the union after si_tid and si_overrun: at offset 24 on 64-bit hosts
+    // (pointer-aligned), 20 on 32-bit ones (a 4-byte value).
+    #[cfg(target_pointer_width = "64")]
     let (code, value) = unsafe {
         (
             (base.add(8) as *const i32).read_unaligned(),
             (base.add(24) as *const u64).read_unaligned(),
+        )
+    };
+    // SAFETY: as above.
+    #[cfg(target_pointer_width = "32")]
+    let (code, value) = unsafe {
+        (
+            (base.add(8) as *const i32).read_unaligned(),
+            (base.add(20) as *const u32).read_unaligned() as u64,
         )
     };
     if code != SI_TIMER {
@@ -213,13 +223,15 @@ impl Waker {
         s.running.store(0, Ordering::SeqCst);
         s.fired.store(false, Ordering::SeqCst);
         s.event.store(false, Ordering::SeqCst);
-        // struct sigevent: sigev_value (8), sigev_signo (4), sigev_notify (4),
-        // then the union whose first int is the target thread id; 64 bytes.
+        // struct sigevent: sigev_value (a pointer-sized union), sigev_signo (4),
+        // sigev_notify (4), then the union whose first int is the target
+        // thread id; 64 bytes.
         let mut sev = [0u32; 16];
+        const W: usize = core::mem::size_of::<usize>() / 4;
         sev[0] = slot as u32;
-        sev[2] = SIGALRM as u32;
-        sev[3] = 4; // SIGEV_THREAD_ID
-        sev[4] = super::gettid() as u32;
+        sev[W] = SIGALRM as u32;
+        sev[W + 1] = 4; // SIGEV_THREAD_ID
+        sev[W + 2] = super::gettid() as u32;
         let mut id: i32 = 0;
         // SAFETY: `sev` is a readable struct sigevent and `id` a writable
         // kernel timer_t (int).

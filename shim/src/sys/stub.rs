@@ -5,25 +5,26 @@
 //! - `STUB_DATA` (r--): the batch page, a page of the memory file that umbra writes
 //!   through its own mapping.
 //!
-//! The blob has two entry points. `idle` is `int3; jmp idle`: a stub at rest sits
-//! in the SIGTRAP stop after that int3. `batch` runs the list of syscalls in the
-//! data page (`u64 count`, then `count` records of `u64 nr, u64 args[6]`), stops
-//! at the first one that fails, and traps with r15 = number of calls that
-//! succeeded and rax = the last result.
+//! The blob (in `arch/<arch>/stub.rs`) has two entry points. `idle` is a trap
+//! instruction in a loop: a stub at rest sits in the SIGTRAP stop of that trap.
+//! `batch` runs the list of syscalls in the data page (`u64 count`, then
+//! `count` records of `u64 nr, u64 args[6]`), stops at the first one that
+//! fails, and traps with the number of calls that succeeded and the last
+//! result in registers (x86_64: r15, rax; aarch64: x15, x0; arm: r9, r0).
 
 use super::{check, raw, Errno};
-use core::arch::{asm, global_asm};
 
-/// First byte of the stub pages.
-pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/stub.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/stub.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm/stub.rs")]
+mod arch;
+pub use arch::*;
 /// The stub code page.
 pub const STUB_CODE: u64 = STUB_BASE;
 /// The stub data (batch) page.
 pub const STUB_DATA: u64 = STUB_BASE + 0x1000;
 /// One past the stub pages.
 pub const STUB_END: u64 = STUB_BASE + 0x2000;
-/// The top of the 47-bit user address space (TASK_SIZE_MAX).
-pub const TASK_TOP: u64 = 0x7fff_ffff_f000;
 /// The fd of the memory file inside a stub.
 pub const STUB_MEMFD: i32 = 3;
 /// The flags of the one `clone` a stub may make (a template stub forking a new
@@ -35,49 +36,6 @@ pub const STUB_CLONE_FLAGS: u64 = 0x8000 | 0x2000 | 17;
 pub const BATCH_RECORD: usize = 56;
 /// Records that fit the data page after the count.
 pub const BATCH_MAX: usize = (4096 - 8) / BATCH_RECORD;
-
-global_asm!(
-    ".pushsection .text.umbra_stub,\"ax\",@progbits",
-    ".globl umbra_stub_blob_start",
-    ".globl umbra_stub_batch",
-    ".globl umbra_stub_batch_done",
-    ".globl umbra_stub_batch_syscall",
-    ".globl umbra_stub_blob_end",
-    "umbra_stub_blob_start:",
-    ".Lumbra_stub_idle:",
-    "    int3",
-    "    jmp .Lumbra_stub_idle",
-    "umbra_stub_batch:",
-    "    movabs r12, {data}",
-    "    mov r13, qword ptr [r12]",
-    "    lea r14, [r12 + 8]",
-    "    xor r15d, r15d",
-    ".Lumbra_stub_next:",
-    "    cmp r15, r13",
-    "    jae .Lumbra_stub_done",
-    "    mov rax, qword ptr [r14]",
-    "    mov rdi, qword ptr [r14 + 8]",
-    "    mov rsi, qword ptr [r14 + 16]",
-    "    mov rdx, qword ptr [r14 + 24]",
-    "    mov r10, qword ptr [r14 + 32]",
-    "    mov r8, qword ptr [r14 + 40]",
-    "    mov r9, qword ptr [r14 + 48]",
-    "umbra_stub_batch_syscall:",
-    "    syscall",
-    "    cmp rax, -4095",
-    "    jae .Lumbra_stub_done",
-    "    add r14, {rec}",
-    "    inc r15",
-    "    jmp .Lumbra_stub_next",
-    ".Lumbra_stub_done:",
-    "    int3",
-    "umbra_stub_batch_done:",
-    "    jmp .Lumbra_stub_idle",
-    "umbra_stub_blob_end:",
-    ".popsection",
-    data = const STUB_DATA,
-    rec = const BATCH_RECORD,
-);
 
 extern "C" {
     static umbra_stub_blob_start: u8;
@@ -100,13 +58,18 @@ pub fn blob() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(s, len) }
 }
 
-fn blob_offset(p: *const u8) -> u64 {
+pub(crate) fn blob_offset(p: *const u8) -> u64 {
     (p as usize - core::ptr::addr_of!(umbra_stub_blob_start) as usize) as u64
 }
 
-/// Stub address of the idle trap (`int3`); the idle stop's rip is this + 1.
+/// Stub address of the idle trap.
 pub fn idle_addr() -> u64 {
     STUB_CODE
+}
+
+/// The pc of the idle trap's stop (x86_64: the byte after the int3).
+pub fn idle_stop_pc() -> u64 {
+    STUB_CODE + arch::IDLE_STOP_OFFSET
 }
 
 /// Stub address of the batch entry.
@@ -114,7 +77,7 @@ pub fn batch_addr() -> u64 {
     STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch))
 }
 
-/// The rip of the trap that ends a batch.
+/// The pc of the stop at the trap that ends a batch.
 pub fn batch_done_addr() -> u64 {
     STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch_done))
 }
@@ -180,7 +143,7 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
     // child runs only `child_main`, which uses raw syscalls on its own copy of
     // memory (no allocation, no locks that another thread could hold) and never
     // returns.
-    let r = unsafe { raw::syscall6(raw::nr::FORK, 0, 0, 0, 0, 0, 0) };
+    let r = unsafe { arch::fork() };
     if r == 0 {
         // SAFETY: we are the freshly forked child; see `child_main`'s contract.
         unsafe { child_main(&c, ppid, &mask, has_cpu, fprog) }
@@ -242,7 +205,7 @@ unsafe fn child_main(
             die(5);
         }
         // 6. The memory file at fd 3.
-        if c.memfd != STUB_MEMFD && s(nr::DUP2, c.memfd as usize, STUB_MEMFD as usize, 0, 0) < 0 {
+        if c.memfd != STUB_MEMFD && s(arch::DUP, c.memfd as usize, STUB_MEMFD as usize, 0, 0) < 0 {
             die(6);
         }
         // 7. Close every other fd (stray inherited fds included).
@@ -265,53 +228,6 @@ unsafe fn child_main(
         //    use from here on: the MAP_FIXED mappings may replace whatever the
         //    forked image had there. After the filter, the only syscalls the
         //    stub can make are its mapping calls from the code page.
-        asm!(
-            "syscall",
-            "cmp rax, rdi",
-            "jne 2f",
-            "add rdi, 4096",
-            "mov edx, 1",
-            "mov r9, r12",
-            "mov eax, 9",
-            "syscall",
-            "cmp rax, rdi",
-            "jne 3f",
-            "mov r14, rdi",
-            "sub r14, 4096",
-            "mov eax, {seccomp}",
-            "mov edi, 1",
-            "xor esi, esi",
-            "mov rdx, r13",
-            "syscall",
-            "test rax, rax",
-            "jne 4f",
-            "jmp r14",
-            "2:",
-            "mov edi, 8",
-            "mov eax, 231",
-            "syscall",
-            "ud2",
-            "3:",
-            "mov edi, 9",
-            "mov eax, 231",
-            "syscall",
-            "ud2",
-            "4:",
-            "mov edi, 10",
-            "mov eax, 231",
-            "syscall",
-            "ud2",
-            seccomp = const nr::SECCOMP,
-            in("rax") nr::MMAP,
-            in("rdi") STUB_CODE,
-            in("rsi") 4096usize,
-            in("rdx") 5usize,
-            in("r10") 0x11usize,
-            in("r8") STUB_MEMFD as usize,
-            in("r9") c.code_off,
-            in("r12") c.data_off,
-            in("r13") fprog,
-            options(noreturn),
-        );
+        arch::enter(c, fprog)
     }
 }

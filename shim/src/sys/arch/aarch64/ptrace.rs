@@ -1,4 +1,4 @@
-//! ptrace(2), wait4(2) and kill(2) for the stubs (aarch64).
+//! The aarch64 register requests (`crate::sys::ptrace` has the rest).
 //!
 //! Registers go through PTRACE_GETREGSET/SETREGSET: NT_PRSTATUS (`struct
 //! user_pt_regs`), NT_ARM_TLS (TPIDR_EL0) and NT_ARM_SYSTEM_CALL (the syscall
@@ -9,7 +9,7 @@
 //! thread's own x7 back when the stop ends, so x7 read at a syscall stop is not
 //! the guest's and x7 written there is lost. `host` works around it.
 
-use super::{check, raw, sc, Errno};
+use crate::sys::{check, raw, Errno};
 
 const PTRACE_CONT: usize = 7;
 const PTRACE_KILL: usize = 8;
@@ -38,15 +38,8 @@ pub const REQUESTS: &[usize] = &[
     PTRACE_GET_RSEQ_CONFIGURATION,
 ];
 
-/// PTRACE_O_TRACESYSGOOD: syscall stops report SIGTRAP | 0x80.
-pub const O_TRACESYSGOOD: usize = 0x1;
-/// PTRACE_O_EXITKILL: the tracee gets SIGKILL when the tracer exits.
-pub const O_EXITKILL: usize = 0x10_0000;
-
 /// AUDIT_ARCH_AARCH64.
 pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
-
-const WALL: usize = 0x4000_0000;
 
 /// The kernel's `struct user_pt_regs` (NT_PRSTATUS).
 #[repr(C)]
@@ -70,49 +63,8 @@ pub struct RawRegs {
     pub syscallno: u64,
 }
 
-/// What wait4 reported about a child.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitStatus {
-    /// It exited with this status.
-    Exited(i32),
-    /// It was killed by this signal.
-    Signaled(i32),
-    /// It is in a ptrace stop: `sig` is WSTOPSIG (SIGTRAP | 0x80 for syscall stops),
-    /// `event` is `status >> 16` (a PTRACE_EVENT_*, 0 for none).
-    Stopped { sig: i32, event: i32 },
-}
-
-/// The fields of a siginfo_t that the shim uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigInfo {
-    pub signo: i32,
-    pub code: i32,
-    /// si_addr for faults (the union's first word).
-    pub addr: u64,
-    /// si_pid for signals sent by a process (the union's first int).
-    pub pid: i32,
-}
-
 /// Size of `struct user_fpsimd_state` (NT_PRFPREG): v0-v31, fpsr, fpcr, padding.
 pub const FPREGS_SIZE: usize = 528;
-
-/// The rseq registration of a tracee, as PTRACE_GET_RSEQ_CONFIGURATION reports it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct RseqConfig {
-    pub pointer: u64,
-    pub size: u32,
-    pub signature: u32,
-    pub flags: u32,
-    pub pad: u32,
-}
-
-#[inline(always)]
-fn ptrace_noptr(req: usize, pid: i32, addr: usize, data: usize) -> Result<usize, Errno> {
-    // SAFETY: only requests whose `addr`/`data` are plain integers reach here (the
-    // callers below); the kernel dereferences nothing in our address space.
-    unsafe { sc(raw::nr::PTRACE, [req, pid as usize, addr, data, 0, 0]) }
-}
 
 /// PTRACE_GETREGSET of `note` into `buf`; returns the length the kernel filled.
 fn getregset(pid: i32, note: usize, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -306,164 +258,8 @@ pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
     setregset(pid, NT_PRFPREG, &buf[..FPREGS_SIZE])
 }
 
-/// tgkill(pid, pid, sig): a signal to the (single) thread of process `pid`.
-pub fn tgkill(pid: i32, sig: i32) -> Result<(), Errno> {
-    // SAFETY: no pointers.
-    unsafe {
-        sc(
-            raw::nr::TGKILL,
-            [pid as usize, pid as usize, sig as usize, 0, 0, 0],
-        )
-    }
-    .map(|_| ())
-}
-
 /// PTRACE_SYSEMU: resume; the next syscall stops at entry and is never executed.
 #[inline]
 pub fn sysemu(pid: i32, sig: i32) -> Result<(), Errno> {
-    ptrace_noptr(PTRACE_SYSEMU, pid, 0, sig as usize).map(|_| ())
-}
-
-/// PTRACE_CONT: resume; syscalls really run.
-#[inline]
-pub fn cont(pid: i32, sig: i32) -> Result<(), Errno> {
-    ptrace_noptr(PTRACE_CONT, pid, 0, sig as usize).map(|_| ())
-}
-
-/// PTRACE_SETOPTIONS.
-pub fn set_options(pid: i32, opts: usize) -> Result<(), Errno> {
-    ptrace_noptr(PTRACE_SETOPTIONS, pid, 0, opts).map(|_| ())
-}
-
-/// PTRACE_GETSIGINFO.
-pub fn get_siginfo(pid: i32) -> Result<SigInfo, Errno> {
-    let mut buf = [0u64; 16]; // siginfo_t is 128 bytes
-                              // SAFETY: `buf` is 128 writable bytes, the size of siginfo_t.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETSIGINFO,
-            pid as usize,
-            0,
-            buf.as_mut_ptr() as usize,
-            0,
-            0,
-        )
-    })?;
-    Ok(SigInfo {
-        signo: buf[0] as u32 as i32,
-        code: (buf[1] & 0xffff_ffff) as u32 as i32,
-        addr: buf[2],
-        pid: (buf[2] & 0xffff_ffff) as u32 as i32,
-    })
-}
-
-/// PTRACE_GET_RSEQ_CONFIGURATION (Linux 5.13+).
-pub fn rseq_config(pid: i32) -> Result<RseqConfig, Errno> {
-    let mut c = RseqConfig::default();
-    let size = core::mem::size_of::<RseqConfig>();
-    // SAFETY: `c` is `size` writable bytes of the kernel's struct layout.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GET_RSEQ_CONFIGURATION,
-            pid as usize,
-            size,
-            &mut c as *mut RseqConfig as usize,
-            0,
-            0,
-        )
-    })?;
-    Ok(c)
-}
-
-/// Decodes a wait status word.
-pub fn decode_status(status: i32) -> WaitStatus {
-    if status & 0x7f == 0 {
-        WaitStatus::Exited((status >> 8) & 0xff)
-    } else if status & 0xff == 0x7f {
-        WaitStatus::Stopped {
-            sig: (status >> 8) & 0xff,
-            event: (status >> 16) & 0xffff,
-        }
-    } else {
-        WaitStatus::Signaled(status & 0x7f)
-    }
-}
-
-/// wait4(pid, __WALL), retried on EINTR.
-#[inline]
-pub fn wait(pid: i32) -> Result<WaitStatus, Errno> {
-    loop {
-        let mut status: i32 = 0;
-        // SAFETY: `status` is a writable int; rusage is NULL.
-        let r = check(unsafe {
-            raw::syscall6(
-                raw::nr::WAIT4,
-                pid as usize,
-                &mut status as *mut i32 as usize,
-                WALL,
-                0,
-                0,
-                0,
-            )
-        });
-        match r {
-            Ok(_) => return Ok(decode_status(status)),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// wait4(pid, __WALL | WNOHANG): `None` while nothing is to report.
-pub fn wait_nohang(pid: i32) -> Result<Option<WaitStatus>, Errno> {
-    let mut status: i32 = 0;
-    // SAFETY: `status` is a writable int; rusage is NULL.
-    let r = check(unsafe {
-        raw::syscall6(
-            raw::nr::WAIT4,
-            pid as usize,
-            &mut status as *mut i32 as usize,
-            WALL | 1,
-            0,
-            0,
-            0,
-        )
-    })?;
-    Ok(if r == 0 {
-        None
-    } else {
-        Some(decode_status(status))
-    })
-}
-
-/// kill(2).
-pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
-    // SAFETY: no pointers.
-    unsafe { sc(raw::nr::KILL, [pid as usize, sig as usize, 0, 0, 0, 0]) }.map(|_| ())
-}
-
-/// SIGKILLs `pid` and reaps it: waits until its exit is reported (ptrace stops
-/// reported meanwhile are passed over). Never leaves a zombie of `pid`.
-///
-/// A tracee is killed with PTRACE_KILL (Linux 5.19+: SIGKILL in any state;
-/// before: SIGKILL injected at its stop, and umbra's stubs are always stopped
-/// when umbra kills them), which can only ever reach umbra's own tracees; only
-/// a process that is not (yet) one, a stub child that failed its set-up, gets
-/// kill(2).
-pub fn kill_and_reap(pid: i32) {
-    if pid <= 0 {
-        return;
-    }
-    if ptrace_noptr(PTRACE_KILL, pid, 0, 0).is_err() {
-        let _ = kill(pid, 9);
-    }
-    loop {
-        match wait(pid) {
-            Ok(WaitStatus::Exited(_)) | Ok(WaitStatus::Signaled(_)) => return,
-            Ok(WaitStatus::Stopped { .. }) => continue,
-            Err(_) => return, // ECHILD: already reaped
-        }
-    }
+    super::ptrace_noptr(PTRACE_SYSEMU, pid, 0, sig as usize).map(|_| ())
 }

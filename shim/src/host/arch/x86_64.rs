@@ -1,0 +1,280 @@
+//! The x86_64 half of the ptrace host: `struct user_regs_struct` through
+//! PTRACE_GETREGS/SETREGS, PTRACE_SYSEMU, the FXSAVE image as the FP blob,
+//! and the syscall ABI of a stop (native, x32 or compat 32-bit).
+
+use super::{HostStats, LoadError, PtraceHost, Stub};
+use crate::sys::raw::nr;
+use crate::sys::{ptrace, Errno};
+use ptrace::RawRegs;
+use umbra_core::arch::GpRegs;
+use umbra_core::host::{HostError, HostMemory, SyscallAbi};
+
+/// The largest guest memory.
+pub(super) const MAX_MEM_BYTES: usize = 1 << 46;
+/// The longest instruction: a fault this close to the pc may be its fetch.
+pub(super) const MAX_INSN_LEN: u64 = 16;
+/// The size of the FP blob (the FXSAVE image).
+pub(super) const FP_BLOB_SIZE: usize = ptrace::FPREGS_SIZE;
+/// The request that loads guest registers (for messages).
+pub(super) const SETREGS: &str = "PTRACE_SETREGS";
+/// The ptrace options of a stub.
+pub(super) const PTRACE_OPTIONS: usize = ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD;
+/// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL,
+/// GETREGS, SETREGS, GETFPREGS, SETFPREGS, SYSEMU, SETOPTIONS, GETSIGINFO,
+/// GET_SYSCALL_INFO, GET_RSEQ_CONFIGURATION.
+pub(super) const PTRACE_REQUESTS: &[u32] =
+    &[0, 7, 8, 12, 13, 14, 15, 31, 0x4200, 0x4202, 0x420e, 0x420f];
+/// Calls umbra may make with any arguments besides the shared ones.
+pub(super) const CONFINE_ANY: &[usize] = &[nr::POLL, nr::FORK, nr::DUP2];
+
+/// Nothing beyond the shared state.
+#[derive(Default)]
+pub(super) struct StubArch {}
+
+/// Nothing to decide at start-up.
+#[derive(Default)]
+pub(super) struct HostArch {}
+
+impl HostArch {
+    pub(super) fn probe() -> HostArch {
+        HostArch {}
+    }
+}
+
+impl StubArch {
+    pub(super) fn new(_host: &HostArch, _parent: Option<&StubArch>) -> StubArch {
+        StubArch::default()
+    }
+}
+
+/// Nothing to do once the host is built.
+pub(super) fn after_new(_host: &mut PtraceHost) {}
+
+/// Rules of umbra's allow-list besides the shared ones: none.
+pub(super) fn confine_rules() -> Vec<crate::sys::seccomp::Rule> {
+    Vec::new()
+}
+
+/// The stub blob needs no check against the core's layout.
+pub(super) fn check_stub_layout() -> Result<(), String> {
+    Ok(())
+}
+
+/// The file offset argument of a mapping op's mmap.
+pub(super) fn mmap_offset(phys: u64) -> u64 {
+    phys
+}
+
+pub(super) fn pc(r: &RawRegs) -> u64 {
+    r.rip
+}
+
+pub(super) fn to_raw(g: &GpRegs) -> RawRegs {
+    RawRegs {
+        r15: g.r15,
+        r14: g.r14,
+        r13: g.r13,
+        r12: g.r12,
+        rbp: g.rbp,
+        rbx: g.rbx,
+        r11: g.r11,
+        r10: g.r10,
+        r9: g.r9,
+        r8: g.r8,
+        rax: g.rax,
+        rcx: g.rcx,
+        rdx: g.rdx,
+        rsi: g.rsi,
+        rdi: g.rdi,
+        orig_rax: g.orig_rax,
+        rip: g.rip,
+        cs: g.cs,
+        eflags: g.eflags,
+        rsp: g.rsp,
+        ss: g.ss,
+        fs_base: g.fs_base,
+        gs_base: g.gs_base,
+        ds: g.ds,
+        es: g.es,
+        fs: g.fs,
+        gs: g.gs,
+    }
+}
+
+pub(super) fn from_raw(r: &RawRegs) -> GpRegs {
+    GpRegs {
+        r15: r.r15,
+        r14: r.r14,
+        r13: r.r13,
+        r12: r.r12,
+        rbp: r.rbp,
+        rbx: r.rbx,
+        r11: r.r11,
+        r10: r.r10,
+        r9: r.r9,
+        r8: r.r8,
+        rax: r.rax,
+        rcx: r.rcx,
+        rdx: r.rdx,
+        rsi: r.rsi,
+        rdi: r.rdi,
+        orig_rax: r.orig_rax,
+        rip: r.rip,
+        cs: r.cs,
+        eflags: r.eflags,
+        rsp: r.rsp,
+        ss: r.ss,
+        fs_base: r.fs_base,
+        gs_base: r.gs_base,
+        ds: r.ds,
+        es: r.es,
+        fs: r.fs,
+        gs: r.gs,
+    }
+}
+
+/// Loads guest registers into the stub (at any stop).
+pub(super) fn load_regs(
+    st: &mut Stub,
+    gp: &GpRegs,
+    _stats: &mut HostStats,
+    _data: &mut [u8],
+) -> Result<(), LoadError> {
+    let mut r = to_raw(gp);
+    if r.cs == 0 {
+        r.cs = st.base.cs;
+        r.ss = st.base.ss;
+        r.ds = st.base.ds;
+        r.es = st.base.es;
+        r.fs = st.base.fs;
+        r.gs = st.base.gs;
+    }
+    // Not in a host syscall: the host must never restart anything.
+    r.orig_rax = u64::MAX;
+    match ptrace::set_regs(st.pid, &r) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(LoadError::Dead),
+        Err(e) => Err(LoadError::Refused(e)),
+    }
+}
+
+/// Resumes guest code: PTRACE_SYSEMU.
+#[inline]
+pub(super) fn resume(st: &mut Stub) -> Result<(), Errno> {
+    ptrace::sysemu(st.pid, 0)
+}
+
+/// Says why resuming failed, where that is worth a message.
+pub(super) fn resume_failed(_e: Errno) {}
+
+/// Whether a stop is gone through without a look: never on x86_64.
+#[inline]
+pub(super) fn pass_stop(_st: &mut Stub, _sig: i32, _event: i32) -> bool {
+    false
+}
+
+/// Whether a stop is a guest syscall's.
+#[inline]
+pub(super) fn is_syscall_stop(_st: &Stub, sig: i32, event: i32) -> bool {
+    sig == super::SIGTRAP | 0x80 && event == 0
+}
+
+/// The guest registers at a stop, the raw ones, and whether the stub's
+/// registers are now exactly the guest's.
+#[inline]
+pub(super) fn read_stop(
+    st: &mut Stub,
+    _syscall: bool,
+    _stats: &mut HostStats,
+) -> Result<(GpRegs, RawRegs, bool), Errno> {
+    let g = ptrace::get_regs(st.pid)?;
+    Ok((from_raw(&g), g, true))
+}
+
+/// Points the stub at its batch code.
+pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
+    let mut r = st.base;
+    r.rip = crate::sys::stub::batch_addr();
+    r.orig_rax = u64::MAX;
+    ptrace::set_regs(st.pid, &r).map_err(|e| (e, "PTRACE_SETREGS"))
+}
+
+/// The registers at a SIGTRAP during a batch, if it is the batch's end.
+pub(super) fn batch_trap(pid: i32) -> Result<Option<RawRegs>, (Errno, &'static str)> {
+    let g = ptrace::get_regs(pid).map_err(|e| (e, "PTRACE_GETREGS"))?;
+    Ok((g.rip == crate::sys::stub::batch_done_addr()).then_some(g))
+}
+
+/// (calls done, last result) of a finished batch.
+pub(super) fn batch_done(_st: &mut Stub, g: &RawRegs) -> (u64, u64) {
+    (g.r15, g.rax)
+}
+
+/// The FP blob: the FXSAVE image.
+pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> {
+    match ptrace::get_fpregs(pid, buf) {
+        Ok(()) => Ok(ptrace::FPREGS_SIZE),
+        Err(Errno::ESRCH) => Err(HostError::StubDied),
+        Err(_) => Err(HostError::Io),
+    }
+}
+
+pub(super) fn fpstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
+    match ptrace::set_fpregs(pid, buf) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(HostError::StubDied),
+        // EINVAL: reserved MXCSR bits set.
+        Err(_) => Err(HostError::Io),
+    }
+}
+
+impl PtraceHost {
+    /// Reads the two bytes of guest code at `va` through the stub's mappings.
+    fn code_bytes(&self, st: &Stub, va: u64) -> Option<[u8; 2]> {
+        let mem = self.physmem();
+        let mut out = [0u8; 2];
+        for (i, b) in out.iter_mut().enumerate() {
+            let (phys, prot) = st.tracker.lookup(va.checked_add(i as u64)?)?;
+            if prot & 4 == 0 {
+                return None;
+            }
+            *b = *mem.get(phys as usize)?;
+        }
+        Some(out)
+    }
+
+    pub(super) fn syscall_abi(&mut self, mm: u32, g: &RawRegs) -> SyscallAbi {
+        let Some(st) = self.stubs.get(&mm) else {
+            return SyscallAbi::Native;
+        };
+        let native = |g: &RawRegs| {
+            if g.orig_rax & 0x4000_0000 != 0 {
+                SyscallAbi::X32
+            } else {
+                SyscallAbi::Native
+            }
+        };
+        // 32-bit code segment (far jump to compat mode, or sysenter): compat.
+        if g.cs != st.base.cs {
+            return SyscallAbi::Compat32;
+        }
+        // The entry instruction ends at rip: `syscall` is 0f 05, `int 0x80` is
+        // cd 80, `sysenter` 0f 34. The guest is uniprocessor, so the bytes cannot
+        // have changed since they trapped.
+        match self.code_bytes(st, g.rip.wrapping_sub(2)) {
+            Some([0x0f, 0x05]) => native(g),
+            Some([0xcd, 0x80]) | Some([0x0f, 0x34]) => SyscallAbi::Compat32,
+            _ => {
+                self.stats.syscall_info_calls += 1;
+                match ptrace::syscall_arch(st.pid) {
+                    Ok(ptrace::AUDIT_ARCH_I386) => SyscallAbi::Compat32,
+                    Ok(_) => native(g),
+                    // No PTRACE_GET_SYSCALL_INFO (Linux < 5.3): `syscall` always
+                    // leaves rcx = rip.
+                    Err(_) if g.rcx != g.rip => SyscallAbi::Compat32,
+                    Err(_) => native(g),
+                }
+            }
+        }
+    }
+}

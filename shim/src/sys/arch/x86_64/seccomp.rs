@@ -1,0 +1,37 @@
+//! The x86_64 parts of the seccomp filters.
+
+use super::{Bpf, NEXT, OFF_ARCH, OFF_IP_HI, OFF_IP_LO, OFF_NR, RET_ERRNO, RET_KILL_PROCESS};
+
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// Emits: the arch is x86_64 and the number has no x32 bit, else kill.
+pub(super) fn prologue(b: &mut Bpf) {
+    let ok = b.label();
+    let ok2 = b.label();
+    b.ld(OFF_ARCH);
+    b.jeq(AUDIT_ARCH_X86_64, ok, NEXT);
+    b.ret(RET_KILL_PROCESS);
+    b.bind(ok);
+    b.ld(OFF_NR);
+    b.jge(0x4000_0000, NEXT, ok2);
+    b.ret(RET_KILL_PROCESS);
+    b.bind(ok2);
+}
+
+/// The stub filter for calls from outside the stub code page.
+pub(super) fn stub_outside(b: &mut Bpf) {
+    // The vsyscall page (0xffff_ffff_ff60_0000): its emulation skips ptrace.
+    let kill = b.label();
+    b.ld(OFF_IP_HI);
+    b.jeq(0xffff_ffff, NEXT, kill);
+    b.ld(OFF_IP_LO);
+    b.jge(0xff60_0000, NEXT, kill);
+    b.jge(0xff60_1000, kill, NEXT);
+    b.ret(RET_ERRNO | 38); // ENOSYS
+    b.bind(kill);
+    b.ret(RET_KILL_PROCESS);
+}
+
+/// umbra's filter for calls from outside the stub code page, before the rules:
+/// nothing on x86_64.
+pub(super) fn umbra_outside(_b: &mut Bpf) {}
