@@ -4,6 +4,10 @@
 //! (`PtraceHost::confine`) kills umbra on any host syscall outside its list.
 //! Confinement is process-wide and irreversible, so those tests run helpers in
 //! child processes (this binary, `--exact helper_... --ignored`).
+//!
+//! x86_64 only: the guest code blobs, registers and syscall numbers here are
+//! x86_64's (the aarch64 and arm backends are tested by `cargo xtask test-arm`).
+#![cfg(target_arch = "x86_64")]
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};

@@ -3,6 +3,10 @@
 //! the whole process or need their own stdin/stdout run a helper in a child
 //! process: this same test binary, with `--exact helper_... --ignored` and
 //! `UMBRA_SHIM_HELPER` set.
+//!
+//! x86_64 only: the guest code blobs, registers and syscall numbers here are
+//! x86_64's (the aarch64 and arm backends are tested by `cargo xtask test-arm`).
+#![cfg(target_arch = "x86_64")]
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsRawFd;

@@ -1,5 +1,9 @@
 //! The ptrace host against real stubs: empty stubs, syscall interception and ABI
 //! checks, page faults, exceptions, host events, stub death and cleanup.
+//!
+//! x86_64 only: the guest code blobs, registers and syscall numbers here are
+//! x86_64's (the aarch64 and arm backends are tested by `cargo xtask test-arm`).
+#![cfg(target_arch = "x86_64")]
 
 use umbra_abi::flags::Prot;
 use umbra_core::arch::UserRegs;
