@@ -18,7 +18,11 @@ use umbra_abi::elf::ET_EXEC;
 use umbra_abi::flags::{MapFlags, CLOCK_MONOTONIC, CLOCK_REALTIME, SEEK_SET};
 use umbra_abi::structs::Timespec;
 use umbra_abi::syscall::nr::*;
-use umbra_abi::{Errno, Pod};
+use umbra_abi::Errno;
+
+/// mmap on 32-bit ARM is mmap2 (the offset in pages; the tests map at 0).
+#[cfg(target_arch = "arm")]
+const MMAP: usize = MMAP2;
 
 const FRAMES: usize = 1024;
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -419,8 +423,11 @@ fn uname_reports_linux() {
     assert_eq!(b.k.host.stdout, want);
 }
 
+/// Bytes of the guest's `long`: a timespec is two, a stack word one.
+const LONG: usize = core::mem::size_of::<usize>();
+
 fn timespec(bytes: &[u8]) -> (i64, i64) {
-    let t = Timespec::decode(bytes);
+    let t = crate::syscall::uabi::decode_timespec(bytes, crate::syscall::uabi::NATIVE);
     (t.tv_sec, t.tv_nsec)
 }
 
@@ -429,12 +436,13 @@ fn clock_gettime_follows_the_mock_clock() {
     let mut b = boot();
     b.k.host.step_ns = 1_500_000_123;
     let t = b.scratch;
+    let ts = 2 * LONG as u64;
     b.script([
         sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t]),
-        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t + 16]),
-        sys(CLOCK_GETTIME, &[CLOCK_REALTIME as u64, t + 32]),
-        sys(CLOCK_GETTIME, &[0x7fff, t + 48]),
-        sys(WRITE, &[1, t, 48]),
+        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t + ts]),
+        sys(CLOCK_GETTIME, &[CLOCK_REALTIME as u64, t + 2 * ts]),
+        sys(CLOCK_GETTIME, &[0x7fff, t + 3 * ts]),
+        sys(WRITE, &[1, t, 3 * ts]),
         exit_group(0),
     ]);
     b.run();
@@ -445,13 +453,14 @@ fn clock_gettime_follows_the_mock_clock() {
             (CLOCK_GETTIME, 0),
             (CLOCK_GETTIME, 0),
             (CLOCK_GETTIME, err(Errno::EINVAL)),
-            (WRITE, 48),
+            (WRITE, 3 * ts as i64),
         ]
     );
     let out = b.k.host.stdout.clone();
-    let (s1, n1) = timespec(&out[0..16]);
-    let (s2, n2) = timespec(&out[16..32]);
-    let (s3, n3) = timespec(&out[32..48]);
+    let ts = ts as usize;
+    let (s1, n1) = timespec(&out[0..ts]);
+    let (s2, n2) = timespec(&out[ts..2 * ts]);
+    let (s3, n3) = timespec(&out[2 * ts..3 * ts]);
     for n in [n1, n2, n3] {
         assert!((0..1_000_000_000).contains(&n));
     }
@@ -566,14 +575,15 @@ fn stack_holds_argv_and_envp() {
     let mut word = |va: u64| {
         let p = b.k.procs.get_mut(&1).unwrap();
         let mut w = [0u8; 8];
-        p.mm.read(&mut b.k.frames, &mut b.k.host, va, &mut w)
+        p.mm.read(&mut b.k.frames, &mut b.k.host, va, &mut w[..LONG])
             .unwrap();
-        u64::from_ne_bytes(w)
+        u64::from_le_bytes(w)
     };
+    let l = LONG as u64;
     assert_eq!(word(sp), 2, "argc");
-    let arg1 = word(sp + 16);
-    let env0 = word(sp + 32);
-    assert_eq!(word(sp + 24), 0);
+    let arg1 = word(sp + 2 * l);
+    let env0 = word(sp + 4 * l);
+    assert_eq!(word(sp + 3 * l), 0);
     b.script([
         sys(WRITE, &[1, arg1, 4]),
         sys(WRITE, &[1, env0, 6]),

@@ -234,18 +234,18 @@ impl HostCpu for MockHost {
     }
 }
 
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
     let g = &mut regs.gp;
     g.orig_rax = nr;
     g.rax = (-38i64) as u64;
     (g.rdi, g.rsi, g.rdx, g.r10, g.r8, g.r9) = (a[0], a[1], a[2], a[3], a[4], a[5]);
 }
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 fn ret_reg(regs: &UserRegs) -> u64 {
     regs.gp.rax
 }
-#[cfg(not(target_arch = "aarch64"))]
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 fn set_ret_reg(regs: &mut UserRegs, v: u64) {
     regs.gp.rax = v;
 }
@@ -261,6 +261,29 @@ fn ret_reg(regs: &UserRegs) -> u64 {
 #[cfg(target_arch = "aarch64")]
 fn set_ret_reg(regs: &mut UserRegs, v: u64) {
     regs.gp.regs[0] = v;
+}
+#[cfg(target_arch = "arm")]
+fn set_syscall(regs: &mut UserRegs, nr: u64, a: [u64; 6]) {
+    regs.gp.syscallno = nr as u32;
+    regs.gp.regs[7] = nr as u32;
+    for (r, v) in regs.gp.regs[..6].iter_mut().zip(a) {
+        *r = v as u32;
+    }
+    regs.gp.orig_r0 = a[0] as u32;
+}
+#[cfg(target_arch = "arm")]
+fn ret_reg(regs: &UserRegs) -> u64 {
+    // r0: -errno sign-extended, anything else (addresses above 2 GiB) not.
+    let r0 = regs.gp.regs[0];
+    if (-4095..0).contains(&(r0 as i32)) {
+        r0 as i32 as i64 as u64
+    } else {
+        r0 as u64
+    }
+}
+#[cfg(target_arch = "arm")]
+fn set_ret_reg(regs: &mut UserRegs, v: u64) {
+    regs.gp.regs[0] = v as u32;
 }
 
 impl HostTime for MockHost {
@@ -402,12 +425,23 @@ pub mod tiny {
     pub const EXEC_BASE: u64 = 0x40_0000;
 }
 
-/// Writes a minimal static ELF64 executable of the host machine: the ELF header,
+/// Writes a minimal static executable of the host machine (ELF64, or ELF32 on
+/// 32-bit ARM: [`tiny_elf32`]): the ELF header,
 /// program headers (PT_PHDR for ET_DYN, two PT_LOAD, PT_GNU_STACK), a read+exec
 /// code segment holding the headers and [`tiny::CODE`], and a read+write data
 /// segment whose p_filesz (32) is less than its p_memsz. `e_type` is `ET_EXEC`
 /// (linked at [`tiny::EXEC_BASE`]) or `ET_DYN` (static PIE, linked at 0).
 pub fn tiny_elf(e_type: u16) -> Vec<u8> {
+    use umbra_abi::elf::*;
+    if crate::arch::ELF_CLASS == ELFCLASS32 {
+        tiny_elf32(e_type, EF_ARM_EABI_VER5)
+    } else {
+        tiny_elf64(e_type, crate::arch::ELF_MACHINE)
+    }
+}
+
+/// [`tiny_elf`] as an ELF64 file of machine `machine`.
+pub fn tiny_elf64(e_type: u16, machine: u16) -> Vec<u8> {
     use umbra_abi::elf::*;
     use umbra_abi::Pod;
     let base = if e_type == ET_DYN { 0 } else { tiny::EXEC_BASE };
@@ -465,7 +499,7 @@ pub fn tiny_elf(e_type: u16) -> Vec<u8> {
     let eh = Elf64Ehdr {
         e_ident: ident,
         e_type,
-        e_machine: crate::arch::ELF_MACHINE,
+        e_machine: machine,
         e_version: 1,
         e_entry: base + tiny::CODE_OFF,
         e_phoff: 64,
@@ -502,7 +536,7 @@ pub fn tiny_elf(e_type: u16) -> Vec<u8> {
 pub fn tiny_elf32(e_type: u16, e_flags: u32) -> Vec<u8> {
     use umbra_abi::elf::*;
     use umbra_abi::Pod;
-    let wide = tiny_elf(e_type);
+    let wide = tiny_elf64(e_type, EM_ARM);
     let eh = Elf64Ehdr::decode(&wide);
     let mut out = wide.clone();
     out[..0x100].fill(0);
@@ -626,6 +660,7 @@ pub mod syscall_fuzz {
         FDATASYNC,
         SYNC,
         OPENAT,
+        #[cfg(target_pointer_width = "64")]
         NEWFSTATAT,
         FSTAT,
         STATX,
@@ -652,6 +687,7 @@ pub mod syscall_fuzz {
         STATFS,
         FSTATFS,
         BRK,
+        #[cfg(target_pointer_width = "64")]
         MMAP,
         MUNMAP,
         MPROTECT,
@@ -705,7 +741,7 @@ pub mod syscall_fuzz {
     ];
 
     /// The x86_64-only legacy calls umbra serves.
-    #[cfg(not(target_arch = "aarch64"))]
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
     pub const IMPLEMENTED_ARCH: &[usize] = &[
         OPEN, CREAT, STAT, LSTAT, ACCESS, READLINK, MKDIR, RMDIR, UNLINK, SYMLINK, LINK, RENAME,
         CHMOD, CHOWN, LCHOWN, DUP2, ARCH_PRCTL, FORK, VFORK, PIPE, POLL, SELECT, ALARM, TIME,
@@ -713,6 +749,69 @@ pub mod syscall_fuzz {
     ];
     #[cfg(target_arch = "aarch64")]
     pub const IMPLEMENTED_ARCH: &[usize] = &[];
+    /// The 32-bit ARM calls of its own table umbra serves.
+    #[cfg(target_arch = "arm")]
+    pub const IMPLEMENTED_ARCH: &[usize] = &[
+        PREAD64,
+        PWRITE64,
+        TRUNCATE64,
+        FTRUNCATE64,
+        _LLSEEK,
+        MMAP2,
+        FCNTL64,
+        STAT64,
+        LSTAT64,
+        FSTAT64,
+        FSTATAT64,
+        STAT,
+        LSTAT,
+        FSTAT,
+        STATFS64,
+        FSTATFS64,
+        CLOCK_GETTIME64,
+        CLOCK_GETRES_TIME64,
+        CLOCK_NANOSLEEP_TIME64,
+        UTIMENSAT_TIME64,
+        PPOLL_TIME64,
+        PSELECT6_TIME64,
+        RT_SIGTIMEDWAIT_TIME64,
+        OPEN,
+        CREAT,
+        ACCESS,
+        READLINK,
+        MKDIR,
+        RMDIR,
+        UNLINK,
+        SYMLINK,
+        LINK,
+        RENAME,
+        CHMOD,
+        CHOWN,
+        LCHOWN,
+        CHOWN32,
+        LCHOWN32,
+        FCHOWN32,
+        DUP2,
+        GETDENTS,
+        FORK,
+        VFORK,
+        PIPE,
+        POLL,
+        _NEWSELECT,
+        GETPGRP,
+        GETUID32,
+        GETEUID32,
+        GETGID32,
+        GETEGID32,
+        UGETRLIMIT,
+        SETRLIMIT,
+        SIGRETURN,
+        ARM_SET_TLS,
+        ARM_GET_TLS,
+        ARM_CACHEFLUSH,
+        ARM_FADVISE64_64,
+        SYNC_FILE_RANGE2,
+    ];
 
     /// Never scripted before the end: they end the script (exit, exit_group) or
     /// block with nothing that could wake them (pause, rt_sigsuspend).

@@ -412,9 +412,10 @@ fn read_cstr_array_reads_argv_and_bounds_it() {
     let mut e = env(16);
     e.map(A, PAGE, RW);
     e.write(A + 0x100, b"ls\0-l\0").unwrap();
+    // Guest pointers are the host's width.
     let ptrs: Vec<u8> = [A + 0x100, A + 0x103, 0]
         .iter()
-        .flat_map(|p| p.to_ne_bytes())
+        .flat_map(|p| (*p as usize).to_ne_bytes())
         .collect();
     e.write(A, &ptrs).unwrap();
     let mut u = e.user();

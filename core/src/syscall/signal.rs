@@ -129,8 +129,7 @@ pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResu
     }
     if ss != 0 {
         let b = k.user().read_vec(ss, uabi::stack_size(uabi::NATIVE))?;
-        let (sp, flags, size) = uabi::decode_stack(&b, uabi::NATIVE);
-        let w = [sp, flags as u64, size];
+        let (ss_sp, flags, ss_size) = uabi::decode_stack(&b, uabi::NATIVE);
         if on {
             return Err(Errno::EPERM);
         }
@@ -140,12 +139,12 @@ pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResu
             if flags & !(SS_ONSTACK | (1 << 31)) != 0 {
                 return Err(Errno::EINVAL);
             }
-            if w[2] < MINSIGSTKSZ {
+            if ss_size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }
             AltStack {
-                sp: w[0],
-                size: w[2],
+                sp: ss_sp,
+                size: ss_size,
                 flags: 0,
             }
         };

@@ -218,7 +218,11 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
     assert_eq!(&b, b"\0\0\0\0\0\0\0\0far away");
     assert_eq!(f.read_at(300_000, &mut b).unwrap(), 16);
     assert_eq!(b, [0u8; 16]);
-    assert_eq!(read_all(&f)[..data.len()], data[..]);
+    // The file is over 4 GiB now: read its head only (read_all would need
+    // all of it in memory, more than a 32-bit host has).
+    let mut head = vec![0u8; data.len()];
+    assert_eq!(f.read_at(0, &mut head).unwrap(), data.len());
+    assert_eq!(head, data);
     // Shrink into the middle of the indirect area, then grow again.
     f.truncate(100_001, now).unwrap();
     f.truncate(150_000, now).unwrap();
