@@ -623,3 +623,219 @@ fn fork_child_exits_parent_reaps_without_leaks() {
     assert_eq!(h.stdout, want, "the child's store did not reach the parent");
     assert!(!h.spaces.contains_key(&child_mm));
 }
+
+/// The 32-bit ARM table on MockHost (run under qemu-arm on an x86_64 machine):
+/// register-pair arguments, the stat64 layout, 32- and 64-bit time, set_tls,
+/// and both signal frames through sigreturn and rt_sigreturn.
+#[cfg(target_arch = "arm")]
+mod arm {
+    use super::*;
+    use umbra_abi::signal::{SA_RESTORER, SA_SIGINFO, SIGUSR1};
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn set_tls_get_tls_cacheflush() {
+        let mut b = boot();
+        b.script([
+            sys(ARM_SET_TLS, &[0x1234_5678]),
+            sys(ARM_GET_TLS, &[]),
+            sys(ARM_CACHEFLUSH, &[0x1000, 0x2000, 0]),
+            exit_group(0),
+        ]);
+        b.run();
+        assert_eq!(
+            b.results(),
+            vec![
+                (ARM_SET_TLS, 0),
+                (ARM_GET_TLS, 0x1234_5678),
+                (ARM_CACHEFLUSH, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn register_pairs_llseek_and_stat64() {
+        let mut b = boot();
+        let (path, out, res) = (b.scratch, b.scratch + 0x100, b.scratch + 0x300);
+        b.poke(path, b"/etc/motd\0");
+        b.script([
+            sys(OPEN, &[path, 0, 0]),
+            // pread64(fd, buf, count, pad, lo, hi): offset 1.
+            sys(PREAD64, &[3, out, 4, 0xdead, 1, 0]),
+            sys(WRITE, &[1, out, 4]),
+            // _llseek(fd, hi, lo, &result, whence): offset 3.
+            sys(_LLSEEK, &[3, 0, 3, res, SEEK_SET as u64]),
+            sys(READ, &[3, out, 64]),
+            sys(WRITE, &[1, out, 5]),
+            // An offset past 4 GiB: hi = 1.
+            sys(PREAD64, &[3, out, 4, 0, 0, 1]),
+            sys(FSTAT64, &[3, out]),
+            sys(WRITE, &[1, out, 104]),
+            sys(STAT64, &[path, out]),
+            sys(FTRUNCATE64, &[3, 0, 0, 0]),
+            exit_group(0),
+        ]);
+        b.run();
+        assert_eq!(
+            b.results(),
+            vec![
+                (OPEN, 3),
+                (PREAD64, 4),
+                (WRITE, 4),
+                (_LLSEEK, 0),
+                (READ, 5),
+                (WRITE, 5),
+                (PREAD64, 0),
+                (FSTAT64, 0),
+                (WRITE, 104),
+                (STAT64, 0),
+                // Read-only descriptor.
+                (FTRUNCATE64, err(Errno::EINVAL)),
+            ]
+        );
+        let out = b.k.host.stdout.clone();
+        assert_eq!(&out[..9], b"elcocome\n");
+        let st = &out[9..];
+        // st_mode at 16, st_size (8 bytes) at 48, st_ino (8 bytes) at 96.
+        assert_eq!(u32_at(st, 16) & 0o170000, 0o100000);
+        assert_eq!(u32_at(st, 48), 8);
+        assert_eq!(u32_at(st, 52), 0);
+        assert_eq!(
+            u32_at(st, 12),
+            u32_at(st, 96),
+            "__st_ino is st_ino's low word"
+        );
+    }
+
+    #[test]
+    fn time32_and_time64() {
+        let mut b = boot();
+        let t = b.scratch;
+        b.poke(t, &[0xff; 64]);
+        b.script([
+            sys(CLOCK_GETTIME, &[CLOCK_REALTIME as u64, t]),
+            sys(CLOCK_GETTIME64, &[CLOCK_REALTIME as u64, t + 16]),
+            sys(WRITE, &[1, t, 32]),
+            exit_group(0),
+        ]);
+        b.run();
+        let out = b.k.host.stdout.clone();
+        let (s32, ns32) = (u32_at(&out, 0), u32_at(&out, 4));
+        assert_eq!(
+            (u32_at(&out, 8), u32_at(&out, 12)),
+            (0xffff_ffff, 0xffff_ffff)
+        );
+        let s64 = u64::from_le_bytes(out[16..24].try_into().unwrap());
+        assert_eq!(s64, s32 as u64);
+        assert!(ns32 < 1_000_000_000);
+        assert!(u32_at(&out, 24) < 1_000_000_000);
+        assert_eq!(u32_at(&out, 28), 0);
+    }
+
+    /// Installs a SIGUSR1 handler with `flags`, raises it, and returns from
+    /// the handler with `ret` (sigreturn or rt_sigreturn); the handler reads
+    /// its signal mask and writes it and the first 240 bytes of its ucontext
+    /// to stdout.
+    fn raise_and_return(flags: u64, ret: usize) -> (Vec<(usize, i64)>, Vec<u8>) {
+        let mut b = boot();
+        let (act, mask, top) = (b.scratch, b.scratch + 0x40, b.scratch + 0x2004);
+        // struct sigaction of arm: handler (Thumb), flags, restorer, mask.
+        let mut a = Vec::new();
+        a.extend_from_slice(&0x0001_2345u32.to_le_bytes());
+        a.extend_from_slice(&((flags | SA_RESTORER) as u32).to_le_bytes());
+        a.extend_from_slice(&0x0001_5000u32.to_le_bytes());
+        a.extend_from_slice(&0u64.to_le_bytes());
+        b.poke(act, &a);
+        b.k.procs.get_mut(&1).unwrap().thread.regs.set_sp(top);
+        // The frame Linux's layout puts below an sp of `top`.
+        let rt = flags & SA_SIGINFO != 0;
+        let frame = (top - if rt { 888 } else { 760 }) & !7;
+        let uc = if rt { frame + 128 } else { frame };
+        b.script([
+            sys(RT_SIGACTION, &[SIGUSR1 as u64, act, 0, 8]),
+            sys(KILL, &[1, SIGUSR1 as u64]),
+            // In the handler.
+            sys(RT_SIGPROCMASK, &[0, 0, mask, 8]),
+            sys(WRITE, &[1, mask, 8]),
+            sys(WRITE, &[1, uc, 240]),
+            sys(ret, &[]),
+            sys(GETPID, &[]),
+            exit_group(0),
+        ]);
+        let st = b.run();
+        assert_eq!(st, ExitStatus::Exited(0));
+        (b.results(), b.k.host.stdout.clone())
+    }
+
+    /// Checks the ucontext bytes a handler saw.
+    fn check_ucontext(uc: &[u8], rt: bool) {
+        let uc_flags = if rt { 0 } else { 0x5ac3_c35a };
+        assert_eq!(u32_at(uc, 0), uc_flags);
+        // sigcontext at 20: trap_no, error_code, oldmask, then r0 at 32.
+        assert_eq!(u32_at(uc, 28), 0, "oldmask");
+        assert_eq!(u32_at(uc, 32), 0, "r0: kill's result");
+        assert_eq!(
+            u32_at(uc, 32 + 7 * 4),
+            KILL as u32,
+            "r7: the syscall number"
+        );
+        assert_eq!(u32_at(uc, 32 + 13 * 4) as u64 % 8, 4, "the interrupted sp");
+        assert_eq!(u32_at(uc, 96) & 0x1f, 0x10, "cpsr: user mode");
+        assert_eq!(u32_at(uc, 104), 0, "uc_sigmask");
+        // MockHost has no FP state: no VFP record.
+        assert_eq!(u32_at(uc, 232), 0);
+    }
+
+    #[test]
+    fn old_frame_and_sigreturn() {
+        let (r, out) = raise_and_return(0, SIGRETURN);
+        assert_eq!(
+            r,
+            vec![
+                (RT_SIGACTION, 0),
+                // kill's result is r0 at the handler's entry: the signal number.
+                (KILL, SIGUSR1 as i64),
+                (RT_SIGPROCMASK, 0),
+                (WRITE, 8),
+                (WRITE, 240),
+                // sigreturn restores r0: kill's own result.
+                (SIGRETURN, 0),
+                (GETPID, 1),
+            ]
+        );
+        assert_eq!(
+            u32_at(&out, 0),
+            1 << (SIGUSR1 - 1),
+            "SIGUSR1 blocked in its handler"
+        );
+        check_ucontext(&out[8..], false);
+    }
+
+    #[test]
+    fn rt_frame_and_rt_sigreturn() {
+        let (r, out) = raise_and_return(SA_SIGINFO, RT_SIGRETURN);
+        assert_eq!(r[1], (KILL, SIGUSR1 as i64));
+        assert_eq!(r[5], (RT_SIGRETURN, 0));
+        assert_eq!(r[6], (GETPID, 1));
+        assert_eq!(u32_at(&out, 0), 1 << (SIGUSR1 - 1));
+        check_ucontext(&out[8..], true);
+    }
+
+    #[test]
+    fn sigreturn_with_a_misaligned_sp_is_sigsegv() {
+        let mut b = boot();
+        let sp = b.scratch + 4;
+        b.k.procs.get_mut(&1).unwrap().thread.regs.set_sp(sp);
+        b.script([sys(SIGRETURN, &[]), exit_group(0)]);
+        assert_eq!(
+            b.run(),
+            ExitStatus::Signaled {
+                sig: umbra_abi::signal::SIGSEGV,
+                core: true
+            }
+        );
+    }
+}
