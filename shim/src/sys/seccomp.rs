@@ -208,9 +208,17 @@ pub(crate) fn stub_calls(b: &mut Bpf) {
     b.jeq(raw::nr::MMAP as u32, mmap, NEXT);
     b.jeq(raw::nr::MUNMAP as u32, allow, NEXT);
     b.jeq(raw::nr::MPROTECT as u32, allow, NEXT);
-    // ARM: the guest's TLS reaches the host thread through the stub.
+    // ARM: the guest's TLS reaches the host thread through the stub; the
+    // guest's sigreturn trampolines live in the stub code page (seccomp
+    // stops: umbra serves them).
     #[cfg(target_arch = "arm")]
-    b.jeq(raw::nr::SET_TLS as u32, allow, NEXT);
+    let trace = b.label();
+    #[cfg(target_arch = "arm")]
+    {
+        b.jeq(raw::nr::SET_TLS as u32, allow, NEXT);
+        b.jeq(raw::nr::RT_SIGRETURN as u32, trace, NEXT);
+        b.jeq(raw::nr::SIGRETURN as u32, trace, NEXT);
+    }
     b.jeq(raw::nr::CLONE as u32, clone, NEXT);
     b.jeq(raw::nr::RSEQ as u32, rseq, kill);
     b.bind(clone);
@@ -236,6 +244,11 @@ pub(crate) fn stub_calls(b: &mut Bpf) {
     b.ret(RET_ALLOW);
     b.bind(kill);
     b.ret(RET_KILL_PROCESS);
+    #[cfg(target_arch = "arm")]
+    {
+        b.bind(trace);
+        b.ret(RET_TRACE);
+    }
 }
 
 /// The stub's filter: only its mapping calls, only from the stub code page;

@@ -1,0 +1,422 @@
+//! The 32-bit ARM (armv7, EABI) half of the ptrace host.
+//!
+//! - Registers: PTRACE_GETREGS/SETREGS (`struct pt_regs`); the FP blob is
+//!   `struct user_vfp` (PTRACE_GETVFPREGS/SETVFPREGS, 260 bytes) as is.
+//! - TLS: ptrace cannot write TPIDRURO; when the guest's `GpRegs::tls` differs
+//!   from the stub thread's, the stub runs set_tls (0xf0005) in a one-call
+//!   batch before the guest resumes (a detour).
+//! - Interception: 32-bit ARM has no PTRACE_SYSEMU. At start-up umbra checks
+//!   that SECCOMP_RET_TRACE works (a probe child); then the stub's filter sends
+//!   every guest syscall to umbra as a seccomp stop (one stop per syscall; all
+//!   registers real), where it is skipped with PTRACE_SET_SYSCALL(-1) and r0
+//!   set. Otherwise (or with UMBRA_ARM_INTERCEPT=syscall) the stub runs under
+//!   PTRACE_SYSCALL: the syscall-entry stop is reported, the call is skipped
+//!   the same way, and its exit stop is passed without a look (two stops). A
+//!   stub forked from umbra after umbra confined itself inherits umbra's
+//!   filter, which would kill guest calls before they become seccomp stops:
+//!   such a stub always uses PTRACE_SYSCALL (the template stub is made before
+//!   confinement for that reason).
+//! - r12 at syscall-entry/-exit stops (not seccomp stops): the kernel shows 0
+//!   or 1 and restores the thread's own r12 when the stop ends (a write is
+//!   lost). As for x7 on aarch64: a `GpRegs` from such a stop holds that
+//!   placeholder; resuming with it unchanged keeps the real r12; anything else
+//!   (or a clone, or sigreturn) goes through the idle trap first.
+//! - Syscall restart: leaving any syscall stop with r0 in -ERESTART* while a
+//!   host signal is pending would make the host kernel rewind the pc; such a
+//!   resume also goes through the idle trap.
+
+use super::{log_line, run_batch, HostStats, LoadError, PtraceHost, Stub, SIGTRAP, SYS_CLONE};
+use crate::sys::raw::nr;
+use crate::sys::{ptrace, stub, Errno};
+use ptrace::{RawRegs, WaitStatus};
+use umbra_core::arch::GpRegs;
+use umbra_core::host::{HostError, LogLevel, SyscallAbi};
+
+/// The largest guest memory: it is mapped in umbra's 32-bit address space.
+pub(super) const MAX_MEM_BYTES: usize = 0x6000_0000;
+/// The longest instruction: a fault this close to the pc may be its fetch.
+pub(super) const MAX_INSN_LEN: u64 = 4;
+/// The size of the FP blob (`struct user_vfp`).
+pub(super) const FP_BLOB_SIZE: usize = ptrace::FPREGS_SIZE;
+/// The request that loads guest registers (for messages).
+pub(super) const SETREGS: &str = "PTRACE_SETREGS";
+/// The ptrace options of a stub.
+pub(super) const PTRACE_OPTIONS: usize =
+    ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD | ptrace::O_TRACESECCOMP;
+/// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL,
+/// GETREGS, SETREGS, SET_SYSCALL, SYSCALL, GETVFPREGS, SETVFPREGS,
+/// SETOPTIONS, GETSIGINFO, GET_RSEQ_CONFIGURATION.
+pub(super) const PTRACE_REQUESTS: &[u32] =
+    &[0, 7, 8, 12, 13, 23, 24, 27, 28, 0x4200, 0x4202, 0x420f];
+/// Calls umbra may make with any arguments besides the shared ones (std and
+/// glibc use the 32-bit-time futex and clock_gettime as fallbacks).
+pub(super) const CONFINE_ANY: &[usize] =
+    &[nr::FORK, nr::DUP2, nr::FUTEX_TIME64, nr::CLOCK_GETTIME32];
+
+const SYS_RT_SIGRETURN: u32 = nr::RT_SIGRETURN as u32;
+const SYS_SIGRETURN: u32 = nr::SIGRETURN as u32;
+const SYS_VFORK: u32 = 190;
+const SYS_FORK: u32 = nr::FORK as u32;
+const SYS_CLONE3: u32 = 435;
+
+/// How guest syscalls reach umbra.
+pub(super) struct HostArch {
+    /// SECCOMP_RET_TRACE works (see the module documentation).
+    seccomp: bool,
+}
+
+impl HostArch {
+    pub(super) fn probe() -> HostArch {
+        let var = std::env::var("UMBRA_ARM_INTERCEPT");
+        let seccomp = match var.as_deref() {
+            Ok("syscall") => false,
+            _ => ptrace::seccomp_trace_works(),
+        };
+        // With the variable set (to anything), say what was chosen.
+        if var.is_ok() {
+            log_line(
+                LogLevel::Info,
+                format_args!(
+                    "arm syscall interception: {}",
+                    if seccomp {
+                        "SECCOMP_RET_TRACE (one stop per syscall)"
+                    } else {
+                        "PTRACE_SYSCALL + PTRACE_SET_SYSCALL(-1) (two stops per syscall)"
+                    }
+                ),
+            );
+        }
+        HostArch { seccomp }
+    }
+}
+
+/// Where a stub stopped, as far as its registers go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum At {
+    /// Not in a syscall stop: every register reads and writes as is.
+    #[default]
+    Idle,
+    /// A syscall-entry stop (PTRACE_SYSCALL): r12 hidden, the call pending.
+    Entry,
+    /// The syscall-exit stop of a skipped call: r12 hidden.
+    Exit,
+    /// A seccomp stop: the call pending.
+    Seccomp,
+}
+
+/// What the arm host tracks of a stub.
+#[derive(Default)]
+pub(super) struct StubArch {
+    /// Guest syscalls are seccomp stops (else PTRACE_SYSCALL stops).
+    seccomp: bool,
+    at: At,
+    /// Resumed from an entry stop: the next syscall stop is its exit.
+    exit_next: bool,
+    /// The r12 reported from an entry or exit stop (0 or 1), and the thread's
+    /// real r12 once the stub left that stop through a batch.
+    placeholder: Option<u32>,
+    real_r12: Option<u32>,
+    /// The stub is in the stop of a sigreturn: the registers resumed come
+    /// from a signal frame, r12 included.
+    sigreturn: bool,
+    /// TPIDRURO of the stub thread as last set (None: unknown).
+    tls: Option<u32>,
+}
+
+impl StubArch {
+    pub(super) fn new(host: &HostArch, parent: Option<&StubArch>) -> StubArch {
+        let seccomp = match parent {
+            Some(p) => p.seccomp,
+            None => host.seccomp && !crate::sys::seccomp::umbra_confined(),
+        };
+        StubArch {
+            seccomp,
+            ..StubArch::default()
+        }
+    }
+}
+
+/// In seccomp mode the template stub is made now, before umbra confines
+/// itself (see the module documentation).
+pub(super) fn after_new(host: &mut PtraceHost) {
+    if host.arch.seccomp && host.template.is_none() && !host.no_template {
+        match host.spawn_stub() {
+            Ok(t) => host.template = Some(t),
+            Err(msg) => {
+                log_line(
+                    LogLevel::Warn,
+                    format_args!("no template stub ({msg}); forking stubs from umbra"),
+                );
+                host.no_template = true;
+            }
+        }
+    }
+}
+
+/// Rules of umbra's allow-list besides the shared ones: none.
+pub(super) fn confine_rules() -> Vec<crate::sys::seccomp::Rule> {
+    Vec::new()
+}
+
+/// The sigreturn trampolines of the stub blob must be where the core sends
+/// signal handlers back to.
+pub(super) fn check_stub_layout() -> Result<(), String> {
+    use umbra_core::arch::{SIGRETURN_TRAMPOLINE, SIGRETURN_TRAMPOLINE_OLD};
+    if stub::sigreturn_addr() != SIGRETURN_TRAMPOLINE
+        || stub::sigreturn_old_addr() != SIGRETURN_TRAMPOLINE_OLD
+    {
+        return Err(format!(
+            "the stub's sigreturn trampolines are at {:#x} and {:#x}, the kernel expects {:#x} and {:#x}",
+            stub::sigreturn_addr(),
+            stub::sigreturn_old_addr(),
+            SIGRETURN_TRAMPOLINE,
+            SIGRETURN_TRAMPOLINE_OLD
+        ));
+    }
+    Ok(())
+}
+
+/// The file offset argument of a mapping op's mmap2: in pages.
+pub(super) fn mmap_offset(phys: u64) -> u64 {
+    phys >> 12
+}
+
+pub(super) fn pc(r: &RawRegs) -> u64 {
+    r.uregs[15] as u64
+}
+
+pub(super) fn to_raw(g: &GpRegs) -> RawRegs {
+    let mut r = RawRegs::default();
+    r.uregs[..16].copy_from_slice(&g.regs);
+    r.uregs[16] = g.cpsr;
+    r.uregs[17] = g.orig_r0;
+    r
+}
+
+pub(super) fn from_raw(r: &RawRegs, tls: u32, syscallno: u32) -> GpRegs {
+    let mut regs = [0u32; 16];
+    regs.copy_from_slice(&r.uregs[..16]);
+    GpRegs {
+        regs,
+        cpsr: r.uregs[16],
+        orig_r0: r.uregs[17],
+        tls,
+        syscallno,
+    }
+}
+
+/// Takes a stub out of its syscall stop through the idle trap (pc set there,
+/// the call skipped, PTRACE_CONT: no exit stop) and returns the thread's own
+/// r12, which the kernel puts back on the way out. The stub is left in the
+/// idle SIGTRAP stop.
+fn leave_syscall_stop(st: &mut Stub, stats: &mut HostStats) -> Result<u32, Errno> {
+    let pid = st.pid;
+    stats.detours += 1;
+    st.cur = None;
+    let mut r = ptrace::get_regs(pid)?;
+    r.uregs[15] = stub::idle_addr() as u32;
+    ptrace::set_regs(pid, &r)?;
+    if matches!(st.arch.at, At::Entry | At::Seccomp) {
+        ptrace::set_syscall(pid, -1)?;
+    }
+    ptrace::cont(pid, 0)?;
+    st.arch.exit_next = false;
+    loop {
+        match ptrace::wait(pid)? {
+            WaitStatus::Stopped {
+                sig: SIGTRAP,
+                event: 0,
+            } => {
+                let r = ptrace::get_regs(pid)?;
+                if r.uregs[15] as u64 == stub::idle_stop_pc() {
+                    st.arch.at = At::Idle;
+                    return Ok(r.uregs[12]);
+                }
+                ptrace::cont(pid, 0)?;
+            }
+            // Signals sent from outside (a kick) are suppressed.
+            WaitStatus::Stopped { .. } => ptrace::cont(pid, 0)?,
+            WaitStatus::Exited(_) | WaitStatus::Signaled(_) => {
+                st.dead = true;
+                return Err(Errno::ESRCH);
+            }
+        }
+    }
+}
+
+/// Loads guest registers into the stub (at any stop); first makes the stub
+/// thread's TLS the guest's, if it is not.
+pub(super) fn load_regs(
+    st: &mut Stub,
+    gp: &GpRegs,
+    stats: &mut HostStats,
+    data: &mut [u8],
+) -> Result<(), LoadError> {
+    if st.arch.tls != Some(gp.tls) {
+        stats.detours += 1;
+        let op = [nr::SET_TLS as u64, gp.tls as u64, 0, 0, 0, 0, 0];
+        if let Err(e) = run_batch(data, st, &[op], stats) {
+            log_line(
+                LogLevel::Error,
+                format_args!("set_tls on stub {}: {}", st.pid, e.msg),
+            );
+            return Err(LoadError::Dead);
+        }
+        st.arch.tls = Some(gp.tls);
+    }
+    let mut r = to_raw(gp);
+    // r12: see the module documentation.
+    let keep_r12 = st.arch.placeholder == Some(gp.regs[12]) && !st.arch.sigreturn;
+    let hidden = matches!(st.arch.at, At::Entry | At::Exit);
+    let restart = (-516..=-512).contains(&(gp.regs[0] as i32));
+    if keep_r12 {
+        if let Some(v) = st.arch.real_r12 {
+            r.uregs[12] = v;
+        }
+    }
+    if (hidden && !keep_r12) || (st.arch.at != At::Idle && restart) {
+        let real = leave_syscall_stop(st, stats).map_err(|_| LoadError::Dead)?;
+        if hidden && keep_r12 {
+            r.uregs[12] = real;
+        }
+    }
+    st.cur = None;
+    match ptrace::set_regs(st.pid, &r) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(LoadError::Dead),
+        Err(e) => Err(LoadError::Refused(e)),
+    }
+}
+
+/// Resumes guest code: skips the pending syscall, if the stub stopped in one,
+/// then PTRACE_CONT (seccomp stops) or PTRACE_SYSCALL.
+#[inline]
+pub(super) fn resume(st: &mut Stub) -> Result<(), Errno> {
+    let pid = st.pid;
+    let from = st.arch.at;
+    if matches!(from, At::Entry | At::Seccomp) {
+        ptrace::set_syscall(pid, -1)?;
+    }
+    st.arch.at = At::Idle;
+    if st.arch.seccomp {
+        ptrace::cont(pid, 0)
+    } else {
+        st.arch.exit_next = from == At::Entry;
+        ptrace::syscall(pid, 0)
+    }
+}
+
+/// Says why resuming failed, where that is worth a message.
+pub(super) fn resume_failed(_e: Errno) {}
+
+/// Whether a stop is gone through without a look: the exit stop of a skipped
+/// syscall (PTRACE_SYSCALL interception).
+#[inline]
+pub(super) fn pass_stop(st: &mut Stub, sig: i32, event: i32) -> bool {
+    if st.arch.exit_next && sig == SIGTRAP | 0x80 && event == 0 {
+        st.arch.exit_next = false;
+        st.arch.at = At::Exit;
+        return true;
+    }
+    false
+}
+
+/// Whether a stop is a guest syscall's.
+#[inline]
+pub(super) fn is_syscall_stop(_st: &Stub, sig: i32, event: i32) -> bool {
+    (sig == SIGTRAP | 0x80 && event == 0) || (sig == SIGTRAP && event == ptrace::EVENT_SECCOMP)
+}
+
+/// The guest registers at a stop, the raw ones, and whether the stub's
+/// registers are now exactly the guest's.
+pub(super) fn read_stop(
+    st: &mut Stub,
+    syscall: bool,
+    stats: &mut HostStats,
+) -> Result<(GpRegs, RawRegs, bool), Errno> {
+    let mut g = ptrace::get_regs(st.pid)?;
+    if syscall {
+        st.arch.at = if st.arch.seccomp {
+            At::Seccomp
+        } else {
+            At::Entry
+        };
+    }
+    let nr = g.uregs[7];
+    st.arch.sigreturn = syscall && (nr == SYS_RT_SIGRETURN || nr == SYS_SIGRETURN);
+    st.arch.placeholder = None;
+    st.arch.real_r12 = None;
+    let mut cur_valid = true;
+    if matches!(st.arch.at, At::Entry | At::Exit) {
+        st.arch.placeholder = Some(g.uregs[12]);
+        if syscall && matches!(nr, SYS_CLONE32 | SYS_CLONE3 | SYS_FORK | SYS_VFORK) {
+            // The child starts from these registers: it needs the real r12.
+            g.uregs[12] = leave_syscall_stop(st, stats)?;
+            st.arch.placeholder = None;
+            // The stub now sits at its idle trap, not at these registers.
+            cur_valid = false;
+        }
+    }
+    let tls = st.arch.tls.unwrap_or(0);
+    let syscallno = if syscall { nr } else { u32::MAX };
+    Ok((from_raw(&g, tls, syscallno), g, cur_valid))
+}
+
+const SYS_CLONE32: u32 = SYS_CLONE as u32;
+
+/// Points the stub at its batch code (leaving a syscall stop: the call is
+/// skipped, and PTRACE_CONT makes no exit stop).
+pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
+    if matches!(st.arch.at, At::Entry | At::Seccomp) {
+        ptrace::set_syscall(st.pid, -1).map_err(|e| (e, "PTRACE_SET_SYSCALL"))?;
+    }
+    st.arch.exit_next = false;
+    let mut r = st.base;
+    r.uregs[15] = stub::batch_addr() as u32;
+    // ARM state, user mode, flags clear.
+    r.uregs[16] &= !0x20;
+    ptrace::set_regs(st.pid, &r).map_err(|e| (e, "PTRACE_SETREGS"))
+}
+
+/// The registers at a SIGTRAP during a batch, if it is the batch's end.
+pub(super) fn batch_trap(pid: i32) -> Result<Option<RawRegs>, (Errno, &'static str)> {
+    let g = ptrace::get_regs(pid).map_err(|e| (e, "PTRACE_GETREGS"))?;
+    Ok((g.uregs[15] as u64 == stub::batch_done_addr()).then_some(g))
+}
+
+/// (calls done, last result) of a finished batch.
+pub(super) fn batch_done(st: &mut Stub, g: &RawRegs) -> (u64, u64) {
+    if st.arch.at != At::Idle {
+        // Leaving the syscall stop put the thread's own r12 back; the batch
+        // does not touch r12.
+        if matches!(st.arch.at, At::Entry | At::Exit) {
+            st.arch.real_r12 = Some(g.uregs[12]);
+        }
+        st.arch.at = At::Idle;
+    }
+    (g.uregs[9] as u64, g.uregs[0] as i32 as i64 as u64)
+}
+
+/// The FP blob: `struct user_vfp` as PTRACE_GETVFPREGS returns it.
+pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> {
+    match ptrace::get_fpregs(pid, buf) {
+        Ok(()) => Ok(ptrace::FPREGS_SIZE),
+        Err(Errno::ESRCH) => Err(HostError::StubDied),
+        Err(_) => Err(HostError::Io),
+    }
+}
+
+pub(super) fn fpstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
+    match ptrace::set_fpregs(pid, buf) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(HostError::StubDied),
+        Err(_) => Err(HostError::Io),
+    }
+}
+
+impl PtraceHost {
+    /// Guest syscalls on arm are EABI calls (the number in r7).
+    pub(super) fn syscall_abi(&mut self, _mm: u32, _g: &RawRegs) -> SyscallAbi {
+        SyscallAbi::Native
+    }
+}
