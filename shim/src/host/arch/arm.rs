@@ -205,6 +205,13 @@ pub(super) fn from_raw(r: &RawRegs, tls: u32, syscallno: u32) -> GpRegs {
     }
 }
 
+/// `cpsr` for running the stub blob (ARM code): the Thumb bit and the IT
+/// (Thumb if-then) state cleared. A guest stopped in Thumb code (Debian's
+/// armhf binaries are Thumb-2) would otherwise run the blob as Thumb.
+fn arm_state(cpsr: u32) -> u32 {
+    cpsr & !(0x20 | 0x0600_fc00)
+}
+
 /// Takes a stub out of its syscall stop through the idle trap (pc set there,
 /// the call skipped, PTRACE_CONT: no exit stop) and returns the thread's own
 /// r12, which the kernel puts back on the way out. The stub is left in the
@@ -215,6 +222,7 @@ fn leave_syscall_stop(st: &mut Stub, stats: &mut HostStats) -> Result<u32, Errno
     st.cur = None;
     let mut r = ptrace::get_regs(pid)?;
     r.uregs[15] = stub::idle_addr() as u32;
+    r.uregs[16] = arm_state(r.uregs[16]);
     ptrace::set_regs(pid, &r)?;
     if matches!(st.arch.at, At::Entry | At::Seccomp) {
         ptrace::set_syscall(pid, -1)?;
@@ -373,8 +381,7 @@ pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
     st.arch.exit_next = false;
     let mut r = st.base;
     r.uregs[15] = stub::batch_addr() as u32;
-    // ARM state, user mode, flags clear.
-    r.uregs[16] &= !0x20;
+    r.uregs[16] = arm_state(r.uregs[16]);
     ptrace::set_regs(st.pid, &r).map_err(|e| (e, "PTRACE_SETREGS"))
 }
 
