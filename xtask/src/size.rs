@@ -577,7 +577,7 @@ fn unescape(p: &str) -> String {
 /// `<T as Trait>::f` the crate of T (where the code was instantiated from).
 pub fn crate_of(demangled: &str, raw: &str) -> String {
     if !(raw.starts_with("_ZN") || raw.starts_with("__ZN") || raw.starts_with("_R")) {
-        return "[C/asm: musl libc, compiler-builtins glue, stub blob]".into();
+        return "[C/asm: libc (musl or static glibc), compiler-builtins glue, stub blob]".into();
     }
     let mut s = demangled.trim_start_matches('<');
     for prefix in ["&mut ", "&", "*const ", "*mut ", "dyn ", "["] {
