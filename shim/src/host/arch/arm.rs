@@ -10,22 +10,21 @@
 //!   every guest syscall to umbra as a seccomp stop (one stop per syscall; all
 //!   registers real), where it is skipped with PTRACE_SET_SYSCALL(-1) and r0
 //!   set. Otherwise (or with UMBRA_ARM_INTERCEPT=syscall) the stub runs under
-//!   PTRACE_SYSCALL: the syscall-entry stop is reported, the call is skipped
-//!   the same way, and its exit stop is passed without a look (two stops). A
-//!   stub forked from umbra after umbra confined itself inherits umbra's
-//!   filter, which would kill guest calls before they become seccomp stops:
-//!   such a stub always uses PTRACE_SYSCALL (the template stub is made before
-//!   confinement for that reason).
-//! - r12 at syscall-entry/-exit stops (not seccomp stops): the kernel shows 0
-//!   or 1 and restores the thread's own r12 when the stop ends (a write is
-//!   lost). As for x7 on aarch64: a `GpRegs` from such a stop holds that
-//!   placeholder; resuming with it unchanged keeps the real r12; anything else
-//!   (or a clone, or sigreturn) goes through the idle trap first.
-//! - Syscall restart: leaving any syscall stop with r0 in -ERESTART* while a
+//!   PTRACE_SYSCALL. At a syscall-entry stop the kernel shows r12 as 0 and
+//!   restores the thread's own r12 when the stop ends (a write is lost,
+//!   `report_syscall` in arch/arm/kernel/ptrace.c), so the call is skipped
+//!   there and the stub leaves the stop at once through its idle trap
+//!   (PTRACE_CONT: no exit stop), where every register is real; the syscall
+//!   is reported from that stop (two stops per syscall, as a bare
+//!   PTRACE_SYSCALL tracer has). A stub forked from umbra after umbra confined
+//!   itself inherits umbra's filter, which would kill guest calls before they
+//!   become seccomp stops: such a stub always uses PTRACE_SYSCALL (the
+//!   template stub is made before confinement for that reason).
+//! - Syscall restart: leaving a seccomp stop with r0 in -ERESTART* while a
 //!   host signal is pending would make the host kernel rewind the pc; such a
-//!   resume also goes through the idle trap.
+//!   resume goes through the idle trap first.
 
-use super::{log_line, run_batch, HostStats, LoadError, PtraceHost, Stub, SIGTRAP, SYS_CLONE};
+use super::{log_line, run_batch, HostStats, LoadError, PtraceHost, Stub, SIGTRAP};
 use crate::sys::raw::nr;
 use crate::sys::{ptrace, stub, Errno};
 use ptrace::{RawRegs, WaitStatus};
@@ -52,12 +51,6 @@ pub(super) const PTRACE_REQUESTS: &[u32] =
 /// glibc use the 32-bit-time futex and clock_gettime as fallbacks).
 pub(super) const CONFINE_ANY: &[usize] =
     &[nr::FORK, nr::DUP2, nr::FUTEX_TIME64, nr::CLOCK_GETTIME32];
-
-const SYS_RT_SIGRETURN: u32 = nr::RT_SIGRETURN as u32;
-const SYS_SIGRETURN: u32 = nr::SIGRETURN as u32;
-const SYS_VFORK: u32 = 190;
-const SYS_FORK: u32 = nr::FORK as u32;
-const SYS_CLONE3: u32 = 435;
 
 /// How guest syscalls reach umbra.
 pub(super) struct HostArch {
@@ -90,35 +83,13 @@ impl HostArch {
     }
 }
 
-/// Where a stub stopped, as far as its registers go.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum At {
-    /// Not in a syscall stop: every register reads and writes as is.
-    #[default]
-    Idle,
-    /// A syscall-entry stop (PTRACE_SYSCALL): r12 hidden, the call pending.
-    Entry,
-    /// The syscall-exit stop of a skipped call: r12 hidden.
-    Exit,
-    /// A seccomp stop: the call pending.
-    Seccomp,
-}
-
 /// What the arm host tracks of a stub.
 #[derive(Default)]
 pub(super) struct StubArch {
     /// Guest syscalls are seccomp stops (else PTRACE_SYSCALL stops).
     seccomp: bool,
-    at: At,
-    /// Resumed from an entry stop: the next syscall stop is its exit.
-    exit_next: bool,
-    /// The r12 reported from an entry or exit stop (0 or 1), and the thread's
-    /// real r12 once the stub left that stop through a batch.
-    placeholder: Option<u32>,
-    real_r12: Option<u32>,
-    /// The stub is in the stop of a sigreturn: the registers resumed come
-    /// from a signal frame, r12 included.
-    sigreturn: bool,
+    /// The stub is in a seccomp stop: the guest's call is pending.
+    in_seccomp: bool,
     /// TPIDRURO of the stub thread as last set (None: unknown).
     tls: Option<u32>,
 }
@@ -212,23 +183,20 @@ fn arm_state(cpsr: u32) -> u32 {
     cpsr & !(0x20 | 0x0600_fc00)
 }
 
-/// Takes a stub out of its syscall stop through the idle trap (pc set there,
-/// the call skipped, PTRACE_CONT: no exit stop) and returns the thread's own
-/// r12, which the kernel puts back on the way out. The stub is left in the
-/// idle SIGTRAP stop.
-fn leave_syscall_stop(st: &mut Stub, stats: &mut HostStats) -> Result<u32, Errno> {
+/// Takes a stub out of its syscall stop (`r`: its registers there) through
+/// the idle trap (pc set there, the call skipped, PTRACE_CONT: no exit stop)
+/// and returns the thread's own r12, which the kernel puts back on the way
+/// out. The stub is left in the idle SIGTRAP stop.
+fn leave_syscall_stop(st: &mut Stub, mut r: RawRegs, stats: &mut HostStats) -> Result<u32, Errno> {
     let pid = st.pid;
     stats.detours += 1;
     st.cur = None;
-    let mut r = ptrace::get_regs(pid)?;
     r.uregs[15] = stub::idle_addr() as u32;
     r.uregs[16] = arm_state(r.uregs[16]);
     ptrace::set_regs(pid, &r)?;
-    if matches!(st.arch.at, At::Entry | At::Seccomp) {
-        ptrace::set_syscall(pid, -1)?;
-    }
+    ptrace::set_syscall(pid, -1)?;
     ptrace::cont(pid, 0)?;
-    st.arch.exit_next = false;
+    st.arch.in_seccomp = false;
     loop {
         match ptrace::wait(pid)? {
             WaitStatus::Stopped {
@@ -237,7 +205,6 @@ fn leave_syscall_stop(st: &mut Stub, stats: &mut HostStats) -> Result<u32, Errno
             } => {
                 let r = ptrace::get_regs(pid)?;
                 if r.uregs[15] as u64 == stub::idle_stop_pc() {
-                    st.arch.at = At::Idle;
                     return Ok(r.uregs[12]);
                 }
                 ptrace::cont(pid, 0)?;
@@ -272,21 +239,11 @@ pub(super) fn load_regs(
         }
         st.arch.tls = Some(gp.tls);
     }
-    let mut r = to_raw(gp);
-    // r12: see the module documentation.
-    let keep_r12 = st.arch.placeholder == Some(gp.regs[12]) && !st.arch.sigreturn;
-    let hidden = matches!(st.arch.at, At::Entry | At::Exit);
-    let restart = (-516..=-512).contains(&(gp.regs[0] as i32));
-    if keep_r12 {
-        if let Some(v) = st.arch.real_r12 {
-            r.uregs[12] = v;
-        }
-    }
-    if (hidden && !keep_r12) || (st.arch.at != At::Idle && restart) {
-        let real = leave_syscall_stop(st, stats).map_err(|_| LoadError::Dead)?;
-        if hidden && keep_r12 {
-            r.uregs[12] = real;
-        }
+    let r = to_raw(gp);
+    if st.arch.in_seccomp && (-516..=-512).contains(&(gp.regs[0] as i32)) {
+        // See the module documentation.
+        let at = ptrace::get_regs(st.pid).map_err(|_| LoadError::Dead)?;
+        leave_syscall_stop(st, at, stats).map_err(|_| LoadError::Dead)?;
     }
     st.cur = None;
     match ptrace::set_regs(st.pid, &r) {
@@ -296,20 +253,18 @@ pub(super) fn load_regs(
     }
 }
 
-/// Resumes guest code: skips the pending syscall, if the stub stopped in one,
-/// then PTRACE_CONT (seccomp stops) or PTRACE_SYSCALL.
+/// Resumes guest code: skips the pending syscall of a seccomp stop, then
+/// PTRACE_CONT (seccomp stops) or PTRACE_SYSCALL.
 #[inline]
 pub(super) fn resume(st: &mut Stub) -> Result<(), Errno> {
     let pid = st.pid;
-    let from = st.arch.at;
-    if matches!(from, At::Entry | At::Seccomp) {
+    if st.arch.in_seccomp {
         ptrace::set_syscall(pid, -1)?;
+        st.arch.in_seccomp = false;
     }
-    st.arch.at = At::Idle;
     if st.arch.seccomp {
         ptrace::cont(pid, 0)
     } else {
-        st.arch.exit_next = from == At::Entry;
         ptrace::syscall(pid, 0)
     }
 }
@@ -317,15 +272,10 @@ pub(super) fn resume(st: &mut Stub) -> Result<(), Errno> {
 /// Says why resuming failed, where that is worth a message.
 pub(super) fn resume_failed(_e: Errno) {}
 
-/// Whether a stop is gone through without a look: the exit stop of a skipped
-/// syscall (PTRACE_SYSCALL interception).
+/// Whether a stop is gone through without a look: never on arm (exit stops
+/// do not happen, see `read_stop`).
 #[inline]
-pub(super) fn pass_stop(st: &mut Stub, sig: i32, event: i32) -> bool {
-    if st.arch.exit_next && sig == SIGTRAP | 0x80 && event == 0 {
-        st.arch.exit_next = false;
-        st.arch.at = At::Exit;
-        return true;
-    }
+pub(super) fn pass_stop(_st: &mut Stub, _sig: i32, _event: i32) -> bool {
     false
 }
 
@@ -343,42 +293,28 @@ pub(super) fn read_stop(
     stats: &mut HostStats,
 ) -> Result<(GpRegs, RawRegs, bool), Errno> {
     let mut g = ptrace::get_regs(st.pid)?;
-    if syscall {
-        st.arch.at = if st.arch.seccomp {
-            At::Seccomp
-        } else {
-            At::Entry
-        };
-    }
-    let nr = g.uregs[7];
-    st.arch.sigreturn = syscall && (nr == SYS_RT_SIGRETURN || nr == SYS_SIGRETURN);
-    st.arch.placeholder = None;
-    st.arch.real_r12 = None;
     let mut cur_valid = true;
-    if matches!(st.arch.at, At::Entry | At::Exit) {
-        st.arch.placeholder = Some(g.uregs[12]);
-        if syscall && matches!(nr, SYS_CLONE32 | SYS_CLONE3 | SYS_FORK | SYS_VFORK) {
-            // The child starts from these registers: it needs the real r12.
-            g.uregs[12] = leave_syscall_stop(st, stats)?;
-            st.arch.placeholder = None;
-            // The stub now sits at its idle trap, not at these registers.
-            cur_valid = false;
-        }
+    if syscall && !st.arch.seccomp {
+        // A syscall-entry stop: r12 is hidden here (see the module
+        // documentation); the real one is read at the idle trap.
+        g.uregs[12] = leave_syscall_stop(st, g, stats)?;
+        // The stub now sits at its idle trap, not at these registers.
+        cur_valid = false;
+    } else if syscall {
+        st.arch.in_seccomp = true;
     }
     let tls = st.arch.tls.unwrap_or(0);
-    let syscallno = if syscall { nr } else { u32::MAX };
+    let syscallno = if syscall { g.uregs[7] } else { u32::MAX };
     Ok((from_raw(&g, tls, syscallno), g, cur_valid))
 }
-
-const SYS_CLONE32: u32 = SYS_CLONE as u32;
 
 /// Points the stub at its batch code (leaving a syscall stop: the call is
 /// skipped, and PTRACE_CONT makes no exit stop).
 pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
-    if matches!(st.arch.at, At::Entry | At::Seccomp) {
+    if st.arch.in_seccomp {
         ptrace::set_syscall(st.pid, -1).map_err(|e| (e, "PTRACE_SET_SYSCALL"))?;
+        st.arch.in_seccomp = false;
     }
-    st.arch.exit_next = false;
     let mut r = st.base;
     r.uregs[15] = stub::batch_addr() as u32;
     r.uregs[16] = arm_state(r.uregs[16]);
@@ -392,15 +328,7 @@ pub(super) fn batch_trap(pid: i32) -> Result<Option<RawRegs>, (Errno, &'static s
 }
 
 /// (calls done, last result) of a finished batch.
-pub(super) fn batch_done(st: &mut Stub, g: &RawRegs) -> (u64, u64) {
-    if st.arch.at != At::Idle {
-        // Leaving the syscall stop put the thread's own r12 back; the batch
-        // does not touch r12.
-        if matches!(st.arch.at, At::Entry | At::Exit) {
-            st.arch.real_r12 = Some(g.uregs[12]);
-        }
-        st.arch.at = At::Idle;
-    }
+pub(super) fn batch_done(_st: &mut Stub, g: &RawRegs) -> (u64, u64) {
     (g.uregs[9] as u64, g.uregs[0] as i32 as i64 as u64)
 }
 
