@@ -505,7 +505,9 @@ fn touch() {
         "touch -d @1600000000 hello.txt && touch -d '2001-02-03 04:05:06' sub/a.txt && \
          touch -c nonexist; echo $?; touch -r secret script.sh && \
          touch -h -d @1500000000 link && touch -t 200102030405.06 text.txt && touch new && \
-         stat -c '%n %Y %s' hello.txt hard sub/a.txt script.sh link text.txt new; ls nonexist",
+         stat -c '%n %Y %s' hello.txt hard sub/a.txt script.sh link text.txt && \
+         stat -c '%n %s' new && t=$(($(date +%s) - $(stat -c %Y new))) && \
+         [ $t -ge 0 ] && [ $t -le 5 ] && echo 'new: mtime is now'; ls nonexist",
     );
 }
 
