@@ -46,6 +46,9 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
   fi
   need=()
   command -v cpio >/dev/null || need+=(cpio)
+  # qemu-user for the unit tests of umbra-core built for the arch.
+  command -v qemu-arm-static >/dev/null && command -v qemu-aarch64-static >/dev/null ||
+    need+=(qemu-user-static)
   if [ "$A" = armhf ]; then
     command -v arm-linux-gnueabihf-gcc >/dev/null || need+=(gcc-arm-linux-gnueabihf)
     [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || need+=(libc6-dev-armhf-cross)

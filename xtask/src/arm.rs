@@ -16,6 +16,9 @@
 //! the suite counts as failed with the build error. Each boot is killed after
 //! `QEMU_TIMEOUT` seconds (default 600).
 //!
+//! Before the boot, umbra-core's and umbra-abi's unit tests run for the arch
+//! under qemu-user (MockHost; no ptrace needed).
+//!
 //! Options: `--arch aarch64|armv7` runs one (default: both); `--debug` tests
 //! a dev-profile umbra instead of the `rom` build.
 
@@ -80,6 +83,11 @@ pub fn test_arm(args: &[String]) -> Result<()> {
             summary.push((format!("{}: 0 passed, 1 failed ({e})", a.debian), false));
             continue;
         }
+        // umbra-core and umbra-abi's unit tests, built for the arch and run
+        // under qemu-user (no ptrace needed: they use the MockHost).
+        if let Err(e) = unit_tests(a) {
+            summary.push((format!("{}: unit tests failed ({e})", a.debian), false));
+        }
         let line = match build(a, profile) {
             Ok(umbra) => boot(a, &umbra.to_string_lossy(), None),
             Err(e) => {
@@ -117,6 +125,25 @@ fn fetch(a: &Arch) -> Result<()> {
             .arg(root().join("images/arm/fetch.sh"))
             .arg(target_dir().join("arm"))
             .arg(a.debian),
+    )
+}
+
+/// `cargo test -p umbra-core -p umbra-abi` for `a`, run by qemu-user
+/// (`qemu-aarch64-static` / `qemu-arm-static`, installed by fetch.sh).
+fn unit_tests(a: &Arch) -> Result<()> {
+    let qemu = match a.rust {
+        "aarch64" => "qemu-aarch64-static",
+        _ => "qemu-arm-static",
+    };
+    let runner = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        a.target.to_uppercase().replace('-', "_")
+    );
+    crate::run(
+        cargo()
+            .args(["test", "-p", "umbra-core", "-p", "umbra-abi", "--target"])
+            .arg(a.target)
+            .env(runner, qemu),
     )
 }
 
