@@ -246,7 +246,7 @@ impl PtraceHost {
             return Err(format!("CPU {cpu} is not available to umbra"));
         }
         sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
-        let total = mem_bytes + 2 * PAGE as usize;
+        let total = mem_bytes + stub::STUB_PAGES as usize * PAGE as usize;
         let memfile = sys::create_memory_file(total, force_file_memory)?;
         let mut mem = sys::SharedMapping::new(&memfile.fd, total)
             .map_err(|e| format!("cannot map the memory file ({total} bytes): {e}"))?;
@@ -256,6 +256,14 @@ impl PtraceHost {
             return Err("the stub blob is larger than a page".into());
         }
         mem.as_mut_slice()[mem_bytes..mem_bytes + blob.len()].copy_from_slice(blob);
+        // arm: the batch code has a page of its own, after the data page.
+        if let Some(b) = stub::batch_blob() {
+            let at = mem_bytes + 2 * PAGE as usize;
+            if b.len() > PAGE as usize {
+                return Err("the stub's batch code is larger than a page".into());
+            }
+            mem.as_mut_slice()[at..at + b.len()].copy_from_slice(b);
+        }
         let mut disks = Vec::new();
         for (i, mut f) in opts.disks.into_iter().enumerate() {
             let size = f
@@ -706,6 +714,7 @@ fn run_batch(
             }
         }
         let used = 8 + chunk.len() * stub::BATCH_RECORD;
+        arch::batch_prepare(data);
         st.cur = None;
         let io = |e: Errno, what: &str| BatchError {
             msg: format!("{what} on stub {pid}: {e}"),
@@ -727,6 +736,7 @@ fn run_batch(
                     let info = ptrace::get_siginfo(pid).map_err(|e| io(e, "PTRACE_GETSIGINFO"))?;
                     if info.code > 0 {
                         data[..used].fill(0);
+                        arch::batch_clear(data);
                         return Err(BatchError {
                             msg: format!(
                                 "stub {pid} faulted (signal {}, code {}, addr {:#x}) in a batch",
@@ -749,6 +759,7 @@ fn run_batch(
             }
         };
         data[..used].fill(0);
+        arch::batch_clear(data);
         let (done, ret) = arch::batch_done(st, &g);
         let done = (done as usize).min(chunk.len());
         stats.batch_ops += (done + usize::from(done < chunk.len())) as u64;

@@ -185,13 +185,19 @@ impl Bpf {
 
 /// Emits: if the instruction pointer is outside the stub code page, jump to
 /// `outside`; else fall through.
+#[cfg(not(target_arch = "arm"))]
 pub(crate) fn ip_in_stub_code(b: &mut Bpf, outside: Label) {
-    let code = stub::STUB_CODE;
+    ip_in_page(b, stub::STUB_CODE, outside);
+}
+
+/// Emits: if the instruction pointer is outside the page at `page`, jump to
+/// `outside`; else fall through.
+pub(crate) fn ip_in_page(b: &mut Bpf, page: u64, outside: Label) {
     b.ld(OFF_IP_HI);
-    b.jeq((code >> 32) as u32, NEXT, outside);
+    b.jeq((page >> 32) as u32, NEXT, outside);
     b.ld(OFF_IP_LO);
-    b.jge(code as u32, NEXT, outside);
-    b.jge((code + 4096) as u32, outside, NEXT);
+    b.jge(page as u32, NEXT, outside);
+    b.jge((page + 4096) as u32, outside, NEXT);
 }
 
 /// Emits the rules of the stub's own calls (IP already checked): mmap of the
@@ -208,17 +214,6 @@ pub(crate) fn stub_calls(b: &mut Bpf) {
     b.jeq(raw::nr::MMAP as u32, mmap, NEXT);
     b.jeq(raw::nr::MUNMAP as u32, allow, NEXT);
     b.jeq(raw::nr::MPROTECT as u32, allow, NEXT);
-    // ARM: the guest's TLS reaches the host thread through the stub; the
-    // guest's sigreturn trampolines live in the stub code page (seccomp
-    // stops: umbra serves them).
-    #[cfg(target_arch = "arm")]
-    let trace = b.label();
-    #[cfg(target_arch = "arm")]
-    {
-        b.jeq(raw::nr::SET_TLS as u32, allow, NEXT);
-        b.jeq(raw::nr::RT_SIGRETURN as u32, trace, NEXT);
-        b.jeq(raw::nr::SIGRETURN as u32, trace, NEXT);
-    }
     b.jeq(raw::nr::CLONE as u32, clone, NEXT);
     b.jeq(raw::nr::RSEQ as u32, rseq, kill);
     b.bind(clone);
@@ -244,11 +239,6 @@ pub(crate) fn stub_calls(b: &mut Bpf) {
     b.ret(RET_ALLOW);
     b.bind(kill);
     b.ret(RET_KILL_PROCESS);
-    #[cfg(target_arch = "arm")]
-    {
-        b.bind(trace);
-        b.ret(RET_TRACE);
-    }
 }
 
 /// The stub's filter: only its mapping calls, only from the stub code page;
@@ -259,8 +249,7 @@ pub fn stub_filter() -> Result<Vec<SockFilter>, String> {
     let mut b = Bpf::new();
     arch::prologue(&mut b);
     let outside = b.label();
-    ip_in_stub_code(&mut b, outside);
-    stub_calls(&mut b);
+    arch::stub_pages(&mut b, outside);
     b.bind(outside);
     arch::stub_outside(&mut b);
     b.assemble()
@@ -371,8 +360,7 @@ pub fn umbra_filter(rules: &[Rule]) -> Result<Vec<SockFilter>, String> {
     let mut b = Bpf::new();
     arch::prologue(&mut b);
     let outside = b.label();
-    ip_in_stub_code(&mut b, outside);
-    stub_calls(&mut b);
+    arch::stub_pages(&mut b, outside);
     b.bind(outside);
     arch::umbra_outside(&mut b);
     for r in rules {

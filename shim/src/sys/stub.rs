@@ -24,7 +24,7 @@ pub const STUB_CODE: u64 = STUB_BASE;
 /// The stub data (batch) page.
 pub const STUB_DATA: u64 = STUB_BASE + 0x1000;
 /// One past the stub pages.
-pub const STUB_END: u64 = STUB_BASE + 0x2000;
+pub const STUB_END: u64 = STUB_BASE + STUB_PAGES * 0x1000;
 /// The fd of the memory file inside a stub.
 pub const STUB_MEMFD: i32 = 3;
 /// The flags of the one `clone` a stub may make (a template stub forking a new
@@ -35,7 +35,7 @@ pub const STUB_CLONE_FLAGS: u64 = 0x8000 | 0x2000 | 17;
 /// Size of one batch record.
 pub const BATCH_RECORD: usize = 56;
 /// Records that fit the data page after the count.
-pub const BATCH_MAX: usize = (4096 - 8) / BATCH_RECORD;
+pub const BATCH_MAX: usize = (4096 - 8 - arch::BATCH_TAIL) / BATCH_RECORD;
 
 extern "C" {
     static umbra_stub_blob_start: u8;
@@ -95,7 +95,7 @@ pub struct SpawnConfig {
     pub memfd: i32,
     /// File offset of the code page.
     pub code_off: u64,
-    /// File offset of the data page.
+    /// File offset of the data page (on arm the batch page's follows it).
     pub data_off: u64,
     /// The CPU to pin the stub to.
     pub cpu: Option<usize>,
@@ -114,6 +114,7 @@ pub fn setup_step_name(code: i32) -> &'static str {
         9 => "mmap of the stub data page",
         10 => "seccomp filter of the stub",
         11 => "PR_SET_NO_NEW_PRIVS",
+        12 => "mmap of the stub batch page (arm)",
         _ => "unknown step",
     }
 }

@@ -253,6 +253,14 @@ pub(super) fn read_stop(
     Ok((from_raw(&g), g, cur_valid))
 }
 
+/// Nothing to add to the data page for a batch.
+#[inline]
+pub(super) fn batch_prepare(_data: &mut [u8]) {}
+
+/// Nothing to clear in the data page after a batch.
+#[inline]
+pub(super) fn batch_clear(_data: &mut [u8]) {}
+
 /// Points the stub at its batch code.
 pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
     let mut r = st.base;

@@ -133,6 +133,20 @@ pub(super) fn confine_rules() -> Vec<crate::sys::seccomp::Rule> {
 /// signal handlers back to.
 pub(super) fn check_stub_layout() -> Result<(), String> {
     use umbra_core::arch::{SIGRETURN_TRAMPOLINE, SIGRETURN_TRAMPOLINE_OLD};
+    if stub::disable_addr() != stub::STUB_CODE + stub::DISABLE_OFFSET {
+        return Err(format!(
+            "the stub's batch page disable code is at {:#x}, the batch page jumps to {:#x}",
+            stub::disable_addr(),
+            stub::STUB_CODE + stub::DISABLE_OFFSET
+        ));
+    }
+    if stub::batch_done_addr() != stub::STUB_CODE + stub::BATCH_DONE_OFFSET {
+        return Err(format!(
+            "the stub's batch done trap is at {:#x}, the batch page returns to {:#x}",
+            stub::batch_done_addr(),
+            stub::STUB_CODE + stub::BATCH_DONE_OFFSET
+        ));
+    }
     if stub::sigreturn_addr() != SIGRETURN_TRAMPOLINE
         || stub::sigreturn_old_addr() != SIGRETURN_TRAMPOLINE_OLD
     {
@@ -306,6 +320,22 @@ pub(super) fn read_stop(
     let tls = st.arch.tls.unwrap_or(0);
     let syscallno = if syscall { g.uregs[7] } else { u32::MAX };
     Ok((from_raw(&g, tls, syscallno), g, cur_valid))
+}
+
+/// Writes the cookie that lets the batch make its page executable (see
+/// `sys::seccomp` for arm).
+#[inline]
+pub(super) fn batch_prepare(data: &mut [u8]) {
+    for (i, w) in stub::batch_cookie().iter().enumerate() {
+        let at = stub::COOKIE_AT + 4 * i;
+        data[at..at + 4].copy_from_slice(&w.to_ne_bytes());
+    }
+}
+
+/// Clears the cookie: the guest must never see it.
+#[inline]
+pub(super) fn batch_clear(data: &mut [u8]) {
+    data[stub::COOKIE_AT..stub::COOKIE_AT + 12].fill(0);
 }
 
 /// Points the stub at its batch code (leaving a syscall stop: the call is

@@ -12,6 +12,16 @@ pub const STUB_BASE: u64 = 0xffff_ff00_0000;
 /// The top of the 48-bit user address space (TASK_SIZE with VA_BITS=48, as in
 /// Debian's arm64 kernels). A 39-bit-VA kernel cannot hold the stub pages.
 pub const TASK_TOP: u64 = 0x1_0000_0000_0000;
+/// The stub pages: code and data.
+pub const STUB_PAGES: u64 = 2;
+/// Bytes at the end of the data page that are not batch records.
+pub(super) const BATCH_TAIL: usize = 0;
+
+/// The arm stub's batch code page; none here.
+pub fn batch_blob() -> Option<&'static [u8]> {
+    None
+}
+
 /// The idle stop's pc is the brk itself.
 pub(super) const IDLE_STOP_OFFSET: u64 = 0;
 /// dup3 for step 6 of the stub child (arm64 has no dup2).

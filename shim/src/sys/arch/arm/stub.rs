@@ -7,8 +7,14 @@
 //! - 0x00 idle: trap; b idle
 //! - 0x08 `SIGRETURN_TRAMPOLINE`: mov r7, #173 (rt_sigreturn); svc #0
 //! - 0x10 `SIGRETURN_TRAMPOLINE_OLD`: mov r7, #119 (sigreturn); svc #0
-//! - 0x18 batch: the batch loop (r10 = record, r9 = calls done, r8 = count;
-//!   r12 is never touched, see `host`), trap when done.
+//! - 0x18 batch done: trap; b idle
+//! - 0x20 disable: mprotect(STUB_BATCH, 4096, PROT_NONE); r0 = r8; to done
+//! - then the batch entry: mprotect(STUB_BATCH, 4096, r-x) with the cookie of
+//!   the data page (see `seccomp`), then the batch page.
+//!
+//! The batch page (a third page, `STUB_BATCH`, mapped PROT_NONE) holds the
+//! batch loop (r10 = record, r9 = calls done, r8 = count); when done it keeps
+//! the last result in r8 and jumps to `disable`.
 //!
 //! ptrace cannot set TPIDRURO on 32-bit ARM: the host makes the stub run
 //! set_tls (0xf0005) as a batch call when the guest's TLS changes.
@@ -21,6 +27,47 @@ use core::arch::{asm, global_asm};
 pub const STUB_BASE: u64 = 0xbe00_0000;
 /// The top of the user address space (TASK_SIZE of a 3G/1G split kernel).
 pub const TASK_TOP: u64 = 0xbf00_0000;
+/// The stub pages: code, data and the batch page.
+pub const STUB_PAGES: u64 = 3;
+/// The batch page.
+pub const STUB_BATCH: u64 = STUB_BASE + 0x2000;
+/// Bytes at the end of the data page that are not batch records: the cookie.
+pub(super) const BATCH_TAIL: usize = 12;
+/// Where the cookie is in the data page.
+pub const COOKIE_AT: usize = 4096 - BATCH_TAIL;
+/// The batch done trap's offset in the code page.
+pub const BATCH_DONE_OFFSET: u64 = 0x18;
+/// The offset in the code page of the code that makes the batch page
+/// PROT_NONE again (the batch page jumps there when done).
+pub const DISABLE_OFFSET: u64 = 0x20;
+
+/// The secret a batch shows the stub's filter to make the batch page
+/// executable (random, made once per umbra).
+pub fn batch_cookie() -> [u32; 3] {
+    static C: std::sync::OnceLock<[u32; 3]> = std::sync::OnceLock::new();
+    *C.get_or_init(|| {
+        let mut b = [0u8; 12];
+        let mut done = 0;
+        while done < b.len() {
+            match crate::sys::getrandom(&mut b[done..]) {
+                Ok(n) => done += n,
+                Err(crate::sys::Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        if done < b.len() {
+            // No getrandom: the clocks (weak, but never a fixed value).
+            let t = crate::sys::clock_ns(crate::sys::CLOCK_MONOTONIC)
+                ^ crate::sys::clock_ns(crate::sys::CLOCK_REALTIME).rotate_left(29);
+            for (i, x) in b.iter_mut().enumerate() {
+                *x ^= (t >> ((i % 8) * 8)) as u8 ^ (i as u8).wrapping_mul(0x9d);
+            }
+        }
+        let w = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        [w(0), w(4), w(8)]
+    })
+}
+
 /// The idle stop's pc is the trap itself.
 pub(super) const IDLE_STOP_OFFSET: u64 = 0;
 /// dup2 for step 6 of the stub child.
@@ -39,6 +86,10 @@ global_asm!(
     ".globl umbra_stub_batch_done",
     ".globl umbra_stub_batch_syscall",
     ".globl umbra_stub_blob_end",
+    ".globl umbra_stub_bpage_start",
+    ".globl umbra_stub_bpage_end",
+    ".globl umbra_stub_disable",
+    // The code page.
     "umbra_stub_blob_start:",
     ".Lumbra_stub_idle:",
     "    .inst 0xe7f001f0",
@@ -49,7 +100,40 @@ global_asm!(
     "umbra_stub_sigreturn_old:",
     "    mov r7, #{sigreturn}",
     "    svc #0",
+    "umbra_stub_batch_done:",
+    ".Lumbra_stub_done:",
+    "    .inst 0xe7f001f0",
+    "    b .Lumbra_stub_idle",
+    "umbra_stub_disable:",
+    "    movw r0, #{blo}",
+    "    movt r0, #{bhi}",
+    "    mov r1, #4096",
+    "    mov r2, #0",
+    "    mov r7, #{mprotect}",
+    "    svc #0",
+    "    mov r0, r8",
+    "    b .Lumbra_stub_done",
     "umbra_stub_batch:",
+    "    movw r10, #{dlo}",
+    "    movt r10, #{dhi}",
+    "    ldr r3, [r10, #{cookie}]",
+    "    ldr r4, [r10, #{cookie} + 4]",
+    "    ldr r5, [r10, #{cookie} + 8]",
+    "    movw r0, #{blo}",
+    "    movt r0, #{bhi}",
+    "    mov r1, #4096",
+    "    mov r2, #5",
+    "    mov r7, #{mprotect}",
+    "    mov r9, #0",
+    "    svc #0",
+    "    cmp r0, #0",
+    "    bne .Lumbra_stub_done",
+    "    movw r11, #{blo}",
+    "    movt r11, #{bhi}",
+    "    bx r11",
+    "umbra_stub_blob_end:",
+    // The batch page.
+    "umbra_stub_bpage_start:",
     "    movw r10, #{dlo}",
     "    movt r10, #{dhi}",
     "    ldr r8, [r10]",
@@ -57,7 +141,7 @@ global_asm!(
     "    mov r9, #0",
     ".Lumbra_stub_next:",
     "    cmp r9, r8",
-    "    bhs .Lumbra_stub_done",
+    "    bhs .Lumbra_stub_end",
     "    ldr r7, [r10]",
     "    ldr r0, [r10, #8]",
     "    ldr r1, [r10, #16]",
@@ -69,24 +153,55 @@ global_asm!(
     "    svc #0",
     // r0 in -4095..-1: r0 + 4096 carries and is not zero.
     "    cmn r0, #4096",
-    "    bhi .Lumbra_stub_done",
+    "    bhi .Lumbra_stub_end",
     "    add r10, r10, #{rec}",
     "    add r9, r9, #1",
     "    b .Lumbra_stub_next",
-    ".Lumbra_stub_done:",
-    "umbra_stub_batch_done:",
-    "    .inst 0xe7f001f0",
-    "    b .Lumbra_stub_idle",
-    "umbra_stub_blob_end:",
+    ".Lumbra_stub_end:",
+    "    mov r8, r0",
+    "    movw r11, #{dislo}",
+    "    movt r11, #{dishi}",
+    "    bx r11",
+    "umbra_stub_bpage_end:",
     ".popsection",
     dlo = const (STUB_DATA & 0xffff),
     dhi = const ((STUB_DATA >> 16) & 0xffff),
+    blo = const (STUB_BATCH & 0xffff),
+    bhi = const ((STUB_BATCH >> 16) & 0xffff),
+    dislo = const ((STUB_CODE + DISABLE_OFFSET) & 0xffff),
+    dishi = const (((STUB_CODE + DISABLE_OFFSET) >> 16) & 0xffff),
+    cookie = const COOKIE_AT,
     rec = const BATCH_RECORD,
+    mprotect = const nr::MPROTECT,
     rt_sigreturn = const nr::RT_SIGRETURN,
     sigreturn = const nr::SIGRETURN,
 );
 
 extern "C" {
+    static umbra_stub_bpage_start: u8;
+    static umbra_stub_bpage_end: u8;
+}
+
+/// The code of the batch page (copied to offset 0 of its page).
+pub fn batch_blob() -> Option<&'static [u8]> {
+    let (s, e) = (
+        core::ptr::addr_of!(umbra_stub_bpage_start),
+        core::ptr::addr_of!(umbra_stub_bpage_end),
+    );
+    let len = e as usize - s as usize;
+    // SAFETY: both symbols are defined by the global_asm! above in one section,
+    // in this order; the bytes between them are code, readable and never
+    // written.
+    Some(unsafe { core::slice::from_raw_parts(s, len) })
+}
+
+/// Stub address of the code that makes the batch page PROT_NONE again.
+pub fn disable_addr() -> u64 {
+    STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_disable))
+}
+
+extern "C" {
+    static umbra_stub_disable: u8;
     static umbra_stub_sigreturn: u8;
     static umbra_stub_sigreturn_old: u8;
 }
@@ -113,8 +228,9 @@ pub(super) unsafe fn fork() -> isize {
 }
 
 /// Step 9 of the stub child: maps the code page (r-x) and the data page (r--)
-/// from fd 3 (mmap2: offsets in pages), installs the seccomp filter `fprog`
-/// and jumps to the idle trap; exits with 8, 9 or 10 when a step fails.
+/// and the batch page (PROT_NONE; its file page follows the data page's) from
+/// fd 3 (mmap2: offsets in pages), installs the seccomp filter `fprog`
+/// and jumps to the idle trap; exits with 8, 9, 12 or 10 when a step fails.
 ///
 /// # Safety
 /// Only in the stub child, after steps 1-8; no stack use from here on.
@@ -136,6 +252,16 @@ pub(super) unsafe fn enter(c: &SpawnConfig, fprog: usize) -> ! {
             "add r1, r10, #4096",
             "cmp r0, r1",
             "bne 3f",
+            "add r0, r10, #8192",
+            "mov r1, #4096",
+            "mov r2, #0",
+            "mov r3, #0x11",
+            "mov r4, #{memfd}",
+            "add r5, r8, #1",
+            "svc #0",
+            "add r1, r10, #8192",
+            "cmp r0, r1",
+            "bne 5f",
             "movw r7, #{seccomp}",
             "mov r0, #1",
             "mov r1, #0",
@@ -156,6 +282,11 @@ pub(super) unsafe fn enter(c: &SpawnConfig, fprog: usize) -> ! {
             "udf #0",
             "4:",
             "mov r0, #10",
+            "mov r7, #{exit_group}",
+            "svc #0",
+            "udf #0",
+            "5:",
+            "mov r0, #12",
             "mov r7, #{exit_group}",
             "svc #0",
             "udf #0",

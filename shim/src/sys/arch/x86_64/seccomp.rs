@@ -32,6 +32,13 @@ pub(super) fn stub_outside(b: &mut Bpf) {
     b.ret(RET_KILL_PROCESS);
 }
 
+/// Emits the rules of calls from the stub code page (the stub's mapping
+/// batches), else jumps to `outside`.
+pub(super) fn stub_pages(b: &mut Bpf, outside: super::Label) {
+    super::ip_in_stub_code(b, outside);
+    super::stub_calls(b);
+}
+
 /// umbra's filter for calls from outside the stub code page, before the rules:
 /// nothing on x86_64.
 pub(super) fn umbra_outside(_b: &mut Bpf) {}

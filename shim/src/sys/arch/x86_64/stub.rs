@@ -9,6 +9,16 @@ use core::arch::{asm, global_asm};
 pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
 /// The top of the 47-bit user address space (TASK_SIZE_MAX).
 pub const TASK_TOP: u64 = 0x7fff_ffff_f000;
+/// The stub pages: code and data.
+pub const STUB_PAGES: u64 = 2;
+/// Bytes at the end of the data page that are not batch records.
+pub(super) const BATCH_TAIL: usize = 0;
+
+/// The arm stub's batch code page; none here.
+pub fn batch_blob() -> Option<&'static [u8]> {
+    None
+}
+
 /// The idle stop's rip is the idle trap plus this (the int3's length).
 pub(super) const IDLE_STOP_OFFSET: u64 = 1;
 /// dup2 for step 6 of the stub child.
