@@ -3,7 +3,9 @@
 //! Layout (fixed, above the guest range `umbra_core::arch::USER_END`):
 //! - `STUB_CODE` (r-x): the stub blob below, a page of the memory file;
 //! - `STUB_DATA` (r--): the batch page, a page of the memory file that umbra writes
-//!   through its own mapping.
+//!   through its own mapping;
+//! - arm only: `STUB_BATCH`, the page of the batch loop, executable only while
+//!   a batch runs (see `arch/arm/stub.rs` and `arch/arm/seccomp.rs`).
 //!
 //! The blob (in `arch/<arch>/stub.rs`) has two entry points. `idle` is a trap
 //! instruction in a loop: a stub at rest sits in the SIGTRAP stop of that trap.
@@ -19,6 +21,7 @@ use super::{check, raw, Errno};
 #[cfg_attr(target_arch = "arm", path = "arch/arm/stub.rs")]
 mod arch;
 pub use arch::*;
+
 /// The stub code page.
 pub const STUB_CODE: u64 = STUB_BASE;
 /// The stub data (batch) page.
