@@ -673,6 +673,7 @@ fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), Ba
             }
         }
     }
+    arch::flush_ops(st, &mut ops);
     run_batch(data, st, &ops, stats).map(|_| ())
 }
 
@@ -932,6 +933,7 @@ impl HostCpu for PtraceHost {
         if st.dead {
             return Trap::StubDied;
         }
+        arch::will_run(st, &regs.gp);
         if !st.pending.is_empty() && self.mm_flush(mm).is_err() {
             return Trap::StubDied;
         }

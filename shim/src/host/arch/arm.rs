@@ -92,6 +92,8 @@ pub(super) struct StubArch {
     in_seccomp: bool,
     /// TPIDRURO of the stub thread as last set (None: unknown).
     tls: Option<u32>,
+    /// The guest TLS of the coming run (a mapping batch before it sets it).
+    want_tls: Option<u32>,
 }
 
 impl StubArch {
@@ -230,6 +232,23 @@ fn leave_syscall_stop(st: &mut Stub, mut r: RawRegs, stats: &mut HostStats) -> R
                 return Err(Errno::ESRCH);
             }
         }
+    }
+}
+
+/// Notes the guest TLS of the coming run: a mapping batch before it sets it
+/// too (`flush_ops`), which saves the TLS batch of `load_regs`.
+#[inline]
+pub(super) fn will_run(st: &mut Stub, gp: &GpRegs) {
+    st.arch.want_tls = Some(gp.tls);
+}
+
+/// Appends set_tls to a mapping batch when the coming run needs another TLS.
+/// (If the batch fails, the stub is killed.)
+#[inline]
+pub(super) fn flush_ops(st: &mut Stub, ops: &mut Vec<[u64; 7]>) {
+    if let Some(t) = st.arch.want_tls.filter(|&t| st.arch.tls != Some(t)) {
+        ops.push([nr::SET_TLS as u64, t as u64, 0, 0, 0, 0, 0]);
+        st.arch.tls = Some(t);
     }
 }
 

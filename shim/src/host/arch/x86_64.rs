@@ -191,6 +191,14 @@ pub(super) fn read_stop(
     Ok((from_raw(&g), g, true))
 }
 
+/// Nothing to note before a run.
+#[inline]
+pub(super) fn will_run(_st: &mut Stub, _gp: &GpRegs) {}
+
+/// Nothing to add to a mapping batch.
+#[inline]
+pub(super) fn flush_ops(_st: &mut Stub, _ops: &mut Vec<[u64; 7]>) {}
+
 /// Nothing to add to the data page for a batch.
 #[inline]
 pub(super) fn batch_prepare(_data: &mut [u8]) {}
