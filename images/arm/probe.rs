@@ -26,6 +26,10 @@
 //!   summary line and `sweep done` when the parent got through all of them.
 //!   Only meant to run under umbra (never natively: it would hit the real
 //!   kernel with garbage).
+//! - `probe stubjump`: a guest that jumps into umbra's stub pages, one forked
+//!   child per entry point, with the registers of a host mmap over one of its
+//!   own pages; passes when every child ends by SIGKILL or a caught fault with
+//!   that page intact (see `stubjump`). Only under umbra.
 
 use std::arch::asm;
 use std::time::{Duration, Instant};
@@ -162,6 +166,36 @@ mod arch {
     pub fn sigaction(sig: usize, handler: usize, flags: usize) -> isize {
         let sa: [u64; 4] = [handler as u64, flags as u64, 0, 0];
         sys6(RT_SIGACTION, [sig, sa.as_ptr() as usize, 0, 8, 0, 0])
+    }
+
+    pub const MMAP: usize = 222;
+    pub const CLOSE: usize = 57;
+    /// arm64 stubs have no batch page and no cookie (SYSEMU: guest calls
+    /// never reach the stub's filter).
+    pub const STUB_BATCH_TARGETS: &[usize] = &[];
+    pub const COOKIE_ADDR: Option<usize> = None;
+
+    /// Sets x0..x5 and x8 for mmap(page, 4096, PROT_READ|PROT_WRITE,
+    /// MAP_SHARED|MAP_FIXED, 3, 0), sp = `sp`, and jumps to `pc`.
+    pub fn jump(pc: usize, page: usize, sp: usize) -> ! {
+        // SAFETY: never returns; the caller is a throwaway child whose fault
+        // handlers end it (see `stubjump`).
+        unsafe {
+            asm!(
+                "mov sp, {sp}",
+                "br {pc}",
+                sp = in(reg) sp,
+                pc = in(reg) pc,
+                in("x0") page,
+                in("x1") 4096,
+                in("x2") 3,
+                in("x3") 0x11,
+                in("x4") 3,
+                in("x5") 0,
+                in("x8") MMAP,
+                options(noreturn),
+            )
+        }
     }
 
     pub const BARE_KIND: &str = "a bare SYSEMU tracer";
@@ -338,6 +372,39 @@ mod arch {
     pub fn sigaction(sig: usize, handler: usize, flags: usize) -> isize {
         let sa: [u32; 5] = [handler as u32, flags as u32, 0, 0, 0];
         sys6(RT_SIGACTION, [sig, sa.as_ptr() as usize, 0, 8, 0, 0])
+    }
+
+    pub const MMAP: usize = 192; // mmap2 (offset in pages)
+    pub const CLOSE: usize = 6;
+    /// Entry points in the batch page (PROT_NONE while the guest runs): its
+    /// start and its `svc` (offset 0x38 in the layout of
+    /// shim/src/sys/arch/arm/stub.rs).
+    pub const STUB_BATCH_TARGETS: &[usize] = &[0xbe00_2000, 0xbe00_2038];
+    /// The batch cookie's 12 bytes at the end of the data page: 0 whenever
+    /// the guest runs.
+    pub const COOKIE_ADDR: Option<usize> = Some(0xbe00_1ff4);
+
+    /// Sets r0..r5 and r7 for mmap2(page, 4096, PROT_READ|PROT_WRITE,
+    /// MAP_SHARED|MAP_FIXED, 3, 0), sp = `sp`, and jumps to `pc` (ARM state).
+    pub fn jump(pc: usize, page: usize, sp: usize) -> ! {
+        // SAFETY: never returns; the caller is a throwaway child whose fault
+        // handlers end it (see `stubjump`).
+        unsafe {
+            asm!(
+                "mov sp, {sp}",
+                "bx {pc}",
+                sp = in(reg) sp,
+                pc = in(reg) pc,
+                in("r0") page,
+                in("r1") 4096,
+                in("r2") 3,
+                in("r3") 0x11,
+                in("r4") 3,
+                in("r5") 0,
+                in("r7") MMAP,
+                options(noreturn),
+            )
+        }
     }
 
     pub const BARE_KIND: &str = "a bare PTRACE_SYSCALL + SET_SYSCALL(-1) tracer";
@@ -572,6 +639,161 @@ fn sweep(rounds: u32) {
     println!("sweep done");
 }
 
+/// Waits for `pid` at most `ms` milliseconds (then kills it): its wait
+/// status, or None when it had to be killed.
+fn wait_for(pid: isize, ms: u64) -> Option<i32> {
+    let mut status: i32 = 0;
+    let st = &mut status as *mut i32 as usize;
+    let started = Instant::now();
+    loop {
+        let r = sys6(WAIT4, [pid as usize, st, 1, 0, 0, 0]); // WNOHANG
+        if r == pid {
+            return Some(status);
+        }
+        if r < 0 || started.elapsed() > Duration::from_millis(ms) {
+            sys6(KILL, [pid as usize, 9, 0, 0, 0, 0]);
+            wait_status(pid);
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The page that a host mapping call made by a jumping child would replace.
+static MARK_PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn mark_byte(i: usize) -> u8 {
+    (i.wrapping_mul(7) + 13) as u8
+}
+
+/// The jumping child's handler of SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV and
+/// SIGSYS: exits with 100 + the signal if its marked page is intact, with 1
+/// if it is not (a host mmap over it ran).
+extern "C" fn on_fault(sig: i32) {
+    let page = MARK_PAGE.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: the page was allocated and filled by this process; if a host
+    // mapping replaced it, it is still mapped (to another file page).
+    let intact = (0..4096).all(|i| unsafe { *((page + i) as *const u8) } == mark_byte(i));
+    exit_now(if intact { 100 + sig } else { 1 });
+}
+
+/// `probe stubjump`: forks one child per entry point of umbra's stub pages
+/// (every instruction of the stub code page's blob, as read from the page;
+/// on arm also the batch page) that jumps there with the registers of a
+/// host `mmap(marked page, 4096, RW, MAP_SHARED|MAP_FIXED, fd 3, 0)`, fd 3
+/// closed in the guest and sp on a zeroed stack (so a sigreturn reached in
+/// the stub finds a null frame). A child must end by SIGKILL (umbra killed
+/// it: its stub died, e.g. by the stub's seccomp filter) or by a fault
+/// signal, caught with its marked page intact. A changed page (a host
+/// mapping call ran), any other exit, or (arm) a cookie visible to the guest
+/// fails. Prints one line per page and `stubjump: PASS ...` or
+/// `stubjump: FAIL ...`. Only meant to run under umbra.
+fn stubjump() -> bool {
+    let code = STUB_ADDR;
+    // The blob: up to its last non-zero word (the rest of the page is 0).
+    let words: Vec<u32> = (0..1024)
+        // SAFETY: under umbra the stub code page is mapped r-x here.
+        .map(|i| unsafe { *((code + 4 * i) as *const u32) })
+        .collect();
+    let len = words.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+    let mut pages: Vec<(&str, Vec<usize>)> =
+        vec![("code page", (0..len).map(|i| code + 4 * i).collect())];
+    if !STUB_BATCH_TARGETS.is_empty() {
+        pages.push(("batch page", STUB_BATCH_TARGETS.to_vec()));
+    }
+    let cookie_words = || -> Vec<u32> {
+        COOKIE_ADDR.map_or(Vec::new(), |a| {
+            // SAFETY: under umbra the stub data page is mapped r-- here.
+            (0..3)
+                .map(|i| unsafe { *((a + 4 * i) as *const u32) })
+                .collect()
+        })
+    };
+    let mut bad: Vec<String> = Vec::new();
+    let cookie_before = cookie_words();
+    // A marked page and a zeroed stack (sp in its middle).
+    let mut area = vec![0u8; 4096 * 18];
+    let page = (area.as_mut_ptr() as usize + 4095) & !4095;
+    let sp = page + 4096 * 9;
+    MARK_PAGE.store(page, std::sync::atomic::Ordering::SeqCst);
+    let (mut killed, mut caught, mut timed_out, mut jumps) = (0, 0, 0, 0);
+    let t = Instant::now();
+    for (what, targets) in &pages {
+        let mut line = format!("stubjump: {what}, {} entry points:", targets.len());
+        for &pc in targets {
+            let pid = fork_run(|| {
+                sys6(CLOSE, [3, 0, 0, 0, 0, 0]);
+                for i in 0..4096 {
+                    // SAFETY: `page` is in `area`, this process's copy.
+                    unsafe { *((page + i) as *mut u8) = mark_byte(i) };
+                }
+                for sig in [4, 5, 7, 8, 11, 31] {
+                    sigaction(sig, on_fault as *const () as usize, 0);
+                }
+                jump(pc, page, sp)
+            });
+            if pid < 0 {
+                bad.push(format!("fork failed ({pid})"));
+                break;
+            }
+            jumps += 1;
+            let off = pc - code;
+            let word = match wait_for(pid, 3000) {
+                None => {
+                    timed_out += 1;
+                    "TIMEOUT".to_string()
+                }
+                Some(s) if s & 0x7f == 9 => {
+                    killed += 1;
+                    "KILL".to_string()
+                }
+                Some(s) if s & 0x7f != 0 => {
+                    caught += 1;
+                    format!("sig{}", s & 0x7f)
+                }
+                Some(s) => match (s >> 8) & 0xff {
+                    c @ 101..=131 => {
+                        caught += 1;
+                        format!("caught{}", c - 100)
+                    }
+                    1 => {
+                        bad.push(format!("{what} +{off:#x}: the marked page changed"));
+                        "CHANGED".to_string()
+                    }
+                    c => {
+                        bad.push(format!("{what} +{off:#x}: exit {c}"));
+                        format!("exit{c}")
+                    }
+                },
+            };
+            line += &format!(" {off:x}:{word}");
+        }
+        println!("{line}");
+    }
+    let cookie_after = cookie_words();
+    if !cookie_before.is_empty() {
+        println!("stubjump: cookie words seen by the guest: {cookie_before:x?} before, {cookie_after:x?} after");
+        if cookie_before.iter().chain(&cookie_after).any(|&w| w != 0) {
+            bad.push("the guest sees a batch cookie".into());
+        }
+    }
+    drop(area);
+    let summary = format!(
+        "{jumps} jumps in {:.1} s: {killed} ended by SIGKILL (stub killed), {caught} by a fault signal, {timed_out} spun and were killed",
+        t.elapsed().as_secs_f64()
+    );
+    if len == 0 {
+        bad.push("the stub code page reads as zeros".into());
+    }
+    if bad.is_empty() {
+        println!("stubjump: PASS: {summary}; no host mapping call ran");
+        true
+    } else {
+        println!("stubjump: FAIL: {summary}; {}", bad.join("; "));
+        false
+    }
+}
+
 fn arg_n(args: &[String], default: u32) -> u32 {
     args.get(2).and_then(|s| s.parse().ok()).unwrap_or(default)
 }
@@ -598,8 +820,9 @@ fn main() {
         Some("fp") => std::process::exit(if fp_across_handler(false) { 0 } else { 1 }),
         Some("fpsi") => std::process::exit(if fp_across_handler(true) { 0 } else { 1 }),
         Some("sweep") => sweep(arg_n(&args, 1)),
+        Some("stubjump") => std::process::exit(if stubjump() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump");
             std::process::exit(2);
         }
     }
