@@ -415,3 +415,140 @@ fn extra_images_mount_writable_or_read_only() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `stat -f` fields: type, block size, blocks, free, available, inodes, free
+/// inodes, fsid, name length.
+const STATFS_FMT: &str = "%t %S %b %f %a %c %d %i %l";
+
+/// The `Name: value` lines of `dumpe2fs -h IMG`.
+fn dumpe2fs_head(img: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let dumpe2fs = require_tool("dumpe2fs", "e2fsprogs");
+    let out = Command::new(dumpe2fs)
+        .arg("-h")
+        .arg(img)
+        .output()
+        .expect("run dumpe2fs");
+    assert!(out.status.success(), "dumpe2fs -h failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The host's own `stat -f` of the image mounted read-only on a loop device,
+/// `None` when this host cannot mount it (not root, no loop devices).
+fn linux_statfs(img: &std::path::Path, dir: &std::path::Path) -> Option<String> {
+    std::fs::create_dir_all(dir).ok()?;
+    let mounted = Command::new("mount")
+        .args(["-o", "loop,ro"])
+        .arg(img)
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    if !mounted {
+        return None;
+    }
+    let out = Command::new(busybox())
+        .args(["stat", "-f", "-c", STATFS_FMT])
+        .arg(dir)
+        .output();
+    let _ = Command::new("umount").arg(dir).status();
+    Some(String::from_utf8_lossy(&out.ok()?.stdout).into_owned())
+}
+
+#[test]
+fn statfs_reports_the_images_figures() {
+    for bs in [1024u32, 4096] {
+        let d = scratch(&format!("statfs{bs}"));
+        let tree = d.join("tree");
+        busybox_tree(&tree);
+        // With /proc and /run present, umbra's boot changes nothing on the image.
+        for dir in ["proc", "run"] {
+            std::fs::create_dir_all(tree.join(dir)).unwrap();
+        }
+        let img = d.join("root.img");
+        mke2fs(&tree, &img, bs, "32M");
+        let out = run_image(
+            &img,
+            &[],
+            &["/bin/busybox", "stat", "-f", "-c", STATFS_FMT, "/"],
+        );
+        out.assert_code(0);
+        let line = out.stdout_text();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f.len(), 9, "{}", out.describe());
+        let n = |i: usize| f[i].parse::<u64>().unwrap();
+        let h = dumpe2fs_head(&img);
+        let num = |k: &str| h[k].parse::<u64>().unwrap();
+        assert_eq!(f[0], "ef53");
+        assert_eq!(n(1), num("Block size"));
+        assert!(n(2) < num("Block count") && n(2) > num("Block count") * 9 / 10);
+        assert_eq!(n(3), num("Free blocks"));
+        assert_eq!(n(4), num("Free blocks") - num("Reserved block count"));
+        assert_eq!(n(5), num("Inode count"));
+        assert_eq!(n(6), num("Free inodes"));
+        assert_eq!(f[8], "255");
+        // f_fsid as Linux makes it: the UUID's little-endian halves xor'ed,
+        // printed val[0] then val[1].
+        let hex: String = h["Filesystem UUID"].replace('-', "");
+        let byte = |i: usize| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        let le = |at: usize| u64::from_le_bytes(std::array::from_fn(|i| byte(at + i)));
+        let id = le(0) ^ le(8);
+        assert_eq!(f[7], format!("{:x}{:08x}", id as u32, (id >> 32) as u32));
+        // Linux's own figures for the same image, when this host can mount it.
+        match linux_statfs(&img, &d.join("mnt")) {
+            Some(native) => assert_eq!(line, native, "umbra vs Linux statfs"),
+            None => eprintln!(
+                "cannot loop-mount {}: skipping Linux's figures",
+                img.display()
+            ),
+        }
+        // The other filesystems keep their own magic numbers.
+        let out = run_image(
+            &img,
+            &[],
+            &[
+                "/bin/busybox",
+                "stat",
+                "-f",
+                "-c",
+                "%t",
+                "/proc",
+                "/tmp",
+                "/dev",
+            ],
+        );
+        out.assert_code(0);
+        assert_eq!(out.stdout_text(), "9fa0\n1021994\n1021994\n");
+        // A 5 MiB file takes its blocks (data and indirect, as st_blocks counts
+        // them) and an inode, seen in the same session and on the image after.
+        let out = rw(
+            &img,
+            &[
+                "/bin/sh",
+                "-c",
+                "/bin/busybox dd if=/dev/zero of=/data/big bs=1M count=5 2>/dev/null; \
+                 /bin/busybox stat -c %b /data/big; \
+                 /bin/busybox stat -f -c '%f %a %d' /",
+            ],
+        );
+        let v: Vec<u64> = out
+            .stdout_text()
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect();
+        assert_eq!(v.len(), 4, "{}", out.describe());
+        let used = v[0] * 512 / u64::from(bs);
+        assert!(used >= (5 << 20) / u64::from(bs), "{}", out.describe());
+        assert_eq!(v[1], n(3) - used, "{}", out.describe());
+        assert_eq!(v[2], n(4) - used);
+        assert_eq!(v[3], n(6) - 1);
+        let h = dumpe2fs_head(&img);
+        assert_eq!(h["Free blocks"].parse::<u64>().unwrap(), v[1]);
+        assert_fsck_clean(&img);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -132,6 +132,33 @@ struct MountTable {
     next_anon_minor: u32,
 }
 
+/// The options of a mount of `fstype` on `path`, as /proc/mounts lists them
+/// (those of Linux's usual mounts of the same filesystems).
+pub fn mount_options(fstype: &str, path: &str) -> &'static str {
+    match fstype {
+        "proc" => "rw,nosuid,nodev,noexec,relatime",
+        "devtmpfs" => "rw,nosuid,relatime",
+        "tmpfs" if path != "/" => "rw,nosuid,nodev,relatime",
+        _ => "rw,relatime",
+    }
+}
+
+/// statfs's f_flags for a mount of `fstype` on `path`: ST_VALID plus the ST_*
+/// bit of each of its [`mount_options`].
+pub fn mount_st_flags(fstype: &str, path: &str) -> u32 {
+    use super::vfs::st_flags::*;
+    mount_options(fstype, path)
+        .split(',')
+        .fold(ST_VALID, |f, o| match o {
+            "ro" => f | ST_RDONLY,
+            "nosuid" => f | ST_NOSUID,
+            "nodev" => f | ST_NODEV,
+            "noexec" => f | ST_NOEXEC,
+            "relatime" => f | ST_RELATIME,
+            _ => f,
+        })
+}
+
 /// The name space: a root filesystem, the filesystems mounted on it, and the
 /// character devices by number.
 pub struct Vfs {
@@ -226,6 +253,25 @@ impl Vfs {
             });
         }
         v
+    }
+
+    /// The filesystem type and mount point of the mount `node` is in.
+    pub fn mount_of(&self, node: &PathNode) -> MountInfo {
+        if node.mount != 0 {
+            let t = self.table.lock();
+            if let Some(m) = t.mounts.iter().find(|m| m.id == node.mount) {
+                return MountInfo {
+                    id: m.id,
+                    path: m.path.clone(),
+                    fstype: m.fstype.clone(),
+                };
+            }
+        }
+        MountInfo {
+            id: 0,
+            path: String::from("/"),
+            fstype: self.root_fstype.clone(),
+        }
     }
 
     /// Registers the driver of character device `rdev` (see [`makedev`]).

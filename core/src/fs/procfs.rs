@@ -942,12 +942,7 @@ pub fn stat_text(sys: &SysSummary, nprocs: usize) -> String {
 pub fn mounts_text(mounts: &[MountLine]) -> String {
     let mut s = String::new();
     for m in mounts {
-        let opts = match m.fstype.as_str() {
-            "proc" => "rw,nosuid,nodev,noexec,relatime",
-            "devtmpfs" => "rw,nosuid,relatime",
-            "tmpfs" if m.path != "/" => "rw,nosuid,nodev,relatime",
-            _ => "rw,relatime",
-        };
+        let opts = super::path::mount_options(&m.fstype, &m.path);
         let _ = writeln!(
             s,
             "{} {} {} {opts} 0 0",

@@ -559,7 +559,53 @@ pub trait Inode: Send + Sync {
     fn file_ops(&self) -> Option<Arc<dyn FileOps>> {
         None
     }
+
+    /// What statfs(2) reports for the filesystem holding this node, for a
+    /// filesystem with figures of its own (ext2). `None` lets the caller answer
+    /// by the mount's type (memory figures for tmpfs, zeros for procfs).
+    fn statfs(&self) -> Option<FsStats> {
+        None
+    }
 }
+
+/// A filesystem's figures as statfs(2) reports them (struct kstatfs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsStats {
+    /// The magic number (EXT2_SUPER_MAGIC, TMPFS_MAGIC, ...).
+    pub f_type: u32,
+    pub bsize: u32,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: [i32; 2],
+    pub namelen: u32,
+    pub frsize: u32,
+    /// ST_* flags of the filesystem itself (ST_RDONLY); the mount's flags are
+    /// added by the caller.
+    pub flags: u32,
+}
+
+/// statfs f_flags bits (ST_* of <sys/statvfs.h>, as Linux's statfs reports them).
+pub mod st_flags {
+    pub const ST_RDONLY: u32 = 0x0001;
+    pub const ST_NOSUID: u32 = 0x0002;
+    pub const ST_NODEV: u32 = 0x0004;
+    pub const ST_NOEXEC: u32 = 0x0008;
+    /// Always set by Linux: f_flags is valid.
+    pub const ST_VALID: u32 = 0x0020;
+    pub const ST_RELATIME: u32 = 0x1000;
+}
+
+/// EXT2_SUPER_MAGIC.
+pub const EXT2_SUPER_MAGIC: u32 = 0xef53;
+/// TMPFS_MAGIC (also devtmpfs).
+pub const TMPFS_MAGIC: u32 = 0x0102_1994;
+/// PROC_SUPER_MAGIC.
+pub const PROC_SUPER_MAGIC: u32 = 0x9fa0;
+/// PIPEFS_MAGIC.
+pub const PIPEFS_MAGIC: u32 = 0x5049_5045;
 
 /// The errno of a data operation on a node that has no data.
 fn not_a_file(kind: FileType) -> Errno {

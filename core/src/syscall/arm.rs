@@ -49,12 +49,8 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         STAT => fs::sys_stat_old(k, CWD, a[0], a[1], 0),
         LSTAT => fs::sys_stat_old(k, CWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         FSTAT => fs::sys_stat_old(k, a[0] as i32, 0, a[1], 0),
-        STATFS64 => fs::sys_statfs64(k, a[1] as usize, a[2]),
-        FSTATFS64 => k
-            .proc()
-            .fds
-            .get(a[0] as i32)
-            .and_then(|_| fs::sys_statfs64(k, a[1] as usize, a[2])),
+        STATFS64 => fs::sys_statfs64(k, a[0], a[1] as usize, a[2]),
+        FSTATFS64 => fs::sys_fstatfs64(k, a[0] as i32, a[1] as usize, a[2]),
         // 64-bit time.
         CLOCK_GETTIME64 => time::sys_clock_gettime(k, a[0] as u32, a[1], TimeAbi::Time64),
         CLOCK_GETRES_TIME64 => time::sys_clock_getres(k, a[0] as u32, a[1], TimeAbi::Time64),

@@ -8,7 +8,10 @@
 //! does), and calls the path operations of `fs::ops`, which hold the semantics.
 
 use crate::fs::ops::{self, RenameFlags, TimeChange};
-use crate::fs::vfs::{timespec_from_ns, FsCtx, PATH_MAX};
+use crate::fs::vfs::{
+    timespec_from_ns, FsCtx, FsStats, NAME_MAX, PATH_MAX, PIPEFS_MAGIC, PROC_SUPER_MAGIC,
+    TMPFS_MAGIC,
+};
 use crate::fs::{FollowLast, Inode, PathRef};
 use crate::host::Host;
 use crate::kernel::Kernel;
@@ -475,72 +478,382 @@ pod_struct! {
     }
 }
 
-const TMPFS_MAGIC: i64 = 0x0102_1994;
+/// What statfs reports for a node: the filesystem's own figures when it has
+/// them (ext2), else by the mount's type: procfs reports no space (as Linux's
+/// simple_statfs), tmpfs and devtmpfs the guest's memory. The mount's flags
+/// (ST_VALID, nosuid, ...) are added.
+fn fs_stats<H: Host>(k: &Kernel<H>, node: &PathRef) -> FsStats {
+    let m = k.vfs.mount_of(node);
+    let mut s = match node.inode().statfs() {
+        Some(s) => s,
+        None if m.fstype == "proc" => FsStats {
+            f_type: PROC_SUPER_MAGIC,
+            bsize: 4096,
+            namelen: NAME_MAX as u32,
+            frsize: 4096,
+            ..FsStats::default()
+        },
+        None => memory_stats(k),
+    };
+    s.flags |= crate::fs::path::mount_st_flags(&m.fstype, &m.path);
+    s
+}
 
-/// statfs(2) and fstatfs(2): every file system is memory-backed today and
-/// reports the guest's free memory as its space.
-pub fn sys_statfs<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
-    if super::uabi::NATIVE == super::uabi::Long::W32 {
-        let s = statfs64_arm(k);
-        let w = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        let s32 = umbra_abi::structs::Statfs32 {
-            f_type: s.f_type,
-            f_bsize: s.f_bsize,
-            f_blocks: w(s.f_blocks),
-            f_bfree: w(s.f_bfree),
-            f_bavail: w(s.f_bavail),
-            f_files: w(s.f_files),
-            f_ffree: w(s.f_ffree),
-            f_namelen: s.f_namelen,
-            f_frsize: s.f_frsize,
-            ..Default::default()
-        };
-        k.user().write(UserOutPtr::new(out), &s32)?;
-        return Ok(0);
-    }
+/// tmpfs's figures: the guest's memory, in pages.
+fn memory_stats<H: Host>(k: &Kernel<H>) -> FsStats {
     let total = k.frames.total() as u64;
     let free = k.frames.free_count() as u64;
-    let s = Statfs {
+    FsStats {
         f_type: TMPFS_MAGIC,
-        f_bsize: 4096,
-        f_blocks: total,
-        f_bfree: free,
-        f_bavail: free,
-        f_files: total,
-        f_ffree: free,
-        f_namelen: 255,
-        f_frsize: 4096,
-        ..Statfs::default()
-    };
-    k.user().write(UserOutPtr::new(out), &s)?;
+        bsize: 4096,
+        blocks: total,
+        bfree: free,
+        bavail: free,
+        files: total,
+        ffree: free,
+        namelen: NAME_MAX as u32,
+        frsize: 4096,
+        ..FsStats::default()
+    }
+}
+
+/// What fstatfs reports for `fd`: its node's filesystem; a pipe is on pipefs;
+/// other files without a path (the console) report tmpfs's figures.
+fn fd_stats<H: Host>(k: &mut Kernel<H>, fd: i32) -> KResult<FsStats> {
+    let f = k.proc().fds.get(fd)?;
+    if let Some(node) = f.path() {
+        return Ok(fs_stats(k, node));
+    }
+    if let Some(i) = f.inode() {
+        if let Some(s) = i.statfs() {
+            return Ok(s);
+        }
+    }
+    let is_pipe = f.ops().is_some_and(|o| {
+        o.as_any().is::<crate::fs::pipe::PipeReader>()
+            || o.as_any().is::<crate::fs::pipe::PipeWriter>()
+    });
+    Ok(if is_pipe {
+        FsStats {
+            f_type: PIPEFS_MAGIC,
+            bsize: 4096,
+            namelen: NAME_MAX as u32,
+            frsize: 4096,
+            flags: crate::fs::vfs::st_flags::ST_VALID,
+            ..FsStats::default()
+        }
+    } else {
+        memory_stats(k)
+    })
+}
+
+/// What statfs reports for `path` (followed, as statfs does).
+fn path_stats<H: Host>(k: &mut Kernel<H>, path: u64) -> KResult<FsStats> {
+    let path = path_arg(k, path)?;
+    let start = k.proc().cwd.clone();
+    let cx = fs_ctx(k);
+    let node = k.vfs.lookup(&start, &path, FollowLast::Follow, &cx.cred)?;
+    Ok(fs_stats(k, &node))
+}
+
+/// struct statfs of a 64-bit guest.
+fn statfs_lp64(s: &FsStats) -> Statfs {
+    Statfs {
+        f_type: i64::from(s.f_type),
+        f_bsize: i64::from(s.bsize),
+        f_blocks: s.blocks,
+        f_bfree: s.bfree,
+        f_bavail: s.bavail,
+        f_files: s.files,
+        f_ffree: s.ffree,
+        f_fsid: s.fsid,
+        f_namelen: i64::from(s.namelen),
+        f_frsize: i64::from(s.frsize),
+        f_flags: i64::from(s.flags),
+        f_spare: [0; 4],
+    }
+}
+
+/// struct statfs of a 32-bit guest: EOVERFLOW when a count does not fit, as
+/// Linux's do_statfs_native (f_files and f_ffree may be -1).
+fn statfs_32(s: &FsStats) -> KResult<umbra_abi::structs::Statfs32> {
+    let w = |v: u64| u32::try_from(v).map_err(|_| Errno::EOVERFLOW);
+    let w_or_all = |v: u64| if v == u64::MAX { Ok(u32::MAX) } else { w(v) };
+    Ok(umbra_abi::structs::Statfs32 {
+        f_type: s.f_type,
+        f_bsize: s.bsize,
+        f_blocks: w(s.blocks)?,
+        f_bfree: w(s.bfree)?,
+        f_bavail: w(s.bavail)?,
+        f_files: w_or_all(s.files)?,
+        f_ffree: w_or_all(s.ffree)?,
+        f_fsid: s.fsid,
+        f_namelen: s.namelen,
+        f_frsize: s.frsize,
+        f_flags: s.flags,
+        f_spare: [0; 4],
+    })
+}
+
+/// struct statfs64 of 32-bit ARM (84 bytes, packed).
+fn statfs64_arm(s: &FsStats) -> umbra_abi::structs::Statfs64Arm {
+    umbra_abi::structs::Statfs64Arm {
+        f_type: s.f_type,
+        f_bsize: s.bsize,
+        f_blocks: s.blocks,
+        f_bfree: s.bfree,
+        f_bavail: s.bavail,
+        f_files: s.files,
+        f_ffree: s.ffree,
+        f_fsid: s.fsid,
+        f_namelen: s.namelen,
+        f_frsize: s.frsize,
+        f_flags: s.flags,
+        f_spare: [0; 4],
+    }
+}
+
+fn write_statfs<H: Host>(k: &mut Kernel<H>, s: &FsStats, out: u64) -> SysResult {
+    if super::uabi::NATIVE == super::uabi::Long::W32 {
+        let s32 = statfs_32(s)?;
+        k.user().write(UserOutPtr::new(out), &s32)?;
+    } else {
+        k.user().write(UserOutPtr::new(out), &statfs_lp64(s))?;
+    }
     Ok(0)
 }
 
-fn statfs64_arm<H: Host>(k: &mut Kernel<H>) -> umbra_abi::structs::Statfs64Arm {
-    let total = k.frames.total() as u64;
-    let free = k.frames.free_count() as u64;
-    umbra_abi::structs::Statfs64Arm {
-        f_type: TMPFS_MAGIC as u32,
-        f_bsize: 4096,
-        f_blocks: total,
-        f_bfree: free,
-        f_bavail: free,
-        f_files: total,
-        f_ffree: free,
-        f_namelen: 255,
-        f_frsize: 4096,
-        ..Default::default()
-    }
+/// statfs(2).
+pub fn sys_statfs<H: Host>(k: &mut Kernel<H>, path: u64, out: u64) -> SysResult {
+    let s = path_stats(k, path)?;
+    write_statfs(k, &s, out)
 }
 
-/// statfs64(2) and fstatfs64(2) of 32-bit ARM: `size` must be that of its
-/// packed struct statfs64 (84 bytes).
-pub fn sys_statfs64<H: Host>(k: &mut Kernel<H>, size: usize, out: u64) -> SysResult {
+/// fstatfs(2).
+pub fn sys_fstatfs<H: Host>(k: &mut Kernel<H>, fd: i32, out: u64) -> SysResult {
+    let s = fd_stats(k, fd)?;
+    write_statfs(k, &s, out)
+}
+
+/// statfs64(2) of 32-bit ARM: `size` must be that of its packed struct
+/// statfs64 (84 bytes).
+pub fn sys_statfs64<H: Host>(k: &mut Kernel<H>, path: u64, size: usize, out: u64) -> SysResult {
     use umbra_abi::Pod;
     if size != umbra_abi::structs::Statfs64Arm::SIZE {
         return Err(Errno::EINVAL);
     }
-    let s = statfs64_arm(k);
-    k.user().write(UserOutPtr::new(out), &s)?;
+    let s = path_stats(k, path)?;
+    k.user().write(UserOutPtr::new(out), &statfs64_arm(&s))?;
     Ok(0)
+}
+
+/// fstatfs64(2) of 32-bit ARM.
+pub fn sys_fstatfs64<H: Host>(k: &mut Kernel<H>, fd: i32, size: usize, out: u64) -> SysResult {
+    use umbra_abi::Pod;
+    if size != umbra_abi::structs::Statfs64Arm::SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let s = fd_stats(k, fd)?;
+    k.user().write(UserOutPtr::new(out), &statfs64_arm(&s))?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod statfs_tests {
+    use super::*;
+    use crate::config::{Config, PAGE_SIZE};
+    use crate::fs::blockdev::MemDevice;
+    use crate::fs::ext2::{format, Ext2Fs, FormatOptions};
+    use crate::fs::vfs::st_flags::*;
+    use crate::testing::{newc_archive, tiny_elf, MockHost};
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use umbra_abi::elf::ET_EXEC;
+
+    const FRAMES: usize = 1024;
+
+    /// A kernel whose pid 1 is current, with an ext2 image mounted on /mnt
+    /// (read-only when `ro`) and procfs on /proc; returns it with a scratch
+    /// address in pid 1's stack.
+    fn boot(ro: bool) -> (Kernel<MockHost>, Ext2Fs, u64) {
+        let elf = tiny_elf(ET_EXEC);
+        let archive = newc_archive(&[
+            ("bin", 0o040_755, &[]),
+            ("bin/prog", 0o100_755, &elf),
+            ("mnt", 0o040_755, &[]),
+        ]);
+        let (vfs, console) = crate::fs::vfs_from_cpio(&archive, Timespec::default()).unwrap();
+        let dev: Arc<dyn crate::fs::blockdev::BlockDevice> =
+            Arc::new(MemDevice::zeroed(4 << 20).unwrap());
+        format(
+            &dev,
+            &FormatOptions {
+                block_size: 1024,
+                uuid: *b"0123456789abcdef",
+                ..FormatOptions::default()
+            },
+        )
+        .unwrap();
+        let fs = Ext2Fs::mount(dev, 7, ro).unwrap();
+        vfs.mount_at("/mnt", fs.root().unwrap(), "ext2").unwrap();
+        let cfg = Config {
+            argv: vec![String::from("/bin/prog")],
+            ..Config::default()
+        };
+        let mut k = Kernel::new(MockHost::new(FRAMES * PAGE_SIZE), vfs, cfg, FRAMES);
+        k.cur = k
+            .spawn_init(crate::fs::devfs::stdio_files(&console))
+            .unwrap();
+        let sp = k.proc().thread.regs.sp();
+        let scratch = (sp & !0xfff) - 4 * 0x1000;
+        (k, fs, scratch)
+    }
+
+    fn put_path(k: &mut Kernel<MockHost>, at: u64, path: &str) {
+        let mut b = Vec::from(path.as_bytes());
+        b.push(0);
+        k.user().write_bytes(at, &b).unwrap();
+    }
+
+    /// The statfs the guest got at `out`, in this build's layout, as FsStats.
+    fn got(k: &mut Kernel<MockHost>, out: u64) -> FsStats {
+        if super::super::uabi::NATIVE == super::super::uabi::Long::W32 {
+            let s: umbra_abi::structs::Statfs32 =
+                k.user().read(crate::mm::UserInPtr::new(out)).unwrap();
+            FsStats {
+                f_type: s.f_type,
+                bsize: s.f_bsize,
+                blocks: s.f_blocks.into(),
+                bfree: s.f_bfree.into(),
+                bavail: s.f_bavail.into(),
+                files: s.f_files.into(),
+                ffree: s.f_ffree.into(),
+                fsid: s.f_fsid,
+                namelen: s.f_namelen,
+                frsize: s.f_frsize,
+                flags: s.f_flags,
+            }
+        } else {
+            let s: Statfs = k.user().read(crate::mm::UserInPtr::new(out)).unwrap();
+            FsStats {
+                f_type: s.f_type as u32,
+                bsize: s.f_bsize as u32,
+                blocks: s.f_blocks,
+                bfree: s.f_bfree,
+                bavail: s.f_bavail,
+                files: s.f_files,
+                ffree: s.f_ffree,
+                fsid: s.f_fsid,
+                namelen: s.f_namelen as u32,
+                frsize: s.f_frsize as u32,
+                flags: s.f_flags as u32,
+            }
+        }
+    }
+
+    #[test]
+    fn statfs_and_fstatfs_report_each_filesystem() {
+        let (mut k, fs, buf) = boot(false);
+        let path = buf + 0x800;
+        let want = fs.statfs();
+        let mount = ST_VALID | ST_RELATIME;
+        put_path(&mut k, path, "/mnt/.");
+        assert_eq!(sys_statfs(&mut k, path, buf), Ok(0));
+        let s = got(&mut k, buf);
+        assert_eq!(
+            s,
+            FsStats {
+                flags: mount,
+                ..want
+            }
+        );
+        assert_eq!(s.f_type, 0xef53);
+        assert_ne!(s.fsid, [0, 0]);
+        // fstatfs of an open directory and of a file created there, whose
+        // blocks show at once.
+        let fd = sys_openat(&mut k, AT_FDCWD, path, O_RDONLY, 0).unwrap() as i32;
+        assert_eq!(sys_fstatfs(&mut k, fd, buf), Ok(0));
+        assert_eq!(got(&mut k, buf), s);
+        put_path(&mut k, path, "/mnt/f");
+        let fd = sys_openat(
+            &mut k,
+            AT_FDCWD,
+            path,
+            O_RDWR | OpenFlags::O_CREAT.bits(),
+            0o644,
+        )
+        .unwrap() as i32;
+        k.proc()
+            .fds
+            .get(fd)
+            .unwrap()
+            .inode()
+            .unwrap()
+            .write_at(0, &[1u8; 64 * 1024], Timespec::default())
+            .unwrap();
+        assert_eq!(sys_fstatfs(&mut k, fd, buf), Ok(0));
+        let after = got(&mut k, buf);
+        assert!(after.bfree <= s.bfree - 64, "{after:?}");
+        assert_eq!(after.ffree, s.ffree - 1);
+        // procfs and the root tmpfs.
+        put_path(&mut k, path, "/");
+        assert_eq!(sys_statfs(&mut k, path, buf), Ok(0));
+        let t = got(&mut k, buf);
+        assert_eq!((t.f_type, t.bsize, t.namelen), (TMPFS_MAGIC, 4096, 255));
+        assert_eq!(t.blocks, FRAMES as u64);
+        assert_eq!(t.flags, ST_VALID | ST_RELATIME);
+        put_path(&mut k, path, "/dev");
+        assert_eq!(sys_statfs(&mut k, path, buf), Ok(0));
+        let d = got(&mut k, buf);
+        assert_eq!(d.f_type, TMPFS_MAGIC);
+        assert_eq!(d.flags, ST_VALID | ST_NOSUID | ST_RELATIME);
+        put_path(&mut k, path, "/nope");
+        assert_eq!(sys_statfs(&mut k, path, buf), Err(Errno::ENOENT));
+        assert_eq!(sys_fstatfs(&mut k, 99, buf), Err(Errno::EBADF));
+        // A pipe is on pipefs.
+        assert_eq!(super::super::poll::sys_pipe2(&mut k, path, 0), Ok(0));
+        let mut fds = [0u8; 4];
+        k.user().read_bytes(path, &mut fds).unwrap();
+        assert_eq!(sys_fstatfs(&mut k, i32::from_ne_bytes(fds), buf), Ok(0));
+        assert_eq!(got(&mut k, buf).f_type, PIPEFS_MAGIC);
+        // statfs64 wants its own size.
+        put_path(&mut k, path, "/mnt");
+        assert_eq!(sys_statfs64(&mut k, path, 88, buf), Err(Errno::EINVAL));
+        assert_eq!(sys_statfs64(&mut k, path, 84, buf), Ok(0));
+        let mut b = [0u8; 84];
+        k.user().read_bytes(buf, &mut b).unwrap();
+        assert_eq!(u32::from_ne_bytes(b[..4].try_into().unwrap()), 0xef53);
+        assert_eq!(
+            u64::from_ne_bytes(b[32..40].try_into().unwrap()),
+            after.files
+        );
+        assert_eq!(u32::from_ne_bytes(b[64..68].try_into().unwrap()), mount);
+    }
+
+    #[test]
+    fn read_only_ext2_sets_st_rdonly() {
+        let (mut k, _fs, buf) = boot(true);
+        let path = buf + 0x800;
+        put_path(&mut k, path, "/mnt");
+        assert_eq!(sys_statfs(&mut k, path, buf), Ok(0));
+        assert_eq!(got(&mut k, buf).flags, ST_VALID | ST_RELATIME | ST_RDONLY);
+    }
+
+    #[test]
+    fn narrow_statfs_refuses_what_does_not_fit() {
+        let big = FsStats {
+            blocks: 1 << 32,
+            files: u64::MAX,
+            ..FsStats::default()
+        };
+        assert_eq!(statfs_32(&big).map(|_| ()), Err(Errno::EOVERFLOW));
+        let ok = FsStats {
+            blocks: 5,
+            files: u64::MAX,
+            ffree: u64::MAX,
+            ..FsStats::default()
+        };
+        let s = statfs_32(&ok).unwrap();
+        assert_eq!((s.f_blocks, s.f_files, s.f_ffree), (5, u32::MAX, u32::MAX));
+    }
 }

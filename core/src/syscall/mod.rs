@@ -106,8 +106,8 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         FTRUNCATE => fs::sys_ftruncate(k, a[0] as i32, long_arg(a[1])),
         TRUNCATE => fs::sys_truncate(k, a[0], long_arg(a[1])),
         UMASK => fs::sys_umask(k, a[0] as u32),
-        STATFS => fs::sys_statfs(k, a[1]),
-        FSTATFS => fs::sys_statfs(k, a[1]),
+        STATFS => fs::sys_statfs(k, a[0], a[1]),
+        FSTATFS => fs::sys_fstatfs(k, a[0] as i32, a[1]),
         // Memory.
         BRK => mem::sys_brk(k, a[0]),
         #[cfg(target_pointer_width = "64")]

@@ -12,7 +12,9 @@ use umbra_abi::structs::Timespec;
 use super::wire::*;
 use super::{FsInner, State, LINK_MAX};
 use crate::error::{Errno, KResult};
-use crate::fs::vfs::{makedev, DirEntry, FileType, Inode, Metadata, NewNode, SetAttr, NAME_MAX};
+use crate::fs::vfs::{
+    makedev, DirEntry, FileType, FsStats, Inode, Metadata, NewNode, SetAttr, NAME_MAX,
+};
 
 /// An ext2 inode in memory: only its number. At most one object exists per
 /// number; dropping the last one frees the inode if it has no links left.
@@ -677,6 +679,11 @@ impl Ext2Inode {
 impl Inode for Ext2Inode {
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn statfs(&self) -> Option<FsStats> {
+        let st = self.lock();
+        Some(self.fs.statfs(&st))
     }
 
     fn kind(&self) -> FileType {

@@ -731,3 +731,135 @@ fn seed_images_are_small_and_clean() {
         let _ = std::fs::remove_dir_all(&t);
     }
 }
+
+/// What `dumpe2fs IMG` says: the header's `Name: value` lines, and the
+/// metadata overhead summed from the group listing (blocks before the first
+/// data block, superblock copies, group descriptors, reserved GDT blocks,
+/// bitmaps and inode tables).
+fn dumpe2fs(img: &Path) -> (BTreeMap<String, String>, u64) {
+    let out = Command::new(tool("dumpe2fs")).arg(img).output().unwrap();
+    assert!(out.status.success(), "dumpe2fs failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut head = BTreeMap::new();
+    let mut overhead = 0u64;
+    let span = |s: &str| -> u64 {
+        let r = s.split_whitespace().next().unwrap().trim_end_matches(',');
+        match r.split_once('-') {
+            Some((a, b)) => b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1,
+            None => 1,
+        }
+    };
+    for line in text.lines() {
+        let l = line.trim();
+        if !line.starts_with(' ') {
+            if let Some((k, v)) = l.split_once(':') {
+                head.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            continue;
+        }
+        for part in l.split(", ") {
+            for key in [
+                "superblock at ",
+                "Group descriptors at ",
+                "Reserved GDT blocks at ",
+                "Block bitmap at ",
+                "Inode bitmap at ",
+                "Inode table at ",
+            ] {
+                if let Some(i) = part.find(key) {
+                    overhead += span(&part[i + key.len()..]);
+                }
+            }
+        }
+    }
+    overhead += head["First block"].parse::<u64>().unwrap();
+    (head, overhead)
+}
+
+#[test]
+fn statfs_matches_dumpe2fs_and_follows_writes() {
+    use crate::fs::vfs::st_flags::ST_RDONLY;
+    let t = tmpdir("statfs");
+    let uuid = "0123abcd-4567-89ef-0011-223344556677";
+    let src = t.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a"), b"x").unwrap();
+    let mut cases = Vec::new();
+    for bs in [1024u32, 4096] {
+        // mke2fs's default features include resize_inode (reserved GDT blocks).
+        let img = t.join(std::format!("m{bs}.img"));
+        let out = Command::new(tool("mke2fs"))
+            .args(["-q", "-F", "-t", "ext2", "-m", "5", "-U", uuid, "-b"])
+            .arg(bs.to_string())
+            .arg("-d")
+            .arg(&src)
+            .arg(&img)
+            .arg("40M")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        cases.push(img);
+    }
+    // umbra's own format: no reserved GDT blocks, several groups.
+    let own = t.join("own.img");
+    std::fs::write(&own, fresh(40 << 20, 1024)).unwrap();
+    cases.push(own);
+    for img in &cases {
+        let (h, overhead) = dumpe2fs(img);
+        let num = |k: &str| h[k].parse::<u64>().unwrap();
+        let (fs, _) = mount_mem(std::fs::read(img).unwrap());
+        let s = fs.statfs();
+        let what = img.display();
+        assert_eq!(s.f_type, 0xef53);
+        assert_eq!(u64::from(s.bsize), num("Block size"), "{what}");
+        assert_eq!(s.frsize, s.bsize);
+        assert_eq!(s.blocks, num("Block count") - overhead, "{what}");
+        assert_eq!(s.bfree, num("Free blocks"), "{what}");
+        assert_eq!(
+            s.bavail,
+            num("Free blocks") - num("Reserved block count"),
+            "{what}"
+        );
+        assert_eq!(s.files, num("Inode count"), "{what}");
+        assert_eq!(s.ffree, num("Free inodes"), "{what}");
+        assert_eq!(s.namelen, 255);
+        assert_eq!(s.flags & ST_RDONLY, 0);
+        // f_fsid: the UUID's two little-endian 64-bit halves xor'ed.
+        let hex: String = h["Filesystem UUID"].chars().filter(|c| *c != '-').collect();
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let le = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
+        let id = le(&bytes[..8]) ^ le(&bytes[8..]);
+        assert_eq!(s.fsid, [id as u32 as i32, (id >> 32) as u32 as i32]);
+        // Writes show at once: a 1 MiB file takes its data blocks and the
+        // indirect blocks (st_blocks counts both), and one inode.
+        let root = fs.root().unwrap();
+        let f = root.create("big", &node(FileType::Regular, 0o644)).unwrap();
+        f.write_at(0, &pattern(9, 1 << 20), ts(NOW)).unwrap();
+        let used = f.metadata().unwrap().blocks * 512 / u64::from(s.bsize);
+        assert!(used > (1 << 20) / u64::from(s.bsize));
+        let s2 = fs.statfs();
+        assert_eq!(s2.bfree, s.bfree - used, "{what}");
+        assert_eq!(s2.bavail, s.bavail - used, "{what}");
+        assert_eq!(s2.ffree, s.ffree - 1, "{what}");
+        assert_eq!((s2.blocks, s2.files), (s.blocks, s.files));
+        // The inode's own view agrees; unlinking gives everything back once the
+        // last reference goes.
+        assert_eq!(f.statfs(), Some(s2));
+        root.unlink("big", ts(NOW)).unwrap();
+        drop(f);
+        assert_eq!(fs.statfs(), s);
+        // A read-only mount says so.
+        let ro = Ext2Fs::mount(
+            Arc::new(MemDevice::read_only(std::fs::read(img).unwrap())),
+            1,
+            true,
+        )
+        .unwrap();
+        let r = ro.statfs();
+        assert_eq!(r.flags, ST_RDONLY);
+        assert_eq!((r.blocks, r.bfree), (s.blocks, s.bfree));
+    }
+    let _ = std::fs::remove_dir_all(&t);
+}
