@@ -202,3 +202,33 @@ fn compare_native(a: &umbra_tests::Outcome, b: &umbra_tests::Outcome) {
         b.describe()
     );
 }
+
+/// `busybox time -f '%e %U %S'` of a busy shell loop under umbra: the user +
+/// system time (from wait4's rusage) is most of the elapsed time and not more
+/// than it. Run directly and in a grandchild, whose times reach `time` through
+/// the shell that reaped it (the children times in wait4's rusage).
+#[test]
+fn busybox_time_of_a_busy_loop_reports_cpu_time() {
+    const LOOP: &str = "i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done";
+    let nested = format!("busybox sh -c '{LOOP}'; true");
+    for script in [LOOP, nested.as_str()] {
+        let out = Run::busybox(&["time", "-f", "%e %U %S", "busybox", "sh", "-c", script]).umbra();
+        out.assert_code(0);
+        out.assert_no_leftovers();
+        let err = out.stderr_text();
+        let v: Vec<f64> = err
+            .split_whitespace()
+            .map(|w| w.parse().unwrap_or_else(|_| panic!("{}", out.describe())))
+            .collect();
+        let [real, user, sys] = v[..] else {
+            panic!("{}", out.describe())
+        };
+        let cpu = user + sys;
+        eprintln!("real {real} user {user} sys {sys}");
+        assert!(real >= 0.05, "the loop ran too briefly: {err}");
+        assert!(
+            cpu >= 0.5 * real && cpu <= real + 0.05,
+            "user {user} + sys {sys} against real {real} ({script})"
+        );
+    }
+}

@@ -61,6 +61,11 @@ pub struct MockHost {
     pub log: Vec<String>,
     pub clock: u64,
     pub step_ns: u64,
+    /// How far the clock moves at each `now_mono` read (0: it does not), so
+    /// time passes while the kernel works, not only while a guest runs.
+    pub read_ns: u64,
+    /// The time `now_mono` reads have added to `clock`.
+    read_drift: core::cell::Cell<u64>,
     pub disks: Vec<Vec<u8>>,
     pub applied_batches: usize,
     seed: u64,
@@ -83,6 +88,8 @@ impl MockHost {
             log: Vec::new(),
             clock: 1_000_000_000,
             step_ns: 1000,
+            read_ns: 0,
+            read_drift: core::cell::Cell::new(0),
             disks: Vec::new(),
             applied_batches: 0,
             seed: 0x1234_5678_9abc_def1,
@@ -288,7 +295,9 @@ fn set_ret_reg(regs: &mut UserRegs, v: u64) {
 
 impl HostTime for MockHost {
     fn now_mono(&self) -> u64 {
-        self.clock
+        let drift = self.read_drift.get();
+        self.read_drift.set(drift + self.read_ns);
+        self.clock + drift
     }
     fn now_real(&self) -> u64 {
         1_700_000_000_000_000_000 + self.clock

@@ -9,6 +9,8 @@
 //! and reaping).
 
 mod console;
+#[cfg(test)]
+mod cputime_tests;
 mod process;
 mod procfs;
 mod signal;
@@ -26,7 +28,7 @@ use crate::syscall::{self, Outcome};
 use crate::task::fd_table::FdTable;
 use crate::task::process::default_rlimits;
 use crate::task::{
-    ExitStatus, JobState, Pid, Process, SigAction, Thread, ThreadState, Wait, Zombie,
+    CpuTimes, ExitStatus, JobState, Pid, Process, SigAction, Thread, ThreadState, Wait, Zombie,
 };
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -105,6 +107,9 @@ pub struct Kernel<H: Host> {
     /// The deadline of a sleep a signal just interrupted (for its `rem`).
     interrupted_sleep: Option<u64>,
     pub(crate) procfs: procfs::ProcfsState,
+    /// The process whose trap the kernel is handling and when `run_user`
+    /// returned it: the time until it runs again is its system time.
+    sys_since: Option<(Pid, u64)>,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -136,6 +141,7 @@ impl<H: Host> Kernel<H> {
             console: None,
             interrupted_sleep: None,
             procfs: Default::default(),
+            sys_since: None,
         }
     }
 
@@ -284,6 +290,7 @@ impl<H: Host> Kernel<H> {
             start_time: self.host.now_mono(),
             argc: argv.len(),
             cmdline,
+            cpu: Default::default(),
         };
         self.procs.insert(pid, proc);
         self.attach_console(&stdio, pid);
@@ -414,7 +421,9 @@ impl<H: Host> Kernel<H> {
                         self.tried.insert(pid, self.epoch);
                         let prev = self.cur;
                         self.cur = pid;
+                        self.sys_since = Some((pid, self.host.now_mono()));
                         self.serve_syscall();
+                        self.charge_sys();
                         let runnable = self
                             .procs
                             .get(&pid)
@@ -471,8 +480,37 @@ impl<H: Host> Kernel<H> {
     }
 
     /// Runs the current thread until it blocks, exits, stops, or its time slice
-    /// or a timer ends.
+    /// or a timer ends, and charges it the CPU time it used.
     fn run_current(&mut self) {
+        self.run_current_inner();
+        self.charge_sys();
+    }
+
+    /// The CPU times of process `pid` so far, with the system time of the trap
+    /// being handled for it (a getrusage or times call counts itself).
+    pub(crate) fn cpu_times(&self, pid: Pid) -> CpuTimes {
+        let mut t = self.procs.get(&pid).map(|p| p.cpu).unwrap_or_default();
+        if let Some((spid, since)) = self.sys_since {
+            if spid == pid {
+                let now = self.host.now_mono();
+                t.sys_ns = t.sys_ns.saturating_add(now.saturating_sub(since));
+            }
+        }
+        t
+    }
+
+    /// Charges the process whose trap was being handled the system time since
+    /// `run_user` returned.
+    fn charge_sys(&mut self) {
+        if let Some((pid, since)) = self.sys_since.take() {
+            let now = self.host.now_mono();
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(now.saturating_sub(since));
+            }
+        }
+    }
+
+    fn run_current_inner(&mut self) {
         let others = self
             .procs
             .values()
@@ -505,7 +543,16 @@ impl<H: Host> Kernel<H> {
                 );
                 return;
             }
+            let t0 = self.host.now_mono();
+            if let Some((pid, since)) = self.sys_since.take() {
+                if pid == p.pid {
+                    p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(t0.saturating_sub(since));
+                }
+            }
             let trap = self.host.run_user(p.mm.id, &mut p.thread.regs);
+            let t1 = self.host.now_mono();
+            p.cpu.user_ns = p.cpu.user_ns.saturating_add(t1.saturating_sub(t0));
+            self.sys_since = Some((p.pid, t1));
             match trap {
                 Trap::Syscall {
                     abi: SyscallAbi::Native,

@@ -8,7 +8,9 @@ use crate::host::{Host, LogLevel};
 use crate::loader::ElfError;
 use crate::mm::{AddressSpace, UserOutPtr};
 use crate::task::signal::{code, SigSet};
-use crate::task::{ExitStatus, JobState, Pid, Process, SigInfo, Thread, ThreadState, Wait, Zombie};
+use crate::task::{
+    CpuTimes, ExitStatus, JobState, Pid, Process, SigInfo, Thread, ThreadState, Wait, Zombie,
+};
 use crate::KResult;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -133,6 +135,7 @@ impl<H: Host> Kernel<H> {
             start_time: now,
             cmdline: parent.cmdline.clone(),
             argc: parent.argc,
+            cpu: CpuTimes::default(),
         };
         self.procs.insert(pid, child);
         if flags.contains(CloneFlags::CHILD_SETTID) {
@@ -315,6 +318,16 @@ impl<H: Host> Kernel<H> {
                 ),
             }
         }
+        let maxrss_kib = (p.mm.resident_pages() * 4) as u64;
+        let mut cpu = p.cpu;
+        // The system time of the syscall or fault that ended it.
+        if let Some((spid, since)) = self.sys_since {
+            if spid == pid {
+                self.sys_since = None;
+                let now = self.host.now_mono();
+                cpu.sys_ns = cpu.sys_ns.saturating_add(now.saturating_sub(since));
+            }
+        }
         let Process {
             mm,
             fds,
@@ -356,6 +369,8 @@ impl<H: Host> Kernel<H> {
                     ppid,
                     pgid,
                     status,
+                    cpu,
+                    maxrss_kib,
                 },
             );
         }

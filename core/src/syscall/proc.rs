@@ -7,6 +7,7 @@ use crate::kernel::Kernel;
 use crate::mm::{UserInPtr, UserOutPtr};
 use crate::task::ExitStatus;
 use crate::SysResult;
+use alloc::vec::Vec;
 use umbra_abi::structs::Rlimit;
 use umbra_abi::Errno;
 
@@ -108,18 +109,42 @@ fn set_rlimit<H: Host>(k: &mut Kernel<H>, res: u32, n: Rlimit) {
     }
 }
 
-/// getrusage(2): CPU times are not accounted yet and read as zero; maxrss is the
-/// resident set in KiB.
+/// getrusage(2): RUSAGE_SELF and RUSAGE_THREAD (one thread per process) give
+/// the process's CPU times and its resident set as ru_maxrss; RUSAGE_CHILDREN
+/// the times of the children it reaped and the largest of their resident sets.
 pub fn sys_getrusage<H: Host>(k: &mut Kernel<H>, who: i32, out: u64) -> SysResult {
+    const RUSAGE_CHILDREN: i32 = -1;
     if !(-1..=1).contains(&who) {
         return Err(Errno::EINVAL);
     }
-    let maxrss = (k.proc().mm.resident_pages() * 4) as u64;
-    k.user().write_bytes(
-        out,
-        &super::uabi::encode_rusage(maxrss, super::uabi::NATIVE),
-    )?;
+    let cpu = k.cpu_times(k.cur);
+    let p = k.proc();
+    let ru = if who == RUSAGE_CHILDREN {
+        encode_rusage(
+            cpu.child_user_ns,
+            cpu.child_sys_ns,
+            cpu.child_maxrss_kib,
+            super::uabi::NATIVE,
+        )
+    } else {
+        let maxrss = (p.mm.resident_pages() * 4) as u64;
+        encode_rusage(cpu.user_ns, cpu.sys_ns, maxrss, super::uabi::NATIVE)
+    };
+    k.user().write_bytes(out, &ru)?;
     Ok(0)
+}
+
+/// struct rusage with ru_utime, ru_stime (from ns) and ru_maxrss (KiB); the
+/// other fields are zero.
+pub fn encode_rusage(user_ns: u64, sys_ns: u64, maxrss_kib: u64, w: super::uabi::Long) -> Vec<u8> {
+    let tv = |ns: u64| [ns / 1_000_000_000, ns % 1_000_000_000 / 1000];
+    let [us, uu] = tv(user_ns);
+    let [ss, su] = tv(sys_ns);
+    let mut v = [0u64; 18];
+    v[..5].copy_from_slice(&[us, uu, ss, su, maxrss_kib]);
+    let out = super::uabi::encode_longs(&v, w);
+    debug_assert_eq!(out.len(), super::uabi::rusage_size(w));
+    out
 }
 
 /// sched_getaffinity(2): the guest is uniprocessor: CPU 0 only.

@@ -29,10 +29,10 @@ fn clock_ns<H: Host>(k: &Kernel<H>, clock: u32) -> crate::KResult<u64> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Ok(k.host.now_mono().saturating_sub(k.boot_time))
         }
-        // CPU time is not accounted per process yet: report time since its start.
+        // The process's user and system time (one thread per process).
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            let start = k.process(k.cur).map_or(k.boot_time, |p| p.start_time);
-            Ok(k.host.now_mono().saturating_sub(start))
+            let t = k.cpu_times(k.cur);
+            Ok(t.user_ns.saturating_add(t.sys_ns))
         }
         _ => Err(Errno::EINVAL),
     }

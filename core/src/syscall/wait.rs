@@ -6,7 +6,7 @@ use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::mm::UserOutPtr;
 use crate::task::signal::code;
-use crate::task::{ExitStatus, JobReport, Pid, Restart, SigInfo, Wait};
+use crate::task::{CpuTimes, ExitStatus, JobReport, Pid, Restart, SigInfo, Wait};
 use crate::{KResult, SysResult};
 use umbra_abi::flags::*;
 use umbra_abi::signal::SIGCHLD;
@@ -22,7 +22,8 @@ enum Which {
 
 /// What a wait found.
 enum Found {
-    Exited(Pid, ExitStatus),
+    /// An exited child, with its CPU times and resident set (KiB) at exit.
+    Exited(Pid, ExitStatus, CpuTimes, u64),
     Stopped(Pid, u32),
     Continued(Pid),
 }
@@ -42,12 +43,14 @@ fn find<H: Host>(k: &mut Kernel<H>, which: Which, options: u32) -> KResult<Optio
             .zombies
             .values()
             .find(|z| z.ppid == me && matches(z.pid, z.pgid))
-            .map(|z| (z.pid, z.status));
-        if let Some((pid, status)) = z {
+            .map(|z| (z.pid, z.status, z.cpu, z.maxrss_kib));
+        if let Some((pid, status, cpu, rss)) = z {
             if consume {
+                // As Linux: a child's times count for its parent once reaped.
                 k.zombies.remove(&pid);
+                cpu.reap_into(&mut k.proc().cpu, rss);
             }
-            return Ok(Some(Found::Exited(pid, status)));
+            return Ok(Some(Found::Exited(pid, status, cpu, rss)));
         }
     }
     let mut any = k
@@ -105,10 +108,10 @@ pub fn sys_wait4<H: Host>(
         Ok(f) => f,
         Err(e) => return Outcome::Ret(Err(e)),
     };
-    let (child, word) = match found {
-        Some(Found::Exited(p, st)) => (p, st.wait_status()),
-        Some(Found::Stopped(p, sig)) => (p, (sig << 8) | 0x7f),
-        Some(Found::Continued(p)) => (p, 0xffff),
+    let (child, word, usage) = match found {
+        Some(Found::Exited(p, st, cpu, rss)) => (p, st.wait_status(), Some((cpu, rss))),
+        Some(Found::Stopped(p, sig)) => (p, (sig << 8) | 0x7f, None),
+        Some(Found::Continued(p)) => (p, 0xffff, None),
         None if options & WNOHANG != 0 => return Outcome::Ret(Ok(0)),
         None => {
             return Outcome::Block(Wait::Event {
@@ -122,8 +125,16 @@ pub fn sys_wait4<H: Host>(
             k.user().write(UserOutPtr::<u32>::new(status), &word)?;
         }
         if rusage != 0 {
-            let n = super::uabi::rusage_size(super::uabi::NATIVE);
-            k.user().write_bytes(rusage, &alloc::vec![0u8; n])?;
+            // The child's own times plus those of the children it reaped
+            // (RUSAGE_BOTH); zero for a stop or continue report.
+            let (cpu, rss) = usage.unwrap_or_default();
+            let ru = super::proc::encode_rusage(
+                cpu.user_ns.saturating_add(cpu.child_user_ns),
+                cpu.sys_ns.saturating_add(cpu.child_sys_ns),
+                rss.max(cpu.child_maxrss_kib),
+                super::uabi::NATIVE,
+            );
+            k.user().write_bytes(rusage, &ru)?;
         }
         Ok(child as usize)
     })();
@@ -160,7 +171,7 @@ pub fn sys_waitid<H: Host>(
         Err(e) => return Outcome::Ret(Err(e)),
     };
     let info = match found {
-        Some(Found::Exited(pid, st)) => {
+        Some(Found::Exited(pid, st, ..)) => {
             let (c, s) = match st {
                 ExitStatus::Exited(v) => (code::CLD_EXITED, v as i32),
                 ExitStatus::Signaled { sig, core: true } => (code::CLD_DUMPED, sig as i32),

@@ -5,6 +5,7 @@ pub mod process;
 pub mod signal;
 
 pub use process::{
-    ExitStatus, JobReport, JobState, Pid, Process, Restart, Thread, ThreadState, Wait, Zombie,
+    CpuTimes, ExitStatus, JobReport, JobState, Pid, Process, Restart, Thread, ThreadState, Wait,
+    Zombie,
 };
 pub use signal::{SigAction, SigInfo, SigSet};

@@ -137,6 +137,49 @@ impl Thread {
     }
 }
 
+/// CPU time a process used, in ns: user time is the wall time its guest ran
+/// in `run_user`, system time the time the kernel spent on its traps. The
+/// children's times are those of the children it has reaped (and theirs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user_ns: u64,
+    pub sys_ns: u64,
+    pub child_user_ns: u64,
+    pub child_sys_ns: u64,
+    /// The largest resident set of a reaped child (or its children), KiB.
+    pub child_maxrss_kib: u64,
+}
+
+/// Nanoseconds per clock tick (USER_HZ = AT_CLKTCK = 100).
+pub const NS_PER_TICK: u64 = 10_000_000;
+
+impl CpuTimes {
+    /// What a parent adds to its children's times when it reaps a process
+    /// with these times and `maxrss_kib` resident at exit.
+    pub fn reap_into(&self, parent: &mut CpuTimes, maxrss_kib: u64) {
+        parent.child_user_ns = parent
+            .child_user_ns
+            .saturating_add(self.user_ns.saturating_add(self.child_user_ns));
+        parent.child_sys_ns = parent
+            .child_sys_ns
+            .saturating_add(self.sys_ns.saturating_add(self.child_sys_ns));
+        parent.child_maxrss_kib = parent
+            .child_maxrss_kib
+            .max(maxrss_kib)
+            .max(self.child_maxrss_kib);
+    }
+
+    /// utime, stime, cutime, cstime in clock ticks (times(2), /proc/PID/stat).
+    pub fn ticks(&self) -> [u64; 4] {
+        [
+            self.user_ns / NS_PER_TICK,
+            self.sys_ns / NS_PER_TICK,
+            self.child_user_ns / NS_PER_TICK,
+            self.child_sys_ns / NS_PER_TICK,
+        ]
+    }
+}
+
 /// A process that has exited and waits to be reaped by its parent.
 #[derive(Clone, Debug)]
 pub struct Zombie {
@@ -144,6 +187,10 @@ pub struct Zombie {
     pub ppid: Pid,
     pub pgid: Pid,
     pub status: ExitStatus,
+    /// Its CPU times at exit (its own and its reaped children's).
+    pub cpu: CpuTimes,
+    /// Its resident set at exit, KiB.
+    pub maxrss_kib: u64,
 }
 
 /// A guest process.
@@ -187,6 +234,8 @@ pub struct Process {
     /// are argv.
     pub cmdline: Vec<Vec<u8>>,
     pub argc: usize,
+    /// CPU time used by the process and by the children it reaped.
+    pub cpu: CpuTimes,
 }
 
 /// Most real-time signals queued per process (RLIMIT_SIGPENDING's role).

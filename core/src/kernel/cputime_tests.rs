@@ -1,0 +1,211 @@
+//! CPU time accounting on MockHost: user time is the time the guest ran in
+//! `run_user`, system time the time the kernel spent on its traps, and a
+//! parent's children times are those of the children it reaped. The mock's
+//! clock moves `step_ns` per guest run and `read_ns` per clock read, so both
+//! kinds of time pass.
+
+use crate::config::{Config, PAGE_SIZE};
+use crate::fs;
+use crate::host::MmId;
+use crate::kernel::Kernel;
+use crate::syscall::uabi::{decode_longs, rusage_size, NATIVE};
+use crate::task::{CpuTimes, ExitStatus};
+use crate::testing::{newc_archive, tiny_elf, MockHost, Step};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use umbra_abi::elf::ET_EXEC;
+use umbra_abi::structs::Timespec;
+use umbra_abi::syscall::nr::*;
+
+const FRAMES: usize = 1024;
+const PAGE: u64 = PAGE_SIZE as u64;
+/// Guest time per `run_user`.
+const STEP_NS: u64 = 3_000_000;
+/// Kernel time per clock read.
+const READ_NS: u64 = 20_000;
+
+fn sys(nr: usize, args: &[u64]) -> Step {
+    let mut a = [0u64; 6];
+    a[..args.len()].copy_from_slice(args);
+    Step::Syscall(nr as u64, a)
+}
+
+/// A kernel with pid 1 ready to run, its address space and a scratch address
+/// in its stack.
+fn boot() -> (Kernel<MockHost>, MmId, u64) {
+    let elf = tiny_elf(ET_EXEC);
+    let archive = newc_archive(&[("bin", 0o040_755, &[]), ("bin/prog", 0o100_755, &elf)]);
+    let (vfs, console) = fs::vfs_from_cpio(&archive, Timespec::default()).unwrap();
+    let mut host = MockHost::new(FRAMES * PAGE_SIZE);
+    host.step_ns = STEP_NS;
+    host.read_ns = READ_NS;
+    let cfg = Config {
+        argv: vec![String::from("/bin/prog")],
+        ..Config::default()
+    };
+    let mut k = Kernel::new(host, vfs, cfg, FRAMES);
+    assert_eq!(k.spawn_init(fs::devfs::stdio_files(&console)).unwrap(), 1);
+    let p = k.process(1).unwrap();
+    let (mm, sp) = (p.mm.id, p.thread.regs.sp());
+    // Fault the scratch page in from the kernel side.
+    let scratch = (sp & !(PAGE - 1)) - 4 * PAGE;
+    let p = k.procs.get_mut(&1).unwrap();
+    p.mm.write(&mut k.frames, &mut k.host, scratch, &[0; 4096])
+        .unwrap();
+    (k, mm, scratch)
+}
+
+/// (utime, stime) in µs and ru_maxrss of a struct rusage.
+fn rusage(b: &[u8]) -> (u64, u64, u64) {
+    let v = decode_longs(b, NATIVE);
+    (v[0] * 1_000_000 + v[1], v[2] * 1_000_000 + v[3], v[4])
+}
+
+#[test]
+fn user_and_system_time_of_self_and_of_reaped_children() {
+    let (mut k, mm, s) = boot();
+    let n = rusage_size(NATIVE) as u64;
+    let child_mm = MmId(mm.0 + 1);
+    // The child runs five times (four getpids and its exit).
+    k.host.script(
+        child_mm,
+        [
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    const CHILDREN: u64 = -1i64 as u64;
+    k.host.script(
+        mm,
+        [
+            sys(GETRUSAGE, &[0, s]),
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(GETRUSAGE, &[0, s + n]),
+            sys(CLONE, &[17, 0, 0, 0, 0]),
+            sys(GETRUSAGE, &[CHILDREN, s + 2 * n]),
+            sys(WAIT4, &[u64::MAX, 0, 0, s + 3 * n]),
+            sys(GETRUSAGE, &[CHILDREN, s + 4 * n]),
+            sys(WRITE, &[1, s, 5 * n]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    assert_eq!(k.host.results_of(WAIT4 as u64), vec![2]);
+    let out = k.host.stdout.clone();
+    assert_eq!(out.len() as u64, 5 * n);
+    let ru: Vec<(u64, u64, u64)> = out.chunks(n as usize).map(rusage).collect();
+    let step_us = STEP_NS / 1000;
+    // The first getrusage: one guest run so far; the kernel took some time
+    // for exec and the call, less than a run.
+    let (u0, s0, rss0) = ru[0];
+    assert!((step_us..2 * step_us).contains(&u0), "{ru:?}");
+    assert!(s0 > 0 && s0 < step_us, "{ru:?}");
+    assert!(rss0 > 0, "maxrss is the resident set: {ru:?}");
+    // Three more runs later.
+    let (u1, s1, _) = ru[1];
+    assert!(u1 >= u0 + 3 * step_us && u1 < u0 + 4 * step_us, "{ru:?}");
+    assert!(s1 > s0, "{ru:?}");
+    // Nothing reaped yet.
+    assert_eq!((ru[2].0, ru[2].1), (0, 0), "{ru:?}");
+    // wait4's rusage: the child's five runs and its syscalls.
+    let (cu, cs, crss) = ru[3];
+    assert!(
+        (5 * step_us..6 * step_us).contains(&cu),
+        "child user time: {ru:?}"
+    );
+    assert!(cs > 0 && cs < step_us, "child system time: {ru:?}");
+    assert!(crss > 0, "{ru:?}");
+    // Once reaped, the child's times are the parent's children times.
+    assert_eq!(ru[4], (cu, cs, crss), "{ru:?}");
+}
+
+#[test]
+fn a_child_that_is_not_waited_for_adds_nothing() {
+    let (mut k, mm, s) = boot();
+    let n = rusage_size(NATIVE) as u64;
+    k.host
+        .script(MmId(mm.0 + 1), [sys(GETPID, &[]), sys(EXIT_GROUP, &[0])]);
+    k.host.script(
+        mm,
+        [
+            sys(CLONE, &[17, 0, 0, 0, 0]),
+            // Lets the child run to its exit.
+            sys(SCHED_YIELD, &[]),
+            sys(GETPID, &[]),
+            sys(GETRUSAGE, &[-1i64 as u64, s]),
+            sys(WRITE, &[1, s, n]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    let (u, st, rss) = rusage(&k.host.stdout);
+    assert_eq!((u, st, rss), (0, 0, 0));
+}
+
+#[test]
+fn cpu_times_in_clock_ticks_and_reaping_adds_grandchildren() {
+    let grandchild = CpuTimes {
+        user_ns: 30_000_000,
+        sys_ns: 5_000_000,
+        ..CpuTimes::default()
+    };
+    let mut child = CpuTimes {
+        user_ns: 120_000_000,
+        sys_ns: 19_999_999,
+        ..CpuTimes::default()
+    };
+    grandchild.reap_into(&mut child, 100);
+    assert_eq!(child.ticks(), [12, 1, 3, 0]);
+    assert_eq!(child.child_maxrss_kib, 100);
+    let mut parent = CpuTimes::default();
+    child.reap_into(&mut parent, 40);
+    assert_eq!(parent.child_user_ns, 150_000_000);
+    assert_eq!(parent.child_sys_ns, 24_999_999);
+    assert_eq!(parent.ticks(), [0, 0, 15, 2]);
+    assert_eq!(parent.child_maxrss_kib, 100);
+}
+
+#[test]
+fn cpu_time_clocks_count_guest_and_kernel_time_only() {
+    use umbra_abi::flags::CLOCK_PROCESS_CPUTIME_ID;
+    let (mut k, mm, s) = boot();
+    let ts = 2 * NATIVE.bytes() as u64;
+    let clock = CLOCK_PROCESS_CPUTIME_ID as u64;
+    k.host.script(
+        mm,
+        [
+            sys(CLOCK_GETTIME, &[clock, s]),
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(CLOCK_GETTIME, &[clock, s + ts]),
+            sys(WRITE, &[1, s, 2 * ts]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    let v = decode_longs(&k.host.stdout, NATIVE);
+    let ns = |i: usize| v[2 * i] * 1_000_000_000 + v[2 * i + 1];
+    let (a, b) = (ns(0), ns(1));
+    // Three guest runs and their syscalls between the two reads.
+    assert!(b - a >= 3 * STEP_NS && b - a < 4 * STEP_NS, "{a} {b}");
+    // At the first read: one run, the exec and the call so far.
+    assert!((STEP_NS..2 * STEP_NS).contains(&a), "{a}");
+}
+
+#[test]
+fn rusage_layout_on_both_widths() {
+    use crate::syscall::proc::encode_rusage;
+    use crate::syscall::uabi::Long;
+    for w in [Long::W32, Long::W64] {
+        let b = encode_rusage(2_345_678_000, 7_000, 640, w);
+        assert_eq!(b.len(), rusage_size(w));
+        let v = decode_longs(&b, w);
+        assert_eq!(v[..5], [2, 345_678, 0, 7, 640]);
+        assert!(v[5..].iter().all(|&x| x == 0));
+    }
+}
