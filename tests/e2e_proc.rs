@@ -232,3 +232,39 @@ fn busybox_time_of_a_busy_loop_reports_cpu_time() {
         );
     }
 }
+
+/// /proc/PID/stat fields 14-17 (utime, stime, cutime, cstime, in ticks of
+/// 1/100 s) of a shell after a busy loop in itself, then in a child it reaped,
+/// against the elapsed time `busybox time` measured.
+#[test]
+fn proc_stat_cpu_times_of_a_busy_shell_and_its_reaped_child() {
+    const LOOP: &str = "i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done";
+    const STAT: &str = "read l < /proc/$$/stat; echo \"${l##*) }\"";
+    let own = format!("{LOOP}; {STAT}");
+    let child = format!("busybox sh -c '{LOOP}'; {STAT}");
+    for (script, field) in [(own.as_str(), 0), (child.as_str(), 2)] {
+        let out = Run::busybox(&["time", "-f", "%e", "busybox", "sh", "-c", script]).umbra();
+        out.assert_code(0);
+        out.assert_no_leftovers();
+        let real: f64 = out
+            .stderr_text()
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{}", out.describe()));
+        // After "pid (comm) ": field 3 is the first; 14..=17 are at 11..=14.
+        let f: Vec<u64> = out
+            .stdout_text()
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|w| w.parse().unwrap_or_else(|_| panic!("{}", out.describe())))
+            .collect();
+        eprintln!("real {real} utime stime cutime cstime {f:?}");
+        let cpu = (f[field] + f[field + 1]) as f64 / 100.0;
+        assert!(real >= 0.05, "the loop ran too briefly: {}", out.describe());
+        assert!(
+            cpu >= 0.5 * real - 0.02 && cpu <= real + 0.05,
+            "{f:?} against real {real} ({script})"
+        );
+    }
+}

@@ -105,6 +105,8 @@ pub struct ProcInfo {
     pub rss_pages: u64,
     /// Start time in clock ticks after boot.
     pub start_ticks: u64,
+    /// utime, stime, cutime, cstime in clock ticks.
+    pub cpu_ticks: [u64; 4],
     /// Signals pending for the thread and for the process, blocked, ignored
     /// and caught, one bit per signal (bit 0 is signal 1).
     pub sig_pending: u64,
@@ -984,9 +986,10 @@ pub fn stat_line(p: &ProcInfo, sys: &SysSummary) -> String {
     };
     let flags: u32 = 0x0040_0100; // PF_RANDOMIZE | PF_FORKNOEXEC-free user task
     let exit_code = 0;
+    let [utime, stime, cutime, cstime] = p.cpu_ticks;
     format!(
         "{pid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 {flags} 0 0 0 0 \
-         0 0 0 0 {prio} {nice} 1 0 {start} {vsize} {rss} 18446744073709551615 \
+         {utime} {stime} {cutime} {cstime} {prio} {nice} 1 0 {start} {vsize} {rss} 18446744073709551615 \
          {start_code} {end_code} {start_stack} 0 0 \
          {pending} {blocked} {ignored} {caught} 0 0 0 {exit_signal} 0 0 0 0 0 0 \
          0 0 {brk_start} 0 0 0 0 {exit_code}\n",
@@ -1205,6 +1208,7 @@ mod tests {
             ],
             rss_pages: 3,
             start_ticks: 12,
+            cpu_ticks: [31, 4, 15, 9],
             sig_ignored: 1 << 2,
             sig_caught: 1 << 16,
             exit_signal: 17,
@@ -1229,6 +1233,11 @@ mod tests {
         let f: Vec<&str> = after.split_whitespace().collect();
         // Fields 3..=52 after "pid (comm)".
         assert_eq!(f.len(), 50);
+        assert_eq!(
+            f[14 - 3..=17 - 3],
+            ["31", "4", "15", "9"],
+            "utime stime cutime cstime"
+        );
         assert_eq!(f[22 - 3], "12", "starttime");
         assert_eq!(f[23 - 3], (0x1000 + 0x2000 + 0x1000 + 0x1000).to_string());
         assert_eq!(f[24 - 3], "3", "rss");

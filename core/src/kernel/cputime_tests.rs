@@ -209,3 +209,74 @@ fn rusage_layout_on_both_widths() {
         assert!(v[5..].iter().all(|&x| x == 0));
     }
 }
+
+#[test]
+fn times_reports_clock_ticks_of_self_and_reaped_children() {
+    let (mut k, mm, s) = boot();
+    k.host.step_ns = 20_000_000; // two ticks per guest run
+    let n = 4 * NATIVE.bytes() as u64;
+    k.host.script(
+        MmId(mm.0 + 1),
+        [sys(GETPID, &[]), sys(GETPID, &[]), sys(EXIT_GROUP, &[0])],
+    );
+    k.host.script(
+        mm,
+        [
+            sys(CLONE, &[17, 0, 0, 0, 0]),
+            sys(WAIT4, &[u64::MAX, 0, 0, 0]),
+            sys(TIMES, &[s]),
+            sys(WRITE, &[1, s, n]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    let v = decode_longs(&k.host.stdout, NATIVE);
+    // Three runs of the parent, three of the child; little kernel time.
+    assert_eq!(v, [6, 0, 6, 0]);
+}
+
+#[test]
+fn waitid_fills_the_rusage_of_linux_fifth_argument() {
+    let (mut k, mm, s) = boot();
+    let n = rusage_size(NATIVE) as u64;
+    let child_mm = MmId(mm.0 + 1);
+    k.host.script(
+        child_mm,
+        [sys(GETPID, &[]), sys(GETPID, &[]), sys(EXIT_GROUP, &[3])],
+    );
+    const P_ALL: u64 = 0;
+    const WEXITED: u64 = 4;
+    k.host.script(
+        mm,
+        [
+            sys(CLONE, &[17, 0, 0, 0, 0]),
+            // siginfo at s + n (128 bytes), rusage at s.
+            sys(WAITID, &[P_ALL, 0, s + n, WEXITED, s]),
+            sys(WRITE, &[1, s, n + 128]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    assert_eq!(k.host.results_of(WAITID as u64), vec![0]);
+    let out = k.host.stdout.clone();
+    let (cu, cs, crss) = rusage(&out[..n as usize]);
+    let step_us = STEP_NS / 1000;
+    assert!((3 * step_us..4 * step_us).contains(&cu), "{cu} {cs}");
+    assert!(cs > 0 && cs < step_us, "{cu} {cs}");
+    assert!(crss > 0);
+    // siginfo: SIGCHLD, CLD_EXITED, status 3.
+    let si = &out[n as usize..];
+    assert_eq!(i32::from_ne_bytes(si[0..4].try_into().unwrap()), 17);
+    assert_eq!(i32::from_ne_bytes(si[8..12].try_into().unwrap()), 1);
+}
+
+#[test]
+fn syncfs_needs_an_open_descriptor() {
+    let (mut k, mm, _) = boot();
+    k.host.script(
+        mm,
+        [sys(SYNCFS, &[1]), sys(SYNCFS, &[77]), sys(EXIT_GROUP, &[0])],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    assert_eq!(k.host.results_of(SYNCFS as u64), vec![0, -9]);
+}

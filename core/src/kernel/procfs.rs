@@ -252,6 +252,7 @@ impl<H: Host> Kernel<H> {
                 .collect(),
             rss_pages: p.mm.resident_pages() as u64,
             start_ticks: p.start_time.saturating_sub(self.boot_time) / (1_000_000_000 / USER_HZ),
+            cpu_ticks: self.cpu_times(p.pid).ticks(),
             sig_pending: p.thread.pending.0,
             sig_shared: p.pending.0,
             sig_blocked: p.thread.sigmask.0,
@@ -277,6 +278,7 @@ fn zombie_info(z: &Zombie, comm: Vec<u8>) -> ProcInfo {
         comm,
         zombie: true,
         fd_size: 0,
+        cpu_ticks: z.cpu.ticks(),
         ..Default::default()
     }
 }

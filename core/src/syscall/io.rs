@@ -577,6 +577,17 @@ pub fn sys_fsync<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
     Ok(0)
 }
 
+/// syncfs(2): the descriptor must be open; the filesystem it is on is flushed
+/// as fsync(2) flushes the file (the device's write-back is per filesystem).
+pub fn sys_syncfs<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
+    let f = file(k, fd)?;
+    match f.fsync() {
+        // Pipes, sockets and consoles have nothing to flush.
+        Ok(()) | Err(Errno::EINVAL) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 /// _llseek(2) of 32-bit arches: the 64-bit result is stored at `result`.
 pub fn sys_llseek<H: Host>(
     k: &mut Kernel<H>,

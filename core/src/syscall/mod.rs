@@ -79,7 +79,10 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         CLOSE => io::sys_close(k, a[0] as i32),
         GETDENTS64 => io::sys_getdents64(k, a[0] as i32, a[1], a[2] as usize),
         FSYNC | FDATASYNC => io::sys_fsync(k, a[0] as i32),
+        // ext2 writes go through to the device as they are made; the host file
+        // is fsync'ed at exit and on fsync(2).
         SYNC => Ok(0),
+        SYNCFS => io::sys_syncfs(k, a[0] as i32),
         OPENAT => fs::sys_openat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
         #[cfg(target_pointer_width = "64")]
         NEWFSTATAT => fs::sys_newfstatat(k, a[0] as i32, a[1], a[2], a[3] as u32),
@@ -143,7 +146,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[4], a[3]),
         EXECVE => clone::sys_execve(k, a[0], a[1], a[2]),
         WAIT4 => return wait::sys_wait4(k, a[0] as i32, a[1], a[2] as u32, a[3]),
-        WAITID => return wait::sys_waitid(k, a[0] as u32, a[1] as u32, a[2], a[3] as u32),
+        WAITID => return wait::sys_waitid(k, a[0] as u32, a[1] as u32, a[2], a[3] as u32, a[4]),
         SETSID => session::sys_setsid(k),
         SETPGID => session::sys_setpgid(k, a[0] as i32, a[1] as i32),
         PIPE2 => poll::sys_pipe2(k, a[0], a[1] as u32),

@@ -90,11 +90,12 @@ fn write_itimerval<H: Host>(k: &mut Kernel<H>, at: u64, interval: u64, value: u6
     k.user().write_bytes(at, &b)
 }
 
-/// times(2): CPU times are not accounted yet (zero); returns clock ticks since
-/// boot (100 Hz).
+/// times(2): the process's user and system time and those of the children it
+/// reaped, in clock ticks; returns clock ticks since boot (100 Hz).
 pub fn sys_times<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
     if out != 0 {
-        uabi::write_longs(k, out, &[0; 4])?;
+        let t = k.cpu_times(k.cur).ticks();
+        uabi::write_longs(k, out, &t)?;
     }
     let ticks = k.host.now_mono().saturating_sub(k.boot_time) / (NS / 100);
     Ok(ticks as usize)

@@ -124,30 +124,41 @@ pub fn sys_wait4<H: Host>(
         if status != 0 {
             k.user().write(UserOutPtr::<u32>::new(status), &word)?;
         }
-        if rusage != 0 {
-            // The child's own times plus those of the children it reaped
-            // (RUSAGE_BOTH); zero for a stop or continue report.
-            let (cpu, rss) = usage.unwrap_or_default();
-            let ru = super::proc::encode_rusage(
-                cpu.user_ns.saturating_add(cpu.child_user_ns),
-                cpu.sys_ns.saturating_add(cpu.child_sys_ns),
-                rss.max(cpu.child_maxrss_kib),
-                super::uabi::NATIVE,
-            );
-            k.user().write_bytes(rusage, &ru)?;
-        }
+        write_rusage(k, rusage, usage)?;
         Ok(child as usize)
     })();
     Outcome::Ret(r)
 }
 
-/// waitid(2).
+/// Writes the struct rusage of a reported child at `rusage` (if not NULL): the
+/// child's own times plus those of the children it reaped (RUSAGE_BOTH); zero
+/// for a stop or continue report.
+fn write_rusage<H: Host>(
+    k: &mut Kernel<H>,
+    rusage: u64,
+    usage: Option<(crate::task::CpuTimes, u64)>,
+) -> KResult<()> {
+    if rusage == 0 {
+        return Ok(());
+    }
+    let (cpu, rss) = usage.unwrap_or_default();
+    let ru = super::proc::encode_rusage(
+        cpu.user_ns.saturating_add(cpu.child_user_ns),
+        cpu.sys_ns.saturating_add(cpu.child_sys_ns),
+        rss.max(cpu.child_maxrss_kib),
+        super::uabi::NATIVE,
+    );
+    k.user().write_bytes(rusage, &ru)
+}
+
+/// waitid(2); `rusage` is Linux's fifth argument (NULL from libc's waitid).
 pub fn sys_waitid<H: Host>(
     k: &mut Kernel<H>,
     idtype: u32,
     id: u32,
     infop: u64,
     options: u32,
+    rusage: u64,
 ) -> Outcome {
     const P_ALL: u32 = 0;
     const P_PID: u32 = 1;
@@ -169,6 +180,10 @@ pub fn sys_waitid<H: Host>(
     let found = match find(k, which, options) {
         Ok(f) => f,
         Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let usage = match found {
+        Some(Found::Exited(_, _, cpu, rss)) => Some((cpu, rss)),
+        _ => None,
     };
     let info = match found {
         Some(Found::Exited(pid, st, ..)) => {
@@ -214,10 +229,12 @@ pub fn sys_waitid<H: Host>(
             })
         }
     };
-    let r = if infop != 0 {
-        k.user().write_bytes(infop, &info.encode()).map(|_| 0)
-    } else {
+    let r = (|| -> SysResult {
+        if infop != 0 {
+            k.user().write_bytes(infop, &info.encode())?;
+        }
+        write_rusage(k, rusage, usage)?;
         Ok(0)
-    };
+    })();
     Outcome::Ret(r)
 }
