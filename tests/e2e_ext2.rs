@@ -401,6 +401,23 @@ fn extra_images_mount_writable_or_read_only() {
         &["/bin/busybox", "touch", "/data/new"],
     );
     assert_ne!(out.status, Status::Exited(0), "{}", out.describe());
+    // /proc/mounts tells the read-only mount from the writable root.
+    let out = run_image(
+        &root,
+        &["--mount", &spec_ro],
+        &["/bin/busybox", "cat", "/proc/mounts"],
+    );
+    out.assert_code(0);
+    let mounts = out.stdout_text();
+    let line = |p: &str| {
+        mounts
+            .lines()
+            .find(|l| l.split(' ').nth(1) == Some(p))
+            .unwrap_or_else(|| panic!("no {p} in /proc/mounts:\n{mounts}"))
+            .to_string()
+    };
+    assert!(line("/data").contains(" ext2 ro,"), "{mounts}");
+    assert!(line("/").contains(" rw,"), "{mounts}");
     let spec = format!("{}:/data", extra.display());
     let out = run_image(
         &root,

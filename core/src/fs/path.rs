@@ -114,6 +114,14 @@ pub struct MountInfo {
     pub id: u32,
     pub path: String,
     pub fstype: String,
+    /// The filesystem is read-only (set by [`Vfs::mounts`] only).
+    pub ro: bool,
+}
+
+/// Whether the filesystem of `root` says it is read-only (ST_RDONLY).
+fn fs_read_only(root: &Arc<dyn Inode>) -> bool {
+    root.statfs()
+        .is_some_and(|s| s.flags & super::vfs::st_flags::ST_RDONLY != 0)
 }
 
 struct Mount {
@@ -244,12 +252,14 @@ impl Vfs {
             id: 0,
             path: String::from("/"),
             fstype: self.root_fstype.clone(),
+            ro: fs_read_only(&self.root.inode),
         });
         for m in &t.mounts {
             v.push(MountInfo {
                 id: m.id,
                 path: m.path.clone(),
                 fstype: m.fstype.clone(),
+                ro: fs_read_only(&m.root),
             });
         }
         v
@@ -264,6 +274,7 @@ impl Vfs {
                     id: m.id,
                     path: m.path.clone(),
                     fstype: m.fstype.clone(),
+                    ro: false,
                 };
             }
         }
@@ -271,6 +282,7 @@ impl Vfs {
             id: 0,
             path: String::from("/"),
             fstype: self.root_fstype.clone(),
+            ro: false,
         }
     }
 

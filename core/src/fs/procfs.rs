@@ -163,6 +163,8 @@ pub struct MountLine {
     pub source: String,
     pub path: String,
     pub fstype: String,
+    /// Mounted read-only: the options start with `ro`.
+    pub ro: bool,
 }
 
 /// Machine-wide numbers.
@@ -945,6 +947,10 @@ pub fn mounts_text(mounts: &[MountLine]) -> String {
     let mut s = String::new();
     for m in mounts {
         let opts = super::path::mount_options(&m.fstype, &m.path);
+        let opts = match opts.strip_prefix("rw") {
+            Some(rest) if m.ro => format!("ro{rest}"),
+            _ => String::from(opts),
+        };
         let _ = writeln!(
             s,
             "{} {} {} {opts} 0 0",
@@ -1316,17 +1322,26 @@ mod tests {
                 source: "proc".into(),
                 path: "/proc".into(),
                 fstype: "proc".into(),
+                ro: false,
             },
             MountLine {
                 source: "tmpfs".into(),
                 path: "/a b".into(),
                 fstype: "tmpfs".into(),
+                ro: false,
+            },
+            MountLine {
+                source: "/dev/root".into(),
+                path: "/mnt".into(),
+                fstype: "ext2".into(),
+                ro: true,
             },
         ];
         assert_eq!(
             mounts_text(&mounts),
             "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
-             tmpfs /a\\040b tmpfs rw,nosuid,nodev,relatime 0 0\n"
+             tmpfs /a\\040b tmpfs rw,nosuid,nodev,relatime 0 0\n\
+             /dev/root /mnt ext2 ro,relatime 0 0\n"
         );
     }
 

@@ -161,6 +161,7 @@ impl<H: Host> Kernel<H> {
                     source: mount_source(&m.fstype, &m.path),
                     path: m.path,
                     fstype: m.fstype,
+                    ro: m.ro,
                 })
                 .collect(),
             hostname: self.cfg.hostname.clone(),
