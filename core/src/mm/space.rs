@@ -711,7 +711,7 @@ impl AddressSpace {
             return Err(Errno::EINVAL);
         }
         let vma = self.vmas.find(old).cloned().ok_or(Errno::EFAULT)?;
-        if vma.end < old_end {
+        if !self.vmas.covers_as_one(old, old_end) {
             return Err(Errno::EFAULT);
         }
         let old_len = old_end - old;
@@ -722,18 +722,25 @@ impl AddressSpace {
             return Ok(old);
         }
         let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
-        if vma.end == old_end
+        // The VMA the old range ends in (the range may span several that
+        // `covers_as_one` found equivalent).
+        let last = self.vmas.find(old_end - 1).cloned().ok_or(Errno::EFAULT)?;
+        if last.end == old_end
             && grow_end <= arch::USER_END
             && !self.vmas.overlaps(old_end, grow_end)
         {
-            self.vmas.insert(
-                Vma {
-                    start: old_end,
-                    end: grow_end,
-                    ..vma.clone()
-                }
-                .rebased(&vma, old_end),
-            );
+            // Anonymous memory grows its VMA (one VMA, as Linux merges it);
+            // a file mapping gets the continuing piece.
+            if !self.vmas.extend(old_end, grow_end) {
+                self.vmas.insert(
+                    Vma {
+                        start: old_end,
+                        end: grow_end,
+                        ..last.clone()
+                    }
+                    .rebased(&last, old_end),
+                );
+            }
             return Ok(old);
         }
         if flags & MREMAP_MAYMOVE == 0 {

@@ -659,6 +659,42 @@ fn mremap_grows_in_place_when_free() {
     assert!(e.mm.vmas.covers(A, A + 3 * PAGE));
 }
 
+/// glibc's realloc grows a big block with mremap again and again: each growth
+/// in place must leave one VMA, or the next mremap of the whole block fails
+/// (it did, with EFAULT, and realloc fell back to copying).
+#[test]
+fn mremap_grows_in_place_again_and_again() {
+    let mut e = env(64);
+    e.map(A, PAGE, RW);
+    e.write(A, b"x").unwrap();
+    for n in 2..=8u64 {
+        assert_eq!(
+            e.mm.mremap(&mut e.frames, A, (n - 1) * PAGE, n * PAGE, MREMAP_MAYMOVE),
+            Ok(A),
+            "growth to {n} pages"
+        );
+    }
+    assert_eq!(e.mm.vmas.len(), 1);
+    assert_eq!(e.read(A, 1).unwrap(), b"x");
+}
+
+/// Adjacent mappings Linux would have merged count as one for mremap; ones
+/// with different protections do not.
+#[test]
+fn mremap_spans_adjacent_equivalent_mappings() {
+    let mut e = env(64);
+    e.map(A, PAGE, RW);
+    e.map(A + PAGE, PAGE, RW);
+    e.write(A + PAGE, b"y").unwrap();
+    assert_eq!(e.mm.mremap(&mut e.frames, A, 2 * PAGE, 3 * PAGE, 0), Ok(A));
+    assert_eq!(e.read(A + PAGE, 1).unwrap(), b"y");
+    e.map(A + 3 * PAGE, PAGE, Prot::READ);
+    assert_eq!(
+        e.mm.mremap(&mut e.frames, A, 4 * PAGE, 5 * PAGE, MREMAP_MAYMOVE),
+        Err(Errno::EFAULT)
+    );
+}
+
 #[test]
 fn mremap_moves_with_contents_when_blocked() {
     let mut e = env(64);

@@ -158,6 +158,44 @@ impl VmaSet {
         true
     }
 
+    /// Whether `[start, end)` lies in VMAs that Linux would have merged into one
+    /// (adjacent, same protection and name, anonymous or the same file at
+    /// continuing offsets): what mremap(2) requires of its old range.
+    pub fn covers_as_one(&self, start: u64, end: u64) -> bool {
+        let Some(first) = self.find(start) else {
+            return false;
+        };
+        let mut prev = first;
+        while prev.end < end {
+            let Some(next) = self.map.get(&prev.end) else {
+                return false;
+            };
+            let continues = next.prot == first.prot
+                && next.name == first.name
+                && match (&prev.kind, &next.kind) {
+                    (VmaKind::Anon, VmaKind::Anon) => true,
+                    (
+                        VmaKind::File {
+                            backing: b1,
+                            offset: o1,
+                            ..
+                        },
+                        VmaKind::File {
+                            backing: b2,
+                            offset: o2,
+                            ..
+                        },
+                    ) => Arc::ptr_eq(b1, b2) && o1.wrapping_add(prev.end - prev.start) == *o2,
+                    _ => false,
+                };
+            if !continues {
+                return false;
+            }
+            prev = next;
+        }
+        true
+    }
+
     /// Splits the VMA containing `addr` so that one starts exactly at `addr`.
     fn split_at(&mut self, addr: u64) {
         let Some(v) = self.find(addr) else { return };
