@@ -15,7 +15,11 @@
 //!   descriptors into it (fds 10 and 251 have been seen), and std cannot close
 //!   them without unsafe code, so native programs are started through a tiny
 //!   python3 launcher ([`NATIVE_LAUNCHER`]) that closes every fd from 3 up,
-//!   resets SIGPIPE and SIGXFSZ (which python ignores) and execs the program.
+//!   resets every signal to its default action with an empty mask (python
+//!   ignores SIGPIPE and SIGXFSZ; a CI runner may start the tests with SIGINT
+//!   or SIGQUIT ignored, as a shell does for background jobs, and ignored
+//!   signals survive exec) and execs the program, so the guest under umbra
+//!   and the native run start alike.
 //!
 //! Missing tools (musl-gcc, gcc, busybox-static, python3) make a test fail
 //! with a message naming the Debian package, never skip it: CI installs them.
@@ -103,8 +107,13 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 pub const NATIVE_LAUNCHER: &str = "\
 import os, signal, sys
 os.closerange(3, 1 << 20)
-for s in (signal.SIGPIPE, signal.SIGXFSZ):
-    signal.signal(s, signal.SIG_DFL)
+for s in range(1, signal.NSIG):
+    if s not in (signal.SIGKILL, signal.SIGSTOP):
+        try:
+            signal.signal(s, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
 os.umask(0o022)
 n = int(sys.argv[2])
 env = dict(kv.split('=', 1) for kv in sys.argv[3:3 + n])

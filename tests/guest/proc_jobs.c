@@ -350,10 +350,16 @@ static void on_term(int sig)
 static void stoppable(void)
 {
 	signal(SIGTERM, on_term);
-	sigset_t empty;
-	sigemptyset(&empty);
+	/* SIGTERM stays blocked outside sigsuspend: one that came between the
+	 * check and the wait would otherwise be handled there and the wait
+	 * would never end (seen: a native run hung under load). */
+	sigset_t term, during;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &during);
+	sigdelset(&during, SIGTERM);
 	while (!got_term)
-		sigsuspend(&empty);
+		sigsuspend(&during);
 	_exit(42);
 }
 
