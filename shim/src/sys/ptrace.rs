@@ -64,6 +64,57 @@ pub(crate) fn ptrace_noptr(req: usize, pid: i32, addr: usize, data: usize) -> Re
     unsafe { sc(raw::nr::PTRACE, [req, pid as usize, addr, data, 0, 0]) }
 }
 
+/// A ptrace request that reads or writes the `T` at `data` (the register
+/// requests of `arch/<arch>/ptrace.rs`).
+///
+/// # Safety
+/// `req` must access at most `size_of::<T>()` bytes at `data`, and what it
+/// writes must be a valid `T` (the callers' `T` are plain integer structs).
+#[inline(always)]
+pub(crate) unsafe fn ptrace_struct<T>(req: usize, pid: i32, data: *mut T) -> Result<(), Errno> {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { sc(raw::nr::PTRACE, [req, pid as usize, 0, data as usize, 0, 0]) }.map(|_| ())
+}
+
+// PTRACE_GETREGSET on aarch64 (arch/aarch64/ptrace.rs) takes an iovec instead.
+#[cfg(not(target_arch = "aarch64"))]
+/// A ptrace request that writes an image of `len` bytes at `data` into
+/// `buf[..len]` (PTRACE_GETFPREGS, PTRACE_GETVFPREGS). EINVAL if `buf` is
+/// shorter.
+///
+/// # Safety
+/// `req` must write at most `len` bytes at `data`.
+pub(crate) unsafe fn ptrace_get_image(
+    req: usize,
+    pid: i32,
+    buf: &mut [u8],
+    len: usize,
+) -> Result<(), Errno> {
+    let b = buf.get_mut(..len).ok_or(Errno::EINVAL)?;
+    // SAFETY: `b` is `len` writable bytes; the caller's contract bounds the write.
+    unsafe { ptrace_struct(req, pid, b.as_mut_ptr()) }
+}
+
+// PTRACE_GETREGSET on aarch64 (arch/aarch64/ptrace.rs) takes an iovec instead.
+#[cfg(not(target_arch = "aarch64"))]
+/// A ptrace request that reads an image of `len` bytes at `data` from
+/// `buf[..len]` (PTRACE_SETFPREGS, PTRACE_SETVFPREGS). EINVAL if `buf` is
+/// shorter.
+///
+/// # Safety
+/// `req` must only read, at most `len` bytes, at `data`.
+pub(crate) unsafe fn ptrace_set_image(
+    req: usize,
+    pid: i32,
+    buf: &[u8],
+    len: usize,
+) -> Result<(), Errno> {
+    let b = buf.get(..len).ok_or(Errno::EINVAL)?;
+    // SAFETY: `b` is `len` readable bytes and the caller's request only reads
+    // them (the pointer is never written through).
+    unsafe { ptrace_struct(req, pid, b.as_ptr().cast_mut()) }
+}
+
 /// tgkill(pid, pid, sig): a signal to the (single) thread of process `pid`.
 pub fn tgkill(pid: i32, sig: i32) -> Result<(), Errno> {
     // SAFETY: no pointers.
@@ -90,18 +141,8 @@ pub fn set_options(pid: i32, opts: usize) -> Result<(), Errno> {
 /// PTRACE_GETSIGINFO.
 pub fn get_siginfo(pid: i32) -> Result<SigInfo, Errno> {
     let mut buf = [0u64; 16]; // siginfo_t is 128 bytes
-                              // SAFETY: `buf` is 128 writable bytes, the size of siginfo_t.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETSIGINFO,
-            pid as usize,
-            0,
-            buf.as_mut_ptr() as usize,
-            0,
-            0,
-        )
-    })?;
+                              // SAFETY: PTRACE_GETSIGINFO writes one siginfo_t (128 bytes), which `buf` is.
+    unsafe { ptrace_struct(PTRACE_GETSIGINFO, pid, &mut buf) }?;
     let mut b = [0u8; 128];
     for (d, w) in b.chunks_exact_mut(8).zip(buf) {
         d.copy_from_slice(&w.to_ne_bytes());

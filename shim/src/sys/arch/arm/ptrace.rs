@@ -46,86 +46,29 @@ pub const FPREGS_SIZE: usize = 260;
 #[inline]
 pub fn get_regs(pid: i32) -> Result<RawRegs, Errno> {
     let mut r = RawRegs::default();
-    // SAFETY: `r` is a writable `struct pt_regs` (repr(C), 18 u32).
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETREGS,
-            pid as usize,
-            0,
-            &mut r as *mut RawRegs as usize,
-            0,
-            0,
-        )
-    })?;
+    // SAFETY: PTRACE_GETREGS writes one `struct pt_regs`, which `r` is.
+    unsafe { super::ptrace_struct(PTRACE_GETREGS, pid, &mut r) }?;
     Ok(r)
 }
 
 /// PTRACE_SETREGS.
 #[inline]
 pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
-    // SAFETY: `r` is a readable `struct pt_regs`; the kernel only reads it.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_SETREGS,
-            pid as usize,
-            0,
-            r as *const RawRegs as usize,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
+    // SAFETY: PTRACE_SETREGS only reads one `struct pt_regs`, which `r` is; the
+    // pointer is never written through.
+    unsafe { super::ptrace_struct(PTRACE_SETREGS, pid, (r as *const RawRegs).cast_mut()) }
 }
 
 /// PTRACE_GETVFPREGS: the tracee's 260-byte `struct user_vfp` into `buf[..260]`.
 pub fn get_fpregs(pid: i32, buf: &mut [u8]) -> Result<(), Errno> {
-    if buf.len() < FPREGS_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut img = [0u32; FPREGS_SIZE / 4];
-    // SAFETY: `img` is 260 writable bytes, a `struct user_vfp`.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETVFPREGS,
-            pid as usize,
-            0,
-            img.as_mut_ptr() as usize,
-            0,
-            0,
-        )
-    })?;
-    for (d, w) in buf.chunks_exact_mut(4).zip(img) {
-        d.copy_from_slice(&w.to_ne_bytes());
-    }
-    Ok(())
+    // SAFETY: PTRACE_GETVFPREGS writes one `struct user_vfp` of FPREGS_SIZE bytes.
+    unsafe { super::ptrace_get_image(PTRACE_GETVFPREGS, pid, buf, FPREGS_SIZE) }
 }
 
 /// PTRACE_SETVFPREGS from the 260-byte `struct user_vfp` in `buf[..260]`.
 pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
-    if buf.len() < FPREGS_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut img = [0u32; FPREGS_SIZE / 4];
-    for (w, s) in img.iter_mut().zip(buf.chunks_exact(4)) {
-        *w = u32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
-    }
-    // SAFETY: `img` is 260 readable bytes, a `struct user_vfp`; the kernel only
-    // reads it.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_SETVFPREGS,
-            pid as usize,
-            0,
-            img.as_ptr() as usize,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
+    // SAFETY: PTRACE_SETVFPREGS only reads one `struct user_vfp` of FPREGS_SIZE bytes.
+    unsafe { super::ptrace_set_image(PTRACE_SETVFPREGS, pid, buf, FPREGS_SIZE) }
 }
 
 /// PTRACE_SET_SYSCALL: the number of the syscall the tracee stopped in; -1

@@ -56,86 +56,29 @@ pub const FPREGS_SIZE: usize = 512;
 #[inline]
 pub fn get_regs(pid: i32) -> Result<RawRegs, Errno> {
     let mut r = RawRegs::default();
-    // SAFETY: `r` is a writable `struct user_regs_struct` (repr(C), 27 u64).
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETREGS,
-            pid as usize,
-            0,
-            &mut r as *mut RawRegs as usize,
-            0,
-            0,
-        )
-    })?;
+    // SAFETY: PTRACE_GETREGS writes one `struct user_regs_struct`, which `r` is.
+    unsafe { super::ptrace_struct(PTRACE_GETREGS, pid, &mut r) }?;
     Ok(r)
 }
 
 /// PTRACE_SETREGS.
 #[inline]
 pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
-    // SAFETY: `r` is a readable `struct user_regs_struct`; the kernel only reads it.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_SETREGS,
-            pid as usize,
-            0,
-            r as *const RawRegs as usize,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
+    // SAFETY: PTRACE_SETREGS only reads one `struct user_regs_struct`, which `r` is; the
+    // pointer is never written through.
+    unsafe { super::ptrace_struct(PTRACE_SETREGS, pid, (r as *const RawRegs).cast_mut()) }
 }
 
 /// PTRACE_GETFPREGS: the tracee's 512-byte FXSAVE image into `buf[..512]`.
 pub fn get_fpregs(pid: i32, buf: &mut [u8]) -> Result<(), Errno> {
-    if buf.len() < FPREGS_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut img = [0u64; FPREGS_SIZE / 8];
-    // SAFETY: `img` is 512 writable bytes, a `struct user_fpregs_struct`.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_GETFPREGS,
-            pid as usize,
-            0,
-            img.as_mut_ptr() as usize,
-            0,
-            0,
-        )
-    })?;
-    for (d, w) in buf.chunks_exact_mut(8).zip(img) {
-        d.copy_from_slice(&w.to_ne_bytes());
-    }
-    Ok(())
+    // SAFETY: PTRACE_GETFPREGS writes one FXSAVE image (`struct user_fpregs_struct`) of FPREGS_SIZE bytes.
+    unsafe { super::ptrace_get_image(PTRACE_GETFPREGS, pid, buf, FPREGS_SIZE) }
 }
 
 /// PTRACE_SETFPREGS from the 512-byte FXSAVE image in `buf[..512]`.
 pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
-    if buf.len() < FPREGS_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    let mut img = [0u64; FPREGS_SIZE / 8];
-    for (w, s) in img.iter_mut().zip(buf.chunks_exact(8)) {
-        *w = u64::from_ne_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
-    }
-    // SAFETY: `img` is 512 readable bytes, a `struct user_fpregs_struct`; the
-    // kernel only reads it.
-    check(unsafe {
-        raw::syscall6(
-            raw::nr::PTRACE,
-            PTRACE_SETFPREGS,
-            pid as usize,
-            0,
-            img.as_ptr() as usize,
-            0,
-            0,
-        )
-    })
-    .map(|_| ())
+    // SAFETY: PTRACE_SETFPREGS only reads one FXSAVE image (`struct user_fpregs_struct`) of FPREGS_SIZE bytes.
+    unsafe { super::ptrace_set_image(PTRACE_SETFPREGS, pid, buf, FPREGS_SIZE) }
 }
 
 /// PTRACE_SYSEMU: resume; the next syscall stops at entry and is never executed.
