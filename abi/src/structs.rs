@@ -156,43 +156,14 @@ pod_struct! {
     }
 }
 
-// ---- 32-bit (ILP32) layouts: `long` and pointers are 4 bytes. ----
-
-pod_struct! {
-    /// struct old_timespec32: the timespec of the 32-bit calls without `_time64`.
-    pub struct Timespec32 { pub tv_sec: i32, pub tv_nsec: i32, }
-}
-
-pod_struct! {
-    /// struct old_timeval32.
-    pub struct Timeval32 { pub tv_sec: i32, pub tv_usec: i32, }
-}
-
-pod_struct! {
-    /// struct iovec of a 32-bit guest.
-    pub struct Iovec32 { pub iov_base: u32, pub iov_len: u32, }
-}
+// ---- 32-bit (ILP32) layouts: `long` and pointers are 4 bytes. The structs
+// made of longs only (timespec, timeval, iovec, stack_t, sigaction, rusage...)
+// are encoded for both widths by umbra-core's syscall::uabi. ----
 
 pod_struct! {
     /// struct rlimit of a 32-bit guest (getrlimit, ugetrlimit, setrlimit);
     /// prlimit64 uses [`Rlimit`] on every arch.
     pub struct Rlimit32 { pub rlim_cur: u32, pub rlim_max: u32, }
-}
-
-pod_struct! {
-    /// stack_t of a 32-bit guest.
-    pub struct Stack32 { pub ss_sp: u32, pub ss_flags: i32, pub ss_size: u32, }
-}
-
-pod_struct! {
-    /// The kernel's struct sigaction on 32-bit ARM (rt_sigaction): handler,
-    /// flags, restorer, then the 64-bit mask at offset 12 (two longs), 20 bytes.
-    pub struct SigactionArm {
-        pub handler: u32,
-        pub flags: u32,
-        pub restorer: u32,
-        pub mask: [u32; 2],
-    }
 }
 
 pod_struct! {
@@ -331,10 +302,6 @@ mod tests {
         assert_eq!(Statfs64Arm::SIZE, 84);
         assert_eq!(Statfs32::SIZE, 64);
         assert_eq!(Sysinfo32::SIZE, 64);
-        assert_eq!(SigactionArm::SIZE, 20);
-        assert_eq!(Stack32::SIZE, 12);
-        assert_eq!(Timespec32::SIZE, 8);
-        assert_eq!(Iovec32::SIZE, 8);
     }
 
     #[test]

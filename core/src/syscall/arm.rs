@@ -7,7 +7,7 @@ use super::uabi::{pair, TimeAbi};
 use super::{clone, fs, io, mem, poll, proc, signal, time, Outcome};
 use crate::host::Host;
 use crate::kernel::Kernel;
-use umbra_abi::flags::{AT_FDCWD as CWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
+use umbra_abi::flags::{AT_FDCWD as CWD, AT_SYMLINK_NOFOLLOW};
 use umbra_abi::syscall::arm::*;
 use umbra_abi::Errno;
 
@@ -20,6 +20,9 @@ fn id16(v: u64) -> u32 {
 }
 
 pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
+    if let Some(r) = super::legacy_path_call(k, n, a) {
+        return Outcome::Ret(r);
+    }
     let r = match n {
         // 64-bit arguments in register pairs.
         PREAD64 => io::sys_pread64(k, a[0] as i32, a[1], a[2] as usize, pair(a[4], a[5]) as i64),
@@ -82,17 +85,6 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         ARM_CACHEFLUSH => Ok(0),
         SIGRETURN => return signal::sys_rt_sigreturn(k, false),
         // The classic path calls.
-        OPEN => fs::sys_openat(k, CWD, a[0], a[1] as u32, a[2] as u32),
-        CREAT => fs::sys_openat(k, CWD, a[0], 0o1101, a[1] as u32),
-        ACCESS => fs::sys_faccessat(k, CWD, a[0], a[1] as u32, 0),
-        READLINK => fs::sys_readlinkat(k, CWD, a[0], a[1], a[2] as usize),
-        MKDIR => fs::sys_mkdirat(k, CWD, a[0], a[1] as u32),
-        RMDIR => fs::sys_unlinkat(k, CWD, a[0], AT_REMOVEDIR),
-        UNLINK => fs::sys_unlinkat(k, CWD, a[0], 0),
-        SYMLINK => fs::sys_symlinkat(k, a[0], CWD, a[1]),
-        LINK => fs::sys_linkat(k, CWD, a[0], CWD, a[1], 0),
-        RENAME => fs::sys_renameat2(k, CWD, a[0], CWD, a[1], 0),
-        CHMOD => fs::sys_fchmodat(k, CWD, a[0], a[1] as u32),
         CHOWN => fs::sys_fchownat(k, CWD, a[0], id16(a[1]), id16(a[2]), 0),
         LCHOWN => fs::sys_fchownat(k, CWD, a[0], id16(a[1]), id16(a[2]), AT_SYMLINK_NOFOLLOW),
         CHOWN32 => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, 0),

@@ -203,15 +203,14 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
 #[cfg(target_arch = "arm")]
 use arm::arch_dispatch;
 
-/// The calls only some arches have (the legacy path-based ones on x86_64).
-#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
-fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
-    use umbra_abi::flags::{AT_FDCWD as CWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
-    let r = match n {
+/// The classic path calls x86_64 and 32-bit ARM both have (each with its own
+/// numbers): the `*at` call on the current directory. `None` for other calls.
+#[cfg(not(target_arch = "aarch64"))]
+fn legacy_path_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<SysResult> {
+    use umbra_abi::flags::{AT_FDCWD as CWD, AT_REMOVEDIR};
+    Some(match n {
         OPEN => fs::sys_openat(k, CWD, a[0], a[1] as u32, a[2] as u32),
         CREAT => fs::sys_openat(k, CWD, a[0], 0o1101, a[1] as u32),
-        STAT => fs::sys_newfstatat(k, CWD, a[0], a[1], 0),
-        LSTAT => fs::sys_newfstatat(k, CWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         ACCESS => fs::sys_faccessat(k, CWD, a[0], a[1] as u32, 0),
         READLINK => fs::sys_readlinkat(k, CWD, a[0], a[1], a[2] as usize),
         MKDIR => fs::sys_mkdirat(k, CWD, a[0], a[1] as u32),
@@ -221,6 +220,20 @@ fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
         LINK => fs::sys_linkat(k, CWD, a[0], CWD, a[1], 0),
         RENAME => fs::sys_renameat2(k, CWD, a[0], CWD, a[1], 0),
         CHMOD => fs::sys_fchmodat(k, CWD, a[0], a[1] as u32),
+        _ => return None,
+    })
+}
+
+/// The calls only some arches have (the legacy path-based ones on x86_64).
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
+fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
+    use umbra_abi::flags::{AT_FDCWD as CWD, AT_SYMLINK_NOFOLLOW};
+    if let Some(r) = legacy_path_call(k, n, a) {
+        return Outcome::Ret(r);
+    }
+    let r = match n {
+        STAT => fs::sys_newfstatat(k, CWD, a[0], a[1], 0),
+        LSTAT => fs::sys_newfstatat(k, CWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         CHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, 0),
         LCHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW),
         DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),

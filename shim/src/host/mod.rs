@@ -901,6 +901,16 @@ impl PtraceHost {
     }
 }
 
+/// The host error for a failed register request on a stub: ESRCH means the
+/// stub is gone; anything else (EINVAL: reserved MXCSR bits set, ...) is Io.
+pub(super) fn regs_error(e: Errno) -> HostError {
+    if e == Errno::ESRCH {
+        HostError::StubDied
+    } else {
+        HostError::Io
+    }
+}
+
 impl HostCpu for PtraceHost {
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;

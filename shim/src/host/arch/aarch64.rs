@@ -300,11 +300,7 @@ pub(super) fn batch_done(st: &mut Stub, g: &ptrace::UserPtRegs) -> (u64, u64) {
 /// frame holds as is; the host's NT_PRFPREG image is v0-v31, fpsr, fpcr.
 pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> {
     let mut img = [0u8; ptrace::FPREGS_SIZE];
-    match ptrace::get_fpregs(pid, &mut img) {
-        Ok(()) => {}
-        Err(Errno::ESRCH) => return Err(HostError::StubDied),
-        Err(_) => return Err(HostError::Io),
-    }
+    ptrace::get_fpregs(pid, &mut img).map_err(super::regs_error)?;
     buf[0..4].copy_from_slice(&FPSIMD_MAGIC.to_ne_bytes());
     buf[4..8].copy_from_slice(&(ptrace::FPREGS_SIZE as u32).to_ne_bytes());
     buf[8..16].copy_from_slice(&img[512..520]);
@@ -320,11 +316,7 @@ pub(super) fn fpstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
     let mut img = [0u8; ptrace::FPREGS_SIZE];
     img[..512].copy_from_slice(&buf[16..528]);
     img[512..520].copy_from_slice(&buf[8..16]);
-    match ptrace::set_fpregs(pid, &img) {
-        Ok(()) => Ok(()),
-        Err(Errno::ESRCH) => Err(HostError::StubDied),
-        Err(_) => Err(HostError::Io),
-    }
+    ptrace::set_fpregs(pid, &img).map_err(super::regs_error)
 }
 
 impl PtraceHost {

@@ -383,19 +383,12 @@ pub(super) fn batch_done(_st: &mut Stub, g: &RawRegs) -> (u64, u64) {
 
 /// The FP blob: `struct user_vfp` as PTRACE_GETVFPREGS returns it.
 pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> {
-    match ptrace::get_fpregs(pid, buf) {
-        Ok(()) => Ok(ptrace::FPREGS_SIZE),
-        Err(Errno::ESRCH) => Err(HostError::StubDied),
-        Err(_) => Err(HostError::Io),
-    }
+    ptrace::get_fpregs(pid, buf).map_err(super::regs_error)?;
+    Ok(ptrace::FPREGS_SIZE)
 }
 
 pub(super) fn fpstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
-    match ptrace::set_fpregs(pid, buf) {
-        Ok(()) => Ok(()),
-        Err(Errno::ESRCH) => Err(HostError::StubDied),
-        Err(_) => Err(HostError::Io),
-    }
+    ptrace::set_fpregs(pid, buf).map_err(super::regs_error)
 }
 
 impl PtraceHost {
