@@ -49,6 +49,7 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "time_rand",
     "ioctl_tty",
     "sigrecord",
+    "paths",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

@@ -30,8 +30,8 @@ Options of `run`:
   --image IMG     root file system: an ext2 image (revision 0 or 1; as made by
                   `mke2fs -t ext2 -d`, genext2fs, Buildroot or `umbra image
                   create`); devfs on /dev, tmpfs on /tmp and /run if they
-                  exist. The image is opened read-only and the guest's writes
-                  stay in memory, unless --rw is given
+                  are empty. The image is opened read-only and the guest's
+                  writes stay in memory, unless --rw is given
   --rw            write the guest's changes to the images themselves (flushed
                   on fsync/sync and at exit)
   --mount IMG:/DIR[:ro]

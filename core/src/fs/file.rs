@@ -413,6 +413,9 @@ impl OpenFile {
 
     /// ftruncate(2).
     pub fn truncate(&self, size: u64, ctx: &dyn IoCtx) -> KResult<()> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
         if !self.writable() {
             return Err(Errno::EINVAL);
         }
@@ -426,6 +429,9 @@ impl OpenFile {
 
     /// fsync(2) and fdatasync(2).
     pub fn fsync(&self) -> KResult<()> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
         match &self.inode {
             Some(i) => i.fsync(),
             None => Err(Errno::EINVAL),
@@ -479,46 +485,63 @@ pub fn open(
 
     let mut created = false;
     let node = if flags.contains(OpenFlags::O_CREAT) {
-        let p = vfs.lookup_parent(start, path, &cx.cred)?;
-        match p.dir.inode().lookup(&p.name) {
-            Ok(inode) => {
-                if flags.contains(OpenFlags::O_EXCL) {
-                    return Err(Errno::EEXIST);
+        let mut p = vfs.lookup_parent(start, path, &cx.cred)?;
+        let mut links = 0u32;
+        loop {
+            match p.dir.inode().lookup(&p.name) {
+                Ok(inode) => {
+                    if flags.contains(OpenFlags::O_EXCL) {
+                        return Err(Errno::EEXIST);
+                    }
+                    if p.trailing_slash && inode.kind() != FileType::Directory {
+                        return Err(Errno::EISDIR);
+                    }
+                    match (inode.kind(), follow) {
+                        (FileType::Symlink, FollowLast::NoFollow) => return Err(Errno::ELOOP),
+                        (FileType::Symlink, FollowLast::Follow) => {
+                            // O_CREAT through a symlink creates its target when
+                            // that is missing, as Linux's open_last_lookups.
+                            links = links.saturating_add(1);
+                            if links > super::path::MAX_SYMLINKS {
+                                return Err(Errno::ELOOP);
+                            }
+                            let target = inode.readlink()?;
+                            if target.is_empty() {
+                                return Err(Errno::ENOENT);
+                            }
+                            p = vfs.lookup_parent(&p.dir, &target, &cx.cred)?;
+                            continue;
+                        }
+                        _ => break vfs.lookup(&p.dir, &p.name, follow, &cx.cred)?,
+                    }
                 }
-                if p.trailing_slash && inode.kind() != FileType::Directory {
-                    return Err(Errno::EISDIR);
+                Err(Errno::ENOENT) => {
+                    if p.trailing_slash {
+                        return Err(Errno::EISDIR);
+                    }
+                    let dmeta = p.dir.inode().metadata()?;
+                    if !cx.cred.is_root() {
+                        check_access(&dmeta, &cx.cred, Access::WRITE | Access::EXEC)?;
+                    }
+                    let gid = if dmeta.mode & S_ISGID != 0 {
+                        dmeta.gid
+                    } else {
+                        cx.cred.gid
+                    };
+                    let attr = NewNode {
+                        kind: FileType::Regular,
+                        perm: cx.new_perm(mode),
+                        uid: cx.cred.uid,
+                        gid,
+                        rdev: 0,
+                        now: cx.now,
+                    };
+                    let inode = p.dir.inode().create(&p.name, &attr)?;
+                    created = true;
+                    break vfs.child(&p.dir, &p.name, inode)?;
                 }
-                match (inode.kind(), follow) {
-                    (FileType::Symlink, FollowLast::NoFollow) => return Err(Errno::ELOOP),
-                    _ => vfs.lookup(&p.dir, &p.name, follow, &cx.cred)?,
-                }
+                Err(e) => return Err(e),
             }
-            Err(Errno::ENOENT) => {
-                if p.trailing_slash {
-                    return Err(Errno::EISDIR);
-                }
-                let dmeta = p.dir.inode().metadata()?;
-                if !cx.cred.is_root() {
-                    check_access(&dmeta, &cx.cred, Access::WRITE | Access::EXEC)?;
-                }
-                let gid = if dmeta.mode & S_ISGID != 0 {
-                    dmeta.gid
-                } else {
-                    cx.cred.gid
-                };
-                let attr = NewNode {
-                    kind: FileType::Regular,
-                    perm: cx.new_perm(mode),
-                    uid: cx.cred.uid,
-                    gid,
-                    rdev: 0,
-                    now: cx.now,
-                };
-                let inode = p.dir.inode().create(&p.name, &attr)?;
-                created = true;
-                vfs.child(&p.dir, &p.name, inode)?
-            }
-            Err(e) => return Err(e),
         }
     } else {
         vfs.lookup(start, path, follow, &cx.cred)?
@@ -539,7 +562,11 @@ pub fn open(
     if kind == FileType::Symlink {
         return Err(Errno::ELOOP);
     }
-    if kind == FileType::Directory && (writable || flags.contains(OpenFlags::O_CREAT)) {
+    // O_TRUNC asks for write access (Linux's build_open_flags), so it too
+    // gives EISDIR on a directory.
+    if kind == FileType::Directory
+        && (writable || flags.intersects(OpenFlags::O_CREAT | OpenFlags::O_TRUNC))
+    {
         return Err(Errno::EISDIR);
     }
     if !created {
@@ -568,11 +595,9 @@ pub fn open(
         }
         _ => Some(inode.file_ops().ok_or(Errno::ENXIO)?),
     };
-    if kind == FileType::Regular
-        && ops.is_none()
-        && flags.contains(OpenFlags::O_TRUNC)
-        && writable
-        && !created
+    // Linux truncates on O_TRUNC whatever the access mode (O_RDONLY|O_TRUNC
+    // too); the write permission was checked above.
+    if kind == FileType::Regular && ops.is_none() && flags.contains(OpenFlags::O_TRUNC) && !created
     {
         inode.truncate(0, cx.now)?;
     }

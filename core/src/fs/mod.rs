@@ -44,9 +44,9 @@ pub fn vfs_from_cpio(
 }
 
 /// A name space whose root is `root` (a directory of filesystem `fstype`, such
-/// as an ext2 image's root), with devfs on /dev and a tmpfs on each of /tmp and
-/// /run that exists. Returns it with the console state for
-/// [`devfs::stdio_files`].
+/// as an ext2 image's root), with devfs on /dev. Returns it with the console
+/// state for [`devfs::stdio_files`]. (The kernel's boot adds procfs and the
+/// tmpfs mounts on empty /tmp, /run and /dev/shm.)
 pub fn vfs_from_root(
     root: alloc::sync::Arc<dyn Inode>,
     fstype: &str,
@@ -54,16 +54,31 @@ pub fn vfs_from_root(
 ) -> crate::error::KResult<(Vfs, alloc::sync::Arc<devfs::ConsoleState>)> {
     let vfs = Vfs::new(root, fstype);
     let console = devfs::mount_devfs(&vfs, now)?;
-    for dir in ["tmp", "run"] {
-        if vfs
-            .root()
-            .inode()
-            .lookup(dir)
-            .is_ok_and(|d| d.kind() == FileType::Directory)
-        {
-            let fs = tmpfs::TmpFs::new(vfs.alloc_anon_dev(), now);
-            vfs.mount_at(&alloc::format!("/{dir}"), fs.root(), "tmpfs")?;
+    Ok((vfs, console))
+}
+
+/// Whether `parent`/`name` is a directory holding nothing but "." and "..":
+/// a filesystem mounted on it hides nothing.
+pub fn dir_is_empty(vfs: &Vfs, parent: &str, name: &str) -> bool {
+    let Ok(dir) = vfs
+        .lookup(&vfs.root(), parent, FollowLast::Follow, &Cred::root())
+        .and_then(|p| p.inode().lookup(name))
+    else {
+        return false;
+    };
+    let mut off = 0;
+    // "." and ".." come first; a filesystem may hand them out one at a time.
+    for _ in 0..4 {
+        match dir.readdir(off, 4) {
+            Ok(e) if e.is_empty() => return true,
+            Ok(e) => {
+                if e.iter().any(|e| e.name != "." && e.name != "..") {
+                    return false;
+                }
+                off = e.last().map_or(off, |e| e.next_off);
+            }
+            Err(_) => return false,
         }
     }
-    Ok((vfs, console))
+    false
 }

@@ -31,7 +31,8 @@ pub(crate) struct ProcfsState {
 
 impl<H: Host> Kernel<H> {
     /// Mounts procfs on /proc and tmpfs on /tmp, /run and /dev/shm, making the
-    /// directories when missing, and the /dev links into /proc/self/fd when
+    /// directories when missing; a tmpfs goes only on an empty directory, so
+    /// it never hides files of the root archive or image, and the /dev links into /proc/self/fd when
     /// devfs lacks them. A mount whose directory cannot be made is skipped.
     pub(crate) fn procfs_boot(&mut self) {
         let now = timespec_from_ns(self.host.now_real());
@@ -52,7 +53,10 @@ impl<H: Host> Kernel<H> {
             ("/", "run", 0o755),
             ("/dev", "shm", 0o1777),
         ] {
-            if !make_dir(&self.vfs, parent, name, perm, now) {
+            // Never over what the archive or image put there (issue 10).
+            if !make_dir(&self.vfs, parent, name, perm, now)
+                || !crate::fs::dir_is_empty(&self.vfs, parent, name)
+            {
                 continue;
             }
             let fs = TmpFs::new(self.vfs.alloc_anon_dev(), now);

@@ -335,7 +335,7 @@ fn target<H: Host>(
 ) -> KResult<Arc<dyn Inode>> {
     let path = path_arg(k, path)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        return fd_inode(k, dirfd);
+        return fd_inode_raw(k, dirfd);
     }
     let start = start_of(k, dirfd, &path)?;
     let cred = k.proc().cred.clone();
@@ -345,7 +345,17 @@ fn target<H: Host>(
         .clone())
 }
 
+/// The inode of `fd` for the calls that act on an open file (fchmod, fchown,
+/// futimens): EBADF for an O_PATH descriptor, as Linux's fdget.
 fn fd_inode<H: Host>(k: &mut Kernel<H>, fd: i32) -> KResult<Arc<dyn Inode>> {
+    if k.proc().fds.get(fd)?.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    fd_inode_raw(k, fd)
+}
+
+/// The inode of `fd`, O_PATH descriptors included (AT_EMPTY_PATH lookups).
+fn fd_inode_raw<H: Host>(k: &mut Kernel<H>, fd: i32) -> KResult<Arc<dyn Inode>> {
     let f = k.proc().fds.get(fd)?;
     f.inode()
         .cloned()

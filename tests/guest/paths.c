@@ -1,0 +1,196 @@
+/* paths: open(2)'s path semantics (O_TRUNC with O_RDONLY, O_CREAT through
+ * dangling symlinks, directories opened for writing), calls refused on O_PATH
+ * descriptors, FIFOs (mknod, mkfifo, the open rendezvous), file names that are
+ * not UTF-8, and utime/utimes. Works in the cwd (a fresh copy of the data
+ * tree). Prints results and errno names only. Arguments name the sections to
+ * run (all when none). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <utime.h>
+#include "common.h"
+
+static const char *en(int e)
+{
+	switch (e) {
+	case ENXIO: return "ENXIO";
+	case EAGAIN: return "EAGAIN";
+	case EPIPE: return "EPIPE";
+	case EINTR: return "EINTR";
+	case EILSEQ: return "EILSEQ";
+	default: return errname(e);
+	}
+}
+
+static long chk(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: -1 %s\n", what, en(errno));
+	else
+		printf("%s: %ld\n", what, r);
+	return r;
+}
+#define check chk
+
+/* "ok" or the errno name, for calls whose success value is an fd */
+static int okfd(const char *what, int fd)
+{
+	if (fd < 0)
+		printf("%s: -1 %s\n", what, en(errno));
+	else
+		printf("%s: ok\n", what);
+	return fd;
+}
+
+static void put(const char *name, const char *text)
+{
+	int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, text, strlen(text)) < 0)
+		printf("put %s: %s\n", name, en(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static long size_of(const char *name)
+{
+	struct stat st;
+	if (lstat(name, &st) < 0)
+		return -errno;
+	return (long)st.st_size;
+}
+
+static const char *kind_of(const char *name)
+{
+	struct stat st;
+	if (lstat(name, &st) < 0)
+		return en(errno);
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: return "regular";
+	case S_IFDIR: return "directory";
+	case S_IFLNK: return "symlink";
+	case S_IFIFO: return "fifo";
+	case S_IFCHR: return "chardev";
+	case S_IFBLK: return "blockdev";
+	case S_IFSOCK: return "socket";
+	default: return "?";
+	}
+}
+
+static void test_open(void)
+{
+	int fd;
+
+	put("t_trunc", "hello");
+	fd = okfd("open(O_RDONLY|O_TRUNC)", open("t_trunc", O_RDONLY | O_TRUNC));
+	printf("size after O_RDONLY|O_TRUNC: %ld\n", size_of("t_trunc"));
+	if (fd >= 0) {
+		char c;
+		check("read", read(fd, &c, 1));
+		check("write on O_RDONLY", write(fd, "x", 1));
+		close(fd);
+	}
+	put("t_trunc", "hello");
+	chmod("t_trunc", 0444);
+	/* root may write anyway: truncated */
+	fd = okfd("open(0444 file, O_RDONLY|O_TRUNC)", open("t_trunc", O_RDONLY | O_TRUNC));
+	if (fd >= 0)
+		close(fd);
+	printf("size: %ld\n", size_of("t_trunc"));
+
+	check("symlink dang", symlink("dang_target", "dang"));
+	fd = okfd("open(dang, O_CREAT|O_WRONLY)", open("dang", O_CREAT | O_WRONLY, 0640));
+	if (fd >= 0) {
+		check("write", write(fd, "abc", 3));
+		close(fd);
+	}
+	printf("dang_target: %s size %ld\n", kind_of("dang_target"), size_of("dang_target"));
+	check("symlink dang2", symlink("dang2_target", "dang2"));
+	okfd("open(dang2, O_CREAT|O_EXCL)", open("dang2", O_CREAT | O_EXCL | O_WRONLY, 0644));
+	printf("dang2_target: %s\n", kind_of("dang2_target"));
+	okfd("open(dang2, O_CREAT|O_NOFOLLOW)",
+	     open("dang2", O_CREAT | O_NOFOLLOW | O_WRONLY, 0644));
+	check("symlink chain1", symlink("chain2", "chain1"));
+	check("symlink chain2", symlink("sub/chain_t", "chain2"));
+	fd = okfd("open(chain1, O_CREAT|O_RDWR)", open("chain1", O_CREAT | O_RDWR, 0600));
+	if (fd >= 0)
+		close(fd);
+	printf("sub/chain_t: %s\n", kind_of("sub/chain_t"));
+	check("symlink nodir", symlink("nodir/x", "nodir_link"));
+	okfd("open(nodir_link, O_CREAT)", open("nodir_link", O_CREAT | O_WRONLY, 0644));
+	check("symlink selfloop", symlink("selfloop", "selfloop"));
+	okfd("open(selfloop, O_CREAT)", open("selfloop", O_CREAT | O_WRONLY, 0644));
+	/* through an existing symlink to an existing file: no truncation */
+	okfd("open(link, O_CREAT)", open("link", O_CREAT | O_WRONLY, 0644));
+	printf("hello.txt size: %ld\n", size_of("hello.txt"));
+
+	okfd("open(dir, O_RDONLY|O_TRUNC)", open("sub", O_RDONLY | O_TRUNC));
+	okfd("open(dir, O_WRONLY)", open("sub", O_WRONLY));
+	okfd("open(dir, O_RDWR)", open("sub", O_RDWR));
+	okfd("open(dir, O_RDONLY|O_CREAT)", open("sub", O_RDONLY | O_CREAT, 0644));
+	okfd("open(., O_WRONLY|O_TRUNC)", open(".", O_WRONLY | O_TRUNC));
+	fd = okfd("open(dir, O_RDONLY)", open("sub", O_RDONLY));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_opath(void)
+{
+	struct stat st;
+	int fd = okfd("open(O_PATH)", open("hello.txt", O_PATH));
+	if (fd < 0)
+		return;
+	/* raw calls: musl retries fchmod and fchown through /proc/self/fd */
+	check("fchmod", syscall(SYS_fchmod, fd, 0600));
+	check("fchown", syscall(SYS_fchown, fd, 0, 0));
+	check("futimens", futimens(fd, NULL));
+	check("ftruncate", ftruncate(fd, 0));
+	check("fsync", fsync(fd));
+	check("fstat", fstat(fd, &st));
+	printf("mode: %o\n", (unsigned)(st.st_mode & 07777));
+	check("fchownat(AT_EMPTY_PATH)", fchownat(fd, "", 0, 0, AT_EMPTY_PATH));
+	check("fstatat(AT_EMPTY_PATH)", fstatat(fd, "", &st, AT_EMPTY_PATH));
+	close(fd);
+	fd = okfd("open(dir, O_PATH)", open("sub", O_PATH | O_DIRECTORY));
+	if (fd >= 0) {
+		check("fchmod dir", syscall(SYS_fchmod, fd, 0700));
+		check("fchdir", fchdir(fd));
+		check("stat a.txt", stat("a.txt", &st));
+		check("chdir ..", chdir(".."));
+		close(fd);
+	}
+}
+
+struct section {
+	const char *name;
+	void (*fn)(void);
+};
+
+static const struct section sections[] = {
+	{ "open", test_open },
+	{ "opath", test_opath },
+};
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	size_t n = sizeof(sections) / sizeof(sections[0]);
+	for (size_t i = 0; i < n; i++) {
+		int want = argc < 2;
+		for (int a = 1; a < argc; a++)
+			if (strcmp(argv[a], sections[i].name) == 0)
+				want = 1;
+		if (!want)
+			continue;
+		printf("== %s\n", sections[i].name);
+		sections[i].fn();
+	}
+	return 0;
+}
