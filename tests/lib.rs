@@ -63,6 +63,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "proc_timers",
     "proc_poll",
     "proc_jobs",
+    "pipes2",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -1,7 +1,12 @@
-//! Pipes: a 64 KiB ring shared by a read end and a write end. Writes of at most
-//! PIPE_BUF bytes are atomic; a read with no writers left sees end of file; a
-//! write with no readers left gets EPIPE (the syscall layer raises SIGPIPE).
-//! Would-block is EAGAIN; the syscall layer parks blocking callers.
+//! Pipes: a ring shared by a read end and a write end, 64 KiB unless
+//! F_SETPIPE_SZ changes it. Writes of at most PIPE_BUF bytes are atomic; a
+//! read with no writers left sees end of file; a write with no readers left
+//! gets EPIPE (the syscall layer raises SIGPIPE). Would-block is EAGAIN; the
+//! syscall layer parks blocking callers.
+//!
+//! The capacity is Linux's: a power-of-two number of pages, at least one
+//! (fs/pipe.c round_pipe_size). The ring's memory grows only with the bytes
+//! held, so a large capacity costs nothing until it is filled.
 
 use super::vfs::{FileOps, IoCtx, Metadata, PollEvents};
 use crate::error::{Errno, KResult};
@@ -10,15 +15,25 @@ use alloc::sync::Arc;
 use core::any::Any;
 use spin::Mutex;
 
-/// Capacity of a pipe (F_GETPIPE_SZ).
+/// Capacity of a new pipe (F_GETPIPE_SZ).
 pub const PIPE_SIZE: usize = 65536;
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
+/// /proc/sys/fs/pipe-max-size: the largest capacity a user without
+/// CAP_SYS_RESOURCE may set.
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
+/// The largest capacity even root gets. Linux allows up to 2^31 where memory
+/// permits; umbra's kernel heap is small, so larger requests get ENOMEM
+/// rather than a promise the heap could not keep.
+pub const PIPE_MAX_SIZE_ROOT: usize = 64 << 20;
+const PAGE: usize = 4096;
 
 struct Ring {
     data: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// Bytes the pipe holds at most.
+    capacity: usize,
 }
 
 /// The shared state of one pipe.
@@ -38,6 +53,7 @@ pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
             data: VecDeque::new(),
             readers: 1,
             writers: 1,
+            capacity: PIPE_SIZE,
         }),
     });
     (Arc::new(PipeReader(p.clone())), Arc::new(PipeWriter(p)))
@@ -130,7 +146,7 @@ impl FileOps for PipeWriter {
         if buf.is_empty() {
             return Ok(0);
         }
-        let space = PIPE_SIZE - r.data.len();
+        let space = r.capacity.saturating_sub(r.data.len());
         if space == 0 || (buf.len() <= PIPE_BUF && space < buf.len()) {
             return Err(Errno::EAGAIN);
         }
@@ -143,7 +159,7 @@ impl FileOps for PipeWriter {
         if r.readers == 0 {
             return PollEvents::POLLOUT | PollEvents::POLLERR;
         }
-        if PIPE_SIZE - r.data.len() >= PIPE_BUF {
+        if r.capacity.saturating_sub(r.data.len()) >= PIPE_BUF {
             PollEvents::POLLOUT
         } else {
             PollEvents::empty()
@@ -168,6 +184,60 @@ pub fn pending(ops: &dyn FileOps) -> Option<usize> {
     }
     any.downcast_ref::<PipeWriter>()
         .map(|w| w.0.ring.lock().data.len())
+}
+
+/// The pipe behind `ops`, if it is a pipe end.
+fn pipe_of(ops: &dyn FileOps) -> Option<&Pipe> {
+    let any = ops.as_any();
+    if let Some(r) = any.downcast_ref::<PipeReader>() {
+        return Some(&r.0);
+    }
+    any.downcast_ref::<PipeWriter>().map(|w| &*w.0)
+}
+
+/// Who asks to grow a pipe: only a privileged caller (CAP_SYS_RESOURCE) may
+/// go past [`PIPE_MAX_SIZE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resizer {
+    Privileged,
+    User,
+}
+
+/// F_GETPIPE_SZ: the capacity of the pipe behind `ops`; EBADF if it is not
+/// a pipe.
+pub fn pipe_size(ops: &dyn FileOps) -> KResult<usize> {
+    pipe_of(ops)
+        .map(|p| p.ring.lock().capacity)
+        .ok_or(Errno::EBADF)
+}
+
+/// F_SETPIPE_SZ, as Linux's pipe_set_size: the size is rounded up to a
+/// power-of-two number of pages (one page at least); EINVAL above 2^31;
+/// EPERM when an unprivileged caller grows the pipe past
+/// [`PIPE_MAX_SIZE`]; EBUSY when the pipe holds more than the new size.
+/// Returns the new capacity.
+pub fn set_pipe_size(ops: &dyn FileOps, arg: u32, who: Resizer) -> KResult<usize> {
+    let p = pipe_of(ops).ok_or(Errno::EBADF)?;
+    let arg = arg as usize;
+    if arg > 1 << 31 {
+        return Err(Errno::EINVAL);
+    }
+    let size = arg.max(PAGE).next_power_of_two();
+    let mut r = p.ring.lock();
+    if size > r.capacity {
+        if size > PIPE_MAX_SIZE && who == Resizer::User {
+            return Err(Errno::EPERM);
+        }
+        if size > PIPE_MAX_SIZE_ROOT {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    // Linux counts the pages the data occupies.
+    if r.data.len().div_ceil(PAGE) * PAGE > size {
+        return Err(Errno::EBUSY);
+    }
+    r.capacity = size;
+    Ok(size)
 }
 
 #[cfg(test)]
@@ -203,5 +273,39 @@ mod tests {
         let (r2, w2) = pipe();
         drop(r2);
         assert_eq!(w2.write(&mut h, 0, b"a"), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn set_pipe_size_rounds_limits_and_sets_capacity() {
+        let mut h = MockHost::new(4096);
+        let (r, w) = pipe();
+        let (ro, wo): (&dyn FileOps, &dyn FileOps) = (&*r, &*w);
+        assert_eq!(pipe_size(ro), Ok(PIPE_SIZE));
+        assert_eq!(set_pipe_size(wo, 0, Resizer::User), Ok(4096));
+        assert_eq!(set_pipe_size(wo, 5000, Resizer::User), Ok(8192));
+        assert_eq!(pipe_size(wo), Ok(8192));
+        let big = alloc::vec![1u8; 9000];
+        assert_eq!(
+            w.write(&mut h, 0, &big),
+            Ok(8192),
+            "capacity follows the size"
+        );
+        assert_eq!(w.write(&mut h, 0, b"x"), Err(Errno::EAGAIN));
+        assert_eq!(set_pipe_size(ro, 4096, Resizer::User), Err(Errno::EBUSY));
+        assert_eq!(set_pipe_size(ro, 2 << 20, Resizer::User), Err(Errno::EPERM));
+        assert_eq!(set_pipe_size(ro, 2 << 20, Resizer::Privileged), Ok(2 << 20));
+        assert_eq!(
+            set_pipe_size(ro, 1 << 30, Resizer::Privileged),
+            Err(Errno::ENOMEM)
+        );
+        assert_eq!(
+            set_pipe_size(ro, (1 << 31) + 1, Resizer::Privileged),
+            Err(Errno::EINVAL)
+        );
+        // Shrinking is allowed to anyone, down to what the data occupies.
+        assert_eq!(set_pipe_size(ro, 8192, Resizer::User), Ok(8192));
+        let mut sink = [0u8; 8192];
+        assert_eq!(r.read(&mut h, 0, &mut sink), Ok(8192));
+        assert_eq!(set_pipe_size(ro, 1, Resizer::User), Ok(4096));
     }
 }

@@ -671,6 +671,13 @@ impl<H: Host> Kernel<H> {
         *t.deadline.get_or_insert(now.saturating_add(timeout_ns))
     }
 
+    /// The current syscall parks after changing what other threads may wait
+    /// for (a write that moved part of its bytes into a pipe): blocked threads
+    /// try their syscalls again, as a completed syscall lets them.
+    pub(crate) fn note_progress(&mut self) {
+        self.epoch += 1;
+    }
+
     /// Whether the current thread's deadline has passed.
     pub(crate) fn deadline_passed(&mut self) -> bool {
         let now = self.host.now_mono();

@@ -76,8 +76,10 @@ fn read_into<H: Host>(
         };
         k.user().write_bytes(buf + done as u64, &kbuf[..n])?;
         done += n;
-        // Streams return what they have; only regular files keep filling.
-        if n < want || file.inode().is_none() {
+        // A short read means the file or stream has no more for now; a
+        // stream that filled the chunk may hold more (a pipe returns all it
+        // holds, as Linux's pipe_read).
+        if n < want {
             break;
         }
     }
@@ -210,6 +212,10 @@ pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> O
     match r {
         Ok(n) if stream && done + n < len => {
             k.proc().thread.io_done = done + n;
+            if n > 0 {
+                // The reader this write waits for must be woken to drain it.
+                k.note_progress();
+            }
             Outcome::Block(Wait::Event {
                 deadline: None,
                 restart: Restart::WithSaRestart,
@@ -267,10 +273,6 @@ pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> O
             }
             Err(err) if done == 0 => return blocking(&f, Err(err)),
             Err(_) => break,
-        }
-        // Streams return what they have at once.
-        if f.inode().is_none() {
-            break;
         }
     }
     Outcome::Ret(Ok(done))
@@ -488,14 +490,26 @@ pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
         }
         F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
         F_SETLK64 | F_SETLKW64 if ILP32 => Ok(0),
-        F_GETPIPE_SZ | F_SETPIPE_SZ => match f.ops() {
-            Some(ops) if crate::fs::pipe::pending(&**ops).is_some() => {
-                Ok(crate::fs::pipe::PIPE_SIZE)
-            }
-            _ => Err(Errno::EBADF),
-        },
+        F_GETPIPE_SZ | F_SETPIPE_SZ => pipe_fcntl(k, &f, cmd, arg),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// fcntl's F_GETPIPE_SZ and F_SETPIPE_SZ (EBADF on anything but a pipe).
+fn pipe_fcntl<H: Host>(k: &mut Kernel<H>, f: &OpenFile, cmd: u32, arg: u64) -> SysResult {
+    use crate::fs::pipe::{pipe_size, set_pipe_size, Resizer};
+    let ops = f.ops().ok_or(Errno::EBADF)?;
+    if cmd == F_GETPIPE_SZ {
+        return pipe_size(&**ops);
+    }
+    // CAP_SYS_RESOURCE: root holds every capability.
+    let who = if k.proc().euid == 0 {
+        Resizer::Privileged
+    } else {
+        Resizer::User
+    };
+    // Linux takes the argument as an unsigned int.
+    set_pipe_size(&**ops, arg as u32, who)
 }
 
 /// dup(2).

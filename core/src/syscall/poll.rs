@@ -67,8 +67,24 @@ fn ready<H: Host>(
 ) -> PollEvents {
     match file {
         None => PollEvents::POLLNVAL,
-        Some(f) => f.poll(&mut k.host) & (events | PollEvents::POLLHUP | PollEvents::POLLERR),
+        Some(f) => {
+            with_norm(f.poll(&mut k.host)) & (events | PollEvents::POLLHUP | PollEvents::POLLERR)
+        }
     }
+}
+
+/// A file's readiness with POLLRDNORM beside POLLIN and POLLWRNORM beside
+/// POLLOUT, as Linux's pipes, ttys and sockets report them: a caller asking
+/// only for the NORM bits sees the same readiness.
+fn with_norm(rev: PollEvents) -> PollEvents {
+    let mut rev = rev;
+    if rev.contains(PollEvents::POLLIN) {
+        rev |= PollEvents::POLLRDNORM;
+    }
+    if rev.contains(PollEvents::POLLOUT) {
+        rev |= PollEvents::POLLWRNORM;
+    }
+    rev
 }
 
 /// The outcome of a wait that found nothing ready: time out, or park.
@@ -119,12 +135,29 @@ fn do_poll<H: Host>(k: &mut Kernel<H>, fds: u64, nfds: usize, timeout: Option<u6
     })();
     match r {
         Ok(Some(n)) => Outcome::Ret(Ok(n)),
-        Ok(None) => park(k, timeout).unwrap_or(Outcome::Block(Wait::Event {
-            deadline: None,
-            restart: Restart::Never,
-        })),
+        Ok(None) => {
+            let out = park(k, timeout).unwrap_or(Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::Never,
+            }));
+            if let Outcome::Ret(Ok(0)) = out {
+                // Timed out: every revents is written, as zero.
+                if let Err(e) = clear_revents(k, fds, nfds) {
+                    return Outcome::Ret(Err(e));
+                }
+            }
+            out
+        }
         Err(e) => Outcome::Ret(Err(e)),
     }
+}
+
+/// Zeroes the revents of the `nfds` pollfds at `fds`.
+fn clear_revents<H: Host>(k: &mut Kernel<H>, fds: u64, nfds: usize) -> KResult<()> {
+    for i in 0..nfds as u64 {
+        k.user().write_bytes(fds + i * 8 + 6, &[0, 0])?;
+    }
+    Ok(())
 }
 
 /// poll(2): timeout in ms, negative for none.
@@ -277,6 +310,7 @@ pub fn sys_select<H: Host>(
     e: u64,
     tv: u64,
 ) -> Outcome {
+    let tv_at = tv;
     let timeout = if tv == 0 {
         None
     } else {
@@ -290,7 +324,23 @@ pub fn sys_select<H: Host>(
             Err(err) => return Outcome::Ret(Err(err)),
         }
     };
-    do_select(k, nfds, [r, w, e], timeout)
+    let Some(ns) = timeout else {
+        return do_select(k, nfds, [r, w, e], None);
+    };
+    // The deadline is fixed at the first try and kept while the call parks.
+    let deadline = k.deadline_after(ns);
+    let out = do_select(k, nfds, [r, w, e], timeout);
+    if let Outcome::Ret(_) = out {
+        // Linux's select writes back the time left (pselect6 does not). A
+        // timeval it cannot write is no error: the call already happened.
+        let left = deadline.saturating_sub(k.host.now_mono());
+        let tv = umbra_abi::structs::Timeval {
+            tv_sec: (left / NS) as i64,
+            tv_usec: ((left % NS) / 1000) as i64,
+        };
+        let _ = uabi::write_timeval(k, tv_at, tv, TimeAbi::Long);
+    }
+    out
 }
 
 /// pselect6(2): the read, write and except sets; the sixth argument points
