@@ -64,6 +64,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "proc_poll",
     "proc_jobs",
     "pipes2",
+    "futex",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -110,6 +110,8 @@ pub struct Kernel<H: Host> {
     /// The process whose trap the kernel is handling and when `run_user`
     /// returned it: the time until it runs again is its system time.
     sys_since: Option<(Pid, u64)>,
+    /// The next futex queue position (first in, first woken).
+    pub(crate) futex_seq: u64,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -142,6 +144,7 @@ impl<H: Host> Kernel<H> {
             interrupted_sleep: None,
             procfs: Default::default(),
             sys_since: None,
+            futex_seq: 0,
         }
     }
 

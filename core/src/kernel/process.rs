@@ -260,6 +260,7 @@ impl<H: Host> Kernel<H> {
         })?;
         let exe = node.absolute_path();
         let pid = self.cur;
+        crate::syscall::futex::release_child_tid(self, pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
         let old: AddressSpace = core::mem::replace(&mut p.mm, mm);
         p.thread.regs = regs;
@@ -301,6 +302,7 @@ impl<H: Host> Kernel<H> {
     /// pid 1, and leaves a zombie for its parent (with SIGCHLD), unless the
     /// parent ignores SIGCHLD.
     pub(crate) fn exit_process(&mut self, pid: Pid, status: ExitStatus) {
+        crate::syscall::futex::release_child_tid(self, pid);
         let Some(p) = self.procs.remove(&pid) else {
             return;
         };

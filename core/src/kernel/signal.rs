@@ -172,13 +172,13 @@ impl<H: Host> Kernel<H> {
             // A handler runs: settle an interrupted syscall first.
             let mut frame_mask = p.thread.sigmask;
             if let ThreadState::Blocked(w) = p.thread.state {
-                let restart = matches!(
-                    w,
-                    Wait::Event {
-                        restart: Restart::WithSaRestart,
-                        ..
+                let restart = match w {
+                    Wait::Event { restart, .. } => {
+                        restart == Restart::Always
+                            || (restart == Restart::WithSaRestart && action.flags & SA_RESTART != 0)
                     }
-                ) && action.flags & SA_RESTART != 0;
+                    _ => false,
+                };
                 let done = core::mem::take(&mut p.thread.io_done);
                 if done > 0 {
                     // Some bytes moved: the call returns their count.
@@ -200,6 +200,8 @@ impl<H: Host> Kernel<H> {
                 }
                 p.thread.state = ThreadState::Runnable;
                 p.thread.deadline = None;
+                // An interrupted futex wait leaves its queue.
+                p.thread.futex = None;
                 self.tried.remove(&pid);
             }
             if let Some(d) = self.interrupted_sleep.take() {

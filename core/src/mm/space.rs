@@ -416,6 +416,21 @@ impl AddressSpace {
         Ok(pte.frame)
     }
 
+    /// The frame holding the futex word at `va` when it lies in shared memory
+    /// (a process-shared futex is keyed by it); None in private memory, where
+    /// Linux keys even a shared futex by address space and address. EFAULT
+    /// where the guest could not read the word.
+    pub fn futex_frame<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+    ) -> KResult<Option<Frame>> {
+        let shared = self.vmas.find(va).ok_or(Errno::EFAULT)?.is_shared();
+        let frame = self.frame_for(frames, host, va, Access::Read)?;
+        Ok(shared.then_some(frame))
+    }
+
     fn check_range(va: u64, len: usize) -> KResult<()> {
         let end = va.checked_add(len as u64).ok_or(Errno::EFAULT)?;
         if end > arch::USER_END {

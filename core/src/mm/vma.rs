@@ -45,6 +45,14 @@ pub struct Vma {
 }
 
 impl Vma {
+    /// Whether its pages are shared between the processes that map it rather
+    /// than copied on write (no mapping kind is yet).
+    pub fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+impl Vma {
     /// A piece `[start, end)` of this VMA (which must lie inside it), with the file
     /// offset adjusted.
     fn slice(&self, start: u64, end: u64) -> Vma {

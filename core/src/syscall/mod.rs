@@ -8,11 +8,13 @@
 mod arm;
 pub mod clone;
 pub mod fs;
+pub mod futex;
 pub mod info;
 pub mod io;
 pub mod mem;
 pub mod poll;
 pub mod proc;
+pub mod procctl;
 pub mod session;
 pub mod signal;
 pub mod time;
@@ -61,6 +63,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     let Ok(n) = usize::try_from(nr) else {
         return Outcome::Ret(Err(Errno::ENOSYS));
     };
+    if let Some(o) = procctl::dispatch(k, n, a) {
+        return o;
+    }
     let r = match n {
         // Files and I/O.
         READ => return io::sys_read(k, a[0] as i32, a[1], a[2] as usize),

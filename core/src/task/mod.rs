@@ -1,6 +1,7 @@
 //! Tasks: processes, threads, their file tables, signal state, and scheduling
 //! state.
 pub mod fd_table;
+pub mod futex;
 pub mod process;
 pub mod signal;
 

@@ -69,6 +69,8 @@ pub enum Restart {
     WithSaRestart,
     /// Always EINTR when a handler runs (poll, select, sleeps: ERESTARTNOHAND).
     Never,
+    /// Restarted after any handler (futex PI locks: ERESTARTNOINTR).
+    Always,
 }
 
 /// Scheduling state of a thread.
@@ -115,6 +117,8 @@ pub struct Thread {
     pub rt_queue: Vec<SigInfo>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
+    /// Its futex queue entry while it waits in futex(2).
+    pub futex: Option<super::futex::FutexWaiter>,
 }
 
 impl Thread {
@@ -133,6 +137,7 @@ impl Thread {
             rt_queue: Vec::new(),
             clear_child_tid: 0,
             robust_list: (0, 0),
+            futex: None,
         }
     }
 }
