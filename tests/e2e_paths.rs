@@ -9,7 +9,7 @@
 #[path = "ext2_util.rs"]
 mod ext2_util;
 
-use ext2_util::{busybox_tree, mke2fs, run_image, scratch};
+use ext2_util::{assert_fsck_clean, busybox_tree, debugfs, mke2fs, run_image, scratch};
 use umbra_tests::{assert_same, busybox, initrd, umbra_raw, Libc, Run};
 
 /// Runs sections of `paths` natively and under umbra and compares.
@@ -31,6 +31,65 @@ macro_rules! paths_tests {
 paths_tests! {
     open_trunc_creat_through_symlinks_and_directories: &["open"];
     o_path_descriptors_refuse_file_calls: &["opath"];
+    names_that_are_not_utf8_work_on_tmpfs: &["bytes"];
+}
+
+/// The busybox script of [`non_utf8_names_on_ext2_match_native`]: makes,
+/// renames, links and removes files whose names are not UTF-8, and lists
+/// them with `ls` (hex-dumped, so the outputs are plain text).
+const BYTES_SCRIPT: &str = "\
+b() { /bin/busybox \"$@\"; }
+cd \"$1\" && b mkdir w && cd w || exit 9
+a=$(b printf 'caf\\351'); x=$(b printf '\\200x'); d=$(b printf 'd\\377\\376')
+echo latin > \"$a\" && b touch \"$x\" && b mkdir \"$d\" && b mkdir keep
+b mv \"$a\" \"$d/$(b printf '\\377')\" && b ln -s \"$(b printf 'tgt\\350')\" \"$d/ln\"
+b ln \"$d/$(b printf '\\377')\" \"keep/$(b printf 'h\\240')\"
+b rm \"$x\"
+b ls -1a . \"$d\" keep | b od -An -c
+b readlink \"$d/ln\" | b od -An -c
+b cat \"keep/$(b printf 'h\\240')\"
+";
+
+/// The same script natively (in a scratch directory) and under umbra on an
+/// ext2 image (`--image --rw`): the outputs agree, `e2fsck -fn` finds the
+/// image clean, and debugfs sees the raw bytes of each name.
+#[test]
+fn non_utf8_names_on_ext2_match_native() {
+    let d = scratch("paths-bytes");
+    let native_dir = d.join("native");
+    std::fs::create_dir_all(&native_dir).unwrap();
+    let native = std::process::Command::new(busybox())
+        .args(["sh", "-c", BYTES_SCRIPT, "sh"])
+        .arg(&native_dir)
+        .env_clear()
+        .env("PATH", "/bin:/usr/bin")
+        .output()
+        .expect("run busybox natively");
+    assert!(native.status.success(), "{native:?}");
+    let tree = d.join("tree");
+    busybox_tree(&tree);
+    let img = d.join("root.img");
+    mke2fs(&tree, &img, 1024, "16M");
+    let out = run_image(
+        &img,
+        &["--rw"],
+        &["/bin/busybox", "sh", "-c", BYTES_SCRIPT, "sh", "/data"],
+    );
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout_text(),
+        String::from_utf8_lossy(&native.stdout),
+        "{}",
+        out.describe()
+    );
+    assert_fsck_clean(&img);
+    let ls = debugfs(&img, "ls -p /data/w/keep");
+    assert!(
+        ls.windows(3).any(|w| w == b"/h\xa0") || ls.windows(3).any(|w| w == b"h\xa0"),
+        "debugfs ls: {}",
+        String::from_utf8_lossy(&ls)
+    );
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// The files a root archive or image puts in /tmp and /run stay visible: no

@@ -2,6 +2,7 @@
 //! with umbra's own ext2 code (no external tool needed). Safe std code only.
 
 use std::collections::{BTreeSet, HashMap};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Arc;
@@ -79,11 +80,8 @@ impl Copier {
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let path = e.path();
-            let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                eprintln!("umbra: skipping {} (name is not UTF-8)", path.display());
-                self.warnings += 1;
-                continue;
-            };
+            // Names are bytes, UTF-8 or not, as on Linux.
+            let name = e.file_name().as_bytes().to_vec();
             let m = path
                 .symlink_metadata()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -105,16 +103,12 @@ impl Copier {
             } else if t.is_symlink() {
                 let target =
                     std::fs::read_link(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let Some(target) = target.to_str() else {
-                    eprintln!(
-                        "umbra: skipping {} (link target is not UTF-8)",
-                        path.display()
-                    );
-                    self.warnings += 1;
-                    continue;
-                };
                 let l = dir
-                    .symlink(&name, target, &new(FileType::Symlink))
+                    .symlink(
+                        &name,
+                        target.as_os_str().as_bytes(),
+                        &new(FileType::Symlink),
+                    )
                     .map_err(fail)?;
                 let mut a = attrs(&m);
                 a.perm = None;
@@ -240,10 +234,10 @@ pub fn check(img: &str) -> Result<String, String> {
             }
             for e in ents {
                 off = e.next_off;
-                if e.name == "." || e.name == ".." {
+                if e.name == b"." || e.name == b".." {
                     continue;
                 }
-                let p = format!("{path}/{}", e.name);
+                let p = format!("{path}/{}", String::from_utf8_lossy(&e.name));
                 let c = d
                     .lookup(&e.name)
                     .map_err(|er| format!("{img}: bad entry {p}: {er:?}"))?;

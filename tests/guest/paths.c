@@ -168,6 +168,112 @@ static void test_opath(void)
 	}
 }
 
+/* Prints a name with bytes outside printable ASCII as \xNN. */
+static void show(const char *label, const char *name)
+{
+	printf("%s: ", label);
+	if (strlen(name) > 64) {
+		printf("(%zu bytes, first \\x%02x)\n", strlen(name), (unsigned char)name[0]);
+		return;
+	}
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+		if (*c >= 0x21 && *c < 0x7f && *c != '\\')
+			putchar(*c);
+		else
+			printf("\\x%02x", *c);
+	}
+	putchar('\n');
+}
+
+static int cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists a directory sorted (bytewise), skipping "." and "..". */
+static void list(const char *dir)
+{
+	char *names[64];
+	int n = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		printf("opendir %s: %s\n", dir, en(errno));
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) && n < 64)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			names[n++] = strdup(e->d_name);
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), cmpstr);
+	printf("list %s: %d\n", dir, n);
+	for (int i = 0; i < n; i++) {
+		show("  ", names[i]);
+		free(names[i]);
+	}
+}
+
+static void test_bytes(void)
+{
+	/* Latin-1 "café", a lone continuation byte, an overlong "/", 0xff. */
+	const char *a = "caf\xe9";
+	const char *b = "\x80start";
+	const char *c = "over\xc0\xaflong";
+	const char *dname = "dir\xff\xfe";
+	char buf[300];
+	struct stat st;
+	int fd;
+
+	check("mkdir bytes", mkdir("bytes", 0755));
+	check("chdir bytes", chdir("bytes"));
+	fd = okfd("create caf\\xe9", open(a, O_CREAT | O_WRONLY | O_EXCL, 0644));
+	if (fd >= 0) {
+		check("write", write(fd, "latin-1\n", 8));
+		close(fd);
+	}
+	okfd("create \\x80start", open(b, O_CREAT | O_WRONLY, 0600));
+	check("mknod over\\xc0\\xaflong", mknod(c, S_IFREG | 0640, 0));
+	check("mkdir dir\\xff\\xfe", mkdir(dname, 0700));
+	list(".");
+	check("stat caf\\xe9", stat(a, &st));
+	printf("size %ld mode %o\n", (long)st.st_size, (unsigned)(st.st_mode & 07777));
+	check("stat caf\\xc3\\xa9 (the UTF-8 spelling)", stat("caf\xc3\xa9", &st));
+	check("rename to \\xff", rename(a, "\xff"));
+	check("stat old", stat(a, &st));
+	check("stat \\xff", stat("\xff", &st));
+	check("symlink to \\xe9\\xe8", symlink("tgt\xe9\xe8", "ln\xe9"));
+	ssize_t n = readlink("ln\xe9", buf, sizeof(buf) - 1);
+	check("readlink", n);
+	if (n >= 0) {
+		buf[n] = 0;
+		show("target", buf);
+	}
+	check("link", link("\xff", "dir\xff\xfe/hard\xa0"));
+	check("chdir dir\\xff\\xfe", chdir(dname));
+	if (getcwd(buf, sizeof(buf))) {
+		const char *base = strrchr(buf, '/');
+		show("getcwd basename", base ? base + 1 : buf);
+	} else {
+		printf("getcwd: %s\n", en(errno));
+	}
+	list(".");
+	check("chdir ..", chdir(".."));
+	check("unlink \\x80start", unlink(b));
+	check("unlink dir/hard", unlink("dir\xff\xfe/hard\xa0"));
+	check("rmdir dir\\xff\\xfe", rmdir(dname));
+	/* A name of 255 bytes, all 0xff, is fine; 256 is too long. */
+	memset(buf, 0xff, 256);
+	buf[255] = 0;
+	fd = okfd("create 255 x \\xff", open(buf, O_CREAT | O_WRONLY, 0644));
+	if (fd >= 0)
+		close(fd);
+	buf[255] = (char)0xff;
+	buf[256] = 0;
+	okfd("create 256 x \\xff", open(buf, O_CREAT | O_WRONLY, 0644));
+	list(".");
+	check("chdir ..", chdir(".."));
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -176,6 +282,7 @@ struct section {
 static const struct section sections[] = {
 	{ "open", test_open },
 	{ "opath", test_opath },
+	{ "bytes", test_bytes },
 };
 
 int main(int argc, char **argv)

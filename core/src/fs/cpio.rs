@@ -14,7 +14,7 @@
 //! concatenated archives may follow, as Linux accepts.
 
 use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -60,7 +60,7 @@ pub enum CpioError {
     BadMagic { offset: usize },
     /// A header field at `offset` is not 8 hex digits.
     BadField { offset: usize, field: &'static str },
-    /// The name at `offset` is empty, unterminated or not UTF-8.
+    /// The name at `offset` is empty or unterminated.
     BadName { offset: usize },
     /// The archive ends without a "TRAILER!!!" entry.
     NoTrailer,
@@ -288,7 +288,8 @@ impl Repr {
 pub struct Entry<'a> {
     pub repr: Repr,
     /// The name as stored, without its NUL.
-    pub name: &'a str,
+    /// The name: bytes, UTF-8 or not, as Linux's initramfs takes them.
+    pub name: &'a [u8],
     pub data: &'a [u8],
     /// Byte offset of the header in the archive.
     pub offset: usize,
@@ -366,16 +367,14 @@ impl<'a> Reader<'a> {
                 .ok_or(CpioError::Truncated { offset })?;
             // The name must be NUL-terminated, non-empty, with no NUL inside.
             let name = match name_bytes.split_last() {
-                Some((0, n)) if !n.is_empty() && !n.contains(&0) => {
-                    core::str::from_utf8(n).map_err(|_| CpioError::BadName { offset })?
-                }
+                Some((0, n)) if !n.is_empty() && !n.contains(&0) => n,
                 _ => return Err(CpioError::BadName { offset }),
             };
             // Padding after the data may be missing at the very end.
             self.pos = align4(data_end)
                 .unwrap_or(usize::MAX)
                 .min(self.data.len().max(data_end));
-            if name == TRAILER {
+            if name == TRAILER.as_bytes() {
                 self.seen_trailer = true;
                 continue;
             }
@@ -416,12 +415,12 @@ fn align4(v: usize) -> Option<usize> {
 
 /// The components of an entry name, relative to the target directory; leading
 /// "/" and "./" are dropped. `None` for a name with "..".
-fn components(name: &str) -> Option<Vec<&str>> {
+fn components(name: &[u8]) -> Option<Vec<&[u8]>> {
     let mut v = Vec::new();
-    for c in name.split('/') {
+    for c in name.split(|&b| b == b'/') {
         match c {
-            "" | "." => {}
-            ".." => return None,
+            b"" | b"." => {}
+            b".." => return None,
             c => v.push(c),
         }
     }
@@ -455,15 +454,14 @@ fn unpack_entry(
     now: Timespec,
 ) -> Result<(), CpioError> {
     let r = &e.repr;
+    let shown = || String::from_utf8_lossy(e.name).into_owned();
     let fs_err = |errno| CpioError::Fs {
-        name: e.name.to_string(),
+        name: shown(),
         errno,
     };
-    let comps = components(e.name).ok_or_else(|| CpioError::UnsafeName {
-        name: e.name.to_string(),
-    })?;
+    let comps = components(e.name).ok_or_else(|| CpioError::UnsafeName { name: shown() })?;
     let kind = FileType::from_mode(r.mode).ok_or_else(|| CpioError::BadMode {
-        name: e.name.to_string(),
+        name: shown(),
         mode: r.mode,
     })?;
     let mtime = Timespec {
@@ -534,11 +532,7 @@ fn unpack_entry(
                 now,
             };
             match kind {
-                FileType::Symlink => {
-                    let target = core::str::from_utf8(e.data)
-                        .map_err(|_| CpioError::BadName { offset: e.offset })?;
-                    dir.symlink(last, target, &a).map_err(fs_err)?
-                }
+                FileType::Symlink => dir.symlink(last, e.data, &a).map_err(fs_err)?,
                 FileType::Regular | FileType::Directory => dir.create(last, &a).map_err(fs_err)?,
                 _ => {
                     let rdev = makedev(r.rdev_major, r.rdev_minor);
@@ -564,7 +558,7 @@ fn unpack_entry(
 
 /// Makes room for a new entry: what is there is replaced, as cpio -i does
 /// (a directory only if empty).
-fn remove_existing(dir: &Arc<dyn Inode>, name: &str, now: Timespec) -> Result<(), Errno> {
+fn remove_existing(dir: &Arc<dyn Inode>, name: &[u8], now: Timespec) -> Result<(), Errno> {
     match dir.lookup(name) {
         Ok(n) if n.kind() == FileType::Directory => dir.rmdir(name, now),
         Ok(_) => dir.unlink(name, now),
@@ -598,7 +592,7 @@ mod tests {
     fn read_file(root: &Arc<dyn Inode>, path: &str) -> Vec<u8> {
         let mut n = root.clone();
         for c in path.split('/') {
-            n = n.lookup(c).unwrap();
+            n = n.lookup(c.as_bytes()).unwrap();
         }
         let mut buf = alloc::vec![0u8; 4096];
         let len = n.read_at(0, &mut buf).unwrap();
@@ -609,14 +603,16 @@ mod tests {
     fn node(root: &Arc<dyn Inode>, path: &str) -> Arc<dyn Inode> {
         let mut n = root.clone();
         for c in path.split('/') {
-            n = n.lookup(c).unwrap();
+            n = n.lookup(c.as_bytes()).unwrap();
         }
         n
     }
 
     #[test]
     fn reads_an_archive_made_by_gnu_cpio() {
-        let names: Vec<&str> = Reader::new(NEWC).map(|e| e.unwrap().name).collect();
+        let names: Vec<&str> = Reader::new(NEWC)
+            .map(|e| core::str::from_utf8(e.unwrap().name).unwrap())
+            .collect();
         assert_eq!(
             names,
             [
@@ -635,7 +631,7 @@ mod tests {
         );
         let pw = Reader::new(NEWC)
             .map(|e| e.unwrap())
-            .find(|e| e.name == "etc/passwd")
+            .find(|e| e.name == b"etc/passwd")
             .unwrap();
         assert_eq!(pw.data, b"root:x:0:0:root:/root:/bin/sh\n");
         assert_eq!(pw.repr.mtime, 1_700_000_000);
@@ -666,7 +662,7 @@ mod tests {
             (1_700_000_000, 42, 0)
         );
         assert_eq!(node(&root, "empty").metadata().unwrap().mode, 0o040700);
-        assert_eq!(node(&root, "bin/pw").readlink().unwrap(), "../etc/passwd");
+        assert_eq!(node(&root, "bin/pw").readlink().unwrap(), b"../etc/passwd");
         // The hard link pair shares one inode with the data of the last entry.
         let a = node(&root, "bin/odd").metadata().unwrap();
         let b = node(&root, "bin/odd2").metadata().unwrap();

@@ -505,7 +505,7 @@ pub fn new_devfs(dev: u64, now: Timespec) -> KResult<TmpFs> {
             rdev: makedev(major, minor),
             now,
         };
-        root.create(name, &attr)?;
+        root.create(name.as_bytes(), &attr)?;
     }
     let link = NewNode {
         kind: FileType::Symlink,
@@ -521,16 +521,16 @@ pub fn new_devfs(dev: u64, now: Timespec) -> KResult<TmpFs> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        root.symlink(name, target, &link)?;
+        root.symlink(name.as_bytes(), target.as_bytes(), &link)?;
     }
     let dir = NewNode {
         kind: FileType::Directory,
         perm: 0o755,
         ..link
     };
-    root.create("pts", &dir)?;
+    root.create(b"pts", &dir)?;
     root.create(
-        "shm",
+        b"shm",
         &NewNode {
             perm: 0o1777,
             ..dir
@@ -544,7 +544,7 @@ pub fn new_devfs(dev: u64, now: Timespec) -> KResult<TmpFs> {
 pub fn mount_devfs(vfs: &Vfs, now: Timespec) -> KResult<Arc<ConsoleState>> {
     let state = register_devices(vfs);
     let root = vfs.root();
-    match root.inode().lookup("dev") {
+    match root.inode().lookup(b"dev") {
         Ok(_) => {}
         Err(Errno::ENOENT) => {
             let dir = NewNode {
@@ -555,7 +555,7 @@ pub fn mount_devfs(vfs: &Vfs, now: Timespec) -> KResult<Arc<ConsoleState>> {
                 rdev: 0,
                 now,
             };
-            root.inode().create("dev", &dir)?;
+            root.inode().create(b"dev", &dir)?;
         }
         Err(e) => return Err(e),
     }
@@ -623,7 +623,7 @@ mod tests {
             vfs,
             &FsCtx::boot(),
             &vfs.root(),
-            path,
+            path.as_bytes(),
             OpenFlags::from_bits_retain(acc),
             0,
         )
@@ -664,7 +664,7 @@ mod tests {
             rdev: makedev(1, 7),
             now: Timespec::default(),
         };
-        root.inode().create("myfull", &attr).unwrap();
+        root.inode().create(b"myfull", &attr).unwrap();
         assert_eq!(
             dev(&vfs, "/myfull", O_WRONLY).write(&mut h, b"x"),
             Err(Errno::ENOSPC)
@@ -673,9 +673,17 @@ mod tests {
             rdev: makedev(99, 1),
             ..attr
         };
-        root.inode().create("nodrv", &attr).unwrap();
+        root.inode().create(b"nodrv", &attr).unwrap();
         assert_eq!(
-            open(&vfs, &FsCtx::boot(), &root, "/nodrv", OpenFlags::empty(), 0).map(|_| ()),
+            open(
+                &vfs,
+                &FsCtx::boot(),
+                &root,
+                b"/nodrv",
+                OpenFlags::empty(),
+                0
+            )
+            .map(|_| ()),
             Err(Errno::ENXIO)
         );
         let names: Vec<_> = vfs

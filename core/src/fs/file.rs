@@ -297,7 +297,7 @@ impl OpenFile {
         let entries = inode.readdir(*off, max)?;
         let mut pos = 0usize;
         for e in entries {
-            let name = e.name.as_bytes();
+            let name = e.name.as_slice();
             let reclen = DIRENT_HEADER
                 .checked_add(name.len())
                 .and_then(|l| l.checked_add(1 + 7))
@@ -448,7 +448,7 @@ pub fn open(
     vfs: &Vfs,
     cx: &FsCtx,
     start: &PathRef,
-    path: &str,
+    path: &[u8],
     flags: OpenFlags,
     mode: u32,
 ) -> KResult<Arc<OpenFile>> {
@@ -706,7 +706,7 @@ pub(crate) mod tests {
             &vfs,
             &cx,
             &root,
-            "/f",
+            b"/f",
             fl(O_RDWR, OpenFlags::O_CREAT),
             0o666,
         )
@@ -744,22 +744,22 @@ pub(crate) mod tests {
                 &vfs,
                 &cx,
                 &root,
-                "/f",
+                b"/f",
                 fl(O_RDWR, OpenFlags::O_CREAT | OpenFlags::O_EXCL),
                 0o666
             )
             .map(|_| ()),
             Err(Errno::EEXIST)
         );
-        let a = open(&vfs, &cx, &root, "f", fl(O_WRONLY, OpenFlags::O_APPEND), 0).unwrap();
+        let a = open(&vfs, &cx, &root, b"f", fl(O_WRONLY, OpenFlags::O_APPEND), 0).unwrap();
         assert_eq!(a.write(&mut h, b"!").unwrap(), 1);
         assert_eq!(a.offset(), 12);
         assert_eq!(a.read(&mut h, &mut b), Err(Errno::EBADF));
-        let r = open(&vfs, &cx, &root, "f", fl(O_RDONLY, OpenFlags::empty()), 0).unwrap();
+        let r = open(&vfs, &cx, &root, b"f", fl(O_RDONLY, OpenFlags::empty()), 0).unwrap();
         assert_eq!(r.write(&mut h, b"x"), Err(Errno::EBADF));
         assert_eq!(r.read(&mut h, &mut b).unwrap(), 12);
         assert_eq!(&b[..12], b"Jello world!");
-        let t = open(&vfs, &cx, &root, "f", fl(O_WRONLY, OpenFlags::O_TRUNC), 0).unwrap();
+        let t = open(&vfs, &cx, &root, b"f", fl(O_WRONLY, OpenFlags::O_TRUNC), 0).unwrap();
         assert_eq!(t.stat().unwrap().size, 0);
         // The first description keeps its position past the new end.
         assert_eq!(f.read(&mut h, &mut b).unwrap(), 0);
@@ -781,10 +781,10 @@ pub(crate) mod tests {
             rdev: 0,
             now: Timespec::default(),
         };
-        root.inode().create("d", &attr).unwrap();
-        root.inode().symlink("l", "d", &attr).unwrap();
+        root.inode().create(b"d", &attr).unwrap();
+        root.inode().symlink(b"l", b"d", &attr).unwrap();
         let none = OpenFlags::empty();
-        let o = |p: &str, f: OpenFlags| open(&vfs, &cx, &root, p, f, 0o644).map(|_| ());
+        let o = |p: &str, f: OpenFlags| open(&vfs, &cx, &root, p.as_bytes(), f, 0o644).map(|_| ());
         assert_eq!(o("/nope", none), Err(Errno::ENOENT));
         assert_eq!(o("/d", fl(O_WRONLY, none)), Err(Errno::EISDIR));
         assert_eq!(
@@ -824,7 +824,7 @@ pub(crate) mod tests {
                 &vfs,
                 &user,
                 &root,
-                "/u",
+                b"/u",
                 fl(O_RDWR, OpenFlags::O_CREAT),
                 0o666
             )
@@ -841,7 +841,7 @@ pub(crate) mod tests {
             &vfs,
             &user,
             &root,
-            "/u",
+            b"/u",
             fl(O_RDWR, OpenFlags::O_CREAT),
             0o666,
         )
@@ -849,15 +849,15 @@ pub(crate) mod tests {
         let m = u.stat().unwrap();
         assert_eq!((m.mode, m.uid, m.gid), (0o100600, 1000, 1000));
         assert_eq!(
-            open(&vfs, &user, &root, "/file", fl(O_RDONLY, none), 0).map(|_| ()),
+            open(&vfs, &user, &root, b"/file", fl(O_RDONLY, none), 0).map(|_| ()),
             Ok(())
         );
         assert_eq!(
-            open(&vfs, &user, &root, "/file", fl(O_WRONLY, none), 0).map(|_| ()),
+            open(&vfs, &user, &root, b"/file", fl(O_WRONLY, none), 0).map(|_| ()),
             Err(Errno::EACCES)
         );
         assert_eq!(
-            open(&vfs, &cx, &root, "/u", fl(O_RDWR, none), 0).map(|_| ()),
+            open(&vfs, &cx, &root, b"/u", fl(O_RDWR, none), 0).map(|_| ()),
             Ok(()),
             "root bypasses permissions"
         );
@@ -872,18 +872,18 @@ pub(crate) mod tests {
             &vfs,
             &cx,
             &root,
-            "/f",
+            b"/f",
             fl(O_WRONLY, OpenFlags::O_CREAT),
             0o644,
         )
         .unwrap();
-        let p = open(&vfs, &cx, &root, "/f", fl(O_RDWR, OpenFlags::O_PATH), 0).unwrap();
+        let p = open(&vfs, &cx, &root, b"/f", fl(O_RDWR, OpenFlags::O_PATH), 0).unwrap();
         assert!(p.is_path_only());
         assert_eq!(p.read(&mut h, &mut [0u8; 4]), Err(Errno::EBADF));
         assert_eq!(p.write(&mut h, b"x"), Err(Errno::EBADF));
         assert_eq!(p.lseek(0, SEEK_SET), Err(Errno::EBADF));
         assert!(p.stat().is_ok());
-        assert_eq!(p.path().unwrap().absolute_path(), "/f");
+        assert_eq!(p.path().unwrap().absolute_path(), b"/f");
     }
 
     fn parse_dirents(buf: &[u8]) -> Vec<(u64, i64, u8, String)> {
@@ -913,9 +913,17 @@ pub(crate) mod tests {
         let (vfs, cx) = setup();
         let root = vfs.root();
         for n in ["a", "bbbbbbbbbbbbbbbbbbbb"] {
-            open(&vfs, &cx, &root, n, fl(O_WRONLY, OpenFlags::O_CREAT), 0o644).unwrap();
+            open(
+                &vfs,
+                &cx,
+                &root,
+                n.as_bytes(),
+                fl(O_WRONLY, OpenFlags::O_CREAT),
+                0o644,
+            )
+            .unwrap();
         }
-        let d = open(&vfs, &cx, &root, "/", OpenFlags::O_DIRECTORY, 0).unwrap();
+        let d = open(&vfs, &cx, &root, b"/", OpenFlags::O_DIRECTORY, 0).unwrap();
         let mut buf = [0u8; 4096];
         let n = d.getdents64(&mut buf).unwrap();
         let ents = parse_dirents(&buf[..n]);

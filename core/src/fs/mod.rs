@@ -62,7 +62,7 @@ pub fn vfs_from_root(
 pub fn dir_is_empty(vfs: &Vfs, parent: &str, name: &str) -> bool {
     let Ok(dir) = vfs
         .lookup(&vfs.root(), parent, FollowLast::Follow, &Cred::root())
-        .and_then(|p| p.inode().lookup(name))
+        .and_then(|p| p.inode().lookup(name.as_bytes()))
     else {
         return false;
     };
@@ -72,7 +72,7 @@ pub fn dir_is_empty(vfs: &Vfs, parent: &str, name: &str) -> bool {
         match dir.readdir(off, 4) {
             Ok(e) if e.is_empty() => return true,
             Ok(e) => {
-                if e.iter().any(|e| e.name != "." && e.name != "..") {
+                if e.iter().any(|e| e.name != b"." && e.name != b"..") {
                     return false;
                 }
                 off = e.last().map_or(off, |e| e.next_off);

@@ -9,8 +9,8 @@
 //! decodes arguments, handles AT_FDCWD, AT_EMPTY_PATH and AT_SYMLINK_* and calls
 //! these. fd-based variants (fchmod, fchown, futimens) call the inode forms.
 
-use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use bitflags::bitflags;
 use umbra_abi::flags::{S_IFMT, S_ISGID, S_ISUID, S_ISVTX};
@@ -68,12 +68,12 @@ fn new_owner(dir: &Metadata, cred: &Cred) -> (u32, u32) {
     (cred.uid, gid)
 }
 
-fn is_dot(name: &str) -> bool {
-    name == "." || name == ".."
+fn is_dot(name: &[u8]) -> bool {
+    name == b"." || name == b".."
 }
 
 /// mkdirat(2).
-pub fn mkdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str, mode: u32) -> KResult<()> {
+pub fn mkdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8], mode: u32) -> KResult<()> {
     let p = vfs.lookup_parent(start, path, &cx.cred)?;
     if is_dot(&p.name) {
         return Err(Errno::EEXIST);
@@ -104,7 +104,7 @@ pub fn mknod(
     vfs: &Vfs,
     cx: &FsCtx,
     start: &PathRef,
-    path: &str,
+    path: &[u8],
     mode: u32,
     rdev: u64,
 ) -> KResult<()> {
@@ -147,7 +147,7 @@ pub fn mknod(
 }
 
 /// unlinkat(2) without AT_REMOVEDIR.
-pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str) -> KResult<()> {
+pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()> {
     let p = vfs.lookup_parent(start, path, &cx.cred)?;
     if is_dot(&p.name) {
         return Err(Errno::EISDIR);
@@ -166,11 +166,11 @@ pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str) -> KResult<()>
 }
 
 /// unlinkat(2) with AT_REMOVEDIR, and rmdir(2).
-pub fn rmdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str) -> KResult<()> {
+pub fn rmdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()> {
     let p = vfs.lookup_parent(start, path, &cx.cred)?;
-    match p.name.as_str() {
-        "." => return Err(Errno::EINVAL),
-        ".." => return Err(Errno::ENOTEMPTY),
+    match p.name.as_slice() {
+        b"." => return Err(Errno::EINVAL),
+        b".." => return Err(Errno::ENOTEMPTY),
         _ => {}
     }
     let child = p.dir.inode().lookup(&p.name)?;
@@ -190,8 +190,8 @@ pub fn rmdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str) -> KResult<()> 
 pub fn rename(
     vfs: &Vfs,
     cx: &FsCtx,
-    (old_start, old_path): (&PathRef, &str),
-    (new_start, new_path): (&PathRef, &str),
+    (old_start, old_path): (&PathRef, &[u8]),
+    (new_start, new_path): (&PathRef, &[u8]),
     flags: RenameFlags,
 ) -> KResult<()> {
     if flags.intersects(RenameFlags::EXCHANGE | RenameFlags::WHITEOUT)
@@ -242,8 +242,8 @@ pub fn rename(
 pub fn link(
     vfs: &Vfs,
     cx: &FsCtx,
-    (old_start, old_path): (&PathRef, &str),
-    (new_start, new_path): (&PathRef, &str),
+    (old_start, old_path): (&PathRef, &[u8]),
+    (new_start, new_path): (&PathRef, &[u8]),
     follow: FollowLast,
 ) -> KResult<()> {
     let old = vfs.lookup(old_start, old_path, follow, &cx.cred)?;
@@ -265,7 +265,7 @@ pub fn link(
 }
 
 /// symlinkat(2): creates `path` pointing at `target`.
-pub fn symlink(vfs: &Vfs, cx: &FsCtx, target: &str, start: &PathRef, path: &str) -> KResult<()> {
+pub fn symlink(vfs: &Vfs, cx: &FsCtx, target: &[u8], start: &PathRef, path: &[u8]) -> KResult<()> {
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -291,7 +291,7 @@ pub fn symlink(vfs: &Vfs, cx: &FsCtx, target: &str, start: &PathRef, path: &str)
 }
 
 /// readlinkat(2): the target of the symlink at `path` (EINVAL if not a symlink).
-pub fn readlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str) -> KResult<String> {
+pub fn readlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<Vec<u8>> {
     let n = vfs.lookup(start, path, FollowLast::NoFollow, &cx.cred)?;
     if n.inode().kind() != FileType::Symlink {
         return Err(Errno::EINVAL);
@@ -304,7 +304,7 @@ pub fn stat(
     vfs: &Vfs,
     cx: &FsCtx,
     start: &PathRef,
-    path: &str,
+    path: &[u8],
     follow: FollowLast,
 ) -> KResult<Metadata> {
     vfs.lookup(start, path, follow, &cx.cred)?
@@ -313,7 +313,7 @@ pub fn stat(
 }
 
 /// chdir(2): the new cwd (ENOTDIR, or EACCES without search permission).
-pub fn chdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str) -> KResult<PathRef> {
+pub fn chdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<PathRef> {
     let n = vfs.lookup(start, path, FollowLast::Follow, &cx.cred)?;
     check_chdir(&n, cx)?;
     Ok(n)
@@ -335,7 +335,7 @@ pub fn access(
     vfs: &Vfs,
     cx: &FsCtx,
     start: &PathRef,
-    path: &str,
+    path: &[u8],
     mode: u32,
     follow: FollowLast,
 ) -> KResult<()> {
@@ -348,7 +348,7 @@ pub fn access(
 }
 
 /// truncate(2).
-pub fn truncate(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &str, len: u64) -> KResult<()> {
+pub fn truncate(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8], len: u64) -> KResult<()> {
     let n = vfs.lookup(start, path, FollowLast::Follow, &cx.cred)?;
     match n.inode().kind() {
         FileType::Regular => {}
@@ -470,37 +470,37 @@ mod tests {
     #[test]
     fn mkdir_unlink_rmdir() {
         let (vfs, cx, r) = setup();
-        mkdir(&vfs, &cx, &r, "/d", 0o777).unwrap();
+        mkdir(&vfs, &cx, &r, b"/d", 0o777).unwrap();
         assert_eq!(
-            stat(&vfs, &cx, &r, "/d", FollowLast::Follow).unwrap().mode,
+            stat(&vfs, &cx, &r, b"/d", FollowLast::Follow).unwrap().mode,
             0o040755
         );
-        assert_eq!(mkdir(&vfs, &cx, &r, "/d", 0o777), Err(Errno::EEXIST));
-        assert_eq!(mkdir(&vfs, &cx, &r, "/d/.", 0o777), Err(Errno::EEXIST));
-        assert_eq!(mkdir(&vfs, &cx, &r, "/x/y", 0o777), Err(Errno::ENOENT));
-        mkdir(&vfs, &cx, &r, "/d/sub/", 0o700).unwrap();
-        mknod(&vfs, &cx, &r, "/d/f", 0o644, 0).unwrap();
-        assert_eq!(unlink(&vfs, &cx, &r, "/d/sub"), Err(Errno::EISDIR));
-        assert_eq!(unlink(&vfs, &cx, &r, "/d/f/"), Err(Errno::ENOTDIR));
-        assert_eq!(rmdir(&vfs, &cx, &r, "/d"), Err(Errno::ENOTEMPTY));
-        assert_eq!(rmdir(&vfs, &cx, &r, "/d/f"), Err(Errno::ENOTDIR));
-        assert_eq!(rmdir(&vfs, &cx, &r, "/d/."), Err(Errno::EINVAL));
-        assert_eq!(rmdir(&vfs, &cx, &r, "/d/.."), Err(Errno::ENOTEMPTY));
-        unlink(&vfs, &cx, &r, "/d/f").unwrap();
-        rmdir(&vfs, &cx, &r, "/d/sub/").unwrap();
-        rmdir(&vfs, &cx, &r, "d").unwrap();
+        assert_eq!(mkdir(&vfs, &cx, &r, b"/d", 0o777), Err(Errno::EEXIST));
+        assert_eq!(mkdir(&vfs, &cx, &r, b"/d/.", 0o777), Err(Errno::EEXIST));
+        assert_eq!(mkdir(&vfs, &cx, &r, b"/x/y", 0o777), Err(Errno::ENOENT));
+        mkdir(&vfs, &cx, &r, b"/d/sub/", 0o700).unwrap();
+        mknod(&vfs, &cx, &r, b"/d/f", 0o644, 0).unwrap();
+        assert_eq!(unlink(&vfs, &cx, &r, b"/d/sub"), Err(Errno::EISDIR));
+        assert_eq!(unlink(&vfs, &cx, &r, b"/d/f/"), Err(Errno::ENOTDIR));
+        assert_eq!(rmdir(&vfs, &cx, &r, b"/d"), Err(Errno::ENOTEMPTY));
+        assert_eq!(rmdir(&vfs, &cx, &r, b"/d/f"), Err(Errno::ENOTDIR));
+        assert_eq!(rmdir(&vfs, &cx, &r, b"/d/."), Err(Errno::EINVAL));
+        assert_eq!(rmdir(&vfs, &cx, &r, b"/d/.."), Err(Errno::ENOTEMPTY));
+        unlink(&vfs, &cx, &r, b"/d/f").unwrap();
+        rmdir(&vfs, &cx, &r, b"/d/sub/").unwrap();
+        rmdir(&vfs, &cx, &r, b"d").unwrap();
         assert_eq!(
-            stat(&vfs, &cx, &r, "/d", FollowLast::Follow).map(|_| ()),
+            stat(&vfs, &cx, &r, b"/d", FollowLast::Follow).map(|_| ()),
             Err(Errno::ENOENT)
         );
         assert_eq!(
-            mknod(&vfs, &user(), &r, "/c", 0o020644, 0x103),
+            mknod(&vfs, &user(), &r, b"/c", 0o020644, 0x103),
             Err(Errno::EPERM)
         );
-        assert_eq!(mknod(&vfs, &cx, &r, "/dd", 0o040644, 0), Err(Errno::EPERM));
-        mknod(&vfs, &cx, &r, "/c", 0o020644, 0x103).unwrap();
+        assert_eq!(mknod(&vfs, &cx, &r, b"/dd", 0o040644, 0), Err(Errno::EPERM));
+        mknod(&vfs, &cx, &r, b"/c", 0o020644, 0x103).unwrap();
         assert_eq!(
-            stat(&vfs, &cx, &r, "/c", FollowLast::Follow).unwrap().rdev,
+            stat(&vfs, &cx, &r, b"/c", FollowLast::Follow).unwrap().rdev,
             0x103
         );
     }
@@ -508,21 +508,39 @@ mod tests {
     #[test]
     fn mount_roots_are_busy() {
         let (vfs, cx, r) = setup();
-        mkdir(&vfs, &cx, &r, "/mnt", 0o755).unwrap();
+        mkdir(&vfs, &cx, &r, b"/mnt", 0o755).unwrap();
         let other = TmpFs::new(2, Timespec::default());
         vfs.mount_at("/mnt", other.root(), "tmpfs").unwrap();
-        assert_eq!(rmdir(&vfs, &cx, &r, "/mnt"), Err(Errno::EBUSY));
-        mknod(&vfs, &cx, &r, "/f", 0o644, 0).unwrap();
+        assert_eq!(rmdir(&vfs, &cx, &r, b"/mnt"), Err(Errno::EBUSY));
+        mknod(&vfs, &cx, &r, b"/f", 0o644, 0).unwrap();
         assert_eq!(
-            rename(&vfs, &cx, (&r, "/f"), (&r, "/mnt/f"), RenameFlags::empty()),
+            rename(
+                &vfs,
+                &cx,
+                (&r, b"/f"),
+                (&r, b"/mnt/f"),
+                RenameFlags::empty()
+            ),
             Err(Errno::EXDEV)
         );
         assert_eq!(
-            link(&vfs, &cx, (&r, "/f"), (&r, "/mnt/f"), FollowLast::NoFollow),
+            link(
+                &vfs,
+                &cx,
+                (&r, b"/f"),
+                (&r, b"/mnt/f"),
+                FollowLast::NoFollow
+            ),
             Err(Errno::EXDEV)
         );
         assert_eq!(
-            rename(&vfs, &cx, (&r, "/mnt"), (&r, "/mnt2"), RenameFlags::empty()),
+            rename(
+                &vfs,
+                &cx,
+                (&r, b"/mnt"),
+                (&r, b"/mnt2"),
+                RenameFlags::empty()
+            ),
             Err(Errno::EBUSY)
         );
     }
@@ -530,49 +548,53 @@ mod tests {
     #[test]
     fn rename_link_symlink_readlink() {
         let (vfs, cx, r) = setup();
-        mknod(&vfs, &cx, &r, "/a", 0o644, 0).unwrap();
-        mknod(&vfs, &cx, &r, "/b", 0o644, 0).unwrap();
+        mknod(&vfs, &cx, &r, b"/a", 0o644, 0).unwrap();
+        mknod(&vfs, &cx, &r, b"/b", 0o644, 0).unwrap();
         assert_eq!(
-            rename(&vfs, &cx, (&r, "/a"), (&r, "/b"), RenameFlags::NOREPLACE),
+            rename(&vfs, &cx, (&r, b"/a"), (&r, b"/b"), RenameFlags::NOREPLACE),
             Err(Errno::EEXIST)
         );
         assert_eq!(
-            rename(&vfs, &cx, (&r, "/a"), (&r, "/b"), RenameFlags::EXCHANGE),
+            rename(&vfs, &cx, (&r, b"/a"), (&r, b"/b"), RenameFlags::EXCHANGE),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            rename(&vfs, &cx, (&r, "/a/"), (&r, "/c"), RenameFlags::empty()),
+            rename(&vfs, &cx, (&r, b"/a/"), (&r, b"/c"), RenameFlags::empty()),
             Err(Errno::ENOTDIR)
         );
-        rename(&vfs, &cx, (&r, "/a"), (&r, "/b"), RenameFlags::empty()).unwrap();
-        link(&vfs, &cx, (&r, "/b"), (&r, "/c"), FollowLast::NoFollow).unwrap();
+        rename(&vfs, &cx, (&r, b"/a"), (&r, b"/b"), RenameFlags::empty()).unwrap();
+        link(&vfs, &cx, (&r, b"/b"), (&r, b"/c"), FollowLast::NoFollow).unwrap();
         assert_eq!(
-            stat(&vfs, &cx, &r, "/c", FollowLast::Follow).unwrap().nlink,
+            stat(&vfs, &cx, &r, b"/c", FollowLast::Follow)
+                .unwrap()
+                .nlink,
             2
         );
         assert_eq!(
-            link(&vfs, &cx, (&r, "/b"), (&r, "/c"), FollowLast::NoFollow),
+            link(&vfs, &cx, (&r, b"/b"), (&r, b"/c"), FollowLast::NoFollow),
             Err(Errno::EEXIST)
         );
         assert_eq!(
-            link(&vfs, &cx, (&r, "/"), (&r, "/x"), FollowLast::Follow),
+            link(&vfs, &cx, (&r, b"/"), (&r, b"/x"), FollowLast::Follow),
             Err(Errno::EPERM)
         );
-        symlink(&vfs, &cx, "b", &r, "/l").unwrap();
-        assert_eq!(symlink(&vfs, &cx, "b", &r, "/l"), Err(Errno::EEXIST));
-        assert_eq!(symlink(&vfs, &cx, "", &r, "/e"), Err(Errno::ENOENT));
-        assert_eq!(readlink(&vfs, &cx, &r, "/l").unwrap(), "b");
-        assert_eq!(readlink(&vfs, &cx, &r, "/b"), Err(Errno::EINVAL));
+        symlink(&vfs, &cx, b"b", &r, b"/l").unwrap();
+        assert_eq!(symlink(&vfs, &cx, b"b", &r, b"/l"), Err(Errno::EEXIST));
+        assert_eq!(symlink(&vfs, &cx, b"", &r, b"/e"), Err(Errno::ENOENT));
+        assert_eq!(readlink(&vfs, &cx, &r, b"/l").unwrap(), b"b");
+        assert_eq!(readlink(&vfs, &cx, &r, b"/b"), Err(Errno::EINVAL));
         // link(2) does not follow a final symlink unless asked.
-        link(&vfs, &cx, (&r, "/l"), (&r, "/l2"), FollowLast::NoFollow).unwrap();
-        assert_eq!(readlink(&vfs, &cx, &r, "/l2").unwrap(), "b");
-        link(&vfs, &cx, (&r, "/l"), (&r, "/b2"), FollowLast::Follow).unwrap();
+        link(&vfs, &cx, (&r, b"/l"), (&r, b"/l2"), FollowLast::NoFollow).unwrap();
+        assert_eq!(readlink(&vfs, &cx, &r, b"/l2").unwrap(), b"b");
+        link(&vfs, &cx, (&r, b"/l"), (&r, b"/b2"), FollowLast::Follow).unwrap();
         assert_eq!(
-            stat(&vfs, &cx, &r, "/b", FollowLast::Follow).unwrap().nlink,
+            stat(&vfs, &cx, &r, b"/b", FollowLast::Follow)
+                .unwrap()
+                .nlink,
             3
         );
         assert_eq!(
-            rename(&vfs, &cx, (&r, "/."), (&r, "/z"), RenameFlags::empty()),
+            rename(&vfs, &cx, (&r, b"/."), (&r, b"/z"), RenameFlags::empty()),
             Err(Errno::EBUSY)
         );
     }
@@ -580,44 +602,47 @@ mod tests {
     #[test]
     fn permissions_sticky_chmod_chown_utimens() {
         let (vfs, cx, r) = setup();
-        mkdir(&vfs, &cx, &r, "/tmp", 0o777).unwrap();
+        mkdir(&vfs, &cx, &r, b"/tmp", 0o777).unwrap();
         let tmp = vfs
             .lookup(&r, "/tmp", FollowLast::Follow, &cx.cred)
             .unwrap();
         chmod(tmp.inode(), &cx, 0o1777).unwrap();
-        mknod(&vfs, &cx, &r, "/tmp/rootfile", 0o666, 0).unwrap();
+        mknod(&vfs, &cx, &r, b"/tmp/rootfile", 0o666, 0).unwrap();
         let u = user();
         let rf = vfs
             .lookup(&r, "/tmp/rootfile", FollowLast::Follow, &cx.cred)
             .unwrap();
         chmod(rf.inode(), &cx, 0o666).unwrap();
-        mknod(&vfs, &u, &r, "/tmp/mine", 0o666, 0).unwrap();
+        mknod(&vfs, &u, &r, b"/tmp/mine", 0o666, 0).unwrap();
         assert_eq!(
-            stat(&vfs, &u, &r, "/tmp/mine", FollowLast::Follow)
+            stat(&vfs, &u, &r, b"/tmp/mine", FollowLast::Follow)
                 .unwrap()
                 .uid,
             1000
         );
-        assert_eq!(unlink(&vfs, &u, &r, "/tmp/rootfile"), Err(Errno::EPERM));
-        unlink(&vfs, &u, &r, "/tmp/mine").unwrap();
-        assert_eq!(mkdir(&vfs, &u, &r, "/nope", 0o777), Err(Errno::EACCES));
+        assert_eq!(unlink(&vfs, &u, &r, b"/tmp/rootfile"), Err(Errno::EPERM));
+        unlink(&vfs, &u, &r, b"/tmp/mine").unwrap();
+        assert_eq!(mkdir(&vfs, &u, &r, b"/nope", 0o777), Err(Errno::EACCES));
         assert_eq!(
-            access(&vfs, &u, &r, "/tmp/rootfile", 2, FollowLast::Follow),
+            access(&vfs, &u, &r, b"/tmp/rootfile", 2, FollowLast::Follow),
             Ok(())
         );
         assert_eq!(
-            access(&vfs, &u, &r, "/tmp/rootfile", 1, FollowLast::Follow),
+            access(&vfs, &u, &r, b"/tmp/rootfile", 1, FollowLast::Follow),
             Err(Errno::EACCES)
         );
         assert_eq!(
-            access(&vfs, &u, &r, "/tmp/rootfile", 8, FollowLast::Follow),
+            access(&vfs, &u, &r, b"/tmp/rootfile", 8, FollowLast::Follow),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            chdir(&vfs, &u, &r, "/tmp/rootfile").map(|_| ()),
+            chdir(&vfs, &u, &r, b"/tmp/rootfile").map(|_| ()),
             Err(Errno::ENOTDIR)
         );
-        assert_eq!(chdir(&vfs, &u, &r, "tmp").unwrap().absolute_path(), "/tmp");
+        assert_eq!(
+            chdir(&vfs, &u, &r, b"tmp").unwrap().absolute_path(),
+            b"/tmp"
+        );
 
         let f = vfs
             .lookup(&r, "/tmp/rootfile", FollowLast::Follow, &cx.cred)
@@ -650,9 +675,9 @@ mod tests {
             utimens(fi, &other, TimeChange::Now, TimeChange::Now),
             Err(Errno::EACCES)
         );
-        truncate(&vfs, &u, &r, "/tmp/rootfile", 10).unwrap();
+        truncate(&vfs, &u, &r, b"/tmp/rootfile", 10).unwrap();
         assert_eq!(fi.metadata().unwrap().size, 10);
-        assert_eq!(truncate(&vfs, &cx, &r, "/tmp", 0), Err(Errno::EISDIR));
+        assert_eq!(truncate(&vfs, &cx, &r, b"/tmp", 0), Err(Errno::EISDIR));
     }
 
     #[test]
@@ -663,23 +688,23 @@ mod tests {
         let cx = FsCtx::boot();
         let r = vfs.root();
         assert_eq!(
-            stat(&vfs, &cx, &r, "/etc/passwd", FollowLast::Follow)
+            stat(&vfs, &cx, &r, b"/etc/passwd", FollowLast::Follow)
                 .unwrap()
                 .size,
             30
         );
         assert_eq!(
-            stat(&vfs, &cx, &r, "/bin/pw", FollowLast::Follow)
+            stat(&vfs, &cx, &r, b"/bin/pw", FollowLast::Follow)
                 .unwrap()
                 .size,
             30
         );
-        let null = stat(&vfs, &cx, &r, "/dev/null", FollowLast::Follow).unwrap();
+        let null = stat(&vfs, &cx, &r, b"/dev/null", FollowLast::Follow).unwrap();
         assert_eq!(null.rdev, crate::fs::vfs::makedev(1, 3));
         assert_ne!(null.dev, crate::fs::ROOT_TMPFS_DEV);
         assert_eq!(vfs.mounts().len(), 2);
-        let dev = chdir(&vfs, &cx, &r, "/dev/shm/..").unwrap();
-        assert_eq!(dev.absolute_path(), "/dev");
-        assert_eq!(chdir(&vfs, &cx, &dev, "..").unwrap().absolute_path(), "/");
+        let dev = chdir(&vfs, &cx, &r, b"/dev/shm/..").unwrap();
+        assert_eq!(dev.absolute_path(), b"/dev");
+        assert_eq!(chdir(&vfs, &cx, &dev, b"..").unwrap().absolute_path(), b"/");
     }
 }

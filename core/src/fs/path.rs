@@ -30,7 +30,7 @@ pub type PathRef = Arc<PathNode>;
 
 /// One step of a name chain: an inode, the mount it is in, and how it was reached.
 pub struct PathNode {
-    name: String,
+    name: Vec<u8>,
     parent: Option<PathRef>,
     inode: Arc<dyn Inode>,
     mount: u32,
@@ -43,7 +43,7 @@ impl PathNode {
     }
 
     /// The name this node was reached by ("" for the root).
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &[u8] {
         &self.name
     }
 
@@ -57,9 +57,10 @@ impl PathNode {
         self.mount
     }
 
-    /// The node's absolute path, as getcwd reports it.
-    pub fn absolute_path(&self) -> String {
-        let mut names: Vec<&str> = Vec::new();
+    /// The node's absolute path, as getcwd reports it (bytes: names need not
+    /// be UTF-8).
+    pub fn absolute_path(&self) -> Vec<u8> {
+        let mut names: Vec<&[u8]> = Vec::new();
         let mut cur = Some(self);
         while let Some(n) = cur {
             if n.parent.is_some() {
@@ -68,14 +69,20 @@ impl PathNode {
             cur = n.parent.as_deref();
         }
         if names.is_empty() {
-            return String::from("/");
+            return Vec::from(&b"/"[..]);
         }
-        let mut s = String::new();
+        let mut s = Vec::new();
         for n in names.iter().rev() {
-            s.push('/');
-            s.push_str(n);
+            s.push(b'/');
+            s.extend_from_slice(n);
         }
         s
+    }
+
+    /// [`absolute_path`](Self::absolute_path) as text, bytes that are not
+    /// UTF-8 replaced (for messages and the mount table).
+    pub fn absolute_path_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.absolute_path()).into_owned()
     }
 
     /// Whether the node is a directory.
@@ -86,7 +93,7 @@ impl PathNode {
 
 impl fmt::Debug for PathNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PathNode({})", self.absolute_path())
+        write!(f, "PathNode({})", self.absolute_path_lossy())
     }
 }
 
@@ -103,7 +110,7 @@ pub enum FollowLast {
 pub struct ParentLookup {
     pub dir: PathRef,
     /// The last component; "." for a path made only of slashes.
-    pub name: String,
+    pub name: Vec<u8>,
     /// The path ended in '/': the target must be (or become) a directory.
     pub trailing_slash: bool,
 }
@@ -181,7 +188,7 @@ impl Vfs {
     pub fn new(root: Arc<dyn Inode>, fstype: &str) -> Vfs {
         Vfs {
             root: Arc::new(PathNode {
-                name: String::new(),
+                name: Vec::new(),
                 parent: None,
                 inode: root,
                 mount: 0,
@@ -232,14 +239,19 @@ impl Vfs {
             point_dev: meta.dev,
             point_ino: meta.ino,
             root: fs_root,
-            path: at.absolute_path(),
+            path: at.absolute_path_lossy(),
             fstype: fstype.to_string(),
         });
         Ok(())
     }
 
     /// Mounts `fs_root` on the directory at absolute `path`, walking as root.
-    pub fn mount_at(&self, path: &str, fs_root: Arc<dyn Inode>, fstype: &str) -> KResult<()> {
+    pub fn mount_at(
+        &self,
+        path: impl AsRef<[u8]>,
+        fs_root: Arc<dyn Inode>,
+        fstype: &str,
+    ) -> KResult<()> {
         let at = self.lookup(&self.root, path, FollowLast::Follow, &Cred::root())?;
         self.mount(&at, fs_root, fstype)
     }
@@ -298,9 +310,9 @@ impl Vfs {
 
     /// The node for `inode`, found as `name` in `dir`, after crossing any mounts
     /// on it.
-    pub fn child(&self, dir: &PathRef, name: &str, inode: Arc<dyn Inode>) -> KResult<PathRef> {
+    pub fn child(&self, dir: &PathRef, name: &[u8], inode: Arc<dyn Inode>) -> KResult<PathRef> {
         let mut node = Arc::new(PathNode {
-            name: name.to_string(),
+            name: name.to_vec(),
             parent: Some(dir.clone()),
             inode,
             mount: dir.mount,
@@ -321,7 +333,7 @@ impl Vfs {
                 break;
             };
             node = Arc::new(PathNode {
-                name: name.to_string(),
+                name: name.to_vec(),
                 parent: Some(dir.clone()),
                 inode: m.root.clone(),
                 mount: m.id,
@@ -339,13 +351,14 @@ impl Vfs {
     pub fn lookup(
         &self,
         start: &PathRef,
-        path: &str,
+        path: impl AsRef<[u8]>,
         follow: FollowLast,
         cred: &Cred,
     ) -> KResult<PathRef> {
+        let path = path.as_ref();
         check_path(path)?;
-        let must_dir = path.ends_with('/');
-        let cur = if path.starts_with('/') {
+        let must_dir = path.ends_with(b"/");
+        let cur = if path.starts_with(b"/") {
             self.root.clone()
         } else {
             start.clone()
@@ -355,21 +368,28 @@ impl Vfs {
 
     /// Resolves all but the last component of `path`; see [`ParentLookup`].
     /// The directory must be searchable by `cred`.
-    pub fn lookup_parent(&self, start: &PathRef, path: &str, cred: &Cred) -> KResult<ParentLookup> {
+    pub fn lookup_parent(
+        &self,
+        start: &PathRef,
+        path: impl AsRef<[u8]>,
+        cred: &Cred,
+    ) -> KResult<ParentLookup> {
+        let path = path.as_ref();
         check_path(path)?;
-        let trimmed = path.trim_end_matches('/');
+        let keep = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        let trimmed = path.get(..keep).unwrap_or(&[]);
         let trailing_slash = trimmed.len() != path.len();
         if trimmed.is_empty() {
             return Ok(ParentLookup {
                 dir: self.root.clone(),
-                name: String::from("."),
+                name: Vec::from(&b"."[..]),
                 trailing_slash,
             });
         }
-        let (dir, name) = match trimmed.rfind('/') {
+        let (dir, name) = match trimmed.iter().rposition(|&b| b == b'/') {
             Some(i) => {
-                let dir_path = trimmed.get(..i).unwrap_or("");
-                let name = trimmed.get(i.saturating_add(1)..).unwrap_or("");
+                let dir_path = trimmed.get(..i).unwrap_or(&[]);
+                let name = trimmed.get(i.saturating_add(1)..).unwrap_or(&[]);
                 let dir = if dir_path.is_empty() {
                     self.root.clone()
                 } else {
@@ -388,7 +408,7 @@ impl Vfs {
         search_check(&dir, cred)?;
         Ok(ParentLookup {
             dir,
-            name: name.to_string(),
+            name: name.to_vec(),
             trailing_slash,
         })
     }
@@ -396,13 +416,13 @@ impl Vfs {
     fn walk(
         &self,
         mut cur: PathRef,
-        path: &str,
+        path: &[u8],
         follow: FollowLast,
         mut must_dir: bool,
         cred: &Cred,
     ) -> KResult<PathRef> {
         // Remaining components, the next one last.
-        let mut stack: Vec<String> = Vec::new();
+        let mut stack: Vec<Vec<u8>> = Vec::new();
         push_components(&mut stack, path)?;
         let mut links = 0u32;
         while let Some(name) = stack.pop() {
@@ -411,10 +431,10 @@ impl Vfs {
                 return Err(Errno::ENOTDIR);
             }
             search_check(&cur, cred)?;
-            if name == "." {
+            if name == b"." {
                 continue;
             }
-            if name == ".." {
+            if name == b".." {
                 cur = self.parent_of(&cur);
                 continue;
             }
@@ -433,10 +453,10 @@ impl Vfs {
                 if target.len() >= PATH_MAX {
                     return Err(Errno::ENAMETOOLONG);
                 }
-                if is_last && target.ends_with('/') {
+                if is_last && target.ends_with(b"/") {
                     must_dir = true;
                 }
-                if target.starts_with('/') {
+                if target.starts_with(b"/") {
                     cur = self.root.clone();
                 }
                 push_components(&mut stack, &target)?;
@@ -459,7 +479,7 @@ impl Vfs {
 }
 
 /// Checks the whole-path limits.
-fn check_path(path: &str) -> KResult<()> {
+fn check_path(path: &[u8]) -> KResult<()> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -470,13 +490,13 @@ fn check_path(path: &str) -> KResult<()> {
 }
 
 /// Pushes the components of `path` so that the first one is popped first.
-fn push_components(stack: &mut Vec<String>, path: &str) -> KResult<()> {
+fn push_components(stack: &mut Vec<Vec<u8>>, path: &[u8]) -> KResult<()> {
     let start = stack.len();
-    for c in path.split('/').filter(|c| !c.is_empty()) {
+    for c in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
         if c.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        stack.push(c.to_string());
+        stack.push(c.to_vec());
     }
     if let Some(s) = stack.get_mut(start..) {
         s.reverse();
@@ -515,28 +535,30 @@ mod tests {
     fn setup() -> Vfs {
         let fs = TmpFs::new(makedev(0, 1), Timespec::default());
         let root = fs.root();
-        let a = root.create("a", &attr(FileType::Directory, 0o755)).unwrap();
-        let b = a.create("b", &attr(FileType::Directory, 0o755)).unwrap();
-        b.create("c", &attr(FileType::Directory, 0o755)).unwrap();
-        root.create("f", &attr(FileType::Regular, 0o644)).unwrap();
-        b.symlink("up", "..", &attr(FileType::Symlink, 0o777))
+        let a = root
+            .create(b"a", &attr(FileType::Directory, 0o755))
             .unwrap();
-        root.symlink("loop1", "loop2", &attr(FileType::Symlink, 0o777))
+        let b = a.create(b"b", &attr(FileType::Directory, 0o755)).unwrap();
+        b.create(b"c", &attr(FileType::Directory, 0o755)).unwrap();
+        root.create(b"f", &attr(FileType::Regular, 0o644)).unwrap();
+        b.symlink(b"up", b"..", &attr(FileType::Symlink, 0o777))
             .unwrap();
-        root.symlink("loop2", "/loop1", &attr(FileType::Symlink, 0o777))
+        root.symlink(b"loop1", b"loop2", &attr(FileType::Symlink, 0o777))
             .unwrap();
-        root.symlink("abs", "/a/b", &attr(FileType::Symlink, 0o777))
+        root.symlink(b"loop2", b"/loop1", &attr(FileType::Symlink, 0o777))
             .unwrap();
-        root.symlink("tofile", "f", &attr(FileType::Symlink, 0o777))
+        root.symlink(b"abs", b"/a/b", &attr(FileType::Symlink, 0o777))
             .unwrap();
-        root.symlink("dangling", "nowhere", &attr(FileType::Symlink, 0o777))
+        root.symlink(b"tofile", b"f", &attr(FileType::Symlink, 0o777))
+            .unwrap();
+        root.symlink(b"dangling", b"nowhere", &attr(FileType::Symlink, 0o777))
             .unwrap();
         Vfs::new(root, "tmpfs")
     }
 
     fn look(v: &Vfs, p: &str) -> KResult<String> {
         v.lookup(&v.root(), p, FollowLast::Follow, &Cred::root())
-            .map(|n| n.absolute_path())
+            .map(|n| n.absolute_path_lossy())
     }
 
     #[test]
@@ -553,11 +575,11 @@ mod tests {
         let c = v
             .lookup(&b, "c", FollowLast::Follow, &Cred::root())
             .unwrap();
-        assert_eq!(c.absolute_path(), "/a/b/c");
+        assert_eq!(c.absolute_path(), b"/a/b/c");
         let up = v
             .lookup(&c, "../../..", FollowLast::Follow, &Cred::root())
             .unwrap();
-        assert_eq!(up.absolute_path(), "/");
+        assert_eq!(up.absolute_path(), b"/");
         assert_eq!(look(&v, ""), Err(Errno::ENOENT));
         assert_eq!(look(&v, "/nope"), Err(Errno::ENOENT));
     }
@@ -583,7 +605,7 @@ mod tests {
         let n = v
             .lookup(&v.root(), "/abs/", FollowLast::NoFollow, &Cred::root())
             .unwrap();
-        assert_eq!(n.absolute_path(), "/a/b");
+        assert_eq!(n.absolute_path(), b"/a/b");
         assert_eq!(look(&v, "/tofile/"), Err(Errno::ENOTDIR));
     }
 
@@ -592,12 +614,16 @@ mod tests {
         let v = setup();
         let root = v.root().inode().clone();
         // l0 -> f, l1 -> l0, ... : following lN takes N+1 link follows.
-        root.symlink("l0", "f", &attr(FileType::Symlink, 0o777))
+        root.symlink(b"l0", b"f", &attr(FileType::Symlink, 0o777))
             .unwrap();
         for i in 1..=40 {
             let t = alloc::format!("l{}", i - 1);
-            root.symlink(&alloc::format!("l{i}"), &t, &attr(FileType::Symlink, 0o777))
-                .unwrap();
+            root.symlink(
+                alloc::format!("l{i}").as_bytes(),
+                t.as_bytes(),
+                &attr(FileType::Symlink, 0o777),
+            )
+            .unwrap();
         }
         assert_eq!(look(&v, "/l39").unwrap(), "/f");
         assert_eq!(look(&v, "/l40"), Err(Errno::ELOOP));
@@ -626,7 +652,7 @@ mod tests {
     #[test]
     fn search_permission_for_non_root() {
         let v = setup();
-        let a = v.root().inode().lookup("a").unwrap();
+        let a = v.root().inode().lookup(b"a").unwrap();
         let attr = crate::fs::vfs::SetAttr {
             perm: Some(0o700),
             ..crate::fs::vfs::SetAttr::touch(Timespec::default())
@@ -654,22 +680,22 @@ mod tests {
         let v = setup();
         let dev = TmpFs::new(v.alloc_anon_dev(), Timespec::default());
         dev.root()
-            .create("null", &attr(FileType::Regular, 0o666))
+            .create(b"null", &attr(FileType::Regular, 0o666))
             .unwrap();
         v.mount_at("/a/b/c", dev.root(), "devtmpfs").unwrap();
         let n = v
             .lookup(&v.root(), "/a/b/c/null", FollowLast::Follow, &Cred::root())
             .unwrap();
-        assert_eq!(n.absolute_path(), "/a/b/c/null");
+        assert_eq!(n.absolute_path(), b"/a/b/c/null");
         assert_ne!(n.mount_id(), 0);
         let c = v
             .lookup(&v.root(), "/a/b/c", FollowLast::Follow, &Cred::root())
             .unwrap();
-        assert!(c.inode().lookup("null").is_ok());
+        assert!(c.inode().lookup(b"null").is_ok());
         let up = v
             .lookup(&c, "..", FollowLast::Follow, &Cred::root())
             .unwrap();
-        assert_eq!(up.absolute_path(), "/a/b");
+        assert_eq!(up.absolute_path(), b"/a/b");
         assert_eq!(up.mount_id(), 0);
         // Through a symlink into the mount and back out.
         let n = v
@@ -680,7 +706,7 @@ mod tests {
                 &Cred::root(),
             )
             .unwrap();
-        assert_eq!(n.absolute_path(), "/a/b/c/null");
+        assert_eq!(n.absolute_path(), b"/a/b/c/null");
         let m = v.mounts();
         assert_eq!(m.len(), 2);
         assert_eq!(
@@ -698,26 +724,26 @@ mod tests {
             .unwrap();
         assert_eq!(
             (
-                p.dir.absolute_path().as_str(),
-                p.name.as_str(),
+                p.dir.absolute_path().as_slice(),
+                p.name.as_slice(),
                 p.trailing_slash
             ),
-            ("/a/b", "new", true)
+            (&b"/a/b"[..], &b"new"[..], true)
         );
         let p = v.lookup_parent(&v.root(), "x", &Cred::root()).unwrap();
         assert_eq!(
-            (p.dir.absolute_path().as_str(), p.name.as_str()),
-            ("/", "x")
+            (p.dir.absolute_path().as_slice(), p.name.as_slice()),
+            (&b"/"[..], &b"x"[..])
         );
         let p = v.lookup_parent(&v.root(), "/x", &Cred::root()).unwrap();
         assert_eq!(
-            (p.dir.absolute_path().as_str(), p.name.as_str()),
-            ("/", "x")
+            (p.dir.absolute_path().as_slice(), p.name.as_slice()),
+            (&b"/"[..], &b"x"[..])
         );
         let p = v.lookup_parent(&v.root(), "///", &Cred::root()).unwrap();
-        assert_eq!(p.name, ".");
+        assert_eq!(p.name, b".");
         let p = v.lookup_parent(&v.root(), "/abs/x", &Cred::root()).unwrap();
-        assert_eq!(p.dir.absolute_path(), "/a/b");
+        assert_eq!(p.dir.absolute_path(), b"/a/b");
         assert_eq!(
             v.lookup_parent(&v.root(), "/f/x", &Cred::root())
                 .map(|_| ()),

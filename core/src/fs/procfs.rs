@@ -65,7 +65,7 @@ pub struct MapEntry {
 pub struct FdEntry {
     pub fd: i32,
     /// What readlink shows.
-    pub target: String,
+    pub target: Vec<u8>,
     /// The stream of a file without a path, to reopen it through the link.
     /// Weak: the table must not keep a pipe end alive (its reader would never
     /// see end of file).
@@ -89,8 +89,8 @@ pub struct ProcInfo {
     /// argv entries (see kernel/procfs.rs for how they are told from envp).
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
-    pub exe: String,
-    pub cwd: String,
+    pub exe: Vec<u8>,
+    pub cwd: Vec<u8>,
     pub uid: u32,
     pub euid: u32,
     pub gid: u32,
@@ -594,7 +594,9 @@ impl Inode for ProcNode {
         Ok(copy_at(&text, off, buf))
     }
 
-    fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
+    fn lookup(&self, name: &[u8]) -> KResult<Arc<dyn Inode>> {
+        // Every procfs name is ASCII; other bytes name nothing.
+        let name = core::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
         let t = self.fs.table.lock();
         let node = match &self.node {
             Node::Root => match name {
@@ -655,7 +657,7 @@ impl Inode for ProcNode {
                     let e = p
                         .fds
                         .iter()
-                        .find(|e| e.target == name && e.ops.is_some())
+                        .find(|e| e.target == name.as_bytes() && e.ops.is_some())
                         .ok_or(Errno::ENOENT)?;
                     let ops = e
                         .ops
@@ -672,18 +674,18 @@ impl Inode for ProcNode {
         Ok(self.child(node))
     }
 
-    fn readlink(&self) -> KResult<String> {
+    fn readlink(&self) -> KResult<Vec<u8>> {
         let t = self.fs.table.lock();
         match &self.node {
-            Node::SelfLink => Ok(t.self_pid.to_string()),
-            Node::ThreadSelf => Ok(format!("{0}/task/{0}", t.self_pid)),
+            Node::SelfLink => Ok(t.self_pid.to_string().into_bytes()),
+            Node::ThreadSelf => Ok(format!("{0}/task/{0}", t.self_pid).into_bytes()),
             Node::PidLink(pid, l) => {
                 let p = t.procs.get(pid).ok_or(Errno::ENOENT)?;
                 match l {
                     _ if p.zombie => Err(Errno::ENOENT),
                     PidLink::Exe => Ok(p.exe.clone()),
                     PidLink::Cwd => Ok(p.cwd.clone()),
-                    PidLink::Root => Ok(String::from("/")),
+                    PidLink::Root => Ok(Vec::from(&b"/"[..])),
                 }
             }
             Node::FdLink(pid, fd) => {
@@ -703,7 +705,7 @@ impl Inode for ProcNode {
         let me = self.ino();
         if offset == 0 {
             out.push(DirEntry {
-                name: String::from("."),
+                name: Vec::from(&b"."[..]),
                 ino: me,
                 kind: FileType::Directory,
                 next_off: 1,
@@ -711,7 +713,7 @@ impl Inode for ProcNode {
         }
         if offset <= 1 {
             out.push(DirEntry {
-                name: String::from(".."),
+                name: Vec::from(&b".."[..]),
                 ino: 1,
                 kind: FileType::Directory,
                 next_off: 2,
@@ -723,7 +725,7 @@ impl Inode for ProcNode {
             }
             if cursor >= offset {
                 out.push(DirEntry {
-                    name,
+                    name: name.into_bytes(),
                     ino,
                     kind,
                     next_off: cursor + 1,
@@ -1351,7 +1353,7 @@ mod tests {
         vfs.root()
             .inode()
             .create(
-                "proc",
+                b"proc",
                 &crate::fs::vfs::NewNode {
                     kind: FileType::Directory,
                     perm: 0o555,
@@ -1382,7 +1384,7 @@ mod tests {
             vfs,
             &FsCtx::boot(),
             &vfs.root(),
-            path,
+            path.as_bytes(),
             OpenFlags::from_bits_retain(O_RDONLY),
             0,
         )?;
@@ -1411,7 +1413,7 @@ mod tests {
             }
             for d in e {
                 off = d.next_off;
-                v.push(d.name);
+                v.push(String::from_utf8_lossy(&d.name).into_owned());
             }
         }
     }
@@ -1426,10 +1428,10 @@ mod tests {
             vfs.lookup(&vfs.root(), p, f, &Cred::root())
                 .map(|n| n.absolute_path())
         };
-        assert_eq!(look("/proc/self", FollowLast::Follow).unwrap(), "/proc/7");
+        assert_eq!(look("/proc/self", FollowLast::Follow).unwrap(), b"/proc/7");
         assert_eq!(
             look("/proc/thread-self/comm", FollowLast::Follow).unwrap(),
-            "/proc/7/task/7/comm"
+            b"/proc/7/task/7/comm"
         );
         assert_eq!(look("/proc/8", FollowLast::Follow), Err(Errno::ENOENT));
         assert_eq!(look("/proc/07", FollowLast::Follow), Err(Errno::ENOENT));
@@ -1441,7 +1443,7 @@ mod tests {
                 &Cred::root(),
             )
             .unwrap();
-        assert_eq!(fd1.inode().readlink().unwrap(), "/dev/null");
+        assert_eq!(fd1.inode().readlink().unwrap(), b"/dev/null");
         // /dev/null is not in this name space: the link is followed to it.
         assert_eq!(
             look("/proc/self/fd/1", FollowLast::Follow),
@@ -1470,13 +1472,13 @@ mod tests {
                 &Cred::root(),
             )
             .unwrap();
-        assert_eq!(cwd.inode().readlink().unwrap(), "/data");
+        assert_eq!(cwd.inode().readlink().unwrap(), b"/data");
         // Writing is refused; the process going away makes its files vanish.
         let f = open(
             &vfs,
             &FsCtx::boot(),
             &vfs.root(),
-            "/proc/uptime",
+            b"/proc/uptime",
             OpenFlags::from_bits_retain(O_WRONLY),
             0,
         )
@@ -1507,12 +1509,12 @@ mod tests {
                 &Cred::root(),
             )
             .unwrap();
-        assert_eq!(link.inode().readlink().unwrap(), "pipe:[99]");
+        assert_eq!(link.inode().readlink().unwrap(), b"pipe:[99]");
         let f = open(
             &vfs,
             &FsCtx::boot(),
             &vfs.root(),
-            "/proc/self/fd/5",
+            b"/proc/self/fd/5",
             OpenFlags::from_bits_retain(O_WRONLY),
             0,
         )

@@ -13,7 +13,7 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{btree_map, BTreeMap};
-use alloc::string::{String, ToString};
+
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
@@ -220,8 +220,8 @@ struct Slot {
 }
 
 struct DirData {
-    entries: BTreeMap<String, Slot>,
-    by_cookie: BTreeMap<u64, String>,
+    entries: BTreeMap<Vec<u8>, Slot>,
+    by_cookie: BTreeMap<u64, Vec<u8>>,
     next_cookie: u64,
     /// `..`; dangling for the root, which is its own parent.
     parent: Weak<TmpInode>,
@@ -240,21 +240,21 @@ impl DirData {
         }
     }
 
-    fn insert(&mut self, name: &str, node: Arc<TmpInode>) -> KResult<()> {
+    fn insert(&mut self, name: &[u8], node: Arc<TmpInode>) -> KResult<()> {
         let cookie = self.next_cookie;
         self.next_cookie = cookie.checked_add(1).ok_or(Errno::ENOSPC)?;
-        self.by_cookie.insert(cookie, name.to_string());
-        self.entries.insert(name.to_string(), Slot { cookie, node });
+        self.by_cookie.insert(cookie, name.to_vec());
+        self.entries.insert(name.to_vec(), Slot { cookie, node });
         Ok(())
     }
 
-    fn remove(&mut self, name: &str) -> Option<Arc<TmpInode>> {
+    fn remove(&mut self, name: &[u8]) -> Option<Arc<TmpInode>> {
         let slot = self.entries.remove(name)?;
         self.by_cookie.remove(&slot.cookie);
         Some(slot.node)
     }
 
-    fn get(&self, name: &str) -> Option<Arc<TmpInode>> {
+    fn get(&self, name: &[u8]) -> Option<Arc<TmpInode>> {
         self.entries.get(name).map(|s| s.node.clone())
     }
 }
@@ -262,7 +262,7 @@ impl DirData {
 enum Body {
     File(FileData),
     Dir(DirData),
-    Symlink(String),
+    Symlink(Vec<u8>),
     /// Devices, fifos and sockets: the node has no data of its own.
     Special,
 }
@@ -311,17 +311,17 @@ impl Drop for TmpInode {
 }
 
 /// Checks a name a directory entry is created under.
-fn check_new_name(name: &str) -> KResult<()> {
+fn check_new_name(name: &[u8]) -> KResult<()> {
     if name.is_empty() {
         return Err(Errno::ENOENT);
     }
-    if name == "." || name == ".." {
+    if name == b"." || name == b".." {
         return Err(Errno::EEXIST);
     }
     if name.len() > NAME_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    if name.contains('/') || name.contains('\0') {
+    if name.contains(&b'/') || name.contains(&0) {
         return Err(Errno::EINVAL);
     }
     Ok(())
@@ -365,7 +365,7 @@ impl TmpInode {
         }
     }
 
-    fn entry(&self, name: &str) -> KResult<Option<Arc<TmpInode>>> {
+    fn entry(&self, name: &[u8]) -> KResult<Option<Arc<TmpInode>>> {
         Ok(self.st.lock().dir()?.get(name))
     }
 
@@ -398,7 +398,7 @@ impl TmpInode {
         false
     }
 
-    fn add_node(&self, name: &str, attr: &NewNode, body: Body) -> KResult<Arc<dyn Inode>> {
+    fn add_node(&self, name: &[u8], attr: &NewNode, body: Body) -> KResult<Arc<dyn Inode>> {
         check_new_name(name)?;
         let this = self.arc()?;
         let mut st = self.st.lock();
@@ -544,13 +544,13 @@ impl Inode for TmpInode {
         Ok(())
     }
 
-    fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
+    fn lookup(&self, name: &[u8]) -> KResult<Arc<dyn Inode>> {
         let node: Arc<TmpInode> = match name {
-            "." => {
+            b"." => {
                 self.st.lock().dir()?;
                 self.arc()?
             }
-            ".." => {
+            b".." => {
                 let parent = self.st.lock().dir()?.parent.upgrade();
                 match parent {
                     Some(p) => p,
@@ -562,7 +562,7 @@ impl Inode for TmpInode {
         Ok(node)
     }
 
-    fn create(&self, name: &str, attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+    fn create(&self, name: &[u8], attr: &NewNode) -> KResult<Arc<dyn Inode>> {
         let body = match attr.kind {
             FileType::Regular => Body::File(FileData {
                 size: 0,
@@ -579,7 +579,7 @@ impl Inode for TmpInode {
         self.add_node(name, &attr, body)
     }
 
-    fn symlink(&self, name: &str, target: &str, attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+    fn symlink(&self, name: &[u8], target: &[u8], attr: &NewNode) -> KResult<Arc<dyn Inode>> {
         if target.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -592,10 +592,10 @@ impl Inode for TmpInode {
             rdev: 0,
             ..*attr
         };
-        self.add_node(name, &attr, Body::Symlink(target.to_string()))
+        self.add_node(name, &attr, Body::Symlink(target.to_vec()))
     }
 
-    fn link(&self, name: &str, target: &Arc<dyn Inode>, now: Timespec) -> KResult<()> {
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>, now: Timespec) -> KResult<()> {
         check_new_name(name)?;
         let t = self.same_fs(target.as_ref())?;
         if t.kind == FileType::Directory {
@@ -623,8 +623,8 @@ impl Inode for TmpInode {
         Ok(())
     }
 
-    fn unlink(&self, name: &str, now: Timespec) -> KResult<()> {
-        if name == "." || name == ".." {
+    fn unlink(&self, name: &[u8], now: Timespec) -> KResult<()> {
+        if name == b"." || name == b".." {
             return Err(Errno::EISDIR);
         }
         let mut st = self.st.lock();
@@ -639,10 +639,10 @@ impl Inode for TmpInode {
         Ok(())
     }
 
-    fn rmdir(&self, name: &str, now: Timespec) -> KResult<()> {
+    fn rmdir(&self, name: &[u8], now: Timespec) -> KResult<()> {
         match name {
-            "." => return Err(Errno::EINVAL),
-            ".." => return Err(Errno::ENOTEMPTY),
+            b"." => return Err(Errno::EINVAL),
+            b".." => return Err(Errno::ENOTEMPTY),
             _ => {}
         }
         let mut st = self.st.lock();
@@ -663,13 +663,13 @@ impl Inode for TmpInode {
 
     fn rename(
         &self,
-        old_name: &str,
+        old_name: &[u8],
         new_dir: &Arc<dyn Inode>,
-        new_name: &str,
+        new_name: &[u8],
         now: Timespec,
     ) -> KResult<()> {
         for n in [old_name, new_name] {
-            if n == "." || n == ".." {
+            if n == b"." || n == b".." {
                 return Err(Errno::EBUSY);
             }
         }
@@ -745,7 +745,7 @@ impl Inode for TmpInode {
         Ok(())
     }
 
-    fn readlink(&self) -> KResult<String> {
+    fn readlink(&self) -> KResult<Vec<u8>> {
         match &self.st.lock().body {
             Body::Symlink(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
@@ -760,7 +760,7 @@ impl Inode for TmpInode {
         let mut off = offset;
         if off == 0 {
             out.push(DirEntry {
-                name: String::from("."),
+                name: Vec::from(&b"."[..]),
                 ino: self.ino,
                 kind: FileType::Directory,
                 next_off: 1,
@@ -770,7 +770,7 @@ impl Inode for TmpInode {
         if off == 1 && out.len() < max {
             let pino = d.parent.upgrade().map_or(self.ino, |p| p.ino);
             out.push(DirEntry {
-                name: String::from(".."),
+                name: Vec::from(&b".."[..]),
                 ino: pino,
                 kind: FileType::Directory,
                 next_off: FIRST_COOKIE,
@@ -805,6 +805,7 @@ fn body_is_special(b: &Body) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn ts(s: i64) -> Timespec {
         Timespec {
@@ -828,7 +829,7 @@ mod tests {
         dir.readdir(0, usize::MAX)
             .unwrap()
             .into_iter()
-            .map(|e| e.name)
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
             .collect()
     }
 
@@ -839,7 +840,7 @@ mod tests {
     #[test]
     fn files_read_write_sparse_and_truncate() {
         let fs = TmpFs::new(7, ts(0));
-        let f = fs.root().create("f", &node(FileType::Regular)).unwrap();
+        let f = fs.root().create(b"f", &node(FileType::Regular)).unwrap();
         assert_eq!(f.write_at(0, b"hello", ts(5)).unwrap(), 5);
         let mut b = [0u8; 10];
         assert_eq!(f.read_at(0, &mut b).unwrap(), 5);
@@ -875,11 +876,11 @@ mod tests {
     #[test]
     fn page_limit_gives_enospc_and_partial_writes() {
         let fs = TmpFs::with_limit(1, ts(0), 2 * 4096);
-        let f = fs.root().create("f", &node(FileType::Regular)).unwrap();
+        let f = fs.root().create(b"f", &node(FileType::Regular)).unwrap();
         let data = [7u8; 3 * 4096];
         assert_eq!(f.write_at(0, &data, ts(1)).unwrap(), 2 * 4096);
         assert_eq!(f.write_at(2 * 4096, &data, ts(1)), Err(Errno::ENOSPC));
-        fs.root().unlink("f", ts(2)).unwrap();
+        fs.root().unlink(b"f", ts(2)).unwrap();
         // Still open (we hold the Arc): the pages stay charged until it is dropped.
         assert_eq!(fs.used_bytes(), 2 * 4096);
         let mut b = [0u8; 4];
@@ -893,55 +894,55 @@ mod tests {
     fn directories_links_and_counts() {
         let fs = TmpFs::new(1, ts(0));
         let root = fs.root();
-        let d = root.create("d", &node(FileType::Directory)).unwrap();
+        let d = root.create(b"d", &node(FileType::Directory)).unwrap();
         assert_eq!(nlink(&root), 3);
         assert_eq!(nlink(&d), 2);
         assert_eq!(
-            root.create("d", &node(FileType::Regular)).map(|_| ()),
+            root.create(b"d", &node(FileType::Regular)).map(|_| ()),
             Err(Errno::EEXIST)
         );
         assert_eq!(
-            root.create("", &node(FileType::Regular)).map(|_| ()),
+            root.create(b"", &node(FileType::Regular)).map(|_| ()),
             Err(Errno::ENOENT)
         );
         assert_eq!(
-            root.create("a/b", &node(FileType::Regular)).map(|_| ()),
+            root.create(b"a/b", &node(FileType::Regular)).map(|_| ()),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            root.create(&"n".repeat(256), &node(FileType::Regular))
+            root.create("n".repeat(256).as_bytes(), &node(FileType::Regular))
                 .map(|_| ()),
             Err(Errno::ENAMETOOLONG)
         );
-        let f = d.create("f", &node(FileType::Regular)).unwrap();
-        d.link("g", &f, ts(3)).unwrap();
+        let f = d.create(b"f", &node(FileType::Regular)).unwrap();
+        d.link(b"g", &f, ts(3)).unwrap();
         assert_eq!(nlink(&f), 2);
-        assert_eq!(d.link("g", &f, ts(3)), Err(Errno::EEXIST));
-        assert_eq!(root.link("dd", &d, ts(3)), Err(Errno::EPERM));
+        assert_eq!(d.link(b"g", &f, ts(3)), Err(Errno::EEXIST));
+        assert_eq!(root.link(b"dd", &d, ts(3)), Err(Errno::EPERM));
         let other = TmpFs::new(2, ts(0));
-        assert_eq!(other.root().link("x", &f, ts(3)), Err(Errno::EXDEV));
-        assert_eq!(root.rmdir("d", ts(4)), Err(Errno::ENOTEMPTY));
-        assert_eq!(root.unlink("d", ts(4)), Err(Errno::EISDIR));
-        assert_eq!(d.rmdir("f", ts(4)), Err(Errno::ENOTDIR));
-        d.unlink("f", ts(4)).unwrap();
+        assert_eq!(other.root().link(b"x", &f, ts(3)), Err(Errno::EXDEV));
+        assert_eq!(root.rmdir(b"d", ts(4)), Err(Errno::ENOTEMPTY));
+        assert_eq!(root.unlink(b"d", ts(4)), Err(Errno::EISDIR));
+        assert_eq!(d.rmdir(b"f", ts(4)), Err(Errno::ENOTDIR));
+        d.unlink(b"f", ts(4)).unwrap();
         assert_eq!(nlink(&f), 1);
         assert_eq!(
-            d.lookup("g").unwrap().metadata().unwrap().ino,
+            d.lookup(b"g").unwrap().metadata().unwrap().ino,
             f.metadata().unwrap().ino
         );
-        d.unlink("g", ts(4)).unwrap();
-        assert_eq!(d.unlink("g", ts(4)), Err(Errno::ENOENT));
-        root.rmdir("d", ts(5)).unwrap();
+        d.unlink(b"g", ts(4)).unwrap();
+        assert_eq!(d.unlink(b"g", ts(4)), Err(Errno::ENOENT));
+        root.rmdir(b"d", ts(5)).unwrap();
         assert_eq!(nlink(&root), 2);
         assert_eq!(nlink(&d), 0);
         // A removed directory cannot get new entries.
         assert_eq!(
-            d.create("x", &node(FileType::Regular)).map(|_| ()),
+            d.create(b"x", &node(FileType::Regular)).map(|_| ()),
             Err(Errno::ENOENT)
         );
-        assert_eq!(f.lookup("x").map(|_| ()), Err(Errno::ENOTDIR));
+        assert_eq!(f.lookup(b"x").map(|_| ()), Err(Errno::ENOTDIR));
         assert_eq!(
-            root.lookup("..").unwrap().metadata().unwrap().ino,
+            root.lookup(b"..").unwrap().metadata().unwrap().ino,
             root.metadata().unwrap().ino
         );
     }
@@ -951,19 +952,20 @@ mod tests {
         let fs = TmpFs::new(1, ts(0));
         let root = fs.root();
         let l = root
-            .symlink("l", "/some/where", &node(FileType::Symlink))
+            .symlink(b"l", b"/some/where", &node(FileType::Symlink))
             .unwrap();
-        assert_eq!(l.readlink().unwrap(), "/some/where");
+        assert_eq!(l.readlink().unwrap(), b"/some/where");
         assert_eq!(l.metadata().unwrap().mode, 0o120777);
         assert_eq!(l.metadata().unwrap().size, 11);
         assert_eq!(root.readlink(), Err(Errno::EINVAL));
         assert_eq!(
-            root.symlink("e", "", &node(FileType::Symlink)).map(|_| ()),
+            root.symlink(b"e", b"", &node(FileType::Symlink))
+                .map(|_| ()),
             Err(Errno::ENOENT)
         );
         let c = root
             .create(
-                "null",
+                b"null",
                 &NewNode {
                     rdev: 0x103,
                     ..node(FileType::CharDevice)
@@ -980,20 +982,20 @@ mod tests {
         let fs = TmpFs::new(1, ts(0));
         let root = fs.root();
         for n in ["a", "b", "c", "d"] {
-            root.create(n, &node(FileType::Regular)).unwrap();
+            root.create(n.as_bytes(), &node(FileType::Regular)).unwrap();
         }
         assert_eq!(names(&root), [".", "..", "a", "b", "c", "d"]);
         let first = root.readdir(0, 3).unwrap();
         assert_eq!(first.len(), 3);
         let cursor = first[2].next_off;
-        root.unlink("a", ts(1)).unwrap();
-        root.unlink("b", ts(1)).unwrap();
-        root.create("e", &node(FileType::Regular)).unwrap();
+        root.unlink(b"a", ts(1)).unwrap();
+        root.unlink(b"b", ts(1)).unwrap();
+        root.create(b"e", &node(FileType::Regular)).unwrap();
         let rest: Vec<String> = root
             .readdir(cursor, 10)
             .unwrap()
             .into_iter()
-            .map(|e| e.name)
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
             .collect();
         assert_eq!(rest, ["c", "d", "e"]);
         let e = root.readdir(cursor, 10).unwrap();
@@ -1008,57 +1010,63 @@ mod tests {
     fn rename_rules() {
         let fs = TmpFs::new(1, ts(0));
         let root = fs.root();
-        let d1 = root.create("d1", &node(FileType::Directory)).unwrap();
-        let d2 = root.create("d2", &node(FileType::Directory)).unwrap();
-        let sub = d1.create("sub", &node(FileType::Directory)).unwrap();
-        let f = d1.create("f", &node(FileType::Regular)).unwrap();
-        d2.create("g", &node(FileType::Regular)).unwrap();
-        d2.create("empty", &node(FileType::Directory)).unwrap();
-        d2.create("full", &node(FileType::Directory))
+        let d1 = root.create(b"d1", &node(FileType::Directory)).unwrap();
+        let d2 = root.create(b"d2", &node(FileType::Directory)).unwrap();
+        let sub = d1.create(b"sub", &node(FileType::Directory)).unwrap();
+        let f = d1.create(b"f", &node(FileType::Regular)).unwrap();
+        d2.create(b"g", &node(FileType::Regular)).unwrap();
+        d2.create(b"empty", &node(FileType::Directory)).unwrap();
+        d2.create(b"full", &node(FileType::Directory))
             .unwrap()
-            .create("x", &node(FileType::Regular))
+            .create(b"x", &node(FileType::Regular))
             .unwrap();
 
-        assert_eq!(d1.rename("nope", &d2, "x", ts(1)), Err(Errno::ENOENT));
-        assert_eq!(d1.rename("f", &d2, "empty", ts(1)), Err(Errno::EISDIR));
-        assert_eq!(d1.rename("sub", &d2, "g", ts(1)), Err(Errno::ENOTDIR));
-        assert_eq!(d1.rename("sub", &d2, "full", ts(1)), Err(Errno::ENOTEMPTY));
-        assert_eq!(root.rename("d1", &sub, "x", ts(1)), Err(Errno::EINVAL));
-        assert_eq!(root.rename("d1", &d1, "x", ts(1)), Err(Errno::EINVAL));
-        assert_eq!(d1.rename(".", &d2, "x", ts(1)), Err(Errno::EBUSY));
-        assert_eq!(sub.rename("x", &root, "d1", ts(1)), Err(Errno::ENOENT));
-        sub.create("y", &node(FileType::Directory)).unwrap();
+        assert_eq!(d1.rename(b"nope", &d2, b"x", ts(1)), Err(Errno::ENOENT));
+        assert_eq!(d1.rename(b"f", &d2, b"empty", ts(1)), Err(Errno::EISDIR));
+        assert_eq!(d1.rename(b"sub", &d2, b"g", ts(1)), Err(Errno::ENOTDIR));
+        assert_eq!(
+            d1.rename(b"sub", &d2, b"full", ts(1)),
+            Err(Errno::ENOTEMPTY)
+        );
+        assert_eq!(root.rename(b"d1", &sub, b"x", ts(1)), Err(Errno::EINVAL));
+        assert_eq!(root.rename(b"d1", &d1, b"x", ts(1)), Err(Errno::EINVAL));
+        assert_eq!(d1.rename(b".", &d2, b"x", ts(1)), Err(Errno::EBUSY));
+        assert_eq!(sub.rename(b"x", &root, b"d1", ts(1)), Err(Errno::ENOENT));
+        sub.create(b"y", &node(FileType::Directory)).unwrap();
         // Replacing the source's own ancestor: not empty.
-        assert_eq!(sub.rename("y", &root, "d1", ts(1)), Err(Errno::ENOTEMPTY));
-        sub.rmdir("y", ts(1)).unwrap();
+        assert_eq!(sub.rename(b"y", &root, b"d1", ts(1)), Err(Errno::ENOTEMPTY));
+        sub.rmdir(b"y", ts(1)).unwrap();
         let other = TmpFs::new(2, ts(0));
-        assert_eq!(d1.rename("f", &other.root(), "f", ts(1)), Err(Errno::EXDEV));
+        assert_eq!(
+            d1.rename(b"f", &other.root(), b"f", ts(1)),
+            Err(Errno::EXDEV)
+        );
 
         // File over file, across directories.
-        d1.rename("f", &d2, "g", ts(2)).unwrap();
+        d1.rename(b"f", &d2, b"g", ts(2)).unwrap();
         assert_eq!(
-            d2.lookup("g").unwrap().metadata().unwrap().ino,
+            d2.lookup(b"g").unwrap().metadata().unwrap().ino,
             f.metadata().unwrap().ino
         );
-        assert_eq!(d1.lookup("f").map(|_| ()), Err(Errno::ENOENT));
+        assert_eq!(d1.lookup(b"f").map(|_| ()), Err(Errno::ENOENT));
         // Directory over an empty directory, across directories: link counts move.
         assert_eq!((nlink(&d1), nlink(&d2)), (3, 4));
-        d1.rename("sub", &d2, "empty", ts(3)).unwrap();
+        d1.rename(b"sub", &d2, b"empty", ts(3)).unwrap();
         assert_eq!((nlink(&d1), nlink(&d2)), (2, 4));
         assert_eq!(
-            sub.lookup("..").unwrap().metadata().unwrap().ino,
+            sub.lookup(b"..").unwrap().metadata().unwrap().ino,
             d2.metadata().unwrap().ino
         );
         // Same directory, then a no-op onto a hard link of itself.
-        d2.rename("g", &d2, "h", ts(4)).unwrap();
+        d2.rename(b"g", &d2, b"h", ts(4)).unwrap();
         assert_eq!(names(&d2), [".", "..", "full", "empty", "h"]);
-        d2.link("h2", &f, ts(4)).unwrap();
-        d2.rename("h", &d2, "h2", ts(4)).unwrap();
+        d2.link(b"h2", &f, ts(4)).unwrap();
+        d2.rename(b"h", &d2, b"h2", ts(4)).unwrap();
         assert_eq!(nlink(&f), 2);
-        d2.rename("empty", &root, "moved", ts(5)).unwrap();
+        d2.rename(b"empty", &root, b"moved", ts(5)).unwrap();
         assert_eq!((nlink(&root), nlink(&d2)), (5, 3));
         assert_eq!(
-            root.lookup("moved").unwrap().metadata().unwrap().ino,
+            root.lookup(b"moved").unwrap().metadata().unwrap().ino,
             sub.metadata().unwrap().ino
         );
     }

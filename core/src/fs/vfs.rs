@@ -7,8 +7,10 @@
 //! (ENOTDIR for directory operations on a non-directory, EINVAL for readlink on a
 //! non-symlink, ...), so a filesystem implements only what its node kinds support.
 //! Time is always passed in (`now`); nothing here reads a clock.
+//!
+//! Names and symlink targets are bytes (`&[u8]`), as on Linux: any byte but
+//! '/' and NUL may be in a name, UTF-8 or not.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -349,7 +351,8 @@ pub struct NewNode {
 /// One directory entry as `readdir` reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {
-    pub name: String,
+    /// The name: any bytes but '/' and NUL, as on Linux (not necessarily UTF-8).
+    pub name: Vec<u8>,
     pub ino: u64,
     pub kind: FileType,
     /// The cursor that continues after this entry (what `d_off` reports).
@@ -497,34 +500,34 @@ pub trait Inode: Send + Sync {
     }
 
     /// Finds `name` in this directory (ENOENT if absent).
-    fn lookup(&self, _name: &str) -> KResult<Arc<dyn Inode>> {
+    fn lookup(&self, _name: &[u8]) -> KResult<Arc<dyn Inode>> {
         Err(Errno::ENOTDIR)
     }
 
     /// Creates a node (not a symlink) named `name` in this directory; EEXIST if
     /// the name is taken.
-    fn create(&self, _name: &str, _attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+    fn create(&self, _name: &[u8], _attr: &NewNode) -> KResult<Arc<dyn Inode>> {
         Err(Errno::ENOTDIR)
     }
 
     /// Creates a symlink `name` → `target` (`attr.kind` is `Symlink`).
-    fn symlink(&self, _name: &str, _target: &str, _attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+    fn symlink(&self, _name: &[u8], _target: &[u8], _attr: &NewNode) -> KResult<Arc<dyn Inode>> {
         Err(Errno::ENOTDIR)
     }
 
     /// Adds a hard link `name` to `target` (EXDEV if another filesystem, EPERM for
     /// directories).
-    fn link(&self, _name: &str, _target: &Arc<dyn Inode>, _now: Timespec) -> KResult<()> {
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>, _now: Timespec) -> KResult<()> {
         Err(Errno::ENOTDIR)
     }
 
     /// Removes the non-directory `name` (EISDIR for a directory).
-    fn unlink(&self, _name: &str, _now: Timespec) -> KResult<()> {
+    fn unlink(&self, _name: &[u8], _now: Timespec) -> KResult<()> {
         Err(Errno::ENOTDIR)
     }
 
     /// Removes the empty directory `name`.
-    fn rmdir(&self, _name: &str, _now: Timespec) -> KResult<()> {
+    fn rmdir(&self, _name: &[u8], _now: Timespec) -> KResult<()> {
         Err(Errno::ENOTDIR)
     }
 
@@ -533,16 +536,16 @@ pub trait Inode: Send + Sync {
     /// another filesystem.
     fn rename(
         &self,
-        _old_name: &str,
+        _old_name: &[u8],
         _new_dir: &Arc<dyn Inode>,
-        _new_name: &str,
+        _new_name: &[u8],
         _now: Timespec,
     ) -> KResult<()> {
         Err(Errno::ENOTDIR)
     }
 
-    /// The target of a symlink.
-    fn readlink(&self) -> KResult<String> {
+    /// The target of a symlink (bytes, as stored).
+    fn readlink(&self) -> KResult<Vec<u8>> {
         Err(Errno::EINVAL)
     }
 

@@ -712,7 +712,7 @@ impl<H: Host> Kernel<H> {
 }
 
 /// The command name of an executable path: its last component, at most 15 bytes.
-pub(crate) fn comm_of(path: &str) -> Vec<u8> {
-    let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
+pub(crate) fn comm_of(path: &[u8]) -> Vec<u8> {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     base[..base.len().min(15)].to_vec()
 }

@@ -173,10 +173,10 @@ impl<H: Host> Kernel<H> {
     /// returns the node to load and the final argv.
     fn resolve_exec(
         &mut self,
-        path: &str,
+        path: &[u8],
         mut argv: Vec<Vec<u8>>,
     ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
-        let mut path = String::from(path);
+        let mut path = path.to_vec();
         for _ in 0..=MAX_INTERP_DEPTH {
             let cwd = self.proc().cwd.clone();
             let cred = self.proc().cred.clone();
@@ -227,10 +227,10 @@ impl<H: Host> Kernel<H> {
             if let Some(a) = arg {
                 new.push(a.to_vec());
             }
-            new.push(path.clone().into_bytes());
+            new.push(path.clone());
             new.extend(argv.into_iter().skip(1));
             argv = new;
-            path = String::from_utf8(interp.to_vec()).map_err(|_| Errno::ENOENT)?;
+            path = interp.to_vec();
         }
         Err(Errno::ELOOP)
     }
@@ -239,19 +239,19 @@ impl<H: Host> Kernel<H> {
     /// program; on failure it is untouched.
     pub(crate) fn exec(
         &mut self,
-        path: &str,
+        path: &[u8],
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
     ) -> KResult<()> {
         let (node, argv) = self.resolve_exec(path, argv)?;
-        let loaded = self.load_program(&node, &argv, &envp, path.as_bytes());
+        let loaded = self.load_program(&node, &argv, &envp, path);
         let (mm, regs) = loaded.map_err(|e| match e {
             ExecError::Elf(e) => {
                 if let crate::loader::ElfError::WrongAbi(_) = e {
                     // ENOEXEC alone would leave the user guessing.
                     self.host.log(
                         crate::host::LogLevel::Warn,
-                        format_args!("execve {path}: {e}: ENOEXEC"),
+                        format_args!("execve {}: {e}: ENOEXEC", String::from_utf8_lossy(path)),
                     );
                 }
                 Errno::from(e)

@@ -99,8 +99,10 @@ impl<H: Host> Kernel<H> {
             ("stdout", "/proc/self/fd/1"),
             ("stderr", "/proc/self/fd/2"),
         ] {
-            if dev.inode().lookup(name).is_err() {
-                let _ = dev.inode().symlink(name, target, &attr);
+            if dev.inode().lookup(name.as_bytes()).is_err() {
+                let _ = dev
+                    .inode()
+                    .symlink(name.as_bytes(), target.as_bytes(), &attr);
             }
         }
     }
@@ -249,7 +251,7 @@ impl<H: Host> Kernel<H> {
                         name: match v.name {
                             VmaName::Heap => String::from("[heap]"),
                             VmaName::Stack => String::from("[stack]"),
-                            VmaName::None if exe => p.exe.clone(),
+                            VmaName::None if exe => String::from_utf8_lossy(&p.exe).into_owned(),
                             VmaName::None => String::new(),
                         },
                     }
@@ -317,7 +319,7 @@ fn fd_entry(fd: i32, f: &Arc<crate::fs::file::OpenFile>) -> FdEntry {
     let Some(ops) = f.ops() else {
         return FdEntry {
             fd,
-            target: alloc::format!("anon_inode:[{fd}]"),
+            target: alloc::format!("anon_inode:[{fd}]").into_bytes(),
             ops: None,
             kind: FileType::Regular,
             perm,
@@ -340,9 +342,9 @@ fn fd_entry(fd: i32, f: &Arc<crate::fs::file::OpenFile>) -> FdEntry {
     FdEntry {
         fd,
         target: if pipe {
-            alloc::format!("pipe:[{id}]")
+            alloc::format!("pipe:[{id}]").into_bytes()
         } else {
-            alloc::format!("anon_inode:[{id}]")
+            alloc::format!("anon_inode:[{id}]").into_bytes()
         },
         ops: Some(Arc::downgrade(ops)),
         kind,
@@ -355,7 +357,7 @@ fn make_dir(vfs: &Vfs, parent: &str, name: &str, perm: u32, now: Timespec) -> bo
     let Ok(dir) = vfs.lookup(&vfs.root(), parent, FollowLast::Follow, &Cred::root()) else {
         return false;
     };
-    match dir.inode().lookup(name) {
+    match dir.inode().lookup(name.as_bytes()) {
         Ok(i) => i.kind() == FileType::Directory,
         Err(_) => {
             let attr = NewNode {
@@ -366,7 +368,7 @@ fn make_dir(vfs: &Vfs, parent: &str, name: &str, perm: u32, now: Timespec) -> bo
                 rdev: 0,
                 now,
             };
-            dir.inode().create(name, &attr).is_ok()
+            dir.inode().create(name.as_bytes(), &attr).is_ok()
         }
     }
 }

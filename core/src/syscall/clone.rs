@@ -68,7 +68,6 @@ pub fn sys_vfork<H: Host>(k: &mut Kernel<H>) -> Outcome {
 /// execve(2).
 pub fn sys_execve<H: Host>(k: &mut Kernel<H>, path: u64, argv: u64, envp: u64) -> SysResult {
     let path = k.user().read_cstr(path, crate::fs::vfs::PATH_MAX - 1)?;
-    let path = alloc::string::String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }

@@ -18,25 +18,25 @@ use crate::kernel::Kernel;
 use crate::mm::UserOutPtr;
 use crate::task::fd_table::FdFlags;
 use crate::{KResult, SysResult};
-use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use umbra_abi::flags::*;
 use umbra_abi::structs::Timespec;
 use umbra_abi::{pod_struct, Errno};
 
-/// Reads a path argument. Paths are at most PATH_MAX bytes with the NUL.
-/// Names that are not UTF-8 cannot exist in umbra's file systems yet: ENOENT.
-fn path_arg<H: Host>(k: &mut Kernel<H>, ptr: u64) -> KResult<String> {
+/// Reads a path argument: bytes, UTF-8 or not, as Linux takes them. Paths are
+/// at most PATH_MAX bytes with the NUL.
+pub(crate) fn path_arg<H: Host>(k: &mut Kernel<H>, ptr: u64) -> KResult<Vec<u8>> {
     let bytes = k.user().read_cstr(ptr, PATH_MAX - 1)?;
     if bytes.starts_with(b"/proc") || Some(k.proc().cwd.mount_id()) == k.procfs.mount_id {
         k.procfs_touch();
     }
-    String::from_utf8(bytes).map_err(|_| Errno::ENOENT)
+    Ok(bytes)
 }
 
 /// The node a relative path starts from.
-fn start_of<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: &str) -> KResult<PathRef> {
-    if path.starts_with('/') || dirfd == AT_FDCWD {
+fn start_of<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: &[u8]) -> KResult<PathRef> {
+    if path.starts_with(b"/") || dirfd == AT_FDCWD {
         return Ok(k.proc().cwd.clone());
     }
     let f = k.proc().fds.get(dirfd)?;
@@ -112,7 +112,7 @@ pub fn sys_newfstatat<H: Host>(
 fn resolve<H: Host>(
     k: &mut Kernel<H>,
     dirfd: i32,
-    path: &str,
+    path: &[u8],
     flags: u32,
 ) -> KResult<crate::fs::Metadata> {
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
@@ -187,7 +187,7 @@ pub fn sys_readlinkat<H: Host>(
     let cx = fs_ctx(k);
     let target = ops::readlink(&k.vfs, &cx, &start, &path)?;
     let n = target.len().min(size);
-    k.user().write_bytes(buf, &target.as_bytes()[..n])?;
+    k.user().write_bytes(buf, &target[..n])?;
     Ok(n)
 }
 
@@ -212,7 +212,7 @@ pub fn sys_faccessat<H: Host>(
 
 /// getcwd(2).
 pub fn sys_getcwd<H: Host>(k: &mut Kernel<H>, buf: u64, size: usize) -> SysResult {
-    let mut path = k.proc().cwd.absolute_path().into_bytes();
+    let mut path = k.proc().cwd.absolute_path();
     path.push(0);
     if path.len() > size {
         return Err(Errno::ERANGE);
@@ -252,6 +252,27 @@ pub fn sys_mkdirat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, mode: u32)
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
     ops::mkdir(&k.vfs, &cx, &start, &path, mode)?;
+    Ok(0)
+}
+
+/// mknodat(2), also mknod: regular files, FIFOs and sockets for anyone,
+/// device nodes for root (a node is made; opening one without a driver gives
+/// ENXIO). `dev` is the 32-bit number the call takes (new_decode_dev).
+pub fn sys_mknodat<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    mode: u32,
+    dev: u64,
+) -> SysResult {
+    let dev = dev as u32;
+    let major = (dev >> 8) & 0xfff;
+    let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    let path = path_arg(k, path)?;
+    let start = start_of(k, dirfd, &path)?;
+    let cx = fs_ctx(k);
+    let rdev = crate::fs::vfs::makedev(major, minor);
+    ops::mknod(&k.vfs, &cx, &start, &path, mode, rdev)?;
     Ok(0)
 }
 
@@ -676,8 +697,8 @@ mod statfs_tests {
     use crate::fs::ext2::{format, Ext2Fs, FormatOptions};
     use crate::fs::vfs::st_flags::*;
     use crate::testing::{newc_archive, tiny_elf, MockHost};
+    use alloc::string::String;
     use alloc::vec;
-    use alloc::vec::Vec;
     use umbra_abi::elf::ET_EXEC;
 
     const FRAMES: usize = 1024;

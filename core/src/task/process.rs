@@ -8,7 +8,6 @@ use super::signal::{AltStack, SigAction, SigInfo, SigSet};
 use crate::arch::UserRegs;
 use crate::fs::{Cred, PathRef};
 use crate::mm::AddressSpace;
-use alloc::string::String;
 use alloc::vec::Vec;
 use umbra_abi::structs::Rlimit;
 
@@ -230,7 +229,7 @@ pub struct Process {
     /// Whether it has called execve (setpgid on it then fails).
     pub did_exec: bool,
     /// The guest path of the executable (/proc/PID/exe, readlink).
-    pub exe: String,
+    pub exe: Vec<u8>,
     /// The command name (/proc/PID/comm), at most 15 bytes.
     pub comm: Vec<u8>,
     /// Monotonic time the process started, ns.

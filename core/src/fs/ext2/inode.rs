@@ -1,7 +1,6 @@
 //! ext2 inodes as VFS [`Inode`]s: file data through the block tree, directories
 //! as linear lists of entries, symlinks fast and slow, and device nodes.
 
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -90,17 +89,17 @@ fn to_ts(t: Time) -> Timespec {
 }
 
 /// Checks a name a directory entry is created under.
-fn check_new_name(name: &str) -> KResult<()> {
+fn check_new_name(name: &[u8]) -> KResult<()> {
     if name.is_empty() {
         return Err(Errno::ENOENT);
     }
-    if name == "." || name == ".." {
+    if name == b"." || name == b".." {
         return Err(Errno::EEXIST);
     }
     if name.len() > NAME_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    if name.contains('/') || name.contains('\0') {
+    if name.contains(&b'/') || name.contains(&0) {
         return Err(Errno::EINVAL);
     }
     Ok(())
@@ -156,8 +155,8 @@ impl FsInner {
         Ok(None)
     }
 
-    fn dir_find(&self, st: &mut State, r: &InodeRepr, name: &str) -> KResult<Option<Found>> {
-        let want = name.as_bytes();
+    fn dir_find(&self, st: &mut State, r: &InodeRepr, name: &[u8]) -> KResult<Option<Found>> {
+        let want = name;
         let mut prev: Option<(u64, usize)> = None;
         self.dir_scan(st, r, 0, |lblk, pos, e| {
             let p = match prev {
@@ -187,7 +186,7 @@ impl FsInner {
         &self,
         st: &mut State,
         dir: u32,
-        name: &str,
+        name: &[u8],
         ino: u32,
         file_type: u8,
         now: Timespec,
@@ -206,7 +205,7 @@ impl FsInner {
         let new = |rec_len| DirentRepr {
             inode: ino,
             rec_len,
-            name: name.as_bytes(),
+            name,
             file_type: if ftype { file_type } else { 0 },
         };
         match slot {
@@ -357,7 +356,7 @@ impl FsInner {
                 return Ok(false);
             }
             let r = self.dir_inode(st, ino)?;
-            let parent = self.dir_find(st, &r, "..")?.ok_or(Errno::EIO)?;
+            let parent = self.dir_find(st, &r, b"..")?.ok_or(Errno::EIO)?;
             if parent.ino == ino {
                 return Ok(false);
             }
@@ -518,9 +517,9 @@ impl FsInner {
         &self,
         st: &mut State,
         dir: u32,
-        name: &str,
+        name: &[u8],
         attr: &NewNode,
-        target: Option<&str>,
+        target: Option<&[u8]>,
     ) -> KResult<u32> {
         check_new_name(name)?;
         if self.read_only {
@@ -588,7 +587,7 @@ impl FsInner {
                     r.size = self.g.bs64;
                 }
                 FileType::Symlink => {
-                    let t = target.unwrap_or("").as_bytes();
+                    let t = target.unwrap_or(&[]);
                     r.size = t.len() as u64;
                     if t.len() < 60 {
                         let mut raw = [0u8; 60];
@@ -784,7 +783,7 @@ impl Inode for Ext2Inode {
         self.fs.dev.flush()
     }
 
-    fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
+    fn lookup(&self, name: &[u8]) -> KResult<Arc<dyn Inode>> {
         if self.kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
@@ -802,7 +801,7 @@ impl Inode for Ext2Inode {
         self.node(ino)
     }
 
-    fn create(&self, name: &str, attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+    fn create(&self, name: &[u8], attr: &NewNode) -> KResult<Arc<dyn Inode>> {
         if self.kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
@@ -817,7 +816,7 @@ impl Inode for Ext2Inode {
         self.node(ino)
     }
 
-    fn symlink(&self, name: &str, target: &str, attr: &NewNode) -> KResult<Arc<dyn Inode>> {
+    fn symlink(&self, name: &[u8], target: &[u8], attr: &NewNode) -> KResult<Arc<dyn Inode>> {
         if self.kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
@@ -835,7 +834,7 @@ impl Inode for Ext2Inode {
         self.node(ino)
     }
 
-    fn link(&self, name: &str, target: &Arc<dyn Inode>, now: Timespec) -> KResult<()> {
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>, now: Timespec) -> KResult<()> {
         if self.kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
@@ -875,11 +874,11 @@ impl Inode for Ext2Inode {
         Ok(())
     }
 
-    fn unlink(&self, name: &str, now: Timespec) -> KResult<()> {
+    fn unlink(&self, name: &[u8], now: Timespec) -> KResult<()> {
         if self.kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
-        if name == "." || name == ".." {
+        if name == b"." || name == b".." {
             return Err(Errno::EISDIR);
         }
         self.writable()?;
@@ -895,13 +894,13 @@ impl Inode for Ext2Inode {
         self.fs.unlink_inode(&mut st, f.ino, false, now)
     }
 
-    fn rmdir(&self, name: &str, now: Timespec) -> KResult<()> {
+    fn rmdir(&self, name: &[u8], now: Timespec) -> KResult<()> {
         if self.kind != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
         match name {
-            "." => return Err(Errno::EINVAL),
-            ".." => return Err(Errno::ENOTEMPTY),
+            b"." => return Err(Errno::EINVAL),
+            b".." => return Err(Errno::ENOTEMPTY),
             _ => {}
         }
         self.writable()?;
@@ -925,13 +924,13 @@ impl Inode for Ext2Inode {
 
     fn rename(
         &self,
-        old_name: &str,
+        old_name: &[u8],
         new_dir: &Arc<dyn Inode>,
-        new_name: &str,
+        new_name: &[u8],
         now: Timespec,
     ) -> KResult<()> {
         for n in [old_name, new_name] {
-            if n == "." || n == ".." {
+            if n == b"." || n == b".." {
                 return Err(Errno::EBUSY);
             }
         }
@@ -1003,7 +1002,7 @@ impl Inode for Ext2Inode {
         }
         if src_is_dir && !same_dir {
             let cr = fs.dir_inode(st, src.ino)?;
-            if let Some(dd) = fs.dir_find(st, &cr, "..")? {
+            if let Some(dd) = fs.dir_find(st, &cr, b"..")? {
                 fs.dir_retarget(st, src.ino, &dd, nd_ino, ft::DIR)?;
             }
             fs.update(st, sd_ino, |r| r.links = r.links.saturating_sub(1).max(1))?;
@@ -1013,7 +1012,7 @@ impl Inode for Ext2Inode {
         Ok(())
     }
 
-    fn readlink(&self) -> KResult<String> {
+    fn readlink(&self) -> KResult<Vec<u8>> {
         if self.kind != FileType::Symlink {
             return Err(Errno::EINVAL);
         }
@@ -1036,7 +1035,7 @@ impl Inode for Ext2Inode {
             let b = self.fs.check_blk(r.block[0])?;
             self.fs.meta(&mut st, b, |d| d[..len].to_vec())?
         };
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(bytes)
     }
 
     fn readdir(&self, offset: u64, max: usize) -> KResult<Vec<DirEntry>> {
@@ -1047,14 +1046,14 @@ impl Inode for Ext2Inode {
         let mut st = self.lock();
         let r = self.fs.dir_inode(&mut st, self.ino)?;
         let bs = self.fs.g.bs64;
-        let mut raw: Vec<(String, u32, u8, u64)> = Vec::new();
+        let mut raw: Vec<(Vec<u8>, u32, u8, u64)> = Vec::new();
         self.fs.dir_scan(&mut st, &r, offset / bs, |lblk, pos, e| {
             let abs = lblk * bs + pos as u64;
             if abs < offset || e.inode == 0 {
                 return None;
             }
             raw.push((
-                String::from_utf8_lossy(e.name).into_owned(),
+                e.name.to_vec(),
                 e.inode,
                 e.file_type,
                 abs + e.rec_len as u64,

@@ -286,7 +286,7 @@ pub fn format(dev: &Arc<dyn BlockDevice>, opts: &FormatOptions) -> Result<(), Ex
             tv_nsec: 0,
         },
     };
-    root.create("lost+found", &lf).map_err(io)?;
+    root.create(b"lost+found", &lf).map_err(io)?;
     drop(root);
     fs.sync().map_err(io)?;
     Ok(())

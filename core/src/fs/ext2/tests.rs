@@ -144,7 +144,7 @@ fn walk(root: &Arc<dyn Inode>, path: &str) -> Arc<dyn Inode> {
     let mut cur = root.clone();
     for c in path.split('/').filter(|c| !c.is_empty()) {
         cur = cur
-            .lookup(c)
+            .lookup(c.as_bytes())
             .unwrap_or_else(|e| panic!("lookup {path}: {e:?}"));
     }
     cur
@@ -160,7 +160,7 @@ fn names(d: &Arc<dyn Inode>) -> Vec<String> {
         }
         for e in ents {
             off = e.next_off;
-            out.push(e.name);
+            out.push(String::from_utf8_lossy(&e.name).into_owned());
         }
     }
     out
@@ -184,10 +184,10 @@ fn reads_mke2fs_images() {
                 None => assert_eq!(i.kind(), FileType::Directory),
             }
         }
-        assert_eq!(walk(&root, "fast_link").readlink().unwrap(), "small");
+        assert_eq!(walk(&root, "fast_link").readlink().unwrap(), b"small");
         assert_eq!(
             walk(&root, "slow_link").readlink().unwrap(),
-            "x".repeat(100)
+            "x".repeat(100).into_bytes()
         );
         let h = walk(&root, "hard").metadata().unwrap();
         assert_eq!(h.nlink, 2);
@@ -198,7 +198,7 @@ fn reads_mke2fs_images() {
         let big = walk(&root, "big").metadata().unwrap();
         assert_eq!(big.size, 300_000);
         assert!(big.blocks >= 300_000 / 512);
-        assert_eq!(root.lookup("nope").map(|_| ()), Err(Errno::ENOENT));
+        assert_eq!(root.lookup(b"nope").map(|_| ()), Err(Errno::ENOENT));
         let _ = std::fs::remove_dir_all(&t);
     }
 }
@@ -207,7 +207,7 @@ fn reads_mke2fs_images() {
 fn workload(root: &Arc<dyn Inode>, bs: u64) {
     let now = ts(NOW + 10);
     // Files through direct, indirect, double and triple indirect blocks.
-    let f = root.create("f", &node(FileType::Regular, 0o644)).unwrap();
+    let f = root.create(b"f", &node(FileType::Regular, 0o644)).unwrap();
     let data = pattern(9, 200_000);
     assert_eq!(f.write_at(0, &data, now).unwrap(), data.len());
     let p = bs / 4;
@@ -231,7 +231,7 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
     assert!(all[100_001..].iter().all(|&c| c == 0));
     // Sparse file, mostly holes.
     let s = root
-        .create("sparse", &node(FileType::Regular, 0o600))
+        .create(b"sparse", &node(FileType::Regular, 0o600))
         .unwrap();
     s.write_at(10 << 20, b"x", now).unwrap();
     let m = s.metadata().unwrap();
@@ -239,18 +239,21 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
     assert!(m.blocks <= 4 * bs / 512, "{}", m.blocks);
     // Directories, many entries, removal while reading.
     let d = root
-        .create("dir", &node(FileType::Directory, 0o755))
+        .create(b"dir", &node(FileType::Directory, 0o755))
         .unwrap();
     for i in 0..300 {
-        d.create(&std::format!("entry-{i}"), &node(FileType::Regular, 0o644))
-            .unwrap()
-            .write_at(0, &pattern(i, 100), now)
-            .unwrap();
+        d.create(
+            std::format!("entry-{i}").as_bytes(),
+            &node(FileType::Regular, 0o644),
+        )
+        .unwrap()
+        .write_at(0, &pattern(i, 100), now)
+        .unwrap();
     }
     assert_eq!(root.metadata().unwrap().nlink, 4); // ., .., lost+found? see caller
     let first = d.readdir(0, 10).unwrap();
     for i in 0..150 {
-        d.unlink(&std::format!("entry-{i}"), now).unwrap();
+        d.unlink(std::format!("entry-{i}").as_bytes(), now).unwrap();
     }
     let rest: Vec<String> = {
         let mut out = Vec::new();
@@ -261,26 +264,32 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
                 break;
             }
             off = e.last().unwrap().next_off;
-            out.extend(e.into_iter().map(|e| e.name));
+            out.extend(
+                e.into_iter()
+                    .map(|e| String::from_utf8_lossy(&e.name).into_owned()),
+            );
         }
         out
     };
     assert_eq!(rest.len(), 150, "{rest:?}");
     assert_eq!(names(&d).len(), 152);
     // Symlinks, hard links, devices.
-    root.symlink("fast", "f", &node(FileType::Symlink, 0o777))
+    root.symlink(b"fast", b"f", &node(FileType::Symlink, 0o777))
         .unwrap();
     let long = "y/".repeat(80);
-    root.symlink("slow", &long, &node(FileType::Symlink, 0o777))
+    root.symlink(b"slow", long.as_bytes(), &node(FileType::Symlink, 0o777))
         .unwrap();
-    assert_eq!(root.lookup("slow").unwrap().readlink().unwrap(), long);
-    assert_eq!(root.lookup("fast").unwrap().readlink().unwrap(), "f");
-    d.link("hard-f", &f, now).unwrap();
+    assert_eq!(
+        root.lookup(b"slow").unwrap().readlink().unwrap(),
+        long.as_bytes()
+    );
+    assert_eq!(root.lookup(b"fast").unwrap().readlink().unwrap(), b"f");
+    d.link(b"hard-f", &f, now).unwrap();
     assert_eq!(f.metadata().unwrap().nlink, 2);
-    assert_eq!(root.link("x", &d, now), Err(Errno::EPERM));
+    assert_eq!(root.link(b"x", &d, now), Err(Errno::EPERM));
     let c = root
         .create(
-            "null",
+            b"null",
             &NewNode {
                 rdev: crate::fs::vfs::makedev(1, 3),
                 ..node(FileType::CharDevice, 0o666)
@@ -291,7 +300,7 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
     let big_dev = crate::fs::vfs::makedev(300, 70000);
     let c2 = root
         .create(
-            "weird",
+            b"weird",
             &NewNode {
                 rdev: big_dev,
                 ..node(FileType::BlockDevice, 0o600)
@@ -299,42 +308,47 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
         )
         .unwrap();
     assert_eq!(c2.metadata().unwrap().rdev, big_dev);
-    root.create("fifo", &node(FileType::Fifo, 0o644)).unwrap();
+    root.create(b"fifo", &node(FileType::Fifo, 0o644)).unwrap();
     // Renames: over a file, across directories, directories across directories.
-    let g = root.create("g", &node(FileType::Regular, 0o644)).unwrap();
+    let g = root.create(b"g", &node(FileType::Regular, 0o644)).unwrap();
     g.write_at(0, b"gggg", now).unwrap();
-    d.rename("entry-200", root, "g", now).unwrap();
-    assert_eq!(read_all(&root.lookup("g").unwrap()), pattern(200, 100));
+    d.rename(b"entry-200", root, b"g", now).unwrap();
+    assert_eq!(read_all(&root.lookup(b"g").unwrap()), pattern(200, 100));
     assert_eq!(g.metadata().unwrap().nlink, 0);
     assert_eq!(read_all(&g), b"gggg"); // still open
     drop(g);
-    let sub = d.create("sub", &node(FileType::Directory, 0o755)).unwrap();
-    sub.create("inner", &node(FileType::Regular, 0o644))
+    let sub = d.create(b"sub", &node(FileType::Directory, 0o755)).unwrap();
+    sub.create(b"inner", &node(FileType::Regular, 0o644))
         .unwrap();
     let other = root
-        .create("other", &node(FileType::Directory, 0o755))
+        .create(b"other", &node(FileType::Directory, 0o755))
         .unwrap();
     assert_eq!(d.nlink(), 3);
-    d.rename("sub", &other, "moved", now).unwrap();
+    d.rename(b"sub", &other, b"moved", now).unwrap();
     assert_eq!((d.nlink(), other.nlink()), (2, 3));
     assert_eq!(
-        sub.lookup("..").unwrap().metadata().unwrap().ino,
+        sub.lookup(b"..").unwrap().metadata().unwrap().ino,
         other.metadata().unwrap().ino
     );
-    assert_eq!(root.rename("other", &sub, "x", now), Err(Errno::EINVAL));
+    assert_eq!(root.rename(b"other", &sub, b"x", now), Err(Errno::EINVAL));
     other
-        .create("empty", &node(FileType::Directory, 0o755))
+        .create(b"empty", &node(FileType::Directory, 0o755))
         .unwrap();
-    assert_eq!(other.rename("moved", &other, "empty", now), Ok(()));
+    assert_eq!(other.rename(b"moved", &other, b"empty", now), Ok(()));
     assert_eq!(other.nlink(), 3);
-    assert_eq!(root.rmdir("other", now), Err(Errno::ENOTEMPTY));
-    assert_eq!(root.unlink("other", now), Err(Errno::EISDIR));
-    other.lookup("empty").unwrap().unlink("inner", now).unwrap();
-    other.rmdir("empty", now).unwrap();
-    root.rmdir("other", now).unwrap();
+    assert_eq!(root.rmdir(b"other", now), Err(Errno::ENOTEMPTY));
+    assert_eq!(root.unlink(b"other", now), Err(Errno::EISDIR));
+    other
+        .lookup(b"empty")
+        .unwrap()
+        .unlink(b"inner", now)
+        .unwrap();
+    other.rmdir(b"empty", now).unwrap();
+    root.rmdir(b"other", now).unwrap();
     assert_eq!(sub.nlink(), 0);
     assert_eq!(
-        sub.create("z", &node(FileType::Regular, 0o644)).map(|_| ()),
+        sub.create(b"z", &node(FileType::Regular, 0o644))
+            .map(|_| ()),
         Err(Errno::ENOENT)
     );
     drop(sub);
@@ -360,20 +374,20 @@ fn workload(root: &Arc<dyn Inode>, bs: u64) {
     assert_eq!(m.mtime.tv_sec, 2);
     // An unlinked open file keeps its data until dropped.
     let tmp = root
-        .create("tmpfile", &node(FileType::Regular, 0o644))
+        .create(b"tmpfile", &node(FileType::Regular, 0o644))
         .unwrap();
     tmp.write_at(0, &pattern(3, 50_000), now).unwrap();
-    root.unlink("tmpfile", now).unwrap();
+    root.unlink(b"tmpfile", now).unwrap();
     assert_eq!(read_all(&tmp), pattern(3, 50_000));
     drop(tmp);
     // Errors.
     assert_eq!(
-        root.create("f", &node(FileType::Regular, 0o644))
+        root.create(b"f", &node(FileType::Regular, 0o644))
             .map(|_| ()),
         Err(Errno::EEXIST)
     );
-    assert_eq!(root.unlink("nope", now), Err(Errno::ENOENT));
-    assert_eq!(f.lookup("x").map(|_| ()), Err(Errno::ENOTDIR));
+    assert_eq!(root.unlink(b"nope", now), Err(Errno::ENOENT));
+    assert_eq!(f.lookup(b"x").map(|_| ()), Err(Errno::ENOTDIR));
     assert_eq!(root.write_at(0, b"x", now), Err(Errno::EISDIR));
 }
 
@@ -400,22 +414,22 @@ fn run_workload_and_check(bytes: Vec<u8>, bs: u64, name: &str) {
     // Remount and check what was written, then delete it all.
     let (fs, dev) = mount_mem(std::fs::read(&img).unwrap());
     let root = fs.root().unwrap();
-    assert_eq!(read_all(&root.lookup("g").unwrap()), pattern(200, 100));
+    assert_eq!(read_all(&root.lookup(b"g").unwrap()), pattern(200, 100));
     assert_eq!(
-        root.lookup("slow").unwrap().readlink().unwrap(),
-        "y/".repeat(80)
+        root.lookup(b"slow").unwrap().readlink().unwrap(),
+        "y/".repeat(80).into_bytes()
     );
     let now = ts(NOW + 20);
-    let d = root.lookup("dir").unwrap();
+    let d = root.lookup(b"dir").unwrap();
     for n in names(&d) {
         if n != "." && n != ".." {
-            d.unlink(&n, now).unwrap();
+            d.unlink(n.as_bytes(), now).unwrap();
         }
     }
     drop(d);
-    root.rmdir("dir", now).unwrap();
+    root.rmdir(b"dir", now).unwrap();
     for n in ["f", "sparse", "fast", "slow", "null", "weird", "fifo", "g"] {
-        root.unlink(n, now).unwrap();
+        root.unlink(n.as_bytes(), now).unwrap();
     }
     assert_eq!(fs.info().free_blocks, free0);
     drop(root);
@@ -488,7 +502,7 @@ fn full_filesystem_gives_enospc_and_stays_consistent() {
     let (fs, dev) = mount_mem(img);
     let root = fs.root().unwrap();
     let f = root
-        .create("fill", &node(FileType::Regular, 0o644))
+        .create(b"fill", &node(FileType::Regular, 0o644))
         .unwrap();
     let chunk = vec![7u8; 64 * 1024];
     let mut off = 0u64;
@@ -518,11 +532,11 @@ fn overlay_keeps_base_image_identical() {
     let ov: Arc<dyn BlockDevice> = Arc::new(OverlayDevice::new(base.clone()));
     let fs = Ext2Fs::mount(ov, 1, false).unwrap();
     let root = fs.root().unwrap();
-    root.create("new", &node(FileType::Regular, 0o644))
+    root.create(b"new", &node(FileType::Regular, 0o644))
         .unwrap()
         .write_at(0, b"overlay", ts(NOW))
         .unwrap();
-    assert_eq!(read_all(&root.lookup("new").unwrap()), b"overlay");
+    assert_eq!(read_all(&root.lookup(b"new").unwrap()), b"overlay");
     fs.sync().unwrap();
     let mut now = vec![0u8; img.len()];
     base.read_at(0, &mut now).unwrap();
@@ -531,10 +545,10 @@ fn overlay_keeps_base_image_identical() {
     let ro = Ext2Fs::mount(base, 1, true).unwrap();
     let r = ro.root().unwrap();
     assert_eq!(
-        r.create("x", &node(FileType::Regular, 0o644)).map(|_| ()),
+        r.create(b"x", &node(FileType::Regular, 0o644)).map(|_| ()),
         Err(Errno::EROFS)
     );
-    assert_eq!(r.unlink("lost+found", ts(0)), Err(Errno::EROFS));
+    assert_eq!(r.unlink(b"lost+found", ts(0)), Err(Errno::EROFS));
 }
 
 #[test]
@@ -605,7 +619,7 @@ pub fn exercise(img: Vec<u8>) {
             }
             for e in ents {
                 off = e.next_off;
-                if e.name == "." || e.name == ".." {
+                if e.name == b"." || e.name == b".." {
                     continue;
                 }
                 let Ok(c) = d.lookup(&e.name) else { continue };
@@ -631,17 +645,17 @@ pub fn exercise(img: Vec<u8>) {
         }
     }
     let now = ts(NOW);
-    if let Ok(f) = root.create("fuzz-new", &node(FileType::Regular, 0o644)) {
+    if let Ok(f) = root.create(b"fuzz-new", &node(FileType::Regular, 0o644)) {
         let _ = f.write_at(0, &[1u8; 5000], now);
         let _ = f.write_at(70_000, b"x", now);
         let _ = f.truncate(10, now);
-        let _ = root.unlink("fuzz-new", now);
+        let _ = root.unlink(b"fuzz-new", now);
     }
-    if let Ok(d) = root.create("fuzz-dir", &node(FileType::Directory, 0o755)) {
-        let _ = d.create("a", &node(FileType::Regular, 0o644));
-        let _ = d.unlink("a", now);
-        let _ = root.rename("fuzz-dir", &root, "fuzz-dir2", now);
-        let _ = root.rmdir("fuzz-dir2", now);
+    if let Ok(d) = root.create(b"fuzz-dir", &node(FileType::Directory, 0o755)) {
+        let _ = d.create(b"a", &node(FileType::Regular, 0o644));
+        let _ = d.unlink(b"a", now);
+        let _ = root.rename(b"fuzz-dir", &root, b"fuzz-dir2", now);
+        let _ = root.rmdir(b"fuzz-dir2", now);
     }
     let _ = fs.sync();
 }
@@ -653,23 +667,27 @@ pub fn seed_image(bs: u32) -> Vec<u8> {
     let root = fs.root().unwrap();
     let now = ts(NOW);
     let f = root
-        .create("file", &node(FileType::Regular, 0o644))
+        .create(b"file", &node(FileType::Regular, 0o644))
         .unwrap();
     f.write_at(0, &pattern(5, 3000), now).unwrap();
     let d = root
-        .create("dir", &node(FileType::Directory, 0o755))
+        .create(b"dir", &node(FileType::Directory, 0o755))
         .unwrap();
-    d.create("inner", &node(FileType::Regular, 0o600))
+    d.create(b"inner", &node(FileType::Regular, 0o600))
         .unwrap()
         .write_at(0, b"inner", now)
         .unwrap();
-    d.symlink("up", "../file", &node(FileType::Symlink, 0o777))
+    d.symlink(b"up", b"../file", &node(FileType::Symlink, 0o777))
         .unwrap();
-    d.symlink("long", &"z".repeat(70), &node(FileType::Symlink, 0o777))
-        .unwrap();
-    root.link("hard", &f, now).unwrap();
+    d.symlink(
+        b"long",
+        "z".repeat(70).as_bytes(),
+        &node(FileType::Symlink, 0o777),
+    )
+    .unwrap();
+    root.link(b"hard", &f, now).unwrap();
     let s = root
-        .create("sparse", &node(FileType::Regular, 0o644))
+        .create(b"sparse", &node(FileType::Regular, 0o644))
         .unwrap();
     s.write_at(20 * u64::from(bs), b"end", now).unwrap();
     drop((f, d, s, root));
@@ -835,7 +853,9 @@ fn statfs_matches_dumpe2fs_and_follows_writes() {
         // Writes show at once: a 1 MiB file takes its data blocks and the
         // indirect blocks (st_blocks counts both), and one inode.
         let root = fs.root().unwrap();
-        let f = root.create("big", &node(FileType::Regular, 0o644)).unwrap();
+        let f = root
+            .create(b"big", &node(FileType::Regular, 0o644))
+            .unwrap();
         f.write_at(0, &pattern(9, 1 << 20), ts(NOW)).unwrap();
         let used = f.metadata().unwrap().blocks * 512 / u64::from(s.bsize);
         assert!(used > (1 << 20) / u64::from(s.bsize));
@@ -847,7 +867,7 @@ fn statfs_matches_dumpe2fs_and_follows_writes() {
         // The inode's own view agrees; unlinking gives everything back once the
         // last reference goes.
         assert_eq!(f.statfs(), Some(s2));
-        root.unlink("big", ts(NOW)).unwrap();
+        root.unlink(b"big", ts(NOW)).unwrap();
         drop(f);
         assert_eq!(fs.statfs(), s);
         // A read-only mount says so.
