@@ -50,6 +50,7 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "ioctl_tty",
     "sigrecord",
     "paths",
+    "locks",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

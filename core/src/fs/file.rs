@@ -60,6 +60,18 @@ pub struct OpenFile {
     /// Access mode plus status flags, as F_GETFL reports them.
     flags: Mutex<OpenFlags>,
     offset: Mutex<u64>,
+    /// The lock list of the inode where this description holds OFD or flock
+    /// locks, so that its last close drops them.
+    locks: Mutex<Option<super::lock::SharedLocks>>,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let Some(l) = self.locks.get_mut().take() {
+            l.lock()
+                .remove_owner(super::lock::Owner::Desc(self.lock_id()));
+        }
+    }
 }
 
 impl core::fmt::Debug for OpenFile {
@@ -84,7 +96,28 @@ impl OpenFile {
             path,
             flags: Mutex::new(flags.difference(open_only_flags())),
             offset: Mutex::new(0),
+            locks: Mutex::new(None),
         })
+    }
+
+    /// The identity of this description as a lock owner (OFD and flock
+    /// locks): its address, unique while it lives.
+    pub fn lock_id(&self) -> usize {
+        self as *const OpenFile as usize
+    }
+
+    /// Notes that this description holds (or may hold) OFD or flock locks in
+    /// `locks`, to drop at its last close.
+    pub fn hold_locks(&self, locks: &super::lock::SharedLocks) {
+        let mut l = self.locks.lock();
+        if l.as_ref()
+            .is_none_or(|cur| !alloc::sync::Arc::ptr_eq(cur, locks))
+        {
+            if let Some(old) = l.replace(locks.clone()) {
+                old.lock()
+                    .remove_owner(super::lock::Owner::Desc(self.lock_id()));
+            }
+        }
     }
 
     /// A description of a special file without a path (the console on fds 0-2,

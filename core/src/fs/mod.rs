@@ -11,6 +11,7 @@ pub mod cpio;
 pub mod devfs;
 pub mod ext2;
 pub mod file;
+pub mod lock;
 pub mod ops;
 pub mod path;
 pub mod pipe;

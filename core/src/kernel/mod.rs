@@ -112,6 +112,8 @@ pub struct Kernel<H: Host> {
     sys_since: Option<(Pid, u64)>,
     /// The next futex queue position (first in, first woken).
     pub(crate) futex_seq: u64,
+    /// Advisory file locks (fcntl record locks, OFD locks, flock).
+    pub(crate) locks: crate::fs::lock::LockTable,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -145,6 +147,7 @@ impl<H: Host> Kernel<H> {
             procfs: Default::default(),
             sys_since: None,
             futex_seq: 0,
+            locks: Default::default(),
         }
     }
 

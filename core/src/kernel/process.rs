@@ -264,9 +264,7 @@ impl<H: Host> Kernel<H> {
         let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
         let old: AddressSpace = core::mem::replace(&mut p.mm, mm);
         p.thread.regs = regs;
-        for f in p.fds.close_on_exec() {
-            drop(f);
-        }
+        let closed = p.fds.close_on_exec();
         for a in p.sigactions.iter_mut() {
             if a.has_handler() {
                 *a = Default::default();
@@ -281,6 +279,8 @@ impl<H: Host> Kernel<H> {
         cmdline.extend(envp);
         p.cmdline = cmdline;
         let vfork_parent = p.vfork_parent.take();
+        crate::syscall::lock::closed_files(self, pid, &closed);
+        drop(closed);
         old.destroy(&mut self.frames, &mut self.host);
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);
@@ -341,6 +341,7 @@ impl<H: Host> Kernel<H> {
             ..
         } = p;
         drop(fds);
+        self.locks.release_process(pid, None);
         mm.destroy(&mut self.frames, &mut self.host);
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);

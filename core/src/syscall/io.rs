@@ -23,8 +23,6 @@ use alloc::vec::Vec;
 use umbra_abi::flags::*;
 use umbra_abi::structs::Iovec;
 
-/// Whether the guest is ILP32 (its fcntl has the flock64 commands).
-const ILP32: bool = cfg!(target_pointer_width = "32");
 use umbra_abi::Errno;
 
 /// Largest chunk copied through the kernel at once.
@@ -477,19 +475,6 @@ pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             f.set_status_flags(keep | want);
             Ok(0)
         }
-        // Record locks: a single guest with no other lockers always gets them.
-        // (F_GETLK64 and friends are the struct flock64 forms of 32-bit arches.)
-        F_GETLK | F_OFD_GETLK => {
-            // struct flock: l_type (short) first; F_UNLCK = 2 says "no conflict".
-            k.user().write_bytes(arg, &2u16.to_ne_bytes())?;
-            Ok(0)
-        }
-        F_GETLK64 if ILP32 => {
-            k.user().write_bytes(arg, &2u16.to_ne_bytes())?;
-            Ok(0)
-        }
-        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
-        F_SETLK64 | F_SETLKW64 if ILP32 => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => pipe_fcntl(k, &f, cmd, arg),
         _ => Err(Errno::EINVAL),
     }
@@ -519,7 +504,9 @@ pub fn sys_dup<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
 
 /// dup2(2).
 pub fn sys_dup2<H: Host>(k: &mut Kernel<H>, old: i32, new: i32) -> SysResult {
-    let (fd, _closed) = k.proc().fds.dup2(old, new)?;
+    let (fd, closed) = k.proc().fds.dup2(old, new)?;
+    let pid = k.cur;
+    super::lock::closed_files(k, pid, closed.as_slice());
     Ok(fd as usize)
 }
 
@@ -533,13 +520,17 @@ pub fn sys_dup3<H: Host>(k: &mut Kernel<H>, old: i32, new: i32, flags: u32) -> S
     } else {
         FdFlags::empty()
     };
-    let (fd, _closed) = k.proc().fds.dup3(old, new, fl)?;
+    let (fd, closed) = k.proc().fds.dup3(old, new, fl)?;
+    let pid = k.cur;
+    super::lock::closed_files(k, pid, closed.as_slice());
     Ok(fd as usize)
 }
 
 /// close(2).
 pub fn sys_close<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
-    k.proc().fds.close(fd)?;
+    let f = k.proc().fds.close(fd)?;
+    let pid = k.cur;
+    super::lock::closed_files(k, pid, core::slice::from_ref(&f));
     Ok(0)
 }
 

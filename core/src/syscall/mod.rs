@@ -11,6 +11,7 @@ pub mod fs;
 pub mod futex;
 pub mod info;
 pub mod io;
+pub mod lock;
 pub mod mem;
 pub mod poll;
 pub mod proc;
@@ -78,6 +79,10 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         PWRITE64 => return io::sys_pwrite64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
         LSEEK => io::sys_lseek(k, a[0] as i32, long_arg(a[1]), a[2] as u32),
         IOCTL => io::sys_ioctl(k, a[0] as i32, a[1] as u32, a[2]),
+        FCNTL if lock::is_lock_cmd(a[1] as u32) => {
+            return lock::sys_fcntl_lock(k, a[0] as i32, a[1] as u32, a[2], lock::FcntlCall::Fcntl)
+        }
+        FLOCK => return lock::sys_flock(k, a[0] as i32, a[1] as u32),
         FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
         DUP => io::sys_dup(k, a[0] as i32),
         DUP3 => io::sys_dup3(k, a[0] as i32, a[1] as i32, a[2] as u32),
