@@ -32,6 +32,51 @@ paths_tests! {
     open_trunc_creat_through_symlinks_and_directories: &["open"];
     o_path_descriptors_refuse_file_calls: &["opath"];
     names_that_are_not_utf8_work_on_tmpfs: &["bytes"];
+    fifos_mknod_and_the_open_rendezvous: &["fifo"];
+}
+
+/// busybox `mkfifo`, and data through the FIFO between two processes, on the
+/// root tmpfs, compared with native.
+#[test]
+fn busybox_mkfifo_on_tmpfs() {
+    assert_same(&Run::busybox(&[
+        "sh",
+        "-c",
+        "mkfifo -m 600 p && stat -c '%F %a' p && (echo through > p &) && cat p && rm p && echo ok",
+    ]));
+}
+
+/// busybox `mkfifo` on an ext2 image (`--rw`): the node keeps its type on
+/// the image (debugfs), e2fsck finds it clean, and it works as a FIFO.
+#[test]
+fn busybox_mkfifo_on_ext2() {
+    let d = scratch("paths-fifo");
+    let tree = d.join("tree");
+    busybox_tree(&tree);
+    let img = d.join("root.img");
+    mke2fs(&tree, &img, 1024, "16M");
+    let out = run_image(
+        &img,
+        &["--rw"],
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "cd /data && /bin/busybox mkfifo p && /bin/busybox stat -c '%F %a' p && \
+             (echo through > p &) && /bin/busybox cat p",
+        ],
+    );
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout_text(),
+        "fifo 644\nthrough\n",
+        "{}",
+        out.describe()
+    );
+    assert_fsck_clean(&img);
+    let st = String::from_utf8_lossy(&debugfs(&img, "stat /data/p")).into_owned();
+    assert!(st.contains("Type: FIFO"), "debugfs stat: {st}");
+    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// The busybox script of [`non_utf8_names_on_ext2_match_native`]: makes,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -274,6 +275,159 @@ static void test_bytes(void)
 	check("chdir ..", chdir(".."));
 }
 
+static int reap(pid_t pid)
+{
+	int st = -1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static void status_line(const char *what, int st)
+{
+	if (WIFEXITED(st))
+		printf("%s: exited %d\n", what, WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		printf("%s: killed by %d\n", what, WTERMSIG(st));
+	else
+		printf("%s: status %#x\n", what, st);
+}
+
+/* Reads everything until end of file into buf (NUL-terminated). */
+static long slurp(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			buf[n] = 0;
+			return r < 0 ? -1 : (long)n;
+		}
+		n += (size_t)r;
+	}
+}
+
+static void test_fifo(void)
+{
+	struct stat st;
+	char buf[256];
+	int rfd, wfd, fd;
+	pid_t pid;
+
+	check("mkfifo", mkfifo("ff", 0644));
+	check("mkfifo again", mkfifo("ff", 0644));
+	printf("ff: %s\n", kind_of("ff"));
+	if (stat("ff", &st) == 0)
+		printf("mode %o size %ld\n", (unsigned)(st.st_mode & 07777), (long)st.st_size);
+	check("mknod S_IFIFO", mknod("ff2", S_IFIFO | 0600, 0));
+	printf("ff2: %s\n", kind_of("ff2"));
+	check("mknod S_IFDIR", mknod("dd", S_IFDIR | 0755, 0));
+	check("mknod bad type", mknod("bad", 0170000 | 0644, 0));
+	check("mknod S_IFCHR 240,0", mknod("cdev", S_IFCHR | 0600, makedev(240, 0)));
+	if (stat("cdev", &st) == 0)
+		printf("cdev: %s rdev %u,%u\n", kind_of("cdev"), major(st.st_rdev), minor(st.st_rdev));
+	okfd("open cdev", open("cdev", O_RDONLY));
+	check("mknod S_IFREG", mknod("plain", S_IFREG | 0600, 0));
+	printf("plain: %s\n", kind_of("plain"));
+
+	/* Non-blocking opens. */
+	okfd("open(O_WRONLY|O_NONBLOCK), no reader", open("ff", O_WRONLY | O_NONBLOCK));
+	rfd = okfd("open(O_RDONLY|O_NONBLOCK)", open("ff", O_RDONLY | O_NONBLOCK));
+	wfd = okfd("open(O_WRONLY|O_NONBLOCK), reader open", open("ff", O_WRONLY | O_NONBLOCK));
+	check("read, writer open, empty", read(rfd, buf, sizeof(buf)));
+	check("write", write(wfd, "hello", 5));
+	if (fstat(wfd, &st) == 0)
+		printf("fstat: %s\n", S_ISFIFO(st.st_mode) ? "fifo" : "not a fifo");
+	check("lseek", lseek(rfd, 0, SEEK_SET));
+	check("read", read(rfd, buf, sizeof(buf)));
+	check("close writer", close(wfd));
+	check("read at EOF", read(rfd, buf, sizeof(buf)));
+	check("close reader", close(rfd));
+
+	/* O_RDWR never waits; what is left when the last end closes is gone. */
+	fd = okfd("open(O_RDWR)", open("ff", O_RDWR));
+	check("write", write(fd, "xyz", 3));
+	check("read", read(fd, buf, 2));
+	close(fd);
+	fd = okfd("open(O_RDWR|O_NONBLOCK)", open("ff", O_RDWR | O_NONBLOCK));
+	check("read after reopen", read(fd, buf, sizeof(buf)));
+	close(fd);
+
+	/* A blocking reader waits for the writer (whichever comes first). */
+	pid = fork();
+	if (pid == 0) {
+		int w = open("ff", O_WRONLY);
+		if (w < 0)
+			_exit(2);
+		if (write(w, "from the child\n", 15) != 15)
+			_exit(3);
+		_exit(0);
+	}
+	rfd = okfd("blocking open(O_RDONLY)", open("ff", O_RDONLY));
+	if (rfd >= 0) {
+		long n = slurp(rfd, buf, sizeof(buf));
+		printf("read %ld: %s", n, buf);
+		close(rfd);
+	}
+	status_line("writer child", reap(pid));
+
+	/* A blocking writer waits for the reader. */
+	pid = fork();
+	if (pid == 0) {
+		char b[64];
+		int r = open("ff", O_RDONLY);
+		if (r < 0)
+			_exit(2);
+		long n = slurp(r, b, sizeof(b));
+		_exit(n == 4 && memcmp(b, "ping", 4) == 0 ? 0 : 1);
+	}
+	wfd = okfd("blocking open(O_WRONLY)", open("ff", O_WRONLY));
+	if (wfd >= 0) {
+		check("write", write(wfd, "ping", 4));
+		close(wfd);
+	}
+	status_line("reader child", reap(pid));
+
+	/* A reader waiting in open counts as a reader: a non-blocking writer
+	 * gets in once the child is waiting (ENXIO until then). */
+	pid = fork();
+	if (pid == 0) {
+		char b[64];
+		int r = open("ff2", O_RDONLY);
+		if (r < 0)
+			_exit(2);
+		long n = slurp(r, b, sizeof(b));
+		_exit(n == 4 && memcmp(b, "pong", 4) == 0 ? 0 : 1);
+	}
+	wfd = -1;
+	for (int i = 0; i < 200000 && wfd < 0; i++) {
+		wfd = open("ff2", O_WRONLY | O_NONBLOCK);
+		if (wfd < 0 && errno != ENXIO)
+			break;
+		if (wfd < 0)
+			usleep(1000);
+	}
+	okfd("open(O_WRONLY|O_NONBLOCK) with a waiting reader", wfd);
+	if (wfd >= 0) {
+		check("write", write(wfd, "pong", 4));
+		close(wfd);
+	}
+	status_line("waiting reader child", reap(pid));
+
+	/* Hard links and renames reach the same FIFO. */
+	check("link", link("ff", "ff_link"));
+	fd = okfd("open(link, O_RDWR)", open("ff_link", O_RDWR));
+	rfd = okfd("open(ff, O_RDONLY|O_NONBLOCK)", open("ff", O_RDONLY | O_NONBLOCK));
+	check("write via link", write(fd, "ab", 2));
+	check("read via name", read(rfd, buf, sizeof(buf)));
+	close(fd);
+	close(rfd);
+	check("unlink", unlink("ff"));
+	check("unlink link", unlink("ff_link"));
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -283,6 +437,7 @@ static const struct section sections[] = {
 	{ "open", test_open },
 	{ "opath", test_opath },
 	{ "bytes", test_bytes },
+	{ "fifo", test_fifo },
 };
 
 int main(int argc, char **argv)

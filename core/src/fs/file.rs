@@ -18,6 +18,7 @@ use umbra_abi::flags::{
     S_ISGID,
 };
 
+use super::fifo::{FifoCaller, FifoOpen};
 use super::path::{FollowLast, PathRef, Vfs};
 use super::vfs::{
     check_access, timespec_from_ns, Access, FileOps, FileType, FsCtx, Inode, IoCtx, IoctlArg,
@@ -155,6 +156,16 @@ impl OpenFile {
     /// Whether I/O on the file must not block.
     pub fn is_nonblocking(&self) -> bool {
         self.flags().contains(OpenFlags::O_NONBLOCK)
+    }
+
+    /// Whether the file is a stream whose blocking writes move every byte
+    /// (a pipe, a FIFO, the console), not a regular file or a device node.
+    pub fn is_stream(&self) -> bool {
+        self.ops.as_ref().is_some_and(|o| !o.seekable())
+            && self
+                .inode
+                .as_ref()
+                .is_none_or(|i| i.kind() == FileType::Fifo)
     }
 
     /// Whether this is an O_PATH description (only a place in the name space).
@@ -485,6 +496,21 @@ pub fn open(
     flags: OpenFlags,
     mode: u32,
 ) -> KResult<Arc<OpenFile>> {
+    open_as(vfs, cx, start, path, flags, mode, None)?.ok_or(Errno::EAGAIN)
+}
+
+/// [`open`] for a thread that may wait: opening a FIFO without its partner
+/// gives `Ok(None)` (the syscall layer parks the caller and calls again; see
+/// [`fifo`](super::fifo)). With `fifo` `None` it never waits.
+pub fn open_as(
+    vfs: &Vfs,
+    cx: &FsCtx,
+    start: &PathRef,
+    path: &[u8],
+    flags: OpenFlags,
+    mode: u32,
+    fifo: Option<&FifoCaller<'_>>,
+) -> KResult<Option<Arc<OpenFile>>> {
     let bits = flags.bits();
     if bits & O_TMPFILE_BIT != 0 {
         return Err(Errno::EOPNOTSUPP);
@@ -590,7 +616,7 @@ pub fn open(
         });
     }
     if o_path {
-        return Ok(OpenFile::new(Some(inode), None, Some(node), flags));
+        return Ok(Some(OpenFile::new(Some(inode), None, Some(node), flags)));
     }
     if kind == FileType::Symlink {
         return Err(Errno::ELOOP);
@@ -626,6 +652,17 @@ pub fn open(
                     .ok_or(Errno::ENXIO)?,
             )
         }
+        FileType::Fifo if inode.file_ops().is_none() => {
+            let meta = inode.metadata()?;
+            let nonblock = flags.contains(OpenFlags::O_NONBLOCK);
+            match vfs
+                .fifos()
+                .open((meta.dev, meta.ino), (readable, writable), nonblock, fifo)?
+            {
+                FifoOpen::Ready(ops) => Some(ops),
+                FifoOpen::Wait => return Ok(None),
+            }
+        }
         _ => Some(inode.file_ops().ok_or(Errno::ENXIO)?),
     };
     // Linux truncates on O_TRUNC whatever the access mode (O_RDONLY|O_TRUNC
@@ -634,7 +671,7 @@ pub fn open(
     {
         inode.truncate(0, cx.now)?;
     }
-    Ok(OpenFile::new(Some(inode), ops, Some(node), flags))
+    Ok(Some(OpenFile::new(Some(inode), ops, Some(node), flags)))
 }
 
 #[cfg(test)]

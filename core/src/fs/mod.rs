@@ -10,6 +10,7 @@ pub mod blockdev;
 pub mod cpio;
 pub mod devfs;
 pub mod ext2;
+pub mod fifo;
 pub mod file;
 pub mod lock;
 pub mod ops;

@@ -181,6 +181,7 @@ pub struct Vfs {
     root_fstype: String,
     table: Mutex<MountTable>,
     chrdevs: Mutex<BTreeMap<u64, Arc<dyn FileOps>>>,
+    fifos: super::fifo::FifoTable,
 }
 
 impl Vfs {
@@ -201,7 +202,13 @@ impl Vfs {
                 next_anon_minor: 2,
             }),
             chrdevs: Mutex::new(BTreeMap::new()),
+            fifos: super::fifo::FifoTable::default(),
         }
+    }
+
+    /// The pipes behind the FIFO nodes of every filesystem.
+    pub fn fifos(&self) -> &super::fifo::FifoTable {
+        &self.fifos
     }
 
     /// Allocates a device number for a filesystem without a block device

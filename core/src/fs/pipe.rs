@@ -240,6 +240,36 @@ pub fn set_pipe_size(ops: &dyn FileOps, arg: u32, who: Resizer) -> KResult<usize
     Ok(size)
 }
 
+/// For FIFOs (`fs::fifo`): a pipe with no ends yet, more ends of one pipe,
+/// and how many of each are open.
+impl Pipe {
+    /// A pipe with no reader and no writer.
+    pub fn unconnected() -> Arc<Pipe> {
+        let (r, w) = pipe();
+        let p = r.0.clone();
+        drop((r, w));
+        p
+    }
+
+    /// One more read end.
+    pub fn open_reader(self: &Arc<Self>) -> Arc<PipeReader> {
+        self.ring.lock().readers += 1;
+        Arc::new(PipeReader(self.clone()))
+    }
+
+    /// One more write end.
+    pub fn open_writer(self: &Arc<Self>) -> Arc<PipeWriter> {
+        self.ring.lock().writers += 1;
+        Arc::new(PipeWriter(self.clone()))
+    }
+
+    /// The (readers, writers) open.
+    pub fn ends(&self) -> (usize, usize) {
+        let r = self.ring.lock();
+        (r.readers, r.writers)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

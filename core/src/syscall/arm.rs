@@ -21,7 +21,7 @@ fn id16(v: u64) -> u32 {
 
 pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
     if let Some(r) = super::legacy_path_call(k, n, a) {
-        return Outcome::Ret(r);
+        return r;
     }
     let r = match n {
         // 64-bit arguments in register pairs.

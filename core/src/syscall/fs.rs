@@ -7,6 +7,8 @@
 //! path (the cwd or a directory fd; absolute paths ignore the dirfd, as Linux
 //! does), and calls the path operations of `fs::ops`, which hold the semantics.
 
+use super::Outcome;
+use crate::fs::fifo::FifoCaller;
 use crate::fs::ops::{self, RenameFlags, TimeChange};
 use crate::fs::vfs::{
     timespec_from_ns, FsCtx, FsStats, NAME_MAX, PATH_MAX, PIPEFS_MAGIC, PROC_SUPER_MAGIC,
@@ -17,6 +19,7 @@ use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::mm::UserOutPtr;
 use crate::task::fd_table::FdFlags;
+use crate::task::{Restart, ThreadState, Wait};
 use crate::{KResult, SysResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -61,25 +64,72 @@ fn fs_ctx<H: Host>(k: &mut Kernel<H>) -> FsCtx {
     }
 }
 
-/// openat(2).
+/// openat(2). Opening a FIFO whose partner has not come parks the caller;
+/// the call is served again until it has.
 pub fn sys_openat<H: Host>(
     k: &mut Kernel<H>,
     dirfd: i32,
     path: u64,
     flags: u32,
     mode: u32,
-) -> SysResult {
+) -> Outcome {
+    match openat(k, dirfd, path, flags, mode) {
+        Ok(Some(fd)) => Outcome::Ret(Ok(fd)),
+        Ok(None) => {
+            // Marks the call as served again (the kernel clears the mark when
+            // the call ends or a signal interrupts it).
+            k.proc().thread.deadline = Some(FIFO_WAIT);
+            Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })
+        }
+        Err(e) => Outcome::Ret(Err(e)),
+    }
+}
+
+/// `Thread::deadline` of a thread waiting in a FIFO open: never reached.
+const FIFO_WAIT: u64 = u64::MAX;
+
+/// The fd opened, or `None` to wait for a FIFO's partner.
+fn openat<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    flags: u32,
+    mode: u32,
+) -> KResult<Option<usize>> {
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
     let fl = OpenFlags::from_bits_retain(flags);
-    let file = crate::fs::file::open(&k.vfs, &cx, &start, &path, fl, mode)?;
+    let me = k.proc().thread.tid;
+    let first = k.proc().thread.deadline != Some(FIFO_WAIT);
+    let procs = &k.procs;
+    let may_wait = |tid: u32| {
+        procs.get(&tid).is_some_and(|p| {
+            matches!(p.thread.state, ThreadState::Blocked(_))
+                && p.thread.deadline == Some(FIFO_WAIT)
+        })
+    };
+    let caller = FifoCaller {
+        tid: me,
+        first,
+        may_wait: &may_wait,
+    };
+    let Some(file) = crate::fs::file::open_as(&k.vfs, &cx, &start, &path, fl, mode, Some(&caller))?
+    else {
+        return Ok(None);
+    };
     let fdfl = if fl.contains(OpenFlags::O_CLOEXEC) {
         FdFlags::CLOEXEC
     } else {
         FdFlags::empty()
     };
-    k.proc().fds.alloc(file, 0, fdfl).map(|fd| fd as usize)
+    k.proc()
+        .fds
+        .alloc(file, 0, fdfl)
+        .map(|fd| Some(fd as usize))
 }
 
 fn follow_of(flags: u32) -> FollowLast {
@@ -802,17 +852,20 @@ mod statfs_tests {
         assert_ne!(s.fsid, [0, 0]);
         // fstatfs of an open directory and of a file created there, whose
         // blocks show at once.
-        let fd = sys_openat(&mut k, AT_FDCWD, path, O_RDONLY, 0).unwrap() as i32;
+        let fd = openat(&mut k, AT_FDCWD, path, O_RDONLY, 0)
+            .unwrap()
+            .unwrap() as i32;
         assert_eq!(sys_fstatfs(&mut k, fd, buf), Ok(0));
         assert_eq!(got(&mut k, buf), s);
         put_path(&mut k, path, "/mnt/f");
-        let fd = sys_openat(
+        let fd = openat(
             &mut k,
             AT_FDCWD,
             path,
             O_RDWR | OpenFlags::O_CREAT.bits(),
             0o644,
         )
+        .unwrap()
         .unwrap() as i32;
         k.proc()
             .fds

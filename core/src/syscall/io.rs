@@ -206,7 +206,7 @@ pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> O
     // after partial progress the thread parks and goes on from there.
     let done = core::mem::take(&mut k.proc().thread.io_done).min(len);
     let r = write_from(k, &f, buf + done as u64, len - done, None);
-    let stream = f.inode().is_none() && !f.is_nonblocking();
+    let stream = f.is_stream() && !f.is_nonblocking();
     match r {
         Ok(n) if stream && done + n < len => {
             k.proc().thread.io_done = done + n;

@@ -93,7 +93,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         // is fsync'ed at exit and on fsync(2).
         SYNC => Ok(0),
         SYNCFS => io::sys_syncfs(k, a[0] as i32),
-        OPENAT => fs::sys_openat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        OPENAT => return fs::sys_openat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
         #[cfg(target_pointer_width = "64")]
         NEWFSTATAT => fs::sys_newfstatat(k, a[0] as i32, a[1], a[2], a[3] as u32),
         #[cfg(target_pointer_width = "64")]
@@ -217,11 +217,11 @@ use arm::arch_dispatch;
 /// The classic path calls x86_64 and 32-bit ARM both have (each with its own
 /// numbers): the `*at` call on the current directory. `None` for other calls.
 #[cfg(not(target_arch = "aarch64"))]
-fn legacy_path_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<SysResult> {
+fn legacy_path_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<Outcome> {
     use umbra_abi::flags::{AT_FDCWD as CWD, AT_REMOVEDIR};
-    Some(match n {
-        OPEN => fs::sys_openat(k, CWD, a[0], a[1] as u32, a[2] as u32),
-        CREAT => fs::sys_openat(k, CWD, a[0], 0o1101, a[1] as u32),
+    Some(Outcome::Ret(match n {
+        OPEN => return Some(fs::sys_openat(k, CWD, a[0], a[1] as u32, a[2] as u32)),
+        CREAT => return Some(fs::sys_openat(k, CWD, a[0], 0o1101, a[1] as u32)),
         ACCESS => fs::sys_faccessat(k, CWD, a[0], a[1] as u32, 0),
         READLINK => fs::sys_readlinkat(k, CWD, a[0], a[1], a[2] as usize),
         MKDIR => fs::sys_mkdirat(k, CWD, a[0], a[1] as u32),
@@ -233,7 +233,7 @@ fn legacy_path_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option
         RENAME => fs::sys_renameat2(k, CWD, a[0], CWD, a[1], 0),
         CHMOD => fs::sys_fchmodat(k, CWD, a[0], a[1] as u32),
         _ => return None,
-    })
+    }))
 }
 
 /// The calls only some arches have (the legacy path-based ones on x86_64).
@@ -241,7 +241,7 @@ fn legacy_path_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option
 fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
     use umbra_abi::flags::{AT_FDCWD as CWD, AT_SYMLINK_NOFOLLOW};
     if let Some(r) = legacy_path_call(k, n, a) {
-        return Outcome::Ret(r);
+        return r;
     }
     let r = match n {
         STAT => fs::sys_newfstatat(k, CWD, a[0], a[1], 0),
