@@ -51,6 +51,8 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "sigrecord",
     "paths",
     "locks",
+    "mm_shared",
+    "mm_limits",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

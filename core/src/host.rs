@@ -130,6 +130,13 @@ pub trait HostMemory {
     /// Applies a batch of mapping changes. The host may defer them, but they take
     /// effect before the next `run_user` on `mm`, in order.
     fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError>;
+    /// Whether `more_ops` more ops might take `mm` past the host's limit on
+    /// mappings per process (Linux's vm.max_map_count). The kernel then
+    /// removes every guest mapping from the host (the pages fault in again),
+    /// so a guest never meets a host limit it cannot see.
+    fn mm_near_map_limit(&self, _mm: MmId, _more_ops: usize) -> bool {
+        false
+    }
 }
 
 /// Running guest code.

@@ -68,6 +68,9 @@ pub struct MockHost {
     read_drift: core::cell::Cell<u64>,
     pub disks: Vec<Vec<u8>>,
     pub applied_batches: usize,
+    /// At most this many host pages per address space
+    /// (`mm_near_map_limit`), if set.
+    pub map_limit: Option<usize>,
     seed: u64,
 }
 
@@ -92,6 +95,7 @@ impl MockHost {
             read_drift: core::cell::Cell::new(0),
             disks: Vec::new(),
             applied_batches: 0,
+            map_limit: None,
             seed: 0x1234_5678_9abc_def1,
         }
     }
@@ -150,6 +154,10 @@ impl HostMemory for MockHost {
         self.spaces.remove(&mm);
         self.scripts.remove(&mm);
     }
+    fn mm_near_map_limit(&self, mm: MmId, more_ops: usize) -> bool {
+        let used = self.spaces.get(&mm).map_or(0, |s| s.len());
+        self.map_limit.is_some_and(|l| used + more_ops >= l)
+    }
     fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError> {
         self.applied_batches += 1;
         let space = self.spaces.get_mut(&mm).ok_or(HostError::StubDied)?;
@@ -172,6 +180,9 @@ impl HostMemory for MockHost {
                                 prot,
                             },
                         );
+                    }
+                    if self.map_limit.is_some_and(|l| space.len() > l) {
+                        return Err(HostError::NoMemory);
                     }
                 }
                 MapOp::Unmap { va, len } => {

@@ -582,6 +582,7 @@ impl<H: Host> Kernel<H> {
                         FaultOutcome::Mapped => {}
                         FaultOutcome::Segv { code } => self.force_signal(SIGSEGV, code, addr),
                         FaultOutcome::OutOfMemory => self.oom_kill(),
+                        FaultOutcome::Bus => self.force_signal(SIGBUS, 2, addr),
                     }
                 }
                 Trap::Exception { sig, code, addr } => self.force_signal(sig, code, addr),

@@ -241,9 +241,11 @@ impl<H: Host> Kernel<H> {
                         read: v.prot.contains(Prot::READ),
                         write: v.prot.contains(Prot::WRITE),
                         exec: v.prot.contains(Prot::EXEC),
-                        shared: false,
+                        shared: v.kind.is_shared(),
                         offset: match &v.kind {
-                            VmaKind::File { offset, .. } => *offset,
+                            VmaKind::File { offset, .. } | VmaKind::Shared { offset, .. } => {
+                                *offset
+                            }
                             VmaKind::Anon => 0,
                         },
                         dev,
@@ -252,6 +254,9 @@ impl<H: Host> Kernel<H> {
                             VmaName::Heap => String::from("[heap]"),
                             VmaName::Stack => String::from("[stack]"),
                             VmaName::None if exe => String::from_utf8_lossy(&p.exe).into_owned(),
+                            VmaName::None if v.kind.is_shared() => {
+                                String::from("/dev/zero (deleted)")
+                            }
                             VmaName::None => String::new(),
                         },
                     }

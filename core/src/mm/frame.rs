@@ -5,7 +5,13 @@
 //! zeroed), so they are taken from a bump pointer and need no clearing; freed frames
 //! go on a free stack and are cleared when reused.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use spin::Mutex;
+
+/// References to frames whose owner (a shared memory object) was dropped where
+/// the allocator could not be reached; [`FrameAllocator::reap`] puts them.
+pub type Orphans = Arc<Mutex<Vec<Frame>>>;
 
 /// A frame number: the frame's bytes are at `n * PAGE_SIZE` in the memory file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +41,7 @@ pub struct FrameAllocator {
     next_fresh: u32,
     free: Vec<u32>,
     refs: Vec<u16>,
+    orphans: Orphans,
 }
 
 impl FrameAllocator {
@@ -46,6 +53,7 @@ impl FrameAllocator {
             next_fresh: 0,
             free: Vec::new(),
             refs: Vec::new(),
+            orphans: Orphans::default(),
         }
     }
 
@@ -59,8 +67,22 @@ impl FrameAllocator {
         (self.total - self.next_fresh) as usize + self.free.len()
     }
 
+    /// The list dropped shared objects hand their frame references to.
+    pub fn orphans(&self) -> Orphans {
+        self.orphans.clone()
+    }
+
+    /// Drops the references of dropped shared objects.
+    pub fn reap(&mut self) {
+        let orphans = core::mem::take(&mut *self.orphans.lock());
+        for f in orphans {
+            self.put(f);
+        }
+    }
+
     /// Allocates one frame with a reference count of 1.
     pub fn alloc(&mut self) -> Option<(Frame, FrameState)> {
+        self.reap();
         let (f, state) = if let Some(f) = self.free.pop() {
             (f, FrameState::Dirty)
         } else if self.next_fresh < self.total {

@@ -27,6 +27,11 @@ pub const FORK_HOT_MAX: usize = 32;
 const FAULT_AROUND: u64 = 16;
 /// The lowest address a guest may map (vm.mmap_min_addr).
 pub const MMAP_MIN: u64 = 0x10000;
+/// The most VMAs one address space may have (Linux's default
+/// vm.max_map_count): a mapping call that needs more fails with ENOMEM.
+pub const MAX_MAP_COUNT: usize = 65530;
+/// mremap(2): keep the old range mapped (empty) after a move.
+pub const MREMAP_DONTUNMAP: u32 = 4;
 
 /// A page-table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +52,25 @@ pub enum FaultOutcome {
     Segv { code: i32 },
     /// No frame is left: the kernel must free memory or kill someone.
     OutOfMemory,
+    /// The page lies wholly past the end of the mapped file: SIGBUS
+    /// (BUS_ADRERR).
+    Bus,
+}
+
+/// Whether page `vpn` of `vma` lies wholly past the end of its file, where
+/// Linux raises SIGBUS (files mapped with mmap(2) only, not ELF segments).
+fn beyond_eof(vma: &Vma, vpn: u64) -> bool {
+    let VmaKind::File {
+        backing, offset, ..
+    } = &vma.kind
+    else {
+        return false;
+    };
+    let Some(size) = backing.size() else {
+        return false;
+    };
+    let off = offset.wrapping_add((vpn << PAGE_SHIFT).wrapping_sub(vma.start));
+    page_ceil(size).is_some_and(|end| off >= end)
 }
 
 /// Kind of kernel access to user memory.
@@ -103,10 +127,44 @@ impl AddressSpace {
         if self.pending.is_empty() {
             return Ok(());
         }
+        if host.mm_near_map_limit(self.id, self.pending.len()) {
+            self.evict_host();
+        }
         let r = host.mm_apply(self.id, &self.pending);
         self.pending.clear();
         self.premap_pending = false;
         r
+    }
+
+    /// Removes every guest page from the host address space (one unmap of the
+    /// whole user range), for a host near its limit of mappings: the kernel's
+    /// page table is the truth, and the pages fault in again when touched.
+    /// A short queue (the pages of the fault being served) is kept, after the
+    /// unmap, so the guest makes progress.
+    fn evict_host(&mut self) {
+        for pte in self.pt.values_mut() {
+            pte.in_host = false;
+        }
+        let old = core::mem::take(&mut self.pending);
+        self.premap_pending = false;
+        self.pending.push(MapOp::Unmap {
+            va: 0,
+            len: arch::USER_END,
+        });
+        if old.len() > 64 {
+            return;
+        }
+        for op in old {
+            if let MapOp::Map { va, len, .. } = op {
+                for (_, pte) in self
+                    .pt
+                    .range_mut(va >> PAGE_SHIFT..(va + len) >> PAGE_SHIFT)
+                {
+                    pte.in_host = true;
+                }
+            }
+            self.pending.push(op);
+        }
     }
 
     /// Frees every frame and destroys the host address space.
@@ -114,6 +172,9 @@ impl AddressSpace {
         for (_, pte) in core::mem::take(&mut self.pt) {
             frames.put(pte.frame);
         }
+        // Shared objects mapped only here go now; their frames with them.
+        self.vmas = VmaSet::default();
+        frames.reap();
         host.mm_destroy(self.id);
     }
 
@@ -137,8 +198,24 @@ impl AddressSpace {
         vma: &Vma,
         vpn: u64,
     ) -> Option<Frame> {
-        let (frame, state) = frames.alloc()?;
         let va = vpn << PAGE_SHIFT;
+        if let VmaKind::Shared { obj, offset } = &vma.kind {
+            // The object's frame, shared by every mapping of it; the page
+            // table holds a reference of its own.
+            let pgoff = offset.wrapping_add(va - vma.start) >> PAGE_SHIFT;
+            let frame = obj.frame(frames, host, pgoff)?;
+            frames.get(frame);
+            self.pt.insert(
+                vpn,
+                Pte {
+                    frame,
+                    cow: false,
+                    in_host: false,
+                },
+            );
+            return Some(frame);
+        }
+        let (frame, state) = frames.alloc()?;
         let base = frame.phys() as usize;
         let Some(page) = host.physmem_mut().get_mut(base..base + PAGE_SIZE) else {
             frames.put(frame);
@@ -202,6 +279,9 @@ impl AddressSpace {
         let vpn = addr >> PAGE_SHIFT;
         match self.pt.get(&vpn).copied() {
             None => {
+                if beyond_eof(&vma, vpn) {
+                    return FaultOutcome::Bus;
+                }
                 let sequential = self.pt.contains_key(&(vpn.wrapping_sub(1)));
                 if self.populate(frames, host, &vma, vpn).is_none() {
                     return FaultOutcome::OutOfMemory;
@@ -260,7 +340,10 @@ impl AddressSpace {
                 }
                 None if fill && p >= fill_from => {
                     // Keep a reserve so fault-around never causes an OOM by itself.
-                    if frames.free_count() < 64 || self.populate(frames, host, vma, p).is_none() {
+                    if frames.free_count() < 64
+                        || beyond_eof(vma, p)
+                        || self.populate(frames, host, vma, p).is_none()
+                    {
                         return;
                     }
                     self.map_in_host(p, vma.prot);
@@ -404,6 +487,9 @@ impl AddressSpace {
             Some(p) => *p,
             None => {
                 let vma = vma.clone();
+                if beyond_eof(&vma, vpn) {
+                    return Err(Errno::EFAULT);
+                }
                 self.populate(frames, host, &vma, vpn)
                     .ok_or(Errno::ENOMEM)?;
                 self.pt[&vpn]
@@ -536,6 +622,7 @@ impl AddressSpace {
             }
         }
         self.vmas.remove(start, end);
+        frames.reap();
         if any_host {
             self.push(MapOp::Unmap {
                 va: start,
@@ -560,6 +647,9 @@ impl AddressSpace {
     /// munmap(2).
     pub fn munmap(&mut self, frames: &mut FrameAllocator, start: u64, len: u64) -> KResult<()> {
         let end = Self::user_range(start, len)?;
+        if self.vmas.remove_splits(start, end) && self.vmas.len() >= MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
         self.unmap_range(frames, start, end);
         Ok(())
     }
@@ -574,6 +664,10 @@ impl AddressSpace {
         }
         let end = Self::user_range(start, len)?;
         if !self.vmas.covers(start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let splits = self.vmas.splits_for_protect(start, end, prot);
+        if splits > 0 && self.vmas.len() + splits > MAX_MAP_COUNT {
             return Err(Errno::ENOMEM);
         }
         self.vmas.protect(start, end, prot);
@@ -608,6 +702,9 @@ impl AddressSpace {
             return Err(Errno::EINVAL);
         }
         let len = page_ceil(len).ok_or(Errno::ENOMEM)?;
+        if self.vmas.len() > MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
         let start = match placement {
             Placement::Fixed | Placement::FixedNoReplace => {
                 let end = Self::user_range(hint, len).map_err(|_| Errno::EINVAL)?;
@@ -617,6 +714,9 @@ impl AddressSpace {
                 if self.vmas.overlaps(hint, end) {
                     if placement == Placement::FixedNoReplace {
                         return Err(Errno::EEXIST);
+                    }
+                    if self.vmas.remove_splits(hint, end) && self.vmas.len() >= MAX_MAP_COUNT {
+                        return Err(Errno::ENOMEM);
                     }
                     self.unmap_range(frames, hint, end);
                 }
@@ -638,6 +738,11 @@ impl AddressSpace {
                         .ok_or(Errno::ENOMEM)?,
                 }
             }
+            Placement::Low32 => self
+                .vmas
+                .find_free_top_down(len, 0x4000_0000, 0x8000_0000)
+                .or_else(|| self.vmas.find_free_top_down(len, MMAP_MIN, 0x8000_0000))
+                .ok_or(Errno::ENOMEM)?,
         };
         self.vmas.insert(Vma {
             start,
@@ -704,7 +809,9 @@ impl AddressSpace {
     }
 
     /// mremap(2) for a range inside one VMA: shrinks, grows in place, or (with
-    /// MREMAP_MAYMOVE) moves the pages to a new place. Returns the new address.
+    /// MREMAP_MAYMOVE) moves the pages to a new place, chosen or (MREMAP_FIXED)
+    /// given in `new_addr`. MREMAP_DONTUNMAP leaves the old range mapped and
+    /// empty. Returns the new address.
     pub fn mremap(
         &mut self,
         frames: &mut FrameAllocator,
@@ -712,24 +819,70 @@ impl AddressSpace {
         old_len: u64,
         new_len: u64,
         flags: u32,
+        new_addr: u64,
     ) -> KResult<u64> {
         use umbra_abi::flags::{MREMAP_FIXED, MREMAP_MAYMOVE};
         if !old.is_multiple_of(PAGE)
-            || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0
-            || flags & MREMAP_FIXED != 0
+            || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+            || flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 && flags & MREMAP_MAYMOVE == 0
         {
             return Err(Errno::EINVAL);
         }
-        let old_end = Self::user_range(old, old_len.max(1))?;
+        let fixed = flags & MREMAP_FIXED != 0;
+        let dontunmap = flags & MREMAP_DONTUNMAP != 0;
         let new_len = page_ceil(new_len).ok_or(Errno::EINVAL)?;
         if new_len == 0 {
             return Err(Errno::EINVAL);
+        }
+        let old_end = Self::user_range(old, old_len.max(1))?;
+        let old_len = old_end - old;
+        if dontunmap && old_len != new_len {
+            return Err(Errno::EINVAL);
+        }
+        if fixed {
+            if !new_addr.is_multiple_of(PAGE) {
+                return Err(Errno::EINVAL);
+            }
+            let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if new_end > arch::USER_END {
+                return Err(Errno::EINVAL);
+            }
+            // The two ranges may not overlap.
+            if new_addr < old.saturating_add(old_len) && old < new_end {
+                return Err(Errno::EINVAL);
+            }
         }
         let vma = self.vmas.find(old).cloned().ok_or(Errno::EFAULT)?;
         if !self.vmas.covers_as_one(old, old_end) {
             return Err(Errno::EFAULT);
         }
-        let old_len = old_end - old;
+        if fixed {
+            if new_addr < MMAP_MIN {
+                return Err(Errno::EPERM);
+            }
+            if self.vmas.len() + 3 >= MAX_MAP_COUNT {
+                return Err(Errno::ENOMEM);
+            }
+            // Linux unmaps the target first, then the tail the move leaves out.
+            self.unmap_range(frames, new_addr, new_addr + new_len);
+            let keep = old_len.min(new_len);
+            if keep < old_len {
+                self.unmap_range(frames, old + keep, old_end);
+            }
+            self.move_pages(frames, &vma, old, keep, new_addr, new_len, dontunmap);
+            return Ok(new_addr);
+        }
+        if dontunmap {
+            if self.vmas.len() + 3 >= MAX_MAP_COUNT {
+                return Err(Errno::ENOMEM);
+            }
+            let new = self
+                .vmas
+                .find_free_top_down(new_len, MMAP_MIN.max(self.brk), arch::MMAP_BASE)
+                .ok_or(Errno::ENOMEM)?;
+            self.move_pages(frames, &vma, old, old_len, new, new_len, true);
+            return Ok(new);
+        }
         if new_len <= old_len {
             if new_len < old_len {
                 self.unmap_range(frames, old + new_len, old_end);
@@ -761,19 +914,40 @@ impl AddressSpace {
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::ENOMEM);
         }
+        if self.vmas.len() + 3 >= MAX_MAP_COUNT {
+            return Err(Errno::ENOMEM);
+        }
         let new = self
             .vmas
             .find_free_top_down(new_len, MMAP_MIN.max(self.brk), arch::MMAP_BASE)
             .ok_or(Errno::ENOMEM)?;
+        self.move_pages(frames, &vma, old, old_len, new, new_len, false);
+        Ok(new)
+    }
+
+    /// Moves the pages of `[old, old + len)` (inside `vma`'s contents) to a
+    /// free range at `new` of `new_len` bytes, mapped like `vma`; the old range
+    /// is unmapped, or with `keep_old` stays mapped with no pages.
+    #[allow(clippy::too_many_arguments)]
+    fn move_pages(
+        &mut self,
+        frames: &mut FrameAllocator,
+        vma: &Vma,
+        old: u64,
+        len: u64,
+        new: u64,
+        new_len: u64,
+        keep_old: bool,
+    ) {
         let moved = Vma {
             start: new,
             end: new + new_len,
             ..vma.clone()
         }
-        .rebased(&vma, old);
+        .rebased(vma, old);
         let vpns: Vec<u64> = self
             .pt
-            .range(old >> PAGE_SHIFT..old_end >> PAGE_SHIFT)
+            .range(old >> PAGE_SHIFT..(old + len) >> PAGE_SHIFT)
             .map(|(k, _)| *k)
             .collect();
         let mut any_host = false;
@@ -786,14 +960,13 @@ impl AddressSpace {
             }
         }
         if any_host {
-            self.push(MapOp::Unmap {
-                va: old,
-                len: old_len,
-            });
+            self.push(MapOp::Unmap { va: old, len });
         }
-        self.vmas.remove(old, old_end);
+        if !keep_old {
+            self.vmas.remove(old, old + len);
+        }
         self.vmas.insert(moved);
-        Ok(new)
+        frames.reap();
     }
 
     /// A copy-on-write copy of this address space in the new host address space
@@ -808,53 +981,48 @@ impl AddressSpace {
         let mut child_pending: Vec<MapOp> = Vec::new();
         let mut protect = Vec::new();
         let mut hot = Vec::new();
-        for (vpn, pte) in self.pt.iter_mut() {
-            frames.get(pte.frame);
-            // Every mapping is private, so every shared page is copy-on-write,
-            // also those read-only now: mprotect may make them writable later.
-            if !pte.cow {
-                pte.cow = true;
-                let writable = self
-                    .vmas
-                    .find(vpn << PAGE_SHIFT)
-                    .is_some_and(|v| v.prot.contains(Prot::WRITE));
-                if pte.in_host && writable {
-                    protect.push(*vpn);
-                    if hot.len() < FORK_HOT_MAX {
-                        hot.push(*vpn);
+        for vma in self.vmas.iter() {
+            // Shared memory stays shared: the same frames, writable on both sides.
+            let private = !vma.kind.is_shared();
+            let writable = vma.prot.contains(Prot::WRITE);
+            for (vpn, pte) in self
+                .pt
+                .range_mut(vma.start >> PAGE_SHIFT..vma.end >> PAGE_SHIFT)
+            {
+                frames.get(pte.frame);
+                // A private page is copy-on-write once shared, also when read-only
+                // now: mprotect may make it writable later.
+                if private && !pte.cow {
+                    pte.cow = true;
+                    if pte.in_host && writable {
+                        protect.push((*vpn, vma.prot));
+                        if hot.len() < FORK_HOT_MAX {
+                            hot.push(*vpn);
+                        }
                     }
                 }
-            }
-            let premap = if pte.in_host {
-                self.vmas.find(vpn << PAGE_SHIFT).map(|v| v.prot)
-            } else {
-                None
-            };
-            if let Some(prot) = premap {
-                push_op(
-                    &mut child_pending,
-                    MapOp::Map {
-                        va: vpn << PAGE_SHIFT,
-                        len: PAGE,
-                        phys: pte.frame.phys(),
-                        prot: Self::host_prot(prot, pte.cow),
+                if pte.in_host {
+                    push_op(
+                        &mut child_pending,
+                        MapOp::Map {
+                            va: vpn << PAGE_SHIFT,
+                            len: PAGE,
+                            phys: pte.frame.phys(),
+                            prot: Self::host_prot(vma.prot, pte.cow),
+                        },
+                    );
+                }
+                child_pt.insert(
+                    *vpn,
+                    Pte {
+                        frame: pte.frame,
+                        cow: pte.cow,
+                        in_host: pte.in_host,
                     },
                 );
             }
-            child_pt.insert(
-                *vpn,
-                Pte {
-                    frame: pte.frame,
-                    cow: pte.cow,
-                    in_host: premap.is_some(),
-                },
-            );
         }
-        for vpn in protect {
-            let prot = self
-                .vmas
-                .find(vpn << PAGE_SHIFT)
-                .map_or(Prot::empty(), |v| v.prot);
+        for (vpn, prot) in protect {
             self.push(MapOp::Protect {
                 va: vpn << PAGE_SHIFT,
                 len: PAGE,
@@ -920,4 +1088,6 @@ pub enum Placement {
     Fixed,
     /// Exactly there, EEXIST if anything is mapped (MAP_FIXED_NOREPLACE).
     FixedNoReplace,
+    /// Anywhere in the first 2 GiB (x86_64's MAP_32BIT: Linux uses 1-2 GiB).
+    Low32,
 }

@@ -534,7 +534,7 @@ fn mmap_hint_is_used_when_free_and_moved_when_not() {
             &mut e.frames,
             0x1000,
             10,
-            RW,
+            Prot::READ,
             VmaKind::Anon,
             Placement::Hint,
         )
@@ -642,7 +642,7 @@ fn mremap_shrink_keeps_head_and_frees_tail() {
     let mut e = env(64);
     e.map(A, 4 * PAGE, RW);
     e.write(A, &[7; 4 * PAGE as usize]).unwrap();
-    assert_eq!(e.mm.mremap(&mut e.frames, A, 4 * PAGE, PAGE, 0), Ok(A));
+    assert_eq!(e.mm.mremap(&mut e.frames, A, 4 * PAGE, PAGE, 0, 0), Ok(A));
     assert_eq!(e.frames.used(), 1);
     assert_eq!(e.read(A + PAGE - 1, 1).unwrap(), vec![7]);
     assert_eq!(e.read(A + PAGE, 1), Err(Errno::EFAULT));
@@ -653,7 +653,7 @@ fn mremap_grows_in_place_when_free() {
     let mut e = env(64);
     e.map(A, PAGE, RW);
     e.write(A, b"grow").unwrap();
-    assert_eq!(e.mm.mremap(&mut e.frames, A, PAGE, 3 * PAGE, 0), Ok(A));
+    assert_eq!(e.mm.mremap(&mut e.frames, A, PAGE, 3 * PAGE, 0, 0), Ok(A));
     assert_eq!(e.read(A, 4).unwrap(), b"grow");
     e.write(A + 3 * PAGE - 1, b"z").unwrap();
     assert!(e.mm.vmas.covers(A, A + 3 * PAGE));
@@ -669,7 +669,14 @@ fn mremap_grows_in_place_again_and_again() {
     e.write(A, b"x").unwrap();
     for n in 2..=8u64 {
         assert_eq!(
-            e.mm.mremap(&mut e.frames, A, (n - 1) * PAGE, n * PAGE, MREMAP_MAYMOVE),
+            e.mm.mremap(
+                &mut e.frames,
+                A,
+                (n - 1) * PAGE,
+                n * PAGE,
+                MREMAP_MAYMOVE,
+                0
+            ),
             Ok(A),
             "growth to {n} pages"
         );
@@ -686,11 +693,14 @@ fn mremap_spans_adjacent_equivalent_mappings() {
     e.map(A, PAGE, RW);
     e.map(A + PAGE, PAGE, RW);
     e.write(A + PAGE, b"y").unwrap();
-    assert_eq!(e.mm.mremap(&mut e.frames, A, 2 * PAGE, 3 * PAGE, 0), Ok(A));
+    assert_eq!(
+        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 3 * PAGE, 0, 0),
+        Ok(A)
+    );
     assert_eq!(e.read(A + PAGE, 1).unwrap(), b"y");
     e.map(A + 3 * PAGE, PAGE, Prot::READ);
     assert_eq!(
-        e.mm.mremap(&mut e.frames, A, 4 * PAGE, 5 * PAGE, MREMAP_MAYMOVE),
+        e.mm.mremap(&mut e.frames, A, 4 * PAGE, 5 * PAGE, MREMAP_MAYMOVE, 0),
         Err(Errno::EFAULT)
     );
 }
@@ -706,12 +716,12 @@ fn mremap_moves_with_contents_when_blocked() {
     e.flush();
     let used = e.frames.used();
     assert_eq!(
-        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 4 * PAGE, 0),
+        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 4 * PAGE, 0, 0),
         Err(Errno::ENOMEM),
         "blocked and may not move"
     );
     let new =
-        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE)
+        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE, 0)
             .unwrap();
     assert_ne!(new, A);
     assert_eq!(e.frames.used(), used, "pages moved, not copied");
@@ -735,15 +745,22 @@ fn mremap_of_unmapped_or_partly_mapped_range_is_efault() {
     let mut e = env(16);
     e.map(A, PAGE, RW);
     assert_eq!(
-        e.mm.mremap(&mut e.frames, A + 4 * PAGE, PAGE, 2 * PAGE, MREMAP_MAYMOVE),
+        e.mm.mremap(
+            &mut e.frames,
+            A + 4 * PAGE,
+            PAGE,
+            2 * PAGE,
+            MREMAP_MAYMOVE,
+            0
+        ),
         Err(Errno::EFAULT)
     );
     assert_eq!(
-        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE),
+        e.mm.mremap(&mut e.frames, A, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE, 0),
         Err(Errno::EFAULT)
     );
     assert_eq!(
-        e.mm.mremap(&mut e.frames, A + 1, PAGE, 2 * PAGE, 0),
+        e.mm.mremap(&mut e.frames, A + 1, PAGE, 2 * PAGE, 0, 0),
         Err(Errno::EINVAL)
     );
 }
@@ -924,4 +941,197 @@ fn fork_then_mprotect_writable_keeps_pages_private() {
         .unwrap();
     assert_eq!(e.read(A, 8).unwrap(), b"original", "parent unchanged");
     child.destroy(&mut e.frames, &mut e.host);
+}
+
+// ---- shared memory, VMA merging and the map count ----
+
+impl Env {
+    /// A guest access to `va`: a fault if the host does not map it.
+    fn touch(&mut self, va: u64) {
+        if self.host.host_page(self.mm.id, va).is_none() {
+            assert_eq!(self.fault(va), FaultOutcome::Mapped);
+            self.flush();
+        }
+        assert!(self.host.host_page(self.mm.id, va).is_some());
+    }
+}
+
+impl Env {
+    fn map_shared(&mut self, at: u64, len: u64) -> Arc<SharedMem> {
+        let obj = SharedMem::new(&self.frames, len);
+        let kind = VmaKind::Shared {
+            obj: obj.clone(),
+            offset: 0,
+        };
+        let got = self
+            .mm
+            .map(&mut self.frames, at, len, RW, kind, Placement::Fixed)
+            .unwrap();
+        assert_eq!(got, at);
+        obj
+    }
+}
+
+#[test]
+fn shared_memory_is_shared_by_frame_across_fork_chains_and_never_copied() {
+    let mut e = env(256);
+    drop(e.map_shared(A, 4 * PAGE));
+    e.write(A, b"one").unwrap();
+    assert_eq!(e.fault(A), FaultOutcome::Mapped);
+    e.flush();
+    let f = frame_at(&e.host, e.mm.id, A);
+    assert_eq!(
+        e.host.host_page(e.mm.id, A).unwrap().prot,
+        RW,
+        "shared pages are mapped writable"
+    );
+    let cid = e.host.mm_create().unwrap();
+    let mut child = e.mm.fork_cow(&mut e.frames, cid);
+    e.flush();
+    assert_eq!(
+        e.host.host_page(e.mm.id, A).unwrap().prot,
+        RW,
+        "fork leaves the parent's shared page writable"
+    );
+    child.flush(&mut e.host).unwrap();
+    let cp = e.host.host_page(cid, A).unwrap();
+    assert_eq!(
+        (cp.phys, cp.prot),
+        (f.phys(), RW),
+        "the child maps the same frame"
+    );
+    // A grandchild, then the kernel writes through each: all see it.
+    let gid = e.host.mm_create().unwrap();
+    let mut grand = child.fork_cow(&mut e.frames, gid);
+    grand
+        .write(&mut e.frames, &mut e.host, A + 1, b"42")
+        .unwrap();
+    assert_eq!(e.read(A, 3).unwrap(), b"o42");
+    // A page first touched in the child is seen by the parent too.
+    child
+        .write(&mut e.frames, &mut e.host, A + 3 * PAGE, b"late")
+        .unwrap();
+    assert_eq!(e.read(A + 3 * PAGE, 4).unwrap(), b"late");
+    // The creator exits; the others keep the memory.
+    let used_before = e.frames.used();
+    let Env {
+        mut host,
+        mut frames,
+        mm,
+    } = e;
+    mm.destroy(&mut frames, &mut host);
+    assert_eq!(
+        frames.used(),
+        used_before,
+        "the others still map the frames"
+    );
+    let mut buf = [0u8; 4];
+    grand
+        .read(&mut frames, &mut host, A + 3 * PAGE, &mut buf)
+        .unwrap();
+    assert_eq!(&buf, b"late");
+    child.destroy(&mut frames, &mut host);
+    grand.destroy(&mut frames, &mut host);
+    assert_eq!(frames.used(), 0, "the last mapping frees the frames");
+}
+
+#[test]
+fn shared_memory_survives_partial_munmap_mprotect_dontneed_and_mremap() {
+    let mut e = env(256);
+    let obj = e.map_shared(A, 8 * PAGE);
+    e.write(A, &[7; 8 * PAGE as usize]).unwrap();
+    let cid = e.host.mm_create().unwrap();
+    let mut child = e.mm.fork_cow(&mut e.frames, cid);
+    // Split by munmap and mprotect: the pieces still map the same object.
+    e.mm.munmap(&mut e.frames, A + 2 * PAGE, PAGE).unwrap();
+    e.mm.mprotect(A + 4 * PAGE, PAGE, Prot::READ).unwrap();
+    assert_eq!(e.mm.vmas.len(), 4);
+    child
+        .write(&mut e.frames, &mut e.host, A + 5 * PAGE, b"after")
+        .unwrap();
+    assert_eq!(e.read(A + 5 * PAGE, 5).unwrap(), b"after");
+    // MADV_DONTNEED on shared memory drops the mapping, not the contents.
+    e.mm.discard(&mut e.frames, A, 8 * PAGE).unwrap();
+    assert_eq!(e.read(A + 5 * PAGE, 5).unwrap(), b"after");
+    // mremap moves the mapping; it still is the object.
+    let new =
+        e.mm.mremap(
+            &mut e.frames,
+            A + 5 * PAGE,
+            3 * PAGE,
+            3 * PAGE,
+            MREMAP_MAYMOVE | 2,
+            A + 0x100_0000,
+        )
+        .unwrap();
+    assert_eq!(new, A + 0x100_0000);
+    child
+        .write(&mut e.frames, &mut e.host, A + 6 * PAGE, b"moved")
+        .unwrap();
+    assert_eq!(e.read(new + PAGE, 5).unwrap(), b"moved");
+    assert_eq!(obj.resident_pages(), 8);
+    drop(obj);
+    child.destroy(&mut e.frames, &mut e.host);
+    let Env {
+        mut host,
+        mut frames,
+        mm,
+    } = e;
+    mm.destroy(&mut frames, &mut host);
+    assert_eq!(frames.used(), 0);
+}
+
+#[test]
+fn adjacent_compatible_mappings_merge_and_the_map_count_is_bounded() {
+    let mut e = env(16);
+    e.map(A, PAGE, RW);
+    e.map(A + PAGE, PAGE, RW);
+    e.map(A + 3 * PAGE, PAGE, RW);
+    assert_eq!(e.mm.vmas.len(), 2, "adjacent anonymous mappings merge");
+    e.map(A + 2 * PAGE, PAGE, RW);
+    assert_eq!(e.mm.vmas.len(), 1, "filling the hole merges all three");
+    e.mm.mprotect(A + PAGE, PAGE, Prot::READ).unwrap();
+    assert_eq!(e.mm.vmas.len(), 3);
+    e.mm.mprotect(A + PAGE, PAGE, RW).unwrap();
+    assert_eq!(e.mm.vmas.len(), 1, "mprotect back merges");
+
+    // Split one big mapping page by page until the limit.
+    let mut e = env(16);
+    let n = space::MAX_MAP_COUNT as u64 + 10;
+    e.map(A, 2 * n * PAGE, Prot::READ);
+    let mut err = None;
+    for i in 0..n {
+        if let Err(x) = e.mm.mprotect(A + 2 * i * PAGE, PAGE, Prot::empty()) {
+            err = Some((i, x));
+            break;
+        }
+    }
+    let (i, x) = err.expect("the split past the limit fails");
+    assert_eq!(x, Errno::ENOMEM);
+    assert!(e.mm.vmas.len() <= space::MAX_MAP_COUNT);
+    assert!(i > 32000, "{i}");
+    // munmap that would split is refused too; mmap also.
+    assert_eq!(
+        e.mm.munmap(&mut e.frames, A + (2 * n - 3) * PAGE, PAGE),
+        Err(Errno::ENOMEM)
+    );
+}
+
+#[test]
+fn host_near_its_map_limit_gets_its_pages_evicted_not_an_error() {
+    let mut e = env(256);
+    e.host.map_limit = Some(40);
+    e.map(A, 128 * PAGE, RW);
+    for i in 0..128u64 {
+        // Every other page, then the rest: no two neighbours fault together.
+        let p = (i * 2) % 128 + i / 64;
+        e.write(A + p * PAGE, &[p as u8]).unwrap();
+        e.touch(A + p * PAGE);
+        assert!(e.host_pages().len() <= 40);
+    }
+    // Evicted pages fault in again with their contents.
+    for p in 0..128u64 {
+        e.touch(A + p * PAGE);
+        assert_eq!(e.host.guest_read(e.mm.id, A + p * PAGE), Some(p as u8));
+    }
 }

@@ -1,6 +1,7 @@
 //! Virtual memory areas: what the guest may map where, with which protection, and
 //! what backs the pages (zeroes, or a file's contents copied on first touch).
 
+use super::shared::SharedMem;
 use crate::error::KResult;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -10,6 +11,12 @@ use umbra_abi::flags::Prot;
 pub trait Backing: Send + Sync {
     /// Reads at `off`; returns the bytes read (short at end of file).
     fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize>;
+    /// The file's size now, where a page wholly past it must fault (SIGBUS)
+    /// rather than read as zeroes; `None` for ELF segments, whose bss follows
+    /// the file bytes.
+    fn size(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What a VMA is, for fault handling and /proc/PID/maps.
@@ -24,6 +31,16 @@ pub enum VmaKind {
         offset: u64,
         file_end: u64,
     },
+    /// Shared memory: page at `va` is page `(offset + (va - start)) / PAGE_SIZE`
+    /// of `obj`, the same frame in every address space that maps it.
+    Shared { obj: Arc<SharedMem>, offset: u64 },
+}
+
+impl VmaKind {
+    /// Whether pages are shared by frame (never copied on write or fork).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, VmaKind::Shared { .. })
+    }
 }
 
 /// Names shown in /proc/PID/maps.
@@ -67,6 +84,10 @@ impl Vma {
                 offset: offset.wrapping_add(start - self.start),
                 file_end: *file_end,
             },
+            VmaKind::Shared { obj, offset } => VmaKind::Shared {
+                obj: obj.clone(),
+                offset: offset.wrapping_add(start - self.start),
+            },
         };
         Vma {
             start,
@@ -82,12 +103,61 @@ impl Vma {
     /// This VMA's contents as they continue from `orig` at `orig_va`: for file
     /// mappings the offset follows the address.
     pub fn rebased(mut self, orig: &Vma, orig_va: u64) -> Vma {
-        if let VmaKind::File { offset, .. } = &mut self.kind {
-            if let VmaKind::File { offset: o, .. } = &orig.kind {
+        match (&mut self.kind, &orig.kind) {
+            (VmaKind::File { offset, .. }, VmaKind::File { offset: o, .. })
+            | (VmaKind::Shared { offset, .. }, VmaKind::Shared { offset: o, .. }) => {
                 *offset = o.wrapping_add(orig_va - orig.start);
             }
+            _ => {}
         }
         self
+    }
+
+    /// Whether `next` continues this VMA's contents at its end, so that one VMA
+    /// could cover both: anonymous, or the same file or object at the
+    /// continuing offset.
+    fn continued_by(&self, next: &Vma) -> bool {
+        self.end == next.start
+            && match (&self.kind, &next.kind) {
+                (VmaKind::Anon, VmaKind::Anon) => true,
+                (
+                    VmaKind::File {
+                        backing: b1,
+                        offset: o1,
+                        ..
+                    },
+                    VmaKind::File {
+                        backing: b2,
+                        offset: o2,
+                        ..
+                    },
+                ) => Arc::ptr_eq(b1, b2) && o1.wrapping_add(self.end - self.start) == *o2,
+                (
+                    VmaKind::Shared {
+                        obj: s1,
+                        offset: o1,
+                    },
+                    VmaKind::Shared {
+                        obj: s2,
+                        offset: o2,
+                    },
+                ) => Arc::ptr_eq(s1, s2) && o1.wrapping_add(self.end - self.start) == *o2,
+                _ => false,
+            }
+    }
+
+    /// Whether Linux would merge `next` into this VMA: contents continue and
+    /// the protection and name are the same.
+    fn merges_with(&self, next: &Vma) -> bool {
+        self.prot == next.prot
+            && self.name == next.name
+            && self.continued_by(next)
+            && match (&self.kind, &next.kind) {
+                (VmaKind::File { file_end: e1, .. }, VmaKind::File { file_end: e2, .. }) => {
+                    e1 == e2
+                }
+                _ => true,
+            }
     }
 }
 
@@ -130,9 +200,62 @@ impl VmaSet {
             .is_some_and(|(_, v)| v.end > start)
     }
 
-    /// Inserts a VMA over a range that must be free (call `remove` first).
+    /// Inserts a VMA over a range that must be free (call `remove` first),
+    /// merged with its neighbours where Linux would merge them.
     pub fn insert(&mut self, vma: Vma) {
+        let (start, end) = (vma.start, vma.end);
         self.map.insert(vma.start, vma);
+        self.merge_around(start, end);
+    }
+
+    /// Merges the VMAs that touch `[start, end)` (those in it and the two
+    /// neighbours) where Linux would have one VMA.
+    fn merge_around(&mut self, start: u64, end: u64) {
+        let first = match self.map.range(..start).next_back() {
+            Some((k, v)) if v.end == start => Some(*k),
+            _ => self.map.range(start..).next().map(|(k, _)| *k),
+        };
+        let Some(mut at) = first else { return };
+        while at <= end {
+            let Some(cur) = self.map.get(&at) else { return };
+            let cur_end = cur.end;
+            match self.map.get(&cur_end) {
+                Some(next) if cur.merges_with(next) => {
+                    let next_end = next.end;
+                    self.map.remove(&cur_end);
+                    if let Some(c) = self.map.get_mut(&at) {
+                        c.end = next_end;
+                    }
+                }
+                _ => match self.map.range(cur_end..).next() {
+                    Some((k, _)) => at = *k,
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// How many VMAs a change of `[start, end)` to `prot` must split off
+    /// (0, 1 or 2): where an end falls inside a VMA of another protection.
+    pub fn splits_for_protect(&self, start: u64, end: u64, prot: Prot) -> usize {
+        let mut n = 0;
+        if let Some(v) = self.find(start) {
+            if v.start < start && v.prot != prot {
+                n += 1;
+            }
+        }
+        if let Some(v) = self.find(end) {
+            if v.start < end && v.prot != prot {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Whether removing `[start, end)` cuts one VMA in two (one more VMA).
+    pub fn remove_splits(&self, start: u64, end: u64) -> bool {
+        self.find(start)
+            .is_some_and(|v| v.start < start && v.end > end)
     }
 
     /// Cuts `[start, end)` out of every VMA, splitting VMAs that straddle the ends.
@@ -152,6 +275,7 @@ impl VmaSet {
         for (_, v) in self.map.range_mut(start..end) {
             v.prot = prot;
         }
+        self.merge_around(start, end);
     }
 
     /// Whether every byte of `[start, end)` is covered by VMAs.
@@ -178,24 +302,8 @@ impl VmaSet {
             let Some(next) = self.map.get(&prev.end) else {
                 return false;
             };
-            let continues = next.prot == first.prot
-                && next.name == first.name
-                && match (&prev.kind, &next.kind) {
-                    (VmaKind::Anon, VmaKind::Anon) => true,
-                    (
-                        VmaKind::File {
-                            backing: b1,
-                            offset: o1,
-                            ..
-                        },
-                        VmaKind::File {
-                            backing: b2,
-                            offset: o2,
-                            ..
-                        },
-                    ) => Arc::ptr_eq(b1, b2) && o1.wrapping_add(prev.end - prev.start) == *o2,
-                    _ => false,
-                };
+            let continues =
+                next.prot == first.prot && next.name == first.name && prev.continued_by(next);
             if !continues {
                 return false;
             }
@@ -220,6 +328,8 @@ impl VmaSet {
         if let Some((_, v)) = self.map.range_mut(..old_end).next_back() {
             if v.end == old_end && matches!(v.kind, VmaKind::Anon) {
                 v.end = new_end;
+                let start = v.start;
+                self.merge_around(start, new_end);
                 return true;
             }
         }

@@ -1,9 +1,10 @@
 //! Memory syscalls: brk, mmap, munmap, mprotect, madvise, mremap.
 
+use crate::fs::vfs::makedev;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::loader::InodeBacking;
-use crate::mm::{Placement, VmaKind};
+use crate::mm::{Placement, SharedMem, VmaKind};
 use crate::SysResult;
 use alloc::sync::Arc;
 use umbra_abi::flags::{MapFlags, Prot, MAP_TYPE};
@@ -18,8 +19,25 @@ pub fn sys_brk<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
     Ok(p.mm.set_brk(frames, addr) as usize)
 }
 
-/// mmap(2): anonymous and private file mappings. Shared writable file mappings
-/// are not supported yet (ENODEV).
+/// The backing of a file mapped with mmap(2): the file's size bounds it (a
+/// page wholly past the end of the file is SIGBUS, or EFAULT for the kernel).
+struct MmapBacking(Arc<dyn crate::fs::Inode>);
+
+impl crate::mm::Backing for MmapBacking {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> crate::KResult<usize> {
+        crate::mm::Backing::read_at(&InodeBacking(self.0.clone()), off, buf)
+    }
+    fn size(&self) -> Option<u64> {
+        self.0.metadata().ok().map(|m| m.size)
+    }
+}
+
+/// MAP_32BIT (x86_64 only): place the mapping in the first 2 GiB.
+const MAP_32BIT: u32 = 0x40;
+
+/// mmap(2): anonymous (private or shared) and private file mappings; MAP_SHARED
+/// of /dev/zero is shared anonymous memory. Shared writable file mappings are
+/// not supported yet (ENODEV).
 pub fn sys_mmap<H: Host>(
     k: &mut Kernel<H>,
     addr: u64,
@@ -29,44 +47,100 @@ pub fn sys_mmap<H: Host>(
     fd: i32,
     off: u64,
 ) -> SysResult {
-    let prot = Prot::from_bits_retain(prot);
-    if prot.bits() & !0x7 != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // mmap ignores unknown protection bits (mprotect refuses them).
+    let prot = Prot::from_bits_retain(prot & 0x7);
     let f = MapFlags::from_bits_retain(flags);
     let typ = flags & MAP_TYPE;
-    if typ != MapFlags::SHARED.bits()
-        && typ != MapFlags::PRIVATE.bits()
-        && typ != MapFlags::SHARED_VALIDATE.bits()
-    {
+    let anon = f.contains(MapFlags::ANONYMOUS);
+    let shared = match typ {
+        t if t == MapFlags::PRIVATE.bits() => false,
+        t if t == MapFlags::SHARED.bits() => true,
+        // MAP_SHARED|MAP_PRIVATE is MAP_SHARED_VALIDATE: files only.
+        t if t == MapFlags::SHARED_VALIDATE.bits() && !anon => {
+            const KNOWN: u32 = 0x0f
+                | 0x10
+                | 0x20
+                | 0x40
+                | 0x100
+                | 0x800
+                | 0x1000
+                | 0x2000
+                | 0x4000
+                | 0x8000
+                | 0x10000
+                | 0x20000
+                | 0x40000
+                | 0x80000
+                | 0x100000
+                | 0xfc00_0000;
+            if flags & !KNOWN != 0 {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            true
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if !off.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
-    if !off.is_multiple_of(4096) {
+    if len == 0 {
         return Err(Errno::EINVAL);
     }
     let placement = if f.contains(MapFlags::FIXED_NOREPLACE) {
         Placement::FixedNoReplace
     } else if f.contains(MapFlags::FIXED) {
         Placement::Fixed
+    } else if flags & MAP_32BIT != 0 && cfg!(target_arch = "x86_64") {
+        Placement::Low32
     } else {
         Placement::Hint
     };
-    if placement != Placement::Hint && !addr.is_multiple_of(4096) {
+    if placement != Placement::Hint && placement != Placement::Low32 && !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
-    let kind = if f.contains(MapFlags::ANONYMOUS) {
-        if typ != MapFlags::PRIVATE.bits() {
-            // Shared anonymous memory needs shared frames across fork; until then
-            // it behaves as private, which is exact for a process without children.
+    let plen = crate::mm::page_ceil(len).ok_or(Errno::ENOMEM)?;
+    // The page offset plus the length must not wrap (Linux's check for all
+    // mappings).
+    if (off >> 12).checked_add(plen >> 12).is_none() {
+        return Err(Errno::EOVERFLOW);
+    }
+    let kind = if anon {
+        if shared {
+            VmaKind::Shared {
+                obj: SharedMem::new(&k.frames, plen),
+                offset: 0,
+            }
+        } else {
+            VmaKind::Anon
         }
-        VmaKind::Anon
     } else {
         let file = k.proc().fds.get(fd)?;
         let inode = match file.inode() {
             Some(i) if i.kind() == crate::fs::FileType::Regular => i.clone(),
+            Some(i)
+                if i.kind() == crate::fs::FileType::CharDevice
+                    && i.metadata().is_ok_and(|m| m.rdev == makedev(1, 5)) =>
+            {
+                // /dev/zero: anonymous memory, shared or private.
+                let kind = if shared {
+                    VmaKind::Shared {
+                        obj: SharedMem::new(&k.frames, plen),
+                        offset: 0,
+                    }
+                } else {
+                    VmaKind::Anon
+                };
+                let (p, _, frames, _) = k.parts();
+                let start = p.mm.map(frames, addr, plen, prot, kind, placement)?;
+                return Ok(start as usize);
+            }
             _ => return Err(Errno::ENODEV),
         };
-        if typ != MapFlags::PRIVATE.bits() && prot.contains(Prot::WRITE) {
+        // A regular file's offsets end at i64::MAX (MAX_LFS_FILESIZE).
+        if off > i64::MAX as u64 - plen {
+            return Err(Errno::EOVERFLOW);
+        }
+        if shared && prot.contains(Prot::WRITE) {
             return Err(Errno::ENODEV);
         }
         if !file.readable() {
@@ -74,7 +148,7 @@ pub fn sys_mmap<H: Host>(
         }
         let file_end = u64::MAX;
         VmaKind::File {
-            backing: Arc::new(InodeBacking(inode)),
+            backing: Arc::new(MmapBacking(inode)),
             offset: off,
             file_end,
         }
@@ -141,9 +215,9 @@ pub fn sys_mremap<H: Host>(
     old_len: u64,
     new_len: u64,
     flags: u32,
-    _new: u64,
+    new: u64,
 ) -> SysResult {
     let (p, _, frames, _) = k.parts();
-    p.mm.mremap(frames, old, old_len, new_len, flags)
+    p.mm.mremap(frames, old, old_len, new_len, flags, new)
         .map(|a| a as usize)
 }

@@ -151,6 +151,20 @@ pub struct PtraceHost {
     /// What the arch decided at start-up.
     #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
     arch: arch::HostArch,
+    /// The host's limit of mappings per process (vm.max_map_count).
+    max_map_count: usize,
+}
+
+/// Host mappings a stub keeps for itself (code, data, batch page), with room
+/// to spare.
+const STUB_OWN_MAPPINGS: usize = 64;
+
+/// The host's vm.max_map_count (65530 if it cannot be read).
+fn host_max_map_count() -> usize {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(65530)
 }
 
 fn log_line(level: LogLevel, msg: fmt::Arguments<'_>) {
@@ -295,6 +309,7 @@ impl PtraceHost {
             my_pid: sys::getpid(),
             raw_tty,
             arch: arch::HostArch::probe(),
+            max_map_count: host_max_map_count(),
         };
         arch::after_new(&mut host);
         Ok(host)
@@ -824,6 +839,15 @@ impl HostMemory for PtraceHost {
                 ptrace::kill_and_reap(st.pid);
             }
         }
+    }
+
+    fn mm_near_map_limit(&self, mm: MmId, more_ops: usize) -> bool {
+        let Some(st) = self.stubs.get(&mm.0) else {
+            return false;
+        };
+        // Each queued op adds at most two host mappings (splits at both ends).
+        let bound = st.tracker.regions() + 2 * (st.pending.len() + more_ops) + STUB_OWN_MAPPINGS;
+        bound >= self.max_map_count
     }
 
     fn mm_apply(&mut self, mm: MmId, ops: &[MapOp]) -> Result<(), HostError> {

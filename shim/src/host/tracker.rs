@@ -94,8 +94,7 @@ impl Tracker {
         (va < r.end).then_some((r.phys + (va - s), r.prot))
     }
 
-    /// Number of regions (for tests).
-    #[cfg(test)]
+    /// Number of regions: an upper bound of the host mappings they need.
     pub fn regions(&self) -> usize {
         self.map.len()
     }

@@ -1,0 +1,286 @@
+/* mm_limits: the limits and argument checks of the mapping calls. The map
+ * count (vm.max_map_count) bounds splits; mmap refuses bad types, offsets
+ * and flags as Linux does; MAP_32BIT places below 2 GiB; a file mapping
+ * past the end of its file gives SIGBUS to the guest and EFAULT to write();
+ * mremap with MREMAP_FIXED and MREMAP_DONTUNMAP; and many pages touched in
+ * a pattern no host can merge ("hostmaps", run with a large --mem). Prints
+ * errno names and relations, never addresses. Arguments name the sections
+ * to run (all when none, except hostmaps). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common.h"
+
+#define PAGE 4096UL
+
+static const char *en(int e)
+{
+	switch (e) {
+	case EOVERFLOW: return "EOVERFLOW";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ENODEV: return "ENODEV";
+	default: return errname(e);
+	}
+}
+
+static void show(const char *what, void *p)
+{
+	if (p == MAP_FAILED)
+		printf("%s: -1 %s\n", what, en(errno));
+	else
+		printf("%s: ok\n", what);
+}
+
+static void sec_maxmap(void)
+{
+	/* Make every other page of a large mapping PROT_NONE until a split
+	 * fails: Linux stops at vm.max_map_count (65530) VMAs. */
+	size_t n = 70000;
+	char *m = mmap(NULL, 2 * n * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (m == MAP_FAILED) {
+		printf("maxmap mmap: -1 %s\n", en(errno));
+		return;
+	}
+	size_t i;
+	int err = 0;
+	for (i = 0; i < n; i++) {
+		if (mprotect(m + 2 * i * PAGE, PAGE, PROT_NONE)) {
+			err = errno;
+			break;
+		}
+	}
+	/* Two VMAs per split page, plus the few the program has. */
+	printf("maxmap: split stopped with %s, within the limit: %s\n", en(err),
+	       i >= 32700 && i <= 32766 ? "yes" : "no");
+	/* mmap fails the same way once the count is reached. */
+	void *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *q = mmap(NULL, PAGE, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *r = mmap(NULL, PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("maxmap: three more mmaps: %s\n",
+	       p == MAP_FAILED || q == MAP_FAILED || r == MAP_FAILED ? "ENOMEM" : "ok");
+	/* munmap that splits is refused too. */
+	int u = munmap(m + (2 * n - 3) * PAGE, PAGE);
+	printf("maxmap: munmap in the middle: %s\n", u ? en(errno) : "ok");
+	/* Unmapping it all works, and the count is free again. */
+	printf("maxmap: munmap all: %d\n", munmap(m, 2 * n * PAGE));
+	void *s = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("maxmap: mmap after: %s\n", s == MAP_FAILED ? en(errno) : "ok");
+}
+
+static void sec_args(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	if (fd < 0)
+		fd = open("/dev/zero", O_RDONLY);
+	show("anon offset -4096", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+				       (off_t)-4096));
+	show("file offset -4096", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, (off_t)-4096));
+	show("file offset 2^62", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, (off_t)1 << 62));
+	show("file offset 2^63-4096",
+	     mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, (off_t)0x7ffffffffffff000LL));
+	show("file offset 2^63-8192 len 8192",
+	     mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd, (off_t)0x7fffffffffffe000LL));
+	show("file offset 2^63-8192 len 4096",
+	     mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, (off_t)0x7fffffffffffe000LL));
+	show("file offset unaligned", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 100));
+	show("anon shared|private", mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("file shared|private", mmap(NULL, PAGE, PROT_READ, MAP_SHARED | MAP_PRIVATE, fd, 0));
+	show("file shared_validate unknown flag",
+	     mmap(NULL, PAGE, PROT_READ, MAP_SHARED | MAP_PRIVATE | 0x800000, fd, 0));
+	show("no type", mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0));
+	show("length 0", mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("length huge", mmap(NULL, (size_t)-PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("bad prot", mmap(NULL, PAGE, 0x100, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("bad fd", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 999, 0));
+	close(fd);
+}
+
+static void sec_map32(void)
+{
+#ifdef MAP_32BIT
+	int ok = 1;
+	for (int i = 0; i < 8; i++) {
+		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+		if (p == MAP_FAILED || (uintptr_t)p + (1 << 20) > 0x80000000UL)
+			ok = 0;
+		else
+			p[5] = 1;
+	}
+	printf("map32: below 2 GiB: %s\n", ok ? "yes" : "no");
+#else
+	printf("map32: below 2 GiB: yes\n");
+#endif
+}
+
+static sigjmp_buf jb;
+static volatile sig_atomic_t got;
+
+static void on_sig(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	got = sig;
+	siglongjmp(jb, 1);
+}
+
+static void sec_eof(void)
+{
+	const char *path = "mm_limits_eof.tmp";
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int out = open("mm_limits_out.tmp", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || out < 0) {
+		printf("eof open: -1 %s\n", en(errno));
+		return;
+	}
+	unlink(path);
+	unlink("mm_limits_out.tmp");
+	write(fd, "abc", 3);
+	char *m = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		printf("eof mmap: -1 %s\n", en(errno));
+		return;
+	}
+	printf("eof: in the file: %c%c%c, then %d\n", m[0], m[1], m[2], m[100]);
+	long r = write(out, m, 10);
+	printf("eof: write from the first page: %ld\n", r);
+	r = write(out, m + PAGE, 10);
+	printf("eof: write from past the end: %ld %s\n", r, r < 0 ? en(errno) : "");
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sig;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	got = 0;
+	if (sigsetjmp(jb, 1) == 0) {
+		volatile char c = m[2 * PAGE + 7];
+		(void)c;
+	}
+	printf("eof: reading past the end: %s\n",
+	       got == SIGBUS ? "SIGBUS" : got == SIGSEGV ? "SIGSEGV" : "no signal");
+	/* The file grows: the page is there now. */
+	pwrite(fd, "x", 1, 2 * PAGE + 7);
+	got = 0;
+	char c = 0;
+	if (sigsetjmp(jb, 1) == 0)
+		c = m[PAGE];
+	printf("eof: after growing the file: %s %d\n", got ? "signal" : "no signal", c);
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	close(fd);
+	close(out);
+}
+
+static void sec_mremap(void)
+{
+	char *a = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *b = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	strcpy(a, "moved");
+	strcpy(b + 6 * PAGE, "old");
+	/* Move onto part of b: what was there goes. */
+	char *r = mremap(a, 4 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, b + 5 * PAGE);
+	printf("fixed: at the target %s, contents %s\n", r == b + 5 * PAGE ? "yes" : "no",
+	       r == MAP_FAILED ? "-" : r);
+	printf("fixed: old range gone: %s\n",
+	       mprotect(a, PAGE, PROT_READ) && errno == ENOMEM ? "yes" : "no");
+	printf("fixed: the rest of b stays: %d\n", b[4 * PAGE] == 0 && b[7 * PAGE] == 0);
+	r = mremap(b, PAGE, PAGE, MREMAP_FIXED, b + 3 * PAGE);
+	printf("fixed without maymove: %s\n", r == MAP_FAILED ? en(errno) : "ok");
+	r = mremap(b, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, b + PAGE);
+	printf("fixed overlapping: %s\n", r == MAP_FAILED ? en(errno) : "ok");
+	r = mremap(b, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, b + 3 * PAGE + 1);
+	printf("fixed unaligned: %s\n", r == MAP_FAILED ? en(errno) : "ok");
+	r = mremap(b, PAGE, PAGE, 8);
+	printf("bad flag: %s\n", r == MAP_FAILED ? en(errno) : "ok");
+#ifdef MREMAP_DONTUNMAP
+	char *d = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	strcpy(d, "kept");
+	r = mremap(d, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0);
+	if (r == MAP_FAILED) {
+		printf("dontunmap: -1 %s\n", en(errno));
+	} else {
+		printf("dontunmap: new has %s, old reads %d\n", r, d[0]);
+	}
+	r = mremap(d, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0);
+	printf("dontunmap growing: %s\n", r == MAP_FAILED ? en(errno) : "ok");
+#else
+	printf("dontunmap: new has kept, old reads 0\n");
+	printf("dontunmap growing: EINVAL\n");
+#endif
+}
+
+static void sec_hostmaps(void)
+{
+	/* 300 MiB: the even pages first, then the odd ones, so that no two
+	 * neighbouring pages have neighbouring frames. */
+	size_t n = 300UL * 256;
+	unsigned char *m = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		printf("hostmaps mmap: -1 %s\n", en(errno));
+		return;
+	}
+	for (size_t i = 0; i < n; i += 2)
+		m[i * PAGE] = (unsigned char)(i * 7 + 1);
+	for (size_t i = 1; i < n; i += 2)
+		m[i * PAGE] = (unsigned char)(i * 7 + 1);
+	unsigned long bad = 0;
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = pass; i < n; i += 2)
+			bad += m[i * PAGE] != (unsigned char)(i * 7 + 1);
+	printf("hostmaps: %lu pages touched, %lu wrong\n", (unsigned long)n, bad);
+	/* A child forked now starts with all of them too. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		unsigned long sum = 0;
+		for (size_t i = 0; i < n; i += 3)
+			sum += m[i * PAGE];
+		for (size_t i = 0; i < n; i += 5)
+			m[i * PAGE] = 0;
+		_exit(sum ? 0 : 1);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("hostmaps: child exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+	printf("hostmaps: munmap %d\n", munmap(m, n * PAGE));
+}
+
+struct section {
+	const char *name;
+	void (*fn)(void);
+	int by_default;
+};
+
+static const struct section sections[] = {
+	{"maxmap", sec_maxmap, 1},
+	{"args", sec_args, 1},
+	{"map32", sec_map32, 1},
+	{"eof", sec_eof, 1},
+	{"mremap", sec_mremap, 1},
+	{"hostmaps", sec_hostmaps, 0},
+};
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	int n = sizeof sections / sizeof sections[0];
+	for (int i = 0; i < n; i++) {
+		int want = argc == 1 && sections[i].by_default;
+		for (int a = 1; a < argc; a++)
+			want |= !strcmp(argv[a], sections[i].name);
+		if (want)
+			sections[i].fn();
+	}
+	return 0;
+}
