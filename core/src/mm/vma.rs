@@ -63,9 +63,9 @@ pub struct Vma {
 
 impl Vma {
     /// Whether its pages are shared between the processes that map it rather
-    /// than copied on write (no mapping kind is yet).
+    /// than copied on write (shared memory objects).
     pub fn is_shared(&self) -> bool {
-        false
+        self.kind.is_shared()
     }
 }
 
