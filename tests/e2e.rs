@@ -131,7 +131,14 @@ fn help_mentions_every_flag() {
     out.assert_code(0);
     let text = out.stdout_text() + &out.stderr_text();
     for flag in [
-        "run", "--initrd", "--mem", "--env", "--cwd", "--strace", "--cpu",
+        "run",
+        "--initrd",
+        "--mem",
+        "--env",
+        "--cwd",
+        "--strace",
+        "--cpu",
+        "--quiet-unsupported",
     ] {
         assert!(
             text.contains(flag),

@@ -83,3 +83,53 @@ fn static_glibc_cxx_hello() {
     );
     compare(&native, &umbra);
 }
+
+/// umbra-only (natively the calls exist): the first ENOSYS of each syscall
+/// is named on umbra's stderr, once; `--quiet-unsupported` silences it, and
+/// the calls libcs probe (clone3) are named only under `--strace`.
+#[test]
+fn unsupported_calls_are_named_once() {
+    for libc in Libc::ALL {
+        let mut run = Run::guest(libc, "procctl").args(&["enosys"]);
+        run.umbra_flags.clear();
+        let out = run.umbra();
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout_text(),
+            "== enosys\n\
+             io_uring_setup: -1 ENOSYS\n\
+             io_uring_setup again: -1 ENOSYS\n\
+             syscall 1000: -1 ENOSYS\n\
+             clone3: -1 ENOSYS\n",
+            "{}",
+            out.describe()
+        );
+        let nr = 425; // the same on every arch
+        assert_eq!(
+            out.stderr_text(),
+            format!(
+                "umbra: unsupported syscall io_uring_setup ({nr}): ENOSYS\n\
+                 umbra: unsupported syscall unknown (1000): ENOSYS\n"
+            ),
+            "{}",
+            out.describe()
+        );
+        let quiet = run.clone().umbra_flag("--quiet-unsupported").umbra();
+        quiet.assert_code(0);
+        assert_eq!(quiet.stdout, out.stdout, "{}", quiet.describe());
+        assert_eq!(quiet.stderr_text(), "", "{}", quiet.describe());
+    }
+}
+
+/// The credential, capability and prctl sections of `procctl`.
+const PROCCTL: &[&str] = &["prctl", "ids", "caps", "kill", "files", "setuid_exec"];
+
+#[test]
+fn procctl_musl() {
+    assert_same(&Run::guest(Libc::Musl, "procctl").args(PROCCTL));
+}
+
+#[test]
+fn procctl_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "procctl").args(PROCCTL));
+}

@@ -29,6 +29,9 @@ pub struct Config {
     pub hostname: String,
     /// Trace every syscall through `Host::log`.
     pub strace: bool,
+    /// Do not name the unsupported syscalls a guest makes (each is named
+    /// once on stderr otherwise; see `Kernel::report_enosys`).
+    pub quiet_unsupported: bool,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             timeout_ns: None,
             hostname: String::from("umbra"),
             strace: false,
+            quiet_unsupported: false,
         }
     }
 }

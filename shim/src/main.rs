@@ -43,6 +43,9 @@ Options of `run`:
   --cwd DIR       working directory of the guest program (default /)
   --strace        print every guest syscall with its arguments and result on
                   stderr
+  --quiet-unsupported
+                  do not name the syscalls umbra does not implement (by
+                  default the first ENOSYS of each is named on stderr)
   --cpu N         pin umbra and its stub processes to host CPU N (default: the
                   CPU umbra starts on)
   --max-fds N     open file limit per guest process (default 1024)
@@ -151,6 +154,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             }
             "--cwd" => r.cfg.cwd = value(&mut i, a)?,
             "--strace" => r.cfg.strace = true,
+            "--quiet-unsupported" => r.cfg.quiet_unsupported = true,
             "--cpu" => {
                 let v = value(&mut i, a)?;
                 r.cpu = Some(

@@ -261,7 +261,13 @@ impl<H: Host> Kernel<H> {
         self.next_pid += 1;
         let exe = node.absolute_path();
         let (mm, regs) = self
-            .load_program(&node, &argv, &envp, prog.as_bytes())
+            .load_program(
+                &node,
+                &argv,
+                &envp,
+                prog.as_bytes(),
+                &crate::task::cred::Creds::root(),
+            )
             .map_err(|e| match e {
                 ExecError::Elf(e) => BootError::BadExecutable(prog.clone(), e),
                 ExecError::Errno(e) => BootError::NotFound(prog.clone(), e),
@@ -280,6 +286,7 @@ impl<H: Host> Kernel<H> {
             cred,
             euid: 0,
             egid: 0,
+            creds: crate::task::cred::Creds::root(),
             sigactions: [SigAction::default(); 64],
             rlimits: default_rlimits(self.cfg.max_fds, self.cfg.stack_limit),
             thread: Thread::new(pid, regs),
@@ -311,6 +318,7 @@ impl<H: Host> Kernel<H> {
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
         execfn: &[u8],
+        ids: &crate::task::cred::Creds,
     ) -> Result<(AddressSpace, crate::arch::UserRegs), ExecError> {
         let inode = node.inode().clone();
         let meta = inode.metadata().map_err(ExecError::Errno)?;
@@ -331,10 +339,11 @@ impl<H: Host> Kernel<H> {
                     argv,
                     envp,
                     execfn,
-                    uid: 0,
-                    euid: 0,
-                    gid: 0,
-                    egid: 0,
+                    uid: ids.ruid,
+                    euid: ids.euid,
+                    gid: ids.rgid,
+                    egid: ids.egid,
+                    secure: ids.euid != ids.ruid || ids.egid != ids.rgid,
                     random,
                     stack_limit: self.cfg.stack_limit as u64,
                 };
@@ -691,9 +700,11 @@ impl<H: Host> Kernel<H> {
         self.proc().thread.deadline.is_some_and(|d| now >= d)
     }
 
-    /// Reports an unknown syscall by name: with `--strace` every time, otherwise
-    /// not at all (a guest probing for optional calls must not clutter stderr),
-    /// but the set of numbers seen is kept for `unsupported_syscalls`.
+    /// Reports a syscall umbra does not implement, by name: the first call of
+    /// each number is named on stderr (a user needs that hint when a program
+    /// fails), unless `--quiet-unsupported`; with `--strace`, every call is.
+    /// The calls of [`PROBED_SYSCALLS`], which libcs try and do without, are
+    /// named only under `--strace`.
     pub(crate) fn report_enosys(&mut self, nr: u64) {
         let (w, b) = ((nr / 64) as usize, nr % 64);
         let first = match self.enosys_seen.get_mut(w) {
@@ -704,8 +715,9 @@ impl<H: Host> Kernel<H> {
             }
             None => true,
         };
-        if self.cfg.strace {
-            let _ = first;
+        let probe = usize::try_from(nr).is_ok_and(|n| PROBED_SYSCALLS.contains(&n));
+        let quiet = self.cfg.quiet_unsupported || probe || !first;
+        if self.cfg.strace || !quiet {
             let name = umbra_abi::syscall::nr::name(nr as usize).unwrap_or("unknown");
             self.host.log(
                 LogLevel::Warn,
@@ -714,6 +726,13 @@ impl<H: Host> Kernel<H> {
         }
     }
 }
+
+/// Calls umbra answers with ENOSYS on purpose and does not name unasked: C
+/// libraries probe them at start-up or before a fallback, and do as well
+/// without them. glibc registers restartable sequences (rseq) at start-up
+/// and tries clone3 before clone (posix_spawn, system).
+pub const PROBED_SYSCALLS: &[usize] =
+    &[umbra_abi::syscall::nr::RSEQ, umbra_abi::syscall::nr::CLONE3];
 
 /// The command name of an executable path: its last component, at most 15 bytes.
 pub(crate) fn comm_of(path: &[u8]) -> Vec<u8> {

@@ -119,6 +119,7 @@ impl<H: Host> Kernel<H> {
             cred: parent.cred.clone(),
             euid: parent.euid,
             egid: parent.egid,
+            creds: parent.creds.for_child(),
             sigactions: parent.sigactions,
             rlimits: parent.rlimits,
             thread,
@@ -235,6 +236,44 @@ impl<H: Host> Kernel<H> {
         Err(Errno::ELOOP)
     }
 
+    /// The credentials the current process has after executing `node`: a
+    /// set-user-id (set-group-id, with group execute) program's owner
+    /// becomes the effective id unless no_new_privs; saved and file-system
+    /// ids follow the effective ones. Capabilities as Linux's without file
+    /// capabilities: root (real or effective) gets the bounding set
+    /// permitted, effective when its euid is 0; others none. keepcaps is
+    /// cleared, and a set-id exec is not dumpable and loses its
+    /// parent-death signal.
+    fn exec_creds(&mut self, node: &crate::fs::PathRef) -> KResult<crate::task::cred::Creds> {
+        let meta = node.inode().metadata()?;
+        let mut c = self.proc().creds.clone();
+        if !c.no_new_privs {
+            if meta.mode & 0o4000 != 0 {
+                c.euid = meta.uid;
+            }
+            if meta.mode & 0o2010 == 0o2010 {
+                c.egid = meta.gid;
+            }
+        }
+        c.suid = c.euid;
+        c.fsuid = c.euid;
+        c.sgid = c.egid;
+        c.fsgid = c.egid;
+        c.caps.permitted = if c.euid == 0 || c.ruid == 0 {
+            c.caps.bounding | c.caps.inheritable
+        } else {
+            0
+        };
+        c.caps.effective = if c.euid == 0 { c.caps.permitted } else { 0 };
+        c.keepcaps = false;
+        c.dumpable = crate::task::cred::DUMPABLE_DEFAULT;
+        if c.euid != c.ruid || c.egid != c.rgid {
+            c.dumpable = 0;
+            c.pdeathsig = 0;
+        }
+        Ok(c)
+    }
+
     /// execve(2) for the current process. On success the process runs the new
     /// program; on failure it is untouched.
     pub(crate) fn exec(
@@ -244,7 +283,8 @@ impl<H: Host> Kernel<H> {
         envp: Vec<Vec<u8>>,
     ) -> KResult<()> {
         let (node, argv) = self.resolve_exec(path, argv)?;
-        let loaded = self.load_program(&node, &argv, &envp, path);
+        let creds = self.exec_creds(&node)?;
+        let loaded = self.load_program(&node, &argv, &envp, path, &creds);
         let (mm, regs) = loaded.map_err(|e| match e {
             ExecError::Elf(e) => {
                 if let crate::loader::ElfError::WrongAbi(_) = e {
@@ -262,6 +302,8 @@ impl<H: Host> Kernel<H> {
         let pid = self.cur;
         crate::syscall::futex::release_child_tid(self, pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        p.creds = creds;
+        p.sync_cred();
         let old: AddressSpace = core::mem::replace(&mut p.mm, mm);
         p.thread.regs = regs;
         let closed = p.fds.close_on_exec();
@@ -301,6 +343,21 @@ impl<H: Host> Kernel<H> {
     /// Ends a process: frees its memory and files, reparents its children to
     /// pid 1, and leaves a zombie for its parent (with SIGCHLD), unless the
     /// parent ignores SIGCHLD.
+    /// The process orphans of a child of `ancestor` go to: the nearest live
+    /// process from `ancestor` up marked PR_SET_CHILD_SUBREAPER, else pid 1.
+    fn reaper_for(&self, mut ancestor: Pid) -> Pid {
+        while ancestor > 1 {
+            let Some(a) = self.procs.get(&ancestor) else {
+                break;
+            };
+            if a.creds.subreaper {
+                return ancestor;
+            }
+            ancestor = a.ppid;
+        }
+        1
+    }
+
     pub(crate) fn exit_process(&mut self, pid: Pid, status: ExitStatus) {
         crate::syscall::futex::release_child_tid(self, pid);
         let Some(p) = self.procs.remove(&pid) else {
@@ -346,12 +403,26 @@ impl<H: Host> Kernel<H> {
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);
         }
-        // Orphans go to pid 1.
+        // Orphans go to the nearest subreaper ancestor, else pid 1; those
+        // that asked for it get their parent-death signal.
+        let reaper = self.reaper_for(ppid);
+        let mut pdeath = Vec::new();
         for c in self.procs.values_mut().filter(|c| c.ppid == pid) {
-            c.ppid = 1;
+            c.ppid = reaper;
+            if c.creds.pdeathsig != 0 {
+                pdeath.push((c.pid, c.creds.pdeathsig));
+            }
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
-            z.ppid = 1;
+            z.ppid = reaper;
+        }
+        for (c, sig) in pdeath {
+            let info = crate::task::SigInfo {
+                signo: sig,
+                code: code::SI_USER,
+                ..Default::default()
+            };
+            let _ = self.send_signal(c, sig, info);
         }
         if pid == sid {
             self.console_session_exit(pid);

@@ -26,6 +26,8 @@ pub struct StackArgs<'a> {
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    /// AT_SECURE: the exec changed the ids (a set-id program).
+    pub secure: bool,
     /// 16 bytes for AT_RANDOM.
     pub random: [u8; 16],
     /// Maximum stack size (RLIMIT_STACK).
@@ -136,7 +138,7 @@ pub fn build_stack_as<H: HostMemory>(
         (AT_EUID, a.euid as u64),
         (AT_GID, a.gid as u64),
         (AT_EGID, a.egid as u64),
-        (AT_SECURE, 0),
+        (AT_SECURE, a.secure as u64),
         (AT_RANDOM, random),
         (AT_HWCAP, l.hwcap),
         (AT_CLKTCK, 100),

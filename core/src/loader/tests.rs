@@ -429,6 +429,7 @@ fn args<'a>(argv: &'a [Vec<u8>], envp: &'a [Vec<u8>], execfn: &'a [u8]) -> Stack
         euid: 1001,
         gid: 100,
         egid: 101,
+        secure: true,
         random: *b"0123456789abcdef",
         stack_limit: 8 << 20,
     }
@@ -498,7 +499,7 @@ fn stack_layout_decodes() {
     assert_eq!(aux(AT_PAGESZ), PAGE);
     assert_eq!((aux(AT_UID), aux(AT_EUID)), (1000, 1001));
     assert_eq!((aux(AT_GID), aux(AT_EGID)), (100, 101));
-    assert_eq!(aux(AT_SECURE), 0);
+    assert_eq!(aux(AT_SECURE), 1);
     let random = aux(AT_RANDOM);
     assert_eq!(e.read(random, 16).unwrap(), b"0123456789abcdef");
     assert_eq!(e.cstr(aux(AT_EXECFN)), b"/bin/prog");

@@ -103,11 +103,7 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         _NEWSELECT => return poll::sys_select(k, a[0] as i32, a[1], a[2], a[3], a[4]),
         PAUSE => return signal::sys_pause(k),
         GETPGRP => Ok(k.proc().pgid as usize),
-        // 32-bit ids and limits.
-        GETUID32 => Ok(k.proc().cred.uid as usize),
-        GETEUID32 => Ok(k.proc().euid as usize),
-        GETGID32 => Ok(k.proc().cred.gid as usize),
-        GETEGID32 => Ok(k.proc().egid as usize),
+        // Limits.
         UGETRLIMIT => proc::sys_rlimit32(k, a[0] as u32, a[1], false),
         SETRLIMIT => proc::sys_rlimit32(k, a[0] as u32, a[1], true),
         _ => {

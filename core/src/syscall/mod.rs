@@ -7,6 +7,7 @@
 #[cfg(target_arch = "arm")]
 mod arm;
 pub mod clone;
+pub mod cred;
 pub mod fs;
 pub mod futex;
 pub mod info;
@@ -136,10 +137,6 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         GETPID => Ok(k.cur as usize),
         GETTID => Ok(k.proc().thread.tid as usize),
         GETPPID => Ok(k.proc().ppid as usize),
-        GETUID => Ok(k.proc().cred.uid as usize),
-        GETEUID => Ok(k.proc().euid as usize),
-        GETGID => Ok(k.proc().cred.gid as usize),
-        GETEGID => Ok(k.proc().egid as usize),
         GETPGID => proc::sys_getpgid(k, a[0] as i32),
         GETSID => proc::sys_getsid(k, a[0] as i32),
         SET_TID_ADDRESS => proc::sys_set_tid_address(k, a[0]),
@@ -148,7 +145,6 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         GETRUSAGE => proc::sys_getrusage(k, a[0] as i32, a[1]),
         SCHED_YIELD => Ok(0),
         SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
-        PRCTL => proc::sys_prctl(k, a[0] as u32, a[1]),
         // arm64 and arm pass clone's tls before child_tid (flags, stack,
         // parent_tid, tls, child_tid); x86_64 passes child_tid first.
         #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]

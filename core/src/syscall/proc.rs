@@ -157,10 +157,28 @@ pub fn sys_sched_getaffinity<H: Host>(k: &mut Kernel<H>, len: usize, out: u64) -
     Ok(long)
 }
 
-/// prctl(2): PR_SET_NAME/PR_GET_NAME; others EINVAL.
-pub fn sys_prctl<H: Host>(k: &mut Kernel<H>, op: u32, arg: u64) -> SysResult {
+/// prctl(2): the name, the parent-death signal, dumpable, keepcaps, the
+/// capability bounding set, the subreaper mark, no_new_privs and the
+/// clear_child_tid address; other options EINVAL, as Linux's unknown ones.
+pub fn sys_prctl<H: Host>(k: &mut Kernel<H>, op: u32, a: [u64; 4]) -> SysResult {
+    use crate::task::cred::{CAP_LAST_CAP, CAP_SETPCAP};
+    const PR_SET_PDEATHSIG: u32 = 1;
+    const PR_GET_PDEATHSIG: u32 = 2;
+    const PR_GET_DUMPABLE: u32 = 3;
+    const PR_SET_DUMPABLE: u32 = 4;
+    const PR_GET_KEEPCAPS: u32 = 7;
+    const PR_SET_KEEPCAPS: u32 = 8;
     const PR_SET_NAME: u32 = 15;
     const PR_GET_NAME: u32 = 16;
+    const PR_CAPBSET_READ: u32 = 23;
+    const PR_CAPBSET_DROP: u32 = 24;
+    const PR_SET_CHILD_SUBREAPER: u32 = 36;
+    const PR_GET_CHILD_SUBREAPER: u32 = 37;
+    const PR_SET_NO_NEW_PRIVS: u32 = 38;
+    const PR_GET_NO_NEW_PRIVS: u32 = 39;
+    const PR_GET_TID_ADDRESS: u32 = 40;
+    let arg = a[0];
+    let int_out = |k: &mut Kernel<H>, v: i32| k.user().write(UserOutPtr::<i32>::new(arg), &v);
     match op {
         PR_SET_NAME => {
             let mut name = [0u8; 16];
@@ -174,6 +192,78 @@ pub fn sys_prctl<H: Host>(k: &mut Kernel<H>, op: u32, arg: u64) -> SysResult {
             let comm = k.proc().comm.clone();
             name[..comm.len().min(15)].copy_from_slice(&comm[..comm.len().min(15)]);
             k.user().write_bytes(arg, &name)?;
+            Ok(0)
+        }
+        PR_SET_PDEATHSIG => {
+            if arg > umbra_abi::signal::NSIG as u64 {
+                return Err(Errno::EINVAL);
+            }
+            k.proc().creds.pdeathsig = arg as u32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            let v = k.proc().creds.pdeathsig as i32;
+            int_out(k, v)?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(k.proc().creds.dumpable as usize),
+        PR_SET_DUMPABLE => {
+            if arg > 1 {
+                return Err(Errno::EINVAL);
+            }
+            k.proc().creds.dumpable = arg as u32;
+            Ok(0)
+        }
+        PR_GET_KEEPCAPS => Ok(k.proc().creds.keepcaps as usize),
+        PR_SET_KEEPCAPS => {
+            if arg > 1 {
+                return Err(Errno::EINVAL);
+            }
+            k.proc().creds.keepcaps = arg == 1;
+            Ok(0)
+        }
+        PR_CAPBSET_READ => {
+            if arg > CAP_LAST_CAP as u64 {
+                return Err(Errno::EINVAL);
+            }
+            Ok((k.proc().creds.caps.bounding >> arg & 1) as usize)
+        }
+        PR_CAPBSET_DROP => {
+            let c = &mut k.proc().creds;
+            if !c.capable(CAP_SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            if arg > CAP_LAST_CAP as u64 {
+                return Err(Errno::EINVAL);
+            }
+            c.caps.bounding &= !(1u64 << arg);
+            Ok(0)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            k.proc().creds.subreaper = arg != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            let v = k.proc().creds.subreaper as i32;
+            int_out(k, v)?;
+            Ok(0)
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if arg != 1 || a[1..].iter().any(|&x| x != 0) {
+                return Err(Errno::EINVAL);
+            }
+            k.proc().creds.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => {
+            if a.iter().any(|&x| x != 0) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(k.proc().creds.no_new_privs as usize)
+        }
+        PR_GET_TID_ADDRESS => {
+            let v = k.proc().thread.clear_child_tid;
+            super::uabi::write_longs(k, arg, &[v])?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

@@ -207,16 +207,46 @@ pub fn sys_kill<H: Host>(k: &mut Kernel<H>, pid: i32, sig: u32) -> SysResult {
         signo: sig,
         code: code::SI_USER,
         pid: k.cur,
-        uid: k.proc().cred.uid,
+        uid: k.proc().creds.ruid,
         ..SigInfo::default()
     };
+    // As Linux: success if any target could be signalled, else the error.
+    let mut denied = false;
+    let mut sent = false;
     for t in targets {
+        if !may_kill(k, t, sig) {
+            denied = true;
+            continue;
+        }
+        sent = true;
         if init_shields(k, t, sig) {
             continue;
         }
         k.send_signal(t, sig, info)?;
     }
+    if denied && !sent {
+        return Err(Errno::EPERM);
+    }
     Ok(0)
+}
+
+/// check_kill_permission: the sender's real or effective uid is the
+/// target's real or saved one, or the sender has CAP_KILL, or the signal is
+/// SIGCONT within the session.
+fn may_kill<H: Host>(k: &mut Kernel<H>, target: crate::task::Pid, sig: u32) -> bool {
+    let (me, sid) = {
+        let p = k.proc();
+        (p.creds.clone(), p.sid)
+    };
+    let Some(t) = k.process(target) else {
+        return true;
+    };
+    let tc = &t.creds;
+    me.capable(crate::task::cred::CAP_KILL)
+        || [me.euid, me.ruid]
+            .iter()
+            .any(|&u| u == tc.ruid || u == tc.suid)
+        || (sig == SIGCONT && t.sid == sid)
 }
 
 /// tkill(2) and tgkill(2): one thread per process today, so the tid is the pid.

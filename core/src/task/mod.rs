@@ -1,5 +1,6 @@
 //! Tasks: processes, threads, their file tables, signal state, and scheduling
 //! state.
+pub mod cred;
 pub mod fd_table;
 pub mod futex;
 pub mod process;

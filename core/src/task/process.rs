@@ -210,6 +210,9 @@ pub struct Process {
     pub cred: Cred,
     pub euid: u32,
     pub egid: u32,
+    /// All the ids, the capabilities and the prctl state; `cred`, `euid`
+    /// and `egid` follow them (`sync_cred`).
+    pub creds: super::cred::Creds,
     pub sigactions: [SigAction; 64],
     pub rlimits: [Rlimit; 16],
     pub thread: Thread,
