@@ -9,11 +9,19 @@
 //!   following the size;
 //! - `pollnorm`: POLLRDNORM/POLLWRNORM reported (POLLWRNORM alone returned
 //!   never);
-//! - `select`: select(2) writes back the time left, pselect6 does not.
+//! - `select`: select(2) writes back the time left, pselect6 does not;
+//!
+//! and the `procfs_live` program: /proc as a live view through every route
+//! (/dev/fd in forked children, a cwd and a directory fd inside /proc),
+//! /proc/PID/fdinfo, zombies, /proc/sys files. The busybox tests run the
+//! issue's /dev/fd repro.
 
 use umbra_tests::{assert_same, Libc, Run};
 
 const PIPES: &[&str] = &["bigwrite", "readv", "pipesz", "pollnorm", "select"];
+const LIVE: &[&str] = &[
+    "devfd", "self", "cwd", "dirfd", "fdinfo", "zombie", "sysctl",
+];
 
 macro_rules! same_as_native {
     ($($test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
@@ -27,4 +35,20 @@ macro_rules! same_as_native {
 same_as_native! {
     pipes2_musl: Musl "pipes2" PIPES;
     pipes2_glibc: Glibc "pipes2" PIPES;
+    procfs_live_musl: Musl "procfs_live" LIVE;
+    procfs_live_glibc: Glibc "procfs_live" LIVE;
+}
+
+/// The issue's repro: a subshell (a forked child) reads an fd of its parent
+/// through /dev/fd; it failed now and then with ENOENT while procfs was a
+/// snapshot. Twenty children in a row.
+#[test]
+fn dev_fd_in_forked_subshells() {
+    assert_same(&Run::busybox(&[
+        "sh",
+        "-c",
+        "f=/tmp/devfd.$$; echo hello >$f; exec 7<$f; i=0; \
+         while [ $i -lt 20 ]; do (read x </dev/fd/7; echo $i $x); i=$((i+1)); done; \
+         rm -f $f",
+    ]));
 }

@@ -69,6 +69,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "pipes2",
     "futex",
     "procctl",
+    "procfs_live",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

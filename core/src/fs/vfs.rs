@@ -651,6 +651,11 @@ pub trait IoCtx {
     fn random(&mut self, buf: &mut [u8]);
     /// Wall-clock time in nanoseconds since the epoch.
     fn now_real(&self) -> u64;
+    /// The kernel's processes as procfs files show them, when the caller is
+    /// the kernel serving a read (see fs/procfs.rs).
+    fn proc_view(&self) -> Option<&dyn super::procfs::ProcView> {
+        None
+    }
 }
 
 impl<T: HostConsole + HostMisc + HostTime> IoCtx for T {

@@ -306,6 +306,7 @@ impl<H: Host> Kernel<H> {
             cpu: Default::default(),
         };
         self.procs.insert(pid, proc);
+        self.procfs_sync(pid);
         self.attach_console(&stdio, pid);
         Ok(pid)
     }
@@ -638,7 +639,9 @@ impl<H: Host> Kernel<H> {
                 self.host.log(LogLevel::Trace, format_args!("{t}) = ?"));
             }
         }
+        self.procfs_enter();
         let out = syscall::dispatch(self, nr, args);
+        self.procfs_leave();
         match out {
             Outcome::Ret(r) => {
                 self.epoch += 1;

@@ -152,6 +152,7 @@ impl<H: Host> Kernel<H> {
                 return Err(e);
             }
         }
+        self.procfs_sync(pid);
         self.epoch += 1;
         Ok(pid)
     }
@@ -324,6 +325,7 @@ impl<H: Host> Kernel<H> {
         crate::syscall::lock::closed_files(self, pid, &closed);
         drop(closed);
         old.destroy(&mut self.frames, &mut self.host);
+        self.procfs_sync(pid);
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);
         }
@@ -448,6 +450,7 @@ impl<H: Host> Kernel<H> {
                 },
             );
         }
+        self.procfs_sync(pid);
         if exit_signal != 0 {
             let (c, st) = match status {
                 ExitStatus::Exited(v) => (code::CLD_EXITED, v as i32),

@@ -1,32 +1,31 @@
 //! The kernel's side of procfs: the standard mounts at boot (/proc, and tmpfs on
-//! /tmp, /run and /dev/shm) and the refresh of the process summary procfs
-//! reads, done when a guest is about to look at /proc.
+//! /tmp, /run and /dev/shm), the process directory procfs names processes
+//! by, published at the moments it changes, and the live view the contents
+//! of /proc files are made from at each read (see fs/procfs.rs).
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::Kernel;
-use crate::fs::devfs::ConsoleFile;
-use crate::fs::pipe::{PipeReader, PipeWriter};
+use crate::config::Config;
 use crate::fs::procfs::{
-    new_procfs, FdEntry, MapEntry, MountLine, ProcInfo, ProcTable, SharedTable, SysSummary, USER_HZ,
+    new_procfs, MapEntry, MountLine, ProcEntry, ProcInfo, ProcView, SharedDir, SysSummary, USER_HZ,
 };
 use crate::fs::tmpfs::TmpFs;
-use crate::fs::vfs::{timespec_from_ns, Metadata, NewNode, SetAttr};
-use crate::fs::{Cred, FileType, FollowLast, Vfs};
-use crate::host::Host;
-use crate::mm::{VmaKind, VmaName};
-use crate::task::{JobState, Process, ThreadState, Zombie};
+use crate::fs::vfs::{timespec_from_ns, NewNode, SetAttr};
+use crate::fs::{Cred, FileType, FollowLast, IoCtx, Vfs};
+use crate::host::{ConsoleRead, ConsoleStream, Host, HostError};
+use crate::mm::{FrameAllocator, VmaKind, VmaName};
+use crate::task::{JobState, Pid, Process, ThreadState, Zombie};
 use umbra_abi::flags::Prot;
-use umbra_abi::structs::Timespec;
+use umbra_abi::structs::{Timespec, Winsize};
 
-/// What the kernel keeps for procfs: the table the inodes read and the
-/// mount id of /proc (to tell cheaply whether a cwd is inside it).
+/// What the kernel keeps for procfs: the directory the inodes name
+/// processes by.
 #[derive(Default)]
 pub(crate) struct ProcfsState {
-    pub(crate) table: SharedTable,
-    pub(crate) mount_id: Option<u32>,
+    pub(crate) dir: SharedDir,
 }
 
 impl<H: Host> Kernel<H> {
@@ -37,16 +36,8 @@ impl<H: Host> Kernel<H> {
     pub(crate) fn procfs_boot(&mut self) {
         let now = timespec_from_ns(self.host.now_real());
         if make_dir(&self.vfs, "/", "proc", 0o555, now) {
-            let root = new_procfs(self.vfs.alloc_anon_dev(), self.procfs.table.clone());
-            if self.vfs.mount_at("/proc", root, "proc").is_ok() {
-                self.procfs.mount_id = self
-                    .vfs
-                    .mounts()
-                    .iter()
-                    .rev()
-                    .find(|m| m.path == "/proc")
-                    .map(|m| m.id);
-            }
+            let root = new_procfs(self.vfs.alloc_anon_dev(), self.procfs.dir.clone());
+            let _ = self.vfs.mount_at("/proc", root, "proc");
         }
         for (parent, name, perm) in [
             ("/", "tmp", 0o1777),
@@ -107,39 +98,143 @@ impl<H: Host> Kernel<H> {
         }
     }
 
-    /// Refreshes what procfs shows. Called before path syscalls under /proc and
-    /// before reads and directory listings of procfs files.
-    pub(crate) fn procfs_touch(&mut self) {
-        let table = self.procfs.table.clone();
-        let mut new = ProcTable {
-            self_pid: self.cur,
-            procs: Default::default(),
-            sys: self.sys_summary(),
-        };
-        // Zombies keep the name they had while alive.
-        let old_comm: Vec<(u32, Vec<u8>)> = {
-            let t = table.lock();
-            self.zombies
-                .keys()
-                .filter_map(|pid| t.procs.get(pid).map(|p| (*pid, p.comm.clone())))
-                .collect()
-        };
-        for p in self.procs.values() {
-            let info = self.proc_info(p);
-            new.procs.insert(p.pid, info);
+    /// Publishes what procfs names of process `pid` as it is now: a new
+    /// entry when it appeared (spawn, fork) or exec'd, a zombie's when it
+    /// exited, none once reaped.
+    pub(crate) fn procfs_sync(&mut self, pid: Pid) {
+        let mut d = self.procfs.dir.lock();
+        if let Some(p) = self.procs.get(&pid) {
+            d.procs.insert(
+                pid,
+                ProcEntry {
+                    fds: Some(p.fds.live()),
+                    cwd: Some(p.cwd.clone()),
+                    exe: p.exe.clone(),
+                    comm: p.comm.clone(),
+                    euid: p.euid,
+                    egid: p.egid,
+                    zombie: false,
+                },
+            );
+        } else if self.zombies.contains_key(&pid) {
+            if let Some(e) = d.procs.get_mut(&pid) {
+                // Linux's zombie keeps its name and owners; nothing else.
+                e.fds = None;
+                e.cwd = None;
+                e.exe = Vec::new();
+                e.zombie = true;
+            }
+        } else {
+            d.procs.remove(&pid);
         }
-        for z in self.zombies.values() {
-            let comm = old_comm
-                .iter()
-                .find(|(pid, _)| *pid == z.pid)
-                .map(|(_, c)| c.clone())
-                .unwrap_or_default();
-            new.procs.insert(z.pid, zombie_info(z, comm));
-        }
-        *table.lock() = new;
     }
 
-    fn sys_summary(&self) -> SysSummary {
+    /// The start of a syscall of the current process: /proc/self is it.
+    pub(crate) fn procfs_enter(&mut self) {
+        let now = timespec_from_ns(self.host.now_real());
+        let mut d = self.procfs.dir.lock();
+        d.self_pid = self.cur;
+        d.now = now;
+    }
+
+    /// The end of a syscall of the current process: what only its own
+    /// syscalls change (its cwd, owners and name) is published.
+    pub(crate) fn procfs_leave(&mut self) {
+        let Some(p) = self.procs.get(&self.cur) else {
+            return;
+        };
+        let mut d = self.procfs.dir.lock();
+        let Some(e) = d.procs.get_mut(&self.cur) else {
+            return;
+        };
+        if !e
+            .cwd
+            .as_ref()
+            .is_some_and(|c| alloc::sync::Arc::ptr_eq(c, &p.cwd))
+        {
+            e.cwd = Some(p.cwd.clone());
+        }
+        e.euid = p.euid;
+        e.egid = p.egid;
+        if e.comm != p.comm {
+            e.comm.clone_from(&p.comm);
+        }
+    }
+
+    /// The I/O context of a read or write the kernel serves: the host, and
+    /// the kernel's state for procfs files.
+    pub(crate) fn io(&mut self) -> KernelIo<'_, H> {
+        KernelIo {
+            host: &mut self.host,
+            procs: &self.procs,
+            zombies: &self.zombies,
+            vfs: &self.vfs,
+            frames: &self.frames,
+            cfg: &self.cfg,
+            dir: &self.procfs.dir,
+            boot_time: self.boot_time,
+            next_pid: self.next_pid,
+            sys_since: self.sys_since,
+        }
+    }
+}
+
+/// The kernel as a file operation sees it: the host's console, clock and
+/// entropy, and a read-only view of the processes for procfs.
+pub(crate) struct KernelIo<'a, H: Host> {
+    host: &'a mut H,
+    procs: &'a BTreeMap<Pid, Process>,
+    zombies: &'a BTreeMap<Pid, Zombie>,
+    vfs: &'a Vfs,
+    frames: &'a FrameAllocator,
+    cfg: &'a Config,
+    dir: &'a SharedDir,
+    boot_time: u64,
+    next_pid: Pid,
+    sys_since: Option<(Pid, u64)>,
+}
+
+impl<H: Host> IoCtx for KernelIo<'_, H> {
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<ConsoleRead, HostError> {
+        IoCtx::console_read(self.host, buf)
+    }
+    fn console_write(&mut self, stream: ConsoleStream, data: &[u8]) -> Result<usize, HostError> {
+        IoCtx::console_write(self.host, stream, data)
+    }
+    fn console_is_tty(&self, stream: ConsoleStream) -> bool {
+        IoCtx::console_is_tty(&*self.host, stream)
+    }
+    fn console_winsize(&self) -> Option<Winsize> {
+        IoCtx::console_winsize(&*self.host)
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        IoCtx::random(self.host, buf)
+    }
+    fn now_real(&self) -> u64 {
+        IoCtx::now_real(&*self.host)
+    }
+    fn proc_view(&self) -> Option<&dyn ProcView> {
+        Some(self)
+    }
+}
+
+impl<H: Host> ProcView for KernelIo<'_, H> {
+    fn process(&self, pid: u32) -> Option<ProcInfo> {
+        if let Some(p) = self.procs.get(&pid) {
+            return Some(self.proc_info(p));
+        }
+        let z = self.zombies.get(&pid)?;
+        let comm = self
+            .dir
+            .lock()
+            .procs
+            .get(&pid)
+            .map(|e| e.comm.clone())
+            .unwrap_or_default();
+        Some(zombie_info(z, comm))
+    }
+
+    fn system(&self) -> SysSummary {
         let now_mono = self.host.now_mono();
         let now_real = self.host.now_real();
         let uptime_ns = now_mono.saturating_sub(self.boot_time);
@@ -154,7 +249,6 @@ impl<H: Host> Kernel<H> {
             mem_free_kb: self.frames.free_count() as u64 * 4,
             uptime_ns,
             btime: now_real.saturating_sub(uptime_ns) / 1_000_000_000,
-            now: timespec_from_ns(now_real),
             forks: u64::from(last_pid),
             running: u32::try_from(running).unwrap_or(u32::MAX),
             blocked: 0,
@@ -168,14 +262,22 @@ impl<H: Host> Kernel<H> {
                     path: m.path,
                     fstype: m.fstype,
                     ro: m.ro,
+                    id: m.id,
                 })
                 .collect(),
             hostname: self.cfg.hostname.clone(),
             osrelease: String::from(crate::syscall::info::UTS_RELEASE),
             version: String::from(crate::syscall::info::UTS_VERSION),
+            nr_open: self.cfg.max_fds as u64,
         }
     }
 
+    fn count(&self) -> usize {
+        self.procs.len() + self.zombies.len()
+    }
+}
+
+impl<H: Host> KernelIo<'_, H> {
     fn proc_info(&self, p: &Process) -> ProcInfo {
         let state = match p.job {
             JobState::Stopped(_) => b'T',
@@ -203,6 +305,15 @@ impl<H: Host> Kernel<H> {
         }
         let max_fd = p.fds.fds().map(|(fd, _)| fd).max().unwrap_or(0);
         let fd_size = (usize::try_from(max_fd).unwrap_or(0) / 64 + 1) * 64;
+        // The system time of the trap being handled counts (a process reading
+        // its own stat sees the time of that read), as cpu_times does.
+        let mut cpu = p.cpu;
+        if let Some((spid, since)) = self.sys_since {
+            if spid == p.pid {
+                let now = self.host.now_mono();
+                cpu.sys_ns = cpu.sys_ns.saturating_add(now.saturating_sub(since));
+            }
+        }
         ProcInfo {
             pid: p.pid,
             ppid: p.ppid,
@@ -220,7 +331,6 @@ impl<H: Host> Kernel<H> {
             egid: p.egid,
             groups: p.cred.groups.clone(),
             umask: p.umask,
-            fds: p.fds.fds().map(|(fd, f)| fd_entry(fd, f)).collect(),
             fd_size,
             maps: p
                 .mm
@@ -264,7 +374,7 @@ impl<H: Host> Kernel<H> {
                 .collect(),
             rss_pages: p.mm.resident_pages() as u64,
             start_ticks: p.start_time.saturating_sub(self.boot_time) / (1_000_000_000 / USER_HZ),
-            cpu_ticks: self.cpu_times(p.pid).ticks(),
+            cpu_ticks: cpu.ticks(),
             sig_pending: p.thread.pending.0,
             sig_shared: p.pending.0,
             sig_blocked: p.thread.sigmask.0,
@@ -280,7 +390,7 @@ impl<H: Host> Kernel<H> {
 }
 
 /// The summary of a process that exited and waits for its parent.
-fn zombie_info(z: &Zombie, comm: Vec<u8>) -> ProcInfo {
+fn zombie_info(z: &Zombie, comm: alloc::vec::Vec<u8>) -> ProcInfo {
     ProcInfo {
         pid: z.pid,
         ppid: z.ppid,
@@ -301,59 +411,6 @@ fn mount_source(fstype: &str, path: &str) -> String {
         "tmpfs" if path == "/" => String::from("rootfs"),
         "ext2" => String::from("/dev/root"),
         other => String::from(other),
-    }
-}
-
-/// The /proc/PID/fd entry of an open file.
-fn fd_entry(fd: i32, f: &Arc<crate::fs::file::OpenFile>) -> FdEntry {
-    let perm = match (f.readable(), f.writable()) {
-        (true, true) => 0o700,
-        (true, false) => 0o500,
-        (false, true) => 0o300,
-        (false, false) => 0,
-    };
-    if let Some(path) = f.path() {
-        return FdEntry {
-            fd,
-            target: path.absolute_path(),
-            ops: None,
-            kind: FileType::Symlink,
-            perm,
-        };
-    }
-    let Some(ops) = f.ops() else {
-        return FdEntry {
-            fd,
-            target: alloc::format!("anon_inode:[{fd}]").into_bytes(),
-            ops: None,
-            kind: FileType::Regular,
-            perm,
-        };
-    };
-    // A stable number for the stream: its address.
-    let id = (Arc::as_ptr(ops) as *const () as usize as u64 >> 4) % 10_000_000;
-    let any = ops.as_any();
-    let pipe = any.is::<PipeReader>() || any.is::<PipeWriter>();
-    let kind = if pipe {
-        FileType::Fifo
-    } else if any.is::<ConsoleFile>() {
-        FileType::CharDevice
-    } else {
-        ops.stat()
-            .as_ref()
-            .and_then(Metadata::file_type)
-            .unwrap_or(FileType::CharDevice)
-    };
-    FdEntry {
-        fd,
-        target: if pipe {
-            alloc::format!("pipe:[{id}]").into_bytes()
-        } else {
-            alloc::format!("anon_inode:[{id}]").into_bytes()
-        },
-        ops: Some(Arc::downgrade(ops)),
-        kind,
-        perm,
     }
 }
 

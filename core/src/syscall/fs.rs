@@ -31,9 +31,6 @@ use umbra_abi::{pod_struct, Errno};
 /// at most PATH_MAX bytes with the NUL.
 pub(crate) fn path_arg<H: Host>(k: &mut Kernel<H>, ptr: u64) -> KResult<Vec<u8>> {
     let bytes = k.user().read_cstr(ptr, PATH_MAX - 1)?;
-    if bytes.starts_with(b"/proc") || Some(k.proc().cwd.mount_id()) == k.procfs.mount_id {
-        k.procfs_touch();
-    }
     Ok(bytes)
 }
 

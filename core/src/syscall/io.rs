@@ -64,8 +64,8 @@ fn read_into<H: Host>(
     while done < len {
         let want = (len - done).min(kbuf.len());
         let r = match off {
-            Some(o) => file.pread(&mut k.host, &mut kbuf[..want], o + done as u64),
-            None => file.read(&mut k.host, &mut kbuf[..want]),
+            Some(o) => file.pread(&mut k.io(), &mut kbuf[..want], o + done as u64),
+            None => file.read(&mut k.io(), &mut kbuf[..want]),
         };
         let n = match r {
             Ok(n) => n,
@@ -127,9 +127,6 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
         Ok(f) => f,
         Err(e) => return Outcome::Ret(Err(e)),
     };
-    if crate::fs::procfs::is_procfs(&f) {
-        k.procfs_touch();
-    }
     match k.console_job_check(&f, false) {
         JobCheck::Allowed => {}
         JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
@@ -537,9 +534,6 @@ pub fn sys_close<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
 /// getdents64(2).
 pub fn sys_getdents64<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
     let f = file(k, fd)?;
-    if crate::fs::procfs::is_procfs(&f) {
-        k.procfs_touch();
-    }
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let n = f.getdents64(&mut kbuf)?;
     k.user().write_bytes(buf, &kbuf[..n])?;
@@ -550,9 +544,6 @@ pub fn sys_getdents64<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize)
 pub fn sys_getdents<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> SysResult {
     use super::uabi::{dirent64_to_dirent, NATIVE};
     let f = file(k, fd)?;
-    if crate::fs::procfs::is_procfs(&f) {
-        k.procfs_touch();
-    }
     let cap = len.min(CHUNK);
     let mut kbuf = vec![0u8; cap];
     let pos = f.lseek(0, SEEK_CUR).unwrap_or(0);

@@ -48,6 +48,7 @@ fn find<H: Host>(k: &mut Kernel<H>, which: Which, options: u32) -> KResult<Optio
             if consume {
                 // As Linux: a child's times count for its parent once reaped.
                 k.zombies.remove(&pid);
+                k.procfs_sync(pid);
                 cpu.reap_into(&mut k.proc().cpu, rss);
             }
             return Ok(Some(Found::Exited(pid, status, cpu, rss)));

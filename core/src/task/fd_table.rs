@@ -6,13 +6,15 @@
 //! when full, EBADF for numbers at or past the limit in dup2. Descriptors arrive as
 //! the guest's `int`; negative values are EBADF everywhere.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use bitflags::bitflags;
+use spin::Mutex;
 
 use crate::error::{Errno, KResult};
 use crate::fs::file::OpenFile;
+use crate::fs::procfs::FdSource;
 
 bitflags! {
     /// Per-descriptor flags (F_GETFD/F_SETFD).
@@ -22,11 +24,25 @@ bitflags! {
     }
 }
 
-/// The fd table of one process (shared by threads through an outer lock).
-#[derive(Clone, Debug)]
+type Slots = Vec<Option<(Arc<OpenFile>, FdFlags)>>;
+
+/// The fd table of one process. The slots sit behind a shared lock so that
+/// procfs reads the table itself, never a copy: /proc/PID/fd and /dev/fd
+/// see every open and close the moment it happens (see fs/procfs.rs).
+/// Cloning (fork) copies the slots into a new, independent table.
+#[derive(Debug)]
 pub struct FdTable {
-    slots: Vec<Option<(Arc<OpenFile>, FdFlags)>>,
+    slots: Arc<Mutex<Slots>>,
     limit: usize,
+}
+
+impl Clone for FdTable {
+    fn clone(&self) -> FdTable {
+        FdTable {
+            slots: Arc::new(Mutex::new(self.slots.lock().clone())),
+            limit: self.limit,
+        }
+    }
 }
 
 fn index(fd: i32) -> KResult<usize> {
@@ -37,13 +53,65 @@ fn to_fd(i: usize) -> KResult<i32> {
     i32::try_from(i).map_err(|_| Errno::EMFILE)
 }
 
+fn put(slots: &mut Slots, i: usize, file: Arc<OpenFile>, flags: FdFlags) -> KResult<()> {
+    if i >= slots.len() {
+        let extra = i - slots.len() + 1;
+        slots.try_reserve(extra).map_err(|_| Errno::ENOMEM)?;
+        slots.resize(i + 1, None);
+    }
+    if let Some(s) = slots.get_mut(i) {
+        *s = Some((file, flags));
+    }
+    Ok(())
+}
+
+fn trim(slots: &mut Slots) {
+    while matches!(slots.last(), Some(None)) {
+        slots.pop();
+    }
+}
+
+fn entry(slots: &Slots, fd: i32) -> KResult<(Arc<OpenFile>, FdFlags)> {
+    slots
+        .get(index(fd)?)
+        .and_then(|s| s.clone())
+        .ok_or(Errno::EBADF)
+}
+
+impl FdSource for Mutex<Slots> {
+    fn fd(&self, fd: i32) -> Option<(Arc<OpenFile>, bool)> {
+        entry(&self.lock(), fd)
+            .ok()
+            .map(|(f, fl)| (f, fl.contains(FdFlags::CLOEXEC)))
+    }
+
+    fn fds(&self) -> Vec<(i32, Arc<OpenFile>)> {
+        listing(&self.lock())
+    }
+}
+
+fn listing(slots: &Slots) -> Vec<(i32, Arc<OpenFile>)> {
+    slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.as_ref().map(|(f, _)| (i as i32, f.clone())))
+        .collect()
+}
+
 impl FdTable {
     /// An empty table allowing descriptors `0..limit`.
     pub fn new(limit: usize) -> FdTable {
         FdTable {
-            slots: Vec::new(),
+            slots: Arc::default(),
             limit: limit.min(i32::MAX as usize),
         }
+    }
+
+    /// The handle procfs reads the table through; weak, so a table whose
+    /// process is gone closes its files.
+    pub fn live(&self) -> Weak<dyn FdSource> {
+        let weak: Weak<Mutex<Slots>> = Arc::downgrade(&self.slots);
+        weak
     }
 
     /// The limit (RLIMIT_NOFILE).
@@ -62,8 +130,8 @@ impl FdTable {
         if min >= self.limit {
             return Err(Errno::EMFILE);
         }
-        let free = self
-            .slots
+        let mut slots = self.slots.lock();
+        let free = slots
             .iter()
             .enumerate()
             .skip(min)
@@ -71,47 +139,27 @@ impl FdTable {
             .map(|(i, _)| i);
         let i = match free {
             Some(i) => i,
-            None => self.slots.len().max(min),
+            None => slots.len().max(min),
         };
         if i >= self.limit {
             return Err(Errno::EMFILE);
         }
-        self.put(i, file, flags)?;
+        put(&mut slots, i, file, flags)?;
         to_fd(i)
-    }
-
-    fn put(&mut self, i: usize, file: Arc<OpenFile>, flags: FdFlags) -> KResult<()> {
-        if i >= self.slots.len() {
-            let extra = i - self.slots.len() + 1;
-            self.slots.try_reserve(extra).map_err(|_| Errno::ENOMEM)?;
-            self.slots.resize(i + 1, None);
-        }
-        if let Some(s) = self.slots.get_mut(i) {
-            *s = Some((file, flags));
-        }
-        Ok(())
     }
 
     /// The open file behind `fd` (EBADF).
     pub fn get(&self, fd: i32) -> KResult<Arc<OpenFile>> {
-        self.entry(fd).map(|(f, _)| f.clone())
-    }
-
-    fn entry(&self, fd: i32) -> KResult<&(Arc<OpenFile>, FdFlags)> {
-        self.slots
-            .get(index(fd)?)
-            .and_then(|s| s.as_ref())
-            .ok_or(Errno::EBADF)
+        entry(&self.slots.lock(), fd).map(|(f, _)| f)
     }
 
     /// Closes `fd`, returning the description so the caller can drop it outside
     /// its locks (the last close may do work).
     pub fn close(&mut self, fd: i32) -> KResult<Arc<OpenFile>> {
-        let slot = self.slots.get_mut(index(fd)?).ok_or(Errno::EBADF)?;
+        let mut slots = self.slots.lock();
+        let slot = slots.get_mut(index(fd)?).ok_or(Errno::EBADF)?;
         let (file, _) = slot.take().ok_or(Errno::EBADF)?;
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
+        trim(&mut slots);
         Ok(file)
     }
 
@@ -162,20 +210,21 @@ impl FdTable {
         if i >= self.limit {
             return Err(Errno::EBADF);
         }
-        let old = self.slots.get_mut(i).and_then(|s| s.take()).map(|(f, _)| f);
-        self.put(i, f, flags)?;
+        let mut slots = self.slots.lock();
+        let old = slots.get_mut(i).and_then(|s| s.take()).map(|(f, _)| f);
+        put(&mut slots, i, f, flags)?;
         Ok((new, old))
     }
 
     /// F_GETFD.
     pub fn flags(&self, fd: i32) -> KResult<FdFlags> {
-        self.entry(fd).map(|(_, fl)| *fl)
+        entry(&self.slots.lock(), fd).map(|(_, fl)| fl)
     }
 
     /// F_SETFD.
     pub fn set_flags(&mut self, fd: i32, flags: FdFlags) -> KResult<()> {
-        let slot = self
-            .slots
+        let mut slots = self.slots.lock();
+        let slot = slots
             .get_mut(index(fd)?)
             .and_then(|s| s.as_mut())
             .ok_or(Errno::EBADF)?;
@@ -185,31 +234,27 @@ impl FdTable {
 
     /// At exec: closes every FD_CLOEXEC descriptor; returns the closed files.
     pub fn close_on_exec(&mut self) -> Vec<Arc<OpenFile>> {
+        let mut slots = self.slots.lock();
         let mut closed = Vec::new();
-        for s in self.slots.iter_mut() {
+        for s in slots.iter_mut() {
             if matches!(s, Some((_, fl)) if fl.contains(FdFlags::CLOEXEC)) {
                 if let Some((f, _)) = s.take() {
                     closed.push(f);
                 }
             }
         }
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
+        trim(&mut slots);
         closed
     }
 
     /// Open descriptors in increasing order (for /proc/self/fd and close_range).
-    pub fn fds(&self) -> impl Iterator<Item = (i32, &Arc<OpenFile>)> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().map(|(f, _)| (i as i32, f)))
+    pub fn fds(&self) -> impl Iterator<Item = (i32, Arc<OpenFile>)> {
+        listing(&self.slots.lock()).into_iter()
     }
 
     /// Number of open descriptors.
     pub fn count(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.slots.lock().iter().filter(|s| s.is_some()).count()
     }
 }
 
@@ -277,5 +322,23 @@ mod tests {
         assert_eq!(t.fds().map(|(fd, _)| fd).collect::<Vec<_>>(), [0]);
         // The fork copy is independent.
         assert_eq!(child.count(), 4);
+    }
+
+    #[test]
+    fn live_handle_sees_changes_and_does_not_keep_files() {
+        let mut t = FdTable::new(16);
+        let live = t.live();
+        let a = file();
+        t.alloc(a.clone(), 0, FdFlags::CLOEXEC).unwrap();
+        let src = live.upgrade().unwrap();
+        assert!(matches!(src.fd(0), Some((f, true)) if Arc::ptr_eq(&f, &a)));
+        assert_eq!(src.fds().len(), 1);
+        t.close(0).unwrap();
+        assert!(src.fd(0).is_none(), "a close is seen at once");
+        drop(src);
+        let child = t.clone();
+        drop(t);
+        assert!(live.upgrade().is_none(), "the handle dies with the table");
+        drop(child);
     }
 }
