@@ -33,6 +33,7 @@ paths_tests! {
     o_path_descriptors_refuse_file_calls: &["opath"];
     names_that_are_not_utf8_work_on_tmpfs: &["bytes"];
     fifos_mknod_and_the_open_rendezvous: &["fifo"];
+    utime_utimes_and_futimesat: &["utime"];
 }
 
 /// busybox `mkfifo`, and data through the FIFO between two processes, on the

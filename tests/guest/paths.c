@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <utime.h>
@@ -428,6 +429,79 @@ static void test_fifo(void)
 	check("unlink link", unlink("ff_link"));
 }
 
+static void show_times(const char *name)
+{
+	struct stat st;
+	if (stat(name, &st) < 0) {
+		printf("stat %s: %s\n", name, en(errno));
+		return;
+	}
+	printf("%s: atime %ld.%09ld mtime %ld.%09ld\n", name, (long)st.st_atim.tv_sec,
+	       (long)st.st_atim.tv_nsec, (long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+/* Whether both times of `name` are within a day of now. */
+static void show_now(const char *name)
+{
+	struct stat st;
+	time_t now = time(NULL);
+	if (stat(name, &st) < 0) {
+		printf("stat %s: %s\n", name, en(errno));
+		return;
+	}
+	printf("%s: now %s\n", name,
+	       labs((long)(st.st_mtim.tv_sec - now)) < 86400 &&
+			       labs((long)(st.st_atim.tv_sec - now)) < 86400
+		       ? "yes"
+		       : "no");
+}
+
+/* The legacy calls, raw: the C libraries route utime() and utimes() to
+ * utimensat. */
+static void test_utime(void)
+{
+	put("t", "x");
+	check("symlink", symlink("t", "t_link"));
+#ifdef SYS_utime
+	struct utimbuf ub = { .actime = 1000000000, .modtime = 1200000000 };
+	check("utime", syscall(SYS_utime, "t", &ub));
+	show_times("t");
+	check("utime(NULL)", syscall(SYS_utime, "t", NULL));
+	show_now("t");
+	check("utime missing", syscall(SYS_utime, "nope", &ub));
+	ub.modtime = 1300000000;
+	check("utime via symlink", syscall(SYS_utime, "t_link", &ub));
+	show_times("t");
+#else
+	printf("no utime\n");
+#endif
+#ifdef SYS_utimes
+	struct timeval tv[2] = { { 1400000000, 250000 }, { 1500000000, 500000 } };
+	check("utimes", syscall(SYS_utimes, "t", tv));
+	show_times("t");
+	tv[1].tv_usec = 1000000;
+	check("utimes usec 10^6", syscall(SYS_utimes, "t", tv));
+	tv[1].tv_usec = -1;
+	check("utimes usec -1", syscall(SYS_utimes, "t", tv));
+	check("utimes(NULL)", syscall(SYS_utimes, "t", NULL));
+	show_now("t");
+#else
+	printf("no utimes\n");
+#endif
+#ifdef SYS_futimesat
+	struct timeval tv2[2] = { { 1600000000, 1 }, { 1600000001, 999999 } };
+	int dfd = open(".", O_RDONLY | O_DIRECTORY);
+	check("futimesat", syscall(SYS_futimesat, dfd, "t", tv2));
+	show_times("t");
+	check("futimesat on a file dirfd", syscall(SYS_futimesat, open("t", O_RDONLY), "x", tv2));
+	check("futimesat(AT_FDCWD)", syscall(SYS_futimesat, AT_FDCWD, "t", NULL));
+	show_now("t");
+	close(dfd);
+#else
+	printf("no futimesat\n");
+#endif
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -438,6 +512,7 @@ static const struct section sections[] = {
 	{ "opath", test_opath },
 	{ "bytes", test_bytes },
 	{ "fifo", test_fifo },
+	{ "utime", test_utime },
 };
 
 int main(int argc, char **argv)

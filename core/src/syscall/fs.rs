@@ -512,6 +512,67 @@ pub fn sys_utimensat<H: Host>(
     Ok(0)
 }
 
+/// futimesat(2), also utimes (x86_64, 32-bit ARM): times as two struct
+/// timevals (microseconds, each below 10^6, else EINVAL); NULL sets both to
+/// now, which needs only write access, while explicit times need ownership
+/// (EPERM), as utimensat. A NULL path acts on `dirfd` itself.
+pub fn sys_futimesat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, times: u64) -> SysResult {
+    let change = if times == 0 {
+        None
+    } else {
+        let t = super::uabi::read_timespecs(k, times, 2, super::uabi::TimeAbi::Long)?;
+        let tv = |t: Timespec| -> KResult<TimeChange> {
+            if !(0..1_000_000).contains(&t.tv_nsec) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(TimeChange::Set(Timespec {
+                tv_sec: t.tv_sec,
+                tv_nsec: t.tv_nsec * 1000,
+            }))
+        };
+        Some((tv(t[0])?, tv(t[1])?))
+    };
+    set_times(k, dirfd, path, change)
+}
+
+/// utime(2) (x86_64): times as a struct utimbuf (actime, modtime: whole
+/// seconds); NULL sets both to now.
+pub fn sys_utime<H: Host>(k: &mut Kernel<H>, path: u64, times: u64) -> SysResult {
+    let change = if times == 0 {
+        None
+    } else {
+        // Two longs, as a timespec's two fields.
+        let t = super::uabi::read_timespecs(k, times, 1, super::uabi::TimeAbi::Long)?;
+        let at = |sec: i64| {
+            TimeChange::Set(Timespec {
+                tv_sec: sec,
+                tv_nsec: 0,
+            })
+        };
+        Some((at(t[0].tv_sec), at(t[0].tv_nsec)))
+    };
+    set_times(k, AT_FDCWD, path, change)
+}
+
+/// The times of `dirfd` + `path` (symlinks followed; a NULL path is the fd):
+/// `None` is now for both.
+fn set_times<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    change: Option<(TimeChange, TimeChange)>,
+) -> SysResult {
+    let inode = if path == 0 {
+        fd_inode(k, dirfd)?
+    } else {
+        target(k, dirfd, path, 0)?
+    };
+    let (a, m) = change.unwrap_or((TimeChange::Now, TimeChange::Now));
+    let cx = fs_ctx(k);
+    ops::utimens(&inode, &cx, a, m)?;
+    Ok(0)
+}
+
 /// truncate(2).
 pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResult {
     let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;

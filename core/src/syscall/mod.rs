@@ -228,6 +228,8 @@ fn legacy_path_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option
         LINK => fs::sys_linkat(k, CWD, a[0], CWD, a[1], 0),
         RENAME => fs::sys_renameat2(k, CWD, a[0], CWD, a[1], 0),
         CHMOD => fs::sys_fchmodat(k, CWD, a[0], a[1] as u32),
+        UTIMES => fs::sys_futimesat(k, CWD, a[0], a[1]),
+        FUTIMESAT => fs::sys_futimesat(k, a[0] as i32, a[1], a[2]),
         _ => return None,
     }))
 }
@@ -244,6 +246,7 @@ fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
         LSTAT => fs::sys_newfstatat(k, CWD, a[0], a[1], AT_SYMLINK_NOFOLLOW),
         CHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, 0),
         LCHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW),
+        UTIME => fs::sys_utime(k, a[0], a[1]),
         DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),
         GETDENTS => Err(Errno::ENOSYS),
         ARCH_PRCTL => proc::sys_arch_prctl(k, a[0] as u32, a[1]),
