@@ -53,6 +53,7 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "locks",
     "mm_shared",
     "mm_limits",
+    "fileio",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

@@ -192,7 +192,8 @@ impl OpenFile {
         *self.offset.lock()
     }
 
-    fn seekable(&self) -> bool {
+    /// Whether the file has a position (not a pipe or other stream).
+    pub fn seekable(&self) -> bool {
         match &self.ops {
             Some(ops) => ops.seekable(),
             None => true,

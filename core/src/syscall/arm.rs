@@ -95,6 +95,7 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         LCHOWN32 => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW),
         FCHOWN32 => fs::sys_fchown(k, a[0] as i32, a[1] as u32, a[2] as u32),
         DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),
+        SEND | RECV => io::sys_socket_fd(k, a[0] as i32),
         GETDENTS => io::sys_getdents(k, a[0] as i32, a[1], a[2] as usize),
         FORK => return clone::sys_fork(k),
         VFORK => return clone::sys_vfork(k),

@@ -99,7 +99,12 @@ fn openat<H: Host>(
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
-    let fl = OpenFlags::from_bits_retain(flags);
+    let mut fl = OpenFlags::from_bits_retain(flags);
+    if cfg!(target_pointer_width = "64") {
+        // Linux's force_o_largefile: F_GETFL shows it for every open on
+        // 64-bit arches; 32-bit ones keep what the caller passed.
+        fl |= OpenFlags::O_LARGEFILE;
+    }
     let me = k.proc().thread.tid;
     let first = k.proc().thread.deadline != Some(FIFO_WAIT);
     let procs = &k.procs;
@@ -579,6 +584,10 @@ pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResul
     let path = path_arg(k, path)?;
     let start = k.proc().cwd.clone();
     let cx = fs_ctx(k);
+    if super::io::fsize_exceeded(k, len) {
+        let size = ops::stat(&k.vfs, &cx, &start, &path, FollowLast::Follow)?.size;
+        super::io::fsize_check_truncate(k, size, len)?;
+    }
     ops::truncate(&k.vfs, &cx, &start, &path, len)?;
     Ok(0)
 }
@@ -587,6 +596,9 @@ pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResul
 pub fn sys_ftruncate<H: Host>(k: &mut Kernel<H>, fd: i32, len: i64) -> SysResult {
     let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
     let f = k.proc().fds.get(fd)?;
+    if super::io::fsize_exceeded(k, len) && f.writable() {
+        super::io::fsize_check_truncate(k, f.stat()?.size, len)?;
+    }
     f.truncate(len, &k.host)?;
     Ok(0)
 }

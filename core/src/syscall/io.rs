@@ -72,7 +72,14 @@ fn read_into<H: Host>(
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        k.user().write_bytes(buf + done as u64, &kbuf[..n])?;
+        if let Err(e) = k.user().write_bytes(buf + done as u64, &kbuf[..n]) {
+            // What could not be copied was not read: the position stays
+            // before it, as Linux's copy to user that stops short leaves it.
+            if off.is_none() && file.seekable() && file.inode().is_some() {
+                let _ = file.lseek(-(n as i64), SEEK_CUR);
+            }
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
         done += n;
         // A short read means the file or stream has no more for now; a
         // stream that filled the chunk may hold more (a pipe returns all it
@@ -95,7 +102,7 @@ fn write_from<H: Host>(
     if !file.writable() {
         return Err(Errno::EBADF);
     }
-    let len = len.min(MAX_RW);
+    let len = fsize_limit(k, file, off, len.min(MAX_RW))?;
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
@@ -322,7 +329,7 @@ pub fn sys_pread64<H: Host>(
     off: i64,
 ) -> SysResult {
     let f = file(k, fd)?;
-    let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
+    let off = check_pos(off, len as u64)?;
     read_into(k, &f, buf, len, Some(off))
 }
 
@@ -335,7 +342,7 @@ pub fn sys_pwrite64<H: Host>(
     off: i64,
 ) -> Outcome {
     let r = file(k, fd).and_then(|f| {
-        let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
+        let off = check_pos(off, len as u64)?;
         write_from(k, &f, buf, len, Some(off))
     });
     finish_write(k, fd, r)
@@ -453,6 +460,10 @@ pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let min = i32::try_from(arg).map_err(|_| Errno::EINVAL)?;
+            // Linux's f_dupfd: a start at or past RLIMIT_NOFILE is EINVAL.
+            if usize::try_from(min).map_or(true, |m| m >= fds.limit()) {
+                return Err(Errno::EINVAL);
+            }
             let fl = if cmd == F_DUPFD_CLOEXEC {
                 FdFlags::CLOEXEC
             } else {
@@ -606,4 +617,220 @@ pub fn sys_fadvise<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
         return Err(Errno::ESPIPE);
     }
     Ok(0)
+}
+
+/// Linux's rw_verify_area for an explicit offset: negative, or an end past
+/// the largest offset, is EINVAL.
+fn check_pos(off: i64, len: u64) -> KResult<u64> {
+    let off = u64::try_from(off).map_err(|_| Errno::EINVAL)?;
+    let len = len.min(MAX_RW as u64);
+    if off.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(off)
+}
+
+/// Whether a regular file is being written (RLIMIT_FSIZE applies to those).
+fn is_regular(f: &OpenFile) -> bool {
+    f.inode()
+        .is_some_and(|i| i.kind() == crate::fs::FileType::Regular)
+}
+
+/// Raises SIGXFSZ at the caller (a file grew past RLIMIT_FSIZE).
+fn raise_xfsz<H: Host>(k: &mut Kernel<H>) {
+    use umbra_abi::signal::SIGXFSZ;
+    let pid = k.cur;
+    let info = crate::task::SigInfo {
+        signo: SIGXFSZ,
+        pid,
+        ..Default::default()
+    };
+    let _ = k.send_signal(pid, SIGXFSZ, info);
+}
+
+/// How much of a `len`-byte write at `off` (or the file position) RLIMIT_FSIZE
+/// lets through: the bytes up to the limit, or SIGXFSZ and EFBIG when the
+/// write starts at or past it (Linux's generic_write_check_limits).
+fn fsize_limit<H: Host>(
+    k: &mut Kernel<H>,
+    f: &OpenFile,
+    off: Option<u64>,
+    len: usize,
+) -> KResult<usize> {
+    let lim = k.proc().rlimit(RLIMIT_FSIZE).rlim_cur;
+    if len == 0 || lim == RLIM_INFINITY || !is_regular(f) {
+        return Ok(len);
+    }
+    let pos = if f.flags().contains(OpenFlags::O_APPEND) {
+        f.stat()?.size
+    } else {
+        off.unwrap_or_else(|| f.offset())
+    };
+    if pos >= lim {
+        raise_xfsz(k);
+        return Err(Errno::EFBIG);
+    }
+    Ok(len.min(usize::try_from(lim - pos).unwrap_or(usize::MAX)))
+}
+
+/// Whether a size of `len` is past the caller's RLIMIT_FSIZE.
+pub(crate) fn fsize_exceeded<H: Host>(k: &mut Kernel<H>, len: u64) -> bool {
+    let lim = k.proc().rlimit(RLIMIT_FSIZE).rlim_cur;
+    lim != RLIM_INFINITY && len > lim
+}
+
+/// truncate growing a file from `size` to `len` past RLIMIT_FSIZE: SIGXFSZ
+/// and EFBIG (Linux's inode_newsize_ok); shrinking is always allowed.
+pub(crate) fn fsize_check_truncate<H: Host>(k: &mut Kernel<H>, size: u64, len: u64) -> KResult<()> {
+    if len > size && fsize_exceeded(k, len) {
+        raise_xfsz(k);
+        return Err(Errno::EFBIG);
+    }
+    Ok(())
+}
+
+/// The socket calls that take a descriptor (getpeername, getsockname,
+/// getsockopt, setsockopt, shutdown, bind, listen, connect, accept, send and
+/// receive): umbra has no sockets, so an open descriptor is ENOTSOCK and any
+/// other EBADF, as Linux says for a file that is not a socket.
+pub fn sys_socket_fd<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
+    file(k, fd)?;
+    Err(Errno::ENOTSOCK)
+}
+
+/// accept4(2): flags are checked before the descriptor.
+pub fn sys_accept4<H: Host>(k: &mut Kernel<H>, fd: i32, flags: u32) -> SysResult {
+    if flags & !(OpenFlags::O_CLOEXEC.bits() | OpenFlags::O_NONBLOCK.bits()) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    sys_socket_fd(k, fd)
+}
+
+const RWF_HIPRI: u32 = 0x1;
+const RWF_DSYNC: u32 = 0x2;
+const RWF_SYNC: u32 = 0x4;
+const RWF_NOWAIT: u32 = 0x8;
+const RWF_APPEND: u32 = 0x10;
+
+/// The 64-bit offset of preadv and pwritev, passed as two longs (low, high)
+/// on every arch; a 64-bit long holds it whole.
+pub fn pos_from_hilo(lo: u64, hi: u64) -> i64 {
+    if cfg!(target_pointer_width = "64") {
+        lo as i64
+    } else {
+        super::uabi::pair(lo, hi) as i64
+    }
+}
+
+/// Which way a vectored positional call moves data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Read,
+    Write,
+}
+
+/// preadv(2), pwritev(2), preadv2(2) and pwritev2(2). `v2` calls take
+/// `flags` (RWF_*) and an offset of -1 for the file position, where they act
+/// as readv and writev.
+pub fn sys_prwv<H: Host>(
+    k: &mut Kernel<H>,
+    dir: Dir,
+    fd: i32,
+    iov: u64,
+    cnt: usize,
+    off: i64,
+    flags: Option<u32>,
+) -> Outcome {
+    let at_pos = off == -1 && flags.is_some();
+    let flags = flags.unwrap_or(0);
+    let r = prwv(k, dir, fd, iov, cnt, (off, at_pos), flags);
+    match r {
+        Ok(Some(n)) => Outcome::Ret(Ok(n)),
+        Ok(None) => {
+            // At the file position: readv or writev.
+            let out = match dir {
+                Dir::Read => sys_readv(k, fd, iov, cnt),
+                Dir::Write => sys_writev(k, fd, iov, cnt),
+            };
+            match out {
+                Outcome::Block(_) if flags & RWF_NOWAIT != 0 => Outcome::Ret(Err(Errno::EAGAIN)),
+                o => o,
+            }
+        }
+        Err(e) if dir == Dir::Write => finish_write(k, fd, Err(e)),
+        Err(e) => Outcome::Ret(Err(e)),
+    }
+}
+
+/// Serves a positional vectored call; `Ok(None)` when it is at the file
+/// position (preadv2/pwritev2 with -1) and readv/writev should serve it.
+fn prwv<H: Host>(
+    k: &mut Kernel<H>,
+    dir: Dir,
+    fd: i32,
+    iov: u64,
+    cnt: usize,
+    (off, at_pos): (i64, bool),
+    flags: u32,
+) -> KResult<Option<usize>> {
+    if off < 0 && !at_pos {
+        return Err(Errno::EINVAL);
+    }
+    let f = file(k, fd)?;
+    if !at_pos && !f.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let ok = match dir {
+        Dir::Read => f.readable(),
+        Dir::Write => f.writable(),
+    };
+    if !ok {
+        return Err(Errno::EBADF);
+    }
+    let iovs = read_iov(k, iov, cnt)?;
+    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & RWF_APPEND != 0 && dir == Dir::Read {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if at_pos {
+        if flags & RWF_APPEND != 0 && f.seekable() {
+            f.lseek(0, SEEK_END)?;
+        }
+        return Ok(None);
+    }
+    let total: u64 = iovs.iter().map(|e| e.iov_len).sum();
+    let mut pos = check_pos(off, total)?;
+    if flags & RWF_APPEND != 0 {
+        pos = f.stat()?.size;
+    }
+    let mut done = 0usize;
+    for e in iovs {
+        if e.iov_len == 0 {
+            continue;
+        }
+        let at = pos + done as u64;
+        let r = match dir {
+            Dir::Read => read_into(k, &f, e.iov_base, e.iov_len as usize, Some(at)),
+            Dir::Write => write_from(k, &f, e.iov_base, e.iov_len as usize, Some(at)),
+        };
+        match r {
+            Ok(n) => {
+                done += n;
+                if n < e.iov_len as usize {
+                    break;
+                }
+            }
+            Err(err) if done == 0 => return Err(err),
+            Err(_) => break,
+        }
+    }
+    if dir == Dir::Write && flags & (RWF_DSYNC | RWF_SYNC) != 0 && done > 0 {
+        match f.fsync() {
+            Ok(()) | Err(Errno::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(done))
 }

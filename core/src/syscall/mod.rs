@@ -83,6 +83,21 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         FCNTL if lock::is_lock_cmd(a[1] as u32) => {
             return lock::sys_fcntl_lock(k, a[0] as i32, a[1] as u32, a[2], lock::FcntlCall::Fcntl)
         }
+        PREADV | PWRITEV | PREADV2 | PWRITEV2 => {
+            let dir = if n == PREADV || n == PREADV2 {
+                io::Dir::Read
+            } else {
+                io::Dir::Write
+            };
+            let v2 = (n == PREADV2 || n == PWRITEV2).then_some(a[5] as u32);
+            let off = io::pos_from_hilo(a[3], a[4]);
+            return io::sys_prwv(k, dir, a[0] as i32, a[1], a[2] as usize, off, v2);
+        }
+        GETPEERNAME | GETSOCKNAME | GETSOCKOPT | SETSOCKOPT | SHUTDOWN | BIND | LISTEN
+        | CONNECT | ACCEPT | SENDTO | RECVFROM | SENDMSG | RECVMSG | SENDMMSG | RECVMMSG => {
+            io::sys_socket_fd(k, a[0] as i32)
+        }
+        ACCEPT4 => io::sys_accept4(k, a[0] as i32, a[3] as u32),
         FLOCK => return lock::sys_flock(k, a[0] as i32, a[1] as u32),
         FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
         DUP => io::sys_dup(k, a[0] as i32),
@@ -248,7 +263,7 @@ fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Outcome {
         LCHOWN => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW),
         UTIME => fs::sys_utime(k, a[0], a[1]),
         DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),
-        GETDENTS => Err(Errno::ENOSYS),
+        GETDENTS => io::sys_getdents(k, a[0] as i32, a[1], a[2] as usize),
         ARCH_PRCTL => proc::sys_arch_prctl(k, a[0] as u32, a[1]),
         FORK => return clone::sys_fork(k),
         VFORK => return clone::sys_vfork(k),
