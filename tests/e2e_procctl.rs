@@ -20,6 +20,16 @@ fn futex_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "futex").args(FUTEX));
 }
 
+/// Process-shared futexes over MAP_SHARED|MAP_ANONYMOUS memory: a shared
+/// wake reaches a waiter in another process (keyed by the shared frame), a
+/// private one never does (keyed by address space).
+#[test]
+fn futex_across_processes() {
+    for libc in Libc::ALL {
+        assert_same(&Run::guest(libc, "futex").args(&["cross"]));
+    }
+}
+
 /// The C++ program built with `g++ -static` (glibc), and an initrd holding
 /// it at /hello_cxx; None without g++.
 fn cxx() -> Option<&'static (PathBuf, PathBuf)> {
@@ -122,7 +132,16 @@ fn unsupported_calls_are_named_once() {
 }
 
 /// The credential, capability and prctl sections of `procctl`.
-const PROCCTL: &[&str] = &["prctl", "ids", "caps", "kill", "files", "setuid_exec"];
+const PROCCTL: &[&str] = &[
+    "prctl",
+    "ids",
+    "caps",
+    "kill",
+    "files",
+    "setuid_exec",
+    "names",
+    "misc",
+];
 
 #[test]
 fn procctl_musl() {

@@ -345,8 +345,11 @@ static void cross(void)
 		fflush(stdout);
 		_exit(0);
 	}
-	while (m[1] == 0)
-		sched_yield();
+	/* Blocking (not spinning) lets the child run on any scheduler. */
+	while (m[1] == 0) {
+		struct kts t = rel_ms(2);
+		fx(&m[2], FUTEX_WAIT, 0, &t, NULL, 0);
+	}
 	/* A private wake reaches no other process, queued or not. */
 	long p = 0;
 	for (int i = 0; i < 20; i++) {
@@ -367,6 +370,17 @@ static void cross(void)
 	int st;
 	waitpid(pid, &st, 0);
 	printf("parent: woke %ld, child exited %d\n", n, WEXITSTATUS(st));
+	/* A process alone in its address space exits without clearing its
+	 * clear_child_tid word (Linux clears it only for a shared mm). */
+	m[3] = 77;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		syscall(SYS_set_tid_address, &m[3]);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	printf("clear_child_tid word after a lone exit: %u\n", m[3]);
 	munmap(m, 4096);
 }
 

@@ -408,6 +408,92 @@ static void prctls(void)
 	in_child(subreaper_child);
 }
 
+static void uts(const char *what)
+{
+	struct utsname u;
+	uname(&u);
+	char h[80] = "";
+	gethostname(h, sizeof h);
+	printf("%s: nodename %s, gethostname %s, domainname %s\n", what, u.nodename, h,
+	       u.domainname);
+}
+
+static void names_child(void)
+{
+	setresuid(1000, 1000, 1000);
+	show("sethostname as user", sethostname("x", 1));
+	show("setdomainname as user", setdomainname("x", 1));
+}
+
+/* Host and domain names: natively in a UTS namespace of its own (never the
+ * machine's); under umbra they are the instance's. */
+static void names(void)
+{
+	syscall(SYS_unshare, 0x04000000 /* CLONE_NEWUTS */);
+	show("sethostname", sethostname("umbra-test-host", 15));
+	show("setdomainname", setdomainname("example.org", 11));
+	uts("after");
+	char long_name[70];
+	memset(long_name, 'a', sizeof long_name);
+	show("sethostname 65 bytes", sethostname(long_name, 65));
+	show("sethostname 64 bytes", sethostname(long_name, 64));
+	show("sethostname -1", syscall(SYS_sethostname, "x", -1));
+	show("sethostname bad pointer", syscall(SYS_sethostname, 16, 4));
+	show("setdomainname 65 bytes", setdomainname(long_name, 65));
+	show("sethostname 4 bytes", sethostname("tiny", 4));
+	uts("now");
+	in_child(names_child);
+	uts("child did not change them");
+}
+
+static void pers_child(void)
+{
+	printf("child persona %#lx\n", (long)syscall(SYS_personality, 0xffffffffUL));
+}
+
+static void misc(void)
+{
+	long p0 = syscall(SYS_personality, 0xffffffffUL);
+	printf("persona %#lx\n", p0);
+	printf("set ADDR_NO_RANDOMIZE returns %#lx\n", (long)syscall(SYS_personality, 0x0040000UL));
+	printf("persona %#lx\n", (long)syscall(SYS_personality, 0xffffffffUL));
+	in_child(pers_child);
+	printf("restore returns %#lx\n", (long)syscall(SYS_personality, (unsigned long)p0));
+#ifdef SYS_getrlimit
+	struct { unsigned long cur, max; } r, r2;
+	show("getrlimit NOFILE", syscall(SYS_getrlimit, RLIMIT_NOFILE, &r));
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	printf("same as prlimit: %s\n", r.cur == rl.rlim_cur && r.max == rl.rlim_max ? "yes" : "no");
+	r2.cur = 64;
+	r2.max = r.max;
+	show("setrlimit NOFILE 64", syscall(SYS_setrlimit, RLIMIT_NOFILE, &r2));
+	getrlimit(RLIMIT_NOFILE, &rl);
+	printf("soft limit now %lu\n", (unsigned long)rl.rlim_cur);
+	show("setrlimit cur > max", ({ r2.cur = r.max; r2.max = 10; syscall(SYS_setrlimit, RLIMIT_NOFILE, &r2); }));
+	show("getrlimit bad resource", syscall(SYS_getrlimit, 99, &r));
+	show("getrlimit bad pointer", syscall(SYS_getrlimit, RLIMIT_NOFILE, 16));
+	r2.cur = r.cur;
+	r2.max = r.max;
+	syscall(SYS_setrlimit, RLIMIT_NOFILE, &r2);
+#else
+	printf("getrlimit NOFILE: 0\nsame as prlimit: yes\nsetrlimit NOFILE 64: 0\n"
+	       "soft limit now 64\nsetrlimit cur > max: -1 EINVAL\n"
+	       "getrlimit bad resource: -1 EINVAL\ngetrlimit bad pointer: -1 EFAULT\n");
+#endif
+#ifdef __x86_64__
+	/* A TLS base at 2^47 is not canonical: EPERM, no child. */
+	long c = syscall(SYS_clone, SIGCHLD | 0x00080000 /* CLONE_SETTLS */, 0, 0, 0, 1UL << 47);
+	if (c == 0)
+		syscall(SYS_exit_group, 9);
+	show("clone with a non-canonical TLS", c > 0 ? 1 : c);
+	if (c > 0)
+		waitpid(c, NULL, 0);
+#else
+	printf("clone with a non-canonical TLS: -1 EPERM\n");
+#endif
+}
+
 static void showids(void)
 {
 	resids("exec");
@@ -428,6 +514,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(s, "enosys"))
 			enosys();
+		else if (!strcmp(s, "names"))
+			names();
+		else if (!strcmp(s, "misc"))
+			misc();
 		else if (!strcmp(s, "prctl"))
 			prctls();
 		else if (!strcmp(s, "ids"))

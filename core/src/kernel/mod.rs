@@ -112,6 +112,9 @@ pub struct Kernel<H: Host> {
     sys_since: Option<(Pid, u64)>,
     /// The next futex queue position (first in, first woken).
     pub(crate) futex_seq: u64,
+    /// The NIS domain name setdomainname(2) set (uname's domainname); the
+    /// host name is `cfg.hostname`, which sethostname(2) changes.
+    pub domainname: String,
     /// Advisory file locks (fcntl record locks, OFD locks, flock).
     pub(crate) locks: crate::fs::lock::LockTable,
 }
@@ -147,6 +150,7 @@ impl<H: Host> Kernel<H> {
             procfs: Default::default(),
             sys_since: None,
             futex_seq: 0,
+            domainname: String::from("(none)"),
             locks: Default::default(),
         }
     }

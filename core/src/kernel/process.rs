@@ -271,6 +271,9 @@ impl<H: Host> Kernel<H> {
         if c.euid != c.ruid || c.egid != c.rgid {
             c.dumpable = 0;
             c.pdeathsig = 0;
+            // PER_CLEAR_ON_SETID: READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE,
+            // ADDR_COMPAT_LAYOUT, MMAP_PAGE_ZERO.
+            c.personality &= !0x0074_0000;
         }
         Ok(c)
     }

@@ -30,6 +30,12 @@ pub fn sys_clone<H: Host>(
     ctid: u64,
     tls: u64,
 ) -> Outcome {
+    // x86_64 sets the new FS base as arch_prctl(ARCH_SET_FS) does: EPERM at
+    // or above TASK_SIZE_MAX (a non-canonical or kernel address).
+    #[cfg(target_arch = "x86_64")]
+    if flags & CloneFlags::SETTLS.bits() != 0 && tls >= (1 << 47) - 4096 {
+        return Outcome::Ret(Err(Errno::EPERM));
+    }
     spawn(
         k,
         CloneArgs {

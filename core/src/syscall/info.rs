@@ -1,4 +1,5 @@
-//! System information: uname, sysinfo, getrandom.
+//! System information: uname, sethostname, setdomainname, personality,
+//! sysinfo, getrandom.
 
 use crate::host::Host;
 use crate::kernel::Kernel;
@@ -25,9 +26,46 @@ pub fn sys_uname<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
     fill(&mut u.release, UTS_RELEASE);
     fill(&mut u.version, UTS_VERSION);
     fill(&mut u.machine, crate::arch::UTS_MACHINE);
-    fill(&mut u.domainname, "(none)");
+    fill(&mut u.domainname, &k.domainname);
     k.user().write(UserOutPtr::new(out), &u)?;
     Ok(0)
+}
+
+/// Which name sethostname and setdomainname set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum UtsName {
+    Host,
+    Domain,
+}
+
+/// sethostname(2) and setdomainname(2): the names are the umbra instance's
+/// (its UTS namespace). EPERM without CAP_SYS_ADMIN, EINVAL beyond 64 bytes.
+/// Bytes that are not UTF-8 are kept as U+FFFD.
+pub fn sys_setname<H: Host>(k: &mut Kernel<H>, which: UtsName, at: u64, len: i64) -> SysResult {
+    if !k.proc().creds.capable(crate::task::cred::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    if !(0..=64).contains(&len) {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = k.user().read_vec(at, len as usize)?;
+    let name = alloc::string::String::from_utf8_lossy(&bytes).into_owned();
+    match which {
+        UtsName::Host => k.cfg.hostname = name,
+        UtsName::Domain => k.domainname = name,
+    }
+    Ok(0)
+}
+
+/// personality(2): returns the old persona; 0xffffffff only queries. umbra
+/// places nothing at random, so ADDR_NO_RANDOMIZE holds whatever is set.
+pub fn sys_personality<H: Host>(k: &mut Kernel<H>, persona: u32) -> SysResult {
+    let c = &mut k.proc().creds;
+    let old = c.personality;
+    if persona != u32::MAX {
+        c.personality = persona;
+    }
+    Ok(old as usize)
 }
 
 /// sysinfo(2): memory figures are the guest's memory file.

@@ -4,6 +4,7 @@
 //! numbers of each arch (32-bit ARM's 16- and 32-bit id calls included).
 
 use super::cred::{self, Ids};
+use super::info::{self, UtsName};
 use super::uabi::TimeAbi;
 use super::{futex, Outcome};
 use crate::host::Host;
@@ -68,6 +69,15 @@ fn id_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<SysResul
         wide::GETGROUPS => cred::sys_getgroups(k, a[0] as i32, a[1], 4),
         wide::SETGROUPS => cred::sys_setgroups(k, a[0] as i32, a[1], 4),
         CAPGET => cred::sys_capget(k, a[0], a[1]),
+        SETHOSTNAME => info::sys_setname(k, UtsName::Host, a[0], a[1] as i32 as i64),
+        SETDOMAINNAME => info::sys_setname(k, UtsName::Domain, a[0], a[1] as i32 as i64),
+        PERSONALITY => info::sys_personality(k, a[0] as u32),
+        // The old getrlimit/setrlimit of 64-bit arches: struct rlimit is
+        // prlimit64's there (32-bit ARM's are in `arm`).
+        #[cfg(target_pointer_width = "64")]
+        GETRLIMIT => super::proc::sys_prlimit64(k, 0, a[0] as u32, 0, a[1]),
+        #[cfg(target_pointer_width = "64")]
+        SETRLIMIT => super::proc::sys_prlimit64(k, 0, a[0] as u32, a[1], 0),
         PRCTL => super::proc::sys_prctl(k, a[0] as u32, [a[1], a[2], a[3], a[4]]),
         CAPSET => cred::sys_capset(k, a[0], a[1]),
         _ => return None,
