@@ -18,6 +18,7 @@ const SHARED: &[&str] = &[
     "dontneed",
 ];
 const LIMITS: &[&str] = &["maxmap", "args", "map32", "eof", "mremap"];
+const LOCKS: &[&str] = &["rlimits", "mlock", "mincore"];
 
 /// One test per program, section list and C library.
 macro_rules! mm_same_as_native {
@@ -34,6 +35,8 @@ mm_same_as_native! {
     shared_anon_glibc: Glibc "mm_shared" SHARED;
     limits_musl: Musl "mm_limits" LIMITS;
     limits_glibc: Glibc "mm_limits" LIMITS;
+    rlimits_mlock_mincore_musl: Musl "mm_limits" LOCKS;
+    rlimits_mlock_mincore_glibc: Glibc "mm_limits" LOCKS;
 }
 
 /// 76,800 pages touched so that no two neighbours can share a host mapping:

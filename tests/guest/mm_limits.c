@@ -3,7 +3,9 @@
  * and flags as Linux does; MAP_32BIT places below 2 GiB; a file mapping
  * past the end of its file gives SIGBUS to the guest and EFAULT to write();
  * mremap with MREMAP_FIXED and MREMAP_DONTUNMAP; and many pages touched in
- * a pattern no host can merge ("hostmaps", run with a large --mem). Prints
+ * a pattern no host can merge ("hostmaps", run with a large --mem);
+ * RLIMIT_AS and RLIMIT_DATA; mlock, mlock2, munlock, mlockall, munlockall
+ * with RLIMIT_MEMLOCK; mincore. Prints
  * errno names and relations, never addresses. Arguments name the sections
  * to run (all when none, except hostmaps). */
 #define _GNU_SOURCE
@@ -14,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,6 +260,192 @@ static void sec_hostmaps(void)
 	printf("hostmaps: munmap %d\n", munmap(m, n * PAGE));
 }
 
+
+/* Runs fn in a child and waits for it (limits and locks stay there). */
+static void in_child(void (*fn)(void))
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		printf("child failed\n");
+}
+
+static void set_limit(int res, unsigned long v)
+{
+	struct rlimit r = {v, v};
+	if (setrlimit(res, &r))
+		printf("setrlimit: -1 %s\n", en(errno));
+}
+
+#define MIB (1024UL * 1024UL)
+
+static void rlimit_as(void)
+{
+	set_limit(RLIMIT_AS, 64 * MIB);
+	show("as: mmap 100 MiB", mmap(NULL, 100 * MIB, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("as: mmap 100 MiB PROT_NONE",
+	     mmap(NULL, 100 * MIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("as: mmap 100 MiB shared", mmap(NULL, 100 * MIB, PROT_READ | PROT_WRITE,
+					     MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+	void *p = mmap(NULL, 16 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	show("as: mmap 16 MiB", p);
+	void *q = mremap(p, 16 * MIB, 80 * MIB, MREMAP_MAYMOVE);
+	show("as: mremap to 80 MiB", q);
+	/* Replacing a mapping with MAP_FIXED counts only the growth. */
+	void *r = mmap(p, 16 * MIB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	show("as: MAP_FIXED over it", r);
+	uintptr_t b = (uintptr_t)syscall(SYS_brk, 0);
+	uintptr_t b2 = (uintptr_t)syscall(SYS_brk, b + 100 * MIB);
+	printf("as: brk +100 MiB moved: %s\n", b2 == b + 100 * MIB ? "yes" : "no");
+}
+
+static void rlimit_data(void)
+{
+	set_limit(RLIMIT_DATA, 16 * MIB);
+	show("data: mmap 32 MiB private writable", mmap(NULL, 32 * MIB, PROT_READ | PROT_WRITE,
+							 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("data: mmap 32 MiB read-only",
+	     mmap(NULL, 32 * MIB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	show("data: mmap 32 MiB shared writable", mmap(NULL, 32 * MIB, PROT_READ | PROT_WRITE,
+							MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+	void *p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	show("data: mmap 4 MiB private writable", p);
+	show("data: mremap to 40 MiB", mremap(p, 4 * MIB, 40 * MIB, MREMAP_MAYMOVE));
+	uintptr_t b = (uintptr_t)syscall(SYS_brk, 0);
+	uintptr_t b2 = (uintptr_t)syscall(SYS_brk, b + 32 * MIB);
+	printf("data: brk +32 MiB moved: %s\n", b2 == b + 32 * MIB ? "yes" : "no");
+	b2 = (uintptr_t)syscall(SYS_brk, b + 64 * 1024);
+	printf("data: brk +64 KiB moved: %s\n", b2 == b + 64 * 1024 ? "yes" : "no");
+}
+
+static void sec_rlimits(void)
+{
+	in_child(rlimit_as);
+	in_child(rlimit_data);
+}
+
+static void show_core(const char *what, char *p, size_t pages)
+{
+	unsigned char v[16];
+	memset(v, 7, sizeof v);
+	if (mincore(p, pages * PAGE, v)) {
+		printf("%s: -1 %s\n", what, en(errno));
+		return;
+	}
+	printf("%s:", what);
+	for (size_t i = 0; i < pages; i++)
+		printf(" %d", v[i] & 1);
+	printf("\n");
+}
+
+static void lock_root(void)
+{
+	char *p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	show_core("fresh", p, 8);
+	printf("mlock 3 pages: %d\n", mlock(p + 10, 3 * PAGE - 20));
+	show_core("after mlock", p, 8);
+	printf("mlock2 onfault: %ld\n", syscall(SYS_mlock2, p + 5 * PAGE, 2 * PAGE, 1));
+	show_core("after mlock2 onfault", p, 8);
+	long r = syscall(SYS_mlock2, p, PAGE, 2);
+	printf("mlock2 bad flag: %s\n", r ? en(errno) : "ok");
+	printf("munlock: %d\n", munlock(p, 8 * PAGE));
+	munmap(p + 7 * PAGE, PAGE);
+	r = mlock(p + 6 * PAGE, 2 * PAGE);
+	printf("mlock over a hole: %s\n", r ? en(errno) : "ok");
+	r = munlock(p + 6 * PAGE, 2 * PAGE);
+	printf("munlock over a hole: %s\n", r ? en(errno) : "ok");
+	printf("mlock length 0: %d\n", mlock(p, 0));
+	r = mlockall(0);
+	printf("mlockall(0): %s\n", r ? en(errno) : "ok");
+	r = mlockall(MCL_ONFAULT);
+	printf("mlockall(MCL_ONFAULT): %s\n", r ? en(errno) : "ok");
+	r = mlockall(8);
+	printf("mlockall(8): %s\n", r ? en(errno) : "ok");
+	printf("mlockall(MCL_FUTURE): %d\n", mlockall(MCL_FUTURE));
+	char *f = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	show_core("mapped after MCL_FUTURE", f, 4);
+	printf("munlockall: %d\n", munlockall());
+	char *g = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	show_core("mapped after munlockall", g, 4);
+	printf("mlockall(MCL_CURRENT): %d\n", mlockall(MCL_CURRENT));
+	show_core("after MCL_CURRENT", g, 4);
+	printf("munlockall: %d\n", munlockall());
+	/* Root ignores RLIMIT_MEMLOCK (CAP_IPC_LOCK). */
+	set_limit(RLIMIT_MEMLOCK, 0);
+	char *h = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	printf("root, limit 0: mlock %d\n", mlock(h, 4 * PAGE));
+}
+
+static void lock_user_zero(void)
+{
+	set_limit(RLIMIT_MEMLOCK, 0);
+	if (setuid(65534)) {
+		printf("setuid: -1 %s\n", en(errno));
+		return;
+	}
+	char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int r = mlock(p, PAGE);
+	printf("user, limit 0: mlock %s\n", r ? en(errno) : "ok");
+	r = mlockall(MCL_CURRENT);
+	printf("user, limit 0: mlockall %s\n", r ? en(errno) : "ok");
+}
+
+static void lock_user_small(void)
+{
+	set_limit(RLIMIT_MEMLOCK, 2 * PAGE);
+	if (setuid(65534)) {
+		printf("setuid: -1 %s\n", en(errno));
+		return;
+	}
+	char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int r = mlock(p, 2 * PAGE);
+	printf("user, limit 2 pages: mlock 2 %s\n", r ? en(errno) : "ok");
+	r = mlock(p, 2 * PAGE);
+	printf("user, limit 2 pages: the same 2 again %s\n", r ? en(errno) : "ok");
+	r = mlock(p + 2 * PAGE, PAGE);
+	printf("user, limit 2 pages: one more %s\n", r ? en(errno) : "ok");
+	munlock(p, PAGE);
+	r = mlock(p + 2 * PAGE, PAGE);
+	printf("user, limit 2 pages: one more after munlock %s\n", r ? en(errno) : "ok");
+	r = mlockall(MCL_CURRENT);
+	printf("user, limit 2 pages: mlockall %s\n", r ? en(errno) : "ok");
+}
+
+static void sec_mlock(void)
+{
+	in_child(lock_root);
+	in_child(lock_user_zero);
+	in_child(lock_user_small);
+}
+
+static void sec_mincore(void)
+{
+	char *m = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m[0] = 1;
+	m[2 * PAGE] = 1;
+	m[5 * PAGE + 9] = 1;
+	show_core("touched 0 2 5", m, 8);
+	int r = mincore(m + 1, PAGE, (unsigned char[4]){0});
+	printf("unaligned: %s\n", r ? en(errno) : "ok");
+	munmap(m + 7 * PAGE, PAGE);
+	r = mincore(m, 8 * PAGE, (unsigned char[8]){0});
+	printf("over a hole: %s\n", r ? en(errno) : "ok");
+	r = mincore(m, 0, (unsigned char[1]){0});
+	printf("length 0: %s\n", r ? en(errno) : "ok");
+	r = mincore(m, PAGE, (unsigned char *)16);
+	printf("bad vector: %s\n", r ? en(errno) : "ok");
+	r = mincore(m, 100, (unsigned char[4]){0});
+	printf("length not a page multiple: %s\n", r ? en(errno) : "ok");
+	madvise(m, 7 * PAGE, MADV_DONTNEED);
+	show_core("after MADV_DONTNEED", m, 7);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -268,6 +458,9 @@ static const struct section sections[] = {
 	{"map32", sec_map32, 1},
 	{"eof", sec_eof, 1},
 	{"mremap", sec_mremap, 1},
+	{"rlimits", sec_rlimits, 1},
+	{"mlock", sec_mlock, 1},
+	{"mincore", sec_mincore, 1},
 	{"hostmaps", sec_hostmaps, 0},
 };
 

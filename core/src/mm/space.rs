@@ -95,6 +95,10 @@ pub struct AddressSpace {
     /// written since it last forked (mapped writable in its host), at most
     /// [`FORK_HOT_MAX`].
     fork_hot: Vec<u64>,
+    /// Ranges locked by mlock(2) and mlockall(2), start to end, disjoint.
+    locked: BTreeMap<u64, u64>,
+    /// mlockall(MCL_FUTURE): new mappings are locked too; `Some(onfault)`.
+    pub lock_future: Option<bool>,
     /// Start of the brk area (end of the loaded image, page aligned).
     pub brk_start: u64,
     /// Current program break.
@@ -112,6 +116,8 @@ impl AddressSpace {
             pending: Vec::new(),
             premap_pending: false,
             fork_hot: Vec::new(),
+            locked: BTreeMap::new(),
+            lock_future: None,
             brk_start: 0,
             brk: 0,
         })
@@ -622,6 +628,7 @@ impl AddressSpace {
             }
         }
         self.vmas.remove(start, end);
+        self.unlock_range(start, end);
         frames.reap();
         if any_host {
             self.push(MapOp::Unmap {
@@ -962,11 +969,150 @@ impl AddressSpace {
         if any_host {
             self.push(MapOp::Unmap { va: old, len });
         }
+        let was_locked = self.locked_bytes(old, old + len) > 0;
         if !keep_old {
             self.vmas.remove(old, old + len);
+            self.unlock_range(old, old + len);
         }
         self.vmas.insert(moved);
+        if was_locked {
+            self.unlock_range(new, new + new_len);
+            self.locked.insert(new, new + new_len);
+        }
         frames.reap();
+    }
+
+    /// Bytes mapped in `[start, end)`: in all, and of them private writable
+    /// memory other than the stack (Linux's total_vm and data_vm, which
+    /// RLIMIT_AS and RLIMIT_DATA bound).
+    pub fn vm_bytes(&self, start: u64, end: u64) -> (u64, u64) {
+        let (mut total, mut data) = (0, 0);
+        for v in self.vmas.iter() {
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            if s < e {
+                total += e - s;
+                if Self::is_data(v) {
+                    data += e - s;
+                }
+            }
+        }
+        (total, data)
+    }
+
+    /// Whether `v` counts as data for RLIMIT_DATA.
+    pub fn is_data(v: &Vma) -> bool {
+        v.prot.contains(Prot::WRITE) && !v.kind.is_shared() && v.name != VmaName::Stack
+    }
+
+    /// Locks `[start, end)` (page aligned): every byte must be mapped
+    /// (ENOMEM). Unless `onfault`, its pages are made resident now, as mlock(2)
+    /// does (written-to private pages get their own copy).
+    pub fn lock_range<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        start: u64,
+        end: u64,
+        onfault: bool,
+    ) -> KResult<()> {
+        if !self.vmas.covers(start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        self.unlock_range(start, end);
+        let (mut s, mut e) = (start, end);
+        if let Some((&ps, &pe)) = self.locked.range(..s).next_back() {
+            if pe == s {
+                s = ps;
+                self.locked.remove(&ps);
+            }
+        }
+        if let Some(&ne) = self.locked.get(&e) {
+            self.locked.remove(&e);
+            e = ne;
+        }
+        self.locked.insert(s, e);
+        if !onfault {
+            self.populate_range(frames, host, start, end)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the pages of `[start, end)` resident (those the guest may access).
+    pub fn populate_range<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        start: u64,
+        end: u64,
+    ) -> KResult<()> {
+        let mut va = start;
+        while va < end {
+            let Some(v) = self.vmas.find(va) else {
+                va += PAGE;
+                continue;
+            };
+            let access = if v.prot.contains(Prot::WRITE) && !v.kind.is_shared() {
+                Access::Write
+            } else if v.prot.contains(Prot::READ) || v.prot.contains(Prot::WRITE) {
+                Access::Read
+            } else {
+                va = v.end;
+                continue;
+            };
+            match self.frame_for(frames, host, va, access) {
+                Ok(_) | Err(Errno::EFAULT) => {}
+                Err(e) => return Err(e),
+            }
+            va += PAGE;
+        }
+        Ok(())
+    }
+
+    /// Unlocks `[start, end)` (no check that it is mapped).
+    pub fn unlock_range(&mut self, start: u64, end: u64) {
+        let hit: Vec<(u64, u64)> = self
+            .locked
+            .range(..end)
+            .rev()
+            .take_while(|(_, &e)| e > start)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, e) in hit {
+            self.locked.remove(&s);
+            if s < start {
+                self.locked.insert(s, start);
+            }
+            if e > end {
+                self.locked.insert(end, e);
+            }
+        }
+    }
+
+    /// Bytes locked in `[start, end)`.
+    pub fn locked_bytes(&self, start: u64, end: u64) -> u64 {
+        self.locked
+            .range(..end)
+            .rev()
+            .take_while(|(_, &e)| e > start)
+            .map(|(&s, &e)| e.min(end) - s.max(start))
+            .sum()
+    }
+
+    /// Drops every lock (munlockall).
+    pub fn unlock_all(&mut self) {
+        self.locked.clear();
+        self.lock_future = None;
+    }
+
+    /// mincore(2): whether each page of `[start, end)` is resident; ENOMEM
+    /// where a page is not mapped.
+    pub fn residency(&self, start: u64, end: u64) -> KResult<Vec<u8>> {
+        if !self.vmas.covers(start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok((start >> PAGE_SHIFT..end >> PAGE_SHIFT)
+            .map(|vpn| u8::from(self.pt.contains_key(&vpn)))
+            .collect())
     }
 
     /// A copy-on-write copy of this address space in the new host address space
@@ -1035,6 +1181,9 @@ impl AddressSpace {
             pt: child_pt,
             premap_pending: !child_pending.is_empty(),
             fork_hot: hot,
+            // Memory locks are not inherited (mlock(2)).
+            locked: BTreeMap::new(),
+            lock_future: None,
             pending: child_pending,
             brk_start: self.brk_start,
             brk: self.brk,

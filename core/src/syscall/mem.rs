@@ -4,19 +4,77 @@ use crate::fs::vfs::makedev;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::loader::InodeBacking;
-use crate::mm::{Placement, SharedMem, VmaKind};
-use crate::SysResult;
+use crate::mm::{AddressSpace, Placement, SharedMem, UserOutPtr, VmaKind};
+use crate::{KResult, SysResult};
 use alloc::sync::Arc;
-use umbra_abi::flags::{MapFlags, Prot, MAP_TYPE};
+use umbra_abi::flags::{
+    MapFlags, Prot, MAP_TYPE, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIM_INFINITY,
+};
 use umbra_abi::Errno;
+
+/// Whether the address space may grow by `grow` bytes, `data` of them private
+/// writable memory, with `[replaced)` unmapped first: RLIMIT_AS and
+/// RLIMIT_DATA (Linux's may_expand_vm). ENOMEM if not.
+fn may_expand<H: Host>(
+    k: &mut Kernel<H>,
+    grow: u64,
+    data: bool,
+    replaced: Option<(u64, u64)>,
+) -> KResult<()> {
+    let p = k.proc();
+    let as_lim = p.rlimit(RLIMIT_AS).rlim_cur;
+    let data_lim = p.rlimit(RLIMIT_DATA).rlim_cur;
+    if as_lim == RLIM_INFINITY && (data_lim == RLIM_INFINITY || !data) {
+        return Ok(());
+    }
+    let (mut total, mut dvm) = p.mm.vm_bytes(0, u64::MAX);
+    if let Some((s, e)) = replaced {
+        let (t, d) = p.mm.vm_bytes(s, e);
+        total -= t;
+        dvm -= d;
+    }
+    let pages = |b: u64| b >> 12;
+    if pages(total) + pages(grow) > pages(as_lim) {
+        return Err(Errno::ENOMEM);
+    }
+    if data && pages(dvm) + pages(grow) > pages(data_lim) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// Locks a new mapping after mlockall(MCL_FUTURE).
+fn lock_new<H: Host>(k: &mut Kernel<H>, start: u64, len: u64) -> KResult<()> {
+    let (p, host, frames, _) = k.parts();
+    if let Some(onfault) = p.mm.lock_future {
+        let end = start + len;
+        p.mm.lock_range(frames, host, start, end, onfault)?;
+    }
+    Ok(())
+}
 
 /// brk(2): returns the new break, or the old one if it cannot move.
 pub fn sys_brk<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
-    let (p, _, frames, _) = k.parts();
+    let (old, brk_start) = (k.proc().mm.brk, k.proc().mm.brk_start);
     if addr == 0 {
-        return Ok(p.mm.brk as usize);
+        return Ok(old as usize);
     }
-    Ok(p.mm.set_brk(frames, addr) as usize)
+    let (old_end, new_end) = (
+        crate::mm::page_ceil(old).unwrap_or(old),
+        crate::mm::page_ceil(addr).unwrap_or(addr),
+    );
+    if addr >= brk_start
+        && new_end > old_end
+        && may_expand(k, new_end - old_end, true, None).is_err()
+    {
+        return Ok(old as usize);
+    }
+    let (p, _, frames, _) = k.parts();
+    let now = p.mm.set_brk(frames, addr);
+    if now == addr && new_end > old_end {
+        let _ = lock_new(k, old_end, new_end - old_end);
+    }
+    Ok(now as usize)
 }
 
 /// The backing of a file mapped with mmap(2): the file's size bounds it (a
@@ -130,8 +188,12 @@ pub fn sys_mmap<H: Host>(
                 } else {
                     VmaKind::Anon
                 };
+                let replaced =
+                    (placement == Placement::Fixed).then(|| (addr, addr.saturating_add(plen)));
+                may_expand(k, plen, prot.contains(Prot::WRITE) && !shared, replaced)?;
                 let (p, _, frames, _) = k.parts();
                 let start = p.mm.map(frames, addr, plen, prot, kind, placement)?;
+                lock_new(k, start, plen)?;
                 return Ok(start as usize);
             }
             _ => return Err(Errno::ENODEV),
@@ -153,8 +215,13 @@ pub fn sys_mmap<H: Host>(
             file_end,
         }
     };
+    let data = prot.contains(Prot::WRITE) && !shared;
+    let replaced = (placement == Placement::Fixed).then(|| (addr, addr.saturating_add(plen)));
+    may_expand(k, plen, data, replaced)?;
     let (p, _, frames, _) = k.parts();
     let start = p.mm.map(frames, addr, len, prot, kind, placement)?;
+    lock_new(k, start, plen)?;
+    let (p, _, _, _) = k.parts();
     if let Some(v) = p.mm.vmas.find(start).cloned() {
         if let VmaKind::File {
             backing, offset, ..
@@ -217,7 +284,141 @@ pub fn sys_mremap<H: Host>(
     flags: u32,
     new: u64,
 ) -> SysResult {
+    let (grow, data) = match k.proc().mm.vmas.find(old) {
+        Some(v) => (
+            crate::mm::page_ceil(new_len)
+                .unwrap_or(0)
+                .saturating_sub(crate::mm::page_ceil(old_len).unwrap_or(0)),
+            AddressSpace::is_data(v),
+        ),
+        None => (0, false),
+    };
+    if grow > 0 {
+        may_expand(k, grow, data, None)?;
+    }
     let (p, _, frames, _) = k.parts();
     p.mm.mremap(frames, old, old_len, new_len, flags, new)
         .map(|a| a as usize)
+}
+
+/// The page-aligned range mlock(2) and munlock(2) act on: `addr` rounded down,
+/// the end rounded up. EINVAL on overflow; `None` for an empty range.
+fn lock_span(addr: u64, len: u64) -> KResult<Option<(u64, u64)>> {
+    let start = crate::mm::page_floor(addr);
+    let end = addr
+        .checked_add(len)
+        .and_then(crate::mm::page_ceil)
+        .ok_or(Errno::EINVAL)?;
+    if end > crate::arch::USER_END {
+        return Err(Errno::ENOMEM);
+    }
+    Ok((end > start).then_some((start, end)))
+}
+
+/// Whether the caller may lock `more` bytes beyond what it has locked:
+/// RLIMIT_MEMLOCK binds all but a process with CAP_IPC_LOCK (root); a limit of
+/// 0 is EPERM, going past it ENOMEM.
+fn may_lock<H: Host>(k: &mut Kernel<H>, total_after: u64) -> KResult<()> {
+    /// CAP_IPC_LOCK.
+    const CAP_IPC_LOCK: u32 = 14;
+    let p = k.proc();
+    if p.creds.capable(CAP_IPC_LOCK) {
+        return Ok(());
+    }
+    let lim = p.rlimit(RLIMIT_MEMLOCK).rlim_cur;
+    if lim == 0 {
+        return Err(Errno::EPERM);
+    }
+    if lim != RLIM_INFINITY && total_after > lim {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// mlock(2) and mlock2(2) (MLOCK_ONFAULT): locks the pages of the range and,
+/// unless on fault, makes them resident now.
+pub fn sys_mlock2<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, flags: u32) -> SysResult {
+    const MLOCK_ONFAULT: u32 = 1;
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some((start, end)) = lock_span(addr, len)? else {
+        return Ok(0);
+    };
+    let mm = &k.proc().mm;
+    let after = mm.locked_bytes(0, u64::MAX) + (end - start) - mm.locked_bytes(start, end);
+    may_lock(k, after)?;
+    let (p, host, frames, _) = k.parts();
+    p.mm.lock_range(frames, host, start, end, flags & MLOCK_ONFAULT != 0)?;
+    Ok(0)
+}
+
+/// munlock(2).
+pub fn sys_munlock<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64) -> SysResult {
+    let Some((start, end)) = lock_span(addr, len)? else {
+        return Ok(0);
+    };
+    let mm = &mut k.proc().mm;
+    if !mm.vmas.covers(start, end) {
+        return Err(Errno::ENOMEM);
+    }
+    mm.unlock_range(start, end);
+    Ok(0)
+}
+
+/// mlockall(2): MCL_CURRENT locks every mapping now, MCL_FUTURE every later
+/// one; MCL_ONFAULT with either locks pages as they fault in.
+pub fn sys_mlockall<H: Host>(k: &mut Kernel<H>, flags: u32) -> SysResult {
+    const MCL_CURRENT: u32 = 1;
+    const MCL_FUTURE: u32 = 2;
+    const MCL_ONFAULT: u32 = 4;
+    if flags == 0
+        || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0
+        || flags & (MCL_CURRENT | MCL_FUTURE) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let onfault = flags & MCL_ONFAULT != 0;
+    if flags & MCL_CURRENT != 0 {
+        let total = k.proc().mm.vm_bytes(0, u64::MAX).0;
+        may_lock(k, total)?;
+        let (p, host, frames, _) = k.parts();
+        let spans: alloc::vec::Vec<(u64, u64)> =
+            p.mm.vmas.iter().map(|v| (v.start, v.end)).collect();
+        for (s, e) in spans {
+            p.mm.lock_range(frames, host, s, e, onfault)?;
+        }
+    } else {
+        may_lock(k, 0)?;
+    }
+    let mm = &mut k.proc().mm;
+    mm.lock_future = (flags & MCL_FUTURE != 0).then_some(onfault);
+    Ok(0)
+}
+
+/// munlockall(2).
+pub fn sys_munlockall<H: Host>(k: &mut Kernel<H>) -> SysResult {
+    k.proc().mm.unlock_all();
+    Ok(0)
+}
+
+/// mincore(2): one byte per page of the range, 1 where the page is resident.
+pub fn sys_mincore<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, vec: u64) -> SysResult {
+    if !addr.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr
+        .checked_add(len)
+        .and_then(crate::mm::page_ceil)
+        .ok_or(Errno::ENOMEM)?;
+    if end > crate::arch::USER_END {
+        return Err(Errno::ENOMEM);
+    }
+    if end == addr {
+        return Ok(0);
+    }
+    let bytes = k.proc().mm.residency(addr, end)?;
+    k.user()
+        .write_bytes(UserOutPtr::<u8>::new(vec).addr(), &bytes)?;
+    Ok(0)
 }

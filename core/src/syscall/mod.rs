@@ -144,6 +144,12 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         MMAP => mem::sys_mmap(k, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
         MUNMAP => mem::sys_munmap(k, a[0], a[1]),
         MPROTECT => mem::sys_mprotect(k, a[0], a[1], a[2] as u32),
+        MLOCK => mem::sys_mlock2(k, a[0], a[1], 0),
+        MLOCK2 => mem::sys_mlock2(k, a[0], a[1], a[2] as u32),
+        MUNLOCK => mem::sys_munlock(k, a[0], a[1]),
+        MLOCKALL => mem::sys_mlockall(k, a[0] as u32),
+        MUNLOCKALL => mem::sys_munlockall(k),
+        MINCORE => mem::sys_mincore(k, a[0], a[1], a[2]),
         MADVISE => mem::sys_madvise(k, a[0], a[1], a[2] as u32),
         MREMAP => mem::sys_mremap(k, a[0], a[1], a[2], a[3] as u32, a[4]),
         // Process.
