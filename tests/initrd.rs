@@ -172,6 +172,7 @@ pub fn busybox_root(busybox: &Path) -> io::Result<Initrd> {
         .file("etc/group", 0o644, "root:x:0:\n")
         .dir("tmp", 0o1777)
         .dir("dev", 0o755)
+        .dir("sys", 0o555)
         .dir("root", 0o700);
     Ok(rd)
 }

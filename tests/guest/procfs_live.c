@@ -294,6 +294,45 @@ static void test_sysctl(void)
 	printf("pipe-max-size: %s\n", slurp("/proc/sys/fs/pipe-max-size"));
 }
 
+/* the number of CPUs in a sysfs CPU list such as "0", "0-1" or "0,2-3" */
+static int cpu_count(const char *list)
+{
+	int n = 0;
+	const char *p = list;
+	while (*p >= '0' && *p <= '9') {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		if (b < a)
+			return -1;
+		n += b - a + 1;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return *p == 0 ? n : -1;
+}
+
+/* /sys/devices/system/cpu, as glibc's get_nprocs and nproc-like tools read it */
+static void test_sysfs(void)
+{
+	char online[64], possible[64], present[64];
+	snprintf(online, sizeof online, "%s", slurp("/sys/devices/system/cpu/online"));
+	snprintf(possible, sizeof possible, "%s", slurp("/sys/devices/system/cpu/possible"));
+	snprintf(present, sizeof present, "%s", slurp("/sys/devices/system/cpu/present"));
+	int n = cpu_count(online);
+	printf("online is a CPU list: %s\n", n > 0 ? "yes" : "no");
+	printf("possible is a CPU list: %s\n", cpu_count(possible) > 0 ? "yes" : "no");
+	printf("present is a CPU list: %s\n", cpu_count(present) > 0 ? "yes" : "no");
+	printf("online starts with cpu 0: %s\n", online[0] == '0' ? "yes" : "no");
+	printf("online count is sysconf's: %s\n",
+	       n == sysconf(_SC_NPROCESSORS_ONLN) ? "yes" : "no");
+	struct stat st;
+	printf("cpu0 is a directory: %s\n",
+	       stat("/sys/devices/system/cpu/cpu0", &st) == 0 && S_ISDIR(st.st_mode) ? "yes" : "no");
+	const char *core = slurp("/sys/devices/system/cpu/cpu0/topology/core_id");
+	printf("cpu0 core_id is a number: %s\n", core[0] >= '0' && core[0] <= '9' ? "yes" : "no");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -305,6 +344,7 @@ static const struct {
 	{"fdinfo", test_fdinfo},
 	{"zombie", test_zombie},
 	{"sysctl", test_sysctl},
+	{"sysfs", test_sysfs},
 };
 
 int main(int argc, char **argv)

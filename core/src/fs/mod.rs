@@ -17,6 +17,7 @@ pub mod ops;
 pub mod path;
 pub mod pipe;
 pub mod procfs;
+pub mod sysfs;
 pub mod tmpfs;
 pub mod vfs;
 

@@ -151,7 +151,7 @@ struct MountTable {
 /// (those of Linux's usual mounts of the same filesystems).
 pub fn mount_options(fstype: &str, path: &str) -> &'static str {
     match fstype {
-        "proc" => "rw,nosuid,nodev,noexec,relatime",
+        "proc" | "sysfs" => "rw,nosuid,nodev,noexec,relatime",
         "devtmpfs" => "rw,nosuid,relatime",
         "tmpfs" if path != "/" => "rw,nosuid,nodev,relatime",
         _ => "rw,relatime",

@@ -29,7 +29,8 @@ pub(crate) struct ProcfsState {
 }
 
 impl<H: Host> Kernel<H> {
-    /// Mounts procfs on /proc and tmpfs on /tmp, /run and /dev/shm, making the
+    /// Mounts procfs on /proc (making the directory when missing), sysfs on
+    /// /sys when the root has it, and tmpfs on /tmp, /run and /dev/shm, making the
     /// directories when missing; a tmpfs goes only on an empty directory, so
     /// it never hides files of the root archive or image, and the /dev links into /proc/self/fd when
     /// devfs lacks them. A mount whose directory cannot be made is skipped.
@@ -38,6 +39,15 @@ impl<H: Host> Kernel<H> {
         if make_dir(&self.vfs, "/", "proc", 0o555, now) {
             let root = new_procfs(self.vfs.alloc_anon_dev(), self.procfs.dir.clone());
             let _ = self.vfs.mount_at("/proc", root, "proc");
+        }
+        // sysfs only where the root has /sys, as an init would mount it.
+        if self
+            .vfs
+            .lookup(&self.vfs.root(), "/sys", FollowLast::Follow, &Cred::root())
+            .is_ok_and(|n| n.inode().kind() == FileType::Directory)
+        {
+            let root = crate::fs::sysfs::new_sysfs(self.vfs.alloc_anon_dev());
+            let _ = self.vfs.mount_at("/sys", root, "sysfs");
         }
         for (parent, name, perm) in [
             ("/", "tmp", 0o1777),

@@ -495,8 +495,7 @@ fn pipe_fcntl<H: Host>(k: &mut Kernel<H>, f: &OpenFile, cmd: u32, arg: u64) -> S
     if cmd == F_GETPIPE_SZ {
         return pipe_size(&**ops);
     }
-    // CAP_SYS_RESOURCE: root holds every capability.
-    let who = if k.proc().euid == 0 {
+    let who = if k.proc().creds.capable(crate::task::cred::CAP_SYS_RESOURCE) {
         Resizer::Privileged
     } else {
         Resizer::User
