@@ -30,6 +30,9 @@ const FILEIO: &[&str] = &[
     "fsize",
     "preadv",
     "getdents",
+    "fallocate",
+    "sendfile",
+    "copy_file_range",
 ];
 
 /// Runs sections of a program natively and under umbra and compares.

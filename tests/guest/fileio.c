@@ -391,6 +391,163 @@ static void test_getdents(void)
 #endif
 }
 
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 1
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE 2
+#endif
+
+static long fsize_of(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	return (long)st.st_size;
+}
+
+static void test_fallocate(void)
+{
+	int fd = fresh("f1", "abc");
+	chk("mode 0, 0+100", fallocate(fd, 0, 0, 100));
+	printf("size: %ld\n", fsize_of(fd));
+	show("file", fd, 0, 8);
+	chk("mode 0, 50+10 inside", fallocate(fd, 0, 50, 10));
+	printf("size: %ld\n", fsize_of(fd));
+	chk("KEEP_SIZE 0+200", fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 200));
+	printf("size: %ld\n", fsize_of(fd));
+	chk("PUNCH_HOLE|KEEP_SIZE 1+1", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 1, 1));
+	show("file", fd, 0, 4);
+	chk("PUNCH_HOLE|KEEP_SIZE 90+50", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 90, 50));
+	printf("size: %ld\n", fsize_of(fd));
+	chk("PUNCH_HOLE alone", fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 1));
+	chk("unknown mode", fallocate(fd, 0x1000, 0, 1));
+	chk("offset -1", fallocate(fd, 0, -1, 1));
+	chk("len 0", fallocate(fd, 0, 0, 0));
+	chk("past the largest size", fallocate(fd, 0, INT64_MAX - 10, 20));
+	int ro = open("f1", O_RDONLY);
+	chk("O_RDONLY", fallocate(ro, 0, 0, 1));
+	close(ro);
+	int d = open(".", O_RDONLY | O_DIRECTORY);
+	chk("directory", fallocate(d, 0, 0, 1));
+	close(d);
+	int p[2];
+	if (pipe(p) == 0) {
+		chk("pipe read end", fallocate(p[0], 0, 0, 1));
+		chk("pipe write end", fallocate(p[1], 0, 0, 1));
+		close(p[0]);
+		close(p[1]);
+	}
+	int null = open("/dev/null", O_WRONLY);
+	chk("/dev/null", fallocate(null, 0, 0, 1));
+	close(null);
+	chk("bad fd", fallocate(99, 0, 0, 1));
+	close(fd);
+	unlink("f1");
+}
+
+static void test_sendfile(void)
+{
+	int src = fresh("s1", "0123456789");
+	int dst = fresh("d1", NULL);
+	lseek(src, 0, SEEK_SET);
+	chk("sendfile 4 from the position", sendfile(dst, src, NULL, 4));
+	chk("input position", lseek(src, 0, SEEK_CUR));
+	off_t o = 6;
+	chk("sendfile 10 from offset 6", sendfile(dst, src, &o, 10));
+	printf("offset now %ld, input position %ld\n", (long)o, (long)lseek(src, 0, SEEK_CUR));
+	show("output", dst, 0, 20);
+	chk("output position", lseek(dst, 0, SEEK_CUR));
+	int p[2];
+	if (pipe(p) == 0) {
+		chk("sendfile into a pipe", sendfile(p[1], src, NULL, 100));
+		char buf[16] = {0};
+		chk("read the pipe", read(p[0], buf, sizeof buf - 1));
+		printf("pipe held: %s\n", buf);
+		o = 0;
+		chk("sendfile from a pipe with an offset", sendfile(dst, p[0], &o, 1));
+		close(p[0]);
+		close(p[1]);
+	}
+	chk("sendfile at the end", sendfile(dst, src, NULL, 10));
+	o = -1;
+	chk("offset -1", sendfile(dst, src, &o, 1));
+	int ro = open("d1", O_RDONLY);
+	int wo = open("s1", O_WRONLY);
+	int ap = open("d1", O_WRONLY | O_APPEND);
+	o = 0;
+	chk("output O_RDONLY", sendfile(ro, src, &o, 1));
+	chk("input O_WRONLY", sendfile(dst, wo, &o, 1));
+	chk("output O_APPEND", sendfile(ap, src, &o, 1));
+	chk("bad input fd", sendfile(dst, 99, &o, 1));
+	chk("bad output fd", sendfile(99, src, &o, 1));
+	chk("count 0", sendfile(dst, src, &o, 0));
+	close(ap);
+	close(wo);
+	close(ro);
+	close(src);
+	close(dst);
+	unlink("s1");
+	unlink("d1");
+}
+
+static long cfr(int in, loff_t *oi, int out, loff_t *oo, size_t len, unsigned flags)
+{
+	return syscall(SYS_copy_file_range, in, oi, out, oo, len, flags);
+}
+
+static void test_copy_file_range(void)
+{
+	int src = fresh("s1", "0123456789");
+	int dst = fresh("d1", NULL);
+	lseek(src, 0, SEEK_SET);
+	chk("copy 5 at the positions", cfr(src, NULL, dst, NULL, 5, 0));
+	printf("positions: %ld %ld\n", (long)lseek(src, 0, SEEK_CUR), (long)lseek(dst, 0, SEEK_CUR));
+	loff_t oi = 2, oo = 20;
+	chk("copy 100 from 2 to 20", cfr(src, &oi, dst, &oo, 100, 0));
+	printf("offsets: %ld %ld, positions: %ld %ld\n", (long)oi, (long)oo,
+	       (long)lseek(src, 0, SEEK_CUR), (long)lseek(dst, 0, SEEK_CUR));
+	printf("output size: %ld\n", fsize_of(dst));
+	show("output", dst, 0, 40);
+	chk("copy at the input's end", cfr(src, &oi, dst, &oo, 10, 0));
+	oi = 0;
+	chk("flags 1", cfr(src, &oi, dst, &oo, 1, 1));
+	loff_t a = 0, b = 5;
+	chk("overlapping in one file", cfr(src, &a, src, &b, 10, 0));
+	a = 0;
+	b = 10;
+	chk("one file, apart", cfr(src, &a, src, &b, 5, 0));
+	show("input", src, 0, 20);
+	a = 8;
+	b = 3;
+	chk("one file, overlapping once shortened", cfr(src, &a, src, &b, 100, 0) >= 0 ? 0 : -1);
+	int p[2];
+	if (pipe(p) == 0) {
+		chk("into a pipe", cfr(src, NULL, p[1], NULL, 1, 0));
+		chk("from a pipe", cfr(p[0], NULL, dst, NULL, 1, 0));
+		close(p[0]);
+		close(p[1]);
+	}
+	int d = open(".", O_RDONLY | O_DIRECTORY);
+	chk("from a directory", cfr(d, NULL, dst, NULL, 1, 0));
+	close(d);
+	int ro = open("d1", O_RDONLY);
+	int ap = open("d1", O_WRONLY | O_APPEND);
+	int wo = open("s1", O_WRONLY);
+	a = 0;
+	chk("output O_RDONLY", cfr(src, &a, ro, NULL, 1, 0));
+	chk("output O_APPEND", cfr(src, &a, ap, NULL, 1, 0));
+	chk("input O_WRONLY", cfr(wo, &a, dst, NULL, 1, 0));
+	chk("bad fd", cfr(99, &a, dst, NULL, 1, 0));
+	close(wo);
+	close(ap);
+	close(ro);
+	close(src);
+	close(dst);
+	unlink("s1");
+	unlink("d1");
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -404,6 +561,9 @@ static const struct section sections[] = {
 	{"fsize", test_fsize},
 	{"preadv", test_preadv},
 	{"getdents", test_getdents},
+	{"fallocate", test_fallocate},
+	{"sendfile", test_sendfile},
+	{"copy_file_range", test_copy_file_range},
 	{NULL, NULL},
 };
 

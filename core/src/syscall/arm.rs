@@ -95,6 +95,14 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         LCHOWN32 => fs::sys_fchownat(k, CWD, a[0], a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW),
         FCHOWN32 => fs::sys_fchown(k, a[0] as i32, a[1] as u32, a[2] as u32),
         DUP2 => io::sys_dup2(k, a[0] as i32, a[1] as i32),
+        FALLOCATE => {
+            let (off, len) = (pair(a[2], a[3]) as i64, pair(a[4], a[5]) as i64);
+            super::copy::sys_fallocate(k, a[0] as i32, a[1] as u32, off, len)
+        }
+        SENDFILE64 => {
+            let (o, i) = (a[0] as i32, a[1] as i32);
+            return super::copy::sys_sendfile(k, o, i, a[2], a[3] as usize, true);
+        }
         SEND | RECV => io::sys_socket_fd(k, a[0] as i32),
         GETDENTS => io::sys_getdents(k, a[0] as i32, a[1], a[2] as usize),
         FORK => return clone::sys_fork(k),

@@ -7,6 +7,7 @@
 #[cfg(target_arch = "arm")]
 mod arm;
 pub mod clone;
+pub mod copy;
 pub mod cred;
 pub mod fs;
 pub mod futex;
@@ -98,6 +99,20 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
             io::sys_socket_fd(k, a[0] as i32)
         }
         ACCEPT4 => io::sys_accept4(k, a[0] as i32, a[3] as u32),
+        #[cfg(target_pointer_width = "64")]
+        FALLOCATE => copy::sys_fallocate(k, a[0] as i32, a[1] as u32, a[2] as i64, a[3] as i64),
+        SENDFILE => {
+            return copy::sys_sendfile(k, a[0] as i32, a[1] as i32, a[2], a[3] as usize, false)
+        }
+        COPY_FILE_RANGE => copy::sys_copy_file_range(
+            k,
+            a[0] as i32,
+            a[1],
+            a[2] as i32,
+            a[3],
+            a[4] as usize,
+            a[5] as u32,
+        ),
         FLOCK => return lock::sys_flock(k, a[0] as i32, a[1] as u32),
         FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
         DUP => io::sys_dup(k, a[0] as i32),
