@@ -71,6 +71,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "futex",
     "procctl",
     "procfs_live",
+    "sched_time",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

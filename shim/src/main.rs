@@ -224,6 +224,7 @@ fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (Stri
 }
 
 fn run(r: RunArgs) -> Result<u8, (String, u8)> {
+    let started = umbra_shim::sys::clock_ns(umbra_shim::sys::CLOCK_MONOTONIC);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -263,6 +264,13 @@ fn run(r: RunArgs) -> Result<u8, (String, u8)> {
         disks: Vec::new(),
     })
     .map_err(|e| (e, 1))?;
+    if let Some(t) = r.cfg.timeout_ns {
+        // The kernel ends the run at the deadline; half a second later (from
+        // umbra's start, so loading the root counts) the host ends it anyway.
+        let at = started.saturating_add(t).saturating_add(500_000_000);
+        umbra_shim::sys::signals::arm_hard_deadline(at)
+            .map_err(|e| (format!("cannot arm the --timeout timer: {e:?}"), 1))?;
+    }
     // From here on umbra may make only the host syscalls it needs (SECURITY.md).
     host.confine().map_err(|e| (e, 1))?;
     let mut kernel = Kernel::new(host, vfs, r.cfg, r.mem / PAGE_SIZE);

@@ -117,6 +117,9 @@ pub struct Kernel<H: Host> {
     pub domainname: String,
     /// Advisory file locks (fcntl record locks, OFD locks, flock).
     pub(crate) locks: crate::fs::lock::LockTable,
+    /// The current thread called sched_yield: it gives up the CPU after the
+    /// call returns.
+    yielded: bool,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -152,6 +155,7 @@ impl<H: Host> Kernel<H> {
             futex_seq: 0,
             domainname: String::from("(none)"),
             locks: Default::default(),
+            yielded: false,
         }
     }
 
@@ -479,7 +483,10 @@ impl<H: Host> Kernel<H> {
         self.procs
             .values()
             .flat_map(|p| {
+                // A stopped process's wait is looked at when it continues.
+                let stopped = p.job != JobState::Running;
                 let wait = match p.thread.state {
+                    _ if stopped => None,
                     ThreadState::Blocked(Wait::Until(d)) => Some(d),
                     ThreadState::Blocked(Wait::Event { deadline, .. }) => deadline,
                     _ => None,
@@ -530,19 +537,93 @@ impl<H: Host> Kernel<H> {
         }
     }
 
-    fn run_current_inner(&mut self) {
-        let others = self
-            .procs
+    /// The current thread gives up the CPU once its syscall returns
+    /// (sched_yield): another runnable thread runs first.
+    pub(crate) fn yield_now(&mut self) {
+        self.yielded = true;
+    }
+
+    /// When the current process reaches its RLIMIT_CPU soft or hard limit if
+    /// it runs on from `now` (its CPU time only grows while it runs).
+    fn cpu_limit_deadline(&self, now: u64) -> Option<u64> {
+        let p = self.procs.get(&self.cur)?;
+        let lim = p.rlimits[umbra_abi::flags::RLIMIT_CPU as usize];
+        let limit = lim.rlim_cur.min(lim.rlim_max);
+        if limit == umbra_abi::flags::RLIM_INFINITY {
+            return None;
+        }
+        let used = p.cpu.user_ns.saturating_add(p.cpu.sys_ns);
+        let left = limit.saturating_mul(1_000_000_000).saturating_sub(used);
+        Some(now.saturating_add(left))
+    }
+
+    /// Enforces RLIMIT_CPU on the current process, as Linux does: at the hard
+    /// limit SIGKILL; at the soft limit SIGXCPU, and the soft limit moves one
+    /// second on, so SIGXCPU comes again each second until the hard limit.
+    fn check_cpu_limit(&mut self) {
+        let pid = self.cur;
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let idx = umbra_abi::flags::RLIMIT_CPU as usize;
+        let lim = p.rlimits[idx];
+        if lim.rlim_cur == umbra_abi::flags::RLIM_INFINITY {
+            return;
+        }
+        let used = p.cpu.user_ns.saturating_add(p.cpu.sys_ns);
+        let ns = |s: u64| s.saturating_mul(1_000_000_000);
+        let sig = if lim.rlim_max != umbra_abi::flags::RLIM_INFINITY && used >= ns(lim.rlim_max) {
+            SIGKILL
+        } else if used >= ns(lim.rlim_cur) {
+            if lim.rlim_cur < lim.rlim_max {
+                p.rlimits[idx].rlim_cur = lim.rlim_cur + 1;
+            }
+            SIGXCPU
+        } else {
+            return;
+        };
+        let info = crate::task::SigInfo {
+            signo: sig,
+            code: crate::task::signal::code::SI_KERNEL,
+            ..Default::default()
+        };
+        let _ = self.send_signal(pid, sig, info);
+    }
+
+    /// The deadline for the current thread's next run: the end of its slice,
+    /// the earliest timer or wait, or its CPU-time limit.
+    fn run_deadline_for_current(&self, slice_end: Option<u64>) -> Option<u64> {
+        let now = self.host.now_mono();
+        [
+            slice_end,
+            self.next_deadline(),
+            self.cpu_limit_deadline(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Whether a process other than the current one is not stopped: it is
+    /// runnable or may become so when `pick_next` serves its wait again.
+    fn others_may_run(&self) -> bool {
+        self.procs
             .values()
-            .filter(|p| p.pid != self.cur)
-            .any(|p| p.thread.state == ThreadState::Runnable && p.job == JobState::Running);
-        let slice_end = others.then(|| self.host.now_mono() + TIME_SLICE_NS);
+            .any(|p| p.pid != self.cur && p.job == JobState::Running)
+    }
+
+    fn run_current_inner(&mut self) {
+        // Another process that is not stopped may be runnable, or become so
+        // (a blocked one is served again by `pick_next`): the slice is always
+        // armed then, so every runnable thread gets the CPU within one slice,
+        // however it became runnable.
+        let mut slice_end = self
+            .others_may_run()
+            .then(|| self.host.now_mono() + TIME_SLICE_NS);
+        self.yielded = false;
+        let mut deadline = self.run_deadline_for_current(slice_end);
         loop {
             // Timers the guest set since the last round count at once.
-            let deadline = match (slice_end, self.next_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
             self.arm_timer(deadline);
             if !self.handle_signals() {
                 return;
@@ -600,10 +681,16 @@ impl<H: Host> Kernel<H> {
                     }
                 }
                 Trap::Exception { sig, code, addr } => self.force_signal(sig, code, addr),
-                Trap::Timer => return,
+                Trap::Timer => {
+                    // The host's one-shot timer is spent.
+                    self.armed = None;
+                    self.check_cpu_limit();
+                    return;
+                }
                 Trap::HostEvent => {
                     self.epoch += 1;
                     self.pump_console();
+                    self.check_cpu_limit();
                     return;
                 }
                 Trap::StubDied => {
@@ -620,6 +707,21 @@ impl<H: Host> Kernel<H> {
                     );
                     return;
                 }
+            }
+            // Time always wins: however busy the guest keeps the loop, an
+            // expired slice, timer, wait or `--timeout` is acted on at once.
+            self.check_cpu_limit();
+            if self.yielded {
+                return;
+            }
+            if slice_end.is_none() && self.others_may_run() {
+                // A process was created or continued: the slice starts now.
+                slice_end = Some(self.host.now_mono() + TIME_SLICE_NS);
+            }
+            deadline = self.run_deadline_for_current(slice_end);
+            let now = self.host.now_mono();
+            if deadline.is_some_and(|d| now >= d) {
+                return;
             }
         }
     }

@@ -256,6 +256,11 @@ impl<H: Host> Kernel<H> {
         };
         let layout = frame::frame_layout(top, use_alt, action.flags, action.restorer)
             .ok_or(Errno::EFAULT)?;
+        if (use_alt || alt.contains(sp)) && !alt.contains(layout.sp) {
+            // The frame would overflow the alternate stack: Linux gives an
+            // always-bad frame address, and the process dies of SIGSEGV.
+            return Err(Errno::EFAULT);
+        }
         let on = if alt.contains(sp) { 1 } else { 0 };
         let stack = (alt.sp, if alt.flags & 2 != 0 { 2 } else { on }, alt.size);
         let bytes = frame::encode_frame(

@@ -179,7 +179,10 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SET_ROBUST_LIST => proc::sys_set_robust_list(k, a[0], a[1]),
         PRLIMIT64 => proc::sys_prlimit64(k, a[0] as i32, a[1] as u32, a[2], a[3]),
         GETRUSAGE => proc::sys_getrusage(k, a[0] as i32, a[1]),
-        SCHED_YIELD => Ok(0),
+        SCHED_YIELD => {
+            k.yield_now();
+            Ok(0)
+        }
         SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
         // arm64 and arm pass clone's tls before child_tid (flags, stack,
         // parent_tid, tls, child_tid); x86_64 passes child_tid first.

@@ -106,12 +106,80 @@ extern "C" fn on_alarm(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut
     if code != SI_TIMER {
         return; // SIGALRM sent by someone else: ignored
     }
+    if value == HARD_DEADLINE {
+        on_hard_deadline();
+    }
     if let Some(slot) = SLOT.get(value as usize) {
         if slot.used.load(Ordering::SeqCst) {
             slot.fired.store(true, Ordering::SeqCst);
             kick(slot);
         }
     }
+}
+
+/// The `si_value` of the `--timeout` backstop timer (no slot has it).
+const HARD_DEADLINE: u64 = 0x7fff_fffe;
+
+/// The `--timeout` backstop expired: the kernel did not end the run in time,
+/// so umbra ends it here (the stubs die with it: PTRACE_O_EXITKILL).
+fn on_hard_deadline() {
+    tty_restore_now();
+    let msg = b"umbra: guest timed out; killed\n";
+    // SAFETY: `msg` is a readable buffer of its length; exit_group does not
+    // return.
+    unsafe {
+        raw::syscall6(raw::nr::WRITE, 2, msg.as_ptr() as usize, msg.len(), 0, 0, 0);
+        raw::syscall6(raw::nr::EXIT_GROUP, 124, 0, 0, 0, 0, 0);
+    }
+}
+
+/// Arms the backstop of `--timeout`: at the CLOCK_MONOTONIC time `deadline`
+/// (ns) umbra exits with status 124 from the signal handler, whatever the
+/// kernel's loop is doing. The kernel normally ends the run at its own,
+/// earlier deadline (and syncs the disks); this is the deadline no guest
+/// behaviour and no kernel bug can defer.
+pub fn arm_hard_deadline(deadline: u64) -> Result<(), Errno> {
+    install_wake_handlers()?;
+    let mut sev = [0u32; 16];
+    const W: usize = core::mem::size_of::<usize>() / 4;
+    sev[0] = HARD_DEADLINE as u32;
+    sev[W] = SIGALRM as u32;
+    sev[W + 1] = 4; // SIGEV_THREAD_ID
+    sev[W + 2] = super::gettid() as u32;
+    let mut id: i32 = 0;
+    // SAFETY: `sev` is a readable struct sigevent and `id` a writable kernel
+    // timer_t (int).
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::TIMER_CREATE,
+            super::CLOCK_MONOTONIC as usize,
+            sev.as_ptr() as usize,
+            &mut id as *mut i32 as usize,
+            0,
+            0,
+            0,
+        )
+    })?;
+    let d = deadline.max(1);
+    let its = [
+        0i64,
+        0,
+        (d / 1_000_000_000) as i64,
+        (d % 1_000_000_000) as i64,
+    ];
+    // SAFETY: `its` is a readable struct itimerspec; the old value is NULL.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::TIMER_SETTIME,
+            id as usize,
+            1, // TIMER_ABSTIME
+            its.as_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
 }
 
 /// The SIGWINCH handler.

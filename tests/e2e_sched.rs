@@ -1,0 +1,111 @@
+//! End-to-end tests of the scheduler, time, timers, signals and waits: the
+//! `sched_*` programs of `tests/guest/` (musl and glibc builds) run natively
+//! and under umbra and compared, and the runs that never end on their own
+//! stopped by `umbra run --timeout`.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use umbra_tests::{assert_same, Libc, Run};
+
+/// The tests of this file run one at a time: some spin for seconds, and the
+/// timeout tests measure wall time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs sections of a program natively and under umbra and compares.
+fn sections_same_as_native(libc: Libc, program: &str, sections: &[&str]) {
+    let _serial = serial();
+    assert_same(&Run::guest(libc, program).args(sections));
+}
+
+macro_rules! same_as_native {
+    ($($(#[$attr:meta])* $test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
+        #[test]
+        $(#[$attr])*
+        fn $test() {
+            sections_same_as_native(Libc::$libc, $program, $sections);
+        }
+    )*};
+}
+
+/// Runnable processes get the CPU however they became runnable; signals
+/// reach a process spinning in user mode; RLIMIT_CPU; a nested fault that
+/// overflows the alternate stack kills with SIGSEGV.
+const SCHED: &[&str] = &[
+    "starve_pipe",
+    "alarm_spin",
+    "kill_spin",
+    "child_runs",
+    "rlimit_cpu",
+    "altstack_overflow",
+];
+
+same_as_native! {
+    sched_musl: Musl "sched_time" SCHED;
+    sched_glibc: Glibc "sched_time" SCHED;
+}
+
+/// Runs `sched_time SECTION` under `umbra run --timeout 3` `times` times,
+/// `parallel` at once: each must end with status 124 within 4 s.
+fn timeout_wins(section: &str, times: usize, parallel: usize) {
+    let _serial = serial();
+    let run = Run::guest(Libc::Musl, "sched_time")
+        .args(&[section])
+        .umbra_flag("--timeout")
+        .umbra_flag("3");
+    let mut worst = Duration::ZERO;
+    for batch in 0..times.div_ceil(parallel) {
+        let n = parallel.min(times - batch * parallel);
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let run = run.clone();
+                std::thread::spawn(move || {
+                    let t0 = Instant::now();
+                    let out = run.umbra();
+                    (t0.elapsed(), out)
+                })
+            })
+            .collect();
+        for h in handles {
+            let (elapsed, out) = h.join().expect("run thread");
+            out.assert_code(124);
+            out.assert_no_leftovers();
+            assert!(
+                elapsed < Duration::from_secs(4),
+                "--timeout 3 took {elapsed:?}\n{}",
+                out.describe()
+            );
+            worst = worst.max(elapsed);
+        }
+    }
+    eprintln!("{section}: {times} runs under --timeout 3, slowest {worst:?}");
+}
+
+/// Two processes looping on sched_yield + clock_gettime: `--timeout 3`
+/// ends the run with 124 within 4 s, 50 times in a row.
+#[test]
+fn timeout_stops_yield_loop_50_times() {
+    timeout_wins("spin_yield", 50, 2);
+}
+
+/// A process stopped in a sleep whose deadline passes must not hide the
+/// run's deadline from the loop serving a yielding process.
+#[test]
+fn timeout_stops_yield_loop_with_stopped_sleeper() {
+    timeout_wins("stopped_sleeper", 6, 2);
+}
+
+/// `sh -c '(echo child ran) & while kill -0 $$; do :; done'` in a bounded
+/// form: the background child must run while its shell busy-loops; 50 times.
+#[test]
+fn background_child_runs_while_shell_spins() {
+    let _serial = serial();
+    let script = "i=0; while [ $i -lt 50 ]; do rm -f ran; \
+                  (echo child ran; : > ran) & \
+                  while [ ! -e ran ]; do kill -0 $$ || exit 1; done; \
+                  wait; i=$((i+1)); done; echo all done";
+    let out = assert_same(&Run::busybox(&["sh", "-c", script]));
+    assert_eq!(out.stdout_text().matches("child ran\n").count(), 50);
+}
