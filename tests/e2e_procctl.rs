@@ -22,11 +22,13 @@ fn futex_glibc() {
 
 /// Process-shared futexes over MAP_SHARED|MAP_ANONYMOUS memory: a shared
 /// wake reaches a waiter in another process (keyed by the shared frame), a
-/// private one never does (keyed by address space).
+/// private one never does (keyed by address space); several waiting
+/// processes through REQUEUE, CMP_REQUEUE, WAKE_BITSET, WAKE_OP, a PI lock
+/// handed over by UNLOCK_PI, and WAIT_REQUEUE_PI/CMP_REQUEUE_PI.
 #[test]
 fn futex_across_processes() {
     for libc in Libc::ALL {
-        assert_same(&Run::guest(libc, "futex").args(&["cross"]));
+        assert_same(&Run::guest(libc, "futex").args(&["cross", "multi"]));
     }
 }
 

@@ -384,6 +384,156 @@ static void cross(void)
 	munmap(m, 4096);
 }
 
+static void nap(uint32_t *scratch)
+{
+	struct kts t = rel_ms(2);
+	fx(scratch, FUTEX_WAIT, *scratch, &t, NULL, 0);
+}
+
+/* Forks a child that runs fn(m, arg) and exits with its result. */
+static pid_t spawn(int (*fn)(uint32_t *, int), uint32_t *m, int arg)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(fn(m, arg));
+	return pid;
+}
+
+static void reap_all(const char *what, pid_t *pids, int n)
+{
+	printf("%s:", what);
+	for (int i = 0; i < n; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		printf(" %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+	printf("\n");
+}
+
+/* m[0]: A, m[1]: B, m[2]: C, m[3]: scratch, m[4]: PI word, m[5]: P. */
+static int wait_a(uint32_t *m, int bitset)
+{
+	long r = fx(&m[0], FUTEX_WAIT_BITSET, 0, NULL, NULL, (uint32_t)bitset);
+	return r == 0 ? 0 : 10 + errno;
+}
+
+/* Moves every waiter of A to B until `n` have moved: then all are queued. */
+static void gather(uint32_t *m, int n)
+{
+	long moved = 0;
+	while (moved < n) {
+		long r = fxn(&m[0], FUTEX_REQUEUE, 0, INT_MAX, &m[1], 0);
+		if (r < 0) {
+			printf("requeue: %s\n", en(errno));
+			return;
+		}
+		moved += r;
+		if (moved < n)
+			nap(&m[3]);
+	}
+	printf("gathered %ld waiters on B\n", moved);
+}
+
+static int pi_holder(uint32_t *m, int unused)
+{
+	(void)unused;
+	if (fx(&m[4], FUTEX_TRYLOCK_PI, 0, NULL, NULL, 0) != 0)
+		return 1;
+	m[3] = 1;
+	/* Unlock once the parent waits (it sets FUTEX_WAITERS). */
+	while (!(m[4] & WAITERS))
+		nap(&m[2]);
+	return fx(&m[4], FUTEX_UNLOCK_PI, 0, NULL, NULL, 0) == 0 ? 0 : 2;
+}
+
+static int requeue_pi_waiter(uint32_t *m, int unused)
+{
+	(void)unused;
+	if (fx(&m[0], FUTEX_WAIT_REQUEUE_PI, 0, NULL, &m[5], 0) != 0)
+		return 10 + errno;
+	if ((m[5] & TID_MASK) != (uint32_t)getpid())
+		return 3;
+	return fx(&m[5], FUTEX_UNLOCK_PI, 0, NULL, NULL, 0) == 0 ? 0 : 4;
+}
+
+/* Several processes on futexes in MAP_SHARED|MAP_ANONYMOUS memory. */
+static void multi(void)
+{
+	uint32_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t k[3];
+	memset(m, 0, 64);
+	for (int i = 0; i < 3; i++)
+		k[i] = spawn(wait_a, m, ~0);
+	gather(m, 3);
+	show("wake B one", fx(&m[1], FUTEX_WAKE, 1, NULL, NULL, 0));
+	show("cmp_requeue B to C, wake 1 move 1", fxn(&m[1], FUTEX_CMP_REQUEUE, 1, 1, &m[2], 0));
+	show("wake C all", fx(&m[2], FUTEX_WAKE, INT_MAX, NULL, NULL, 0));
+	show("wake B all", fx(&m[1], FUTEX_WAKE, INT_MAX, NULL, NULL, 0));
+	reap_all("waiters exited", k, 3);
+
+	/* Bitsets survive a requeue. */
+	for (int i = 0; i < 3; i++)
+		k[i] = spawn(wait_a, m, 1 << i);
+	gather(m, 3);
+	show("wake_bitset 2", fx(&m[1], FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, 2));
+	show("wake_bitset 8", fx(&m[1], FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, 8));
+	show("wake_bitset 5", fx(&m[1], FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, 5));
+	reap_all("bitset waiters exited", k, 3);
+
+	/* wake_op: B's waiters are woken when the old value passes. */
+	for (int i = 0; i < 2; i++)
+		k[i] = spawn(wait_a, m, ~0);
+	gather(m, 2);
+	/* FUTEX_OP(op, oparg, cmp, cmparg) on B, waking B's waiters. */
+	show("wake_op A, B if old B == 5 (add 1)",
+	     fxn(&m[0], FUTEX_WAKE_OP, 1, 1, &m[1], (1u << 28) | (0u << 24) | (1u << 12) | 5));
+	printf("B now %u\n", m[1]);
+	show("wake_op A, B if old B == 1 (add 1)",
+	     fxn(&m[0], FUTEX_WAKE_OP, 1, 1, &m[1], (1u << 28) | (0u << 24) | (1u << 12) | 1));
+	printf("B now %u\n", m[1]);
+	m[2] = 4;
+	show("wake_op B, C if old C != 0 (set 0)",
+	     fxn(&m[1], FUTEX_WAKE_OP, 1, 0, &m[2], (0u << 28) | (1u << 24) | (0u << 12) | 0));
+	printf("C now %u\n", m[2]);
+	reap_all("wake_op waiters exited", k, 2);
+	m[1] = 0;
+
+	/* A PI lock handed over from another process. */
+	m[3] = 0;
+	k[0] = spawn(pi_holder, m, 0);
+	while (m[3] == 0)
+		nap(&m[2]);
+	struct kts t = abs_ms(CLOCK_REALTIME, 20000);
+	show("lock_pi held by the child", fx(&m[4], FUTEX_LOCK_PI, 0, &t, NULL, 0));
+	printf("owner is me: %s, waiters bit: %s\n",
+	       (m[4] & TID_MASK) == (uint32_t)getpid() ? "yes" : "no", m[4] & WAITERS ? "yes" : "no");
+	show("unlock_pi", fx(&m[4], FUTEX_UNLOCK_PI, 0, NULL, NULL, 0));
+	printf("word %#x\n", m[4]);
+	reap_all("holder exited", k, 1);
+
+	/* Requeue-PI: waiters of A are given P in turn. */
+	m[0] = 0;
+	m[5] = 0;
+	for (int i = 0; i < 2; i++)
+		k[i] = spawn(requeue_pi_waiter, m, 0);
+	long done = 0;
+	while (done < 2) {
+		long r = fxn(&m[0], FUTEX_CMP_REQUEUE_PI, 1, INT_MAX, &m[5], 0);
+		if (r < 0) {
+			printf("cmp_requeue_pi: %s\n", en(errno));
+			break;
+		}
+		done += r;
+		if (done < 2)
+			nap(&m[3]);
+	}
+	printf("cmp_requeue_pi reached %ld waiters\n", done);
+	reap_all("requeue_pi waiters exited", k, 2);
+	printf("P word %#x\n", m[5]);
+	munmap(m, 4096);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -403,6 +553,8 @@ int main(int argc, char **argv)
 			signals();
 		else if (!strcmp(s, "once"))
 			once_section();
+		else if (!strcmp(s, "multi"))
+			multi();
 		else if (!strcmp(s, "cross"))
 			cross();
 		else
