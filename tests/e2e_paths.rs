@@ -34,6 +34,7 @@ paths_tests! {
     names_that_are_not_utf8_work_on_tmpfs: &["bytes"];
     fifos_mknod_and_the_open_rendezvous: &["fifo"];
     utime_utimes_and_futimesat: &["utime"];
+    chroot_root_dotdot_inheritance_and_eperm: &["chroot"];
 }
 
 /// busybox `mkfifo`, and data through the FIFO between two processes, on the

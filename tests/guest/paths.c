@@ -502,6 +502,73 @@ static void test_utime(void)
 #endif
 }
 
+/* Prints the first bytes of a file, or the errno. */
+static void cat1(const char *what, const char *path)
+{
+	char b[64];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		printf("%s: %s\n", what, en(errno));
+		return;
+	}
+	ssize_t n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	b[n < 0 ? 0 : n] = 0;
+	printf("%s: %s", what, b);
+}
+
+static void test_chroot(void)
+{
+	char buf[512];
+	pid_t pid;
+
+	check("mkdir jail", mkdir("jail", 0755));
+	check("mkdir jail/sub", mkdir("jail/sub", 0755));
+	put("jail/inside", "in the jail\n");
+	put("outside", "outside\n");
+	check("symlink jail/abs", symlink("/inside", "jail/abs"));
+	check("symlink jail/sub/up", symlink("../../../../inside", "jail/sub/up"));
+	check("chroot missing", chroot("nope"));
+	check("chroot file", chroot("outside"));
+	pid = fork();
+	if (pid == 0) {
+		check("chroot jail", chroot("jail"));
+		/* The cwd stays outside the new root. */
+		if (getcwd(buf, sizeof(buf)))
+			printf("getcwd: %s\n", strncmp(buf, "(unreachable)", 13) == 0 ? "unreachable" : buf);
+		else
+			printf("getcwd: %s\n", en(errno));
+		cat1("outside via cwd", "outside");
+		check("chdir /", chdir("/"));
+		if (getcwd(buf, sizeof(buf)))
+			printf("getcwd: %s\n", buf);
+		cat1("/inside", "/inside");
+		cat1("/../../inside", "/../../inside");
+		cat1("/abs", "/abs");
+		cat1("/sub/up", "/sub/up");
+		cat1("/outside", "/outside");
+		check("chdir sub", chdir("sub"));
+		check("chdir ../../..", chdir("../../.."));
+		if (getcwd(buf, sizeof(buf)))
+			printf("getcwd: %s\n", buf);
+		fflush(stdout);
+		pid_t g = fork();
+		if (g == 0) {
+			cat1("grandchild /inside", "/inside");
+			_exit(0);
+		}
+		status_line("grandchild", reap(g));
+		/* A nested chroot, then a user without CAP_SYS_CHROOT. */
+		check("chroot sub", chroot("sub"));
+		cat1("/up after nested chroot", "/up");
+		check("setuid(65534)", setuid(65534));
+		check("chroot as nobody", chroot("/"));
+		_exit(0);
+	}
+	status_line("chroot child", reap(pid));
+	cat1("parent keeps its root", "jail/inside");
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -513,6 +580,7 @@ static const struct section sections[] = {
 	{ "bytes", test_bytes },
 	{ "fifo", test_fifo },
 	{ "utime", test_utime },
+	{ "chroot", test_chroot },
 };
 
 int main(int argc, char **argv)

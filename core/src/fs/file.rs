@@ -545,7 +545,7 @@ pub fn open_as(
 
     let mut created = false;
     let node = if flags.contains(OpenFlags::O_CREAT) {
-        let mut p = vfs.lookup_parent(start, path, &cx.cred)?;
+        let mut p = vfs.resolve_parent(cx, start, path)?;
         let mut links = 0u32;
         loop {
             match p.dir.inode().lookup(&p.name) {
@@ -569,10 +569,10 @@ pub fn open_as(
                             if target.is_empty() {
                                 return Err(Errno::ENOENT);
                             }
-                            p = vfs.lookup_parent(&p.dir, &target, &cx.cred)?;
+                            p = vfs.resolve_parent(cx, &p.dir, &target)?;
                             continue;
                         }
-                        _ => break vfs.lookup(&p.dir, &p.name, follow, &cx.cred)?,
+                        _ => break vfs.resolve(cx, &p.dir, &p.name, follow)?,
                     }
                 }
                 Err(Errno::ENOENT) => {
@@ -604,7 +604,7 @@ pub fn open_as(
             }
         }
     } else {
-        vfs.lookup(start, path, follow, &cx.cred)?
+        vfs.resolve(cx, start, path, follow)?
     };
 
     let inode = node.inode().clone();
@@ -889,6 +889,7 @@ pub(crate) mod tests {
             cred: Cred::user(1000, 1000),
             umask: 0o077,
             now: Timespec::default(),
+            root: None,
         };
         assert_eq!(
             open(

@@ -74,7 +74,7 @@ fn is_dot(name: &[u8]) -> bool {
 
 /// mkdirat(2).
 pub fn mkdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8], mode: u32) -> KResult<()> {
-    let p = vfs.lookup_parent(start, path, &cx.cred)?;
+    let p = vfs.resolve_parent(cx, start, path)?;
     if is_dot(&p.name) {
         return Err(Errno::EEXIST);
     }
@@ -120,7 +120,7 @@ pub fn mknod(
         }
         _ => {}
     }
-    let p = vfs.lookup_parent(start, path, &cx.cred)?;
+    let p = vfs.resolve_parent(cx, start, path)?;
     if is_dot(&p.name) || p.dir.inode().lookup(&p.name).is_ok() {
         return Err(Errno::EEXIST);
     }
@@ -148,7 +148,7 @@ pub fn mknod(
 
 /// unlinkat(2) without AT_REMOVEDIR.
 pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()> {
-    let p = vfs.lookup_parent(start, path, &cx.cred)?;
+    let p = vfs.resolve_parent(cx, start, path)?;
     if is_dot(&p.name) {
         return Err(Errno::EISDIR);
     }
@@ -167,7 +167,7 @@ pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()
 
 /// unlinkat(2) with AT_REMOVEDIR, and rmdir(2).
 pub fn rmdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()> {
-    let p = vfs.lookup_parent(start, path, &cx.cred)?;
+    let p = vfs.resolve_parent(cx, start, path)?;
     match p.name.as_slice() {
         b"." => return Err(Errno::EINVAL),
         b".." => return Err(Errno::ENOTEMPTY),
@@ -199,8 +199,8 @@ pub fn rename(
     {
         return Err(Errno::EINVAL);
     }
-    let p1 = vfs.lookup_parent(old_start, old_path, &cx.cred)?;
-    let p2 = vfs.lookup_parent(new_start, new_path, &cx.cred)?;
+    let p1 = vfs.resolve_parent(cx, old_start, old_path)?;
+    let p2 = vfs.resolve_parent(cx, new_start, new_path)?;
     if p1.dir.mount_id() != p2.dir.mount_id() {
         return Err(Errno::EXDEV);
     }
@@ -246,11 +246,11 @@ pub fn link(
     (new_start, new_path): (&PathRef, &[u8]),
     follow: FollowLast,
 ) -> KResult<()> {
-    let old = vfs.lookup(old_start, old_path, follow, &cx.cred)?;
+    let old = vfs.resolve(cx, old_start, old_path, follow)?;
     if old.is_dir() {
         return Err(Errno::EPERM);
     }
-    let p = vfs.lookup_parent(new_start, new_path, &cx.cred)?;
+    let p = vfs.resolve_parent(cx, new_start, new_path)?;
     if is_dot(&p.name) || p.dir.inode().lookup(&p.name).is_ok() {
         return Err(Errno::EEXIST);
     }
@@ -269,7 +269,7 @@ pub fn symlink(vfs: &Vfs, cx: &FsCtx, target: &[u8], start: &PathRef, path: &[u8
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let p = vfs.lookup_parent(start, path, &cx.cred)?;
+    let p = vfs.resolve_parent(cx, start, path)?;
     if is_dot(&p.name) || p.dir.inode().lookup(&p.name).is_ok() {
         return Err(Errno::EEXIST);
     }
@@ -292,7 +292,7 @@ pub fn symlink(vfs: &Vfs, cx: &FsCtx, target: &[u8], start: &PathRef, path: &[u8
 
 /// readlinkat(2): the target of the symlink at `path` (EINVAL if not a symlink).
 pub fn readlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<Vec<u8>> {
-    let n = vfs.lookup(start, path, FollowLast::NoFollow, &cx.cred)?;
+    let n = vfs.resolve(cx, start, path, FollowLast::NoFollow)?;
     if n.inode().kind() != FileType::Symlink {
         return Err(Errno::EINVAL);
     }
@@ -307,14 +307,12 @@ pub fn stat(
     path: &[u8],
     follow: FollowLast,
 ) -> KResult<Metadata> {
-    vfs.lookup(start, path, follow, &cx.cred)?
-        .inode()
-        .metadata()
+    vfs.resolve(cx, start, path, follow)?.inode().metadata()
 }
 
 /// chdir(2): the new cwd (ENOTDIR, or EACCES without search permission).
 pub fn chdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<PathRef> {
-    let n = vfs.lookup(start, path, FollowLast::Follow, &cx.cred)?;
+    let n = vfs.resolve(cx, start, path, FollowLast::Follow)?;
     check_chdir(&n, cx)?;
     Ok(n)
 }
@@ -340,7 +338,7 @@ pub fn access(
     follow: FollowLast,
 ) -> KResult<()> {
     let want = Access::from_bits(mode).ok_or(Errno::EINVAL)?;
-    let n = vfs.lookup(start, path, follow, &cx.cred)?;
+    let n = vfs.resolve(cx, start, path, follow)?;
     if want.is_empty() {
         return Ok(());
     }
@@ -349,7 +347,7 @@ pub fn access(
 
 /// truncate(2).
 pub fn truncate(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8], len: u64) -> KResult<()> {
-    let n = vfs.lookup(start, path, FollowLast::Follow, &cx.cred)?;
+    let n = vfs.resolve(cx, start, path, FollowLast::Follow)?;
     match n.inode().kind() {
         FileType::Regular => {}
         FileType::Directory => return Err(Errno::EISDIR),
@@ -464,6 +462,7 @@ mod tests {
             cred: Cred::user(1000, 1000),
             umask: 0o022,
             now: Timespec::default(),
+            root: None,
         }
     }
 

@@ -18,7 +18,7 @@ use core::fmt;
 use spin::Mutex;
 
 use super::vfs::{
-    check_access, makedev, Access, Cred, FileOps, FileType, Inode, NAME_MAX, PATH_MAX,
+    check_access, makedev, Access, Cred, FileOps, FileType, FsCtx, Inode, NAME_MAX, PATH_MAX,
 };
 use crate::error::{Errno, KResult};
 
@@ -83,6 +83,44 @@ impl PathNode {
     /// UTF-8 replaced (for messages and the mount table).
     pub fn absolute_path_lossy(&self) -> String {
         String::from_utf8_lossy(&self.absolute_path()).into_owned()
+    }
+
+    /// Whether `self` and `other` are the same directory of the same mount,
+    /// however each was reached.
+    pub fn same_place(&self, other: &PathNode) -> bool {
+        if core::ptr::eq(self, other) {
+            return true;
+        }
+        if self.mount != other.mount {
+            return false;
+        }
+        if Arc::ptr_eq(&self.inode, &other.inode) {
+            return true;
+        }
+        match (self.inode.metadata(), other.inode.metadata()) {
+            (Ok(a), Ok(b)) => (a.dev, a.ino) == (b.dev, b.ino),
+            _ => false,
+        }
+    }
+
+    /// The node's path as seen by a process whose root directory is `root`
+    /// (chroot): `None` when the node is not under it.
+    pub fn path_from(&self, root: &PathNode) -> Option<Vec<u8>> {
+        let mut names: Vec<&[u8]> = Vec::new();
+        let mut cur = self;
+        while !cur.same_place(root) {
+            names.push(&cur.name);
+            cur = cur.parent.as_deref()?;
+        }
+        let mut s = Vec::new();
+        for n in names.iter().rev() {
+            s.push(b'/');
+            s.extend_from_slice(n);
+        }
+        if s.is_empty() {
+            s.push(b'/');
+        }
+        Some(s)
     }
 
     /// Whether the node is a directory.
@@ -362,21 +400,69 @@ impl Vfs {
         follow: FollowLast,
         cred: &Cred,
     ) -> KResult<PathRef> {
+        self.lookup_in(&self.root, start, path, follow, cred)
+    }
+
+    /// [`lookup`](Self::lookup) for a process whose root directory is `root`
+    /// (chroot): absolute paths and symlinks start there, and `..` stops there.
+    pub fn lookup_in(
+        &self,
+        root: &PathRef,
+        start: &PathRef,
+        path: impl AsRef<[u8]>,
+        follow: FollowLast,
+        cred: &Cred,
+    ) -> KResult<PathRef> {
         let path = path.as_ref();
         check_path(path)?;
         let must_dir = path.ends_with(b"/");
         let cur = if path.starts_with(b"/") {
-            self.root.clone()
+            root.clone()
         } else {
             start.clone()
         };
-        self.walk(cur, path, follow, must_dir, cred)
+        self.walk(root, cur, path, follow, must_dir, cred)
+    }
+
+    /// [`lookup_in`](Self::lookup_in) with the caller's root and credentials.
+    pub fn resolve(
+        &self,
+        cx: &FsCtx,
+        start: &PathRef,
+        path: impl AsRef<[u8]>,
+        follow: FollowLast,
+    ) -> KResult<PathRef> {
+        let root = cx.root.as_ref().unwrap_or(&self.root);
+        self.lookup_in(root, start, path, follow, &cx.cred)
+    }
+
+    /// [`lookup_parent_in`](Self::lookup_parent_in) with the caller's root
+    /// and credentials.
+    pub fn resolve_parent(
+        &self,
+        cx: &FsCtx,
+        start: &PathRef,
+        path: impl AsRef<[u8]>,
+    ) -> KResult<ParentLookup> {
+        let root = cx.root.as_ref().unwrap_or(&self.root);
+        self.lookup_parent_in(root, start, path, &cx.cred)
     }
 
     /// Resolves all but the last component of `path`; see [`ParentLookup`].
     /// The directory must be searchable by `cred`.
     pub fn lookup_parent(
         &self,
+        start: &PathRef,
+        path: impl AsRef<[u8]>,
+        cred: &Cred,
+    ) -> KResult<ParentLookup> {
+        self.lookup_parent_in(&self.root, start, path, cred)
+    }
+
+    /// [`lookup_parent`](Self::lookup_parent) under the root directory `root`.
+    pub fn lookup_parent_in(
+        &self,
+        root: &PathRef,
         start: &PathRef,
         path: impl AsRef<[u8]>,
         cred: &Cred,
@@ -388,7 +474,7 @@ impl Vfs {
         let trailing_slash = trimmed.len() != path.len();
         if trimmed.is_empty() {
             return Ok(ParentLookup {
-                dir: self.root.clone(),
+                dir: root.clone(),
                 name: Vec::from(&b"."[..]),
                 trailing_slash,
             });
@@ -398,9 +484,9 @@ impl Vfs {
                 let dir_path = trimmed.get(..i).unwrap_or(&[]);
                 let name = trimmed.get(i.saturating_add(1)..).unwrap_or(&[]);
                 let dir = if dir_path.is_empty() {
-                    self.root.clone()
+                    root.clone()
                 } else {
-                    self.lookup(start, dir_path, FollowLast::Follow, cred)?
+                    self.lookup_in(root, start, dir_path, FollowLast::Follow, cred)?
                 };
                 (dir, name)
             }
@@ -422,6 +508,7 @@ impl Vfs {
 
     fn walk(
         &self,
+        root: &PathRef,
         mut cur: PathRef,
         path: &[u8],
         follow: FollowLast,
@@ -442,7 +529,7 @@ impl Vfs {
                 continue;
             }
             if name == b".." {
-                cur = self.parent_of(&cur);
+                cur = self.parent_of(root, &cur);
                 continue;
             }
             let inode = cur.inode.lookup(&name)?;
@@ -464,7 +551,7 @@ impl Vfs {
                     must_dir = true;
                 }
                 if target.starts_with(b"/") {
-                    cur = self.root.clone();
+                    cur = root.clone();
                 }
                 push_components(&mut stack, &target)?;
                 continue;
@@ -477,8 +564,8 @@ impl Vfs {
         Ok(cur)
     }
 
-    fn parent_of(&self, cur: &PathRef) -> PathRef {
-        if Arc::ptr_eq(cur, &self.root) {
+    fn parent_of(&self, root: &PathRef, cur: &PathRef) -> PathRef {
+        if Arc::ptr_eq(cur, &self.root) || cur.same_place(root) {
             return cur.clone();
         }
         cur.parent.clone().unwrap_or_else(|| cur.clone())

@@ -397,13 +397,16 @@ impl Cred {
     }
 }
 
-/// The caller's side of a path operation: credentials, umask and the time now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The caller's side of a path operation: credentials, umask, the time now
+/// and the root directory.
+#[derive(Clone, Debug)]
 pub struct FsCtx {
     pub cred: Cred,
     /// The process umask (only its 0o777 bits are used).
     pub umask: u32,
     pub now: Timespec,
+    /// The process's root directory (chroot); `None` is the name space's.
+    pub root: Option<super::path::PathRef>,
 }
 
 impl FsCtx {
@@ -416,6 +419,7 @@ impl FsCtx {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
+            root: None,
         }
     }
 

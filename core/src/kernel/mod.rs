@@ -290,6 +290,7 @@ impl<H: Host> Kernel<H> {
             mm,
             fds,
             cwd,
+            root,
             umask: 0o022,
             cred,
             euid: 0,

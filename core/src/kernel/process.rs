@@ -115,6 +115,7 @@ impl<H: Host> Kernel<H> {
             mm,
             fds: parent.fds.clone(),
             cwd: parent.cwd.clone(),
+            root: parent.root.clone(),
             umask: parent.umask,
             cred: parent.cred.clone(),
             euid: parent.euid,
@@ -181,8 +182,11 @@ impl<H: Host> Kernel<H> {
         let mut path = path.to_vec();
         for _ in 0..=MAX_INTERP_DEPTH {
             let cwd = self.proc().cwd.clone();
+            let root = self.proc().root.clone();
             let cred = self.proc().cred.clone();
-            let node = self.vfs.lookup(&cwd, &path, FollowLast::Follow, &cred)?;
+            let node = self
+                .vfs
+                .lookup_in(&root, &cwd, &path, FollowLast::Follow, &cred)?;
             let inode = node.inode().clone();
             let meta = inode.metadata()?;
             if meta.file_type() != Some(FileType::Regular) {

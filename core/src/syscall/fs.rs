@@ -58,6 +58,7 @@ fn fs_ctx<H: Host>(k: &mut Kernel<H>) -> FsCtx {
         cred: p.cred.clone(),
         umask: p.umask,
         now,
+        root: Some(p.root.clone()),
     }
 }
 
@@ -264,7 +265,14 @@ pub fn sys_faccessat<H: Host>(
 
 /// getcwd(2).
 pub fn sys_getcwd<H: Host>(k: &mut Kernel<H>, buf: u64, size: usize) -> SysResult {
-    let mut path = k.proc().cwd.absolute_path();
+    let (cwd, root) = (k.proc().cwd.clone(), k.proc().root.clone());
+    // A cwd outside the root (chroot without chdir) is "(unreachable)/...",
+    // as Linux's getcwd.
+    let mut path = cwd.path_from(&root).unwrap_or_else(|| {
+        let mut p = b"(unreachable)".to_vec();
+        p.extend_from_slice(&cwd.absolute_path());
+        p
+    });
     path.push(0);
     if path.len() > size {
         return Err(Errno::ERANGE);
@@ -280,6 +288,22 @@ pub fn sys_chdir<H: Host>(k: &mut Kernel<H>, path: u64) -> SysResult {
     let cx = fs_ctx(k);
     let node = ops::chdir(&k.vfs, &cx, &start, &path)?;
     k.proc().cwd = node;
+    Ok(0)
+}
+
+/// chroot(2): the directory becomes the process's root (inherited by fork
+/// and exec); the cwd stays. ENOTDIR/EACCES as chdir, then EPERM without
+/// CAP_SYS_CHROOT.
+pub fn sys_chroot<H: Host>(k: &mut Kernel<H>, path: u64) -> SysResult {
+    const CAP_SYS_CHROOT: u32 = 18;
+    let path = path_arg(k, path)?;
+    let start = k.proc().cwd.clone();
+    let cx = fs_ctx(k);
+    let node = ops::chdir(&k.vfs, &cx, &start, &path)?;
+    if !k.proc().creds.capable(CAP_SYS_CHROOT) {
+        return Err(Errno::EPERM);
+    }
+    k.proc().root = node;
     Ok(0)
 }
 
@@ -411,9 +435,9 @@ fn target<H: Host>(
         return fd_inode_raw(k, dirfd);
     }
     let start = start_of(k, dirfd, &path)?;
-    let cred = k.proc().cred.clone();
+    let cx = fs_ctx(k);
     Ok(k.vfs
-        .lookup(&start, &path, follow_of(flags), &cred)?
+        .resolve(&cx, &start, &path, follow_of(flags))?
         .inode()
         .clone())
 }
@@ -703,7 +727,7 @@ fn path_stats<H: Host>(k: &mut Kernel<H>, path: u64) -> KResult<FsStats> {
     let path = path_arg(k, path)?;
     let start = k.proc().cwd.clone();
     let cx = fs_ctx(k);
-    let node = k.vfs.lookup(&start, &path, FollowLast::Follow, &cx.cred)?;
+    let node = k.vfs.resolve(&cx, &start, &path, FollowLast::Follow)?;
     Ok(fs_stats(k, &node))
 }
 

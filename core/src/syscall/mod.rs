@@ -135,6 +135,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         FACCESSAT2 => fs::sys_faccessat(k, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
         GETCWD => fs::sys_getcwd(k, a[0], a[1] as usize),
         CHDIR => fs::sys_chdir(k, a[0]),
+        CHROOT => fs::sys_chroot(k, a[0]),
         FCHDIR => fs::sys_fchdir(k, a[0] as i32),
         MKDIRAT => fs::sys_mkdirat(k, a[0] as i32, a[1], a[2] as u32),
         MKNODAT => fs::sys_mknodat(k, a[0] as i32, a[1], a[2] as u32, a[3]),

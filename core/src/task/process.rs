@@ -206,6 +206,9 @@ pub struct Process {
     pub mm: AddressSpace,
     pub fds: FdTable,
     pub cwd: PathRef,
+    /// The root directory (chroot(2)): absolute paths start there and `..`
+    /// stops there.
+    pub root: PathRef,
     pub umask: u32,
     pub cred: Cred,
     pub euid: u32,
