@@ -28,7 +28,15 @@ const PIPES: &[&str] = &[
     "select",
 ];
 const LIVE: &[&str] = &[
-    "devfd", "self", "cwd", "dirfd", "fdinfo", "zombie", "sysctl", "sysfs",
+    "devfd",
+    "self",
+    "cwd",
+    "dirfd",
+    "fdinfo",
+    "zombie",
+    "sysctl",
+    "sysfs",
+    "status_ids",
 ];
 
 macro_rules! same_as_native {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -333,6 +334,39 @@ static void test_sysfs(void)
 	printf("cpu0 core_id is a number: %s\n", core[0] >= '0' && core[0] <= '9' ? "yes" : "no");
 }
 
+/* the lines of /proc/self/status that start with one of `keys` */
+static void status_lines(const char *const *keys)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f))
+		for (const char *const *k = keys; *k; k++)
+			if (strncmp(line, *k, strlen(*k)) == 0)
+				printf("  %s", line);
+	if (f)
+		fclose(f);
+}
+
+/* /proc/self/status shows the real, effective, saved and fs ids and the
+ * capability sets as they are after setresuid/setresgid and prctl */
+static void test_status_ids(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		static const char *const ids[] = {"Uid:", "Gid:", "NoNewPrivs:", NULL};
+		static const char *const caps[] = {"CapPrm:", "CapEff:", "NoNewPrivs:", NULL};
+		chk("setresgid 100 200 300", setresgid(100, 200, 300));
+		chk("setresuid 1000 2000 3000", setresuid(1000, 2000, 3000));
+		chk("prctl PR_SET_NO_NEW_PRIVS", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+		status_lines(ids);
+		chk("setresuid 1000 1000 1000", setresuid(1000, 1000, 1000));
+		status_lines(caps);
+		_exit(0);
+	}
+	reap(pid);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -345,6 +379,7 @@ static const struct {
 	{"zombie", test_zombie},
 	{"sysctl", test_sysctl},
 	{"sysfs", test_sysfs},
+	{"status_ids", test_status_ids},
 };
 
 int main(int argc, char **argv)

@@ -223,7 +223,15 @@ pub struct ProcInfo {
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    /// Saved and filesystem ids (status's third and fourth columns).
+    pub suid: u32,
+    pub fsuid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
     pub groups: Vec<u32>,
+    /// Capability sets: inheritable, permitted, effective, bounding.
+    pub caps: [u64; 4],
+    pub no_new_privs: bool,
     pub umask: u32,
     /// The fd table size (FDSize).
     pub fd_size: usize,
@@ -311,6 +319,7 @@ pub struct SysSummary {
     pub last_pid: u32,
     pub mounts: Vec<MountLine>,
     pub hostname: String,
+    pub domainname: String,
     pub osrelease: String,
     pub version: String,
     /// The highest RLIMIT_NOFILE a process may set (/proc/sys/fs/nr_open).
@@ -362,6 +371,7 @@ enum SysDir {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SysFile {
     Hostname,
+    Domainname,
     Ostype,
     Osrelease,
     PidMax,
@@ -433,7 +443,8 @@ const SYS_DIRS: [(&str, SysDir); 3] = [
 ];
 
 /// The files of each /proc/sys directory, with their modes.
-const SYS_FILES: [(SysDir, &str, SysFile, u32); 9] = [
+const SYS_FILES: [(SysDir, &str, SysFile, u32); 10] = [
+    (SysDir::Kernel, "domainname", SysFile::Domainname, 0o644),
     (SysDir::Kernel, "hostname", SysFile::Hostname, 0o644),
     (SysDir::Kernel, "ostype", SysFile::Ostype, 0o444),
     (SysDir::Kernel, "osrelease", SysFile::Osrelease, 0o444),
@@ -646,6 +657,7 @@ impl ProcNode {
             Node::Global(g) => s(global_text(*g, &view.system(), view.count())),
             Node::SysFile(f) => s(match f {
                 SysFile::Hostname => format!("{}\n", view.system().hostname),
+                SysFile::Domainname => format!("{}\n", view.system().domainname),
                 SysFile::Ostype => String::from("Linux\n"),
                 SysFile::Osrelease => format!("{}\n", view.system().osrelease),
                 SysFile::PidMax => format!("{PID_MAX}\n"),
@@ -1301,8 +1313,8 @@ pub fn status_text(p: &ProcInfo) -> String {
     let _ = writeln!(s, "Pid:\t{}", p.pid);
     let _ = writeln!(s, "PPid:\t{}", p.ppid);
     let _ = writeln!(s, "TracerPid:\t0");
-    let _ = writeln!(s, "Uid:\t{0}\t{1}\t{1}\t{1}", p.uid, p.euid);
-    let _ = writeln!(s, "Gid:\t{0}\t{1}\t{1}\t{1}", p.gid, p.egid);
+    let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", p.uid, p.euid, p.suid, p.fsuid);
+    let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", p.gid, p.egid, p.sgid, p.fsgid);
     let _ = writeln!(s, "FDSize:\t{}", p.fd_size);
     s.push_str("Groups:\t");
     for g in &p.groups {
@@ -1350,13 +1362,13 @@ pub fn status_text(p: &ProcInfo) -> String {
     let _ = writeln!(s, "SigBlk:\t{:016x}", p.sig_blocked);
     let _ = writeln!(s, "SigIgn:\t{:016x}", p.sig_ignored);
     let _ = writeln!(s, "SigCgt:\t{:016x}", p.sig_caught);
-    let caps = if p.euid == 0 { 0x1ff_ffff_ffffu64 } else { 0 };
-    let _ = writeln!(s, "CapInh:\t{:016x}", 0);
-    let _ = writeln!(s, "CapPrm:\t{caps:016x}");
-    let _ = writeln!(s, "CapEff:\t{caps:016x}");
-    let _ = writeln!(s, "CapBnd:\t{:016x}", 0x1ff_ffff_ffffu64);
+    let [inh, prm, eff, bnd] = p.caps;
+    let _ = writeln!(s, "CapInh:\t{inh:016x}");
+    let _ = writeln!(s, "CapPrm:\t{prm:016x}");
+    let _ = writeln!(s, "CapEff:\t{eff:016x}");
+    let _ = writeln!(s, "CapBnd:\t{bnd:016x}");
     let _ = writeln!(s, "CapAmb:\t{:016x}", 0);
-    let _ = writeln!(s, "NoNewPrivs:\t0");
+    let _ = writeln!(s, "NoNewPrivs:\t{}", u8::from(p.no_new_privs));
     let _ = writeln!(s, "Seccomp:\t0");
     let _ = writeln!(s, "Seccomp_filters:\t0");
     let _ = writeln!(s, "Speculation_Store_Bypass:\tnot vulnerable");
