@@ -33,6 +33,7 @@ const FILEIO: &[&str] = &[
     "fallocate",
     "sendfile",
     "copy_file_range",
+    "memfd",
 ];
 
 /// Runs sections of a program natively and under umbra and compares.

@@ -548,6 +548,101 @@ static void test_copy_file_range(void)
 	unlink("d1");
 }
 
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
+#define F_SEAL_SEAL 1
+#define F_SEAL_SHRINK 2
+#define F_SEAL_GROW 4
+#define F_SEAL_WRITE 8
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x10
+#endif
+#define MFD_CLOEXEC_ 1
+#define MFD_ALLOW_SEALING_ 2
+#define MFD_NOEXEC_SEAL_ 8
+#define MFD_EXEC_ 0x10
+
+static int memfd(const char *name, unsigned flags)
+{
+	return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+static void test_memfd(void)
+{
+	int fd = memfd("test", MFD_CLOEXEC_ | MFD_ALLOW_SEALING_);
+	printf("memfd_create: %s\n", fd >= 0 ? "fd" : en(errno));
+	printf("F_GETFD: %d, F_GETFL: %#o\n", fcntl(fd, F_GETFD), fcntl(fd, F_GETFL));
+	struct stat st;
+	fstat(fd, &st);
+	printf("mode %#o size %ld\n", (unsigned)st.st_mode, (long)st.st_size);
+	chk("write hello", write(fd, "hello", 5));
+	show("contents", fd, 0, 10);
+	chk("F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	chk("F_ADD_SEALS unknown bit", fcntl(fd, F_ADD_SEALS, 0x1000));
+	chk("F_ADD_SEALS SHRINK", fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
+	chk("ftruncate 2", ftruncate(fd, 2));
+	chk("ftruncate 10", ftruncate(fd, 10));
+	chk("F_ADD_SEALS GROW", fcntl(fd, F_ADD_SEALS, F_SEAL_GROW));
+	chk("ftruncate 20", ftruncate(fd, 20));
+	chk("write at the end", write(fd, "x", 1));
+	chk("pwrite 2 at 9", pwrite(fd, "yz", 2, 9));
+	chk("pwrite 2 at 1", pwrite(fd, "EL", 2, 1));
+	chk("fallocate past the end", fallocate(fd, 0, 0, 100));
+	chk("fallocate KEEP_SIZE past the end", fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 100));
+	chk("fallocate inside", fallocate(fd, 0, 0, 5));
+	show("contents", fd, 0, 20);
+	chk("F_ADD_SEALS WRITE", fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+	chk("pwrite 1 at 0", pwrite(fd, "h", 1, 0));
+	chk("punch a hole", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1));
+	chk("F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	chk("F_ADD_SEALS SEAL", fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL));
+	chk("F_ADD_SEALS FUTURE_WRITE after SEAL", fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	chk("F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	close(fd);
+
+	fd = memfd("plain", 0);
+	printf("F_GETFD without MFD_CLOEXEC: %d\n", fcntl(fd, F_GETFD));
+	chk("F_GET_SEALS without MFD_ALLOW_SEALING", fcntl(fd, F_GET_SEALS));
+	chk("F_ADD_SEALS SHRINK", fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
+	chk("ftruncate 4096", ftruncate(fd, 4096));
+	chk("write", write(fd, "abc", 3));
+	close(fd);
+
+	fd = memfd("future", MFD_ALLOW_SEALING_);
+	chk("write", write(fd, "abc", 3));
+	chk("F_ADD_SEALS FUTURE_WRITE", fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	chk("write", write(fd, "d", 1));
+	chk("ftruncate 100", ftruncate(fd, 100));
+	chk("ftruncate 1", ftruncate(fd, 1));
+	show("contents", fd, 0, 10);
+	close(fd);
+
+	fd = memfd("noexec", MFD_NOEXEC_SEAL_);
+	fstat(fd, &st);
+	printf("MFD_NOEXEC_SEAL: mode %#o\n", (unsigned)st.st_mode);
+	chk("F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	chk("F_ADD_SEALS SHRINK", fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
+	close(fd);
+
+	char name[300];
+	memset(name, 'n', sizeof name);
+	name[249] = 0;
+	fd = memfd(name, 0);
+	printf("249-byte name: %s\n", fd >= 0 ? "fd" : en(errno));
+	close(fd);
+	name[249] = 'n';
+	name[250] = 0;
+	chk("250-byte name", memfd(name, 0));
+	chk("NULL name", memfd(NULL, 0));
+	chk("unknown flag", memfd("x", 0x100));
+	chk("MFD_EXEC|MFD_NOEXEC_SEAL", memfd("x", MFD_EXEC_ | MFD_NOEXEC_SEAL_));
+	int ro = open("/dev/null", O_RDONLY);
+	chk("F_ADD_SEALS on /dev/null O_RDONLY", fcntl(ro, F_ADD_SEALS, F_SEAL_SHRINK));
+	close(ro);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -564,6 +659,7 @@ static const struct section sections[] = {
 	{"fallocate", test_fallocate},
 	{"sendfile", test_sendfile},
 	{"copy_file_range", test_copy_file_range},
+	{"memfd", test_memfd},
 	{NULL, NULL},
 };
 

@@ -127,6 +127,11 @@ impl OpenFile {
         OpenFile::new(None, Some(ops), None, flags)
     }
 
+    /// A description of an inode that has no path (memfd_create's files).
+    pub fn anonymous(inode: Arc<dyn Inode>, flags: OpenFlags) -> Arc<OpenFile> {
+        OpenFile::new(Some(inode), None, None, flags)
+    }
+
     /// The inode, if the file has one.
     pub fn inode(&self) -> Option<&Arc<dyn Inode>> {
         self.inode.as_ref()

@@ -17,7 +17,7 @@ use alloc::collections::{btree_map, BTreeMap};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
 use umbra_abi::structs::Timespec;
@@ -300,6 +300,21 @@ pub struct TmpInode {
     kind: FileType,
     this: Weak<TmpInode>,
     st: Mutex<State>,
+    /// File seals (fcntl F_ADD_SEALS): F_SEAL_SEAL from the start, as every
+    /// Linux tmpfs file has, until memfd_create clears it.
+    seals: AtomicU32,
+}
+
+/// fcntl(2)'s F_SEAL_* bits.
+pub mod seal {
+    pub const SEAL: u32 = 0x01;
+    pub const SHRINK: u32 = 0x02;
+    pub const GROW: u32 = 0x04;
+    pub const WRITE: u32 = 0x08;
+    pub const FUTURE_WRITE: u32 = 0x10;
+    pub const EXEC: u32 = 0x20;
+    /// Every seal (F_ALL_SEALS).
+    pub const ALL: u32 = 0x3f;
 }
 
 impl Drop for TmpInode {
@@ -350,7 +365,42 @@ impl TmpInode {
                 ctime: attr.now,
                 body,
             }),
+            seals: AtomicU32::new(seal::SEAL),
         })
+    }
+
+    /// The file's seals.
+    pub fn seals(&self) -> u32 {
+        self.seals.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the seals (memfd_create's starting set).
+    pub fn set_seals(&self, seals: u32) {
+        self.seals.store(seals & seal::ALL, Ordering::Relaxed);
+    }
+
+    /// F_ADD_SEALS: EPERM once F_SEAL_SEAL is set, EINVAL for unknown bits.
+    /// F_SEAL_EXEC on an executable file implies the write seals.
+    pub fn add_seals(&self, mut seals: u32) -> KResult<()> {
+        if seals & !seal::ALL != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.seals() & seal::SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        if seals & seal::EXEC != 0 && self.st.lock().perm & 0o111 != 0 {
+            seals |= seal::SHRINK | seal::GROW | seal::WRITE | seal::FUTURE_WRITE;
+        }
+        self.seals.fetch_or(seals, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the seals forbid writing `len` bytes at `off` of a file of
+    /// `size` bytes (Linux's shmem_write_begin).
+    fn write_sealed(&self, off: u64, len: usize, size: u64) -> bool {
+        let s = self.seals();
+        s & (seal::WRITE | seal::FUTURE_WRITE) != 0
+            || (s & seal::GROW != 0 && off.saturating_add(len as u64) > size)
     }
 
     fn arc(&self) -> KResult<Arc<TmpInode>> {
@@ -522,6 +572,7 @@ impl Inode for TmpInode {
     fn write_at(&self, off: u64, buf: &[u8], now: Timespec) -> KResult<usize> {
         let mut st = self.st.lock();
         let n = match &mut st.body {
+            Body::File(f) if self.write_sealed(off, buf.len(), f.size) => return Err(Errno::EPERM),
             Body::File(f) => f.write(&self.fs, off, buf)?,
             Body::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
@@ -535,7 +586,14 @@ impl Inode for TmpInode {
             return Err(Errno::EFBIG);
         }
         let mut st = self.st.lock();
+        let seals = self.seals();
         match &mut st.body {
+            Body::File(f)
+                if (size < f.size && seals & seal::SHRINK != 0)
+                    || (size > f.size && seals & seal::GROW != 0) =>
+            {
+                return Err(Errno::EPERM)
+            }
             Body::File(f) => f.truncate(&self.fs, size),
             Body::Dir(_) => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),

@@ -120,6 +120,8 @@ pub struct Kernel<H: Host> {
     /// The current thread called sched_yield: it gives up the CPU after the
     /// call returns.
     yielded: bool,
+    /// The root of the tmpfs that holds memfd_create's files, once made.
+    pub(crate) memfd_root: Option<Arc<dyn crate::fs::Inode>>,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -156,6 +158,7 @@ impl<H: Host> Kernel<H> {
             domainname: String::from("(none)"),
             locks: Default::default(),
             yielded: false,
+            memfd_root: None,
         }
     }
 

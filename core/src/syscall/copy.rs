@@ -10,6 +10,7 @@
 use super::io::{finish_write, fsize_check_truncate, fsize_exceeded};
 use super::Outcome;
 use crate::fs::file::OpenFile;
+use crate::fs::tmpfs::seal;
 use crate::fs::vfs::timespec_from_ns;
 use crate::fs::FileType;
 use crate::host::Host;
@@ -98,6 +99,14 @@ pub fn sys_fallocate<H: Host>(
         return Err(Errno::EOPNOTSUPP);
     }
     let size = inode.metadata()?.size;
+    // Linux's shmem_fallocate: the seals are checked before anything moves.
+    let seals = super::memfd::seals_of(&f);
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && seals & (seal::WRITE | seal::FUTURE_WRITE) != 0 {
+        return Err(Errno::EPERM);
+    }
+    if mode & FALLOC_FL_PUNCH_HOLE == 0 && seals & seal::GROW != 0 && end > size {
+        return Err(Errno::EPERM);
+    }
     let now = timespec_from_ns(k.host.now_real());
     match mode {
         0 => {

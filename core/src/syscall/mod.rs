@@ -15,6 +15,7 @@ pub mod info;
 pub mod io;
 pub mod lock;
 pub mod mem;
+pub mod memfd;
 pub mod poll;
 pub mod proc;
 pub mod procctl;
@@ -113,6 +114,10 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
             a[4] as usize,
             a[5] as u32,
         ),
+        FCNTL if memfd::is_seal_cmd(a[1] as u32) => {
+            memfd::sys_fcntl_seals(k, a[0] as i32, a[1] as u32, a[2])
+        }
+        MEMFD_CREATE => memfd::sys_memfd_create(k, a[0], a[1] as u32),
         FLOCK => return lock::sys_flock(k, a[0] as i32, a[1] as u32),
         FCNTL => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
         DUP => io::sys_dup(k, a[0] as i32),
