@@ -12,7 +12,7 @@
 //!   the processes' tables themselves ([`FdSource`], held weakly), so an open,
 //!   dup or close is visible the moment it happens. The rest of an entry is
 //!   published by the kernel at the moments it changes: a process appears
-//!   (spawn, fork), execs, exits or is reaped; its cwd, owners and name at the
+//!   (spawn, fork), execs, exits or is reaped; its cwd, root, owners and name at the
 //!   end of each of its own syscalls (only its own syscalls change them); and
 //!   `self` when the kernel starts serving a syscall.
 //! - **Contents** (stat, status, maps, meminfo, ...) are made from the kernel's
@@ -94,6 +94,8 @@ pub struct ProcEntry {
     /// pipe's reader must see end of file). None for a zombie.
     pub fds: Option<Weak<dyn FdSource>>,
     pub cwd: Option<PathRef>,
+    /// The root directory (chroot).
+    pub root: Option<PathRef>,
     pub exe: Vec<u8>,
     /// The command name; a zombie keeps the one it had.
     pub comm: Vec<u8>,
@@ -958,7 +960,10 @@ impl Inode for ProcNode {
                         .cwd
                         .as_ref()
                         .map_or_else(|| Vec::from(&b"/"[..]), |c| c.absolute_path())),
-                    PidLink::Root => Ok(Vec::from(&b"/"[..])),
+                    PidLink::Root => Ok(p
+                        .root
+                        .as_ref()
+                        .map_or_else(|| Vec::from(&b"/"[..]), |r| r.absolute_path())),
                 }
             }
             Node::FdLink(pid, fd) => {
@@ -1849,6 +1854,10 @@ mod tests {
             .contains("[heap]"));
         assert_eq!(names(vfs, "/proc/self/fd"), [".", "..", "1"]);
         assert_eq!(link(vfs, "/proc/7/cwd").unwrap(), "/data");
+        assert_eq!(link(vfs, "/proc/7/root").unwrap(), "/");
+        let data = w.dir.lock().procs.get(&7).and_then(|e| e.cwd.clone());
+        w.dir.lock().procs.get_mut(&7).unwrap().root = data;
+        assert_eq!(link(vfs, "/proc/7/root").unwrap(), "/data", "chroot");
         // Writing is refused; the process going away makes its files vanish.
         let f = open_path(vfs, "/proc/uptime", O_WRONLY).unwrap();
         assert_eq!(f.write(&mut TestHost::default(), b"1"), Err(Errno::EINVAL));

@@ -119,6 +119,7 @@ impl<H: Host> Kernel<H> {
                 ProcEntry {
                     fds: Some(p.fds.live()),
                     cwd: Some(p.cwd.clone()),
+                    root: Some(p.root.clone()),
                     exe: p.exe.clone(),
                     comm: p.comm.clone(),
                     euid: p.euid,
@@ -131,6 +132,7 @@ impl<H: Host> Kernel<H> {
                 // Linux's zombie keeps its name and owners; nothing else.
                 e.fds = None;
                 e.cwd = None;
+                e.root = None;
                 e.exe = Vec::new();
                 e.zombie = true;
             }
@@ -148,7 +150,7 @@ impl<H: Host> Kernel<H> {
     }
 
     /// The end of a syscall of the current process: what only its own
-    /// syscalls change (its cwd, owners and name) is published.
+    /// syscalls change (its cwd, root, owners and name) is published.
     pub(crate) fn procfs_leave(&mut self) {
         let Some(p) = self.procs.get(&self.cur) else {
             return;
@@ -163,6 +165,13 @@ impl<H: Host> Kernel<H> {
             .is_some_and(|c| alloc::sync::Arc::ptr_eq(c, &p.cwd))
         {
             e.cwd = Some(p.cwd.clone());
+        }
+        if !e
+            .root
+            .as_ref()
+            .is_some_and(|r| alloc::sync::Arc::ptr_eq(r, &p.root))
+        {
+            e.root = Some(p.root.clone());
         }
         e.euid = p.euid;
         e.egid = p.egid;
