@@ -143,6 +143,7 @@ const PROCCTL: &[&str] = &[
     "setuid_exec",
     "names",
     "misc",
+    "status",
 ];
 
 #[test]

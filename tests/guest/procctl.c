@@ -213,6 +213,8 @@ static void kill_child(void)
 		pause();
 		_exit(0);
 	}
+	show("tgkill root parent", syscall(SYS_tgkill, parent, parent, 0));
+	show("tkill root parent", syscall(SYS_tkill, parent, 0));
 	show("kill own child", kill(gc, SIGKILL));
 	waitpid(gc, NULL, 0);
 }
@@ -259,6 +261,16 @@ static void files_child(void)
 	show("unlink in root dir", unlink("pc_dir755/f"));
 }
 
+/* access(2) uses the real ids, faccessat(AT_EACCESS) the effective ones. */
+static void access_child(void)
+{
+	show("setresuid(1000, 0, 0)", setresuid(1000, 0, 0));
+	show("access root 0600 R_OK", access("pc_root600", R_OK));
+	show("access own 0400 R_OK", access("pc_mine400", R_OK));
+	show("faccessat AT_EACCESS root 0600", faccessat(AT_FDCWD, "pc_root600", R_OK, AT_EACCESS));
+	show("open root 0600", open("pc_root600", O_RDONLY) < 0 ? -1 : 0);
+}
+
 static void fsuid_child(void)
 {
 	printf("setfsuid(1000) returns %d\n", setfsuid(1000));
@@ -279,6 +291,7 @@ static void files(void)
 	write_file("pc_dir755/f", 0644, 0, 0);
 	in_child(files_child);
 	in_child(fsuid_child);
+	in_child(access_child);
 }
 
 /* Executes this program as a set-user-id copy owned by uid 1000. */
@@ -494,6 +507,42 @@ static void misc(void)
 #endif
 }
 
+static void status_lines(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY);
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0) {
+		printf("read status: %s\n", en(errno));
+		return;
+	}
+	buf[n] = 0;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) ||
+		    !strncmp(line, "Groups:", 7) || !strncmp(line, "NoNewPrivs:", 11))
+			printf("%s\n", line);
+		if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapPrm:", 7))
+			printf("%.7s zero: %s\n", line, strtoull(line + 7, NULL, 16) ? "no" : "yes");
+	}
+}
+
+static void status_child(void)
+{
+	int g[] = { 7, 100 };
+	setgroups(2, (gid_t *)g);
+	setresgid(100, 101, 102);
+	setresuid(1000, 1001, 1002);
+	setfsuid(1000);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	status_lines();
+}
+
+static void status(void)
+{
+	in_child(status_child);
+}
+
 static void showids(void)
 {
 	resids("exec");
@@ -514,6 +563,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(s, "enosys"))
 			enosys();
+		else if (!strcmp(s, "status"))
+			status();
 		else if (!strcmp(s, "names"))
 			names();
 		else if (!strcmp(s, "misc"))

@@ -258,7 +258,12 @@ pub fn sys_faccessat<H: Host>(
     }
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
-    let cx = fs_ctx(k);
+    let mut cx = fs_ctx(k);
+    if flags & AT_EACCESS == 0 {
+        // access(2) checks with the real ids, not the file-system ones.
+        let c = &k.proc().creds;
+        (cx.cred.uid, cx.cred.gid) = (c.ruid, c.rgid);
+    }
     ops::access(&k.vfs, &cx, &start, &path, mode, follow_of(flags))?;
     Ok(0)
 }

@@ -263,6 +263,9 @@ pub fn sys_tgkill<H: Host>(k: &mut Kernel<H>, tgid: i32, tid: i32, sig: u32) -> 
         pid: k.cur,
         ..SigInfo::default()
     };
+    if k.process(tid as u32).is_some() && !may_kill(k, tid as u32, sig) {
+        return Err(Errno::EPERM);
+    }
     if init_shields(k, tid as u32, sig) {
         return Ok(0);
     }

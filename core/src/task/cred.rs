@@ -158,3 +158,72 @@ impl Process {
         self.egid = self.creds.egid;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_uids(c: &Creds, r: u32, e: u32, s: u32) -> Creds {
+        Creds {
+            ruid: r,
+            euid: e,
+            suid: s,
+            fsuid: e,
+            ..c.clone()
+        }
+    }
+
+    #[test]
+    fn leaving_uid_0_drops_capabilities_unless_keepcaps() {
+        let root = Creds::root();
+        let mut c = with_uids(&root, 1000, 1000, 1000);
+        c.fix_caps(&root);
+        assert_eq!((c.caps.permitted, c.caps.effective), (0, 0));
+        let mut kept = Creds {
+            keepcaps: true,
+            ..root.clone()
+        };
+        let old = kept.clone();
+        kept = with_uids(&kept, 1000, 1000, 1000);
+        kept.fix_caps(&old);
+        assert_eq!((kept.caps.permitted, kept.caps.effective), (CAP_FULL, 0));
+    }
+
+    #[test]
+    fn effective_uid_0_round_trip_keeps_permitted() {
+        let root = Creds::root();
+        let mut c = with_uids(&root, 0, 1000, 0);
+        c.fix_caps(&root);
+        assert_eq!(c.caps.permitted, CAP_FULL);
+        assert_eq!(c.caps.effective, 0);
+        let old = c.clone();
+        let mut back = with_uids(&c, 0, 0, 0);
+        back.fix_caps(&old);
+        assert_eq!(back.caps.effective, CAP_FULL);
+    }
+
+    #[test]
+    fn fsuid_change_moves_only_the_fs_capabilities() {
+        let root = Creds::root();
+        let mut c = Creds {
+            fsuid: 1000,
+            ..root.clone()
+        };
+        c.fix_caps(&root);
+        assert_eq!(c.caps.effective, CAP_FULL & !CAP_FS_MASK);
+        assert!(c.capable(CAP_SETUID) && !c.capable(0));
+        let fs_cred = c.fs_cred();
+        assert_eq!((fs_cred.uid, fs_cred.gid), (1000, 0));
+    }
+
+    #[test]
+    fn fork_child_loses_pdeathsig_and_subreaper() {
+        let mut c = Creds::root();
+        c.pdeathsig = 9;
+        c.subreaper = true;
+        c.personality = 0x40000;
+        let child = c.for_child();
+        assert_eq!((child.pdeathsig, child.subreaper), (0, false));
+        assert_eq!(child.personality, 0x40000);
+    }
+}
