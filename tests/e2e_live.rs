@@ -37,6 +37,7 @@ const LIVE: &[&str] = &[
     "sysctl",
     "sysfs",
     "status_ids",
+    "sendfile",
 ];
 
 macro_rules! same_as_native {

@@ -149,7 +149,8 @@ fn copy_chunks<H: Host>(
     let mut done = 0usize;
     while done < count {
         let want = (count - done).min(buf.len());
-        let n = match input.pread(&mut k.host, &mut buf[..want], pos + done as u64) {
+        // The kernel's I/O context: procfs files are made from it (fs/procfs.rs).
+        let n = match input.pread(&mut k.io(), &mut buf[..want], pos + done as u64) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
