@@ -34,6 +34,7 @@ const FILEIO: &[&str] = &[
     "sendfile",
     "copy_file_range",
     "memfd",
+    "sigio",
 ];
 
 /// Runs sections of a program natively and under umbra and compares.

@@ -34,6 +34,7 @@ static const char *en(int e)
 	case EOVERFLOW: return "EOVERFLOW";
 	case ENODEV: return "ENODEV";
 	case ETXTBSY: return "ETXTBSY";
+	case ESRCH: return "ESRCH";
 	default: return errname(e);
 	}
 }
@@ -643,6 +644,118 @@ static void test_memfd(void)
 	close(ro);
 }
 
+static volatile sig_atomic_t sigios, usr1s, last_code, last_fd;
+static volatile long last_band;
+
+static void on_sigio(int sig)
+{
+	(void)sig;
+	sigios++;
+}
+
+static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	usr1s++;
+	last_code = si->si_code;
+	last_fd = si->si_fd;
+	last_band = si->si_band;
+}
+
+static void test_sigio(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigio;
+	sigaction(SIGIO, &sa, NULL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_usr1;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR1, &sa, NULL);
+	int p[2];
+	if (pipe(p) < 0)
+		return;
+	char buf[70000];
+	memset(buf, 'q', sizeof buf);
+	printf("F_GETOWN at first: %d\n", fcntl(p[0], F_GETOWN));
+	chk("F_SETOWN self", fcntl(p[0], F_SETOWN, getpid()));
+	printf("F_GETOWN: %s\n", fcntl(p[0], F_GETOWN) == getpid() ? "self" : "?");
+	chk("write without O_ASYNC", write(p[1], "a", 1));
+	printf("SIGIO count: %d\n", (int)sigios);
+	chk("F_SETFL O_ASYNC|O_NONBLOCK", fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK));
+	printf("O_ASYNC in F_GETFL: %d\n", !!(fcntl(p[0], F_GETFL) & O_ASYNC));
+	printf("SIGIO count after F_SETFL: %d\n", (int)sigios);
+	chk("write", write(p[1], "b", 1));
+	printf("SIGIO count: %d\n", (int)sigios);
+	chk("write again, unread", write(p[1], "c", 1));
+	printf("SIGIO count: %d\n", (int)sigios);
+	chk("read", read(p[0], buf, 10));
+	printf("SIGIO count after a read: %d\n", (int)sigios);
+	chk("F_SETSIG SIGUSR1", fcntl(p[0], F_SETSIG, SIGUSR1));
+	printf("F_GETSIG: %s\n", fcntl(p[0], F_GETSIG) == SIGUSR1 ? "SIGUSR1" : "?");
+	chk("write", write(p[1], "d", 1));
+	printf("SIGUSR1 count %d, si_code %d, si_fd %s, si_band %#lx, SIGIO count %d\n",
+	       (int)usr1s, (int)last_code, last_fd == p[0] ? "the read end" : "?",
+	       (long)last_band, (int)sigios);
+	read(p[0], buf, 10);
+	/* The write end: POLL_OUT when a read makes room. */
+	chk("F_SETOWN_EX TID self", ({
+		    struct f_owner_ex ex = {F_OWNER_TID, getpid()};
+		    fcntl(p[1], F_SETOWN_EX, &ex);
+	    }));
+	struct f_owner_ex got;
+	fcntl(p[1], F_GETOWN_EX, &got);
+	printf("F_GETOWN_EX: type %d pid %s\n", got.type, got.pid == getpid() ? "self" : "?");
+	fcntl(p[1], F_SETSIG, SIGUSR1);
+	chk("write end F_SETFL O_ASYNC|O_NONBLOCK", fcntl(p[1], F_SETFL, O_ASYNC | O_NONBLOCK));
+	long filled = 0;
+	for (;;) {
+		ssize_t n = write(p[1], buf, sizeof buf);
+		if (n <= 0)
+			break;
+		filled += n;
+	}
+	int before = usr1s;
+	chk("read 100 from a full pipe", read(p[0], buf, 100));
+	printf("SIGUSR1 after the read: %d, si_code %d, si_fd %s, si_band %#lx\n",
+	       (int)usr1s - before, (int)last_code, last_fd == p[1] ? "the write end" : "?",
+	       (long)last_band);
+	close(p[0]);
+	close(p[1]);
+	/* Owners: process groups, errors. */
+	if (pipe(p) < 0)
+		return;
+	chk("F_SETOWN -pgrp", fcntl(p[0], F_SETOWN, -getpgrp()));
+	printf("F_GETOWN: %s\n", fcntl(p[0], F_GETOWN) == -getpgrp() ? "minus the pgrp" : "?");
+	fcntl(p[0], F_SETFL, O_ASYNC);
+	before = sigios;
+	write(p[1], "e", 1);
+	printf("SIGIO to the group: %d\n", (int)sigios - before);
+	chk("F_SETOWN to no such process", fcntl(p[0], F_SETOWN, 999999));
+	struct f_owner_ex bad = {7, getpid()};
+	chk("F_SETOWN_EX bad type", fcntl(p[0], F_SETOWN_EX, &bad));
+	chk("F_SETSIG 65", fcntl(p[0], F_SETSIG, 65));
+	chk("F_SETSIG 0", fcntl(p[0], F_SETSIG, 0));
+	chk("F_GETSIG", fcntl(p[0], F_GETSIG));
+	chk("F_SETOWN 0", fcntl(p[0], F_SETOWN, 0));
+	before = sigios;
+	write(p[1], "f", 1);
+	printf("SIGIO without an owner: %d\n", (int)sigios - before);
+	close(p[0]);
+	close(p[1]);
+	int fd = fresh("f1", "x");
+	chk("F_SETFL O_ASYNC on a regular file", fcntl(fd, F_SETFL, O_ASYNC));
+	fcntl(fd, F_SETOWN, getpid());
+	before = sigios;
+	write(fd, "y", 1);
+	printf("SIGIO from a regular file: %d\n", (int)sigios - before);
+	close(fd);
+	unlink("f1");
+	signal(SIGIO, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -660,6 +773,7 @@ static const struct section sections[] = {
 	{"sendfile", test_sendfile},
 	{"copy_file_range", test_copy_file_range},
 	{"memfd", test_memfd},
+	{"sigio", test_sigio},
 	{NULL, NULL},
 };
 

@@ -64,6 +64,18 @@ pub struct OpenFile {
     /// The lock list of the inode where this description holds OFD or flock
     /// locks, so that its last close drops them.
     locks: Mutex<Option<super::lock::SharedLocks>>,
+    /// Who gets SIGIO for this description (F_SETOWN, F_SETSIG).
+    owner: Mutex<FileOwner>,
+}
+
+/// The owner of a description's I/O signals: a process, thread or process
+/// group (`kind`: F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP; `pid` 0 for none),
+/// and the signal F_SETSIG chose (0: SIGIO).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileOwner {
+    pub kind: u32,
+    pub pid: u32,
+    pub sig: u32,
 }
 
 impl Drop for OpenFile {
@@ -98,6 +110,7 @@ impl OpenFile {
             flags: Mutex::new(flags.difference(open_only_flags())),
             offset: Mutex::new(0),
             locks: Mutex::new(None),
+            owner: Mutex::new(FileOwner::default()),
         })
     }
 
@@ -125,6 +138,16 @@ impl OpenFile {
     /// pipes, sockets). `flags` holds the access mode and status flags.
     pub fn from_ops(ops: Arc<dyn FileOps>, flags: OpenFlags) -> Arc<OpenFile> {
         OpenFile::new(None, Some(ops), None, flags)
+    }
+
+    /// The owner of the description's I/O signals.
+    pub fn owner(&self) -> FileOwner {
+        *self.owner.lock()
+    }
+
+    /// F_SETOWN, F_SETOWN_EX, F_SETSIG.
+    pub fn set_owner(&self, o: FileOwner) {
+        *self.owner.lock() = o;
     }
 
     /// A description of an inode that has no path (memfd_create's files).

@@ -122,6 +122,8 @@ pub struct Kernel<H: Host> {
     yielded: bool,
     /// The root of the tmpfs that holds memfd_create's files, once made.
     pub(crate) memfd_root: Option<Arc<dyn crate::fs::Inode>>,
+    /// Descriptions with O_ASYNC, watched for SIGIO.
+    pub(crate) fasync: Vec<crate::syscall::fasync::Fasync>,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -159,6 +161,7 @@ impl<H: Host> Kernel<H> {
             locks: Default::default(),
             yielded: false,
             memfd_root: None,
+            fasync: Vec::new(),
         }
     }
 
@@ -629,6 +632,9 @@ impl<H: Host> Kernel<H> {
         loop {
             // Timers the guest set since the last round count at once.
             self.arm_timer(deadline);
+            if !self.fasync.is_empty() {
+                crate::syscall::fasync::check(self);
+            }
             if !self.handle_signals() {
                 return;
             }

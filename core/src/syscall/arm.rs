@@ -50,6 +50,9 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         FCNTL64 if super::memfd::is_seal_cmd(a[1] as u32) => {
             super::memfd::sys_fcntl_seals(k, a[0] as i32, a[1] as u32, a[2])
         }
+        FCNTL64 if super::fasync::is_owner_cmd(a[1] as u32) => {
+            super::fasync::sys_fcntl_owner(k, a[0] as i32, a[1] as u32, a[2])
+        }
         FCNTL64 => io::sys_fcntl(k, a[0] as i32, a[1] as u32, a[2]),
         // struct stat64 (104 bytes) and the old struct stat.
         STAT64 => fs::sys_newfstatat(k, CWD, a[0], a[1], 0),

@@ -480,6 +480,7 @@ pub fn sys_fcntl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
         F_SETFL => {
             let want = OpenFlags::from_bits_retain(arg as u32) & crate::fs::file::setfl_mask();
             let keep = f.flags() - crate::fs::file::setfl_mask();
+            super::fasync::setfl(k, fd, &f, want);
             f.set_status_flags(keep | want);
             Ok(0)
         }

@@ -9,6 +9,7 @@ mod arm;
 pub mod clone;
 pub mod copy;
 pub mod cred;
+pub mod fasync;
 pub mod fs;
 pub mod futex;
 pub mod info;
@@ -116,6 +117,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         ),
         FCNTL if memfd::is_seal_cmd(a[1] as u32) => {
             memfd::sys_fcntl_seals(k, a[0] as i32, a[1] as u32, a[2])
+        }
+        FCNTL if fasync::is_owner_cmd(a[1] as u32) => {
+            fasync::sys_fcntl_owner(k, a[0] as i32, a[1] as u32, a[2])
         }
         MEMFD_CREATE => memfd::sys_memfd_create(k, a[0], a[1] as u32),
         FLOCK => return lock::sys_flock(k, a[0] as i32, a[1] as u32),

@@ -94,6 +94,9 @@ pub struct SigInfo {
     pub status: i32,
     /// Faulting address (SIGSEGV, SIGBUS, SIGILL, SIGFPE).
     pub addr: u64,
+    /// si_band and si_fd of an I/O readiness signal (SIGIO, or the signal
+    /// F_SETSIG chose).
+    pub poll: Option<(i64, i32)>,
 }
 
 impl SigInfo {
@@ -121,6 +124,11 @@ impl SigInfo {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&(self.signo as i32).to_ne_bytes());
         b[8..12].copy_from_slice(&self.code.to_ne_bytes());
+        if let Some((band, fd)) = self.poll {
+            b[u..u + ptr].copy_from_slice(&band.to_ne_bytes()[..ptr]);
+            b[u + ptr..u + ptr + 4].copy_from_slice(&fd.to_ne_bytes());
+            return b;
+        }
         match self.signo {
             SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP if self.code > 0 => {
                 b[u..u + ptr].copy_from_slice(&self.addr.to_ne_bytes()[..ptr]);
@@ -150,6 +158,7 @@ mod tests {
             uid: 0,
             status: 3,
             addr: 0,
+            poll: None,
         };
         let b = i.encode32();
         assert_eq!((b[0], b[8], b[12], b[20]), (17, 1, 7, 3));
@@ -163,6 +172,17 @@ mod tests {
         };
         assert_eq!(&f.encode32()[12..16], &0x1234_5678u32.to_ne_bytes());
         assert_eq!(&f.encode32()[16..20], &[0; 4]);
+        let p = SigInfo {
+            signo: 40,
+            code: 1,
+            poll: Some((0x441, 5)),
+            ..SigInfo::default()
+        };
+        assert_eq!(&p.encode32()[12..20], &[0x41, 4, 0, 0, 5, 0, 0, 0]);
+        assert_eq!(
+            &p.encode64()[16..28],
+            &[0x41, 4, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0]
+        );
     }
 }
 

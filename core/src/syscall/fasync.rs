@@ -1,0 +1,231 @@
+//! Signal-driven I/O: fcntl F_SETOWN, F_GETOWN, F_SETOWN_EX, F_GETOWN_EX,
+//! F_SETSIG, F_GETSIG, and the SIGIO that O_ASYNC (set with F_SETFL) asks
+//! for.
+//!
+//! A description with O_ASYNC is registered with the fd it was set on.
+//! Before the kernel resumes a thread it compares each registered file with
+//! what it saw last: a pipe's read end signals POLL_IN when data arrived (every
+//! write, as Linux's pipe_write does) or the writers went away, its write end
+//! POLL_OUT when data was read or the readers went away, and the console
+//! POLL_IN when input became readable. The signal goes to the owner (a
+//! process, a thread or a process group): SIGIO with SI_KERNEL, or the
+//! F_SETSIG signal with si_code, si_band and si_fd. Other files never raise
+//! SIGIO, as on Linux (regular files have no readiness to report).
+
+use crate::fs::file::{FileOwner, OpenFile};
+use crate::fs::PollEvents;
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::task::signal::code;
+use crate::task::{Pid, SigInfo};
+use crate::SysResult;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use umbra_abi::flags::OpenFlags;
+use umbra_abi::signal::{NSIG, SIGIO};
+use umbra_abi::Errno;
+
+const F_SETOWN: u32 = 8;
+const F_GETOWN: u32 = 9;
+const F_SETSIG: u32 = 10;
+const F_GETSIG: u32 = 11;
+const F_SETOWN_EX: u32 = 15;
+const F_GETOWN_EX: u32 = 16;
+
+/// f_owner_ex's types.
+pub const F_OWNER_TID: u32 = 0;
+pub const F_OWNER_PID: u32 = 1;
+pub const F_OWNER_PGRP: u32 = 2;
+
+const POLL_IN: i32 = 1;
+const POLL_OUT: i32 = 2;
+/// si_band of POLL_IN and POLL_OUT (Linux's band_table).
+const BAND_IN: i64 = 0x41;
+const BAND_OUT: i64 = 0x304;
+
+/// A description with O_ASYNC and what was last seen of it.
+#[derive(Debug)]
+pub struct Fasync {
+    file: Weak<OpenFile>,
+    fd: i32,
+    pending: Option<usize>,
+    mask: PollEvents,
+}
+
+/// Whether `cmd` is one of the owner and signal commands of fcntl.
+pub fn is_owner_cmd(cmd: u32) -> bool {
+    matches!(
+        cmd,
+        F_SETOWN | F_GETOWN | F_SETSIG | F_GETSIG | F_SETOWN_EX | F_GETOWN_EX
+    )
+}
+
+/// Whether an owner of `kind` with id `id` exists.
+fn owner_exists<H: Host>(k: &Kernel<H>, kind: u32, id: Pid) -> bool {
+    match kind {
+        F_OWNER_PGRP => k
+            .pids()
+            .into_iter()
+            .any(|p| k.process(p).is_some_and(|q| q.pgid == id)),
+        _ => k.process(id).is_some(),
+    }
+}
+
+/// fcntl's owner and signal commands.
+pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
+    let f = k.proc().fds.get(fd)?;
+    let mut o = f.owner();
+    match cmd {
+        F_GETOWN => Ok(match o.kind {
+            F_OWNER_PGRP => (o.pid as i32).wrapping_neg() as isize as usize,
+            _ => o.pid as usize,
+        }),
+        F_SETOWN => {
+            let who = arg as i32;
+            let (kind, id) = if who < 0 {
+                (F_OWNER_PGRP, who.unsigned_abs())
+            } else {
+                (F_OWNER_PID, who as u32)
+            };
+            if id != 0 && !owner_exists(k, kind, id) {
+                return Err(Errno::ESRCH);
+            }
+            o.kind = kind;
+            o.pid = id;
+            f.set_owner(o);
+            Ok(0)
+        }
+        F_GETOWN_EX => {
+            let mut b = [0u8; 8];
+            b[..4].copy_from_slice(&o.kind.to_ne_bytes());
+            b[4..].copy_from_slice(&o.pid.to_ne_bytes());
+            k.user().write_bytes(arg, &b)?;
+            Ok(0)
+        }
+        F_SETOWN_EX => {
+            let mut b = [0u8; 8];
+            k.user().read_bytes(arg, &mut b)?;
+            let kind = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            let id = i32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+            if kind > F_OWNER_PGRP || id < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let id = id as u32;
+            if id != 0 && !owner_exists(k, kind, id) {
+                return Err(Errno::ESRCH);
+            }
+            o.kind = kind;
+            o.pid = id;
+            f.set_owner(o);
+            Ok(0)
+        }
+        F_GETSIG => Ok(o.sig as usize),
+        F_SETSIG => {
+            let sig = u32::try_from(arg).map_err(|_| Errno::EINVAL)?;
+            if sig > NSIG {
+                return Err(Errno::EINVAL);
+            }
+            o.sig = sig;
+            f.set_owner(o);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// What the readiness of `f` is now: the bytes in its pipe and its poll mask.
+fn snapshot<H: Host>(k: &mut Kernel<H>, f: &OpenFile) -> (Option<usize>, PollEvents) {
+    let pending = f.ops().and_then(|o| crate::fs::pipe::pending(&**o));
+    (pending, f.poll(&mut k.host))
+}
+
+/// F_SETFL: registers the description for SIGIO when O_ASYNC is turned on
+/// through `fd`, and forgets it when it is turned off.
+pub fn setfl<H: Host>(k: &mut Kernel<H>, fd: i32, f: &Arc<OpenFile>, new: OpenFlags) {
+    let on = new.contains(OpenFlags::O_ASYNC);
+    let was = f.flags().contains(OpenFlags::O_ASYNC);
+    let me = Arc::as_ptr(f);
+    if on && !was {
+        let (pending, mask) = snapshot(k, f);
+        k.fasync.push(Fasync {
+            file: Arc::downgrade(f),
+            fd,
+            pending,
+            mask,
+        });
+    } else if !on && was {
+        k.fasync.retain(|r| r.file.as_ptr() != me);
+    }
+}
+
+/// Raises the SIGIO that registered files are due, and forgets closed ones.
+pub fn check<H: Host>(k: &mut Kernel<H>) {
+    let mut regs = core::mem::take(&mut k.fasync);
+    let mut due: Vec<(FileOwner, i32, i32)> = Vec::new();
+    regs.retain_mut(|r| {
+        let Some(f) = r.file.upgrade() else {
+            return false;
+        };
+        if !f.flags().contains(OpenFlags::O_ASYNC) {
+            return false;
+        }
+        let (pending, mask) = snapshot(k, &f);
+        let newly = mask.difference(r.mask);
+        let reader = f
+            .ops()
+            .is_some_and(|o| o.as_any().is::<crate::fs::pipe::PipeReader>());
+        let reason = match (r.pending, pending) {
+            (Some(a), Some(b)) if reader && (b > a || newly.contains(PollEvents::POLLHUP)) => {
+                Some(POLL_IN)
+            }
+            (Some(a), Some(b)) if !reader && (b < a || newly.contains(PollEvents::POLLERR)) => {
+                Some(POLL_OUT)
+            }
+            (None, None) if newly.contains(PollEvents::POLLIN) => Some(POLL_IN),
+            (None, None) if newly.contains(PollEvents::POLLOUT) => Some(POLL_OUT),
+            _ => None,
+        };
+        r.pending = pending;
+        r.mask = mask;
+        if let Some(why) = reason {
+            let o = f.owner();
+            if o.pid != 0 {
+                due.push((o, r.fd, why));
+            }
+        }
+        true
+    });
+    // Files registered while signals were raised stay registered.
+    regs.append(&mut k.fasync);
+    k.fasync = regs;
+    for (o, fd, why) in due {
+        let (sig, info) = if o.sig == 0 {
+            let info = SigInfo {
+                signo: SIGIO,
+                code: code::SI_KERNEL,
+                ..SigInfo::default()
+            };
+            (SIGIO, info)
+        } else {
+            let band = if why == POLL_IN { BAND_IN } else { BAND_OUT };
+            let info = SigInfo {
+                signo: o.sig,
+                code: why,
+                poll: Some((band, fd)),
+                ..SigInfo::default()
+            };
+            (o.sig, info)
+        };
+        let targets: Vec<Pid> = match o.kind {
+            F_OWNER_PGRP => k
+                .pids()
+                .into_iter()
+                .filter(|p| k.process(*p).is_some_and(|q| q.pgid == o.pid))
+                .collect(),
+            _ => alloc::vec![o.pid],
+        };
+        for pid in targets {
+            let _ = k.send_signal(pid, sig, info);
+        }
+    }
+}
