@@ -150,7 +150,8 @@ impl<H: Host> Kernel<H> {
     }
 
     /// The end of a syscall of the current process: what only its own
-    /// syscalls change (its cwd, root, owners and name) is published.
+    /// syscalls change (its cwd, root, owners and name, and which fd table it
+    /// has) is published.
     pub(crate) fn procfs_leave(&mut self) {
         let Some(p) = self.procs.get(&self.cur) else {
             return;
@@ -172,6 +173,10 @@ impl<H: Host> Kernel<H> {
             .is_some_and(|r| alloc::sync::Arc::ptr_eq(r, &p.root))
         {
             e.root = Some(p.root.clone());
+        }
+        let fds = p.fds.live();
+        if !e.fds.as_ref().is_some_and(|f| f.ptr_eq(&fds)) {
+            e.fds = Some(fds);
         }
         e.euid = p.euid;
         e.egid = p.egid;
