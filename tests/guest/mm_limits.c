@@ -446,6 +446,56 @@ static void sec_mincore(void)
 	show_core("after MADV_DONTNEED", m, 7);
 }
 
+static void sec_iofault(void)
+{
+	/* Vectored I/O that meets a fault part-way returns what it did; a
+	 * fault before any byte is EFAULT. */
+	int fd = open("mm_limits_io.tmp", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int out = open("mm_limits_io2.tmp", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	unlink("mm_limits_io.tmp");
+	unlink("mm_limits_io2.tmp");
+	write(fd, "abc", 3);
+	char *m = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	struct iovec w[2] = {{m, 3}, {m + PAGE, 10}};
+	long r = writev(out, w, 2);
+	printf("writev, second iovec past EOF: %ld %s\n", r, r < 0 ? en(errno) : "");
+	struct iovec w0[1] = {{m + PAGE, 10}};
+	r = writev(out, w0, 1);
+	printf("writev, only iovec past EOF: %ld %s\n", r, r < 0 ? en(errno) : "");
+	int p[2];
+	pipe(p);
+	write(p[1], "hello", 5);
+	char buf[8] = {0};
+	/* The first iovec takes all there is; the unmapped second is never
+	 * reached. */
+	struct iovec rv[2] = {{buf, 5}, {(void *)16, 3}};
+	r = readv(p[0], rv, 2);
+	printf("readv, second iovec unmapped: %ld %s %.5s\n", r, r < 0 ? en(errno) : "", buf);
+	/* A fault before any byte is EFAULT, and the data stays in the pipe. */
+	write(p[1], "world", 5);
+	struct iovec rv0[1] = {{(void *)16, 3}};
+	r = readv(p[0], rv0, 1);
+	printf("readv, only iovec unmapped: %ld %s\n", r, r < 0 ? en(errno) : "");
+	char *volatile unmapped = (char *)16;
+	r = read(p[0], unmapped, 3);
+	printf("read into unmapped: %ld %s\n", r, r < 0 ? en(errno) : "");
+	r = read(p[0], buf, 5);
+	printf("the pipe still holds: %ld %.5s\n", r, buf);
+	/* write() from a mapping whose second page lies past EOF: the first. */
+	r = write(out, m, PAGE + 10);
+	printf("write across EOF page: %ld %s\n", r, r < 0 ? en(errno) : "");
+	char *volatile bad = (char *)16;
+	r = pread(fd, bad, 3, 0);
+	printf("pread into unmapped: %ld %s\n", r, r < 0 ? en(errno) : "");
+	lseek(fd, 0, SEEK_SET);
+	r = read(fd, m, 3);
+	printf("read into read-only: %ld %s\n", r, r < 0 ? en(errno) : "");
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	close(out);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -461,6 +511,7 @@ static const struct section sections[] = {
 	{"rlimits", sec_rlimits, 1},
 	{"mlock", sec_mlock, 1},
 	{"mincore", sec_mincore, 1},
+	{"iofault", sec_iofault, 1},
 	{"hostmaps", sec_hostmaps, 0},
 };
 

@@ -982,6 +982,28 @@ impl AddressSpace {
         frames.reap();
     }
 
+    /// How many bytes from `va` (at most `len`) the guest could access without
+    /// a fault: reading, or writing when `write`. A kernel copy limited to them
+    /// never fails part-way (so a stream read never consumes what it cannot
+    /// deliver).
+    pub fn accessible(&self, va: u64, len: usize, write: bool) -> usize {
+        let end = va.saturating_add(len as u64).min(arch::USER_END);
+        let mut at = va;
+        while at < end {
+            let Some(v) = self.vmas.find(at) else { break };
+            let need = if write { Prot::WRITE } else { Prot::READ };
+            if !v.prot.contains(need) || beyond_eof(v, at >> PAGE_SHIFT) {
+                break;
+            }
+            at = match &v.kind {
+                // Each page of a file mapping may lie past the end of the file.
+                VmaKind::File { backing, .. } if backing.size().is_some() => page_floor(at) + PAGE,
+                _ => v.end,
+            };
+        }
+        (at.min(end).max(va) - va) as usize
+    }
+
     /// Bytes mapped in `[start, end)`: in all, and of them private writable
     /// memory other than the stack (Linux's total_vm and data_vm, which
     /// RLIMIT_AS and RLIMIT_DATA bound).

@@ -62,7 +62,20 @@ fn read_into<H: Host>(
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
-        let want = (len - done).min(kbuf.len());
+        // Never take from the file what cannot be copied out: a stream keeps
+        // it, as Linux's copy to user that faults leaves it.
+        let want = (len - done).min(kbuf.len()).min(k.proc().mm.accessible(
+            buf + done as u64,
+            kbuf.len(),
+            true,
+        ));
+        if want == 0 {
+            return if done == 0 {
+                Err(Errno::EFAULT)
+            } else {
+                Ok(done)
+            };
+        }
         let r = match off {
             Some(o) => file.pread(&mut k.io(), &mut kbuf[..want], o + done as u64),
             None => file.read(&mut k.io(), &mut kbuf[..want]),
@@ -106,7 +119,19 @@ fn write_from<H: Host>(
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
-        let want = (len - done).min(kbuf.len());
+        // What precedes a fault is written; EFAULT only if nothing is.
+        let want = (len - done).min(kbuf.len()).min(k.proc().mm.accessible(
+            buf + done as u64,
+            kbuf.len(),
+            false,
+        ));
+        if want == 0 {
+            return if done == 0 {
+                Err(Errno::EFAULT)
+            } else {
+                Ok(done)
+            };
+        }
         if let Err(e) = k.user().read_bytes(buf + done as u64, &mut kbuf[..want]) {
             return if done == 0 { Err(e) } else { Ok(done) };
         }
@@ -298,9 +323,20 @@ fn writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResul
         }
         let mut buf = Vec::with_capacity(total as usize);
         for e in &iovs {
+            // What precedes a fault is written (EFAULT only if nothing is).
+            let n = k
+                .proc()
+                .mm
+                .accessible(e.iov_base, e.iov_len as usize, false);
             let start = buf.len();
-            buf.resize(start + e.iov_len as usize, 0);
+            buf.resize(start + n, 0);
             k.user().read_bytes(e.iov_base, &mut buf[start..])?;
+            if n < e.iov_len as usize {
+                if buf.is_empty() {
+                    return Err(Errno::EFAULT);
+                }
+                break;
+            }
         }
         return f.write(&mut k.host, &buf);
     }
