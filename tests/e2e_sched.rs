@@ -42,9 +42,21 @@ const SCHED: &[&str] = &[
     "altstack_overflow",
 ];
 
+/// Waits, vfork, signal actions, sigaltstack checks and priorities.
+const SIG: &[&str] = &[
+    "waitid_options",
+    "wclone",
+    "vfork_sigchld",
+    "resethand",
+    "altstack_flags",
+    "priority",
+];
+
 same_as_native! {
     sched_musl: Musl "sched_time" SCHED;
     sched_glibc: Glibc "sched_time" SCHED;
+    sig_musl: Musl "sched_sig" SIG;
+    sig_glibc: Glibc "sched_sig" SIG;
 }
 
 /// Runs `sched_time SECTION` under `umbra run --timeout 3` `times` times,

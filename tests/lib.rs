@@ -72,6 +72,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "procctl",
     "procfs_live",
     "sched_time",
+    "sched_sig",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -312,6 +312,7 @@ impl<H: Host> Kernel<H> {
             itimer_real: None,
             vfork_parent: None,
             exit_signal: SIGCHLD,
+            nice: 0,
             did_exec: false,
             comm: comm_of(&exe),
             exe,

@@ -131,6 +131,7 @@ impl<H: Host> Kernel<H> {
             itimer_real: None,
             vfork_parent: flags.contains(CloneFlags::VFORK).then_some(parent.pid),
             exit_signal,
+            nice: parent.nice,
             did_exec: false,
             exe: parent.exe.clone(),
             comm: parent.comm.clone(),
@@ -418,12 +419,16 @@ impl<H: Host> Kernel<H> {
         let mut pdeath = Vec::new();
         for c in self.procs.values_mut().filter(|c| c.ppid == pid) {
             c.ppid = reaper;
+            // As Linux: a reparented child reports to its new parent with
+            // SIGCHLD, whatever it was created with.
+            c.exit_signal = SIGCHLD;
             if c.creds.pdeathsig != 0 {
                 pdeath.push((c.pid, c.creds.pdeathsig));
             }
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
             z.ppid = reaper;
+            z.exit_signal = SIGCHLD;
         }
         for (c, sig) in pdeath {
             let info = crate::task::SigInfo {
@@ -440,9 +445,11 @@ impl<H: Host> Kernel<H> {
             self.init_status = Some(status);
             return;
         }
+        // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) leaves no zombie
+        // of a child that reports with SIGCHLD, as Linux.
         let reap_now = self.procs.get(&ppid).is_none_or(|parent| {
             let act = parent.sigactions[(SIGCHLD - 1) as usize];
-            act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0
+            exit_signal == SIGCHLD && (act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0)
         });
         if !reap_now {
             self.zombies.insert(
@@ -454,6 +461,7 @@ impl<H: Host> Kernel<H> {
                     status,
                     cpu,
                     maxrss_kib,
+                    exit_signal,
                 },
             );
         }

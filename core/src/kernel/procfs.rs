@@ -421,7 +421,7 @@ impl<H: Host> KernelIo<'_, H> {
             exit_signal: p.exit_signal,
             brk_start: p.mm.brk_start,
             brk: p.mm.brk,
-            nice: 0,
+            nice: p.nice,
             zombie: false,
         }
     }

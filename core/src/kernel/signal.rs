@@ -24,9 +24,28 @@ fn deliverable(p: &Process) -> SigSet {
     SigSet(pending.0 & !(p.thread.sigmask.0 & !UNBLOCKABLE.0))
 }
 
-/// Whether a signal would be delivered to `p` on its way to user mode.
+/// Whether a signal would be delivered to `p` on its way to user mode. A
+/// vfork parent waits killably, as on Linux: only a fatal signal ends its
+/// wait; the others stay pending until the child execs or exits.
 pub(super) fn has_deliverable(p: &Process) -> bool {
-    !deliverable(p).is_empty()
+    let set = deliverable(p);
+    if let ThreadState::Blocked(Wait::Vfork(_)) = p.thread.state {
+        return (1..=NSIG).any(|s| set.contains(s) && is_fatal(p, s));
+    }
+    !set.is_empty()
+}
+
+/// Whether delivering `sig` to `p` kills it.
+fn is_fatal(p: &Process, sig: u32) -> bool {
+    if sig == SIGKILL {
+        return true;
+    }
+    let act = p.sigactions[(sig - 1) as usize];
+    act.handler == SIG_DFL
+        && matches!(
+            default_action(sig),
+            DefaultAction::Terminate | DefaultAction::Core
+        )
 }
 
 impl<H: Host> Kernel<H> {
@@ -141,6 +160,10 @@ impl<H: Host> Kernel<H> {
             if p.job != JobState::Running {
                 return false;
             }
+            if matches!(p.thread.state, ThreadState::Blocked(Wait::Vfork(_))) && !has_deliverable(p)
+            {
+                return false;
+            }
             let Some(sig) = deliverable(p).first() else {
                 return p.thread.state == ThreadState::Runnable;
             };
@@ -227,7 +250,8 @@ impl<H: Host> Kernel<H> {
             }
             p.thread.sigmask = SigSet(mask.0 & !UNBLOCKABLE.0);
             if action.flags & SA_RESETHAND != 0 {
-                p.sigactions[(sig - 1) as usize] = Default::default();
+                // Linux resets only the handler; flags and mask stay.
+                p.sigactions[(sig - 1) as usize].handler = SIG_DFL;
             }
             // More deliverable signals get frames on top of this one, so their
             // handlers run first, as on Linux.

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod mem;
 pub mod memfd;
 pub mod poll;
+pub mod prio;
 pub mod proc;
 pub mod procctl;
 pub mod session;
@@ -189,6 +190,8 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SET_ROBUST_LIST => proc::sys_set_robust_list(k, a[0], a[1]),
         PRLIMIT64 => proc::sys_prlimit64(k, a[0] as i32, a[1] as u32, a[2], a[3]),
         GETRUSAGE => proc::sys_getrusage(k, a[0] as i32, a[1]),
+        GETPRIORITY => prio::sys_getpriority(k, a[0] as u32, a[1] as u32),
+        SETPRIORITY => prio::sys_setpriority(k, a[0] as u32, a[1] as u32, a[2] as i32),
         SCHED_YIELD => {
             k.yield_now();
             Ok(0)

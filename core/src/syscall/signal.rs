@@ -112,7 +112,11 @@ pub fn sys_rt_sigreturn<H: Host>(k: &mut Kernel<H>, rt: bool) -> Outcome {
 
 /// sigaltstack(2).
 pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResult {
+    #[cfg(target_arch = "aarch64")]
+    const MINSIGSTKSZ: u64 = 5120;
+    #[cfg(not(target_arch = "aarch64"))]
     const MINSIGSTKSZ: u64 = 2048;
+    const SS_AUTODISARM: u32 = 1 << 31;
     let sp = k.proc().thread.regs.sp();
     let cur = k.proc().thread.altstack;
     let on = cur.contains(sp);
@@ -133,12 +137,15 @@ pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResu
         if on {
             return Err(Errno::EPERM);
         }
-        let new = if flags & SS_DISABLE != 0 {
+        // As Linux: the mode is SS_DISABLE, SS_ONSTACK or 0, and only
+        // SS_AUTODISARM may be added.
+        let mode = flags & !SS_AUTODISARM;
+        if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let new = if mode == SS_DISABLE {
             AltStack::disabled()
         } else {
-            if flags & !(SS_ONSTACK | (1 << 31)) != 0 {
-                return Err(Errno::EINVAL);
-            }
             if ss_size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }

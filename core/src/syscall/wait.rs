@@ -38,11 +38,17 @@ fn find<H: Host>(k: &mut Kernel<H>, which: Which, options: u32) -> KResult<Optio
         Which::Pgid(g) => g == pgid,
     };
     let consume = options & WNOWAIT == 0;
+    // As Linux's eligible_child: __WALL waits for every child; otherwise
+    // __WCLONE waits only for "clone" children (those that report with a
+    // signal other than SIGCHLD), and a plain wait only for the others.
+    let eligible = |exit_signal: u32| {
+        options & WALL != 0 || (exit_signal != SIGCHLD) == (options & WCLONE != 0)
+    };
     if options & WEXITED != 0 {
         let z = k
             .zombies
             .values()
-            .find(|z| z.ppid == me && matches(z.pid, z.pgid))
+            .find(|z| z.ppid == me && matches(z.pid, z.pgid) && eligible(z.exit_signal))
             .map(|z| (z.pid, z.status, z.cpu, z.maxrss_kib));
         if let Some((pid, status, cpu, rss)) = z {
             if consume {
@@ -54,13 +60,15 @@ fn find<H: Host>(k: &mut Kernel<H>, which: Which, options: u32) -> KResult<Optio
             return Ok(Some(Found::Exited(pid, status, cpu, rss)));
         }
     }
-    let mut any = k
-        .zombies
-        .values()
-        .any(|z| z.ppid == me && matches(z.pid, z.pgid));
+    // A zombie can only ever be reported to WEXITED: without it, zombies
+    // leave nothing to wait for (ECHILD), as on Linux.
+    let mut any = options & WEXITED != 0
+        && k.zombies
+            .values()
+            .any(|z| z.ppid == me && matches(z.pid, z.pgid) && eligible(z.exit_signal));
     for pid in k.pids() {
         let Some(c) = k.procs_mut(pid) else { continue };
-        if c.ppid != me || !matches(c.pid, c.pgid) {
+        if c.ppid != me || !matches(c.pid, c.pgid) || !eligible(c.exit_signal) {
             continue;
         }
         any = true;

@@ -195,6 +195,9 @@ pub struct Zombie {
     pub cpu: CpuTimes,
     /// Its resident set at exit, KiB.
     pub maxrss_kib: u64,
+    /// The signal it reported its exit with (a wait without __WALL sees it
+    /// only if that matches __WCLONE: SIGCHLD for a plain wait).
+    pub exit_signal: u32,
 }
 
 /// A guest process.
@@ -232,6 +235,8 @@ pub struct Process {
     pub vfork_parent: Option<Pid>,
     /// Signal sent to the parent at exit (SIGCHLD for fork).
     pub exit_signal: u32,
+    /// The nice value, -20..=19 (getpriority, setpriority).
+    pub nice: i32,
     /// Whether it has called execve (setpgid on it then fails).
     pub did_exec: bool,
     /// The guest path of the executable (/proc/PID/exe, readlink).
@@ -331,5 +336,12 @@ pub fn default_rlimits(max_fds: usize, stack: usize) -> [Rlimit; 16] {
         rlim_cur: 8 << 20,
         rlim_max: 8 << 20,
     };
+    // RLIMIT_NICE and RLIMIT_RTPRIO: 0, as Linux starts init.
+    for l in [13, 14] {
+        r[l] = Rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+    }
     r
 }
