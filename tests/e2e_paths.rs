@@ -35,6 +35,7 @@ paths_tests! {
     fifos_mknod_and_the_open_rendezvous: &["fifo"];
     utime_utimes_and_futimesat: &["utime"];
     chroot_root_dotdot_inheritance_and_eperm: &["chroot"];
+    mount_and_umount_tmpfs_and_proc: &["mount"];
 }
 
 /// busybox `mkfifo`, and data through the FIFO between two processes, on the
@@ -185,4 +186,34 @@ fn boot_mounts_never_hide_the_roots_files() {
         out.describe()
     );
     let _ = std::fs::remove_dir_all(&d);
+}
+
+/// What umbra's mount cannot do fails (devpts: no such filesystem here;
+/// read-only tmpfs: not supported), making mounts private succeeds (every
+/// umbra mount is), and a guest mount shows in /proc/mounts with its flags.
+#[test]
+fn mount_refuses_what_it_cannot_do_and_lists_the_rest() {
+    let script = "mkdir /mnt2; \
+        mount -t devpts devpts /mnt2 2>/dev/null; echo devpts $?; \
+        mount -t tmpfs -o ro tmpfs /mnt2 2>/dev/null; echo ro $?; \
+        mount --make-rprivate / 2>/dev/null; echo private $?; \
+        mount -t tmpfs -o nosuid,noexec,mode=1777 tmpfs /mnt2; echo tmpfs $?; \
+        grep ' /mnt2 ' /proc/mounts; umount /mnt2; echo umount $?; \
+        grep -c ' /mnt2 ' /proc/mounts";
+    let out = Run::busybox(&["sh", "-c", script]).umbra();
+    let text = out.stdout_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 7, "{}", out.describe());
+    assert!(
+        lines[0].starts_with("devpts ") && lines[0] != "devpts 0",
+        "{text}"
+    );
+    assert!(lines[1].starts_with("ro ") && lines[1] != "ro 0", "{text}");
+    assert_eq!(lines[2], "private 0", "{text}");
+    assert_eq!(lines[3], "tmpfs 0", "{text}");
+    assert_eq!(
+        lines[4], "tmpfs /mnt2 tmpfs rw,nosuid,noexec,relatime 0 0",
+        "{text}"
+    );
+    assert_eq!(&lines[5..], ["umount 0", "0"], "{text}");
 }

@@ -10,7 +10,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -28,6 +31,8 @@ static const char *en(int e)
 	case EPIPE: return "EPIPE";
 	case EINTR: return "EINTR";
 	case EILSEQ: return "EILSEQ";
+	case EBUSY: return "EBUSY";
+	case ENODEV: return "ENODEV";
 	default: return errname(e);
 	}
 }
@@ -569,6 +574,129 @@ static void test_chroot(void)
 	cat1("parent keeps its root", "jail/inside");
 }
 
+/* Whether /proc/self/mounts has a `fstype` mount on a path ending in
+ * `suffix`, and which of nosuid, nodev, noexec its options hold. */
+static void mounts_line(const char *suffix, const char *fstype)
+{
+	char line[1024], mnt[512], type[64], opts[512];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int found = 0;
+	if (!f) {
+		printf("mounts: %s\n", en(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %511s %63s %511s", mnt, type, opts) != 3)
+			continue;
+		size_t n = strlen(mnt), m = strlen(suffix);
+		if (n >= m && strcmp(mnt + n - m, suffix) == 0 && strcmp(type, fstype) == 0) {
+			found++;
+			printf("mounts: %s %s%s%s%s\n", type, strncmp(opts, "rw", 2) ? "ro" : "rw",
+			       strstr(opts, "nosuid") ? " nosuid" : "", strstr(opts, "nodev") ? " nodev" : "",
+			       strstr(opts, "noexec") ? " noexec" : "");
+		}
+	}
+	fclose(f);
+	if (!found)
+		printf("mounts: no %s on *%s\n", fstype, suffix);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+	char b[65536];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	ssize_t n;
+	if (in < 0 || out < 0) {
+		printf("copy: %s\n", en(errno));
+		return;
+	}
+	while ((n = read(in, b, sizeof(b))) > 0)
+		if (write(out, b, n) != n)
+			break;
+	close(in);
+	close(out);
+}
+
+static void test_mount(void)
+{
+	struct stat st;
+	struct statfs sf;
+	int fd;
+	pid_t pid;
+
+	check("mkdir mnt", mkdir("mnt", 0755));
+	put("mnt/under", "under the mount\n");
+	check("mount tmpfs", mount("none", "mnt", "tmpfs", MS_NOSUID | MS_NODEV, "mode=700"));
+	if (stat("mnt", &st) == 0)
+		printf("mnt mode %o\n", (unsigned)(st.st_mode & 07777));
+	if (statfs("mnt", &sf) == 0)
+		printf("statfs: %s%s%s\n", sf.f_type == 0x01021994 ? "tmpfs" : "other",
+		       sf.f_flags & ST_NOSUID ? " nosuid" : "", sf.f_flags & ST_NODEV ? " nodev" : "");
+	cat1("mnt/under", "mnt/under");
+	put("mnt/new", "on the tmpfs\n");
+	cat1("mnt/new", "mnt/new");
+	mounts_line("/data/mnt", "tmpfs");
+	check("mount on top", mount("none", "mnt", "tmpfs", 0, NULL));
+	cat1("mnt/new (top)", "mnt/new");
+	check("umount top", umount("mnt"));
+	cat1("mnt/new", "mnt/new");
+	check("chdir mnt", chdir("mnt"));
+	check("umount with cwd inside", umount2("../mnt", 0));
+	check("chdir ..", chdir(".."));
+	fd = open("mnt/new", O_RDONLY);
+	check("umount with a file open", umount2("mnt", 0));
+	close(fd);
+	check("umount", umount2("mnt", 0));
+	cat1("mnt/under", "mnt/under");
+	check("umount again", umount2("mnt", 0));
+	check("umount missing", umount2("nope", 0));
+	check("umount bad flags", umount2("mnt", MNT_FORCE | MNT_DETACH));
+	check("mount nosuchfs", mount("none", "mnt", "nosuchfs", 0, NULL));
+	check("mount tmpfs bad option", mount("none", "mnt", "tmpfs", 0, "bogus=1"));
+	check("mount on a file", mount("none", "mnt/under", "tmpfs", 0, NULL));
+
+	/* proc, where a container's init puts it. */
+	check("mount proc", mount("proc", "mnt", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+	printf("mnt/self: %s\n", kind_of("mnt/self"));
+	cat1("mnt/self/comm", "mnt/self/comm");
+	mounts_line("/data/mnt", "proc");
+	check("umount proc", umount("mnt"));
+
+	/* MNT_DETACH while in use (back with fchdir: ".." of a detached
+	 * mount's root is itself). */
+	int home = open(".", O_RDONLY | O_DIRECTORY);
+	check("mount tmpfs", mount("none", "mnt", "tmpfs", 0, NULL));
+	check("chdir mnt", chdir("mnt"));
+	check("umount2(MNT_DETACH) from inside", umount2("../mnt", MNT_DETACH));
+	put("still", "the detached tmpfs still works\n");
+	cat1("still", "still");
+	check("fchdir back", fchdir(home));
+	close(home);
+	cat1("mnt/under", "mnt/under");
+
+	/* noexec */
+	check("mount tmpfs noexec", mount("none", "mnt", "tmpfs", MS_NOEXEC, NULL));
+	copy_file("/proc/self/exe", "mnt/prog", 0755);
+	pid = fork();
+	if (pid == 0) {
+		execl("mnt/prog", "prog", "none", (char *)NULL);
+		printf("exec on noexec: %s\n", en(errno));
+		_exit(0);
+	}
+	status_line("noexec child", reap(pid));
+	check("umount", umount("mnt"));
+
+	/* Not for a user without CAP_SYS_ADMIN. */
+	pid = fork();
+	if (pid == 0) {
+		check("setuid(65534)", setuid(65534));
+		check("mount as nobody", mount("none", "mnt", "tmpfs", 0, NULL));
+		check("umount as nobody", umount("/proc"));
+		_exit(0);
+	}
+	status_line("nobody child", reap(pid));
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -581,6 +709,7 @@ static const struct section sections[] = {
 	{ "fifo", test_fifo },
 	{ "utime", test_utime },
 	{ "chroot", test_chroot },
+	{ "mount", test_mount },
 };
 
 int main(int argc, char **argv)

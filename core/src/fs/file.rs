@@ -657,6 +657,14 @@ pub fn open_as(
     {
         return Err(Errno::EISDIR);
     }
+    // nodev: device nodes of a nodev mount do not open (procfs's fd links
+    // carry their own file and are not device nodes of the mount).
+    if matches!(kind, FileType::CharDevice | FileType::BlockDevice)
+        && inode.file_ops().is_none()
+        && vfs.mount_flags(node.mount_id()) & super::path::ms::NODEV != 0
+    {
+        return Err(Errno::EACCES);
+    }
     if !created {
         let mut want = Access::empty();
         if readable {

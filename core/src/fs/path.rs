@@ -161,6 +161,66 @@ pub struct MountInfo {
     pub fstype: String,
     /// The filesystem is read-only (set by [`Vfs::mounts`] only).
     pub ro: bool,
+    /// The mount's flags ([`ms`] bits).
+    pub flags: u32,
+}
+
+impl MountInfo {
+    /// The options /proc/mounts lists ("rw,nosuid,relatime", ...).
+    pub fn options(&self) -> String {
+        options_text(self.flags, self.ro)
+    }
+}
+
+/// mount(2) flags (MS_*) that umbra keeps per mount.
+pub mod ms {
+    pub const RDONLY: u32 = 1;
+    pub const NOSUID: u32 = 2;
+    pub const NODEV: u32 = 4;
+    pub const NOEXEC: u32 = 8;
+    pub const NOATIME: u32 = 1 << 10;
+    pub const NODIRATIME: u32 = 1 << 11;
+    pub const RELATIME: u32 = 1 << 21;
+    pub const STRICTATIME: u32 = 1 << 24;
+}
+
+/// The /proc/mounts options of a mount with `flags` (ro when the flags or
+/// the filesystem say so).
+pub fn options_text(flags: u32, fs_ro: bool) -> String {
+    let mut s = String::from(if flags & ms::RDONLY != 0 || fs_ro {
+        "ro"
+    } else {
+        "rw"
+    });
+    for (bit, name) in [
+        (ms::NOSUID, ",nosuid"),
+        (ms::NODEV, ",nodev"),
+        (ms::NOEXEC, ",noexec"),
+        (ms::NOATIME, ",noatime"),
+        (ms::NODIRATIME, ",nodiratime"),
+    ] {
+        if flags & bit != 0 {
+            s.push_str(name);
+        }
+    }
+    if flags & (ms::NOATIME | ms::STRICTATIME) == 0 {
+        s.push_str(",relatime");
+    }
+    s
+}
+
+/// The flags of umbra's own mounts of `fstype` on `path` (those of Linux's
+/// usual mounts of the same filesystems).
+pub fn default_flags(fstype: &str, path: &str) -> u32 {
+    mount_options(fstype, path)
+        .split(',')
+        .fold(0, |f, o| match o {
+            "nosuid" => f | ms::NOSUID,
+            "nodev" => f | ms::NODEV,
+            "noexec" => f | ms::NOEXEC,
+            "relatime" => f | ms::RELATIME,
+            _ => f,
+        })
 }
 
 /// Whether the filesystem of `root` says it is read-only (ST_RDONLY).
@@ -177,6 +237,7 @@ struct Mount {
     root: Arc<dyn Inode>,
     path: String,
     fstype: String,
+    flags: u32,
 }
 
 struct MountTable {
@@ -196,11 +257,11 @@ pub fn mount_options(fstype: &str, path: &str) -> &'static str {
     }
 }
 
-/// statfs's f_flags for a mount of `fstype` on `path`: ST_VALID plus the ST_*
-/// bit of each of its [`mount_options`].
-pub fn mount_st_flags(fstype: &str, path: &str) -> u32 {
+/// statfs's f_flags for a mount with `flags` ([`ms`] bits): ST_VALID plus
+/// the ST_* bit of each.
+pub fn mount_st_flags(flags: u32) -> u32 {
     use super::vfs::st_flags::*;
-    mount_options(fstype, path)
+    options_text(flags, false)
         .split(',')
         .fold(ST_VALID, |f, o| match o {
             "ro" => f | ST_RDONLY,
@@ -266,6 +327,18 @@ impl Vfs {
     /// Mounts the filesystem whose root directory is `fs_root` on the directory
     /// `at`.
     pub fn mount(&self, at: &PathRef, fs_root: Arc<dyn Inode>, fstype: &str) -> KResult<()> {
+        let flags = default_flags(fstype, &at.absolute_path_lossy());
+        self.mount_with(at, fs_root, fstype, flags)
+    }
+
+    /// [`mount`](Self::mount) with these [`ms`] flags.
+    pub fn mount_with(
+        &self,
+        at: &PathRef,
+        fs_root: Arc<dyn Inode>,
+        fstype: &str,
+        flags: u32,
+    ) -> KResult<()> {
         if !at.is_dir() || fs_root.kind() != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
@@ -286,8 +359,52 @@ impl Vfs {
             root: fs_root,
             path: at.absolute_path_lossy(),
             fstype: fstype.to_string(),
+            flags,
         });
         Ok(())
+    }
+
+    /// Unmounts the mount whose root `node` is (EINVAL if it is not one;
+    /// EBUSY if others are mounted inside it, unless `detach`, which takes
+    /// them too). Nodes already reached keep working, as after a lazy
+    /// unmount; whether the mount is in use is the caller's check.
+    pub fn umount(&self, node: &PathRef, detach: bool) -> KResult<()> {
+        let mut t = self.table.lock();
+        let m = t
+            .mounts
+            .iter()
+            .find(|m| m.id == node.mount && node.mount != 0)
+            .ok_or(Errno::EINVAL)?;
+        let is_root = Arc::ptr_eq(&m.root, &node.inode)
+            || match (m.root.metadata(), node.inode.metadata()) {
+                (Ok(a), Ok(b)) => (a.dev, a.ino) == (b.dev, b.ino),
+                _ => false,
+            };
+        if !is_root {
+            return Err(Errno::EINVAL);
+        }
+        let mut gone = alloc::vec![m.id];
+        let mut i = 0;
+        while let Some(&id) = gone.get(i) {
+            for c in t.mounts.iter().filter(|c| c.parent_mount == id) {
+                if !detach {
+                    return Err(Errno::EBUSY);
+                }
+                gone.push(c.id);
+            }
+            i += 1;
+        }
+        t.mounts.retain(|m| !gone.contains(&m.id));
+        Ok(())
+    }
+
+    /// The [`ms`] flags of mount `id` (0 is the root filesystem's).
+    pub fn mount_flags(&self, id: u32) -> u32 {
+        if id == 0 {
+            return default_flags(&self.root_fstype, "/");
+        }
+        let t = self.table.lock();
+        t.mounts.iter().find(|m| m.id == id).map_or(0, |m| m.flags)
     }
 
     /// Mounts `fs_root` on the directory at absolute `path`, walking as root.
@@ -310,13 +427,15 @@ impl Vfs {
             path: String::from("/"),
             fstype: self.root_fstype.clone(),
             ro: fs_read_only(&self.root.inode),
+            flags: default_flags(&self.root_fstype, "/"),
         });
         for m in &t.mounts {
             v.push(MountInfo {
                 id: m.id,
                 path: m.path.clone(),
                 fstype: m.fstype.clone(),
-                ro: fs_read_only(&m.root),
+                ro: fs_read_only(&m.root) || m.flags & ms::RDONLY != 0,
+                flags: m.flags,
             });
         }
         v
@@ -332,6 +451,7 @@ impl Vfs {
                     path: m.path.clone(),
                     fstype: m.fstype.clone(),
                     ro: false,
+                    flags: m.flags,
                 };
             }
         }
@@ -340,6 +460,7 @@ impl Vfs {
             path: String::from("/"),
             fstype: self.root_fstype.clone(),
             ro: false,
+            flags: default_flags(&self.root_fstype, "/"),
         }
     }
 

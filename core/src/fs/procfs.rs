@@ -302,6 +302,8 @@ pub struct MountLine {
     pub fstype: String,
     /// Mounted read-only: the options start with `ro`.
     pub ro: bool,
+    /// The options ("rw,nosuid,relatime"), as `MountInfo::options`.
+    pub options: String,
     /// The mount id (/proc/PID/fdinfo's mnt_id).
     pub id: u32,
 }
@@ -1225,10 +1227,9 @@ pub fn stat_text(sys: &SysSummary, nprocs: usize) -> String {
 pub fn mounts_text(mounts: &[MountLine]) -> String {
     let mut s = String::new();
     for m in mounts {
-        let opts = super::path::mount_options(&m.fstype, &m.path);
-        let opts = match opts.strip_prefix("rw") {
+        let opts = match m.options.strip_prefix("rw") {
             Some(rest) if m.ro => format!("ro{rest}"),
-            _ => String::from(opts),
+            _ => m.options.clone(),
         };
         let _ = writeln!(
             s,
@@ -1595,6 +1596,10 @@ mod tests {
                 path: "/proc".into(),
                 fstype: "proc".into(),
                 ro: false,
+                options: super::super::path::options_text(
+                    super::super::path::default_flags("proc", "/proc"),
+                    false,
+                ),
                 id: 1,
             },
             MountLine {
@@ -1602,6 +1607,10 @@ mod tests {
                 path: "/a b".into(),
                 fstype: "tmpfs".into(),
                 ro: false,
+                options: super::super::path::options_text(
+                    super::super::path::default_flags("tmpfs", "/a b"),
+                    false,
+                ),
                 id: 2,
             },
             MountLine {
@@ -1609,6 +1618,10 @@ mod tests {
                 path: "/mnt".into(),
                 fstype: "ext2".into(),
                 ro: true,
+                options: super::super::path::options_text(
+                    super::super::path::default_flags("ext2", "/mnt"),
+                    true,
+                ),
                 id: 3,
             },
         ];

@@ -188,6 +188,9 @@ impl<H: Host> Kernel<H> {
             let node = self
                 .vfs
                 .lookup_in(&root, &cwd, &path, FollowLast::Follow, &cred)?;
+            if self.vfs.mount_flags(node.mount_id()) & crate::fs::path::ms::NOEXEC != 0 {
+                return Err(Errno::EACCES);
+            }
             let inode = node.inode().clone();
             let meta = inode.metadata()?;
             if meta.file_type() != Some(FileType::Regular) {

@@ -284,6 +284,7 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
                 .mounts()
                 .into_iter()
                 .map(|m| MountLine {
+                    options: m.options(),
                     source: mount_source(&m.fstype, &m.path),
                     path: m.path,
                     fstype: m.fstype,

@@ -675,7 +675,7 @@ fn fs_stats<H: Host>(k: &Kernel<H>, node: &PathRef) -> FsStats {
         },
         None => memory_stats(k),
     };
-    s.flags |= crate::fs::path::mount_st_flags(&m.fstype, &m.path);
+    s.flags |= crate::fs::path::mount_st_flags(m.flags);
     s
 }
 

@@ -17,6 +17,7 @@ pub mod io;
 pub mod lock;
 pub mod mem;
 pub mod memfd;
+pub mod mount;
 pub mod poll;
 pub mod prio;
 pub mod proc;
@@ -146,6 +147,8 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         GETCWD => fs::sys_getcwd(k, a[0], a[1] as usize),
         CHDIR => fs::sys_chdir(k, a[0]),
         CHROOT => fs::sys_chroot(k, a[0]),
+        MOUNT => mount::sys_mount(k, a[0], a[1], a[2], a[3], a[4]),
+        UMOUNT2 => mount::sys_umount2(k, a[0], a[1] as u32),
         FCHDIR => fs::sys_fchdir(k, a[0] as i32),
         MKDIRAT => fs::sys_mkdirat(k, a[0] as i32, a[1], a[2] as u32),
         MKNODAT => fs::sys_mknodat(k, a[0] as i32, a[1], a[2] as u32, a[3]),

@@ -1,0 +1,188 @@
+//! mount(2) and umount2(2) inside the guest, as a container's init uses them:
+//! new tmpfs, proc and sysfs mounts with the per-mount flags nosuid, nodev,
+//! noexec and the atime ones (shown in /proc/mounts; noexec and nodev are
+//! enforced by exec and open), and unmounting, lazily with MNT_DETACH.
+//!
+//! What umbra cannot do fails loudly: devpts and other filesystem types give
+//! ENODEV (umbra has no devpts; ptys come from /dev/ptmx where supported),
+//! MS_RDONLY, bind, move and remount give EINVAL, and so do propagation
+//! changes other than MS_PRIVATE (which is what every umbra mount already
+//! is, so it succeeds).
+
+use super::fs::path_arg;
+use crate::fs::path::ms;
+use crate::fs::tmpfs::TmpFs;
+use crate::fs::vfs::{timespec_from_ns, SetAttr};
+use crate::fs::{FollowLast, PathRef};
+use crate::host::Host;
+use crate::kernel::Kernel;
+use crate::task::cred::CAP_SYS_ADMIN;
+use crate::{KResult, SysResult};
+use alloc::string::String;
+use umbra_abi::Errno;
+
+const MS_REMOUNT: u32 = 32;
+const MS_BIND: u32 = 4096;
+const MS_MOVE: u32 = 8192;
+const MS_REC: u32 = 16384;
+const MS_SILENT: u32 = 32768;
+const MS_UNBINDABLE: u32 = 1 << 17;
+const MS_PRIVATE: u32 = 1 << 18;
+const MS_SLAVE: u32 = 1 << 19;
+const MS_SHARED: u32 = 1 << 20;
+const MS_LAZYTIME: u32 = 1 << 25;
+/// The magic old callers put in the top half of the flags.
+const MS_MGC_VAL: u32 = 0xc0ed_0000;
+const MS_MGC_MSK: u32 = 0xffff_0000;
+
+const MNT_FORCE: u32 = 1;
+const MNT_DETACH: u32 = 2;
+const UMOUNT_NOFOLLOW: u32 = 8;
+
+/// The per-mount flags umbra keeps.
+const KEPT: u32 = ms::NOSUID
+    | ms::NODEV
+    | ms::NOEXEC
+    | ms::NOATIME
+    | ms::NODIRATIME
+    | ms::RELATIME
+    | ms::STRICTATIME;
+
+/// A NUL-terminated string argument of at most a page.
+fn str_arg<H: Host>(k: &mut Kernel<H>, ptr: u64) -> KResult<String> {
+    if ptr == 0 {
+        return Err(Errno::EFAULT);
+    }
+    let b = k.user().read_cstr(ptr, 4095)?;
+    String::from_utf8(b).map_err(|_| Errno::EINVAL)
+}
+
+/// The node `path` names, for the caller (its root and credentials).
+fn node_of<H: Host>(k: &mut Kernel<H>, path: u64, follow: FollowLast) -> KResult<PathRef> {
+    let path = path_arg(k, path)?;
+    let p = k.proc();
+    let (cwd, root, cred) = (p.cwd.clone(), p.root.clone(), p.cred.clone());
+    k.vfs.lookup_in(&root, &cwd, &path, follow, &cred)
+}
+
+/// tmpfs's options: mode, uid and gid set the root directory; size and
+/// nr_inodes are accepted but not enforced (memory bounds a tmpfs).
+fn tmpfs_options(data: &str) -> KResult<SetAttr> {
+    let mut a = SetAttr::touch(Default::default());
+    for opt in data.split(',').filter(|o| !o.is_empty()) {
+        let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
+        let num = |radix| u32::from_str_radix(val, radix).map_err(|_| Errno::EINVAL);
+        match key {
+            "mode" => a.perm = Some(num(8)? & 0o7777),
+            "uid" => a.uid = Some(num(10)?),
+            "gid" => a.gid = Some(num(10)?),
+            "size" | "nr_inodes" | "nr_blocks" => {}
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    Ok(a)
+}
+
+/// mount(2).
+pub fn sys_mount<H: Host>(
+    k: &mut Kernel<H>,
+    _source: u64,
+    target: u64,
+    fstype: u64,
+    flags: u64,
+    data: u64,
+) -> SysResult {
+    let mut flags = flags as u32;
+    if flags & MS_MGC_MSK == MS_MGC_VAL {
+        flags &= !MS_MGC_MSK;
+    }
+    if !k.proc().creds.capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let at = node_of(k, target, FollowLast::Follow)?;
+    // Propagation changes: every umbra mount is private already.
+    let propagation = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+    if flags & propagation != 0 {
+        return if flags & !(MS_PRIVATE | MS_REC | MS_SILENT) == 0 {
+            Ok(0)
+        } else {
+            Err(Errno::EINVAL)
+        };
+    }
+    if flags & (MS_REMOUNT | MS_BIND | MS_MOVE | ms::RDONLY) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(KEPT | MS_SILENT | MS_LAZYTIME | MS_REC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !at.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let fstype = str_arg(k, fstype)?;
+    let data = if data == 0 {
+        String::new()
+    } else {
+        str_arg(k, data)?
+    };
+    let now = timespec_from_ns(k.host.now_real());
+    let root = match fstype.as_str() {
+        "tmpfs" => {
+            let attr = SetAttr {
+                ctime: now,
+                ..tmpfs_options(&data)?
+            };
+            let fs = TmpFs::new(k.vfs.alloc_anon_dev(), now);
+            fs.root().set_metadata(&attr)?;
+            fs.root()
+        }
+        "proc" | "sysfs" if !data.is_empty() => return Err(Errno::EINVAL),
+        "proc" => crate::fs::procfs::new_procfs(k.vfs.alloc_anon_dev(), k.procfs.dir.clone()),
+        "sysfs" => crate::fs::sysfs::new_sysfs(k.vfs.alloc_anon_dev()),
+        _ => return Err(Errno::ENODEV),
+    };
+    // Linux's default atime mode is relatime.
+    let mut kept = flags & KEPT;
+    if kept & (ms::NOATIME | ms::STRICTATIME) == 0 {
+        kept |= ms::RELATIME;
+    }
+    k.vfs.mount_with(&at, root, &fstype, kept)?;
+    Ok(0)
+}
+
+/// umount2(2), also umount: EBUSY while a process has its cwd or root or an
+/// open file in the mount, unless MNT_DETACH.
+pub fn sys_umount2<H: Host>(k: &mut Kernel<H>, target: u64, flags: u32) -> SysResult {
+    if flags & !(MNT_FORCE | MNT_DETACH | UMOUNT_NOFOLLOW) != 0
+        || flags & (MNT_FORCE | MNT_DETACH) == MNT_FORCE | MNT_DETACH
+    {
+        return Err(Errno::EINVAL);
+    }
+    if !k.proc().creds.capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let follow = if flags & UMOUNT_NOFOLLOW != 0 {
+        FollowLast::NoFollow
+    } else {
+        FollowLast::Follow
+    };
+    let node = node_of(k, target, follow)?;
+    let id = node.mount_id();
+    if id == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let detach = flags & MNT_DETACH != 0;
+    if !detach {
+        let busy = k.procs.values().any(|p| {
+            p.cwd.mount_id() == id
+                || p.root.mount_id() == id
+                || p.fds
+                    .fds()
+                    .any(|(_, f)| f.path().is_some_and(|n| n.mount_id() == id))
+        });
+        if busy {
+            return Err(Errno::EBUSY);
+        }
+    }
+    k.vfs.umount(&node, detach)?;
+    Ok(0)
+}
