@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -726,12 +727,30 @@ static void test_sigio(void)
 	/* Owners: process groups, errors. */
 	if (pipe(p) < 0)
 		return;
-	chk("F_SETOWN -pgrp", fcntl(p[0], F_SETOWN, -getpgrp()));
-	printf("F_GETOWN: %s\n", fcntl(p[0], F_GETOWN) == -getpgrp() ? "minus the pgrp" : "?");
+	/* In a process group of its own, so that nobody else gets SIGIO. */
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		setpgid(0, 0);
+		chk("F_SETOWN -pgrp", fcntl(p[0], F_SETOWN, -getpgrp()));
+		printf("F_GETOWN: %s\n",
+		       fcntl(p[0], F_GETOWN) == -getpgrp() ? "minus the pgrp" : "?");
+		fcntl(p[0], F_SETFL, O_ASYNC);
+		before = sigios;
+		write(p[1], "e", 1);
+		printf("SIGIO to the group: %d\n", (int)sigios - before);
+		fcntl(p[0], F_SETFL, 0);
+		fflush(stdout);
+		_exit(0);
+	}
+	reap(c);
+	read(p[0], buf, 10);
 	fcntl(p[0], F_SETFL, O_ASYNC);
-	before = sigios;
-	write(p[1], "e", 1);
-	printf("SIGIO to the group: %d\n", (int)sigios - before);
+	int zero = 0, one = 1;
+	chk("ioctl FIOASYNC 0", ioctl(p[0], FIOASYNC, &zero));
+	printf("O_ASYNC in F_GETFL: %d\n", !!(fcntl(p[0], F_GETFL) & O_ASYNC));
+	chk("ioctl FIOASYNC 1", ioctl(p[0], FIOASYNC, &one));
+	printf("O_ASYNC in F_GETFL: %d\n", !!(fcntl(p[0], F_GETFL) & O_ASYNC));
 	chk("F_SETOWN to no such process", fcntl(p[0], F_SETOWN, 999999));
 	struct f_owner_ex bad = {7, getpid()};
 	chk("F_SETOWN_EX bad type", fcntl(p[0], F_SETOWN_EX, &bad));

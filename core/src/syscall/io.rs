@@ -438,6 +438,15 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             f.set_status_flags(fl);
             return Ok(0);
         }
+        // FIOASYNC (0x5452, the same on every arch umbra serves): O_ASYNC.
+        0x5452 => {
+            let on: i32 = k.user().read(UserInPtr::new(arg))?;
+            let mut fl = f.flags();
+            fl.set(OpenFlags::O_ASYNC, on != 0);
+            super::fasync::setfl(k, fd, &f, fl);
+            f.set_status_flags(fl);
+            return Ok(0);
+        }
         FIONREAD => {
             if let Some(n) = f.ops().and_then(|o| crate::fs::pipe::pending(&**o)) {
                 k.user().write_bytes(arg, &(n as i32).to_ne_bytes())?;
