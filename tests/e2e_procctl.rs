@@ -24,11 +24,12 @@ fn futex_glibc() {
 /// wake reaches a waiter in another process (keyed by the shared frame), a
 /// private one never does (keyed by address space); several waiting
 /// processes through REQUEUE, CMP_REQUEUE, WAKE_BITSET, WAKE_OP, a PI lock
-/// handed over by UNLOCK_PI, and WAIT_REQUEUE_PI/CMP_REQUEUE_PI.
+/// handed over by UNLOCK_PI, WAIT_REQUEUE_PI/CMP_REQUEUE_PI, and robust
+/// mutexes (plain and PI) whose owner exits holding them.
 #[test]
 fn futex_across_processes() {
     for libc in Libc::ALL {
-        assert_same(&Run::guest(libc, "futex").args(&["cross", "multi"]));
+        assert_same(&Run::guest(libc, "futex").args(&["cross", "multi", "robust"]));
     }
 }
 

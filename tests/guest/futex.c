@@ -534,6 +534,76 @@ static void multi(void)
 	munmap(m, 4096);
 }
 
+static const char *mutex_err(int e)
+{
+	switch (e) {
+	case 0: return "0";
+	case EOWNERDEAD: return "EOWNERDEAD";
+	case EBUSY: return "EBUSY";
+	case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
+	default: return en(e);
+	}
+}
+
+/* A robust process-shared mutex whose owner exits while holding it: the
+ * kernel walks the owner's robust list and marks it FUTEX_OWNER_DIED, waking
+ * a waiter. `pi` makes it a priority-inheritance mutex (LOCK_PI). */
+static void robust_case(const char *what, int pi)
+{
+	pthread_mutex_t *mx = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (pi)
+		pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	int r = pthread_mutex_init(mx, &a);
+	if (r) {
+		printf("%s: init %s\n", what, mutex_err(r));
+		return;
+	}
+	volatile int *ready = (volatile int *)(mx + 1);
+	/* The owner exits before anyone waits. */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(pthread_mutex_lock(mx));
+	int st;
+	waitpid(pid, &st, 0);
+	printf("%s: owner locked: %d\n", what, WEXITSTATUS(st));
+	printf("%s: trylock after its exit: %s\n", what, mutex_err(pthread_mutex_trylock(mx)));
+	printf("%s: consistent: %s\n", what, mutex_err(pthread_mutex_consistent(mx)));
+	printf("%s: unlock: %s\n", what, mutex_err(pthread_mutex_unlock(mx)));
+	/* The owner exits while this process waits for the mutex. */
+	*ready = 0;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int e = pthread_mutex_lock(mx);
+		*ready = 1;
+		struct kts t = rel_ms(50);
+		fx((uint32_t *)&ready[1], FUTEX_WAIT, 0, &t, NULL, 0);
+		_exit(e);
+	}
+	while (*ready == 0) {
+		struct kts t = rel_ms(2);
+		fx((uint32_t *)&ready[1], FUTEX_WAIT, 0, &t, NULL, 0);
+	}
+	printf("%s: lock while the owner dies: %s\n", what, mutex_err(pthread_mutex_lock(mx)));
+	waitpid(pid, &st, 0);
+	printf("%s: consistent: %s\n", what, mutex_err(pthread_mutex_consistent(mx)));
+	printf("%s: unlock: %s\n", what, mutex_err(pthread_mutex_unlock(mx)));
+	printf("%s: lock again: %s\n", what, mutex_err(pthread_mutex_lock(mx)));
+	pthread_mutex_unlock(mx);
+	munmap(mx, 4096);
+}
+
+static void robust(void)
+{
+	robust_case("robust", 0);
+	robust_case("robust pi", 1);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -553,6 +623,8 @@ int main(int argc, char **argv)
 			signals();
 		else if (!strcmp(s, "once"))
 			once_section();
+		else if (!strcmp(s, "robust"))
+			robust();
 		else if (!strcmp(s, "multi"))
 			multi();
 		else if (!strcmp(s, "cross"))

@@ -343,10 +343,109 @@ fn wake<H: Host>(k: &mut Kernel<H>, uaddr: u64, scope: Scope, n: u32, bitset: u3
     wake_key(k, key, n, bitset)
 }
 
+/// What a thread leaves behind at exit and exec (Linux's futex_exit_release
+/// and mm_release): its robust futexes marked FUTEX_OWNER_DIED with a waiter
+/// woken each, then its clear_child_tid.
+pub(crate) fn exit_release<H: Host>(k: &mut Kernel<H>, pid: Pid) {
+    exit_robust_list(k, pid);
+    release_child_tid(k, pid);
+}
+
+/// Walks the robust list `pid` registered with set_robust_list (struct
+/// robust_list_head: next, futex_offset, list_op_pending; bit 0 of an entry
+/// marks a PI futex), at most ROBUST_LIST_LIMIT entries, and hands each
+/// futex it still owns on (`owner_died`). The list is guest memory: a bad
+/// pointer ends the walk.
+fn exit_robust_list<H: Host>(k: &mut Kernel<H>, pid: Pid) {
+    const ROBUST_LIST_LIMIT: usize = 2048;
+    let Some(p) = k.procs.get_mut(&pid) else {
+        return;
+    };
+    let (head, _) = core::mem::take(&mut p.thread.robust_list);
+    if head == 0 {
+        return;
+    }
+    let prev = k.cur;
+    k.cur = pid;
+    let w = super::uabi::NATIVE.bytes() as u64;
+    let sext = |v: u64| match w {
+        4 => v as u32 as i32 as i64,
+        _ => v as i64,
+    };
+    if let Ok(h) = super::uabi::read_longs(k, head, 3) {
+        let (offset, pending) = (sext(h[1]), h[2]);
+        let mut entry = h[0];
+        let mut n = 0;
+        while entry & !1 != head && entry != 0 && n < ROBUST_LIST_LIMIT {
+            let Ok(next) = super::uabi::read_longs(k, entry & !1, 1) else {
+                break;
+            };
+            if entry != pending {
+                owner_died(
+                    k,
+                    pid,
+                    (entry & !1).wrapping_add_signed(offset),
+                    entry & 1 != 0,
+                );
+            }
+            entry = next[0];
+            n += 1;
+        }
+        if pending != 0 {
+            owner_died(
+                k,
+                pid,
+                (pending & !1).wrapping_add_signed(offset),
+                pending & 1 != 0,
+            );
+        }
+    }
+    k.cur = prev;
+}
+
+/// handle_futex_death: a futex word at `uaddr` that task `tid` still owns
+/// gets FUTEX_OWNER_DIED (keeping FUTEX_WAITERS) and, if it has waiters, one
+/// is woken, or for a PI futex given the lock.
+fn owner_died<H: Host>(k: &mut Kernel<H>, tid: Pid, uaddr: u64, pi: bool) {
+    if !uaddr.is_multiple_of(4) {
+        return;
+    }
+    let Ok(uval) = get(k, uaddr) else {
+        return;
+    };
+    if uval & FUTEX_TID_MASK != tid {
+        return;
+    }
+    if put(k, uaddr, (uval & FUTEX_WAITERS) | FUTEX_OWNER_DIED).is_err() {
+        return;
+    }
+    if uval & FUTEX_WAITERS == 0 {
+        return;
+    }
+    let Ok(key) = key(k, uaddr, Scope::Shared) else {
+        return;
+    };
+    // A PI lock goes to its oldest waiter, whatever the entry's PI bit says
+    // (Linux's exit_pi_state_list releases it to the waiter as well).
+    let top = queue(k, key)
+        .into_iter()
+        .find(|&pid| waiter(k, pid).is_some_and(|w| w.kind == FutexKind::Pi));
+    match top {
+        Some(next) if put(k, uaddr, FUTEX_WAITERS | FUTEX_OWNER_DIED | next).is_ok() => {
+            mark_woken(k, next);
+        }
+        Some(_) => {}
+        None if !pi => {
+            let _ = wake_key(k, key, 1, MATCH_ANY);
+        }
+        None => {}
+    }
+}
+
 /// Linux's mm_release, at exit and exec: a thread with clear_child_tid set
 /// whose address space another task shares (a thread, a CLONE_VM child) has 0
 /// stored there and one waiter woken. The address is forgotten either way.
-pub(crate) fn release_child_tid<H: Host>(k: &mut Kernel<H>, pid: Pid) {
+fn release_child_tid<H: Host>(k: &mut Kernel<H>, pid: Pid) {
     let Some(p) = k.procs.get_mut(&pid) else {
         return;
     };

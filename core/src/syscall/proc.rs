@@ -55,6 +55,30 @@ pub fn sys_set_robust_list<H: Host>(k: &mut Kernel<H>, head: u64, len: u64) -> S
     Ok(0)
 }
 
+/// get_robust_list(2): the head and length a thread registered (pid 0:
+/// the caller; another process's only with CAP_SYS_PTRACE or the same uid,
+/// ESRCH for no such process).
+pub fn sys_get_robust_list<H: Host>(k: &mut Kernel<H>, pid: i32, head: u64, len: u64) -> SysResult {
+    let me = k.cur;
+    let target = if pid == 0 {
+        me
+    } else {
+        u32::try_from(pid).map_err(|_| Errno::ESRCH)?
+    };
+    let (uid, cap) = {
+        let c = &k.proc().creds;
+        (c.euid, c.capable(19))
+    };
+    let p = k.process(target).ok_or(Errno::ESRCH)?;
+    if target != me && !cap && (p.creds.ruid != uid || p.creds.euid != uid) {
+        return Err(Errno::EPERM);
+    }
+    let (h, l) = p.thread.robust_list;
+    super::uabi::write_longs(k, len, &[l])?;
+    super::uabi::write_longs(k, head, &[h])?;
+    Ok(0)
+}
+
 /// prlimit64(2), also serving getrlimit/setrlimit as libc implements them.
 pub fn sys_prlimit64<H: Host>(
     k: &mut Kernel<H>,

@@ -72,6 +72,7 @@ fn id_call<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<SysResul
         SETHOSTNAME => info::sys_setname(k, UtsName::Host, a[0], a[1] as i32 as i64),
         SETDOMAINNAME => info::sys_setname(k, UtsName::Domain, a[0], a[1] as i32 as i64),
         PERSONALITY => info::sys_personality(k, a[0] as u32),
+        GET_ROBUST_LIST => super::proc::sys_get_robust_list(k, a[0] as i32, a[1], a[2]),
         // The old getrlimit/setrlimit of 64-bit arches: struct rlimit is
         // prlimit64's there (32-bit ARM's are in `arm`).
         #[cfg(target_pointer_width = "64")]
