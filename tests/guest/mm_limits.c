@@ -344,17 +344,31 @@ static void show_core(const char *what, char *p, size_t pages)
 	printf("\n");
 }
 
+/* Prints the VmLck line of /proc/self/status. */
+static void show_vmlck(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmLck:", 6))
+			printf("%s", line);
+	if (f)
+		fclose(f);
+}
+
 static void lock_root(void)
 {
 	char *p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	show_core("fresh", p, 8);
 	printf("mlock 3 pages: %d\n", mlock(p + 10, 3 * PAGE - 20));
 	show_core("after mlock", p, 8);
+	show_vmlck();
 	printf("mlock2 onfault: %ld\n", syscall(SYS_mlock2, p + 5 * PAGE, 2 * PAGE, 1));
 	show_core("after mlock2 onfault", p, 8);
 	long r = syscall(SYS_mlock2, p, PAGE, 2);
 	printf("mlock2 bad flag: %s\n", r ? en(errno) : "ok");
 	printf("munlock: %d\n", munlock(p, 8 * PAGE));
+	show_vmlck();
 	munmap(p + 7 * PAGE, PAGE);
 	r = mlock(p + 6 * PAGE, 2 * PAGE);
 	printf("mlock over a hole: %s\n", r ? en(errno) : "ok");

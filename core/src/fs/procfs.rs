@@ -240,6 +240,8 @@ pub struct ProcInfo {
     pub maps: Vec<MapEntry>,
     /// Resident pages.
     pub rss_pages: u64,
+    /// Bytes locked by mlock(2) and mlockall(2) (VmLck).
+    pub locked_bytes: u64,
     /// Start time in clock ticks after boot.
     pub start_ticks: u64,
     /// utime, stime, cutime, cstime in clock ticks.
@@ -1341,7 +1343,7 @@ pub fn status_text(p: &ProcInfo) -> String {
         for (name, v) in [
             ("VmPeak", size),
             ("VmSize", size),
-            ("VmLck", 0),
+            ("VmLck", kb(p.locked_bytes)),
             ("VmPin", 0),
             ("VmHWM", rss),
             ("VmRSS", rss),
@@ -1493,6 +1495,7 @@ mod tests {
                 },
             ],
             rss_pages: 3,
+            locked_bytes: 0,
             start_ticks: 12,
             cpu_ticks: [31, 4, 15, 9],
             sig_ignored: 1 << 2,

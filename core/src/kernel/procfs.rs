@@ -412,6 +412,7 @@ impl<H: Host> KernelIo<'_, H> {
                 })
                 .collect(),
             rss_pages: p.mm.resident_pages() as u64,
+            locked_bytes: p.mm.locked_bytes(0, u64::MAX),
             start_ticks: p.start_time.saturating_sub(self.boot_time) / (1_000_000_000 / USER_HZ),
             cpu_ticks: cpu.ticks(),
             sig_pending: p.thread.pending.0,

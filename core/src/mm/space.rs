@@ -1081,11 +1081,13 @@ impl AddressSpace {
                 va = v.end;
                 continue;
             };
+            let vend = v.end;
             match self.frame_for(frames, host, va, access) {
-                Ok(_) | Err(Errno::EFAULT) => {}
+                Ok(_) => va += PAGE,
+                // Past the end of a mapped file: so is the rest of the VMA.
+                Err(Errno::EFAULT) => va = vend,
                 Err(e) => return Err(e),
             }
-            va += PAGE;
         }
         Ok(())
     }

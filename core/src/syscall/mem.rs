@@ -4,7 +4,7 @@ use crate::fs::vfs::makedev;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::loader::InodeBacking;
-use crate::mm::{AddressSpace, Placement, SharedMem, UserOutPtr, VmaKind};
+use crate::mm::{AddressSpace, Placement, SharedMem, VmaKind};
 use crate::{KResult, SysResult};
 use alloc::sync::Arc;
 use umbra_abi::flags::{
@@ -417,8 +417,16 @@ pub fn sys_mincore<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, vec: u64) ->
     if end == addr {
         return Ok(0);
     }
-    let bytes = k.proc().mm.residency(addr, end)?;
-    k.user()
-        .write_bytes(UserOutPtr::<u8>::new(vec).addr(), &bytes)?;
+    // A chunk at a time, as Linux: the vector may be larger than the kernel
+    // could hold at once.
+    const CHUNK: u64 = 1 << 16;
+    let mut at = addr;
+    while at < end {
+        let to = end.min(at.saturating_add(CHUNK << 12));
+        let bytes = k.proc().mm.residency(at, to)?;
+        let dst = vec.checked_add((at - addr) >> 12).ok_or(Errno::EFAULT)?;
+        k.user().write_bytes(dst, &bytes)?;
+        at = to;
+    }
     Ok(0)
 }
