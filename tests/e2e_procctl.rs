@@ -145,6 +145,7 @@ const PROCCTL: &[&str] = &[
     "names",
     "misc",
     "status",
+    "nosuid",
 ];
 
 #[test]

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/fsuid.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -543,6 +544,36 @@ static void status(void)
 	in_child(status_child);
 }
 
+static void nosuid_exec_child(void)
+{
+	show("setresuid(2000, 2000, 2000)", setresuid(2000, 2000, 2000));
+	char *argv[] = { "pc_nosuid/suid", "showids", NULL };
+	execv("pc_nosuid/suid", argv);
+	printf("execv: %s\n", en(errno));
+}
+
+/* A set-user-id program on a nosuid mount runs with the caller's ids.
+ * Natively in a mount namespace of its own (never the machine's mounts). */
+static void nosuid(void)
+{
+	if (syscall(SYS_unshare, 0x00020000 /* CLONE_NEWNS */) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	mkdir("pc_nosuid", 0755);
+	show("mount tmpfs nosuid", mount("tmpfs", "pc_nosuid", "tmpfs", MS_NOSUID, "mode=755"));
+	int in = open("/proc/self/exe", O_RDONLY);
+	int out = open("pc_nosuid/suid", O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		write(out, buf, n);
+	close(in);
+	close(out);
+	chown("pc_nosuid/suid", 1000, 1000);
+	chmod("pc_nosuid/suid", 06755);
+	in_child(nosuid_exec_child);
+	show("umount", umount("pc_nosuid"));
+}
+
 static void showids(void)
 {
 	resids("exec");
@@ -563,6 +594,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(s, "enosys"))
 			enosys();
+		else if (!strcmp(s, "nosuid"))
+			nosuid();
 		else if (!strcmp(s, "status"))
 			status();
 		else if (!strcmp(s, "names"))

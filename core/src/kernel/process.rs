@@ -247,7 +247,7 @@ impl<H: Host> Kernel<H> {
 
     /// The credentials the current process has after executing `node`: a
     /// set-user-id (set-group-id, with group execute) program's owner
-    /// becomes the effective id unless no_new_privs; saved and file-system
+    /// becomes the effective id unless no_new_privs or a nosuid mount; saved and file-system
     /// ids follow the effective ones. Capabilities as Linux's without file
     /// capabilities: root (real or effective) gets the bounding set
     /// permitted, effective when its euid is 0; others none. keepcaps is
@@ -255,8 +255,9 @@ impl<H: Host> Kernel<H> {
     /// parent-death signal.
     fn exec_creds(&mut self, node: &crate::fs::PathRef) -> KResult<crate::task::cred::Creds> {
         let meta = node.inode().metadata()?;
+        let nosuid = self.vfs.mount_flags(node.mount_id()) & crate::fs::path::ms::NOSUID != 0;
         let mut c = self.proc().creds.clone();
-        if !c.no_new_privs {
+        if !c.no_new_privs && !nosuid {
             if meta.mode & 0o4000 != 0 {
                 c.euid = meta.uid;
             }
