@@ -241,6 +241,11 @@ static long raw_select(int n, fd_set *rd, long tv[2])
 #endif
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
 static void test_select_timeout(void)
 {
 	int p[2];
@@ -269,6 +274,21 @@ static void test_select_timeout(void)
 	tv[1] = 20000;
 	chk("select timeout", raw_select(p[0] + 1, &rd, tv));
 	printf("tv after expiry: %ld.%06ld\n", tv[0], tv[1]);
+	/* a signal ends the wait: the time left is written back too */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = {{0, 0}, {0, 200000}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	FD_ZERO(&rd);
+	FD_SET(p[0], &rd);
+	tv[0] = 10;
+	tv[1] = 0;
+	chk("select interrupted", raw_select(p[0] + 1, &rd, tv));
+	printf("tv left is under 10 s and over 5 s: %s\n",
+	       tv[0] < 10 && tv[0] >= 5 ? "yes" : "no");
+	signal(SIGALRM, SIG_DFL);
 	/* pselect6 leaves its timespec alone */
 	FD_ZERO(&rd);
 	FD_SET(p[0], &rd);

@@ -215,6 +215,13 @@ impl<H: Host> Kernel<H> {
                     if let Wait::Until(d) = w {
                         self.interrupted_sleep = Some(d);
                     }
+                    // A timed select(2) reports its time left as well.
+                    if let Wait::Event {
+                        deadline: Some(d), ..
+                    } = w
+                    {
+                        self.interrupted_sleep = Some(d);
+                    }
                 }
                 // sigsuspend, ppoll and pselect6 ran with a temporary mask: the
                 // frame carries the caller's own, restored by sigreturn.
@@ -330,6 +337,18 @@ impl<H: Host> Kernel<H> {
                 tv_nsec: (left % 1_000_000_000) as i64,
             };
             let _ = crate::syscall::uabi::write_timespec(self, rem, ts, t);
+        } else if let Some(tv) = crate::syscall::poll::select_tv_arg(n, a) {
+            let left = deadline.saturating_sub(now);
+            let t = umbra_abi::structs::Timeval {
+                tv_sec: (left / 1_000_000_000) as i64,
+                tv_usec: ((left % 1_000_000_000) / 1000) as i64,
+            };
+            let _ = crate::syscall::uabi::write_timeval(
+                self,
+                tv,
+                t,
+                crate::syscall::uabi::TimeAbi::Long,
+            );
         }
     }
 

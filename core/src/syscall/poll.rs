@@ -301,6 +301,21 @@ fn do_select<H: Host>(
     }
 }
 
+/// The timeval of a select(2) call with number `nr` and arguments `a`, if
+/// it has one: Linux writes the time left there when a signal ends the call
+/// too (kernel/signal.rs).
+pub fn select_tv_arg(nr: usize, a: [u64; 6]) -> Option<u64> {
+    // aarch64 has no select(2), only pselect6.
+    let select = match nr {
+        #[cfg(target_arch = "x86_64")]
+        umbra_abi::syscall::nr::SELECT => true,
+        #[cfg(target_arch = "arm")]
+        umbra_abi::syscall::nr::_NEWSELECT => true,
+        _ => false,
+    };
+    (select && a[4] != 0).then_some(a[4])
+}
+
 /// select(2).
 pub fn sys_select<H: Host>(
     k: &mut Kernel<H>,
