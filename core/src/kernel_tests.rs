@@ -593,6 +593,51 @@ fn stack_holds_argv_and_envp() {
     assert_eq!(b.k.host.stdout, b"arg1HOME=/");
 }
 
+/// futex on MockHost: a value mismatch is EAGAIN, a timed wait blocks until
+/// the mock clock passes its deadline (ETIMEDOUT), a wake of nobody is 0, an
+/// unknown op ENOSYS, and the PI calls take, refuse (EDEADLK) and release a
+/// lock word holding the caller's tid.
+#[test]
+fn futex_wait_wake_timeout_and_pi_on_mock_host() {
+    let mut b = boot();
+    b.k.host.step_ns = 1_000_000;
+    let s = b.scratch;
+    let (word, ts) = (s, s + 64);
+    b.poke(word, &7u32.to_ne_bytes());
+    // A relative timeout of 5 ms (two longs).
+    let mut t = Vec::new();
+    for v in [0u64, 5_000_000] {
+        t.extend_from_slice(&v.to_ne_bytes()[..LONG]);
+    }
+    b.poke(ts, &t);
+    let pi = s + 128;
+    b.script([
+        sys(FUTEX, &[word, 0, 8, 0, 0, 0]),
+        sys(FUTEX, &[word, 0, 7, ts, 0, 0]),
+        sys(FUTEX, &[word, 1 | 128, 1, 0, 0, 0]),
+        sys(FUTEX, &[word, 14, 0, 0, 0, 0]),
+        sys(FUTEX, &[pi, 8, 0, 0, 0, 0]),
+        sys(FUTEX, &[pi, 6, 0, 0, 0, 0]),
+        sys(FUTEX, &[pi, 7, 0, 0, 0, 0]),
+        sys(FUTEX, &[pi, 7, 0, 0, 0, 0]),
+        exit_group(0),
+    ]);
+    b.run();
+    assert_eq!(
+        b.results(),
+        vec![
+            (FUTEX, err(Errno::EAGAIN)),
+            (FUTEX, err(Errno::ETIMEDOUT)),
+            (FUTEX, 0),
+            (FUTEX, err(Errno::ENOSYS)),
+            (FUTEX, 0),
+            (FUTEX, err(Errno::EDEADLK)),
+            (FUTEX, 0),
+            (FUTEX, err(Errno::EPERM)),
+        ]
+    );
+}
+
 #[test]
 fn fork_child_exits_parent_reaps_without_leaks() {
     let mut b = boot();
