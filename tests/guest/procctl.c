@@ -465,6 +465,14 @@ static void pers_child(void)
 	printf("child persona %#lx\n", (long)syscall(SYS_personality, 0xffffffffUL));
 }
 
+static void pers_exec_child(void)
+{
+	syscall(SYS_personality, 0x0040000UL);
+	char *argv[] = { "procctl", "showpers", NULL };
+	execv("/proc/self/exe", argv);
+	printf("execv: %s\n", en(errno));
+}
+
 static void misc(void)
 {
 	long p0 = syscall(SYS_personality, 0xffffffffUL);
@@ -473,6 +481,7 @@ static void misc(void)
 	printf("persona %#lx\n", (long)syscall(SYS_personality, 0xffffffffUL));
 	in_child(pers_child);
 	printf("restore returns %#lx\n", (long)syscall(SYS_personality, (unsigned long)p0));
+	in_child(pers_exec_child);
 #ifdef SYS_getrlimit
 	struct { unsigned long cur, max; } r, r2;
 	show("getrlimit NOFILE", syscall(SYS_getrlimit, RLIMIT_NOFILE, &r));
@@ -586,8 +595,13 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 1; i < argc; i++) {
 		const char *s = argv[i];
-		if (strcmp(s, "showids"))
+		if (strcmp(s, "showids") && strcmp(s, "showpers"))
 			printf("== %s\n", s);
+		if (!strcmp(s, "showpers")) {
+			printf("persona after exec %#lx\n",
+			       (long)syscall(SYS_personality, 0xffffffffUL));
+			return 0;
+		}
 		if (!strcmp(s, "showids")) {
 			showids();
 			return 0;
