@@ -229,6 +229,11 @@ static void on_xfsz(int sig)
 static void test_fsize(void)
 {
 	int fd = fresh("f1", NULL);
+	char big[150];
+	memset(big, 's', sizeof big);
+	int src = fresh("f2", NULL);
+	if (write(src, big, sizeof big) != sizeof big)
+		printf("write failed\n");
 	signal(SIGXFSZ, on_xfsz);
 	struct rlimit rl = {100, RLIM_INFINITY};
 	chk("setrlimit RLIMIT_FSIZE 100", setrlimit(RLIMIT_FSIZE, &rl));
@@ -245,6 +250,17 @@ static void test_fsize(void)
 	chk("ftruncate 100", ftruncate(fd, 100));
 	chk("ftruncate 20", ftruncate(fd, 20));
 	chk("truncate 101", truncate("f1", 101));
+	off_t so = 0;
+	lseek(fd, 0, SEEK_SET);
+	chk("sendfile 150 at 0", sendfile(fd, src, &so, sizeof buf));
+	chk("sendfile at the limit", sendfile(fd, src, &so, 10));
+	printf("SIGXFSZ: %d\n", (int)xfsz);
+	loff_t ci = 0, co = 90;
+	chk("copy_file_range 150 to 90", syscall(SYS_copy_file_range, src, &ci, fd, &co, sizeof buf, 0));
+	printf("SIGXFSZ: %d\n", (int)xfsz);
+	close(src);
+	unlink("f2");
+	ftruncate(fd, 20);
 	int p[2];
 	if (pipe(p) == 0) {
 		chk("write 150 into a pipe", write(p[1], buf, sizeof buf));

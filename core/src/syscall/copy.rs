@@ -7,7 +7,7 @@
 //! (zeroes), and refuses the other modes with EOPNOTSUPP; ext2 has no
 //! fallocate on Linux, so every mode is EOPNOTSUPP there.
 
-use super::io::{finish_write, fsize_check_truncate, fsize_exceeded};
+use super::io::{finish_write, fsize_check_truncate, fsize_exceeded, fsize_limit};
 use super::Outcome;
 use crate::fs::file::OpenFile;
 use crate::fs::tmpfs::seal;
@@ -152,6 +152,13 @@ fn copy_chunks<H: Host>(
         // The kernel's I/O context: procfs files are made from it (fs/procfs.rs).
         let n = match input.pread(&mut k.io(), &mut buf[..want], pos + done as u64) {
             Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        // RLIMIT_FSIZE: the bytes up to the limit; the next round raises
+        // SIGXFSZ and ends the copy, as Linux's splice loop does.
+        let n = match fsize_limit(k, out, out_pos.as_deref().copied(), n) {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -319,7 +326,8 @@ pub fn sys_copy_file_range<H: Host>(
     if mi.ino == mo.ino && pos_out + count > pos_in && pos_out < pos_in + count {
         return Err(Errno::EINVAL);
     }
-    let count = count as usize;
+    // generic_write_check_limits: shortened to RLIMIT_FSIZE up front.
+    let count = fsize_limit(k, &out, Some(pos_out), count as usize)?;
     if count == 0 {
         return Ok(0);
     }

@@ -696,7 +696,7 @@ fn raise_xfsz<H: Host>(k: &mut Kernel<H>) {
 /// How much of a `len`-byte write at `off` (or the file position) RLIMIT_FSIZE
 /// lets through: the bytes up to the limit, or SIGXFSZ and EFBIG when the
 /// write starts at or past it (Linux's generic_write_check_limits).
-fn fsize_limit<H: Host>(
+pub(crate) fn fsize_limit<H: Host>(
     k: &mut Kernel<H>,
     f: &OpenFile,
     off: Option<u64>,
