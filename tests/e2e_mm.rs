@@ -16,6 +16,7 @@ const SHARED: &[&str] = &[
     "creator_exit",
     "devzero",
     "dontneed",
+    "grow",
 ];
 const LIMITS: &[&str] = &["maxmap", "args", "map32", "eof", "mremap", "iofault"];
 const LOCKS: &[&str] = &["rlimits", "mlock", "mincore"];

@@ -7,6 +7,7 @@
  * only. Arguments name the sections to run (all when none). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,44 @@ static void sec_dontneed(void)
 	printf("dontneed: after the child's discard the parent reads %c\n", p[0]);
 }
 
+static sigjmp_buf jb;
+static volatile sig_atomic_t got;
+
+static void on_sig(int sig)
+{
+	got = sig;
+	siglongjmp(jb, 1);
+}
+
+static void sec_grow(void)
+{
+	/* The object keeps its size: a mapping grown by mremap reaches past it,
+	 * and a page wholly past it is SIGBUS. */
+	char *m = shared(PAGE);
+	strcpy(m, "one");
+	char *n = mremap(m, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
+	if (n == MAP_FAILED) {
+		printf("grow: -1 %s\n", errname(errno));
+		return;
+	}
+	signal(SIGBUS, on_sig);
+	signal(SIGSEGV, on_sig);
+	got = 0;
+	if (sigsetjmp(jb, 1) == 0)
+		n[PAGE + 1] = 'x';
+	printf("grow: first page %s, past the object: %s\n", n,
+	       got == SIGBUS ? "SIGBUS" : got == SIGSEGV ? "SIGSEGV" : "no signal");
+	int p[2];
+	if (pipe(p))
+		return;
+	long r = write(p[1], n + PAGE, 4);
+	printf("grow: write() from past the object: %ld %s\n", r, r < 0 ? errname(errno) : "");
+	close(p[0]);
+	close(p[1]);
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -307,6 +346,7 @@ static const struct section sections[] = {
 	{"creator_exit", sec_creator_exit},
 	{"devzero", sec_devzero},
 	{"dontneed", sec_dontneed},
+	{"grow", sec_grow},
 };
 
 int main(int argc, char **argv)

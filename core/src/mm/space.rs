@@ -60,14 +60,17 @@ pub enum FaultOutcome {
 /// Whether page `vpn` of `vma` lies wholly past the end of its file, where
 /// Linux raises SIGBUS (files mapped with mmap(2) only, not ELF segments).
 fn beyond_eof(vma: &Vma, vpn: u64) -> bool {
-    let VmaKind::File {
-        backing, offset, ..
-    } = &vma.kind
-    else {
-        return false;
-    };
-    let Some(size) = backing.size() else {
-        return false;
+    let (size, offset) = match &vma.kind {
+        VmaKind::File {
+            backing, offset, ..
+        } => match backing.size() {
+            Some(size) => (size, offset),
+            None => return false,
+        },
+        // A shared object has the size it was made with (a mapping grown
+        // by mremap reaches past it).
+        VmaKind::Shared { obj, offset } => (obj.size(), offset),
+        VmaKind::Anon => return false,
     };
     let off = offset.wrapping_add((vpn << PAGE_SHIFT).wrapping_sub(vma.start));
     page_ceil(size).is_some_and(|end| off >= end)
@@ -998,6 +1001,7 @@ impl AddressSpace {
             at = match &v.kind {
                 // Each page of a file mapping may lie past the end of the file.
                 VmaKind::File { backing, .. } if backing.size().is_some() => page_floor(at) + PAGE,
+                VmaKind::Shared { .. } => page_floor(at) + PAGE,
                 _ => v.end,
             };
         }
