@@ -10,7 +10,7 @@
 mod ext2_util;
 
 use ext2_util::{assert_fsck_clean, busybox_tree, debugfs, mke2fs, run_image, scratch};
-use umbra_tests::{assert_same, busybox, initrd, umbra_raw, Libc, Run};
+use umbra_tests::{assert_same, busybox, guest_binary, initrd, target_dir, umbra_raw, Libc, Run};
 
 /// Runs sections of `paths` natively and under umbra and compares.
 fn paths_same(libc: Libc, sections: &[&str]) {
@@ -216,4 +216,53 @@ fn mount_refuses_what_it_cannot_do_and_lists_the_rest() {
         "{text}"
     );
     assert_eq!(&lines[5..], ["umount 0", "0"], "{text}");
+}
+
+/// FS_IOC_GETFLAGS/SETFLAGS (chattr, lsattr) with immutable and append-only
+/// enforced: `paths attr` on an ext2 image under umbra (`--rw`) against the
+/// same program natively on the host's filesystem (ext4, which keeps the
+/// same flags). The image stays clean and keeps the flag set last (nodump)
+/// in the inode's i_flags.
+#[test]
+fn inode_flags_on_ext2_match_native() {
+    for libc in Libc::ALL {
+        let d = scratch("paths-attr");
+        let tree = d.join("tree");
+        busybox_tree(&tree);
+        std::fs::copy(guest_binary(libc, "paths"), tree.join("paths")).unwrap();
+        let img = d.join("root.img");
+        mke2fs(&tree, &img, 1024, "16M");
+        let out = run_image(&img, &["--rw", "--cwd", "/data"], &["/paths", "attr"]);
+        out.assert_code(0);
+        // Natively in a directory of the target dir's filesystem.
+        let native_dir =
+            target_dir().join(format!("e2e-attr-{}-{}", std::process::id(), libc.name()));
+        let _ = std::fs::remove_dir_all(&native_dir);
+        std::fs::create_dir_all(&native_dir).unwrap();
+        let native = std::process::Command::new(guest_binary(libc, "paths"))
+            .arg("attr")
+            .current_dir(&native_dir)
+            .output()
+            .expect("run paths natively");
+        let _ = std::fs::remove_dir_all(&native_dir);
+        assert_eq!(
+            out.stdout_text(),
+            String::from_utf8_lossy(&native.stdout),
+            "{}",
+            out.describe()
+        );
+        assert_fsck_clean(&img);
+        let st = String::from_utf8_lossy(&debugfs(&img, "stat /data/g")).into_owned();
+        assert!(st.contains("Flags: 0x40"), "debugfs stat: {st}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+/// tmpfs has no inode flags here: FS_IOC_GETFLAGS is ENOTTY (Linux's tmpfs
+/// answers; umbra's does not pretend to).
+#[test]
+fn inode_flags_on_tmpfs_are_enotty() {
+    let out = Run::guest(Libc::Musl, "paths").args(&["attr"]).umbra();
+    let text = out.stdout_text();
+    assert!(text.contains("getflags f: ENOTTY"), "{}", out.describe());
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -22,6 +23,15 @@
 #include <unistd.h>
 #include <utime.h>
 #include "common.h"
+
+/* <linux/fs.h>'s, which musl-gcc does not ship. */
+#ifndef FS_IOC_GETFLAGS
+#define FS_IOC_GETFLAGS _IOR('f', 1, long)
+#define FS_IOC_SETFLAGS _IOW('f', 2, long)
+#endif
+#define FS_IMMUTABLE_FL 0x10
+#define FS_APPEND_FL 0x20
+#define FS_NODUMP_FL 0x40
 
 static const char *en(int e)
 {
@@ -697,6 +707,130 @@ static void test_mount(void)
 	status_line("nobody child", reap(pid));
 }
 
+/* The immutable, append-only and nodump bits of a file's inode flags. */
+static void showfl(const char *path)
+{
+	int f = 0, fd = open(path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &f) < 0) {
+		printf("getflags %s: %s\n", path, en(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	printf("flags %s: %s%s%s\n", path, f & FS_IMMUTABLE_FL ? "i" : "-",
+	       f & FS_APPEND_FL ? "a" : "-", f & FS_NODUMP_FL ? "d" : "-");
+}
+
+static void setfl(const char *path, int set, int clear)
+{
+	char what[128];
+	int f = 0, r = -1, fd = open(path, O_RDONLY | O_NONBLOCK);
+	if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &f) == 0) {
+		f = (f | set) & ~clear;
+		r = ioctl(fd, FS_IOC_SETFLAGS, &f);
+	}
+	snprintf(what, sizeof(what), "setflags %s +%x -%x", path, set, clear);
+	check(what, r);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* chattr/lsattr's ioctls on ext2 (run on an ext2 image; natively on the
+ * host's ext4), with immutable and append-only enforced. */
+static void test_attr(void)
+{
+	struct timespec ts[2] = { { 1, 0 }, { 2, 0 } };
+	int fd, p[2];
+	pid_t pid;
+
+	put("f", "immutable\n");
+	put("g", "append-only\n");
+	check("mkdir d", mkdir("d", 0755));
+	put("d/x", "in d\n");
+	showfl("f");
+	setfl("f", FS_IMMUTABLE_FL, 0);
+	showfl("f");
+	okfd("immutable: open O_WRONLY|O_APPEND", open("f", O_WRONLY | O_APPEND));
+	okfd("immutable: open O_RDONLY|O_TRUNC", open("f", O_RDONLY | O_TRUNC));
+	fd = okfd("immutable: open O_RDONLY", open("f", O_RDONLY));
+	if (fd >= 0)
+		close(fd);
+	check("immutable: unlink", unlink("f"));
+	check("immutable: rename", rename("f", "h"));
+	check("immutable: chmod", chmod("f", 0600));
+	check("immutable: chown", chown("f", 1, 1));
+	check("immutable: link", link("f", "l"));
+	check("immutable: truncate", truncate("f", 0));
+	check("immutable: utimensat now", utimensat(AT_FDCWD, "f", NULL, 0));
+	setfl("f", 0, FS_IMMUTABLE_FL);
+	check("unlink", unlink("f"));
+
+	setfl("g", FS_APPEND_FL, 0);
+	showfl("g");
+	okfd("append-only: open O_WRONLY", open("g", O_WRONLY));
+	okfd("append-only: open O_RDWR|O_APPEND|O_TRUNC", open("g", O_RDWR | O_APPEND | O_TRUNC));
+	fd = okfd("append-only: open O_WRONLY|O_APPEND", open("g", O_WRONLY | O_APPEND));
+	if (fd >= 0) {
+		check("append", write(fd, "more\n", 5));
+		check("ftruncate", ftruncate(fd, 0));
+		close(fd);
+	}
+	check("append-only: truncate", truncate("g", 0));
+	check("append-only: unlink", unlink("g"));
+	check("append-only: rename", rename("g", "h"));
+	check("append-only: chmod", chmod("g", 0600));
+	check("append-only: utimensat now", utimensat(AT_FDCWD, "g", NULL, 0));
+	check("append-only: utimensat times", utimensat(AT_FDCWD, "g", ts, 0));
+	cat1("g", "g");
+
+	/* Directories: immutable takes no entries in or out; append-only
+	 * takes new ones only. */
+	setfl("d", FS_IMMUTABLE_FL, 0);
+	okfd("immutable dir: create", open("d/new", O_CREAT | O_WRONLY, 0644));
+	check("immutable dir: unlink", unlink("d/x"));
+	check("immutable dir: mkdir", mkdir("d/sub", 0755));
+	fd = okfd("immutable dir: write a file in it", open("d/x", O_WRONLY | O_APPEND));
+	if (fd >= 0)
+		close(fd);
+	setfl("d", FS_APPEND_FL, FS_IMMUTABLE_FL);
+	fd = okfd("append-only dir: create", open("d/new", O_CREAT | O_WRONLY, 0644));
+	if (fd >= 0)
+		close(fd);
+	check("append-only dir: unlink", unlink("d/x"));
+	check("append-only dir: rename out", rename("d/x", "x2"));
+	setfl("d", 0, FS_APPEND_FL);
+	showfl("d");
+
+	/* Only the owner (or CAP_FOWNER) sets flags, and only
+	 * CAP_LINUX_IMMUTABLE changes i and a. */
+	pid = fork();
+	if (pid == 0) {
+		check("setuid(65534)", setuid(65534));
+		showfl("g");
+		setfl("g", FS_NODUMP_FL, 0);
+		_exit(0);
+	}
+	status_line("nobody child", reap(pid));
+	setfl("g", 0, FS_APPEND_FL);
+	check("chown g to nobody", chown("g", 65534, 65534));
+	pid = fork();
+	if (pid == 0) {
+		check("setuid(65534)", setuid(65534));
+		setfl("g", FS_NODUMP_FL, 0);
+		setfl("g", FS_IMMUTABLE_FL, 0);
+		_exit(0);
+	}
+	status_line("owner child", reap(pid));
+	showfl("g");
+
+	check("pipe", pipe(p));
+	int fl = 0;
+	check("getflags on a pipe", ioctl(p[0], FS_IOC_GETFLAGS, &fl));
+	close(p[0]);
+	close(p[1]);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -710,6 +844,7 @@ static const struct section sections[] = {
 	{ "utime", test_utime },
 	{ "chroot", test_chroot },
 	{ "mount", test_mount },
+	{ "attr", test_attr },
 };
 
 int main(int argc, char **argv)

@@ -492,6 +492,9 @@ impl OpenFile {
         if !self.writable() {
             return Err(Errno::EINVAL);
         }
+        if let Some(i) = &self.inode {
+            super::vfs::check_not_frozen(i.as_ref())?;
+        }
         match &self.inode {
             Some(i) if i.kind() == FileType::Regular => {
                 i.truncate(size, timespec_from_ns(ctx.now_real()))
@@ -611,6 +614,7 @@ pub fn open_as(
                     if !cx.cred.is_root() {
                         check_access(&dmeta, &cx.cred, Access::WRITE | Access::EXEC)?;
                     }
+                    super::vfs::check_dir_flags(p.dir.inode().as_ref(), true)?;
                     let gid = if dmeta.mode & S_ISGID != 0 {
                         dmeta.gid
                     } else {
@@ -666,6 +670,18 @@ pub fn open_as(
         return Err(Errno::EACCES);
     }
     if !created {
+        // Immutable: no write access at all; append-only: writes only with
+        // O_APPEND, never O_TRUNC (Linux's may_open).
+        let f = inode.attr_flags().unwrap_or(0);
+        let truncating = flags.contains(OpenFlags::O_TRUNC) && kind == FileType::Regular;
+        if f & super::vfs::inode_flags::IMMUTABLE != 0 && (writable || truncating) {
+            return Err(Errno::EPERM);
+        }
+        if f & super::vfs::inode_flags::APPEND != 0
+            && ((writable && !flags.contains(OpenFlags::O_APPEND)) || truncating)
+        {
+            return Err(Errno::EPERM);
+        }
         let mut want = Access::empty();
         if readable {
             want |= Access::READ;

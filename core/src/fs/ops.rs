@@ -17,7 +17,10 @@ use umbra_abi::flags::{S_IFMT, S_ISGID, S_ISUID, S_ISVTX};
 use umbra_abi::structs::Timespec;
 
 use super::path::{FollowLast, PathRef, Vfs};
-use super::vfs::{check_access, Access, Cred, FileType, FsCtx, Inode, Metadata, NewNode, SetAttr};
+use super::vfs::{
+    check_access, check_dir_flags, check_not_frozen, inode_flags, Access, Cred, FileType, FsCtx,
+    Inode, Metadata, NewNode, SetAttr,
+};
 use crate::error::{Errno, KResult};
 
 bitflags! {
@@ -83,6 +86,7 @@ pub fn mkdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8], mode: u32) -> 
         return Err(Errno::EEXIST);
     }
     may_modify_dir(&dmeta, &cx.cred)?;
+    check_dir_flags(p.dir.inode().as_ref(), true)?;
     let (uid, gid) = new_owner(&dmeta, &cx.cred);
     let mut perm = cx.new_perm(mode) & 0o1777;
     if dmeta.mode & S_ISGID != 0 {
@@ -129,6 +133,7 @@ pub fn mknod(
     }
     let dmeta = p.dir.inode().metadata()?;
     may_modify_dir(&dmeta, &cx.cred)?;
+    check_dir_flags(p.dir.inode().as_ref(), true)?;
     let (uid, gid) = new_owner(&dmeta, &cx.cred);
     let rdev = if matches!(kind, FileType::CharDevice | FileType::BlockDevice) {
         rdev
@@ -162,6 +167,8 @@ pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()
     let dmeta = p.dir.inode().metadata()?;
     may_modify_dir(&dmeta, &cx.cred)?;
     check_sticky(&dmeta, &child.metadata()?, &cx.cred)?;
+    check_dir_flags(p.dir.inode().as_ref(), false)?;
+    check_not_frozen(child.as_ref())?;
     p.dir.inode().unlink(&p.name, cx.now)
 }
 
@@ -183,6 +190,8 @@ pub fn rmdir(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()>
     let dmeta = p.dir.inode().metadata()?;
     may_modify_dir(&dmeta, &cx.cred)?;
     check_sticky(&dmeta, &child.metadata()?, &cx.cred)?;
+    check_dir_flags(p.dir.inode().as_ref(), false)?;
+    check_not_frozen(child.as_ref())?;
     p.dir.inode().rmdir(&p.name, cx.now)
 }
 
@@ -227,6 +236,12 @@ pub fn rename(
     may_modify_dir(&m1, &cx.cred)?;
     may_modify_dir(&m2, &cx.cred)?;
     check_sticky(&m1, &src.metadata()?, &cx.cred)?;
+    check_dir_flags(p1.dir.inode().as_ref(), false)?;
+    check_dir_flags(p2.dir.inode().as_ref(), dst.is_none())?;
+    check_not_frozen(src.as_ref())?;
+    if let Some(d) = &dst {
+        check_not_frozen(d.as_ref())?;
+    }
     if let Some(d) = &dst {
         if vfs.child(&p2.dir, &p2.name, d.clone())?.mount_id() != p2.dir.mount_id() {
             return Err(Errno::EBUSY);
@@ -261,6 +276,8 @@ pub fn link(
         return Err(Errno::EXDEV);
     }
     may_modify_dir(&p.dir.inode().metadata()?, &cx.cred)?;
+    check_dir_flags(p.dir.inode().as_ref(), true)?;
+    check_not_frozen(old.inode().as_ref())?;
     p.dir.inode().link(&p.name, old.inode(), cx.now)
 }
 
@@ -278,6 +295,7 @@ pub fn symlink(vfs: &Vfs, cx: &FsCtx, target: &[u8], start: &PathRef, path: &[u8
     }
     let dmeta = p.dir.inode().metadata()?;
     may_modify_dir(&dmeta, &cx.cred)?;
+    check_dir_flags(p.dir.inode().as_ref(), true)?;
     let (uid, gid) = new_owner(&dmeta, &cx.cred);
     let attr = NewNode {
         kind: FileType::Symlink,
@@ -353,12 +371,14 @@ pub fn truncate(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8], len: u64) -
         FileType::Directory => return Err(Errno::EISDIR),
         _ => return Err(Errno::EINVAL),
     }
+    check_not_frozen(n.inode().as_ref())?;
     check_access(&n.inode().metadata()?, &cx.cred, Access::WRITE)?;
     n.inode().truncate(len, cx.now)
 }
 
 /// chmod(2) family on a node: owner or root only.
 pub fn chmod(inode: &Arc<dyn Inode>, cx: &FsCtx, mode: u32) -> KResult<()> {
+    check_not_frozen(inode.as_ref())?;
     let m = inode.metadata()?;
     let cred = &cx.cred;
     if !cred.is_root() && cred.uid != m.uid {
@@ -383,6 +403,7 @@ pub fn chown(
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> KResult<()> {
+    check_not_frozen(inode.as_ref())?;
     let m = inode.metadata()?;
     let cred = &cx.cred;
     if !cred.is_root() {
@@ -426,6 +447,12 @@ pub fn utimens(
     }
     let m = inode.metadata()?;
     let cred = &cx.cred;
+    // Immutable: no times at all; append-only: only "now".
+    let f = inode.attr_flags().unwrap_or(0);
+    let explicit_any = matches!(atime, TimeChange::Set(_)) || matches!(mtime, TimeChange::Set(_));
+    if f & inode_flags::IMMUTABLE != 0 || (f & inode_flags::APPEND != 0 && explicit_any) {
+        return Err(Errno::EPERM);
+    }
     if !cred.is_root() && cred.uid != m.uid {
         let explicit = matches!(atime, TimeChange::Set(_)) || matches!(mtime, TimeChange::Set(_));
         if explicit {

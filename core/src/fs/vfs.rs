@@ -498,6 +498,18 @@ pub trait Inode: Send + Sync {
         Err(not_a_file(self.kind()))
     }
 
+    /// The inode flags of FS_IOC_GETFLAGS ([`inode_flags`]); ENOTTY on a
+    /// filesystem without them.
+    fn attr_flags(&self) -> KResult<u32> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// Sets the user-modifiable inode flags (FS_IOC_SETFLAGS); the caller
+    /// has checked the permissions.
+    fn set_attr_flags(&self, _flags: u32, _now: Timespec) -> KResult<()> {
+        Err(Errno::ENOTTY)
+    }
+
     /// Flushes the node's data and metadata to its backing store.
     fn fsync(&self) -> KResult<()> {
         Ok(())
@@ -603,6 +615,49 @@ pub mod st_flags {
     /// Always set by Linux: f_flags is valid.
     pub const ST_VALID: u32 = 0x0020;
     pub const ST_RELATIME: u32 = 0x1000;
+}
+
+/// Inode flags (FS_*_FL of <linux/fs.h>, ext2's i_flags).
+pub mod inode_flags {
+    pub const SECRM: u32 = 0x1;
+    pub const UNRM: u32 = 0x2;
+    pub const COMPR: u32 = 0x4;
+    pub const SYNC: u32 = 0x8;
+    pub const IMMUTABLE: u32 = 0x10;
+    pub const APPEND: u32 = 0x20;
+    pub const NODUMP: u32 = 0x40;
+    pub const NOATIME: u32 = 0x80;
+    pub const DIRSYNC: u32 = 0x1_0000;
+    pub const TOPDIR: u32 = 0x2_0000;
+    /// What FS_IOC_SETFLAGS may change on ext2 (EXT2_FL_USER_MODIFIABLE).
+    pub const EXT2_USER_MODIFIABLE: u32 = 0x0003_80ff;
+    /// What FS_IOC_GETFLAGS shows on ext2 (EXT2_FL_USER_VISIBLE).
+    pub const EXT2_USER_VISIBLE: u32 = 0x0004_bdff;
+}
+
+/// EPERM when the node's inode flags forbid changing it (immutable, or
+/// append-only): unlink, rename, link, chmod, chown, truncate.
+pub fn check_not_frozen(inode: &dyn Inode) -> KResult<()> {
+    match inode.attr_flags() {
+        Ok(f) if f & (inode_flags::IMMUTABLE | inode_flags::APPEND) != 0 => Err(Errno::EPERM),
+        _ => Ok(()),
+    }
+}
+
+/// EPERM when `dir` is immutable or append-only and an entry would be
+/// removed or renamed, or immutable and one would be added (`adding`).
+pub fn check_dir_flags(dir: &dyn Inode, adding: bool) -> KResult<()> {
+    let f = dir.attr_flags().unwrap_or(0);
+    let mask = if adding {
+        inode_flags::IMMUTABLE
+    } else {
+        inode_flags::IMMUTABLE | inode_flags::APPEND
+    };
+    if f & mask != 0 {
+        Err(Errno::EPERM)
+    } else {
+        Ok(())
+    }
 }
 
 /// EXT2_SUPER_MAGIC.

@@ -607,6 +607,83 @@ fn set_times<H: Host>(
     Ok(0)
 }
 
+/// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (the `long` in their numbers is the
+/// guest's, the value an int), and their 32-bit forms.
+const FS_IOC_GETFLAGS: u32 = if cfg!(target_pointer_width = "64") {
+    0x8008_6601
+} else {
+    0x8004_6601
+};
+const FS_IOC_SETFLAGS: u32 = if cfg!(target_pointer_width = "64") {
+    0x4008_6602
+} else {
+    0x4004_6602
+};
+const FS_IOC32_GETFLAGS: u32 = 0x8004_6601;
+const FS_IOC32_SETFLAGS: u32 = 0x4004_6602;
+
+/// Whether `cmd` is one of the inode-flag ioctls.
+pub(crate) fn is_fs_ioc_flags(cmd: u32) -> bool {
+    // (The 32-bit numbers are the native ones on 32-bit guests.)
+    [
+        FS_IOC_GETFLAGS,
+        FS_IOC_SETFLAGS,
+        FS_IOC32_GETFLAGS,
+        FS_IOC32_SETFLAGS,
+    ]
+    .contains(&cmd)
+}
+
+/// The inode-flag ioctls (chattr, lsattr): ext2 keeps the flags in i_flags;
+/// other filesystems answer ENOTTY. Setting needs ownership (or
+/// CAP_FOWNER), and changing immutable or append-only CAP_LINUX_IMMUTABLE
+/// (EPERM).
+pub(crate) fn fs_ioc_flags<H: Host>(
+    k: &mut Kernel<H>,
+    f: &crate::fs::file::OpenFile,
+    cmd: u32,
+    arg: u64,
+) -> SysResult {
+    use crate::fs::vfs::inode_flags::{APPEND, IMMUTABLE};
+    const CAP_FOWNER: u32 = 3;
+    const CAP_LINUX_IMMUTABLE: u32 = 9;
+    if f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    let inode = f.inode().cloned().ok_or(Errno::ENOTTY)?;
+    if f.ops().is_some() && inode.kind() != crate::fs::FileType::Directory {
+        // A special file's ioctls are its driver's.
+        return Err(Errno::ENOTTY);
+    }
+    let old = inode.attr_flags()?;
+    if cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS {
+        k.user().write_bytes(arg, &old.to_ne_bytes())?;
+        return Ok(0);
+    }
+    let mut b = [0u8; 4];
+    k.user().read_bytes(arg, &mut b)?;
+    let new = u32::from_ne_bytes(b);
+    let meta = inode.metadata()?;
+    if k.proc().cred.uid != meta.uid && !k.proc().creds.capable(CAP_FOWNER) {
+        return Err(Errno::EPERM);
+    }
+    if (new ^ old) & (IMMUTABLE | APPEND) != 0 && !k.proc().creds.capable(CAP_LINUX_IMMUTABLE) {
+        return Err(Errno::EPERM);
+    }
+    // Only the immutable and append-only flags may change on an immutable
+    // or append-only file.
+    if old & (IMMUTABLE | APPEND) != 0
+        && (new ^ old) & !(IMMUTABLE | APPEND) & crate::fs::vfs::inode_flags::EXT2_USER_MODIFIABLE
+            != 0
+        && !k.proc().creds.capable(CAP_LINUX_IMMUTABLE)
+    {
+        return Err(Errno::EPERM);
+    }
+    let now = now(k);
+    inode.set_attr_flags(new, now)?;
+    Ok(0)
+}
+
 /// truncate(2).
 pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResult {
     let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;

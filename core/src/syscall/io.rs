@@ -447,6 +447,7 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             f.set_status_flags(fl);
             return Ok(0);
         }
+        _ if super::fs::is_fs_ioc_flags(cmd) => return super::fs::fs_ioc_flags(k, &f, cmd, arg),
         FIONREAD => {
             if let Some(n) = f.ops().and_then(|o| crate::fs::pipe::pending(&**o)) {
                 k.user().write_bytes(arg, &(n as i32).to_ne_bytes())?;

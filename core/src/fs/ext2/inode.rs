@@ -745,6 +745,24 @@ impl Inode for Ext2Inode {
         Ok(())
     }
 
+    fn attr_flags(&self) -> KResult<u32> {
+        let mut st = self.lock();
+        let r = self.fs.read_inode(&mut st, self.ino)?;
+        Ok(r.flags & crate::fs::vfs::inode_flags::EXT2_USER_VISIBLE)
+    }
+
+    fn set_attr_flags(&self, flags: u32, now: Timespec) -> KResult<()> {
+        use crate::fs::vfs::inode_flags::EXT2_USER_MODIFIABLE;
+        self.writable()?;
+        let mut st = self.lock();
+        FsInner::touch(&mut st, now);
+        self.fs.update(&mut st, self.ino, |r| {
+            r.flags = (r.flags & !EXT2_USER_MODIFIABLE) | (flags & EXT2_USER_MODIFIABLE);
+            r.ctime = to_time(now);
+        })?;
+        Ok(())
+    }
+
     fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
         match self.kind {
             FileType::Regular => {}
