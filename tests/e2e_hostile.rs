@@ -532,6 +532,8 @@ fn own_path(path: &str, initrd: &str, pid: u32) -> bool {
         || path.starts_with("/proc/thread-self/")
         || path.starts_with(&own_proc)
         || path.starts_with("/sys/devices/system/cpu")
+        // The host's limit of mappings per stub, read once at start-up.
+        || path == "/proc/sys/vm/max_map_count"
         || path == "/dev/null"
         || path == "/dev/tty"
 }
