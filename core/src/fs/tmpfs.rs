@@ -932,6 +932,36 @@ mod tests {
     }
 
     #[test]
+    fn seals_are_enforced_on_write_and_truncate() {
+        let fs = TmpFs::new(7, ts(0));
+        let f = fs.root().create(b"f", &node(FileType::Regular)).unwrap();
+        let t = f.as_any().downcast_ref::<TmpInode>().unwrap();
+        assert_eq!(t.seals(), seal::SEAL, "every tmpfs file starts sealed");
+        assert_eq!(t.add_seals(seal::GROW), Err(Errno::EPERM));
+        t.set_seals(0);
+        assert_eq!(t.add_seals(0x100), Err(Errno::EINVAL));
+        assert_eq!(f.write_at(0, b"hello", ts(1)), Ok(5));
+        t.add_seals(seal::SHRINK).unwrap();
+        assert_eq!(f.truncate(2, ts(1)), Err(Errno::EPERM));
+        assert_eq!(f.truncate(8, ts(1)), Ok(()));
+        t.add_seals(seal::GROW).unwrap();
+        assert_eq!(f.truncate(9, ts(1)), Err(Errno::EPERM));
+        assert_eq!(f.write_at(7, b"xy", ts(1)), Err(Errno::EPERM));
+        assert_eq!(f.write_at(6, b"xy", ts(1)), Ok(2));
+        t.add_seals(seal::FUTURE_WRITE).unwrap();
+        assert_eq!(f.write_at(0, b"x", ts(1)), Err(Errno::EPERM));
+        t.add_seals(seal::SEAL).unwrap();
+        assert_eq!(t.add_seals(seal::WRITE), Err(Errno::EPERM));
+        assert_eq!(t.seals(), 0x17);
+        // F_SEAL_EXEC on an executable file implies the write seals.
+        let x = fs.root().create(b"x", &node(FileType::Regular)).unwrap();
+        let tx = x.as_any().downcast_ref::<TmpInode>().unwrap();
+        tx.set_seals(0);
+        tx.add_seals(seal::EXEC).unwrap();
+        assert_eq!(tx.seals(), 0x3e);
+    }
+
+    #[test]
     fn page_limit_gives_enospc_and_partial_writes() {
         let fs = TmpFs::with_limit(1, ts(0), 2 * 4096);
         let f = fs.root().create(b"f", &node(FileType::Regular)).unwrap();
