@@ -390,6 +390,15 @@ static void lock_root(void)
 	printf("mlockall(MCL_CURRENT): %d\n", mlockall(MCL_CURRENT));
 	show_core("after MCL_CURRENT", g, 4);
 	printf("munlockall: %d\n", munlockall());
+	char *l = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	show_core("MAP_LOCKED", l, 3);
+	show_vmlck();
+	munmap(l, 3 * PAGE);
+	show_vmlck();
+	char *pp = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	show_core("MAP_POPULATE", pp, 3);
 	/* Root ignores RLIMIT_MEMLOCK (CAP_IPC_LOCK). */
 	set_limit(RLIMIT_MEMLOCK, 0);
 	char *h = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -53,6 +53,18 @@ fn lock_new<H: Host>(k: &mut Kernel<H>, start: u64, len: u64) -> KResult<()> {
     Ok(())
 }
 
+/// MAP_LOCKED locks a new mapping (its pages made resident), MAP_POPULATE
+/// makes its pages resident; as on Linux, a failure to populate is not the
+/// mmap's.
+fn lock_or_populate<H: Host>(k: &mut Kernel<H>, f: MapFlags, start: u64, len: u64) {
+    let (p, host, frames, _) = k.parts();
+    if f.contains(MapFlags::LOCKED) {
+        let _ = p.mm.lock_range(frames, host, start, start + len, false);
+    } else if f.contains(MapFlags::POPULATE) {
+        let _ = p.mm.populate_range(frames, host, start, start + len);
+    }
+}
+
 /// brk(2): returns the new break, or the old one if it cannot move.
 pub fn sys_brk<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
     let (old, brk_start) = (k.proc().mm.brk, k.proc().mm.brk_start);
@@ -194,6 +206,7 @@ pub fn sys_mmap<H: Host>(
                 let (p, _, frames, _) = k.parts();
                 let start = p.mm.map(frames, addr, plen, prot, kind, placement)?;
                 lock_new(k, start, plen)?;
+                lock_or_populate(k, f, start, plen);
                 return Ok(start as usize);
             }
             _ => return Err(Errno::ENODEV),
@@ -221,6 +234,7 @@ pub fn sys_mmap<H: Host>(
     let (p, _, frames, _) = k.parts();
     let start = p.mm.map(frames, addr, len, prot, kind, placement)?;
     lock_new(k, start, plen)?;
+    lock_or_populate(k, f, start, plen);
     let (p, _, _, _) = k.parts();
     if let Some(v) = p.mm.vmas.find(start).cloned() {
         if let VmaKind::File {
