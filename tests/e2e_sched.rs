@@ -52,11 +52,48 @@ const SIG: &[&str] = &[
     "priority",
 ];
 
+/// CPU-time interval timers and POSIX timers.
+const TIMERS: &[&str] = &[
+    "itimer_cpu",
+    "posix_signal",
+    "posix_abstime",
+    "posix_overrun",
+    "posix_none",
+    "posix_errors",
+];
+
 same_as_native! {
     sched_musl: Musl "sched_time" SCHED;
     sched_glibc: Glibc "sched_time" SCHED;
     sig_musl: Musl "sched_sig" SIG;
     sig_glibc: Glibc "sched_sig" SIG;
+    timers_musl: Musl "sched_timers" TIMERS;
+    timers_glibc: Glibc "sched_timers" TIMERS;
+}
+
+/// umbra only (natively root may set the clock): the clock-setting calls
+/// are refused as in an unprivileged container.
+#[test]
+fn clock_setting_is_eperm() {
+    let _serial = serial();
+    for libc in Libc::ALL {
+        let out = Run::guest(libc, "sched_timers")
+            .args(&["clock_set"])
+            .umbra();
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout_text(),
+            "== clock_set\n\
+             clock_settime REALTIME: -1 EPERM\n\
+             clock_settime MONOTONIC: -1 EINVAL\n\
+             settimeofday: -1 EPERM\n\
+             adjtimex ADJ_OFFSET: -1 EPERM\n\
+             clock_adjtime ADJ_OFFSET: -1 EPERM\n\
+             done\n",
+            "{}",
+            out.describe()
+        );
+    }
 }
 
 /// Runs `sched_time SECTION` under `umbra run --timeout 3` `times` times,

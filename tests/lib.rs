@@ -73,6 +73,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "procfs_live",
     "sched_time",
     "sched_sig",
+    "sched_timers",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -313,6 +313,7 @@ impl<H: Host> Kernel<H> {
             vfork_parent: None,
             exit_signal: SIGCHLD,
             nice: 0,
+            timers: Default::default(),
             did_exec: false,
             comm: comm_of(&exe),
             exe,
@@ -503,6 +504,7 @@ impl<H: Host> Kernel<H> {
             })
             .flatten()
             .chain(run)
+            .chain(self.posix_timer_deadline())
             .min()
     }
 
@@ -565,11 +567,58 @@ impl<H: Host> Kernel<H> {
         Some(now.saturating_add(left))
     }
 
+    /// When the current process's ITIMER_VIRTUAL or ITIMER_PROF expires if
+    /// it runs on from `now`.
+    fn cpu_timer_deadline(&self, now: u64) -> Option<u64> {
+        let p = self.procs.get(&self.cur)?;
+        let user = p.cpu.user_ns;
+        let all = user.saturating_add(p.cpu.sys_ns);
+        let v = p.timers.virt.map(|(e, _)| e.saturating_sub(user));
+        let r = p.timers.prof.map(|(e, _)| e.saturating_sub(all));
+        [v, r]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|l| now.saturating_add(l))
+    }
+
+    /// Raises SIGVTALRM and SIGPROF for the current process's CPU-time
+    /// interval timers that expired, and re-arms them by their interval.
+    fn check_cpu_timers(&mut self) {
+        let pid = self.cur;
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let user = p.cpu.user_ns;
+        let all = user.saturating_add(p.cpu.sys_ns);
+        let mut sigs = alloc::vec::Vec::new();
+        for (t, used, sig) in [
+            (&mut p.timers.virt, user, SIGVTALRM),
+            (&mut p.timers.prof, all, SIGPROF),
+        ] {
+            if let Some((e, i)) = *t {
+                if used >= e {
+                    *t = (i != 0).then(|| (used.saturating_add(i), i));
+                    sigs.push(sig);
+                }
+            }
+        }
+        for sig in sigs {
+            let info = crate::task::SigInfo {
+                signo: sig,
+                code: crate::task::signal::code::SI_KERNEL,
+                ..Default::default()
+            };
+            let _ = self.send_signal(pid, sig, info);
+        }
+    }
+
     /// Enforces RLIMIT_CPU on the current process, as Linux does: at the hard
     /// limit SIGKILL; at the soft limit SIGXCPU, and the soft limit moves one
     /// second on, so SIGXCPU comes again each second until the hard limit.
     fn check_cpu_limit(&mut self) {
         let pid = self.cur;
+        self.check_cpu_timers();
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
@@ -606,6 +655,7 @@ impl<H: Host> Kernel<H> {
             slice_end,
             self.next_deadline(),
             self.cpu_limit_deadline(now),
+            self.cpu_timer_deadline(now),
         ]
         .into_iter()
         .flatten()

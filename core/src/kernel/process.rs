@@ -132,6 +132,7 @@ impl<H: Host> Kernel<H> {
             vfork_parent: flags.contains(CloneFlags::VFORK).then_some(parent.pid),
             exit_signal,
             nice: parent.nice,
+            timers: Default::default(),
             did_exec: false,
             exe: parent.exe.clone(),
             comm: parent.comm.clone(),
@@ -330,6 +331,8 @@ impl<H: Host> Kernel<H> {
         p.exe = exe;
         p.argc = argv.len();
         p.did_exec = true;
+        // POSIX timers do not survive exec; interval timers do.
+        p.timers.posix.clear();
         let mut cmdline = argv;
         cmdline.extend(envp);
         p.cmdline = cmdline;
@@ -515,6 +518,7 @@ impl<H: Host> Kernel<H> {
 
     /// Raises SIGALRM for every expired ITIMER_REAL.
     pub(super) fn fire_timers(&mut self) {
+        self.fire_posix_timers();
         let now = self.host.now_mono();
         let due: Vec<Pid> = self
             .procs

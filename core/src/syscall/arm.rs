@@ -65,6 +65,17 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
         STATFS64 => fs::sys_statfs64(k, a[0], a[1] as usize, a[2]),
         FSTATFS64 => fs::sys_fstatfs64(k, a[0] as i32, a[1] as usize, a[2]),
         // 64-bit time.
+        TIMER_SETTIME64 => super::ptimer::sys_timer_settime(
+            k,
+            a[0] as i32,
+            a[1] as u32,
+            a[2],
+            a[3],
+            TimeAbi::Time64,
+        ),
+        TIMER_GETTIME64 => super::ptimer::sys_timer_gettime(k, a[0] as i32, a[1], TimeAbi::Time64),
+        CLOCK_SETTIME64 => super::ptimer::sys_clock_settime(k, a[0] as u32, a[1], TimeAbi::Time64),
+        CLOCK_ADJTIME64 => super::ptimer::sys_clock_adjtime(k, a[0] as u32, a[1]),
         CLOCK_GETTIME64 => time::sys_clock_gettime(k, a[0] as u32, a[1], TimeAbi::Time64),
         CLOCK_GETRES_TIME64 => time::sys_clock_getres(k, a[0] as u32, a[1], TimeAbi::Time64),
         CLOCK_NANOSLEEP_TIME64 => {

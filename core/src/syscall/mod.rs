@@ -22,6 +22,7 @@ pub mod poll;
 pub mod prio;
 pub mod proc;
 pub mod procctl;
+pub mod ptimer;
 pub mod session;
 pub mod signal;
 pub mod time;
@@ -193,6 +194,17 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         SET_ROBUST_LIST => proc::sys_set_robust_list(k, a[0], a[1]),
         PRLIMIT64 => proc::sys_prlimit64(k, a[0] as i32, a[1] as u32, a[2], a[3]),
         GETRUSAGE => proc::sys_getrusage(k, a[0] as i32, a[1]),
+        TIMER_CREATE => ptimer::sys_timer_create(k, a[0] as u32, a[1], a[2]),
+        TIMER_SETTIME => {
+            ptimer::sys_timer_settime(k, a[0] as i32, a[1] as u32, a[2], a[3], TimeAbi::Long)
+        }
+        TIMER_GETTIME => ptimer::sys_timer_gettime(k, a[0] as i32, a[1], TimeAbi::Long),
+        TIMER_GETOVERRUN => ptimer::sys_timer_getoverrun(k, a[0] as i32),
+        TIMER_DELETE => ptimer::sys_timer_delete(k, a[0] as i32),
+        CLOCK_SETTIME => ptimer::sys_clock_settime(k, a[0] as u32, a[1], TimeAbi::Long),
+        SETTIMEOFDAY => ptimer::sys_settimeofday(k, a[0]),
+        CLOCK_ADJTIME => ptimer::sys_clock_adjtime(k, a[0] as u32, a[1]),
+        ADJTIMEX => ptimer::sys_clock_adjtime(k, 0, a[0]),
         GETPRIORITY => prio::sys_getpriority(k, a[0] as u32, a[1] as u32),
         SETPRIORITY => prio::sys_setpriority(k, a[0] as u32, a[1] as u32, a[2] as i32),
         SCHED_YIELD => {

@@ -1,6 +1,7 @@
 //! Interval timers and process times: alarm, setitimer, getitimer, times.
-//! ITIMER_REAL raises SIGALRM from the kernel's loop; the virtual and profiling
-//! timers need CPU-time accounting, which umbra does not do yet (EINVAL).
+//! ITIMER_REAL raises SIGALRM from the kernel's loop; ITIMER_VIRTUAL
+//! (SIGVTALRM) and ITIMER_PROF (SIGPROF) count the process's user and user +
+//! system CPU time, checked after every trap.
 
 use super::uabi::{self, TimeAbi};
 use crate::host::Host;
@@ -11,6 +12,8 @@ use umbra_abi::Errno;
 
 const NS: u64 = 1_000_000_000;
 const ITIMER_REAL: u32 = 0;
+const ITIMER_VIRTUAL: u32 = 1;
+const ITIMER_PROF: u32 = 2;
 
 fn tv_ns(t: Timeval) -> KResult<u64> {
     if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_usec) {
@@ -30,8 +33,27 @@ fn ns_tv(ns: u64) -> Timeval {
 
 /// The current ITIMER_REAL as (remaining, interval) in ns.
 fn current<H: Host>(k: &mut Kernel<H>) -> (u64, u64) {
-    let now = k.host.now_mono();
-    match k.proc().itimer_real {
+    current_of(k, ITIMER_REAL)
+}
+
+/// The CPU time a CPU-time timer counts: user, or user + system.
+fn cpu_used<H: Host>(k: &Kernel<H>, which: u32) -> u64 {
+    let t = k.cpu_times(k.cur);
+    if which == ITIMER_VIRTUAL {
+        t.user_ns
+    } else {
+        t.user_ns.saturating_add(t.sys_ns)
+    }
+}
+
+/// Interval timer `which` now as (remaining, interval) in ns.
+fn current_of<H: Host>(k: &mut Kernel<H>, which: u32) -> (u64, u64) {
+    let (t, now) = match which {
+        ITIMER_VIRTUAL => (k.proc().timers.virt, cpu_used(k, which)),
+        ITIMER_PROF => (k.proc().timers.prof, cpu_used(k, which)),
+        _ => (k.proc().itimer_real, k.host.now_mono()),
+    };
+    match t {
         Some((d, i)) => (d.saturating_sub(now).max(1), i),
         None => (0, 0),
     }
@@ -47,10 +69,10 @@ pub fn sys_alarm<H: Host>(k: &mut Kernel<H>, secs: u32) -> SysResult {
 
 /// setitimer(2).
 pub fn sys_setitimer<H: Host>(k: &mut Kernel<H>, which: u32, new: u64, old: u64) -> SysResult {
-    if which != ITIMER_REAL {
+    if which > ITIMER_PROF {
         return Err(Errno::EINVAL);
     }
-    let (left, interval) = current(k);
+    let (left, interval) = current_of(k, which);
     let want = if new != 0 {
         let w = TimeAbi::Long.width();
         let b = k.user().read_vec(new, 4 * w.bytes())?;
@@ -66,18 +88,32 @@ pub fn sys_setitimer<H: Host>(k: &mut Kernel<H>, which: u32, new: u64, old: u64)
     }
     if let Some([interval, value]) = want {
         let (i, v) = (tv_ns(interval)?, tv_ns(value)?);
-        let now = k.host.now_mono();
-        k.proc().itimer_real = (v != 0).then(|| (now.saturating_add(v), i));
+        match which {
+            ITIMER_REAL => {
+                let now = k.host.now_mono();
+                k.proc().itimer_real = (v != 0).then(|| (now.saturating_add(v), i));
+            }
+            _ => {
+                let used = cpu_used(k, which);
+                let t = (v != 0).then(|| (used.saturating_add(v), i));
+                let timers = &mut k.proc().timers;
+                if which == ITIMER_VIRTUAL {
+                    timers.virt = t;
+                } else {
+                    timers.prof = t;
+                }
+            }
+        }
     }
     Ok(0)
 }
 
 /// getitimer(2).
 pub fn sys_getitimer<H: Host>(k: &mut Kernel<H>, which: u32, out: u64) -> SysResult {
-    if which != ITIMER_REAL {
+    if which > ITIMER_PROF {
         return Err(Errno::EINVAL);
     }
-    let (left, interval) = current(k);
+    let (left, interval) = current_of(k, which);
     write_itimerval(k, out, interval, left)?;
     Ok(0)
 }

@@ -5,6 +5,7 @@ pub mod fd_table;
 pub mod futex;
 pub mod process;
 pub mod signal;
+pub mod timers;
 
 pub use process::{
     CpuTimes, ExitStatus, JobReport, JobState, Pid, Process, Restart, Thread, ThreadState, Wait,

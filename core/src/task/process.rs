@@ -237,6 +237,8 @@ pub struct Process {
     pub exit_signal: u32,
     /// The nice value, -20..=19 (getpriority, setpriority).
     pub nice: i32,
+    /// CPU-time interval timers and POSIX timers.
+    pub timers: super::timers::Timers,
     /// Whether it has called execve (setpgid on it then fails).
     pub did_exec: bool,
     /// The guest path of the executable (/proc/PID/exe, readlink).

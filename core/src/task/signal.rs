@@ -71,6 +71,7 @@ pub fn default_action(sig: u32) -> DefaultAction {
 pub mod code {
     /// Sent by kill(2).
     pub const SI_USER: i32 = 0;
+    pub const SI_TIMER: i32 = -2;
     /// Sent by the kernel.
     pub const SI_KERNEL: i32 = 0x80;
     /// Sent by tkill/tgkill.
@@ -97,6 +98,8 @@ pub struct SigInfo {
     /// si_band and si_fd of an I/O readiness signal (SIGIO, or the signal
     /// F_SETSIG chose).
     pub poll: Option<(i64, i32)>,
+    /// si_tid, si_overrun and si_value of a POSIX timer's signal (SI_TIMER).
+    pub timer: Option<(i32, i32, u64)>,
 }
 
 impl SigInfo {
@@ -124,6 +127,12 @@ impl SigInfo {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&(self.signo as i32).to_ne_bytes());
         b[8..12].copy_from_slice(&self.code.to_ne_bytes());
+        if let Some((tid, overrun, value)) = self.timer {
+            b[u..u + 4].copy_from_slice(&tid.to_ne_bytes());
+            b[u + 4..u + 8].copy_from_slice(&overrun.to_ne_bytes());
+            b[u + 8..u + 8 + ptr].copy_from_slice(&value.to_ne_bytes()[..ptr]);
+            return b;
+        }
         if let Some((band, fd)) = self.poll {
             b[u..u + ptr].copy_from_slice(&band.to_ne_bytes()[..ptr]);
             b[u + ptr..u + ptr + 4].copy_from_slice(&fd.to_ne_bytes());
@@ -159,6 +168,7 @@ mod tests {
             status: 3,
             addr: 0,
             poll: None,
+            timer: None,
         };
         let b = i.encode32();
         assert_eq!((b[0], b[8], b[12], b[20]), (17, 1, 7, 3));
