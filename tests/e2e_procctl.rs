@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use umbra_tests::{assert_same, compare, find_on_path, guest_dir, Libc, Outcome, Run, Status};
+use umbra_tests::{assert_same, compare, guest_dir, Libc, Outcome, Run, Status};
 
 /// The futex sections that run in one process (or with a helper process).
 const FUTEX: &[&str] = &["errors", "timeouts", "wake", "pi", "signals", "once"];
@@ -34,48 +34,44 @@ fn futex_across_processes() {
 }
 
 /// The C++ program built with `g++ -static` (glibc), and an initrd holding
-/// it at /hello_cxx; None without g++.
-fn cxx() -> Option<&'static (PathBuf, PathBuf)> {
-    static BUILT: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let gxx = find_on_path("g++")?;
-            let dir = guest_dir().join("cxx");
-            std::fs::create_dir_all(&dir).expect("create target/guest/cxx");
-            let bin = dir.join("hello_cxx");
-            let src = umbra_tests::workspace_root().join("tests/guest/hello_cxx.cpp");
-            let tmp = dir.join(format!(".hello_cxx.{}", std::process::id()));
-            let out = Command::new(gxx)
-                .args(["-static", "-O2", "-Wall", "-o"])
-                .arg(&tmp)
-                .arg(&src)
-                .output()
-                .expect("run g++");
-            assert!(
-                out.status.success(),
-                "g++ -static failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::fs::rename(&tmp, &bin).expect("rename hello_cxx");
-            let mut rd = umbra_tests::initrd::Initrd::new();
-            rd.copy("hello_cxx", &bin).expect("add hello_cxx");
-            let cpio = dir.join("cxx.cpio");
-            let tmp = dir.join(format!(".cxx.cpio.{}", std::process::id()));
-            rd.write(&tmp).expect("write cxx.cpio");
-            std::fs::rename(&tmp, &cpio).expect("rename cxx.cpio");
-            Some((bin, cpio))
-        })
-        .as_ref()
+/// it at /hello_cxx. Fails, as the other tools do, without g++ (`cargo xtask
+/// setup` installs it).
+fn cxx() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let gxx = umbra_tests::require_tool("g++", "g++");
+        let dir = guest_dir().join("cxx");
+        std::fs::create_dir_all(&dir).expect("create target/guest/cxx");
+        let bin = dir.join("hello_cxx");
+        let src = umbra_tests::workspace_root().join("tests/guest/hello_cxx.cpp");
+        let tmp = dir.join(format!(".hello_cxx.{}", std::process::id()));
+        let out = Command::new(gxx)
+            .args(["-static", "-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .expect("run g++");
+        assert!(
+            out.status.success(),
+            "g++ -static failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&tmp, &bin).expect("rename hello_cxx");
+        let mut rd = umbra_tests::initrd::Initrd::new();
+        rd.copy("hello_cxx", &bin).expect("add hello_cxx");
+        let cpio = dir.join("cxx.cpio");
+        let tmp = dir.join(format!(".cxx.cpio.{}", std::process::id()));
+        rd.write(&tmp).expect("write cxx.cpio");
+        std::fs::rename(&tmp, &cpio).expect("rename cxx.cpio");
+        (bin, cpio)
+    })
 }
 
 /// Regression: every static glibc C++ program aborted at start-up with "The
 /// futex facility returned an unexpected error code" while futex was ENOSYS.
 #[test]
 fn static_glibc_cxx_hello() {
-    let Some((bin, cpio)) = cxx() else {
-        eprintln!("g++ is not installed: skipped");
-        return;
-    };
+    let (bin, cpio) = cxx();
     let native = Command::new(bin)
         .stdin(std::process::Stdio::null())
         .output();

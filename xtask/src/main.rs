@@ -201,6 +201,7 @@ fn missing_packages() -> Vec<&'static str> {
     need(which("gcc").is_some(), "gcc");
     need(which("gcc").is_none() || have_static_glibc(), "libc6-dev");
     need(which("python3").is_some(), "python3");
+    need(which("g++").is_some(), "g++");
     need(which("taskset").is_some(), "util-linux");
     need(which("kill").is_some(), "procps");
     missing
