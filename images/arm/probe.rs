@@ -26,6 +26,10 @@
 //!   summary line and `sweep done` when the parent got through all of them.
 //!   Only meant to run under umbra (never natively: it would hit the real
 //!   kernel with garbage).
+//! - `probe shanon`, `probe locks`, `probe timers`: issue 10 checks, the
+//!   same output natively and under umbra: MAP_SHARED|MAP_ANONYMOUS across
+//!   fork; fcntl record locks and flock between processes; ITIMER_REAL,
+//!   ITIMER_VIRTUAL and a POSIX timer reaching a loop without syscalls.
 //! - `probe stubjump`: a guest that jumps into umbra's stub pages, one forked
 //!   child per entry point, with the registers of a host mmap over one of its
 //!   own pages; passes when every child ends by SIGKILL or a caught fault with
@@ -170,6 +174,18 @@ mod arch {
 
     pub const MMAP: usize = 222;
     pub const CLOSE: usize = 57;
+    pub const MUNMAP: usize = 215;
+    pub const OPENAT: usize = 56;
+    pub const UNLINKAT: usize = 35;
+    pub const FLOCK: usize = 32;
+    pub const SETITIMER: usize = 103;
+    pub const TIMER_CREATE: usize = 107;
+    pub const TIMER_SETTIME: usize = 110;
+    pub const TIMER_DELETE: usize = 111;
+    /// fcntl with `struct flock` (64-bit offsets) and its lock commands.
+    pub const FCNTL_LK: usize = 25;
+    pub const F_GETLK: usize = 5;
+    pub const F_SETLK: usize = 6;
     /// arm64 stubs have no batch page and no cookie (SYSEMU: guest calls
     /// never reach the stub's filter).
     pub const STUB_BATCH_TARGETS: &[usize] = &[];
@@ -376,6 +392,19 @@ mod arch {
 
     pub const MMAP: usize = 192; // mmap2 (offset in pages)
     pub const CLOSE: usize = 6;
+    pub const MUNMAP: usize = 91;
+    pub const OPENAT: usize = 322;
+    pub const UNLINKAT: usize = 328;
+    pub const FLOCK: usize = 143;
+    pub const SETITIMER: usize = 104;
+    pub const TIMER_CREATE: usize = 257;
+    pub const TIMER_SETTIME: usize = 258;
+    pub const TIMER_DELETE: usize = 261;
+    /// fcntl64 with `struct flock64` (the same layout as arm64's flock under
+    /// EABI) and its lock commands.
+    pub const FCNTL_LK: usize = 221;
+    pub const F_GETLK: usize = 12;
+    pub const F_SETLK: usize = 13;
     /// Entry points in the batch page (PROT_NONE while the guest runs): its
     /// start and its `svc` (offset 0x38 in the layout of
     /// shim/src/sys/arch/arm/stub.rs).
@@ -466,6 +495,210 @@ fn wait_status(pid: isize) -> i32 {
     let mut status: i32 = 0;
     sys6(WAIT4, [pid as usize, &mut status as *mut i32 as usize, 0, 0, 0, 0]);
     status
+}
+
+// ---- Correctness checks of issue 10, natively and under umbra: shared
+// anonymous memory across fork, record locks and flock, timers that reach a
+// guest spinning in user mode. Each prints the same lines on a real kernel.
+
+const EAGAIN: isize = -11;
+
+/// mmap(NULL, len, PROT_READ|PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0).
+fn mmap_anon(len: usize, flags: usize) -> *mut u32 {
+    let r = sys6(MMAP, [0, len, 3, flags | 0x20, usize::MAX, 0]);
+    if r < 0 && r > -4096 {
+        println!("mmap failed: {r}");
+        exit_now(1);
+    }
+    r as *mut u32
+}
+
+/// `probe shanon`: MAP_SHARED|MAP_ANONYMOUS is one memory for parent and
+/// children (a child's store is seen by the parent; three children add to one
+/// counter), while MAP_PRIVATE stays private.
+fn shared_anon() -> bool {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    let shared = mmap_anon(4096, 0x01);
+    let private = mmap_anon(4096, 0x02);
+    // SAFETY: both are fresh 4 KiB read-write mappings, u32-aligned; children
+    // run on their own copies of the address space except `shared`.
+    let (sh, pr) = unsafe { (&*(shared as *const AtomicU32), &*(private as *const AtomicU32)) };
+    // SAFETY: as above; word 1 of the shared page.
+    let counter = unsafe { &*((shared as *const AtomicU32).add(1)) };
+    sh.store(1, SeqCst);
+    pr.store(1, SeqCst);
+    let pid = fork_run(|| {
+        sh.store(42, SeqCst);
+        pr.store(42, SeqCst);
+        0
+    });
+    wait_status(pid);
+    println!("shared word after the child wrote 42: {}", sh.load(SeqCst));
+    println!("private word after the child wrote 42: {}", pr.load(SeqCst));
+    let kids: Vec<isize> = (0..3)
+        .map(|_| {
+            fork_run(|| {
+                for _ in 0..10_000 {
+                    counter.fetch_add(1, SeqCst);
+                }
+                0
+            })
+        })
+        .collect();
+    for k in kids {
+        wait_status(k);
+    }
+    let total = counter.load(SeqCst);
+    println!("counter after 3 children added 10000 each: {total}");
+    let ok = sh.load(SeqCst) == 42 && pr.load(SeqCst) == 1 && total == 30_000;
+    sys6(MUNMAP, [shared as usize, 4096, 0, 0, 0, 0]);
+    sys6(MUNMAP, [private as usize, 4096, 0, 0, 0, 0]);
+    ok
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Flock {
+    ty: i16,
+    whence: i16,
+    start: i64,
+    len: i64,
+    pid: i32,
+}
+
+fn lock_op(fd: usize, cmd: usize, ty: i16, start: i64, len: i64) -> (isize, Flock) {
+    let mut fl = Flock {
+        ty,
+        start,
+        len,
+        ..Flock::default()
+    };
+    let r = sys6(FCNTL_LK, [fd, cmd, &mut fl as *mut Flock as usize, 0, 0, 0]);
+    (r, fl)
+}
+
+fn open_lockfile(path: &[u8], flags: usize) -> usize {
+    // O_RDWR | flags
+    let r = sys6(OPENAT, [-100isize as usize, path.as_ptr() as usize, 2 | flags, 0o644, 0, 0]);
+    if r < 0 {
+        println!("open failed: {r}");
+        exit_now(1);
+    }
+    r as usize
+}
+
+/// `probe locks`: a write lock held by the parent blocks a child's F_SETLK
+/// (EAGAIN) and shows in its F_GETLK with the parent's pid; closing the fd
+/// releases it; flock(LOCK_EX) excludes another open file description.
+fn locks() -> bool {
+    const F_RDLCK: i16 = 0;
+    const F_WRLCK: i16 = 1;
+    const F_UNLCK: i16 = 2;
+    let path = b"/tmp/probe.lock\0";
+    let fd = open_lockfile(path, 0o100 | 0o1000); // O_CREAT | O_TRUNC
+    let me = getpid() as i32;
+    let (r, _) = lock_op(fd, F_SETLK, F_WRLCK, 0, 100);
+    println!("parent F_SETLK write [0,100): {r}");
+    let r = sys6(FLOCK, [fd, 2, 0, 0, 0, 0]); // LOCK_EX
+    println!("parent flock(LOCK_EX): {r}");
+    let pid = fork_run(move || {
+        let mut bad = 0;
+        let fd2 = open_lockfile(path, 0);
+        let (r, _) = lock_op(fd2, F_SETLK, F_RDLCK, 50, 10);
+        println!("child F_SETLK read [50,60): {}", if r == EAGAIN { "EAGAIN" } else { "not refused" });
+        bad += i32::from(r != EAGAIN);
+        let (r, fl) = lock_op(fd2, F_GETLK, F_RDLCK, 50, 10);
+        let who = if fl.pid == me { "the parent" } else { "someone else" };
+        println!(
+            "child F_GETLK: {r}, type {}, [{}, +{}) held by {who}",
+            if fl.ty == F_WRLCK { "write" } else if fl.ty == F_UNLCK { "unlocked" } else { "read" },
+            fl.start,
+            fl.len
+        );
+        bad += i32::from(fl.ty != F_WRLCK || fl.pid != me);
+        let (r, _) = lock_op(fd2, F_SETLK, F_WRLCK, 100, 10);
+        println!("child F_SETLK write [100,110): {r}");
+        bad += i32::from(r != 0);
+        let r = sys6(FLOCK, [fd2, 2 | 4, 0, 0, 0, 0]); // LOCK_EX | LOCK_NB
+        println!("child flock(LOCK_EX|LOCK_NB) while the parent holds LOCK_EX: {}", if r == EAGAIN { "EWOULDBLOCK" } else { "not refused" });
+        bad += i32::from(r != EAGAIN);
+        bad
+    });
+    let st = wait_status(pid);
+    println!("child status: {st}");
+    sys6(CLOSE, [fd, 0, 0, 0, 0, 0]);
+    let pid = fork_run(move || {
+        let fd2 = open_lockfile(path, 0);
+        let (r, _) = lock_op(fd2, F_SETLK, F_WRLCK, 0, 100);
+        println!("after the parent closed its fd, child F_SETLK write [0,100): {r}");
+        let f = sys6(FLOCK, [fd2, 2 | 4, 0, 0, 0, 0]);
+        println!("and flock(LOCK_EX|LOCK_NB): {f}");
+        i32::from(r != 0 || f != 0)
+    });
+    let st2 = wait_status(pid);
+    println!("child status: {st2}");
+    sys6(UNLINKAT, [-100isize as usize, path.as_ptr() as usize, 0, 0, 0, 0]);
+    st == 0 && st2 == 0
+}
+
+static TICKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn on_tick(_sig: i32) {
+    TICKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Spins in user mode, without a syscall, until TICKS reaches `n`.
+fn spin_until(n: u32) {
+    while TICKS.load(std::sync::atomic::Ordering::SeqCst) < n {
+        std::hint::spin_loop();
+    }
+}
+
+/// `probe timers`: ITIMER_REAL, ITIMER_VIRTUAL and a POSIX timer
+/// (timer_create, SIGEV_SIGNAL, periodic) each reach a guest that spins in
+/// user mode without syscalls. A lost signal spins until umbra's --timeout.
+fn timers() -> bool {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut ok = true;
+    // 100 ms, no interval: {interval sec, usec, value sec, usec}.
+    let once: [isize; 4] = [0, 0, 0, 100_000];
+    for (which, sig, name) in [(0usize, 14usize, "ITIMER_REAL"), (1, 26, "ITIMER_VIRTUAL")] {
+        TICKS.store(0, SeqCst);
+        sigaction(sig, on_tick as *const () as usize, 0);
+        let r = sys6(SETITIMER, [which, once.as_ptr() as usize, 0, 0, 0, 0]);
+        if r != 0 {
+            println!("setitimer({name}): {r}");
+            ok = false;
+            continue;
+        }
+        spin_until(1);
+        println!("{name} signal reached a loop without syscalls");
+    }
+    // A POSIX timer on CLOCK_MONOTONIC sending SIGUSR2 every 20 ms.
+    TICKS.store(0, SeqCst);
+    sigaction(12, on_tick as *const () as usize, 0);
+    // struct sigevent: value, signo, notify (SIGEV_SIGNAL = 0), padding.
+    let mut sev = [0i32; 16];
+    let w = std::mem::size_of::<usize>() / 4;
+    sev[w] = 12;
+    sev[w + 1] = 0;
+    let mut id: i32 = -1;
+    let r = sys6(TIMER_CREATE, [1, sev.as_ptr() as usize, &mut id as *mut i32 as usize, 0, 0, 0]);
+    println!("timer_create: {r}");
+    if r != 0 {
+        return false;
+    }
+    // struct itimerspec: interval {sec, nsec}, value {sec, nsec}.
+    let spec: [isize; 4] = [0, 20_000_000, 0, 20_000_000];
+    let r = sys6(TIMER_SETTIME, [id as usize, 0, spec.as_ptr() as usize, 0, 0, 0]);
+    println!("timer_settime: {r}");
+    if r != 0 {
+        return false;
+    }
+    spin_until(3);
+    let r = sys6(TIMER_DELETE, [id as usize, 0, 0, 0, 0, 0]);
+    println!("POSIX timer fired at least 3 times into a spinning loop; timer_delete: {r}");
+    ok && r == 0
 }
 
 fn marker_test() -> bool {
@@ -821,8 +1054,11 @@ fn main() {
         Some("fpsi") => std::process::exit(if fp_across_handler(true) { 0 } else { 1 }),
         Some("sweep") => sweep(arg_n(&args, 1)),
         Some("stubjump") => std::process::exit(if stubjump() { 0 } else { 1 }),
+        Some("shanon") => std::process::exit(if shared_anon() { 0 } else { 1 }),
+        Some("locks") => std::process::exit(if locks() { 0 } else { 1 }),
+        Some("timers") => std::process::exit(if timers() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers");
             std::process::exit(2);
         }
     }
