@@ -60,7 +60,17 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
 fi
 "$QEMU" --version | head -1
 
+# The downloaded kernel and busybox are also kept in a machine-wide cache
+# (UMBRA_CACHE, default /var/cache/umbra), keyed by release and arch, so a
+# fresh clone on the same machine does not download them again.
+CACHE=${UMBRA_CACHE:-/var/cache/umbra}/arm/bookworm-$A-$KMETA
 K=$(ls "$OUT"/guest/$A/boot/$KPAT 2>/dev/null | head -1 || true)
+if [ -z "$K" ] && ls "$CACHE"/boot/$KPAT >/dev/null 2>&1 && [ -x "$CACHE/bin/busybox" ]; then
+  mkdir -p "$OUT/guest/$A"
+  cp -a "$CACHE/boot" "$CACHE/bin" "$OUT/guest/$A/"
+  echo "from the cache $CACHE"
+  K=$(ls "$OUT"/guest/$A/boot/$KPAT 2>/dev/null | head -1 || true)
+fi
 if [ -n "$K" ] && [ -x "$OUT/guest/$A/bin/busybox" ]; then
   echo "have $K and $OUT/guest/$A/bin/busybox"
   exit 0
@@ -88,3 +98,8 @@ for d in "$OUT"/debs/$A/linux-image-*.deb; do
 done
 dpkg-deb --fsys-tarfile "$OUT"/debs/$A/busybox-static_*.deb | tar -x -C "$OUT/guest/$A" ./bin/busybox
 ls -l "$OUT"/guest/$A/boot/vmlinuz-* "$OUT/guest/$A/bin/busybox"
+if mkdir -p "$CACHE.tmp.$$" 2>/dev/null && cp -a "$OUT/guest/$A/boot" "$OUT/guest/$A/bin" "$CACHE.tmp.$$/"; then
+  rm -rf "$CACHE" && mv "$CACHE.tmp.$$" "$CACHE" && echo "cached in $CACHE"
+else
+  rm -rf "$CACHE.tmp.$$"
+fi
