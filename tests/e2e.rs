@@ -230,10 +230,8 @@ fn guest_programs_are_deterministic_natively() {
     }
 }
 
-/// busybox's `read` builtin waits for input with poll(2), which the guest
-/// kernel does not serve yet.
+/// busybox's `read` builtin waits for input with poll(2).
 #[test]
-#[ignore = "needs poll(2)"]
 fn busybox_sh_read_builtin() {
     assert_same(&Run::busybox(&["sh", "-c", "read x; echo got $x"]).stdin(b"input line\n"));
 }
