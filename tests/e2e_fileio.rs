@@ -4,7 +4,7 @@
 //! left behind; see `umbra_tests::assert_same`). Their files live in the
 //! guest's /data, a tmpfs; `locks` also runs in /data of an ext2 image.
 
-use umbra_tests::{assert_same, Libc, Run};
+use umbra_tests::{sections_same_as_native, Libc, Run};
 
 /// The sections of `locks.c`.
 const LOCKS: &[&str] = &[
@@ -37,22 +37,7 @@ const FILEIO: &[&str] = &[
     "sigio",
 ];
 
-/// Runs sections of a program natively and under umbra and compares.
-fn sections_same_as_native(libc: Libc, program: &str, sections: &[&str]) {
-    assert_same(&Run::guest(libc, program).args(sections));
-}
-
-macro_rules! same_as_native {
-    ($($(#[$attr:meta])* $test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
-        #[test]
-        $(#[$attr])*
-        fn $test() {
-            sections_same_as_native(Libc::$libc, $program, $sections);
-        }
-    )*};
-}
-
-same_as_native! {
+sections_same_as_native! {
     locks_musl: Musl "locks" LOCKS;
     locks_glibc: Glibc "locks" LOCKS;
     fileio_musl: Musl "fileio" FILEIO;

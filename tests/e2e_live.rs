@@ -17,7 +17,7 @@
 //! /proc/PID/fdinfo, zombies, /proc/sys files, and /sys/devices/system/cpu
 //! (sysfs). The busybox tests run the issue's /dev/fd repro and nproc.
 
-use umbra_tests::{assert_same, Libc, Run};
+use umbra_tests::{assert_same, sections_same_as_native, Run};
 
 const PIPES: &[&str] = &[
     "bigwrite",
@@ -40,16 +40,7 @@ const LIVE: &[&str] = &[
     "sendfile",
 ];
 
-macro_rules! same_as_native {
-    ($($test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
-        #[test]
-        fn $test() {
-            assert_same(&Run::guest(Libc::$libc, $program).args($sections));
-        }
-    )*};
-}
-
-same_as_native! {
+sections_same_as_native! {
     pipes2_musl: Musl "pipes2" PIPES;
     pipes2_glibc: Glibc "pipes2" PIPES;
     procfs_live_musl: Musl "procfs_live" LIVE;

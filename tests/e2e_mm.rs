@@ -3,7 +3,7 @@
 //! mapping calls (`mm_limits`), each run natively and under umbra and
 //! compared (see `umbra_tests::assert_same`).
 
-use umbra_tests::{assert_same, Libc, Run};
+use umbra_tests::{assert_same, sections_same_as_native, Libc, Run};
 
 const SHARED: &[&str] = &[
     "fork",
@@ -21,17 +21,7 @@ const SHARED: &[&str] = &[
 const LIMITS: &[&str] = &["maxmap", "args", "map32", "eof", "mremap", "iofault"];
 const LOCKS: &[&str] = &["rlimits", "mlock", "mincore"];
 
-/// One test per program, section list and C library.
-macro_rules! mm_same_as_native {
-    ($($test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
-        #[test]
-        fn $test() {
-            assert_same(&Run::guest(Libc::$libc, $program).args($sections));
-        }
-    )*};
-}
-
-mm_same_as_native! {
+sections_same_as_native! {
     shared_anon_musl: Musl "mm_shared" SHARED;
     shared_anon_glibc: Glibc "mm_shared" SHARED;
     limits_musl: Musl "mm_limits" LIMITS;

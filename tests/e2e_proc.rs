@@ -7,7 +7,7 @@
 //! A script is run as `busybox sh SCRIPT`: natively SCRIPT is its path in the
 //! source tree, under umbra `/tests/scripts/NAME`. Scripts never print `$0`.
 
-use umbra_tests::{assert_same, compare, scripts_src_dir, Libc, Run, SCRIPTS_DIR};
+use umbra_tests::{compare, scripts_src_dir, sections_same_as_native, Libc, Run, SCRIPTS_DIR};
 
 /// The sections of each program that pass under umbra; the others have
 /// their own (ignored) tests below.
@@ -43,23 +43,7 @@ const TIMERS: &[&str] = &["sleep", "alarm", "itimer", "accounting"];
 const POLL: &[&str] = &["poll", "select", "masks"];
 const JOBS: &[&str] = &["sessions", "group_kill", "stop_continue"];
 
-/// Runs sections of a proc program natively and under umbra and compares.
-fn sections_same_as_native(libc: Libc, program: &str, sections: &[&str]) {
-    assert_same(&Run::guest(libc, program).args(sections));
-}
-
-/// One test per proc program, section list and C library.
-macro_rules! proc_same_as_native {
-    ($($(#[$attr:meta])* $test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
-        #[test]
-        $(#[$attr])*
-        fn $test() {
-            sections_same_as_native(Libc::$libc, $program, $sections);
-        }
-    )*};
-}
-
-proc_same_as_native! {
+sections_same_as_native! {
     fork_exec_wait_musl: Musl "proc_fork_exec_wait" FORK_EXEC_WAIT;
     fork_exec_wait_glibc: Glibc "proc_fork_exec_wait" FORK_EXEC_WAIT;
     pipes_musl: Musl "proc_pipes" PIPES;

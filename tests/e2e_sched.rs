@@ -5,7 +5,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use umbra_tests::{assert_same, Libc, Run};
+use umbra_tests::{assert_same, sections_same_as_native, Libc, Run};
 
 /// The tests of this file run one at a time: some spin for seconds, and the
 /// timeout tests measure wall time.
@@ -14,20 +14,10 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs sections of a program natively and under umbra and compares.
-fn sections_same_as_native(libc: Libc, program: &str, sections: &[&str]) {
+/// [`umbra_tests::sections_same_as_native`], one test at a time.
+fn serial_sections(libc: Libc, program: &str, sections: &[&str]) {
     let _serial = serial();
-    assert_same(&Run::guest(libc, program).args(sections));
-}
-
-macro_rules! same_as_native {
-    ($($(#[$attr:meta])* $test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
-        #[test]
-        $(#[$attr])*
-        fn $test() {
-            sections_same_as_native(Libc::$libc, $program, $sections);
-        }
-    )*};
+    umbra_tests::sections_same_as_native(libc, program, sections);
 }
 
 /// Runnable processes get the CPU however they became runnable; signals
@@ -62,7 +52,8 @@ const TIMERS: &[&str] = &[
     "posix_errors",
 ];
 
-same_as_native! {
+sections_same_as_native! {
+    run = serial_sections;
     sched_musl: Musl "sched_time" SCHED;
     sched_glibc: Glibc "sched_time" SCHED;
     sig_musl: Musl "sched_sig" SIG;

@@ -613,6 +613,40 @@ impl Outcome {
     }
 }
 
+/// Runs sections of a guest program (argv[1..]) natively and under umbra
+/// and compares them, as [`assert_same`].
+pub fn sections_same_as_native(libc: Libc, program: &str, sections: &[&str]) {
+    assert_same(&Run::guest(libc, program).args(sections));
+}
+
+/// One `#[test]` per program, section list and C library, each comparing the
+/// native and the umbra run of those sections:
+///
+/// ```ignore
+/// sections_same_as_native! {
+///     pipes_musl: Musl "proc_pipes" &["flags", "eof"];
+/// }
+/// ```
+///
+/// `run = PATH;` first names another runner with the same arguments as
+/// [`sections_same_as_native`] (e.g. one that serializes its tests).
+#[macro_export]
+macro_rules! sections_same_as_native {
+    (run = $run:path; $($(#[$attr:meta])* $test:ident: $libc:ident $program:literal $sections:expr;)*) => {$(
+        #[test]
+        $(#[$attr])*
+        fn $test() {
+            $run($crate::Libc::$libc, $program, $sections);
+        }
+    )*};
+    ($($(#[$attr:meta])* $test:ident: $libc:ident $program:literal $sections:expr;)*) => {
+        $crate::sections_same_as_native! {
+            run = $crate::sections_same_as_native;
+            $($(#[$attr])* $test: $libc $program $sections;)*
+        }
+    };
+}
+
 /// Runs `run` natively and under umbra and panics, showing a diff, unless
 /// stdout, stderr and the exit status agree and umbra left no process behind.
 /// Returns the umbra outcome for further checks.

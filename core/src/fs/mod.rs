@@ -85,3 +85,15 @@ pub fn dir_is_empty(vfs: &Vfs, parent: &str, name: &str) -> bool {
     }
     false
 }
+
+/// Copies the part of `text` at `off` into `buf` (a read of a file whose
+/// whole content is in memory: procfs and sysfs); the number of bytes.
+pub(crate) fn copy_at(text: &[u8], off: u64, buf: &mut [u8]) -> usize {
+    let Ok(off) = usize::try_from(off) else {
+        return 0;
+    };
+    let src = text.get(off..).unwrap_or(&[]);
+    let n = src.len().min(buf.len());
+    buf[..n].copy_from_slice(&src[..n]);
+    n
+}

@@ -859,7 +859,7 @@ impl Inode for ProcNode {
         // Reads come through `file_ops` with the kernel's view; an in-kernel
         // reader has none.
         let text = self.content(None)?;
-        Ok(copy_at(&text, off, buf))
+        Ok(super::copy_at(&text, off, buf))
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<Arc<dyn Inode>> {
@@ -1064,7 +1064,7 @@ impl FileOps for ProcFile {
         if off == 0 || text.is_none() {
             *text = Some(self.node.content(ctx.proc_view())?);
         }
-        Ok(text.as_deref().map_or(0, |t| copy_at(t, off, buf)))
+        Ok(text.as_deref().map_or(0, |t| super::copy_at(t, off, buf)))
     }
 
     fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &[u8]) -> KResult<usize> {
@@ -1080,16 +1080,6 @@ impl FileOps for ProcFile {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-fn copy_at(text: &[u8], off: u64, buf: &mut [u8]) -> usize {
-    let Ok(off) = usize::try_from(off) else {
-        return 0;
-    };
-    let src = text.get(off..).unwrap_or(&[]);
-    let n = src.len().min(buf.len());
-    buf[..n].copy_from_slice(&src[..n]);
-    n
 }
 
 /// A decimal number without sign or leading zeros (as Linux's name_to_int).

@@ -125,13 +125,7 @@ impl Inode for SysNode {
         let Node::File(text) = self.node else {
             return Err(Errno::EISDIR);
         };
-        let Ok(off) = usize::try_from(off) else {
-            return Ok(0);
-        };
-        let src = text.as_bytes().get(off..).unwrap_or(&[]);
-        let n = src.len().min(buf.len());
-        buf[..n].copy_from_slice(&src[..n]);
-        Ok(n)
+        Ok(super::copy_at(text.as_bytes(), off, buf))
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<Arc<dyn Inode>> {
@@ -208,13 +202,7 @@ struct SysFile(&'static str);
 
 impl FileOps for SysFile {
     fn read(&self, _ctx: &mut dyn IoCtx, off: u64, buf: &mut [u8]) -> KResult<usize> {
-        let Ok(off) = usize::try_from(off) else {
-            return Ok(0);
-        };
-        let src = self.0.as_bytes().get(off..).unwrap_or(&[]);
-        let n = src.len().min(buf.len());
-        buf[..n].copy_from_slice(&src[..n]);
-        Ok(n)
+        Ok(super::copy_at(self.0.as_bytes(), off, buf))
     }
 
     fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &[u8]) -> KResult<usize> {

@@ -883,15 +883,7 @@ impl AddressSpace {
             return Ok(new_addr);
         }
         if dontunmap {
-            if self.vmas.len() + 3 >= MAX_MAP_COUNT {
-                return Err(Errno::ENOMEM);
-            }
-            let new = self
-                .vmas
-                .find_free_top_down(new_len, MMAP_MIN.max(self.brk), arch::MMAP_BASE)
-                .ok_or(Errno::ENOMEM)?;
-            self.move_pages(frames, &vma, old, old_len, new, new_len, true);
-            return Ok(new);
+            return self.move_to_free(frames, &vma, old, old_len, new_len, true);
         }
         if new_len <= old_len {
             if new_len < old_len {
@@ -924,6 +916,21 @@ impl AddressSpace {
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::ENOMEM);
         }
+        self.move_to_free(frames, &vma, old, old_len, new_len, false)
+    }
+
+    /// mremap's move to a range the kernel picks: [`Self::move_pages`] to a
+    /// free range of `new_len` bytes; ENOMEM when there is none or the move
+    /// could pass the map-count limit.
+    fn move_to_free(
+        &mut self,
+        frames: &mut FrameAllocator,
+        vma: &Vma,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        keep_old: bool,
+    ) -> KResult<u64> {
         if self.vmas.len() + 3 >= MAX_MAP_COUNT {
             return Err(Errno::ENOMEM);
         }
@@ -931,7 +938,7 @@ impl AddressSpace {
             .vmas
             .find_free_top_down(new_len, MMAP_MIN.max(self.brk), arch::MMAP_BASE)
             .ok_or(Errno::ENOMEM)?;
-        self.move_pages(frames, &vma, old, old_len, new, new_len, false);
+        self.move_pages(frames, vma, old, old_len, new, new_len, keep_old);
         Ok(new)
     }
 

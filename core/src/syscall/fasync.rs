@@ -71,6 +71,24 @@ fn owner_exists<H: Host>(k: &Kernel<H>, kind: u32, id: Pid) -> bool {
     }
 }
 
+/// F_SETOWN and F_SETOWN_EX: `f`'s owner becomes `id` of `kind` (0: none),
+/// which must exist (ESRCH).
+fn set_owner<H: Host>(
+    k: &Kernel<H>,
+    f: &OpenFile,
+    mut o: FileOwner,
+    kind: u32,
+    id: Pid,
+) -> SysResult {
+    if id != 0 && !owner_exists(k, kind, id) {
+        return Err(Errno::ESRCH);
+    }
+    o.kind = kind;
+    o.pid = id;
+    f.set_owner(o);
+    Ok(0)
+}
+
 /// fcntl's owner and signal commands.
 pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
     let f = k.proc().fds.get(fd)?;
@@ -87,13 +105,7 @@ pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) 
             } else {
                 (F_OWNER_PID, who as u32)
             };
-            if id != 0 && !owner_exists(k, kind, id) {
-                return Err(Errno::ESRCH);
-            }
-            o.kind = kind;
-            o.pid = id;
-            f.set_owner(o);
-            Ok(0)
+            set_owner(k, &f, o, kind, id)
         }
         F_GETOWN_EX => {
             let mut b = [0u8; 8];
@@ -110,14 +122,7 @@ pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) 
             if kind > F_OWNER_PGRP || id < 0 {
                 return Err(Errno::EINVAL);
             }
-            let id = id as u32;
-            if id != 0 && !owner_exists(k, kind, id) {
-                return Err(Errno::ESRCH);
-            }
-            o.kind = kind;
-            o.pid = id;
-            f.set_owner(o);
-            Ok(0)
+            set_owner(k, &f, o, kind, id as u32)
         }
         F_GETSIG => Ok(o.sig as usize),
         F_SETSIG => {
