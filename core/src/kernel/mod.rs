@@ -98,7 +98,7 @@ pub struct Kernel<H: Host> {
     /// Counts completed syscalls and host events: a blocked syscall is served
     /// again only when it moved since the thread last tried.
     epoch: u64,
-    /// The epoch at which each blocked thread last tried its syscall.
+    /// The epoch at which each blocked thread (by tid) last tried its syscall.
     tried: BTreeMap<Pid, u64>,
     /// The deadline the host timer is armed for.
     armed: Option<u64>,
@@ -305,6 +305,7 @@ impl<H: Host> Kernel<H> {
             sigactions: [SigAction::default(); 64],
             rlimits: default_rlimits(self.cfg.max_fds, self.cfg.stack_limit),
             thread: Thread::new(pid, regs),
+            others: Vec::new(),
             pending: Default::default(),
             siginfo: BTreeMap::new(),
             job: JobState::Running,
@@ -420,51 +421,69 @@ impl<H: Host> Kernel<H> {
         }
     }
 
-    /// Picks the next thread to run, round robin from the current one. Blocked
+    /// Picks the next thread to run, round robin from the current one, and
+    /// makes it its process's current thread; returns its process. Blocked
     /// threads are served again when something happened since they last tried
     /// (the epoch moved), when their deadline passed, or when a signal is
     /// waiting for them.
     fn pick_next(&mut self) -> Option<Pid> {
         let now = self.host.now_mono();
-        let order: Vec<Pid> = self
+        let cur_tid = self.procs.get(&self.cur).map_or(self.cur, |p| p.thread.tid);
+        let mut all: Vec<(Pid, Pid)> = self
             .procs
-            .range(self.cur + 1..)
-            .chain(self.procs.range(..=self.cur))
-            .map(|(pid, _)| *pid)
+            .iter()
+            .filter(|(_, p)| p.job == JobState::Running)
+            .flat_map(|(pid, p)| p.threads().map(move |t| (*pid, t.tid)))
             .collect();
-        for pid in order {
+        all.sort_unstable();
+        let start = all.partition_point(|&x| x <= (self.cur, cur_tid));
+        let (before, after) = all.split_at(start);
+        let order: Vec<(Pid, Pid)> = after.iter().chain(before).copied().collect();
+        for (pid, tid) in order {
             let Some(p) = self.procs.get_mut(&pid) else {
                 continue;
             };
             if let JobState::Stopped(_) = p.job {
                 continue;
             }
-            let signalled = self::signal::has_deliverable(p);
-            match p.thread.state {
-                ThreadState::Runnable => return Some(pid),
-                ThreadState::Blocked(_) if signalled => return Some(pid),
+            let Some(t) = p.thread_by_tid(tid) else {
+                continue;
+            };
+            let signalled = self::signal::thread_has_deliverable(p, t);
+            match t.state {
+                ThreadState::Runnable => {
+                    p.switch_to(tid);
+                    return Some(pid);
+                }
+                ThreadState::Blocked(_) if signalled => {
+                    p.switch_to(tid);
+                    return Some(pid);
+                }
                 ThreadState::Blocked(Wait::Until(d)) if now >= d => {
+                    p.switch_to(tid);
                     p.thread.regs.set_syscall_ret(0);
                     p.thread.state = ThreadState::Runnable;
                     return Some(pid);
                 }
                 ThreadState::Blocked(Wait::Event { deadline, .. }) => {
                     let due = deadline.is_some_and(|d| now >= d);
-                    if due || self.tried.get(&pid).copied().unwrap_or(0) < self.epoch {
-                        self.tried.insert(pid, self.epoch);
+                    if due || self.tried.get(&tid).copied().unwrap_or(0) < self.epoch {
+                        self.tried.insert(tid, self.epoch);
+                        p.switch_to(tid);
                         let prev = self.cur;
                         self.cur = pid;
                         self.sys_since = Some((pid, self.host.now_mono()));
                         self.serve_syscall();
                         self.charge_sys();
-                        let runnable = self
-                            .procs
-                            .get(&pid)
-                            .is_some_and(|p| p.thread.state == ThreadState::Runnable);
+                        let runnable = self.procs.get(&pid).is_some_and(|p| {
+                            p.thread.tid == tid && p.thread.state == ThreadState::Runnable
+                        });
                         if runnable {
                             return Some(pid);
                         }
-                        self.cur = prev;
+                        if self.procs.contains_key(&prev) {
+                            self.cur = prev;
+                        }
                     }
                 }
                 ThreadState::Blocked(_) => {}
@@ -494,15 +513,14 @@ impl<H: Host> Kernel<H> {
             .flat_map(|p| {
                 // A stopped process's wait is looked at when it continues.
                 let stopped = p.job != JobState::Running;
-                let wait = match p.thread.state {
+                let waits = p.threads().filter_map(move |t| match t.state {
                     _ if stopped => None,
                     ThreadState::Blocked(Wait::Until(d)) => Some(d),
                     ThreadState::Blocked(Wait::Event { deadline, .. }) => deadline,
                     _ => None,
-                };
-                [wait, p.itimer_real.map(|(d, _)| d)]
+                });
+                waits.chain(p.itimer_real.map(|(d, _)| d))
             })
-            .flatten()
             .chain(run)
             .chain(self.posix_timer_deadline())
             .min()
@@ -542,7 +560,9 @@ impl<H: Host> Kernel<H> {
         if let Some((pid, since)) = self.sys_since.take() {
             let now = self.host.now_mono();
             if let Some(p) = self.procs.get_mut(&pid) {
-                p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(now.saturating_sub(since));
+                let d = now.saturating_sub(since);
+                p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(d);
+                p.thread.cpu.sys_ns = p.thread.cpu.sys_ns.saturating_add(d);
             }
         }
     }
@@ -662,12 +682,13 @@ impl<H: Host> Kernel<H> {
         .min()
     }
 
-    /// Whether a process other than the current one is not stopped: it is
-    /// runnable or may become so when `pick_next` serves its wait again.
+    /// Whether a thread other than the current one is in a process that is
+    /// not stopped: it is runnable or may become so when `pick_next` serves
+    /// its wait again.
     fn others_may_run(&self) -> bool {
         self.procs
             .values()
-            .any(|p| p.pid != self.cur && p.job == JobState::Running)
+            .any(|p| p.job == JobState::Running && (p.pid != self.cur || !p.others.is_empty()))
     }
 
     fn run_current_inner(&mut self) {
@@ -708,12 +729,16 @@ impl<H: Host> Kernel<H> {
             let t0 = self.host.now_mono();
             if let Some((pid, since)) = self.sys_since.take() {
                 if pid == p.pid {
-                    p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(t0.saturating_sub(since));
+                    let d = t0.saturating_sub(since);
+                    p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(d);
+                    p.thread.cpu.sys_ns = p.thread.cpu.sys_ns.saturating_add(d);
                 }
             }
             let trap = self.host.run_user(p.mm.id, &mut p.thread.regs);
             let t1 = self.host.now_mono();
-            p.cpu.user_ns = p.cpu.user_ns.saturating_add(t1.saturating_sub(t0));
+            let d = t1.saturating_sub(t0);
+            p.cpu.user_ns = p.cpu.user_ns.saturating_add(d);
+            p.thread.cpu.user_ns = p.thread.cpu.user_ns.saturating_add(d);
             self.sys_since = Some((p.pid, t1));
             match trap {
                 Trap::Syscall {
@@ -840,9 +865,9 @@ impl<H: Host> Kernel<H> {
             }
             Outcome::Block(w) => {
                 let epoch = self.epoch;
-                self.tried.insert(self.cur, epoch);
                 if let Some(p) = self.procs.get_mut(&self.cur) {
                     p.thread.state = ThreadState::Blocked(w);
+                    self.tried.insert(p.thread.tid, epoch);
                 }
             }
             Outcome::Exited => self.epoch += 1,

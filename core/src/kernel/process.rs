@@ -124,6 +124,7 @@ impl<H: Host> Kernel<H> {
             sigactions: parent.sigactions,
             rlimits: parent.rlimits,
             thread,
+            others: Vec::new(),
             pending: SigSet::default(),
             siginfo: BTreeMap::new(),
             job: JobState::Running,
@@ -381,7 +382,9 @@ impl<H: Host> Kernel<H> {
             return;
         };
         self.epoch += 1;
-        self.tried.remove(&pid);
+        for t in p.threads() {
+            self.tried.remove(&t.tid);
+        }
         if self.cfg.strace {
             match status {
                 ExitStatus::Exited(c) => self.host.log(

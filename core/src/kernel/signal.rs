@@ -12,27 +12,39 @@ use crate::arch::signal as frame;
 use crate::host::{Host, LogLevel};
 use crate::task::signal::{code, default_action, DefaultAction, SigSet, STOP_SIGNALS, UNBLOCKABLE};
 use crate::task::{
-    ExitStatus, JobReport, JobState, Pid, Process, Restart, SigInfo, ThreadState, Wait,
+    ExitStatus, JobReport, JobState, Pid, Process, Restart, SigInfo, Thread, ThreadState, Wait,
 };
 use crate::KResult;
 use umbra_abi::signal::*;
 use umbra_abi::Errno;
 
-/// Signals waiting for `p`'s thread that it does not block.
-fn deliverable(p: &Process) -> SigSet {
-    let pending = SigSet(p.thread.pending.0 | p.pending.0);
-    SigSet(pending.0 & !(p.thread.sigmask.0 & !UNBLOCKABLE.0))
+/// Signals waiting for thread `t` of `p` that it does not block: its own
+/// and the process's.
+fn thread_deliverable(p: &Process, t: &Thread) -> SigSet {
+    let pending = SigSet(t.pending.0 | p.pending.0);
+    SigSet(pending.0 & !(t.sigmask.0 & !UNBLOCKABLE.0))
 }
 
-/// Whether a signal would be delivered to `p` on its way to user mode. A
-/// vfork parent waits killably, as on Linux: only a fatal signal ends its
-/// wait; the others stay pending until the child execs or exits.
-pub(super) fn has_deliverable(p: &Process) -> bool {
-    let set = deliverable(p);
-    if let ThreadState::Blocked(Wait::Vfork(_)) = p.thread.state {
+/// Signals waiting for `p`'s current thread that it does not block.
+fn deliverable(p: &Process) -> SigSet {
+    thread_deliverable(p, &p.thread)
+}
+
+/// Whether a signal would be delivered to thread `t` of `p` on its way to
+/// user mode. A vfork parent waits killably, as on Linux: only a fatal
+/// signal ends its wait; the others stay pending until the child execs or
+/// exits.
+pub(super) fn thread_has_deliverable(p: &Process, t: &Thread) -> bool {
+    let set = thread_deliverable(p, t);
+    if let ThreadState::Blocked(Wait::Vfork(_)) = t.state {
         return (1..=NSIG).any(|s| set.contains(s) && is_fatal(p, s));
     }
     !set.is_empty()
+}
+
+/// Whether a signal would be delivered to `p`'s current thread.
+pub(super) fn has_deliverable(p: &Process) -> bool {
+    thread_has_deliverable(p, &p.thread)
 }
 
 /// Whether delivering `sig` to `p` kills it.
@@ -232,7 +244,7 @@ impl<H: Host> Kernel<H> {
                 p.thread.deadline = None;
                 // An interrupted futex wait leaves its queue.
                 p.thread.futex = None;
-                self.tried.remove(&pid);
+                self.tried.remove(&p.thread.tid);
             }
             if let Some(d) = self.interrupted_sleep.take() {
                 self.write_sleep_remaining(d);

@@ -1,7 +1,13 @@
-//! Processes and their threads. Today every process has one thread; the split
-//! between process-wide state (address space, files, signal actions, credentials)
-//! and per-thread state (registers, signal mask, blocking state) is already drawn
-//! so that CLONE_THREAD can share the former later.
+//! Processes (thread groups) and their threads. A [`Process`] holds what its
+//! threads share (address space, files, signal actions, credentials, the
+//! process-wide pending set); a [`Thread`] holds what each has of its own
+//! (registers, signal mask and pending set, blocking state, futex and robust
+//! list, CPU time).
+//!
+//! `Process::thread` is the thread the kernel runs or serves now for this
+//! process (the one last picked); the others wait in `Process::others`. The
+//! scheduler makes a thread current with [`Process::switch_to`], so the code
+//! that serves a syscall always finds the caller in `thread`.
 
 use super::fd_table::FdTable;
 use super::signal::{AltStack, SigAction, SigInfo, SigSet};
@@ -118,6 +124,12 @@ pub struct Thread {
     pub robust_list: (u64, u64),
     /// Its futex queue entry while it waits in futex(2).
     pub futex: Option<super::futex::FutexWaiter>,
+    /// CPU time this thread used (`user_ns` and `sys_ns`; the process's
+    /// `cpu` has the whole group's).
+    pub cpu: CpuTimes,
+    /// Its FP/vector state while another thread of the same address space
+    /// runs on the host (empty: the host holds it, or it was never saved).
+    pub fpstate: Vec<u8>,
 }
 
 impl Thread {
@@ -137,6 +149,8 @@ impl Thread {
             clear_child_tid: 0,
             robust_list: (0, 0),
             futex: None,
+            cpu: CpuTimes::default(),
+            fpstate: Vec::new(),
         }
     }
 }
@@ -221,7 +235,10 @@ pub struct Process {
     pub creds: super::cred::Creds,
     pub sigactions: [SigAction; 64],
     pub rlimits: [Rlimit; 16],
+    /// The thread the kernel runs or serves now (see the module doc).
     pub thread: Thread,
+    /// The process's other threads (CLONE_THREAD), in no particular order.
+    pub others: Vec<Thread>,
     /// Signals sent to the process.
     pub pending: SigSet,
     /// Information of pending signals, by number.
@@ -299,6 +316,46 @@ impl Process {
         }
         self.pending.remove(sig);
         self.siginfo.remove(&sig).unwrap_or(blank)
+    }
+
+    /// Every thread of the process, the current one first.
+    pub fn threads(&self) -> impl Iterator<Item = &Thread> {
+        core::iter::once(&self.thread).chain(self.others.iter())
+    }
+
+    /// Every thread of the process, mutable, the current one first.
+    pub fn threads_mut(&mut self) -> impl Iterator<Item = &mut Thread> {
+        core::iter::once(&mut self.thread).chain(self.others.iter_mut())
+    }
+
+    /// The thread `tid` of this process.
+    pub fn thread_by_tid(&self, tid: Pid) -> Option<&Thread> {
+        self.threads().find(|t| t.tid == tid)
+    }
+
+    /// The thread `tid` of this process, mutable.
+    pub fn thread_by_tid_mut(&mut self, tid: Pid) -> Option<&mut Thread> {
+        self.threads_mut().find(|t| t.tid == tid)
+    }
+
+    /// The number of threads.
+    pub fn nthreads(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    /// Makes thread `tid` the current one (`thread`); false if the process
+    /// has no such thread.
+    pub fn switch_to(&mut self, tid: Pid) -> bool {
+        if self.thread.tid == tid {
+            return true;
+        }
+        match self.others.iter().position(|t| t.tid == tid) {
+            Some(i) => {
+                core::mem::swap(&mut self.thread, &mut self.others[i]);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The process's current resource limit.
