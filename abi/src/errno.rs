@@ -38,6 +38,8 @@ errnos! {
     ECONNREFUSED = 111, EHOSTUNREACH = 113, EALREADY = 114, EINPROGRESS = 115,
     ESTALE = 116, EDQUOT = 122, ECANCELED = 125, EOWNERDEAD = 130,
     ENOTRECOVERABLE = 131,
+    // A bad ELF interpreter (binfmt_elf).
+    ELIBBAD = 80,
     // Kernel-internal restart codes: never seen by the guest.
     ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514,
     ERESTART_RESTARTBLOCK = 516,

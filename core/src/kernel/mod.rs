@@ -212,12 +212,14 @@ impl<H: Host> Kernel<H> {
 
     /// Resolves the program to run like execvp: a name without '/' is searched in
     /// the PATH of the environment, or in /bin:/sbin:/usr/bin:/usr/sbin.
-    fn find_program(&self, prog: &str, cwd: &PathRef) -> Result<PathRef, BootError> {
+    /// Returns the node and the path that found it.
+    fn find_program(&self, prog: &str, cwd: &PathRef) -> Result<(PathRef, String), BootError> {
         let cred = Cred::root();
         if prog.contains('/') {
             return self
                 .vfs
                 .lookup(cwd, prog, FollowLast::Follow, &cred)
+                .map(|p| (p, String::from(prog)))
                 .map_err(|e| BootError::NotFound(String::from(prog), e));
         }
         let path = self
@@ -230,7 +232,7 @@ impl<H: Host> Kernel<H> {
             let full = alloc::format!("{dir}/{prog}");
             if let Ok(p) = self.vfs.lookup(cwd, &full, FollowLast::Follow, &cred) {
                 if !p.is_dir() {
-                    return Ok(p);
+                    return Ok((p, full));
                 }
             }
         }
@@ -253,13 +255,22 @@ impl<H: Host> Kernel<H> {
             return Err(BootError::BadCwd(self.cfg.cwd.clone(), Errno::ENOTDIR));
         }
         let prog = self.cfg.argv.first().cloned().unwrap_or_default();
-        let node = self.find_program(&prog, &cwd)?;
+        let (_, found) = self.find_program(&prog, &cwd)?;
         let argv: Vec<Vec<u8>> = self
             .cfg
             .argv
             .iter()
             .map(|s| s.as_bytes().to_vec())
             .collect();
+        // A `#!` script runs as execve would run it.
+        let at = process::ExecFs {
+            root: &root,
+            cwd: &cwd,
+            cred: &cred,
+        };
+        let (node, argv) = self
+            .resolve_exec_in(&at, found.as_bytes(), argv)
+            .map_err(|e| BootError::NotFound(prog.clone(), e))?;
         let envp: Vec<Vec<u8>> = self
             .cfg
             .envp
@@ -276,6 +287,7 @@ impl<H: Host> Kernel<H> {
         let exe = node.absolute_path();
         let (mm, regs) = self
             .load_program(
+                &at,
                 &node,
                 &argv,
                 &envp,
@@ -329,10 +341,12 @@ impl<H: Host> Kernel<H> {
         Ok(pid)
     }
 
-    /// Builds a new address space with the program at `node` loaded and its stack
-    /// set up; returns it with the initial registers.
+    /// Builds a new address space with the program at `node` loaded (and its
+    /// PT_INTERP interpreter, looked up as `at` says) and its stack set up;
+    /// returns it with the initial registers.
     pub(crate) fn load_program(
         &mut self,
+        at: &process::ExecFs<'_>,
         node: &PathRef,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
@@ -348,12 +362,39 @@ impl<H: Host> Kernel<H> {
             return Err(ExecError::Errno(Errno::EACCES));
         }
         let file: Arc<dyn Backing> = Arc::new(loader::InodeBacking(inode));
+        let parsed = loader::elf::parse(&*file).map_err(ExecError::Elf)?;
+        let interp = match loader::elf::interp_path(&*file, &parsed.1).map_err(ExecError::Elf)? {
+            Some(path) => {
+                let node = self.open_exec(at, &path).map_err(ExecError::Errno)?;
+                let ifile: Arc<dyn Backing> = Arc::new(loader::InodeBacking(node.inode().clone()));
+                let iparsed = loader::elf::parse_interp(&*ifile).map_err(ExecError::Elf)?;
+                Some((ifile, iparsed))
+            }
+            None => None,
+        };
         let mut mm = AddressSpace::new(&mut self.host).map_err(|e| ExecError::Errno(e.into()))?;
         let mut random = [0u8; 16];
         self.host.random(&mut random);
-        let r = loader::load_elf(&mut mm, &mut self.frames, file)
-            .map_err(ExecError::Elf)
+        let r = loader::elf::load_parsed(&mut mm, &mut self.frames, file, parsed)
             .and_then(|img| {
+                let Some((ifile, iparsed)) = interp else {
+                    return Ok((img, img.entry, 0));
+                };
+                let i = loader::elf::load_image(
+                    &mut mm,
+                    &mut self.frames,
+                    ifile,
+                    iparsed,
+                    loader::elf::LoadBase::Interp,
+                )
+                .map_err(|e| match e {
+                    ElfError::Map(e) => ElfError::Map(e),
+                    _ => ElfError::BadInterp("bad segments"),
+                })?;
+                Ok((img, i.entry, i.bias))
+            })
+            .map_err(ExecError::Elf)
+            .and_then(|(img, entry, interp_base)| {
                 let args = StackArgs {
                     argv,
                     envp,
@@ -365,11 +406,12 @@ impl<H: Host> Kernel<H> {
                     secure: ids.euid != ids.ruid || ids.egid != ids.rgid,
                     random,
                     stack_limit: self.cfg.stack_limit as u64,
+                    interp_base,
                 };
                 let sp =
                     loader::build_stack(&mut mm, &mut self.frames, &mut self.host, &img, &args)
                         .map_err(ExecError::Errno)?;
-                Ok(crate::arch::UserRegs::new_user(img.entry, sp))
+                Ok(crate::arch::UserRegs::new_user(entry, sp))
             });
         match r {
             Ok(regs) => Ok((mm, regs)),

@@ -36,6 +36,13 @@ pub struct CloneArgs {
     pub tls: u64,
 }
 
+/// Where exec looks paths up (the interpreter's too), and as whom.
+pub(crate) struct ExecFs<'a> {
+    pub root: &'a PathRef,
+    pub cwd: &'a PathRef,
+    pub cred: &'a crate::fs::Cred,
+}
+
 /// Nested `#!` interpreters allowed (Linux allows 4 levels of binfmt_script).
 const MAX_INTERP_DEPTH: usize = 4;
 /// Bytes of a `#!` line Linux reads (BINPRM_BUF_SIZE).
@@ -180,25 +187,50 @@ impl<H: Host> Kernel<H> {
     fn resolve_exec(
         &mut self,
         path: &[u8],
+        argv: Vec<Vec<u8>>,
+    ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
+        let p = self.proc();
+        let (root, cwd, cred) = (p.root.clone(), p.cwd.clone(), p.cred.clone());
+        self.resolve_exec_in(
+            &ExecFs {
+                root: &root,
+                cwd: &cwd,
+                cred: &cred,
+            },
+            path,
+            argv,
+        )
+    }
+
+    /// Looks `path` up for executing, as Linux's open_exec: a regular file
+    /// with execute permission on a mount without noexec, else EACCES.
+    pub(crate) fn open_exec(&self, at: &ExecFs<'_>, path: &[u8]) -> KResult<PathRef> {
+        let node = self
+            .vfs
+            .lookup_in(at.root, at.cwd, path, FollowLast::Follow, at.cred)?;
+        if self.vfs.mount_flags(node.mount_id()) & crate::fs::path::ms::NOEXEC != 0 {
+            return Err(Errno::EACCES);
+        }
+        let meta = node.inode().metadata()?;
+        if meta.file_type() != Some(FileType::Regular) {
+            return Err(Errno::EACCES);
+        }
+        crate::fs::vfs::check_access(&meta, at.cred, crate::fs::vfs::Access::EXEC)?;
+        Ok(node)
+    }
+
+    /// [`Self::resolve_exec`] with the root, working directory and
+    /// credentials given: the boot path uses it before pid 1 exists.
+    pub(crate) fn resolve_exec_in(
+        &mut self,
+        at: &ExecFs<'_>,
+        path: &[u8],
         mut argv: Vec<Vec<u8>>,
     ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
         let mut path = path.to_vec();
         for _ in 0..=MAX_INTERP_DEPTH {
-            let cwd = self.proc().cwd.clone();
-            let root = self.proc().root.clone();
-            let cred = self.proc().cred.clone();
-            let node = self
-                .vfs
-                .lookup_in(&root, &cwd, &path, FollowLast::Follow, &cred)?;
-            if self.vfs.mount_flags(node.mount_id()) & crate::fs::path::ms::NOEXEC != 0 {
-                return Err(Errno::EACCES);
-            }
+            let node = self.open_exec(at, &path)?;
             let inode = node.inode().clone();
-            let meta = inode.metadata()?;
-            if meta.file_type() != Some(FileType::Regular) {
-                return Err(Errno::EACCES);
-            }
-            crate::fs::vfs::check_access(&meta, &cred, crate::fs::vfs::Access::EXEC)?;
             let mut head = [0u8; BINPRM_BUF];
             let n = inode.read_at(0, &mut head)?;
             let head = &head[..n];
@@ -299,7 +331,14 @@ impl<H: Host> Kernel<H> {
     ) -> KResult<()> {
         let (node, argv) = self.resolve_exec(path, argv)?;
         let creds = self.exec_creds(&node)?;
-        let loaded = self.load_program(&node, &argv, &envp, path, &creds);
+        let p = self.proc();
+        let (root, cwd, cred) = (p.root.clone(), p.cwd.clone(), p.cred.clone());
+        let at = ExecFs {
+            root: &root,
+            cwd: &cwd,
+            cred: &cred,
+        };
+        let loaded = self.load_program(&at, &node, &argv, &envp, path, &creds);
         let (mm, regs) = loaded.map_err(|e| match e {
             ExecError::Elf(e) => {
                 if let crate::loader::ElfError::WrongAbi(_) = e {

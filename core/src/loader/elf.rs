@@ -1,7 +1,9 @@
-//! The ELF loader: static ET_EXEC and static-PIE ET_DYN executables of the host's
-//! machine and class (ELF64, or ELF32 for 32-bit ARM, whose headers are widened
-//! to the ELF64 forms on reading). Segments become private file mappings populated on first touch, so a
-//! 2 MB busybox costs only the pages it runs. Every field read from the file is
+//! The ELF loader: ET_EXEC and ET_DYN (PIE) executables of the host's machine and
+//! class (ELF64, or ELF32 for 32-bit ARM, whose headers are widened to the ELF64
+//! forms on reading), and their PT_INTERP interpreters (the dynamic linker),
+//! which the kernel looks up and loads beside the program with [`load_image`].
+//! Segments become private file mappings populated on first touch, so a 2 MB
+//! busybox costs only the pages it runs. Every field read from the file is
 //! checked before use; a malformed file is ENOEXEC, never a panic.
 
 use crate::arch;
@@ -27,8 +29,12 @@ pub enum ElfError {
     WrongAbi(&'static str),
     /// Neither ET_EXEC nor ET_DYN.
     NotExecutable,
-    /// Has a PT_INTERP: needs a dynamic linker, which umbra does not load yet.
-    Dynamic,
+    /// The PT_INTERP entry itself is bad (too short or long, not
+    /// NUL-terminated): ENOEXEC, as Linux.
+    BadInterpPath,
+    /// The interpreter is not a loadable ELF file of this machine: ELIBBAD, as
+    /// Linux's binfmt_elf.
+    BadInterp(&'static str),
     /// Headers or segments that do not make sense.
     Malformed(&'static str),
     /// Reading the file failed.
@@ -48,10 +54,8 @@ impl fmt::Display for ElfError {
             ),
             ElfError::WrongAbi(why) => write!(f, "unsupported ELF ABI: {why}"),
             ElfError::NotExecutable => write!(f, "ELF file is not an executable"),
-            ElfError::Dynamic => write!(
-                f,
-                "dynamically linked executables are not supported yet (needs PT_INTERP)"
-            ),
+            ElfError::BadInterpPath => write!(f, "malformed PT_INTERP entry"),
+            ElfError::BadInterp(why) => write!(f, "bad ELF interpreter: {why}"),
             ElfError::Malformed(why) => write!(f, "malformed ELF file: {why}"),
             ElfError::Io(e) => write!(f, "cannot read executable: {e:?}"),
             ElfError::Map(e) => write!(f, "cannot map executable: {e:?}"),
@@ -63,7 +67,7 @@ impl From<ElfError> for Errno {
     fn from(e: ElfError) -> Errno {
         match e {
             ElfError::Io(e) | ElfError::Map(e) => e,
-            ElfError::Dynamic => Errno::ENOEXEC,
+            ElfError::BadInterp(_) => Errno::ELIBBAD,
             _ => Errno::ENOEXEC,
         }
     }
@@ -178,7 +182,19 @@ fn prot_of(flags: u32) -> Prot {
     p
 }
 
-/// Maps the executable `file` into `mm` (which should be empty).
+/// Where an ET_DYN image goes (an ET_EXEC one goes where its addresses say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBase {
+    /// The program: at [`arch::PIE_BASE`], as Linux's ELF_ET_DYN_BASE without
+    /// randomization.
+    Program,
+    /// Its interpreter: in the highest free gap below the mmap base, where
+    /// Linux's mmap (a load bias of 0 without MAP_FIXED) puts it.
+    Interp,
+}
+
+/// Maps the executable `file` into `mm` (which should be empty) and starts
+/// the break after it.
 pub fn load_elf(
     mm: &mut AddressSpace,
     frames: &mut FrameAllocator,
@@ -188,16 +204,82 @@ pub fn load_elf(
     load_parsed(mm, frames, file, parsed)
 }
 
-/// Maps an executable whose headers [`parse_for`] returned.
+/// Maps the program whose headers [`parse_for`] returned and starts the
+/// break after it (its PT_INTERP, if any, is the caller's business).
 pub fn load_parsed(
     mm: &mut AddressSpace,
     frames: &mut FrameAllocator,
     file: Arc<dyn Backing>,
-    (eh, phdrs): (Elf64Ehdr, Vec<Elf64Phdr>),
+    parsed: (Elf64Ehdr, Vec<Elf64Phdr>),
 ) -> Result<LoadedImage, ElfError> {
-    if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
-        return Err(ElfError::Dynamic);
+    let img = load_image(mm, frames, file, parsed, LoadBase::Program)?;
+    mm.brk_start = img.end;
+    mm.brk = img.end;
+    Ok(img)
+}
+
+/// The path in the first PT_INTERP header, without its NUL, or None for a
+/// static program. As Linux: 2 to PATH_MAX bytes, NUL-terminated, else
+/// ENOEXEC; a short read is EIO.
+pub fn interp_path(file: &dyn Backing, phdrs: &[Elf64Phdr]) -> Result<Option<Vec<u8>>, ElfError> {
+    let Some(ph) = phdrs.iter().find(|p| p.p_type == PT_INTERP) else {
+        return Ok(None);
+    };
+    if ph.p_filesz < 2 || ph.p_filesz > 4096 {
+        return Err(ElfError::BadInterpPath);
     }
+    let mut buf = alloc::vec![0u8; ph.p_filesz as usize];
+    let n = file.read_at(ph.p_offset, &mut buf).map_err(ElfError::Io)?;
+    if n != buf.len() {
+        return Err(ElfError::Io(Errno::EIO));
+    }
+    if buf.last() != Some(&0) {
+        return Err(ElfError::BadInterpPath);
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    buf.truncate(len);
+    Ok(Some(buf))
+}
+
+/// Checks the headers of an interpreter, as Linux's binfmt_elf before it
+/// commits to the exec: a file shorter than an ELF header is EIO; not ELF,
+/// another machine, bad program headers or a type other than ET_EXEC and
+/// ET_DYN are ELIBBAD. (Linux checks the type only after the point of no
+/// return and kills the process with SIGSEGV; umbra, which builds the new
+/// address space aside, can still fail the execve.) A PT_INTERP of the
+/// interpreter itself is ignored, as Linux does: klibc's shared library names
+/// itself.
+pub fn parse_interp(file: &dyn Backing) -> Result<(Elf64Ehdr, Vec<Elf64Phdr>), ElfError> {
+    let hsize = if arch::ELF_CLASS == ELFCLASS32 {
+        Elf32Ehdr::SIZE
+    } else {
+        Elf64Ehdr::SIZE
+    };
+    let mut hb = [0u8; 64];
+    let n = file.read_at(0, &mut hb[..hsize]).map_err(ElfError::Io)?;
+    if n < hsize {
+        return Err(ElfError::Io(Errno::EIO));
+    }
+    parse(file).map_err(|e| match e {
+        ElfError::Io(e) => ElfError::Io(e),
+        ElfError::NotElf => ElfError::BadInterp("not an ELF file"),
+        ElfError::WrongArch | ElfError::WrongAbi(_) => {
+            ElfError::BadInterp("ELF file for another architecture or ABI")
+        }
+        ElfError::NotExecutable => ElfError::BadInterp("neither ET_EXEC nor ET_DYN"),
+        _ => ElfError::BadInterp("bad program headers"),
+    })
+}
+
+/// Maps an image whose headers [`parse_for`] returned, ET_DYN ones at `base`;
+/// leaves the break alone.
+pub fn load_image(
+    mm: &mut AddressSpace,
+    frames: &mut FrameAllocator,
+    file: Arc<dyn Backing>,
+    (eh, phdrs): (Elf64Ehdr, Vec<Elf64Phdr>),
+    base: LoadBase,
+) -> Result<LoadedImage, ElfError> {
     let loads: Vec<&Elf64Phdr> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     if loads.is_empty() {
         return Err(ElfError::Malformed("no loadable segment"));
@@ -209,7 +291,7 @@ pub fn load_parsed(
         .min()
         .unwrap_or(0);
     let bias = if eh.e_type == ET_DYN {
-        arch::PIE_BASE.wrapping_sub(min_vaddr)
+        dyn_base(mm, &loads, min_vaddr, base)?.wrapping_sub(min_vaddr)
     } else {
         0
     };
@@ -269,8 +351,6 @@ pub fn load_parsed(
             })
         })
         .unwrap_or(0);
-    mm.brk_start = end;
-    mm.brk = end;
     Ok(LoadedImage {
         entry: eh.e_entry.wrapping_add(bias),
         phdr,
@@ -281,11 +361,56 @@ pub fn load_parsed(
     })
 }
 
+/// Largest segment alignment honoured (Linux honours any; beyond this a
+/// hostile p_align would only waste address space).
+const MAX_ALIGN: u64 = 1 << 30;
+
+/// The address an ET_DYN image's lowest page goes to: aligned to its largest
+/// power-of-two p_align, as Linux's maximum_alignment().
+fn dyn_base(
+    mm: &AddressSpace,
+    loads: &[&Elf64Phdr],
+    min_vaddr: u64,
+    base: LoadBase,
+) -> Result<u64, ElfError> {
+    let page = PAGE_SIZE as u64;
+    let align = loads
+        .iter()
+        .map(|p| p.p_align)
+        .filter(|a| a.is_power_of_two() && *a <= MAX_ALIGN)
+        .max()
+        .unwrap_or(page)
+        .max(page);
+    match base {
+        LoadBase::Program => Ok(arch::PIE_BASE.next_multiple_of(align)),
+        LoadBase::Interp => {
+            let mut top = 0u64;
+            for p in loads {
+                let end = p
+                    .p_vaddr
+                    .checked_add(p.p_memsz)
+                    .and_then(page_ceil)
+                    .ok_or(ElfError::Malformed("segment size overflow"))?;
+                top = top.max(end);
+            }
+            let span = top - min_vaddr;
+            if span > arch::MMAP_BASE {
+                return Err(ElfError::Malformed("segments span too much"));
+            }
+            let start = mm
+                .vmas
+                .find_free_top_down(
+                    span + (align - page),
+                    crate::mm::space::MMAP_MIN.max(mm.brk),
+                    arch::MMAP_BASE,
+                )
+                .ok_or(ElfError::Map(Errno::ENOMEM))?;
+            Ok(start.next_multiple_of(align))
+        }
+    }
+}
+
 /// Checks whether `file` is an ELF executable umbra can load, without mapping it.
 pub fn check(file: &dyn Backing) -> KResult<()> {
-    match parse(file) {
-        Ok((_, ph)) if ph.iter().any(|p| p.p_type == PT_INTERP) => Err(Errno::ENOEXEC),
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    parse(file).map(|_| ()).map_err(Errno::from)
 }

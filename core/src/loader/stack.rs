@@ -32,6 +32,8 @@ pub struct StackArgs<'a> {
     pub random: [u8; 16],
     /// Maximum stack size (RLIMIT_STACK).
     pub stack_limit: u64,
+    /// Where the interpreter was loaded (AT_BASE); 0 without one.
+    pub interp_base: u64,
 }
 
 /// Limit on the bytes of argv and envp strings together (as Linux's MAX_ARG_STRLEN
@@ -51,6 +53,8 @@ pub fn build_stack<H: HostMemory>(
         word: core::mem::size_of::<usize>(),
         platform: arch::PLATFORM,
         hwcap: arch::HWCAP,
+        hwcap2: arch::HWCAP2,
+        minsigstksz: arch::signal::MIN_SIGSTACK,
     };
     build_stack_as(mm, frames, host, img, a, &layout)
 }
@@ -65,6 +69,11 @@ pub struct StackLayout {
     pub platform: &'static str,
     /// AT_HWCAP.
     pub hwcap: u64,
+    /// AT_HWCAP2.
+    pub hwcap2: u64,
+    /// AT_MINSIGSTKSZ: the stack a signal frame needs; None where Linux
+    /// gives none (32-bit ARM).
+    pub minsigstksz: Option<u64>,
 }
 
 /// [`build_stack`] for the guest `l` describes.
@@ -126,12 +135,12 @@ pub fn build_stack_as<H: HostMemory>(
     let platform = put(mm, frames, host, l.platform.as_bytes(), true)?;
     let random = put(mm, frames, host, &a.random, false)?;
 
-    let auxv: [(u64, u64); 17] = [
+    let mut auxv: Vec<(u64, u64)> = alloc::vec![
         (AT_PHDR, img.phdr),
         (AT_PHENT, img.phent),
         (AT_PHNUM, img.phnum),
         (AT_PAGESZ, PAGE_SIZE as u64),
-        (AT_BASE, 0),
+        (AT_BASE, a.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, img.entry),
         (AT_UID, a.uid as u64),
@@ -141,10 +150,14 @@ pub fn build_stack_as<H: HostMemory>(
         (AT_SECURE, a.secure as u64),
         (AT_RANDOM, random),
         (AT_HWCAP, l.hwcap),
+        (AT_HWCAP2, l.hwcap2),
         (AT_CLKTCK, 100),
         (AT_PLATFORM, platform),
         (AT_EXECFN, execfn),
     ];
+    if let Some(m) = l.minsigstksz {
+        auxv.push((AT_MINSIGSTKSZ, m));
+    }
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + 1);
     sp = (sp - (l.word * words) as u64) & !15;
     let mut v: Vec<u64> = Vec::with_capacity(words);

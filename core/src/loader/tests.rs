@@ -315,14 +315,174 @@ fn segment_outside_user_space() {
     })));
 }
 
-#[test]
-fn pt_interp_is_dynamic() {
-    let r = load_edited(|b| put32(b, ph(2) + P_TYPE, PT_INTERP));
-    assert_eq!(r, Err(ElfError::Dynamic));
-    assert_eq!(Errno::from(ElfError::Dynamic), Errno::ENOEXEC);
+/// The tiny executable with its PT_GNU_STACK turned into a PT_INTERP naming
+/// `path` (bytes appended to the file, NUL included if the caller put one).
+fn with_interp(path: &[u8]) -> Vec<u8> {
     let mut b = tiny_elf(ET_EXEC);
+    let at = b.len() as u64;
+    b.extend_from_slice(path);
     put32(&mut b, ph(2) + P_TYPE, PT_INTERP);
-    assert_eq!(elf::check(&VecBacking(b)), Err(Errno::ENOEXEC));
+    put64(&mut b, ph(2) + P_OFFSET, at);
+    put64(&mut b, ph(2) + P_FILESZ, path.len() as u64);
+    b
+}
+
+fn interp_of(b: Vec<u8>) -> Result<Option<Vec<u8>>, ElfError> {
+    let file = VecBacking(b);
+    let (_, phdrs) = parse(&file)?;
+    elf::interp_path(&file, &phdrs)
+}
+
+#[test]
+fn pt_interp_path_is_read_and_checked() {
+    assert_eq!(interp_of(tiny_elf(ET_EXEC)), Ok(None));
+    assert_eq!(
+        interp_of(with_interp(b"/lib/ld.so\0")),
+        Ok(Some(b"/lib/ld.so".to_vec()))
+    );
+    // Linux opens the C string: whatever follows a NUL is ignored.
+    assert_eq!(
+        interp_of(with_interp(b"/a\0junk\0")),
+        Ok(Some(b"/a".to_vec()))
+    );
+    let bad = Err(ElfError::BadInterpPath);
+    assert_eq!(interp_of(with_interp(b"/lib/ld.so")), bad, "no NUL");
+    assert_eq!(interp_of(with_interp(b"\0")), bad, "shorter than 2");
+    assert_eq!(
+        interp_of(with_interp(&[b'a'; 5000])),
+        bad,
+        "longer than PATH_MAX"
+    );
+    let mut b = with_interp(b"/lib/ld.so\0");
+    put64(&mut b, ph(2) + P_OFFSET, 1 << 40);
+    assert_eq!(interp_of(b), Err(ElfError::Io(Errno::EIO)), "past the end");
+    assert_eq!(Errno::from(ElfError::BadInterpPath), Errno::ENOEXEC);
+    assert_eq!(Errno::from(ElfError::BadInterp("x")), Errno::ELIBBAD);
+    // The program itself still loads: its interpreter is the kernel's business.
+    assert!(env().load(with_interp(b"/lib/ld.so\0")).is_ok());
+}
+
+/// Bad interpreters, as Linux's binfmt_elf sorts them: EIO for a file shorter
+/// than an ELF header, ELIBBAD for everything else wrong with the headers.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn bad_interpreters_are_eio_or_elibbad() {
+    let pi = |b: Vec<u8>| {
+        elf::parse_interp(&VecBacking(b))
+            .map(|_| ())
+            .map_err(Errno::from)
+    };
+    assert_eq!(pi(tiny_elf(ET_DYN)), Ok(()));
+    assert_eq!(pi(tiny_elf(ET_EXEC)), Ok(()));
+    // Its own PT_INTERP is ignored (klibc's library names itself).
+    assert_eq!(pi(with_interp(b"/lib/klibc.so\0")), Ok(()));
+    assert_eq!(pi(b"#!/bin/sh\n".to_vec()), Err(Errno::EIO));
+    assert_eq!(pi(Vec::new()), Err(Errno::EIO));
+    assert_eq!(pi(vec![b'x'; 200]), Err(Errno::ELIBBAD));
+    let edit = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = tiny_elf(ET_DYN);
+        f(&mut b);
+        pi(b)
+    };
+    assert_eq!(
+        edit(&|b| put16(b, E_MACHINE, 2 /* EM_SPARC */)),
+        Err(Errno::ELIBBAD)
+    );
+    assert_eq!(edit(&|b| b[4] = ELFCLASS32), Err(Errno::ELIBBAD));
+    assert_eq!(edit(&|b| put16(b, E_PHENTSIZE, 7)), Err(Errno::ELIBBAD));
+    assert_eq!(edit(&|b| put16(b, E_PHNUM, 0)), Err(Errno::ELIBBAD));
+    assert_eq!(edit(&|b| put64(b, E_PHOFF, 1 << 40)), Err(Errno::ELIBBAD));
+    assert_eq!(
+        edit(&|b| put16(b, E_TYPE, 1 /* ET_REL */)),
+        Err(Errno::ELIBBAD)
+    );
+}
+
+fn load_interp(e: &mut Env, b: Vec<u8>) -> Result<LoadedImage, ElfError> {
+    let file: Arc<dyn Backing> = Arc::new(VecBacking(b));
+    let parsed = parse(&*file)?;
+    elf::load_image(
+        &mut e.mm,
+        &mut e.frames,
+        file,
+        parsed,
+        elf::LoadBase::Interp,
+    )
+}
+
+#[test]
+fn interpreter_goes_below_the_mmap_base() {
+    let mut e = env();
+    let prog = e.load(tiny_elf(ET_DYN)).unwrap();
+    let brk = (e.mm.brk_start, e.mm.brk);
+    let i = load_interp(&mut e, tiny_elf(ET_DYN)).unwrap();
+    assert_eq!(
+        (e.mm.brk_start, e.mm.brk),
+        brk,
+        "the break stays the program's"
+    );
+    assert_eq!(i.bias % PAGE, 0);
+    assert!(i.bias > prog.end && i.end <= arch::MMAP_BASE);
+    assert_eq!(
+        i.end,
+        arch::MMAP_BASE,
+        "the highest free gap, as Linux's mmap"
+    );
+    assert_eq!(i.entry, i.bias + tiny::CODE_OFF);
+    assert_eq!(e.read(i.entry, 4).unwrap(), tiny::CODE);
+    assert_eq!(e.read(prog.entry, 4).unwrap(), tiny::CODE);
+    // A second one (ld.so loading a library is mmap's job, but the kernel's
+    // placement must not clobber what is there either) goes below.
+    let j = load_interp(&mut e, tiny_elf(ET_DYN)).unwrap();
+    assert!(j.end <= i.bias);
+    // An ET_EXEC interpreter goes where its addresses say.
+    let mut e = env();
+    let x = load_interp(&mut e, tiny_elf(ET_EXEC)).unwrap();
+    assert_eq!(x.bias, 0);
+}
+
+#[test]
+fn interpreter_alignment_is_honoured() {
+    let mut e = env();
+    e.load(tiny_elf(ET_EXEC)).unwrap();
+    let mut b = tiny_elf(ET_DYN);
+    for i in 1..3 {
+        put64(&mut b, ph(i) + 48, 0x10000);
+    }
+    let i = load_interp(&mut e, b.clone()).unwrap();
+    assert_eq!(i.bias % 0x10000, 0);
+    // A p_align that is no power of two, or absurd, falls back to pages.
+    put64(&mut b, ph(1) + 48, 0x3000);
+    put64(&mut b, ph(2) + 48, 1 << 50);
+    let j = load_interp(&mut e, b).unwrap();
+    assert_eq!(j.bias % PAGE, 0);
+}
+
+#[test]
+fn random_interpreter_mutations_never_panic() {
+    let mut rng = Rng(0x51ed_270b_2718_2818);
+    for round in 0..1000 {
+        let mut b = tiny_elf(ET_DYN);
+        let hdr_end = ph(4) as u64;
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(hdr_end) as usize;
+            b[at] = rng.next() as u8;
+        }
+        let mut e = env();
+        e.load(tiny_elf(ET_EXEC)).unwrap();
+        if arch::ELF_CLASS == ELFCLASS64 {
+            let _ = elf::parse_interp(&VecBacking(b.clone()));
+        }
+        let _ = interp_of(b.clone());
+        let _ = load_interp(&mut e, b);
+        let Env {
+            mut host,
+            mut frames,
+            mm,
+        } = e;
+        mm.destroy(&mut frames, &mut host);
+        assert_eq!(frames.used(), 0, "round {round} leaked frames");
+    }
 }
 
 #[test]
@@ -432,6 +592,7 @@ fn args<'a>(argv: &'a [Vec<u8>], envp: &'a [Vec<u8>], execfn: &'a [u8]) -> Stack
         secure: true,
         random: *b"0123456789abcdef",
         stack_limit: 8 << 20,
+        interp_base: 0x7f00_dead_0000,
     }
 }
 
@@ -500,6 +661,9 @@ fn stack_layout_decodes() {
     assert_eq!((aux(AT_UID), aux(AT_EUID)), (1000, 1001));
     assert_eq!((aux(AT_GID), aux(AT_EGID)), (100, 101));
     assert_eq!(aux(AT_SECURE), 1);
+    assert_eq!(aux(AT_BASE), 0x7f00_dead_0000);
+    assert_eq!(aux(AT_HWCAP2), arch::HWCAP2);
+    assert_eq!(aux(AT_MINSIGSTKSZ), arch::signal::MIN_SIGSTACK.unwrap());
     let random = aux(AT_RANDOM);
     assert_eq!(e.read(random, 16).unwrap(), b"0123456789abcdef");
     assert_eq!(e.cstr(aux(AT_EXECFN)), b"/bin/prog");
@@ -679,12 +843,14 @@ fn stack_with_4_byte_words() {
         word: 4,
         platform: "v7l",
         hwcap: 0xe0d6,
+        hwcap2: 0,
+        minsigstksz: None,
     };
     let a = args(&argv, &envp, b"/bin/busybox");
     let sp = build_stack_as(&mut e.mm, &mut e.frames, &mut e.host, &img, &a, &l).unwrap();
     assert_eq!(sp % 8, 0);
     let words: Vec<u32> = e
-        .read(sp, 4 * 40)
+        .read(sp, ((0xbd00_0000 - sp) as usize).min(4 * 64))
         .unwrap()
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
@@ -704,6 +870,11 @@ fn stack_with_4_byte_words() {
     assert_eq!(aux(AT_PHENT), 32);
     assert_eq!(aux(AT_PHDR), tiny::EXEC_BASE + 52);
     assert_eq!(aux(AT_HWCAP), 0xe0d6);
+    assert_eq!(aux(AT_HWCAP2), 0);
+    assert!(
+        auxv.iter().all(|(k, _)| *k != AT_MINSIGSTKSZ),
+        "none on 32-bit ARM"
+    );
     assert_eq!(e.cstr(aux(AT_PLATFORM)), b"v7l");
     assert_eq!(e.read(aux(AT_RANDOM), 16).unwrap(), b"0123456789abcdef");
     assert_eq!(e.cstr(aux(AT_EXECFN)), b"/bin/busybox");

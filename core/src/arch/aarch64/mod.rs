@@ -14,6 +14,8 @@ pub const UTS_MACHINE: &str = "aarch64";
 pub const PLATFORM: &str = "aarch64";
 /// AT_HWCAP: FP and ASIMD.
 pub const HWCAP: u64 = 0x3;
+/// AT_HWCAP2: none of the optional features is promised.
+pub const HWCAP2: u64 = 0;
 /// Length of the `svc #0` instruction, for restarts.
 pub const SYSCALL_INSN_LEN: u64 = 4;
 

@@ -37,6 +37,10 @@ const MC: usize = UC + 176;
 const RESERVED: usize = MC + 288;
 /// The whole rt_sigframe.
 const FRAME_SIZE: usize = RESERVED + 4096;
+/// AT_MINSIGSTKSZ: the smallest alternate stack sigaltstack accepts (arm64's
+/// MINSIGSTKSZ, 5120), which a whole frame with its record fits.
+pub const MIN_SIGSTACK: Option<u64> = Some(5120);
+const _: () = assert!(FRAME_SIZE as u64 + 32 <= 5120);
 /// The PSTATE bits user code may change: N, Z, C, V.
 const NZCV: u64 = 0xf000_0000;
 

@@ -20,6 +20,8 @@ pub const PLATFORM: &str = "v7l";
 /// baseline (armv7 with VFPv3-D16): a C library picks no NEON routine a host
 /// without NEON would fault on.
 pub const HWCAP: u64 = 0x0000_e0d6;
+/// AT_HWCAP2: none of the crypto extensions is promised.
+pub const HWCAP2: u64 = 0;
 /// Length of the `svc #0` instruction in ARM state, for restarts; Thumb's is 2
 /// (see [`UserRegs::restart_syscall`]).
 pub const SYSCALL_INSN_LEN: u64 = 4;

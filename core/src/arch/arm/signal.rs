@@ -50,6 +50,8 @@ pub const SIGINFO_SIZE: usize = 128;
 pub const SIGFRAME_SIZE: usize = UCONTEXT_SIZE + 16;
 /// struct rt_sigframe: the siginfo and a struct sigframe.
 pub const RT_SIGFRAME_SIZE: usize = SIGINFO_SIZE + SIGFRAME_SIZE;
+/// AT_MINSIGSTKSZ: 32-bit ARM Linux gives none.
+pub const MIN_SIGSTACK: Option<u64> = None;
 /// uc_stack in the ucontext.
 const UC_STACK: usize = 8;
 /// uc_mcontext (struct sigcontext) in the ucontext.

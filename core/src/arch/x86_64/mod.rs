@@ -14,6 +14,8 @@ pub const UTS_MACHINE: &str = "x86_64";
 pub const PLATFORM: &str = "x86_64";
 /// AT_HWCAP: CPUID(1).EDX as Linux reports it; a conservative SSE2-level set.
 pub const HWCAP: u64 = 0x078b_fbff;
+/// AT_HWCAP2: none of FSGSBASE and RING3MWAIT is promised.
+pub const HWCAP2: u64 = 0;
 /// Length of the syscall instruction, for restarts.
 pub const SYSCALL_INSN_LEN: u64 = 2;
 

@@ -22,6 +22,10 @@ pub const FPSTATE_SIZE: usize = 512;
 pub const NEEDS_SA_RESTORER: bool = true;
 const UCONTEXT_SIZE: u64 = 304;
 const FRAME_SIZE: u64 = 8 + UCONTEXT_SIZE + 128;
+/// AT_MINSIGSTKSZ: the smallest alternate stack sigaltstack accepts (the
+/// MINSIGSTKSZ of the ABI, 2048), which a whole frame fits with room to spare.
+pub const MIN_SIGSTACK: Option<u64> = Some(2048);
+const _: () = assert!(FPSTATE_SIZE as u64 + 64 + FRAME_SIZE + 32 <= 2048);
 /// The red zone below rsp that a signal frame must not touch.
 const REDZONE: u64 = 128;
 /// uc_flags: UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS.
