@@ -161,6 +161,11 @@ fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
         "--profile",
         profile,
     ]);
+    if profile == "rom" {
+        if let Some((var, flags)) = crate::rom::rom_rustflags(a.target) {
+            c.env(var, flags);
+        }
+    }
     println!("$ {}", show(&c));
     let out = c
         .stdout(Stdio::inherit())
@@ -191,7 +196,15 @@ fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
     let dir = if profile == "dev" { "debug" } else { profile };
     let umbra = target_dir().join(a.target).join(dir).join("umbra");
     if umbra.is_file() {
-        println!("built {}", umbra.display());
+        let len = std::fs::metadata(&umbra).map_or(0, |m| m.len());
+        println!("built {} ({len} bytes)", umbra.display());
+        // The ROM budget holds on the 64-bit hosts (issue 11).
+        if profile == "rom" && a.rust == "aarch64" && len > crate::rom::ROM_BUDGET {
+            return Err(format!(
+                "the rom build is {len} bytes, over the {} byte budget",
+                crate::rom::ROM_BUDGET
+            ));
+        }
         Ok(umbra)
     } else {
         Err(format!("no umbra binary at {}", umbra.display()))

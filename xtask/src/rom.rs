@@ -13,6 +13,9 @@ use crate::{cargo, run, target_dir, Result};
 
 pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 
+/// The most the `rom` build may take on the x86_64 and aarch64 hosts, bytes.
+pub const ROM_BUDGET: u64 = 1 << 20;
+
 fn parse_target(args: &[String]) -> Result<String> {
     match args {
         [] => Ok(DEFAULT_TARGET.to_string()),
@@ -23,18 +26,63 @@ fn parse_target(args: &[String]) -> Result<String> {
     }
 }
 
-/// `cargo xtask rom [--target TRIPLE]`: builds and prints the size.
-pub fn rom(args: &[String]) -> Result<PathBuf> {
-    let target = parse_target(args)?;
-    run(cargo().args([
+/// Link flags of the `rom` build for `target`, as the
+/// `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` setting that carries them (a profile
+/// cannot set rustflags on stable Rust), or None where it has none.
+///
+/// On the musl hosts (x86_64 with GNU ld, aarch64 with rust-lld):
+/// - no unwind tables: the build aborts on panic, so they would only serve a
+///   backtrace (linker/rom-no-unwind.ld drops what std brings along);
+/// - relative relocations packed (DT_RELR, read by musl's static-PIE start-up
+///   since musl 1.2.4): the x86_64 binary stays position-independent, so
+///   umbra keeps its ASLR, without 24 bytes of relocation per pointer.
+///
+/// The armv7 host (static glibc) unwinds with .ARM.exidx, which glibc's own
+/// code uses, and keeps the defaults.
+pub fn rom_rustflags(target: &str) -> Option<(String, String)> {
+    if !target.ends_with("-linux-musl") {
+        return None;
+    }
+    let script = crate::root().join("linker/rom-no-unwind.ld");
+    let script = script.display();
+    let link = if target.starts_with("aarch64") {
+        // rust-lld takes the flags directly.
+        format!("-C link-arg=-T{script} -C link-arg=-zpack-relative-relocs")
+    } else {
+        format!("-C link-arg=-Wl,-T,{script} -C link-arg=-Wl,-z,pack-relative-relocs")
+    };
+    let var = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        target.to_uppercase().replace('-', "_")
+    );
+    Some((var, format!("-C force-unwind-tables=no {link}")))
+}
+
+/// A `cargo build` of umbra with the `rom` profile for `target`, with its
+/// link flags.
+pub fn rom_build(target: &str) -> std::process::Command {
+    let mut c = cargo();
+    c.args([
         "build",
         "-p",
         "umbra-shim",
+        "--bin",
+        "umbra",
         "--profile",
         "rom",
         "--target",
-        &target,
-    ]))?;
+        target,
+    ]);
+    if let Some((var, flags)) = rom_rustflags(target) {
+        c.env(var, flags);
+    }
+    c
+}
+
+/// `cargo xtask rom [--target TRIPLE]`: builds and prints the size.
+pub fn rom(args: &[String]) -> Result<PathBuf> {
+    let target = parse_target(args)?;
+    run(&mut rom_build(&target))?;
     let bin = target_dir().join(&target).join("rom/umbra");
     let len = std::fs::metadata(&bin)
         .map_err(|e| format!("{}: {e}", bin.display()))?

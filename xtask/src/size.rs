@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::procs;
 use crate::rom::{self, Elf, SymKind};
-use crate::{cargo, target_dir, which, Result};
+use crate::{target_dir, which, Result};
 
 const PAPER_KERNEL_KB: f64 = 1358.0;
 const PAPER_MIN_MEM_MB: f64 = 3.0;
@@ -226,16 +226,7 @@ fn mem_str(kib: u64) -> String {
 /// The rom profile, unstripped, in its own target directory.
 fn build_unstripped(target: &str, dir: &Path) -> Result<PathBuf> {
     crate::run(
-        cargo()
-            .args([
-                "build",
-                "-p",
-                "umbra-shim",
-                "--profile",
-                "rom",
-                "--target",
-                target,
-            ])
+        rom::rom_build(target)
             .env("CARGO_PROFILE_ROM_STRIP", "false")
             .env("CARGO_TARGET_DIR", dir),
     )?;
@@ -278,18 +269,7 @@ impl RomSizes {
 /// Builds the rom profile for `target`; its sizes, or the first error.
 fn try_build(target: &str) -> std::result::Result<RomSizes, String> {
     println!("$ cargo build -p umbra-shim --profile rom --target {target}");
-    let out = cargo()
-        .args([
-            "build",
-            "-p",
-            "umbra-shim",
-            "--profile",
-            "rom",
-            "--target",
-            target,
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = rom::rom_build(target).output().map_err(|e| e.to_string())?;
     if out.status.success() {
         let bin = target_dir().join(target).join("rom/umbra");
         let b = std::fs::read(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
