@@ -54,6 +54,8 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "mm_shared",
     "mm_limits",
     "fileio",
+    "filemap",
+    "filemap_share",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

@@ -315,6 +315,8 @@ pub struct MountLine {
 pub struct SysSummary {
     pub mem_total_kb: u64,
     pub mem_free_kb: u64,
+    /// Memory held by the page cache of mapped files.
+    pub cached_kb: u64,
     pub uptime_ns: u64,
     /// Wall-clock time of boot, seconds since the epoch.
     pub btime: u64,
@@ -1144,23 +1146,24 @@ fn global_text(g: Global, sys: &SysSummary, nprocs: usize) -> String {
     }
 }
 
-/// /proc/meminfo: the guest's memory is the frame allocator's; nothing is
-/// cached, buffered or swapped.
+/// /proc/meminfo: the guest's memory is the frame allocator's; Cached is the
+/// page cache of mapped files; nothing is buffered or swapped.
 pub fn meminfo_text(sys: &SysSummary) -> String {
     let mut s = String::new();
     let used = sys.mem_total_kb.saturating_sub(sys.mem_free_kb);
+    let anon = used.saturating_sub(sys.cached_kb);
     let lines: [(&str, u64); 22] = [
         ("MemTotal", sys.mem_total_kb),
         ("MemFree", sys.mem_free_kb),
         ("MemAvailable", sys.mem_free_kb),
         ("Buffers", 0),
-        ("Cached", 0),
+        ("Cached", sys.cached_kb),
         ("SwapCached", 0),
         ("Active", used),
         ("Inactive", 0),
-        ("Active(anon)", used),
+        ("Active(anon)", anon),
         ("Inactive(anon)", 0),
-        ("Active(file)", 0),
+        ("Active(file)", sys.cached_kb),
         ("Inactive(file)", 0),
         ("Unevictable", 0),
         ("Mlocked", 0),
@@ -1168,7 +1171,7 @@ pub fn meminfo_text(sys: &SysSummary) -> String {
         ("SwapFree", 0),
         ("Dirty", 0),
         ("Writeback", 0),
-        ("AnonPages", used),
+        ("AnonPages", anon),
         ("Mapped", 0),
         ("Shmem", 0),
         ("SReclaimable", 0),

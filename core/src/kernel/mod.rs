@@ -341,6 +341,23 @@ impl<H: Host> Kernel<H> {
         Ok(pid)
     }
 
+    /// Writes back the dirty pages of page caches whose last mapping went
+    /// (see [`crate::mm::pagecache`]).
+    pub(crate) fn drain_writeback(&mut self) {
+        if self.frames.writeback_pending() {
+            let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+            self.frames.drain_writeback(&self.host, now);
+        }
+    }
+
+    /// A program file (or interpreter) as the ELF loader maps it: through
+    /// the page cache, so every process running it maps the same frames of
+    /// its text.
+    fn exec_backing(&mut self, inode: Arc<dyn crate::fs::Inode>) -> Arc<dyn Backing> {
+        let cache = self.frames.file_cache(Arc::new(loader::InodeFile(inode)));
+        crate::mm::MappedFile::new(cache, crate::mm::PastEof::Zeroes)
+    }
+
     /// Builds a new address space with the program at `node` loaded (and its
     /// PT_INTERP interpreter, looked up as `at` says) and its stack set up;
     /// returns it with the initial registers.
@@ -361,12 +378,12 @@ impl<H: Host> Kernel<H> {
         if meta.mode & 0o111 == 0 {
             return Err(ExecError::Errno(Errno::EACCES));
         }
-        let file: Arc<dyn Backing> = Arc::new(loader::InodeBacking(inode));
+        let file = self.exec_backing(inode);
         let parsed = loader::elf::parse(&*file).map_err(ExecError::Elf)?;
         let interp = match loader::elf::interp_path(&*file, &parsed.1).map_err(ExecError::Elf)? {
             Some(path) => {
                 let node = self.open_exec(at, &path).map_err(ExecError::Errno)?;
-                let ifile: Arc<dyn Backing> = Arc::new(loader::InodeBacking(node.inode().clone()));
+                let ifile = self.exec_backing(node.inode().clone());
                 let iparsed = loader::elf::parse_interp(&*ifile).map_err(ExecError::Elf)?;
                 Some((ifile, iparsed))
             }
@@ -425,6 +442,7 @@ impl<H: Host> Kernel<H> {
     /// Runs the guest until pid 1 exits; returns its exit status.
     pub fn run(&mut self) -> ExitStatus {
         loop {
+            self.drain_writeback();
             if let Some(st) = self.init_status {
                 self.shutdown();
                 return st;

@@ -594,5 +594,6 @@ impl<H: Host> Kernel<H> {
             }
         }
         self.zombies.clear();
+        self.drain_writeback();
     }
 }

@@ -273,6 +273,7 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
         SysSummary {
             mem_total_kb: self.frames.total() as u64 * 4,
             mem_free_kb: self.frames.free_count() as u64 * 4,
+            cached_kb: self.frames.cached_pages() as u64 * 4,
             uptime_ns,
             btime: now_real.saturating_sub(uptime_ns) / 1_000_000_000,
             forks: u64::from(last_pid),
@@ -403,7 +404,10 @@ impl<H: Host> KernelIo<'_, H> {
                             VmaName::Heap => String::from("[heap]"),
                             VmaName::Stack => String::from("[stack]"),
                             VmaName::None if exe => String::from_utf8_lossy(&p.exe).into_owned(),
-                            VmaName::None if v.kind.is_shared() => {
+                            VmaName::None
+                                if matches!(&v.kind, VmaKind::Shared { obj, .. }
+                                    if obj.file().is_none()) =>
+                            {
                                 String::from("/dev/zero (deleted)")
                             }
                             VmaName::None => String::new(),

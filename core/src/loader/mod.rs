@@ -22,5 +22,38 @@ impl crate::mm::Backing for InodeBacking {
     }
 }
 
+/// An inode as the page cache's file: read, size, write-back and identity
+/// (the inode object, unique per file while it lives: ext2 keeps one per
+/// inode number, tmpfs one per node).
+pub struct InodeFile(pub alloc::sync::Arc<dyn crate::fs::Inode>);
+
+/// The page cache's key for `inode`.
+pub fn inode_key(inode: &alloc::sync::Arc<dyn crate::fs::Inode>) -> usize {
+    alloc::sync::Arc::as_ptr(inode) as *const () as usize
+}
+
+impl crate::mm::Backing for InodeFile {
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> crate::KResult<usize> {
+        crate::mm::Backing::read_at(&InodeBacking(self.0.clone()), off, buf)
+    }
+    fn size(&self) -> Option<u64> {
+        self.0.metadata().ok().map(|m| m.size)
+    }
+    fn write_at(
+        &self,
+        off: u64,
+        buf: &[u8],
+        now: umbra_abi::structs::Timespec,
+    ) -> crate::KResult<usize> {
+        self.0.write_at(off, buf, now)
+    }
+    fn sync(&self) -> crate::KResult<()> {
+        self.0.fsync()
+    }
+    fn key(&self) -> Option<usize> {
+        Some(inode_key(&self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,8 @@ pub struct FrameAllocator {
     free: Vec<u32>,
     refs: Vec<u16>,
     orphans: Orphans,
+    /// The page cache's registry and write-back queue.
+    cache: Arc<super::pagecache::CacheHub>,
 }
 
 impl FrameAllocator {
@@ -54,6 +56,7 @@ impl FrameAllocator {
             free: Vec::new(),
             refs: Vec::new(),
             orphans: Orphans::default(),
+            cache: Arc::default(),
         }
     }
 
@@ -72,6 +75,11 @@ impl FrameAllocator {
         self.orphans.clone()
     }
 
+    /// The page cache's shared state.
+    pub(super) fn cache_hub(&self) -> &Arc<super::pagecache::CacheHub> {
+        &self.cache
+    }
+
     /// Drops the references of dropped shared objects.
     pub fn reap(&mut self) {
         let orphans = core::mem::take(&mut *self.orphans.lock());
@@ -80,9 +88,13 @@ impl FrameAllocator {
         }
     }
 
-    /// Allocates one frame with a reference count of 1.
+    /// Allocates one frame with a reference count of 1. When none is left,
+    /// clean page-cache pages that nothing maps are dropped first.
     pub fn alloc(&mut self) -> Option<(Frame, FrameState)> {
         self.reap();
+        if self.free.is_empty() && self.next_fresh >= self.total {
+            self.reclaim_cache();
+        }
         let (f, state) = if let Some(f) = self.free.pop() {
             (f, FrameState::Dirty)
         } else if self.next_fresh < self.total {

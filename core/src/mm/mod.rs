@@ -7,12 +7,14 @@
 //! are flushed just before the guest runs, as UML's `tlb.c` does.
 
 pub mod frame;
+pub mod pagecache;
 pub mod shared;
 pub mod space;
 pub mod user;
 pub mod vma;
 
 pub use frame::{Frame, FrameAllocator};
+pub use pagecache::{FileCache, MappedFile, PastEof};
 pub use shared::SharedMem;
 pub use space::{AddressSpace, FaultOutcome, Placement};
 pub use user::{UserAccess, UserInPtr, UserOutPtr};

@@ -8,8 +8,14 @@
 //! object goes, the object is dropped and its references are handed to the
 //! frame allocator's orphan list ([`FrameAllocator::reap`] puts them), so the
 //! frames are freed once no page table maps them either.
+//!
+//! A MAP_SHARED mapping of a file is an object too ([`SharedMem::for_file`]):
+//! its pages are the file's page-cache frames (see [`super::pagecache`]), its
+//! size is the file's size now, and a write to a clean page is caught (the
+//! page is mapped read-only until then) to mark it dirty for write-back.
 
 use super::frame::{Frame, FrameAllocator, FrameState, Orphans};
+use super::pagecache::FileCache;
 use crate::config::PAGE_SIZE;
 use crate::host::HostMemory;
 use alloc::collections::BTreeMap;
@@ -22,6 +28,8 @@ pub struct SharedMem {
     /// Size in bytes when created (what a mapping of the whole object covers).
     size: u64,
     orphans: Orphans,
+    /// A shared file mapping's file: the pages are its cache's.
+    file: Option<Arc<FileCache>>,
 }
 
 impl SharedMem {
@@ -31,17 +39,39 @@ impl SharedMem {
             pages: Mutex::new(BTreeMap::new()),
             size,
             orphans: frames.orphans(),
+            file: None,
         })
     }
 
-    /// Size in bytes given at creation.
+    /// The object of a MAP_SHARED mapping of the file `cache` caches.
+    pub fn for_file(frames: &FrameAllocator, cache: Arc<FileCache>) -> Arc<SharedMem> {
+        Arc::new(SharedMem {
+            pages: Mutex::new(BTreeMap::new()),
+            size: 0,
+            orphans: frames.orphans(),
+            file: Some(cache),
+        })
+    }
+
+    /// Size in bytes given at creation; for a file, the file's size now.
     pub fn size(&self) -> u64 {
-        self.size
+        match &self.file {
+            Some(c) => c.file_size(),
+            None => self.size,
+        }
+    }
+
+    /// The file whose pages these are, for a shared file mapping.
+    pub fn file(&self) -> Option<&Arc<FileCache>> {
+        self.file.as_ref()
     }
 
     /// Pages that have frames.
     pub fn resident_pages(&self) -> usize {
-        self.pages.lock().len()
+        match &self.file {
+            Some(c) => c.resident_pages(),
+            None => self.pages.lock().len(),
+        }
     }
 
     /// The frame of page `pgoff`, allocated and zeroed at first use. The
@@ -52,6 +82,9 @@ impl SharedMem {
         host: &mut H,
         pgoff: u64,
     ) -> Option<Frame> {
+        if let Some(c) = &self.file {
+            return c.frame(frames, host, pgoff);
+        }
         let mut pages = self.pages.lock();
         if let Some(f) = pages.get(&pgoff) {
             return Some(*f);

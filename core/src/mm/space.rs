@@ -7,6 +7,7 @@
 //! neighbours too (fault-around), so sequential access costs few host round trips.
 
 use super::frame::{Frame, FrameAllocator, FrameState};
+use super::pagecache::FileCache;
 use super::vma::{Vma, VmaKind, VmaName, VmaSet};
 use super::{page_ceil, page_floor};
 use crate::arch;
@@ -14,6 +15,7 @@ use crate::config::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::KResult;
 use crate::host::{HostError, HostMemory, MapOp, MmId};
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use umbra_abi::flags::Prot;
 use umbra_abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
@@ -74,6 +76,35 @@ fn beyond_eof(vma: &Vma, vpn: u64) -> bool {
     };
     let off = offset.wrapping_add((vpn << PAGE_SHIFT).wrapping_sub(vma.start));
     page_ceil(size).is_some_and(|end| off >= end)
+}
+
+/// The page cache holding the page at `va` of `v` and its page offset in
+/// the file, for a file mapping whose pages come from a cache.
+fn file_page(v: &Vma, va: u64) -> Option<(&Arc<FileCache>, u64)> {
+    let (cache, offset) = match &v.kind {
+        VmaKind::File {
+            backing,
+            offset,
+            file_end,
+        } if va.saturating_add(PAGE) <= *file_end => (backing.cache()?, offset),
+        VmaKind::Shared { obj, offset } => (obj.file()?, offset),
+        _ => return None,
+    };
+    Some((cache, offset.wrapping_add(va - v.start) >> PAGE_SHIFT))
+}
+
+/// The file offset at `v.start` when `v` is an mmap(2) of the file `cache`
+/// caches (not an ELF segment, whose pages past the file are its bss).
+fn maps_file(v: &Vma, cache: &FileCache) -> Option<u64> {
+    let (c, offset) = match &v.kind {
+        VmaKind::File {
+            backing, offset, ..
+        } if backing.size().is_some() => (backing.cache()?, offset),
+        VmaKind::File { .. } => return None,
+        VmaKind::Shared { obj, offset } => (obj.file()?, offset),
+        VmaKind::Anon => return None,
+    };
+    core::ptr::eq(Arc::as_ptr(c), cache).then_some(*offset)
 }
 
 /// Kind of kernel access to user memory.
@@ -210,19 +241,46 @@ impl AddressSpace {
         let va = vpn << PAGE_SHIFT;
         if let VmaKind::Shared { obj, offset } = &vma.kind {
             // The object's frame, shared by every mapping of it; the page
-            // table holds a reference of its own.
+            // table holds a reference of its own. A clean file page is
+            // mapped read-only, so the first write is seen (and marks it
+            // dirty, in `break_cow`).
             let pgoff = offset.wrapping_add(va - vma.start) >> PAGE_SHIFT;
             let frame = obj.frame(frames, host, pgoff)?;
             frames.get(frame);
+            let cow = obj.file().is_some_and(|c| !c.is_dirty(pgoff));
             self.pt.insert(
                 vpn,
                 Pte {
                     frame,
-                    cow: false,
+                    cow,
                     in_host: false,
                 },
             );
             return Some(frame);
+        }
+        if let VmaKind::File {
+            backing,
+            offset,
+            file_end,
+        } = &vma.kind
+        {
+            if let Some(cache) = backing.cache() {
+                if va.saturating_add(PAGE) <= *file_end {
+                    // The page cache's frame, copied on write.
+                    let pgoff = offset.wrapping_add(va - vma.start) >> PAGE_SHIFT;
+                    let frame = cache.frame(frames, host, pgoff)?;
+                    frames.get(frame);
+                    self.pt.insert(
+                        vpn,
+                        Pte {
+                            frame,
+                            cow: true,
+                            in_host: false,
+                        },
+                    );
+                    return Some(frame);
+                }
+            }
         }
         let (frame, state) = frames.alloc()?;
         let base = frame.phys() as usize;
@@ -335,7 +393,12 @@ impl AddressSpace {
     ) {
         let first = (vpn & !(FAULT_AROUND - 1)).max(vma.start >> PAGE_SHIFT);
         let end = (first + FAULT_AROUND).min(vma.end >> PAGE_SHIFT);
-        let fill = sequential || matches!(vma.kind, VmaKind::File { .. });
+        let fill = sequential
+            || match &vma.kind {
+                VmaKind::File { .. } => true,
+                VmaKind::Shared { obj, .. } => obj.file().is_some(),
+                VmaKind::Anon => false,
+            };
         let fill_from = if sequential { vpn + 1 } else { first };
         for p in first..end {
             if p == vpn {
@@ -367,7 +430,9 @@ impl AddressSpace {
     /// again: clears its COW mark and, if the host maps it, restores write
     /// access there now, saving the write fault the guest would take.
     fn reclaim_sole(&mut self, frames: &FrameAllocator, vma: &Vma, vpn: u64) {
-        if !vma.prot.contains(Prot::WRITE) {
+        // A shared file page is read-only until written for its dirty mark,
+        // not for copy-on-write.
+        if !vma.prot.contains(Prot::WRITE) || vma.is_shared() {
             return;
         }
         let Some(pte) = self.pt.get_mut(&vpn) else {
@@ -449,7 +514,17 @@ impl AddressSpace {
     ) -> Option<()> {
         let pte = *self.pt.get(&vpn)?;
         let mut frame = pte.frame;
-        if frames.refcount(pte.frame) > 1 {
+        let va = vpn << PAGE_SHIFT;
+        let shared_file = self.vmas.find(va).and_then(|v| match &v.kind {
+            VmaKind::Shared { obj, offset } => obj
+                .file()
+                .map(|c| (c.clone(), offset.wrapping_add(va - v.start) >> PAGE_SHIFT)),
+            _ => None,
+        });
+        if let Some((cache, pgoff)) = shared_file {
+            // A write to a shared file page: it is dirty now, and writable.
+            cache.mark_dirty(pgoff);
+        } else if frames.refcount(pte.frame) > 1 {
             let (new, _) = frames.alloc()?;
             let (src, dst) = (pte.frame.phys() as usize, new.phys() as usize);
             host.physmem_mut().copy_within(src..src + PAGE_SIZE, dst);
@@ -1146,8 +1221,70 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         Ok((start >> PAGE_SHIFT..end >> PAGE_SHIFT)
-            .map(|vpn| u8::from(self.pt.contains_key(&vpn)))
+            .map(|vpn| {
+                // A file page counts when the page cache holds it, as
+                // Linux's mincore reports the page cache for file mappings.
+                let cached = || {
+                    let va = vpn << PAGE_SHIFT;
+                    self.vmas
+                        .find(va)
+                        .and_then(|v| file_page(v, va))
+                        .is_some_and(|(c, pgoff)| c.is_resident(pgoff))
+                };
+                u8::from(self.pt.contains_key(&vpn) || cached())
+            })
             .collect())
+    }
+
+    /// The shared file mappings in `[start, end)`: each file's cache with
+    /// the page offsets the range covers, `[first, end)`.
+    pub fn shared_files(&self, start: u64, end: u64) -> Vec<(Arc<FileCache>, u64, u64)> {
+        let mut out = Vec::new();
+        for v in self.vmas.iter() {
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            if s >= e {
+                continue;
+            }
+            if let VmaKind::Shared { obj, offset } = &v.kind {
+                if let Some(c) = obj.file() {
+                    let first = offset.wrapping_add(s - v.start) >> PAGE_SHIFT;
+                    let last = offset.wrapping_add(e - v.start).div_ceil(PAGE);
+                    out.push((c.clone(), first, last));
+                }
+            }
+        }
+        out
+    }
+
+    /// The file `cache` caches was truncated to `size`: removes every page
+    /// of a mapping of it that lies wholly past the end (shared, or private
+    /// and already copied), so the next touch is SIGBUS, as Linux's
+    /// truncate_pagecache does.
+    pub fn truncated_file(&mut self, frames: &mut FrameAllocator, cache: &FileCache, size: u64) {
+        let keep = page_ceil(size).unwrap_or(u64::MAX);
+        let mut gone: Vec<u64> = Vec::new();
+        for v in self.vmas.iter() {
+            let Some(offset) = maps_file(v, cache) else {
+                continue;
+            };
+            for (&vpn, _) in self.pt.range(v.start >> PAGE_SHIFT..v.end >> PAGE_SHIFT) {
+                let off = offset.wrapping_add((vpn << PAGE_SHIFT) - v.start);
+                if off >= keep {
+                    gone.push(vpn);
+                }
+            }
+        }
+        for vpn in gone {
+            if let Some(pte) = self.pt.remove(&vpn) {
+                frames.put(pte.frame);
+                if pte.in_host {
+                    self.push(MapOp::Unmap {
+                        va: vpn << PAGE_SHIFT,
+                        len: PAGE,
+                    });
+                }
+            }
+        }
     }
 
     /// A copy-on-write copy of this address space in the new host address space

@@ -1,11 +1,13 @@
 //! Virtual memory areas: what the guest may map where, with which protection, and
-//! what backs the pages (zeroes, or a file's contents copied on first touch).
+//! what backs the pages: zeroes, a file's contents (through the page cache, see
+//! [`super::pagecache`], when the backing has one), or a shared object.
 
 use super::shared::SharedMem;
 use crate::error::KResult;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use umbra_abi::flags::Prot;
+use umbra_abi::structs::Timespec;
 
 /// A source of file contents for private file mappings (ELF segments, mmap of a file).
 pub trait Backing: Send + Sync {
@@ -17,6 +19,25 @@ pub trait Backing: Send + Sync {
     fn size(&self) -> Option<u64> {
         None
     }
+    /// Writes at `off` (the page cache's write-back); returns the bytes
+    /// written. Read-only backings refuse (EROFS).
+    fn write_at(&self, _off: u64, _buf: &[u8], _now: Timespec) -> KResult<usize> {
+        Err(umbra_abi::Errno::EROFS)
+    }
+    /// Flushes what was written to stable storage (msync MS_SYNC).
+    fn sync(&self) -> KResult<()> {
+        Ok(())
+    }
+    /// The identity of the file (the same for every backing of it), by which
+    /// the page cache finds the file's pages; `None` for a backing whose
+    /// pages nothing else shares.
+    fn key(&self) -> Option<usize> {
+        None
+    }
+    /// The page cache whose frames this backing's mappings map.
+    fn cache(&self) -> Option<&Arc<super::pagecache::FileCache>> {
+        None
+    }
 }
 
 /// What a VMA is, for fault handling and /proc/PID/maps.
@@ -25,7 +46,10 @@ pub enum VmaKind {
     /// Zero-filled anonymous memory.
     Anon,
     /// A private file mapping: page at `va` holds the file bytes at
-    /// `offset + (va - start)` while `va < file_end`, zeroes after.
+    /// `offset + (va - start)` while `va < file_end`, zeroes after (an ELF
+    /// segment's bss; `u64::MAX` for mmap(2) of a file, bounded by the file's
+    /// size instead). Pages wholly before `file_end` are the page cache's
+    /// frames, copied on write, when the backing has a cache.
     File {
         backing: Arc<dyn Backing>,
         offset: u64,
@@ -104,8 +128,27 @@ impl Vma {
     /// mappings the offset follows the address.
     pub fn rebased(mut self, orig: &Vma, orig_va: u64) -> Vma {
         match (&mut self.kind, &orig.kind) {
-            (VmaKind::File { offset, .. }, VmaKind::File { offset: o, .. })
-            | (VmaKind::Shared { offset, .. }, VmaKind::Shared { offset: o, .. }) => {
+            (
+                VmaKind::File {
+                    offset, file_end, ..
+                },
+                VmaKind::File {
+                    offset: o,
+                    file_end: fe,
+                    ..
+                },
+            ) => {
+                *offset = o.wrapping_add(orig_va - orig.start);
+                // The end of the file bytes moves with the contents.
+                if *fe != u64::MAX {
+                    *file_end = if *fe <= orig_va {
+                        self.start
+                    } else {
+                        self.start.saturating_add(*fe - orig_va)
+                    };
+                }
+            }
+            (VmaKind::Shared { offset, .. }, VmaKind::Shared { offset: o, .. }) => {
                 *offset = o.wrapping_add(orig_va - orig.start);
             }
             _ => {}

@@ -126,7 +126,9 @@ pub fn sys_fallocate<H: Host>(
             let stop = end.min(size);
             while at < stop {
                 let n = ((stop - at) as usize).min(CHUNK);
-                at += inode.write_at(at, &zeros[..n], now)?.max(1) as u64;
+                let w = inode.write_at(at, &zeros[..n], now)?;
+                super::filemap::zeroed(k, &inode, at, w);
+                at += w.max(1) as u64;
             }
             Ok(0)
         }
@@ -150,7 +152,8 @@ fn copy_chunks<H: Host>(
     while done < count {
         let want = (count - done).min(buf.len());
         // The kernel's I/O context: procfs files are made from it (fs/procfs.rs).
-        let n = match input.pread(&mut k.io(), &mut buf[..want], pos + done as u64) {
+        let n = match super::filemap::read_file(k, input, &mut buf[..want], Some(pos + done as u64))
+        {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
@@ -163,10 +166,7 @@ fn copy_chunks<H: Host>(
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let w = match out_pos.as_deref_mut() {
-            Some(p) => out.pwrite(&mut k.host, &buf[..n], *p),
-            None => out.write(&mut k.host, &buf[..n]),
-        };
+        let w = super::filemap::write_file(k, out, &buf[..n], out_pos.as_deref().copied());
         let w = match w {
             Ok(w) => w,
             Err(e) if done == 0 => return Err(e),

@@ -124,6 +124,15 @@ fn openat<H: Host>(
     else {
         return Ok(None);
     };
+    if fl.contains(OpenFlags::O_TRUNC) && file.ops().is_none() {
+        // A mapped file lost its pages.
+        if let Some(inode) = file
+            .inode()
+            .filter(|i| i.kind() == crate::fs::FileType::Regular)
+        {
+            super::filemap::truncated(k, &inode.clone(), 0);
+        }
+    }
     let fdfl = if fl.contains(OpenFlags::O_CLOEXEC) {
         FdFlags::CLOEXEC
     } else {
@@ -695,6 +704,9 @@ pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResul
         super::io::fsize_check_truncate(k, size, len)?;
     }
     ops::truncate(&k.vfs, &cx, &start, &path, len)?;
+    if let Ok(n) = k.vfs.resolve(&cx, &start, &path, FollowLast::Follow) {
+        super::filemap::truncated(k, &n.inode().clone(), len);
+    }
     Ok(0)
 }
 
@@ -706,6 +718,9 @@ pub fn sys_ftruncate<H: Host>(k: &mut Kernel<H>, fd: i32, len: i64) -> SysResult
         super::io::fsize_check_truncate(k, f.stat()?.size, len)?;
     }
     f.truncate(len, &k.host)?;
+    if let Some(inode) = f.inode() {
+        super::filemap::truncated(k, inode, len);
+    }
     Ok(0)
 }
 

@@ -76,10 +76,7 @@ fn read_into<H: Host>(
                 Ok(done)
             };
         }
-        let r = match off {
-            Some(o) => file.pread(&mut k.io(), &mut kbuf[..want], o + done as u64),
-            None => file.read(&mut k.io(), &mut kbuf[..want]),
-        };
+        let r = super::filemap::read_file(k, file, &mut kbuf[..want], off.map(|o| o + done as u64));
         let n = match r {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
@@ -135,10 +132,7 @@ fn write_from<H: Host>(
         if let Err(e) = k.user().read_bytes(buf + done as u64, &mut kbuf[..want]) {
             return if done == 0 { Err(e) } else { Ok(done) };
         }
-        let r = match off {
-            Some(o) => file.pwrite(&mut k.host, &kbuf[..want], o + done as u64),
-            None => file.write(&mut k.host, &kbuf[..want]),
-        };
+        let r = super::filemap::write_file(k, file, &kbuf[..want], off.map(|o| o + done as u64));
         match r {
             Ok(n) => {
                 done += n;
@@ -338,7 +332,7 @@ fn writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResul
                 break;
             }
         }
-        return f.write(&mut k.host, &buf);
+        return super::filemap::write_file(k, &f, &buf, None);
     }
     let mut done = 0usize;
     for e in iovs {
@@ -626,7 +620,11 @@ pub fn sys_getdents<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -
 
 /// fsync(2) and fdatasync(2).
 pub fn sys_fsync<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
-    file(k, fd)?.fsync()?;
+    let f = file(k, fd)?;
+    if let (Some(inode), None) = (f.inode(), f.ops()) {
+        super::filemap::sync_inode(k, inode)?;
+    }
+    f.fsync()?;
     Ok(0)
 }
 

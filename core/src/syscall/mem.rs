@@ -1,10 +1,11 @@
 //! Memory syscalls: brk, mmap, munmap, mprotect, madvise, mremap.
 
+use crate::fs::tmpfs::seal;
 use crate::fs::vfs::makedev;
 use crate::host::Host;
 use crate::kernel::Kernel;
-use crate::loader::InodeBacking;
-use crate::mm::{AddressSpace, Placement, SharedMem, VmaKind};
+use crate::loader::InodeFile;
+use crate::mm::{AddressSpace, MappedFile, PastEof, Placement, SharedMem, VmaKind};
 use crate::{KResult, SysResult};
 use alloc::sync::Arc;
 use umbra_abi::flags::{
@@ -89,25 +90,12 @@ pub fn sys_brk<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
     Ok(now as usize)
 }
 
-/// The backing of a file mapped with mmap(2): the file's size bounds it (a
-/// page wholly past the end of the file is SIGBUS, or EFAULT for the kernel).
-struct MmapBacking(Arc<dyn crate::fs::Inode>);
-
-impl crate::mm::Backing for MmapBacking {
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> crate::KResult<usize> {
-        crate::mm::Backing::read_at(&InodeBacking(self.0.clone()), off, buf)
-    }
-    fn size(&self) -> Option<u64> {
-        self.0.metadata().ok().map(|m| m.size)
-    }
-}
-
 /// MAP_32BIT (x86_64 only): place the mapping in the first 2 GiB.
 const MAP_32BIT: u32 = 0x40;
 
-/// mmap(2): anonymous (private or shared) and private file mappings; MAP_SHARED
-/// of /dev/zero is shared anonymous memory. Shared writable file mappings are
-/// not supported yet (ENODEV).
+/// mmap(2): anonymous (private or shared) and file mappings, private or
+/// shared, through the page cache (see [`crate::mm::pagecache`]); MAP_SHARED
+/// of /dev/zero is shared anonymous memory.
 pub fn sys_mmap<H: Host>(
     k: &mut Kernel<H>,
     addr: u64,
@@ -215,17 +203,32 @@ pub fn sys_mmap<H: Host>(
         if off > i64::MAX as u64 - plen {
             return Err(Errno::EOVERFLOW);
         }
-        if shared && prot.contains(Prot::WRITE) {
-            return Err(Errno::ENODEV);
-        }
         if !file.readable() {
             return Err(Errno::EACCES);
         }
-        let file_end = u64::MAX;
-        VmaKind::File {
-            backing: Arc::new(MmapBacking(inode)),
-            offset: off,
-            file_end,
+        let cache = k.frames.file_cache(Arc::new(InodeFile(inode)));
+        if shared {
+            if prot.contains(Prot::WRITE) {
+                if !file.writable() {
+                    return Err(Errno::EACCES);
+                }
+                let seals = crate::syscall::memfd::seals_of(&file);
+                if seals & (seal::WRITE | seal::FUTURE_WRITE) != 0 {
+                    return Err(Errno::EPERM);
+                }
+            }
+            VmaKind::Shared {
+                obj: SharedMem::for_file(&k.frames, cache),
+                offset: off,
+            }
+        } else {
+            // Bounded by the file's size (SIGBUS past it), not by the
+            // mapping's address.
+            VmaKind::File {
+                backing: MappedFile::new(cache, PastEof::Sigbus),
+                offset: off,
+                file_end: u64::MAX,
+            }
         }
     };
     let data = prot.contains(Prot::WRITE) && !shared;
@@ -235,29 +238,14 @@ pub fn sys_mmap<H: Host>(
     let start = p.mm.map(frames, addr, len, prot, kind, placement)?;
     lock_new(k, start, plen)?;
     lock_or_populate(k, f, start, plen);
-    let (p, _, _, _) = k.parts();
-    if let Some(v) = p.mm.vmas.find(start).cloned() {
-        if let VmaKind::File {
-            backing, offset, ..
-        } = v.kind
-        {
-            // A private file mapping holds file bytes up to the mapping's end.
-            p.mm.vmas.remove(v.start, v.end);
-            p.mm.vmas.insert(crate::mm::Vma {
-                kind: VmaKind::File {
-                    backing,
-                    offset,
-                    file_end: v.end,
-                },
-                ..v
-            });
-        }
-    }
     Ok(start as usize)
 }
 
 /// munmap(2).
 pub fn sys_munmap<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64) -> SysResult {
+    if addr.is_multiple_of(4096) {
+        super::filemap::before_unmap(k, addr, len);
+    }
     let (p, _, frames, _) = k.parts();
     p.mm.munmap(frames, addr, len)?;
     Ok(0)

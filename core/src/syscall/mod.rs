@@ -10,6 +10,7 @@ pub mod clone;
 pub mod copy;
 pub mod cred;
 pub mod fasync;
+pub mod filemap;
 pub mod fs;
 pub mod futex;
 pub mod info;
@@ -181,6 +182,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         MUNLOCKALL => mem::sys_munlockall(k),
         MINCORE => mem::sys_mincore(k, a[0], a[1], a[2]),
         MADVISE => mem::sys_madvise(k, a[0], a[1], a[2] as u32),
+        MSYNC => filemap::sys_msync(k, a[0], a[1], a[2] as u32),
         MREMAP => mem::sys_mremap(k, a[0], a[1], a[2], a[3] as u32, a[4]),
         // Process.
         EXIT => return proc::sys_exit(k, a[0] as i32),
