@@ -445,6 +445,9 @@ static void sec_errors(void)
 	printf("errors: shared writable of read-only fd: %s\n", p == MAP_FAILED ? ename(errno) : "mapped");
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
 	printf("errors: shared read-only of read-only fd: %s\n", p == MAP_FAILED ? ename(errno) : "mapped");
+	chk("mprotect it writable", mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	void *pp = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	chk("mprotect private of it writable", mprotect(pp, PAGE, PROT_READ | PROT_WRITE));
 	close(fd);
 	fd = open(path, O_WRONLY);
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);

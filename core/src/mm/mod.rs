@@ -15,7 +15,7 @@ pub mod vma;
 
 pub use frame::{Frame, FrameAllocator};
 pub use pagecache::{FileCache, MappedFile, PastEof};
-pub use shared::SharedMem;
+pub use shared::{FileAccess, SharedMem};
 pub use space::{AddressSpace, FaultOutcome, Placement};
 pub use user::{UserAccess, UserInPtr, UserOutPtr};
 pub use vma::{Backing, Vma, VmaKind, VmaName};

@@ -153,7 +153,7 @@ fn shared_mapping_marks_dirty_at_the_first_write_and_writes_back() {
     let file = MemFile::new(2 * 4096 + 10, 2);
     let cache = frames.file_cache(file.clone());
     let mut mm = AddressSpace::new(&mut host).unwrap();
-    let obj = SharedMem::for_file(&frames, cache.clone());
+    let obj = SharedMem::for_file(&frames, cache.clone(), crate::mm::FileAccess::ReadWrite);
     map(
         &mut mm,
         &mut frames,
@@ -222,7 +222,7 @@ fn truncation_drops_pages_past_the_end_from_cache_and_mappings() {
     let file = MemFile::new(2 * 4096, 3);
     let cache = frames.file_cache(file.clone());
     let mut mm = AddressSpace::new(&mut host).unwrap();
-    let obj = SharedMem::for_file(&frames, cache.clone());
+    let obj = SharedMem::for_file(&frames, cache.clone(), crate::mm::FileAccess::ReadWrite);
     map(
         &mut mm,
         &mut frames,

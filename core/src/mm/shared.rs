@@ -30,6 +30,18 @@ pub struct SharedMem {
     orphans: Orphans,
     /// A shared file mapping's file: the pages are its cache's.
     file: Option<Arc<FileCache>>,
+    /// Whether mappings of it may be made writable (the file was opened for
+    /// writing: Linux's VM_MAYWRITE).
+    access: FileAccess,
+}
+
+/// What a shared file mapping may do to its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileAccess {
+    /// Read only, and mprotect cannot add write (EACCES).
+    ReadOnly,
+    /// Read and write.
+    ReadWrite,
 }
 
 impl SharedMem {
@@ -40,17 +52,29 @@ impl SharedMem {
             size,
             orphans: frames.orphans(),
             file: None,
+            access: FileAccess::ReadWrite,
         })
     }
 
-    /// The object of a MAP_SHARED mapping of the file `cache` caches.
-    pub fn for_file(frames: &FrameAllocator, cache: Arc<FileCache>) -> Arc<SharedMem> {
+    /// The object of a MAP_SHARED mapping of the file `cache` caches, made
+    /// writable only where `access` allows.
+    pub fn for_file(
+        frames: &FrameAllocator,
+        cache: Arc<FileCache>,
+        access: FileAccess,
+    ) -> Arc<SharedMem> {
         Arc::new(SharedMem {
             pages: Mutex::new(BTreeMap::new()),
             size: 0,
             orphans: frames.orphans(),
             file: Some(cache),
+            access,
         })
+    }
+
+    /// Whether its mappings may be writable.
+    pub fn may_write(&self) -> bool {
+        self.access == FileAccess::ReadWrite
     }
 
     /// Size in bytes given at creation; for a file, the file's size now.

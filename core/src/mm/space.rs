@@ -751,6 +751,17 @@ impl AddressSpace {
         if !self.vmas.covers(start, end) {
             return Err(Errno::ENOMEM);
         }
+        // A shared mapping of a file not opened for writing stays read-only
+        // (Linux's VM_MAYWRITE).
+        if prot.contains(Prot::WRITE)
+            && self.vmas.iter().any(|v| {
+                v.start < end
+                    && v.end > start
+                    && matches!(&v.kind, VmaKind::Shared { obj, .. } if !obj.may_write())
+            })
+        {
+            return Err(Errno::EACCES);
+        }
         let splits = self.vmas.splits_for_protect(start, end, prot);
         if splits > 0 && self.vmas.len() + splits > MAX_MAP_COUNT {
             return Err(Errno::ENOMEM);

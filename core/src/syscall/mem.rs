@@ -5,7 +5,7 @@ use crate::fs::vfs::makedev;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::loader::InodeFile;
-use crate::mm::{AddressSpace, MappedFile, PastEof, Placement, SharedMem, VmaKind};
+use crate::mm::{AddressSpace, FileAccess, MappedFile, PastEof, Placement, SharedMem, VmaKind};
 use crate::{KResult, SysResult};
 use alloc::sync::Arc;
 use umbra_abi::flags::{
@@ -208,17 +208,23 @@ pub fn sys_mmap<H: Host>(
         }
         let cache = k.frames.file_cache(Arc::new(InodeFile(inode)));
         if shared {
+            let sealed =
+                crate::syscall::memfd::seals_of(&file) & (seal::WRITE | seal::FUTURE_WRITE) != 0;
             if prot.contains(Prot::WRITE) {
                 if !file.writable() {
                     return Err(Errno::EACCES);
                 }
-                let seals = crate::syscall::memfd::seals_of(&file);
-                if seals & (seal::WRITE | seal::FUTURE_WRITE) != 0 {
+                if sealed {
                     return Err(Errno::EPERM);
                 }
             }
+            let access = if file.writable() && !sealed {
+                FileAccess::ReadWrite
+            } else {
+                FileAccess::ReadOnly
+            };
             VmaKind::Shared {
-                obj: SharedMem::for_file(&k.frames, cache),
+                obj: SharedMem::for_file(&k.frames, cache, access),
                 offset: off,
             }
         } else {
