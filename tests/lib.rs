@@ -76,6 +76,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "sched_time",
     "sched_sig",
     "sched_timers",
+    "ipc_shm",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -5,7 +5,8 @@
 //! Modules are ordered by layer; a module uses only the layers below it:
 //! - layer 0: `error`, `host`, `arch`, `config`
 //! - layer 1: `mm` (frames, page tables, VMAs, user memory), `fs` (VFS, tmpfs, cpio)
-//! - layer 2: `loader` (ELF into an address space), `task` (processes, fd tables)
+//! - layer 2: `loader` (ELF into an address space), `task` (processes, fd tables),
+//!   `ipc` (System V IPC objects and POSIX message queues)
 //! - layer 3: `syscall` (the table and one file per syscall family)
 //! - layer 4: `kernel` (the trap loop that ties them together)
 #![no_std]
@@ -23,6 +24,7 @@ pub mod fs;
 pub mod mm;
 pub mod tty;
 
+pub mod ipc;
 pub mod loader;
 pub mod task;
 

@@ -124,6 +124,8 @@ pub struct Kernel<H: Host> {
     pub(crate) memfd_root: Option<Arc<dyn crate::fs::Inode>>,
     /// Descriptions with O_ASYNC, watched for SIGIO.
     pub(crate) fasync: Vec<crate::syscall::fasync::Fasync>,
+    /// System V IPC objects and POSIX message queues.
+    pub(crate) ipc: crate::ipc::IpcNs,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -162,6 +164,7 @@ impl<H: Host> Kernel<H> {
             yielded: false,
             memfd_root: None,
             fasync: Vec::new(),
+            ipc: Default::default(),
         }
     }
 

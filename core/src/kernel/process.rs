@@ -355,6 +355,7 @@ impl<H: Host> Kernel<H> {
         let exe = node.absolute_path();
         let pid = self.cur;
         crate::syscall::futex::exit_release(self, pid);
+        crate::syscall::ipc::exec_release(self, pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
         p.creds = creds;
         p.sync_cred();
@@ -417,6 +418,7 @@ impl<H: Host> Kernel<H> {
 
     pub(crate) fn exit_process(&mut self, pid: Pid, status: ExitStatus) {
         crate::syscall::futex::exit_release(self, pid);
+        crate::syscall::ipc::exit_release(self, pid);
         let Some(p) = self.procs.remove(&pid) else {
             return;
         };

@@ -15,10 +15,12 @@ pub mod fs;
 pub mod futex;
 pub mod info;
 pub mod io;
+pub mod ipc;
 pub mod lock;
 pub mod mem;
 pub mod memfd;
 pub mod mount;
+pub mod mqueue;
 pub mod poll;
 pub mod prio;
 pub mod proc;
@@ -73,6 +75,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         return Outcome::Ret(Err(Errno::ENOSYS));
     };
     if let Some(o) = procctl::dispatch(k, n, a) {
+        return o;
+    }
+    if let Some(o) = ipc::dispatch(k, n, a) {
         return o;
     }
     let r = match n {

@@ -72,6 +72,8 @@ pub mod code {
     /// Sent by kill(2).
     pub const SI_USER: i32 = 0;
     pub const SI_TIMER: i32 = -2;
+    /// A POSIX message queue notification (mq_notify); si_value in `addr`.
+    pub const SI_MESGQ: i32 = -3;
     /// Sent by the kernel.
     pub const SI_KERNEL: i32 = 0x80;
     /// Sent by tkill/tgkill.
@@ -145,6 +147,10 @@ impl SigInfo {
             _ => {
                 b[u..u + 4].copy_from_slice(&(self.pid as i32).to_ne_bytes());
                 b[u + 4..u + 8].copy_from_slice(&self.uid.to_ne_bytes());
+                if self.code == code::SI_MESGQ {
+                    // si_value of a message queue notification rides in `addr`.
+                    b[u + 8..u + 8 + ptr].copy_from_slice(&self.addr.to_ne_bytes()[..ptr]);
+                }
                 if self.signo == SIGCHLD {
                     b[u + 8..u + 12].copy_from_slice(&self.status.to_ne_bytes());
                 }

@@ -1,0 +1,394 @@
+//! System V semaphore sets: semget, semop and semtimedop, semctl, and the
+//! SEM_UNDO adjustments applied when a process exits.
+//!
+//! semop is all or nothing: [`SemNs::try_op`] applies every operation or
+//! none, and says which operation would have to wait. A waiting caller is
+//! parked by the syscall layer and tries again whenever the kernel's epoch
+//! moves; its operations are kept here ([`SemNs::waiters`]), copied from
+//! user memory once, together with the operation it waits on, which is what
+//! GETNCNT and GETZCNT count (Linux's `q->blocking`).
+
+use super::{lookup, put_int, put_long, put_time, Caller, Perm, Table};
+use crate::error::{Errno, KResult};
+use crate::syscall::uabi::Long;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+pub const SEM_UNDO: i16 = 0x1000;
+pub const GETPID: u32 = 11;
+pub const GETVAL: u32 = 12;
+pub const GETALL: u32 = 13;
+pub const GETNCNT: u32 = 14;
+pub const GETZCNT: u32 = 15;
+pub const SETVAL: u32 = 16;
+pub const SETALL: u32 = 17;
+pub const SEM_STAT: u32 = 18;
+pub const SEM_INFO: u32 = 19;
+pub const SEM_STAT_ANY: u32 = 20;
+
+/// Linux's defaults (/proc/sys/kernel/sem: 32000 1024000000 500 32000).
+pub const SEMMSL: u32 = 32000;
+pub const SEMMNS: u32 = 1_024_000_000;
+pub const SEMOPM: u32 = 500;
+pub const SEMMNI: u32 = 32000;
+pub const SEMVMX: i32 = 32767;
+pub const SEMAEM: i32 = SEMVMX;
+pub const SEMUSZ: u32 = 20;
+/// The semaphores the namespace holds at most (umbra's heap bound, below
+/// SEMMNS): semget gives ENOSPC beyond, as for SEMMNS.
+pub const SEM_HEAP_MAX: u32 = 1 << 18;
+/// Arrays at most (below SEMMNI, for the same reason).
+pub const SEM_ARRAYS_MAX: u32 = 4096;
+
+/// One operation of semop (`struct sembuf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sembuf {
+    pub num: u16,
+    pub op: i16,
+    pub flg: i16,
+}
+
+impl Sembuf {
+    /// Decodes the 6-byte `struct sembuf`.
+    pub fn decode(b: &[u8]) -> Sembuf {
+        let h = |o: usize| [b[o], b[o + 1]];
+        Sembuf {
+            num: u16::from_ne_bytes(h(0)),
+            op: i16::from_ne_bytes(h(2)),
+            flg: i16::from_ne_bytes(h(4)),
+        }
+    }
+}
+
+/// One semaphore.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sem {
+    pub val: i32,
+    pub pid: u32,
+}
+
+/// A set.
+pub struct SemSet {
+    pub sems: Vec<Sem>,
+    pub otime: u64,
+    pub ctime: u64,
+}
+
+/// A thread waiting in semop.
+#[derive(Clone, Debug)]
+pub struct Waiter {
+    pub semid: i32,
+    pub sops: Vec<Sembuf>,
+    /// The operation it waits on: semaphore and op (< 0 counts for
+    /// GETNCNT, 0 for GETZCNT).
+    pub blocking: (u16, i16),
+    pub deadline: Option<u64>,
+}
+
+/// What one try of a semop came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OpResult {
+    Done,
+    /// Must wait on this semaphore with this op.
+    Wait(u16, i16),
+}
+
+/// The semaphore sets, SEM_UNDO adjustments and waiters.
+pub struct SemNs {
+    pub table: Table<SemSet>,
+    /// Semaphores in all sets (used_sems).
+    used: u32,
+    /// semadj by (process, set) and semaphore.
+    undo: BTreeMap<(u32, i32), BTreeMap<u16, i32>>,
+    /// Threads waiting in semop, by tid.
+    pub waiters: BTreeMap<u32, Waiter>,
+}
+
+impl SemNs {
+    pub fn new() -> Self {
+        SemNs {
+            table: Table::new(SEM_ARRAYS_MAX),
+            used: 0,
+            undo: BTreeMap::new(),
+            waiters: BTreeMap::new(),
+        }
+    }
+
+    /// semget(2).
+    pub fn get(&mut self, key: i32, nsems: i32, flags: u32, c: &Caller) -> KResult<i32> {
+        if nsems < 0 || nsems as u32 > SEMMSL {
+            return Err(Errno::EINVAL);
+        }
+        let n = nsems as u32;
+        let found = lookup(&self.table, key, flags, c, |s: &SemSet| {
+            if (s.sems.len() as u32) < n {
+                Err(Errno::EINVAL)
+            } else {
+                Ok(())
+            }
+        })?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        if n == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.used + n > SEM_HEAP_MAX.min(SEMMNS) {
+            return Err(Errno::ENOSPC);
+        }
+        let set = SemSet {
+            sems: alloc::vec![Sem::default(); n as usize],
+            otime: 0,
+            ctime: c.now,
+        };
+        let id = self.table.insert(Perm::new(key, flags, c), set)?;
+        self.used += n;
+        Ok(id)
+    }
+
+    /// Checks a semop before it runs: the set exists (EINVAL), every
+    /// semaphore number is in it (EFBIG) and the caller may alter or read
+    /// it (EACCES).
+    pub fn check_op(&self, semid: i32, sops: &[Sembuf], c: &Caller) -> KResult<()> {
+        let (perm, set) = self.table.get(semid)?;
+        let max = sops.iter().map(|s| s.num).max().unwrap_or(0);
+        if max as usize >= set.sems.len() {
+            return Err(Errno::EFBIG);
+        }
+        let alter = sops.iter().any(|s| s.op != 0);
+        perm.check(c, if alter { 0o222 } else { 0o444 })
+    }
+
+    /// Tries the operations at once (perform_atomic_semop): all of them, or
+    /// none and the one to wait on; EAGAIN if that one has IPC_NOWAIT,
+    /// ERANGE past SEMVMX or the adjustment bound.
+    pub fn try_op(&mut self, semid: i32, sops: &[Sembuf], c: &Caller) -> KResult<OpResult> {
+        let (_, set) = self.table.get_mut(semid)?;
+        let mut vals: Vec<i32> = set.sems.iter().map(|s| s.val).collect();
+        let undo_key = (c.pid, semid);
+        let mut adj: BTreeMap<u16, i32> = self.undo.get(&undo_key).cloned().unwrap_or_default();
+        for s in sops {
+            let cur = *vals.get(s.num as usize).ok_or(Errno::EFBIG)?;
+            let res = cur + s.op as i32;
+            if (s.op == 0 && cur != 0) || res < 0 {
+                if s.flg & super::IPC_NOWAIT as i16 != 0 {
+                    return Err(Errno::EAGAIN);
+                }
+                return Ok(OpResult::Wait(s.num, s.op));
+            }
+            if res > SEMVMX {
+                return Err(Errno::ERANGE);
+            }
+            if s.flg & SEM_UNDO != 0 {
+                let a = adj.entry(s.num).or_insert(0);
+                let u = *a - s.op as i32;
+                if !(-SEMAEM - 1..=SEMAEM).contains(&u) {
+                    return Err(Errno::ERANGE);
+                }
+                *a = u;
+            }
+            vals[s.num as usize] = res;
+        }
+        for s in sops {
+            if let Some(sem) = set.sems.get_mut(s.num as usize) {
+                sem.pid = c.pid;
+            }
+        }
+        for (sem, v) in set.sems.iter_mut().zip(vals) {
+            sem.val = v;
+        }
+        set.otime = c.now;
+        if sops.iter().any(|s| s.flg & SEM_UNDO != 0) {
+            adj.retain(|_, a| *a != 0);
+            if adj.is_empty() {
+                self.undo.remove(&undo_key);
+            } else {
+                self.undo.insert(undo_key, adj);
+            }
+        }
+        Ok(OpResult::Done)
+    }
+
+    /// Applies and drops the adjustments of process `pid` (its exit).
+    pub fn exit(&mut self, pid: u32) {
+        let keys: Vec<(u32, i32)> = self
+            .undo
+            .range((pid, i32::MIN)..=(pid, i32::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            let Some(adj) = self.undo.remove(&key) else {
+                continue;
+            };
+            let Ok((_, set)) = self.table.get_mut(key.1) else {
+                continue;
+            };
+            for (num, a) in adj {
+                if let Some(s) = set.sems.get_mut(num as usize) {
+                    s.val = (s.val + a).clamp(0, SEMVMX);
+                    s.pid = pid;
+                }
+            }
+        }
+        self.waiters.remove(&pid);
+    }
+
+    /// Forgets the adjustments of semaphore `num` (all with None) of a set,
+    /// as SETVAL and SETALL do.
+    fn clear_undo(&mut self, semid: i32, num: Option<u16>) {
+        self.undo.retain(|(_, id), adj| {
+            if *id != semid {
+                return true;
+            }
+            match num {
+                Some(n) => {
+                    adj.remove(&n);
+                    !adj.is_empty()
+                }
+                None => false,
+            }
+        });
+    }
+
+    /// IPC_RMID.
+    pub fn remove(&mut self, semid: i32, c: &Caller) -> KResult<()> {
+        self.table.get(semid)?.0.may_change(c)?;
+        if let Some((_, set)) = self.table.remove(semid) {
+            self.used = self.used.saturating_sub(set.sems.len() as u32);
+        }
+        self.clear_undo(semid, None);
+        Ok(())
+    }
+
+    /// IPC_SET with the semid64_ds bytes `buf`.
+    pub fn set(&mut self, semid: i32, buf: &[u8], c: &Caller) -> KResult<()> {
+        let (perm, set) = self.table.get_mut(semid)?;
+        perm.may_change(c)?;
+        let (uid, gid, mode) = Perm::decode_set(buf);
+        perm.set(uid, gid, mode);
+        set.ctime = c.now;
+        Ok(())
+    }
+
+    /// SETVAL.
+    pub fn setval(&mut self, semid: i32, num: i32, val: i32, c: &Caller) -> KResult<()> {
+        if !(0..=SEMVMX).contains(&val) {
+            return Err(Errno::ERANGE);
+        }
+        let (perm, set) = self.table.get_mut(semid)?;
+        let s = usize::try_from(num)
+            .ok()
+            .and_then(|n| set.sems.get_mut(n))
+            .ok_or(Errno::EINVAL)?;
+        perm.check(c, 0o222)?;
+        s.val = val;
+        s.pid = c.pid;
+        set.ctime = c.now;
+        self.clear_undo(semid, Some(num as u16));
+        Ok(())
+    }
+
+    /// SETALL with the values `vals` (one per semaphore).
+    pub fn setall(&mut self, semid: i32, vals: &[u16], c: &Caller) -> KResult<()> {
+        let (perm, set) = self.table.get_mut(semid)?;
+        perm.check(c, 0o222)?;
+        if vals.iter().any(|v| *v as i32 > SEMVMX) {
+            return Err(Errno::ERANGE);
+        }
+        for (s, v) in set.sems.iter_mut().zip(vals) {
+            s.val = *v as i32;
+            s.pid = c.pid;
+        }
+        set.ctime = c.now;
+        self.clear_undo(semid, None);
+        Ok(())
+    }
+
+    /// Threads waiting on semaphore `num` of `semid` to decrease it
+    /// (`zero` false, GETNCNT) or for it to be zero (GETZCNT). `waiting`
+    /// says whether a tid still waits in semop (a signal may have ended it).
+    pub fn count_waiters(
+        &self,
+        semid: i32,
+        num: u16,
+        zero: bool,
+        waiting: impl Fn(u32) -> bool,
+    ) -> usize {
+        self.waiters
+            .iter()
+            .filter(|(tid, w)| {
+                w.semid == semid
+                    && w.blocking.0 == num
+                    && (w.blocking.1 == 0) == zero
+                    && waiting(**tid)
+            })
+            .count()
+    }
+
+    /// `struct semid64_ds` (x86_64 has two padding longs after the times).
+    pub fn stat(&self, semid: i32, w: Long) -> KResult<Vec<u8>> {
+        let (perm, s) = self.table.get(semid)?;
+        let mut b = perm.encode(w);
+        let x86 = cfg!(target_arch = "x86_64");
+        put_time(&mut b, s.otime, w);
+        if x86 {
+            put_long(&mut b, 0, w);
+        }
+        put_time(&mut b, s.ctime, w);
+        if x86 {
+            put_long(&mut b, 0, w);
+        }
+        for v in [s.sems.len() as u64, 0, 0] {
+            put_long(&mut b, v, w);
+        }
+        Ok(b)
+    }
+
+    /// IPC_INFO and SEM_INFO: `struct seminfo`.
+    pub fn info(&self, sem_info: bool) -> Vec<u8> {
+        let (usz, aem) = if sem_info {
+            (self.table.len() as u32, self.used)
+        } else {
+            (SEMUSZ, SEMAEM as u32)
+        };
+        let mut b = Vec::new();
+        for v in [
+            SEMMNS, SEMMNI, SEMMNS, SEMMNS, SEMMSL, SEMOPM, SEMOPM, usz, SEMVMX as u32, aem,
+        ] {
+            put_int(&mut b, v);
+        }
+        b
+    }
+
+    /// /proc/sysvipc/sem.
+    pub fn proc_text(&self) -> Vec<u8> {
+        let mut t = alloc::string::String::from(
+            "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
+        );
+        for (id, (p, s)) in self.table.iter() {
+            let _ = core::fmt::write(
+                &mut t,
+                format_args!(
+                    "{:10} {:10}  {:4o} {:10} {:5} {:5} {:5} {:5} {:10} {:10}\n",
+                    p.key,
+                    id,
+                    p.mode & 0o7777,
+                    s.sems.len(),
+                    p.uid,
+                    p.gid,
+                    p.cuid,
+                    p.cgid,
+                    s.otime,
+                    s.ctime
+                ),
+            );
+        }
+        t.into_bytes()
+    }
+}
+
+impl Default for SemNs {
+    fn default() -> Self {
+        Self::new()
+    }
+}

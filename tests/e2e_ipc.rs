@@ -1,0 +1,18 @@
+//! End-to-end tests of System V IPC (shared memory, semaphores, message
+//! queues) and POSIX message queues: the programs `tests/guest/ipc_*.c`,
+//! each built with musl and glibc and run natively and under umbra, with
+//! the outputs compared.
+
+use umbra_tests::{assert_same, Libc, Run};
+
+const SHM: &[&str] = &["basic", "keys", "fork", "rmid", "flags", "ctl", "perm"];
+
+#[test]
+fn shm_musl() {
+    assert_same(&Run::guest(Libc::Musl, "ipc_shm").args(SHM));
+}
+
+#[test]
+fn shm_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "ipc_shm").args(SHM));
+}
