@@ -16,3 +16,27 @@ fn shm_musl() {
 fn shm_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "ipc_shm").args(SHM));
 }
+
+const SEM: &[&str] = &["basic", "keys", "block", "signals", "undo", "info", "perm"];
+
+#[test]
+fn sem_musl() {
+    assert_same(&Run::guest(Libc::Musl, "ipc_sem").args(SEM));
+}
+
+#[test]
+fn sem_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "ipc_sem").args(SEM));
+}
+
+const MSG: &[&str] = &["basic", "keys", "block", "signals", "info", "perm"];
+
+#[test]
+fn msg_musl() {
+    assert_same(&Run::guest(Libc::Musl, "ipc_msg").args(MSG));
+}
+
+#[test]
+fn msg_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "ipc_msg").args(MSG));
+}

@@ -77,6 +77,8 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "sched_sig",
     "sched_timers",
     "ipc_shm",
+    "ipc_sem",
+    "ipc_msg",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

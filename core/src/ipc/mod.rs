@@ -306,7 +306,9 @@ impl<T> Table<T> {
 
     /// Identifiers and objects, by index.
     pub fn iter(&self) -> impl Iterator<Item = (i32, &(Perm, T))> {
-        self.slots.iter().map(|(i, e)| (Self::id_of(*i, e.0.seq), e))
+        self.slots
+            .iter()
+            .map(|(i, e)| (Self::id_of(*i, e.0.seq), e))
     }
 
     /// Identifiers and objects, by index, mutable.
@@ -351,7 +353,6 @@ pub struct IpcNs {
     pub msg: msg::MsgNs,
     pub mq: mqueue::MqNs,
 }
-
 
 #[cfg(test)]
 mod tests;

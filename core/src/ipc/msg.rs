@@ -156,7 +156,11 @@ impl MsgNs {
         let (_, q) = self.table.get_mut(id)?;
         let fits = len + q.cbytes <= q.qbytes && (q.msgs.len() as u64) < q.qbytes;
         if !fits || !pool_ok {
-            return if nowait { Err(Errno::EAGAIN) } else { Ok(false) };
+            return if nowait {
+                Err(Errno::EAGAIN)
+            } else {
+                Ok(false)
+            };
         }
         q.msgs.push_back(m.clone());
         q.cbytes += len;
@@ -220,8 +224,9 @@ impl MsgNs {
             Long::W32 => {
                 // Six time words, then cbytes and qnum.
                 let o = Perm::size(w) + 6 * 4 + 2 * 4;
-                buf.get(o..o + 4)
-                    .map_or(0, |s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])) as u64)
+                buf.get(o..o + 4).map_or(0, |s| {
+                    u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])) as u64
+                })
             }
         };
         if qbytes > MSGMNB && !c.capable(super::CAP_SYS_RESOURCE) {
@@ -254,20 +259,16 @@ impl MsgNs {
     /// IPC_INFO and MSG_INFO: `struct msginfo`.
     pub fn info(&self, msg_info: bool) -> Vec<u8> {
         let (pool, map, tql) = if msg_info {
-            (self.table.len() as u32, self.count as u32, self.bytes as u32)
+            (
+                self.table.len() as u32,
+                self.count as u32,
+                self.bytes as u32,
+            )
         } else {
             (MSGPOOL, MSGMNB as u32, MSGMNB as u32)
         };
         let mut b = Vec::new();
-        for v in [
-            pool,
-            map,
-            MSGMAX as u32,
-            MSGMNB as u32,
-            MSGMNI,
-            MSGSSZ,
-            tql,
-        ] {
+        for v in [pool, map, MSGMAX as u32, MSGMNB as u32, MSGMNI, MSGSSZ, tql] {
             put_int(&mut b, v);
         }
         b.extend_from_slice(&(MSGSEG as u16).to_ne_bytes());

@@ -353,7 +353,16 @@ impl SemNs {
         };
         let mut b = Vec::new();
         for v in [
-            SEMMNS, SEMMNI, SEMMNS, SEMMNS, SEMMSL, SEMOPM, SEMOPM, usz, SEMVMX as u32, aem,
+            SEMMNS,
+            SEMMNI,
+            SEMMNS,
+            SEMMNS,
+            SEMMSL,
+            SEMOPM,
+            SEMOPM,
+            usz,
+            SEMVMX as u32,
+            aem,
         ] {
             put_int(&mut b, v);
         }

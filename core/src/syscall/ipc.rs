@@ -286,13 +286,8 @@ pub fn sys_shmctl<H: Host>(k: &mut Kernel<H>, shmid: i32, cmd: i32, buf: u64) ->
             Ok(0)
         }
         shm::SHM_LOCK | shm::SHM_UNLOCK => {
-            let memlock = k
-                .proc()
-                .rlimit(umbra_abi::flags::RLIMIT_MEMLOCK)
-                .rlim_cur;
-            k.ipc
-                .shm
-                .lock(shmid, cmd == shm::SHM_LOCK, memlock, &c)?;
+            let memlock = k.proc().rlimit(umbra_abi::flags::RLIMIT_MEMLOCK).rlim_cur;
+            k.ipc.shm.lock(shmid, cmd == shm::SHM_LOCK, memlock, &c)?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -404,7 +399,13 @@ fn semop_nrs() -> &'static [usize] {
 }
 
 /// semctl(2); `arg` is the union semun, passed by value.
-pub fn sys_semctl<H: Host>(k: &mut Kernel<H>, semid: i32, num: i32, cmd: i32, arg: u64) -> SysResult {
+pub fn sys_semctl<H: Host>(
+    k: &mut Kernel<H>,
+    semid: i32,
+    num: i32,
+    cmd: i32,
+    arg: u64,
+) -> SysResult {
     let cmd = ctl_cmd(cmd)?;
     if semid < 0 && !matches!(cmd, IPC_INFO | sem::SEM_INFO) {
         return Err(Errno::EINVAL);
@@ -486,7 +487,9 @@ pub fn sys_semctl<H: Host>(k: &mut Kernel<H>, semid: i32, num: i32, cmd: i32, ar
                         .waiters
                         .iter()
                         .filter(|(_, w)| {
-                            w.semid == semid && w.blocking.0 as usize == i && (w.blocking.1 == 0) == zero
+                            w.semid == semid
+                                && w.blocking.0 as usize == i
+                                && (w.blocking.1 == 0) == zero
                         })
                         .map(|(t, _)| *t)
                         .collect();
@@ -519,7 +522,13 @@ fn park_msg<H: Host>(k: &mut Kernel<H>, w: msg::Waiter) -> Outcome {
 }
 
 /// msgsnd(2).
-pub fn sys_msgsnd<H: Host>(k: &mut Kernel<H>, msqid: i32, msgp: u64, size: u64, flags: u32) -> Outcome {
+pub fn sys_msgsnd<H: Host>(
+    k: &mut Kernel<H>,
+    msqid: i32,
+    msgp: u64,
+    size: u64,
+    flags: u32,
+) -> Outcome {
     let me = tid(k);
     let stored = k.ipc.msg.waiters.remove(&me);
     let m = match stored {
@@ -678,15 +687,15 @@ fn detach_all<H: Host>(k: &mut Kernel<H>, pid: Pid) {
         ..caller_of(k, pid)
     };
     let objs: Vec<alloc::sync::Arc<crate::mm::SharedMem>> = match k.procs.get(&pid) {
-        Some(p) => p
-            .mm
-            .vmas
-            .iter()
-            .filter_map(|v| match &v.kind {
-                VmaKind::Shared { obj, .. } => Some(obj.clone()),
-                _ => None,
-            })
-            .collect(),
+        Some(p) => {
+            p.mm.vmas
+                .iter()
+                .filter_map(|v| match &v.kind {
+                    VmaKind::Shared { obj, .. } => Some(obj.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
         None => return,
     };
     for o in &objs {

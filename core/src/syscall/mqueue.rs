@@ -107,7 +107,13 @@ fn read_attr<H: Host>(k: &mut Kernel<H>, at: u64) -> KResult<[i64; 4]> {
 }
 
 /// mq_open(2) on `name` (without the leading '/' the C library strips).
-pub fn sys_mq_open<H: Host>(k: &mut Kernel<H>, name: u64, oflag: u32, mode: u32, attr: u64) -> SysResult {
+pub fn sys_mq_open<H: Host>(
+    k: &mut Kernel<H>,
+    name: u64,
+    oflag: u32,
+    mode: u32,
+    attr: u64,
+) -> SysResult {
     let name = k.user().read_cstr(name, 4096)?;
     let attr = if attr != 0 {
         Some(read_attr(k, attr)?)
@@ -458,4 +464,3 @@ pub(crate) fn exit_release<H: Host>(k: &mut Kernel<H>, pid: Pid) {
         }
     }
 }
-
