@@ -103,10 +103,10 @@ pub(crate) fn retrying<H: Host>(k: &mut Kernel<H>) -> bool {
 
 /// Whether thread `tid` is parked in one of the syscalls `nrs`.
 pub(crate) fn parked_in<H: Host>(k: &Kernel<H>, tid: Pid, nrs: &[usize]) -> bool {
-    k.procs.values().any(|p| {
-        p.thread.tid == tid
-            && matches!(p.thread.state, ThreadState::Blocked(_))
-            && usize::try_from(p.thread.regs.syscall_nr()).is_ok_and(|n| nrs.contains(&n))
+    k.procs.values().flat_map(|p| p.threads()).any(|t| {
+        t.tid == tid
+            && matches!(t.state, ThreadState::Blocked(_))
+            && usize::try_from(t.regs.syscall_nr()).is_ok_and(|n| nrs.contains(&n))
     })
 }
 
