@@ -40,3 +40,15 @@ fn msg_musl() {
 fn msg_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "ipc_msg").args(MSG));
 }
+
+const MQ: &[&str] = &["basic", "open", "block", "signals", "notify", "perm"];
+
+#[test]
+fn mq_musl() {
+    assert_same(&Run::guest(Libc::Musl, "ipc_mq").args(MQ));
+}
+
+#[test]
+fn mq_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "ipc_mq").args(MQ));
+}

@@ -79,6 +79,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ipc_shm",
     "ipc_sem",
     "ipc_msg",
+    "ipc_mq",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -189,7 +189,8 @@ impl MqNs {
 
     /// mq_open: the queue `name`, created when `create` (with `attr`, or the
     /// defaults) and absent; EEXIST with `excl` if present. `acc` is the
-    /// access asked for (4 read, 2 write).
+    /// access asked for (4 read, 2 write; 8 for O_RDWR|O_WRONLY, EINVAL on
+    /// an existing queue).
     #[expect(clippy::too_many_arguments, reason = "mq_open's own arguments")]
     pub fn open(
         &mut self,
@@ -205,6 +206,9 @@ impl MqNs {
         if let Some(q) = self.names.get(name) {
             if create && excl {
                 return Err(Errno::EEXIST);
+            }
+            if acc & 8 != 0 {
+                return Err(Errno::EINVAL);
             }
             let ql = q.lock();
             let mut granted = ql.mode;
