@@ -5,14 +5,21 @@
 //! run natively and under umbra and compared; a shared mapping written on an
 //! ext2 image with `--rw` (the file's contents read back with debugfs,
 //! `e2fsck -fn` clean); and 20 processes running one program sharing its
-//! file pages (`filemap_share`, by umbra's MemFree).
+//! file pages (`filemap_share`, by umbra's MemFree), built static (the
+//! program's own pages) and dynamic (libc's text).
 
 #[path = "ext2_util.rs"]
 #[expect(dead_code, reason = "the image helpers this file does not use")]
 mod ext2_util;
 
 use ext2_util::{assert_fsck_clean, busybox_tree, debugfs, mke2fs, rw, scratch};
-use umbra_tests::{guest_binary, sections_same_as_native, Libc, Run};
+use std::path::Path;
+use std::process::Command;
+use umbra_tests::initrd::busybox_root;
+use umbra_tests::{
+    busybox, guest_binary, require_tool, sections_same_as_native, target_dir, umbra_raw,
+    workspace_root, Libc, Run,
+};
 
 const SECTIONS: &[&str] = &[
     "shared_rw",
@@ -81,4 +88,109 @@ fn twenty_copies_of_a_program_share_its_file_pages() {
         out.assert_code(0);
         assert_eq!(out.stdout_text(), "shared\n", "{}", out.describe());
     }
+}
+
+/// The PT_INTERP path of a 64-bit little-endian ELF file.
+fn interp_of(path: &Path) -> Option<String> {
+    let elf = std::fs::read(path).ok()?;
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
+    (0..phnum as usize).find_map(|i| {
+        let at = phoff as usize + i * phentsize as usize;
+        if elf.get(at..at + 4) != Some(&3u32.to_le_bytes()[..]) {
+            return None;
+        }
+        let (off, size) = (u64_at(at + 8)? as usize, u64_at(at + 32)? as usize);
+        let s = elf.get(off..off + size)?;
+        let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
+        Some(String::from_utf8_lossy(s).into_owned())
+    })
+}
+
+/// The libraries `ldd` resolves for a glibc program (host paths).
+fn ldd(path: &Path) -> Vec<String> {
+    let out = Command::new("ldd")
+        .arg(path)
+        .output()
+        .expect("cannot run ldd (libc-bin)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let l = l.split(" (").next()?;
+            let p = l.rsplit("=> ").next()?.trim();
+            p.starts_with('/').then(|| p.to_string())
+        })
+        .collect()
+}
+
+/// 20 processes, each a fresh execve of a dynamically linked program that
+/// touches every page of its libraries' read-only segments (libc's text,
+/// mapped by the dynamic linker with mmap), use far less than 20 times
+/// their size: one copy of libc's text serves all. glibc (libc.so.6) and
+/// musl (its dynamic linker is its libc), umbra only, as above.
+#[test]
+fn twenty_copies_of_a_dynamic_program_share_libc_text() {
+    let dir = target_dir().join("guest/filemap-dyn");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let src = workspace_root().join("tests/guest/filemap_share.c");
+    let mut rd = busybox_root(busybox()).expect("busybox root");
+    let mut progs = Vec::new();
+    for (name, cc, pkg) in [
+        ("glibc", "gcc", "libc6-dev"),
+        ("musl", "musl-gcc", "musl-tools"),
+    ] {
+        let cc = require_tool(cc, pkg);
+        let out = dir.join(format!("filemap_share_{name}"));
+        let tmp = dir.join(format!(".filemap_share_{name}.{}", std::process::id()));
+        let r = Command::new(&cc)
+            .args(["-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .expect("run cc");
+        assert!(
+            r.status.success(),
+            "{}: {}",
+            cc.display(),
+            String::from_utf8_lossy(&r.stderr)
+        );
+        std::fs::rename(&tmp, &out).expect("rename");
+        let mut libs: Vec<String> = interp_of(&out).into_iter().collect();
+        if name == "glibc" {
+            libs.extend(ldd(&out));
+        }
+        for l in libs {
+            rd.copy(&l, Path::new(&l)).expect("copy library");
+        }
+        rd.copy(&out.display().to_string(), &out)
+            .expect("copy program");
+        progs.push((name, out));
+    }
+    let cpio = dir.join(format!("share.{}.cpio", std::process::id()));
+    rd.write(&cpio).expect("write initrd");
+    let cpio_s = cpio.display().to_string();
+    for (name, prog) in progs {
+        let prog = prog.display().to_string();
+        let out = umbra_raw(&[
+            "run",
+            "--initrd",
+            &cpio_s,
+            "--quiet-unsupported",
+            "--",
+            &prog,
+        ]);
+        eprint!("{name}: {}", out.stderr_text());
+        out.assert_code(0);
+        assert_eq!(out.stdout_text(), "shared\n", "{}", out.describe());
+        assert!(
+            out.stderr_text().contains("library text"),
+            "{}",
+            out.describe()
+        );
+    }
+    let _ = std::fs::remove_file(&cpio);
 }

@@ -357,6 +357,7 @@ impl<H: Host> Kernel<H> {
     /// the page cache, so every process running it maps the same frames of
     /// its text.
     fn exec_backing(&mut self, inode: Arc<dyn crate::fs::Inode>) -> Arc<dyn Backing> {
+        self.drain_writeback();
         let cache = self.frames.file_cache(Arc::new(loader::InodeFile(inode)));
         crate::mm::MappedFile::new(cache, crate::mm::PastEof::Zeroes)
     }

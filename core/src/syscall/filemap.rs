@@ -7,7 +7,9 @@
 //! the cached pages they cover; reads take dirty pages from the cache; a
 //! truncate drops the pages past the new end from the cache and from every
 //! address space that maps them (their next touch is SIGBUS); fsync, msync,
-//! munmap and exit write dirty pages back.
+//! munmap and exit write dirty pages back. The dirty pages of a cache whose
+//! last mapping went wait in a queue; every hook drains it first, so the file
+//! is up to date before anything reads it or maps it anew.
 
 use crate::fs::file::OpenFile;
 use crate::fs::vfs::timespec_from_ns;
@@ -38,6 +40,7 @@ pub fn write_file<H: Host>(
     data: &[u8],
     off: Option<u64>,
 ) -> KResult<usize> {
+    k.drain_writeback();
     let Some(cache) = cache_of(k, file) else {
         return match off {
             Some(o) => file.pwrite(&mut k.host, data, o),
@@ -67,6 +70,7 @@ pub fn read_file<H: Host>(
     buf: &mut [u8],
     off: Option<u64>,
 ) -> KResult<usize> {
+    k.drain_writeback();
     let cache = cache_of(k, file);
     let before = off.unwrap_or_else(|| file.offset());
     let n = match off {
@@ -91,6 +95,7 @@ pub fn zeroed<H: Host>(k: &mut Kernel<H>, inode: &Arc<dyn Inode>, off: u64, len:
 /// `inode` was truncated to `size`: pages past the end leave its cache and
 /// every address space.
 pub fn truncated<H: Host>(k: &mut Kernel<H>, inode: &Arc<dyn Inode>, size: u64) {
+    k.drain_writeback();
     let Some(cache) = k.frames.cache_of(inode_key(inode)) else {
         return;
     };

@@ -206,6 +206,9 @@ pub fn sys_mmap<H: Host>(
         if !file.readable() {
             return Err(Errno::EACCES);
         }
+        // A cache of this file that just went may have pages to write back
+        // before a new one reads the file.
+        k.drain_writeback();
         let cache = k.frames.file_cache(Arc::new(InodeFile(inode)));
         if shared {
             let sealed =
