@@ -1,8 +1,9 @@
 //! Dynamically linked programs, natively and under umbra: PT_INTERP with
 //! glibc's and musl's dynamic linkers, PIE and non-PIE programs, the auxv the
 //! linker reads, dlopen, the linker run directly, a dynamic program executed
-//! by busybox sh, bad interpreters (errno as Linux's), and `#!` scripts as
-//! umbra's own PROGRAM.
+//! by busybox sh, bad interpreters (errno as Linux's), `#!` scripts as
+//! umbra's own PROGRAM, and klibc's programs (an ET_EXEC interpreter: its
+//! shared library, which names itself as PT_INTERP).
 //!
 //! The programs (`tests/guest/dynamic.c`, `libdyntest.c`, `hello_cxx.cpp`)
 //! are built with the host's gcc, g++ and musl-gcc, without `-static`, into
@@ -154,6 +155,19 @@ fn ldd(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// klibc's programs (Debian's klibc-utils) that the tests run.
+const KLIBC_PROGRAMS: &[&str] = &["sh", "cat", "true", "false", "readlink", "ls"];
+
+/// The path of a klibc program, checked to be there.
+fn klibc(name: &str) -> String {
+    let p = format!("/usr/lib/klibc/bin/{name}");
+    assert!(
+        Path::new(&p).is_file(),
+        "{p} missing: install klibc-utils (`cargo xtask setup`)"
+    );
+    p
+}
+
 /// The initrd: busybox, the data tree, the programs and their linkers and
 /// libraries, and a few `#!` scripts, at `target/guest/dyn/dyn.cpio`.
 fn initrd() -> &'static str {
@@ -183,6 +197,11 @@ fn initrd() -> &'static str {
             .cloned()
             .expect("ldd names libc.so.6");
         libs.insert(libc.replace("/libc.so.6", "/libm.so.6"));
+        for name in KLIBC_PROGRAMS {
+            let p = klibc(name);
+            rd.copy(&p, Path::new(&p)).expect("copy klibc program");
+            libs.extend(interp_of(Path::new(&p)));
+        }
         for l in &libs {
             rd.copy(l, Path::new(l)).expect("copy library");
         }
@@ -336,4 +355,27 @@ fn shebang_script_as_program() {
     assert!(out.stdout_text().contains("rc=0"), "{}", out.describe());
     // The interpreter line names a dynamic program with an argument.
     same(&script_path("dynamic_interp"), &["args"]);
+}
+
+/// klibc's programs: their interpreter is klibc's shared library itself, an
+/// ET_EXEC at a fixed address.
+#[test]
+fn klibc_programs() {
+    same(&klibc("cat"), &["hello.txt", "sub/a.txt"]);
+    same(&klibc("true"), &[]);
+    same(&klibc("false"), &[]);
+    same(&klibc("readlink"), &["link"]);
+    same(&klibc("ls"), &["sub/a.txt", "hello.txt"]);
+    let out = same(
+        &klibc("sh"),
+        &[
+            "-c",
+            &format!(
+                "echo $((6 * 7)); {} sub/b.txt; {}; echo rc=$?",
+                klibc("cat"),
+                klibc("false")
+            ),
+        ],
+    );
+    assert!(out.stdout_text().contains("42"), "{}", out.describe());
 }

@@ -2,7 +2,8 @@
 # images/arm/fetch.sh - what the ARM suite needs on the (Debian 12 x86_64) host:
 # qemu-system-aarch64 and qemu-system-arm (bookworm-backports' qemu-system-arm,
 # so that the backported qemu-utils stays), cpio, for armhf the cross gcc and
-# static glibc (gcc-arm-linux-gnueabihf, libc6-dev-armhf-cross), and from
+# static glibc (gcc-arm-linux-gnueabihf, libc6-dev-armhf-cross), for arm64
+# the cross gcc and glibc (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross), and from
 # Debian's arm64 or armhf archive a kernel (arm64: linux-image-arm64; armhf:
 # linux-image-armmp-lpae) and busybox-static, downloaded with a private apt
 # configuration: nothing of them is installed, no foreign dpkg architecture.
@@ -52,6 +53,10 @@ if [ "${SKIP_APT:-0}" != 1 ]; then
   if [ "$A" = armhf ]; then
     command -v arm-linux-gnueabihf-gcc >/dev/null || need+=(gcc-arm-linux-gnueabihf)
     [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || need+=(libc6-dev-armhf-cross)
+  else
+    # The dynamically linked hello world (dynhello.c) and arm64's ld.so and libc.
+    command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+    [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ] || need+=(libc6-dev-arm64-cross)
   fi
   if [ ${#need[@]} -gt 0 ]; then
     update

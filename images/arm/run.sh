@@ -27,11 +27,13 @@ case $A in
   arm64)
     T=aarch64-unknown-linux-musl
     RUSTC_ARGS=(-C linker=rust-lld)
+    CC=aarch64-linux-gnu-gcc LDSO=ld-linux-aarch64.so.1
     QEMU=(qemu-system-aarch64 -M virt -cpu cortex-a57)
     KPAT='vmlinuz-*-arm64' ;;
   armhf)
     T=armv7-unknown-linux-gnueabihf
     RUSTC_ARGS=(-C linker=arm-linux-gnueabihf-gcc -C target-feature=+crt-static)
+    CC=arm-linux-gnueabihf-gcc LDSO=ld-linux-armhf.so.3
     QEMU=(qemu-system-arm -M virt -cpu cortex-a15)
     KPAT='vmlinuz-*-armmp-lpae' ;;
   *) echo "run.sh: --arch must be arm64 or armhf, not '$A'" >&2; exit 2 ;;
@@ -46,18 +48,27 @@ trap 'rm -rf "$st"' EXIT
 # probe.rs: a static program (see its header).
 rustc --edition 2021 -O --target $T "${RUSTC_ARGS[@]}" "$HERE/probe.rs" -o "$st/probe"
 
-# The guest's own root: busybox, the probe and a file to read.
-mkdir -p "$st/guest/bin" "$st/guest/etc" "$st/guest/tmp" "$st/guest/mnt"
+# dynhello.c: a dynamically linked glibc program, with the arch's ld.so and
+# libc.so.6 (Debian's libc6-<arch>-cross) at /lib in both roots.
+"$CC" -O2 -Wall -o "$st/dynhello" "$HERE/dynhello.c"
+SYSLIB=/usr/${CC%-gcc}/lib
+
+# The guest's own root: busybox, the probe, dynhello and a file to read.
+mkdir -p "$st/guest/bin" "$st/guest/etc" "$st/guest/tmp" "$st/guest/mnt" "$st/guest/lib"
 cp "$G/bin/busybox" "$st/guest/bin/busybox"
 cp "$st/probe" "$st/guest/probe"
+cp "$st/dynhello" "$st/guest/dynhello"
+cp -L "$SYSLIB/$LDSO" "$SYSLIB/libc.so.6" "$st/guest/lib/"
 ln -s busybox "$st/guest/bin/sh"
 echo "hello from the guest initrd" > "$st/guest/etc/motd"
 (cd "$st/guest" && find . | cpio -o -H newc --quiet) > "$OUT/guest-$A.cpio"
 
 # The machine's initramfs.
 m=$st/machine
-mkdir -p "$m"/{bin,proc,sys,dev,tmp}
+mkdir -p "$m"/{bin,proc,sys,dev,tmp,lib}
 cp "$G/bin/busybox" "$m/bin/busybox"
+cp "$st/dynhello" "$m/dynhello"
+cp -L "$SYSLIB/$LDSO" "$SYSLIB/libc.so.6" "$m/lib/"
 install -m 755 "$HERE/init" "$m/init"
 if [ "$UMBRA" != none ]; then install -m 755 "$UMBRA" "$m/umbra"; fi
 cp "$OUT/guest-$A.cpio" "$m/guest.cpio"

@@ -9,7 +9,9 @@
 //!   is needed): `stamp sh work.sh`, where work.sh ends in `exec stamp CHECK`.
 //!   The check's output must match, or the run counts as failed;
 //! - start-up: host wall time from launch to exit of a guest `/bench/true`,
-//!   and the host's peak RSS of the whole sandbox (see procs.rs for how).
+//!   and of the host's dynamically linked `/bin/true` (at `/bench/dyn/true`,
+//!   with its dynamic linker and libraries at their host paths), and the
+//!   host's peak RSS of the whole sandbox (see procs.rs for how).
 //!
 //! Systems: native (chroot into the benchmark root), the bare PTRACE_SYSEMU
 //! floor (getppid only), umbra, and, when installed, PRoot, gVisor (runsc
@@ -374,6 +376,14 @@ fn workloads(budget_ms: u64) -> Vec<Workload> {
             metric: Metric::Wall,
         },
         Workload {
+            name: "start_dyn",
+            label: "start-up: dynamic /bin/true",
+            group: Group::Startup,
+            unit: "ms",
+            argv: vec![DYN_TRUE.into()],
+            metric: Metric::Wall,
+        },
+        Workload {
             name: "rss",
             label: "start-up: peak host RSS",
             group: Group::Startup,
@@ -453,7 +463,47 @@ fn sort_lines() -> usize {
 
 /// Builds target/bench/root: busybox, the programs, the macro scripts and
 /// inputs, device nodes (for the native chroot and PRoot), UML init scripts.
-fn build_root(dir: &Path, bin: &Path, wls: &[Workload]) -> Result<PathBuf> {
+/// Where the host's dynamically linked `true` goes in the roots.
+const DYN_TRUE: &str = "/bench/dyn/true";
+
+/// The files of the dynamic start-up workload: (path in the root, host
+/// file): the host's /bin/true at [`DYN_TRUE`], and its dynamic linker and
+/// libraries (as `ldd` names them) at their host paths.
+fn dynamic_true() -> Result<Vec<(String, PathBuf)>> {
+    let t = which("true").ok_or("no `true` on PATH")?;
+    let out = Command::new("ldd")
+        .arg(&t)
+        .output()
+        .map_err(|e| format!("ldd: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let libs: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let l = l.split(" (").next()?;
+            let p = l.rsplit("=> ").next()?.trim();
+            p.starts_with('/').then(|| p.to_string())
+        })
+        .collect();
+    if !out.status.success() || libs.is_empty() {
+        return Err(format!(
+            "{} is not dynamically linked (ldd: {text:?})",
+            t.display()
+        ));
+    }
+    let mut v = vec![(DYN_TRUE.trim_start_matches('/').to_string(), t)];
+    v.extend(
+        libs.into_iter()
+            .map(|l| (l.trim_start_matches('/').to_string(), PathBuf::from(l))),
+    );
+    Ok(v)
+}
+
+fn build_root(
+    dir: &Path,
+    bin: &Path,
+    wls: &[Workload],
+    dyn_files: &[(String, PathBuf)],
+) -> Result<PathBuf> {
     let root = dir.join("root");
     // A tmpfs left mounted by an interrupted run.
     unmount_tmp(&root);
@@ -480,6 +530,10 @@ fn build_root(dir: &Path, bin: &Path, wls: &[Workload]) -> Result<PathBuf> {
     for p in PROGRAMS {
         let data = std::fs::read(bin.join(p)).map_err(|e| format!("{p}: {e}"))?;
         w(&format!("bench/{p}"), &data, 0o755)?;
+    }
+    for (path, from) in dyn_files {
+        let data = std::fs::read(from).map_err(|e| format!("{}: {e}", from.display()))?;
+        w(path, &data, 0o755)?;
     }
     for wl in wls.iter().filter(|w| w.group == Group::Macro) {
         w(
@@ -1044,7 +1098,12 @@ pub fn bench(args: &[String]) -> Result<()> {
     }
     let budget = if o.quick { 50 } else { 300 };
     let mut wls = workloads(budget);
-    let root = build_root(&dir, &bin, &wls)?;
+    let dyn_files = dynamic_true().unwrap_or_else(|e| {
+        notes.push(format!("no dynamic start-up workload: {e}"));
+        wls.retain(|w| w.name != "start_dyn");
+        Vec::new()
+    });
+    let root = build_root(&dir, &bin, &wls, &dyn_files)?;
     let dev_errors = make_dev_nodes(&root);
     if !dev_errors.is_empty() {
         notes.push(format!(
@@ -1060,6 +1119,9 @@ pub fn bench(args: &[String]) -> Result<()> {
         .map_err(|e| e.to_string())?
         .dir("dev", 0o755)
         .dir("tmp", 0o1777);
+    for (path, from) in &dyn_files {
+        rd.copy(path, from).map_err(|e| e.to_string())?;
+    }
     rd.write(&start_cpio)
         .map_err(|e| format!("{}: {e}", start_cpio.display()))?;
     let mut syss = systems(&o, &umbra);

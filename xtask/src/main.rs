@@ -34,7 +34,7 @@ usage: cargo xtask <command> [options]
 commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
-                        python3; rustup targets and components
+                        python3, klibc-utils; rustup targets and components
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
   test-arm [--arch aarch64|armv7] [--debug]
@@ -204,6 +204,10 @@ fn missing_packages() -> Vec<&'static str> {
     need(which("g++").is_some(), "g++");
     need(which("taskset").is_some(), "util-linux");
     need(which("kill").is_some(), "procps");
+    need(
+        std::path::Path::new("/usr/lib/klibc/bin/cat").exists(),
+        "klibc-utils",
+    );
     missing
 }
 
