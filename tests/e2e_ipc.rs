@@ -5,7 +5,9 @@
 
 use umbra_tests::{assert_same, Libc, Run};
 
-const SHM: &[&str] = &["basic", "keys", "fork", "rmid", "flags", "ctl", "perm"];
+const SHM: &[&str] = &[
+    "basic", "keys", "fork", "rmid", "flags", "ctl", "perm", "limits",
+];
 
 #[test]
 fn shm_musl() {

@@ -271,6 +271,25 @@ static void sec_perm(void)
 	ck("IPC_STAT after the owner removed it", shmctl(id, IPC_STAT, &d));
 }
 
+/* The limits as /proc/sys/kernel shows them (and IPC_INFO reports). */
+static void sec_limits(void)
+{
+	static const char *files[] = {"shmmax", "shmall", "shmmni", "sem", "msgmax", "msgmnb", "msgmni"};
+	for (unsigned i = 0; i < sizeof files / sizeof *files; i++) {
+		char path[64], buf[128];
+		snprintf(path, sizeof path, "/proc/sys/kernel/%s", files[i]);
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			printf("%s: -1 %s\n", files[i], ipc_errname(errno));
+			continue;
+		}
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		printf("%s: %s", files[i], buf);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static char exe[4096];
@@ -283,7 +302,7 @@ int main(int argc, char **argv)
 	static const struct section s[] = {
 		{"basic", sec_basic}, {"keys", sec_keys}, {"fork", sec_fork},
 		{"rmid", sec_rmid},   {"flags", sec_flags}, {"ctl", sec_ctl},
-		{"perm", sec_perm},   {NULL, NULL},
+		{"perm", sec_perm},   {"limits", sec_limits}, {NULL, NULL},
 	};
 	return run_sections(s, argc, argv);
 }

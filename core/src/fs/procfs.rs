@@ -388,6 +388,14 @@ enum SysFile {
     FileMax,
     NrOpen,
     PipeMaxSize,
+    /// The System V IPC limits (crate::ipc's, Linux's defaults).
+    Shmmax,
+    Shmall,
+    Shmmni,
+    Sem,
+    Msgmax,
+    Msgmnb,
+    Msgmni,
 }
 
 /// Files of /proc/PID.
@@ -451,7 +459,7 @@ const SYS_DIRS: [(&str, SysDir); 3] = [
 ];
 
 /// The files of each /proc/sys directory, with their modes.
-const SYS_FILES: [(SysDir, &str, SysFile, u32); 10] = [
+const SYS_FILES: [(SysDir, &str, SysFile, u32); 17] = [
     (SysDir::Kernel, "domainname", SysFile::Domainname, 0o644),
     (SysDir::Kernel, "hostname", SysFile::Hostname, 0o644),
     (SysDir::Kernel, "ostype", SysFile::Ostype, 0o444),
@@ -467,6 +475,13 @@ const SYS_FILES: [(SysDir, &str, SysFile, u32); 10] = [
     (SysDir::Fs, "file-max", SysFile::FileMax, 0o644),
     (SysDir::Fs, "nr_open", SysFile::NrOpen, 0o644),
     (SysDir::Fs, "pipe-max-size", SysFile::PipeMaxSize, 0o644),
+    (SysDir::Kernel, "shmmax", SysFile::Shmmax, 0o644),
+    (SysDir::Kernel, "shmall", SysFile::Shmall, 0o644),
+    (SysDir::Kernel, "shmmni", SysFile::Shmmni, 0o644),
+    (SysDir::Kernel, "sem", SysFile::Sem, 0o644),
+    (SysDir::Kernel, "msgmax", SysFile::Msgmax, 0o644),
+    (SysDir::Kernel, "msgmnb", SysFile::Msgmnb, 0o644),
+    (SysDir::Kernel, "msgmni", SysFile::Msgmni, 0o644),
 ];
 
 const PID_FILES: [(&str, PidFile); 8] = [
@@ -677,6 +692,15 @@ impl ProcNode {
                 SysFile::FileMax => format!("{}\n", isize::MAX),
                 SysFile::NrOpen => format!("{}\n", view.system().nr_open),
                 SysFile::PipeMaxSize => format!("{}\n", super::pipe::PIPE_MAX_SIZE),
+                // ULONG_MAX - 2^24, bytes and pages.
+                SysFile::Shmmax | SysFile::Shmall => {
+                    format!("{}\n", (usize::MAX - (1 << 24)) as u64)
+                }
+                SysFile::Shmmni => String::from("4096\n"),
+                SysFile::Sem => String::from("32000\t1024000000\t500\t32000\n"),
+                SysFile::Msgmax => String::from("8192\n"),
+                SysFile::Msgmnb => String::from("16384\n"),
+                SysFile::Msgmni => String::from("32000\n"),
             }),
             Node::PidFile(pid, f) => {
                 let p = view.process(*pid).ok_or(Errno::ESRCH)?;

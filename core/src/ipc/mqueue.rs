@@ -32,6 +32,8 @@ pub const RLIMIT_MSGQUEUE_DEFAULT: u64 = 819_200;
 /// umbra's heap holds the messages.
 pub const MQ_BYTES_MAX: u64 = 64 << 20;
 pub const NAME_MAX: usize = 255;
+/// The least a queue is charged against [`MQ_BYTES_MAX`].
+const QUEUE_COST: u64 = 4096;
 
 pub const SIGEV_SIGNAL: i32 = 0;
 pub const SIGEV_NONE: i32 = 1;
@@ -268,14 +270,17 @@ impl MqNs {
         let bytes = (a.maxmsg as u64) * (a.msgsize as u64)
             + a.maxmsg as u64 * per_msg
             + (a.maxmsg as u64).min(MQ_PRIO_MAX as u64) * node;
+        // Every queue costs umbra at least this much against MQ_BYTES_MAX
+        // (an unlinked queue lives on while open and holds its charge).
+        let heap = bytes.max(QUEUE_COST);
         {
             let mut ch = self.charges.lock();
             let total: u64 = ch.values().sum();
             let mine = ch.get(&o.euid).copied().unwrap_or(0);
-            if mine + bytes > o.rlimit_msgqueue || total + bytes > MQ_BYTES_MAX {
+            if mine + bytes > o.rlimit_msgqueue || total + heap > MQ_BYTES_MAX {
                 return Err(Errno::EMFILE);
             }
-            *ch.entry(o.euid).or_insert(0) += bytes;
+            *ch.entry(o.euid).or_insert(0) += heap;
         }
         let q = Arc::new(Mutex::new(Queue {
             uid: o.euid,
@@ -287,7 +292,7 @@ impl MqNs {
             seq: 0,
             bytes: 0,
             notify: None,
-            charge: (o.euid, bytes),
+            charge: (o.euid, heap),
             charges: self.charges.clone(),
         }));
         self.names.insert(name.to_vec(), q.clone());

@@ -579,7 +579,8 @@ fn read_msg<H: Host>(k: &mut Kernel<H>, msqid: i32, msgp: u64, size: u64) -> KRe
     if size > msg::MSGMAX || (size as i64) < 0 || msqid < 0 {
         return Err(Errno::EINVAL);
     }
-    let text = k.user().read_vec(msgp + wb as u64, size as usize)?;
+    let at = msgp.checked_add(wb as u64).ok_or(Errno::EFAULT)?;
+    let text = k.user().read_vec(at, size as usize)?;
     Ok(Msg { mtype, text })
 }
 
@@ -663,8 +664,12 @@ pub fn sys_msgctl<H: Host>(k: &mut Kernel<H>, msqid: i32, cmd: i32, buf: u64) ->
             Ok(0)
         }
         IPC_SET => {
-            let len = crate::ipc::Perm::size(w) + 6 * 8 + 6 * w.bytes();
-            let b = k.user().read_vec(buf, len.min(120))?;
+            // struct msqid64_ds: 120 bytes on 64-bit guests, 88 on 32-bit.
+            let len = match w {
+                Long::W64 => 120,
+                Long::W32 => 88,
+            };
+            let b = k.user().read_vec(buf, len)?;
             k.ipc.msg.set(msqid, &b, &c, w)?;
             Ok(0)
         }
