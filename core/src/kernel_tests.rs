@@ -884,3 +884,48 @@ mod arm {
         );
     }
 }
+
+/// System V shared memory on the whole kernel: a segment attached at two
+/// addresses maps one frame (a store through one is read through the
+/// other), shmdt unmaps, IPC_STAT reports the attach count, and the
+/// segment's frames are freed when the kernel ends, though no process
+/// removed it (the leak check of `run`).
+#[test]
+fn shm_attaches_share_frames_and_the_kernel_frees_them() {
+    let mut b = boot();
+    let seg = 0; // The first identifier: sequence 0, index 0.
+    let second = MAP_AT + 16 * PAGE;
+    let stat = b.scratch;
+    let mut steps = vec![
+        sys(SHMGET, &[0, 2 * PAGE, 0o600]),
+        sys(SHMAT, &[seg, MAP_AT, 0]),
+        sys(SHMAT, &[seg, second, 0o10000]),
+    ];
+    steps.extend(touches(MAP_AT + PAGE, b"s"));
+    steps.extend([
+        sys(WRITE, &[1, second + PAGE, 1]),
+        sys(SHMCTL, &[seg, 2, stat]),
+        sys(SHMDT, &[MAP_AT]),
+        sys(SHMDT, &[MAP_AT]),
+        sys(WRITE, &[1, MAP_AT + PAGE, 1]),
+        sys(SHMAT, &[seg, MAP_AT + 1, 0]),
+        exit_group(0),
+    ]);
+    b.script(steps);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(
+        b.results(),
+        vec![
+            (SHMGET, 0),
+            (SHMAT, MAP_AT as i64),
+            (SHMAT, second as i64),
+            (WRITE, 1),
+            (SHMCTL, 0),
+            (SHMDT, 0),
+            (SHMDT, err(Errno::EINVAL)),
+            (WRITE, err(Errno::EFAULT)),
+            (SHMAT, err(Errno::EINVAL)),
+        ]
+    );
+    assert_eq!(b.k.host.stdout, b"s");
+}

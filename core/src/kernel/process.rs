@@ -596,6 +596,9 @@ impl<H: Host> Kernel<H> {
             }
         }
         self.zombies.clear();
+        // IPC objects outlive their processes, not the kernel.
+        self.ipc = Default::default();
+        self.frames.reap();
         self.drain_writeback();
     }
 }
