@@ -80,6 +80,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ipc_sem",
     "ipc_msg",
     "ipc_mq",
+    "vdso",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -158,6 +158,12 @@ pub trait HostCpu {
     fn fpstate_set(&mut self, _mm: MmId, _buf: &[u8]) -> Result<(), HostError> {
         Err(HostError::Unsupported)
     }
+
+    /// The code of the guest's vDSO, in the form [`crate::vdso`] describes;
+    /// `None`: guests get no vDSO (libcs then make the syscalls).
+    fn vdso_text(&self) -> Option<&'static [u8]> {
+        None
+    }
 }
 
 /// Clocks and waiting.
@@ -174,6 +180,13 @@ pub trait HostTime {
     /// If it expires while a guest runs, `run_user` returns [`Trap::Timer`]; if it
     /// expires in `wait_event`, that returns.
     fn set_timer(&mut self, _deadline: Option<u64>) {}
+
+    /// The hardware counter the vDSO code reads (x86_64: the TSC; arm: the
+    /// virtual counter), or `None` if guests cannot read one; it must run at
+    /// a constant rate.
+    fn counter(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The console: the host's stdin, stdout and stderr.

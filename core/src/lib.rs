@@ -6,7 +6,8 @@
 //! - layer 0: `error`, `host`, `arch`, `config`
 //! - layer 1: `mm` (frames, page tables, VMAs, user memory), `fs` (VFS, tmpfs, cpio)
 //! - layer 2: `loader` (ELF into an address space), `task` (processes, fd tables),
-//!   `ipc` (System V IPC objects and POSIX message queues)
+//!   `ipc` (System V IPC objects and POSIX message queues),
+//!   `vdso` (the vDSO image, the time page and the guest clock)
 //! - layer 3: `syscall` (the table and one file per syscall family)
 //! - layer 4: `kernel` (the trap loop that ties them together)
 #![no_std]
@@ -27,6 +28,7 @@ pub mod tty;
 pub mod ipc;
 pub mod loader;
 pub mod task;
+pub mod vdso;
 
 pub mod syscall;
 

@@ -126,6 +126,10 @@ pub struct Kernel<H: Host> {
     pub(crate) fasync: Vec<crate::syscall::fasync::Fasync>,
     /// System V IPC objects and POSIX message queues.
     pub(crate) ipc: crate::ipc::IpcNs,
+    /// The vDSO and time page mapped at every exec, if the host has one.
+    pub(crate) vdso: Option<crate::vdso::Vdso>,
+    /// The guest's clock, as the time page publishes it.
+    pub(crate) clock: crate::vdso::Clock,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -137,11 +141,13 @@ const TIME_SLICE_NS: u64 = 10_000_000;
 impl<H: Host> Kernel<H> {
     /// A kernel over `host` with the name space `vfs`. `frames` is the number of
     /// 4 KiB frames of guest memory the host provides.
-    pub fn new(host: H, vfs: Vfs, cfg: Config, frames: usize) -> Self {
+    pub fn new(mut host: H, vfs: Vfs, cfg: Config, frames: usize) -> Self {
         let boot_time = host.now_mono();
-        Kernel {
+        let mut frames = FrameAllocator::new(frames);
+        let vdso = crate::vdso::Vdso::new(&mut frames, &mut host);
+        let mut k = Kernel {
             host,
-            frames: FrameAllocator::new(frames),
+            frames,
             vfs,
             cfg,
             procs: BTreeMap::new(),
@@ -165,7 +171,40 @@ impl<H: Host> Kernel<H> {
             memfd_root: None,
             fasync: Vec::new(),
             ipc: Default::default(),
+            vdso,
+            clock: Default::default(),
+        };
+        k.clock_sync();
+        k
+    }
+
+    /// Re-anchors the guest clock at the host's time and publishes it in the
+    /// time page (see [`crate::vdso`]); returns the guest's CLOCK_MONOTONIC.
+    pub(crate) fn clock_sync(&mut self) -> u64 {
+        /// Host reads further apart than this are no calibration sample.
+        const PAIR_NS: u64 = 4_000;
+        let h1 = self.host.now_mono();
+        let c = self.host.counter();
+        let h2 = if c.is_some() {
+            self.host.now_mono()
+        } else {
+            h1
+        };
+        let real = self.host.now_real();
+        let floor = h2.saturating_sub(self.boot_time);
+        let sample = (h2.saturating_sub(h1) <= PAIR_NS)
+            .then(|| (h1 / 2 + h2 / 2).saturating_sub(self.boot_time));
+        let mono = self.clock.sync(c, floor, sample);
+        self.clock.real_off = real.wrapping_sub(floor);
+        if let Some(v) = self.vdso.as_mut() {
+            v.publish(&mut self.host, &self.clock);
         }
+        mono
+    }
+
+    /// The guest's CLOCK_REALTIME, ns, consistent with the time page.
+    pub(crate) fn clock_real(&mut self) -> u64 {
+        self.clock_sync().wrapping_add(self.clock.real_off)
     }
 
     /// The current process. Every syscall runs on behalf of one.
@@ -428,6 +467,7 @@ impl<H: Host> Kernel<H> {
                     random,
                     stack_limit: self.cfg.stack_limit as u64,
                     interp_base,
+                    vdso: self.vdso.as_ref().map_or(0, |v| v.map(&mut mm)),
                 };
                 let sp =
                     loader::build_stack(&mut mm, &mut self.frames, &mut self.host, &img, &args)
@@ -773,6 +813,9 @@ impl<H: Host> Kernel<H> {
             }
             if !self.handle_signals() {
                 return;
+            }
+            if self.vdso.is_some() {
+                self.clock_sync();
             }
             let Some(p) = self.procs.get_mut(&self.cur) else {
                 return;

@@ -391,7 +391,9 @@ impl<H: Host> KernelIo<'_, H> {
                         read: v.prot.contains(Prot::READ),
                         write: v.prot.contains(Prot::WRITE),
                         exec: v.prot.contains(Prot::EXEC),
-                        shared: v.kind.is_shared(),
+                        // Linux shows its vDSO and time page as private.
+                        shared: v.kind.is_shared()
+                            && !matches!(v.name, VmaName::Vdso | VmaName::Vvar),
                         offset: match &v.kind {
                             VmaKind::File { offset, .. } | VmaKind::Shared { offset, .. } => {
                                 *offset
@@ -403,6 +405,8 @@ impl<H: Host> KernelIo<'_, H> {
                         name: match v.name {
                             VmaName::Heap => String::from("[heap]"),
                             VmaName::Stack => String::from("[stack]"),
+                            VmaName::Vvar => String::from("[vvar]"),
+                            VmaName::Vdso => String::from("[vdso]"),
                             VmaName::None if exe => String::from_utf8_lossy(&p.exe).into_owned(),
                             VmaName::None
                                 if matches!(&v.kind, VmaKind::Shared { obj, .. }

@@ -34,6 +34,8 @@ pub struct StackArgs<'a> {
     pub stack_limit: u64,
     /// Where the interpreter was loaded (AT_BASE); 0 without one.
     pub interp_base: u64,
+    /// Where the vDSO is mapped (AT_SYSINFO_EHDR); 0 without one.
+    pub vdso: u64,
 }
 
 /// Limit on the bytes of argv and envp strings together (as Linux's MAX_ARG_STRLEN
@@ -157,6 +159,9 @@ pub fn build_stack_as<H: HostMemory>(
     ];
     if let Some(m) = l.minsigstksz {
         auxv.push((AT_MINSIGSTKSZ, m));
+    }
+    if a.vdso != 0 {
+        auxv.push((AT_SYSINFO_EHDR, a.vdso));
     }
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + 1);
     sp = (sp - (l.word * words) as u64) & !15;

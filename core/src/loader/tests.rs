@@ -593,6 +593,7 @@ fn args<'a>(argv: &'a [Vec<u8>], envp: &'a [Vec<u8>], execfn: &'a [u8]) -> Stack
         random: *b"0123456789abcdef",
         stack_limit: 8 << 20,
         interp_base: 0x7f00_dead_0000,
+        vdso: 0,
     }
 }
 

@@ -752,12 +752,15 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         // A shared mapping of a file not opened for writing stays read-only
-        // (Linux's VM_MAYWRITE).
+        // (Linux's VM_MAYWRITE); so do the vDSO and its time page, one copy
+        // shared by every process (Linux copies the vDSO on write; umbra
+        // refuses).
         if prot.contains(Prot::WRITE)
             && self.vmas.iter().any(|v| {
                 v.start < end
                     && v.end > start
-                    && matches!(&v.kind, VmaKind::Shared { obj, .. } if !obj.may_write())
+                    && (matches!(&v.kind, VmaKind::Shared { obj, .. } if !obj.may_write())
+                        || matches!(v.name, VmaName::Vdso | VmaName::Vvar))
             })
         {
             return Err(Errno::EACCES);

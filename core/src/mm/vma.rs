@@ -73,6 +73,10 @@ pub enum VmaName {
     None,
     Heap,
     Stack,
+    /// The time page the vDSO reads.
+    Vvar,
+    /// umbra's vDSO.
+    Vdso,
 }
 
 /// One area `[start, end)`.

@@ -1,6 +1,7 @@
 //! Time syscalls: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
-//! clock_nanosleep. The guest's clocks are the host's; sleeping parks the thread
-//! until a deadline and never blocks the kernel.
+//! clock_nanosleep. The guest's clocks follow the host's (`crate::vdso` says
+//! how, and how the vDSO reads the same clock); sleeping parks the thread until
+//! a deadline and never blocks the kernel.
 
 use super::uabi::{self, TimeAbi};
 use super::Outcome;
@@ -23,11 +24,12 @@ fn ts(ns: u64) -> Timespec {
 }
 
 /// The clock's value in ns.
-fn clock_ns<H: Host>(k: &Kernel<H>, clock: u32) -> crate::KResult<u64> {
+fn clock_ns<H: Host>(k: &mut Kernel<H>, clock: u32) -> crate::KResult<u64> {
     match clock {
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(k.host.now_real()),
+        // The same clock the vDSO reads (crate::vdso).
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(k.clock_real()),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
-            Ok(k.host.now_mono().saturating_sub(k.boot_time))
+            Ok(k.clock_sync())
         }
         // The process's user and system time (one thread per process).
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
@@ -66,7 +68,7 @@ pub fn sys_clock_getres<H: Host>(k: &mut Kernel<H>, clock: u32, out: u64, t: Tim
 /// gettimeofday(2); the obsolete timezone argument is ignored.
 pub fn sys_gettimeofday<H: Host>(k: &mut Kernel<H>, tv: u64) -> SysResult {
     if tv != 0 {
-        let now = k.host.now_real();
+        let now = k.clock_real();
         let v = Timeval {
             tv_sec: (now / NS) as i64,
             tv_usec: ((now % NS) / 1000) as i64,
@@ -78,7 +80,7 @@ pub fn sys_gettimeofday<H: Host>(k: &mut Kernel<H>, tv: u64) -> SysResult {
 
 /// time(2).
 pub fn sys_time<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
-    let secs = k.host.now_real() / NS;
+    let secs = k.clock_real() / NS;
     if out != 0 {
         k.user().write(UserOutPtr::<u64>::new(out), &secs)?;
     }

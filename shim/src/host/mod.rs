@@ -936,6 +936,10 @@ pub(super) fn regs_error(e: Errno) -> HostError {
 }
 
 impl HostCpu for PtraceHost {
+    fn vdso_text(&self) -> Option<&'static [u8]> {
+        sys::vdso::text()
+    }
+
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         if buf.len() < arch::FP_BLOB_SIZE {
@@ -1098,6 +1102,10 @@ impl HostCpu for PtraceHost {
 }
 
 impl HostTime for PtraceHost {
+    fn counter(&self) -> Option<u64> {
+        sys::vdso::counter()
+    }
+
     fn now_mono(&self) -> u64 {
         sys::clock_ns(sys::CLOCK_MONOTONIC)
     }

@@ -21,6 +21,7 @@ pub mod ptrace;
 pub mod raw;
 pub mod seccomp;
 pub mod stub;
+pub mod vdso;
 
 pub mod signals;
 
