@@ -46,3 +46,84 @@ fn clock_gettime_through_the_vdso_makes_no_syscalls() {
         );
     }
 }
+
+/// A mksh script that uses the clock ($SECONDS, $EPOCHREALTIME), forks
+/// ($(...), pipelines) and the usual shell features; its output does not
+/// depend on timing.
+const MKSH_SCRIPT: &str = r#"
+i=0; while (( i < 200 )); do (( i++ )); done; print "loop $i"
+set -A arr a b c; print "array ${#arr[*]} ${arr[1]}"
+f() { print "f $1"; return 3; }; f x || print "status $?"
+x=$(print sub | while read l; do print "[$l]"; done); print "$x"
+typeset -u up=hello; print "$up"
+s=$SECONDS; (( s >= 0 && s < 1000 )) && print "SECONDS ok"
+e=${EPOCHREALTIME%.*}; (( e > 1600000000 )) && print "EPOCHREALTIME ok"
+while read a b; do print "here $b $a"; done <<END
+1 one
+2 two
+END
+(exit 7); print "subshell $?"
+print done
+"#;
+
+/// Debian's static mksh builds (package mksh) run a script as natively: the
+/// dietlibc one finds `__vdso_gettimeofday` through the vDSO's section
+/// headers (without a vDSO it reads the vsyscall page as an ELF image and
+/// died by SIGSEGV), the klibc one (/bin/mksh-static) makes syscalls.
+#[test]
+fn debian_static_mksh_runs_a_script_as_natively() {
+    use std::path::Path;
+    use std::process::Command;
+    let builds = ["/usr/lib/diet/bin/mksh", "/usr/lib/klibc/bin/mksh"];
+    for b in builds {
+        assert!(
+            Path::new(b).exists(),
+            "{b} is missing: install mksh (`cargo xtask setup`)"
+        );
+    }
+    let mut rd = umbra_tests::initrd::busybox_root(umbra_tests::busybox()).expect("busybox root");
+    for b in builds {
+        rd.copy(b.trim_start_matches('/'), Path::new(b))
+            .expect("copy mksh");
+    }
+    let cpio = umbra_tests::target_dir().join(format!("vdso-mksh-{}.cpio", std::process::id()));
+    rd.write(&cpio).expect("write initrd");
+    for b in builds {
+        let native = Command::new(b)
+            .args(["-c", MKSH_SCRIPT])
+            .env_clear()
+            .env("PATH", "/bin")
+            .output()
+            .expect("run mksh natively");
+        let cpio_arg = cpio.display().to_string();
+        let out = umbra_tests::umbra_raw(&[
+            "run",
+            "--initrd",
+            &cpio_arg,
+            "--quiet-unsupported",
+            "--env",
+            "PATH=/bin",
+            "--",
+            b,
+            "-c",
+            MKSH_SCRIPT,
+        ]);
+        assert_eq!(native.status.code(), Some(0), "{b} natively: {native:?}");
+        assert!(
+            String::from_utf8_lossy(&native.stdout).contains("EPOCHREALTIME ok\n"),
+            "{native:?}"
+        );
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout_text(),
+            String::from_utf8_lossy(&native.stdout),
+            "{b}"
+        );
+        assert_eq!(
+            out.stderr_text(),
+            String::from_utf8_lossy(&native.stderr),
+            "{b}"
+        );
+    }
+    let _ = std::fs::remove_file(&cpio);
+}

@@ -104,8 +104,7 @@ pub const SONAME: &str = "linux-vdso.so.1";
 /// stack's top, below the host's stub pages.
 pub const VVAR_ADDR: u64 = crate::arch::STACK_TOP + 0x10_0000;
 
-/// The ELF `st_shndx` of the vDSO's symbols: any defined section (the image
-/// has no section headers; loaders only test for SHN_UNDEF).
+/// The ELF `st_shndx` of the vDSO's symbols: the image's .text section.
 const SHNDX_TEXT: u16 = 1;
 
 /// What an ELF image needs to know of its target.
@@ -254,7 +253,21 @@ pub fn build_image(
     let verdef_off = (versym_off + 2 * nsyms + 3) & !3;
     let verdef_len = 2 * 28;
     let str_off = verdef_off + verdef_len;
-    if str_off + strtab.len() > TEXT_OFFSET {
+    // Section headers too: some parsers (dietlibc's) find .dynsym, .dynstr
+    // and a symbol's section through them, not through the dynamic section.
+    let shstrtab: &[u8] =
+        b"\0.text\0.dynsym\0.dynstr\0.hash\0.gnu.version\0.gnu.version_d\0.dynamic\0.shstrtab\0";
+    let name = |n: &str| -> u32 {
+        let pos = shstrtab
+            .windows(n.len() + 2)
+            .position(|w| w[0] == 0 && &w[1..=n.len()] == n.as_bytes() && w[n.len() + 1] == 0);
+        pos.map_or(0, |p| p as u32 + 1)
+    };
+    let shstr_off = str_off + strtab.len();
+    let shentsize = if t.class64 { 64 } else { 40 };
+    let shoff = (shstr_off + shstrtab.len() + 7) & !7;
+    let nsect = 9;
+    if shoff + nsect * shentsize > TEXT_OFFSET {
         return None;
     }
     let total = TEXT_OFFSET + text.len();
@@ -274,15 +287,15 @@ pub fn build_image(
     o.u32(1);
     o.word(0); // e_entry
     o.word(phoff as u64);
-    o.word(0); // e_shoff
+    o.word(shoff as u64);
     o.u32(t.flags);
     o.u16(ehsize as u16);
     o.u16(phsize as u16);
     o.u16(nphdr as u16);
-    o.u16(if t.class64 { 64 } else { 40 });
-    o.u16(0);
-    o.u16(0);
-    // Program headers.
+    o.u16(shentsize as u16);
+    o.u16(nsect as u16);
+    o.u16(nsect as u16 - 1); // .shstrtab, the last
+                             // Program headers.
     let phdr = |o: &mut Out, ty: u32, flags: u32, off: u64, len: u64, align: u64| {
         o.u32(ty);
         if o.class64 {
@@ -380,6 +393,76 @@ pub fn build_image(
         o.u32(0); // vda_next
     }
     o.b.extend_from_slice(&strtab);
+    o.b.extend_from_slice(shstrtab);
+    o.align(8);
+    // Section headers: name, type, flags, address = offset, size, link,
+    // info, alignment, entry size. Index 1 is .text ([`SHNDX_TEXT`]).
+    const ALLOC: u64 = 2;
+    let w = if t.class64 { 8 } else { 4 };
+    type Section<'a> = (&'a str, u32, u64, usize, usize, u32, u32, u64, usize);
+    let sects: [Section<'_>; 9] = [
+        ("", 0, 0, 0, 0, 0, 0, 0, 0),
+        (".text", 1, ALLOC | 4, TEXT_OFFSET, text.len(), 0, 0, 16, 0),
+        (
+            ".dynsym",
+            11,
+            ALLOC,
+            sym_off,
+            nsyms * symsize,
+            3,
+            1,
+            w,
+            symsize,
+        ),
+        (".dynstr", 3, ALLOC, str_off, strtab.len(), 0, 0, 1, 0),
+        (".hash", 5, ALLOC, hash_off, hash_len, 2, 0, 4, 4),
+        (
+            ".gnu.version",
+            0x6fff_ffff,
+            ALLOC,
+            versym_off,
+            2 * nsyms,
+            2,
+            0,
+            2,
+            2,
+        ),
+        (
+            ".gnu.version_d",
+            0x6fff_fffd,
+            ALLOC,
+            verdef_off,
+            verdef_len,
+            3,
+            2,
+            4,
+            0,
+        ),
+        (
+            ".dynamic",
+            6,
+            ALLOC,
+            dyn_off,
+            ndyn * dynsize,
+            3,
+            0,
+            w,
+            dynsize,
+        ),
+        (".shstrtab", 3, 0, shstr_off, shstrtab.len(), 0, 0, 1, 0),
+    ];
+    for (n, ty, flags, off, size, link, info, align, entsize) in sects {
+        o.u32(if n.is_empty() { 0 } else { name(n) });
+        o.u32(ty);
+        o.word(flags);
+        o.word(if flags & ALLOC != 0 { off as u64 } else { 0 });
+        o.word(off as u64);
+        o.word(size as u64);
+        o.u32(link);
+        o.u32(info);
+        o.word(align);
+        o.word(entsize as u64);
+    }
     o.b.resize(TEXT_OFFSET, 0);
     o.b.extend_from_slice(text);
     Some(o.b)

@@ -3,7 +3,7 @@
  * syscalls. Prints only results that do not depend on timing.
  *
  * Sections (argv): find, order, real, libc, coarse, getcpu, fallback, maps,
- * fork, count (100000 clock_gettime through libc, for the trap count test). */
+ * fork, vsyscall (x86_64's legacy page), count (100000 clock_gettime through libc, for the trap count test). */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <sched.h>
@@ -310,6 +310,51 @@ int main(int argc, char **argv)
 			int st;
 			waitpid(pid, &st, 0);
 			printf("child exit: %d\n", WEXITSTATUS(st));
+		} else if (!strcmp(s, "vsyscall")) {
+#if defined(__x86_64__)
+			/* The legacy vsyscall page, as old static programs call
+			 * it: Linux emulates calls of its three entries (the
+			 * default vsyscall=xonly); reading it, or calling another
+			 * address in it, is SIGSEGV. */
+			long (*vg)(struct timeval *, void *) = (void *)0xffffffffff600000ul;
+			time_t (*vt)(time_t *) = (void *)0xffffffffff600400ul;
+			long (*vc)(unsigned *, unsigned *, void *) = (void *)0xffffffffff600800ul;
+			struct timeval tv;
+			long r = vg(&tv, 0);
+			int64_t k = sys_ns(CLOCK_REALTIME);
+			int64_t v = (int64_t)tv.tv_sec * 1000000000LL + tv.tv_usec * 1000LL;
+			printf("vsyscall gettimeofday: %ld, within 1 s: %s\n", r,
+			       llabs(v - k) < 1000000000LL ? "yes" : "no");
+			time_t t1 = 0, t0 = vt(&t1);
+			k = sys_ns(CLOCK_REALTIME) / 1000000000LL;
+			printf("vsyscall time: stored same: %s, within 1 s: %s\n",
+			       t0 == t1 ? "yes" : "no", llabs((int64_t)t0 - k) <= 1 ? "yes" : "no");
+			unsigned cpu = 77, node = 77;
+			r = vc(&cpu, &node, 0);
+			printf("vsyscall getcpu: %ld, cpu valid: %s, node %u\n", r,
+			       cpu < 4096 ? "yes" : "no", node);
+			for (int how = 0; how < 3; how++) {
+				fflush(stdout);
+				pid_t pid = fork();
+				if (pid == 0) {
+					if (how == 0)
+						r = *(volatile long *)0xffffffffff600000ul;
+					else if (how == 1)
+						((long (*)(void))0xffffffffff600100ul)();
+					else
+						vg((struct timeval *)8, 0); /* bad pointer */
+					_exit(0);
+				}
+				int st;
+				waitpid(pid, &st, 0);
+				printf("%s: %s %d\n",
+				       how == 0 ? "read" : how == 1 ? "misaligned call" : "bad pointer",
+				       WIFSIGNALED(st) ? "signal" : "exit",
+				       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			}
+#else
+			printf("no vsyscall page\n");
+#endif
 		} else if (!strcmp(s, "count")) {
 			struct timespec t, last = {0, 0};
 			int back = 0;

@@ -34,7 +34,7 @@ usage: cargo xtask <command> [options]
 commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
-                        python3, klibc-utils; rustup targets and components
+                        python3, klibc-utils, mksh; rustup targets and components
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
   test-arm [--arch aarch64|armv7] [--debug]
@@ -207,6 +207,11 @@ fn missing_packages() -> Vec<&'static str> {
     need(
         std::path::Path::new("/usr/lib/klibc/bin/cat").exists(),
         "klibc-utils",
+    );
+    // Its dietlibc build is the vDSO test's (tests/e2e_vdso.rs).
+    need(
+        std::path::Path::new("/usr/lib/diet/bin/mksh").exists(),
+        "mksh",
     );
     missing
 }

@@ -14,6 +14,7 @@ mod cputime_tests;
 mod process;
 mod procfs;
 mod signal;
+mod vsyscall;
 
 pub(crate) use console::JobCheck;
 
@@ -864,6 +865,11 @@ impl<H: Host> Kernel<H> {
                     p.thread
                         .regs
                         .set_syscall_ret((-(Errno::ENOSYS.0 as i64)) as u64);
+                }
+                Trap::PageFault { addr, .. } if vsyscall::in_page(addr) => {
+                    if !self.vsyscall_fault(addr) {
+                        self.force_signal(SIGSEGV, umbra_abi::signal::SEGV_MAPERR, addr);
+                    }
                 }
                 Trap::PageFault { addr, .. } => {
                     match p.mm.handle_fault(&mut self.frames, &mut self.host, addr) {

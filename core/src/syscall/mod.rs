@@ -262,6 +262,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         CLOCK_GETTIME => time::sys_clock_gettime(k, a[0] as u32, a[1], TimeAbi::Long),
         CLOCK_GETRES => time::sys_clock_getres(k, a[0] as u32, a[1], TimeAbi::Long),
         GETTIMEOFDAY => time::sys_gettimeofday(k, a[0]),
+        GETCPU => time::sys_getcpu(k, a[0], a[1]),
         NANOSLEEP => return time::sys_nanosleep(k, a[0], a[1]),
         CLOCK_NANOSLEEP => {
             return time::sys_clock_nanosleep(

@@ -251,3 +251,64 @@ fn clock_without_counter_follows_the_host_and_stays_monotonic() {
     assert_eq!(clk.mult, 0);
     assert_eq!(clk.page()[vvar::MODE], 0);
 }
+
+/// dietlibc's lookup: the first allocated SHT_STRTAB is .dynstr, the
+/// SHT_DYNSYM sections hold the symbols, and a symbol's address is
+/// `sh_offset + st_value - sh_addr` of its section (st_shndx).
+#[test]
+fn image_symbols_resolve_through_section_headers() {
+    for c64 in [true, false] {
+        let b = image(c64);
+        let img = Img { b: &b, c64 };
+        let (shoff, shent, shnum) = if c64 {
+            (
+                img.word(40) as usize,
+                img.u16(58) as usize,
+                img.u16(60) as usize,
+            )
+        } else {
+            (
+                img.word(32) as usize,
+                img.u16(46) as usize,
+                img.u16(48) as usize,
+            )
+        };
+        assert_eq!(shnum, 9);
+        let w = if c64 { 8 } else { 4 };
+        // (type, flags, addr, offset, size, entsize)
+        let sh = |i: usize| {
+            let s = shoff + i * shent;
+            let ty = img.u32(s + 4);
+            let flags = img.word(s + 8);
+            let addr = img.word(s + 8 + w);
+            let off = img.word(s + 8 + 2 * w);
+            let size = img.word(s + 8 + 3 * w);
+            let ent = img.word(s + 16 + 5 * w);
+            (ty, flags, addr, off, size, ent)
+        };
+        let strtab = (0..shnum)
+            .map(sh)
+            .find(|s| s.0 == 3 && s.1 & 2 != 0)
+            .unwrap()
+            .3 as usize;
+        let dynsym = (0..shnum).map(sh).find(|s| s.0 == 11).unwrap();
+        let mut found = 0;
+        for i in 0..(dynsym.4 / dynsym.5) as usize {
+            let s = dynsym.3 as usize + i * dynsym.5 as usize;
+            let (shndx, value) = if c64 {
+                (img.u16(s + 6), img.word(s + 8))
+            } else {
+                (img.u16(s + 14), img.word(s + 4))
+            };
+            if img.cstr(strtab + img.u32(s) as usize) == "f_two" {
+                let sec = sh(shndx as usize);
+                assert_eq!(sec.3 + value - sec.2, TEXT_OFFSET as u64 + 40);
+                found += 1;
+            }
+        }
+        assert_eq!(found, 1);
+        // The section names.
+        let shstr = sh(shnum - 1).3 as usize;
+        assert_eq!(img.cstr(shstr + img.u32(shoff + shent) as usize), ".text");
+    }
+}

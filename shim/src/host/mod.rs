@@ -36,11 +36,15 @@ use umbra_core::host::{
 };
 
 const PAGE: u64 = 4096;
+/// x86_64's vsyscall page.
+#[cfg(target_arch = "x86_64")]
+const VSYSCALL_PAGE: u64 = 0xffff_ffff_ff60_0000;
 const SIGILL: i32 = 4;
 const SIGTRAP: i32 = 5;
 const SIGBUS: i32 = 7;
 const SIGFPE: i32 = 8;
 const SIGSEGV: i32 = 11;
+const SIGSYS: i32 = 31;
 const SEGV_MAPERR: i32 = 1;
 const SEGV_ACCERR: i32 = 2;
 const SI_KERNEL: i32 = 0x80;
@@ -1043,7 +1047,10 @@ impl HostCpu for PtraceHost {
                 continue;
             }
             let mut info = None;
-            if matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP | KICK_SIG) && event == 0
+            if matches!(
+                sig,
+                SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP | SIGSYS | KICK_SIG
+            ) && event == 0
             {
                 match ptrace::get_siginfo(pid) {
                     Ok(i) => info = Some(i),
@@ -1085,6 +1092,20 @@ impl HostCpu for PtraceHost {
             let _ = self.waker.take_event();
             return Trap::HostEvent;
         };
+        #[cfg(target_arch = "x86_64")]
+        if sig == SIGSYS && info.code == 1 && info.addr.wrapping_sub(VSYSCALL_PAGE) < PAGE {
+            // A call into the vsyscall page: the host's vsyscall emulation
+            // asked the stub filter, which trapped (SYS_SECCOMP; the call never
+            // ran), after the host had emulated the `ret`. Undo that, so the
+            // kernel sees what a CPU without the page gives: an execute fault
+            // at the entry, the return address at rsp.
+            regs.gp.rip = info.addr;
+            regs.gp.rsp = regs.gp.rsp.wrapping_sub(8);
+            return Trap::PageFault {
+                addr: info.addr,
+                access: FaultAccess::Exec,
+            };
+        }
         if sig == SIGSEGV && (info.code == SEGV_MAPERR || info.code == SEGV_ACCERR) {
             let st = &self.stubs[&mm.0];
             let access = self.fault_access(st, info.code, info.addr, arch::pc(&g));

@@ -11,7 +11,8 @@
 //! PTRACE_CONT (the stub's mapping batches) syscalls really run and the filter
 //! decides. The tests `stub_seccomp_*` check both directions on this kernel.
 //! The vsyscall page is the exception to SYSEMU: its emulation asks seccomp
-//! only (no ptrace report), so the stub filter answers it with ENOSYS.
+//! only (no ptrace report), so the filters answer it with SECCOMP_RET_TRAP
+//! (the call never runs; umbra sees the SIGSYS and emulates the call).
 
 use super::{check, raw, stub, Errno};
 
@@ -41,6 +42,7 @@ struct SockFprog {
 pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
 pub const RET_ALLOW: u32 = 0x7fff_0000;
 pub const RET_ERRNO: u32 = 0x0005_0000;
+pub const RET_TRAP: u32 = 0x0003_0000;
 pub const RET_TRACE: u32 = 0x7ff0_0000;
 
 const LD_W_ABS: u16 = 0x20;
