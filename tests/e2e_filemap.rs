@@ -194,3 +194,18 @@ fn twenty_copies_of_a_dynamic_program_share_libc_text() {
     }
     let _ = std::fs::remove_file(&cpio);
 }
+
+/// Reading a 48 MiB file through one mapping, dropping each 4 MiB chunk with
+/// MADV_DONTNEED, in 32 MiB of guest memory: the page cache gives back the
+/// pages nothing maps when frames run out, instead of an OOM kill.
+#[test]
+fn page_cache_is_reclaimed_under_memory_pressure() {
+    for libc in [Libc::Musl, Libc::Glibc] {
+        umbra_tests::assert_same(
+            &Run::guest(libc, "filemap")
+                .args(&["reclaim"])
+                .umbra_flag("--mem")
+                .umbra_flag("32M"),
+        );
+    }
+}

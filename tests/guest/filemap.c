@@ -7,8 +7,9 @@
  *
  * Files are made in a fresh directory under $FILEMAP_DIR (default /tmp)
  * whose name is never printed. Section "keep" leaves its file behind (the
- * ext2 test reads it from the image after umbra exits). Arguments name the
- * sections to run (all but "keep" when none). Prints values only. */
+ * ext2 test reads it from the image after umbra exits); section "reclaim"
+ * wants a small guest memory. Arguments name the sections to run (all but
+ * those two when none). Prints values only. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -475,6 +476,39 @@ static void sec_errors(void)
 	unlink(path);
 }
 
+/* A 48 MiB file read through one private mapping, 4 MiB at a time, each
+ * chunk dropped with MADV_DONTNEED after it is read: the page cache keeps
+ * the pages nothing maps, and must give them back when guest memory (run
+ * with --mem 32M) runs out. */
+static void sec_reclaim(void)
+{
+	enum { MB = 1 << 20, SIZE = 48 * MB, CHUNK = 4 * MB };
+	snprintf(path, sizeof path, "%s/%s", dir, "reclaim");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("open");
+	char *buf = malloc(MB);
+	for (int i = 0; i < SIZE / MB; i++) {
+		memset(buf, 'A' + i % 26, MB);
+		if (write(fd, buf, MB) != MB)
+			die("write");
+	}
+	free(buf);
+	unsigned char *m = map(SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+	unsigned long sum = 0;
+	for (int round = 0; round < 2; round++)
+		for (long c = 0; c < SIZE; c += CHUNK) {
+			for (long i = c; i < c + CHUNK; i += PAGE)
+				sum += m[i] + m[i + PAGE - 1];
+			if (madvise(m + c, CHUNK, MADV_DONTNEED) != 0)
+				die("madvise");
+		}
+	printf("reclaim: sum %lu\n", sum);
+	munmap(m, SIZE);
+	close(fd);
+	unlink(path);
+}
+
 /* Leaves a file written only through a shared mapping (no msync, no
  * munmap) in $FILEMAP_DIR itself: exit writes it back. */
 static void sec_keep(void)
@@ -497,7 +531,7 @@ static const struct {
 	{"shm", sec_shm},             {"dontneed", sec_dontneed},
 	{"mincore", sec_mincore},     {"msync_errors", sec_msync_errors},
 	{"mremap", sec_mremap},       {"errors", sec_errors},
-	{"keep", sec_keep},
+	{"keep", sec_keep},           {"reclaim", sec_reclaim},
 };
 
 int main(int argc, char **argv)
@@ -512,7 +546,8 @@ int main(int argc, char **argv)
 		die("mkdir");
 	int n = sizeof sections / sizeof sections[0];
 	for (int i = 0; i < n; i++) {
-		int run = argc == 1 && strcmp(sections[i].name, "keep") != 0;
+		int run = argc == 1 && strcmp(sections[i].name, "keep") != 0 &&
+			  strcmp(sections[i].name, "reclaim") != 0;
 		for (int j = 1; j < argc; j++)
 			run |= strcmp(argv[j], sections[i].name) == 0;
 		if (run)

@@ -157,10 +157,11 @@ impl FileCache {
         host: &mut H,
         pgoff: u64,
     ) -> Option<Frame> {
-        let mut pages = self.pages.lock();
-        if let Some(p) = pages.get(&pgoff) {
+        if let Some(p) = self.pages.lock().get(&pgoff) {
             return Some(p.frame);
         }
+        // Not under the lock: an allocator out of frames reclaims from this
+        // cache too.
         let (frame, state) = frames.alloc()?;
         let base = frame.phys() as usize;
         let Some(page) = host.physmem_mut().get_mut(base..base + PAGE_SIZE) else {
@@ -182,6 +183,11 @@ impl FileCache {
                 Ok(0) | Err(_) => break,
                 Ok(n) => done += n,
             }
+        }
+        let mut pages = self.pages.lock();
+        if let Some(p) = pages.get(&pgoff) {
+            frames.put(frame);
+            return Some(p.frame);
         }
         pages.insert(
             pgoff,

@@ -342,3 +342,23 @@ fn mremap_moves_the_end_of_an_elf_segment_file_bytes() {
     mm.destroy(&mut frames, &mut host);
     assert_eq!(frames.used(), 0);
 }
+
+#[test]
+fn a_cache_filling_a_page_reclaims_its_own_idle_pages() {
+    let mut host = MockHost::new(4 * 4096);
+    let mut frames = FrameAllocator::new(4);
+    let file = MemFile::new(16 * 4096, 6);
+    let cache = frames.file_cache(file.clone());
+    // Read the whole file through the cache, 4 frames for 16 pages.
+    for pg in 0..16 {
+        let f = cache
+            .frame(&mut frames, &mut host, pg)
+            .expect("a reclaimed frame");
+        let at = f.phys() as usize;
+        assert_eq!(host.mem[at + 1], ((pg * 4096 + 1) % 251) as u8);
+    }
+    assert!(cache.resident_pages() <= 4);
+    drop(cache);
+    frames.reap();
+    assert_eq!(frames.used(), 0);
+}

@@ -58,7 +58,7 @@ pub fn write_file<H: Host>(
     } else {
         before
     };
-    cache.wrote(&mut k.host, at, &data[..n]);
+    cache.wrote(&mut k.host, at, data.get(..n).unwrap_or(data));
     Ok(n)
 }
 
@@ -77,8 +77,8 @@ pub fn read_file<H: Host>(
         Some(o) => file.pread(&mut k.io(), buf, o)?,
         None => file.read(&mut k.io(), buf)?,
     };
-    if let Some(c) = cache {
-        c.overlay(&k.host, before, &mut buf[..n]);
+    if let (Some(c), Some(got)) = (cache, buf.get_mut(..n)) {
+        c.overlay(&k.host, before, got);
     }
     Ok(n)
 }
