@@ -293,6 +293,16 @@ static void sec_notify(void)
 	ev.sigev_notify = SIGEV_SIGNAL;
 	ev.sigev_signo = 100;
 	ck("bad signal", mq_notify(q, &ev));
+	recv1("drain", q, 32);
+	ev.sigev_signo = 0;
+	ck("signal 0", mq_notify(q, &ev));
+	got_sig = 0;
+	ck("send with signal 0 registered", mq_send(q, "n6", 2, 0));
+	recv1("drain", q, 32);
+	printf("signal %d\n", got_sig);
+	ev.sigev_signo = SIGUSR1;
+	ck("registration consumed: register again", mq_notify(q, &ev));
+	mq_notify(q, NULL);
 	ck("mq_notify bad fd", mq_notify(-1, NULL));
 	/* Reading the descriptor shows the queue's state. */
 	ev.sigev_signo = SIGUSR1;

@@ -80,6 +80,8 @@ static void sec_keys(void)
 	ck("IPC_RMID", shmctl(id, IPC_RMID, NULL));
 	ck("shmget after IPC_RMID", shmget(k, 4096, 0600));
 	ck("shmctl bad id", shmctl(-1, IPC_STAT, NULL));
+	struct shminfo si;
+	ck("IPC_INFO with id -1", shmctl(-1, IPC_INFO, (struct shmid_ds *)&si));
 	ck("shmctl bad cmd", shmctl(0, 1234, NULL));
 	ck("shmat bad id", (long)shmat(-1, NULL, 0));
 }

@@ -110,17 +110,16 @@ pub(crate) fn parked_in<H: Host>(k: &Kernel<H>, tid: Pid, nrs: &[usize]) -> bool
     })
 }
 
-/// Strips IPC_64 from a ctl command; a 32-bit ARM command without it asks
-/// for the old structure layouts, which umbra does not serve.
-fn ctl_cmd(cmd: i32) -> KResult<u32> {
+/// Strips IPC_64 from a ctl command. On 32-bit ARM a command without it
+/// asks for the old structure layouts; umbra does not serve those, so the
+/// commands of `layout` (those that pass a structure whose old layout
+/// differs) are refused with EINVAL then.
+fn ctl_cmd(cmd: i32, layout: &[u32]) -> KResult<u32> {
     if cmd < 0 {
         return Err(Errno::EINVAL);
     }
     let cmd = cmd as u32;
-    if cfg!(target_arch = "arm")
-        && cmd & IPC_64 == 0
-        && matches!(cmd, IPC_STAT | IPC_SET | IPC_INFO | 11..=20)
-    {
+    if cfg!(target_arch = "arm") && cmd & IPC_64 == 0 && layout.contains(&cmd) {
         return Err(Errno::EINVAL);
     }
     Ok(cmd & !IPC_64)
@@ -244,8 +243,18 @@ pub fn sys_shmdt<H: Host>(k: &mut Kernel<H>, addr: u64) -> SysResult {
 
 /// shmctl(2).
 pub fn sys_shmctl<H: Host>(k: &mut Kernel<H>, shmid: i32, cmd: i32, buf: u64) -> SysResult {
-    let cmd = ctl_cmd(cmd)?;
-    if shmid < 0 && !matches!(cmd, IPC_INFO | shm::SHM_INFO) {
+    let cmd = ctl_cmd(
+        cmd,
+        &[
+            IPC_STAT,
+            IPC_SET,
+            IPC_INFO,
+            shm::SHM_STAT,
+            shm::SHM_STAT_ANY,
+        ],
+    )?;
+    // Every command, the INFO ones too, refuses a negative identifier.
+    if shmid < 0 {
         return Err(Errno::EINVAL);
     }
     k.ipc.shm.reap();
@@ -406,8 +415,9 @@ pub fn sys_semctl<H: Host>(
     cmd: i32,
     arg: u64,
 ) -> SysResult {
-    let cmd = ctl_cmd(cmd)?;
-    if semid < 0 && !matches!(cmd, IPC_INFO | sem::SEM_INFO) {
+    let cmd = ctl_cmd(cmd, &[IPC_STAT, IPC_SET, sem::SEM_STAT, sem::SEM_STAT_ANY])?;
+    // Every command, the INFO ones too, refuses a negative identifier.
+    if semid < 0 {
         return Err(Errno::EINVAL);
     }
     let c = caller(k);
@@ -636,8 +646,9 @@ pub fn sys_msgrcv<H: Host>(
 
 /// msgctl(2).
 pub fn sys_msgctl<H: Host>(k: &mut Kernel<H>, msqid: i32, cmd: i32, buf: u64) -> SysResult {
-    let cmd = ctl_cmd(cmd)?;
-    if msqid < 0 && !matches!(cmd, IPC_INFO | msg::MSG_INFO) {
+    let cmd = ctl_cmd(cmd, &[IPC_STAT, IPC_SET, msg::MSG_STAT, msg::MSG_STAT_ANY])?;
+    // Every command, the INFO ones too, refuses a negative identifier.
+    if msqid < 0 {
         return Err(Errno::EINVAL);
     }
     let c = caller(k);

@@ -301,7 +301,7 @@ fn timedsend<H: Host>(
         let qid = Arc::as_ptr(&q) as usize;
         if !has_receiver(k, qid) {
             q.lock().notify = None;
-            if let Some(sig) = n.signo {
+            if let Some(sig) = n.signo.filter(|s| *s != 0) {
                 if k.procs.contains_key(&n.pid) {
                     let uid = k.proc().creds.ruid;
                     let info = SigInfo {
@@ -384,7 +384,8 @@ pub fn sys_mq_notify<H: Host>(k: &mut Kernel<H>, fd: i32, sevp: u64) -> SysResul
         let how = i32::from_ne_bytes([b[w + 4], b[w + 5], b[w + 6], b[w + 7]]);
         match how {
             mqueue::SIGEV_NONE => Some((None, value)),
-            mqueue::SIGEV_SIGNAL if (1..=64).contains(&signo) => Some((Some(signo as u32), value)),
+            // Linux takes signal 0 too (valid_signal), and then sends none.
+            mqueue::SIGEV_SIGNAL if (0..=64).contains(&signo) => Some((Some(signo as u32), value)),
             mqueue::SIGEV_THREAD => {
                 // The notification socket must be a netlink socket.
                 k.proc().fds.get(signo)?;
