@@ -6,7 +6,7 @@
 use umbra_tests::{assert_same, Libc, Run};
 
 const SHM: &[&str] = &[
-    "basic", "keys", "fork", "rmid", "flags", "ctl", "perm", "limits",
+    "basic", "keys", "fork", "rmid", "flags", "ctl", "perm", "limits", "proc",
 ];
 
 #[test]

@@ -8,6 +8,8 @@
 #include "ipc_common.h"
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 
 static char *self;
@@ -292,6 +294,79 @@ static void sec_limits(void)
 	}
 }
 
+/* Prints the header of /proc/sysvipc/`file` and the line of `key` (its
+ * first `nf` fields after the key and id; the fields of bit mask `pids`
+ * are pids, shown as "me" or "notme"). */
+static void proc_line(const char *file, key_t key, int nf, unsigned pids)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/sysvipc/%s", file);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		printf("%s: -1 %s\n", path, ipc_errname(errno));
+		return;
+	}
+	if (fgets(line, sizeof line, f))
+		printf("%s header: %s", file, line);
+	int found = 0;
+	while (fgets(line, sizeof line, f)) {
+		char *p = line, *end;
+		long k = strtol(p, &end, 10);
+		if (end == p || k != key)
+			continue;
+		found = 1;
+		strtol(end, &p, 10); /* the id */
+		printf("%s line:", file);
+		for (int i = 0; i < nf; i++) {
+			unsigned long v = strtoul(p, &end, i == 0 ? 8 : 10);
+			if (end == p)
+				break;
+			p = end;
+			if (pids & (1u << i))
+				printf(v == (unsigned long)getpid() ? " me" : " notme");
+			else
+				printf(i == 0 ? " %lo" : " %lu", v);
+		}
+		printf("\n");
+	}
+	fclose(f);
+	if (!found)
+		printf("%s: key not found\n", file);
+}
+
+static void sec_proc(void)
+{
+	key_t k = ukey(4);
+	int shm = shmget(k, 5000, IPC_CREAT | 0640);
+	char *a = shmat(shm, NULL, 0);
+	a[0] = 1;
+	/* perms size cpid lpid nattch uid gid cuid cgid */
+	proc_line("shm", k, 9, 0xc);
+	int sem = semget(k, 3, IPC_CREAT | 0600);
+	/* perms nsems uid gid cuid cgid */
+	proc_line("sem", k, 6, 0);
+	int msg = msgget(k, IPC_CREAT | 0620);
+	struct {
+		long t;
+		char x[8];
+	} m = {1, "abcdef"};
+	msgsnd(msg, &m, 6, 0);
+	/* perms cbytes qnum lspid lrpid uid gid cuid cgid */
+	proc_line("msg", k, 9, 0x18);
+	shmdt(a);
+	shmctl(shm, IPC_RMID, NULL);
+	semctl(sem, 0, IPC_RMID);
+	msgctl(msg, IPC_RMID, NULL);
+	FILE *f = fopen("/proc/sysvipc/shm", "r");
+	char line[512];
+	int left = 0;
+	while (f && fgets(line, sizeof line, f))
+		left += strtol(line, NULL, 10) == k;
+	if (f)
+		fclose(f);
+	printf("removed segment listed: %d\n", left);
+}
+
 int main(int argc, char **argv)
 {
 	static char exe[4096];
@@ -304,7 +379,8 @@ int main(int argc, char **argv)
 	static const struct section s[] = {
 		{"basic", sec_basic}, {"keys", sec_keys}, {"fork", sec_fork},
 		{"rmid", sec_rmid},   {"flags", sec_flags}, {"ctl", sec_ctl},
-		{"perm", sec_perm},   {"limits", sec_limits}, {NULL, NULL},
+		{"perm", sec_perm},   {"limits", sec_limits},
+		{"proc", sec_proc},   {NULL, NULL},
 	};
 	return run_sections(s, argc, argv);
 }

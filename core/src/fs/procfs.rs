@@ -332,6 +332,8 @@ pub struct SysSummary {
     pub version: String,
     /// The highest RLIMIT_NOFILE a process may set (/proc/sys/fs/nr_open).
     pub nr_open: u64,
+    /// /proc/sysvipc/shm, sem and msg.
+    pub sysvipc: [Vec<u8>; 3],
 }
 
 /// Whether `f` is a file or directory of procfs.
@@ -373,6 +375,8 @@ enum SysDir {
     Kernel,
     Vm,
     Fs,
+    /// /proc/sysvipc (at the root, listed with the /proc/sys files).
+    Sysvipc,
 }
 
 /// Files of /proc/sys.
@@ -396,6 +400,10 @@ enum SysFile {
     Msgmax,
     Msgmnb,
     Msgmni,
+    /// /proc/sysvipc/shm, sem, msg.
+    SysvShm,
+    SysvSem,
+    SysvMsg,
 }
 
 /// Files of /proc/PID.
@@ -459,7 +467,7 @@ const SYS_DIRS: [(&str, SysDir); 3] = [
 ];
 
 /// The files of each /proc/sys directory, with their modes.
-const SYS_FILES: [(SysDir, &str, SysFile, u32); 17] = [
+const SYS_FILES: [(SysDir, &str, SysFile, u32); 20] = [
     (SysDir::Kernel, "domainname", SysFile::Domainname, 0o644),
     (SysDir::Kernel, "hostname", SysFile::Hostname, 0o644),
     (SysDir::Kernel, "ostype", SysFile::Ostype, 0o444),
@@ -482,6 +490,9 @@ const SYS_FILES: [(SysDir, &str, SysFile, u32); 17] = [
     (SysDir::Kernel, "msgmax", SysFile::Msgmax, 0o644),
     (SysDir::Kernel, "msgmnb", SysFile::Msgmnb, 0o644),
     (SysDir::Kernel, "msgmni", SysFile::Msgmni, 0o644),
+    (SysDir::Sysvipc, "shm", SysFile::SysvShm, 0o444),
+    (SysDir::Sysvipc, "sem", SysFile::SysvSem, 0o444),
+    (SysDir::Sysvipc, "msg", SysFile::SysvMsg, 0o444),
 ];
 
 const PID_FILES: [(&str, PidFile); 8] = [
@@ -576,6 +587,7 @@ impl ProcNode {
                     ("self".to_string(), Node::SelfLink),
                     ("thread-self".to_string(), Node::ThreadSelf),
                     ("sys".to_string(), Node::Sys(SysDir::Top)),
+                    ("sysvipc".to_string(), Node::Sys(SysDir::Sysvipc)),
                 ]
                 .into_iter()
                 .chain(
@@ -701,6 +713,9 @@ impl ProcNode {
                 SysFile::Msgmax => String::from("8192\n"),
                 SysFile::Msgmnb => String::from("16384\n"),
                 SysFile::Msgmni => String::from("32000\n"),
+                SysFile::SysvShm => return Ok(view.system().sysvipc[0].clone()),
+                SysFile::SysvSem => return Ok(view.system().sysvipc[1].clone()),
+                SysFile::SysvMsg => return Ok(view.system().sysvipc[2].clone()),
             }),
             Node::PidFile(pid, f) => {
                 let p = view.process(*pid).ok_or(Errno::ESRCH)?;
@@ -793,6 +808,7 @@ fn node_ino(n: &Node) -> u64 {
         Node::Root => 1,
         Node::SelfLink => 2,
         Node::ThreadSelf => 3,
+        Node::Sys(SysDir::Sysvipc) => 8,
         Node::Sys(d) => {
             4 + idx(SYS_DIRS
                 .iter()
@@ -897,6 +913,7 @@ impl Inode for ProcNode {
                 "self" => Node::SelfLink,
                 "thread-self" => Node::ThreadSelf,
                 "sys" => Node::Sys(SysDir::Top),
+                "sysvipc" => Node::Sys(SysDir::Sysvipc),
                 _ => {
                     if let Some((_, g)) = ROOT_FILES.iter().find(|(n, _)| *n == name) {
                         Node::Global(*g)

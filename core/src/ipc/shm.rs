@@ -272,14 +272,28 @@ impl ShmNs {
 
     /// /proc/sysvipc/shm.
     pub fn proc_text(&self) -> Vec<u8> {
-        let mut t = alloc::string::String::from(
-            "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+        // Sizes are as wide as an unsigned long prints (SIZE_SPEC).
+        let z = if cfg!(target_pointer_width = "32") {
+            10
+        } else {
+            21
+        };
+        let mut t = alloc::format!(
+            "       key      shmid perms {:>z$}  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime {:>z$} {:>z$}\n",
+            "size",
+            "rss",
+            "swap"
         );
-        for (id, (p, s)) in self.table.iter() {
+        // A removed segment nothing attaches is gone (reaped at the next call).
+        let live = self
+            .table
+            .iter()
+            .filter(|(_, (p, s))| p.mode & SHM_DEST == 0 || s.nattch() > 0);
+        for (id, (p, s)) in live {
             let _ = core::fmt::write(
                 &mut t,
                 format_args!(
-                    "{:10} {:10}  {:4o} {:21} {:5} {:5}  {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10} {:21} {:21}\n",
+                    "{:10} {:10}  {:4o} {:z$} {:5} {:5}  {:5} {:5} {:5} {:5} {:5} {:10} {:10} {:10} {:z$} {:z$}\n",
                     p.key,
                     id,
                     p.mode & 0o7777,

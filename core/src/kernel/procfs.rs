@@ -200,6 +200,7 @@ impl<H: Host> Kernel<H> {
             boot_time: self.boot_time,
             next_pid: self.next_pid,
             sys_since: self.sys_since,
+            ipc: &self.ipc,
         }
     }
 }
@@ -218,6 +219,7 @@ pub(crate) struct KernelIo<'a, H: Host> {
     boot_time: u64,
     next_pid: Pid,
     sys_since: Option<(Pid, u64)>,
+    ipc: &'a crate::ipc::IpcNs,
 }
 
 impl<H: Host> IoCtx for KernelIo<'_, H> {
@@ -298,6 +300,11 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
             osrelease: String::from(crate::syscall::info::UTS_RELEASE),
             version: String::from(crate::syscall::info::UTS_VERSION),
             nr_open: self.cfg.max_fds as u64,
+            sysvipc: [
+                self.ipc.shm.proc_text(),
+                self.ipc.sem.proc_text(),
+                self.ipc.msg.proc_text(),
+            ],
         }
     }
 
