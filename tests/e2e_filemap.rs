@@ -209,3 +209,51 @@ fn page_cache_is_reclaimed_under_memory_pressure() {
         );
     }
 }
+
+/// A child's store through its shared mapping of a file on an ext2 image
+/// (`--rw`) is written back when the child exits, though its parent keeps
+/// the file mapped (and cached): umbra killed with SIGKILL afterwards, the
+/// image holds the store.
+#[test]
+fn a_shared_store_is_written_back_at_exit_while_others_map_the_file() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let d = scratch("filemap-exitkill");
+    let tree = d.join("tree");
+    busybox_tree(&tree);
+    std::fs::copy(guest_binary(Libc::Musl, "filemap"), tree.join("filemap")).expect("copy");
+    let img = d.join("root.img");
+    mke2fs(&tree, &img, 1024, "8M");
+    let mut child = Command::new(umbra_tests::umbra())
+        .args(["run", "--rw", "--image"])
+        .arg(&img)
+        .args([
+            "--",
+            "/bin/busybox",
+            "env",
+            "FILEMAP_DIR=/data",
+            "/filemap",
+            "exitkill",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("spawn umbra");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line, "ready store\n");
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let got = debugfs(&img, "cat /data/exited.txt");
+    assert!(
+        got.starts_with(b"stored by the child\n"),
+        "the image's /data/exited.txt starts {:?}",
+        String::from_utf8_lossy(&got[..got.len().min(20)])
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

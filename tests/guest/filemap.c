@@ -7,9 +7,10 @@
  *
  * Files are made in a fresh directory under $FILEMAP_DIR (default /tmp)
  * whose name is never printed. Section "keep" leaves its file behind (the
- * ext2 test reads it from the image after umbra exits); section "reclaim"
- * wants a small guest memory. Arguments name the sections to run (all but
- * those two when none). Prints values only. */
+ * ext2 test reads it from the image after umbra exits), and so does
+ * "exitkill" (which waits to be killed); section "reclaim" wants a small
+ * guest memory. Arguments name the sections to run (all but those three
+ * when none). Prints values only. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -522,6 +523,27 @@ static void sec_keep(void)
 	printf("keep: done\n");
 }
 
+/* In $FILEMAP_DIR: a child stores through its shared mapping of a file
+ * and exits while the parent keeps the file mapped; the parent says
+ * "ready" and waits to be killed. The child's exit wrote its store back,
+ * so the file holds it even though umbra is killed. */
+static void sec_exitkill(void)
+{
+	snprintf(dir, sizeof dir, "%s", getenv("FILEMAP_DIR") ? getenv("FILEMAP_DIR") : "/tmp");
+	int fd = make_file("exited.txt", PAGE);
+	char *m = map(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *c = map(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		memcpy(c, "stored by the child\n", 20);
+		_exit(0);
+	}
+	reap(pid, "exitkill");
+	printf("ready %.5s\n", m);
+	for (;;)
+		pause();
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -532,6 +554,7 @@ static const struct {
 	{"mincore", sec_mincore},     {"msync_errors", sec_msync_errors},
 	{"mremap", sec_mremap},       {"errors", sec_errors},
 	{"keep", sec_keep},           {"reclaim", sec_reclaim},
+	{"exitkill", sec_exitkill},
 };
 
 int main(int argc, char **argv)
@@ -541,13 +564,14 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof dir, "%s/filemap.%d", base, getpid());
 	int need_dir = 0;
 	for (int i = 1; i < argc; i++)
-		need_dir |= strcmp(argv[i], "keep") != 0;
+		need_dir |= strcmp(argv[i], "keep") != 0 && strcmp(argv[i], "exitkill") != 0;
 	if ((argc == 1 || need_dir) && mkdir(dir, 0755) != 0)
 		die("mkdir");
 	int n = sizeof sections / sizeof sections[0];
 	for (int i = 0; i < n; i++) {
 		int run = argc == 1 && strcmp(sections[i].name, "keep") != 0 &&
-			  strcmp(sections[i].name, "reclaim") != 0;
+			  strcmp(sections[i].name, "reclaim") != 0 &&
+			  strcmp(sections[i].name, "exitkill") != 0;
 		for (int j = 1; j < argc; j++)
 			run |= strcmp(argv[j], sections[i].name) == 0;
 		if (run)

@@ -393,6 +393,16 @@ impl<H: Host> Kernel<H> {
         }
     }
 
+    /// Writes back the dirty pages of `mm`'s shared file mappings (exit and
+    /// exec): other processes may keep the files mapped, and the pages
+    /// cached, long after.
+    pub(crate) fn writeback_mm(&mut self, mm: &AddressSpace) {
+        let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+        for (cache, first, last) in mm.shared_files(0, u64::MAX) {
+            let _ = cache.writeback(&self.frames, &self.host, first, last, now);
+        }
+    }
+
     /// A program file (or interpreter) as the ELF loader maps it: through
     /// the page cache, so every process running it maps the same frames of
     /// its text.

@@ -380,6 +380,7 @@ impl<H: Host> Kernel<H> {
         let vfork_parent = p.vfork_parent.take();
         crate::syscall::lock::closed_files(self, pid, &closed);
         drop(closed);
+        self.writeback_mm(&old);
         old.destroy(&mut self.frames, &mut self.host);
         self.procfs_sync(pid);
         if let Some(pp) = vfork_parent {
@@ -460,6 +461,7 @@ impl<H: Host> Kernel<H> {
         } = p;
         drop(fds);
         self.locks.release_process(pid, None);
+        self.writeback_mm(&mm);
         mm.destroy(&mut self.frames, &mut self.host);
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);
