@@ -9,7 +9,8 @@
  *   dlopen_libm dlopen + dlsym of glibc's libm.so.6 (glibc only)
  *   interp_errs execve of copies of this program whose PT_INTERP names a
  *               missing, short, non-ELF, foreign, unexecutable or directory
- *               interpreter, or is not NUL-terminated; and one that works
+ *               interpreter, or is not NUL-terminated; one whose
+ *               interpreter is a dynamic program; and one that works
  *   exit7       exit(7)
  * Only values that are the same natively and under umbra are printed. */
 #define _GNU_SOURCE
@@ -328,6 +329,22 @@ static void interp_errs(void)
 	int st;
 	waitpid(pid, &st, 0);
 	printf("copy of the interpreter: exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+	/* The interpreter is a dynamic program itself (this one, whose own
+	 * PT_INTERP is ignored): it is loaded and entered, and, never having
+	 * been relocated, dies. */
+	spit(fake, self, len, 0755);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		try_exec("dynamic program as interpreter", prog);
+		_exit(99);
+	}
+	waitpid(pid, &st, 0);
+	if (WIFSIGNALED(st))
+		printf("dynamic program as interpreter: killed by signal %d\n", WTERMSIG(st));
+	else
+		printf("dynamic program as interpreter: exit %d\n", WEXITSTATUS(st));
 
 	interp[ilen - 1] = 'x';
 	spit(prog, self, len, 0755);

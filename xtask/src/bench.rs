@@ -10,7 +10,8 @@
 //!   The check's output must match, or the run counts as failed;
 //! - start-up: host wall time from launch to exit of a guest `/bench/true`,
 //!   and of the host's dynamically linked `/bin/true` (at `/bench/dyn/true`,
-//!   with its dynamic linker and libraries at their host paths), and the
+//!   with its dynamic linker, libraries and /etc/ld.so.cache at their host
+//!   paths), and the
 //!   host's peak RSS of the whole sandbox (see procs.rs for how).
 //!
 //! Systems: native (chroot into the benchmark root), the bare PTRACE_SYSEMU
@@ -504,6 +505,12 @@ fn dynamic_true() -> Result<Vec<(String, PathBuf)>> {
         libs.into_iter()
             .map(|l| (l.trim_start_matches('/').to_string(), PathBuf::from(l))),
     );
+    // The linker's cache, as an installed system has it: without it glibc's
+    // linker probes some twenty hwcaps directories for libc.so.6 first.
+    let cache = Path::new("/etc/ld.so.cache");
+    if cache.is_file() {
+        v.push(("etc/ld.so.cache".into(), cache.to_path_buf()));
+    }
     Ok(v)
 }
 
@@ -899,6 +906,8 @@ struct Paths {
     cpio: PathBuf,
     /// Only /bench/true, /dev and /tmp: umbra's start-up root (see below).
     start_cpio: PathBuf,
+    /// An ext2 image of the dynamic `true`, its linker and libraries.
+    start_dyn_img: PathBuf,
     img: PathBuf,
     cpu: String,
 }
@@ -925,11 +934,17 @@ fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
             "run".into(),
             "--cpu".into(),
             p.cpu.clone(),
-            "--initrd".into(),
+            if wl.name == "start_dyn" {
+                "--image".into()
+            } else {
+                "--initrd".into()
+            },
             // Start-up would otherwise time unpacking the 14 MB initrd (the
             // macro inputs) into tmpfs, a cost of initrd roots that the
             // other systems, reading their root lazily, do not pay.
-            if wl.group == Group::Startup {
+            if wl.name == "start_dyn" {
+                p.start_dyn_img.display().to_string()
+            } else if wl.group == Group::Startup {
                 p.start_cpio.display().to_string()
             } else {
                 p.cpio.display().to_string()
@@ -1128,11 +1143,28 @@ pub fn bench(args: &[String]) -> Result<()> {
         .map_err(|e| e.to_string())?
         .dir("dev", 0o755)
         .dir("tmp", 0o1777);
-    for (path, from) in &dyn_files {
-        rd.copy(path, from).map_err(|e| e.to_string())?;
-    }
     rd.write(&start_cpio)
         .map_err(|e| format!("{}: {e}", start_cpio.display()))?;
+    // The dynamic start-up's root is an ext2 image (read lazily, as the
+    // other systems read theirs): from an initrd, unpacking libc into tmpfs
+    // would be most of what it timed.
+    let start_dyn_img = dir.join("start_dyn.ext2");
+    if !dyn_files.is_empty() {
+        let d = dir.join("start_dyn");
+        if d.exists() {
+            std::fs::remove_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        for (path, from) in &dyn_files {
+            let to = d.join(path);
+            std::fs::create_dir_all(to.parent().expect("has a parent"))
+                .and_then(|()| std::fs::copy(from, &to).map(|_| ()))
+                .map_err(|e| format!("{}: {e}", to.display()))?;
+        }
+        for sub in ["dev", "tmp"] {
+            std::fs::create_dir_all(d.join(sub)).map_err(|e| format!("{sub}: {e}"))?;
+        }
+        root_ext2(&d, &start_dyn_img)?;
+    }
     let mut syss = systems(&o, &umbra);
     let img = dir.join("bench.ext2");
     if let Some(uml) = syss
@@ -1158,6 +1190,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         root,
         cpio,
         start_cpio,
+        start_dyn_img,
         img,
         cpu: o.cpu.to_string(),
     };
