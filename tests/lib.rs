@@ -81,6 +81,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ipc_msg",
     "ipc_mq",
     "vdso",
+    "startup_calls",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.
@@ -846,4 +847,17 @@ pub fn umbra_raw(args: &[&str]) -> Outcome {
     let mut cmd = Command::new(umbra());
     cmd.args(args);
     execute(cmd, &Input::Null, Leftovers::Check)
+}
+
+/// Runs a prepared native command (e.g. a chroot, `tests/e2e_debian.rs`) as
+/// [`Run::native`] does: its own process group, piped stdout and stderr,
+/// `input` on stdin, [`RUN_TIMEOUT`].
+pub fn execute_native(cmd: Command, input: &Input) -> Outcome {
+    execute(cmd, input, Leftovers::Ignore)
+}
+
+/// Runs a prepared `umbra` command as [`Run::umbra`] does, and also looks for
+/// processes that outlive it.
+pub fn execute_umbra(cmd: Command, input: &Input) -> Outcome {
+    execute(cmd, input, Leftovers::Check)
 }

@@ -129,7 +129,8 @@ pod_struct! {
         pub stx_rdev_minor: u32,
         pub stx_dev_major: u32,
         pub stx_dev_minor: u32,
-        pub _spare: [u64; 14],
+        pub stx_mnt_id: u64,
+        pub _spare: [u64; 13],
     }
 }
 

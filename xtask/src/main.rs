@@ -9,6 +9,7 @@
 //! - `rom`    the `rom` profile build of umbra, and its size
 //! - `size`   the ROM and RAM budget: rom build size, contributors, RSS, --mem
 //! - `test-arm` the end-to-end suite on emulated aarch64 and armv7 hosts (arm.rs)
+//! - `debian-image` the cached Debian tree and ext2 image of tests/e2e_debian.rs (debian.rs)
 
 // Shared with the umbra-tests crate, which uses all of it.
 #[allow(dead_code, reason = "xtask uses only part of the shared initrd writer")]
@@ -17,6 +18,7 @@ mod initrd;
 
 mod arm;
 mod bench;
+mod debian;
 mod procs;
 mod rom;
 mod size;
@@ -34,7 +36,11 @@ usage: cargo xtask <command> [options]
 commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
-                        python3, klibc-utils, mksh; rustup targets and components
+                        python3, klibc-utils, mksh, debootstrap; rustup
+                        targets and components
+  debian-image          build (or find in /var/cache/umbra/debian) the Debian
+                        bookworm minbase tree with python3-minimal, gcc and
+                        make, and its ext2 image (images/debian; as root)
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
   test-arm [--arch aarch64|armv7] [--debug]
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
         "initrd" => busybox_initrd(rest.first().map(PathBuf::from)).map(|_| ()),
         "demo" => demo(),
         "test-arm" => arm::test_arm(rest),
+        "debian-image" => debian::debian_image().map(|_| ()),
         "test" => test(),
         "bench" => bench::bench(rest),
         "rom" => rom::rom(rest).map(|_| ()),
@@ -213,6 +220,7 @@ fn missing_packages() -> Vec<&'static str> {
         std::path::Path::new("/usr/lib/diet/bin/mksh").exists(),
         "mksh",
     );
+    need(which("debootstrap").is_some(), "debootstrap");
     missing
 }
 
@@ -432,6 +440,9 @@ fn test() -> Result<()> {
         }
         Ok(())
     });
+    // The Debian image of tests/e2e_debian.rs, built (or found in the cache)
+    // before the tests, so its minutes show as their own step.
+    step("debian image", &mut || debian::debian_image().map(|_| ()));
     // A hung test fails the step (with its name in the output) instead of
     // eating the CI budget: `timeout` kills cargo's whole process group.
     step("tests", &mut || {

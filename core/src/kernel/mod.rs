@@ -377,6 +377,7 @@ impl<H: Host> Kernel<H> {
             argc: argv.len(),
             cmdline,
             cpu: Default::default(),
+            membarrier: 0,
         };
         self.procs.insert(pid, proc);
         self.procfs_sync(pid);

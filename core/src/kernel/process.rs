@@ -148,6 +148,7 @@ impl<H: Host> Kernel<H> {
             cmdline: parent.cmdline.clone(),
             argc: parent.argc,
             cpu: CpuTimes::default(),
+            membarrier: parent.membarrier,
         };
         self.procs.insert(pid, child);
         if flags.contains(CloneFlags::CHILD_SETTID) {
@@ -372,6 +373,7 @@ impl<H: Host> Kernel<H> {
         p.exe = exe;
         p.argc = argv.len();
         p.did_exec = true;
+        p.membarrier = 0;
         // POSIX timers do not survive exec; interval timers do.
         p.timers.posix.clear();
         let mut cmdline = argv;

@@ -220,15 +220,48 @@ pub fn sys_statx<H: Host>(
     dirfd: i32,
     path: u64,
     flags: u32,
-    _mask: u32,
+    mask: u32,
     out: u64,
 ) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0 {
+    use umbra_abi::structs::STATX_BASIC_STATS;
+    /// The mask bit Linux keeps for a future struct: EINVAL.
+    const STATX_RESERVED: u32 = 0x8000_0000;
+    const STATX_MNT_ID: u32 = 0x1000;
+    const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, path)?;
-    let meta = resolve(k, dirfd, &path, flags)?;
-    k.user().write(UserOutPtr::new(out), &meta.to_statx())?;
+    let (meta, node) = if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let f = k.proc().fds.get(dirfd)?;
+        (f.stat()?, f.path().cloned())
+    } else if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let cwd = k.proc().cwd.clone();
+        (cwd.inode().metadata()?, Some(cwd))
+    } else {
+        let start = start_of(k, dirfd, &path)?;
+        let cx = fs_ctx(k);
+        let n = k.vfs.resolve(&cx, &start, &path, follow_of(flags))?;
+        (n.inode().metadata()?, Some(n))
+    };
+    let mut sx = meta.to_statx();
+    // What every file has besides the basic stats: its mount's id (as in
+    // /proc/PID/fdinfo) and whether it is the root of that mount. umbra's
+    // file systems keep no birth time, so STATX_BTIME is never set and
+    // stx_btime stays zero, as Linux leaves it for ext2 and procfs.
+    sx.stx_mask = STATX_BASIC_STATS;
+    sx.stx_attributes_mask |= STATX_ATTR_MOUNT_ROOT;
+    if let Some(n) = node {
+        sx.stx_mask |= STATX_MNT_ID;
+        sx.stx_mnt_id = u64::from(n.mount_id());
+        if n.parent().is_none_or(|p| p.mount_id() != n.mount_id()) {
+            sx.stx_attributes |= STATX_ATTR_MOUNT_ROOT;
+        }
+    }
+    k.user().write(UserOutPtr::new(out), &sx)?;
     Ok(0)
 }
 
@@ -266,13 +299,26 @@ pub fn sys_faccessat<H: Host>(
         return Err(Errno::EINVAL);
     }
     let path = path_arg(k, path)?;
-    let start = start_of(k, dirfd, &path)?;
     let mut cx = fs_ctx(k);
     if flags & AT_EACCESS == 0 {
         // access(2) checks with the real ids, not the file-system ones.
         let c = &k.proc().creds;
         (cx.cred.uid, cx.cred.gid) = (c.ruid, c.rgid);
     }
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        // The file dirfd refers to (the cwd for AT_FDCWD) is checked itself.
+        let meta = if dirfd == AT_FDCWD {
+            k.proc().cwd.inode().metadata()?
+        } else {
+            k.proc().fds.get(dirfd)?.stat()?
+        };
+        let want = crate::fs::vfs::Access::from_bits(mode).ok_or(Errno::EINVAL)?;
+        if !want.is_empty() {
+            crate::fs::vfs::check_access(&meta, &cx.cred, want)?;
+        }
+        return Ok(0);
+    }
+    let start = start_of(k, dirfd, &path)?;
     ops::access(&k.vfs, &cx, &start, &path, mode, follow_of(flags))?;
     Ok(0)
 }

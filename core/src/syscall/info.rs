@@ -86,7 +86,9 @@ pub fn sys_sysinfo<H: Host>(k: &mut Kernel<H>, out: u64) -> SysResult {
 pub fn sys_getrandom<H: Host>(k: &mut Kernel<H>, buf: u64, len: usize, flags: u32) -> SysResult {
     use umbra_abi::flags::{GRND_NONBLOCK, GRND_RANDOM};
     const GRND_INSECURE: u32 = 4;
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
+    {
         return Err(Errno::EINVAL);
     }
     let len = len.min(32 << 20);
@@ -95,7 +97,10 @@ pub fn sys_getrandom<H: Host>(k: &mut Kernel<H>, buf: u64, len: usize, flags: u3
     while done < len {
         let n = (len - done).min(chunk.len());
         k.host.random(&mut chunk[..n]);
-        k.user().write_bytes(buf + done as u64, &chunk[..n])?;
+        // As Linux's: bytes already copied are returned, EFAULT only when none were.
+        if let Err(e) = k.user().write_bytes(buf + done as u64, &chunk[..n]) {
+            return if done > 0 { Ok(done) } else { Err(e) };
+        }
         done += n;
     }
     Ok(len)

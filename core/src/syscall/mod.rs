@@ -28,6 +28,7 @@ pub mod procctl;
 pub mod ptimer;
 pub mod session;
 pub mod signal;
+pub mod startup;
 pub mod time;
 pub mod timer;
 pub mod trace;
@@ -78,6 +79,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         return o;
     }
     if let Some(o) = ipc::dispatch(k, n, a) {
+        return o;
+    }
+    if let Some(o) = startup::dispatch(k, n, a) {
         return o;
     }
     let r = match n {
@@ -218,7 +222,6 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
             k.yield_now();
             Ok(0)
         }
-        SCHED_GETAFFINITY => proc::sys_sched_getaffinity(k, a[1] as usize, a[2]),
         // arm64 and arm pass clone's tls before child_tid (flags, stack,
         // parent_tid, tls, child_tid); x86_64 passes child_tid first.
         #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]

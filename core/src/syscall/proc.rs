@@ -87,26 +87,47 @@ pub fn sys_prlimit64<H: Host>(
     new: u64,
     old: u64,
 ) -> SysResult {
-    if pid != 0 && pid as u32 != k.cur {
-        return Err(Errno::ESRCH);
-    }
     if res >= umbra_abi::flags::RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
-    let cur = k.proc().rlimit(res);
+    let target = match pid {
+        0 => k.cur,
+        p if p < 0 => return Err(Errno::ESRCH),
+        p => p as u32,
+    };
     let new_lim = if new != 0 {
         Some(k.user().read(UserInPtr::<Rlimit>::new(new))?)
     } else {
         None
     };
+    // Another process's limits need the same uids and gids as the caller's
+    // real ones, or CAP_SYS_RESOURCE (check_prlimit_permission).
+    let (c, cap) = {
+        let c = &k.proc().creds;
+        (
+            (c.ruid, c.rgid),
+            c.capable(crate::task::cred::CAP_SYS_RESOURCE),
+        )
+    };
+    let t = k.process(target).ok_or(Errno::ESRCH)?;
+    let tc = &t.creds;
+    let same = [tc.ruid, tc.euid, tc.suid].iter().all(|&u| u == c.0)
+        && [tc.rgid, tc.egid, tc.sgid].iter().all(|&g| g == c.1);
+    if target != k.cur && !cap && !same {
+        return Err(Errno::EPERM);
+    }
+    let cur = t.rlimit(res);
     if let Some(n) = new_lim {
         check_rlimit(k, res, n)?;
+        if n.rlim_max > cur.rlim_max && !cap {
+            return Err(Errno::EPERM);
+        }
     }
     if old != 0 {
         k.user().write(UserOutPtr::<Rlimit>::new(old), &cur)?;
     }
     if let Some(n) = new_lim {
-        set_rlimit(k, res, n);
+        set_rlimit_of(k, target, res, n);
     }
     Ok(0)
 }
@@ -124,7 +145,12 @@ fn check_rlimit<H: Host>(k: &mut Kernel<H>, res: u32, n: Rlimit) -> SysResult {
 }
 
 fn set_rlimit<H: Host>(k: &mut Kernel<H>, res: u32, n: Rlimit) {
-    let p = k.proc();
+    let me = k.cur;
+    set_rlimit_of(k, me, res, n);
+}
+
+fn set_rlimit_of<H: Host>(k: &mut Kernel<H>, pid: u32, res: u32, n: Rlimit) {
+    let Some(p) = k.procs_mut(pid) else { return };
     if let Some(slot) = p.rlimits.get_mut(res as usize) {
         *slot = n;
     }
@@ -169,16 +195,6 @@ pub fn encode_rusage(user_ns: u64, sys_ns: u64, maxrss_kib: u64, w: super::uabi:
     let out = super::uabi::encode_longs(&v, w);
     debug_assert_eq!(out.len(), super::uabi::rusage_size(w));
     out
-}
-
-/// sched_getaffinity(2): the guest is uniprocessor: CPU 0 only.
-pub fn sys_sched_getaffinity<H: Host>(k: &mut Kernel<H>, len: usize, out: u64) -> SysResult {
-    let long = super::uabi::NATIVE.bytes();
-    if len < long || !len.is_multiple_of(long) {
-        return Err(Errno::EINVAL);
-    }
-    super::uabi::write_longs(k, out, &[1])?;
-    Ok(long)
 }
 
 /// prctl(2): the name, the parent-death signal, dumpable, keepcaps, the

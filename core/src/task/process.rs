@@ -270,6 +270,8 @@ pub struct Process {
     pub argc: usize,
     /// CPU time used by the process and by the children it reaped.
     pub cpu: CpuTimes,
+    /// The membarrier(2) commands registered for its address space.
+    pub membarrier: u32,
 }
 
 /// Most real-time signals queued per process (RLIMIT_SIGPENDING's role).
