@@ -315,10 +315,13 @@ const BASH_WAIT_TRAP_COPROC: &str = r#"
 trap 'echo "exit trap $?"' EXIT
 trap 'echo got USR1' USR1
 kill -USR1 $$
-( exit 5 ) &
+# Each job outlives the start of `wait -n` by far: a job that ended before
+# it may already be reaped and forgotten (then wait -n gives 127).
+( sleep 1; exit 5 ) &
 wait -n; echo "first $?"
-( sleep 0.1; exit 3 ) &
+( sleep 1; exit 3 ) & ( sleep 2; exit 4 ) &
 wait -n; echo "second $?"
+wait -n; echo "third $?"
 wait -n; echo "none left $?"
 trap 'echo "err trap $?"' ERR
 false
