@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "msync_errors",
     "mremap",
     "errors",
+    "merge",
 ];
 
 sections_same_as_native! {

@@ -437,6 +437,52 @@ static void sec_mremap(void)
 	unlink(path);
 }
 
+/* Lines of /proc/self/maps that start in [lo, hi). */
+static int maps_lines(char *lo, char *hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long s = strtoul(line, NULL, 16);
+		n += s >= (unsigned long)lo && s < (unsigned long)hi;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Four mmap calls of one file's consecutive pages at consecutive addresses
+ * make one mapping (Linux merges them): mremap takes them as one. */
+static void sec_merge(void)
+{
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGBUS, &sa, NULL);
+	int fd = make_file("merge", 4 * PAGE);
+	for (int shared = 0; shared < 2; shared++) {
+		char *base = map(8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		for (int i = 0; i < 4; i++)
+			if (mmap(base + i * PAGE, PAGE, PROT_READ, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED,
+				 fd, i * PAGE) == MAP_FAILED)
+				die("mmap fixed");
+		printf("merge %d: maps lines %d\n", shared, maps_lines(base, base + 4 * PAGE));
+		char *q = mremap(base, 4 * PAGE, 5 * PAGE, MREMAP_MAYMOVE);
+		if (q == MAP_FAILED) {
+			printf("merge %d: mremap -1 %s\n", shared, ename(errno));
+		} else {
+			printf("merge %d: moved %c %c, past end %d\n", shared, q[1], q[3 * PAGE + 1],
+			       touch(q + 4 * PAGE));
+			munmap(q, 5 * PAGE);
+		}
+		munmap(base, 8 * PAGE);
+	}
+	signal(SIGBUS, SIG_DFL);
+	close(fd);
+	unlink(path);
+}
+
 static void sec_errors(void)
 {
 	int fd = make_file("err", PAGE);
@@ -553,6 +599,7 @@ static const struct {
 	{"shm", sec_shm},             {"dontneed", sec_dontneed},
 	{"mincore", sec_mincore},     {"msync_errors", sec_msync_errors},
 	{"mremap", sec_mremap},       {"errors", sec_errors},
+	{"merge", sec_merge},
 	{"keep", sec_keep},           {"reclaim", sec_reclaim},
 	{"exitkill", sec_exitkill},
 };

@@ -178,7 +178,7 @@ impl Vma {
                         offset: o2,
                         ..
                     },
-                ) => Arc::ptr_eq(b1, b2) && o1.wrapping_add(self.end - self.start) == *o2,
+                ) => same_backing(b1, b2) && o1.wrapping_add(self.end - self.start) == *o2,
                 (
                     VmaKind::Shared {
                         obj: s1,
@@ -188,7 +188,7 @@ impl Vma {
                         obj: s2,
                         offset: o2,
                     },
-                ) => Arc::ptr_eq(s1, s2) && o1.wrapping_add(self.end - self.start) == *o2,
+                ) => same_object(s1, s2) && o1.wrapping_add(self.end - self.start) == *o2,
                 _ => false,
             }
     }
@@ -206,6 +206,29 @@ impl Vma {
                 _ => true,
             }
     }
+}
+
+/// Whether two private file mappings map the same contents: one backing,
+/// or two views of one page cache with the same end-of-file rule (separate
+/// mmap calls of one file, which Linux merges).
+fn same_backing(b1: &Arc<dyn Backing>, b2: &Arc<dyn Backing>) -> bool {
+    Arc::ptr_eq(b1, b2)
+        || match (b1.cache(), b2.cache()) {
+            (Some(c1), Some(c2)) => {
+                Arc::ptr_eq(c1, c2) && b1.size().is_some() == b2.size().is_some()
+            }
+            _ => false,
+        }
+}
+
+/// Whether two shared mappings map the same object: one object, or two
+/// shared mappings of one file with the same write permission.
+fn same_object(s1: &Arc<SharedMem>, s2: &Arc<SharedMem>) -> bool {
+    Arc::ptr_eq(s1, s2)
+        || match (s1.file(), s2.file()) {
+            (Some(c1), Some(c2)) => Arc::ptr_eq(c1, c2) && s1.may_write() == s2.may_write(),
+            _ => false,
+        }
 }
 
 /// The VMAs of one address space, kept sorted and non-overlapping.
