@@ -904,7 +904,8 @@ fn shm_attaches_share_frames_and_the_kernel_frees_them() {
     steps.extend(touches(MAP_AT + PAGE, b"s"));
     steps.extend([
         sys(WRITE, &[1, second + PAGE, 1]),
-        sys(SHMCTL, &[seg, 2, stat]),
+        // IPC_STAT | IPC_64 (32-bit ARM's C libraries always pass IPC_64).
+        sys(SHMCTL, &[seg, 0x102, stat]),
         sys(SHMDT, &[MAP_AT]),
         sys(SHMDT, &[MAP_AT]),
         sys(WRITE, &[1, MAP_AT + PAGE, 1]),
