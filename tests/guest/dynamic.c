@@ -8,8 +8,8 @@
  *   dlopen      dlopen + dlsym of libdyntest.so, next to the program
  *   dlopen_libm dlopen + dlsym of glibc's libm.so.6 (glibc only)
  *   interp_errs execve of copies of this program whose PT_INTERP names a
- *               missing, short, non-ELF, foreign, unexecutable or directory
- *               interpreter, or is not NUL-terminated; one whose
+ *               missing, short, non-ELF, foreign, unexecutable, directory,
+ *               device or symlink-loop interpreter, or is not NUL-terminated; one whose
  *               interpreter is a dynamic program; and one that works
  *   exit7       exit(7)
  * Only values that are the same natively and under umbra are printed. */
@@ -49,6 +49,7 @@ static const char *ename(int e)
 	case EACCES: return "EACCES";
 	case ELIBBAD: return "ELIBBAD";
 	case ENOTDIR: return "ENOTDIR";
+	case ELOOP: return "ELOOP";
 	default: return "E?";
 	}
 }
@@ -318,6 +319,12 @@ static void interp_errs(void)
 	mkdir(fake, 0755);
 	try_exec("interpreter is a directory", prog);
 	rmdir(fake);
+	symlink("/dev/zero", fake);
+	try_exec("interpreter is a character device", prog);
+	unlink(fake);
+	symlink(fake, fake);
+	try_exec("interpreter is a symlink loop", prog);
+	unlink(fake);
 
 	spit(fake, ld, rlen, 0755);
 	fflush(stdout);

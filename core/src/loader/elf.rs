@@ -186,7 +186,11 @@ fn prot_of(flags: u32) -> Prot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadBase {
     /// The program: at [`arch::PIE_BASE`], as Linux's ELF_ET_DYN_BASE without
-    /// randomization.
+    /// randomization. A loader run directly (ld.so, an ET_DYN without
+    /// PT_INTERP) goes there too, where Linux maps it in the mmap area: its
+    /// break then follows it at ELF_ET_DYN_BASE, where Linux with address
+    /// randomization moves a directly run loader's break, and the program
+    /// it maps goes below the mmap base.
     Program,
     /// Its interpreter: in the highest free gap below the mmap base, where
     /// Linux's mmap (a load bias of 0 without MAP_FIXED) puts it.
