@@ -59,8 +59,8 @@ sections_same_as_native! {
     jobs_musl: Musl "proc_jobs" JOBS;
     jobs_glibc: Glibc "proc_jobs" JOBS;
     kill_zombie_musl: Musl "proc_fork_exec_wait" &["kill_zombie"];
-    #[ignore = "umbra bug: vfork does not share the address space with the parent"]
     vfork_shares_memory_musl: Musl "proc_fork_exec_wait" &["vfork_shares_memory"];
+    vfork_shares_memory_glibc: Glibc "proc_fork_exec_wait" &["vfork_shares_memory"];
     pipe_fstat_musl: Musl "proc_pipes" &["fstat"];
     pipe_big_write_musl: Musl "proc_pipes" &["big_write"];
     nanosleep_rem_musl: Musl "proc_signals" &["nanosleep_rem"];

@@ -82,6 +82,8 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ipc_mq",
     "vdso",
     "startup_calls",
+    "threads",
+    "threads_hostile",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

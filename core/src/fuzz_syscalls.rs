@@ -308,6 +308,9 @@ fn run_case_stats(case: &Case) -> Result<Stats, Failure> {
     if !b.k.zombies.is_empty() {
         leaks.push(format!("{} zombies left", b.k.zombies.len()));
     }
+    if !b.k.tgids.is_empty() {
+        leaks.push(format!("thread ids left: {:?}", b.k.tgids));
+    }
     if !b.k.host.spaces.is_empty() {
         leaks.push(format!(
             "{} host address spaces left",
@@ -486,6 +489,56 @@ fn random_syscall_sequences_short() {
 #[test]
 fn random_syscall_sequences_long() {
     fuzz(10_000..11_000, 120);
+}
+
+/// Thread clone flags, as musl and glibc pass them: CLONE_VM, CLONE_FS,
+/// CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD and CLONE_SYSVSEM.
+const THREAD_FLAGS: u64 = 0x0005_0f00;
+
+/// Case `n` run by several threads of pid 1: three clones with
+/// CLONE_THREAD first, then the random calls, which whichever thread runs
+/// makes (the mock host scripts the address space, which the threads
+/// share), with a thread exit now and then.
+fn threaded_case(n: u64, len: usize, lay: Layout) -> Case {
+    let mut case = make_case(n, len, lay);
+    let mut r = Rng(0x7468_7265_6164 ^ n);
+    let stack = lay.scratch + 7 * PAGE;
+    let mut steps = vec![Step::Syscall(CLONE as u64, [THREAD_FLAGS, stack, 0, 0, 0, 0]); 3];
+    for s in case.steps {
+        if r.chance(3) {
+            steps.push(Step::Syscall(EXIT as u64, [0; 6]));
+        }
+        if r.chance(5) {
+            steps.push(Step::Syscall(
+                CLONE as u64,
+                [THREAD_FLAGS, stack, 0, 0, 0, 0],
+            ));
+        }
+        steps.push(s);
+    }
+    case.steps = steps;
+    case
+}
+
+/// 600 random scripts of 60 calls made by several threads of one process.
+#[test]
+fn random_syscall_sequences_threaded() {
+    let lay = layout();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(alloc::boxed::Box::new(|_| {}));
+    let mut failure = None;
+    for n in 20_000..20_600 {
+        let case = threaded_case(n, 60, lay);
+        if let Some(f) = run_case(&case) {
+            failure = Some((n, case, f));
+            break;
+        }
+    }
+    std::panic::set_hook(hook);
+    if let Some((n, case, f)) = failure {
+        let min = minimise(&case, &f);
+        panic!("case {n}: {f:?}\nminimised:\n{}", describe(&min));
+    }
 }
 
 /// Every number 0..512 once, with pointer-heavy arguments, several times.

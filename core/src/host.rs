@@ -164,6 +164,33 @@ pub trait HostCpu {
     fn vdso_text(&self) -> Option<&'static [u8]> {
         None
     }
+
+    /// Saves the whole FP/vector state of the thread last run in `mm` (x86_64:
+    /// the XSAVE area, AVX and all, not only the FXSAVE image) into `buf`, so
+    /// another guest thread can run on the same address space: threads of a
+    /// process share its host process, and a switch swaps this state.
+    fn xstate_save(&mut self, _mm: MmId, _buf: &mut alloc::vec::Vec<u8>) -> Result<(), HostError> {
+        Err(HostError::Unsupported)
+    }
+
+    /// Loads a state `xstate_save` saved before `mm` next runs.
+    fn xstate_load(&mut self, _mm: MmId, _buf: &[u8]) -> Result<(), HostError> {
+        Err(HostError::Unsupported)
+    }
+
+    /// The thread that last ran in `mm`, whose registers are `regs`, makes
+    /// way for another thread of the same address space: completes `regs`
+    /// with what the host process still holds of it (aarch64: the real x7
+    /// that a syscall stop hides) and saves its FP/vector state into `fp`
+    /// (as `xstate_save`).
+    fn thread_switch_out(
+        &mut self,
+        mm: MmId,
+        _regs: &mut UserRegs,
+        fp: &mut alloc::vec::Vec<u8>,
+    ) -> Result<(), HostError> {
+        self.xstate_save(mm, fp)
+    }
 }
 
 /// Clocks and waiting.

@@ -103,6 +103,9 @@ pub struct ProcEntry {
     pub egid: u32,
     /// Exited, not yet reaped: no files, no links.
     pub zombie: bool,
+    /// Its threads' ids (/proc/PID/task), the leader's (the pid) first; the
+    /// leader's stays while the process lives, as Linux keeps it.
+    pub tids: Vec<u32>,
 }
 
 impl ProcEntry {
@@ -116,6 +119,9 @@ impl ProcEntry {
 pub struct ProcDir {
     /// The pid /proc/self names: the process whose syscall is being served.
     pub self_pid: u32,
+    /// The thread /proc/thread-self names: the caller of that syscall (0:
+    /// the same as `self_pid`).
+    pub self_tid: u32,
     /// Wall-clock time of that syscall (the inodes' timestamps).
     pub now: Timespec,
     pub procs: BTreeMap<u32, ProcEntry>,
@@ -129,6 +135,13 @@ pub type SharedDir = Arc<Mutex<ProcDir>>;
 pub trait ProcView {
     /// What /proc shows of process `pid` now, zombies included.
     fn process(&self, pid: u32) -> Option<ProcInfo>;
+    /// What /proc/PID/task/TID shows of thread `tid` of process `pid`: the
+    /// process's view with the thread's id, state, signals and CPU time.
+    fn task(&self, pid: u32, tid: u32) -> Option<ProcInfo> {
+        let mut p = self.process(pid)?;
+        p.pid = tid;
+        Some(p)
+    }
     /// Machine-wide numbers now.
     fn system(&self) -> SysSummary;
     /// Processes, zombies included.
@@ -259,6 +272,8 @@ pub struct ProcInfo {
     pub nice: i32,
     /// An exited process not yet reaped: no memory, no files.
     pub zombie: bool,
+    /// Its number of threads.
+    pub threads: u32,
 }
 
 impl ProcInfo {
@@ -444,7 +459,9 @@ enum Node {
     FdInfo(u32, i32),
     Task(u32),
     /// /proc/PID/task/TID: the thread's view, a PID directory without `task`.
-    TaskPid(u32),
+    TaskPid(u32, u32),
+    /// A file of /proc/PID/task/TID.
+    TaskFile(u32, u32, PidFile),
     /// A file without a path reached through its fd link.
     Reopen(Arc<dyn FileOps>, FileType),
 }
@@ -557,7 +574,8 @@ impl ProcNode {
             | Node::FdInfoDir(p)
             | Node::FdInfo(p, _)
             | Node::Task(p)
-            | Node::TaskPid(p) => Some(p),
+            | Node::TaskPid(p, _)
+            | Node::TaskFile(p, ..) => Some(p),
             _ => None,
         }
     }
@@ -615,9 +633,13 @@ impl ProcNode {
                     .filter(|(d, ..)| d == dir)
                     .map(|(_, n, f, _)| (n.to_string(), Node::SysFile(*f))),
             ),
-            Node::Pid(pid) | Node::TaskPid(pid) => {
+            Node::Pid(pid) | Node::TaskPid(pid, _) => {
                 Self::live(&d, *pid)?;
                 let with_task = matches!(self.node, Node::Pid(_));
+                let tid = match self.node {
+                    Node::TaskPid(_, t) => Some(t),
+                    _ => None,
+                };
                 let pid = *pid;
                 let mut it = [
                     Some(("fd".to_string(), Node::FdDir(pid))),
@@ -626,11 +648,13 @@ impl ProcNode {
                 ]
                 .into_iter()
                 .flatten()
-                .chain(
-                    PID_FILES
-                        .iter()
-                        .map(|(n, f)| (n.to_string(), Node::PidFile(pid, *f))),
-                )
+                .chain(PID_FILES.iter().map(|(n, f)| {
+                    let node = match tid {
+                        Some(t) => Node::TaskFile(pid, t, *f),
+                        None => Node::PidFile(pid, *f),
+                    };
+                    (n.to_string(), node)
+                }))
                 .chain(
                     PID_LINKS
                         .iter()
@@ -640,10 +664,16 @@ impl ProcNode {
             }
             Node::Task(pid) => {
                 Self::live(&d, *pid)?;
-                statics(&mut core::iter::once((
-                    pid.to_string(),
-                    Node::TaskPid(*pid),
-                )));
+                let tids = d.procs.get(pid).map(|e| e.tids.clone()).unwrap_or_default();
+                for t in tids {
+                    let node = Node::TaskPid(*pid, t);
+                    v.push((
+                        DYN_BASE + u64::from(t),
+                        t.to_string(),
+                        node_ino(&node),
+                        FileType::Directory,
+                    ));
+                }
             }
             Node::FdDir(pid) | Node::FdInfoDir(pid) => {
                 let info = matches!(self.node, Node::FdInfoDir(_));
@@ -717,8 +747,13 @@ impl ProcNode {
                 SysFile::SysvSem => return Ok(view.system().sysvipc[1].clone()),
                 SysFile::SysvMsg => return Ok(view.system().sysvipc[2].clone()),
             }),
-            Node::PidFile(pid, f) => {
-                let p = view.process(*pid).ok_or(Errno::ESRCH)?;
+            Node::PidFile(_, f) | Node::TaskFile(_, _, f) => {
+                let p = match self.node {
+                    Node::TaskFile(pid, tid, _) => view.task(pid, tid),
+                    Node::PidFile(pid, _) => view.process(pid),
+                    _ => None,
+                }
+                .ok_or(Errno::ESRCH)?;
                 match f {
                     PidFile::Stat => s(stat_line(&p)),
                     PidFile::Status => s(status_text(&p)),
@@ -785,16 +820,18 @@ fn node_kind(n: &Node) -> FileType {
         Node::Root
         | Node::Sys(_)
         | Node::Pid(_)
-        | Node::TaskPid(_)
+        | Node::TaskPid(..)
         | Node::FdDir(_)
         | Node::FdInfoDir(_)
         | Node::Task(_) => FileType::Directory,
         Node::SelfLink | Node::ThreadSelf | Node::PidLink(..) | Node::FdLink(..) => {
             FileType::Symlink
         }
-        Node::Global(_) | Node::SysFile(_) | Node::PidFile(..) | Node::FdInfo(..) => {
-            FileType::Regular
-        }
+        Node::Global(_)
+        | Node::SysFile(_)
+        | Node::PidFile(..)
+        | Node::TaskFile(..)
+        | Node::FdInfo(..) => FileType::Regular,
         Node::Reopen(_, k) => *k,
     }
 }
@@ -825,7 +862,11 @@ fn node_ino(n: &Node) -> u64 {
         Node::Pid(p) => per_pid(*p, 1),
         Node::FdDir(p) => per_pid(*p, 2),
         Node::Task(p) => per_pid(*p, 3),
-        Node::TaskPid(p) => per_pid(*p, 4),
+        Node::TaskPid(_, t) => per_pid(*t, 4),
+        Node::TaskFile(_, t, f) => per_pid(
+            *t,
+            0x40 + idx(PID_FILES.iter().position(|(_, x)| x == f).unwrap_or(0)),
+        ),
         Node::FdInfoDir(p) => per_pid(*p, 5),
         Node::PidFile(p, f) => per_pid(
             *p,
@@ -864,9 +905,9 @@ impl Inode for ProcNode {
         let mut m = self.base_meta(d.now);
         let kind = self.kind();
         let perm = match &self.node {
-            Node::Root | Node::Sys(_) | Node::Pid(_) | Node::TaskPid(_) | Node::Task(_) => 0o555,
+            Node::Root | Node::Sys(_) | Node::Pid(_) | Node::TaskPid(..) | Node::Task(_) => 0o555,
             Node::FdDir(_) => 0o500,
-            Node::PidFile(_, PidFile::Environ) => 0o400,
+            Node::PidFile(_, PidFile::Environ) | Node::TaskFile(_, _, PidFile::Environ) => 0o400,
             Node::SysFile(f) => SYS_FILES
                 .iter()
                 .find(|(_, _, x, _)| x == f)
@@ -938,16 +979,23 @@ impl Inode for ProcNode {
                     .ok_or(Errno::ENOENT)?;
                 Node::SysFile(*f)
             }
-            Node::Pid(pid) | Node::TaskPid(pid) => {
+            Node::Pid(pid) | Node::TaskPid(pid, _) => {
                 let pid = *pid;
                 Self::live(&d, pid)?;
+                let tid = match self.node {
+                    Node::TaskPid(_, t) => Some(t),
+                    _ => None,
+                };
                 match name {
                     "fd" => Node::FdDir(pid),
                     "fdinfo" => Node::FdInfoDir(pid),
                     "task" if matches!(self.node, Node::Pid(_)) => Node::Task(pid),
                     _ => {
                         if let Some((_, f)) = PID_FILES.iter().find(|(n, _)| *n == name) {
-                            Node::PidFile(pid, *f)
+                            match tid {
+                                Some(t) => Node::TaskFile(pid, t, *f),
+                                None => Node::PidFile(pid, *f),
+                            }
                         } else if let Some((_, l)) = PID_LINKS.iter().find(|(n, _)| *n == name) {
                             Node::PidLink(pid, *l)
                         } else {
@@ -958,10 +1006,11 @@ impl Inode for ProcNode {
             }
             Node::Task(pid) => {
                 Self::live(&d, *pid)?;
-                if parse_num(name) != Some(*pid) {
+                let tid = parse_num(name).ok_or(Errno::ENOENT)?;
+                if !d.procs.get(pid).is_some_and(|e| e.tids.contains(&tid)) {
                     return Err(Errno::ENOENT);
                 }
-                Node::TaskPid(*pid)
+                Node::TaskPid(*pid, tid)
             }
             Node::FdInfoDir(pid) => {
                 let fd = parse_num(name)
@@ -997,7 +1046,14 @@ impl Inode for ProcNode {
         let d = self.fs.dir.lock();
         match &self.node {
             Node::SelfLink => Ok(d.self_pid.to_string().into_bytes()),
-            Node::ThreadSelf => Ok(format!("{0}/task/{0}", d.self_pid).into_bytes()),
+            Node::ThreadSelf => {
+                let tid = if d.self_tid == 0 {
+                    d.self_pid
+                } else {
+                    d.self_tid
+                };
+                Ok(format!("{}/task/{tid}", d.self_pid).into_bytes())
+            }
             Node::PidLink(pid, l) => {
                 let p = d.procs.get(pid).ok_or(Errno::ENOENT)?;
                 match l {
@@ -1061,15 +1117,17 @@ impl Inode for ProcNode {
     fn file_ops(&self) -> Option<Arc<dyn FileOps>> {
         match &self.node {
             Node::Reopen(ops, _) => Some(ops.clone()),
-            Node::Global(_) | Node::SysFile(_) | Node::PidFile(..) | Node::FdInfo(..) => {
-                Some(Arc::new(ProcFile {
-                    node: ProcNode {
-                        fs: self.fs.clone(),
-                        node: self.node.clone(),
-                    },
-                    text: Mutex::new(None),
-                }))
-            }
+            Node::Global(_)
+            | Node::SysFile(_)
+            | Node::PidFile(..)
+            | Node::TaskFile(..)
+            | Node::FdInfo(..) => Some(Arc::new(ProcFile {
+                node: ProcNode {
+                    fs: self.fs.clone(),
+                    node: self.node.clone(),
+                },
+                text: Mutex::new(None),
+            })),
             _ => None,
         }
     }
@@ -1397,7 +1455,7 @@ pub fn status_text(p: &ProcInfo) -> String {
     }
     let _ = writeln!(s, "CoreDumping:\t0");
     let _ = writeln!(s, "THP_enabled:\t0");
-    let _ = writeln!(s, "Threads:\t1");
+    let _ = writeln!(s, "Threads:\t{}", p.threads.max(1));
     let _ = writeln!(s, "SigQ:\t0/15000");
     let _ = writeln!(s, "SigPnd:\t{:016x}", p.sig_pending);
     let _ = writeln!(s, "ShdPnd:\t{:016x}", p.sig_shared);
@@ -1798,6 +1856,7 @@ mod tests {
                         cwd: Some(data.clone()),
                         exe: "/bin/busybox".into(),
                         comm: comm.as_bytes().to_vec(),
+                        tids: alloc::vec![pid],
                         ..Default::default()
                     },
                 );

@@ -131,6 +131,13 @@ pub struct Kernel<H: Host> {
     pub(crate) vdso: Option<crate::vdso::Vdso>,
     /// The guest's clock, as the time page publishes it.
     pub(crate) clock: crate::vdso::Clock,
+    /// The process of each thread that is not its process's leader (tid to
+    /// pid); a leader's tid is its pid.
+    pub(crate) tgids: BTreeMap<Pid, Pid>,
+    /// The thread (tid) whose FP/vector state each address space's host
+    /// process holds; the other threads of that space keep theirs in
+    /// `Thread::fpstate`.
+    fp_owner: BTreeMap<crate::host::MmId, Pid>,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -174,9 +181,83 @@ impl<H: Host> Kernel<H> {
             ipc: Default::default(),
             vdso,
             clock: Default::default(),
+            tgids: BTreeMap::new(),
+            fp_owner: BTreeMap::new(),
         };
         k.clock_sync();
         k
+    }
+
+    /// The process thread `tid` belongs to (a leader's tid is its pid).
+    pub(crate) fn tgid_of(&self, tid: Pid) -> Option<Pid> {
+        match self.tgids.get(&tid) {
+            Some(&pid) => Some(pid),
+            None => self.procs.contains_key(&tid).then_some(tid),
+        }
+    }
+
+    /// Thread `tid`, wherever it is.
+    pub(crate) fn thread_mut(&mut self, tid: Pid) -> Option<&mut Thread> {
+        let pid = self.tgid_of(tid)?;
+        self.procs.get_mut(&pid)?.thread_by_tid_mut(tid)
+    }
+
+    /// Thread `tid`, wherever it is.
+    pub(crate) fn thread(&self, tid: Pid) -> Option<&Thread> {
+        let pid = self.tgid_of(tid)?;
+        self.procs.get(&pid)?.thread_by_tid(tid)
+    }
+
+    /// Every live task: the threads of every process and the zombies (what
+    /// `--max-procs` bounds, as RLIMIT_NPROC counts threads on Linux).
+    pub(crate) fn task_count(&self) -> usize {
+        self.procs.values().map(|p| p.nthreads()).sum::<usize>() + self.zombies.len()
+    }
+
+    /// Forgets the FP state owner `tid` (a thread that exits or execs).
+    pub(crate) fn forget_fp_owner(&mut self, tid: Pid) {
+        self.fp_owner.retain(|_, t| *t != tid);
+    }
+
+    /// Makes the host process of address space `mm` hold the state of thread
+    /// `tid` of process `pid` before it runs: the thread that ran there last
+    /// is switched out (its registers completed and its FP/vector state
+    /// saved into it), and `tid`'s own FP state, if it has one saved, is
+    /// loaded. Nothing is done while a space's only thread runs.
+    fn switch_fp(&mut self, mm: crate::host::MmId, pid: Pid, tid: Pid) {
+        let prev = self.fp_owner.insert(mm, tid);
+        if prev == Some(tid) {
+            return;
+        }
+        if let Some(prev) = prev {
+            let mut buf = Vec::new();
+            match self.thread_mut(prev) {
+                Some(t) => {
+                    let mut regs = t.regs.clone();
+                    if self.host.thread_switch_out(mm, &mut regs, &mut buf).is_ok() {
+                        if let Some(t) = self.thread_mut(prev) {
+                            t.regs = regs;
+                            t.fpstate = buf;
+                        }
+                    }
+                }
+                None => {
+                    let mut scratch = crate::arch::UserRegs::new_user(0, 0);
+                    let _ = self.host.thread_switch_out(mm, &mut scratch, &mut buf);
+                }
+            }
+        }
+        let Some(t) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.thread_by_tid_mut(tid))
+        else {
+            return;
+        };
+        let st = core::mem::take(&mut t.fpstate);
+        if !st.is_empty() {
+            let _ = self.host.xstate_load(mm, &st);
+        }
     }
 
     /// Re-anchors the guest clock at the host's time and publishes it in the
@@ -214,6 +295,47 @@ impl<H: Host> Kernel<H> {
         self.procs
             .get_mut(&self.cur)
             .expect("current process exists")
+    }
+
+    /// `len` bytes of the current thread's memory at `addr`, read once per
+    /// syscall: a blocked call served again gets the bytes its first
+    /// attempt read (`Thread::copied_in`).
+    pub(crate) fn read_once(&mut self, addr: u64, len: usize) -> crate::KResult<Vec<u8>> {
+        if let Some(b) = self.copied(addr, len) {
+            return Ok(b);
+        }
+        let b = self.user().read_vec(addr, len)?;
+        self.proc().thread.copied_in.push((addr, len, b.clone()));
+        Ok(b)
+    }
+
+    /// What a blocked syscall served again copied at `addr` (`len`) on its
+    /// first attempt. A first attempt (the thread is not blocked) forgets
+    /// what an earlier call left.
+    fn copied(&mut self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let t = &mut self.proc().thread;
+        if !matches!(t.state, ThreadState::Blocked(_)) {
+            t.copied_in.retain(|(a, l, _)| (*a, *l) != (addr, len));
+            return None;
+        }
+        t.copied_in
+            .iter()
+            .find(|(a, l, _)| (*a, *l) == (addr, len))
+            .map(|(_, _, b)| b.clone())
+    }
+
+    /// A NUL-terminated string of at most `max` bytes, read once per syscall
+    /// as [`Self::read_once`].
+    pub(crate) fn read_cstr_once(&mut self, addr: u64, max: usize) -> crate::KResult<Vec<u8>> {
+        if let Some(b) = self.copied(addr, usize::MAX) {
+            return Ok(b);
+        }
+        let b = self.user().read_cstr(addr, max)?;
+        self.proc()
+            .thread
+            .copied_in
+            .push((addr, usize::MAX, b.clone()));
+        Ok(b)
     }
 
     /// The current process's memory, with what it takes to reach it.
@@ -363,10 +485,13 @@ impl<H: Host> Kernel<H> {
             others: Vec::new(),
             pending: Default::default(),
             siginfo: BTreeMap::new(),
+            rt_queue: Vec::new(),
             job: JobState::Running,
             job_report: None,
             itimer_real: None,
             vfork_parent: None,
+            mm_lent: false,
+            mm_from: None,
             exit_signal: SIGCHLD,
             nice: 0,
             timers: Default::default(),
@@ -566,6 +691,12 @@ impl<H: Host> Kernel<H> {
                 continue;
             };
             let signalled = self::signal::thread_has_deliverable(p, t);
+            if p.mm_lent && !(signalled && matches!(t.state, ThreadState::Blocked(Wait::Vfork(_))))
+            {
+                // Its memory is a vfork child's now; only a fatal signal
+                // wakes the vfork caller (and kills the process).
+                continue;
+            }
             match t.state {
                 ThreadState::Runnable => {
                     p.switch_to(tid);
@@ -663,6 +794,23 @@ impl<H: Host> Kernel<H> {
         let mut t = self.procs.get(&pid).map(|p| p.cpu).unwrap_or_default();
         if let Some((spid, since)) = self.sys_since {
             if spid == pid {
+                let now = self.host.now_mono();
+                t.sys_ns = t.sys_ns.saturating_add(now.saturating_sub(since));
+            }
+        }
+        t
+    }
+
+    /// The CPU times of thread `tid` (None: the current one) of process
+    /// `pid` so far, with the system time of the trap being handled for it.
+    pub(crate) fn thread_cpu_times(&self, pid: Pid, tid: Option<Pid>) -> CpuTimes {
+        let Some(p) = self.procs.get(&pid) else {
+            return CpuTimes::default();
+        };
+        let tid = tid.unwrap_or(p.thread.tid);
+        let mut t = p.thread_by_tid(tid).map(|t| t.cpu).unwrap_or_default();
+        if let Some((spid, since)) = self.sys_since {
+            if spid == pid && p.thread.tid == tid {
                 let now = self.host.now_mono();
                 t.sys_ns = t.sys_ns.saturating_add(now.saturating_sub(since));
             }
@@ -823,6 +971,14 @@ impl<H: Host> Kernel<H> {
             if !self.fasync.is_empty() {
                 crate::syscall::fasync::check(self);
             }
+            // The host process holds this thread's FP state before a signal
+            // frame saves it or the thread runs.
+            if let Some(p) = self.procs.get(&self.cur).filter(|p| !p.mm_lent) {
+                let (mm, tid) = (p.mm.id, p.thread.tid);
+                if self.fp_owner.get(&mm) != Some(&tid) {
+                    self.switch_fp(mm, self.cur, tid);
+                }
+            }
             if !self.handle_signals() {
                 return;
             }
@@ -832,7 +988,7 @@ impl<H: Host> Kernel<H> {
             let Some(p) = self.procs.get_mut(&self.cur) else {
                 return;
             };
-            if p.thread.state != ThreadState::Runnable || p.job != JobState::Running {
+            if p.thread.state != ThreadState::Runnable || p.job != JobState::Running || p.mm_lent {
                 return;
             }
             if p.mm.flush(&mut self.host).is_err() {
@@ -972,6 +1128,9 @@ impl<H: Host> Kernel<H> {
                     p.thread.regs.set_syscall_ret(v);
                     p.thread.state = ThreadState::Runnable;
                     p.thread.deadline = None;
+                    if !p.thread.copied_in.is_empty() {
+                        p.thread.copied_in = Vec::new();
+                    }
                 }
                 if let Some(t) = trace {
                     syscall::trace::exit(self, nr, args, t, r);
@@ -982,6 +1141,7 @@ impl<H: Host> Kernel<H> {
                 if let Some(p) = self.procs.get_mut(&self.cur) {
                     p.thread.state = ThreadState::Runnable;
                     p.thread.deadline = None;
+                    p.thread.copied_in = Vec::new();
                 }
                 if let Some(t) = trace {
                     self.host.log(LogLevel::Trace, format_args!("{t}) = ?"));
@@ -1048,10 +1208,8 @@ impl<H: Host> Kernel<H> {
 
 /// Calls umbra answers with ENOSYS on purpose and does not name unasked: C
 /// libraries probe them at start-up or before a fallback, and do as well
-/// without them. glibc registers restartable sequences (rseq) at start-up
-/// and tries clone3 before clone (posix_spawn, system).
-pub const PROBED_SYSCALLS: &[usize] =
-    &[umbra_abi::syscall::nr::RSEQ, umbra_abi::syscall::nr::CLONE3];
+/// without them. glibc registers restartable sequences (rseq) at start-up.
+pub const PROBED_SYSCALLS: &[usize] = &[umbra_abi::syscall::nr::RSEQ];
 
 /// The command name of an executable path: its last component, at most 15 bytes.
 pub(crate) fn comm_of(path: &[u8]) -> Vec<u8> {

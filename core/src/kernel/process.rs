@@ -49,13 +49,19 @@ const MAX_INTERP_DEPTH: usize = 4;
 const BINPRM_BUF: usize = 256;
 
 impl<H: Host> Kernel<H> {
-    /// clone(2) and fork(2) for new processes (CLONE_THREAD is not supported
-    /// yet). CLONE_VM without CLONE_THREAD (vfork, posix_spawn) gets a
-    /// copy-on-write copy, which is exact for a child that only execs or exits,
-    /// as such children must. Returns the child's pid.
+    /// clone(2), fork(2) and vfork(2). With CLONE_THREAD the child is a new
+    /// thread of the caller's process (`clone_thread`); otherwise a new
+    /// process, with a copy-on-write copy of the caller's memory, or with
+    /// CLONE_VM|CLONE_VFORK the caller's memory itself, lent to the child
+    /// until it execs or exits. Returns the child's pid or tid.
+    ///
+    /// What umbra cannot share between two processes is refused with
+    /// EINVAL rather than copied: CLONE_VM without CLONE_VFORK (the two would
+    /// run at once on one address space), and CLONE_FILES, CLONE_FS,
+    /// CLONE_SIGHAND or CLONE_SYSVSEM without CLONE_THREAD.
     pub(crate) fn fork(&mut self, a: CloneArgs) -> KResult<Pid> {
         let flags = CloneFlags::from_bits_retain(a.flags & !0xff);
-        if flags.contains(CloneFlags::THREAD)
+        if flags.contains(CloneFlags::THREAD) && !flags.contains(CloneFlags::SIGHAND)
             || flags.contains(CloneFlags::SIGHAND) && !flags.contains(CloneFlags::VM)
         {
             return Err(Errno::EINVAL);
@@ -66,7 +72,16 @@ impl<H: Host> Kernel<H> {
             // New namespaces and pidfds are not supported.
             return Err(Errno::EINVAL);
         }
-        if self.procs.len() + self.zombies.len() >= self.cfg.max_procs {
+        if flags.contains(CloneFlags::THREAD) {
+            return self.clone_thread(a, flags);
+        }
+        let shared = CloneFlags::FILES | CloneFlags::FS | CloneFlags::SIGHAND | CloneFlags::SYSVSEM;
+        if flags.intersects(shared)
+            || flags.contains(CloneFlags::VM) && !flags.contains(CloneFlags::VFORK)
+        {
+            return Err(Errno::EINVAL);
+        }
+        if self.task_count() >= self.cfg.max_procs {
             return Err(Errno::EAGAIN);
         }
         let exit_signal = (a.flags & 0xff) as u32;
@@ -79,10 +94,14 @@ impl<H: Host> Kernel<H> {
             self.user()
                 .write(UserOutPtr::<u32>::new(a.parent_tid), &pid)?;
         }
-        let id = self.host.mm_create().map_err(Errno::from)?;
+        let lend = flags.contains(CloneFlags::VM);
+        let id = if lend {
+            None
+        } else {
+            Some(self.host.mm_create().map_err(Errno::from)?)
+        };
         let now = self.host.now_mono();
         let parent = self.procs.get_mut(&self.cur).ok_or(Errno::ESRCH)?;
-        let mm = parent.mm.fork_cow(&mut self.frames, id);
         let mut regs = parent.thread.regs.clone();
         regs.set_syscall_ret(0);
         if a.stack != 0 {
@@ -91,19 +110,32 @@ impl<H: Host> Kernel<H> {
         if flags.contains(CloneFlags::SETTLS) {
             regs.set_tls(a.tls);
         }
-        // Both sides write their stack page, their thread descriptor (at the
-        // thread pointer: libc stores the child's tid there) and, likely, the
-        // pages the parent wrote lately, at once: copy those pages for the
-        // child now and leave them writable in the parent, saving write
-        // faults on each side.
-        let mut mm = mm;
-        let hot = mm.take_fork_hot();
-        let hot = hot.iter().map(|vpn| vpn << crate::config::PAGE_SHIFT);
-        for va in [regs.sp(), regs.tls()].into_iter().chain(hot) {
-            if mm.copy_now(&mut self.frames, &mut self.host, va) {
-                parent.mm.reclaim_page(&self.frames, va);
+        let mm = match id {
+            // CLONE_VM|CLONE_VFORK: the child runs on the parent's memory
+            // (and host process) itself; the parent, whose threads all wait
+            // meanwhile, keeps a stand-in until the child execs or exits.
+            None => {
+                let stand_in = AddressSpace::stand_in(parent.mm.id);
+                parent.mm_lent = true;
+                core::mem::replace(&mut parent.mm, stand_in)
             }
-        }
+            Some(id) => {
+                let mut mm = parent.mm.fork_cow(&mut self.frames, id);
+                // Both sides write their stack page, their thread descriptor
+                // (at the thread pointer: libc stores the child's tid there)
+                // and, likely, the pages the parent wrote lately, at once:
+                // copy those pages for the child now and leave them writable
+                // in the parent, saving write faults on each side.
+                let hot = mm.take_fork_hot();
+                let hot = hot.iter().map(|vpn| vpn << crate::config::PAGE_SHIFT);
+                for va in [regs.sp(), regs.tls()].into_iter().chain(hot) {
+                    if mm.copy_now(&mut self.frames, &mut self.host, va) {
+                        parent.mm.reclaim_page(&self.frames, va);
+                    }
+                }
+                mm
+            }
+        };
         let mut thread = Thread::new(pid, regs);
         thread.sigmask = parent.thread.sigmask;
         thread.altstack = parent.thread.altstack;
@@ -134,10 +166,13 @@ impl<H: Host> Kernel<H> {
             others: Vec::new(),
             pending: SigSet::default(),
             siginfo: BTreeMap::new(),
+            rt_queue: Vec::new(),
             job: JobState::Running,
             job_report: None,
             itimer_real: None,
             vfork_parent: flags.contains(CloneFlags::VFORK).then_some(parent.pid),
+            mm_lent: false,
+            mm_from: lend.then_some(parent.pid),
             exit_signal,
             nice: parent.nice,
             timers: Default::default(),
@@ -157,9 +192,10 @@ impl<H: Host> Kernel<H> {
             let r = self.user().write(UserOutPtr::<u32>::new(a.child_tid), &pid);
             self.cur = prev;
             if let Err(e) = r {
-                // Undo the child entirely: its host process goes too.
+                // Undo the child entirely: its host process goes too (a
+                // lent address space goes back to the parent).
                 if let Some(c) = self.procs.remove(&pid) {
-                    c.mm.destroy(&mut self.frames, &mut self.host);
+                    self.drop_mm(c.mm, c.mm_from);
                 }
                 return Err(e);
             }
@@ -167,6 +203,137 @@ impl<H: Host> Kernel<H> {
         self.procfs_sync(pid);
         self.epoch += 1;
         Ok(pid)
+    }
+
+    /// clone(2) with CLONE_THREAD: a new thread of the current process, which
+    /// shares everything the process holds (memory, files, fs, signal
+    /// actions, credentials) and has its own registers, signal mask and
+    /// pending set. Its FP state starts as the caller's. A thread must
+    /// share files and fs (CLONE_FILES, CLONE_FS) here: umbra keeps them per
+    /// process, so a thread with its own is refused with EINVAL; so is
+    /// CLONE_VFORK. CLONE_SYSVSEM's undo list is per process anyway.
+    fn clone_thread(&mut self, a: CloneArgs, flags: CloneFlags) -> KResult<Pid> {
+        if !flags.contains(CloneFlags::FILES | CloneFlags::FS)
+            || flags.intersects(CloneFlags::VFORK | CloneFlags::PARENT)
+        {
+            return Err(Errno::EINVAL);
+        }
+        if self.task_count() >= self.cfg.max_procs {
+            return Err(Errno::EAGAIN);
+        }
+        let tid = self.alloc_pid();
+        if flags.contains(CloneFlags::PARENT_SETTID) {
+            self.user()
+                .write(UserOutPtr::<u32>::new(a.parent_tid), &tid)?;
+        }
+        if flags.contains(CloneFlags::CHILD_SETTID) {
+            // The same memory: the child's view of it is the caller's.
+            self.user()
+                .write(UserOutPtr::<u32>::new(a.child_tid), &tid)?;
+        }
+        let pid = self.cur;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        let mut regs = p.thread.regs.clone();
+        regs.set_syscall_ret(0);
+        if a.stack != 0 {
+            regs.set_sp(a.stack);
+        }
+        if flags.contains(CloneFlags::SETTLS) {
+            regs.set_tls(a.tls);
+        }
+        let mut thread = Thread::new(tid, regs);
+        // A new thread on the same memory gets no alternate stack (Linux
+        // clears it for CLONE_VM without CLONE_VFORK).
+        thread.sigmask = p.thread.sigmask;
+        if flags.contains(CloneFlags::CHILD_CLEARTID) {
+            thread.clear_child_tid = a.child_tid;
+        }
+        let mm = p.mm.id;
+        // The caller is the thread the host process holds the FP state of:
+        // the new thread starts with a copy.
+        let mut fp = Vec::new();
+        if self.host.xstate_save(mm, &mut fp).is_ok() {
+            thread.fpstate = fp;
+        }
+        let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        p.others.push(thread);
+        self.tgids.insert(tid, pid);
+        self.procfs_sync(pid);
+        self.epoch += 1;
+        Ok(tid)
+    }
+
+    /// Frees an address space a process no longer uses: one lent by a vfork
+    /// parent (`lender`) goes back to it, if it still waits for it; any
+    /// other is destroyed with its host process.
+    pub(super) fn drop_mm(&mut self, mm: AddressSpace, lender: Option<Pid>) {
+        if let Some(p) = lender.and_then(|l| self.procs.get_mut(&l)) {
+            if p.mm_lent && p.mm.id == mm.id {
+                p.mm_lent = false;
+                // The stand-in holds nothing.
+                let _stand_in = core::mem::replace(&mut p.mm, mm);
+                return;
+            }
+        }
+        self.fp_owner.remove(&mm.id);
+        self.writeback_mm(&mm);
+        mm.destroy(&mut self.frames, &mut self.host);
+    }
+
+    /// Ends thread `tid` of the current process alone (exit(2) while other
+    /// threads remain): its robust futexes and clear_child_tid are released
+    /// and its CPU time stays with the process.
+    pub(crate) fn exit_thread(&mut self, status: ExitStatus) {
+        let pid = self.cur;
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        if p.others.is_empty() {
+            self.exit_process(pid, status);
+            return;
+        }
+        let tid = p.thread.tid;
+        crate::syscall::futex::exit_release(self, pid);
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let next = p.others.swap_remove(0);
+        let _gone = core::mem::replace(&mut p.thread, next);
+        if self.cfg.strace {
+            self.host.log(
+                LogLevel::Trace,
+                format_args!("[pid {tid}] +++ thread exited +++"),
+            );
+        }
+        self.tgids.remove(&tid);
+        self.tried.remove(&tid);
+        self.forget_fp_owner(tid);
+        self.epoch += 1;
+        self.procfs_sync(pid);
+    }
+
+    /// Releases what every thread of process `pid` but the current one leaves
+    /// behind (robust futexes, clear_child_tid) and removes those threads:
+    /// exit_group, a fatal signal, and execve (Linux's de_thread) end them.
+    fn end_other_threads(&mut self, pid: Pid) {
+        let Some(p) = self.procs.get(&pid) else {
+            return;
+        };
+        let me = p.thread.tid;
+        let tids: Vec<Pid> = p.others.iter().map(|t| t.tid).collect();
+        for tid in tids {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.switch_to(tid);
+            }
+            crate::syscall::futex::exit_release(self, pid);
+            self.tgids.remove(&tid);
+            self.tried.remove(&tid);
+            self.forget_fp_owner(tid);
+        }
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.switch_to(me);
+            p.others.clear();
+        }
     }
 
     fn alloc_pid(&mut self) -> Pid {
@@ -177,7 +344,10 @@ impl<H: Host> Kernel<H> {
             } else {
                 self.next_pid + 1
             };
-            if !self.procs.contains_key(&pid) && !self.zombies.contains_key(&pid) {
+            if !self.procs.contains_key(&pid)
+                && !self.zombies.contains_key(&pid)
+                && !self.tgids.contains_key(&pid)
+            {
                 return pid;
             }
         }
@@ -355,13 +525,19 @@ impl<H: Host> Kernel<H> {
         })?;
         let exe = node.absolute_path();
         let pid = self.cur;
+        // Linux's de_thread: the other threads end, and the caller becomes
+        // the process's only thread with its pid.
+        self.end_other_threads(pid);
         crate::syscall::futex::exit_release(self, pid);
         crate::syscall::ipc::exec_release(self, pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        let old_tid = core::mem::replace(&mut p.thread.tid, pid);
         p.creds = creds;
         p.sync_cred();
         let old: AddressSpace = core::mem::replace(&mut p.mm, mm);
+        let lender = p.mm_from.take();
         p.thread.regs = regs;
+        p.thread.fpstate.clear();
         let closed = p.fds.close_on_exec();
         for a in p.sigactions.iter_mut() {
             if a.has_handler() {
@@ -380,10 +556,15 @@ impl<H: Host> Kernel<H> {
         cmdline.extend(envp);
         p.cmdline = cmdline;
         let vfork_parent = p.vfork_parent.take();
+        if old_tid != pid {
+            self.tgids.remove(&old_tid);
+            self.tried.remove(&old_tid);
+        }
+        self.forget_fp_owner(old_tid);
+        self.forget_fp_owner(pid);
         crate::syscall::lock::closed_files(self, pid, &closed);
         drop(closed);
-        self.writeback_mm(&old);
-        old.destroy(&mut self.frames, &mut self.host);
+        self.drop_mm(old, lender);
         self.procfs_sync(pid);
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);
@@ -394,9 +575,11 @@ impl<H: Host> Kernel<H> {
     /// Lets a vfork parent continue: its clone returns the child's pid.
     fn release_vfork_parent(&mut self, ppid: Pid, child: Pid) {
         if let Some(parent) = self.procs.get_mut(&ppid) {
-            if parent.thread.state == ThreadState::Blocked(Wait::Vfork(child)) {
-                parent.thread.regs.set_syscall_ret(child as u64);
-                parent.thread.state = ThreadState::Runnable;
+            for t in parent.threads_mut() {
+                if t.state == ThreadState::Blocked(Wait::Vfork(child)) {
+                    t.regs.set_syscall_ret(child as u64);
+                    t.state = ThreadState::Runnable;
+                }
             }
         }
     }
@@ -420,6 +603,7 @@ impl<H: Host> Kernel<H> {
     }
 
     pub(crate) fn exit_process(&mut self, pid: Pid, status: ExitStatus) {
+        self.end_other_threads(pid);
         crate::syscall::futex::exit_release(self, pid);
         crate::syscall::ipc::exit_release(self, pid);
         let Some(p) = self.procs.remove(&pid) else {
@@ -451,6 +635,7 @@ impl<H: Host> Kernel<H> {
                 cpu.sys_ns = cpu.sys_ns.saturating_add(now.saturating_sub(since));
             }
         }
+        let tid = p.thread.tid;
         let Process {
             mm,
             fds,
@@ -458,13 +643,20 @@ impl<H: Host> Kernel<H> {
             pgid,
             sid,
             vfork_parent,
+            mm_lent,
+            mm_from,
             exit_signal,
             ..
         } = p;
         drop(fds);
         self.locks.release_process(pid, None);
-        self.writeback_mm(&mm);
-        mm.destroy(&mut self.frames, &mut self.host);
+        self.tgids.remove(&tid);
+        self.forget_fp_owner(tid);
+        if !mm_lent {
+            // (A lent one's stand-in holds nothing; the child gives the
+            // real one back to no one and it is destroyed then.)
+            self.drop_mm(mm, mm_from);
+        }
         if let Some(pp) = vfork_parent {
             self.release_vfork_parent(pp, pid);
         }
@@ -596,10 +788,14 @@ impl<H: Host> Kernel<H> {
         let pids: Vec<Pid> = self.procs.keys().copied().collect();
         for pid in pids {
             if let Some(p) = self.procs.remove(&pid) {
-                p.mm.destroy(&mut self.frames, &mut self.host);
+                if !p.mm_lent {
+                    p.mm.destroy(&mut self.frames, &mut self.host);
+                }
             }
         }
         self.zombies.clear();
+        self.tgids.clear();
+        self.fp_owner.clear();
         // IPC objects outlive their processes, not the kernel.
         self.ipc = Default::default();
         self.frames.reap();

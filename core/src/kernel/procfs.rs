@@ -125,6 +125,14 @@ impl<H: Host> Kernel<H> {
                     euid: p.euid,
                     egid: p.egid,
                     zombie: false,
+                    tids: core::iter::once(pid)
+                        .chain({
+                            let mut t: Vec<Pid> =
+                                p.threads().map(|t| t.tid).filter(|&t| t != pid).collect();
+                            t.sort_unstable();
+                            t
+                        })
+                        .collect(),
                 },
             );
         } else if self.zombies.contains_key(&pid) {
@@ -144,8 +152,10 @@ impl<H: Host> Kernel<H> {
     /// The start of a syscall of the current process: /proc/self is it.
     pub(crate) fn procfs_enter(&mut self) {
         let now = timespec_from_ns(self.host.now_real());
+        let tid = self.procs.get(&self.cur).map_or(0, |p| p.thread.tid);
         let mut d = self.procfs.dir.lock();
         d.self_pid = self.cur;
+        d.self_tid = tid;
         d.now = now;
     }
 
@@ -247,6 +257,34 @@ impl<H: Host> IoCtx for KernelIo<'_, H> {
 }
 
 impl<H: Host> ProcView for KernelIo<'_, H> {
+    fn task(&self, pid: u32, tid: u32) -> Option<ProcInfo> {
+        let p = self.procs.get(&pid)?;
+        let mut info = self.proc_info(p);
+        info.pid = tid;
+        if let Some(t) = p.thread_by_tid(tid) {
+            if p.job == JobState::Running {
+                info.state = match t.state {
+                    ThreadState::Runnable => b'R',
+                    ThreadState::Blocked(_) => b'S',
+                };
+            }
+            info.sig_pending = t.pending.0;
+            info.sig_blocked = t.sigmask.0;
+            let mut cpu = t.cpu;
+            if let Some((spid, since)) = self.sys_since {
+                if spid == pid && p.thread.tid == tid {
+                    let now = self.host.now_mono();
+                    cpu.sys_ns = cpu.sys_ns.saturating_add(now.saturating_sub(since));
+                }
+            }
+            info.cpu_ticks = cpu.ticks();
+        } else {
+            // The leader exited before its threads: Linux shows it a zombie.
+            info.state = b'Z';
+        }
+        Some(info)
+    }
+
     fn process(&self, pid: u32) -> Option<ProcInfo> {
         if let Some(p) = self.procs.get(&pid) {
             return Some(self.proc_info(p));
@@ -440,6 +478,7 @@ impl<H: Host> KernelIo<'_, H> {
             brk: p.mm.brk,
             nice: p.nice,
             zombie: false,
+            threads: p.nthreads() as u32,
         }
     }
 }

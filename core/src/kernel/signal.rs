@@ -61,19 +61,44 @@ fn is_fatal(p: &Process, sig: u32) -> bool {
 }
 
 impl<H: Host> Kernel<H> {
-    /// Sends `sig` to process `pid`. Signal 0 only checks that it exists.
+    /// Sends `sig` to process `pid`: any of its threads that does not block
+    /// it takes it. Signal 0 only checks that it exists.
     pub(crate) fn send_signal(&mut self, pid: Pid, sig: u32, info: SigInfo) -> KResult<()> {
+        self.send_signal_to(pid, None, sig, info)
+    }
+
+    /// Sends `sig` to thread `tid` of process `pid` (tkill, tgkill).
+    pub(crate) fn send_thread_signal(
+        &mut self,
+        pid: Pid,
+        tid: Pid,
+        sig: u32,
+        info: SigInfo,
+    ) -> KResult<()> {
+        self.send_signal_to(pid, Some(tid), sig, info)
+    }
+
+    fn send_signal_to(
+        &mut self,
+        pid: Pid,
+        tid: Option<Pid>,
+        sig: u32,
+        info: SigInfo,
+    ) -> KResult<()> {
         if sig > NSIG {
             return Err(Errno::EINVAL);
         }
         let Some(p) = self.procs.get_mut(&pid) else {
             // A zombie exists until reaped; signals to it are discarded.
-            return if self.zombies.contains_key(&pid) {
+            return if self.zombies.contains_key(&pid) && tid.is_none() {
                 Ok(())
             } else {
                 Err(Errno::ESRCH)
             };
         };
+        if tid.is_some_and(|t| p.thread_by_tid(t).is_none()) {
+            return Err(Errno::ESRCH);
+        }
         if sig == 0 {
             return Ok(());
         }
@@ -87,17 +112,28 @@ impl<H: Host> Kernel<H> {
                     notify_parent = Some((p.ppid, code::CLD_CONTINUED, SIGCONT as i32));
                 }
             }
-            p.pending.0 &= !STOP_SIGNALS.0;
-            p.thread.pending.0 &= !STOP_SIGNALS.0;
+            for s in (1..=NSIG).filter(|&s| STOP_SIGNALS.contains(s)) {
+                p.discard_signal(s);
+            }
         } else if STOP_SIGNALS.contains(sig) {
-            p.pending.remove(SIGCONT);
+            p.discard_signal(SIGCONT);
         }
         let action = p.sigactions[(sig - 1) as usize];
-        let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);
+        // Whether the target blocks it: the thread, or for the process its
+        // leader (Linux's sig_ignored looks at the task the pid names).
+        let target = tid.unwrap_or(pid);
+        let mask = p.thread_by_tid(target).unwrap_or(&p.thread).sigmask;
+        let blocked = mask.contains(sig) && !UNBLOCKABLE.contains(sig);
         if sig != SIGKILL && action.ignores(sig) && !blocked {
             // Dropped at generation, as Linux does (SIGCONT's effect stays).
-        } else if !p.enqueue_signal(sig, info) {
-            return Err(Errno::EAGAIN);
+        } else {
+            let queued = match tid.and_then(|t| p.thread_by_tid_mut(t)) {
+                Some(t) => t.enqueue_signal(sig, info),
+                None => p.enqueue_signal(sig, info),
+            };
+            if !queued {
+                return Err(Errno::EAGAIN);
+            }
         }
         let pid = p.pid;
         if let Some((ppid, c, status)) = notify_parent {
@@ -149,7 +185,7 @@ impl<H: Host> Kernel<H> {
             p.thread.sigmask.remove(sig);
         }
         p.thread.pending.add(sig);
-        p.siginfo.insert(
+        p.thread.siginfo.insert(
             sig,
             SigInfo {
                 signo: sig,
@@ -242,6 +278,7 @@ impl<H: Host> Kernel<H> {
                 }
                 p.thread.state = ThreadState::Runnable;
                 p.thread.deadline = None;
+                p.thread.copied_in = alloc::vec::Vec::new();
                 // An interrupted futex wait leaves its queue.
                 p.thread.futex = None;
                 self.tried.remove(&p.thread.tid);

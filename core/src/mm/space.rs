@@ -157,6 +157,25 @@ impl AddressSpace {
         })
     }
 
+    /// An empty address space that stands for `id` without owning it: what
+    /// a vfork parent keeps while its child runs on its real one. It maps
+    /// nothing; it must be dropped, never destroyed (the host process is
+    /// the real space's).
+    pub fn stand_in(id: MmId) -> Self {
+        AddressSpace {
+            id,
+            vmas: VmaSet::default(),
+            pt: BTreeMap::new(),
+            pending: Vec::new(),
+            premap_pending: false,
+            fork_hot: Vec::new(),
+            locked: BTreeMap::new(),
+            lock_future: None,
+            brk_start: 0,
+            brk: 0,
+        }
+    }
+
     /// Pages currently backed by frames (the resident set).
     pub fn resident_pages(&self) -> usize {
         self.pt.len()

@@ -48,6 +48,69 @@ pub fn sys_clone<H: Host>(
     )
 }
 
+/// clone3(2): `struct clone_args` of `size` bytes at `uargs` (flags, pidfd,
+/// child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+/// set_tid_size, cgroup). E2BIG for a larger struct with non-zero bytes
+/// past what umbra knows; set_tid, CLONE_INTO_CGROUP and pidfds are not
+/// supported (EINVAL).
+pub fn sys_clone3<H: Host>(k: &mut Kernel<H>, uargs: u64, size: usize) -> Outcome {
+    const VER0: usize = 64;
+    const KNOWN: usize = 88;
+    const CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+    let r = (|| -> crate::KResult<CloneArgs> {
+        if size < VER0 {
+            return Err(Errno::EINVAL);
+        }
+        if size > 4096 {
+            return Err(Errno::E2BIG);
+        }
+        let mut b = alloc::vec![0u8; size];
+        k.user().read_bytes(uargs, &mut b)?;
+        if b[KNOWN.min(size)..].iter().any(|&x| x != 0) {
+            return Err(Errno::E2BIG);
+        }
+        let mut w = [0u64; 11];
+        for (i, c) in b.chunks_exact(8).take(11).enumerate() {
+            w[i] = u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+        }
+        let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, _set_tid, set_tid_size, _cgroup] =
+            w;
+        if flags & !(0xffff_ffff | CLEAR_SIGHAND) != 0 || flags & 0xff != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if exit_signal & !0xff != 0 || exit_signal > umbra_abi::signal::NSIG as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let f = CloneFlags::from_bits_retain(flags);
+        if f.intersects(CloneFlags::THREAD | CloneFlags::PARENT) && exit_signal != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if (stack == 0) != (stack_size == 0) || set_tid_size != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & CLEAR_SIGHAND != 0 {
+            // Resetting the child's handlers is not supported.
+            return Err(Errno::EINVAL);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if f.contains(CloneFlags::SETTLS) && tls >= (1 << 47) - 4096 {
+            return Err(Errno::EPERM);
+        }
+        Ok(CloneArgs {
+            flags: flags | exit_signal,
+            // The stack grows down on every arch umbra runs.
+            stack: stack.wrapping_add(stack_size),
+            parent_tid,
+            child_tid,
+            tls,
+        })
+    })();
+    match r {
+        Ok(a) => spawn(k, a),
+        Err(e) => Outcome::Ret(Err(e)),
+    }
+}
+
 /// fork(2).
 pub fn sys_fork<H: Host>(k: &mut Kernel<H>) -> Outcome {
     spawn(

@@ -30,8 +30,8 @@ use umbra_abi::{pod_struct, Errno};
 /// Reads a path argument: bytes, UTF-8 or not, as Linux takes them. Paths are
 /// at most PATH_MAX bytes with the NUL.
 pub(crate) fn path_arg<H: Host>(k: &mut Kernel<H>, ptr: u64) -> KResult<Vec<u8>> {
-    let bytes = k.user().read_cstr(ptr, PATH_MAX - 1)?;
-    Ok(bytes)
+    // Once per call: a FIFO open that blocks opens the path it was given.
+    k.read_cstr_once(ptr, PATH_MAX - 1)
 }
 
 /// The node a relative path starts from.
@@ -108,12 +108,15 @@ fn openat<H: Host>(
     }
     let me = k.proc().thread.tid;
     let first = k.proc().thread.deadline != Some(FIFO_WAIT);
-    let procs = &k.procs;
+    let (procs, tgids) = (&k.procs, &k.tgids);
     let may_wait = |tid: u32| {
-        procs.get(&tid).is_some_and(|p| {
-            matches!(p.thread.state, ThreadState::Blocked(_))
-                && p.thread.deadline == Some(FIFO_WAIT)
-        })
+        let pid = tgids.get(&tid).copied().unwrap_or(tid);
+        procs
+            .get(&pid)
+            .and_then(|p| p.thread_by_tid(tid))
+            .is_some_and(|t| {
+                matches!(t.state, ThreadState::Blocked(_)) && t.deadline == Some(FIFO_WAIT)
+            })
     };
     let caller = FifoCaller {
         tid: me,

@@ -248,25 +248,27 @@ fn entry<H: Host>(
 }
 
 /// The waiters queued on `key`, oldest first.
+/// The waiters (by tid) queued on `key`, oldest first.
 pub(crate) fn queue<H: Host>(k: &Kernel<H>, key: FutexKey) -> Vec<Pid> {
     let mut q: Vec<(u64, Pid)> = k
         .procs
         .values()
-        .filter_map(|p| match p.thread.futex {
-            Some(w) if w.key == key && w.state == FutexState::Waiting => Some((w.seq, p.pid)),
+        .flat_map(|p| p.threads())
+        .filter_map(|t| match t.futex {
+            Some(w) if w.key == key && w.state == FutexState::Waiting => Some((w.seq, t.tid)),
             _ => None,
         })
         .collect();
     q.sort_unstable();
-    q.into_iter().map(|(_, pid)| pid).collect()
+    q.into_iter().map(|(_, tid)| tid).collect()
 }
 
-fn waiter_mut<H: Host>(k: &mut Kernel<H>, pid: Pid) -> Option<&mut FutexWaiter> {
-    k.procs.get_mut(&pid).and_then(|p| p.thread.futex.as_mut())
+fn waiter_mut<H: Host>(k: &mut Kernel<H>, tid: Pid) -> Option<&mut FutexWaiter> {
+    k.thread_mut(tid).and_then(|t| t.futex.as_mut())
 }
 
-fn waiter<H: Host>(k: &Kernel<H>, pid: Pid) -> Option<FutexWaiter> {
-    k.procs.get(&pid).and_then(|p| p.thread.futex)
+fn waiter<H: Host>(k: &Kernel<H>, tid: Pid) -> Option<FutexWaiter> {
+    k.thread(tid).and_then(|t| t.futex)
 }
 
 fn mark_woken<H: Host>(k: &mut Kernel<H>, pid: Pid) {
@@ -362,6 +364,7 @@ fn exit_robust_list<H: Host>(k: &mut Kernel<H>, pid: Pid) {
         return;
     };
     let (head, _) = core::mem::take(&mut p.thread.robust_list);
+    let tid = p.thread.tid;
     if head == 0 {
         return;
     }
@@ -383,7 +386,7 @@ fn exit_robust_list<H: Host>(k: &mut Kernel<H>, pid: Pid) {
             if entry != pending {
                 owner_died(
                     k,
-                    pid,
+                    tid,
                     (entry & !1).wrapping_add_signed(offset),
                     entry & 1 != 0,
                 );
@@ -394,7 +397,7 @@ fn exit_robust_list<H: Host>(k: &mut Kernel<H>, pid: Pid) {
         if pending != 0 {
             owner_died(
                 k,
-                pid,
+                tid,
                 (pending & !1).wrapping_add_signed(offset),
                 pending & 1 != 0,
             );
@@ -451,7 +454,8 @@ fn release_child_tid<H: Host>(k: &mut Kernel<H>, pid: Pid) {
     };
     let addr = core::mem::take(&mut p.thread.clear_child_tid);
     let mm = p.mm.id;
-    if addr != 0 && k.procs.values().filter(|q| q.mm.id == mm).count() > 1 {
+    let threads = p.nthreads();
+    if addr != 0 && (threads > 1 || k.procs.values().filter(|q| q.mm.id == mm).count() > 1) {
         clear_child_tid(k, pid, addr);
     }
 }
@@ -637,9 +641,14 @@ fn pi_acquire<H: Host>(
     }
     put(k, uaddr, uval | FUTEX_WAITERS)?;
     let mm = k.proc().mm.id;
-    match k.procs.get(&owner) {
+    let owner_mm = k
+        .tgid_of(owner)
+        .filter(|&pid| k.thread(owner).is_some() || pid == owner)
+        .and_then(|pid| k.procs.get(&pid))
+        .map(|o| o.mm.id);
+    match owner_mm {
         None => Err(Errno::ESRCH),
-        Some(o) if scope == Scope::Private && o.mm.id != mm => Err(Errno::EPERM),
+        Some(o) if scope == Scope::Private && o != mm => Err(Errno::EPERM),
         Some(_) => Ok(Acquire::Busy),
     }
 }

@@ -195,7 +195,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         MREMAP => mem::sys_mremap(k, a[0], a[1], a[2], a[3] as u32, a[4]),
         // Process.
         EXIT => return proc::sys_exit(k, a[0] as i32),
-        EXIT_GROUP => return proc::sys_exit(k, a[0] as i32),
+        EXIT_GROUP => return proc::sys_exit_group(k, a[0] as i32),
         GETPID => Ok(k.cur as usize),
         GETTID => Ok(k.proc().thread.tid as usize),
         GETPPID => Ok(k.proc().ppid as usize),
@@ -228,6 +228,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[3], a[4]),
         #[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[4], a[3]),
+        CLONE3 => return clone::sys_clone3(k, a[0], a[1] as usize),
         EXECVE => clone::sys_execve(k, a[0], a[1], a[2]),
         WAIT4 => return wait::sys_wait4(k, a[0] as i32, a[1], a[2] as u32, a[3]),
         WAITID => return wait::sys_waitid(k, a[0] as u32, a[1] as u32, a[2], a[3] as u32, a[4]),

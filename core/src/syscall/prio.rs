@@ -27,7 +27,12 @@ fn targets<H: Host>(k: &mut Kernel<H>, which: u32, who: u32) -> Result<Vec<Pid>,
     let pids = k.pids();
     let sel: Vec<Pid> = match which {
         PRIO_PROCESS => {
-            let pid = if who == 0 { me } else { who };
+            // A thread id names its process (nice is per process here).
+            let pid = if who == 0 {
+                me
+            } else {
+                k.tgid_of(who).unwrap_or(who)
+            };
             pids.into_iter().filter(|&p| p == pid).collect()
         }
         PRIO_PGRP => {

@@ -11,8 +11,15 @@ use alloc::vec::Vec;
 use umbra_abi::structs::Rlimit;
 use umbra_abi::Errno;
 
-/// exit(2) and exit_group(2): with one thread per process they are the same.
+/// exit(2): ends the calling thread; the last thread's exit ends the
+/// process with this status.
 pub fn sys_exit<H: Host>(k: &mut Kernel<H>, code: i32) -> Outcome {
+    k.exit_thread(ExitStatus::Exited(code as u8));
+    Outcome::Exited
+}
+
+/// exit_group(2): ends every thread of the process.
+pub fn sys_exit_group<H: Host>(k: &mut Kernel<H>, code: i32) -> Outcome {
     let pid = k.cur;
     k.exit_process(pid, ExitStatus::Exited(code as u8));
     Outcome::Exited
@@ -59,7 +66,7 @@ pub fn sys_set_robust_list<H: Host>(k: &mut Kernel<H>, head: u64, len: u64) -> S
 /// the caller; another process's only with CAP_SYS_PTRACE or the same uid,
 /// ESRCH for no such process).
 pub fn sys_get_robust_list<H: Host>(k: &mut Kernel<H>, pid: i32, head: u64, len: u64) -> SysResult {
-    let me = k.cur;
+    let me = k.proc().thread.tid;
     let target = if pid == 0 {
         me
     } else {
@@ -69,11 +76,12 @@ pub fn sys_get_robust_list<H: Host>(k: &mut Kernel<H>, pid: i32, head: u64, len:
         let c = &k.proc().creds;
         (c.euid, c.capable(19))
     };
-    let p = k.process(target).ok_or(Errno::ESRCH)?;
-    if target != me && !cap && (p.creds.ruid != uid || p.creds.euid != uid) {
+    let tgid = k.tgid_of(target).ok_or(Errno::ESRCH)?;
+    let p = k.process(tgid).ok_or(Errno::ESRCH)?;
+    if tgid != k.cur && !cap && (p.creds.ruid != uid || p.creds.euid != uid) {
         return Err(Errno::EPERM);
     }
-    let (h, l) = p.thread.robust_list;
+    let (h, l) = p.thread_by_tid(target).ok_or(Errno::ESRCH)?.robust_list;
     super::uabi::write_longs(k, len, &[l])?;
     super::uabi::write_longs(k, head, &[h])?;
     Ok(0)
@@ -167,7 +175,12 @@ pub fn sys_getrusage<H: Host>(k: &mut Kernel<H>, who: i32, out: u64) -> SysResul
     if !(-1..=1).contains(&who) {
         return Err(Errno::EINVAL);
     }
-    let cpu = k.cpu_times(k.cur);
+    const RUSAGE_THREAD: i32 = 1;
+    let cpu = if who == RUSAGE_THREAD {
+        k.thread_cpu_times(k.cur, None)
+    } else {
+        k.cpu_times(k.cur)
+    };
     let p = k.proc();
     let ru = if who == RUSAGE_CHILDREN {
         encode_rusage(

@@ -185,7 +185,7 @@ pub fn sys_timer_getoverrun<H: Host>(k: &mut Kernel<H>, id: i32) -> SysResult {
         Notify::Signal { sig, .. } => {
             let mine = |i: &SigInfo| i.signo == sig && i.timer.is_some_and(|x| x.0 == id);
             (p.pending.contains(sig) && p.siginfo.get(&sig).is_some_and(mine))
-                || p.thread.rt_queue.iter().any(mine)
+                || p.rt_queue.iter().any(mine)
         }
         Notify::None => false,
     };
@@ -288,8 +288,7 @@ impl<H: Host> Kernel<H> {
                     .get_mut(&sig)
                     .filter(|i| p.pending.contains(sig) && i.timer.is_some_and(|t| t.0 == id))
                     .or_else(|| {
-                        p.thread
-                            .rt_queue
+                        p.rt_queue
                             .iter_mut()
                             .find(|i| i.signo == sig && i.timer.is_some_and(|t| t.0 == id))
                     });

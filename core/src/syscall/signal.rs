@@ -50,9 +50,7 @@ pub fn sys_rt_sigaction<H: Host>(
         p.sigactions[(sig - 1) as usize] = a;
         // Setting SIG_IGN (or a default of ignore) discards the pending signal.
         if a.ignores(sig) {
-            p.pending.remove(sig);
-            p.thread.pending.remove(sig);
-            p.thread.rt_queue.retain(|i| i.signo != sig);
+            p.discard_signal(sig);
         }
     }
     Ok(0)
@@ -164,6 +162,11 @@ pub fn sys_sigaltstack<H: Host>(k: &mut Kernel<H>, ss: u64, old: u64) -> SysResu
 fn kill_targets<H: Host>(k: &Kernel<H>, pid: i32) -> Vec<Pid> {
     let me = k.cur;
     let my_pgid = k.process(me).map_or(0, |p| p.pgid);
+    // kill(2) of a thread id signals its process, as on Linux.
+    let pid = match u32::try_from(pid) {
+        Ok(tid) if tid > 0 => k.tgid_of(tid).map_or(pid, |p| p as i32),
+        _ => pid,
+    };
     k.pids()
         .into_iter()
         .filter(|&p| {
@@ -256,27 +259,38 @@ fn may_kill<H: Host>(k: &mut Kernel<H>, target: crate::task::Pid, sig: u32) -> b
         || (sig == SIGCONT && t.sid == sid)
 }
 
-/// tkill(2) and tgkill(2): one thread per process today, so the tid is the pid.
+/// tkill(2) and tgkill(2): a signal to one thread; tgkill's `tgid` must be
+/// the thread's process (ESRCH otherwise), tkill passes -1.
 pub fn sys_tgkill<H: Host>(k: &mut Kernel<H>, tgid: i32, tid: i32, sig: u32) -> SysResult {
     if tid <= 0 || (tgid != -1 && tgid <= 0) || sig > NSIG {
         return Err(Errno::EINVAL);
     }
-    if tgid != -1 && tgid != tid {
+    let tid = tid as u32;
+    let Some(pid) = k.tgid_of(tid) else {
+        // A zombie exists until reaped: a signal to it is discarded.
+        let zombie = k.zombies.contains_key(&tid) && (tgid == -1 || tgid as u32 == tid);
+        return if zombie { Ok(0) } else { Err(Errno::ESRCH) };
+    };
+    if tgid != -1 && tgid as u32 != pid {
+        return Err(Errno::ESRCH);
+    }
+    if k.process(pid).and_then(|p| p.thread_by_tid(tid)).is_none() {
         return Err(Errno::ESRCH);
     }
     let info = SigInfo {
         signo: sig,
         code: code::SI_TKILL,
         pid: k.cur,
+        uid: k.proc().creds.ruid,
         ..SigInfo::default()
     };
-    if k.process(tid as u32).is_some() && !may_kill(k, tid as u32, sig) {
+    if !may_kill(k, pid, sig) {
         return Err(Errno::EPERM);
     }
-    if init_shields(k, tid as u32, sig) {
+    if init_shields(k, pid, sig) {
         return Ok(0);
     }
-    k.send_signal(tid as u32, sig, info)?;
+    k.send_thread_signal(pid, tid, sig, info)?;
     Ok(0)
 }
 
@@ -326,7 +340,9 @@ pub fn sys_rt_sigtimedwait<H: Host>(
         if size != 8 {
             return Err(Errno::EINVAL);
         }
-        let want: u64 = k.user().read(UserInPtr::new(set))?;
+        // Once per call: the set it waits for is the one it was given.
+        let b = k.read_once(set, 8)?;
+        let want = u64::from_ne_bytes(b.try_into().map_err(|_| Errno::EFAULT)?);
         let want = SigSet(want & !UNBLOCKABLE.0);
         let p = k.proc();
         let hit = SigSet((p.pending.0 | p.thread.pending.0) & want.0);

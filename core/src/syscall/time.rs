@@ -23,6 +23,37 @@ fn ts(ns: u64) -> Timespec {
     }
 }
 
+/// A CPU-time clock of another process or thread (clock_getcpuclockid,
+/// pthread_getcpuclockid): `~pid << 3 | per-thread << 2 | which`, where
+/// which is PROF (user + system), VIRT (user) or SCHED (user + system).
+/// EINVAL for no such task, or a thread of another process.
+fn cpu_clock_ns<H: Host>(k: &Kernel<H>, clock: i32) -> crate::KResult<u64> {
+    let which = clock & 3;
+    if which == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let id = !(clock >> 3) as u32;
+    let t = if clock & 4 != 0 {
+        let me = k.process(k.cur).map_or(k.cur, |p| p.thread.tid);
+        let tid = if id == 0 { me } else { id };
+        if k.tgid_of(tid) != Some(k.cur) {
+            return Err(Errno::EINVAL);
+        }
+        k.thread_cpu_times(k.cur, Some(tid))
+    } else {
+        let pid = if id == 0 { k.cur } else { id };
+        if k.process(pid).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        k.cpu_times(pid)
+    };
+    Ok(if which == 1 {
+        t.user_ns
+    } else {
+        t.user_ns.saturating_add(t.sys_ns)
+    })
+}
+
 /// The clock's value in ns.
 fn clock_ns<H: Host>(k: &mut Kernel<H>, clock: u32) -> crate::KResult<u64> {
     match clock {
@@ -31,11 +62,16 @@ fn clock_ns<H: Host>(k: &mut Kernel<H>, clock: u32) -> crate::KResult<u64> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Ok(k.clock_sync())
         }
-        // The process's user and system time (one thread per process).
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+        // The process's user and system time, all its threads'.
+        CLOCK_PROCESS_CPUTIME_ID => {
             let t = k.cpu_times(k.cur);
             Ok(t.user_ns.saturating_add(t.sys_ns))
         }
+        CLOCK_THREAD_CPUTIME_ID => {
+            let t = k.thread_cpu_times(k.cur, None);
+            Ok(t.user_ns.saturating_add(t.sys_ns))
+        }
+        c if (c as i32) < 0 => cpu_clock_ns(k, c as i32),
         _ => Err(Errno::EINVAL),
     }
 }

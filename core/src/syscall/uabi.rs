@@ -302,7 +302,8 @@ pub fn write_timeval<H: Host>(k: &mut Kernel<H>, at: u64, tv: Timeval, t: TimeAb
 pub fn read_iovecs<H: Host>(k: &mut Kernel<H>, at: u64, cnt: usize) -> KResult<Vec<Iovec>> {
     let sz = 2 * NATIVE.bytes();
     let len = cnt.checked_mul(sz).ok_or(Errno::EINVAL)?;
-    let b = k.user().read_vec(at, len)?;
+    // Once per call: a blocked readv or writev keeps the vectors it was given.
+    let b = k.read_once(at, len)?;
     Ok(b.chunks_exact(sz)
         .map(|c| decode_iovec(c, NATIVE))
         .collect())

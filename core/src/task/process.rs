@@ -117,13 +117,21 @@ pub struct Thread {
     pub deadline: Option<u64>,
     /// Bytes a blocked stream write has moved so far.
     pub io_done: usize,
-    /// Queued instances of real-time signals, oldest first (they queue; a
-    /// standard signal is pending at most once).
+    /// Queued instances of real-time signals sent to this thread, oldest
+    /// first (they queue; a standard signal is pending at most once).
     pub rt_queue: Vec<SigInfo>,
+    /// Information of the standard signals pending for this thread.
+    pub siginfo: alloc::collections::BTreeMap<u32, SigInfo>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
     /// Its futex queue entry while it waits in futex(2).
     pub futex: Option<super::futex::FutexWaiter>,
+    /// User memory the syscall being served copied in (a path, an iovec
+    /// array, a signal set), by address and length (`usize::MAX`: a
+    /// string): served again after blocking, the call uses these copies,
+    /// as Linux copies its arguments once at entry, so another thread
+    /// rewriting them meanwhile changes nothing. Emptied when the call ends.
+    pub copied_in: Vec<(u64, usize, Vec<u8>)>,
     /// CPU time this thread used (`user_ns` and `sys_ns`; the process's
     /// `cpu` has the whole group's).
     pub cpu: CpuTimes,
@@ -133,6 +141,51 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// Marks `sig` pending for this thread with `info` (tkill, tgkill, a CPU
+    /// fault). Real-time signals queue every instance; false when the queue
+    /// is full.
+    pub fn enqueue_signal(&mut self, sig: u32, info: SigInfo) -> bool {
+        if sig >= umbra_abi::signal::SIGRTMIN {
+            if self.rt_queue.len() >= RT_QUEUE_MAX {
+                return false;
+            }
+            self.rt_queue.push(SigInfo { signo: sig, ..info });
+            self.pending.add(sig);
+        } else if !self.pending.contains(sig) {
+            self.pending.add(sig);
+            self.siginfo.insert(sig, SigInfo { signo: sig, ..info });
+        }
+        true
+    }
+
+    /// Takes one instance of `sig`, which is pending for this thread.
+    fn dequeue_signal(&mut self, sig: u32) -> SigInfo {
+        let blank = SigInfo {
+            signo: sig,
+            ..SigInfo::default()
+        };
+        if sig >= umbra_abi::signal::SIGRTMIN {
+            let q = &mut self.rt_queue;
+            let info = q
+                .iter()
+                .position(|i| i.signo == sig)
+                .map_or(blank, |at| q.remove(at));
+            if !q.iter().any(|i| i.signo == sig) {
+                self.pending.remove(sig);
+            }
+            return info;
+        }
+        self.pending.remove(sig);
+        self.siginfo.remove(&sig).unwrap_or(blank)
+    }
+
+    /// Drops every pending instance of `sig` (its action became ignore).
+    pub fn discard_signal(&mut self, sig: u32) {
+        self.pending.remove(sig);
+        self.siginfo.remove(&sig);
+        self.rt_queue.retain(|i| i.signo != sig);
+    }
+
     /// A fresh thread with these registers.
     pub fn new(tid: Pid, regs: UserRegs) -> Thread {
         Thread {
@@ -146,9 +199,11 @@ impl Thread {
             deadline: None,
             io_done: 0,
             rt_queue: Vec::new(),
+            siginfo: alloc::collections::BTreeMap::new(),
             clear_child_tid: 0,
             robust_list: (0, 0),
             futex: None,
+            copied_in: Vec::new(),
             cpu: CpuTimes::default(),
             fpstate: Vec::new(),
         }
@@ -239,10 +294,13 @@ pub struct Process {
     pub thread: Thread,
     /// The process's other threads (CLONE_THREAD), in no particular order.
     pub others: Vec<Thread>,
-    /// Signals sent to the process.
+    /// Signals sent to the process (any thread that does not block one
+    /// takes it).
     pub pending: SigSet,
-    /// Information of pending signals, by number.
+    /// Information of the standard signals pending for the process.
     pub siginfo: alloc::collections::BTreeMap<u32, SigInfo>,
+    /// Queued instances of real-time signals sent to the process.
+    pub rt_queue: Vec<SigInfo>,
     pub job: JobState,
     /// A stop or continue the parent's wait has not seen yet.
     pub job_report: Option<JobReport>,
@@ -250,6 +308,13 @@ pub struct Process {
     pub itimer_real: Option<(u64, u64)>,
     /// The parent waiting for this vfork child to exec or exit.
     pub vfork_parent: Option<Pid>,
+    /// Its address space is lent to a vfork child (CLONE_VM|CLONE_VFORK):
+    /// `mm` is an empty stand-in and none of its threads runs until the
+    /// child execs or exits and gives it back.
+    pub mm_lent: bool,
+    /// The process whose address space this vfork child runs on, to give
+    /// back at exec or exit.
+    pub mm_from: Option<Pid>,
     /// Signal sent to the parent at exit (SIGCHLD for fork).
     pub exit_signal: u32,
     /// The nice value, -20..=19 (getpriority, setpriority).
@@ -278,14 +343,15 @@ pub struct Process {
 pub const RT_QUEUE_MAX: usize = 1024;
 
 impl Process {
-    /// Marks `sig` pending with `info`. Real-time signals queue every
-    /// instance; returns false when the queue is full (the sender gets EAGAIN).
+    /// Marks `sig` pending for the process with `info`. Real-time signals
+    /// queue every instance; returns false when the queue is full (the
+    /// sender gets EAGAIN).
     pub fn enqueue_signal(&mut self, sig: u32, info: SigInfo) -> bool {
         if sig >= umbra_abi::signal::SIGRTMIN {
-            if self.thread.rt_queue.len() >= RT_QUEUE_MAX {
+            if self.rt_queue.len() >= RT_QUEUE_MAX {
                 return false;
             }
-            self.thread.rt_queue.push(SigInfo { signo: sig, ..info });
+            self.rt_queue.push(SigInfo { signo: sig, ..info });
             self.pending.add(sig);
         } else if !self.pending.contains(sig) {
             self.pending.add(sig);
@@ -294,19 +360,20 @@ impl Process {
         true
     }
 
-    /// Takes one pending instance of `sig` (which must be pending) and its
-    /// information; a real-time signal stays pending while more are queued.
+    /// Takes one pending instance of `sig` for the current thread (which
+    /// must be pending for it or the process) and its information: the
+    /// thread's own first, as Linux's dequeue_signal; a real-time signal
+    /// stays pending while more are queued.
     pub fn dequeue_signal(&mut self, sig: u32) -> SigInfo {
+        if self.thread.pending.contains(sig) {
+            return self.thread.dequeue_signal(sig);
+        }
         let blank = SigInfo {
             signo: sig,
             ..SigInfo::default()
         };
-        if self.thread.pending.contains(sig) {
-            self.thread.pending.remove(sig);
-            return self.siginfo.remove(&sig).unwrap_or(blank);
-        }
         if sig >= umbra_abi::signal::SIGRTMIN {
-            let q = &mut self.thread.rt_queue;
+            let q = &mut self.rt_queue;
             let info = q
                 .iter()
                 .position(|i| i.signo == sig)
@@ -318,6 +385,17 @@ impl Process {
         }
         self.pending.remove(sig);
         self.siginfo.remove(&sig).unwrap_or(blank)
+    }
+
+    /// Drops every pending instance of `sig`, the process's and each
+    /// thread's (its action became ignore).
+    pub fn discard_signal(&mut self, sig: u32) {
+        self.pending.remove(sig);
+        self.siginfo.remove(&sig);
+        self.rt_queue.retain(|i| i.signo != sig);
+        for t in self.threads_mut() {
+            t.discard_signal(sig);
+        }
     }
 
     /// Every thread of the process, the current one first.

@@ -960,6 +960,28 @@ impl HostCpu for PtraceHost {
         arch::fpstate_set(pid, buf)
     }
 
+    fn xstate_save(&mut self, mm: MmId, buf: &mut Vec<u8>) -> Result<(), HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        arch::xstate_get(pid, buf)
+    }
+
+    fn xstate_load(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        arch::xstate_set(pid, buf)
+    }
+
+    fn thread_switch_out(
+        &mut self,
+        mm: MmId,
+        regs: &mut UserRegs,
+        fp: &mut Vec<u8>,
+    ) -> Result<(), HostError> {
+        let st = self.stubs.get_mut(&mm.0).ok_or(HostError::StubDied)?;
+        arch::complete_regs(st, &mut regs.gp, &mut self.stats).map_err(regs_error)?;
+        let pid = st.pid;
+        arch::xstate_get(pid, fp)
+    }
+
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
         self.stats.runs += 1;
         // The timer expired, or SIGWINCH came, while the kernel was busy.

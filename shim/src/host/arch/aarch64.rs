@@ -9,8 +9,9 @@
 //! (the common case: the same thread goes on). When the kernel resumes with
 //! another x7, or the syscall is a clone (the child needs the real x7), the stub
 //! first leaves the syscall stop through its idle `brk` (one extra round trip)
-//! and the real x7 is read or written there. Known gap: two threads of one
-//! address space switching at syscall stops can exchange x7.
+//! and the real x7 is read or written there. When another thread of the same
+//! address space is to run, the kernel calls `thread_switch_out` first, which
+//! puts the real x7 into the leaving thread's registers (`complete_regs`).
 
 use super::{log_line, HostStats, LoadError, PtraceHost, Stub, SIGTRAP, SYS_CLONE};
 use crate::sys::raw::nr;
@@ -298,6 +299,43 @@ pub(super) fn batch_done(st: &mut Stub, g: &ptrace::UserPtRegs) -> (u64, u64) {
 /// The FP state as an arm64 sigcontext fpsimd_context record (magic
 /// 0x46508001, size 528, fpsr, fpcr, v0-v31), which the kernel's signal
 /// frame holds as is; the host's NT_PRFPREG image is v0-v31, fpsr, fpcr.
+/// A thread of the stub's address space makes way for another (see the
+/// module documentation): if its registers came from a syscall stop, their
+/// x7 is the placeholder; the real one is read (leaving the stop through the
+/// idle trap if the stub is still in it) and put in `gp`, so the thread gets
+/// it back whenever it runs again, whatever ran in between. After an
+/// rt_sigreturn the registers came from the frame and are left alone.
+pub(super) fn complete_regs(
+    st: &mut Stub,
+    gp: &mut GpRegs,
+    stats: &mut HostStats,
+) -> Result<(), Errno> {
+    if st.arch.placeholder_x7 && !st.arch.sigreturn {
+        if st.arch.in_syscall {
+            gp.regs[7] = leave_syscall_stop(st, stats)?;
+        } else if let Some(x7) = st.arch.real_x7 {
+            gp.regs[7] = x7;
+        }
+    }
+    st.arch.placeholder_x7 = false;
+    st.arch.real_x7 = None;
+    Ok(())
+}
+
+/// The whole FP/vector state of the stub's thread, for a switch to another
+/// guest thread: the FP blob (no wider state is in use on this arch).
+pub(super) fn xstate_get(pid: i32, buf: &mut Vec<u8>) -> Result<(), HostError> {
+    buf.resize(FP_BLOB_SIZE, 0);
+    let n = fpstate_get(pid, buf)?;
+    buf.truncate(n);
+    Ok(())
+}
+
+/// Loads a state `xstate_get` saved.
+pub(super) fn xstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
+    fpstate_set(pid, buf)
+}
+
 pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> {
     let mut img = [0u8; ptrace::FPREGS_SIZE];
     ptrace::get_fpregs(pid, &mut img).map_err(super::regs_error)?;

@@ -382,6 +382,30 @@ pub(super) fn batch_done(_st: &mut Stub, g: &RawRegs) -> (u64, u64) {
 }
 
 /// The FP blob: `struct user_vfp` as PTRACE_GETVFPREGS returns it.
+/// Nothing of a thread's registers stays hidden in the stub at a switch:
+/// every stop reports them all.
+pub(super) fn complete_regs(
+    _st: &mut Stub,
+    _gp: &mut GpRegs,
+    _stats: &mut HostStats,
+) -> Result<(), Errno> {
+    Ok(())
+}
+
+/// The whole FP/vector state of the stub's thread, for a switch to another
+/// guest thread: the FP blob (no wider state is in use on this arch).
+pub(super) fn xstate_get(pid: i32, buf: &mut Vec<u8>) -> Result<(), HostError> {
+    buf.resize(FP_BLOB_SIZE, 0);
+    let n = fpstate_get(pid, buf)?;
+    buf.truncate(n);
+    Ok(())
+}
+
+/// Loads a state `xstate_get` saved.
+pub(super) fn xstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
+    fpstate_set(pid, buf)
+}
+
 pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> {
     ptrace::get_fpregs(pid, buf).map_err(super::regs_error)?;
     Ok(ptrace::FPREGS_SIZE)

@@ -21,9 +21,11 @@ pub(super) const SETREGS: &str = "PTRACE_SETREGS";
 pub(super) const PTRACE_OPTIONS: usize = ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD;
 /// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL,
 /// GETREGS, SETREGS, GETFPREGS, SETFPREGS, SYSEMU, SETOPTIONS, GETSIGINFO,
+/// GETREGSET and SETREGSET (NT_X86_XSTATE, at a switch between guest threads),
 /// GET_SYSCALL_INFO, GET_RSEQ_CONFIGURATION.
-pub(super) const PTRACE_REQUESTS: &[u32] =
-    &[0, 7, 8, 12, 13, 14, 15, 31, 0x4200, 0x4202, 0x420e, 0x420f];
+pub(super) const PTRACE_REQUESTS: &[u32] = &[
+    0, 7, 8, 12, 13, 14, 15, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420e, 0x420f,
+];
 /// Calls umbra may make with any arguments besides the shared ones.
 pub(super) const CONFINE_ANY: &[usize] = &[nr::POLL, nr::FORK, nr::DUP2];
 
@@ -234,6 +236,34 @@ pub(super) fn fpstate_get(pid: i32, buf: &mut [u8]) -> Result<usize, HostError> 
 
 pub(super) fn fpstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
     ptrace::set_fpregs(pid, buf).map_err(super::regs_error)
+}
+
+/// The largest XSAVE area kept for a guest thread (AMX tile data makes it
+/// about 11 KiB on recent CPUs).
+const XSTATE_MAX: usize = 16384;
+
+/// Nothing of a thread's registers stays hidden in the stub at a switch:
+/// every stop reports them all.
+pub(super) fn complete_regs(
+    _st: &mut Stub,
+    _gp: &mut GpRegs,
+    _stats: &mut HostStats,
+) -> Result<(), Errno> {
+    Ok(())
+}
+
+/// The whole FP/vector state (the XSAVE area, not just the FXSAVE part) of
+/// the stub's thread, for a switch to another guest thread.
+pub(super) fn xstate_get(pid: i32, buf: &mut Vec<u8>) -> Result<(), HostError> {
+    buf.resize(XSTATE_MAX, 0);
+    let n = ptrace::get_xstate(pid, buf).map_err(super::regs_error)?;
+    buf.truncate(n);
+    Ok(())
+}
+
+/// Loads a state `xstate_get` saved.
+pub(super) fn xstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {
+    ptrace::set_xstate(pid, buf).map_err(super::regs_error)
 }
 
 impl PtraceHost {

@@ -81,6 +81,50 @@ pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
     unsafe { super::ptrace_set_image(PTRACE_SETFPREGS, pid, buf, FPREGS_SIZE) }
 }
 
+const PTRACE_GETREGSET: usize = 0x4204;
+const PTRACE_SETREGSET: usize = 0x4205;
+/// The XSAVE area regset (x87, SSE, AVX and the other enabled components).
+const NT_X86_XSTATE: usize = 0x202;
+
+/// PTRACE_GETREGSET NT_X86_XSTATE: the tracee's XSAVE area into `buf`;
+/// returns the length the kernel filled (its XSAVE size, at most `buf.len()`).
+pub fn get_xstate(pid: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut iov = [buf.as_mut_ptr() as usize, buf.len()];
+    // SAFETY: `iov` describes `buf`, writable for its length; the kernel writes
+    // at most `iov[1]` bytes there and updates `iov[1]`.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_GETREGSET,
+            pid as usize,
+            NT_X86_XSTATE,
+            iov.as_mut_ptr() as usize,
+            0,
+            0,
+        )
+    })?;
+    Ok(iov[1])
+}
+
+/// PTRACE_SETREGSET NT_X86_XSTATE from an XSAVE area `get_xstate` filled.
+pub fn set_xstate(pid: i32, buf: &[u8]) -> Result<(), Errno> {
+    let iov = [buf.as_ptr() as usize, buf.len()];
+    // SAFETY: `iov` describes `buf`, readable for its length; the kernel only
+    // reads it.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_SETREGSET,
+            pid as usize,
+            NT_X86_XSTATE,
+            iov.as_ptr() as usize,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
 /// PTRACE_SYSEMU: resume; the next syscall stops at entry and is never executed.
 #[inline]
 pub fn sysemu(pid: i32, sig: i32) -> Result<(), Errno> {
