@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -494,6 +495,15 @@ static void unshare_(void)
 	/* A single-threaded process shares none of these: nothing to do. */
 	show("unshare VM|SIGHAND|THREAD", syscall(SYS_unshare, CLONE_VM | CLONE_SIGHAND | CLONE_THREAD));
 	show("unshare SYSVSEM", syscall(SYS_unshare, CLONE_SYSVSEM));
+	/* unshare(CLONE_SYSVSEM) applies the caller's SEM_UNDO adjustments, as
+	 * exit does: the semaphore goes back to 0. */
+	int sem = semget(IPC_PRIVATE, 1, 0600);
+	struct sembuf up = { 0, 2, SEM_UNDO };
+	show("semop +2 SEM_UNDO", semop(sem, &up, 1));
+	show("value", semctl(sem, 0, GETVAL));
+	show("unshare SYSVSEM again", syscall(SYS_unshare, CLONE_SYSVSEM));
+	show("value after", semctl(sem, 0, GETVAL));
+	semctl(sem, 0, IPC_RMID);
 	show("unshare CLONE_PTRACE", syscall(SYS_unshare, CLONE_PTRACE));
 	show("unshare CLONE_VFORK", syscall(SYS_unshare, CLONE_VFORK));
 	show("unshare CLONE_SETTLS", syscall(SYS_unshare, CLONE_SETTLS));

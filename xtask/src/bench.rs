@@ -393,6 +393,21 @@ fn workloads(budget_ms: u64) -> Vec<Workload> {
             argv: vec![DYN_TRUE.into()],
             metric: Metric::Wall,
         },
+        // Issue 11: Debian's bash from the Debian image (`cargo xtask
+        // debian-image`), natively in a chroot of its tree and under umbra
+        // with the image as root; the other systems are not measured.
+        Workload {
+            name: "bash_loop",
+            label: "bash: for i in $(seq 1000) (Debian image)",
+            group: Group::Startup,
+            unit: "ms",
+            argv: vec![
+                "/bin/bash".into(),
+                "-c".into(),
+                "for i in $(seq 1000); do :; done".into(),
+            ],
+            metric: Metric::Wall,
+        },
         Workload {
             name: "rss",
             label: "start-up: peak host RSS",
@@ -909,6 +924,8 @@ struct Paths {
     /// An ext2 image of the dynamic `true`, its linker and libraries.
     start_dyn_img: PathBuf,
     img: PathBuf,
+    /// The Debian image's cache directory (`tree/`, `debian.img`).
+    debian: Option<PathBuf>,
     cpu: String,
 }
 
@@ -917,6 +934,26 @@ fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     let bin = sys.status.as_ref().ok()?.display().to_string();
     let mut v = vec![p.taskset.display().to_string(), "-c".into(), p.cpu.clone()];
     let root = p.root.display().to_string();
+    if wl.name == "bash_loop" {
+        let d = p.debian.as_ref()?;
+        match sys.kind {
+            Kind::Native => v.extend([bin, d.join("tree").display().to_string()]),
+            Kind::Umbra => v.extend([
+                bin,
+                "run".into(),
+                "--cpu".into(),
+                p.cpu.clone(),
+                "--image".into(),
+                d.join("debian.img").display().to_string(),
+                "--env".into(),
+                "PATH=/usr/bin:/bin".into(),
+                "--".into(),
+            ]),
+            _ => return None,
+        }
+        v.extend(wl.argv.iter().cloned());
+        return Some(v);
+    }
     match sys.kind {
         Kind::Native => v.extend([bin, root]),
         Kind::Floor => {
@@ -1127,6 +1164,21 @@ pub fn bench(args: &[String]) -> Result<()> {
         wls.retain(|w| w.name != "start_dyn");
         Vec::new()
     });
+    let wanted = |name: &str| {
+        o.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|x| x == name))
+    };
+    let debian = if wanted("bash_loop") {
+        crate::debian::debian_image()
+            .map_err(|e| notes.push(format!("no Debian image workload: {e}")))
+            .ok()
+    } else {
+        None
+    };
+    if debian.is_none() {
+        wls.retain(|w| w.name != "bash_loop");
+    }
     let root = build_root(&dir, &bin, &wls, &dyn_files)?;
     let dev_errors = make_dev_nodes(&root);
     if !dev_errors.is_empty() {
@@ -1192,6 +1244,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         start_cpio,
         start_dyn_img,
         img,
+        debian,
         cpu: o.cpu.to_string(),
     };
 

@@ -283,8 +283,8 @@ const CLONE_NEWNET: u64 = 0x4000_0000;
 
 /// unshare(2). What a process can unshare without namespaces it has
 /// already to itself while it is single-threaded: its fd table, its fs
-/// information, its undo list, its signal handlers and its address space,
-/// so those succeed doing nothing. A multi-threaded process shares them with
+/// information, its signal handlers and its address space, so those succeed
+/// doing nothing; its System V semaphore undo list is applied and emptied. A multi-threaded process shares them with
 /// its threads, and umbra cannot split them: EINVAL, as Linux gives for
 /// CLONE_THREAD, CLONE_SIGHAND and CLONE_VM there. umbra has no namespaces:
 /// every CLONE_NEW* is EPERM, as for a process without CAP_SYS_ADMIN.
@@ -312,6 +312,12 @@ fn sys_unshare<H: Host>(k: &mut Kernel<H>, flags: u64) -> SysResult {
     }
     if flags & ns != 0 {
         return Err(Errno::EPERM);
+    }
+    if flags & CloneFlags::SYSVSEM.bits() != 0 {
+        // The process leaves its undo list for an empty one; being the list's
+        // last user, its adjustments apply now, as at exit (Linux's exit_sem).
+        let pid = k.cur;
+        k.ipc.sem.exit(pid);
     }
     Ok(0)
 }
