@@ -33,14 +33,14 @@ use crate::fs;
 use crate::host::MmId;
 use crate::kernel::Kernel;
 use crate::testing::syscall_fuzz::*;
-use crate::testing::{newc_archive, tiny_elf, MockHost, Step};
+use crate::testing::{newc_archive, tiny_elf, tiny_elf_with_interp, MockHost, Step};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use umbra_abi::elf::ET_EXEC;
+use umbra_abi::elf::{ET_DYN, ET_EXEC};
 use umbra_abi::structs::Timespec;
 use umbra_abi::syscall::nr::*;
 
@@ -94,9 +94,21 @@ struct Booted {
 
 fn boot() -> Booted {
     let elf = tiny_elf(ET_EXEC);
+    // Dynamic programs: one whose interpreter loads, one whose interpreter
+    // is an executable script, not ELF (ELIBBAD: interpreters are not
+    // scripts).
+    let dyn_prog = tiny_elf_with_interp(b"/lib/ld.so");
+    let dyn_bad = tiny_elf_with_interp(b"/lib/text.so");
+    let text = [b"#!/bin/prog\n".as_slice(), &[b'#'; 100]].concat();
+    let interp = tiny_elf(ET_DYN);
     let archive = newc_archive(&[
         ("bin", 0o040_755, &[]),
         ("bin/prog", 0o100_755, &elf),
+        ("bin/dyn", 0o100_755, &dyn_prog),
+        ("bin/dynbad", 0o100_755, &dyn_bad),
+        ("lib", 0o040_755, &[]),
+        ("lib/ld.so", 0o100_755, &interp),
+        ("lib/text.so", 0o100_755, &text),
         ("etc", 0o040_755, &[]),
         ("etc/motd", 0o100_644, b"welcome\n"),
         ("tmp", 0o041_777, &[]),
@@ -592,4 +604,59 @@ fn clone_parent_settid_fault_leaks_the_child() {
         )],
     };
     assert_eq!(run_case(&case), None);
+}
+
+/// execve of the dynamic programs of the fuzzing initrd: the interpreter is
+/// mapped below the mmap base and entered, with AT_BASE and AT_ENTRY in the
+/// auxv; a script as interpreter is ELIBBAD and leaves the caller as it was.
+#[test]
+fn execve_of_dynamic_programs() {
+    use crate::testing::tiny;
+    let mut b = boot();
+    b.k.cur = 1;
+    let before = b.k.process(1).expect("pid 1").thread.regs.ip();
+    let r =
+        b.k.exec(b"/bin/dynbad", alloc::vec![b"dynbad".to_vec()], Vec::new());
+    assert_eq!(r, Err(umbra_abi::Errno::ELIBBAD));
+    assert_eq!(b.k.process(1).expect("pid 1").thread.regs.ip(), before);
+    b.k.exec(b"/bin/dyn", alloc::vec![b"dyn".to_vec()], Vec::new())
+        .expect("a dynamic program execs");
+    let (ip, sp) = {
+        let p = b.k.process(1).expect("pid 1");
+        (p.thread.regs.ip(), p.thread.regs.sp())
+    };
+    // The initial stack: argc, argv, NULL, (no envp) NULL, then the auxv.
+    let word = core::mem::size_of::<usize>();
+    let len = (word as u64 * 64).min(crate::arch::STACK_TOP - sp) as usize;
+    let mut buf = alloc::vec![0u8; len];
+    let p = b.k.procs.get_mut(&1).expect("pid 1");
+    p.mm.read(&mut b.k.frames, &mut b.k.host, sp, &mut buf)
+        .expect("the stack reads");
+    let w = |i: usize| {
+        let mut v = [0u8; 8];
+        v[..word].copy_from_slice(&buf[i * word..(i + 1) * word]);
+        u64::from_le_bytes(v)
+    };
+    assert_eq!(w(0), 1, "argc");
+    let aux: Vec<(u64, u64)> = (4..len / word - 1)
+        .step_by(2)
+        .map(|i| (w(i), w(i + 1)))
+        .take_while(|(k, _)| *k != umbra_abi::auxv::AT_NULL)
+        .collect();
+    let get = |k: u64| aux.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+    let base = get(umbra_abi::auxv::AT_BASE).expect("AT_BASE");
+    assert!(
+        base > 0 && base < crate::arch::MMAP_BASE,
+        "AT_BASE {base:#x}"
+    );
+    assert_eq!(
+        ip,
+        base + tiny::CODE_OFF,
+        "the interpreter's entry runs first"
+    );
+    assert_eq!(
+        get(umbra_abi::auxv::AT_ENTRY),
+        Some(tiny::EXEC_BASE + tiny::CODE_OFF),
+        "AT_ENTRY is the program's"
+    );
 }

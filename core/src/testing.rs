@@ -608,6 +608,33 @@ pub fn tiny_elf32(e_type: u16, e_flags: u32) -> Vec<u8> {
     out
 }
 
+/// [`tiny_elf`] (ET_EXEC) as a dynamic program: its third program header
+/// (PT_GNU_STACK) becomes a PT_INTERP naming `interp`, whose bytes (and NUL)
+/// are appended to the file. For either class (ELF64, or ELF32 on 32-bit ARM).
+pub fn tiny_elf_with_interp(interp: &[u8]) -> Vec<u8> {
+    use umbra_abi::elf::*;
+    let mut b = tiny_elf(ET_EXEC);
+    let at = b.len();
+    b.extend_from_slice(interp);
+    b.push(0);
+    let len = interp.len() + 1;
+    if crate::arch::ELF_CLASS == ELFCLASS32 {
+        let phoff = u32::from_le_bytes([b[28], b[29], b[30], b[31]]) as usize;
+        let ph = phoff + 2 * 32;
+        b[ph..ph + 4].copy_from_slice(&PT_INTERP.to_le_bytes());
+        b[ph + 4..ph + 8].copy_from_slice(&(at as u32).to_le_bytes());
+        b[ph + 16..ph + 20].copy_from_slice(&(len as u32).to_le_bytes());
+    } else {
+        let mut o = [0u8; 8];
+        o.copy_from_slice(&b[32..40]);
+        let ph = u64::from_le_bytes(o) as usize + 2 * 56;
+        b[ph..ph + 4].copy_from_slice(&PT_INTERP.to_le_bytes());
+        b[ph + 8..ph + 16].copy_from_slice(&(at as u64).to_le_bytes());
+        b[ph + 32..ph + 40].copy_from_slice(&(len as u64).to_le_bytes());
+    }
+    b
+}
+
 /// Writes a cpio newc archive (the initramfs format) of `(name, mode, data)`
 /// members, with the trailer. Directories must come before their contents.
 pub fn newc_archive(members: &[(&str, u32, &[u8])]) -> Vec<u8> {
@@ -884,5 +911,8 @@ pub mod syscall_fuzz {
         b"/nonexistent/x",
         b"/etc/motd/x",
         b"//////",
+        b"/bin/dyn",
+        b"/bin/dynbad",
+        b"/lib/ld.so",
     ];
 }
