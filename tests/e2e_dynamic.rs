@@ -285,7 +285,15 @@ fn same(path: &str, args: &[&str]) -> Outcome {
     umbra
 }
 
-const SECTIONS: &[&str] = &["hello", "args", "auxv", "brk", "dlopen", "interp_errs"];
+const SECTIONS: &[&str] = &[
+    "hello",
+    "args",
+    "auxv",
+    "brk",
+    "dlopen",
+    "threads",
+    "interp_errs",
+];
 
 fn sections(v: &Variant, extra: &[&str]) {
     let mut s = SECTIONS.to_vec();

@@ -11,6 +11,7 @@
  *               missing, short, non-ELF, foreign, unexecutable, directory,
  *               device or symlink-loop interpreter, or is not NUL-terminated; one whose
  *               interpreter is a dynamic program; and one that works
+ *   threads     four threads with __thread counters and a mutex
  *   exit7       exit(7)
  * Only values that are the same natively and under umbra are printed. */
 #define _GNU_SOURCE
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,38 @@ static void dlopen_libm(void)
 	printf("dlclose: %d\n", dlclose(h));
 }
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static long counter;
+static __thread long mine;
+
+static void *worker(void *arg)
+{
+	long n = (long)arg;
+	for (long i = 0; i < 1000; i++) {
+		mine++;
+		pthread_mutex_lock(&lock);
+		counter++;
+		pthread_mutex_unlock(&lock);
+	}
+	return (void *)(mine * 10 + n);
+}
+
+/* Threads of a dynamic program: the linker's TLS setup for each thread
+ * (__thread), a mutex, join's return values. */
+static void threads(void)
+{
+	pthread_t t[4];
+	for (long i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, worker, (void *)i) != 0)
+			printf("pthread_create %ld failed\n", i);
+	for (int i = 0; i < 4; i++) {
+		void *ret;
+		pthread_join(t[i], &ret);
+		printf("thread %d returned %ld\n", i, (long)ret);
+	}
+	printf("counter=%ld main's __thread=%ld\n", counter, mine);
+}
+
 static char *slurp(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY);
@@ -382,6 +416,8 @@ int main(int argc, char **argv)
 			dlopen_own();
 		else if (!strcmp(s, "dlopen_libm"))
 			dlopen_libm();
+		else if (!strcmp(s, "threads"))
+			threads();
 		else if (!strcmp(s, "interp_errs"))
 			interp_errs();
 		else if (!strcmp(s, "exit7"))
