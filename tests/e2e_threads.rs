@@ -5,7 +5,14 @@
 //! /proc/self/task, CPU time per thread, 1,000 threads), built with musl and
 //! glibc, run natively and under umbra and compared.
 
-use umbra_tests::{sections_same_as_native, Libc, Run};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use umbra_tests::initrd::busybox_root;
+use umbra_tests::{
+    add_data_tree, busybox, compare, require_tool, sections_same_as_native, target_dir, umbra_raw,
+    workspace_root, Libc, Run,
+};
 
 /// Every section of `threads.c`.
 const ALL: &[&str] = &[
@@ -106,4 +113,177 @@ fn threads_each_section() {
             umbra_tests::assert_same(&Run::guest(libc, "threads").args(&[s]));
         }
     }
+}
+
+/// umbra-only (natively the garbage would reach the host kernel): every
+/// syscall number 0..1023 with garbage arguments and hostile pointers,
+/// made by three threads of one process at once (chunks of 32 numbers in
+/// forked children). umbra survives, the guest ends normally, and nothing
+/// is left behind.
+#[test]
+fn garbage_syscalls_from_three_threads() {
+    let out = Run::guest(Libc::Musl, "threads_hostile")
+        .args(&["sweep"])
+        .umbra();
+    out.assert_code(0);
+    out.assert_no_leftovers();
+    assert!(
+        out.stdout_text()
+            .ends_with("threaded sweep: 32 chunks, done\n"),
+        "{}",
+        out.describe()
+    );
+}
+
+/// Dynamically linked builds of `threads.c`: glibc (PIE) and musl, with
+/// their dynamic linkers and the libraries `ldd` names in the initrd at
+/// their host paths, so the native and the umbra run are one command line.
+mod dynamic {
+    use super::*;
+
+    /// (directory, compiler, package) of each build.
+    const BUILDS: [(&str, &str, &str); 2] = [
+        ("glibc", "gcc", "gcc and libc6-dev"),
+        ("musl", "musl-gcc", "musl-tools"),
+    ];
+
+    fn dir() -> PathBuf {
+        target_dir().join("guest/dyn_threads")
+    }
+
+    pub fn prog(build: &str) -> String {
+        dir().join(build).join("threads").display().to_string()
+    }
+
+    fn build() {
+        static DONE: OnceLock<()> = OnceLock::new();
+        DONE.get_or_init(|| {
+            let src = workspace_root().join("tests/guest/threads.c");
+            for (d, cc, pkg) in BUILDS {
+                let cc = require_tool(cc, pkg);
+                std::fs::create_dir_all(dir().join(d)).expect("mkdir dyn_threads");
+                let out = PathBuf::from(prog(d));
+                let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+                let r = Command::new(&cc)
+                    .args(["-O2", "-Wall", "-o"])
+                    .arg(&tmp)
+                    .arg(&src)
+                    .output()
+                    .expect("run the compiler");
+                assert!(
+                    r.status.success(),
+                    "{} threads.c: {}",
+                    cc.display(),
+                    String::from_utf8_lossy(&r.stderr)
+                );
+                std::fs::rename(&tmp, &out).expect("rename");
+            }
+        });
+    }
+
+    /// The PT_INTERP of a 64-bit little-endian ELF file.
+    fn interp_of(path: &Path) -> Option<String> {
+        let elf = std::fs::read(path).ok()?;
+        let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+        let u64_at = |o: usize| {
+            elf.get(o..o + 8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        };
+        let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
+        (0..phnum as usize).find_map(|i| {
+            let at = phoff as usize + i * phentsize as usize;
+            if elf.get(at..at + 4) != Some(&3u32.to_le_bytes()[..]) {
+                return None;
+            }
+            let (off, size) = (u64_at(at + 8)? as usize, u64_at(at + 32)? as usize);
+            let s = elf.get(off..off + size)?;
+            let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
+            Some(String::from_utf8_lossy(s).into_owned())
+        })
+    }
+
+    /// The libraries `ldd` resolves for a glibc program.
+    fn ldd(path: &str) -> Vec<String> {
+        let out = Command::new("ldd").arg(path).output().expect("run ldd");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let l = l.split(" (").next()?;
+                let p = l.rsplit("=> ").next()?.trim();
+                p.starts_with('/').then(|| p.to_string())
+            })
+            .collect()
+    }
+
+    pub fn initrd() -> &'static str {
+        static RD: OnceLock<String> = OnceLock::new();
+        RD.get_or_init(|| {
+            build();
+            let mut rd = busybox_root(busybox()).expect("busybox root");
+            add_data_tree(&mut rd, "data");
+            let mut libs = std::collections::BTreeSet::new();
+            for (d, cc, _) in BUILDS {
+                let p = prog(d);
+                rd.copy(&p, Path::new(&p)).expect("copy program");
+                libs.extend(interp_of(Path::new(&p)));
+                if cc == "gcc" {
+                    libs.extend(ldd(&p));
+                }
+            }
+            // glibc's pthread_cancel loads libgcc_s (for the unwinder)
+            // from beside libc.
+            let libc = libs
+                .iter()
+                .find(|l| l.ends_with("/libc.so.6"))
+                .cloned()
+                .expect("ldd names libc.so.6");
+            let gcc_s = libc.replace("/libc.so.6", "/libgcc_s.so.1");
+            assert!(Path::new(&gcc_s).is_file(), "{gcc_s} missing (libgcc-s1)");
+            libs.insert(gcc_s);
+            for l in &libs {
+                rd.copy(l, Path::new(l)).expect("copy library");
+            }
+            let path = dir().join("threads.cpio");
+            let tmp = dir().join(format!(".threads.cpio.{}", std::process::id()));
+            rd.write(&tmp).expect("write threads.cpio");
+            std::fs::rename(&tmp, &path).expect("rename threads.cpio");
+            path.display().to_string()
+        })
+    }
+
+    /// Runs the dynamic `threads` of `build` with `sections` natively and
+    /// under umbra and compares the runs.
+    pub fn same(build_dir: &str, sections: &[&str]) {
+        let rd = initrd();
+        let path = prog(build_dir);
+        let mut run = Run::busybox(&[]);
+        run.guest_path = path.clone();
+        run.native_path = PathBuf::from(&path);
+        run.args = sections.iter().map(|a| a.to_string()).collect();
+        let native = run.native();
+        let mut a: Vec<String> = ["run", "--initrd", rd, "--cwd", "/data"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for (k, v) in &run.env {
+            a.push("--env".into());
+            a.push(format!("{k}={v}"));
+        }
+        a.extend(["--quiet-unsupported", "--", &path].map(String::from));
+        a.extend(run.args.iter().cloned());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        compare(&native, &umbra_raw(&a));
+    }
+}
+
+/// The thread tests with glibc's dynamic linker (libc.so.6, PIE program).
+#[test]
+fn threads_dynamic_glibc() {
+    dynamic::same("glibc", ALL);
+}
+
+/// The thread tests with musl's dynamic linker.
+#[test]
+fn threads_dynamic_musl() {
+    dynamic::same("musl", ALL);
 }

@@ -30,6 +30,10 @@
 //!   same output natively and under umbra: MAP_SHARED|MAP_ANONYMOUS across
 //!   fork; fcntl record locks and flock between processes; ITIMER_REAL,
 //!   ITIMER_VIRTUAL and a POSIX timer reaching a loop without syscalls.
+//! - `probe threads`: issue 11: std threads with a mutex, thread locals, a
+//!   condvar ping-pong, and each thread's general and vector registers kept
+//!   while the others run (aarch64 x7 and v8; arm r12 and d8); the same
+//!   output natively and under umbra.
 //! - `probe stubjump`: a guest that jumps into umbra's stub pages, one forked
 //!   child per entry point, with the registers of a host mmap over one of its
 //!   own pages; passes when every child ends by SIGKILL or a caught fault with
@@ -139,6 +143,42 @@ mod arch {
     }
 
     pub const FP_REGS: &str = "v16";
+
+    /// Sets x7 and v8 (both halves) from `tag`, makes `n` raw sched_yield
+    /// calls (another thread of the process runs in between), and checks
+    /// they still hold it: each thread's registers are its own.
+    pub fn regs_across_yields(tag: u64, n: u32) -> bool {
+        let (x7, lo, hi): (u64, u64, u64);
+        // SAFETY: sched_yield has no memory effects; every register the
+        // block writes is declared.
+        unsafe {
+            asm!(
+                "mov x7, {t}",
+                "fmov d8, {t}",
+                "mov v8.d[1], {u}",
+                "2:",
+                "mov x8, #124",
+                "svc #0",
+                "subs {c:w}, {c:w}, #1",
+                "b.ne 2b",
+                "mov {x7o}, x7",
+                "fmov {lo}, d8",
+                "mov {hi}, v8.d[1]",
+                t = in(reg) tag,
+                u = in(reg) !tag,
+                c = inout(reg) n => _,
+                x7o = out(reg) x7,
+                lo = out(reg) lo,
+                hi = out(reg) hi,
+                out("x0") _,
+                out("x7") _,
+                out("x8") _,
+                out("v8") _,
+            );
+        }
+        x7 == tag && lo == tag && hi == !tag
+    }
+    pub const THREAD_REGS: &str = "x7 and v8";
 
     /// Sets the FP register(s) to `pat`, kill(getpid(), SIGUSR1), reads
     /// them back: whether they all still hold `pat`.
@@ -350,6 +390,41 @@ mod arch {
     }
 
     pub const FP_REGS: &str = "d7 and d16";
+
+    /// Sets r12 and d8 from `tag`, makes `n` raw sched_yield calls (another
+    /// thread of the process runs in between), and checks they still hold
+    /// it: each thread's registers are its own.
+    pub fn regs_across_yields(tag: u64, n: u32) -> bool {
+        let t = tag as u32;
+        let (ip, lo, hi): (u32, u32, u32);
+        // SAFETY: sched_yield has no memory effects; every register the
+        // block writes is declared.
+        unsafe {
+            asm!(
+                "mov r12, {t}",
+                "vmov d8, {t}, {u}",
+                "2:",
+                "mov r7, #158",
+                "svc #0",
+                "subs {c}, {c}, #1",
+                "bne 2b",
+                "mov {ipo}, r12",
+                "vmov {lo}, {hi}, d8",
+                t = in(reg) t,
+                u = in(reg) !t,
+                c = inout(reg) n => _,
+                ipo = out(reg) ip,
+                lo = out(reg) lo,
+                hi = out(reg) hi,
+                out("r0") _,
+                out("r7") _,
+                out("r12") _,
+                out("d8") _,
+            );
+        }
+        ip == t && lo == t && hi == !t
+    }
+    pub const THREAD_REGS: &str = "r12 and d8";
 
     /// Sets d7 and d16 to `pat`, kill(getpid(), SIGUSR1), reads them back.
     pub fn fp_kill_self(pat: u64) -> bool {
@@ -734,6 +809,72 @@ fn fp_across_handler(siginfo: bool) -> bool {
     handled && kept
 }
 
+/// `probe threads` (issue 11): std threads (pthreads of the C library:
+/// clone with CLONE_THREAD, futexes, TLS) with a mutex, thread locals, a
+/// condvar ping-pong, and each thread's general and vector registers kept
+/// while the others run. The same output natively and under umbra.
+fn threads() -> bool {
+    use std::cell::Cell;
+    use std::sync::{Arc, Condvar, Mutex};
+    let counter = Arc::new(Mutex::new(0u64));
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            let c = Arc::clone(&counter);
+            std::thread::spawn(move || {
+                for _ in 0..10_000 {
+                    *c.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        let _ = h.join();
+    }
+    let total = *counter.lock().unwrap_or_else(|e| e.into_inner());
+    println!("mutex counter after 4 threads added 10000 each: {total}");
+    thread_local!(static TL: Cell<u32> = const { Cell::new(7) });
+    let tls: Vec<u32> = (1..=3u32)
+        .map(|i| {
+            std::thread::spawn(move || {
+                TL.with(|t| t.set(t.get() * 10 + i));
+                std::thread::yield_now();
+                TL.with(Cell::get)
+            })
+        })
+        .map(|h| h.join().unwrap_or(0))
+        .collect();
+    let main_tl = TL.with(Cell::get);
+    println!("thread locals: {tls:?}, main's: {main_tl}");
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let p2 = Arc::clone(&pair);
+    let turn = |pair: &(Mutex<u32>, Condvar), parity: u32| {
+        let (m, c) = pair;
+        for i in 0..500 {
+            let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+            while *g != 2 * i + parity {
+                g = c.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            *g += 1;
+            c.notify_one();
+        }
+    };
+    let h = std::thread::spawn(move || turn(&p2, 1));
+    turn(&pair, 0);
+    let _ = h.join();
+    let turns = *pair.0.lock().unwrap_or_else(|e| e.into_inner());
+    println!("condvar ping-pong: {turns} turns");
+    let hs: Vec<_> = (0..3u64)
+        .map(|i| std::thread::spawn(move || regs_across_yields(0x5a5a_1234_0000 + i, 200)))
+        .collect();
+    let kept = hs
+        .into_iter()
+        .map(|h| h.join().unwrap_or(false))
+        .filter(|&k| k)
+        .count();
+    println!("threads whose {THREAD_REGS} survived 200 switches: {kept} of 3");
+    total == 40_000 && tls == [71, 72, 73] && main_tl == 7 && turns == 1000 && kept == 3
+}
+
 fn bare_tracer(n: u32) {
     let pid = fork_run(|| {
         sys6(PTRACE, [0; 6]); // PTRACE_TRACEME
@@ -1057,8 +1198,9 @@ fn main() {
         Some("shanon") => std::process::exit(if shared_anon() { 0 } else { 1 }),
         Some("locks") => std::process::exit(if locks() { 0 } else { 1 }),
         Some("timers") => std::process::exit(if timers() { 0 } else { 1 }),
+        Some("threads") => std::process::exit(if threads() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads");
             std::process::exit(2);
         }
     }

@@ -471,6 +471,87 @@ static void test_bomb(void)
 	_exit(0);
 }
 
+/* ---- sweep: garbage syscalls from three threads at once ----
+ * Only meant for umbra (natively it would hit the host kernel with garbage).
+ * Numbers 0..1023 in chunks of 32, each chunk in a forked child whose three
+ * threads take numbers from a shared counter and call them with random
+ * arguments and hostile pointers; a child that dies or hangs (alarm) ends
+ * only its chunk. Skipped as in hostile_sweep.c: exit, exit_group, pause,
+ * rt_sigsuspend, and the calls that could signal the sweep itself. */
+static const uint64_t hostile_ptrs[] = {
+	0x7fffff000000ull, 0x7fffff001000ull, 0x7fffff000ff8ull,
+	0x7ffffffff000ull, 0x800000000000ull, 0xffff800000000000ull,
+	0xffffffffff600000ull, 0xffffffffffffffffull, 0xfffffffffffff000ull, 0, 8,
+};
+static long sweep_next, sweep_end;
+static pid_t sweep_pid;
+
+static int sweep_skipped(long nr)
+{
+	switch (nr) {
+	case 60: case 231: case 34: case 130: case 62: case 200: case 234:
+	case 129: case 297: case 424:
+		return 1;
+	}
+	return 0;
+}
+
+static void *sweeper(void *arg)
+{
+	uint64_t r = 0x9e3779b97f4a7c15ull * ((uint64_t)(long)arg + 1);
+	for (;;) {
+		long nr = __atomic_fetch_add(&sweep_next, 1, __ATOMIC_SEQ_CST);
+		if (nr >= sweep_end)
+			return NULL;
+		if (sweep_skipped(nr))
+			continue;
+		uint64_t a[6];
+		for (int i = 0; i < 6; i++) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			switch (r & 3) {
+			case 0: a[i] = hostile_ptrs[(r >> 8) % (sizeof hostile_ptrs / 8)]; break;
+			case 1: a[i] = (r >> 8) & 15; break;
+			default: a[i] = r; break;
+			}
+		}
+		syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		if (getpid() != sweep_pid)
+			_exit(0); /* a copy made by fork, vfork or clone */
+	}
+}
+
+static void test_sweep(void)
+{
+#if defined(__x86_64__)
+	int chunks = 0;
+	for (long base = 0; base < 1024; base += 32) {
+		fflush(stdout);
+		pid_t c = fork();
+		if (c == 0) {
+			alarm(2);
+			sweep_pid = getpid();
+			sweep_next = base;
+			sweep_end = base + 32;
+			pthread_t t[3];
+			for (long i = 0; i < 3; i++)
+				pthread_create(&t[i], NULL, sweeper, (void *)i);
+			for (int i = 0; i < 3; i++)
+				pthread_join(t[i], NULL);
+			_exit(0);
+		}
+		int st;
+		while (waitpid(c, &st, 0) < 0 && errno == EINTR)
+			;
+		chunks++;
+	}
+	printf("threaded sweep: %d chunks, done\n", chunks);
+#else
+	printf("threaded sweep: 32 chunks, done\n");
+#endif
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -487,6 +568,7 @@ static const struct {
 	{ "spawn", test_spawn },
 	{ "many1000", test_many1000 },
 	{ "bomb", test_bomb },
+	{ "sweep", test_sweep },
 	{ NULL, NULL },
 };
 

@@ -714,6 +714,15 @@ impl<H: Host> Kernel<H> {
                 }
                 ThreadState::Blocked(Wait::Event { deadline, .. }) => {
                     let due = deadline.is_some_and(|d| now >= d);
+                    // A futex waiter ends only when a wake marks its entry
+                    // (or its deadline or a signal comes): serving it again
+                    // for any other event would change nothing.
+                    let parked = t
+                        .futex
+                        .is_some_and(|w| w.state == crate::task::futex::FutexState::Waiting);
+                    if parked && !due {
+                        continue;
+                    }
                     if due || self.tried.get(&tid).copied().unwrap_or(0) < self.epoch {
                         self.tried.insert(tid, self.epoch);
                         p.switch_to(tid);
