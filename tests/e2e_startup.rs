@@ -28,3 +28,10 @@ sections_same_as_native! {
     unshare_musl: Musl "startup_calls" &["unshare"];
     unshare_glibc: Glibc "startup_calls" &["unshare"];
 }
+
+// The calls that take a pid, given a thread's id (kcmp: two threads share
+// their address space, fd table, fs information and signal handlers).
+sections_same_as_native! {
+    threads_musl: Musl "startup_calls" &["threads"];
+    threads_glibc: Glibc "startup_calls" &["threads"];
+}

@@ -10,6 +10,7 @@
  * raw syscalls are used so that musl and glibc agree. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -510,6 +511,59 @@ static void unshare_(void)
 	show("unshare bit 0", syscall(SYS_unshare, 1));
 }
 
+/* A second thread: the calls that take a pid take its tid too. */
+static pthread_mutex_t th_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t th_cond = PTHREAD_COND_INITIALIZER;
+static int th_tid, th_done;
+
+static void *th_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&th_lock);
+	th_tid = (int)syscall(SYS_gettid);
+	pthread_cond_broadcast(&th_cond);
+	while (!th_done)
+		pthread_cond_wait(&th_cond, &th_lock);
+	pthread_mutex_unlock(&th_lock);
+	return NULL;
+}
+
+static void threads_(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, th_main, NULL)) {
+		printf("pthread_create failed\n");
+		return;
+	}
+	pthread_mutex_lock(&th_lock);
+	while (!th_tid)
+		pthread_cond_wait(&th_cond, &th_lock);
+	int tid = th_tid;
+	pthread_mutex_unlock(&th_lock);
+	pid_t me = getpid();
+	printf("tid differs %d\n", tid != me);
+	for (int ty = KCMP_VM; ty <= KCMP_SIGHAND; ty++) {
+		char w[32];
+		snprintf(w, sizeof w, "kcmp thread type %d", ty);
+		show(w, syscall(SYS_kcmp, me, tid, ty, 0, 0));
+	}
+	int fd = open("hello.txt", O_RDONLY);
+	show("kcmp thread file", syscall(SYS_kcmp, me, tid, KCMP_FILE, fd, fd));
+	close(fd);
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	long n = syscall(SYS_sched_getaffinity, tid, sizeof set, &set);
+	printf("thread getaffinity ok %d, CPU 0 in %d\n", n > 0, CPU_ISSET(0, &set) != 0);
+	show("thread getscheduler", syscall(SYS_sched_getscheduler, tid));
+	struct rlim64 r;
+	show("thread prlimit", syscall(SYS_prlimit64, tid, RLIMIT_NOFILE, NULL, &r));
+	pthread_mutex_lock(&th_lock);
+	th_done = 1;
+	pthread_cond_broadcast(&th_cond);
+	pthread_mutex_unlock(&th_lock);
+	pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -521,7 +575,7 @@ int main(int argc, char **argv)
 		{ "membarrier", membarrier }, { "statx", statx_ },
 		{ "faccessat2", faccessat2_ }, { "privilege", privilege },
 		{ "close_range", close_range_ }, { "kcmp", kcmp_ },
-		{ "unshare", unshare_ },
+		{ "unshare", unshare_ },     { "threads", threads_ },
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 1; i < argc; i++) {

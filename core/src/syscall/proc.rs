@@ -98,10 +98,11 @@ pub fn sys_prlimit64<H: Host>(
     if res >= umbra_abi::flags::RLIM_NLIMITS {
         return Err(Errno::EINVAL);
     }
+    // A thread id names its process: the limits are the process's.
     let target = match pid {
         0 => k.cur,
         p if p < 0 => return Err(Errno::ESRCH),
-        p => p as u32,
+        p => k.tgid_of(p as u32).ok_or(Errno::ESRCH)?,
     };
     let new_lim = if new != 0 {
         Some(k.user().read(UserInPtr::<Rlimit>::new(new))?)

@@ -52,15 +52,16 @@ const SCHED_EXT: i32 = 7;
 /// sched_setscheduler's flag bit: the child of a fork returns to SCHED_OTHER.
 const SCHED_RESET_ON_FORK: i32 = 0x4000_0000;
 
-/// The process `pid` names (0: the caller): EINVAL for a negative pid,
-/// ESRCH for none.
+/// The process of the thread `pid` names (0: the caller): EINVAL for a
+/// negative pid, ESRCH for none. These calls take a thread id; every thread of
+/// a process has its single CPU and policy.
 fn target<H: Host>(k: &mut Kernel<H>, pid: i32) -> Result<Pid, Errno> {
     let p = match pid {
         0 => return Ok(k.cur),
         p if p < 0 => return Err(Errno::EINVAL),
         p => p as Pid,
     };
-    k.process(p).map(|_| p).ok_or(Errno::ESRCH)
+    k.tgid_of(p).ok_or(Errno::ESRCH)
 }
 
 /// sched_getaffinity(2): CPU 0 alone. The mask is written in longs; `len`
@@ -215,8 +216,8 @@ const CAP_SYS_PTRACE: u32 = 19;
 /// open file description for files, as Linux orders by obfuscated pointers).
 ///
 /// An umbra process holds its own address space, fd table, fs information
-/// and signal handlers (threads of one process share them), so those compare
-/// equal exactly within one process. No process has an I/O context, so
+/// and signal handlers, which its threads share, so those compare equal
+/// exactly within one process (thread ids are mapped to their process). No process has an I/O context, so
 /// KCMP_IO is always equal, as Linux's for two tasks without one. KCMP_SYSVSEM
 /// is equal within one process and EOPNOTSUPP between two (umbra does not
 /// track whether they share an undo list); KCMP_EPOLL_TFD is EOPNOTSUPP, as
@@ -229,12 +230,13 @@ fn sys_kcmp<H: Host>(
     idx1: u64,
     idx2: u64,
 ) -> SysResult {
+    // Thread ids name their process: its threads share all it has.
     let lookup = |k: &mut Kernel<H>, pid: i32| -> Result<Pid, Errno> {
         let p = u32::try_from(pid)
             .ok()
             .filter(|&p| p != 0)
             .ok_or(Errno::ESRCH)?;
-        k.process(p).map(|_| p).ok_or(Errno::ESRCH)
+        k.tgid_of(p).ok_or(Errno::ESRCH)
     };
     let (p1, p2) = (lookup(k, pid1)?, lookup(k, pid2)?);
     // PTRACE_MODE_READ on both: the same real uid, or CAP_SYS_PTRACE.
