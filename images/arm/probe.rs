@@ -231,6 +231,26 @@ mod arch {
     pub const STUB_BATCH_TARGETS: &[usize] = &[];
     pub const COOKIE_ADDR: Option<usize> = None;
 
+    // System V IPC and POSIX message queues (`probe ipc`); no IPC_64 flag
+    // on arm64 (its kernel knows one layout and refuses the flag).
+    pub const MQ_OPEN: usize = 180;
+    pub const MQ_UNLINK: usize = 181;
+    pub const MQ_TIMEDSEND: usize = 182;
+    pub const MQ_TIMEDRECEIVE: usize = 183;
+    pub const MSGGET: usize = 186;
+    pub const MSGCTL: usize = 187;
+    pub const MSGRCV: usize = 188;
+    pub const MSGSND: usize = 189;
+    pub const SEMGET: usize = 190;
+    pub const SEMCTL: usize = 191;
+    pub const SEMTIMEDOP: usize = 192;
+    pub const SEMOP: usize = 193;
+    pub const SHMGET: usize = 194;
+    pub const SHMCTL: usize = 195;
+    pub const SHMAT: usize = 196;
+    pub const SHMDT: usize = 197;
+    pub const IPC_64: usize = 0;
+
     /// Sets x0..x5 and x8 for mmap(page, 4096, PROT_READ|PROT_WRITE,
     /// MAP_SHARED|MAP_FIXED, 3, 0), sp = `sp`, and jumps to `pc`.
     pub fn jump(pc: usize, page: usize, sp: usize) -> ! {
@@ -484,6 +504,26 @@ mod arch {
     /// start and its `svc` (offset 0x38 in the layout of
     /// shim/src/sys/arch/arm/stub.rs).
     pub const STUB_BATCH_TARGETS: &[usize] = &[0xbe00_2000, 0xbe00_2038];
+
+    // System V IPC (EABI has the calls themselves, no ipc(2)) and POSIX
+    // message queues (`probe ipc`); the ctl commands carry IPC_64.
+    pub const MQ_OPEN: usize = 274;
+    pub const MQ_UNLINK: usize = 275;
+    pub const MQ_TIMEDSEND: usize = 276;
+    pub const MQ_TIMEDRECEIVE: usize = 277;
+    pub const SEMOP: usize = 298;
+    pub const SEMGET: usize = 299;
+    pub const SEMCTL: usize = 300;
+    pub const MSGSND: usize = 301;
+    pub const MSGRCV: usize = 302;
+    pub const MSGGET: usize = 303;
+    pub const MSGCTL: usize = 304;
+    pub const SHMAT: usize = 305;
+    pub const SHMDT: usize = 306;
+    pub const SHMGET: usize = 307;
+    pub const SHMCTL: usize = 308;
+    pub const SEMTIMEDOP: usize = 312;
+    pub const IPC_64: usize = 0x100;
     /// The batch cookie's 12 bytes at the end of the data page: 0 whenever
     /// the guest runs.
     pub const COOKIE_ADDR: Option<usize> = Some(0xbe00_1ff4);
@@ -1172,6 +1212,117 @@ fn arg_n(args: &[String], default: u32) -> u32 {
     args.get(2).and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+// ---- issue 11: System V IPC and POSIX message queues with the arch's own
+// syscalls and structure layouts, natively and under umbra.
+
+/// A C `long` of the structure bytes `b` at `off`.
+fn long_at(b: &[u8], off: usize) -> usize {
+    let l = std::mem::size_of::<usize>();
+    let mut v = [0u8; 8];
+    v[..l].copy_from_slice(&b[off..off + l]);
+    u64::from_le_bytes(v) as usize
+}
+
+/// `probe ipc`: a shared memory segment shared with a forked child and its
+/// shmid64_ds (size, attach count, mode); a semaphore set's SETVAL, semop,
+/// GETVAL, a semtimedop that times out (EAGAIN) and semid64_ds's nsems; a
+/// message queue's msgsnd, msqid64_ds's qnum, msgrcv by type, E2BIG and
+/// ENOMSG; a POSIX queue's priority order. The same lines on a real kernel.
+fn ipc() -> bool {
+    let l = std::mem::size_of::<usize>();
+    // struct ipc64_perm, then each structure's fields at their offsets.
+    let perm = if l == 4 { 36 } else { 48 };
+    let mut ok = true;
+    let mut ds = [0u8; 128];
+    // Shared memory.
+    let id = sys6(SHMGET, [0, 10000, 0o600, 0, 0, 0]) as usize;
+    let at = sys6(SHMAT, [id, 0, 0, 0, 0, 0]);
+    if at < 0 && at > -4096 {
+        println!("shmat: {at}");
+        return false;
+    }
+    let p = at as *mut u8;
+    // SAFETY: `p` is a fresh 10000-byte read-write attach; the child writes
+    // its own attach of the same segment (inherited by fork).
+    let child = fork_run(|| unsafe {
+        *p.add(9999) = 7;
+        0
+    });
+    wait_status(child);
+    let st = sys6(SHMCTL, [id, 2 | IPC_64, ds.as_mut_ptr() as usize, 0, 0, 0]);
+    // SAFETY: as above.
+    let seen = unsafe { *p.add(9999) };
+    let (segsz, nattch) = (long_at(&ds, perm), long_at(&ds, perm + l + 24 + 8));
+    let mode = u16::from_le_bytes([ds[20], ds[21]]);
+    println!("shm: the child's store seen: {seen}; IPC_STAT {st}, segsz {segsz}, nattch {nattch}, mode {mode:o}");
+    ok &= seen == 7 && st == 0 && segsz == 10000 && nattch == 1 && mode == 0o600;
+    sys6(SHMDT, [at as usize, 0, 0, 0, 0, 0]);
+    let rm = sys6(SHMCTL, [id, IPC_64, 0, 0, 0, 0]);
+    let gone = sys6(SHMCTL, [id, 2 | IPC_64, ds.as_mut_ptr() as usize, 0, 0, 0]);
+    println!("shm: IPC_RMID {rm}, IPC_STAT after {gone}");
+    ok &= rm == 0 && gone == -22;
+    // Semaphores: struct sembuf is { u16 num; i16 op; i16 flg }.
+    let id = sys6(SEMGET, [0, 2, 0o600, 0, 0, 0]) as usize;
+    let set = sys6(SEMCTL, [id, 1, 16 | IPC_64, 5, 0, 0]);
+    let dec: [u16; 3] = [1, (-2i16) as u16, 0];
+    let op = sys6(SEMOP, [id, dec.as_ptr() as usize, 1, 0, 0, 0]);
+    let val = sys6(SEMCTL, [id, 1, 12 | IPC_64, 0, 0, 0]);
+    let wait: [u16; 3] = [0, (-1i16) as u16, 0];
+    let ts: [usize; 2] = [0, 20_000_000];
+    let timed = sys6(
+        SEMTIMEDOP,
+        [id, wait.as_ptr() as usize, 1, ts.as_ptr() as usize, 0, 0],
+    );
+    let st = sys6(SEMCTL, [id, 0, 2 | IPC_64, ds.as_mut_ptr() as usize, 0, 0]);
+    let nsems = long_at(&ds, perm + 16);
+    println!("sem: SETVAL {set}, semop {op}, GETVAL {val}, semtimedop {timed}, IPC_STAT {st}, nsems {nsems}");
+    ok &= set == 0 && op == 0 && val == 3 && timed == EAGAIN && st == 0 && nsems == 2;
+    ok &= sys6(SEMCTL, [id, 0, IPC_64, 0, 0, 0]) == 0;
+    // Message queues: a message is a long mtype, then the text.
+    let id = sys6(MSGGET, [0, 0o600, 0, 0, 0, 0]) as usize;
+    let msg = |t: usize, text: &[u8]| {
+        let mut m = vec![0u8; l + 16];
+        m[..l].copy_from_slice(&t.to_le_bytes()[..l]);
+        m[l..l + text.len()].copy_from_slice(text);
+        sys6(MSGSND, [id, m.as_ptr() as usize, text.len(), 0, 0, 0])
+    };
+    let s1 = msg(5, b"five");
+    let s2 = msg(9, b"nine!");
+    let st = sys6(MSGCTL, [id, 2 | IPC_64, ds.as_mut_ptr() as usize, 0, 0, 0]);
+    let qnum = long_at(&ds, perm + 24 + l);
+    let mut buf = vec![0u8; l + 16];
+    let r9 = sys6(MSGRCV, [id, buf.as_mut_ptr() as usize, 16, 9, 0, 0]);
+    let t9 = long_at(&buf, 0);
+    let text = String::from_utf8_lossy(&buf[l..l + r9.max(0) as usize]).into_owned();
+    let big = sys6(MSGRCV, [id, buf.as_mut_ptr() as usize, 2, 5, 0, 0]);
+    let none = sys6(MSGRCV, [id, buf.as_mut_ptr() as usize, 16, 7, 0o4000, 0]);
+    println!("msg: msgsnd {s1} {s2}, qnum {qnum} (IPC_STAT {st}), msgrcv type 9: {r9} type {t9} '{text}', too small {big}, none {none}");
+    ok &= s1 == 0 && s2 == 0 && st == 0 && qnum == 2 && r9 == 5 && t9 == 9 && big == -7 && none == -42;
+    ok &= sys6(MSGCTL, [id, IPC_64, 0, 0, 0, 0]) == 0;
+    // A POSIX message queue: struct mq_attr is eight longs.
+    // The name without its '/', as the C libraries pass it (the '/' stays in
+    // memory before it, where qemu-user looks for it).
+    let full = b"/umbra-probe-mq\0";
+    let name = &full[1..];
+    sys6(MQ_UNLINK, [name.as_ptr() as usize, 0, 0, 0, 0, 0]);
+    let attr: [usize; 8] = [0, 4, 32, 0, 0, 0, 0, 0];
+    let fd = sys6(MQ_OPEN, [name.as_ptr() as usize, 0o100 | 2, 0o600, attr.as_ptr() as usize, 0, 0]);
+    let a = sys6(MQ_TIMEDSEND, [fd as usize, b"lo".as_ptr() as usize, 2, 1, 0, 0]);
+    let b = sys6(MQ_TIMEDSEND, [fd as usize, b"hi".as_ptr() as usize, 2, 9, 0, 0]);
+    let mut prio: u32 = 0;
+    let mut rb = [0u8; 32];
+    let r = sys6(
+        MQ_TIMEDRECEIVE,
+        [fd as usize, rb.as_mut_ptr() as usize, 32, &mut prio as *mut u32 as usize, 0, 0],
+    );
+    let got = String::from_utf8_lossy(&rb[..r.max(0) as usize]).into_owned();
+    sys6(CLOSE, [fd as usize, 0, 0, 0, 0, 0]);
+    let un = sys6(MQ_UNLINK, [name.as_ptr() as usize, 0, 0, 0, 0, 0]);
+    println!("mq: open {}, send {a} {b}, receive {r} '{got}' prio {prio}, unlink {un}", fd >= 0);
+    ok &= fd >= 0 && a == 0 && b == 0 && r == 2 && got == "hi" && prio == 9 && un == 0;
+    ok
+}
+
 fn main() {
     // Keep `asm` in use on both arches (the arch modules have their own).
     // SAFETY: an empty asm block.
@@ -1199,8 +1350,9 @@ fn main() {
         Some("locks") => std::process::exit(if locks() { 0 } else { 1 }),
         Some("timers") => std::process::exit(if timers() { 0 } else { 1 }),
         Some("threads") => std::process::exit(if threads() { 0 } else { 1 }),
+        Some("ipc") => std::process::exit(if ipc() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads | ipc");
             std::process::exit(2);
         }
     }
