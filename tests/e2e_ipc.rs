@@ -54,3 +54,17 @@ fn mq_musl() {
 fn mq_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "ipc_mq").args(MQ));
 }
+
+/// IPC between the threads of one process: waits released by another
+/// thread, SEM_UNDO kept past a thread's exit and applied at the process's.
+const THR: &[&str] = &["sem", "undo", "msg", "mq", "shm"];
+
+#[test]
+fn threads_musl() {
+    assert_same(&Run::guest(Libc::Musl, "ipc_thr").args(THR));
+}
+
+#[test]
+fn threads_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "ipc_thr").args(THR));
+}

@@ -80,6 +80,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ipc_sem",
     "ipc_msg",
     "ipc_mq",
+    "ipc_thr",
     "vdso",
     "startup_calls",
     "threads",
