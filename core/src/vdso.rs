@@ -52,8 +52,14 @@ pub mod vvar {
     pub const MONO: usize = 24;
     /// `u64`: CLOCK_REALTIME minus CLOCK_MONOTONIC, ns (wrapping).
     pub const REAL_OFF: usize = 32;
+    /// `u64`, `u32`: `MONO` in seconds and nanoseconds, and (`u32`, `u64`)
+    /// the anchor's realtime, for 32-bit code that has no 64-bit division.
+    pub const MONO_SEC: usize = 40;
+    pub const MONO_NSEC: usize = 48;
+    pub const REAL_NSEC: usize = 52;
+    pub const REAL_SEC: usize = 56;
     /// Bytes used.
-    pub const LEN: usize = 40;
+    pub const LEN: usize = 64;
 }
 
 /// The clocks the vDSO serves itself (one bit per clock id): REALTIME,
@@ -550,13 +556,23 @@ impl Clock {
     pub fn page(&self) -> [u8; vvar::LEN] {
         let mut p = [0u8; vvar::LEN];
         p[vvar::MODE..vvar::MODE + 4].copy_from_slice(&u32::from(self.mult != 0).to_le_bytes());
+        const NS: u64 = 1_000_000_000;
+        let real = self.mono.wrapping_add(self.real_off);
         for (at, v) in [
             (vvar::CYCLE_LAST, self.cycle_last),
             (vvar::MULT, self.mult),
             (vvar::MONO, self.mono),
             (vvar::REAL_OFF, self.real_off),
+            (vvar::MONO_SEC, self.mono / NS),
+            (vvar::REAL_SEC, real / NS),
         ] {
             p[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        for (at, v) in [
+            (vvar::MONO_NSEC, self.mono % NS),
+            (vvar::REAL_NSEC, real % NS),
+        ] {
+            p[at..at + 4].copy_from_slice(&(v as u32).to_le_bytes());
         }
         p
     }

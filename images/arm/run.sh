@@ -51,6 +51,9 @@ rustc --edition 2021 -O --target $T "${RUSTC_ARGS[@]}" "$HERE/probe.rs" -o "$st/
 # dynhello.c: a dynamically linked glibc program, with the arch's ld.so and
 # libc.so.6 (Debian's libc6-<arch>-cross) at /lib in both roots.
 "$CC" -O2 -Wall -o "$st/dynhello" "$HERE/dynhello.c"
+# tests/guest/vdso.c: the vDSO (AT_SYSINFO_EHDR) against the syscalls,
+# dynamically linked like dynhello.
+"$CC" -O2 -Wall -I"$HERE/../../tests/guest" -o "$st/vdso" "$HERE/../../tests/guest/vdso.c"
 SYSLIB=/usr/${CC%-gcc}/lib
 
 # The guest's own root: busybox, the probe, dynhello and a file to read.
@@ -58,6 +61,7 @@ mkdir -p "$st/guest/bin" "$st/guest/etc" "$st/guest/tmp" "$st/guest/mnt" "$st/gu
 cp "$G/bin/busybox" "$st/guest/bin/busybox"
 cp "$st/probe" "$st/guest/probe"
 cp "$st/dynhello" "$st/guest/dynhello"
+cp "$st/vdso" "$st/guest/vdso"
 cp -L "$SYSLIB/$LDSO" "$SYSLIB/libc.so.6" "$st/guest/lib/"
 ln -s busybox "$st/guest/bin/sh"
 echo "hello from the guest initrd" > "$st/guest/etc/motd"
@@ -68,6 +72,7 @@ m=$st/machine
 mkdir -p "$m"/{bin,proc,sys,dev,tmp,lib}
 cp "$G/bin/busybox" "$m/bin/busybox"
 cp "$st/dynhello" "$m/dynhello"
+cp "$st/vdso" "$m/vdso"
 cp -L "$SYSLIB/$LDSO" "$SYSLIB/libc.so.6" "$m/lib/"
 install -m 755 "$HERE/init" "$m/init"
 if [ "$UMBRA" != none ]; then install -m 755 "$UMBRA" "$m/umbra"; fi

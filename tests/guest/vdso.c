@@ -117,7 +117,9 @@ static void *sym(const char *name)
 
 typedef int (*cgt_fn)(clockid_t, struct ts64 *);
 typedef int (*gtod_fn)(struct timeval *, void *);
-typedef int (*getres_fn)(clockid_t, struct ts64 *);
+/* clock_getres in the vDSO takes the kernel's native timespec (longs). */
+struct tsl { long sec; long nsec; };
+typedef int (*getres_fn)(clockid_t, struct tsl *);
 
 static cgt_fn vcgt;
 
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
 			printf("libc cputime clock: %d\n",
 			       clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a0));
 		} else if (!strcmp(s, "coarse")) {
-			struct ts64 r;
+			struct tsl r;
 			int rc = vres(CLOCK_MONOTONIC, &r);
 			printf("getres monotonic: %d %lld.%09lld\n", rc, (long long)r.sec,
 			       (long long)r.nsec);
@@ -254,9 +256,9 @@ int main(int argc, char **argv)
 			printf("getres NULL: %d\n", vres(CLOCK_MONOTONIC, 0));
 			printf("getres bad clock: %d\n", vres(99, &r));
 		} else if (!strcmp(s, "getcpu")) {
-			unsigned cpu = 77, node = 77;
 			int r;
 #if defined(__x86_64__)
+			unsigned cpu = 77, node = 77;
 			int (*vgetcpu)(unsigned *, unsigned *, void *) =
 				(int (*)(unsigned *, unsigned *, void *))sym("__vdso_getcpu");
 			r = vgetcpu(&cpu, &node, 0);

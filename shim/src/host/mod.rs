@@ -246,6 +246,9 @@ impl PtraceHost {
     /// As [`PtraceHost::new`]; `force_file_memory` skips memfd_create and uses the
     /// unlinked-file fallback (for tests).
     pub fn new_with(opts: HostOptions, force_file_memory: bool) -> Result<PtraceHost, String> {
+        // Whether guests can read the vDSO's counter is found out now, before
+        // umbra confines itself (armv7 probes it in a forked child).
+        let _ = sys::vdso::counter();
         let mem_bytes = opts.mem_bytes;
         if mem_bytes == 0 || mem_bytes & (PAGE as usize - 1) != 0 {
             return Err(format!(

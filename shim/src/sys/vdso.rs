@@ -1,22 +1,19 @@
 //! The guest vDSO's code for this arch (the blob `umbra_core::vdso` wraps in
-//! an ELF image) and the hardware counter it reads. Arches without vDSO code
-//! here give guests no vDSO.
+//! an ELF image) and the hardware counter it reads.
 
-#[cfg(target_arch = "x86_64")]
-#[path = "arch/x86_64/vdso.rs"]
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/vdso.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/vdso.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm/vdso.rs")]
 mod arch;
 
-#[cfg(target_arch = "x86_64")]
 pub use arch::counter;
 
-#[cfg(target_arch = "x86_64")]
 extern "C" {
     static umbra_vdso_start: u8;
     static umbra_vdso_end: u8;
 }
 
 /// The vDSO blob: an offset table, then position-independent code.
-#[cfg(target_arch = "x86_64")]
 pub fn text() -> Option<&'static [u8]> {
     let (s, e) = (
         core::ptr::addr_of!(umbra_vdso_start),
@@ -27,16 +24,4 @@ pub fn text() -> Option<&'static [u8]> {
     // read-only section, in this order; the bytes between them are the blob,
     // never written.
     Some(unsafe { core::slice::from_raw_parts(s, len) })
-}
-
-/// No vDSO code for this arch yet.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn text() -> Option<&'static [u8]> {
-    None
-}
-
-/// No counter without vDSO code.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn counter() -> Option<u64> {
-    None
 }
