@@ -127,3 +127,90 @@ fn debian_static_mksh_runs_a_script_as_natively() {
     }
     let _ = std::fs::remove_file(&cpio);
 }
+
+/// The sections of the dynamic runs (all but the trap count).
+const DYNAMIC: &[&str] = &[
+    "find", "order", "real", "libc", "coarse", "getcpu", "fallback", "maps", "fork", "vsyscall",
+];
+
+/// `tests/guest/vdso.c` dynamically linked (glibc's ld.so sets the vDSO up as
+/// a link map, musl's parses it), natively and under umbra, at the same
+/// absolute path in both, with the host's linkers and libraries in the
+/// initrd.
+#[test]
+fn vdso_dynamic_glibc_and_musl() {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use umbra_tests::{compare, require_tool, target_dir, workspace_root};
+    let dir = target_dir().join(format!("guest/dyn-vdso-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let src = workspace_root().join("tests/guest/vdso.c");
+    let inc = workspace_root().join("tests/guest");
+    let mut rd = umbra_tests::initrd::busybox_root(umbra_tests::busybox()).expect("busybox root");
+    umbra_tests::add_data_tree(&mut rd, "data");
+    let mut progs = Vec::new();
+    for (cc, pkg, interp) in [
+        ("gcc", "libc6-dev", "/lib64/ld-linux-x86-64.so.2"),
+        ("musl-gcc", "musl-tools", "/lib/ld-musl-x86_64.so.1"),
+    ] {
+        let out = dir.join(format!("vdso-{cc}"));
+        let r = Command::new(require_tool(cc, pkg))
+            .args(["-O2", "-Wall", "-I"])
+            .arg(&inc)
+            .arg("-o")
+            .arg(&out)
+            .arg(&src)
+            .output()
+            .expect("run the compiler");
+        assert!(
+            r.status.success(),
+            "{cc}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let p = out.display().to_string();
+        rd.copy(&p, &out).expect("copy program");
+        rd.copy(interp, Path::new(interp))
+            .expect("copy the dynamic linker");
+        progs.push(p);
+    }
+    // glibc's libc.so.6, where its ld.so looks for it.
+    let ldd = Command::new("ldd").arg(&progs[0]).output().expect("ldd");
+    for l in String::from_utf8_lossy(&ldd.stdout).lines() {
+        if let Some(p) = l.split("=> ").nth(1).and_then(|r| r.split(" (").next()) {
+            if p.starts_with('/') {
+                rd.copy(p, Path::new(p)).expect("copy library");
+            }
+        }
+    }
+    let cpio = dir.join("vdso.cpio");
+    rd.write(&cpio).expect("write initrd");
+    let cpio_arg = cpio.display().to_string();
+    for p in &progs {
+        let mut run = Run::busybox(&[]);
+        run.guest_path = p.clone();
+        run.native_path = PathBuf::from(p);
+        run.args = DYNAMIC.iter().map(|s| s.to_string()).collect();
+        let native = run.native();
+        let mut a: Vec<&str> = vec![
+            "run",
+            "--initrd",
+            &cpio_arg,
+            "--cwd",
+            "/data",
+            "--env",
+            "PATH=/bin",
+            "--quiet-unsupported",
+            "--",
+            p,
+        ];
+        a.extend(DYNAMIC);
+        let umbra = umbra_tests::umbra_raw(&a);
+        compare(&native, &umbra);
+        assert!(
+            umbra.stdout_text().contains("vdso: found"),
+            "{}",
+            umbra.describe()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
