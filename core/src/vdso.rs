@@ -493,6 +493,9 @@ pub struct Clock {
     pub mono: u64,
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC, ns (wrapping).
     pub real_off: u64,
+    /// How far the guest clock led the host's at the anchor, ns: sleeps add
+    /// it to their host deadline, so the guest never sees one end early.
+    pub lead: u64,
 }
 
 /// The shortest baseline the counter is calibrated over.
@@ -518,6 +521,7 @@ impl Clock {
         let Some(c) = c else {
             self.mult = 0;
             self.mono = self.mono.max(floor);
+            self.lead = self.mono - floor;
             return self.mono;
         };
         let v = if self.mult != 0 {
@@ -544,6 +548,7 @@ impl Clock {
             }
         }
         let ahead = now - floor;
+        self.lead = ahead;
         let slow =
             u128::from(self.rate) * u128::from(ahead.min(SLEW_MAX_PPM * 1000)) / 1_000_000_000;
         self.mult = self.rate - slow as u64;

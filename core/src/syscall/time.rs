@@ -136,7 +136,14 @@ fn read_req<H: Host>(k: &mut Kernel<H>, at: u64, tabi: TimeAbi) -> crate::KResul
 /// nanosleep(2).
 pub fn sys_nanosleep<H: Host>(k: &mut Kernel<H>, req: u64, _rem: u64) -> Outcome {
     match read_req(k, req, TimeAbi::Long) {
-        Ok(d) => Outcome::Block(Wait::Until(k.host.now_mono().saturating_add(d))),
+        // Plus the guest clock's lead over the host's (crate::vdso): the
+        // guest never sees the sleep end early.
+        Ok(d) => Outcome::Block(Wait::Until(
+            k.host
+                .now_mono()
+                .saturating_add(d)
+                .saturating_add(k.clock.lead),
+        )),
         Err(e) => Outcome::Ret(Err(e)),
     }
 }
@@ -159,7 +166,10 @@ pub fn sys_clock_nanosleep<H: Host>(
         } else {
             t
         };
-        Ok(k.host.now_mono().saturating_add(rel))
+        Ok(k.host
+            .now_mono()
+            .saturating_add(rel)
+            .saturating_add(k.clock.lead))
     })();
     match r {
         Ok(deadline) => Outcome::Block(Wait::Until(deadline)),

@@ -228,6 +228,7 @@ fn clock_never_goes_back_never_lags_the_host_and_calibrates() {
             let m = clk.sync(Some(c), host, Some(host));
             assert!(m >= last, "went back");
             assert!(m >= host, "behind the host");
+            assert_eq!(clk.lead, m - host);
             last = m;
         }
         // 20,000 steps of up to 0.2 ms: about 2 s; the guest keeps within
