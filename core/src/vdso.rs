@@ -172,17 +172,23 @@ struct Out {
     class64: bool,
 }
 
+// Not inlined: the image is built once, and a hundred inlined pushes cost
+// ROM.
 impl Out {
+    #[inline(never)]
     fn u8(&mut self, v: u8) {
         self.b.push(v);
     }
+    #[inline(never)]
     fn u16(&mut self, v: u16) {
         self.b.extend_from_slice(&v.to_le_bytes());
     }
+    #[inline(never)]
     fn u32(&mut self, v: u32) {
         self.b.extend_from_slice(&v.to_le_bytes());
     }
     /// An address or size: 8 bytes in ELF64, 4 in ELF32.
+    #[inline(never)]
     fn word(&mut self, v: u64) {
         if self.class64 {
             self.b.extend_from_slice(&v.to_le_bytes());
