@@ -229,12 +229,15 @@ impl<H: Host> Kernel<H> {
         if prev == Some(tid) {
             return;
         }
+        // What the host process holds now, once saved.
+        let mut held = None;
         if let Some(prev) = prev {
             let mut buf = Vec::new();
             match self.thread_mut(prev) {
                 Some(t) => {
                     let mut regs = t.regs.clone();
                     if self.host.thread_switch_out(mm, &mut regs, &mut buf).is_ok() {
+                        held = Some(buf.clone());
                         if let Some(t) = self.thread_mut(prev) {
                             t.regs = regs;
                             t.fpstate = buf;
@@ -243,7 +246,13 @@ impl<H: Host> Kernel<H> {
                 }
                 None => {
                     let mut scratch = crate::arch::UserRegs::new_user(0, 0);
-                    let _ = self.host.thread_switch_out(mm, &mut scratch, &mut buf);
+                    if self
+                        .host
+                        .thread_switch_out(mm, &mut scratch, &mut buf)
+                        .is_ok()
+                    {
+                        held = Some(buf);
+                    }
                 }
             }
         }
@@ -255,7 +264,9 @@ impl<H: Host> Kernel<H> {
             return;
         };
         let st = core::mem::take(&mut t.fpstate);
-        if !st.is_empty() {
+        // Threads that leave the FP unit alone (a futex ping-pong) have the
+        // same state: loading it again would cost a host call for nothing.
+        if !st.is_empty() && held.as_deref() != Some(&st[..]) {
             let _ = self.host.xstate_load(mm, &st);
         }
     }
