@@ -102,6 +102,9 @@ static void sec_fork(void)
 	}
 	reap(pid, "fork");
 	printf("parent: reads %d %d, nattch %lu\n", v[0], v[1], (unsigned long)st(id).shm_nattch);
+	struct shmid_ds d = st(id);
+	printf("the child's exit detached: dtime set %d, lpid is the child %d\n", d.shm_dtime != 0,
+	       d.shm_lpid == pid);
 	/* A child that execs drops its attach. */
 	pid = fork();
 	if (pid == 0) {

@@ -181,6 +181,17 @@ impl ShmNs {
         }
     }
 
+    /// Notes a detach by `c` (its exit or exec) of every segment whose
+    /// object's address is in `objs`.
+    pub fn detached(&mut self, objs: &alloc::collections::BTreeSet<usize>, c: &Caller) {
+        for (_, (_, s)) in self.table.iter_mut() {
+            if objs.contains(&(Arc::as_ptr(&s.obj) as usize)) {
+                s.dtime = c.now;
+                s.lpid = c.pid;
+            }
+        }
+    }
+
     /// The size of the segment whose object is `obj`, if it is one.
     pub fn size_of(&self, obj: &Arc<SharedMem>) -> Option<u64> {
         self.table

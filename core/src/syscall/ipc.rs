@@ -702,20 +702,22 @@ fn detach_all<H: Host>(k: &mut Kernel<H>, pid: Pid) {
         now: k.host.now_real() / NS,
         ..caller_of(k, pid)
     };
-    let objs: Vec<alloc::sync::Arc<crate::mm::SharedMem>> = match k.procs.get(&pid) {
+    // The objects by address, once each: one pass over the segments then,
+    // however many areas the process has.
+    let objs: alloc::collections::BTreeSet<usize> = match k.procs.get(&pid) {
         Some(p) => {
             p.mm.vmas
                 .iter()
                 .filter_map(|v| match &v.kind {
-                    VmaKind::Shared { obj, .. } => Some(obj.clone()),
+                    VmaKind::Shared { obj, .. } => Some(alloc::sync::Arc::as_ptr(obj) as usize),
                     _ => None,
                 })
                 .collect()
         }
         None => return,
     };
-    for o in &objs {
-        k.ipc.shm.touch(o, &c, false);
+    if !objs.is_empty() {
+        k.ipc.shm.detached(&objs, &c);
     }
 }
 
