@@ -671,6 +671,68 @@ fn shared_anon() -> bool {
     ok
 }
 
+/// `probe filemap` (issue 11): a MAP_SHARED mapping of a file (at offset
+/// 4096, which mmap2 on arm takes in pages) is the file: a store through
+/// it is seen by pread, a pwrite is seen through it, a forked child's
+/// store too; a MAP_PRIVATE mapping's store stays private.
+fn filemap() -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileExt;
+    let path = "/tmp/probe.map";
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+    else {
+        println!("open failed");
+        return false;
+    };
+    let data: Vec<u8> = (0..8192u32).map(|i| b'a' + (i % 23) as u8).collect();
+    if f.write_all_at(&data, 0).is_err() {
+        println!("write failed");
+        return false;
+    }
+    let off = if cfg!(target_arch = "arm") { 1 } else { 4096 };
+    let fd = f.as_raw_fd() as usize;
+    let shared = sys6(MMAP, [0, 4096, 3, 0x01, fd, off]);
+    let private = sys6(MMAP, [0, 4096, 3, 0x02, fd, off]);
+    if (-4096..0).contains(&shared) || (-4096..0).contains(&private) {
+        println!("mmap failed: {shared} {private}");
+        return false;
+    }
+    let (sp, pp) = (shared as *mut u8, private as *mut u8);
+    let byte = |at: u64| {
+        let mut b = [0u8; 1];
+        let _ = f.read_at(&mut b, at);
+        b[0] as char
+    };
+    // SAFETY: `sp` and `pp` are fresh 4 KiB read-write mappings of the
+    // file's second page; every offset used is below 4096.
+    unsafe {
+        println!("mapped byte 0 is file byte 4096: {}", sp.read_volatile() as char);
+        sp.add(10).write_volatile(b'M');
+        println!("pread after a store through the mapping: {}", byte(4096 + 10));
+        let _ = f.write_all_at(b"W", 4096 + 20);
+        println!("the mapping after a pwrite: {}", sp.add(20).read_volatile() as char);
+        pp.add(40).write_volatile(b'P');
+        println!("pread after a store through a private mapping: {}", byte(4096 + 40));
+    }
+    let pid = fork_run(|| {
+        // SAFETY: the child's copy of the shared mapping, as above.
+        unsafe { sp.add(30).write_volatile(b'C') };
+        0
+    });
+    wait_status(pid);
+    println!("pread after a child's store: {}", byte(4096 + 30));
+    let ok = byte(4096 + 10) == 'M' && byte(4096 + 30) == 'C' && byte(4096 + 40) != 'P';
+    sys6(MUNMAP, [shared as usize, 4096, 0, 0, 0, 0]);
+    sys6(MUNMAP, [private as usize, 4096, 0, 0, 0, 0]);
+    let _ = std::fs::remove_file(path);
+    ok
+}
+
 #[repr(C)]
 #[derive(Default)]
 struct Flock {
@@ -1351,8 +1413,9 @@ fn main() {
         Some("timers") => std::process::exit(if timers() { 0 } else { 1 }),
         Some("threads") => std::process::exit(if threads() { 0 } else { 1 }),
         Some("ipc") => std::process::exit(if ipc() { 0 } else { 1 }),
+        Some("filemap") => std::process::exit(if filemap() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads | ipc");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads | ipc | filemap");
             std::process::exit(2);
         }
     }
