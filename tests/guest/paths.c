@@ -720,6 +720,17 @@ static void showfl(const char *path)
 	close(fd);
 	printf("flags %s: %s%s%s\n", path, f & FS_IMMUTABLE_FL ? "i" : "-",
 	       f & FS_APPEND_FL ? "a" : "-", f & FS_NODUMP_FL ? "d" : "-");
+	/* statx reports the same flags as STATX_ATTR_IMMUTABLE (0x10), _APPEND
+	 * (0x20) and _NODUMP (0x40), each within stx_attributes_mask. Raw
+	 * struct statx: stx_attributes is the second u64, the mask the eighth. */
+	unsigned long long sx[32] = { 0 };
+	if (syscall(SYS_statx, AT_FDCWD, path, 0, 0x7ffu, sx) < 0) {
+		printf("statx %s: %s\n", path, en(errno));
+		return;
+	}
+	printf("statx %s: %s%s%s, in mask %d\n", path, sx[1] & 0x10 ? "i" : "-",
+	       sx[1] & 0x20 ? "a" : "-", sx[1] & 0x40 ? "d" : "-",
+	       (sx[7] & 0x70) == 0x70 && (sx[1] & ~sx[7]) == 0);
 }
 
 static void setfl(const char *path, int set, int clear)

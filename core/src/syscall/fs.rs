@@ -258,6 +258,15 @@ pub fn sys_statx<H: Host>(
     sx.stx_mask = STATX_BASIC_STATS;
     sx.stx_attributes_mask |= STATX_ATTR_MOUNT_ROOT;
     if let Some(n) = node {
+        // The inode flags FS_IOC_GETFLAGS shows (ext2's; ENOTTY elsewhere)
+        // share their bits with STATX_ATTR_COMPRESSED, _IMMUTABLE, _APPEND
+        // and _NODUMP; ext2 announces those and _ENCRYPTED (ext2_getattr).
+        if let Ok(fl) = n.inode().attr_flags() {
+            const SHARED_BITS: u32 = 0x04 | 0x10 | 0x20 | 0x40;
+            const STATX_ATTR_ENCRYPTED: u64 = 0x800;
+            sx.stx_attributes |= u64::from(fl & SHARED_BITS);
+            sx.stx_attributes_mask |= u64::from(SHARED_BITS) | STATX_ATTR_ENCRYPTED;
+        }
         sx.stx_mask |= STATX_MNT_ID;
         sx.stx_mnt_id = u64::from(n.mount_id());
         if n.parent().is_none_or(|p| p.mount_id() != n.mount_id()) {
