@@ -33,6 +33,7 @@ const SECTIONS: &[&str] = &[
     "mremap",
     "errors",
     "merge",
+    "madvise",
 ];
 
 sections_same_as_native! {

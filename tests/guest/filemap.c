@@ -354,6 +354,24 @@ static void sec_dontneed(void)
 	unlink(path);
 }
 
+static void sec_madvise(void)
+{
+	char *am = map(3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(am, 5, 3 * PAGE);
+	chk("madvise unknown advice", madvise(am, PAGE, 77));
+	chk("madvise WILLNEED", madvise(am, PAGE, MADV_WILLNEED));
+	chk("madvise len 0", madvise(am, 0, MADV_DONTNEED));
+	chk("madvise REMOVE private", madvise(am, PAGE, MADV_REMOVE));
+	chk("mlock", mlock(am + 2 * PAGE, PAGE));
+	chk("madvise DONTNEED locked", madvise(am + 2 * PAGE, PAGE, MADV_DONTNEED));
+	printf("madvise: locked page keeps %d\n", am[2 * PAGE]);
+	munlock(am + 2 * PAGE, PAGE);
+	munmap(am + PAGE, PAGE);
+	chk("madvise DONTNEED over a hole", madvise(am, 3 * PAGE, MADV_DONTNEED));
+	printf("madvise: before the hole %d, after it %d\n", am[0], am[2 * PAGE]);
+	munmap(am, 3 * PAGE);
+}
+
 static void sec_mincore(void)
 {
 	unsigned char vec[8];
@@ -599,7 +617,7 @@ static const struct {
 	{"shm", sec_shm},             {"dontneed", sec_dontneed},
 	{"mincore", sec_mincore},     {"msync_errors", sec_msync_errors},
 	{"mremap", sec_mremap},       {"errors", sec_errors},
-	{"merge", sec_merge},
+	{"merge", sec_merge},         {"madvise", sec_madvise},
 	{"keep", sec_keep},           {"reclaim", sec_reclaim},
 	{"exitkill", sec_exitkill},
 };

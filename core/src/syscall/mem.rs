@@ -271,16 +271,62 @@ pub fn sys_mprotect<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, prot: u32) 
     Ok(0)
 }
 
-/// madvise(2): advice is accepted and ignored, except MADV_DONTNEED, which
-/// drops the pages of private anonymous memory (they read back as zeroes).
+/// madvise(2): MADV_DONTNEED drops the pages (private anonymous memory
+/// reads back as zeroes, a private file mapping as the file, shared memory
+/// keeps its contents); hints are accepted. Unknown advice is EINVAL, a range
+/// with a hole ENOMEM (after the advice, as Linux). MADV_REMOVE is EINVAL
+/// outside a shared writable mapping and EOPNOTSUPP in one (no hole
+/// punching); MADV_WIPEONFORK, which umbra does not do, is EINVAL.
 pub fn sys_madvise<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, advice: u32) -> SysResult {
     const MADV_DONTNEED: u32 = 4;
+    const MADV_REMOVE: u32 = 9;
+    const MADV_WIPEONFORK: u32 = 18;
+    const MADV_DONTNEED_LOCKED: u32 = 24;
+    // Advice Linux knows (madvise_behavior_valid): the hints, DONTNEED,
+    // FREE, REMOVE, (DONT|DO)FORK, KSM and THP, (DONT|DO)DUMP, the fork
+    // wiping pair, COLD, PAGEOUT, POPULATE_(READ|WRITE), DONTNEED_LOCKED,
+    // COLLAPSE.
+    let known = matches!(advice, 0..=4 | 8..=25);
+    if !known {
+        return Err(Errno::EINVAL);
+    }
     if !addr.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
-    if advice == MADV_DONTNEED && len > 0 {
+    let Some(end) = addr.checked_add(len).and_then(crate::mm::page_ceil) else {
+        return Err(Errno::EINVAL);
+    };
+    if end == addr {
+        return Ok(0);
+    }
+    if end > crate::arch::USER_END {
+        return Err(Errno::ENOMEM);
+    }
+    if advice == MADV_WIPEONFORK {
+        return Err(Errno::EINVAL);
+    }
+    let mm = &k.proc().mm;
+    let hole = !mm.vmas.covers(addr, end);
+    if advice == MADV_REMOVE {
+        let shared_writable = mm
+            .vmas
+            .find(addr)
+            .is_some_and(|v| v.is_shared() && v.prot.contains(Prot::WRITE));
+        return Err(if shared_writable {
+            Errno::EOPNOTSUPP
+        } else {
+            Errno::EINVAL
+        });
+    }
+    if advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED {
+        if advice == MADV_DONTNEED && mm.locked_bytes(addr, end) > 0 {
+            return Err(Errno::EINVAL);
+        }
         let (p, _, frames, _) = k.parts();
-        p.mm.discard(frames, addr, len)?;
+        p.mm.discard(frames, addr, end - addr)?;
+    }
+    if hole {
+        return Err(Errno::ENOMEM);
     }
     Ok(0)
 }
