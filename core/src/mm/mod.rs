@@ -38,4 +38,6 @@ pub const fn page_ceil(v: u64) -> Option<u64> {
 }
 
 #[cfg(test)]
+mod copy_around_tests;
+#[cfg(test)]
 mod tests;

@@ -27,6 +27,9 @@ const PAGE: u64 = PAGE_SIZE as u64;
 pub const FORK_HOT_MAX: usize = 32;
 /// Pages mapped around a fault, as an aligned window.
 const FAULT_AROUND: u64 = 16;
+/// The largest writable private file mapping, in pages, whose fault-around
+/// window is copied at a write fault ([`AddressSpace::copy_around`]).
+const COPY_AROUND_MAX: u64 = 32;
 /// The lowest address a guest may map (vm.mmap_min_addr).
 pub const MMAP_MIN: u64 = 0x10000;
 /// The most VMAs one address space may have (Linux's default
@@ -389,6 +392,7 @@ impl AddressSpace {
                     match self.break_cow(frames, host, vpn) {
                         Some(()) => {
                             self.reclaim_sole_around(frames, &vma, vpn);
+                            self.copy_around(frames, host, &vma, vpn);
                             FaultOutcome::Mapped
                         }
                         None => FaultOutcome::OutOfMemory,
@@ -479,6 +483,41 @@ impl AddressSpace {
         for p in first..end {
             if p != vpn {
                 self.reclaim_sole(frames, vma, p);
+            }
+        }
+    }
+
+    /// After a write fault broke COW on page `vpn` of a small writable private
+    /// file mapping (an ELF data segment: .got, .data, the .data.rel.ro the
+    /// dynamic linker relocates), copies the other pages of its aligned window
+    /// that the host maps read-only for COW now, in the same host batch: start-up
+    /// writes most of them, and a page copy costs far less than a write fault.
+    /// Keeps the same reserve as fault-around, so it never causes an OOM by
+    /// itself and does less under memory pressure. A page copied this way no
+    /// longer sees later writes to the file; POSIX leaves that unspecified for
+    /// MAP_PRIVATE (Linux shows them until the page is written), and the size
+    /// limit keeps it to data segments, not to large private file mappings.
+    fn copy_around<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        vma: &Vma,
+        vpn: u64,
+    ) {
+        if !matches!(vma.kind, VmaKind::File { .. })
+            || !vma.prot.contains(Prot::WRITE)
+            || (vma.end - vma.start) >> PAGE_SHIFT > COPY_AROUND_MAX
+        {
+            return;
+        }
+        let first = (vpn & !(FAULT_AROUND - 1)).max(vma.start >> PAGE_SHIFT);
+        let end = (first + FAULT_AROUND).min(vma.end >> PAGE_SHIFT);
+        for p in first..end {
+            if p == vpn || !self.pt.get(&p).is_some_and(|pte| pte.cow && pte.in_host) {
+                continue;
+            }
+            if frames.free_count() < 64 || self.break_cow(frames, host, p).is_none() {
+                return;
             }
         }
     }
