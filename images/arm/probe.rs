@@ -923,7 +923,7 @@ fn threads() -> bool {
         .map(|_| {
             let c = Arc::clone(&counter);
             std::thread::spawn(move || {
-                for _ in 0..10_000 {
+                for _ in 0..500 {
                     *c.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                 }
             })
@@ -933,7 +933,7 @@ fn threads() -> bool {
         let _ = h.join();
     }
     let total = *counter.lock().unwrap_or_else(|e| e.into_inner());
-    println!("mutex counter after 4 threads added 10000 each: {total}");
+    println!("mutex counter after 4 threads added 500 each: {total}");
     thread_local!(static TL: Cell<u32> = const { Cell::new(7) });
     let tls: Vec<u32> = (1..=3u32)
         .map(|i| {
@@ -951,7 +951,7 @@ fn threads() -> bool {
     let p2 = Arc::clone(&pair);
     let turn = |pair: &(Mutex<u32>, Condvar), parity: u32| {
         let (m, c) = pair;
-        for i in 0..500 {
+        for i in 0..100 {
             let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
             while *g != 2 * i + parity {
                 g = c.wait(g).unwrap_or_else(|e| e.into_inner());
@@ -966,15 +966,15 @@ fn threads() -> bool {
     let turns = *pair.0.lock().unwrap_or_else(|e| e.into_inner());
     println!("condvar ping-pong: {turns} turns");
     let hs: Vec<_> = (0..3u64)
-        .map(|i| std::thread::spawn(move || regs_across_yields(0x5a5a_1234_0000 + i, 200)))
+        .map(|i| std::thread::spawn(move || regs_across_yields(0x5a5a_1234_0000 + i, 50)))
         .collect();
     let kept = hs
         .into_iter()
         .map(|h| h.join().unwrap_or(false))
         .filter(|&k| k)
         .count();
-    println!("threads whose {THREAD_REGS} survived 200 switches: {kept} of 3");
-    total == 40_000 && tls == [71, 72, 73] && main_tl == 7 && turns == 1000 && kept == 3
+    println!("threads whose {THREAD_REGS} survived 50 switches: {kept} of 3");
+    total == 2_000 && tls == [71, 72, 73] && main_tl == 7 && turns == 200 && kept == 3
 }
 
 fn bare_tracer(n: u32) {
