@@ -78,6 +78,24 @@ struct RunArgs {
     cfg: Config,
 }
 
+/// Parses a positive decimal number of seconds below 10^9, such as `3` or
+/// `0.25`, into nanoseconds (digits past the ninth decimal are dropped). No
+/// floating point: its parser and tables would cost the ROM build ~25 KB.
+fn parse_seconds(s: &str) -> Option<u64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || int.len() > 9 {
+        return None;
+    }
+    let whole: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut ns = 0u64;
+    for b in frac.bytes().chain(core::iter::repeat(b'0')).take(9) {
+        ns = ns * 10 + u64::from(b - b'0');
+    }
+    let total = whole * 1_000_000_000 + ns;
+    (total > 0).then_some(total)
+}
+
 fn parse_size(s: &str) -> Option<usize> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -180,12 +198,10 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             }
             "--timeout" => {
                 let v = value(&mut i, a)?;
-                let secs: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 1e9)
-                    .ok_or_else(|| format!("--timeout: bad number of seconds '{v}'"))?;
-                r.cfg.timeout_ns = Some((secs * 1e9) as u64);
+                r.cfg.timeout_ns = Some(
+                    parse_seconds(&v)
+                        .ok_or_else(|| format!("--timeout: bad number of seconds '{v}'"))?,
+                );
             }
             _ if a.starts_with('-') => {
                 return Err(format!("unknown option '{a}' (see umbra --help)"))
@@ -428,6 +444,35 @@ fn main() -> ExitCode {
         Some(other) => {
             eprintln!("umbra: unknown command '{other}' (see umbra --help)");
             ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seconds;
+
+    #[test]
+    fn seconds_parse_without_floating_point() {
+        assert_eq!(parse_seconds("3"), Some(3_000_000_000));
+        assert_eq!(parse_seconds("0.25"), Some(250_000_000));
+        assert_eq!(parse_seconds(".5"), Some(500_000_000));
+        assert_eq!(parse_seconds("2."), Some(2_000_000_000));
+        assert_eq!(parse_seconds("1.0000000019"), Some(1_000_000_001));
+        assert_eq!(parse_seconds("999999999"), Some(999_999_999_000_000_000));
+        for bad in [
+            "",
+            ".",
+            "0",
+            "0.0",
+            "-1",
+            "1e3",
+            "1.2.3",
+            "abc",
+            "1000000000",
+            " 1",
+        ] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
         }
     }
 }

@@ -643,11 +643,19 @@ impl<H: Host> Kernel<H> {
                 return ExitStatus::Exited(0);
             }
             if self.timed_out() {
-                let secs = self.cfg.timeout_ns.unwrap_or(0) as f64 / 1e9;
-                self.host.log(
-                    LogLevel::Error,
-                    format_args!("guest timed out after {secs} s; killed"),
-                );
+                let ns = self.cfg.timeout_ns.unwrap_or(0);
+                let (secs, ms) = (ns / 1_000_000_000, ns % 1_000_000_000 / 1_000_000);
+                if ms == 0 {
+                    self.host.log(
+                        LogLevel::Error,
+                        format_args!("guest timed out after {secs} s; killed"),
+                    );
+                } else {
+                    self.host.log(
+                        LogLevel::Error,
+                        format_args!("guest timed out after {secs}.{ms:03} s; killed"),
+                    );
+                }
                 self.shutdown();
                 return ExitStatus::Exited(124);
             }
