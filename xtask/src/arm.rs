@@ -162,9 +162,7 @@ fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
         profile,
     ]);
     if profile == "rom" {
-        if let Some((var, flags)) = crate::rom::rom_rustflags(a.target) {
-            c.env(var, flags);
-        }
+        c.envs(crate::rom::rom_env(a.target));
     }
     println!("$ {}", show(&c));
     let out = c

@@ -26,36 +26,45 @@ fn parse_target(args: &[String]) -> Result<String> {
     }
 }
 
-/// Link flags of the `rom` build for `target`, as the
-/// `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` setting that carries them (a profile
-/// cannot set rustflags on stable Rust), or None where it has none.
+/// The settings of the `rom` build for `target`, as environment variables
+/// for cargo (a profile cannot set rustflags or the linker on stable Rust).
 ///
-/// On the musl hosts (x86_64 with GNU ld, aarch64 with rust-lld):
+/// On the musl hosts (x86_64 and aarch64), linked with rust-lld:
 /// - no unwind tables: the build aborts on panic, so they would only serve a
 ///   backtrace (linker/rom-no-unwind.ld drops what std brings along);
+/// - identical code folding (`--icf=all`): the many instances of generic
+///   code (BTreeMap's above all) that compile to the same bytes are kept once;
+/// - LLVM's machine outliner on x86_64 too (aarch64 has it at opt-level "z"
+///   already): repeated instruction sequences become calls;
 /// - relative relocations packed (DT_RELR, read by musl's static-PIE start-up
 ///   since musl 1.2.4): the x86_64 binary stays position-independent, so
 ///   umbra keeps its ASLR, without 24 bytes of relocation per pointer.
 ///
-/// The armv7 host (static glibc) unwinds with .ARM.exidx, which glibc's own
-/// code uses, and keeps the defaults.
-pub fn rom_rustflags(target: &str) -> Option<(String, String)> {
+/// The armv7 host (static glibc, GNU ld) unwinds with .ARM.exidx, which
+/// glibc's own code uses, and keeps the defaults.
+pub fn rom_env(target: &str) -> Vec<(String, String)> {
     if !target.ends_with("-linux-musl") {
-        return None;
+        return Vec::new();
     }
-    let script = crate::root().join("linker/rom-no-unwind.ld");
-    let script = script.display();
-    let link = if target.starts_with("aarch64") {
-        // rust-lld takes the flags directly.
-        format!("-C link-arg=-T{script} -C link-arg=-zpack-relative-relocs")
-    } else {
-        format!("-C link-arg=-Wl,-T,{script} -C link-arg=-Wl,-z,pack-relative-relocs")
+    let var = |what: &str| {
+        format!(
+            "CARGO_TARGET_{}_{what}",
+            target.to_uppercase().replace('-', "_")
+        )
     };
-    let var = format!(
-        "CARGO_TARGET_{}_RUSTFLAGS",
-        target.to_uppercase().replace('-', "_")
-    );
-    Some((var, format!("-C force-unwind-tables=no {link}")))
+    let script = crate::root().join("linker/rom-no-unwind.ld");
+    vec![
+        (var("LINKER"), "rust-lld".to_string()),
+        (
+            var("RUSTFLAGS"),
+            format!(
+                "-C force-unwind-tables=no -C link-arg=-T{} \
+                 -C link-arg=-zpack-relative-relocs -C link-arg=--icf=all \
+                 -C llvm-args=-enable-machine-outliner=always",
+                script.display()
+            ),
+        ),
+    ]
 }
 
 /// A `cargo build` of umbra with the `rom` profile for `target`, with its
@@ -73,9 +82,7 @@ pub fn rom_build(target: &str) -> std::process::Command {
         "--target",
         target,
     ]);
-    if let Some((var, flags)) = rom_rustflags(target) {
-        c.env(var, flags);
-    }
+    c.envs(rom_env(target));
     c
 }
 
