@@ -14,6 +14,8 @@ compile_error!(
 
 mod mem;
 mod misc;
+#[cfg(all(target_env = "musl", panic = "abort"))]
+mod nounwind;
 pub mod ptrace;
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/raw.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/raw.rs")]
