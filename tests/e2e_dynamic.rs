@@ -118,43 +118,6 @@ fn build() {
     });
 }
 
-/// The PT_INTERP path of a 64-bit little-endian ELF file.
-fn interp_of(path: &Path) -> Option<String> {
-    let elf = std::fs::read(path).ok()?;
-    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    };
-    let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
-    (0..phnum as usize).find_map(|i| {
-        let at = phoff as usize + i * phentsize as usize;
-        if elf.get(at..at + 4) != Some(&3u32.to_le_bytes()[..]) {
-            return None;
-        }
-        let (off, size) = (u64_at(at + 8)? as usize, u64_at(at + 32)? as usize);
-        let s = elf.get(off..off + size)?;
-        let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
-        Some(String::from_utf8_lossy(s).into_owned())
-    })
-}
-
-/// The libraries `ldd` resolves for a glibc program (host paths).
-fn ldd(path: &str) -> Vec<String> {
-    let out = Command::new("ldd")
-        .arg(path)
-        .output()
-        .expect("cannot run ldd (libc-bin)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let l = l.split(" (").next()?;
-            let p = l.rsplit("=> ").next()?.trim();
-            p.starts_with('/').then(|| p.to_string())
-        })
-        .collect()
-}
-
 /// klibc's programs (Debian's klibc-utils) that the tests run.
 const KLIBC_PROGRAMS: &[&str] = &["sh", "cat", "true", "false", "readlink", "ls"];
 
@@ -181,15 +144,15 @@ fn initrd() -> &'static str {
             for name in ["dynamic", "libdyntest.so"] {
                 let p = prog(v, name);
                 rd.copy(&p, Path::new(&p)).expect("copy program");
-                libs.extend(interp_of(Path::new(&p)));
+                libs.extend(umbra_tests::elf_interp(Path::new(&p)));
                 if v.cc == "gcc" {
-                    libs.extend(ldd(&p));
+                    libs.extend(umbra_tests::ldd_libs(Path::new(&p)));
                 }
             }
         }
         let cxx = prog(&GLIBC_PIE, "hello_cxx");
         rd.copy(&cxx, Path::new(&cxx)).expect("copy hello_cxx");
-        libs.extend(ldd(&cxx));
+        libs.extend(umbra_tests::ldd_libs(Path::new(&cxx)));
         // dlopen("libm.so.6") finds it beside libc.
         let libc = libs
             .iter()
@@ -200,7 +163,7 @@ fn initrd() -> &'static str {
         for name in KLIBC_PROGRAMS {
             let p = klibc(name);
             rd.copy(&p, Path::new(&p)).expect("copy klibc program");
-            libs.extend(interp_of(Path::new(&p)));
+            libs.extend(umbra_tests::elf_interp(Path::new(&p)));
         }
         for l in &libs {
             rd.copy(l, Path::new(l)).expect("copy library");
@@ -328,7 +291,7 @@ fn glibc_cxx_hello() {
 
 #[test]
 fn glibc_linker_runs_a_program_directly() {
-    let ld = interp_of(Path::new(&prog(&GLIBC_PIE, "dynamic"))).expect("PT_INTERP");
+    let ld = umbra_tests::elf_interp(Path::new(&prog(&GLIBC_PIE, "dynamic"))).expect("PT_INTERP");
     same(
         &ld,
         &[&prog(&GLIBC_PIE, "dynamic"), "hello", "brk", "dlopen"],
@@ -338,7 +301,7 @@ fn glibc_linker_runs_a_program_directly() {
 
 #[test]
 fn musl_linker_runs_a_program_directly() {
-    let ld = interp_of(Path::new(&prog(&MUSL, "dynamic"))).expect("PT_INTERP");
+    let ld = umbra_tests::elf_interp(Path::new(&prog(&MUSL, "dynamic"))).expect("PT_INTERP");
     same(&ld, &[&prog(&MUSL, "dynamic"), "hello", "args", "dlopen"]);
 }
 

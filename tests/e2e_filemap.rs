@@ -92,43 +92,6 @@ fn twenty_copies_of_a_program_share_its_file_pages() {
     }
 }
 
-/// The PT_INTERP path of a 64-bit little-endian ELF file.
-fn interp_of(path: &Path) -> Option<String> {
-    let elf = std::fs::read(path).ok()?;
-    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    };
-    let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
-    (0..phnum as usize).find_map(|i| {
-        let at = phoff as usize + i * phentsize as usize;
-        if elf.get(at..at + 4) != Some(&3u32.to_le_bytes()[..]) {
-            return None;
-        }
-        let (off, size) = (u64_at(at + 8)? as usize, u64_at(at + 32)? as usize);
-        let s = elf.get(off..off + size)?;
-        let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
-        Some(String::from_utf8_lossy(s).into_owned())
-    })
-}
-
-/// The libraries `ldd` resolves for a glibc program (host paths).
-fn ldd(path: &Path) -> Vec<String> {
-    let out = Command::new("ldd")
-        .arg(path)
-        .output()
-        .expect("cannot run ldd (libc-bin)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let l = l.split(" (").next()?;
-            let p = l.rsplit("=> ").next()?.trim();
-            p.starts_with('/').then(|| p.to_string())
-        })
-        .collect()
-}
-
 /// 20 processes, each a fresh execve of a dynamically linked program that
 /// touches every page of its libraries' read-only segments (libc's text,
 /// mapped by the dynamic linker with mmap), use far less than 20 times
@@ -161,9 +124,9 @@ fn twenty_copies_of_a_dynamic_program_share_libc_text() {
             String::from_utf8_lossy(&r.stderr)
         );
         std::fs::rename(&tmp, &out).expect("rename");
-        let mut libs: Vec<String> = interp_of(&out).into_iter().collect();
+        let mut libs: Vec<String> = umbra_tests::elf_interp(&out).into_iter().collect();
         if name == "glibc" {
-            libs.extend(ldd(&out));
+            libs.extend(umbra_tests::ldd_libs(&out));
         }
         for l in libs {
             rd.copy(&l, Path::new(&l)).expect("copy library");
