@@ -160,23 +160,12 @@ impl Thread {
 
     /// Takes one instance of `sig`, which is pending for this thread.
     fn dequeue_signal(&mut self, sig: u32) -> SigInfo {
-        let blank = SigInfo {
-            signo: sig,
-            ..SigInfo::default()
-        };
-        if sig >= umbra_abi::signal::SIGRTMIN {
-            let q = &mut self.rt_queue;
-            let info = q
-                .iter()
-                .position(|i| i.signo == sig)
-                .map_or(blank, |at| q.remove(at));
-            if !q.iter().any(|i| i.signo == sig) {
-                self.pending.remove(sig);
-            }
-            return info;
-        }
-        self.pending.remove(sig);
-        self.siginfo.remove(&sig).unwrap_or(blank)
+        take_pending(
+            &mut self.pending,
+            &mut self.siginfo,
+            &mut self.rt_queue,
+            sig,
+        )
     }
 
     /// Drops every pending instance of `sig` (its action became ignore).
@@ -368,23 +357,12 @@ impl Process {
         if self.thread.pending.contains(sig) {
             return self.thread.dequeue_signal(sig);
         }
-        let blank = SigInfo {
-            signo: sig,
-            ..SigInfo::default()
-        };
-        if sig >= umbra_abi::signal::SIGRTMIN {
-            let q = &mut self.rt_queue;
-            let info = q
-                .iter()
-                .position(|i| i.signo == sig)
-                .map_or(blank, |at| q.remove(at));
-            if !q.iter().any(|i| i.signo == sig) {
-                self.pending.remove(sig);
-            }
-            return info;
-        }
-        self.pending.remove(sig);
-        self.siginfo.remove(&sig).unwrap_or(blank)
+        take_pending(
+            &mut self.pending,
+            &mut self.siginfo,
+            &mut self.rt_queue,
+            sig,
+        )
     }
 
     /// Drops every pending instance of `sig`, the process's and each
@@ -483,4 +461,31 @@ pub fn default_rlimits(max_fds: usize, stack: usize) -> [Rlimit; 16] {
         };
     }
     r
+}
+
+/// Takes one pending instance of `sig` from a pending set with its
+/// information (a thread's or a process's): a real-time signal stays pending
+/// while more instances are queued.
+fn take_pending(
+    pending: &mut SigSet,
+    siginfo: &mut alloc::collections::BTreeMap<u32, SigInfo>,
+    rt_queue: &mut Vec<SigInfo>,
+    sig: u32,
+) -> SigInfo {
+    let blank = SigInfo {
+        signo: sig,
+        ..SigInfo::default()
+    };
+    if sig >= umbra_abi::signal::SIGRTMIN {
+        let info = rt_queue
+            .iter()
+            .position(|i| i.signo == sig)
+            .map_or(blank, |at| rt_queue.remove(at));
+        if !rt_queue.iter().any(|i| i.signo == sig) {
+            pending.remove(sig);
+        }
+        return info;
+    }
+    pending.remove(sig);
+    siginfo.remove(&sig).unwrap_or(blank)
 }
