@@ -9,6 +9,7 @@ pub mod auxv;
 pub mod elf;
 pub mod errno;
 pub mod flags;
+pub mod net;
 pub mod signal;
 pub mod structs;
 pub mod syscall;

@@ -27,6 +27,7 @@ pub mod tty;
 
 pub mod ipc;
 pub mod loader;
+pub mod net;
 pub mod task;
 pub mod vdso;
 

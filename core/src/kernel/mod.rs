@@ -127,6 +127,8 @@ pub struct Kernel<H: Host> {
     pub(crate) fasync: Vec<crate::syscall::fasync::Fasync>,
     /// System V IPC objects and POSIX message queues.
     pub(crate) ipc: crate::ipc::IpcNs,
+    /// The guest's network: sockets' names, ports and interfaces.
+    pub(crate) net: Arc<crate::net::NetNs>,
     /// The vDSO and time page mapped at every exec, if the host has one.
     pub(crate) vdso: Option<crate::vdso::Vdso>,
     /// The guest's clock, as the time page publishes it.
@@ -179,6 +181,7 @@ impl<H: Host> Kernel<H> {
             memfd_root: None,
             fasync: Vec::new(),
             ipc: Default::default(),
+            net: Default::default(),
             vdso,
             clock: Default::default(),
             tgids: BTreeMap::new(),

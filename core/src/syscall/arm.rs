@@ -120,7 +120,24 @@ pub(super) fn arch_dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -
             let (o, i) = (a[0] as i32, a[1] as i32);
             return super::copy::sys_sendfile(k, o, i, a[2], a[3] as usize, true);
         }
-        SEND | RECV => io::sys_socket_fd(k, a[0] as i32),
+        SEND => {
+            return super::net::sys_sendto(k, a[0] as i32, a[1], a[2] as usize, a[3] as u32, 0, 0)
+        }
+        RECV => {
+            return super::net::sys_recvfrom(k, a[0] as i32, a[1], a[2] as usize, a[3] as u32, 0, 0)
+        }
+        RECVMMSG_TIME64 => {
+            let t = super::uabi::TimeAbi::Time64;
+            return super::net::sys_recvmmsg(
+                k,
+                a[0] as i32,
+                a[1],
+                a[2] as u32,
+                a[3] as u32,
+                a[4],
+                t,
+            );
+        }
         GETDENTS => io::sys_getdents(k, a[0] as i32, a[1], a[2] as usize),
         FORK => return clone::sys_fork(k),
         VFORK => return clone::sys_vfork(k),

@@ -424,6 +424,39 @@ pub fn sys_mknodat<H: Host>(
     Ok(0)
 }
 
+/// The start directory and context for a path that a socket call names
+/// (bind, connect and sendto on AF_UNIX): relative to the cwd.
+pub(crate) fn start_and_ctx<H: Host>(k: &mut Kernel<H>, path: &[u8]) -> KResult<(PathRef, FsCtx)> {
+    let start = start_of(k, AT_FDCWD, path)?;
+    Ok((start, fs_ctx(k)))
+}
+
+/// Makes the socket node that bind(2) creates for an AF_UNIX path (mode
+/// 0777 less the umask), and returns its identity. EADDRINUSE if the name
+/// exists.
+pub(crate) fn make_socket_node<H: Host>(
+    k: &mut Kernel<H>,
+    path: &[u8],
+) -> KResult<crate::net::NodeId> {
+    let (start, cx) = start_and_ctx(k, path)?;
+    match ops::mknod(&k.vfs, &cx, &start, path, S_IFSOCK | 0o777, 0) {
+        Err(Errno::EEXIST) => return Err(Errno::EADDRINUSE),
+        r => r?,
+    }
+    let node = k.vfs.resolve(&cx, &start, path, FollowLast::NoFollow)?;
+    let meta = node.inode().metadata()?;
+    Ok(crate::net::NodeId {
+        dev: meta.dev,
+        ino: meta.ino,
+    })
+}
+
+/// Removes a socket node that bind(2) made and then could not use.
+pub(crate) fn remove_socket_node<H: Host>(k: &mut Kernel<H>, path: &[u8]) -> KResult<()> {
+    let (start, cx) = start_and_ctx(k, path)?;
+    ops::unlink(&k.vfs, &cx, &start, path)
+}
+
 /// unlinkat(2), also unlink and rmdir.
 pub fn sys_unlinkat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, flags: u32) -> SysResult {
     if flags & !AT_REMOVEDIR != 0 {

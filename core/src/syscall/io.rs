@@ -153,6 +153,9 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
         Ok(f) => f,
         Err(e) => return Outcome::Ret(Err(e)),
     };
+    if crate::net::socket_of(&f).is_some() {
+        return super::net::sock_read(k, fd, buf, len);
+    }
     match k.console_job_check(&f, false) {
         JobCheck::Allowed => {}
         JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
@@ -210,6 +213,9 @@ pub(crate) fn finish_write<H: Host>(k: &mut Kernel<H>, fd: i32, r: SysResult) ->
 /// write(2).
 pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Outcome {
     if let Ok(f) = file(k, fd) {
+        if crate::net::socket_of(&f).is_some() {
+            return super::net::sock_write(k, fd, buf, len);
+        }
         match k.console_job_check(&f, true) {
             JobCheck::Allowed => {}
             JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
@@ -276,6 +282,9 @@ pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> O
         Ok(f) => f,
         Err(e) => return Outcome::Ret(Err(e)),
     };
+    if crate::net::socket_of(&f).is_some() {
+        return super::net::sock_rwv(k, fd, iov, cnt, false);
+    }
     let iovs = match read_iov(k, iov, cnt) {
         Ok(v) => v,
         Err(e) => return Outcome::Ret(Err(e)),
@@ -301,6 +310,9 @@ pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> O
 
 /// writev(2).
 pub fn sys_writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> Outcome {
+    if file(k, fd).is_ok_and(|f| crate::net::socket_of(&f).is_some()) {
+        return super::net::sock_rwv(k, fd, iov, cnt, true);
+    }
     let r = writev(k, fd, iov, cnt);
     finish_write(k, fd, r)
 }
@@ -731,23 +743,6 @@ pub(crate) fn fsize_check_truncate<H: Host>(k: &mut Kernel<H>, size: u64, len: u
         return Err(Errno::EFBIG);
     }
     Ok(())
-}
-
-/// The socket calls that take a descriptor (getpeername, getsockname,
-/// getsockopt, setsockopt, shutdown, bind, listen, connect, accept, send and
-/// receive): umbra has no sockets, so an open descriptor is ENOTSOCK and any
-/// other EBADF, as Linux says for a file that is not a socket.
-pub fn sys_socket_fd<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
-    file(k, fd)?;
-    Err(Errno::ENOTSOCK)
-}
-
-/// accept4(2): flags are checked before the descriptor.
-pub fn sys_accept4<H: Host>(k: &mut Kernel<H>, fd: i32, flags: u32) -> SysResult {
-    if flags & !(OpenFlags::O_CLOEXEC.bits() | OpenFlags::O_NONBLOCK.bits()) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    sys_socket_fd(k, fd)
 }
 
 const RWF_HIPRI: u32 = 0x1;

@@ -21,6 +21,7 @@ pub mod mem;
 pub mod memfd;
 pub mod mount;
 pub mod mqueue;
+pub mod net;
 pub mod poll;
 pub mod prio;
 pub mod proc;
@@ -84,6 +85,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     if let Some(o) = startup::dispatch(k, n, a) {
         return o;
     }
+    if let Some(o) = net::dispatch(k, n, a) {
+        return o;
+    }
     let r = match n {
         // Files and I/O.
         READ => return io::sys_read(k, a[0] as i32, a[1], a[2] as usize),
@@ -109,11 +113,6 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
             let off = io::pos_from_hilo(a[3], a[4]);
             return io::sys_prwv(k, dir, a[0] as i32, a[1], a[2] as usize, off, v2);
         }
-        GETPEERNAME | GETSOCKNAME | GETSOCKOPT | SETSOCKOPT | SHUTDOWN | BIND | LISTEN
-        | CONNECT | ACCEPT | SENDTO | RECVFROM | SENDMSG | RECVMSG | SENDMMSG | RECVMMSG => {
-            io::sys_socket_fd(k, a[0] as i32)
-        }
-        ACCEPT4 => io::sys_accept4(k, a[0] as i32, a[3] as u32),
         #[cfg(target_pointer_width = "64")]
         FALLOCATE => copy::sys_fallocate(k, a[0] as i32, a[1] as u32, a[2] as i64, a[3] as i64),
         SENDFILE => {
