@@ -59,6 +59,7 @@ const PROGRAMS: &[&str] = &[
     "fileio",
     "sysemu_floor",
     "maxrss",
+    "net",
 ];
 
 /// Macro inputs: files in the tar tree, and the size of the text to sort.
@@ -297,6 +298,54 @@ fn workloads(budget_ms: u64) -> Vec<Workload> {
         ),
         micro("stat", "stat", "stat", &[&b], "ns/op", "ns/op"),
         micro("pipe", "pipe ping-pong", "pipe", &[&b], "ns/op", "ns/op"),
+        micro(
+            "unix_rr",
+            "AF_UNIX 1-byte request/response",
+            "net",
+            &[&b, "unix_rr"],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "tcp_rr",
+            "TCP 127.0.0.1 1-byte request/response",
+            "net",
+            &[&b, "tcp_rr"],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "unix_tput",
+            "AF_UNIX stream, 1 GiB in 64 KiB writes",
+            "net",
+            &[&b, "unix_tput"],
+            "ns/op",
+            "ns/MiB",
+        ),
+        micro(
+            "tcp_tput",
+            "TCP 127.0.0.1, 1 GiB in 64 KiB writes",
+            "net",
+            &[&b, "tcp_tput"],
+            "ns/op",
+            "ns/MiB",
+        ),
+        micro(
+            "unix_conn",
+            "AF_UNIX connect + accept + 1 byte + close",
+            "net",
+            &[&b, "unix_conn"],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "tcp_conn",
+            "TCP connect + accept + 1 byte + close",
+            "net",
+            &[&b, "tcp_conn"],
+            "ns/op",
+            "ns/op",
+        ),
         micro(
             "pthread",
             "pthread_create + join",
@@ -1019,6 +1068,23 @@ fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
         }
     }
     v.extend(wl.argv.iter().cloned());
+    if wl.name.starts_with("tcp_") && matches!(sys.kind, Kind::Native | Kind::Proot) {
+        // The host's own TCP needs 127.0.0.1, which this machine's lo lacks:
+        // a fresh network namespace with lo up has it.
+        let mut w: Vec<String> = [
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$@\"",
+            "sh",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        w.extend(v);
+        return Some(w);
+    }
     Some(v)
 }
 
