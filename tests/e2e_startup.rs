@@ -34,4 +34,6 @@ sections_same_as_native! {
 sections_same_as_native! {
     threads_musl: Musl "startup_calls" &["threads"];
     threads_glibc: Glibc "startup_calls" &["threads"];
+    execveat_musl: Musl "startup_calls" &["execveat"];
+    execveat_glibc: Glibc "startup_calls" &["execveat"];
 }

@@ -1,8 +1,8 @@
 /* startup_calls: the calls real programs make at start-up (issue 11,
  * Deliver 6): prlimit64, getrandom, sched_getaffinity/sched_setaffinity,
  * sched_yield, sched_getparam/sched_getscheduler (and the other sched_*
- * policy calls), membarrier, statx, faccessat2, close_range, kcmp and
- * unshare.
+ * policy calls), membarrier, statx, faccessat2, close_range, kcmp,
+ * unshare and execveat.
  *
  * Sections are named in argv. Only what is the same natively (root, on a
  * machine with any number of CPUs) and under umbra (one CPU) is printed:
@@ -24,6 +24,9 @@
 #include <unistd.h>
 #include "common.h"
 
+#ifndef SYS_execveat
+#error no SYS_execveat
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -564,6 +567,82 @@ static void threads_(void)
 	pthread_join(t, NULL);
 }
 
+
+/* Runs execveat in a child and reports how the child ended: "ran: <what
+ * the new program printed>" or the errno of the failed call. */
+static void try_execveat(const char *what, int dirfd, const char *path, int flags)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 1);
+		char *av[] = { "startup_calls", "execveat_child", NULL };
+		char *ev[] = { "X=1", NULL };
+		syscall(SYS_execveat, dirfd, path, av, ev, flags);
+		dprintf(1, "%s", errname(errno));
+		_exit(0);
+	}
+	close(p[1]);
+	char buf[256];
+	ssize_t n, t = 0;
+	while (t < (ssize_t)sizeof buf - 1 && (n = read(p[0], buf + t, sizeof buf - 1 - t)) > 0)
+		t += n;
+	buf[t > 0 ? t : 0] = 0;
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	printf("%s: %s (exit %d)\n", what, buf, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static void execveat_child(void)
+{
+	/* Printed to the pipe: the new program's argv[1] and environment. */
+	const char *x = getenv("X");
+	printf("child argv ok, X=%s", x ? x : "(none)");
+	fflush(stdout);
+	_exit(0);
+}
+
+static void execveat_(void)
+{
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		printf("readlink: %s\n", errname(errno));
+		return;
+	}
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	*slash = 0;
+	const char *dir = self[0] ? self : "/";
+	const char *base = slash + 1;
+	char full[600];
+	snprintf(full, sizeof full, "%s/%s", dir, base);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	int ffd = open(full, O_RDONLY);
+	int pfd = open(full, O_PATH);
+	symlink(full, "/tmp/execveat_link");
+	try_execveat("absolute", AT_FDCWD, full, 0);
+	try_execveat("dirfd relative", dfd, base, 0);
+	try_execveat("dirfd ignored for absolute", 12345, full, 0);
+	try_execveat("empty path, fd", ffd, "", AT_EMPTY_PATH);
+	try_execveat("empty path, O_PATH fd", pfd, "", AT_EMPTY_PATH);
+	try_execveat("empty path without flag", ffd, "", 0);
+	try_execveat("bad flags", AT_FDCWD, full, 0x1);
+	try_execveat("nofollow symlink", AT_FDCWD, "/tmp/execveat_link", AT_SYMLINK_NOFOLLOW);
+	try_execveat("follow symlink", AT_FDCWD, "/tmp/execveat_link", 0);
+	try_execveat("relative, fd not a directory", ffd, base, 0);
+	try_execveat("relative, bad fd", 999, base, 0);
+	try_execveat("missing", dfd, "no-such-program", 0);
+	unlink("/tmp/execveat_link");
+	close(dfd);
+	close(ffd);
+	close(pfd);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -576,6 +655,7 @@ int main(int argc, char **argv)
 		{ "faccessat2", faccessat2_ }, { "privilege", privilege },
 		{ "close_range", close_range_ }, { "kcmp", kcmp_ },
 		{ "unshare", unshare_ },     { "threads", threads_ },
+		{ "execveat", execveat_ },   { "execveat_child", execveat_child },
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 1; i < argc; i++) {

@@ -358,19 +358,25 @@ impl<H: Host> Kernel<H> {
     fn resolve_exec(
         &mut self,
         path: &[u8],
+        first: Option<PathRef>,
         argv: Vec<Vec<u8>>,
     ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
         let p = self.proc();
         let (root, cwd, cred) = (p.root.clone(), p.cwd.clone(), p.cred.clone());
-        self.resolve_exec_in(
-            &ExecFs {
-                root: &root,
-                cwd: &cwd,
-                cred: &cred,
-            },
-            path,
-            argv,
-        )
+        let at = ExecFs {
+            root: &root,
+            cwd: &cwd,
+            cred: &cred,
+        };
+        match first {
+            Some(node) => {
+                // execveat found the file itself: it is checked as
+                // open_exec checks a name it looked up.
+                let node = self.check_exec(&at, node)?;
+                self.resolve_script(&at, node, path.to_vec(), argv)
+            }
+            None => self.resolve_exec_in(&at, path, argv),
+        }
     }
 
     /// Looks `path` up for executing, as Linux's open_exec: a regular file
@@ -379,6 +385,12 @@ impl<H: Host> Kernel<H> {
         let node = self
             .vfs
             .lookup_in(at.root, at.cwd, path, FollowLast::Follow, at.cred)?;
+        self.check_exec(at, node)
+    }
+
+    /// open_exec's checks of a file found: not on a noexec mount, a regular
+    /// file, executable by the caller.
+    fn check_exec(&self, at: &ExecFs<'_>, node: PathRef) -> KResult<PathRef> {
         if self.vfs.mount_flags(node.mount_id()) & crate::fs::path::ms::NOEXEC != 0 {
             return Err(Errno::EACCES);
         }
@@ -396,11 +408,27 @@ impl<H: Host> Kernel<H> {
         &mut self,
         at: &ExecFs<'_>,
         path: &[u8],
+        argv: Vec<Vec<u8>>,
+    ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
+        let node = self.open_exec(at, path)?;
+        self.resolve_script(at, node, path.to_vec(), argv)
+    }
+
+    /// Follows `#!` lines from `node`, found at `path`, to the program that
+    /// runs: its node and the argv it gets.
+    fn resolve_script(
+        &mut self,
+        at: &ExecFs<'_>,
+        node: PathRef,
+        mut path: Vec<u8>,
         mut argv: Vec<Vec<u8>>,
     ) -> KResult<(PathRef, Vec<Vec<u8>>)> {
-        let mut path = path.to_vec();
+        let mut node = Some(node);
         for _ in 0..=MAX_INTERP_DEPTH {
-            let node = self.open_exec(at, &path)?;
+            let node = match node.take() {
+                Some(n) => n,
+                None => self.open_exec(at, &path)?,
+            };
             let inode = node.inode().clone();
             let mut head = [0u8; BINPRM_BUF];
             let n = inode.read_at(0, &mut head)?;
@@ -500,7 +528,19 @@ impl<H: Host> Kernel<H> {
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
     ) -> KResult<()> {
-        let (node, argv) = self.resolve_exec(path, argv)?;
+        self.exec_found(path, None, argv, envp)
+    }
+
+    /// [`Self::exec`] of a file execveat found (`first`), named `path` for
+    /// the program (AT_EXECFN, a script's interpreter argument).
+    pub(crate) fn exec_found(
+        &mut self,
+        path: &[u8],
+        first: Option<PathRef>,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> KResult<()> {
+        let (node, argv) = self.resolve_exec(path, first, argv)?;
         let creds = self.exec_creds(&node)?;
         let p = self.proc();
         let (root, cwd, cred) = (p.root.clone(), p.cwd.clone(), p.cred.clone());

@@ -148,3 +148,74 @@ pub fn sys_execve<H: Host>(k: &mut Kernel<H>, path: u64, argv: u64, envp: u64) -
     k.exec(&path, argv, envp)?;
     Ok(0)
 }
+
+/// execveat(2): `path` relative to `dirfd`, or with AT_EMPTY_PATH and an
+/// empty path the file `dirfd` is open on (fexecve). AT_SYMLINK_NOFOLLOW
+/// refuses a final symlink (ELOOP). As Linux, a program found through a
+/// descriptor is named "/dev/fd/N" or "/dev/fd/N/path" (AT_EXECFN, and the
+/// script argument of a `#!` interpreter).
+pub fn sys_execveat<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    argv: u64,
+    envp: u64,
+    flags: u32,
+) -> SysResult {
+    use crate::fs::FollowLast;
+    use umbra_abi::flags::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = k.user().read_cstr(path, crate::fs::vfs::PATH_MAX - 1)?;
+    if name.is_empty() && flags & AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    let plain = !name.is_empty() && (name.starts_with(b"/") || dirfd == AT_FDCWD);
+    if plain && flags & AT_SYMLINK_NOFOLLOW == 0 {
+        return sys_execve(k, path, argv, envp);
+    }
+    let first = if name.is_empty() {
+        let f = k.proc().fds.get(dirfd)?;
+        f.path().cloned().ok_or(Errno::EACCES)?
+    } else {
+        let start = if plain {
+            k.proc().cwd.clone()
+        } else {
+            let f = k.proc().fds.get(dirfd)?;
+            let d = f.path().cloned().ok_or(Errno::ENOTDIR)?;
+            if !d.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            d
+        };
+        let p = k.proc();
+        let (root, cred) = (p.root.clone(), p.cred.clone());
+        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            FollowLast::NoFollow
+        } else {
+            FollowLast::Follow
+        };
+        let node = k.vfs.lookup_in(&root, &start, &name, follow, &cred)?;
+        if node.inode().kind() == crate::fs::FileType::Symlink {
+            return Err(Errno::ELOOP);
+        }
+        node
+    };
+    let shown = if plain {
+        name
+    } else if name.is_empty() {
+        alloc::format!("/dev/fd/{dirfd}").into_bytes()
+    } else {
+        let mut v = alloc::format!("/dev/fd/{dirfd}/").into_bytes();
+        v.extend_from_slice(&name);
+        v
+    };
+    let argv = k.user().read_cstr_array(argv, MAX_ARGS, MAX_ARG_BYTES)?;
+    let envp = k.user().read_cstr_array(envp, MAX_ARGS, MAX_ARG_BYTES)?;
+    if argv.iter().chain(&envp).map(|s| s.len() + 1).sum::<usize>() > MAX_ARG_BYTES {
+        return Err(Errno::E2BIG);
+    }
+    k.exec_found(&shown, Some(first), argv, envp)?;
+    Ok(0)
+}

@@ -229,6 +229,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         CLONE => return clone::sys_clone(k, a[0], a[1], a[2], a[4], a[3]),
         CLONE3 => return clone::sys_clone3(k, a[0], a[1] as usize),
         EXECVE => clone::sys_execve(k, a[0], a[1], a[2]),
+        EXECVEAT => clone::sys_execveat(k, a[0] as i32, a[1], a[2], a[3], a[4] as u32),
         WAIT4 => return wait::sys_wait4(k, a[0] as i32, a[1], a[2] as u32, a[3]),
         WAITID => return wait::sys_waitid(k, a[0] as u32, a[1] as u32, a[2], a[3] as u32, a[4]),
         SETSID => session::sys_setsid(k),
