@@ -60,6 +60,7 @@ const PROGRAMS: &[&str] = &[
     "sysemu_floor",
     "maxrss",
     "net",
+    "seccomp_floor",
 ];
 
 /// Macro inputs: files in the tar tree, and the size of the text to sort.
@@ -298,6 +299,32 @@ fn workloads(budget_ms: u64) -> Vec<Workload> {
         ),
         micro("stat", "stat", "stat", &[&b], "ns/op", "ns/op"),
         micro("pipe", "pipe ping-pong", "pipe", &[&b], "ns/op", "ns/op"),
+        // The floors of a seccomp-trap syscall path (issue 13), natively
+        // only: each answers getppid without the kernel.
+        micro(
+            "floor_trap",
+            "getppid via SECCOMP_RET_TRAP, answered in the SIGSYS handler",
+            "seccomp_floor",
+            &[&b, "trap"],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "floor_futex",
+            "getppid via SIGSYS, handed to a server on the same CPU (shared page + futex)",
+            "seccomp_floor",
+            &[&b, "futex"],
+            "ns/op",
+            "ns/op",
+        ),
+        micro(
+            "floor_spin",
+            "getppid via SIGSYS, handed to a server on another CPU (bounded spin, then futex)",
+            "seccomp_floor",
+            &[&b, "spin"],
+            "ns/op",
+            "ns/op",
+        ),
         micro(
             "unix_rr",
             "AF_UNIX 1-byte request/response",
@@ -981,6 +1008,9 @@ struct Paths {
 /// The host command that runs `wl` on `sys`, or None where it does not apply.
 fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     let bin = sys.status.as_ref().ok()?.display().to_string();
+    if wl.name.starts_with("floor_") && sys.kind != Kind::Native {
+        return None;
+    }
     let mut v = vec![p.taskset.display().to_string(), "-c".into(), p.cpu.clone()];
     let root = p.root.display().to_string();
     if wl.name == "bash_loop" {
