@@ -85,6 +85,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "startup_calls",
     "threads",
     "threads_hostile",
+    "ev_epoll",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

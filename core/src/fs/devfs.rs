@@ -24,7 +24,7 @@ use super::file::OpenFile;
 use super::path::{FollowLast, Vfs};
 use super::tmpfs::TmpFs;
 use super::vfs::{
-    makedev, Cred, FileOps, FileType, IoCtx, IoctlArg, Metadata, NewNode, PollEvents,
+    makedev, Cred, FileOps, FileType, IoCtx, IoctlArg, Metadata, NewNode, PollEvents, WakeSeq,
 };
 use crate::error::{Errno, KResult};
 use crate::host::{ConsoleRead, ConsoleStream};
@@ -37,8 +37,11 @@ pub struct Null;
 pub struct Zero;
 /// /dev/full: reads give zeros, writes fail with ENOSPC.
 pub struct Full;
-/// /dev/random and /dev/urandom: the host's entropy.
+/// /dev/random: the host's entropy.
 pub struct Random;
+/// /dev/urandom: the same bytes as [`Random`], but, as on Linux, without a
+/// poll method (epoll refuses it).
+pub struct URandom;
 
 impl FileOps for Null {
     fn read(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
@@ -49,6 +52,10 @@ impl FileOps for Null {
     }
     fn seekable(&self) -> bool {
         true
+    }
+    fn epoll_ok(&self) -> bool {
+        // Linux's null, zero and full have no poll method.
+        false
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -66,6 +73,10 @@ impl FileOps for Zero {
     fn seekable(&self) -> bool {
         true
     }
+    fn epoll_ok(&self) -> bool {
+        // Linux's null, zero and full have no poll method.
+        false
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -82,6 +93,10 @@ impl FileOps for Full {
     fn seekable(&self) -> bool {
         true
     }
+    fn epoll_ok(&self) -> bool {
+        // Linux's null, zero and full have no poll method.
+        false
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -95,6 +110,25 @@ impl FileOps for Random {
     fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, buf: &[u8]) -> KResult<usize> {
         // Writing adds entropy on Linux; here it is accepted and ignored.
         Ok(buf.len())
+    }
+    fn poll(&self, _ctx: &mut dyn IoCtx) -> PollEvents {
+        // random_poll once the pool is ready (always, here): readable only.
+        PollEvents::POLLIN | PollEvents::POLLRDNORM
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl FileOps for URandom {
+    fn read(&self, ctx: &mut dyn IoCtx, off: u64, buf: &mut [u8]) -> KResult<usize> {
+        Random.read(ctx, off, buf)
+    }
+    fn write(&self, ctx: &mut dyn IoCtx, off: u64, buf: &[u8]) -> KResult<usize> {
+        Random.write(ctx, off, buf)
+    }
+    fn epoll_ok(&self) -> bool {
+        false
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -126,6 +160,9 @@ struct ConsoleInner {
     signals: Vec<GroupSignal>,
     /// Nanoseconds a blocked read may wait before its VTIME expires.
     read_wait: Option<u64>,
+    /// Wake-ups for edge-triggered epoll: input moves with every chunk of
+    /// host input taken in (n_tty wakes its readers on new input).
+    wakes: WakeSeq,
 }
 
 impl Default for ConsoleState {
@@ -137,6 +174,7 @@ impl Default for ConsoleState {
                 host_eof: false,
                 signals: Vec::new(),
                 read_wait: None,
+                wakes: WakeSeq::default(),
             }),
         }
     }
@@ -176,6 +214,7 @@ impl ConsoleInner {
             match ctx.console_read(&mut chunk[..want])? {
                 ConsoleRead::Data(0) | ConsoleRead::WouldBlock => return Ok(()),
                 ConsoleRead::Data(n) => {
+                    self.wakes.wake_input();
                     let fx = self.tty.input(&chunk[..n.min(want)]);
                     if !fx.echo.is_empty() {
                         if let Some(s) = echo_stream(ctx) {
@@ -185,7 +224,10 @@ impl ConsoleInner {
                     }
                     self.signals.extend(fx.signals);
                 }
-                ConsoleRead::Eof => self.host_eof = true,
+                ConsoleRead::Eof => {
+                    self.host_eof = true;
+                    self.wakes.wake_input();
+                }
             }
         }
     }
@@ -432,6 +474,10 @@ impl FileOps for ConsoleFile {
         }
     }
 
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.state.inner.lock().wakes)
+    }
+
     fn ioctl(&self, ctx: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
         self.ioctl_as(ctx, cmd, arg, &TtyCaller::UNKNOWN)
     }
@@ -478,7 +524,7 @@ pub fn register_devices(vfs: &Vfs) -> Arc<ConsoleState> {
     vfs.register_chrdev(makedev(1, 5), Arc::new(Zero));
     vfs.register_chrdev(makedev(1, 7), Arc::new(Full));
     vfs.register_chrdev(makedev(1, 8), Arc::new(Random));
-    vfs.register_chrdev(makedev(1, 9), Arc::new(Random));
+    vfs.register_chrdev(makedev(1, 9), Arc::new(URandom));
     for rdev in [makedev(5, 0), makedev(5, 1)] {
         let c = ConsoleFile {
             out: ConsoleStream::Stdout,

@@ -19,7 +19,7 @@ use core::any::Any;
 use spin::Mutex;
 
 use super::pipe::{Pipe, PipeReader, PipeWriter};
-use super::vfs::{FileOps, IoCtx, IoctlArg, Metadata, PollEvents};
+use super::vfs::{FileOps, IoCtx, IoctlArg, Metadata, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
 
 /// The thread opening a FIFO, for the rendezvous.
@@ -199,6 +199,9 @@ impl FileOps for FifoRdWr {
     }
     fn stat(&self) -> Option<Metadata> {
         self.r.stat()
+    }
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        self.r.wake_seq()
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -9,6 +9,7 @@
 pub mod blockdev;
 pub mod cpio;
 pub mod devfs;
+pub mod epoll;
 pub mod ext2;
 pub mod fifo;
 pub mod file;

@@ -8,7 +8,7 @@
 //! (fs/pipe.c round_pipe_size). The ring's memory grows only with the bytes
 //! held, so a large capacity costs nothing until it is filled.
 
-use super::vfs::{FileOps, IoCtx, Metadata, PollEvents};
+use super::vfs::{FileOps, IoCtx, Metadata, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -34,6 +34,27 @@ struct Ring {
     writers: usize,
     /// Bytes the pipe holds at most.
     capacity: usize,
+    /// Wake-ups for edge-triggered epoll, where Linux's fs/pipe.c wakes
+    /// its rd_wait and wr_wait queues.
+    wakes: WakeSeq,
+    /// Write ends opened so far (Linux's w_counter): a FIFO reader reports
+    /// POLLHUP only once a writer came after it opened.
+    w_opens: u64,
+}
+
+impl Ring {
+    /// Whether a writer could add PIPE_BUF bytes (POLLOUT).
+    fn writable(&self) -> bool {
+        self.capacity.saturating_sub(self.data.len()) >= PIPE_BUF
+    }
+
+    /// One end closed: when that leaves readers without writers or the
+    /// reverse, everyone is woken (pipe_release).
+    fn end_closed(&mut self) {
+        if (self.readers == 0) != (self.writers == 0) {
+            self.wakes.wake_all();
+        }
+    }
 }
 
 /// The shared state of one pipe.
@@ -41,8 +62,8 @@ pub struct Pipe {
     ring: Mutex<Ring>,
 }
 
-/// The read end.
-pub struct PipeReader(Arc<Pipe>);
+/// The read end, with the pipe's write-open count when it opened.
+pub struct PipeReader(Arc<Pipe>, u64);
 /// The write end.
 pub struct PipeWriter(Arc<Pipe>);
 
@@ -54,20 +75,26 @@ pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
             readers: 1,
             writers: 1,
             capacity: PIPE_SIZE,
+            wakes: WakeSeq::default(),
+            w_opens: 1,
         }),
     });
-    (Arc::new(PipeReader(p.clone())), Arc::new(PipeWriter(p)))
+    (Arc::new(PipeReader(p.clone(), 0)), Arc::new(PipeWriter(p)))
 }
 
 impl Drop for PipeReader {
     fn drop(&mut self) {
-        self.0.ring.lock().readers -= 1;
+        let mut r = self.0.ring.lock();
+        r.readers -= 1;
+        r.end_closed();
     }
 }
 
 impl Drop for PipeWriter {
     fn drop(&mut self) {
-        self.0.ring.lock().writers -= 1;
+        let mut r = self.0.ring.lock();
+        r.writers -= 1;
+        r.end_closed();
     }
 }
 
@@ -104,8 +131,12 @@ impl FileOps for PipeReader {
             };
         }
         let n = buf.len().min(r.data.len());
+        let was_full = !r.writable();
         for (d, s) in buf.iter_mut().zip(r.data.drain(..n)) {
             *d = s;
+        }
+        if was_full {
+            r.wakes.wake_output();
         }
         Ok(n)
     }
@@ -118,13 +149,16 @@ impl FileOps for PipeReader {
         if !r.data.is_empty() {
             ev |= PollEvents::POLLIN;
         }
-        if r.writers == 0 {
+        if r.writers == 0 && r.w_opens != self.1 {
             ev |= PollEvents::POLLHUP;
         }
         ev
     }
     fn stat(&self) -> Option<Metadata> {
         fifo_stat(&self.0)
+    }
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.0.wake_seq())
     }
     fn seekable(&self) -> bool {
         false
@@ -152,6 +186,7 @@ impl FileOps for PipeWriter {
         }
         let n = buf.len().min(space);
         r.data.extend(&buf[..n]);
+        r.wakes.wake_input();
         Ok(n)
     }
     fn poll(&self, _ctx: &mut dyn IoCtx) -> PollEvents {
@@ -159,7 +194,7 @@ impl FileOps for PipeWriter {
         if r.readers == 0 {
             return PollEvents::POLLOUT | PollEvents::POLLERR;
         }
-        if r.capacity.saturating_sub(r.data.len()) >= PIPE_BUF {
+        if r.writable() {
             PollEvents::POLLOUT
         } else {
             PollEvents::empty()
@@ -167,6 +202,9 @@ impl FileOps for PipeWriter {
     }
     fn stat(&self) -> Option<Metadata> {
         fifo_stat(&self.0)
+    }
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.0.wake_seq())
     }
     fn seekable(&self) -> bool {
         false
@@ -237,6 +275,8 @@ pub fn set_pipe_size(ops: &dyn FileOps, arg: u32, who: Resizer) -> KResult<usize
         return Err(Errno::EBUSY);
     }
     r.capacity = size;
+    // pipe_resize_ring wakes the writers.
+    r.wakes.wake_all();
     Ok(size)
 }
 
@@ -251,16 +291,36 @@ impl Pipe {
         p
     }
 
-    /// One more read end.
+    /// One more read end. The first one wakes the writers (fifo_open's
+    /// wake_up_partner).
     pub fn open_reader(self: &Arc<Self>) -> Arc<PipeReader> {
-        self.ring.lock().readers += 1;
-        Arc::new(PipeReader(self.clone()))
+        let mut r = self.ring.lock();
+        r.readers += 1;
+        if r.readers == 1 {
+            r.wakes.wake_all();
+        }
+        // fifo_open: a reader that opens with no writer suppresses POLLHUP
+        // until a writer has come.
+        let seen = if r.writers == 0 { r.w_opens } else { 0 };
+        drop(r);
+        Arc::new(PipeReader(self.clone(), seen))
     }
 
-    /// One more write end.
+    /// One more write end; the first one wakes the readers.
     pub fn open_writer(self: &Arc<Self>) -> Arc<PipeWriter> {
-        self.ring.lock().writers += 1;
+        let mut r = self.ring.lock();
+        r.writers += 1;
+        r.w_opens = r.w_opens.wrapping_add(1);
+        if r.writers == 1 {
+            r.wakes.wake_all();
+        }
+        drop(r);
         Arc::new(PipeWriter(self.clone()))
+    }
+
+    /// The wake-up counts for edge-triggered epoll.
+    pub fn wake_seq(&self) -> WakeSeq {
+        self.ring.lock().wakes
     }
 
     /// The (readers, writers) open.

@@ -205,6 +205,8 @@ pub fn fd_entry(fd: i32, f: &Arc<OpenFile>) -> FdEntry {
         fd,
         target: if pipe {
             format!("pipe:[{id}]").into_bytes()
+        } else if let Some(name) = ops.anon_name() {
+            format!("anon_inode:{name}").into_bytes()
         } else {
             format!("anon_inode:[{id}]").into_bytes()
         },

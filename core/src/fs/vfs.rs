@@ -775,6 +775,78 @@ pub trait FileOps: Send + Sync {
     }
     /// For downcasting (e.g. to find a console file).
     fn as_any(&self) -> &dyn Any;
+    /// Whether epoll may watch the file: Linux's test that the file has a
+    /// `poll` method. Files whose Linux counterpart has none (/dev/null,
+    /// /dev/zero, /dev/full, /dev/urandom) say `false`, and epoll_ctl gives
+    /// them EPERM; a file that implements [`FileOps::poll`] keeps the default.
+    fn epoll_ok(&self) -> bool {
+        true
+    }
+    /// How many wake-ups the file has made so far, for edge-triggered epoll
+    /// (EPOLLET): an edge is a wake-up of the file's waiters, as on Linux,
+    /// not a change of [`FileOps::poll`]'s answer. The contract:
+    /// - `input` moves whenever an event a reader waits for
+    ///   happens: data arrives (every write that adds data, also to a file
+    ///   that holds data already, as Linux's pipes do once epoll watches
+    ///   them), an end hangs up, an error appears.
+    /// - `output` moves whenever writers would be woken: room is made in a
+    ///   file that was not writable, the far end goes away.
+    /// - An event that wakes everyone (a hang-up) moves both. Reading data,
+    ///   a `poll`, or a check that changes nothing moves neither.
+    /// - The counts are read after `poll`, so a `poll` that pulls in new
+    ///   input (the console) may move them.
+    ///
+    /// Keep the counts in a [`WakeSeq`] inside the file's state and call its
+    /// `wake_*` methods where the file changes. `None` (the default) means
+    /// the file does not count: edge-triggered epoll then reports a rising
+    /// edge of readiness as it sees it (ready bits that were not ready at its
+    /// last look), which misses new data arriving while the file is already
+    /// readable. Level-triggered epoll, poll and select never use the counts.
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        None
+    }
+    /// The name /proc/PID/fd shows for an anonymous file, as
+    /// `anon_inode:NAME` (Linux's anon_inode_getfile name: "[eventpoll]",
+    /// "[eventfd]"); `None` shows a number.
+    fn anon_name(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A file's wake-up counts by direction, for edge-triggered epoll (see
+/// [`FileOps::wake_seq`]). The values are stamps from one kernel-wide
+/// clock ([`wake_clock`]), so that besides noticing that a file woke, epoll
+/// can order the wake-ups of different files as Linux's ready list does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WakeSeq {
+    /// The last wake-up of readers (Linux's EPOLLIN-keyed wake-ups).
+    pub input: u64,
+    /// The last wake-up of writers (EPOLLOUT-keyed).
+    pub output: u64,
+}
+
+static WAKE_CLOCK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+/// A new stamp of the wake-up clock: later calls give larger values.
+pub fn wake_clock() -> u64 {
+    WAKE_CLOCK.fetch_add(1, core::sync::atomic::Ordering::Relaxed)
+}
+
+impl WakeSeq {
+    /// Readers are woken: data arrived.
+    pub fn wake_input(&mut self) {
+        self.input = wake_clock();
+    }
+    /// Writers are woken: room was made.
+    pub fn wake_output(&mut self) {
+        self.output = wake_clock();
+    }
+    /// Everyone is woken: a hang-up, an error, a new partner.
+    pub fn wake_all(&mut self) {
+        let t = wake_clock();
+        self.input = t;
+        self.output = t;
+    }
 }
 
 #[cfg(test)]

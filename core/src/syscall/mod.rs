@@ -9,6 +9,7 @@ mod arm;
 pub mod clone;
 pub mod copy;
 pub mod cred;
+pub mod epoll;
 pub mod fasync;
 pub mod filemap;
 pub mod fs;
@@ -80,6 +81,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         return o;
     }
     if let Some(o) = ipc::dispatch(k, n, a) {
+        return o;
+    }
+    if let Some(o) = epoll::dispatch(k, n, a) {
         return o;
     }
     if let Some(o) = startup::dispatch(k, n, a) {

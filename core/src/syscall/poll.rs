@@ -88,7 +88,7 @@ fn with_norm(rev: PollEvents) -> PollEvents {
 }
 
 /// The outcome of a wait that found nothing ready: time out, or park.
-fn park<H: Host>(k: &mut Kernel<H>, timeout: Option<u64>) -> Option<Outcome> {
+pub(super) fn park<H: Host>(k: &mut Kernel<H>, timeout: Option<u64>) -> Option<Outcome> {
     match timeout {
         Some(0) => Some(Outcome::Ret(Ok(0))),
         Some(ns) => {
@@ -166,7 +166,11 @@ pub fn sys_poll<H: Host>(k: &mut Kernel<H>, fds: u64, nfds: usize, timeout_ms: i
     do_poll(k, fds, nfds, timeout)
 }
 
-fn read_timespec<H: Host>(k: &mut Kernel<H>, at: u64, tabi: TimeAbi) -> KResult<Option<u64>> {
+pub(super) fn read_timespec<H: Host>(
+    k: &mut Kernel<H>,
+    at: u64,
+    tabi: TimeAbi,
+) -> KResult<Option<u64>> {
     if at == 0 {
         return Ok(None);
     }
@@ -183,7 +187,7 @@ fn read_timespec<H: Host>(k: &mut Kernel<H>, at: u64, tabi: TimeAbi) -> KResult<
 
 /// Applies a temporary signal mask for ppoll/pselect6; it stays while blocked
 /// and is restored when the call returns (or by sigreturn after a handler).
-fn temp_mask<H: Host>(k: &mut Kernel<H>, set: u64) -> KResult<()> {
+pub(super) fn temp_mask<H: Host>(k: &mut Kernel<H>, set: u64) -> KResult<()> {
     if set == 0 {
         return Ok(());
     }
@@ -196,7 +200,7 @@ fn temp_mask<H: Host>(k: &mut Kernel<H>, set: u64) -> KResult<()> {
     Ok(())
 }
 
-fn finish_temp_mask<H: Host>(k: &mut Kernel<H>, out: Outcome) -> Outcome {
+pub(super) fn finish_temp_mask<H: Host>(k: &mut Kernel<H>, out: Outcome) -> Outcome {
     if let Outcome::Ret(_) = out {
         let t = &mut k.proc().thread;
         if let Some(m) = t.saved_mask.take() {
