@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include "common.h"
@@ -1013,6 +1014,51 @@ static void test_rdhup(void)
 	close(ep);
 }
 
+/* Run on a terminal by tests/e2e_epoll.rs: the driver types a line after
+ * each READY. Echo is off, so the transcript is only what this prints. */
+static void test_tty(void)
+{
+	if (!isatty(0)) {
+		printf("stdin is not a terminal\n");
+		return;
+	}
+	struct termios old, t;
+	tcgetattr(0, &old);
+	t = old;
+	t.c_lflag &= ~ECHO;
+	tcsetattr(0, TCSANOW, &t);
+	int lt = epoll_create1(0), et = epoll_create1(0), out = epoll_create1(0);
+	add(lt, 0, EPOLLIN, 1);
+	add(et, 0, EPOLLIN | EPOLLET, 2);
+	add(out, 1, EPOLLOUT | EPOLLET, 3);
+	struct epoll_event ev[4], ev2[4];
+	int r1 = epoll_wait(out, ev, 4, 0);
+	int r2 = epoll_wait(out, ev2, 4, 0);
+	show_events("tty output, edge", r1, ev, 1);
+	show_events("tty output, edge again", r2, ev2, 1);
+	wait_show("nothing typed", lt, 4, 0);
+	wait_show("nothing typed, edge", et, 4, 0);
+	printf("READY\n");
+	wait_show("typed", lt, 4, 20000);
+	wait_show("typed, edge", et, 4, 0);
+	wait_show("typed, edge again", et, 4, 0);
+	wait_show("typed, level again", lt, 4, 0);
+	char buf[64] = { 0 };
+	ssize_t n = read(0, buf, sizeof buf - 1);
+	printf("read %zd: %s", n, buf);
+	wait_show("read", lt, 4, 0);
+	wait_show("read, edge", et, 4, 0);
+	printf("READY\n");
+	wait_show("typed, edge, waiting", et, 4, 20000);
+	memset(buf, 0, sizeof buf);
+	n = read(0, buf, sizeof buf - 1);
+	printf("read %zd: %s", n, buf);
+	tcsetattr(0, TCSANOW, &old);
+	close(lt);
+	close(et);
+	close(out);
+}
+
 static const struct section {
 	const char *name;
 	void (*fn)(void);
@@ -1024,14 +1070,16 @@ static const struct section {
 	{ "close", test_close },     { "fork", test_fork },
 	{ "block", test_block },     { "signals", test_signals },
 	{ "exclusive", test_exclusive }, { "fifo", test_fifo },
-	{ "rdhup", test_rdhup },     { NULL, NULL },
+	{ "rdhup", test_rdhup },     { "tty", test_tty },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (const struct section *s = sections; s->name; s++) {
-		int run = argc < 2;
+		/* tty runs only when asked for: it waits for typed lines */
+		int run = argc < 2 && s->fn != test_tty;
 		for (int i = 1; i < argc; i++)
 			run |= strcmp(argv[i], s->name) == 0;
 		if (!run)
