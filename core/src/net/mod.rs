@@ -29,7 +29,7 @@ pub use addr::{NodeId, SockAddr, UnixAddr};
 
 use crate::error::{Errno, KResult};
 use crate::fs::file::OpenFile;
-use crate::fs::vfs::{FileOps, IoCtx, IoctlArg, Metadata, PollEvents};
+use crate::fs::vfs::{FileOps, IoCtx, IoctlArg, Metadata, PollEvents, WakeSeq};
 use umbra_abi::structs::Timespec;
 
 /// Who makes a call: what SO_PEERCRED and SCM_CREDENTIALS report.
@@ -167,6 +167,14 @@ pub trait Socket: Send + Sync {
     }
     /// Readiness now: POLLIN, POLLOUT, POLLHUP, POLLRDHUP, POLLERR.
     fn poll(&self, io: &mut dyn IoCtx) -> PollEvents;
+    /// Wake-up counts for edge-triggered epoll, under the contract of
+    /// [`FileOps::wake_seq`]: `wake_input` on every datagram or stream data
+    /// queued, a connection to accept, shutdown or close of the peer;
+    /// `wake_output` when send room is made; `wake_all` on errors. `None`
+    /// leaves EPOLLET to rising edges of readiness.
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        None
+    }
     /// A family's ioctl (FIONREAD, SIOCOUTQ...); ENOTTY passes it on to the
     /// interface ioctls every socket answers.
     fn ioctl(&self, _io: &mut dyn IoCtx, _cmd: u32, _arg: &mut dyn IoctlArg) -> KResult<usize> {
@@ -247,6 +255,9 @@ impl FileOps for SocketFile {
     }
     fn poll(&self, io: &mut dyn IoCtx) -> PollEvents {
         self.sock.poll(io)
+    }
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        self.sock.wake_seq()
     }
     fn ioctl(&self, io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
         match self.sock.ioctl(io, cmd, arg) {
