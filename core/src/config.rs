@@ -32,6 +32,12 @@ pub struct Config {
     /// Do not name the unsupported syscalls a guest makes (each is named
     /// once on stderr otherwise; see `Kernel::report_enosys`).
     pub quiet_unsupported: bool,
+    /// `--unix-socket HOSTPATH:GUESTPATH`: (host path, guest path) of each
+    /// host Unix socket the guest may connect to (net/host.rs).
+    pub unix_grants: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The host's /etc/resolv.conf under `--net host`, shown at the guest's
+    /// /etc/resolv.conf when its root has none.
+    pub resolv_conf: Option<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -47,6 +53,8 @@ impl Default for Config {
             hostname: String::from("umbra"),
             strace: false,
             quiet_unsupported: false,
+            unix_grants: Vec::new(),
+            resolv_conf: None,
         }
     }
 }

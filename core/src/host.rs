@@ -11,6 +11,9 @@ use core::fmt;
 use umbra_abi::flags::Prot;
 use umbra_abi::structs::Winsize;
 
+use crate::net::SockAddr;
+use alloc::vec::Vec;
+
 /// A host error. The kernel maps it to an errno or kills the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostError {
@@ -243,6 +246,102 @@ pub trait HostMisc {
     fn random(&mut self, buf: &mut [u8]);
     /// Writes one log line (umbra's stderr on the shim).
     fn log(&mut self, level: LogLevel, msg: fmt::Arguments<'_>);
+    /// The host's network, when the user's policy grants the guest some of
+    /// it (`--net host`, `--publish`, `--unix-socket`); `None` otherwise
+    /// (`--net none`, the default).
+    fn host_net(&mut self) -> Option<&mut dyn HostNet> {
+        None
+    }
+}
+
+/// A host socket that the host holds for the guest, by number. The guest
+/// never sees the host's fd; the host keeps the socket until `net_close`.
+pub type HostSock = u32;
+
+/// The kind of a host socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostSockType {
+    Stream,
+    Dgram,
+}
+
+/// Why a host network call failed: the host's error, named; the kernel
+/// picks the guest's errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetError {
+    /// Nothing can be done now; `wait_event` wakes when the socket is ready
+    /// for what was tried.
+    WouldBlock,
+    /// The policy does not grant this (an ungranted path, an outbound
+    /// connection without `--net host`).
+    Denied,
+    Refused,
+    Reset,
+    Aborted,
+    TimedOut,
+    NetUnreachable,
+    HostUnreachable,
+    AddrInUse,
+    AddrNotAvail,
+    NotConnected,
+    /// The sending side was shut down, or the peer is gone.
+    BrokenPipe,
+    /// A datagram too large for the host.
+    MsgSize,
+    /// The host ran out of fds or memory.
+    NoResources,
+    /// No such host socket (a bad handle).
+    BadHandle,
+    /// Anything else.
+    Other,
+}
+
+/// The host's network, as a policy grants it. Every socket is non-blocking:
+/// a call that cannot go on now fails with [`NetError::WouldBlock`], and
+/// [`HostTime::wait_event`] then wakes when the socket became ready for it.
+pub trait HostNet {
+    /// Opens a socket of `ty` for the family of `to` and connects it to `to`.
+    /// A stream connect may still be in progress: the socket reports POLLOUT
+    /// once it is done, and [`HostNet::net_take_error`] tells the outcome.
+    fn net_connect(&mut self, ty: HostSockType, to: &SockAddr) -> Result<HostSock, NetError>;
+    /// Opens an unconnected datagram socket of `domain` (AF_INET or AF_INET6).
+    fn net_dgram(&mut self, domain: u16) -> Result<HostSock, NetError>;
+    /// The listeners the host opened for `--publish`: (listener, guest port,
+    /// datagram).
+    fn net_published(&self) -> Vec<(HostSock, u16, bool)> {
+        Vec::new()
+    }
+    /// Takes a waiting connection from a listener, with its peer's address.
+    fn net_accept(&mut self, listener: HostSock) -> Result<(HostSock, SockAddr), NetError>;
+    /// Sends (to `to` on a datagram socket); returns the bytes taken.
+    fn net_send(
+        &mut self,
+        s: HostSock,
+        data: &[u8],
+        to: Option<&SockAddr>,
+    ) -> Result<usize, NetError>;
+    /// Receives into `buf`: (bytes stored, full datagram length, sender). A
+    /// stream at end of file gives 0.
+    fn net_recv(
+        &mut self,
+        s: HostSock,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<(usize, usize, Option<SockAddr>), NetError>;
+    /// shutdown(2) with `how` (SHUT_RD, SHUT_WR, SHUT_RDWR).
+    fn net_shutdown(&mut self, s: HostSock, how: u32) -> Result<(), NetError>;
+    /// Closes the host socket.
+    fn net_close(&mut self, s: HostSock);
+    /// Readiness now, as poll(2) bits (POLLIN, POLLOUT, POLLERR, POLLHUP,
+    /// POLLRDHUP). `interest` is what the caller waits for: if none of it is
+    /// ready, `wait_event` wakes once some is.
+    fn net_poll(&mut self, s: HostSock, interest: u16) -> u16;
+    /// The socket's pending error (SO_ERROR), cleared; `None` if there is none.
+    fn net_take_error(&mut self, s: HostSock) -> Option<NetError>;
+    /// getsockname of the host socket.
+    fn net_local_addr(&mut self, s: HostSock) -> Result<SockAddr, NetError>;
+    /// getpeername of the host socket.
+    fn net_peer_addr(&mut self, s: HostSock) -> Result<SockAddr, NetError>;
 }
 
 /// Everything the kernel needs from outside.

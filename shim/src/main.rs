@@ -13,7 +13,7 @@ use umbra_core::fs;
 use umbra_core::fs::blockdev::{BlockDevice, OverlayDevice};
 use umbra_core::fs::ext2::Ext2Fs;
 use umbra_core::kernel::{BootError, Kernel};
-use umbra_shim::host::{HostOptions, PtraceHost};
+use umbra_shim::host::{HostOptions, NetOptions, PtraceHost};
 
 const USAGE: &str = "\
 umbra: run unmodified Linux programs under umbra's own guest kernel
@@ -53,6 +53,21 @@ Options of `run`:
                   with EAGAIN beyond it (default 256)
   --timeout SECS  kill the guest after SECS seconds of wall time; umbra then
                   exits with status 124
+  --net none|host none (the default): the guest has its own loopback and
+                  nothing else. host: guest TCP and UDP to addresses outside
+                  its loopback go through host sockets that umbra opens
+                  (never to the host's own loopback); the host's
+                  /etc/resolv.conf is shown at the guest's /etc/resolv.conf
+                  when the guest has none (SECURITY.md)
+  --publish HOSTPORT:GUESTPORT[/udp]
+                  umbra listens on host TCP port HOSTPORT and hands each
+                  connection to the guest's listener on GUESTPORT
+                  (repeatable)
+  --unix-socket HOSTPATH:GUESTPATH
+                  a socket node at GUESTPATH through which guest AF_UNIX
+                  stream connections reach the host socket HOSTPATH, e.g.
+                  /tmp/.X11-unix/X0:/tmp/.X11-unix/X0 (repeatable); no other
+                  host socket is reachable
   -h, --help      show this help
 
 `image create` writes an ext2 image of the host directory DIR: regular files,
@@ -75,6 +90,8 @@ struct RunArgs {
     mounts: Vec<(String, String, bool)>,
     mem: usize,
     cpu: Option<usize>,
+    /// What of the host's network the guest may use.
+    net: NetOptions,
     cfg: Config,
 }
 
@@ -94,6 +111,17 @@ fn parse_seconds(s: &str) -> Option<u64> {
     }
     let total = whole * 1_000_000_000 + ns;
     (total > 0).then_some(total)
+}
+
+/// `HOSTPORT:GUESTPORT[/udp]`: (host port, guest port, udp); ports 1-65535.
+fn parse_publish(s: &str) -> Option<(u16, u16, bool)> {
+    let (ports, udp) = match s.strip_suffix("/udp") {
+        Some(p) => (p, true),
+        None => (s.strip_suffix("/tcp").unwrap_or(s), false),
+    };
+    let (h, g) = ports.split_once(':')?;
+    let port = |p: &str| p.parse::<u16>().ok().filter(|&n| n != 0);
+    Some((port(h)?, port(g)?, udp))
 }
 
 fn parse_size(s: &str) -> Option<usize> {
@@ -121,6 +149,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         mounts: Vec::new(),
         mem: 256 << 20,
         cpu: None,
+        net: NetOptions::default(),
         cfg: Config::default(),
     };
     let mut i = 0;
@@ -203,6 +232,36 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                         .ok_or_else(|| format!("--timeout: bad number of seconds '{v}'"))?,
                 );
             }
+            "--net" => {
+                let v = value(&mut i, a)?;
+                r.net.outbound = match v.as_str() {
+                    "none" => false,
+                    "host" => true,
+                    _ => return Err(format!("--net: '{v}' is not none or host")),
+                };
+            }
+            "--publish" => {
+                let v = value(&mut i, a)?;
+                r.net.publish.push(
+                    parse_publish(&v).ok_or_else(|| {
+                        format!("--publish: '{v}' is not HOSTPORT:GUESTPORT[/udp]")
+                    })?,
+                );
+            }
+            "--unix-socket" => {
+                let v = value(&mut i, a)?;
+                let (host, guest) = v
+                    .split_once(':')
+                    .filter(|(h, g)| h.starts_with('/') && g.starts_with('/'))
+                    .ok_or_else(|| format!("--unix-socket: '{v}' is not /HOSTPATH:/GUESTPATH"))?;
+                if host.len() >= 108 {
+                    return Err(format!("--unix-socket: {host}: path too long for a socket"));
+                }
+                r.net.unix_paths.push(host.as_bytes().to_vec());
+                r.cfg
+                    .unix_grants
+                    .push((host.as_bytes().to_vec(), guest.as_bytes().to_vec()));
+            }
             _ if a.starts_with('-') => {
                 return Err(format!("unknown option '{a}' (see umbra --help)"))
             }
@@ -222,6 +281,23 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             "no program given (umbra run [OPTIONS] -- PROGRAM [ARGS...])",
         ));
     }
+    // The guest families these modes plug into are not there yet: say so
+    // rather than run with a network the guest cannot use.
+    if r.net.outbound {
+        return Err(String::from(
+            "--net host: not available yet (the guest's AF_INET family is not in this build)",
+        ));
+    }
+    if !r.net.publish.is_empty() {
+        return Err(String::from(
+            "--publish: not available yet (the guest's AF_INET family is not in this build)",
+        ));
+    }
+    if !r.net.unix_paths.is_empty() {
+        return Err(String::from(
+            "--unix-socket: not available yet (the guest's AF_UNIX family is not in this build)",
+        ));
+    }
     Ok(r)
 }
 
@@ -239,7 +315,7 @@ fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (Stri
     Ext2Fs::mount(dev, devno, ro).map_err(|e| (format!("{img}: {e}"), 2))
 }
 
-fn run(r: RunArgs) -> Result<u8, (String, u8)> {
+fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     let started = umbra_shim::sys::clock_ns(umbra_shim::sys::CLOCK_MONOTONIC);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -274,12 +350,19 @@ fn run(r: RunArgs) -> Result<u8, (String, u8)> {
             .map_err(|e| (format!("--mount {img}:{dir}: cannot mount: {e:?}"), 2))?;
         disks.push((img.clone(), fs));
     }
-    let host = PtraceHost::new(HostOptions {
+    let mut host = PtraceHost::new(HostOptions {
         mem_bytes: r.mem,
         cpu: r.cpu,
         disks: Vec::new(),
     })
     .map_err(|e| (e, 1))?;
+    if r.net.outbound {
+        // DNS through the host's resolver: its resolv.conf, offered to the
+        // guest (read now: the confined umbra cannot open files).
+        r.cfg.resolv_conf = std::fs::read("/etc/resolv.conf").ok();
+    }
+    host.enable_net(std::mem::take(&mut r.net))
+        .map_err(|e| (e, 1))?;
     if let Some(t) = r.cfg.timeout_ns {
         // The kernel ends the run at the deadline; half a second later (from
         // umbra's start, so loading the root counts) the host ends it anyway.
@@ -450,7 +533,26 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seconds;
+    use super::{parse_publish, parse_seconds};
+
+    #[test]
+    fn publish_specs_parse() {
+        assert_eq!(parse_publish("8080:80"), Some((8080, 80, false)));
+        assert_eq!(parse_publish("8080:80/tcp"), Some((8080, 80, false)));
+        assert_eq!(parse_publish("5353:53/udp"), Some((5353, 53, true)));
+        for bad in [
+            "",
+            "80",
+            "0:80",
+            "80:0",
+            "80:70000",
+            "a:b",
+            "80:80/sctp",
+            ":80",
+        ] {
+            assert_eq!(parse_publish(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn seconds_parse_without_floating_point() {

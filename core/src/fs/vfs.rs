@@ -715,6 +715,11 @@ pub trait IoCtx {
     fn proc_view(&self) -> Option<&dyn super::procfs::ProcView> {
         None
     }
+    /// The host's network, if the policy grants some (see
+    /// [`HostMisc::host_net`]).
+    fn host_net(&mut self) -> Option<&mut dyn crate::host::HostNet> {
+        None
+    }
 }
 
 impl<T: HostConsole + HostMisc + HostTime> IoCtx for T {
@@ -735,6 +740,9 @@ impl<T: HostConsole + HostMisc + HostTime> IoCtx for T {
     }
     fn now_real(&self) -> u64 {
         HostTime::now_real(self)
+    }
+    fn host_net(&mut self) -> Option<&mut dyn crate::host::HostNet> {
+        HostMisc::host_net(self)
     }
 }
 

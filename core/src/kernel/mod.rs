@@ -50,6 +50,8 @@ pub enum BootError {
     BadCwd(String, Errno),
     /// Memory or host resources ran out while starting.
     Resources(Errno),
+    /// The guest's name space could not be set up as configured.
+    Setup(String),
 }
 
 impl fmt::Display for BootError {
@@ -59,6 +61,7 @@ impl fmt::Display for BootError {
             BootError::BadExecutable(p, e) => write!(f, "{p}: {e}"),
             BootError::BadCwd(p, e) => write!(f, "working directory {p}: {}", errno_text(*e)),
             BootError::Resources(e) => write!(f, "cannot start the guest: {}", errno_text(*e)),
+            BootError::Setup(msg) => write!(f, "{msg}"),
         }
     }
 }
@@ -424,6 +427,10 @@ impl<H: Host> Kernel<H> {
         stdio: [Arc<crate::fs::file::OpenFile>; 3],
     ) -> Result<Pid, BootError> {
         self.procfs_boot();
+        let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+        if let Err(msg) = crate::net::host::boot(&self.vfs, &self.cfg, &self.net, now) {
+            return Err(BootError::Setup(msg));
+        }
         let cred = Cred::root();
         let root = self.vfs.root();
         let cwd = self
@@ -638,6 +645,7 @@ impl<H: Host> Kernel<H> {
     pub fn run(&mut self) -> ExitStatus {
         loop {
             self.drain_writeback();
+            crate::net::host::tick(&mut self.host, &self.net);
             if let Some(st) = self.init_status {
                 self.shutdown();
                 return st;

@@ -13,6 +13,7 @@
 //! [`SocketFile`]; [`socket_of`] finds the socket behind a description.
 
 pub mod addr;
+pub mod host;
 pub mod inet;
 pub mod netlink;
 pub mod unix;
@@ -300,6 +301,7 @@ pub struct NetNs {
     pub unix: unix::UnixNs,
     pub inet: inet::InetNs,
     pub netlink: netlink::NetlinkNs,
+    pub host: host::HostNs,
 }
 
 /// socket(2): a new socket of `domain`, `ty` (flags removed) and `protocol`.

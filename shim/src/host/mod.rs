@@ -14,9 +14,12 @@
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 #[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
 mod arch;
+mod net;
 mod tracker;
 
-use crate::sys::signals::{Wake, Waker, KICK_SIG, SI_TKILL};
+pub use net::NetOptions;
+
+use crate::sys::signals::{PollFd, Wake, Waker, KICK_SIG, SI_TKILL};
 use crate::sys::{self, ptrace, stub, Errno};
 use ptrace::{RawRegs, WaitStatus};
 use std::collections::BTreeMap;
@@ -32,7 +35,7 @@ use umbra_abi::structs::Winsize;
 use umbra_core::arch::{GpRegs, UserRegs, USER_END};
 use umbra_core::host::{
     ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError,
-    HostMemory, HostMisc, HostTime, LogLevel, MapOp, MmId, Trap,
+    HostMemory, HostMisc, HostNet, HostTime, LogLevel, MapOp, MmId, Trap,
 };
 
 const PAGE: u64 = 4096;
@@ -157,6 +160,8 @@ pub struct PtraceHost {
     arch: arch::HostArch,
     /// The host's limit of mappings per process (vm.max_map_count).
     max_map_count: usize,
+    /// The host sockets the policy grants (see `enable_net`).
+    net: Option<net::NetState>,
 }
 
 /// Host mappings a stub keeps for itself (code, data, batch page), with room
@@ -317,6 +322,7 @@ impl PtraceHost {
             raw_tty,
             arch: arch::HostArch::probe(),
             max_map_count: host_max_map_count(),
+            net: None,
         };
         arch::after_new(&mut host);
         Ok(host)
@@ -331,7 +337,7 @@ impl PtraceHost {
     pub fn confine(&self) -> Result<(), String> {
         #[cfg(debug_assertions)]
         let forbidden = std::env::var_os("UMBRA_TEST_FORBIDDEN_SYSCALL").is_some();
-        let prog = sys::seccomp::umbra_filter(&confinement_rules())?;
+        let prog = sys::seccomp::umbra_filter(&self.allowed_rules())?;
         sys::seccomp::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
         sys::seccomp::install(&prog, true)
             .map_err(|e| format!("cannot install umbra's seccomp filter: {e}"))?;
@@ -341,6 +347,33 @@ impl PtraceHost {
             sys::forbidden_syscall_for_tests();
         }
         Ok(())
+    }
+
+    /// Grants the guest the host network `opts` describes: opens the
+    /// `--publish` listeners now and adds the socket calls each mode needs to
+    /// umbra's allow-list (`confine`). Call it before `confine`. With nothing
+    /// granted (`--net none`) it does nothing and the allow-list stays as
+    /// [`confinement_rules`] has it.
+    pub fn enable_net(&mut self, opts: NetOptions) -> Result<(), String> {
+        if sys::seccomp::umbra_confined() {
+            return Err("enable_net after confine".into());
+        }
+        self.net = if opts.any() {
+            Some(net::NetState::new(opts)?)
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// The allow-list `confine` installs: [`confinement_rules`] plus the
+    /// socket calls of the granted network modes.
+    pub fn allowed_rules(&self) -> Vec<sys::seccomp::Rule> {
+        let mut rules = confinement_rules();
+        if let Some(n) = &self.net {
+            rules.extend(n.rules());
+        }
+        rules
     }
 
     /// The host pid of the stub behind `mm`.
@@ -1161,22 +1194,44 @@ impl HostTime for PtraceHost {
     }
 
     fn wait_event(&mut self, deadline: Option<u64>) {
-        let watch_stdin = !self.stdin_eof && self.stdin_armed;
-        if !watch_stdin && deadline.is_none() && !self.waker.armed() {
-            return; // nothing could ever wake us
-        }
+        let mut fds = Vec::new();
         loop {
-            let fd = (!self.stdin_eof && self.stdin_armed).then_some(0);
-            match self.waker.wait(fd, deadline) {
+            fds.clear();
+            let stdin = !self.stdin_eof && self.stdin_armed;
+            if stdin {
+                fds.push(PollFd::new(0, sys::POLLIN));
+            }
+            if let Some(n) = &self.net {
+                n.poll_set(&mut fds);
+            }
+            if fds.is_empty() && deadline.is_none() && !self.waker.armed() {
+                return; // nothing could ever wake us
+            }
+            match self.waker.wait_fds(&mut fds, deadline) {
                 // The timer, SIGWINCH or another signal: let the kernel look.
                 Ok(Wake::Signal) | Ok(Wake::Timeout) => return,
-                Ok(Wake::Ready(re)) if re & sys::POLLIN != 0 => {
-                    self.stdin_armed = false;
-                    return;
+                Ok(Wake::Ready(_)) => {
+                    let mut woke = false;
+                    let mut socks = &fds[..];
+                    if stdin {
+                        let re = fds[0].revents();
+                        if re & sys::POLLIN != 0 {
+                            self.stdin_armed = false;
+                            woke = true;
+                        } else if re != 0 {
+                            // Hung up, error or not pollable: stop watching stdin.
+                            self.stdin_eof = true;
+                        }
+                        socks = &fds[1..];
+                    }
+                    if let Some(n) = &mut self.net {
+                        woke |= n.ready(socks);
+                    }
+                    if woke {
+                        return;
+                    }
                 }
-                // Hung up, error or not pollable: stop watching stdin.
-                Ok(Wake::Ready(_)) => self.stdin_eof = true,
-                Err(_) if fd.is_some() => self.stdin_eof = true,
+                Err(_) if stdin => self.stdin_eof = true,
                 Err(_) => return,
             }
             if deadline.is_none() && !self.waker.armed() {
@@ -1312,5 +1367,9 @@ impl HostMisc for PtraceHost {
 
     fn log(&mut self, level: LogLevel, msg: fmt::Arguments<'_>) {
         log_line(level, msg);
+    }
+
+    fn host_net(&mut self) -> Option<&mut dyn HostNet> {
+        self.net.as_mut().map(|n| n as &mut dyn HostNet)
     }
 }

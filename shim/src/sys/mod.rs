@@ -14,6 +14,7 @@ compile_error!(
 
 mod mem;
 mod misc;
+pub mod net;
 #[cfg(all(target_env = "musl", panic = "abort"))]
 mod nounwind;
 pub mod ptrace;

@@ -270,6 +270,13 @@ pub enum Rule {
         vals: &'static [u32],
         hi0: bool,
     },
+    /// Allowed when the low word of argument `a.0` is one of `a.1` and that
+    /// of argument `b.0` one of `b.1` (socket(2): its domain and type).
+    Args2 {
+        nr: usize,
+        a: (u32, &'static [u32]),
+        b: (u32, &'static [u32]),
+    },
     /// kill/tgkill: argument `pid_arg` is a positive pid (not a group, not -1),
     /// and the signal (argument `sig_arg`) is one of `sigs`.
     Signal {
@@ -293,6 +300,7 @@ fn emit_rule(b: &mut Bpf, r: &Rule) {
     let nr = match *r {
         Rule::Any(nr)
         | Rule::ArgIn { nr, .. }
+        | Rule::Args2 { nr, .. }
         | Rule::Signal { nr, .. }
         | Rule::NoExec { nr, .. } => nr,
     };
@@ -307,6 +315,20 @@ fn emit_rule(b: &mut Bpf, r: &Rule) {
             }
             b.ld(arg_lo(arg));
             for &v in vals {
+                b.jeq(v, allow, NEXT);
+            }
+            b.ja(kill);
+        }
+        Rule::Args2 { a, b: second, .. } => {
+            let next = b.label();
+            b.ld(arg_lo(a.0));
+            for &v in a.1 {
+                b.jeq(v, next, NEXT);
+            }
+            b.ja(kill);
+            b.bind(next);
+            b.ld(arg_lo(second.0));
+            for &v in second.1 {
                 b.jeq(v, allow, NEXT);
             }
             b.ja(kill);

@@ -413,6 +413,17 @@ impl Waker {
     /// first. The flags are checked with the signals blocked and the wait
     /// unblocks them atomically (ppoll), so no wake-up is lost.
     pub fn wait(&self, fd: Option<i32>, deadline: Option<u64>) -> Result<Wake, Errno> {
+        let mut pfd = [PollFd::new(fd.unwrap_or(-1), 1)];
+        let n = usize::from(fd.is_some());
+        match self.wait_fds(&mut pfd[..n], deadline)? {
+            Wake::Ready(_) => Ok(Wake::Ready(pfd[0].revents())),
+            w => Ok(w),
+        }
+    }
+
+    /// As [`Waker::wait`] for any number of fds (their revents are set in
+    /// `fds`); `Wake::Ready` then holds how many fds have revents.
+    pub fn wait_fds(&self, fds: &mut [PollFd], deadline: Option<u64>) -> Result<Wake, Errno> {
         let block: u64 = (1 << (SIGALRM - 1)) | (1 << (SIGWINCH - 1));
         let mut old: u64 = 0;
         // SAFETY: `block` is a readable and `old` a writable 8-byte sigset.
@@ -437,14 +448,14 @@ impl Waker {
                 let left = d.saturating_sub(now);
                 [(left / 1_000_000_000) as i64, (left % 1_000_000_000) as i64]
             });
-            let mut pfd = [fd.unwrap_or(-1) as i64 as u64 & 0xffff_ffff | (1u64 << 32)];
-            // SAFETY: `pfd` is one struct pollfd (or none is passed), `ts` a
-            // readable timespec or NULL, `during` a readable 8-byte sigset.
+            // SAFETY: `fds` is `fds.len()` writable struct pollfd (PollFd is
+            // repr(C) int fd; short events; short revents), `ts` a readable
+            // timespec or NULL, `during` a readable 8-byte sigset.
             let n = check(unsafe {
                 raw::syscall6(
                     raw::nr::PPOLL,
-                    pfd.as_mut_ptr() as usize,
-                    usize::from(fd.is_some()),
+                    fds.as_mut_ptr() as usize,
+                    fds.len(),
                     ts.as_ref().map_or(0, |t| t.as_ptr() as usize),
                     &during as *const u64 as usize,
                     8,
@@ -453,7 +464,7 @@ impl Waker {
             });
             match n {
                 Ok(0) => Ok(Wake::Timeout),
-                Ok(_) => Ok(Wake::Ready((pfd[0] >> 48) as u16 as i16)),
+                Ok(n) => Ok(Wake::Ready(n.min(i16::MAX as usize) as i16)),
                 Err(Errno::EINTR) => Ok(Wake::Signal),
                 Err(e) => Err(e),
             }
@@ -471,6 +482,31 @@ impl Waker {
             )
         };
         r
+    }
+}
+
+/// One `struct pollfd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
+impl PollFd {
+    pub fn new(fd: i32, events: i16) -> PollFd {
+        PollFd {
+            fd,
+            events,
+            revents: 0,
+        }
+    }
+    pub fn fd(&self) -> i32 {
+        self.fd
+    }
+    pub fn revents(&self) -> i16 {
+        self.revents
     }
 }
 

@@ -44,6 +44,19 @@ pub unsafe fn syscall6(
 /// Syscall numbers used by the shim (arm64's generic table: no open, poll, dup2
 /// or fork; the shim uses ppoll, dup3 and clone instead).
 pub mod nr {
+    // Host sockets (--net host, --publish, --unix-socket; sys::net).
+    pub const SOCKET: usize = 198;
+    pub const BIND: usize = 200;
+    pub const LISTEN: usize = 201;
+    pub const CONNECT: usize = 203;
+    pub const GETSOCKNAME: usize = 204;
+    pub const GETPEERNAME: usize = 205;
+    pub const SENDTO: usize = 206;
+    pub const RECVFROM: usize = 207;
+    pub const SETSOCKOPT: usize = 208;
+    pub const GETSOCKOPT: usize = 209;
+    pub const SHUTDOWN: usize = 210;
+    pub const ACCEPT4: usize = 242;
     pub const IOCTL: usize = 29;
     pub const DUP3: usize = 24;
     pub const FCNTL: usize = 25;

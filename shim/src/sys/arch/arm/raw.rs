@@ -45,6 +45,19 @@ pub unsafe fn syscall6(
 /// use their *_time64 variants (64-bit `struct timespec`, as on the 64-bit
 /// hosts); MMAP is mmap2 (the offset in 4096-byte pages).
 pub mod nr {
+    // Host sockets (--net host, --publish, --unix-socket; sys::net).
+    pub const SOCKET: usize = 281;
+    pub const BIND: usize = 282;
+    pub const CONNECT: usize = 283;
+    pub const LISTEN: usize = 284;
+    pub const GETSOCKNAME: usize = 286;
+    pub const GETPEERNAME: usize = 287;
+    pub const SENDTO: usize = 290;
+    pub const RECVFROM: usize = 292;
+    pub const SHUTDOWN: usize = 293;
+    pub const SETSOCKOPT: usize = 294;
+    pub const GETSOCKOPT: usize = 295;
+    pub const ACCEPT4: usize = 366;
     pub const RESTART_SYSCALL: usize = 0;
     pub const EXIT: usize = 1;
     pub const FORK: usize = 2;

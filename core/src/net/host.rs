@@ -1,0 +1,874 @@
+//! Guest sockets backed by host sockets that umbra holds on the guest's
+//! behalf ([`HostNet`]): outbound TCP/UDP under `--net host`, connections a
+//! host client made to a `--publish`ed port, and guest connections to a
+//! `--unix-socket` path. The guest never holds a host fd: a [`HostConn`]
+//! keeps the host's socket number and moves data through `SockCx::io`.
+//!
+//! The families decide when a socket is host-backed (inet.rs: a destination
+//! outside the guest's loopback; unix.rs: a granted path) and then forward
+//! the data path to the [`HostConn`] they got from [`connect`].
+//!
+//! A socket's `Drop` cannot reach the host, so a dropped connection queues
+//! its number in [`HostNs`]; [`tick`], called from the kernel's loop, closes
+//! what is queued.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+
+use spin::Mutex;
+use umbra_abi::net::*;
+
+use super::{NetNs, NodeId, Received, SendMsg, SockAddr, SockCx, Socket, UnixAddr};
+use crate::config::Config;
+use crate::error::{Errno, KResult};
+use crate::fs::vfs::{IoCtx, NewNode, PollEvents};
+use crate::fs::{Cred, FileType, FollowLast, Vfs};
+use crate::host::{HostNet, HostSock, HostSockType, NetError};
+use umbra_abi::structs::Timespec;
+
+/// What the guest's network keeps of the host's: the host sockets whose
+/// guest sockets are gone, to be closed, and the `--unix-socket` grants.
+#[derive(Default)]
+pub struct HostNs {
+    closed: Arc<Mutex<Vec<HostSock>>>,
+    /// (guest node, host path, guest path) of each granted host socket.
+    grants: Mutex<Vec<Grant>>,
+}
+
+/// A `--unix-socket` grant: the guest's socket node, the host path, the
+/// guest path.
+type Grant = (NodeId, Vec<u8>, Vec<u8>);
+
+/// At boot: offers the host's resolv.conf at /etc/resolv.conf (if the root
+/// has /etc and no resolv.conf; never over the guest's own), and makes a
+/// socket node at the guest path of each `--unix-socket` grant (with its
+/// missing directories, mode 0755), remembering which node maps to which host
+/// path. A grant whose node cannot be made is reported in the result.
+pub fn boot(vfs: &Vfs, cfg: &Config, net: &NetNs, now: Timespec) -> Result<(), String> {
+    let root = Cred::root();
+    let node = |kind, perm| NewNode {
+        kind,
+        perm,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        now,
+    };
+    if let Some(text) = &cfg.resolv_conf {
+        if let Ok(etc) = vfs.lookup(&vfs.root(), "/etc", FollowLast::Follow, &root) {
+            if etc.inode().lookup(b"resolv.conf").is_err() {
+                if let Ok(f) = etc
+                    .inode()
+                    .create(b"resolv.conf", &node(FileType::Regular, 0o644))
+                {
+                    let _ = f.write_at(0, text, now);
+                }
+            }
+        }
+    }
+    for (host, guest) in &cfg.unix_grants {
+        let fail = |why: &str| {
+            alloc::format!(
+                "--unix-socket: cannot make {}: {why}",
+                String::from_utf8_lossy(guest)
+            )
+        };
+        if guest.first() != Some(&b'/') {
+            return Err(fail("not an absolute path"));
+        }
+        let mut dir = vfs.root();
+        let parts: Vec<&[u8]> = guest
+            .split(|&c| c == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let Some((last, dirs)) = parts.split_last() else {
+            return Err(fail("no name"));
+        };
+        for &d in dirs {
+            dir = match vfs.lookup(&dir, d, FollowLast::Follow, &root) {
+                Ok(n) => n,
+                Err(_) => {
+                    dir.inode()
+                        .create(d, &node(FileType::Directory, 0o755))
+                        .map_err(|e| fail(&alloc::format!("{e:?}")))?;
+                    vfs.lookup(&dir, d, FollowLast::Follow, &root)
+                        .map_err(|e| fail(&alloc::format!("{e:?}")))?
+                }
+            };
+        }
+        let sock = match dir.inode().lookup(last) {
+            Ok(i) if i.kind() == FileType::Socket => i,
+            Ok(_) => return Err(fail("something else is there")),
+            Err(_) => dir
+                .inode()
+                .create(last, &node(FileType::Socket, 0o777))
+                .map_err(|e| fail(&alloc::format!("{e:?}")))?,
+        };
+        let m = sock
+            .metadata()
+            .map_err(|e| fail(&alloc::format!("{e:?}")))?;
+        net.host.grants.lock().push((
+            NodeId {
+                dev: m.dev,
+                ino: m.ino,
+            },
+            host.clone(),
+            guest.clone(),
+        ));
+    }
+    Ok(())
+}
+
+/// For AF_UNIX connect: if the socket node `node` is a `--unix-socket`
+/// grant, connects a host stream to the granted host path (the guest sees
+/// its guest path as the peer) and returns the connection; `Ok(None)` when
+/// the node is not a grant (the guest's own socket).
+pub fn unix_connect(
+    cx: &mut SockCx<'_>,
+    net: &NetNs,
+    ty: u32,
+    node: NodeId,
+) -> KResult<Option<Arc<HostConn>>> {
+    let grant = net
+        .host
+        .grants
+        .lock()
+        .iter()
+        .find(|g| g.0 == node)
+        .map(|g| (g.1.clone(), g.2.clone()));
+    let Some((host, guest)) = grant else {
+        return Ok(None);
+    };
+    if ty != SOCK_STREAM {
+        // Only stream connections are granted (what X11 and most servers use).
+        return Err(Errno::EPROTOTYPE);
+    }
+    let to = SockAddr::Unix(UnixAddr::Path(host));
+    let shown = SockAddr::Unix(UnixAddr::Path(guest));
+    connect(cx, net, AF_UNIX, ty, 0, &to, shown).map(Some)
+}
+
+/// The guest's errno for a host network error.
+pub fn errno(e: NetError) -> Errno {
+    match e {
+        NetError::WouldBlock => Errno::EAGAIN,
+        NetError::Denied => Errno::EACCES,
+        NetError::Refused => Errno::ECONNREFUSED,
+        NetError::Reset => Errno::ECONNRESET,
+        NetError::Aborted => Errno::ECONNABORTED,
+        NetError::TimedOut => Errno::ETIMEDOUT,
+        NetError::NetUnreachable => Errno::ENETUNREACH,
+        NetError::HostUnreachable => Errno::EHOSTUNREACH,
+        NetError::AddrInUse => Errno::EADDRINUSE,
+        NetError::AddrNotAvail => Errno::EADDRNOTAVAIL,
+        NetError::NotConnected => Errno::ENOTCONN,
+        NetError::BrokenPipe => Errno::EPIPE,
+        NetError::MsgSize => Errno::EMSGSIZE,
+        NetError::NoResources => Errno::ENOBUFS,
+        NetError::BadHandle | NetError::Other => Errno::EIO,
+    }
+}
+
+/// The host network, after closing the host sockets of dropped guest
+/// sockets; `None` under `--net none`.
+fn host_net<'a>(io: &'a mut dyn IoCtx, ns: &HostNs) -> Option<&'a mut dyn HostNet> {
+    let hn = io.host_net()?;
+    let closed = core::mem::take(&mut *ns.closed.lock());
+    for h in closed {
+        hn.net_close(h);
+    }
+    Some(hn)
+}
+
+/// Housekeeping from the kernel's loop: closes the host sockets whose guest
+/// sockets were dropped. Nothing to do (and no host call) otherwise.
+pub fn tick(io: &mut dyn IoCtx, net: &NetNs) {
+    if !net.host.closed.lock().is_empty() {
+        let _ = host_net(io, &net.host);
+    }
+}
+
+/// Whether the host network is granted at all (`--net host`, `--publish` or
+/// `--unix-socket`).
+pub fn available(io: &mut dyn IoCtx) -> bool {
+    io.host_net().is_some()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// A stream connect in progress on the host.
+    Connecting,
+    Connected,
+    /// The connect failed; the error was reported (or is in `pending`).
+    Failed,
+}
+
+struct State {
+    phase: Phase,
+    /// An error to report once (SO_ERROR, or the failed connect's).
+    pending: Option<Errno>,
+    local: SockAddr,
+    peer: SockAddr,
+    /// shutdown(SHUT_WR) or SHUT_RDWR was called.
+    wr_shut: bool,
+}
+
+/// A guest socket's host side: one host socket, by number.
+pub struct HostConn {
+    h: HostSock,
+    domain: u16,
+    ty: u32,
+    protocol: u32,
+    closed: Arc<Mutex<Vec<HostSock>>>,
+    st: Mutex<State>,
+}
+
+impl Drop for HostConn {
+    fn drop(&mut self) {
+        self.closed.lock().push(self.h);
+    }
+}
+
+/// Opens a host socket of `ty` (SOCK_STREAM or SOCK_DGRAM) connected to `to`
+/// for a guest socket of `domain`/`protocol`. `shown_peer` is the address
+/// the guest sees as its peer (the guest path for a `--unix-socket`
+/// connection; `to` for IP). A stream connect may still be in progress:
+/// the socket's `connect` finishes it (EINPROGRESS/EALREADY as Linux for a
+/// non-blocking caller, EAGAIN to park a blocking one).
+/// ENETUNREACH if the host network is not granted.
+pub fn connect(
+    cx: &mut SockCx<'_>,
+    net: &NetNs,
+    domain: u16,
+    ty: u32,
+    protocol: u32,
+    to: &SockAddr,
+    shown_peer: SockAddr,
+) -> KResult<Arc<HostConn>> {
+    let hty = match ty {
+        SOCK_STREAM => HostSockType::Stream,
+        SOCK_DGRAM => HostSockType::Dgram,
+        _ => return Err(Errno::EOPNOTSUPP),
+    };
+    let hn = host_net(cx.io, &net.host).ok_or(Errno::ENETUNREACH)?;
+    let h = hn.net_connect(hty, to).map_err(|e| match e {
+        NetError::Denied if domain == AF_UNIX => Errno::ECONNREFUSED,
+        NetError::Denied => Errno::ENETUNREACH,
+        e => errno(e),
+    })?;
+    let local = if domain == AF_UNIX {
+        SockAddr::Unix(UnixAddr::Unnamed)
+    } else {
+        hn.net_local_addr(h).unwrap_or(SockAddr::Unspec)
+    };
+    let phase = if hty == HostSockType::Stream {
+        Phase::Connecting
+    } else {
+        Phase::Connected
+    };
+    Ok(Arc::new(HostConn {
+        h,
+        domain,
+        ty,
+        protocol,
+        closed: net.host.closed.clone(),
+        st: Mutex::new(State {
+            phase,
+            pending: None,
+            local,
+            peer: shown_peer,
+            wr_shut: false,
+        }),
+    }))
+}
+
+/// Wraps a host connection a `--publish` listener accepted: `local` is the
+/// address the guest sees for its end, `peer` the host client's.
+pub fn accepted(
+    net: &NetNs,
+    h: HostSock,
+    domain: u16,
+    local: SockAddr,
+    peer: SockAddr,
+) -> Arc<HostConn> {
+    Arc::new(HostConn {
+        h,
+        domain,
+        ty: SOCK_STREAM,
+        protocol: IPPROTO_TCP,
+        closed: net.host.closed.clone(),
+        st: Mutex::new(State {
+            phase: Phase::Connected,
+            pending: None,
+            local,
+            peer,
+            wr_shut: false,
+        }),
+    })
+}
+
+impl HostConn {
+    /// The guest's connect(2) that made this connection: Ok when it is
+    /// done, EINPROGRESS for a non-blocking caller while it goes on, EAGAIN
+    /// (park, then call `Socket::connect`) for a blocking one.
+    pub fn first_connect(&self, cx: &mut SockCx<'_>) -> KResult<()> {
+        match self.progress(cx.io) {
+            Err(Errno::EAGAIN) if cx.nonblock => Err(Errno::EINPROGRESS),
+            r => r,
+        }
+    }
+
+    /// The host's socket number.
+    pub fn handle(&self) -> HostSock {
+        self.h
+    }
+
+    /// Moves a connect in progress on: Ok once connected, EAGAIN while it
+    /// is still going, its error once it failed.
+    fn progress(&self, io: &mut dyn IoCtx) -> KResult<()> {
+        let mut st = self.st.lock();
+        match st.phase {
+            Phase::Connected => return Ok(()),
+            Phase::Failed => return Err(st.pending.take().unwrap_or(Errno::ECONNREFUSED)),
+            Phase::Connecting => {}
+        }
+        let hn = io.host_net().ok_or(Errno::EIO)?;
+        let re = hn.net_poll(self.h, PollEvents::POLLOUT.bits());
+        let done = PollEvents::POLLOUT | PollEvents::POLLERR | PollEvents::POLLHUP;
+        if !PollEvents::from_bits_truncate(re).intersects(done) {
+            return Err(Errno::EAGAIN);
+        }
+        match hn.net_take_error(self.h) {
+            None => {
+                st.phase = Phase::Connected;
+                if let Ok(a) = hn.net_local_addr(self.h) {
+                    if self.domain != AF_UNIX {
+                        st.local = a;
+                    }
+                }
+                Ok(())
+            }
+            Some(e) => {
+                st.phase = Phase::Failed;
+                Err(errno(e))
+            }
+        }
+    }
+}
+
+impl Socket for HostConn {
+    fn domain(&self) -> u16 {
+        self.domain
+    }
+    fn sock_type(&self) -> u32 {
+        self.ty
+    }
+    fn protocol(&self) -> u32 {
+        self.protocol
+    }
+
+    fn connect(
+        &self,
+        cx: &mut SockCx<'_>,
+        _addr: &SockAddr,
+        _node: Option<super::NodeId>,
+    ) -> KResult<()> {
+        let was = self.st.lock().phase;
+        match (was, self.progress(cx.io)) {
+            (Phase::Connected, _) if self.ty == SOCK_STREAM => Err(Errno::EISCONN),
+            (_, Err(Errno::EAGAIN)) if cx.nonblock => Err(Errno::EALREADY),
+            (_, r) => r,
+        }
+    }
+
+    fn send(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        match self.progress(cx.io) {
+            Ok(()) => {}
+            Err(Errno::EAGAIN) => return Err(Errno::EAGAIN),
+            Err(_) => return Err(Errno::EPIPE),
+        }
+        if self.st.lock().wr_shut {
+            return Err(Errno::EPIPE);
+        }
+        if msg
+            .anc
+            .iter()
+            .any(|a| matches!(a, super::Ancillary::Rights(_)))
+        {
+            // Descriptors cannot cross to the host.
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let to = match (self.ty, msg.to) {
+            (SOCK_DGRAM, Some((a, _))) => Some(a),
+            _ => None,
+        };
+        let hn = io_net(cx.io)?;
+        hn.net_send(self.h, msg.data, to).map_err(|e| match e {
+            NetError::Denied => Errno::ENETUNREACH,
+            e => errno(e),
+        })
+    }
+
+    fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        match self.progress(cx.io) {
+            Ok(()) => {}
+            Err(Errno::EAGAIN) => return Err(Errno::EAGAIN),
+            Err(e) => return Err(e),
+        }
+        let hn = io_net(cx.io)?;
+        let (len, full, from) = hn
+            .net_recv(self.h, buf, flags & MSG_PEEK != 0)
+            .map_err(errno)?;
+        let dgram = self.ty == SOCK_DGRAM;
+        Ok(Received {
+            len,
+            full: if dgram { full } else { len },
+            from: if dgram { from } else { None },
+            anc: Vec::new(),
+            flags: if dgram && full > len { MSG_TRUNC } else { 0 },
+        })
+    }
+
+    fn shutdown(&self, cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+        if self.st.lock().phase != Phase::Connected {
+            return Err(Errno::ENOTCONN);
+        }
+        let hn = io_net(cx.io)?;
+        hn.net_shutdown(self.h, how).map_err(errno)?;
+        if how != SHUT_RD {
+            self.st.lock().wr_shut = true;
+        }
+        Ok(())
+    }
+
+    fn local_addr(&self) -> KResult<SockAddr> {
+        Ok(self.st.lock().local.clone())
+    }
+
+    fn peer_addr(&self) -> KResult<SockAddr> {
+        let st = self.st.lock();
+        match st.phase {
+            Phase::Connected => Ok(st.peer.clone()),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn getsockopt(
+        &self,
+        cx: &mut SockCx<'_>,
+        level: u32,
+        name: u32,
+        _len: usize,
+    ) -> KResult<Vec<u8>> {
+        if level == SOL_SOCKET && name == SO_ERROR {
+            // A connect that failed reports its error here once.
+            let e = match self.progress(cx.io) {
+                Ok(()) | Err(Errno::EAGAIN) => 0,
+                Err(e) => e.0,
+            };
+            return Ok(e.to_ne_bytes().to_vec());
+        }
+        Err(Errno::ENOPROTOOPT)
+    }
+
+    fn poll(&self, io: &mut dyn IoCtx) -> PollEvents {
+        let phase = self.st.lock().phase;
+        if phase == Phase::Failed {
+            return PollEvents::POLLERR | PollEvents::POLLHUP;
+        }
+        let Some(hn) = io.host_net() else {
+            return PollEvents::POLLERR;
+        };
+        let want = PollEvents::POLLIN | PollEvents::POLLOUT;
+        PollEvents::from_bits_truncate(hn.net_poll(self.h, want.bits()))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn io_net(io: &mut dyn IoCtx) -> KResult<&mut dyn HostNet> {
+    io.host_net().ok_or(Errno::EIO)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The data path against a fake host network that loops every stream
+    //! back to itself.
+    use super::*;
+    use crate::host::{ConsoleRead, ConsoleStream, HostError};
+    use alloc::collections::BTreeMap;
+    use umbra_abi::structs::Winsize;
+
+    #[derive(Default)]
+    struct FakeNet {
+        /// Per socket: bytes waiting, connected yet, write side shut.
+        socks: BTreeMap<HostSock, (Vec<u8>, bool, bool)>,
+        next: HostSock,
+        closed: Vec<HostSock>,
+        refuse: bool,
+    }
+
+    impl HostNet for FakeNet {
+        fn net_connect(&mut self, _: HostSockType, to: &SockAddr) -> Result<HostSock, NetError> {
+            if matches!(to, SockAddr::Unix(a) if *a != UnixAddr::Path(b"/host/X0".to_vec())) {
+                return Err(NetError::Denied);
+            }
+            self.next += 1;
+            self.socks.insert(self.next, (Vec::new(), false, false));
+            Ok(self.next)
+        }
+        fn net_dgram(&mut self, _: u16) -> Result<HostSock, NetError> {
+            Err(NetError::Denied)
+        }
+        fn net_accept(&mut self, _: HostSock) -> Result<(HostSock, SockAddr), NetError> {
+            Err(NetError::WouldBlock)
+        }
+        fn net_send(
+            &mut self,
+            s: HostSock,
+            d: &[u8],
+            _: Option<&SockAddr>,
+        ) -> Result<usize, NetError> {
+            let e = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
+            if e.2 {
+                return Err(NetError::BrokenPipe);
+            }
+            e.0.extend_from_slice(d);
+            Ok(d.len())
+        }
+        fn net_recv(
+            &mut self,
+            s: HostSock,
+            buf: &mut [u8],
+            peek: bool,
+        ) -> Result<(usize, usize, Option<SockAddr>), NetError> {
+            let e = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
+            if e.0.is_empty() {
+                return if e.2 {
+                    Ok((0, 0, None))
+                } else {
+                    Err(NetError::WouldBlock)
+                };
+            }
+            let n = buf.len().min(e.0.len());
+            buf[..n].copy_from_slice(&e.0[..n]);
+            if !peek {
+                e.0.drain(..n);
+            }
+            Ok((n, n, None))
+        }
+        fn net_shutdown(&mut self, s: HostSock, how: u32) -> Result<(), NetError> {
+            let e = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
+            if how != SHUT_RD {
+                e.2 = true;
+            }
+            Ok(())
+        }
+        fn net_close(&mut self, s: HostSock) {
+            self.socks.remove(&s);
+            self.closed.push(s);
+        }
+        fn net_poll(&mut self, s: HostSock, _: u16) -> u16 {
+            let Some(e) = self.socks.get_mut(&s) else {
+                return PollEvents::POLLNVAL.bits();
+            };
+            if !e.1 {
+                // The connect completes at the first look.
+                e.1 = true;
+                return 0;
+            }
+            let mut r = PollEvents::POLLOUT;
+            if !e.0.is_empty() || e.2 {
+                r |= PollEvents::POLLIN;
+            }
+            r.bits()
+        }
+        fn net_take_error(&mut self, _: HostSock) -> Option<NetError> {
+            self.refuse.then_some(NetError::Refused)
+        }
+        fn net_local_addr(&mut self, _: HostSock) -> Result<SockAddr, NetError> {
+            Ok(SockAddr::Inet {
+                addr: [10, 0, 0, 2],
+                port: 40000,
+            })
+        }
+        fn net_peer_addr(&mut self, _: HostSock) -> Result<SockAddr, NetError> {
+            Err(NetError::NotConnected)
+        }
+    }
+
+    #[derive(Default)]
+    struct Io {
+        net: Option<FakeNet>,
+    }
+
+    impl IoCtx for Io {
+        fn console_read(&mut self, _: &mut [u8]) -> Result<ConsoleRead, HostError> {
+            Ok(ConsoleRead::Eof)
+        }
+        fn console_write(&mut self, _: ConsoleStream, d: &[u8]) -> Result<usize, HostError> {
+            Ok(d.len())
+        }
+        fn console_is_tty(&self, _: ConsoleStream) -> bool {
+            false
+        }
+        fn console_winsize(&self) -> Option<Winsize> {
+            None
+        }
+        fn random(&mut self, _: &mut [u8]) {}
+        fn now_real(&self) -> u64 {
+            0
+        }
+        fn host_net(&mut self) -> Option<&mut dyn HostNet> {
+            self.net.as_mut().map(|n| n as &mut dyn HostNet)
+        }
+    }
+
+    fn cx(io: &mut Io, nonblock: bool) -> SockCx<'_> {
+        SockCx {
+            io,
+            caller: super::super::Ucred::default(),
+            nonblock,
+        }
+    }
+
+    const DEST: SockAddr = SockAddr::Inet {
+        addr: [10, 0, 0, 1],
+        port: 80,
+    };
+
+    fn send(c: &HostConn, io: &mut Io, d: &[u8]) -> KResult<usize> {
+        c.send(
+            &mut cx(io, false),
+            SendMsg {
+                data: d,
+                to: None,
+                anc: Vec::new(),
+                flags: 0,
+            },
+        )
+    }
+
+    #[test]
+    fn without_a_grant_connect_is_unreachable() {
+        let net = NetNs::default();
+        let mut io = Io::default();
+        let r = connect(
+            &mut cx(&mut io, false),
+            &net,
+            AF_INET,
+            SOCK_STREAM,
+            0,
+            &DEST,
+            DEST,
+        );
+        assert_eq!(r.err(), Some(Errno::ENETUNREACH));
+        assert!(!available(&mut io));
+    }
+
+    #[test]
+    fn connect_completes_then_data_flows_and_close_reaches_the_host() {
+        let net = NetNs::default();
+        let mut io = Io {
+            net: Some(FakeNet::default()),
+        };
+        let c = connect(
+            &mut cx(&mut io, true),
+            &net,
+            AF_INET,
+            SOCK_STREAM,
+            0,
+            &DEST,
+            DEST,
+        )
+        .unwrap();
+        // In progress: a non-blocking caller gets EALREADY, getpeername ENOTCONN.
+        assert_eq!(
+            c.connect(&mut cx(&mut io, true), &DEST, None),
+            Err(Errno::EALREADY)
+        );
+        assert_eq!(c.peer_addr().err(), Some(Errno::ENOTCONN));
+        // Now done: the first connect after completion succeeds, then EISCONN.
+        assert_eq!(c.connect(&mut cx(&mut io, true), &DEST, None), Ok(()));
+        assert_eq!(
+            c.connect(&mut cx(&mut io, true), &DEST, None),
+            Err(Errno::EISCONN)
+        );
+        assert_eq!(c.peer_addr(), Ok(DEST));
+        assert!(matches!(
+            c.local_addr(),
+            Ok(SockAddr::Inet { port: 40000, .. })
+        ));
+        assert_eq!(send(&c, &mut io, b"hello"), Ok(5));
+        assert!(c.poll(&mut io).contains(PollEvents::POLLIN));
+        let mut buf = [0u8; 3];
+        let r = c.recv(&mut cx(&mut io, false), &mut buf, MSG_PEEK).unwrap();
+        assert_eq!((r.len, &buf), (3, b"hel"));
+        let r = c.recv(&mut cx(&mut io, false), &mut buf, 0).unwrap();
+        assert_eq!((r.len, r.full, r.from), (3, 3, None));
+        c.shutdown(&mut cx(&mut io, false), SHUT_WR).unwrap();
+        assert_eq!(send(&c, &mut io, b"y"), Err(Errno::EPIPE));
+        let h = c.handle();
+        drop(c);
+        assert!(io.net.as_ref().unwrap().closed.is_empty());
+        tick(&mut io, &net);
+        assert_eq!(io.net.as_ref().unwrap().closed, [h]);
+    }
+
+    #[test]
+    fn a_refused_connect_reports_its_error() {
+        let net = NetNs::default();
+        let mut io = Io {
+            net: Some(FakeNet {
+                refuse: true,
+                ..FakeNet::default()
+            }),
+        };
+        let c = connect(
+            &mut cx(&mut io, false),
+            &net,
+            AF_INET,
+            SOCK_STREAM,
+            0,
+            &DEST,
+            DEST,
+        )
+        .unwrap();
+        assert_eq!(
+            c.connect(&mut cx(&mut io, false), &DEST, None),
+            Err(Errno::EAGAIN)
+        );
+        assert_eq!(
+            c.connect(&mut cx(&mut io, false), &DEST, None),
+            Err(Errno::ECONNREFUSED)
+        );
+        assert!(c.poll(&mut io).contains(PollEvents::POLLERR));
+        assert_eq!(send(&c, &mut io, b"x"), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn an_ungranted_unix_path_is_refused() {
+        let net = NetNs::default();
+        let mut io = Io {
+            net: Some(FakeNet::default()),
+        };
+        let to = SockAddr::Unix(super::super::UnixAddr::Path(b"/tmp/.X11-unix/X0".to_vec()));
+        let r = connect(
+            &mut cx(&mut io, false),
+            &net,
+            AF_UNIX,
+            SOCK_STREAM,
+            0,
+            &to,
+            to.clone(),
+        );
+        assert_eq!(r.err(), Some(Errno::ECONNREFUSED));
+    }
+
+    fn tmpfs_vfs(with_resolv: bool) -> Vfs {
+        let now = Timespec::default();
+        let fs = crate::fs::tmpfs::TmpFs::new(1, now);
+        let vfs = Vfs::new(fs.root(), "tmpfs");
+        let dir = NewNode {
+            kind: FileType::Directory,
+            perm: 0o755,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            now,
+        };
+        let etc = fs.root().create(b"etc", &dir).unwrap();
+        if with_resolv {
+            let f = etc
+                .create(
+                    b"resolv.conf",
+                    &NewNode {
+                        kind: FileType::Regular,
+                        ..dir
+                    },
+                )
+                .unwrap();
+            f.write_at(0, b"own\n", now).unwrap();
+        }
+        vfs
+    }
+
+    fn read(vfs: &Vfs, path: &str) -> Vec<u8> {
+        let n = vfs
+            .lookup(&vfs.root(), path, FollowLast::Follow, &Cred::root())
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let len = n.inode().read_at(0, &mut buf).unwrap();
+        buf[..len].to_vec()
+    }
+
+    #[test]
+    fn boot_offers_resolv_conf_and_makes_granted_nodes() {
+        let cfg = Config {
+            resolv_conf: Some(b"nameserver 10.0.0.53\n".to_vec()),
+            unix_grants: alloc::vec![(b"/host/X0".to_vec(), b"/tmp/.X11-unix/X0".to_vec())],
+            ..Config::default()
+        };
+        let net = NetNs::default();
+        let vfs = tmpfs_vfs(false);
+        boot(&vfs, &cfg, &net, Timespec::default()).unwrap();
+        assert_eq!(read(&vfs, "/etc/resolv.conf"), b"nameserver 10.0.0.53\n");
+        let node = vfs
+            .lookup(
+                &vfs.root(),
+                "/tmp/.X11-unix/X0",
+                FollowLast::Follow,
+                &Cred::root(),
+            )
+            .unwrap();
+        assert_eq!(node.inode().kind(), FileType::Socket);
+        let m = node.inode().metadata().unwrap();
+        let id = NodeId {
+            dev: m.dev,
+            ino: m.ino,
+        };
+        // The granted node connects to the host path; any other node is the
+        // guest's own (None); without a host network, ENETUNREACH.
+        let mut io = Io {
+            net: Some(FakeNet::default()),
+        };
+        let other = NodeId { dev: m.dev, ino: 0 };
+        assert!(
+            unix_connect(&mut cx(&mut io, false), &net, SOCK_STREAM, other)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            unix_connect(&mut cx(&mut io, false), &net, SOCK_DGRAM, id).err(),
+            Some(Errno::EPROTOTYPE)
+        );
+        let c = unix_connect(&mut cx(&mut io, false), &net, SOCK_STREAM, id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            c.first_connect(&mut cx(&mut io, true)),
+            Err(Errno::EINPROGRESS)
+        );
+        assert_eq!(c.first_connect(&mut cx(&mut io, false)), Ok(()));
+        assert_eq!(
+            c.peer_addr(),
+            Ok(SockAddr::Unix(UnixAddr::Path(
+                b"/tmp/.X11-unix/X0".to_vec()
+            )))
+        );
+        assert_eq!(c.local_addr(), Ok(SockAddr::Unix(UnixAddr::Unnamed)));
+        let mut none = Io::default();
+        assert_eq!(
+            unix_connect(&mut cx(&mut none, false), &net, SOCK_STREAM, id).err(),
+            Some(Errno::ENETUNREACH)
+        );
+        // The guest's own resolv.conf is kept.
+        let vfs = tmpfs_vfs(true);
+        boot(&vfs, &cfg, &NetNs::default(), Timespec::default()).unwrap();
+        assert_eq!(read(&vfs, "/etc/resolv.conf"), b"own\n");
+    }
+}

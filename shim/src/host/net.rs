@@ -1,0 +1,475 @@
+//! The host network as the user's policy grants it (`--net host`,
+//! `--publish`, `--unix-socket`): umbra opens host sockets on the guest's
+//! behalf (as gVisor's hostinet does) and the guest kernel reaches them
+//! through [`HostNet`] by number. Stubs never hold a host socket.
+//!
+//! What is checked here, whatever the guest kernel asks: an outbound
+//! connection or datagram socket needs `--net host` and a destination that
+//! is not the host's loopback (or 0.0.0.0/::, which Linux treats as the
+//! local host); a Unix connection only goes to a path given with
+//! `--unix-socket` (exactly that path, no abstract name). Publish listeners
+//! are opened before umbra confines itself, so the confined umbra needs no
+//! bind or listen. The seccomp rules each mode adds are in [`NetState::rules`].
+
+use std::collections::BTreeMap;
+
+use crate::sys::net as sn;
+use crate::sys::raw::nr;
+use crate::sys::seccomp::Rule;
+use crate::sys::signals::PollFd;
+use crate::sys::{self, Errno};
+use umbra_core::host::{HostNet, HostSock, HostSockType, NetError};
+use umbra_core::net::{SockAddr, UnixAddr};
+
+const POLLIN: i16 = 0x1;
+const POLLOUT: i16 = 0x4;
+const POLLRDHUP: i16 = 0x2000;
+
+/// What the user granted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetOptions {
+    /// `--net host`: outbound TCP and UDP to non-loopback addresses.
+    pub outbound: bool,
+    /// `--publish HOSTPORT:GUESTPORT[/udp]`: (host port, guest port, udp).
+    pub publish: Vec<(u16, u16, bool)>,
+    /// `--unix-socket HOSTPATH:GUESTPATH`: the host paths a guest may reach.
+    pub unix_paths: Vec<Vec<u8>>,
+}
+
+impl NetOptions {
+    /// Whether anything is granted (`--net none` otherwise).
+    pub fn any(&self) -> bool {
+        self.outbound || !self.publish.is_empty() || !self.unix_paths.is_empty()
+    }
+}
+
+struct Sock {
+    fd: i32,
+    /// A datagram socket (receives pass MSG_TRUNC to learn the real length;
+    /// on TCP, MSG_TRUNC would discard the data).
+    dgram: bool,
+    /// poll bits the guest kernel waits for; `wait_event` watches them and
+    /// clears them once they are ready (as it does for stdin).
+    interest: i16,
+}
+
+/// The host sockets umbra holds for the guest.
+pub(super) struct NetState {
+    opts: NetOptions,
+    socks: BTreeMap<HostSock, Sock>,
+    next: HostSock,
+    published: Vec<(HostSock, u16, bool)>,
+}
+
+fn err(e: Errno) -> NetError {
+    match e.0 {
+        11 | 115 | 114 => NetError::WouldBlock, // EAGAIN, EINPROGRESS, EALREADY
+        1 | 13 => NetError::Denied,             // EPERM, EACCES
+        111 | 2 => NetError::Refused,           // ECONNREFUSED; ENOENT (no host socket there)
+        104 => NetError::Reset,
+        103 => NetError::Aborted,
+        110 => NetError::TimedOut,
+        101 => NetError::NetUnreachable,
+        113 => NetError::HostUnreachable,
+        98 => NetError::AddrInUse,
+        99 => NetError::AddrNotAvail,
+        107 => NetError::NotConnected,
+        32 => NetError::BrokenPipe,
+        90 => NetError::MsgSize,
+        12 | 23 | 24 | 105 => NetError::NoResources, // ENOMEM, ENFILE, EMFILE, ENOBUFS
+        9 => NetError::BadHandle,
+        _ => NetError::Other,
+    }
+}
+
+/// Decodes an address the host kernel wrote; `None` for an empty one.
+fn decode(b: &[u8]) -> Option<SockAddr> {
+    if b.len() < 2 {
+        return None;
+    }
+    SockAddr::decode(b).ok()
+}
+
+/// Whether an IP destination is the host itself through its loopback or
+/// the "any" address (Linux connects 0.0.0.0 and :: to the local host).
+fn is_host_local(to: &SockAddr) -> bool {
+    match to {
+        SockAddr::Inet { addr, .. } => addr[0] == 127 || addr[0] == 0,
+        SockAddr::Inet6 { addr, .. } => {
+            let unspec_or_lo = addr[..15].iter().all(|&b| b == 0) && addr[15] <= 1;
+            let mapped = addr[..10].iter().all(|&b| b == 0) && addr[10] == 0xff && addr[11] == 0xff;
+            unspec_or_lo || (mapped && (addr[12] == 127 || addr[12] == 0))
+        }
+        _ => false,
+    }
+}
+
+/// socket(2) domains and types the confined umbra may create, by mode.
+const DOM_INET: &[u32] = &[sn::AF_INET as u32, sn::AF_INET6 as u32];
+const DOM_UNIX: &[u32] = &[sn::AF_UNIX as u32];
+const DOM_ALL: &[u32] = &[sn::AF_UNIX as u32, sn::AF_INET as u32, sn::AF_INET6 as u32];
+const FL: u32 = sn::SOCK_NONBLOCK | sn::SOCK_CLOEXEC;
+const TY_STREAM: &[u32] = &[sn::SOCK_STREAM | FL];
+const TY_BOTH: &[u32] = &[sn::SOCK_STREAM | FL, sn::SOCK_DGRAM | FL];
+
+impl NetState {
+    /// Opens the publish listeners (before confinement).
+    pub(super) fn new(opts: NetOptions) -> Result<NetState, String> {
+        let mut st = NetState {
+            opts,
+            socks: BTreeMap::new(),
+            next: 1,
+            published: Vec::new(),
+        };
+        for &(hport, gport, udp) in &st.opts.publish.clone() {
+            if udp {
+                return Err(format!(
+                    "--publish {hport}:{gport}/udp: UDP forwarding is not implemented"
+                ));
+            }
+            let fd = sn::socket(sn::AF_INET, sn::SOCK_STREAM)
+                .map_err(|e| format!("--publish {hport}: socket: {e}"))?;
+            let addr = SockAddr::Inet {
+                addr: [0; 4],
+                port: hport,
+            };
+            let r = sn::setsockopt_int(fd, sn::SOL_SOCKET, sn::SO_REUSEADDR, 1)
+                .and_then(|()| sn::bind(fd, &addr.encode()))
+                .and_then(|()| sn::listen(fd, 128));
+            if let Err(e) = r {
+                sn::close(fd);
+                return Err(format!(
+                    "--publish {hport}: cannot listen on port {hport}: {e}"
+                ));
+            }
+            let h = st.add(fd, false);
+            st.want(h, POLLIN);
+            st.published.push((h, gport, false));
+        }
+        Ok(st)
+    }
+
+    /// The seccomp rules this policy adds to umbra's allow-list: socket(2)
+    /// only of the granted domains, non-blocking and close-on-exec, stream
+    /// (and datagram with `--net host`); connect only when something may be
+    /// connected to; the data calls on umbra's own sockets. No bind, listen,
+    /// setsockopt, raw, packet or netlink sockets.
+    pub(super) fn rules(&self) -> Vec<Rule> {
+        let mut r = Vec::new();
+        let unix = !self.opts.unix_paths.is_empty();
+        if self.opts.outbound || unix {
+            let domains = match (self.opts.outbound, unix) {
+                (true, true) => DOM_ALL,
+                (true, false) => DOM_INET,
+                _ => DOM_UNIX,
+            };
+            let types = if self.opts.outbound {
+                TY_BOTH
+            } else {
+                TY_STREAM
+            };
+            r.push(Rule::Args2 {
+                nr: nr::SOCKET,
+                a: (0, domains),
+                b: (1, types),
+            });
+            r.push(Rule::Any(nr::CONNECT));
+        }
+        for n in [
+            nr::ACCEPT4,
+            nr::SENDTO,
+            nr::RECVFROM,
+            nr::SHUTDOWN,
+            nr::GETSOCKNAME,
+            nr::GETPEERNAME,
+        ] {
+            r.push(Rule::Any(n));
+        }
+        r.push(Rule::ArgIn {
+            nr: nr::GETSOCKOPT,
+            arg: 1,
+            vals: &[sn::SOL_SOCKET],
+            hi0: false,
+        });
+        r
+    }
+
+    fn add(&mut self, fd: i32, dgram: bool) -> HostSock {
+        let h = self.next;
+        self.next = self.next.wrapping_add(1).max(1);
+        self.socks.insert(
+            h,
+            Sock {
+                fd,
+                dgram,
+                interest: 0,
+            },
+        );
+        h
+    }
+
+    fn fd(&self, s: HostSock) -> Result<i32, NetError> {
+        self.socks.get(&s).map(|s| s.fd).ok_or(NetError::BadHandle)
+    }
+
+    fn want(&mut self, s: HostSock, ev: i16) {
+        if let Some(s) = self.socks.get_mut(&s) {
+            s.interest |= ev;
+        }
+    }
+
+    /// Appends the fds `wait_event` watches.
+    pub(super) fn poll_set(&self, fds: &mut Vec<PollFd>) {
+        for s in self.socks.values() {
+            if s.interest != 0 {
+                fds.push(PollFd::new(s.fd, s.interest));
+            }
+        }
+    }
+
+    /// After a wait: clears the interest of every socket that became ready;
+    /// returns whether any did.
+    pub(super) fn ready(&mut self, fds: &[PollFd]) -> bool {
+        let mut any = false;
+        for p in fds {
+            if p.revents() != 0 {
+                any = true;
+                if let Some(s) = self.socks.values_mut().find(|s| s.fd == p.fd()) {
+                    s.interest = 0;
+                }
+            }
+        }
+        any
+    }
+
+    fn check_dest(&self, to: &SockAddr) -> Result<(), NetError> {
+        match to {
+            SockAddr::Inet { .. } | SockAddr::Inet6 { .. } => {
+                if !self.opts.outbound || is_host_local(to) {
+                    return Err(NetError::Denied);
+                }
+                Ok(())
+            }
+            SockAddr::Unix(UnixAddr::Path(p)) if self.opts.unix_paths.contains(p) => Ok(()),
+            _ => Err(NetError::Denied),
+        }
+    }
+}
+
+impl HostNet for NetState {
+    fn net_connect(&mut self, ty: HostSockType, to: &SockAddr) -> Result<HostSock, NetError> {
+        self.check_dest(to)?;
+        let st = match ty {
+            HostSockType::Stream => sn::SOCK_STREAM,
+            HostSockType::Dgram if self.opts.outbound && to.family() != sn::AF_UNIX => {
+                sn::SOCK_DGRAM
+            }
+            HostSockType::Dgram => return Err(NetError::Denied),
+        };
+        let fd = sn::socket(to.family(), st).map_err(err)?;
+        match sn::connect(fd, &to.encode()) {
+            Ok(()) | Err(Errno(115)) => {} // EINPROGRESS: POLLOUT tells the end
+            Err(e) => {
+                sn::close(fd);
+                return Err(err(e));
+            }
+        }
+        Ok(self.add(fd, st == sn::SOCK_DGRAM))
+    }
+
+    fn net_dgram(&mut self, domain: u16) -> Result<HostSock, NetError> {
+        if !self.opts.outbound || !(domain == sn::AF_INET || domain == sn::AF_INET6) {
+            return Err(NetError::Denied);
+        }
+        let fd = sn::socket(domain, sn::SOCK_DGRAM).map_err(err)?;
+        Ok(self.add(fd, true))
+    }
+
+    fn net_published(&self) -> Vec<(HostSock, u16, bool)> {
+        self.published.clone()
+    }
+
+    fn net_accept(&mut self, listener: HostSock) -> Result<(HostSock, SockAddr), NetError> {
+        let fd = self.fd(listener)?;
+        match sn::accept(fd) {
+            Ok((nfd, addr)) => {
+                let h = self.add(nfd, false);
+                Ok((h, decode(&addr).unwrap_or(SockAddr::Unspec)))
+            }
+            Err(e) => {
+                let e = err(e);
+                if e == NetError::WouldBlock {
+                    self.want(listener, POLLIN);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn net_send(
+        &mut self,
+        s: HostSock,
+        data: &[u8],
+        to: Option<&SockAddr>,
+    ) -> Result<usize, NetError> {
+        let fd = self.fd(s)?;
+        if let Some(to) = to {
+            self.check_dest(to)?;
+        }
+        let enc = to.map(SockAddr::encode);
+        match sn::sendto(fd, data, enc.as_deref()) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let e = err(e);
+                if e == NetError::WouldBlock {
+                    self.want(s, POLLOUT);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn net_recv(
+        &mut self,
+        s: HostSock,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<(usize, usize, Option<SockAddr>), NetError> {
+        let sock = self.socks.get(&s).ok_or(NetError::BadHandle)?;
+        let (fd, dgram) = (sock.fd, sock.dgram);
+        let mut flags = if peek { sn::MSG_PEEK } else { 0 };
+        if dgram {
+            flags |= sn::MSG_TRUNC;
+        }
+        match sn::recvfrom(fd, buf, flags) {
+            // With MSG_TRUNC, a datagram's real length.
+            Ok((n, a)) => Ok((n.min(buf.len()), n, decode(&a))),
+            Err(e) => {
+                let e = err(e);
+                if e == NetError::WouldBlock {
+                    self.want(s, POLLIN);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn net_shutdown(&mut self, s: HostSock, how: u32) -> Result<(), NetError> {
+        sn::shutdown(self.fd(s)?, how).map_err(err)
+    }
+
+    fn net_close(&mut self, s: HostSock) {
+        if let Some(sock) = self.socks.remove(&s) {
+            sn::close(sock.fd);
+        }
+        self.published.retain(|p| p.0 != s);
+    }
+
+    fn net_poll(&mut self, s: HostSock, interest: u16) -> u16 {
+        let Ok(fd) = self.fd(s) else {
+            return 0x20; // POLLNVAL
+        };
+        let re = sys::poll_fd(fd, POLLIN | POLLOUT | POLLRDHUP, 0).unwrap_or(0) as u16;
+        if re & (interest | 0x18) == 0 {
+            // Not ready for what the caller waits for (POLLERR and POLLHUP
+            // always count): watch it.
+            self.want(s, interest as i16);
+        }
+        re
+    }
+
+    fn net_take_error(&mut self, s: HostSock) -> Option<NetError> {
+        let fd = self.fd(s).ok()?;
+        match sn::getsockopt_int(fd, sn::SOL_SOCKET, sn::SO_ERROR) {
+            Ok(0) => None,
+            Ok(e) => Some(err(Errno(e))),
+            Err(e) => Some(err(e)),
+        }
+    }
+
+    fn net_local_addr(&mut self, s: HostSock) -> Result<SockAddr, NetError> {
+        let b = sn::local_name(self.fd(s)?).map_err(err)?;
+        decode(&b).ok_or(NetError::Other)
+    }
+
+    fn net_peer_addr(&mut self, s: HostSock) -> Result<SockAddr, NetError> {
+        let b = sn::peer_name(self.fd(s)?).map_err(err)?;
+        decode(&b).ok_or(NetError::NotConnected)
+    }
+}
+
+impl Drop for NetState {
+    fn drop(&mut self) {
+        for s in self.socks.values() {
+            sn::close(s.fd);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_local_destinations_are_refused() {
+        let v4 = |a: [u8; 4]| SockAddr::Inet { addr: a, port: 80 };
+        assert!(is_host_local(&v4([127, 0, 0, 1])));
+        assert!(is_host_local(&v4([127, 9, 9, 9])));
+        assert!(is_host_local(&v4([0, 0, 0, 0])));
+        assert!(!is_host_local(&v4([10, 0, 0, 1])));
+        let v6 = |a: [u8; 16]| SockAddr::Inet6 {
+            addr: a,
+            port: 80,
+            flowinfo: 0,
+            scope_id: 0,
+        };
+        let mut lo = [0u8; 16];
+        lo[15] = 1;
+        assert!(is_host_local(&v6(lo)));
+        assert!(is_host_local(&v6([0; 16])));
+        let mut mapped = [0u8; 16];
+        mapped[10] = 0xff;
+        mapped[11] = 0xff;
+        mapped[12] = 127;
+        mapped[15] = 1;
+        assert!(is_host_local(&v6(mapped)));
+        mapped[12] = 10;
+        assert!(!is_host_local(&v6(mapped)));
+    }
+
+    #[test]
+    fn policy_refuses_what_was_not_granted() {
+        let mut none = NetState::new(NetOptions::default()).unwrap();
+        let out = SockAddr::Inet {
+            addr: [10, 0, 0, 1],
+            port: 80,
+        };
+        assert_eq!(
+            none.net_connect(HostSockType::Stream, &out),
+            Err(NetError::Denied)
+        );
+        assert_eq!(none.net_dgram(sn::AF_INET), Err(NetError::Denied));
+        let mut unix = NetState::new(NetOptions {
+            unix_paths: vec![b"/tmp/granted".to_vec()],
+            ..NetOptions::default()
+        })
+        .unwrap();
+        for p in [
+            SockAddr::Unix(UnixAddr::Path(b"/tmp/other".to_vec())),
+            SockAddr::Unix(UnixAddr::Abstract(b"/tmp/granted".to_vec())),
+            out.clone(),
+        ] {
+            assert_eq!(
+                unix.net_connect(HostSockType::Stream, &p),
+                Err(NetError::Denied)
+            );
+        }
+        assert_eq!(
+            unix.net_connect(
+                HostSockType::Dgram,
+                &SockAddr::Unix(UnixAddr::Path(b"/tmp/granted".to_vec()))
+            ),
+            Err(NetError::Denied)
+        );
+    }
+}
