@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1014,6 +1017,145 @@ static void test_rdhup(void)
 	close(ep);
 }
 
+static void test_eventfd(void)
+{
+	int e = eventfd(0, EFD_NONBLOCK);
+	int lt = epoll_create1(0), et = epoll_create1(0);
+	add(lt, e, EPOLLIN | EPOLLOUT, 1);
+	add(et, e, EPOLLIN | EPOLLET, 2);
+	add(et, dup(e), EPOLLOUT | EPOLLET, 3);
+	wait_show("level, count 0", lt, 8, 0);
+	wait_show("edge, count 0", et, 8, 0);
+	wait_show("edge, again", et, 8, 0);
+	uint64_t v = 1;
+	(void)!write(e, &v, 8);
+	wait_show("level, count 1", lt, 8, 0);
+	wait_show("edge, count 1", et, 8, 0);
+	wait_show("edge, again", et, 8, 0);
+	(void)!write(e, &v, 8);
+	wait_show("edge, a write to a nonzero count", et, 8, 0);
+	(void)!read(e, &v, 8);
+	printf("read %llu\n", (unsigned long long)v);
+	wait_show("level, read", lt, 8, 0);
+	wait_show("edge, a read wakes writers", et, 8, 0);
+	v = 0xfffffffffffffffeULL;
+	(void)!write(e, &v, 8);
+	wait_show("level, count at the maximum", lt, 8, 0);
+	wait_show("edge, count at the maximum", et, 8, 0);
+	(void)!read(e, &v, 8);
+	wait_show("edge, drained", et, 8, 0);
+	/* semaphore mode: each read takes one */
+	int s = eventfd(2, EFD_SEMAPHORE | EFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	add(ep, s, EPOLLIN | EPOLLET, 4);
+	wait_show("semaphore 2", ep, 8, 0);
+	(void)!read(s, &v, 8);
+	wait_show("semaphore 1 after a read", ep, 8, 0);
+	mod(ep, s, EPOLLIN, 5);
+	wait_show("semaphore 1, level", ep, 8, 0);
+	(void)!read(s, &v, 8);
+	wait_show("semaphore 0", ep, 8, 0);
+	/* a child's write wakes a blocked wait */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		uint64_t one = 1;
+		(void)!write(s, &one, 8);
+		_exit(0);
+	}
+	struct epoll_event ev[4];
+	int r = epoll_wait(ep, ev, 4, 10000);
+	show_events("woken by a child's write", r, ev, 1);
+	waitpid(pid, NULL, 0);
+	close(s);
+	close(ep);
+	close(e);
+	close(lt);
+	close(et);
+}
+
+static void test_timerfd(void)
+{
+	int t = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	int ep = epoll_create1(0);
+	add(ep, t, EPOLLIN, 1);
+	wait_show("disarmed", ep, 8, 0);
+	struct itimerspec its = { { 0, 0 }, { 0, 500000000 } };
+	timerfd_settime(t, 0, &its, NULL);
+	wait_show("armed, not expired", ep, 8, 0);
+	struct epoll_event ev[4];
+	int r = epoll_wait(ep, ev, 4, 10000);
+	show_events("expired (a blocking wait)", r, ev, 1);
+	uint64_t n;
+	(void)!read(t, &n, 8);
+	printf("ticks %llu\n", (unsigned long long)n);
+	wait_show("read", ep, 8, 0);
+	/* periodic, edge-triggered, read after each event: each expiry after
+	 * a read is an event */
+	mod(ep, t, EPOLLIN | EPOLLET, 2);
+	its.it_interval.tv_nsec = 30000000;
+	its.it_value.tv_nsec = 30000000;
+	timerfd_settime(t, 0, &its, NULL);
+	for (int i = 0; i < 3; i++) {
+		r = epoll_wait(ep, ev, 4, 10000);
+		show_events("periodic, edge, blocking", r, ev, 1);
+		n = 0;
+		(void)!read(t, &n, 8);
+		printf("ticks >= 1: %d\n", n >= 1);
+	}
+	its.it_value.tv_nsec = 0;
+	its.it_interval.tv_nsec = 0;
+	timerfd_settime(t, 0, &its, NULL);
+	wait_show("disarmed again", ep, 8, 0);
+	close(t);
+	close(ep);
+}
+
+static void test_signalfd(void)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	int sfd = signalfd(-1, &set, SFD_NONBLOCK);
+	int lt = epoll_create1(0), et = epoll_create1(0);
+	add(lt, sfd, EPOLLIN, 1);
+	add(et, sfd, EPOLLIN | EPOLLET, 2);
+	wait_show("nothing pending", lt, 8, 0);
+	wait_show("nothing pending, edge", et, 8, 0);
+	raise(SIGUSR1);
+	wait_show("SIGUSR1 pending", lt, 8, 0);
+	wait_show("SIGUSR1 pending, edge", et, 8, 0);
+	wait_show("edge again", et, 8, 0);
+	raise(SIGUSR2);
+	wait_show("SIGUSR2 too, edge", et, 8, 0);
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof si) == sizeof si)
+		printf("read signal %u\n", si.ssi_signo);
+	wait_show("taken", lt, 8, 0);
+	wait_show("taken, edge", et, 8, 0);
+	/* a signal from a child wakes a blocked wait */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		kill(getppid(), SIGUSR2);
+		_exit(0);
+	}
+	struct epoll_event ev[4];
+	int r = epoll_wait(et, ev, 4, 10000);
+	show_events("woken by a child's kill", r, ev, 1);
+	waitpid(pid, NULL, 0);
+	while (read(sfd, &si, sizeof si) == sizeof si)
+		printf("read signal %u\n", si.ssi_signo);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sfd);
+	close(lt);
+	close(et);
+}
+
 /* Run on a terminal by tests/e2e_epoll.rs: the driver types a line after
  * each READY. Echo is off, so the transcript is only what this prints. */
 static void test_tty(void)
@@ -1070,7 +1212,9 @@ static const struct section {
 	{ "close", test_close },     { "fork", test_fork },
 	{ "block", test_block },     { "signals", test_signals },
 	{ "exclusive", test_exclusive }, { "fifo", test_fifo },
-	{ "rdhup", test_rdhup },     { "tty", test_tty },
+	{ "rdhup", test_rdhup },     { "eventfd", test_eventfd },
+	{ "timerfd", test_timerfd }, { "signalfd", test_signalfd },
+	{ "tty", test_tty },
 	{ NULL, NULL },
 };
 
