@@ -221,6 +221,9 @@ impl Epoll {
                 let seen = target.ops().and_then(|o| o.wake_seq());
                 let events = ev.events | EPOLLERR | EPOLLHUP;
                 let mut st = ep.state.lock();
+                // Items of closed descriptions go at every look; here too,
+                // so an instance nobody waits on does not collect them.
+                st.items.retain(|i| i.file.strong_count() > 0);
                 st.items.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
                 st.items.push(Item {
                     fd,
@@ -239,7 +242,9 @@ impl Epoll {
                 }
                 drop(st);
                 if let Some(c) = child {
-                    c.state.lock().parents.push(Arc::downgrade(epfile));
+                    let mut cs = c.state.lock();
+                    cs.parents.retain(|p| p.strong_count() > 0);
+                    cs.parents.push(Arc::downgrade(epfile));
                 }
                 Ok(())
             }
