@@ -3,6 +3,7 @@
 //! exits with the guest's status. `umbra image` makes and checks ext2 images.
 
 mod blockfile;
+mod hostdir;
 mod image;
 
 use std::path::Path;
@@ -32,11 +33,16 @@ Options of `run`:
                   create`); devfs on /dev, tmpfs on /tmp and /run if they
                   are empty. The image is opened read-only and the guest's
                   writes stay in memory, unless --rw is given
-  --rw            write the guest's changes to the images themselves (flushed
-                  on fsync/sync and at exit)
-  --mount IMG:/DIR[:ro]
-                  mount another ext2 image on the directory /DIR (repeatable);
-                  writable like the root, or read-only with :ro
+  --root DIR      root file system: the host directory DIR (as UML's hostfs);
+                  every host lookup stays beneath DIR. Read-only, with the
+                  guest's writes kept in memory, unless --rw is given
+  --rw            write the guest's changes to the images (flushed on
+                  fsync/sync and at exit) or the --root directory themselves
+  --mount SRC:/DIR[:ro|:rw]
+                  mount another ext2 image, or the host directory SRC, on the
+                  directory /DIR (repeatable); writable like the root (a host
+                  directory: in memory), read-only with :ro, written through
+                  to SRC with :rw
   --mem SIZE      guest memory, e.g. 64M, 1G (default 256M; suffixes K, M, G)
   --env K=V       add K=V to the guest's environment (repeatable; the default
                   environment is empty)
@@ -85,9 +91,11 @@ with its exit status, or 128+N if signal N killed it.
 struct RunArgs {
     initrd: Option<String>,
     image: Option<String>,
+    /// A host directory as the root (hostfs).
+    root_dir: Option<String>,
     rw: bool,
-    /// (image, mount point, read-only)
-    mounts: Vec<(String, String, bool)>,
+    /// (image or host directory, mount point, read-only, read-write)
+    mounts: Vec<(String, String, bool, bool)>,
     mem: usize,
     cpu: Option<usize>,
     /// What of the host's network the guest may use.
@@ -145,6 +153,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut r = RunArgs {
         initrd: None,
         image: None,
+        root_dir: None,
         rw: false,
         mounts: Vec::new(),
         mem: 256 << 20,
@@ -168,20 +177,24 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             }
             "--initrd" => r.initrd = Some(value(&mut i, a)?),
             "--image" => r.image = Some(value(&mut i, a)?),
+            "--root" => r.root_dir = Some(value(&mut i, a)?),
             "--rw" => r.rw = true,
             "--mount" => {
                 let v = value(&mut i, a)?;
                 let (img, rest) = v
                     .split_once(":/")
-                    .ok_or_else(|| format!("--mount: '{v}' is not IMG:/DIR[:ro]"))?;
-                let (dir, ro) = match rest.strip_suffix(":ro") {
-                    Some(d) => (d, true),
-                    None => (rest, false),
+                    .ok_or_else(|| format!("--mount: '{v}' is not SRC:/DIR[:ro|:rw]"))?;
+                let (dir, ro, rw) = if let Some(d) = rest.strip_suffix(":ro") {
+                    (d, true, false)
+                } else if let Some(d) = rest.strip_suffix(":rw") {
+                    (d, false, true)
+                } else {
+                    (rest, false, false)
                 };
                 if img.is_empty() {
-                    return Err(format!("--mount: '{v}' is not IMG:/DIR[:ro]"));
+                    return Err(format!("--mount: '{v}' is not SRC:/DIR[:ro|:rw]"));
                 }
-                r.mounts.push((img.to_string(), format!("/{dir}"), ro));
+                r.mounts.push((img.to_string(), format!("/{dir}"), ro, rw));
             }
             "--mem" => {
                 let v = value(&mut i, a)?;
@@ -273,8 +286,15 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         }
         i += 1;
     }
-    if r.initrd.is_some() && r.image.is_some() {
-        return Err(String::from("give either --initrd or --image, not both"));
+    if [r.initrd.is_some(), r.image.is_some(), r.root_dir.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count()
+        > 1
+    {
+        return Err(String::from(
+            "give one of --initrd, --image and --root, not several",
+        ));
     }
     if r.cfg.argv.is_empty() {
         return Err(String::from(
@@ -315,6 +335,25 @@ fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (Stri
     Ext2Fs::mount(dev, devno, ro).map_err(|e| (format!("{img}: {e}"), 2))
 }
 
+/// The root node of the host directory `dir` (hostfs): written through with
+/// `rw`, read-only with `ro`, else read-only with the writes kept in memory.
+fn mount_host_dir(
+    dir: &str,
+    rw: bool,
+    ro: bool,
+    devno: u64,
+) -> Result<Arc<dyn fs::Inode>, (String, u8)> {
+    use fs::hostfs::HostMode;
+    let host = hostdir::HostDir::open(Path::new(dir), rw && !ro).map_err(|e| (e, 2))?;
+    let mode = match (ro, rw) {
+        (true, _) => HostMode::ReadOnly,
+        (false, true) => HostMode::ReadWrite,
+        (false, false) => HostMode::Overlay,
+    };
+    fs::hostfs::mount(Arc::new(host), devno, mode)
+        .map_err(|e| (format!("{dir}: cannot serve it: {e:?}"), 2))
+}
+
 fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     let started = umbra_shim::sys::clock_ns(umbra_shim::sys::CLOCK_MONOTONIC);
     let now = std::time::SystemTime::now()
@@ -326,7 +365,16 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     };
     // Every mounted ext2, to flush after the guest is done.
     let mut disks: Vec<(String, Ext2Fs)> = Vec::new();
-    let (vfs, console) = if let Some(img) = &r.image {
+    // Host directories granted to the guest, and whether any is written through.
+    let mut host_dirs = false;
+    let mut host_dirs_rw = false;
+    let (vfs, console) = if let Some(dir) = &r.root_dir {
+        let root = mount_host_dir(dir, r.rw, false, fs::vfs::makedev(0, 0x30))?;
+        host_dirs = true;
+        host_dirs_rw |= r.rw;
+        fs::vfs_from_root(root, "hostfs", now)
+            .map_err(|e| (format!("{dir}: cannot set up /dev: {e:?}"), 2))?
+    } else if let Some(img) = &r.image {
         let fs = open_image(img, r.rw, false, fs::vfs::makedev(8, 0))?;
         let root = fs.root().map_err(|e| (format!("{img}: root: {e:?}"), 2))?;
         disks.push((img.clone(), fs));
@@ -338,13 +386,22 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
         fs::vfs_from_cpio(&archive, now).map_err(|e| (format!("initrd {initrd}: {e}"), 2))?
     } else {
         return Err((
-            String::from("no root file system: give --image IMG or --initrd FILE.cpio"),
+            String::from("no root file system: give --image IMG, --initrd FILE.cpio or --root DIR"),
             2,
         ));
     };
-    for (n, (img, dir, ro)) in r.mounts.iter().enumerate() {
+    for (n, (img, dir, ro, rw)) in r.mounts.iter().enumerate() {
+        if Path::new(img).is_dir() {
+            let minor = u32::try_from(0x31 + n).unwrap_or(0);
+            let root = mount_host_dir(img, *rw, *ro, fs::vfs::makedev(0, minor))?;
+            host_dirs = true;
+            host_dirs_rw |= *rw;
+            vfs.mount_at(dir, root, "hostfs")
+                .map_err(|e| (format!("--mount {img}:{dir}: cannot mount: {e:?}"), 2))?;
+            continue;
+        }
         let minor = u32::try_from(16 * (n + 1)).unwrap_or(0);
-        let fs = open_image(img, r.rw, *ro, fs::vfs::makedev(8, minor))?;
+        let fs = open_image(img, r.rw || *rw, *ro, fs::vfs::makedev(8, minor))?;
         let root = fs.root().map_err(|e| (format!("{img}: root: {e:?}"), 2))?;
         vfs.mount_at(dir, root, "ext2")
             .map_err(|e| (format!("--mount {img}:{dir}: cannot mount: {e:?}"), 2))?;
@@ -371,7 +428,11 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
             .map_err(|e| (format!("cannot arm the --timeout timer: {e:?}"), 1))?;
     }
     // From here on umbra may make only the host syscalls it needs (SECURITY.md).
-    host.confine().map_err(|e| (e, 1))?;
+    if host_dirs {
+        host.confine_hostfs(host_dirs_rw).map_err(|e| (e, 1))?;
+    } else {
+        host.confine().map_err(|e| (e, 1))?;
+    }
     let mut kernel = Kernel::new(host, vfs, r.cfg, r.mem / PAGE_SIZE);
     if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files(&console)) {
         let code = match e {

@@ -13,6 +13,7 @@ pub mod epoll;
 pub mod ext2;
 pub mod fifo;
 pub mod file;
+pub mod hostfs;
 pub mod lock;
 pub mod ops;
 pub mod path;

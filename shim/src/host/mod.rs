@@ -335,9 +335,26 @@ impl PtraceHost {
     /// Irreversible. Stubs forked afterwards inherit the filter on top of their
     /// own.
     pub fn confine(&self) -> Result<(), String> {
+        self.confine_with(self.allowed_rules())
+    }
+
+    /// [`confine`](Self::confine), also allowing what hostfs needs
+    /// (`sys::hostdir`, only when a host directory is granted): lookups
+    /// beneath its fds and reads, and with `write` the write-through calls.
+    pub fn confine_hostfs(&self, write: bool) -> Result<(), String> {
+        let (ro, rw) = sys::hostdir::syscalls();
+        let mut rules = self.allowed_rules();
+        rules.extend(ro.into_iter().map(sys::seccomp::Rule::Any));
+        if write {
+            rules.extend(rw.into_iter().map(sys::seccomp::Rule::Any));
+        }
+        self.confine_with(rules)
+    }
+
+    fn confine_with(&self, rules: Vec<sys::seccomp::Rule>) -> Result<(), String> {
         #[cfg(debug_assertions)]
         let forbidden = std::env::var_os("UMBRA_TEST_FORBIDDEN_SYSCALL").is_some();
-        let prog = sys::seccomp::umbra_filter(&self.allowed_rules())?;
+        let prog = sys::seccomp::umbra_filter(&rules)?;
         sys::seccomp::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
         sys::seccomp::install(&prog, true)
             .map_err(|e| format!("cannot install umbra's seccomp filter: {e}"))?;

@@ -12,6 +12,7 @@ compile_error!(
     "the ptrace backend of umbra-shim is implemented for x86_64, aarch64 and arm hosts only"
 );
 
+pub mod hostdir;
 mod mem;
 mod misc;
 pub mod net;

@@ -1,0 +1,424 @@
+//! The host calls of hostfs (see `crate::hostdir`): every name is one path
+//! component resolved beneath a directory fd umbra holds, by openat2 with
+//! RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+//! RESOLVE_NO_XDEV, or by the `*at` calls that never follow a last symlink
+//! (mkdirat, mknodat, unlinkat, renameat2, symlinkat); node operations use
+//! the node's own fd (statx, readlinkat and fchownat with an empty path,
+//! fchmod, ftruncate, pread/pwrite, utimensat). No call here takes a host
+//! path longer than one component, and none follows a symlink.
+
+use super::{check, raw, Errno};
+use umbra_abi::structs::Statx;
+
+pub const O_RDONLY: u64 = 0;
+pub const O_RDWR: u64 = 2;
+pub const O_CREAT: u64 = 0o100;
+pub const O_EXCL: u64 = 0o200;
+pub const O_NOCTTY: u64 = 0o400;
+#[cfg(target_arch = "x86_64")]
+pub const O_DIRECTORY: u64 = 0o200000;
+#[cfg(target_arch = "x86_64")]
+const O_NOFOLLOW: u64 = 0o400000;
+#[cfg(not(target_arch = "x86_64"))]
+pub const O_DIRECTORY: u64 = 0o40000;
+#[cfg(not(target_arch = "x86_64"))]
+const O_NOFOLLOW: u64 = 0o100000;
+const O_CLOEXEC: u64 = 0o2000000;
+pub const O_PATH: u64 = 0o10000000;
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+const AT_EMPTY_PATH: usize = 0x1000;
+const AT_SYMLINK_NOFOLLOW: usize = 0x100;
+const AT_REMOVEDIR: usize = 0x200;
+
+/// The syscall numbers hostfs uses: (read-only use, write-through use).
+pub fn syscalls() -> (Vec<usize>, Vec<usize>) {
+    let ro = vec![
+        libc::SYS_openat2 as usize,
+        libc::SYS_statx as usize,
+        libc::SYS_getdents64 as usize,
+        libc::SYS_readlinkat as usize,
+    ];
+    let rw = vec![
+        libc::SYS_mkdirat as usize,
+        libc::SYS_mknodat as usize,
+        libc::SYS_unlinkat as usize,
+        libc::SYS_renameat2 as usize,
+        libc::SYS_symlinkat as usize,
+        libc::SYS_linkat as usize,
+        libc::SYS_fchmod as usize,
+        libc::SYS_fchownat as usize,
+        UTIMENSAT,
+        FTRUNCATE,
+    ];
+    (ro, rw)
+}
+
+#[cfg(target_arch = "arm")]
+const UTIMENSAT: usize = 412; // utimensat_time64
+#[cfg(not(target_arch = "arm"))]
+const UTIMENSAT: usize = libc::SYS_utimensat as usize;
+#[cfg(target_arch = "arm")]
+const FTRUNCATE: usize = libc::SYS_ftruncate64 as usize;
+#[cfg(not(target_arch = "arm"))]
+const FTRUNCATE: usize = libc::SYS_ftruncate as usize;
+
+/// A name as a NUL-terminated C string; EINVAL if it is not one component
+/// ("." is allowed: the directory itself).
+fn cname(name: &[u8]) -> Result<Vec<u8>, Errno> {
+    if name.is_empty() || name == b".." || name.contains(&b'/') || name.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = Vec::with_capacity(name.len() + 1);
+    v.extend_from_slice(name);
+    v.push(0);
+    Ok(v)
+}
+
+/// struct open_how.
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2 of the one component `name` beneath `dir`, never following a
+/// symlink, never leaving `dir`'s mount.
+pub fn open_beneath(dir: i32, name: &[u8], flags: u64, mode: u32) -> Result<i32, Errno> {
+    let c = cname(name)?;
+    let how = OpenHow {
+        // openat2 refuses O_PATH with any flag but these three.
+        flags: flags | O_CLOEXEC | O_NOFOLLOW | if flags & O_PATH == 0 { O_NOCTTY } else { 0 },
+        mode: u64::from(mode),
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+    };
+    // SAFETY: `c` is a NUL-terminated string and `how` an open_how, both
+    // alive for the call, which only reads them.
+    let fd = check(unsafe {
+        raw::syscall6(
+            libc::SYS_openat2 as usize,
+            dir as usize,
+            c.as_ptr() as usize,
+            &how as *const OpenHow as usize,
+            core::mem::size_of::<OpenHow>(),
+            0,
+            0,
+        )
+    })?;
+    Ok(fd as i32)
+}
+
+/// statx of the node `fd` refers to (itself, not a symlink's target).
+pub fn stat_fd(fd: i32) -> Result<Statx, Errno> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the path is an empty C string; `buf` is a writable struct statx
+    // (256 bytes) alive for the call.
+    check(unsafe {
+        raw::syscall6(
+            libc::SYS_statx as usize,
+            fd as usize,
+            c"".as_ptr() as usize,
+            AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+            0x7ff, // STATX_BASIC_STATS
+            buf.as_mut_ptr() as usize,
+            0,
+        )
+    })?;
+    Ok(<Statx as umbra_abi::pod::Pod>::decode(&buf))
+}
+
+/// getdents64 into `buf`; the bytes filled (0 at the end).
+pub fn getdents(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its length.
+    check(unsafe {
+        raw::syscall6(
+            libc::SYS_getdents64 as usize,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+            0,
+        )
+    })
+}
+
+/// The target of the symlink `fd` (an O_PATH fd of the link) refers to.
+pub fn readlink_fd(fd: i32) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: empty C string path; `buf` is writable for its length.
+    let n = check(unsafe {
+        raw::syscall6(
+            libc::SYS_readlinkat as usize,
+            fd as usize,
+            c"".as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+        )
+    })?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// pread64.
+pub fn pread(fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    #[cfg(target_arch = "arm")]
+    // SAFETY: `buf` is writable for its length; the offset is a register pair.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::PREAD64,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            off as u32 as usize,
+            (off >> 32) as usize,
+        )
+    };
+    #[cfg(not(target_arch = "arm"))]
+    // SAFETY: `buf` is writable for its length.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::PREAD64,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            off as usize,
+            0,
+            0,
+        )
+    };
+    check(r)
+}
+
+/// pwrite64.
+pub fn pwrite(fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+    #[cfg(target_arch = "arm")]
+    // SAFETY: `buf` is readable for its length; the offset is a register pair.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::PWRITE64,
+            fd as usize,
+            buf.as_ptr() as usize,
+            buf.len(),
+            0,
+            off as u32 as usize,
+            (off >> 32) as usize,
+        )
+    };
+    #[cfg(not(target_arch = "arm"))]
+    // SAFETY: `buf` is readable for its length.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::PWRITE64,
+            fd as usize,
+            buf.as_ptr() as usize,
+            buf.len(),
+            off as usize,
+            0,
+            0,
+        )
+    };
+    check(r)
+}
+
+/// ftruncate (ftruncate64 on arm).
+pub fn ftruncate(fd: i32, size: u64) -> Result<(), Errno> {
+    #[cfg(target_arch = "arm")]
+    let a = [
+        fd as usize,
+        0,
+        size as u32 as usize,
+        (size >> 32) as usize,
+        0,
+        0,
+    ];
+    #[cfg(not(target_arch = "arm"))]
+    let a = [fd as usize, size as usize, 0, 0, 0, 0];
+    // SAFETY: no pointers.
+    unsafe { super::sc(FTRUNCATE, a) }.map(|_| ())
+}
+
+/// fsync.
+pub fn fsync(fd: i32) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    unsafe { super::sc(raw::nr::FSYNC, [fd as usize, 0, 0, 0, 0, 0]) }.map(|_| ())
+}
+
+/// close.
+pub fn close(fd: i32) {
+    // SAFETY: no pointers; `fd` is one of umbra's own hostfs fds.
+    let _ = unsafe { super::sc(raw::nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0]) };
+}
+
+/// mkdirat of one component.
+pub fn mkdir_at(dir: i32, name: &[u8], perm: u32) -> Result<(), Errno> {
+    let c = cname(name)?;
+    // SAFETY: `c` is a NUL-terminated string alive for the call.
+    unsafe {
+        super::sc(
+            libc::SYS_mkdirat as usize,
+            [dir as usize, c.as_ptr() as usize, perm as usize, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
+}
+
+/// mknodat of a fifo or socket (never a device) of one component.
+pub fn mknod_at(dir: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
+    let kind = mode & 0o170000;
+    if kind != 0o010000 && kind != 0o140000 {
+        return Err(Errno::EPERM);
+    }
+    let c = cname(name)?;
+    // SAFETY: `c` is a NUL-terminated string alive for the call; dev is 0.
+    unsafe {
+        super::sc(
+            libc::SYS_mknodat as usize,
+            [dir as usize, c.as_ptr() as usize, mode as usize, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
+}
+
+/// unlinkat of one component (with `is_dir`, rmdir).
+pub fn unlink_at(dir: i32, name: &[u8], is_dir: bool) -> Result<(), Errno> {
+    let c = cname(name)?;
+    let flags = if is_dir { AT_REMOVEDIR } else { 0 };
+    // SAFETY: `c` is a NUL-terminated string alive for the call.
+    unsafe {
+        super::sc(
+            libc::SYS_unlinkat as usize,
+            [dir as usize, c.as_ptr() as usize, flags, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
+}
+
+/// renameat2 (flags 0) between two directories, one component each.
+pub fn rename_at(from: i32, name: &[u8], to: i32, new: &[u8]) -> Result<(), Errno> {
+    let (a, b) = (cname(name)?, cname(new)?);
+    // SAFETY: `a` and `b` are NUL-terminated strings alive for the call.
+    unsafe {
+        super::sc(
+            libc::SYS_renameat2 as usize,
+            [
+                from as usize,
+                a.as_ptr() as usize,
+                to as usize,
+                b.as_ptr() as usize,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(|_| ())
+}
+
+/// symlinkat: `name` in `dir` pointing at `target` (stored, never followed
+/// by umbra's host side).
+pub fn symlink_at(target: &[u8], dir: i32, name: &[u8]) -> Result<(), Errno> {
+    if target.is_empty() || target.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut t = target.to_vec();
+    t.push(0);
+    let c = cname(name)?;
+    // SAFETY: `t` and `c` are NUL-terminated strings alive for the call.
+    unsafe {
+        super::sc(
+            libc::SYS_symlinkat as usize,
+            [
+                t.as_ptr() as usize,
+                dir as usize,
+                c.as_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(|_| ())
+}
+
+/// linkat(fd, "", dir, name, AT_EMPTY_PATH): a new name for the node `fd`.
+pub fn link_fd(fd: i32, dir: i32, name: &[u8]) -> Result<(), Errno> {
+    let c = cname(name)?;
+    // SAFETY: the empty path and `c` are NUL-terminated strings alive for the call.
+    unsafe {
+        super::sc(
+            libc::SYS_linkat as usize,
+            [
+                fd as usize,
+                c"".as_ptr() as usize,
+                dir as usize,
+                c.as_ptr() as usize,
+                AT_EMPTY_PATH,
+                0,
+            ],
+        )
+    }
+    .map(|_| ())
+}
+
+/// fchmod (not on O_PATH fds: EBADF).
+pub fn chmod_fd(fd: i32, perm: u32) -> Result<(), Errno> {
+    // SAFETY: no pointers.
+    unsafe {
+        super::sc(
+            libc::SYS_fchmod as usize,
+            [fd as usize, perm as usize, 0, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
+}
+
+/// fchownat(fd, "", uid, gid, AT_EMPTY_PATH); -1 leaves an id unchanged.
+pub fn chown_fd(fd: i32, uid: u32, gid: u32) -> Result<(), Errno> {
+    // SAFETY: the empty path is a NUL-terminated string.
+    unsafe {
+        super::sc(
+            libc::SYS_fchownat as usize,
+            [
+                fd as usize,
+                c"".as_ptr() as usize,
+                uid as usize,
+                gid as usize,
+                AT_EMPTY_PATH,
+                0,
+            ],
+        )
+    }
+    .map(|_| ())
+}
+
+/// UTIME_OMIT.
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// utimensat(fd, "", times, AT_EMPTY_PATH) with 64-bit timespecs
+/// ([sec, nsec] for atime, then mtime).
+pub fn utimens_fd(fd: i32, times: [[i64; 2]; 2]) -> Result<(), Errno> {
+    // SAFETY: the empty path is a NUL-terminated string; `times` is two
+    // struct __kernel_timespec, alive for the call.
+    unsafe {
+        super::sc(
+            UTIMENSAT,
+            [
+                fd as usize,
+                c"".as_ptr() as usize,
+                times.as_ptr() as usize,
+                AT_EMPTY_PATH,
+                0,
+                0,
+            ],
+        )
+    }
+    .map(|_| ())
+}
