@@ -86,6 +86,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "threads",
     "threads_hostile",
     "ev_epoll",
+    "net_unix",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -40,6 +40,8 @@ errnos! {
     ENOTRECOVERABLE = 131,
     // A bad ELF interpreter (binfmt_elf).
     ELIBBAD = 80,
+    // socket(AF_UNIX) of a type it lacks.
+    ESOCKTNOSUPPORT = 94,
     // Kernel-internal restart codes: never seen by the guest.
     ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514,
     ERESTART_RESTARTBLOCK = 516,

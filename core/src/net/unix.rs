@@ -1,28 +1,1185 @@
 //! AF_UNIX sockets: stream, datagram and seqpacket, named by paths in the
-//! guest's file system or in the abstract namespace.
+//! guest's file system (the socket node's [`NodeId`]) or in the abstract
+//! namespace, with Linux's af_unix.c semantics.
 //!
-//! Not yet implemented: socket(2) and socketpair(2) answer EAFNOSUPPORT.
+//! A socket is a [`Core`] (its state and receive queue) behind a
+//! [`UnixSocket`] handle, which the descriptor's `SocketFile` owns: dropping
+//! the handle is Linux's `unix_release_sock` (the last close). A connection
+//! made to a listener creates the server's core at once (Linux's "embryo",
+//! queued on the listener until accept wraps it in a handle), so a client can
+//! send before the server accepts.
+//!
+//! Messages carry their sender's core (for recvfrom's address and for the
+//! sender's buffer accounting), credentials and SCM_RIGHTS files. Files in
+//! flight can make cycles (a socket whose queue holds its own descriptor):
+//! [`gc`] finds the sockets reachable only from such cycles, as Linux's
+//! unix_gc, and empties their queues.
 
-use alloc::sync::Arc;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::{Arc, Weak};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use super::{NetNs, Socket, Ucred};
+use spin::Mutex;
+use umbra_abi::net::*;
+
+use super::{
+    Ancillary, NetNs, NodeId, Received, SendMsg, SockAddr, SockCx, Socket, Ucred, UnixAddr,
+};
 use crate::error::{Errno, KResult};
+use crate::fs::file::OpenFile;
+use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents};
 
-/// AF_UNIX state shared by the guest's sockets: bound names.
+/// Linux's default socket buffer (net.core.wmem_default, as stored).
+const SNDBUF_DEFAULT: usize = 212_992;
+/// SOCK_MIN_SNDBUF.
+const SNDBUF_MIN: usize = 4608;
+/// net.core.wmem_max.
+const WMEM_MAX: usize = 212_992;
+/// net.unix.max_dgram_qlen: a datagram receiver not connected back to the
+/// sender takes more than this many queued messages only after reading.
+const MAX_DGRAM_QLEN: usize = 10;
+/// net.core.somaxconn: listen's backlog is clamped to it.
+const SOMAXCONN: usize = 4096;
+/// What a message costs its sender's buffer beyond its bytes (an skb's
+/// overhead in Linux's truesize accounting).
+const MSG_OVERHEAD: usize = 576;
+
+/// sk_shutdown bits.
+const RCV_SHUTDOWN: u8 = 1;
+const SEND_SHUTDOWN: u8 = 2;
+const SHUTDOWN_MASK: u8 = 3;
+
+/// A name in the registry: a path's node, or an abstract name (per socket
+/// type, as Linux hashes them).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Name {
+    Node(NodeId),
+    Abstract(u32, Vec<u8>),
+}
+
+/// AF_UNIX state shared by the guest's sockets: bound names, every socket
+/// (for the garbage collector) and the count of files in flight.
 #[derive(Default)]
-pub struct UnixNs {}
+pub struct UnixNs {
+    names: Mutex<BTreeMap<Name, Weak<Core>>>,
+    all: Mutex<Vec<Weak<Core>>>,
+    inflight: AtomicUsize,
+    gc_running: AtomicBool,
+    autobind: AtomicU32,
+}
+
+impl UnixNs {
+    /// A socket node lost its last name (unlink): its inode number may be
+    /// reused by a newer node, which must not reach the socket bound here.
+    pub fn node_unlinked(&self, node: NodeId) {
+        let old = self.names.lock().remove(&Name::Node(node));
+        drop(old);
+    }
+
+    fn lookup(&self, name: &Name) -> Option<Arc<Core>> {
+        self.names.lock().get(name).and_then(Weak::upgrade)
+    }
+}
+
+/// sk_state, as far as AF_UNIX uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// TCP_CLOSE: unconnected (a datagram socket may still have a peer).
+    Close,
+    Listen,
+    /// TCP_ESTABLISHED.
+    Connected,
+}
+
+/// One queued message (an skb).
+struct Msg {
+    data: Vec<u8>,
+    /// Bytes of a stream message already read.
+    off: usize,
+    /// The sending socket: its name is recvfrom's address, and the message
+    /// is charged to its send buffer until read.
+    from: Arc<Core>,
+    cost: usize,
+    /// None: sent without credentials (neither end had SO_PASSCRED).
+    creds: Option<Ucred>,
+    rights: Option<Vec<Arc<OpenFile>>>,
+}
+
+impl Msg {
+    fn left(&self) -> usize {
+        self.data.len() - self.off
+    }
+}
+
+impl Drop for Msg {
+    fn drop(&mut self) {
+        self.from.wmem.fetch_sub(self.cost, Ordering::Relaxed);
+        if let Some(r) = &self.rights {
+            self.from
+                .ns
+                .unix
+                .inflight
+                .fetch_sub(r.len(), Ordering::Relaxed);
+        }
+    }
+}
+
+struct St {
+    /// The bound name (the path as given to bind, and its node).
+    name: Option<(UnixAddr, Option<NodeId>)>,
+    state: State,
+    peer: Option<Arc<Core>>,
+    rx: VecDeque<Msg>,
+    /// A listener's connections not yet accepted.
+    pending: VecDeque<Arc<Core>>,
+    backlog: usize,
+    shut: u8,
+    err: Option<Errno>,
+    passcred: bool,
+    /// SO_PEERCRED: the peer's credentials when the connection was made; a
+    /// listener's own, taken by listen(2), for the clients that connect.
+    peercred: Option<Ucred>,
+    sndbuf: usize,
+    /// SO_PEEK_OFF (-1: off).
+    peek_off: i32,
+    dead: bool,
+}
+
+/// A socket's state.
+pub struct Core {
+    ty: u32,
+    ns: Arc<NetNs>,
+    /// Bytes (with overhead) of this socket's messages not yet read.
+    wmem: AtomicUsize,
+    /// A descriptor (through a [`UnixSocket`]) owns this core; embryos
+    /// waiting for accept do not have one.
+    has_file: AtomicBool,
+    st: Mutex<St>,
+}
+
+impl Core {
+    fn new(ns: &Arc<NetNs>, ty: u32) -> Arc<Core> {
+        let c = Arc::new(Core {
+            ty,
+            ns: ns.clone(),
+            wmem: AtomicUsize::new(0),
+            has_file: AtomicBool::new(false),
+            st: Mutex::new(St {
+                name: None,
+                state: State::Close,
+                peer: None,
+                rx: VecDeque::new(),
+                pending: VecDeque::new(),
+                backlog: 0,
+                shut: 0,
+                err: None,
+                passcred: false,
+                peercred: None,
+                sndbuf: SNDBUF_DEFAULT,
+                peek_off: -1,
+                dead: false,
+            }),
+        });
+        let mut all = ns.unix.all.lock();
+        if all.len() >= 64 && all.len().is_power_of_two() {
+            all.retain(|w| w.strong_count() > 0);
+        }
+        all.push(Arc::downgrade(&c));
+        c
+    }
+
+    fn unix(&self) -> &UnixNs {
+        &self.ns.unix
+    }
+
+    fn connection(&self) -> bool {
+        self.ty != SOCK_DGRAM
+    }
+
+    /// The address getsockname reports.
+    fn addr(&self) -> UnixAddr {
+        self.st
+            .lock()
+            .name
+            .as_ref()
+            .map_or(UnixAddr::Unnamed, |(a, _)| a.clone())
+    }
+
+    fn bound(&self) -> bool {
+        self.st.lock().name.is_some()
+    }
+
+    /// Takes a pending error (sock_error).
+    fn take_err(&self) -> Option<Errno> {
+        self.st.lock().err.take()
+    }
+
+    /// Linux's unix_autobind: an abstract name of five hex digits; nothing
+    /// if already bound.
+    fn autobind(self: &Arc<Self>) -> KResult<()> {
+        if self.bound() {
+            return Ok(());
+        }
+        let ns = self.unix();
+        let mut names = ns.names.lock();
+        for _ in 0..=0xfffff {
+            let n = ns.autobind.fetch_add(1, Ordering::Relaxed) & 0xfffff;
+            let mut s = Vec::with_capacity(5);
+            for i in (0..5).rev() {
+                s.push(b"0123456789abcdef"[((n >> (4 * i)) & 0xf) as usize]);
+            }
+            let key = Name::Abstract(self.ty, s.clone());
+            if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+                continue;
+            }
+            names.insert(key, Arc::downgrade(self));
+            drop(names);
+            self.st.lock().name = Some((UnixAddr::Abstract(s), None));
+            return Ok(());
+        }
+        Err(Errno::ENOSPC)
+    }
+
+    /// The socket a name reaches (unix_find_other): ECONNREFUSED if none,
+    /// EPROTOTYPE if a path's socket has another type.
+    fn find(&self, addr: &SockAddr, node: Option<NodeId>) -> KResult<Arc<Core>> {
+        let SockAddr::Unix(a) = addr else {
+            return Err(Errno::EINVAL);
+        };
+        match a {
+            UnixAddr::Unnamed => Err(Errno::EINVAL),
+            UnixAddr::Path(_) => {
+                let node = node.ok_or(Errno::ECONNREFUSED)?;
+                let o = self
+                    .unix()
+                    .lookup(&Name::Node(node))
+                    .ok_or(Errno::ECONNREFUSED)?;
+                if o.ty != self.ty {
+                    return Err(Errno::EPROTOTYPE);
+                }
+                Ok(o)
+            }
+            UnixAddr::Abstract(n) => self
+                .unix()
+                .lookup(&Name::Abstract(self.ty, n.clone()))
+                .ok_or(Errno::ECONNREFUSED),
+        }
+    }
+
+    /// Linux's unix_release_sock: the last descriptor closed (or, for an
+    /// embryo, its listener's). The peer of a connection sees end of file,
+    /// and ECONNRESET if this socket left data unread.
+    fn release(self: &Arc<Self>, embryo: bool) {
+        let (peer, rx, pending, name) = {
+            let mut st = self.st.lock();
+            st.dead = true;
+            st.shut = SHUTDOWN_MASK;
+            st.state = State::Close;
+            (
+                st.peer.take(),
+                core::mem::take(&mut st.rx),
+                core::mem::take(&mut st.pending),
+                st.name.clone(),
+            )
+        };
+        if let Some((a, node)) = name {
+            let key = match (a, node) {
+                (_, Some(n)) => Some(Name::Node(n)),
+                (UnixAddr::Abstract(n), None) => Some(Name::Abstract(self.ty, n)),
+                _ => None,
+            };
+            if let Some(key) = key {
+                let mut names = self.unix().names.lock();
+                if names
+                    .get(&key)
+                    .is_some_and(|w| core::ptr::eq(w.as_ptr(), Arc::as_ptr(self)))
+                {
+                    names.remove(&key);
+                }
+            }
+        }
+        if let Some(p) = &peer {
+            if self.connection() && !Arc::ptr_eq(p, self) {
+                let mut ps = p.st.lock();
+                ps.shut = SHUTDOWN_MASK;
+                if !rx.is_empty() || embryo {
+                    ps.err = Some(Errno::ECONNRESET);
+                }
+            }
+        }
+        for e in &pending {
+            e.release(true);
+        }
+        drop(rx);
+        drop(pending);
+        drop(peer);
+    }
+
+    /// Linux's unix_dgram_disconnected: this socket's association with
+    /// `old` ended; its queue goes, and `old` learns of it if it was
+    /// connected back.
+    fn dgram_disconnected(self: &Arc<Self>, old: &Arc<Core>) {
+        let rx = core::mem::take(&mut self.st.lock().rx);
+        if !rx.is_empty() && !Arc::ptr_eq(old, self) {
+            let mut os = old.st.lock();
+            if !os.dead && os.peer.as_ref().is_some_and(|p| Arc::ptr_eq(p, self)) {
+                os.err = Some(Errno::ECONNRESET);
+            }
+        }
+        drop(rx);
+    }
+
+    /// The bytes FIONREAD reports.
+    fn inq(&self) -> KResult<usize> {
+        let st = self.st.lock();
+        if st.state == State::Listen {
+            return Err(Errno::EINVAL);
+        }
+        Ok(if self.ty != SOCK_DGRAM {
+            st.rx.iter().map(Msg::left).sum()
+        } else {
+            st.rx.front().map_or(0, Msg::left)
+        })
+    }
+
+    /// Whether the send buffer has room for a poll's POLLOUT
+    /// (unix_writable).
+    fn writable(&self, st: &St) -> bool {
+        st.state != State::Listen && self.wmem.load(Ordering::Relaxed) * 4 <= st.sndbuf
+    }
+}
+
+/// The descriptor-side handle of a socket; dropping it releases the socket.
+pub struct UnixSocket {
+    core: Arc<Core>,
+}
+
+impl UnixSocket {
+    fn wrap(core: Arc<Core>) -> Arc<UnixSocket> {
+        core.has_file.store(true, Ordering::Relaxed);
+        Arc::new(UnixSocket { core })
+    }
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        self.core.release(false);
+        gc(&self.core.ns);
+    }
+}
+
+/// The socket type socket(2) asks for, as Linux takes it (SOCK_RAW is a
+/// datagram socket).
+fn check_type(ty: u32, protocol: u32) -> KResult<u32> {
+    if protocol != 0 && protocol != AF_UNIX as u32 {
+        return Err(Errno::EPROTONOSUPPORT);
+    }
+    match ty {
+        SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET => Ok(ty),
+        SOCK_RAW => Ok(SOCK_DGRAM),
+        _ => Err(Errno::ESOCKTNOSUPPORT),
+    }
+}
 
 /// socket(AF_UNIX, ty, protocol).
-pub fn create(_net: &Arc<NetNs>, _ty: u32, _protocol: u32) -> KResult<Arc<dyn Socket>> {
-    Err(Errno::EAFNOSUPPORT)
+pub fn create(net: &Arc<NetNs>, ty: u32, protocol: u32) -> KResult<Arc<dyn Socket>> {
+    let ty = check_type(ty, protocol)?;
+    Ok(UnixSocket::wrap(Core::new(net, ty)))
 }
 
 /// socketpair(AF_UNIX, ty, protocol).
 pub fn pair(
-    _net: &Arc<NetNs>,
-    _ty: u32,
-    _protocol: u32,
-    _caller: Ucred,
+    net: &Arc<NetNs>,
+    ty: u32,
+    protocol: u32,
+    caller: Ucred,
 ) -> KResult<(Arc<dyn Socket>, Arc<dyn Socket>)> {
-    Err(Errno::EAFNOSUPPORT)
+    let ty = check_type(ty, protocol)?;
+    let a = Core::new(net, ty);
+    let b = Core::new(net, ty);
+    for (x, y) in [(&a, &b), (&b, &a)] {
+        let mut st = x.st.lock();
+        st.peer = Some(y.clone());
+        st.peercred = Some(caller);
+        if ty != SOCK_DGRAM {
+            st.state = State::Connected;
+        }
+    }
+    Ok((UnixSocket::wrap(a), UnixSocket::wrap(b)))
+}
+
+/// The credentials a message carries: those sent with SCM_CREDENTIALS, or
+/// the sender's when either end asked for them (SO_PASSCRED).
+fn msg_creds(anc: &[Ancillary], cx: &SockCx<'_>, want: bool) -> Option<Ucred> {
+    anc.iter()
+        .find_map(|a| match a {
+            Ancillary::Creds(c) => Some(*c),
+            Ancillary::Rights(_) => None,
+        })
+        .or(want.then_some(cx.caller))
+}
+
+/// The SCM_RIGHTS files of a send (several control messages join).
+fn msg_rights(anc: Vec<Ancillary>) -> Option<Vec<Arc<OpenFile>>> {
+    let mut out: Option<Vec<Arc<OpenFile>>> = None;
+    for a in anc {
+        if let Ancillary::Rights(v) = a {
+            out.get_or_insert_with(Vec::new).extend(v);
+        }
+    }
+    out
+}
+
+/// What a receive reports as SCM_CREDENTIALS: a message sent without
+/// credentials has none (pid 0, the overflow ids).
+fn creds_anc(c: Option<Ucred>) -> Ancillary {
+    Ancillary::Creds(c.unwrap_or(Ucred {
+        pid: 0,
+        uid: 65534,
+        gid: 65534,
+    }))
+}
+
+impl UnixSocket {
+    fn make_msg(
+        &self,
+        data: Vec<u8>,
+        creds: Option<Ucred>,
+        rights: Option<Vec<Arc<OpenFile>>>,
+    ) -> Msg {
+        let cost = data.len() + MSG_OVERHEAD;
+        self.core.wmem.fetch_add(cost, Ordering::Relaxed);
+        if let Some(r) = &rights {
+            self.core
+                .unix()
+                .inflight
+                .fetch_add(r.len(), Ordering::Relaxed);
+        }
+        Msg {
+            data,
+            off: 0,
+            from: self.core.clone(),
+            cost,
+            creds,
+            rights,
+        }
+    }
+
+    /// The send-buffer checks of sock_alloc_send_pskb: a pending error,
+    /// SEND_SHUTDOWN (EPIPE), a full buffer (EAGAIN).
+    fn alloc_check(&self) -> KResult<usize> {
+        let mut st = self.core.st.lock();
+        if let Some(e) = st.err.take() {
+            return Err(e);
+        }
+        if st.shut & SEND_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE);
+        }
+        let w = self.core.wmem.load(Ordering::Relaxed);
+        if w >= st.sndbuf {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(st.sndbuf - w)
+    }
+
+    fn send_stream(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        let c = &self.core;
+        let peer = {
+            let st = c.st.lock();
+            if msg.to.is_some() {
+                return Err(if st.state == State::Connected {
+                    Errno::EISCONN
+                } else {
+                    Errno::EOPNOTSUPP
+                });
+            }
+            match (&st.peer, st.state) {
+                (Some(p), State::Connected) => p.clone(),
+                _ => return Err(Errno::ENOTCONN),
+            }
+        };
+        if c.st.lock().shut & SEND_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE);
+        }
+        if msg.data.is_empty() {
+            // Linux sends nothing, control messages included.
+            return Ok(0);
+        }
+        {
+            let ps = peer.st.lock();
+            if ps.dead || ps.shut & RCV_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+        }
+        let room = self.alloc_check()?;
+        let n = msg.data.len().min(room.max(1));
+        let mine = c.st.lock().passcred;
+        let want = mine || peer.st.lock().passcred;
+        let creds = msg_creds(&msg.anc, cx, want);
+        let m = self.make_msg(msg.data[..n].to_vec(), creds, msg_rights(msg.anc));
+        peer.st.lock().rx.push_back(m);
+        Ok(n)
+    }
+
+    fn send_dgram(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        let c = &self.core;
+        let seq = c.ty == SOCK_SEQPACKET;
+        if seq {
+            if let Some(e) = c.take_err() {
+                return Err(e);
+            }
+            if c.st.lock().state != State::Connected {
+                return Err(Errno::ENOTCONN);
+            }
+        }
+        let to = if seq { None } else { msg.to };
+        if c.st.lock().passcred {
+            c.autobind()?;
+        }
+        let sndbuf = c.st.lock().sndbuf;
+        if msg.data.len() > sndbuf.saturating_sub(32) {
+            return Err(Errno::EMSGSIZE);
+        }
+        self.alloc_check()?;
+        let connected = c.st.lock().peer.clone();
+        let other = match to {
+            Some((a, node)) => c.find(a, node)?,
+            None => connected.clone().ok_or(Errno::ENOTCONN)?,
+        };
+        let me = Arc::as_ptr(c);
+        {
+            let os = other.st.lock();
+            // unix_may_send.
+            if os.peer.as_ref().is_some_and(|p| Arc::as_ptr(p) != me) {
+                return Err(Errno::EPERM);
+            }
+            if os.dead {
+                drop(os);
+                if seq {
+                    return Err(Errno::EPIPE);
+                }
+                let was_peer = {
+                    let mut st = c.st.lock();
+                    if st.peer.as_ref().is_some_and(|p| Arc::ptr_eq(p, &other)) {
+                        st.peer = None
+                    };
+                    connected.as_ref().is_some_and(|p| Arc::ptr_eq(p, &other))
+                };
+                if was_peer {
+                    c.dgram_disconnected(&other);
+                }
+                return Err(Errno::ECONNREFUSED);
+            }
+            if os.shut & RCV_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+            let back = os.peer.as_ref().is_some_and(|p| Arc::as_ptr(p) == me);
+            if !Arc::ptr_eq(&other, c) && !back && os.rx.len() > MAX_DGRAM_QLEN {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        let mine = c.st.lock().passcred;
+        let want = mine || other.st.lock().passcred;
+        let creds = msg_creds(&msg.anc, cx, want);
+        let m = self.make_msg(msg.data.to_vec(), creds, msg_rights(msg.anc));
+        other.st.lock().rx.push_back(m);
+        Ok(msg.data.len())
+    }
+
+    fn recv_stream(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        let c = &self.core;
+        let peek = flags & MSG_PEEK != 0;
+        let mut st = c.st.lock();
+        if st.state != State::Connected {
+            return Err(Errno::EINVAL);
+        }
+        if st.rx.is_empty() {
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+            if st.shut & RCV_SHUTDOWN != 0 {
+                return Ok(Received::default());
+            }
+            return Err(Errno::EAGAIN);
+        }
+        let passcred = st.passcred;
+        let mut out = Received::default();
+        let mut creds: Option<Option<Ucred>> = None;
+        let mut rights: Vec<Arc<OpenFile>> = Vec::new();
+        let mut done_msgs = 0usize;
+        let mut skip = if peek && st.peek_off >= 0 {
+            st.peek_off as usize
+        } else {
+            0
+        };
+        let mut i = 0;
+        while out.len < buf.len() && i < st.rx.len() {
+            let m = &mut st.rx[i];
+            if skip >= m.left() {
+                skip -= m.left();
+                i += 1;
+                continue;
+            }
+            // Never glue messages of different writers.
+            match creds {
+                Some(cr) if cr != m.creds => break,
+                None if passcred => creds = Some(m.creds),
+                _ => {}
+            }
+            let from = m.off + skip;
+            let n = (m.data.len() - from).min(buf.len() - out.len);
+            buf[out.len..out.len + n].copy_from_slice(&m.data[from..from + n]);
+            out.len += n;
+            skip = 0;
+            let has = m.rights.is_some();
+            if peek {
+                if let Some(r) = &m.rights {
+                    rights.extend(r.iter().cloned());
+                }
+            } else {
+                if let Some(r) = m.rights.take() {
+                    c.unix().inflight.fetch_sub(r.len(), Ordering::Relaxed);
+                    rights.extend(r);
+                }
+                m.off += n;
+                if m.left() > 0 {
+                    break;
+                }
+                done_msgs += 1;
+            }
+            i += 1;
+            if has {
+                break;
+            }
+        }
+        if peek && st.peek_off >= 0 {
+            st.peek_off += out.len as i32;
+        } else if !peek && st.peek_off >= 0 {
+            st.peek_off = (st.peek_off - out.len as i32).max(0);
+        }
+        let gone: Vec<Msg> = st.rx.drain(..done_msgs).collect();
+        drop(st);
+        drop(gone);
+        out.full = out.len;
+        if let Some(cr) = creds {
+            out.anc.push(creds_anc(cr));
+        }
+        if !rights.is_empty() {
+            out.anc.push(Ancillary::Rights(rights));
+        }
+        Ok(out)
+    }
+
+    fn recv_dgram(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        let c = &self.core;
+        let seq = c.ty == SOCK_SEQPACKET;
+        let peek = flags & MSG_PEEK != 0;
+        let mut st = c.st.lock();
+        if seq && st.state != State::Connected {
+            return Err(Errno::ENOTCONN);
+        }
+        if st.rx.is_empty() {
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+            if st.shut & RCV_SHUTDOWN != 0 && (seq || !cx.nonblock) {
+                return Ok(Received::default());
+            }
+            return Err(Errno::EAGAIN);
+        }
+        let skip = if peek && st.peek_off >= 0 {
+            st.peek_off as usize
+        } else {
+            0
+        };
+        let passcred = st.passcred;
+        let m = st.rx.front_mut().ok_or(Errno::EAGAIN)?;
+        let avail = m.data.len().saturating_sub(skip);
+        let n = avail.min(buf.len());
+        buf[..n].copy_from_slice(&m.data[skip.min(m.data.len())..skip.min(m.data.len()) + n]);
+        let mut out = Received {
+            len: n,
+            full: avail,
+            ..Default::default()
+        };
+        if n < avail {
+            out.flags |= MSG_TRUNC;
+        }
+        let from = m.from.clone();
+        if passcred {
+            out.anc.push(creds_anc(m.creds));
+        }
+        let rights = if peek {
+            m.rights.clone()
+        } else {
+            let r = m.rights.take();
+            if let Some(r) = &r {
+                c.unix().inflight.fetch_sub(r.len(), Ordering::Relaxed);
+            }
+            r
+        };
+        let gone = if peek {
+            if st.peek_off >= 0 {
+                st.peek_off += n as i32;
+            }
+            None
+        } else {
+            if st.peek_off >= 0 {
+                st.peek_off = (st.peek_off - avail as i32).max(0);
+            }
+            st.rx.pop_front()
+        };
+        drop(st);
+        drop(gone);
+        if let Some(r) = rights {
+            out.anc.push(Ancillary::Rights(r));
+        }
+        if let UnixAddr::Path(_) | UnixAddr::Abstract(_) = from.addr() {
+            out.from = Some(SockAddr::Unix(from.addr()));
+        }
+        Ok(out)
+    }
+}
+
+fn int_bytes(v: i32) -> Vec<u8> {
+    v.to_ne_bytes().to_vec()
+}
+
+impl Socket for UnixSocket {
+    fn domain(&self) -> u16 {
+        AF_UNIX
+    }
+
+    fn sock_type(&self) -> u32 {
+        self.core.ty
+    }
+
+    fn protocol(&self) -> u32 {
+        0
+    }
+
+    fn bind(&self, _cx: &mut SockCx<'_>, addr: &SockAddr, node: Option<NodeId>) -> KResult<()> {
+        let c = &self.core;
+        let SockAddr::Unix(a) = addr else {
+            return Err(Errno::EINVAL);
+        };
+        let key = match a {
+            UnixAddr::Unnamed => return c.autobind(),
+            UnixAddr::Path(_) => Name::Node(node.ok_or(Errno::EINVAL)?),
+            UnixAddr::Abstract(n) => Name::Abstract(c.ty, n.clone()),
+        };
+        if c.bound() {
+            return Err(Errno::EINVAL);
+        }
+        let ns = c.unix();
+        let mut names = ns.names.lock();
+        if let Name::Abstract(..) = key {
+            if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+                return Err(Errno::EADDRINUSE);
+            }
+        }
+        // A path's node is new: an entry left for its (dev, ino) is an
+        // older, removed node's.
+        names.insert(key, Arc::downgrade(c));
+        drop(names);
+        c.st.lock().name = Some((a.clone(), node));
+        Ok(())
+    }
+
+    fn connect(&self, cx: &mut SockCx<'_>, addr: &SockAddr, node: Option<NodeId>) -> KResult<()> {
+        let c = &self.core;
+        if c.ty == SOCK_DGRAM {
+            return self.connect_dgram(addr, node);
+        }
+        if !matches!(addr, SockAddr::Unix(_)) {
+            return Err(Errno::EINVAL);
+        }
+        if c.st.lock().passcred {
+            c.autobind()?;
+        }
+        let other = c.find(addr, node)?;
+        {
+            let os = other.st.lock();
+            if os.state != State::Listen || os.shut & RCV_SHUTDOWN != 0 || os.dead {
+                return Err(Errno::ECONNREFUSED);
+            }
+            if os.pending.len() > os.backlog {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        if Arc::ptr_eq(&other, c) {
+            return Err(Errno::EINVAL);
+        }
+        match c.st.lock().state {
+            State::Close => {}
+            State::Connected => return Err(Errno::EISCONN),
+            State::Listen => return Err(Errno::EINVAL),
+        }
+        let (lname, lcred) = {
+            let os = other.st.lock();
+            (os.name.clone(), os.peercred)
+        };
+        let new = Core::new(&c.ns, c.ty);
+        {
+            let mut ns = new.st.lock();
+            ns.peer = Some(c.clone());
+            ns.state = State::Connected;
+            ns.peercred = Some(cx.caller);
+            ns.name = lname;
+            ns.passcred = false;
+        }
+        {
+            let mut st = c.st.lock();
+            st.peer = Some(new.clone());
+            st.state = State::Connected;
+            st.peercred = lcred;
+        }
+        other.st.lock().pending.push_back(new);
+        Ok(())
+    }
+
+    fn listen(&self, cx: &mut SockCx<'_>, backlog: i32) -> KResult<()> {
+        let c = &self.core;
+        if c.ty == SOCK_DGRAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut st = c.st.lock();
+        if st.name.is_none() {
+            return Err(Errno::EINVAL);
+        }
+        if st.state == State::Connected {
+            return Err(Errno::EINVAL);
+        }
+        let b = backlog as u32 as usize;
+        st.backlog = if b > SOMAXCONN { SOMAXCONN } else { b };
+        st.state = State::Listen;
+        st.peercred = Some(cx.caller);
+        Ok(())
+    }
+
+    fn accept(&self, _cx: &mut SockCx<'_>) -> KResult<(Arc<dyn Socket>, SockAddr)> {
+        let c = &self.core;
+        if c.ty == SOCK_DGRAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let new = {
+            let mut st = c.st.lock();
+            if st.state != State::Listen {
+                return Err(Errno::EINVAL);
+            }
+            st.pending.pop_front().ok_or(Errno::EAGAIN)?
+        };
+        let peer = new.st.lock().peer.clone();
+        let addr = peer.map_or(UnixAddr::Unnamed, |p| p.addr());
+        Ok((UnixSocket::wrap(new), SockAddr::Unix(addr)))
+    }
+
+    fn send(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        if msg.flags & MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if self.core.ty == SOCK_STREAM {
+            self.send_stream(cx, msg)
+        } else {
+            self.send_dgram(cx, msg)
+        }
+    }
+
+    fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if flags & MSG_OOB != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.core.ty == SOCK_STREAM {
+            self.recv_stream(buf, flags)
+        } else {
+            self.recv_dgram(cx, buf, flags)
+        }
+    }
+
+    fn shutdown(&self, _cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+        let c = &self.core;
+        let mode = (how + 1) as u8;
+        let peer = {
+            let mut st = c.st.lock();
+            st.shut |= mode;
+            st.peer.clone()
+        };
+        if let Some(p) = peer {
+            if c.connection() {
+                let mut pm = 0;
+                if mode & RCV_SHUTDOWN != 0 {
+                    pm |= SEND_SHUTDOWN;
+                }
+                if mode & SEND_SHUTDOWN != 0 {
+                    pm |= RCV_SHUTDOWN;
+                }
+                p.st.lock().shut |= pm;
+            }
+        }
+        Ok(())
+    }
+
+    fn local_addr(&self) -> KResult<SockAddr> {
+        Ok(SockAddr::Unix(self.core.addr()))
+    }
+
+    fn peer_addr(&self) -> KResult<SockAddr> {
+        let p = self.core.st.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
+        Ok(SockAddr::Unix(p.addr()))
+    }
+
+    fn getsockopt(
+        &self,
+        _cx: &mut SockCx<'_>,
+        level: u32,
+        name: u32,
+        _len: usize,
+    ) -> KResult<Vec<u8>> {
+        if level != SOL_SOCKET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut st = self.core.st.lock();
+        match name {
+            SO_PASSCRED => Ok(int_bytes(st.passcred as i32)),
+            SO_PEERCRED => {
+                let (pid, uid, gid) = match st.peercred {
+                    Some(u) if st.state != State::Close || self.core.ty == SOCK_DGRAM => {
+                        (u.pid, u.uid, u.gid)
+                    }
+                    _ => (0, u32::MAX, u32::MAX),
+                };
+                let mut v = pid.to_ne_bytes().to_vec();
+                v.extend_from_slice(&uid.to_ne_bytes());
+                v.extend_from_slice(&gid.to_ne_bytes());
+                Ok(v)
+            }
+            SO_ACCEPTCONN => Ok(int_bytes((st.state == State::Listen) as i32)),
+            SO_ERROR => Ok(int_bytes(st.err.take().map_or(0, |e| e.0))),
+            SO_SNDBUF => Ok(int_bytes(st.sndbuf as i32)),
+            SO_PEEK_OFF => Ok(int_bytes(st.peek_off)),
+            _ => Err(Errno::ENOPROTOOPT),
+        }
+    }
+
+    fn setsockopt(&self, _cx: &mut SockCx<'_>, level: u32, name: u32, val: &[u8]) -> KResult<()> {
+        if level != SOL_SOCKET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let int = || -> KResult<i32> {
+            if val.len() < 4 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
+        };
+        let mut st = self.core.st.lock();
+        match name {
+            SO_PASSCRED => st.passcred = int()? != 0,
+            SO_SNDBUF | SO_SNDBUFFORCE => {
+                let v = (int()? as u32 as usize).min(WMEM_MAX);
+                st.sndbuf = (v * 2).max(SNDBUF_MIN);
+            }
+            SO_PEEK_OFF => {
+                let v = int()?;
+                st.peek_off = if v < 0 { -1 } else { v };
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        }
+        Ok(())
+    }
+
+    fn poll(&self, _io: &mut dyn IoCtx) -> PollEvents {
+        let c = &self.core;
+        let st = c.st.lock();
+        let mut m = PollEvents::empty();
+        if st.err.is_some() {
+            m |= PollEvents::POLLERR;
+        }
+        if st.shut == SHUTDOWN_MASK {
+            m |= PollEvents::POLLHUP;
+        }
+        if st.shut & RCV_SHUTDOWN != 0 {
+            m |= PollEvents::POLLRDHUP | PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        if !st.rx.is_empty() || !st.pending.is_empty() {
+            m |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        let mut writable = c.writable(&st);
+        match c.ty {
+            SOCK_STREAM => {
+                if st.state == State::Close {
+                    m |= PollEvents::POLLHUP;
+                }
+            }
+            SOCK_SEQPACKET => {
+                if st.state == State::Close {
+                    m |= PollEvents::POLLHUP;
+                }
+            }
+            _ => {
+                // A datagram peer not connected back, whose queue is full.
+                if let Some(p) = &st.peer {
+                    if !Arc::ptr_eq(p, c) {
+                        let ps = p.st.lock();
+                        let back = ps.peer.as_ref().is_some_and(|q| Arc::ptr_eq(q, c));
+                        if !back && ps.rx.len() > MAX_DGRAM_QLEN {
+                            writable = false;
+                        }
+                    }
+                }
+            }
+        }
+        if writable {
+            m |= PollEvents::POLLOUT | PollEvents::POLLWRNORM | PollEvents::POLLWRBAND;
+        }
+        m
+    }
+
+    fn ioctl(&self, _io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
+        let v = match cmd {
+            SIOCINQ => self.core.inq()?,
+            SIOCOUTQ => {
+                if self.core.st.lock().state == State::Listen {
+                    return Err(Errno::EINVAL);
+                }
+                self.core.wmem.load(Ordering::Relaxed)
+            }
+            _ => return Err(Errno::ENOTTY),
+        };
+        arg.write_out(&(v as i32).to_ne_bytes())?;
+        Ok(0)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl UnixSocket {
+    /// connect(2) of a datagram socket: sets (or, with AF_UNSPEC, drops)
+    /// the default destination.
+    fn connect_dgram(&self, addr: &SockAddr, node: Option<NodeId>) -> KResult<()> {
+        let c = &self.core;
+        let other = match addr {
+            SockAddr::Unspec => None,
+            SockAddr::Unix(_) => {
+                if c.st.lock().passcred {
+                    c.autobind()?;
+                }
+                let o = c.find(addr, node)?;
+                if !Arc::ptr_eq(&o, c) {
+                    let os = o.st.lock();
+                    if os.dead {
+                        return Err(Errno::ECONNREFUSED);
+                    }
+                    if os.peer.as_ref().is_some_and(|p| !Arc::ptr_eq(p, c)) {
+                        return Err(Errno::EPERM);
+                    }
+                }
+                Some(o)
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        let old = core::mem::replace(&mut c.st.lock().peer, other.clone());
+        if let Some(old) = old {
+            if !other.as_ref().is_some_and(|o| Arc::ptr_eq(o, &old)) {
+                c.dgram_disconnected(&old);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The core of the AF_UNIX socket behind an open file, if it is one.
+fn core_of(f: &OpenFile) -> Option<&Arc<Core>> {
+    let sf = super::socket_of(f)?;
+    sf.sock
+        .as_any()
+        .downcast_ref::<UnixSocket>()
+        .map(|u| &u.core)
+}
+
+/// Linux's unix_gc: frees the sockets that only files in flight keep, in
+/// cycles no descriptor reaches. A socket is a candidate when every
+/// reference to its open file is in some queue; a candidate referenced from
+/// the queue of a non-candidate is live, and so is whatever a live one's
+/// queue holds. The queues of the others are emptied, which closes the
+/// files in them and so releases the sockets.
+fn gc(net: &Arc<NetNs>) {
+    let ns = &net.unix;
+    if ns.inflight.load(Ordering::Relaxed) == 0 || ns.gc_running.swap(true, Ordering::Acquire) {
+        return;
+    }
+    let cores: Vec<Arc<Core>> = {
+        let mut all = ns.all.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| c.has_file.load(Ordering::Relaxed))
+            .collect()
+    };
+    let index: BTreeMap<usize, usize> = cores
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (Arc::as_ptr(c) as usize, i))
+        .collect();
+    let n = cores.len();
+    let mut inflight = vec![0usize; n];
+    let mut total = vec![0usize; n];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, c) in cores.iter().enumerate() {
+        let mut visit = |m: &Msg| {
+            for f in m.rights.iter().flatten() {
+                if let Some(&j) = core_of(f).and_then(|uc| index.get(&(Arc::as_ptr(uc) as usize))) {
+                    inflight[j] += 1;
+                    total[j] = Arc::strong_count(f);
+                    children[i].push(j);
+                }
+            }
+        };
+        let st = c.st.lock();
+        st.rx.iter().for_each(&mut visit);
+        for e in &st.pending {
+            if !Arc::ptr_eq(e, c) {
+                e.st.lock().rx.iter().for_each(&mut visit);
+            }
+        }
+    }
+    let cand: Vec<bool> = (0..n)
+        .map(|j| inflight[j] > 0 && inflight[j] == total[j])
+        .collect();
+    let mut inner = vec![0usize; n];
+    for i in (0..n).filter(|&i| cand[i]) {
+        for &j in &children[i] {
+            inner[j] += 1;
+        }
+    }
+    let mut live: Vec<bool> = (0..n).map(|j| !cand[j] || inflight[j] > inner[j]).collect();
+    let mut stack: Vec<usize> = (0..n).filter(|&j| cand[j] && live[j]).collect();
+    while let Some(i) = stack.pop() {
+        for &j in &children[i] {
+            if !live[j] {
+                live[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    let mut garbage: Vec<Msg> = Vec::new();
+    for (i, c) in cores.iter().enumerate() {
+        if live[i] {
+            continue;
+        }
+        let mut st = c.st.lock();
+        garbage.extend(st.rx.drain(..));
+        for e in &st.pending {
+            if !Arc::ptr_eq(e, c) {
+                garbage.extend(e.st.lock().rx.drain(..));
+            }
+        }
+    }
+    drop(cores);
+    drop(garbage);
+    ns.gc_running.store(false, Ordering::Release);
 }

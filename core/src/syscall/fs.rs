@@ -468,9 +468,29 @@ pub fn sys_unlinkat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, flags: u3
     if flags & AT_REMOVEDIR != 0 {
         ops::rmdir(&k.vfs, &cx, &start, &path)?;
     } else {
+        let sock = socket_node_of(k, &cx, &start, &path);
         ops::unlink(&k.vfs, &cx, &start, &path)?;
+        if let Some(n) = sock {
+            k.net.unix.node_unlinked(n);
+        }
     }
     Ok(0)
+}
+
+/// The identity of the socket node `path` names when it has only that name:
+/// unlinking it ends what AF_UNIX bound there.
+fn socket_node_of<H: Host>(
+    k: &Kernel<H>,
+    cx: &FsCtx,
+    start: &PathRef,
+    path: &[u8],
+) -> Option<crate::net::NodeId> {
+    let node = k.vfs.resolve(cx, start, path, FollowLast::NoFollow).ok()?;
+    let meta = node.inode().metadata().ok()?;
+    (meta.mode & S_IFMT == S_IFSOCK && meta.nlink <= 1).then_some(crate::net::NodeId {
+        dev: meta.dev,
+        ino: meta.ino,
+    })
 }
 
 /// symlinkat(2).

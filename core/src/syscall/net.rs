@@ -661,7 +661,9 @@ fn do_send<H: Host>(
         Err(e) => return Outcome::Ret(Err(e)),
     };
     let node = match &to {
-        Some(a) if s.domain() == AF_UNIX => match target_node(k, a) {
+        // A stream ignores (refuses) the address before looking it up.
+        Some(a) if s.domain() == AF_UNIX && s.sock_type() != SOCK_STREAM => match target_node(k, a)
+        {
             Ok(n) => n,
             Err(e) => return Outcome::Ret(Err(e)),
         },
@@ -711,7 +713,9 @@ fn do_send<H: Host>(
             }
             Err(Errno::EAGAIN) if !nb => return park_sending(k, &f, done),
             Err(_) if done > 0 => return Outcome::Ret(Ok(done)),
-            Err(Errno::EPIPE) => return epipe(k, flags),
+            // Only a stream raises SIGPIPE (Linux's datagram and seqpacket
+            // sends return EPIPE without it).
+            Err(Errno::EPIPE) if stream => return epipe(k, flags),
             Err(e) => return Outcome::Ret(Err(e)),
         }
     }
