@@ -35,6 +35,8 @@ sections_same_as_native! {
     fifo_glibc: Glibc "ev_epoll" &["fifo"];
     rdhup_musl: Musl "ev_epoll" &["rdhup"];
     rdhup_glibc: Glibc "ev_epoll" &["rdhup"];
+    mqueue_musl: Musl "ev_epoll" &["mqueue"];
+    mqueue_glibc: Glibc "ev_epoll" &["mqueue"];
 }
 
 /// Runs argv[2:] on a fresh pty (a session leader with the pty as its

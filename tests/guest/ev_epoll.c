@@ -9,6 +9,7 @@
  * sections that check the ready-list order itself. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -1156,6 +1157,40 @@ static void test_signalfd(void)
 	close(et);
 }
 
+static void test_mqueue(void)
+{
+	struct mq_attr a = { .mq_maxmsg = 2, .mq_msgsize = 16 };
+	mq_unlink("/ev_epoll");
+	mqd_t q = mq_open("/ev_epoll", O_CREAT | O_RDWR | O_NONBLOCK, 0600, &a);
+	if (q == (mqd_t)-1) {
+		pr("mq_open", -1);
+		return;
+	}
+	int lt = epoll_create1(0), et = epoll_create1(0);
+	add(lt, q, EPOLLIN | EPOLLOUT, 1);
+	add(et, q, EPOLLIN | EPOLLET, 2);
+	wait_show("empty", lt, 8, 0);
+	wait_show("empty, edge", et, 8, 0);
+	mq_send(q, "a", 1, 0);
+	wait_show("one message", lt, 8, 0);
+	wait_show("one message, edge", et, 8, 0);
+	wait_show("edge again", et, 8, 0);
+	mq_send(q, "b", 1, 0);
+	wait_show("full", lt, 8, 0);
+	wait_show("full, edge: a send is an event", et, 8, 0);
+	char buf[16];
+	mq_receive(q, buf, sizeof buf, NULL);
+	wait_show("one taken", lt, 8, 0);
+	wait_show("one taken, edge: a receive wakes everyone", et, 8, 0);
+	mq_receive(q, buf, sizeof buf, NULL);
+	wait_show("empty again", lt, 8, 0);
+	wait_show("empty again, edge", et, 8, 0);
+	mq_close(q);
+	mq_unlink("/ev_epoll");
+	close(lt);
+	close(et);
+}
+
 /* Run on a terminal by tests/e2e_epoll.rs: the driver types a line after
  * each READY. Echo is off, so the transcript is only what this prints. */
 static void test_tty(void)
@@ -1214,7 +1249,7 @@ static const struct section {
 	{ "exclusive", test_exclusive }, { "fifo", test_fifo },
 	{ "rdhup", test_rdhup },     { "eventfd", test_eventfd },
 	{ "timerfd", test_timerfd }, { "signalfd", test_signalfd },
-	{ "tty", test_tty },
+	{ "mqueue", test_mqueue },   { "tty", test_tty },
 	{ NULL, NULL },
 };
 

@@ -12,7 +12,7 @@
 //! never more than [`MQ_BYTES_MAX`] whatever the limit says.
 
 use crate::error::{Errno, KResult};
-use crate::fs::vfs::{FileOps, IoCtx, PollEvents};
+use crate::fs::vfs::{FileOps, IoCtx, PollEvents, WakeSeq};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -68,6 +68,9 @@ pub struct Queue {
     pub notify: Option<Notify>,
     charge: (u32, u64),
     charges: Charges,
+    /// Wake-ups for edge-triggered epoll: every send and receive wakes the
+    /// queue's poll waiters (mqueue.c's wake_up of info->wait_q).
+    wakes: WakeSeq,
 }
 
 impl Drop for Queue {
@@ -104,12 +107,14 @@ impl Queue {
         self.seq += 1;
         let p = MQ_PRIO_MAX - 1 - prio.min(MQ_PRIO_MAX - 1);
         self.msgs.insert((p, self.seq), text);
+        self.wakes.wake_all();
     }
 
     /// Takes the oldest message of the highest priority.
     pub fn pop(&mut self) -> Option<(u32, Vec<u8>)> {
         let ((p, _), text) = self.msgs.pop_first()?;
         self.bytes = self.bytes.saturating_sub(text.len() as u64);
+        self.wakes.wake_all();
         Some((MQ_PRIO_MAX - 1 - p, text))
     }
 
@@ -294,6 +299,7 @@ impl MqNs {
             notify: None,
             charge: (o.euid, heap),
             charges: self.charges.clone(),
+            wakes: WakeSeq::default(),
         }));
         self.names.insert(name.to_vec(), q.clone());
         Ok(q)
@@ -355,6 +361,10 @@ impl FileOps for MqFile {
 
     fn seekable(&self) -> bool {
         true
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.queue.lock().wakes)
     }
 
     fn as_any(&self) -> &dyn Any {
