@@ -70,6 +70,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "proc_poll",
     "proc_jobs",
     "pipes2",
+    "net_inet",
     "futex",
     "procctl",
     "procfs_live",

@@ -1,29 +1,1589 @@
 //! AF_INET and AF_INET6 sockets on the guest's own loopback, and the
 //! interface ioctls every socket answers.
 //!
-//! Not yet implemented: socket(2) answers EAFNOSUPPORT.
+//! There is no packet-level stack. The guest has one interface, `lo`, with
+//! 127.0.0.1/8 and ::1/128; every address of 127.0.0.0/8 and ::1 is the
+//! guest's. A TCP connect joins the two socket ends inside the kernel at
+//! once: the listener's accept queue gets the server end, and the two ends
+//! share a [`Pair`] of byte queues (one per direction, like a pipe pair). A
+//! UDP send puts the datagram straight on the receiving socket's queue.
+//!
+//! What Linux does and this models:
+//! - Addresses are kept as IPv6 addresses, IPv4 ones mapped (::ffff:a.b.c.d),
+//!   so an AF_INET6 socket without IPV6_V6ONLY takes IPv4 connections and
+//!   datagrams and sees its peers as mapped addresses.
+//! - Ports: bind conflicts (EADDRINUSE) follow inet_csk_bind_conflict: two
+//!   sockets clash on a port when their addresses overlap, unless both set
+//!   SO_REUSEADDR and the one bound first is not listening (TCP; any state
+//!   for UDP), or both set SO_REUSEPORT and belong to the same user.
+//!   Connections to a SO_REUSEPORT group go round-robin. TIME_WAIT is not
+//!   modelled: a closed connection frees its port at once, as if every
+//!   socket had SO_REUSEADDR against TIME_WAIT.
+//! - Ephemeral ports come from Linux's range 32768-60999, in order.
+//! - The listen backlog: a listener holds at most backlog+1 connections
+//!   not yet accepted (Linux's sk_acceptq_is_full). When it is full the
+//!   SYN is dropped: a blocking connect waits until the server accepts, a
+//!   non-blocking one answers EINPROGRESS and completes (POLLOUT) once there
+//!   is room.
+//! - A non-blocking connect answers EINPROGRESS even though the connection
+//!   is made at once, as Linux does on loopback; the next connect answers 0,
+//!   then EISCONN. A refused one answers EINPROGRESS and reports
+//!   ECONNREFUSED through SO_ERROR and POLLERR.
+//! - Close with unread data resets the connection: the peer's next call
+//!   fails with ECONNRESET. Sending to a peer that has closed succeeds once
+//!   (the peer answers with a reset), then fails with EPIPE.
+//! - A connected UDP socket that sends to a port nobody has bound gets
+//!   ECONNREFUSED on its next call (Linux learns it from the ICMP port
+//!   unreachable, which loopback delivers at once); an unconnected one does
+//!   not hear of it.
+//! - Buffers: a stream direction holds [`STREAM_CAP`] bytes before the
+//!   writer blocks; SIOCOUTQ reports what lies beyond the peer's receive
+//!   window ([`RCV_WINDOW`]). A UDP socket queues [`UDP_RCVBUF`] bytes, and
+//!   drops datagrams beyond that as Linux does.
+//! - MSG_OOB (TCP urgent data) is not modelled: sending it fails with
+//!   EOPNOTSUPP and receiving it with EINVAL (no urgent data).
+//! - Raw sockets (SOCK_RAW) are not provided: ESOCKTNOSUPPORT. ICMP
+//!   datagram ("ping") sockets answer EACCES, as Linux does with its
+//!   default net.ipv4.ping_group_range. AF_PACKET is EAFNOSUPPORT (net/mod.rs).
+//!
+//! Destinations outside the loopback are decided in one place, [`route`]:
+//! with no host network they are unreachable (ENETUNREACH).
 
-use alloc::sync::Arc;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::any::Any;
 
-use super::{NetNs, Socket};
+use spin::Mutex;
+use umbra_abi::net::*;
+
+use super::{NetNs, Received, SendMsg, SockAddr, SockCx, Socket};
 use crate::error::{Errno, KResult};
-use crate::fs::vfs::{IoCtx, IoctlArg};
+use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents};
 
-/// The guest's IP state: bound ports and listeners.
+/// Bytes one direction of a connection holds before the writer blocks
+/// (Linux's loopback holds a few MB in the sender's and receiver's buffers).
+pub const STREAM_CAP: usize = 2 << 20;
+/// The part of [`STREAM_CAP`] counted as the receiver's buffer; the rest is
+/// the sender's queue (SIOCOUTQ).
+pub const RCV_WINDOW: usize = 1 << 20;
+/// Bytes a UDP socket queues (Linux's default SO_RCVBUF, 212992).
+pub const UDP_RCVBUF: usize = 212992;
+/// Linux's ephemeral port range (net.ipv4.ip_local_port_range).
+const EPHEMERAL: (u16, u16) = (32768, 60999);
+/// Linux's net.core.somaxconn.
+const SOMAXCONN: usize = 4096;
+/// The MSS Linux reports on a loopback connection (MTU 65536 less the IP
+/// and TCP headers and the timestamp option), and before one (TCP_MSS_DEFAULT).
+const LO_MSS: i32 = 65483;
+const DEFAULT_MSS: i32 = 536;
+/// Largest UDP payload over IPv4 and IPv6.
+const UDP_MAX4: usize = 65507;
+const UDP_MAX6: usize = 65527;
+
+/// TCP options (SOL_TCP).
+const TCP_NODELAY: u32 = 1;
+const TCP_MAXSEG: u32 = 2;
+const TCP_CORK: u32 = 3;
+const TCP_KEEPIDLE: u32 = 4;
+const TCP_KEEPINTVL: u32 = 5;
+const TCP_KEEPCNT: u32 = 6;
+const TCP_SYNCNT: u32 = 7;
+const TCP_LINGER2: u32 = 8;
+const TCP_DEFER_ACCEPT: u32 = 9;
+const TCP_WINDOW_CLAMP: u32 = 10;
+const TCP_QUICKACK: u32 = 12;
+const TCP_USER_TIMEOUT: u32 = 18;
+const TCP_NOTSENT_LOWAT: u32 = 25;
+/// IP options (SOL_IP) and IPv6 options (SOL_IPV6) remembered here.
+const IP_TOS: u32 = 1;
+const IP_TTL: u32 = 2;
+const IP_RECVERR: u32 = 11;
+const IPV6_UNICAST_HOPS: u32 = 16;
+const IPV6_V6ONLY: u32 = 26;
+const IPV6_RECVERR: u32 = 25;
+
+/// An address as IPv6 bytes; IPv4 addresses are mapped (::ffff:a.b.c.d).
+pub type Ip = [u8; 16];
+
+/// 0.0.0.0, mapped.
+const ANY4: Ip = mapped([0, 0, 0, 0]);
+/// ::
+const ANY6: Ip = [0; 16];
+/// ::1
+const LOOP6: Ip = {
+    let mut a = [0; 16];
+    a[15] = 1;
+    a
+};
+const LOOP4: Ip = mapped([127, 0, 0, 1]);
+
+const fn mapped(a: [u8; 4]) -> Ip {
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3],
+    ]
+}
+
+fn is_v4(ip: &Ip) -> bool {
+    ip[..12] == ANY4[..12]
+}
+
+fn v4_of(ip: &Ip) -> [u8; 4] {
+    [ip[12], ip[13], ip[14], ip[15]]
+}
+
+/// Whether `ip` is one of the guest's own addresses (127.0.0.0/8, ::1).
+fn is_local(ip: &Ip) -> bool {
+    (is_v4(ip) && ip[12] == 127) || *ip == LOOP6
+}
+
+/// Where a packet to `dst` goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The guest's own loopback.
+    Loopback,
+    /// Nowhere: ENETUNREACH.
+    Unreachable,
+}
+
+/// Decides where a destination is: the one place a non-loopback address is
+/// recognised. `dst` is already normalised (INADDR_ANY and :: mean the
+/// loopback). Host networking (`--net host`, net/host.rs) plugs in here:
+/// connect and sendto to a destination this calls Unreachable are where a
+/// host-backed socket would take over.
+pub fn route(dst: &Ip) -> Route {
+    if is_local(dst) {
+        Route::Loopback
+    } else {
+        Route::Unreachable
+    }
+}
+
+/// The address a connection or datagram to `dst` leaves from when the
+/// socket is bound to a wildcard: 127.0.0.1 for 127.0.0.0/8 (lo's preferred
+/// source), ::1 for ::1.
+fn source_for(dst: &Ip) -> Ip {
+    if is_v4(dst) {
+        LOOP4
+    } else {
+        LOOP6
+    }
+}
+
+/// Which addresses a bound socket covers: its IPv4 part and its IPv6 part,
+/// each none, all (None) or one address.
+type Scope = (Option<Option<Ip>>, Option<Option<Ip>>);
+
+fn scope(local: &Ip, v6only: bool) -> Scope {
+    if *local == ANY4 {
+        (Some(None), None)
+    } else if is_v4(local) {
+        (Some(Some(*local)), None)
+    } else if *local == ANY6 {
+        (if v6only { None } else { Some(None) }, Some(None))
+    } else {
+        (None, Some(Some(*local)))
+    }
+}
+
+fn part_overlaps(a: Option<Option<Ip>>, b: Option<Option<Ip>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x.is_none() || y.is_none() || x == y,
+        _ => false,
+    }
+}
+
+/// How well a socket bound to `local` matches destination `dst`: 0 no, 1
+/// wildcard, 2 exact.
+fn match_score(local: &Ip, v6only: bool, dst: &Ip) -> u32 {
+    if local == dst {
+        return 2;
+    }
+    let (v4, v6) = scope(local, v6only);
+    let part = if is_v4(dst) { v4 } else { v6 };
+    match part {
+        Some(None) => 1,
+        _ => 0,
+    }
+}
+
+/// The guest's IP state: the sockets that hold a port, and the next
+/// ephemeral port to try.
 #[derive(Default)]
-pub struct InetNs {}
+pub struct InetNs {
+    socks: Mutex<Vec<Weak<InetSock>>>,
+    next_port: Mutex<u16>,
+    /// Round-robin counter for SO_REUSEPORT groups.
+    rr: Mutex<usize>,
+}
+
+/// The two directions of a TCP connection. Side `i` reads `q[i]` and writes
+/// `q[1 - i]`.
+#[derive(Default)]
+struct Pair {
+    q: [VecDeque<u8>; 2],
+    /// Side i sent its FIN (shutdown SHUT_WR, or close).
+    fin: [bool; 2],
+    /// Side i has closed: data sent to it makes it answer with a reset.
+    gone: [bool; 2],
+    /// Side i was reset: its connection is over (TCP_CLOSE).
+    rst: [bool; 2],
+    /// Side i shut its reading half.
+    rdshut: [bool; 2],
+    /// A pending error of side i (sk_err), reported once.
+    err: [Option<Errno>; 2],
+}
+
+impl Pair {
+    /// Resets side `i`'s connection with `e` (what its next call reports).
+    fn reset(&mut self, i: usize, e: Errno) {
+        if !self.rst[i] && !self.gone[i] {
+            self.rst[i] = true;
+            self.err[i] = Some(e);
+        }
+    }
+}
+
+/// What a socket is doing.
+enum Conn {
+    /// Not connected (a fresh TCP socket, or any UDP socket).
+    Idle,
+    Listen {
+        backlog: usize,
+        queue: VecDeque<Arc<InetSock>>,
+    },
+    /// A non-blocking connect waiting for room in the listener's backlog.
+    Connecting { to: (Ip, u16) },
+    Connected {
+        pair: Arc<Mutex<Pair>>,
+        side: usize,
+        /// A non-blocking connect not yet confirmed by a second connect.
+        unconfirmed: bool,
+    },
+    /// A non-blocking connect that was refused (until connect or SO_ERROR).
+    Failed,
+}
+
+/// A datagram waiting on a UDP socket.
+struct Datagram {
+    from: (Ip, u16),
+    data: Vec<u8>,
+}
+
+struct St {
+    /// The bound address and port (None: unbound).
+    local: Option<(Ip, u16)>,
+    /// The user bound the port or the address (bind(2)), so a UDP
+    /// disconnect keeps them.
+    port_locked: bool,
+    addr_locked: bool,
+    /// The peer (TCP connected, or UDP's default destination).
+    peer: Option<(Ip, u16)>,
+    conn: Conn,
+    /// A pending error (sk_err) outside a connection.
+    err: Option<Errno>,
+    /// UDP's received datagrams and their byte count.
+    dgrams: VecDeque<Datagram>,
+    dbytes: usize,
+    /// shutdown() of an unconnected-stream socket (UDP): RCV, SEND.
+    shut: [bool; 2],
+    reuseaddr: bool,
+    reuseport: bool,
+    keepalive: bool,
+    broadcast: bool,
+    v6only: bool,
+    /// The owner for SO_REUSEPORT (the binder's uid).
+    uid: u32,
+    /// SOL_TCP options, by number; 0 is "default" for those that have one.
+    tcp: [i32; 32],
+    ip_tos: i32,
+    ttl: i32,
+    recverr: bool,
+}
+
+/// An AF_INET or AF_INET6 socket, TCP or UDP.
+pub struct InetSock {
+    net: Arc<NetNs>,
+    me: Weak<InetSock>,
+    family: u16,
+    udp: bool,
+    st: Mutex<St>,
+}
 
 /// socket(AF_INET or AF_INET6, ty, protocol).
-pub fn create(
-    _net: &Arc<NetNs>,
-    _domain: u16,
-    _ty: u32,
-    _protocol: u32,
-) -> KResult<Arc<dyn Socket>> {
-    Err(Errno::EAFNOSUPPORT)
+pub fn create(net: &Arc<NetNs>, domain: u16, ty: u32, protocol: u32) -> KResult<Arc<dyn Socket>> {
+    let udp = match ty {
+        SOCK_STREAM if protocol == 0 || protocol == IPPROTO_TCP => false,
+        SOCK_DGRAM if protocol == 0 || protocol == IPPROTO_UDP => true,
+        SOCK_STREAM => return Err(Errno::EPROTONOSUPPORT),
+        // Ping sockets: Linux's default ping_group_range admits nobody.
+        SOCK_DGRAM if protocol == IPPROTO_ICMP && domain == AF_INET => return Err(Errno::EACCES),
+        SOCK_DGRAM if protocol == IPPROTO_ICMPV6 && domain == AF_INET6 => {
+            return Err(Errno::EACCES)
+        }
+        SOCK_DGRAM => return Err(Errno::EPROTONOSUPPORT),
+        // socket(2) checks the type's range before the family does.
+        t if t > SOCK_PACKET => return Err(Errno::EINVAL),
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    };
+    Ok(new_sock(net, domain, udp))
 }
 
-/// The interface ioctls (SIOCGIFCONF, SIOCGIFADDR...) of any socket.
-pub fn iface_ioctl(_io: &mut dyn IoCtx, _cmd: u32, _arg: &mut dyn IoctlArg) -> KResult<usize> {
-    Err(Errno::ENOTTY)
+fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
+    Arc::new_cyclic(|me| InetSock {
+        net: net.clone(),
+        me: me.clone(),
+        family,
+        udp,
+        st: Mutex::new(St {
+            local: None,
+            port_locked: false,
+            addr_locked: false,
+            peer: None,
+            conn: Conn::Idle,
+            err: None,
+            dgrams: VecDeque::new(),
+            dbytes: 0,
+            shut: [false; 2],
+            reuseaddr: false,
+            reuseport: false,
+            keepalive: false,
+            broadcast: false,
+            v6only: false,
+            uid: 0,
+            tcp: [0; 32],
+            ip_tos: 0,
+            ttl: -1,
+            recverr: false,
+        }),
+    })
 }
+
+impl InetSock {
+    /// The guest's address of a sockaddr given to this socket, checked as
+    /// Linux's inet_bind/inet6_bind and the connects do: the family must be
+    /// the socket's (an AF_INET6 socket takes only sockaddr_in6, whose
+    /// length check comes first).
+    fn ip_of(&self, a: &SockAddr) -> KResult<(Ip, u16)> {
+        match (self.family, a) {
+            (AF_INET, SockAddr::Inet { addr, port }) => Ok((mapped(*addr), *port)),
+            (AF_INET6, SockAddr::Inet6 { addr, port, .. }) => Ok((*addr, *port)),
+            // A sockaddr_in is shorter than SIN6_LEN_RFC2133.
+            (AF_INET6, SockAddr::Inet { .. }) => Err(Errno::EINVAL),
+            _ => Err(Errno::EAFNOSUPPORT),
+        }
+    }
+
+    /// The sockaddr of `ip`/`port` in this socket's family.
+    fn addr_of(&self, ip: &Ip, port: u16) -> SockAddr {
+        if self.family == AF_INET {
+            SockAddr::Inet {
+                addr: v4_of(ip),
+                port,
+            }
+        } else {
+            SockAddr::Inet6 {
+                addr: *ip,
+                port,
+                flowinfo: 0,
+                scope_id: 0,
+            }
+        }
+    }
+
+    fn any(&self) -> Ip {
+        if self.family == AF_INET {
+            ANY4
+        } else {
+            ANY6
+        }
+    }
+
+    /// The destination a connect or sendto names, normalised: the wildcard
+    /// means the loopback (Linux routes INADDR_ANY and :: to it).
+    fn dest(&self, st: &St, a: &SockAddr) -> KResult<(Ip, u16)> {
+        let (mut ip, port) = self.ip_of(a)?;
+        if self.family == AF_INET6 && is_v4(&ip) && st.v6only {
+            return Err(Errno::ENETUNREACH);
+        }
+        if ip == ANY4 {
+            ip = LOOP4;
+        } else if ip == ANY6 {
+            ip = LOOP6;
+        }
+        Ok((ip, port))
+    }
+
+    /// The live sockets of the same protocol that hold a port, other than
+    /// this one (dead entries are dropped).
+    fn others(&self) -> Vec<Arc<InetSock>> {
+        let mut socks = self.net.inet.socks.lock();
+        socks.retain(|w| w.strong_count() > 0);
+        socks
+            .iter()
+            .filter(|w| !Weak::ptr_eq(w, &self.me))
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.udp == self.udp)
+            .collect()
+    }
+
+    fn register(&self) {
+        let mut socks = self.net.inet.socks.lock();
+        if !socks.iter().any(|w| Weak::ptr_eq(w, &self.me)) {
+            socks.push(self.me.clone());
+        }
+    }
+
+    /// Whether binding `ip`:`port` with this socket's options clashes with
+    /// another bound socket.
+    fn conflicts(&self, others: &[Arc<InetSock>], ip: &Ip, port: u16) -> bool {
+        let (v6only, reuseaddr, reuseport, uid) = {
+            let st = self.st.lock();
+            (st.v6only, st.reuseaddr, st.reuseport, st.uid)
+        };
+        let mine = scope(ip, v6only);
+        others.iter().any(|o| {
+            let st = o.st.lock();
+            let Some((oip, oport)) = st.local else {
+                return false;
+            };
+            if oport != port {
+                return false;
+            }
+            let theirs = scope(&oip, st.v6only);
+            if !part_overlaps(mine.0, theirs.0) && !part_overlaps(mine.1, theirs.1) {
+                return false;
+            }
+            let listening = matches!(st.conn, Conn::Listen { .. });
+            if reuseaddr && st.reuseaddr && (self.udp || !listening) {
+                return false;
+            }
+            !(reuseport && st.reuseport && uid == st.uid)
+        })
+    }
+
+    /// Takes an ephemeral port for `ip` (EADDRNOTAVAIL when all are taken).
+    fn ephemeral(&self, others: &[Arc<InetSock>], ip: &Ip) -> KResult<u16> {
+        let (lo, hi) = EPHEMERAL;
+        let n = (hi - lo + 1) as usize;
+        let mut next = self.net.inet.next_port.lock();
+        for _ in 0..n {
+            let p = if *next < lo || *next > hi { lo } else { *next };
+            *next = if p == hi { lo } else { p + 1 };
+            // A port any socket holds is skipped, whatever its address:
+            // simpler than Linux's per-tuple sharing, and never wrong.
+            let used = others
+                .iter()
+                .any(|o| o.st.lock().local.is_some_and(|(_, op)| op == p));
+            if !used && !self.conflicts(others, ip, p) {
+                return Ok(p);
+            }
+        }
+        Err(Errno::EADDRNOTAVAIL)
+    }
+
+    /// Binds to an ephemeral port on the wildcard address if unbound
+    /// (connect, sendto and listen do this).
+    fn autobind(&self) -> KResult<()> {
+        if self.st.lock().local.is_some() {
+            return Ok(());
+        }
+        let others = self.others();
+        let any = self.any();
+        let port = self.ephemeral(&others, &any)?;
+        self.st.lock().local = Some((any, port));
+        self.register();
+        Ok(())
+    }
+
+    /// The listener a connection to `dst` reaches; None if nobody listens.
+    fn find_listener(&self, dst: &(Ip, u16)) -> Option<Arc<InetSock>> {
+        let mut best: Vec<Arc<InetSock>> = Vec::new();
+        let mut best_score = 0;
+        for o in self.others() {
+            let score = {
+                let st = o.st.lock();
+                match (st.local, &st.conn) {
+                    (Some((ip, port)), Conn::Listen { .. }) if port == dst.1 => {
+                        let s = match_score(&ip, st.v6only, &dst.0);
+                        // Linux prefers an AF_INET socket for IPv4.
+                        if s > 0 && o.family == AF_INET && is_v4(&dst.0) {
+                            s * 2 + 1
+                        } else {
+                            s * 2
+                        }
+                    }
+                    _ => 0,
+                }
+            };
+            if score > best_score {
+                best_score = score;
+                best.clear();
+            }
+            if score > 0 && score == best_score {
+                best.push(o);
+            }
+        }
+        pick(&self.net, best)
+    }
+
+    /// The UDP socket a datagram from `src` to `dst` reaches.
+    fn find_receiver(&self, src: &(Ip, u16), dst: &(Ip, u16)) -> Option<Arc<InetSock>> {
+        let mut best: Vec<Arc<InetSock>> = Vec::new();
+        let mut best_score = 0;
+        let me = self.me.upgrade();
+        let all = self.others().into_iter().chain(me);
+        for o in all {
+            let score = {
+                let st = o.st.lock();
+                match st.local {
+                    Some((ip, port)) if port == dst.1 => {
+                        let mut s = match_score(&ip, st.v6only, &dst.0) * 2;
+                        if s > 0 {
+                            if let Some(peer) = st.peer {
+                                s = if peer == *src { s + 4 } else { 0 };
+                            }
+                        }
+                        if st.shut[0] {
+                            s = 0;
+                        }
+                        s
+                    }
+                    _ => 0,
+                }
+            };
+            if score > best_score {
+                best_score = score;
+                best.clear();
+            }
+            if score > 0 && score == best_score {
+                best.push(o);
+            }
+        }
+        pick(&self.net, best)
+    }
+
+    /// connect(2) of a TCP socket.
+    fn tcp_connect(&self, cx: &mut SockCx<'_>, a: &SockAddr) -> KResult<()> {
+        let dst = {
+            let mut st = self.st.lock();
+            match &mut st.conn {
+                Conn::Connected { unconfirmed, .. } => {
+                    if *unconfirmed {
+                        *unconfirmed = false;
+                        return Ok(());
+                    }
+                    return Err(Errno::EISCONN);
+                }
+                Conn::Listen { .. } => return Err(Errno::EISCONN),
+                Conn::Failed => {
+                    st.conn = Conn::Idle;
+                    return Err(st.err.take().unwrap_or(Errno::ECONNABORTED));
+                }
+                Conn::Connecting { to } => {
+                    let to = *to;
+                    drop(st);
+                    return match self.join(&to) {
+                        Ok(()) => Ok(()),
+                        Err(Errno::EAGAIN) => Err(Errno::EALREADY),
+                        Err(e) => Err(e),
+                    };
+                }
+                Conn::Idle => {}
+            }
+            let dst = self.dest(&st, a)?;
+            if st.shut[1] && st.shut[0] {
+                // A socket whose connection ended cannot be reused until
+                // it is idle again; Linux's disconnect clears this.
+                st.shut = [false; 2];
+            }
+            dst
+        };
+        if route(&dst.0) != Route::Loopback {
+            return Err(Errno::ENETUNREACH);
+        }
+        match self.join(&dst) {
+            Ok(()) => {
+                if cx.nonblock {
+                    if let Conn::Connected { unconfirmed, .. } = &mut self.st.lock().conn {
+                        *unconfirmed = true;
+                    }
+                    return Err(Errno::EINPROGRESS);
+                }
+                Ok(())
+            }
+            Err(Errno::EAGAIN) if cx.nonblock => {
+                self.st.lock().conn = Conn::Connecting { to: dst };
+                Err(Errno::EINPROGRESS)
+            }
+            Err(Errno::ECONNREFUSED) if cx.nonblock => {
+                let mut st = self.st.lock();
+                st.conn = Conn::Failed;
+                st.err = Some(Errno::ECONNREFUSED);
+                Err(Errno::EINPROGRESS)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes the connection to `dst`: a server end in the listener's accept
+    /// queue, joined to this one. EAGAIN when the backlog is full,
+    /// ECONNREFUSED when nobody listens.
+    fn join(&self, dst: &(Ip, u16)) -> KResult<()> {
+        let listener = match self.find_listener(dst) {
+            Some(l) => l,
+            None => {
+                if matches!(self.st.lock().conn, Conn::Connecting { .. }) {
+                    // The listener went away while we waited.
+                    let mut st = self.st.lock();
+                    st.conn = Conn::Failed;
+                    st.err = Some(Errno::ECONNREFUSED);
+                }
+                return Err(Errno::ECONNREFUSED);
+            }
+        };
+        {
+            let st = listener.st.lock();
+            if let Conn::Listen { backlog, queue } = &st.conn {
+                if queue.len() > *backlog {
+                    return Err(Errno::EAGAIN);
+                }
+            }
+        }
+        // Our own end: bound now if it was not (the port is taken only
+        // for a connection that is made).
+        self.autobind()?;
+        let src = {
+            let mut st = self.st.lock();
+            let (lip, lport) = st.local.ok_or(Errno::EINVAL)?;
+            let sip = if lip == ANY4 || lip == ANY6 {
+                source_for(&dst.0)
+            } else {
+                lip
+            };
+            if self.family == AF_INET6 && !is_v4(&sip) && is_v4(&dst.0) {
+                // Bound to an IPv6 address, connecting to IPv4.
+                return Err(Errno::ENETUNREACH);
+            }
+            st.local = Some((sip, lport));
+            (sip, lport)
+        };
+        let pair = Arc::new(Mutex::new(Pair::default()));
+        let child = new_sock(&listener.net, listener.family, false);
+        {
+            let lst = listener.st.lock();
+            let mut cst = child.st.lock();
+            cst.local = Some(*dst);
+            cst.peer = Some(src);
+            cst.v6only = lst.v6only;
+            cst.keepalive = lst.keepalive;
+            cst.tcp = lst.tcp;
+            cst.uid = lst.uid;
+            cst.conn = Conn::Connected {
+                pair: pair.clone(),
+                side: 1,
+                unconfirmed: false,
+            };
+        }
+        child.register();
+        {
+            let mut st = self.st.lock();
+            st.peer = Some(*dst);
+            st.conn = Conn::Connected {
+                pair,
+                side: 0,
+                unconfirmed: false,
+            };
+        }
+        let mut lst = listener.st.lock();
+        if let Conn::Listen { queue, .. } = &mut lst.conn {
+            queue.push_back(child);
+        }
+        Ok(())
+    }
+
+    /// A non-blocking connect waiting for backlog room tries again.
+    fn retry_connecting(&self) {
+        let to = match &self.st.lock().conn {
+            Conn::Connecting { to } => *to,
+            _ => return,
+        };
+        let _ = self.join(&to);
+    }
+
+    /// The connection of a TCP socket, if it has one.
+    fn pair(&self) -> Option<(Arc<Mutex<Pair>>, usize)> {
+        match &self.st.lock().conn {
+            Conn::Connected { pair, side, .. } => Some((pair.clone(), *side)),
+            _ => None,
+        }
+    }
+
+    fn tcp_send(&self, msg: &SendMsg<'_>) -> KResult<usize> {
+        if msg.flags & MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.retry_connecting();
+        let (pair, i) = match self.pair() {
+            Some(p) => p,
+            None => {
+                let mut st = self.st.lock();
+                if let Some(e) = st.err.take() {
+                    if matches!(st.conn, Conn::Failed) {
+                        st.conn = Conn::Idle;
+                    }
+                    return Err(e);
+                }
+                return match st.conn {
+                    Conn::Connecting { .. } => Err(Errno::EAGAIN),
+                    _ => Err(Errno::EPIPE),
+                };
+            }
+        };
+        let mut p = pair.lock();
+        if let Some(e) = p.err[i].take() {
+            return Err(e);
+        }
+        if p.fin[i] || p.rst[i] {
+            return Err(Errno::EPIPE);
+        }
+        if p.gone[1 - i] {
+            // The peer has closed: it answers these bytes with a reset,
+            // which the next call reports (the peer sent its FIN, so the
+            // error is EPIPE, as Linux's tcp_reset in CLOSE_WAIT).
+            p.rst[i] = true;
+            p.err[i] = Some(Errno::EPIPE);
+            return Ok(msg.data.len());
+        }
+        let q = &mut p.q[1 - i];
+        let room = STREAM_CAP.saturating_sub(q.len());
+        if room == 0 && !msg.data.is_empty() {
+            return Err(Errno::EAGAIN);
+        }
+        let n = msg.data.len().min(room);
+        q.extend(&msg.data[..n]);
+        Ok(n)
+    }
+
+    fn tcp_recv(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if flags & MSG_OOB != 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.retry_connecting();
+        let (pair, i) = match self.pair() {
+            Some(p) => p,
+            None => {
+                let mut st = self.st.lock();
+                if let Some(e) = st.err.take() {
+                    return Err(e);
+                }
+                return match st.conn {
+                    Conn::Connecting { .. } => Err(Errno::EAGAIN),
+                    _ => Err(Errno::ENOTCONN),
+                };
+            }
+        };
+        let mut p = pair.lock();
+        if buf.is_empty() {
+            return Ok(Received::default());
+        }
+        let q = &mut p.q[i];
+        if !q.is_empty() {
+            let n = buf.len().min(q.len());
+            let (a, b) = q.as_slices();
+            let na = n.min(a.len());
+            buf[..na].copy_from_slice(&a[..na]);
+            buf[na..n].copy_from_slice(&b[..n - na]);
+            if flags & MSG_PEEK == 0 {
+                q.drain(..n);
+            }
+            return Ok(Received {
+                len: n,
+                full: n,
+                ..Default::default()
+            });
+        }
+        if p.fin[1 - i] {
+            return Ok(Received::default());
+        }
+        if let Some(e) = p.err[i].take() {
+            return Err(e);
+        }
+        if p.rst[i] || p.rdshut[i] {
+            return Ok(Received::default());
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    fn tcp_poll(&self) -> PollEvents {
+        self.retry_connecting();
+        let st = self.st.lock();
+        let (pair, i) = match &st.conn {
+            Conn::Connected { pair, side, .. } => (pair.clone(), *side),
+            Conn::Listen { queue, .. } => {
+                return if queue.is_empty() {
+                    PollEvents::empty()
+                } else {
+                    PollEvents::POLLIN | PollEvents::POLLRDNORM
+                };
+            }
+            Conn::Connecting { .. } => return PollEvents::empty(),
+            Conn::Failed => {
+                // Reset while connecting: TCP_CLOSE with everything shut.
+                return PollEvents::POLLIN
+                    | PollEvents::POLLRDNORM
+                    | PollEvents::POLLRDHUP
+                    | PollEvents::POLLOUT
+                    | PollEvents::POLLWRNORM
+                    | PollEvents::POLLHUP
+                    | if st.err.is_some() {
+                        PollEvents::POLLERR
+                    } else {
+                        PollEvents::empty()
+                    };
+            }
+            // An unconnected socket is TCP_CLOSE: writable and hung up.
+            Conn::Idle => {
+                return PollEvents::POLLOUT | PollEvents::POLLWRNORM | PollEvents::POLLHUP;
+            }
+        };
+        drop(st);
+        let p = pair.lock();
+        let mut ev = PollEvents::empty();
+        let rcv_shut = p.fin[1 - i] || p.rdshut[i] || p.rst[i];
+        let snd_shut = p.fin[i] || p.rst[i];
+        if (rcv_shut && snd_shut) || p.rst[i] {
+            ev |= PollEvents::POLLHUP;
+        }
+        if rcv_shut {
+            ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLRDHUP;
+        }
+        if !p.q[i].is_empty() {
+            ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        if snd_shut || p.q[1 - i].len() < STREAM_CAP {
+            ev |= PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+        }
+        if p.err[i].is_some() {
+            ev |= PollEvents::POLLERR;
+        }
+        ev
+    }
+
+    fn udp_send(&self, msg: &SendMsg<'_>) -> KResult<usize> {
+        if msg.flags & MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let max = if self.family == AF_INET {
+            UDP_MAX4
+        } else {
+            UDP_MAX6
+        };
+        let (dst, connected) = {
+            let mut st = self.st.lock();
+            if let Some(e) = st.err.take() {
+                return Err(e);
+            }
+            if st.shut[1] {
+                return Err(Errno::EPIPE);
+            }
+            match msg.to {
+                Some((a, _)) if *a != SockAddr::Unspec => {
+                    let d = self.dest(&st, a)?;
+                    (d, st.peer == Some(d))
+                }
+                _ => (st.peer.ok_or(Errno::EDESTADDRREQ)?, true),
+            }
+        };
+        if msg.data.len() > max {
+            return Err(Errno::EMSGSIZE);
+        }
+        // A broadcast (with or without SO_BROADCAST) has no route either:
+        // lo has no broadcast address, so Linux answers ENETUNREACH too.
+        if route(&dst.0) != Route::Loopback {
+            return Err(Errno::ENETUNREACH);
+        }
+        self.autobind()?;
+        let src = {
+            let st = self.st.lock();
+            let (lip, lport) = st.local.ok_or(Errno::EINVAL)?;
+            let sip = if lip == ANY4 || lip == ANY6 {
+                source_for(&dst.0)
+            } else {
+                lip
+            };
+            (sip, lport)
+        };
+        match self.find_receiver(&src, &dst) {
+            Some(r) => {
+                let mut rst = r.st.lock();
+                // Linux drops what does not fit the receive buffer.
+                if rst.dbytes + msg.data.len() <= UDP_RCVBUF {
+                    rst.dbytes += msg.data.len();
+                    rst.dgrams.push_back(Datagram {
+                        from: src,
+                        data: msg.data.to_vec(),
+                    });
+                }
+            }
+            None if connected => {
+                // The ICMP port unreachable reaches a connected socket.
+                self.st.lock().err = Some(Errno::ECONNREFUSED);
+            }
+            None => {}
+        }
+        Ok(msg.data.len())
+    }
+
+    fn udp_recv(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if flags & MSG_OOB != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut st = self.st.lock();
+        if let Some(e) = st.err.take() {
+            return Err(e);
+        }
+        let Some(d) = st.dgrams.front() else {
+            return if st.shut[0] {
+                Ok(Received::default())
+            } else {
+                Err(Errno::EAGAIN)
+            };
+        };
+        let n = buf.len().min(d.data.len());
+        buf[..n].copy_from_slice(&d.data[..n]);
+        let r = Received {
+            len: n,
+            full: d.data.len(),
+            from: Some(self.addr_of(&d.from.0, d.from.1)),
+            ..Default::default()
+        };
+        if flags & MSG_PEEK == 0 {
+            let d = st.dgrams.pop_front();
+            st.dbytes -= d.map_or(0, |d| d.data.len());
+        }
+        Ok(r)
+    }
+
+    fn udp_connect(&self, a: &SockAddr) -> KResult<()> {
+        if *a == SockAddr::Unspec {
+            // Dissolve the association; an automatic port is given back.
+            let mut st = self.st.lock();
+            st.peer = None;
+            st.shut = [false; 2];
+            if !st.addr_locked {
+                if let Some((_, p)) = st.local {
+                    st.local = Some((self.any(), p));
+                }
+            }
+            if !st.port_locked {
+                st.local = None;
+            }
+            return Ok(());
+        }
+        let dst = {
+            let st = self.st.lock();
+            self.dest(&st, a)?
+        };
+        if route(&dst.0) != Route::Loopback {
+            return Err(Errno::ENETUNREACH);
+        }
+        self.autobind()?;
+        let mut st = self.st.lock();
+        if let Some((lip, lport)) = st.local {
+            if lip == ANY4 || lip == ANY6 {
+                st.local = Some((source_for(&dst.0), lport));
+            }
+        }
+        st.peer = Some(dst);
+        Ok(())
+    }
+
+    fn int_opt(val: &[u8]) -> KResult<i32> {
+        if val.len() < 4 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
+    }
+
+    /// The value of a SOL_TCP option.
+    fn tcp_opt(&self, st: &St, name: u32) -> KResult<i32> {
+        let v = st.tcp[name as usize];
+        Ok(match name {
+            TCP_NODELAY | TCP_CORK | TCP_USER_TIMEOUT | TCP_WINDOW_CLAMP | TCP_DEFER_ACCEPT => v,
+            TCP_MAXSEG => match st.conn {
+                Conn::Connected { .. } if v != 0 => v.min(LO_MSS),
+                Conn::Connected { .. } => LO_MSS,
+                _ if v != 0 => v,
+                _ => DEFAULT_MSS,
+            },
+            TCP_KEEPIDLE => nonzero(v, 7200),
+            TCP_KEEPINTVL => nonzero(v, 75),
+            TCP_KEEPCNT => nonzero(v, 9),
+            TCP_SYNCNT => nonzero(v, 6),
+            TCP_LINGER2 => nonzero(v, 60),
+            // Stored inverted so 0 is the default (quick ack on).
+            TCP_QUICKACK => (v == 0) as i32,
+            TCP_NOTSENT_LOWAT => nonzero(v, -1),
+            _ => return Err(Errno::ENOPROTOOPT),
+        })
+    }
+
+    fn set_tcp_opt(&self, st: &mut St, name: u32, v: i32) -> KResult<()> {
+        let range = |lo: i32, hi: i32| {
+            if v < lo || v > hi {
+                Err(Errno::EINVAL)
+            } else {
+                Ok(v)
+            }
+        };
+        let stored = match name {
+            TCP_NODELAY | TCP_CORK => (v != 0) as i32,
+            TCP_MAXSEG => {
+                if v != 0 {
+                    range(88, 32767)?;
+                }
+                v
+            }
+            TCP_KEEPIDLE | TCP_KEEPINTVL => range(1, 32767)?,
+            TCP_KEEPCNT | TCP_SYNCNT => range(1, 127)?,
+            TCP_LINGER2 => {
+                if v < 0 {
+                    -1
+                } else {
+                    v.min(120)
+                }
+            }
+            TCP_DEFER_ACCEPT | TCP_WINDOW_CLAMP => v.max(0),
+            TCP_USER_TIMEOUT => range(0, i32::MAX)?,
+            TCP_QUICKACK => (v == 0) as i32,
+            TCP_NOTSENT_LOWAT => v,
+            _ => return Err(Errno::ENOPROTOOPT),
+        };
+        st.tcp[name as usize] = stored;
+        Ok(())
+    }
+
+    /// Bytes waiting to be read (FIONREAD) and not yet taken by the peer
+    /// (SIOCOUTQ).
+    fn queues(&self) -> KResult<(usize, usize)> {
+        if self.udp {
+            let st = self.st.lock();
+            let first = st.dgrams.front().map_or(0, |d| d.data.len());
+            return Ok((first, 0));
+        }
+        if let Some((pair, i)) = self.pair() {
+            let p = pair.lock();
+            return Ok((p.q[i].len(), p.q[1 - i].len().saturating_sub(RCV_WINDOW)));
+        }
+        match self.st.lock().conn {
+            Conn::Listen { .. } => Err(Errno::EINVAL),
+            _ => Ok((0, 0)),
+        }
+    }
+}
+
+fn nonzero(v: i32, default: i32) -> i32 {
+    if v == 0 {
+        default
+    } else {
+        v
+    }
+}
+
+/// One socket of a group that matches equally well: round-robin among a
+/// SO_REUSEPORT group, else the first.
+fn pick(net: &NetNs, mut best: Vec<Arc<InetSock>>) -> Option<Arc<InetSock>> {
+    if best.len() > 1 && best.iter().all(|s| s.st.lock().reuseport) {
+        let mut rr = net.inet.rr.lock();
+        *rr = rr.wrapping_add(1);
+        let i = *rr % best.len();
+        return Some(best.swap_remove(i));
+    }
+    best.into_iter().next()
+}
+
+impl Drop for InetSock {
+    /// close(2) of the last descriptor: a connection sends its FIN, or a
+    /// reset when data it never read is left; a listener resets the
+    /// connections it did not accept.
+    fn drop(&mut self) {
+        let conn = core::mem::replace(&mut self.st.get_mut().conn, Conn::Idle);
+        match conn {
+            Conn::Connected { pair, side: i, .. } => {
+                let mut p = pair.lock();
+                if !p.q[i].is_empty() {
+                    p.reset(1 - i, Errno::ECONNRESET);
+                } else {
+                    p.fin[i] = true;
+                }
+                p.gone[i] = true;
+                p.q[i].clear();
+            }
+            Conn::Listen { queue, .. } => {
+                for c in queue {
+                    if let Some((pair, i)) = c.pair() {
+                        pair.lock().reset(1 - i, Errno::ECONNRESET);
+                        pair.lock().gone[i] = true;
+                    }
+                    // `c` is dropped here; its Drop sees the pair reset.
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Socket for InetSock {
+    fn domain(&self) -> u16 {
+        self.family
+    }
+    fn sock_type(&self) -> u32 {
+        if self.udp {
+            SOCK_DGRAM
+        } else {
+            SOCK_STREAM
+        }
+    }
+    fn protocol(&self) -> u32 {
+        if self.udp {
+            IPPROTO_UDP
+        } else {
+            IPPROTO_TCP
+        }
+    }
+
+    fn bind(
+        &self,
+        cx: &mut SockCx<'_>,
+        addr: &SockAddr,
+        _node: Option<super::NodeId>,
+    ) -> KResult<()> {
+        let (ip, port) = self.ip_of(addr)?;
+        {
+            let mut st = self.st.lock();
+            if st.local.is_some() || !matches!(st.conn, Conn::Idle) {
+                return Err(Errno::EINVAL);
+            }
+            if self.family == AF_INET6 && is_v4(&ip) && st.v6only {
+                return Err(Errno::EINVAL);
+            }
+            st.uid = cx.caller.uid;
+        }
+        if ip != ANY4 && ip != ANY6 && !is_local(&ip) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        // Linux's ip_unprivileged_port_start: ports below 1024 need
+        // CAP_NET_BIND_SERVICE (taken here as root).
+        if port != 0 && port < 1024 && cx.caller.uid != 0 {
+            return Err(Errno::EACCES);
+        }
+        let others = self.others();
+        let port = if port == 0 {
+            self.ephemeral(&others, &ip)?
+        } else if self.conflicts(&others, &ip, port) {
+            return Err(Errno::EADDRINUSE);
+        } else {
+            port
+        };
+        {
+            let mut st = self.st.lock();
+            st.local = Some((ip, port));
+            st.addr_locked = ip != ANY4 && ip != ANY6;
+            st.port_locked = true;
+        }
+        self.register();
+        Ok(())
+    }
+
+    fn connect(
+        &self,
+        cx: &mut SockCx<'_>,
+        addr: &SockAddr,
+        _node: Option<super::NodeId>,
+    ) -> KResult<()> {
+        if self.udp {
+            return self.udp_connect(addr);
+        }
+        if *addr == SockAddr::Unspec {
+            // Linux's tcp_disconnect: a connection is aborted with a reset.
+            let mut st = self.st.lock();
+            if let Conn::Connected { pair, side, .. } = &st.conn {
+                let mut p = pair.lock();
+                p.reset(1 - side, Errno::ECONNRESET);
+                p.gone[*side] = true;
+            }
+            if !matches!(st.conn, Conn::Listen { .. }) {
+                st.conn = Conn::Idle;
+                st.peer = None;
+            }
+            return Ok(());
+        }
+        self.tcp_connect(cx, addr)
+    }
+
+    fn listen(&self, _cx: &mut SockCx<'_>, backlog: i32) -> KResult<()> {
+        if self.udp {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let backlog = if backlog < 0 {
+            SOMAXCONN
+        } else {
+            (backlog as usize).min(SOMAXCONN)
+        };
+        {
+            let mut st = self.st.lock();
+            match &mut st.conn {
+                Conn::Listen { backlog: b, .. } => {
+                    *b = backlog;
+                    return Ok(());
+                }
+                Conn::Idle => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        self.autobind()?;
+        // A listener that shares its port by SO_REUSEADDR alone clashes
+        // with a listener already there.
+        let (ip, port) = self.st.lock().local.ok_or(Errno::EINVAL)?;
+        let others = self.others();
+        let clash = others.iter().any(|o| {
+            let st = o.st.lock();
+            matches!(st.conn, Conn::Listen { .. })
+                && st.local.is_some_and(|(oip, op)| {
+                    op == port && {
+                        let me = scope(&ip, self.st.lock().v6only);
+                        let them = scope(&oip, st.v6only);
+                        part_overlaps(me.0, them.0) || part_overlaps(me.1, them.1)
+                    }
+                })
+                && !(st.reuseport && self.st.lock().reuseport)
+        });
+        if clash {
+            return Err(Errno::EADDRINUSE);
+        }
+        self.st.lock().conn = Conn::Listen {
+            backlog,
+            queue: VecDeque::new(),
+        };
+        Ok(())
+    }
+
+    fn accept(&self, _cx: &mut SockCx<'_>) -> KResult<(Arc<dyn Socket>, SockAddr)> {
+        let mut st = self.st.lock();
+        let Conn::Listen { queue, .. } = &mut st.conn else {
+            return Err(if self.udp {
+                Errno::EOPNOTSUPP
+            } else {
+                Errno::EINVAL
+            });
+        };
+        let child = queue.pop_front().ok_or(Errno::EAGAIN)?;
+        drop(st);
+        let peer = child.st.lock().peer.unwrap_or((self.any(), 0));
+        let addr = child.addr_of(&peer.0, peer.1);
+        Ok((child, addr))
+    }
+
+    fn send(&self, _cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        if self.udp {
+            self.udp_send(&msg)
+        } else {
+            self.tcp_send(&msg)
+        }
+    }
+
+    fn recv(&self, _cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if self.udp {
+            self.udp_recv(buf, flags)
+        } else {
+            self.tcp_recv(buf, flags)
+        }
+    }
+
+    fn shutdown(&self, _cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+        let rd = how == SHUT_RD || how == SHUT_RDWR;
+        let wr = how == SHUT_WR || how == SHUT_RDWR;
+        if self.udp {
+            let mut st = self.st.lock();
+            st.shut[0] |= rd;
+            st.shut[1] |= wr;
+            return if st.peer.is_some() {
+                Ok(())
+            } else {
+                Err(Errno::ENOTCONN)
+            };
+        }
+        if let Some((pair, i)) = self.pair() {
+            let mut p = pair.lock();
+            p.rdshut[i] |= rd;
+            p.fin[i] |= wr;
+            return Ok(());
+        }
+        let mut st = self.st.lock();
+        match &mut st.conn {
+            Conn::Listen { queue, .. } if rd => {
+                // Linux stops listening: the waiting connections are reset.
+                let q = core::mem::take(queue);
+                st.conn = Conn::Idle;
+                drop(st);
+                for c in q {
+                    if let Some((pair, i)) = c.pair() {
+                        let mut p = pair.lock();
+                        p.reset(1 - i, Errno::ECONNRESET);
+                        p.gone[i] = true;
+                    }
+                }
+                Ok(())
+            }
+            Conn::Listen { .. } => Ok(()),
+            Conn::Connecting { .. } => {
+                st.conn = Conn::Idle;
+                Ok(())
+            }
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn local_addr(&self) -> KResult<SockAddr> {
+        let st = self.st.lock();
+        let (ip, port) = st.local.unwrap_or((self.any(), 0));
+        Ok(self.addr_of(&ip, port))
+    }
+
+    fn peer_addr(&self) -> KResult<SockAddr> {
+        let st = self.st.lock();
+        let connected = match &st.conn {
+            Conn::Connected { pair, side, .. } => !pair.lock().rst[*side],
+            Conn::Idle => self.udp,
+            _ => false,
+        };
+        match st.peer {
+            Some((ip, port)) if connected => Ok(self.addr_of(&ip, port)),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn getsockopt(
+        &self,
+        _cx: &mut SockCx<'_>,
+        level: u32,
+        name: u32,
+        _len: usize,
+    ) -> KResult<Vec<u8>> {
+        let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
+        let mut st = self.st.lock();
+        match (level, name) {
+            (SOL_SOCKET, SO_ERROR) => {
+                let mut e = st.err.take();
+                if matches!(st.conn, Conn::Failed) {
+                    // Reported: the socket may connect again.
+                    st.conn = Conn::Idle;
+                }
+                if e.is_none() {
+                    if let Conn::Connected { pair, side, .. } = &st.conn {
+                        e = pair.lock().err[*side].take();
+                    }
+                }
+                int(e.map_or(0, |e| e.0))
+            }
+            (SOL_SOCKET, SO_ACCEPTCONN) => int(matches!(st.conn, Conn::Listen { .. }) as i32),
+            (SOL_SOCKET, SO_REUSEADDR) => int(st.reuseaddr as i32),
+            (SOL_SOCKET, SO_REUSEPORT) => int(st.reuseport as i32),
+            (SOL_SOCKET, SO_KEEPALIVE) => int(st.keepalive as i32),
+            (SOL_SOCKET, SO_BROADCAST) => int(st.broadcast as i32),
+            (SOL_TCP, _) if !self.udp => int(self.tcp_opt(&st, name)?),
+            (SOL_IP, IP_TOS) => int(st.ip_tos),
+            (SOL_IP, IP_TTL) => int(if st.ttl < 0 { 64 } else { st.ttl }),
+            (SOL_IP, IP_RECVERR) => int(st.recverr as i32),
+            (SOL_IPV6, IPV6_V6ONLY) if self.family == AF_INET6 => int(st.v6only as i32),
+            (SOL_IPV6, IPV6_UNICAST_HOPS) if self.family == AF_INET6 => {
+                int(if st.ttl < 0 { 64 } else { st.ttl })
+            }
+            (SOL_IPV6, IPV6_RECVERR) if self.family == AF_INET6 => int(st.recverr as i32),
+            // Linux's ip_getsockopt answers a level it does not know with
+            // EOPNOTSUPP; ipv6_getsockopt with ENOPROTOOPT.
+            (SOL_SOCKET | SOL_IP, _) => Err(Errno::ENOPROTOOPT),
+            (SOL_TCP, _) if !self.udp => Err(Errno::ENOPROTOOPT),
+            (SOL_UDP, _) if self.udp => Err(Errno::ENOPROTOOPT),
+            _ if self.family == AF_INET => Err(Errno::EOPNOTSUPP),
+            _ => Err(Errno::ENOPROTOOPT),
+        }
+    }
+
+    fn setsockopt(&self, _cx: &mut SockCx<'_>, level: u32, name: u32, val: &[u8]) -> KResult<()> {
+        let known = matches!(
+            (level, name),
+            (
+                SOL_SOCKET,
+                SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST
+            ) | (SOL_TCP, _)
+                | (SOL_IP, IP_TOS | IP_TTL | IP_RECVERR)
+                | (SOL_IPV6, IPV6_V6ONLY | IPV6_UNICAST_HOPS | IPV6_RECVERR)
+        );
+        if !known || (level == SOL_TCP && self.udp) {
+            return Err(Errno::ENOPROTOOPT);
+        }
+        if level == SOL_IPV6 && self.family != AF_INET6 {
+            return Err(Errno::ENOPROTOOPT);
+        }
+        let v = Self::int_opt(val)?;
+        let mut st = self.st.lock();
+        match (level, name) {
+            (SOL_SOCKET, SO_REUSEADDR) => st.reuseaddr = v != 0,
+            (SOL_SOCKET, SO_REUSEPORT) => st.reuseport = v != 0,
+            (SOL_SOCKET, SO_KEEPALIVE) => st.keepalive = v != 0,
+            (SOL_SOCKET, SO_BROADCAST) => st.broadcast = v != 0,
+            (SOL_TCP, _) => self.set_tcp_opt(&mut st, name, v)?,
+            (SOL_IP, IP_TOS) => st.ip_tos = v & 0xff,
+            (SOL_IP, IP_TTL) | (SOL_IPV6, IPV6_UNICAST_HOPS) => {
+                if v != -1 && !(1..=255).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                st.ttl = v;
+            }
+            (SOL_IP, IP_RECVERR) | (SOL_IPV6, IPV6_RECVERR) => st.recverr = v != 0,
+            (SOL_IPV6, IPV6_V6ONLY) => {
+                if st.local.is_some() || !matches!(st.conn, Conn::Idle) {
+                    return Err(Errno::EINVAL);
+                }
+                st.v6only = v != 0;
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        }
+        Ok(())
+    }
+
+    fn poll(&self, _io: &mut dyn IoCtx) -> PollEvents {
+        if !self.udp {
+            return self.tcp_poll();
+        }
+        let st = self.st.lock();
+        let mut ev = PollEvents::empty();
+        if !st.shut[1] {
+            ev |= PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+        }
+        if !st.dgrams.is_empty() {
+            ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        if st.shut[0] {
+            ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLRDHUP;
+        }
+        if st.shut[0] && st.shut[1] {
+            ev |= PollEvents::POLLHUP;
+        }
+        if st.err.is_some() {
+            ev |= PollEvents::POLLERR;
+        }
+        ev
+    }
+
+    fn ioctl(&self, _io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
+        match cmd {
+            SIOCINQ | SIOCOUTQ => {
+                let (inq, outq) = self.queues()?;
+                let v = if cmd == SIOCINQ { inq } else { outq };
+                arg.write_out(&(v as i32).to_ne_bytes())?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// lo's interface flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING (SIOCGIFFLAGS);
+/// netlink adds IFF_LOWER_UP.
+pub const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40;
+/// lo's index and MTU.
+pub const LO_INDEX: u32 = 1;
+pub const LO_MTU: u32 = 65536;
+
+/// IFNAMSIZ, and the size of struct ifreq (a name and a union as large as
+/// struct ifmap: 24 bytes on 64-bit, 16 on 32-bit).
+const IFNAMSIZ: usize = 16;
+const IFREQ: usize = if cfg!(target_pointer_width = "64") {
+    40
+} else {
+    32
+};
+
+/// The interface ioctls (SIOCGIFCONF, SIOCGIFADDR...) of any socket, for
+/// the guest's one interface, `lo`.
+pub fn iface_ioctl(_io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
+    let known = matches!(
+        cmd,
+        SIOCGIFNAME
+            | SIOCGIFFLAGS
+            | SIOCGIFADDR
+            | SIOCGIFNETMASK
+            | SIOCGIFBRDADDR
+            | SIOCGIFMTU
+            | SIOCGIFHWADDR
+            | SIOCGIFINDEX
+    );
+    if !known {
+        return Err(Errno::ENOTTY);
+    }
+    let mut req = [0u8; IFREQ];
+    arg.read_in(&mut req)?;
+    if cmd == SIOCGIFNAME {
+        let idx = i32::from_ne_bytes([req[16], req[17], req[18], req[19]]);
+        if idx != LO_INDEX as i32 {
+            return Err(Errno::ENODEV);
+        }
+        req[..IFNAMSIZ].fill(0);
+        req[..2].copy_from_slice(b"lo");
+        arg.write_out(&req)?;
+        return Ok(0);
+    }
+    let end = req[..IFNAMSIZ]
+        .iter()
+        .position(|&c| c == 0)
+        .unwrap_or(IFNAMSIZ);
+    if &req[..end] != b"lo" {
+        return Err(Errno::ENODEV);
+    }
+    let u = &mut req[IFNAMSIZ..];
+    u.fill(0);
+    let sin = |a: [u8; 4]| {
+        let mut s = [0u8; 16];
+        s[..2].copy_from_slice(&AF_INET.to_ne_bytes());
+        s[4..8].copy_from_slice(&a);
+        s
+    };
+    match cmd {
+        SIOCGIFFLAGS => u[..2].copy_from_slice(&(LO_FLAGS as u16).to_ne_bytes()),
+        SIOCGIFADDR => u[..16].copy_from_slice(&sin([127, 0, 0, 1])),
+        SIOCGIFNETMASK => u[..16].copy_from_slice(&sin([255, 0, 0, 0])),
+        // lo has no broadcast address: Linux answers 0.0.0.0.
+        SIOCGIFBRDADDR => u[..16].copy_from_slice(&sin([0, 0, 0, 0])),
+        SIOCGIFMTU => u[..4].copy_from_slice(&LO_MTU.to_ne_bytes()),
+        // ARPHRD_LOOPBACK with an all-zero address.
+        SIOCGIFHWADDR => u[..2].copy_from_slice(&772u16.to_ne_bytes()),
+        SIOCGIFINDEX => u[..4].copy_from_slice(&LO_INDEX.to_ne_bytes()),
+        _ => return Err(Errno::ENOTTY),
+    }
+    arg.write_out(&req)?;
+    Ok(0)
+}
+
+/// SIOCGIFCONF: the ifreq records of the interfaces with an IPv4 address
+/// (lo's), for a caller buffer of `cap` bytes; None when the caller only
+/// asks for the size (a null buffer). Returns the records to write.
+pub fn ifconf(cap: Option<usize>) -> Vec<u8> {
+    let mut rec = [0u8; IFREQ];
+    rec[..2].copy_from_slice(b"lo");
+    rec[IFNAMSIZ..IFNAMSIZ + 2].copy_from_slice(&AF_INET.to_ne_bytes());
+    rec[IFNAMSIZ + 4..IFNAMSIZ + 8].copy_from_slice(&[127, 0, 0, 1]);
+    match cap {
+        Some(c) if c < IFREQ => Vec::new(),
+        _ => rec.to_vec(),
+    }
+}
+
+/// The size of struct ifreq for this arch.
+pub const IFREQ_SIZE: usize = IFREQ;

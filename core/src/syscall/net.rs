@@ -1356,3 +1356,23 @@ pub fn sys_setsockopt<H: Host>(
     }
     Ok(0)
 }
+
+/// ioctl(SIOCGIFCONF) on a socket: struct ifconf { int ifc_len; char
+/// *ifc_buf; } names a buffer the records go to; a null buffer asks for
+/// the length they need.
+pub fn sys_ifconf<H: Host>(k: &mut Kernel<H>, arg: u64) -> SysResult {
+    let w = NATIVE;
+    let b = k.read_once(arg, 2 * w.bytes())?;
+    let len = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    let buf = get_long(&b[w.bytes()..], w);
+    let recs = if buf == 0 {
+        net::inet::ifconf(None)
+    } else {
+        let recs = net::inet::ifconf(Some(len.max(0) as usize));
+        k.user().write_bytes(buf, &recs)?;
+        recs
+    };
+    k.user()
+        .write_bytes(arg, &(recs.len() as i32).to_ne_bytes())?;
+    Ok(0)
+}

@@ -1,0 +1,108 @@
+//! End-to-end tests of AF_INET and AF_INET6 on the guest's loopback, the
+//! interface ioctls and NETLINK_ROUTE: `tests/guest/net_inet.c` (musl and
+//! glibc builds) section by section, run natively inside a fresh network
+//! namespace (`unshare -n`, then lo brought up: the namespace's lo starts
+//! down and without 127.0.0.1) and under umbra, and compared.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use umbra_tests::{compare, execute_native, native_data_dir, Libc, Run, NATIVE_LAUNCHER};
+
+/// A host tool by absolute path (the native run's environment is empty).
+fn tool(name: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let p = PathBuf::from(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} not found: install iproute2 and util-linux");
+}
+
+/// Runs `run` natively in a new network namespace with lo up, through the
+/// same launcher as [`Run::native`].
+fn native_in_netns(run: &Run) -> umbra_tests::Outcome {
+    let mut cmd = Command::new(tool("unshare"));
+    let script = format!(
+        "{} link set lo up && exec \"$0\" \"$@\"",
+        tool("ip").display()
+    );
+    cmd.arg("-n")
+        .arg("--")
+        .arg("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .arg(tool("python3"))
+        .arg("-I")
+        .arg("-c")
+        .arg(NATIVE_LAUNCHER)
+        .arg(&run.native_path)
+        .arg(run.env.len().to_string());
+    for (k, v) in &run.env {
+        cmd.arg(format!("{k}={v}"));
+    }
+    cmd.arg(&run.guest_path)
+        .args(&run.args)
+        .env_clear()
+        .current_dir(native_data_dir());
+    execute_native(cmd, &run.input)
+}
+
+/// Compares `run` natively (in a fresh network namespace) and under umbra.
+fn same_in_netns(run: &Run) {
+    let native = native_in_netns(run);
+    let umbra = run.umbra();
+    compare(&native, &umbra);
+}
+
+fn sections(libc: Libc, sections: &[&str]) {
+    same_in_netns(&Run::guest(libc, "net_inet").args(sections));
+}
+
+const TCP: &[&str] = &["tcp4", "tcp6", "mapped", "fork", "many"];
+const ERRORS: &[&str] = &[
+    "ephemeral",
+    "addrinuse",
+    "reuse",
+    "refused",
+    "nonblock",
+    "halfclose",
+    "queues",
+    "opts",
+];
+const UDP: &[&str] = &["udp"];
+const IFACE: &[&str] = &["ifreq", "ifname", "ifaddrs", "netlink"];
+
+#[test]
+fn tcp_musl() {
+    sections(Libc::Musl, TCP);
+}
+#[test]
+fn tcp_glibc() {
+    sections(Libc::Glibc, TCP);
+}
+#[test]
+fn tcp_semantics_musl() {
+    sections(Libc::Musl, ERRORS);
+}
+#[test]
+fn tcp_semantics_glibc() {
+    sections(Libc::Glibc, ERRORS);
+}
+#[test]
+fn udp_musl() {
+    sections(Libc::Musl, UDP);
+}
+#[test]
+fn udp_glibc() {
+    sections(Libc::Glibc, UDP);
+}
+#[test]
+fn iface_musl() {
+    sections(Libc::Musl, IFACE);
+}
+#[test]
+fn iface_glibc() {
+    sections(Libc::Glibc, IFACE);
+}
