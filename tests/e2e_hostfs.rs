@@ -83,7 +83,12 @@ fn busybox_tree(base: &Path) -> PathBuf {
 }
 
 fn run_umbra(args: &[&str], script: &str) -> Outcome {
+    run_umbra_env(args, script, &[])
+}
+
+fn run_umbra_env(args: &[&str], script: &str, env: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(umbra());
+    cmd.envs(env.iter().copied());
     cmd.arg("run")
         .args(args)
         .args(["--timeout", "120", "--", "/bin/sh", "-c", script]);
@@ -161,18 +166,30 @@ fn overlay_writes_stay_in_memory() {
 
 #[test]
 fn escapes_find_nothing_outside_the_root() {
-    let base = scratch("esc");
+    escapes("esc", &[]);
+}
+
+/// The same on the lookups old kernels get: openat of one component with
+/// O_NOFOLLOW and a same-mount check, where openat2 is missing (forced by a
+/// debug-build hook; a release `UMBRA_BIN` ignores it and uses openat2).
+#[test]
+fn escapes_find_nothing_outside_the_root_without_openat2() {
+    escapes("esc-noat2", &[("UMBRA_TEST_NO_OPENAT2", "1")]);
+}
+
+fn escapes(name: &str, env: &[(&str, &str)]) {
+    let base = scratch(name);
     let root = busybox_tree(&base);
     let r = root.to_str().unwrap();
     // A hard link made on the host to a file outside the root is that file:
     // the host granted it.
     std::fs::write(base.join("linked-outside"), "host-made hard link\n").unwrap();
     std::fs::hard_link(base.join("linked-outside"), root.join("hardlink")).unwrap();
-    let data = scratch("esc-data");
+    let data = scratch(&format!("{name}-data"));
     std::fs::create_dir_all(data.join("a/b")).unwrap();
     std::fs::write(data.join("a/b/f"), "in data\n").unwrap();
     let d = data.to_str().unwrap();
-    let o = run_umbra(
+    let o = run_umbra_env(
         &["--root", r, "--mount", &format!("{d}:/mnt/rw:rw")],
         "for p in /esc /../canary /../../canary /abs/../canary /abs/../../canary \
            /data/up/canary /data/up/../canary /data/abs-esc /proc/self/root/../canary \
@@ -188,6 +205,7 @@ fn escapes_find_nothing_outside_the_root() {
            cat /mnt/rw/a/b/../../../../canary /mnt/rw/a/../../../canary /mnt/rw/z/b/../../../../../canary \
              /data/sub/../../../canary /data/zz/../up/canary 2>/dev/null && echo LEAK-race; \
            j=$((j+1)); done; wait; cat /mnt/rw/a/b/f; echo done",
+        env,
     );
     assert_ok(&o);
     assert_no_secret(&o);
@@ -321,39 +339,57 @@ fn debian_tree() -> PathBuf {
     dir
 }
 
+/// A python3 program: writes 8 KiB of 'a' to argv[1], maps it MAP_SHARED,
+/// writes HELLO through the mapping, unmaps, and reads the file back.
+const MMAP: &str = "import mmap, sys
+p = sys.argv[1]
+with open(p, 'w+b') as f:
+    f.write(b'a' * 8192)
+    f.flush()
+    m = mmap.mmap(f.fileno(), 8192)
+    m[0:5] = b'HELLO'
+    m.flush()
+    m.close()
+d = open(p, 'rb').read()
+print(d[:8], len(d))";
+
 #[test]
 fn debian_tree_as_read_only_root() {
     let tree = debian_tree();
     let before = tree_sum(&tree);
+    let rw = scratch("deb-rw");
+    let mount = format!("{}:/mnt:rw", rw.display());
+    let mmap_env = format!("MMAP={MMAP}");
     let mut cmd = Command::new(umbra());
     cmd.arg("run")
-        .args([
-            "--root",
-            tree.to_str().unwrap(),
-            "--mem",
-            "1G",
-            "--timeout",
-            "300",
-        ])
+        .args(["--root", tree.to_str().unwrap(), "--mount", &mount])
+        .args(["--mem", "1G", "--timeout", "300", "--quiet-unsupported"])
         .args([
             "--env",
             "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             "--env",
             "HOME=/root",
         ])
-        .args(["--quiet-unsupported", "--", "/bin/bash", "-c"])
+        .args(["--env", &mmap_env, "--", "/bin/bash", "-c"])
         .arg(
             "echo hi; python3 -c 'import json; print(json.dumps({\"x\": 6 * 7}))'; \
              dpkg -l | head -6 | tail -1 | cut -c1-12; \
              echo new > /etc/hostfs-new; echo appended >> /etc/hostname; rm /etc/issue.net; \
              mkdir /opt/x && cp /bin/true /opt/x/t && /opt/x/t && echo ran-copy; \
-             cat /etc/hostfs-new /etc/hostname; ls /etc/issue.net 2>&1 | grep -c 'No such'",
+             cat /etc/hostfs-new /etc/hostname; ls /etc/issue.net 2>&1 | grep -c 'No such'; \
+             for f in /mnt/m /root/m; do python3 -c \"$MMAP\" $f; done",
         );
     let o = execute_umbra(cmd, &Input::Null);
     assert_ok(&o);
+    // MAP_SHARED writes go through the page cache: to the host on the :rw
+    // mount, to the in-memory copy on the overlay root.
     assert_eq!(
         o.stdout_text(),
-        "hi\n{\"x\": 42}\nii  adduser \nran-copy\nnew\numbra\nappended\n1\n"
+        "hi\n{\"x\": 42}\nii  adduser \nran-copy\nnew\numbra\nappended\n1\n\
+         b'HELLOaaa' 8192\nb'HELLOaaa' 8192\n"
     );
     assert_eq!(tree_sum(&tree), before, "the Debian tree changed");
+    let m = std::fs::read(rw.join("m")).unwrap();
+    assert_eq!((&m[..8], m.len()), (&b"HELLOaaa"[..], 8192));
+    assert!(!tree.join("root/m").exists());
 }

@@ -79,10 +79,9 @@ impl HostDir {
         if !meta.is_dir() {
             return Err(format!("{}: not a directory", path.display()));
         }
-        Ok(HostDir {
-            root: f.into_raw_fd(),
-            rw,
-        })
+        let root = f.into_raw_fd();
+        sys::probe_openat2(root);
+        Ok(HostDir { root, rw })
     }
 
     /// Opens `name` beneath `dir` as a handle: O_PATH first, then, for a

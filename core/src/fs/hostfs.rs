@@ -183,6 +183,9 @@ pub struct HostNode {
     kind: FileType,
     ino: u64,
     up: Mutex<Upper>,
+    /// The directory this directory was last found in (for the rename
+    /// check that a directory is not moved beneath itself).
+    parent: Mutex<Weak<HostNode>>,
 }
 
 /// Mounts the host directory behind `host`: its root node. `dev` is the
@@ -224,6 +227,7 @@ impl Shared {
             kind,
             ino: st.ino,
             up: Mutex::new(Upper::default()),
+            parent: Mutex::new(Weak::new()),
         });
         this.nodes.lock().insert(key, Arc::downgrade(&n));
         n
@@ -266,6 +270,7 @@ impl Shared {
             kind: attr.kind,
             ino,
             up: Mutex::new(up),
+            parent: Mutex::new(Weak::new()),
         })
     }
 
@@ -426,12 +431,36 @@ impl HostNode {
     fn find(&self, name: &[u8]) -> KResult<Arc<HostNode>> {
         self.is_dir()?;
         check_name(name)?;
-        if let Some(e) = self.up.lock().entries.get(name) {
-            return e.clone().ok_or(Errno::ENOENT);
+        let found = self.up.lock().entries.get(name).cloned();
+        let node = match found {
+            Some(e) => e.ok_or(Errno::ENOENT)?,
+            None => {
+                let dir = self.handle.ok_or(Errno::ENOENT)?;
+                let (h, st) = self.host().lookup(dir, name)?;
+                Shared::node_for(&self.fs, h, &st)
+            }
+        };
+        if node.kind == FileType::Directory {
+            *node.parent.lock() = self.me.clone();
         }
-        let dir = self.handle.ok_or(Errno::ENOENT)?;
-        let (h, st) = self.host().lookup(dir, name)?;
-        Ok(Shared::node_for(&self.fs, h, &st))
+        Ok(node)
+    }
+
+    /// Whether `self` is `node` or lies beneath it (by the directories
+    /// each was last found in; the caller's path holds them all alive).
+    fn is_beneath(&self, node: &Arc<HostNode>) -> bool {
+        let mut cur = self.arc();
+        for _ in 0..4096 {
+            if Arc::ptr_eq(&cur, node) {
+                return true;
+            }
+            let up = cur.parent.lock().upgrade();
+            match up {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        false
     }
 
     /// Overlay: `name` now names `node` (or nothing); the directory's times
@@ -638,6 +667,16 @@ impl Inode for HostNode {
             return self.host().truncate(self.handle()?, size);
         }
         let size = usize::try_from(size).map_err(|_| Errno::EFBIG)?;
+        if size == 0 {
+            // O_TRUNC: nothing of the host's content is needed.
+            let mut up = self.upper()?;
+            up.data = Some(Vec::new());
+            if let Some(m) = up.meta.as_mut() {
+                m.mtime = now;
+                m.ctime = now;
+            }
+            return Ok(());
+        }
         let mut up = self.upper_data()?;
         let data = up.data.as_mut().ok_or(Errno::EIO)?;
         if size > data.len() {
@@ -809,8 +848,11 @@ impl Inode for HostNode {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        if dirs == 1 && Arc::ptr_eq(&node, &to) {
+        if dirs == 1 && to.is_beneath(&node) {
             return Err(Errno::EINVAL);
+        }
+        if dirs == 1 {
+            *node.parent.lock() = to.me.clone();
         }
         self.set_entry(old_name, None, now, -dirs);
         to.set_entry(new_name, Some(node), now, dirs);
@@ -862,5 +904,301 @@ impl Inode for HostNode {
             },
             ..FsStats::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use umbra_abi::flags::{S_IFDIR, S_IFLNK, S_IFREG};
+
+    /// A host directory in memory: handles are node indexes.
+    struct MockNode {
+        mode: u32,
+        data: Vec<u8>,
+        children: BTreeMap<Vec<u8>, u64>,
+    }
+
+    struct Mock {
+        nodes: Mutex<Vec<MockNode>>,
+    }
+
+    impl Mock {
+        /// /etc/msg ("hello"), /etc/link -> msg, /d/e/f ("deep").
+        fn new() -> Arc<Mock> {
+            let m = Mock {
+                nodes: Mutex::new(Vec::new()),
+            };
+            let root = m.add(S_IFDIR | 0o755, b"");
+            let etc = m.add(S_IFDIR | 0o755, b"");
+            let msg = m.add(S_IFREG | 0o644, b"hello");
+            let link = m.add(S_IFLNK | 0o777, b"msg");
+            let d = m.add(S_IFDIR | 0o755, b"");
+            let e = m.add(S_IFDIR | 0o755, b"");
+            let f = m.add(S_IFREG | 0o600, b"deep");
+            m.link(root, b"etc", etc);
+            m.link(etc, b"msg", msg);
+            m.link(etc, b"link", link);
+            m.link(root, b"d", d);
+            m.link(d, b"e", e);
+            m.link(e, b"f", f);
+            Arc::new(m)
+        }
+        fn add(&self, mode: u32, data: &[u8]) -> u64 {
+            let mut n = self.nodes.lock();
+            n.push(MockNode {
+                mode,
+                data: data.to_vec(),
+                children: BTreeMap::new(),
+            });
+            n.len() as u64 - 1
+        }
+        fn link(&self, dir: u64, name: &[u8], node: u64) {
+            self.nodes.lock()[dir as usize]
+                .children
+                .insert(name.to_vec(), node);
+        }
+        fn data(&self, node: u64) -> Vec<u8> {
+            self.nodes.lock()[node as usize].data.clone()
+        }
+    }
+
+    impl HostFs for Mock {
+        fn root(&self) -> KResult<(Handle, HostStat)> {
+            Ok((0, self.stat(0)?))
+        }
+        fn lookup(&self, dir: Handle, name: &[u8]) -> KResult<(Handle, HostStat)> {
+            assert!(check_name(name).is_ok(), "{name:?}");
+            let h = *self.nodes.lock()[dir as usize]
+                .children
+                .get(name)
+                .ok_or(Errno::ENOENT)?;
+            Ok((h, self.stat(h)?))
+        }
+        fn stat(&self, node: Handle) -> KResult<HostStat> {
+            let n = &self.nodes.lock()[node as usize];
+            Ok(HostStat {
+                dev: 1,
+                ino: node + 100,
+                mode: n.mode,
+                nlink: 1,
+                size: n.data.len() as u64,
+                ..HostStat::default()
+            })
+        }
+        fn read(&self, node: Handle, off: u64, buf: &mut [u8]) -> KResult<usize> {
+            Ok(super::super::copy_at(&self.data(node), off, buf))
+        }
+        fn readdir(&self, dir: Handle) -> KResult<Vec<HostDirent>> {
+            let nodes = self.nodes.lock();
+            Ok(nodes[dir as usize]
+                .children
+                .iter()
+                .map(|(name, &h)| HostDirent {
+                    name: name.clone(),
+                    ino: h + 100,
+                    kind: FileType::from_mode(nodes[h as usize].mode),
+                })
+                .collect())
+        }
+        fn readlink(&self, node: Handle) -> KResult<Vec<u8>> {
+            Ok(self.data(node))
+        }
+        fn release(&self, _node: Handle) {}
+        fn write(&self, node: Handle, off: u64, buf: &[u8]) -> KResult<usize> {
+            let d = &mut self.nodes.lock()[node as usize].data;
+            let end = off as usize + buf.len();
+            if d.len() < end {
+                d.resize(end, 0);
+            }
+            d[off as usize..end].copy_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn create(
+            &self,
+            dir: Handle,
+            name: &[u8],
+            kind: FileType,
+            perm: u32,
+        ) -> KResult<(Handle, HostStat)> {
+            let h = self.add(kind.mode_bits() | perm, b"");
+            self.link(dir, name, h);
+            Ok((h, self.stat(h)?))
+        }
+        fn unlink(&self, dir: Handle, name: &[u8], _is_dir: bool) -> KResult<()> {
+            self.nodes.lock()[dir as usize]
+                .children
+                .remove(name)
+                .map(|_| ())
+                .ok_or(Errno::ENOENT)
+        }
+    }
+
+    fn t(s: i64) -> Timespec {
+        Timespec {
+            tv_sec: s,
+            tv_nsec: 0,
+        }
+    }
+
+    fn attr(kind: FileType) -> NewNode {
+        NewNode {
+            kind,
+            perm: 0o644,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            now: t(7),
+        }
+    }
+
+    fn read_all(i: &Arc<dyn Inode>) -> Vec<u8> {
+        let mut buf = [0u8; 64];
+        let n = i.read_at(0, &mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    fn names(dir: &Arc<dyn Inode>) -> Vec<Vec<u8>> {
+        let mut v: Vec<_> = dir
+            .readdir(0, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn overlay_copies_up_and_leaves_the_host_alone() {
+        let m = Mock::new();
+        let root = mount(m.clone(), 9, HostMode::Overlay).unwrap();
+        let etc = root.lookup(b"etc").unwrap();
+        let msg = etc.lookup(b"msg").unwrap();
+        assert_eq!(read_all(&msg), b"hello");
+        assert_eq!(msg.metadata().unwrap().dev, 9);
+        assert_eq!(msg.write_at(5, b" world", t(1)).unwrap(), 6);
+        drop(msg);
+        // The copied-up node is kept: a new lookup finds it.
+        let msg = etc.lookup(b"msg").unwrap();
+        assert_eq!(read_all(&msg), b"hello world");
+        assert_eq!(msg.metadata().unwrap().size, 11);
+        assert_eq!(m.data(2), b"hello");
+        msg.truncate(0, t(2)).unwrap();
+        assert_eq!(read_all(&msg), b"");
+        // One object per host file.
+        assert!(Arc::ptr_eq(&msg, &etc.lookup(b"msg").unwrap()));
+        assert_eq!(etc.lookup(b"link").unwrap().readlink().unwrap(), b"msg");
+        assert!(Arc::ptr_eq(&etc.lookup(b".").unwrap(), &etc));
+    }
+
+    #[test]
+    fn overlay_whiteouts_new_nodes_and_stable_cursors() {
+        let m = Mock::new();
+        let root = mount(m.clone(), 9, HostMode::Overlay).unwrap();
+        let etc = root.lookup(b"etc").unwrap();
+        etc.unlink(b"msg", t(1)).unwrap();
+        assert_eq!(etc.lookup(b"msg").err(), Some(Errno::ENOENT));
+        let n = etc.create(b"new", &attr(FileType::Regular)).unwrap();
+        n.write_at(0, b"x", t(1)).unwrap();
+        assert_eq!(
+            etc.create(b"new", &attr(FileType::Regular)).err(),
+            Some(Errno::EEXIST)
+        );
+        assert_eq!(
+            names(&etc),
+            [
+                b".".to_vec(),
+                b"..".to_vec(),
+                b"link".to_vec(),
+                b"new".to_vec()
+            ]
+        );
+        assert!(m.nodes.lock()[1].children.contains_key(&b"msg"[..]));
+        // rm -r style: read two, remove them, continue from the cursor.
+        for i in 0..6u8 {
+            etc.create(&[b'f', b'0' + i], &attr(FileType::Regular))
+                .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut off = 0;
+        loop {
+            let batch = etc.readdir(off, 2).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for e in &batch {
+                seen.push(e.name.clone());
+                if e.name != b"." && e.name != b".." {
+                    etc.unlink(&e.name, t(2)).unwrap();
+                }
+            }
+            off = batch.last().unwrap().next_off;
+        }
+        seen.sort();
+        assert_eq!(seen.len(), 10, "{seen:?}");
+        assert_eq!(names(&etc), [b".".to_vec(), b"..".to_vec()]);
+        assert_eq!(root.rmdir(b"etc", t(3)), Ok(()));
+        assert_eq!(root.lookup(b"etc").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn overlay_renames_and_refuses_a_directory_beneath_itself() {
+        let m = Mock::new();
+        let root = mount(m.clone(), 9, HostMode::Overlay).unwrap();
+        let d = root.lookup(b"d").unwrap();
+        let e = d.lookup(b"e").unwrap();
+        assert_eq!(root.rename(b"d", &e, b"x", t(1)), Err(Errno::EINVAL));
+        assert_eq!(root.rename(b"d", &d, b"x", t(1)), Err(Errno::EINVAL));
+        assert_eq!(root.rmdir(b"d", t(1)), Err(Errno::ENOTEMPTY));
+        d.rename(b"e", &root, b"moved", t(1)).unwrap();
+        let moved = root.lookup(b"moved").unwrap();
+        assert_eq!(read_all(&moved.lookup(b"f").unwrap()), b"deep");
+        assert_eq!(d.lookup(b"e").err(), Some(Errno::ENOENT));
+        assert_eq!(root.rmdir(b"d", t(1)), Ok(()));
+        let s = root
+            .symlink(b"sl", b"/etc/msg", &attr(FileType::Symlink))
+            .unwrap();
+        assert_eq!(s.readlink().unwrap(), b"/etc/msg");
+        assert_eq!(s.metadata().unwrap().size, 8);
+        // Hard links to a host file, then the host is still untouched.
+        let f = moved.lookup(b"f").unwrap();
+        root.link(b"hl", &f, t(2)).unwrap();
+        assert_eq!(f.metadata().unwrap().nlink, 2);
+        assert!(Arc::ptr_eq(&root.lookup(b"hl").unwrap(), &f));
+        assert_eq!(m.nodes.lock()[0].children.len(), 2);
+    }
+
+    #[test]
+    fn read_only_refuses_and_read_write_writes_through() {
+        let m = Mock::new();
+        let root = mount(m.clone(), 9, HostMode::ReadOnly).unwrap();
+        let etc = root.lookup(b"etc").unwrap();
+        let msg = etc.lookup(b"msg").unwrap();
+        assert_eq!(msg.write_at(0, b"x", t(1)), Err(Errno::EROFS));
+        assert_eq!(etc.unlink(b"msg", t(1)), Err(Errno::EROFS));
+        assert_eq!(
+            etc.create(b"n", &attr(FileType::Regular)).err(),
+            Some(Errno::EROFS)
+        );
+        assert_eq!(
+            root.statfs().unwrap().flags & st_flags::ST_RDONLY,
+            st_flags::ST_RDONLY
+        );
+        let root = mount(m.clone(), 9, HostMode::ReadWrite).unwrap();
+        let etc = root.lookup(b"etc").unwrap();
+        etc.lookup(b"msg").unwrap().write_at(0, b"J", t(1)).unwrap();
+        assert_eq!(m.data(2), b"Jello");
+        let n = etc.create(b"n", &attr(FileType::Regular)).unwrap();
+        n.write_at(0, b"new", t(1)).unwrap();
+        let h = m.nodes.lock()[1].children[&b"n"[..]];
+        assert_eq!(m.data(h), b"new");
+        etc.unlink(b"n", t(1)).unwrap();
+        assert!(!m.nodes.lock()[1].children.contains_key(&b"n"[..]));
+        assert_eq!(
+            etc.create(b"dev", &attr(FileType::CharDevice)).err(),
+            Some(Errno::EPERM)
+        );
+        assert_eq!(root.lookup(b"a/b").err(), Some(Errno::EINVAL));
     }
 }

@@ -35,10 +35,42 @@ const AT_EMPTY_PATH: usize = 0x1000;
 const AT_SYMLINK_NOFOLLOW: usize = 0x100;
 const AT_REMOVEDIR: usize = 0x200;
 
+/// Whether openat2 works on this host kernel (Linux 5.6 and later): 0 not
+/// probed yet, 1 yes, 2 no (lookups then use [`open_walk`]).
+static OPENAT2: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Finds out (once, before umbra confines itself) whether openat2 works,
+/// from a directory fd umbra holds.
+pub fn probe_openat2(dir: i32) -> bool {
+    use std::sync::atomic::Ordering;
+    // Test hook (debug builds only): use the openat walk, as on old kernels.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("UMBRA_TEST_NO_OPENAT2").is_some() {
+        OPENAT2.store(2, Ordering::Relaxed);
+    }
+    if OPENAT2.load(Ordering::Relaxed) == 0 {
+        let works = match openat2(dir, c".", O_PATH | O_CLOEXEC | O_NOFOLLOW) {
+            Ok(fd) => {
+                close(fd);
+                true
+            }
+            Err(e) => e != Errno::ENOSYS,
+        };
+        OPENAT2.store(if works { 1 } else { 2 }, Ordering::Relaxed);
+    }
+    OPENAT2.load(Ordering::Relaxed) == 1
+}
+
 /// The syscall numbers hostfs uses: (read-only use, write-through use).
+/// openat where openat2 is missing ([`probe_openat2`]).
 pub fn syscalls() -> (Vec<usize>, Vec<usize>) {
+    let open = if OPENAT2.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+        libc::SYS_openat as usize
+    } else {
+        libc::SYS_openat2 as usize
+    };
     let ro = vec![
-        libc::SYS_openat2 as usize,
+        open,
         libc::SYS_statx as usize,
         libc::SYS_getdents64 as usize,
         libc::SYS_readlinkat as usize,
@@ -87,14 +119,24 @@ struct OpenHow {
     resolve: u64,
 }
 
-/// openat2 of the one component `name` beneath `dir`, never following a
-/// symlink, never leaving `dir`'s mount.
+/// The one component `name` beneath `dir`, never following a symlink,
+/// never leaving `dir`'s mount: openat2 with RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV, or
+/// [`open_walk`] where the host kernel lacks openat2.
 pub fn open_beneath(dir: i32, name: &[u8], flags: u64, mode: u32) -> Result<i32, Errno> {
     let c = cname(name)?;
+    // openat2 refuses O_PATH with any flag but these three.
+    let flags = flags | O_CLOEXEC | O_NOFOLLOW | if flags & O_PATH == 0 { O_NOCTTY } else { 0 };
+    if OPENAT2.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+        return open_walk(dir, &c, flags, mode);
+    }
     let how = OpenHow {
-        // openat2 refuses O_PATH with any flag but these three.
-        flags: flags | O_CLOEXEC | O_NOFOLLOW | if flags & O_PATH == 0 { O_NOCTTY } else { 0 },
-        mode: u64::from(mode),
+        flags,
+        mode: if flags & O_CREAT != 0 {
+            u64::from(mode)
+        } else {
+            0
+        },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
     };
     // SAFETY: `c` is a NUL-terminated string and `how` an open_how, both
@@ -111,6 +153,65 @@ pub fn open_beneath(dir: i32, name: &[u8], flags: u64, mode: u32) -> Result<i32,
         )
     })?;
     Ok(fd as i32)
+}
+
+/// openat2 with no resolve flags (the probe).
+fn openat2(dir: i32, name: &core::ffi::CStr, flags: u64) -> Result<i32, Errno> {
+    let how = OpenHow {
+        flags,
+        mode: 0,
+        resolve: RESOLVE_BENEATH,
+    };
+    // SAFETY: `name` is a C string and `how` an open_how, alive for the call.
+    let fd = check(unsafe {
+        raw::syscall6(
+            libc::SYS_openat2 as usize,
+            dir as usize,
+            name.as_ptr() as usize,
+            &how as *const OpenHow as usize,
+            core::mem::size_of::<OpenHow>(),
+            0,
+            0,
+        )
+    })?;
+    Ok(fd as i32)
+}
+
+/// What openat2 does for one component, without it: openat of a name that
+/// is one component (no '/', not ".."; `c` NUL-terminated) with O_NOFOLLOW
+/// (a last symlink is ELOOP, or the link itself with O_PATH; there is no
+/// other component to follow one in, and magic links live only in procfs,
+/// which is another mount), then EXDEV unless the node is on `dir`'s mount
+/// (RESOLVE_NO_XDEV: a mount point in the tree is not crossed).
+pub fn open_walk(dir: i32, c: &[u8], flags: u64, mode: u32) -> Result<i32, Errno> {
+    if c.last() != Some(&0) || c[..c.len() - 1].contains(&b'/') || c == b"..\0" {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: `c` is a NUL-terminated string alive for the call.
+    let fd = check(unsafe {
+        raw::syscall6(
+            libc::SYS_openat as usize,
+            dir as usize,
+            c.as_ptr() as usize,
+            (flags | O_NOFOLLOW | O_CLOEXEC) as usize,
+            mode as usize,
+            0,
+            0,
+        )
+    })? as i32;
+    let same = match (stat_fd(dir), stat_fd(fd)) {
+        (Ok(a), Ok(b)) => {
+            a.stx_mnt_id == b.stx_mnt_id
+                && a.stx_dev_major == b.stx_dev_major
+                && a.stx_dev_minor == b.stx_dev_minor
+        }
+        _ => false,
+    };
+    if !same {
+        close(fd);
+        return Err(Errno(18)); // EXDEV
+    }
+    Ok(fd)
 }
 
 /// statx of the node `fd` refers to (itself, not a symlink's target).
