@@ -88,6 +88,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "threads_hostile",
     "ev_epoll",
     "net_unix",
+    "ev_evfd",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

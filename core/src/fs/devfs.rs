@@ -1040,6 +1040,9 @@ mod tests {
         fn now_real(&self) -> u64 {
             0
         }
+        fn now_mono(&self) -> u64 {
+            0
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod blockdev;
 pub mod cpio;
 pub mod devfs;
 pub mod epoll;
+pub mod eventfd;
 pub mod ext2;
 pub mod fifo;
 pub mod file;
@@ -19,7 +20,9 @@ pub mod ops;
 pub mod path;
 pub mod pipe;
 pub mod procfs;
+pub mod signalfd;
 pub mod sysfs;
+pub mod timerfd;
 pub mod tmpfs;
 pub mod vfs;
 

@@ -1792,6 +1792,9 @@ mod tests {
         fn now_real(&self) -> u64 {
             0
         }
+        fn now_mono(&self) -> u64 {
+            0
+        }
         fn proc_view(&self) -> Option<&dyn ProcView> {
             Some(self)
         }

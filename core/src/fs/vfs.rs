@@ -710,6 +710,23 @@ pub trait IoCtx {
     fn random(&mut self, buf: &mut [u8]);
     /// Wall-clock time in nanoseconds since the epoch.
     fn now_real(&self) -> u64;
+    /// The host's monotonic clock, ns (timerfd). Both real contexts (the
+    /// host and the kernel's) give it; the default 0 is for test contexts
+    /// that have no clock.
+    fn now_mono(&self) -> u64 {
+        0
+    }
+    /// The signals pending for the calling thread, its own and its
+    /// process's (signalfd's poll); none outside a syscall.
+    fn signals_pending(&self) -> u64 {
+        0
+    }
+    /// Takes one pending signal of `mask` from the calling thread (its own
+    /// first, then its process's) as a struct signalfd_siginfo (signalfd's
+    /// read); none outside a syscall.
+    fn take_signal(&mut self, _mask: u64) -> Option<[u8; 128]> {
+        None
+    }
     /// The kernel's processes as procfs files show them, when the caller is
     /// the kernel serving a read (see fs/procfs.rs).
     fn proc_view(&self) -> Option<&dyn super::procfs::ProcView> {
@@ -743,6 +760,9 @@ impl<T: HostConsole + HostMisc + HostTime> IoCtx for T {
     }
     fn host_net(&mut self) -> Option<&mut dyn crate::host::HostNet> {
         HostMisc::host_net(self)
+    }
+    fn now_mono(&self) -> u64 {
+        HostTime::now_mono(self)
     }
 }
 

@@ -143,6 +143,8 @@ pub struct Kernel<H: Host> {
     /// process holds; the other threads of that space keep theirs in
     /// `Thread::fpstate`.
     fp_owner: BTreeMap<crate::host::MmId, Pid>,
+    /// Every live timerfd, whose expiries wake the threads that wait.
+    pub(crate) timerfds: crate::fs::timerfd::TimerList,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -189,6 +191,7 @@ impl<H: Host> Kernel<H> {
             clock: Default::default(),
             tgids: BTreeMap::new(),
             fp_owner: BTreeMap::new(),
+            timerfds: Default::default(),
         };
         k.clock_sync();
         k
@@ -809,6 +812,7 @@ impl<H: Host> Kernel<H> {
             })
             .chain(run)
             .chain(self.posix_timer_deadline())
+            .chain(self.timerfds.next_deadline())
             .min()
     }
 

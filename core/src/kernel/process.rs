@@ -799,6 +799,11 @@ impl<H: Host> Kernel<H> {
     /// Raises SIGALRM for every expired ITIMER_REAL.
     pub(super) fn fire_timers(&mut self) {
         self.fire_posix_timers();
+        let (mono, real) = (self.host.now_mono(), self.host.now_real());
+        if self.timerfds.fire(mono, real) {
+            // A timerfd expired: its waiters look again.
+            self.epoch += 1;
+        }
         let now = self.host.now_mono();
         let due: Vec<Pid> = self
             .procs

@@ -200,7 +200,8 @@ impl<H: Host> Kernel<H> {
     pub(crate) fn io(&mut self) -> KernelIo<'_, H> {
         KernelIo {
             host: &mut self.host,
-            procs: &self.procs,
+            procs: &mut self.procs,
+            cur: self.cur,
             zombies: &self.zombies,
             vfs: &self.vfs,
             frames: &self.frames,
@@ -219,7 +220,10 @@ impl<H: Host> Kernel<H> {
 /// entropy, and a read-only view of the processes for procfs.
 pub(crate) struct KernelIo<'a, H: Host> {
     host: &'a mut H,
-    procs: &'a BTreeMap<Pid, Process>,
+    procs: &'a mut BTreeMap<Pid, Process>,
+    /// The process whose syscall is being served (its current thread is
+    /// the caller).
+    cur: Pid,
     zombies: &'a BTreeMap<Pid, Zombie>,
     vfs: &'a Vfs,
     frames: &'a FrameAllocator,
@@ -250,6 +254,24 @@ impl<H: Host> IoCtx for KernelIo<'_, H> {
     }
     fn now_real(&self) -> u64 {
         IoCtx::now_real(&*self.host)
+    }
+    fn now_mono(&self) -> u64 {
+        IoCtx::now_mono(&*self.host)
+    }
+    fn host_net(&mut self) -> Option<&mut dyn crate::host::HostNet> {
+        IoCtx::host_net(self.host)
+    }
+    fn signals_pending(&self) -> u64 {
+        self.procs
+            .get(&self.cur)
+            .map_or(0, |p| p.pending.0 | p.thread.pending.0)
+    }
+    fn take_signal(&mut self, mask: u64) -> Option<[u8; 128]> {
+        let p = self.procs.get_mut(&self.cur)?;
+        let sig = crate::task::SigSet(p.thread.pending.0 & mask)
+            .first()
+            .or_else(|| crate::task::SigSet(p.pending.0 & mask).first())?;
+        Some(p.dequeue_signal(sig).encode_signalfd())
     }
     fn proc_view(&self) -> Option<&dyn ProcView> {
         Some(self)

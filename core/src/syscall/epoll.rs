@@ -135,7 +135,7 @@ pub fn sys_epoll_ctl<H: Host>(
     };
     let epf = file_of(k, epfd)?;
     let target = file_of(k, fd)?;
-    Epoll::ctl(&epf, op, fd, &target, ev, &mut k.host)?;
+    Epoll::ctl(&epf, op, fd, &target, ev, &mut k.io())?;
     Ok(0)
 }
 
@@ -184,7 +184,7 @@ fn do_wait<H: Host>(
             return Err(Errno::EFAULT);
         }
         let ep = Epoll::of(&f).ok_or(Errno::EINVAL)?;
-        let evs = ep.wait(&mut k.host, max);
+        let evs = ep.wait(&mut k.io(), max);
         if evs.is_empty() {
             return Ok(None);
         }

@@ -10,6 +10,7 @@ pub mod clone;
 pub mod copy;
 pub mod cred;
 pub mod epoll;
+pub mod evfd;
 pub mod fasync;
 pub mod filemap;
 pub mod fs;
@@ -84,6 +85,9 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         return o;
     }
     if let Some(o) = epoll::dispatch(k, n, a) {
+        return o;
+    }
+    if let Some(o) = evfd::dispatch(k, n, a) {
         return o;
     }
     if let Some(o) = startup::dispatch(k, n, a) {

@@ -68,7 +68,7 @@ fn ready<H: Host>(
     match file {
         None => PollEvents::POLLNVAL,
         Some(f) => {
-            with_norm(f.poll(&mut k.host)) & (events | PollEvents::POLLHUP | PollEvents::POLLERR)
+            with_norm(f.poll(&mut k.io())) & (events | PollEvents::POLLHUP | PollEvents::POLLERR)
         }
     }
 }
@@ -258,7 +258,7 @@ fn do_select<H: Host>(
                 continue;
             }
             let f = k.proc().fds.get(fd as i32).map_err(|_| Errno::EBADF)?;
-            let rev = f.poll(&mut k.host);
+            let rev = f.poll(&mut k.io());
             for i in asked {
                 let hit = match i {
                     0 => rev

@@ -158,6 +158,44 @@ impl SigInfo {
         }
         b
     }
+
+    /// The struct signalfd_siginfo of this signal (the same on every arch):
+    /// the fields Linux's signalfd_copyinfo fills for its kind.
+    pub fn encode_signalfd(&self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        let put = |b: &mut [u8; 128], at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+        put(&mut b, 0, &self.signo.to_ne_bytes());
+        put(&mut b, 8, &self.code.to_ne_bytes());
+        if let Some((tid, overrun, value)) = self.timer {
+            put(&mut b, 24, &tid.to_ne_bytes());
+            put(&mut b, 32, &overrun.to_ne_bytes());
+            put(&mut b, 44, &(value as i32).to_ne_bytes());
+            put(&mut b, 48, &value.to_ne_bytes());
+            return b;
+        }
+        if let Some((band, fd)) = self.poll {
+            put(&mut b, 28, &(band as u32).to_ne_bytes());
+            put(&mut b, 20, &fd.to_ne_bytes());
+            return b;
+        }
+        match self.signo {
+            SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP if self.code > 0 => {
+                put(&mut b, 72, &self.addr.to_ne_bytes());
+            }
+            _ => {
+                put(&mut b, 12, &self.pid.to_ne_bytes());
+                put(&mut b, 16, &self.uid.to_ne_bytes());
+                if self.code == code::SI_MESGQ {
+                    put(&mut b, 44, &(self.addr as i32).to_ne_bytes());
+                    put(&mut b, 48, &self.addr.to_ne_bytes());
+                }
+                if self.signo == SIGCHLD {
+                    put(&mut b, 40, &self.status.to_ne_bytes());
+                }
+            }
+        }
+        b
+    }
 }
 
 #[cfg(test)]
