@@ -128,7 +128,7 @@ fn busybox_tree_as_root_reads_like_the_host() {
     );
     // stat as the guest sees it, against the host's own view of the same
     // nodes (ownership and modes as stored; inode numbers, sizes, times).
-    let fmt = "%n %s %a %u %g %F %i %h %Y %X";
+    let fmt = "%n %s %a %u %g %F %i %h %Y";
     let files = "data/a.txt data/link data/sub data/sub/b.txt etc/msg bin/script.sh bin/sh";
     let o = run_umbra(&["--root", r], &format!("cd / && stat -c '{fmt}' {files}"));
     assert_ok(&o);
@@ -282,6 +282,33 @@ fn mounts_rw_ro_and_overlay() {
     assert_eq!(
         std::fs::read_to_string(ovl.join("f")).unwrap(),
         "overlay file\n"
+    );
+}
+
+#[test]
+fn host_mount_points_inside_the_tree_are_not_crossed() {
+    // In a private mount namespace: a tmpfs mounted inside the granted tree
+    // (as a chroot with /proc mounted would have) stays out of reach.
+    let base = scratch("xdev");
+    let root = busybox_tree(&base);
+    std::fs::create_dir(root.join("mp")).unwrap();
+    let script = format!(
+        "mount -t tmpfs none {r}/mp && echo {SECRET} > {r}/mp/f && \
+         exec {u} run --root {r} -- /bin/sh -c \
+         'cat /mp/f; ls /mp; cd /mp || echo refused; echo done'",
+        r = root.display(),
+        u = umbra().display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+    let o = execute_native(cmd, &Input::Null);
+    o.assert_code(0);
+    assert_no_secret(&o);
+    assert_eq!(o.stdout_text(), "refused\ndone\n");
+    assert!(
+        o.stderr_text().contains("Permission denied"),
+        "{}",
+        o.describe()
     );
 }
 

@@ -81,6 +81,7 @@ impl HostDir {
         }
         let root = f.into_raw_fd();
         sys::probe_openat2(root);
+        sys::raise_nofile_limit();
         Ok(HostDir { root, rw })
     }
 

@@ -523,3 +523,38 @@ pub fn utimens_fd(fd: i32, times: [[i64; 2]; 2]) -> Result<(), Errno> {
     }
     .map(|_| ())
 }
+
+/// Raises umbra's soft limit on open files to the hard limit (before
+/// confinement): every host node the guest holds is an fd of umbra's.
+pub fn raise_nofile_limit() {
+    let mut lim = [0u64; 2];
+    // SAFETY: prlimit64(0 = self, RLIMIT_NOFILE, NULL, &old): `lim` is a
+    // writable struct rlimit64 alive for the call.
+    let got = check(unsafe {
+        raw::syscall6(
+            libc::SYS_prlimit64 as usize,
+            0,
+            libc::RLIMIT_NOFILE as usize,
+            0,
+            lim.as_mut_ptr() as usize,
+            0,
+            0,
+        )
+    });
+    if got.is_err() || lim[0] >= lim[1] {
+        return;
+    }
+    lim[0] = lim[1];
+    // SAFETY: as above, setting from `lim` (read-only for the call).
+    let _ = check(unsafe {
+        raw::syscall6(
+            libc::SYS_prlimit64 as usize,
+            0,
+            libc::RLIMIT_NOFILE as usize,
+            lim.as_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    });
+}
