@@ -106,3 +106,46 @@ fn iface_musl() {
 fn iface_glibc() {
     sections(Libc::Glibc, IFACE);
 }
+
+/// busybox httpd on 127.0.0.1 and [::1] with busybox wget fetching pages
+/// (a small one, 80 KB, a 404, and a refused connection). The fetches
+/// retry until the servers listen; only the last answers are printed.
+const HTTPD: &str = r#"busybox mkdir -p www && echo 'hello over tcp' > www/index.html
+i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo "line $i of a larger page"; done > www/big.txt
+busybox httpd -f -p 127.0.0.1:8080 -h www & h4=$!
+busybox httpd -f -p [::1]:8081 -h www & h6=$!
+wait_for() { n=0; until busybox wget -q -O /dev/null "$1" 2>/dev/null; do n=$((n+1)); if [ $n -gt 300 ]; then echo "no server at $1"; break; fi; busybox sleep 0.1; done; }
+wait_for http://127.0.0.1:8080/
+wait_for 'http://[::1]:8081/'
+busybox wget -q -O - http://127.0.0.1:8080/
+busybox wget -q -O - http://127.0.0.1:8080/big.txt | busybox md5sum
+busybox wget -q -O - 'http://[::1]:8081/index.html'
+busybox wget -q -O - 'http://[::1]:8081/big.txt' | busybox wc -c
+busybox wget -q -O - http://127.0.0.1:8080/missing; echo "missing: $?"
+busybox wget -q -O - http://127.0.0.1:8082/; echo "nobody: $?"
+kill $h4 $h6; wait
+echo done
+"#;
+
+/// busybox `nc -l` with `-e md5sum` and a busybox nc client sending 300 KB
+/// over 127.0.0.1 and ::1: the client half-closes at the end of its input
+/// and prints the server's answer, so nothing depends on timing.
+const NC: &str = r#"i=0; while [ $i -lt 20000 ]; do i=$((i+1)); echo "netcat line $i"; done > payload
+busybox md5sum < payload
+for addr in 127.0.0.1 ::1; do
+  busybox nc -l -p 9000 -e busybox md5sum & srv=$!
+  n=0; until busybox nc $addr 9000 < payload 2>/dev/null; do n=$((n+1)); if [ $n -gt 300 ]; then echo "no listener"; break; fi; busybox sleep 0.1; done
+  wait $srv; echo "server exit $?"
+done
+echo done
+"#;
+
+#[test]
+fn busybox_httpd_wget() {
+    same_in_netns(&Run::busybox(&["sh", "-c", HTTPD]));
+}
+
+#[test]
+fn busybox_nc() {
+    same_in_netns(&Run::busybox(&["sh", "-c", NC]));
+}
