@@ -60,7 +60,7 @@ fn sections(libc: Libc, sections: &[&str]) {
     same_in_netns(&Run::guest(libc, "net_inet").args(sections));
 }
 
-const TCP: &[&str] = &["tcp4", "tcp6", "mapped", "fork", "many"];
+const TCP: &[&str] = &["tcp4", "tcp6", "mapped", "fork", "many", "epoll"];
 const ERRORS: &[&str] = &[
     "ephemeral",
     "addrinuse",

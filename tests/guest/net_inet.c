@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -1249,6 +1250,72 @@ static void sec_netlink(void)
 	close(fd);
 }
 
+static void show_ev(const char *what, int n, struct epoll_event *e)
+{
+	printf("%s: %d", what, n);
+	for (int i = 0; i < n; i++)
+		printf(" [%u:%s%s%s%s%s]", e[i].data.u32, e[i].events & EPOLLIN ? " IN" : "",
+		       e[i].events & EPOLLOUT ? " OUT" : "", e[i].events & EPOLLRDHUP ? " RDHUP" : "",
+		       e[i].events & EPOLLHUP ? " HUP" : "", e[i].events & EPOLLERR ? " ERR" : "");
+	printf("\n");
+}
+
+/* Edge-triggered epoll on sockets: every new datagram, byte run or
+ * connection wakes again, even when the socket was readable already. */
+static void sec_epoll(void)
+{
+	int port;
+	int s = listener(AF_INET, "127.0.0.1", &port, 5);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u32 = 1}, out[4];
+	epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+	show_ev("idle listener", epoll_wait(ep, out, 4, 0), out);
+	int c = connect_to(AF_INET, "127.0.0.1", port);
+	show_ev("connection", epoll_wait(ep, out, 4, 10000), out);
+	int c2 = connect_to(AF_INET, "127.0.0.1", port);
+	show_ev("second connection", epoll_wait(ep, out, 4, 10000), out);
+	show_ev("nothing new", epoll_wait(ep, out, 4, 0), out);
+	int a = accept(s, NULL, NULL);
+	close(accept(s, NULL, NULL));
+	close(c2);
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	ev.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev);
+	show_ev("added unreadable", epoll_wait(ep, out, 4, 0), out);
+	write(c, "x", 1);
+	show_ev("data", epoll_wait(ep, out, 4, 10000), out);
+	write(c, "y", 1);
+	show_ev("more data, unread", epoll_wait(ep, out, 4, 10000), out);
+	show_ev("nothing new", epoll_wait(ep, out, 4, 0), out);
+	shutdown(c, SHUT_WR);
+	show_ev("peer shut", epoll_wait(ep, out, 4, 10000), out);
+	/* A writable socket added edge-triggered is reported once. */
+	ev.events = EPOLLOUT | EPOLLET;
+	ev.data.u32 = 3;
+	epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+	show_ev("writable", epoll_wait(ep, out, 4, 10000), out);
+	show_ev("nothing new", epoll_wait(ep, out, 4, 0), out);
+	close(a);
+	close(c);
+	int u = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t l = mkaddr(&ss, AF_INET6, "::1", 0);
+	bind(u, (void *)&ss, l);
+	l = sizeof ss;
+	getsockname(u, (void *)&ss, &l);
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.u32 = 4;
+	epoll_ctl(ep, EPOLL_CTL_ADD, u, &ev);
+	sendto(u, "a", 1, 0, (void *)&ss, l);
+	show_ev("datagram", epoll_wait(ep, out, 4, 10000), out);
+	sendto(u, "b", 1, 0, (void *)&ss, l);
+	show_ev("second datagram", epoll_wait(ep, out, 4, 10000), out);
+	show_ev("nothing new", epoll_wait(ep, out, 4, 0), out);
+	close(u);
+	close(s);
+	close(ep);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -1284,6 +1351,8 @@ int main(int argc, char **argv)
 			sec_opts();
 		else if (!strcmp(argv[i], "ifreq"))
 			sec_ifreq();
+		else if (!strcmp(argv[i], "epoll"))
+			sec_epoll();
 		else if (!strcmp(argv[i], "ifname"))
 			sec_ifname();
 		else if (!strcmp(argv[i], "ifaddrs"))

@@ -59,7 +59,7 @@ use umbra_abi::net::*;
 
 use super::{NetNs, Received, SendMsg, SockAddr, SockCx, Socket};
 use crate::error::{Errno, KResult};
-use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents};
+use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents, WakeSeq};
 
 /// Bytes one direction of a connection holds before the writer blocks
 /// (Linux's loopback holds a few MB in the sender's and receiver's buffers).
@@ -232,6 +232,8 @@ struct Pair {
     rdshut: [bool; 2],
     /// A pending error of side i (sk_err), reported once.
     err: [Option<Errno>; 2],
+    /// Side i's wake-ups, for edge-triggered epoll.
+    wake: [WakeSeq; 2],
 }
 
 impl Pair {
@@ -240,6 +242,7 @@ impl Pair {
         if !self.rst[i] && !self.gone[i] {
             self.rst[i] = true;
             self.err[i] = Some(e);
+            self.wake[i].wake_all();
         }
     }
 }
@@ -299,6 +302,8 @@ struct St {
     ip_tos: i32,
     ttl: i32,
     recverr: bool,
+    /// Wake-ups outside a connection (listener, UDP, connect results).
+    wake: WakeSeq,
 }
 
 /// An AF_INET or AF_INET6 socket, TCP or UDP.
@@ -355,6 +360,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             ip_tos: 0,
             ttl: -1,
             recverr: false,
+            wake: WakeSeq::default(),
         }),
     })
 }
@@ -620,6 +626,7 @@ impl InetSock {
                 let mut st = self.st.lock();
                 st.conn = Conn::Failed;
                 st.err = Some(Errno::ECONNREFUSED);
+                st.wake.wake_all();
                 Err(Errno::EINPROGRESS)
             }
             Err(e) => Err(e),
@@ -638,6 +645,7 @@ impl InetSock {
                     let mut st = self.st.lock();
                     st.conn = Conn::Failed;
                     st.err = Some(Errno::ECONNREFUSED);
+                    st.wake.wake_all();
                 }
                 return Err(Errno::ECONNREFUSED);
             }
@@ -668,7 +676,11 @@ impl InetSock {
             st.local = Some((sip, lport));
             (sip, lport)
         };
-        let pair = Arc::new(Mutex::new(Pair::default()));
+        let mut p = Pair::default();
+        // A new connection is a state change: both ends wake.
+        p.wake[0].wake_all();
+        p.wake[1].wake_all();
+        let pair = Arc::new(Mutex::new(p));
         let child = new_sock(&listener.net, listener.family, false);
         {
             let lst = listener.st.lock();
@@ -699,6 +711,7 @@ impl InetSock {
         if let Conn::Listen { queue, .. } = &mut lst.conn {
             queue.push_back(child);
         }
+        lst.wake.wake_input();
         Ok(())
     }
 
@@ -753,6 +766,7 @@ impl InetSock {
             // error is EPIPE, as Linux's tcp_reset in CLOSE_WAIT).
             p.rst[i] = true;
             p.err[i] = Some(Errno::EPIPE);
+            p.wake[i].wake_all();
             return Ok(msg.data.len());
         }
         let q = &mut p.q[1 - i];
@@ -762,6 +776,9 @@ impl InetSock {
         }
         let n = msg.data.len().min(room);
         q.extend(&msg.data[..n]);
+        if n > 0 {
+            p.wake[1 - i].wake_input();
+        }
         Ok(n)
     }
 
@@ -796,6 +813,7 @@ impl InetSock {
             buf[na..n].copy_from_slice(&b[..n - na]);
             if flags & MSG_PEEK == 0 {
                 q.drain(..n);
+                p.wake[1 - i].wake_output();
             }
             return Ok(Received {
                 len: n,
@@ -924,11 +942,14 @@ impl InetSock {
                         from: src,
                         data: msg.data.to_vec(),
                     });
+                    rst.wake.wake_input();
                 }
             }
             None if connected => {
                 // The ICMP port unreachable reaches a connected socket.
-                self.st.lock().err = Some(Errno::ECONNREFUSED);
+                let mut st = self.st.lock();
+                st.err = Some(Errno::ECONNREFUSED);
+                st.wake.wake_all();
             }
             None => {}
         }
@@ -1116,6 +1137,7 @@ impl Drop for InetSock {
                     p.reset(1 - i, Errno::ECONNRESET);
                 } else {
                     p.fin[i] = true;
+                    p.wake[1 - i].wake_all();
                 }
                 p.gone[i] = true;
                 p.q[i].clear();
@@ -1318,6 +1340,10 @@ impl Socket for InetSock {
             let mut p = pair.lock();
             p.rdshut[i] |= rd;
             p.fin[i] |= wr;
+            p.wake[i].wake_all();
+            if wr {
+                p.wake[1 - i].wake_all();
+            }
             return Ok(());
         }
         let mut st = self.st.lock();
@@ -1476,6 +1502,14 @@ impl Socket for InetSock {
             ev |= PollEvents::POLLERR;
         }
         ev
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        let st = self.st.lock();
+        Some(match &st.conn {
+            Conn::Connected { pair, side, .. } => pair.lock().wake[*side],
+            _ => st.wake,
+        })
     }
 
     fn ioctl(&self, _io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {

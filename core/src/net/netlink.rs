@@ -21,7 +21,7 @@ use umbra_abi::net::*;
 use super::inet::{LO_FLAGS, LO_INDEX, LO_MTU};
 use super::{NetNs, Received, SendMsg, SockAddr, SockCx, Socket};
 use crate::error::{Errno, KResult};
-use crate::fs::vfs::{IoCtx, PollEvents};
+use crate::fs::vfs::{IoCtx, PollEvents, WakeSeq};
 
 const NETLINK_ROUTE: u32 = 0;
 
@@ -78,6 +78,7 @@ struct St {
     queue: VecDeque<Vec<u8>>,
     cap_ack: bool,
     opts: [i32; 16],
+    wake: WakeSeq,
 }
 
 /// A NETLINK_ROUTE socket.
@@ -106,6 +107,7 @@ pub fn create(net: &Arc<NetNs>, ty: u32, protocol: u32) -> KResult<Arc<dyn Socke
             queue: VecDeque::new(),
             cap_ack: false,
             opts: [0; 16],
+            wake: WakeSeq::default(),
         }),
     }))
 }
@@ -210,9 +212,13 @@ impl NetlinkSock {
                 put_hdr(&mut out, 20, NLMSG_DONE, NLM_F_MULTI, hdr.seq, pid);
                 out.extend_from_slice(&0i32.to_ne_bytes());
                 st.queue.push_back(out);
+                st.wake.wake_input();
             }
             Ok(()) => {
-                self.st.lock().queue.push_back(out);
+                let mut st = self.st.lock();
+                st.queue.push_back(out);
+                st.wake.wake_input();
+                drop(st);
                 if hdr.flags & NLM_F_ACK != 0 {
                     self.ack(msg, &hdr, 0);
                 }
@@ -246,6 +252,7 @@ impl NetlinkSock {
         m.extend_from_slice(orig);
         pad4(&mut m);
         st.queue.push_back(m);
+        st.wake.wake_input();
     }
 }
 
@@ -592,6 +599,10 @@ impl Socket for NetlinkSock {
             ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
         }
         ev
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.st.lock().wake)
     }
 
     fn as_any(&self) -> &dyn Any {
