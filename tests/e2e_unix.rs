@@ -19,6 +19,7 @@ const SECTIONS: &[&str] = &[
     "bufs",
     "fork",
     "gc",
+    "epoll",
 ];
 
 #[test]

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1348,6 +1349,95 @@ static void test_gc(void)
 	close(s);
 }
 
+static void ep_show(const char *what, int ep)
+{
+	struct epoll_event ev[4];
+	int n = epoll_wait(ep, ev, 4, 0);
+	printf("%s: %d", what, n);
+	for (int i = 0; i < n; i++) {
+		printf(" [%d", (int)ev[i].data.u32);
+		if (ev[i].events & EPOLLIN)
+			printf(" IN");
+		if (ev[i].events & EPOLLOUT)
+			printf(" OUT");
+		if (ev[i].events & EPOLLRDHUP)
+			printf(" RDHUP");
+		if (ev[i].events & EPOLLHUP)
+			printf(" HUP");
+		if (ev[i].events & EPOLLERR)
+			printf(" ERR");
+		printf("]");
+	}
+	printf("\n");
+}
+
+/* epoll over unix sockets, edge-triggered: each message and each read
+ * that makes room is a new edge. */
+static void test_epoll(void)
+{
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	int ep = epoll_create1(0);
+	struct epoll_event e = { EPOLLIN | EPOLLRDHUP | EPOLLET, { .u32 = 1 } };
+	ck("add reader", epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &e));
+	e.events = EPOLLOUT | EPOLLET;
+	e.data.u32 = 0;
+	ck("add writer", epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &e));
+	ep_show("initial", ep);
+	ep_show("again", ep);
+	write(sv[0], "a", 1);
+	ep_show("after write", ep);
+	ep_show("again", ep);
+	write(sv[0], "b", 1);
+	ep_show("second write", ep);
+	char buf[8];
+	read(sv[1], buf, sizeof buf);
+	ep_show("after read", ep);
+	ep_show("again", ep);
+	shutdown(sv[0], SHUT_WR);
+	ep_show("after shutdown", ep);
+	close(sv[0]);
+	ep_show("after close", ep);
+	close(sv[1]);
+	close(ep);
+	/* A listener: each connection is an edge. */
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	bind_to(l, "umbra-ep", 1);
+	listen(l, 4);
+	ep = epoll_create1(0);
+	e.events = EPOLLIN | EPOLLET;
+	e.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, l, &e);
+	ep_show("listener idle", ep);
+	int c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect_to(c1, "umbra-ep", 1);
+	ep_show("first connect", ep);
+	int c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect_to(c2, "umbra-ep", 1);
+	ep_show("second connect", ep);
+	ep_show("again", ep);
+	close(c1);
+	close(c2);
+	close(l);
+	close(ep);
+	/* Datagrams, level-triggered. */
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+	ep = epoll_create1(0);
+	e.events = EPOLLIN;
+	e.data.u32 = 3;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &e);
+	send(sv[0], "x", 1, 0);
+	send(sv[0], "y", 1, 0);
+	ep_show("dgram 2 queued", ep);
+	recv(sv[1], buf, sizeof buf, 0);
+	ep_show("dgram 1 left", ep);
+	recv(sv[1], buf, sizeof buf, 0);
+	ep_show("dgram none", ep);
+	close(sv[0]);
+	close(sv[1]);
+	close(ep);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -1359,6 +1449,7 @@ static const struct {
 	{ "sigpipe", test_sigpipe },	 { "nonblock", test_nonblock },
 	{ "flags", test_flags },	 { "bufs", test_bufs },
 	{ "fork", test_fork },		 { "gc", test_gc },
+	{ "epoll", test_epoll },
 };
 
 int main(int argc, char **argv)

@@ -20,7 +20,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use spin::Mutex;
 use umbra_abi::net::*;
@@ -30,7 +30,7 @@ use super::{
 };
 use crate::error::{Errno, KResult};
 use crate::fs::file::OpenFile;
-use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents};
+use crate::fs::vfs::{wake_clock, IoCtx, IoctlArg, PollEvents, WakeSeq};
 
 /// Linux's default socket buffer (net.core.wmem_default, as stored).
 const SNDBUF_DEFAULT: usize = 212_992;
@@ -117,6 +117,7 @@ impl Msg {
 impl Drop for Msg {
     fn drop(&mut self) {
         self.from.wmem.fetch_sub(self.cost, Ordering::Relaxed);
+        self.from.wake(WAKE_OUT);
         if let Some(r) = &self.rights {
             self.from
                 .ns
@@ -157,8 +158,16 @@ pub struct Core {
     /// A descriptor (through a [`UnixSocket`]) owns this core; embryos
     /// waiting for accept do not have one.
     has_file: AtomicBool,
+    /// Wake-up stamps for edge-triggered epoll (see `WakeSeq`).
+    wake_in: AtomicU64,
+    wake_out: AtomicU64,
     st: Mutex<St>,
 }
+
+/// Which waiters [`Core::wake`] wakes.
+const WAKE_IN: u8 = 1;
+const WAKE_OUT: u8 = 2;
+const WAKE_ALL: u8 = 3;
 
 impl Core {
     fn new(ns: &Arc<NetNs>, ty: u32) -> Arc<Core> {
@@ -167,6 +176,8 @@ impl Core {
             ns: ns.clone(),
             wmem: AtomicUsize::new(0),
             has_file: AtomicBool::new(false),
+            wake_in: AtomicU64::new(0),
+            wake_out: AtomicU64::new(0),
             st: Mutex::new(St {
                 name: None,
                 state: State::Close,
@@ -193,6 +204,23 @@ impl Core {
 
     fn unix(&self) -> &UnixNs {
         &self.ns.unix
+    }
+
+    /// Wakes readers (data, a connection, a hang-up) or writers (room).
+    fn wake(&self, which: u8) {
+        let t = wake_clock();
+        if which & WAKE_IN != 0 {
+            self.wake_in.store(t, Ordering::Relaxed);
+        }
+        if which & WAKE_OUT != 0 {
+            self.wake_out.store(t, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a message for this socket's reader.
+    fn enqueue(&self, m: Msg) {
+        self.st.lock().rx.push_back(m);
+        self.wake(WAKE_IN);
     }
 
     fn connection(&self) -> bool {
@@ -308,6 +336,8 @@ impl Core {
                 if !rx.is_empty() || embryo {
                     ps.err = Some(Errno::ECONNRESET);
                 }
+                drop(ps);
+                p.wake(WAKE_ALL);
             }
         }
         for e in &pending {
@@ -327,6 +357,8 @@ impl Core {
             let mut os = old.st.lock();
             if !os.dead && os.peer.as_ref().is_some_and(|p| Arc::ptr_eq(p, self)) {
                 os.err = Some(Errno::ECONNRESET);
+                drop(os);
+                old.wake(WAKE_ALL);
             }
         }
         drop(rx);
@@ -520,7 +552,7 @@ impl UnixSocket {
         let want = mine || peer.st.lock().passcred;
         let creds = msg_creds(&msg.anc, cx, want);
         let m = self.make_msg(msg.data[..n].to_vec(), creds, msg_rights(msg.anc));
-        peer.st.lock().rx.push_back(m);
+        peer.enqueue(m);
         Ok(n)
     }
 
@@ -585,7 +617,7 @@ impl UnixSocket {
         let want = mine || other.st.lock().passcred;
         let creds = msg_creds(&msg.anc, cx, want);
         let m = self.make_msg(msg.data.to_vec(), creds, msg_rights(msg.anc));
-        other.st.lock().rx.push_back(m);
+        other.enqueue(m);
         Ok(msg.data.len())
     }
 
@@ -656,7 +688,7 @@ impl UnixSocket {
             }
         }
         if peek && st.peek_off >= 0 {
-            st.peek_off += out.len as i32;
+            st.peek_off = st.peek_off.saturating_add(out.len as i32);
         } else if !peek && st.peek_off >= 0 {
             st.peek_off = (st.peek_off - out.len as i32).max(0);
         }
@@ -723,7 +755,7 @@ impl UnixSocket {
         };
         let gone = if peek {
             if st.peek_off >= 0 {
-                st.peek_off += n as i32;
+                st.peek_off = st.peek_off.saturating_add(n as i32);
             }
             None
         } else {
@@ -838,6 +870,8 @@ impl Socket for UnixSocket {
             st.peercred = lcred;
         }
         other.st.lock().pending.push_back(new);
+        other.wake(WAKE_IN);
+        c.wake(WAKE_ALL);
         Ok(())
     }
 
@@ -907,6 +941,7 @@ impl Socket for UnixSocket {
             st.shut |= mode;
             st.peer.clone()
         };
+        c.wake(WAKE_ALL);
         if let Some(p) = peer {
             if c.connection() {
                 let mut pm = 0;
@@ -917,6 +952,7 @@ impl Socket for UnixSocket {
                     pm |= RCV_SHUTDOWN;
                 }
                 p.st.lock().shut |= pm;
+                p.wake(WAKE_ALL);
             }
         }
         Ok(())
@@ -1050,6 +1086,13 @@ impl Socket for UnixSocket {
         };
         arg.write_out(&(v as i32).to_ne_bytes())?;
         Ok(0)
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(WakeSeq {
+            input: self.core.wake_in.load(Ordering::Relaxed),
+            output: self.core.wake_out.load(Ordering::Relaxed),
+        })
     }
 
     fn as_any(&self) -> &dyn Any {
