@@ -521,6 +521,10 @@ def square(x):
     return x * x
 def worker(q, n):
     q.put((n, os.getpid() != parent))
+def echo(c):
+    c.send(c.recv() * 2); c.send_bytes(b"raw"); c.close()
+def fill(d, l, i):
+    d[i] = i * i; l.append(i)
 def add(v, lock):
     for _ in range(500):
         with lock:
@@ -541,10 +545,20 @@ if __name__ == "__main__":
     for p in ps: p.start()
     for p in ps: p.join()
     print("shared value", v.value)
-    # One-way: a duplex Pipe is a socketpair, which umbra lacks (ENOSYS).
+    # The default Pipe is duplex: an AF_UNIX socketpair.
+    a, b = mp.Pipe()
+    p = mp.Process(target=echo, args=(b,))
+    p.start(); a.send(21); print("pipe", a.recv(), a.recv_bytes()); p.join()
     a, b = mp.Pipe(duplex=False)
     p = mp.Process(target=lambda c: c.send(sum(range(100))), args=(b,))
-    p.start(); print("pipe", a.recv()); p.join()
+    p.start(); print("one-way pipe", a.recv()); p.join()
+    # A Manager serves its objects on an AF_UNIX socket under /tmp.
+    with mp.Manager() as m:
+        d = m.dict(); l = m.list()
+        ps = [mp.Process(target=fill, args=(d, l, i)) for i in range(3)]
+        for p in ps: p.start()
+        for p in ps: p.join()
+        print("manager", sorted(d.items()), sorted(l))
 "#;
 
 #[test]
