@@ -1076,12 +1076,7 @@ impl Socket for UnixSocket {
     fn ioctl(&self, _io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
         let v = match cmd {
             SIOCINQ => self.core.inq()?,
-            SIOCOUTQ => {
-                if self.core.st.lock().state == State::Listen {
-                    return Err(Errno::EINVAL);
-                }
-                self.core.wmem.load(Ordering::Relaxed)
-            }
+            SIOCOUTQ => self.core.wmem.load(Ordering::Relaxed),
             _ => return Err(Errno::ENOTTY),
         };
         arg.write_out(&(v as i32).to_ne_bytes())?;
@@ -1225,4 +1220,150 @@ fn gc(net: &Arc<NetNs>) {
     drop(cores);
     drop(garbage);
     ns.gc_running.store(false, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::SocketFile;
+    use crate::testing::MockHost;
+    use umbra_abi::flags::{OpenFlags, O_RDWR};
+
+    fn cx(h: &mut MockHost) -> SockCx<'_> {
+        SockCx {
+            io: h,
+            caller: Ucred {
+                pid: 7,
+                uid: 0,
+                gid: 0,
+            },
+            nonblock: true,
+        }
+    }
+
+    fn file(s: Arc<dyn Socket>) -> Arc<OpenFile> {
+        OpenFile::from_ops(SocketFile::new(s), OpenFlags::from_bits_retain(O_RDWR))
+    }
+
+    fn send(
+        h: &mut MockHost,
+        s: &Arc<OpenFile>,
+        data: &[u8],
+        anc: Vec<Ancillary>,
+    ) -> KResult<usize> {
+        let sock = super::super::socket_of(s).unwrap().sock.clone();
+        sock.send(
+            &mut cx(h),
+            SendMsg {
+                data,
+                to: None,
+                anc,
+                flags: 0,
+            },
+        )
+    }
+
+    fn recv(h: &mut MockHost, s: &Arc<OpenFile>, len: usize) -> KResult<Received> {
+        let sock = super::super::socket_of(s).unwrap().sock.clone();
+        let mut buf = vec![0u8; len];
+        sock.recv(&mut cx(h), &mut buf, 0)
+    }
+
+    #[test]
+    fn stream_pair_moves_data_and_ends_with_eof_or_reset() {
+        let net = Arc::new(NetNs::default());
+        let mut h = MockHost::new(4096);
+        let (a, b) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
+        let (a, b) = (file(a), file(b));
+        assert_eq!(send(&mut h, &a, b"hello", Vec::new()), Ok(5));
+        assert_eq!(send(&mut h, &a, b" you", Vec::new()), Ok(4));
+        assert_eq!(recv(&mut h, &b, 64).unwrap().len, 9);
+        assert_eq!(recv(&mut h, &b, 64).err(), Some(Errno::EAGAIN));
+        send(&mut h, &a, b"unread", Vec::new()).unwrap();
+        drop(b);
+        // The closed end left data unread: ECONNRESET once, then EOF.
+        assert_eq!(recv(&mut h, &a, 64).err(), Some(Errno::ECONNRESET));
+        assert_eq!(recv(&mut h, &a, 64).unwrap().len, 0);
+        assert_eq!(send(&mut h, &a, b"x", Vec::new()), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn datagram_queue_limit_and_dead_peer() {
+        let net = Arc::new(NetNs::default());
+        let mut h = MockHost::new(4096);
+        let r = file(create(&net, SOCK_DGRAM, 0).unwrap());
+        let s = file(create(&net, SOCK_DGRAM, 0).unwrap());
+        let rs = super::super::socket_of(&r).unwrap().sock.clone();
+        let name = SockAddr::Unix(UnixAddr::Abstract(b"q".to_vec()));
+        rs.bind(&mut cx(&mut h), &name, None).unwrap();
+        let ss = super::super::socket_of(&s).unwrap().sock.clone();
+        let mut sent = 0;
+        while ss
+            .send(
+                &mut cx(&mut h),
+                SendMsg {
+                    data: b"m",
+                    to: Some((&name, None)),
+                    anc: Vec::new(),
+                    flags: 0,
+                },
+            )
+            .is_ok()
+        {
+            sent += 1;
+        }
+        assert_eq!(sent, MAX_DGRAM_QLEN + 1);
+        ss.connect(&mut cx(&mut h), &name, None).unwrap();
+        drop(rs);
+        drop(r);
+        assert_eq!(send(&mut h, &s, b"x", Vec::new()), Err(Errno::ECONNREFUSED));
+        assert_eq!(send(&mut h, &s, b"x", Vec::new()), Err(Errno::ENOTCONN));
+    }
+
+    /// Two sockets each holding the other's descriptor (and a third one in
+    /// flight with them) are freed once no descriptor reaches them; a
+    /// socket holding its own descriptor but still open is not.
+    #[test]
+    fn gc_frees_unreachable_cycles_only() {
+        let net = Arc::new(NetNs::default());
+        let mut h = MockHost::new(4096);
+        let (a, b) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
+        let (a, b) = (file(a), file(b));
+        let (x, _y) = pair(&net, SOCK_DGRAM, 0, Ucred::default()).unwrap();
+        let x = file(x);
+        send(
+            &mut h,
+            &a,
+            b"1",
+            vec![Ancillary::Rights(vec![a.clone(), x.clone()])],
+        )
+        .unwrap();
+        send(&mut h, &b, b"2", vec![Ancillary::Rights(vec![b.clone()])]).unwrap();
+        let (l, m) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
+        let (l, m) = (file(l), file(m));
+        // m's descriptor waits in l's queue.
+        send(&mut h, &m, b"3", vec![Ancillary::Rights(vec![m.clone()])]).unwrap();
+        let (wa, wb, wx, wm) = (
+            Arc::downgrade(&a),
+            Arc::downgrade(&b),
+            Arc::downgrade(&x),
+            Arc::downgrade(&m),
+        );
+        drop((a, b, x, m));
+        assert!(wa.upgrade().is_some(), "in flight, not yet collected");
+        assert_eq!(net.unix.inflight.load(Ordering::Relaxed), 4);
+        // Releasing any socket runs the collector.
+        drop(create(&net, SOCK_STREAM, 0).unwrap());
+        assert!(wa.upgrade().is_none() && wb.upgrade().is_none() && wx.upgrade().is_none());
+        assert!(
+            wm.upgrade().is_some(),
+            "l is open: what its peer holds lives"
+        );
+        assert_eq!(net.unix.inflight.load(Ordering::Relaxed), 1);
+        let got = recv(&mut h, &l, 8).unwrap();
+        assert!(matches!(&got.anc[..], [Ancillary::Rights(v)] if v.len() == 1));
+        assert_eq!(net.unix.inflight.load(Ordering::Relaxed), 0);
+        drop(got);
+        assert!(wm.upgrade().is_none());
+    }
 }
