@@ -149,3 +149,15 @@ fn busybox_httpd_wget() {
 fn busybox_nc() {
     same_in_netns(&Run::busybox(&["sh", "-c", NC]));
 }
+
+/// busybox `ip` (netlink and SIOCGIFTXQLEN) shows lo as Linux does in a
+/// fresh network namespace with lo up.
+#[test]
+fn busybox_ip() {
+    same_in_netns(&Run::busybox(&[
+        "sh",
+        "-c",
+        "busybox ip addr; busybox ip link; busybox ip -4 addr show dev lo; \
+         busybox ip route; busybox ip -6 route; busybox ip route show table local",
+    ]));
+}

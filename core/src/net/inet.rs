@@ -69,6 +69,9 @@ pub const STREAM_CAP: usize = 2 << 20;
 pub const RCV_WINDOW: usize = 1 << 20;
 /// Bytes a UDP socket queues (Linux's default SO_RCVBUF, 212992).
 pub const UDP_RCVBUF: usize = 212992;
+/// What a queued datagram costs besides its payload (Linux counts an
+/// skb's truesize), so empty datagrams cannot queue without bound.
+const DGRAM_OVERHEAD: usize = 256;
 /// Linux's ephemeral port range (net.ipv4.ip_local_port_range).
 const EPHEMERAL: (u16, u16) = (32768, 60999);
 /// Linux's net.core.somaxconn.
@@ -935,9 +938,11 @@ impl InetSock {
         match self.find_receiver(&src, &dst) {
             Some(r) => {
                 let mut rst = r.st.lock();
-                // Linux drops what does not fit the receive buffer.
-                if rst.dbytes + msg.data.len() <= UDP_RCVBUF {
-                    rst.dbytes += msg.data.len();
+                // Linux drops what does not fit the receive buffer, where
+                // each datagram also costs its buffer's overhead.
+                let cost = msg.data.len() + DGRAM_OVERHEAD;
+                if rst.dbytes + cost <= UDP_RCVBUF {
+                    rst.dbytes += cost;
                     rst.dgrams.push_back(Datagram {
                         from: src,
                         data: msg.data.to_vec(),
@@ -981,7 +986,7 @@ impl InetSock {
         };
         if flags & MSG_PEEK == 0 {
             let d = st.dgrams.pop_front();
-            st.dbytes -= d.map_or(0, |d| d.data.len());
+            st.dbytes -= d.map_or(0, |d| d.data.len() + DGRAM_OVERHEAD);
         }
         Ok(r)
     }
@@ -1029,7 +1034,7 @@ impl InetSock {
 
     /// The value of a SOL_TCP option.
     fn tcp_opt(&self, st: &St, name: u32) -> KResult<i32> {
-        let v = st.tcp[name as usize];
+        let v = *st.tcp.get(name as usize).ok_or(Errno::ENOPROTOOPT)?;
         Ok(match name {
             TCP_NODELAY | TCP_CORK | TCP_USER_TIMEOUT | TCP_WINDOW_CLAMP | TCP_DEFER_ACCEPT => v,
             TCP_MAXSEG => match st.conn {
@@ -1535,6 +1540,10 @@ pub const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40;
 /// lo's index and MTU.
 pub const LO_INDEX: u32 = 1;
 pub const LO_MTU: u32 = 65536;
+/// lo's transmit queue length (SIOCGIFTXQLEN, IFLA_TXQLEN).
+pub const LO_TXQLEN: u32 = 1000;
+/// SIOCGIFTXQLEN.
+const SIOCGIFTXQLEN: u32 = 0x8942;
 
 /// IFNAMSIZ, and the size of struct ifreq (a name and a union as large as
 /// struct ifmap: 24 bytes on 64-bit, 16 on 32-bit).
@@ -1558,6 +1567,7 @@ pub fn iface_ioctl(_io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KRe
             | SIOCGIFMTU
             | SIOCGIFHWADDR
             | SIOCGIFINDEX
+            | SIOCGIFTXQLEN
     );
     if !known {
         return Err(Errno::ENOTTY);
@@ -1599,6 +1609,7 @@ pub fn iface_ioctl(_io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KRe
         // ARPHRD_LOOPBACK with an all-zero address.
         SIOCGIFHWADDR => u[..2].copy_from_slice(&772u16.to_ne_bytes()),
         SIOCGIFINDEX => u[..4].copy_from_slice(&LO_INDEX.to_ne_bytes()),
+        SIOCGIFTXQLEN => u[..4].copy_from_slice(&LO_TXQLEN.to_ne_bytes()),
         _ => return Err(Errno::ENOTTY),
     }
     arg.write_out(&req)?;
@@ -1621,3 +1632,182 @@ pub fn ifconf(cap: Option<usize>) -> Vec<u8> {
 
 /// The size of struct ifreq for this arch.
 pub const IFREQ_SIZE: usize = IFREQ;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MockHost;
+
+    fn cx(io: &mut MockHost, nonblock: bool) -> SockCx<'_> {
+        SockCx {
+            io,
+            caller: super::super::Ucred {
+                pid: 1,
+                uid: 0,
+                gid: 0,
+            },
+            nonblock,
+        }
+    }
+
+    fn v4(a: [u8; 4], port: u16) -> SockAddr {
+        SockAddr::Inet { addr: a, port }
+    }
+
+    fn v6(addr: Ip, port: u16) -> SockAddr {
+        SockAddr::Inet6 {
+            addr,
+            port,
+            flowinfo: 0,
+            scope_id: 0,
+        }
+    }
+
+    fn port_of(s: &dyn Socket) -> u16 {
+        match s.local_addr().unwrap() {
+            SockAddr::Inet { port, .. } | SockAddr::Inet6 { port, .. } => port,
+            a => panic!("{a:?}"),
+        }
+    }
+
+    fn send(s: &dyn Socket, h: &mut MockHost, data: &[u8]) -> KResult<usize> {
+        let msg = SendMsg {
+            data,
+            to: None,
+            anc: Vec::new(),
+            flags: 0,
+        };
+        s.send(&mut cx(h, true), msg)
+    }
+
+    fn recv(s: &dyn Socket, h: &mut MockHost) -> KResult<Vec<u8>> {
+        let mut buf = [0u8; 64];
+        let r = s.recv(&mut cx(h, true), &mut buf, 0)?;
+        Ok(buf[..r.len].to_vec())
+    }
+
+    #[test]
+    fn bind_conflicts_follow_the_address_scopes() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let a = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        a.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        let p = port_of(&*a);
+        assert!((32768..=60999).contains(&p));
+        let clash = |fam, addr: SockAddr| {
+            let s = create(&net, fam, SOCK_STREAM, 0).unwrap();
+            s.bind(&mut cx(&mut MockHost::new(1 << 20), true), &addr, None)
+        };
+        assert_eq!(clash(AF_INET, v4([0, 0, 0, 0], p)), Err(Errno::EADDRINUSE));
+        assert_eq!(clash(AF_INET, v4([127, 0, 0, 2], p)), Ok(()));
+        assert_eq!(clash(AF_INET6, v6(ANY6, p)), Err(Errno::EADDRINUSE));
+        assert_eq!(clash(AF_INET6, v6(LOOP6, p)), Ok(()));
+        assert_eq!(
+            clash(AF_INET, v4([10, 0, 0, 1], 0)),
+            Err(Errno::EADDRNOTAVAIL)
+        );
+        // A UDP socket has its own ports.
+        let u = create(&net, AF_INET, SOCK_DGRAM, 0).unwrap();
+        assert_eq!(
+            u.bind(&mut cx(h, true), &v4([127, 0, 0, 1], p), None),
+            Ok(())
+        );
+        drop(a);
+        assert_eq!(clash(AF_INET, v4([0, 0, 0, 0], p)), Ok(()));
+    }
+
+    #[test]
+    fn a_connection_carries_bytes_half_closes_and_resets() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET6, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v6(ANY6, 0), None).unwrap();
+        l.listen(&mut cx(h, true), 0).unwrap();
+        let p = port_of(&*l);
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        assert_eq!(
+            c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
+            Err(Errno::EISCONN)
+        );
+        // The backlog (0) holds one connection: the next waits.
+        let c2 = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        assert_eq!(
+            c2.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
+            Err(Errno::EAGAIN)
+        );
+        let (a, peer) = l.accept(&mut cx(h, true)).unwrap();
+        assert!(matches!(peer, SockAddr::Inet6 { addr, .. } if addr == LOOP4));
+        assert_eq!(send(&*c, h, b"hello"), Ok(5));
+        assert_eq!(recv(&*a, h).unwrap(), b"hello");
+        assert_eq!(recv(&*a, h), Err(Errno::EAGAIN));
+        c.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        assert_eq!(recv(&*a, h).unwrap(), b"");
+        assert_eq!(send(&*c, h, b"x"), Err(Errno::EPIPE));
+        assert_eq!(send(&*a, h, b"back"), Ok(4));
+        // Closing with unread data resets the peer.
+        drop(c);
+        assert_eq!(send(&*a, h, b"x"), Err(Errno::ECONNRESET));
+        assert_eq!(send(&*a, h, b"x"), Err(Errno::EPIPE));
+        assert!(a.poll(h).contains(PollEvents::POLLHUP));
+        // Nobody listens on a closed port.
+        drop(l);
+        assert_eq!(
+            c2.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
+            Err(Errno::ECONNREFUSED)
+        );
+    }
+
+    #[test]
+    fn udp_datagrams_keep_their_sender_and_refusals_reach_connected_sockets() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let a = create(&net, AF_INET6, SOCK_DGRAM, 0).unwrap();
+        a.bind(&mut cx(h, true), &v6(ANY6, 0), None).unwrap();
+        let p = port_of(&*a);
+        let b = create(&net, AF_INET, SOCK_DGRAM, 0).unwrap();
+        let to = v4([127, 0, 0, 1], p);
+        let msg = SendMsg {
+            data: b"dgram",
+            to: Some((&to, None)),
+            anc: Vec::new(),
+            flags: 0,
+        };
+        assert_eq!(b.send(&mut cx(h, true), msg), Ok(5));
+        let mut buf = [0u8; 2];
+        let r = a.recv(&mut cx(h, true), &mut buf, 0).unwrap();
+        assert_eq!((r.len, r.full), (2, 5));
+        assert!(matches!(r.from, Some(SockAddr::Inet6 { addr, .. }) if addr == LOOP4));
+        // A connected socket hears of a closed port on its next call.
+        drop(a);
+        b.connect(&mut cx(h, true), &to, None).unwrap();
+        assert_eq!(send(&*b, h, b"x"), Ok(1));
+        assert_eq!(recv(&*b, h), Err(Errno::ECONNREFUSED));
+        assert_eq!(recv(&*b, h), Err(Errno::EAGAIN));
+        // Beyond the loopback there is no route.
+        let far = v4([10, 0, 0, 1], 9);
+        let msg = SendMsg {
+            data: b"x",
+            to: Some((&far, None)),
+            anc: Vec::new(),
+            flags: 0,
+        };
+        assert_eq!(b.send(&mut cx(h, true), msg), Err(Errno::ENETUNREACH));
+    }
+
+    #[test]
+    fn options_of_any_number_do_not_panic() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let s = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        for level in [SOL_SOCKET, SOL_IP, SOL_TCP, SOL_UDP, SOL_IPV6, 9999] {
+            for name in [0, 1, 31, 32, 1000, u32::MAX] {
+                let _ = s.getsockopt(&mut cx(h, true), level, name, 4);
+                let _ = s.setsockopt(&mut cx(h, true), level, name, &[1, 0, 0, 0]);
+                let _ = s.setsockopt(&mut cx(h, true), level, name, &[]);
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@ use core::any::Any;
 use spin::Mutex;
 use umbra_abi::net::*;
 
-use super::inet::{LO_FLAGS, LO_INDEX, LO_MTU};
+use super::inet::{LO_FLAGS, LO_INDEX, LO_MTU, LO_TXQLEN};
 use super::{NetNs, Received, SendMsg, SockAddr, SockCx, Socket};
 use crate::error::{Errno, KResult};
 use crate::fs::vfs::{IoCtx, PollEvents, WakeSeq};
@@ -79,6 +79,26 @@ struct St {
     cap_ack: bool,
     opts: [i32; 16],
     wake: WakeSeq,
+    /// Bytes queued, and whether answers were dropped for want of room
+    /// (the next receive fails with ENOBUFS, as Linux's overrun).
+    queued: usize,
+    overrun: bool,
+}
+
+/// The most answer bytes a socket queues (Linux's default SO_RCVBUF).
+const RCVBUF: usize = 212992;
+
+impl St {
+    /// Queues one answer datagram unless the receive buffer is full.
+    fn push(&mut self, d: Vec<u8>) {
+        if self.queued + d.len() > RCVBUF {
+            self.overrun = true;
+            return;
+        }
+        self.queued += d.len();
+        self.queue.push_back(d);
+        self.wake.wake_input();
+    }
 }
 
 /// A NETLINK_ROUTE socket.
@@ -108,6 +128,8 @@ pub fn create(net: &Arc<NetNs>, ty: u32, protocol: u32) -> KResult<Arc<dyn Socke
             cap_ack: false,
             opts: [0; 16],
             wake: WakeSeq::default(),
+            queued: 0,
+            overrun: false,
         }),
     }))
 }
@@ -207,18 +229,14 @@ impl NetlinkSock {
                 // IPv6's link and address dumps, which finish in one go.
                 let mut st = self.st.lock();
                 if family != AF_INET6 || hdr.ty == RTM_GETROUTE {
-                    st.queue.push_back(core::mem::take(&mut out));
+                    st.push(core::mem::take(&mut out));
                 }
                 put_hdr(&mut out, 20, NLMSG_DONE, NLM_F_MULTI, hdr.seq, pid);
                 out.extend_from_slice(&0i32.to_ne_bytes());
-                st.queue.push_back(out);
-                st.wake.wake_input();
+                st.push(out);
             }
             Ok(()) => {
-                let mut st = self.st.lock();
-                st.queue.push_back(out);
-                st.wake.wake_input();
-                drop(st);
+                self.st.lock().push(out);
                 if hdr.flags & NLM_F_ACK != 0 {
                     self.ack(msg, &hdr, 0);
                 }
@@ -251,8 +269,7 @@ impl NetlinkSock {
         m.extend_from_slice(&err.to_ne_bytes());
         m.extend_from_slice(orig);
         pad4(&mut m);
-        st.queue.push_back(m);
-        st.wake.wake_input();
+        st.push(m);
     }
 }
 
@@ -341,7 +358,7 @@ fn link_msg(out: &mut Vec<u8>, hdr: &Hdr, pid: u32, flags: u16, family: u16) {
         v.extend_from_slice(&(LO_FLAGS | IFF_LOWER_UP).to_ne_bytes());
         v.extend_from_slice(&0u32.to_ne_bytes());
         attr(v, 3, b"lo\0"); // IFLA_IFNAME
-        attr(v, 13, &1000u32.to_ne_bytes()); // IFLA_TXQLEN
+        attr(v, 13, &LO_TXQLEN.to_ne_bytes()); // IFLA_TXQLEN
         attr(v, 16, &[0]); // IFLA_OPERSTATE: unknown, as lo
         attr(v, 17, &[0]); // IFLA_LINKMODE
         attr(v, 4, &LO_MTU.to_ne_bytes()); // IFLA_MTU
@@ -511,11 +528,16 @@ impl Socket for NetlinkSock {
             return Err(Errno::EOPNOTSUPP);
         }
         let mut st = self.st.lock();
+        if st.overrun {
+            st.overrun = false;
+            return Err(Errno::ENOBUFS);
+        }
         let d = st.queue.front().ok_or(Errno::EAGAIN)?;
         let n = buf.len().min(d.len());
         buf[..n].copy_from_slice(&d[..n]);
         let full = d.len();
         if flags & MSG_PEEK == 0 {
+            st.queued -= full;
             st.queue.pop_front();
         }
         Ok(Received {
@@ -607,5 +629,65 @@ impl Socket for NetlinkSock {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MockHost;
+
+    #[test]
+    fn dumps_end_with_done_and_unknown_requests_with_an_error() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let s = create(&net, SOCK_RAW, NETLINK_ROUTE).unwrap();
+        let mut cx = SockCx {
+            io: h,
+            caller: super::super::Ucred {
+                pid: 42,
+                uid: 0,
+                gid: 0,
+            },
+            nonblock: true,
+        };
+        let mut req = Vec::new();
+        put_hdr(&mut req, 24, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 9, 0);
+        req.extend_from_slice(&[0; 8]);
+        // A second request in the same send, then garbage that is ignored.
+        put_hdr(&mut req, 24, 99, NLM_F_REQUEST, 10, 0);
+        req.extend_from_slice(&[0; 8]);
+        req.extend_from_slice(&[0xff; 7]);
+        let msg = SendMsg {
+            data: &req,
+            to: None,
+            anc: Vec::new(),
+            flags: 0,
+        };
+        assert_eq!(s.send(&mut cx, msg), Ok(req.len()));
+        assert_eq!(s.local_addr(), Ok(SockAddr::Netlink { pid: 42, groups: 0 }));
+        let mut buf = [0u8; 4096];
+        let mut types = Vec::new();
+        while let Ok(r) = s.recv(&mut cx, &mut buf, 0) {
+            let mut at = 0;
+            while at + 16 <= r.len {
+                let hdr = Hdr::parse(&buf[at..]);
+                types.push((hdr.ty, hdr.seq));
+                at += (hdr.len as usize).div_ceil(4) * 4;
+            }
+        }
+        assert_eq!(
+            types,
+            [
+                (RTM_NEWADDR, 9),
+                (RTM_NEWADDR, 9),
+                (NLMSG_DONE, 9),
+                (NLMSG_ERROR, 10)
+            ]
+        );
+        assert_eq!(
+            create(&net, SOCK_RAW, 16).err(),
+            Some(Errno::EPROTONOSUPPORT)
+        );
     }
 }
