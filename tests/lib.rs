@@ -89,6 +89,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ev_epoll",
     "net_unix",
     "ev_evfd",
+    "thread_switch",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

@@ -181,6 +181,13 @@ pub trait HostCpu {
         Err(HostError::Unsupported)
     }
 
+    /// Loads `buf`, a state `xstate_save` saved, into the host process of
+    /// `mm`, which holds `held` now (as `xstate_save` saw it, and it has not
+    /// run since): only what differs need be written.
+    fn xstate_switch(&mut self, mm: MmId, _held: &[u8], buf: &[u8]) -> Result<(), HostError> {
+        self.xstate_load(mm, buf)
+    }
+
     /// The thread that last ran in `mm`, whose registers are `regs`, makes
     /// way for another thread of the same address space: completes `regs`
     /// with what the host process still holds of it (aarch64: the real x7

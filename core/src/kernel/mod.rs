@@ -11,6 +11,9 @@
 mod console;
 #[cfg(test)]
 mod cputime_tests;
+mod handoff;
+#[cfg(test)]
+mod handoff_tests;
 mod process;
 mod procfs;
 mod signal;
@@ -145,6 +148,12 @@ pub struct Kernel<H: Host> {
     fp_owner: BTreeMap<crate::host::MmId, Pid>,
     /// Every live timerfd, whose expiries wake the threads that wait.
     pub(crate) timerfds: crate::fs::timerfd::TimerList,
+    /// Traps taken so far (`run_user` returns).
+    pub(crate) traps: u64,
+    /// The thread a futex wake handed the CPU to (see `handoff`).
+    handoff: Option<handoff::Handoff>,
+    /// What is left of the time slice the thread about to run was handed.
+    slice_carry: Option<u64>,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -152,6 +161,10 @@ const IDLE_WAKE_NS: u64 = 1_000_000_000;
 
 /// How long a thread runs before another runnable one gets the CPU.
 const TIME_SLICE_NS: u64 = 10_000_000;
+
+/// How much earlier than asked the preemption timer may fire (see
+/// `arm_timer`).
+const ARM_SLACK_NS: u64 = 1_000_000;
 
 impl<H: Host> Kernel<H> {
     /// A kernel over `host` with the name space `vfs`. `frames` is the number of
@@ -192,6 +205,9 @@ impl<H: Host> Kernel<H> {
             tgids: BTreeMap::new(),
             fp_owner: BTreeMap::new(),
             timerfds: Default::default(),
+            traps: 0,
+            handoff: None,
+            slice_carry: None,
         };
         k.clock_sync();
         k
@@ -238,18 +254,20 @@ impl<H: Host> Kernel<H> {
         if prev == Some(tid) {
             return;
         }
-        // What the host process holds now, once saved.
-        let mut held = None;
+        // What the host process holds now, once saved: in the thread it
+        // belongs to (`saved_in`), or `loose` when that thread is gone.
+        let mut saved_in = None;
+        let mut loose = None;
         if let Some(prev) = prev {
             let mut buf = Vec::new();
             match self.thread_mut(prev) {
                 Some(t) => {
                     let mut regs = t.regs.clone();
                     if self.host.thread_switch_out(mm, &mut regs, &mut buf).is_ok() {
-                        held = Some(buf.clone());
                         if let Some(t) = self.thread_mut(prev) {
                             t.regs = regs;
                             t.fpstate = buf;
+                            saved_in = Some(prev);
                         }
                     }
                 }
@@ -260,7 +278,7 @@ impl<H: Host> Kernel<H> {
                         .thread_switch_out(mm, &mut scratch, &mut buf)
                         .is_ok()
                     {
-                        held = Some(buf);
+                        loose = Some(buf);
                     }
                 }
             }
@@ -273,11 +291,33 @@ impl<H: Host> Kernel<H> {
             return;
         };
         let st = core::mem::take(&mut t.fpstate);
+        if st.is_empty() {
+            return;
+        }
+        if saved_in.is_none() && loose.is_none() {
+            // The thread that ran here last has exited: what it left costs
+            // a read, cheaper than loading a state that is often the same.
+            let mut buf = Vec::new();
+            if self.host.xstate_save(mm, &mut buf).is_ok() {
+                loose = Some(buf);
+            }
+        }
+        let owner = saved_in.and_then(|prev| Some((self.tgid_of(prev)?, prev)));
+        let held = match owner {
+            Some((ppid, prev)) => self
+                .procs
+                .get(&ppid)
+                .and_then(|p| p.thread_by_tid(prev))
+                .map(|t| &t.fpstate[..]),
+            None => loose.as_deref(),
+        };
         // Threads that leave the FP unit alone (a futex ping-pong) have the
         // same state: loading it again would cost a host call for nothing.
-        if !st.is_empty() && held.as_deref() != Some(&st[..]) {
-            let _ = self.host.xstate_load(mm, &st);
-        }
+        let _ = match held {
+            Some(h) if h == &st[..] => Ok(()),
+            Some(h) => self.host.xstate_switch(mm, h, &st),
+            None => self.host.xstate_load(mm, &st),
+        };
     }
 
     /// Re-anchors the guest clock at the host's time and publishes it in the
@@ -701,6 +741,19 @@ impl<H: Host> Kernel<H> {
     /// (the epoch moved), when their deadline passed, or when a signal is
     /// waiting for them.
     fn pick_next(&mut self) -> Option<Pid> {
+        let hint = self.handoff.take();
+        let pid = self.pick_from(hint.map(|h| (h.pid, h.tid)));
+        // The thread a wake handed off to runs out the waker's slice.
+        self.slice_carry = hint
+            .filter(|h| Some(h.pid) == pid)
+            .filter(|h| self.procs.get(&h.pid).map(|p| p.thread.tid) == Some(h.tid))
+            .and_then(|h| h.slice_end);
+        pid
+    }
+
+    /// As `pick_next`, from thread `first` on when given (a hand-off), else
+    /// from the one after the current thread.
+    fn pick_from(&mut self, first: Option<(Pid, Pid)>) -> Option<Pid> {
         let now = self.host.now_mono();
         let cur_tid = self.procs.get(&self.cur).map_or(self.cur, |p| p.thread.tid);
         let mut all: Vec<(Pid, Pid)> = self
@@ -710,7 +763,10 @@ impl<H: Host> Kernel<H> {
             .flat_map(|(pid, p)| p.threads().map(move |t| (*pid, t.tid)))
             .collect();
         all.sort_unstable();
-        let start = all.partition_point(|&x| x <= (self.cur, cur_tid));
+        let start = match first.and_then(|f| all.iter().position(|&x| x == f)) {
+            Some(i) => i,
+            None => all.partition_point(|&x| x <= (self.cur, cur_tid)),
+        };
         let (before, after) = all.split_at(start);
         let order: Vec<(Pid, Pid)> = after.iter().chain(before).copied().collect();
         for (pid, tid) in order {
@@ -817,7 +873,17 @@ impl<H: Host> Kernel<H> {
     }
 
     /// Arms the host's preemption timer, calling the host only on change.
+    /// A timer armed up to [`ARM_SLACK_NS`] before the new deadline stays:
+    /// it ends the thread's turn that much early (the kernel then finds the
+    /// deadline not yet due and arms it afresh), which costs less than a
+    /// host call at every switch between threads, each of which moves the
+    /// end of the time slice.
     fn arm_timer(&mut self, deadline: Option<u64>) {
+        if let (Some(armed), Some(d)) = (self.armed, deadline) {
+            if (armed..armed.saturating_add(ARM_SLACK_NS)).contains(&d) {
+                return;
+            }
+        }
         if self.armed != deadline {
             self.armed = deadline;
             self.host.set_timer(deadline);
@@ -1003,9 +1069,12 @@ impl<H: Host> Kernel<H> {
         // (a blocked one is served again by `pick_next`): the slice is always
         // armed then, so every runnable thread gets the CPU within one slice,
         // however it became runnable.
-        let mut slice_end = self
-            .others_may_run()
-            .then(|| self.host.now_mono() + TIME_SLICE_NS);
+        let mut slice_end = match self.slice_carry.take() {
+            Some(end) => Some(end),
+            None => self
+                .others_may_run()
+                .then(|| self.host.now_mono() + TIME_SLICE_NS),
+        };
         self.yielded = false;
         let mut deadline = self.run_deadline_for_current(slice_end);
         loop {
@@ -1053,6 +1122,7 @@ impl<H: Host> Kernel<H> {
                 }
             }
             let trap = self.host.run_user(p.mm.id, &mut p.thread.regs);
+            self.traps = self.traps.wrapping_add(1);
             let t1 = self.host.now_mono();
             let d = t1.saturating_sub(t0);
             p.cpu.user_ns = p.cpu.user_ns.saturating_add(d);
@@ -1121,6 +1191,9 @@ impl<H: Host> Kernel<H> {
             // expired slice, timer, wait or `--timeout` is acted on at once.
             self.check_cpu_limit();
             if self.yielded {
+                if let Some(h) = self.handoff.as_mut() {
+                    h.slice_end = slice_end;
+                }
                 return;
             }
             if slice_end.is_none() && self.others_may_run() {

@@ -72,7 +72,11 @@ pub fn sys_futex<H: Host>(k: &mut Kernel<H>, a: [u64; 6], t: TimeAbi) -> Outcome
         Ok(Done::Ret(v)) => Outcome::Ret(Ok(v)),
         Ok(Done::Wait(w, restart)) => {
             k.proc().thread.futex = Some(w);
-            settle_block(k, w, restart)
+            let out = settle_block(k, w, restart);
+            if matches!(out, Outcome::Block(_)) {
+                k.futex_waits();
+            }
+            out
         }
         Err(e) => Outcome::Ret(Err(e)),
     }
@@ -317,7 +321,18 @@ fn wait<H: Host>(
 /// Wakes at most `n` (at least one) plain waiters of `key` whose bitset meets
 /// `bitset`; EINVAL on meeting a PI waiter.
 fn wake_key<H: Host>(k: &mut Kernel<H>, key: FutexKey, n: u32, bitset: u32) -> KResult<usize> {
+    wake_key_last(k, key, n, bitset).map(|(woken, _)| woken)
+}
+
+/// As `wake_key`, with the last thread woken.
+fn wake_key_last<H: Host>(
+    k: &mut Kernel<H>,
+    key: FutexKey,
+    n: u32,
+    bitset: u32,
+) -> KResult<(usize, Option<Pid>)> {
     let mut woken = 0usize;
+    let mut last = None;
     for pid in queue(k, key) {
         let Some(w) = waiter(k, pid) else { continue };
         if w.kind != FutexKind::Plain {
@@ -328,12 +343,13 @@ fn wake_key<H: Host>(k: &mut Kernel<H>, key: FutexKey, n: u32, bitset: u32) -> K
         }
         mark_woken(k, pid);
         woken += 1;
+        last = Some(pid);
         // As Linux's `++ret >= nr_wake`: a count of 0 or less wakes one.
         if woken as i64 >= n as i32 as i64 {
             break;
         }
     }
-    Ok(woken)
+    Ok((woken, last))
 }
 
 /// FUTEX_WAKE and FUTEX_WAKE_BITSET.
@@ -342,7 +358,11 @@ fn wake<H: Host>(k: &mut Kernel<H>, uaddr: u64, scope: Scope, n: u32, bitset: u3
         return Err(Errno::EINVAL);
     }
     let key = key(k, uaddr, scope)?;
-    wake_key(k, key, n, bitset)
+    let (woken, last) = wake_key_last(k, key, n, bitset)?;
+    if let (1, Some(wakee)) = (woken, last) {
+        k.futex_woke(wakee);
+    }
+    Ok(woken)
 }
 
 /// What a thread leaves behind at exit and exec (Linux's futex_exit_release

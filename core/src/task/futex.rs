@@ -50,3 +50,22 @@ pub struct FutexWaiter {
     /// The monotonic deadline (host ns) of a timed wait.
     pub deadline: Option<u64>,
 }
+
+/// How a thread's futex wakes have gone, for the scheduler's hand-off (see
+/// `kernel::handoff`): a thread that wakes a partner and then at once waits
+/// for its answer (a ping-pong) lets the partner run straight away, so the
+/// answer is there when it looks and its wait costs no trap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncWake {
+    /// The thread it last woke with FUTEX_WAKE (0: none).
+    pub last_woke: u32,
+    /// It woke a waiter and went on itself: when (host ns) and at which of
+    /// the kernel's trap counts, until its next futex wait says whether that
+    /// wait came at once.
+    pub probe: Option<(u64, u64)>,
+    /// The last probe found it waiting right after its wake: its wakes hand
+    /// off.
+    pub sync: bool,
+    /// Hand-offs since the last probe.
+    pub since_probe: u8,
+}

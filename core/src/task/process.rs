@@ -138,6 +138,8 @@ pub struct Thread {
     /// Its FP/vector state while another thread of the same address space
     /// runs on the host (empty: the host holds it, or it was never saved).
     pub fpstate: Vec<u8>,
+    /// Its futex wake pattern, for the scheduler's hand-off.
+    pub sync_wake: super::futex::SyncWake,
 }
 
 impl Thread {
@@ -195,6 +197,7 @@ impl Thread {
             copied_in: Vec::new(),
             cpu: CpuTimes::default(),
             fpstate: Vec::new(),
+            sync_wake: Default::default(),
         }
     }
 }

@@ -1023,6 +1023,12 @@ impl HostCpu for PtraceHost {
         arch::xstate_set(pid, buf)
     }
 
+    #[cfg(target_arch = "x86_64")]
+    fn xstate_switch(&mut self, mm: MmId, held: &[u8], buf: &[u8]) -> Result<(), HostError> {
+        let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
+        arch::xstate_set_over(pid, held, buf)
+    }
+
     fn thread_switch_out(
         &mut self,
         mm: MmId,
@@ -1059,10 +1065,24 @@ impl HostCpu for PtraceHost {
         };
         let pid = st.pid;
         if st.cur.as_ref() != Some(&regs.gp) {
-            st.cur = None;
+            let known = st.cur.take();
+            // x86_64: a syscall's return value alone is cheaper to write.
+            #[cfg(target_arch = "x86_64")]
+            let quick = known
+                .as_ref()
+                .and_then(|k| arch::load_changed(st, k, &regs.gp));
+            #[cfg(not(target_arch = "x86_64"))]
+            let quick: Option<Result<(), LoadError>> = {
+                let _ = known;
+                None
+            };
             let data_off = self.mem_bytes + PAGE as usize;
             let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
-            match arch::load_regs(st, &regs.gp, &mut self.stats, data) {
+            let loaded = match quick {
+                Some(r) => r,
+                None => arch::load_regs(st, &regs.gp, &mut self.stats, data),
+            };
+            match loaded {
                 Ok(()) => {}
                 Err(LoadError::Dead) => return self.mark_dead(mm.0),
                 Err(LoadError::Refused(e)) => {

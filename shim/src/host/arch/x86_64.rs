@@ -5,6 +5,7 @@
 use super::{HostStats, LoadError, PtraceHost, Stub};
 use crate::sys::raw::nr;
 use crate::sys::{ptrace, Errno};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use ptrace::RawRegs;
 use umbra_core::arch::GpRegs;
 use umbra_core::host::{HostError, HostMemory, SyscallAbi};
@@ -160,6 +161,44 @@ pub(super) fn load_regs(
     }
 }
 
+/// The fields of `struct user_regs_struct` up to rax: r15, r14, r13, r12,
+/// rbp, rbx, r11, r10, r9, r8, rax.
+const UP_TO_RAX: usize = 11;
+
+/// Loads guest registers `gp` into a stub whose registers are `known` (as
+/// read at its stop) when they differ only in the first fields, up to rax
+/// (a syscall's return value): only those are written, which costs the host
+/// less than PTRACE_SETREGS. `None`: load them all with `load_regs`.
+///
+/// The stub's orig_rax stays the syscall number here, where `load_regs`
+/// writes -1: Linux looks at orig_rax only to restart an interrupted host
+/// syscall, when rax holds one of -ERESTARTSYS, -ERESTARTNOINTR,
+/// -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK (-512 to -516), so those
+/// values take the full load.
+pub(super) fn load_changed(
+    st: &mut Stub,
+    known: &GpRegs,
+    gp: &GpRegs,
+) -> Option<Result<(), LoadError>> {
+    // The fields after rax, which a prefix cannot reach.
+    let rest = |r: &GpRegs| {
+        [
+            r.rcx, r.rdx, r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base,
+            r.gs_base, r.ds, r.es, r.fs, r.gs,
+        ]
+    };
+    let same_rest = rest(known) == rest(gp);
+    let g = to_raw(gp);
+    if !same_rest || (-516..=-512).contains(&(g.rax as i64)) {
+        return None;
+    }
+    Some(match ptrace::set_regs_prefix(st.pid, &g, UP_TO_RAX) {
+        Ok(()) => Ok(()),
+        Err(Errno::ESRCH) => Err(LoadError::Dead),
+        Err(e) => Err(LoadError::Refused(e)),
+    })
+}
+
 /// Resumes guest code: PTRACE_SYSEMU.
 #[inline]
 pub(super) fn resume(st: &mut Stub) -> Result<(), Errno> {
@@ -252,14 +291,61 @@ pub(super) fn complete_regs(
     Ok(())
 }
 
+/// The size of the host's XSAVE regset, once read (0: not yet). It is fixed
+/// for umbra's life (the stubs cannot ask for more components, such as AMX
+/// tiles), so a read needs no larger buffer.
+static XSTATE_LEN: AtomicUsize = AtomicUsize::new(0);
+
 /// The whole FP/vector state (the XSAVE area, not just the FXSAVE part) of
 /// the stub's thread, for a switch to another guest thread.
 pub(super) fn xstate_get(pid: i32, buf: &mut Vec<u8>) -> Result<(), HostError> {
-    buf.resize(XSTATE_MAX, 0);
+    let known = XSTATE_LEN.load(Ordering::Relaxed);
+    buf.clear();
+    buf.resize(if known == 0 { XSTATE_MAX } else { known }, 0);
     let n = ptrace::get_xstate(pid, buf).map_err(super::regs_error)?;
+    if known == 0 {
+        XSTATE_LEN.store(n, Ordering::Relaxed);
+    }
     buf.truncate(n);
     Ok(())
 }
+
+/// Where the XSAVE header's XSTATE_BV is, right after the legacy FXSAVE
+/// image, and where the state components past x87 and SSE begin.
+const XSTATE_BV: usize = FP_BLOB_SIZE;
+const XSTATE_EXT: usize = XSTATE_BV + 8;
+/// The x87 and SSE bits of XSTATE_BV.
+const XFEATURE_FPSSE: u64 = 3;
+
+/// Loads `buf`, a state `xstate_get` saved, into a stub that holds `held`
+/// (read by `xstate_get` since it last ran). When only the x87/SSE part
+/// differs (threads that use no AVX), PTRACE_SETFPREGS writes it: the whole
+/// XSAVE area through PTRACE_SETREGSET costs the host a vmalloc and vfree
+/// on every call. Linux's SETFPREGS marks x87 and SSE in use in XSTATE_BV,
+/// with the registers as given, which is the same state.
+pub(super) fn xstate_set_over(pid: i32, held: &[u8], buf: &[u8]) -> Result<(), HostError> {
+    let bv = |b: &[u8]| {
+        b.get(XSTATE_BV..XSTATE_EXT)
+            .and_then(|w| w.try_into().ok())
+            .map(|w| u64::from_le_bytes(w) | XFEATURE_FPSSE)
+    };
+    let same_ext = held.len() == buf.len()
+        && buf.len() > XSTATE_EXT
+        && bv(held).is_some()
+        && bv(held) == bv(buf)
+        && held[XSTATE_EXT..] == buf[XSTATE_EXT..];
+    if !same_ext {
+        return xstate_set(pid, buf);
+    }
+    // As PTRACE_GETFPREGS gives it: the bytes past the XMM registers (the
+    // padding and the software-reserved words of a signal frame) zero.
+    let mut fx = [0u8; FP_BLOB_SIZE];
+    fx[..FX_USED].copy_from_slice(&buf[..FX_USED]);
+    ptrace::set_fpregs(pid, &fx).map_err(super::regs_error)
+}
+
+/// The bytes of the FXSAVE image the CPU uses: x87, MXCSR and XMM0-15.
+const FX_USED: usize = 416;
 
 /// Loads a state `xstate_get` saved.
 pub(super) fn xstate_set(pid: i32, buf: &[u8]) -> Result<(), HostError> {

@@ -69,6 +69,31 @@ pub fn set_regs(pid: i32, r: &RawRegs) -> Result<(), Errno> {
     unsafe { super::ptrace_struct(PTRACE_SETREGS, pid, (r as *const RawRegs).cast_mut()) }
 }
 
+/// PTRACE_SETREGSET NT_PRSTATUS with only the first `words` fields of `r`
+/// (r15 first, in `struct user_regs_struct` order): Linux writes those and
+/// leaves the others as they are, at a cost per field (SETREGS writes all
+/// 27). EINVAL for more words than the struct has.
+pub fn set_regs_prefix(pid: i32, r: &RawRegs, words: usize) -> Result<(), Errno> {
+    if words > core::mem::size_of::<RawRegs>() / 8 {
+        return Err(Errno::EINVAL);
+    }
+    let iov = [r as *const RawRegs as usize, words * 8];
+    // SAFETY: `iov` describes the first `words` fields of `r` (within it, as
+    // checked above), readable; the kernel only reads them.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::PTRACE,
+            PTRACE_SETREGSET,
+            pid as usize,
+            NT_PRSTATUS,
+            iov.as_ptr() as usize,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
 /// PTRACE_GETFPREGS: the tracee's 512-byte FXSAVE image into `buf[..512]`.
 pub fn get_fpregs(pid: i32, buf: &mut [u8]) -> Result<(), Errno> {
     // SAFETY: PTRACE_GETFPREGS writes one FXSAVE image (`struct user_fpregs_struct`) of FPREGS_SIZE bytes.
@@ -83,6 +108,8 @@ pub fn set_fpregs(pid: i32, buf: &[u8]) -> Result<(), Errno> {
 
 const PTRACE_GETREGSET: usize = 0x4204;
 const PTRACE_SETREGSET: usize = 0x4205;
+/// The general registers' regset (`struct user_regs_struct`).
+const NT_PRSTATUS: usize = 1;
 /// The XSAVE area regset (x87, SSE, AVX and the other enabled components).
 const NT_X86_XSTATE: usize = 0x202;
 
