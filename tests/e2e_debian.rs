@@ -131,11 +131,31 @@ fn work_dir() -> PathBuf {
 /// Runs `argv` (argv[0] an absolute path in the tree) natively in a chroot of
 /// the Debian tree.
 fn native(argv: &[&str], input: &Input) -> Outcome {
+    native_in(argv, input, NativeNet::Host)
+}
+
+/// The network a native run sees.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NativeNet {
+    /// The host's (the tests' machine may have no 127.0.0.1 on its lo).
+    Host,
+    /// A fresh network namespace with lo up: only the loopback, as the guest.
+    Loopback,
+}
+
+fn native_in(argv: &[&str], input: &Input, net: NativeNet) -> Outcome {
     let work = work_dir();
     let python = umbra_tests::require_tool("python3", "python3");
     let mut cmd = Command::new(umbra_tests::require_tool("unshare", "util-linux"));
-    cmd.args(["--mount", "--propagation", "private"])
-        .arg(python)
+    cmd.args(["--mount", "--propagation", "private"]);
+    if net == NativeNet::Loopback {
+        let ip = umbra_tests::require_tool("ip", "iproute2");
+        cmd.args(["--net", "/bin/sh", "-c"]).arg(format!(
+            "{} link set lo up && exec \"$0\" \"$@\"",
+            ip.display()
+        ));
+    }
+    cmd.arg(python)
         .args(["-I", "-c", CHROOT_LAUNCHER])
         .arg(debian().join("tree"))
         .arg(&work)
@@ -702,4 +722,69 @@ make -s clean && ls
 #[test]
 fn make_j2_builds_a_project() {
     bash_same(MAKE);
+}
+
+// ---- python3 networking on the guest's loopback (issue 12) ----------------
+
+/// python3's http.server (threaded) on 127.0.0.1 answering urllib.request:
+/// two pages and a 404. Natively in a fresh network namespace.
+const PY_HTTP: &str = r#"import http.server, threading, urllib.request, socketserver, os
+os.makedirs('/tmp/www', exist_ok=True)
+open('/tmp/www/index.html', 'w').write('hello from http.server\n' * 100)
+os.chdir('/tmp/www')
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+port = srv.server_address[1]
+t = threading.Thread(target=srv.serve_forever); t.start()
+for path in ('/', '/index.html', '/missing'):
+    try:
+        with urllib.request.urlopen('http://127.0.0.1:%d%s' % (port, path)) as r:
+            body = r.read()
+            print(path, r.status, len(body), body[:22])
+    except urllib.error.HTTPError as e:
+        print(path, e.code)
+srv.shutdown(); t.join(); srv.server_close()
+print('done')
+"#;
+
+/// An asyncio echo server with 100 concurrent clients on 127.0.0.1.
+const PY_ASYNCIO: &str = r#"import asyncio
+async def handle(r, w):
+    while True:
+        d = await r.read(100)
+        if not d: break
+        w.write(d); await w.drain()
+    w.close(); await w.wait_closed()
+async def client(port, i):
+    r, w = await asyncio.open_connection('127.0.0.1', port)
+    msg = ('client %d ' % i).encode() * 10
+    w.write(msg); await w.drain()
+    got = await r.readexactly(len(msg))
+    w.close(); await w.wait_closed()
+    return got == msg
+async def main():
+    srv = await asyncio.start_server(handle, '127.0.0.1', 0, backlog=128)
+    port = srv.sockets[0].getsockname()[1]
+    res = await asyncio.gather(*(client(port, i) for i in range(100)))
+    print('clients ok:', sum(res), 'of', len(res))
+    srv.close(); await srv.wait_closed()
+asyncio.run(main())
+"#;
+
+fn python_same_on_loopback(script: &str) {
+    let argv = ["/usr/bin/python3", "-c", script];
+    let n = native_in(&argv, &Input::Null, NativeNet::Loopback);
+    let u = guest(&argv, &Input::Null);
+    compare(&n, &u);
+}
+
+#[test]
+fn python_http_server_urllib() {
+    python_same_on_loopback(PY_HTTP);
+}
+
+#[test]
+fn python_asyncio_echo_100_clients() {
+    python_same_on_loopback(PY_ASYNCIO);
 }
