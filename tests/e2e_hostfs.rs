@@ -16,10 +16,13 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::os::unix::fs::{symlink, MetadataExt};
+use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use umbra_tests::{busybox, execute_native, execute_umbra, target_dir, umbra, Input, Outcome};
+use umbra_tests::{
+    busybox, compare, execute_native, execute_umbra, target_dir, test_initrd, umbra, Input, Libc,
+    Outcome, Run,
+};
 
 const SECRET: &str = "CANARY-OUTSIDE-THE-ROOT";
 
@@ -45,7 +48,7 @@ fn busybox_tree(base: &Path) -> PathBuf {
     std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
     for app in [
         "sh", "ls", "cat", "echo", "find", "stat", "mkdir", "rm", "mv", "ln", "sort", "wc", "head",
-        "readlink", "touch", "chmod", "grep", "true", "test", "[",
+        "readlink", "touch", "chmod", "grep", "true", "test", "[", "mknod", "mkfifo",
     ] {
         symlink("busybox", root.join("bin").join(app)).unwrap();
     }
@@ -243,7 +246,8 @@ fn mounts_rw_ro_and_overlay() {
          touch -d '2001-02-03 04:05:06' d/e/renamed && ls; \
          echo x > /mnt/ro/g || echo ro-refused; rm /mnt/ro/f || echo ro-refused; \
          cat /mnt/ro/f; echo changed > /mnt/ovl/f; cat /mnt/ovl/f; \
-         grep -c ' /mnt/ro ' /proc/mounts",
+         grep -c ' /mnt/ro ' /proc/mounts; mknod /mnt/rw/cdev c 1 3 || echo no-devices; \
+         mkfifo /mnt/rw/fifo && stat -c %F /mnt/rw/fifo",
     );
     assert_ok(&o);
     assert!(
@@ -253,7 +257,7 @@ fn mounts_rw_ro_and_overlay() {
     );
     assert_eq!(
         o.stdout_text(),
-        "d\nhard\nnew\nsym\nro-refused\nro-refused\nro file\nchanged\n1\n"
+        "d\nhard\nnew\nsym\nro-refused\nro-refused\nro file\nchanged\n1\nno-devices\nfifo\n"
     );
     assert_eq!(
         std::fs::read_to_string(rw.join("new")).unwrap(),
@@ -278,7 +282,11 @@ fn mounts_rw_ro_and_overlay() {
         0o600
     );
     assert!(!rw.join("gone").exists() && !rw.join("old").exists());
-    assert!(!ro.join("g").exists());
+    assert!(!ro.join("g").exists() && !rw.join("cdev").exists());
+    assert!(std::fs::symlink_metadata(rw.join("fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
     assert_eq!(
         std::fs::read_to_string(ovl.join("f")).unwrap(),
         "overlay file\n"
@@ -310,6 +318,80 @@ fn host_mount_points_inside_the_tree_are_not_crossed() {
         "{}",
         o.describe()
     );
+}
+
+/// The test initrd (busybox, the guest programs, /data) unpacked into a
+/// fresh host directory.
+fn initrd_tree(name: &str) -> PathBuf {
+    let d = scratch(name);
+    let archive = std::fs::File::open(test_initrd()).unwrap();
+    let st = Command::new("cpio")
+        .args(["-idm", "--quiet", "--no-absolute-filenames"])
+        .current_dir(&d)
+        .stdin(archive)
+        .status()
+        .expect("cpio");
+    assert!(st.success());
+    d
+}
+
+/// Runs sections of a guest program natively and under umbra with the
+/// unpacked initrd as a host-directory root (`extra`: `--rw`, or nothing
+/// for the overlay) and compares them, as `assert_same`.
+fn same_on_hostfs(libc: Libc, program: &str, sections: &[&str], extra: &[&str]) {
+    let run = Run::guest(libc, program).args(sections);
+    let native = run.native();
+    let tree = initrd_tree(&format!("{program}-{}-{}", libc.name(), extra.len()));
+    let mut args = run.umbra_args();
+    let at = args.iter().position(|a| a == "--initrd").unwrap();
+    args[at] = "--root".into();
+    args[at + 1] = tree.display().to_string();
+    for (i, e) in extra.iter().enumerate() {
+        args.insert(at + 2 + i, e.to_string());
+    }
+    let mut cmd = Command::new(umbra());
+    cmd.args(&args);
+    let o = execute_umbra(cmd, &Input::Null);
+    compare(&native, &o);
+}
+
+/// The guest programs of the file tests, on a host-directory root in both
+/// write modes, print what they print natively.
+#[test]
+fn file_programs_on_hostfs_same_as_native() {
+    for libc in Libc::ALL {
+        for extra in [&[][..], &["--rw"][..]] {
+            same_on_hostfs(libc, "files", &[], extra);
+            same_on_hostfs(
+                libc,
+                "paths",
+                // The fifo section makes a character device: on a
+                // write-through root that is EPERM (no device nodes on the
+                // host; see mounts_rw_ro_and_overlay), so it runs on the
+                // overlay only.
+                if extra.is_empty() {
+                    &["open", "opath", "bytes", "fifo", "utime"]
+                } else {
+                    &["open", "opath", "bytes", "utime"]
+                },
+                extra,
+            );
+            same_on_hostfs(
+                libc,
+                "fileio",
+                &[
+                    "fcntl_flags",
+                    "offsets",
+                    "fsize",
+                    "preadv",
+                    "getdents",
+                    "sendfile",
+                ],
+                extra,
+            );
+            same_on_hostfs(libc, "filemap", &[], extra);
+        }
+    }
 }
 
 /// A checksum of a tree as lstat and readlink see it (names, types, modes,

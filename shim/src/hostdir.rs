@@ -111,7 +111,10 @@ impl HostDir {
         sys::close(p);
         let f = r.map_err(errno)?;
         match sys::stat_fd(f) {
-            Ok(st2) if st2.stx_ino == st.stx_ino && st2.stx_dev_minor == st.stx_dev_minor => {
+            Ok(st2)
+                if (st2.stx_ino, st2.stx_dev_major, st2.stx_dev_minor)
+                    == (st.stx_ino, st.stx_dev_major, st.stx_dev_minor) =>
+            {
                 Ok((handle(f), stat_of(&st2)))
             }
             Ok(_) => {

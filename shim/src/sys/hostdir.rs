@@ -139,20 +139,28 @@ pub fn open_beneath(dir: i32, name: &[u8], flags: u64, mode: u32) -> Result<i32,
         },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
     };
-    // SAFETY: `c` is a NUL-terminated string and `how` an open_how, both
-    // alive for the call, which only reads them.
-    let fd = check(unsafe {
-        raw::syscall6(
-            libc::SYS_openat2 as usize,
-            dir as usize,
-            c.as_ptr() as usize,
-            &how as *const OpenHow as usize,
-            core::mem::size_of::<OpenHow>(),
-            0,
-            0,
-        )
-    })?;
-    Ok(fd as i32)
+    // EAGAIN: a rename anywhere on the host raced with the resolution
+    // (RESOLVE_BENEATH's check); try again a few times.
+    let mut tries = 0;
+    loop {
+        // SAFETY: `c` is a NUL-terminated string and `how` an open_how, both
+        // alive for the call, which only reads them.
+        let r = check(unsafe {
+            raw::syscall6(
+                libc::SYS_openat2 as usize,
+                dir as usize,
+                c.as_ptr() as usize,
+                &how as *const OpenHow as usize,
+                core::mem::size_of::<OpenHow>(),
+                0,
+                0,
+            )
+        });
+        match r {
+            Err(Errno::EAGAIN) if tries < 8 => tries += 1,
+            r => return r.map(|fd| fd as i32),
+        }
+    }
 }
 
 /// openat2 with no resolve flags (the probe).
