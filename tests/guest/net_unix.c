@@ -874,6 +874,32 @@ static void test_creds(void)
 	close(lst);
 	close(p[0]);
 	close(p[1]);
+	/* An accepted socket inherits the listener's SO_PASSCRED; data sent
+	 * before accept carries credentials. */
+	lst = socket(AF_UNIX, SOCK_STREAM, 0);
+	bind_to(lst, "umbra-cred2", 1);
+	listen(lst, 2);
+	setsockopt(lst, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+	int c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect_to(c1, "umbra-cred2", 1);
+	send(c1, "early", 5, 0);
+	x = accept(lst, NULL, NULL);
+	printf("accepted passcred %d\n", opt(x, SO_PASSCRED));
+	recvmsg_show("early creds", x, 16, 0, 256);
+	close(x);
+	close(c1);
+	int off = 0;
+	setsockopt(lst, SOL_SOCKET, SO_PASSCRED, &off, sizeof off);
+	c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect_to(c1, "umbra-cred2", 1);
+	send(c1, "early", 5, 0);
+	x = accept(lst, NULL, NULL);
+	printf("accepted passcred %d\n", opt(x, SO_PASSCRED));
+	setsockopt(x, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+	recvmsg_show("creds of data before accept", x, 16, 0, 256);
+	close(x);
+	close(c1);
+	close(lst);
 	/* Datagrams with SO_PASSCRED on the receiver. */
 	int d[2];
 	socketpair(AF_UNIX, SOCK_DGRAM, 0, d);
@@ -1080,6 +1106,16 @@ static void test_nonblock(void)
 	send(x, "k", 1, 0);
 	reap("client", pid);
 	close(x);
+	close(l);
+	/* A listener shut for reading: no connection comes. */
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	bind_to(l, "umbra-nb4", 1);
+	listen(l, 1);
+	ck("shutdown listener rd", shutdown(l, SHUT_RD));
+	ck("accept after shutdown", accept(l, NULL, NULL));
+	fcntl(l, F_SETFL, O_NONBLOCK);
+	ck("nonblocking accept after shutdown", accept(l, NULL, NULL));
+	ck("connect to shut listener", connect_to(socket(AF_UNIX, SOCK_STREAM, 0), "umbra-nb4", 1));
 	close(l);
 }
 

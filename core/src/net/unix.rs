@@ -549,7 +549,9 @@ impl UnixSocket {
         let room = self.alloc_check()?;
         let n = msg.data.len().min(room.max(1));
         let mine = c.st.lock().passcred;
-        let want = mine || peer.st.lock().passcred;
+        // A connection not yet accepted has no descriptor to ask: Linux
+        // attaches the credentials then.
+        let want = mine || peer.st.lock().passcred || !peer.has_file.load(Ordering::Relaxed);
         let creds = msg_creds(&msg.anc, cx, want);
         let m = self.make_msg(msg.data[..n].to_vec(), creds, msg_rights(msg.anc));
         peer.enqueue(m);
@@ -894,18 +896,25 @@ impl Socket for UnixSocket {
         Ok(())
     }
 
-    fn accept(&self, _cx: &mut SockCx<'_>) -> KResult<(Arc<dyn Socket>, SockAddr)> {
+    fn accept(&self, cx: &mut SockCx<'_>) -> KResult<(Arc<dyn Socket>, SockAddr)> {
         let c = &self.core;
         if c.ty == SOCK_DGRAM {
             return Err(Errno::EOPNOTSUPP);
         }
-        let new = {
+        let (new, passcred) = {
             let mut st = c.st.lock();
             if st.state != State::Listen {
                 return Err(Errno::EINVAL);
             }
-            st.pending.pop_front().ok_or(Errno::EAGAIN)?
+            match st.pending.pop_front() {
+                Some(n) => (n, st.passcred),
+                // Shut for reading: no connection will come (EINVAL).
+                None if st.shut & RCV_SHUTDOWN != 0 && !cx.nonblock => return Err(Errno::EINVAL),
+                None => return Err(Errno::EAGAIN),
+            }
         };
+        // The new socket inherits SO_PASSCRED (unix_sock_inherit_flags).
+        new.st.lock().passcred = passcred;
         let peer = new.st.lock().peer.clone();
         let addr = peer.map_or(UnixAddr::Unnamed, |p| p.addr());
         Ok((UnixSocket::wrap(new), SockAddr::Unix(addr)))
