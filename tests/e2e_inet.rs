@@ -150,14 +150,16 @@ fn busybox_nc() {
     same_in_netns(&Run::busybox(&["sh", "-c", NC]));
 }
 
-/// busybox `ip` (netlink and SIOCGIFTXQLEN) shows lo as Linux does in a
-/// fresh network namespace with lo up.
+/// busybox `ip` (netlink and SIOCGIFTXQLEN) and `ifconfig` (/proc/net/dev,
+/// /proc/net/if_inet6 and the interface ioctls) show lo as Linux does in a
+/// fresh network namespace with lo up (no traffic yet: the counters are 0).
 #[test]
 fn busybox_ip() {
     same_in_netns(&Run::busybox(&[
         "sh",
         "-c",
         "busybox ip addr; busybox ip link; busybox ip -4 addr show dev lo; \
-         busybox ip route; busybox ip -6 route; busybox ip route show table local",
+         busybox ip route; busybox ip -6 route; busybox ip route show table local; \
+         busybox ifconfig; busybox ifconfig lo; busybox cat /proc/net/if_inet6",
     ]));
 }

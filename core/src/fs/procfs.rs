@@ -351,6 +351,8 @@ pub struct SysSummary {
     pub nr_open: u64,
     /// /proc/sysvipc/shm, sem and msg.
     pub sysvipc: [Vec<u8>; 3],
+    /// /proc/net/dev and if_inet6.
+    pub net: [Vec<u8>; 2],
 }
 
 /// Whether `f` is a file or directory of procfs.
@@ -394,6 +396,9 @@ enum SysDir {
     Fs,
     /// /proc/sysvipc (at the root, listed with the /proc/sys files).
     Sysvipc,
+    /// /proc/net (at the root too; a directory here, a link to self/net
+    /// on Linux).
+    Net,
 }
 
 /// Files of /proc/sys.
@@ -421,6 +426,9 @@ enum SysFile {
     SysvShm,
     SysvSem,
     SysvMsg,
+    /// /proc/net/dev and if_inet6.
+    NetDev,
+    NetIfInet6,
 }
 
 /// Files of /proc/PID.
@@ -486,7 +494,7 @@ const SYS_DIRS: [(&str, SysDir); 3] = [
 ];
 
 /// The files of each /proc/sys directory, with their modes.
-const SYS_FILES: [(SysDir, &str, SysFile, u32); 20] = [
+const SYS_FILES: [(SysDir, &str, SysFile, u32); 22] = [
     (SysDir::Kernel, "domainname", SysFile::Domainname, 0o644),
     (SysDir::Kernel, "hostname", SysFile::Hostname, 0o644),
     (SysDir::Kernel, "ostype", SysFile::Ostype, 0o444),
@@ -512,6 +520,8 @@ const SYS_FILES: [(SysDir, &str, SysFile, u32); 20] = [
     (SysDir::Sysvipc, "shm", SysFile::SysvShm, 0o444),
     (SysDir::Sysvipc, "sem", SysFile::SysvSem, 0o444),
     (SysDir::Sysvipc, "msg", SysFile::SysvMsg, 0o444),
+    (SysDir::Net, "dev", SysFile::NetDev, 0o444),
+    (SysDir::Net, "if_inet6", SysFile::NetIfInet6, 0o444),
 ];
 
 const PID_FILES: [(&str, PidFile); 8] = [
@@ -608,6 +618,7 @@ impl ProcNode {
                     ("thread-self".to_string(), Node::ThreadSelf),
                     ("sys".to_string(), Node::Sys(SysDir::Top)),
                     ("sysvipc".to_string(), Node::Sys(SysDir::Sysvipc)),
+                    ("net".to_string(), Node::Sys(SysDir::Net)),
                 ]
                 .into_iter()
                 .chain(
@@ -748,6 +759,8 @@ impl ProcNode {
                 SysFile::SysvShm => return Ok(view.system().sysvipc[0].clone()),
                 SysFile::SysvSem => return Ok(view.system().sysvipc[1].clone()),
                 SysFile::SysvMsg => return Ok(view.system().sysvipc[2].clone()),
+                SysFile::NetDev => return Ok(view.system().net[0].clone()),
+                SysFile::NetIfInet6 => return Ok(view.system().net[1].clone()),
             }),
             Node::PidFile(_, f) | Node::TaskFile(_, _, f) => {
                 let p = match self.node {
@@ -848,6 +861,7 @@ fn node_ino(n: &Node) -> u64 {
         Node::SelfLink => 2,
         Node::ThreadSelf => 3,
         Node::Sys(SysDir::Sysvipc) => 8,
+        Node::Sys(SysDir::Net) => 9,
         Node::Sys(d) => {
             4 + idx(SYS_DIRS
                 .iter()
@@ -957,6 +971,7 @@ impl Inode for ProcNode {
                 "thread-self" => Node::ThreadSelf,
                 "sys" => Node::Sys(SysDir::Top),
                 "sysvipc" => Node::Sys(SysDir::Sysvipc),
+                "net" => Node::Sys(SysDir::Net),
                 _ => {
                     if let Some((_, g)) = ROOT_FILES.iter().find(|(n, _)| *n == name) {
                         Node::Global(*g)

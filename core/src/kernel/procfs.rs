@@ -212,6 +212,7 @@ impl<H: Host> Kernel<H> {
             next_pid: self.next_pid,
             sys_since: self.sys_since,
             ipc: &self.ipc,
+            net: &self.net,
         }
     }
 }
@@ -234,6 +235,7 @@ pub(crate) struct KernelIo<'a, H: Host> {
     next_pid: Pid,
     sys_since: Option<(Pid, u64)>,
     ipc: &'a crate::ipc::IpcNs,
+    net: &'a crate::net::NetNs,
 }
 
 impl<H: Host> IoCtx for KernelIo<'_, H> {
@@ -364,6 +366,10 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
                 self.ipc.shm.proc_text(),
                 self.ipc.sem.proc_text(),
                 self.ipc.msg.proc_text(),
+            ],
+            net: [
+                crate::net::inet::proc_net_dev(self.net),
+                crate::net::inet::proc_if_inet6(),
             ],
         }
     }
