@@ -293,6 +293,33 @@ fn mounts_rw_ro_and_overlay() {
     );
 }
 
+/// Landlock: once confined, umbra itself can open nothing outside the
+/// granted directories, even by an absolute path without resolve flags (a
+/// debug-build hook makes that call after confinement; seccomp lets openat2
+/// through, Landlock refuses it).
+#[test]
+fn confined_umbra_opens_nothing_outside_the_granted_directories() {
+    let base = scratch("landlock");
+    let root = busybox_tree(&base);
+    let inside = root.join("etc/msg");
+    let outside = base.join("canary");
+    let probe = format!("{}:{}", inside.display(), outside.display());
+    let o = run_umbra_env(
+        &["--root", root.to_str().unwrap()],
+        "echo ran",
+        &[("UMBRA_TEST_OPEN_PROBE", &probe)],
+    );
+    assert_ok(&o);
+    assert_eq!(o.stdout_text(), "ran\n");
+    let err = o.stderr_text();
+    assert!(
+        err.contains(&format!("open probe {}: Ok(())", inside.display()))
+            && err.contains(&format!("open probe {}: Err(Errno(13))", outside.display())),
+        "{}",
+        o.describe()
+    );
+}
+
 #[test]
 fn host_mount_points_inside_the_tree_are_not_crossed() {
     // In a private mount namespace: a tmpfs mounted inside the granted tree

@@ -85,6 +85,11 @@ impl HostDir {
         Ok(HostDir { root, rw })
     }
 
+    /// The fd of the granted directory, and whether it is written through.
+    pub fn grant(&self) -> (i32, bool) {
+        (self.root, self.rw)
+    }
+
     /// Opens `name` beneath `dir` as a handle: O_PATH first, then, for a
     /// directory or a regular file, the same node again for I/O (checked to
     /// be the same node).

@@ -342,9 +342,11 @@ fn mount_host_dir(
     rw: bool,
     ro: bool,
     devno: u64,
+    grants: &mut Vec<(i32, bool)>,
 ) -> Result<Arc<dyn fs::Inode>, (String, u8)> {
     use fs::hostfs::HostMode;
     let host = hostdir::HostDir::open(Path::new(dir), rw && !ro).map_err(|e| (e, 2))?;
+    grants.push(host.grant());
     let mode = match (ro, rw) {
         (true, _) => HostMode::ReadOnly,
         (false, true) => HostMode::ReadWrite,
@@ -368,8 +370,9 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     // Host directories granted to the guest, and whether any is written through.
     let mut host_dirs = false;
     let mut host_dirs_rw = false;
+    let mut grants = Vec::new();
     let (vfs, console) = if let Some(dir) = &r.root_dir {
-        let root = mount_host_dir(dir, r.rw, false, fs::vfs::makedev(0, 0x30))?;
+        let root = mount_host_dir(dir, r.rw, false, fs::vfs::makedev(0, 0x30), &mut grants)?;
         host_dirs = true;
         host_dirs_rw |= r.rw;
         fs::vfs_from_root(root, "hostfs", now)
@@ -393,7 +396,7 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     for (n, (img, dir, ro, rw)) in r.mounts.iter().enumerate() {
         if Path::new(img).is_dir() {
             let minor = u32::try_from(0x31 + n).unwrap_or(0);
-            let root = mount_host_dir(img, *rw, *ro, fs::vfs::makedev(0, minor))?;
+            let root = mount_host_dir(img, *rw, *ro, fs::vfs::makedev(0, minor), &mut grants)?;
             host_dirs = true;
             host_dirs_rw |= *rw;
             vfs.mount_at(dir, root, "hostfs")
@@ -429,7 +432,24 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     }
     // From here on umbra may make only the host syscalls it needs (SECURITY.md).
     if host_dirs {
+        // Landlock first (where the host has it): no file outside the
+        // granted directories can be opened any more, by any path.
+        umbra_shim::sys::hostdir::landlock_beneath(&grants)
+            .map_err(|e| (format!("cannot restrict umbra with Landlock: {e}"), 1))?;
         host.confine_hostfs(host_dirs_rw).map_err(|e| (e, 1))?;
+        // Test hook (debug builds only): what a compromised umbra could open.
+        #[cfg(debug_assertions)]
+        for p in std::env::var("UMBRA_TEST_OPEN_PROBE")
+            .unwrap_or_default()
+            .split(':')
+        {
+            if let Ok(c) = std::ffi::CString::new(p) {
+                if !p.is_empty() {
+                    let r = umbra_shim::sys::hostdir::open_anywhere_for_tests(&c);
+                    eprintln!("umbra: open probe {p}: {r:?}");
+                }
+            }
+        }
     } else {
         host.confine().map_err(|e| (e, 1))?;
     }

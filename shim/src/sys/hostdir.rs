@@ -566,3 +566,120 @@ pub fn raise_nofile_limit() {
         )
     });
 }
+
+/// Landlock's filesystem rights (LANDLOCK_ACCESS_FS_*), by ABI version.
+mod ll {
+    pub const WRITE_FILE: u64 = 1 << 1;
+    pub const READ_FILE: u64 = 1 << 2;
+    pub const READ_DIR: u64 = 1 << 3;
+    pub const REMOVE_DIR: u64 = 1 << 4;
+    pub const REMOVE_FILE: u64 = 1 << 5;
+    pub const MAKE_DIR: u64 = 1 << 7;
+    pub const MAKE_REG: u64 = 1 << 8;
+    pub const MAKE_SOCK: u64 = 1 << 9;
+    pub const MAKE_FIFO: u64 = 1 << 10;
+    pub const MAKE_SYM: u64 = 1 << 12;
+    /// ABI 1: EXECUTE .. MAKE_SYM.
+    pub const ABI1: u64 = (1 << 13) - 1;
+    pub const REFER: u64 = 1 << 13;
+    pub const TRUNCATE: u64 = 1 << 14;
+    pub const IOCTL_DEV: u64 = 1 << 15;
+}
+
+const LANDLOCK_CREATE_RULESET: usize = 444;
+const LANDLOCK_ADD_RULE: usize = 445;
+const LANDLOCK_RESTRICT_SELF: usize = 446;
+
+/// Restricts umbra (and the stubs it forks later) with Landlock, where the
+/// host kernel has it: from now on files can be opened for reading only
+/// beneath the directories `dirs` (fd, written through) and for writing or
+/// created, removed or renamed only beneath those written through; nothing
+/// else on the host, whatever path or fd a call names. A second wall behind
+/// hostfs's own checks (`open_beneath`) and the seccomp filter (which cannot
+/// read paths). Returns the Landlock ABI version used, or `None` when the
+/// host kernel lacks Landlock (the other two walls stand alone then).
+pub fn landlock_beneath(dirs: &[(i32, bool)]) -> Result<Option<u32>, Errno> {
+    // SAFETY: no pointers (LANDLOCK_CREATE_RULESET_VERSION).
+    let abi = match unsafe { super::sc(LANDLOCK_CREATE_RULESET, [0, 0, 1, 0, 0, 0]) } {
+        Ok(v) => v as u32,
+        Err(_) => return Ok(None),
+    };
+    let mut handled = ll::ABI1;
+    let mut write = ll::WRITE_FILE
+        | ll::REMOVE_DIR
+        | ll::REMOVE_FILE
+        | ll::MAKE_DIR
+        | ll::MAKE_REG
+        | ll::MAKE_SOCK
+        | ll::MAKE_FIFO
+        | ll::MAKE_SYM;
+    if abi >= 2 {
+        handled |= ll::REFER;
+        write |= ll::REFER;
+    }
+    if abi >= 3 {
+        handled |= ll::TRUNCATE;
+        write |= ll::TRUNCATE;
+    }
+    if abi >= 5 {
+        handled |= ll::IOCTL_DEV;
+    }
+    let attr = handled; // struct landlock_ruleset_attr, its first field only
+                        // SAFETY: `attr` is a readable u64 (the 8-byte prefix of the struct),
+                        // alive for the call.
+    let rs = unsafe {
+        super::sc(
+            LANDLOCK_CREATE_RULESET,
+            [&attr as *const u64 as usize, 8, 0, 0, 0, 0],
+        )
+    }? as i32;
+    let r = (|| {
+        for &(fd, rw) in dirs {
+            // struct landlock_path_beneath_attr (packed): u64 allowed_access,
+            // s32 parent_fd.
+            let allowed = ll::READ_FILE | ll::READ_DIR | if rw { write } else { 0 };
+            let mut rule = [0u8; 12];
+            rule[..8].copy_from_slice(&allowed.to_ne_bytes());
+            rule[8..].copy_from_slice(&fd.to_ne_bytes());
+            // SAFETY: `rule` is the 12-byte packed struct, alive for the call.
+            unsafe {
+                super::sc(
+                    LANDLOCK_ADD_RULE,
+                    [rs as usize, 1, rule.as_ptr() as usize, 0, 0, 0],
+                )
+            }?;
+        }
+        super::seccomp::set_no_new_privs()?;
+        // SAFETY: no pointers.
+        unsafe { super::sc(LANDLOCK_RESTRICT_SELF, [rs as usize, 0, 0, 0, 0, 0]) }.map(|_| ())
+    })();
+    close(rs);
+    r.map(|()| Some(abi))
+}
+
+/// Test hook (debug builds): openat2(AT_FDCWD, `path`, O_RDONLY) with no
+/// resolve flags, as a compromised umbra could call it once confined
+/// (seccomp allows openat2 with a host directory granted); Landlock must
+/// refuse it outside the granted directories.
+#[cfg(debug_assertions)]
+pub fn open_anywhere_for_tests(path: &std::ffi::CStr) -> Result<(), Errno> {
+    let how = OpenHow {
+        flags: O_CLOEXEC,
+        mode: 0,
+        resolve: 0,
+    };
+    // SAFETY: `path` is a C string and `how` an open_how, alive for the call.
+    let fd = check(unsafe {
+        raw::syscall6(
+            libc::SYS_openat2 as usize,
+            (-100i32) as usize, // AT_FDCWD
+            path.as_ptr() as usize,
+            &how as *const OpenHow as usize,
+            core::mem::size_of::<OpenHow>(),
+            0,
+            0,
+        )
+    })?;
+    close(fd as i32);
+    Ok(())
+}
