@@ -16,7 +16,11 @@ const EVFD: &[&str] = &[
     "epoll",
 ];
 
+const INOTIFY: &[&str] = &["errors", "dir", "self", "names", "overflow", "block"];
+
 sections_same_as_native! {
     evfd_musl: Musl "ev_evfd" EVFD;
     evfd_glibc: Glibc "ev_evfd" EVFD;
+    inotify_musl: Musl "ev_inotify" INOTIFY;
+    inotify_glibc: Glibc "ev_inotify" INOTIFY;
 }

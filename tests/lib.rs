@@ -90,6 +90,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_unix",
     "ev_evfd",
     "thread_switch",
+    "ev_inotify",
 ];
 
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.

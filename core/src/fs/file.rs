@@ -66,7 +66,13 @@ pub struct OpenFile {
     locks: Mutex<Option<super::lock::SharedLocks>>,
     /// Who gets SIGIO for this description (F_SETOWN, F_SETSIG).
     owner: Mutex<FileOwner>,
+    /// Run when the description's last reference goes (inotify's
+    /// IN_CLOSE_WRITE and IN_CLOSE_NOWRITE).
+    on_close: Mutex<Option<CloseHook>>,
 }
+
+/// What runs when a description's last reference goes.
+pub type CloseHook = alloc::boxed::Box<dyn FnOnce() + Send>;
 
 /// The owner of a description's I/O signals: a process, thread or process
 /// group (`kind`: F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP; `pid` 0 for none),
@@ -80,6 +86,9 @@ pub struct FileOwner {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        if let Some(hook) = self.on_close.get_mut().take() {
+            hook();
+        }
         if let Some(l) = self.locks.get_mut().take() {
             l.lock()
                 .remove_owner(super::lock::Owner::Desc(self.lock_id()));
@@ -111,6 +120,7 @@ impl OpenFile {
             offset: Mutex::new(0),
             locks: Mutex::new(None),
             owner: Mutex::new(FileOwner::default()),
+            on_close: Mutex::new(None),
         })
     }
 
@@ -138,6 +148,11 @@ impl OpenFile {
     /// pipes, sockets). `flags` holds the access mode and status flags.
     pub fn from_ops(ops: Arc<dyn FileOps>, flags: OpenFlags) -> Arc<OpenFile> {
         OpenFile::new(None, Some(ops), None, flags)
+    }
+
+    /// Runs `hook` when the description's last reference goes.
+    pub fn on_last_close(&self, hook: CloseHook) {
+        *self.on_close.lock() = Some(hook);
     }
 
     /// The owner of the description's I/O signals.

@@ -15,6 +15,7 @@ pub mod ext2;
 pub mod fifo;
 pub mod file;
 pub mod hostfs;
+pub mod inotify;
 pub mod lock;
 pub mod ops;
 pub mod path;

@@ -154,6 +154,8 @@ pub struct Kernel<H: Host> {
     handoff: Option<handoff::Handoff>,
     /// What is left of the time slice the thread about to run was handed.
     slice_carry: Option<u64>,
+    /// The inotify instances, which the file syscalls report changes to.
+    pub(crate) inotify: Arc<crate::fs::inotify::Hub>,
 }
 
 /// The longest the kernel sleeps when every thread is blocked.
@@ -208,6 +210,7 @@ impl<H: Host> Kernel<H> {
             traps: 0,
             handoff: None,
             slice_carry: None,
+            inotify: Default::default(),
         };
         k.clock_sync();
         k

@@ -1,6 +1,6 @@
 //! Event descriptors: eventfd, eventfd2, timerfd_create, timerfd_settime,
 //! timerfd_gettime (and their `_time64` forms on 32-bit ARM), signalfd and
-//! signalfd4. The objects live in fs/ (eventfd.rs, timerfd.rs, signalfd.rs);
+//! signalfd4, and the inotify calls (syscall/inotify.rs). The objects live in fs/ (eventfd.rs, timerfd.rs, signalfd.rs);
 //! this file decodes the arguments and makes the descriptors.
 
 use super::uabi::{self, TimeAbi};
@@ -51,6 +51,13 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<Out
         #[cfg(not(target_arch = "aarch64"))]
         SIGNALFD => sys_signalfd4(k, a[0] as i32, a[1], a[2] as usize, 0),
         SIGNALFD4 => sys_signalfd4(k, a[0] as i32, a[1], a[2] as usize, a[3] as u32),
+        #[cfg(not(target_arch = "aarch64"))]
+        INOTIFY_INIT => super::inotify::sys_inotify_init1(k, 0),
+        INOTIFY_INIT1 => super::inotify::sys_inotify_init1(k, a[0] as u32),
+        INOTIFY_ADD_WATCH => {
+            super::inotify::sys_inotify_add_watch(k, a[0] as i32, a[1], a[2] as u32)
+        }
+        INOTIFY_RM_WATCH => super::inotify::sys_inotify_rm_watch(k, a[0] as i32, a[1] as i32),
         _ => return None,
     };
     Some(Outcome::Ret(r))
@@ -58,7 +65,12 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<Out
 
 /// The fd flags and status flags of a new descriptor made with `flags`
 /// (O_CLOEXEC and O_NONBLOCK, which every one of these calls takes).
-fn new_fd<H: Host>(k: &mut Kernel<H>, ops: Arc<dyn FileOps>, access: u32, flags: u32) -> SysResult {
+pub(crate) fn new_fd<H: Host>(
+    k: &mut Kernel<H>,
+    ops: Arc<dyn FileOps>,
+    access: u32,
+    flags: u32,
+) -> SysResult {
     let fl = OpenFlags::from_bits_retain(flags);
     let status = OpenFlags::from_bits_retain(access) | (fl & OpenFlags::O_NONBLOCK);
     let fdfl = if fl.contains(OpenFlags::O_CLOEXEC) {

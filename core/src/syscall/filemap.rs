@@ -42,10 +42,14 @@ pub fn write_file<H: Host>(
 ) -> KResult<usize> {
     k.drain_writeback();
     let Some(cache) = cache_of(k, file) else {
-        return match off {
+        let r = match off {
             Some(o) => file.pwrite(&mut k.host, data, o),
             None => file.write(&mut k.host, data),
         };
+        if r.as_ref().is_ok_and(|&n| n > 0) && file.ops().is_none() {
+            super::inotify::fsnotify_file(k, file, crate::fs::inotify::IN_MODIFY);
+        }
+        return r;
     };
     let before = off.unwrap_or_else(|| file.offset());
     let n = match off {
@@ -59,6 +63,9 @@ pub fn write_file<H: Host>(
         before
     };
     cache.wrote(&mut k.host, at, data.get(..n).unwrap_or(data));
+    if n > 0 {
+        super::inotify::fsnotify_file(k, file, crate::fs::inotify::IN_MODIFY);
+    }
     Ok(n)
 }
 
@@ -79,6 +86,9 @@ pub fn read_file<H: Host>(
     };
     if let (Some(c), Some(got)) = (cache, buf.get_mut(..n)) {
         c.overlay(&k.host, before, got);
+    }
+    if n > 0 && file.ops().is_none() {
+        super::inotify::fsnotify_file(k, file, crate::fs::inotify::IN_ACCESS);
     }
     Ok(n)
 }

@@ -9,6 +9,7 @@
 
 use super::Outcome;
 use crate::fs::fifo::FifoCaller;
+use crate::fs::inotify::IN_ATTRIB;
 use crate::fs::ops::{self, RenameFlags, TimeChange};
 use crate::fs::vfs::{
     timespec_from_ns, FsCtx, FsStats, NAME_MAX, PATH_MAX, PIPEFS_MAGIC, PROC_SUPER_MAGIC,
@@ -123,10 +124,22 @@ fn openat<H: Host>(
         first,
         may_wait: &may_wait,
     };
+    // Whether O_CREAT makes the file, for inotify's IN_CREATE.
+    let create = k.inotify.active()
+        && fl.contains(OpenFlags::O_CREAT)
+        && k.vfs
+            .resolve(&cx, &start, &path, FollowLast::Follow)
+            .is_err();
     let Some(file) = crate::fs::file::open_as(&k.vfs, &cx, &start, &path, fl, mode, Some(&caller))?
     else {
         return Ok(None);
     };
+    if k.inotify.active() && !file.is_path_only() {
+        if fl.contains(OpenFlags::O_TRUNC) && !create && file.ops().is_none() {
+            super::inotify::fsnotify_file(k, &file, crate::fs::inotify::IN_MODIFY);
+        }
+        super::inotify::fsnotify_open(k, &file, create);
+    }
     if fl.contains(OpenFlags::O_TRUNC) && file.ops().is_none() {
         // A mapped file lost its pages.
         if let Some(inode) = file
@@ -396,10 +409,12 @@ pub fn sys_fchdir<H: Host>(k: &mut Kernel<H>, fd: i32) -> SysResult {
 
 /// mkdirat(2).
 pub fn sys_mkdirat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, mode: u32) -> SysResult {
+    let e = super::inotify::entry_before(k, dirfd, path);
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
     ops::mkdir(&k.vfs, &cx, &start, &path, mode)?;
+    super::inotify::fsnotify_created(k, e, true);
     Ok(0)
 }
 
@@ -416,11 +431,13 @@ pub fn sys_mknodat<H: Host>(
     let dev = dev as u32;
     let major = (dev >> 8) & 0xfff;
     let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    let e = super::inotify::entry_before(k, dirfd, path);
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
     let rdev = crate::fs::vfs::makedev(major, minor);
     ops::mknod(&k.vfs, &cx, &start, &path, mode, rdev)?;
+    super::inotify::fsnotify_created(k, e, false);
     Ok(0)
 }
 
@@ -429,6 +446,21 @@ pub fn sys_mknodat<H: Host>(
 pub(crate) fn start_and_ctx<H: Host>(k: &mut Kernel<H>, path: &[u8]) -> KResult<(PathRef, FsCtx)> {
     let start = start_of(k, AT_FDCWD, path)?;
     Ok((start, fs_ctx(k)))
+}
+
+/// The start directory and context for `dirfd` + `path` (inotify).
+pub(crate) fn start_and_ctx_at<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: &[u8],
+) -> KResult<(PathRef, FsCtx)> {
+    let start = start_of(k, dirfd, path)?;
+    Ok((start, fs_ctx(k)))
+}
+
+/// The caller's filesystem credentials.
+pub(crate) fn fs_cred<H: Host>(k: &mut Kernel<H>) -> crate::fs::Cred {
+    fs_ctx(k).cred
 }
 
 /// Makes the socket node that bind(2) creates for an AF_UNIX path (mode
@@ -462,6 +494,7 @@ pub fn sys_unlinkat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, flags: u3
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
+    let e = super::inotify::entry_before(k, dirfd, path);
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
@@ -474,6 +507,7 @@ pub fn sys_unlinkat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, flags: u3
             k.net.unix.node_unlinked(n);
         }
     }
+    super::inotify::fsnotify_removed(k, e);
     Ok(0)
 }
 
@@ -496,10 +530,12 @@ fn socket_node_of<H: Host>(
 /// symlinkat(2).
 pub fn sys_symlinkat<H: Host>(k: &mut Kernel<H>, target: u64, dirfd: i32, path: u64) -> SysResult {
     let target = path_arg(k, target)?;
+    let e = super::inotify::entry_before(k, dirfd, path);
     let path = path_arg(k, path)?;
     let start = start_of(k, dirfd, &path)?;
     let cx = fs_ctx(k);
     ops::symlink(&k.vfs, &cx, &target, &start, &path)?;
+    super::inotify::fsnotify_created(k, e, false);
     Ok(0)
 }
 
@@ -515,6 +551,7 @@ pub fn sys_linkat<H: Host>(
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
+    let e = super::inotify::entry_before(k, newdirfd, new);
     let old = path_arg(k, old)?;
     let new = path_arg(k, new)?;
     let s1 = start_of(k, olddirfd, &old)?;
@@ -526,6 +563,13 @@ pub fn sys_linkat<H: Host>(
     };
     let cx = fs_ctx(k);
     ops::link(&k.vfs, &cx, (&s1, &old), (&s2, &new), follow)?;
+    if e.is_some() {
+        // The node's link count changed; the new directory has a name more.
+        if let Ok(n) = k.vfs.resolve(&cx, &s2, &new, FollowLast::NoFollow) {
+            super::inotify::fsnotify_inode(k, &**n.inode(), crate::fs::inotify::IN_ATTRIB);
+        }
+        super::inotify::fsnotify_created(k, e, false);
+    }
     Ok(0)
 }
 
@@ -539,12 +583,15 @@ pub fn sys_renameat2<H: Host>(
     flags: u32,
 ) -> SysResult {
     let flags = RenameFlags::from_bits(flags).ok_or(Errno::EINVAL)?;
+    let eo = super::inotify::entry_before(k, olddirfd, old);
+    let en = super::inotify::entry_before(k, newdirfd, new);
     let old = path_arg(k, old)?;
     let new = path_arg(k, new)?;
     let s1 = start_of(k, olddirfd, &old)?;
     let s2 = start_of(k, newdirfd, &new)?;
     let cx = fs_ctx(k);
     ops::rename(&k.vfs, &cx, (&s1, &old), (&s2, &new), flags)?;
+    super::inotify::fsnotify_renamed(k, eo, en);
     Ok(0)
 }
 
@@ -590,6 +637,7 @@ pub fn sys_fchmodat<H: Host>(k: &mut Kernel<H>, dirfd: i32, path: u64, mode: u32
     let inode = target(k, dirfd, path, 0)?;
     let cx = fs_ctx(k);
     ops::chmod(&inode, &cx, mode)?;
+    super::inotify::fsnotify_at(k, dirfd, path, FollowLast::Follow, IN_ATTRIB);
     Ok(0)
 }
 
@@ -598,6 +646,7 @@ pub fn sys_fchmod<H: Host>(k: &mut Kernel<H>, fd: i32, mode: u32) -> SysResult {
     let inode = fd_inode(k, fd)?;
     let cx = fs_ctx(k);
     ops::chmod(&inode, &cx, mode)?;
+    fsnotify_fd(k, fd, IN_ATTRIB);
     Ok(0)
 }
 
@@ -620,6 +669,10 @@ pub fn sys_fchownat<H: Host>(
     let inode = target(k, dirfd, path, flags)?;
     let cx = fs_ctx(k);
     ops::chown(&inode, &cx, id(uid), id(gid))?;
+    if flags & AT_EMPTY_PATH != 0 {
+        fsnotify_fd(k, dirfd, IN_ATTRIB);
+    }
+    super::inotify::fsnotify_at(k, dirfd, path, follow_of(flags), IN_ATTRIB);
     Ok(0)
 }
 
@@ -628,6 +681,7 @@ pub fn sys_fchown<H: Host>(k: &mut Kernel<H>, fd: i32, uid: u32, gid: u32) -> Sy
     let inode = fd_inode(k, fd)?;
     let cx = fs_ctx(k);
     ops::chown(&inode, &cx, id(uid), id(gid))?;
+    fsnotify_fd(k, fd, IN_ATTRIB);
     Ok(0)
 }
 
@@ -663,7 +717,41 @@ pub fn sys_utimensat<H: Host>(
     };
     let cx = fs_ctx(k);
     ops::utimens(&inode, &cx, a, m)?;
+    fsnotify_times(k, dirfd, path, follow_of(flags), (a, m));
     Ok(0)
+}
+
+/// The inotify event of a change of times, as Linux's fsnotify_change: both
+/// times IN_ATTRIB, only one IN_ACCESS or IN_MODIFY.
+fn fsnotify_times<H: Host>(
+    k: &mut Kernel<H>,
+    dirfd: i32,
+    path: u64,
+    follow: FollowLast,
+    (a, m): (TimeChange, TimeChange),
+) {
+    let mask = match (a, m) {
+        (TimeChange::Omit, TimeChange::Omit) => 0,
+        (_, TimeChange::Omit) => crate::fs::inotify::IN_ACCESS,
+        (TimeChange::Omit, _) => crate::fs::inotify::IN_MODIFY,
+        _ => IN_ATTRIB,
+    };
+    if mask != 0 {
+        if path == 0 {
+            fsnotify_fd(k, dirfd, mask);
+        } else {
+            super::inotify::fsnotify_at(k, dirfd, path, follow, mask);
+        }
+    }
+}
+
+/// The file of `fd` got inotify event `mask`.
+fn fsnotify_fd<H: Host>(k: &mut Kernel<H>, fd: i32, mask: u32) {
+    if k.inotify.active() {
+        if let Ok(f) = k.proc().fds.get(fd) {
+            super::inotify::fsnotify_file(k, &f, mask);
+        }
+    }
 }
 
 /// futimesat(2), also utimes (x86_64, 32-bit ARM): times as two struct
@@ -724,6 +812,7 @@ fn set_times<H: Host>(
     let (a, m) = change.unwrap_or((TimeChange::Now, TimeChange::Now));
     let cx = fs_ctx(k);
     ops::utimens(&inode, &cx, a, m)?;
+    fsnotify_times(k, dirfd, path, FollowLast::Follow, (a, m));
     Ok(0)
 }
 
@@ -817,6 +906,7 @@ pub fn sys_truncate<H: Host>(k: &mut Kernel<H>, path: u64, len: i64) -> SysResul
     ops::truncate(&k.vfs, &cx, &start, &path, len)?;
     if let Ok(n) = k.vfs.resolve(&cx, &start, &path, FollowLast::Follow) {
         super::filemap::truncated(k, &n.inode().clone(), len);
+        super::inotify::fsnotify_node(k, &n, crate::fs::inotify::IN_MODIFY);
     }
     Ok(0)
 }
@@ -832,6 +922,7 @@ pub fn sys_ftruncate<H: Host>(k: &mut Kernel<H>, fd: i32, len: i64) -> SysResult
     if let Some(inode) = f.inode() {
         super::filemap::truncated(k, inode, len);
     }
+    super::inotify::fsnotify_file(k, &f, crate::fs::inotify::IN_MODIFY);
     Ok(0)
 }
 

@@ -16,6 +16,7 @@ pub mod filemap;
 pub mod fs;
 pub mod futex;
 pub mod info;
+pub mod inotify;
 pub mod io;
 pub mod ipc;
 pub mod lock;
