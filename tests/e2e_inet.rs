@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use umbra_tests::{compare, execute_native, native_data_dir, Libc, Run, NATIVE_LAUNCHER};
+use umbra_tests::{
+    compare, execute_native, native_data_dir, Libc, Run, GUEST_NAME_FILES, NATIVE_LAUNCHER,
+};
 
 /// A host tool by absolute path (the native run's environment is empty).
 fn tool(name: &str) -> PathBuf {
@@ -20,15 +22,40 @@ fn tool(name: &str) -> PathBuf {
     panic!("{name} not found: install iproute2 and util-linux");
 }
 
-/// Runs `run` natively in a new network namespace with lo up, through the
-/// same launcher as [`Run::native`].
+/// Host copies of the guest's name files, to bind-mount over the host's in
+/// a native run: (copy, path).
+fn name_files() -> &'static [(PathBuf, &'static str)] {
+    static FILES: std::sync::OnceLock<Vec<(PathBuf, &'static str)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        GUEST_NAME_FILES
+            .iter()
+            .map(|(path, text)| {
+                let name = path.rsplit('/').next().unwrap_or("f");
+                let p = std::env::temp_dir()
+                    .join(format!("umbra-e2e-inet-{}-{name}", std::process::id()));
+                std::fs::write(&p, text).expect("write a name file");
+                (p, *path)
+            })
+            .collect()
+    })
+}
+
+/// Runs `run` natively in a new network namespace with lo up, and a mount
+/// namespace where /etc/hosts and /etc/host.conf are the guest's, through the same launcher as
+/// [`Run::native`].
 fn native_in_netns(run: &Run) -> umbra_tests::Outcome {
     let mut cmd = Command::new(tool("unshare"));
-    let script = format!(
-        "{} link set lo up && exec \"$0\" \"$@\"",
-        tool("ip").display()
-    );
+    let mut script = format!("{} link set lo up", tool("ip").display());
+    for (copy, path) in name_files() {
+        script += &format!(
+            " && {} --bind {} {path}",
+            tool("mount").display(),
+            copy.display()
+        );
+    }
+    script += " && exec \"$0\" \"$@\"";
     cmd.arg("-n")
+        .arg("-m")
         .arg("--")
         .arg("/bin/sh")
         .arg("-c")
@@ -72,7 +99,7 @@ const ERRORS: &[&str] = &[
     "opts",
 ];
 const UDP: &[&str] = &["udp"];
-const IFACE: &[&str] = &["ifreq", "ifname", "ifaddrs", "netlink"];
+const IFACE: &[&str] = &["ifreq", "ifname", "ifaddrs", "netlink", "gai"];
 
 #[test]
 fn tcp_musl() {

@@ -93,6 +93,13 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ev_inotify",
 ];
 
+/// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every
+/// address of a name, not only the first).
+pub const GUEST_NAME_FILES: [(&str, &str); 2] = [
+    ("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n"),
+    ("/etc/host.conf", "multi on\n"),
+];
+
 /// Where the busybox sh scripts of `tests/scripts/` are in the initrd.
 pub const SCRIPTS_DIR: &str = "/tests/scripts";
 
@@ -340,6 +347,11 @@ pub fn test_initrd() -> &'static Path {
     static RD: OnceLock<PathBuf> = OnceLock::new();
     RD.get_or_init(|| {
         let mut rd = initrd::busybox_root(busybox()).expect("busybox root");
+        // The guest's own name files (tests/e2e_inet.rs gives native runs
+        // the same ones).
+        for (path, text) in GUEST_NAME_FILES {
+            rd.file(&path[1..], 0o644, text);
+        }
         for libc in Libc::ALL {
             for name in GUEST_PROGRAMS.iter().chain(PROC_PROGRAMS) {
                 let path = format!("tests/{}/{name}", libc.name());

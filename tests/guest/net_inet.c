@@ -1131,6 +1131,48 @@ static void sec_ifaddrs(void)
 	}
 }
 
+/* Name lookups through the guest's /etc/hosts ("127.0.0.1 localhost" and
+ * "::1 localhost", which the native run bind-mounts over the host's). */
+static void sec_gai(void)
+{
+	int flags[] = {0, AI_ADDRCONFIG};
+	for (int f = 0; f < 2; f++) {
+		struct addrinfo hint = {0}, *res, *r;
+		hint.ai_socktype = SOCK_STREAM;
+		hint.ai_flags = flags[f];
+		int e = getaddrinfo("localhost", "80", &hint, &res);
+		printf("getaddrinfo localhost%s: %s\n", f ? " AI_ADDRCONFIG" : "", e ? "error" : "ok");
+		if (e)
+			continue;
+		for (r = res; r; r = r->ai_next) {
+			struct sockaddr_storage ss;
+			memcpy(&ss, r->ai_addr, r->ai_addrlen);
+			printf("  port %d ", port_of(&ss));
+			show("addr", &ss, r->ai_addrlen);
+		}
+		freeaddrinfo(res);
+	}
+	struct sockaddr_storage ss;
+	char host[64];
+	socklen_t l = mkaddr(&ss, AF_INET, "127.0.0.1", 80);
+	int e = getnameinfo((void *)&ss, l, host, sizeof host, NULL, 0, NI_NAMEREQD);
+	printf("getnameinfo 127.0.0.1: %s\n", e ? "error" : host);
+	/* A TCP connection to "localhost" as a client would make it. */
+	int port;
+	int s = listener(AF_INET6, "::", &port, 5);
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", port);
+	struct addrinfo hint = {0}, *res;
+	hint.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo("localhost", ps, &hint, &res) == 0) {
+		int c = socket(res->ai_family, SOCK_STREAM, 0);
+		ck("connect to the first localhost address", connect(c, res->ai_addr, res->ai_addrlen));
+		close(c);
+		freeaddrinfo(res);
+	}
+	close(s);
+}
+
 static void nl_dump(int fd, int type, int family, unsigned seq)
 {
 	struct {
@@ -1353,6 +1395,8 @@ int main(int argc, char **argv)
 			sec_ifreq();
 		else if (!strcmp(argv[i], "epoll"))
 			sec_epoll();
+		else if (!strcmp(argv[i], "gai"))
+			sec_gai();
 		else if (!strcmp(argv[i], "ifname"))
 			sec_ifname();
 		else if (!strcmp(argv[i], "ifaddrs"))
