@@ -406,6 +406,15 @@ static void test_stream(void)
 	struct stat st;
 	fstat(sv[0], &st);
 	printf("fstat sock %d\n", S_ISSOCK(st.st_mode));
+	char link[64], want[64], lp[64];
+	snprintf(lp, sizeof lp, "/proc/self/fd/%d", sv[0]);
+	long ln = readlink(lp, link, sizeof link - 1);
+	link[ln > 0 ? ln : 0] = 0;
+	snprintf(want, sizeof want, "socket:[%lu]", (unsigned long)st.st_ino);
+	printf("fd link is socket:[ino] %d\n", strcmp(link, want) == 0);
+	struct stat st2;
+	fstat(sv[1], &st2);
+	printf("distinct inodes %d\n", st.st_ino != st2.st_ino);
 	close(sv[0]);
 	close(sv[1]);
 }
