@@ -37,6 +37,14 @@ sections_same_as_native! {
     rdhup_glibc: Glibc "ev_epoll" &["rdhup"];
     mqueue_musl: Musl "ev_epoll" &["mqueue"];
     mqueue_glibc: Glibc "ev_epoll" &["mqueue"];
+    unix_musl: Musl "ev_epoll" &["unix"];
+    unix_glibc: Glibc "ev_epoll" &["unix"];
+    eventfd_musl: Musl "ev_epoll" &["eventfd"];
+    eventfd_glibc: Glibc "ev_epoll" &["eventfd"];
+    timerfd_musl: Musl "ev_epoll" &["timerfd"];
+    timerfd_glibc: Glibc "ev_epoll" &["timerfd"];
+    signalfd_musl: Musl "ev_epoll" &["signalfd"];
+    signalfd_glibc: Glibc "ev_epoll" &["signalfd"];
 }
 
 /// Runs argv[2:] on a fresh pty (a session leader with the pty as its

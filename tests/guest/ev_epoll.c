@@ -12,12 +12,15 @@
 #include <mqueue.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/timerfd.h>
 #include <sys/select.h>
 #include <sys/stat.h>
@@ -1018,9 +1021,18 @@ static void test_rdhup(void)
 	close(ep);
 }
 
+static void show_link(int fd)
+{
+	char path[64], link[64] = { 0 };
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	(void)!readlink(path, link, sizeof link - 1);
+	printf("link: %s\n", link);
+}
+
 static void test_eventfd(void)
 {
 	int e = eventfd(0, EFD_NONBLOCK);
+	show_link(e);
 	int lt = epoll_create1(0), et = epoll_create1(0);
 	add(lt, e, EPOLLIN | EPOLLOUT, 1);
 	add(et, e, EPOLLIN | EPOLLET, 2);
@@ -1079,6 +1091,7 @@ static void test_eventfd(void)
 static void test_timerfd(void)
 {
 	int t = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	show_link(t);
 	int ep = epoll_create1(0);
 	add(ep, t, EPOLLIN, 1);
 	wait_show("disarmed", ep, 8, 0);
@@ -1121,6 +1134,7 @@ static void test_signalfd(void)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	int sfd = signalfd(-1, &set, SFD_NONBLOCK);
+	show_link(sfd);
 	int lt = epoll_create1(0), et = epoll_create1(0);
 	add(lt, sfd, EPOLLIN, 1);
 	add(et, sfd, EPOLLIN | EPOLLET, 2);
@@ -1191,6 +1205,101 @@ static void test_mqueue(void)
 	close(et);
 }
 
+static void test_unix(void)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		pr("socketpair", -1);
+		return;
+	}
+	int lt = epoll_create1(0), et = epoll_create1(0);
+	add(lt, sv[0], EPOLLIN | EPOLLRDHUP, 1);
+	add(et, sv[0], EPOLLIN | EPOLLRDHUP | EPOLLET, 2);
+	add(lt, sv[1], EPOLLOUT, 3);
+	wait_show("stream, nothing sent", lt, 8, 0);
+	wait_show("stream, nothing sent, edge", et, 8, 0);
+	(void)!send(sv[1], "abc", 3, 0);
+	wait_show("stream, sent", lt, 8, 0);
+	wait_show("stream, sent, edge", et, 8, 0);
+	wait_show("edge again", et, 8, 0);
+	(void)!send(sv[1], "d", 1, 0);
+	wait_show("stream, sent more, edge", et, 8, 0);
+	char b[16];
+	(void)!recv(sv[0], b, 2, 0);
+	wait_show("stream, part read, edge", et, 8, 0);
+	shutdown(sv[1], SHUT_WR);
+	wait_show("peer shut down writing", lt, 8, 0);
+	wait_show("peer shut down writing, edge", et, 8, 0);
+	(void)!recv(sv[0], b, sizeof b, 0);
+	wait_show("drained", lt, 8, 0);
+	close(sv[1]);
+	wait_show("peer closed", lt, 8, 0);
+	wait_show("peer closed, edge", et, 8, 0);
+	close(sv[0]);
+	close(lt);
+	close(et);
+	/* datagrams and seqpacket */
+	int types[2] = { SOCK_DGRAM, SOCK_SEQPACKET };
+	for (int t = 0; t < 2; t++) {
+		if (socketpair(AF_UNIX, types[t], 0, sv) < 0)
+			return;
+		et = epoll_create1(0);
+		add(et, sv[0], EPOLLIN | EPOLLET, 10 + t);
+		(void)!send(sv[1], "x", 1, 0);
+		(void)!send(sv[1], "y", 1, 0);
+		wait_show(t ? "seqpacket, two sent" : "dgram, two sent", et, 8, 0);
+		(void)!recv(sv[0], b, sizeof b, 0);
+		wait_show(t ? "seqpacket, one read" : "dgram, one read", et, 8, 0);
+		(void)!send(sv[1], "z", 1, 0);
+		wait_show(t ? "seqpacket, one more" : "dgram, one more", et, 8, 0);
+		close(sv[1]);
+		wait_show(t ? "seqpacket, peer closed" : "dgram, peer closed", et, 8, 0);
+		close(sv[0]);
+		close(et);
+	}
+	/* a listener: each connection is an event */
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* abstract names are shared by the host's tests: one per process */
+	int nl = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "ev_epoll.%d", (int)getpid());
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + nl;
+	if (bind(l, (struct sockaddr *)&sa, len) < 0 || listen(l, 8) < 0) {
+		pr("bind/listen", -1);
+		return;
+	}
+	et = epoll_create1(0);
+	add(et, l, EPOLLIN | EPOLLET, 20);
+	wait_show("listener", et, 8, 0);
+	int c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect(c1, (struct sockaddr *)&sa, len);
+	wait_show("listener, one connection", et, 8, 0);
+	int c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	connect(c2, (struct sockaddr *)&sa, len);
+	wait_show("listener, another", et, 8, 0);
+	int a1 = accept(l, NULL, NULL);
+	wait_show("listener, one accepted", et, 8, 0);
+	int a2 = accept(l, NULL, NULL);
+	/* a blocked wait woken by a child's connect and send */
+	add(et, a2, EPOLLIN | EPOLLET, 21);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		(void)!send(c2, "hi", 2, 0);
+		_exit(0);
+	}
+	struct epoll_event ev[4];
+	int r = epoll_wait(et, ev, 4, 10000);
+	show_events("woken by a child's send", r, ev, 1);
+	waitpid(pid, NULL, 0);
+	close(a1);
+	close(a2);
+	close(c1);
+	close(c2);
+	close(l);
+	close(et);
+}
+
 /* Run on a terminal by tests/e2e_epoll.rs: the driver types a line after
  * each READY. Echo is off, so the transcript is only what this prints. */
 static void test_tty(void)
@@ -1249,7 +1358,8 @@ static const struct section {
 	{ "exclusive", test_exclusive }, { "fifo", test_fifo },
 	{ "rdhup", test_rdhup },     { "eventfd", test_eventfd },
 	{ "timerfd", test_timerfd }, { "signalfd", test_signalfd },
-	{ "mqueue", test_mqueue },   { "tty", test_tty },
+	{ "mqueue", test_mqueue },   { "unix", test_unix },
+	{ "tty", test_tty },
 	{ NULL, NULL },
 };
 

@@ -16,10 +16,11 @@
 //!   answer meets the interest.
 //! - An edge-triggered item (EPOLLET) is queued when its file woke its
 //!   waiters since the last look, as told by the file's wake-up counts
-//!   ([`FileOps::wake_seq`]), and reported once if it is ready then. Files
-//!   that keep no counts are queued on a rising edge of readiness instead
-//!   (a documented deviation: Linux would report new data that arrives while
-//!   the file is already readable).
+//!   ([`FileOps::wake_seq`]), and reported once if it is ready then. A
+//!   rising edge of readiness seen between two looks queues it too (on
+//!   Linux one always comes with a wake-up), which is all that files keeping
+//!   no counts get: a documented deviation, since Linux would also report
+//!   new data that arrives while such a file is already readable.
 //! - EPOLLONESHOT disables the item after one report until EPOLL_CTL_MOD.
 //! - Queued items are reported in the order they were queued; a reported
 //!   level-triggered item goes to the back, so a small `maxevents` takes
@@ -342,15 +343,17 @@ impl Epoll {
                 continue;
             }
             let now = rev & it.events;
-            // When the item was woken since the last look, if it was.
-            let woke = match (it.seen, seq) {
-                (Some(old), Some(new)) if woken(old, new, interest) => {
-                    Some(new.input.max(new.output))
+            // When the item was woken since the last look, if it was. A
+            // rising edge of readiness counts too: on Linux it always comes
+            // with a wake-up, and a file may count only some of its own.
+            let counted = match (it.seen, seq) {
+                (Some(old), Some(new)) => {
+                    woken(old, new, interest).then_some(new.input.max(new.output))
                 }
-                (Some(_), Some(_)) => None,
                 (None, Some(_)) => Some(wake_clock()),
-                _ => (now & !it.last != 0).then(wake_clock),
+                _ => None,
             };
+            let woke = counted.or_else(|| (now & !it.last != 0).then(wake_clock));
             it.seen = seq;
             it.last = now;
             let level = it.events & EPOLLET == 0;

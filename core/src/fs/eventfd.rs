@@ -5,7 +5,7 @@
 //! 0xffff_ffff_ffff_ffff. Would-block is EAGAIN; the syscall layer parks
 //! blocking callers.
 
-use super::vfs::{FileOps, IoCtx, PollEvents};
+use super::vfs::{FileOps, IoCtx, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
 use core::any::Any;
 use spin::Mutex;
@@ -17,6 +17,9 @@ pub const EFD_MAX: u64 = u64::MAX - 1;
 pub struct EventFd {
     count: Mutex<u64>,
     semaphore: bool,
+    /// Wake-ups for edge-triggered epoll: a write wakes readers, a read
+    /// wakes writers (eventfd.c's EPOLLIN and EPOLLOUT wake-ups).
+    wakes: Mutex<WakeSeq>,
 }
 
 impl EventFd {
@@ -25,6 +28,7 @@ impl EventFd {
         EventFd {
             count: Mutex::new(initval),
             semaphore,
+            wakes: Mutex::new(WakeSeq::default()),
         }
     }
 
@@ -56,6 +60,7 @@ impl FileOps for EventFd {
         let v = if self.semaphore { 1 } else { *c };
         *c -= v;
         buf[..8].copy_from_slice(&v.to_ne_bytes());
+        self.wakes.lock().wake_output();
         Ok(8)
     }
 
@@ -70,6 +75,7 @@ impl FileOps for EventFd {
             return Err(Errno::EAGAIN);
         }
         *c += v;
+        self.wakes.lock().wake_input();
         Ok(8)
     }
 
@@ -83,6 +89,14 @@ impl FileOps for EventFd {
             ev |= PollEvents::POLLOUT;
         }
         ev
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(*self.wakes.lock())
+    }
+
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[eventfd]")
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -6,9 +6,10 @@
 //! caller's, not the creator's: the kernel answers through
 //! [`IoCtx::signals_pending`] and [`IoCtx::take_signal`].
 
-use super::vfs::{FileOps, IoCtx, PollEvents};
+use super::vfs::{FileOps, IoCtx, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
 use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
 /// Size of struct signalfd_siginfo.
@@ -17,6 +18,10 @@ pub const SIGINFO_SIZE: usize = 128;
 /// One signalfd object.
 pub struct SignalFd {
     mask: Mutex<u64>,
+    /// The caller's last signal wake-up as its last poll saw it: signals
+    /// belong to the polling thread, so [`FileOps::wake_seq`] (read right
+    /// after `poll`) answers for that thread.
+    polled_wake: AtomicU64,
 }
 
 impl SignalFd {
@@ -24,6 +29,7 @@ impl SignalFd {
     pub fn new(mask: u64) -> SignalFd {
         SignalFd {
             mask: Mutex::new(mask),
+            polled_wake: AtomicU64::new(0),
         }
     }
 
@@ -68,11 +74,26 @@ impl FileOps for SignalFd {
     }
 
     fn poll(&self, ctx: &mut dyn IoCtx) -> PollEvents {
+        self.polled_wake
+            .store(ctx.signal_wakes(), Ordering::Relaxed);
         if ctx.signals_pending() & self.mask() != 0 {
             PollEvents::POLLIN
         } else {
             PollEvents::empty()
         }
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        // Every signal queued for the task wakes its signalfds (Linux's
+        // signalfd_notify); the poll finds whether it is one of the mask.
+        Some(WakeSeq {
+            input: self.polled_wake.load(Ordering::Relaxed),
+            output: 0,
+        })
+    }
+
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[signalfd]")
     }
 
     fn as_any(&self) -> &dyn Any {

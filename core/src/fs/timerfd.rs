@@ -16,7 +16,7 @@
 //! and one armed with TFD_TIMER_CANCEL_ON_SET is cancelled (its reads get
 //! ECANCELED), as Linux's clock_was_set does.
 
-use super::vfs::{FileOps, IoCtx, IoctlArg, PollEvents};
+use super::vfs::{FileOps, IoCtx, IoctlArg, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -46,6 +46,10 @@ struct State {
     cancel_on_set: bool,
     /// The clock was set under a CANCEL_ON_SET timer.
     cancelled: bool,
+    /// Wake-ups for edge-triggered epoll: Linux's timer wakes its waiters
+    /// at its first expiry after a read (a periodic hrtimer is re-armed by
+    /// the read), at a cancellation and at TFD_IOC_SET_TICKS.
+    wakes: WakeSeq,
 }
 
 impl State {
@@ -59,6 +63,7 @@ impl State {
                 if self.cancel_on_set {
                     self.cancelled = true;
                     self.next = None;
+                    self.wakes.wake_input();
                     return true;
                 }
                 if self.abs_real {
@@ -84,6 +89,9 @@ impl State {
                 1
             }
         };
+        if self.ticks == 0 {
+            self.wakes.wake_input();
+        }
         self.ticks = self.ticks.saturating_add(n);
         true
     }
@@ -148,6 +156,7 @@ impl TimerFd {
             abs_real: arm.abs_real,
             cancel_on_set: arm.cancel_on_set && arm.first.is_some(),
             cancelled: false,
+            wakes: s.wakes,
         };
         old
     }
@@ -218,7 +227,16 @@ impl FileOps for TimerFd {
             return Err(Errno::ECANCELED);
         }
         s.ticks = t;
+        s.wakes.wake_input();
         Ok(0)
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.st.lock().wakes)
+    }
+
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("[timerfd]")
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -727,6 +727,12 @@ pub trait IoCtx {
     fn take_signal(&mut self, _mask: u64) -> Option<[u8; 128]> {
         None
     }
+    /// When a signal was last queued for the calling thread or its process,
+    /// as a [`wake_clock`] stamp (signalfd's wake-ups, for edge-triggered
+    /// epoll); 0 outside a syscall.
+    fn signal_wakes(&self) -> u64 {
+        0
+    }
     /// The kernel's processes as procfs files show them, when the caller is
     /// the kernel serving a read (see fs/procfs.rs).
     fn proc_view(&self) -> Option<&dyn super::procfs::ProcView> {

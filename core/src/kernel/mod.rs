@@ -551,6 +551,7 @@ impl<H: Host> Kernel<H> {
             thread: Thread::new(pid, regs),
             others: Vec::new(),
             pending: Default::default(),
+            sig_wake: 0,
             siginfo: BTreeMap::new(),
             rt_queue: Vec::new(),
             job: JobState::Running,

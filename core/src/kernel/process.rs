@@ -165,6 +165,7 @@ impl<H: Host> Kernel<H> {
             thread,
             others: Vec::new(),
             pending: SigSet::default(),
+            sig_wake: 0,
             siginfo: BTreeMap::new(),
             rt_queue: Vec::new(),
             job: JobState::Running,

@@ -268,6 +268,11 @@ impl<H: Host> IoCtx for KernelIo<'_, H> {
             .get(&self.cur)
             .map_or(0, |p| p.pending.0 | p.thread.pending.0)
     }
+    fn signal_wakes(&self) -> u64 {
+        self.procs
+            .get(&self.cur)
+            .map_or(0, |p| p.sig_wake.max(p.thread.sig_wake))
+    }
     fn take_signal(&mut self, mask: u64) -> Option<[u8; 128]> {
         let p = self.procs.get_mut(&self.cur)?;
         let sig = crate::task::SigSet(p.thread.pending.0 & mask)

@@ -185,6 +185,7 @@ impl<H: Host> Kernel<H> {
             p.thread.sigmask.remove(sig);
         }
         p.thread.pending.add(sig);
+        p.thread.sig_wake = crate::fs::vfs::wake_clock();
         p.thread.siginfo.insert(
             sig,
             SigInfo {

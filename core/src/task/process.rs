@@ -112,6 +112,11 @@ pub struct Thread {
     pub saved_mask: Option<SigSet>,
     /// Signals sent to this thread (tkill, tgkill, CPU faults).
     pub pending: SigSet,
+    /// When a signal was last queued for this thread ([`wake_clock`]):
+    /// signalfd's wake-ups, for edge-triggered epoll.
+    ///
+    /// [`wake_clock`]: crate::fs::vfs::wake_clock
+    pub sig_wake: u64,
     pub altstack: AltStack,
     /// Deadline of a blocked syscall, kept while it is served again.
     pub deadline: Option<u64>,
@@ -153,9 +158,11 @@ impl Thread {
             }
             self.rt_queue.push(SigInfo { signo: sig, ..info });
             self.pending.add(sig);
+            self.sig_wake = crate::fs::vfs::wake_clock();
         } else if !self.pending.contains(sig) {
             self.pending.add(sig);
             self.siginfo.insert(sig, SigInfo { signo: sig, ..info });
+            self.sig_wake = crate::fs::vfs::wake_clock();
         }
         true
     }
@@ -186,6 +193,7 @@ impl Thread {
             sigmask: SigSet::default(),
             saved_mask: None,
             pending: SigSet::default(),
+            sig_wake: 0,
             altstack: AltStack::disabled(),
             deadline: None,
             io_done: 0,
@@ -289,6 +297,9 @@ pub struct Process {
     /// Signals sent to the process (any thread that does not block one
     /// takes it).
     pub pending: SigSet,
+    /// When a signal was last queued for the process (see
+    /// [`Thread::sig_wake`]).
+    pub sig_wake: u64,
     /// Information of the standard signals pending for the process.
     pub siginfo: alloc::collections::BTreeMap<u32, SigInfo>,
     /// Queued instances of real-time signals sent to the process.
@@ -345,9 +356,11 @@ impl Process {
             }
             self.rt_queue.push(SigInfo { signo: sig, ..info });
             self.pending.add(sig);
+            self.sig_wake = crate::fs::vfs::wake_clock();
         } else if !self.pending.contains(sig) {
             self.pending.add(sig);
             self.siginfo.insert(sig, SigInfo { signo: sig, ..info });
+            self.sig_wake = crate::fs::vfs::wake_clock();
         }
         true
     }
