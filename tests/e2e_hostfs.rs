@@ -141,6 +141,17 @@ fn busybox_tree_as_root_reads_like_the_host() {
     let n = execute_native(cmd, &Input::Null);
     n.assert_code(0);
     assert_eq!(o.stdout_text(), n.stdout_text());
+    // statfs: the host filesystem's figures (total blocks, block size,
+    // name length), under hostfs's magic.
+    let o = run_umbra(&["--root", r], "stat -f -c '%b %S %l %t' /data");
+    assert_ok(&o);
+    let mut cmd = Command::new(busybox());
+    cmd.args(["stat", "-f", "-c", "%b %S %l"]).arg(&root);
+    let n = execute_native(cmd, &Input::Null);
+    assert_eq!(
+        o.stdout_text(),
+        format!("{} c0ffee\n", n.stdout_text().trim_end())
+    );
 }
 
 #[test]

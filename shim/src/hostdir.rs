@@ -16,7 +16,7 @@ use std::path::Path;
 use umbra_abi::structs::{Statx, Timespec};
 use umbra_core::error::{Errno, KResult};
 use umbra_core::fs::hostfs::{Handle, HostDirent, HostFs, HostStat};
-use umbra_core::fs::vfs::{makedev, FileType, SetAttr};
+use umbra_core::fs::vfs::{makedev, FileType, FsStats, SetAttr};
 use umbra_shim::sys::hostdir as sys;
 
 /// One granted host directory.
@@ -188,6 +188,23 @@ impl HostFs for HostDir {
         };
         sys::close(d);
         r.map(|()| out)
+    }
+
+    fn statfs(&self) -> KResult<FsStats> {
+        let [_, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize] =
+            sys::statfs_fd(self.root).map_err(errno)?;
+        let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        Ok(FsStats {
+            bsize: small(bsize),
+            blocks,
+            bfree,
+            bavail,
+            files,
+            ffree,
+            namelen: small(namelen),
+            frsize: small(frsize),
+            ..FsStats::default()
+        })
     }
 
     fn readlink(&self, node: Handle) -> KResult<Vec<u8>> {

@@ -614,7 +614,48 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_publish, parse_seconds};
+    use super::{parse_publish, parse_run, parse_seconds};
+
+    #[test]
+    fn host_directory_options_parse() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let r = parse_run(&args(&[
+            "--root",
+            "/t",
+            "--rw",
+            "--mount",
+            "/a:/x:rw",
+            "--mount",
+            "/b:/y/z:ro",
+            "--mount",
+            "/c:/w",
+            "--",
+            "sh",
+        ]))
+        .unwrap();
+        assert_eq!(r.root_dir.as_deref(), Some("/t"));
+        assert!(r.rw);
+        let m: Vec<_> = r
+            .mounts
+            .iter()
+            .map(|(s, d, ro, rw)| (s.as_str(), d.as_str(), *ro, *rw))
+            .collect();
+        assert_eq!(
+            m,
+            [
+                ("/a", "/x", false, true),
+                ("/b", "/y/z", true, false),
+                ("/c", "/w", false, false)
+            ]
+        );
+        for bad in [
+            &["--root", "/t", "--image", "i", "--", "sh"][..],
+            &["--root", "/t", "--initrd", "i", "--", "sh"][..],
+            &["--root", "/t", "--mount", "nodir", "--", "sh"][..],
+        ] {
+            assert!(parse_run(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn publish_specs_parse() {

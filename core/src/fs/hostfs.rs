@@ -87,6 +87,10 @@ pub trait HostFs: Send + Sync {
     /// Every entry of directory `dir`.
     fn readdir(&self, dir: Handle) -> KResult<Vec<HostDirent>>;
     fn readlink(&self, node: Handle) -> KResult<Vec<u8>>;
+    /// The figures of the host filesystem holding the directory (statfs).
+    fn statfs(&self) -> KResult<FsStats> {
+        Err(Errno::ENOSYS)
+    }
     /// The node is no longer used.
     fn release(&self, node: Handle);
     fn write(&self, _node: Handle, _off: u64, _buf: &[u8]) -> KResult<usize> {
@@ -892,17 +896,22 @@ impl Inode for HostNode {
     }
 
     fn statfs(&self) -> Option<FsStats> {
-        Some(FsStats {
-            f_type: HOSTFS_SUPER_MAGIC,
+        // The host's figures where it gives them, under hostfs's own magic.
+        let host = self.host().statfs().unwrap_or(FsStats {
             bsize: 4096,
             namelen: 255,
             frsize: 4096,
+            ..FsStats::default()
+        });
+        Some(FsStats {
+            f_type: HOSTFS_SUPER_MAGIC,
+            fsid: [self.fs.dev as i32, (self.fs.dev >> 32) as i32],
             flags: if self.fs.mode == HostMode::ReadOnly {
                 st_flags::ST_RDONLY
             } else {
                 0
             },
-            ..FsStats::default()
+            ..host
         })
     }
 }

@@ -71,6 +71,7 @@ pub fn syscalls() -> (Vec<usize>, Vec<usize>) {
     };
     let ro = vec![
         open,
+        FSTATFS,
         libc::SYS_statx as usize,
         libc::SYS_getdents64 as usize,
         libc::SYS_readlinkat as usize,
@@ -90,6 +91,10 @@ pub fn syscalls() -> (Vec<usize>, Vec<usize>) {
     (ro, rw)
 }
 
+#[cfg(target_arch = "arm")]
+const FSTATFS: usize = libc::SYS_fstatfs64 as usize;
+#[cfg(not(target_arch = "arm"))]
+const FSTATFS: usize = libc::SYS_fstatfs as usize;
 #[cfg(target_arch = "arm")]
 const UTIMENSAT: usize = 412; // utimensat_time64
 #[cfg(not(target_arch = "arm"))]
@@ -682,4 +687,37 @@ pub fn open_anywhere_for_tests(path: &std::ffi::CStr) -> Result<(), Errno> {
     })?;
     close(fd as i32);
     Ok(())
+}
+
+/// What fstatfs tells of the filesystem holding `fd`: type, block size,
+/// blocks, free, available, files, free files, name length, fragment size.
+pub fn statfs_fd(fd: i32) -> Result<[u64; 9], Errno> {
+    #[cfg(target_arch = "arm")]
+    // SAFETY: an all-zero struct statfs64 is valid (integers only).
+    let mut st: libc::statfs64 = unsafe { core::mem::zeroed() };
+    #[cfg(target_arch = "arm")]
+    // SAFETY: `st` is a writable struct statfs64 alive for the call.
+    let r = unsafe { libc::fstatfs64(fd, &mut st) };
+    #[cfg(not(target_arch = "arm"))]
+    // SAFETY: an all-zero struct statfs is valid (integers only).
+    let mut st: libc::statfs = unsafe { core::mem::zeroed() };
+    #[cfg(not(target_arch = "arm"))]
+    // SAFETY: `st` is a writable struct statfs alive for the call.
+    let r = unsafe { libc::fstatfs(fd, &mut st) };
+    if r != 0 {
+        return Err(Errno(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(5),
+        ));
+    }
+    Ok([
+        st.f_type as u64,
+        st.f_bsize as u64,
+        st.f_blocks as u64,
+        st.f_bfree as u64,
+        st.f_bavail as u64,
+        st.f_files as u64,
+        st.f_ffree as u64,
+        st.f_namelen as u64,
+        st.f_frsize as u64,
+    ])
 }
