@@ -1833,6 +1833,86 @@ mod tests {
         assert_eq!(b.send(&mut cx(h, true), msg), Err(Errno::ENETUNREACH));
     }
 
+    /// Random calls on a handful of TCP and UDP sockets of both families:
+    /// no panic and no deadlock (a spin lock taken twice would hang).
+    #[test]
+    fn random_calls_keep_the_sockets_consistent() {
+        for round in 1..=8u64 {
+            random_calls(round.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        }
+    }
+
+    fn random_calls(mut seed: u64) {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let addrs = [
+            v4([127, 0, 0, 1], 5000),
+            v4([0, 0, 0, 0], 5000),
+            v4([127, 0, 0, 2], 5001),
+            v6(LOOP6, 5000),
+            v6(ANY6, 5001),
+            v6(LOOP4, 5000),
+            v4([10, 0, 0, 1], 80),
+            SockAddr::Unspec,
+        ];
+        let mut socks: Vec<Arc<dyn Socket>> = Vec::new();
+        for _ in 0..5000 {
+            if socks.len() < 3 || rnd(10) == 0 {
+                let fam = if rnd(2) == 0 { AF_INET } else { AF_INET6 };
+                let ty = if rnd(2) == 0 { SOCK_STREAM } else { SOCK_DGRAM };
+                socks.push(create(&net, fam, ty, 0).unwrap());
+            }
+            let i = rnd(socks.len() as u64) as usize;
+            let s = socks[i].clone();
+            let a = &addrs[rnd(addrs.len() as u64) as usize];
+            let nb = rnd(2) == 0;
+            match rnd(12) {
+                0 => drop(s.bind(&mut cx(h, nb), a, None)),
+                1 | 2 => drop(s.connect(&mut cx(h, nb), a, None)),
+                3 => drop(s.listen(&mut cx(h, nb), rnd(3) as i32 - 1)),
+                4 => {
+                    if let Ok((c, _)) = s.accept(&mut cx(h, nb)) {
+                        socks.push(c);
+                    }
+                }
+                5 | 6 => {
+                    let data = [7u8; 300];
+                    let msg = SendMsg {
+                        data: &data[..rnd(300) as usize],
+                        to: if rnd(2) == 0 { Some((a, None)) } else { None },
+                        anc: Vec::new(),
+                        flags: [0, MSG_OOB, MSG_DONTWAIT][rnd(3) as usize],
+                    };
+                    let _ = s.send(&mut cx(h, nb), msg);
+                }
+                7 | 8 => {
+                    let mut buf = [0u8; 100];
+                    let n = rnd(100) as usize;
+                    let fl = [0, MSG_PEEK, MSG_TRUNC, MSG_OOB][rnd(4) as usize];
+                    let _ = s.recv(&mut cx(h, nb), &mut buf[..n], fl);
+                }
+                9 => drop(s.shutdown(&mut cx(h, nb), rnd(3) as u32)),
+                10 => {
+                    let _ = s.poll(h);
+                    let _ = s.wake_seq();
+                    let _ = s.local_addr();
+                    let _ = s.peer_addr();
+                    let _ = s.getsockopt(&mut cx(h, nb), SOL_SOCKET, SO_ERROR, 4);
+                }
+                _ => {
+                    drop(s);
+                    socks.swap_remove(i);
+                }
+            }
+        }
+    }
+
     #[test]
     fn options_of_any_number_do_not_panic() {
         let net = Arc::new(NetNs::default());

@@ -511,7 +511,7 @@ impl Socket for NetlinkSock {
         self.autobind(cx.caller.pid);
         let data = msg.data;
         let mut at = 0;
-        while data.len() - at >= 16 {
+        while data.len().saturating_sub(at) >= 16 {
             let len =
                 u32::from_ne_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as usize;
             if len < 16 || len > data.len() - at {
@@ -689,5 +689,46 @@ mod tests {
             create(&net, SOCK_RAW, 16).err(),
             Some(Errno::EPROTONOSUPPORT)
         );
+    }
+
+    /// Random requests (lengths, types, flags, truncated attributes) never
+    /// panic, and the queue stays bounded.
+    #[test]
+    fn random_requests_do_not_panic() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let s = create(&net, SOCK_DGRAM, NETLINK_ROUTE).unwrap();
+        let mut cx = SockCx {
+            io: h,
+            caller: super::super::Ucred::default(),
+            nonblock: true,
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 80) as usize;
+            let mut req: Vec<u8> = (0..len).map(|i| (seed >> (i % 56)) as u8).collect();
+            if len >= 16 && seed.is_multiple_of(3) {
+                let n = ((seed >> 8) % (len as u64 + 8)) as u32;
+                req[..4].copy_from_slice(&n.to_ne_bytes());
+                let ty = [RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, 1, 99][(seed % 5) as usize];
+                req[4..6].copy_from_slice(&ty.to_ne_bytes());
+            }
+            let msg = SendMsg {
+                data: &req,
+                to: None,
+                anc: Vec::new(),
+                flags: 0,
+            };
+            let _ = s.send(&mut cx, msg);
+            if seed.is_multiple_of(7) {
+                let mut buf = [0u8; 64];
+                let _ = s.recv(&mut cx, &mut buf, (seed % 4) as u32 & MSG_PEEK);
+            }
+        }
+        let st = s.as_any().downcast_ref::<NetlinkSock>().unwrap().st.lock();
+        assert!(st.queued <= RCVBUF);
     }
 }
