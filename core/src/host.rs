@@ -224,6 +224,13 @@ pub trait HostTime {
     fn counter(&self) -> Option<u64> {
         None
     }
+
+    /// The CPU time (ns) the host process of `mm` has used so far, or
+    /// `None` if the host cannot tell: unlike the monotonic clock, it does
+    /// not run on while other host processes hold the CPU.
+    fn cpu_time(&self, _mm: MmId) -> Option<u64> {
+        None
+    }
 }
 
 /// The console: the host's stdin, stdout and stderr.

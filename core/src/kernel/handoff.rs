@@ -13,9 +13,11 @@
 //!
 //! A producer that goes on working after its wake must not lose its turn at
 //! every wake (that would cost a switch per item where one per batch does).
-//! Whether a thread waits right after waking is measured on a wake that does
-//! not hand off, every [`PROBE_EVERY`]-th: by whether its next trap is a
-//! futex wait that blocks, within [`PROBE_NS`].
+//! Whether a thread waits right after waking is measured on a wake of a
+//! partner that does not hand off, every [`PROBE_EVERY`]-th: by whether its
+//! next trap is a futex wait that blocks, within [`PROBE_NS`] of CPU time
+//! of its host process (wall time where the host cannot tell, which a
+//! loaded host stretches).
 
 use super::Kernel;
 use crate::host::Host;
@@ -50,7 +52,6 @@ impl<H: Host> Kernel<H> {
     /// The current thread's FUTEX_WAKE woke exactly one waiter, `wakee`:
     /// hands off to it, or probes whether the waker waits next.
     pub(crate) fn futex_woke(&mut self, wakee: Pid) {
-        let now = self.host.now_mono();
         let traps = self.traps;
         let me = self.proc().thread.tid;
         let partner = self
@@ -59,22 +60,38 @@ impl<H: Host> Kernel<H> {
         let wakee_pid = self.tgid_of(wakee);
         let s = &mut self.proc().thread.sync_wake;
         s.last_woke = wakee;
-        if let Some(pid) = wakee_pid.filter(|_| partner && s.sync && s.since_probe < PROBE_EVERY) {
+        let Some(pid) = wakee_pid.filter(|_| partner) else {
+            return;
+        };
+        if s.sync && s.since_probe < PROBE_EVERY {
             s.since_probe += 1;
             self.hand_off(pid, wakee);
             return;
         }
         s.since_probe = 0;
-        s.probe = Some((now, traps));
+        let at = self.probe_clock();
+        self.proc().thread.sync_wake.probe = Some((at, traps));
     }
 
     /// The current thread's new futex wait blocks: settles its probe.
     pub(crate) fn futex_waits(&mut self) {
-        let now = self.host.now_mono();
+        if self.proc().thread.sync_wake.probe.is_none() {
+            return;
+        }
+        let now = self.probe_clock();
         let traps = self.traps;
         let s = &mut self.proc().thread.sync_wake;
         if let Some((at, n)) = s.probe.take() {
             s.sync = traps == n.wrapping_add(1) && now.saturating_sub(at) < PROBE_NS;
         }
+    }
+
+    /// The clock a probe is timed by: the CPU time of the current process's
+    /// host process, else the monotonic clock.
+    fn probe_clock(&mut self) -> u64 {
+        let mm = self.proc().mm.id;
+        self.host
+            .cpu_time(mm)
+            .unwrap_or_else(|| self.host.now_mono())
     }
 }

@@ -53,7 +53,8 @@ fn boot(step_ns: u64) -> (Kernel<MockHost>, MmId, u64, u64) {
 
 /// Two threads ping-pong through futex words `a` and `b` until each has
 /// woken the other and waited right after: then a wake hands the CPU to
-/// the wakee. Returns the tids gettid saw, in order.
+/// the wakee. Returns the tids gettid saw, in order: 2's, then 2's again
+/// after a hand-off or 1's without.
 fn ping_pong(step_ns: u64) -> vec::Vec<i64> {
     let (mut k, mm, a, b) = boot(step_ns);
     let wait = |w: u64| sys(FUTEX, &[w, FUTEX_WAIT_PRIVATE, 0]);
@@ -64,16 +65,19 @@ fn ping_pong(step_ns: u64) -> vec::Vec<i64> {
             // 1 creates 2 and goes on.
             sys(CLONE, &[THREAD_FLAGS, 0, 0, 0, 0]),
             wait(a),
-            // 2 runs: it wakes 1 (who never woke it: no hand-off), waits.
+            // 2 runs: it wakes 1, who never woke it (no partner), waits.
             sys(GETTID, &[]),
             wake(a),
             wait(b),
-            // 1's wait is over: it wakes 2 (its first wake), waits.
+            // 1 wakes its partner 2 and waits at once: 1 is found to wait
+            // right after its wakes.
             wake(b),
             wait(a),
-            // 2's wait is over: 2 and 1 have each woken the other and
-            // waited at once after; 2's wake hands off to 1.
+            // So is 2.
             wake(a),
+            wait(b),
+            // 1's wake of 2 hands off: 2 runs next.
+            wake(b),
             sys(GETTID, &[]),
             sys(EXIT_GROUP, &[0]),
         ],
@@ -86,17 +90,17 @@ fn ping_pong(step_ns: u64) -> vec::Vec<i64> {
 fn a_ping_pong_wake_hands_the_cpu_to_the_wakee() {
     let tids = ping_pong(1_000);
     assert_eq!(tids.len(), 2, "{tids:?}");
-    // The second gettid ran right after 2's wake of 1: in 1.
+    // The second gettid ran right after 1's wake of 2: in 2.
     assert_ne!(tids[0], 1, "{tids:?}");
-    assert_eq!(tids[1], 1, "{tids:?}");
+    assert_eq!(tids[1], tids[0], "{tids:?}");
 }
 
 #[test]
 fn a_waker_that_works_on_after_its_wake_keeps_the_cpu() {
     // The guest runs 1 ms between traps: the waits did not follow the
-    // wakes at once, so 2 keeps the CPU after its wake.
+    // wakes at once, so 1 keeps the CPU after its wake.
     let tids = ping_pong(1_000_000);
     assert_eq!(tids.len(), 2, "{tids:?}");
     assert_ne!(tids[0], 1, "{tids:?}");
-    assert_eq!(tids[1], tids[0], "{tids:?}");
+    assert_eq!(tids[1], 1, "{tids:?}");
 }
