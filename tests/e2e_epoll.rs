@@ -45,6 +45,10 @@ sections_same_as_native! {
     timerfd_glibc: Glibc "ev_epoll" &["timerfd"];
     signalfd_musl: Musl "ev_epoll" &["signalfd"];
     signalfd_glibc: Glibc "ev_epoll" &["signalfd"];
+    inotify_musl: Musl "ev_epoll" &["inotify"];
+    inotify_glibc: Glibc "ev_epoll" &["inotify"];
+    tcp_musl: Musl "ev_epoll" &["tcp"];
+    tcp_glibc: Glibc "ev_epoll" &["tcp"];
 }
 
 /// Runs argv[2:] on a fresh pty (a session leader with the pty as its

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1300,6 +1303,115 @@ static void test_unix(void)
 	close(et);
 }
 
+static void test_inotify(void)
+{
+	const char *dir = "/tmp/ev_epoll_dir";
+	mkdir(dir, 0700);
+	int in = inotify_init1(IN_NONBLOCK);
+	show_link(in);
+	inotify_add_watch(in, dir, IN_CREATE | IN_DELETE);
+	int lt = epoll_create1(0), et = epoll_create1(0);
+	add(lt, in, EPOLLIN, 1);
+	add(et, in, EPOLLIN | EPOLLET, 2);
+	wait_show("nothing changed", lt, 8, 0);
+	wait_show("nothing changed, edge", et, 8, 0);
+	int f = open("/tmp/ev_epoll_dir/a", O_CREAT | O_WRONLY, 0600);
+	close(f);
+	wait_show("a file created", lt, 8, 0);
+	wait_show("a file created, edge", et, 8, 0);
+	wait_show("edge again", et, 8, 0);
+	unlink("/tmp/ev_epoll_dir/a");
+	wait_show("deleted: another event, edge", et, 8, 0);
+	char buf[4096];
+	while (read(in, buf, sizeof buf) > 0)
+		;
+	wait_show("read", lt, 8, 0);
+	wait_show("read, edge", et, 8, 0);
+	/* a child's change wakes a blocked wait */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		close(open("/tmp/ev_epoll_dir/b", O_CREAT | O_WRONLY, 0600));
+		_exit(0);
+	}
+	struct epoll_event ev[4];
+	int r = epoll_wait(et, ev, 4, 10000);
+	show_events("woken by a child's create", r, ev, 1);
+	waitpid(pid, NULL, 0);
+	unlink("/tmp/ev_epoll_dir/b");
+	rmdir(dir);
+	close(in);
+	close(lt);
+	close(et);
+}
+
+static void test_tcp(void)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	if (bind(l, (struct sockaddr *)&sa, len) < 0 || listen(l, 8) < 0) {
+		pr("bind/listen", -1);
+		return;
+	}
+	getsockname(l, (struct sockaddr *)&sa, &len);
+	int et = epoll_create1(0), lt = epoll_create1(0);
+	add(et, l, EPOLLIN | EPOLLET, 1);
+	wait_show("listener", et, 8, 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	add(lt, c, EPOLLOUT, 2);
+	errno = 0;
+	int r = connect(c, (struct sockaddr *)&sa, len);
+	printf("connect: done or in progress: %d\n", r == 0 || errno == EINPROGRESS);
+	struct epoll_event ev[4];
+	r = epoll_wait(lt, ev, 4, 10000);
+	show_events("connected: writable", r, ev, 1);
+	r = epoll_wait(et, ev, 4, 10000);
+	show_events("listener, a connection", r, ev, 1);
+	wait_show("listener, edge again", et, 8, 0);
+	int a = accept(l, NULL, NULL);
+	add(et, a, EPOLLIN | EPOLLRDHUP | EPOLLET, 3);
+	add(lt, a, EPOLLIN | EPOLLRDHUP, 4);
+	wait_show("accepted, nothing sent", lt, 8, 0);
+	(void)!send(c, "abc", 3, 0);
+	r = epoll_wait(et, ev, 4, 10000);
+	show_events("sent", r, ev, 1);
+	wait_show("edge again", et, 8, 0);
+	(void)!send(c, "d", 1, 0);
+	r = epoll_wait(et, ev, 4, 10000);
+	show_events("sent more", r, ev, 1);
+	char b[16];
+	(void)!recv(a, b, sizeof b, 0);
+	shutdown(c, SHUT_WR);
+	r = epoll_wait(et, ev, 4, 10000);
+	show_events("peer shut down writing", r, ev, 1);
+	wait_show("level", lt, 8, 0);
+	close(c);
+	close(a);
+	close(l);
+	close(et);
+	close(lt);
+	/* udp */
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	len = sizeof ua;
+	bind(u, (struct sockaddr *)&ua, len);
+	getsockname(u, (struct sockaddr *)&ua, &len);
+	et = epoll_create1(0);
+	add(et, u, EPOLLIN | EPOLLET, 5);
+	sendto(v, "x", 1, 0, (struct sockaddr *)&ua, len);
+	r = epoll_wait(et, ev, 4, 10000);
+	show_events("udp, one datagram", r, ev, 1);
+	sendto(v, "y", 1, 0, (struct sockaddr *)&ua, len);
+	r = epoll_wait(et, ev, 4, 10000);
+	show_events("udp, another", r, ev, 1);
+	wait_show("udp, edge again", et, 8, 0);
+	close(u);
+	close(v);
+	close(et);
+}
+
 /* Run on a terminal by tests/e2e_epoll.rs: the driver types a line after
  * each READY. Echo is off, so the transcript is only what this prints. */
 static void test_tty(void)
@@ -1359,6 +1471,7 @@ static const struct section {
 	{ "rdhup", test_rdhup },     { "eventfd", test_eventfd },
 	{ "timerfd", test_timerfd }, { "signalfd", test_signalfd },
 	{ "mqueue", test_mqueue },   { "unix", test_unix },
+	{ "inotify", test_inotify }, { "tcp", test_tcp },
 	{ "tty", test_tty },
 	{ NULL, NULL },
 };

@@ -11,7 +11,7 @@
 //! name, and a watch whose inode is deleted gets IN_DELETE_SELF and then
 //! IN_IGNORED.
 
-use super::vfs::{FileOps, Inode, IoCtx, IoctlArg, PollEvents};
+use super::vfs::{FileOps, Inode, IoCtx, IoctlArg, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
@@ -100,6 +100,9 @@ struct State {
     bytes: usize,
     watches: BTreeMap<i32, Watch>,
     last_wd: i32,
+    /// Wake-ups for edge-triggered epoll: each event queued (not one merged
+    /// into the last), as fsnotify_insert_event wakes its waiters.
+    wakes: WakeSeq,
 }
 
 impl State {
@@ -117,11 +120,13 @@ impl State {
             if self.queue.back() != Some(&over) {
                 self.bytes += over.size();
                 self.queue.push_back(over);
+                self.wakes.wake_input();
             }
             return;
         }
         self.bytes += ev.size();
         self.queue.push_back(ev);
+        self.wakes.wake_input();
     }
 
     /// Drops watch `wd` with its IN_IGNORED event.
@@ -334,6 +339,14 @@ impl FileOps for Inotify {
         let n = self.st.lock().bytes as i32;
         arg.write_out(&n.to_ne_bytes())?;
         Ok(0)
+    }
+
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.st.lock().wakes)
+    }
+
+    fn anon_name(&self) -> Option<&'static str> {
+        Some("inotify")
     }
 
     fn as_any(&self) -> &dyn Any {
