@@ -300,7 +300,8 @@ impl Core {
     /// Linux's unix_release_sock: the last descriptor closed (or, for an
     /// embryo, its listener's). The peer of a connection sees end of file,
     /// and ECONNRESET if this socket left data unread.
-    fn release(self: &Arc<Self>, embryo: bool) {
+    fn release(self: &Arc<Self>, how: Release) {
+        let embryo = how == Release::Embryo;
         let (peer, rx, pending, name) = {
             let mut st = self.st.lock();
             st.dead = true;
@@ -341,7 +342,7 @@ impl Core {
             }
         }
         for e in &pending {
-            e.release(true);
+            e.release(Release::Embryo);
         }
         drop(rx);
         drop(pending);
@@ -384,6 +385,16 @@ impl Core {
     }
 }
 
+/// Why a socket is released.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// Its last descriptor closed.
+    LastClose,
+    /// Its listener went away before accepting it: the client sees
+    /// ECONNRESET.
+    Embryo,
+}
+
 /// The descriptor-side handle of a socket; dropping it releases the socket.
 pub struct UnixSocket {
     core: Arc<Core>,
@@ -398,7 +409,7 @@ impl UnixSocket {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        self.core.release(false);
+        self.core.release(Release::LastClose);
         gc(&self.core.ns);
     }
 }
