@@ -258,7 +258,7 @@ fn mounts_rw_ro_and_overlay() {
          echo x > /mnt/ro/g || echo ro-refused; rm /mnt/ro/f || echo ro-refused; \
          cat /mnt/ro/f; echo changed > /mnt/ovl/f; cat /mnt/ovl/f; \
          grep -c ' /mnt/ro ' /proc/mounts; mknod /mnt/rw/cdev c 1 3 || echo no-devices; \
-         mkfifo /mnt/rw/fifo && stat -c %F /mnt/rw/fifo",
+         mkfifo /mnt/rw/fifo && chmod 604 /mnt/rw/fifo && stat -c '%F %a' /mnt/rw/fifo",
     );
     assert_ok(&o);
     assert!(
@@ -268,7 +268,7 @@ fn mounts_rw_ro_and_overlay() {
     );
     assert_eq!(
         o.stdout_text(),
-        "d\nhard\nnew\nsym\nro-refused\nro-refused\nro file\nchanged\n1\nno-devices\nfifo\n"
+        "d\nhard\nnew\nsym\nro-refused\nro-refused\nro file\nchanged\n1\nno-devices\nfifo 604\n"
     );
     assert_eq!(
         std::fs::read_to_string(rw.join("new")).unwrap(),
@@ -294,10 +294,8 @@ fn mounts_rw_ro_and_overlay() {
     );
     assert!(!rw.join("gone").exists() && !rw.join("old").exists());
     assert!(!ro.join("g").exists() && !rw.join("cdev").exists());
-    assert!(std::fs::symlink_metadata(rw.join("fifo"))
-        .unwrap()
-        .file_type()
-        .is_fifo());
+    let fifo = std::fs::symlink_metadata(rw.join("fifo")).unwrap();
+    assert!(fifo.file_type().is_fifo() && fifo.mode() & 0o777 == 0o604);
     assert_eq!(
         std::fs::read_to_string(ovl.join("f")).unwrap(),
         "overlay file\n"

@@ -326,12 +326,18 @@ impl HostFs for HostDir {
             .map_err(errno)?;
         }
         if let Some(p) = attr.perm {
-            // An O_PATH fd (symlink, fifo, socket, device) cannot be chmodded
-            // through the fd: EOPNOTSUPP rather than a silent success.
-            sys::chmod_fd(f, p & 0o7777).map_err(|e| match e.0 {
-                9 => Errno::EOPNOTSUPP,
-                n => Errno(n),
-            })?;
+            // An O_PATH fd (fifo, socket) is chmodded by fchmodat2 with an
+            // empty path (Linux 6.6); before that kernel, EOPNOTSUPP rather
+            // than a silent success.
+            match sys::chmod_fd(f, p & 0o7777) {
+                Err(umbra_shim::sys::Errno(9)) => {
+                    sys::chmod_path_fd(f, p & 0o7777).map_err(|e| match e.0 {
+                        38 | 22 => Errno::EOPNOTSUPP,
+                        n => Errno(n),
+                    })?
+                }
+                r => r.map_err(errno)?,
+            }
         }
         if attr.atime.is_some() || attr.mtime.is_some() {
             let t = |t: Option<Timespec>| match t {

@@ -84,6 +84,7 @@ pub fn syscalls() -> (Vec<usize>, Vec<usize>) {
         libc::SYS_symlinkat as usize,
         libc::SYS_linkat as usize,
         libc::SYS_fchmod as usize,
+        FCHMODAT2,
         libc::SYS_fchownat as usize,
         UTIMENSAT,
         FTRUNCATE,
@@ -91,6 +92,8 @@ pub fn syscalls() -> (Vec<usize>, Vec<usize>) {
     (ro, rw)
 }
 
+/// fchmodat2 (Linux 6.6; the same number on every arch).
+const FCHMODAT2: usize = 452;
 #[cfg(target_arch = "arm")]
 const FSTATFS: usize = libc::SYS_fstatfs64 as usize;
 #[cfg(not(target_arch = "arm"))]
@@ -489,6 +492,26 @@ pub fn chmod_fd(fd: i32, perm: u32) -> Result<(), Errno> {
         super::sc(
             libc::SYS_fchmod as usize,
             [fd as usize, perm as usize, 0, 0, 0, 0],
+        )
+    }
+    .map(|_| ())
+}
+
+/// fchmodat2(fd, "", perm, AT_EMPTY_PATH): chmod of the node an O_PATH fd
+/// refers to (a fifo or socket; a symlink gives EOPNOTSUPP, as on Linux).
+pub fn chmod_path_fd(fd: i32, perm: u32) -> Result<(), Errno> {
+    // SAFETY: the empty path is a NUL-terminated string.
+    unsafe {
+        super::sc(
+            FCHMODAT2,
+            [
+                fd as usize,
+                c"".as_ptr() as usize,
+                perm as usize,
+                AT_EMPTY_PATH,
+                0,
+                0,
+            ],
         )
     }
     .map(|_| ())
