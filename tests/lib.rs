@@ -91,6 +91,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ev_evfd",
     "thread_switch",
     "ev_inotify",
+    "hostnet",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

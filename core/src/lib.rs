@@ -39,6 +39,8 @@ pub mod kernel;
 pub mod testing;
 
 #[cfg(test)]
+mod fuzz_net;
+#[cfg(test)]
 mod fuzz_syscalls;
 #[cfg(test)]
 mod kernel_tests;

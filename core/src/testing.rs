@@ -72,6 +72,8 @@ pub struct MockHost {
     /// (`mm_near_map_limit`), if set.
     pub map_limit: Option<usize>,
     seed: u64,
+    /// A fake host network (`HostMisc::host_net`), when a test grants one.
+    pub net: Option<MockNet>,
 }
 
 impl MockHost {
@@ -97,6 +99,7 @@ impl MockHost {
             applied_batches: 0,
             map_limit: None,
             seed: 0x1234_5678_9abc_def1,
+            net: None,
         }
     }
 
@@ -388,6 +391,157 @@ impl HostMisc for MockHost {
     }
     fn log(&mut self, _level: LogLevel, msg: fmt::Arguments<'_>) {
         self.log.push(alloc::format!("{msg}"));
+    }
+    fn host_net(&mut self) -> Option<&mut dyn HostNet> {
+        self.net.as_mut().map(|n| n as &mut dyn HostNet)
+    }
+}
+
+/// A fake host network: every host socket is its own echo server (what a
+/// stream sends comes back, up to 64 KiB buffered; a datagram comes back
+/// from where it was sent). A stream connect is done at the first look
+/// (`wait_event` knows nothing of these sockets); destinations in
+/// 10.0.0.0/8 port 1 are refused. Listeners have nothing to
+/// accept. Counts what is open, so tests can check that every host socket
+/// is closed.
+#[derive(Default)]
+pub struct MockNet {
+    socks: BTreeMap<HostSock, MockNetSock>,
+    next: HostSock,
+    /// Host sockets opened and closed so far.
+    pub opened: usize,
+    pub closed: usize,
+}
+
+struct MockNetSock {
+    data: VecDeque<(Vec<u8>, Option<crate::net::SockAddr>)>,
+    buffered: usize,
+    refused: bool,
+    shut_wr: bool,
+}
+
+impl MockNet {
+    /// Host sockets open now.
+    pub fn open(&self) -> usize {
+        self.socks.len()
+    }
+
+    fn add(&mut self, refused: bool) -> HostSock {
+        self.next += 1;
+        self.opened += 1;
+        self.socks.insert(
+            self.next,
+            MockNetSock {
+                data: VecDeque::new(),
+                buffered: 0,
+                refused,
+                shut_wr: false,
+            },
+        );
+        self.next
+    }
+}
+
+impl HostNet for MockNet {
+    fn net_connect(
+        &mut self,
+        _ty: HostSockType,
+        to: &crate::net::SockAddr,
+    ) -> Result<HostSock, NetError> {
+        use crate::net::SockAddr;
+        match to {
+            SockAddr::Inet { addr, port } => Ok(self.add(addr[0] == 10 && *port == 1)),
+            SockAddr::Inet6 { .. } => Ok(self.add(false)),
+            _ => Err(NetError::Denied),
+        }
+    }
+    fn net_dgram(&mut self, _domain: u16) -> Result<HostSock, NetError> {
+        Ok(self.add(false))
+    }
+    fn net_accept(&mut self, _l: HostSock) -> Result<(HostSock, crate::net::SockAddr), NetError> {
+        Err(NetError::WouldBlock)
+    }
+    fn net_send(
+        &mut self,
+        s: HostSock,
+        data: &[u8],
+        to: Option<&crate::net::SockAddr>,
+    ) -> Result<usize, NetError> {
+        let k = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
+        if k.shut_wr {
+            return Err(NetError::BrokenPipe);
+        }
+        if k.refused {
+            return Err(NetError::Refused);
+        }
+        let room = (64 << 10) - k.buffered;
+        if room == 0 {
+            return Err(NetError::WouldBlock);
+        }
+        let n = data.len().min(room);
+        k.buffered += n;
+        k.data.push_back((data[..n].to_vec(), to.cloned()));
+        Ok(n)
+    }
+    fn net_recv(
+        &mut self,
+        s: HostSock,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<(usize, usize, Option<crate::net::SockAddr>), NetError> {
+        let k = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
+        let Some((d, from)) = k.data.front().cloned() else {
+            return if k.shut_wr {
+                Ok((0, 0, None))
+            } else {
+                Err(NetError::WouldBlock)
+            };
+        };
+        let n = d.len().min(buf.len());
+        buf[..n].copy_from_slice(&d[..n]);
+        if !peek {
+            k.data.pop_front();
+            k.buffered -= d.len();
+        }
+        Ok((n, d.len(), from))
+    }
+    fn net_shutdown(&mut self, s: HostSock, how: u32) -> Result<(), NetError> {
+        let k = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
+        if how != 0 {
+            k.shut_wr = true;
+        }
+        Ok(())
+    }
+    fn net_close(&mut self, s: HostSock) {
+        if self.socks.remove(&s).is_some() {
+            self.closed += 1;
+        }
+    }
+    fn net_poll(&mut self, s: HostSock, _interest: u16) -> u16 {
+        let Some(k) = self.socks.get_mut(&s) else {
+            return 0x20;
+        };
+        if k.refused {
+            return 0x18;
+        }
+        let mut r = 0x4;
+        if !k.data.is_empty() || k.shut_wr {
+            r |= 0x1;
+        }
+        r
+    }
+    fn net_take_error(&mut self, s: HostSock) -> Option<NetError> {
+        let k = self.socks.get_mut(&s)?;
+        core::mem::take(&mut k.refused).then_some(NetError::Refused)
+    }
+    fn net_local_addr(&mut self, _s: HostSock) -> Result<crate::net::SockAddr, NetError> {
+        Ok(crate::net::SockAddr::Inet {
+            addr: [10, 0, 0, 2],
+            port: 40000,
+        })
+    }
+    fn net_peer_addr(&mut self, _s: HostSock) -> Result<crate::net::SockAddr, NetError> {
+        Err(NetError::NotConnected)
     }
 }
 

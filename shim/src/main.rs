@@ -301,23 +301,6 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             "no program given (umbra run [OPTIONS] -- PROGRAM [ARGS...])",
         ));
     }
-    // The guest families these modes plug into are not there yet: say so
-    // rather than run with a network the guest cannot use.
-    if r.net.outbound {
-        return Err(String::from(
-            "--net host: not available yet (the guest's AF_INET family is not in this build)",
-        ));
-    }
-    if !r.net.publish.is_empty() {
-        return Err(String::from(
-            "--publish: not available yet (the guest's AF_INET family is not in this build)",
-        ));
-    }
-    if !r.net.unix_paths.is_empty() {
-        return Err(String::from(
-            "--unix-socket: not available yet (the guest's AF_UNIX family is not in this build)",
-        ));
-    }
     Ok(r)
 }
 

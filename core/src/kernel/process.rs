@@ -846,5 +846,7 @@ impl<H: Host> Kernel<H> {
         self.ipc = Default::default();
         self.frames.reap();
         self.drain_writeback();
+        // The host sockets of the guest's sockets, now all closed.
+        crate::net::host::tick(&mut self.host, &self.net);
     }
 }

@@ -183,10 +183,23 @@ fn host_net<'a>(io: &'a mut dyn IoCtx, ns: &HostNs) -> Option<&'a mut dyn HostNe
 }
 
 /// Housekeeping from the kernel's loop: closes the host sockets whose guest
-/// sockets were dropped. Nothing to do (and no host call) otherwise.
-pub fn tick(io: &mut dyn IoCtx, net: &NetNs) {
-    if !net.host.closed.lock().is_empty() {
-        let _ = host_net(io, &net.host);
+/// sockets were dropped, and hands the connections waiting on `--publish`
+/// listeners to the guest's listeners (refusing them, by closing, where the
+/// guest has none). No host call without a host network.
+pub fn tick(io: &mut dyn IoCtx, net: &Arc<NetNs>) {
+    let Some(hn) = host_net(io, &net.host) else {
+        return;
+    };
+    for (listener, port, _udp) in hn.net_published() {
+        // A bounded batch per tick, so a flood cannot hold the kernel.
+        for _ in 0..16 {
+            let Ok((conn, peer)) = hn.net_accept(listener) else {
+                break;
+            };
+            if let Err(conn) = super::inet::deliver_published(net, port, conn, peer) {
+                hn.net_close(conn);
+            }
+        }
     }
 }
 
@@ -279,6 +292,31 @@ pub fn connect(
             pending: None,
             local,
             peer: shown_peer,
+            wr_shut: false,
+        }),
+    }))
+}
+
+/// An unconnected host datagram socket of `domain` for a guest UDP socket
+/// that sends outside its loopback (sendto): ENETUNREACH without
+/// `--net host`.
+pub fn dgram(cx: &mut SockCx<'_>, net: &NetNs, domain: u16) -> KResult<Arc<HostConn>> {
+    let hn = host_net(cx.io, &net.host).ok_or(Errno::ENETUNREACH)?;
+    let h = hn.net_dgram(domain).map_err(|e| match e {
+        NetError::Denied => Errno::ENETUNREACH,
+        e => errno(e),
+    })?;
+    Ok(Arc::new(HostConn {
+        h,
+        domain,
+        ty: SOCK_DGRAM,
+        protocol: IPPROTO_UDP,
+        closed: net.host.closed.clone(),
+        st: Mutex::new(State {
+            phase: Phase::Connected,
+            pending: None,
+            local: SockAddr::Unspec,
+            peer: SockAddr::Unspec,
             wr_shut: false,
         }),
     }))
@@ -405,10 +443,18 @@ impl Socket for HostConn {
             _ => None,
         };
         let hn = io_net(cx.io)?;
-        hn.net_send(self.h, msg.data, to).map_err(|e| match e {
+        let n = hn.net_send(self.h, msg.data, to).map_err(|e| match e {
             NetError::Denied => Errno::ENETUNREACH,
             e => errno(e),
-        })
+        })?;
+        let mut st = self.st.lock();
+        if st.local == SockAddr::Unspec {
+            // The host bound the datagram socket at its first send.
+            if let Ok(a) = hn.net_local_addr(self.h) {
+                st.local = a;
+            }
+        }
+        Ok(n)
     }
 
     fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
@@ -444,13 +490,27 @@ impl Socket for HostConn {
     }
 
     fn local_addr(&self) -> KResult<SockAddr> {
-        Ok(self.st.lock().local.clone())
+        let local = self.st.lock().local.clone();
+        Ok(match (local, self.domain) {
+            // Not bound yet: the family's wildcard, port 0.
+            (SockAddr::Unspec, AF_INET6) => SockAddr::Inet6 {
+                addr: [0; 16],
+                port: 0,
+                flowinfo: 0,
+                scope_id: 0,
+            },
+            (SockAddr::Unspec, _) => SockAddr::Inet {
+                addr: [0; 4],
+                port: 0,
+            },
+            (a, _) => a,
+        })
     }
 
     fn peer_addr(&self) -> KResult<SockAddr> {
         let st = self.st.lock();
-        match st.phase {
-            Phase::Connected => Ok(st.peer.clone()),
+        match (st.phase, &st.peer) {
+            (Phase::Connected, p) if *p != SockAddr::Unspec => Ok(p.clone()),
             _ => Err(Errno::ENOTCONN),
         }
     }
@@ -715,7 +775,7 @@ mod tests {
         let h = c.handle();
         drop(c);
         assert!(io.net.as_ref().unwrap().closed.is_empty());
-        tick(&mut io, &net);
+        tick(&mut io, &Arc::new(net));
         assert_eq!(io.net.as_ref().unwrap().closed, [h]);
     }
 

@@ -58,9 +58,11 @@ use core::any::Any;
 use spin::Mutex;
 use umbra_abi::net::*;
 
+use super::host::HostConn;
 use super::{NetNs, Received, SendMsg, SockAddr, SockCx, Socket};
 use crate::error::{Errno, KResult};
 use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents, WakeSeq};
+use crate::host::HostSock;
 
 /// Bytes one direction of a connection holds before the writer blocks
 /// (Linux's loopback holds a few MB in the sender's and receiver's buffers).
@@ -328,6 +330,59 @@ pub struct InetSock {
     family: u16,
     udp: bool,
     st: Mutex<St>,
+    /// Under `--net host`, a socket that connects or sends outside the
+    /// loopback is carried by a host socket from then on (net/host.rs).
+    host: Mutex<Option<Arc<HostConn>>>,
+}
+
+/// `--publish`: hands a connection that a host client made to umbra's
+/// listener for `port` to the guest's TCP listener on that port (as a
+/// connection to 127.0.0.1:`port` from `peer`). Returns it back when no
+/// guest socket listens there or its backlog is full (the host side then
+/// closes it, as a refused connection).
+pub fn deliver_published(
+    net: &Arc<NetNs>,
+    port: u16,
+    conn: HostSock,
+    peer: SockAddr,
+) -> Result<(), HostSock> {
+    let probe = new_sock(net, AF_INET, false);
+    let Some(listener) = probe.find_listener(&(LOOP4, port)) else {
+        return Err(conn);
+    };
+    {
+        let st = listener.st.lock();
+        match &st.conn {
+            Conn::Listen { backlog, queue } if queue.len() <= *backlog => {}
+            _ => return Err(conn),
+        }
+    }
+    let peer_ip = match &peer {
+        SockAddr::Inet { addr, port } => (mapped(*addr), *port),
+        SockAddr::Inet6 { addr, port, .. } => (*addr, *port),
+        _ => (ANY4, 0),
+    };
+    let child = new_sock(net, listener.family, false);
+    let local = child.addr_of(&LOOP4, port);
+    let shown_peer = child.addr_of(&peer_ip.0, peer_ip.1);
+    {
+        let mut cst = child.st.lock();
+        cst.local = Some((LOOP4, port));
+        cst.peer = Some(peer_ip);
+    }
+    *child.host.lock() = Some(super::host::accepted(
+        net,
+        conn,
+        listener.family,
+        local,
+        shown_peer,
+    ));
+    let mut lst = listener.st.lock();
+    if let Conn::Listen { queue, .. } = &mut lst.conn {
+        queue.push_back(child);
+    }
+    lst.wake.wake_input();
+    Ok(())
 }
 
 /// socket(AF_INET or AF_INET6, ty, protocol).
@@ -377,10 +432,39 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             recverr: false,
             wake: WakeSeq::default(),
         }),
+        host: Mutex::new(None),
     })
 }
 
 impl InetSock {
+    /// The host socket carrying this one, if any (`--net host`).
+    fn host(&self) -> Option<Arc<HostConn>> {
+        self.host.lock().clone()
+    }
+
+    /// Connects through a host socket to `dst`, outside the loopback
+    /// (ENETUNREACH unless `--net host`); it carries this socket from now on.
+    fn host_connect(&self, cx: &mut SockCx<'_>, dst: &(Ip, u16)) -> KResult<()> {
+        let to = self.addr_of(&dst.0, dst.1);
+        let (ty, proto) = if self.udp {
+            (SOCK_DGRAM, IPPROTO_UDP)
+        } else {
+            (SOCK_STREAM, IPPROTO_TCP)
+        };
+        let h = super::host::connect(cx, &self.net, self.family, ty, proto, &to, to.clone())?;
+        *self.host.lock() = Some(h.clone());
+        h.first_connect(cx)
+    }
+
+    /// The destination of `a` when it is outside the loopback.
+    fn outside(&self, a: &SockAddr) -> Option<(Ip, u16)> {
+        if *a == SockAddr::Unspec {
+            return None;
+        }
+        let dst = self.dest(&self.st.lock(), a).ok()?;
+        (route(&dst.0) != Route::Loopback).then_some(dst)
+    }
+
     /// The guest's address of a sockaddr given to this socket, checked as
     /// Linux's inet_bind/inet6_bind and the connects do: the family must be
     /// the socket's (an AF_INET6 socket takes only sockaddr_in6, whose
@@ -621,7 +705,7 @@ impl InetSock {
             dst
         };
         if route(&dst.0) != Route::Loopback {
-            return Err(Errno::ENETUNREACH);
+            return self.host_connect(cx, &dst);
         }
         match self.join(&dst) {
             Ok(()) => {
@@ -1245,7 +1329,15 @@ impl Socket for InetSock {
         _node: Option<super::NodeId>,
     ) -> KResult<()> {
         if self.udp {
+            if let Some(dst) = self.outside(addr) {
+                return self.host_connect(cx, &dst);
+            }
+            // Back to the loopback (or dissolved): the host socket goes.
+            *self.host.lock() = None;
             return self.udp_connect(addr);
+        }
+        if let Some(h) = self.host() {
+            return h.connect(cx, addr, _node);
         }
         if *addr == SockAddr::Unspec {
             // Linux's tcp_disconnect: a connection is aborted with a reset.
@@ -1327,7 +1419,19 @@ impl Socket for InetSock {
         Ok((child, addr))
     }
 
-    fn send(&self, _cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+    fn send(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        if self.udp && self.host().is_none() {
+            if let Some((a, _)) = msg.to {
+                if self.outside(a).is_some() {
+                    // A datagram out: from now on the socket is a host one.
+                    let h = super::host::dgram(cx, &self.net, self.family)?;
+                    *self.host.lock() = Some(h);
+                }
+            }
+        }
+        if let Some(h) = self.host() {
+            return h.send(cx, msg);
+        }
         if self.udp {
             self.udp_send(&msg)
         } else {
@@ -1335,7 +1439,10 @@ impl Socket for InetSock {
         }
     }
 
-    fn recv(&self, _cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+    fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if let Some(h) = self.host() {
+            return h.recv(cx, buf, flags);
+        }
         if self.udp {
             self.udp_recv(buf, flags)
         } else {
@@ -1343,7 +1450,10 @@ impl Socket for InetSock {
         }
     }
 
-    fn shutdown(&self, _cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+    fn shutdown(&self, cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+        if let Some(h) = self.host() {
+            return h.shutdown(cx, how);
+        }
         let rd = how == SHUT_RD || how == SHUT_RDWR;
         let wr = how == SHUT_WR || how == SHUT_RDWR;
         if self.udp {
@@ -1392,12 +1502,18 @@ impl Socket for InetSock {
     }
 
     fn local_addr(&self) -> KResult<SockAddr> {
+        if let Some(h) = self.host() {
+            return h.local_addr();
+        }
         let st = self.st.lock();
         let (ip, port) = st.local.unwrap_or((self.any(), 0));
         Ok(self.addr_of(&ip, port))
     }
 
     fn peer_addr(&self) -> KResult<SockAddr> {
+        if let Some(h) = self.host() {
+            return h.peer_addr();
+        }
         let st = self.st.lock();
         let connected = match &st.conn {
             Conn::Connected { pair, side, .. } => !pair.lock().rst[*side],
@@ -1412,11 +1528,14 @@ impl Socket for InetSock {
 
     fn getsockopt(
         &self,
-        _cx: &mut SockCx<'_>,
+        cx: &mut SockCx<'_>,
         level: u32,
         name: u32,
-        _len: usize,
+        len: usize,
     ) -> KResult<Vec<u8>> {
+        if let (Some(h), SOL_SOCKET, SO_ERROR) = (self.host(), level, name) {
+            return h.getsockopt(cx, level, name, len);
+        }
         let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
         let mut st = self.st.lock();
         match (level, name) {
@@ -1500,7 +1619,10 @@ impl Socket for InetSock {
         Ok(())
     }
 
-    fn poll(&self, _io: &mut dyn IoCtx) -> PollEvents {
+    fn poll(&self, io: &mut dyn IoCtx) -> PollEvents {
+        if let Some(h) = self.host() {
+            return h.poll(io);
+        }
         if !self.udp {
             return self.tcp_poll();
         }
@@ -1525,6 +1647,9 @@ impl Socket for InetSock {
     }
 
     fn wake_seq(&self) -> Option<WakeSeq> {
+        if let Some(h) = self.host() {
+            return h.wake_seq();
+        }
         let st = self.st.lock();
         Some(match &st.conn {
             Conn::Connected { pair, side, .. } => pair.lock().wake[*side],

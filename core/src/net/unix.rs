@@ -25,6 +25,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 use spin::Mutex;
 use umbra_abi::net::*;
 
+use super::host::HostConn;
 use super::{
     Ancillary, NetNs, NodeId, Received, SendMsg, SockAddr, SockCx, Socket, Ucred, UnixAddr,
 };
@@ -398,12 +399,22 @@ enum Release {
 /// The descriptor-side handle of a socket; dropping it releases the socket.
 pub struct UnixSocket {
     core: Arc<Core>,
+    /// A stream connected to a `--unix-socket` grant: the host connection
+    /// that carries its data (net/host.rs).
+    host: Mutex<Option<Arc<HostConn>>>,
 }
 
 impl UnixSocket {
     fn wrap(core: Arc<Core>) -> Arc<UnixSocket> {
         core.has_file.store(true, Ordering::Relaxed);
-        Arc::new(UnixSocket { core })
+        Arc::new(UnixSocket {
+            core,
+            host: Mutex::new(None),
+        })
+    }
+
+    fn host(&self) -> Option<Arc<HostConn>> {
+        self.host.lock().clone()
     }
 }
 
@@ -835,7 +846,19 @@ impl Socket for UnixSocket {
     }
 
     fn connect(&self, cx: &mut SockCx<'_>, addr: &SockAddr, node: Option<NodeId>) -> KResult<()> {
+        if let Some(h) = self.host() {
+            return h.connect(cx, addr, node);
+        }
         let c = &self.core;
+        // A `--unix-socket` grant's node: the host's socket behind it.
+        if let (Some(n), SockAddr::Unix(UnixAddr::Path(_))) = (node, addr) {
+            if c.st.lock().state == State::Close {
+                if let Some(h) = super::host::unix_connect(cx, &c.ns, c.ty, n)? {
+                    *self.host.lock() = Some(h.clone());
+                    return h.first_connect(cx);
+                }
+            }
+        }
         if c.ty == SOCK_DGRAM {
             return self.connect_dgram(addr, node);
         }
@@ -932,6 +955,9 @@ impl Socket for UnixSocket {
     }
 
     fn send(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+        if let Some(h) = self.host() {
+            return h.send(cx, msg);
+        }
         if msg.flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -943,6 +969,9 @@ impl Socket for UnixSocket {
     }
 
     fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if let Some(h) = self.host() {
+            return h.recv(cx, buf, flags);
+        }
         if flags & MSG_OOB != 0 {
             return Err(Errno::EINVAL);
         }
@@ -953,7 +982,10 @@ impl Socket for UnixSocket {
         }
     }
 
-    fn shutdown(&self, _cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+    fn shutdown(&self, cx: &mut SockCx<'_>, how: u32) -> KResult<()> {
+        if let Some(h) = self.host() {
+            return h.shutdown(cx, how);
+        }
         let c = &self.core;
         let mode = (how + 1) as u8;
         let peer = {
@@ -983,17 +1015,23 @@ impl Socket for UnixSocket {
     }
 
     fn peer_addr(&self) -> KResult<SockAddr> {
+        if let Some(h) = self.host() {
+            return h.peer_addr();
+        }
         let p = self.core.st.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
         Ok(SockAddr::Unix(p.addr()))
     }
 
     fn getsockopt(
         &self,
-        _cx: &mut SockCx<'_>,
+        cx: &mut SockCx<'_>,
         level: u32,
         name: u32,
-        _len: usize,
+        len: usize,
     ) -> KResult<Vec<u8>> {
+        if let (Some(h), SOL_SOCKET, SO_ERROR) = (self.host(), level, name) {
+            return h.getsockopt(cx, level, name, len);
+        }
         if level != SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
         }
@@ -1046,7 +1084,10 @@ impl Socket for UnixSocket {
         Ok(())
     }
 
-    fn poll(&self, _io: &mut dyn IoCtx) -> PollEvents {
+    fn poll(&self, io: &mut dyn IoCtx) -> PollEvents {
+        if let Some(h) = self.host() {
+            return h.poll(io);
+        }
         let c = &self.core;
         let st = c.st.lock();
         let mut m = PollEvents::empty();

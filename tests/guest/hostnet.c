@@ -1,0 +1,171 @@
+/* The host network as a policy grants it (tests/e2e_hostnet.rs): each
+ * section is one client, run natively (reaching the host directly) and under
+ * umbra (reaching it only through what umbra's flags grant). Output never
+ * contains a path, port or address that differs between the two runs.
+ *
+ *   unix PATH        stream connect to PATH, send a line, print the echo,
+ *                    check getpeername against PATH, half-close, read EOF
+ *   connect_unix PATH  only the connect's outcome (errno name)
+ *   abstract NAME    connect to the abstract name NAME: outcome
+ *   tcp IP PORT      TCP connect: outcome
+ *   udp IP PORT      UDP sendto: outcome
+ *   raw              raw and packet sockets: created or not
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const char *ename(int e) {
+    switch (e) {
+    case 0: return "ok";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+    case EINVAL: return "EINVAL";
+    case EPROTOTYPE: return "EPROTOTYPE";
+    default: return "other";
+    }
+}
+
+static int unix_connect(const char *path, int abstract) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    socklen_t len;
+    if (abstract) {
+        strncpy(a.sun_path + 1, path, sizeof a.sun_path - 2);
+        len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(path);
+    } else {
+        strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+        len = sizeof a;
+    }
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0) {
+        printf("socket: %s\n", ename(errno));
+        return -1;
+    }
+    if (connect(s, (struct sockaddr *)&a, len) < 0) {
+        int e = errno;
+        close(s);
+        errno = e;
+        return -1;
+    }
+    return s;
+}
+
+static int sec_unix(const char *path) {
+    int s = unix_connect(path, 0);
+    printf("connect: %s\n", ename(s < 0 ? errno : 0));
+    if (s < 0)
+        return 1;
+    const char *msg = "hello host\n";
+    if (write(s, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
+        printf("write: %s\n", ename(errno));
+        return 1;
+    }
+    char buf[256];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        ssize_t n = read(s, buf + got, sizeof buf - 1 - got);
+        if (n <= 0)
+            break;
+        got += n;
+        if (buf[got - 1] == '\n')
+            break;
+    }
+    buf[got] = 0;
+    printf("echo: %s", buf);
+    struct sockaddr_un peer;
+    socklen_t plen = sizeof peer;
+    memset(&peer, 0, sizeof peer);
+    if (getpeername(s, (struct sockaddr *)&peer, &plen) < 0)
+        printf("getpeername: %s\n", ename(errno));
+    else
+        printf("peer is the path: %s\n",
+               peer.sun_family == AF_UNIX && strcmp(peer.sun_path, path) == 0 ? "yes" : "no");
+    shutdown(s, SHUT_WR);
+    ssize_t n = read(s, buf, sizeof buf);
+    printf("after shutdown: read %zd\n", n);
+    close(s);
+    return 0;
+}
+
+static int sec_connect_unix(const char *path, int abstract) {
+    int s = unix_connect(path, abstract);
+    printf("connect %s: %s\n", abstract ? "abstract" : "path", ename(s < 0 ? errno : 0));
+    if (s >= 0)
+        close(s);
+    return 0;
+}
+
+static int sec_tcp(const char *ip, int port, int udp) {
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    int s = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    if (s < 0) {
+        printf("socket: %s\n", ename(errno));
+        return 1;
+    }
+    int r;
+    if (udp)
+        r = sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof a) == 1 ? 0 : -1;
+    else
+        r = connect(s, (struct sockaddr *)&a, sizeof a);
+    printf("%s: %s\n", udp ? "sendto" : "connect", ename(r < 0 ? errno : 0));
+    close(s);
+    return 0;
+}
+
+static int sec_raw(void) {
+    struct { const char *name; int d, t, p; } c[] = {
+        {"inet raw icmp", AF_INET, SOCK_RAW, IPPROTO_ICMP},
+        {"inet raw tcp", AF_INET, SOCK_RAW, IPPROTO_TCP},
+        {"inet6 raw", AF_INET6, SOCK_RAW, 58},
+        {"packet raw", 17 /* AF_PACKET */, SOCK_RAW, 0x0300},
+        {"packet dgram", 17, SOCK_DGRAM, 0x0300},
+        {"inet packet", AF_INET, 10 /* SOCK_PACKET */, 0x0300},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int s = socket(c[i].d, c[i].t, c[i].p);
+        printf("%s: %s\n", c[i].name, s >= 0 ? "created" : "refused");
+        if (s >= 0)
+            close(s);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc >= 3 && strcmp(argv[1], "unix") == 0)
+        return sec_unix(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "connect_unix") == 0)
+        return sec_connect_unix(argv[2], 0);
+    if (argc >= 3 && strcmp(argv[1], "abstract") == 0)
+        return sec_connect_unix(argv[2], 1);
+    if (argc >= 4 && strcmp(argv[1], "tcp") == 0)
+        return sec_tcp(argv[2], atoi(argv[3]), 0);
+    if (argc >= 4 && strcmp(argv[1], "udp") == 0)
+        return sec_tcp(argv[2], atoi(argv[3]), 1);
+    if (argc >= 2 && strcmp(argv[1], "raw") == 0)
+        return sec_raw();
+    fprintf(stderr, "usage: hostnet unix|connect_unix|abstract|tcp|udp|raw ...\n");
+    return 2;
+}
