@@ -488,6 +488,17 @@ static void test_dgram(void)
 	close(cl);
 	close(other);
 	ck("listen dgram", listen(socket(AF_UNIX, SOCK_DGRAM, 0), 1));
+	/* A socket sending to itself, by name and connected. */
+	int me = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ck("bind self", bind_to(me, "umbra-dg-self", 1));
+	ck("sendto self", sendto_name(me, "to me", "umbra-dg-self", 1));
+	recv_show("recv self", me, 64, 0);
+	ck("connect self", connect_to(me, "umbra-dg-self", 1));
+	ck("send self", send(me, "again", 5, 0));
+	show_poll("poll self", me);
+	recv_show("recv self 2", me, 64, 0);
+	show_name("self peer", me, 1);
+	close(me);
 }
 
 static void test_seqpacket(void)
