@@ -14,6 +14,8 @@ const EVFD: &[&str] = &[
     "signalfd",
     "signalfd_wake",
     "epoll",
+    "epoll_et",
+    "fdinfo",
 ];
 
 const INOTIFY: &[&str] = &["errors", "dir", "self", "names", "overflow", "block"];

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
@@ -522,6 +523,103 @@ static void test_epoll(void)
 	close(s);
 }
 
+/* Edge-triggered epoll reports every write to an eventfd, even one to an
+ * eventfd that is already readable, and each expiry of a timer. */
+static void test_epoll_et(void)
+{
+	int ep = epoll_create1(0);
+	int e = eventfd(0, EFD_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	ev.data.u32 = 1;
+	epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev);
+	struct epoll_event out[4];
+	printf("idle: %d\n", epoll_wait(ep, out, 4, 0));
+	wr64(e, 1);
+	printf("after a write: %d\n", epoll_wait(ep, out, 4, 0));
+	printf("again: %d\n", epoll_wait(ep, out, 4, 0));
+	wr64(e, 1);
+	printf("after a second write: %d\n", epoll_wait(ep, out, 4, 0));
+	rd64("read", e);
+	printf("after the read: %d\n", epoll_wait(ep, out, 4, 0));
+
+	int t = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	ev.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, t, &ev);
+	set(t, 0, 0, 10000000, 0, 0, NULL);
+	int n = epoll_wait(ep, out, 4, -1);
+	printf("timer: %d data %u\n", n, out[0].data.u32);
+	printf("again: %d\n", epoll_wait(ep, out, 4, 0));
+	set(t, 0, 0, 10000000, 0, 0, NULL);
+	n = epoll_wait(ep, out, 4, -1);
+	printf("second expiry, not read: %d data %u\n", n, out[0].data.u32);
+	close(t);
+	close(e);
+	close(ep);
+}
+
+/* Prints the lines of /proc/self/fdinfo/FD that start with one of the
+ * prefixes, and what /proc/self/fd/FD links to. */
+static void fdinfo(int fd, const char *const *prefixes)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(buf, sizeof buf, f)) {
+		for (const char *const *p = prefixes; *p; p++) {
+			if (strncmp(buf, *p, strlen(*p)) == 0) {
+				/* An inotify line up to its mask (ino and sdev differ). */
+				char *ino = strstr(buf, " ino:");
+				char *mask = strstr(buf, " mask:");
+				if (ino && mask) {
+					*ino = 0;
+					*strchr(mask + 1, ' ') = 0;
+					printf("  %s%s\n", buf, mask);
+				} else {
+					printf("  %s", buf);
+				}
+			}
+		}
+	}
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	long n = readlink(path, buf, sizeof buf - 1);
+	buf[n < 0 ? 0 : n] = 0;
+	printf("  link %s\n", buf);
+}
+
+static void test_fdinfo(void)
+{
+	int e = eventfd(5, EFD_SEMAPHORE);
+	static const char *const ev[] = { "eventfd-count", "eventfd-semaphore", "flags", NULL };
+	printf("eventfd:\n");
+	fdinfo(e, ev);
+	wr64(e, 0x1234);
+	fdinfo(e, ev);
+	sigset_t m;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR1);
+	sigaddset(&m, SIGTERM);
+	int s = signalfd(-1, &m, 0);
+	static const char *const sg[] = { "sigmask", NULL };
+	printf("signalfd:\n");
+	fdinfo(s, sg);
+	int t = timerfd_create(CLOCK_MONOTONIC, 0);
+	static const char *const none[] = { NULL };
+	printf("timerfd:\n");
+	fdinfo(t, none);
+	int i = inotify_init1(0);
+	inotify_add_watch(i, ".", IN_CREATE | IN_DELETE);
+	inotify_add_watch(i, "/", IN_ATTRIB | IN_ONESHOT);
+	static const char *const in[] = { "inotify", NULL };
+	printf("inotify:\n");
+	fdinfo(i, in);
+	close(e);
+	close(s);
+	close(t);
+	close(i);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -535,6 +633,8 @@ static const struct section sections[] = {
 	{ "signalfd", test_signalfd },
 	{ "signalfd_wake", test_signalfd_wake },
 	{ "epoll", test_epoll },
+	{ "epoll_et", test_epoll_et },
+	{ "fdinfo", test_fdinfo },
 	{ NULL, NULL },
 };
 

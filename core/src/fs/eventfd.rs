@@ -1,13 +1,17 @@
 //! eventfd(2): a 64-bit counter as a file. A write adds its 8-byte value; a
 //! read takes the whole count (or 1 in EFD_SEMAPHORE mode) and would block
 //! while it is 0; a write that would take the count past 0xffff_ffff_ffff_fffe
-//! would block. Buffers shorter than 8 bytes are EINVAL, as is a write of
-//! 0xffff_ffff_ffff_ffff. Would-block is EAGAIN; the syscall layer parks
+//! would block. A read buffer shorter than 8 bytes, a write buffer of any
+//! size but 8 (Linux 6.x) and a write of 0xffff_ffff_ffff_ffff are EINVAL.
+//! Would-block is EAGAIN; the syscall layer parks
 //! blocking callers.
 
 use super::vfs::{FileOps, IoCtx, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
+use alloc::format;
+use alloc::string::String;
 use core::any::Any;
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 
 /// The largest count (ULLONG_MAX - 1).
@@ -20,7 +24,11 @@ pub struct EventFd {
     /// Wake-ups for edge-triggered epoll: a write wakes readers, a read
     /// wakes writers (eventfd.c's EPOLLIN and EPOLLOUT wake-ups).
     wakes: Mutex<WakeSeq>,
+    /// /proc/PID/fdinfo's eventfd-id (Linux numbers them from an IDA).
+    id: u32,
 }
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
 impl EventFd {
     /// A counter starting at `initval`; `semaphore` reads take 1 at a time.
@@ -29,6 +37,7 @@ impl EventFd {
             count: Mutex::new(initval),
             semaphore,
             wakes: Mutex::new(WakeSeq::default()),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -102,6 +111,38 @@ impl FileOps for EventFd {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// The lines /proc/PID/fdinfo adds for an eventfd, signalfd or inotify
+/// instance (Linux's show_fdinfo of each), after the common ones.
+pub fn fdinfo_lines(ops: &dyn FileOps) -> String {
+    if let Some(e) = EventFd::of(ops) {
+        return format!(
+            "eventfd-count: {:16x}\neventfd-id: {}\neventfd-semaphore: {}\n",
+            e.count(),
+            e.id,
+            u8::from(e.semaphore)
+        );
+    }
+    if let Some(s) = super::signalfd::SignalFd::of(ops) {
+        return format!("sigmask:\t{:016x}\n", s.mask());
+    }
+    if let Some(i) = super::inotify::Inotify::of(ops) {
+        let mut out = String::new();
+        // Newest first, as Linux's list of a group's marks.
+        for (wd, (dev, ino), mask) in i.watches().into_iter().rev() {
+            // sdev is the kernel's dev_t (major << 20 | minor); the file
+            // handle is ext2's and tmpfs's FILEID_INO32_GEN, generation 0.
+            let sdev = (super::vfs::dev_major(dev) << 20) | super::vfs::dev_minor(dev);
+            out += &format!(
+                "inotify wd:{wd:x} ino:{ino:x} sdev:{sdev:x} mask:{mask:x} ignored_mask:0 \
+                 fhandle-bytes:8 fhandle-type:1 f_handle:{:08x}00000000\n",
+                (ino as u32).swap_bytes()
+            );
+        }
+        return out;
+    }
+    String::new()
 }
 
 #[cfg(test)]

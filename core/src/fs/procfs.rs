@@ -205,10 +205,6 @@ pub fn fd_entry(fd: i32, f: &Arc<OpenFile>) -> FdEntry {
         fd,
         target: if pipe {
             format!("pipe:[{id}]").into_bytes()
-        } else if kind == FileType::Socket {
-            // Linux's sockfs name, with the inode number fstat reports.
-            let ino = ops.stat().map_or(id, |m| m.ino);
-            format!("socket:[{ino}]").into_bytes()
         } else if let Some(name) = ops.anon_name() {
             format!("anon_inode:{name}").into_bytes()
         } else {
@@ -827,8 +823,12 @@ pub fn fdinfo_text(f: &OpenFile, cloexec: bool, mnt_id: u32) -> String {
     }
     let pos = f.lseek(0, umbra_abi::flags::SEEK_CUR).unwrap_or(0);
     let ino = f.stat().map(|m| m.ino).unwrap_or(0);
+    let extra = f
+        .ops()
+        .map(|o| super::eventfd::fdinfo_lines(&**o))
+        .unwrap_or_default();
     format!(
-        "pos:\t{pos}\nflags:\t0{:o}\nmnt_id:\t{mnt_id}\nino:\t{ino}\n",
+        "pos:\t{pos}\nflags:\t0{:o}\nmnt_id:\t{mnt_id}\nino:\t{ino}\n{extra}",
         flags.bits()
     )
 }
