@@ -773,10 +773,44 @@ asyncio.run(main())
 "#;
 
 fn python_same_on_loopback(script: &str) {
-    let argv = ["/usr/bin/python3", "-c", script];
-    let n = native_in(&argv, &Input::Null, NativeNet::Loopback);
-    let u = guest(&argv, &Input::Null);
+    same_on_loopback(&["/usr/bin/python3", "-c", script]);
+}
+
+fn same_on_loopback(argv: &[&str]) {
+    let n = native_in(argv, &Input::Null, NativeNet::Loopback);
+    let u = guest(argv, &Input::Null);
     compare(&n, &u);
+}
+
+/// bash's /dev/tcp talking to a python3 server on 127.0.0.1 (the client
+/// retries until the server listens; nothing depends on timing), then
+/// refused once the server has exited.
+const BASH_DEV_TCP: &str = r#"python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8099)); s.listen(1)
+c, _ = s.accept()
+f = c.makefile("rwb")
+for line in f:
+    f.write(line.upper()); f.flush()
+' &
+for i in $(seq 300); do
+  { exec 3<>/dev/tcp/127.0.0.1/8099; } 2>/dev/null && break
+  sleep 0.1
+done
+echo "hello over /dev/tcp" >&3
+read -r line <&3; echo "$line"
+echo "second line" >&3
+read -r line <&3; echo "$line"
+exec 3>&-
+wait
+echo "server exit $?"
+{ exec 4<>/dev/tcp/127.0.0.1/8099; } 2>/dev/null || echo "refused once the server is gone"
+"#;
+
+#[test]
+fn bash_dev_tcp() {
+    same_on_loopback(&["/bin/bash", "-c", BASH_DEV_TCP]);
 }
 
 #[test]
