@@ -49,6 +49,8 @@ sections_same_as_native! {
     inotify_glibc: Glibc "ev_epoll" &["inotify"];
     tcp_musl: Musl "ev_epoll" &["tcp"];
     tcp_glibc: Glibc "ev_epoll" &["tcp"];
+    server_musl: Musl "ev_epoll" &["server"];
+    server_glibc: Glibc "ev_epoll" &["server"];
 }
 
 /// Runs argv[2:] on a fresh pty (a session leader with the pty as its

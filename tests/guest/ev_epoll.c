@@ -1412,6 +1412,68 @@ static void test_tcp(void)
 	close(et);
 }
 
+/* An edge-triggered event loop, as servers write it: 16 children write 5
+ * messages each at their own pace; the parent drains every ready pipe until
+ * EAGAIN and stops at the last hang-up. */
+static void test_server(void)
+{
+	enum { N = 16, MSGS = 5 };
+	int ep = epoll_create1(0), rd[N];
+	pid_t pids[N];
+	fflush(stdout);
+	for (int i = 0; i < N; i++) {
+		int p[2];
+		if (pipe2(p, O_NONBLOCK) < 0)
+			return;
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(p[0]);
+			fcntl(p[1], F_SETFL, 0);
+			for (int j = 0; j < MSGS; j++) {
+				char m[32];
+				int n = snprintf(m, sizeof m, "child %d msg %d;", i, j);
+				(void)!write(p[1], m, n);
+				usleep(1000 * ((i * 7 + j * 3) % 11));
+			}
+			_exit(0);
+		}
+		close(p[1]);
+		rd[i] = p[0];
+		add(ep, p[0], EPOLLIN | EPOLLRDHUP | EPOLLET, i);
+	}
+	long bytes[N] = { 0 };
+	int open_ends = N, wakes = 0;
+	while (open_ends > 0) {
+		struct epoll_event ev[8];
+		int r = epoll_wait(ep, ev, 8, 20000);
+		if (r <= 0) {
+			printf("wait failed: %d\n", r);
+			break;
+		}
+		wakes++;
+		for (int k = 0; k < r; k++) {
+			int i = (int)ev[k].data.u64;
+			char buf[256];
+			ssize_t n;
+			while ((n = read(rd[i], buf, sizeof buf)) > 0)
+				bytes[i] += n;
+			if (n == 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, rd[i], NULL);
+				close(rd[i]);
+				open_ends--;
+			}
+		}
+	}
+	for (int i = 0; i < N; i++)
+		waitpid(pids[i], NULL, 0);
+	long total = 0;
+	for (int i = 0; i < N; i++)
+		total += bytes[i];
+	printf("children done: %d, bytes %ld, child 0: %ld, child 15: %ld, woken: %d\n",
+	       N - open_ends, total, bytes[0], bytes[N - 1], wakes > 0);
+	close(ep);
+}
+
 /* Run on a terminal by tests/e2e_epoll.rs: the driver types a line after
  * each READY. Echo is off, so the transcript is only what this prints. */
 static void test_tty(void)
@@ -1472,6 +1534,7 @@ static const struct section {
 	{ "timerfd", test_timerfd }, { "signalfd", test_signalfd },
 	{ "mqueue", test_mqueue },   { "unix", test_unix },
 	{ "inotify", test_inotify }, { "tcp", test_tcp },
+	{ "server", test_server },
 	{ "tty", test_tty },
 	{ NULL, NULL },
 };
