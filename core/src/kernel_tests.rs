@@ -930,3 +930,52 @@ fn shm_attaches_share_frames_and_the_kernel_frees_them() {
     );
     assert_eq!(b.k.host.stdout, b"s");
 }
+
+/// A timerfd's expiry is an event: a read blocked on it with nothing else
+/// happening returns when the timer fires (5.5 s on), not at the kernel's
+/// next idle wake-up (whole seconds).
+#[test]
+fn a_timerfd_expiry_wakes_a_blocked_read() {
+    let mut b = boot();
+    let t = b.scratch;
+    let ts = 2 * LONG as u64;
+    let mut spec = Vec::new();
+    for v in [0u64, 0, 5, 500_000_000] {
+        spec.extend_from_slice(&v.to_ne_bytes()[..LONG]);
+    }
+    b.poke(t, &spec);
+    let (count, t0, t1) = (t + 64, t + 128, t + 128 + ts);
+    b.script([
+        sys(TIMERFD_CREATE, &[CLOCK_MONOTONIC as u64, 0]),
+        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t0]),
+        sys(TIMERFD_SETTIME, &[3, 0, t, 0]),
+        sys(READ, &[3, count, 8]),
+        sys(CLOCK_GETTIME, &[CLOCK_MONOTONIC as u64, t1]),
+        sys(WRITE, &[1, count, 8]),
+        sys(WRITE, &[1, t0, 2 * ts]),
+        exit_group(0),
+    ]);
+    b.run();
+    assert_eq!(
+        b.results(),
+        vec![
+            (TIMERFD_CREATE, 3),
+            (CLOCK_GETTIME, 0),
+            (TIMERFD_SETTIME, 0),
+            (READ, 8),
+            (CLOCK_GETTIME, 0),
+            (WRITE, 8),
+            (WRITE, 2 * ts as i64),
+        ]
+    );
+    let out = b.k.host.stdout.clone();
+    assert_eq!(u64::from_ne_bytes(out[0..8].try_into().unwrap()), 1);
+    let ts = ts as usize;
+    let (s0, n0) = timespec(&out[8..8 + ts]);
+    let (s1, n1) = timespec(&out[8 + ts..8 + 2 * ts]);
+    let waited = (s1 - s0) * 1_000_000_000 + (n1 - n0);
+    assert!(
+        (5_500_000_000..5_600_000_000).contains(&waited),
+        "woke after {waited} ns"
+    );
+}
