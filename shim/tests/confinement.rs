@@ -74,6 +74,11 @@ fn helper(name: &str) -> Command {
         "--test-threads=1",
     ])
     .env("UMBRA_SHIM_HELPER", "1")
+    // The helper confines umbra in libtest's thread, whose glibc malloc arena
+    // is a non-main one: trimming it reads /proc/sys/vm/overcommit_memory
+    // (openat, which the filter kills). The umbra binary runs its kernel on
+    // the main thread, whose arena trims with brk; one arena does the same here.
+    .env("MALLOC_ARENA_MAX", "1")
     .stdin(Stdio::null());
     c
 }

@@ -46,6 +46,11 @@ fn helper(name: &str) -> Command {
         "--test-threads=1",
     ])
     .env("UMBRA_SHIM_HELPER", "1")
+    // The helper confines umbra in libtest's thread, whose glibc malloc arena
+    // is a non-main one: trimming it reads /proc/sys/vm/overcommit_memory
+    // (openat, which the filter kills). The umbra binary runs its kernel on
+    // the main thread, whose arena trims with brk; one arena does the same here.
+    .env("MALLOC_ARENA_MAX", "1")
     .stdin(Stdio::null());
     c
 }
@@ -62,6 +67,7 @@ fn helper_in_netns(name: &str) -> Command {
     let mut c = Command::new("unshare");
     c.args(["-n", "sh", "-c", &script])
         .env("UMBRA_SHIM_HELPER", "1")
+        .env("MALLOC_ARENA_MAX", "1") // as in `helper`
         .stdin(Stdio::null());
     c
 }
