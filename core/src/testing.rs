@@ -71,6 +71,9 @@ pub struct MockHost {
     /// At most this many host pages per address space
     /// (`mm_near_map_limit`), if set.
     pub map_limit: Option<usize>,
+    /// Address spaces whose host process was told to switch out the thread
+    /// it holds (`thread_switch_out`), in order.
+    pub switch_outs: Vec<MmId>,
     seed: u64,
     /// A fake host network (`HostMisc::host_net`), when a test grants one.
     pub net: Option<MockNet>,
@@ -98,6 +101,7 @@ impl MockHost {
             disks: Vec::new(),
             applied_batches: 0,
             map_limit: None,
+            switch_outs: Vec::new(),
             seed: 0x1234_5678_9abc_def1,
             net: None,
         }
@@ -206,6 +210,16 @@ impl HostMemory for MockHost {
 }
 
 impl HostCpu for MockHost {
+    fn thread_switch_out(
+        &mut self,
+        mm: MmId,
+        _regs: &mut UserRegs,
+        fp: &mut Vec<u8>,
+    ) -> Result<(), HostError> {
+        self.switch_outs.push(mm);
+        self.xstate_save(mm, fp)
+    }
+
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
         self.clock += self.step_ns;
         if let Some(nr) = self.pending_syscall.remove(&mm) {

@@ -17,6 +17,8 @@ mod handoff_tests;
 mod process;
 mod procfs;
 mod signal;
+#[cfg(test)]
+mod thread_switch_tests;
 mod vsyscall;
 
 pub(crate) use console::JobCheck;
@@ -158,6 +160,10 @@ pub struct Kernel<H: Host> {
     pub(crate) inotify: Arc<crate::fs::inotify::Hub>,
 }
 
+/// The `fp_owner` of an address space whose host process still holds the
+/// state of a thread that exited (no thread has tid 0).
+const FP_OWNER_EXITED: Pid = 0;
+
 /// The longest the kernel sleeps when every thread is blocked.
 const IDLE_WAKE_NS: u64 = 1_000_000_000;
 
@@ -242,9 +248,25 @@ impl<H: Host> Kernel<H> {
         self.procs.values().map(|p| p.nthreads()).sum::<usize>() + self.zombies.len()
     }
 
-    /// Forgets the FP state owner `tid` (a thread that exits or execs).
+    /// Forgets the FP state owner `tid` (a thread that execs, or whose
+    /// address space goes).
     pub(crate) fn forget_fp_owner(&mut self, tid: Pid) {
         self.fp_owner.retain(|_, t| *t != tid);
+    }
+
+    /// Thread `tid` exited while its address space lives on: the host
+    /// process still holds what it left (aarch64: its exit syscall stop,
+    /// which hides x7 and puts the thread's own back when it ends; arm:
+    /// r12), so the next thread to run there has it switched out first,
+    /// into scratch registers, as any thread that made way. Without that,
+    /// the host took the dead thread's stop for the next thread's own: a
+    /// thread that made way again before it ran got the dead thread's x7,
+    /// and one whose x7 was 0 ran with it (issue 11: threads hung in
+    /// musl's `__wait` on arm64, their loop value gone).
+    pub(crate) fn fp_owner_exited(&mut self, tid: Pid) {
+        for t in self.fp_owner.values_mut().filter(|t| **t == tid) {
+            *t = FP_OWNER_EXITED;
+        }
     }
 
     /// Makes the host process of address space `mm` hold the state of thread
@@ -263,7 +285,8 @@ impl<H: Host> Kernel<H> {
         let mut loose = None;
         if let Some(prev) = prev {
             let mut buf = Vec::new();
-            match self.thread_mut(prev) {
+            // FP_OWNER_EXITED (or a thread gone otherwise) has no thread.
+            match self.thread_mut(prev).filter(|_| prev != FP_OWNER_EXITED) {
                 Some(t) => {
                     let mut regs = t.regs.clone();
                     if self.host.thread_switch_out(mm, &mut regs, &mut buf).is_ok() {

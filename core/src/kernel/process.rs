@@ -308,7 +308,7 @@ impl<H: Host> Kernel<H> {
         }
         self.tgids.remove(&tid);
         self.tried.remove(&tid);
-        self.forget_fp_owner(tid);
+        self.fp_owner_exited(tid);
         self.epoch += 1;
         self.procfs_sync(pid);
     }
