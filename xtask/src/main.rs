@@ -36,7 +36,7 @@ usage: cargo xtask <command> [options]
 commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
-                        python3, klibc-utils, mksh, debootstrap; rustup
+                        python3, klibc-utils, mksh, debootstrap, iproute2; rustup
                         targets and components
   debian-image          build (or find in /var/cache/umbra/debian) the Debian
                         bookworm minbase tree with python3-minimal, gcc and
@@ -221,6 +221,8 @@ fn missing_packages() -> Vec<&'static str> {
         "mksh",
     );
     need(which("debootstrap").is_some(), "debootstrap");
+    // `ip link set lo up` in the network namespaces of the socket tests.
+    need(which("ip").is_some(), "iproute2");
     missing
 }
 
