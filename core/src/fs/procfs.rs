@@ -205,6 +205,10 @@ pub fn fd_entry(fd: i32, f: &Arc<OpenFile>) -> FdEntry {
         fd,
         target: if pipe {
             format!("pipe:[{id}]").into_bytes()
+        } else if kind == FileType::Socket {
+            // Linux's sockfs name, with the inode number fstat reports.
+            let ino = ops.stat().map_or(id, |m| m.ino);
+            format!("socket:[{ino}]").into_bytes()
         } else if let Some(name) = ops.anon_name() {
             format!("anon_inode:{name}").into_bytes()
         } else {

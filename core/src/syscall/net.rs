@@ -1089,6 +1089,49 @@ fn mmsghdr_size(w: Long) -> usize {
     cmsg_align(msghdr_size(w) + 4, w)
 }
 
+/// The loop of sendmmsg and recvmmsg: `one` moves the message of the
+/// mmsghdr at an address (`later`: not the first), and its count goes to
+/// that mmsghdr's msg_len. The first message's error or wait is the call's;
+/// after a message has moved, an error, a wait or `enough` ends the call
+/// with the count so far.
+fn mmsg_loop<H: Host>(
+    k: &mut Kernel<H>,
+    vec: u64,
+    vlen: u32,
+    mut one: impl FnMut(&mut Kernel<H>, u64, &MsgHdr, bool) -> Outcome,
+    mut enough: impl FnMut(&mut Kernel<H>) -> bool,
+) -> Outcome {
+    let vlen = (vlen as usize).min(MMSG_MAX);
+    let sz = mmsghdr_size(NATIVE) as u64;
+    let mut moved = 0usize;
+    while moved < vlen {
+        let at = vec + moved as u64 * sz;
+        let m = match read_msghdr(k, at) {
+            Ok(m) => m,
+            Err(e) if moved == 0 => return Outcome::Ret(Err(e)),
+            Err(_) => break,
+        };
+        match one(k, at, &m, moved > 0) {
+            Outcome::Ret(Ok(n)) => {
+                let off = at + msghdr_size(NATIVE) as u64;
+                if let Err(e) = k.user().write_bytes(off, &(n as u32).to_ne_bytes()) {
+                    if moved == 0 {
+                        return Outcome::Ret(Err(e));
+                    }
+                    break;
+                }
+                moved += 1;
+                if enough(k) {
+                    break;
+                }
+            }
+            Outcome::Ret(Err(_)) | Outcome::Block(_) if moved > 0 => break,
+            o => return o,
+        }
+    }
+    Outcome::Ret(Ok(moved))
+}
+
 /// sendmmsg(2): sends up to `vlen` messages; returns how many went, or the
 /// first one's error. Messages after the first do not block.
 pub fn sys_sendmmsg<H: Host>(
@@ -1101,37 +1144,11 @@ pub fn sys_sendmmsg<H: Host>(
     if let Err(e) = sock_file(k, fd) {
         return Outcome::Ret(Err(e));
     }
-    let vlen = (vlen as usize).min(MMSG_MAX);
-    let sz = mmsghdr_size(NATIVE) as u64;
-    let mut sent = 0usize;
-    while sent < vlen {
-        let at = vec + sent as u64 * sz;
-        let m = match read_msghdr(k, at) {
-            Ok(m) => m,
-            Err(e) if sent == 0 => return Outcome::Ret(Err(e)),
-            Err(_) => break,
-        };
-        let fl = if sent > 0 {
-            flags | MSG_DONTWAIT
-        } else {
-            flags
-        };
-        match send_hdr(k, fd, &m, fl) {
-            Outcome::Ret(Ok(n)) => {
-                let off = at + msghdr_size(NATIVE) as u64;
-                if let Err(e) = k.user().write_bytes(off, &(n as u32).to_ne_bytes()) {
-                    if sent == 0 {
-                        return Outcome::Ret(Err(e));
-                    }
-                    break;
-                }
-                sent += 1;
-            }
-            Outcome::Ret(Err(_)) if sent > 0 => break,
-            o => return o,
-        }
-    }
-    Outcome::Ret(Ok(sent))
+    let send = |k: &mut Kernel<H>, _at: u64, m: &MsgHdr, later: bool| {
+        let fl = if later { flags | MSG_DONTWAIT } else { flags };
+        send_hdr(k, fd, m, fl)
+    };
+    mmsg_loop(k, vec, vlen, send, |_| false)
 }
 
 /// recvmmsg(2): receives up to `vlen` messages; with MSG_WAITFORONE only
@@ -1165,41 +1182,15 @@ pub fn sys_recvmmsg<H: Host>(
     } else {
         None
     };
-    let vlen = (vlen as usize).min(MMSG_MAX);
-    let sz = mmsghdr_size(NATIVE) as u64;
-    let mut got = 0usize;
-    while got < vlen {
-        let at = vec + got as u64 * sz;
-        let m = match read_msghdr(k, at) {
-            Ok(m) => m,
-            Err(e) if got == 0 => return Outcome::Ret(Err(e)),
-            Err(_) => break,
-        };
+    let recv = |k: &mut Kernel<H>, at: u64, m: &MsgHdr, later: bool| {
         let mut fl = flags & !MSG_WAITFORONE;
-        if got > 0 && flags & MSG_WAITFORONE != 0 {
+        if later && flags & MSG_WAITFORONE != 0 {
             fl |= MSG_DONTWAIT;
         }
-        match recv_hdr(k, fd, at, &m, fl) {
-            Outcome::Ret(Ok(n)) => {
-                let off = at + msghdr_size(NATIVE) as u64;
-                if let Err(e) = k.user().write_bytes(off, &(n as u32).to_ne_bytes()) {
-                    if got == 0 {
-                        return Outcome::Ret(Err(e));
-                    }
-                    break;
-                }
-                got += 1;
-                if deadline.is_some_and(|d| k.host.now_mono() >= d) {
-                    break;
-                }
-            }
-            Outcome::Ret(Err(_)) if got > 0 => break,
-            // A later message that would block ends the call with what came.
-            Outcome::Block(_) if got > 0 => break,
-            o => return o,
-        }
-    }
-    Outcome::Ret(Ok(got))
+        recv_hdr(k, fd, at, m, fl)
+    };
+    let passed = |k: &mut Kernel<H>| deadline.is_some_and(|d| k.host.now_mono() >= d);
+    mmsg_loop(k, vec, vlen, recv, passed)
 }
 
 /// The generic SOL_SOCKET options every socket has.

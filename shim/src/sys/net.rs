@@ -5,20 +5,11 @@
 
 use super::{check, raw, Errno};
 
-pub const AF_UNIX: u16 = 1;
-pub const AF_INET: u16 = 2;
-pub const AF_INET6: u16 = 10;
-pub const SOCK_STREAM: u32 = 1;
-pub const SOCK_DGRAM: u32 = 2;
-pub const SOCK_NONBLOCK: u32 = 0o4000;
-pub const SOCK_CLOEXEC: u32 = 0o2000000;
-pub const SOL_SOCKET: u32 = 1;
-pub const SO_REUSEADDR: u32 = 2;
-pub const SO_ERROR: u32 = 4;
-pub const MSG_PEEK: u32 = 2;
-pub const MSG_TRUNC: u32 = 0x20;
-pub const MSG_DONTWAIT: u32 = 0x40;
-pub const MSG_NOSIGNAL: u32 = 0x4000;
+// The host's values are the guest's: x86_64, aarch64 and arm share them.
+pub use umbra_abi::net::{
+    AF_INET, AF_INET6, AF_UNIX, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_PEEK, MSG_TRUNC, SOCK_CLOEXEC,
+    SOCK_DGRAM, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_REUSEADDR,
+};
 
 /// Room for any socket address (struct sockaddr_storage).
 const ADDR_MAX: usize = 128;
