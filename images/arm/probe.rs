@@ -34,6 +34,10 @@
 //!   condvar ping-pong, and each thread's general and vector registers kept
 //!   while the others run (aarch64 x7 and v8; arm r12 and d8); the same
 //!   output natively and under umbra.
+//! - `probe unix`, `probe tcp`: issue 12: AF_UNIX socketpairs, listeners on
+//!   a path and an abstract name with forked clients, SCM_RIGHTS; a TCP echo
+//!   on 127.0.0.1 and a UDP round trip; the same output natively and under
+//!   umbra (no port or fd numbers printed).
 //! - `probe stubjump`: a guest that jumps into umbra's stub pages, one forked
 //!   child per entry point, with the registers of a host mmap over one of its
 //!   own pages; passes when every child ends by SIGKILL or a caught fault with
@@ -1385,6 +1389,277 @@ fn ipc() -> bool {
     ok
 }
 
+// ---- Issue 12: AF_UNIX and loopback AF_INET sockets, natively and under
+// umbra (the same lines on a real kernel; no port numbers or fd numbers).
+
+#[repr(C)]
+struct MsgHdr {
+    name: *mut u8,
+    namelen: u32,
+    iov: *mut std::io::IoSliceMut<'static>,
+    iovlen: usize,
+    control: *mut u8,
+    controllen: usize,
+    flags: i32,
+}
+
+extern "C" {
+    fn sendmsg(fd: i32, msg: *const MsgHdr, flags: i32) -> isize;
+    fn recvmsg(fd: i32, msg: *mut MsgHdr, flags: i32) -> isize;
+    fn pipe(fds: *mut i32) -> i32;
+}
+
+/// One SCM_RIGHTS control message: cmsghdr (len, level, type) and an fd.
+#[repr(C, align(8))]
+struct Rights {
+    len: usize,
+    level: i32,
+    ty: i32,
+    fd: i32,
+    pad: i32,
+}
+
+/// Sends `fd` with one byte over `sock` (SCM_RIGHTS).
+fn send_fd(sock: i32, fd: i32) -> isize {
+    let mut byte = [b'F'];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    // CMSG_LEN(sizeof(int)): the header (usize + 2 x i32) and the fd;
+    // CMSG_SPACE: that rounded up to a usize.
+    let w = std::mem::size_of::<usize>();
+    let len = w + 8 + 4;
+    let mut cm = Rights { len, level: 1, ty: 1, fd, pad: 0 };
+    let msg = MsgHdr {
+        name: std::ptr::null_mut(),
+        namelen: 0,
+        iov: iov.as_mut_ptr().cast(),
+        iovlen: 1,
+        control: (&mut cm as *mut Rights).cast(),
+        controllen: len.div_ceil(w) * w,
+        flags: 0,
+    };
+    // SAFETY: msg points at live buffers for the call.
+    unsafe { sendmsg(sock, &msg, 0) }
+}
+
+/// Receives one byte and an SCM_RIGHTS fd; (bytes, level, type, fd).
+fn recv_fd(sock: i32) -> (isize, i32, i32, i32) {
+    let mut byte = [0u8];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut cm = Rights { len: 0, level: 0, ty: 0, fd: -1, pad: 0 };
+    let mut msg = MsgHdr {
+        name: std::ptr::null_mut(),
+        namelen: 0,
+        iov: iov.as_mut_ptr().cast(),
+        iovlen: 1,
+        control: (&mut cm as *mut Rights).cast(),
+        controllen: std::mem::size_of::<Rights>(),
+        flags: 0,
+    };
+    // SAFETY: msg points at live buffers for the call.
+    let r = unsafe { recvmsg(sock, &mut msg, 0) };
+    (r, cm.level, cm.ty, cm.fd)
+}
+
+/// `probe unix`: socketpairs (stream and datagram), a listener on a /tmp
+/// path and one on an abstract name with forked clients, and a pipe's read
+/// end passed with SCM_RIGHTS.
+fn unix() -> bool {
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
+    let mut ok = true;
+    // A stream pair: bytes one way, EOF after a shutdown.
+    let Ok((mut a, mut b)) = UnixStream::pair() else {
+        println!("socketpair(SOCK_STREAM) failed");
+        return false;
+    };
+    let w = a.write(b"ping").unwrap_or(0);
+    let mut buf = [0u8; 64];
+    let r = b.read(&mut buf).unwrap_or(0);
+    let _ = a.shutdown(std::net::Shutdown::Write);
+    let eof = b.read(&mut buf[r..]).map_or(-1, |n| n as isize);
+    println!("stream pair: wrote {w}, read {r} '{}', then read {eof} after shutdown", String::from_utf8_lossy(&buf[..r]));
+    ok &= w == 4 && r == 4 && eof == 0;
+    // A datagram pair keeps message boundaries.
+    let Ok((da, db)) = UnixDatagram::pair() else {
+        println!("socketpair(SOCK_DGRAM) failed");
+        return false;
+    };
+    let s1 = da.send(b"one").unwrap_or(0);
+    let s2 = da.send(b"three").unwrap_or(0);
+    let r1 = db.recv(&mut buf).unwrap_or(0);
+    let r2 = db.recv(&mut buf).unwrap_or(0);
+    println!("dgram pair: sent {s1} and {s2}, received {r1} and {r2} '{}'", String::from_utf8_lossy(&buf[..r2]));
+    ok &= (s1, s2, r1, r2) == (3, 5, 3, 5);
+    // A listener on a path, a forked client.
+    let path = "/tmp/probe.sock";
+    let _ = std::fs::remove_file(path);
+    let Ok(l) = UnixListener::bind(path) else {
+        println!("bind {path} failed");
+        return false;
+    };
+    let kind = std::fs::metadata(path).map(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_socket()
+    });
+    println!("bound {path}: a socket node: {kind:?}");
+    let pid = fork_run(|| {
+        let Ok(mut c) = UnixStream::connect(path) else { return 3 };
+        let mut got = [0u8; 32];
+        if c.write_all(b"hello from the child").is_err() {
+            return 4;
+        }
+        let n = c.read(&mut got).unwrap_or(0);
+        if &got[..n] == b"hello child" { 0 } else { 5 }
+    });
+    match l.accept() {
+        Ok((mut s, peer)) => {
+            let n = s.read(&mut buf).unwrap_or(0);
+            println!("accepted: peer unnamed {}, read '{}'", peer.is_unnamed(), String::from_utf8_lossy(&buf[..n]));
+            let _ = s.write_all(b"hello child");
+        }
+        Err(e) => {
+            println!("accept failed: {e}");
+            ok = false;
+        }
+    }
+    let st = wait_status(pid);
+    println!("path client: exit status {st:#x}");
+    println!("listener name: {:?}", l.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())));
+    ok &= st == 0;
+    drop(l);
+    let _ = std::fs::remove_file(path);
+    // An abstract name, a forked client.
+    let Ok(name) = SocketAddr::from_abstract_name(b"umbra-probe") else { return false };
+    let Ok(l) = UnixListener::bind_addr(&name) else {
+        println!("bind of an abstract name failed");
+        return false;
+    };
+    let pid = fork_run(|| {
+        let Ok(mut c) = UnixStream::connect_addr(&name) else { return 3 };
+        if c.write_all(b"abstract").is_err() { 4 } else { 0 }
+    });
+    match l.accept() {
+        Ok((mut s, _)) => {
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            println!("abstract: read '{}'", String::from_utf8_lossy(&got));
+            ok &= got == b"abstract";
+        }
+        Err(e) => {
+            println!("abstract accept failed: {e}");
+            ok = false;
+        }
+    }
+    let st = wait_status(pid);
+    let local = l.local_addr().ok().and_then(|a| a.as_abstract_name().map(|n| String::from_utf8_lossy(n).into_owned()));
+    println!("abstract client: exit status {st:#x}, listener name {local:?}");
+    ok &= st == 0;
+    // SCM_RIGHTS: a pipe's read end crosses a socketpair.
+    let Ok((p, q)) = UnixStream::pair() else { return false };
+    let mut fds = [-1i32; 2];
+    // SAFETY: fds has room for two ints.
+    if unsafe { pipe(fds.as_mut_ptr()) } != 0 {
+        println!("pipe failed");
+        return false;
+    }
+    // SAFETY: fds are the fresh pipe's, owned here from now on.
+    let (rd, mut wr) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) };
+    let sent = send_fd(p.as_raw_fd(), rd.as_raw_fd());
+    drop(rd);
+    let (got, level, ty, fd) = recv_fd(q.as_raw_fd());
+    println!("SCM_RIGHTS: sent {sent}, received {got} with level {level} type {ty}, an fd: {}", fd >= 0);
+    if fd >= 0 {
+        let _ = wr.write_all(b"through the passed fd");
+        drop(wr);
+        // SAFETY: the received fd is new and owned here.
+        let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut s = String::new();
+        let _ = f.read_to_string(&mut s);
+        println!("read from the passed fd: '{s}'");
+        ok &= s == "through the passed fd";
+    }
+    ok &= sent == 1 && got == 1 && level == 1 && ty == 1 && fd >= 0;
+    ok
+}
+
+/// `probe tcp`: a 127.0.0.1 listener on an ephemeral port, a forked client
+/// sending 8 KiB that the server echoes back, and a UDP round trip.
+fn tcp() -> bool {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+    let mut ok = true;
+    let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
+        println!("bind 127.0.0.1:0 failed");
+        return false;
+    };
+    let Ok(addr) = l.local_addr() else { return false };
+    println!("listener on {} with an ephemeral port: {}", addr.ip(), addr.port() != 0);
+    const N: usize = 8192;
+    let data: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+    let pid = fork_run(|| {
+        let Ok(mut c) = TcpStream::connect(addr) else { return 3 };
+        if c.write_all(&data).is_err() {
+            return 4;
+        }
+        let mut back = vec![0u8; N];
+        if c.read_exact(&mut back).is_err() {
+            return 5;
+        }
+        if back == data { 0 } else { 6 }
+    });
+    match l.accept() {
+        Ok((mut s, peer)) => {
+            println!("accepted from {}", peer.ip());
+            let mut buf = [0u8; 1024];
+            let mut total = 0;
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        total += n;
+                    }
+                }
+            }
+            println!("echoed {total} bytes until the client closed");
+            ok &= total == N;
+        }
+        Err(e) => {
+            println!("accept failed: {e}");
+            ok = false;
+        }
+    }
+    let st = wait_status(pid);
+    println!("client: exit status {st:#x}");
+    ok &= st == 0;
+    // UDP: a datagram there and back.
+    let (Ok(u1), Ok(u2)) = (UdpSocket::bind("127.0.0.1:0"), UdpSocket::bind("127.0.0.1:0")) else {
+        println!("udp bind failed");
+        return false;
+    };
+    let Ok(to) = u2.local_addr() else { return false };
+    let sent = u1.send_to(b"datagram", to).unwrap_or(0);
+    let mut buf = [0u8; 64];
+    match u2.recv_from(&mut buf) {
+        Ok((n, from)) => {
+            println!("udp: sent {sent}, received {n} '{}' from {} (the sender's port: {})", String::from_utf8_lossy(&buf[..n]), from.ip(), Some(from) == u1.local_addr().ok());
+            let _ = u2.send_to(b"reply", from);
+            let r = u1.recv(&mut buf).unwrap_or(0);
+            println!("udp reply: {r} '{}'", String::from_utf8_lossy(&buf[..r]));
+            ok &= n == 8 && r == 5;
+        }
+        Err(e) => {
+            println!("udp recv failed: {e}");
+            ok = false;
+        }
+    }
+    ok
+}
+
 fn main() {
     // Keep `asm` in use on both arches (the arch modules have their own).
     // SAFETY: an empty asm block.
@@ -1414,8 +1689,10 @@ fn main() {
         Some("threads") => std::process::exit(if threads() { 0 } else { 1 }),
         Some("ipc") => std::process::exit(if ipc() { 0 } else { 1 }),
         Some("filemap") => std::process::exit(if filemap() { 0 } else { 1 }),
+        Some("unix") => std::process::exit(if unix() { 0 } else { 1 }),
+        Some("tcp") => std::process::exit(if tcp() { 0 } else { 1 }),
         _ => {
-            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads | ipc | filemap");
+            eprintln!("usage: probe hello | {MARKER} | fp | fpsi | getppid N | bare N | forks N | sweep ROUNDS | stubjump | shanon | locks | timers | threads | ipc | filemap | unix | tcp");
             std::process::exit(2);
         }
     }
