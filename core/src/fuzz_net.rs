@@ -15,7 +15,7 @@ use crate::config::{Config, PAGE_SIZE};
 use crate::fs;
 use crate::host::MmId;
 use crate::kernel::Kernel;
-use crate::testing::{newc_archive, tiny_elf, MockHost, MockNet, Step};
+use crate::testing::{newc_archive, tiny_elf, MockHost, MockNet, Rng, Step};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -28,28 +28,6 @@ use umbra_abi::syscall::nr::*;
 
 const FRAMES: usize = 512;
 const PAGE: u64 = PAGE_SIZE as u64;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 struct Booted {
     k: Kernel<MockHost>,

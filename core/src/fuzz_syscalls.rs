@@ -44,28 +44,7 @@ use umbra_abi::elf::{ET_DYN, ET_EXEC};
 use umbra_abi::structs::Timespec;
 use umbra_abi::syscall::nr::*;
 
-/// xorshift64*: small, fixed-seed, good enough to pick arguments.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::testing::Rng;
 
 /// One fuzz case: its boot-time memory contents and its script.
 #[derive(Clone, Debug)]

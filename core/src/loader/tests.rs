@@ -511,19 +511,8 @@ fn read_error_is_io() {
     );
 }
 
-/// xorshift64*, so the mutations are the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+// The mutations come from testing::Rng, the same on every run.
+use crate::testing::Rng;
 
 #[test]
 fn random_mutations_never_panic() {
