@@ -284,22 +284,19 @@ pub fn readlink_fd(fd: i32) -> Result<Vec<u8>, Errno> {
     Ok(buf)
 }
 
+/// The offset of pread64 and pwrite64 as the arch passes it: one register,
+/// or on arm EABI a register pair aligned after a padding register.
+fn offset_args(off: u64) -> [usize; 3] {
+    if cfg!(target_arch = "arm") {
+        [0, off as u32 as usize, (off >> 32) as usize]
+    } else {
+        [off as usize, 0, 0]
+    }
+}
+
 /// pread64.
 pub fn pread(fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-    #[cfg(target_arch = "arm")]
-    // SAFETY: `buf` is writable for its length; the offset is a register pair.
-    let r = unsafe {
-        raw::syscall6(
-            raw::nr::PREAD64,
-            fd as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-            0,
-            off as u32 as usize,
-            (off >> 32) as usize,
-        )
-    };
-    #[cfg(not(target_arch = "arm"))]
+    let [a, b, c] = offset_args(off);
     // SAFETY: `buf` is writable for its length.
     let r = unsafe {
         raw::syscall6(
@@ -307,9 +304,9 @@ pub fn pread(fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
             fd as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
-            off as usize,
-            0,
-            0,
+            a,
+            b,
+            c,
         )
     };
     check(r)
@@ -317,20 +314,7 @@ pub fn pread(fd: i32, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// pwrite64.
 pub fn pwrite(fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno> {
-    #[cfg(target_arch = "arm")]
-    // SAFETY: `buf` is readable for its length; the offset is a register pair.
-    let r = unsafe {
-        raw::syscall6(
-            raw::nr::PWRITE64,
-            fd as usize,
-            buf.as_ptr() as usize,
-            buf.len(),
-            0,
-            off as u32 as usize,
-            (off >> 32) as usize,
-        )
-    };
-    #[cfg(not(target_arch = "arm"))]
+    let [a, b, c] = offset_args(off);
     // SAFETY: `buf` is readable for its length.
     let r = unsafe {
         raw::syscall6(
@@ -338,9 +322,9 @@ pub fn pwrite(fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno> {
             fd as usize,
             buf.as_ptr() as usize,
             buf.len(),
-            off as usize,
-            0,
-            0,
+            a,
+            b,
+            c,
         )
     };
     check(r)
