@@ -357,10 +357,13 @@ trap 'echo "err trap $?"' ERR
 false
 trap - ERR
 coproc UP { tr a-z A-Z; }
+# Kept now: bash unsets UP_PID once it reaps the coproc, which can be
+# before the wait below (seen natively).
+up_pid=$UP_PID
 echo "hello coproc" >&"${UP[1]}"
 exec {UP[1]}>&-
 read -r line <&"${UP[0]}"; echo "$line"
-wait "$UP_PID"; echo "coproc status $?"
+wait "$up_pid"; echo "coproc status $?"
 r() { trap 'echo return trap' RETURN; }; r
 ( trap 'echo subshell exit' EXIT; exit 2 ); echo "subshell $?"
 exit 4
