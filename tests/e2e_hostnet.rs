@@ -199,6 +199,10 @@ fn raw_and_packet_sockets_are_refused() {
 /// - `fetch PORT PATH CMD...`: starts CMD (umbra with `--publish`), fetches
 ///   http://127.0.0.1:PORT/PATH until a response comes (60 s at most),
 ///   prints it, then kills CMD.
+/// - `udp PORT CMD...`: starts CMD (a UDP echo server on PORT, or umbra
+///   publishing one), then two host clients a and b take turns sending a
+///   datagram to 127.0.0.1:PORT (again each second until its echo comes, 60
+///   s at most) and print each echo; then kills CMD.
 const NETNS_LAUNCHER: &str = r#"
 import functools, http.server, os, socket, subprocess, sys, threading, time
 def sh(*a): subprocess.run(a, check=True)
@@ -217,6 +221,29 @@ if mode == 'serve':
     sys.stdout.buffer.write(r.stdout)
     sys.stderr.buffer.write(r.stderr)
     sys.exit(r.returncode)
+elif mode == 'udp':
+    port = int(sys.argv[2])
+    p = subprocess.Popen(sys.argv[3:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    def ask(c, msg):
+        c.settimeout(1)
+        end = time.time() + 60
+        while time.time() < end and p.poll() is None:
+            c.sendto(msg.encode(), ('127.0.0.1', port))
+            try:
+                while True:
+                    r = c.recv(1024).decode()
+                    if r.endswith(' ' + msg): return r
+            except socket.timeout:
+                pass
+        return 'no reply to ' + msg
+    for c, m in [(a, 'a1'), (b, 'b1'), (a, 'a2'), (b, 'b2'), (a, 'a3')]:
+        print(ask(c, m), flush=True)
+    p.kill()
+    out, err = p.communicate()
+    sys.stdout.buffer.write(out)
+    sys.stderr.buffer.write(err)
 else:
     port, path = int(sys.argv[2]), sys.argv[3]
     p = subprocess.Popen(sys.argv[4:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -359,4 +386,28 @@ fn publish_lets_a_host_client_fetch_from_a_guest_httpd() {
         "{}",
         out.describe()
     );
+}
+
+/// `--publish HOSTPORT:GUESTPORT/udp`: two host clients talk to a guest UDP
+/// echo server and each gets its own replies; the guest sees each client as
+/// one stable sender on its loopback, as a native server sees the two
+/// clients on the host's. Compared with the server run natively.
+#[test]
+fn publish_udp_gives_each_host_client_its_own_replies() {
+    let want = "1 lo a1\n2 lo b1\n1 lo a2\n2 lo b2\n1 lo a3\n";
+    let run = Run::guest(Libc::Musl, "hostnet").args(&["udp_echo", "15353"]);
+    let native = run.native_path.display().to_string();
+    let nat = in_netns(&["udp", "15353", &native, "udp_echo", "15353"]);
+    assert_eq!(nat.stdout_text(), want, "{}", nat.describe());
+    let run = Run::guest(Libc::Musl, "hostnet")
+        .args(&["udp_echo", "5353"])
+        .umbra_flag("--publish")
+        .umbra_flag("15353:5353/udp")
+        .umbra_flag("--timeout")
+        .umbra_flag("120");
+    let cmd = umbra_cmd(&run);
+    let mut args = vec!["udp", "15353"];
+    args.extend(cmd.iter().map(String::as_str));
+    let um = in_netns(&args);
+    assert_eq!(um.stdout_text(), nat.stdout_text(), "{}", um.describe());
 }

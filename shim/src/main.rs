@@ -67,8 +67,11 @@ Options of `run`:
                   when the guest has none (SECURITY.md)
   --publish HOSTPORT:GUESTPORT[/udp]
                   umbra listens on host TCP port HOSTPORT and hands each
-                  connection to the guest's listener on GUESTPORT
-                  (repeatable)
+                  connection to the guest's listener on GUESTPORT; with
+                  /udp, umbra binds host UDP port HOSTPORT and relays each
+                  host client's datagrams to the guest's GUESTPORT from a
+                  127.0.0.1 port of its own, and the replies back (a client
+                  idle for 90 s is forgotten) (repeatable)
   --unix-socket HOSTPATH:GUESTPATH
                   a socket node at GUESTPATH through which guest AF_UNIX
                   stream connections reach the host socket HOSTPATH, e.g.

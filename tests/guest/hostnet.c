@@ -10,6 +10,10 @@
  *   tcp IP PORT      TCP connect: outcome
  *   udp IP PORT      UDP sendto: outcome
  *   raw              raw and packet sockets: created or not
+ *   udp_echo PORT    a UDP echo server on 0.0.0.0:PORT, forever: each
+ *                    datagram comes back as "N[ lo] DATA", N numbering the
+ *                    distinct senders in order of arrival, "lo" when the
+ *                    sender is 127.0.0.1 (tests --publish .../udp)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -152,6 +156,39 @@ static int sec_raw(void) {
     return 0;
 }
 
+static int sec_udp_echo(int port) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        printf("bind: %s\n", ename(errno));
+        return 1;
+    }
+    struct sockaddr_in seen[16];
+    int nseen = 0;
+    for (;;) {
+        char buf[512], out[600];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+        if (n < 0) {
+            printf("recvfrom: %s\n", ename(errno));
+            return 1;
+        }
+        int i = 0;
+        while (i < nseen && !(seen[i].sin_addr.s_addr == from.sin_addr.s_addr &&
+                              seen[i].sin_port == from.sin_port))
+            i++;
+        if (i == nseen && nseen < 16)
+            seen[nseen++] = from;
+        int lo = from.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+        int m = snprintf(out, sizeof out, "%d%s %.*s", i + 1, lo ? " lo" : "", (int)n, buf);
+        sendto(s, out, m, 0, (struct sockaddr *)&from, fl);
+    }
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 3 && strcmp(argv[1], "unix") == 0)
@@ -166,9 +203,11 @@ int main(int argc, char **argv) {
         return sec_tcp(argv[2], atoi(argv[3]), 1);
     if (argc >= 2 && strcmp(argv[1], "raw") == 0)
         return sec_raw();
+    if (argc >= 3 && strcmp(argv[1], "udp_echo") == 0)
+        return sec_udp_echo(atoi(argv[2]));
     /* No section: nothing to do (e2e_proc runs every program bare). */
     if (argc == 1)
         return 0;
-    fprintf(stderr, "usage: hostnet unix|connect_unix|abstract|tcp|udp|raw ...\n");
+    fprintf(stderr, "usage: hostnet unix|connect_unix|abstract|tcp|udp|raw|udp_echo ...\n");
     return 2;
 }

@@ -715,7 +715,8 @@ impl<H: Host> Kernel<H> {
     pub fn run(&mut self) -> ExitStatus {
         loop {
             self.drain_writeback();
-            crate::net::host::tick(&mut self.host, &self.net);
+            let now = self.host.now_mono();
+            crate::net::host::tick(&mut self.host, &self.net, now);
             if let Some(st) = self.init_status {
                 self.shutdown();
                 return st;

@@ -847,6 +847,7 @@ impl<H: Host> Kernel<H> {
         self.frames.reap();
         self.drain_writeback();
         // The host sockets of the guest's sockets, now all closed.
-        crate::net::host::tick(&mut self.host, &self.net);
+        let now = self.host.now_mono();
+        crate::net::host::tick(&mut self.host, &self.net, now);
     }
 }

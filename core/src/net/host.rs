@@ -35,7 +35,31 @@ pub struct HostNs {
     closed: Arc<Mutex<Vec<HostSock>>>,
     /// (guest node, host path, guest path) of each granted host socket.
     grants: Mutex<Vec<Grant>>,
+    /// The flows of `--publish .../udp`, one per host client.
+    flows: Mutex<Vec<Flow>>,
 }
+
+/// One host client of a `--publish HOSTPORT:GUESTPORT/udp` port (as
+/// docker-proxy keeps one per client address): its datagrams reach the
+/// guest's port from `sock`'s stable address, and what the guest sends back
+/// there goes to the client from the published host socket.
+struct Flow {
+    listener: HostSock,
+    client: SockAddr,
+    sock: Arc<super::inet::InetSock>,
+    /// When a datagram last went either way (the host's monotonic ns).
+    last: u64,
+}
+
+/// A UDP flow that carried nothing for this long is forgotten, and its
+/// guest port freed (docker-proxy's UDPConnTrackTimeout).
+pub const FLOW_IDLE_NS: u64 = 90_000_000_000;
+/// At most this many UDP flows at once; a new client beyond it displaces
+/// the one idle longest.
+pub const MAX_FLOWS: usize = 256;
+/// Datagrams moved per published port and per flow in one tick, so a flood
+/// cannot hold the kernel.
+const BATCH: usize = 16;
 
 /// A `--unix-socket` grant: the guest's socket node, the host path, the
 /// guest path.
@@ -182,15 +206,23 @@ fn host_net<'a>(io: &'a mut dyn IoCtx, ns: &HostNs) -> Option<&'a mut dyn HostNe
     Some(hn)
 }
 
-/// Housekeeping from the kernel's loop: closes the host sockets whose guest
-/// sockets were dropped, and hands the connections waiting on `--publish`
-/// listeners to the guest's listeners (refusing them, by closing, where the
-/// guest has none). No host call without a host network.
-pub fn tick(io: &mut dyn IoCtx, net: &Arc<NetNs>) {
+/// Housekeeping from the kernel's loop at monotonic time `now`: closes the
+/// host sockets whose guest sockets were dropped, hands the connections
+/// waiting on `--publish` listeners to the guest's listeners (refusing them,
+/// by closing, where the guest has none), and relays the datagrams of
+/// `--publish .../udp` ports both ways. No host call without a host network.
+pub fn tick(io: &mut dyn IoCtx, net: &Arc<NetNs>, now: u64) {
     let Some(hn) = host_net(io, &net.host) else {
         return;
     };
-    for (listener, port, _udp) in hn.net_published() {
+    let published = hn.net_published();
+    if published.iter().any(|p| p.2) {
+        relay_udp(hn, net, &published, now);
+    }
+    for (listener, port, udp) in published {
+        if udp {
+            continue;
+        }
         // A bounded batch per tick, so a flood cannot hold the kernel.
         for _ in 0..16 {
             let Ok((conn, peer)) = hn.net_accept(listener) else {
@@ -201,6 +233,73 @@ pub fn tick(io: &mut dyn IoCtx, net: &Arc<NetNs>) {
             }
         }
     }
+}
+
+/// `--publish .../udp`: each published port's datagrams to the flow of
+/// their host client (a new flow for a new client), then each flow's
+/// replies to its client, then flows idle for [`FLOW_IDLE_NS`] dropped.
+fn relay_udp(
+    hn: &mut dyn HostNet,
+    net: &Arc<NetNs>,
+    published: &[(HostSock, u16, bool)],
+    now: u64,
+) {
+    use super::inet::{flow_recv, flow_send, publish_flow};
+    let mut buf = alloc::vec![0u8; 65536];
+    let mut flows = net.host.flows.lock();
+    for &(listener, port, _) in published.iter().filter(|p| p.2) {
+        for _ in 0..BATCH {
+            let Ok((n, full, Some(client))) = hn.net_recv(listener, &mut buf, false) else {
+                break;
+            };
+            if full > n {
+                continue; // larger than any UDP payload: cannot happen
+            }
+            let i = match flows
+                .iter()
+                .position(|f| f.listener == listener && f.client == client)
+            {
+                Some(i) => i,
+                None => {
+                    if flows.len() >= MAX_FLOWS {
+                        let oldest = (0..flows.len()).min_by_key(|&i| flows[i].last);
+                        if let Some(o) = oldest {
+                            flows.swap_remove(o);
+                        }
+                    }
+                    let Ok(sock) = publish_flow(net, port) else {
+                        break; // no ephemeral port left: drop the datagram
+                    };
+                    flows.push(Flow {
+                        listener,
+                        client,
+                        sock,
+                        last: now,
+                    });
+                    flows.len() - 1
+                }
+            };
+            flows[i].last = now;
+            let _ = flow_send(&flows[i].sock, &buf[..n]);
+        }
+    }
+    for f in flows.iter_mut() {
+        for _ in 0..BATCH {
+            match flow_recv(&f.sock, &mut buf) {
+                Ok(n) => {
+                    // A reply the host cannot take now is dropped, as a
+                    // full UDP path would.
+                    let _ = hn.net_send(f.listener, &buf[..n], Some(&f.client));
+                    f.last = now;
+                }
+                Err(Errno::EAGAIN) => break,
+                // ECONNREFUSED: the guest port had nobody; reported once.
+                Err(_) => {}
+            }
+        }
+    }
+    let live = published.iter().map(|p| p.0).collect::<Vec<_>>();
+    flows.retain(|f| now.saturating_sub(f.last) < FLOW_IDLE_NS && live.contains(&f.listener));
 }
 
 /// Whether the host network is granted at all (`--net host`, `--publish` or
@@ -570,6 +669,11 @@ mod tests {
         next: HostSock,
         closed: Vec<HostSock>,
         refuse: bool,
+        /// A published UDP port: its handle, what host clients sent it, and
+        /// what was sent from it.
+        udp: Option<(HostSock, u16)>,
+        udp_in: alloc::collections::VecDeque<(Vec<u8>, SockAddr)>,
+        udp_out: Vec<(Vec<u8>, SockAddr)>,
     }
 
     impl HostNet for FakeNet {
@@ -584,6 +688,9 @@ mod tests {
         fn net_dgram(&mut self, _: u16) -> Result<HostSock, NetError> {
             Err(NetError::Denied)
         }
+        fn net_published(&self) -> Vec<(HostSock, u16, bool)> {
+            self.udp.iter().map(|&(h, p)| (h, p, true)).collect()
+        }
         fn net_accept(&mut self, _: HostSock) -> Result<(HostSock, SockAddr), NetError> {
             Err(NetError::WouldBlock)
         }
@@ -591,8 +698,13 @@ mod tests {
             &mut self,
             s: HostSock,
             d: &[u8],
-            _: Option<&SockAddr>,
+            to: Option<&SockAddr>,
         ) -> Result<usize, NetError> {
+            if self.udp.is_some_and(|u| u.0 == s) {
+                let to = to.ok_or(NetError::Other)?.clone();
+                self.udp_out.push((d.to_vec(), to));
+                return Ok(d.len());
+            }
             let e = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
             if e.2 {
                 return Err(NetError::BrokenPipe);
@@ -606,6 +718,12 @@ mod tests {
             buf: &mut [u8],
             peek: bool,
         ) -> Result<(usize, usize, Option<SockAddr>), NetError> {
+            if self.udp.is_some_and(|u| u.0 == s) {
+                let (d, from) = self.udp_in.pop_front().ok_or(NetError::WouldBlock)?;
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                return Ok((n, d.len(), Some(from)));
+            }
             let e = self.socks.get_mut(&s).ok_or(NetError::BadHandle)?;
             if e.0.is_empty() {
                 return if e.2 {
@@ -775,8 +893,110 @@ mod tests {
         let h = c.handle();
         drop(c);
         assert!(io.net.as_ref().unwrap().closed.is_empty());
-        tick(&mut io, &Arc::new(net));
+        tick(&mut io, &Arc::new(net), 0);
         assert_eq!(io.net.as_ref().unwrap().closed, [h]);
+    }
+
+    #[test]
+    fn published_udp_gives_each_host_client_its_own_flow() {
+        let net = Arc::new(NetNs::default());
+        let mut io = Io {
+            net: Some(FakeNet {
+                udp: Some((77, 5353)),
+                ..FakeNet::default()
+            }),
+        };
+        let client = |port| SockAddr::Inet {
+            addr: [10, 0, 0, 9],
+            port,
+        };
+        let (a, b) = (client(40001), client(40002));
+        let host_sends = |io: &mut Io, d: &[u8], from: &SockAddr| {
+            let n = io.net.as_mut().unwrap();
+            n.udp_in.push_back((d.to_vec(), from.clone()));
+        };
+        // Nobody on the guest port yet: the datagram is dropped, quietly.
+        host_sends(&mut io, b"early", &a);
+        tick(&mut io, &net, 0);
+        let server = super::super::inet::create(&net, AF_INET, SOCK_DGRAM, 0).unwrap();
+        let any = SockAddr::Inet {
+            addr: [0; 4],
+            port: 5353,
+        };
+        server.bind(&mut cx(&mut io, false), &any, None).unwrap();
+        let recv = |io: &mut Io| {
+            let mut buf = [0u8; 16];
+            let r = server.recv(&mut cx(io, true), &mut buf, 0).unwrap();
+            (buf[..r.len].to_vec(), r.from.unwrap())
+        };
+        host_sends(&mut io, b"a1", &a);
+        host_sends(&mut io, b"b1", &b);
+        host_sends(&mut io, b"a2", &a);
+        tick(&mut io, &net, 1);
+        let (d1, fa) = recv(&mut io);
+        let (d2, fb) = recv(&mut io);
+        let (d3, fa2) = recv(&mut io);
+        assert_eq!(
+            (&d1[..], &d2[..], &d3[..]),
+            (&b"a1"[..], &b"b1"[..], &b"a2"[..])
+        );
+        // Each client has its own stable source on the guest's loopback.
+        assert_eq!(fa, fa2);
+        assert_ne!(fa, fb);
+        assert!(matches!(
+            fa,
+            SockAddr::Inet {
+                addr: [127, 0, 0, 1],
+                ..
+            }
+        ));
+        for (d, to) in [(&b"ra"[..], &fa), (&b"rb"[..], &fb)] {
+            let msg = SendMsg {
+                data: d,
+                to: Some((to, None)),
+                anc: Vec::new(),
+                flags: 0,
+            };
+            server.send(&mut cx(&mut io, false), msg).unwrap();
+        }
+        tick(&mut io, &net, 2);
+        assert_eq!(
+            io.net.as_ref().unwrap().udp_out,
+            [(b"ra".to_vec(), a.clone()), (b"rb".to_vec(), b.clone())]
+        );
+        // Idle past the timeout, the flows go; the client's next datagram
+        // comes from a new flow.
+        tick(&mut io, &net, 2 + FLOW_IDLE_NS);
+        assert!(net.host.flows.lock().is_empty());
+        host_sends(&mut io, b"a3", &a);
+        tick(&mut io, &net, 3 + FLOW_IDLE_NS);
+        let (d4, fa3) = recv(&mut io);
+        assert_eq!(&d4[..], b"a3");
+        assert_ne!(fa3, fa);
+        assert_eq!(net.host.flows.lock().len(), 1);
+    }
+
+    #[test]
+    fn published_udp_flows_are_bounded() {
+        let net = Arc::new(NetNs::default());
+        let mut io = Io {
+            net: Some(FakeNet {
+                udp: Some((77, 5353)),
+                ..FakeNet::default()
+            }),
+        };
+        for i in 0..MAX_FLOWS as u16 + 40 {
+            let from = SockAddr::Inet {
+                addr: [10, 0, 0, 9],
+                port: 1000 + i,
+            };
+            let n = io.net.as_mut().unwrap();
+            n.udp_in.push_back((b"x".to_vec(), from));
+            tick(&mut io, &net, u64::from(i));
+        }
+        assert_eq!(net.host.flows.lock().len(), MAX_FLOWS);
+        // The oldest clients were displaced.
+        assert!(net.host.flows.lock().iter().all(|f| f.last >= 40));
     }
 
     #[test]

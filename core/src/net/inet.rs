@@ -385,6 +385,38 @@ pub fn deliver_published(
     Ok(())
 }
 
+/// `--publish HOSTPORT:GUESTPORT/udp`: the guest side of one host client's
+/// flow, a UDP socket on 127.0.0.1 with an ephemeral port, connected to
+/// 127.0.0.1:`port` (as docker-proxy's UDP proxy dials its backend). The
+/// client's datagrams reach the guest from this stable source, and only the
+/// guest's datagrams to it from 127.0.0.1:`port` come back.
+pub fn publish_flow(net: &Arc<NetNs>, port: u16) -> KResult<Arc<InetSock>> {
+    let s = new_sock(net, AF_INET, true);
+    s.udp_connect(&SockAddr::Inet {
+        addr: [127, 0, 0, 1],
+        port,
+    })?;
+    Ok(s)
+}
+
+/// A published flow's datagram from its host client, to the guest's port.
+/// A guest port nobody holds drops it (and the flow's next receive reports
+/// ECONNREFUSED, which the caller ignores).
+pub fn flow_send(s: &InetSock, data: &[u8]) -> KResult<usize> {
+    s.udp_send(&SendMsg {
+        data,
+        to: None,
+        anc: Vec::new(),
+        flags: 0,
+    })
+}
+
+/// The next reply the guest sent to a published flow: its length in `buf`
+/// (EAGAIN when none is queued).
+pub fn flow_recv(s: &InetSock, buf: &mut [u8]) -> KResult<usize> {
+    s.udp_recv(buf, 0).map(|r| r.len)
+}
+
 /// socket(AF_INET or AF_INET6, ty, protocol).
 pub fn create(net: &Arc<NetNs>, domain: u16, ty: u32, protocol: u32) -> KResult<Arc<dyn Socket>> {
     let udp = match ty {

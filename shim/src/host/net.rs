@@ -7,9 +7,10 @@
 //! connection or datagram socket needs `--net host` and a destination that
 //! is not the host's loopback (or 0.0.0.0/::, which Linux treats as the
 //! local host); a Unix connection only goes to a path given with
-//! `--unix-socket` (exactly that path, no abstract name). Publish listeners
-//! are opened before umbra confines itself, so the confined umbra needs no
-//! bind or listen. The seccomp rules each mode adds are in [`NetState::rules`].
+//! `--unix-socket` (exactly that path, no abstract name); a published UDP
+//! port sends only to host clients it received from. Publish listeners
+//! (and UDP ports) are opened before umbra confines itself, so the confined
+//! umbra needs no bind or listen. The seccomp rules each mode adds are in [`NetState::rules`].
 
 use std::collections::BTreeMap;
 
@@ -51,7 +52,14 @@ struct Sock {
     /// poll bits the guest kernel waits for; `wait_event` watches them and
     /// clears them once they are ready (as it does for stdin).
     interest: i16,
+    /// A `--publish .../udp` socket: the host clients it heard from, most
+    /// recent last; it sends only to them.
+    peers: Option<Vec<SockAddr>>,
 }
+
+/// How many host clients a published UDP port answers at once (the guest
+/// kernel keeps fewer flows than this).
+const MAX_UDP_PEERS: usize = 4096;
 
 /// The host sockets umbra holds for the guest.
 pub(super) struct NetState {
@@ -122,12 +130,12 @@ impl NetState {
             published: Vec::new(),
         };
         for &(hport, gport, udp) in &st.opts.publish.clone() {
-            if udp {
-                return Err(format!(
-                    "--publish {hport}:{gport}/udp: UDP forwarding is not implemented"
-                ));
-            }
-            let fd = sn::socket(sn::AF_INET, sn::SOCK_STREAM)
+            let (ty, proto) = if udp {
+                (sn::SOCK_DGRAM, "udp")
+            } else {
+                (sn::SOCK_STREAM, "tcp")
+            };
+            let fd = sn::socket(sn::AF_INET, ty)
                 .map_err(|e| format!("--publish {hport}: socket: {e}"))?;
             let addr = SockAddr::Inet {
                 addr: [0; 4],
@@ -135,16 +143,21 @@ impl NetState {
             };
             let r = sn::setsockopt_int(fd, sn::SOL_SOCKET, sn::SO_REUSEADDR, 1)
                 .and_then(|()| sn::bind(fd, &addr.encode()))
-                .and_then(|()| sn::listen(fd, 128));
+                .and_then(|()| if udp { Ok(()) } else { sn::listen(fd, 128) });
             if let Err(e) = r {
                 sn::close(fd);
                 return Err(format!(
-                    "--publish {hport}: cannot listen on port {hport}: {e}"
+                    "--publish {hport}/{proto}: cannot listen on port {hport}: {e}"
                 ));
             }
-            let h = st.add(fd, false);
+            let h = st.add(fd, udp);
+            if udp {
+                if let Some(s) = st.socks.get_mut(&h) {
+                    s.peers = Some(Vec::new());
+                }
+            }
             st.want(h, POLLIN);
-            st.published.push((h, gport, false));
+            st.published.push((h, gport, udp));
         }
         Ok(st)
     }
@@ -203,6 +216,7 @@ impl NetState {
                 fd,
                 dgram,
                 interest: 0,
+                peers: None,
             },
         );
         h
@@ -227,14 +241,20 @@ impl NetState {
         }
     }
 
-    /// After a wait: clears the interest of every socket that became ready;
-    /// returns whether any did.
+    /// After a wait: clears the interest of every socket that became ready
+    /// (a published port stays watched: the kernel's tick takes only a
+    /// batch of what waits there); returns whether any did.
     pub(super) fn ready(&mut self, fds: &[PollFd]) -> bool {
         let mut any = false;
         for p in fds {
             if p.revents() != 0 {
                 any = true;
-                if let Some(s) = self.socks.values_mut().find(|s| s.fd == p.fd()) {
+                let published = &self.published;
+                if let Some((_, s)) = self
+                    .socks
+                    .iter_mut()
+                    .find(|(h, s)| s.fd == p.fd() && !published.iter().any(|p| p.0 == **h))
+                {
                     s.interest = 0;
                 }
             }
@@ -312,9 +332,14 @@ impl HostNet for NetState {
         data: &[u8],
         to: Option<&SockAddr>,
     ) -> Result<usize, NetError> {
-        let fd = self.fd(s)?;
-        if let Some(to) = to {
-            self.check_dest(to)?;
+        let sock = self.socks.get(&s).ok_or(NetError::BadHandle)?;
+        let fd = sock.fd;
+        match (&sock.peers, to) {
+            // A published UDP port answers only the clients it heard from.
+            (Some(peers), Some(to)) if peers.contains(to) => {}
+            (Some(_), _) => return Err(NetError::Denied),
+            (None, Some(to)) => self.check_dest(to)?,
+            (None, None) => {}
         }
         let enc = to.map(SockAddr::encode);
         match sn::sendto(fd, data, enc.as_deref()) {
@@ -343,7 +368,18 @@ impl HostNet for NetState {
         }
         match sn::recvfrom(fd, buf, flags) {
             // With MSG_TRUNC, a datagram's real length.
-            Ok((n, a)) => Ok((n.min(buf.len()), n, decode(&a))),
+            Ok((n, a)) => {
+                let from = decode(&a);
+                let peers = self.socks.get_mut(&s).and_then(|s| s.peers.as_mut());
+                if let (Some(peers), Some(from), false) = (peers, &from, peek) {
+                    peers.retain(|p| p != from);
+                    if peers.len() >= MAX_UDP_PEERS {
+                        peers.remove(0);
+                    }
+                    peers.push(from.clone());
+                }
+                Ok((n.min(buf.len()), n, from))
+            }
             Err(e) => {
                 let e = err(e);
                 if e == NetError::WouldBlock {
@@ -435,6 +471,51 @@ mod tests {
         assert!(is_host_local(&v6(mapped)));
         mapped[12] = 10;
         assert!(!is_host_local(&v6(mapped)));
+    }
+
+    #[test]
+    fn a_published_udp_port_answers_only_its_clients() {
+        // A free port: taken and given back (nothing else binds it meanwhile
+        // but a racing test; then bind fails and the test says so).
+        let port = std::net::UdpSocket::bind("0.0.0.0:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut st = NetState::new(NetOptions {
+            publish: vec![(port, 53, true)],
+            ..NetOptions::default()
+        })
+        .unwrap();
+        let [(h, 53, true)] = st.net_published()[..] else {
+            panic!("{:?}", st.net_published());
+        };
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let stranger = SockAddr::Inet {
+            addr: [127, 0, 0, 1],
+            port: 9,
+        };
+        assert_eq!(st.net_send(h, b"x", Some(&stranger)), Err(NetError::Denied));
+        assert_eq!(st.net_send(h, b"x", None), Err(NetError::Denied));
+        client.send_to(b"ping", ("127.0.0.1", port)).unwrap();
+        let mut buf = [0u8; 64];
+        let from = loop {
+            match st.net_recv(h, &mut buf, false) {
+                Ok((4, 4, Some(from))) => break from,
+                Err(NetError::WouldBlock) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                r => panic!("{r:?}"),
+            }
+        };
+        assert_eq!(&buf[..4], b"ping");
+        assert_eq!(st.net_send(h, b"pong", Some(&from)), Ok(4));
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"pong");
+        assert_eq!(st.net_send(h, b"x", Some(&stranger)), Err(NetError::Denied));
     }
 
     #[test]
