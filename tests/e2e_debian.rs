@@ -23,7 +23,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 use umbra_tests::{
     busybox, compare, execute_native, execute_umbra, target_dir, umbra, Input, Outcome,
 };
@@ -40,34 +39,10 @@ const ENV: &[(&str, &str)] = &[
 /// The guest memory of the umbra runs (the memory file is sparse).
 const MEM: &str = "1G";
 
-/// The cache directory of the Debian image (`tree/`, `debian.img`), built
-/// once per test process by `images/debian/build.sh` (a second caller waits
-/// on its lock and finds the cache). Fails, never skips, when the build
-/// cannot run: CI runs as root and installs debootstrap.
+/// The cache directory of the Debian image (`tree/`, `debian.img`):
+/// [`umbra_tests::debian_image_dir`].
 fn debian() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let script = umbra_tests::workspace_root().join("images/debian/build.sh");
-        let out = Command::new(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed ({}); it needs root and debootstrap (`cargo xtask setup`):\n{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let dir = PathBuf::from(text.lines().last().unwrap_or("").trim());
-        assert!(
-            dir.join("debian.img").is_file() && dir.join("tree").is_dir(),
-            "{} printed `{}`, which holds no debian.img and tree/",
-            script.display(),
-            dir.display()
-        );
-        dir
-    })
+    umbra_tests::debian_image_dir()
 }
 
 /// The python3 program that starts a native run inside the mount namespace

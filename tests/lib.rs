@@ -921,3 +921,34 @@ pub fn ldd_libs(path: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// The cache directory of the Debian image (`tree/`, `debian.img`) of
+/// `images/debian/build.sh`, built (or found in
+/// `/var/cache/umbra/debian/KEY`) once per test process; a second caller
+/// waits on the script's lock and finds the cache. Fails, never skips, when
+/// the build cannot run: CI runs as root and installs debootstrap.
+pub fn debian_image_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = workspace_root().join("images/debian/build.sh");
+        let out = Command::new(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed ({}); it needs root and debootstrap (`cargo xtask setup`):\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let dir = PathBuf::from(text.lines().last().unwrap_or("").trim());
+        assert!(
+            dir.join("debian.img").is_file() && dir.join("tree").is_dir(),
+            "{} printed `{}`, which holds no debian.img and tree/",
+            script.display(),
+            dir.display()
+        );
+        dir
+    })
+}

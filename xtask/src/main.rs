@@ -36,11 +36,13 @@ usage: cargo xtask <command> [options]
 commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
-                        python3, klibc-utils, mksh, debootstrap, iproute2; rustup
+                        python3, klibc-utils, mksh, debootstrap, iproute2,
+                        xvfb, x11-apps, x11-utils, xdotool, netpbm; rustup
                         targets and components
   debian-image          build (or find in /var/cache/umbra/debian) the Debian
-                        bookworm minbase tree with python3-minimal, gcc and
-                        make, and its ext2 image (images/debian; as root)
+                        bookworm minbase tree with python3-minimal, gcc,
+                        make and X clients (x11-apps, x11-utils, dillo), and
+                        its ext2 image (images/debian; as root)
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
   test-arm [--arch aarch64|armv7] [--debug]
@@ -223,6 +225,13 @@ fn missing_packages() -> Vec<&'static str> {
     need(which("debootstrap").is_some(), "debootstrap");
     // `ip link set lo up` in the network namespaces of the socket tests.
     need(which("ip").is_some(), "iproute2");
+    // The host's X server and its clients: the display test
+    // (tests/e2e_x11.rs) and the paper's browser table.
+    need(which("Xvfb").is_some(), "xvfb");
+    need(which("xwd").is_some(), "x11-apps");
+    need(which("xwininfo").is_some(), "x11-utils");
+    need(which("xdotool").is_some(), "xdotool");
+    need(which("xwdtopnm").is_some(), "netpbm");
     missing
 }
 
