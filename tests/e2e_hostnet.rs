@@ -85,6 +85,21 @@ fn ungranted_host_unix_sockets_are_unreachable() {
     echo_server(&other);
     let abs_name = format!("umbra-hn-{}", std::process::id());
     let mut abs = abstract_listener(&abs_name);
+    // The control: natively the same probes reach both sockets.
+    let nat = Run::guest(Libc::Musl, "hostnet")
+        .args(&[
+            "probe",
+            &format!("path:{}", other.display()),
+            &format!("path:{}", granted.display()),
+            &format!("abs:{abs_name}"),
+        ])
+        .native();
+    assert_eq!(
+        nat.stdout_text(),
+        "1: ok\n2: ok\n3: ok\n",
+        "{}",
+        nat.describe()
+    );
     let grant = format!("{}:{GUEST_X0}", granted.display());
     let modes: [&[&str]; 3] = [
         &[],
@@ -132,6 +147,11 @@ fn ungranted_host_unix_sockets_are_unreachable() {
 fn the_hosts_loopback_is_not_the_guests() {
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = tcp.local_addr().unwrap().port().to_string();
+    // The control: natively the probe reaches it.
+    let nat = Run::guest(Libc::Glibc, "hostnet")
+        .args(&["tcp", "127.0.0.1", &port])
+        .native();
+    assert_eq!(nat.stdout_text(), "connect: ok\n", "{}", nat.describe());
     for mode in [&[][..], &["--net", "host"][..]] {
         let mut run = Run::guest(Libc::Glibc, "hostnet").args(&["tcp", "127.0.0.1", &port]);
         for f in mode {
@@ -175,6 +195,15 @@ fn abstract_listener(name: &str) -> std::process::Child {
 
 #[test]
 fn raw_and_packet_sockets_are_refused() {
+    // The control: natively (as root, with CAP_NET_RAW) each is created.
+    let nat = Run::guest(Libc::Glibc, "hostnet").args(&["raw"]).native();
+    assert_eq!(
+        nat.stdout_text(),
+        "inet raw icmp: created\ninet raw tcp: created\ninet6 raw: created\n\
+         packet raw: created\npacket dgram: created\ninet packet: created\n",
+        "{}",
+        nat.describe()
+    );
     for mode in [&[][..], &["--net", "host"][..]] {
         let mut run = Run::guest(Libc::Glibc, "hostnet").args(&["raw"]);
         for f in mode {
@@ -410,4 +439,160 @@ fn publish_udp_gives_each_host_client_its_own_replies() {
     args.extend(cmd.iter().map(String::as_str));
     let um = in_netns(&args);
     assert_eq!(um.stdout_text(), nat.stdout_text(), "{}", um.describe());
+}
+
+/// Network namespace B of [`other_network_namespaces_are_unreachable`]: lo
+/// up, 10.9.0.1/24 on a veth pair whose both ends stay in B, a TCP listener
+/// and a UDP echo on 0.0.0.0:PORT, an abstract Unix listener NAME and a
+/// Unix listener at PATH. Prints "up" once all listen; runs until killed.
+const NETNS_B_SERVER: &str = r#"
+import socket, subprocess, sys, threading, time
+def sh(*a): subprocess.run(a, check=True)
+sh('ip', 'link', 'set', 'lo', 'up')
+sh('ip', 'link', 'add', 'vb0', 'type', 'veth', 'peer', 'name', 'vb1')
+sh('ip', 'addr', 'add', '10.9.0.1/24', 'dev', 'vb0')
+sh('ip', 'link', 'set', 'vb1', 'up')
+sh('ip', 'link', 'set', 'vb0', 'up')
+port, name, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(('0.0.0.0', port)); t.listen(64)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', port))
+def echo():
+    while True:
+        d, a = u.recvfrom(1024); u.sendto(d, a)
+threading.Thread(target=echo, daemon=True).start()
+ab = socket.socket(socket.AF_UNIX); ab.bind('\0' + name); ab.listen(64)
+pa = socket.socket(socket.AF_UNIX); pa.bind(path); pa.listen(64)
+print('up', flush=True)
+time.sleep(600)
+"#;
+
+/// Runs `cmd` in a fresh network namespace (A) with only lo, up.
+fn in_netns_a(cmd: &[String]) -> Outcome {
+    let mut c = Command::new("unshare");
+    c.args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .args(cmd);
+    execute_native(c, &Input::Null)
+}
+
+/// Hostile: under `--net none` and `--net host`, a guest whose umbra runs
+/// in network namespace A reaches nothing of namespace B (a TCP listener
+/// and a UDP echo on B's loopback and on B's own address 10.9.0.1, an
+/// abstract Unix socket, which is per namespace) nor of the root namespace
+/// (a TCP listener and a UDP echo on its 127.0.0.1, an abstract socket),
+/// nor B's Unix socket by its host path (the guest's file system is its
+/// own). The controls: the same probes run natively inside B, and inside
+/// the root namespace, reach their targets; run natively inside A they fail
+/// as the guest's do (save the host path, which A's file system shares).
+#[test]
+fn other_network_namespaces_are_unreachable() {
+    let py = require_tool("python3", "python3");
+    let dir = sock_dir("netns");
+    let b_path = dir.join("b.sock");
+    let b_abs = format!("umbra-hn-b-{}", std::process::id());
+    let b_port = "18093";
+    let mut b = Command::new("unshare")
+        .arg("-n")
+        .arg(&py)
+        .args([
+            "-c",
+            NETNS_B_SERVER,
+            b_port,
+            &b_abs,
+            b_path.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(b.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "up\n");
+    // The root namespace's: TCP and UDP on its loopback, an abstract name.
+    let root_tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let root_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let root_port = root_tcp.local_addr().unwrap().port();
+    let root_udp_port = root_udp.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok((n, from)) = root_udp.recv_from(&mut buf) {
+            let _ = root_udp.send_to(&buf[..n], from);
+        }
+    });
+    let root_abs = format!("umbra-hn-root-{}", std::process::id());
+    let mut root_abs_l = abstract_listener(&root_abs);
+    let b_specs = [
+        format!("tcp:127.0.0.1:{b_port}"),
+        format!("tcp:10.9.0.1:{b_port}"),
+        format!("udp:10.9.0.1:{b_port}"),
+        format!("abs:{b_abs}"),
+        format!("path:{}", b_path.display()),
+    ];
+    let root_specs = [
+        format!("tcp:127.0.0.1:{root_port}"),
+        format!("udp:127.0.0.1:{root_udp_port}"),
+        format!("abs:{root_abs}"),
+    ];
+    let probe = |specs: &[String]| {
+        let mut a = vec!["probe"];
+        a.extend(specs.iter().map(String::as_str));
+        Run::guest(Libc::Musl, "hostnet").args(&a)
+    };
+    // Controls: inside B, and inside the root namespace, every probe reaches.
+    let run_b = probe(&b_specs);
+    let mut c = Command::new("nsenter");
+    c.arg("-t")
+        .arg(b.id().to_string())
+        .arg("-n")
+        .arg(&run_b.native_path)
+        .args(&run_b.args);
+    let nat_b = execute_native(c, &Input::Null);
+    assert_eq!(
+        nat_b.stdout_text(),
+        "1: ok\n2: ok\n3: reply\n4: ok\n5: ok\n",
+        "{}",
+        nat_b.describe()
+    );
+    let nat_root = probe(&root_specs).native();
+    assert_eq!(
+        nat_root.stdout_text(),
+        "1: ok\n2: reply\n3: ok\n",
+        "{}",
+        nat_root.describe()
+    );
+    // From A: natively, then the guest under each mode.
+    let all: Vec<String> = b_specs.iter().chain(&root_specs).cloned().collect();
+    let run = probe(&all);
+    let mut native = vec![run.native_path.display().to_string()];
+    native.extend(run.args.iter().cloned());
+    let nat_a = in_netns_a(&native);
+    let unreachable = "1: ECONNREFUSED\n2: ENETUNREACH\n3: ENETUNREACH\n4: ECONNREFUSED\n";
+    let root_unreachable = "6: ECONNREFUSED\n7: ECONNREFUSED\n8: ECONNREFUSED\n";
+    assert_eq!(
+        nat_a.stdout_text(),
+        format!("{unreachable}5: ok\n{root_unreachable}"),
+        "{}",
+        nat_a.describe()
+    );
+    for mode in [&[][..], &["--net", "host"][..]] {
+        let mut r = run.clone().umbra_flag("--timeout").umbra_flag("120");
+        for f in mode {
+            r = r.umbra_flag(f);
+        }
+        let um = in_netns_a(&umbra_cmd(&r));
+        assert_eq!(
+            um.stdout_text(),
+            format!("{unreachable}5: ENOENT\n{root_unreachable}"),
+            "{mode:?}: {}",
+            um.describe()
+        );
+        um.assert_code(0);
+    }
+    let _ = b.kill();
+    let _ = b.wait();
+    let _ = root_abs_l.kill();
+    let _ = root_abs_l.wait();
+    drop(root_tcp);
+    let _ = std::fs::remove_dir_all(&dir);
 }

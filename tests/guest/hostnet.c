@@ -10,6 +10,10 @@
  *   tcp IP PORT      TCP connect: outcome
  *   udp IP PORT      UDP sendto: outcome
  *   raw              raw and packet sockets: created or not
+ *   probe SPEC...    for each SPEC, "N: outcome" (N counts from 1): tcp:IP:PORT
+ *                    (connect), udp:IP:PORT (connect, send a datagram,
+ *                    wait up to 30 s for one back: "reply"), abs:NAME or
+ *                    path:PATH (AF_UNIX stream connect)
  *   udp_echo PORT    a UDP echo server on 0.0.0.0:PORT, forever: each
  *                    datagram comes back as "N[ lo] DATA", N numbering the
  *                    distinct senders in order of arrival, "lo" when the
@@ -17,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -156,6 +161,62 @@ static int sec_raw(void) {
     return 0;
 }
 
+static int inet_probe(const char *spec, int udp) {
+    char ip[64];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || colon - spec >= (long)sizeof ip)
+        return EINVAL;
+    memcpy(ip, spec, colon - spec);
+    ip[colon - spec] = 0;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(atoi(colon + 1));
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+        return EINVAL;
+    int s = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    if (s < 0)
+        return errno;
+    int e = 0;
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0)
+        e = errno;
+    else if (udp && send(s, "ping", 4, 0) != 4)
+        e = errno;
+    else if (udp) {
+        struct pollfd p = {s, POLLIN, 0};
+        char buf[64];
+        if (poll(&p, 1, 30000) != 1)
+            e = ETIMEDOUT;
+        else if (recv(s, buf, sizeof buf, 0) < 0)
+            e = errno;
+        else
+            e = -1; /* a reply */
+    }
+    close(s);
+    return e;
+}
+
+static int sec_probe(int n, char **specs) {
+    for (int i = 0; i < n; i++) {
+        const char *sp = specs[i];
+        int e;
+        if (strncmp(sp, "tcp:", 4) == 0)
+            e = inet_probe(sp + 4, 0);
+        else if (strncmp(sp, "udp:", 4) == 0)
+            e = inet_probe(sp + 4, 1);
+        else if (strncmp(sp, "abs:", 4) == 0 || strncmp(sp, "path:", 5) == 0) {
+            int abstract = sp[0] == 'a';
+            int s = unix_connect(sp + (abstract ? 4 : 5), abstract);
+            e = s < 0 ? errno : 0;
+            if (s >= 0)
+                close(s);
+        } else
+            e = EINVAL;
+        printf("%d: %s\n", i + 1, e == -1 ? "reply" : ename(e));
+    }
+    return 0;
+}
+
 static int sec_udp_echo(int port) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a;
@@ -203,11 +264,13 @@ int main(int argc, char **argv) {
         return sec_tcp(argv[2], atoi(argv[3]), 1);
     if (argc >= 2 && strcmp(argv[1], "raw") == 0)
         return sec_raw();
+    if (argc >= 2 && strcmp(argv[1], "probe") == 0)
+        return sec_probe(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "udp_echo") == 0)
         return sec_udp_echo(atoi(argv[2]));
     /* No section: nothing to do (e2e_proc runs every program bare). */
     if (argc == 1)
         return 0;
-    fprintf(stderr, "usage: hostnet unix|connect_unix|abstract|tcp|udp|raw|udp_echo ...\n");
+    fprintf(stderr, "usage: hostnet unix|connect_unix|abstract|tcp|udp|raw|probe|udp_echo ...\n");
     return 2;
 }
