@@ -37,8 +37,9 @@ commands:
   setup                 install missing tools: apt-get (as root) musl-tools,
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
                         python3, klibc-utils, mksh, debootstrap, iproute2,
-                        xvfb, x11-apps, x11-utils, xdotool, netpbm; rustup
-                        targets and components
+                        xvfb, x11-apps, x11-utils, xdotool, netpbm,
+                        podman, runc, conmon, netavark, iptables, containerd;
+                        rustup targets and components
   debian-image          build (or find in /var/cache/umbra/debian) the Debian
                         bookworm minbase tree with python3-minimal, gcc,
                         make and X clients (x11-apps, x11-utils, dillo), and
@@ -232,6 +233,17 @@ fn missing_packages() -> Vec<&'static str> {
     need(which("xwininfo").is_some(), "x11-utils");
     need(which("xdotool").is_some(), "xdotool");
     need(which("xwdtopnm").is_some(), "netpbm");
+    // Issue 15's OCI runtime tests (tests/e2e_podman.rs) and the podman
+    // bench workload: podman with runc as the native control, conmon, the
+    // netavark network backend and the iptables its port forwarding uses
+    // (as root: no uidmap, slirp4netns or fuse-overlayfs needed), and
+    // containerd's ctr.
+    need(which("podman").is_some(), "podman");
+    need(which("runc").is_some(), "runc");
+    need(which("conmon").is_some(), "conmon");
+    need(Path::new("/usr/lib/podman/netavark").exists(), "netavark");
+    need(which("iptables").is_some(), "iptables");
+    need(which("ctr").is_some(), "containerd");
     missing
 }
 

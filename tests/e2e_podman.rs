@@ -1,0 +1,724 @@
+//! Issue 15's "Done when": Debian's podman runs the Debian bookworm tree,
+//! imported as an image (`images/podman/import.sh`, cached under
+//! `/var/cache/umbra/podman/KEY`), and each check runs twice: with runc, the
+//! native control that shows the check holds on Linux (and so can fail), and
+//! with `--runtime <umbra>`.
+//!
+//! Every test has its own podman world (see [`Podman`]): a network and a
+//! mount namespace of its own (a `sleep` started by `unshare -n -m`, which
+//! every podman command enters with nsenter), so netavark's bridge, its
+//! iptables rules and the /run/netns files go away with it; private podman
+//! `--root`, `--runroot`, `--tmpdir`, network config, volume and runtime
+//! state directories under /tmp (podman refuses a runroot longer than 50
+//! bytes); and the cached image store named read-only with
+//! `--storage-opt overlay.imagestore=`, so nothing global is written. The
+//! container storage driver is overlay.
+//!
+//! This machine needs `--cgroup-manager cgroupfs` (cgroups v1 hybrid, no
+//! systemd) and `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024` (podman's
+//! default rlimits exceed the hard limits here; runc fails with "error
+//! setting rlimit type 7"). `--pull never`: there is no registry.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use umbra_tests::{debian_image_dir, execute_native, umbra, workspace_root, Input, Outcome};
+
+/// The image `images/podman/import.sh` stores.
+const IMAGE: &str = "localhost/umbra-debian:latest";
+
+/// The image store of `images/podman/import.sh` (it runs build.sh first).
+fn image_store() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = last_line_of(&workspace_root().join("images/podman/import.sh"));
+        assert!(
+            dir.join("done").is_file() && dir.join("storage").is_dir(),
+            "{} holds no imported image",
+            dir.display()
+        );
+        dir.join("storage")
+    })
+}
+
+/// Runs a cache script and returns the directory it prints last. Fails,
+/// never skips, when it cannot: CI runs as root and installs podman and
+/// debootstrap (`cargo xtask setup`).
+fn last_line_of(script: &Path) -> PathBuf {
+    let out = Command::new(script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed ({}); it needs root, debootstrap and podman (`cargo xtask setup`):\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim(),
+    )
+}
+
+/// The OCI runtime a test runs podman with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Runtime {
+    /// Debian's runc: the native control.
+    Runc,
+    /// The umbra binary under test.
+    Umbra,
+}
+
+impl Runtime {
+    fn path(self) -> PathBuf {
+        match self {
+            Runtime::Runc => umbra_tests::require_tool("runc", "runc"),
+            Runtime::Umbra => umbra().to_path_buf(),
+        }
+    }
+}
+
+/// One test's podman world: its namespaces (held by `holder`) and
+/// directories (`dir`). Dropping it removes every container, ends the
+/// namespaces and removes the directories.
+struct Podman {
+    holder: Child,
+    dir: PathBuf,
+    runtime_path: PathBuf,
+    store: PathBuf,
+}
+
+impl Podman {
+    fn new(runtime: Runtime) -> Podman {
+        require("podman", "podman");
+        require("nsenter", "util-linux");
+        require("unshare", "util-linux");
+        let store = image_store().to_path_buf();
+        let runtime_path = runtime.path();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = PathBuf::from(format!(
+            "/tmp/umbra-podman-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let holder = Command::new("unshare")
+            .args(["-n", "-m", "--propagation", "private", "sleep", "100000"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let p = Podman {
+            holder,
+            dir,
+            runtime_path,
+            store,
+        };
+        // unshare(2) runs before the exec of sleep: wait until the holder
+        // is in namespaces of its own, or nsenter would enter ours.
+        let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_link(format!("/proc/{}/ns/net", p.holder.id())).ok()
+            == Some(ours.clone())
+        {
+            assert!(Instant::now() < deadline, "unshare made no namespace");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let o = p.nsenter(&["ip", "link", "set", "lo", "up"], &Input::Null);
+        o.assert_code(0);
+        p
+    }
+
+    /// `nsenter` into the holder's namespaces, running `argv`.
+    fn nsenter(&self, argv: &[&str], input: &Input) -> Outcome {
+        let mut cmd = self.nsenter_cmd();
+        cmd.args(argv);
+        execute_native(cmd, input)
+    }
+
+    fn nsenter_cmd(&self) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &self.holder.id().to_string(), "-n", "-m", "--"]);
+        cmd
+    }
+
+    /// podman's global options: this world's directories and runtime.
+    fn global_args(&self) -> Vec<String> {
+        let d = |s: &str| self.dir.join(s).display().to_string();
+        vec![
+            "--root".into(),
+            d("root"),
+            "--runroot".into(),
+            d("run"),
+            "--tmpdir".into(),
+            d("tmp"),
+            "--network-config-dir".into(),
+            d("net"),
+            "--volumepath".into(),
+            d("vol"),
+            "--storage-driver".into(),
+            "overlay".into(),
+            "--storage-opt".into(),
+            format!("overlay.imagestore={}", self.store.display()),
+            "--cgroup-manager".into(),
+            "cgroupfs".into(),
+            "--events-backend".into(),
+            "file".into(),
+            "--runtime".into(),
+            self.runtime_path.display().to_string(),
+            // The runtime's state directory (runc's default is /run/runc).
+            "--runtime-flag".into(),
+            format!("root={}", d("rt")),
+        ]
+    }
+
+    /// The full `podman ...` argv (in the namespaces); `run` and `create`
+    /// get the rlimits and `--pull never` right after the subcommand.
+    fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut v = vec!["podman".to_string()];
+        v.extend(self.global_args());
+        if let Some((sub, rest)) = args.split_first() {
+            v.push(sub.to_string());
+            if matches!(*sub, "run" | "create") {
+                v.extend(
+                    [
+                        "--pull",
+                        "never",
+                        "--ulimit",
+                        "nofile=1024:1024",
+                        "--ulimit",
+                        "nproc=1024:1024",
+                    ]
+                    .map(String::from),
+                );
+            }
+            v.extend(rest.iter().map(|s| s.to_string()));
+        }
+        v
+    }
+
+    /// Runs `podman ARGS` in this world.
+    fn podman(&self, args: &[&str]) -> Outcome {
+        self.podman_in(args, &Input::Null)
+    }
+
+    fn podman_in(&self, args: &[&str], input: &Input) -> Outcome {
+        let argv = self.argv(args);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.nsenter(&argv, input)
+    }
+
+    /// `podman ARGS`, which must exit with 0; its stdout, trimmed.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.podman(args);
+        o.assert_code(0);
+        o.stdout_text().trim().to_string()
+    }
+
+    /// Polls `podman logs ID` until it holds `want` (at most 120 s).
+    fn wait_log(&self, id: &str, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let o = self.podman(&["logs", id]);
+            let text = o.stdout_text() + &o.stderr_text();
+            if text.contains(want) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{want}` never showed in the logs of {id}:\n{text}\n{}",
+                self.podman(&["ps", "-a"]).describe()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `podman inspect` of `{{.State.Status}} {{.State.ExitCode}}`.
+    fn state(&self, id: &str) -> String {
+        self.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id])
+    }
+
+    /// No container is left and no host process names one of `ids`
+    /// (conmon's and the runtime's command lines hold the container's id).
+    fn assert_gone(&self, ids: &[&str]) {
+        assert_eq!(self.ok(&["ps", "-a", "-q"]), "", "containers are left");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = processes_naming(ids);
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "processes of removed containers are left: {left:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-a", "-f", "-t", "0"]);
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn require(tool: &str, package: &str) {
+    umbra_tests::require_tool(tool, package);
+}
+
+/// `pid args` of every host process whose command line holds one of `ids`.
+fn processes_naming(ids: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if ids.iter().any(|id| cmdline.contains(id)) {
+            found.push(format!("{pid} {cmdline}"));
+        }
+    }
+    found
+}
+
+/// A fresh host directory for a test's bind mounts (under its world's
+/// directory, so it goes with it).
+fn host_dir(p: &Podman, name: &str) -> PathBuf {
+    let d = p.dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Checks run with one runtime, each written once.
+///
+/// `podman run --rm IMAGE bash -c 'echo hi; cat /etc/os-release'`: the
+/// output, exit status 0, and a non-zero exit status and a death by signal
+/// propagated.
+fn run_rm_echo_os_release(rt: Runtime) {
+    let p = Podman::new(rt);
+    let o = p.podman(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "bash",
+        "-c",
+        "echo hi; cat /etc/os-release",
+    ]);
+    o.assert_code(0);
+    let os_release =
+        std::fs::read_to_string(debian_image_dir().join("tree/usr/lib/os-release")).unwrap();
+    assert!(os_release.contains("bookworm"), "{os_release}");
+    assert_eq!(
+        o.stdout_text(),
+        format!("hi\n{os_release}"),
+        "{}",
+        o.describe()
+    );
+    let o = p.podman(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "bash",
+        "-c",
+        "echo out; echo err >&2; exit 42",
+    ]);
+    o.assert_code(42);
+    assert_eq!(o.stdout_text(), "out\n", "{}", o.describe());
+    assert!(o.stderr_text().contains("err\n"), "{}", o.describe());
+    // The container's first process is its pid namespace's init: a signal
+    // it has no handler for, even from itself, is not delivered.
+    let o = p.podman(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "bash",
+        "-c",
+        "kill -USR1 $$; echo still here",
+    ]);
+    o.assert_code(0);
+    assert_eq!(o.stdout_text(), "still here\n", "{}", o.describe());
+    p.assert_gone(&[]);
+}
+
+/// The driver of `podman run -it`: a pseudo-terminal of 30 rows and 100
+/// columns, waits for bash's prompt, types a line, reads its output, and
+/// `exit 3`. Prints the transcript (without escape sequences and carriage
+/// returns), then `STATUS n`.
+const PTY_DRIVER: &str = r#"
+import fcntl, os, pty, re, select, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 30, 100, 0, 0))
+    os.execvp(sys.argv[1], sys.argv[1:])
+out = b''
+def until(pat, start, secs=120):
+    """Reads until out[start:] holds pat; returns the offset after it."""
+    global out
+    end = time.time() + secs
+    while pat not in out[start:]:
+        left = end - time.time()
+        if left <= 0:
+            sys.stdout.write(out.decode(errors='replace'))
+            sys.stdout.write('\nTIMEOUT waiting for %r\n' % pat)
+            sys.exit(1)
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                b = os.read(fd, 4096)
+            except OSError:
+                b = b''
+            if not b:
+                sys.stdout.write(out.decode(errors='replace'))
+                sys.stdout.write('\nEOF waiting for %r\n' % pat)
+                sys.exit(1)
+            out += b
+    return out.index(pat, start) + len(pat)
+at = until(b'# ', 0)
+os.write(fd, b'echo $((6*7)) is the answer; stty size; tty\n')
+at = until(b'42 is the answer', at)
+until(b'# ', at)
+os.write(fd, b'exit 3\n')
+while True:
+    r, _, _ = select.select([fd], [], [], 120)
+    if not r:
+        break
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, st = os.waitpid(pid, 0)
+# Without bash's bracketed-paste switches and the carriage returns.
+out = re.sub(rb'\x1b\[[0-9;?]*[a-zA-Z]', b'', out).replace(b'\r', b'')
+sys.stdout.write(out.decode(errors='replace'))
+sys.stdout.write('\nSTATUS %d\n' % os.waitstatus_to_exitcode(st))
+"#;
+
+/// `podman run -it` through a pseudo-terminal the test drives.
+fn run_it_pty(rt: Runtime) {
+    let p = Podman::new(rt);
+    let mut argv = vec!["python3".to_string(), "-c".into(), PTY_DRIVER.into()];
+    argv.extend(p.argv(&["run", "--rm", "-it", "--hostname", "box", IMAGE, "bash"]));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let o = p.nsenter(&argv, &Input::Null);
+    let text = o.stdout_text();
+    o.assert_code(0);
+    assert!(text.ends_with("\nSTATUS 3\n"), "{}", o.describe());
+    // The answer, the window size podman passed on, and a terminal.
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "42 is the answer")
+        .unwrap_or_else(|| panic!("no answer line:\n{}", o.describe()));
+    assert_eq!(lines.get(at + 1), Some(&"30 100"), "{}", o.describe());
+    assert!(
+        lines
+            .get(at + 2)
+            .is_some_and(|l| l.starts_with("/dev/pts/")),
+        "{}",
+        o.describe()
+    );
+    assert!(text.contains("root@box:/# "), "{}", o.describe());
+    p.assert_gone(&[]);
+}
+
+/// Prints the body of the URL argv[1], or `HTTP <code>` for an HTTP error;
+/// fails on a connection error.
+const FETCH: &str = "
+import sys, urllib.error, urllib.request
+try:
+    sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())
+except urllib.error.HTTPError as e:
+    print('HTTP', e.code)
+";
+
+/// `podman run -d` of busybox httpd with `-p 8080:80`, fetched from the
+/// test's network namespace (the host side of podman's bridge).
+fn run_d_httpd_port(rt: Runtime) {
+    let p = Podman::new(rt);
+    let www = host_dir(&p, "www");
+    std::fs::write(www.join("index.html"), "hello from httpd in a container\n").unwrap();
+    let vol = format!("{}:/www:ro", www.display());
+    let id = p.ok(&[
+        "run",
+        "-d",
+        "-p",
+        "8080:80",
+        "-v",
+        &vol,
+        IMAGE,
+        "/usr/local/bin/busybox",
+        "httpd",
+        "-f",
+        "-v",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let fetched = loop {
+        let o = p.nsenter(
+            &["python3", "-c", FETCH, "http://127.0.0.1:8080/index.html"],
+            &Input::Null,
+        );
+        if o.status.code() == 0 || Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        fetched.stdout_text(),
+        "hello from httpd in a container\n",
+        "{}\n{}",
+        fetched.describe(),
+        p.podman(&["logs", &id]).describe()
+    );
+    // A missing page is httpd's 404, not a connection failure.
+    let o = p.nsenter(
+        &["python3", "-c", FETCH, "http://127.0.0.1:8080/nothing"],
+        &Input::Null,
+    );
+    assert_eq!(o.stdout_text(), "HTTP 404\n", "{}", o.describe());
+    assert_eq!(p.state(&id), "running 0");
+    p.ok(&["rm", "-f", "-t", "0", &id]);
+    p.assert_gone(&[&id]);
+}
+
+/// `podman exec` into a running container: output, exit status, -e, -w,
+/// --user, stdin, and the init's files; then `podman stop` (the init's TERM
+/// trap decides the status), `podman kill` (signals forwarded: USR1 to a
+/// trap, then KILL), the states, and nothing left after `podman rm`.
+fn exec_stop_kill(rt: Runtime) {
+    let p = Podman::new(rt);
+    let id = p.ok(&[
+        "run",
+        "-d",
+        IMAGE,
+        "bash",
+        "-c",
+        "trap 'echo got TERM; exit 5' TERM; echo made-by-init > /tmp/ready; \
+         echo ready; while :; do sleep 0.1; done",
+    ]);
+    p.wait_log(&id, "ready");
+    assert_eq!(p.ok(&["exec", &id, "cat", "/tmp/ready"]), "made-by-init");
+    let o = p.podman(&["exec", &id, "sh", "-c", "echo in-exec; exit 7"]);
+    o.assert_code(7);
+    assert_eq!(o.stdout_text(), "in-exec\n");
+    assert_eq!(
+        p.ok(&[
+            "exec",
+            "-e",
+            "FOO=bar",
+            "-w",
+            "/etc",
+            &id,
+            "sh",
+            "-c",
+            "echo $FOO $PWD"
+        ]),
+        "bar /etc"
+    );
+    assert_eq!(
+        p.ok(&[
+            "exec",
+            "--user",
+            "1000:1001",
+            &id,
+            "sh",
+            "-c",
+            "id -u; id -g"
+        ]),
+        "1000\n1001"
+    );
+    let o = p.podman_in(
+        &["exec", "-i", &id, "tr", "a-z", "A-Z"],
+        &Input::Bytes(b"through stdin\n".to_vec()),
+    );
+    o.assert_code(0);
+    assert_eq!(o.stdout_text(), "THROUGH STDIN\n");
+    assert_eq!(p.state(&id), "running 0");
+    // podman stop: SIGTERM, which the trap turns into exit 5.
+    assert_eq!(p.ok(&["stop", "-t", "100", &id]), id);
+    assert_eq!(p.state(&id), "exited 5");
+    p.wait_log(&id, "got TERM");
+
+    let id2 = p.ok(&[
+        "run",
+        "-d",
+        IMAGE,
+        "bash",
+        "-c",
+        "trap 'echo got USR1' USR1; echo ready; while :; do sleep 0.1; done",
+    ]);
+    p.wait_log(&id2, "ready");
+    p.ok(&["kill", "-s", "USR1", &id2]);
+    p.wait_log(&id2, "got USR1");
+    assert_eq!(p.state(&id2), "running 0");
+    p.ok(&["kill", &id2]);
+    assert_eq!(p.ok(&["wait", &id2]), "137");
+    assert_eq!(p.state(&id2), "exited 137");
+    // exec into a stopped container is refused.
+    let o = p.podman(&["exec", &id2, "true"]);
+    assert_ne!(o.status.code(), 0, "{}", o.describe());
+    p.ok(&["rm", &id, &id2]);
+    p.assert_gone(&[&id, &id2]);
+}
+
+/// `-v HOSTDIR:/data` is read and written; `:ro` refuses writes.
+fn bind_mount_rw_ro(rt: Runtime) {
+    let p = Podman::new(rt);
+    let data = host_dir(&p, "data");
+    let ro = host_dir(&p, "ro");
+    std::fs::write(data.join("from-host"), "written by the host\n").unwrap();
+    std::fs::write(ro.join("f"), "read-only\n").unwrap();
+    let v1 = format!("{}:/data", data.display());
+    let v2 = format!("{}:/ro:ro", ro.display());
+    let o = p.podman(&[
+        "run",
+        "--rm",
+        "-v",
+        &v1,
+        "-v",
+        &v2,
+        IMAGE,
+        "bash",
+        "-c",
+        "cat /data/from-host; echo written by the container > /data/from-guest; \
+         mkdir -p /data/d/e; echo deep > /data/d/e/f; mv /data/from-host /data/d/moved; \
+         cat /ro/f; (echo x > /ro/f) 2>/dev/null || echo ro refused; \
+         (touch /ro/new) 2>/dev/null || echo ro refused; cd /data && ls -R",
+    ]);
+    o.assert_code(0);
+    assert_eq!(
+        o.stdout_text(),
+        "written by the host\nread-only\nro refused\nro refused\n\
+         .:\nd\nfrom-guest\n\n./d:\ne\nmoved\n\n./d/e:\nf\n",
+        "{}",
+        o.describe()
+    );
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    assert_eq!(read(&data.join("from-guest")), "written by the container\n");
+    assert_eq!(read(&data.join("d/e/f")), "deep\n");
+    assert_eq!(read(&data.join("d/moved")), "written by the host\n");
+    assert!(!data.join("from-host").exists());
+    assert_eq!(read(&ro.join("f")), "read-only\n");
+    assert!(!ro.join("new").exists());
+    p.assert_gone(&[]);
+}
+
+const CANARY: &str = "UMBRA-CANARY-OUTSIDE-THE-CONTAINER";
+
+/// Escape attempts through the container's root and its bind mount: `..`,
+/// symlinks to / and out of the mount (made by the host and by the guest),
+/// /proc/self/root and /proc/1/root, and a rename race (directories moved
+/// while another process walks `..` through them) find nothing outside. A
+/// canary file sits in every directory above the container's root file
+/// system on the host and next to the bind-mounted directory; a file inside
+/// the mount is read, so the script does run.
+fn escapes_find_nothing_outside(rt: Runtime) {
+    let p = Podman::new(rt);
+    let data = host_dir(&p, "data");
+    std::fs::write(p.dir.join("canary"), CANARY).unwrap();
+    std::fs::write(data.join("inside"), "inside the mount\n").unwrap();
+    std::fs::create_dir_all(data.join("a/b/c")).unwrap();
+    symlink("/", data.join("abs")).unwrap();
+    symlink("../canary", data.join("esc")).unwrap();
+    symlink("../..", data.join("up")).unwrap();
+    symlink(p.dir.join("canary"), data.join("abs-esc")).unwrap();
+    let v = format!("{}:/data", data.display());
+    let host_canary = p.dir.join("canary").display().to_string();
+    let id = p.ok(&["run", "-d", "-v", &v, IMAGE, "sleep", "100000"]);
+    // The container's root on the host: a canary in it and every parent.
+    let merged = PathBuf::from(p.ok(&["inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", &id]));
+    let mut canaries = Vec::new();
+    for dir in merged.ancestors().skip(1) {
+        let c = dir.join("canary");
+        if dir.starts_with(&p.dir) && !c.exists() {
+            std::fs::write(&c, CANARY).unwrap();
+            canaries.push(c);
+        }
+    }
+    assert!(canaries.len() >= 3, "{} {canaries:?}", merged.display());
+    let script = format!(
+        "cd /; for p in /canary /../canary /../../canary /../../../canary /../../../../canary \
+           /../../../../../canary /../../../../../../canary {host_canary} /..{host_canary} \
+           /data/../canary /data/../../canary /data/esc /data/abs-esc /data/up/canary \
+           /data/up/../canary /data/abs/../canary /data/abs/../../canary \
+           /proc/self/root/../canary /proc/self/root/../../canary /proc/1/root/../../canary \
+           /proc/self/cwd/../../canary /proc/1/cwd/../../../canary /data/a/b/c/../../../../canary; do \
+           cat $p 2>/dev/null && echo LEAK $p; done; \
+         ln -s / /tmp/root-link; ln -s ../../../../../.. /tmp/up-link; \
+         cat /tmp/root-link/../canary /tmp/up-link/canary /tmp/up-link{host_canary} 2>/dev/null \
+           && echo LEAK-links; \
+         cd /data/a/b/c && cat ../../../../canary ../../../../../canary 2>/dev/null && echo LEAK-rel; \
+         cd /; readlink /proc/self/root /proc/1/root; cat /proc/self/root/data/inside; \
+         find / -path /proc -prune -o -path /sys -prune -o -name canary -print 2>/dev/null; \
+         ( i=0; while [ $i -lt 100 ]; do mv /data/a /data/z; mv /data/z /data/a; i=$((i+1)); done ) 2>/dev/null & \
+         ( i=0; while [ $i -lt 100 ]; do mv /data/a/b /data/bb; mv /data/bb /data/a/b; i=$((i+1)); done ) 2>/dev/null & \
+         j=0; while [ $j -lt 100 ]; do \
+           cat /data/a/b/c/../../../../canary /data/z/b/c/../../../../../canary \
+             /data/bb/c/../../../canary /data/a/b/../../../canary 2>/dev/null && echo LEAK-race; \
+           j=$((j+1)); done; wait; if [ -d /data/bb ]; then mv /data/bb /data/a/b; fi; ls /data/a; echo done"
+    );
+    let o = p.podman(&["exec", &id, "bash", "-c", &script]);
+    assert!(
+        !o.stdout_text().contains(CANARY) && !o.stderr_text().contains(CANARY),
+        "a canary outside the container was read:\n{}",
+        o.describe()
+    );
+    o.assert_code(0);
+    assert_eq!(
+        o.stdout_text(),
+        "/\n/\ninside the mount\nb\ndone\n",
+        "{}",
+        o.describe()
+    );
+    p.ok(&["rm", "-f", "-t", "0", &id]);
+    p.assert_gone(&[&id]);
+}
+
+/// One test per check and runtime; the umbra ones that wait for the runtime
+/// carry `#[ignore]` with the reason.
+macro_rules! podman_checks {
+    ($($check:ident: $runc:ident $(#[$umbra_attr:meta])* $umbra:ident;)*) => {$(
+        #[test]
+        fn $runc() {
+            $check(Runtime::Runc);
+        }
+        #[test]
+        $(#[$umbra_attr])*
+        fn $umbra() {
+            $check(Runtime::Umbra);
+        }
+    )*};
+}
+
+podman_checks! {
+    run_rm_echo_os_release: run_rm_runc #[ignore = "umbra has no OCI runtime on main yet"] run_rm_umbra;
+    run_it_pty: run_it_runc #[ignore = "umbra has no OCI runtime on main yet"] run_it_umbra;
+    run_d_httpd_port: httpd_port_runc #[ignore = "umbra has no OCI runtime on main yet"] httpd_port_umbra;
+    exec_stop_kill: exec_stop_kill_runc #[ignore = "umbra has no OCI runtime on main yet"] exec_stop_kill_umbra;
+    bind_mount_rw_ro: bind_mount_runc #[ignore = "umbra has no OCI runtime on main yet"] bind_mount_umbra;
+    escapes_find_nothing_outside: escapes_runc #[ignore = "umbra has no OCI runtime on main yet"] escapes_umbra;
+}
