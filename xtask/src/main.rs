@@ -10,6 +10,7 @@
 //! - `size`   the ROM and RAM budget: rom build size, contributors, RSS, --mem
 //! - `test-arm` the end-to-end suite on emulated aarch64 and armv7 hosts (arm.rs)
 //! - `debian-image` the cached Debian tree and ext2 image of tests/e2e_debian.rs (debian.rs)
+//! - `paper`  the origin paper's tables measured again (paper/mod.rs; docs/PAPER.md)
 
 // Shared with the umbra-tests crate, which uses all of it.
 #[allow(dead_code, reason = "xtask uses only part of the shared initrd writer")]
@@ -19,6 +20,7 @@ mod initrd;
 mod arm;
 mod bench;
 mod debian;
+mod paper;
 mod procs;
 mod rom;
 mod size;
@@ -69,6 +71,12 @@ commands:
                         paper's 1,358 KB kernel, sections, largest crates and
                         functions, peak host RSS of umbra and its stubs, the
                         smallest working --mem (vs the paper's 3.0 MB)
+  paper [--only table1,..] [--quick] [--runs N] [--docs] [--arm64]
+                        the paper's tables (ROM and RAM, xengine, dillo):
+                        the paper's figure, the host and umbra, with the
+                        issue's targets; Markdown, JSON and chart.svg in
+                        target/paper/; --docs rewrites docs/PAPER.md;
+                        installs what it needs (apt-get, as root)
 ";
 
 fn main() -> ExitCode {
@@ -90,6 +98,7 @@ fn main() -> ExitCode {
         "bench" => bench::bench(rest),
         "rom" => rom::rom(rest).map(|_| ()),
         "size" => size::size(rest),
+        "paper" => paper::paper(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,779 @@
+//! Table 1 of the paper: ROM and RAM.
+//!
+//! - The disk image: busybox built from Debian's source package
+//!   (`apt-get source busybox`, a deb-src line for the machine's suite and
+//!   mirror added when there is none) with the configuration fragment
+//!   images/paper/busybox.config applied to `make allnoconfig`, by musl-gcc,
+//!   static and stripped. The build is cached in
+//!   `$UMBRA_CACHE/paper/busybox-<version>-<hash>` (UMBRA_CACHE defaults to
+//!   /var/cache/umbra), keyed by the source version and a hash of the
+//!   fragment and this recipe. The tree (busybox, a link per applet, the
+//!   test script images/paper/table1.sh, empty /dev, /proc and /tmp) becomes
+//!   an ext2 image by `umbra image create`, at the smallest `--size` (8 KB
+//!   steps) that holds it.
+//! - Boot check: umbra's ROM build runs `/bin/sh /test.sh` from the image;
+//!   its output must equal the same script's run natively (in a chroot of
+//!   the tree, in a private mount namespace).
+//! - RAM: the smallest `--mem` (64 KB steps, from 1M, umbra's floor) with
+//!   which the script still gives that output, and the peak host PSS of
+//!   umbra and its stubs while it runs at that size (the largest sampled sum
+//!   of /proc/PID/smaps_rollup Pss over the tree; xtask/src/procs.rs). The
+//!   host column is the native run's peak PSS.
+//! - ROM: umbra's `rom` profile build (xtask/src/rom.rs) with the device
+//!   feature set [`DEVICE_FEATURES`], plus the image.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::{Ctx, Row, Table};
+use crate::{is_root, procs, rom, root, run as sh, target_dir, which, Result};
+
+const PAPER_KERNEL_KB: f64 = 1358.0;
+const PAPER_IMAGE_KB: f64 = 512.0;
+const PAPER_ROM_KB: f64 = 1870.0;
+const PAPER_RAM_MB: f64 = 3.0;
+
+const TARGET_ROM_KB: f64 = 1000.0;
+const TARGET_IMAGE_KB: f64 = 400.0;
+const TARGET_RAM_MB: f64 = 1.5;
+
+/// The cargo features of umbra's device ROM build: `--no-default-features`
+/// plus these (shim/Cargo.toml).
+pub const DEVICE_FEATURES: &[&str] = &[];
+
+/// Bumped when the build recipe below changes, so the cache key changes.
+const RECIPE: &str =
+    "busybox recipe 1: allnoconfig + fragment, musl-gcc -static, strip -s -R .comment";
+
+/// The last line the test script prints.
+const SCRIPT_DONE: &str = "table1: done";
+
+pub fn run(ctx: &Ctx) -> Result<Table> {
+    install_tools()?;
+    let busybox = busybox()?;
+    let work = ctx.out.join("table1");
+    let tree = work.join("tree");
+    make_tree(&busybox, &tree)?;
+
+    let umbra = rom_build()?;
+    let image = work.join("table1.img");
+    let image_bytes = make_image(&umbra, &tree, &image)?;
+
+    // The script natively, then under umbra.
+    let native = native_run(&tree);
+    let want = match &native {
+        Ok(o) => o.stdout.clone(),
+        Err(_) => String::new(),
+    };
+    let boot = guest_run(&umbra, &image, None, false);
+    let booted = match (&boot, &native) {
+        (Ok(o), Ok(_)) if o.exit == procs::Exit::Code(0) && o.stdout == want => Ok(()),
+        (Ok(o), Ok(_)) if o.exit == procs::Exit::Code(0) => {
+            let (n, u) = want
+                .lines()
+                .map(Some)
+                .chain(std::iter::repeat(None))
+                .zip(o.stdout.lines().map(Some).chain(std::iter::repeat(None)))
+                .find(|(a, b)| a != b)
+                .unwrap_or((None, None));
+            Err(format!(
+                "its output differs from the native run's: native `{}`, umbra `{}`",
+                n.unwrap_or("(end)"),
+                u.unwrap_or("(end)")
+            ))
+        }
+        (Ok(o), _) => Err(format!("under umbra: {}", o.reason())),
+        (Err(e), _) => Err(e.clone()),
+    };
+    if let Err(e) = &booted {
+        println!("table1: boot check failed: {e}");
+    } else {
+        println!(
+            "table1: the image boots under umbra and the script's output equals the native run's"
+        );
+    }
+
+    let kernel_kb = kb(std::fs::metadata(&umbra).map_err(|e| e.to_string())?.len());
+    let image_kb = kb(image_bytes);
+    let rom_kb = kernel_kb + image_kb;
+
+    let mut rows = Vec::new();
+    rows.push(Row {
+        paper: Some(PAPER_KERNEL_KB),
+        umbra: Some(kernel_kb),
+        ratio: Some(kernel_kb / PAPER_KERNEL_KB),
+        note: format!(
+            "`rom` profile, {}, {}",
+            rom::DEFAULT_TARGET,
+            features_note()
+        ),
+        ..Row::new("ROM: kernel", "KB")
+    });
+    rows.push(Row {
+        paper: Some(PAPER_IMAGE_KB),
+        umbra: Some(image_kb),
+        ratio: Some(image_kb / PAPER_IMAGE_KB),
+        target: format!("≤ {TARGET_IMAGE_KB:.0} KB"),
+        met: Some(image_kb <= TARGET_IMAGE_KB),
+        note: format!(
+            "ext2 by `umbra image create`: busybox {} ({:.0} KB, musl, static, stripped) + {} links + test script",
+            busybox.version,
+            kb(busybox.bytes),
+            busybox.applets.len()
+        ),
+        ..Row::new("ROM: disk image", "KB")
+    });
+    rows.push(Row {
+        paper: Some(PAPER_ROM_KB),
+        umbra: Some(rom_kb),
+        ratio: Some(rom_kb / PAPER_ROM_KB),
+        target: format!("≤ {} KB", super::num(TARGET_ROM_KB)),
+        met: Some(rom_kb <= TARGET_ROM_KB),
+        note: "kernel + disk image".into(),
+        ..Row::new("ROM: total", "KB")
+    });
+
+    if let Err(e) = &booted {
+        let why = format!("the image does not run its script under umbra: {e}");
+        rows.push(Row::not_measured(
+            "RAM: guest memory (smallest --mem)",
+            "MB",
+            Some(PAPER_RAM_MB),
+            &format!("≤ {TARGET_RAM_MB} MB"),
+            &why,
+        ));
+        rows.push(Row::not_measured(
+            "RAM: peak host PSS, umbra + stubs",
+            "MB",
+            Some(PAPER_RAM_MB),
+            "",
+            &why,
+        ));
+    } else {
+        let min = smallest_mem(&umbra, &image, &want);
+        match min {
+            Ok(kib) => {
+                let mb = kib as f64 / 1024.0;
+                let floor = kib <= MEM_FLOOR_KIB;
+                rows.push(Row {
+                    paper: Some(PAPER_RAM_MB),
+                    umbra: Some(mb),
+                    ratio: Some(mb / PAPER_RAM_MB),
+                    target: format!("≤ {TARGET_RAM_MB} MB"),
+                    met: Some(mb <= TARGET_RAM_MB),
+                    note: if floor {
+                        "runs at umbra's smallest --mem (1M); the real need may be lower".into()
+                    } else {
+                        format!(
+                            "bisected in 64 KB steps: {kib} KB works, {} KB does not",
+                            kib - 64
+                        )
+                    },
+                    ..Row::new("RAM: guest memory (smallest --mem)", "MB")
+                });
+                let pss = peak_pss(&umbra, &image, kib, &want);
+                let host = native.as_ref().ok().map(|o| o.peak_pss_kb as f64 / 1024.0);
+                rows.push(match pss {
+                    Ok(p) => {
+                        let p = p as f64 / 1024.0;
+                        Row {
+                            paper: Some(PAPER_RAM_MB),
+                            host,
+                            umbra: Some(p),
+                            ratio: Some(p / PAPER_RAM_MB),
+                            note: format!(
+                                "largest of 5 runs at --mem {kib}K; host: the script natively (busybox sh in a chroot)"
+                            ),
+                            ..Row::new("RAM: peak host PSS, umbra + stubs", "MB")
+                        }
+                    }
+                    Err(e) => Row::not_measured(
+                        "RAM: peak host PSS, umbra + stubs",
+                        "MB",
+                        Some(PAPER_RAM_MB),
+                        "",
+                        &e,
+                    ),
+                });
+            }
+            Err(e) => {
+                rows.push(Row::not_measured(
+                    "RAM: guest memory (smallest --mem)",
+                    "MB",
+                    Some(PAPER_RAM_MB),
+                    &format!("≤ {TARGET_RAM_MB} MB"),
+                    &e,
+                ));
+            }
+        }
+    }
+
+    Ok(Table {
+        title: "Table 1: ROM and RAM".into(),
+        method: METHOD.into(),
+        rows,
+        ..Table::default()
+    })
+}
+
+const METHOD: &str = "\
+- **Disk image.** busybox from Debian's source package (`apt-get source busybox`), \
+configured by applying images/paper/busybox.config to `make allnoconfig` (ash and the \
+applets a device shell needs: core file utilities, grep, sed, ps, mount, kill, free, dmesg), built \
+with `musl-gcc`, static, stripped (`strip -s -R .comment`). The tree holds busybox, one \
+symbolic link per applet in /bin, the test script /test.sh (images/paper/table1.sh) and empty \
+/dev, /proc and /tmp. `umbra image create` writes it as ext2 (1 KB blocks) at the smallest \
+`--size`, in 8 KB steps, that holds it.
+- **Boot check.** `umbra run --image table1.img --env PATH=/bin -- /bin/sh /test.sh` with \
+umbra's `rom` build; its output must equal the native run's (`unshare -m chroot TREE /bin/sh \
+/test.sh`).
+- **ROM** is the size of the `rom` profile build of umbra (`cargo xtask rom`: opt-level z, \
+LTO, panic=abort, stripped, rust-lld with identical code folding) for x86_64-unknown-linux-musl, \
+with the device feature set (shim/Cargo.toml), plus the image file.
+- **Guest RAM** is the smallest `--mem` with which the script still prints the native output \
+and exits 0, bisected in 64 KB steps between 1 MB (umbra's smallest) and 64 MB.
+- **Host PSS** is the largest, over 5 runs at that `--mem`, of the peak sum of \
+`/proc/PID/smaps_rollup` Pss over umbra and its stub processes, sampled every ~0.3 ms \
+(xtask/src/procs.rs); pages of the guest memory file mapped by umbra and by each stub count \
+once. The host column is the same sampling of the native run.";
+
+fn kb(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0
+}
+
+fn features_note() -> String {
+    if DEVICE_FEATURES.is_empty() {
+        "`--no-default-features` (device build)".into()
+    } else {
+        format!(
+            "`--no-default-features --features {}` (device build)",
+            DEVICE_FEATURES.join(",")
+        )
+    }
+}
+
+/// Installs what Table 1 needs (as root), like `cargo xtask setup`.
+fn install_tools() -> Result<()> {
+    let want: &[(&str, &str)] = &[
+        ("musl-gcc", "musl-tools"),
+        ("gcc", "gcc"),
+        ("make", "make"),
+        ("dpkg-source", "dpkg-dev"),
+        ("bzip2", "bzip2"),
+        ("xz", "xz-utils"),
+        ("patch", "patch"),
+        ("strip", "binutils"),
+        ("unshare", "util-linux"),
+    ];
+    let missing: Vec<&str> = want
+        .iter()
+        .filter(|(tool, _)| which(tool).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "missing tools; as root run: apt-get install -y {}",
+            missing.join(" ")
+        ));
+    }
+    apt_install(&missing)
+}
+
+fn apt_install(pkgs: &[&str]) -> Result<()> {
+    let install = || {
+        sh(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(pkgs)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if install().is_err() {
+        sh(Command::new("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        install()?;
+    }
+    Ok(())
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("UMBRA_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/umbra"))
+        .join("paper")
+}
+
+/// The built busybox.
+struct Busybox {
+    path: PathBuf,
+    version: String,
+    bytes: u64,
+    applets: Vec<String>,
+}
+
+/// FNV-1a, 64 bits: the cache key's hash (std has no stable hash).
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let shown = crate::show(cmd);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The candidate version of the busybox source package, adding a deb-src
+/// entry first if apt knows no source packages.
+fn source_version() -> Result<String> {
+    let version = || -> Option<String> {
+        let text =
+            output(Command::new("apt-cache").args(["showsrc", "--only-source", "busybox"])).ok()?;
+        // The highest listed (apt-cache lists the candidate's first only by
+        // accident of order, so compare with dpkg).
+        let mut best: Option<String> = None;
+        for v in text.lines().filter_map(|l| l.strip_prefix("Version: ")) {
+            let v = v.trim().to_string();
+            best = match best {
+                Some(b)
+                    if Command::new("dpkg")
+                        .args(["--compare-versions", &v, "le", &b])
+                        .status()
+                        .is_ok_and(|s| s.success()) =>
+                {
+                    Some(b)
+                }
+                _ => Some(v),
+            };
+        }
+        best
+    };
+    if let Some(v) = version() {
+        return Ok(v);
+    }
+    if !is_root() {
+        return Err("apt knows no source packages (no deb-src entry); as root, \
+                    `cargo xtask paper` adds one"
+            .into());
+    }
+    add_deb_src()?;
+    version()
+        .ok_or_else(|| "apt-cache showsrc busybox: no version even after adding deb-src".into())
+}
+
+/// Writes /etc/apt/sources.list.d/umbra-paper-src.sources: deb-src for the
+/// machine's suite from the mirror its Debian entries use, then
+/// `apt-get update` of that file alone.
+fn add_deb_src() -> Result<()> {
+    let suite = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .ok_or("no VERSION_CODENAME in /etc/os-release")?;
+    let mirror = debian_mirror().unwrap_or_else(|| "http://deb.debian.org/debian".into());
+    let file = Path::new("/etc/apt/sources.list.d/umbra-paper-src.sources");
+    let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+    let signed = if Path::new(keyring).exists() {
+        format!("Signed-By: {keyring}\n")
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "# Added by `cargo xtask paper` (xtask/src/paper/rom_ram.rs): Debian's source\n\
+         # packages (busybox for Table 1), from the mirror of the binary packages.\n\
+         Types: deb-src\nURIs: {mirror}\nSuites: {suite}\nComponents: main\n{signed}"
+    );
+    std::fs::write(file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+    println!("table1: added {} ({mirror} {suite})", file.display());
+    sh(Command::new("apt-get")
+        .arg("update")
+        .arg(format!("-o=Dir::Etc::sourcelist={}", file.display()))
+        .args(["-o=Dir::Etc::sourceparts=-", "-o=APT::Get::List-Cleanup=0"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// The URI of the machine's first Debian (not security) package entry.
+fn debian_mirror() -> Option<String> {
+    let mut texts = Vec::new();
+    if let Ok(s) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(s);
+    }
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut files: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let ext = f.extension().and_then(|e| e.to_str());
+            if matches!(ext, Some("list" | "sources")) {
+                if let Ok(s) = std::fs::read_to_string(&f) {
+                    texts.push(s);
+                }
+            }
+        }
+    }
+    let good = |u: &str| u.contains("/debian") && !u.contains("security") && u.starts_with("http");
+    for t in &texts {
+        for l in t.lines().map(str::trim) {
+            let uri = if let Some(rest) = l.strip_prefix("URIs:") {
+                rest.split_whitespace().next()
+            } else if let Some(rest) = l.strip_prefix("deb ") {
+                rest.split_whitespace().find(|w| w.contains("://"))
+            } else {
+                None
+            };
+            if let Some(u) = uri.filter(|u| good(u)) {
+                return Some(u.trim_end_matches('/').to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Builds busybox (or finds it in the cache).
+fn busybox() -> Result<Busybox> {
+    let fragment_path = root().join("images/paper/busybox.config");
+    let fragment = std::fs::read_to_string(&fragment_path)
+        .map_err(|e| format!("{}: {e}", fragment_path.display()))?;
+    let version = source_version()?;
+    let hash = fnv(format!("{fragment}\n{RECIPE}").as_bytes());
+    let key = format!("busybox-{}-{hash:016x}", version.replace([':', '/'], "_"));
+    let dir = cache_root().join(&key);
+    let bin = dir.join("busybox");
+    if !bin.is_file() {
+        if !is_root() {
+            return Err(format!(
+                "{} is not built yet; building it needs root (apt-get source)",
+                bin.display()
+            ));
+        }
+        build_busybox(&version, &fragment, &dir)?;
+    } else {
+        println!(
+            "table1: busybox {version} from the cache, {}",
+            dir.display()
+        );
+    }
+    let bytes = std::fs::metadata(&bin).map_err(|e| e.to_string())?.len();
+    let list = output(Command::new(&bin).arg("--list"))?;
+    let applets = list
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "busybox")
+        .map(String::from)
+        .collect();
+    Ok(Busybox {
+        path: bin,
+        version,
+        bytes,
+        applets,
+    })
+}
+
+fn build_busybox(version: &str, fragment: &str, dir: &Path) -> Result<()> {
+    let src = cache_root().join("src");
+    std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    sh(Command::new("apt-get")
+        .current_dir(&src)
+        .args(["source", "--download-only"])
+        .arg(format!("busybox={version}")))?;
+    let upstream = version.split_once(':').map_or(version, |(_, v)| v);
+    let dsc = src.join(format!("busybox_{upstream}.dsc"));
+    let build = dir.with_extension("build");
+    let _ = std::fs::remove_dir_all(&build);
+    sh(Command::new("dpkg-source")
+        .args(["--no-check", "-x"])
+        .arg(&dsc)
+        .arg(&build))?;
+    let make = |args: &[&str]| {
+        let mut c = Command::new("nice");
+        c.arg("make").current_dir(&build).args(args);
+        c
+    };
+    sh(Command::new("sh")
+        .current_dir(&build)
+        .args(["-c", "nice make allnoconfig >/dev/null"]))?;
+    let config = build.join(".config");
+    let base = std::fs::read_to_string(&config).map_err(|e| e.to_string())?;
+    std::fs::write(&config, apply_fragment(&base, fragment))
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+    // Options the fragment turns on may ask about their own sub-options:
+    // the defaults (an empty answer each).
+    sh(Command::new("sh")
+        .current_dir(&build)
+        .args(["-c", "yes '' | nice make oldconfig >/dev/null"]))?;
+    let done = std::fs::read_to_string(&config).map_err(|e| e.to_string())?;
+    let lost: Vec<&str> = fragment
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("CONFIG_"))
+        .filter(|l| !done.lines().any(|d| d == *l))
+        .collect();
+    if !lost.is_empty() {
+        return Err(format!(
+            "busybox's oldconfig dropped options of images/paper/busybox.config: {}",
+            lost.join(" ")
+        ));
+    }
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    sh(&mut make(&[&jobs, "CC=musl-gcc", "HOSTCC=gcc", "busybox"]))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let out = dir.join("busybox");
+    std::fs::copy(build.join("busybox_unstripped"), &out).map_err(|e| e.to_string())?;
+    sh(Command::new("strip")
+        .args(["-s", "-R", ".comment", "-R", ".note.gnu.build-id"])
+        .arg(&out))?;
+    std::fs::copy(&config, dir.join("busybox.config")).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&build);
+    println!("table1: built busybox {version} into {}", dir.display());
+    Ok(())
+}
+
+/// `base` (an allnoconfig .config) with every `CONFIG_X=v` line of the
+/// fragment set, replacing `# CONFIG_X is not set` or an earlier value.
+pub fn apply_fragment(base: &str, fragment: &str) -> String {
+    let sets: Vec<(&str, &str)> = fragment
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("CONFIG_"))
+        .filter_map(|l| l.split_once('='))
+        .collect();
+    let mut seen = vec![false; sets.len()];
+    let mut out = String::new();
+    for line in base.lines() {
+        let name = line
+            .strip_prefix("# ")
+            .and_then(|l| l.strip_suffix(" is not set"))
+            .or_else(|| line.split_once('=').map(|(k, _)| k))
+            .unwrap_or("");
+        match sets.iter().position(|(k, _)| *k == name) {
+            Some(i) => {
+                seen[i] = true;
+                out.push_str(&format!("{}={}\n", sets[i].0, sets[i].1));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    for (i, (k, v)) in sets.iter().enumerate() {
+        if !seen[i] {
+            out.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    out
+}
+
+/// The image's tree: busybox, a link per applet, the script, empty dirs.
+fn make_tree(bb: &Busybox, tree: &Path) -> Result<()> {
+    let _ = std::fs::remove_dir_all(tree);
+    let bin = tree.join("bin");
+    for d in [
+        &bin,
+        &tree.join("dev"),
+        &tree.join("proc"),
+        &tree.join("tmp"),
+    ] {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    std::fs::copy(&bb.path, bin.join("busybox")).map_err(|e| e.to_string())?;
+    for a in &bb.applets {
+        std::os::unix::fs::symlink("busybox", bin.join(a))
+            .map_err(|e| format!("{}: {e}", bin.join(a).display()))?;
+    }
+    let script = root().join("images/paper/table1.sh");
+    std::fs::copy(&script, tree.join("test.sh"))
+        .map_err(|e| format!("{}: {e}", script.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tree.join("test.sh"), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// umbra's device ROM build (see [`DEVICE_FEATURES`]).
+fn rom_build() -> Result<PathBuf> {
+    let target = rom::DEFAULT_TARGET;
+    let dir = target_dir().join("paper-rom");
+    let mut c = rom::rom_build(target);
+    c.arg("--no-default-features");
+    if !DEVICE_FEATURES.is_empty() {
+        c.arg("--features").arg(DEVICE_FEATURES.join(","));
+    }
+    // Its own target directory: the full rom build stays as it is.
+    c.env("CARGO_TARGET_DIR", &dir);
+    sh(&mut c)?;
+    let bin = dir.join(target).join("rom/umbra");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("{} missing after the build", bin.display()))
+    }
+}
+
+/// The image at the smallest size (8 KB steps) that holds the tree.
+fn make_image(umbra: &Path, tree: &Path, image: &Path) -> Result<u64> {
+    let mut bytes: u64 = 0;
+    for e in walk(tree)? {
+        bytes += e.div_ceil(1024) * 1024;
+    }
+    let mut size = (bytes / 1024).div_ceil(8) * 8;
+    let limit = size * 2 + 256;
+    let mut last = String::new();
+    while size <= limit {
+        let out = Command::new(umbra)
+            .args(["image", "create"])
+            .arg(tree)
+            .arg("-o")
+            .arg(image)
+            .arg("--size")
+            .arg(format!("{size}K"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            let len = std::fs::metadata(image).map_err(|e| e.to_string())?.len();
+            println!(
+                "table1: {} ({} KB; the tree's files take {} KB)",
+                image.display(),
+                len / 1024,
+                bytes / 1024
+            );
+            return Ok(len);
+        }
+        last = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        size += 8;
+    }
+    Err(format!(
+        "umbra image create failed up to {limit} KB: {last}"
+    ))
+}
+
+/// The sizes of the regular files under `dir`.
+fn walk(dir: &Path) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let e = e.map_err(|e| e.to_string())?;
+        let ty = e.file_type().map_err(|e| e.to_string())?;
+        if ty.is_dir() {
+            out.extend(walk(&e.path())?);
+        } else if ty.is_file() {
+            out.push(e.metadata().map_err(|e| e.to_string())?.len());
+        }
+    }
+    Ok(out)
+}
+
+fn native_run(tree: &Path) -> Result<procs::Outcome> {
+    let chroot = which("chroot").ok_or("no chroot (coreutils)")?;
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private"])
+        .arg(chroot)
+        .arg(tree)
+        .args(["/bin/sh", "/test.sh"])
+        .env_clear()
+        .env("PATH", "/bin");
+    let o = procs::run(&mut c, Duration::from_secs(60), true)?;
+    if o.exit != procs::Exit::Code(0) || !o.stdout.ends_with(&format!("{SCRIPT_DONE}\n")) {
+        return Err(format!("the script natively: {}", o.reason()));
+    }
+    Ok(o)
+}
+
+fn guest_run(
+    umbra: &Path,
+    image: &Path,
+    mem_kib: Option<u64>,
+    sample: bool,
+) -> Result<procs::Outcome> {
+    let mut c = Command::new(umbra);
+    c.arg("run").arg("--image").arg(image);
+    if let Some(k) = mem_kib {
+        c.arg("--mem").arg(format!("{k}K"));
+    }
+    c.args(["--env", "PATH=/bin", "--", "/bin/sh", "/test.sh"]);
+    procs::run(&mut c, Duration::from_secs(60), sample)
+}
+
+/// umbra's smallest `--mem`, KiB.
+const MEM_FLOOR_KIB: u64 = 1024;
+
+/// The smallest `--mem` (KiB, 64 KiB steps) with which the script prints
+/// `want` and exits 0.
+fn smallest_mem(umbra: &Path, image: &Path, want: &str) -> Result<u64> {
+    let ok = |k: u64| {
+        guest_run(umbra, image, Some(k), false)
+            .is_ok_and(|o| o.exit == procs::Exit::Code(0) && o.stdout == want)
+    };
+    let (mut lo, mut hi) = (MEM_FLOOR_KIB, 64 * 1024u64);
+    if !ok(hi) {
+        return Err("fails even with --mem 64M".into());
+    }
+    if ok(lo) {
+        return Ok(lo);
+    }
+    while hi - lo > 64 {
+        let mid = ((lo + hi) / 2 / 64 * 64).max(lo + 64);
+        if ok(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    // Check the answer once more: a flaky pass would understate it.
+    if !ok(hi) {
+        return Err(format!("--mem {hi}K passed once and then failed"));
+    }
+    Ok(hi)
+}
+
+/// Peak PSS (KB) of umbra and its stubs, the largest of 5 runs.
+fn peak_pss(umbra: &Path, image: &Path, mem_kib: u64, want: &str) -> Result<u64> {
+    let mut best = 0;
+    for _ in 0..5 {
+        let o = guest_run(umbra, image, Some(mem_kib), true)?;
+        if o.exit != procs::Exit::Code(0) || o.stdout != want {
+            return Err(format!("at --mem {mem_kib}K: {}", o.reason()));
+        }
+        best = best.max(o.peak_pss_kb);
+    }
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragment_replaces_and_appends() {
+        let base = "# CONFIG_ASH is not set\nCONFIG_X=n\n# comment\n";
+        let frag = "# c\nCONFIG_ASH=y\nCONFIG_X=5\nCONFIG_NEW=y\n";
+        assert_eq!(
+            apply_fragment(base, frag),
+            "CONFIG_ASH=y\nCONFIG_X=5\n# comment\nCONFIG_NEW=y\n"
+        );
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv(b""), 0xcbf2_9ce4_8422_2325);
+        assert_ne!(fnv(b"a"), fnv(b"b"));
+    }
+}
