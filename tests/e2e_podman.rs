@@ -6,8 +6,9 @@
 //!
 //! Every test has its own podman world (see [`Podman`]): a network and a
 //! mount namespace of its own (a `sleep` started by `unshare -n -m`, which
-//! every podman command enters with nsenter), so netavark's bridge, its
-//! iptables rules and the /run/netns files go away with it; private podman
+//! every podman command enters with nsenter) with a tmpfs on /run, so
+//! netavark's bridge, its iptables rules, /run/netns and /run/containers go
+//! away with it; private podman
 //! `--root`, `--runroot`, `--tmpdir`, network config, volume and runtime
 //! state directories under /tmp (podman refuses a runroot longer than 50
 //! bytes); and the cached image store named read-only with
@@ -18,6 +19,11 @@
 //! systemd) and `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024` (podman's
 //! default rlimits exceed the hard limits here; runc fails with "error
 //! setting rlimit type 7"). `--pull never`: there is no registry.
+//!
+//! containerd: `ctr run --runtime io.containerd.runc.v2 --runc-binary
+//! RUNTIME` (the runc shim's BinaryName) on the same image, imported from
+//! the OCI archive import.sh saves, with a containerd daemon of the test's
+//! own (root, state and sockets in its directory).
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -30,8 +36,9 @@ use umbra_tests::{debian_image_dir, execute_native, umbra, workspace_root, Input
 /// The image `images/podman/import.sh` stores.
 const IMAGE: &str = "localhost/umbra-debian:latest";
 
-/// The image store of `images/podman/import.sh` (it runs build.sh first).
-fn image_store() -> &'static Path {
+/// The cache directory of `images/podman/import.sh` (it runs build.sh
+/// first): `storage/`, the image store, and `oci.tar`, the OCI archive.
+fn image_cache() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = last_line_of(&workspace_root().join("images/podman/import.sh"));
@@ -40,7 +47,7 @@ fn image_store() -> &'static Path {
             "{} holds no imported image",
             dir.display()
         );
-        dir.join("storage")
+        dir
     })
 }
 
@@ -100,7 +107,7 @@ impl Podman {
         require("podman", "podman");
         require("nsenter", "util-linux");
         require("unshare", "util-linux");
-        let store = image_store().to_path_buf();
+        let store = image_cache().join("storage");
         let runtime_path = runtime.path();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = PathBuf::from(format!(
@@ -131,8 +138,12 @@ impl Podman {
             assert!(Instant::now() < deadline, "unshare made no namespace");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let o = p.nsenter(&["ip", "link", "set", "lo", "up"], &Input::Null);
-        o.assert_code(0);
+        // A /run of its own: podman (/run/netns, /run/containers), runc's
+        // default state and containerd (/run/containerd) write there.
+        let run = ["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/run"];
+        for argv in [&run[..], &["ip", "link", "set", "lo", "up"]] {
+            p.nsenter(argv, &Input::Null).assert_code(0);
+        }
         p
     }
 
@@ -698,6 +709,217 @@ fn escapes_find_nothing_outside(rt: Runtime) {
     p.assert_gone(&[&id]);
 }
 
+/// containerd in a test's namespaces, with its root, state and sockets in
+/// the test's directory; its /run/containerd (fifos, shim sockets) is in
+/// the test's /run. Dropping it deletes its tasks and containers (so the
+/// shims exit) and ends the daemon.
+struct Containerd<'a> {
+    p: &'a Podman,
+    daemon: Child,
+    sock: String,
+    ids: Vec<String>,
+}
+
+impl<'a> Containerd<'a> {
+    fn start(p: &'a Podman) -> Containerd<'a> {
+        require("containerd", "containerd");
+        require("ctr", "containerd");
+        let dir = p.dir.join("ctr");
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("c.sock").display().to_string();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+                 [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+                 [debug]\n  address = \"\"\n",
+                root = dir.join("root").display(),
+                state = dir.join("state").display(),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let daemon = p
+            .nsenter_cmd()
+            .arg("containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("containerd");
+        let c = Containerd {
+            p,
+            daemon,
+            sock,
+            ids: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while c.ctr(&["version"]).status.code() != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "containerd did not answer:\n{}",
+                std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        c
+    }
+
+    /// `ctr ARGS` against this daemon, in the namespace `umbra-test`.
+    fn ctr(&self, args: &[&str]) -> Outcome {
+        let mut argv = vec!["ctr", "-a", &self.sock, "-n", "umbra-test"];
+        argv.extend_from_slice(args);
+        self.p.nsenter(&argv, &Input::Null)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.ctr(args);
+        o.assert_code(0);
+        o.stdout_text().trim().to_string()
+    }
+
+    /// `ctr run` options that make the runtime (runc or umbra) the runc
+    /// binary of io.containerd.runc.v2 (its BinaryName option), with its
+    /// state under the test's directory.
+    fn runtime_args(&self) -> Vec<String> {
+        vec![
+            "--runtime".into(),
+            "io.containerd.runc.v2".into(),
+            "--runc-binary".into(),
+            self.p.runtime_path.display().to_string(),
+            "--runc-root".into(),
+            self.p.dir.join("ctr/rt").display().to_string(),
+        ]
+    }
+
+    /// A container id of this test (unique on the host, so that its
+    /// processes can be found).
+    fn new_id(&mut self) -> String {
+        let id = format!(
+            "umbra-ctr-{}-{}",
+            self.p.dir.file_name().unwrap().to_string_lossy(),
+            self.ids.len()
+        );
+        self.ids.push(id.clone());
+        id
+    }
+}
+
+impl Drop for Containerd<'_> {
+    fn drop(&mut self) {
+        for id in self.ids.clone() {
+            let _ = self.ctr(&["task", "kill", "-s", "SIGKILL", &id]);
+            let _ = self.ctr(&["task", "delete", "--force", &id]);
+            let _ = self.ctr(&["container", "delete", &id]);
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// `ctr run --runtime io.containerd.runc.v2 --runc-binary RUNTIME` on the
+/// same image, imported into containerd from its OCI archive: output and
+/// exit status of `ctr run --rm`; a detached task's `ctr task exec` (output,
+/// exit status, the init's files) and `ctr task kill`; nothing left after
+/// the deletes.
+fn ctr_run(rt: Runtime) {
+    let p = Podman::new(rt);
+    let mut c = Containerd::start(&p);
+    let oci = image_cache().join("oci.tar").display().to_string();
+    c.ok(&[
+        "images",
+        "import",
+        "--base-name",
+        "localhost/umbra-debian",
+        &oci,
+    ]);
+    let rt_args = c.runtime_args();
+    let rt_args: Vec<&str> = rt_args.iter().map(String::as_str).collect();
+    let id = c.new_id();
+    let mut argv = vec!["run", "--rm"];
+    argv.extend_from_slice(&rt_args);
+    argv.extend_from_slice(&[
+        IMAGE,
+        &id,
+        "bash",
+        "-c",
+        "echo hi; cat /etc/os-release; exit 3",
+    ]);
+    let o = c.ctr(&argv);
+    o.assert_code(3);
+    let os_release =
+        std::fs::read_to_string(debian_image_dir().join("tree/usr/lib/os-release")).unwrap();
+    assert_eq!(
+        o.stdout_text(),
+        format!("hi\n{os_release}"),
+        "{}",
+        o.describe()
+    );
+
+    let id2 = c.new_id();
+    let mut argv = vec!["run", "-d", "--null-io"];
+    argv.extend_from_slice(&rt_args);
+    argv.extend_from_slice(&[
+        IMAGE,
+        &id2,
+        "bash",
+        "-c",
+        "echo made-by-init > /tmp/ready; while :; do sleep 0.1; done",
+    ]);
+    c.ok(&argv);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let exec_id = format!("cat{n}");
+        let o = c.ctr(&[
+            "task",
+            "exec",
+            "--exec-id",
+            &exec_id,
+            &id2,
+            "cat",
+            "/tmp/ready",
+        ]);
+        if o.stdout_text() == "made-by-init\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", o.describe());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e7",
+        &id2,
+        "sh",
+        "-c",
+        "echo in-exec; exit 7",
+    ]);
+    o.assert_code(7);
+    assert_eq!(o.stdout_text(), "in-exec\n");
+    assert!(c.ok(&["task", "ls"]).contains("RUNNING"));
+    c.ok(&["task", "kill", "-s", "SIGKILL", &id2]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !c.ok(&["task", "ls"]).contains("STOPPED") {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            c.ctr(&["task", "ls"]).describe()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.ok(&["task", "delete", &id2]);
+    c.ok(&["container", "delete", &id2]);
+    assert_eq!(c.ok(&["container", "ls", "-q"]), "");
+    let ids: Vec<&str> = c.ids.iter().map(String::as_str).collect();
+    p.assert_gone(&ids);
+}
+
 /// One test per check and runtime; the umbra ones that wait for the runtime
 /// carry `#[ignore]` with the reason.
 macro_rules! podman_checks {
@@ -721,4 +943,5 @@ podman_checks! {
     exec_stop_kill: exec_stop_kill_runc #[ignore = "umbra has no OCI runtime on main yet"] exec_stop_kill_umbra;
     bind_mount_rw_ro: bind_mount_runc #[ignore = "umbra has no OCI runtime on main yet"] bind_mount_umbra;
     escapes_find_nothing_outside: escapes_runc #[ignore = "umbra has no OCI runtime on main yet"] escapes_umbra;
+    ctr_run: ctr_run_runc #[ignore = "umbra has no OCI runtime on main yet"] ctr_run_umbra;
 }

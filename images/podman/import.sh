@@ -17,11 +17,13 @@
 # Usage: images/podman/import.sh   (as root; needs podman, tar, debootstrap)
 # Prints the cache directory on its last line; it holds
 #   storage/   the image store (overlay driver) holding localhost/umbra-debian
+#   oci.tar    the same image as an OCI archive (`podman save --format
+#              oci-archive`), for `ctr images import`
 #   KEY        the key, for the record
 #   done       the mark of a finished import
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-RECIPE=1
+RECIPE=2
 IMAGE=localhost/umbra-debian:latest
 BUSYBOX=/bin/busybox
 
@@ -51,7 +53,7 @@ if [ -f "$CACHE/done" ]; then
   exit 0
 fi
 
-rm -rf "$CACHE/storage" "$CACHE/extra" "$CACHE/image.tar"
+rm -rf "$CACHE/storage" "$CACHE/extra" "$CACHE/image.tar" "$CACHE/oci.tar"
 # podman refuses a --runroot longer than 50 characters.
 RUN=$(mktemp -d /tmp/umbra-podman-import.XXXXXX)
 trap 'rm -rf "$RUN"' EXIT
@@ -61,11 +63,17 @@ chmod 755 "$CACHE/extra/usr/local/bin/busybox"
 echo "import.sh: tar of $DEB/tree plus busybox" >&2
 tar -C "$DEB/tree" --numeric-owner -cf "$CACHE/image.tar" .
 tar -C "$CACHE/extra" --numeric-owner -rf "$CACHE/image.tar" ./usr/local/bin/busybox
-P=(podman --root "$CACHE/storage" --runroot "$RUN/run" --tmpdir "$RUN/tmp"
+# podman in a mount namespace with a /run of its own: it writes
+# /run/containers and /run/libpod even with a private --runroot and --tmpdir.
+P=(unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run && exec "$0" "$@"'
+   podman --root "$CACHE/storage" --runroot "$RUN/run" --tmpdir "$RUN/tmp"
    --storage-driver overlay --cgroup-manager cgroupfs --events-backend none)
 echo "import.sh: podman import as $IMAGE (about 20 s)" >&2
 "${P[@]}" import --change CMD=/bin/bash "$CACHE/image.tar" "$IMAGE" >&2
 "${P[@]}" image exists "$IMAGE"
+echo "import.sh: podman save --format oci-archive (for containerd)" >&2
+"${P[@]}" save --format oci-archive -o "$CACHE/oci.tar.tmp" "$IMAGE" >&2
+mv "$CACHE/oci.tar.tmp" "$CACHE/oci.tar"
 rm -rf "$CACHE/image.tar" "$CACHE/extra"
 echo "$KEY" > "$CACHE/KEY"
 touch "$CACHE/done"

@@ -12,7 +12,13 @@
 //!   and of the host's dynamically linked `/bin/true` (at `/bench/dyn/true`,
 //!   with its dynamic linker, libraries and /etc/ld.so.cache at their host
 //!   paths), and the
-//!   host's peak RSS of the whole sandbox (see procs.rs for how).
+//!   host's peak RSS of the whole sandbox (see procs.rs for how);
+//! - podman (issue 15): `podman run --rm IMAGE true` of the Debian image
+//!   (images/podman/import.sh) with runc in the native column, runsc in the
+//!   gVisor ones and umbra as the OCI runtime: podman's wall time, and the
+//!   peak PSS of podman, conmon, the runtime and the container (sampled
+//!   under `maxrss -s`, a subreaper, as conmon daemonizes). Skipped with a
+//!   note when podman is missing or the bench does not run as root.
 //!
 //! Systems: native (chroot into the benchmark root), the bare PTRACE_SYSEMU
 //! floor (getppid only), umbra, and, when installed, PRoot, gVisor (runsc
@@ -483,6 +489,27 @@ fn workloads(budget_ms: u64) -> Vec<Workload> {
                 "for i in $(seq 1000); do :; done".into(),
             ],
             metric: Metric::Wall,
+        },
+        // Issue 15: `podman run --rm IMAGE true` of the Debian image
+        // (images/podman/import.sh) with runc (the native column), runsc
+        // (the gVisor columns) and umbra as the OCI runtime; wall time of
+        // podman, and the peak PSS of podman, conmon, the runtime and the
+        // container together.
+        Workload {
+            name: "podman_true",
+            label: "podman run --rm IMAGE true (Debian image; native = runc)",
+            group: Group::Startup,
+            unit: "ms",
+            argv: vec!["true".into()],
+            metric: Metric::Wall,
+        },
+        Workload {
+            name: "podman_pss",
+            label: "podman run --rm IMAGE true: peak host PSS (native = runc)",
+            group: Group::Startup,
+            unit: "MB",
+            argv: vec!["true".into()],
+            metric: Metric::PeakPss,
         },
         Workload {
             name: "rss",
@@ -1002,7 +1029,69 @@ struct Paths {
     img: PathBuf,
     /// The Debian image's cache directory (`tree/`, `debian.img`).
     debian: Option<PathBuf>,
+    /// The podman image store of images/podman/import.sh.
+    podman_store: Option<PathBuf>,
     cpu: String,
+}
+
+/// podman's private directories for the podman workloads (its --runroot
+/// must be at most 50 bytes long, so not under target/).
+const PODMAN_DIR: &str = "/tmp/umbra-bench-podman";
+
+/// The podman workloads' command after `taskset`: podman in a mount
+/// namespace with a /run of its own (podman writes /run/containers and
+/// /run/libpod, runc /run/runc, runsc /run/runsc), private storage with the
+/// image store read-only, no network (no netavark, no iptables), and the
+/// cgroup and rlimit settings this machine needs (see tests/e2e_podman.rs);
+/// `runtime` is the runtime binary and its flags.
+fn podman_command(store: &Path, runtime: &[String], argv: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs -o mode=755 tmpfs /run && exec \"$0\" \"$@\"",
+        "podman",
+        "--root",
+        &format!("{PODMAN_DIR}/root"),
+        "--runroot",
+        &format!("{PODMAN_DIR}/run"),
+        "--tmpdir",
+        &format!("{PODMAN_DIR}/tmp"),
+        "--storage-driver",
+        "overlay",
+        "--storage-opt",
+        &format!("overlay.imagestore={}", store.display()),
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "none",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push("--runtime".into());
+    v.extend(runtime.iter().cloned());
+    v.extend(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pull",
+            "never",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "localhost/umbra-debian:latest",
+        ]
+        .map(String::from),
+    );
+    v.extend(argv.iter().cloned());
+    v
 }
 
 /// The host command that runs `wl` on `sys`, or None where it does not apply.
@@ -1013,6 +1102,25 @@ fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     }
     let mut v = vec![p.taskset.display().to_string(), "-c".into(), p.cpu.clone()];
     let root = p.root.display().to_string();
+    if wl.name.starts_with("podman_") {
+        let store = p.podman_store.as_ref()?;
+        let runtime = match sys.kind {
+            Kind::Native => vec![which("runc")?.display().to_string()],
+            Kind::Umbra => vec![bin],
+            // runsc's sandbox network needs a network namespace of its own
+            // with interfaces to take over; --network none has only lo.
+            Kind::Gvisor(platform) => vec![
+                bin,
+                "--runtime-flag".into(),
+                format!("platform={platform}"),
+                "--runtime-flag".into(),
+                "network=none".into(),
+            ],
+            _ => return None,
+        };
+        v.extend(podman_command(store, &runtime, &wl.argv));
+        return Some(v);
+    }
     if wl.name == "bash_loop" {
         let d = p.debian.as_ref()?;
         match sys.kind {
@@ -1275,6 +1383,23 @@ pub fn bench(args: &[String]) -> Result<()> {
     if debian.is_none() {
         wls.retain(|w| w.name != "bash_loop");
     }
+    let podman_store = if wls
+        .iter()
+        .any(|w| w.name.starts_with("podman_") && wanted(w.name))
+    {
+        podman_image()
+            .map_err(|e| {
+                let n = format!("podman workloads skipped: {e}");
+                println!("bench: {n}");
+                notes.push(n);
+            })
+            .ok()
+    } else {
+        None
+    };
+    if podman_store.is_none() {
+        wls.retain(|w| !w.name.starts_with("podman_"));
+    }
     let root = build_root(&dir, &bin, &wls, &dyn_files)?;
     let dev_errors = make_dev_nodes(&root);
     if !dev_errors.is_empty() {
@@ -1341,6 +1466,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         start_dyn_img,
         img,
         debian,
+        podman_store,
         cpu: o.cpu.to_string(),
     };
 
@@ -1398,6 +1524,11 @@ pub fn bench(args: &[String]) -> Result<()> {
                 let mut cmd = cell.command.clone();
                 if sample {
                     cmd.insert(0, paths.root.join("bench/maxrss").display().to_string());
+                    if wl.name.starts_with("podman_") {
+                        // conmon daemonizes: keep it and the container in
+                        // the sampled tree.
+                        cmd.insert(1, "-s".into());
+                    }
                 }
                 let r = execute(&cmd, timeout(sys, wl, o.quick), sample)
                     .and_then(|out| evaluate(sys, wl, &out));
@@ -1425,6 +1556,13 @@ pub fn bench(args: &[String]) -> Result<()> {
         args: args.to_vec(),
     };
     report::write_all(&results, &dir)?;
+    if results
+        .workloads
+        .iter()
+        .any(|w| w.name.starts_with("podman_"))
+    {
+        let _ = std::fs::remove_dir_all(PODMAN_DIR);
+    }
     // Shows the command line of one system for the record.
     if let Some(s) = results.systems.iter().find(|s| s.kind == Kind::Umbra) {
         if let Some(c) = results.cells.first().and_then(|r| {
@@ -1438,6 +1576,32 @@ pub fn bench(args: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The image store of images/podman/import.sh (the Debian tree imported
+/// with `podman import`, cached), or why the podman workloads cannot run.
+fn podman_image() -> Result<PathBuf> {
+    if which("podman").is_none() {
+        return Err("podman is not installed (`cargo xtask setup` installs it)".into());
+    }
+    if !crate::is_root() {
+        return Err("podman runs here as root only".into());
+    }
+    let script = root().join("images/podman/import.sh");
+    let out = Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !out.status.success() {
+        return Err(format!("{} failed ({})", script.display(), out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let store = PathBuf::from(text.lines().last().unwrap_or("").trim()).join("storage");
+    if store.is_dir() {
+        Ok(store)
+    } else {
+        Err(format!("{} made no image store", script.display()))
+    }
 }
 
 fn show_vec(v: &[String]) -> String {
