@@ -709,6 +709,81 @@ fn escapes_find_nothing_outside(rt: Runtime) {
     p.assert_gone(&[&id]);
 }
 
+/// The containers.conf of docs/OCI.md: the runtime named in the runtimes
+/// table and made the default, with this machine's cgroup manager and
+/// rlimits, so that a plain `podman run` uses them (no --runtime,
+/// --cgroup-manager or --ulimit flags). `name` is the runtime's table name.
+fn containers_conf(name: &str, path: &Path) -> String {
+    format!(
+        "[containers]\n\
+         default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+         \n\
+         [engine]\n\
+         cgroup_manager = \"cgroupfs\"\n\
+         runtime = \"{name}\"\n\
+         \n\
+         [engine.runtimes]\n\
+         {name} = [\"{}\"]\n",
+        path.display()
+    )
+}
+
+/// podman configured by [`containers_conf`] (CONTAINERS_CONF) runs the
+/// container with the runtime it names: `podman info` reports it, and
+/// `podman run` prints the container's rlimits.
+fn containers_conf_runtime(rt: Runtime) {
+    let p = Podman::new(rt);
+    let name = match rt {
+        Runtime::Runc => "runc-from-conf",
+        Runtime::Umbra => "umbra",
+    };
+    let conf = p.dir.join("containers.conf");
+    std::fs::write(&conf, containers_conf(name, &p.runtime_path)).unwrap();
+    let env = format!("CONTAINERS_CONF={}", conf.display());
+    // This world's directories, but not the runtime and cgroup manager.
+    let global = p.global_args();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut it = global.iter();
+    while let Some(a) = it.next() {
+        if matches!(a.as_str(), "--runtime" | "--cgroup-manager") {
+            it.next();
+        } else {
+            kept.push(a);
+        }
+    }
+    let podman = |args: &[&str]| {
+        let mut argv = vec!["env", &env, "podman"];
+        argv.extend_from_slice(&kept);
+        argv.extend_from_slice(args);
+        p.nsenter(&argv, &Input::Null)
+    };
+    let o = podman(&[
+        "info",
+        "--format",
+        "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}",
+    ]);
+    o.assert_code(0);
+    assert_eq!(
+        o.stdout_text().trim(),
+        format!("{name} {}", p.runtime_path.display()),
+        "{}",
+        o.describe()
+    );
+    let o = podman(&[
+        "run",
+        "--rm",
+        "--pull",
+        "never",
+        IMAGE,
+        "bash",
+        "-c",
+        "ulimit -n; ulimit -u",
+    ]);
+    o.assert_code(0);
+    assert_eq!(o.stdout_text(), "1024\n1024\n", "{}", o.describe());
+    p.assert_gone(&[]);
+}
+
 /// containerd in a test's namespaces, with its root, state and sockets in
 /// the test's directory; its /run/containerd (fifos, shim sockets) is in
 /// the test's /run. Dropping it deletes its tasks and containers (so the
@@ -943,5 +1018,6 @@ podman_checks! {
     exec_stop_kill: exec_stop_kill_runc #[ignore = "umbra has no OCI runtime on main yet"] exec_stop_kill_umbra;
     bind_mount_rw_ro: bind_mount_runc #[ignore = "umbra has no OCI runtime on main yet"] bind_mount_umbra;
     escapes_find_nothing_outside: escapes_runc #[ignore = "umbra has no OCI runtime on main yet"] escapes_umbra;
+    containers_conf_runtime: containers_conf_runc #[ignore = "umbra has no OCI runtime on main yet"] containers_conf_umbra;
     ctr_run: ctr_run_runc #[ignore = "umbra has no OCI runtime on main yet"] ctr_run_umbra;
 }
