@@ -92,6 +92,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "thread_switch",
     "ev_inotify",
     "hostnet",
+    "paper_probe",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

@@ -29,6 +29,9 @@ pub struct Config {
     pub hostname: String,
     /// Trace every syscall through `Host::log`.
     pub strace: bool,
+    /// `--stats`: count syscalls, faults, host stops and their times, for
+    /// a report at exit (`kernel::stats`).
+    pub stats: bool,
     /// Do not name the unsupported syscalls a guest makes (each is named
     /// once on stderr otherwise; see `Kernel::report_enosys`).
     pub quiet_unsupported: bool,
@@ -52,6 +55,7 @@ impl Default for Config {
             timeout_ns: None,
             hostname: String::from("umbra"),
             strace: false,
+            stats: false,
             quiet_unsupported: false,
             unix_grants: Vec::new(),
             resolv_conf: None,

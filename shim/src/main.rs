@@ -5,6 +5,7 @@
 mod blockfile;
 mod hostdir;
 mod image;
+mod stats;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ Options of `run`:
   --cwd DIR       working directory of the guest program (default /)
   --strace        print every guest syscall with its arguments and result on
                   stderr
+  --stats         at exit, print on stderr the guest's syscall counts (the
+                  most frequent by name), host stops, page faults, forks,
+                  execs, mapping batches and idle waits with their times
   --quiet-unsupported
                   do not name the syscalls umbra does not implement (by
                   default the first ENOSYS of each is named on stderr)
@@ -217,6 +221,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             }
             "--cwd" => r.cfg.cwd = value(&mut i, a)?,
             "--strace" => r.cfg.strace = true,
+            "--stats" => r.cfg.stats = true,
             "--quiet-unsupported" => r.cfg.quiet_unsupported = true,
             "--cpu" => {
                 let v = value(&mut i, a)?;
@@ -451,6 +456,9 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
         return Err((e.to_string(), code));
     }
     let status = kernel.run();
+    if let Some(s) = kernel.stats.take() {
+        stats::print(&s, &mut kernel.host);
+    }
     // Dropping the kernel closes every file, so unlinked open files are freed
     // before the final flush.
     drop(kernel);

@@ -242,6 +242,7 @@ fn missing_packages() -> Vec<&'static str> {
     need(which("xwininfo").is_some(), "x11-utils");
     need(which("xdotool").is_some(), "xdotool");
     need(which("xwdtopnm").is_some(), "netpbm");
+    need(Path::new("/usr/include/X11/Xlib.h").exists(), "libx11-dev");
     // Issue 15's OCI runtime tests (tests/e2e_podman.rs) and the podman
     // bench workload: podman with runc as the native control, conmon, the
     // netavark network backend and the iptables its port forwarding uses

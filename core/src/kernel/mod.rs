@@ -17,6 +17,7 @@ mod handoff_tests;
 mod process;
 mod procfs;
 mod signal;
+pub mod stats;
 #[cfg(test)]
 mod thread_switch_tests;
 mod vsyscall;
@@ -152,6 +153,8 @@ pub struct Kernel<H: Host> {
     pub(crate) timerfds: crate::fs::timerfd::TimerList,
     /// Traps taken so far (`run_user` returns).
     pub(crate) traps: u64,
+    /// `--stats`: the counters, when asked for (see `stats`).
+    pub stats: Option<alloc::boxed::Box<stats::Stats>>,
     /// The thread a futex wake handed the CPU to (see `handoff`).
     handoff: Option<handoff::Handoff>,
     /// What is left of the time slice the thread about to run was handed.
@@ -181,6 +184,9 @@ impl<H: Host> Kernel<H> {
         let boot_time = host.now_mono();
         let mut frames = FrameAllocator::new(frames);
         let vdso = crate::vdso::Vdso::new(&mut frames, &mut host);
+        let stats = cfg
+            .stats
+            .then(|| alloc::boxed::Box::new(stats::Stats::new(boot_time)));
         let mut k = Kernel {
             host,
             frames,
@@ -214,6 +220,7 @@ impl<H: Host> Kernel<H> {
             fp_owner: BTreeMap::new(),
             timerfds: Default::default(),
             traps: 0,
+            stats,
             handoff: None,
             slice_carry: None,
             inotify: Default::default(),
@@ -756,6 +763,9 @@ impl<H: Host> Kernel<H> {
                     let deadline = self.next_deadline().unwrap_or(now + IDLE_WAKE_NS);
                     self.arm_timer(None);
                     self.host.wait_event(Some(deadline));
+                    if let Some(s) = self.stats.as_deref_mut() {
+                        s.idle(self.host.now_mono().saturating_sub(now));
+                    }
                     self.epoch += 1;
                     self.pump_console();
                 }
@@ -1131,7 +1141,18 @@ impl<H: Host> Kernel<H> {
             if p.thread.state != ThreadState::Runnable || p.job != JobState::Running || p.mm_lent {
                 return;
             }
-            if p.mm.flush(&mut self.host).is_err() {
+            let flushed = if let Some(s) = self.stats.as_deref_mut() {
+                let pending = p.mm.has_pending();
+                let f0 = self.host.now_mono();
+                let r = p.mm.flush(&mut self.host);
+                if pending {
+                    s.flush(self.host.now_mono().saturating_sub(f0));
+                }
+                r
+            } else {
+                p.mm.flush(&mut self.host)
+            };
+            if flushed.is_err() {
                 self.exit_process(
                     self.cur,
                     ExitStatus::Signaled {
@@ -1156,6 +1177,9 @@ impl<H: Host> Kernel<H> {
             p.cpu.user_ns = p.cpu.user_ns.saturating_add(d);
             p.thread.cpu.user_ns = p.thread.cpu.user_ns.saturating_add(d);
             self.sys_since = Some((p.pid, t1));
+            if let Some(s) = self.stats.as_deref_mut() {
+                s.stop(stats::StopKind::of(&trap), d);
+            }
             match trap {
                 Trap::Syscall {
                     abi: SyscallAbi::Native,
@@ -1180,7 +1204,11 @@ impl<H: Host> Kernel<H> {
                     }
                 }
                 Trap::PageFault { addr, .. } => {
-                    match p.mm.handle_fault(&mut self.frames, &mut self.host, addr) {
+                    let outcome = p.mm.handle_fault(&mut self.frames, &mut self.host, addr);
+                    if let Some(s) = self.stats.as_deref_mut() {
+                        s.fault(self.host.now_mono().saturating_sub(t1));
+                    }
+                    match outcome {
                         FaultOutcome::Mapped => {}
                         FaultOutcome::Segv { code } => self.force_signal(SIGSEGV, code, addr),
                         FaultOutcome::OutOfMemory => self.oom_kill(),
@@ -1255,9 +1283,14 @@ impl<H: Host> Kernel<H> {
                 self.host.log(LogLevel::Trace, format_args!("{t}) = ?"));
             }
         }
+        let stats_t0 = self.stats.is_some().then(|| self.host.now_mono());
         self.procfs_enter();
         let out = syscall::dispatch(self, nr, args);
         self.procfs_leave();
+        if let (Some(t0), Some(s)) = (stats_t0, self.stats.as_deref_mut()) {
+            let parked = matches!(out, Outcome::Block(_));
+            s.syscall(nr, self.host.now_mono().saturating_sub(t0), parked);
+        }
         match out {
             Outcome::Ret(r) => {
                 self.epoch += 1;

@@ -184,6 +184,11 @@ impl AddressSpace {
         self.pt.len()
     }
 
+    /// Whether mapping changes wait to be sent to the host.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Sends the queued mapping changes to the host. Called before the guest runs.
     pub fn flush<H: HostMemory>(&mut self, host: &mut H) -> Result<(), HostError> {
         if self.pending.is_empty() {

@@ -406,10 +406,14 @@ impl HostNet for NetState {
             return 0x20; // POLLNVAL
         };
         let re = sys::poll_fd(fd, POLLIN | POLLOUT | POLLRDHUP, 0).unwrap_or(0) as u16;
-        if re & (interest | 0x18) == 0 {
-            // Not ready for what the caller waits for (POLLERR and POLLHUP
-            // always count): watch it.
-            self.want(s, interest as i16);
+        // Watch every event of the interest that is not ready yet: the guest
+        // kernel asks for POLLIN | POLLOUT whatever its caller waits for, and
+        // a reader waiting for input on a writable socket (an X client
+        // waiting for its reply) must still be woken when the input comes.
+        // Nothing more can come once POLLERR or POLLHUP is up.
+        let missing = interest & !re;
+        if re & 0x18 == 0 && missing != 0 {
+            self.want(s, missing as i16);
         }
         re
     }
