@@ -659,18 +659,6 @@ fn escapes_find_nothing_outside(rt: Runtime) {
     symlink(p.dir.join("canary"), data.join("abs-esc")).unwrap();
     let v = format!("{}:/data", data.display());
     let host_canary = p.dir.join("canary").display().to_string();
-    let id = p.ok(&["run", "-d", "-v", &v, IMAGE, "sleep", "100000"]);
-    // The container's root on the host: a canary in it and every parent.
-    let merged = PathBuf::from(p.ok(&["inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", &id]));
-    let mut canaries = Vec::new();
-    for dir in merged.ancestors().skip(1) {
-        let c = dir.join("canary");
-        if dir.starts_with(&p.dir) && !c.exists() {
-            std::fs::write(&c, CANARY).unwrap();
-            canaries.push(c);
-        }
-    }
-    assert!(canaries.len() >= 3, "{} {canaries:?}", merged.display());
     let script = format!(
         "cd /; for p in /canary /../canary /../../canary /../../../canary /../../../../canary \
            /../../../../../canary /../../../../../../canary {host_canary} /..{host_canary} \
@@ -692,7 +680,21 @@ fn escapes_find_nothing_outside(rt: Runtime) {
              /data/bb/c/../../../canary /data/a/b/../../../canary 2>/dev/null && echo LEAK-race; \
            j=$((j+1)); done; wait; if [ -d /data/bb ]; then mv /data/bb /data/a/b; fi; ls /data/a; echo done"
     );
-    let o = p.podman(&["exec", &id, "bash", "-c", &script]);
+    // The script is the container's own command (no exec needed); its
+    // root is mounted first (`podman mount`, in the test's mount
+    // namespace) to find it on the host: a canary goes in every parent.
+    let id = p.ok(&["create", "-v", &v, IMAGE, "bash", "-c", &script]);
+    let merged = PathBuf::from(p.ok(&["mount", &id]));
+    let mut canaries = Vec::new();
+    for dir in merged.ancestors().skip(1) {
+        let c = dir.join("canary");
+        if dir.starts_with(&p.dir) && !c.exists() {
+            std::fs::write(&c, CANARY).unwrap();
+            canaries.push(c);
+        }
+    }
+    assert!(canaries.len() >= 3, "{} {canaries:?}", merged.display());
+    let o = p.podman(&["start", "-a", &id]);
     assert!(
         !o.stdout_text().contains(CANARY) && !o.stderr_text().contains(CANARY),
         "a canary outside the container was read:\n{}",
@@ -705,7 +707,7 @@ fn escapes_find_nothing_outside(rt: Runtime) {
         "{}",
         o.describe()
     );
-    p.ok(&["rm", "-f", "-t", "0", &id]);
+    p.ok(&["rm", &id]);
     p.assert_gone(&[&id]);
 }
 
