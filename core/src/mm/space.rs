@@ -695,6 +695,32 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Appends the `len` bytes at `va` to `out`: `read` without a buffer
+    /// to clear first.
+    pub fn read_append<H: HostMemory>(
+        &mut self,
+        frames: &mut FrameAllocator,
+        host: &mut H,
+        va: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> KResult<()> {
+        Self::check_range(va, len)?;
+        out.reserve(len);
+        let mut done = 0;
+        while done < len {
+            let at = va + done as u64;
+            let off = (at % PAGE) as usize;
+            let n = (PAGE_SIZE - off).min(len - done);
+            let frame = self.frame_for(frames, host, at, Access::Read)?;
+            let base = frame.phys() as usize + off;
+            let src = host.physmem().get(base..base + n).ok_or(Errno::EFAULT)?;
+            out.extend_from_slice(src);
+            done += n;
+        }
+        Ok(())
+    }
+
     /// Copies `data` into guest memory at `va`.
     pub fn write<H: HostMemory>(
         &mut self,

@@ -31,6 +31,11 @@ impl<H: HostMemory> UserAccess<'_, H> {
     pub fn write_bytes(&mut self, va: u64, data: &[u8]) -> KResult<()> {
         self.mm.write(self.frames, self.host, va, data)
     }
+    /// Appends the `len` bytes at `va` to `out` (on EFAULT, `out` may
+    /// have some of them).
+    pub fn read_append(&mut self, va: u64, len: usize, out: &mut Vec<u8>) -> KResult<()> {
+        self.mm.read_append(self.frames, self.host, va, len, out)
+    }
     /// Reads `len` bytes into a new vector.
     pub fn read_vec(&mut self, va: u64, len: usize) -> KResult<Vec<u8>> {
         let mut v = vec![0u8; len];

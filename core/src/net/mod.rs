@@ -134,6 +134,33 @@ pub trait Socket: Send + Sync {
     /// Receives into `buf`; MSG_PEEK, MSG_TRUNC and MSG_OOB are the
     /// socket's to honour, MSG_WAITALL and MSG_DONTWAIT the layer's.
     fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received>;
+    /// A stream send of bytes the layer gives away (no address and no
+    /// control messages, `data` not empty): a family that queues bytes may
+    /// keep the vector rather than copy it. As `send` otherwise.
+    fn send_owned(&self, cx: &mut SockCx<'_>, data: Vec<u8>, flags: u32) -> KResult<usize> {
+        self.send(
+            cx,
+            SendMsg {
+                data: &data,
+                to: None,
+                anc: Vec::new(),
+                flags,
+            },
+        )
+    }
+    /// A stream receive of up to `len` bytes that hands them to `sink` as
+    /// it takes them (the layer copies them straight to the caller's
+    /// buffers), so they are copied once. A `sink` error stops it before
+    /// the bytes it refused are taken; it is the result if nothing was.
+    /// `None`: the family has no such path, the layer calls `recv`.
+    fn recv_to(
+        &self,
+        _len: usize,
+        _flags: u32,
+        _sink: &mut dyn FnMut(&[u8]) -> KResult<()>,
+    ) -> Option<KResult<Received>> {
+        None
+    }
     /// shutdown(2), `how` already checked.
     fn shutdown(&self, _cx: &mut SockCx<'_>, _how: u32) -> KResult<()> {
         Err(Errno::ENOTCONN)

@@ -386,6 +386,33 @@ impl Core {
     }
 }
 
+/// The bytes of a stream send: the caller's, or given away (kept as they
+/// are when all of them are queued).
+enum Bytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Bytes<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Bytes::Borrowed(b) => b.len(),
+            Bytes::Owned(v) => v.len(),
+        }
+    }
+
+    /// The first `n` bytes (n <= len), as a vector of their own.
+    fn take(self, n: usize) -> Vec<u8> {
+        match self {
+            Bytes::Borrowed(b) => b[..n].to_vec(),
+            Bytes::Owned(mut v) => {
+                v.truncate(n);
+                v
+            }
+        }
+    }
+}
+
 /// Why a socket is released.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Release {
@@ -539,11 +566,19 @@ impl UnixSocket {
         Ok(st.sndbuf - w)
     }
 
-    fn send_stream(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize> {
+    /// A stream send of `data` (with control messages `anc`; `to`: the
+    /// caller named an address).
+    fn send_stream(
+        &self,
+        cx: &mut SockCx<'_>,
+        to: bool,
+        data: Bytes<'_>,
+        anc: Vec<Ancillary>,
+    ) -> KResult<usize> {
         let c = &self.core;
         let peer = {
             let st = c.st.lock();
-            if msg.to.is_some() {
+            if to {
                 return Err(if st.state == State::Connected {
                     Errno::EISCONN
                 } else {
@@ -558,7 +593,8 @@ impl UnixSocket {
         if c.st.lock().shut & SEND_SHUTDOWN != 0 {
             return Err(Errno::EPIPE);
         }
-        if msg.data.is_empty() {
+        let len = data.len();
+        if len == 0 {
             // Linux sends nothing, control messages included.
             return Ok(0);
         }
@@ -569,13 +605,20 @@ impl UnixSocket {
             }
         }
         let room = self.alloc_check()?;
-        let n = msg.data.len().min(room.max(1));
+        // As Linux's sock_alloc_send_pskb, a send goes ahead while the
+        // buffer is not full, and then takes one buffer's worth (an skb of
+        // at most half the sndbuf) even past the limit; the writer blocks
+        // only once it is full. (Taking just the room left would split
+        // every large write at the limit into a short one and a resumed
+        // one, a round trip through the scheduler each.)
+        let skb = (c.st.lock().sndbuf >> 1).saturating_sub(64);
+        let n = len.min(room.max(skb).max(1));
         let mine = c.st.lock().passcred;
         // A connection not yet accepted has no descriptor to ask: Linux
         // attaches the credentials then.
         let want = mine || peer.st.lock().passcred || !peer.has_file.load(Ordering::Relaxed);
-        let creds = msg_creds(&msg.anc, cx, want);
-        let m = self.make_msg(msg.data[..n].to_vec(), creds, msg_rights(msg.anc));
+        let creds = msg_creds(&anc, cx, want);
+        let m = self.make_msg(data.take(n), creds, msg_rights(anc));
         peer.enqueue(m);
         Ok(n)
     }
@@ -646,6 +689,22 @@ impl UnixSocket {
     }
 
     fn recv_stream(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        let mut at = 0;
+        self.recv_stream_to(buf.len(), flags, &mut |d| {
+            buf[at..at + d.len()].copy_from_slice(d);
+            at += d.len();
+            Ok(())
+        })
+    }
+
+    /// A stream receive of up to `len` bytes, handed to `sink` piece by
+    /// piece; a piece `sink` refuses is not taken.
+    fn recv_stream_to(
+        &self,
+        len: usize,
+        flags: u32,
+        sink: &mut dyn FnMut(&[u8]) -> KResult<()>,
+    ) -> KResult<Received> {
         let c = &self.core;
         let peek = flags & MSG_PEEK != 0;
         let mut st = c.st.lock();
@@ -672,7 +731,8 @@ impl UnixSocket {
             0
         };
         let mut i = 0;
-        while out.len < buf.len() && i < st.rx.len() {
+        let mut fault = None;
+        while out.len < len && i < st.rx.len() {
             let m = &mut st.rx[i];
             if skip >= m.left() {
                 skip -= m.left();
@@ -686,8 +746,11 @@ impl UnixSocket {
                 _ => {}
             }
             let from = m.off + skip;
-            let n = (m.data.len() - from).min(buf.len() - out.len);
-            buf[out.len..out.len + n].copy_from_slice(&m.data[from..from + n]);
+            let n = (m.data.len() - from).min(len - out.len);
+            if let Err(e) = sink(&m.data[from..from + n]) {
+                fault = Some(e);
+                break;
+            }
             out.len += n;
             skip = 0;
             let has = m.rights.is_some();
@@ -719,6 +782,9 @@ impl UnixSocket {
         let gone: Vec<Msg> = st.rx.drain(..done_msgs).collect();
         drop(st);
         drop(gone);
+        if let (Some(e), 0) = (fault, out.len) {
+            return Err(e);
+        }
         out.full = out.len;
         if let Some(cr) = creds {
             out.anc.push(creds_anc(cr));
@@ -962,10 +1028,35 @@ impl Socket for UnixSocket {
             return Err(Errno::EOPNOTSUPP);
         }
         if self.core.ty == SOCK_STREAM {
-            self.send_stream(cx, msg)
+            self.send_stream(cx, msg.to.is_some(), Bytes::Borrowed(msg.data), msg.anc)
         } else {
             self.send_dgram(cx, msg)
         }
+    }
+
+    fn send_owned(&self, cx: &mut SockCx<'_>, data: Vec<u8>, flags: u32) -> KResult<usize> {
+        let msg = SendMsg {
+            data: &[],
+            to: None,
+            anc: Vec::new(),
+            flags,
+        };
+        if self.host().is_some() || self.core.ty != SOCK_STREAM || flags & MSG_OOB != 0 {
+            return self.send(cx, SendMsg { data: &data, ..msg });
+        }
+        self.send_stream(cx, false, Bytes::Owned(data), Vec::new())
+    }
+
+    fn recv_to(
+        &self,
+        len: usize,
+        flags: u32,
+        sink: &mut dyn FnMut(&[u8]) -> KResult<()>,
+    ) -> Option<KResult<Received>> {
+        if self.host().is_some() || self.core.ty != SOCK_STREAM || flags & MSG_OOB != 0 {
+            return None;
+        }
+        Some(self.recv_stream_to(len, flags, sink))
     }
 
     fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
@@ -1346,6 +1437,51 @@ mod tests {
         assert_eq!(recv(&mut h, &a, 64).err(), Some(Errno::ECONNRESET));
         assert_eq!(recv(&mut h, &a, 64).unwrap().len, 0);
         assert_eq!(send(&mut h, &a, b"x", Vec::new()), Err(Errno::EPIPE));
+    }
+
+    /// The bulk path: a stream send of owned bytes queues them as they are,
+    /// a large write goes whole while the buffer is not full (Linux's skb
+    /// past the limit) and the next fails; a receive hands its bytes to a
+    /// sink, and bytes the sink refuses stay queued.
+    #[test]
+    fn stream_bulk_sends_whole_writes_and_receives_into_a_sink() {
+        let net = Arc::new(NetNs::default());
+        let mut h = MockHost::new(4096);
+        let (a, b) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
+        let chunk = 64 << 10;
+        let mut sent = 0;
+        loop {
+            let data = vec![(sent / chunk) as u8; chunk];
+            match a.send_owned(&mut cx(&mut h), data, 0) {
+                Ok(n) => {
+                    assert_eq!(n, chunk, "a write is taken whole");
+                    sent += n;
+                }
+                Err(e) => {
+                    assert_eq!(e, Errno::EAGAIN);
+                    break;
+                }
+            }
+        }
+        // 212992 bytes of buffer: three writes fit, the fourth goes past.
+        assert_eq!(sent, 4 * chunk);
+        let mut got = Vec::new();
+        let r = b.recv_to(100, 0, &mut |d| {
+            got.extend_from_slice(d);
+            Ok(())
+        });
+        assert_eq!(r.unwrap().unwrap().len, 100);
+        assert_eq!(got, vec![0u8; 100]);
+        // A sink that refuses takes nothing; the bytes are still there.
+        let r = b.recv_to(10, 0, &mut |_| Err(Errno::EFAULT));
+        assert_eq!(r.unwrap().err(), Some(Errno::EFAULT));
+        let mut rest = 0;
+        while let Some(Ok(r)) = b.recv_to(chunk, 0, &mut |_| Ok(())) {
+            rest += r.len;
+        }
+        assert_eq!(rest + 100, sent);
+        // Room again.
+        assert_eq!(a.send_owned(&mut cx(&mut h), vec![1; 5], 0), Ok(5));
     }
 
     #[test]

@@ -494,10 +494,8 @@ fn gather<H: Host>(k: &mut Kernel<H>, iovs: &[Iovec], skip: usize, len: usize) -
         let from = skip.saturating_sub(pos);
         let take = (el - from).min(len - out.len());
         if take > 0 {
-            let start = out.len();
-            out.resize(start + take, 0);
             k.user()
-                .read_bytes(e.iov_base + from as u64, &mut out[start..])?;
+                .read_append(e.iov_base + from as u64, take, &mut out)?;
         }
         pos += el;
         if out.len() == len {
@@ -690,13 +688,19 @@ fn do_send<H: Host>(
             Err(e) if done == 0 => return Outcome::Ret(Err(e)),
             Err(_) => return Outcome::Ret(Ok(done)),
         };
-        let msg = SendMsg {
-            data: &data,
-            to: to.as_ref().map(|a| (a, node)),
-            anc: core::mem::take(&mut anc),
-            flags,
+        let r = if stream && to.is_none() && anc.is_empty() && !data.is_empty() {
+            // The bytes are ours to give: a stream may queue them as they are.
+            with_cx(k, nb, |c| s.send_owned(c, data, flags))
+        } else {
+            let msg = SendMsg {
+                data: &data,
+                to: to.as_ref().map(|a| (a, node)),
+                anc: core::mem::take(&mut anc),
+                flags,
+            };
+            with_cx(k, nb, |c| s.send(c, msg))
         };
-        match with_cx(k, nb, |c| s.send(c, msg)) {
+        match r {
             Ok(n) => {
                 done += n;
                 if !stream || done >= len {
@@ -772,15 +776,36 @@ fn do_recv<H: Host>(
         } else {
             len.min(MAX_MSG)
         };
-        let mut buf = vec![0u8; want];
-        let r: KResult<Received> = with_cx(k, nb, |c| s.recv(c, &mut buf, flags));
+        // A stream that can hands its bytes straight to the caller's
+        // buffers (one copy); else they come through `buf`.
+        let mut at = done;
+        let direct = if stream {
+            s.recv_to(want, flags, &mut |d| {
+                scatter(k, iovs, at, d)?;
+                at += d.len();
+                Ok(())
+            })
+        } else {
+            None
+        };
+        let mut buf = Vec::new();
+        let copied = direct.is_some();
+        let r: KResult<Received> = match direct {
+            Some(r) => r,
+            None => {
+                buf = vec![0u8; want];
+                with_cx(k, nb, |c| s.recv(c, &mut buf, flags))
+            }
+        };
         match r {
             Ok(got) => {
-                if let Err(e) = scatter(k, iovs, done, &buf[..got.len]) {
-                    if done == 0 {
-                        return Err(Outcome::Ret(Err(e)));
+                if !copied {
+                    if let Err(e) = scatter(k, iovs, done, &buf[..got.len]) {
+                        if done == 0 {
+                            return Err(Outcome::Ret(Err(e)));
+                        }
+                        break;
                     }
-                    break;
                 }
                 if out.from.is_none() {
                     out.from = got.from;
