@@ -1,0 +1,374 @@
+//! Table 2 of the paper: drawing speed. The paper ran xengine, an Xlib
+//! program that animates a rotating engine, as a guest X client drawing on
+//! the host's X server, and reported its speed as 0.89× the host's.
+//!
+//! xengine is not packaged in Debian, so images/paper/xengine.c does what it
+//! does (written for umbra, not its code): a four-cylinder engine
+//! (crankshaft, webs, connecting rods, pistons in their bores) drawn with
+//! Xlib lines, arcs, rectangles and polygons into a pixmap, copied to the
+//! window with XCopyArea, with XSync after every frame, for a fixed time;
+//! it prints frames and revolutions per minute (36 frames a revolution).
+//!
+//! It is built once with gcc, statically against Debian's libX11, libxcb,
+//! libXau and libXdmcp, so the same binary runs natively and in the guest
+//! (from a `--root` directory holding only it). Both draw on one Xvfb
+//! (`-nolisten tcp`, a display of its own) on the host; the guest reaches it
+//! through `--unix-socket /tmp/.X11-unix/XN:/tmp/.X11-unix/X0` with
+//! DISPLAY=:0. First both runs draw 30 frames and read each back
+//! (`xengine -n 30`): their checksums must be equal, or the table is not
+//! measured. Then the timed runs alternate, native then umbra, and the
+//! table gives the medians:
+//!
+//! - unpinned: the client (or umbra and its stub) and Xvfb wherever the host
+//!   schedules them, on this machine's 2 CPUs;
+//! - one CPU: Xvfb, the client, umbra and its stub all pinned to CPU 1
+//!   (`taskset -c 1`, `umbra run --cpu 1`), as `cargo xtask bench` pins, and
+//!   as the paper's PDA had one CPU.
+//!
+//! One more umbra run with `--stats` is kept as target/paper/table2-stats.txt:
+//! the syscalls per frame and the time umbra spent on them explain the gap.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Row, Table};
+use crate::run as run_cmd;
+use crate::{build_umbra_release, is_root, root, which, Result};
+
+/// Frames per revolution in xengine.c.
+const STEPS: f64 = 36.0;
+
+/// The xengine the table runs: built from images/paper/xengine.c into
+/// `out/xengine/xengine`, in a directory of its own that is the guest's
+/// root.
+fn build_xengine(out: &Path) -> Result<PathBuf> {
+    let dir = out.join("xengine");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let bin = dir.join("xengine");
+    run_cmd(
+        Command::new("gcc")
+            .args(["-O2", "-static", "-o"])
+            .arg(&bin)
+            .arg(root().join("images/paper/xengine.c"))
+            .args(["-lX11", "-lxcb", "-lXau", "-lXdmcp", "-lm"]),
+    )?;
+    Ok(dir)
+}
+
+/// Installs gcc, libx11-dev and xvfb if missing (as root, like `setup`).
+fn ensure_packages() -> Result<()> {
+    let mut missing = Vec::new();
+    if which("gcc").is_none() {
+        missing.push("gcc");
+    }
+    if !Path::new("/usr/include/X11/Xlib.h").exists() {
+        missing.push("libx11-dev");
+    }
+    if which("Xvfb").is_none() {
+        missing.push("xvfb");
+    }
+    if which("taskset").is_none() {
+        missing.push("util-linux");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!("missing: apt-get install {}", missing.join(" ")));
+    }
+    let install = || {
+        run_cmd(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    };
+    if install().is_err() {
+        run_cmd(
+            Command::new("apt-get")
+                .arg("update")
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+        install()?;
+    }
+    Ok(())
+}
+
+/// An Xvfb on a free display, killed when dropped.
+struct Xvfb {
+    child: Child,
+    display: u32,
+}
+
+impl Xvfb {
+    /// Starts Xvfb (pinned to `cpu` if given) on the first free display from
+    /// :150 and waits for its socket.
+    fn start(cpu: Option<&str>) -> Result<Xvfb> {
+        for display in 150..200u32 {
+            let sock = x_socket(display);
+            if sock.exists() || Path::new(&format!("/tmp/.X{display}-lock")).exists() {
+                continue;
+            }
+            let mut cmd = match cpu {
+                Some(c) => {
+                    let mut t = Command::new("taskset");
+                    t.args(["-c", c, "Xvfb"]);
+                    t
+                }
+                None => Command::new("Xvfb"),
+            };
+            let mut child = cmd
+                .arg(format!(":{display}"))
+                .args(["-nolisten", "tcp", "-screen", "0", "640x480x24"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start Xvfb: {e}"))?;
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(30) {
+                if sock.exists() {
+                    return Ok(Xvfb { child, display });
+                }
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Err("no Xvfb could be started on displays :150 to :199".into())
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn x_socket(display: u32) -> PathBuf {
+    PathBuf::from(format!("/tmp/.X11-unix/X{display}"))
+}
+
+/// How one side is run.
+struct Side<'a> {
+    umbra: &'a Path,
+    xengine: &'a Path,
+    x: &'a Xvfb,
+    /// CPU to pin to, or None.
+    cpu: Option<&'a str>,
+}
+
+impl Side<'_> {
+    fn native(&self, args: &[&str]) -> Command {
+        let mut c = match self.cpu {
+            Some(cpu) => {
+                let mut t = Command::new("taskset");
+                t.args(["-c", cpu]).arg(self.xengine.join("xengine"));
+                t
+            }
+            None => Command::new(self.xengine.join("xengine")),
+        };
+        c.env_clear()
+            .env("DISPLAY", format!(":{}", self.x.display))
+            .args(args);
+        c
+    }
+
+    fn umbra(&self, flags: &[&str], args: &[&str]) -> Command {
+        let mut c = Command::new(self.umbra);
+        c.arg("run");
+        if let Some(cpu) = self.cpu {
+            c.args(["--cpu", cpu]);
+        }
+        c.arg("--root")
+            .arg(self.xengine)
+            .arg("--unix-socket")
+            .arg(format!(
+                "{}:/tmp/.X11-unix/X0",
+                x_socket(self.x.display).display()
+            ))
+            .args(["--env", "DISPLAY=:0", "--quiet-unsupported"])
+            .args(flags)
+            .arg("--")
+            .arg("/xengine")
+            .args(args);
+        match self.cpu {
+            // umbra pins itself and its stubs (--cpu); taskset pins its start.
+            Some(cpu) => {
+                let mut t = Command::new("taskset");
+                t.args(["-c", cpu]).arg(c.get_program()).args(c.get_args());
+                t
+            }
+            None => c,
+        }
+    }
+}
+
+/// Runs `cmd` and returns (stdout, stderr), or an error if it failed.
+fn output(cmd: &mut Command) -> Result<(String, String)> {
+    let o = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    if !o.status.success() {
+        return Err(format!(
+            "{} failed ({}): {out}{err}",
+            crate::show(cmd),
+            o.status
+        ));
+    }
+    Ok((out, err))
+}
+
+/// The RPM of a timed run's line "frames N seconds S rpm R", recomputed
+/// from frames and seconds.
+fn rpm(line: &str) -> Result<f64> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    match f.as_slice() {
+        ["frames", n, "seconds", s, "rpm", _] => {
+            let n: f64 = n.parse().map_err(|_| format!("bad output: {line}"))?;
+            let s: f64 = s.parse().map_err(|_| format!("bad output: {line}"))?;
+            if n <= 0.0 || s <= 0.0 {
+                return Err(format!("no frames: {line}"));
+            }
+            Ok(n / STEPS / s * 60.0)
+        }
+        _ => Err(format!("bad output: {line}")),
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The medians of `runs` alternating timed runs: (host RPM, umbra RPM, the
+/// host runs, the umbra runs).
+fn measure(side: &Side, runs: usize, secs: &str) -> Result<(f64, f64, Vec<f64>, Vec<f64>)> {
+    let (mut host, mut guest) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        let (o, _) = output(&mut side.native(&["-t", secs]))?;
+        host.push(rpm(&o)?);
+        let (o, _) = output(&mut side.umbra(&[], &["-t", secs]))?;
+        guest.push(rpm(&o)?);
+        eprintln!(
+            "table2: run {}/{runs}{}: host {:.0} rpm, umbra {:.0} rpm",
+            i + 1,
+            if side.cpu.is_some() { " (one CPU)" } else { "" },
+            host[i],
+            guest[i]
+        );
+    }
+    let (h, u) = (median(&mut host.clone()), median(&mut guest.clone()));
+    Ok((h, u, host, guest))
+}
+
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Table 2.
+pub fn run(ctx: &Ctx) -> Result<Table> {
+    ensure_packages()?;
+    let umbra = build_umbra_release()?;
+    let xengine = build_xengine(&ctx.out)?;
+    let runs = if ctx.quick { 3 } else { ctx.runs.max(1) };
+    let secs = if ctx.quick { "2" } else { "5" };
+    let mut table = Table {
+        id: "table2".into(),
+        title: "Table 2: drawing speed (xengine)".into(),
+        method: format!(
+            "images/paper/xengine.c (an xengine-like Xlib client: a rotating four-cylinder \
+             engine drawn with lines, arcs and polygons into a 400×400 pixmap, XCopyArea to \
+             the window, XSync each frame; 36 frames a revolution), built statically with \
+             gcc against Debian's libX11, draws for {secs} s on one Xvfb (-nolisten tcp, \
+             640x480x24) natively and under `umbra run --root DIR --unix-socket \
+             /tmp/.X11-unix/XN:/tmp/.X11-unix/X0 --env DISPLAY=:0`; {runs} alternating \
+             runs each, medians of RPM. Both first draw 30 frames and read each back: same \
+             checksum. \"one CPU\": Xvfb, client, umbra and its stub all pinned to CPU 1 \
+             (taskset -c 1, --cpu 1), as the paper's one-CPU PDA and `cargo xtask bench`; \
+             \"unpinned\": left to the host's scheduler on 2 CPUs. The syscall counts and \
+             times behind the gap are from `umbra run --stats` (table2-stats.txt)."
+        ),
+        ..Table::default()
+    };
+
+    let mut stats_text = String::new();
+    for cpu in [Some("1"), None] {
+        let x = Xvfb::start(cpu)?;
+        let side = Side {
+            umbra: &umbra,
+            xengine: &xengine,
+            x: &x,
+            cpu,
+        };
+        let (n, _) = output(&mut side.native(&["-n", "30"]))?;
+        let (u, e) = output(&mut side.umbra(&[], &["-n", "30"]))?;
+        if n != u || !n.starts_with("frames 30 checksum ") {
+            return Err(format!(
+                "xengine drew differently: native '{}', umbra '{}' {e}",
+                n.trim(),
+                u.trim()
+            ));
+        }
+        let (h, g, hs, gs) = measure(&side, runs, secs)?;
+        let label = if cpu.is_some() { "one CPU" } else { "unpinned" };
+        let ratio = g / h;
+        let mut r = Row::new(&format!("xengine, umbra / host ({label})"), "×");
+        r.paper = Some(0.89);
+        r.host = Some(1.0);
+        r.umbra = Some(ratio);
+        r.ratio = Some(ratio);
+        r.target = "≥ 0.95×".into();
+        r.met = Some(ratio >= 0.95);
+        table.rows.push(r);
+        let mut r = Row::new(&format!("xengine speed ({label})"), "rpm");
+        r.host = Some(h);
+        r.umbra = Some(g);
+        r.ratio = Some(ratio);
+        r.note = format!("host runs: {}; umbra runs: {}", list(&hs), list(&gs));
+        table.rows.push(r);
+        if cpu.is_some() {
+            let (o, e) = output(&mut side.umbra(&["--stats"], &["-t", secs]))?;
+            stats_text = format!("$ umbra run --cpu 1 --stats ... -- /xengine -t {secs}\n{o}{e}");
+        }
+    }
+    let path = ctx.out.join("table2-stats.txt");
+    std::fs::write(&path, &stats_text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(r) = table.rows.first_mut() {
+        r.note = format!("--stats of one run: {}", path.display());
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpm_is_read_from_frames_and_seconds() {
+        assert_eq!(rpm("frames 360 seconds 60.000 rpm 10.0\n").unwrap(), 10.0);
+        assert!(rpm("frames 0 seconds 1.000 rpm 0.0").is_err());
+        assert!(rpm("cannot open display").is_err());
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
