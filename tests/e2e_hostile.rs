@@ -30,7 +30,15 @@ use umbra_tests::initrd::{busybox_root, Initrd};
 use umbra_tests::{busybox, require_tool, target_dir, umbra, Status};
 
 /// The programs, `tests/guest/hostile_NAME.c`, at `/bin/hostile_NAME`.
-const PROGRAMS: &[&str] = &["sweep", "stub", "fs", "ioctl_sig", "exhaust", "writer"];
+const PROGRAMS: &[&str] = &[
+    "sweep",
+    "stub",
+    "fs",
+    "ioctl_sig",
+    "exhaust",
+    "writer",
+    "trap",
+];
 
 /// A string only the host has: in umbra's host environment and in the
 /// canary. hostile_fs builds it at run time and looks for it in procfs.
@@ -601,6 +609,34 @@ fn int80_x32_and_stub_page_attacks() {
     assert!(r.stdout.contains("\ndone\n"), "{}", r.describe());
     assert_eq!(r.status, Status::Exited(0), "{}", r.describe());
     assert_host_untouched(&r, &before, DEFAULT_MEM_MIB);
+}
+
+/// The seccomp platform's trap path (issue 13, SECURITY.md "The seccomp
+/// platform"): jumps to every syscall site of the stub code page asking for
+/// a host mmap of the memory file with guessed cookies, jumps into the
+/// handler with forged reports, the cookie words at rest, a thread
+/// scribbling the slot. Run on both platforms.
+#[test]
+fn trap_path_attacks() {
+    for platform in ["seccomp", "ptrace"] {
+        let before = canary_state();
+        let r = run(
+            &["/bin/hostile_trap"],
+            &Opts {
+                strace: true,
+                flags: vec!["--platform".into(), platform.into()],
+                ..Opts::default()
+            },
+        );
+        no_fail_lines(&r);
+        assert!(
+            r.stdout.contains("\ndone\n"),
+            "{platform}: {}",
+            r.describe()
+        );
+        assert_eq!(r.status, Status::Exited(0), "{platform}: {}", r.describe());
+        assert_host_untouched(&r, &before, DEFAULT_MEM_MIB);
+    }
 }
 
 #[test]

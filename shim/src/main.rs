@@ -58,6 +58,12 @@ Options of `run`:
                   default the first ENOSYS of each is named on stderr)
   --cpu N         pin umbra and its stub processes to host CPU N (default: the
                   CPU umbra starts on)
+  --platform ptrace|seccomp
+                  how guest syscalls reach umbra: ptrace (the default;
+                  PTRACE_SYSEMU stops) or seccomp (x86_64 with FSGSBASE:
+                  a seccomp trap handler in each stub hands them over
+                  through shared memory; SECURITY.md). UMBRA_PLATFORM in
+                  the environment sets the default
   --max-fds N     open file limit per guest process (default 1024)
   --max-procs N   limit on guest processes, zombies included; fork fails
                   with EAGAIN beyond it (default 256)
@@ -105,6 +111,9 @@ struct RunArgs {
     mounts: Vec<(String, String, bool, bool)>,
     mem: usize,
     cpu: Option<usize>,
+    /// `--platform seccomp` (or UMBRA_PLATFORM=seccomp): the seccomp
+    /// platform instead of ptrace.
+    seccomp: bool,
     /// What of the host's network the guest may use.
     net: NetOptions,
     cfg: Config,
@@ -165,10 +174,23 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         mounts: Vec::new(),
         mem: 256 << 20,
         cpu: None,
+        seccomp: false,
         net: NetOptions::default(),
         cfg: Config::default(),
     };
     let mut i = 0;
+    let platform = |v: &str| match v {
+        "ptrace" => Ok(false),
+        "seccomp" => Ok(true),
+        _ => Err(format!("--platform: '{v}' is neither ptrace nor seccomp")),
+    };
+    // The environment's choice (so the test suites run on either platform);
+    // the flag wins.
+    if let Ok(v) = std::env::var("UMBRA_PLATFORM") {
+        if !v.is_empty() {
+            r.seccomp = platform(&v).map_err(|e| format!("UMBRA_PLATFORM: {e}"))?;
+        }
+    }
     let value = |i: &mut usize, flag: &str| -> Result<String, String> {
         *i += 1;
         args.get(*i)
@@ -223,6 +245,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
             "--strace" => r.cfg.strace = true,
             "--stats" => r.cfg.stats = true,
             "--quiet-unsupported" => r.cfg.quiet_unsupported = true,
+            "--platform" => r.seccomp = platform(&value(&mut i, a)?)?,
             "--cpu" => {
                 let v = value(&mut i, a)?;
                 r.cpu = Some(
@@ -401,11 +424,16 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
             .map_err(|e| (format!("--mount {img}:{dir}: cannot mount: {e:?}"), 2))?;
         disks.push((img.clone(), fs));
     }
-    let mut host = PtraceHost::new(HostOptions {
+    let opts = HostOptions {
         mem_bytes: r.mem,
         cpu: r.cpu,
         disks: Vec::new(),
-    })
+    };
+    let mut host = if r.seccomp {
+        PtraceHost::new_seccomp(opts)
+    } else {
+        PtraceHost::new(opts)
+    }
     .map_err(|e| (e, 1))?;
     if r.net.outbound {
         // DNS through the host's resolver: its resolv.conf, offered to the

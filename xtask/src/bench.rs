@@ -977,6 +977,12 @@ fn systems(o: &Options, umbra: &Result<PathBuf>) -> Vec<System> {
             status: umbra.clone(),
         },
         System {
+            id: "umbra-seccomp",
+            name: "umbra seccomp",
+            kind: Kind::Umbra,
+            status: umbra.clone(),
+        },
+        System {
             id: "floor",
             name: "SYSEMU floor",
             kind: Kind::Floor,
@@ -1095,7 +1101,18 @@ fn podman_command(store: &Path, runtime: &[String], argv: &[String]) -> Vec<Stri
 }
 
 /// The host command that runs `wl` on `sys`, or None where it does not apply.
+/// The `umbra-seccomp` system is umbra with `--platform seccomp` (issue 13).
 fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
+    let mut v = command_of(sys, wl, p)?;
+    if sys.id == "umbra-seccomp" {
+        let i = v.iter().position(|a| a == "run")?;
+        v.insert(i + 1, "--platform".into());
+        v.insert(i + 2, "seccomp".into());
+    }
+    Some(v)
+}
+
+fn command_of(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     let bin = sys.status.as_ref().ok()?.display().to_string();
     if wl.name.starts_with("floor_") && sys.kind != Kind::Native {
         return None;

@@ -15,7 +15,17 @@
 #[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
 mod arch;
 mod net;
+#[cfg(target_arch = "x86_64")]
+mod seccomp;
 mod tracker;
+
+#[cfg(target_arch = "x86_64")]
+use seccomp::{TrapHost, TrapStub};
+/// The seccomp platform is x86_64-only for now.
+#[cfg(not(target_arch = "x86_64"))]
+type TrapHost = ();
+#[cfg(not(target_arch = "x86_64"))]
+type TrapStub = ();
 
 pub use net::NetOptions;
 
@@ -99,6 +109,9 @@ struct Stub {
     /// What the arch tracks of the stub's state.
     #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
     arch: arch::StubArch,
+    /// The seccomp platform's state of this stub (`host/seccomp.rs`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    trap: Option<TrapStub>,
 }
 
 impl Stub {
@@ -111,6 +124,7 @@ impl Stub {
             base,
             cur: None,
             arch,
+            trap: None,
         }
     }
 }
@@ -162,6 +176,9 @@ pub struct PtraceHost {
     max_map_count: usize,
     /// The host sockets the policy grants (see `enable_net`).
     net: Option<net::NetState>,
+    /// The seccomp platform (`--platform seccomp`), when chosen.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    trap: Option<TrapHost>,
 }
 
 /// Host mappings a stub keeps for itself (code, data, batch page), with room
@@ -251,6 +268,28 @@ impl PtraceHost {
     /// As [`PtraceHost::new`]; `force_file_memory` skips memfd_create and uses the
     /// unlinked-file fallback (for tests).
     pub fn new_with(opts: HostOptions, force_file_memory: bool) -> Result<PtraceHost, String> {
+        PtraceHost::new_inner(opts, force_file_memory, false)
+    }
+
+    /// As [`PtraceHost::new`], with the seccomp platform (`--platform
+    /// seccomp`, `host/seccomp.rs`): guest syscalls trap into a handler in
+    /// the stub and reach umbra through shared memory, with no ptrace stop.
+    /// x86_64 hosts with FSGSBASE only; the error says why not.
+    pub fn new_seccomp(opts: HostOptions) -> Result<PtraceHost, String> {
+        if cfg!(not(target_arch = "x86_64")) {
+            return Err(
+                "--platform seccomp is implemented for x86_64 hosts only; use --platform ptrace"
+                    .into(),
+            );
+        }
+        PtraceHost::new_inner(opts, false, true)
+    }
+
+    fn new_inner(
+        opts: HostOptions,
+        force_file_memory: bool,
+        seccomp: bool,
+    ) -> Result<PtraceHost, String> {
         // Whether guests can read the vDSO's counter is found out now, before
         // umbra confines itself (armv7 probes it in a forked child).
         let _ = sys::vdso::counter();
@@ -272,7 +311,13 @@ impl PtraceHost {
             return Err(format!("CPU {cpu} is not available to umbra"));
         }
         sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
-        let total = mem_bytes + stub::STUB_PAGES as usize * PAGE as usize;
+        let stub_bytes = mem_bytes + stub::STUB_PAGES as usize * PAGE as usize;
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = seccomp;
+        #[cfg(target_arch = "x86_64")]
+        let total = stub_bytes + if seccomp { seccomp::SLOTS_BYTES } else { 0 };
+        #[cfg(not(target_arch = "x86_64"))]
+        let total = stub_bytes;
         let memfile = sys::create_memory_file(total, force_file_memory)?;
         let mut mem = sys::SharedMapping::new(&memfile.fd, total)
             .map_err(|e| format!("cannot map the memory file ({total} bytes): {e}"))?;
@@ -323,8 +368,13 @@ impl PtraceHost {
             arch: arch::HostArch::probe(),
             max_map_count: host_max_map_count(),
             net: None,
+            trap: None,
         };
         arch::after_new(&mut host);
+        #[cfg(target_arch = "x86_64")]
+        if seccomp {
+            host.trap_init(stub_bytes)?;
+        }
         Ok(host)
     }
 
@@ -420,6 +470,10 @@ impl PtraceHost {
 
     /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
     pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = self.trap_flush(mm) {
+            return r;
+        }
         let data_off = self.mem_bytes + PAGE as usize;
         let Some(st) = self.stubs.get_mut(&mm.0) else {
             return Err(HostError::StubDied);
@@ -472,6 +526,11 @@ impl PtraceHost {
                     Err((msg, false)) => return Err(msg),
                 }
             }
+        }
+        if self.trap.is_some() && sys::seccomp::umbra_confined() {
+            // A stub forked from the confined umbra would carry umbra's
+            // filter, which kills the syscalls the seccomp platform traps.
+            return Err("seccomp platform: no template stub to fork from".into());
         }
         self.spawn_stub()
     }
@@ -711,6 +770,13 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
 
 /// Compiles the queued ops of `st` into host syscalls and runs them in the stub.
 fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), BatchError> {
+    let ops = compile_ops(st);
+    run_batch(data, st, &ops, stats).map(|_| ())
+}
+
+/// Takes the queued ops of `st`, compiled into host syscalls (the tracker
+/// follows them).
+fn compile_ops(st: &mut Stub) -> Vec<[u64; 7]> {
     let pending = std::mem::take(&mut st.pending);
     let mut ops: Vec<[u64; 7]> = Vec::with_capacity(pending.len());
     for op in pending {
@@ -746,7 +812,7 @@ fn flush(data: &mut [u8], st: &mut Stub, stats: &mut HostStats) -> Result<(), Ba
         }
     }
     arch::flush_ops(st, &mut ops);
-    run_batch(data, st, &ops, stats).map(|_| ())
+    ops
 }
 
 fn op_name(op: &[u64; 7]) -> String {
@@ -877,13 +943,20 @@ impl HostMemory for PtraceHost {
     }
 
     fn mm_create(&mut self) -> Result<MmId, HostError> {
-        let st = match self.new_stub() {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+        let mut st = match self.new_stub() {
             Ok(st) => st,
             Err(msg) => {
                 log_line(LogLevel::Error, format_args!("{msg}"));
                 return Err(HostError::NoMemory);
             }
         };
+        #[cfg(target_arch = "x86_64")]
+        if let Err(msg) = self.trap_adopt(&mut st) {
+            log_line(LogLevel::Error, format_args!("{msg}"));
+            ptrace::kill_and_reap(st.pid);
+            return Err(HostError::NoMemory);
+        }
         let id = self.next_mm;
         self.next_mm = self.next_mm.wrapping_add(1).max(1);
         self.stubs.insert(id, st);
@@ -895,6 +968,8 @@ impl HostMemory for PtraceHost {
             if !st.dead {
                 ptrace::kill_and_reap(st.pid);
             }
+            #[cfg(target_arch = "x86_64")]
+            self.trap_release(&st);
         }
     }
 
@@ -998,6 +1073,10 @@ impl HostCpu for PtraceHost {
     }
 
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = self.trap_fp_get(mm, buf) {
+            return r;
+        }
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         if buf.len() < arch::FP_BLOB_SIZE {
             return Err(HostError::OutOfRange);
@@ -1006,6 +1085,10 @@ impl HostCpu for PtraceHost {
     }
 
     fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = self.trap_fp_set(mm, buf) {
+            return r;
+        }
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         if buf.len() < arch::FP_BLOB_SIZE {
             return Err(HostError::OutOfRange);
@@ -1014,17 +1097,28 @@ impl HostCpu for PtraceHost {
     }
 
     fn xstate_save(&mut self, mm: MmId, buf: &mut Vec<u8>) -> Result<(), HostError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = self.trap_xstate_save(mm, buf) {
+            return r;
+        }
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         arch::xstate_get(pid, buf)
     }
 
     fn xstate_load(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = self.trap_xstate_load(mm, buf) {
+            return r;
+        }
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         arch::xstate_set(pid, buf)
     }
 
     #[cfg(target_arch = "x86_64")]
     fn xstate_switch(&mut self, mm: MmId, held: &[u8], buf: &[u8]) -> Result<(), HostError> {
+        if let Some(r) = self.trap_xstate_load(mm, buf) {
+            return r;
+        }
         let pid = self.stub_pid(mm).ok_or(HostError::StubDied)?;
         arch::xstate_set_over(pid, held, buf)
     }
@@ -1035,6 +1129,10 @@ impl HostCpu for PtraceHost {
         regs: &mut UserRegs,
         fp: &mut Vec<u8>,
     ) -> Result<(), HostError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = self.trap_xstate_save(mm, fp) {
+            return r;
+        }
         let st = self.stubs.get_mut(&mm.0).ok_or(HostError::StubDied)?;
         arch::complete_regs(st, &mut regs.gp, &mut self.stats).map_err(regs_error)?;
         let pid = st.pid;
@@ -1042,6 +1140,10 @@ impl HostCpu for PtraceHost {
     }
 
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
+        #[cfg(target_arch = "x86_64")]
+        if self.trap.is_some() {
+            return self.trap_run_user(mm, regs);
+        }
         self.stats.runs += 1;
         // The timer expired, or SIGWINCH came, while the kernel was busy.
         if self.waker.take_fired() {

@@ -25,6 +25,8 @@ pub mod ptrace;
 pub mod raw;
 pub mod seccomp;
 pub mod stub;
+#[cfg(target_arch = "x86_64")]
+pub mod trap;
 pub mod vdso;
 
 pub mod signals;

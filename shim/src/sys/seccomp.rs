@@ -451,6 +451,18 @@ unsafe impl Sync for StubProgram {}
 unsafe impl Send for StubProgram {}
 
 impl StubProgram {
+    /// Wraps an assembled program.
+    pub fn new(insns: Vec<SockFilter>) -> StubProgram {
+        let fprog = Box::new(SockFprog {
+            len: insns.len() as u16,
+            filter: insns.as_ptr(),
+        });
+        StubProgram {
+            _insns: insns,
+            fprog,
+        }
+    }
+
     /// The address of the `struct sock_fprog`, for the stub child.
     pub fn fprog_addr(&self) -> usize {
         &*self.fprog as *const SockFprog as usize

@@ -389,6 +389,13 @@ impl Waker {
         true
     }
 
+    /// Whether the timer fired or a host event came and nobody took it yet
+    /// (the seccomp platform: a kick is outstanding).
+    pub fn pending(&self) -> bool {
+        let s = self.s();
+        s.fired.load(Ordering::SeqCst) || s.event.load(Ordering::SeqCst)
+    }
+
     /// Takes the timer expiry, if it happened.
     #[inline(always)]
     pub fn take_fired(&mut self) -> bool {

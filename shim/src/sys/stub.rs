@@ -91,6 +91,11 @@ pub fn batch_syscall_addr() -> u64 {
     STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch_syscall))
 }
 
+#[cfg(target_arch = "x86_64")]
+const TRAP_SIGNALS: &[usize] = &super::trap::TRAP_SIGNALS;
+#[cfg(not(target_arch = "x86_64"))]
+const TRAP_SIGNALS: &[usize] = &[];
+
 /// How to start a stub.
 #[derive(Clone, Copy, Debug)]
 pub struct SpawnConfig {
@@ -118,6 +123,7 @@ pub fn setup_step_name(code: i32) -> &'static str {
         10 => "seccomp filter of the stub",
         11 => "PR_SET_NO_NEW_PRIVS",
         12 => "mmap of the stub batch page (arm)",
+        13 => "the trap handler of the seccomp platform",
         _ => "unknown step",
     }
 }
@@ -142,7 +148,16 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
         _ => false,
     };
     let c = *cfg;
-    let fprog = super::seccomp::stub_program().fprog_addr();
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut fprog = super::seccomp::stub_program().fprog_addr();
+    // The seccomp platform (sys/trap.rs): its filter, and its handlers.
+    #[cfg(target_arch = "x86_64")]
+    let trap_setup = super::trap::fprog_addr().map(|f| {
+        fprog = f;
+        (super::trap::sigaction(), super::trap::altstack())
+    });
+    #[cfg(not(target_arch = "x86_64"))]
+    let trap_setup: Option<([u64; 4], [u64; 3])> = None;
     // SAFETY: fork duplicates this process. The parent continues normally. The
     // child runs only `child_main`, which uses raw syscalls on its own copy of
     // memory (no allocation, no locks that another thread could hold) and never
@@ -150,7 +165,7 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
     let r = unsafe { arch::fork() };
     if r == 0 {
         // SAFETY: we are the freshly forked child; see `child_main`'s contract.
-        unsafe { child_main(&c, ppid, &mask, has_cpu, fprog) }
+        unsafe { child_main(&c, ppid, &mask, has_cpu, fprog, trap_setup.as_ref()) }
     }
     check(r).map(|pid| pid as i32)
 }
@@ -167,6 +182,7 @@ unsafe fn child_main(
     mask: &[u64; 16],
     has_cpu: bool,
     fprog: usize,
+    trap_setup: Option<&([u64; 4], [u64; 3])>,
 ) -> ! {
     use raw::nr;
     // SAFETY: every call below is a raw syscall with either no pointer
@@ -202,6 +218,19 @@ unsafe fn child_main(
         for sig in 1..=64usize {
             if sig != 9 && sig != 19 {
                 s(nr::RT_SIGACTION, sig, dfl.as_ptr() as usize, 0, 8);
+            }
+        }
+        // 4b. The seccomp platform: the trap handler for the trapping
+        //     signals, on the slot's signal stack (mapped once umbra adopts
+        //     the stub).
+        if let Some((act, stack)) = trap_setup {
+            for &sig in TRAP_SIGNALS {
+                if s(nr::RT_SIGACTION, sig, act.as_ptr() as usize, 0, 8) < 0 {
+                    die(13);
+                }
+            }
+            if s(nr::SIGALTSTACK, stack.as_ptr() as usize, 0, 0, 0) < 0 {
+                die(13);
             }
         }
         // 5. Pin.

@@ -23,9 +23,10 @@ pub(super) const PTRACE_OPTIONS: usize = ptrace::O_EXITKILL | ptrace::O_TRACESYS
 /// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL,
 /// GETREGS, SETREGS, GETFPREGS, SETFPREGS, SYSEMU, SETOPTIONS, GETSIGINFO,
 /// GETREGSET and SETREGSET (NT_X86_XSTATE, at a switch between guest threads),
-/// GET_SYSCALL_INFO, GET_RSEQ_CONFIGURATION.
+/// GET_SYSCALL_INFO, GET_RSEQ_CONFIGURATION; DETACH (the seccomp platform
+/// lets a stub go once it is set up).
 pub(super) const PTRACE_REQUESTS: &[u32] = &[
-    0, 7, 8, 12, 13, 14, 15, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420e, 0x420f,
+    0, 7, 8, 12, 13, 14, 15, 17, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420e, 0x420f,
 ];
 /// Calls umbra may make with any arguments besides the shared ones.
 pub(super) const CONFINE_ANY: &[usize] = &[nr::POLL, nr::FORK, nr::DUP2];
@@ -253,6 +254,8 @@ pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
     let mut r = st.base;
     r.rip = crate::sys::stub::batch_addr();
     r.orig_rax = u64::MAX;
+    // The seccomp platform's batch cookie (0 under ptrace): sys/trap.rs.
+    (r.rbx, r.rbp) = crate::sys::trap::cookie();
     ptrace::set_regs(st.pid, &r).map_err(|e| (e, "PTRACE_SETREGS"))
 }
 

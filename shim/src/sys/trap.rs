@@ -1,0 +1,311 @@
+//! The seccomp platform's stub side (issue 13; x86_64 only for now): the
+//! filter that makes every guest syscall trap (SECCOMP_RET_TRAP, SIGSYS), the
+//! stub's signal handlers, the per-stub slot (control page and signal stack)
+//! and the futex hand-off with umbra.
+//!
+//! A stub of this platform is traced only while umbra sets it up (forked from
+//! the template, its slot mapped, its first registers loaded); then umbra
+//! detaches it, and every syscall, fault and kick reaches umbra through the
+//! trap handler in the stub code page (`arch/x86_64/stub.rs`):
+//! - the handler (all host signals blocked, on the slot's signal stack)
+//!   writes the siginfo and ucontext pointers and the FS/GS bases into the
+//!   control page, sets its state word to REPORT and wakes umbra (futex);
+//! - umbra reads the guest's registers from the ucontext (in the slot, a range
+//!   of the memory file umbra maps too), handles the trap, writes the reply
+//!   registers into the ucontext, the mapping ops it has queued and the batch
+//!   cookie into the control page, sets REPLY and wakes the handler;
+//! - the handler runs the ops (with the cookie), clears the cookie, loads the
+//!   FS/GS bases and returns to the guest with rt_sigreturn.
+//!
+//! The filter allows, from the handler's code only, futex on the control word
+//! (FUTEX_WAIT, FUTEX_WAKE) and rt_sigreturn; from the rest of the stub code
+//! page the mapping calls (mmap of fd 3 MAP_SHARED|MAP_FIXED, munmap,
+//! mprotect, the template's clone, rseq unregister, PR_SET_PDEATHSIG) only
+//! when the high halves of arguments 3 and 4 carry the cookie, a random value
+//! in the filter that is in guest-readable memory only while the handler runs
+//! (and the guest does not: a stub has one host thread). Everything else
+//! traps. See SECURITY.md, "The seccomp platform".
+
+use super::seccomp::{arg_hi, arg_lo, Bpf, SockFilter, NEXT, OFF_ARCH, OFF_IP_HI, OFF_IP_LO};
+use super::seccomp::{OFF_NR, RET_ALLOW, RET_KILL_PROCESS, RET_TRAP};
+use super::{raw, stub};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// The stub's slot: the control page, then the signal stack.
+pub const SLOT_VA: u64 = stub::STUB_BASE + 0x10000;
+/// Bytes of a slot (in the stub and in the memory file).
+pub const SLOT_BYTES: u64 = 0x8000;
+/// The signal stack: the slot after its control page.
+pub const STACK_VA: u64 = SLOT_VA + 0x1000;
+pub const STACK_LEN: u64 = SLOT_BYTES - 0x1000;
+/// Slots in the memory file: at most this many stubs at once.
+pub const MAX_SLOTS: usize = 2048;
+
+/// Control page offsets (u64 words unless said).
+pub mod ctrl {
+    /// u32 futex word: [`super::IDLE`], [`super::REPORT`], [`super::REPLY`].
+    pub const STATE: usize = 0;
+    pub const INFO: usize = 8;
+    pub const UC: usize = 16;
+    pub const FS_BASE: usize = 24;
+    pub const GS_BASE: usize = 32;
+    /// Reply kind: 0 return to the guest, 1 run the ops and report back.
+    pub const KIND: usize = 40;
+    pub const NOPS: usize = 48;
+    pub const K1: usize = 56;
+    pub const K2: usize = 64;
+    pub const DONE: usize = 72;
+    pub const LAST: usize = 80;
+    pub const REPLY_FS: usize = 88;
+    pub const REPLY_GS: usize = 96;
+    /// Report kind: 0 a signal, 1 ops done, 2 an op failed.
+    pub const RKIND: usize = 104;
+    pub const OPS: usize = 112;
+}
+pub const IDLE: u32 = 0;
+pub const REPORT: u32 = 1;
+pub const REPLY: u32 = 2;
+/// Mapping ops that fit one reply.
+pub const MAX_OPS: usize = (4096 - ctrl::OPS) / stub::BATCH_RECORD;
+
+/// The signals whose handler is the trap handler: SIGILL, SIGTRAP, SIGBUS,
+/// SIGFPE, SIGSEGV, SIGALRM (the kick), SIGSYS.
+pub const TRAP_SIGNALS: [usize; 7] = [4, 5, 7, 8, 11, 14, 31];
+
+extern "C" {
+    static umbra_stub_blob_start: u8;
+    static umbra_trap_ops_syscall: u8;
+    static umbra_trap_handler: u8;
+    static umbra_trap_handler_end: u8;
+}
+
+fn code_addr(p: *const u8) -> u64 {
+    stub::STUB_CODE + (p as usize - core::ptr::addr_of!(umbra_stub_blob_start) as usize) as u64
+}
+
+/// The handler's entry in the stub.
+pub fn handler_addr() -> u64 {
+    code_addr(core::ptr::addr_of!(umbra_trap_handler))
+}
+
+/// One past the handler's code in the stub.
+pub fn handler_end() -> u64 {
+    code_addr(core::ptr::addr_of!(umbra_trap_handler_end))
+}
+
+/// The `syscall` of the handler's op loop (for the escape tests).
+pub fn ops_syscall_addr() -> u64 {
+    code_addr(core::ptr::addr_of!(umbra_trap_ops_syscall))
+}
+
+/// The batch cookie, each half shifted into the high word (0: the ptrace
+/// platform, no cookie). Set once, before the template stub exists.
+static K1: AtomicU64 = AtomicU64::new(0);
+static K2: AtomicU64 = AtomicU64::new(0);
+
+/// The cookie words the batch code ORs into arguments 3 and 4.
+pub fn cookie() -> (u64, u64) {
+    (K1.load(Ordering::Relaxed), K2.load(Ordering::Relaxed))
+}
+
+/// The filter program of the seccomp platform, once enabled.
+static PROGRAM: std::sync::OnceLock<super::seccomp::StubProgram> = std::sync::OnceLock::new();
+
+/// Turns the seccomp platform on for stubs spawned from now on: picks the
+/// cookie from `random` (two non-zero words) and builds the filter.
+pub fn enable(random: [u32; 2]) -> Result<(), String> {
+    if PROGRAM.get().is_some() {
+        return Ok(());
+    }
+    let (c1, c2) = (random[0] | 1, random[1] | 1);
+    let prog = filter(c1, c2)?;
+    K1.store((c1 as u64) << 32, Ordering::Relaxed);
+    K2.store((c2 as u64) << 32, Ordering::Relaxed);
+    let _ = PROGRAM.set(super::seccomp::StubProgram::new(prog));
+    Ok(())
+}
+
+/// The `sock_fprog` address a stub child installs, when the platform is on.
+pub fn fprog_addr() -> Option<usize> {
+    PROGRAM.get().map(|p| p.fprog_addr())
+}
+
+/// Whether the seccomp platform is on.
+pub fn enabled() -> bool {
+    PROGRAM.get().is_some()
+}
+
+/// The seccomp platform's stub filter, with cookie halves `c1`, `c2`.
+pub fn filter(c1: u32, c2: u32) -> Result<Vec<SockFilter>, String> {
+    let mut b = Bpf::new();
+    let trap = b.label();
+    let kill = b.label();
+    let allow = b.label();
+    let native = b.label();
+    let not_handler = b.label();
+    let futex = b.label();
+    // Another arch (int 0x80 from 64-bit code) or the x32 bit: the handler
+    // reports it; umbra answers it as the ptrace platform does.
+    b.ld(OFF_ARCH);
+    b.jeq(super::seccomp::AUDIT_ARCH_X86_64, native, NEXT);
+    b.ret(RET_TRAP);
+    b.bind(native);
+    b.ld(OFF_NR);
+    b.jge(0x4000_0000, trap, NEXT);
+    // Outside the stub code page: a guest syscall.
+    let (h0, h1) = (handler_addr(), handler_end());
+    b.ld(OFF_IP_HI);
+    b.jeq((stub::STUB_CODE >> 32) as u32, NEXT, trap);
+    b.ld(OFF_IP_LO);
+    b.jge(stub::STUB_CODE as u32, NEXT, trap);
+    b.jge((stub::STUB_CODE + 4096) as u32, trap, NEXT);
+    b.jge(h0 as u32, NEXT, not_handler);
+    b.jge(h1 as u32, not_handler, NEXT);
+    // The handler: futex on the control word, rt_sigreturn.
+    b.ld(OFF_NR);
+    b.jeq(raw::nr::FUTEX as u32, futex, NEXT);
+    b.jeq(raw::nr::RT_SIGRETURN as u32, allow, kill);
+    b.bind(futex);
+    b.ld(arg_lo(0));
+    b.jeq(SLOT_VA as u32, NEXT, kill);
+    b.ld(arg_hi(0));
+    b.jeq((SLOT_VA >> 32) as u32, NEXT, kill);
+    b.ld(arg_hi(1));
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_lo(1));
+    b.jeq(0, allow, NEXT); // FUTEX_WAIT
+    b.jeq(1, allow, kill); // FUTEX_WAKE
+                           // The rest of the code page: the mapping calls, with the cookie.
+    b.bind(not_handler);
+    b.ld(arg_hi(3));
+    b.jeq(c1, NEXT, kill);
+    b.ld(arg_hi(4));
+    b.jeq(c2, NEXT, kill);
+    let mmap = b.label();
+    let clone = b.label();
+    let rseq = b.label();
+    let prctl = b.label();
+    b.ld(OFF_NR);
+    b.jeq(raw::nr::MMAP as u32, mmap, NEXT);
+    b.jeq(raw::nr::MUNMAP as u32, allow, NEXT);
+    b.jeq(raw::nr::MPROTECT as u32, allow, NEXT);
+    b.jeq(raw::nr::CLONE as u32, clone, NEXT);
+    b.jeq(raw::nr::PRCTL as u32, prctl, NEXT);
+    b.jeq(raw::nr::RSEQ as u32, rseq, kill);
+    b.bind(clone);
+    b.ld(arg_lo(0));
+    b.jeq(stub::STUB_CLONE_FLAGS as u32, NEXT, kill);
+    b.ld(arg_hi(0));
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_lo(1));
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_hi(1));
+    b.jeq(0, allow, kill);
+    b.bind(mmap);
+    b.ld(arg_lo(3));
+    b.jeq(0x11, NEXT, kill); // MAP_SHARED | MAP_FIXED
+    b.ld(arg_lo(4));
+    b.jeq(stub::STUB_MEMFD as u32, allow, kill);
+    b.bind(prctl);
+    b.ld(arg_hi(0));
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_lo(0));
+    b.jeq(1, NEXT, kill); // PR_SET_PDEATHSIG
+    b.ld(arg_hi(1));
+    b.jeq(0, NEXT, kill);
+    b.ld(arg_lo(1));
+    b.jeq(9, allow, kill); // SIGKILL
+    b.bind(rseq);
+    b.ld(arg_lo(2));
+    b.jeq(1, allow, kill); // RSEQ_FLAG_UNREGISTER
+    b.bind(trap);
+    b.ret(RET_TRAP);
+    b.bind(allow);
+    b.ret(RET_ALLOW);
+    b.bind(kill);
+    b.ret(RET_KILL_PROCESS);
+    b.assemble()
+}
+
+/// The `struct sigaction` (x86_64 kernel layout) of the trap handler:
+/// SA_SIGINFO | SA_ONSTACK | SA_RESTORER, every signal blocked while it runs.
+pub fn sigaction() -> [u64; 4] {
+    const SA_SIGINFO: u64 = 4;
+    const SA_ONSTACK: u64 = 0x0800_0000;
+    const SA_RESTORER: u64 = 0x0400_0000;
+    [
+        handler_addr(),
+        SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+        handler_end(),
+        u64::MAX,
+    ]
+}
+
+/// The `stack_t` of the slot's signal stack.
+pub fn altstack() -> [u64; 3] {
+    [STACK_VA, 0, STACK_LEN]
+}
+
+fn word(page: &[u8], off: usize) -> &AtomicU32 {
+    let w = &page[off..off + 4];
+    assert!((w.as_ptr() as usize).is_multiple_of(4));
+    // SAFETY: `w` is 4 in-bounds bytes, 4-aligned (checked), of a shared
+    // mapping that lives as long as `page`; another process writes it
+    // concurrently, which is what the atomic is for.
+    unsafe { AtomicU32::from_ptr(w.as_ptr() as *mut u32) }
+}
+
+/// The state word of a control page (acquire).
+pub fn state(page: &[u8]) -> u32 {
+    word(page, ctrl::STATE).load(Ordering::Acquire)
+}
+
+/// Sets the state word (release: the fields written before it are seen
+/// first) and wakes the waiter.
+pub fn set_state_wake(page: &mut [u8], v: u32) {
+    let w = word(page, ctrl::STATE);
+    w.store(v, Ordering::Release);
+    // SAFETY: FUTEX_WAKE on a word of our shared mapping; no other pointer.
+    unsafe {
+        raw::syscall6(
+            raw::nr::FUTEX,
+            w.as_ptr() as usize,
+            1, // FUTEX_WAKE (shared: the stub maps the same file page)
+            1,
+            0,
+            0,
+            0,
+        );
+    }
+}
+
+/// Waits (FUTEX_WAIT, shared) while the state word is `expected`, at most
+/// `timeout_ns`; returns on a wake, a signal or the timeout.
+pub fn wait_state(page: &[u8], expected: u32, timeout_ns: u64) {
+    let w = word(page, ctrl::STATE);
+    let ts = [
+        (timeout_ns / 1_000_000_000) as i64,
+        (timeout_ns % 1_000_000_000) as i64,
+    ];
+    // SAFETY: FUTEX_WAIT on a word of our shared mapping with a relative
+    // timeout read from `ts`, a live local.
+    unsafe {
+        raw::syscall6(
+            raw::nr::FUTEX,
+            w.as_ptr() as usize,
+            0, // FUTEX_WAIT
+            expected as usize,
+            ts.as_ptr() as usize,
+            0,
+            0,
+        );
+    }
+}
+
+/// Whether the host lets user code use RDFSBASE and friends (HWCAP2_FSGSBASE),
+/// which the trap handler needs.
+pub fn have_fsgsbase() -> bool {
+    // SAFETY: getauxval has no preconditions.
+    let h = unsafe { libc::getauxval(26) }; // AT_HWCAP2
+    h & 2 != 0
+}
