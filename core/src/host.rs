@@ -266,6 +266,11 @@ pub trait HostMisc {
     fn host_net(&mut self) -> Option<&mut dyn HostNet> {
         None
     }
+    /// Signals sent to umbra from outside for the guest's init (`umbra kill`
+    /// of an OCI container), one bit per signal (bit `sig - 1`), taken once.
+    fn take_host_signals(&mut self) -> u64 {
+        0
+    }
 }
 
 /// A host socket that the host holds for the guest, by number. The guest

@@ -5,6 +5,7 @@
 mod blockfile;
 mod hostdir;
 mod image;
+mod oci;
 mod stats;
 
 use std::path::Path;
@@ -592,6 +593,9 @@ fn image_cmd(args: &[String]) -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if oci::is_oci(&args) {
+        return oci::main(&args);
+    }
     match args.first().map(String::as_str) {
         None | Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

@@ -154,6 +154,9 @@ struct Shared {
     host: Arc<dyn HostFs>,
     dev: u64,
     mode: HostMode,
+    /// Made read-only after set-up ([`freeze`]): an overlay mount whose
+    /// mount points were made in memory, then EROFS as a ReadOnly mount.
+    frozen: core::sync::atomic::AtomicBool,
     /// The live node of each host (dev, ino).
     nodes: Mutex<BTreeMap<(u64, u64), Weak<HostNode>>>,
     /// Host nodes with in-memory changes, kept alive (overlay).
@@ -204,6 +207,7 @@ pub fn mount(host: Arc<dyn HostFs>, dev: u64, mode: HostMode) -> KResult<Arc<dyn
         host,
         dev,
         mode,
+        frozen: core::sync::atomic::AtomicBool::new(false),
         nodes: Mutex::new(BTreeMap::new()),
         pinned: Mutex::new(BTreeMap::new()),
         next_ino: AtomicU64::new(MEM_INO_BASE),
@@ -211,7 +215,28 @@ pub fn mount(host: Arc<dyn HostFs>, dev: u64, mode: HostMode) -> KResult<Arc<dyn
     Ok(Shared::node_for(&fs, h, &st))
 }
 
+/// Makes the hostfs mount whose root is `root` read-only from now on (EROFS,
+/// as [`HostMode::ReadOnly`]), keeping what was already written in its
+/// overlay: an OCI `root.readonly` root gets its mount points first, as runc
+/// remounts the root read-only after mounting. EINVAL if `root` is not a
+/// hostfs node.
+pub fn freeze(root: &Arc<dyn Inode>) -> KResult<()> {
+    let node = root
+        .as_any()
+        .downcast_ref::<HostNode>()
+        .ok_or(Errno::EINVAL)?;
+    node.fs
+        .frozen
+        .store(true, core::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
 impl Shared {
+    /// Whether changes are refused (EROFS).
+    fn read_only(&self) -> bool {
+        self.mode == HostMode::ReadOnly || self.frozen.load(core::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The node of a host handle: the live one for the same host file (the
     /// new handle is released), or a new one.
     fn node_for(this: &Arc<Shared>, h: Handle, st: &HostStat) -> Arc<HostNode> {
@@ -361,7 +386,7 @@ impl HostNode {
 
     /// EROFS on a read-only mount.
     fn may_change(&self) -> KResult<()> {
-        if self.fs.mode == HostMode::ReadOnly {
+        if self.fs.read_only() {
             Err(Errno::EROFS)
         } else {
             Ok(())
@@ -906,7 +931,7 @@ impl Inode for HostNode {
         Some(FsStats {
             f_type: HOSTFS_SUPER_MAGIC,
             fsid: [self.fs.dev as i32, (self.fs.dev >> 32) as i32],
-            flags: if self.fs.mode == HostMode::ReadOnly {
+            flags: if self.fs.read_only() {
                 st_flags::ST_RDONLY
             } else {
                 0
@@ -1176,6 +1201,26 @@ mod tests {
         assert_eq!(f.metadata().unwrap().nlink, 2);
         assert!(Arc::ptr_eq(&root.lookup(b"hl").unwrap(), &f));
         assert_eq!(m.nodes.lock()[0].children.len(), 2);
+    }
+
+    #[test]
+    fn frozen_overlay_keeps_its_set_up_and_refuses_changes() {
+        let m = Mock::new();
+        let root = mount(m.clone(), 9, HostMode::Overlay).unwrap();
+        let mnt = root.create(b"mnt", &attr(FileType::Directory)).unwrap();
+        freeze(&root).unwrap();
+        assert_eq!(
+            root.lookup(b"mnt").unwrap().metadata().unwrap().ino,
+            mnt.metadata().unwrap().ino
+        );
+        assert_eq!(
+            root.create(b"x", &attr(FileType::Directory)).err(),
+            Some(Errno::EROFS)
+        );
+        let msg = root.lookup(b"etc").unwrap().lookup(b"msg").unwrap();
+        assert_eq!(msg.write_at(0, b"x", t(1)), Err(Errno::EROFS));
+        assert_eq!(read_all(&msg), b"hello");
+        assert_eq!(root.statfs().map(|s| s.flags), Some(st_flags::ST_RDONLY));
     }
 
     #[test]

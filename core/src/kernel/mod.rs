@@ -14,6 +14,7 @@ mod cputime_tests;
 mod handoff;
 #[cfg(test)]
 mod handoff_tests;
+mod host_signal;
 mod process;
 mod procfs;
 mod signal;
@@ -724,6 +725,7 @@ impl<H: Host> Kernel<H> {
             self.drain_writeback();
             let now = self.host.now_mono();
             crate::net::host::tick(&mut self.host, &self.net, now);
+            self.deliver_host_signals();
             if let Some(st) = self.init_status {
                 self.shutdown();
                 return st;

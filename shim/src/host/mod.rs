@@ -1522,4 +1522,8 @@ impl HostMisc for PtraceHost {
     fn host_net(&mut self) -> Option<&mut dyn HostNet> {
         self.net.as_mut().map(|n| n as &mut dyn HostNet)
     }
+
+    fn take_host_signals(&mut self) -> u64 {
+        sys::signals::take_forwarded()
+    }
 }

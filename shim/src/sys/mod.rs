@@ -18,6 +18,7 @@ mod misc;
 pub mod net;
 #[cfg(all(target_env = "musl", panic = "abort"))]
 mod nounwind;
+pub mod oci;
 pub mod ptrace;
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/raw.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/raw.rs")]

@@ -721,3 +721,36 @@ pub fn open_pty() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), Errno>
     let slave = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     Ok((master, slave))
 }
+
+/// Signals caught for the guest (`forward_to_guest`), one bit per signal.
+static FORWARDED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The handler of the signals umbra forwards to the guest's init: records the
+/// signal and wakes the host as SIGWINCH does.
+extern "C" fn on_forward(sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    if (1..=64).contains(&sig) {
+        FORWARDED.fetch_or(1u64 << (sig - 1), Ordering::SeqCst);
+    }
+    for slot in SLOT.iter() {
+        if slot.used.load(Ordering::SeqCst) {
+            slot.event.store(true, Ordering::SeqCst);
+            kick(slot);
+        }
+    }
+}
+
+/// From now on, `sigs` sent to umbra are caught and kept for the guest
+/// (OCI mode: `umbra kill` forwards signals to the guest's init) instead of
+/// taking their default action. Call it after the host is built (it replaces
+/// the terminal's restore-and-die handlers of SIGTERM and the like).
+pub fn forward_to_guest(sigs: &[i32]) -> Result<(), Errno> {
+    for &s in sigs {
+        install(s, on_forward, &[])?;
+    }
+    Ok(())
+}
+
+/// The forwarded signals caught since the last call (bit `sig - 1`).
+pub fn take_forwarded() -> u64 {
+    FORWARDED.swap(0, Ordering::SeqCst)
+}

@@ -1,0 +1,675 @@
+//! A container's life: `create` builds the guest's name space from the
+//! bundle and forks the supervisor, which waits on the exec fifo until
+//! `start`, then runs the guest kernel and ends as its init ends (runc's
+//! model: conmon reaps the pid in `--pid-file`).
+
+use super::spec::{Mount, Spec};
+use super::state::{self, Record, Status};
+use super::Global;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use umbra_core::config::{Config, PAGE_SIZE};
+use umbra_core::fs;
+use umbra_core::fs::{Cred, FileType, FollowLast, NewNode, PathRef, Vfs};
+use umbra_shim::host::{HostOptions, NetOptions, PtraceHost};
+use umbra_shim::sys::oci as os;
+
+/// Signals the supervisor catches and hands to the guest's init. Not:
+/// SIGKILL and SIGSTOP (uncatchable), the CPU's own faults (SIGILL, SIGTRAP,
+/// SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: umbra's own crashes), SIGPIPE
+/// (ignored), SIGALRM (umbra's preemption kick), SIGCHLD (its stubs) and
+/// SIGWINCH (the console's size, which umbra passes on itself).
+const FORWARDED: &[i32] = &[
+    1, 2, 3, 10, 12, 15, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 29, 30, 34, 35, 36, 37, 38, 39,
+    40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    64,
+];
+
+/// Guest memory when config.json sets no memory limit. The memory file is
+/// touched only where the guest uses it.
+const DEFAULT_MEM: usize = 1 << 30;
+
+/// `create`'s options.
+pub struct CreateOpts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// Everything the supervisor needs, built before it is forked.
+struct Plan {
+    cfg: Config,
+    vfs: Vfs,
+    console: Arc<fs::devfs::ConsoleState>,
+    grants: Vec<(i32, bool)>,
+    host_dirs_rw: bool,
+    mem: usize,
+    netns: Option<String>,
+    net_host: bool,
+}
+
+fn now_ts() -> umbra_abi::structs::Timespec {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    umbra_abi::structs::Timespec {
+        tv_sec: now.as_secs() as i64,
+        tv_nsec: now.subsec_nanos() as i64,
+    }
+}
+
+/// Walks to directory `path` in `vfs`, making the missing directories (mode
+/// 0755) as `mkdir -p` would.
+fn ensure_dir(vfs: &Vfs, path: &str) -> Result<PathRef, String> {
+    let cred = Cred::root();
+    let mut cur = vfs.root();
+    for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        cur = match vfs.lookup(&cur, comp, FollowLast::Follow, &cred) {
+            Ok(p) => p,
+            Err(_) => {
+                let attr = NewNode {
+                    kind: FileType::Directory,
+                    perm: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    rdev: 0,
+                    now: now_ts(),
+                };
+                cur.inode()
+                    .create(comp.as_bytes(), &attr)
+                    .map_err(|e| format!("cannot make {path}: {e:?}"))?;
+                vfs.lookup(&cur, comp, FollowLast::Follow, &cred)
+                    .map_err(|e| format!("cannot make {path}: {e:?}"))?
+            }
+        };
+        if cur.inode().kind() != FileType::Directory {
+            return Err(format!("{path}: not a directory"));
+        }
+    }
+    Ok(cur)
+}
+
+/// Writes `data` as the file `path` of `vfs` (made if missing, mode 0644).
+fn put_file(vfs: &Vfs, path: &str, data: &[u8]) -> Result<(), String> {
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if name.is_empty() {
+        return Err(format!("{path}: no file name"));
+    }
+    let parent = ensure_dir(vfs, dir)?;
+    let now = now_ts();
+    let node = match parent.inode().lookup(name.as_bytes()) {
+        Ok(n) => n,
+        Err(_) => parent
+            .inode()
+            .create(
+                name.as_bytes(),
+                &NewNode {
+                    kind: FileType::Regular,
+                    perm: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    rdev: 0,
+                    now,
+                },
+            )
+            .map_err(|e| format!("cannot make {path}: {e:?}"))?,
+    };
+    if node.kind() != FileType::Regular {
+        return Err(format!("{path}: not a regular file"));
+    }
+    node.truncate(0, now)
+        .map_err(|e| format!("cannot write {path}: {e:?}"))?;
+    let mut off = 0;
+    while off < data.len() {
+        let n = node
+            .write_at(off as u64, &data[off..], now)
+            .map_err(|e| format!("cannot write {path}: {e:?}"))?;
+        if n == 0 {
+            return Err(format!("cannot write {path}: short write"));
+        }
+        off += n;
+    }
+    Ok(())
+}
+
+/// tmpfs `size=` option: bytes (suffixes k, m, g), or None.
+fn tmpfs_size(opts: &[String]) -> Option<u64> {
+    let v = opts.iter().find_map(|o| o.strip_prefix("size="))?;
+    let (num, mult) = match v.as_bytes().last()? {
+        b'k' | b'K' => (&v[..v.len() - 1], 1u64 << 10),
+        b'm' | b'M' => (&v[..v.len() - 1], 1 << 20),
+        b'g' | b'G' => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Mounts one config.json mount into `plan`'s name space, or says why not.
+fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), String> {
+    let dest = m.destination.as_str();
+    if !dest.starts_with('/') {
+        return Err(format!("mount destination '{dest}' is not absolute"));
+    }
+    if m.is_bind() {
+        let src = Path::new(&m.source);
+        let meta =
+            std::fs::metadata(src).map_err(|e| format!("bind mount source {}: {e}", m.source))?;
+        if dest == "/dev" || dest.starts_with("/dev/") {
+            g.warn(&format!(
+                "bind mount {} on {dest} ignored: umbra's /dev is its own",
+                m.source
+            ));
+            return Ok(());
+        }
+        if meta.is_dir() {
+            ensure_dir(&plan.vfs, dest)?;
+            let ro = m.read_only();
+            let minor = u32::try_from(0x31 + n).unwrap_or(0);
+            let root = crate::mount_host_dir(
+                &m.source,
+                !ro,
+                ro,
+                fs::vfs::makedev(0, minor),
+                &mut plan.grants,
+            )
+            .map_err(|(e, _)| e)?;
+            plan.host_dirs_rw |= !ro;
+            plan.vfs
+                .mount_at(dest, root, "hostfs")
+                .map_err(|e| format!("cannot mount {} on {dest}: {e:?}", m.source))?;
+        } else if meta.is_file() {
+            // umbra mounts directories only: the file is copied in.
+            const MAX: u64 = 1 << 20;
+            if meta.len() > MAX {
+                return Err(format!(
+                    "bind mount of the file {}: larger than 1 MiB; umbra copies file mounts",
+                    m.source
+                ));
+            }
+            let data = std::fs::read(src).map_err(|e| format!("{}: {e}", m.source))?;
+            put_file(&plan.vfs, dest, &data)?;
+            g.warn(&format!(
+                "bind mount of the file {} on {dest}: copied in at create (later changes are not shared)",
+                m.source
+            ));
+        } else {
+            g.warn(&format!(
+                "bind mount of {} on {dest} ignored: not a directory or regular file",
+                m.source
+            ));
+        }
+        return Ok(());
+    }
+    match m.kind.as_str() {
+        "proc" if dest == "/proc" => Ok(()),
+        "sysfs" if dest == "/sys" => ensure_dir(&plan.vfs, dest).map(|_| ()),
+        "devpts" if dest == "/dev/pts" => Ok(()),
+        "tmpfs" if dest == "/dev" => Ok(()),
+        "tmpfs" => {
+            ensure_dir(&plan.vfs, dest)?;
+            let dev = plan.vfs.alloc_anon_dev();
+            let tmp = match tmpfs_size(&m.options) {
+                Some(max) => fs::tmpfs::TmpFs::with_limit(dev, now_ts(), max),
+                None => fs::tmpfs::TmpFs::new(dev, now_ts()),
+            };
+            plan.vfs
+                .mount_at(dest, tmp.root(), "tmpfs")
+                .map_err(|e| format!("cannot mount tmpfs on {dest}: {e:?}"))
+        }
+        other => {
+            g.warn(&format!(
+                "mount of type '{other}' on {dest} ignored (umbra provides /proc, /sys, /dev and /dev/pts itself)"
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Turns the bundle's config into a plan: the root, the mounts, the
+/// process, the limits, and warnings for what umbra does not apply.
+fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), String> {
+    let rootfs = if spec.root_path.starts_with('/') {
+        PathBuf::from(&spec.root_path)
+    } else {
+        bundle.join(&spec.root_path)
+    };
+    let rootfs_s = rootfs.to_string_lossy().into_owned();
+    let mut grants = Vec::new();
+    let readonly = spec.root_readonly;
+    // A read-only root is an overlay until its mount points are made, then
+    // frozen (EROFS), as runc remounts it read-only after mounting.
+    let root = crate::mount_host_dir(
+        &rootfs_s,
+        !readonly,
+        false,
+        fs::vfs::makedev(0, 0x30),
+        &mut grants,
+    )
+    .map_err(|(e, _)| e)?;
+    let (vfs, console) = fs::vfs_from_root(root.clone(), "hostfs", now_ts())
+        .map_err(|e| format!("{rootfs_s}: cannot set up /dev: {e:?}"))?;
+    let p = &spec.process;
+    let mut cfg = Config {
+        argv: p.args.clone(),
+        envp: p.env.clone(),
+        cwd: p.cwd.clone(),
+        hostname: spec.hostname.clone().unwrap_or_else(|| "umbra".into()),
+        quiet_unsupported: true,
+        ..Config::default()
+    };
+    for l in &p.rlimits {
+        // umbra's limits are one value: the soft limit.
+        let v = usize::try_from(l.soft).unwrap_or(usize::MAX);
+        match l.kind.as_str() {
+            "RLIMIT_NOFILE" => cfg.max_fds = v.clamp(3, 1 << 20),
+            "RLIMIT_NPROC" => cfg.max_procs = v.clamp(1, 1 << 16),
+            "RLIMIT_STACK" => cfg.stack_limit = v.clamp(128 << 10, 1 << 30),
+            other => g.warn(&format!(
+                "process.rlimits {other} ignored (umbra applies RLIMIT_NOFILE, RLIMIT_NPROC and RLIMIT_STACK)"
+            )),
+        }
+    }
+    if p.uid != 0 || p.gid != 0 || !p.additional_gids.is_empty() {
+        return Err(format!(
+            "process.user {}:{}: umbra runs the container's process as root inside the guest only",
+            p.uid, p.gid
+        ));
+    }
+    if p.no_new_privileges {
+        // umbra itself runs with no_new_privs (its seccomp filter needs it).
+        g.debug("process.noNewPrivileges: umbra runs with no_new_privs on the host");
+    }
+    for what in p.ignored.iter().chain(&spec.ignored) {
+        g.warn(&format!("{what} ignored by umbra"));
+    }
+    let mut netns = None;
+    let mut net_host = true;
+    for (kind, path) in &spec.namespaces {
+        match (kind.as_str(), path) {
+            ("network", Some(p)) => {
+                netns = Some(p.clone());
+            }
+            ("network", None) => net_host = false,
+            ("pid" | "ipc" | "uts" | "mount" | "cgroup", None) => {}
+            (k, Some(p)) => g.warn(&format!(
+                "linux.namespaces {k} at {p} ignored: umbra's guest kernel has its own"
+            )),
+            (k, None) => g.warn(&format!("linux.namespaces {k} ignored")),
+        }
+    }
+    let mut plan = Plan {
+        cfg,
+        vfs,
+        console,
+        grants,
+        host_dirs_rw: !readonly,
+
+        mem: spec
+            .memory_limit
+            .and_then(|m| usize::try_from(m).ok())
+            .map(|m| m.max(64 << 20) & !(PAGE_SIZE - 1))
+            .unwrap_or(DEFAULT_MEM),
+        netns,
+        net_host,
+    };
+    for (n, m) in spec.mounts.iter().enumerate() {
+        apply_mount(g, &mut plan, m, n)?;
+    }
+    if readonly {
+        // umbra's own mount points first (procfs_boot makes these).
+        for d in ["/proc", "/tmp", "/run", "/dev/shm"] {
+            let _ = ensure_dir(&plan.vfs, d);
+        }
+        fs::hostfs::freeze(&root)
+            .map_err(|e| format!("{rootfs_s}: cannot make it read-only: {e:?}"))?;
+    }
+    Ok((plan, rootfs))
+}
+
+/// Reads and checks the bundle's config.json.
+pub fn load_spec(bundle: &Path) -> Result<Spec, String> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    super::spec::parse(&text)
+}
+
+/// How `create` leaves the caller.
+pub enum After {
+    /// `create`: return once the supervisor waits for `start`.
+    Created,
+    /// `run`: start it and wait for it, forwarding signals.
+    Foreground,
+    /// `run --detach`: start it and return.
+    Detached,
+}
+
+/// `create` (and the first half of `run`): returns the exit code.
+pub fn create(g: &Global, o: &CreateOpts, after: After) -> Result<u8, String> {
+    os::close_fds_from(3 + o.preserve_fds as i32);
+    if !state::valid_id(&o.id) {
+        return Err(format!("invalid container id '{}'", o.id));
+    }
+    let bundle = std::fs::canonicalize(&o.bundle)
+        .map_err(|e| format!("bundle {}: {e}", o.bundle.display()))?;
+    let spec = load_spec(&bundle)?;
+    std::fs::create_dir_all(&g.root)
+        .map_err(|e| format!("cannot make the state directory {}: {e}", g.root.display()))?;
+    let dir = state::container_dir(&g.root, &o.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("container with id exists: {}", o.id))
+        }
+        Err(e) => return Err(format!("cannot make {}: {e}", dir.display())),
+    }
+    let r = create_in(g, o, &spec, &bundle, &dir, after);
+    if r.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    r
+}
+
+fn create_in(
+    g: &Global,
+    o: &CreateOpts,
+    spec: &Spec,
+    bundle: &Path,
+    dir: &Path,
+    after: After,
+) -> Result<u8, String> {
+    let (plan, rootfs) = plan(g, spec, bundle)?;
+    // The terminal: a new pty whose master goes to the console socket.
+    let tty = if spec.process.terminal {
+        match &o.console_socket {
+            Some(sock) => {
+                let s = std::os::unix::net::UnixStream::connect(sock)
+                    .map_err(|e| format!("console socket {}: {e}", sock.display()))?;
+                let (master, slave) = umbra_shim::sys::signals::open_pty()
+                    .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+                os::send_fds(s.as_raw_fd(), b"/dev/ptmx", &[master.as_raw_fd()])
+                    .map_err(|e| format!("cannot send the terminal to the console socket: {e}"))?;
+                Some(slave)
+            }
+            // runc run without a socket uses its own terminal.
+            None if !matches!(after, After::Created) => None,
+            None => return Err("process.terminal is set but no --console-socket was given".into()),
+        }
+    } else {
+        if o.console_socket.is_some() {
+            return Err("--console-socket given but process.terminal is false".into());
+        }
+        None
+    };
+    let fifo = state::fifo_path(dir);
+    os::mkfifo(&fifo.to_string_lossy(), 0o622)
+        .map_err(|e| format!("cannot make {}: {e}", fifo.display()))?;
+    let (ready_r, ready_w) = os::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let pid = match os::fork().map_err(|e| format!("fork: {e}"))? {
+        os::Forked::Child => {
+            drop(ready_r);
+            supervise(g, plan, &fifo, ready_w, tty)
+        }
+        os::Forked::Parent(pid) => pid,
+    };
+    drop(ready_w);
+    drop(tty);
+    drop(plan);
+    let mut msg = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(ready_r), &mut msg);
+    if msg != b"ok" {
+        let _ = os::kill(pid, libc::SIGKILL);
+        let _ = os::wait_child(pid, false);
+        let text = String::from_utf8_lossy(&msg).into_owned();
+        return Err(if text.is_empty() {
+            "the container's supervisor died while starting".into()
+        } else {
+            text
+        });
+    }
+    let start_ticks = state::proc_stat(pid).map(|s| s.1).unwrap_or(0);
+    let rec = Record {
+        id: o.id.clone(),
+        pid,
+        start_ticks,
+        bundle: bundle.to_string_lossy().into_owned(),
+        rootfs: rootfs.to_string_lossy().into_owned(),
+        created: state::now_rfc3339(),
+        annotations: spec.annotations.clone(),
+    };
+    let saved = rec.save(dir).and_then(|()| match &o.pid_file {
+        Some(p) => write_pid_file(p, pid),
+        None => Ok(()),
+    });
+    if let Err(e) = saved {
+        let _ = os::kill(pid, libc::SIGKILL);
+        let _ = os::wait_child(pid, false);
+        return Err(e);
+    }
+    match after {
+        After::Created => Ok(0),
+        After::Detached => start_record(&rec, dir).map(|()| 0),
+        After::Foreground => {
+            os::forward_signals_to(pid, FORWARDED);
+            start_record(&rec, dir)?;
+            let end = os::wait_child(pid, false).map_err(|e| format!("wait: {e}"))?;
+            let _ = std::fs::remove_dir_all(dir);
+            Ok(match end {
+                Some(os::ChildEnd::Exited(c)) => c as u8,
+                Some(os::ChildEnd::Signaled(s)) => (128 + s) as u8,
+                None => 255,
+            })
+        }
+    }
+}
+
+/// Writes the pid file as runc does: a temporary file renamed into place.
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+    let tmp = path.with_extension("umbra-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write the pid file {}: {e}", path.display()))
+}
+
+/// Lets the supervisor of `rec` go: opens the exec fifo for reading (which
+/// lets the supervisor's open for writing return), reads its byte, and
+/// removes the fifo.
+pub fn start_record(rec: &Record, dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fifo = state::fifo_path(dir);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|_| format!("container {} is not in the created state", rec.id))?;
+    loop {
+        let r = umbra_shim::sys::poll_fd(f.as_raw_fd(), umbra_shim::sys::POLLIN, 200);
+        if matches!(r, Ok(re) if re & umbra_shim::sys::POLLIN != 0) {
+            let mut b = [0u8; 1];
+            let mut fr = &f;
+            if matches!(std::io::Read::read(&mut fr, &mut b), Ok(1)) {
+                break;
+            }
+        }
+        if !rec.alive() {
+            let _ = std::fs::remove_file(&fifo);
+            return Err(format!("container {} exited before it started", rec.id));
+        }
+    }
+    std::fs::remove_file(&fifo).map_err(|e| format!("cannot remove {}: {e}", fifo.display()))
+}
+
+/// The supervisor: set up, report to `create`, wait for `start`, run the
+/// guest, and end as its init ended.
+fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<OwnedFd>) -> ! {
+    let report = |msg: &[u8]| {
+        let _ = umbra_shim::sys::write_all(ready.as_raw_fd(), msg);
+    };
+    if let Err(e) = os::setsid() {
+        report(format!("setsid: {e}").as_bytes());
+        std::process::exit(1);
+    }
+    if let Some(t) = &tty {
+        let fd = t.as_raw_fd();
+        let r = (0..3)
+            .try_for_each(|n| os::dup_onto(fd, n))
+            .and_then(|()| os::set_controlling_tty(0));
+        if let Err(e) = r {
+            report(format!("cannot make the pseudo-terminal the console: {e}").as_bytes());
+            std::process::exit(1);
+        }
+    }
+    drop(tty);
+    if let Some(ns) = &plan.netns {
+        if let Err(e) = os::join_net_namespace(ns) {
+            report(format!("cannot join the network namespace {ns}: {e}").as_bytes());
+            std::process::exit(1);
+        }
+    }
+    report(b"ok");
+    drop(ready);
+    // Blocks until `start` opens the fifo for reading.
+    let go = std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
+    if go.is_err() {
+        std::process::exit(1);
+    }
+    match run_guest(g, plan) {
+        Ok(umbra_core::task::ExitStatus::Exited(c)) => std::process::exit(i32::from(c)),
+        Ok(umbra_core::task::ExitStatus::Signaled { sig, .. }) => os::die_of_signal(sig as i32),
+        Err((msg, code)) => {
+            eprintln!("umbra: {msg}");
+            std::process::exit(i32::from(code))
+        }
+    }
+}
+
+/// The guest's run, as `umbra run` does it, with the OCI plan.
+fn run_guest(g: &Global, mut p: Plan) -> Result<umbra_core::task::ExitStatus, (String, u8)> {
+    let mut host = PtraceHost::new(HostOptions {
+        mem_bytes: p.mem,
+        cpu: None,
+        disks: Vec::new(),
+    })
+    .map_err(|e| (e, 1))?;
+    let mut net = NetOptions::default();
+    if p.net_host {
+        net.outbound = true;
+        p.cfg.resolv_conf = std::fs::read("/etc/resolv.conf").ok();
+    }
+    host.enable_net(net).map_err(|e| (e, 1))?;
+    os::no_core_dumps().map_err(|e| (format!("RLIMIT_CORE: {e}"), 1))?;
+    umbra_shim::sys::signals::forward_to_guest(FORWARDED)
+        .map_err(|e| (format!("cannot catch signals for the guest: {e}"), 1))?;
+    // The log file stays open for messages after confinement.
+    g.keep_log_open();
+    umbra_shim::sys::hostdir::landlock_beneath(&p.grants)
+        .map_err(|e| (format!("cannot restrict umbra with Landlock: {e}"), 1))?;
+    host.confine_hostfs(p.host_dirs_rw).map_err(|e| (e, 1))?;
+    let mut kernel = umbra_core::kernel::Kernel::new(host, p.vfs, p.cfg, p.mem / PAGE_SIZE);
+    if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files(&p.console)) {
+        use umbra_core::kernel::BootError;
+        let code = match e {
+            BootError::BadExecutable(..) => 126,
+            BootError::NotFound(_, umbra_abi::Errno::EACCES) => 126,
+            _ => 127,
+        };
+        g.error(&e.to_string());
+        return Err((e.to_string(), code));
+    }
+    Ok(kernel.run())
+}
+
+/// `start ID`.
+pub fn start(g: &Global, id: &str) -> Result<(), String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = Record::load(&dir, id)?;
+    match rec.status(&dir) {
+        Status::Created => start_record(&rec, &dir),
+        s => Err(format!("cannot start a container that is {}", s.name())),
+    }
+}
+
+/// `kill ID SIG`.
+pub fn kill(g: &Global, id: &str, sig: i32) -> Result<(), String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = Record::load(&dir, id)?;
+    if rec.status(&dir) == Status::Stopped {
+        return Err("container not running".into());
+    }
+    os::kill(rec.pid, sig).map_err(|e| format!("kill {}: {e}", rec.pid))
+}
+
+/// `delete [--force] ID`.
+pub fn delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = match Record::load(&dir, id) {
+        Ok(r) => r,
+        Err(e) => {
+            if force && dir.exists() {
+                // A create that died half-way: nothing runs.
+                let _ = std::fs::remove_dir_all(&dir);
+                return Ok(());
+            }
+            return Err(e);
+        }
+    };
+    match rec.status(&dir) {
+        Status::Stopped => {}
+        Status::Running if !force => {
+            return Err(format!(
+                "cannot delete container {id} that is not stopped: running"
+            ))
+        }
+        _ => {
+            let _ = os::kill(rec.pid, libc::SIGKILL);
+            // The supervisor is someone else's child: wait until it is gone
+            // (a zombie counts as gone).
+            let t0 = std::time::Instant::now();
+            while rec.alive() && t0.elapsed() < std::time::Duration::from_secs(30) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if rec.alive() {
+                return Err(format!("container {id}: pid {} does not die", rec.pid));
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))
+}
+
+/// `state ID`.
+pub fn state(g: &Global, id: &str) -> Result<String, String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = Record::load(&dir, id)?;
+    Ok(rec.state_json(rec.status(&dir)).to_pretty())
+}
+
+/// `ps ID`: the container's host processes (the supervisor and its stubs).
+pub fn pids(g: &Global, id: &str) -> Result<Vec<i32>, String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = Record::load(&dir, id)?;
+    if rec.status(&dir) == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    let mut out = vec![rec.pid];
+    // Children of the supervisor (its stubs), one level at a time.
+    let all: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter_map(|p| Some((p, state::proc_ppid(p)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(all.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    Ok(out)
+}

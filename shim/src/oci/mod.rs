@@ -1,0 +1,570 @@
+//! umbra as an OCI runtime (runtime-spec 1.x), with runc's command line, so
+//! that Podman (through conmon), containerd and Docker can run containers
+//! under umbra: `create`, `start`, `state`, `kill`, `delete`, `run`,
+//! `exec`, `features`, `ps` and `spec`, with the global `--root`, `--log`,
+//! `--log-format` and `--systemd-cgroup`.
+//!
+//! The container's host process is umbra's supervisor: `create` forks it,
+//! it waits on the exec fifo until `start`, then runs the guest kernel and
+//! ends as the guest's init ends (its exit code, or its fatal signal
+//! re-raised). `kill` signals it; it passes the signal to the guest's init.
+
+mod container;
+mod json;
+mod spec;
+mod state;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+umbra as an OCI runtime (runtime-spec 1.x; the command line of runc):
+
+  umbra [GLOBAL] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID
+  umbra [GLOBAL] start ID
+  umbra [GLOBAL] state ID
+  umbra [GLOBAL] kill [--all] ID [SIGNAL]     (default SIGTERM)
+  umbra [GLOBAL] delete [--force] ID
+  umbra [GLOBAL] run [--bundle DIR] [--detach] [--pid-file FILE] [--console-socket SOCK] ID
+  umbra [GLOBAL] exec ...                     (not supported yet: fails)
+  umbra [GLOBAL] ps [--format table|json] ID
+  umbra [GLOBAL] features
+  umbra spec [--bundle DIR]                   (writes DIR/config.json)
+
+GLOBAL: --root STATE_DIR (default /run/umbra), --log FILE, --log-format
+text|json, --debug, --systemd-cgroup (accepted; umbra uses no cgroups).
+
+`run` is the OCI command when a GLOBAL option comes first or --bundle is
+given; otherwise it is umbra's own `umbra run [OPTIONS] -- PROGRAM`.
+";
+
+/// The global options.
+pub struct Global {
+    pub root: PathBuf,
+    log: Option<PathBuf>,
+    json: bool,
+    debug: bool,
+    /// The log file, kept open by the supervisor once it cannot open files.
+    log_file: std::cell::RefCell<Option<std::fs::File>>,
+}
+
+impl Global {
+    fn line(&self, level: &str, msg: &str) -> String {
+        let time = state::now_rfc3339();
+        if self.json {
+            let mut s = String::from("{\"level\":");
+            json::write_str(&mut s, level);
+            s.push_str(",\"msg\":");
+            json::write_str(&mut s, msg);
+            s.push_str(",\"time\":");
+            json::write_str(&mut s, &time);
+            s.push_str("}\n");
+            s
+        } else {
+            let mut s = format!("time=\"{time}\" level={level} msg=");
+            json::write_str(&mut s, msg);
+            s.push('\n');
+            s
+        }
+    }
+
+    /// Appends a line to the log file (stderr without `--log`).
+    fn emit(&self, level: &str, msg: &str) {
+        let line = self.line(level, msg);
+        if let Some(f) = self.log_file.borrow_mut().as_mut() {
+            let _ = f.write_all(line.as_bytes());
+            return;
+        }
+        match &self.log {
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(p);
+                if let Ok(mut f) = f {
+                    let _ = f.write_all(line.as_bytes());
+                }
+            }
+            None => {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        self.emit("warning", msg);
+    }
+
+    pub fn debug(&self, msg: &str) {
+        if self.debug {
+            self.emit("debug", msg);
+        }
+    }
+
+    /// An error: to the log file, and always to stderr.
+    pub fn error(&self, msg: &str) {
+        if self.log.is_some() {
+            self.emit("error", msg);
+        }
+    }
+
+    /// Opens the log file now and keeps it (the supervisor, before it
+    /// confines itself).
+    pub fn keep_log_open(&self) {
+        if let Some(p) = &self.log {
+            *self.log_file.borrow_mut() = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+                .ok();
+        }
+    }
+}
+
+/// The OCI subcommands.
+const COMMANDS: &[&str] = &[
+    "create", "start", "state", "kill", "delete", "exec", "features", "ps", "spec", "run",
+];
+
+/// Global options that take a value.
+const GLOBAL_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu", "--rootless"];
+/// Global options that are flags.
+const GLOBAL_FLAG: &[&str] = &["--debug", "--systemd-cgroup", "--no-subreaper"];
+
+/// `-opt` and `--opt` are the same (urfave/cli, which runc uses, takes both).
+fn long(a: &str) -> String {
+    let name_len = a.split('=').next().map_or(0, str::len);
+    if a.starts_with("--") || !a.starts_with('-') || name_len <= 2 {
+        a.to_string()
+    } else {
+        format!("-{a}")
+    }
+}
+
+fn is_global(a: &str) -> bool {
+    let a = long(a);
+    let name = a.split('=').next().unwrap_or("");
+    GLOBAL_VALUE.contains(&name) || GLOBAL_FLAG.contains(&name)
+}
+
+/// Whether `args` (without the program name) is an OCI runtime command line
+/// rather than umbra's own.
+pub fn is_oci(args: &[String]) -> bool {
+    match args.first().map(String::as_str) {
+        Some(a) if is_global(a) => true,
+        Some("run") => args[1..]
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| matches!(long(a).split('=').next(), Some("--bundle" | "-b"))),
+        Some(c) => COMMANDS.contains(&c),
+        None => false,
+    }
+}
+
+/// Parsed options of one subcommand: (name, value) pairs and positionals.
+struct Opts {
+    opts: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl Opts {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.opts
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+/// Parses `args` with the options that take a value and the flags given;
+/// `short` maps one-letter aliases. Stops at the first positional after
+/// which everything is positional when `rest_positional`.
+fn parse_opts(
+    args: &[String],
+    value: &[&str],
+    flag: &[&str],
+    short: &[(&str, &str)],
+    rest_positional: bool,
+) -> Result<Opts, String> {
+    let mut o = Opts {
+        opts: Vec::new(),
+        args: Vec::new(),
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            o.args.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            o.args.push(a.clone());
+            if rest_positional {
+                o.args.extend(args[i + 1..].iter().cloned());
+                break;
+            }
+            i += 1;
+            continue;
+        }
+        let a = long(a);
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (a.clone(), None),
+        };
+        let name = short
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map_or(name, |(_, l)| l.to_string());
+        if value.contains(&name.as_str()) {
+            let v = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("{name} needs a value"))?
+                }
+            };
+            o.opts.push((name, v));
+        } else if flag.contains(&name.as_str()) {
+            if matches!(inline.as_deref(), Some("false")) {
+                o.opts.retain(|(k, _)| *k != name);
+            } else {
+                o.opts.push((name, String::new()));
+            }
+        } else {
+            return Err(format!("flag provided but not defined: {name}"));
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// A signal by name (TERM, SIGTERM, sigterm, RTMIN+3) or number.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    const NAMES: &[&str] = &[
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    if let Some(i) = NAMES.iter().position(|n| *n == name) {
+        return Some(i as i32 + 1);
+    }
+    match name {
+        "IOT" => return Some(6),
+        "POLL" => return Some(29),
+        "CLD" => return Some(17),
+        _ => {}
+    }
+    let off = |t: &str| -> Option<i32> {
+        if t.is_empty() {
+            Some(0)
+        } else {
+            t.parse().ok()
+        }
+    };
+    if let Some(t) = name.strip_prefix("RTMIN") {
+        let n = 34
+            + off(t
+                .strip_prefix('+')
+                .unwrap_or(if t.is_empty() { "" } else { "x" }))?;
+        return (34..=64).contains(&n).then_some(n);
+    }
+    if let Some(t) = name.strip_prefix("RTMAX") {
+        let n = 64
+            - off(t
+                .strip_prefix('-')
+                .unwrap_or(if t.is_empty() { "" } else { "x" }))?;
+        return (34..=64).contains(&n).then_some(n);
+    }
+    None
+}
+
+/// `features`: what this runtime supports, in runc's format.
+fn features() -> String {
+    use json::Value::{Arr, Bool, Obj};
+    let s = json::Value::str;
+    let strs = |v: &[&str]| Arr(v.iter().map(|x| s(x)).collect());
+    Obj(vec![
+        ("ociVersionMin".into(), s("1.0.0")),
+        ("ociVersionMax".into(), s("1.2.0")),
+        ("hooks".into(), Arr(Vec::new())),
+        (
+            "mountOptions".into(),
+            strs(&["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"]),
+        ),
+        (
+            "linux".into(),
+            Obj(vec![
+                (
+                    "namespaces".into(),
+                    strs(&["cgroup", "ipc", "mount", "network", "pid", "uts"]),
+                ),
+                ("capabilities".into(), Arr(Vec::new())),
+                (
+                    "cgroup".into(),
+                    Obj(vec![
+                        ("v1".into(), Bool(false)),
+                        ("v2".into(), Bool(false)),
+                        ("systemd".into(), Bool(false)),
+                        ("systemdUser".into(), Bool(false)),
+                    ]),
+                ),
+                ("seccomp".into(), Obj(vec![("enabled".into(), Bool(false))])),
+                (
+                    "apparmor".into(),
+                    Obj(vec![("enabled".into(), Bool(false))]),
+                ),
+                ("selinux".into(), Obj(vec![("enabled".into(), Bool(false))])),
+            ]),
+        ),
+        ("annotations".into(), Obj(Vec::new())),
+    ])
+    .to_pretty()
+}
+
+/// One positional, the container id.
+fn one_id(o: &Opts, cmd: &str) -> Result<String, String> {
+    match o.args.as_slice() {
+        [id] => Ok(id.clone()),
+        [] => Err(format!("{cmd}: a container id is required")),
+        _ => Err(format!("{cmd}: too many arguments")),
+    }
+}
+
+fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
+    let create_value = [
+        "--bundle",
+        "--pid-file",
+        "--console-socket",
+        "--preserve-fds",
+        "--notify-socket",
+    ];
+    let create_flag = [
+        "--no-pivot",
+        "--no-new-keyring",
+        "--detach",
+        "--keep",
+        "--no-subreaper",
+    ];
+    let create_short = [("-b", "--bundle"), ("-d", "--detach")];
+    match cmd {
+        "create" | "run" => {
+            let o = parse_opts(rest, &create_value, &create_flag, &create_short, false)?;
+            let id = one_id(&o, cmd)?;
+            let opts = container::CreateOpts {
+                id,
+                bundle: PathBuf::from(o.get("--bundle").unwrap_or(".")),
+                pid_file: o.get("--pid-file").map(PathBuf::from),
+                console_socket: o.get("--console-socket").map(PathBuf::from),
+                preserve_fds: o
+                    .get("--preserve-fds")
+                    .map(|v| {
+                        v.parse()
+                            .map_err(|_| format!("--preserve-fds: bad number '{v}'"))
+                    })
+                    .transpose()?
+                    .unwrap_or(0),
+            };
+            let after = match (cmd, o.has("--detach")) {
+                ("create", _) => container::After::Created,
+                (_, true) => container::After::Detached,
+                (_, false) => container::After::Foreground,
+            };
+            container::create(g, &opts, after)
+        }
+        "start" => {
+            let o = parse_opts(rest, &[], &[], &[], false)?;
+            container::start(g, &one_id(&o, cmd)?).map(|()| 0)
+        }
+        "state" => {
+            let o = parse_opts(rest, &[], &[], &[], false)?;
+            let text = container::state(g, &one_id(&o, cmd)?)?;
+            println!("{text}");
+            Ok(0)
+        }
+        "kill" => {
+            let o = parse_opts(rest, &[], &["--all"], &[("-a", "--all")], false)?;
+            let (id, sig) = match o.args.as_slice() {
+                [id] => (id, "TERM"),
+                [id, sig] => (id, sig.as_str()),
+                _ => return Err("kill: usage: kill [--all] ID [SIGNAL]".into()),
+            };
+            let sig = parse_signal(sig).ok_or_else(|| format!("unknown signal \"{sig}\""))?;
+            if o.has("--all") {
+                g.debug("kill --all: the signal goes to the supervisor, which passes it to the guest's init");
+            }
+            container::kill(g, id, sig).map(|()| 0)
+        }
+        "delete" => {
+            let o = parse_opts(rest, &[], &["--force"], &[("-f", "--force")], false)?;
+            container::delete(g, &one_id(&o, cmd)?, o.has("--force")).map(|()| 0)
+        }
+        "ps" => {
+            let o = parse_opts(rest, &["--format"], &[], &[("-f", "--format")], true)?;
+            let id = o.args.first().ok_or("ps: a container id is required")?;
+            let pids = container::pids(g, id)?;
+            if o.get("--format") == Some("json") {
+                let v = json::Value::Arr(
+                    pids.iter()
+                        .map(|&p| json::Value::num(i64::from(p)))
+                        .collect(),
+                );
+                println!("{}", v.to_text());
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
+            }
+            Ok(0)
+        }
+        "features" => {
+            println!("{}", features());
+            Ok(0)
+        }
+        "spec" => {
+            let o = parse_opts(
+                rest,
+                &["--bundle"],
+                &["--rootless"],
+                &[("-b", "--bundle")],
+                false,
+            )?;
+            let dir = PathBuf::from(o.get("--bundle").unwrap_or("."));
+            let path = dir.join("config.json");
+            if path.exists() {
+                return Err("File config.json exists. Remove it first".into());
+            }
+            let text = spec::default_config(&["sh"]).to_pretty();
+            std::fs::write(&path, text + "\n")
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(0)
+        }
+        "exec" => Err("exec: not supported by umbra yet".into()),
+        other => Err(format!("unknown command '{other}'")),
+    }
+}
+
+/// Runs an OCI command line (`args` without the program name).
+pub fn main(args: &[String]) -> ExitCode {
+    let mut g = Global {
+        root: PathBuf::from("/run/umbra"),
+        log: None,
+        json: false,
+        debug: false,
+        log_file: std::cell::RefCell::new(None),
+    };
+    let mut i = 0;
+    while i < args.len() && is_global(&args[i]) {
+        let a = long(&args[i]);
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (a.clone(), None),
+        };
+        if GLOBAL_VALUE.contains(&name.as_str()) {
+            let v = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    match args.get(i) {
+                        Some(v) => v.clone(),
+                        None => {
+                            eprintln!("umbra: {name} needs a value");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+            };
+            match name.as_str() {
+                "--root" => g.root = PathBuf::from(v),
+                "--log" => g.log = Some(PathBuf::from(v)),
+                "--log-format" => g.json = v == "json",
+                _ => {}
+            }
+        } else if name == "--debug" {
+            g.debug = true;
+        }
+        i += 1;
+    }
+    let Some(cmd) = args.get(i) else {
+        print!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if cmd == "-h" || cmd == "--help" || args[i + 1..].iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    match dispatch(&g, cmd, &args[i + 1..]) {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            g.error(&msg);
+            eprintln!("umbra: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_oci, parse_opts, parse_signal};
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn signals_parse_as_runc_takes_them() {
+        assert_eq!(parse_signal("TERM"), Some(15));
+        assert_eq!(parse_signal("SIGKILL"), Some(9));
+        assert_eq!(parse_signal("sigusr1"), Some(10));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("RTMIN"), Some(34));
+        assert_eq!(parse_signal("RTMIN+3"), Some(37));
+        assert_eq!(parse_signal("SIGRTMAX-1"), Some(63));
+        for bad in ["", "0", "65", "FOO", "RTMIN+40", "RTMINx", "-1"] {
+            assert_eq!(parse_signal(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn oci_command_lines_are_told_apart() {
+        assert!(is_oci(&v(&["--root", "/r", "run", "x"])));
+        assert!(is_oci(&v(&["create", "--bundle", "b", "x"])));
+        assert!(is_oci(&v(&["run", "--bundle", "b", "x"])));
+        assert!(is_oci(&v(&["run", "-b=b", "x"])));
+        assert!(is_oci(&v(&["--log-format=json", "state", "x"])));
+        assert!(!is_oci(&v(&["run", "--root", "/t", "--", "sh"])));
+        assert!(!is_oci(&v(&["run", "--", "sh", "--bundle"])));
+        assert!(!is_oci(&v(&["image", "check", "x"])));
+    }
+
+    #[test]
+    fn options_parse() {
+        let o = parse_opts(
+            &v(&["-bundle", "/b", "--pid-file=/p", "-d", "id"]),
+            &["--bundle", "--pid-file"],
+            &["--detach"],
+            &[("-d", "--detach")],
+            false,
+        )
+        .unwrap();
+        assert_eq!(o.get("--bundle"), Some("/b"));
+        assert_eq!(o.get("--pid-file"), Some("/p"));
+        assert!(o.has("--detach"));
+        assert_eq!(o.args, ["id"]);
+        assert!(parse_opts(&v(&["--nope"]), &[], &[], &[], false).is_err());
+        assert!(parse_opts(&v(&["--bundle"]), &["--bundle"], &[], &[], false).is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! A container's record in the state directory (`--root`, default
+//! /run/umbra): `ID/state.json` (what `create` made), `ID/exec.fifo` (there
+//! until `start`), and the status derived from them and the supervisor's
+//! pid, as runc derives it.
+
+use super::json::{self, Value};
+use std::path::{Path, PathBuf};
+
+/// What `create` records of a container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub id: String,
+    /// The supervisor's host pid (the container's "init" to the host).
+    pub pid: i32,
+    /// The supervisor's start time in clock ticks since boot (/proc/PID/stat
+    /// field 22): a reused pid is not taken for the container.
+    pub start_ticks: u64,
+    pub bundle: String,
+    pub rootfs: String,
+    pub created: String,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// The lifecycle states umbra reports (runtime-spec `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// Container ids as runc accepts them: `^[\w+\-.]+$`, not "." or "..".
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+}
+
+pub fn container_dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+pub fn fifo_path(dir: &Path) -> PathBuf {
+    dir.join("exec.fifo")
+}
+
+impl Record {
+    pub fn to_value(&self) -> Value {
+        Value::Obj(vec![
+            ("id".into(), Value::str(&self.id)),
+            ("pid".into(), Value::num(i64::from(self.pid))),
+            (
+                "startTicks".into(),
+                Value::Num(self.start_ticks.to_string()),
+            ),
+            ("bundle".into(), Value::str(&self.bundle)),
+            ("rootfs".into(), Value::str(&self.rootfs)),
+            ("created".into(), Value::str(&self.created)),
+            ("annotations".into(), annotations(&self.annotations)),
+        ])
+    }
+
+    pub fn from_value(v: &Value) -> Option<Record> {
+        Some(Record {
+            id: v.get("id")?.as_str()?.to_string(),
+            pid: i32::try_from(v.get("pid")?.as_i64()?).ok()?,
+            start_ticks: v.get("startTicks")?.as_u64()?,
+            bundle: v.get("bundle")?.as_str()?.to_string(),
+            rootfs: v.get("rootfs")?.as_str()?.to_string(),
+            created: v.get("created")?.as_str()?.to_string(),
+            annotations: v
+                .get("annotations")
+                .and_then(Value::as_object)
+                .unwrap_or(&[])
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect(),
+        })
+    }
+
+    /// Writes `dir/state.json` (through a temporary file and a rename, so a
+    /// reader never sees half of it).
+    pub fn save(&self, dir: &Path) -> Result<(), String> {
+        let tmp = dir.join("state.json.tmp");
+        std::fs::write(&tmp, self.to_value().to_text())
+            .and_then(|()| std::fs::rename(&tmp, dir.join("state.json")))
+            .map_err(|e| format!("cannot write {}/state.json: {e}", dir.display()))
+    }
+
+    pub fn load(dir: &Path, id: &str) -> Result<Record, String> {
+        let text = std::fs::read_to_string(dir.join("state.json"))
+            .map_err(|_| format!("container {id} does not exist"))?;
+        let v = json::parse(&text).map_err(|e| format!("{id}: state.json: {e}"))?;
+        Record::from_value(&v).ok_or_else(|| format!("{id}: state.json is incomplete"))
+    }
+
+    /// Whether the supervisor this record names is still alive (not a zombie,
+    /// and not another process that reuses its pid).
+    pub fn alive(&self) -> bool {
+        matches!(proc_stat(self.pid), Some((state, ticks)) if state != 'Z' && state != 'X' && ticks == self.start_ticks)
+    }
+
+    pub fn status(&self, dir: &Path) -> Status {
+        if !self.alive() {
+            Status::Stopped
+        } else if fifo_path(dir).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The state as `umbra state` prints it (runtime-spec's state, with
+    /// runc's `rootfs`, `created` and `owner`).
+    pub fn state_json(&self, status: Status) -> Value {
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.pid
+        };
+        let mut m = vec![
+            ("ociVersion".into(), Value::str("1.0.2")),
+            ("id".into(), Value::str(&self.id)),
+            ("pid".into(), Value::num(i64::from(pid))),
+            ("status".into(), Value::str(status.name())),
+            ("bundle".into(), Value::str(&self.bundle)),
+            ("rootfs".into(), Value::str(&self.rootfs)),
+            ("created".into(), Value::str(&self.created)),
+        ];
+        if !self.annotations.is_empty() {
+            m.push(("annotations".into(), annotations(&self.annotations)));
+        }
+        m.push(("owner".into(), Value::str("")));
+        Value::Obj(m)
+    }
+}
+
+fn annotations(a: &[(String, String)]) -> Value {
+    Value::Obj(a.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
+}
+
+/// A process's state letter and start time (ticks) from /proc/PID/stat.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// The state letter and field 22 (starttime) of a /proc/PID/stat line; the
+/// command name in parentheses may hold spaces and ')'.
+pub fn parse_stat(text: &str) -> Option<(char, u64)> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ticks = f.nth(18)?.parse().ok()?;
+    Some((state, ticks))
+}
+
+/// The parent pid (field 4) of a /proc/PID/stat line.
+pub fn proc_ppid(pid: i32) -> Option<i32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// `secs`.`nanos` since the epoch as RFC 3339 in UTC with nanoseconds, as
+/// Go's time.RFC3339Nano writes it (trailing zeros of the fraction dropped).
+pub fn rfc3339(secs: u64, nanos: u32) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut s = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
+/// Now, as [`rfc3339`].
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs(), d.subsec_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_as_rfc3339() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400, 5_000_000), "2000-02-29T00:00:00.005Z");
+        assert_eq!(
+            rfc3339(1_796_610_279, 123_456_789),
+            "2026-12-07T02:24:39.123456789Z"
+        );
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        for ok in ["a", "abc-1_2.3+x", "0123456789abcdef"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", "a\n"] {
+            assert!(!valid_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stat_lines_parse() {
+        let l = "123 (a b) c)) S 1 123 123 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 4567 1000 10";
+        assert_eq!(parse_stat(l), Some(('S', 4567)));
+        assert_eq!(parse_stat("1 (x) R"), None);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let r = Record {
+            id: "c1".into(),
+            pid: 42,
+            start_ticks: 99,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: rfc3339(1, 0),
+            annotations: vec![("k".into(), "v".into())],
+        };
+        let v = json::parse(&r.to_value().to_text()).unwrap();
+        assert_eq!(Record::from_value(&v), Some(r.clone()));
+        let s = r.state_json(Status::Stopped);
+        assert_eq!(s.get("pid").and_then(Value::as_i64), Some(0));
+        assert_eq!(s.get("status").and_then(Value::as_str), Some("stopped"));
+    }
+}

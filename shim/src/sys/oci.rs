@@ -1,0 +1,325 @@
+//! Host calls of the OCI runtime mode (`umbra create`, `start`, `kill`, ...):
+//! fork the container's supervisor, join a network namespace, the exec fifo,
+//! the console socket (SCM_RIGHTS), signals to other processes and the
+//! re-raise of the guest init's fatal signal. Each is a thin safe wrapper.
+
+use super::Errno;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+fn last() -> Errno {
+    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(5))
+}
+
+fn check(r: libc::c_int) -> Result<libc::c_int, Errno> {
+    if r < 0 {
+        Err(last())
+    } else {
+        Ok(r)
+    }
+}
+
+/// What `fork` returned in this process.
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// fork(2). The caller must be single-threaded (umbra's CLI is), so the child
+/// holds no lock another thread had.
+pub fn fork() -> Result<Forked, Errno> {
+    // SAFETY: fork has no memory-safety preconditions of its own; the child
+    // only continues the single thread that called it.
+    let pid = check(unsafe { libc::fork() })?;
+    Ok(if pid == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(pid)
+    })
+}
+
+/// setsid(2).
+pub fn setsid() -> Result<(), Errno> {
+    // SAFETY: no arguments.
+    check(unsafe { libc::setsid() }).map(|_| ())
+}
+
+/// Makes `fd` (a terminal) the caller's controlling terminal (TIOCSCTTY).
+pub fn set_controlling_tty(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an int by value.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(|_| ())
+}
+
+/// setns(2) into the network namespace at `path` (a /proc/PID/ns/net or a
+/// bind-mounted namespace file).
+pub fn join_net_namespace(path: &str) -> Result<(), Errno> {
+    let f = std::fs::File::open(path).map_err(|e| Errno(e.raw_os_error().unwrap_or(5)))?;
+    // SAFETY: `f` is an open fd for the duration of the call.
+    check(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }).map(|_| ())
+}
+
+/// mkfifo(3) with `mode`.
+pub fn mkfifo(path: &str, mode: u32) -> Result<(), Errno> {
+    let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a NUL-terminated path.
+    check(unsafe { libc::mkfifo(c.as_ptr(), mode) }).map(|_| ())
+}
+
+/// kill(2) of one process (`pid` > 0).
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+    if pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: no pointers.
+    check(unsafe { libc::kill(pid, sig) }).map(|_| ())
+}
+
+/// How a child ended, from waitpid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildEnd {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// waitpid(2) for child `pid`: None while it runs (with `nohang`).
+pub fn wait_child(pid: i32, nohang: bool) -> Result<Option<ChildEnd>, Errno> {
+    let mut st: libc::c_int = 0;
+    loop {
+        // SAFETY: `st` is a writable int.
+        let r = unsafe { libc::waitpid(pid, &mut st, if nohang { libc::WNOHANG } else { 0 }) };
+        if r < 0 {
+            let e = last();
+            if e == Errno::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        if libc::WIFEXITED(st) {
+            return Ok(Some(ChildEnd::Exited(libc::WEXITSTATUS(st))));
+        }
+        if libc::WIFSIGNALED(st) {
+            return Ok(Some(ChildEnd::Signaled(libc::WTERMSIG(st))));
+        }
+    }
+}
+
+/// dup2(2) onto `to` (clears close-on-exec on the copy).
+pub fn dup_onto(from: RawFd, to: RawFd) -> Result<(), Errno> {
+    // SAFETY: no pointers; `to` is replaced as dup2 documents.
+    check(unsafe { libc::dup2(from, to) }).map(|_| ())
+}
+
+/// A pipe (read end, write end), both close-on-exec.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two fds pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned these fds; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sends `fds` over the connected Unix socket `sock` with SCM_RIGHTS, with
+/// `data` (at least one byte) as the message.
+pub fn send_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> Result<(), Errno> {
+    if data.is_empty() || fds.is_empty() || fds.len() > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let fd_bytes = std::mem::size_of_val(fds) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
+    // u64 elements: the control buffer is aligned for cmsghdr.
+    let mut ctl = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid value to fill in.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at `ctl`, which has CMSG_SPACE(fd_bytes) bytes, so
+    // the first header and its data (fd_bytes) fit in it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if c.is_null() {
+            return Err(Errno::EINVAL);
+        }
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(fd_bytes) as _;
+        std::ptr::copy_nonoverlapping(
+            fds.as_ptr() as *const u8,
+            libc::CMSG_DATA(c),
+            fd_bytes as usize,
+        );
+    }
+    loop {
+        // SAFETY: `msg` and everything it points at are valid for the call;
+        // `iov` only is read from.
+        let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = last();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Receives one message and up to `max_fds` fds (SCM_RIGHTS) from the Unix
+/// socket `sock`: (bytes read, the fds). Fds beyond `max_fds` are closed by
+/// the kernel (MSG_CTRUNC) and the message refused.
+pub fn recv_fds(
+    sock: RawFd,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> Result<(usize, Vec<OwnedFd>), Errno> {
+    let max_fds = max_fds.clamp(1, 8);
+    let fd_bytes = (max_fds * std::mem::size_of::<RawFd>()) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
+    let mut ctl = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid value to fill in.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space as _;
+    let n = loop {
+        // SAFETY: `msg` points at `buf` and `ctl`, both writable for their
+        // stated lengths.
+        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if r >= 0 {
+            break r as usize;
+        }
+        let e = last();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    };
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled `msg.msg_control` with well-formed headers of
+    // at most `msg_controllen` bytes; CMSG_NXTHDR stays within them, and each
+    // SCM_RIGHTS payload holds (cmsg_len - CMSG_LEN(0)) / 4 fds that are now
+    // ours.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let count = len / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(c) as *const RawFd;
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok((n, fds))
+}
+
+/// Sets RLIMIT_CORE to 0: re-raising the guest's fatal signal must not
+/// make the host dump umbra's core.
+pub fn no_core_dumps() -> Result<(), Errno> {
+    let r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `r` is a valid rlimit.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_CORE, &r) }).map(|_| ())
+}
+
+/// Ends this process by signal `sig`, with its default action (the guest's
+/// init died of it and the supervisor's waiter must see the same). Falls
+/// back to exit(128 + sig) when the signal does not kill or may not be sent.
+pub fn die_of_signal(sig: i32) -> ! {
+    // struct kernel_sigaction { handler = SIG_DFL, flags, restorer, mask }.
+    let sa = [0u64; 4];
+    let mut set = [0u64; 1];
+    if (1..=64).contains(&sig) {
+        set[0] = 1u64 << (sig - 1);
+    }
+    // SAFETY: `sa` is a readable kernel sigaction and `set` a readable
+    // 8-byte sigset; raw syscalls, as umbra's seccomp filter allows them.
+    unsafe {
+        libc::syscall(libc::SYS_rt_sigaction, sig, sa.as_ptr(), 0usize, 8usize);
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_UNBLOCK,
+            set.as_ptr(),
+            0usize,
+            8usize,
+        );
+        if sig == libc::SIGKILL {
+            libc::syscall(libc::SYS_kill, libc::getpid(), sig);
+        } else {
+            let tid = libc::syscall(libc::SYS_gettid);
+            libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig);
+        }
+    }
+    std::process::exit(128 + sig)
+}
+
+/// Closes every fd from `first` up (what the caller inherited and does not
+/// pass on: runc closes all but stdio and `--preserve-fds`).
+pub fn close_fds_from(first: i32) {
+    let first = first.max(3) as libc::c_uint;
+    // SAFETY: close_range only closes fds; nothing in this process holds
+    // an fd from `first` up at the call (the caller runs it first thing).
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+    if r == 0 {
+        return;
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|&fd| fd >= first as i32) {
+        // SAFETY: as above; the read_dir fd itself is gone by now (EBADF).
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// The child `forward_signals_to` passes signals on to.
+static FORWARD_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_forward_to_child(sig: libc::c_int) {
+    let pid = FORWARD_PID.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe and takes no pointers.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// `umbra run` in the foreground: `sigs` sent to it go on to `pid` (the
+/// supervisor), as runc's signal forwarding does.
+pub fn forward_signals_to(pid: i32, sigs: &[i32]) {
+    FORWARD_PID.store(pid, std::sync::atomic::Ordering::SeqCst);
+    for &s in sigs {
+        // SAFETY: the handler is an async-signal-safe extern "C" fn of the
+        // plain signature; SA_RESTART so that waitpid goes on.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_forward_to_child as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(s, &sa, std::ptr::null_mut());
+        }
+    }
+}

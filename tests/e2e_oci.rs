@@ -1,0 +1,497 @@
+//! Issue 15's OCI runtime: umbra driven as conmon drives runc.
+//!
+//! `tests/host/oci_driver.c` is a small conmon: it makes itself a child
+//! subreaper, runs `create --pid-file [--console-socket]`, takes the pty
+//! master over the console socket (SCM_RIGHTS), reaps the pid from the pid
+//! file for the container's exit status, and runs `state`, `start`, `kill`
+//! and `delete` between. Each test runs the same steps on the same bundle
+//! (a static busybox tree made here) under umbra and, where runc is
+//! installed, under runc, and expects the same transcript from both.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use umbra_tests::{busybox, find_on_path, target_dir, umbra};
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = target_dir()
+        .join("oci-tests")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The driver, built once with the host's C compiler.
+fn driver() -> &'static Path {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| {
+        let src = umbra_tests::workspace_root().join("tests/host/oci_driver.c");
+        let dir = target_dir().join("oci-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("oci_driver");
+        let tmp = dir.join(format!(".oci_driver.{}", std::process::id()));
+        let cc = find_on_path("cc")
+            .or_else(|| find_on_path("gcc"))
+            .expect("no C compiler");
+        let r = Command::new(cc)
+            .args(["-O2", "-Wall", "-Wno-format-truncation", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// What goes into a bundle's config.json.
+struct Cfg<'a> {
+    script: &'a str,
+    terminal: bool,
+    readonly: bool,
+    /// Extra `mounts` entries (JSON objects, comma-separated).
+    mounts: &'a str,
+    /// Extra top-level members (`"k": v,` each).
+    extra: &'a str,
+}
+
+impl Default for Cfg<'_> {
+    fn default() -> Self {
+        Cfg {
+            script: "true",
+            terminal: false,
+            readonly: true,
+            mounts: "",
+            extra: "",
+        }
+    }
+}
+
+/// `dir/bundle`: a busybox rootfs and a config.json that runs `sh -c
+/// SCRIPT`, in the shape `runc spec` writes.
+fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
+    let b = dir.join("bundle");
+    let root = b.join("rootfs");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "data"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
+    for app in [
+        "sh", "cat", "echo", "sleep", "hostname", "ls", "touch", "test", "pwd", "env", "grep",
+    ] {
+        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(app));
+    }
+    std::fs::write(root.join("etc/motd"), "from the image\n").unwrap();
+    let mounts = if c.mounts.is_empty() {
+        String::new()
+    } else {
+        format!(",{}", c.mounts)
+    };
+    let config = format!(
+        r#"{{
+  "ociVersion": "1.0.2",
+  "process": {{
+    "terminal": {term},
+    "user": {{"uid": 0, "gid": 0}},
+    "args": ["sh", "-c", {script}],
+    "env": ["PATH=/bin", "TERM=xterm", "GREETING=hello"],
+    "cwd": "/",
+    "rlimits": [{{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}}],
+    "noNewPrivileges": true
+  }},
+  "root": {{"path": "rootfs", "readonly": {ro}}},
+  "hostname": "oci-test",
+  "mounts": [
+    {{"destination": "/proc", "type": "proc", "source": "proc"}},
+    {{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}},
+    {{"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}},
+    {{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}}{mounts}
+  ],
+  {extra}
+  "linux": {{
+    "namespaces": [{{"type": "pid"}}, {{"type": "network"}}, {{"type": "ipc"}}, {{"type": "uts"}}, {{"type": "mount"}}],
+    "maskedPaths": ["/proc/kcore"],
+    "readonlyPaths": ["/proc/sys"]
+  }}
+}}
+"#,
+        term = c.terminal,
+        script = json_str(c.script),
+        ro = c.readonly,
+        extra = c.extra,
+    );
+    std::fs::write(b.join("config.json"), config).unwrap();
+    b
+}
+
+/// Runs the driver's `steps` under `runtime` with its own state directory;
+/// returns its transcript.
+fn drive(runtime: &Path, dir: &Path, tag: &str, bundle: &Path, steps: &[&str]) -> String {
+    let state = dir.join(format!("state-{tag}"));
+    let out = Command::new(driver())
+        .arg(runtime)
+        .arg(&state)
+        .arg(format!("c-{tag}"))
+        .arg(bundle)
+        .args(steps)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "driver failed: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Runs `steps` under umbra, checks its transcript is `want`, and under
+/// runc (when installed) that runc's is the same.
+fn same_as_runc(name: &str, c: &Cfg<'_>, steps: &[&str], want: &str) {
+    let dir = scratch(name);
+    let b = bundle(&dir, c);
+    let got = drive(umbra(), &dir, "umbra", &b, steps);
+    assert_eq!(got.replace('\r', ""), want, "umbra's transcript");
+    match find_on_path("runc") {
+        Some(runc) => {
+            let theirs = drive(&runc, &dir, "runc", &b, steps);
+            assert_eq!(theirs.replace('\r', ""), want, "runc's transcript");
+        }
+        None => eprintln!("runc is not installed: umbra's transcript not compared"),
+    }
+}
+
+#[test]
+fn lifecycle_state_kill_and_exit_code_as_runc() {
+    same_as_runc(
+        "life",
+        &Cfg {
+            script: "trap 'echo got TERM; exit 7' TERM; echo started; while true; do sleep 1; done",
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "state",
+            "start",
+            "expect:started",
+            "state",
+            "kill:TERM",
+            "wait",
+            "state",
+            "delete",
+            "leftovers",
+        ],
+        "create exit 0
+pid file names a live process
+state exit 0 status created pid matches
+start exit 0
+saw started
+state exit 0 status running pid matches
+kill TERM exit 0
+container exited 7
+state exit 0 status stopped pid 0
+delete exit 0
+leftovers 0
+--- output ---
+started
+got TERM
+
+",
+    );
+}
+
+#[test]
+fn init_ignores_unhandled_term_and_dies_of_kill_as_runc() {
+    // A container's init without a handler does not die of SIGTERM sent
+    // from outside (Linux's rule for a pid namespace's init); SIGKILL kills
+    // it, and the waiter sees death by signal 9.
+    same_as_runc(
+        "sigkill",
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "start",
+            "expect:up",
+            "kill:TERM",
+            "state",
+            "kill:SIGKILL",
+            "wait",
+            "state",
+            "kill:TERM",
+            "delete",
+            "leftovers",
+        ],
+        "create exit 0
+pid file names a live process
+start exit 0
+saw up
+kill TERM exit 0
+state exit 0 status running pid matches
+kill SIGKILL exit 0
+container killed by signal 9
+state exit 0 status stopped pid 0
+kill TERM exit 1
+delete exit 0
+leftovers 0
+--- output ---
+up
+
+",
+    );
+}
+
+#[test]
+fn console_socket_gives_the_guest_a_pty() {
+    same_as_runc(
+        "tty",
+        &Cfg {
+            script: "test -t 0 && test -t 1 && echo IS-A-TTY; read x; echo got-$x; exit 5",
+            terminal: true,
+            ..Cfg::default()
+        },
+        &[
+            "create-tty",
+            "start",
+            "expect:IS-A-TTY",
+            "send:hello",
+            "expect:got-hello",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        "console master received
+create exit 0
+pid file names a live process
+start exit 0
+saw IS-A-TTY
+sent ok
+saw got-hello
+container exited 5
+delete exit 0
+leftovers 0
+--- output ---
+IS-A-TTY
+hello
+got-hello
+
+",
+    );
+}
+
+#[test]
+fn delete_refuses_a_running_container_unless_forced() {
+    same_as_runc(
+        "delete",
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "start",
+            "expect:up",
+            "delete",
+            "state",
+            "delete-force",
+            "wait",
+            "leftovers",
+        ],
+        "create exit 0
+pid file names a live process
+start exit 0
+saw up
+delete exit 1
+state exit 0 status running pid matches
+delete-force exit 0
+container killed by signal 9
+leftovers 0
+--- output ---
+up
+
+",
+    );
+}
+
+#[test]
+fn deleting_a_created_container_kills_its_process() {
+    same_as_runc(
+        "created",
+        &Cfg {
+            script: "echo never",
+            ..Cfg::default()
+        },
+        &["create", "state", "delete", "wait", "leftovers"],
+        "create exit 0
+pid file names a live process
+state exit 0 status created pid matches
+delete exit 0
+container killed by signal 9
+leftovers 0
+--- output ---
+
+",
+    );
+}
+
+/// `umbra --root STATE --log FILE --log-format json run --bundle B ID`:
+/// (exit code, stdout, stderr, log file).
+fn run_oci(dir: &Path, b: &Path, id: &str) -> (i32, String, String, String) {
+    let log = dir.join("log.json");
+    let out = Command::new(umbra())
+        .arg("--root")
+        .arg(dir.join("state"))
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format", "json", "run", "--bundle"])
+        .arg(b)
+        .arg(id)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn run_applies_the_config_and_logs_what_it_ignores() {
+    let dir = scratch("config");
+    let rw = dir.join("rw");
+    let ro = dir.join("ro");
+    std::fs::create_dir_all(&rw).unwrap();
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("f"), "read-only data\n").unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "10.0.0.1 db\n").unwrap();
+    let mounts = format!(
+        r#"{{"destination": "/data/rw", "type": "bind", "source": {rw}, "options": ["rbind", "rw"]}},
+    {{"destination": "/data/ro", "type": "bind", "source": {ro}, "options": ["rbind", "ro"]}},
+    {{"destination": "/etc/hosts", "type": "bind", "source": {hosts}, "options": ["rbind", "ro"]}},
+    {{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}},
+    {{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]}}"#,
+        rw = json_str(rw.to_str().unwrap()),
+        ro = json_str(ro.to_str().unwrap()),
+        hosts = json_str(hosts.to_str().unwrap()),
+    );
+    let script = "hostname; echo $GREETING; pwd; ulimit -n; cat /etc/motd /data/ro/f /etc/hosts; \
+        echo written > /data/rw/out && echo rw-ok; \
+        touch /data/ro/x 2>/dev/null || echo ro-refused; \
+        touch /newfile 2>/dev/null || echo root-refused; \
+        echo t > /scratch/t && cat /scratch/t; \
+        grep -c ' /scratch tmpfs' /proc/mounts; exit 4";
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script,
+            mounts: &mounts,
+            extra: r#""annotations": {"org.example": "x"},"#,
+            ..Cfg::default()
+        },
+    );
+    let (code, out, err, log) = run_oci(&dir, &b, "cfg");
+    assert_eq!(code, 4, "stdout:\n{out}\nstderr:\n{err}\nlog:\n{log}");
+    assert_eq!(
+        out,
+        "oci-test\nhello\n/\n1024\nfrom the image\nread-only data\n10.0.0.1 db\nrw-ok\n\
+         ro-refused\nroot-refused\nt\n1\n",
+        "stderr:\n{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rw.join("out")).unwrap(),
+        "written\n"
+    );
+    assert!(!ro.join("x").exists());
+    // The log holds runc's JSON lines for what umbra does not apply.
+    for what in ["linux.maskedPaths", "linux.readonlyPaths", "type 'cgroup'"] {
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with("{\"level\":\"warning\",\"msg\":")
+                    && l.contains(what)
+                    && l.contains("\"time\":\"")),
+            "no warning about {what} in the log:\n{log}"
+        );
+    }
+    // `run` removes the container when it ends.
+    assert!(!dir.join("state/cfg").exists());
+}
+
+#[test]
+fn spec_features_and_errors() {
+    let dir = scratch("spec");
+    let st = |args: &[&str]| {
+        let o = Command::new(umbra())
+            .arg("--root")
+            .arg(dir.join("state"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = st(&["spec"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    assert!(text.contains("\"ociVersion\": \"1.0.2\"") && text.contains("\"terminal\": true"));
+    let (code, _, err) = st(&["spec"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exists"), "{err}");
+    let (code, out, _) = st(&["features"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"ociVersionMax\""), "{out}");
+    let (code, _, err) = st(&["state", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("container nope does not exist"), "{err}");
+    let (code, _, err) = st(&["kill", "nope", "KILL"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = st(&["kill", "nope", "NOSUCHSIG"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = st(&["create", "--bundle", "/nonexistent", "x"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = st(&["create", "--bundle", ".", "../escape"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("invalid container id"), "{err}");
+    // A second create with the same id is refused.
+    let b = bundle(&dir, &Cfg::default());
+    let b = b.to_str().unwrap();
+    // The supervisor keeps create's stdio (conmon's pipes): not ours to wait on.
+    let created = Command::new(umbra())
+        .arg("--root")
+        .arg(dir.join("state"))
+        .args(["create", "--bundle", b, "dup"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let (code, _, err) = st(&["create", "--bundle", b, "dup"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("container with id exists"), "{err}");
+    assert_eq!(st(&["delete", "--force", "dup"]).0, 0);
+    assert!(!dir.join("state/dup").exists());
+}

@@ -1,0 +1,312 @@
+/* A small conmon for tests/e2e_oci.rs: drives an OCI runtime (umbra or
+ * runc) through a container's life as conmon does. It makes itself a child
+ * subreaper, runs `RUNTIME --root STATE create --bundle B --pid-file P
+ * [--console-socket S] ID` (with `--log STATE.log --log-format json`), reads the pid file, takes the container's output
+ * from a pipe (or the pty master received over the console socket with
+ * SCM_RIGHTS), and reaps the container's process for its exit status.
+ *
+ * Usage: oci_driver RUNTIME STATE ID BUNDLE STEP...
+ * Steps: create | create-tty | start | state | kill:SIG | expect:TEXT |
+ *        send:TEXT | wait | delete | delete-force | leftovers
+ * Every step prints one line; the output is printed at the end. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *runtime, *state, *id, *bundle;
+static char pidfile[4096], sockpath[4096], logpath[4096];
+static int out_fd = -1; /* the container's output: pipe read end or pty master */
+static int cpid = 0;    /* the container's pid from the pid file */
+static char output[1 << 16];
+static size_t output_len;
+
+/* Runs the runtime with `args` (NULL-terminated after the fixed ones);
+ * stdout to `out` (or /dev/null when -1). Returns the wait status. */
+static int runtime_cmd(const char **args, int out, int child_out) {
+	const char *argv[32];
+	int n = 0;
+	argv[n++] = runtime;
+	argv[n++] = "--root";
+	argv[n++] = state;
+	/* As conmon: the runtime's messages go to a log file, in JSON. */
+	argv[n++] = "--log";
+	argv[n++] = logpath;
+	argv[n++] = "--log-format";
+	argv[n++] = "json";
+	for (int i = 0; args[i] && n < 30; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t p = fork();
+	if (p < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (p == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		if (child_out >= 0) {
+			dup2(child_out, 1);
+			dup2(child_out, 2);
+		} else if (out >= 0) {
+			dup2(out, 1);
+		} else {
+			dup2(null, 1);
+		}
+		execv(runtime, (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static int code(int st) {
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Reads what is there of the container's output, waiting up to `ms`. */
+static int pump(int ms) {
+	if (out_fd < 0)
+		return 0;
+	struct pollfd p = {out_fd, POLLIN, 0};
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	if (output_len >= sizeof(output) - 1)
+		return 0;
+	ssize_t r = read(out_fd, output + output_len, sizeof(output) - 1 - output_len);
+	if (r <= 0) {
+		close(out_fd);
+		out_fd = -1;
+		return 0;
+	}
+	output_len += r;
+	output[output_len] = 0;
+	return 1;
+}
+
+static int recv_fd(int sock) {
+	char buf[256];
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr m = {0};
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof(ctl);
+	if (recvmsg(sock, &m, 0) < 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void create(int tty) {
+	int lsock = -1, w = -1;
+	const char *args[12];
+	int n = 0;
+	args[n++] = "create";
+	args[n++] = "--bundle";
+	args[n++] = bundle;
+	args[n++] = "--pid-file";
+	args[n++] = pidfile;
+	if (tty) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sockpath);
+		unlink(sockpath);
+		lsock = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (bind(lsock, (struct sockaddr *)&a, sizeof(a)) || listen(lsock, 1)) {
+			perror("console socket");
+			exit(2);
+		}
+		args[n++] = "--console-socket";
+		args[n++] = sockpath;
+	} else {
+		int p[2];
+		if (pipe(p)) {
+			perror("pipe");
+			exit(2);
+		}
+		out_fd = p[0];
+		w = p[1];
+	}
+	args[n++] = id;
+	args[n] = NULL;
+	if (tty) {
+		/* The runtime connects and sends the master during create. */
+		pid_t p = fork();
+		if (p == 0) {
+			int st = runtime_cmd(args, -1, -1);
+			_exit(code(st));
+		}
+		int c = accept(lsock, NULL, NULL);
+		out_fd = c >= 0 ? recv_fd(c) : -1;
+		printf("console master %s\n", out_fd >= 0 && isatty(out_fd) ? "received" : "missing");
+		if (c >= 0)
+			close(c);
+		int st;
+		while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+			;
+		printf("create exit %d\n", code(st));
+		close(lsock);
+	} else {
+		int st = runtime_cmd(args, -1, w);
+		close(w);
+		printf("create exit %d\n", code(st));
+	}
+	FILE *f = fopen(pidfile, "r");
+	if (!f || fscanf(f, "%d", &cpid) != 1)
+		cpid = 0;
+	if (f)
+		fclose(f);
+	printf("pid file %s\n", cpid > 0 && kill(cpid, 0) == 0 ? "names a live process" : "bad");
+}
+
+static void show_state(void) {
+	int p[2];
+	if (pipe(p)) {
+		perror("pipe");
+		exit(2);
+	}
+	const char *args[] = {"state", id, NULL};
+	int st = runtime_cmd(args, p[1], -1);
+	close(p[1]);
+	char buf[8192];
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(buf) - 1 && (r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	buf[len] = 0;
+	close(p[0]);
+	char status[32] = "?";
+	int pid = -1;
+	char *s = strstr(buf, "\"status\"");
+	if (s)
+		sscanf(s, "\"status\": \"%31[a-z]\"", status);
+	s = strstr(buf, "\"pid\"");
+	if (s)
+		sscanf(s, "\"pid\": %d", &pid);
+	printf("state exit %d status %s pid %s\n", code(st), status,
+	       pid == cpid ? "matches" : pid == 0 ? "0" : "differs");
+}
+
+static void leftovers(void) {
+	/* Processes started from the runtime with this state directory. */
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d))) {
+		int pid = atoi(e->d_name);
+		if (pid <= 0 || pid == getpid())
+			continue;
+		char path[64], buf[4096];
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		for (ssize_t i = 0; i < r; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[r] = 0;
+		if (strstr(buf, state) && strstr(buf, runtime))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	printf("leftovers %d\n", n);
+}
+
+int main(int argc, char **argv) {
+	if (argc < 5) {
+		fprintf(stderr, "usage: oci_driver RUNTIME STATE ID BUNDLE STEP...\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	runtime = argv[1];
+	state = argv[2];
+	id = argv[3];
+	bundle = argv[4];
+	snprintf(pidfile, sizeof(pidfile), "%s.pid", state);
+	snprintf(sockpath, sizeof(sockpath), "%s.sock", state);
+	snprintf(logpath, sizeof(logpath), "%s.log", state);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(600);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		perror("PR_SET_CHILD_SUBREAPER");
+		return 2;
+	}
+	for (int i = 5; i < argc; i++) {
+		const char *s = argv[i];
+		if (!strcmp(s, "create") || !strcmp(s, "create-tty")) {
+			create(!strcmp(s, "create-tty"));
+		} else if (!strcmp(s, "start")) {
+			const char *a[] = {"start", id, NULL};
+			printf("start exit %d\n", code(runtime_cmd(a, -1, -1)));
+		} else if (!strcmp(s, "state")) {
+			show_state();
+		} else if (!strncmp(s, "kill:", 5)) {
+			const char *a[] = {"kill", id, s + 5, NULL};
+			printf("kill %s exit %d\n", s + 5, code(runtime_cmd(a, -1, -1)));
+		} else if (!strncmp(s, "expect:", 7)) {
+			int waited = 0;
+			while (!strstr(output, s + 7) && waited < 240) {
+				if (!pump(500))
+					waited++;
+				if (out_fd < 0 && !strstr(output, s + 7))
+					break;
+			}
+			printf("%s %s\n", strstr(output, s + 7) ? "saw" : "missed", s + 7);
+		} else if (!strncmp(s, "send:", 5)) {
+			char line[1024];
+			snprintf(line, sizeof(line), "%s\r", s + 5);
+			ssize_t r = out_fd >= 0 ? write(out_fd, line, strlen(line)) : -1;
+			printf("sent %s\n", r > 0 ? "ok" : "failed");
+		} else if (!strcmp(s, "wait")) {
+			int st;
+			pid_t r;
+			while ((r = waitpid(cpid, &st, 0)) < 0 && errno == EINTR)
+				;
+			if (r != cpid)
+				printf("wait failed: %s\n", strerror(errno));
+			else if (WIFEXITED(st))
+				printf("container exited %d\n", WEXITSTATUS(st));
+			else if (WIFSIGNALED(st))
+				printf("container killed by signal %d\n", WTERMSIG(st));
+			/* Whatever output is left. */
+			while (pump(200))
+				;
+		} else if (!strcmp(s, "delete") || !strcmp(s, "delete-force")) {
+			const char *a[] = {"delete", id, NULL};
+			const char *af[] = {"delete", "--force", id, NULL};
+			printf("%s exit %d\n", s, code(runtime_cmd(s[6] ? af : a, -1, -1)));
+		} else if (!strcmp(s, "leftovers")) {
+			leftovers();
+		} else {
+			fprintf(stderr, "unknown step %s\n", s);
+			return 2;
+		}
+	}
+	/* Reap anything else that was reparented to us. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	printf("--- output ---\n%s\n", output);
+	return 0;
+}
