@@ -495,3 +495,26 @@ fn spec_features_and_errors() {
     assert_eq!(st(&["delete", "--force", "dup"]).0, 0);
     assert!(!dir.join("state/dup").exists());
 }
+
+#[test]
+fn init_ignores_signals_it_sends_itself_without_a_handler() {
+    same_as_runc(
+        "selfsig",
+        &Cfg {
+            script: "kill -USR1 $$; kill -TERM $$; echo still here; trap 'echo usr2' USR2; kill -USR2 $$; exit 3",
+            ..Cfg::default()
+        },
+        &["create", "start", "wait", "delete", "leftovers"],
+        "create exit 0
+pid file names a live process
+start exit 0
+container exited 3
+delete exit 0
+leftovers 0
+--- output ---
+still here
+usr2
+
+",
+    );
+}

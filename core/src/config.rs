@@ -41,6 +41,11 @@ pub struct Config {
     /// The host's /etc/resolv.conf under `--net host`, shown at the guest's
     /// /etc/resolv.conf when its root has none.
     pub resolv_conf: Option<Vec<u8>>,
+    /// pid 1 is a container's init (OCI mode): signals it sends itself
+    /// without a handler are dropped too, as Linux's SIGNAL_UNKILLABLE does
+    /// for every sender inside the namespace. Off for `umbra run`, whose
+    /// program is compared with a native run where it is not an init.
+    pub container_init: bool,
 }
 
 impl Default for Config {
@@ -59,6 +64,7 @@ impl Default for Config {
             quiet_unsupported: false,
             unix_grants: Vec::new(),
             resolv_conf: None,
+            container_init: false,
         }
     }
 }

@@ -186,10 +186,11 @@ fn kill_targets<H: Host>(k: &Kernel<H>, pid: i32) -> Vec<Pid> {
 /// pid 1 of the guest is the init of its namespace: signals it neither
 /// handles nor blocks, SIGKILL and SIGSTOP included, are dropped when other
 /// guest processes send them (Linux's SIGNAL_UNKILLABLE; blocked signals stay
-/// pending, so sigwaitinfo still sees them).
+/// pending, so sigwaitinfo still sees them); in a container
+/// (`Config::container_init`) also those it sends itself.
 fn init_shields<H: Host>(k: &Kernel<H>, pid: Pid, sig: u32) -> bool {
     pid == 1
-        && k.cur != 1
+        && (k.cur != 1 || k.cfg.container_init)
         && sig != 0
         && k.process(1).is_some_and(|p| {
             let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);

@@ -258,6 +258,7 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
         cwd: p.cwd.clone(),
         hostname: spec.hostname.clone().unwrap_or_else(|| "umbra".into()),
         quiet_unsupported: true,
+        container_init: true,
         ..Config::default()
     };
     for l in &p.rlimits {
