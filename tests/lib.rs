@@ -92,6 +92,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "thread_switch",
     "ev_inotify",
     "hostnet",
+    "proc_net",
     "paper_probe",
 ];
 

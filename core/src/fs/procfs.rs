@@ -355,8 +355,8 @@ pub struct SysSummary {
     pub nr_open: u64,
     /// /proc/sysvipc/shm, sem and msg.
     pub sysvipc: [Vec<u8>; 3],
-    /// /proc/net/dev and if_inet6.
-    pub net: [Vec<u8>; 2],
+    /// /proc/net/dev, if_inet6, tcp, tcp6, udp, udp6 and unix.
+    pub net: [Vec<u8>; 7],
 }
 
 /// Whether `f` is a file or directory of procfs.
@@ -433,6 +433,12 @@ enum SysFile {
     /// /proc/net/dev and if_inet6.
     NetDev,
     NetIfInet6,
+    /// /proc/net/tcp, tcp6, udp, udp6, unix.
+    NetTcp,
+    NetTcp6,
+    NetUdp,
+    NetUdp6,
+    NetUnix,
 }
 
 /// Files of /proc/PID.
@@ -498,7 +504,7 @@ const SYS_DIRS: [(&str, SysDir); 3] = [
 ];
 
 /// The files of each /proc/sys directory, with their modes.
-const SYS_FILES: [(SysDir, &str, SysFile, u32); 22] = [
+const SYS_FILES: [(SysDir, &str, SysFile, u32); 27] = [
     (SysDir::Kernel, "domainname", SysFile::Domainname, 0o644),
     (SysDir::Kernel, "hostname", SysFile::Hostname, 0o644),
     (SysDir::Kernel, "ostype", SysFile::Ostype, 0o444),
@@ -526,6 +532,11 @@ const SYS_FILES: [(SysDir, &str, SysFile, u32); 22] = [
     (SysDir::Sysvipc, "msg", SysFile::SysvMsg, 0o444),
     (SysDir::Net, "dev", SysFile::NetDev, 0o444),
     (SysDir::Net, "if_inet6", SysFile::NetIfInet6, 0o444),
+    (SysDir::Net, "tcp", SysFile::NetTcp, 0o444),
+    (SysDir::Net, "tcp6", SysFile::NetTcp6, 0o444),
+    (SysDir::Net, "udp", SysFile::NetUdp, 0o444),
+    (SysDir::Net, "udp6", SysFile::NetUdp6, 0o444),
+    (SysDir::Net, "unix", SysFile::NetUnix, 0o444),
 ];
 
 const PID_FILES: [(&str, PidFile); 8] = [
@@ -765,6 +776,11 @@ impl ProcNode {
                 SysFile::SysvMsg => return Ok(view.system().sysvipc[2].clone()),
                 SysFile::NetDev => return Ok(view.system().net[0].clone()),
                 SysFile::NetIfInet6 => return Ok(view.system().net[1].clone()),
+                SysFile::NetTcp => return Ok(view.system().net[2].clone()),
+                SysFile::NetTcp6 => return Ok(view.system().net[3].clone()),
+                SysFile::NetUdp => return Ok(view.system().net[4].clone()),
+                SysFile::NetUdp6 => return Ok(view.system().net[5].clone()),
+                SysFile::NetUnix => return Ok(view.system().net[6].clone()),
             }),
             Node::PidFile(_, f) | Node::TaskFile(_, _, f) => {
                 let p = match self.node {

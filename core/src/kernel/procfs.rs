@@ -375,6 +375,11 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
             net: [
                 crate::net::inet::proc_net_dev(self.net),
                 crate::net::inet::proc_if_inet6(),
+                crate::net::inet::proc_net_inet(self.net, false, false),
+                crate::net::inet::proc_net_inet(self.net, false, true),
+                crate::net::inet::proc_net_inet(self.net, true, false),
+                crate::net::inet::proc_net_inet(self.net, true, true),
+                crate::net::unix::proc_net_unix(self.net),
             ],
         }
     }

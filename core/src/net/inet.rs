@@ -51,9 +51,11 @@
 
 use alloc::collections::VecDeque;
 use alloc::format;
+use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 use umbra_abi::net::*;
@@ -333,6 +335,9 @@ pub struct InetSock {
     /// Under `--net host`, a socket that connects or sends outside the
     /// loopback is carried by a host socket from then on (net/host.rs).
     host: Mutex<Option<Arc<HostConn>>>,
+    /// The inode number of the descriptor's socket (0 before it has one),
+    /// for /proc/net/tcp and udp.
+    ino: AtomicU64,
 }
 
 /// `--publish`: hands a connection that a host client made to umbra's
@@ -465,6 +470,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             wake: WakeSeq::default(),
         }),
         host: Mutex::new(None),
+        ino: AtomicU64::new(0),
     })
 }
 
@@ -1701,6 +1707,10 @@ impl Socket for InetSock {
         }
     }
 
+    fn set_ino(&self, ino: u64) {
+        self.ino.store(ino, Ordering::Relaxed);
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -1819,6 +1829,144 @@ pub fn proc_net_dev(net: &NetNs) -> Vec<u8> {
         "lo", b, p, 0, 0, 0, 0, 0, 0, b, p, 0, 0, 0, 0, 0, 0
     )
     .into_bytes()
+}
+
+/// Linux's TCP states as /proc/net/tcp shows them.
+const TCP_ESTABLISHED: u8 = 1;
+const TCP_SYN_SENT: u8 = 2;
+const TCP_FIN_WAIT2: u8 = 5;
+const TCP_TIME_WAIT: u8 = 6;
+const TCP_CLOSE: u8 = 7;
+const TCP_CLOSE_WAIT: u8 = 8;
+const TCP_LISTEN: u8 = 10;
+
+/// An address as /proc/net shows it: each 32-bit word of the network-order
+/// address printed as a little-endian host's integer (IPv4: the mapped
+/// address's last word).
+fn proc_addr(ip: &Ip, v6: bool) -> String {
+    let word = |i: usize| u32::from_le_bytes([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
+    if v6 {
+        format!(
+            "{:08X}{:08X}{:08X}{:08X}",
+            word(0),
+            word(4),
+            word(8),
+            word(12)
+        )
+    } else {
+        format!("{:08X}", word(12))
+    }
+}
+
+/// /proc/net/tcp, tcp6, udp and udp6 (`udp`, `v6`): the guest's sockets
+/// of that protocol and family (an AF_INET6 socket is in the *6 file even
+/// for its IPv4 traffic) as Linux's tcp4_seq_show, tcp6_seq_show,
+/// udp4_seq_show and udp6_seq_show print them: TCP listeners and
+/// connections, bound UDP sockets. What this kernel does not keep is shown
+/// as Linux shows an idle loopback socket: no timer, no retransmits, the
+/// kernel pointer hidden, Linux's initial RTO and ATO; a TCP connection
+/// whose both ends sent their FIN shows TIME_WAIT. Sockets carried by a
+/// host socket (`--net host`, `--publish`) are the host's, not listed.
+pub fn proc_net_inet(net: &NetNs, udp: bool, v6: bool) -> Vec<u8> {
+    let family = if v6 { AF_INET6 } else { AF_INET };
+    let mut out = String::new();
+    match (udp, v6) {
+        (false, false) => out.push_str(&format!(
+            "{:<149}\n",
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when \
+             retrnsmt   uid  timeout inode"
+        )),
+        (true, false) => out.push_str(&format!(
+            "{:<127}\n",
+            "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when \
+             retrnsmt   uid  timeout inode ref pointer drops"
+        )),
+        (false, true) => out.push_str(
+            "  sl  local_address                         remote_address                        \
+             st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
+        ),
+        (true, true) => out.push_str(
+            "  sl  local_address                         remote_address                        \
+             st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n",
+        ),
+    }
+    let socks: Vec<Arc<InetSock>> = net
+        .inet
+        .socks
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|s| s.udp == udp && s.family == family && s.host.lock().is_none())
+        .collect();
+    let mut sl = 0;
+    for s in socks {
+        let ino = s.ino.load(Ordering::Relaxed);
+        let st = s.st.lock();
+        let Some(local) = st.local else {
+            continue;
+        };
+        let peer = st.peer.unwrap_or((if v6 { ANY6 } else { ANY4 }, 0));
+        let (state, tx, rx) = if udp {
+            let state = if st.peer.is_some() {
+                TCP_ESTABLISHED
+            } else {
+                TCP_CLOSE
+            };
+            (state, 0, st.dbytes)
+        } else {
+            match &st.conn {
+                Conn::Listen { queue, .. } => (TCP_LISTEN, 0, queue.len()),
+                Conn::Connecting { .. } => (TCP_SYN_SENT, 0, 0),
+                Conn::Connected { pair, side, .. } => {
+                    let p = pair.lock();
+                    let i = *side;
+                    let state = match (p.fin[i], p.fin[1 - i]) {
+                        (false, false) => TCP_ESTABLISHED,
+                        (true, false) => TCP_FIN_WAIT2,
+                        (false, true) => TCP_CLOSE_WAIT,
+                        (true, true) => TCP_TIME_WAIT,
+                    };
+                    let tx = p.q[1 - i].len().saturating_sub(RCV_WINDOW);
+                    (state, tx, p.q[i].len())
+                }
+                // Bound only, or closed: Linux lists neither.
+                Conn::Idle | Conn::Failed => continue,
+            }
+        };
+        let line = format!(
+            "{:4}: {}:{:04X} {}:{:04X} {:02X} {:08X}:{:08X} 00:00000000 00000000 {:5} {:8} {}",
+            sl,
+            proc_addr(&local.0, v6),
+            local.1,
+            proc_addr(&peer.0, v6),
+            peer.1,
+            state,
+            tx,
+            rx,
+            st.uid,
+            0,
+            ino
+        );
+        let line = if udp {
+            // udp's "sl" is its hash bucket, 5 wide; then ref, pointer, drops.
+            let line = format!("{:5}{}", u32::from(local.1) & 0xff, &line[4..]);
+            format!("{line} 2 0000000000000000 0")
+        } else if state == TCP_LISTEN {
+            format!("{line} 1 0000000000000000 100 0 0 10 0")
+        } else {
+            format!("{line} 1 0000000000000000 20 4 30 10 -1")
+        };
+        match (udp, v6) {
+            (false, false) => out.push_str(&format!("{line:<149}\n")),
+            (true, false) => out.push_str(&format!("{line:<127}\n")),
+            _ => {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        sl += 1;
+    }
+    out.into_bytes()
 }
 
 /// /proc/net/if_inet6: ::1 on lo (index 1, /128, host scope, permanent).

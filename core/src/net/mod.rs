@@ -208,6 +208,8 @@ pub trait Socket: Send + Sync {
     fn ioctl(&self, _io: &mut dyn IoCtx, _cmd: u32, _arg: &mut dyn IoctlArg) -> KResult<usize> {
         Err(Errno::ENOTTY)
     }
+    /// Tells the socket its descriptor's inode number (for /proc/net).
+    fn set_ino(&self, _ino: u64) {}
     /// For downcasting to the family's type.
     fn as_any(&self) -> &dyn Any;
 }
@@ -243,10 +245,12 @@ pub struct SocketFile {
 
 impl SocketFile {
     pub fn new(sock: Arc<dyn Socket>) -> Arc<SocketFile> {
+        let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
+        sock.set_ino(ino);
         Arc::new(SocketFile {
             sock,
             opts: Mutex::new(CommonOpts::default()),
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            ino,
         })
     }
 

@@ -162,6 +162,8 @@ pub struct Core {
     /// Wake-up stamps for edge-triggered epoll (see `WakeSeq`).
     wake_in: AtomicU64,
     wake_out: AtomicU64,
+    /// The descriptor's inode number (0 for an embryo), for /proc/net/unix.
+    ino: AtomicU64,
     st: Mutex<St>,
 }
 
@@ -179,6 +181,7 @@ impl Core {
             has_file: AtomicBool::new(false),
             wake_in: AtomicU64::new(0),
             wake_out: AtomicU64::new(0),
+            ino: AtomicU64::new(0),
             st: Mutex::new(St {
                 name: None,
                 state: State::Close,
@@ -384,6 +387,60 @@ impl Core {
     fn writable(&self, st: &St) -> bool {
         st.state != State::Listen && self.wmem.load(Ordering::Relaxed) * 4 <= st.sndbuf
     }
+}
+
+/// /proc/net/unix: every live AF_UNIX socket of the guest, as Linux's
+/// unix_seq_show prints it (the kernel pointer hidden, as for a reader
+/// without CAP_SYSLOG; the reference count shown as 2).
+pub fn proc_net_unix(net: &NetNs) -> Vec<u8> {
+    let mut out = b"Num       RefCount Protocol Flags    Type St Inode Path\n".to_vec();
+    let all: Vec<Arc<Core>> = net
+        .unix
+        .all
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for c in all {
+        let st = c.st.lock();
+        if st.dead {
+            continue;
+        }
+        let flags = if st.state == State::Listen {
+            1 << 16
+        } else {
+            0
+        };
+        let connected = st.state == State::Connected;
+        // SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED, SS_DISCONNECTING.
+        let ss = match (c.has_file.load(Ordering::Relaxed), connected) {
+            (true, true) => 3,
+            (true, false) => 1,
+            (false, true) => 2,
+            (false, false) => 4,
+        };
+        let line = alloc::format!(
+            "0000000000000000: 00000002 00000000 {:08X} {:04X} {:02X} {:5}",
+            flags,
+            c.ty,
+            ss,
+            c.ino.load(Ordering::Relaxed)
+        );
+        out.extend_from_slice(line.as_bytes());
+        match st.name.as_ref().map(|n| &n.0) {
+            Some(UnixAddr::Path(p)) => {
+                out.push(b' ');
+                out.extend(p.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            }
+            Some(UnixAddr::Abstract(n)) => {
+                out.extend_from_slice(b" @");
+                out.extend(n.iter().map(|&b| if b == 0 { b'@' } else { b }));
+            }
+            _ => {}
+        }
+        out.push(b'\n');
+    }
+    out
 }
 
 /// The bytes of a stream send: the caller's, or given away (kept as they
@@ -1045,6 +1102,10 @@ impl Socket for UnixSocket {
             return self.send(cx, SendMsg { data: &data, ..msg });
         }
         self.send_stream(cx, false, Bytes::Owned(data), Vec::new())
+    }
+
+    fn set_ino(&self, ino: u64) {
+        self.core.ino.store(ino, Ordering::Relaxed);
     }
 
     fn recv_to(
