@@ -24,6 +24,9 @@
 //! RUNTIME` (the runc shim's BinaryName) on the same image, imported from
 //! the OCI archive import.sh saves, with a containerd daemon of the test's
 //! own (root, state and sockets in its directory).
+//!
+//! Docker: Debian's dockerd with the runtime in daemon.json's `runtimes`
+//! table, `docker run --runtime under-test` on the tree `docker import`ed.
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -1008,6 +1011,199 @@ fn ctr_run(rt: Runtime) {
     p.assert_gone(&ids);
 }
 
+/// dockerd (Debian's docker.io) in a test's namespaces, configured by a
+/// daemon.json of the test's own (`--config-file`): its data, exec root,
+/// socket, pid file and trust key in the test's directory, no iptables and
+/// no bridge, cgroupfs, and the runtime under test in its `runtimes` table
+/// as `under-test` (docs/OCI.md's configuration). Dropping it removes the
+/// containers and stops the daemon with SIGTERM (its containerd goes with
+/// it).
+struct Docker<'a> {
+    p: &'a Podman,
+    daemon: Child,
+    sock: String,
+    client: PathBuf,
+}
+
+impl<'a> Docker<'a> {
+    fn start(p: &'a Podman) -> Docker<'a> {
+        require("dockerd", "docker.io");
+        // Debian's client, of the daemon's version (a newer one may be
+        // earlier on PATH).
+        let client = Path::new("/usr/bin/docker");
+        let client = if client.is_file() {
+            client.to_path_buf()
+        } else {
+            umbra_tests::require_tool("docker", "docker.io")
+        };
+        let dir = p.dir.join("docker");
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = |s: &str| dir.join(s).display().to_string();
+        let sock = d("d.sock");
+        let config = dir.join("daemon.json");
+        std::fs::write(
+            &config,
+            format!(
+                "{{\n  \"data-root\": \"{}\",\n  \"exec-root\": \"{}\",\n  \
+                 \"pidfile\": \"{}\",\n  \"hosts\": [\"unix://{sock}\"],\n  \
+                 \"deprecated-key-path\": \"{}\",\n  \"iptables\": false,\n  \
+                 \"ip6tables\": false,\n  \"bridge\": \"none\",\n  \
+                 \"exec-opts\": [\"native.cgroupdriver=cgroupfs\"],\n  \
+                 \"storage-driver\": \"overlay2\",\n  \
+                 \"runtimes\": {{\n    \"under-test\": {{ \"path\": \"{}\" }}\n  }}\n}}\n",
+                d("data"),
+                d("exec"),
+                d("pid"),
+                d("key.json"),
+                p.runtime_path.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let daemon = p
+            .nsenter_cmd()
+            .arg("dockerd")
+            .arg("--config-file")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd");
+        let dk = Docker {
+            p,
+            daemon,
+            sock,
+            client,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while dk.docker(&["version"]).status.code() != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "dockerd did not answer:\n{}",
+                std::fs::read_to_string(dir.join("log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        dk
+    }
+
+    fn docker(&self, args: &[&str]) -> Outcome {
+        let host = format!("unix://{}", self.sock);
+        let client = self.client.display().to_string();
+        let mut argv = vec![client.as_str(), "-H", &host];
+        argv.extend_from_slice(args);
+        self.p.nsenter(&argv, &Input::Null)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.docker(args);
+        o.assert_code(0);
+        o.stdout_text().trim().to_string()
+    }
+}
+
+impl Drop for Docker<'_> {
+    fn drop(&mut self) {
+        if let Ok(ids) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.docker(&["ps", "-a", "-q"]).stdout_text()
+        })) {
+            for id in ids.split_whitespace() {
+                let _ = self.docker(&["rm", "-f", id]);
+            }
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.daemon.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.daemon.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.daemon.kill();
+                let _ = self.daemon.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Docker with the runtime from daemon.json's `runtimes` table: the Debian
+/// tree imported with `docker import`; `docker run --rm --runtime
+/// under-test` output and exit status 3; a detached container killed
+/// (`docker wait` 137) and removed; nothing left.
+fn docker_run(rt: Runtime) {
+    let p = Podman::new(rt);
+    let dk = Docker::start(&p);
+    let info = dk.ok(&["info", "--format", "{{json .Runtimes}}"]);
+    assert!(info.contains("under-test"), "{info}");
+    let tree = debian_image_dir().join("tree").display().to_string();
+    let host = format!("unix://{}", dk.sock);
+    let client = dk.client.display().to_string();
+    let o = p.nsenter(
+        &[
+            "sh",
+            "-c",
+            "tar -C \"$1\" -c . | \"$2\" -H \"$3\" import - umbra-debian:latest",
+            "sh",
+            &tree,
+            &client,
+            &host,
+        ],
+        &Input::Null,
+    );
+    o.assert_code(0);
+    let o = dk.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "under-test",
+        "--network",
+        "none",
+        "umbra-debian:latest",
+        "bash",
+        "-c",
+        "echo hi; cat /etc/os-release; exit 3",
+    ]);
+    o.assert_code(3);
+    let os_release =
+        std::fs::read_to_string(debian_image_dir().join("tree/usr/lib/os-release")).unwrap();
+    assert_eq!(
+        o.stdout_text(),
+        format!("hi\n{os_release}"),
+        "{}",
+        o.describe()
+    );
+    let id = dk.ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        "under-test",
+        "--network",
+        "none",
+        "umbra-debian:latest",
+        "sleep",
+        "100000",
+    ]);
+    assert_eq!(
+        dk.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.HostConfig.Runtime}}",
+            &id
+        ]),
+        "true under-test"
+    );
+    dk.ok(&["kill", &id]);
+    assert_eq!(dk.ok(&["wait", &id]), "137");
+    dk.ok(&["rm", &id]);
+    assert_eq!(dk.ok(&["ps", "-a", "-q"]), "");
+    let left = processes_naming(&[&id]);
+    assert!(
+        left.is_empty(),
+        "processes of the removed container: {left:?}"
+    );
+}
+
 /// One test per check and runtime; the umbra ones that wait for the runtime
 /// carry `#[ignore]` with the reason.
 macro_rules! podman_checks {
@@ -1046,6 +1242,10 @@ podman_checks! {
         #[ignore = "the runtime is used, but `ulimit -u` is 4096 in the guest where \
                     config.json's RLIMIT_NPROC is 1024"]
         containers_conf_umbra;
+    docker_run: docker_run_runc
+        #[ignore = "umbra refuses Docker's process.user (uid 0, gid 0, additional gids): \
+                    'umbra runs the container's process as root inside the guest only'"]
+        docker_run_umbra;
     ctr_run: ctr_run_runc
         #[ignore = "umbra refuses ctr's process.user {uid 0, gid 0, additionalGids [0]}: \
                     'umbra runs the container's process as root inside the guest only'"]

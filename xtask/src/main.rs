@@ -40,7 +40,8 @@ commands:
                         busybox-static, cpio, e2fsprogs, gcc, libc6-dev,
                         python3, klibc-utils, mksh, debootstrap, iproute2,
                         xvfb, x11-apps, x11-utils, xdotool, netpbm,
-                        podman, runc, conmon, netavark, iptables, containerd;
+                        podman, runc, conmon, netavark, iptables, containerd,
+                        docker.io;
                         rustup targets and components
   debian-image          build (or find in /var/cache/umbra/debian) the Debian
                         bookworm minbase tree with python3-minimal, gcc,
@@ -246,14 +247,15 @@ fn missing_packages() -> Vec<&'static str> {
     // Issue 15's OCI runtime tests (tests/e2e_podman.rs) and the podman
     // bench workload: podman with runc as the native control, conmon, the
     // netavark network backend and the iptables its port forwarding uses
-    // (as root: no uidmap, slirp4netns or fuse-overlayfs needed), and
-    // containerd's ctr.
+    // (as root: no uidmap, slirp4netns or fuse-overlayfs needed),
+    // containerd's ctr, and dockerd.
     need(which("podman").is_some(), "podman");
     need(which("runc").is_some(), "runc");
     need(which("conmon").is_some(), "conmon");
     need(Path::new("/usr/lib/podman/netavark").exists(), "netavark");
     need(which("iptables").is_some(), "iptables");
     need(which("ctr").is_some(), "containerd");
+    need(which("dockerd").is_some(), "docker.io");
     missing
 }
 
