@@ -242,6 +242,48 @@ static void scribble_race(long seed)
 	_exit(10);
 }
 
+static void spin_forever(void)
+{
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
+static uint64_t forged_uc[64] __attribute__((aligned(64)));
+static uint64_t spin_stack[1024] __attribute__((aligned(16)));
+
+/* Jumps to the handler's own rt_sigreturn with a forged frame that blocks
+ * every host signal (the kick included) and then spins: umbra must kill it
+ * (seccomp: after 5 s of an unanswered kick) instead of waiting forever. */
+static void blocked_kick(long _)
+{
+	(void)_;
+	static const unsigned char pat[] = { 0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+	const unsigned char *code = (const unsigned char *)STUB_CODE;
+	long at = -1;
+	for (long i = 0; i + (long)sizeof pat <= 4096; i++)
+		if (!memcmp(code + i, pat, sizeof pat))
+			at = i; /* the last one: the handler's */
+	if (at < 0)
+		_exit(10);
+	memset(forged_uc, 0, sizeof forged_uc);
+	/* struct ucontext: flags, link, stack {sp, flags, size}, then gregs. */
+	forged_uc[3] = 2; /* SS_DISABLE */
+	uint64_t *g = &forged_uc[5];
+	g[15] = (uint64_t)&spin_stack[1000]; /* rsp */
+	g[16] = (uint64_t)spin_forever;      /* rip */
+	g[17] = 0x202;                       /* eflags */
+	g[18] = 0x33 | (0x2bull << 48);      /* cs, ss */
+	forged_uc[37] = ~0ull;               /* uc_sigmask */
+	static uint64_t v[2];
+	v[0] = (uint64_t)forged_uc;
+	v[1] = STUB_CODE + at;
+	__asm__ volatile("mov 0(%%rcx), %%rsp\n\t"
+			 "jmp *8(%%rcx)"
+			 :
+			 : "c"(v)
+			 : "memory");
+}
+
 static void judge(const char *name, int st)
 {
 	char fmt[160];
@@ -293,6 +335,23 @@ int main(void)
 		say("ok cookie words at rest: no slot%.0ld%.0ld\n", 0, 0);
 		say("ok a thread scribbles the slot: no slot%.0ld%.0ld\n", 0, 0);
 	}
+	/* A forged frame that blocks the kick: the parent kills the child after
+	 * a second (ptrace), or umbra does after its grace (seccomp); either
+	 * way both go on. */
+	pid_t k = fork();
+	if (k == 0) {
+		blocked_kick(0);
+		_exit(100);
+	}
+	sleep(1);
+	kill(k, SIGKILL);
+	int kst = 0;
+	waitpid(k, &kst, 0);
+	if (WIFSIGNALED(kst))
+		say("ok a forged frame blocking the kick: killed by %ld%.0ld\n", WTERMSIG(kst), 0);
+	else
+		say("FAIL a forged frame blocking the kick: status %#lx%.0ld\n", kst, 0);
+
 	/* Still served afterwards. */
 	if (getppid() >= 0 && write(1, "", 0) == 0)
 		say("ok still served%.0ld%.0ld\n", 0, 0);

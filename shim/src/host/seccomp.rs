@@ -151,17 +151,27 @@ impl PtraceHost {
     }
 
     /// Gives a new stub (forked from the template, in its first stop) its
-    /// slot: maps it and sets PR_SET_PDEATHSIG, in one ptrace batch.
+    /// slot; the first run maps it (and sets PR_SET_PDEATHSIG) in the batch
+    /// of its first mapping ops, one ptrace round trip for both.
     pub(super) fn trap_adopt(&mut self, st: &mut Stub) -> Result<(), String> {
         let Some(t) = self.trap.as_mut() else {
             return Ok(());
         };
         let slot = t.alloc().ok_or("no free stub slot (too many processes)")?;
-        let off = t.slots_off + slot as usize * trap::SLOT_BYTES as usize;
         if let Some(r) = self.slot_range(slot) {
             self.mem.as_mut_slice()[r].fill(0);
         }
-        let ops = [
+        st.trap = Some(TrapStub {
+            slot,
+            detached: false,
+        });
+        Ok(())
+    }
+
+    /// The set-up ops of a stub's slot.
+    fn slot_ops(&self, slot: u32) -> Option<[[u64; 7]; 2]> {
+        let off = self.slot_range(slot)?.start;
+        Some([
             [
                 nr::MMAP as u64,
                 trap::SLOT_VA,
@@ -172,20 +182,7 @@ impl PtraceHost {
                 off as u64,
             ],
             [nr::PRCTL as u64, 1, 9, 0, 0, 0, 0],
-        ];
-        let data_off = self.mem_bytes + PAGE as usize;
-        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
-        if let Err(e) = run_batch(data, st, &ops, &mut self.stats) {
-            if let Some(t) = self.trap.as_mut() {
-                t.free.push(slot);
-            }
-            return Err(format!("setting up stub {}: {}", st.pid, e.msg));
-        }
-        st.trap = Some(TrapStub {
-            slot,
-            detached: false,
-        });
-        Ok(())
+        ])
     }
 
     /// Frees the slot of a stub that is gone.
@@ -281,15 +278,29 @@ impl PtraceHost {
     /// The first run of a stub: its pending ops and registers through
     /// ptrace, then it is let go.
     fn trap_first_run(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
-        let pending = self.stubs.get(&mm.0).is_some_and(|s| !s.pending.is_empty());
-        if pending && self.mm_flush(mm).is_err() {
-            return Trap::StubDied;
-        }
+        let Some(slot) = self.stubs.get(&mm.0).and_then(|s| s.trap).map(|t| t.slot) else {
+            return self.mark_dead(mm.0);
+        };
+        let Some(mut ops) = self.slot_ops(slot).map(|o| o.to_vec()) else {
+            return self.mark_dead(mm.0);
+        };
+        let data_off = self.mem_bytes + PAGE as usize;
         let Some(st) = self.stubs.get_mut(&mm.0) else {
             return Trap::StubDied;
         };
         let pid = st.pid;
-        let data_off = self.mem_bytes + PAGE as usize;
+        ops.extend(compile_ops(st));
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
+        if let Err(e) = run_batch(data, st, &ops, &mut self.stats) {
+            log_line(
+                LogLevel::Error,
+                format_args!("setting up stub {pid}: {}", e.msg),
+            );
+            return self.mark_dead(mm.0);
+        }
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Trap::StubDied;
+        };
         let data = &mut self.mem.as_mut_slice()[data_off..data_off + PAGE as usize];
         match super::arch::load_regs(st, &regs.gp, &mut self.stats, data) {
             Ok(()) => {}
