@@ -518,3 +518,46 @@ usr2
 ",
     );
 }
+
+#[test]
+fn exec_runs_a_process_in_the_running_guest() {
+    // The exec'd process sees the init's files (its /tmp is the guest's
+    // own tmpfs, not the host's) and its exit code comes back; detached,
+    // the pid file names a process whose status is the exec'd process's.
+    same_as_runc(
+        "exec",
+        &Cfg {
+            script: "echo inside > /tmp/marker; echo up; while true; do sleep 1; done",
+            mounts: r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "start",
+            "expect:up",
+            "exec:cat /tmp/marker; echo to-stderr >&2; exit 6",
+            "exec:nosuchprogram",
+            "exec-detach:sleep 1; cat /tmp/marker; exit 9",
+            "kill:KILL",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        "create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec exit 6 output inside|to-stderr|
+exec exit 127 output sh: nosuchprogram: not found|
+exec exit 0 output inside|
+exec process exited 9
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+leftovers 0
+--- output ---
+up
+
+",
+    );
+}

@@ -271,6 +271,28 @@ pub trait HostMisc {
     fn take_host_signals(&mut self) -> u64 {
         0
     }
+    /// A process to start in the running guest (`umbra exec` of an OCI
+    /// container), taken once.
+    fn take_exec(&mut self) -> Option<ExecRequest> {
+        None
+    }
+    /// The guest pid of the exec request `id`'s process, or why it could
+    /// not start.
+    fn exec_started(&mut self, _id: u64, _result: Result<u32, crate::Errno>) {}
+    /// An exec'd process (one with no parent) ended with this wait status.
+    fn exec_exited(&mut self, _pid: u32, _wait_status: u32) {}
+}
+
+/// What [`HostMisc::take_exec`] hands the kernel: the program, its
+/// environment and directory, and three host stream sockets for its fds 0,
+/// 1 and 2 (already the host net's; the kernel closes them through it).
+#[derive(Clone, Debug)]
+pub struct ExecRequest {
+    pub id: u64,
+    pub argv: alloc::vec::Vec<alloc::string::String>,
+    pub envp: alloc::vec::Vec<alloc::string::String>,
+    pub cwd: alloc::string::String,
+    pub stdio: [HostSock; 3],
 }
 
 /// A host socket that the host holds for the guest, by number. The guest

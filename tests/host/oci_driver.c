@@ -7,7 +7,8 @@
  *
  * Usage: oci_driver RUNTIME STATE ID BUNDLE STEP...
  * Steps: create | create-tty | start | state | kill:SIG | expect:TEXT |
- *        send:TEXT | wait | delete | delete-force | leftovers
+ *        send:TEXT | exec:CMD | exec-detach:CMD | wait | delete |
+ *        delete-force | leftovers
  * Every step prints one line; the output is printed at the end. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -204,6 +205,52 @@ static void show_state(void) {
 	       pid == cpid ? "matches" : pid == 0 ? "0" : "differs");
 }
 
+/* `exec [--detach --pid-file F] ID sh -c CMD` with stdin from /dev/null and
+ * stdout+stderr to a pipe; with detach, reaps the pid in F (the exec's
+ * process to conmon) for its status. */
+static void exec_step(const char *cmd, int detach) {
+	int p[2];
+	char epid[4200];
+	snprintf(epid, sizeof(epid), "%s.exec.pid", state);
+	if (pipe(p)) {
+		perror("pipe");
+		exit(2);
+	}
+	const char *a[] = {"exec", id, "sh", "-c", cmd, NULL};
+	const char *ad[] = {"exec", "--detach", "--pid-file", epid, id, "sh", "-c", cmd, NULL};
+	int st = runtime_cmd(detach ? ad : a, -1, p[1]);
+	close(p[1]);
+	int epid_n = 0;
+	if (detach) {
+		FILE *f = fopen(epid, "r");
+		if (!f || fscanf(f, "%d", &epid_n) != 1)
+			epid_n = 0;
+		if (f)
+			fclose(f);
+	}
+	char buf[8192];
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(buf) - 1 && (r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	buf[len] = 0;
+	close(p[0]);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '|';
+	printf("exec exit %d output %s\n", code(st), buf);
+	if (detach) {
+		int est;
+		pid_t w = epid_n > 0 ? waitpid(epid_n, &est, 0) : -1;
+		if (w != epid_n)
+			printf("exec pid file bad\n");
+		else if (WIFEXITED(est))
+			printf("exec process exited %d\n", WEXITSTATUS(est));
+		else
+			printf("exec process killed by signal %d\n", WTERMSIG(est));
+	}
+}
+
 static void leftovers(void) {
 	/* Processes started from the runtime with this state directory. */
 	DIR *d = opendir("/proc");
@@ -297,6 +344,10 @@ int main(int argc, char **argv) {
 			const char *a[] = {"delete", id, NULL};
 			const char *af[] = {"delete", "--force", id, NULL};
 			printf("%s exit %d\n", s, code(runtime_cmd(s[6] ? af : a, -1, -1)));
+		} else if (!strncmp(s, "exec:", 5)) {
+			exec_step(s + 5, 0);
+		} else if (!strncmp(s, "exec-detach:", 12)) {
+			exec_step(s + 12, 1);
 		} else if (!strcmp(s, "leftovers")) {
 			leftovers();
 		} else {

@@ -1,13 +1,19 @@
-//! Signals from outside the guest: `umbra kill` of an OCI container sends a
+//! The host's requests for the guest from outside: OCI exec's processes
+//! (`serve_exec`), and signals: `umbra kill` of an OCI container sends a
 //! host signal to umbra, the shim records it (`Host::take_host_signals`),
 //! and the kernel delivers it here to pid 1, as Linux delivers a signal from
 //! an ancestor pid namespace to a container's init.
 
-use super::Kernel;
+use super::{BootError, Kernel};
+use crate::fs::file::OpenFile;
 use crate::host::Host;
+use crate::net::{SockAddr, SocketFile, UnixAddr};
 use crate::task::signal::{code, UNBLOCKABLE};
 use crate::task::SigInfo;
+use umbra_abi::flags::{OpenFlags, O_RDWR};
+use umbra_abi::net::AF_UNIX;
 use umbra_abi::signal::{NSIG, SIGKILL, SIGSTOP};
+use umbra_abi::Errno;
 
 impl<H: Host> Kernel<H> {
     /// Delivers the signals the host took for the guest to pid 1. As Linux's
@@ -36,5 +42,30 @@ impl<H: Host> Kernel<H> {
             };
             let _ = self.send_signal(1, sig, info);
         }
+    }
+}
+
+impl<H: Host> Kernel<H> {
+    /// Starts the process an OCI exec asks for, if one waits: no parent (its
+    /// status goes back through `Host::exec_exited`), a session of its own,
+    /// and the request's host sockets as fds 0, 1 and 2.
+    pub(super) fn serve_exec(&mut self) {
+        let Some(req) = self.host.take_exec() else {
+            return;
+        };
+        let unnamed = SockAddr::Unix(UnixAddr::Unnamed);
+        let stdio = req.stdio.map(|h| {
+            let conn =
+                crate::net::host::accepted(&self.net, h, AF_UNIX, unnamed.clone(), unnamed.clone());
+            OpenFile::from_ops(SocketFile::new(conn), OpenFlags::from_bits_retain(O_RDWR))
+        });
+        let r = self
+            .spawn_program(&req.argv, &req.envp, &req.cwd, &stdio)
+            .map_err(|e| match e {
+                BootError::NotFound(_, e) | BootError::BadCwd(_, e) => e,
+                BootError::BadExecutable(..) => Errno::ENOEXEC,
+                _ => Errno::EINVAL,
+            });
+        self.host.exec_started(req.id, r);
     }
 }

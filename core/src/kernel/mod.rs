@@ -472,7 +472,12 @@ impl<H: Host> Kernel<H> {
     /// Resolves the program to run like execvp: a name without '/' is searched in
     /// the PATH of the environment, or in /bin:/sbin:/usr/bin:/usr/sbin.
     /// Returns the node and the path that found it.
-    fn find_program(&self, prog: &str, cwd: &PathRef) -> Result<(PathRef, String), BootError> {
+    fn find_program(
+        &self,
+        prog: &str,
+        cwd: &PathRef,
+        envp: &[String],
+    ) -> Result<(PathRef, String), BootError> {
         let cred = Cred::root();
         if prog.contains('/') {
             return self
@@ -481,9 +486,7 @@ impl<H: Host> Kernel<H> {
                 .map(|p| (p, String::from(prog)))
                 .map_err(|e| BootError::NotFound(String::from(prog), e));
         }
-        let path = self
-            .cfg
-            .envp
+        let path = envp
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or("/bin:/sbin:/usr/bin:/usr/sbin");
@@ -508,23 +511,39 @@ impl<H: Host> Kernel<H> {
         if let Err(msg) = crate::net::host::boot(&self.vfs, &self.cfg, &self.net, now) {
             return Err(BootError::Setup(msg));
         }
+        let (argv, envp, cwd) = (
+            self.cfg.argv.clone(),
+            self.cfg.envp.clone(),
+            self.cfg.cwd.clone(),
+        );
+        let pid = self.spawn_program(&argv, &envp, &cwd, &stdio)?;
+        self.attach_console(&stdio, pid);
+        Ok(pid)
+    }
+
+    /// Creates a process with no parent (as pid 1, or an OCI exec's
+    /// process) running `argv` with `envp` in `cwd`, with `stdio` as its
+    /// fds 0, 1 and 2, in a session of its own.
+    pub(crate) fn spawn_program(
+        &mut self,
+        argv: &[String],
+        envp: &[String],
+        cwd: &str,
+        stdio: &[Arc<crate::fs::file::OpenFile>; 3],
+    ) -> Result<Pid, BootError> {
         let cred = Cred::root();
         let root = self.vfs.root();
+        let cwd_s = cwd;
         let cwd = self
             .vfs
-            .lookup(&root, &self.cfg.cwd, FollowLast::Follow, &cred)
-            .map_err(|e| BootError::BadCwd(self.cfg.cwd.clone(), e))?;
+            .lookup(&root, cwd_s, FollowLast::Follow, &cred)
+            .map_err(|e| BootError::BadCwd(String::from(cwd_s), e))?;
         if !cwd.is_dir() {
-            return Err(BootError::BadCwd(self.cfg.cwd.clone(), Errno::ENOTDIR));
+            return Err(BootError::BadCwd(String::from(cwd_s), Errno::ENOTDIR));
         }
-        let prog = self.cfg.argv.first().cloned().unwrap_or_default();
-        let (_, found) = self.find_program(&prog, &cwd)?;
-        let argv: Vec<Vec<u8>> = self
-            .cfg
-            .argv
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
+        let prog = argv.first().cloned().unwrap_or_default();
+        let (_, found) = self.find_program(&prog, &cwd, envp)?;
+        let argv: Vec<Vec<u8>> = argv.iter().map(|s| s.as_bytes().to_vec()).collect();
         // A `#!` script runs as execve would run it.
         let at = process::ExecFs {
             root: &root,
@@ -534,12 +553,7 @@ impl<H: Host> Kernel<H> {
         let (node, argv) = self
             .resolve_exec_in(&at, found.as_bytes(), argv)
             .map_err(|e| BootError::NotFound(prog.clone(), e))?;
-        let envp: Vec<Vec<u8>> = self
-            .cfg
-            .envp
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
+        let envp: Vec<Vec<u8>> = envp.iter().map(|s| s.as_bytes().to_vec()).collect();
         let mut fds = FdTable::new(self.cfg.max_fds);
         for f in stdio.iter().cloned() {
             fds.alloc(f, 0, crate::task::fd_table::FdFlags::empty())
@@ -605,7 +619,6 @@ impl<H: Host> Kernel<H> {
         };
         self.procs.insert(pid, proc);
         self.procfs_sync(pid);
-        self.attach_console(&stdio, pid);
         Ok(pid)
     }
 
@@ -726,6 +739,7 @@ impl<H: Host> Kernel<H> {
             let now = self.host.now_mono();
             crate::net::host::tick(&mut self.host, &self.net, now);
             self.deliver_host_signals();
+            self.serve_exec();
             if let Some(st) = self.init_status {
                 self.shutdown();
                 return st;

@@ -733,6 +733,10 @@ impl<H: Host> Kernel<H> {
             self.init_status = Some(status);
             return;
         }
+        if ppid == 0 {
+            // An OCI exec's process: its status goes to the host.
+            self.host.exec_exited(pid, status.wait_status());
+        }
         // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) leaves no zombie
         // of a child that reports with SIGCHLD, as Linux.
         let reap_now = self.procs.get(&ppid).is_none_or(|parent| {

@@ -14,6 +14,7 @@
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 #[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
 mod arch;
+pub mod exec;
 mod net;
 #[cfg(target_arch = "x86_64")]
 mod seccomp;
@@ -179,6 +180,8 @@ pub struct PtraceHost {
     /// The seccomp platform (`--platform seccomp`), when chosen.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     trap: Option<TrapHost>,
+    /// OCI exec's control socket (see `enable_exec`).
+    exec: Option<exec::ExecCtl>,
 }
 
 /// Host mappings a stub keeps for itself (code, data, batch page), with room
@@ -369,6 +372,7 @@ impl PtraceHost {
             max_map_count: host_max_map_count(),
             net: None,
             trap: None,
+            exec: None,
         };
         arch::after_new(&mut host);
         #[cfg(target_arch = "x86_64")]
@@ -433,12 +437,30 @@ impl PtraceHost {
         Ok(())
     }
 
+    /// OCI mode: serve `umbra exec` requests on the listening socket
+    /// `listener` (see [`exec`]). Call it before `confine`; the allow-list
+    /// grows by accept4, recvmsg (for the stdio sockets the request brings)
+    /// and the calls on those sockets.
+    pub fn enable_exec(&mut self, listener: std::os::fd::OwnedFd) -> Result<(), String> {
+        if sys::seccomp::umbra_confined() {
+            return Err("enable_exec after confine".into());
+        }
+        if self.net.is_none() {
+            self.net = Some(net::NetState::new(NetOptions::default())?);
+        }
+        self.exec = Some(exec::ExecCtl::new(listener));
+        Ok(())
+    }
+
     /// The allow-list `confine` installs: [`confinement_rules`] plus the
     /// socket calls of the granted network modes.
     pub fn allowed_rules(&self) -> Vec<sys::seccomp::Rule> {
         let mut rules = confinement_rules();
         if let Some(n) = &self.net {
             rules.extend(n.rules());
+        }
+        if self.exec.is_some() {
+            rules.push(sys::seccomp::Rule::Any(sys::oci::NR_RECVMSG));
         }
         rules
     }
@@ -1354,6 +1376,10 @@ impl HostTime for PtraceHost {
             if let Some(n) = &self.net {
                 n.poll_set(&mut fds);
             }
+            let exec_from = fds.len();
+            if let Some(e) = &self.exec {
+                e.poll_set(&mut fds);
+            }
             if fds.is_empty() && deadline.is_none() && !self.waker.armed() {
                 return; // nothing could ever wake us
             }
@@ -1362,7 +1388,7 @@ impl HostTime for PtraceHost {
                 Ok(Wake::Signal) | Ok(Wake::Timeout) => return,
                 Ok(Wake::Ready(_)) => {
                     let mut woke = false;
-                    let mut socks = &fds[..];
+                    let mut socks = &fds[..exec_from];
                     if stdin {
                         let re = fds[0].revents();
                         if re & sys::POLLIN != 0 {
@@ -1372,10 +1398,13 @@ impl HostTime for PtraceHost {
                             // Hung up, error or not pollable: stop watching stdin.
                             self.stdin_eof = true;
                         }
-                        socks = &fds[1..];
+                        socks = &fds[1..exec_from];
                     }
                     if let Some(n) = &mut self.net {
                         woke |= n.ready(socks);
+                    }
+                    if let (Some(e), Some(n)) = (&mut self.exec, &mut self.net) {
+                        woke |= e.ready(&fds[exec_from..], n);
                     }
                     if woke {
                         return;
@@ -1525,5 +1554,21 @@ impl HostMisc for PtraceHost {
 
     fn take_host_signals(&mut self) -> u64 {
         sys::signals::take_forwarded()
+    }
+
+    fn take_exec(&mut self) -> Option<umbra_core::host::ExecRequest> {
+        self.exec.as_mut()?.take()
+    }
+
+    fn exec_started(&mut self, id: u64, result: Result<u32, umbra_core::Errno>) {
+        if let Some(e) = &mut self.exec {
+            e.started(id, result);
+        }
+    }
+
+    fn exec_exited(&mut self, pid: u32, wait_status: u32) {
+        if let Some(e) = &mut self.exec {
+            e.exited(pid, wait_status);
+        }
     }
 }

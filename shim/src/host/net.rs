@@ -207,6 +207,12 @@ impl NetState {
         r
     }
 
+    /// Takes the connected stream socket `fd` (an OCI exec's stdio) as a
+    /// host socket of the guest's.
+    pub(super) fn adopt_stream(&mut self, fd: i32) -> HostSock {
+        self.add(fd, false)
+    }
+
     fn add(&mut self, fd: i32, dgram: bool) -> HostSock {
         let h = self.next;
         self.next = self.next.wrapping_add(1).max(1);

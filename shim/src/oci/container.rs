@@ -530,6 +530,15 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
             std::process::exit(1);
         }
     }
+    // `umbra exec`'s requests come through this socket once the guest runs.
+    let sock = fifo.with_file_name("exec.sock");
+    let ctl = match os::listen_unix(&sock.to_string_lossy()) {
+        Ok(l) => l,
+        Err(e) => {
+            report(format!("cannot listen on {}: {e}", sock.display()).as_bytes());
+            std::process::exit(1);
+        }
+    };
     report(b"ok");
     drop(ready);
     // Blocks until `start` opens the fifo for reading.
@@ -540,7 +549,7 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
     if go.is_err() {
         std::process::exit(1);
     }
-    match run_guest(g, plan) {
+    match run_guest(g, plan, ctl) {
         Ok(umbra_core::task::ExitStatus::Exited(c)) => std::process::exit(i32::from(c)),
         Ok(umbra_core::task::ExitStatus::Signaled { sig, .. }) => os::die_of_signal(sig as i32),
         Err((msg, code)) => {
@@ -551,7 +560,11 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
 }
 
 /// The guest's run, as `umbra run` does it, with the OCI plan.
-fn run_guest(g: &Global, mut p: Plan) -> Result<umbra_core::task::ExitStatus, (String, u8)> {
+fn run_guest(
+    g: &Global,
+    mut p: Plan,
+    ctl: OwnedFd,
+) -> Result<umbra_core::task::ExitStatus, (String, u8)> {
     let mut host = PtraceHost::new(HostOptions {
         mem_bytes: p.mem,
         cpu: None,
@@ -564,6 +577,7 @@ fn run_guest(g: &Global, mut p: Plan) -> Result<umbra_core::task::ExitStatus, (S
         p.cfg.resolv_conf = std::fs::read("/etc/resolv.conf").ok();
     }
     host.enable_net(net).map_err(|e| (e, 1))?;
+    host.enable_exec(ctl).map_err(|e| (e, 1))?;
     os::no_core_dumps().map_err(|e| (format!("RLIMIT_CORE: {e}"), 1))?;
     umbra_shim::sys::signals::forward_to_guest(FORWARDED)
         .map_err(|e| (format!("cannot catch signals for the guest: {e}"), 1))?;

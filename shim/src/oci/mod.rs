@@ -10,6 +10,7 @@
 //! re-raised). `kill` signals it; it passes the signal to the guest's init.
 
 mod container;
+mod exec;
 mod json;
 mod spec;
 mod state;
@@ -27,7 +28,7 @@ umbra as an OCI runtime (runtime-spec 1.x; the command line of runc):
   umbra [GLOBAL] kill [--all] ID [SIGNAL]     (default SIGTERM)
   umbra [GLOBAL] delete [--force] ID
   umbra [GLOBAL] run [--bundle DIR] [--detach] [--pid-file FILE] [--console-socket SOCK] ID
-  umbra [GLOBAL] exec ...                     (not supported yet: fails)
+  umbra [GLOBAL] exec [--process FILE] [--detach] [--pid-file FILE] [--tty] ID [CMD...]
   umbra [GLOBAL] ps [--format table|json] ID
   umbra [GLOBAL] features
   umbra spec [--bundle DIR]                   (writes DIR/config.json)
@@ -452,7 +453,56 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             Ok(0)
         }
-        "exec" => Err("exec: not supported by umbra yet".into()),
+        "exec" => {
+            let o = parse_opts(
+                rest,
+                &[
+                    "--process",
+                    "--pid-file",
+                    "--console-socket",
+                    "--cwd",
+                    "--env",
+                    "--user",
+                    "--process-label",
+                    "--apparmor",
+                    "--cap",
+                    "--preserve-fds",
+                    "--cgroup",
+                ],
+                &["--detach", "--tty", "--no-new-privs", "--ignore-paused"],
+                &[
+                    ("-p", "--process"),
+                    ("-d", "--detach"),
+                    ("-t", "--tty"),
+                    ("-e", "--env"),
+                    ("-u", "--user"),
+                    ("-c", "--cap"),
+                ],
+                true,
+            )?;
+            let (id, args) = o
+                .args
+                .split_first()
+                .ok_or("exec: a container id is required")?;
+            let opts = exec::ExecOpts {
+                id: id.clone(),
+                process: o.get("--process").map(PathBuf::from),
+                args: args.to_vec(),
+                env: o
+                    .opts
+                    .iter()
+                    .filter(|(k, _)| k == "--env")
+                    .map(|(_, v)| v.clone())
+                    .collect(),
+                cwd: o.get("--cwd").map(String::from),
+                tty: o.has("--tty"),
+                detach: o.has("--detach"),
+                pid_file: o.get("--pid-file").map(PathBuf::from),
+                console_socket: o.get("--console-socket").map(PathBuf::from),
+                user: o.get("--user").map(String::from),
+            };
+            exec::exec(g, &opts)
+        }
         other => Err(format!("unknown command '{other}'")),
     }
 }

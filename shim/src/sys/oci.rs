@@ -323,3 +323,59 @@ pub fn forward_signals_to(pid: i32, sigs: &[i32]) {
         }
     }
 }
+
+/// accept4 on the listening socket `fd` (non-blocking, close-on-exec).
+pub fn accept(fd: RawFd) -> Result<OwnedFd, Errno> {
+    let (nfd, _) = super::net::accept(fd)?;
+    // SAFETY: accept4 just returned `nfd`; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(nfd) })
+}
+
+/// A connected pair of Unix stream sockets (close-on-exec).
+pub fn socketpair() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two fds socketpair writes.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: the kernel just returned these fds; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A listening Unix stream socket bound at `path` (non-blocking,
+/// close-on-exec), for the supervisor's exec requests.
+pub fn listen_unix(path: &str) -> Result<OwnedFd, Errno> {
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(5)))?;
+    l.set_nonblocking(true)
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(5)))?;
+    Ok(OwnedFd::from(l))
+}
+
+/// shutdown(fd, SHUT_WR).
+pub fn shutdown_write(fd: RawFd) {
+    // SAFETY: no pointers.
+    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+}
+
+/// The recvmsg syscall number, for the supervisor's seccomp allow-list.
+pub const NR_RECVMSG: usize = libc::SYS_recvmsg as usize;
+
+/// Waits up to `ms` for any of `fds` to be readable (or hung up).
+pub fn poll_any(fds: &[RawFd], ms: i32) -> Result<usize, Errno> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `p` holds `p.len()` pollfd structs that poll may write.
+    check(unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) }).map(|n| n as usize)
+}
