@@ -96,17 +96,19 @@ fn ensure_packages() -> Result<()> {
     Ok(())
 }
 
-/// An Xvfb on a free display, killed when dropped.
+/// An Xvfb on a free display, ended when dropped.
 struct Xvfb {
     child: Child,
     display: u32,
+    cpu: Option<&'static str>,
 }
 
 impl Xvfb {
-    /// Starts Xvfb (pinned to `cpu` if given) on the first free display from
-    /// :150 and waits for its socket.
-    fn start(cpu: Option<&str>) -> Result<Xvfb> {
-        for display in 150..200u32 {
+    /// Starts Xvfb (pinned to `cpu` if given) on the first free display
+    /// from one derived from our pid, and waits for its socket.
+    fn start(cpu: Option<&'static str>) -> Result<Xvfb> {
+        let base = 150 + std::process::id() % 400;
+        for display in base..base + 50 {
             let sock = x_socket(display);
             if sock.exists() || Path::new(&format!("/tmp/.X{display}-lock")).exists() {
                 continue;
@@ -130,7 +132,11 @@ impl Xvfb {
             let t0 = Instant::now();
             while t0.elapsed() < Duration::from_secs(30) {
                 if sock.exists() {
-                    return Ok(Xvfb { child, display });
+                    return Ok(Xvfb {
+                        child,
+                        display,
+                        cpu,
+                    });
                 }
                 if child.try_wait().ok().flatten().is_some() {
                     break;
@@ -140,12 +146,27 @@ impl Xvfb {
             let _ = child.kill();
             let _ = child.wait();
         }
-        Err("no Xvfb could be started on displays :150 to :199".into())
+        Err(format!(
+            "no Xvfb could be started on displays :{base} to :{}",
+            base + 49
+        ))
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
     }
 }
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM first, so it removes its socket and lock file.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let t0 = Instant::now();
+        while self.alive() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -159,7 +180,7 @@ fn x_socket(display: u32) -> PathBuf {
 struct Side<'a> {
     umbra: &'a Path,
     xengine: &'a Path,
-    x: &'a Xvfb,
+    display: u32,
     /// CPU to pin to, or None.
     cpu: Option<&'a str>,
 }
@@ -175,7 +196,7 @@ impl Side<'_> {
             None => Command::new(self.xengine.join("xengine")),
         };
         c.env_clear()
-            .env("DISPLAY", format!(":{}", self.x.display))
+            .env("DISPLAY", format!(":{}", self.display))
             .args(args);
         c
     }
@@ -191,7 +212,7 @@ impl Side<'_> {
             .arg("--unix-socket")
             .arg(format!(
                 "{}:/tmp/.X11-unix/X0",
-                x_socket(self.x.display).display()
+                x_socket(self.display).display()
             ))
             .args(["--env", "DISPLAY=:0", "--quiet-unsupported"])
             .args(flags)
@@ -257,15 +278,45 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Runs `make(side)` against `x`; if it fails because the Xvfb is gone
+/// (this machine is shared, and one was seen to vanish mid-table), starts
+/// another and tries again, twice at most.
+fn with_x<T>(x: &mut Xvfb, base: &Side, what: impl Fn(&Side) -> Result<T>) -> Result<T> {
+    let mut tries = 0;
+    loop {
+        let side = Side {
+            display: x.display,
+            ..*base
+        };
+        match what(&side) {
+            Ok(v) => return Ok(v),
+            Err(e) if tries < 2 && !x.alive() => {
+                eprintln!(
+                    "table2: Xvfb :{} is gone ({e}); starting another",
+                    x.display
+                );
+                *x = Xvfb::start(x.cpu)?;
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The medians of `runs` alternating timed runs: (host RPM, umbra RPM, the
 /// host runs, the umbra runs).
-fn measure(side: &Side, runs: usize, secs: &str) -> Result<(f64, f64, Vec<f64>, Vec<f64>)> {
+fn measure(
+    x: &mut Xvfb,
+    side: &Side,
+    runs: usize,
+    secs: &str,
+) -> Result<(f64, f64, Vec<f64>, Vec<f64>)> {
     let (mut host, mut guest) = (Vec::new(), Vec::new());
     for i in 0..runs {
-        let (o, _) = output(&mut side.native(&["-t", secs]))?;
-        host.push(rpm(&o)?);
-        let (o, _) = output(&mut side.umbra(&[], &["-t", secs]))?;
-        guest.push(rpm(&o)?);
+        let o = with_x(x, side, |s| output(&mut s.native(&["-t", secs])))?;
+        host.push(rpm(&o.0)?);
+        let o = with_x(x, side, |s| output(&mut s.umbra(&[], &["-t", secs])))?;
+        guest.push(rpm(&o.0)?);
         eprintln!(
             "table2: run {}/{runs}{}: host {:.0} rpm, umbra {:.0} rpm",
             i + 1,
@@ -313,15 +364,15 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
 
     let mut stats_text = String::new();
     for cpu in [Some("1"), None] {
-        let x = Xvfb::start(cpu)?;
+        let mut x = Xvfb::start(cpu)?;
         let side = Side {
             umbra: &umbra,
             xengine: &xengine,
-            x: &x,
+            display: x.display,
             cpu,
         };
-        let (n, _) = output(&mut side.native(&["-n", "30"]))?;
-        let (u, e) = output(&mut side.umbra(&[], &["-n", "30"]))?;
+        let (n, _) = with_x(&mut x, &side, |s| output(&mut s.native(&["-n", "30"])))?;
+        let (u, e) = with_x(&mut x, &side, |s| output(&mut s.umbra(&[], &["-n", "30"])))?;
         if n != u || !n.starts_with("frames 30 checksum ") {
             return Err(format!(
                 "xengine drew differently: native '{}', umbra '{}' {e}",
@@ -329,10 +380,18 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
                 u.trim()
             ));
         }
-        let (h, g, hs, gs) = measure(&side, runs, secs)?;
+        let (h, g, hs, gs) = measure(&mut x, &side, runs, secs)?;
         let label = if cpu.is_some() { "one CPU" } else { "unpinned" };
         let ratio = g / h;
+        let (so, se) = with_x(&mut x, &side, |s| {
+            output(&mut s.umbra(&["--stats"], &["-t", secs]))
+        })?;
+        stats_text.push_str(&format!(
+            "$ umbra run{} --stats ... -- /xengine -t {secs}\n{so}{se}\n",
+            if cpu.is_some() { " --cpu 1" } else { "" }
+        ));
         let mut r = Row::new(&format!("xengine, umbra / host ({label})"), "×");
+        r.note = explain(&so, &se, h, g).unwrap_or_default();
         r.paper = Some(0.89);
         r.host = Some(1.0);
         r.umbra = Some(ratio);
@@ -346,17 +405,82 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
         r.ratio = Some(ratio);
         r.note = format!("host runs: {}; umbra runs: {}", list(&hs), list(&gs));
         table.rows.push(r);
-        if cpu.is_some() {
-            let (o, e) = output(&mut side.umbra(&["--stats"], &["-t", secs]))?;
-            stats_text = format!("$ umbra run --cpu 1 --stats ... -- /xengine -t {secs}\n{o}{e}");
-        }
     }
     let path = ctx.out.join("table2-stats.txt");
     std::fs::write(&path, &stats_text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Some(r) = table.rows.first_mut() {
-        r.note = format!("--stats of one run: {}", path.display());
-    }
+    table.method.push_str(&format!(
+        " The --stats runs (one per setting) are in {}.",
+        path.display()
+    ));
     Ok(table)
+}
+
+/// The number after `prefix` on the `umbra: stats:` line that has it.
+fn stat(stderr: &str, prefix: &str) -> Option<f64> {
+    let l = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("umbra: stats: {prefix} ")))?;
+    let num: String = l
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    num.parse().ok()
+}
+
+/// What a `--stats` run says of the gap: syscalls per frame (the three most
+/// frequent by name), umbra's kernel time per frame, and the extra time per
+/// frame of the medians spread over those syscalls.
+fn explain(stdout: &str, stderr: &str, host_rpm: f64, umbra_rpm: f64) -> Option<String> {
+    let frames: f64 = stdout.split_whitespace().nth(1)?.parse().ok()?;
+    let calls = stat(stderr, "syscalls")?;
+    let kernel_ms: f64 = stderr
+        .lines()
+        .find(|l| l.starts_with("umbra: stats: syscalls "))?
+        .split("kernel time ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    let idle_ms: f64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("umbra: stats: idle waits "))?
+        .split(", ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    if frames <= 0.0 || calls <= 0.0 || host_rpm <= 0.0 || umbra_rpm <= 0.0 {
+        return None;
+    }
+    let mut top = Vec::new();
+    for l in stderr
+        .lines()
+        .filter(|l| l.ends_with(|c: char| c.is_ascii_alphanumeric()))
+    {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        // umbra: stats: CALLS PARKED KERNEL ms PER us NAME
+        if f.len() == 9 && f[5] == "ms" && f[7] == "us" {
+            if let Ok(n) = f[2].parse::<f64>() {
+                top.push(format!("{} {:.1}", f[8], n / frames));
+            }
+        }
+    }
+    top.truncate(3);
+    let us_frame = |rpm: f64| 60e6 / (rpm * STEPS);
+    let (hf, uf) = (us_frame(host_rpm), us_frame(umbra_rpm));
+    let per_frame = calls / frames;
+    Some(format!(
+        "per frame (--stats run): {per_frame:.1} syscalls ({}), umbra's kernel {:.1} µs, \
+         idle waiting for the server {:.0} µs; frame {uf:.0} µs under umbra vs {hf:.0} µs \
+         on the host: {:+.0} µs, {:.1} µs per syscall (ptrace stop + serving)",
+        top.join(", "),
+        kernel_ms * 1000.0 / frames,
+        idle_ms * 1000.0 / frames,
+        uf - hf,
+        (uf - hf) / per_frame
+    ))
 }
 
 #[cfg(test)]
@@ -370,5 +494,26 @@ mod tests {
         assert!(rpm("cannot open display").is_err());
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn explain_reads_a_stats_report() {
+        let err = "umbra: stats: wall 2087.685 ms
+umbra: stats: syscalls 18992 (parked 1920), kernel time 152.351 ms, 7.2 us per call
+umbra: stats: idle waits 1920, 454.843 ms, 236.8 us each
+umbra: stats:    calls   parked     kernel  per call  syscall
+umbra: stats:     7770     1920  14.724 ms    1.5 us  poll
+umbra: stats:     7779        0  23.183 ms    2.9 us  recvmsg
+umbra: stats:     3404        0 113.929 ms   33.4 us  writev
+umbra: stats:       11        0   0.041 ms    3.8 us  brk
+";
+        let e = explain(
+            "frames 3387 seconds 2.000 rpm 2822.4\n",
+            err,
+            3600.0,
+            2400.0,
+        )
+        .unwrap();
+        assert!(e.starts_with("per frame (--stats run): 5.6 syscalls (poll 2.3, recvmsg 2.3, writev 1.0), umbra's kernel 45.0 µs, idle waiting for the server 134 µs; frame 694 µs under umbra vs 463 µs on the host: +231 µs, 41.3 µs per syscall"), "{e}");
     }
 }
