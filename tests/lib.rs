@@ -94,6 +94,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "hostnet",
     "proc_net",
     "paper_probe",
+    "device_parts",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

@@ -28,6 +28,7 @@ pub mod tty;
 pub mod ipc;
 pub mod loader;
 pub mod net;
+pub mod sort;
 pub mod task;
 pub mod vdso;
 

@@ -33,13 +33,20 @@ fn now() -> Timespec {
 }
 
 /// Totals of a host tree: (file bytes, files, dirs).
-fn measure(dir: &Path, acc: &mut (u64, u64, u64)) -> std::io::Result<()> {
+fn measure(
+    dir: &Path,
+    acc: &mut (u64, u64, u64),
+    links: &mut std::collections::HashSet<(u64, u64)>,
+) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         let m = e.path().symlink_metadata()?;
         if m.is_dir() {
             acc.2 += 1;
-            measure(&e.path(), acc)?;
+            measure(&e.path(), acc, links)?;
+        } else if m.nlink() > 1 && !links.insert((m.dev(), m.ino())) {
+            // Another name of a file counted already: one inode, one copy
+            // of the data (the copy makes it a hard link).
         } else {
             // Sparse host files: only their allocated blocks need room.
             acc.0 += m.len().min(m.blocks().saturating_mul(512) + 4096);
@@ -170,7 +177,8 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
         return Err(format!("{}: not a directory", a.dir));
     }
     let mut acc = (0u64, 0u64, 0u64);
-    measure(dir, &mut acc).map_err(|e| format!("{}: {e}", a.dir))?;
+    measure(dir, &mut acc, &mut std::collections::HashSet::new())
+        .map_err(|e| format!("{}: {e}", a.dir))?;
     let size = a
         .size
         .unwrap_or_else(|| ext2::mkfs::suggested_size(acc.0, acc.1, acc.2, a.block_size));

@@ -243,6 +243,9 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 r.cfg.envp.push(v);
             }
             "--cwd" => r.cfg.cwd = value(&mut i, a)?,
+            "--strace" if !cfg!(feature = "strace") => {
+                return Err(without("strace", "--strace"));
+            }
             "--strace" => r.cfg.strace = true,
             "--stats" => r.cfg.stats = true,
             "--quiet-unsupported" => r.cfg.quiet_unsupported = true,
@@ -281,9 +284,15 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 let v = value(&mut i, a)?;
                 r.net.outbound = match v.as_str() {
                     "none" => false,
+                    "host" if !cfg!(feature = "net-host") => {
+                        return Err(without("net-host", "host networking (--net host)"))
+                    }
                     "host" => true,
                     _ => return Err(format!("--net: '{v}' is not none or host")),
                 };
+            }
+            "--publish" | "--unix-socket" if !cfg!(feature = "net-host") => {
+                return Err(without("net-host", &format!("host networking ({a})")));
             }
             "--publish" => {
                 let v = value(&mut i, a)?;
@@ -350,6 +359,12 @@ fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (Stri
     Ext2Fs::mount(dev, devno, ro).map_err(|e| (format!("{img}: {e}"), 2))
 }
 
+/// The error of an option or command whose part this build of umbra leaves
+/// out (shim/Cargo.toml's features; a device ROM build).
+fn without(feature: &str, what: &str) -> String {
+    format!("this build of umbra has no {what} (built without the `{feature}` feature)")
+}
+
 /// The root node of the host directory `dir` (hostfs): written through with
 /// `rw`, read-only with `ro`, else read-only with the writes kept in memory.
 fn mount_host_dir(
@@ -360,6 +375,10 @@ fn mount_host_dir(
     grants: &mut Vec<(i32, bool)>,
 ) -> Result<Arc<dyn fs::Inode>, (String, u8)> {
     use fs::hostfs::HostMode;
+    if !cfg!(feature = "hostfs") {
+        let what = "host-directory file system (--root DIR, --mount DIR:/DIR)";
+        return Err((format!("{dir}: {}", without("hostfs", what)), 2));
+    }
     let host = hostdir::HostDir::open(Path::new(dir), rw && !ro).map_err(|e| (e, 2))?;
     grants.push(host.grant());
     let mode = match (ro, rw) {
@@ -630,7 +649,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some("image") => image_cmd(&args[1..]),
+        Some("image") if cfg!(feature = "image-tool") => image_cmd(&args[1..]),
+        Some("image") => {
+            eprintln!("umbra: {}", without("image-tool", "`umbra image`"));
+            ExitCode::from(2)
+        }
         Some(other) => {
             eprintln!("umbra: unknown command '{other}' (see umbra --help)");
             ExitCode::from(2)

@@ -378,7 +378,7 @@ impl Epoll {
                 ready.push((s, i, now));
             }
         }
-        ready.sort_unstable();
+        crate::sort::sort(&mut ready);
         let mut out = Vec::new();
         match max {
             None => {
@@ -408,7 +408,7 @@ impl Epoll {
                 }
             }
         }
-        dead.sort_unstable();
+        crate::sort::sort(&mut dead);
         for i in dead.into_iter().rev() {
             st.items.remove(i);
         }

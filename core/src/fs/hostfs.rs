@@ -572,7 +572,7 @@ impl HostNode {
             .into_iter()
             .map(|(n, ino, k)| (cursor_of(&n), n, ino, k))
             .collect();
-        keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        crate::sort::sort_by(&mut keyed, |a, b| (a.0, &a.1) < (b.0, &b.1));
         let mut last = 2;
         for (key, name, ino, kind) in keyed {
             // Two names with one hash: the second gets the next cursor.

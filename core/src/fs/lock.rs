@@ -131,7 +131,7 @@ impl InodeLocks {
             });
             out.push(new);
         }
-        out.sort_by_key(|l| (l.start, l.owner));
+        crate::sort::sort_by_key(&mut out, |l| (l.start, l.owner));
         self.ranges = out;
     }
 

@@ -508,8 +508,10 @@ impl<H: Host> Kernel<H> {
     ) -> Result<Pid, BootError> {
         self.procfs_boot();
         let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
-        if let Err(msg) = crate::net::host::boot(&self.vfs, &self.cfg, &self.net, now) {
-            return Err(BootError::Setup(msg));
+        if cfg!(feature = "net-host") {
+            if let Err(msg) = crate::net::host::boot(&self.vfs, &self.cfg, &self.net, now) {
+                return Err(BootError::Setup(msg));
+            }
         }
         let (argv, envp, cwd) = (
             self.cfg.argv.clone(),
@@ -737,7 +739,9 @@ impl<H: Host> Kernel<H> {
         loop {
             self.drain_writeback();
             let now = self.host.now_mono();
-            crate::net::host::tick(&mut self.host, &self.net, now);
+            if cfg!(feature = "net-host") {
+                crate::net::host::tick(&mut self.host, &self.net, now);
+            }
             self.deliver_host_signals();
             self.serve_exec();
             if let Some(st) = self.init_status {
@@ -816,7 +820,7 @@ impl<H: Host> Kernel<H> {
             .filter(|(_, p)| p.job == JobState::Running)
             .flat_map(|(pid, p)| p.threads().map(move |t| (*pid, t.tid)))
             .collect();
-        all.sort_unstable();
+        crate::sort::sort(&mut all);
         let start = match first.and_then(|f| all.iter().position(|&x| x == f)) {
             Some(i) => i,
             None => all.partition_point(|&x| x <= (self.cur, cur_tid)),
@@ -1288,7 +1292,7 @@ impl<H: Host> Kernel<H> {
             let r = &self.proc().thread.regs;
             (r.syscall_nr(), r.syscall_args())
         };
-        let mut trace = if self.cfg.strace {
+        let mut trace = if cfg!(feature = "strace") && self.cfg.strace {
             Some(syscall::trace::entry(self, nr, args))
         } else {
             None

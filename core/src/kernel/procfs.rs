@@ -129,7 +129,7 @@ impl<H: Host> Kernel<H> {
                         .chain({
                             let mut t: Vec<Pid> =
                                 p.threads().map(|t| t.tid).filter(|&t| t != pid).collect();
-                            t.sort_unstable();
+                            crate::sort::sort(&mut t);
                             t
                         })
                         .collect(),

@@ -339,8 +339,8 @@ pub struct NetNs {
 pub fn create(net: &Arc<NetNs>, domain: u16, ty: u32, protocol: u32) -> KResult<Arc<dyn Socket>> {
     match domain {
         AF_UNIX => unix::create(net, ty, protocol),
-        AF_INET | AF_INET6 => inet::create(net, domain, ty, protocol),
-        AF_NETLINK => netlink::create(net, ty, protocol),
+        AF_INET | AF_INET6 if cfg!(feature = "inet") => inet::create(net, domain, ty, protocol),
+        AF_NETLINK if cfg!(feature = "netlink") => netlink::create(net, ty, protocol),
         _ => Err(Errno::EAFNOSUPPORT),
     }
 }

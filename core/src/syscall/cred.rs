@@ -194,7 +194,7 @@ pub fn sys_setgroups<H: Host>(k: &mut Kernel<H>, size: i32, at: u64, width: usiz
             _ => u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
         })
         .collect();
-    groups.sort_unstable();
+    crate::sort::sort(&mut groups);
     let p = k.proc();
     p.creds.groups = groups;
     p.sync_cred();

@@ -52,12 +52,16 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, n: usize, a: [u64; 6]) -> Option<Out
         SIGNALFD => sys_signalfd4(k, a[0] as i32, a[1], a[2] as usize, 0),
         SIGNALFD4 => sys_signalfd4(k, a[0] as i32, a[1], a[2] as usize, a[3] as u32),
         #[cfg(not(target_arch = "aarch64"))]
-        INOTIFY_INIT => super::inotify::sys_inotify_init1(k, 0),
-        INOTIFY_INIT1 => super::inotify::sys_inotify_init1(k, a[0] as u32),
-        INOTIFY_ADD_WATCH => {
+        INOTIFY_INIT if cfg!(feature = "inotify") => super::inotify::sys_inotify_init1(k, 0),
+        INOTIFY_INIT1 if cfg!(feature = "inotify") => {
+            super::inotify::sys_inotify_init1(k, a[0] as u32)
+        }
+        INOTIFY_ADD_WATCH if cfg!(feature = "inotify") => {
             super::inotify::sys_inotify_add_watch(k, a[0] as i32, a[1], a[2] as u32)
         }
-        INOTIFY_RM_WATCH => super::inotify::sys_inotify_rm_watch(k, a[0] as i32, a[1] as i32),
+        INOTIFY_RM_WATCH if cfg!(feature = "inotify") => {
+            super::inotify::sys_inotify_rm_watch(k, a[0] as i32, a[1] as i32)
+        }
         _ => return None,
     };
     Some(Outcome::Ret(r))

@@ -263,7 +263,7 @@ pub(crate) fn queue<H: Host>(k: &Kernel<H>, key: FutexKey) -> Vec<Pid> {
             _ => None,
         })
         .collect();
-    q.sort_unstable();
+    crate::sort::sort(&mut q);
     q.into_iter().map(|(_, tid)| tid).collect()
 }
 

@@ -740,6 +740,10 @@ fn caller_of<H: Host>(k: &Kernel<H>, pid: Pid) -> Caller {
 /// Process `pid` exits: its SEM_UNDO adjustments apply, its attaches are
 /// recorded as detached, and its waits and notifications go.
 pub(crate) fn exit_release<H: Host>(k: &mut Kernel<H>, pid: Pid) {
+    if !cfg!(feature = "ipc") {
+        // Built without IPC: the calls are ENOSYS, so nothing was made.
+        return;
+    }
     detach_all(k, pid);
     k.ipc.sem.exit(pid);
     k.ipc.msg.waiters.remove(&pid);
@@ -748,5 +752,8 @@ pub(crate) fn exit_release<H: Host>(k: &mut Kernel<H>, pid: Pid) {
 
 /// Process `pid` execs: its attaches are recorded as detached.
 pub(crate) fn exec_release<H: Host>(k: &mut Kernel<H>, pid: Pid) {
+    if !cfg!(feature = "ipc") {
+        return;
+    }
     detach_all(k, pid);
 }

@@ -82,8 +82,10 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
     if let Some(o) = procctl::dispatch(k, n, a) {
         return o;
     }
-    if let Some(o) = ipc::dispatch(k, n, a) {
-        return o;
+    if cfg!(feature = "ipc") {
+        if let Some(o) = ipc::dispatch(k, n, a) {
+            return o;
+        }
     }
     if let Some(o) = epoll::dispatch(k, n, a) {
         return o;

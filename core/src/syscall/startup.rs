@@ -315,7 +315,7 @@ fn sys_unshare<H: Host>(k: &mut Kernel<H>, flags: u64) -> SysResult {
     if flags & ns != 0 {
         return Err(Errno::EPERM);
     }
-    if flags & CloneFlags::SYSVSEM.bits() != 0 {
+    if cfg!(feature = "ipc") && flags & CloneFlags::SYSVSEM.bits() != 0 {
         // The process leaves its undo list for an empty one; being the list's
         // last user, its adjustments apply now, as at exit (Linux's exit_sem).
         let pid = k.cur;

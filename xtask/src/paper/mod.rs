@@ -106,6 +106,9 @@ pub struct Ctx {
     pub runs: usize,
     /// Measured inside an emulated machine (QEMU): labelled in every table.
     pub emulated: bool,
+    /// `--rom-features`: Table 1 also builds the device ROM with each
+    /// optional part added back (one `rom` build each, minutes).
+    pub rom_features: bool,
 }
 
 /// One row of a table. See the contract at the top of this file.
@@ -170,7 +173,7 @@ impl Row {
 }
 
 const USAGE: &str = "usage: cargo xtask paper [--only table1,table2,..] [--quick] [--runs N] \
-                     [--docs] [--arm64]";
+                     [--docs] [--rom-features] [--arm64]";
 
 /// `cargo xtask paper [options]`.
 pub fn paper(args: &[String]) -> Result<()> {
@@ -180,6 +183,7 @@ pub fn paper(args: &[String]) -> Result<()> {
         quick: false,
         runs: 10,
         emulated: false,
+        rom_features: false,
     };
     let mut only: Option<Vec<String>> = None;
     let mut docs = false;
@@ -188,6 +192,7 @@ pub fn paper(args: &[String]) -> Result<()> {
         match a.as_str() {
             "--quick" => ctx.quick = true,
             "--docs" => docs = true,
+            "--rom-features" => ctx.rom_features = true,
             "--runs" => {
                 ctx.runs = it
                     .next()

@@ -57,8 +57,10 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
     make_tree(&busybox, &tree)?;
 
     let umbra = rom_build()?;
+    // The device build has no `umbra image`: the full build makes the image.
+    let full = crate::build_umbra_release()?;
     let image = work.join("table1.img");
-    let image_bytes = make_image(&umbra, &tree, &image)?;
+    let image_bytes = make_image(&full, &tree, &image)?;
 
     // The script natively, then under umbra.
     let native = native_run(&tree);
@@ -133,6 +135,10 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
         note: "kernel + disk image".into(),
         ..Row::new("ROM: total", "KB")
     });
+
+    if ctx.rom_features {
+        rows.extend(rom_feature_rows(kernel_kb));
+    }
 
     if let Err(e) = &booted {
         let why = format!("the image does not run its script under umbra: {e}");
@@ -222,7 +228,7 @@ const METHOD: &str = "\
 configured by applying images/paper/busybox.config to `make allnoconfig` (ash and the \
 applets a device shell needs: core file utilities, grep, sed, ps, mount, kill, free, dmesg), built \
 with `musl-gcc`, static, stripped (`strip -s -R .comment`). The tree holds busybox, one \
-symbolic link per applet in /bin, the test script /test.sh (images/paper/table1.sh) and empty \
+hard link per applet in /bin (as `busybox --install`), the test script /test.sh (images/paper/table1.sh) and empty \
 /dev, /proc and /tmp. `umbra image create` writes it as ext2 (1 KB blocks) at the smallest \
 `--size`, in 8 KB steps, that holds it.
 - **Boot check.** `umbra run --image table1.img --env PATH=/bin -- /bin/sh /test.sh` with \
@@ -596,8 +602,9 @@ fn make_tree(bb: &Busybox, tree: &Path) -> Result<()> {
         std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
     }
     std::fs::copy(&bb.path, bin.join("busybox")).map_err(|e| e.to_string())?;
+    // Hard links, as `busybox --install` makes: one inode for all.
     for a in &bb.applets {
-        std::os::unix::fs::symlink("busybox", bin.join(a))
+        std::fs::hard_link(bin.join("busybox"), bin.join(a))
             .map_err(|e| format!("{}: {e}", bin.join(a).display()))?;
     }
     let script = root().join("images/paper/table1.sh");
@@ -611,12 +618,18 @@ fn make_tree(bb: &Busybox, tree: &Path) -> Result<()> {
 
 /// umbra's device ROM build (see [`DEVICE_FEATURES`]).
 fn rom_build() -> Result<PathBuf> {
+    rom_build_with(DEVICE_FEATURES, "paper-rom")
+}
+
+/// The `rom` build with `--no-default-features --features FEATURES`, in
+/// target/DIR.
+fn rom_build_with(features: &[&str], dir: &str) -> Result<PathBuf> {
     let target = rom::DEFAULT_TARGET;
-    let dir = target_dir().join("paper-rom");
+    let dir = target_dir().join(dir);
     let mut c = rom::rom_build(target);
     c.arg("--no-default-features");
-    if !DEVICE_FEATURES.is_empty() {
-        c.arg("--features").arg(DEVICE_FEATURES.join(","));
+    if !features.is_empty() {
+        c.arg("--features").arg(features.join(","));
     }
     // Its own target directory: the full rom build stays as it is.
     c.env("CARGO_TARGET_DIR", &dir);
@@ -627,6 +640,70 @@ fn rom_build() -> Result<PathBuf> {
     } else {
         Err(format!("{} missing after the build", bin.display()))
     }
+}
+
+/// The parts a device build can leave out (shim/Cargo.toml's default
+/// features), each with what it serves.
+pub const OPTIONAL_PARTS: &[(&str, &str)] = &[
+    ("hostfs", "host directories: --root DIR, --mount DIR:/DIR"),
+    ("image-tool", "`umbra image create` and `check`"),
+    (
+        "net-host",
+        "the host's network: --net host, --publish, --unix-socket",
+    ),
+    ("ipc", "System V IPC and POSIX message queues"),
+    ("inotify", "inotify"),
+    (
+        "inet",
+        "AF_INET and AF_INET6 sockets (the guest's loopback)",
+    ),
+    ("netlink", "AF_NETLINK sockets"),
+    ("strace", "--strace"),
+];
+
+/// Rows: the full `rom` build, and the device build with each optional part
+/// added back alone (what each part costs), then the device build.
+fn rom_feature_rows(device_kb: f64) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let size = |features: &[&str]| -> Result<f64> {
+        let bin = rom_build_with(features, "paper-rom-features")?;
+        Ok(kb(std::fs::metadata(&bin)
+            .map_err(|e| e.to_string())?
+            .len()))
+    };
+    let all: Vec<&str> = OPTIONAL_PARTS.iter().map(|p| p.0).collect();
+    match size(&all) {
+        Ok(full) => rows.push(Row {
+            umbra: Some(full),
+            note: format!(
+                "every part ({}); {:.0} KB more than the device build",
+                all.join(", "),
+                full - device_kb
+            ),
+            ..Row::new("ROM: kernel, full build (default features)", "KB")
+        }),
+        Err(e) => rows.push(Row::not_measured(
+            "ROM: kernel, full build (default features)",
+            "KB",
+            None,
+            "",
+            &e,
+        )),
+    }
+    for (feature, what) in OPTIONAL_PARTS {
+        let mut with: Vec<&str> = DEVICE_FEATURES.to_vec();
+        with.push(feature);
+        let name = format!("ROM: kernel, device build + `{feature}`");
+        rows.push(match size(&with) {
+            Ok(k) => Row {
+                umbra: Some(k),
+                note: format!("+{:.1} KB: {what}", k - device_kb),
+                ..Row::new(&name, "KB")
+            },
+            Err(e) => Row::not_measured(&name, "KB", None, "", &e),
+        });
+    }
+    rows
 }
 
 /// The image at the smallest size (8 KB steps) that holds the tree.
@@ -666,16 +743,21 @@ fn make_image(umbra: &Path, tree: &Path, image: &Path) -> Result<u64> {
     ))
 }
 
-/// The sizes of the regular files under `dir`.
+/// The sizes of the regular files under `dir`, each hard-linked file once.
 fn walk(dir: &Path) -> Result<Vec<u64>> {
+    use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let e = e.map_err(|e| e.to_string())?;
-        let ty = e.file_type().map_err(|e| e.to_string())?;
-        if ty.is_dir() {
-            out.extend(walk(&e.path())?);
-        } else if ty.is_file() {
-            out.push(e.metadata().map_err(|e| e.to_string())?.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))? {
+            let e = e.map_err(|e| e.to_string())?;
+            let m = e.path().symlink_metadata().map_err(|e| e.to_string())?;
+            if m.is_dir() {
+                todo.push(e.path());
+            } else if m.is_file() && seen.insert(m.ino()) {
+                out.push(m.len());
+            }
         }
     }
     Ok(out)
