@@ -135,6 +135,10 @@ fn device_build_refuses_left_out_options() {
             &["run", "--strace", "--", "/bin/sh"],
             "has no --strace (built without the `strace` feature)",
         ),
+        (
+            &["state", "some-container"],
+            "has no OCI runtime (built without the `oci` feature)",
+        ),
     ];
     for (args, want) in cases {
         let out = device_raw(args);

@@ -613,6 +613,10 @@ fn image_cmd(args: &[String]) -> ExitCode {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if oci::is_oci(&args) {
+        if !cfg!(feature = "oci") {
+            eprintln!("umbra: {}", without("oci", "OCI runtime"));
+            return ExitCode::from(2);
+        }
         return oci::main(&args);
     }
     match args.first().map(String::as_str) {

@@ -659,6 +659,10 @@ pub const OPTIONAL_PARTS: &[(&str, &str)] = &[
     ),
     ("netlink", "AF_NETLINK sockets"),
     ("strace", "--strace"),
+    (
+        "oci",
+        "the OCI runtime (`umbra create`, `start`, `state`, ...)",
+    ),
 ];
 
 /// Rows: the full `rom` build, and the device build with each optional part
