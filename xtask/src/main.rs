@@ -72,11 +72,14 @@ commands:
                         paper's 1,358 KB kernel, sections, largest crates and
                         functions, peak host RSS of umbra and its stubs, the
                         smallest working --mem (vs the paper's 3.0 MB)
-  paper [--only table1,..] [--quick] [--runs N] [--docs] [--rom-features] [--arm64]
+  paper [--only table1,..] [--quick] [--runs N] [--docs] [--docs-only]
+        [--rom-features] [--arm64]
                         the paper's tables (ROM and RAM, xengine, dillo):
                         the paper's figure, the host and umbra, with the
                         issue's targets; Markdown, JSON and chart.svg in
-                        target/paper/; --docs rewrites docs/PAPER.md;
+                        target/paper/; --docs keeps the tables run in
+                        docs/paper/ID.json and rewrites docs/PAPER.md from
+                        them (--docs-only: without measuring);
                         --rom-features: Table 1 also sizes the device ROM
                         with each optional part (one rom build each);
                         installs what it needs (apt-get, as root)

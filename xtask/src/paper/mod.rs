@@ -13,9 +13,11 @@
 //! - `chart.svg`: a bar chart (hand-written SVG), one group of bars per row:
 //!   paper, host and umbra, each scaled to the row's largest.
 //!
-//! With `--docs`, `docs/PAPER.md` is regenerated from the newest
-//! `target/paper/tableN.json` of every registered table (those run now, and
-//! those from earlier runs, each with its own date, machine and commit).
+//! With `--docs`, the tables run now are also kept as `docs/paper/ID.json`,
+//! and `docs/PAPER.md` (with `docs/paper/chart.svg`) is regenerated from the
+//! `docs/paper/ID.json` of every registered table, each with the date,
+//! machine and commit it was measured at: a run of one table keeps the
+//! others. `--docs-only` regenerates the document without measuring.
 //!
 //! # Contract for a table
 //!
@@ -173,7 +175,7 @@ impl Row {
 }
 
 const USAGE: &str = "usage: cargo xtask paper [--only table1,table2,..] [--quick] [--runs N] \
-                     [--docs] [--rom-features] [--arm64]";
+                     [--docs] [--docs-only] [--rom-features] [--arm64]";
 
 /// `cargo xtask paper [options]`.
 pub fn paper(args: &[String]) -> Result<()> {
@@ -192,6 +194,10 @@ pub fn paper(args: &[String]) -> Result<()> {
         match a.as_str() {
             "--quick" => ctx.quick = true,
             "--docs" => docs = true,
+            "--docs-only" => {
+                docs = true;
+                only = Some(Vec::new());
+            }
             "--rom-features" => ctx.rom_features = true,
             "--runs" => {
                 ctx.runs = it
@@ -269,28 +275,35 @@ pub fn paper(args: &[String]) -> Result<()> {
     }
 
     // The files of this run: every table run now.
-    let mut md = String::new();
-    for t in &tables {
-        md.push_str(&t.markdown());
-        md.push('\n');
+    if !tables.is_empty() {
+        let mut md = String::new();
+        for t in &tables {
+            md.push_str(&t.markdown());
+            md.push('\n');
+        }
+        write(&out.join("paper.md"), &md)?;
+        let all: Vec<String> = tables.iter().map(Table::to_json).collect();
+        write(&out.join("paper.json"), &format!("[{}]\n", all.join(",\n")))?;
+        write(&out.join("chart.svg"), &svg(&tables))?;
+        println!(
+            "paper: wrote {} (paper.md, paper.json, chart.svg, tableN.json)",
+            out.display()
+        );
     }
-    write(&out.join("paper.md"), &md)?;
-    let all: Vec<String> = tables.iter().map(Table::to_json).collect();
-    write(&out.join("paper.json"), &format!("[{}]\n", all.join(",\n")))?;
-    write(&out.join("chart.svg"), &svg(&tables))?;
-    println!(
-        "paper: wrote {} (paper.md, paper.json, chart.svg, tableN.json)",
-        out.display()
-    );
 
     if docs {
-        // Every registered table: from this run, else from its JSON of an
-        // earlier run, else "not measured".
+        // The tables run now are kept in docs/paper/ID.json; the document is
+        // made from every registered table's: so a run of one table (by
+        // whoever measures it) keeps the others' figures and stamps.
+        let kept = root().join("docs/paper");
+        for t in &tables {
+            write(&kept.join(format!("{}.json", t.id)), &t.to_json())?;
+        }
         let mut latest = Vec::new();
         for entry in TABLES {
             let t = match tables.iter().find(|t| t.id == entry.id) {
                 Some(t) => t.clone(),
-                None => match from_json_file(&out.join(format!("{}.json", entry.id))) {
+                None => match from_json_file(&kept.join(format!("{}.json", entry.id))) {
                     Ok(t) => t,
                     Err(e) => Table {
                         id: entry.id.into(),
@@ -305,10 +318,9 @@ pub fn paper(args: &[String]) -> Result<()> {
             };
             latest.push(t);
         }
-        write(&out.join("chart.svg"), &svg(&latest))?;
         let doc = root().join("docs/PAPER.md");
         write(&doc, &paper_md(&latest))?;
-        let chart = root().join("docs/paper-chart.svg");
+        let chart = kept.join("chart.svg");
         write(&chart, &svg(&latest))?;
         println!("paper: wrote {} and {}", doc.display(), chart.display());
     }
@@ -499,7 +511,7 @@ fn paper_md(tables: &[Table]) -> String {
          and umbra; `ratio` is what the target is about (umbra / host for speed, umbra / \
          paper for sizes); `met` says whether umbra meets the issue's target. A row that \
          could not be measured says so and why.\n\n\
-         ![the tables as bars](paper-chart.svg)\n\n",
+         ![the tables as bars](paper/chart.svg)\n\n",
     );
     for t in tables {
         s.push_str(&t.markdown());
