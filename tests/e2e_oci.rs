@@ -95,6 +95,7 @@ fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
     std::fs::copy(busybox(), root.join("bin/busybox")).unwrap();
     for app in [
         "sh", "cat", "echo", "sleep", "hostname", "ls", "touch", "test", "pwd", "env", "grep",
+        "tty",
     ] {
         let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(app));
     }
@@ -109,11 +110,11 @@ fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
   "ociVersion": "1.0.2",
   "process": {{
     "terminal": {term},
-    "user": {{"uid": 0, "gid": 0}},
+    "user": {{"uid": 0, "gid": 0, "additionalGids": [0]}},
     "args": ["sh", "-c", {script}],
     "env": ["PATH=/bin", "TERM=xterm", "GREETING=hello"],
     "cwd": "/",
-    "rlimits": [{{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}}],
+    "rlimits": [{{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}}, {{"type": "RLIMIT_NPROC", "hard": 1024, "soft": 1024}}],
     "noNewPrivileges": true
   }},
   "root": {{"path": "rootfs", "readonly": {ro}}},
@@ -265,7 +266,7 @@ fn console_socket_gives_the_guest_a_pty() {
     same_as_runc(
         "tty",
         &Cfg {
-            script: "test -t 0 && test -t 1 && echo IS-A-TTY; read x; echo got-$x; exit 5",
+            script: "test -t 0 && test -t 1 && tty >/dev/null && echo IS-A-TTY; read x; echo got-$x; exit 5",
             terminal: true,
             ..Cfg::default()
         },
@@ -395,7 +396,7 @@ fn run_applies_the_config_and_logs_what_it_ignores() {
         ro = json_str(ro.to_str().unwrap()),
         hosts = json_str(hosts.to_str().unwrap()),
     );
-    let script = "hostname; echo $GREETING; pwd; ulimit -n; cat /etc/motd /data/ro/f /etc/hosts; \
+    let script = "hostname; echo $GREETING; pwd; ulimit -n; ulimit -u; cat /etc/motd /data/ro/f /etc/hosts; \
         echo written > /data/rw/out && echo rw-ok; \
         touch /data/ro/x 2>/dev/null || echo ro-refused; \
         touch /newfile 2>/dev/null || echo root-refused; \
@@ -414,7 +415,7 @@ fn run_applies_the_config_and_logs_what_it_ignores() {
     assert_eq!(code, 4, "stdout:\n{out}\nstderr:\n{err}\nlog:\n{log}");
     assert_eq!(
         out,
-        "oci-test\nhello\n/\n1024\nfrom the image\nread-only data\n10.0.0.1 db\nrw-ok\n\
+        "oci-test\nhello\n/\n1024\n1024\nfrom the image\nread-only data\n10.0.0.1 db\nrw-ok\n\
          ro-refused\nroot-refused\nt\n1\n",
         "stderr:\n{err}"
     );

@@ -611,6 +611,29 @@ pub fn mount_devfs(vfs: &Vfs, now: Timespec) -> KResult<Arc<ConsoleState>> {
     Ok(state)
 }
 
+/// As [`stdio_files`], opened as /dev/console of `vfs` when it has one: the
+/// fds' path is /dev/console and fstat matches it, so ttyname(3) and tty(1)
+/// find the terminal (an OCI container's console, as runc's /dev/console).
+pub fn stdio_files_at(state: &Arc<ConsoleState>, vfs: &Vfs) -> [Arc<OpenFile>; 3] {
+    let cred = crate::fs::vfs::Cred::root();
+    let Ok(node) = vfs.lookup(&vfs.root(), "/dev/console", FollowLast::Follow, &cred) else {
+        return stdio_files(state);
+    };
+    let rw = OpenFlags::from_bits_retain(O_RDWR);
+    let mk = |out, tty| -> Arc<OpenFile> {
+        OpenFile::from_ops_at(
+            Arc::new(ConsoleFile::new(out, tty, state.clone())),
+            rw,
+            &node,
+        )
+    };
+    [
+        mk(ConsoleStream::Stdout, ConsoleStream::Stdin),
+        mk(ConsoleStream::Stdout, ConsoleStream::Stdout),
+        mk(ConsoleStream::Stderr, ConsoleStream::Stderr),
+    ]
+}
+
 /// The open files for the first process's fds 0, 1 and 2: the console, writing
 /// to host stdout for 0 and 1 and to host stderr for 2.
 pub fn stdio_files(state: &Arc<ConsoleState>) -> [Arc<OpenFile>; 3] {

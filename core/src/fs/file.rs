@@ -150,6 +150,17 @@ impl OpenFile {
         OpenFile::new(None, Some(ops), None, flags)
     }
 
+    /// A description of the special file at `node` (its path shows in
+    /// /proc/PID/fd and fstat reports its inode), served by `ops`.
+    pub fn from_ops_at(ops: Arc<dyn FileOps>, flags: OpenFlags, node: &PathRef) -> Arc<OpenFile> {
+        OpenFile::new(
+            Some(node.inode().clone()),
+            Some(ops),
+            Some(node.clone()),
+            flags,
+        )
+    }
+
     /// Runs `hook` when the description's last reference goes.
     pub fn on_last_close(&self, hook: CloseHook) {
         *self.on_close.lock() = Some(hook);

@@ -579,7 +579,7 @@ impl<H: Host> Kernel<H> {
             })?;
         let mut cmdline = argv.clone();
         cmdline.extend(envp.iter().cloned());
-        let proc = Process {
+        let mut proc = Process {
             pid,
             ppid: 0,
             pgid: pid,
@@ -619,6 +619,15 @@ impl<H: Host> Kernel<H> {
             cpu: Default::default(),
             membarrier: 0,
         };
+        if self.cfg.container_init {
+            // An OCI runtime's RLIMIT_NPROC is the process limit it was
+            // given (`max_procs`, which fork enforces): show that one.
+            let n = self.cfg.max_procs as u64;
+            proc.rlimits[umbra_abi::flags::RLIMIT_NPROC as usize] = umbra_abi::structs::Rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+        }
         self.procs.insert(pid, proc);
         self.procfs_sync(pid);
         Ok(pid)

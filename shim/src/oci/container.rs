@@ -273,10 +273,16 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
             )),
         }
     }
-    if p.uid != 0 || p.gid != 0 || !p.additional_gids.is_empty() {
+    if p.uid != 0 || p.gid != 0 {
         return Err(format!(
             "process.user {}:{}: umbra runs the container's process as root inside the guest only",
             p.uid, p.gid
+        ));
+    }
+    if !p.additional_gids.is_empty() {
+        g.warn(&format!(
+            "process.user.additionalGids {:?} ignored: the guest's root has no supplementary groups",
+            p.additional_gids
         ));
     }
     if p.no_new_privileges {
@@ -551,7 +557,9 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
     }
     match run_guest(g, plan, ctl) {
         Ok(umbra_core::task::ExitStatus::Exited(c)) => std::process::exit(i32::from(c)),
-        Ok(umbra_core::task::ExitStatus::Signaled { sig, .. }) => os::die_of_signal(sig as i32),
+        Ok(umbra_core::task::ExitStatus::Signaled { sig, .. }) => {
+            os::die_of_signal(sig as i32, true)
+        }
         Err((msg, code)) => {
             eprintln!("umbra: {msg}");
             std::process::exit(i32::from(code))
@@ -587,7 +595,7 @@ fn run_guest(
         .map_err(|e| (format!("cannot restrict umbra with Landlock: {e}"), 1))?;
     host.confine_hostfs(p.host_dirs_rw).map_err(|e| (e, 1))?;
     let mut kernel = umbra_core::kernel::Kernel::new(host, p.vfs, p.cfg, p.mem / PAGE_SIZE);
-    if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files(&p.console)) {
+    if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files_at(&p.console, &kernel.vfs)) {
         use umbra_core::kernel::BootError;
         let code = match e {
             BootError::BadExecutable(..) => 126,

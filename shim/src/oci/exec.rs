@@ -230,7 +230,7 @@ fn relay(
                 let _ = std::io::stdout().flush();
                 let sig = (ws & 0x7f) as i32;
                 if sig != 0 {
-                    os::die_of_signal(sig);
+                    os::die_of_signal(sig, false);
                 }
                 std::process::exit(((ws >> 8) & 0xff) as i32);
             }
