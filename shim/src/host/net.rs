@@ -563,4 +563,38 @@ mod tests {
             Err(NetError::Denied)
         );
     }
+
+    /// A writable connection polled for input and output is watched for
+    /// input alone (an X client's poll for POLLIN on its host connection;
+    /// tests/e2e_xengine.rs has the guest's side).
+    #[test]
+    fn a_writable_socket_is_watched_for_input() {
+        let dir = std::env::temp_dir().join(format!("umbra-netpoll-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let granted = path.to_str().unwrap().as_bytes().to_vec();
+        let mut st = NetState::new(NetOptions {
+            unix_paths: vec![granted.clone()],
+            ..NetOptions::default()
+        })
+        .unwrap();
+        let h = st
+            .net_connect(
+                HostSockType::Stream,
+                &SockAddr::Unix(UnixAddr::Path(granted)),
+            )
+            .unwrap();
+        let (mut peer, _) = l.accept().unwrap();
+        let re = st.net_poll(h, (POLLIN | POLLOUT) as u16);
+        assert_eq!(re & (POLLIN | POLLOUT) as u16, POLLOUT as u16);
+        let mut fds = Vec::new();
+        st.poll_set(&mut fds);
+        assert_eq!(fds, [PollFd::new(st.fd(h).unwrap(), POLLIN)]);
+        std::io::Write::write_all(&mut peer, b"x").unwrap();
+        let re = st.net_poll(h, (POLLIN | POLLOUT) as u16);
+        assert_eq!(re & (POLLIN | POLLOUT) as u16, (POLLIN | POLLOUT) as u16);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,0 +1,831 @@
+//! Table 3 of the paper: a web browser. dillo from the Debian image
+//! (images/debian, `cargo xtask debian-image`) draws on an Xvfb on the host
+//! and fetches the pages of images/paper/pages/ from an HTTP server on the
+//! host; natively (dillo in a chroot of the image's tree) and under umbra
+//! (the image itself, `--net host`, `--unix-socket` for the X socket).
+//!
+//! # Setup
+//!
+//! Everything runs in a network namespace made for the table (`unshare -n`,
+//! lo up, a veth pair with 10.0.0.1/24: umbra never reaches the host's
+//! loopback under `--net host`): Xvfb (`:N`, 1024x768x24, `-nolisten tcp`),
+//! `python3 -m http.server` on 10.0.0.1:8080 serving images/paper/pages/,
+//! and dillo. The native dillo runs in a chroot of the tree (an overlay on
+//! it, whose writes, such as FLTK's /etc/fltk, go to a tmpfs), in a private
+//! mount namespace with a tmpfs on /root and /tmp (dillo writes ~/.dillo),
+//! /dev bound and /proc mounted, and reaches Xvfb by its abstract name; the
+//! guest reaches it through `--unix-socket /tmp/.X11-unix/XN:/tmp/.X11-unix/X0`
+//! with DISPLAY=:0. Both have HOME=/root, the same PATH and no other
+//! variable; umbra runs with `--mem 256M`.
+//!
+//! # The stopwatch
+//!
+//! Times come from X events, taken by images/paper/xwatch.c (a host X
+//! client built here with gcc; Xlib and the DAMAGE extension), in
+//! milliseconds of CLOCK_MONOTONIC since a `mark` made just before the
+//! action:
+//!
+//! - **BT** (start-up): mark, start dillo with the start page
+//!   (`index.html`); BT is the MapNotify of its top-level window (WM_CLASS
+//!   `Dillo`) on the root window.
+//! - **CT** (content): with the start page drawn and nothing drawn for 1 s,
+//!   xdotool focuses the window, presses Ctrl+L and types the URL of
+//!   `long.html` (text, a table, lists and five images, 23 KB); then mark,
+//!   `xdotool key Return`; CT is the later of the window title becoming
+//!   `Dillo: umbra paper page` (PropertyNotify) and the last drawing on the
+//!   screen (DAMAGE on the root window) before 1 s passes with no drawing:
+//!   the page fully drawn, images included.
+//! - **ST** (scroll): then mark, `xdotool key --delay 0` with 40 Next (Page
+//!   Down) presses, more than the page needs to reach its end; ST is the
+//!   last drawing before 1 s with none (the sync: xwatch makes a round trip
+//!   to the server, XSync, before it decides that nothing more comes).
+//!
+//! CT and ST include starting xdotool (a host process, the same for both).
+//! Each run starts a fresh dillo; the native and umbra runs alternate, and
+//! each figure is the median of the runs (`--runs`, 10 by default). The
+//! last umbra run's screen with the page drawn is kept as
+//! target/paper/table3-dillo-umbra.png, and after the scroll as
+//! target/paper/table3-dillo-umbra-end.png.
+//!
+//! # Where the time goes
+//!
+//! One more umbra run with `--stats --timeout 4` (dillo's start-up and its
+//! start page) gives umbra's counters: syscalls with their kernel time,
+//! page faults with theirs, host stops. They are quoted in the note of each
+//! row that misses its target.
+//!
+//! # Memory
+//!
+//! The smallest guest `--mem` (1 MiB steps, bisected between 4 MiB and
+//! 256 MiB) with which dillo started on `long.html` maps its window, shows
+//! the page's title and draws it, and is still running 1 s later.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Row, Table};
+use crate::{build_umbra_release, debian, is_root, root, run as sh, Result};
+
+const PAPER_BT: f64 = 5.2;
+const PAPER_CT: f64 = 3.5;
+const PAPER_ST: f64 = 1.0;
+const PAPER_MEM_MB: f64 = 6.0;
+const TARGET_BT: f64 = 2.0;
+const TARGET_CT: f64 = 1.5;
+const TARGET_ST: f64 = 1.05;
+
+/// The server's address in the table's network namespace.
+const SERVER: &str = "10.0.0.1:8080";
+const START_TITLE: &str = "Dillo: umbra start";
+const PAGE_TITLE: &str = "Dillo: umbra paper page";
+/// Next presses for ST: more than long.html needs to reach its end (the
+/// screenshot after them shows its last line).
+const SCROLL_KEYS: usize = 40;
+/// Where the guest sees the X socket.
+const GUEST_X0: &str = "/tmp/.X11-unix/X0";
+const ENV_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The guest memory of the timed umbra runs.
+const MEM: &str = "256M";
+
+/// Host packages the table needs, by a file each provides.
+const TOOLS: &[(&str, &str)] = &[
+    ("/usr/bin/Xvfb", "xvfb"),
+    ("/usr/bin/xdotool", "xdotool"),
+    ("/usr/bin/xwd", "x11-apps"),
+    ("/usr/bin/xwdtopnm", "netpbm"),
+    ("/usr/bin/gcc", "gcc"),
+    ("/usr/include/X11/Xlib.h", "libx11-dev"),
+    ("/usr/include/X11/extensions/Xdamage.h", "libxdamage-dev"),
+    ("/usr/bin/python3", "python3"),
+    ("/usr/bin/unshare", "util-linux"),
+    ("/usr/bin/nsenter", "util-linux"),
+    ("/usr/sbin/ip", "iproute2"),
+    ("/usr/sbin/debootstrap", "debootstrap"),
+];
+
+pub fn run(ctx: &Ctx) -> Result<Table> {
+    if !is_root() {
+        return Err("needs root (network namespace, chroot, debootstrap)".into());
+    }
+    install_tools()?;
+    let image_dir = debian::debian_image()?;
+    let umbra = build_umbra_release()?;
+    let work = ctx.out.join("table3");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let xwatch = work.join("xwatch");
+    sh(Command::new("gcc")
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&xwatch)
+        .arg(root().join("images/paper/xwatch.c"))
+        .args(["-lXdamage", "-lXfixes", "-lX11"]))?;
+
+    let ns = Netns::new()?;
+    let x = Xvfb::start(&ns)?;
+    let _http = Http::start(&ns, &root().join("images/paper/pages"))?;
+    let mut watch = Xwatch::start(&xwatch, &x)?;
+    let setup = Setup {
+        ns: &ns,
+        x: &x,
+        tree: image_dir.join("tree"),
+        image: image_dir.join("debian.img"),
+        umbra,
+        log: work.join("dillo.log"),
+        overlay: work.join("overlay"),
+    };
+    std::fs::create_dir_all(&setup.overlay).map_err(|e| format!("{e}"))?;
+
+    let runs = if ctx.quick { 3 } else { ctx.runs };
+    let mut native = Times::default();
+    let mut guest = Times::default();
+    for i in 0..runs {
+        let shot = (i + 1 == runs).then(|| ctx.out.join("table3-dillo-umbra.png"));
+        let n = one_run(&setup, &mut watch, Mode::Native, None)
+            .map_err(|e| format!("native run {}: {e}", i + 1))?;
+        let u = one_run(&setup, &mut watch, Mode::Umbra(MEM), shot.as_deref())
+            .map_err(|e| format!("umbra run {}: {e}", i + 1))?;
+        println!(
+            "table3: run {}: native BT {:.1} CT {:.1} ST {:.1} ms; umbra BT {:.1} CT {:.1} ST {:.1} ms",
+            i + 1,
+            n.0,
+            n.1,
+            n.2,
+            u.0,
+            u.1,
+            u.2
+        );
+        native.push(n);
+        guest.push(u);
+    }
+    let stats = stats_run(&setup).unwrap_or_else(|e| format!("--stats run failed: {e}"));
+    println!("table3: {stats}");
+    let mem = smallest_mem(&setup, &mut watch);
+    match &mem {
+        Ok(mib) => println!("table3: dillo runs in --mem {mib}M"),
+        Err(e) => println!("table3: smallest --mem: {e}"),
+    }
+
+    let row = |name: &str, n: &[f64], u: &[f64], paper: f64, target: f64, what: &str| {
+        let (h, g) = (median(n), median(u));
+        let ratio = g / h;
+        let mut note = format!(
+            "paper: {paper}× host; {what}; median of {} (host {}, umbra {})",
+            n.len(),
+            spread(n),
+            spread(u)
+        );
+        if ratio > target {
+            note.push_str("; where the time goes: ");
+            note.push_str(&stats);
+        }
+        Row {
+            host: Some(h),
+            umbra: Some(g),
+            ratio: Some(ratio),
+            target: format!("≤ {target}× host"),
+            met: Some(ratio <= target),
+            note,
+            ..Row::new(name, "ms")
+        }
+    };
+    let mut rows = vec![
+        row(
+            "BT: start-up",
+            &native.bt,
+            &guest.bt,
+            PAPER_BT,
+            TARGET_BT,
+            "launch to window mapped",
+        ),
+        row(
+            "CT: content",
+            &native.ct,
+            &guest.ct,
+            PAPER_CT,
+            TARGET_CT,
+            "Return in the location bar to the page titled and fully drawn",
+        ),
+        row(
+            "ST: scroll",
+            &native.st,
+            &guest.st,
+            PAPER_ST,
+            TARGET_ST,
+            "40 Page Down presses to the last drawing",
+        ),
+    ];
+    rows.push(match mem {
+        Ok(mib) => Row {
+            paper: Some(PAPER_MEM_MB),
+            umbra: Some(mib as f64),
+            ratio: Some(mib as f64 / PAPER_MEM_MB),
+            target: "report (paper: 6 MB)".into(),
+            note: "smallest guest --mem, 1 MiB steps, in which dillo loads and draws long.html"
+                .into(),
+            ..Row::new("dillo's guest memory", "MB")
+        },
+        Err(e) => Row::not_measured(
+            "dillo's guest memory",
+            "MB",
+            Some(PAPER_MEM_MB),
+            "report (paper: 6 MB)",
+            &e,
+        ),
+    });
+    Ok(Table {
+        title: "Table 3: web browser (dillo)".into(),
+        method: METHOD.into(),
+        rows,
+        ..Table::default()
+    })
+}
+
+/// How the table is measured, for docs/PAPER.md (the module's doc, short).
+const METHOD: &str = "dillo 3.0.5 from the Debian image, drawing on an Xvfb (1024x768x24) on \
+the host and fetching images/paper/pages/ from `python3 -m http.server` on 10.0.0.1:8080, all in \
+a network namespace made for the run; natively in a chroot of the image's tree, and under umbra \
+(`--image`, `--net host`, `--unix-socket`, `--mem 256M`). Times are taken from X events by \
+images/paper/xwatch.c (MapNotify, the title's PropertyNotify, DAMAGE on the root window): \
+BT from launch to the window's MapNotify; CT from `xdotool key Return` (URL typed in the \
+location bar) to the later of the title change and the last drawing before 1 s without any; \
+ST from `xdotool key --delay 0` with 40 Next presses to the last drawing before 1 s without \
+any (checked with XSync). Fresh dillo per run, native and umbra runs alternating, medians of \
+10. Memory: the smallest --mem (1 MiB steps) in which dillo loads and draws the page. \
+Details: xtask/src/paper/browser.rs. Screenshots: target/paper/table3-dillo-umbra.png \
+(the page drawn) and table3-dillo-umbra-end.png (scrolled to its end).";
+
+#[derive(Default)]
+struct Times {
+    bt: Vec<f64>,
+    ct: Vec<f64>,
+    st: Vec<f64>,
+}
+
+impl Times {
+    fn push(&mut self, (bt, ct, st): (f64, f64, f64)) {
+        self.bt.push(bt);
+        self.ct.push(ct);
+        self.st.push(st);
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// "min–max" of the runs.
+fn spread(v: &[f64]) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.1}–{max:.1}")
+}
+
+fn install_tools() -> Result<()> {
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(file, _)| !Path::new(file).exists())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let install = || {
+        sh(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if install().is_err() {
+        sh(Command::new("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        install()?;
+    }
+    Ok(())
+}
+
+/// SIGKILLs the process group `pgid` (std cannot signal a group).
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A process (group) killed when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        kill_group(self.0.id());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A network namespace held by a sleeping process: lo up and a veth pair
+/// with 10.0.0.1/24.
+struct Netns(Guard);
+
+impl Netns {
+    fn new() -> Result<Netns> {
+        let mut c = Command::new("unshare");
+        c.args(["-n", "sh", "-ec"])
+            .arg(
+                "ip link set lo up; ip link add v0 type veth peer name v1; \
+                 ip addr add 10.0.0.1/24 dev v0; ip link set v1 up; ip link set v0 up; \
+                 echo ready; exec sleep 100000",
+            )
+            .stdout(Stdio::piped())
+            .process_group(0);
+        let mut child = c.spawn().map_err(|e| format!("unshare -n: {e}"))?;
+        let mut line = String::new();
+        let out = child.stdout.take().ok_or("no stdout")?;
+        let _ = BufReader::new(out).read_line(&mut line);
+        let ns = Netns(Guard(child));
+        if line.trim() != "ready" {
+            return Err("could not set up the network namespace (unshare -n, ip)".into());
+        }
+        Ok(ns)
+    }
+
+    /// `nsenter --net=...` of this namespace, to which a command is appended.
+    fn enter(&self) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/proc/{}/ns/net", self.0 .0.id()));
+        c
+    }
+}
+
+/// Xvfb in the namespace (so the native chroot reaches it by its abstract
+/// name), at the first free display from 40.
+struct Xvfb {
+    _proc: Guard,
+    _ready: ChildStdout,
+    display: u32,
+}
+
+impl Xvfb {
+    fn start(ns: &Netns) -> Result<Xvfb> {
+        for display in 40..140u32 {
+            if Path::new(&format!("/tmp/.X{display}-lock")).exists() {
+                continue;
+            }
+            let mut c = ns.enter();
+            c.args(["Xvfb", &format!(":{display}"), "-displayfd", "1"])
+                .args([
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                    "-screen",
+                    "0",
+                    "1024x768x24",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .process_group(0);
+            let mut child = c.spawn().map_err(|e| format!("Xvfb: {e}"))?;
+            let mut ready = child.stdout.take().ok_or("no stdout")?;
+            let mut line = String::new();
+            let _ = BufReader::new(&mut ready).read_line(&mut line);
+            let proc = Guard(child);
+            if line.trim() == display.to_string() {
+                return Ok(Xvfb {
+                    _proc: proc,
+                    _ready: ready,
+                    display,
+                });
+            }
+        }
+        Err("no free X display between :40 and :139".into())
+    }
+
+    fn socket(&self) -> String {
+        format!("/tmp/.X11-unix/X{}", self.display)
+    }
+
+    fn name(&self) -> String {
+        format!(":{}", self.display)
+    }
+
+    /// A host X client (xdotool, xwd) against this server.
+    fn client(&self, tool: &str) -> Command {
+        let mut c = Command::new(tool);
+        c.env("DISPLAY", self.name())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+}
+
+/// The HTTP server in the namespace.
+struct Http {
+    _proc: Guard,
+}
+
+impl Http {
+    fn start(ns: &Netns, pages: &Path) -> Result<Http> {
+        let (host, port) = SERVER.split_once(':').ok_or("bad SERVER")?;
+        let mut c = ns.enter();
+        c.args([
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            host,
+            port,
+            "--directory",
+        ])
+        .arg(pages)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+        let http = Http {
+            _proc: Guard(c.spawn().map_err(|e| format!("http.server: {e}"))?),
+        };
+        // Up when a fetch from inside the namespace works (10 s at most).
+        let probe = format!(
+            "import time,urllib.request\n\
+             for i in range(100):\n\
+             \x20   try:\n\
+             \x20       urllib.request.urlopen('http://{SERVER}/index.html', timeout=2).read(); break\n\
+             \x20   except OSError: time.sleep(0.1)\n\
+             else: raise SystemExit(1)"
+        );
+        let ok = ns
+            .enter()
+            .args(["python3", "-c", &probe])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(format!("the HTTP server on {SERVER} does not answer"));
+        }
+        Ok(http)
+    }
+}
+
+/// images/paper/xwatch.c, driven line by line.
+struct Xwatch {
+    _proc: Guard,
+    to: ChildStdin,
+    from: BufReader<ChildStdout>,
+}
+
+impl Xwatch {
+    fn start(bin: &Path, x: &Xvfb) -> Result<Xwatch> {
+        let mut c = x.client(bin.to_str().ok_or("path")?);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0);
+        let mut child = c.spawn().map_err(|e| format!("xwatch: {e}"))?;
+        let to = child.stdin.take().ok_or("no stdin")?;
+        let from = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut w = Xwatch {
+            _proc: Guard(child),
+            to,
+            from,
+        };
+        w.ask("mark")?;
+        Ok(w)
+    }
+
+    fn ask(&mut self, cmd: &str) -> Result<String> {
+        writeln!(self.to, "{cmd}").map_err(|e| format!("xwatch: {e}"))?;
+        let mut line = String::new();
+        self.from
+            .read_line(&mut line)
+            .map_err(|e| format!("xwatch: {e}"))?;
+        let line = line.trim().to_string();
+        if line.is_empty() || line == "timeout" || line.starts_with("error") {
+            return Err(format!(
+                "xwatch `{cmd}`: {}",
+                if line.is_empty() { "gone" } else { &line }
+            ));
+        }
+        Ok(line)
+    }
+
+    fn mark(&mut self) -> Result<()> {
+        self.ask("mark").map(drop)
+    }
+
+    fn timeout(&mut self, ms: u64) -> Result<()> {
+        self.ask(&format!("timeout {ms}")).map(drop)
+    }
+
+    /// The window id and time of dillo's window being mapped.
+    fn map(&mut self, class: &str) -> Result<(String, f64)> {
+        let a = self.ask(&format!("map {class}"))?;
+        let mut f = a.split_whitespace().skip(1);
+        let id = f.next().ok_or("xwatch map: no id")?.to_string();
+        Ok((id, number(f.next())?))
+    }
+
+    fn title(&mut self, id: &str, text: &str) -> Result<f64> {
+        let a = self.ask(&format!("title {id} {text}"))?;
+        number(a.split_whitespace().nth(1))
+    }
+
+    /// The time of the last drawing before `ms` of quiet (-1: none).
+    fn quiet(&mut self, ms: u64) -> Result<f64> {
+        let a = self.ask(&format!("quiet {ms}"))?;
+        number(a.split_whitespace().nth(1))
+    }
+}
+
+fn number(s: Option<&str>) -> Result<f64> {
+    s.and_then(|s| s.parse().ok())
+        .ok_or_else(|| "xwatch: no number in its answer".to_string())
+}
+
+struct Setup<'a> {
+    ns: &'a Netns,
+    x: &'a Xvfb,
+    tree: PathBuf,
+    image: PathBuf,
+    umbra: PathBuf,
+    log: PathBuf,
+    /// An empty directory on which the native runs mount their overlay.
+    overlay: PathBuf,
+}
+
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Native,
+    /// Under umbra with this --mem.
+    Umbra(&'a str),
+    /// Under umbra with `--stats` and a time limit of this many seconds.
+    Stats(u32),
+}
+
+/// Starts dillo on `url`, in its own process group.
+fn start_dillo(s: &Setup, mode: Mode, url: &str) -> Result<Guard> {
+    let mut c = s.ns.enter();
+    match mode {
+        Mode::Native => {
+            // dillo (FLTK) writes /etc/fltk as root, and the tree is the
+            // image's cache: the chroot is an overlay on it, its writes in a
+            // tmpfs that goes with the mount namespace.
+            c.args(["unshare", "-m", "--propagation", "private", "sh", "-ec"])
+                .arg(
+                    "L=$1; W=$2; shift 2; mount -t tmpfs tmpfs \"$W\"; mkdir \"$W/u\" \"$W/w\" \"$W/m\"; \
+                     mount -t overlay overlay -o \"lowerdir=$L,upperdir=$W/u,workdir=$W/w\" \"$W/m\"; \
+                     T=$W/m; mount -t tmpfs tmpfs \"$T/root\"; mount -t tmpfs tmpfs \"$T/tmp\"; \
+                     mount --rbind /dev \"$T/dev\"; mount -t proc proc \"$T/proc\"; \
+                     exec chroot \"$T\" env -i \"$@\"",
+                )
+                .arg("sh")
+                .arg(&s.tree)
+                .arg(&s.overlay)
+                .arg("HOME=/root")
+                .arg(format!("PATH={ENV_PATH}"))
+                .arg(format!("DISPLAY={}", s.x.name()));
+        }
+        Mode::Umbra(_) | Mode::Stats(_) => {
+            let mem = if let Mode::Umbra(m) = mode { m } else { MEM };
+            c.arg(&s.umbra).arg("run");
+            if let Mode::Stats(secs) = mode {
+                c.args(["--stats", "--timeout", &secs.to_string()]);
+            }
+            c.arg("--image")
+                .arg(&s.image)
+                .args(["--mem", mem, "--net", "host", "--cwd", "/root"])
+                .args(["--quiet-unsupported", "--unix-socket"])
+                .arg(format!("{}:{GUEST_X0}", s.x.socket()))
+                .args(["--env", "HOME=/root", "--env"])
+                .arg(format!("PATH={ENV_PATH}"))
+                .args(["--env", "DISPLAY=:0", "--"]);
+        }
+    }
+    c.args(["/usr/bin/dillo", url]);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&s.log)
+        .map_err(|e| format!("{}: {e}", s.log.display()))?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    c.stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .process_group(0);
+    Ok(Guard(c.spawn().map_err(|e| format!("dillo: {e}"))?))
+}
+
+/// umbra's own counters (`--stats`) over dillo's start-up and its start
+/// page (a 4 s run, mostly idle after the page), summed up in one line.
+fn stats_run(s: &Setup) -> Result<String> {
+    let log = s.log.with_file_name("stats.log");
+    let _ = std::fs::remove_file(&log);
+    let setup = Setup {
+        ns: s.ns,
+        x: s.x,
+        tree: s.tree.clone(),
+        image: s.image.clone(),
+        umbra: s.umbra.clone(),
+        log: log.clone(),
+        overlay: s.overlay.clone(),
+    };
+    let mut dillo = start_dillo(
+        &setup,
+        Mode::Stats(4),
+        &format!("http://{SERVER}/index.html"),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dillo.0.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            return Err("umbra --timeout 4 did not end it".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let line = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("umbra: stats: {key}")))
+            .map(|r| format!("{key}{r}"))
+    };
+    let parts: Vec<String> = ["syscalls ", "page faults ", "host stops ", "forks/clones "]
+        .iter()
+        .filter_map(|k| line(k))
+        .collect();
+    if parts.is_empty() {
+        return Err(format!("no `umbra: stats:` lines in {}", log.display()));
+    }
+    Ok(format!(
+        "umbra --stats over start-up and the start page: {}",
+        parts.join("; ")
+    ))
+}
+
+/// Runs `tool args` against the X server and checks its status.
+fn x_tool(s: &Setup, tool: &str, args: &[&str]) -> Result<()> {
+    let st =
+        s.x.client(tool)
+            .args(args)
+            .status()
+            .map_err(|e| format!("{tool}: {e}"))?;
+    if !st.success() {
+        return Err(format!("`{tool} {}` failed ({st})", args.join(" ")));
+    }
+    Ok(())
+}
+
+/// One run: (BT, CT, ST) in ms.
+fn one_run(s: &Setup, w: &mut Xwatch, mode: Mode, shot: Option<&Path>) -> Result<(f64, f64, f64)> {
+    w.timeout(120_000)?;
+    w.mark()?;
+    let dillo = start_dillo(s, mode, &format!("http://{SERVER}/index.html"))?;
+    let (id, bt) = w.map("Dillo")?;
+    w.title(&id, START_TITLE)?;
+    w.quiet(1000)?;
+
+    x_tool(s, "xdotool", &["windowfocus", "--sync", &id])?;
+    x_tool(s, "xdotool", &["key", "ctrl+l"])?;
+    x_tool(
+        s,
+        "xdotool",
+        &[
+            "type",
+            "--delay",
+            "5",
+            &format!("http://{SERVER}/long.html"),
+        ],
+    )?;
+    w.quiet(500)?;
+    w.mark()?;
+    x_tool(s, "xdotool", &["key", "Return"])?;
+    let titled = w.title(&id, PAGE_TITLE)?;
+    let drawn = w.quiet(1000)?;
+    let ct = titled.max(drawn);
+    if let Some(png) = shot {
+        screenshot(s, png)?;
+    }
+
+    w.mark()?;
+    let mut args = vec!["key", "--delay", "0"];
+    args.extend(std::iter::repeat_n("Next", SCROLL_KEYS));
+    x_tool(s, "xdotool", &args)?;
+    let st = w.quiet(1000)?;
+    if st < 0.0 {
+        return Err("nothing was drawn after the Page Down presses".into());
+    }
+    if let Some(png) = shot {
+        screenshot(s, &png.with_file_name("table3-dillo-umbra-end.png"))?;
+    }
+    drop(dillo);
+    Ok((bt, ct, st))
+}
+
+/// `xwd -root` of the screen, converted to PNG by netpbm.
+fn screenshot(s: &Setup, png: &Path) -> Result<()> {
+    let xwd =
+        s.x.client("xwd")
+            .args(["-root", "-silent"])
+            .output()
+            .map_err(|e| format!("xwd: {e}"))?;
+    let mut pnm = Command::new("xwdtopnm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("xwdtopnm: {e}"))?;
+    let mut input = pnm.stdin.take().ok_or("xwdtopnm stdin")?;
+    let data = xwd.stdout;
+    let feeder = std::thread::spawn(move || input.write_all(&data));
+    let pnm = pnm.wait_with_output().map_err(|e| e.to_string())?;
+    let _ = feeder.join();
+    let file = std::fs::File::create(png).map_err(|e| format!("{}: {e}", png.display()))?;
+    let mut to_png = Command::new("pnmtopng")
+        .stdin(Stdio::piped())
+        .stdout(file)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("pnmtopng: {e}"))?;
+    to_png
+        .stdin
+        .take()
+        .ok_or("pnmtopng stdin")?
+        .write_all(&pnm.stdout)
+        .map_err(|e| e.to_string())?;
+    if !to_png.wait().map_err(|e| e.to_string())?.success() {
+        return Err("pnmtopng failed".into());
+    }
+    println!("table3: screenshot {}", png.display());
+    Ok(())
+}
+
+/// Whether dillo under umbra with `--mem {mib}M` loads and draws long.html
+/// and still runs a second later.
+fn runs_in(s: &Setup, w: &mut Xwatch, mib: u64) -> bool {
+    let mem = format!("{mib}M");
+    let attempt = |w: &mut Xwatch| -> Result<bool> {
+        w.timeout(30_000)?;
+        w.mark()?;
+        let mut dillo = start_dillo(s, Mode::Umbra(&mem), &format!("http://{SERVER}/long.html"))?;
+        let (id, _) = w.map("Dillo")?;
+        w.title(&id, PAGE_TITLE)?;
+        w.quiet(1000)?;
+        Ok(dillo.0.try_wait().map_err(|e| e.to_string())?.is_none())
+    };
+    let ok = attempt(w).unwrap_or(false);
+    // The window of a dillo that was killed goes with its connection.
+    std::thread::sleep(Duration::from_millis(200));
+    ok
+}
+
+/// The smallest --mem (MiB) dillo runs in.
+fn smallest_mem(s: &Setup, w: &mut Xwatch) -> Result<u64> {
+    let started = Instant::now();
+    let (mut lo, mut hi) = (4u64, 256u64);
+    if !runs_in(s, w, hi) {
+        return Err(format!("dillo does not run even in --mem {hi}M"));
+    }
+    if runs_in(s, w, lo) {
+        return Ok(lo);
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if runs_in(s, w, mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    // Once more: a flaky pass would understate it.
+    if !runs_in(s, w, hi) {
+        return Err(format!("--mem {hi}M passed once and then failed"));
+    }
+    println!(
+        "table3: memory bisection took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+        assert_eq!(spread(&[2.0, 1.0, 3.5]), "1.0–3.5");
+    }
+}
