@@ -37,6 +37,8 @@ pub struct HostNs {
     grants: Mutex<Vec<Grant>>,
     /// The flows of `--publish .../udp`, one per host client.
     flows: Mutex<Vec<Flow>>,
+    /// The relay's datagram buffer, kept: `tick` runs at every switch.
+    relay_buf: Mutex<Vec<u8>>,
 }
 
 /// One host client of a `--publish HOSTPORT:GUESTPORT/udp` port (as
@@ -245,7 +247,10 @@ fn relay_udp(
     now: u64,
 ) {
     use super::inet::{flow_recv, flow_send, publish_flow};
-    let mut buf = alloc::vec![0u8; 65536];
+    let mut buf = net.host.relay_buf.lock();
+    if buf.len() < 65536 {
+        buf.resize(65536, 0);
+    }
     let mut flows = net.host.flows.lock();
     for &(listener, port, _) in published.iter().filter(|p| p.2) {
         for _ in 0..BATCH {
