@@ -201,8 +201,14 @@ fn proc_self_maps_format() {
 fn ps_lists_processes() {
     let (native, umbra) = both(&["ps"]);
     assert_eq!(first_line(&umbra), first_line(&native));
-    let out = umbra_out(&["sh", "-c", "sleep 1 & ps; wait"]);
-    assert!(out.lines().any(|l| l.ends_with("sleep 1")), "{out}");
+    // The background child becomes `sleep 30` only once it has exec'd,
+    // which on a busy machine can come after a first ps: ps again (up to
+    // 500 times) until it lists it, then stop it.
+    let script = "sleep 30 & i=0; while [ $i -lt 500 ]; do ps > /tmp/ps.out; \
+                  grep -q 'sleep 30$' /tmp/ps.out && break; i=$((i+1)); done; \
+                  cat /tmp/ps.out; kill $!; wait; true";
+    let out = umbra_out(&["sh", "-c", script]);
+    assert!(out.lines().any(|l| l.ends_with("sleep 30")), "{out}");
     assert!(
         out.lines()
             .any(|l| l.contains("{ps}") || l.ends_with(" ps")),
