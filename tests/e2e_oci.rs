@@ -562,3 +562,144 @@ up
 ",
     );
 }
+
+/// A network namespace `name` joined to the host by a veth pair, the host
+/// end 10.213.`net`.1 and the namespace end 10.213.`net`.2; deleted on drop.
+struct NetNs {
+    name: String,
+    host_if: String,
+}
+
+impl NetNs {
+    fn new(name: &str, net: u8) -> Option<NetNs> {
+        find_on_path("ip")?;
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let host_if = format!("{name}a");
+        let ns_if = format!("{name}b");
+        let _ = ip(&["netns", "del", name]);
+        let _ = ip(&["link", "del", &host_if]);
+        let me = NetNs {
+            name: name.to_string(),
+            host_if: host_if.clone(),
+        };
+        let host_addr = format!("10.213.{net}.1/24");
+        let ns_addr = format!("10.213.{net}.2/24");
+        let ok = ip(&["netns", "add", name])
+            && ip(&[
+                "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+            ])
+            && ip(&["link", "set", &ns_if, "netns", name])
+            && ip(&["addr", "add", &host_addr, "dev", &host_if])
+            && ip(&["link", "set", &host_if, "up"])
+            && ip(&["-n", name, "addr", "add", &ns_addr, "dev", &ns_if])
+            && ip(&["-n", name, "link", "set", &ns_if, "up"])
+            && ip(&["-n", name, "link", "set", "lo", "up"]);
+        ok.then_some(me)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// GET / from `addr`, retried for up to a minute while the server starts.
+fn http_get(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            let mut r = String::new();
+            let _ = s.read_to_string(&mut r);
+            if !r.is_empty() {
+                return r;
+            }
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(60) {
+            return String::from("(no answer)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_listener_in_the_containers_network_namespace_is_reachable() {
+    // The engine's network namespace (a path in linux.namespaces) is the
+    // container's network: busybox httpd listening in the guest answers
+    // on the namespace's address, as under runc.
+    let net = (std::process::id() % 200) as u8 + 20;
+    let name = format!("uo{}", std::process::id() % 100_000);
+    let Some(ns) = NetNs::new(&name, net) else {
+        eprintln!("cannot make a network namespace here (ip missing or not root): skipped");
+        return;
+    };
+    let dir = scratch("netns");
+    let extra = format!(r#""annotations": {{"netns": "/run/netns/{}"}},"#, ns.name);
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script: "httpd -f -p 8080 -h /www",
+            extra: &extra,
+            ..Cfg::default()
+        },
+    );
+    std::fs::create_dir_all(b.join("rootfs/www")).unwrap();
+    std::fs::write(
+        b.join("rootfs/www/index.html"),
+        "hello from the container\n",
+    )
+    .unwrap();
+    let _ = std::os::unix::fs::symlink("busybox", b.join("rootfs/bin/httpd"));
+    // The namespace by path, instead of a new one.
+    let config = std::fs::read_to_string(b.join("config.json")).unwrap();
+    let config = config.replace(
+        r#"{"type": "network"}"#,
+        &format!(r#"{{"type": "network", "path": "/run/netns/{}"}}"#, ns.name),
+    );
+    std::fs::write(b.join("config.json"), config).unwrap();
+    let mut runtimes = vec![umbra().to_path_buf()];
+    runtimes.extend(find_on_path("runc"));
+    for rt in runtimes {
+        let state = dir.join(format!(
+            "state-{}",
+            rt.file_name().unwrap().to_string_lossy()
+        ));
+        let st = |args: &[&str]| {
+            Command::new(&rt)
+                .arg("--root")
+                .arg(&state)
+                .args(["--log", "/dev/null"])
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+        };
+        assert!(
+            st(&["run", "--detach", "--bundle", b.to_str().unwrap(), "web"]).success(),
+            "{}: run --detach",
+            rt.display()
+        );
+        let answer = http_get(&format!("10.213.{net}.2:8080"));
+        assert!(st(&["delete", "--force", "web"]).success());
+        assert!(
+            answer.starts_with("HTTP/1.") && answer.contains("hello from the container"),
+            "{}: {answer}",
+            rt.display()
+        );
+    }
+}

@@ -383,6 +383,13 @@ pub trait HostNet {
     fn net_local_addr(&mut self, s: HostSock) -> Result<SockAddr, NetError>;
     /// getpeername of the host socket.
     fn net_peer_addr(&mut self, s: HostSock) -> Result<SockAddr, NetError>;
+    /// A guest TCP listener on every address of `port`: the host may listen
+    /// on that port too and hand its connections over as `--publish` does
+    /// (OCI mode, in the container's own network namespace). Denied unless
+    /// the policy grants it.
+    fn net_export(&mut self, _port: u16) -> Result<(), NetError> {
+        Err(NetError::Denied)
+    }
 }
 
 /// Everything the kernel needs from outside.

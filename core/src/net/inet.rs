@@ -1438,6 +1438,13 @@ impl Socket for InetSock {
             backlog,
             queue: VecDeque::new(),
         };
+        if ip == ANY4 || ip == ANY6 {
+            // Where the host grants it (an OCI container's network
+            // namespace), connections to the port from outside reach it.
+            if let Some(hn) = _cx.io.host_net() {
+                let _ = hn.net_export(port);
+            }
+        }
         Ok(())
     }
 

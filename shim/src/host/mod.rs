@@ -437,6 +437,23 @@ impl PtraceHost {
         Ok(())
     }
 
+    /// OCI mode in the container's own network namespace: a guest TCP
+    /// listener on every address gets a host listener on its port there
+    /// (see `net::NetState::allow_export`). Call it after `enable_net` (with
+    /// outbound granted) and before `confine`.
+    pub fn export_listeners(&mut self) -> Result<(), String> {
+        if sys::seccomp::umbra_confined() {
+            return Err("export_listeners after confine".into());
+        }
+        match &mut self.net {
+            Some(n) => {
+                n.allow_export();
+                Ok(())
+            }
+            None => Err("export_listeners without a host network".into()),
+        }
+    }
+
     /// OCI mode: serve `umbra exec` requests on the listening socket
     /// `listener` (see [`exec`]). Call it before `confine`; the allow-list
     /// grows by accept4, recvmsg (for the stdio sockets the request brings)

@@ -67,6 +67,8 @@ pub(super) struct NetState {
     socks: BTreeMap<HostSock, Sock>,
     next: HostSock,
     published: Vec<(HostSock, u16, bool)>,
+    /// Guest listeners may get host listeners (`allow_export`).
+    export: bool,
 }
 
 fn err(e: Errno) -> NetError {
@@ -128,6 +130,7 @@ impl NetState {
             socks: BTreeMap::new(),
             next: 1,
             published: Vec::new(),
+            export: false,
         };
         for &(hport, gport, udp) in &st.opts.publish.clone() {
             let (ty, proto) = if udp {
@@ -204,7 +207,25 @@ impl NetState {
             vals: &[sn::SOL_SOCKET],
             hi0: false,
         });
+        if self.export {
+            r.push(Rule::Any(nr::BIND));
+            r.push(Rule::Any(nr::LISTEN));
+            r.push(Rule::ArgIn {
+                nr: nr::SETSOCKOPT,
+                arg: 2,
+                vals: &[sn::SO_REUSEADDR],
+                hi0: false,
+            });
+        }
         r
+    }
+
+    /// OCI mode in the container's network namespace: guest TCP listeners
+    /// on every address get a host listener on the same port
+    /// (`net_export`); the allow-list grows by bind, listen and
+    /// setsockopt(SO_REUSEADDR), which reach only that namespace.
+    pub(super) fn allow_export(&mut self) {
+        self.export = true;
     }
 
     /// Takes the connected stream socket `fd` (an OCI exec's stdio) as a
@@ -309,6 +330,28 @@ impl HostNet for NetState {
         }
         let fd = sn::socket(domain, sn::SOCK_DGRAM).map_err(err)?;
         Ok(self.add(fd, true))
+    }
+
+    fn net_export(&mut self, port: u16) -> Result<(), NetError> {
+        if !self.export {
+            return Err(NetError::Denied);
+        }
+        if self.published.iter().any(|&(_, g, udp)| g == port && !udp) {
+            return Ok(());
+        }
+        let fd = sn::socket(sn::AF_INET, sn::SOCK_STREAM).map_err(err)?;
+        let addr = SockAddr::Inet { addr: [0; 4], port };
+        let r = sn::setsockopt_int(fd, sn::SOL_SOCKET, sn::SO_REUSEADDR, 1)
+            .and_then(|()| sn::bind(fd, &addr.encode()))
+            .and_then(|()| sn::listen(fd, 128));
+        if let Err(e) = r {
+            sn::close(fd);
+            return Err(err(e));
+        }
+        let h = self.add(fd, false);
+        self.want(h, POLLIN);
+        self.published.push((h, port, false));
+        Ok(())
     }
 
     fn net_published(&self) -> Vec<(HostSock, u16, bool)> {

@@ -585,6 +585,11 @@ fn run_guest(
         p.cfg.resolv_conf = std::fs::read("/etc/resolv.conf").ok();
     }
     host.enable_net(net).map_err(|e| (e, 1))?;
+    if p.netns.is_some() {
+        // The engine's namespace is the container's own: its listeners
+        // are reachable there, as under runc.
+        host.export_listeners().map_err(|e| (e, 1))?;
+    }
     host.enable_exec(ctl).map_err(|e| (e, 1))?;
     os::no_core_dumps().map_err(|e| (format!("RLIMIT_CORE: {e}"), 1))?;
     umbra_shim::sys::signals::forward_to_guest(FORWARDED)
