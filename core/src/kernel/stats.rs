@@ -19,6 +19,12 @@
 //! - flushes: sending a space's queued mapping changes to the host before the
 //!   guest runs (the host counts the batches and their host calls).
 //! - idle: waits for a host event when no thread could run.
+//!
+//! Every time is wall time on the host's monotonic clock, so it also holds
+//! whatever the host ran on umbra's CPU meanwhile: a write to a host socket
+//! that wakes the server on the same CPU (an X server drawing the request)
+//! counts the server's turn in that syscall's kernel time, and the same goes
+//! for a stop's guest + round trip.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
