@@ -70,6 +70,8 @@ struct Cfg<'a> {
     mounts: &'a str,
     /// Extra top-level members (`"k": v,` each).
     extra: &'a str,
+    /// process.user.
+    user: &'a str,
 }
 
 impl Default for Cfg<'_> {
@@ -80,6 +82,7 @@ impl Default for Cfg<'_> {
             readonly: true,
             mounts: "",
             extra: "",
+            user: r#"{"uid": 0, "gid": 0, "additionalGids": [0]}"#,
         }
     }
 }
@@ -110,7 +113,7 @@ fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
   "ociVersion": "1.0.2",
   "process": {{
     "terminal": {term},
-    "user": {{"uid": 0, "gid": 0, "additionalGids": [0]}},
+    "user": {user},
     "args": ["sh", "-c", {script}],
     "env": ["PATH=/bin", "TERM=xterm", "GREETING=hello"],
     "cwd": "/",
@@ -137,6 +140,7 @@ fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
         script = json_str(c.script),
         ro = c.readonly,
         extra = c.extra,
+        user = c.user,
     );
     std::fs::write(b.join("config.json"), config).unwrap();
     b
@@ -702,4 +706,31 @@ fn a_listener_in_the_containers_network_namespace_is_reachable() {
             rt.display()
         );
     }
+}
+
+#[test]
+fn process_user_is_the_init_s_user() {
+    same_as_runc(
+        "user",
+        &Cfg {
+            script: "id -u; id -g; id -G; cat /etc/motd; touch /proc/x 2>/dev/null || echo refused; exit 2",
+            user: r#"{"uid": 1000, "gid": 1000, "additionalGids": [10]}"#,
+            ..Cfg::default()
+        },
+        &["create", "start", "wait", "delete", "leftovers"],
+        "create exit 0
+pid file names a live process
+start exit 0
+container exited 2
+delete exit 0
+leftovers 0
+--- output ---
+1000
+1000
+1000 10
+from the image
+refused
+
+",
+    );
 }

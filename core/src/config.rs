@@ -46,6 +46,12 @@ pub struct Config {
     /// for every sender inside the namespace. Off for `umbra run`, whose
     /// program is compared with a native run where it is not an init.
     pub container_init: bool,
+    /// The first process's user: uid, gid and supplementary groups (OCI
+    /// process.user; root when 0 and 0), and its no_new_privs.
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub no_new_privs: bool,
 }
 
 impl Default for Config {
@@ -65,6 +71,10 @@ impl Default for Config {
             unix_grants: Vec::new(),
             resolv_conf: None,
             container_init: false,
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+            no_new_privs: false,
         }
     }
 }

@@ -273,22 +273,12 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
             )),
         }
     }
-    if p.uid != 0 || p.gid != 0 {
-        return Err(format!(
-            "process.user {}:{}: umbra runs the container's process as root inside the guest only",
-            p.uid, p.gid
-        ));
-    }
-    if !p.additional_gids.is_empty() {
-        g.warn(&format!(
-            "process.user.additionalGids {:?} ignored: the guest's root has no supplementary groups",
-            p.additional_gids
-        ));
-    }
-    if p.no_new_privileges {
-        // umbra itself runs with no_new_privs (its seccomp filter needs it).
-        g.debug("process.noNewPrivileges: umbra runs with no_new_privs on the host");
-    }
+    // The guest's init runs as process.user, with noNewPrivileges; umbra
+    // itself runs with no_new_privs anyway (its seccomp filter needs it).
+    cfg.uid = p.uid;
+    cfg.gid = p.gid;
+    cfg.groups = p.additional_gids.clone();
+    cfg.no_new_privs = p.no_new_privileges;
     for what in p.ignored.iter().chain(&spec.ignored) {
         g.warn(&format!("{what} ignored by umbra"));
     }
