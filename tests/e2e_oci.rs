@@ -734,3 +734,76 @@ refused
 ",
     );
 }
+
+/// The Debian tree `images/debian/build.sh` caches (built on first use).
+fn debian_tree() -> PathBuf {
+    let script = umbra_tests::workspace_root().join("images/debian/build.sh");
+    let out = Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dir = PathBuf::from(text.lines().last().unwrap_or("").trim()).join("tree");
+    assert!(dir.join("usr/bin/bash").exists(), "{}", dir.display());
+    dir
+}
+
+#[test]
+fn debian_tree_as_a_read_only_container_root() {
+    // The dynamically linked Debian userland as the bundle's root (read
+    // only, as the shared cache must stay unchanged), bash as init, and an
+    // exec'd bash that sees the init's /tmp.
+    let tree = debian_tree();
+    let dir = scratch("debian");
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script:
+                "echo up; while [ ! -e /tmp/done ]; do sleep 0.2; done; echo init saw done; exit 3",
+            mounts: r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
+            ..Cfg::default()
+        },
+    );
+    let config = std::fs::read_to_string(b.join("config.json"))
+        .unwrap()
+        .replace(
+            r#""path": "rootfs""#,
+            &format!(r#""path": "{}""#, tree.display()),
+        )
+        .replace(r#""args": ["sh", "-c""#, r#""args": ["/bin/bash", "-c""#)
+        .replace(r#""PATH=/bin""#, r#""PATH=/usr/sbin:/usr/bin:/sbin:/bin""#);
+    std::fs::write(b.join("config.json"), config).unwrap();
+    let steps = [
+        "create",
+        "start",
+        "expect:up",
+        "exec:. /etc/os-release; echo $ID $VERSION_CODENAME; bash -c 'echo $BASH_VERSION' | cut -c1; touch /tmp/done",
+        "wait",
+        "delete",
+        "leftovers",
+    ];
+    let want = "create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec exit 0 output debian bookworm|5|
+container exited 3
+delete exit 0
+leftovers 0
+--- output ---
+up
+init saw done
+
+";
+    let got = drive(umbra(), &dir, "umbra", &b, &steps);
+    assert_eq!(got, want, "umbra's transcript");
+    if let Some(runc) = find_on_path("runc") {
+        let theirs = drive(&runc, &dir, "runc", &b, &steps);
+        assert_eq!(theirs, want, "runc's transcript");
+    }
+}
