@@ -51,8 +51,9 @@
 //!
 //! One more umbra run with `--stats --timeout 4` (dillo's start-up and its
 //! start page) gives umbra's counters: syscalls with their kernel time,
-//! page faults with theirs, host stops. They are quoted in the note of each
-//! row that misses its target.
+//! page faults with theirs, host stops. They are quoted in BT's note when
+//! BT misses its target; a row that misses its target while the ranges of
+//! the native and the umbra runs overlap says so.
 //!
 //! # Memory
 //!
@@ -137,6 +138,7 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
     };
     std::fs::create_dir_all(&setup.overlay).map_err(|e| format!("{e}"))?;
 
+    let load_before = loadavg();
     let runs = if ctx.quick { 3 } else { ctx.runs };
     let mut native = Times::default();
     let mut guest = Times::default();
@@ -177,8 +179,15 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
             spread(u)
         );
         if ratio > target {
-            note.push_str("; where the time goes: ");
-            note.push_str(&stats);
+            let lo = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if lo(u) <= hi(n) {
+                note.push_str("; the runs' ranges overlap (the machine's noise is larger)");
+            }
+            if name.starts_with("BT") {
+                note.push_str("; where the time goes: ");
+                note.push_str(&stats);
+            }
         }
         Row {
             host: Some(h),
@@ -234,9 +243,14 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
             &e,
         ),
     });
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     Ok(Table {
         title: "Table 3: web browser (dillo)".into(),
-        method: METHOD.into(),
+        method: format!(
+            "{METHOD} This run: load average {load_before} at its start and {} at its end, \
+             on {cpus} CPUs (a loaded machine makes every figure noisy: see the ranges).",
+            loadavg()
+        ),
         rows,
         ..Table::default()
     })
@@ -253,8 +267,10 @@ location bar) to the later of the title change and the last drawing before 1 s w
 ST from `xdotool key --delay 0` with 40 Next presses to the last drawing before 1 s without \
 any (checked with XSync). Fresh dillo per run, native and umbra runs alternating, medians of \
 10. Memory: the smallest --mem (1 MiB steps) in which dillo loads and draws the page. \
+umbra's counters (`--stats`) over start-up are quoted in BT's note when it misses its target. \
 Details: xtask/src/paper/browser.rs. Screenshots: target/paper/table3-dillo-umbra.png \
-(the page drawn) and table3-dillo-umbra-end.png (scrolled to its end).";
+(the page drawn) and table3-dillo-umbra-end.png (scrolled to its end); those of the run \
+recorded in docs/paper/table3.json are kept as docs/paper/table3-dillo-umbra*.png.";
 
 #[derive(Default)]
 struct Times {
@@ -269,6 +285,14 @@ impl Times {
         self.ct.push(ct);
         self.st.push(st);
     }
+}
+
+/// The 1-minute load average of the machine.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn median(v: &[f64]) -> f64 {
