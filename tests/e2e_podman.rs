@@ -1272,10 +1272,7 @@ podman_checks! {
     run_it_pty: run_it_runc
         #[ignore = "all but `tty`, which prints 'not a tty' under umbra (runc: /dev/pts/0)"]
         run_it_umbra;
-    run_d_httpd_port: httpd_port_runc
-        #[ignore = "connection refused: nothing listens on the container's address in its \
-                    network namespace (umbra does not put the guest's listener there)"]
-        httpd_port_umbra;
+    run_d_httpd_port: httpd_port_runc httpd_port_umbra;
     exec_stop: exec_stop_runc exec_stop_umbra;
     kill_signals: kill_runc
         #[ignore = "after podman kill, podman wait gives 137 but the container stays 'stopped \
