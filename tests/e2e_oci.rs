@@ -471,7 +471,11 @@ fn spec_features_and_errors() {
     assert!(out.contains("\"ociVersionMax\""), "{out}");
     let (code, _, err) = st(&["state", "nope"]);
     assert_eq!(code, 1);
-    assert!(err.contains("container nope does not exist"), "{err}");
+    // runc's words, which Podman looks for.
+    assert!(
+        err.contains("level=error msg=\"container does not exist\""),
+        "{err}"
+    );
     let (code, _, err) = st(&["kill", "nope", "KILL"]);
     assert_eq!(code, 1, "{err}");
     let (code, _, err) = st(&["kill", "nope", "NOSUCHSIG"]);
@@ -713,15 +717,27 @@ fn process_user_is_the_init_s_user() {
     same_as_runc(
         "user",
         &Cfg {
-            script: "id -u; id -g; id -G; cat /etc/motd; touch /proc/x 2>/dev/null || echo refused; exit 2",
+            script: "id -u; id -g; id -G; cat /etc/motd; touch /proc/x 2>/dev/null || echo refused; echo up; while true; do sleep 1; done",
             user: r#"{"uid": 1000, "gid": 1000, "additionalGids": [10]}"#,
             ..Cfg::default()
         },
-        &["create", "start", "wait", "delete", "leftovers"],
+        &[
+            "create",
+            "start",
+            "expect:up",
+            "exec:id -u; id -G",
+            "kill:KILL",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
         "create exit 0
 pid file names a live process
 start exit 0
-container exited 2
+saw up
+exec exit 0 output 1000|1000 10|
+kill KILL exit 0
+container killed by signal 9
 delete exit 0
 leftovers 0
 --- output ---
@@ -730,6 +746,7 @@ leftovers 0
 1000 10
 from the image
 refused
+up
 
 ",
     );

@@ -293,6 +293,10 @@ pub struct ExecRequest {
     pub envp: alloc::vec::Vec<alloc::string::String>,
     pub cwd: alloc::string::String,
     pub stdio: [HostSock; 3],
+    /// The user it runs as (OCI process.user).
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: alloc::vec::Vec<u32>,
 }
 
 /// A host socket that the host holds for the guest, by number. The guest

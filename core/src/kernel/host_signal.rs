@@ -61,11 +61,50 @@ impl<H: Host> Kernel<H> {
         });
         let r = self
             .spawn_program(&req.argv, &req.envp, &req.cwd, &stdio)
+            .inspect(|&pid| self.set_user(pid, req.uid, req.gid, &req.groups, false))
             .map_err(|e| match e {
                 BootError::NotFound(_, e) | BootError::BadCwd(_, e) => e,
                 BootError::BadExecutable(..) => Errno::ENOEXEC,
                 _ => Errno::EINVAL,
             });
         self.host.exec_started(req.id, r);
+    }
+}
+
+impl<H: Host> Kernel<H> {
+    /// Makes process `pid` (just spawned, as root) run as `uid`:`gid` with
+    /// `groups` (OCI process.user), with no_new_privs if `nnp`. Leaving uid
+    /// 0 drops the capabilities, as setresuid would.
+    pub(super) fn set_user(
+        &mut self,
+        pid: crate::task::Pid,
+        uid: u32,
+        gid: u32,
+        groups: &[u32],
+        nnp: bool,
+    ) {
+        if uid == 0 && gid == 0 && groups.is_empty() && !nnp {
+            return;
+        }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let root = crate::task::cred::Creds::root();
+        let mut c = crate::task::cred::Creds {
+            ruid: uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            rgid: gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups: groups.to_vec(),
+            no_new_privs: nnp,
+            ..root.clone()
+        };
+        c.fix_caps(&root);
+        p.creds = c;
+        p.sync_cred();
     }
 }

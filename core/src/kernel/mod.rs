@@ -519,29 +519,9 @@ impl<H: Host> Kernel<H> {
             self.cfg.cwd.clone(),
         );
         let pid = self.spawn_program(&argv, &envp, &cwd, &stdio)?;
-        let (uid, gid) = (self.cfg.uid, self.cfg.gid);
-        if uid != 0 || gid != 0 || !self.cfg.groups.is_empty() || self.cfg.no_new_privs {
-            if let Some(p) = self.procs.get_mut(&pid) {
-                let root = crate::task::cred::Creds::root();
-                let mut c = crate::task::cred::Creds {
-                    ruid: uid,
-                    euid: uid,
-                    suid: uid,
-                    fsuid: uid,
-                    rgid: gid,
-                    egid: gid,
-                    sgid: gid,
-                    fsgid: gid,
-                    groups: self.cfg.groups.clone(),
-                    no_new_privs: self.cfg.no_new_privs,
-                    ..root.clone()
-                };
-                // Leaving uid 0 drops the capabilities, as setresuid would.
-                c.fix_caps(&root);
-                p.creds = c;
-                p.sync_cred();
-            }
-        }
+        let groups = self.cfg.groups.clone();
+        let (uid, gid, nnp) = (self.cfg.uid, self.cfg.gid, self.cfg.no_new_privs);
+        self.set_user(pid, uid, gid, &groups, nnp);
         self.attach_console(&stdio, pid);
         Ok(pid)
     }

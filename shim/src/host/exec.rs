@@ -3,7 +3,7 @@
 //! stream sockets for the process's stdio (SCM_RIGHTS), and gets back
 //! `pid N` (or `error ERRNO`), then `exit WAITSTATUS` when the process ends.
 //!
-//! Request: `UMBRA-EXEC1\0ARGC\0ARG...\0ENVC\0ENV...\0CWD\0`.
+//! Request: `UMBRA-EXEC1\0ARGC\0ARG...\0ENVC\0ENV...\0CWD\0UID\0GID\0NGROUPS\0GROUP...\0`.
 
 use super::net::NetState;
 use crate::sys;
@@ -30,8 +30,11 @@ pub(super) struct ExecCtl {
     ready: Vec<ExecRequest>,
 }
 
-/// Parses a request's bytes: (argv, envp, cwd).
-pub fn parse_request(b: &[u8]) -> Option<(Vec<String>, Vec<String>, String)> {
+/// What a request asks for: argv, envp, cwd, uid, gid, groups.
+pub type Request = (Vec<String>, Vec<String>, String, u32, u32, Vec<u32>);
+
+/// Parses a request's bytes.
+pub fn parse_request(b: &[u8]) -> Option<Request> {
     let rest = b.strip_prefix(b"UMBRA-EXEC1\0")?;
     let mut it = rest.split(|&c| c == 0);
     let mut text = || String::from_utf8(it.next()?.to_vec()).ok();
@@ -46,12 +49,24 @@ pub fn parse_request(b: &[u8]) -> Option<(Vec<String>, Vec<String>, String)> {
         envp.push(text()?);
     }
     let cwd = text()?;
-    (argv.len() == argc && envp.len() == envc && !argv.is_empty() && cwd.starts_with('/'))
-        .then_some((argv, envp, cwd))
+    let uid: u32 = text()?.parse().ok()?;
+    let gid: u32 = text()?.parse().ok()?;
+    let ngroups: usize = text()?.parse().ok()?;
+    let mut groups = Vec::new();
+    for _ in 0..ngroups.min(1024) {
+        groups.push(text()?.parse().ok()?);
+    }
+    (argv.len() == argc
+        && envp.len() == envc
+        && groups.len() == ngroups
+        && !argv.is_empty()
+        && cwd.starts_with('/'))
+    .then_some((argv, envp, cwd, uid, gid, groups))
 }
 
 /// Encodes a request as `parse_request` reads it.
-pub fn encode_request(argv: &[String], envp: &[String], cwd: &str) -> Vec<u8> {
+pub fn encode_request(r: &Request) -> Vec<u8> {
+    let (argv, envp, cwd, uid, gid, groups) = r;
     let mut out = b"UMBRA-EXEC1\0".to_vec();
     let mut put = |s: &str| {
         out.extend_from_slice(s.as_bytes());
@@ -62,6 +77,10 @@ pub fn encode_request(argv: &[String], envp: &[String], cwd: &str) -> Vec<u8> {
     put(&envp.len().to_string());
     envp.iter().for_each(|e| put(e));
     put(cwd);
+    put(&uid.to_string());
+    put(&gid.to_string());
+    put(&groups.len().to_string());
+    groups.iter().for_each(|g| put(&g.to_string()));
     out
 }
 
@@ -108,7 +127,7 @@ impl ExecCtl {
                     let c = &mut self.clients[i];
                     c.asked = true;
                     match (parse_request(&buf[..n]), <[OwnedFd; 3]>::try_from(stdio)) {
-                        (Some((argv, envp, cwd)), Ok(stdio)) => {
+                        (Some((argv, envp, cwd, uid, gid, groups)), Ok(stdio)) => {
                             let stdio = stdio.map(|fd| net.adopt_stream(fd.into_raw_fd()));
                             self.ready.push(ExecRequest {
                                 id: c.id,
@@ -116,6 +135,9 @@ impl ExecCtl {
                                 envp,
                                 cwd,
                                 stdio,
+                                uid,
+                                gid,
+                                groups,
                             });
                         }
                         _ => {
@@ -179,15 +201,17 @@ mod tests {
     fn requests_round_trip_and_bad_ones_are_refused() {
         let argv = vec!["sh".to_string(), "-c".into(), "echo a b".into()];
         let envp = vec!["PATH=/bin".to_string()];
-        let b = encode_request(&argv, &envp, "/tmp");
-        assert_eq!(parse_request(&b), Some((argv, envp, "/tmp".into())));
+        let r = (argv, envp, "/tmp".to_string(), 1000, 1001, vec![10, 20]);
+        assert_eq!(parse_request(&encode_request(&r)), Some(r));
         for bad in [
             &b""[..],
             b"UMBRA-EXEC1\0",
             b"UMBRA-EXEC1\x001\0sh\0",
             b"UMBRA-EXEC1\x002\0sh\x000\0/\0",
             b"UMBRA-EXEC1\x000\x000\0/\0",
-            b"UMBRA-EXEC1\x001\0sh\x000\0rel\0",
+            b"UMBRA-EXEC1\x001\0sh\x000\0rel\x000\x000\x000\0",
+            b"UMBRA-EXEC1\x001\0sh\x000\0/\0",
+            b"UMBRA-EXEC1\x001\0sh\x000\0/\x000\x000\x002\x001\0",
             b"UMBRA-EXEC1\x00x\0",
             b"OTHER\0",
         ] {

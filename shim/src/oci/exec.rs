@@ -71,12 +71,6 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
         ));
     }
     let p = process(o, &rec)?;
-    if p.uid != 0 || p.gid != 0 {
-        return Err(format!(
-            "exec as {}:{}: umbra runs processes as root inside the guest only",
-            p.uid, p.gid
-        ));
-    }
     if p.terminal {
         g.warn("exec with a terminal: the guest process's stdio are not a tty under umbra");
     }
@@ -92,7 +86,14 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
             sock.display()
         )
     })?;
-    let req = umbra_shim::host::exec::encode_request(&p.args, &p.env, &p.cwd);
+    let req = umbra_shim::host::exec::encode_request(&(
+        p.args.clone(),
+        p.env.clone(),
+        p.cwd.clone(),
+        p.uid,
+        p.gid,
+        p.additional_gids.clone(),
+    ));
     let fds: Vec<i32> = theirs.iter().map(AsRawFd::as_raw_fd).collect();
     os::send_fds(conn.as_raw_fd(), &req, &fds).map_err(|e| format!("exec request: {e}"))?;
     drop(theirs);

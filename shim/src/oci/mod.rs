@@ -51,6 +51,14 @@ pub struct Global {
 }
 
 impl Global {
+    /// A log line in runc's text format (`time="..." level=L msg="..."`).
+    fn text_line(&self, level: &str, msg: &str) -> String {
+        let mut s = format!("time=\"{}\" level={level} msg=", state::now_rfc3339());
+        json::write_str(&mut s, msg);
+        s.push('\n');
+        s
+    }
+
     fn line(&self, level: &str, msg: &str) -> String {
         let time = state::now_rfc3339();
         if self.json {
@@ -63,10 +71,7 @@ impl Global {
             s.push_str("}\n");
             s
         } else {
-            let mut s = format!("time=\"{time}\" level={level} msg=");
-            json::write_str(&mut s, msg);
-            s.push('\n');
-            s
+            self.text_line(level, msg)
         }
     }
 
@@ -560,7 +565,8 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
             g.error(&msg);
-            eprintln!("umbra: {msg}");
+            // On stderr as runc (logrus) writes it, which engines parse.
+            let _ = std::io::stderr().write_all(g.text_line("error", &msg).as_bytes());
             ExitCode::from(1)
         }
     }

@@ -103,7 +103,7 @@ impl Record {
 
     pub fn load(dir: &Path, id: &str) -> Result<Record, String> {
         let text = std::fs::read_to_string(dir.join("state.json"))
-            .map_err(|_| format!("container {id} does not exist"))?;
+            .map_err(|_| String::from("container does not exist"))?;
         let v = json::parse(&text).map_err(|e| format!("{id}: state.json: {e}"))?;
         Record::from_value(&v).ok_or_else(|| format!("{id}: state.json is incomplete"))
     }
