@@ -539,6 +539,12 @@ impl PtraceHost {
     /// A new, empty stub: forked from the template stub (cheap: the template's
     /// address space is two pages), or, if no template can be made, from umbra.
     fn new_stub(&mut self) -> Result<Stub, String> {
+        if self.trap.is_some() && self.template.is_none() && sys::seccomp::umbra_confined() {
+            // A template (or stub) forked from the confined umbra would carry
+            // umbra's filter, which kills the syscalls the seccomp platform
+            // traps: the template made before confinement is gone.
+            return Err("seccomp platform: the template stub is gone".into());
+        }
         if !self.no_template {
             if self.template.is_none() {
                 match self.spawn_stub() {
