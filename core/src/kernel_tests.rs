@@ -979,3 +979,36 @@ fn a_timerfd_expiry_wakes_a_blocked_read() {
         "woke after {waited} ns"
     );
 }
+
+/// `--timeout` counts from the host's start when the host gives it
+/// (`count_timeout_from`), so time spent before boot (loading the root)
+/// counts: the kernel's deadline comes before the host's backstop, which
+/// counts from the same start. Here boot is 1 s after the start and the
+/// guest loops on getppid, 100 ms a call, under a 3 s timeout: the kernel
+/// ends the run with 124 at 3 s after the start, not at 3 s after boot.
+#[test]
+fn timeout_counts_from_the_hosts_start() {
+    let mut b = boot_with(Config {
+        argv: vec![String::from("/bin/prog")],
+        timeout_ns: Some(3_000_000_000),
+        ..Config::default()
+    });
+    let boot = b.k.host.clock;
+    b.k.count_timeout_from(boot - 1_000_000_000);
+    b.k.host.step_ns = 100_000_000;
+    b.script((0..100).map(|_| sys(GETPPID, &[])));
+    assert_eq!(b.run(), ExitStatus::Exited(124));
+    let ended = b.k.host.clock - boot;
+    assert!(
+        (1_900_000_000..2_200_000_000).contains(&ended),
+        "ended {ended} ns after boot"
+    );
+    assert!(
+        b.k.host
+            .log
+            .iter()
+            .any(|l| l.contains("guest timed out after 3 s")),
+        "{:?}",
+        b.k.host.log
+    );
+}

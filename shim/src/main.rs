@@ -463,8 +463,9 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     host.enable_net(std::mem::take(&mut r.net))
         .map_err(|e| (e, 1))?;
     if let Some(t) = r.cfg.timeout_ns {
-        // The kernel ends the run at the deadline; half a second later (from
-        // umbra's start, so loading the root counts) the host ends it anyway.
+        // The kernel ends the run at the deadline; half a second later the
+        // host ends it anyway. Both count from umbra's start, so loading the
+        // root counts (`count_timeout_from` below).
         let at = started.saturating_add(t).saturating_add(500_000_000);
         umbra_shim::sys::signals::arm_hard_deadline(at)
             .map_err(|e| (format!("cannot arm the --timeout timer: {e:?}"), 1))?;
@@ -493,6 +494,7 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
         host.confine().map_err(|e| (e, 1))?;
     }
     let mut kernel = Kernel::new(host, vfs, r.cfg, r.mem / PAGE_SIZE);
+    kernel.count_timeout_from(started);
     if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files(&console)) {
         let code = match e {
             BootError::BadExecutable(..) => 126,

@@ -160,6 +160,9 @@ pub struct Kernel<H: Host> {
     handoff: Option<handoff::Handoff>,
     /// What is left of the time slice the thread about to run was handed.
     slice_carry: Option<u64>,
+    /// When `--timeout` starts counting (host monotonic ns): boot, unless
+    /// the host says when it started (see `count_timeout_from`).
+    timeout_from: u64,
     /// The inotify instances, which the file syscalls report changes to.
     pub(crate) inotify: Arc<crate::fs::inotify::Hub>,
 }
@@ -224,6 +227,7 @@ impl<H: Host> Kernel<H> {
             stats,
             handoff: None,
             slice_carry: None,
+            timeout_from: boot_time,
             inotify: Default::default(),
         };
         k.clock_sync();
@@ -911,7 +915,16 @@ impl<H: Host> Kernel<H> {
     fn run_deadline(&self) -> Option<u64> {
         self.cfg
             .timeout_ns
-            .map(|t| self.boot_time.saturating_add(t))
+            .map(|t| self.timeout_from.saturating_add(t))
+    }
+
+    /// `--timeout` counts from `start` (host monotonic ns, as `now_mono`),
+    /// the host's own start, not from the kernel's boot: loading the root
+    /// file system counts, as it does for the host's backstop (shim), so
+    /// the kernel's deadline, which ends the run in order (the disks
+    /// synced), always comes first.
+    pub fn count_timeout_from(&mut self, start: u64) {
+        self.timeout_from = start.min(self.boot_time);
     }
 
     fn timed_out(&self) -> bool {
