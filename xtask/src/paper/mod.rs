@@ -310,7 +310,12 @@ pub fn paper(args: &[String]) -> Result<()> {
                         id: entry.id.into(),
                         title: entry.title.into(),
                         rows: vec![Row {
-                            note: format!("not measured: {e}"),
+                            note: format!(
+                                "not measured: no figures kept in docs/paper/{id}.json \
+                                 ({e}); `cargo xtask paper --only {id} --docs` measures it",
+                                id = entry.id,
+                                e = e.rsplit(": ").next().unwrap_or(&e)
+                            ),
                             ..Row::new("(whole table)", "")
                         }],
                         ..Table::default()
