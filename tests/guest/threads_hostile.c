@@ -147,7 +147,7 @@ static void test_robust_long(void)
 static uint32_t *fword;
 static void *wait_on_word(void *arg)
 {
-	(void)arg;
+	__atomic_store_n((pid_t *)arg, gettid_(), __ATOMIC_SEQ_CST);
 	long r = futex(fword, FUTEX_WAIT | FUTEX_PRIVATE, 0, NULL);
 	return (void *)(r == 0 ? 0L : (long)errno);
 }
@@ -176,12 +176,13 @@ static void test_futex_freed(void)
 	pid_t tid = 0;
 	pthread_create(&t, NULL, wait_on_word, &tid);
 	/* The waiter is queued by (address space, address): the wake finds it
-	 * after the page is gone. */
+	 * after the page is gone. Not before it waits: a waiter that came to
+	 * its wait after the munmap got EFAULT (natively, on a busy machine). */
+	while (!__atomic_load_n(&tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	wait_blocked(tid);
 	long woken = 0;
 	for (int i = 0; i < 10000 && woken == 0; i++) {
-		if (i == 0) {
-			usleep(1000);
-		}
 		munmap(fword, 4096);
 		woken = futex(fword, FUTEX_WAKE | FUTEX_PRIVATE, 1, NULL);
 		if (!woken)
