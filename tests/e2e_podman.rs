@@ -1058,8 +1058,9 @@ fn ctr_run(rt: Runtime) {
 }
 
 /// dockerd (Debian's docker.io) in a test's namespaces, configured by a
-/// daemon.json of the test's own (`--config-file`): its data, exec root,
-/// socket, pid file and trust key in the test's directory, no iptables and
+/// daemon.json of the test's own (`--config-file`): its data, socket, pid
+/// file and trust key in the test's directory, its exec root the default
+/// /run/docker (the test's /run is its own), no iptables and
 /// no bridge, cgroupfs, and the runtime under test in its `runtimes` table
 /// as `under-test` (docs/OCI.md's configuration). Dropping it removes the
 /// containers and stops the daemon with SIGTERM (its containerd goes with
@@ -1098,7 +1099,10 @@ impl<'a> Docker<'a> {
                  \"storage-driver\": \"overlay2\",\n  \
                  \"runtimes\": {{\n    \"under-test\": {{ \"path\": \"{}\" }}\n  }}\n}}\n",
                 d("data"),
-                d("exec"),
+                // Docker's default exec root, in the test's own /run: the
+                // runtime's state directory is under it, and its sockets'
+                // paths must fit sun_path (108 bytes) as they do by default.
+                "/run/docker",
                 d("pid"),
                 d("key.json"),
                 p.runtime_path.display()
@@ -1279,22 +1283,10 @@ podman_checks! {
                     137', never 'exited' (conmon's cleanup does not complete; a manual \
                     `podman container cleanup` does)"]
         kill_umbra;
-    exec_as_user: exec_user_runc
-        #[ignore = "umbra refuses a non-root user: 'exec as 1000:1001: umbra runs processes \
-                    as root inside the guest only'"]
-        exec_user_umbra;
+    exec_as_user: exec_user_runc exec_user_umbra;
     bind_mount_rw_ro: bind_mount_runc bind_mount_umbra;
     escapes_find_nothing_outside: escapes_runc escapes_umbra;
-    containers_conf_runtime: containers_conf_runc
-        #[ignore = "the runtime is used, but `ulimit -u` is 4096 in the guest where \
-                    config.json's RLIMIT_NPROC is 1024"]
-        containers_conf_umbra;
-    docker_run: docker_run_runc
-        #[ignore = "umbra refuses Docker's process.user (uid 0, gid 0, additional gids): \
-                    'umbra runs the container's process as root inside the guest only'"]
-        docker_run_umbra;
-    ctr_run: ctr_run_runc
-        #[ignore = "umbra refuses ctr's process.user {uid 0, gid 0, additionalGids [0]}: \
-                    'umbra runs the container's process as root inside the guest only'"]
-        ctr_run_umbra;
+    containers_conf_runtime: containers_conf_runc containers_conf_umbra;
+    docker_run: docker_run_runc docker_run_umbra;
+    ctr_run: ctr_run_runc ctr_run_umbra;
 }
