@@ -196,11 +196,12 @@ fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
     if umbra.is_file() {
         let len = std::fs::metadata(&umbra).map_or(0, |m| m.len());
         println!("built {} ({len} bytes)", umbra.display());
-        // The ROM budget holds on the 64-bit hosts (issue 11).
-        if profile == "rom" && a.rust == "aarch64" && len > crate::rom::ROM_BUDGET {
+        // The full build's ROM budget holds on the 64-bit hosts (issue 11;
+        // the device build's is checked on x86_64 by `cargo xtask test`).
+        if profile == "rom" && a.rust == "aarch64" && len > crate::rom::FULL_ROM_BUDGET {
             return Err(format!(
-                "the rom build is {len} bytes, over the {} byte budget",
-                crate::rom::ROM_BUDGET
+                "the full rom build is {len} bytes, over the {} byte budget",
+                crate::rom::FULL_ROM_BUDGET
             ));
         }
         Ok(umbra)

@@ -13,8 +13,14 @@ use crate::{cargo, run, target_dir, Result};
 
 pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 
-/// The most the `rom` build may take on the x86_64 and aarch64 hosts, bytes.
+/// The most the device ROM build (`rom` profile, `--no-default-features`:
+/// what a device flashes) may take on the x86_64 and aarch64 hosts, bytes.
 pub const ROM_BUDGET: u64 = 1 << 20;
+
+/// The most the full `rom` build (every default feature: the OCI runtime,
+/// the image tool, host directories and host networking) may take, bytes: a
+/// guard against growth, not a device budget.
+pub const FULL_ROM_BUDGET: u64 = 1280 << 10;
 
 fn parse_target(args: &[String]) -> Result<String> {
     match args {
@@ -95,6 +101,27 @@ pub fn rom(args: &[String]) -> Result<PathBuf> {
         .map_err(|e| format!("{}: {e}", bin.display()))?
         .len();
     println!("{}: {:.0} KB ({len} bytes)", bin.display(), kb(len));
+    Ok(bin)
+}
+
+/// The device ROM build: the `rom` profile with `--no-default-features`, in
+/// its own target directory (target/device-rom) so the full build stays.
+pub fn device_rom() -> Result<PathBuf> {
+    let target = DEFAULT_TARGET;
+    let dir = target_dir().join("device-rom");
+    let mut c = rom_build(target);
+    c.arg("--no-default-features");
+    c.env("CARGO_TARGET_DIR", &dir);
+    run(&mut c)?;
+    let bin = dir.join(target).join("rom/umbra");
+    let len = std::fs::metadata(&bin)
+        .map_err(|e| format!("{}: {e}", bin.display()))?
+        .len();
+    println!(
+        "{} (device build): {:.0} KB ({len} bytes)",
+        bin.display(),
+        kb(len)
+    );
     Ok(bin)
 }
 
