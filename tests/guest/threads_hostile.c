@@ -498,9 +498,16 @@ static int sweep_skipped(long nr)
 	return 0;
 }
 
+static pthread_barrier_t sweep_start;
 static void *sweeper(void *arg)
 {
 	uint64_t r = 0x9e3779b97f4a7c15ull * ((uint64_t)(long)arg + 1);
+	/* Not before all three exist: a sweeper that ran first could make
+	 * set_tid_address(garbage) and exit holding musl's thread list lock
+	 * (the kernel's CLEARTID releases it), and the next pthread_create
+	 * would wait for it forever with every signal blocked, where the
+	 * alarm cannot end the chunk. */
+	pthread_barrier_wait(&sweep_start);
 	for (;;) {
 		long nr = __atomic_fetch_add(&sweep_next, 1, __ATOMIC_SEQ_CST);
 		if (nr >= sweep_end)
@@ -537,8 +544,10 @@ static void test_sweep(void)
 			sweep_next = base;
 			sweep_end = base + 32;
 			pthread_t t[3];
+			pthread_barrier_init(&sweep_start, NULL, 4);
 			for (long i = 0; i < 3; i++)
 				pthread_create(&t[i], NULL, sweeper, (void *)i);
+			pthread_barrier_wait(&sweep_start);
 			for (int i = 0; i < 3; i++)
 				pthread_join(t[i], NULL);
 			_exit(0);

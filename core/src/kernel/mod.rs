@@ -163,6 +163,10 @@ pub struct Kernel<H: Host> {
     /// When `--timeout` starts counting (host monotonic ns): boot, unless
     /// the host says when it started (see `count_timeout_from`).
     timeout_from: u64,
+    /// A thread the current one created in this turn (its tid, and `traps`
+    /// at the clone): it runs at its creator's next syscall (see
+    /// `run_new_thread`).
+    new_thread: Option<(Pid, u64)>,
     /// The inotify instances, which the file syscalls report changes to.
     pub(crate) inotify: Arc<crate::fs::inotify::Hub>,
 }
@@ -227,6 +231,7 @@ impl<H: Host> Kernel<H> {
             stats,
             handoff: None,
             slice_carry: None,
+            new_thread: None,
             timeout_from: boot_time,
             inotify: Default::default(),
         };
@@ -1034,6 +1039,35 @@ impl<H: Host> Kernel<H> {
         }
     }
 
+    /// A thread created by the current one in this turn runs once its
+    /// creator's next syscall (after the clone) returns, for what is left of
+    /// the time slice. By then the creator has finished the creation in user
+    /// space (musl releases its thread list lock and both libcs restore the
+    /// signal mask after the clone), and a thread made to be joined has
+    /// often ended by the time its creator looks, which then needs no futex
+    /// wait of its own and no switch back to the thread (pthread_create +
+    /// join: one host stop less). Any order is one Linux could choose.
+    fn run_new_thread(&mut self) {
+        let Some((tid, at)) = self.new_thread else {
+            return;
+        };
+        if self.traps == at {
+            return; // the clone itself
+        }
+        self.new_thread = None;
+        let runnable = self
+            .thread(tid)
+            .is_some_and(|t| t.state == ThreadState::Runnable);
+        let creator_runs = self
+            .procs
+            .get(&self.cur)
+            .is_some_and(|p| p.thread.state == ThreadState::Runnable);
+        if !self.yielded && runnable && creator_runs && self.handoff.is_none() {
+            let pid = self.cur;
+            self.hand_off(pid, tid);
+        }
+    }
+
     /// The current thread gives up the CPU once its syscall returns
     /// (sched_yield): another runnable thread runs first.
     pub(crate) fn yield_now(&mut self) {
@@ -1170,6 +1204,7 @@ impl<H: Host> Kernel<H> {
                 .then(|| self.host.now_mono() + TIME_SLICE_NS),
         };
         self.yielded = false;
+        self.new_thread = None;
         let mut deadline = self.run_deadline_for_current(slice_end);
         loop {
             // Timers the guest set since the last round count at once.
@@ -1239,7 +1274,10 @@ impl<H: Host> Kernel<H> {
             match trap {
                 Trap::Syscall {
                     abi: SyscallAbi::Native,
-                } => self.serve_syscall(),
+                } => {
+                    self.serve_syscall();
+                    self.run_new_thread();
+                }
                 Trap::Syscall { abi } => {
                     // Another syscall table is never served: the 64-bit number
                     // would mean a different call.

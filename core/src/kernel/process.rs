@@ -261,6 +261,7 @@ impl<H: Host> Kernel<H> {
         self.tgids.insert(tid, pid);
         self.procfs_sync(pid);
         self.epoch += 1;
+        self.new_thread = Some((tid, self.traps));
         Ok(tid)
     }
 
