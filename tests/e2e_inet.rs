@@ -5,11 +5,8 @@
 //! down and without 127.0.0.1) and under umbra, and compared.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use umbra_tests::{
-    compare, execute_native, native_data_dir, Libc, Run, GUEST_NAME_FILES, NATIVE_LAUNCHER,
-};
+use umbra_tests::{compare, Libc, Run, GUEST_NAME_FILES};
 
 /// A host tool by absolute path (the native run's environment is empty).
 fn tool(name: &str) -> PathBuf {
@@ -44,7 +41,6 @@ fn name_files() -> &'static [(PathBuf, &'static str)] {
 /// namespace where /etc/hosts and /etc/host.conf are the guest's, through the same launcher as
 /// [`Run::native`].
 fn native_in_netns(run: &Run) -> umbra_tests::Outcome {
-    let mut cmd = Command::new(tool("unshare"));
     let mut script = format!("{} link set lo up", tool("ip").display());
     for (copy, path) in name_files() {
         script += &format!(
@@ -53,27 +49,7 @@ fn native_in_netns(run: &Run) -> umbra_tests::Outcome {
             copy.display()
         );
     }
-    script += " && exec \"$0\" \"$@\"";
-    cmd.arg("-n")
-        .arg("-m")
-        .arg("--")
-        .arg("/bin/sh")
-        .arg("-c")
-        .arg(script)
-        .arg(tool("python3"))
-        .arg("-I")
-        .arg("-c")
-        .arg(NATIVE_LAUNCHER)
-        .arg(&run.native_path)
-        .arg(run.env.len().to_string());
-    for (k, v) in &run.env {
-        cmd.arg(format!("{k}={v}"));
-    }
-    cmd.arg(&run.guest_path)
-        .args(&run.args)
-        .env_clear()
-        .current_dir(native_data_dir());
-    execute_native(cmd, &run.input)
+    run.native_in(&["-n", "-m"], &script)
 }
 
 /// Compares `run` natively (in a fresh network namespace) and under umbra.

@@ -5,32 +5,10 @@
 //! natively in a fresh network namespace (lo up, so the files hold the
 //! program's sockets only) and under umbra, same output.
 
-use std::process::Command;
-
-use umbra_tests::{compare, execute_native, native_data_dir, Libc, Run, NATIVE_LAUNCHER};
+use umbra_tests::{compare, Libc, Run};
 
 fn native_in_netns(run: &Run) -> umbra_tests::Outcome {
-    let mut cmd = Command::new("unshare");
-    cmd.arg("-n")
-        .arg("--")
-        .arg("/bin/sh")
-        .arg("-c")
-        .arg("ip link set lo up && exec \"$0\" \"$@\"")
-        .arg("python3")
-        .arg("-I")
-        .arg("-c")
-        .arg(NATIVE_LAUNCHER)
-        .arg(&run.native_path)
-        .arg(run.env.len().to_string());
-    for (k, v) in &run.env {
-        cmd.arg(format!("{k}={v}"));
-    }
-    cmd.arg(&run.guest_path)
-        .args(&run.args)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir(native_data_dir());
-    execute_native(cmd, &run.input)
+    run.native_in(&["-n"], "ip link set lo up")
 }
 
 fn same(libc: Libc, sections: &[&str]) {

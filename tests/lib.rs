@@ -544,6 +544,29 @@ impl Run {
     pub fn native(&self) -> Outcome {
         let python = require_tool("python3", "python3");
         let mut cmd = Command::new(python);
+        self.launch(&mut cmd);
+        execute(cmd, &self.input, Leftovers::Ignore)
+    }
+
+    /// Runs the program natively as [`Run::native`] does, in namespaces of
+    /// its own: `unshare UNSHARE_ARGS -- /bin/sh -c 'PRELUDE && exec ...'`,
+    /// where PRELUDE sets them up (e.g. `ip link set lo up` after `-n`).
+    pub fn native_in(&self, unshare_args: &[&str], prelude: &str) -> Outcome {
+        let mut cmd = Command::new(require_tool("unshare", "util-linux"));
+        cmd.args(unshare_args)
+            .arg("--")
+            .arg("/bin/sh")
+            .arg("-c")
+            .arg(format!("{prelude} && exec \"$0\" \"$@\""))
+            .arg(require_tool("python3", "python3"));
+        self.launch(&mut cmd);
+        cmd.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        execute(cmd, &self.input, Leftovers::Ignore)
+    }
+
+    /// The launcher's arguments ([`NATIVE_LAUNCHER`]) after the python3
+    /// that runs it: the program, its environment and arguments.
+    fn launch(&self, cmd: &mut Command) {
         cmd.arg("-I")
             .arg("-c")
             .arg(NATIVE_LAUNCHER)
@@ -556,7 +579,6 @@ impl Run {
             .args(&self.args)
             .env_clear()
             .current_dir(native_data_dir());
-        execute(cmd, &self.input, Leftovers::Ignore)
     }
 
     /// Runs the program under `umbra run`.
