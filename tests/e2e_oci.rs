@@ -337,6 +337,55 @@ up
     );
 }
 
+/// `delete --force` of a container the state directory does not hold
+/// succeeds, as runc's does; plain `delete` fails. conmon's exit command
+/// after `podman kill` (`podman container cleanup`) runs `delete --force`
+/// without podman's `--runtime-flag root=`, so in the default state
+/// directory, where the container is not: podman's cleanup (and the
+/// container's "exited" state) waits on its success.
+#[test]
+fn delete_force_of_an_unknown_container_succeeds_as_runc() {
+    let dir = scratch("delete-unknown");
+    let codes = |runtime: &Path, tag: &str| {
+        let state = dir.join(format!("state-{tag}"));
+        let mut out = String::new();
+        for (made, args) in [
+            (false, &["delete", "nope"][..]),
+            (false, &["delete", "--force", "nope"]),
+            (true, &["delete", "nope"]),
+            (true, &["delete", "--force", "nope"]),
+            (true, &["delete", "-f", "nope"]),
+        ] {
+            if made {
+                std::fs::create_dir_all(&state).unwrap();
+            }
+            let o = Command::new(runtime)
+                .arg("--root")
+                .arg(&state)
+                .args(args)
+                .output()
+                .unwrap();
+            out += &format!(
+                "state dir made {made}: {} exit {}\n",
+                args.join(" "),
+                o.status.code().unwrap_or(-1)
+            );
+        }
+        out
+    };
+    let want = "state dir made false: delete nope exit 1
+state dir made false: delete --force nope exit 0
+state dir made true: delete nope exit 1
+state dir made true: delete --force nope exit 0
+state dir made true: delete -f nope exit 0
+";
+    assert_eq!(codes(umbra(), "umbra"), want, "umbra");
+    match find_on_path("runc") {
+        Some(runc) => assert_eq!(codes(&runc, "runc"), want, "runc"),
+        None => eprintln!("runc is not installed: umbra's answers not compared"),
+    }
+}
+
 #[test]
 fn deleting_a_created_container_kills_its_process() {
     same_as_runc(

@@ -1278,11 +1278,7 @@ podman_checks! {
         run_it_umbra;
     run_d_httpd_port: httpd_port_runc httpd_port_umbra;
     exec_stop: exec_stop_runc exec_stop_umbra;
-    kill_signals: kill_runc
-        #[ignore = "after podman kill, podman wait gives 137 but the container stays 'stopped \
-                    137', never 'exited' (conmon's cleanup does not complete; a manual \
-                    `podman container cleanup` does)"]
-        kill_umbra;
+    kill_signals: kill_runc kill_umbra;
     exec_as_user: exec_user_runc exec_user_umbra;
     bind_mount_rw_ro: bind_mount_runc bind_mount_umbra;
     escapes_find_nothing_outside: escapes_runc escapes_umbra;

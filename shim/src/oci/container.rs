@@ -629,8 +629,12 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
     let rec = match Record::load(&dir, id) {
         Ok(r) => r,
         Err(e) => {
-            if force && dir.exists() {
-                // A create that died half-way: nothing runs.
+            if force && !dir.join("state.json").exists() {
+                // As runc: a create that died half-way (nothing runs), or no
+                // such container at all, which `--force` accepts. conmon's
+                // exit command (`podman container cleanup`) runs `delete
+                // --force ID` without podman's `--runtime-flag`s, so with
+                // the default state directory, where the container is not.
                 let _ = std::fs::remove_dir_all(&dir);
                 return Ok(());
             }
