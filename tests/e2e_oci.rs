@@ -620,6 +620,70 @@ up
     );
 }
 
+/// A state directory (`--root`) whose `ID/exec.sock` is longer than
+/// sun_path's 108 bytes (dockerd's exec roots can be): create, exec and
+/// delete work as with a short one (umbra's control socket is bound and
+/// reached through its directory's fd, /proc/self/fd/N/exec.sock).
+#[test]
+fn a_state_directory_longer_than_sun_path_works() {
+    let dir = scratch("long-root");
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            ..Cfg::default()
+        },
+    );
+    let steps = [
+        "create",
+        "start",
+        "expect:up",
+        "exec:echo in; exit 4",
+        "kill:KILL",
+        "wait",
+        "delete",
+        "leftovers",
+    ];
+    let want = "create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec exit 4 output in|
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+leftovers 0
+--- output ---
+up
+
+";
+    let run = |runtime: &Path, tag: &str| {
+        let state = dir.join(format!("{tag}-{}", "a-long-state-directory-name".repeat(4)));
+        let sock = state.join(format!("c-{tag}")).join("exec.sock");
+        assert!(sock.as_os_str().len() > 108, "{}", sock.display());
+        let out = Command::new(driver())
+            .arg(runtime)
+            .arg(&state)
+            .arg(format!("c-{tag}"))
+            .arg(&b)
+            .args(steps)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        assert!(
+            out.status.success(),
+            "driver failed: {}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    assert_eq!(run(umbra(), "umbra"), want, "umbra's transcript");
+    match find_on_path("runc") {
+        Some(runc) => assert_eq!(run(&runc, "runc"), want, "runc's transcript"),
+        None => eprintln!("runc is not installed: umbra's transcript not compared"),
+    }
+}
+
 /// A network namespace `name` joined to the host by a veth pair, the host
 /// end 10.213.`net`.1 and the namespace end 10.213.`net`.2; deleted on drop.
 struct NetNs {

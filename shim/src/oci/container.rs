@@ -383,7 +383,10 @@ fn create_in(
     let tty = if spec.process.terminal {
         match &o.console_socket {
             Some(sock) => {
-                let s = std::os::unix::net::UnixStream::connect(sock)
+                let s = state::sock_addr(sock)
+                    .and_then(|a| {
+                        std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string())
+                    })
                     .map_err(|e| format!("console socket {}: {e}", sock.display()))?;
                 let (master, slave) = umbra_shim::sys::signals::open_pty()
                     .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
@@ -528,7 +531,9 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
     }
     // `umbra exec`'s requests come through this socket once the guest runs.
     let sock = fifo.with_file_name("exec.sock");
-    let ctl = match os::listen_unix(&sock.to_string_lossy()) {
+    let listened = state::sock_addr(&sock)
+        .and_then(|a| os::listen_unix(&a.path.to_string_lossy()).map_err(|e| e.to_string()));
+    let ctl = match listened {
         Ok(l) => l,
         Err(e) => {
             report(format!("cannot listen on {}: {e}", sock.display()).as_bytes());

@@ -80,12 +80,14 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
         .map_err(|e| format!("socketpair: {e}"))?;
     let (mine, theirs): (Vec<OwnedFd>, Vec<OwnedFd>) = pairs.into_iter().unzip();
     let sock = dir.join("exec.sock");
-    let conn = std::os::unix::net::UnixStream::connect(&sock).map_err(|e| {
-        format!(
-            "cannot reach the container's supervisor at {}: {e}",
-            sock.display()
-        )
-    })?;
+    let conn = super::state::sock_addr(&sock)
+        .and_then(|a| std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            format!(
+                "cannot reach the container's supervisor at {}: {e}",
+                sock.display()
+            )
+        })?;
     let req = umbra_shim::host::exec::encode_request(&(
         p.args.clone(),
         p.env.clone(),
@@ -120,7 +122,10 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
     // console socket; the relay uses its slave.
     let tty = match (&o.console_socket, p.terminal) {
         (Some(s), true) => {
-            let c = std::os::unix::net::UnixStream::connect(s)
+            let c = super::state::sock_addr(s)
+                .and_then(|a| {
+                    std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string())
+                })
                 .map_err(|e| format!("console socket {}: {e}", s.display()))?;
             let (master, slave) = umbra_shim::sys::signals::open_pty()
                 .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;

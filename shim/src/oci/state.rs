@@ -58,6 +58,44 @@ pub fn fifo_path(dir: &Path) -> PathBuf {
     dir.join("exec.fifo")
 }
 
+/// Room for a path in `sockaddr_un`'s sun_path, with its NUL.
+const SUN_PATH_MAX: usize = 107;
+
+/// An address for the Unix socket `path`, which may be longer than
+/// sun_path allows: `path` itself when it fits, else `/proc/self/fd/N/NAME`
+/// with N its directory, opened here and kept open while this lives (the
+/// socket is made, or reached, in that directory as through `path`, with
+/// its permissions).
+pub struct SockAddr {
+    _dir: Option<std::fs::File>,
+    pub path: PathBuf,
+}
+
+pub fn sock_addr(path: &Path) -> Result<SockAddr, String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    if path.as_os_str().len() <= SUN_PATH_MAX {
+        return Ok(SockAddr {
+            _dir: None,
+            path: path.to_path_buf(),
+        });
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(format!("{}: not a socket path", path.display()));
+    };
+    let dir = std::fs::File::open(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    let short = Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name);
+    if short.as_os_str().as_bytes().len() > SUN_PATH_MAX {
+        return Err(format!("{}: the socket's name is too long", path.display()));
+    }
+    Ok(SockAddr {
+        _dir: Some(dir),
+        path: short,
+    })
+}
+
 impl Record {
     pub fn to_value(&self) -> Value {
         Value::Obj(vec![
@@ -244,6 +282,26 @@ mod tests {
         assert_eq!(parse_stat(l), Some(('S', 4567)));
         assert_eq!(parse_stat("1 (x) R"), None);
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn long_socket_paths_are_reached_through_their_directory() {
+        let short = Path::new("/run/umbra/c/exec.sock");
+        assert_eq!(sock_addr(short).unwrap().path, short);
+        let dir = std::env::temp_dir()
+            .join(format!("umbra-sock-{}", std::process::id()))
+            .join("d".repeat(120));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("exec.sock");
+        let a = sock_addr(&sock).unwrap();
+        assert!(a.path.starts_with("/proc/self/fd/"), "{}", a.path.display());
+        let l = std::os::unix::net::UnixListener::bind(&a.path).unwrap();
+        drop(a);
+        let b = sock_addr(&sock).unwrap();
+        let c = std::os::unix::net::UnixStream::connect(&b.path).unwrap();
+        drop((c, l));
+        assert!(sock.exists());
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 
     #[test]
