@@ -1273,9 +1273,7 @@ macro_rules! podman_checks {
 podman_checks! {
     run_rm_echo_os_release: run_rm_runc run_rm_umbra;
     init_ignores_unhandled_signals: init_signals_runc init_signals_umbra;
-    run_it_pty: run_it_runc
-        #[ignore = "all but `tty`, which prints /dev/console under umbra (runc: /dev/pts/0)"]
-        run_it_umbra;
+    run_it_pty: run_it_runc run_it_umbra;
     run_d_httpd_port: httpd_port_runc httpd_port_umbra;
     exec_stop: exec_stop_runc exec_stop_umbra;
     kill_signals: kill_runc kill_umbra;

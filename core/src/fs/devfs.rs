@@ -619,12 +619,57 @@ pub fn stdio_files_at(state: &Arc<ConsoleState>, vfs: &Vfs) -> [Arc<OpenFile>; 3
     let Ok(node) = vfs.lookup(&vfs.root(), "/dev/console", FollowLast::Follow, &cred) else {
         return stdio_files(state);
     };
+    stdio_files_of(state, &node)
+}
+
+/// As [`stdio_files_at`], on the name an OCI container's terminal has
+/// under runc, /dev/pts/0 (the pty from the console socket): a node
+/// /dev/pts/0 (136:0, root:tty 0620) for the console is made, and the fds
+/// are opened as it, so ttyname(3) and tty(1) print /dev/pts/0. Umbra has
+/// no devpts: /dev/pts holds just this node. Falls back to
+/// [`stdio_files_at`] when /dev/pts is missing or holds a 0 already.
+pub fn stdio_files_on_pts(
+    state: &Arc<ConsoleState>,
+    vfs: &Vfs,
+    now: Timespec,
+) -> [Arc<OpenFile>; 3] {
+    let cred = crate::fs::vfs::Cred::root();
+    let rdev = makedev(136, 0);
+    let made = vfs
+        .lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred)
+        .and_then(|pts| {
+            let attr = NewNode {
+                kind: FileType::CharDevice,
+                perm: 0o620,
+                uid: 0,
+                gid: 5,
+                rdev,
+                now,
+            };
+            pts.inode().create(b"0", &attr)?;
+            vfs.lookup(&pts, "0", FollowLast::NoFollow, &cred)
+        });
+    let Ok(node) = made else {
+        return stdio_files_at(state, vfs);
+    };
+    let driver = ConsoleFile {
+        out: ConsoleStream::Stdout,
+        tty: ConsoleStream::Stdin,
+        rdev,
+        state: state.clone(),
+    };
+    vfs.register_chrdev(rdev, Arc::new(driver));
+    stdio_files_of(state, &node)
+}
+
+/// The console's stdio files, opened as `node`.
+fn stdio_files_of(state: &Arc<ConsoleState>, node: &crate::fs::PathRef) -> [Arc<OpenFile>; 3] {
     let rw = OpenFlags::from_bits_retain(O_RDWR);
     let mk = |out, tty| -> Arc<OpenFile> {
         OpenFile::from_ops_at(
             Arc::new(ConsoleFile::new(out, tty, state.clone())),
             rw,
-            &node,
+            node,
         )
     };
     [
@@ -697,6 +742,27 @@ mod tests {
             0,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn oci_terminal_stdio_are_dev_pts_0() {
+        let (vfs, st) = setup();
+        let [i, o, e] = stdio_files_on_pts(&st, &vfs, Timespec::default());
+        let pts = dev(&vfs, "/dev/pts/0", O_RDWR).stat().unwrap();
+        assert_eq!(pts.rdev, makedev(136, 0));
+        assert_eq!((pts.mode & 0o7777, pts.uid, pts.gid), (0o620, 0, 5));
+        for f in [i, o, e] {
+            let m = f.stat().unwrap();
+            assert_eq!((m.dev, m.ino, m.rdev), (pts.dev, pts.ino, pts.rdev));
+            assert!(ConsoleFile::of(f.ops().unwrap().as_ref()).is_some());
+        }
+        // Opened by name, /dev/pts/0 is the console too.
+        let mut h = TestHost::default();
+        let by_name = dev(&vfs, "/dev/pts/0", O_RDWR);
+        assert_eq!(by_name.write(&mut h, b"hi").unwrap(), 2);
+        // A second time (the node is there): the fds are /dev/console's.
+        let [i, _, _] = stdio_files_on_pts(&st, &vfs, Timespec::default());
+        assert_eq!(i.stat().unwrap().rdev, makedev(5, 1));
     }
 
     #[test]

@@ -49,6 +49,8 @@ struct Plan {
     mem: usize,
     netns: Option<String>,
     net_host: bool,
+    /// process.terminal: the init's stdio are /dev/pts/0, as under runc.
+    terminal: bool,
 }
 
 fn now_ts() -> umbra_abi::structs::Timespec {
@@ -311,6 +313,7 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
             .unwrap_or(DEFAULT_MEM),
         netns,
         net_host,
+        terminal: p.terminal,
     };
     for (n, m) in spec.mounts.iter().enumerate() {
         apply_mount(g, &mut plan, m, n)?;
@@ -595,7 +598,12 @@ fn run_guest(
         .map_err(|e| (format!("cannot restrict umbra with Landlock: {e}"), 1))?;
     host.confine_hostfs(p.host_dirs_rw).map_err(|e| (e, 1))?;
     let mut kernel = umbra_core::kernel::Kernel::new(host, p.vfs, p.cfg, p.mem / PAGE_SIZE);
-    if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files_at(&p.console, &kernel.vfs)) {
+    let stdio = if p.terminal {
+        fs::devfs::stdio_files_on_pts(&p.console, &kernel.vfs, now_ts())
+    } else {
+        fs::devfs::stdio_files_at(&p.console, &kernel.vfs)
+    };
+    if let Err(e) = kernel.spawn_init(stdio) {
         use umbra_core::kernel::BootError;
         let code = match e {
             BootError::BadExecutable(..) => 126,
