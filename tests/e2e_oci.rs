@@ -593,7 +593,10 @@ fn exec_runs_a_process_in_the_running_guest() {
             "create",
             "start",
             "expect:up",
-            "exec:cat /tmp/marker; echo to-stderr >&2; exit 6",
+            // Both on stderr: one fd keeps their order (runc's transcript
+            // once had the stderr line first when they went to stdout and
+            // stderr); the stdout path is the exec-detach step's.
+            "exec:cat /tmp/marker >&2; echo to-stderr >&2; exit 6",
             "exec:nosuchprogram",
             "exec-detach:sleep 1; cat /tmp/marker; exit 9",
             "kill:KILL",
