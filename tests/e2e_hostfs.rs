@@ -468,20 +468,7 @@ fn tree_sum(root: &Path) -> u64 {
 
 /// The Debian tree `images/debian/build.sh` caches (built on first use).
 fn debian_tree() -> PathBuf {
-    let script = umbra_tests::workspace_root().join("images/debian/build.sh");
-    let out = Command::new(&script)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "{} failed: {}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let dir = PathBuf::from(text.lines().last().unwrap_or("").trim()).join("tree");
-    assert!(dir.join("usr/bin/bash").exists(), "{}", dir.display());
-    dir
+    umbra_tests::debian_image_dir().join("tree")
 }
 
 /// A python3 program: writes 8 KiB of 'a' to argv[1], maps it MAP_SHARED,
