@@ -163,6 +163,27 @@ impl Podman {
         cmd
     }
 
+    /// Starts a daemon (containerd, dockerd) in this world's namespaces with
+    /// `PROGRAM CONFIG_FLAG CONFIG`, its output going to `log`.
+    fn spawn_daemon(
+        &self,
+        program: &str,
+        config_flag: &str,
+        config: &Path,
+        log: &Path,
+    ) -> std::process::Child {
+        let log = std::fs::File::create(log).unwrap();
+        self.nsenter_cmd()
+            .arg(program)
+            .arg(config_flag)
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"))
+    }
+
     /// podman's global options: this world's directories and runtime.
     fn global_args(&self) -> Vec<String> {
         let d = |s: &str| self.dir.join(s).display().to_string();
@@ -876,17 +897,7 @@ impl<'a> Containerd<'a> {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let daemon = p
-            .nsenter_cmd()
-            .arg("containerd")
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("containerd");
+        let daemon = p.spawn_daemon("containerd", "--config", &config, &dir.join("log"));
         let c = Containerd {
             p,
             daemon,
@@ -1109,17 +1120,7 @@ impl<'a> Docker<'a> {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let daemon = p
-            .nsenter_cmd()
-            .arg("dockerd")
-            .arg("--config-file")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("dockerd");
+        let daemon = p.spawn_daemon("dockerd", "--config-file", &config, &dir.join("log"));
         let dk = Docker {
             p,
             daemon,
