@@ -263,42 +263,81 @@ pub fn umbra() -> &'static Path {
 }
 
 /// Builds every guest program with both C libraries into
-/// `target/guest/{musl,glibc}/NAME`, once per test process, and returns
-/// `target/guest`.
+/// `target/guest/{musl,glibc}/NAME` and returns `target/guest`. Done once per
+/// test process, and like make: a binary newer than its source, the shared
+/// headers and this file is kept, so the thirty-odd test binaries of one
+/// `cargo test` do not each rebuild the same programs. The two C libraries'
+/// builds run side by side.
 pub fn guest_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let out = target_dir().join("guest");
         let src = workspace_root().join("tests/guest");
-        for libc in Libc::ALL {
-            let cc = require_tool(libc.compiler(), libc.package());
-            let dir = out.join(libc.name());
-            std::fs::create_dir_all(&dir).expect("create target/guest");
-            for name in GUEST_PROGRAMS.iter().chain(PROC_PROGRAMS) {
-                // Built under a temporary name and renamed, so a concurrent
-                // test process never runs a half-written binary.
-                let bin = dir.join(name);
-                let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-                let result = Command::new(&cc)
-                    .args(["-static", "-O2", "-Wall", "-o"])
-                    .arg(&tmp)
-                    .arg(src.join(format!("{name}.c")))
-                    .output()
-                    .unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
-                assert!(
-                    result.status.success(),
-                    "{} -static failed for {name}.c:\n{}",
-                    libc.compiler(),
-                    String::from_utf8_lossy(&result.stderr)
-                );
-                std::fs::rename(&tmp, &bin).expect("rename guest binary");
-            }
+        // What every program depends on beside its own source: the shared
+        // headers, and this file (which holds the compiler flags).
+        let mut common = vec![workspace_root().join("tests/lib.rs")];
+        if let Ok(dir) = std::fs::read_dir(&src) {
+            common.extend(
+                dir.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "h")),
+            );
         }
+        let common_mtime = common.iter().filter_map(|p| mtime(p)).max();
+        std::thread::scope(|scope| {
+            for libc in Libc::ALL {
+                let (out, src, common_mtime) = (&out, &src, common_mtime);
+                scope.spawn(move || build_guest_programs(libc, out, src, common_mtime));
+            }
+        });
         out
     })
 }
 
-/// The host path of a built guest program.
+fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn build_guest_programs(
+    libc: Libc,
+    out: &Path,
+    src: &Path,
+    common_mtime: Option<std::time::SystemTime>,
+) {
+    let cc = require_tool(libc.compiler(), libc.package());
+    let dir = out.join(libc.name());
+    std::fs::create_dir_all(&dir).expect("create target/guest");
+    for name in GUEST_PROGRAMS.iter().chain(PROC_PROGRAMS) {
+        let bin = dir.join(name);
+        let source = src.join(format!("{name}.c"));
+        let fresh = match (mtime(&bin), mtime(&source)) {
+            (Some(built), Some(edited)) => {
+                built >= edited && common_mtime.is_none_or(|c| built >= c)
+            }
+            _ => false,
+        };
+        if fresh {
+            continue;
+        }
+        // Built under a temporary name and renamed, so a concurrent
+        // test process never runs a half-written binary.
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        let result = Command::new(&cc)
+            .args(["-static", "-O2", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&source)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", cc.display()));
+        assert!(
+            result.status.success(),
+            "{} -static failed for {name}.c:\n{}",
+            libc.compiler(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        std::fs::rename(&tmp, &bin).expect("rename guest binary");
+    }
+}
+
 pub fn guest_binary(libc: Libc, name: &str) -> PathBuf {
     guest_dir().join(libc.name()).join(name)
 }
