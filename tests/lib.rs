@@ -93,6 +93,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "ev_inotify",
     "hostnet",
     "proc_net",
+    "net_edge",
     "paper_probe",
     "device_parts",
 ];

@@ -439,6 +439,11 @@ enum SysFile {
     NetUdp,
     NetUdp6,
     NetUnix,
+    /// /proc/net/raw, raw6 and packet: umbra has no raw or packet
+    /// sockets, so these hold Linux's header line only.
+    NetRaw,
+    NetRaw6,
+    NetPacket,
 }
 
 /// Files of /proc/PID.
@@ -504,7 +509,7 @@ const SYS_DIRS: [(&str, SysDir); 3] = [
 ];
 
 /// The files of each /proc/sys directory, with their modes.
-const SYS_FILES: [(SysDir, &str, SysFile, u32); 27] = [
+const SYS_FILES: [(SysDir, &str, SysFile, u32); 30] = [
     (SysDir::Kernel, "domainname", SysFile::Domainname, 0o644),
     (SysDir::Kernel, "hostname", SysFile::Hostname, 0o644),
     (SysDir::Kernel, "ostype", SysFile::Ostype, 0o444),
@@ -537,6 +542,9 @@ const SYS_FILES: [(SysDir, &str, SysFile, u32); 27] = [
     (SysDir::Net, "udp", SysFile::NetUdp, 0o444),
     (SysDir::Net, "udp6", SysFile::NetUdp6, 0o444),
     (SysDir::Net, "unix", SysFile::NetUnix, 0o444),
+    (SysDir::Net, "raw", SysFile::NetRaw, 0o444),
+    (SysDir::Net, "raw6", SysFile::NetRaw6, 0o444),
+    (SysDir::Net, "packet", SysFile::NetPacket, 0o444),
 ];
 
 const PID_FILES: [(&str, PidFile); 8] = [
@@ -781,6 +789,9 @@ impl ProcNode {
                 SysFile::NetUdp => return Ok(view.system().net[4].clone()),
                 SysFile::NetUdp6 => return Ok(view.system().net[5].clone()),
                 SysFile::NetUnix => return Ok(view.system().net[6].clone()),
+                SysFile::NetRaw => return Ok(crate::net::inet::proc_net_raw(false)),
+                SysFile::NetRaw6 => return Ok(crate::net::inet::proc_net_raw(true)),
+                SysFile::NetPacket => return Ok(crate::net::inet::proc_net_packet()),
             }),
             Node::PidFile(_, f) | Node::TaskFile(_, _, f) => {
                 let p = match self.node {

@@ -815,6 +815,7 @@ mod tests {
         SockCx {
             io,
             caller: super::super::Ucred::default(),
+            scm: super::super::Ucred::default(),
             nonblock,
         }
     }

@@ -1976,6 +1976,36 @@ pub fn proc_net_inet(net: &NetNs, udp: bool, v6: bool) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// /proc/net/raw and raw6: Linux's raw_seq_show and raw6_seq_show header.
+/// The guest has no raw sockets (socket(2) answers ESOCKTNOSUPPORT), so
+/// there is no line below it.
+pub fn proc_net_raw(v6: bool) -> Vec<u8> {
+    if v6 {
+        b"  sl  local_address                         remote_address                        \
+          st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+            .to_vec()
+    } else {
+        b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  \
+          timeout inode ref pointer drops\n"
+            .to_vec()
+    }
+}
+
+/// /proc/net/packet: packet_seq_show's header (its first column as wide as
+/// a kernel pointer). There are no AF_PACKET sockets (EAFNOSUPPORT).
+pub fn proc_net_packet() -> Vec<u8> {
+    let w = if cfg!(target_pointer_width = "64") {
+        17
+    } else {
+        9
+    };
+    format!(
+        "{:<w$}RefCnt Type Proto  Iface R Rmem   User   Inode\n",
+        "sk"
+    )
+    .into_bytes()
+}
+
 /// /proc/net/if_inet6: ::1 on lo (index 1, /128, host scope, permanent).
 pub fn proc_if_inet6() -> Vec<u8> {
     b"00000000000000000000000000000001 01 80 10 80       lo\n".to_vec()
@@ -1990,6 +2020,11 @@ mod tests {
         SockCx {
             io,
             caller: super::super::Ucred {
+                pid: 1,
+                uid: 0,
+                gid: 0,
+            },
+            scm: super::super::Ucred {
                 pid: 1,
                 uid: 0,
                 gid: 0,

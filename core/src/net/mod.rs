@@ -47,6 +47,11 @@ pub struct SockCx<'a> {
     pub io: &'a mut dyn IoCtx,
     /// The calling process (thread group id) and its credentials.
     pub caller: Ucred,
+    /// The caller as a message's SCM_CREDENTIALS reports it when the
+    /// kernel attaches them (SO_PASSCRED): its pid and *real* ids (Linux's
+    /// maybe_add_creds takes current_uid_gid), where SO_PEERCRED has the
+    /// effective ones.
+    pub scm: Ucred,
     /// The call must not wait (O_NONBLOCK or MSG_DONTWAIT): a family that
     /// would otherwise start something and wait for it (a TCP connect)
     /// answers as Linux's non-blocking call does (EINPROGRESS, EALREADY).
@@ -267,6 +272,7 @@ impl FileOps for SocketFile {
         let mut cx = SockCx {
             io,
             caller: Ucred::default(),
+            scm: Ucred::default(),
             nonblock: true,
         };
         self.sock.recv(&mut cx, buf, 0).map(|r| r.len)
@@ -275,6 +281,7 @@ impl FileOps for SocketFile {
         let mut cx = SockCx {
             io,
             caller: Ucred::default(),
+            scm: Ucred::default(),
             nonblock: true,
         };
         let msg = SendMsg {

@@ -649,6 +649,7 @@ mod tests {
                 uid: 0,
                 gid: 0,
             },
+            scm: super::super::Ucred::default(),
             nonblock: true,
         };
         let mut req = Vec::new();
@@ -701,6 +702,7 @@ mod tests {
         let mut cx = SockCx {
             io: h,
             caller: super::super::Ucred::default(),
+            scm: super::super::Ucred::default(),
             nonblock: true,
         };
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;

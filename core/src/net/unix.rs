@@ -550,14 +550,15 @@ pub fn pair(
 }
 
 /// The credentials a message carries: those sent with SCM_CREDENTIALS, or
-/// the sender's when either end asked for them (SO_PASSCRED).
+/// the sender's pid and real ids when either end asked for them
+/// (SO_PASSCRED).
 fn msg_creds(anc: &[Ancillary], cx: &SockCx<'_>, want: bool) -> Option<Ucred> {
     anc.iter()
         .find_map(|a| match a {
             Ancillary::Creds(c) => Some(*c),
             Ancillary::Rights(_) => None,
         })
-        .or(want.then_some(cx.caller))
+        .or(want.then_some(cx.scm))
 }
 
 /// The SCM_RIGHTS files of a send (several control messages join).
@@ -1446,6 +1447,11 @@ mod tests {
         SockCx {
             io: h,
             caller: Ucred {
+                pid: 7,
+                uid: 0,
+                gid: 0,
+            },
+            scm: Ucred {
                 pid: 7,
                 uid: 0,
                 gid: 0,

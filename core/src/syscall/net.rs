@@ -120,9 +120,15 @@ fn with_cx<H: Host, R>(
     f: impl FnOnce(&mut SockCx<'_>) -> R,
 ) -> R {
     let caller = caller(k);
+    let scm = Ucred {
+        pid: caller.pid,
+        uid: k.proc().creds.ruid,
+        gid: k.proc().creds.rgid,
+    };
     let mut c = SockCx {
         io: &mut k.host,
         caller,
+        scm,
         nonblock,
     };
     f(&mut c)
@@ -609,21 +615,27 @@ fn read_control<H: Host>(k: &mut Kernel<H>, m: &MsgHdr) -> KResult<Vec<Ancillary
     Ok(out)
 }
 
-/// Linux's scm_check_creds: a process may claim its own pid and any of its
-/// real, effective or saved ids; CAP_SYS_ADMIN any pid, CAP_SETUID and
-/// CAP_SETGID any ids.
+/// Linux's scm_check_creds and __scm_send: ids of -1 are invalid (EINVAL);
+/// a process may claim its own pid and any of its real, effective or saved
+/// ids, CAP_SYS_ADMIN any pid, CAP_SETUID and CAP_SETGID any ids (EPERM);
+/// another pid must exist (ESRCH).
 fn check_creds<H: Host>(k: &mut Kernel<H>, c: Ucred) -> KResult<()> {
     use crate::task::cred::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
+    if c.uid == u32::MAX || c.gid == u32::MAX {
+        return Err(Errno::EINVAL);
+    }
     let pid = k.cur;
     let cr = &k.proc().creds;
     let pid_ok = c.pid == pid || cr.capable(CAP_SYS_ADMIN);
     let uid_ok = [cr.ruid, cr.euid, cr.suid].contains(&c.uid) || cr.capable(CAP_SETUID);
     let gid_ok = [cr.rgid, cr.egid, cr.sgid].contains(&c.gid) || cr.capable(CAP_SETGID);
-    if pid_ok && uid_ok && gid_ok {
-        Ok(())
-    } else {
-        Err(Errno::EPERM)
+    if !(pid_ok && uid_ok && gid_ok) {
+        return Err(Errno::EPERM);
     }
+    if c.pid != pid && k.tgid_of(c.pid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(())
 }
 
 /// Raises SIGPIPE for a send that found the connection shut, unless
