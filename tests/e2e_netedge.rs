@@ -32,3 +32,23 @@ fn scm_credentials_real_effective_saved_musl() {
 fn scm_credentials_real_effective_saved_glibc() {
     same(Libc::Glibc, &["creds"]);
 }
+
+#[test]
+fn tcp_urgent_data_musl() {
+    same(Libc::Musl, &["oob_tcp"]);
+}
+
+#[test]
+fn tcp_urgent_data_glibc() {
+    same(Libc::Glibc, &["oob_tcp"]);
+}
+
+#[test]
+fn unix_stream_urgent_data_musl() {
+    same(Libc::Musl, &["oob_unix"]);
+}
+
+#[test]
+fn unix_stream_urgent_data_glibc() {
+    same(Libc::Glibc, &["oob_unix"]);
+}

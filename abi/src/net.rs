@@ -106,6 +106,8 @@ pub const SCM_MAX_FD: usize = 253;
 /// Socket ioctls.
 pub const SIOCOUTQ: u32 = 0x5411;
 pub const SIOCINQ: u32 = 0x541b;
+/// SIOCATMARK: whether the next byte is at the urgent mark.
+pub const SIOCATMARK: u32 = 0x8905;
 pub const SIOCGIFNAME: u32 = 0x8910;
 pub const SIOCGIFCONF: u32 = 0x8912;
 pub const SIOCGIFFLAGS: u32 = 0x8913;

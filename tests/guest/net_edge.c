@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -259,6 +260,324 @@ static void sec_creds(void)
 	}
 }
 
+/* ---- oob_tcp, oob_unix ---- */
+
+static int tcp_mode;
+static volatile sig_atomic_t urgs;
+
+static void on_urg(int sig)
+{
+	(void)sig;
+	urgs++;
+}
+
+/* Waits until the peer has taken (acknowledged) all that `fd` sent: on a
+ * TCP loopback connection its segments, urgent pointer included, have then
+ * been processed by the receiver. AF_UNIX delivers at once. */
+static void settle(int fd)
+{
+	if (!tcp_mode)
+		return;
+	for (int i = 0; i < 20000; i++) {
+		int q = 0;
+		if (ioctl(fd, SIOCOUTQ, &q) < 0)
+			die("SIOCOUTQ");
+		if (q == 0)
+			return;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	printf("FAIL: data not acknowledged\n");
+	exit(1);
+}
+
+static void tx(int fd, const char *data, int flags)
+{
+	int n = strlen(data);
+	int r = send(fd, data, n, flags | MSG_DONTWAIT);
+	if (r != n)
+		printf("  send [%s]%s: %s\n", data, flags & MSG_OOB ? " OOB" : "",
+		       r < 0 ? ename(errno) : "short");
+	settle(fd);
+}
+
+/* One receive (never waiting): its result, bytes and msg_flags. */
+static int rx(int fd, int flags, int len, const char *what)
+{
+	char buf[64];
+	struct iovec iov = {buf, len};
+	struct msghdr m;
+	memset(&m, 0, sizeof m);
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	int r = recvmsg(fd, &m, flags | MSG_DONTWAIT);
+	if (r < 0) {
+		printf("  %-14s %s\n", what, ename(errno));
+		return r;
+	}
+	printf("  %-14s %d [%.*s]%s%s\n", what, r, r < len ? r : len, buf,
+	       m.msg_flags & MSG_OOB ? " MSG_OOB" : "", m.msg_flags & MSG_TRUNC ? " MSG_TRUNC" : "");
+	return r;
+}
+
+/* Readiness (poll and epoll), the mark and the queue of the receiving
+ * end. `count`: print FIONREAD. Linux 6.18's AF_UNIX FIONREAD (its
+ * inq_len) keeps counting an urgent byte that a read skipped and dropped,
+ * with nothing left to read (poll shows no POLLIN); umbra counts the bytes
+ * that can still be read, so after such a drop it is not printed. */
+static void state_of(int fd, int count)
+{
+	struct pollfd p = {fd, POLLIN | POLLPRI, 0};
+	int at = -1, inq = -1;
+	poll(&p, 1, 0);
+	ioctl(fd, SIOCATMARK, &at);
+	ioctl(fd, FIONREAD, &inq);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLPRI, .data.fd = fd}, out;
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die("epoll");
+	int n = epoll_wait(ep, &out, 1, 0);
+	close(ep);
+	printf("  state:%s%s%s epoll:%s%s%s atmark %d", p.revents & POLLIN ? " POLLIN" : "",
+	       p.revents & POLLPRI ? " POLLPRI" : "", p.revents ? "" : " none",
+	       n > 0 && out.events & EPOLLIN ? " IN" : "", n > 0 && out.events & EPOLLPRI ? " PRI" : "",
+	       n > 0 ? "" : " none", at);
+	if (count || tcp_mode)
+		printf(" inq %d\n", inq);
+	else
+		printf("\n");
+}
+
+static void state(int fd)
+{
+	state_of(fd, 1);
+}
+
+static void conn_pair(int sv[2])
+{
+	if (!tcp_mode) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			die("socketpair");
+		return;
+	}
+	struct sockaddr_in a;
+	socklen_t l = sizeof a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 1) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &l) < 0)
+		die("listen");
+	sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(sv[0], (struct sockaddr *)&a, sizeof a) < 0)
+		die("connect");
+	sv[1] = accept(ls, NULL, NULL);
+	if (sv[1] < 0)
+		die("accept");
+	close(ls);
+}
+
+/* Reads the rest of the normal stream, chunk by chunk. */
+static void drain(int fd)
+{
+	for (int i = 0; i < 8; i++)
+		if (rx(fd, 0, 64, "recv") <= 0)
+			break;
+}
+
+static void sec_oob(int tcp)
+{
+	int sv[2], on = 1, r;
+	tcp_mode = tcp;
+	const char *name = tcp ? "tcp" : "unix";
+
+	printf("%s: hello, X urgent, world; read in order\n", name);
+	conn_pair(sv);
+	tx(sv[0], "helloX", MSG_OOB);
+	tx(sv[0], "world", 0);
+	state(sv[1]);
+	rx(sv[1], 0, 64, "recv");
+	state(sv[1]);
+	rx(sv[1], MSG_OOB | MSG_PEEK, 64, "recv OOB|PEEK");
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	state(sv[1]);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	rx(sv[1], 0, 64, "recv");
+	state(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: the urgent byte never read out of band\n", name);
+	conn_pair(sv);
+	tx(sv[0], "helloX", MSG_OOB);
+	tx(sv[0], "world", 0);
+	rx(sv[1], 0, 64, "recv");
+	rx(sv[1], 0, 64, "recv");
+	state_of(sv[1], 0);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: out of band first\n", name);
+	conn_pair(sv);
+	tx(sv[0], "helloX", MSG_OOB);
+	tx(sv[0], "world", 0);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	state(sv[1]);
+	rx(sv[1], 0, 64, "recv");
+	state(sv[1]);
+	rx(sv[1], 0, 64, "recv");
+	state(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: SO_OOBINLINE\n", name);
+	conn_pair(sv);
+	if (setsockopt(sv[1], SOL_SOCKET, SO_OOBINLINE, &on, sizeof on) < 0)
+		die("SO_OOBINLINE");
+	tx(sv[0], "helloX", MSG_OOB);
+	tx(sv[0], "world", 0);
+	state(sv[1]);
+	rx(sv[1], 0, 64, "recv");
+	state(sv[1]);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	rx(sv[1], 0, 64, "recv");
+	state(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: two urgent sends before reading\n", name);
+	conn_pair(sv);
+	tx(sv[0], "aA", MSG_OOB);
+	tx(sv[0], "bB", MSG_OOB);
+	state(sv[1]);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	drain(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: a lone urgent byte, then another\n", name);
+	conn_pair(sv);
+	tx(sv[0], "A", MSG_OOB);
+	state(sv[1]);
+	tx(sv[0], "B", MSG_OOB);
+	state(sv[1]);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	drain(sv[1]);
+	state(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: a lone urgent byte read in band\n", name);
+	conn_pair(sv);
+	tx(sv[0], "X", MSG_OOB);
+	rx(sv[1], 0, 64, "recv");
+	state_of(sv[1], 0);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	tx(sv[0], "yz", 0);
+	rx(sv[1], 0, 64, "recv");
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: a short buffer, and none\n", name);
+	conn_pair(sv);
+	tx(sv[0], "abc", 0);
+	tx(sv[0], "dE", MSG_OOB);
+	rx(sv[1], 0, 2, "recv 2");
+	rx(sv[1], MSG_OOB, 0, "recv OOB 0");
+	rx(sv[1], MSG_OOB, 1, "recv OOB 1");
+	rx(sv[1], 0, 64, "recv");
+	rx(sv[1], 0, 64, "recv");
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: MSG_WAITALL stops at the mark\n", name);
+	conn_pair(sv);
+	tx(sv[0], "abcdE", MSG_OOB);
+	tx(sv[0], "fg", 0);
+	{
+		char buf[16];
+		r = recv(sv[1], buf, 6, MSG_WAITALL);
+		printf("  recv WAITALL 6 %d [%.*s]\n", r, r > 0 ? r : 0, buf);
+	}
+	rx(sv[1], 0, 64, "recv");
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: nothing urgent; empty sends; the sender's side\n", name);
+	conn_pair(sv);
+	rx(sv[1], MSG_OOB, 64, "recv OOB");
+	r = send(sv[0], "", 0, MSG_OOB | MSG_DONTWAIT);
+	printf("  send [] OOB    %s\n", r < 0 ? ename(errno) : "0");
+	tx(sv[0], "pQ", MSG_OOB);
+	state(sv[0]);
+	rx(sv[0], MSG_OOB, 64, "sender OOB");
+	state(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: SIGURG to the F_SETOWN owner\n", name);
+	signal(SIGURG, on_urg);
+	conn_pair(sv);
+	urgs = 0;
+	tx(sv[0], "u1", MSG_OOB);
+	printf("  no owner: %d SIGURG\n", (int)urgs);
+	if (fcntl(sv[1], F_SETOWN, getpid()) < 0)
+		die("F_SETOWN");
+	printf("  F_GETOWN is us: %d\n", fcntl(sv[1], F_GETOWN) == getpid());
+	tx(sv[0], "u2", MSG_OOB);
+	getppid();
+	printf("  owner set: %d SIGURG\n", (int)urgs);
+	tx(sv[0], "plain", 0);
+	getppid();
+	printf("  after plain data: %d SIGURG\n", (int)urgs);
+	setsockopt(sv[1], SOL_SOCKET, SO_OOBINLINE, &on, sizeof on);
+	tx(sv[0], "u3", MSG_OOB);
+	getppid();
+	printf("  with SO_OOBINLINE: %d SIGURG\n", (int)urgs);
+	fcntl(sv[0], F_SETOWN, getpid());
+	fcntl(sv[1], F_SETOWN, 0);
+	tx(sv[0], "u4", MSG_OOB);
+	getppid();
+	printf("  owner cleared, sender owned: %d SIGURG\n", (int)urgs);
+	signal(SIGURG, SIG_DFL);
+	close(sv[0]);
+	close(sv[1]);
+
+	printf("%s: other socket types\n", name);
+	int d = tcp ? socket(AF_INET, SOCK_DGRAM, 0) : -1;
+	int dp[2] = {-1, -1};
+	if (tcp) {
+		struct sockaddr_in a;
+		socklen_t l = sizeof a;
+		memset(&a, 0, sizeof a);
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		bind(d, (struct sockaddr *)&a, sizeof a);
+		getsockname(d, (struct sockaddr *)&a, &l);
+		connect(d, (struct sockaddr *)&a, sizeof a);
+		dp[0] = dp[1] = d;
+	} else if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dp) < 0)
+		die("socketpair");
+	r = send(dp[0], "x", 1, MSG_OOB | MSG_DONTWAIT);
+	printf("  dgram send OOB  %s\n", r < 0 ? ename(errno) : "ok");
+	send(dp[0], "y", 1, MSG_DONTWAIT);
+	rx(dp[1], MSG_OOB, 64, "dgram recv OOB");
+	if (!tcp) {
+		close(dp[0]);
+		close(dp[1]);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, dp) < 0)
+			die("socketpair");
+		r = send(dp[0], "x", 1, MSG_OOB | MSG_DONTWAIT);
+		printf("  seqpacket send OOB %s\n", r < 0 ? ename(errno) : "ok");
+		send(dp[0], "y", 1, MSG_DONTWAIT);
+		rx(dp[1], MSG_OOB, 64, "seqpacket OOB");
+		close(dp[1]);
+	}
+	close(dp[0]);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -267,6 +586,10 @@ int main(int argc, char **argv)
 			sec_procraw();
 		else if (!strcmp(argv[i], "creds"))
 			sec_creds();
+		else if (!strcmp(argv[i], "oob_tcp"))
+			sec_oob(1);
+		else if (!strcmp(argv[i], "oob_unix"))
+			sec_oob(0);
 		else {
 			fprintf(stderr, "usage: net_edge procraw|creds|oob_tcp|oob_unix|timewait...\n");
 			return 2;

@@ -135,6 +135,8 @@ pub struct Kernel<H: Host> {
     pub(crate) memfd_root: Option<Arc<dyn crate::fs::Inode>>,
     /// Descriptions with O_ASYNC, watched for SIGIO.
     pub(crate) fasync: Vec<crate::syscall::fasync::Fasync>,
+    /// Socket descriptions with an owner, watched for urgent data (SIGURG).
+    pub(crate) urg_watch: Vec<crate::syscall::fasync::UrgWatch>,
     /// System V IPC objects and POSIX message queues.
     pub(crate) ipc: crate::ipc::IpcNs,
     /// The guest's network: sockets' names, ports and interfaces.
@@ -220,6 +222,7 @@ impl<H: Host> Kernel<H> {
             yielded: false,
             memfd_root: None,
             fasync: Vec::new(),
+            urg_watch: Vec::new(),
             ipc: Default::default(),
             net: Default::default(),
             vdso,
@@ -1211,6 +1214,9 @@ impl<H: Host> Kernel<H> {
             self.arm_timer(deadline);
             if !self.fasync.is_empty() {
                 crate::syscall::fasync::check(self);
+            }
+            if !self.urg_watch.is_empty() {
+                crate::syscall::fasync::check_urgent(self);
             }
             // The host process holds this thread's FP state before a signal
             // frame saves it or the thread runs.

@@ -534,6 +534,11 @@ impl Socket for HostConn {
         if self.st.lock().wr_shut {
             return Err(Errno::EPIPE);
         }
+        if msg.flags & MSG_OOB != 0 {
+            // Urgent data does not cross to a host socket (and a datagram
+            // has none: EOPNOTSUPP either way).
+            return Err(Errno::EOPNOTSUPP);
+        }
         if msg
             .anc
             .iter()
@@ -567,6 +572,10 @@ impl Socket for HostConn {
             Err(Errno::EAGAIN) => return Err(Errno::EAGAIN),
             Err(e) => return Err(e),
         }
+        if flags & MSG_OOB != 0 && self.ty == SOCK_STREAM {
+            // The host's urgent byte is not fetched: not modelled.
+            return Err(Errno::EOPNOTSUPP);
+        }
         let hn = io_net(cx.io)?;
         let (len, full, from) = hn
             .net_recv(self.h, buf, flags & MSG_PEEK != 0)
@@ -578,6 +587,7 @@ impl Socket for HostConn {
             from: if dgram { from } else { None },
             anc: Vec::new(),
             flags: if dgram && full > len { MSG_TRUNC } else { 0 },
+            stop: false,
         })
     }
 

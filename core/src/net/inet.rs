@@ -40,8 +40,16 @@
 //!   writer blocks; SIOCOUTQ reports what lies beyond the peer's receive
 //!   window ([`RCV_WINDOW`]). A UDP socket queues [`UDP_RCVBUF`] bytes, and
 //!   drops datagrams beyond that as Linux does.
-//! - MSG_OOB (TCP urgent data) is not modelled: sending it fails with
-//!   EOPNOTSUPP and receiving it with EINVAL (no urgent data).
+//! - MSG_OOB (TCP urgent data), as Linux's tcp_check_urg, tcp_urg,
+//!   tcp_recvmsg and tcp_recv_urg: a send with MSG_OOB makes its last byte
+//!   the urgent one, and the receiver keeps one urgent mark (a newer one
+//!   replaces it; the older byte then stays in the stream, or is dropped
+//!   when the reader stands on it). A read stops at the mark and then skips
+//!   the urgent byte unless SO_OOBINLINE; recv(MSG_OOB) takes it once
+//!   (EINVAL when there is none, it was taken, or SO_OOBINLINE is on).
+//!   SIOCATMARK, FIONREAD (bytes up to the mark), POLLPRI and the SIGURG
+//!   count ([`Socket::urgent_marks`]) follow it. UDP refuses MSG_OOB sends
+//!   (EOPNOTSUPP) and ignores it on receipt.
 //! - Raw sockets (SOCK_RAW) are not provided: ESOCKTNOSUPPORT. ICMP
 //!   datagram ("ping") sockets answer EACCES, as Linux does with its
 //!   default net.ipv4.ping_group_range. AF_PACKET is EAFNOSUPPORT (net/mod.rs).
@@ -253,9 +261,70 @@ struct Pair {
     err: [Option<Errno>; 2],
     /// Side i's wake-ups, for edge-triggered epoll.
     wake: [WakeSeq; 2],
+    /// Bytes side i has taken from `q[i]` (read or skipped): Linux's
+    /// copied_seq, counted from 0, so `copied[i] + q[i].len()` is rcv_nxt.
+    copied: [u64; 2],
+    /// Side i's urgent mark (Linux's urg_data and urg_seq).
+    urg: [Urg; 2],
+    /// Side i has SO_OOBINLINE.
+    inline: [bool; 2],
+    /// Urgent marks side i received (each one raises SIGURG).
+    marks: [u64; 2],
+}
+
+/// The urgent mark of one direction of a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Urg {
+    #[default]
+    None,
+    /// The byte at this offset of the stream is urgent and not taken yet.
+    Valid(u64, u8),
+    /// recv(MSG_OOB) took it; the in-band reader still skips it.
+    Read(u64),
+}
+
+impl Urg {
+    fn seq(self) -> Option<u64> {
+        match self {
+            Urg::None => None,
+            Urg::Valid(s, _) | Urg::Read(s) => Some(s),
+        }
+    }
 }
 
 impl Pair {
+    /// An urgent mark reaches side `r`: the byte `q[r]` just got last
+    /// (tcp_check_urg then tcp_urg). A reader standing on an older urgent
+    /// byte it does not read inline loses it; the new mark replaces the
+    /// old one.
+    fn mark_urgent(&mut self, r: usize, before: usize) {
+        let Some(&byte) = self.q[r].back() else {
+            return;
+        };
+        let at = self.copied[r] + self.q[r].len() as u64 - 1;
+        if self.urg[r].seq() == Some(self.copied[r]) && !self.inline[r] && before > 0 {
+            self.q[r].pop_front();
+            self.copied[r] += 1;
+        }
+        self.urg[r] = Urg::Valid(at, byte);
+        self.marks[r] += 1;
+    }
+
+    /// Whether side `r`'s next byte is an urgent one it does not read
+    /// inline (a read skips it).
+    fn on_hidden_mark(&self, r: usize) -> bool {
+        !self.inline[r] && self.urg[r].seq() == Some(self.copied[r])
+    }
+
+    /// Bytes side `r` may read before its next stop: all of them, or those
+    /// up to an urgent mark ahead.
+    fn readable(&self, r: usize) -> usize {
+        match self.urg[r].seq() {
+            Some(s) if s > self.copied[r] => ((s - self.copied[r]) as usize).min(self.q[r].len()),
+            _ => self.q[r].len(),
+        }
+    }
+
     /// Resets side `i`'s connection with `e` (what its next call reports).
     fn reset(&mut self, i: usize, e: Errno) {
         if !self.rst[i] && !self.gone[i] {
@@ -313,6 +382,8 @@ struct St {
     reuseport: bool,
     keepalive: bool,
     broadcast: bool,
+    /// SO_OOBINLINE (kept in the connection's [`Pair`] too).
+    oobinline: bool,
     v6only: bool,
     /// The owner for SO_REUSEPORT (the binder's uid).
     uid: u32,
@@ -461,6 +532,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             reuseport: false,
             keepalive: false,
             broadcast: false,
+            oobinline: false,
             v6only: false,
             uid: 0,
             tcp: [0; 32],
@@ -813,7 +885,11 @@ impl InetSock {
             st.local = Some((sip, lport));
             (sip, lport)
         };
-        let mut p = Pair::default();
+        let mut p = Pair {
+            // The server end inherits the listener's flags (sk_clone_lock).
+            inline: [self.st.lock().oobinline, listener.st.lock().oobinline],
+            ..Pair::default()
+        };
         // A new connection is a state change: both ends wake.
         p.wake[0].wake_all();
         p.wake[1].wake_all();
@@ -826,6 +902,7 @@ impl InetSock {
             cst.peer = Some(src);
             cst.v6only = lst.v6only;
             cst.keepalive = lst.keepalive;
+            cst.oobinline = lst.oobinline;
             cst.tcp = lst.tcp;
             cst.uid = lst.uid;
             cst.conn = Conn::Connected {
@@ -870,9 +947,6 @@ impl InetSock {
     }
 
     fn tcp_send(&self, msg: &SendMsg<'_>) -> KResult<usize> {
-        if msg.flags & MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
         self.retry_connecting();
         let (pair, i) = match self.pair() {
             Some(p) => p,
@@ -912,7 +986,14 @@ impl InetSock {
             return Err(Errno::EAGAIN);
         }
         let n = msg.data.len().min(room);
+        let before = q.len();
         q.extend(&msg.data[..n]);
+        if n > 0 && msg.flags & MSG_OOB != 0 {
+            // The urgent pointer is the end of what was queued (tcp_push
+            // marks it before a send waits, and at its end).
+            p.mark_urgent(1 - i, before);
+            p.wake[1 - i].wake_all();
+        }
         if n > 0 {
             p.wake[1 - i].wake_input();
             drop(p);
@@ -922,12 +1003,16 @@ impl InetSock {
     }
 
     fn tcp_recv(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
-        if flags & MSG_OOB != 0 {
-            return Err(Errno::EINVAL);
-        }
         self.retry_connecting();
         let (pair, i) = match self.pair() {
             Some(p) => p,
+            None if flags & MSG_OOB != 0 => {
+                // No urgent data (tcp_recv_urg); a listener is ENOTCONN.
+                return Err(match self.st.lock().conn {
+                    Conn::Listen { .. } => Errno::ENOTCONN,
+                    _ => Errno::EINVAL,
+                });
+            }
             None => {
                 let mut st = self.st.lock();
                 if let Some(e) = st.err.take() {
@@ -940,23 +1025,72 @@ impl InetSock {
             }
         };
         let mut p = pair.lock();
+        let peek = flags & MSG_PEEK != 0;
+        if flags & MSG_OOB != 0 {
+            return match p.urg[i] {
+                Urg::Valid(at, byte) if !p.inline[i] => {
+                    if !peek {
+                        p.urg[i] = Urg::Read(at);
+                    }
+                    let mut r = Received {
+                        flags: MSG_OOB,
+                        ..Default::default()
+                    };
+                    if buf.is_empty() {
+                        r.flags |= MSG_TRUNC;
+                    } else {
+                        buf[0] = byte;
+                        r.len = 1;
+                        r.full = 1;
+                    }
+                    Ok(r)
+                }
+                _ => Err(Errno::EINVAL),
+            };
+        }
         if buf.is_empty() {
             return Ok(Received::default());
         }
-        let q = &mut p.q[i];
-        if !q.is_empty() {
-            let n = buf.len().min(q.len());
+        // An urgent byte not read inline is skipped (a peek skips it in
+        // its own view); taking it ends the mark.
+        let mut from = 0;
+        if p.on_hidden_mark(i) && !p.q[i].is_empty() {
+            if peek {
+                from = 1;
+            } else {
+                p.q[i].pop_front();
+                p.copied[i] += 1;
+                p.urg[i] = Urg::None;
+                p.wake[1 - i].wake_output();
+            }
+        }
+        let limit = if from == 1 {
+            p.q[i].len() - 1
+        } else {
+            p.readable(i)
+        };
+        if limit > 0 {
+            let n = buf.len().min(limit);
+            let q = &mut p.q[i];
             let (a, b) = q.as_slices();
-            let na = n.min(a.len());
-            buf[..na].copy_from_slice(&a[..na]);
-            buf[na..n].copy_from_slice(&b[..n - na]);
-            if flags & MSG_PEEK == 0 {
-                q.drain(..n);
+            for (k, dst) in buf[..n].iter_mut().enumerate() {
+                let at = from + k;
+                *dst = if at < a.len() { a[at] } else { b[at - a.len()] };
+            }
+            // Stopped at an urgent mark ahead: MSG_WAITALL ends here too.
+            let stop = n == limit && limit < p.q[i].len() - from;
+            if !peek {
+                p.q[i].drain(..n);
+                p.copied[i] += n as u64;
+                if p.urg[i].seq().is_some_and(|s| s < p.copied[i]) {
+                    p.urg[i] = Urg::None;
+                }
                 p.wake[1 - i].wake_output();
             }
             return Ok(Received {
                 len: n,
                 full: n,
+                stop,
                 ..Default::default()
             });
         }
@@ -1015,8 +1149,13 @@ impl InetSock {
         if rcv_shut {
             ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLRDHUP;
         }
-        if !p.q[i].is_empty() {
+        // tcp_poll: a hidden urgent byte alone is not data to read.
+        let need = if p.on_hidden_mark(i) { 2 } else { 1 };
+        if p.q[i].len() >= need {
             ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        if matches!(p.urg[i], Urg::Valid(..)) {
+            ev |= PollEvents::POLLPRI;
         }
         if snd_shut || p.q[1 - i].len() < STREAM_CAP {
             ev |= PollEvents::POLLOUT | PollEvents::POLLWRNORM;
@@ -1099,9 +1238,7 @@ impl InetSock {
     }
 
     fn udp_recv(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
-        if flags & MSG_OOB != 0 {
-            return Err(Errno::EINVAL);
-        }
+        // udp_recvmsg ignores MSG_OOB.
         let mut st = self.st.lock();
         if let Some(e) = st.err.take() {
             return Err(e);
@@ -1237,7 +1374,16 @@ impl InetSock {
         }
         if let Some((pair, i)) = self.pair() {
             let p = pair.lock();
-            return Ok((p.q[i].len(), p.q[1 - i].len().saturating_sub(RCV_WINDOW)));
+            // tcp_inq: with an urgent byte ahead not read inline, the
+            // bytes up to it.
+            let end = p.copied[i] + p.q[i].len() as u64;
+            let inq = match p.urg[i].seq() {
+                Some(s) if !p.inline[i] && s >= p.copied[i] && s < end => {
+                    (s - p.copied[i]) as usize
+                }
+                _ => p.q[i].len(),
+            };
+            return Ok((inq, p.q[1 - i].len().saturating_sub(RCV_WINDOW)));
         }
         match self.st.lock().conn {
             Conn::Listen { .. } => Err(Errno::EINVAL),
@@ -1602,6 +1748,7 @@ impl Socket for InetSock {
             (SOL_SOCKET, SO_REUSEPORT) => int(st.reuseport as i32),
             (SOL_SOCKET, SO_KEEPALIVE) => int(st.keepalive as i32),
             (SOL_SOCKET, SO_BROADCAST) => int(st.broadcast as i32),
+            (SOL_SOCKET, SO_OOBINLINE) => int(st.oobinline as i32),
             (SOL_TCP, _) if !self.udp => int(self.tcp_opt(&st, name)?),
             (SOL_IP, IP_TOS) => int(st.ip_tos),
             (SOL_IP, IP_TTL) => int(if st.ttl < 0 { 64 } else { st.ttl }),
@@ -1626,7 +1773,7 @@ impl Socket for InetSock {
             (level, name),
             (
                 SOL_SOCKET,
-                SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST
+                SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_OOBINLINE
             ) | (SOL_TCP, _)
                 | (SOL_IP, IP_TOS | IP_TTL | IP_RECVERR)
                 | (SOL_IPV6, IPV6_V6ONLY | IPV6_UNICAST_HOPS | IPV6_RECVERR)
@@ -1644,6 +1791,12 @@ impl Socket for InetSock {
             (SOL_SOCKET, SO_REUSEPORT) => st.reuseport = v != 0,
             (SOL_SOCKET, SO_KEEPALIVE) => st.keepalive = v != 0,
             (SOL_SOCKET, SO_BROADCAST) => st.broadcast = v != 0,
+            (SOL_SOCKET, SO_OOBINLINE) => {
+                st.oobinline = v != 0;
+                if let Conn::Connected { pair, side, .. } = &st.conn {
+                    pair.lock().inline[*side] = v != 0;
+                }
+            }
             (SOL_TCP, _) => self.set_tcp_opt(&mut st, name, v)?,
             (SOL_IP, IP_TOS) => st.ip_tos = v & 0xff,
             (SOL_IP, IP_TTL) | (SOL_IPV6, IPV6_UNICAST_HOPS) => {
@@ -1704,6 +1857,15 @@ impl Socket for InetSock {
 
     fn ioctl(&self, _io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
         match cmd {
+            SIOCATMARK if !self.udp && self.host().is_none() => {
+                // At the urgent mark: the next byte is the urgent one.
+                let at = self.pair().is_some_and(|(pair, i)| {
+                    let p = pair.lock();
+                    p.urg[i].seq() == Some(p.copied[i])
+                });
+                arg.write_out(&(at as i32).to_ne_bytes())?;
+                Ok(0)
+            }
             SIOCINQ | SIOCOUTQ => {
                 let (inq, outq) = self.queues()?;
                 let v = if cmd == SIOCINQ { inq } else { outq };
@@ -1716,6 +1878,10 @@ impl Socket for InetSock {
 
     fn set_ino(&self, ino: u64) {
         self.ino.store(ino, Ordering::Relaxed);
+    }
+
+    fn urgent_marks(&self) -> u64 {
+        self.pair().map_or(0, |(pair, i)| pair.lock().marks[i])
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -2141,6 +2307,64 @@ mod tests {
             c2.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
             Err(Errno::ECONNREFUSED)
         );
+    }
+
+    /// TCP urgent data: one mark per receiver, reads stop at it and skip
+    /// the urgent byte, FIONREAD counts up to it, and a new mark arriving
+    /// while the reader stands on the old one drops the old byte.
+    #[test]
+    fn urgent_data_keeps_one_mark() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 1).unwrap();
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], port_of(&*l)), None)
+            .unwrap();
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        let oob = |s: &dyn Socket, h: &mut MockHost, data: &[u8]| {
+            let msg = SendMsg {
+                data,
+                to: None,
+                anc: Vec::new(),
+                flags: MSG_OOB,
+            };
+            s.send(&mut cx(h, true), msg)
+        };
+        let inq = |s: &dyn Socket| {
+            s.as_any()
+                .downcast_ref::<InetSock>()
+                .unwrap()
+                .queues()
+                .unwrap()
+                .0
+        };
+        let mut one = [0u8; 1];
+        assert_eq!(
+            a.recv(&mut cx(h, true), &mut one, MSG_OOB).map(|r| r.len),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(oob(&*c, h, b"helloX"), Ok(6));
+        assert_eq!(send(&*c, h, b"world"), Ok(5));
+        assert_eq!(inq(&*a), 5);
+        assert!(a.poll(h).contains(PollEvents::POLLPRI));
+        assert_eq!(recv(&*a, h).unwrap(), b"hello");
+        assert_eq!(inq(&*a), 0);
+        assert_eq!(recv(&*a, h).unwrap(), b"world");
+        assert_eq!(
+            a.recv(&mut cx(h, true), &mut one, MSG_OOB).map(|r| r.len),
+            Err(Errno::EINVAL)
+        );
+        // A lone urgent byte, then another: the reader stood on the first.
+        assert_eq!(oob(&*c, h, b"A"), Ok(1));
+        assert!(!a.poll(h).contains(PollEvents::POLLIN));
+        assert_eq!(oob(&*c, h, b"B"), Ok(1));
+        assert_eq!(a.urgent_marks(), 3);
+        let r = a.recv(&mut cx(h, true), &mut one, MSG_OOB).unwrap();
+        assert_eq!((r.len, one[0], r.flags & MSG_OOB), (1, b'B', MSG_OOB));
+        assert_eq!(recv(&*a, h), Err(Errno::EAGAIN));
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct Received {
     pub anc: Vec<Ancillary>,
     /// msg_flags bits the socket sets (MSG_EOR, MSG_TRUNC, MSG_OOB).
     pub flags: u32,
+    /// A stream read stopped at an urgent mark: the receive ends here,
+    /// even under MSG_WAITALL (Linux's tcp_recvmsg and AF_UNIX's
+    /// manage_oob stop before it once they have copied something).
+    pub stop: bool,
 }
 
 /// One socket of some family. Unsupported calls keep their defaults, which
@@ -215,6 +219,12 @@ pub trait Socket: Send + Sync {
     }
     /// Tells the socket its descriptor's inode number (for /proc/net).
     fn set_ino(&self, _ino: u64) {}
+    /// How many urgent marks (MSG_OOB data) this socket has received: each
+    /// one sends SIGURG to its descriptor's F_SETOWN owner
+    /// (syscall/fasync.rs), as Linux's sk_send_sigurg.
+    fn urgent_marks(&self) -> u64 {
+        0
+    }
     /// For downcasting to the family's type.
     fn as_any(&self) -> &dyn Any;
 }

@@ -107,6 +107,10 @@ struct Msg {
     /// None: sent without credentials (neither end had SO_PASSCRED).
     creds: Option<Ucred>,
     rights: Option<Vec<Arc<OpenFile>>>,
+    /// The urgent byte of a MSG_OOB send, not yet taken (Linux's
+    /// oob_skb; at most one message of a queue has it). Once recv(MSG_OOB)
+    /// takes it, the message stays in the queue, empty, as a stop.
+    oob: bool,
 }
 
 impl Msg {
@@ -147,6 +151,8 @@ struct St {
     sndbuf: usize,
     /// SO_PEEK_OFF (-1: off).
     peek_off: i32,
+    /// SO_OOBINLINE.
+    oobinline: bool,
     dead: bool,
 }
 
@@ -164,6 +170,8 @@ pub struct Core {
     wake_out: AtomicU64,
     /// The descriptor's inode number (0 for an embryo), for /proc/net/unix.
     ino: AtomicU64,
+    /// Urgent bytes received (each one raises SIGURG).
+    marks: AtomicU64,
     st: Mutex<St>,
 }
 
@@ -182,6 +190,7 @@ impl Core {
             wake_in: AtomicU64::new(0),
             wake_out: AtomicU64::new(0),
             ino: AtomicU64::new(0),
+            marks: AtomicU64::new(0),
             st: Mutex::new(St {
                 name: None,
                 state: State::Close,
@@ -195,6 +204,7 @@ impl Core {
                 peercred: None,
                 sndbuf: SNDBUF_DEFAULT,
                 peek_off: -1,
+                oobinline: false,
                 dead: false,
             }),
         });
@@ -380,6 +390,17 @@ impl Core {
         } else {
             st.rx.front().map_or(0, Msg::left)
         })
+    }
+
+    /// SIOCATMARK (unix_ioctl): the next message is the urgent byte, or an
+    /// urgent byte already taken with no other one pending or the next.
+    fn at_mark(&self) -> bool {
+        let st = self.st.lock();
+        let Some(m) = st.rx.front() else {
+            return false;
+        };
+        let pending = st.rx.iter().any(|m| m.oob);
+        m.oob || (m.left() == 0 && (!pending || st.rx.get(1).is_some_and(|n| n.oob)))
     }
 
     /// Whether the send buffer has room for a poll's POLLOUT
@@ -604,6 +625,7 @@ impl UnixSocket {
             cost,
             creds,
             rights,
+            oob: false,
         }
     }
 
@@ -624,15 +646,8 @@ impl UnixSocket {
         Ok(st.sndbuf - w)
     }
 
-    /// A stream send of `data` (with control messages `anc`; `to`: the
-    /// caller named an address).
-    fn send_stream(
-        &self,
-        cx: &mut SockCx<'_>,
-        to: bool,
-        data: Bytes<'_>,
-        anc: Vec<Ancillary>,
-    ) -> KResult<usize> {
+    /// The peer a stream send goes to (`to`: the caller named an address).
+    fn stream_peer(&self, to: bool) -> KResult<Arc<Core>> {
         let c = &self.core;
         let peer = {
             let st = c.st.lock();
@@ -651,6 +666,89 @@ impl UnixSocket {
         if c.st.lock().shut & SEND_SHUTDOWN != 0 {
             return Err(Errno::EPIPE);
         }
+        Ok(peer)
+    }
+
+    /// A stream send with MSG_OOB (unix_stream_sendmsg and queue_oob): all
+    /// but the last byte go as usual, the last one as a message of its own
+    /// that becomes the peer's urgent byte (an older one stays in the
+    /// stream as plain data). Empty: EOPNOTSUPP.
+    fn send_oob(
+        &self,
+        cx: &mut SockCx<'_>,
+        to: bool,
+        data: Bytes<'_>,
+        mut anc: Vec<Ancillary>,
+    ) -> KResult<usize> {
+        let (head, last) = match data {
+            Bytes::Borrowed(b) => match b.split_last() {
+                Some((&l, h)) => (Bytes::Borrowed(h), l),
+                None => return Err(Errno::EOPNOTSUPP),
+            },
+            Bytes::Owned(mut v) => match v.pop() {
+                Some(l) => (Bytes::Owned(v), l),
+                None => return Err(Errno::EOPNOTSUPP),
+            },
+        };
+        let want = head.len();
+        let mut sent = 0;
+        if want > 0 {
+            sent = self.send_stream(cx, to, head, core::mem::take(&mut anc))?;
+            if sent < want {
+                return Ok(sent);
+            }
+        }
+        match self.queue_oob(cx, to, last, anc) {
+            Ok(()) => Ok(sent + 1),
+            Err(_) if sent > 0 => Ok(sent),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues `byte` as the peer's urgent byte (queue_oob).
+    fn queue_oob(
+        &self,
+        cx: &mut SockCx<'_>,
+        to: bool,
+        byte: u8,
+        anc: Vec<Ancillary>,
+    ) -> KResult<()> {
+        let peer = self.stream_peer(to)?;
+        self.alloc_check()?;
+        {
+            let ps = peer.st.lock();
+            if ps.dead || ps.shut & RCV_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+        }
+        let mine = self.core.st.lock().passcred;
+        let want = mine || peer.st.lock().passcred || !peer.has_file.load(Ordering::Relaxed);
+        let creds = msg_creds(&anc, cx, want);
+        let mut m = self.make_msg(vec![byte], creds, msg_rights(anc));
+        m.oob = true;
+        {
+            let mut ps = peer.st.lock();
+            for old in ps.rx.iter_mut() {
+                old.oob = false;
+            }
+            ps.rx.push_back(m);
+        }
+        peer.marks.fetch_add(1, Ordering::Relaxed);
+        peer.wake(WAKE_ALL);
+        Ok(())
+    }
+
+    /// A stream send of `data` (with control messages `anc`; `to`: the
+    /// caller named an address).
+    fn send_stream(
+        &self,
+        cx: &mut SockCx<'_>,
+        to: bool,
+        data: Bytes<'_>,
+        anc: Vec<Ancillary>,
+    ) -> KResult<usize> {
+        let c = &self.core;
+        let peer = self.stream_peer(to)?;
         let len = data.len();
         if len == 0 {
             // Linux sends nothing, control messages included.
@@ -746,6 +844,33 @@ impl UnixSocket {
         Ok(msg.data.len())
     }
 
+    /// recv(MSG_OOB) on a stream (unix_stream_recv_urg): the urgent byte,
+    /// which stays queued, empty, once taken. EINVAL when there is none or
+    /// SO_OOBINLINE is on. A zero-length buffer takes it too, and the call
+    /// still returns 1.
+    fn recv_urg(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        let mut st = self.core.st.lock();
+        if st.oobinline {
+            return Err(Errno::EINVAL);
+        }
+        let m = st.rx.iter_mut().find(|m| m.oob).ok_or(Errno::EINVAL)?;
+        let byte = *m.data.get(m.off).ok_or(Errno::EINVAL)?;
+        if flags & MSG_PEEK == 0 {
+            m.oob = false;
+            m.off += 1;
+        }
+        let mut r = Received {
+            full: 1,
+            flags: MSG_OOB,
+            ..Default::default()
+        };
+        if let Some(b) = buf.first_mut() {
+            *b = byte;
+            r.len = 1;
+        }
+        Ok(r)
+    }
+
     fn recv_stream(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
         let mut at = 0;
         self.recv_stream_to(buf.len(), flags, &mut |d| {
@@ -779,7 +904,11 @@ impl UnixSocket {
             return Err(Errno::EAGAIN);
         }
         let passcred = st.passcred;
+        let inline = st.oobinline;
         let mut out = Received::default();
+        // Urgent bytes skipped and taken-urgent stops passed (dropped once
+        // the lock is let go).
+        let mut dropped: Vec<Msg> = Vec::new();
         let mut creds: Option<Option<Ucred>> = None;
         let mut rights: Vec<Arc<OpenFile>> = Vec::new();
         let mut done_msgs = 0usize;
@@ -791,6 +920,42 @@ impl UnixSocket {
         let mut i = 0;
         let mut fault = None;
         while out.len < len && i < st.rx.len() {
+            // manage_oob: a read stops before the urgent byte, or before
+            // one already taken, once it has copied something; else it
+            // skips them (the urgent byte is read inline with
+            // SO_OOBINLINE, and taking it in band ends its urgency).
+            let (oob, empty) = (st.rx[i].oob, st.rx[i].left() == 0);
+            if empty {
+                let pending = st.rx.iter().any(|m| m.oob);
+                if out.len > 0 && (!pending || oob) {
+                    out.stop = true;
+                    break;
+                }
+                if peek {
+                    i += 1;
+                } else if let Some(m) = st.rx.remove(i) {
+                    dropped.push(m);
+                }
+                continue;
+            }
+            if oob {
+                if out.len > 0 {
+                    out.stop = true;
+                    break;
+                }
+                if !peek {
+                    st.rx[i].oob = false;
+                    if !inline {
+                        if let Some(m) = st.rx.remove(i) {
+                            dropped.push(m);
+                        }
+                        continue;
+                    }
+                } else if !inline {
+                    i += 1;
+                    continue;
+                }
+            }
             let m = &mut st.rx[i];
             if skip >= m.left() {
                 skip -= m.left();
@@ -838,8 +1003,23 @@ impl UnixSocket {
             st.peek_off = (st.peek_off - out.len as i32).max(0);
         }
         let gone: Vec<Msg> = st.rx.drain(..done_msgs).collect();
+        if out.len == 0 && len > 0 && fault.is_none() {
+            // Only urgent bytes were there: nothing to read yet.
+            let r = if let Some(e) = st.err.take() {
+                Err(e)
+            } else if st.shut & RCV_SHUTDOWN != 0 {
+                Ok(Received::default())
+            } else {
+                Err(Errno::EAGAIN)
+            };
+            drop(st);
+            drop(gone);
+            drop(dropped);
+            return r;
+        }
         drop(st);
         drop(gone);
+        drop(dropped);
         if let (Some(e), 0) = (fault, out.len) {
             return Err(e);
         }
@@ -1082,13 +1262,13 @@ impl Socket for UnixSocket {
         if let Some(h) = self.host() {
             return h.send(cx, msg);
         }
-        if msg.flags & MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if self.core.ty == SOCK_STREAM {
-            self.send_stream(cx, msg.to.is_some(), Bytes::Borrowed(msg.data), msg.anc)
-        } else {
-            self.send_dgram(cx, msg)
+        let to = msg.to.is_some();
+        match (self.core.ty, msg.flags & MSG_OOB != 0) {
+            (SOCK_STREAM, true) => self.send_oob(cx, to, Bytes::Borrowed(msg.data), msg.anc),
+            (SOCK_STREAM, false) => self.send_stream(cx, to, Bytes::Borrowed(msg.data), msg.anc),
+            // unix_dgram_sendmsg and unix_seqpacket_sendmsg.
+            (_, true) => Err(Errno::EOPNOTSUPP),
+            _ => self.send_dgram(cx, msg),
         }
     }
 
@@ -1099,14 +1279,21 @@ impl Socket for UnixSocket {
             anc: Vec::new(),
             flags,
         };
-        if self.host().is_some() || self.core.ty != SOCK_STREAM || flags & MSG_OOB != 0 {
+        if self.host().is_some() || self.core.ty != SOCK_STREAM {
             return self.send(cx, SendMsg { data: &data, ..msg });
+        }
+        if flags & MSG_OOB != 0 {
+            return self.send_oob(cx, false, Bytes::Owned(data), Vec::new());
         }
         self.send_stream(cx, false, Bytes::Owned(data), Vec::new())
     }
 
     fn set_ino(&self, ino: u64) {
         self.core.ino.store(ino, Ordering::Relaxed);
+    }
+
+    fn urgent_marks(&self) -> u64 {
+        self.core.marks.load(Ordering::Relaxed)
     }
 
     fn recv_to(
@@ -1125,13 +1312,12 @@ impl Socket for UnixSocket {
         if let Some(h) = self.host() {
             return h.recv(cx, buf, flags);
         }
-        if flags & MSG_OOB != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if self.core.ty == SOCK_STREAM {
-            self.recv_stream(buf, flags)
-        } else {
-            self.recv_dgram(cx, buf, flags)
+        match (self.core.ty, flags & MSG_OOB != 0) {
+            (SOCK_STREAM, true) => self.recv_urg(buf, flags),
+            (SOCK_STREAM, false) => self.recv_stream(buf, flags),
+            // __unix_dgram_recvmsg.
+            (_, true) => Err(Errno::EOPNOTSUPP),
+            _ => self.recv_dgram(cx, buf, flags),
         }
     }
 
@@ -1207,6 +1393,7 @@ impl Socket for UnixSocket {
             SO_ERROR => Ok(int_bytes(st.err.take().map_or(0, |e| e.0))),
             SO_SNDBUF => Ok(int_bytes(st.sndbuf as i32)),
             SO_PEEK_OFF => Ok(int_bytes(st.peek_off)),
+            SO_OOBINLINE => Ok(int_bytes(st.oobinline as i32)),
             _ => Err(Errno::ENOPROTOOPT),
         }
     }
@@ -1232,6 +1419,7 @@ impl Socket for UnixSocket {
                 let v = int()?;
                 st.peek_off = if v < 0 { -1 } else { v };
             }
+            SO_OOBINLINE => st.oobinline = int()? != 0,
             _ => return Err(Errno::ENOPROTOOPT),
         }
         Ok(())
@@ -1255,6 +1443,9 @@ impl Socket for UnixSocket {
         }
         if !st.rx.is_empty() || !st.pending.is_empty() {
             m |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        if st.rx.iter().any(|m| m.oob) {
+            m |= PollEvents::POLLPRI;
         }
         let mut writable = c.writable(&st);
         match c.ty {
@@ -1290,6 +1481,7 @@ impl Socket for UnixSocket {
     fn ioctl(&self, _io: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
         let v = match cmd {
             SIOCINQ => self.core.inq()?,
+            SIOCATMARK => self.core.at_mark() as usize,
             SIOCOUTQ => self.core.wmem.load(Ordering::Relaxed),
             _ => return Err(Errno::ENOTTY),
         };
@@ -1486,6 +1678,60 @@ mod tests {
         let sock = super::super::socket_of(s).unwrap().sock.clone();
         let mut buf = vec![0u8; len];
         sock.recv(&mut cx(h), &mut buf, 0)
+    }
+
+    /// MSG_OOB on a stream pair: the last byte is urgent, a read stops
+    /// before it and skips it, recv(MSG_OOB) takes it once, and a newer
+    /// urgent byte leaves the older one in the stream.
+    #[test]
+    fn urgent_bytes_follow_linux() {
+        let h = &mut MockHost::new(1 << 20);
+        let net = Arc::new(NetNs::default());
+        let (a, b) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
+        let sendf = |h: &mut MockHost, data: &[u8], flags| {
+            a.send(
+                &mut cx(h),
+                SendMsg {
+                    data,
+                    to: None,
+                    anc: Vec::new(),
+                    flags,
+                },
+            )
+        };
+        let recvf = |h: &mut MockHost, flags| {
+            let mut buf = [0u8; 16];
+            b.recv(&mut cx(h), &mut buf, flags)
+                .map(|r| (buf[..r.len].to_vec(), r.flags & MSG_OOB != 0))
+        };
+        assert_eq!(sendf(h, b"", MSG_OOB), Err(Errno::EOPNOTSUPP));
+        assert_eq!(recvf(h, MSG_OOB), Err(Errno::EINVAL));
+        assert_eq!(sendf(h, b"helloX", MSG_OOB), Ok(6));
+        assert_eq!(sendf(h, b"world", 0), Ok(5));
+        assert!(b.poll(h).contains(PollEvents::POLLPRI));
+        assert_eq!(recvf(h, 0), Ok((b"hello".to_vec(), false)));
+        assert_eq!(recvf(h, MSG_OOB | MSG_PEEK), Ok((b"X".to_vec(), true)));
+        assert_eq!(recvf(h, MSG_OOB), Ok((b"X".to_vec(), true)));
+        assert_eq!(recvf(h, MSG_OOB), Err(Errno::EINVAL));
+        assert!(!b.poll(h).contains(PollEvents::POLLPRI));
+        assert_eq!(recvf(h, 0), Ok((b"world".to_vec(), false)));
+        assert_eq!(recvf(h, 0), Err(Errno::EAGAIN));
+        // Two urgent sends: the first byte becomes plain data.
+        assert_eq!(sendf(h, b"aA", MSG_OOB), Ok(2));
+        assert_eq!(sendf(h, b"bB", MSG_OOB), Ok(2));
+        assert_eq!(b.urgent_marks(), 3);
+        assert_eq!(recvf(h, MSG_OOB), Ok((b"B".to_vec(), true)));
+        assert_eq!(recvf(h, 0), Ok((b"aAb".to_vec(), false)));
+        assert_eq!(recvf(h, 0), Err(Errno::EAGAIN));
+        // Datagram sockets have no urgent data.
+        let (d, _e) = pair(&net, SOCK_DGRAM, 0, Ucred::default()).unwrap();
+        let msg = SendMsg {
+            data: b"x",
+            to: None,
+            anc: Vec::new(),
+            flags: MSG_OOB,
+        };
+        assert_eq!(d.send(&mut cx(h), msg), Err(Errno::EOPNOTSUPP));
     }
 
     #[test]

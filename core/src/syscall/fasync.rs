@@ -11,6 +11,12 @@
 //! process, a thread or a process group): SIGIO with SI_KERNEL, or the
 //! F_SETSIG signal with si_code, si_band and si_fd. Other files never raise
 //! SIGIO, as on Linux (regular files have no readiness to report).
+//!
+//! A socket description given an owner is watched for urgent data too: each
+//! urgent mark it receives (MSG_OOB, [`crate::net::Socket::urgent_marks`])
+//! sends SIGURG to its owner, with or without O_ASYNC, as Linux's
+//! sk_send_sigurg. (Linux also raises SIGIO with POLL_PRI for an O_ASYNC
+//! socket then; that is not done here.)
 
 use crate::fs::file::{FileOwner, OpenFile};
 use crate::fs::PollEvents;
@@ -22,7 +28,7 @@ use crate::SysResult;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use umbra_abi::flags::OpenFlags;
-use umbra_abi::signal::{NSIG, SIGIO};
+use umbra_abi::signal::{NSIG, SIGIO, SIGURG};
 use umbra_abi::Errno;
 
 const F_SETOWN: u32 = 8;
@@ -52,6 +58,19 @@ pub struct Fasync {
     mask: PollEvents,
 }
 
+/// A socket description with an owner, and the urgent marks it had when
+/// last looked at.
+#[derive(Debug)]
+pub struct UrgWatch {
+    file: Weak<OpenFile>,
+    seen: u64,
+}
+
+/// The urgent marks the socket behind `f` has received, if it is one.
+fn urgent_marks(f: &OpenFile) -> Option<u64> {
+    crate::net::socket_of(f).map(|sf| sf.sock.urgent_marks())
+}
+
 /// Whether `cmd` is one of the owner and signal commands of fcntl.
 pub fn is_owner_cmd(cmd: u32) -> bool {
     matches!(
@@ -74,8 +93,8 @@ fn owner_exists<H: Host>(k: &Kernel<H>, kind: u32, id: Pid) -> bool {
 /// F_SETOWN and F_SETOWN_EX: `f`'s owner becomes `id` of `kind` (0: none),
 /// which must exist (ESRCH).
 fn set_owner<H: Host>(
-    k: &Kernel<H>,
-    f: &OpenFile,
+    k: &mut Kernel<H>,
+    f: &Arc<OpenFile>,
     mut o: FileOwner,
     kind: u32,
     id: Pid,
@@ -86,7 +105,64 @@ fn set_owner<H: Host>(
     o.kind = kind;
     o.pid = id;
     f.set_owner(o);
+    if let Some(seen) = urgent_marks(f) {
+        let me = Arc::as_ptr(f);
+        if id != 0 && !k.urg_watch.iter().any(|w| w.file.as_ptr() == me) {
+            k.urg_watch.push(UrgWatch {
+                file: Arc::downgrade(f),
+                seen,
+            });
+        }
+    }
     Ok(0)
+}
+
+/// The processes an owner's signal goes to.
+fn owner_targets<H: Host>(k: &Kernel<H>, o: FileOwner) -> Vec<Pid> {
+    match o.kind {
+        F_OWNER_PGRP => k
+            .pids()
+            .into_iter()
+            .filter(|p| k.process(*p).is_some_and(|q| q.pgid == o.pid))
+            .collect(),
+        _ => alloc::vec![o.pid],
+    }
+}
+
+/// Sends SIGURG to the owners of watched sockets that received urgent
+/// data since last seen, and forgets closed ones.
+pub fn check_urgent<H: Host>(k: &mut Kernel<H>) {
+    let mut watch = core::mem::take(&mut k.urg_watch);
+    let mut due: Vec<FileOwner> = Vec::new();
+    watch.retain_mut(|w| {
+        let Some(f) = w.file.upgrade() else {
+            return false;
+        };
+        let Some(n) = urgent_marks(&f) else {
+            return false;
+        };
+        // A count that went down belongs to a new connection.
+        if n > w.seen {
+            let o = f.owner();
+            if o.pid != 0 {
+                due.push(o);
+            }
+        }
+        w.seen = n;
+        true
+    });
+    watch.append(&mut k.urg_watch);
+    k.urg_watch = watch;
+    for o in due {
+        let info = SigInfo {
+            signo: SIGURG,
+            code: code::SI_KERNEL,
+            ..SigInfo::default()
+        };
+        for pid in owner_targets(k, o) {
+            let _ = k.send_signal(pid, SIGURG, info);
+        }
+    }
 }
 
 /// fcntl's owner and signal commands.
@@ -221,15 +297,7 @@ pub fn check<H: Host>(k: &mut Kernel<H>) {
             };
             (o.sig, info)
         };
-        let targets: Vec<Pid> = match o.kind {
-            F_OWNER_PGRP => k
-                .pids()
-                .into_iter()
-                .filter(|p| k.process(*p).is_some_and(|q| q.pgid == o.pid))
-                .collect(),
-            _ => alloc::vec![o.pid],
-        };
-        for pid in targets {
+        for pid in owner_targets(k, o) {
             let _ = k.send_signal(pid, sig, info);
         }
     }

@@ -700,6 +700,13 @@ fn do_send<H: Host>(
             Err(e) if done == 0 => return Outcome::Ret(Err(e)),
             Err(_) => return Outcome::Ret(Ok(done)),
         };
+        // MSG_OOB marks the last byte of the whole send, so it goes with
+        // the last chunk only.
+        let flags = if done + want < len {
+            flags & !MSG_OOB
+        } else {
+            flags
+        };
         let r = if stream && to.is_none() && anc.is_empty() && !data.is_empty() {
             // The bytes are ours to give: a stream may queue them as they are.
             with_cx(k, nb, |c| s.send_owned(c, data, flags))
@@ -774,6 +781,7 @@ fn do_recv<H: Host>(
     let len = iov_total(iovs);
     let stream = s.sock_type() == SOCK_STREAM;
     let waitall = stream && flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && !nb;
+    let mut oob_ret = 0;
     let mut done = core::mem::take(&mut k.proc().thread.io_done).min(len);
     let mut out = RecvOut {
         len: 0,
@@ -824,11 +832,18 @@ fn do_recv<H: Host>(
                 }
                 out.anc.extend(got.anc);
                 out.flags |= got.flags;
+                // An AF_UNIX urgent byte taken into no buffer still counts.
+                oob_ret = got.full;
                 done += got.len;
                 out.full = if stream { done } else { got.full };
                 // End of stream (0), a datagram, a short stream read
                 // without MSG_WAITALL, or the whole length: done.
-                if got.len == 0 || !stream || done >= len || (!waitall && got.len < want) {
+                if got.len == 0
+                    || !stream
+                    || done >= len
+                    || got.stop
+                    || (!waitall && got.len < want)
+                {
                     break;
                 }
                 if !waitall && got.len == want && done < len {
@@ -856,6 +871,9 @@ fn do_recv<H: Host>(
     out.len = done;
     if !stream && out.full < out.len {
         out.full = out.len;
+    }
+    if out.flags & MSG_OOB != 0 && stream {
+        out.len = out.len.max(oob_ret);
     }
     Ok(out)
 }
