@@ -506,6 +506,66 @@ fn run_it_pty(rt: Runtime) {
     p.assert_gone(&[]);
 }
 
+/// `podman exec -it` through a pseudo-terminal the test drives, into a
+/// container started without one: bash's prompt, a typed line and its
+/// output, the window size podman passed on, its own terminal (`tty`,
+/// `test -t`), ^C at the prompt (a new prompt, bash lives on), and `exit 4`
+/// as podman's status.
+fn exec_it_pty(rt: Runtime) {
+    let p = Podman::new(rt);
+    let id = p.ok(&[
+        "run",
+        "-d",
+        "--hostname",
+        "box",
+        IMAGE,
+        "bash",
+        "-c",
+        "echo ready; while :; do sleep 0.2; done",
+    ]);
+    p.wait_log(&id, "ready");
+    // Its own time-out below the harness's, so that a failure shows the
+    // transcript.
+    let driver = PTY_DRIVER.replace("secs=120", "secs=60").replace(
+        "os.write(fd, b'exit 3\\n')",
+        "at = len(out)\n\
+             os.write(fd, b'\\x03')\n\
+             at = until(b'^C', at)\n\
+             at = until(b'# ', at)\n\
+             os.write(fd, b'test -t 0 && test -t 2 && echo both-ttys\\n')\n\
+             at = until(b'both-ttys', at)\n\
+             until(b'# ', at)\n\
+             os.write(fd, b'exit 4\\n')",
+    );
+    assert_ne!(driver, PTY_DRIVER);
+    let mut argv = vec!["python3".to_string(), "-c".into(), driver];
+    argv.extend(p.argv(&["exec", "-it", &id, "bash"]));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let o = p.nsenter(&argv, &Input::Null);
+    let text = o.stdout_text();
+    o.assert_code(0);
+    assert!(text.ends_with("\nSTATUS 4\n"), "{}", o.describe());
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "42 is the answer")
+        .unwrap_or_else(|| panic!("no answer line:\n{}", o.describe()));
+    assert_eq!(lines.get(at + 1), Some(&"30 100"), "{}", o.describe());
+    assert!(
+        lines
+            .get(at + 2)
+            .is_some_and(|l| l.starts_with("/dev/pts/")),
+        "{}",
+        o.describe()
+    );
+    assert!(text.contains("root@box:/# ^C"), "{}", o.describe());
+    assert!(text.contains("\nboth-ttys\n"), "{}", o.describe());
+    // The container goes on.
+    assert_eq!(p.state(&id), "running 0");
+    p.ok(&["rm", "-f", "-t", "0", &id]);
+    p.assert_gone(&[&id]);
+}
+
 /// Prints the body of the URL argv[1], or `HTTP <code>` for an HTTP error;
 /// fails on a connection error.
 const FETCH: &str = "
@@ -642,6 +702,44 @@ fn kill_signals(rt: Runtime) {
     assert_ne!(o.status.code(), 0, "{}", o.describe());
     p.ok(&["rm", &id2]);
     p.assert_gone(&[&id2]);
+}
+
+/// `podman pause` freezes the container (state "paused"; a file its loop
+/// rewrites every 0.1 s stays as it was for a second), `podman unpause`
+/// lets it go on (the file changes again, exec works), then stop and rm.
+fn pause_unpause(rt: Runtime) {
+    let p = Podman::new(rt);
+    let data = host_dir(&p, "data");
+    let vol = format!("{}:/data", data.display());
+    let id = p.ok(&[
+        "run",
+        "-d",
+        "-v",
+        &vol,
+        IMAGE,
+        "bash",
+        "-c",
+        "i=0; echo ready; while :; do i=$((i+1)); echo $i > /data/n; sleep 0.1; done",
+    ]);
+    p.wait_log(&id, "ready");
+    let read = || std::fs::read_to_string(data.join("n")).unwrap_or_default();
+    let changes = |secs: u64| {
+        let before = read();
+        std::thread::sleep(Duration::from_secs(secs));
+        read() != before
+    };
+    // Running: the counter moves (within 30 s on a loaded machine).
+    assert!((0..30).any(|_| changes(1)), "the loop never ran");
+    p.ok(&["pause", &id]);
+    assert_eq!(p.state(&id), "paused 0");
+    assert!(!changes(1), "the counter moved while paused");
+    assert!(!changes(1), "the counter moved while paused");
+    p.ok(&["unpause", &id]);
+    assert_eq!(p.state(&id), "running 0");
+    assert!((0..30).any(|_| changes(1)), "the loop did not go on");
+    assert_eq!(p.ok(&["exec", &id, "echo", "after"]), "after");
+    p.ok(&["rm", "-f", "-t", "0", &id]);
+    p.assert_gone(&[&id]);
 }
 
 /// `podman exec --user 1000:1001` runs as that user and group (files it
@@ -1110,9 +1208,8 @@ impl<'a> Docker<'a> {
                  \"storage-driver\": \"overlay2\",\n  \
                  \"runtimes\": {{\n    \"under-test\": {{ \"path\": \"{}\" }}\n  }}\n}}\n",
                 d("data"),
-                // Docker's default exec root, in the test's own /run: the
-                // runtime's state directory is under it, and its sockets'
-                // paths must fit sun_path (108 bytes) as they do by default.
+                // Docker's default exec root, in the test's own /run (the
+                // runtime's state directory is under it).
                 "/run/docker",
                 d("pid"),
                 d("key.json"),
@@ -1275,6 +1372,8 @@ podman_checks! {
     run_rm_echo_os_release: run_rm_runc run_rm_umbra;
     init_ignores_unhandled_signals: init_signals_runc init_signals_umbra;
     run_it_pty: run_it_runc run_it_umbra;
+    exec_it_pty: exec_it_runc exec_it_umbra;
+    pause_unpause: pause_runc pause_umbra;
     run_d_httpd_port: httpd_port_runc httpd_port_umbra;
     exec_stop: exec_stop_runc exec_stop_umbra;
     kill_signals: kill_runc kill_umbra;

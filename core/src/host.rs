@@ -281,11 +281,39 @@ pub trait HostMisc {
     fn exec_started(&mut self, _id: u64, _result: Result<u32, crate::Errno>) {}
     /// An exec'd process (one with no parent) ended with this wait status.
     fn exec_exited(&mut self, _pid: u32, _wait_status: u32) {}
+    /// What else the outside asks of the running guest (`umbra kill`,
+    /// `pause`, `resume`, and `umbra exec`'s signals and window sizes),
+    /// taken once.
+    fn take_guest_request(&mut self) -> Option<GuestRequest> {
+        None
+    }
+}
+
+/// A request from outside the guest about processes already running
+/// ([`HostMisc::take_guest_request`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestRequest {
+    /// `umbra kill [--all] ID SIG`: `sig` to the init, as Linux sends a
+    /// signal from an ancestor pid namespace (an init ignores one it has no
+    /// handler for, except SIGKILL and SIGSTOP), or with `all` to every
+    /// process.
+    Kill { sig: u32, all: bool },
+    /// `umbra exec` got `sig`: it goes on to the exec'd process `pid`, as
+    /// runc forwards the signals it gets to the process it runs.
+    SignalExec { pid: u32, sig: u32 },
+    /// `pause` (true) or `resume` (false): no guest process runs while
+    /// paused, as with the freezer cgroup.
+    Freeze(bool),
 }
 
 /// What [`HostMisc::take_exec`] hands the kernel: the program, its
 /// environment and directory, and three host stream sockets for its fds 0,
 /// 1 and 2 (already the host net's; the kernel closes them through it).
+///
+/// With `tty`, what comes in on `stdio[0]` is the terminal's input with
+/// the host terminal's size in band, in order with what was typed:
+/// [`TTY_ESC`] [`TTY_ESC`] is one byte `TTY_ESC`, and `TTY_ESC` `W` then
+/// rows and columns (big-endian u16 each) is a new size.
 #[derive(Clone, Debug)]
 pub struct ExecRequest {
     pub id: u64,
@@ -297,7 +325,13 @@ pub struct ExecRequest {
     pub uid: u32,
     pub gid: u32,
     pub groups: alloc::vec::Vec<u32>,
+    /// `exec --tty`: fds 0, 1 and 2 are a terminal of the guest's whose
+    /// bytes go both ways over `stdio[0]` (`stdio[1]` and `[2]` are closed).
+    pub tty: bool,
 }
+
+/// The escape byte of an exec terminal's input (see [`ExecRequest`]).
+pub const TTY_ESC: u8 = 0xff;
 
 /// A host socket that the host holds for the guest, by number. The guest
 /// never sees the host's fd; the host keeps the socket until `net_close`.

@@ -6,9 +6,10 @@
  * SCM_RIGHTS), and reaps the container's process for its exit status.
  *
  * Usage: oci_driver RUNTIME STATE ID BUNDLE STEP...
- * Steps: create | create-tty | start | state | kill:SIG | expect:TEXT |
- *        send:TEXT | exec:CMD | exec-detach:CMD | wait | delete |
- *        delete-force | leftovers
+ * Steps: create | create-tty | start | state | kill:SIG | kill-all:SIG |
+ *        pause | resume | expect:TEXT | absent:TEXT | send:TEXT | exec:CMD |
+ *        exec-detach:CMD | exec-tty:CMD | exec-signal:SIG:CMD | wait |
+ *        ps | delete | delete-force | leftovers
  * Every step prints one line; the output is printed at the end. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -251,6 +253,222 @@ static void exec_step(const char *cmd, int detach) {
 	}
 }
 
+/* `exec --detach --tty --console-socket S --pid-file F ID sh -c CMD`, as
+ * conmon runs `podman exec -it`: takes the pty master from S, sets the
+ * window to 30x100, types "hello" and a return, reads the terminal until
+ * the process is gone, and reaps the pid in F for its status. */
+static void exec_tty_step(const char *cmd) {
+	char epid[4200], esock[4200];
+	snprintf(epid, sizeof(epid), "%s.exec.pid", state);
+	snprintf(esock, sizeof(esock), "%s.esock", state);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", esock);
+	unlink(esock);
+	int lsock = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (bind(lsock, (struct sockaddr *)&a, sizeof(a)) || listen(lsock, 1)) {
+		perror("exec console socket");
+		exit(2);
+	}
+	const char *args[] = {"exec", "--detach", "--tty", "--console-socket", esock,
+			      "--pid-file", epid, id, "sh", "-c", cmd, NULL};
+	pid_t p = fork();
+	if (p == 0) {
+		close(lsock);
+		_exit(code(runtime_cmd(args, -1, -1)));
+	}
+	int c = accept(lsock, NULL, NULL);
+	int m = c >= 0 ? recv_fd(c) : -1;
+	printf("exec console master %s\n", m >= 0 && isatty(m) ? "received" : "missing");
+	if (c >= 0)
+		close(c);
+	close(lsock);
+	int st;
+	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+		;
+	printf("exec exit %d\n", code(st));
+	if (m < 0)
+		return;
+	struct winsize ws = {.ws_row = 30, .ws_col = 100};
+	ioctl(m, TIOCSWINSZ, &ws);
+	if (write(m, "hello\r", 6) != 6)
+		printf("exec tty write failed\n");
+	char buf[4096];
+	size_t len = 0;
+	for (int idle = 0; idle < 120 && len < sizeof(buf) - 1;) {
+		struct pollfd pf = {m, POLLIN, 0};
+		if (poll(&pf, 1, 500) <= 0) {
+			idle++;
+			continue;
+		}
+		ssize_t r = read(m, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0)
+			break; /* EIO: every slave is closed */
+		len += r;
+	}
+	buf[len] = 0;
+	close(m);
+	/* One line, without the terminal's \r. */
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != '\r')
+			buf[o++] = buf[i] == '\n' ? '|' : buf[i];
+	buf[o] = 0;
+	printf("exec tty output %s\n", buf);
+	int epid_n = 0;
+	FILE *f = fopen(epid, "r");
+	if (!f || fscanf(f, "%d", &epid_n) != 1)
+		epid_n = 0;
+	if (f)
+		fclose(f);
+	int est;
+	pid_t w = epid_n > 0 ? waitpid(epid_n, &est, 0) : -1;
+	if (w != epid_n)
+		printf("exec pid file bad\n");
+	else if (WIFEXITED(est))
+		printf("exec process exited %d\n", WEXITSTATUS(est));
+	else
+		printf("exec process killed by signal %d\n", WTERMSIG(est));
+}
+
+/* `exec ID sh -c CMD` in the foreground with its output to a pipe; once
+ * it printed "ready", signal SIG goes to the runtime's process (which
+ * forwards it); then its exit status and output. */
+static void exec_signal_step(const char *spec) {
+	char signame[32];
+	const char *colon = strchr(spec, ':');
+	if (!colon || colon - spec >= (long)sizeof(signame)) {
+		fprintf(stderr, "bad exec-signal step\n");
+		exit(2);
+	}
+	memcpy(signame, spec, colon - spec);
+	signame[colon - spec] = 0;
+	int sig = !strcmp(signame, "TERM") ? SIGTERM
+		  : !strcmp(signame, "USR1") ? SIGUSR1
+		  : !strcmp(signame, "INT") ? SIGINT
+		  : !strcmp(signame, "HUP") ? SIGHUP
+					  : atoi(signame);
+	int pp[2];
+	if (pipe(pp)) {
+		perror("pipe");
+		exit(2);
+	}
+	const char *args[] = {"exec", id, "sh", "-c", colon + 1, NULL};
+	pid_t p = fork();
+	if (p == 0) {
+		close(pp[0]);
+		/* The runtime itself, so that the signal reaches it. */
+		const char *argv[16];
+		int n = 0;
+		argv[n++] = runtime;
+		argv[n++] = "--root";
+		argv[n++] = state;
+		argv[n++] = "--log";
+		argv[n++] = logpath;
+		argv[n++] = "--log-format";
+		argv[n++] = "json";
+		for (int i = 0; args[i]; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(pp[1], 1);
+		dup2(pp[1], 2);
+		execv(runtime, (char *const *)argv);
+		_exit(127);
+	}
+	close(pp[1]);
+	char buf[4096];
+	size_t len = 0;
+	int sent = 0;
+	for (int idle = 0; idle < 240 && len < sizeof(buf) - 1;) {
+		struct pollfd pf = {pp[0], POLLIN, 0};
+		if (poll(&pf, 1, 500) <= 0) {
+			idle++;
+			continue;
+		}
+		ssize_t r = read(pp[0], buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0)
+			break;
+		len += r;
+		buf[len] = 0;
+		if (!sent && strstr(buf, "ready")) {
+			kill(p, sig);
+			sent = 1;
+		}
+	}
+	buf[len] = 0;
+	close(pp[0]);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '|';
+	int st;
+	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+		;
+	printf("exec %s sent %s; exec %s %d output %s\n", signame, sent ? "yes" : "no",
+	       WIFEXITED(st) ? "exit" : "killed by signal",
+	       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), buf);
+}
+
+/* Runs the runtime with `args`, its stdout into `buf`; returns the code. */
+static int capture(const char **args, char *buf, size_t size) {
+	int p[2];
+	if (pipe(p)) {
+		perror("pipe");
+		exit(2);
+	}
+	int st = runtime_cmd(args, p[1], -1);
+	close(p[1]);
+	size_t len = 0;
+	ssize_t r;
+	while (len < size - 1 && (r = read(p[0], buf + len, size - 1 - len)) > 0)
+		len += r;
+	buf[len] = 0;
+	close(p[0]);
+	return code(st);
+}
+
+/* `ps --format json ID` (a JSON array of host pids, which holds the pid
+ * file's) and `ps ID` (ps -ef's header and a line for each of those pids). */
+static void ps_step(void) {
+	static char buf[1 << 16];
+	const char *aj[] = {"ps", "--format", "json", id, NULL};
+	int cj = capture(aj, buf, sizeof(buf));
+	int pids[256], n = 0;
+	char *s = buf;
+	while (*s && *s != '[')
+		s++;
+	int array = *s == '[';
+	while (*s && *s != ']' && n < 256) {
+		if (*s >= '0' && *s <= '9') {
+			pids[n++] = (int)strtol(s, &s, 10);
+			continue;
+		}
+		s++;
+	}
+	int has = 0;
+	for (int i = 0; i < n; i++)
+		has |= pids[i] == cpid;
+	printf("ps json exit %d array %s holds the pid file's %s\n", cj, array && *s == ']' ? "yes" : "no",
+	       has ? "yes" : "no");
+	const char *at[] = {"ps", id, NULL};
+	int ct = capture(at, buf, sizeof(buf));
+	char *line = strtok(buf, "\n");
+	int header = line && strstr(line, "PID") && strstr(line, "CMD");
+	int lines = 0, listed = 0;
+	while ((line = strtok(NULL, "\n"))) {
+		int uid_end = 0, pid = 0;
+		/* ps -ef: UID PID ... */
+		if (sscanf(line, "%*s%n %d", &uid_end, &pid) < 1)
+			continue;
+		lines++;
+		for (int i = 0; i < n; i++)
+			if (pids[i] == pid)
+				listed++;
+	}
+	printf("ps table exit %d header %s, a line for each pid %s\n", ct, header ? "yes" : "no",
+	       lines == n && listed == n && n > 0 ? "yes" : "no");
+}
+
 static void leftovers(void) {
 	/* Processes started from the runtime with this state directory. */
 	DIR *d = opendir("/proc");
@@ -312,6 +530,12 @@ int main(int argc, char **argv) {
 		} else if (!strncmp(s, "kill:", 5)) {
 			const char *a[] = {"kill", id, s + 5, NULL};
 			printf("kill %s exit %d\n", s + 5, code(runtime_cmd(a, -1, -1)));
+		} else if (!strncmp(s, "kill-all:", 9)) {
+			const char *a[] = {"kill", "--all", id, s + 9, NULL};
+			printf("kill --all %s exit %d\n", s + 9, code(runtime_cmd(a, -1, -1)));
+		} else if (!strcmp(s, "pause") || !strcmp(s, "resume")) {
+			const char *a[] = {s, id, NULL};
+			printf("%s exit %d\n", s, code(runtime_cmd(a, -1, -1)));
 		} else if (!strncmp(s, "expect:", 7)) {
 			int waited = 0;
 			while (!strstr(output, s + 7) && waited < 240) {
@@ -321,6 +545,11 @@ int main(int argc, char **argv) {
 					break;
 			}
 			printf("%s %s\n", strstr(output, s + 7) ? "saw" : "missed", s + 7);
+		} else if (!strncmp(s, "absent:", 7)) {
+			/* TEXT does not show within 2 s (a frozen container). */
+			for (int i = 0; i < 10 && !strstr(output, s + 7); i++)
+				pump(200);
+			printf("%s %s\n", strstr(output, s + 7) ? "present" : "absent", s + 7);
 		} else if (!strncmp(s, "send:", 5)) {
 			char line[1024];
 			snprintf(line, sizeof(line), "%s\r", s + 5);
@@ -348,6 +577,12 @@ int main(int argc, char **argv) {
 			exec_step(s + 5, 0);
 		} else if (!strncmp(s, "exec-detach:", 12)) {
 			exec_step(s + 12, 1);
+		} else if (!strncmp(s, "exec-tty:", 9)) {
+			exec_tty_step(s + 9);
+		} else if (!strncmp(s, "exec-signal:", 12)) {
+			exec_signal_step(s + 12);
+		} else if (!strcmp(s, "ps")) {
+			ps_step();
 		} else if (!strcmp(s, "leftovers")) {
 			leftovers();
 		} else {

@@ -145,7 +145,31 @@ impl FileOps for URandom {
 /// sets the session with [`ConsoleState::set_session`].
 pub struct ConsoleState {
     inner: Mutex<ConsoleInner>,
+    /// A terminal on a [`TtyLink`] (always a terminal) rather than on the
+    /// host's stdio.
+    linked: bool,
 }
+
+/// The host side of a guest terminal other than the console: one byte
+/// stream both ways (an OCI `exec --tty`'s, which `umbra exec` bridges to
+/// the host pty it gave the engine). The kernel implements it over a host
+/// socket.
+pub trait TtyLink: Send + Sync {
+    /// Reads what has arrived, without blocking (`WouldBlock` registers
+    /// the wish to be woken when more comes).
+    fn recv(&self, ctx: &mut dyn IoCtx, buf: &mut [u8]) -> KResult<ConsoleRead>;
+    /// Sends what the host takes now: the bytes taken, EAGAIN for none.
+    fn send(&self, ctx: &mut dyn IoCtx, data: &[u8]) -> KResult<usize>;
+    /// The host terminal's size, when it came with the input just received
+    /// (it applies before that input).
+    fn take_winsize(&self) -> Option<Winsize> {
+        None
+    }
+}
+
+/// Bytes a linked terminal holds for its host when the host takes no more:
+/// writers wait (EAGAIN) past this.
+const LINK_OUT_CAP: usize = 64 << 10;
 
 struct ConsoleInner {
     tty: Tty,
@@ -163,20 +187,16 @@ struct ConsoleInner {
     /// Wake-ups for edge-triggered epoll: input moves with every chunk of
     /// host input taken in (n_tty wakes its readers on new input).
     wakes: WakeSeq,
+    /// The host side of a linked terminal, the size its host last
+    /// reported, and output it has not taken yet.
+    link: Option<Arc<dyn TtyLink>>,
+    link_winsize: Option<Winsize>,
+    link_out: Vec<u8>,
 }
 
 impl Default for ConsoleState {
     fn default() -> Self {
-        ConsoleState {
-            inner: Mutex::new(ConsoleInner {
-                tty: Tty::new(),
-                host_winsize: None,
-                host_eof: false,
-                signals: Vec::new(),
-                read_wait: None,
-                wakes: WakeSeq::default(),
-            }),
-        }
+        ConsoleState::with_link(None)
     }
 }
 
@@ -187,7 +207,10 @@ impl ConsoleInner {
     /// Takes the host's window size when it changed (SIGWINCH to the
     /// foreground when the terminal had another size).
     fn sync_winsize(&mut self, ctx: &mut dyn IoCtx) {
-        let host = ctx.console_winsize();
+        let host = match self.link {
+            Some(_) => self.link_winsize,
+            None => ctx.console_winsize(),
+        };
         if host == self.host_winsize {
             return;
         }
@@ -211,13 +234,26 @@ impl ConsoleInner {
             if want == 0 || self.host_eof {
                 return Ok(());
             }
-            match ctx.console_read(&mut chunk[..want])? {
+            let got = match self.link.clone() {
+                Some(l) => {
+                    let got = l.recv(ctx, &mut chunk[..want])?;
+                    if let Some(ws) = l.take_winsize() {
+                        self.link_winsize = Some(ws);
+                        self.sync_winsize(ctx);
+                    }
+                    got
+                }
+                None => ctx.console_read(&mut chunk[..want])?,
+            };
+            match got {
                 ConsoleRead::Data(0) | ConsoleRead::WouldBlock => return Ok(()),
                 ConsoleRead::Data(n) => {
                     self.wakes.wake_input();
                     let fx = self.tty.input(&chunk[..n.min(want)]);
                     if !fx.echo.is_empty() {
-                        if let Some(s) = echo_stream(ctx) {
+                        if self.link.is_some() {
+                            self.link_send(ctx, &fx.echo);
+                        } else if let Some(s) = echo_stream(ctx) {
                             // A lost echo must not fail the read.
                             let _ = write_all(ctx, s, &fx.echo);
                         }
@@ -234,6 +270,28 @@ impl ConsoleInner {
 
     fn apply(&mut self, fx: TtyEffects) {
         self.signals.extend(fx.signals);
+    }
+
+    /// A linked terminal: sends what its host holds back, then `data`;
+    /// what the host does not take now waits in `link_out`.
+    fn link_send(&mut self, ctx: &mut dyn IoCtx, data: &[u8]) {
+        self.link_out.extend_from_slice(data);
+        let Some(l) = self.link.clone() else {
+            return;
+        };
+        while !self.link_out.is_empty() {
+            match l.send(ctx, &self.link_out) {
+                Ok(n) if n > 0 => {
+                    self.link_out.drain(..n.min(self.link_out.len()));
+                }
+                Ok(_) | Err(Errno::EAGAIN) => return,
+                // The host end is gone: output is lost, as on a hung-up tty.
+                Err(_) => {
+                    self.link_out.clear();
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -257,10 +315,34 @@ fn write_all(ctx: &mut dyn IoCtx, stream: ConsoleStream, mut data: &[u8]) -> KRe
 }
 
 impl ConsoleState {
+    /// A terminal on the host's stdio (`link` None) or on `link`.
+    pub fn with_link(link: Option<Arc<dyn TtyLink>>) -> ConsoleState {
+        ConsoleState {
+            linked: link.is_some(),
+            inner: Mutex::new(ConsoleInner {
+                tty: Tty::new(),
+                host_winsize: None,
+                host_eof: false,
+                signals: Vec::new(),
+                read_wait: None,
+                wakes: WakeSeq::default(),
+                link,
+                link_winsize: None,
+                link_out: Vec::new(),
+            }),
+        }
+    }
+
     /// Whether the console is a terminal: the host's stdin is one (and is in
     /// raw mode, so the line discipline here does the cooking).
     pub fn is_tty(ctx: &dyn IoCtx) -> bool {
         ctx.console_is_tty(ConsoleStream::Stdin)
+    }
+
+    /// Whether this terminal's host `stream` is a terminal: always, for a
+    /// linked one.
+    fn tty_on(&self, ctx: &dyn IoCtx, stream: ConsoleStream) -> bool {
+        self.linked || ctx.console_is_tty(stream)
     }
 
     /// Feeds host input that is ready to the line discipline, even with no
@@ -269,10 +351,11 @@ impl ConsoleState {
     /// on `Trap::HostEvent`, after `wait_event`, and periodically; then
     /// [`ConsoleState::take_signals`].
     pub fn pump(&self, ctx: &mut dyn IoCtx) {
-        if !Self::is_tty(ctx) {
+        if !self.tty_on(ctx, ConsoleStream::Stdin) {
             return;
         }
         let mut st = self.inner.lock();
+        st.link_send(ctx, &[]);
         st.sync_winsize(ctx);
         // A host read error shows up again at the next guest read.
         let _ = st.pull(ctx);
@@ -394,12 +477,12 @@ impl ConsoleFile {
         arg: &mut dyn IoctlArg,
         caller: &TtyCaller<'_>,
     ) -> KResult<usize> {
-        if !ctx.console_is_tty(self.tty) {
+        if !self.state.tty_on(ctx, self.tty) {
             return Err(Errno::ENOTTY);
         }
         let mut st = self.state.inner.lock();
         st.sync_winsize(ctx);
-        if cmd == FIONREAD && ConsoleState::is_tty(ctx) {
+        if cmd == FIONREAD && self.state.tty_on(ctx, ConsoleStream::Stdin) {
             let _ = st.pull(ctx);
         }
         let (r, fx) = st.tty.ioctl(cmd, arg, caller)?;
@@ -413,7 +496,7 @@ impl FileOps for ConsoleFile {
         if buf.is_empty() {
             return Ok(0);
         }
-        if !ConsoleState::is_tty(ctx) {
+        if !self.state.tty_on(ctx, ConsoleStream::Stdin) {
             return match ctx.console_read(buf)? {
                 ConsoleRead::Data(n) => Ok(n.min(buf.len())),
                 ConsoleRead::WouldBlock => Err(Errno::EAGAIN),
@@ -443,6 +526,17 @@ impl FileOps for ConsoleFile {
         if buf.is_empty() {
             return Ok(0);
         }
+        if self.state.linked {
+            let mut st = self.state.inner.lock();
+            st.link_send(ctx, &[]);
+            if st.link_out.len() >= LINK_OUT_CAP {
+                return Err(Errno::EAGAIN);
+            }
+            let mut out = Vec::new();
+            st.tty.process_output(buf, &mut out);
+            st.link_send(ctx, &out);
+            return Ok(buf.len());
+        }
         // Output is cooked only when it reaches the raw-mode host terminal;
         // redirected to a host file it stays as written.
         if !(ConsoleState::is_tty(ctx) && ctx.console_is_tty(self.out)) {
@@ -456,13 +550,19 @@ impl FileOps for ConsoleFile {
     }
 
     fn poll(&self, ctx: &mut dyn IoCtx) -> PollEvents {
-        let out = PollEvents::POLLOUT | PollEvents::POLLWRNORM;
-        if !ConsoleState::is_tty(ctx) {
+        let mut out = PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+        if !self.state.tty_on(ctx, ConsoleStream::Stdin) {
             // The host interface has no readiness query for stdin yet: report
             // readable, and a read that finds nothing returns EAGAIN.
             return PollEvents::POLLIN | PollEvents::POLLRDNORM | out;
         }
         let mut st = self.state.inner.lock();
+        if self.state.linked {
+            st.link_send(ctx, &[]);
+            if st.link_out.len() >= LINK_OUT_CAP {
+                out = PollEvents::empty();
+            }
+        }
         let _ = st.pull(ctx);
         if st.host_eof {
             return PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLHUP | out;
@@ -660,6 +760,73 @@ pub fn stdio_files_on_pts(
     };
     vfs.register_chrdev(rdev, Arc::new(driver));
     stdio_files_of(state, &node)
+}
+
+/// The highest /dev/pts number a linked terminal takes.
+const MAX_LINKED_PTS: u32 = 255;
+
+/// A terminal of its own on `link` (an OCI `exec --tty`'s): a node
+/// /dev/pts/N (136:N, root:tty 0620) for the lowest N free, as Linux's
+/// devpts numbers a new pty, with its driver, and the three stdio files
+/// opened as it. Returns the state, N (None when there is no /dev/pts to
+/// put a node in: the files then have no path) and the files.
+pub fn linked_tty_files(
+    link: Arc<dyn TtyLink>,
+    vfs: &Vfs,
+    now: Timespec,
+) -> (Arc<ConsoleState>, Option<u32>, [Arc<OpenFile>; 3]) {
+    let state = Arc::new(ConsoleState::with_link(Some(link)));
+    let cred = crate::fs::vfs::Cred::root();
+    let node = vfs
+        .lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred)
+        .ok()
+        .and_then(|pts| {
+            (0..=MAX_LINKED_PTS).find_map(|n| {
+                let name = alloc::format!("{n}");
+                if pts.inode().lookup(name.as_bytes()).is_ok() {
+                    return None;
+                }
+                let attr = NewNode {
+                    kind: FileType::CharDevice,
+                    perm: 0o620,
+                    uid: 0,
+                    gid: 5,
+                    rdev: makedev(136, n),
+                    now,
+                };
+                pts.inode().create(name.as_bytes(), &attr).ok()?;
+                let node = vfs.lookup(&pts, &name, FollowLast::NoFollow, &cred).ok()?;
+                Some((n, node))
+            })
+        });
+    let Some((n, node)) = node else {
+        let rw = OpenFlags::from_bits_retain(O_RDWR);
+        let f = || -> Arc<OpenFile> {
+            let c = ConsoleFile::new(ConsoleStream::Stdout, ConsoleStream::Stdin, state.clone());
+            OpenFile::from_ops(Arc::new(c), rw)
+        };
+        let files = [f(), f(), f()];
+        return (state, None, files);
+    };
+    let rdev = makedev(136, n);
+    let driver = ConsoleFile {
+        out: ConsoleStream::Stdout,
+        tty: ConsoleStream::Stdin,
+        rdev,
+        state: state.clone(),
+    };
+    vfs.register_chrdev(rdev, Arc::new(driver));
+    let files = stdio_files_of(&state, &node);
+    (state, Some(n), files)
+}
+
+/// Removes the node /dev/pts/`n` of a linked terminal whose process ended
+/// (the number is free again, as when a pty is released).
+pub fn release_linked_tty(vfs: &Vfs, n: u32, now: Timespec) {
+    let cred = crate::fs::vfs::Cred::root();
+    if let Ok(pts) = vfs.lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred) {
+        let _ = pts.inode().unlink(alloc::format!("{n}").as_bytes(), now);
+    }
 }
 
 /// The console's stdio files, opened as `node`.

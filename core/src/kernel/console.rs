@@ -46,12 +46,26 @@ impl<H: Host> Kernel<H> {
             c.pump(&mut self.host);
             self.console_signals();
         }
+        if !self.exec_ttys.is_empty() {
+            let ttys: Vec<Arc<ConsoleState>> =
+                self.exec_ttys.iter().map(|t| t.state.clone()).collect();
+            for t in ttys {
+                t.pump(&mut self.host);
+            }
+            self.console_signals();
+        }
     }
 
     /// Delivers the signals the console queued (to process groups).
     pub(super) fn console_signals(&mut self) {
-        let Some(c) = &self.console else { return };
-        let sigs = c.take_signals();
+        let mut sigs = self
+            .console
+            .as_ref()
+            .map(|c| c.take_signals())
+            .unwrap_or_default();
+        for t in &self.exec_ttys {
+            sigs.extend(t.state.take_signals());
+        }
         for (pgid, sig) in sigs {
             self.signal_group(
                 pgid,
@@ -138,7 +152,8 @@ impl<H: Host> Kernel<H> {
 
     /// A session leader exited: its terminal loses its session.
     pub(super) fn console_session_exit(&mut self, pid: Pid) {
-        if let Some(c) = &self.console {
+        let execs = self.exec_ttys.iter().map(|t| &t.state);
+        for c in self.console.iter().chain(execs) {
             if c.session() == pid {
                 c.session_leader_exited();
             }

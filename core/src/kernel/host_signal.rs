@@ -5,14 +5,21 @@
 //! an ancestor pid namespace to a container's init.
 
 use super::{BootError, Kernel};
+use crate::error::KResult;
+use crate::fs::devfs;
 use crate::fs::file::OpenFile;
-use crate::host::Host;
+use crate::fs::vfs::IoCtx;
+use crate::host::{ConsoleRead, GuestRequest, Host, NetError, TTY_ESC};
 use crate::net::{SockAddr, SocketFile, UnixAddr};
 use crate::task::signal::{code, UNBLOCKABLE};
-use crate::task::SigInfo;
+use crate::task::{Pid, SigInfo};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Mutex;
 use umbra_abi::flags::{OpenFlags, O_RDWR};
 use umbra_abi::net::AF_UNIX;
 use umbra_abi::signal::{NSIG, SIGKILL, SIGSTOP};
+use umbra_abi::structs::Winsize;
 use umbra_abi::Errno;
 
 impl<H: Host> Kernel<H> {
@@ -27,21 +34,26 @@ impl<H: Host> Kernel<H> {
             return;
         }
         for sig in (1..=NSIG.min(64)).filter(|s| set & (1u64 << (s - 1)) != 0) {
-            let Some(p) = self.procs.get(&1) else {
-                return;
-            };
-            let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);
-            let handled = p.sigactions[(sig - 1) as usize].has_handler();
-            if sig != SIGKILL && sig != SIGSTOP && !blocked && !handled {
-                continue;
-            }
-            let info = SigInfo {
-                signo: sig,
-                code: code::SI_USER,
-                ..SigInfo::default()
-            };
-            let _ = self.send_signal(1, sig, info);
+            self.signal_init_from_outside(sig);
         }
+    }
+
+    /// `sig` to pid 1 from outside its pid namespace.
+    fn signal_init_from_outside(&mut self, sig: u32) {
+        let Some(p) = self.procs.get(&1) else {
+            return;
+        };
+        let blocked = p.thread.sigmask.contains(sig) && !UNBLOCKABLE.contains(sig);
+        let handled = p.sigactions[(sig - 1) as usize].has_handler();
+        if sig != SIGKILL && sig != SIGSTOP && !blocked && !handled {
+            return;
+        }
+        let info = SigInfo {
+            signo: sig,
+            code: code::SI_USER,
+            ..SigInfo::default()
+        };
+        let _ = self.send_signal(1, sig, info);
     }
 }
 
@@ -54,11 +66,26 @@ impl<H: Host> Kernel<H> {
             return;
         };
         let unnamed = SockAddr::Unix(UnixAddr::Unnamed);
-        let stdio = req.stdio.map(|h| {
-            let conn =
-                crate::net::host::accepted(&self.net, h, AF_UNIX, unnamed.clone(), unnamed.clone());
-            OpenFile::from_ops(SocketFile::new(conn), OpenFlags::from_bits_retain(O_RDWR))
+        let conns = req.stdio.map(|h| {
+            crate::net::host::accepted(&self.net, h, AF_UNIX, unnamed.clone(), unnamed.clone())
         });
+        let mut tty = None;
+        let stdio = if req.tty {
+            // One terminal on the first socket; the others close (their
+            // host sockets with them).
+            let link = Arc::new(ExecLink {
+                conn: conns[0].clone(),
+                input: Mutex::new(LinkInput::default()),
+            });
+            let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+            let (state, pts, files) = devfs::linked_tty_files(link, &self.vfs, now);
+            tty = Some((state, pts));
+            files
+        } else {
+            conns.map(|c| {
+                OpenFile::from_ops(SocketFile::new(c), OpenFlags::from_bits_retain(O_RDWR))
+            })
+        };
         let r = self
             .spawn_program(&req.argv, &req.envp, &req.cwd, &stdio)
             .inspect(|&pid| self.set_user(pid, req.uid, req.gid, &req.groups, false))
@@ -67,7 +94,181 @@ impl<H: Host> Kernel<H> {
                 BootError::BadExecutable(..) => Errno::ENOEXEC,
                 _ => Errno::EINVAL,
             });
+        match (&r, tty) {
+            (Ok(pid), Some((state, pts))) => {
+                // As runc's exec: the process leads a session of its own with
+                // the terminal as its controlling terminal.
+                state.set_session(*pid, *pid);
+                self.exec_ttys.push(ExecTty {
+                    pid: *pid,
+                    state,
+                    pts,
+                });
+            }
+            (Err(_), Some((_, Some(n)))) => {
+                let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+                devfs::release_linked_tty(&self.vfs, n, now);
+            }
+            _ => {}
+        }
         self.host.exec_started(req.id, r);
+    }
+
+    /// An exec'd process ended: its terminal's node goes (its number is
+    /// free again).
+    pub(super) fn exec_tty_exited(&mut self, pid: Pid) {
+        let Some(i) = self.exec_ttys.iter().position(|t| t.pid == pid) else {
+            return;
+        };
+        let t = self.exec_ttys.remove(i);
+        if let Some(n) = t.pts {
+            let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+            devfs::release_linked_tty(&self.vfs, n, now);
+        }
+    }
+
+    /// Serves what the host asks about running processes: signals from
+    /// `umbra kill` and `umbra exec`, an exec terminal's size, pause and
+    /// resume.
+    pub(super) fn serve_guest_requests(&mut self) {
+        while let Some(req) = self.host.take_guest_request() {
+            let user = |sig| SigInfo {
+                signo: sig,
+                code: code::SI_USER,
+                ..SigInfo::default()
+            };
+            match req {
+                GuestRequest::Kill { sig, all } => {
+                    if !(1..=NSIG.min(64)).contains(&sig) {
+                        continue;
+                    }
+                    if all {
+                        // runc's kill --all: every process of the container.
+                        // The init still follows the rule for signals from
+                        // outside its namespace.
+                        let others: Vec<Pid> =
+                            self.procs.keys().copied().filter(|&p| p != 1).collect();
+                        for pid in others {
+                            let _ = self.send_signal(pid, sig, user(sig));
+                        }
+                    }
+                    self.signal_init_from_outside(sig);
+                }
+                GuestRequest::SignalExec { pid, sig } => {
+                    if (1..=NSIG.min(64)).contains(&sig) && pid != 1 {
+                        let _ = self.send_signal(pid, sig, user(sig));
+                    }
+                }
+                GuestRequest::Freeze(on) => self.frozen = on,
+            }
+        }
+    }
+}
+
+/// An OCI `exec --tty` process's terminal.
+pub(super) struct ExecTty {
+    pub(super) pid: Pid,
+    pub(super) state: Arc<devfs::ConsoleState>,
+    /// Its /dev/pts number.
+    pts: Option<u32>,
+}
+
+/// The host side of an exec terminal: the stream socket `umbra exec`
+/// bridges to the host pty, its input decoded as [`ExecRequest`] says.
+struct ExecLink {
+    conn: Arc<crate::net::host::HostConn>,
+    input: Mutex<LinkInput>,
+}
+
+#[derive(Default)]
+struct LinkInput {
+    /// Received and not decoded yet (at most an escape in part).
+    raw: Vec<u8>,
+    /// A size decoded and not taken yet.
+    winsize: Option<Winsize>,
+    /// The socket is at its end.
+    eof: bool,
+}
+
+impl LinkInput {
+    /// Decodes `raw` into `buf` up to the next size: a size that comes
+    /// first is taken (into `winsize`) and decoding goes on, so the input
+    /// before a size is delivered before it and the input after it, after.
+    fn decode(&mut self, buf: &mut [u8]) -> usize {
+        let (mut i, mut n) = (0, 0);
+        while i < self.raw.len() && n < buf.len() {
+            let b = self.raw[i];
+            if b != TTY_ESC {
+                buf[n] = b;
+                n += 1;
+                i += 1;
+                continue;
+            }
+            match self.raw.get(i + 1) {
+                None => break,
+                Some(&TTY_ESC) => {
+                    buf[n] = TTY_ESC;
+                    n += 1;
+                    i += 2;
+                }
+                Some(&b'W') => {
+                    let Some(f) = self.raw.get(i + 2..i + 6) else {
+                        break;
+                    };
+                    if n > 0 {
+                        break;
+                    }
+                    self.winsize = Some(Winsize {
+                        ws_row: u16::from_be_bytes([f[0], f[1]]),
+                        ws_col: u16::from_be_bytes([f[2], f[3]]),
+                        ..Winsize::default()
+                    });
+                    i += 6;
+                }
+                // Not an escape umbra makes: dropped.
+                Some(_) => i += 2,
+            }
+        }
+        self.raw.drain(..i);
+        n
+    }
+}
+
+impl devfs::TtyLink for ExecLink {
+    fn recv(&self, ctx: &mut dyn IoCtx, buf: &mut [u8]) -> KResult<ConsoleRead> {
+        let mut st = self.input.lock();
+        loop {
+            let n = st.decode(buf);
+            if n > 0 {
+                return Ok(ConsoleRead::Data(n));
+            }
+            if st.eof {
+                return Ok(ConsoleRead::Eof);
+            }
+            let hn = ctx.host_net().ok_or(Errno::EIO)?;
+            let mut chunk = [0u8; 512];
+            let want = buf.len().clamp(6, chunk.len());
+            match hn.net_recv(self.conn.handle(), &mut chunk[..want], false) {
+                Ok((0, ..)) => st.eof = true,
+                Ok((n, ..)) => st.raw.extend_from_slice(&chunk[..n.min(want)]),
+                Err(NetError::WouldBlock) => return Ok(ConsoleRead::WouldBlock),
+                // Reset: the other end is gone, as a hang-up.
+                Err(_) => st.eof = true,
+            }
+        }
+    }
+
+    fn take_winsize(&self) -> Option<Winsize> {
+        self.input.lock().winsize.take()
+    }
+
+    fn send(&self, ctx: &mut dyn IoCtx, data: &[u8]) -> KResult<usize> {
+        let hn = ctx.host_net().ok_or(Errno::EIO)?;
+        match hn.net_send(self.conn.handle(), data, None) {
+            Ok(n) => Ok(n),
+            Err(NetError::WouldBlock) => Err(Errno::EAGAIN),
+            Err(_) => Err(Errno::EIO),
+        }
     }
 }
 
@@ -106,5 +307,50 @@ impl<H: Host> Kernel<H> {
         c.fix_caps(&root);
         p.creds = c;
         p.sync_cred();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LinkInput, TTY_ESC};
+    use alloc::vec;
+
+    fn ws(li: &LinkInput) -> Option<(u16, u16)> {
+        li.winsize.map(|w| (w.ws_row, w.ws_col))
+    }
+
+    #[test]
+    fn exec_tty_input_decodes_sizes_in_order() {
+        let mut li = LinkInput::default();
+        let mut buf = [0u8; 64];
+        // Input, a size, more input: the first input alone, then the size
+        // with the input after it.
+        li.raw = [
+            &b"ab"[..],
+            &[TTY_ESC, b'W', 0, 30, 0, 100],
+            b"c",
+            &[TTY_ESC, TTY_ESC],
+        ]
+        .concat();
+        assert_eq!(li.decode(&mut buf), 2);
+        assert_eq!(&buf[..2], b"ab");
+        assert_eq!(ws(&li), None);
+        assert_eq!(li.decode(&mut buf), 2);
+        assert_eq!(&buf[..2], &[b'c', TTY_ESC]);
+        assert_eq!(ws(&li), Some((30, 100)));
+        // An escape in part waits for the rest.
+        li.winsize = None;
+        li.raw = vec![TTY_ESC, b'W', 1];
+        assert_eq!(li.decode(&mut buf), 0);
+        assert_eq!(li.raw.len(), 3);
+        li.raw.extend_from_slice(&[2, 3, 4, b'x']);
+        assert_eq!(li.decode(&mut buf), 1);
+        assert_eq!(ws(&li), Some((0x102, 0x304)));
+        // Unknown escapes are dropped; a small buffer takes what fits.
+        li.raw = [&[TTY_ESC, b'?'][..], b"hello"].concat();
+        assert_eq!(li.decode(&mut buf[..3]), 3);
+        assert_eq!(&buf[..3], b"hel");
+        assert_eq!(li.decode(&mut buf), 2);
+        assert!(li.raw.is_empty());
     }
 }

@@ -115,6 +115,10 @@ pub struct Kernel<H: Host> {
     armed: Option<u64>,
     /// The console's shared state, once pid 1 has its stdio.
     console: Option<Arc<crate::fs::devfs::ConsoleState>>,
+    /// The terminals of OCI `exec --tty` processes.
+    exec_ttys: Vec<host_signal::ExecTty>,
+    /// Paused from outside (`umbra pause`): no guest thread runs.
+    frozen: bool,
     /// The deadline of a sleep a signal just interrupted (for its `rem`).
     interrupted_sleep: Option<u64>,
     pub(crate) procfs: procfs::ProcfsState,
@@ -213,6 +217,8 @@ impl<H: Host> Kernel<H> {
             tried: BTreeMap::new(),
             armed: None,
             console: None,
+            exec_ttys: Vec::new(),
+            frozen: false,
             interrupted_sleep: None,
             procfs: Default::default(),
             sys_since: None,
@@ -768,6 +774,7 @@ impl<H: Host> Kernel<H> {
             }
             self.deliver_host_signals();
             self.serve_exec();
+            self.serve_guest_requests();
             if let Some(st) = self.init_status {
                 self.shutdown();
                 return st;
@@ -793,7 +800,8 @@ impl<H: Host> Kernel<H> {
                 return ExitStatus::Exited(124);
             }
             self.fire_timers();
-            match self.pick_next() {
+            let next = if self.frozen { None } else { self.pick_next() };
+            match next {
                 Some(pid) => {
                     self.cur = pid;
                     self.run_current();
@@ -1394,7 +1402,7 @@ impl<H: Host> Kernel<H> {
         match out {
             Outcome::Ret(r) => {
                 self.epoch += 1;
-                if self.console.is_some() {
+                if self.console.is_some() || !self.exec_ttys.is_empty() {
                     self.console_signals();
                 }
                 let v = match r {

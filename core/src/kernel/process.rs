@@ -736,6 +736,7 @@ impl<H: Host> Kernel<H> {
         }
         if ppid == 0 {
             // An OCI exec's process: its status goes to the host.
+            self.exec_tty_exited(pid);
             self.host.exec_exited(pid, status.wait_status());
         }
         // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) leaves no zombie

@@ -2,14 +2,23 @@
 //! one request (the program, its environment and directory) with three
 //! stream sockets for the process's stdio (SCM_RIGHTS), and gets back
 //! `pid N` (or `error ERRNO`), then `exit WAITSTATUS` when the process ends.
+//! Meanwhile it may send lines `signal N` (a signal it got, for the
+//! process); with `--tty`, the terminal's size goes in band with the input
+//! (umbra_core::host::ExecRequest);
+//! when it goes away before the process ends, the process is killed
+//! (SIGKILL), as the process itself would be under runc.
 //!
-//! Request: `UMBRA-EXEC1\0ARGC\0ARG...\0ENVC\0ENV...\0CWD\0UID\0GID\0NGROUPS\0GROUP...\0`.
+//! Request: `UMBRA-EXEC1\0ARGC\0ARG...\0ENVC\0ENV...\0CWD\0UID\0GID\0NGROUPS\0GROUP...\0TTY\0`.
+//!
+//! The same socket takes `umbra kill` (`UMBRA-KILL1\0SIG\0ALL\0`), `pause`
+//! and `resume` (`UMBRA-FREEZE1\0` then 1 or 0 and `\0`), each answered
+//! `ok` once the kernel has it.
 
 use super::net::NetState;
 use crate::sys;
 use crate::sys::signals::PollFd;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
-use umbra_core::host::ExecRequest;
+use umbra_core::host::{ExecRequest, GuestRequest};
 
 /// The largest request (arguments and environment together).
 const MAX_REQUEST: usize = 256 << 10;
@@ -17,10 +26,12 @@ const MAX_REQUEST: usize = 256 << 10;
 struct Client {
     fd: OwnedFd,
     id: u64,
-    /// Its request was taken; no more reads.
+    /// Its request was taken; now only lines are read.
     asked: bool,
     /// The guest pid of its process, once started.
     pid: Option<u32>,
+    /// A line read in part.
+    line: Vec<u8>,
 }
 
 pub(super) struct ExecCtl {
@@ -28,10 +39,51 @@ pub(super) struct ExecCtl {
     clients: Vec<Client>,
     next_id: u64,
     ready: Vec<ExecRequest>,
+    requests: Vec<GuestRequest>,
 }
 
-/// What a request asks for: argv, envp, cwd, uid, gid, groups.
-pub type Request = (Vec<String>, Vec<String>, String, u32, u32, Vec<u32>);
+/// What a request asks for: argv, envp, cwd, uid, gid, groups, tty.
+pub type Request = (Vec<String>, Vec<String>, String, u32, u32, Vec<u32>, bool);
+
+/// Parses a kill or freeze request.
+pub fn parse_other(b: &[u8]) -> Option<GuestRequest> {
+    let field = |rest: &[u8], n: usize| -> Option<u32> {
+        let f = rest.split(|&c| c == 0).nth(n)?;
+        std::str::from_utf8(f).ok()?.parse().ok()
+    };
+    if let Some(rest) = b.strip_prefix(b"UMBRA-KILL1\0") {
+        let sig = field(rest, 0).filter(|s| (1..=64).contains(s))?;
+        let all = field(rest, 1).filter(|a| *a <= 1)? == 1;
+        return Some(GuestRequest::Kill { sig, all });
+    }
+    let rest = b.strip_prefix(b"UMBRA-FREEZE1\0")?;
+    let on = field(rest, 0).filter(|a| *a <= 1)? == 1;
+    Some(GuestRequest::Freeze(on))
+}
+
+/// Encodes `umbra kill`'s request.
+pub fn encode_kill(sig: u32, all: bool) -> Vec<u8> {
+    format!("UMBRA-KILL1\0{sig}\0{}\0", u8::from(all)).into_bytes()
+}
+
+/// Encodes `pause` (true) or `resume`'s request.
+pub fn encode_freeze(on: bool) -> Vec<u8> {
+    format!("UMBRA-FREEZE1\0{}\0", u8::from(on)).into_bytes()
+}
+
+/// Parses a line an exec client sends while its process runs.
+fn parse_line(pid: u32, line: &[u8]) -> Option<GuestRequest> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut w = text.split_ascii_whitespace();
+    let req = match w.next()? {
+        "signal" => GuestRequest::SignalExec {
+            pid,
+            sig: w.next()?.parse().ok().filter(|s| (1..=64).contains(s))?,
+        },
+        _ => return None,
+    };
+    w.next().is_none().then_some(req)
+}
 
 /// Parses a request's bytes.
 pub fn parse_request(b: &[u8]) -> Option<Request> {
@@ -56,17 +108,22 @@ pub fn parse_request(b: &[u8]) -> Option<Request> {
     for _ in 0..ngroups.min(1024) {
         groups.push(text()?.parse().ok()?);
     }
+    let tty = match text()?.as_str() {
+        "0" => false,
+        "1" => true,
+        _ => return None,
+    };
     (argv.len() == argc
         && envp.len() == envc
         && groups.len() == ngroups
         && !argv.is_empty()
         && cwd.starts_with('/'))
-    .then_some((argv, envp, cwd, uid, gid, groups))
+    .then_some((argv, envp, cwd, uid, gid, groups, tty))
 }
 
 /// Encodes a request as `parse_request` reads it.
 pub fn encode_request(r: &Request) -> Vec<u8> {
-    let (argv, envp, cwd, uid, gid, groups) = r;
+    let (argv, envp, cwd, uid, gid, groups, tty) = r;
     let mut out = b"UMBRA-EXEC1\0".to_vec();
     let mut put = |s: &str| {
         out.extend_from_slice(s.as_bytes());
@@ -81,6 +138,7 @@ pub fn encode_request(r: &Request) -> Vec<u8> {
     put(&gid.to_string());
     put(&groups.len().to_string());
     groups.iter().for_each(|g| put(&g.to_string()));
+    put(if *tty { "1" } else { "0" });
     out
 }
 
@@ -91,13 +149,50 @@ impl ExecCtl {
             clients: Vec::new(),
             next_id: 1,
             ready: Vec::new(),
+            requests: Vec::new(),
         }
     }
 
     pub(super) fn poll_set(&self, fds: &mut Vec<PollFd>) {
         fds.push(PollFd::new(self.listener.as_raw_fd(), sys::POLLIN));
-        for c in self.clients.iter().filter(|c| !c.asked) {
+        // Clients whose process is starting are not read until it has.
+        for c in self.clients.iter().filter(|c| !c.asked || c.pid.is_some()) {
             fds.push(PollFd::new(c.fd.as_raw_fd(), sys::POLLIN));
+        }
+    }
+
+    /// Reads the lines of a client whose process runs; false when it went
+    /// away (its process is then killed).
+    fn read_lines(&mut self, i: usize) -> bool {
+        let c = &mut self.clients[i];
+        let Some(pid) = c.pid else {
+            return true;
+        };
+        let mut buf = [0u8; 512];
+        match sys::read(c.fd.as_raw_fd(), &mut buf) {
+            Ok(0) => {
+                self.requests.push(GuestRequest::SignalExec { pid, sig: 9 });
+                false
+            }
+            Ok(n) => {
+                c.line.extend_from_slice(&buf[..n]);
+                while let Some(end) = c.line.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = c.line.drain(..=end).collect();
+                    if let Some(r) = parse_line(pid, &line[..end]) {
+                        self.requests.push(r);
+                    }
+                }
+                // A client that sends no newline is not kept waiting for one.
+                if c.line.len() > 256 {
+                    c.line.clear();
+                }
+                true
+            }
+            Err(sys::Errno::EAGAIN) | Err(sys::Errno::EINTR) => true,
+            Err(_) => {
+                self.requests.push(GuestRequest::SignalExec { pid, sig: 9 });
+                false
+            }
         }
     }
 
@@ -113,6 +208,7 @@ impl ExecCtl {
                         id: self.next_id,
                         asked: false,
                         pid: None,
+                        line: Vec::new(),
                     });
                     self.next_id += 1;
                 }
@@ -121,13 +217,25 @@ impl ExecCtl {
             let Some(i) = self.clients.iter().position(|c| c.fd.as_raw_fd() == p.fd()) else {
                 continue;
             };
+            if self.clients[i].asked {
+                if !self.read_lines(i) {
+                    self.clients.remove(i);
+                }
+                continue;
+            }
             let mut buf = vec![0u8; MAX_REQUEST];
             match sys::oci::recv_fds(p.fd(), &mut buf, 3) {
                 Ok((n, stdio)) if n > 0 => {
                     let c = &mut self.clients[i];
                     c.asked = true;
+                    if let Some(r) = parse_other(&buf[..n]) {
+                        self.requests.push(r);
+                        let _ = sys::write_all(c.fd.as_raw_fd(), b"ok\n");
+                        self.clients.remove(i);
+                        continue;
+                    }
                     match (parse_request(&buf[..n]), <[OwnedFd; 3]>::try_from(stdio)) {
-                        (Some((argv, envp, cwd, uid, gid, groups)), Ok(stdio)) => {
+                        (Some((argv, envp, cwd, uid, gid, groups, tty)), Ok(stdio)) => {
                             let stdio = stdio.map(|fd| net.adopt_stream(fd.into_raw_fd()));
                             self.ready.push(ExecRequest {
                                 id: c.id,
@@ -138,6 +246,7 @@ impl ExecCtl {
                                 uid,
                                 gid,
                                 groups,
+                                tty,
                             });
                         }
                         _ => {
@@ -152,7 +261,11 @@ impl ExecCtl {
                 }
             }
         }
-        !self.ready.is_empty()
+        !self.ready.is_empty() || !self.requests.is_empty()
+    }
+
+    pub(super) fn take_request(&mut self) -> Option<GuestRequest> {
+        (!self.requests.is_empty()).then(|| self.requests.remove(0))
     }
 
     pub(super) fn take(&mut self) -> Option<ExecRequest> {
@@ -195,14 +308,65 @@ impl ExecCtl {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode_request, parse_request};
+    use super::{encode_freeze, encode_kill, parse_line, parse_other, parse_request};
+    use super::{encode_request, GuestRequest};
+
+    #[test]
+    fn kill_freeze_and_client_lines_parse() {
+        for (sig, all) in [(15, false), (1, true), (64, false)] {
+            assert_eq!(
+                parse_other(&encode_kill(sig, all)),
+                Some(GuestRequest::Kill { sig, all })
+            );
+        }
+        for on in [true, false] {
+            assert_eq!(
+                parse_other(&encode_freeze(on)),
+                Some(GuestRequest::Freeze(on))
+            );
+        }
+        for bad in [
+            &b"UMBRA-KILL1\x000\x000\0"[..],
+            b"UMBRA-KILL1\x0065\x000\0",
+            b"UMBRA-KILL1\x0015\x002\0",
+            b"UMBRA-KILL1\x0015\0",
+            b"UMBRA-FREEZE1\x002\0",
+            b"UMBRA-FREEZE1\0",
+            b"UMBRA-EXEC1\0",
+        ] {
+            assert_eq!(parse_other(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_line(7, b"signal 10"),
+            Some(GuestRequest::SignalExec { pid: 7, sig: 10 })
+        );
+        for bad in [
+            &b"signal 0"[..],
+            b"signal 65",
+            b"signal 1 2",
+            b"signal",
+            b"x 1",
+        ] {
+            assert_eq!(parse_line(7, bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn requests_round_trip_and_bad_ones_are_refused() {
         let argv = vec!["sh".to_string(), "-c".into(), "echo a b".into()];
         let envp = vec!["PATH=/bin".to_string()];
-        let r = (argv, envp, "/tmp".to_string(), 1000, 1001, vec![10, 20]);
-        assert_eq!(parse_request(&encode_request(&r)), Some(r));
+        for tty in [false, true] {
+            let r = (
+                argv.clone(),
+                envp.clone(),
+                "/tmp".to_string(),
+                1000,
+                1001,
+                vec![10, 20],
+                tty,
+            );
+            assert_eq!(parse_request(&encode_request(&r)), Some(r));
+        }
         for bad in [
             &b""[..],
             b"UMBRA-EXEC1\0",
@@ -213,6 +377,8 @@ mod tests {
             b"UMBRA-EXEC1\x001\0sh\x000\0/\0",
             b"UMBRA-EXEC1\x001\0sh\x000\0/\x000\x000\x002\x001\0",
             b"UMBRA-EXEC1\x00x\0",
+            b"UMBRA-EXEC1\x001\0sh\x000\0/\x000\x000\x000\x002\0",
+            b"UMBRA-EXEC1\x001\0sh\x000\0/\x000\x000\x000\0",
             b"OTHER\0",
         ] {
             assert_eq!(parse_request(bad), None, "{bad:?}");

@@ -798,8 +798,9 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
             nr: nr::TGKILL,
             pid_arg: 0,
             sig_arg: 2,
-            // the kick (SIGALRM); re-raising a terminating signal; abort
-            sigs: &[14, 1, 2, 3, 15, 6],
+            // the kick (SIGALRM); abort; re-raising the signal that ended
+            // the guest's init (OCI: the supervisor dies of it)
+            sigs: sys::oci::DEADLY,
         },
         NoExec {
             nr: nr::MMAP,
@@ -1593,5 +1594,9 @@ impl HostMisc for PtraceHost {
         if let Some(e) = &mut self.exec {
             e.exited(pid, wait_status);
         }
+    }
+
+    fn take_guest_request(&mut self) -> Option<umbra_core::host::GuestRequest> {
+        self.exec.as_mut()?.take_request()
     }
 }

@@ -626,14 +626,75 @@ pub fn start(g: &Global, id: &str) -> Result<(), String> {
     }
 }
 
-/// `kill ID SIG`.
-pub fn kill(g: &Global, id: &str, sig: i32) -> Result<(), String> {
+/// Sends `msg` to the supervisor's control socket and waits for its `ok`.
+fn control(dir: &Path, msg: &[u8]) -> Result<(), String> {
+    use std::io::{BufRead, Write};
+    let sock = dir.join("exec.sock");
+    let mut conn = state::sock_addr(&sock)
+        .and_then(|a| std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            format!(
+                "cannot reach the container's supervisor at {}: {e}",
+                sock.display()
+            )
+        })?;
+    // The guest kernel answers between two time slices; a generous bound.
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    conn.write_all(msg)
+        .map_err(|e| format!("the container's supervisor: {e}"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(&conn)
+        .read_line(&mut line)
+        .map_err(|e| format!("the container's supervisor does not answer: {e}"))?;
+    if line.trim() == "ok" {
+        Ok(())
+    } else {
+        Err(format!(
+            "the container's supervisor refused the request: '{}'",
+            line.trim()
+        ))
+    }
+}
+
+/// `kill [--all] ID SIG`. SIGKILL ends the supervisor, and so everything in
+/// the container at once; any other signal of a started container goes
+/// through its control socket to the guest's kernel, which sends it to the
+/// init as from outside its pid namespace (or, with `--all`, to every
+/// process too). Before `start` the supervisor itself gets it.
+pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<(), String> {
     let dir = state::container_dir(&g.root, id);
     let rec = Record::load(&dir, id)?;
-    if rec.status(&dir) == Status::Stopped {
-        return Err("container not running".into());
+    match rec.status(&dir) {
+        Status::Stopped => Err("container not running".into()),
+        Status::Running | Status::Paused if sig != libc::SIGKILL => {
+            g.debug(&format!(
+                "kill {sig} (all: {all}) through the control socket"
+            ));
+            control(&dir, &umbra_shim::host::exec::encode_kill(sig as u32, all))
+        }
+        _ => os::kill(rec.pid, sig).map_err(|e| format!("kill {}: {e}", rec.pid)),
     }
-    os::kill(rec.pid, sig).map_err(|e| format!("kill {}: {e}", rec.pid))
+}
+
+/// `pause ID` (true) and `resume ID`: the guest's kernel stops (or goes
+/// on) running every process of the container; `state` says "paused"
+/// meanwhile.
+pub fn freeze(g: &Global, id: &str, on: bool) -> Result<(), String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = Record::load(&dir, id)?;
+    match (rec.status(&dir), on) {
+        (Status::Running, true) | (Status::Paused, false) => {}
+        (Status::Paused, true) => return Err(format!("container {id} is already paused")),
+        (s, true) => return Err(format!("container not running: {}", s.name())),
+        (_, false) => return Err("container not paused".into()),
+    }
+    control(&dir, &umbra_shim::host::exec::encode_freeze(on))?;
+    let mark = state::paused_path(&dir);
+    if on {
+        std::fs::write(&mark, b"").map_err(|e| format!("cannot write {}: {e}", mark.display()))
+    } else {
+        std::fs::remove_file(&mark).map_err(|e| format!("cannot remove {}: {e}", mark.display()))
+    }
 }
 
 /// `delete [--force] ID`.
@@ -656,9 +717,10 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
     };
     match rec.status(&dir) {
         Status::Stopped => {}
-        Status::Running if !force => {
+        s @ (Status::Running | Status::Paused) if !force => {
             return Err(format!(
-                "cannot delete container {id} that is not stopped: running"
+                "cannot delete container {id} that is not stopped: {}",
+                s.name()
             ))
         }
         _ => {

@@ -26,10 +26,12 @@ umbra as an OCI runtime (runtime-spec 1.x; the command line of runc):
   umbra [GLOBAL] start ID
   umbra [GLOBAL] state ID
   umbra [GLOBAL] kill [--all] ID [SIGNAL]     (default SIGTERM)
+  umbra [GLOBAL] pause ID | resume ID
   umbra [GLOBAL] delete [--force] ID
   umbra [GLOBAL] run [--bundle DIR] [--detach] [--pid-file FILE] [--console-socket SOCK] ID
-  umbra [GLOBAL] exec [--process FILE] [--detach] [--pid-file FILE] [--tty] ID [CMD...]
-  umbra [GLOBAL] ps [--format table|json] ID
+  umbra [GLOBAL] exec [--process FILE] [--detach] [--pid-file FILE] [--tty]
+                     [--console-socket SOCK] [--ignore-paused] ID [CMD...]
+  umbra [GLOBAL] ps [--format table|json] ID [PS_ARGS]  (host processes)
   umbra [GLOBAL] features
   umbra spec [--bundle DIR]                   (writes DIR/config.json)
 
@@ -130,7 +132,8 @@ impl Global {
 
 /// The OCI subcommands.
 const COMMANDS: &[&str] = &[
-    "create", "start", "state", "kill", "delete", "exec", "features", "ps", "spec", "run",
+    "create", "start", "state", "kill", "delete", "exec", "features", "ps", "spec", "run", "pause",
+    "resume",
 ];
 
 /// Global options that take a value.
@@ -297,6 +300,42 @@ pub fn parse_signal(s: &str) -> Option<i32> {
     None
 }
 
+/// `ps ID [PS_ARGS]` as a table, as runc makes it: the host's `ps` (with
+/// PS_ARGS, default `-ef`), its header and the lines of `pids`.
+fn ps_table(ps_args: &[String], pids: &[i32]) -> Result<String, String> {
+    let args: Vec<&str> = if ps_args.is_empty() {
+        vec!["-ef"]
+    } else {
+        ps_args.iter().map(String::as_str).collect()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| format!("ps: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let at = header
+        .split_whitespace()
+        .position(|f| f == "PID")
+        .ok_or("couldn't find PID field in ps output")?;
+    let mut table = format!("{header}\n");
+    for line in lines {
+        let pid = line.split_whitespace().nth(at).and_then(|p| p.parse().ok());
+        if pid.is_some_and(|p: i32| pids.contains(&p)) {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    Ok(table)
+}
+
 /// `features`: what this runtime supports, in runc's format.
 fn features() -> String {
     use json::Value::{Arr, Bool, Obj};
@@ -408,10 +447,11 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
                 _ => return Err("kill: usage: kill [--all] ID [SIGNAL]".into()),
             };
             let sig = parse_signal(sig).ok_or_else(|| format!("unknown signal \"{sig}\""))?;
-            if o.has("--all") {
-                g.debug("kill --all: the signal goes to the supervisor, which passes it to the guest's init");
-            }
-            container::kill(g, id, sig).map(|()| 0)
+            container::kill(g, id, sig, o.has("--all")).map(|()| 0)
+        }
+        "pause" | "resume" => {
+            let o = parse_opts(rest, &[], &[], &[], false)?;
+            container::freeze(g, &one_id(&o, cmd)?, cmd == "pause").map(|()| 0)
         }
         "delete" => {
             let o = parse_opts(rest, &[], &["--force"], &[("-f", "--force")], false)?;
@@ -419,21 +459,26 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
         }
         "ps" => {
             let o = parse_opts(rest, &["--format"], &[], &[("-f", "--format")], true)?;
-            let id = o.args.first().ok_or("ps: a container id is required")?;
+            let (id, ps_args) = o
+                .args
+                .split_first()
+                .ok_or("ps: a container id is required")?;
+            let format = o.get("--format").unwrap_or("table");
+            if !matches!(format, "table" | "json") {
+                return Err("invalid format option".into());
+            }
+            // The container's host processes: the supervisor and its stubs.
             let pids = container::pids(g, id)?;
-            if o.get("--format") == Some("json") {
+            if format == "json" {
                 let v = json::Value::Arr(
                     pids.iter()
                         .map(|&p| json::Value::num(i64::from(p)))
                         .collect(),
                 );
                 println!("{}", v.to_text());
-            } else {
-                println!("PID");
-                for p in pids {
-                    println!("{p}");
-                }
+                return Ok(0);
             }
+            print!("{}", ps_table(ps_args, &pids)?);
             Ok(0)
         }
         "features" => {
@@ -505,8 +550,14 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
                 pid_file: o.get("--pid-file").map(PathBuf::from),
                 console_socket: o.get("--console-socket").map(PathBuf::from),
                 user: o.get("--user").map(String::from),
+                ignore_paused: o.has("--ignore-paused"),
             };
-            exec::exec(g, &opts)
+            // As runc: any failure is "exec failed: ..." with status 255.
+            match exec::exec(g, &opts) {
+                Ok(code) => Ok(code),
+                Err(msg) if msg.starts_with("exec failed") => Ok(fail(g, &msg, 255)),
+                Err(msg) => Ok(fail(g, &format!("exec failed: {msg}"), 255)),
+            }
         }
         other => Err(format!("unknown command '{other}'")),
     }
@@ -563,13 +614,22 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     match dispatch(&g, cmd, &args[i + 1..]) {
         Ok(code) => ExitCode::from(code),
-        Err(msg) => {
-            g.error(&msg);
-            // On stderr as runc (logrus) writes it, which engines parse.
-            let _ = std::io::stderr().write_all(g.text_line("error", &msg).as_bytes());
-            ExitCode::from(1)
-        }
+        Err(msg) => ExitCode::from(fail(&g, &msg, 1)),
     }
+}
+
+/// Reports a failure as runc's fatalWithCode does: to the log, and to
+/// stderr as logrus writes it there, or as the bare message when the log
+/// is a file (`--log`). Returns `code`.
+fn fail(g: &Global, msg: &str, code: u8) -> u8 {
+    g.error(msg);
+    let line = if g.log.is_some() {
+        format!("{msg}\n")
+    } else {
+        g.text_line("error", msg)
+    };
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    code
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub struct Record {
 pub enum Status {
     Created,
     Running,
+    /// Running, and frozen by `pause`.
+    Paused,
     Stopped,
 }
 
@@ -34,6 +36,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -52,6 +55,11 @@ pub fn valid_id(id: &str) -> bool {
 
 pub fn container_dir(root: &Path, id: &str) -> PathBuf {
     root.join(id)
+}
+
+/// The mark `pause` leaves while the container is paused.
+pub fn paused_path(dir: &Path) -> PathBuf {
+    dir.join("paused")
 }
 
 pub fn fifo_path(dir: &Path) -> PathBuf {
@@ -157,6 +165,8 @@ impl Record {
             Status::Stopped
         } else if fifo_path(dir).exists() {
             Status::Created
+        } else if paused_path(dir).exists() {
+            Status::Paused
         } else {
             Status::Running
         }

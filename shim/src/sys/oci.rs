@@ -243,13 +243,24 @@ pub fn no_core_dumps() -> Result<(), Errno> {
     check(unsafe { libc::setrlimit(libc::RLIMIT_CORE, &r) }).map(|_| ())
 }
 
+/// The signals whose default action ends a process (terminate, or dump
+/// core), but SIGKILL: what umbra may raise on itself once confined, to die
+/// as the guest's init died.
+pub const DEADLY: &[u32] = &[
+    1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31, 34, 35, 36, 37,
+    38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,
+    62, 63, 64,
+];
+
 /// Ends this process by signal `sig`, with its default action (the guest's
-/// init died of it and the supervisor's waiter must see the same). Falls
-/// back to exit(128 + sig) when the signal does not kill or may not be sent:
-/// `confined` (umbra's seccomp filter lets it raise only SIGHUP, SIGINT,
-/// SIGQUIT, SIGABRT, SIGTERM and SIGKILL; any other would be SIGSYS).
+/// init died of it and the supervisor's waiter must see the same, as a
+/// runc container's init is reaped). Falls back to exit(128 + sig) when the
+/// signal does not kill or may not be sent: `confined` (umbra's seccomp
+/// filter lets it raise only [`DEADLY`] and SIGKILL; any other would be
+/// SIGSYS).
 pub fn die_of_signal(sig: i32, confined: bool) -> ! {
-    if confined && ![1, 2, 3, 6, 9, 15].contains(&sig) {
+    let deadly = sig == libc::SIGKILL || DEADLY.contains(&(sig as u32));
+    if confined && !deadly {
         std::process::exit(128 + sig);
     }
     // struct kernel_sigaction { handler = SIG_DFL, flags, restorer, mask }.
@@ -383,4 +394,34 @@ pub fn poll_any(fds: &[RawFd], ms: i32) -> Result<usize, Errno> {
         .collect();
     // SAFETY: `p` holds `p.len()` pollfd structs that poll may write.
     check(unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, ms) }).map(|n| n as usize)
+}
+
+/// Signals caught by `catch_signals`, one bit each (bit `sig - 1`).
+static CAUGHT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn on_catch(sig: libc::c_int) {
+    if (1..=64).contains(&sig) {
+        CAUGHT.fetch_or(1u64 << (sig - 1), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// From now on `sigs` sent to this process are only recorded, for
+/// [`take_caught`] (`umbra exec` passes them on to its process, as runc's
+/// exec forwards signals). No SA_RESTART: a wait returns EINTR at once.
+pub fn catch_signals(sigs: &[i32]) {
+    for &s in sigs {
+        // SAFETY: the handler is an async-signal-safe extern "C" fn of the
+        // plain signature (an atomic or).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_catch as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(s, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The signals caught since the last call (bit `sig - 1`).
+pub fn take_caught() -> u64 {
+    CAUGHT.swap(0, std::sync::atomic::Ordering::SeqCst)
 }
