@@ -875,6 +875,43 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Whether mprotect of `[start, end)` to a writable `prot` makes a thread
+    /// stack: the upper part (16 KiB or more) of one private anonymous
+    /// PROT_NONE mapping, above a part that stays PROT_NONE (the guard). musl
+    /// and glibc (2.34 on) map a new thread's stack so and then write the
+    /// thread's descriptor and TLS at its top at once.
+    pub fn makes_guarded_stack(&self, start: u64, len: u64, prot: Prot) -> bool {
+        const MIN_STACK: u64 = 16 << 10;
+        let Some(end) = start.checked_add(len).and_then(page_ceil) else {
+            return false;
+        };
+        prot.contains(Prot::WRITE)
+            && end.saturating_sub(start) >= MIN_STACK
+            && self.vmas.find(start).is_some_and(|v| {
+                matches!(v.kind, VmaKind::Anon)
+                    && v.prot.is_empty()
+                    && v.start < start
+                    && v.end == end
+            })
+    }
+
+    /// Makes the page at `va` resident and maps it in the host now, as a
+    /// fault would, when the guest is known to write it next: the mapping
+    /// goes in the batch that is flushed before the guest runs, which saves
+    /// the fault's stop. Nothing when it is present or cannot be made so.
+    pub fn prefault<H: HostMemory>(&mut self, frames: &mut FrameAllocator, host: &mut H, va: u64) {
+        let Some(vma) = self.vmas.find(va).cloned() else {
+            return;
+        };
+        let vpn = va >> PAGE_SHIFT;
+        if vma.prot.is_empty() || self.pt.contains_key(&vpn) {
+            return;
+        }
+        if self.populate(frames, host, &vma, vpn).is_some() {
+            self.map_in_host(vpn, vma.prot);
+        }
+    }
+
     /// Places a new mapping. `fixed` replaces whatever is there; otherwise `hint` is
     /// used when free and a free gap below the mmap base is found if not.
     pub fn map(

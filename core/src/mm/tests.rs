@@ -1135,3 +1135,30 @@ fn host_near_its_map_limit_gets_its_pages_evicted_not_an_error() {
         assert_eq!(e.host.guest_read(e.mm.id, A + p * PAGE), Some(p as u8));
     }
 }
+
+#[test]
+fn guarded_stack_top_is_mapped_at_its_mprotect() {
+    let mut e = env(256);
+    e.map(A, 36 * PAGE, Prot::empty());
+    let (lo, len) = (A + 2 * PAGE, 34 * PAGE);
+    // Only the upper part of a PROT_NONE anonymous mapping, made writable,
+    // with PROT_NONE below it, is a thread stack.
+    assert!(e.mm.makes_guarded_stack(lo, len, RW));
+    assert!(!e.mm.makes_guarded_stack(A, 36 * PAGE, RW));
+    assert!(!e.mm.makes_guarded_stack(lo, len - PAGE, RW));
+    assert!(!e.mm.makes_guarded_stack(lo, len, Prot::READ));
+    assert!(!e.mm.makes_guarded_stack(A + 33 * PAGE, 3 * PAGE, RW));
+    e.mm.mprotect(lo, len, RW).unwrap();
+    let top = lo + len - PAGE;
+    e.mm.prefault(&mut e.frames, &mut e.host, top);
+    e.flush();
+    // The top page is in the host, writable, before the guest touches it.
+    assert_eq!(e.host_pages(), vec![top]);
+    assert_eq!(e.host.host_page(e.mm.id, top).unwrap().prot, RW);
+    assert_eq!(e.read(top, 8).unwrap(), vec![0; 8]);
+    assert_eq!(e.fault(top - PAGE), FaultOutcome::Mapped);
+    // Once present, it is left alone.
+    let used = e.frames.used();
+    e.mm.prefault(&mut e.frames, &mut e.host, top);
+    assert_eq!(e.frames.used(), used);
+}

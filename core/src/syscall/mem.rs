@@ -267,7 +267,16 @@ pub fn sys_mprotect<H: Host>(k: &mut Kernel<H>, addr: u64, len: u64, prot: u32) 
         // PROT_GROWSDOWN/GROWSUP are accepted by Linux on stack VMAs; not here.
         return Err(Errno::EINVAL);
     }
+    // A new thread's stack: its creator writes the top page next (see
+    // `makes_guarded_stack`).
+    let stack = k.proc().mm.makes_guarded_stack(addr, len, prot);
     k.proc().mm.mprotect(addr, len, prot)?;
+    if stack {
+        let top =
+            crate::mm::page_ceil(addr + len).unwrap_or(addr) - crate::config::PAGE_SIZE as u64;
+        let (p, host, frames, _) = k.parts();
+        p.mm.prefault(frames, host, top);
+    }
     Ok(0)
 }
 
