@@ -188,8 +188,8 @@ fn compare_native(a: &umbra_tests::Outcome, b: &umbra_tests::Outcome) {
 }
 
 /// `busybox time -f '%e %U %S'` of a busy shell loop under umbra: the user +
-/// system time (from wait4's rusage) is most of the elapsed time and not more
-/// than it. Run directly and in a grandchild, whose times reach `time` through
+/// system time (from wait4's rusage) is the loop's CPU time at least and not
+/// more than the elapsed time. Run directly and in a grandchild, whose times reach `time` through
 /// the shell that reaped it (the children times in wait4's rusage).
 #[test]
 fn busybox_time_of_a_busy_loop_reports_cpu_time() {
@@ -210,8 +210,11 @@ fn busybox_time_of_a_busy_loop_reports_cpu_time() {
         let cpu = user + sys;
         eprintln!("real {real} user {user} sys {sys}");
         assert!(real >= 0.05, "the loop ran too briefly: {err}");
+        // CPU time is what the guest's host process ran, not the wall
+        // time: on a busy host far less than `real`. The loop itself needs
+        // well over 50 ms of CPU.
         assert!(
-            cpu >= 0.5 * real && cpu <= real + 0.05,
+            cpu >= 0.05 && cpu <= real + 0.05,
             "user {user} + sys {sys} against real {real} ({script})"
         );
     }
@@ -246,8 +249,10 @@ fn proc_stat_cpu_times_of_a_busy_shell_and_its_reaped_child() {
         eprintln!("real {real} utime stime cutime cstime {f:?}");
         let cpu = (f[field] + f[field + 1]) as f64 / 100.0;
         assert!(real >= 0.05, "the loop ran too briefly: {}", out.describe());
+        // As in busybox_time_of_a_busy_loop_reports_cpu_time: not more
+        // than the elapsed time, and the loop's own CPU time at least.
         assert!(
-            cpu >= 0.5 * real - 0.02 && cpu <= real + 0.05,
+            cpu >= 0.05 && cpu <= real + 0.05,
             "{f:?} against real {real} ({script})"
         );
     }

@@ -96,6 +96,8 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_edge",
     "paper_probe",
     "device_parts",
+    "cputime_hog",
+    "vfork_threads",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

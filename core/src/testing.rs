@@ -77,6 +77,12 @@ pub struct MockHost {
     seed: u64,
     /// A fake host network (`HostMisc::host_net`), when a test grants one.
     pub net: Option<MockNet>,
+    /// If set, each address space's host process has a CPU clock
+    /// (`cpu_time`) that moves this much per guest run (less than `step_ns`:
+    /// the host preempted it for the rest).
+    pub cpu_step_ns: Option<u64>,
+    /// Those clocks.
+    pub cpu_ns: BTreeMap<MmId, u64>,
 }
 
 impl MockHost {
@@ -104,6 +110,8 @@ impl MockHost {
             switch_outs: Vec::new(),
             seed: 0x1234_5678_9abc_def1,
             net: None,
+            cpu_step_ns: None,
+            cpu_ns: BTreeMap::new(),
         }
     }
 
@@ -222,6 +230,9 @@ impl HostCpu for MockHost {
 
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
         self.clock += self.step_ns;
+        if let Some(c) = self.cpu_step_ns {
+            *self.cpu_ns.entry(mm).or_default() += c;
+        }
         if let Some(nr) = self.pending_syscall.remove(&mm) {
             self.results.push((nr, ret_reg(regs) as i64));
         }
@@ -329,6 +340,11 @@ impl HostTime for MockHost {
     }
     fn now_real(&self) -> u64 {
         1_700_000_000_000_000_000 + self.clock
+    }
+    fn cpu_time(&self, mm: MmId) -> Option<u64> {
+        self.cpu_step_ns?;
+        // A live process's clock has started (it is never 0 on Linux).
+        Some(1 + self.cpu_ns.get(&mm).copied().unwrap_or(0))
     }
     fn wait_event(&mut self, deadline: Option<u64>) {
         if let Some(d) = deadline {

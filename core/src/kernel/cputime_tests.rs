@@ -280,3 +280,34 @@ fn syncfs_needs_an_open_descriptor() {
     assert_eq!(k.run(), ExitStatus::Exited(0));
     assert_eq!(k.host.results_of(SYNCFS as u64), vec![0, -9]);
 }
+
+#[test]
+fn user_time_is_the_host_cpu_time_not_the_wall_time() {
+    let (mut k, mm, s) = boot();
+    // Each run takes 3 ms of wall time, of which the guest's host process
+    // ran 1 ms: the host preempted it for the rest.
+    const CPU_NS: u64 = 1_000_000;
+    k.host.cpu_step_ns = Some(CPU_NS);
+    let n = rusage_size(NATIVE) as u64;
+    k.host.script(
+        mm,
+        [
+            sys(GETPID, &[]),
+            sys(GETRUSAGE, &[0, s]),
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(GETPID, &[]),
+            sys(GETRUSAGE, &[0, s + n]),
+            sys(WRITE, &[1, s, 2 * n]),
+            sys(EXIT_GROUP, &[0]),
+        ],
+    );
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    let out = k.host.stdout.clone();
+    let ru: Vec<(u64, u64, u64)> = out.chunks(n as usize).map(rusage).collect();
+    // Two runs up to the first getrusage (the wall time would be 6 ms),
+    // six up to the second.
+    let cpu_us = CPU_NS / 1000;
+    assert_eq!(ru[0].0, 2 * cpu_us, "{ru:?}");
+    assert_eq!(ru[1].0, 6 * cpu_us, "{ru:?}");
+}

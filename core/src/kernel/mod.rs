@@ -9,6 +9,7 @@
 //! and reaping).
 
 mod console;
+mod cpuclock;
 #[cfg(test)]
 mod cputime_tests;
 mod handoff;
@@ -156,6 +157,12 @@ pub struct Kernel<H: Host> {
     /// process holds; the other threads of that space keep theirs in
     /// `Thread::fpstate`.
     fp_owner: BTreeMap<crate::host::MmId, Pid>,
+    /// Whose user time each address space's host process is using, from
+    /// which value of its CPU clock on (see `cpuclock`).
+    cpu_marks: BTreeMap<crate::host::MmId, cpuclock::CpuMark>,
+    /// Whether the host has CPU clocks for its processes (None: not known
+    /// yet).
+    cpu_clock: Option<bool>,
     /// Every live timerfd, whose expiries wake the threads that wait.
     pub(crate) timerfds: crate::fs::timerfd::TimerList,
     /// Traps taken so far (`run_user` returns).
@@ -235,6 +242,8 @@ impl<H: Host> Kernel<H> {
             clock: Default::default(),
             tgids: BTreeMap::new(),
             fp_owner: BTreeMap::new(),
+            cpu_marks: BTreeMap::new(),
+            cpu_clock: None,
             timerfds: Default::default(),
             traps: 0,
             stats,
@@ -879,10 +888,25 @@ impl<H: Host> Kernel<H> {
             let Some(t) = p.thread_by_tid(tid) else {
                 continue;
             };
+            let vfork_wait = matches!(t.state, ThreadState::Blocked(Wait::Vfork(_)));
+            if p.mm_lent && !vfork_wait {
+                // A thread other than the vfork caller, in a process whose
+                // memory another one of the vfork holds now (the child, or
+                // the parent's other threads while the child waits): the
+                // memory comes here, the holder waits for it.
+                if !self.take_vforked_mm(pid) {
+                    continue;
+                }
+            }
+            let Some(p) = self.procs.get_mut(&pid) else {
+                continue;
+            };
+            let Some(t) = p.thread_by_tid(tid) else {
+                continue;
+            };
             let signalled = self::signal::thread_has_deliverable(p, t);
-            if p.mm_lent && !(signalled && matches!(t.state, ThreadState::Blocked(Wait::Vfork(_))))
-            {
-                // Its memory is a vfork child's now; only a fatal signal
+            if p.mm_lent && !(signalled && vfork_wait) {
+                // Its memory is with another process; only a fatal signal
                 // wakes the vfork caller (and kills the process).
                 continue;
             }
@@ -1010,7 +1034,8 @@ impl<H: Host> Kernel<H> {
     /// The CPU times of process `pid` so far, with the system time of the trap
     /// being handled for it (a getrusage or times call counts itself).
     pub(crate) fn cpu_times(&self, pid: Pid) -> CpuTimes {
-        let mut t = self.procs.get(&pid).map(|p| p.cpu).unwrap_or_default();
+        let t = self.procs.get(&pid).map(|p| p.cpu).unwrap_or_default();
+        let mut t = self.with_unsettled(t, pid, None);
         if let Some((spid, since)) = self.sys_since {
             if spid == pid {
                 let now = self.host.now_mono();
@@ -1027,7 +1052,8 @@ impl<H: Host> Kernel<H> {
             return CpuTimes::default();
         };
         let tid = tid.unwrap_or(p.thread.tid);
-        let mut t = p.thread_by_tid(tid).map(|t| t.cpu).unwrap_or_default();
+        let t = p.thread_by_tid(tid).map(|t| t.cpu).unwrap_or_default();
+        let mut t = self.with_unsettled(t, pid, Some(tid));
         if let Some((spid, since)) = self.sys_since {
             if spid == pid && p.thread.tid == tid {
                 let now = self.host.now_mono();
@@ -1150,6 +1176,11 @@ impl<H: Host> Kernel<H> {
     /// second on, so SIGXCPU comes again each second until the hard limit.
     fn check_cpu_limit(&mut self) {
         let pid = self.cur;
+        if self.cpu_watched(pid) {
+            if let Some(mm) = self.procs.get(&pid).map(|p| p.mm.id) {
+                self.cpu_settle(mm);
+            }
+        }
         self.check_cpu_timers();
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
@@ -1246,6 +1277,11 @@ impl<H: Host> Kernel<H> {
             if p.thread.state != ThreadState::Runnable || p.job != JobState::Running || p.mm_lent {
                 return;
             }
+            let (mm, pid, tid) = (p.mm.id, p.pid, p.thread.tid);
+            self.cpu_mark_for(mm, pid, tid);
+            let Some(p) = self.procs.get_mut(&self.cur) else {
+                return;
+            };
             let flushed = if let Some(s) = self.stats.as_deref_mut() {
                 let pending = p.mm.has_pending();
                 let f0 = self.host.now_mono();
@@ -1279,8 +1315,11 @@ impl<H: Host> Kernel<H> {
             self.traps = self.traps.wrapping_add(1);
             let t1 = self.host.now_mono();
             let d = t1.saturating_sub(t0);
-            p.cpu.user_ns = p.cpu.user_ns.saturating_add(d);
-            p.thread.cpu.user_ns = p.thread.cpu.user_ns.saturating_add(d);
+            if self.cpu_clock != Some(true) {
+                // No host CPU clock: the wall time is the best there is.
+                p.cpu.user_ns = p.cpu.user_ns.saturating_add(d);
+                p.thread.cpu.user_ns = p.thread.cpu.user_ns.saturating_add(d);
+            }
             self.sys_since = Some((p.pid, t1));
             if let Some(s) = self.stats.as_deref_mut() {
                 s.stop(stats::StopKind::of(&trap), d);

@@ -265,6 +265,43 @@ impl<H: Host> Kernel<H> {
         Ok(tid)
     }
 
+    /// Brings the address space of process `pid`, whose memory a vfork
+    /// shares (`mm_lent`: another process holds it), back from the process
+    /// that holds it, which keeps a stand-in meanwhile. A vfork parent's
+    /// other threads and its child take turns with it so, as Linux lets
+    /// them run at once on the same memory: only the vfork caller waits.
+    /// The guest is uniprocessor, so one holder at a time is enough; the
+    /// host process (stub) is the same for both. False if no one holds it.
+    pub(super) fn take_vforked_mm(&mut self, pid: Pid) -> bool {
+        let Some(p) = self.procs.get(&pid) else {
+            return false;
+        };
+        if !p.mm_lent {
+            return true;
+        }
+        let id = p.mm.id;
+        let Some(holder) = self
+            .procs
+            .iter()
+            .find(|(&q, x)| q != pid && x.mm.id == id && !x.mm_lent)
+            .map(|(&q, _)| q)
+        else {
+            return false;
+        };
+        let Some(h) = self.procs.get_mut(&holder) else {
+            return false;
+        };
+        let mm = core::mem::replace(&mut h.mm, AddressSpace::stand_in(id));
+        h.mm_lent = true;
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return false;
+        };
+        // The stand-in holds nothing.
+        let _stand_in = core::mem::replace(&mut p.mm, mm);
+        p.mm_lent = false;
+        true
+    }
+
     /// Frees an address space a process no longer uses: one lent by a vfork
     /// parent (`lender`) goes back to it, if it still waits for it; any
     /// other is destroyed with its host process.
@@ -277,7 +314,19 @@ impl<H: Host> Kernel<H> {
                 return;
             }
         }
+        // A vfork child (or parent) waiting for this memory gets it: the
+        // process that held it exited or exec'd, the memory lives on.
+        if let Some(p) = self
+            .procs
+            .values_mut()
+            .find(|p| p.mm_lent && p.mm.id == mm.id)
+        {
+            p.mm_lent = false;
+            let _stand_in = core::mem::replace(&mut p.mm, mm);
+            return;
+        }
         self.fp_owner.remove(&mm.id);
+        self.cpu_forget(mm.id);
         self.writeback_mm(&mm);
         mm.destroy(&mut self.frames, &mut self.host);
     }
@@ -648,6 +697,9 @@ impl<H: Host> Kernel<H> {
         self.end_other_threads(pid);
         crate::syscall::futex::exit_release(self, pid);
         crate::syscall::ipc::exit_release(self, pid);
+        if let Some(mm) = self.procs.get(&pid).map(|p| p.mm.id) {
+            self.cpu_settle(mm);
+        }
         let Some(p) = self.procs.remove(&pid) else {
             return;
         };

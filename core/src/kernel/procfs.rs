@@ -213,6 +213,7 @@ impl<H: Host> Kernel<H> {
             sys_since: self.sys_since,
             ipc: &self.ipc,
             net: &self.net,
+            cpu_marks: (self.cpu_clock == Some(true)).then_some(&self.cpu_marks),
         }
     }
 }
@@ -236,6 +237,24 @@ pub(crate) struct KernelIo<'a, H: Host> {
     sys_since: Option<(Pid, u64)>,
     ipc: &'a crate::ipc::IpcNs,
     net: &'a crate::net::NetNs,
+    /// The user-time marks, when user time comes from host CPU clocks.
+    cpu_marks: Option<&'a BTreeMap<crate::host::MmId, super::cpuclock::CpuMark>>,
+}
+
+impl<H: Host> KernelIo<'_, H> {
+    /// `t` with the user time of `pid` (thread `tid`) not charged yet.
+    fn with_unsettled(
+        &self,
+        mut t: crate::task::CpuTimes,
+        pid: Pid,
+        tid: Option<Pid>,
+    ) -> crate::task::CpuTimes {
+        let d = self.cpu_marks.map_or(0, |m| {
+            super::cpuclock::unsettled(&*self.host, self.procs, m, pid, tid)
+        });
+        t.user_ns = t.user_ns.saturating_add(d);
+        t
+    }
 }
 
 impl<H: Host> IoCtx for KernelIo<'_, H> {
@@ -299,7 +318,7 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
             }
             info.sig_pending = t.pending.0;
             info.sig_blocked = t.sigmask.0;
-            let mut cpu = t.cpu;
+            let mut cpu = self.with_unsettled(t.cpu, pid, Some(tid));
             if let Some((spid, since)) = self.sys_since {
                 if spid == pid && p.thread.tid == tid {
                     let now = self.host.now_mono();
@@ -419,7 +438,7 @@ impl<H: Host> KernelIo<'_, H> {
         let fd_size = (usize::try_from(max_fd).unwrap_or(0) / 64 + 1) * 64;
         // The system time of the trap being handled counts (a process reading
         // its own stat sees the time of that read), as cpu_times does.
-        let mut cpu = p.cpu;
+        let mut cpu = self.with_unsettled(p.cpu, p.pid, None);
         if let Some((spid, since)) = self.sys_since {
             if spid == p.pid {
                 let now = self.host.now_mono();

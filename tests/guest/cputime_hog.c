@@ -1,0 +1,57 @@
+/* cputime_hog: CPU time is the time a thread really ran, not the wall time
+ * it waited for the CPU. Run with argv[1] = a CPU number while another host
+ * process spins on that CPU (tests/e2e_cputime.rs starts it): the program
+ * pins itself there (under umbra, `--cpu` does; the call is accepted), spins
+ * until its CPU clock reads 300 ms and compares that with the wall time
+ * (about half of it is the spinner's), times() and getrusage(). Only
+ * threshold facts are printed, so the output is the same on any load. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(atoi(argv[1]), &set);
+		sched_setaffinity(0, sizeof set, &set);
+	}
+	const long long want = 300 * 1000000LL;
+	long long w0 = ns(CLOCK_MONOTONIC), c0 = ns(CLOCK_PROCESS_CPUTIME_ID);
+	long long t0 = ns(CLOCK_THREAD_CPUTIME_ID);
+	while (ns(CLOCK_THREAD_CPUTIME_ID) - t0 < want)
+		;
+	long long wall = ns(CLOCK_MONOTONIC) - w0;
+	long long cpu = ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	printf("process cpu at least 300 ms: %d\n", cpu >= want);
+	/* A spinner on the same CPU takes about half of it. */
+	printf("cpu under 3/4 of the wall time: %d\n", cpu * 4 < wall * 3);
+
+	struct tms t;
+	times(&t);
+	long hz = sysconf(_SC_CLK_TCK);
+	long long tms_ns = (long long)(t.tms_utime + t.tms_stime) * (1000000000LL / hz);
+	long long total = ns(CLOCK_PROCESS_CPUTIME_ID);
+	/* Ticks are rounded: within 3 ticks (and some start-up) of the clock. */
+	long long slack = 3 * (1000000000LL / hz) + 20 * 1000000LL;
+	printf("times() agrees with the cpu clock: %d\n", llabs(tms_ns - total) <= slack);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long long ru_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+			  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+	printf("getrusage agrees with the cpu clock: %d\n", llabs(ru_ns - total) <= slack);
+	return 0;
+}
