@@ -61,8 +61,8 @@ Options of `run`:
                   CPU umbra starts on)
   --platform ptrace|seccomp
                   how guest syscalls reach umbra: ptrace (the default;
-                  PTRACE_SYSEMU stops) or seccomp (x86_64 with FSGSBASE:
-                  a seccomp trap handler in each stub hands them over
+                  PTRACE_SYSEMU stops) or seccomp (x86_64 with FSGSBASE,
+                  aarch64; not armv7: a seccomp trap handler in each stub hands them over
                   through shared memory; SECURITY.md). UMBRA_PLATFORM in
                   the environment sets the default
   --max-fds N     open file limit per guest process (default 1024)

@@ -2,15 +2,22 @@
 //! S1 and S2), run through a classic-BPF interpreter on made-up
 //! `seccomp_data`: what traps, what is allowed and what kills, from each
 //! part of the stub code page. The e2e_hostile test `trap_path_attacks`
-//! checks the same on the host kernel.
-#![cfg(target_arch = "x86_64")]
+//! checks the same on the host kernel (arm64: images/arm/init runs
+//! tests/guest/hostile_trap.c in the emulated machine).
+#![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 
 use umbra_shim::sys::raw::nr;
 use umbra_shim::sys::seccomp::{SockFilter, RET_ALLOW, RET_KILL_PROCESS, RET_TRAP};
 use umbra_shim::sys::stub;
 use umbra_shim::sys::trap;
 
+/// The host's audit arch (named X86_64 for the x86_64 host, where the
+/// tests began; AUDIT_ARCH_AARCH64 on aarch64).
+#[cfg(target_arch = "x86_64")]
 const X86_64: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const X86_64: u32 = 0xc000_00b7;
+#[cfg(target_arch = "x86_64")]
 const I386: u32 = 0x4000_0003;
 const C1: u32 = 0x1234_5679;
 const C2: u32 = 0x0bad_cafd;
@@ -58,13 +65,18 @@ fn cookie(a3: u64, a4: u64) -> (u64, u64) {
 #[test]
 fn guest_calls_trap_from_anywhere_outside_the_code_page() {
     let f = filter();
-    for ip in [
+    #[cfg_attr(target_arch = "x86_64", allow(unused_mut))]
+    let mut ips = vec![
         0x401000,
         stub::STUB_CODE - 2,
         stub::STUB_CODE + 4096,
         trap::SLOT_VA + 16,
         0xffff_ffff_ff60_0000,
-    ] {
+    ];
+    // aarch64: the guest's signal trampoline (`svc` at offset 12).
+    #[cfg(target_arch = "aarch64")]
+    ips.push(stub::sigreturn_addr() + 8);
+    for ip in ips {
         for n in [nr::GETPPID, nr::MMAP, nr::FUTEX, nr::RT_SIGRETURN, 59, 1000] {
             assert_eq!(
                 run(&f, n, X86_64, ip, [0; 6]),
@@ -74,12 +86,23 @@ fn guest_calls_trap_from_anywhere_outside_the_code_page() {
         }
     }
     // int 0x80 and x32 trap from anywhere, the handler's code included.
-    assert_eq!(run(&f, 1, I386, trap::handler_addr(), [0; 6]), RET_TRAP);
-    assert_eq!(run(&f, 0x4000_0001, X86_64, 0x401000, [0; 6]), RET_TRAP);
-    assert_eq!(
-        run(&f, 0x4000_0001, X86_64, trap::handler_addr(), [0; 6]),
-        RET_TRAP
-    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert_eq!(run(&f, 1, I386, trap::handler_addr(), [0; 6]), RET_TRAP);
+        assert_eq!(run(&f, 0x4000_0001, X86_64, 0x401000, [0; 6]), RET_TRAP);
+        assert_eq!(
+            run(&f, 0x4000_0001, X86_64, trap::handler_addr(), [0; 6]),
+            RET_TRAP
+        );
+    }
+    // aarch64: an AArch32 call (another audit arch) is killed anywhere.
+    #[cfg(target_arch = "aarch64")]
+    for ip in [0x401000, trap::handler_addr() + 8] {
+        assert_eq!(
+            run(&f, nr::GETPPID, 0x4000_0028, ip, [0; 6]),
+            RET_KILL_PROCESS
+        );
+    }
 }
 
 #[test]

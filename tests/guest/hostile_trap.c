@@ -19,7 +19,14 @@
  * - the cookie words of the control page read as zero whenever the guest
  *   runs, also right after mapping calls (whose reply carried the cookie);
  * - a second thread scribbles the control page and signal stack while the
- *   first one makes syscalls and mappings: only that process may suffer. */
+ *   first one makes syscalls and mappings: only that process may suffer.
+ *
+ * aarch64 (images/arm: built with aarch64-linux-gnu-gcc -static and run in
+ * the arm64 machine by images/arm/init): the stub code page is at
+ * 0xffff_ff00_0000 and the slot at 0xffff_ff01_0000; the syscall sites are
+ * the `svc #0` words, the handler entry is its `movz/movk x12` of the slot
+ * address, and the handler's rt_sigreturn is the last `mov x8, #139; svc
+ * #0` (the first is the guest's signal trampoline). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -32,8 +39,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__aarch64__)
+#define STUB_CODE 0xffffff000000ull
+#define SLOT 0xffffff010000ull
+#else
 #define STUB_CODE 0x7fffff000000ull
 #define SLOT 0x7fffff010000ull
+#endif
 #define X_ADDR 0x10000000ull
 #define MARK 0x4d494e454d494e45ull /* "ENIMENIM" */
 
@@ -107,8 +119,12 @@ static void prepare(void)
 		sigaction(sigs[i], &sa, 0);
 	/* A fake control page: reply kind 0, no ops, FS base as it is. */
 	uint64_t fs;
+#if defined(__aarch64__)
+	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(fs));
+#else
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(fs));
-	fake_ctrl[11] = fs; /* REPLY_FS */
+#endif
+	fake_ctrl[11] = fs; /* REPLY_FS (aarch64: TPIDR_EL0) */
 	for (int i = 0; i < 4; i++) {
 		records[7 * i] = 9;
 		records[7 * i + 1] = X_ADDR;
@@ -137,6 +153,32 @@ static void jump_mmap(long arg)
 	v[5] = X_ADDR;              /* rdi */
 	v[6] = (uint64_t)&zeros[1024]; /* rsp */
 	v[7] = STUB_CODE + (arg & 0xfff);
+#if defined(__aarch64__)
+	/* x12 the control page, x14 the records, x19/x20 the cookie guess,
+	 * x8 mmap, x0-x5 its arguments; loaded from v through x9. */
+	register uint64_t *vp __asm__("x9") = v;
+	__asm__ volatile("ldr x12, [x9, #0]\n\t"
+			 "mov x13, #0\n\t"
+			 "ldr x14, [x9, #8]\n\t"
+			 "mov x15, #0\n\t"
+			 "ldr x19, [x9, #16]\n\t"
+			 "ldr x20, [x9, #16]\n\t"
+			 "ldr x3, [x9, #24]\n\t"
+			 "ldr x4, [x9, #32]\n\t"
+			 "mov x5, #0\n\t"
+			 "mov x8, #222\n\t"
+			 "ldr x0, [x9, #40]\n\t"
+			 "mov x1, #4096\n\t"
+			 "mov x2, #3\n\t"
+			 "ldr x10, [x9, #48]\n\t"
+			 "mov sp, x10\n\t"
+			 "ldr x10, [x9, #56]\n\t"
+			 "br x10"
+			 :
+			 : "r"(vp)
+			 : "x0", "x1", "x2", "x3", "x4", "x5", "x8", "x10", "x12",
+			   "x13", "x14", "x15", "x19", "x20", "memory");
+#else
 	/* Every register is loaded from v through rcx; the asm never returns. */
 	__asm__ volatile("mov 0(%%rcx), %%r12\n\t"
 			 "xor %%r13, %%r13\n\t"
@@ -157,18 +199,27 @@ static void jump_mmap(long arg)
 			 : "c"(v)
 			 : "rax", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
 			   "r12", "r13", "r14", "r15", "rbx", "memory");
+#endif
 }
 
 /* Jumps to the handler entry with rsi/rdx (siginfo, ucontext) at `arg`. */
 static void jump_handler(long arg)
 {
 	prepare();
+#if defined(__aarch64__)
+	/* movz x12, #0; movk x12, #0xff01, lsl #16; movk x12, #0xffff, lsl #32 */
+	static const uint32_t patw[] = { 0xd280000c, 0xf2bfe02c, 0xf2dfffec };
+	const unsigned char *pat = (const unsigned char *)patw;
+	const unsigned long patlen = sizeof patw;
+#else
 	static const unsigned char pat[] = { 0x49, 0xbc, 0x00, 0x00, 0x01,
 					     0xff, 0xff, 0x7f, 0x00, 0x00 };
+	const unsigned long patlen = sizeof pat;
+#endif
 	const unsigned char *code = (const unsigned char *)STUB_CODE;
 	long at = -1;
-	for (long i = 0; i + (long)sizeof pat <= 4096; i++)
-		if (!memcmp(code + i, pat, sizeof pat)) {
+	for (long i = 0; i + (long)patlen <= 4096; i++)
+		if (!memcmp(code + i, pat, patlen)) {
 			at = i;
 			break;
 		}
@@ -178,6 +229,18 @@ static void jump_handler(long arg)
 	v[0] = (uint64_t)arg;
 	v[1] = (uint64_t)&zeros[1024];
 	v[2] = STUB_CODE + at;
+#if defined(__aarch64__)
+	register uint64_t *vp __asm__("x9") = v;
+	__asm__ volatile("ldr x1, [x9, #0]\n\t"
+			 "ldr x2, [x9, #0]\n\t"
+			 "ldr x10, [x9, #8]\n\t"
+			 "mov sp, x10\n\t"
+			 "ldr x10, [x9, #16]\n\t"
+			 "br x10"
+			 :
+			 : "r"(vp)
+			 : "x1", "x2", "x10", "memory");
+#else
 	__asm__ volatile("mov 0(%%rcx), %%rsi\n\t"
 			 "mov 0(%%rcx), %%rdx\n\t"
 			 "mov 8(%%rcx), %%rsp\n\t"
@@ -185,6 +248,7 @@ static void jump_handler(long arg)
 			 :
 			 : "c"(v)
 			 : "rdx", "rsi", "memory");
+#endif
 }
 
 /* The cookie words (K1, K2 at 56 and 64) after mapping calls. */
@@ -248,7 +312,12 @@ static void spin_forever(void)
 		__asm__ volatile("" ::: "memory");
 }
 
+#if defined(__aarch64__)
+/* struct rt_sigframe: siginfo (128 bytes), then struct ucontext (4560). */
+static uint64_t forged_uc[(128 + 4560) / 8 + 2] __attribute__((aligned(64)));
+#else
 static uint64_t forged_uc[64] __attribute__((aligned(64)));
+#endif
 static uint64_t spin_stack[1024] __attribute__((aligned(16)));
 
 /* Jumps to the handler's own rt_sigreturn with a forged frame that blocks
@@ -257,15 +326,53 @@ static uint64_t spin_stack[1024] __attribute__((aligned(16)));
 static void blocked_kick(long _)
 {
 	(void)_;
+#if defined(__aarch64__)
+	/* mov x8, #139; svc #0 */
+	static const uint32_t patw[] = { 0xd2801168, 0xd4000001 };
+	const unsigned char *pat = (const unsigned char *)patw;
+	const unsigned long patlen = sizeof patw;
+#else
 	static const unsigned char pat[] = { 0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+	const unsigned long patlen = sizeof pat;
+#endif
 	const unsigned char *code = (const unsigned char *)STUB_CODE;
 	long at = -1;
-	for (long i = 0; i + (long)sizeof pat <= 4096; i++)
-		if (!memcmp(code + i, pat, sizeof pat))
+	for (long i = 0; i + (long)patlen <= 4096; i++)
+		if (!memcmp(code + i, pat, patlen))
 			at = i; /* the last one: the handler's */
 	if (at < 0)
 		_exit(10);
 	memset(forged_uc, 0, sizeof forged_uc);
+#if defined(__aarch64__)
+	{
+		/* The frame at sp: siginfo, then the ucontext: flags, link,
+		 * stack {sp, flags, size}, sigmask (40), mcontext (176):
+		 * fault_address, x0-x30, sp, pc, pstate, then __reserved (464)
+		 * with an fpsimd_context record and the terminator. */
+		unsigned char *uc = (unsigned char *)forged_uc + 128;
+		uint64_t *w = (uint64_t *)uc;
+		w[3] = 2;     /* SS_DISABLE */
+		w[5] = ~0ull; /* uc_sigmask */
+		uint64_t *regs = (uint64_t *)(uc + 184);
+		regs[31] = (uint64_t)&spin_stack[1000]; /* sp */
+		regs[32] = (uint64_t)spin_forever;       /* pc */
+		regs[33] = 0;                            /* pstate: EL0t */
+		uint32_t *fp = (uint32_t *)(uc + 464);
+		fp[0] = 0x46508001;
+		fp[1] = 528;
+		static uint64_t v[2];
+		v[0] = (uint64_t)forged_uc;
+		v[1] = STUB_CODE + at;
+		register uint64_t *vp __asm__("x9") = v;
+		__asm__ volatile("ldr x10, [x9, #0]\n\t"
+				 "mov sp, x10\n\t"
+				 "ldr x10, [x9, #8]\n\t"
+				 "br x10"
+				 :
+				 : "r"(vp)
+				 : "x10", "memory");
+	}
+#else
 	/* struct ucontext: flags, link, stack {sp, flags, size}, then gregs. */
 	forged_uc[3] = 2; /* SS_DISABLE */
 	uint64_t *g = &forged_uc[5];
@@ -282,6 +389,7 @@ static void blocked_kick(long _)
 			 :
 			 : "c"(v)
 			 : "memory");
+#endif
 }
 
 static void judge(const char *name, int st)
@@ -305,9 +413,15 @@ int main(void)
 	/* Every syscall instruction of the code page, each with every guess. */
 	const unsigned char *code = (const unsigned char *)STUB_CODE;
 	int sites = 0, ended = 0, escaped = 0, killed = 0;
+#if defined(__aarch64__)
+	for (long off = 0; off + 4 <= 4096; off += 4) {
+		if (*(const uint32_t *)(code + off) != 0xd4000001) /* svc #0 */
+			continue;
+#else
 	for (long off = 0; off + 1 < 4096; off++) {
 		if (code[off] != 0x0f || code[off + 1] != 0x05)
 			continue;
+#endif
 		sites++;
 		for (long g = 0; g < 4; g++) {
 			int st = in_child(jump_mmap, off | (g << 12));

@@ -17,10 +17,16 @@
 //! `QEMU_TIMEOUT` seconds (default 600).
 //!
 //! Before the boot, umbra-core's and umbra-abi's unit tests run for the arch
-//! under qemu-user (MockHost; no ptrace needed).
+//! under qemu-user (MockHost; no ptrace needed), and on aarch64 the seccomp
+//! platform's filter test (shim/tests/seccomp_trap.rs, a BPF interpreter).
 //!
 //! Options: `--arch aarch64|armv7` runs one (default: both); `--debug` tests
-//! a dev-profile umbra instead of the `rom` build.
+//! a dev-profile umbra instead of the `rom` build; `--platform
+//! ptrace|seccomp` runs umbra's tests in the machine on that platform
+//! (UMBRA_PLATFORM in the machine; default: umbra's own default);
+//! `--only REGEX` runs only the tests of images/arm/init whose names match
+//! the extended regex (no spaces or quotes: it rides the kernel command
+//! line; `.` matches a space).
 
 use crate::{cargo, root, show, target_dir, Result};
 use std::io::{BufRead, BufReader};
@@ -50,10 +56,29 @@ const ARCHES: &[Arch] = &[
 pub fn test_arm(args: &[String]) -> Result<()> {
     let mut profile = "rom";
     let mut only: Option<&Arch> = None;
+    let mut env: Vec<(&str, String)> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--debug" => profile = "dev",
+            "--platform" => {
+                let v = it
+                    .next()
+                    .ok_or("test-arm: --platform needs ptrace or seccomp")?;
+                if v != "ptrace" && v != "seccomp" {
+                    return Err(format!("test-arm: unknown --platform `{v}`"));
+                }
+                env.push(("ARM_PLATFORM", v.clone()));
+            }
+            "--only" => {
+                let v = it.next().ok_or("test-arm: --only needs a regex")?;
+                if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '"') {
+                    return Err(format!(
+                        "test-arm: --only `{v}`: no spaces or quotes (`.` matches a space)"
+                    ));
+                }
+                env.push(("ARM_ONLY", v.clone()));
+            }
             "--arch" => {
                 let v = it.next().ok_or("test-arm: --arch needs aarch64 or armv7")?;
                 only = Some(
@@ -89,10 +114,10 @@ pub fn test_arm(args: &[String]) -> Result<()> {
             summary.push((format!("{}: unit tests failed ({e})", a.debian), false));
         }
         let line = match build(a, profile) {
-            Ok(umbra) => boot(a, &umbra.to_string_lossy(), None),
+            Ok(umbra) => boot(a, &umbra.to_string_lossy(), None, &env),
             Err(e) => {
                 eprintln!("umbra does not build for {}: {e}", a.target);
-                boot(a, "none", Some(&e))
+                boot(a, "none", Some(&e), &env)
             }
         };
         summary.push(line);
@@ -143,8 +168,26 @@ fn unit_tests(a: &Arch) -> Result<()> {
         cargo()
             .args(["test", "-p", "umbra-core", "-p", "umbra-abi", "--target"])
             .arg(a.target)
-            .env(runner, qemu),
-    )
+            .env(&runner, qemu),
+    )?;
+    // aarch64: the seccomp platform's stub filter through the BPF
+    // interpreter of shim/tests/seccomp_trap.rs (no host kernel needed).
+    if a.rust == "aarch64" {
+        crate::run(
+            cargo()
+                .args([
+                    "test",
+                    "-p",
+                    "umbra-shim",
+                    "--test",
+                    "seccomp_trap",
+                    "--target",
+                ])
+                .arg(a.target)
+                .env(&runner, qemu),
+        )?;
+    }
+    Ok(())
 }
 
 /// Builds umbra for `a`; the binary, or the first compile errors.
@@ -212,12 +255,20 @@ fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
 
 /// Runs images/arm/run.sh for `a`, streaming its output; the summary line
 /// (`arm64: N passed, N failed`) and whether it passed.
-fn boot(a: &Arch, umbra: &str, build_error: Option<&str>) -> (String, bool) {
+fn boot(
+    a: &Arch,
+    umbra: &str,
+    build_error: Option<&str>,
+    env: &[(&str, String)],
+) -> (String, bool) {
     let out = target_dir().join("arm");
     let mut c = Command::new("bash");
     c.arg(root().join("images/arm/run.sh"))
         .args(["--arch", a.debian, umbra])
         .arg(&out)
+        .env_remove("ARM_PLATFORM")
+        .env_remove("ARM_ONLY")
+        .envs(env.iter().map(|(k, v)| (*k, v)))
         .stdout(Stdio::piped());
     if let Some(e) = build_error {
         c.env("UMBRA_ERROR", format!("umbra did not build: {e}"));

@@ -16,16 +16,16 @@
 mod arch;
 pub mod exec;
 mod net;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod seccomp;
 mod tracker;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use seccomp::{TrapHost, TrapStub};
-/// The seccomp platform is x86_64-only for now.
-#[cfg(not(target_arch = "x86_64"))]
+/// The seccomp platform is x86_64 and aarch64 only for now (armv7: none).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 type TrapHost = ();
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 type TrapStub = ();
 
 pub use net::NetOptions;
@@ -111,7 +111,10 @@ struct Stub {
     #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
     arch: arch::StubArch,
     /// The seccomp platform's state of this stub (`host/seccomp.rs`).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )]
     trap: Option<TrapStub>,
 }
 
@@ -178,7 +181,10 @@ pub struct PtraceHost {
     /// The host sockets the policy grants (see `enable_net`).
     net: Option<net::NetState>,
     /// The seccomp platform (`--platform seccomp`), when chosen.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )]
     trap: Option<TrapHost>,
     /// OCI exec's control socket (see `enable_exec`).
     exec: Option<exec::ExecCtl>,
@@ -277,11 +283,12 @@ impl PtraceHost {
     /// As [`PtraceHost::new`], with the seccomp platform (`--platform
     /// seccomp`, `host/seccomp.rs`): guest syscalls trap into a handler in
     /// the stub and reach umbra through shared memory, with no ptrace stop.
-    /// x86_64 hosts with FSGSBASE only; the error says why not.
+    /// x86_64 hosts with FSGSBASE and aarch64 hosts only; the error says
+    /// why not.
     pub fn new_seccomp(opts: HostOptions) -> Result<PtraceHost, String> {
-        if cfg!(not(target_arch = "x86_64")) {
+        if cfg!(not(any(target_arch = "x86_64", target_arch = "aarch64"))) {
             return Err(
-                "--platform seccomp is implemented for x86_64 hosts only; use --platform ptrace"
+                "--platform seccomp is implemented for x86_64 and aarch64 hosts only (not armv7); use --platform ptrace"
                     .into(),
             );
         }
@@ -315,11 +322,11 @@ impl PtraceHost {
         }
         sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
         let stub_bytes = mem_bytes + stub::STUB_PAGES as usize * PAGE as usize;
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         let _ = seccomp;
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         let total = stub_bytes + if seccomp { seccomp::SLOTS_BYTES } else { 0 };
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         let total = stub_bytes;
         let memfile = sys::create_memory_file(total, force_file_memory)?;
         let mut mem = sys::SharedMapping::new(&memfile.fd, total)
@@ -375,7 +382,7 @@ impl PtraceHost {
             exec: None,
         };
         arch::after_new(&mut host);
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if seccomp {
             host.trap_init(stub_bytes)?;
         }
@@ -509,7 +516,7 @@ impl PtraceHost {
 
     /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
     pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(r) = self.trap_flush(mm) {
             return r;
         }
@@ -989,7 +996,10 @@ impl HostMemory for PtraceHost {
     }
 
     fn mm_create(&mut self) -> Result<MmId, HostError> {
-        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+        #[cfg_attr(
+            not(any(target_arch = "x86_64", target_arch = "aarch64")),
+            allow(unused_mut)
+        )]
         let mut st = match self.new_stub() {
             Ok(st) => st,
             Err(msg) => {
@@ -997,7 +1007,7 @@ impl HostMemory for PtraceHost {
                 return Err(HostError::NoMemory);
             }
         };
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Err(msg) = self.trap_adopt(&mut st) {
             log_line(LogLevel::Error, format_args!("{msg}"));
             ptrace::kill_and_reap(st.pid);
@@ -1014,7 +1024,7 @@ impl HostMemory for PtraceHost {
             if !st.dead {
                 ptrace::kill_and_reap(st.pid);
             }
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
             self.trap_release(&st);
         }
     }
@@ -1119,7 +1129,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(r) = self.trap_fp_get(mm, buf) {
             return r;
         }
@@ -1131,7 +1141,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(r) = self.trap_fp_set(mm, buf) {
             return r;
         }
@@ -1143,7 +1153,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn xstate_save(&mut self, mm: MmId, buf: &mut Vec<u8>) -> Result<(), HostError> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(r) = self.trap_xstate_save(mm, buf) {
             return r;
         }
@@ -1152,7 +1162,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn xstate_load(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(r) = self.trap_xstate_load(mm, buf) {
             return r;
         }
@@ -1175,7 +1185,7 @@ impl HostCpu for PtraceHost {
         regs: &mut UserRegs,
         fp: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(r) = self.trap_xstate_save(mm, fp) {
             return r;
         }
@@ -1186,7 +1196,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if self.trap.is_some() {
             return self.trap_run_user(mm, regs);
         }

@@ -1,4 +1,4 @@
-//! The seccomp platform's stub side (issue 13; x86_64 only for now): the
+//! The seccomp platform's stub side (issue 13; x86_64 and aarch64): the
 //! filter that makes every guest syscall trap (SECCOMP_RET_TRAP, SIGSYS), the
 //! stub's signal handlers, the per-stub slot (control page and signal stack)
 //! and the futex hand-off with umbra.
@@ -6,16 +6,18 @@
 //! A stub of this platform is traced only while umbra sets it up (forked from
 //! the template, its slot mapped, its first registers loaded); then umbra
 //! detaches it, and every syscall, fault and kick reaches umbra through the
-//! trap handler in the stub code page (`arch/x86_64/stub.rs`):
+//! trap handler in the stub code page (`arch/<arch>/stub.rs`):
 //! - the handler (all host signals blocked, on the slot's signal stack)
-//!   writes the siginfo and ucontext pointers and the FS/GS bases into the
-//!   control page, sets its state word to REPORT and wakes umbra (futex);
+//!   writes the siginfo and ucontext pointers and the thread pointer
+//!   (x86_64: the FS/GS bases; aarch64: TPIDR_EL0) into the control page,
+//!   sets its state word to REPORT and wakes umbra (futex);
 //! - umbra reads the guest's registers from the ucontext (in the slot, a range
 //!   of the memory file umbra maps too), handles the trap, writes the reply
 //!   registers into the ucontext, the mapping ops it has queued and the batch
 //!   cookie into the control page, sets REPLY and wakes the handler;
 //! - the handler runs the ops (with the cookie), clears the cookie, loads the
-//!   FS/GS bases and returns to the guest with rt_sigreturn.
+//!   FS/GS bases (aarch64: TPIDR_EL0) and returns to the guest with
+//!   rt_sigreturn.
 //!
 //! The filter allows, from the handler's code only, futex on the control word
 //! (FUTEX_WAIT, FUTEX_WAKE) and rt_sigreturn; from the rest of the stub code
@@ -47,6 +49,7 @@ pub mod ctrl {
     pub const STATE: usize = 0;
     pub const INFO: usize = 8;
     pub const UC: usize = 16;
+    /// x86_64: FS base; aarch64: TPIDR_EL0.
     pub const FS_BASE: usize = 24;
     pub const GS_BASE: usize = 32;
     /// Reply kind: 0 return to the guest, 1 run the ops and report back.
@@ -56,6 +59,7 @@ pub mod ctrl {
     pub const K2: usize = 64;
     pub const DONE: usize = 72;
     pub const LAST: usize = 80;
+    /// x86_64: FS base; aarch64: TPIDR_EL0.
     pub const REPLY_FS: usize = 88;
     pub const REPLY_GS: usize = 96;
     /// Report kind: 0 a signal, 1 ops done, 2 an op failed.
@@ -144,11 +148,21 @@ pub fn filter(c1: u32, c2: u32) -> Result<Vec<SockFilter>, String> {
     let native = b.label();
     let not_handler = b.label();
     let futex = b.label();
-    // Another arch (int 0x80 from 64-bit code) or the x32 bit: the handler
-    // reports it; umbra answers it as the ptrace platform does.
+    // x86_64: another arch (int 0x80 from 64-bit code) or the x32 bit: the
+    // handler reports it; umbra answers it as the ptrace platform does.
+    // aarch64: an AArch32 call cannot come from a 64-bit stub; killed, as by
+    // the ptrace platform's filter.
     b.ld(OFF_ARCH);
-    b.jeq(super::seccomp::AUDIT_ARCH_X86_64, native, NEXT);
-    b.ret(RET_TRAP);
+    #[cfg(target_arch = "x86_64")]
+    {
+        b.jeq(super::seccomp::AUDIT_ARCH_X86_64, native, NEXT);
+        b.ret(RET_TRAP);
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        b.jeq(super::seccomp::AUDIT_ARCH_AARCH64, native, NEXT);
+        b.ret(RET_KILL_PROCESS);
+    }
     b.bind(native);
     b.ld(OFF_NR);
     b.jge(0x4000_0000, trap, NEXT);
@@ -159,6 +173,10 @@ pub fn filter(c1: u32, c2: u32) -> Result<Vec<SockFilter>, String> {
     b.ld(OFF_IP_LO);
     b.jge(stub::STUB_CODE as u32, NEXT, trap);
     b.jge((stub::STUB_CODE + 4096) as u32, trap, NEXT);
+    // aarch64: the guest's signal handlers return through the trampoline
+    // of the code page (`mov x8, #139; svc #0`): a guest syscall.
+    #[cfg(target_arch = "aarch64")]
+    b.jeq((stub::sigreturn_addr() + 8) as u32, trap, NEXT);
     b.jge(h0 as u32, NEXT, not_handler);
     b.jge(h1 as u32, not_handler, NEXT);
     // The handler: futex on the control word, rt_sigreturn.
@@ -227,7 +245,8 @@ pub fn filter(c1: u32, c2: u32) -> Result<Vec<SockFilter>, String> {
     b.assemble()
 }
 
-/// The `struct sigaction` (x86_64 kernel layout) of the trap handler:
+/// The `struct sigaction` (the kernel's layout on x86_64 and aarch64 alike:
+/// handler, flags, restorer, mask) of the trap handler:
 /// SA_SIGINFO | SA_ONSTACK | SA_RESTORER, every signal blocked while it runs.
 pub fn sigaction() -> [u64; 4] {
     const SA_SIGINFO: u64 = 4;
@@ -302,10 +321,20 @@ pub fn wait_state(page: &[u8], expected: u32, timeout_ns: u64) {
     }
 }
 
-/// Whether the host lets user code use RDFSBASE and friends (HWCAP2_FSGSBASE),
-/// which the trap handler needs.
-pub fn have_fsgsbase() -> bool {
-    // SAFETY: getauxval has no preconditions.
-    let h = unsafe { libc::getauxval(26) }; // AT_HWCAP2
-    h & 2 != 0
+/// Whether the host can run the trap handler; the error says why not.
+/// x86_64: user code must be let use RDFSBASE and friends
+/// (HWCAP2_FSGSBASE). aarch64: TPIDR_EL0 is always writable from EL0.
+pub fn host_check() -> Result<(), String> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: getauxval has no preconditions.
+        let h = unsafe { libc::getauxval(26) }; // AT_HWCAP2
+        if h & 2 == 0 {
+            return Err(
+                "--platform seccomp needs FSGSBASE (Linux 5.9+ on a CPU that has it); use --platform ptrace"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
 }

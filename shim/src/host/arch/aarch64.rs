@@ -36,8 +36,10 @@ pub(super) const SETREGS: &str = "PTRACE_SETREGSET";
 /// The ptrace options of a stub.
 pub(super) const PTRACE_OPTIONS: usize = ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD;
 /// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL, SYSEMU,
-/// SETOPTIONS, GETSIGINFO, GETREGSET, SETREGSET, GET_RSEQ_CONFIGURATION.
-pub(super) const PTRACE_REQUESTS: &[u32] = &[0, 7, 8, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420f];
+/// SETOPTIONS, GETSIGINFO, GETREGSET, SETREGSET, GET_RSEQ_CONFIGURATION;
+/// DETACH (the seccomp platform lets a stub go once it is set up).
+pub(super) const PTRACE_REQUESTS: &[u32] =
+    &[0, 7, 8, 17, 31, 0x4200, 0x4202, 0x4204, 0x4205, 0x420f];
 /// Calls umbra may make with any arguments besides the shared ones (arm64
 /// has no poll, fork or dup2: ppoll, the clone rule and dup3 instead).
 pub(super) const CONFINE_ANY: &[usize] = &[nr::DUP3];
@@ -275,6 +277,8 @@ pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
     let mut r = st.base;
     r.pc = stub::batch_addr();
     r.syscallno = u64::MAX;
+    // The seccomp platform's batch cookie (0 under ptrace): sys/trap.rs.
+    (r.regs[19], r.regs[20]) = crate::sys::trap::cookie();
     // TPIDR_EL0 is left alone: the batch does not use it.
     ptrace::set_regs_with(st.pid, &r, false, true).map_err(|e| (e, "PTRACE_SETREGSET"))
 }
