@@ -26,7 +26,8 @@
 //! (UMBRA_PLATFORM in the machine; default: umbra's own default);
 //! `--only REGEX` runs only the tests of images/arm/init whose names match
 //! the extended regex (no spaces or quotes: it rides the kernel command
-//! line; `.` matches a space).
+//! line; `.` matches a space); `--no-unit-tests` skips the qemu-user unit
+//! tests (for a second pass on another platform).
 
 use crate::{cargo, root, show, target_dir, Result};
 use std::io::{BufRead, BufReader};
@@ -57,10 +58,12 @@ pub fn test_arm(args: &[String]) -> Result<()> {
     let mut profile = "rom";
     let mut only: Option<&Arch> = None;
     let mut env: Vec<(&str, String)> = Vec::new();
+    let mut unit = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--debug" => profile = "dev",
+            "--no-unit-tests" => unit = false,
             "--platform" => {
                 let v = it
                     .next()
@@ -110,7 +113,7 @@ pub fn test_arm(args: &[String]) -> Result<()> {
         }
         // umbra-core and umbra-abi's unit tests, built for the arch and run
         // under qemu-user (no ptrace needed: they use the MockHost).
-        if let Err(e) = unit_tests(a) {
+        if let Err(e) = if unit { unit_tests(a) } else { Ok(()) } {
             summary.push((format!("{}: unit tests failed ({e})", a.debian), false));
         }
         let line = match build(a, profile) {

@@ -50,7 +50,7 @@ commands:
   initrd [FILE]         write the busybox initrd (default
                         target/umbra/busybox.cpio); see images/README.md
   test-arm [--arch aarch64|armv7] [--debug] [--platform ptrace|seccomp]
-           [--only REGEX]
+           [--only REGEX] [--no-unit-tests]
                         the end-to-end suite on emulated ARM hosts (images/arm):
                         build umbra (rom) for aarch64 and armv7, boot each in
                         QEMU (one vCPU), print `arm64: N passed, N failed` and
