@@ -52,3 +52,13 @@ fn unix_stream_urgent_data_musl() {
 fn unix_stream_urgent_data_glibc() {
     same(Libc::Glibc, &["oob_unix"]);
 }
+
+#[test]
+fn tcp_time_wait_musl() {
+    same(Libc::Musl, &["timewait", "timewait6"]);
+}
+
+#[test]
+fn tcp_time_wait_glibc() {
+    same(Libc::Glibc, &["timewait", "timewait6"]);
+}

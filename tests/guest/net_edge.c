@@ -9,7 +9,8 @@
  *             and SO_PEERCRED (effective ids)
  *   oob_tcp   MSG_OOB on a TCP loopback connection
  *   oob_unix  MSG_OOB on an AF_UNIX stream socketpair
- *   timewait  TIME_WAIT after an active close: /proc/net/tcp and bind
+ *   timewait, timewait6
+ *             TIME_WAIT after an active close: /proc/net/tcp(6) and bind
  *
  * Every wait for the peer's side of a loopback connection is a poll of
  * what the program checks (SIOCOUTQ, /proc/net/tcp), never a sleep, so a
@@ -578,6 +579,229 @@ static void sec_oob(int tcp)
 	close(dp[0]);
 }
 
+/* ---- timewait ---- */
+
+static int tw_v6;
+
+static socklen_t tw_addr(struct sockaddr_storage *ss, const char *host, unsigned port)
+{
+	memset(ss, 0, sizeof *ss);
+	if (tw_v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, host ? host : "::1", &a->sin6_addr);
+		a->sin6_port = htons(port);
+		return sizeof *a;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	inet_pton(AF_INET, host ? host : "127.0.0.1", &a->sin_addr);
+	a->sin_port = htons(port);
+	return sizeof *a;
+}
+
+static unsigned tw_port(int s)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	getsockname(s, (struct sockaddr *)&ss, &l);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* The /proc/net/tcp(6) line of local port `lp` and remote port `rp`. */
+static int tw_find(unsigned lp, unsigned rp, char *out, size_t n)
+{
+	char l[512];
+	FILE *f = fopen(tw_v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "r");
+	int found = 0;
+	if (!f)
+		die("open /proc/net/tcp");
+	while (!found && fgets(l, sizeof l, f)) {
+		char la[40], ra[40];
+		unsigned a, b;
+		const char *c = strchr(l, ':');
+		if (c && sscanf(c + 1, " %39[0-9A-F]:%X %39[0-9A-F]:%X", la, &a, ra, &b) == 4 &&
+		    a == lp && b == rp) {
+			l[strcspn(l, "\n")] = 0;
+			snprintf(out, n, "%s", l);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Waits (natively, the FIN exchange runs in softirq) until the line of
+ * lp->rp has state `st` (0: until it is gone), then prints it. */
+static void tw_show(const char *what, unsigned lp, unsigned rp, unsigned want, unsigned long ours)
+{
+	char line[512];
+	for (int i = 0; i < 10000; i++) {
+		int f = tw_find(lp, rp, line, sizeof line);
+		unsigned st = 0;
+		if (f) {
+			const char *c = strchr(line, ':');
+			char la[40], ra[40];
+			unsigned a, b;
+			sscanf(c + 1, " %39[0-9A-F]:%X %39[0-9A-F]:%X %X", la, &a, ra, &b, &st);
+		}
+		if ((want == 0 && !f) || (f && st == want))
+			break;
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	if (!tw_find(lp, rp, line, sizeof line)) {
+		printf("  %s: not listed\n", what);
+		return;
+	}
+	char la[40], ra[40];
+	unsigned a, b, st, tx, rx, tr, retr, uid;
+	unsigned long when, inode;
+	int timeout;
+	sscanf(strchr(line, ':') + 1, " %39[0-9A-F]:%X %39[0-9A-F]:%X %X %X:%X %X:%lX %X %u %d %lu", la,
+	       &a, ra, &b, &st, &tx, &rx, &tr, &when, &retr, &uid, &timeout, &inode);
+	int fields = 0, in = 0;
+	for (const char *p = line; *p; p++) {
+		if (*p == ' ')
+			in = 0;
+		else if (!in) {
+			in = 1;
+			fields++;
+		}
+	}
+	printf("  %s: st %02X tx %X rx %X tr %02X timer %s retr %X uid %u timeout %d inode %s "
+	       "fields %d width %zu\n",
+	       what, st, tx, rx, tr, when ? (when <= 6000 ? "<=60s" : ">60s") : "0", retr, uid,
+	       timeout, inode == 0 ? "0" : inode == ours ? "ours" : "other", fields,
+	       tw_v6 ? 0 : strlen(line));
+}
+
+static unsigned long tw_ino(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) < 0 ? 0 : st.st_ino;
+}
+
+static int tw_socket(int reuse)
+{
+	int s = socket(tw_v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		die("socket");
+	if (reuse && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) < 0)
+		die("SO_REUSEADDR");
+	return s;
+}
+
+/* A listener (with SO_REUSEADDR if `reuse`), a client and the accepted
+ * server end. */
+static void tw_conn(int reuse, int *l, int *c, int *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = tw_addr(&ss, NULL, 0);
+	*l = tw_socket(reuse);
+	if (bind(*l, (struct sockaddr *)&ss, len) < 0 || listen(*l, 4) < 0)
+		die("listen");
+	len = tw_addr(&ss, NULL, tw_port(*l));
+	*c = tw_socket(0);
+	if (connect(*c, (struct sockaddr *)&ss, len) < 0)
+		die("connect");
+	*s = accept(*l, NULL, NULL);
+	if (*s < 0)
+		die("accept");
+}
+
+static void tw_bind(const char *what, const char *host, unsigned port, int reuse)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = tw_addr(&ss, host, port);
+	int n = tw_socket(reuse);
+	int r = bind(n, (struct sockaddr *)&ss, len);
+	printf("  bind %s%s: %s", what, reuse ? " with SO_REUSEADDR" : "", r < 0 ? ename(errno) : "ok");
+	if (r == 0)
+		printf(", listen %s", listen(n, 1) < 0 ? ename(errno) : "ok");
+	printf("\n");
+	close(n);
+}
+
+static void sec_timewait(int v6)
+{
+	int l, c, s;
+	char b;
+	tw_v6 = v6;
+	const char *name = v6 ? "tcp6" : "tcp";
+
+	printf("%s: the client closes first\n", name);
+	tw_conn(0, &l, &c, &s);
+	unsigned lp = tw_port(l), cp = tw_port(c);
+	unsigned long sino = tw_ino(s);
+	close(c);
+	tw_show("client, closed", cp, lp, 5, 0);
+	tw_show("server", lp, cp, 8, sino);
+	close(s);
+	tw_show("client, both closed", cp, lp, 6, 0);
+	tw_show("server, both closed", lp, cp, 0, sino);
+	tw_bind("the client's port", NULL, cp, 0);
+	tw_bind("the client's port", NULL, cp, 1);
+	tw_bind("the wildcard and the client's port", v6 ? "::" : "0.0.0.0", cp, 0);
+	if (!v6)
+		tw_bind("127.0.0.2 and the client's port", "127.0.0.2", cp, 0);
+	close(l);
+
+	for (int reuse = 0; reuse < 2; reuse++) {
+		printf("%s: the server closes first, listener %s SO_REUSEADDR\n", name,
+		       reuse ? "with" : "without");
+		tw_conn(reuse, &l, &c, &s);
+		lp = tw_port(l), cp = tw_port(c);
+		unsigned long cino = tw_ino(c);
+		close(s);
+		tw_show("server, closed", lp, cp, 5, 0);
+		tw_show("client", cp, lp, 8, cino);
+		close(c);
+		tw_show("server, both closed", lp, cp, 6, 0);
+		close(l);
+		tw_bind("the listener's port", NULL, lp, 0);
+		tw_bind("the listener's port", NULL, lp, 1);
+	}
+
+	printf("%s: both shut down writing, still open\n", name);
+	tw_conn(0, &l, &c, &s);
+	lp = tw_port(l), cp = tw_port(c);
+	unsigned long cino = tw_ino(c);
+	sino = tw_ino(s);
+	shutdown(c, SHUT_WR);
+	tw_show("client", cp, lp, 5, cino);
+	tw_show("server", lp, cp, 8, sino);
+	shutdown(s, SHUT_WR);
+	tw_show("client's TIME_WAIT", cp, lp, 6, cino);
+	tw_show("server", lp, cp, 0, sino);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	printf("  getpeername client %s", getpeername(c, (struct sockaddr *)&ss, &sl) < 0 ? ename(errno) : "ok");
+	sl = sizeof ss;
+	printf(", server %s\n", getpeername(s, (struct sockaddr *)&ss, &sl) < 0 ? ename(errno) : "ok");
+	printf("  client read %d", (int)read(c, &b, 1));
+	printf(", send %s\n", send(c, "x", 1, MSG_NOSIGNAL) < 0 ? ename(errno) : "ok");
+	close(c);
+	close(s);
+	tw_show("client's TIME_WAIT, closed", cp, lp, 6, 0);
+	close(l);
+
+	printf("%s: a reset ends FIN_WAIT2\n", name);
+	tw_conn(0, &l, &c, &s);
+	lp = tw_port(l), cp = tw_port(c);
+	if (write(c, "x", 1) != 1)
+		die("write");
+	close(c);
+	tw_show("client, closed", cp, lp, 5, 0);
+	close(s);
+	tw_show("client, reset", cp, lp, 0, 0);
+	tw_show("server", lp, cp, 0, 0);
+	tw_bind("the client's port", NULL, cp, 0);
+	close(l);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -590,6 +814,10 @@ int main(int argc, char **argv)
 			sec_oob(1);
 		else if (!strcmp(argv[i], "oob_unix"))
 			sec_oob(0);
+		else if (!strcmp(argv[i], "timewait"))
+			sec_timewait(0);
+		else if (!strcmp(argv[i], "timewait6"))
+			sec_timewait(1);
 		else {
 			fprintf(stderr, "usage: net_edge procraw|creds|oob_tcp|oob_unix|timewait...\n");
 			return 2;

@@ -778,6 +778,7 @@ impl<H: Host> Kernel<H> {
         loop {
             self.drain_writeback();
             let now = self.host.now_mono();
+            self.net.inet.note_time(now);
             if cfg!(feature = "net-host") {
                 crate::net::host::tick(&mut self.host, &self.net, now);
             }
@@ -1314,6 +1315,8 @@ impl<H: Host> Kernel<H> {
             let trap = self.host.run_user(p.mm.id, &mut p.thread.regs);
             self.traps = self.traps.wrapping_add(1);
             let t1 = self.host.now_mono();
+            // Closes served from here on start their TIME_WAIT now.
+            self.net.inet.note_time(t1);
             let d = t1.saturating_sub(t0);
             if self.cpu_clock != Some(true) {
                 // No host CPU clock: the wall time is the best there is.

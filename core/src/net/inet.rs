@@ -16,9 +16,18 @@
 //!   sockets clash on a port when their addresses overlap, unless both set
 //!   SO_REUSEADDR and the one bound first is not listening (TCP; any state
 //!   for UDP), or both set SO_REUSEPORT and belong to the same user.
-//!   Connections to a SO_REUSEPORT group go round-robin. TIME_WAIT is not
-//!   modelled: a closed connection frees its port at once, as if every
-//!   socket had SO_REUSEADDR against TIME_WAIT.
+//!   Connections to a SO_REUSEPORT group go round-robin.
+//! - TIME_WAIT ([`TwTable`]): the end that sent the first FIN enters
+//!   TIME_WAIT when the other's FIN arrives (its socket, if still open, is
+//!   then closed: not listed, no peer), and an end closed after its FIN
+//!   but before the other's waits in FIN_WAIT2 the same way. Either lasts
+//!   60 s (TCP_TIMEWAIT_LEN, tcp_fin_timeout) of the kernel's clock, is
+//!   listed in /proc/net/tcp with inode 0, and holds its port against
+//!   bind(2) unless both it and the new socket have SO_REUSEADDR (or both
+//!   SO_REUSEPORT). A reset ends it; a new connection from the same peer
+//!   takes over the server side's, and a connect may reuse its own
+//!   4-tuple's after 1 s (tcp_tw_reuse = 2 on loopback). At most
+//!   net.ipv4.tcp_max_tw_buckets of them exist.
 //! - Ephemeral ports come from Linux's range 32768-60999, in order.
 //! - The listen backlog: a listener holds at most backlog+1 connections
 //!   not yet accepted (Linux's sk_acceptq_is_full). When it is full the
@@ -57,7 +66,7 @@
 //! Destinations outside the loopback are decided in one place, [`route`]:
 //! with no host network they are unreachable (ENETUNREACH).
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
@@ -121,6 +130,126 @@ const IPV6_RECVERR: u32 = 25;
 
 /// An address as IPv6 bytes; IPv4 addresses are mapped (::ffff:a.b.c.d).
 pub type Ip = [u8; 16];
+
+/// TCP_TIMEWAIT_LEN, and tcp_fin_timeout's default: 60 s.
+const TIMEWAIT_NS: u64 = 60_000_000_000;
+/// net.ipv4.tcp_max_tw_buckets of a new network namespace.
+const MAX_TW: usize = 131_072;
+/// tcp_tw_reuse = 2: a connect over loopback may take over its own
+/// 4-tuple's TIME_WAIT once it is a second old.
+const TW_REUSE_NS: u64 = 1_000_000_000;
+
+/// What a connection's end leaves behind in TIME_WAIT (or FIN_WAIT2 after
+/// its close): Linux's inet_timewait_sock.
+#[derive(Clone, Copy, Debug, Default)]
+struct End {
+    family: u16,
+    v6only: bool,
+    local: (Ip, u16),
+    peer: (Ip, u16),
+    /// SO_REUSEADDR and SO_REUSEPORT of the socket (tw_reuse).
+    reuse: bool,
+    reuseport: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TimeWait {
+    end: End,
+    /// TCP_FIN_WAIT2 or TCP_TIME_WAIT (tw_substate).
+    state: u8,
+    /// When it entered its state and when it goes (kernel clock, ns).
+    since: u64,
+    expires: u64,
+}
+
+/// A connection end's (local, peer) addresses.
+type Tuple = ((Ip, u16), (Ip, u16));
+
+/// The guest's TIME_WAIT (and orphaned FIN_WAIT2) connection ends, keyed
+/// by connection id * 2 + side, with indexes by local port, by 4-tuple and
+/// by expiry.
+#[derive(Default)]
+struct TwTable {
+    entries: BTreeMap<u64, TimeWait>,
+    by_port: BTreeMap<u16, BTreeSet<u64>>,
+    by_tuple: BTreeMap<Tuple, u64>,
+    by_expiry: BTreeSet<(u64, u64)>,
+}
+
+impl TwTable {
+    /// Forgets the ends whose time has passed.
+    fn prune(&mut self, now: u64) {
+        while let Some(&(exp, key)) = self.by_expiry.first() {
+            if exp > now {
+                break;
+            }
+            self.remove(key);
+        }
+    }
+
+    fn remove(&mut self, key: u64) {
+        let Some(tw) = self.entries.remove(&key) else {
+            return;
+        };
+        self.by_expiry.remove(&(tw.expires, key));
+        let tuple = (tw.end.local, tw.end.peer);
+        if self.by_tuple.get(&tuple) == Some(&key) {
+            self.by_tuple.remove(&tuple);
+        }
+        let port = tw.end.local.1;
+        if let Some(v) = self.by_port.get_mut(&port) {
+            v.remove(&key);
+            if v.is_empty() {
+                self.by_port.remove(&port);
+            }
+        }
+    }
+
+    /// The end with these local and peer addresses.
+    fn find(&self, local: (Ip, u16), peer: (Ip, u16)) -> Option<(u64, TimeWait)> {
+        let key = *self.by_tuple.get(&(local, peer))?;
+        self.entries.get(&key).map(|t| (key, *t))
+    }
+
+    /// Puts `end` in `state` for 60 s from `now` (replacing what the key
+    /// had). A full table takes no new end (the connection just closes).
+    fn put(&mut self, key: u64, end: End, state: u8, now: u64) {
+        self.prune(now);
+        let had = self.entries.contains_key(&key);
+        if !had && self.entries.len() >= MAX_TW {
+            return;
+        }
+        self.remove(key);
+        if let Some(&old) = self.by_tuple.get(&(end.local, end.peer)) {
+            self.remove(old);
+        }
+        let expires = now.saturating_add(TIMEWAIT_NS);
+        self.entries.insert(
+            key,
+            TimeWait {
+                end,
+                state,
+                since: now,
+                expires,
+            },
+        );
+        self.by_expiry.insert((expires, key));
+        self.by_port.entry(end.local.1).or_default().insert(key);
+        self.by_tuple.insert((end.local, end.peer), key);
+    }
+
+    /// The ends on local port `port`.
+    fn on_port(&self, port: u16) -> impl Iterator<Item = &TimeWait> {
+        self.by_port
+            .get(&port)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.entries.get(k))
+    }
+}
+
+/// Ids of connections (for TIME_WAIT keys).
+static NEXT_CONN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// 0.0.0.0, mapped.
 const ANY4: Ip = mapped([0, 0, 0, 0]);
@@ -233,9 +362,35 @@ pub struct InetNs {
     rr: Mutex<usize>,
     /// lo's traffic: (packets, bytes), what goes out comes back in.
     stats: Mutex<(u64, u64)>,
+    /// TIME_WAIT ends.
+    tw: Mutex<TwTable>,
+    /// The kernel's clock at its last trap (ns), for TIME_WAIT.
+    now: AtomicU64,
 }
 
 impl InetNs {
+    /// The kernel tells the network the time (at each trap): closes that
+    /// happen then start their TIME_WAIT from it.
+    pub fn note_time(&self, now: u64) {
+        self.now.store(now, Ordering::Relaxed);
+    }
+
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::Relaxed)
+    }
+
+    /// Side `side` of connection `id` enters `state` (TIME_WAIT, or
+    /// FIN_WAIT2 after its close) with the addresses `end`.
+    fn tw_put(&self, id: u64, side: usize, end: End, state: u8) {
+        let now = self.now();
+        self.tw.lock().put(id * 2 + side as u64, end, state, now);
+    }
+
+    /// Side `side` of connection `id` was reset: its TIME_WAIT ends.
+    fn tw_kill(&self, id: u64, side: usize) {
+        self.tw.lock().remove(id * 2 + side as u64);
+    }
+
     /// Counts one send of `len` payload bytes on lo.
     fn count(&self, len: usize) {
         let mut s = self.stats.lock();
@@ -270,6 +425,11 @@ struct Pair {
     inline: [bool; 2],
     /// Urgent marks side i received (each one raises SIGURG).
     marks: [u64; 2],
+    /// The connection's id (TIME_WAIT keys), the side that sent the first
+    /// FIN, and each side's addresses for its TIME_WAIT.
+    id: u64,
+    first_fin: Option<usize>,
+    ends: [End; 2],
 }
 
 /// The urgent mark of one direction of a connection.
@@ -323,6 +483,34 @@ impl Pair {
             Some(s) if s > self.copied[r] => ((s - self.copied[r]) as usize).min(self.q[r].len()),
             _ => self.q[r].len(),
         }
+    }
+
+    /// Side `x` sends its FIN; the second FIN puts the first sender in
+    /// TIME_WAIT.
+    fn send_fin(&mut self, net: &InetNs, x: usize) {
+        if self.fin[x] {
+            return;
+        }
+        self.fin[x] = true;
+        if !self.fin[1 - x] {
+            self.first_fin = Some(x);
+        } else if self.first_fin == Some(1 - x) && !self.rst[1 - x] {
+            net.tw_put(self.id, 1 - x, self.ends[1 - x], TCP_TIME_WAIT);
+        }
+    }
+
+    /// Side `x`'s last descriptor closes after its FIN, before the other's:
+    /// it waits in FIN_WAIT2 (tcp_close's tcp_time_wait(TCP_FIN_WAIT2)).
+    fn orphan(&mut self, net: &InetNs, x: usize) {
+        if self.fin[x] && !self.fin[1 - x] && !self.rst[x] {
+            net.tw_put(self.id, x, self.ends[x], TCP_FIN_WAIT2);
+        }
+    }
+
+    /// Both ends sent their FIN: the connection is over for both sockets
+    /// (the first is in TIME_WAIT, the other closed after LAST_ACK).
+    fn closed(&self) -> bool {
+        self.fin[0] && self.fin[1]
     }
 
     /// Resets side `i`'s connection with `e` (what its next call reports).
@@ -677,8 +865,65 @@ impl InetSock {
         })
     }
 
+    /// Whether binding `ip`:`port` clashes with a TIME_WAIT end
+    /// (inet_bind_conflict): SO_REUSEADDR on both sides, or SO_REUSEPORT
+    /// on both (whoever owns it), lets it be.
+    fn tw_conflicts(&self, ip: &Ip, port: u16) -> bool {
+        if self.udp {
+            return false;
+        }
+        let (v6only, reuseaddr, reuseport) = {
+            let st = self.st.lock();
+            (st.v6only, st.reuseaddr, st.reuseport)
+        };
+        let mine = scope(ip, v6only);
+        let now = self.net.inet.now();
+        let mut tw = self.net.inet.tw.lock();
+        tw.prune(now);
+        let clash = tw.on_port(port).any(|t| {
+            let theirs = scope(&t.end.local.0, t.end.v6only);
+            (part_overlaps(mine.0, theirs.0) || part_overlaps(mine.1, theirs.1))
+                && !(reuseaddr && t.end.reuse)
+                && !(reuseport && t.end.reuseport)
+        });
+        clash
+    }
+
     /// Takes an ephemeral port for `ip` (EADDRNOTAVAIL when all are taken).
     fn ephemeral(&self, others: &[Arc<InetSock>], ip: &Ip) -> KResult<u16> {
+        self.ephemeral_for(others, ip, None)
+    }
+
+    /// Whether a TIME_WAIT end keeps port `p` from this socket: any does
+    /// for a bind, only one for the same peer (not yet reusable) for a
+    /// connect to `dst`, which then takes it over.
+    fn tw_blocks(&self, p: u16, dst: Option<(Ip, u16)>) -> bool {
+        if self.udp {
+            return false;
+        }
+        let now = self.net.inet.now();
+        let mut tw = self.net.inet.tw.lock();
+        tw.prune(now);
+        match dst {
+            None => tw.by_port.contains_key(&p),
+            // An unbound socket connects from lo's address for `d`.
+            Some(d) => match tw.find((source_for(&d.0), p), d) {
+                Some((_, t)) if now.saturating_sub(t.since) < TW_REUSE_NS => true,
+                Some((k, _)) => {
+                    tw.remove(k);
+                    false
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn ephemeral_for(
+        &self,
+        others: &[Arc<InetSock>],
+        ip: &Ip,
+        dst: Option<(Ip, u16)>,
+    ) -> KResult<u16> {
         let (lo, hi) = EPHEMERAL;
         let n = (hi - lo + 1) as usize;
         let mut next = self.net.inet.next_port.lock();
@@ -690,7 +935,7 @@ impl InetSock {
             let used = others
                 .iter()
                 .any(|o| o.st.lock().local.is_some_and(|(_, op)| op == p));
-            if !used && !self.conflicts(others, ip, p) {
+            if !used && !self.tw_blocks(p, dst) && !self.conflicts(others, ip, p) {
                 return Ok(p);
             }
         }
@@ -700,12 +945,18 @@ impl InetSock {
     /// Binds to an ephemeral port on the wildcard address if unbound
     /// (connect, sendto and listen do this).
     fn autobind(&self) -> KResult<()> {
+        self.autobind_to(None)
+    }
+
+    /// As autobind; a TCP connect to `dst` may take a port whose TIME_WAIT
+    /// is for another peer, or its own 4-tuple's once reusable.
+    fn autobind_to(&self, dst: Option<(Ip, u16)>) -> KResult<()> {
         if self.st.lock().local.is_some() {
             return Ok(());
         }
         let others = self.others();
         let any = self.any();
-        let port = self.ephemeral(&others, &any)?;
+        let port = self.ephemeral_for(&others, &any, dst)?;
         self.st.lock().local = Some((any, port));
         self.register();
         Ok(())
@@ -869,7 +1120,7 @@ impl InetSock {
         }
         // Our own end: bound now if it was not (the port is taken only
         // for a connection that is made).
-        self.autobind()?;
+        self.autobind_to(Some(*dst))?;
         let src = {
             let mut st = self.st.lock();
             let (lip, lport) = st.local.ok_or(Errno::EINVAL)?;
@@ -885,9 +1136,39 @@ impl InetSock {
             st.local = Some((sip, lport));
             (sip, lport)
         };
+        let (mine, theirs) = {
+            let st = self.st.lock();
+            let lst = listener.st.lock();
+            let end = |family, v6only, local, peer, st: &St| End {
+                family,
+                v6only,
+                local,
+                peer,
+                reuse: st.reuseaddr,
+                reuseport: st.reuseport,
+            };
+            (
+                end(self.family, st.v6only, src, *dst, &st),
+                end(listener.family, lst.v6only, *dst, src, &lst),
+            )
+        };
+        let id = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+        {
+            // A SYN from the same peer takes over the server side's
+            // TIME_WAIT (tcp_timewait_state_process's TCP_TW_SYN); our own
+            // 4-tuple's was cleared by the port choice.
+            let mut tw = self.net.inet.tw.lock();
+            for (local, peer) in [(*dst, src), (src, *dst)] {
+                if let Some((k, _)) = tw.find(local, peer) {
+                    tw.remove(k);
+                }
+            }
+        }
         let mut p = Pair {
             // The server end inherits the listener's flags (sk_clone_lock).
             inline: [self.st.lock().oobinline, listener.st.lock().oobinline],
+            id,
+            ends: [mine, theirs],
             ..Pair::default()
         };
         // A new connection is a state change: both ends wake.
@@ -903,6 +1184,8 @@ impl InetSock {
             cst.v6only = lst.v6only;
             cst.keepalive = lst.keepalive;
             cst.oobinline = lst.oobinline;
+            cst.reuseaddr = lst.reuseaddr;
+            cst.reuseport = lst.reuseport;
             cst.tcp = lst.tcp;
             cst.uid = lst.uid;
             cst.conn = Conn::Connected {
@@ -974,7 +1257,9 @@ impl InetSock {
         if p.gone[1 - i] {
             // The peer has closed: it answers these bytes with a reset,
             // which the next call reports (the peer sent its FIN, so the
-            // error is EPIPE, as Linux's tcp_reset in CLOSE_WAIT).
+            // error is EPIPE, as Linux's tcp_reset in CLOSE_WAIT), and its
+            // FIN_WAIT2 ends (TCP_TW_RST).
+            self.net.inet.tw_kill(p.id, 1 - i);
             p.rst[i] = true;
             p.err[i] = Some(Errno::EPIPE);
             p.wake[i].wake_all();
@@ -1423,7 +1708,13 @@ impl Drop for InetSock {
                 let mut p = pair.lock();
                 if !p.q[i].is_empty() {
                     p.reset(1 - i, Errno::ECONNRESET);
+                    self.net.inet.tw_kill(p.id, 1 - i);
                 } else {
+                    if !p.rst[i] {
+                        let net = self.net.clone();
+                        p.send_fin(&net.inet, i);
+                        p.orphan(&net.inet, i);
+                    }
                     p.fin[i] = true;
                     p.wake[1 - i].wake_all();
                 }
@@ -1433,8 +1724,10 @@ impl Drop for InetSock {
             Conn::Listen { queue, .. } => {
                 for c in queue {
                     if let Some((pair, i)) = c.pair() {
-                        pair.lock().reset(1 - i, Errno::ECONNRESET);
-                        pair.lock().gone[i] = true;
+                        let mut p = pair.lock();
+                        p.reset(1 - i, Errno::ECONNRESET);
+                        p.gone[i] = true;
+                        self.net.inet.tw_kill(p.id, 1 - i);
                     }
                     // `c` is dropped here; its Drop sees the pair reset.
                 }
@@ -1491,7 +1784,7 @@ impl Socket for InetSock {
         let others = self.others();
         let port = if port == 0 {
             self.ephemeral(&others, &ip)?
-        } else if self.conflicts(&others, &ip, port) {
+        } else if self.conflicts(&others, &ip, port) || self.tw_conflicts(&ip, port) {
             return Err(Errno::EADDRINUSE);
         } else {
             port
@@ -1530,6 +1823,7 @@ impl Socket for InetSock {
                 let mut p = pair.lock();
                 p.reset(1 - side, Errno::ECONNRESET);
                 p.gone[*side] = true;
+                self.net.inet.tw_kill(p.id, 1 - side);
             }
             if !matches!(st.conn, Conn::Listen { .. }) {
                 st.conn = Conn::Idle;
@@ -1660,6 +1954,9 @@ impl Socket for InetSock {
         if let Some((pair, i)) = self.pair() {
             let mut p = pair.lock();
             p.rdshut[i] |= rd;
+            if wr && !p.rst[i] {
+                p.send_fin(&self.net.inet, i);
+            }
             p.fin[i] |= wr;
             p.wake[i].wake_all();
             if wr {
@@ -1679,6 +1976,7 @@ impl Socket for InetSock {
                         let mut p = pair.lock();
                         p.reset(1 - i, Errno::ECONNRESET);
                         p.gone[i] = true;
+                        self.net.inet.tw_kill(p.id, 1 - i);
                     }
                 }
                 Ok(())
@@ -1707,7 +2005,10 @@ impl Socket for InetSock {
         }
         let st = self.st.lock();
         let connected = match &st.conn {
-            Conn::Connected { pair, side, .. } => !pair.lock().rst[*side],
+            Conn::Connected { pair, side, .. } => {
+                let p = pair.lock();
+                !p.rst[*side] && !p.closed()
+            }
             Conn::Idle => self.udp,
             _ => false,
         };
@@ -1787,8 +2088,19 @@ impl Socket for InetSock {
         let v = Self::int_opt(val)?;
         let mut st = self.st.lock();
         match (level, name) {
-            (SOL_SOCKET, SO_REUSEADDR) => st.reuseaddr = v != 0,
-            (SOL_SOCKET, SO_REUSEPORT) => st.reuseport = v != 0,
+            (SOL_SOCKET, SO_REUSEADDR | SO_REUSEPORT) => {
+                if name == SO_REUSEADDR {
+                    st.reuseaddr = v != 0;
+                } else {
+                    st.reuseport = v != 0;
+                }
+                // What a TIME_WAIT of this end will keep (tw_reuse).
+                if let Conn::Connected { pair, side, .. } = &st.conn {
+                    let mut p = pair.lock();
+                    p.ends[*side].reuse = st.reuseaddr;
+                    p.ends[*side].reuseport = st.reuseport;
+                }
+            }
             (SOL_SOCKET, SO_KEEPALIVE) => st.keepalive = v != 0,
             (SOL_SOCKET, SO_BROADCAST) => st.broadcast = v != 0,
             (SOL_SOCKET, SO_OOBINLINE) => {
@@ -2037,9 +2349,12 @@ fn proc_addr(ip: &Ip, v6: bool) -> String {
 /// udp4_seq_show and udp6_seq_show print them: TCP listeners and
 /// connections, bound UDP sockets. What this kernel does not keep is shown
 /// as Linux shows an idle loopback socket: no timer, no retransmits, the
-/// kernel pointer hidden, Linux's initial RTO and ATO; a TCP connection
-/// whose both ends sent their FIN shows TIME_WAIT. Sockets carried by a
-/// host socket (`--net host`, `--publish`) are the host's, not listed.
+/// kernel pointer hidden, Linux's initial RTO and ATO; a connection both
+/// ends of which sent their FIN is over (not listed), and the TIME_WAIT
+/// and orphaned FIN_WAIT2 ends follow, with the time they have left and no
+/// inode, as Linux's timewait sockets. A socket's rx_queue counts a FIN
+/// received, as rcv_nxt does. Sockets carried by a host socket
+/// (`--net host`, `--publish`) are the host's, not listed.
 pub fn proc_net_inet(net: &NetNs, udp: bool, v6: bool) -> Vec<u8> {
     let family = if v6 { AF_INET6 } else { AF_INET };
     let mut out = String::new();
@@ -2094,13 +2409,17 @@ pub fn proc_net_inet(net: &NetNs, udp: bool, v6: bool) -> Vec<u8> {
                     let p = pair.lock();
                     let i = *side;
                     let state = match (p.fin[i], p.fin[1 - i]) {
+                        _ if p.rst[i] => continue,
                         (false, false) => TCP_ESTABLISHED,
                         (true, false) => TCP_FIN_WAIT2,
                         (false, true) => TCP_CLOSE_WAIT,
-                        (true, true) => TCP_TIME_WAIT,
+                        // Over: its TIME_WAIT, if it has one, is listed
+                        // below, without a socket.
+                        (true, true) => continue,
                     };
                     let tx = p.q[1 - i].len().saturating_sub(RCV_WINDOW);
-                    (state, tx, p.q[i].len())
+                    // rcv_nxt counts a FIN received.
+                    (state, tx, p.q[i].len() + p.fin[1 - i] as usize)
                 }
                 // Bound only, or closed: Linux lists neither.
                 Conn::Idle | Conn::Failed => continue,
@@ -2138,6 +2457,42 @@ pub fn proc_net_inet(net: &NetNs, udp: bool, v6: bool) -> Vec<u8> {
             }
         }
         sl += 1;
+    }
+    if !udp {
+        // get_timewait4_sock, get_timewait6_sock: the time left in clock
+        // ticks (USER_HZ), no inode, three references.
+        let now = net.inet.now();
+        let mut tw = net.inet.tw.lock();
+        tw.prune(now);
+        for t in tw.entries.values().filter(|t| t.end.family == family) {
+            let left = t.expires.saturating_sub(now) / 10_000_000;
+            let line = format!(
+                "{:4}: {}:{:04X} {}:{:04X} {:02X} {:08X}:{:08X} {:02X}:{:08X} {:08X} {:5} {:8} {} {} {:016X}",
+                sl,
+                proc_addr(&t.end.local.0, v6),
+                t.end.local.1,
+                proc_addr(&t.end.peer.0, v6),
+                t.end.peer.1,
+                t.state,
+                0,
+                0,
+                3,
+                left,
+                0,
+                0,
+                0,
+                0,
+                3,
+                0
+            );
+            if v6 {
+                out.push_str(&line);
+                out.push('\n');
+            } else {
+                out.push_str(&format!("{line:<149}\n"));
+            }
+            sl += 1;
+        }
     }
     out.into_bytes()
 }
@@ -2365,6 +2720,45 @@ mod tests {
         let r = a.recv(&mut cx(h, true), &mut one, MSG_OOB).unwrap();
         assert_eq!((r.len, one[0], r.flags & MSG_OOB), (1, b'B', MSG_OOB));
         assert_eq!(recv(&*a, h), Err(Errno::EAGAIN));
+    }
+
+    /// The end that closes first stays in TIME_WAIT for 60 s of the
+    /// kernel's clock, holding its port against bind(2) and listed in
+    /// /proc/net/tcp; then it goes.
+    #[test]
+    fn time_wait_holds_the_port_for_sixty_seconds() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        net.inet.note_time(5_000_000_000);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 1).unwrap();
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], port_of(&*l)), None)
+            .unwrap();
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        let cp = port_of(&*c);
+        let bind_cp = |h: &mut MockHost| {
+            let s = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+            s.bind(&mut cx(h, true), &v4([127, 0, 0, 1], cp), None)
+        };
+        let listed = |state: &str| {
+            let text = String::from_utf8(proc_net_inet(&net, false, false)).unwrap();
+            text.lines()
+                .filter(|l| l.contains(&format!("0100007F:{cp:04X} ")))
+                .any(|l| l.split_whitespace().nth(3) == Some(state))
+        };
+        drop(c);
+        assert!(listed("05"));
+        assert_eq!(bind_cp(h), Err(Errno::EADDRINUSE));
+        drop(a);
+        assert!(listed("06"));
+        net.inet.note_time(64_000_000_000);
+        assert_eq!(bind_cp(h), Err(Errno::EADDRINUSE));
+        net.inet.note_time(65_000_000_000);
+        assert!(!listed("06"));
+        assert_eq!(bind_cp(h), Ok(()));
     }
 
     #[test]
