@@ -1390,7 +1390,9 @@ impl HostTime for PtraceHost {
 
     fn cpu_time(&self, mm: MmId) -> Option<u64> {
         // The stub's process CPU clock (Linux's MAKE_PROCESS_CPUCLOCK with
-        // CPUCLOCK_SCHED), which clock_gettime reads for any pid.
+        // CPUCLOCK_SCHED), which clock_gettime reads for any pid. (Not its
+        // thread clock: Linux reads those only within the caller's own
+        // thread group, lookup_task in posix-cpu-timers.c, EINVAL else.)
         let pid = self.stub_pid(mm)?;
         let id = (!pid).checked_mul(8)? | 2;
         match sys::clock_ns(id) {
