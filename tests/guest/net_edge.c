@@ -71,6 +71,8 @@ static const char *ename(int e)
 		return "ENOTCONN";
 	case EPIPE:
 		return "EPIPE";
+	case ECONNRESET:
+		return "ECONNRESET";
 	default:
 		return strerror(e);
 	}
@@ -799,6 +801,19 @@ static void sec_timewait(int v6)
 	tw_show("client, reset", cp, lp, 0, 0);
 	tw_show("server", lp, cp, 0, 0);
 	tw_bind("the client's port", NULL, cp, 0);
+	close(l);
+
+	printf("%s: SO_LINGER 0 resets, leaving no TIME_WAIT\n", name);
+	tw_conn(0, &l, &c, &s);
+	lp = tw_port(l), cp = tw_port(c);
+	struct linger lg = {1, 0};
+	if (setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0)
+		die("SO_LINGER");
+	close(c);
+	printf("  server read %s\n", read(s, &b, 1) < 0 ? ename(errno) : "ok");
+	tw_show("client", cp, lp, 0, 0);
+	tw_bind("the client's port", NULL, cp, 0);
+	close(s);
 	close(l);
 }
 

@@ -572,6 +572,9 @@ struct St {
     broadcast: bool,
     /// SO_OOBINLINE (kept in the connection's [`Pair`] too).
     oobinline: bool,
+    /// SO_LINGER on with 0 s: close resets the connection (tcp_close's
+    /// disconnect), leaving no TIME_WAIT.
+    linger_abort: bool,
     v6only: bool,
     /// The owner for SO_REUSEPORT (the binder's uid).
     uid: u32,
@@ -721,6 +724,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             keepalive: false,
             broadcast: false,
             oobinline: false,
+            linger_abort: false,
             v6only: false,
             uid: 0,
             tcp: [0; 32],
@@ -1702,11 +1706,12 @@ impl Drop for InetSock {
     /// reset when data it never read is left; a listener resets the
     /// connections it did not accept.
     fn drop(&mut self) {
+        let abort = self.st.get_mut().linger_abort;
         let conn = core::mem::replace(&mut self.st.get_mut().conn, Conn::Idle);
         match conn {
             Conn::Connected { pair, side: i, .. } => {
                 let mut p = pair.lock();
-                if !p.q[i].is_empty() {
+                if !p.q[i].is_empty() || (abort && !p.closed()) {
                     p.reset(1 - i, Errno::ECONNRESET);
                     self.net.inet.tw_kill(p.id, 1 - i);
                 } else {
@@ -2194,6 +2199,10 @@ impl Socket for InetSock {
 
     fn urgent_marks(&self) -> u64 {
         self.pair().map_or(0, |(pair, i)| pair.lock().marks[i])
+    }
+
+    fn set_linger(&self, on: bool, secs: i32) {
+        self.st.lock().linger_abort = on && secs == 0;
     }
 
     fn as_any(&self) -> &dyn Any {

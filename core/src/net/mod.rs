@@ -219,6 +219,9 @@ pub trait Socket: Send + Sync {
     }
     /// Tells the socket its descriptor's inode number (for /proc/net).
     fn set_ino(&self, _ino: u64) {}
+    /// SO_LINGER as set (the layer keeps the option; a family whose close
+    /// differs with it hears of it too).
+    fn set_linger(&self, _on: bool, _secs: i32) {}
     /// How many urgent marks (MSG_OOB data) this socket has received: each
     /// one sends SIGURG to its descriptor's F_SETOWN owner
     /// (syscall/fasync.rs), as Linux's sk_send_sigurg.

@@ -1400,6 +1400,12 @@ pub fn sys_setsockopt<H: Host>(
         Err(Errno::ENOPROTOOPT) if level == SOL_SOCKET => generic_setsockopt(&f, name, &v)?,
         r => r?,
     }
+    if (level, name) == (SOL_SOCKET, SO_LINGER) {
+        if let Some(sf) = opts_of(&f) {
+            let (on, secs) = sf.opts.lock().linger;
+            s.set_linger(on != 0, secs);
+        }
+    }
     Ok(0)
 }
 
