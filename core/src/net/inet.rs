@@ -1342,7 +1342,7 @@ impl InetSock {
         }
         // An urgent byte not read inline is skipped (a peek skips it in
         // its own view); taking it ends the mark.
-        let mut from = 0;
+        let mut from: usize = 0;
         if p.on_hidden_mark(i) && !p.q[i].is_empty() {
             if peek {
                 from = 1;
@@ -1360,12 +1360,14 @@ impl InetSock {
         };
         if limit > 0 {
             let n = buf.len().min(limit);
-            let q = &mut p.q[i];
-            let (a, b) = q.as_slices();
-            for (k, dst) in buf[..n].iter_mut().enumerate() {
-                let at = from + k;
-                *dst = if at < a.len() { a[at] } else { b[at - a.len()] };
-            }
+            let (a, b) = p.q[i].as_slices();
+            // Bytes from..from+n of the queue, across its two halves.
+            let skip_b = from.saturating_sub(a.len());
+            let a = a.get(from..).unwrap_or(&[]);
+            let b = &b[skip_b..];
+            let na = n.min(a.len());
+            buf[..na].copy_from_slice(&a[..na]);
+            buf[na..n].copy_from_slice(&b[..n - na]);
             // Stopped at an urgent mark ahead: MSG_WAITALL ends here too.
             let stop = n == limit && limit < p.q[i].len() - from;
             if !peek {
