@@ -450,6 +450,11 @@ impl ConsoleFile {
         }
     }
 
+    /// Whether this is /dev/tty (5:0), the caller's controlling terminal.
+    pub fn is_dev_tty(&self) -> bool {
+        self.rdev == makedev(5, 0)
+    }
+
     /// The host stream writes go to.
     pub fn stream(&self) -> ConsoleStream {
         self.out

@@ -9,7 +9,7 @@ use crate::error::KResult;
 use crate::fs::devfs;
 use crate::fs::file::OpenFile;
 use crate::fs::vfs::IoCtx;
-use crate::host::{ConsoleRead, GuestRequest, Host, NetError, TTY_ESC};
+use crate::host::{ConsoleRead, ConsoleStream, GuestRequest, Host, NetError, TTY_ESC};
 use crate::net::{SockAddr, SocketFile, UnixAddr};
 use crate::task::signal::{code, UNBLOCKABLE};
 use crate::task::{Pid, SigInfo};
@@ -112,6 +112,35 @@ impl<H: Host> Kernel<H> {
             _ => {}
         }
         self.host.exec_started(req.id, r);
+    }
+
+    /// /dev/tty just opened by the current process: when its session's
+    /// controlling terminal is an exec terminal, that terminal (Linux's
+    /// /dev/tty is the caller's controlling terminal); else `file`.
+    pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> Arc<OpenFile> {
+        if self.exec_ttys.is_empty() {
+            return file;
+        }
+        let is_dev_tty = file
+            .ops()
+            .and_then(|o| devfs::ConsoleFile::of(&**o))
+            .is_some_and(|c| c.is_dev_tty());
+        let sid = self.proc().sid;
+        let Some(t) = self.exec_ttys.iter().find(|t| t.state.session() == sid) else {
+            return file;
+        };
+        if !is_dev_tty {
+            return file;
+        }
+        let ops = Arc::new(devfs::ConsoleFile::new(
+            ConsoleStream::Stdout,
+            ConsoleStream::Stdin,
+            t.state.clone(),
+        ));
+        match file.path() {
+            Some(p) => OpenFile::from_ops_at(ops, file.flags(), p),
+            None => OpenFile::from_ops(ops, file.flags()),
+        }
     }
 
     /// An exec'd process ended: its terminal's node goes (its number is

@@ -161,6 +161,56 @@ impl ExecCtl {
         }
     }
 
+    /// Reads what client `fd` sent: its request, or lines once asked.
+    fn serve_client(&mut self, fd: i32, net: &mut NetState) {
+        let Some(i) = self.clients.iter().position(|c| c.fd.as_raw_fd() == fd) else {
+            return;
+        };
+        if self.clients[i].asked {
+            if !self.read_lines(i) {
+                self.clients.remove(i);
+            }
+            return;
+        }
+        let mut buf = vec![0u8; MAX_REQUEST];
+        match sys::oci::recv_fds(fd, &mut buf, 3) {
+            Ok((n, stdio)) if n > 0 => {
+                let c = &mut self.clients[i];
+                c.asked = true;
+                if let Some(r) = parse_other(&buf[..n]) {
+                    self.requests.push(r);
+                    let _ = sys::write_all(c.fd.as_raw_fd(), b"ok\n");
+                    self.clients.remove(i);
+                    return;
+                }
+                match (parse_request(&buf[..n]), <[OwnedFd; 3]>::try_from(stdio)) {
+                    (Some((argv, envp, cwd, uid, gid, groups, tty)), Ok(stdio)) => {
+                        let stdio = stdio.map(|fd| net.adopt_stream(fd.into_raw_fd()));
+                        self.ready.push(ExecRequest {
+                            id: c.id,
+                            argv,
+                            envp,
+                            cwd,
+                            stdio,
+                            uid,
+                            gid,
+                            groups,
+                            tty,
+                        });
+                    }
+                    _ => {
+                        let _ = sys::write_all(c.fd.as_raw_fd(), b"error 22\n");
+                        self.clients.remove(i);
+                    }
+                }
+            }
+            Err(sys::Errno::EAGAIN) => {}
+            _ => {
+                self.clients.remove(i);
+            }
+        }
+    }
+
     /// Reads the lines of a client whose process runs; false when it went
     /// away (its process is then killed).
     fn read_lines(&mut self, i: usize) -> bool {
@@ -200,66 +250,28 @@ impl ExecCtl {
     /// sockets a request brings become `net`'s. Returns whether a request
     /// is ready for the kernel.
     pub(super) fn ready(&mut self, fds: &[PollFd], net: &mut NetState) -> bool {
+        let mut to_read: Vec<i32> = Vec::new();
         for p in fds.iter().filter(|p| p.revents() != 0) {
-            if p.fd() == self.listener.as_raw_fd() {
-                while let Ok(fd) = sys::oci::accept(self.listener.as_raw_fd()) {
-                    self.clients.push(Client {
-                        fd,
-                        id: self.next_id,
-                        asked: false,
-                        pid: None,
-                        line: Vec::new(),
-                    });
-                    self.next_id += 1;
-                }
+            if p.fd() != self.listener.as_raw_fd() {
+                to_read.push(p.fd());
                 continue;
             }
-            let Some(i) = self.clients.iter().position(|c| c.fd.as_raw_fd() == p.fd()) else {
-                continue;
-            };
-            if self.clients[i].asked {
-                if !self.read_lines(i) {
-                    self.clients.remove(i);
-                }
-                continue;
+            while let Ok(fd) = sys::oci::accept(self.listener.as_raw_fd()) {
+                // Its request is most likely there already: read it now
+                // rather than at the next wait.
+                to_read.push(fd.as_raw_fd());
+                self.clients.push(Client {
+                    fd,
+                    id: self.next_id,
+                    asked: false,
+                    pid: None,
+                    line: Vec::new(),
+                });
+                self.next_id += 1;
             }
-            let mut buf = vec![0u8; MAX_REQUEST];
-            match sys::oci::recv_fds(p.fd(), &mut buf, 3) {
-                Ok((n, stdio)) if n > 0 => {
-                    let c = &mut self.clients[i];
-                    c.asked = true;
-                    if let Some(r) = parse_other(&buf[..n]) {
-                        self.requests.push(r);
-                        let _ = sys::write_all(c.fd.as_raw_fd(), b"ok\n");
-                        self.clients.remove(i);
-                        continue;
-                    }
-                    match (parse_request(&buf[..n]), <[OwnedFd; 3]>::try_from(stdio)) {
-                        (Some((argv, envp, cwd, uid, gid, groups, tty)), Ok(stdio)) => {
-                            let stdio = stdio.map(|fd| net.adopt_stream(fd.into_raw_fd()));
-                            self.ready.push(ExecRequest {
-                                id: c.id,
-                                argv,
-                                envp,
-                                cwd,
-                                stdio,
-                                uid,
-                                gid,
-                                groups,
-                                tty,
-                            });
-                        }
-                        _ => {
-                            let _ = sys::write_all(c.fd.as_raw_fd(), b"error 22\n");
-                            self.clients.remove(i);
-                        }
-                    }
-                }
-                Err(sys::Errno::EAGAIN) => {}
-                _ => {
-                    self.clients.remove(i);
-                }
-            }
+        }
+        for fd in to_read {
+            self.serve_client(fd, net);
         }
         !self.ready.is_empty() || !self.requests.is_empty()
     }

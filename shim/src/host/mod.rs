@@ -476,6 +476,21 @@ impl PtraceHost {
         Ok(())
     }
 
+    /// A host event (SIGWINCH) stopped the guest: in OCI mode, takes what
+    /// the control socket holds now (`umbra kill`, `pause` and `exec` send
+    /// SIGWINCH after their request, so that a guest that never idles
+    /// cannot keep them waiting), then reports the event.
+    fn host_event(&mut self) -> Trap {
+        if let (Some(e), Some(n)) = (&mut self.exec, &mut self.net) {
+            let mut fds = Vec::new();
+            e.poll_set(&mut fds);
+            if let Ok(Wake::Ready(_)) = self.waker.wait_fds(&mut fds, Some(0)) {
+                e.ready(&fds, n);
+            }
+        }
+        Trap::HostEvent
+    }
+
     /// The allow-list `confine` installs: [`confinement_rules`] plus the
     /// socket calls of the granted network modes.
     pub fn allowed_rules(&self) -> Vec<sys::seccomp::Rule> {
@@ -1206,7 +1221,7 @@ impl HostCpu for PtraceHost {
             return Trap::Timer;
         }
         if self.waker.take_event() {
-            return Trap::HostEvent;
+            return self.host_event();
         }
         let Some(st) = self.stubs.get_mut(&mm.0) else {
             return Trap::StubDied;
@@ -1267,7 +1282,7 @@ impl HostCpu for PtraceHost {
                 return Trap::Timer;
             }
             let _ = self.waker.take_event();
-            return Trap::HostEvent;
+            return self.host_event();
         }
         if let Err(e) = arch::resume(st) {
             self.waker.set_running(0);
@@ -1343,7 +1358,7 @@ impl HostCpu for PtraceHost {
                 return Trap::Timer;
             }
             let _ = self.waker.take_event();
-            return Trap::HostEvent;
+            return self.host_event();
         };
         #[cfg(target_arch = "x86_64")]
         if sig == SIGSYS && info.code == 1 && info.addr.wrapping_sub(VSYSCALL_PAGE) < PAGE {
@@ -1403,6 +1418,7 @@ impl HostTime for PtraceHost {
 
     fn wait_event(&mut self, deadline: Option<u64>) {
         let mut fds = Vec::new();
+        let mut deadline = deadline;
         loop {
             fds.clear();
             let stdin = !self.stdin_eof && self.stdin_armed;
@@ -1420,7 +1436,15 @@ impl HostTime for PtraceHost {
                 return; // nothing could ever wake us
             }
             match self.waker.wait_fds(&mut fds, deadline) {
-                // The timer, SIGWINCH or another signal: let the kernel look.
+                // SIGWINCH (a resize, which the kernel looks at after the
+                // wait, or an OCI client's kick): the event is taken here,
+                // or every wait would end at once while no guest runs, and
+                // the fds are looked at once more.
+                Ok(Wake::Signal) if self.waker.take_event() && deadline != Some(0) => {
+                    deadline = Some(0);
+                    continue;
+                }
+                // The timer or another signal: let the kernel look.
                 Ok(Wake::Signal) | Ok(Wake::Timeout) => return,
                 Ok(Wake::Ready(_)) => {
                     let mut woke = false;

@@ -174,7 +174,7 @@ impl PtraceHost {
             return Trap::Timer;
         }
         if self.waker.take_event() {
-            return Trap::HostEvent;
+            return self.host_event();
         }
         let Some(st) = self.stubs.get(&mm.0) else {
             return Trap::StubDied;
@@ -222,7 +222,7 @@ impl PtraceHost {
                 return Trap::Timer;
             }
             let _ = self.waker.take_event();
-            return Trap::HostEvent;
+            return self.host_event();
         }
         let page = &mut self.mem.as_mut_slice()[range.clone()];
         if !write_reply(page, &regs.gp) {
@@ -294,7 +294,7 @@ impl PtraceHost {
                 return Trap::Timer;
             }
             let _ = self.waker.take_event();
-            return Trap::HostEvent;
+            return self.host_event();
         }
         // PTRACE_DETACH from the stop, its signal suppressed.
         if ptrace::ptrace_noptr(17, pid, 0, 0).is_err() {
@@ -421,7 +421,7 @@ impl PtraceHost {
                 }
                 if self.waker.take_event() {
                     regs.gp = rep.gp;
-                    return Trap::HostEvent;
+                    return self.host_event();
                 }
                 // A kick that came after the trap it was meant to cause:
                 // resume where the guest is.

@@ -626,8 +626,9 @@ pub fn start(g: &Global, id: &str) -> Result<(), String> {
     }
 }
 
-/// Sends `msg` to the supervisor's control socket and waits for its `ok`.
-fn control(dir: &Path, msg: &[u8]) -> Result<(), String> {
+/// Sends `msg` to the control socket of `rec`'s supervisor and waits for
+/// its `ok`.
+fn control(rec: &Record, dir: &Path, msg: &[u8]) -> Result<(), String> {
     use std::io::{BufRead, Write};
     let sock = dir.join("exec.sock");
     let mut conn = state::sock_addr(&sock)
@@ -642,6 +643,7 @@ fn control(dir: &Path, msg: &[u8]) -> Result<(), String> {
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(30)));
     conn.write_all(msg)
         .map_err(|e| format!("the container's supervisor: {e}"))?;
+    kick(rec.pid);
     let mut line = String::new();
     std::io::BufReader::new(&conn)
         .read_line(&mut line)
@@ -670,10 +672,21 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<(), String> {
             g.debug(&format!(
                 "kill {sig} (all: {all}) through the control socket"
             ));
-            control(&dir, &umbra_shim::host::exec::encode_kill(sig as u32, all))
+            control(
+                &rec,
+                &dir,
+                &umbra_shim::host::exec::encode_kill(sig as u32, all),
+            )
         }
         _ => os::kill(rec.pid, sig).map_err(|e| format!("kill {}: {e}", rec.pid)),
     }
+}
+
+/// Makes the supervisor `pid` look at its control socket now: SIGWINCH
+/// stops a running guest (umbra's host event), so a request is served
+/// however busy the guest is.
+pub fn kick(pid: i32) {
+    let _ = os::kill(pid, umbra_shim::sys::signals::SIGWINCH);
 }
 
 /// `pause ID` (true) and `resume ID`: the guest's kernel stops (or goes
@@ -688,7 +701,7 @@ pub fn freeze(g: &Global, id: &str, on: bool) -> Result<(), String> {
         (s, true) => return Err(format!("container not running: {}", s.name())),
         (_, false) => return Err("container not paused".into()),
     }
-    control(&dir, &umbra_shim::host::exec::encode_freeze(on))?;
+    control(&rec, &dir, &umbra_shim::host::exec::encode_freeze(on))?;
     let mark = state::paused_path(&dir);
     if on {
         std::fs::write(&mark, b"").map_err(|e| format!("cannot write {}: {e}", mark.display()))

@@ -179,6 +179,7 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
     ));
     let fds: Vec<i32> = theirs.iter().map(AsRawFd::as_raw_fd).collect();
     os::send_fds(conn.as_raw_fd(), &req, &fds).map_err(|e| format!("exec request: {e}"))?;
+    super::container::kick(rec.pid);
     drop(theirs);
     let mut reader = std::io::BufReader::new(&conn);
     let mut line = String::new();
@@ -203,7 +204,7 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
         match os::fork().map_err(|e| format!("fork: {e}"))? {
             os::Forked::Child => {
                 let _ = os::setsid();
-                relay(&mine, reader, tty.as_ref(), Ending::Signal)
+                relay(&mine, reader, tty.as_ref(), Ending::Signal, rec.pid)
             }
             os::Forked::Parent(pid) => {
                 if let Some(pf) = &o.pid_file {
@@ -216,7 +217,7 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
     if let Some(pf) = &o.pid_file {
         write_pid(pf, umbra_shim::sys::getpid())?;
     }
-    relay(&mine, reader, tty.as_ref(), Ending::Code)
+    relay(&mine, reader, tty.as_ref(), Ending::Code, rec.pid)
 }
 
 fn write_pid(path: &std::path::Path, pid: i32) -> Result<(), String> {
@@ -245,6 +246,7 @@ fn relay(
     mut reader: std::io::BufReader<&std::os::unix::net::UnixStream>,
     tty: Option<&HostTty>,
     ending: Ending,
+    supervisor: i32,
 ) -> ! {
     use umbra_shim::sys::{poll_fd, POLLIN};
     os::catch_signals(FORWARDED);
@@ -275,6 +277,7 @@ fn relay(
         }
         if !msg.is_empty() {
             let _ = umbra_shim::sys::write_all(conn, msg.as_bytes());
+            super::container::kick(supervisor);
         }
         if let Some(t) = tty {
             let ws = umbra_shim::sys::winsize(t.fd_in());
