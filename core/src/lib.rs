@@ -3,7 +3,7 @@
 //! same code runs over the ptrace shim and over the MockHost of the unit tests.
 //!
 //! Modules are ordered by layer; a module uses only the layers below it:
-//! - layer 0: `error`, `host`, `arch`, `config`
+//! - layer 0: `error`, `host`, `arch`, `config`, and the small containers `sort`, `vecmap`
 //! - layer 1: `mm` (frames, page tables, VMAs, user memory), `fs` (VFS, tmpfs, cpio)
 //! - layer 2: `loader` (ELF into an address space), `task` (processes, fd tables),
 //!   `ipc` (System V IPC objects and POSIX message queues),
@@ -31,6 +31,7 @@ pub mod net;
 pub mod sort;
 pub mod task;
 pub mod vdso;
+pub mod vecmap;
 
 pub mod syscall;
 

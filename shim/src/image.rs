@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use umbra_abi::structs::Timespec;
 use umbra_core::fs::blockdev::BlockDevice;
-use umbra_core::fs::ext2::{self, Ext2Fs, FormatOptions};
+use umbra_core::fs::ext2::{self, Ext2Fs, FormatOptions, Inodes};
 use umbra_core::fs::vfs::{FileType, Inode, NewNode, SetAttr};
 
 use crate::blockfile::BlockFile;
@@ -20,6 +20,11 @@ pub struct CreateArgs {
     pub out: String,
     pub size: Option<u64>,
     pub block_size: u32,
+    /// `--inodes N`: exactly N inodes; by default twice the files and
+    /// directories plus 64, and at least one per 4 KiB.
+    pub inodes: Option<u32>,
+    /// `--inode-size 128|256` (default 256).
+    pub inode_size: u32,
 }
 
 fn now() -> Timespec {
@@ -192,7 +197,11 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
     uuid[12..].copy_from_slice(&std::process::id().to_le_bytes());
     let opts = FormatOptions {
         block_size: a.block_size,
-        inodes: Some(u32::try_from((acc.1 + acc.2) * 2 + 64).unwrap_or(u32::MAX)),
+        inodes: match a.inodes {
+            Some(n) => Inodes::Exactly(n),
+            None => Inodes::AtLeast(u32::try_from((acc.1 + acc.2) * 2 + 64).unwrap_or(u32::MAX)),
+        },
+        inode_size: a.inode_size,
         now: t.tv_sec,
         uuid,
     };

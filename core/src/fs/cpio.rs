@@ -13,7 +13,7 @@
 //! The entry named "TRAILER!!!" ends an archive; zero padding and further
 //! concatenated archives may follow, as Linux accepts.
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -438,7 +438,7 @@ pub fn unpack_into(
 ) -> Result<usize, CpioError> {
     let mut count = 0usize;
     // (dev major, dev minor, ino) → the inode made for the first name of it.
-    let mut links: BTreeMap<(u32, u32, u32), Arc<dyn Inode>> = BTreeMap::new();
+    let mut links: VecMap<(u32, u32, u32), Arc<dyn Inode>> = VecMap::new();
     for entry in Reader::new(archive) {
         let e = entry?;
         unpack_entry(root, &e, &mut links, now)?;
@@ -450,7 +450,7 @@ pub fn unpack_into(
 fn unpack_entry(
     root: &Arc<dyn Inode>,
     e: &Entry<'_>,
-    links: &mut BTreeMap<(u32, u32, u32), Arc<dyn Inode>>,
+    links: &mut VecMap<(u32, u32, u32), Arc<dyn Inode>>,
     now: Timespec,
 ) -> Result<(), CpioError> {
     let r = &e.repr;

@@ -12,7 +12,7 @@
 //! syscall layer parks the thread and serves the call again; see
 //! [`FifoCaller`].
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::sync::Arc;
 use core::any::Any;
 
@@ -58,7 +58,7 @@ struct FifoState {
     /// Read-opens and write-opens so far (Linux's r_counter and w_counter).
     r_opens: u64,
     w_opens: u64,
-    waiting: BTreeMap<u32, Waiting>,
+    waiting: VecMap<u32, Waiting>,
 }
 
 impl FifoState {
@@ -78,7 +78,7 @@ impl FifoState {
 /// The FIFOs that have been opened, by (device, inode number).
 #[derive(Default)]
 pub struct FifoTable {
-    fifos: Mutex<BTreeMap<(u64, u64), FifoState>>,
+    fifos: Mutex<VecMap<(u64, u64), FifoState>>,
 }
 
 impl FifoTable {

@@ -13,7 +13,9 @@
 
 use super::vfs::{FileOps, Inode, IoCtx, IoctlArg, PollEvents, WakeSeq};
 use crate::error::{Errno, KResult};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::vecmap::VecMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
@@ -98,7 +100,7 @@ struct State {
     queue: VecDeque<Event>,
     /// Bytes the queued events take (FIONREAD).
     bytes: usize,
-    watches: BTreeMap<i32, Watch>,
+    watches: VecMap<i32, Watch>,
     last_wd: i32,
     /// Wake-ups for edge-triggered epoll: each event queued (not one merged
     /// into the last), as fsnotify_insert_event wakes its waiters.

@@ -12,7 +12,7 @@
 //! by the kernel's epoch loop, and the table only records what each blocked
 //! process wants, for deadlock detection (fcntl(2): EDEADLK).
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use spin::Mutex;
@@ -198,8 +198,8 @@ struct Want {
 /// Every inode's locks, and the POSIX lock requests processes wait on.
 #[derive(Debug, Default)]
 pub struct LockTable {
-    inodes: BTreeMap<InodeKey, SharedLocks>,
-    waiting: BTreeMap<u32, Want>,
+    inodes: VecMap<InodeKey, SharedLocks>,
+    waiting: VecMap<u32, Want>,
 }
 
 impl LockTable {

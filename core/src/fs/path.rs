@@ -9,7 +9,7 @@
 //! a node keeps the name it was reached by, so a cwd whose directory is renamed
 //! later still reports the old path (a known limitation).
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -279,7 +279,7 @@ pub struct Vfs {
     root: PathRef,
     root_fstype: String,
     table: Mutex<MountTable>,
-    chrdevs: Mutex<BTreeMap<u64, Arc<dyn FileOps>>>,
+    chrdevs: Mutex<VecMap<u64, Arc<dyn FileOps>>>,
     fifos: super::fifo::FifoTable,
 }
 
@@ -300,7 +300,7 @@ impl Vfs {
                 next_id: 1,
                 next_anon_minor: 2,
             }),
-            chrdevs: Mutex::new(BTreeMap::new()),
+            chrdevs: Mutex::new(VecMap::new()),
             fifos: super::fifo::FifoTable::default(),
         }
     }

@@ -34,7 +34,7 @@
 //! stream; Linux reopens such files through its magic links the same way.
 //! N is derived from the stream's address, not a pipefs inode number.
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::{Arc, Weak};
@@ -124,7 +124,7 @@ pub struct ProcDir {
     pub self_tid: u32,
     /// Wall-clock time of that syscall (the inodes' timestamps).
     pub now: Timespec,
-    pub procs: BTreeMap<u32, ProcEntry>,
+    pub procs: VecMap<u32, ProcEntry>,
 }
 
 /// The directory shared by the kernel and the procfs inodes.
@@ -1796,7 +1796,7 @@ mod tests {
         }
     }
 
-    type Infos = Arc<Mutex<BTreeMap<u32, ProcInfo>>>;
+    type Infos = Arc<Mutex<alloc::collections::BTreeMap<u32, ProcInfo>>>;
 
     /// The kernel's view in the tests: the processes of `Infos`.
     struct Ctx {

@@ -221,7 +221,9 @@ struct Slot {
 
 struct DirData {
     entries: BTreeMap<Vec<u8>, Slot>,
-    by_cookie: BTreeMap<u64, Vec<u8>>,
+    /// The names by readdir cookie. Boxed slices: the same map type as the
+    /// page maps (one B-tree instantiation less in the ROM).
+    by_cookie: BTreeMap<u64, Box<[u8]>>,
     next_cookie: u64,
     /// `..`; dangling for the root, which is its own parent.
     parent: Weak<TmpInode>,
@@ -243,7 +245,7 @@ impl DirData {
     fn insert(&mut self, name: &[u8], node: Arc<TmpInode>) -> KResult<()> {
         let cookie = self.next_cookie;
         self.next_cookie = cookie.checked_add(1).ok_or(Errno::ENOSPC)?;
-        self.by_cookie.insert(cookie, name.to_vec());
+        self.by_cookie.insert(cookie, name.into());
         self.entries.insert(name.to_vec(), Slot { cookie, node });
         Ok(())
     }
@@ -842,11 +844,11 @@ impl Inode for TmpInode {
             if out.len() >= max {
                 break;
             }
-            let Some(slot) = d.entries.get(name) else {
+            let Some(slot) = d.entries.get(&name[..]) else {
                 continue;
             };
             out.push(DirEntry {
-                name: name.clone(),
+                name: name.to_vec(),
                 ino: slot.node.ino,
                 kind: slot.node.kind,
                 next_off: cookie.saturating_add(1),

@@ -14,6 +14,8 @@
 use crate::error::{Errno, KResult};
 use crate::fs::vfs::{FileOps, IoCtx, PollEvents, WakeSeq};
 use alloc::collections::BTreeMap;
+
+use crate::vecmap::VecMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -51,7 +53,7 @@ pub struct Notify {
 
 /// Bytes charged to each uid, shared by every queue so that a queue's last
 /// reference gives its charge back.
-type Charges = Arc<Mutex<BTreeMap<u32, u64>>>;
+type Charges = Arc<Mutex<VecMap<u32, u64>>>;
 
 /// A queue.
 pub struct Queue {
@@ -149,10 +151,10 @@ pub struct MqNs {
     charges: Charges,
     /// Threads waiting in mq_timedreceive, by tid, and their queue (a
     /// notification goes only when nobody waits).
-    pub receivers: BTreeMap<u32, usize>,
+    pub receivers: VecMap<u32, usize>,
     /// Threads waiting in mq_timedsend, by tid: the priority and text of
     /// their message (copied once) and their deadline.
-    pub senders: BTreeMap<u32, (u32, Vec<u8>, Option<u64>)>,
+    pub senders: VecMap<u32, (u32, Vec<u8>, Option<u64>)>,
 }
 
 /// The attributes of a new queue: mq_maxmsg, mq_msgsize.
@@ -177,9 +179,9 @@ impl MqNs {
     pub fn new() -> Self {
         MqNs {
             names: BTreeMap::new(),
-            charges: Arc::new(Mutex::new(BTreeMap::new())),
-            receivers: BTreeMap::new(),
-            senders: BTreeMap::new(),
+            charges: Arc::new(Mutex::new(VecMap::new())),
+            receivers: VecMap::new(),
+            senders: VecMap::new(),
         }
     }
 

@@ -19,7 +19,8 @@
 use super::Kernel;
 use crate::host::{Host, MmId};
 use crate::task::{CpuTimes, Pid, Process};
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
+use alloc::boxed::Box;
 
 /// Who the CPU time an address space's host process uses goes to, from
 /// which clock value on.
@@ -127,8 +128,8 @@ impl<H: Host> Kernel<H> {
 /// last charge: read from the host's clock, nothing charged.
 pub(super) fn unsettled<H: Host>(
     host: &H,
-    procs: &BTreeMap<Pid, Process>,
-    marks: &BTreeMap<MmId, CpuMark>,
+    procs: &VecMap<Pid, Box<Process>>,
+    marks: &VecMap<MmId, CpuMark>,
     pid: Pid,
     tid: Option<Pid>,
 ) -> u64 {

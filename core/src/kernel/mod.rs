@@ -39,7 +39,9 @@ use crate::task::process::default_rlimits;
 use crate::task::{
     CpuTimes, ExitStatus, JobState, Pid, Process, SigAction, Thread, ThreadState, Wait, Zombie,
 };
-use alloc::collections::BTreeMap;
+use alloc::boxed::Box;
+
+use crate::vecmap::VecMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -96,7 +98,7 @@ pub struct Kernel<H: Host> {
     pub frames: FrameAllocator,
     pub vfs: Vfs,
     pub cfg: Config,
-    pub(crate) procs: BTreeMap<Pid, Process>,
+    pub(crate) procs: VecMap<Pid, Box<Process>>,
     /// The process whose thread is running or being served.
     pub(crate) cur: Pid,
     next_pid: Pid,
@@ -106,12 +108,12 @@ pub struct Kernel<H: Host> {
     /// Unknown syscall numbers already reported, one bit each.
     enosys_seen: [u64; 16],
     /// Exited processes not yet reaped.
-    pub(crate) zombies: BTreeMap<Pid, Zombie>,
+    pub(crate) zombies: VecMap<Pid, Zombie>,
     /// Counts completed syscalls and host events: a blocked syscall is served
     /// again only when it moved since the thread last tried.
     epoch: u64,
     /// The epoch at which each blocked thread (by tid) last tried its syscall.
-    tried: BTreeMap<Pid, u64>,
+    tried: VecMap<Pid, u64>,
     /// The deadline the host timer is armed for.
     armed: Option<u64>,
     /// The console's shared state, once pid 1 has its stdio.
@@ -152,14 +154,14 @@ pub struct Kernel<H: Host> {
     pub(crate) clock: crate::vdso::Clock,
     /// The process of each thread that is not its process's leader (tid to
     /// pid); a leader's tid is its pid.
-    pub(crate) tgids: BTreeMap<Pid, Pid>,
+    pub(crate) tgids: VecMap<Pid, Pid>,
     /// The thread (tid) whose FP/vector state each address space's host
     /// process holds; the other threads of that space keep theirs in
     /// `Thread::fpstate`.
-    fp_owner: BTreeMap<crate::host::MmId, Pid>,
+    fp_owner: VecMap<crate::host::MmId, Pid>,
     /// Whose user time each address space's host process is using, from
     /// which value of its CPU clock on (see `cpuclock`).
-    cpu_marks: BTreeMap<crate::host::MmId, cpuclock::CpuMark>,
+    cpu_marks: VecMap<crate::host::MmId, cpuclock::CpuMark>,
     /// Whether the host has CPU clocks for its processes (None: not known
     /// yet).
     cpu_clock: Option<bool>,
@@ -213,15 +215,15 @@ impl<H: Host> Kernel<H> {
             frames,
             vfs,
             cfg,
-            procs: BTreeMap::new(),
+            procs: VecMap::new(),
             cur: 0,
             next_pid: 1,
             init_status: None,
             boot_time,
             enosys_seen: [0; 16],
-            zombies: BTreeMap::new(),
+            zombies: VecMap::new(),
             epoch: 1,
-            tried: BTreeMap::new(),
+            tried: VecMap::new(),
             armed: None,
             console: None,
             exec_ttys: Vec::new(),
@@ -240,9 +242,9 @@ impl<H: Host> Kernel<H> {
             net: Default::default(),
             vdso,
             clock: Default::default(),
-            tgids: BTreeMap::new(),
-            fp_owner: BTreeMap::new(),
-            cpu_marks: BTreeMap::new(),
+            tgids: VecMap::new(),
+            fp_owner: VecMap::new(),
+            cpu_marks: VecMap::new(),
             cpu_clock: None,
             timerfds: Default::default(),
             traps: 0,
@@ -483,12 +485,12 @@ impl<H: Host> Kernel<H> {
 
     /// Process by pid, mutable.
     pub(crate) fn procs_mut(&mut self, pid: Pid) -> Option<&mut Process> {
-        self.procs.get_mut(&pid)
+        self.procs.get_mut(&pid).map(|p| &mut **p)
     }
 
     /// Process by pid.
     pub fn process(&self, pid: Pid) -> Option<&Process> {
-        self.procs.get(&pid)
+        self.procs.get(&pid).map(|p| &**p)
     }
 
     /// Pids of live processes.
@@ -629,7 +631,7 @@ impl<H: Host> Kernel<H> {
             others: Vec::new(),
             pending: Default::default(),
             sig_wake: 0,
-            siginfo: BTreeMap::new(),
+            siginfo: VecMap::new(),
             rt_queue: Vec::new(),
             job: JobState::Running,
             job_report: None,
@@ -658,7 +660,7 @@ impl<H: Host> Kernel<H> {
                 rlim_max: n,
             };
         }
-        self.procs.insert(pid, proc);
+        self.procs.insert(pid, Box::new(proc));
         self.procfs_sync(pid);
         Ok(pid)
     }

@@ -12,7 +12,7 @@ use crate::task::{
     CpuTimes, ExitStatus, JobState, Pid, Process, SigInfo, Thread, ThreadState, Wait, Zombie,
 };
 use crate::KResult;
-use alloc::collections::BTreeMap;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use umbra_abi::flags::CloneFlags;
@@ -166,7 +166,7 @@ impl<H: Host> Kernel<H> {
             others: Vec::new(),
             pending: SigSet::default(),
             sig_wake: 0,
-            siginfo: BTreeMap::new(),
+            siginfo: crate::vecmap::VecMap::new(),
             rt_queue: Vec::new(),
             job: JobState::Running,
             job_report: None,
@@ -186,7 +186,7 @@ impl<H: Host> Kernel<H> {
             cpu: CpuTimes::default(),
             membarrier: parent.membarrier,
         };
-        self.procs.insert(pid, child);
+        self.procs.insert(pid, Box::new(child));
         if flags.contains(CloneFlags::CHILD_SETTID) {
             let prev = self.cur;
             self.cur = pid;
@@ -741,7 +741,7 @@ impl<H: Host> Kernel<H> {
             mm_from,
             exit_signal,
             ..
-        } = p;
+        } = *p;
         drop(fds);
         self.locks.release_process(pid, None);
         self.tgids.remove(&tid);

@@ -3,7 +3,6 @@
 //! by, published at the moments it changes, and the live view the contents
 //! of /proc files are made from at each read (see fs/procfs.rs).
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -222,11 +221,11 @@ impl<H: Host> Kernel<H> {
 /// entropy, and a read-only view of the processes for procfs.
 pub(crate) struct KernelIo<'a, H: Host> {
     host: &'a mut H,
-    procs: &'a mut BTreeMap<Pid, Process>,
+    procs: &'a mut crate::vecmap::VecMap<Pid, alloc::boxed::Box<Process>>,
     /// The process whose syscall is being served (its current thread is
     /// the caller).
     cur: Pid,
-    zombies: &'a BTreeMap<Pid, Zombie>,
+    zombies: &'a crate::vecmap::VecMap<Pid, Zombie>,
     vfs: &'a Vfs,
     frames: &'a FrameAllocator,
     cfg: &'a Config,
@@ -238,7 +237,7 @@ pub(crate) struct KernelIo<'a, H: Host> {
     ipc: &'a crate::ipc::IpcNs,
     net: &'a crate::net::NetNs,
     /// The user-time marks, when user time comes from host CPU clocks.
-    cpu_marks: Option<&'a BTreeMap<crate::host::MmId, super::cpuclock::CpuMark>>,
+    cpu_marks: Option<&'a crate::vecmap::VecMap<crate::host::MmId, super::cpuclock::CpuMark>>,
 }
 
 impl<H: Host> KernelIo<'_, H> {

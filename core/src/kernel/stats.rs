@@ -26,7 +26,7 @@
 //! counts the server's turn in that syscall's kernel time, and the same goes
 //! for a stop's guest + round trip.
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -97,7 +97,7 @@ pub struct Stats {
     pub stops_event: u64,
     pub stops_died: u64,
     /// Per syscall number.
-    pub syscalls: BTreeMap<u64, SysTally>,
+    pub syscalls: VecMap<u64, SysTally>,
     pub faults: Tally,
     /// Flushes of queued mapping changes (count: those that had changes).
     pub flushes: Tally,
@@ -211,10 +211,10 @@ impl Stats {
         line(&mut s, "map flushes", self.flushes);
         line(&mut s, "idle waits", self.idle);
         let mut by_count: Vec<(&u64, &SysTally)> = self.syscalls.iter().collect();
-        by_count.sort_by(|a, b| {
-            (b.1.calls + b.1.blocked)
-                .cmp(&(a.1.calls + a.1.blocked))
-                .then(a.0.cmp(b.0))
+        // Most calls first, then by number (keys are unique: the kernel's
+        // small sort, not core's 5 KB one).
+        crate::sort::sort_by_key(&mut by_count, |e| {
+            (core::cmp::Reverse(e.1.calls + e.1.blocked), *e.0)
         });
         let _ = writeln!(
             s,

@@ -60,7 +60,7 @@ struct Pending {
 /// live caches and the write-back queue.
 #[derive(Default)]
 pub struct CacheHub {
-    files: Mutex<BTreeMap<usize, Weak<FileCache>>>,
+    files: Mutex<crate::vecmap::VecMap<usize, Weak<FileCache>>>,
     writeback: Mutex<Vec<Pending>>,
 }
 

@@ -133,7 +133,7 @@ pub struct AddressSpace {
     /// [`FORK_HOT_MAX`].
     fork_hot: Vec<u64>,
     /// Ranges locked by mlock(2) and mlockall(2), start to end, disjoint.
-    locked: BTreeMap<u64, u64>,
+    locked: crate::vecmap::VecMap<u64, u64>,
     /// mlockall(MCL_FUTURE): new mappings are locked too; `Some(onfault)`.
     pub lock_future: Option<bool>,
     /// Start of the brk area (end of the loaded image, page aligned).
@@ -153,7 +153,7 @@ impl AddressSpace {
             pending: Vec::new(),
             premap_pending: false,
             fork_hot: Vec::new(),
-            locked: BTreeMap::new(),
+            locked: crate::vecmap::VecMap::new(),
             lock_future: None,
             brk_start: 0,
             brk: 0,
@@ -172,7 +172,7 @@ impl AddressSpace {
             pending: Vec::new(),
             premap_pending: false,
             fork_hot: Vec::new(),
-            locked: BTreeMap::new(),
+            locked: crate::vecmap::VecMap::new(),
             lock_future: None,
             brk_start: 0,
             brk: 0,
@@ -1494,7 +1494,7 @@ impl AddressSpace {
             premap_pending: !child_pending.is_empty(),
             fork_hot: hot,
             // Memory locks are not inherited (mlock(2)).
-            locked: BTreeMap::new(),
+            locked: crate::vecmap::VecMap::new(),
             lock_future: None,
             pending: child_pending,
             brk_start: self.brk_start,

@@ -674,13 +674,13 @@ mod tests {
     //! back to itself.
     use super::*;
     use crate::host::{ConsoleRead, ConsoleStream, HostError};
-    use alloc::collections::BTreeMap;
+    use crate::vecmap::VecMap;
     use umbra_abi::structs::Winsize;
 
     #[derive(Default)]
     struct FakeNet {
         /// Per socket: bytes waiting, connected yet, write side shut.
-        socks: BTreeMap<HostSock, (Vec<u8>, bool, bool)>,
+        socks: VecMap<HostSock, (Vec<u8>, bool, bool)>,
         next: HostSock,
         closed: Vec<HostSock>,
         refuse: bool,

@@ -15,7 +15,9 @@
 //! [`gc`] finds the sockets reachable only from such cycles, as Linux's
 //! unix_gc, and empties their queues.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::vecmap::VecMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -65,7 +67,7 @@ enum Name {
 /// (for the garbage collector) and the count of files in flight.
 #[derive(Default)]
 pub struct UnixNs {
-    names: Mutex<BTreeMap<Name, Weak<Core>>>,
+    names: Mutex<VecMap<Name, Weak<Core>>>,
     all: Mutex<Vec<Weak<Core>>>,
     inflight: AtomicUsize,
     gc_running: AtomicBool,
@@ -1564,7 +1566,7 @@ fn gc(net: &Arc<NetNs>) {
             .filter(|c| c.has_file.load(Ordering::Relaxed))
             .collect()
     };
-    let index: BTreeMap<usize, usize> = cores
+    let index: VecMap<usize, usize> = cores
         .iter()
         .enumerate()
         .map(|(i, c)| (Arc::as_ptr(c) as usize, i))

@@ -706,6 +706,7 @@ fn detach_all<H: Host>(k: &mut Kernel<H>, pid: Pid) {
     // however many areas the process has.
     let objs: alloc::collections::BTreeSet<usize> = match k.procs.get(&pid) {
         Some(p) => {
+            let p: &crate::task::Process = p;
             p.mm.vmas
                 .iter()
                 .filter_map(|v| match &v.kind {

@@ -126,7 +126,7 @@ pub struct Thread {
     /// first (they queue; a standard signal is pending at most once).
     pub rt_queue: Vec<SigInfo>,
     /// Information of the standard signals pending for this thread.
-    pub siginfo: alloc::collections::BTreeMap<u32, SigInfo>,
+    pub siginfo: crate::vecmap::VecMap<u32, SigInfo>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
     /// Its futex queue entry while it waits in futex(2).
@@ -198,7 +198,7 @@ impl Thread {
             deadline: None,
             io_done: 0,
             rt_queue: Vec::new(),
-            siginfo: alloc::collections::BTreeMap::new(),
+            siginfo: crate::vecmap::VecMap::new(),
             clear_child_tid: 0,
             robust_list: (0, 0),
             futex: None,
@@ -301,7 +301,7 @@ pub struct Process {
     /// [`Thread::sig_wake`]).
     pub sig_wake: u64,
     /// Information of the standard signals pending for the process.
-    pub siginfo: alloc::collections::BTreeMap<u32, SigInfo>,
+    pub siginfo: crate::vecmap::VecMap<u32, SigInfo>,
     /// Queued instances of real-time signals sent to the process.
     pub rt_queue: Vec<SigInfo>,
     pub job: JobState,
@@ -484,7 +484,7 @@ pub fn default_rlimits(max_fds: usize, stack: usize) -> [Rlimit; 16] {
 /// while more instances are queued.
 fn take_pending(
     pending: &mut SigSet,
-    siginfo: &mut alloc::collections::BTreeMap<u32, SigInfo>,
+    siginfo: &mut crate::vecmap::VecMap<u32, SigInfo>,
     rt_queue: &mut Vec<SigInfo>,
     sig: u32,
 ) -> SigInfo {

@@ -1,7 +1,7 @@
 //! Per-process timers beyond ITIMER_REAL: the CPU-time interval timers
 //! (ITIMER_VIRTUAL, ITIMER_PROF) and POSIX timers (timer_create).
 
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 /// How a POSIX timer reports an expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct Timers {
     pub virt: Option<(u64, u64)>,
     /// ITIMER_PROF: (user + system CPU ns at which it expires, interval).
     pub prof: Option<(u64, u64)>,
-    pub posix: BTreeMap<i32, PosixTimer>,
+    pub posix: VecMap<i32, PosixTimer>,
     /// Where the search for the next timer id starts: ids are handed out
     /// in increasing order, as Linux does (kept across exec).
     pub next_id: i32,

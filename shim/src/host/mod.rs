@@ -33,7 +33,6 @@ pub use net::NetOptions;
 use crate::sys::signals::{PollFd, Wake, Waker, KICK_SIG, SI_TKILL};
 use crate::sys::{self, ptrace, stub, Errno};
 use ptrace::{RawRegs, WaitStatus};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -48,6 +47,7 @@ use umbra_core::host::{
     ConsoleRead, ConsoleStream, FaultAccess, HostBlock, HostConsole, HostCpu, HostError,
     HostMemory, HostMisc, HostNet, HostTime, LogLevel, MapOp, MmId, Trap,
 };
+use umbra_core::vecmap::VecMap;
 
 const PAGE: u64 = 4096;
 /// x86_64's vsyscall page.
@@ -154,7 +154,7 @@ pub struct PtraceHost {
     memfile: sys::MemoryFile,
     mem_bytes: usize,
     cpu: usize,
-    stubs: BTreeMap<u32, Stub>,
+    stubs: VecMap<u32, Stub>,
     /// The template stub new stubs are forked from (an emptied stub that never
     /// runs guest code), made at the first `mm_create`.
     template: Option<Stub>,
@@ -364,7 +364,7 @@ impl PtraceHost {
             memfile,
             mem_bytes,
             cpu,
-            stubs: BTreeMap::new(),
+            stubs: VecMap::new(),
             template: None,
             no_template: false,
             next_mm: 1,

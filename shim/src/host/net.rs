@@ -12,7 +12,7 @@
 //! (and UDP ports) are opened before umbra confines itself, so the confined
 //! umbra needs no bind or listen. The seccomp rules each mode adds are in [`NetState::rules`].
 
-use std::collections::BTreeMap;
+use umbra_core::vecmap::VecMap;
 
 use crate::sys::net as sn;
 use crate::sys::raw::nr;
@@ -64,7 +64,7 @@ const MAX_UDP_PEERS: usize = 4096;
 /// The host sockets umbra holds for the guest.
 pub(super) struct NetState {
     opts: NetOptions,
-    socks: BTreeMap<HostSock, Sock>,
+    socks: VecMap<HostSock, Sock>,
     next: HostSock,
     published: Vec<(HostSock, u16, bool)>,
     /// Guest listeners may get host listeners (`allow_export`).
@@ -127,7 +127,7 @@ impl NetState {
     pub(super) fn new(opts: NetOptions) -> Result<NetState, String> {
         let mut st = NetState {
             opts,
-            socks: BTreeMap::new(),
+            socks: VecMap::new(),
             next: 1,
             published: Vec::new(),
             export: false,

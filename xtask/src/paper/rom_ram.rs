@@ -9,8 +9,9 @@
 //!   /var/cache/umbra), keyed by the source version and a hash of the
 //!   fragment and this recipe. The tree (busybox, a link per applet, the
 //!   test script images/paper/table1.sh, empty /dev, /proc and /tmp) becomes
-//!   an ext2 image by `umbra image create`, at the smallest `--size` (8 KB
-//!   steps) that holds it.
+//!   an ext2 image by `umbra image create`, at the smallest `--size` (1 KB
+//!   steps) that holds it, with the inodes it uses plus 16 (`--inodes`), of
+//!   128 bytes (`--inode-size 128`).
 //! - Boot check: umbra's ROM build runs `/bin/sh /test.sh` from the image;
 //!   its output must equal the same script's run natively (in a chroot of
 //!   the tree, in a private mount namespace).
@@ -244,7 +245,8 @@ applets a device shell needs: core file utilities, grep, sed, ps, mount, kill, f
 with `musl-gcc`, static, stripped (`strip -s -R .comment`). The tree holds busybox, one \
 hard link per applet in /bin (as `busybox --install`), the test script /test.sh (images/paper/table1.sh) and empty \
 /dev, /proc and /tmp. `umbra image create` writes it as ext2 (1 KB blocks) at the smallest \
-`--size`, in 8 KB steps, that holds it.
+`--size`, in 1 KB steps, that holds it, with `--inodes` the tree's count (11 reserved, one \
+per file and directory) plus 16 spare, of 128 bytes (`--inode-size 128`, as genext2fs makes).
 - **Boot check.** `umbra run --image table1.img --env PATH=/bin -- /bin/sh /test.sh` with \
 umbra's `rom` build; its output must equal the native run's (`unshare -m chroot TREE /bin/sh \
 /test.sh`).
@@ -788,13 +790,19 @@ fn breakdown() -> Result<String> {
     Ok(s)
 }
 
-/// The image at the smallest size (8 KB steps) that holds the tree.
+/// Inodes the image gets beyond those its tree uses: room for a few files
+/// when it is run with `--rw`.
+const SPARE_INODES: u64 = 16;
+
+/// The image at the smallest size (1 KB steps) that holds the tree, with
+/// the inodes it uses (the 11 reserved ones, one per file and directory)
+/// plus [`SPARE_INODES`], of 128 bytes (the original ext2 inode, as
+/// genext2fs makes for devices: times in whole seconds).
 fn make_image(umbra: &Path, tree: &Path, image: &Path) -> Result<u64> {
-    let mut bytes: u64 = 0;
-    for e in walk(tree)? {
-        bytes += e.div_ceil(1024) * 1024;
-    }
-    let mut size = (bytes / 1024).div_ceil(8) * 8;
+    let (files, dirs) = walk(tree)?;
+    let bytes: u64 = files.iter().map(|e| e.div_ceil(1024) * 1024).sum();
+    let inodes = 11 + files.len() as u64 + dirs + SPARE_INODES;
+    let mut size = bytes / 1024;
     let limit = size * 2 + 256;
     let mut last = String::new();
     while size <= limit {
@@ -805,12 +813,15 @@ fn make_image(umbra: &Path, tree: &Path, image: &Path) -> Result<u64> {
             .arg(image)
             .arg("--size")
             .arg(format!("{size}K"))
+            .arg("--inodes")
+            .arg(inodes.to_string())
+            .args(["--inode-size", "128"])
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {
             let len = std::fs::metadata(image).map_err(|e| e.to_string())?.len();
             println!(
-                "table1: {} ({} KB; the tree's files take {} KB)",
+                "table1: {} ({} KB, {inodes} inodes; the tree's files take {} KB)",
                 image.display(),
                 len / 1024,
                 bytes / 1024
@@ -818,17 +829,19 @@ fn make_image(umbra: &Path, tree: &Path, image: &Path) -> Result<u64> {
             return Ok(len);
         }
         last = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        size += 8;
+        size += 1;
     }
     Err(format!(
         "umbra image create failed up to {limit} KB: {last}"
     ))
 }
 
-/// The sizes of the regular files under `dir`, each hard-linked file once.
-fn walk(dir: &Path) -> Result<Vec<u64>> {
+/// The sizes of the regular files under `dir` (each hard-linked file once)
+/// and the number of directories below it.
+fn walk(dir: &Path) -> Result<(Vec<u64>, u64)> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
+    let mut dirs = 0;
     let mut seen = std::collections::HashSet::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -836,13 +849,14 @@ fn walk(dir: &Path) -> Result<Vec<u64>> {
             let e = e.map_err(|e| e.to_string())?;
             let m = e.path().symlink_metadata().map_err(|e| e.to_string())?;
             if m.is_dir() {
+                dirs += 1;
                 todo.push(e.path());
-            } else if m.is_file() && seen.insert(m.ino()) {
-                out.push(m.len());
+            } else if seen.insert(m.ino()) {
+                out.push(if m.is_file() { m.len() } else { 0 });
             }
         }
     }
-    Ok(out)
+    Ok((out, dirs))
 }
 
 fn native_run(tree: &Path) -> Result<procs::Outcome> {

@@ -1,5 +1,6 @@
 //! Formatting: a fresh ext2 revision 1 filesystem (sparse_super, large_file,
-//! filetype; 256-byte inodes) with an empty root and /lost+found, as
+//! filetype; 256-byte inodes, or 128-byte ones on request) with an empty root
+//! and /lost+found, as
 //! `mke2fs -t ext2 -O ^resize_inode,^dir_index,^ext_attr` would make it.
 //! `umbra image create` formats a file this way and fills it through the
 //! ordinary [`Inode`](crate::fs::vfs::Inode) operations.
@@ -19,9 +20,12 @@ use crate::fs::vfs::{FileType, NewNode};
 pub struct FormatOptions {
     /// 1024, 2048 or 4096.
     pub block_size: u32,
-    /// Inodes wanted (rounded up to fill the inode tables); `None`: one per
-    /// 4 KiB of space.
-    pub inodes: Option<u32>,
+    /// How many inodes (always rounded up to fill the inode tables).
+    pub inodes: Inodes,
+    /// 256 (mke2fs's default: nanosecond and creation times, dates past
+    /// 2038) or 128 (the original ext2 inode, as genext2fs makes: seconds
+    /// only, half the inode table).
+    pub inode_size: u32,
     /// The creation time (seconds since the epoch).
     pub now: i64,
     /// The filesystem UUID.
@@ -32,13 +36,27 @@ impl Default for FormatOptions {
     fn default() -> Self {
         FormatOptions {
             block_size: 1024,
-            inodes: None,
+            inodes: Inodes::AtLeast(0),
+            inode_size: INODE_SIZE,
             now: 0,
             uuid: [0x75; 16],
         }
     }
 }
 
+/// How many inodes [`format`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inodes {
+    /// This many, and at least 64 and one per 4 KiB of space (mke2fs's
+    /// default ratio), so that the filesystem has room to grow.
+    AtLeast(u32),
+    /// This many (at least 16: the 11 reserved ones and a few more), for an
+    /// image that is filled once, e.g. a device's read-only root: every
+    /// inode costs 128 or 256 bytes of inode table.
+    Exactly(u32),
+}
+
+/// The default inode size.
 const INODE_SIZE: u32 = 256;
 const FIRST_INO: u32 = 11;
 
@@ -79,7 +97,7 @@ impl Layout {
         sb + 2 + self.itb
     }
 
-    fn compute(size: u64, bs: u64, inodes: Option<u32>) -> Result<Layout, Ext2Error> {
+    fn compute(size: u64, bs: u64, inodes: Inodes, isz: u32) -> Result<Layout, Ext2Error> {
         let fdb = u64::from(bs == 1024);
         let mut blocks = (size / bs).min(u64::from(u32::MAX));
         if blocks < 12 {
@@ -88,13 +106,14 @@ impl Layout {
             )));
         }
         let bpg = 8 * bs;
-        let per_block = (bs / u64::from(INODE_SIZE)) as u32;
+        let per_block = (bs / u64::from(isz)) as u32;
         loop {
             let ngroups = (blocks - fdb).div_ceil(bpg);
             let ngroups32 = u32::try_from(ngroups).map_err(|_| corrupt("too many groups"))?;
-            let want = u64::from(inodes.unwrap_or(0))
-                .max(blocks * bs / 4096)
-                .max(64);
+            let want = match inodes {
+                Inodes::AtLeast(n) => u64::from(n).max(blocks * bs / 4096).max(64),
+                Inodes::Exactly(n) => u64::from(n).max(16),
+            };
             let mut ipg = want.div_ceil(ngroups);
             ipg = ipg.div_ceil(u64::from(per_block.max(8))) * u64::from(per_block.max(8));
             ipg = ipg.min(8 * bs).min(u64::from(u32::MAX) / ngroups);
@@ -104,7 +123,7 @@ impl Layout {
                 bpg,
                 ngroups: ngroups32,
                 ipg: ipg as u32,
-                itb: (ipg * u64::from(INODE_SIZE)).div_ceil(bs),
+                itb: (ipg * u64::from(isz)).div_ceil(bs),
                 gdt_blocks: (ngroups * GROUP_DESC_SIZE as u64).div_ceil(bs),
             };
             let last = ngroups32 - 1;
@@ -137,7 +156,13 @@ pub fn format(dev: &Arc<dyn BlockDevice>, opts: &FormatOptions) -> Result<(), Ex
     if ![1024, 2048, 4096].contains(&bs) {
         return Err(Ext2Error::BadBlockSize(opts.block_size));
     }
-    let l = Layout::compute(dev.size(), bs, opts.inodes)?;
+    if ![128, 256].contains(&opts.inode_size) {
+        return Err(corrupt(alloc::format!(
+            "inode size {} is not 128 or 256",
+            opts.inode_size
+        )));
+    }
+    let l = Layout::compute(dev.size(), bs, opts.inodes, opts.inode_size)?;
     let bsz = bs as usize;
     let now = opts.now.clamp(0, i64::from(u32::MAX)) as u32;
 
@@ -211,7 +236,7 @@ pub fn format(dev: &Arc<dyn BlockDevice>, opts: &FormatOptions) -> Result<(), Ex
         state: 1,
         rev_level: 1,
         first_ino: FIRST_INO,
-        inode_size: INODE_SIZE as u16,
+        inode_size: opts.inode_size as u16,
         feature_compat: 0,
         feature_incompat: FEATURE_INCOMPAT_FILETYPE,
         feature_ro_compat: FEATURE_RO_COMPAT_SPARSE_SUPER | FEATURE_RO_COMPAT_LARGE_FILE,
@@ -224,8 +249,10 @@ pub fn format(dev: &Arc<dyn BlockDevice>, opts: &FormatOptions) -> Result<(), Ex
     put32(&mut sb, 64, now); // s_lastcheck
     sb[104..120].copy_from_slice(&opts.uuid);
     put32(&mut sb, 0x108, now); // s_mkfs_time
-    write_u16(&mut sb, 0x15c, 32); // s_min_extra_isize
-    write_u16(&mut sb, 0x15e, 32); // s_want_extra_isize
+    if opts.inode_size > 128 {
+        write_u16(&mut sb, 0x15c, 32); // s_min_extra_isize
+        write_u16(&mut sb, 0x15e, 32); // s_want_extra_isize
+    }
     for g in (0..l.ngroups).filter(|&g| is_backup_group(g)) {
         let start = l.fdb + u64::from(g) * l.bpg;
         write_u16(&mut sb, 90, g as u16); // s_block_group_nr

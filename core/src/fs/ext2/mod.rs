@@ -29,7 +29,6 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec;
@@ -44,7 +43,7 @@ use super::blockdev::BlockDevice;
 use super::vfs::{st_flags, FsStats, Inode, EXT2_SUPER_MAGIC, NAME_MAX};
 use crate::error::{Errno, KResult};
 
-pub use self::mkfs::{format, FormatOptions};
+pub use self::mkfs::{format, FormatOptions, Inodes};
 
 /// The root directory's inode number.
 pub const ROOT_INO: u32 = 2;
@@ -160,8 +159,10 @@ pub(crate) struct State {
     pub sb: SuperblockRepr,
     pub sb_raw: Vec<u8>,
     pub groups: Vec<GroupDescRepr>,
-    pub cache: BTreeMap<u64, Vec<u8>>,
-    pub live: BTreeMap<u32, Weak<Ext2Inode>>,
+    pub cache: crate::vecmap::VecMap<u64, Vec<u8>>,
+    /// The inodes with objects alive (open files, cwds, paths being walked):
+    /// an entry goes when its last object does ([`FsInner::dropped`]).
+    pub live: crate::vecmap::VecMap<u32, Weak<Ext2Inode>>,
     /// The latest time an operation passed in (seconds), for dtime.
     pub now: i64,
 }
@@ -368,8 +369,8 @@ impl Ext2Fs {
                 sb,
                 sb_raw,
                 groups,
-                cache: BTreeMap::new(),
-                live: BTreeMap::new(),
+                cache: crate::vecmap::VecMap::new(),
+                live: crate::vecmap::VecMap::new(),
                 now: 0,
             }),
             pending: Mutex::new(Vec::new()),

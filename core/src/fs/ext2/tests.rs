@@ -2,6 +2,7 @@
 //! [`format`]; every written image must pass `e2fsck -fn`. A randomized test
 //! mounts thousands of mutated images and checks that nothing panics.
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -494,6 +495,69 @@ fn own_format_passes_e2fsck_and_takes_writes() {
     std::fs::write(t.join("img"), &img).unwrap();
     e2fsck_clean(&t.join("img"));
     let _ = std::fs::remove_dir_all(&t);
+}
+
+/// A device image's format (`umbra image create --inodes N --inode-size
+/// 128`, Table 1 of issue 14): exactly the inodes asked for (rounded up to
+/// whole inode-table blocks), of 128 or 256 bytes; e2fsck accepts it, and
+/// with 128-byte inodes before and after the write workload, which reads
+/// back.
+#[test]
+fn own_format_with_exact_small_inodes_passes_e2fsck_and_takes_writes() {
+    let fmt = |isz: u32, want: u32| {
+        let size = 2 << 20;
+        let dev: Arc<dyn BlockDevice> = Arc::new(MemDevice::zeroed(size).unwrap());
+        format(
+            &dev,
+            &FormatOptions {
+                block_size: 1024,
+                now: NOW,
+                inodes: Inodes::Exactly(want),
+                inode_size: isz,
+                ..FormatOptions::default()
+            },
+        )
+        .unwrap();
+        let mut img = vec![0u8; size];
+        dev.read_at(0, &mut img).unwrap();
+        img
+    };
+    for (isz, want, got) in [(128u32, 40u32, 40u32), (128, 33, 40), (256, 33, 40)] {
+        let img = fmt(isz, want);
+        let t = tmpdir(&std::format!("small{isz}-{want}"));
+        std::fs::write(t.join("img"), &img).unwrap();
+        e2fsck_clean(&t.join("img"));
+        let (head, _) = dumpe2fs(&t.join("img"));
+        assert_eq!(head["Inode count"], got.to_string());
+        assert_eq!(head["Inode size"], isz.to_string());
+        let (fs, _) = mount_mem(img);
+        assert_eq!(fs.info().inodes, got);
+        // Out of inodes: ENOSPC, not a silent success.
+        let root = fs.root().unwrap();
+        let mut made = 0;
+        let err = loop {
+            match root.create(
+                std::format!("f{made}").as_bytes(),
+                &node(FileType::Regular, 0o644),
+            ) {
+                Ok(_) => made += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((err, made), (Errno::ENOSPC, got - 11));
+        let _ = std::fs::remove_dir_all(&t);
+    }
+    // The workload makes 300 files.
+    run_workload_and_check(fmt(128, 400), 1024, "small128w");
+    // The sizes ext2 has no use for are refused.
+    let dev: Arc<dyn BlockDevice> = Arc::new(MemDevice::zeroed(1 << 20).unwrap());
+    for isz in [0u32, 64, 200, 512] {
+        let opts = FormatOptions {
+            inode_size: isz,
+            ..FormatOptions::default()
+        };
+        assert!(format(&dev, &opts).is_err(), "inode size {isz}");
+    }
 }
 
 #[test]
