@@ -70,7 +70,7 @@ commands:
                         x86_64-unknown-linux-musl) and print its size
   rom --device          the device ROM build (x86_64, --no-default-features:
                         no OCI runtime, image tool, host directories or host
-                        networking), budget 1 MiB; the full build's is 1.25 MiB
+                        networking), budget 768 KiB; the full build's is 1.25 MiB
   size [--target TRIPLE]
                         the ROM and RAM budget: rom build size next to the
                         paper's 1,358 KB kernel, sections, largest crates and
@@ -473,7 +473,7 @@ fn test() -> Result<()> {
         ]))
     });
     // The ROM budget (issue 11): the x86_64 device ROM build (what a device
-    // flashes: `--no-default-features`) stays within 1 MiB, and the full rom
+    // flashes: `--no-default-features`) stays within 768 KiB, and the full rom
     // build (the OCI runtime, the image tool, host directories and host
     // networking too) within 1.25 MiB. aarch64's full build is built and
     // booted by `cargo xtask test-arm`, and `cargo xtask size` reports all

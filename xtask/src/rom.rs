@@ -14,8 +14,11 @@ use crate::{cargo, run, target_dir, Result};
 pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 
 /// The most the device ROM build (`rom` profile, `--no-default-features`:
-/// what a device flashes) may take on the x86_64 and aarch64 hosts, bytes.
-pub const ROM_BUDGET: u64 = 1 << 20;
+/// what a device flashes) may take on the x86_64 and aarch64 hosts, bytes:
+/// 768 KiB, its size (741 KB on 2026-12-07, after the VecMap diet of issue
+/// 14) plus a margin. With Table 1's 298 KB disk image, the paper's 1,000 KB
+/// ROM total needs it at 702 KB or less.
+pub const ROM_BUDGET: u64 = 768 << 10;
 
 /// The most the full `rom` build (every default feature: the OCI runtime,
 /// the image tool, host directories and host networking) may take, bytes: a
