@@ -59,7 +59,9 @@ Options of `run`:
                   do not name the syscalls umbra does not implement (by
                   default the first ENOSYS of each is named on stderr)
   --cpu N         pin umbra and its stub processes to host CPU N (default: the
-                  CPU umbra starts on)
+                  CPU umbra starts on; seccomp, when another CPU is free:
+                  the stubs on that one, both sides spinning before they
+                  sleep)
   --platform ptrace|seccomp
                   how guest syscalls reach umbra: ptrace (the default;
                   PTRACE_SYSEMU stops) or seccomp (x86_64 with FSGSBASE,

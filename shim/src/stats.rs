@@ -20,5 +20,9 @@ pub fn print(stats: &Stats, host: &mut PtraceHost) {
          detours {}; syscall-info reads {}\n",
         h.batches, h.batch_ops, h.runs, h.detours, h.syscall_info_calls
     ));
+    out.push_str(&format!(
+        "umbra: stats: platform {}\n",
+        host.platform_line()
+    ));
     eprint!("{out}");
 }

@@ -31,7 +31,7 @@
 //! hard-coded, so workloads light up as umbra learns them.
 //!
 //! Runs are interleaved (for each run, each workload, each system: A B C A B
-//! C ...), everything is pinned to one CPU, and the median is reported with
+//! C ...), everything is pinned to one CPU (`--unpinned`: to none), and the median is reported with
 //! its ratio to native. Outputs: a Markdown table on stdout and in
 //! target/bench/results.md, target/bench/results.{csv,json} and
 //! target/bench/chart.svg, with the machine recorded beside the numbers.
@@ -77,11 +77,14 @@ const SORT_BYTES: usize = 10 << 20;
 /// Guest memory for UML: the 64 MiB file test lives in its /tmp tmpfs.
 const UML_MEM: &str = "384M";
 
-const USAGE: &str = "usage: bench [--cpu N] [--runs N] [--quick] [--peers] \
+const USAGE: &str = "usage: bench [--cpu N | --unpinned] [--runs N] [--quick] [--peers] \
                      [--only W1,W2] [--systems S1,S2]";
 
 pub struct Options {
     pub cpu: usize,
+    /// `--unpinned`: every system runs on all the CPUs (taskset of all of
+    /// them, umbra without `--cpu`); the seccomp platform's spin needs two.
+    pub unpinned: bool,
     pub runs: usize,
     pub quick: bool,
     peers: bool,
@@ -94,6 +97,7 @@ fn parse(args: &[String]) -> Result<Options> {
     // The last CPU: CPU 0 tends to take more of the host's interrupts.
     let mut o = Options {
         cpu: cores - 1,
+        unpinned: false,
         runs: 5,
         quick: false,
         peers: false,
@@ -114,6 +118,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 runs_given = true;
             }
             "--quick" => o.quick = true,
+            "--unpinned" => o.unpinned = true,
             "--peers" => o.peers = true,
             "--only" => o.only = Some(value()?.split(',').map(String::from).collect()),
             "--systems" => o.systems = Some(value()?.split(',').map(String::from).collect()),
@@ -1038,6 +1043,9 @@ struct Paths {
     /// The podman image store of images/podman/import.sh.
     podman_store: Option<PathBuf>,
     cpu: String,
+    /// The `taskset -c` list: `cpu`, or every CPU when unpinned.
+    cpus: String,
+    unpinned: bool,
 }
 
 /// podman's private directories for the podman workloads (its --runroot
@@ -1102,8 +1110,16 @@ fn podman_command(store: &Path, runtime: &[String], argv: &[String]) -> Vec<Stri
 
 /// The host command that runs `wl` on `sys`, or None where it does not apply.
 /// The `umbra-seccomp` system is umbra with `--platform seccomp` (issue 13).
+/// `--unpinned`: umbra gets no `--cpu`.
 fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     let mut v = command_of(sys, wl, p)?;
+    if p.unpinned && sys.kind == Kind::Umbra {
+        // umbra's own choice of CPUs (the ptrace platform pins itself to
+        // the one it starts on).
+        if let Some(i) = v.iter().position(|a| a == "--cpu") {
+            v.drain(i..i + 2);
+        }
+    }
     if sys.id == "umbra-seccomp" {
         let i = v.iter().position(|a| a == "run")?;
         v.insert(i + 1, "--platform".into());
@@ -1117,7 +1133,7 @@ fn command_of(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     if wl.name.starts_with("floor_") && sys.kind != Kind::Native {
         return None;
     }
-    let mut v = vec![p.taskset.display().to_string(), "-c".into(), p.cpu.clone()];
+    let mut v = vec![p.taskset.display().to_string(), "-c".into(), p.cpus.clone()];
     let root = p.root.display().to_string();
     if wl.name.starts_with("podman_") {
         let store = p.podman_store.as_ref()?;
@@ -1260,6 +1276,13 @@ fn execute(cmd: &[String], t: Duration, sample: bool) -> std::result::Result<Out
         .env("PATH", "/bin")
         .env("HOME", "/root")
         .current_dir("/");
+    // The seccomp spin's knobs (shim/src/host/seccomp.rs), to measure it
+    // whatever the host's load.
+    for k in ["UMBRA_SPIN_CPUS", "UMBRA_SPIN_NS"] {
+        if let Some(v) = std::env::var_os(k) {
+            c.env(k, v);
+        }
+    }
     procs::run_sampled(&mut c, t, sample, sample)
 }
 
@@ -1485,6 +1508,13 @@ pub fn bench(args: &[String]) -> Result<()> {
         debian,
         podman_store,
         cpu: o.cpu.to_string(),
+        cpus: if o.unpinned {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            format!("0-{}", cores - 1)
+        } else {
+            o.cpu.to_string()
+        },
+        unpinned: o.unpinned,
     };
 
     // A peer that cannot start a static `true` is not measured further.
@@ -1567,7 +1597,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         workloads: wls,
         systems: syss,
         cells,
-        machine: report::Machine::probe(o.cpu),
+        machine: report::Machine::probe(o.cpu, o.unpinned),
         notes,
         options: o,
         args: args.to_vec(),

@@ -154,6 +154,9 @@ pub struct PtraceHost {
     memfile: sys::MemoryFile,
     mem_bytes: usize,
     cpu: usize,
+    /// The CPU the stubs are pinned to: `cpu`, or (seccomp) another one
+    /// (see `new_inner`).
+    stub_cpu: usize,
     stubs: VecMap<u32, Stub>,
     /// The template stub new stubs are forked from (an emptied stub that never
     /// runs guest code), made at the first `mm_create`.
@@ -188,6 +191,14 @@ pub struct PtraceHost {
     trap: Option<TrapHost>,
     /// OCI exec's control socket (see `enable_exec`).
     exec: Option<exec::ExecCtl>,
+}
+
+/// Whether the seccomp platform's handler spins on this arch (x86_64).
+fn spin_arch() -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    return sys::trap::HANDLER_SPINS;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    false
 }
 
 /// Host mappings a stub keeps for itself (code, data, batch page), with room
@@ -320,6 +331,21 @@ impl PtraceHost {
         if !sys::cpu_allowed(cpu) {
             return Err(format!("CPU {cpu} is not available to umbra"));
         }
+        // The seccomp platform, unless told a CPU, puts its stubs on another
+        // CPU than umbra's when one is free (the host's load average is
+        // below its CPUs minus one): then umbra and the running stub each
+        // spin on their own CPU before they sleep (host/seccomp.rs), and a
+        // hand-off costs no context switch. On a busy host the stubs stay
+        // on umbra's CPU: a stub woken on a CPU of its own waited there
+        // behind that CPU's other tasks (getppid 216 us instead of 20 us at
+        // load 11 on 2 CPUs), and left to the scheduler they did as badly
+        // on a pipe ping-pong.
+        let stub_cpu = match (seccomp, opts.cpu) {
+            (true, None) if spin_arch() && sys::cpu_is_free() => {
+                sys::other_allowed_cpu(cpu).unwrap_or(cpu)
+            }
+            _ => cpu,
+        };
         sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
         let stub_bytes = mem_bytes + stub::STUB_PAGES as usize * PAGE as usize;
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -364,6 +390,7 @@ impl PtraceHost {
             memfile,
             mem_bytes,
             cpu,
+            stub_cpu,
             stubs: VecMap::new(),
             template: None,
             no_template: false,
@@ -514,7 +541,17 @@ impl PtraceHost {
         self.waker.armed()
     }
 
-    /// The CPU umbra and its stubs are pinned to.
+    /// `--stats`: the platform, and (seccomp) how its spins went.
+    pub fn platform_line(&self) -> String {
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        if let Some(l) = self.trap_stats_line() {
+            return format!("seccomp; {l}");
+        }
+        "ptrace".into()
+    }
+
+    /// The CPU umbra is pinned to (and its stubs, but for the seccomp
+    /// platform when a second CPU is free).
     pub fn cpu(&self) -> usize {
         self.cpu
     }
@@ -609,7 +646,7 @@ impl PtraceHost {
             memfd: self.memfile.fd.as_raw_fd(),
             code_off: self.mem_bytes as u64,
             data_off: self.mem_bytes as u64 + PAGE,
-            cpu: Some(self.cpu),
+            cpu: Some(self.stub_cpu),
         };
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
         let mut st = Stub::new(

@@ -23,12 +23,31 @@ use umbra_core::host::{HostError, LogLevel, MmId, Trap};
 mod frame;
 use frame::{read_report, write_reply};
 
-/// The slot allocator.
+/// The slot allocator, and the spin budgets.
 pub(super) struct TrapHost {
     /// File offset of slot 0.
     slots_off: usize,
     free: Vec<u32>,
     next: u32,
+    /// `pause` iterations umbra spins for a report before it sleeps (0: it
+    /// never spins, umbra has one CPU).
+    umbra_spin: u32,
+    /// The same for the stub's handler, waiting for a reply.
+    stub_spin: u32,
+    pub(super) spin_stats: SpinStats,
+    /// The stub umbra ran last (whose handler may spin for its reply).
+    last: Option<MmId>,
+}
+
+/// How the spins went (`umbra run --stats`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SpinStats {
+    /// umbra's spins for a report, and how many saw it.
+    pub umbra_tries: u64,
+    pub umbra_hits: u64,
+    /// The handler's spins for a reply, and how many saw it.
+    pub stub_tries: u64,
+    pub stub_hits: u64,
 }
 
 /// A stub's state on this platform.
@@ -37,7 +56,75 @@ pub(super) struct TrapStub {
     slot: u32,
     /// Set up and let go: its traps come through the handler.
     detached: bool,
+    /// Whether each side spins, adapted to how its spins went.
+    spin: Spin,
 }
+
+/// Whether each side of a stub's hand-off spins before it sleeps, adapted
+/// to how its recent spins went. A spin that ends in a sleep anyway costs
+/// its whole budget in CPU time and latency (on a loaded host the other
+/// side may not even be running), so a side whose spins mostly fail stops
+/// spinning, and tries again now and then. The sides try again together
+/// when both stopped: a side's spin can only succeed while the other side
+/// is awake, and on a virtual machine waking a sleeping side on another
+/// CPU takes longer than any budget, so one side's lone tries would all
+/// fail.
+#[derive(Clone, Copy, Debug)]
+struct Spin {
+    /// Per side: +1 for a spin that saw the other side, -1 for one that did
+    /// not, within 0..=SCORE_MAX; the side spins while it is above 0.
+    umbra: u8,
+    stub: u8,
+    /// Rounds since a side stopped; at PROBE the stopped sides try again,
+    /// for a few rounds (BURST).
+    idle: u8,
+    /// This round (from the last reply on): umbra spins for the report; the
+    /// handler spins for the reply.
+    umbra_now: bool,
+    stub_now: bool,
+}
+
+impl Spin {
+    const SCORE_MAX: u8 = 8;
+    const PROBE: u8 = 64;
+    const BURST: u8 = 3;
+    const START: Spin = Spin {
+        umbra: Spin::SCORE_MAX / 2,
+        stub: Spin::SCORE_MAX / 2,
+        idle: 0,
+        umbra_now: true,
+        stub_now: false,
+    };
+
+    /// Plans the round that a reply starts.
+    fn plan(&mut self) {
+        if self.umbra == 0 || self.stub == 0 {
+            self.idle += 1;
+            if self.idle >= Spin::PROBE {
+                self.idle = 0;
+                self.umbra = self.umbra.max(Spin::BURST);
+                self.stub = self.stub.max(Spin::BURST);
+            }
+        }
+        self.umbra_now = self.umbra > 0;
+        self.stub_now = self.stub > 0;
+    }
+
+    fn score(s: &mut u8, hit: bool) {
+        *s = if hit {
+            (*s + 1).min(Spin::SCORE_MAX)
+        } else {
+            s.saturating_sub(1)
+        };
+    }
+}
+
+/// The spin budget of each side, in nanoseconds. A getppid round trip
+/// takes 2.4 us when both sides spin; but once a side sleeps, waking it on
+/// the other CPU of this (virtual) host took longer than a 6 us budget, so
+/// that every spin after failed too; 10 us and more kept them spinning.
+const UMBRA_SPIN_NS: u64 = 15_000;
+const STUB_SPIN_NS: u64 = 15_000;
 
 /// Bytes of the memory file the slots take.
 pub(super) const SLOTS_BYTES: usize = trap::MAX_SLOTS * trap::SLOT_BYTES as usize;
@@ -102,10 +189,28 @@ impl PtraceHost {
         umbra_core::host::HostMisc::random(self, &mut r);
         let w = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
         trap::enable([w(0), w(4)])?;
+        // Spinning pays only when umbra and the stub run at once, on two
+        // CPUs. UMBRA_SPIN_NS sets both budgets (0: no spin), to measure.
+        let spin_ns = std::env::var("UMBRA_SPIN_NS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok());
+        let two_cpus = self.stub_cpu != self.cpu;
+        let (umbra_spin, stub_spin) = match (two_cpus, spin_ns) {
+            (false, _) => (0, 0),
+            (true, Some(ns)) => (trap::pause_iters(ns), trap::pause_iters(ns)),
+            (true, None) => (
+                trap::pause_iters(UMBRA_SPIN_NS),
+                trap::pause_iters(STUB_SPIN_NS),
+            ),
+        };
         self.trap = Some(TrapHost {
             slots_off,
             free: Vec::new(),
             next: 0,
+            umbra_spin,
+            stub_spin,
+            spin_stats: SpinStats::default(),
+            last: None,
         });
         let t = self.spawn_stub()?;
         self.template = Some(t);
@@ -132,6 +237,7 @@ impl PtraceHost {
         st.trap = Some(TrapStub {
             slot,
             detached: false,
+            spin: Spin::START,
         });
         Ok(())
     }
@@ -238,7 +344,8 @@ impl PtraceHost {
             self.stats.batches += 1;
             self.stats.batch_ops += ops.len() as u64;
         }
-        trap::set_state_wake(page, trap::REPLY);
+        self.trap_reply(mm, range.clone());
+        self.trap_park_other(mm);
         self.trap_wait_report(mm, pid, range, regs)
     }
 
@@ -288,7 +395,7 @@ impl PtraceHost {
         let Some(range) = st.trap.and_then(|t| self.slot_range(t.slot)) else {
             return self.mark_dead(mm.0);
         };
-        trap::set_state_wake(&mut self.mem.as_mut_slice()[range.clone()], trap::IDLE);
+        trap::set_state(&self.mem.as_slice()[range.clone()], trap::IDLE);
         if !self.waker.start_running(pid) {
             if self.waker.take_fired() {
                 return Trap::Timer;
@@ -304,6 +411,7 @@ impl PtraceHost {
         if let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) {
             ts.detached = true;
         }
+        self.trap_park_other(mm);
         self.trap_wait_report(mm, pid, range, regs)
     }
 
@@ -319,8 +427,8 @@ impl PtraceHost {
         put_ops(page, ops, 1);
         self.stats.batches += 1;
         self.stats.batch_ops += ops.len() as u64;
-        trap::set_state_wake(page, trap::REPLY);
-        match self.wait_state(pid, range.clone(), false) {
+        self.trap_reply(mm, range.clone());
+        match self.wait_state(mm, pid, range.clone(), false) {
             Ok(()) => {}
             Err(()) => return Err(HostError::StubDied),
         }
@@ -334,29 +442,105 @@ impl PtraceHost {
                     rd(page, trap::ctrl::LAST) as i64
                 ),
             );
-            let _ = mm;
             return Err(HostError::Io);
         }
         Ok(())
     }
 
-    /// Waits for the stub to report (state REPORT). `running`: the guest
-    /// runs, kicks may be outstanding. Err: the stub is gone (or was killed
-    /// for ignoring a kick).
+    /// Replies to the stub of `mm` (its reply already written in the slot
+    /// at `range`): lets its handler spin at its next report if that has
+    /// paid lately, and counts whether its last spin did (see `Spin`).
+    fn trap_reply(&mut self, mm: MmId, range: core::ops::Range<usize>) {
+        let Some(t) = self.trap.as_mut() else {
+            return;
+        };
+        let ts = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut());
+        let Some(ts) = ts.filter(|_| t.stub_spin > 0) else {
+            trap::reply(&mut self.mem.as_mut_slice()[range], 0);
+            return;
+        };
+        // The handler's spin of the round that ends now, if it spun: it
+        // still spins if the word is still REPORT.
+        let spun = ts.spin.stub_now;
+        ts.spin.plan();
+        let grant = if ts.spin.stub_now { t.stub_spin } else { 0 };
+        let hit = trap::reply(&mut self.mem.as_mut_slice()[range], grant);
+        if spun {
+            Spin::score(&mut ts.spin.stub, hit);
+            t.spin_stats.stub_tries += 1;
+            t.spin_stats.stub_hits += hit as u64;
+        }
+    }
+
+    /// When umbra has let the stub of `mm` run: parks the handler of the
+    /// stub it ran before, if another one, which may spin for a reply that
+    /// will not come soon (its guest thread blocked, or was preempted); it
+    /// would hold the CPU the stub of `mm` needs. After the reply, not
+    /// before: the woken stub is then queued on that CPU before the parked
+    /// one sleeps, so the CPU does not go idle in between (waking an idle
+    /// CPU of a virtual machine is slow).
+    fn trap_park_other(&mut self, mm: MmId) {
+        let Some(t) = self.trap.as_mut() else {
+            return;
+        };
+        if t.stub_spin == 0 {
+            return;
+        }
+        let last = t.last.replace(mm);
+        let Some(last) = last.filter(|&l| l != mm) else {
+            return;
+        };
+        if let Some(r) = self
+            .detached(last)
+            .and_then(|(_, slot)| self.slot_range(slot))
+        {
+            trap::park(&self.mem.as_slice()[r]);
+        }
+    }
+
+    /// umbra's spin for the report of the stub of `mm`, if it pays lately:
+    /// whether the report came.
+    fn trap_spin(&mut self, mm: MmId, range: core::ops::Range<usize>) -> bool {
+        let Some(t) = self.trap.as_mut() else {
+            return false;
+        };
+        if t.umbra_spin == 0 {
+            return false;
+        }
+        let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) else {
+            return false;
+        };
+        if !ts.spin.umbra_now {
+            return false;
+        }
+        let hit = trap::spin_for_report(&self.mem.as_slice()[range], t.umbra_spin);
+        Spin::score(&mut ts.spin.umbra, hit);
+        t.spin_stats.umbra_tries += 1;
+        t.spin_stats.umbra_hits += hit as u64;
+        hit
+    }
+
+    /// Waits for the stub to report (the state word REPORT or
+    /// REPORT_WAITING): a bounded spin first, if it pays, then FUTEX_WAIT.
+    /// `running`: the guest runs, kicks may be outstanding. Err: the stub is
+    /// gone (or was killed for ignoring a kick).
     fn wait_state(
         &mut self,
+        mm: MmId,
         pid: i32,
         range: core::ops::Range<usize>,
         running: bool,
     ) -> Result<(), ()> {
+        if self.trap_spin(mm, range.clone()) {
+            return Ok(());
+        }
         let mut kick_seen: Option<u64> = None;
         loop {
-            let s = trap::state(&self.mem.as_slice()[range.clone()]);
-            if s == trap::REPORT {
+            if trap::reported(trap::state(&self.mem.as_slice()[range.clone()])) {
                 return Ok(());
             }
-            trap::wait_state(&self.mem.as_slice()[range.clone()], s, TICK_NS);
-            if trap::state(&self.mem.as_slice()[range.clone()]) == trap::REPORT {
+            trap::sleep_for_report(&self.mem.as_slice()[range.clone()], TICK_NS);
+            if trap::reported(trap::state(&self.mem.as_slice()[range.clone()])) {
                 return Ok(());
             }
             match ptrace::wait_nohang(pid) {
@@ -388,7 +572,7 @@ impl PtraceHost {
         regs: &mut UserRegs,
     ) -> Trap {
         loop {
-            let r = self.wait_state(pid, range.clone(), true);
+            let r = self.wait_state(mm, pid, range.clone(), true);
             self.waker.set_running(0);
             if r.is_err() {
                 return self.mark_dead(mm.0);
@@ -434,7 +618,7 @@ impl PtraceHost {
                 let page = &mut self.mem.as_mut_slice()[range.clone()];
                 put_ops(page, &[], 0);
                 frame::reply_tls(page, &rep.gp);
-                trap::set_state_wake(page, trap::REPLY);
+                self.trap_reply(mm, range.clone());
                 continue;
             }
             regs.gp = rep.gp;
@@ -481,6 +665,19 @@ fn put_ops(page: &mut [u8], ops: &[[u64; 7]], kind: u64) {
 }
 
 impl PtraceHost {
+    /// `--stats`: the spin budgets and how the spins went.
+    pub(super) fn trap_stats_line(&self) -> Option<String> {
+        let t = self.trap.as_ref()?;
+        let s = t.spin_stats;
+        if t.umbra_spin == 0 {
+            return Some("no spin".into());
+        }
+        Some(format!(
+            "spins of {} and {} pause iterations: umbra saw {} of {} reports, the stubs {} of {} replies",
+            t.umbra_spin, t.stub_spin, s.umbra_hits, s.umbra_tries, s.stub_hits, s.stub_tries
+        ))
+    }
+
     /// The ptrace-free counters of this platform are the shared ones; this
     /// names the platform for messages and tests.
     pub fn platform(&self) -> &'static str {
@@ -488,6 +685,75 @@ impl PtraceHost {
             "seccomp"
         } else {
             "ptrace"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spin;
+
+    fn round(s: &mut Spin, umbra_hit: bool, stub_hit: bool) {
+        s.plan();
+        if s.umbra_now {
+            Spin::score(&mut s.umbra, umbra_hit);
+        }
+        if s.stub_now {
+            Spin::score(&mut s.stub, stub_hit);
+        }
+    }
+
+    #[test]
+    fn spins_that_pay_go_on() {
+        let mut s = Spin::START;
+        for _ in 0..1000 {
+            round(&mut s, true, true);
+            assert!(s.umbra_now && s.stub_now);
+        }
+        // One failure in three keeps both sides spinning.
+        for i in 0..999 {
+            round(&mut s, i % 3 != 0, i % 3 != 1);
+            assert!(s.umbra_now && s.stub_now);
+        }
+    }
+
+    #[test]
+    fn a_side_whose_spins_fail_stops_and_tries_again_alone() {
+        let mut s = Spin::START;
+        // umbra's spins fail (a guest that computes between its calls), the
+        // handler's pay: umbra stops after its score runs out.
+        let mut umbra_spins = 0;
+        for _ in 0..64 * 10 {
+            round(&mut s, false, true);
+            umbra_spins += s.umbra_now as u32;
+            assert!(s.stub_now);
+        }
+        // START's score, then BURST tries every PROBE rounds.
+        assert!(umbra_spins <= 4 + 10 * 3, "{umbra_spins}");
+        assert!(umbra_spins > 4, "{umbra_spins}");
+    }
+
+    #[test]
+    fn both_sides_stopped_try_again_together() {
+        let mut s = Spin::START;
+        for _ in 0..20 {
+            round(&mut s, false, false);
+        }
+        assert!(!s.umbra_now && !s.stub_now);
+        let mut tries = 0;
+        for _ in 0..Spin::PROBE as usize * 4 {
+            round(&mut s, false, false);
+            assert_eq!(s.umbra_now, s.stub_now);
+            tries += s.umbra_now as u32;
+        }
+        assert!((4..=4 * Spin::BURST as u32).contains(&tries), "{tries}");
+        // A probe that pays brings the spin back.
+        while !s.umbra_now {
+            round(&mut s, true, true);
+        }
+        for _ in 0..100 {
+            round(&mut s, true, true);
+            assert!(s.umbra_now && s.stub_now);
         }
     }
 }

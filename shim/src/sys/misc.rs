@@ -225,6 +225,57 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), Errno> {
     .map(|_| ())
 }
 
+/// An allowed CPU of the calling thread other than `cpu`, if it has one.
+pub fn other_allowed_cpu(cpu: usize) -> Option<usize> {
+    let mask = affinity()?;
+    (0..1024).find(|&c| c != cpu && mask[c / 64] & (1 << (c % 64)) != 0)
+}
+
+/// Whether the calling thread has a CPU to spare: it may run on two or
+/// more, and the host's 1-minute load average (/proc/loadavg) is below
+/// their number minus one. `UMBRA_SPIN_CPUS=1` (or `0`) says yes (or no)
+/// whatever the load.
+pub fn cpu_is_free() -> bool {
+    let n = allowed_cpus();
+    match std::env::var("UMBRA_SPIN_CPUS").as_deref() {
+        Ok("1") => return n >= 2,
+        Ok("0") => return false,
+        _ => {}
+    }
+    // The load in hundredths ("0.57" is 57): no floating point, whose
+    // parser would cost the ROM build some 25 KB.
+    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| {
+        let (int, frac) = s.split_whitespace().next()?.split_once('.')?;
+        let frac = frac.get(..2)?;
+        Some(int.parse::<usize>().ok()? * 100 + frac.parse::<usize>().ok()?)
+    });
+    n >= 2 && load.is_some_and(|l| l + 100 < n * 100)
+}
+
+/// How many CPUs the calling thread may run on (sched_getaffinity); 0 if
+/// that cannot be read.
+pub fn allowed_cpus() -> usize {
+    affinity().map_or(0, |m| m.iter().map(|w| w.count_ones() as usize).sum())
+}
+
+/// The calling thread's CPU mask (sched_getaffinity).
+fn affinity() -> Option<[u64; 16]> {
+    let mut mask = [0u64; 16];
+    // SAFETY: the kernel writes at most 128 bytes into `mask`.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::SCHED_GETAFFINITY,
+            0,
+            128,
+            mask.as_mut_ptr() as usize,
+            0,
+            0,
+            0,
+        )
+    };
+    (r > 0).then_some(mask)
+}
+
 /// Whether `cpu` is in the calling thread's allowed set.
 pub fn cpu_allowed(cpu: usize) -> bool {
     let mut mask = [0u64; 16];

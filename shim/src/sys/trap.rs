@@ -10,14 +10,61 @@
 //! - the handler (all host signals blocked, on the slot's signal stack)
 //!   writes the siginfo and ucontext pointers and the thread pointer
 //!   (x86_64: the FS/GS bases; aarch64: TPIDR_EL0) into the control page,
-//!   sets its state word to REPORT and wakes umbra (futex);
+//!   sets its state word to REPORT and wakes umbra (futex) unless umbra is
+//!   spinning;
 //! - umbra reads the guest's registers from the ucontext (in the slot, a range
 //!   of the memory file umbra maps too), handles the trap, writes the reply
 //!   registers into the ucontext, the mapping ops it has queued and the batch
-//!   cookie into the control page, sets REPLY and wakes the handler;
+//!   cookie into the control page, sets REPLY and wakes the handler unless it
+//!   is spinning;
 //! - the handler runs the ops (with the cookie), clears the cookie, loads the
 //!   FS/GS bases (aarch64: TPIDR_EL0) and returns to the guest with
 //!   rt_sigreturn.
+//!
+//! The hand-off protocol. Each side may spin (a bounded number of `pause`
+//! iterations) on the state word before it sleeps in FUTEX_WAIT, when umbra
+//! has a second CPU (see `host::seccomp`, `Spin`); a side that is about to
+//! sleep says so in the word, and only then does the other side pay a
+//! FUTEX_WAKE. The word's values:
+//! - IDLE: set before a stub's first run: the stub must wake umbra.
+//! - REPORT: the handler reported and spins (umbra need not wake it).
+//! - REPORT_WAITING: the handler reported and sleeps, or is about to.
+//! - REPLY: umbra replied and spins for the next report (the handler need
+//!   not wake it).
+//! - REPLY_WAITING: umbra sleeps for the next report, or is about to.
+//!
+//! The handler reports with `xchg(word, REPORT)` and calls FUTEX_WAKE unless
+//! the old value was REPLY. Umbra goes from REPLY to REPLY_WAITING only by a
+//! compare-and-swap that expects the value it read (REPLY), so either umbra's
+//! CAS comes first (the handler's xchg sees REPLY_WAITING and wakes it) or
+//! the xchg does (the CAS fails, umbra sees REPORT and does not sleep). Umbra
+//! sleeps in FUTEX_WAIT(REPLY_WAITING), which returns at once if the word
+//! changed in between. The other direction mirrors it: umbra replies with
+//! `xchg(word, REPLY)` and wakes unless the old value was REPORT; the handler
+//! goes from REPORT to REPORT_WAITING only by `lock cmpxchg` and sleeps in
+//! FUTEX_WAIT(REPORT_WAITING).
+//!
+//! umbra may also move the word from REPORT to REPORT_WAITING itself (by
+//! CAS), to park a handler that spins while umbra runs another stub: the
+//! handler then stops spinning and sleeps, as if its spin had run out; the
+//! reply wakes it.
+//!
+//! Each side takes both values of the other side's move as the move: umbra
+//! takes REPORT and REPORT_WAITING as a report, the handler REPLY and
+//! REPLY_WAITING as a reply. It must: once umbra has replied, it may wait
+//! for the next report before the woken handler has looked at the word,
+//! and so turn REPLY into REPLY_WAITING (and the handler may turn REPORT
+//! into REPORT_WAITING before umbra looked). The handler never writes the
+//! word but in those two moves (it used to set IDLE on a reply, which would
+//! erase umbra's REPLY_WAITING).
+//!
+//! The guest can write the word while it runs. What it gains is what it
+//! could do anyway: a forged REPLY makes its next report skip the wake, so
+//! umbra notices that trap only at its next timer signal or its 50 ms tick,
+//! as if the guest had kept running without a syscall; a forged REPORT is a
+//! forged report (SECURITY.md S5). The stub's spin count comes from the
+//! control page and is clamped to `MAX_STUB_SPIN` by the handler, so no
+//! value makes it spin longer.
 //!
 //! The filter allows, from the handler's code only, futex on the control word
 //! (FUTEX_WAIT, FUTEX_WAKE) and rt_sigreturn; from the rest of the stub code
@@ -45,8 +92,12 @@ pub const MAX_SLOTS: usize = 2048;
 
 /// Control page offsets (u64 words unless said).
 pub mod ctrl {
-    /// u32 futex word: [`super::IDLE`], [`super::REPORT`], [`super::REPLY`].
+    /// u32 futex word: [`super::IDLE`], [`super::REPORT`], [`super::REPLY`],
+    /// [`super::REPORT_WAITING`], [`super::REPLY_WAITING`].
     pub const STATE: usize = 0;
+    /// u32: the `pause` iterations the handler spins for a reply before it
+    /// sleeps (clamped to [`super::MAX_STUB_SPIN`]); written by umbra.
+    pub const SPIN: usize = 4;
     pub const INFO: usize = 8;
     pub const UC: usize = 16;
     /// x86_64: FS base; aarch64: TPIDR_EL0.
@@ -69,6 +120,18 @@ pub mod ctrl {
 pub const IDLE: u32 = 0;
 pub const REPORT: u32 = 1;
 pub const REPLY: u32 = 2;
+pub const REPORT_WAITING: u32 = 3;
+pub const REPLY_WAITING: u32 = 4;
+/// Whether this arch's handler follows the spin protocol below (x86_64).
+/// The aarch64 handler keeps the first one: it stores REPORT and always
+/// wakes umbra, sleeps until REPLY (FUTEX_WAIT while the word is REPORT),
+/// and sets IDLE when it has its reply; so there umbra always wakes it,
+/// never moves the word to REPLY_WAITING (the handler would take that for
+/// no reply) and neither side spins.
+pub const HANDLER_SPINS: bool = cfg!(target_arch = "x86_64");
+/// The most `pause` iterations the handler spins, whatever the control page
+/// says.
+pub const MAX_STUB_SPIN: u32 = 1 << 16;
 /// Mapping ops that fit one reply.
 pub const MAX_OPS: usize = (4096 - ctrl::OPS) / stub::BATCH_RECORD;
 
@@ -279,46 +342,116 @@ pub fn state(page: &[u8]) -> u32 {
     word(page, ctrl::STATE).load(Ordering::Acquire)
 }
 
-/// Sets the state word (release: the fields written before it are seen
-/// first) and wakes the waiter.
-pub fn set_state_wake(page: &mut [u8], v: u32) {
-    let w = word(page, ctrl::STATE);
-    w.store(v, Ordering::Release);
-    // SAFETY: FUTEX_WAKE on a word of our shared mapping; no other pointer.
-    unsafe {
-        raw::syscall6(
-            raw::nr::FUTEX,
-            w.as_ptr() as usize,
-            1, // FUTEX_WAKE (shared: the stub maps the same file page)
-            1,
-            0,
-            0,
-            0,
-        );
-    }
+/// Whether a state word says the handler has reported.
+pub fn reported(s: u32) -> bool {
+    s == REPORT || s == REPORT_WAITING
 }
 
-/// Waits (FUTEX_WAIT, shared) while the state word is `expected`, at most
-/// `timeout_ns`; returns on a wake, a signal or the timeout.
-pub fn wait_state(page: &[u8], expected: u32, timeout_ns: u64) {
+/// Sets the state word (no wake: the stub is not in its handler).
+pub fn set_state(page: &[u8], v: u32) {
+    word(page, ctrl::STATE).store(v, Ordering::Release);
+}
+
+/// Replies: the handler may spin `stub_spin` iterations at its next report;
+/// the state word becomes REPLY (the fields written before are seen first)
+/// and the handler is woken unless it was still spinning. Returns whether it
+/// was (its spin succeeded).
+pub fn reply(page: &mut [u8], stub_spin: u32) -> bool {
+    word(page, ctrl::SPIN).store(stub_spin, Ordering::Relaxed);
     let w = word(page, ctrl::STATE);
+    let old = w.swap(REPLY, Ordering::AcqRel);
+    if old == REPORT && HANDLER_SPINS {
+        return true;
+    }
+    futex(w, 1, 0, 0); // FUTEX_WAKE of 1 (shared: the stub maps the page)
+    false
+}
+
+/// Parks a handler that spins for its reply: it sleeps instead (see the
+/// protocol above).
+pub fn park(page: &[u8]) {
+    let _ = word(page, ctrl::STATE).compare_exchange(
+        REPORT,
+        REPORT_WAITING,
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+    );
+}
+
+/// Spins up to `iters` `pause` iterations for the handler's report; whether
+/// it came.
+pub fn spin_for_report(page: &[u8], iters: u32) -> bool {
+    let w = word(page, ctrl::STATE);
+    for _ in 0..iters {
+        if reported(w.load(Ordering::Acquire)) {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    reported(w.load(Ordering::Acquire))
+}
+
+/// Says that umbra sleeps (REPLY_WAITING) and sleeps in FUTEX_WAIT, at most
+/// `timeout_ns`; returns at once if the handler reported, and on a wake, a
+/// signal or the timeout. The caller looks at the word again.
+pub fn sleep_for_report(page: &[u8], timeout_ns: u64) {
+    let w = word(page, ctrl::STATE);
+    let s = w.load(Ordering::Acquire);
+    if reported(s) {
+        return;
+    }
+    if !HANDLER_SPINS {
+        futex(w, 0, s, timeout_ns); // FUTEX_WAIT while the word is `s`
+        return;
+    }
+    if s != REPLY_WAITING
+        && w.compare_exchange(s, REPLY_WAITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return;
+    }
+    futex(w, 0, REPLY_WAITING, timeout_ns); // FUTEX_WAIT
+}
+
+/// FUTEX_WAIT (`op` 0, for the value `val`, relative `timeout_ns`) or
+/// FUTEX_WAKE (`op` 1, one waiter) on a word of the shared mapping.
+fn futex(w: &AtomicU32, op: usize, val: u32, timeout_ns: u64) {
     let ts = [
         (timeout_ns / 1_000_000_000) as i64,
         (timeout_ns % 1_000_000_000) as i64,
     ];
-    // SAFETY: FUTEX_WAIT on a word of our shared mapping with a relative
-    // timeout read from `ts`, a live local.
+    let (val, ts) = if op == 0 {
+        (val as usize, ts.as_ptr() as usize)
+    } else {
+        (1, 0)
+    };
+    // SAFETY: a futex call on a word of our shared mapping, with (for a
+    // wait) a relative timeout read from `ts`, a live local.
     unsafe {
-        raw::syscall6(
-            raw::nr::FUTEX,
-            w.as_ptr() as usize,
-            0, // FUTEX_WAIT
-            expected as usize,
-            ts.as_ptr() as usize,
-            0,
-            0,
-        );
+        raw::syscall6(raw::nr::FUTEX, w.as_ptr() as usize, op, val, ts, 0, 0);
     }
+}
+
+/// How many `pause` iterations take about `ns` nanoseconds here (measured
+/// once: the fastest of 4 runs of 500 iterations, some 25 us in all, so
+/// that a preemption does not count).
+pub fn pause_iters(ns: u64) -> u32 {
+    static PER_K: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let per_k = *PER_K.get_or_init(|| {
+        const N: u64 = 500;
+        let mut best = u64::MAX;
+        for _ in 0..4 {
+            let t0 = super::clock_ns(super::CLOCK_MONOTONIC);
+            for _ in 0..N {
+                core::hint::spin_loop();
+            }
+            let t1 = super::clock_ns(super::CLOCK_MONOTONIC);
+            best = best.min(t1.saturating_sub(t0));
+        }
+        // ns per 1000 iterations, at least 1 ns per iteration.
+        (best * 1000 / N).max(1000)
+    });
+    (ns.saturating_mul(1000) / per_k).min(MAX_STUB_SPIN as u64) as u32
 }
 
 /// Whether the host can run the trap handler; the error says why not.

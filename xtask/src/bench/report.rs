@@ -15,12 +15,14 @@ pub struct Machine {
     pub cores: usize,
     pub kernel: String,
     pub pinned_cpu: usize,
+    /// `--unpinned`: nothing was pinned (`pinned_cpu` only for the floor).
+    pub unpinned: bool,
     pub commit: String,
     pub date: String,
 }
 
 impl Machine {
-    pub fn probe(pinned_cpu: usize) -> Self {
+    pub fn probe(pinned_cpu: usize, unpinned: bool) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -55,15 +57,21 @@ impl Machine {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             kernel,
             pinned_cpu,
+            unpinned,
             commit,
             date,
         }
     }
 
     pub fn line(&self) -> String {
+        let pin = if self.unpinned {
+            "not pinned".to_string()
+        } else {
+            format!("pinned to CPU {}", self.pinned_cpu)
+        };
         format!(
-            "{} ({} cores), Linux {}, pinned to CPU {}; umbra {}; {}",
-            self.cpu_model, self.cores, self.kernel, self.pinned_cpu, self.commit, self.date
+            "{} ({} cores), Linux {}, {pin}; umbra {}; {}",
+            self.cpu_model, self.cores, self.kernel, self.commit, self.date
         )
     }
 }

@@ -1,0 +1,108 @@
+//! End-to-end tests of the seccomp platform's bounded spin (issue 13,
+//! `sys/trap.rs` has the hand-off protocol): with `UMBRA_SPIN_CPUS=1` umbra
+//! puts its stubs on a second CPU and both sides spin on the slot's state
+//! word before they sleep, whatever the host's load. Programs that hand off
+//! between threads of one process (a futex ping-pong), between processes
+//! (pipes, fork/exec/wait) and through signals run natively and under umbra
+//! so, and are compared; `--stats` must show that the spin was on. Skipped
+//! where the platform cannot run (not x86_64, no FSGSBASE) or the host has
+//! a single CPU.
+
+use umbra_tests::{assert_same, Libc, Run, Status};
+
+/// Whether this host can run the spin: x86_64 with FSGSBASE and 2 CPUs.
+fn spin_host() -> bool {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fsgsbase = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|s| s.split_whitespace().any(|w| w == "fsgsbase"))
+        .unwrap_or(false);
+    cfg!(target_arch = "x86_64") && fsgsbase && cpus >= 2
+}
+
+/// Runs these sections of `program` natively and under umbra on the
+/// seccomp platform with the spin forced on, and compares them.
+fn spin_sections(libc: Libc, program: &str, sections: &[&str]) {
+    if !spin_host() {
+        eprintln!("skipped: the seccomp spin needs x86_64, FSGSBASE and 2 CPUs");
+        return;
+    }
+    // Every test of this file sets the same values: the umbra children
+    // inherit them.
+    std::env::set_var("UMBRA_PLATFORM", "seccomp");
+    std::env::set_var("UMBRA_SPIN_CPUS", "1");
+    assert_same(&Run::guest(libc, program).args(sections));
+}
+
+#[test]
+fn stats_show_the_spin() {
+    if !spin_host() {
+        eprintln!("skipped: the seccomp spin needs x86_64, FSGSBASE and 2 CPUs");
+        return;
+    }
+    std::env::set_var("UMBRA_PLATFORM", "seccomp");
+    std::env::set_var("UMBRA_SPIN_CPUS", "1");
+    let out = Run::guest(Libc::Musl, "proc_pipes")
+        .args(&["atomic"])
+        .umbra_flag("--stats")
+        .umbra();
+    assert_eq!(out.status, Status::Exited(0), "{}", out.describe());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("stats: platform"))
+        .unwrap_or_else(|| panic!("no platform line in --stats:\n{err}"));
+    assert!(
+        line.contains("platform seccomp; spins of"),
+        "the spin is not on: {line}"
+    );
+}
+
+#[test]
+fn thread_futex_pingpong_musl() {
+    spin_sections(Libc::Musl, "thread_switch", &["sse", "exit_fp", "pingpong"]);
+}
+
+#[test]
+fn thread_futex_pingpong_glibc() {
+    spin_sections(
+        Libc::Glibc,
+        "thread_switch",
+        &["sse", "exit_fp", "pingpong"],
+    );
+}
+
+#[test]
+fn pipes_between_processes_musl() {
+    spin_sections(
+        Libc::Musl,
+        "proc_pipes",
+        &["capacity", "atomic", "eof", "epipe"],
+    );
+}
+
+#[test]
+fn pipes_between_processes_glibc() {
+    spin_sections(
+        Libc::Glibc,
+        "proc_pipes",
+        &["capacity", "atomic", "eof", "epipe"],
+    );
+}
+
+#[test]
+fn fork_exec_wait_musl() {
+    spin_sections(
+        Libc::Musl,
+        "proc_fork_exec_wait",
+        &["tree", "exit_codes", "exec", "vfork", "orphan"],
+    );
+}
+
+#[test]
+fn signals_musl() {
+    spin_sections(
+        Libc::Musl,
+        "proc_signals",
+        &["siginfo", "restart", "sigsuspend", "sigchld"],
+    );
+}
