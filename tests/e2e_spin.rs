@@ -106,3 +106,50 @@ fn signals_musl() {
         &["siginfo", "restart", "sigsuspend", "sigchld"],
     );
 }
+
+/// `--platform auto` (the default) under `--stats`, with the spin's CPU
+/// gate forced by `UMBRA_SPIN_CPUS`: the platform line it prints.
+fn auto_platform_line(spin_cpus: &str) -> String {
+    let run = Run::guest(Libc::Musl, "proc_pipes")
+        .args(&["atomic"])
+        .umbra_flag("--stats");
+    let out = std::process::Command::new(umbra_tests::umbra())
+        .args(run.umbra_args())
+        .env("UMBRA_PLATFORM", "auto")
+        .env("UMBRA_SPIN_CPUS", spin_cpus)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run umbra");
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    err.lines()
+        .find_map(|l| l.strip_prefix("umbra: stats: platform "))
+        .unwrap_or_else(|| panic!("no platform line in --stats:\n{err}"))
+        .to_string()
+}
+
+#[test]
+fn auto_picks_ptrace_without_a_free_cpu() {
+    assert_eq!(auto_platform_line("0"), "ptrace (auto)");
+}
+
+#[test]
+fn auto_picks_seccomp_with_a_free_cpu() {
+    let line = auto_platform_line("1");
+    if spin_host() {
+        assert!(line.starts_with("seccomp (auto); spins of"), "{line}");
+    } else {
+        assert_eq!(line, "ptrace (auto)");
+    }
+}
+
+#[test]
+fn a_bad_platform_is_refused() {
+    let out = std::process::Command::new(umbra_tests::umbra())
+        .args(["run", "--platform", "fast", "--", "/bin/true"])
+        .output()
+        .expect("run umbra");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not auto, ptrace or seccomp"), "{err}");
+}

@@ -62,12 +62,15 @@ Options of `run`:
                   CPU umbra starts on; seccomp, when another CPU is free:
                   the stubs on that one, both sides spinning before they
                   sleep)
-  --platform ptrace|seccomp
-                  how guest syscalls reach umbra: ptrace (the default;
-                  PTRACE_SYSEMU stops) or seccomp (x86_64 with FSGSBASE,
-                  aarch64; not armv7: a seccomp trap handler in each stub hands them over
-                  through shared memory; SECURITY.md). UMBRA_PLATFORM in
-                  the environment sets the default
+  --platform auto|ptrace|seccomp
+                  how guest syscalls reach umbra: ptrace (PTRACE_SYSEMU
+                  stops) or seccomp (x86_64 with FSGSBASE, aarch64; not
+                  armv7: a seccomp trap handler in each stub hands them
+                  over through shared memory; SECURITY.md). auto (the
+                  default): seccomp where it runs and a second CPU is free
+                  for its spin (x86_64, no --cpu, load average below the
+                  CPUs minus one), else ptrace. UMBRA_PLATFORM in the
+                  environment sets the default
   --max-fds N     open file limit per guest process (default 1024)
   --max-procs N   limit on guest processes, zombies included; fork fails
                   with EAGAIN beyond it (default 256)
@@ -120,9 +123,9 @@ struct RunArgs {
     mounts: Vec<(String, String, bool, bool)>,
     mem: usize,
     cpu: Option<usize>,
-    /// `--platform seccomp` (or UMBRA_PLATFORM=seccomp): the seccomp
-    /// platform instead of ptrace.
-    seccomp: bool,
+    /// `--platform` (or UMBRA_PLATFORM): Some(true) seccomp, Some(false)
+    /// ptrace, None auto (the start-up probe picks).
+    seccomp: Option<bool>,
     /// What of the host's network the guest may use.
     net: NetOptions,
     cfg: Config,
@@ -183,15 +186,16 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         mounts: Vec::new(),
         mem: 256 << 20,
         cpu: None,
-        seccomp: false,
+        seccomp: None,
         net: NetOptions::default(),
         cfg: Config::default(),
     };
     let mut i = 0;
     let platform = |v: &str| match v {
-        "ptrace" => Ok(false),
-        "seccomp" => Ok(true),
-        _ => Err(format!("--platform: '{v}' is neither ptrace nor seccomp")),
+        "auto" => Ok(None),
+        "ptrace" => Ok(Some(false)),
+        "seccomp" => Ok(Some(true)),
+        _ => Err(format!("--platform: '{v}' is not auto, ptrace or seccomp")),
     };
     // The environment's choice (so the test suites run on either platform);
     // the flag wins.
@@ -457,10 +461,10 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
         cpu: r.cpu,
         disks: Vec::new(),
     };
-    let mut host = if r.seccomp {
-        PtraceHost::new_seccomp(opts)
-    } else {
-        PtraceHost::new(opts)
+    let mut host = match r.seccomp {
+        Some(true) => PtraceHost::new_seccomp(opts),
+        Some(false) => PtraceHost::new(opts),
+        None => PtraceHost::new_auto(opts),
     }
     .map_err(|e| (e, 1))?;
     if r.net.outbound {

@@ -1109,8 +1109,9 @@ fn podman_command(store: &Path, runtime: &[String], argv: &[String]) -> Vec<Stri
 }
 
 /// The host command that runs `wl` on `sys`, or None where it does not apply.
-/// The `umbra-seccomp` system is umbra with `--platform seccomp` (issue 13).
-/// `--unpinned`: umbra gets no `--cpu`.
+/// The `umbra-seccomp` system is umbra with `--platform seccomp` (issue 13),
+/// the `umbra` one with `--platform ptrace`. `--unpinned`: umbra gets no
+/// `--cpu`.
 fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
     let mut v = command_of(sys, wl, p)?;
     if p.unpinned && sys.kind == Kind::Umbra {
@@ -1120,10 +1121,18 @@ fn command(sys: &System, wl: &Workload, p: &Paths) -> Option<Vec<String>> {
             v.drain(i..i + 2);
         }
     }
-    if sys.id == "umbra-seccomp" {
-        let i = v.iter().position(|a| a == "run")?;
-        v.insert(i + 1, "--platform".into());
-        v.insert(i + 2, "seccomp".into());
+    if sys.kind == Kind::Umbra && !wl.name.starts_with("podman_") {
+        // Each column one platform, whatever `--platform auto` would pick
+        // (podman runs umbra as its OCI runtime: no `umbra run` there).
+        if let Some(i) = v.iter().position(|a| a == "run") {
+            let platform = if sys.id == "umbra-seccomp" {
+                "seccomp"
+            } else {
+                "ptrace"
+            };
+            v.insert(i + 1, "--platform".into());
+            v.insert(i + 2, platform.into());
+        }
     }
     Some(v)
 }

@@ -157,6 +157,8 @@ pub struct PtraceHost {
     /// The CPU the stubs are pinned to: `cpu`, or (seccomp) another one
     /// (see `new_inner`).
     stub_cpu: usize,
+    /// The platform was chosen by `--platform auto`'s probe.
+    auto: bool,
     stubs: VecMap<u32, Stub>,
     /// The template stub new stubs are forked from (an emptied stub that never
     /// runs guest code), made at the first `mm_create`.
@@ -191,6 +193,21 @@ pub struct PtraceHost {
     trap: Option<TrapHost>,
     /// OCI exec's control socket (see `enable_exec`).
     exec: Option<exec::ExecCtl>,
+}
+
+/// `--platform auto`'s probe: whether the seccomp platform can run here and
+/// spin (see `PtraceHost::new_auto`).
+fn seccomp_pays() -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        spin_arch()
+            && sys::trap::host_check().is_ok()
+            && !sys::seccomp::umbra_confined()
+            && sys::seccomp::available()
+            && sys::cpu_is_free()
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    false
 }
 
 /// Whether the seccomp platform's handler spins on this arch (x86_64).
@@ -306,6 +323,32 @@ impl PtraceHost {
         PtraceHost::new_inner(opts, false, true)
     }
 
+    /// `--platform auto`, the default: the seccomp platform where it can run
+    /// and its spin can (no `--cpu`, a second CPU free: see `new_inner`),
+    /// else ptrace. With two CPUs of its own the seccomp platform halved a
+    /// null syscall and open + close against ptrace (docs/BENCHMARKS.md);
+    /// on one CPU it was no faster, so there ptrace stays. The probe reads
+    /// the hardware capabilities, the seccomp mode, the CPU mask and
+    /// /proc/loadavg (tens of microseconds); if the seccomp platform then
+    /// fails to start (its template stub cannot install the filter, say),
+    /// this falls back to ptrace without a message.
+    pub fn new_auto(opts: HostOptions) -> Result<PtraceHost, String> {
+        if opts.cpu.is_none() && opts.disks.is_empty() && seccomp_pays() {
+            let again = HostOptions {
+                mem_bytes: opts.mem_bytes,
+                cpu: None,
+                disks: Vec::new(),
+            };
+            if let Ok(mut h) = PtraceHost::new_inner(again, false, true) {
+                h.auto = true;
+                return Ok(h);
+            }
+        }
+        let mut h = PtraceHost::new(opts)?;
+        h.auto = true;
+        Ok(h)
+    }
+
     fn new_inner(
         opts: HostOptions,
         force_file_memory: bool,
@@ -391,6 +434,7 @@ impl PtraceHost {
             mem_bytes,
             cpu,
             stub_cpu,
+            auto: false,
             stubs: VecMap::new(),
             template: None,
             no_template: false,
@@ -543,11 +587,12 @@ impl PtraceHost {
 
     /// `--stats`: the platform, and (seccomp) how its spins went.
     pub fn platform_line(&self) -> String {
+        let how = if self.auto { " (auto)" } else { "" };
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(l) = self.trap_stats_line() {
-            return format!("seccomp; {l}");
+            return format!("seccomp{how}; {l}");
         }
-        "ptrace".into()
+        format!("ptrace{how}")
     }
 
     /// The CPU umbra is pinned to (and its stubs, but for the seccomp

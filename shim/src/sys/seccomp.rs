@@ -404,6 +404,14 @@ static CONFINED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 
 /// Whether umbra installed a filter on all its threads (its own, see
 /// `host::PtraceHost::confine`): stubs forked from umbra inherit it.
+/// Whether the host kernel has seccomp filters (prctl(PR_GET_SECCOMP)
+/// answers).
+pub fn available() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointers.
+    let r = unsafe { super::raw::syscall6(super::raw::nr::PRCTL, 21, 0, 0, 0, 0, 0) };
+    r >= 0
+}
+
 pub fn umbra_confined() -> bool {
     CONFINED.load(std::sync::atomic::Ordering::SeqCst)
 }
