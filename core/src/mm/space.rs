@@ -858,13 +858,22 @@ impl AddressSpace {
         if splits > 0 && self.vmas.len() + splits > MAX_MAP_COUNT {
             return Err(Errno::ENOMEM);
         }
-        self.vmas.protect(start, end, prot);
+        // Only pages whose protection really changes are reprotected in the
+        // host: a host page's protection follows its VMA's and its COW mark
+        // alone (host_prot), so a page already at `prot` needs no host call.
         let mapped: Vec<(u64, bool)> = self
             .pt
             .range(start >> PAGE_SHIFT..end >> PAGE_SHIFT)
-            .filter(|(_, p)| p.in_host)
+            .filter(|(k, p)| {
+                p.in_host
+                    && self
+                        .vmas
+                        .find(**k << PAGE_SHIFT)
+                        .is_none_or(|v| v.prot != prot)
+            })
             .map(|(k, p)| (*k, p.cow))
             .collect();
+        self.vmas.protect(start, end, prot);
         for (vpn, cow) in mapped {
             self.push(MapOp::Protect {
                 va: vpn << PAGE_SHIFT,

@@ -498,6 +498,34 @@ fn mprotect_splits_vmas_and_reprotects_host_pages() {
 }
 
 #[test]
+fn mprotect_to_the_same_protection_sends_no_batch() {
+    let mut e = env(256);
+    e.map(A, 3 * PAGE, RW);
+    e.write(A, &[0; 3 * PAGE as usize]).unwrap();
+    assert_eq!(e.fault(A), FaultOutcome::Mapped);
+    e.flush();
+    e.mm.mprotect(A, 3 * PAGE, RW).unwrap();
+    assert!(!e.mm.has_pending(), "nothing changed, nothing to send");
+    // Half of it changes: only that half goes to the host.
+    e.mm.mprotect(A + PAGE, PAGE, Prot::READ).unwrap();
+    assert!(e.mm.has_pending());
+    e.flush();
+    e.mm.mprotect(A, 3 * PAGE, Prot::READ).unwrap();
+    e.flush();
+    let id = e.mm.id;
+    for p in pages(A, 3) {
+        assert_eq!(e.host.host_page(id, p).unwrap().prot, Prot::READ);
+    }
+    e.mm.mprotect(A, 3 * PAGE, Prot::READ).unwrap();
+    assert!(!e.mm.has_pending());
+    // A read-only mapping made writable again gets its pages back.
+    e.mm.mprotect(A, 3 * PAGE, RW).unwrap();
+    e.flush();
+    e.write(A + 2 * PAGE, b"x").unwrap();
+    assert_eq!(e.host.host_page(id, A + 2 * PAGE).unwrap().prot, RW);
+}
+
+#[test]
 fn mprotect_over_a_hole_is_enomem() {
     let mut e = env(16);
     e.map(A, PAGE, RW);

@@ -72,13 +72,17 @@ impl Tracker {
     }
 
     /// Sets `prot` on the mapped parts of `[va, va+len)`; returns the maximal
-    /// runs without holes, one host mprotect each.
+    /// runs without holes whose protection changes, one host mprotect each
+    /// (a part already at `prot` needs no host call).
     pub fn protect(&mut self, va: u64, len: u64, prot: u32) -> Vec<(u64, u64)> {
         let end = va.saturating_add(len);
         self.split(va);
         self.split(end);
         let mut runs: Vec<(u64, u64)> = Vec::new();
         for (&s, r) in self.map.range_mut(va..end) {
+            if r.prot == prot {
+                continue;
+            }
             r.prot = prot;
             match runs.last_mut() {
                 Some(last) if last.1 == s => last.1 = r.end,
@@ -124,5 +128,20 @@ mod tests {
             vec![(0x1000, 0x2000), (0x3000, 0x4000)]
         );
         assert_eq!(t.lookup(0x9000), None);
+    }
+
+    #[test]
+    fn protect_to_the_same_protection_needs_no_host_call() {
+        let mut t = Tracker::new();
+        t.map(0x1000, 0x4000, 0x10000, 3);
+        assert_eq!(t.protect(0x1000, 0x4000, 3), vec![]);
+        assert_eq!(t.protect(0x2000, 0x1000, 1), vec![(0x2000, 0x3000)]);
+        // Only the parts that change, as runs around the one already at 1.
+        assert_eq!(
+            t.protect(0x0, 0x10000, 1),
+            vec![(0x1000, 0x2000), (0x3000, 0x5000)]
+        );
+        assert_eq!(t.lookup(0x4fff), Some((0x13fff, 1)));
+        assert_eq!(t.protect(0x1000, 0x4000, 1), vec![]);
     }
 }
