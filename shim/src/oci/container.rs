@@ -630,15 +630,7 @@ pub fn start(g: &Global, id: &str) -> Result<(), String> {
 /// its `ok`.
 fn control(rec: &Record, dir: &Path, msg: &[u8]) -> Result<(), String> {
     use std::io::{BufRead, Write};
-    let sock = dir.join("exec.sock");
-    let mut conn = state::sock_addr(&sock)
-        .and_then(|a| std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string()))
-        .map_err(|e| {
-            format!(
-                "cannot reach the container's supervisor at {}: {e}",
-                sock.display()
-            )
-        })?;
+    let mut conn = state::connect_supervisor(dir)?;
     // The guest kernel answers between two time slices; a generous bound.
     let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(30)));
     conn.write_all(msg)

@@ -159,15 +159,7 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("socketpair: {e}"))?;
     let (mine, theirs): (Vec<OwnedFd>, Vec<OwnedFd>) = pairs.into_iter().unzip();
-    let sock = dir.join("exec.sock");
-    let conn = super::state::sock_addr(&sock)
-        .and_then(|a| std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string()))
-        .map_err(|e| {
-            format!(
-                "cannot reach the container's supervisor at {}: {e}",
-                sock.display()
-            )
-        })?;
+    let conn = super::state::connect_supervisor(&dir)?;
     let req = umbra_shim::host::exec::encode_request(&(
         p.args.clone(),
         p.env.clone(),

@@ -79,6 +79,20 @@ pub struct SockAddr {
     pub path: PathBuf,
 }
 
+/// Connects to the control socket (`exec.sock`) of the supervisor whose
+/// state directory is `dir`.
+pub fn connect_supervisor(dir: &Path) -> Result<std::os::unix::net::UnixStream, String> {
+    let sock = dir.join("exec.sock");
+    sock_addr(&sock)
+        .and_then(|a| std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            format!(
+                "cannot reach the container's supervisor at {}: {e}",
+                sock.display()
+            )
+        })
+}
+
 pub fn sock_addr(path: &Path) -> Result<SockAddr, String> {
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;

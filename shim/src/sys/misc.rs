@@ -278,20 +278,7 @@ fn affinity() -> Option<[u64; 16]> {
 
 /// Whether `cpu` is in the calling thread's allowed set.
 pub fn cpu_allowed(cpu: usize) -> bool {
-    let mut mask = [0u64; 16];
-    // SAFETY: the kernel writes at most 128 bytes into `mask`.
-    let r = unsafe {
-        raw::syscall6(
-            raw::nr::SCHED_GETAFFINITY,
-            0,
-            128,
-            mask.as_mut_ptr() as usize,
-            0,
-            0,
-            0,
-        )
-    };
-    r > 0 && cpu < 1024 && mask[cpu / 64] & (1 << (cpu % 64)) != 0
+    cpu < 1024 && affinity().is_some_and(|mask| mask[cpu / 64] & (1 << (cpu % 64)) != 0)
 }
 
 /// The CPU the calling thread runs on now (getcpu).
