@@ -64,13 +64,11 @@ fn under_hog(libc: Libc) {
 }
 
 #[test]
-#[ignore = "the host CPU clock is off (shim/src/host/mod.rs CPU_CLOCK_ON): it hung ITIMER_VIRTUAL"]
 fn cpu_time_under_a_host_hog_musl() {
     under_hog(Libc::Musl);
 }
 
 #[test]
-#[ignore = "the host CPU clock is off (shim/src/host/mod.rs CPU_CLOCK_ON): it hung ITIMER_VIRTUAL"]
 fn cpu_time_under_a_host_hog_glibc() {
     under_hog(Libc::Glibc);
 }

@@ -196,6 +196,15 @@ const IDLE_WAKE_NS: u64 = 1_000_000_000;
 /// How long a thread runs before another runnable one gets the CPU.
 const TIME_SLICE_NS: u64 = 10_000_000;
 
+/// The least a thread runs before its CPU-time limit or CPU-time timer is
+/// looked at again. The time charged is the CPU the host gave its stub
+/// (kernel/cpuclock.rs); if the deadline were what is left of it, a few
+/// microseconds, it would pass while umbra resumes the stub, the stub
+/// would never run and its time never grow. Linux checks these timers at
+/// its scheduler tick, a millisecond or more, so this is within its own
+/// slack.
+const CPU_TIMER_MIN_NS: u64 = 1_000_000;
+
 /// How much earlier than asked the preemption timer may fire (see
 /// `arm_timer`).
 const ARM_SLACK_NS: u64 = 1_000_000;
@@ -1125,7 +1134,7 @@ impl<H: Host> Kernel<H> {
         }
         let used = p.cpu.user_ns.saturating_add(p.cpu.sys_ns);
         let left = limit.saturating_mul(1_000_000_000).saturating_sub(used);
-        Some(now.saturating_add(left))
+        Some(now.saturating_add(left.max(CPU_TIMER_MIN_NS)))
     }
 
     /// When the current process's ITIMER_VIRTUAL or ITIMER_PROF expires if
@@ -1140,7 +1149,7 @@ impl<H: Host> Kernel<H> {
             .into_iter()
             .flatten()
             .min()
-            .map(|l| now.saturating_add(l))
+            .map(|l| now.saturating_add(l.max(CPU_TIMER_MIN_NS)))
     }
 
     /// Raises SIGVTALRM and SIGPROF for the current process's CPU-time

@@ -49,15 +49,6 @@ use umbra_core::host::{
 };
 use umbra_core::vecmap::VecMap;
 
-/// Whether guest user time comes from the stubs' host CPU clocks
-/// (`Host::cpu_time`). Off: with it on, a guest spinning under
-/// ITIMER_VIRTUAL got two of its signals and then stopped every few
-/// microseconds on an expired deadline without the third (e2e_sched
-/// timers_* timed out on both platforms at ba4d044; the arm64 seccomp
-/// sweep too). Until that is found, user time is the wall time around
-/// each guest run again.
-const CPU_CLOCK_ON: bool = false;
-
 const PAGE: u64 = 4096;
 /// x86_64's vsyscall page.
 #[cfg(target_arch = "x86_64")]
@@ -1499,9 +1490,6 @@ impl HostTime for PtraceHost {
         // CPUCLOCK_SCHED), which clock_gettime reads for any pid. (Not its
         // thread clock: Linux reads those only within the caller's own
         // thread group, lookup_task in posix-cpu-timers.c, EINVAL else.)
-        if !CPU_CLOCK_ON {
-            return None;
-        }
         let pid = self.stub_pid(mm)?;
         let id = (!pid).checked_mul(8)? | 2;
         match sys::clock_ns(id) {
