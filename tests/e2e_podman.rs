@@ -478,17 +478,9 @@ sys.stdout.write(out.decode(errors='replace'))
 sys.stdout.write('\nSTATUS %d\n' % os.waitstatus_to_exitcode(st))
 "#;
 
-/// `podman run -it` through a pseudo-terminal the test drives.
-fn run_it_pty(rt: Runtime) {
-    let p = Podman::new(rt);
-    let mut argv = vec!["python3".to_string(), "-c".into(), PTY_DRIVER.into()];
-    argv.extend(p.argv(&["run", "--rm", "-it", "--hostname", "box", IMAGE, "bash"]));
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let o = p.nsenter(&argv, &Input::Null);
-    let text = o.stdout_text();
-    o.assert_code(0);
-    assert!(text.ends_with("\nSTATUS 3\n"), "{}", o.describe());
-    // The answer, the window size podman passed on, and a terminal.
+/// The PTY driver's first command's output: its answer, then the window
+/// size podman passed on (30x100), then a terminal under /dev/pts.
+fn assert_answer_size_and_tty(o: &Outcome, text: &str) {
     let lines: Vec<&str> = text.lines().collect();
     let at = lines
         .iter()
@@ -502,6 +494,20 @@ fn run_it_pty(rt: Runtime) {
         "{}",
         o.describe()
     );
+}
+
+/// `podman run -it` through a pseudo-terminal the test drives.
+fn run_it_pty(rt: Runtime) {
+    let p = Podman::new(rt);
+    let mut argv = vec!["python3".to_string(), "-c".into(), PTY_DRIVER.into()];
+    argv.extend(p.argv(&["run", "--rm", "-it", "--hostname", "box", IMAGE, "bash"]));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let o = p.nsenter(&argv, &Input::Null);
+    let text = o.stdout_text();
+    o.assert_code(0);
+    assert!(text.ends_with("\nSTATUS 3\n"), "{}", o.describe());
+    // The answer, the window size podman passed on, and a terminal.
+    assert_answer_size_and_tty(&o, &text);
     assert!(text.contains("root@box:/# "), "{}", o.describe());
     p.assert_gone(&[]);
 }
@@ -571,19 +577,7 @@ fn exec_it_pty(rt: Runtime) {
     let text = o.stdout_text();
     o.assert_code(0);
     assert!(text.ends_with("\nSTATUS 4\n"), "{}", o.describe());
-    let lines: Vec<&str> = text.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| *l == "42 is the answer")
-        .unwrap_or_else(|| panic!("no answer line:\n{}", o.describe()));
-    assert_eq!(lines.get(at + 1), Some(&"30 100"), "{}", o.describe());
-    assert!(
-        lines
-            .get(at + 2)
-            .is_some_and(|l| l.starts_with("/dev/pts/")),
-        "{}",
-        o.describe()
-    );
+    assert_answer_size_and_tty(&o, &text);
     assert!(text.contains("root@box:/# ^C"), "{}", o.describe());
     assert!(text.contains("\nboth-ttys\n"), "{}", o.describe());
     // The container goes on.
