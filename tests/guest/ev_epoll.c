@@ -38,6 +38,10 @@
 #define SYS_epoll_pwait2 441
 #endif
 
+/* Per process: the musl and glibc builds run natively at the same time, in
+ * the host's /tmp. Set in main. */
+static char tmp_fifo[64], tmp_fifo2[64], tmp_dir[64];
+
 static const char *en(int e)
 {
 	return e == EINTR ? "EINTR" : errname(e);
@@ -409,10 +413,10 @@ static void test_edge(void)
 	close(p[0]);
 	close(ep);
 	/* both directions on one item (a FIFO opened O_RDWR) */
-	unlink("/tmp/ev_epoll_fifo");
-	if (mkfifo("/tmp/ev_epoll_fifo", 0600) < 0)
+	unlink(tmp_fifo);
+	if (mkfifo(tmp_fifo, 0600) < 0)
 		return;
-	int f = open("/tmp/ev_epoll_fifo", O_RDWR | O_NONBLOCK);
+	int f = open(tmp_fifo, O_RDWR | O_NONBLOCK);
 	ep = epoll_create1(0);
 	add(ep, f, EPOLLIN | EPOLLOUT | EPOLLET, 5);
 	wait_show("fifo rdwr added", ep, 8, 0);
@@ -423,7 +427,7 @@ static void test_edge(void)
 	wait_show("fifo rdwr after a read", ep, 8, 0);
 	close(f);
 	close(ep);
-	unlink("/tmp/ev_epoll_fifo");
+	unlink(tmp_fifo);
 }
 
 static void test_oneshot(void)
@@ -970,7 +974,7 @@ static void test_exclusive(void)
 
 static void test_fifo(void)
 {
-	const char *path = "/tmp/ev_epoll_fifo2";
+	const char *path = tmp_fifo2;
 	unlink(path);
 	if (mkfifo(path, 0600) < 0)
 		return;
@@ -1305,7 +1309,7 @@ static void test_unix(void)
 
 static void test_inotify(void)
 {
-	const char *dir = "/tmp/ev_epoll_dir";
+	const char *dir = tmp_dir;
 	mkdir(dir, 0700);
 	int in = inotify_init1(IN_NONBLOCK);
 	show_link(in);
@@ -1315,12 +1319,15 @@ static void test_inotify(void)
 	add(et, in, EPOLLIN | EPOLLET, 2);
 	wait_show("nothing changed", lt, 8, 0);
 	wait_show("nothing changed, edge", et, 8, 0);
-	int f = open("/tmp/ev_epoll_dir/a", O_CREAT | O_WRONLY, 0600);
+	char a[80], bpath[80];
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(bpath, sizeof bpath, "%s/b", dir);
+	int f = open(a, O_CREAT | O_WRONLY, 0600);
 	close(f);
 	wait_show("a file created", lt, 8, 0);
 	wait_show("a file created, edge", et, 8, 0);
 	wait_show("edge again", et, 8, 0);
-	unlink("/tmp/ev_epoll_dir/a");
+	unlink(a);
 	wait_show("deleted: another event, edge", et, 8, 0);
 	char buf[4096];
 	while (read(in, buf, sizeof buf) > 0)
@@ -1332,14 +1339,14 @@ static void test_inotify(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		usleep(50000);
-		close(open("/tmp/ev_epoll_dir/b", O_CREAT | O_WRONLY, 0600));
+		close(open(bpath, O_CREAT | O_WRONLY, 0600));
 		_exit(0);
 	}
 	struct epoll_event ev[4];
 	int r = epoll_wait(et, ev, 4, 10000);
 	show_events("woken by a child's create", r, ev, 1);
 	waitpid(pid, NULL, 0);
-	unlink("/tmp/ev_epoll_dir/b");
+	unlink(bpath);
 	rmdir(dir);
 	close(in);
 	close(lt);
@@ -1541,6 +1548,10 @@ static const struct section {
 
 int main(int argc, char **argv)
 {
+	int me = (int)getpid();
+	snprintf(tmp_fifo, sizeof tmp_fifo, "/tmp/ev_epoll_fifo.%d", me);
+	snprintf(tmp_fifo2, sizeof tmp_fifo2, "/tmp/ev_epoll_fifo2.%d", me);
+	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/ev_epoll_dir.%d", me);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (const struct section *s = sections; s->name; s++) {
 		/* tty runs only when asked for: it waits for typed lines */

@@ -19,7 +19,9 @@
 #include <unistd.h>
 #include "common.h"
 
-#define TMP "/tmp/procfs_live.txt"
+/* Per process: the musl and glibc builds run natively at the same time, in
+ * the host's /tmp. Set in main. */
+static char TMP[64];
 
 static long chk(const char *what, long r)
 {
@@ -403,6 +405,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	snprintf(TMP, sizeof TMP, "/tmp/procfs_live.%d.txt", (int)getpid());
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
 		int run = argc < 2;

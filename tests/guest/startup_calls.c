@@ -624,7 +624,11 @@ static void execveat_(void)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	int ffd = open(full, O_RDONLY);
 	int pfd = open(full, O_PATH);
-	symlink(full, "/tmp/execveat_link");
+	/* Per process: the musl and glibc builds run natively at the same
+	 * time, in the host's /tmp. */
+	char link[64];
+	snprintf(link, sizeof link, "/tmp/execveat_link.%d", (int)getpid());
+	symlink(full, link);
 	try_execveat("absolute", AT_FDCWD, full, 0);
 	try_execveat("dirfd relative", dfd, base, 0);
 	try_execveat("dirfd ignored for absolute", 12345, full, 0);
@@ -632,12 +636,12 @@ static void execveat_(void)
 	try_execveat("empty path, O_PATH fd", pfd, "", AT_EMPTY_PATH);
 	try_execveat("empty path without flag", ffd, "", 0);
 	try_execveat("bad flags", AT_FDCWD, full, 0x1);
-	try_execveat("nofollow symlink", AT_FDCWD, "/tmp/execveat_link", AT_SYMLINK_NOFOLLOW);
-	try_execveat("follow symlink", AT_FDCWD, "/tmp/execveat_link", 0);
+	try_execveat("nofollow symlink", AT_FDCWD, link, AT_SYMLINK_NOFOLLOW);
+	try_execveat("follow symlink", AT_FDCWD, link, 0);
 	try_execveat("relative, fd not a directory", ffd, base, 0);
 	try_execveat("relative, bad fd", 999, base, 0);
 	try_execveat("missing", dfd, "no-such-program", 0);
-	unlink("/tmp/execveat_link");
+	unlink(link);
 	close(dfd);
 	close(ffd);
 	close(pfd);
