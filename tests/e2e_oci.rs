@@ -72,6 +72,8 @@ struct Cfg<'a> {
     extra: &'a str,
     /// process.user.
     user: &'a str,
+    /// linux.resources (a JSON object, or empty for none).
+    resources: &'a str,
 }
 
 impl Default for Cfg<'_> {
@@ -83,6 +85,7 @@ impl Default for Cfg<'_> {
             mounts: "",
             extra: "",
             user: r#"{"uid": 0, "gid": 0, "additionalGids": [0]}"#,
+            resources: "",
         }
     }
 }
@@ -129,7 +132,7 @@ fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
     {{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}}{mounts}
   ],
   {extra}
-  "linux": {{
+  "linux": {{{resources}
     "namespaces": [{{"type": "pid"}}, {{"type": "network"}}, {{"type": "ipc"}}, {{"type": "uts"}}, {{"type": "mount"}}],
     "maskedPaths": ["/proc/kcore"],
     "readonlyPaths": ["/proc/sys"]
@@ -141,6 +144,11 @@ fn bundle(dir: &Path, c: &Cfg<'_>) -> PathBuf {
         ro = c.readonly,
         extra = c.extra,
         user = c.user,
+        resources = if c.resources.is_empty() {
+            String::new()
+        } else {
+            format!("\n    \"resources\": {},", c.resources)
+        },
     );
     std::fs::write(b.join("config.json"), config).unwrap();
     b
@@ -306,6 +314,54 @@ leftovers 0
 IS-A-TTY
 hello
 got-hello
+
+",
+    );
+}
+
+#[test]
+fn the_terminal_is_dev_pts_0_and_dev_console_as_runc() {
+    // With process.terminal, runc bind-mounts the console's pty slave,
+    // /dev/pts/0 of the container's devpts, on /dev/console: one device
+    // (136:0) under two names, with the devpts mount's mode (0620 here)
+    // and group (its gid=, else root's). An exec terminal is the next
+    // number.
+    same_as_runc(
+        "console",
+        &Cfg {
+            script: "tty; busybox stat -c '%n %t,%T %a %u:%g %F' /dev/console /dev/pts/0; echo via-console >/dev/console; echo up; while true; do sleep 1; done",
+            terminal: true,
+            ..Cfg::default()
+        },
+        &[
+            "create-tty",
+            "start",
+            "expect:up",
+            "exec-tty:read x; tty; busybox stat -c '%t,%T %a %u:%g' $(tty)",
+            "kill:KILL",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        "console master received
+create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec console master received
+exec exit 0
+exec tty output hello|/dev/pts/1|88,1 620 0:0|
+exec process exited 0
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+leftovers 0
+--- output ---
+/dev/pts/0
+/dev/console 88,0 620 0:0 character special file
+/dev/pts/0 88,0 620 0:0 character special file
+via-console
+up
 
 ",
     );
@@ -983,6 +1039,50 @@ up
 }
 
 #[test]
+fn exec_tty_hang_up_signals_the_session_leader_as_runc() {
+    // conmon closes an exec terminal's pty master: a pty hang-up. The
+    // process leading the terminal's session gets SIGHUP and SIGCONT; then
+    // reads of the terminal return 0, writes fail, and /dev/tty (the
+    // session has no controlling terminal now) cannot be opened.
+    same_as_runc(
+        "exechup",
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            mounts: r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "start",
+            "expect:up",
+            "exec-tty-hangup:trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo ready; while ! test -s /tmp/h; do sleep 1; done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; exit 5",
+            "exec:cat /tmp/h",
+            "kill:KILL",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        "create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec console master received
+exec exit 0
+exec tty output ready|
+exec process exited 5
+exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+leftovers 0
+--- output ---
+up
+
+",
+    );
+}
+
+#[test]
 fn exec_forwards_the_signals_it_gets_as_runc() {
     // `runc exec` passes the signals it gets on to its process: a trap
     // runs (its exit code is exec's), and an unhandled TERM kills the
@@ -1158,6 +1258,132 @@ got-USR1
 
 ",
     );
+}
+
+#[test]
+fn update_pids_limit_and_events_stats_as_runc() {
+    // linux.resources.pids.limit is the limit; `update --pids-limit`
+    // changes it live (0 leaves it, -1 lifts it), as `update --resources
+    // FILE` does; `events --stats` reports the tasks, the limit, the
+    // memory limit and usage, and CPU time. The init and its sleep are 2
+    // tasks: at a limit of 3 the init's USR1 trap can fork, at 2 it
+    // cannot (and sh exits 2). The forks are the init's own: runc's exec
+    // (a Go program) needs tasks of its own in the limit.
+    let res = umbra_tests::target_dir()
+        .join("oci-tests")
+        .join(format!("resources-{}.json", std::process::id()));
+    std::fs::write(&res, r#"{"pids": {"limit": 5}, "cpu": {"shares": 0}}"#).unwrap();
+    let update_res = format!("update:--resources {}", res.display());
+    same_as_runc(
+        "update",
+        &Cfg {
+            script: "n=0; trap 'n=$((n+1)); busybox true && echo forked-$n' USR1; sleep 100000 & echo up; while true; do wait; done",
+            resources: r#"{"pids": {"limit": 100}, "memory": {"limit": 268435456}}"#,
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "start",
+            "expect:up",
+            "events",
+            "update:--pids-limit 3",
+            "events",
+            "kill:USR1",
+            "expect:forked-1",
+            "update:--pids-limit 0",
+            "events",
+            &update_res,
+            "events",
+            "update:--pids-limit -1",
+            "events",
+            "kill:USR1",
+            "expect:forked-2",
+            "update:--pids-limit 2",
+            "kill:USR1",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        &"create exit 0
+pid file names a live process
+start exit 0
+saw up
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage >0 pids 2 limit 100
+update --pids-limit 3 exit 0
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage >0 pids 2 limit 3
+kill USR1 exit 0
+saw forked-1
+update --pids-limit 0 exit 0
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage >0 pids 2 limit 3
+update --resources RES exit 0
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage >0 pids 2 limit 5
+update --pids-limit -1 exit 0
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage >0 pids 2 limit -1
+kill USR1 exit 0
+saw forked-2
+update --pids-limit 2 exit 0
+kill USR1 exit 0
+container exited 2
+delete exit 0
+leftovers 0
+--- output ---
+up
+forked-1
+forked-2
+sh: can't fork: Resource temporarily unavailable
+
+"
+        .replace("RES", &res.display().to_string()),
+    );
+}
+
+#[test]
+fn update_says_what_it_ignores_and_events_needs_a_running_container() {
+    // What umbra cannot apply (the memory size is fixed at create; no CPU
+    // shares) is said on stderr, and the pids limit is still applied.
+    let dir = scratch("update-ignored");
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script: "sleep 100000 & echo up; wait",
+            ..Cfg::default()
+        },
+    );
+    let got = drive(
+        umbra(),
+        &dir,
+        "umbra",
+        &b,
+        &[
+            "create",
+            "update-err:--pids-limit 50",
+            "start",
+            "expect:up",
+            "update-err:--memory 100m --cpu-share 512 --pids-limit 50",
+            "events",
+            "kill:KILL",
+            "wait",
+            "events",
+            "delete",
+        ],
+    );
+    let want = "create exit 0
+pid file names a live process
+update --pids-limit 50 exit 1 stderr update: container ID is not started (umbra's supervisor takes requests once the container runs)|
+start exit 0
+saw up
+update --memory 100m --cpu-share 512 --pids-limit 50 exit 0 stderr update: memory.limit 104857600 ignored: umbra's guest memory is a memory file whose size is fixed when the container is created|update: cpu.shares ignored: umbra has no equivalent|
+events exit 0 stats yes id ok cpu >0 memory limit 1073741824 usage >0 pids 2 limit 50
+kill KILL exit 0
+container killed by signal 9
+events exit 1 stats no id bad cpu none memory limit -1 usage none pids -1 limit -1
+delete exit 0
+--- output ---
+up
+
+";
+    let id = container_id(&dir, "umbra");
+    assert_eq!(got.replace(&id, "ID"), want);
 }
 
 #[test]

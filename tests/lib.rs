@@ -98,6 +98,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "device_parts",
     "cputime_hog",
     "vfork_threads",
+    "tty_ctty",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

@@ -52,6 +52,31 @@ pub struct Config {
     pub gid: u32,
     pub groups: Vec<u32>,
     pub no_new_privs: bool,
+    /// The most tasks (threads and zombies) fork allows, besides
+    /// `max_procs`: an OCI container's linux.resources.pids.limit, which
+    /// `umbra update` changes (None: no such limit).
+    pub pids_limit: Option<usize>,
+    /// The permissions and group of the terminals' /dev/pts/N nodes (an
+    /// OCI devpts mount's `mode=` and `gid=`).
+    pub pts: PtsAttrs,
+}
+
+/// The permissions and group a /dev/pts/N node gets, as Linux's devpts
+/// mount options `mode=` and `gid=` give them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PtsAttrs {
+    pub perm: u32,
+    pub gid: u32,
+}
+
+impl Default for PtsAttrs {
+    /// root:tty 0620, what a getty or a terminal emulator's pty has.
+    fn default() -> Self {
+        PtsAttrs {
+            perm: 0o620,
+            gid: 5,
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +100,8 @@ impl Default for Config {
             gid: 0,
             groups: Vec::new(),
             no_new_privs: false,
+            pids_limit: None,
+            pts: PtsAttrs::default(),
         }
     }
 }

@@ -287,6 +287,23 @@ pub trait HostMisc {
     fn take_guest_request(&mut self) -> Option<GuestRequest> {
         None
     }
+    /// The answer to [`GuestRequest::Stats`] from client `client`.
+    fn guest_stats(&mut self, _client: u64, _stats: GuestStats) {}
+}
+
+/// What the guest's kernel counts of the container (`umbra events
+/// --stats`), as the pids and memory cgroups count it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuestStats {
+    /// Tasks: threads of live processes and zombies (pids.current).
+    pub tasks: u64,
+    /// The most tasks fork allows, when limited (pids.max).
+    pub tasks_limit: Option<u64>,
+    /// Bytes of guest memory in use (process pages, the page cache, the
+    /// kernel's page tables held in guest frames).
+    pub mem_used: u64,
+    /// The guest's memory size, bytes.
+    pub mem_total: u64,
 }
 
 /// A request from outside the guest about processes already running
@@ -304,6 +321,12 @@ pub enum GuestRequest {
     /// `pause` (true) or `resume` (false): no guest process runs while
     /// paused, as with the freezer cgroup.
     Freeze(bool),
+    /// `umbra events`: the kernel answers with [`HostMisc::guest_stats`]
+    /// for `client`.
+    Stats { client: u64 },
+    /// `umbra update --pids-limit`: the most tasks fork allows from now on
+    /// (None: no limit but the process rlimit's), as pids.max.
+    PidsLimit(Option<u32>),
 }
 
 /// What [`HostMisc::take_exec`] hands the kernel: the program, its

@@ -8,7 +8,8 @@
  * Usage: oci_driver RUNTIME STATE ID BUNDLE STEP...
  * Steps: create | create-tty | start | state | kill:SIG | kill-all:SIG |
  *        pause | resume | expect:TEXT | absent:TEXT | send:TEXT | exec:CMD |
- *        exec-detach:CMD | exec-tty:CMD | exec-signal:SIG:CMD | wait |
+ *        exec-detach:CMD | exec-tty:CMD | exec-tty-hangup:CMD |
+ *        exec-signal:SIG:CMD | events | update:ARGS | update-err:ARGS | wait |
  *        ps | delete | delete-force | leftovers
  * Every step prints one line; the output is printed at the end. */
 #define _GNU_SOURCE
@@ -256,8 +257,10 @@ static void exec_step(const char *cmd, int detach) {
 /* `exec --detach --tty --console-socket S --pid-file F ID sh -c CMD`, as
  * conmon runs `podman exec -it`: takes the pty master from S, sets the
  * window to 30x100, types "hello" and a return, reads the terminal until
- * the process is gone, and reaps the pid in F for its status. */
-static void exec_tty_step(const char *cmd) {
+ * the process is gone, and reaps the pid in F for its status. With
+ * `hangup`, the master is closed once the process printed "ready" (a pty
+ * hang-up: its session leader gets SIGHUP), and nothing is typed. */
+static void exec_tty_step(const char *cmd, int hangup) {
 	char epid[4200], esock[4200];
 	snprintf(epid, sizeof(epid), "%s.exec.pid", state);
 	snprintf(esock, sizeof(esock), "%s.esock", state);
@@ -290,11 +293,14 @@ static void exec_tty_step(const char *cmd) {
 		return;
 	struct winsize ws = {.ws_row = 30, .ws_col = 100};
 	ioctl(m, TIOCSWINSZ, &ws);
-	if (write(m, "hello\r", 6) != 6)
+	if (!hangup && write(m, "hello\r", 6) != 6)
 		printf("exec tty write failed\n");
 	char buf[4096];
 	size_t len = 0;
 	for (int idle = 0; idle < 120 && len < sizeof(buf) - 1;) {
+		buf[len] = 0;
+		if (hangup && strstr(buf, "ready"))
+			break;
 		struct pollfd pf = {m, POLLIN, 0};
 		if (poll(&pf, 1, 500) <= 0) {
 			idle++;
@@ -469,6 +475,92 @@ static void ps_step(void) {
 	       lines == n && listed == n && n > 0 ? "yes" : "no");
 }
 
+/* `events --stats ID`: whether it is a stats event of this container, and
+ * its pids (current and limit), memory (limit, usage) and CPU time, with
+ * the numbers that vary as whether they are above 0. */
+static void events_step(void) {
+	static char buf[1 << 16];
+	const char *a[] = {"events", "--stats", id, NULL};
+	int c = capture(a, buf, sizeof(buf));
+	char want_id[512];
+	snprintf(want_id, sizeof(want_id), "\"id\":\"%s\"", id);
+	long long cpu = -1, mlimit = -1, musage = -1, pcur = -1, plimit = -1;
+	char *s = strstr(buf, "\"cpu\":{\"usage\":{\"total\":");
+	if (s)
+		sscanf(s, "\"cpu\":{\"usage\":{\"total\":%lld", &cpu);
+	s = strstr(buf, "\"memory\":{\"usage\":{\"limit\":");
+	if (s)
+		sscanf(s, "\"memory\":{\"usage\":{\"limit\":%lld,\"usage\":%lld", &mlimit, &musage);
+	s = strstr(buf, "\"pids\":{\"current\":");
+	if (s) {
+		sscanf(s, "\"pids\":{\"current\":%lld", &pcur);
+		char *l = strstr(s, "\"limit\":");
+		char *end = strchr(s, '}');
+		if (l && end && l < end)
+			sscanf(l, "\"limit\":%lld", &plimit);
+	}
+	printf("events exit %d stats %s id %s cpu %s memory limit %lld usage %s pids %lld limit %lld\n", c,
+	       strstr(buf, "\"type\":\"stats\"") ? "yes" : "no", strstr(buf, want_id) ? "ok" : "bad",
+	       cpu > 0 ? ">0" : "none", mlimit, musage > 0 ? ">0" : "none", pcur, plimit);
+}
+
+/* `update ARGS ID` (ARGS split at spaces): its status, and with `err` its
+ * stderr, one line. */
+static void update_step(const char *spec, int err) {
+	char copy[1024];
+	snprintf(copy, sizeof(copy), "%s", spec);
+	const char *a[24];
+	int n = 0;
+	a[n++] = "update";
+	for (char *t = strtok(copy, " "); t && n < 22; t = strtok(NULL, " "))
+		a[n++] = t;
+	a[n++] = id;
+	a[n] = NULL;
+	if (!err) {
+		printf("update %s exit %d\n", spec, code(runtime_cmd(a, -1, -1)));
+		return;
+	}
+	int p[2];
+	if (pipe(p)) {
+		perror("pipe");
+		exit(2);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *argv[40];
+		int k = 0;
+		argv[k++] = runtime;
+		argv[k++] = "--root";
+		argv[k++] = state;
+		argv[k++] = "--log";
+		argv[k++] = logpath;
+		for (int i = 0; a[i] && k < 38; i++)
+			argv[k++] = a[i];
+		argv[k] = NULL;
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(p[1], 2);
+		execv(runtime, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	char buf[4096];
+	size_t len = 0;
+	ssize_t r;
+	while (len < sizeof(buf) - 1 && (r = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	buf[len] = 0;
+	close(p[0]);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\n')
+			buf[i] = '|';
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	printf("update %s exit %d stderr %s\n", spec, code(st), buf);
+}
+
 static void leftovers(void) {
 	/* Processes started from the runtime with this state directory. */
 	DIR *d = opendir("/proc");
@@ -578,11 +670,19 @@ int main(int argc, char **argv) {
 		} else if (!strncmp(s, "exec-detach:", 12)) {
 			exec_step(s + 12, 1);
 		} else if (!strncmp(s, "exec-tty:", 9)) {
-			exec_tty_step(s + 9);
+			exec_tty_step(s + 9, 0);
+		} else if (!strncmp(s, "exec-tty-hangup:", 16)) {
+			exec_tty_step(s + 16, 1);
 		} else if (!strncmp(s, "exec-signal:", 12)) {
 			exec_signal_step(s + 12);
 		} else if (!strcmp(s, "ps")) {
 			ps_step();
+		} else if (!strcmp(s, "events")) {
+			events_step();
+		} else if (!strncmp(s, "update:", 7)) {
+			update_step(s + 7, 0);
+		} else if (!strncmp(s, "update-err:", 11)) {
+			update_step(s + 11, 1);
 		} else if (!strcmp(s, "leftovers")) {
 			leftovers();
 		} else {

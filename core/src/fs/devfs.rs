@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 
 use spin::Mutex;
-use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR};
+use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR, TIOCSPGRP};
 use umbra_abi::structs::{Timespec, Winsize};
 
 use super::file::OpenFile;
@@ -26,6 +26,7 @@ use super::tmpfs::TmpFs;
 use super::vfs::{
     makedev, Cred, FileOps, FileType, IoCtx, IoctlArg, Metadata, NewNode, PollEvents, WakeSeq,
 };
+pub use crate::config::PtsAttrs;
 use crate::error::{Errno, KResult};
 use crate::host::{ConsoleRead, ConsoleStream};
 pub use crate::tty::termios::default_termios;
@@ -192,6 +193,13 @@ struct ConsoleInner {
     link: Option<Arc<dyn TtyLink>>,
     link_winsize: Option<Winsize>,
     link_out: Vec<u8>,
+    /// A linked terminal whose host end closed: hung up, as a pty slave
+    /// whose master closed (Linux's tty_vhangup). Reads return 0, writes
+    /// and ioctls fail with EIO, and it is nobody's controlling terminal.
+    hung_up: bool,
+    /// The session leader that the hang-up is to signal (SIGHUP and
+    /// SIGCONT), until the kernel takes it.
+    hangup_leader: Option<u32>,
 }
 
 impl Default for ConsoleState {
@@ -263,9 +271,30 @@ impl ConsoleInner {
                 ConsoleRead::Eof => {
                     self.host_eof = true;
                     self.wakes.wake_input();
+                    if self.link.is_some() {
+                        self.hang_up();
+                    }
                 }
             }
         }
+    }
+
+    /// The host end of a linked terminal closed: Linux's tty_vhangup of a
+    /// pty slave whose master closed. The session leader is to get SIGHUP
+    /// and SIGCONT (tty_signal_session_leader, with no SIGHUP to the
+    /// foreground group), the session loses its controlling terminal, and
+    /// input not read yet is dropped.
+    fn hang_up(&mut self) {
+        if self.hung_up {
+            return;
+        }
+        self.hung_up = true;
+        let sid = self.tty.session();
+        if sid != 0 {
+            self.hangup_leader = Some(sid);
+        }
+        self.tty.set_session(0, 0);
+        self.link_out.clear();
     }
 
     fn apply(&mut self, fx: TtyEffects) {
@@ -329,6 +358,8 @@ impl ConsoleState {
                 link,
                 link_winsize: None,
                 link_out: Vec::new(),
+                hung_up: false,
+                hangup_leader: None,
             }),
         }
     }
@@ -396,6 +427,17 @@ impl ConsoleState {
         let mut st = self.inner.lock();
         let fx = st.tty.session_leader_exited();
         st.apply(fx);
+    }
+
+    /// The session leader a hang-up of this linked terminal is to signal
+    /// with SIGHUP and SIGCONT, once (see [`ConsoleInner::hang_up`]).
+    pub fn take_hangup(&self) -> Option<u32> {
+        self.inner.lock().hangup_leader.take()
+    }
+
+    /// Whether the host end of this linked terminal closed.
+    pub fn is_hung_up(&self) -> bool {
+        self.inner.lock().hung_up
     }
 
     /// Job control for a read by `caller` (SIGTTIN for a background group).
@@ -486,6 +528,14 @@ impl ConsoleFile {
             return Err(Errno::ENOTTY);
         }
         let mut st = self.state.inner.lock();
+        if st.hung_up {
+            // hung_up_tty_ioctl.
+            return Err(if cmd == TIOCSPGRP {
+                Errno::ENOTTY
+            } else {
+                Errno::EIO
+            });
+        }
         st.sync_winsize(ctx);
         if cmd == FIONREAD && self.state.tty_on(ctx, ConsoleStream::Stdin) {
             let _ = st.pull(ctx);
@@ -509,8 +559,15 @@ impl FileOps for ConsoleFile {
             };
         }
         let mut st = self.state.inner.lock();
+        if st.hung_up {
+            // hung_up_tty_read.
+            return Ok(0);
+        }
         st.sync_winsize(ctx);
         st.pull(ctx)?;
+        if st.hung_up {
+            return Ok(0);
+        }
         let now = ctx.now_real();
         st.read_wait = None;
         match st.tty.read(buf, now) {
@@ -533,6 +590,10 @@ impl FileOps for ConsoleFile {
         }
         if self.state.linked {
             let mut st = self.state.inner.lock();
+            if st.hung_up {
+                // hung_up_tty_write.
+                return Err(Errno::EIO);
+            }
             st.link_send(ctx, &[]);
             if st.link_out.len() >= LINK_OUT_CAP {
                 return Err(Errno::EAGAIN);
@@ -562,6 +623,16 @@ impl FileOps for ConsoleFile {
             return PollEvents::POLLIN | PollEvents::POLLRDNORM | out;
         }
         let mut st = self.state.inner.lock();
+        let hung_up = PollEvents::POLLIN
+            | PollEvents::POLLRDNORM
+            | PollEvents::POLLOUT
+            | PollEvents::POLLWRNORM
+            | PollEvents::POLLERR
+            | PollEvents::POLLHUP;
+        if st.hung_up {
+            // hung_up_tty_poll.
+            return hung_up;
+        }
         if self.state.linked {
             st.link_send(ctx, &[]);
             if st.link_out.len() >= LINK_OUT_CAP {
@@ -569,6 +640,9 @@ impl FileOps for ConsoleFile {
             }
         }
         let _ = st.pull(ctx);
+        if st.hung_up {
+            return hung_up;
+        }
         if st.host_eof {
             return PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLHUP | out;
         }
@@ -729,28 +803,31 @@ pub fn stdio_files_at(state: &Arc<ConsoleState>, vfs: &Vfs) -> [Arc<OpenFile>; 3
 
 /// As [`stdio_files_at`], on the name an OCI container's terminal has
 /// under runc, /dev/pts/0 (the pty from the console socket): a node
-/// /dev/pts/0 (136:0, root:tty 0620) for the console is made, and the fds
-/// are opened as it, so ttyname(3) and tty(1) print /dev/pts/0. Umbra has
-/// no devpts: /dev/pts holds just this node. Falls back to
-/// [`stdio_files_at`] when /dev/pts is missing or holds a 0 already.
+/// /dev/pts/0 (136:0, root, `attrs`' permissions and group) for the
+/// console is made, and the fds are opened as it, so ttyname(3) and tty(1)
+/// print /dev/pts/0. /dev/console becomes the same device with the same
+/// attributes, as runc bind-mounts the pty slave there. Umbra has no
+/// devpts: /dev/pts holds just this node. Falls back to [`stdio_files_at`]
+/// when /dev/pts is missing or holds a 0 already.
 pub fn stdio_files_on_pts(
     state: &Arc<ConsoleState>,
     vfs: &Vfs,
     now: Timespec,
+    attrs: PtsAttrs,
 ) -> [Arc<OpenFile>; 3] {
     let cred = crate::fs::vfs::Cred::root();
     let rdev = makedev(136, 0);
+    let attr = NewNode {
+        kind: FileType::CharDevice,
+        perm: attrs.perm & 0o7777,
+        uid: 0,
+        gid: attrs.gid,
+        rdev,
+        now,
+    };
     let made = vfs
         .lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred)
         .and_then(|pts| {
-            let attr = NewNode {
-                kind: FileType::CharDevice,
-                perm: 0o620,
-                uid: 0,
-                gid: 5,
-                rdev,
-                now,
-            };
             pts.inode().create(b"0", &attr)?;
             vfs.lookup(&pts, "0", FollowLast::NoFollow, &cred)
         });
@@ -764,6 +841,16 @@ pub fn stdio_files_on_pts(
         state: state.clone(),
     };
     vfs.register_chrdev(rdev, Arc::new(driver));
+    if let Ok(dev) = vfs.lookup(&vfs.root(), "/dev", FollowLast::Follow, &cred) {
+        let is_console = |n: &[u8]| {
+            dev.inode()
+                .lookup(n)
+                .is_ok_and(|i| i.kind() == FileType::CharDevice)
+        };
+        if is_console(b"console") && dev.inode().unlink(b"console", now).is_ok() {
+            let _ = dev.inode().create(b"console", &attr);
+        }
+    }
     stdio_files_of(state, &node)
 }
 
@@ -771,7 +858,7 @@ pub fn stdio_files_on_pts(
 const MAX_LINKED_PTS: u32 = 255;
 
 /// A terminal of its own on `link` (an OCI `exec --tty`'s): a node
-/// /dev/pts/N (136:N, root:tty 0620) for the lowest N free, as Linux's
+/// /dev/pts/N (136:N, root, `attrs`' permissions and group) for the lowest N free, as Linux's
 /// devpts numbers a new pty, with its driver, and the three stdio files
 /// opened as it. Returns the state, N (None when there is no /dev/pts to
 /// put a node in: the files then have no path) and the files.
@@ -779,6 +866,7 @@ pub fn linked_tty_files(
     link: Arc<dyn TtyLink>,
     vfs: &Vfs,
     now: Timespec,
+    attrs: PtsAttrs,
 ) -> (Arc<ConsoleState>, Option<u32>, [Arc<OpenFile>; 3]) {
     let state = Arc::new(ConsoleState::with_link(Some(link)));
     let cred = crate::fs::vfs::Cred::root();
@@ -793,9 +881,9 @@ pub fn linked_tty_files(
                 }
                 let attr = NewNode {
                     kind: FileType::CharDevice,
-                    perm: 0o620,
+                    perm: attrs.perm & 0o7777,
                     uid: 0,
-                    gid: 5,
+                    gid: attrs.gid,
                     rdev: makedev(136, n),
                     now,
                 };
@@ -919,7 +1007,7 @@ mod tests {
     #[test]
     fn oci_terminal_stdio_are_dev_pts_0() {
         let (vfs, st) = setup();
-        let [i, o, e] = stdio_files_on_pts(&st, &vfs, Timespec::default());
+        let [i, o, e] = stdio_files_on_pts(&st, &vfs, Timespec::default(), PtsAttrs::default());
         let pts = dev(&vfs, "/dev/pts/0", O_RDWR).stat().unwrap();
         assert_eq!(pts.rdev, makedev(136, 0));
         assert_eq!((pts.mode & 0o7777, pts.uid, pts.gid), (0o620, 0, 5));
@@ -932,9 +1020,78 @@ mod tests {
         let mut h = TestHost::default();
         let by_name = dev(&vfs, "/dev/pts/0", O_RDWR);
         assert_eq!(by_name.write(&mut h, b"hi").unwrap(), 2);
+        // /dev/console is the same device, with the same attributes (runc
+        // bind-mounts the pty slave there).
+        let con = dev(&vfs, "/dev/console", O_RDWR).stat().unwrap();
+        assert_eq!(con.rdev, makedev(136, 0));
+        assert_eq!((con.mode & 0o7777, con.uid, con.gid), (0o620, 0, 5));
         // A second time (the node is there): the fds are /dev/console's.
-        let [i, _, _] = stdio_files_on_pts(&st, &vfs, Timespec::default());
-        assert_eq!(i.stat().unwrap().rdev, makedev(5, 1));
+        let [i, _, _] = stdio_files_on_pts(&st, &vfs, Timespec::default(), PtsAttrs::default());
+        assert_eq!(i.stat().unwrap().rdev, makedev(136, 0));
+    }
+
+    #[test]
+    fn oci_pts_nodes_take_the_devpts_mode_and_gid() {
+        let (vfs, st) = setup();
+        let attrs = PtsAttrs {
+            perm: 0o600,
+            gid: 0,
+        };
+        let _ = stdio_files_on_pts(&st, &vfs, Timespec::default(), attrs);
+        for p in ["/dev/pts/0", "/dev/console"] {
+            let m = dev(&vfs, p, O_RDWR).stat().unwrap();
+            assert_eq!(
+                (m.mode & 0o7777, m.gid, m.rdev),
+                (0o600, 0, makedev(136, 0))
+            );
+        }
+        let link = Arc::new(GoneLink);
+        let (_, n, _) = linked_tty_files(link, &vfs, Timespec::default(), attrs);
+        assert_eq!(n, Some(1));
+        let m = dev(&vfs, "/dev/pts/1", O_RDWR).stat().unwrap();
+        assert_eq!((m.mode & 0o7777, m.gid), (0o600, 0));
+    }
+
+    /// A linked terminal's host end that is gone (its pty master closed).
+    struct GoneLink;
+    impl TtyLink for GoneLink {
+        fn recv(&self, _: &mut dyn IoCtx, _: &mut [u8]) -> KResult<ConsoleRead> {
+            Ok(ConsoleRead::Eof)
+        }
+        fn send(&self, _: &mut dyn IoCtx, _: &[u8]) -> KResult<usize> {
+            Err(Errno::EIO)
+        }
+    }
+
+    #[test]
+    fn a_linked_terminal_whose_host_end_closed_hangs_up() {
+        let (vfs, _) = setup();
+        let (st, _, [i, o, _]) = linked_tty_files(
+            Arc::new(GoneLink),
+            &vfs,
+            Timespec::default(),
+            PtsAttrs::default(),
+        );
+        st.set_session(7, 9);
+        let mut h = TestHost::default();
+        st.pump(&mut h);
+        // SIGHUP and SIGCONT for the session's leader, once; no signal for
+        // the foreground group; no session any more.
+        assert_eq!(st.take_hangup(), Some(7));
+        assert_eq!(st.take_hangup(), None);
+        assert!(st.take_signals().is_empty());
+        assert_eq!(st.session(), 0);
+        assert!(st.is_hung_up());
+        let mut b = [0u8; 4];
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        assert_eq!(o.write(&mut h, b"x"), Err(Errno::EIO));
+        let c = ConsoleFile::of(o.ops().unwrap().as_ref()).unwrap();
+        let mut arg = Arg(vec![0; 64]);
+        assert_eq!(c.ioctl(&mut h, TCGETS, &mut arg), Err(Errno::EIO));
+        assert_eq!(c.ioctl(&mut h, TIOCSPGRP, &mut arg), Err(Errno::ENOTTY));
+        let ev = c.poll(&mut h);
+        assert!(ev.contains(PollEvents::POLLHUP | PollEvents::POLLERR | PollEvents::POLLIN));
     }
 
     #[test]

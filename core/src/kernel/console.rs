@@ -12,7 +12,7 @@ use crate::task::{Pid, SigInfo};
 use crate::tty::{TtyAccess, TtyCaller};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use umbra_abi::signal::{SIGTTIN, SIG_IGN};
+use umbra_abi::signal::{SIGCONT, SIGHUP, SIGTTIN, SIG_IGN};
 use umbra_abi::Errno;
 
 /// What job control decided about a console access.
@@ -63,8 +63,30 @@ impl<H: Host> Kernel<H> {
             .as_ref()
             .map(|c| c.take_signals())
             .unwrap_or_default();
-        for t in &self.exec_ttys {
+        let mut hangups = Vec::new();
+        for t in &mut self.exec_ttys {
             sigs.extend(t.state.take_signals());
+            if let Some(leader) = t.state.take_hangup() {
+                hangups.push(leader);
+                // devpts_pty_kill: the hung-up slave's name goes, and its
+                // number is free again.
+                if let Some(n) = t.pts.take() {
+                    let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+                    crate::fs::devfs::release_linked_tty(&self.vfs, n, now);
+                }
+            }
+        }
+        // A hang-up signals its session's leader only, not the foreground
+        // group (Linux's tty_signal_session_leader).
+        for leader in hangups {
+            for sig in [SIGHUP, SIGCONT] {
+                let info = SigInfo {
+                    signo: sig,
+                    code: code::SI_KERNEL,
+                    ..SigInfo::default()
+                };
+                let _ = self.send_signal(leader, sig, info);
+            }
         }
         for (pgid, sig) in sigs {
             self.signal_group(

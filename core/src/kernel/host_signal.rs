@@ -9,7 +9,7 @@ use crate::error::KResult;
 use crate::fs::devfs;
 use crate::fs::file::OpenFile;
 use crate::fs::vfs::IoCtx;
-use crate::host::{ConsoleRead, ConsoleStream, GuestRequest, Host, NetError, TTY_ESC};
+use crate::host::{ConsoleRead, ConsoleStream, GuestRequest, GuestStats, Host, NetError, TTY_ESC};
 use crate::net::{SockAddr, SocketFile, UnixAddr};
 use crate::task::signal::{code, UNBLOCKABLE};
 use crate::task::{Pid, SigInfo};
@@ -78,7 +78,7 @@ impl<H: Host> Kernel<H> {
                 input: Mutex::new(LinkInput::default()),
             });
             let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
-            let (state, pts, files) = devfs::linked_tty_files(link, &self.vfs, now);
+            let (state, pts, files) = devfs::linked_tty_files(link, &self.vfs, now, self.cfg.pts);
             tty = Some((state, pts));
             files
         } else {
@@ -114,33 +114,38 @@ impl<H: Host> Kernel<H> {
         self.host.exec_started(req.id, r);
     }
 
-    /// /dev/tty just opened by the current process: when its session's
-    /// controlling terminal is an exec terminal, that terminal (Linux's
-    /// /dev/tty is the caller's controlling terminal); else `file`.
-    pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> Arc<OpenFile> {
-        if self.exec_ttys.is_empty() {
-            return file;
-        }
+    /// /dev/tty just opened by the current process: its session's
+    /// controlling terminal (the console or an exec terminal), as Linux's
+    /// /dev/tty; ENXIO when its session has none (tty_open_current_tty).
+    /// Other files, and /dev/tty opened with O_PATH (no open of the
+    /// device), are returned as they are.
+    pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
         let is_dev_tty = file
             .ops()
             .and_then(|o| devfs::ConsoleFile::of(&**o))
             .is_some_and(|c| c.is_dev_tty());
-        let sid = self.proc().sid;
-        let Some(t) = self.exec_ttys.iter().find(|t| t.state.session() == sid) else {
-            return file;
-        };
-        if !is_dev_tty {
-            return file;
+        if !is_dev_tty || file.is_path_only() {
+            return Ok(file);
         }
+        let sid = self.proc().sid;
+        if sid == 0 {
+            return Err(Errno::ENXIO);
+        }
+        if self.console.as_ref().is_some_and(|c| c.session() == sid) {
+            return Ok(file);
+        }
+        let Some(t) = self.exec_ttys.iter().find(|t| t.state.session() == sid) else {
+            return Err(Errno::ENXIO);
+        };
         let ops = Arc::new(devfs::ConsoleFile::new(
             ConsoleStream::Stdout,
             ConsoleStream::Stdin,
             t.state.clone(),
         ));
-        match file.path() {
+        Ok(match file.path() {
             Some(p) => OpenFile::from_ops_at(ops, file.flags(), p),
             None => OpenFile::from_ops(ops, file.flags()),
-        }
+        })
     }
 
     /// An exec'd process ended: its terminal's node goes (its number is
@@ -189,6 +194,17 @@ impl<H: Host> Kernel<H> {
                     }
                 }
                 GuestRequest::Freeze(on) => self.frozen = on,
+                GuestRequest::Stats { client } => {
+                    let page = crate::config::PAGE_SIZE as u64;
+                    let stats = GuestStats {
+                        tasks: self.task_count() as u64,
+                        tasks_limit: self.cfg.pids_limit.map(|l| l as u64),
+                        mem_used: self.frames.used() as u64 * page,
+                        mem_total: self.frames.total() as u64 * page,
+                    };
+                    self.host.guest_stats(client, stats);
+                }
+                GuestRequest::PidsLimit(l) => self.cfg.pids_limit = l.map(|l| l as usize),
             }
         }
     }
@@ -198,8 +214,8 @@ impl<H: Host> Kernel<H> {
 pub(super) struct ExecTty {
     pub(super) pid: Pid,
     pub(super) state: Arc<devfs::ConsoleState>,
-    /// Its /dev/pts number.
-    pts: Option<u32>,
+    /// Its /dev/pts number (None once released).
+    pub(super) pts: Option<u32>,
 }
 
 /// The host side of an exec terminal: the stream socket `umbra exec`

@@ -294,6 +294,13 @@ impl<H: Host> Kernel<H> {
         self.procs.values().map(|p| p.nthreads()).sum::<usize>() + self.zombies.len()
     }
 
+    /// Whether a new task would pass `max_procs` or the pids limit (fork
+    /// and clone then fail with EAGAIN, as with RLIMIT_NPROC or pids.max).
+    pub(crate) fn task_limit_reached(&self) -> bool {
+        let n = self.task_count();
+        n >= self.cfg.max_procs || self.cfg.pids_limit.is_some_and(|l| n >= l)
+    }
+
     /// Forgets the FP state owner `tid` (a thread that execs, or whose
     /// address space goes).
     pub(crate) fn forget_fp_owner(&mut self, tid: Pid) {

@@ -81,7 +81,7 @@ impl<H: Host> Kernel<H> {
         {
             return Err(Errno::EINVAL);
         }
-        if self.task_count() >= self.cfg.max_procs {
+        if self.task_limit_reached() {
             return Err(Errno::EAGAIN);
         }
         let exit_signal = (a.flags & 0xff) as u32;
@@ -219,7 +219,7 @@ impl<H: Host> Kernel<H> {
         {
             return Err(Errno::EINVAL);
         }
-        if self.task_count() >= self.cfg.max_procs {
+        if self.task_limit_reached() {
             return Err(Errno::EAGAIN);
         }
         let tid = self.alloc_pid();

@@ -11,14 +11,16 @@
 //! Request: `UMBRA-EXEC1\0ARGC\0ARG...\0ENVC\0ENV...\0CWD\0UID\0GID\0NGROUPS\0GROUP...\0TTY\0`.
 //!
 //! The same socket takes `umbra kill` (`UMBRA-KILL1\0SIG\0ALL\0`), `pause`
-//! and `resume` (`UMBRA-FREEZE1\0` then 1 or 0 and `\0`), each answered
-//! `ok` once the kernel has it.
+//! and `resume` (`UMBRA-FREEZE1\0` then 1 or 0 and `\0`) and `umbra update
+//! --pids-limit` (`UMBRA-PIDS1\0N\0`, N a number or `max`), each answered
+//! `ok` once the kernel has it, and `umbra events` (`UMBRA-STATS1\0`),
+//! answered with the kernel's counts (`stats_line`).
 
 use super::net::NetState;
 use crate::sys;
 use crate::sys::signals::PollFd;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
-use umbra_core::host::{ExecRequest, GuestRequest};
+use umbra_core::host::{ExecRequest, GuestRequest, GuestStats};
 
 /// The largest request (arguments and environment together).
 const MAX_REQUEST: usize = 256 << 10;
@@ -56,9 +58,51 @@ pub fn parse_other(b: &[u8]) -> Option<GuestRequest> {
         let all = field(rest, 1).filter(|a| *a <= 1)? == 1;
         return Some(GuestRequest::Kill { sig, all });
     }
+    if let Some(rest) = b.strip_prefix(b"UMBRA-PIDS1\0") {
+        let f = rest.split(|&c| c == 0).next()?;
+        if f == b"max" {
+            return Some(GuestRequest::PidsLimit(None));
+        }
+        return Some(GuestRequest::PidsLimit(Some(field(rest, 0)?)));
+    }
     let rest = b.strip_prefix(b"UMBRA-FREEZE1\0")?;
     let on = field(rest, 0).filter(|a| *a <= 1)? == 1;
     Some(GuestRequest::Freeze(on))
+}
+
+/// `umbra events`' request; the answer is one line, [`stats_line`].
+pub const STATS_REQUEST: &[u8] = b"UMBRA-STATS1\0";
+
+/// Encodes `umbra update --pids-limit`'s request (None: no limit).
+pub fn encode_pids_limit(limit: Option<u32>) -> Vec<u8> {
+    match limit {
+        Some(n) => format!("UMBRA-PIDS1\0{n}\0").into_bytes(),
+        None => b"UMBRA-PIDS1\0max\0".to_vec(),
+    }
+}
+
+/// The answer to a stats request: `stats TASKS LIMIT|max USED TOTAL`.
+pub fn stats_line(s: &GuestStats) -> String {
+    let limit = s.tasks_limit.map_or("max".to_string(), |l| l.to_string());
+    format!("stats {} {limit} {} {}\n", s.tasks, s.mem_used, s.mem_total)
+}
+
+/// Parses [`stats_line`]'s line.
+pub fn parse_stats_line(line: &str) -> Option<GuestStats> {
+    let mut w = line.trim().strip_prefix("stats ")?.split_ascii_whitespace();
+    let tasks = w.next()?.parse().ok()?;
+    let tasks_limit = match w.next()? {
+        "max" => None,
+        n => Some(n.parse().ok()?),
+    };
+    let mem_used = w.next()?.parse().ok()?;
+    let mem_total = w.next()?.parse().ok()?;
+    w.next().is_none().then_some(GuestStats {
+        tasks,
+        tasks_limit,
+        mem_used,
+        mem_total,
+    })
 }
 
 /// Encodes `umbra kill`'s request.
@@ -177,6 +221,11 @@ impl ExecCtl {
             Ok((n, stdio)) if n > 0 => {
                 let c = &mut self.clients[i];
                 c.asked = true;
+                if &buf[..n] == STATS_REQUEST {
+                    // Answered when the kernel has counted (`stats`).
+                    self.requests.push(GuestRequest::Stats { client: c.id });
+                    return;
+                }
                 if let Some(r) = parse_other(&buf[..n]) {
                     self.requests.push(r);
                     let _ = sys::write_all(c.fd.as_raw_fd(), b"ok\n");
@@ -310,6 +359,14 @@ impl ExecCtl {
         }
     }
 
+    /// The kernel's answer to client `id`'s stats request.
+    pub(super) fn stats(&mut self, id: u64, s: &GuestStats) {
+        if let Some(i) = self.clients.iter().position(|c| c.id == id) {
+            let c = self.clients.remove(i);
+            let _ = sys::write_all(c.fd.as_raw_fd(), stats_line(s).as_bytes());
+        }
+    }
+
     pub(super) fn exited(&mut self, pid: u32, wait_status: u32) {
         if let Some(i) = self.clients.iter().position(|c| c.pid == Some(pid)) {
             let c = self.clients.remove(i);
@@ -320,7 +377,10 @@ impl ExecCtl {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode_freeze, encode_kill, parse_line, parse_other, parse_request};
+    use super::{
+        encode_freeze, encode_kill, encode_pids_limit, parse_line, parse_other, parse_request,
+        parse_stats_line, stats_line, GuestStats,
+    };
     use super::{encode_request, GuestRequest};
 
     #[test]
@@ -337,7 +397,28 @@ mod tests {
                 Some(GuestRequest::Freeze(on))
             );
         }
+        for limit in [Some(0), Some(5), Some(u32::MAX), None] {
+            assert_eq!(
+                parse_other(&encode_pids_limit(limit)),
+                Some(GuestRequest::PidsLimit(limit))
+            );
+        }
+        let st = GuestStats {
+            tasks: 3,
+            tasks_limit: Some(40),
+            mem_used: 1 << 20,
+            mem_total: 1 << 30,
+        };
+        assert_eq!(parse_stats_line(&stats_line(&st)), Some(st));
+        let unlimited = GuestStats {
+            tasks_limit: None,
+            ..st
+        };
+        assert_eq!(parse_stats_line(&stats_line(&unlimited)), Some(unlimited));
+        assert_eq!(parse_stats_line("stats 1 max 2"), None);
         for bad in [
+            &b"UMBRA-PIDS1\x00-1\0"[..],
+            b"UMBRA-PIDS1\0",
             &b"UMBRA-KILL1\x000\x000\0"[..],
             b"UMBRA-KILL1\x0065\x000\0",
             b"UMBRA-KILL1\x0015\x002\0",

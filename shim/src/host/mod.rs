@@ -1717,4 +1717,10 @@ impl HostMisc for PtraceHost {
     fn take_guest_request(&mut self) -> Option<umbra_core::host::GuestRequest> {
         self.exec.as_mut()?.take_request()
     }
+
+    fn guest_stats(&mut self, client: u64, stats: umbra_core::host::GuestStats) {
+        if let Some(e) = &mut self.exec {
+            e.stats(client, &stats);
+        }
+    }
 }

@@ -208,7 +208,27 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
     match m.kind.as_str() {
         "proc" if dest == "/proc" => Ok(()),
         "sysfs" if dest == "/sys" => ensure_dir(&plan.vfs, dest).map(|_| ()),
-        "devpts" if dest == "/dev/pts" => Ok(()),
+        "devpts" if dest == "/dev/pts" => {
+            // The terminals' nodes take the mount's mode= and gid=, with
+            // Linux's defaults (0600, the creator's group: root).
+            let mut attrs = fs::devfs::PtsAttrs {
+                perm: 0o600,
+                gid: 0,
+            };
+            for o in &m.options {
+                if let Some(v) = o.strip_prefix("mode=") {
+                    attrs.perm = u32::from_str_radix(v, 8)
+                        .map_err(|_| format!("devpts on {dest}: bad option {o}"))?
+                        & 0o777;
+                } else if let Some(v) = o.strip_prefix("gid=") {
+                    attrs.gid = v
+                        .parse()
+                        .map_err(|_| format!("devpts on {dest}: bad option {o}"))?;
+                }
+            }
+            plan.cfg.pts = attrs;
+            Ok(())
+        }
         "tmpfs" if dest == "/dev" => Ok(()),
         "tmpfs" => {
             ensure_dir(&plan.vfs, dest)?;
@@ -281,6 +301,9 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
     cfg.gid = p.gid;
     cfg.groups = p.additional_gids.clone();
     cfg.no_new_privs = p.no_new_privileges;
+    cfg.pids_limit = spec
+        .pids_limit
+        .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     for what in p.ignored.iter().chain(&spec.ignored) {
         g.warn(&format!("{what} ignored by umbra"));
     }
@@ -599,7 +622,7 @@ fn run_guest(
     host.confine_hostfs(p.host_dirs_rw).map_err(|e| (e, 1))?;
     let mut kernel = umbra_core::kernel::Kernel::new(host, p.vfs, p.cfg, p.mem / PAGE_SIZE);
     let stdio = if p.terminal {
-        fs::devfs::stdio_files_on_pts(&p.console, &kernel.vfs, now_ts())
+        fs::devfs::stdio_files_on_pts(&p.console, &kernel.vfs, now_ts(), kernel.cfg.pts)
     } else {
         fs::devfs::stdio_files_at(&p.console, &kernel.vfs)
     };
@@ -629,6 +652,20 @@ pub fn start(g: &Global, id: &str) -> Result<(), String> {
 /// Sends `msg` to the control socket of `rec`'s supervisor and waits for
 /// its `ok`.
 fn control(rec: &Record, dir: &Path, msg: &[u8]) -> Result<(), String> {
+    let line = request(rec, dir, msg)?;
+    if line.trim() == "ok" {
+        Ok(())
+    } else {
+        Err(format!(
+            "the container's supervisor refused the request: '{}'",
+            line.trim()
+        ))
+    }
+}
+
+/// Sends `msg` to the supervisor's control socket; returns its answer (one
+/// line).
+pub(super) fn request(rec: &Record, dir: &Path, msg: &[u8]) -> Result<String, String> {
     use std::io::{BufRead, Write};
     let mut conn = state::connect_supervisor(dir)?;
     // The guest kernel answers between two time slices; a generous bound.
@@ -640,14 +677,7 @@ fn control(rec: &Record, dir: &Path, msg: &[u8]) -> Result<(), String> {
     std::io::BufReader::new(&conn)
         .read_line(&mut line)
         .map_err(|e| format!("the container's supervisor does not answer: {e}"))?;
-    if line.trim() == "ok" {
-        Ok(())
-    } else {
-        Err(format!(
-            "the container's supervisor refused the request: '{}'",
-            line.trim()
-        ))
-    }
+    Ok(line)
 }
 
 /// `kill [--all] ID SIG`. SIGKILL ends the supervisor, and so everything in

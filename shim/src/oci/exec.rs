@@ -305,7 +305,15 @@ fn relay(
             match umbra_shim::sys::read(input, &mut buf) {
                 Ok(0) | Err(_) => {
                     in_open = false;
-                    os::shutdown_write(s0);
+                    // A terminal's end (the console socket's pty master
+                    // closed, or this process's own terminal hung up) hangs
+                    // up the guest's terminal (SIGHUP to its session
+                    // leader). Plain stdin at its end, with --tty, is not
+                    // passed on: runc copies stdin to the pty master and
+                    // leaves the master open.
+                    if tty.is_none_or(|t| t.slave.is_some() || t.raw) {
+                        os::shutdown_write(s0);
+                    }
                 }
                 Ok(n) => {
                     tell(&mut winsize);

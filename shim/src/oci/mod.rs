@@ -14,6 +14,7 @@ mod exec;
 mod json;
 mod spec;
 mod state;
+mod update;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ umbra as an OCI runtime (runtime-spec 1.x; the command line of runc):
   umbra [GLOBAL] exec [--process FILE] [--detach] [--pid-file FILE] [--tty]
                      [--console-socket SOCK] [--ignore-paused] ID [CMD...]
   umbra [GLOBAL] ps [--format table|json] ID [PS_ARGS]  (host processes)
+  umbra [GLOBAL] update [--resources FILE|-] [--pids-limit N] [--memory B] ... ID
+                     (applies the pids limit; says on stderr what it ignores)
+  umbra [GLOBAL] events [--stats] [--interval 5s] ID  (tasks, memory, CPU time)
   umbra [GLOBAL] features
   umbra spec [--bundle DIR]                   (writes DIR/config.json)
 
@@ -100,6 +104,11 @@ impl Global {
         }
     }
 
+    /// Whether messages go to a log file (`--log`) rather than stderr.
+    pub fn logs_to_file(&self) -> bool {
+        self.log.is_some()
+    }
+
     pub fn warn(&self, msg: &str) {
         self.emit("warning", msg);
     }
@@ -133,7 +142,7 @@ impl Global {
 /// The OCI subcommands.
 const COMMANDS: &[&str] = &[
     "create", "start", "state", "kill", "delete", "exec", "features", "ps", "spec", "run", "pause",
-    "resume",
+    "resume", "update", "events",
 ];
 
 /// Global options that take a value.
@@ -480,6 +489,40 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
             }
             print!("{}", ps_table(ps_args, &pids)?);
             Ok(0)
+        }
+        "update" => {
+            let value: Vec<&str> = update::UPDATE_FLAGS
+                .iter()
+                .map(|(f, _)| *f)
+                .chain(["--resources"])
+                .collect();
+            let o = parse_opts(rest, &value, &[], &[("-r", "--resources")], false)?;
+            let id = one_id(&o, cmd)?;
+            // As runc: with --resources, the other flags are not read.
+            let r = match o.get("--resources") {
+                Some(path) => {
+                    let text = if path == "-" {
+                        std::io::read_to_string(std::io::stdin())
+                            .map_err(|e| format!("stdin: {e}"))?
+                    } else {
+                        std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))?
+                    };
+                    let v = json::parse(&text).map_err(|e| format!("--resources: {e}"))?;
+                    update::parse_resources(Some(&v))
+                }
+                None => update::resources_from_flags(&o.opts)?,
+            };
+            update::update(g, &id, &r).map(|()| 0)
+        }
+        "events" => {
+            let o = parse_opts(rest, &["--interval"], &["--stats"], &[], false)?;
+            let id = one_id(&o, cmd)?;
+            let interval = match o.get("--interval") {
+                Some(v) => update::parse_interval(v)
+                    .ok_or_else(|| format!("invalid value \"{v}\" for flag -interval"))?,
+                None => std::time::Duration::from_secs(5),
+            };
+            update::events(g, &id, o.has("--stats"), interval).map(|()| 0)
         }
         "features" => {
             println!("{}", features());

@@ -61,6 +61,9 @@ pub struct Spec {
     pub annotations: Vec<(String, String)>,
     /// linux.resources.memory.limit, bytes (the guest's memory size).
     pub memory_limit: Option<u64>,
+    /// linux.resources.pids.limit: the most tasks the guest's kernel lets
+    /// fork and clone make, as pids.max.
+    pub pids_limit: Option<u64>,
     /// Top-level and `linux` members umbra does not apply, for the log.
     pub ignored: Vec<String>,
 }
@@ -228,12 +231,14 @@ pub fn parse(text: &str) -> Result<Spec, String> {
                 s.namespaces.push((t.to_string(), p));
             }
         }
-        s.memory_limit = linux
-            .get("resources")
-            .and_then(|r| r.get("memory"))
-            .and_then(|m| m.get("limit"))
-            .and_then(Value::as_u64)
-            .filter(|&l| l > 0);
+        let r = super::update::parse_resources(linux.get("resources"));
+        s.memory_limit = r.memory_limit.and_then(|l| u64::try_from(l).ok());
+        s.pids_limit = r.pids_limit.and_then(|l| u64::try_from(l).ok());
+        s.ignored.extend(
+            r.ignored
+                .iter()
+                .map(|what| format!("linux.resources.{what}")),
+        );
         for (k, val) in linux.as_object().unwrap_or(&[]) {
             let empty = match val {
                 Value::Null => true,
@@ -242,7 +247,7 @@ pub fn parse(text: &str) -> Result<Spec, String> {
                 Value::Str(t) => t.is_empty(),
                 _ => false,
             };
-            if k != "namespaces" && !empty {
+            if k != "namespaces" && k != "resources" && !empty {
                 s.ignored.push(format!("linux.{k}"));
             }
         }
@@ -417,9 +422,7 @@ mod tests {
             s.process.ignored,
             ["process.capabilities", "process.oomScoreAdj"]
         );
-        assert_eq!(
-            s.ignored,
-            ["linux.resources", "linux.cgroupsPath", "linux.maskedPaths"]
-        );
+        assert_eq!(s.ignored, ["linux.cgroupsPath", "linux.maskedPaths"]);
+        assert_eq!(s.pids_limit, Some(2048));
     }
 }

@@ -1,0 +1,408 @@
+//! `umbra update` and `umbra events`, runc's commands for a running
+//! container's resources.
+//!
+//! umbra's container has no cgroups: the guest's kernel counts and limits
+//! its own tasks (pids.max's equivalent, which `update --pids-limit`
+//! changes live) and its memory is a fixed-size memory file made at create
+//! (so `update --memory` cannot change it, and says so). `events` reports
+//! what umbra really has: the guest's tasks and their limit and the guest
+//! memory in use and its size, counted by the guest's kernel, and the host
+//! CPU time of the container's host processes (the supervisor, its stubs,
+//! and the stubs it reaped).
+
+use super::json::Value;
+use super::state::{self, Record, Status};
+use super::Global;
+
+/// A LinuxResources object, as far as umbra applies it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resources {
+    /// memory.limit, bytes (-1: unlimited).
+    pub memory_limit: Option<i64>,
+    /// pids.limit (0: unchanged, negative: unlimited).
+    pub pids_limit: Option<i64>,
+    /// What else is set (non-zero, non-empty), by its JSON path under
+    /// resources (`cpu.shares`, `devices`).
+    pub ignored: Vec<String>,
+}
+
+/// Whether a member is set: runc's zero values mean "unchanged".
+fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Num(n) => !n
+            .trim_start_matches('-')
+            .trim_matches(['0', '.'])
+            .is_empty(),
+        Value::Str(s) => !s.is_empty(),
+        Value::Arr(a) => !a.is_empty(),
+        Value::Obj(o) => o.iter().any(|(_, v)| is_set(v)),
+    }
+}
+
+/// Reads linux.resources (or `update --resources`' JSON).
+pub fn parse_resources(v: Option<&Value>) -> Resources {
+    let mut r = Resources::default();
+    let Some(obj) = v.and_then(Value::as_object) else {
+        return r;
+    };
+    for (k, val) in obj {
+        match (k.as_str(), val) {
+            ("memory" | "pids", Value::Obj(members)) => {
+                for (m, mv) in members {
+                    match (k.as_str(), m.as_str()) {
+                        ("memory", "limit") if is_set(mv) => r.memory_limit = mv.as_i64(),
+                        ("pids", "limit") if is_set(mv) => r.pids_limit = mv.as_i64(),
+                        _ if is_set(mv) => r.ignored.push(format!("{k}.{m}")),
+                        _ => {}
+                    }
+                }
+            }
+            (_, Value::Obj(members)) => {
+                for (m, _) in members.iter().filter(|(_, mv)| is_set(mv)) {
+                    r.ignored.push(format!("{k}.{m}"));
+                }
+            }
+            _ if is_set(val) => r.ignored.push(k.clone()),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// A size as runc's flags take it (docker's RAMInBytes): a number with an
+/// optional k, m, g, t or p (powers of 1024) and an optional b; -1 for
+/// unlimited.
+pub fn parse_bytes(s: &str) -> Option<i64> {
+    if s == "-1" {
+        return Some(-1);
+    }
+    let low = s.trim().to_ascii_lowercase();
+    let low = low
+        .strip_suffix("ib")
+        .or_else(|| low.strip_suffix('b'))
+        .unwrap_or(&low);
+    let (num, shift) = match low.chars().last()? {
+        'k' => (&low[..low.len() - 1], 10),
+        'm' => (&low[..low.len() - 1], 20),
+        'g' => (&low[..low.len() - 1], 30),
+        't' => (&low[..low.len() - 1], 40),
+        'p' => (&low[..low.len() - 1], 50),
+        _ => (low, 0),
+    };
+    let n: f64 = num.trim().parse().ok().filter(|n: &f64| *n >= 0.0)?;
+    let v = n * (1u64 << shift) as f64;
+    (v < i64::MAX as f64).then_some(v as i64)
+}
+
+/// `update`'s flags: (flag, the resources member it sets).
+pub const UPDATE_FLAGS: &[(&str, &str)] = &[
+    ("--memory", "memory.limit"),
+    ("--memory-reservation", "memory.reservation"),
+    ("--memory-swap", "memory.swap"),
+    ("--kernel-memory", "memory.kernel"),
+    ("--kernel-memory-tcp", "memory.kernelTCP"),
+    ("--cpu-share", "cpu.shares"),
+    ("--cpu-period", "cpu.period"),
+    ("--cpu-quota", "cpu.quota"),
+    ("--cpu-rt-period", "cpu.realtimePeriod"),
+    ("--cpu-rt-runtime", "cpu.realtimeRuntime"),
+    ("--cpuset-cpus", "cpu.cpus"),
+    ("--cpuset-mems", "cpu.mems"),
+    ("--pids-limit", "pids.limit"),
+    ("--blkio-weight", "blockIO.weight"),
+    ("--l3-cache-schema", "l3CacheSchema"),
+    ("--mem-bw-schema", "memBwSchema"),
+];
+
+/// The resources `update`'s flags give (runc: a zero value leaves a
+/// member unchanged).
+pub fn resources_from_flags(flags: &[(String, String)]) -> Result<Resources, String> {
+    let mut r = Resources::default();
+    for (flag, v) in flags {
+        let Some((_, member)) = UPDATE_FLAGS.iter().find(|(f, _)| f == flag) else {
+            continue;
+        };
+        let bad = || format!("invalid value \"{v}\" for flag {flag}");
+        match *member {
+            "memory.limit" => {
+                let n = parse_bytes(v).ok_or_else(bad)?;
+                if n != 0 {
+                    r.memory_limit = Some(n);
+                }
+            }
+            "pids.limit" => {
+                let n: i64 = v.parse().map_err(|_| bad())?;
+                if n != 0 {
+                    r.pids_limit = Some(n);
+                }
+            }
+            m if m.starts_with("memory.") => {
+                if parse_bytes(v).ok_or_else(bad)? != 0 {
+                    r.ignored.push(m.to_string());
+                }
+            }
+            m @ ("cpu.cpus" | "cpu.mems" | "l3CacheSchema" | "memBwSchema") => {
+                if !v.is_empty() {
+                    r.ignored.push(m.to_string());
+                }
+            }
+            m => {
+                if v.parse::<i64>().map_err(|_| bad())? != 0 {
+                    r.ignored.push(m.to_string());
+                }
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// A started container's record, or runc's error.
+fn running(g: &Global, id: &str, what: &str) -> Result<(Record, std::path::PathBuf), String> {
+    let dir = state::container_dir(&g.root, id);
+    let rec = Record::load(&dir, id)?;
+    match rec.status(&dir) {
+        Status::Running | Status::Paused => Ok((rec, dir)),
+        Status::Created => Err(format!(
+            "{what}: container {id} is not started (umbra's supervisor takes requests once the container runs)"
+        )),
+        _ => Err(format!("container with id {id} is not running")),
+    }
+}
+
+/// `update ID`: applies the pids limit (the guest's kernel enforces it at
+/// fork and clone from now on, as pids.max); reports on stderr (and in the
+/// log) each member it does not apply.
+pub fn update(g: &Global, id: &str, r: &Resources) -> Result<(), String> {
+    let (rec, dir) = running(g, id, "update")?;
+    let say = |what: &str| {
+        let msg = format!("update: {what}");
+        g.warn(&msg);
+        if g.logs_to_file() {
+            eprintln!("{msg}");
+        }
+    };
+    if let Some(m) = r.memory_limit {
+        say(&format!(
+            "memory.limit {m} ignored: umbra's guest memory is a memory file whose size is fixed when the container is created"
+        ));
+    }
+    for what in &r.ignored {
+        say(&format!("{what} ignored: umbra has no equivalent"));
+    }
+    if let Some(p) = r.pids_limit {
+        let limit = if p < 0 {
+            None
+        } else {
+            Some(u32::try_from(p).unwrap_or(u32::MAX))
+        };
+        let msg = umbra_shim::host::exec::encode_pids_limit(limit);
+        let answer = super::container::request(&rec, &dir, &msg)?;
+        if answer.trim() != "ok" {
+            return Err(format!(
+                "the container's supervisor refused the request: '{}'",
+                answer.trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Linux's USER_HZ, the unit of /proc/PID/stat's times (100 on x86,
+/// arm and arm64).
+const USER_HZ: u64 = 100;
+
+/// Host process `pid`'s CPU time, ns, as cgroup v1's cpuacct counts it:
+/// (total, user, system). The total is the scheduler's (/proc/PID/schedstat,
+/// to the ns), user and system are /proc/PID/stat's (clock ticks). With
+/// `children`, its reaped children's time (ticks only) is added.
+fn cpu_of(pid: i32, children: bool) -> Option<(u64, u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    // Fields after the command: state is 3, utime 14, stime 15, cutime
+    // 16, cstime 17 (proc(5)).
+    let f: Vec<u64> = rest
+        .split_ascii_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let [u, s, cu, cs] = <[u64; 4]>::try_from(f).ok()?;
+    let tick = 1_000_000_000 / USER_HZ;
+    let (user, system) = if children {
+        ((u + cu) * tick, (s + cs) * tick)
+    } else {
+        (u * tick, s * tick)
+    };
+    let ran = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|t| t.split_ascii_whitespace().next()?.parse::<u64>().ok());
+    let own = ran.unwrap_or((u + s) * tick);
+    let reaped = if children { (cu + cs) * tick } else { 0 };
+    Some((own + reaped, user, system))
+}
+
+fn num(n: u64) -> Value {
+    Value::Num(n.to_string())
+}
+
+/// One stats event, in runc's shape with the members umbra has.
+fn stats_event(g: &Global, id: &str) -> Result<String, String> {
+    let (rec, dir) = running(g, id, "events")?;
+    let answer = super::container::request(&rec, &dir, umbra_shim::host::exec::STATS_REQUEST)?;
+    let s = umbra_shim::host::exec::parse_stats_line(&answer)
+        .ok_or_else(|| format!("the container's supervisor answered '{}'", answer.trim()))?;
+    let (mut total, mut user, mut system) = (0, 0, 0);
+    for pid in super::container::pids(g, id)? {
+        if let Some((t, u, k)) = cpu_of(pid, pid == rec.pid) {
+            total += t;
+            user += u;
+            system += k;
+        }
+    }
+    let mut pids = vec![("current".to_string(), num(s.tasks))];
+    if let Some(l) = s.tasks_limit {
+        pids.push(("limit".into(), num(l)));
+    }
+    let data = Value::Obj(vec![
+        (
+            "cpu".into(),
+            Value::Obj(vec![(
+                "usage".into(),
+                Value::Obj(vec![
+                    ("total".into(), num(total)),
+                    ("kernel".into(), num(system)),
+                    ("user".into(), num(user)),
+                ]),
+            )]),
+        ),
+        (
+            "memory".into(),
+            Value::Obj(vec![(
+                "usage".into(),
+                Value::Obj(vec![
+                    ("limit".into(), num(s.mem_total)),
+                    ("usage".into(), num(s.mem_used)),
+                ]),
+            )]),
+        ),
+        ("pids".into(), Value::Obj(pids)),
+    ]);
+    Ok(Value::Obj(vec![
+        ("type".into(), Value::str("stats")),
+        ("id".into(), Value::str(id)),
+        ("data".into(), data),
+    ])
+    .to_text())
+}
+
+/// A duration as Go's time.ParseDuration takes the common cases: `5s`,
+/// `500ms`, `1m`, `1.5s`, `2h`.
+pub fn parse_interval(s: &str) -> Option<std::time::Duration> {
+    let units: &[(&str, f64)] = &[
+        ("ns", 1e-9),
+        ("us", 1e-6),
+        ("µs", 1e-6),
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+    ];
+    let (num, unit) = units
+        .iter()
+        .filter_map(|(u, f)| s.strip_suffix(u).map(|n| (n, *f)))
+        .find(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))?;
+    let v: f64 = num.parse().ok()?;
+    (v > 0.0).then(|| std::time::Duration::from_secs_f64(v * unit))
+}
+
+/// `events [--stats] [--interval D] ID`: with `--stats` one stats event;
+/// else one every `interval` until the container stops.
+pub fn events(
+    g: &Global,
+    id: &str,
+    once: bool,
+    interval: std::time::Duration,
+) -> Result<(), String> {
+    use std::io::Write;
+    loop {
+        let line = stats_event(g, id)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").map_err(|e| format!("stdout: {e}"))?;
+        let _ = out.flush();
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_tell_applied_from_ignored() {
+        let v = super::super::json::parse(
+            r#"{"memory":{"limit":268435456,"swap":0,"reservation":1024},"pids":{"limit":-1},
+               "cpu":{"shares":512,"cpus":""},"devices":[{"allow":false,"access":"rwm"}],
+               "blockIO":{},"hugepageLimits":[]}"#,
+        )
+        .unwrap();
+        let r = parse_resources(Some(&v));
+        assert_eq!(r.memory_limit, Some(268_435_456));
+        assert_eq!(r.pids_limit, Some(-1));
+        assert_eq!(r.ignored, ["memory.reservation", "cpu.shares", "devices"]);
+        let v = super::super::json::parse(r#"{"pids":{"limit":0}}"#).unwrap();
+        assert_eq!(parse_resources(Some(&v)), Resources::default());
+    }
+
+    #[test]
+    fn update_flags_as_runc_reads_them() {
+        let f = |a: &[(&str, &str)]| {
+            let v: Vec<(String, String)> = a
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            resources_from_flags(&v)
+        };
+        let r = f(&[
+            ("--pids-limit", "50"),
+            ("--memory", "100m"),
+            ("--cpu-share", "0"),
+        ])
+        .unwrap();
+        assert_eq!(r.pids_limit, Some(50));
+        assert_eq!(r.memory_limit, Some(100 << 20));
+        assert!(r.ignored.is_empty());
+        let r = f(&[
+            ("--pids-limit", "0"),
+            ("--cpuset-cpus", "0-1"),
+            ("--memory-swap", "-1"),
+        ])
+        .unwrap();
+        assert_eq!(r.pids_limit, None);
+        assert_eq!(r.ignored, ["cpu.cpus", "memory.swap"]);
+        assert!(f(&[("--pids-limit", "abc")]).is_err());
+        assert!(f(&[("--memory", "lots")]).is_err());
+    }
+
+    #[test]
+    fn sizes_and_intervals_parse() {
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("1k"), Some(1024));
+        assert_eq!(parse_bytes("2MiB"), Some(2 << 20));
+        assert_eq!(parse_bytes("1.5g"), Some(3 << 29));
+        assert_eq!(parse_bytes("-1"), Some(-1));
+        assert_eq!(parse_bytes("-5"), None);
+        assert_eq!(parse_bytes("x"), None);
+        let d = std::time::Duration::from_millis;
+        assert_eq!(parse_interval("5s"), Some(d(5000)));
+        assert_eq!(parse_interval("500ms"), Some(d(500)));
+        assert_eq!(parse_interval("1m"), Some(d(60_000)));
+        assert_eq!(parse_interval("0s"), None);
+        assert_eq!(parse_interval("s"), None);
+        assert_eq!(parse_interval("5"), None);
+    }
+}
