@@ -1387,6 +1387,77 @@ up
 }
 
 #[test]
+fn file_bind_mounts_are_live_views_of_the_host_files_as_runc() {
+    // A bind mount of one file (as engines mount /etc/hosts) is the host
+    // file itself: the guest reads what the host wrote after start, writes
+    // through a rw one reach the host, a ro one refuses them, and the
+    // mount point can be neither removed nor renamed.
+    let base = umbra_tests::target_dir()
+        .join("oci-tests")
+        .join(format!("filemount-src-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let (greeting, data) = (base.join("greeting"), base.join("data"));
+    std::fs::write(&greeting, "v1\n").unwrap();
+    std::fs::write(&data, "").unwrap();
+    let mounts = format!(
+        r#"{{"destination": "/etc/greeting", "type": "bind", "source": {g}, "options": ["rbind", "ro"]}},
+    {{"destination": "/data/f", "type": "bind", "source": {d}, "options": ["rbind", "rw"]}}"#,
+        g = json_str(greeting.to_str().unwrap()),
+        d = json_str(data.to_str().unwrap()),
+    );
+    let (g, d) = (greeting.display(), data.display());
+    let steps: Vec<String> = vec![
+        // The same starting files for each runtime's run.
+        format!("host-write:{g}=v1"),
+        format!("host-write:{d}="),
+        "create".into(),
+        "start".into(),
+        "expect:up".into(),
+        "exec:cat /etc/greeting".into(),
+        format!("host-write:{g}=v2, changed on the host"),
+        "exec:cat /etc/greeting; busybox stat -c '%s %F' /etc/greeting".into(),
+        "exec:echo x > /etc/greeting".into(),
+        "exec:echo from-guest > /data/f; cat /data/f".into(),
+        format!("host-read:{d}"),
+        "exec:rm /etc/greeting 2>&1; mv /data/f /data/g 2>&1; cat /etc/greeting /data/f".into(),
+        "kill:KILL".into(),
+        "wait".into(),
+        "delete".into(),
+    ];
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    same_as_runc(
+        "filemount",
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            readonly: false,
+            mounts: &mounts,
+            ..Cfg::default()
+        },
+        &steps,
+        "host wrote ok
+host wrote ok
+create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec exit 0 output v1|
+host wrote ok
+exec exit 0 output v2, changed on the host|24 regular file|
+exec exit 1 output sh: can't create /etc/greeting: Read-only file system|
+exec exit 0 output from-guest|
+host read from-guest|
+exec exit 0 output rm: can't remove '/etc/greeting': Device or resource busy|mv: can't rename '/data/f': Device or resource busy|v2, changed on the host|from-guest|
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+--- output ---
+up
+
+",
+    );
+}
+
+#[test]
 fn ps_lists_the_containers_host_processes_as_runc() {
     // runc's `ps --format json` is the host pids of the container's
     // processes and `ps` the host's `ps -ef` lines of them. umbra's host
