@@ -1042,8 +1042,9 @@ up
 fn exec_tty_hang_up_signals_the_session_leader_as_runc() {
     // conmon closes an exec terminal's pty master: a pty hang-up. The
     // process leading the terminal's session gets SIGHUP and SIGCONT; then
-    // reads of the terminal return 0, writes fail, and /dev/tty (the
-    // session has no controlling terminal now) cannot be opened.
+    // reads of the terminal return 0, writes fail, /dev/tty (the session
+    // has no controlling terminal now) cannot be opened, and the slave's
+    // name /dev/pts/0 is gone.
     same_as_runc(
         "exechup",
         &Cfg {
@@ -1055,7 +1056,7 @@ fn exec_tty_hang_up_signals_the_session_leader_as_runc() {
             "create",
             "start",
             "expect:up",
-            "exec-tty-hangup:trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo ready; while ! test -s /tmp/h; do sleep 1; done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; exit 5",
+            "exec-tty-hangup:trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo ready; while ! test -s /tmp/h; do sleep 1; done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; test -e /dev/pts/0; echo pts-0-$? >>/tmp/h; exit 5",
             "exec:cat /tmp/h",
             "kill:KILL",
             "wait",
@@ -1070,7 +1071,7 @@ exec console master received
 exec exit 0
 exec tty output ready|
 exec process exited 5
-exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|
+exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|pts-0-1|
 kill KILL exit 0
 container killed by signal 9
 delete exit 0
