@@ -58,10 +58,12 @@ rustc --edition 2021 -O --target $T "${RUSTC_ARGS[@]}" "$HERE/probe.rs" -o "$st/
 # dynamically linked like dynhello.
 "$CC" -O2 -Wall -I"$HERE/../../tests/guest" -o "$st/vdso" "$HERE/../../tests/guest/vdso.c"
 SYSLIB=/usr/${CC%-gcc}/lib
-# tests/guest/hostile_trap.c (arm64): attacks on the seccomp platform's trap
-# path, static glibc.
+# tests/guest/hostile_trap.c: attacks on the seccomp platform's trap path,
+# static glibc (armhf: ARM code, -marm, as its asm is).
 if [ "$A" = arm64 ]; then
   "$CC" -O2 -Wall -static -pthread -o "$st/hostile_trap" "$HERE/../../tests/guest/hostile_trap.c"
+else
+  "$CC" -O2 -Wall -static -pthread -marm -o "$st/hostile_trap" "$HERE/../../tests/guest/hostile_trap.c"
 fi
 
 # The guest's own root: busybox, the probe, dynhello and a file to read.

@@ -64,7 +64,7 @@ Options of `run`:
                   sleep)
   --platform auto|ptrace|seccomp
                   how guest syscalls reach umbra: ptrace (PTRACE_SYSEMU
-                  stops) or seccomp (x86_64 with FSGSBASE, aarch64; not
+                  stops) or seccomp (x86_64 with FSGSBASE, aarch64,
                   armv7: a seccomp trap handler in each stub hands them
                   over through shared memory; SECURITY.md). auto (the
                   default): seccomp where it runs and a second CPU is free

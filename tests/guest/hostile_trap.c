@@ -26,7 +26,17 @@
  * 0xffff_ff00_0000 and the slot at 0xffff_ff01_0000; the syscall sites are
  * the `svc #0` words, the handler entry is its `movz/movk x12` of the slot
  * address, and the handler's rt_sigreturn is the last `mov x8, #139; svc
- * #0` (the first is the guest's signal trampoline). */
+ * #0` (the first is the guest's signal trampoline).
+ *
+ * armv7 (built with arm-linux-gnueabihf-gcc -static -marm, run in the armhf
+ * machine): the stub code page is at 0xbe00_0000, its batch page (where the
+ * mapping calls are made, executable only while the handler runs its ops)
+ * at 0xbe00_2000 and the slot at 0xbe01_0000; the syscall sites are the
+ * `svc #0` words of the code page, tried with a host mmap2 of the memory
+ * file and with the mprotect that would make the batch page executable
+ * (3 cookie guesses in r3-r5), then a jump into the batch page; the handler
+ * entry is its `movw/movt r12` of the slot address, and its rt_sigreturn
+ * the last `mov r7, #173; svc #0`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +52,10 @@
 #if defined(__aarch64__)
 #define STUB_CODE 0xffffff000000ull
 #define SLOT 0xffffff010000ull
+#elif defined(__arm__)
+#define STUB_CODE 0xbe000000ull
+#define STUB_BATCH 0xbe002000ull
+#define SLOT 0xbe010000ull
 #else
 #define STUB_CODE 0x7fffff000000ull
 #define SLOT 0x7fffff010000ull
@@ -76,7 +90,7 @@ static int in_child(void (*fn)(long), long arg)
 static void read_slot(long _)
 {
 	(void)_;
-	_exit(*(volatile uint64_t *)(SLOT + 8) == 0x5a5a ? 11 : 10);
+	_exit(*(volatile uint64_t *)(uintptr_t)(SLOT + 8) == 0x5a5a ? 11 : 10);
 }
 
 /* Whether the slot is mapped (the seccomp platform): a child reads it. */
@@ -92,7 +106,7 @@ static int slot_mapped;
 static void check_x(int sig)
 {
 	(void)sig;
-	_exit(*(volatile uint64_t *)X_ADDR == MARK ? 10 : 42);
+	_exit(*(volatile uint64_t *)(uintptr_t)X_ADDR == MARK ? 10 : 42);
 }
 
 static char altstack[65536];
@@ -103,7 +117,7 @@ static uint64_t records[7 * 4];
 static void prepare(void)
 {
 	alarm(2); /* a jump to a futex site waits under ptrace */
-	uint64_t *x = mmap((void *)X_ADDR, 4096, PROT_READ | PROT_WRITE,
+	uint64_t *x = mmap((void *)(uintptr_t)X_ADDR, 4096, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (x == MAP_FAILED)
 		_exit(99);
@@ -121,6 +135,10 @@ static void prepare(void)
 	uint64_t fs;
 #if defined(__aarch64__)
 	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(fs));
+#elif defined(__arm__)
+	uint32_t tp;
+	__asm__ volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
+	fs = tp;
 #else
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(fs));
 #endif
@@ -144,6 +162,45 @@ static void jump_mmap(long arg)
 	uint64_t guesses[] = { 0, 0xffffffffull, 0x12345678ull, 1 };
 	uint64_t g = guesses[(arg >> 12) & 3];
 	uint64_t r10 = 0x11 | (g << 32), r8 = 3 | (g << 32);
+#if defined(__arm__)
+	/* r12 the control page, r11 the records; guess 0: mmap2(X, 4096, rw,
+	 * MAP_SHARED|MAP_FIXED, 3, 0); guesses 1-3: mprotect(batch page, 4096,
+	 * r-x) with the guess in r3-r5. A site past 0xfff: the batch page. */
+	static uint32_t w[12];
+	uint32_t gw = (uint32_t)g;
+	w[0] = (uint32_t)(uintptr_t)fake_ctrl;
+	w[1] = (uint32_t)(uintptr_t)records;
+	w[2] = ((arg >> 12) & 3) ? gw : 0x11;
+	w[3] = ((arg >> 12) & 3) ? gw : 3;
+	w[4] = ((arg >> 12) & 3) ? gw : 0;
+	w[5] = ((arg >> 12) & 3) ? (uint32_t)STUB_BATCH : (uint32_t)X_ADDR;
+	w[6] = 4096;
+	w[7] = ((arg >> 12) & 3) ? 5 : 3;
+	w[8] = ((arg >> 12) & 3) ? 125 : 192;
+	w[9] = (uint32_t)(uintptr_t)&zeros[1024];
+	w[10] = (uint32_t)((arg & 0x4000) ? STUB_BATCH + 4 : STUB_CODE + (arg & 0xfff));
+	register uint32_t *wp __asm__("r6") = w;
+	__asm__ volatile("ldr r12, [r6, #0]\n\t"
+			 "ldr r11, [r6, #4]\n\t"
+			 "ldr r3, [r6, #8]\n\t"
+			 "ldr r4, [r6, #12]\n\t"
+			 "ldr r5, [r6, #16]\n\t"
+			 "ldr r0, [r6, #20]\n\t"
+			 "ldr r1, [r6, #24]\n\t"
+			 "ldr r2, [r6, #28]\n\t"
+			 "ldr r7, [r6, #32]\n\t"
+			 "ldr r8, [r6, #36]\n\t"
+			 "mov sp, r8\n\t"
+			 "mov r8, #0\n\t"
+			 "mov r10, #1\n\t"
+			 "ldr r6, [r6, #40]\n\t"
+			 "bx r6"
+			 :
+			 : "r"(wp)
+			 : "memory");
+	(void)r10;
+	(void)r8;
+#else
 	static uint64_t v[16];
 	v[0] = (uint64_t)fake_ctrl; /* r12 */
 	v[1] = (uint64_t)records;   /* r14 */
@@ -200,6 +257,7 @@ static void jump_mmap(long arg)
 			 : "rax", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
 			   "r12", "r13", "r14", "r15", "rbx", "memory");
 #endif
+#endif
 }
 
 /* Jumps to the handler entry with rsi/rdx (siginfo, ucontext) at `arg`. */
@@ -211,12 +269,17 @@ static void jump_handler(long arg)
 	static const uint32_t patw[] = { 0xd280000c, 0xf2bfe02c, 0xf2dfffec };
 	const unsigned char *pat = (const unsigned char *)patw;
 	const unsigned long patlen = sizeof patw;
+#elif defined(__arm__)
+	/* movw r12, #0; movt r12, #0xbe01 */
+	static const uint32_t patw[] = { 0xe300c000, 0xe34bce01 };
+	const unsigned char *pat = (const unsigned char *)patw;
+	const unsigned long patlen = sizeof patw;
 #else
 	static const unsigned char pat[] = { 0x49, 0xbc, 0x00, 0x00, 0x01,
 					     0xff, 0xff, 0x7f, 0x00, 0x00 };
 	const unsigned long patlen = sizeof pat;
 #endif
-	const unsigned char *code = (const unsigned char *)STUB_CODE;
+	const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
 	long at = -1;
 	for (long i = 0; i + (long)patlen <= 4096; i++)
 		if (!memcmp(code + i, pat, patlen)) {
@@ -225,6 +288,22 @@ static void jump_handler(long arg)
 		}
 	if (at < 0)
 		_exit(10); /* no handler (ptrace platform) */
+#if defined(__arm__)
+	static uint32_t w[3];
+	w[0] = (uint32_t)arg;
+	w[1] = (uint32_t)(uintptr_t)&zeros[1024];
+	w[2] = (uint32_t)(STUB_CODE + at);
+	register uint32_t *wp __asm__("r6") = w;
+	__asm__ volatile("ldr r1, [r6, #0]\n\t"
+			 "ldr r2, [r6, #0]\n\t"
+			 "ldr r8, [r6, #4]\n\t"
+			 "mov sp, r8\n\t"
+			 "ldr r6, [r6, #8]\n\t"
+			 "bx r6"
+			 :
+			 : "r"(wp)
+			 : "memory");
+#else
 	static uint64_t v[3];
 	v[0] = (uint64_t)arg;
 	v[1] = (uint64_t)&zeros[1024];
@@ -248,6 +327,7 @@ static void jump_handler(long arg)
 			 :
 			 : "c"(v)
 			 : "rdx", "rsi", "memory");
+#endif
 #endif
 }
 
@@ -273,7 +353,7 @@ static volatile int stop_scribbling;
 
 static void *scribbler(void *arg)
 {
-	uint64_t v = (uint64_t)arg;
+	uint64_t v = (uint64_t)(uintptr_t)arg;
 	volatile uint64_t *s = (volatile uint64_t *)SLOT;
 	while (!stop_scribbling) {
 		for (int i = 0; i < 4096; i++) {
@@ -315,6 +395,9 @@ static void spin_forever(void)
 #if defined(__aarch64__)
 /* struct rt_sigframe: siginfo (128 bytes), then struct ucontext (4560). */
 static uint64_t forged_uc[(128 + 4560) / 8 + 2] __attribute__((aligned(64)));
+#elif defined(__arm__)
+/* struct rt_sigframe: siginfo (128 bytes), then struct ucontext (744). */
+static uint64_t forged_uc[(128 + 744) / 8 + 2] __attribute__((aligned(64)));
 #else
 static uint64_t forged_uc[64] __attribute__((aligned(64)));
 #endif
@@ -331,11 +414,16 @@ static void blocked_kick(long _)
 	static const uint32_t patw[] = { 0xd2801168, 0xd4000001 };
 	const unsigned char *pat = (const unsigned char *)patw;
 	const unsigned long patlen = sizeof patw;
+#elif defined(__arm__)
+	/* mov r7, #173; svc #0 */
+	static const uint32_t patw[] = { 0xe3a070ad, 0xef000000 };
+	const unsigned char *pat = (const unsigned char *)patw;
+	const unsigned long patlen = sizeof patw;
 #else
 	static const unsigned char pat[] = { 0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
 	const unsigned long patlen = sizeof pat;
 #endif
-	const unsigned char *code = (const unsigned char *)STUB_CODE;
+	const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
 	long at = -1;
 	for (long i = 0; i + (long)patlen <= 4096; i++)
 		if (!memcmp(code + i, pat, patlen))
@@ -371,6 +459,35 @@ static void blocked_kick(long _)
 				 :
 				 : "r"(vp)
 				 : "x10", "memory");
+	}
+#elif defined(__arm__)
+	{
+		/* The frame at sp: siginfo, then the ucontext: flags, link,
+		 * stack {sp, flags, size} (8), sigcontext (20): trap_no,
+		 * error_code, oldmask, r0-r15 (32), cpsr (96), fault_address;
+		 * sigmask (104), then uc_regspace (232) with a VFP record. */
+		unsigned char *uc = (unsigned char *)forged_uc + 128;
+		uint32_t *w = (uint32_t *)uc;
+		uintptr_t pc = (uintptr_t)spin_forever;
+		w[3] = 2; /* SS_DISABLE */
+		w[8 + 13] = (uint32_t)(uintptr_t)&spin_stack[1000]; /* sp */
+		w[8 + 15] = (uint32_t)(pc & ~1u);                   /* pc */
+		w[24] = 0x10 | ((pc & 1) ? 0x20 : 0);               /* cpsr */
+		w[26] = ~0u; /* uc_sigmask */
+		w[27] = ~0u;
+		w[58] = 0x56465001; /* VFP_MAGIC */
+		w[59] = 288;
+		static uint32_t v[2];
+		v[0] = (uint32_t)(uintptr_t)forged_uc;
+		v[1] = (uint32_t)(STUB_CODE + at);
+		register uint32_t *vp __asm__("r6") = v;
+		__asm__ volatile("ldr r8, [r6, #0]\n\t"
+				 "mov sp, r8\n\t"
+				 "ldr r6, [r6, #4]\n\t"
+				 "bx r6"
+				 :
+				 : "r"(vp)
+				 : "memory");
 	}
 #else
 	/* struct ucontext: flags, link, stack {sp, flags, size}, then gregs. */
@@ -411,11 +528,15 @@ int main(void)
 {
 	slot_mapped = have_slot();
 	/* Every syscall instruction of the code page, each with every guess. */
-	const unsigned char *code = (const unsigned char *)STUB_CODE;
+	const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
 	int sites = 0, ended = 0, escaped = 0, killed = 0;
 #if defined(__aarch64__)
 	for (long off = 0; off + 4 <= 4096; off += 4) {
 		if (*(const uint32_t *)(code + off) != 0xd4000001) /* svc #0 */
+			continue;
+#elif defined(__arm__)
+	for (long off = 0; off + 4 <= 4096; off += 4) {
+		if (*(const uint32_t *)(code + off) != 0xef000000) /* svc #0 */
 			continue;
 #else
 	for (long off = 0; off + 1 < 4096; off++) {
@@ -436,6 +557,10 @@ int main(void)
 		say("ok mmap of the memory file from %ld syscall sites: none ran (%ld killed)\n", sites, killed);
 	else
 		say("FAIL mmap from the stub's syscall sites: %ld escaped of %ld\n", escaped, 4L * sites);
+#if defined(__arm__)
+	/* The batch page's op loop, with the registers of the host mmap2. */
+	judge("a jump into the batch page", in_child(jump_mmap, 0x4000));
+#endif
 
 	judge("handler entry, report outside the slot", in_child(jump_handler, (long)zeros));
 	judge("handler entry, report inside the slot", in_child(jump_handler, (long)SLOT + 0x2000));

@@ -17,8 +17,9 @@
 //! `QEMU_TIMEOUT` seconds (default 600).
 //!
 //! Before the boot, umbra-core's and umbra-abi's unit tests run for the arch
-//! under qemu-user (MockHost; no ptrace needed), and on aarch64 the seccomp
-//! platform's filter test (shim/tests/seccomp_trap.rs, a BPF interpreter).
+//! under qemu-user (MockHost; no ptrace needed), and the seccomp platform's
+//! filter test (shim/tests/seccomp_trap.rs; armv7: seccomp_trap_arm.rs; a
+//! BPF interpreter).
 //!
 //! Options: `--arch aarch64|armv7` runs one (default: both); `--debug` tests
 //! a dev-profile umbra instead of the `rom` build; `--platform
@@ -173,23 +174,19 @@ fn unit_tests(a: &Arch) -> Result<()> {
             .arg(a.target)
             .env(&runner, qemu),
     )?;
-    // aarch64: the seccomp platform's stub filter through the BPF
-    // interpreter of shim/tests/seccomp_trap.rs (no host kernel needed).
-    if a.rust == "aarch64" {
-        crate::run(
-            cargo()
-                .args([
-                    "test",
-                    "-p",
-                    "umbra-shim",
-                    "--test",
-                    "seccomp_trap",
-                    "--target",
-                ])
-                .arg(a.target)
-                .env(&runner, qemu),
-        )?;
-    }
+    // The seccomp platform's stub filter through the BPF interpreter of
+    // shim/tests/seccomp_trap.rs (armv7: seccomp_trap_arm.rs; no host
+    // kernel needed).
+    let test = match a.rust {
+        "aarch64" => "seccomp_trap",
+        _ => "seccomp_trap_arm",
+    };
+    crate::run(
+        cargo()
+            .args(["test", "-p", "umbra-shim", "--test", test, "--target"])
+            .arg(a.target)
+            .env(&runner, qemu),
+    )?;
     Ok(())
 }
 

@@ -16,16 +16,16 @@
 mod arch;
 pub mod exec;
 mod net;
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
 mod seccomp;
 mod tracker;
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
 use seccomp::{TrapHost, TrapStub};
-/// The seccomp platform is x86_64 and aarch64 only for now (armv7: none).
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+/// The seccomp platform is x86_64, aarch64 and armv7 only.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 type TrapHost = ();
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 type TrapStub = ();
 
 pub use net::NetOptions;
@@ -112,7 +112,7 @@ struct Stub {
     arch: arch::StubArch,
     /// The seccomp platform's state of this stub (`host/seccomp.rs`).
     #[cfg_attr(
-        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")),
         allow(dead_code)
     )]
     trap: Option<TrapStub>,
@@ -187,7 +187,7 @@ pub struct PtraceHost {
     net: Option<net::NetState>,
     /// The seccomp platform (`--platform seccomp`), when chosen.
     #[cfg_attr(
-        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")),
         allow(dead_code)
     )]
     trap: Option<TrapHost>,
@@ -198,7 +198,7 @@ pub struct PtraceHost {
 /// `--platform auto`'s probe: whether the seccomp platform can run here and
 /// spin (see `PtraceHost::new_auto`).
 fn seccomp_pays() -> bool {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
     {
         spin_arch()
             && sys::trap::host_check().is_ok()
@@ -206,15 +206,15 @@ fn seccomp_pays() -> bool {
             && sys::seccomp::available()
             && sys::cpu_is_free()
     }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
     false
 }
 
 /// Whether the seccomp platform's handler spins on this arch (x86_64).
 fn spin_arch() -> bool {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
     return sys::trap::HANDLER_SPINS;
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
     false
 }
 
@@ -311,12 +311,16 @@ impl PtraceHost {
     /// As [`PtraceHost::new`], with the seccomp platform (`--platform
     /// seccomp`, `host/seccomp.rs`): guest syscalls trap into a handler in
     /// the stub and reach umbra through shared memory, with no ptrace stop.
-    /// x86_64 hosts with FSGSBASE and aarch64 hosts only; the error says
+    /// x86_64 hosts with FSGSBASE, aarch64 and armv7 hosts; the error says
     /// why not.
     pub fn new_seccomp(opts: HostOptions) -> Result<PtraceHost, String> {
-        if cfg!(not(any(target_arch = "x86_64", target_arch = "aarch64"))) {
+        if cfg!(not(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "arm"
+        ))) {
             return Err(
-                "--platform seccomp is implemented for x86_64 and aarch64 hosts only (not armv7); use --platform ptrace"
+                "--platform seccomp is implemented for x86_64, aarch64 and armv7 hosts only; use --platform ptrace"
                     .into(),
             );
         }
@@ -391,11 +395,11 @@ impl PtraceHost {
         };
         sys::pin_to_cpu(cpu).map_err(|e| format!("cannot pin umbra to CPU {cpu}: {e}"))?;
         let stub_bytes = mem_bytes + stub::STUB_PAGES as usize * PAGE as usize;
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
         let _ = seccomp;
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         let total = stub_bytes + if seccomp { seccomp::SLOTS_BYTES } else { 0 };
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
         let total = stub_bytes;
         let memfile = sys::create_memory_file(total, force_file_memory)?;
         let mut mem = sys::SharedMapping::new(&memfile.fd, total)
@@ -453,7 +457,7 @@ impl PtraceHost {
             exec: None,
         };
         arch::after_new(&mut host);
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if seccomp {
             host.trap_init(stub_bytes)?;
         }
@@ -588,7 +592,7 @@ impl PtraceHost {
     /// `--stats`: the platform, and (seccomp) how its spins went.
     pub fn platform_line(&self) -> String {
         let how = if self.auto { " (auto)" } else { "" };
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(l) = self.trap_stats_line() {
             return format!("seccomp{how}; {l}");
         }
@@ -613,7 +617,7 @@ impl PtraceHost {
 
     /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
     pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(r) = self.trap_flush(mm) {
             return r;
         }
@@ -1094,7 +1098,7 @@ impl HostMemory for PtraceHost {
 
     fn mm_create(&mut self) -> Result<MmId, HostError> {
         #[cfg_attr(
-            not(any(target_arch = "x86_64", target_arch = "aarch64")),
+            not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")),
             allow(unused_mut)
         )]
         let mut st = match self.new_stub() {
@@ -1104,7 +1108,7 @@ impl HostMemory for PtraceHost {
                 return Err(HostError::NoMemory);
             }
         };
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Err(msg) = self.trap_adopt(&mut st) {
             log_line(LogLevel::Error, format_args!("{msg}"));
             ptrace::kill_and_reap(st.pid);
@@ -1121,7 +1125,7 @@ impl HostMemory for PtraceHost {
             if !st.dead {
                 ptrace::kill_and_reap(st.pid);
             }
-            #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+            #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
             self.trap_release(&st);
         }
     }
@@ -1226,7 +1230,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn fpstate_get(&mut self, mm: MmId, buf: &mut [u8]) -> Result<usize, HostError> {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(r) = self.trap_fp_get(mm, buf) {
             return r;
         }
@@ -1238,7 +1242,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn fpstate_set(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(r) = self.trap_fp_set(mm, buf) {
             return r;
         }
@@ -1250,7 +1254,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn xstate_save(&mut self, mm: MmId, buf: &mut Vec<u8>) -> Result<(), HostError> {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(r) = self.trap_xstate_save(mm, buf) {
             return r;
         }
@@ -1259,7 +1263,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn xstate_load(&mut self, mm: MmId, buf: &[u8]) -> Result<(), HostError> {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(r) = self.trap_xstate_load(mm, buf) {
             return r;
         }
@@ -1282,7 +1286,7 @@ impl HostCpu for PtraceHost {
         regs: &mut UserRegs,
         fp: &mut Vec<u8>,
     ) -> Result<(), HostError> {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if let Some(r) = self.trap_xstate_save(mm, fp) {
             return r;
         }
@@ -1293,7 +1297,7 @@ impl HostCpu for PtraceHost {
     }
 
     fn run_user(&mut self, mm: MmId, regs: &mut UserRegs) -> Trap {
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
         if self.trap.is_some() {
             return self.trap_run_user(mm, regs);
         }

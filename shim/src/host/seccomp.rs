@@ -1,5 +1,5 @@
-//! The seccomp platform (`--platform seccomp`, issue 13), x86_64 and
-//! aarch64 (the signal frame's layout is in `seccomp/<arch>.rs`): guest
+//! The seccomp platform (`--platform seccomp`, issue 13), x86_64, aarch64
+//! and armv7 (the signal frame's layout is in `seccomp/<arch>.rs`): guest
 //! syscalls, faults and kicks reach umbra through the stub's trap handler and
 //! a futex on its control page (see `sys::trap`), with no ptrace stop. A stub
 //! is traced only while it is set up: forked from the template, its slot
@@ -20,6 +20,7 @@ use umbra_core::host::{HostError, LogLevel, MmId, Trap};
 
 #[cfg_attr(target_arch = "x86_64", path = "seccomp/x86_64.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "seccomp/aarch64.rs")]
+#[cfg_attr(target_arch = "arm", path = "seccomp/arm.rs")]
 mod frame;
 use frame::{read_report, write_reply};
 
@@ -189,6 +190,11 @@ impl PtraceHost {
         umbra_core::host::HostMisc::random(self, &mut r);
         let w = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
         trap::enable([w(0), w(4)])?;
+        // armv7: a template made for the ptrace platform's interception
+        // (`arch::after_new`) has the wrong filter.
+        if let Some(t) = self.template.take() {
+            ptrace::kill_and_reap(t.pid);
+        }
         // Spinning pays only when umbra and the stub run at once, on two
         // CPUs. UMBRA_SPIN_NS sets both budgets (0: no spin), to measure.
         let spin_ns = std::env::var("UMBRA_SPIN_NS")
@@ -253,7 +259,7 @@ impl PtraceHost {
                 3, // PROT_READ | PROT_WRITE
                 0x11,
                 stub::STUB_MEMFD as u64,
-                off as u64,
+                super::arch::mmap_offset(off as u64),
             ],
             [nr::PRCTL as u64, 1, 9, 0, 0, 0, 0],
         ])

@@ -26,7 +26,7 @@ pub mod ptrace;
 pub mod raw;
 pub mod seccomp;
 pub mod stub;
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
 pub mod trap;
 pub mod vdso;
 

@@ -91,9 +91,9 @@ pub fn batch_syscall_addr() -> u64 {
     STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch_syscall))
 }
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
 const TRAP_SIGNALS: &[usize] = &super::trap::TRAP_SIGNALS;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
 const TRAP_SIGNALS: &[usize] = &[];
 
 /// How to start a stub.
@@ -149,17 +149,17 @@ pub fn spawn(cfg: &SpawnConfig) -> Result<i32, Errno> {
     };
     let c = *cfg;
     #[cfg_attr(
-        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")),
         allow(unused_mut)
     )]
     let mut fprog = super::seccomp::stub_program().fprog_addr();
     // The seccomp platform (sys/trap.rs): its filter, and its handlers.
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]
     let trap_setup = super::trap::fprog_addr().map(|f| {
         fprog = f;
         (super::trap::sigaction(), super::trap::altstack())
     });
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")))]
     let trap_setup: Option<([u64; 4], [u64; 3])> = None;
     // SAFETY: fork duplicates this process. The parent continues normally. The
     // child runs only `child_main`, which uses raw syscalls on its own copy of

@@ -1,4 +1,4 @@
-//! The seccomp platform's stub side (issue 13; x86_64 and aarch64): the
+//! The seccomp platform's stub side (issue 13; x86_64, aarch64 and armv7): the
 //! filter that makes every guest syscall trap (SECCOMP_RET_TRAP, SIGSYS), the
 //! stub's signal handlers, the per-stub slot (control page and signal stack)
 //! and the futex hand-off with umbra.
@@ -9,7 +9,8 @@
 //! trap handler in the stub code page (`arch/<arch>/stub.rs`):
 //! - the handler (all host signals blocked, on the slot's signal stack)
 //!   writes the siginfo and ucontext pointers and the thread pointer
-//!   (x86_64: the FS/GS bases; aarch64: TPIDR_EL0) into the control page,
+//!   (x86_64: the FS/GS bases; aarch64: TPIDR_EL0; armv7: TPIDRURO) into
+//!   the control page,
 //!   sets its state word to REPORT and wakes umbra (futex) unless umbra is
 //!   spinning;
 //! - umbra reads the guest's registers from the ucontext (in the slot, a range
@@ -18,8 +19,14 @@
 //!   cookie into the control page, sets REPLY and wakes the handler unless it
 //!   is spinning;
 //! - the handler runs the ops (with the cookie), clears the cookie, loads the
-//!   FS/GS bases (aarch64: TPIDR_EL0) and returns to the guest with
-//!   rt_sigreturn.
+//!   FS/GS bases (aarch64: TPIDR_EL0; armv7: TPIDRURO through set_tls, when
+//!   it changed) and returns to the guest with rt_sigreturn.
+//!
+//! armv7 differs in where the mapping calls are made (32-bit arguments have
+//! no high halves for the cookie): as on its ptrace platform, only from the
+//! batch page, which the handler makes executable with the 96-bit cookie in
+//! arguments 3-5 of an mprotect and PROT_NONE again when its ops are done
+//! (`arch/arm/stub.rs`, [`filter`]).
 //!
 //! The hand-off protocol. Each side may spin (a bounded number of `pause`
 //! iterations) on the state word before it sleeps in FUTEX_WAIT, when umbra
@@ -75,7 +82,9 @@
 //! (and the guest does not: a stub has one host thread). Everything else
 //! traps. See SECURITY.md, "The seccomp platform".
 
-use super::seccomp::{arg_hi, arg_lo, Bpf, SockFilter, NEXT, OFF_ARCH, OFF_IP_HI, OFF_IP_LO};
+#[cfg(not(target_arch = "arm"))]
+use super::seccomp::{arg_hi, OFF_IP_HI};
+use super::seccomp::{arg_lo, Bpf, SockFilter, NEXT, OFF_ARCH, OFF_IP_LO};
 use super::seccomp::{OFF_NR, RET_ALLOW, RET_KILL_PROCESS, RET_TRAP};
 use super::{raw, stub};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -87,8 +96,12 @@ pub const SLOT_BYTES: u64 = 0x8000;
 /// The signal stack: the slot after its control page.
 pub const STACK_VA: u64 = SLOT_VA + 0x1000;
 pub const STACK_LEN: u64 = SLOT_BYTES - 0x1000;
-/// Slots in the memory file: at most this many stubs at once.
+/// Slots in the memory file: at most this many stubs at once (armv7: fewer,
+/// umbra maps them in its 32-bit address space).
+#[cfg(not(target_arch = "arm"))]
 pub const MAX_SLOTS: usize = 2048;
+#[cfg(target_arch = "arm")]
+pub const MAX_SLOTS: usize = 1024;
 
 /// Control page offsets (u64 words unless said).
 pub mod ctrl {
@@ -100,7 +113,7 @@ pub mod ctrl {
     pub const SPIN: usize = 4;
     pub const INFO: usize = 8;
     pub const UC: usize = 16;
-    /// x86_64: FS base; aarch64: TPIDR_EL0.
+    /// x86_64: FS base; aarch64: TPIDR_EL0; armv7: TPIDRURO.
     pub const FS_BASE: usize = 24;
     pub const GS_BASE: usize = 32;
     /// Reply kind: 0 return to the guest, 1 run the ops and report back.
@@ -110,7 +123,7 @@ pub mod ctrl {
     pub const K2: usize = 64;
     pub const DONE: usize = 72;
     pub const LAST: usize = 80;
-    /// x86_64: FS base; aarch64: TPIDR_EL0.
+    /// x86_64: FS base; aarch64: TPIDR_EL0; armv7: TPIDRURO.
     pub const REPLY_FS: usize = 88;
     pub const REPLY_GS: usize = 96;
     /// Report kind: 0 a signal, 1 ops done, 2 an op failed.
@@ -160,8 +173,12 @@ pub fn handler_end() -> u64 {
     code_addr(core::ptr::addr_of!(umbra_trap_handler_end))
 }
 
-/// The `syscall` of the handler's op loop (for the escape tests).
+/// The `syscall` of the handler's op loop (for the escape tests; armv7: in
+/// the batch page).
 pub fn ops_syscall_addr() -> u64 {
+    #[cfg(target_arch = "arm")]
+    return stub::bpage_addr(core::ptr::addr_of!(umbra_trap_ops_syscall));
+    #[cfg(not(target_arch = "arm"))]
     code_addr(core::ptr::addr_of!(umbra_trap_ops_syscall))
 }
 
@@ -170,7 +187,9 @@ pub fn ops_syscall_addr() -> u64 {
 static K1: AtomicU64 = AtomicU64::new(0);
 static K2: AtomicU64 = AtomicU64::new(0);
 
-/// The cookie words the batch code ORs into arguments 3 and 4.
+/// The cookie words the batch code ORs into arguments 3 and 4 (armv7: the
+/// three words of `stub::batch_cookie()`, two in the first, one in the
+/// second, which the handler passes as arguments 3-5 of its mprotect).
 pub fn cookie() -> (u64, u64) {
     (K1.load(Ordering::Relaxed), K2.load(Ordering::Relaxed))
 }
@@ -184,10 +203,21 @@ pub fn enable(random: [u32; 2]) -> Result<(), String> {
     if PROGRAM.get().is_some() {
         return Ok(());
     }
-    let (c1, c2) = (random[0] | 1, random[1] | 1);
-    let prog = filter(c1, c2)?;
-    K1.store((c1 as u64) << 32, Ordering::Relaxed);
-    K2.store((c2 as u64) << 32, Ordering::Relaxed);
+    #[cfg(not(target_arch = "arm"))]
+    let prog = {
+        let (c1, c2) = (random[0] | 1, random[1] | 1);
+        K1.store((c1 as u64) << 32, Ordering::Relaxed);
+        K2.store((c2 as u64) << 32, Ordering::Relaxed);
+        filter(c1, c2)?
+    };
+    #[cfg(target_arch = "arm")]
+    let prog = {
+        let _ = random;
+        let c = stub::batch_cookie();
+        K1.store(c[0] as u64 | (c[1] as u64) << 32, Ordering::Relaxed);
+        K2.store(c[2] as u64, Ordering::Relaxed);
+        filter(c)?
+    };
     let _ = PROGRAM.set(super::seccomp::StubProgram::new(prog));
     Ok(())
 }
@@ -203,6 +233,7 @@ pub fn enabled() -> bool {
 }
 
 /// The seccomp platform's stub filter, with cookie halves `c1`, `c2`.
+#[cfg(not(target_arch = "arm"))]
 pub fn filter(c1: u32, c2: u32) -> Result<Vec<SockFilter>, String> {
     let mut b = Bpf::new();
     let trap = b.label();
@@ -308,24 +339,128 @@ pub fn filter(c1: u32, c2: u32) -> Result<Vec<SockFilter>, String> {
     b.assemble()
 }
 
+/// The seccomp platform's stub filter on armv7, with the batch page's
+/// cookie `cookie` (`stub::batch_cookie()`):
+/// - another audit arch: killed (nothing else runs in a 32-bit ARM stub);
+/// - from outside the stub's code and batch pages, any number (EABI,
+///   OABI, ARM's private 0xf00xx calls alike; the kernel asks the filter
+///   before it looks at the number): SECCOMP_RET_TRAP;
+/// - from the code page: the `svc` of the guest's two sigreturn
+///   trampolines traps (a guest call); `mprotect(STUB_BATCH, 4096,
+///   PROT_NONE)`, or `PROT_READ | PROT_EXEC` with the cookie in arguments
+///   3-5 (the ptrace-time batch entry and the handler's ops); from the
+///   handler's code also futex on the control word (FUTEX_WAIT,
+///   FUTEX_WAKE), rt_sigreturn and set_tls; anything else kills;
+/// - from the batch page (executable only between those two mprotects):
+///   the stub's mapping calls (`sys::seccomp::stub_calls`), set_tls and
+///   `prctl(PR_SET_PDEATHSIG, SIGKILL)`; anything else kills.
+#[cfg(target_arch = "arm")]
+pub fn filter(cookie: [u32; 3]) -> Result<Vec<SockFilter>, String> {
+    use super::seccomp::{ip_in_page, stub_calls, AUDIT_ARCH_ARM};
+    let mut b = Bpf::new();
+    let trap = b.label();
+    let kill = b.label();
+    let allow = b.label();
+    let native = b.label();
+    let not_code = b.label();
+    let mprotect = b.label();
+    let futex = b.label();
+    let prctl = b.label();
+    b.ld(OFF_ARCH);
+    b.jeq(AUDIT_ARCH_ARM, native, NEXT);
+    b.ret(RET_KILL_PROCESS);
+    b.bind(native);
+    ip_in_page(&mut b, stub::STUB_CODE, not_code);
+    b.jeq((stub::sigreturn_addr() + 8) as u32, trap, NEXT);
+    b.jeq((stub::sigreturn_old_addr() + 8) as u32, trap, NEXT);
+    b.ld(OFF_NR);
+    b.jeq(raw::nr::MPROTECT as u32, mprotect, NEXT);
+    let (h0, h1) = (handler_addr(), handler_end());
+    b.ld(OFF_IP_LO);
+    b.jge(h0 as u32, NEXT, kill);
+    b.jge(h1 as u32, kill, NEXT);
+    b.ld(OFF_NR);
+    b.jeq(raw::nr::FUTEX as u32, futex, NEXT);
+    b.jeq(raw::nr::RT_SIGRETURN as u32, allow, NEXT);
+    b.jeq(raw::nr::SET_TLS as u32, allow, kill);
+    b.bind(futex);
+    b.ld(arg_lo(0));
+    b.jeq(SLOT_VA as u32, NEXT, kill);
+    b.ld(arg_lo(1));
+    b.jeq(0, allow, NEXT); // FUTEX_WAIT
+    b.jeq(1, allow, kill); // FUTEX_WAKE
+    b.bind(mprotect);
+    b.ld(arg_lo(0));
+    b.jeq(stub::STUB_BATCH as u32, NEXT, kill);
+    b.ld(arg_lo(1));
+    b.jeq(4096, NEXT, kill);
+    b.ld(arg_lo(2));
+    b.jeq(0, allow, NEXT);
+    b.jeq(5, NEXT, kill);
+    for (i, v) in cookie.iter().enumerate() {
+        b.ld(arg_lo(3 + i as u32));
+        b.jeq(*v, NEXT, kill);
+    }
+    b.ja(allow);
+    b.bind(not_code);
+    ip_in_page(&mut b, stub::STUB_BATCH, trap);
+    b.ld(OFF_NR);
+    b.jeq(raw::nr::SET_TLS as u32, allow, NEXT);
+    b.jeq(raw::nr::PRCTL as u32, prctl, NEXT);
+    stub_calls(&mut b);
+    b.bind(prctl);
+    b.ld(arg_lo(0));
+    b.jeq(1, NEXT, kill); // PR_SET_PDEATHSIG
+    b.ld(arg_lo(1));
+    b.jeq(9, allow, kill); // SIGKILL
+    b.bind(trap);
+    b.ret(RET_TRAP);
+    b.bind(allow);
+    b.ret(RET_ALLOW);
+    b.bind(kill);
+    b.ret(RET_KILL_PROCESS);
+    b.assemble()
+}
+
 /// The `struct sigaction` (the kernel's layout on x86_64 and aarch64 alike:
 /// handler, flags, restorer, mask) of the trap handler:
 /// SA_SIGINFO | SA_ONSTACK | SA_RESTORER, every signal blocked while it runs.
+/// armv7: the same in its 32-bit layout (20 bytes: handler, flags,
+/// restorer, a 64-bit mask), packed into the words, and SA_RESTART too:
+/// the host's signal code then rewinds a trapped call whose first argument
+/// is -ERESTARTSYS as it does for -ERESTARTNOINTR, which umbra undoes,
+/// instead of turning it into -EINTR (`host/seccomp/arm.rs`).
 pub fn sigaction() -> [u64; 4] {
     const SA_SIGINFO: u64 = 4;
     const SA_ONSTACK: u64 = 0x0800_0000;
     const SA_RESTORER: u64 = 0x0400_0000;
-    [
+    #[cfg(not(target_arch = "arm"))]
+    return [
         handler_addr(),
         SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
         handler_end(),
         u64::MAX,
-    ]
+    ];
+    #[cfg(target_arch = "arm")]
+    {
+        const SA_RESTART: u64 = 0x1000_0000;
+        let flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_RESTART;
+        [
+            handler_addr() | flags << 32,
+            handler_end() | 0xffff_ffff << 32,
+            0xffff_ffff,
+            0,
+        ]
+    }
 }
 
-/// The `stack_t` of the slot's signal stack.
+/// The `stack_t` of the slot's signal stack (armv7: its 12-byte layout,
+/// sp and flags in the first word, the size in the second).
 pub fn altstack() -> [u64; 3] {
-    [STACK_VA, 0, STACK_LEN]
+    #[cfg(not(target_arch = "arm"))]
+    return [STACK_VA, 0, STACK_LEN];
+    #[cfg(target_arch = "arm")]
+    [STACK_VA, STACK_LEN, 0]
 }
 
 fn word(page: &[u8], off: usize) -> &AtomicU32 {
@@ -425,10 +560,15 @@ fn futex(w: &AtomicU32, op: usize, val: u32, timeout_ns: u64) {
     } else {
         (1, 0)
     };
+    // armv7: the 64-bit-time futex (`ts` is two 64-bit words).
+    #[cfg(target_arch = "arm")]
+    let n = raw::nr::FUTEX_TIME64;
+    #[cfg(not(target_arch = "arm"))]
+    let n = raw::nr::FUTEX;
     // SAFETY: a futex call on a word of our shared mapping, with (for a
     // wait) a relative timeout read from `ts`, a live local.
     unsafe {
-        raw::syscall6(raw::nr::FUTEX, w.as_ptr() as usize, op, val, ts, 0, 0);
+        raw::syscall6(n, w.as_ptr() as usize, op, val, ts, 0, 0);
     }
 }
 
@@ -457,6 +597,7 @@ pub fn pause_iters(ns: u64) -> u32 {
 /// Whether the host can run the trap handler; the error says why not.
 /// x86_64: user code must be let use RDFSBASE and friends
 /// (HWCAP2_FSGSBASE). aarch64: TPIDR_EL0 is always writable from EL0.
+/// armv7: TPIDRURO is readable from user mode and set_tls writes it.
 pub fn host_check() -> Result<(), String> {
     #[cfg(target_arch = "x86_64")]
     {

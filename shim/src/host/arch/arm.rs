@@ -44,9 +44,10 @@ pub(super) const PTRACE_OPTIONS: usize =
     ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD | ptrace::O_TRACESECCOMP;
 /// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL,
 /// GETREGS, SETREGS, SET_SYSCALL, SYSCALL, GETVFPREGS, SETVFPREGS,
-/// SETOPTIONS, GETSIGINFO, GET_RSEQ_CONFIGURATION.
+/// SETOPTIONS, GETSIGINFO, GET_RSEQ_CONFIGURATION; DETACH (the seccomp
+/// platform lets a stub go once it is set up).
 pub(super) const PTRACE_REQUESTS: &[u32] =
-    &[0, 7, 8, 12, 13, 23, 24, 27, 28, 0x4200, 0x4202, 0x420f];
+    &[0, 7, 8, 12, 13, 17, 23, 24, 27, 28, 0x4200, 0x4202, 0x420f];
 /// Calls umbra may make with any arguments besides the shared ones (std and
 /// glibc use the 32-bit-time futex and clock_gettime as fallbacks).
 pub(super) const CONFINE_ANY: &[usize] =
@@ -342,9 +343,14 @@ pub(super) fn read_stop(
 }
 
 /// Writes the cookie that lets the batch make its page executable (see
-/// `sys::seccomp` for arm).
+/// `sys::seccomp` for arm). Not on the seccomp platform, whose stubs run
+/// guest code while umbra runs another stub's batch: there `batch_enter`
+/// puts it in registers.
 #[inline]
 pub(super) fn batch_prepare(data: &mut [u8]) {
+    if crate::sys::trap::enabled() {
+        return;
+    }
     for (i, w) in stub::batch_cookie().iter().enumerate() {
         let at = stub::COOKIE_AT + 4 * i;
         data[at..at + 4].copy_from_slice(&w.to_ne_bytes());
@@ -366,6 +372,11 @@ pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
     }
     let mut r = st.base;
     r.uregs[15] = stub::batch_addr() as u32;
+    if crate::sys::trap::enabled() {
+        // The seccomp platform: the cookie in r3-r5 (see `batch_prepare`).
+        r.uregs[15] = stub::batch_regs_addr() as u32;
+        r.uregs[3..6].copy_from_slice(&stub::batch_cookie());
+    }
     r.uregs[16] = arm_state(r.uregs[16]);
     ptrace::set_regs(st.pid, &r).map_err(|e| (e, "PTRACE_SETREGS"))
 }

@@ -18,9 +18,19 @@
 //!
 //! ptrace cannot set TPIDRURO on 32-bit ARM: the host makes the stub run
 //! set_tls (0xf0005) as a batch call when the guest's TLS changes.
+//!
+//! The seccomp platform (`sys/trap.rs`) adds the trap handler to the code
+//! page and a second loop to the batch page (its entry at
+//! [`TRAP_BPAGE_ENTRY`]), which runs the mapping ops of the control page;
+//! the handler makes the batch page executable for it with the cookie it
+//! takes out of the control page, and PROT_NONE again after. Its
+//! ptrace-time set-up batches take the cookie in r3-r5 (set with
+//! PTRACE_SETREGS, entering at `umbra_stub_batch_regs`), never from the
+//! data page, which every stub can read.
 
 use crate::sys::raw::{self, nr};
 use crate::sys::stub::{blob_offset, SpawnConfig, BATCH_RECORD, STUB_CODE, STUB_DATA, STUB_MEMFD};
+use crate::sys::trap;
 use core::arch::{asm, global_asm};
 
 /// First byte of the stub pages.
@@ -40,6 +50,9 @@ pub const BATCH_DONE_OFFSET: u64 = 0x18;
 /// The offset in the code page of the code that makes the batch page
 /// PROT_NONE again (the batch page jumps there when done).
 pub const DISABLE_OFFSET: u64 = 0x20;
+/// The offset in the batch page of the seccomp platform's op loop (the
+/// ptrace batch loop's entry is offset 0).
+pub const TRAP_BPAGE_ENTRY: u64 = 4;
 
 /// The secret a batch shows the stub's filter to make the batch page
 /// executable (random, made once per umbra).
@@ -89,6 +102,10 @@ global_asm!(
     ".globl umbra_stub_bpage_start",
     ".globl umbra_stub_bpage_end",
     ".globl umbra_stub_disable",
+    ".globl umbra_stub_batch_regs",
+    ".globl umbra_trap_handler",
+    ".globl umbra_trap_handler_end",
+    ".globl umbra_trap_ops_syscall",
     // The code page.
     "umbra_stub_blob_start:",
     ".Lumbra_stub_idle:",
@@ -119,6 +136,8 @@ global_asm!(
     "    ldr r3, [r10, #{cookie}]",
     "    ldr r4, [r10, #{cookie} + 4]",
     "    ldr r5, [r10, #{cookie} + 8]",
+    // The seccomp platform's set-up batches: the cookie is in r3-r5.
+    "umbra_stub_batch_regs:",
     "    movw r0, #{blo}",
     "    movt r0, #{bhi}",
     "    mov r1, #4096",
@@ -131,9 +150,132 @@ global_asm!(
     "    movw r11, #{blo}",
     "    movt r11, #{bhi}",
     "    bx r11",
+    // The seccomp platform's trap handler (sys/trap.rs): SIGSYS, faults
+    // and the kick, with r1 = siginfo, r2 = ucontext, sp at the
+    // rt_sigframe and every signal blocked. It never touches its stack.
+    // r12 is the control page; the words umbra reads as u64 get a zero
+    // high half.
+    "umbra_trap_handler:",
+    "    movw r12, #{clo}",
+    "    movt r12, #{chi}",
+    "    mov r9, #0",
+    "    str r1, [r12, #{info}]",
+    "    str r9, [r12, #{info} + 4]",
+    "    str r2, [r12, #{uc}]",
+    "    str r9, [r12, #{uc} + 4]",
+    "    mrc p15, 0, r8, c13, c0, 3",
+    "    str r8, [r12, #{fsb}]",
+    "    str r9, [r12, #{fsb} + 4]",
+    "    str r9, [r12, #{rkind}]",
+    "    str r9, [r12, #{rkind} + 4]",
+    ".Lumbra_trap_report:",
+    "    mov r9, #1",
+    "    dmb ish",
+    "    str r9, [r12]",
+    "    dmb ish",
+    "    mov r0, r12",
+    "    mov r1, #1",
+    "    mov r2, #1",
+    "    mov r7, #{futex}",
+    "    svc #0",
+    ".Lumbra_trap_wait:",
+    "    ldr r9, [r12]",
+    "    dmb ish",
+    "    cmp r9, #2",
+    "    beq .Lumbra_trap_got",
+    "    mov r0, r12",
+    "    mov r1, #0",
+    "    mov r2, #1",
+    "    mov r3, #0",
+    "    mov r7, #{futex}",
+    "    svc #0",
+    "    b .Lumbra_trap_wait",
+    ".Lumbra_trap_got:",
+    "    mov r9, #0",
+    "    str r9, [r12]",
+    "    mov r8, #0",
+    "    ldr r10, [r12, #{nops}]",
+    "    cmp r10, #0",
+    "    bne .Lumbra_trap_ops",
+    ".Lumbra_trap_after_ops:",
+    "    cmp r8, r10",
+    "    blo .Lumbra_trap_fail",
+    "    ldr r9, [r12, #{kind}]",
+    "    cmp r9, #1",
+    "    bne .Lumbra_trap_return",
+    "    mov r9, #1",
+    "    str r9, [r12, #{rkind}]",
+    "    b .Lumbra_trap_report",
+    ".Lumbra_trap_fail:",
+    "    mov r9, #2",
+    "    str r9, [r12, #{rkind}]",
+    "    b .Lumbra_trap_report",
+    // TPIDRURO: set_tls only when the reply's differs.
+    ".Lumbra_trap_return:",
+    "    ldr r0, [r12, #{rfs}]",
+    "    mrc p15, 0, r9, c13, c0, 3",
+    "    cmp r0, r9",
+    "    beq .Lumbra_trap_sigreturn",
+    "    movw r7, #{tls_lo}",
+    "    movt r7, #{tls_hi}",
+    "    svc #0",
+    ".Lumbra_trap_sigreturn:",
+    "    mov r7, #{rt_sigreturn}",
+    "    svc #0",
+    "    udf #0",
+    // The ops: the cookie goes from the control page into r3-r5 (and the
+    // page's words are zeroed) before the mprotect that makes the batch
+    // page executable; its loop comes back to umbra_trap_disable (lr)
+    // with r8 = ops done and r9 = the last result.
+    ".Lumbra_trap_ops:",
+    "    ldr r3, [r12, #{k1}]",
+    "    ldr r4, [r12, #{k1} + 4]",
+    "    ldr r5, [r12, #{k2}]",
+    "    mov r9, #0",
+    "    str r9, [r12, #{k1}]",
+    "    str r9, [r12, #{k1} + 4]",
+    "    str r9, [r12, #{k2}]",
+    "    str r9, [r12, #{k2} + 4]",
+    "    movw r0, #{blo}",
+    "    movt r0, #{bhi}",
+    "    mov r1, #4096",
+    "    mov r2, #5",
+    "    mov r7, #{mprotect}",
+    "    svc #0",
+    "    mov r3, #0",
+    "    mov r4, #0",
+    "    mov r5, #0",
+    "    mov r9, r0",
+    "    adr lr, .Lumbra_trap_disable",
+    "    cmp r0, #0",
+    "    bne .Lumbra_trap_disable",
+    "    movw r11, #{tlo}",
+    "    movt r11, #{thi}",
+    "    bx r11",
+    ".Lumbra_trap_disable:",
+    "    movw r0, #{blo}",
+    "    movt r0, #{bhi}",
+    "    mov r1, #4096",
+    "    mov r2, #0",
+    "    mov r7, #{mprotect}",
+    "    svc #0",
+    "    movw r12, #{clo}",
+    "    movt r12, #{chi}",
+    "    mov r0, #0",
+    "    str r8, [r12, #{done}]",
+    "    str r0, [r12, #{done} + 4]",
+    "    str r9, [r12, #{last}]",
+    "    asr r0, r9, #31",
+    "    str r0, [r12, #{last} + 4]",
+    "    b .Lumbra_trap_after_ops",
+    "umbra_trap_handler_end:",
+    "    udf #0",
     "umbra_stub_blob_end:",
-    // The batch page.
+    // The batch page: the ptrace batch loop's entry, the trap op loop's.
     "umbra_stub_bpage_start:",
+    "    b .Lumbra_stub_bloop",
+    "    b .Lumbra_trap_bloop",
+    ".Lumbra_stub_bloop:",
     "    movw r10, #{dlo}",
     "    movt r10, #{dhi}",
     "    ldr r8, [r10]",
@@ -162,6 +304,30 @@ global_asm!(
     "    movw r11, #{dislo}",
     "    movt r11, #{dishi}",
     "    bx r11",
+    // The seccomp platform's op loop (r12 the control page, r10 the ops,
+    // r8 = 0); back to lr with r8 = ops done, r9 = the last result.
+    ".Lumbra_trap_bloop:",
+    "    add r11, r12, #{ops}",
+    ".Lumbra_trap_next:",
+    "    cmp r8, r10",
+    "    bhs .Lumbra_trap_end",
+    "    ldr r7, [r11]",
+    "    ldr r0, [r11, #8]",
+    "    ldr r1, [r11, #16]",
+    "    ldr r2, [r11, #24]",
+    "    ldr r3, [r11, #32]",
+    "    ldr r4, [r11, #40]",
+    "    ldr r5, [r11, #48]",
+    "umbra_trap_ops_syscall:",
+    "    svc #0",
+    "    cmn r0, #4096",
+    "    bhi .Lumbra_trap_end",
+    "    add r11, r11, #{rec}",
+    "    add r8, r8, #1",
+    "    b .Lumbra_trap_next",
+    ".Lumbra_trap_end:",
+    "    mov r9, r0",
+    "    bx lr",
     "umbra_stub_bpage_end:",
     ".popsection",
     dlo = const (STUB_DATA & 0xffff),
@@ -175,6 +341,25 @@ global_asm!(
     mprotect = const nr::MPROTECT,
     rt_sigreturn = const nr::RT_SIGRETURN,
     sigreturn = const nr::SIGRETURN,
+    clo = const (trap::SLOT_VA & 0xffff),
+    chi = const ((trap::SLOT_VA >> 16) & 0xffff),
+    tlo = const ((STUB_BATCH + TRAP_BPAGE_ENTRY) & 0xffff),
+    thi = const (((STUB_BATCH + TRAP_BPAGE_ENTRY) >> 16) & 0xffff),
+    tls_lo = const (nr::SET_TLS & 0xffff),
+    tls_hi = const ((nr::SET_TLS >> 16) & 0xffff),
+    k1 = const trap::ctrl::K1,
+    k2 = const trap::ctrl::K2,
+    nops = const trap::ctrl::NOPS,
+    ops = const trap::ctrl::OPS,
+    done = const trap::ctrl::DONE,
+    last = const trap::ctrl::LAST,
+    info = const trap::ctrl::INFO,
+    uc = const trap::ctrl::UC,
+    fsb = const trap::ctrl::FS_BASE,
+    rkind = const trap::ctrl::RKIND,
+    kind = const trap::ctrl::KIND,
+    rfs = const trap::ctrl::REPLY_FS,
+    futex = const nr::FUTEX,
 );
 
 extern "C" {
@@ -193,6 +378,21 @@ pub fn batch_blob() -> Option<&'static [u8]> {
     // in this order; the bytes between them are code, readable and never
     // written.
     Some(unsafe { core::slice::from_raw_parts(s, len) })
+}
+
+extern "C" {
+    static umbra_stub_batch_regs: u8;
+}
+
+/// Stub address of the batch entry that takes the cookie in r3-r5 (the
+/// seccomp platform's set-up batches).
+pub fn batch_regs_addr() -> u64 {
+    STUB_CODE + blob_offset(core::ptr::addr_of!(umbra_stub_batch_regs))
+}
+
+/// Stub address of `p`, a symbol of the batch page's code.
+pub fn bpage_addr(p: *const u8) -> u64 {
+    STUB_BATCH + (p as usize - core::ptr::addr_of!(umbra_stub_bpage_start) as usize) as u64
 }
 
 /// Stub address of the code that makes the batch page PROT_NONE again.
