@@ -1042,8 +1042,9 @@ up
 fn exec_tty_hang_up_signals_the_session_leader_as_runc() {
     // conmon closes an exec terminal's pty master: a pty hang-up. The
     // process leading the terminal's session gets SIGHUP and SIGCONT; then
-    // reads of the terminal return 0, writes fail, and /dev/tty (the
-    // session has no controlling terminal now) cannot be opened.
+    // reads of the terminal return 0, writes fail, /dev/tty (the session
+    // has no controlling terminal now) cannot be opened, and the slave's
+    // name /dev/pts/0 is gone.
     same_as_runc(
         "exechup",
         &Cfg {
@@ -1055,7 +1056,7 @@ fn exec_tty_hang_up_signals_the_session_leader_as_runc() {
             "create",
             "start",
             "expect:up",
-            "exec-tty-hangup:trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo ready; while ! test -s /tmp/h; do sleep 1; done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; exit 5",
+            "exec-tty-hangup:trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo ready; while ! test -s /tmp/h; do sleep 1; done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; test -e /dev/pts/0; echo pts-0-$? >>/tmp/h; exit 5",
             "exec:cat /tmp/h",
             "kill:KILL",
             "wait",
@@ -1070,7 +1071,7 @@ exec console master received
 exec exit 0
 exec tty output ready|
 exec process exited 5
-exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|
+exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|pts-0-1|
 kill KILL exit 0
 container killed by signal 9
 delete exit 0
@@ -1384,6 +1385,77 @@ up
 ";
     let id = container_id(&dir, "umbra");
     assert_eq!(got.replace(&id, "ID"), want);
+}
+
+#[test]
+fn file_bind_mounts_are_live_views_of_the_host_files_as_runc() {
+    // A bind mount of one file (as engines mount /etc/hosts) is the host
+    // file itself: the guest reads what the host wrote after start, writes
+    // through a rw one reach the host, a ro one refuses them, and the
+    // mount point can be neither removed nor renamed.
+    let base = umbra_tests::target_dir()
+        .join("oci-tests")
+        .join(format!("filemount-src-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let (greeting, data) = (base.join("greeting"), base.join("data"));
+    std::fs::write(&greeting, "v1\n").unwrap();
+    std::fs::write(&data, "").unwrap();
+    let mounts = format!(
+        r#"{{"destination": "/etc/greeting", "type": "bind", "source": {g}, "options": ["rbind", "ro"]}},
+    {{"destination": "/data/f", "type": "bind", "source": {d}, "options": ["rbind", "rw"]}}"#,
+        g = json_str(greeting.to_str().unwrap()),
+        d = json_str(data.to_str().unwrap()),
+    );
+    let (g, d) = (greeting.display(), data.display());
+    let steps: Vec<String> = vec![
+        // The same starting files for each runtime's run.
+        format!("host-write:{g}=v1"),
+        format!("host-write:{d}="),
+        "create".into(),
+        "start".into(),
+        "expect:up".into(),
+        "exec:cat /etc/greeting".into(),
+        format!("host-write:{g}=v2, changed on the host"),
+        "exec:cat /etc/greeting; busybox stat -c '%s %F' /etc/greeting".into(),
+        "exec:echo x > /etc/greeting".into(),
+        "exec:echo from-guest > /data/f; cat /data/f".into(),
+        format!("host-read:{d}"),
+        "exec:rm /etc/greeting 2>&1; mv /data/f /data/g 2>&1; cat /etc/greeting /data/f".into(),
+        "kill:KILL".into(),
+        "wait".into(),
+        "delete".into(),
+    ];
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    same_as_runc(
+        "filemount",
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            readonly: false,
+            mounts: &mounts,
+            ..Cfg::default()
+        },
+        &steps,
+        "host wrote ok
+host wrote ok
+create exit 0
+pid file names a live process
+start exit 0
+saw up
+exec exit 0 output v1|
+host wrote ok
+exec exit 0 output v2, changed on the host|24 regular file|
+exec exit 1 output sh: can't create /etc/greeting: Read-only file system|
+exec exit 0 output from-guest|
+host read from-guest|
+exec exit 0 output rm: can't remove '/etc/greeting': Device or resource busy|mv: can't rename '/data/f': Device or resource busy|v2, changed on the host|from-guest|
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+--- output ---
+up
+
+",
+    );
 }
 
 #[test]

@@ -99,6 +99,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "cputime_hog",
     "vfork_threads",
     "tty_ctty",
+    "net_async",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

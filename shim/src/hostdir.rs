@@ -85,6 +85,32 @@ impl HostDir {
         Ok(HostDir { root, rw })
     }
 
+    /// Opens the regular file `path` alone (a bind mount of one file, as
+    /// OCI engines make for /etc/hosts), before umbra confines itself: the
+    /// handle is that file's fd, open for reading (and writing with `rw`),
+    /// and nothing else is reachable through it (no name is looked up
+    /// beneath a file). Reads see the host file as it is now; with `rw`,
+    /// writes go through. As a Linux bind mount, it stays on the file it
+    /// found: one the host puts in its place by rename is not seen.
+    pub fn open_file(path: &Path, rw: bool) -> Result<HostDir, String> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(rw)
+            .open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let meta = f
+            .metadata()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{}: not a regular file", path.display()));
+        }
+        sys::raise_nofile_limit();
+        Ok(HostDir {
+            root: f.into_raw_fd(),
+            rw,
+        })
+    }
+
     /// The fd of the granted directory, and whether it is written through.
     pub fn grant(&self) -> (i32, bool) {
         (self.root, self.rw)

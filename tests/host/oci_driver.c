@@ -10,7 +10,8 @@
  *        pause | resume | expect:TEXT | absent:TEXT | send:TEXT | exec:CMD |
  *        exec-detach:CMD | exec-tty:CMD | exec-tty-hangup:CMD |
  *        exec-signal:SIG:CMD | events | update:ARGS | update-err:ARGS | wait |
- *        ps | delete | delete-force | leftovers
+ *        host-write:PATH=TEXT | host-read:PATH | ps | delete | delete-force |
+ *        leftovers
  * Every step prints one line; the output is printed at the end. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -561,6 +562,45 @@ static void update_step(const char *spec, int err) {
 	printf("update %s exit %d stderr %s\n", spec, code(st), buf);
 }
 
+/* `host-write:PATH=TEXT`: the host file PATH now holds TEXT and a newline
+ * (nothing for an empty TEXT), written in place (O_TRUNC: the same file). */
+static void host_write_step(const char *spec) {
+	const char *eq = strchr(spec, '=');
+	char path[4096];
+	if (!eq || eq - spec >= (long)sizeof(path)) {
+		fprintf(stderr, "bad host-write step\n");
+		exit(2);
+	}
+	memcpy(path, spec, eq - spec);
+	path[eq - spec] = 0;
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	int ok = fd >= 0;
+	if (ok && eq[1]) {
+		ok = write(fd, eq + 1, strlen(eq + 1)) == (ssize_t)strlen(eq + 1) && write(fd, "\n", 1) == 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("host wrote %s\n", ok ? "ok" : "failed");
+}
+
+/* `host-read:PATH`: what the host file holds, one line. */
+static void host_read_step(const char *path) {
+	char buf[4096];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		printf("host read failed\n");
+		return;
+	}
+	buf[n] = 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\n')
+			buf[i] = '|';
+	printf("host read %s\n", buf);
+}
+
 static void leftovers(void) {
 	/* Processes started from the runtime with this state directory. */
 	DIR *d = opendir("/proc");
@@ -677,6 +717,10 @@ int main(int argc, char **argv) {
 			exec_signal_step(s + 12);
 		} else if (!strcmp(s, "ps")) {
 			ps_step();
+		} else if (!strncmp(s, "host-write:", 11)) {
+			host_write_step(s + 11);
+		} else if (!strncmp(s, "host-read:", 10)) {
+			host_read_step(s + 10);
 		} else if (!strcmp(s, "events")) {
 			events_step();
 		} else if (!strncmp(s, "update:", 7)) {

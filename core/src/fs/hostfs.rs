@@ -196,10 +196,12 @@ pub struct HostNode {
 }
 
 /// Mounts the host directory behind `host`: its root node. `dev` is the
-/// device number the guest sees.
+/// device number the guest sees. The root may also be a regular file (a
+/// bind mount of one file), which the VFS mounts on a non-directory.
 pub fn mount(host: Arc<dyn HostFs>, dev: u64, mode: HostMode) -> KResult<Arc<dyn Inode>> {
     let (h, st) = host.root()?;
-    if st.mode & S_IFMT != FileType::Directory.mode_bits() {
+    let kind = st.mode & S_IFMT;
+    if kind != FileType::Directory.mode_bits() && kind != FileType::Regular.mode_bits() {
         host.release(h);
         return Err(Errno::ENOTDIR);
     }

@@ -169,6 +169,11 @@ pub fn unlink(vfs: &Vfs, cx: &FsCtx, start: &PathRef, path: &[u8]) -> KResult<()
     check_sticky(&dmeta, &child.metadata()?, &cx.cred)?;
     check_dir_flags(p.dir.inode().as_ref(), false)?;
     check_not_frozen(child.as_ref())?;
+    // A file with another file bind-mounted on it (vfs_unlink's
+    // is_local_mountpoint).
+    if vfs.child(&p.dir, &p.name, child.clone())?.mount_id() != p.dir.mount_id() {
+        return Err(Errno::EBUSY);
+    }
     p.dir.inode().unlink(&p.name, cx.now)
 }
 
@@ -569,6 +574,49 @@ mod tests {
             ),
             Err(Errno::EBUSY)
         );
+    }
+
+    #[test]
+    fn a_file_bind_mount_covers_its_mount_point() {
+        let (vfs, cx, r) = setup();
+        let other = TmpFs::new(2, Timespec::default());
+        let attr = crate::fs::vfs::NewNode {
+            kind: FileType::Regular,
+            perm: 0o644,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            now: Timespec::default(),
+        };
+        let file = other.root().create(b"src", &attr).unwrap();
+        file.write_at(0, b"from the host", Timespec::default())
+            .unwrap();
+        mknod(&vfs, &cx, &r, b"/f", 0o644, 0).unwrap();
+        mkdir(&vfs, &cx, &r, b"/d", 0o755).unwrap();
+        // A file goes on a non-directory only, a directory on a directory.
+        assert_eq!(
+            vfs.mount_at("/d", file.clone(), "tmpfs"),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            vfs.mount_at("/f", other.root(), "tmpfs"),
+            Err(Errno::ENOTDIR)
+        );
+        vfs.mount_at("/f", file, "tmpfs").unwrap();
+        let st = stat(&vfs, &cx, &r, b"/f", FollowLast::Follow).unwrap();
+        assert_eq!((st.dev, st.size), (2, 13));
+        assert_eq!(unlink(&vfs, &cx, &r, b"/f"), Err(Errno::EBUSY));
+        assert_eq!(
+            rename(&vfs, &cx, (&r, b"/f"), (&r, b"/g"), RenameFlags::empty()),
+            Err(Errno::EBUSY)
+        );
+        // Other files of the same directory are not covered.
+        mknod(&vfs, &cx, &r, b"/h", 0o644, 0).unwrap();
+        assert_eq!(
+            stat(&vfs, &cx, &r, b"/h", FollowLast::Follow).unwrap().size,
+            0
+        );
+        unlink(&vfs, &cx, &r, b"/h").unwrap();
     }
 
     #[test]

@@ -325,7 +325,9 @@ impl Vfs {
     }
 
     /// Mounts the filesystem whose root directory is `fs_root` on the directory
-    /// `at`.
+    /// `at`, or, as a bind mount of one file, a non-directory `fs_root` on a
+    /// non-directory `at` (ENOTDIR when one is a directory and the other
+    /// not).
     pub fn mount(&self, at: &PathRef, fs_root: Arc<dyn Inode>, fstype: &str) -> KResult<()> {
         let flags = default_flags(fstype, &at.absolute_path_lossy());
         self.mount_with(at, fs_root, fstype, flags)
@@ -339,7 +341,7 @@ impl Vfs {
         fstype: &str,
         flags: u32,
     ) -> KResult<()> {
-        if !at.is_dir() || fs_root.kind() != FileType::Directory {
+        if at.is_dir() != (fs_root.kind() == FileType::Directory) {
             return Err(Errno::ENOTDIR);
         }
         let meta = at.inode.metadata()?;
@@ -486,10 +488,13 @@ impl Vfs {
         // A mount root can itself be a mountpoint; bound the loop all the same.
         for _ in 0..16 {
             let t = self.table.lock();
-            if !t.mounts.iter().any(|m| m.parent_mount == node.mount) {
-                break;
-            }
-            if node.inode.kind() != FileType::Directory {
+            // Only a mount of the node's kind (a directory on a directory,
+            // a file on a non-directory) can cover it: a file's identity is
+            // asked for only where files are mounted.
+            let is_dir = node.inode.kind() == FileType::Directory;
+            if !t.mounts.iter().any(|m| {
+                m.parent_mount == node.mount && (m.root.kind() == FileType::Directory) == is_dir
+            }) {
                 break;
             }
             let meta = node.inode.metadata()?;

@@ -40,6 +40,13 @@ struct Ring {
     /// Write ends opened so far (Linux's w_counter): a FIFO reader reports
     /// POLLHUP only once a writer came after it opened.
     w_opens: u64,
+    /// The SIGIO due to O_ASYNC readers (POLL_IN) and writers (POLL_OUT):
+    /// Linux's pipe_write and pipe_read signal the other side at the end
+    /// of every call that asked for bytes, whatever came of it (EAGAIN
+    /// included), and pipe_release both sides when one side's last end
+    /// goes.
+    sigio_in: u64,
+    sigio_out: u64,
 }
 
 impl Ring {
@@ -53,6 +60,8 @@ impl Ring {
     fn end_closed(&mut self) {
         if (self.readers == 0) != (self.writers == 0) {
             self.wakes.wake_all();
+            self.sigio_in += 1;
+            self.sigio_out += 1;
         }
     }
 }
@@ -77,6 +86,8 @@ pub fn pipe() -> (Arc<PipeReader>, Arc<PipeWriter>) {
             capacity: PIPE_SIZE,
             wakes: WakeSeq::default(),
             w_opens: 1,
+            sigio_in: 0,
+            sigio_out: 0,
         }),
     });
     (Arc::new(PipeReader(p.clone(), 0)), Arc::new(PipeWriter(p)))
@@ -123,6 +134,7 @@ impl FileOps for PipeReader {
         if buf.is_empty() {
             return Ok(0);
         }
+        r.sigio_out += 1;
         if r.data.is_empty() {
             return if r.writers == 0 {
                 Ok(0)
@@ -180,6 +192,7 @@ impl FileOps for PipeWriter {
         if buf.is_empty() {
             return Ok(0);
         }
+        r.sigio_in += 1;
         let space = r.capacity.saturating_sub(r.data.len());
         if space == 0 || (buf.len() <= PIPE_BUF && space < buf.len()) {
             return Err(Errno::EAGAIN);
@@ -222,6 +235,17 @@ pub fn pending(ops: &dyn FileOps) -> Option<usize> {
     }
     any.downcast_ref::<PipeWriter>()
         .map(|w| w.0.ring.lock().data.len())
+}
+
+/// The SIGIO an O_ASYNC description of this pipe end is due so far: a
+/// count of POLL_IN for a read end, of POLL_OUT for a write end.
+pub fn async_count(ops: &dyn FileOps) -> Option<u64> {
+    let any = ops.as_any();
+    if let Some(r) = any.downcast_ref::<PipeReader>() {
+        return Some(r.0.ring.lock().sigio_in);
+    }
+    any.downcast_ref::<PipeWriter>()
+        .map(|w| w.0.ring.lock().sigio_out)
 }
 
 /// The pipe behind `ops`, if it is a pipe end.

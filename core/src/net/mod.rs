@@ -106,6 +106,12 @@ pub struct Received {
     pub stop: bool,
 }
 
+/// The reasons counted by [`Socket::async_counts`]: si_code POLL_IN,
+/// POLL_OUT and POLL_HUP.
+pub const ASYNC_IN: usize = 0;
+pub const ASYNC_OUT: usize = 1;
+pub const ASYNC_HUP: usize = 2;
+
 /// One socket of some family. Unsupported calls keep their defaults, which
 /// are Linux's errors for a family that lacks them.
 pub trait Socket: Send + Sync {
@@ -227,6 +233,15 @@ pub trait Socket: Send + Sync {
     /// (syscall/fasync.rs), as Linux's sk_send_sigurg.
     fn urgent_marks(&self) -> u64 {
         0
+    }
+    /// How many SIGIO an O_ASYNC description of this socket is due, by
+    /// reason ([`ASYNC_IN`], [`ASYNC_OUT`], [`ASYNC_HUP`]): counts that
+    /// grow where Linux calls sk_wake_async (data or a connection queued,
+    /// room made after a send found the buffer full, the peer's shutdown
+    /// or close). `None`: the family does not count them, and
+    /// syscall/fasync.rs signals rising edges of POLLIN and POLLOUT.
+    fn async_counts(&self) -> Option<[u64; 3]> {
+        None
     }
     /// For downcasting to the family's type.
     fn as_any(&self) -> &dyn Any;

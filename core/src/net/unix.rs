@@ -123,8 +123,19 @@ impl Msg {
 
 impl Drop for Msg {
     fn drop(&mut self) {
-        self.from.wmem.fetch_sub(self.cost, Ordering::Relaxed);
-        self.from.wake(WAKE_OUT);
+        let f = &self.from;
+        let left = f
+            .wmem
+            .fetch_sub(self.cost, Ordering::Relaxed)
+            .saturating_sub(self.cost);
+        f.wake(WAKE_OUT);
+        // unix_write_space: room once writable again, after a send found
+        // the buffer full (a listener sends nothing, so its state need
+        // not be looked at).
+        if left * 4 <= f.sndbuf.load(Ordering::Relaxed) && f.nospace.swap(false, Ordering::Relaxed)
+        {
+            f.async_event(super::ASYNC_OUT);
+        }
         if let Some(r) = &self.rights {
             self.from
                 .ns
@@ -174,6 +185,14 @@ pub struct Core {
     ino: AtomicU64,
     /// Urgent bytes received (each one raises SIGURG).
     marks: AtomicU64,
+    /// The SIGIO this socket is due if O_ASYNC (Linux's sk_wake_async),
+    /// counted by reason: [`super::ASYNC_IN`], `ASYNC_OUT`, `ASYNC_HUP`.
+    sigio: [AtomicU64; 3],
+    /// SOCKWQ_ASYNC_NOSPACE: a send found the buffer full, so the room that
+    /// reads make is signalled (POLL_OUT) once it is writable again.
+    nospace: AtomicBool,
+    /// `st.sndbuf`, for a message's drop, which must not take `st`.
+    sndbuf: AtomicUsize,
     st: Mutex<St>,
 }
 
@@ -193,6 +212,9 @@ impl Core {
             wake_out: AtomicU64::new(0),
             ino: AtomicU64::new(0),
             marks: AtomicU64::new(0),
+            sigio: Default::default(),
+            nospace: AtomicBool::new(false),
+            sndbuf: AtomicUsize::new(SNDBUF_DEFAULT),
             st: Mutex::new(St {
                 name: None,
                 state: State::Close,
@@ -237,6 +259,15 @@ impl Core {
     fn enqueue(&self, m: Msg) {
         self.st.lock().rx.push_back(m);
         self.wake(WAKE_IN);
+        self.async_event(super::ASYNC_IN);
+    }
+
+    /// Counts one SIGIO of `why` (an index of `sigio`) for an O_ASYNC
+    /// description of this socket.
+    fn async_event(&self, why: usize) {
+        if let Some(n) = self.sigio.get(why) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn connection(&self) -> bool {
@@ -355,6 +386,7 @@ impl Core {
                 }
                 drop(ps);
                 p.wake(WAKE_ALL);
+                p.async_event(super::ASYNC_HUP);
             }
         }
         for e in &pending {
@@ -643,6 +675,7 @@ impl UnixSocket {
         }
         let w = self.core.wmem.load(Ordering::Relaxed);
         if w >= st.sndbuf {
+            self.core.nospace.store(true, Ordering::Relaxed);
             return Err(Errno::EAGAIN);
         }
         Ok(st.sndbuf - w)
@@ -737,6 +770,7 @@ impl UnixSocket {
         }
         peer.marks.fetch_add(1, Ordering::Relaxed);
         peer.wake(WAKE_ALL);
+        peer.async_event(super::ASYNC_IN);
         Ok(())
     }
 
@@ -1213,6 +1247,7 @@ impl Socket for UnixSocket {
         }
         other.st.lock().pending.push_back(new);
         other.wake(WAKE_IN);
+        other.async_event(super::ASYNC_IN);
         c.wake(WAKE_ALL);
         Ok(())
     }
@@ -1298,6 +1333,18 @@ impl Socket for UnixSocket {
         self.core.marks.load(Ordering::Relaxed)
     }
 
+    fn async_counts(&self) -> Option<[u64; 3]> {
+        if self.host().is_some() {
+            return None;
+        }
+        Some(
+            self.core
+                .sigio
+                .each_ref()
+                .map(|n| n.load(Ordering::Relaxed)),
+        )
+    }
+
     fn recv_to(
         &self,
         len: usize,
@@ -1346,6 +1393,12 @@ impl Socket for UnixSocket {
                 }
                 p.st.lock().shut |= pm;
                 p.wake(WAKE_ALL);
+                // Judged by this call's mode alone, as unix_shutdown does.
+                if pm == SHUTDOWN_MASK {
+                    p.async_event(super::ASYNC_HUP);
+                } else if pm & RCV_SHUTDOWN != 0 {
+                    p.async_event(super::ASYNC_IN);
+                }
             }
         }
         Ok(())
@@ -1416,6 +1469,7 @@ impl Socket for UnixSocket {
             SO_SNDBUF | SO_SNDBUFFORCE => {
                 let v = (int()? as u32 as usize).min(WMEM_MAX);
                 st.sndbuf = (v * 2).max(SNDBUF_MIN);
+                self.core.sndbuf.store(st.sndbuf, Ordering::Relaxed);
             }
             SO_PEEK_OFF => {
                 let v = int()?;
@@ -1752,6 +1806,39 @@ mod tests {
         assert_eq!(recv(&mut h, &a, 64).err(), Some(Errno::ECONNRESET));
         assert_eq!(recv(&mut h, &a, 64).unwrap().len, 0);
         assert_eq!(send(&mut h, &a, b"x", Vec::new()), Err(Errno::EPIPE));
+    }
+
+    /// The SIGIO counts of an O_ASYNC socket (sk_wake_async): POLL_IN per
+    /// message and for the peer's SHUT_WR, POLL_OUT once room is made after
+    /// a send found the buffer full, POLL_HUP for SHUT_RDWR and close.
+    #[test]
+    fn async_counts_follow_sk_wake_async() {
+        let net = Arc::new(NetNs::default());
+        let mut h = MockHost::new(4096);
+        let (a, b) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
+        let (sa, sb) = (a.clone(), b.clone());
+        let (a, b) = (file(a), file(b));
+        assert_eq!(sb.async_counts(), Some([0, 0, 0]));
+        send(&mut h, &a, b"x", Vec::new()).unwrap();
+        send(&mut h, &a, b"y", Vec::new()).unwrap();
+        assert_eq!(sb.async_counts(), Some([2, 0, 0]));
+        recv(&mut h, &b, 64).unwrap();
+        // The reads freed room, but no send had found the buffer full.
+        assert_eq!(sa.async_counts(), Some([0, 0, 0]));
+        let big = vec![0u8; 4096];
+        while send(&mut h, &a, &big, Vec::new()).is_ok() {}
+        assert_eq!(sa.async_counts(), Some([0, 0, 0]));
+        while recv(&mut h, &b, 4096).is_ok() {}
+        assert_eq!(sa.async_counts(), Some([0, 1, 0]));
+        sa.shutdown(&mut cx(&mut h), SHUT_RD).unwrap();
+        let before = sb.async_counts().unwrap()[0];
+        assert_eq!(sb.async_counts(), Some([before, 0, 0]));
+        sa.shutdown(&mut cx(&mut h), SHUT_WR).unwrap();
+        assert_eq!(sb.async_counts(), Some([before + 1, 0, 0]));
+        sa.shutdown(&mut cx(&mut h), SHUT_RDWR).unwrap();
+        assert_eq!(sb.async_counts(), Some([before + 1, 0, 1]));
+        drop((a, sa));
+        assert_eq!(sb.async_counts(), Some([before + 1, 0, 2]));
     }
 
     /// The bulk path: a stream send of owned bytes queues them as they are,

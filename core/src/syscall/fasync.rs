@@ -4,19 +4,36 @@
 //!
 //! A description with O_ASYNC is registered with the fd it was set on.
 //! Before the kernel resumes a thread it compares each registered file with
-//! what it saw last: a pipe's read end signals POLL_IN when data arrived (every
-//! write, as Linux's pipe_write does) or the writers went away, its write end
-//! POLL_OUT when data was read or the readers went away, and the console
-//! POLL_IN when input became readable. The signal goes to the owner (a
-//! process, a thread or a process group): SIGIO with SI_KERNEL, or the
-//! F_SETSIG signal with si_code, si_band and si_fd. Other files never raise
-//! SIGIO, as on Linux (regular files have no readiness to report).
+//! what it saw last: a pipe's read end signals POLL_IN for every write call
+//! that asked to write bytes (whatever came of it, as Linux's pipe_write
+//! does) and when the writers went away, its write end POLL_OUT for every
+//! such read call and when the readers went away ([`crate::fs::pipe::async_count`]),
+//! and the console POLL_IN when input became readable. The signal goes to
+//! the owner (a process, a thread or a process group): SIGIO with
+//! SI_KERNEL, or the F_SETSIG signal with si_code, si_band and si_fd, once
+//! per event (a queued real-time signal comes that many times). Other files
+//! never raise SIGIO, as on Linux (regular files have no readiness to
+//! report).
+//!
+//! A socket whose family counts its wake-ups
+//! ([`crate::net::Socket::async_counts`], AF_UNIX) signals each one, as
+//! Linux's sk_wake_async: POLL_IN for every message or connection queued and
+//! for the peer's shutdown of writing, POLL_OUT when reads made room after a
+//! send had found the buffer full, POLL_HUP when the peer closed or shut
+//! both ways; one signal per event (so a queued F_SETSIG signal comes once
+//! per message), in that order when one look finds several kinds. Not
+//! modelled: Linux skips the POLL_IN of a socket a reader is blocked on
+//! (SOCKWQ_ASYNC_WAITDATA). Other sockets (TCP, UDP) signal rising edges of
+//! POLLIN and POLLOUT.
 //!
 //! A socket description given an owner is watched for urgent data too: each
 //! urgent mark it receives (MSG_OOB, [`crate::net::Socket::urgent_marks`])
 //! sends SIGURG to its owner, with or without O_ASYNC, as Linux's
-//! sk_send_sigurg. (Linux also raises SIGIO with POLL_PRI for an O_ASYNC
-//! socket then; that is not done here.)
+//! sk_send_sigurg; an O_ASYNC one with an F_SETSIG signal also gets that
+//! signal with POLL_PRI (Linux's SOCK_WAKE_URG, which plain SIGIO skips).
+//!
+//! ioctl FIOSETOWN and SIOCSPGRP (F_SETOWN), FIOGETOWN and SIOCGPGRP
+//! (F_GETOWN) on a socket are here too; FIOASYNC is in io.rs.
 
 use crate::fs::file::{FileOwner, OpenFile};
 use crate::fs::PollEvents;
@@ -43,19 +60,41 @@ pub const F_OWNER_TID: u32 = 0;
 pub const F_OWNER_PID: u32 = 1;
 pub const F_OWNER_PGRP: u32 = 2;
 
+/// ioctls of sockets (asm-generic/sockios.h, the same on every arch).
+pub const FIOSETOWN: u32 = 0x8901;
+pub const SIOCSPGRP: u32 = 0x8902;
+pub const FIOGETOWN: u32 = 0x8903;
+pub const SIOCGPGRP: u32 = 0x8904;
+
 const POLL_IN: i32 = 1;
 const POLL_OUT: i32 = 2;
-/// si_band of POLL_IN and POLL_OUT (Linux's band_table).
-const BAND_IN: i64 = 0x41;
-const BAND_OUT: i64 = 0x304;
+const POLL_PRI: i32 = 5;
+const POLL_HUP: i32 = 6;
+
+/// si_band of a reason (Linux's band_table, EPOLL* bits).
+fn band(why: i32) -> i64 {
+    match why {
+        POLL_IN => 0x41,   // POLLIN | POLLRDNORM
+        POLL_OUT => 0x304, // POLLOUT | POLLWRNORM | POLLWRBAND
+        POLL_PRI => 0x82,  // POLLPRI | POLLRDBAND
+        POLL_HUP => 0x18,  // POLLHUP | POLLERR
+        _ => 0,
+    }
+}
+
+/// At most this many signals of one reason from one look at a file (a
+/// bound on the work, far above what a queue of messages makes between
+/// two looks).
+const BURST_MAX: u64 = 64;
 
 /// A description with O_ASYNC and what was last seen of it.
 #[derive(Debug)]
 pub struct Fasync {
     file: Weak<OpenFile>,
     fd: i32,
-    pending: Option<usize>,
     mask: PollEvents,
+    /// A counting file's events when last looked at ([`counts`]).
+    counts: Option<[u64; 4]>,
 }
 
 /// A socket description with an owner, and the urgent marks it had when
@@ -170,19 +209,8 @@ pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) 
     let f = k.proc().fds.get(fd)?;
     let mut o = f.owner();
     match cmd {
-        F_GETOWN => Ok(match o.kind {
-            F_OWNER_PGRP => (o.pid as i32).wrapping_neg() as isize as usize,
-            _ => o.pid as usize,
-        }),
-        F_SETOWN => {
-            let who = arg as i32;
-            let (kind, id) = if who < 0 {
-                (F_OWNER_PGRP, who.unsigned_abs())
-            } else {
-                (F_OWNER_PID, who as u32)
-            };
-            set_owner(k, &f, o, kind, id)
-        }
+        F_GETOWN => Ok(getown(&f) as isize as usize),
+        F_SETOWN => setown(k, &f, arg as i32),
         F_GETOWN_EX => {
             let mut b = [0u8; 8];
             b[..4].copy_from_slice(&o.kind.to_ne_bytes());
@@ -214,10 +242,66 @@ pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) 
     }
 }
 
-/// What the readiness of `f` is now: the bytes in its pipe and its poll mask.
-fn snapshot<H: Host>(k: &mut Kernel<H>, f: &OpenFile) -> (Option<usize>, PollEvents) {
-    let pending = f.ops().and_then(|o| crate::fs::pipe::pending(&**o));
-    (pending, f.poll(&mut k.host))
+/// The signals a file that counts them is due so far, by reason: POLL_IN,
+/// POLL_OUT, POLL_HUP and urgent marks (POLL_PRI). Pipes and counting
+/// sockets; `None` for the rest, which signal rising edges of readiness.
+fn counts(f: &OpenFile) -> Option<[u64; 4]> {
+    if let Some(sf) = crate::net::socket_of(f) {
+        let s = &sf.sock;
+        let [i, o, h] = s.async_counts()?;
+        return Some([i, o, h, s.urgent_marks()]);
+    }
+    let ops = f.ops()?;
+    let n = crate::fs::pipe::async_count(&**ops)?;
+    Some(if ops.as_any().is::<crate::fs::pipe::PipeReader>() {
+        [n, 0, 0, 0]
+    } else {
+        [0, n, 0, 0]
+    })
+}
+
+/// F_SETOWN's argument (also FIOSETOWN's and SIOCSPGRP's): a process, or
+/// a process group when negative (f_setown).
+pub fn setown<H: Host>(k: &mut Kernel<H>, f: &Arc<OpenFile>, who: i32) -> SysResult {
+    if who == i32::MIN {
+        return Err(Errno::EINVAL);
+    }
+    let (kind, id) = if who < 0 {
+        (F_OWNER_PGRP, who.unsigned_abs())
+    } else {
+        (F_OWNER_PID, who as u32)
+    };
+    set_owner(k, f, f.owner(), kind, id)
+}
+
+/// F_GETOWN's answer (f_getown): the owner, negated for a process group.
+pub fn getown(f: &OpenFile) -> i32 {
+    let o = f.owner();
+    match o.kind {
+        F_OWNER_PGRP => (o.pid as i32).wrapping_neg(),
+        _ => o.pid as i32,
+    }
+}
+
+/// The owner ioctls of a socket (sock_ioctl): FIOSETOWN and SIOCSPGRP set
+/// it from the int at `arg`, FIOGETOWN and SIOCGPGRP store it there.
+pub fn sock_owner_ioctl<H: Host>(
+    k: &mut Kernel<H>,
+    f: &Arc<OpenFile>,
+    cmd: u32,
+    arg: u64,
+) -> SysResult {
+    match cmd {
+        FIOSETOWN | SIOCSPGRP => {
+            let mut b = [0u8; 4];
+            k.user().read_bytes(arg, &mut b)?;
+            setown(k, f, i32::from_ne_bytes(b))
+        }
+        _ => {
+            k.user().write_bytes(arg, &getown(f).to_ne_bytes())?;
+            Ok(0)
+        }
+    }
 }
 
 /// F_SETFL: registers the description for SIGIO when O_ASYNC is turned on
@@ -227,12 +311,17 @@ pub fn setfl<H: Host>(k: &mut Kernel<H>, fd: i32, f: &Arc<OpenFile>, new: OpenFl
     let was = f.flags().contains(OpenFlags::O_ASYNC);
     let me = Arc::as_ptr(f);
     if on && !was {
-        let (pending, mask) = snapshot(k, f);
+        let counts = counts(f);
+        let mask = if counts.is_some() {
+            PollEvents::empty()
+        } else {
+            f.poll(&mut k.host)
+        };
         k.fasync.push(Fasync {
             file: Arc::downgrade(f),
             fd,
-            pending,
             mask,
+            counts,
         });
     } else if !on && was {
         k.fasync.retain(|r| r.file.as_ptr() != me);
@@ -242,7 +331,7 @@ pub fn setfl<H: Host>(k: &mut Kernel<H>, fd: i32, f: &Arc<OpenFile>, new: OpenFl
 /// Raises the SIGIO that registered files are due, and forgets closed ones.
 pub fn check<H: Host>(k: &mut Kernel<H>) {
     let mut regs = core::mem::take(&mut k.fasync);
-    let mut due: Vec<(FileOwner, i32, i32)> = Vec::new();
+    let mut due: Vec<(FileOwner, i32, i32, u64)> = Vec::new();
     regs.retain_mut(|r| {
         let Some(f) = r.file.upgrade() else {
             return false;
@@ -250,28 +339,49 @@ pub fn check<H: Host>(k: &mut Kernel<H>) {
         if !f.flags().contains(OpenFlags::O_ASYNC) {
             return false;
         }
-        let (pending, mask) = snapshot(k, &f);
+        if let Some(old) = r.counts {
+            let now = counts(&f).unwrap_or(old);
+            r.counts = Some(now);
+            let o = f.owner();
+            if o.pid == 0 {
+                return true;
+            }
+            // A pipe counts calls into its ends, and the I/O layer may
+            // call one several times for one syscall (in chunks); the
+            // kernel looks here after every syscall, so one signal per
+            // look is one per syscall, as Linux's.
+            let cap = if crate::net::socket_of(&f).is_some() {
+                BURST_MAX
+            } else {
+                1
+            };
+            let more = |i: usize| now[i].saturating_sub(old[i]).min(cap);
+            // SOCK_WAKE_URG: only a chosen signal (SIGURG itself goes
+            // by check_urgent).
+            if o.sig != 0 && more(3) > 0 {
+                due.push((o, r.fd, POLL_PRI, more(3)));
+            }
+            for (i, why) in [(0, POLL_IN), (1, POLL_OUT), (2, POLL_HUP)] {
+                if more(i) > 0 {
+                    due.push((o, r.fd, why, more(i)));
+                }
+            }
+            return true;
+        }
+        let mask = f.poll(&mut k.host);
         let newly = mask.difference(r.mask);
-        let reader = f
-            .ops()
-            .is_some_and(|o| o.as_any().is::<crate::fs::pipe::PipeReader>());
-        let reason = match (r.pending, pending) {
-            (Some(a), Some(b)) if reader && (b > a || newly.contains(PollEvents::POLLHUP)) => {
-                Some(POLL_IN)
-            }
-            (Some(a), Some(b)) if !reader && (b < a || newly.contains(PollEvents::POLLERR)) => {
-                Some(POLL_OUT)
-            }
-            (None, None) if newly.contains(PollEvents::POLLIN) => Some(POLL_IN),
-            (None, None) if newly.contains(PollEvents::POLLOUT) => Some(POLL_OUT),
-            _ => None,
+        let reason = if newly.contains(PollEvents::POLLIN) {
+            Some(POLL_IN)
+        } else if newly.contains(PollEvents::POLLOUT) {
+            Some(POLL_OUT)
+        } else {
+            None
         };
-        r.pending = pending;
         r.mask = mask;
         if let Some(why) = reason {
             let o = f.owner();
             if o.pid != 0 {
-                due.push((o, r.fd, why));
+                due.push((o, r.fd, why, 1));
             }
         }
         true
@@ -279,7 +389,7 @@ pub fn check<H: Host>(k: &mut Kernel<H>) {
     // Files registered while signals were raised stay registered.
     regs.append(&mut k.fasync);
     k.fasync = regs;
-    for (o, fd, why) in due {
+    for (o, fd, why, times) in due {
         let (sig, info) = if o.sig == 0 {
             let info = SigInfo {
                 signo: SIGIO,
@@ -288,17 +398,18 @@ pub fn check<H: Host>(k: &mut Kernel<H>) {
             };
             (SIGIO, info)
         } else {
-            let band = if why == POLL_IN { BAND_IN } else { BAND_OUT };
             let info = SigInfo {
                 signo: o.sig,
                 code: why,
-                poll: Some((band, fd)),
+                poll: Some((band(why), fd)),
                 ..SigInfo::default()
             };
             (o.sig, info)
         };
         for pid in owner_targets(k, o) {
-            let _ = k.send_signal(pid, sig, info);
+            for _ in 0..times {
+                let _ = k.send_signal(pid, sig, info);
+            }
         }
     }
 }

@@ -454,6 +454,14 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
             return Ok(0);
         }
         _ if super::fs::is_fs_ioc_flags(cmd) => return super::fs::fs_ioc_flags(k, &f, cmd, arg),
+        super::fasync::FIOSETOWN
+        | super::fasync::SIOCSPGRP
+        | super::fasync::FIOGETOWN
+        | super::fasync::SIOCGPGRP
+            if crate::net::socket_of(&f).is_some() =>
+        {
+            return super::fasync::sock_owner_ioctl(k, &f, cmd, arg);
+        }
         // SIOCGIFCONF writes through a pointer inside its argument.
         umbra_abi::net::SIOCGIFCONF if crate::net::socket_of(&f).is_some() => {
             return super::net::sys_ifconf(k, arg);

@@ -94,16 +94,19 @@ fn ensure_dir(vfs: &Vfs, path: &str) -> Result<PathRef, String> {
     Ok(cur)
 }
 
-/// Writes `data` as the file `path` of `vfs` (made if missing, mode 0644).
-fn put_file(vfs: &Vfs, path: &str, data: &[u8]) -> Result<(), String> {
+/// Makes `path` an empty regular file (0644) if nothing is there, with
+/// its parent directories: the mount point of a file bind mount.
+fn ensure_file(vfs: &Vfs, path: &str) -> Result<(), String> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     if name.is_empty() {
         return Err(format!("{path}: no file name"));
     }
     let parent = ensure_dir(vfs, dir)?;
-    let now = now_ts();
-    let node = match parent.inode().lookup(name.as_bytes()) {
-        Ok(n) => n,
+    match parent.inode().lookup(name.as_bytes()) {
+        Ok(n) if n.kind() == FileType::Directory => {
+            Err(format!("cannot mount a file on the directory {path}"))
+        }
+        Ok(_) => Ok(()),
         Err(_) => parent
             .inode()
             .create(
@@ -114,27 +117,12 @@ fn put_file(vfs: &Vfs, path: &str, data: &[u8]) -> Result<(), String> {
                     uid: 0,
                     gid: 0,
                     rdev: 0,
-                    now,
+                    now: now_ts(),
                 },
             )
-            .map_err(|e| format!("cannot make {path}: {e:?}"))?,
-    };
-    if node.kind() != FileType::Regular {
-        return Err(format!("{path}: not a regular file"));
+            .map(|_| ())
+            .map_err(|e| format!("cannot make {path}: {e:?}")),
     }
-    node.truncate(0, now)
-        .map_err(|e| format!("cannot write {path}: {e:?}"))?;
-    let mut off = 0;
-    while off < data.len() {
-        let n = node
-            .write_at(off as u64, &data[off..], now)
-            .map_err(|e| format!("cannot write {path}: {e:?}"))?;
-        if n == 0 {
-            return Err(format!("cannot write {path}: short write"));
-        }
-        off += n;
-    }
-    Ok(())
 }
 
 /// tmpfs `size=` option: bytes (suffixes k, m, g), or None.
@@ -183,20 +171,29 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
                 .mount_at(dest, root, "hostfs")
                 .map_err(|e| format!("cannot mount {} on {dest}: {e:?}", m.source))?;
         } else if meta.is_file() {
-            // umbra mounts directories only: the file is copied in.
-            const MAX: u64 = 1 << 20;
-            if meta.len() > MAX {
+            // A bind mount of one file: the host file itself, mounted on a
+            // file made here when the root lacks one (as runc makes it).
+            let ro = m.read_only();
+            if !cfg!(feature = "hostfs") {
                 return Err(format!(
-                    "bind mount of the file {}: larger than 1 MiB; umbra copies file mounts",
+                    "bind mount of the file {}: this build of umbra has no host-directory file system",
                     m.source
                 ));
             }
-            let data = std::fs::read(src).map_err(|e| format!("{}: {e}", m.source))?;
-            put_file(&plan.vfs, dest, &data)?;
-            g.warn(&format!(
-                "bind mount of the file {} on {dest}: copied in at create (later changes are not shared)",
-                m.source
-            ));
+            let host = crate::hostdir::HostDir::open_file(src, !ro)?;
+            let minor = u32::try_from(0x31 + n).unwrap_or(0);
+            let mode = if ro {
+                fs::hostfs::HostMode::ReadOnly
+            } else {
+                fs::hostfs::HostMode::ReadWrite
+            };
+            let root = fs::hostfs::mount(Arc::new(host), fs::vfs::makedev(0, minor), mode)
+                .map_err(|e| format!("{}: cannot serve it: {e:?}", m.source))?;
+            plan.host_dirs_rw |= !ro;
+            ensure_file(&plan.vfs, dest)?;
+            plan.vfs
+                .mount_at(dest, root, "hostfs")
+                .map_err(|e| format!("cannot mount {} on {dest}: {e:?}", m.source))?;
         } else {
             g.warn(&format!(
                 "bind mount of {} on {dest} ignored: not a directory or regular file",

@@ -1,7 +1,8 @@
 //! umbra as an OCI runtime (runtime-spec 1.x), with runc's command line, so
 //! that Podman (through conmon), containerd and Docker can run containers
 //! under umbra: `create`, `start`, `state`, `kill`, `delete`, `run`,
-//! `exec`, `features`, `ps` and `spec`, with the global `--root`, `--log`,
+//! `exec`, `pause`, `resume`, `update`, `events`, `features`, `ps` and
+//! `spec`, with the global `--root`, `--log`,
 //! `--log-format` and `--systemd-cgroup`.
 //!
 //! The container's host process is umbra's supervisor: `create` forks it,
