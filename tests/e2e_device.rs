@@ -8,6 +8,8 @@
 //!   without CONFIG_SYSVIPC, CONFIG_INOTIFY_USER, CONFIG_INET and
 //!   CONFIG_NETLINK (tests/guest/device_parts.c; natively and under the full
 //!   build every part is there, compared with the native run);
+//! - their /proc files: no /proc/net/tcp or udp, no /proc/sysvipc, no
+//!   kernel.shmmax (as those kernels have none);
 //! - the options and commands: `umbra image`, `--root DIR`, `--mount DIR:/D`,
 //!   `--net host`, `--publish`, `--unix-socket` and `--strace` fail with
 //!   "this build of umbra has no ...";
@@ -60,7 +62,7 @@ fn device_raw(args: &[&str]) -> Outcome {
     execute_umbra(cmd, &Input::Null)
 }
 
-const SECTIONS: &[&str] = &["ipc", "inotify", "inet", "netlink", "unix"];
+const SECTIONS: &[&str] = &["ipc", "inotify", "inet", "netlink", "unix", "procfs"];
 
 #[test]
 fn full_build_has_every_part_as_native() {
@@ -79,7 +81,9 @@ fn device_build_answers_left_out_calls_as_linux_without_them() {
             out.stdout_text(),
             "shmget: ENOSYS\nsemget: ENOSYS\nmsgget: ENOSYS\ninotify_init1: ENOSYS\n\
              socket(AF_INET): EAFNOSUPPORT\nsocket(AF_INET6): EAFNOSUPPORT\n\
-             socket(AF_NETLINK): EAFNOSUPPORT\nsocketpair(AF_UNIX): ok\n",
+             socket(AF_NETLINK): EAFNOSUPPORT\nsocketpair(AF_UNIX): ok\n\
+             /proc/net/tcp: ENOENT\n/proc/net/udp: ENOENT\n/proc/net/unix: ok\n\
+             /proc/sysvipc/shm: ENOENT\n/proc/sys/kernel/shmmax: ENOENT\n",
             "{}",
             out.describe()
         );

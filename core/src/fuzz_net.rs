@@ -525,6 +525,7 @@ fn fuzz(range: core::ops::Range<u64>, len: usize) {
 }
 
 #[test]
+#[cfg(feature = "net-host")]
 fn the_mock_network_sees_every_host_socket_closed() {
     // A host-backed connect, data, and close: the host socket is closed by
     // the time the kernel is done (the invariant the fuzzer checks).
@@ -561,6 +562,7 @@ fn the_mock_network_sees_every_host_socket_closed() {
 /// Found by `random_socket_calls_long` (case 1019): getsockopt(IPPROTO_TCP)
 /// with an option number past inet's table of TCP options panicked.
 #[test]
+#[cfg(feature = "inet")]
 fn tcp_getsockopt_of_an_unknown_option_is_enoprotoopt() {
     let scratch = boot().scratch;
     let mut case = make_case(0, 0, scratch);

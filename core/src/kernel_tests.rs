@@ -891,6 +891,7 @@ mod arm {
 /// segment's frames are freed when the kernel ends, though no process
 /// removed it (the leak check of `run`).
 #[test]
+#[cfg(feature = "ipc")]
 fn shm_attaches_share_frames_and_the_kernel_frees_them() {
     let mut b = boot();
     let seg = 0; // The first identifier: sequence 0, index 0.

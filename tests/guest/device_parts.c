@@ -9,6 +9,10 @@
  *   inet      socket(AF_INET, SOCK_STREAM) and socket(AF_INET6, SOCK_DGRAM)
  *   netlink   socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)
  *   unix      socketpair(AF_UNIX) (kept in every build)
+ *   procfs    access(F_OK) of the /proc files of the parts: /proc/net/tcp
+ *             and udp (inet), /proc/sysvipc/shm and /proc/sys/kernel/shmmax
+ *             (ipc), and /proc/net/unix (kept): ENOENT where Linux built
+ *             without CONFIG_INET or CONFIG_SYSVIPC has no such file
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +31,7 @@ static const char *ename(int e) {
     switch (e) {
     case 0: return "ok";
     case ENOSYS: return "ENOSYS";
+    case ENOENT: return "ENOENT";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
     case EINVAL: return "EINVAL";
@@ -84,6 +89,14 @@ int main(int argc, char **argv) {
                 close(sv[0]);
                 close(sv[1]);
             }
+        } else if (!strcmp(s, "procfs")) {
+            static const char *const files[] = {
+                "/proc/net/tcp",     "/proc/net/udp",
+                "/proc/net/unix",    "/proc/sysvipc/shm",
+                "/proc/sys/kernel/shmmax",
+            };
+            for (unsigned j = 0; j < sizeof files / sizeof files[0]; j++)
+                show(files[j], access(files[j], F_OK));
         } else {
             fprintf(stderr, "unknown section %s\n", s);
             return 2;

@@ -366,8 +366,10 @@ pub struct Hub {
 
 impl Hub {
     /// Whether any instance exists: when none does, no change is reported.
+    /// A build without the `inotify` feature has none (inotify_init1 is
+    /// ENOSYS), and this leaves the reporting out of it.
     pub fn active(&self) -> bool {
-        !self.instances.lock().is_empty()
+        cfg!(feature = "inotify") && !self.instances.lock().is_empty()
     }
 
     /// Adds a new instance.
@@ -378,6 +380,9 @@ impl Hub {
     }
 
     fn each(&self, f: impl Fn(&Inotify)) {
+        if !cfg!(feature = "inotify") {
+            return;
+        }
         let live: Vec<Arc<Inotify>> = {
             let mut v = self.instances.lock();
             v.retain(|w| w.strong_count() > 0);
@@ -406,7 +411,8 @@ impl Hub {
     }
 }
 
-#[cfg(test)]
+// Without the `inotify` feature no event is reported.
+#[cfg(all(test, feature = "inotify"))]
 mod tests {
     use super::*;
     use crate::testing::MockHost;

@@ -547,6 +547,40 @@ const SYS_FILES: [(SysDir, &str, SysFile, u32); 30] = [
     (SysDir::Net, "packet", SysFile::NetPacket, 0o444),
 ];
 
+/// Whether this build has /proc/sys, /proc/sysvipc or /proc/net file `f`,
+/// as Linux built without the part has none (lookups give ENOENT, readdir
+/// leaves them out): a build without the `inet` feature (the device build)
+/// has no AF_INET sockets, so no tcp, udp and raw tables nor if_inet6 (no
+/// CONFIG_INET); one without `ipc` has no System V IPC, so no
+/// /proc/sysvipc and no kernel.shm*, sem and msg* limits (no
+/// CONFIG_SYSVIPC).
+fn built(f: SysFile) -> bool {
+    let ipc = matches!(
+        f,
+        SysFile::Shmmax
+            | SysFile::Shmall
+            | SysFile::Shmmni
+            | SysFile::Sem
+            | SysFile::Msgmax
+            | SysFile::Msgmnb
+            | SysFile::Msgmni
+            | SysFile::SysvShm
+            | SysFile::SysvSem
+            | SysFile::SysvMsg
+    );
+    let inet = matches!(
+        f,
+        SysFile::NetIfInet6
+            | SysFile::NetTcp
+            | SysFile::NetTcp6
+            | SysFile::NetUdp
+            | SysFile::NetUdp6
+            | SysFile::NetRaw
+            | SysFile::NetRaw6
+    );
+    (cfg!(feature = "ipc") || !ipc) && (cfg!(feature = "inet") || !inet)
+}
+
 const PID_FILES: [(&str, PidFile); 8] = [
     ("stat", PidFile::Stat),
     ("status", PidFile::Status),
@@ -644,6 +678,7 @@ impl ProcNode {
                     ("net".to_string(), Node::Sys(SysDir::Net)),
                 ]
                 .into_iter()
+                .filter(|(n, _)| n != "sysvipc" || cfg!(feature = "ipc"))
                 .chain(
                     ROOT_FILES
                         .iter()
@@ -666,7 +701,7 @@ impl ProcNode {
             Node::Sys(dir) => statics(
                 &mut SYS_FILES
                     .iter()
-                    .filter(|(d, ..)| d == dir)
+                    .filter(|(d, _, f, _)| d == dir && built(*f))
                     .map(|(_, n, f, _)| (n.to_string(), Node::SysFile(*f))),
             ),
             Node::Pid(pid) | Node::TaskPid(pid, _) => {
@@ -789,6 +824,9 @@ impl ProcNode {
                 SysFile::NetUdp => return Ok(view.system().net[4].clone()),
                 SysFile::NetUdp6 => return Ok(view.system().net[5].clone()),
                 SysFile::NetUnix => return Ok(view.system().net[6].clone()),
+                SysFile::NetRaw | SysFile::NetRaw6 if !cfg!(feature = "inet") => {
+                    return Err(Errno::ENOENT)
+                }
                 SysFile::NetRaw => return Ok(crate::net::inet::proc_net_raw(false)),
                 SysFile::NetRaw6 => return Ok(crate::net::inet::proc_net_raw(true)),
                 SysFile::NetPacket => return Ok(crate::net::inet::proc_net_packet()),
@@ -1005,7 +1043,7 @@ impl Inode for ProcNode {
                 "self" => Node::SelfLink,
                 "thread-self" => Node::ThreadSelf,
                 "sys" => Node::Sys(SysDir::Top),
-                "sysvipc" => Node::Sys(SysDir::Sysvipc),
+                "sysvipc" if cfg!(feature = "ipc") => Node::Sys(SysDir::Sysvipc),
                 "net" => Node::Sys(SysDir::Net),
                 _ => {
                     if let Some((_, g)) = ROOT_FILES.iter().find(|(n, _)| *n == name) {
@@ -1027,7 +1065,7 @@ impl Inode for ProcNode {
             Node::Sys(dir) => {
                 let (.., f, _) = SYS_FILES
                     .iter()
-                    .find(|(d, n, ..)| d == dir && *n == name)
+                    .find(|(d, n, f, _)| d == dir && *n == name && built(*f))
                     .ok_or(Errno::ENOENT)?;
                 Node::SysFile(*f)
             }
@@ -1970,6 +2008,49 @@ mod tests {
         vfs.lookup(&vfs.root(), path, FollowLast::NoFollow, &Cred::root())
             .and_then(|n| n.inode().readlink())
             .map(|t| String::from_utf8_lossy(&t).into_owned())
+    }
+
+    /// /proc/net and /proc/sysvipc hold what the build has, as Linux's
+    /// do: a build without `inet` (the device build, issue 14) has no tcp,
+    /// udp, raw or if_inet6 file (no CONFIG_INET); one without `ipc` no
+    /// /proc/sysvipc nor kernel.shm*, sem and msg* (no CONFIG_SYSVIPC).
+    /// `cargo test -p umbra-core --no-default-features` checks the device
+    /// side.
+    #[test]
+    fn net_and_sysvipc_files_follow_the_build() {
+        let w = setup();
+        let vfs = &w.vfs;
+        let has = |path: &str| {
+            vfs.lookup(&vfs.root(), path, FollowLast::Follow, &Cred::root())
+                .map(|_| ())
+        };
+        let want = |on: bool| if on { Ok(()) } else { Err(Errno::ENOENT) };
+        let net = names(vfs, "/proc/net");
+        for f in ["if_inet6", "tcp", "tcp6", "udp", "udp6", "raw", "raw6"] {
+            assert_eq!(net.iter().any(|n| n == f), cfg!(feature = "inet"), "{f}");
+            let path = format!("/proc/net/{f}");
+            assert_eq!(has(&path), want(cfg!(feature = "inet")), "{path}");
+        }
+        for f in ["dev", "unix", "packet"] {
+            assert!(net.iter().any(|n| n == f), "{f}");
+            assert_eq!(has(&format!("/proc/net/{f}")), Ok(()), "{f}");
+        }
+        let root = names(vfs, "/proc");
+        let ipc = cfg!(feature = "ipc");
+        assert_eq!(root.iter().any(|n| n == "sysvipc"), ipc);
+        let kernel = names(vfs, "/proc/sys/kernel");
+        for f in [
+            "shmmax", "shmall", "shmmni", "sem", "msgmax", "msgmnb", "msgmni",
+        ] {
+            assert_eq!(kernel.iter().any(|n| n == f), ipc, "{f}");
+            let path = format!("/proc/sys/kernel/{f}");
+            assert_eq!(has(&path), want(ipc), "{path}");
+        }
+        for f in ["shm", "sem", "msg"] {
+            let path = format!("/proc/sysvipc/{f}");
+            assert_eq!(has(&path), want(ipc), "{path}");
+        }
+        assert!(kernel.iter().any(|n| n == "hostname"));
     }
 
     #[test]

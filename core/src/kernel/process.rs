@@ -900,12 +900,17 @@ impl<H: Host> Kernel<H> {
         self.zombies.clear();
         self.tgids.clear();
         self.fp_owner.clear();
-        // IPC objects outlive their processes, not the kernel.
-        self.ipc = Default::default();
+        // IPC objects outlive their processes, not the kernel. (A build
+        // without `ipc` has none.)
+        if cfg!(feature = "ipc") {
+            self.ipc = Default::default();
+        }
         self.frames.reap();
         self.drain_writeback();
         // The host sockets of the guest's sockets, now all closed.
-        let now = self.host.now_mono();
-        crate::net::host::tick(&mut self.host, &self.net, now);
+        if cfg!(feature = "net-host") {
+            let now = self.host.now_mono();
+            crate::net::host::tick(&mut self.host, &self.net, now);
+        }
     }
 }

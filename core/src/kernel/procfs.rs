@@ -385,20 +385,39 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
             osrelease: String::from(crate::syscall::info::UTS_RELEASE),
             version: String::from(crate::syscall::info::UTS_VERSION),
             nr_open: self.cfg.max_fds as u64,
-            sysvipc: [
-                self.ipc.shm.proc_text(),
-                self.ipc.sem.proc_text(),
-                self.ipc.msg.proc_text(),
-            ],
-            net: [
-                crate::net::inet::proc_net_dev(self.net),
-                crate::net::inet::proc_if_inet6(),
-                crate::net::inet::proc_net_inet(self.net, false, false),
-                crate::net::inet::proc_net_inet(self.net, false, true),
-                crate::net::inet::proc_net_inet(self.net, true, false),
-                crate::net::inet::proc_net_inet(self.net, true, true),
-                crate::net::unix::proc_net_unix(self.net),
-            ],
+            // Without `ipc`, /proc/sysvipc does not exist (fs/procfs.rs).
+            sysvipc: if cfg!(feature = "ipc") {
+                [
+                    self.ipc.shm.proc_text(),
+                    self.ipc.sem.proc_text(),
+                    self.ipc.msg.proc_text(),
+                ]
+            } else {
+                [Vec::new(), Vec::new(), Vec::new()]
+            },
+            // Without the `inet` feature the inet files do not exist
+            // (fs/procfs.rs, `built`): their texts are left empty.
+            net: if cfg!(feature = "inet") {
+                [
+                    crate::net::inet::proc_net_dev(self.net),
+                    crate::net::inet::proc_if_inet6(),
+                    crate::net::inet::proc_net_inet(self.net, false, false),
+                    crate::net::inet::proc_net_inet(self.net, false, true),
+                    crate::net::inet::proc_net_inet(self.net, true, false),
+                    crate::net::inet::proc_net_inet(self.net, true, true),
+                    crate::net::unix::proc_net_unix(self.net),
+                ]
+            } else {
+                [
+                    crate::net::inet::proc_net_dev(self.net),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    crate::net::unix::proc_net_unix(self.net),
+                ]
+            },
         }
     }
 
