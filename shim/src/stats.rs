@@ -16,9 +16,9 @@ pub fn print(stats: &Stats, host: &mut PtraceHost) {
     let mut out = stats.report(host.now_mono(), TOP);
     let h = host.stats();
     out.push_str(&format!(
-        "umbra: stats: map batches {} (host mapping calls {}); run_user entries {}; \
-         detours {}; syscall-info reads {}\n",
-        h.batches, h.batch_ops, h.runs, h.detours, h.syscall_info_calls
+        "umbra: stats: map batches {} (host mapping calls {}; {} returned to the guest); \
+         run_user entries {}; detours {}; syscall-info reads {}\n",
+        h.batches, h.batch_ops, h.ret_batches, h.runs, h.detours, h.syscall_info_calls
     ));
     out.push_str(&format!(
         "umbra: stats: platform {}\n",

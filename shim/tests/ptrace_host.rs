@@ -245,6 +245,102 @@ fn page_fault_then_map_and_resume() {
     ));
 }
 
+/// A mapping batch that returns straight to guest code (x86_64 ptrace):
+/// the fault's map and the guest's resume are one stub round trip, every
+/// register (flags included) arrives as given, and the guest's next call
+/// (made under PTRACE_CONT, a PTRACE_EVENT_SECCOMP stop) is served as a
+/// syscall stop and skipped; after it the stub runs under PTRACE_SYSEMU.
+#[test]
+fn returning_batch_keeps_registers() {
+    let mut h = host();
+    // mov byte ptr [0x600000], 1; syscall; syscall; int3
+    let code = [
+        0xc6, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00, 0x01, 0x0f, 0x05, 0x0f, 0x05, 0xcc,
+    ];
+    let mm = space(&mut h, &code);
+    let before = h.stats().ret_batches;
+    let mut r = regs();
+    let vals = [
+        39u64, // rax: getpid
+        0x1111_2222_3333_4444,
+        0x5555_6666_7777_8888,
+        0x9999_aaaa_bbbb_cccc,
+        0xdddd_eeee_ffff_0001,
+        0x0102_0304_0506_0708,
+        0x1112_1314_1516_1718,
+        0x2122_2324_2526_2728,
+        0x3132_3334_3536_3738,
+        0x4142_4344_4546_4748,
+        0x5152_5354_5556_5758,
+        0x6162_6364_6566_6768,
+        0x7172_7374_7576_7778,
+    ];
+    let g = &mut r.gp;
+    (
+        g.rax, g.rbx, g.rdx, g.rsi, g.rdi, g.rbp, g.r8, g.r9, g.r10, g.r12, g.r13, g.r14, g.r15,
+    ) = (
+        vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], vals[8], vals[9],
+        vals[10], vals[11], vals[12],
+    );
+    g.eflags |= 0x8c5; // CF, PF, ZF, SF, OF
+    let flags = g.eflags;
+    let sp = g.rsp;
+    assert!(matches!(
+        h.run_user(mm, &mut r),
+        Trap::PageFault {
+            addr: 0x60_0000,
+            ..
+        }
+    ));
+    h.mm_apply(
+        mm,
+        &[MapOp::Map {
+            va: 0x60_0000,
+            len: 4096,
+            phys: 0x3000,
+            prot: Prot::READ | Prot::WRITE,
+        }],
+    )
+    .unwrap();
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::Native
+        }
+    );
+    assert_eq!(h.stats().ret_batches, before + 2, "{:?}", h.stats());
+    assert_eq!(h.physmem()[0x3000], 1);
+    let g = &r.gp;
+    assert_eq!(
+        [
+            g.orig_rax, g.rbx, g.rdx, g.rsi, g.rdi, g.rbp, g.r8, g.r9, g.r10, g.r12, g.r13, g.r14,
+            g.r15
+        ],
+        vals
+    );
+    assert_eq!(
+        (g.rip, g.rsp, g.eflags & 0x8d5),
+        (CODE_VA + 10, sp, flags & 0x8d5)
+    );
+    // Served and skipped: the next call is the second `syscall`, a
+    // PTRACE_SYSEMU stop.
+    r.set_syscall_ret(7);
+    r.gp.rax = 39;
+    assert_eq!(
+        h.run_user(mm, &mut r),
+        Trap::Syscall {
+            abi: SyscallAbi::Native
+        }
+    );
+    assert_eq!(r.gp.rip, CODE_VA + 12);
+    r.set_syscall_ret(0);
+    assert!(matches!(
+        h.run_user(mm, &mut r),
+        Trap::Exception { sig: 5, .. }
+    ));
+    assert_eq!(h.stats().ret_batches, before + 2);
+}
+
 #[test]
 fn protect_over_holes() {
     let mut h = host();

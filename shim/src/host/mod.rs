@@ -95,6 +95,9 @@ pub struct HostStats {
     /// Extra round trips through the idle trap to read or write a register a
     /// syscall stop hides (aarch64: x7; arm: r12), or to set the TLS (arm).
     pub detours: u64,
+    /// Of `batches`, those that returned straight to guest code (x86_64
+    /// ptrace: `run_ret_batch`), saving the stop after the batch.
+    pub ret_batches: u64,
 }
 
 struct Stub {
@@ -116,6 +119,10 @@ struct Stub {
         allow(dead_code)
     )]
     trap: Option<TrapStub>,
+    /// The stub may run returning batches (`run_ret_batch`): x86_64 ptrace,
+    /// a stub whose only filter is the stub filter with a cookie (spawned,
+    /// or forked from a template spawned, before umbra confined itself).
+    ret_ok: bool,
 }
 
 impl Stub {
@@ -129,7 +136,26 @@ impl Stub {
             cur: None,
             arch,
             trap: None,
+            ret_ok: false,
         }
+    }
+}
+
+/// Whether a stub spawned now from umbra may run returning batches: on
+/// x86_64, with the ptrace platform's stub filter (not the seccomp
+/// platform's, whose filter traps guest calls), a cookie in it, and umbra
+/// not yet confined (a stub forked from the confined umbra carries umbra's
+/// filter too, which kills most guest calls made under PTRACE_CONT).
+fn ret_batches_possible() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        !sys::seccomp::umbra_confined()
+            && !sys::trap::enabled()
+            && sys::seccomp::stub_cookie() != (0, 0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -461,6 +487,15 @@ impl PtraceHost {
         if seccomp {
             host.trap_init(stub_bytes)?;
         }
+        // x86_64 ptrace: the template now, before umbra confines itself, so
+        // that stubs carry only the stub filter and may run returning
+        // batches (`run_ret_batch`). If it fails, `new_stub` tries again.
+        #[cfg(target_arch = "x86_64")]
+        if !seccomp && ret_batches_possible() {
+            if let Ok(t) = host.spawn_stub() {
+                host.template = Some(t);
+            }
+        }
         Ok(host)
     }
 
@@ -697,12 +732,14 @@ impl PtraceHost {
             data_off: self.mem_bytes as u64 + PAGE,
             cpu: Some(self.stub_cpu),
         };
+        let ret_ok = ret_batches_possible();
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;
         let mut st = Stub::new(
             pid,
             RawRegs::default(),
             arch::StubArch::new(&self.arch, None),
         );
+        st.ret_ok = ret_ok;
         let r = self.setup_stub(&mut st);
         if r.is_err() {
             ptrace::kill_and_reap(pid);
@@ -747,7 +784,9 @@ impl PtraceHost {
         }
         let base = self.template.as_ref().map(|t| t.base).unwrap_or_default();
         let sa = arch::StubArch::new(&self.arch, self.template.as_ref().map(|t| &t.arch));
-        Ok(Stub::new(pid, base, sa))
+        let mut st = Stub::new(pid, base, sa);
+        st.ret_ok = self.template.as_ref().is_some_and(|t| t.ret_ok);
+        Ok(st)
     }
 
     fn setup_stub(&mut self, st: &mut Stub) -> Result<(), String> {
@@ -1316,14 +1355,20 @@ impl HostCpu for PtraceHost {
             return Trap::StubDied;
         }
         arch::will_run(st, &regs.gp);
-        if !st.pending.is_empty() && self.mm_flush(mm).is_err() {
+        // x86_64: the queued ops and the guest's registers in one round
+        // trip (`run_ret_batch`), the registers loaded there.
+        #[cfg(target_arch = "x86_64")]
+        let ret = PtraceHost::ret_batch_fits(st, &regs.gp);
+        #[cfg(not(target_arch = "x86_64"))]
+        let ret = false;
+        if !ret && !st.pending.is_empty() && self.mm_flush(mm).is_err() {
             return Trap::StubDied;
         }
         let Some(st) = self.stubs.get_mut(&mm.0) else {
             return Trap::StubDied;
         };
         let pid = st.pid;
-        if st.cur.as_ref() != Some(&regs.gp) {
+        if !ret && st.cur.as_ref() != Some(&regs.gp) {
             let known = st.cur.take();
             // x86_64: a syscall's return value alone is cheaper to write.
             #[cfg(target_arch = "x86_64")]
@@ -1370,13 +1415,27 @@ impl HostCpu for PtraceHost {
             let _ = self.waker.take_event();
             return self.host_event();
         }
-        if let Err(e) = arch::resume(st) {
-            self.waker.set_running(0);
-            arch::resume_failed(e);
-            return self.mark_dead(mm.0);
+        let mut first = None;
+        #[cfg(target_arch = "x86_64")]
+        if ret {
+            match self.run_ret_batch(mm, &regs.gp) {
+                arch::RetEnd::Stop(s) => first = Some(s),
+                arch::RetEnd::Resumed => {}
+                arch::RetEnd::Trap(t) => return t,
+            }
+        }
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            return Trap::StubDied;
+        };
+        if !ret {
+            if let Err(e) = arch::resume(st) {
+                self.waker.set_running(0);
+                arch::resume_failed(e);
+                return self.mark_dead(mm.0);
+            }
         }
         let (sig, event, info) = loop {
-            let stop = ptrace::wait(pid);
+            let stop = first.take().unwrap_or_else(|| ptrace::wait(pid));
             self.waker.set_running(0);
             let (sig, event) = match stop {
                 Ok(WaitStatus::Stopped { sig, event }) => (sig, event),
@@ -1432,6 +1491,12 @@ impl HostCpu for PtraceHost {
         };
         regs.gp = gp;
         st.cur = cur_valid.then_some(gp);
+        #[cfg(target_arch = "x86_64")]
+        if event == ptrace::EVENT_SECCOMP {
+            // The stub sits in the guest's call, which the next resume must
+            // skip: only a full load (orig_rax -1) does that.
+            st.cur = None;
+        }
         if syscall {
             return Trap::Syscall {
                 abi: self.syscall_abi(mm.0, &g),

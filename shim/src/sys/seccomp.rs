@@ -228,10 +228,11 @@ pub(crate) fn stub_calls(b: &mut Bpf) {
     b.ld(arg_hi(1));
     b.jeq(0, allow, kill);
     b.bind(mmap);
+    // The high half of the flags is not looked at: Linux ignores it (and
+    // the flags it does not know) for MAP_SHARED, and x86_64's stub filter
+    // wants the batch cookie there (`arch::stub_filter`).
     b.ld(arg_lo(3));
     b.jeq(0x11, NEXT, kill); // MAP_SHARED | MAP_FIXED
-    b.ld(arg_hi(3));
-    b.jeq(0, NEXT, kill);
     b.ld(arg_lo(4));
     b.jeq(stub::STUB_MEMFD as u32, allow, kill);
     b.bind(rseq);
@@ -249,12 +250,43 @@ pub(crate) fn stub_calls(b: &mut Bpf) {
 /// the stub.
 pub fn stub_filter() -> Result<Vec<SockFilter>, String> {
     let mut b = Bpf::new();
-    arch::prologue(&mut b);
-    let outside = b.label();
-    arch::stub_pages(&mut b, outside);
-    b.bind(outside);
-    arch::stub_outside(&mut b);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (c1, c2) = stub_cookie();
+        arch::stub_filter(&mut b, (c1 >> 32) as u32, (c2 >> 32) as u32);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        arch::prologue(&mut b);
+        let outside = b.label();
+        arch::stub_pages(&mut b, outside);
+        b.bind(outside);
+        arch::stub_outside(&mut b);
+    }
     b.assemble()
+}
+
+/// The ptrace platform's batch cookie on x86_64, each half shifted into the
+/// high word, as `sys::trap::cookie` (two random non-zero words, picked
+/// once): the stub filter allows the stub's mapping calls only with it in
+/// the high halves of arguments 3 and 4, which the batch code ORs in from
+/// rbx and rbp. umbra puts it there with PTRACE_SETREGS for a batch; guest
+/// code, which may run under PTRACE_CONT right after a returning batch
+/// (`host::run_ret_batch`) and may jump onto the stub's `syscall`, never
+/// sees it. (0, 0) where getrandom fails: then no returning batches.
+#[cfg(target_arch = "x86_64")]
+pub fn stub_cookie() -> (u64, u64) {
+    static K: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    *K.get_or_init(|| {
+        let mut w = [0u32; 2];
+        // SAFETY: getrandom writes at most 8 bytes into `w`, a live local.
+        let r =
+            unsafe { raw::syscall6(raw::nr::GETRANDOM, w.as_mut_ptr() as usize, 8, 0, 0, 0, 0) };
+        if r != 8 {
+            return (0, 0);
+        }
+        (((w[0] | 1) as u64) << 32, ((w[1] | 1) as u64) << 32)
+    })
 }
 
 /// A syscall umbra may make, with its argument checks.

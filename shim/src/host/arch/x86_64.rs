@@ -4,11 +4,11 @@
 
 use super::{HostStats, LoadError, PtraceHost, Stub};
 use crate::sys::raw::nr;
-use crate::sys::{ptrace, Errno};
+use crate::sys::{ptrace, stub, Errno};
 use core::sync::atomic::{AtomicUsize, Ordering};
-use ptrace::RawRegs;
+use ptrace::{RawRegs, WaitStatus};
 use umbra_core::arch::GpRegs;
-use umbra_core::host::{HostError, HostMemory, SyscallAbi};
+use umbra_core::host::{HostError, HostMemory, LogLevel, MmId, SyscallAbi, Trap};
 
 /// The largest guest memory.
 pub(super) const MAX_MEM_BYTES: usize = 1 << 46;
@@ -19,7 +19,11 @@ pub(super) const FP_BLOB_SIZE: usize = ptrace::FPREGS_SIZE;
 /// The request that loads guest registers (for messages).
 pub(super) const SETREGS: &str = "PTRACE_SETREGS";
 /// The ptrace options of a stub.
-pub(super) const PTRACE_OPTIONS: usize = ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD;
+/// O_TRACESECCOMP: a guest call made under PTRACE_CONT (after a returning
+/// batch) is a PTRACE_EVENT_SECCOMP stop (the stub filter's
+/// SECCOMP_RET_TRACE), served as a syscall stop.
+pub(super) const PTRACE_OPTIONS: usize =
+    ptrace::O_EXITKILL | ptrace::O_TRACESYSGOOD | ptrace::O_TRACESECCOMP;
 /// The ptrace requests umbra makes: TRACEME (stub child), CONT, KILL,
 /// GETREGS, SETREGS, GETFPREGS, SETFPREGS, SYSEMU, SETOPTIONS, GETSIGINFO,
 /// GETREGSET and SETREGSET (NT_X86_XSTATE, at a switch between guest threads),
@@ -218,7 +222,8 @@ pub(super) fn pass_stop(_st: &mut Stub, _sig: i32, _event: i32) -> bool {
 /// Whether a stop is a guest syscall's.
 #[inline]
 pub(super) fn is_syscall_stop(_st: &Stub, sig: i32, event: i32) -> bool {
-    sig == super::SIGTRAP | 0x80 && event == 0
+    (sig == super::SIGTRAP | 0x80 && event == 0)
+        || (sig == super::SIGTRAP && event == ptrace::EVENT_SECCOMP)
 }
 
 /// The guest registers at a stop, the raw ones, and whether the stub's
@@ -249,13 +254,23 @@ pub(super) fn batch_prepare(_data: &mut [u8]) {}
 #[inline]
 pub(super) fn batch_clear(_data: &mut [u8]) {}
 
+/// The batch cookie of the stubs' filter: the seccomp platform's
+/// (sys/trap.rs) when its filter is the one stubs get, else the ptrace
+/// stub filter's (sys/seccomp.rs).
+pub(super) fn cookie() -> (u64, u64) {
+    if crate::sys::trap::enabled() {
+        crate::sys::trap::cookie()
+    } else {
+        crate::sys::seccomp::stub_cookie()
+    }
+}
+
 /// Points the stub at its batch code.
 pub(super) fn batch_enter(st: &mut Stub) -> Result<(), (Errno, &'static str)> {
     let mut r = st.base;
     r.rip = crate::sys::stub::batch_addr();
     r.orig_rax = u64::MAX;
-    // The seccomp platform's batch cookie (0 under ptrace): sys/trap.rs.
-    (r.rbx, r.rbp) = crate::sys::trap::cookie();
+    (r.rbx, r.rbp) = cookie();
     ptrace::set_regs(st.pid, &r).map_err(|e| (e, "PTRACE_SETREGS"))
 }
 
@@ -403,5 +418,270 @@ impl PtraceHost {
                 }
             }
         }
+    }
+}
+
+/// How `run_ret_batch` ended.
+pub(super) enum RetEnd {
+    /// Guest code ran and stopped (or the stub died): this is the stop, for
+    /// `run_user`'s loop.
+    Stop(Result<WaitStatus, Errno>),
+    /// The stub was resumed the usual way (PTRACE_SYSEMU) after a batch
+    /// run the usual way: `run_user`'s loop waits for its stop.
+    Resumed,
+    /// This trap, with the guest registers as given.
+    Trap(Trap),
+}
+
+/// The eflags trap flag: a guest that single-steps takes the usual path.
+const EFLAGS_TF: u64 = 0x100;
+
+impl PtraceHost {
+    /// Whether `run_user` should apply the queued ops of `st` and enter the
+    /// guest in one stub round trip (`run_ret_batch`).
+    pub(super) fn ret_batch_fits(st: &Stub, gp: &GpRegs) -> bool {
+        st.ret_ok && !st.pending.is_empty() && gp.eflags & EFLAGS_TF == 0
+    }
+
+    /// The returning batch: applies the mapping ops queued for `mm` and
+    /// enters guest code with `gp` in one round trip. The stub runs
+    /// `umbra_stub_batch_ret` under PTRACE_CONT (the ops with the cookie,
+    /// then the guest's registers from the end of the data page, and a jump
+    /// to the guest's pc); the guest then runs on under PTRACE_CONT until
+    /// it stops, its next syscall being a PTRACE_EVENT_SECCOMP stop (the stub
+    /// filter's SECCOMP_RET_TRACE) that `run_user` serves as a syscall
+    /// stop, after which the stub is resumed with PTRACE_SYSEMU again. A
+    /// batch under PTRACE_SYSEMU needs a stop of its own, since the stub's
+    /// mapping calls would stop too: this saves that stop, a PTRACE_GETREGS
+    /// and a PTRACE_SETREGS.
+    ///
+    /// The caller has checked `ret_batch_fits` and marked the stub running
+    /// (`Waker::start_running`). A signal stop during the calls (the
+    /// preemption kick, or a signal from outside) is suppressed, and the
+    /// batch is told (the data page's stop word) to trap at its end instead
+    /// of entering the guest: then the timer or event is reported with the
+    /// guest's registers as given, as if it had come before the run. The
+    /// data page is cleared once the batch is over (every stub maps it).
+    pub(super) fn run_ret_batch(&mut self, mm: MmId, gp: &GpRegs) -> RetEnd {
+        let data_off = self.mem_bytes + super::PAGE as usize;
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            self.waker.set_running(0);
+            return RetEnd::Trap(Trap::StubDied);
+        };
+        let pid = st.pid;
+        let ops = super::compile_ops(st);
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + super::PAGE as usize];
+        let old_way = |data: &mut [u8], st: &mut Stub, stats: &mut HostStats| {
+            super::run_batch(data, st, &ops, stats).map(|_| ())
+        };
+        let mut r = to_raw(gp);
+        if r.cs == 0 {
+            r.cs = st.base.cs;
+            r.ss = st.base.ss;
+            r.ds = st.base.ds;
+            r.es = st.base.es;
+            r.fs = st.base.fs;
+            r.gs = st.base.gs;
+        }
+        if ops.len() > stub::BATCH_MAX {
+            // More than the data page holds: the batches the usual way.
+            let done = old_way(data, st, &mut self.stats);
+            return self.ret_fallback(mm, gp, done);
+        }
+        data[..8].copy_from_slice(&(ops.len() as u64).to_le_bytes());
+        for (i, op) in ops.iter().enumerate() {
+            let at = 8 + i * stub::BATCH_RECORD;
+            for (j, w) in op.iter().enumerate() {
+                data[at + 8 * j..at + 8 * j + 8].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+        let used = 8 + ops.len() * stub::BATCH_RECORD;
+        let mut tail = [0u64; stub::RET_WORDS];
+        {
+            use stub::ret::*;
+            tail[STOP] = 0;
+            tail[RFLAGS] = r.eflags;
+            tail[RSP] = r.rsp;
+            tail[RIP] = r.rip;
+            tail[RAX] = r.rax;
+            tail[RBX] = r.rbx;
+            tail[RCX] = r.rcx;
+            tail[RDX] = r.rdx;
+            tail[RSI] = r.rsi;
+            tail[RDI] = r.rdi;
+            tail[RBP] = r.rbp;
+            tail[R8] = r.r8;
+            tail[R9] = r.r9;
+            tail[R10] = r.r10;
+            tail[R11] = r.r11;
+            tail[R12] = r.r12;
+            tail[R13] = r.r13;
+            tail[R14] = r.r14;
+            tail[R15] = r.r15;
+        }
+        for (i, w) in tail.iter().enumerate() {
+            let at = stub::RET_AT + 8 * i;
+            data[at..at + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        let clear = |data: &mut [u8]| {
+            data[..used].fill(0);
+            data[stub::RET_AT..].fill(0);
+        };
+        let rb = stub::ret_batch();
+        r.rip = rb.entry;
+        (r.rbx, r.rbp) = cookie();
+        // Not in a host syscall: the host must never restart anything; at a
+        // PTRACE_EVENT_SECCOMP stop this skips the guest's call.
+        r.orig_rax = u64::MAX;
+        st.cur = None;
+        match ptrace::set_regs(pid, &r) {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => {
+                clear(data);
+                self.waker.set_running(0);
+                return RetEnd::Trap(self.mark_dead(mm.0));
+            }
+            Err(_) => {
+                // Registers the host refuses: the batch the usual way, and
+                // `ret_fallback`'s load gives the guest its fault.
+                clear(data);
+                let done = old_way(data, st, &mut self.stats);
+                return self.ret_fallback(mm, gp, done);
+            }
+        }
+        self.stats.batches += 1;
+        self.stats.ret_batches += 1;
+        self.stats.batch_ops += ops.len() as u64;
+        if ptrace::cont(pid, 0).is_err() {
+            clear(data);
+            self.waker.set_running(0);
+            return RetEnd::Trap(self.mark_dead(mm.0));
+        }
+        loop {
+            let stop = ptrace::wait(pid);
+            self.waker.set_running(0);
+            let data = &mut self.mem.as_mut_slice()[data_off..data_off + super::PAGE as usize];
+            let sig = match stop {
+                Ok(WaitStatus::Stopped { event, .. }) if event == ptrace::EVENT_SECCOMP => {
+                    // A guest call: only guest code's calls are traced.
+                    clear(data);
+                    return RetEnd::Stop(stop);
+                }
+                Ok(WaitStatus::Stopped { sig, .. }) => sig,
+                _ => {
+                    clear(data);
+                    return RetEnd::Stop(stop);
+                }
+            };
+            let Ok(g) = ptrace::get_regs(pid) else {
+                clear(data);
+                return RetEnd::Trap(self.mark_dead(mm.0));
+            };
+            if !(rb.entry..rb.end).contains(&g.rip) {
+                // Guest code stopped (a fault, a trap, a signal).
+                clear(data);
+                return RetEnd::Stop(stop);
+            }
+            if sig == super::SIGTRAP && g.rip == rb.fail_stop {
+                clear(data);
+                let e = Errno((g.rax as i64).unsigned_abs().min(4095) as i32);
+                let what = ops
+                    .get(g.r15 as usize)
+                    .map(super::op_name)
+                    .unwrap_or_default();
+                super::log_line(
+                    LogLevel::Error,
+                    format_args!("mapping update of stub {pid} failed: {what} failed: {e}"),
+                );
+                return RetEnd::Trap(self.mark_dead(mm.0));
+            }
+            if g.rip >= rb.restore {
+                // The calls are done and the guest not entered (the stop
+                // word's trap, or a signal during the register restore).
+                clear(data);
+                if let Some(st) = self.stubs.get_mut(&mm.0) {
+                    st.cur = None;
+                }
+                return RetEnd::Trap(self.timer_or_event());
+            }
+            if matches!(
+                sig,
+                super::SIGSEGV | super::SIGBUS | super::SIGILL | super::SIGFPE | super::SIGTRAP
+            ) && ptrace::get_siginfo(pid).map_or(true, |i| i.code > 0)
+            {
+                clear(data);
+                super::log_line(
+                    LogLevel::Error,
+                    format_args!("stub {pid} faulted (signal {sig}) in a batch"),
+                );
+                return RetEnd::Trap(self.mark_dead(mm.0));
+            }
+            // A signal sent to the stub during the calls: suppressed; the
+            // batch ends at its stop trap.
+            let at = stub::RET_AT + 8 * stub::ret::STOP;
+            data[at..at + 8].copy_from_slice(&1u64.to_le_bytes());
+            if ptrace::cont(pid, 0).is_err() {
+                clear(data);
+                return RetEnd::Trap(self.mark_dead(mm.0));
+            }
+        }
+    }
+
+    /// After a batch run the usual way instead of a returning one: the
+    /// guest's registers loaded and the stub resumed with PTRACE_SYSEMU, as
+    /// `run_user` does (the stub is marked running).
+    fn ret_fallback(
+        &mut self,
+        mm: MmId,
+        gp: &GpRegs,
+        done: Result<(), super::BatchError>,
+    ) -> RetEnd {
+        let Some(st) = self.stubs.get_mut(&mm.0) else {
+            self.waker.set_running(0);
+            return RetEnd::Trap(Trap::StubDied);
+        };
+        if let Err(e) = done {
+            super::log_line(
+                LogLevel::Error,
+                format_args!("mapping update of stub {} failed: {}", st.pid, e.msg),
+            );
+            self.waker.set_running(0);
+            return RetEnd::Trap(self.mark_dead(mm.0));
+        }
+        let mut stats = self.stats;
+        let data_off = self.mem_bytes + super::PAGE as usize;
+        let data = &mut self.mem.as_mut_slice()[data_off..data_off + super::PAGE as usize];
+        let loaded = load_regs(st, gp, &mut stats, data);
+        self.stats = stats;
+        match loaded {
+            Ok(()) => {}
+            Err(LoadError::Dead) => {
+                self.waker.set_running(0);
+                return RetEnd::Trap(self.mark_dead(mm.0));
+            }
+            Err(LoadError::Refused(_)) => {
+                self.waker.set_running(0);
+                return RetEnd::Trap(Trap::Exception {
+                    sig: super::SIGSEGV as u32,
+                    code: super::SI_KERNEL,
+                    addr: 0,
+                });
+            }
+        }
+        if resume(st).is_err() {
+            self.waker.set_running(0);
+            return RetEnd::Trap(self.mark_dead(mm.0));
+        }
+        RetEnd::Resumed
+    }
+
+    /// The trap for a timer or host event noticed while the guest was not
+    /// running.
+    fn timer_or_event(&mut self) -> Trap {
+        if self.waker.take_fired() {
+            return Trap::Timer;
+        }
+        let _ = self.waker.take_event();
+        self.host_event()
     }
 }

@@ -11,6 +11,12 @@ const PTRACE_SETFPREGS: usize = 15;
 const PTRACE_SYSEMU: usize = 31;
 const PTRACE_GET_SYSCALL_INFO: usize = 0x420e;
 
+/// PTRACE_O_TRACESECCOMP: SECCOMP_RET_TRACE stops the tracee (event 7):
+/// guest calls made under PTRACE_CONT after a returning batch.
+pub const O_TRACESECCOMP: usize = 0x80;
+/// PTRACE_EVENT_SECCOMP.
+pub const EVENT_SECCOMP: i32 = 7;
+
 /// AUDIT_ARCH_I386, the `arch` of a 32-bit (compat) syscall stop.
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 /// AUDIT_ARCH_X86_64.

@@ -1,6 +1,9 @@
 //! The x86_64 parts of the seccomp filters.
 
-use super::{Bpf, NEXT, OFF_ARCH, OFF_IP_HI, OFF_IP_LO, OFF_NR, RET_KILL_PROCESS, RET_TRAP};
+use super::{
+    arg_hi, Bpf, NEXT, OFF_ARCH, OFF_IP_HI, OFF_IP_LO, OFF_NR, RET_KILL_PROCESS, RET_TRACE,
+    RET_TRAP,
+};
 
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
@@ -34,9 +37,32 @@ fn vsyscall_trap(b: &mut Bpf) {
     b.bind(other);
 }
 
-/// The stub filter for calls from outside the stub code page.
-pub(super) fn stub_outside(b: &mut Bpf) {
+/// The stub filter, with the batch cookie halves `c1`, `c2`:
+/// - a call from the vsyscall page traps (see `vsyscall_trap`);
+/// - any other call from outside the stub code page goes to umbra
+///   (SECCOMP_RET_TRACE: a PTRACE_EVENT_SECCOMP stop, whatever its number
+///   or ABI). Under PTRACE_SYSEMU guest calls never get here; they do when
+///   guest code runs on under PTRACE_CONT after a returning batch, and
+///   umbra then serves the call as at a SYSEMU stop and skips it (orig_rax
+///   -1). With no tracer, or one without PTRACE_O_TRACESECCOMP, the call
+///   fails with ENOSYS and does not run;
+/// - from the stub code page: only x86_64 numbers, with the cookie in the
+///   high halves of arguments 3 and 4, and then only the stub's mapping
+///   calls (`stub_calls`); anything else kills the stub.
+pub(super) fn stub_filter(b: &mut Bpf, c1: u32, c2: u32) {
+    let outside = b.label();
+    let kill = b.label();
     vsyscall_trap(b);
+    super::ip_in_stub_code(b, outside);
+    prologue(b);
+    b.ld(arg_hi(3));
+    b.jeq(c1, NEXT, kill);
+    b.ld(arg_hi(4));
+    b.jeq(c2, NEXT, kill);
+    super::stub_calls(b);
+    b.bind(outside);
+    b.ret(RET_TRACE);
+    b.bind(kill);
     b.ret(RET_KILL_PROCESS);
 }
 

@@ -12,8 +12,37 @@ pub const STUB_BASE: u64 = 0x7fff_ff00_0000;
 pub const TASK_TOP: u64 = 0x7fff_ffff_f000;
 /// The stub pages: code and data.
 pub const STUB_PAGES: u64 = 2;
-/// Bytes at the end of the data page that are not batch records.
-pub(super) const BATCH_TAIL: usize = 0;
+/// Bytes at the end of the data page that are not batch records: the
+/// guest registers a returning batch (`umbra_stub_batch_ret`) loads.
+pub(super) const BATCH_TAIL: usize = RET_WORDS * 8;
+/// The returning batch's words at the end of the data page ([`RET_AT`]), by
+/// index: a stop flag (non-zero: trap at the end instead of returning), then
+/// rflags, rsp, rip, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11,
+/// r13, r14, r15, r12.
+pub const RET_WORDS: usize = 19;
+/// The offset of the returning batch's words in the data page.
+pub const RET_AT: usize = 4096 - RET_WORDS * 8;
+pub mod ret {
+    pub const STOP: usize = 0;
+    pub const RFLAGS: usize = 1;
+    pub const RSP: usize = 2;
+    pub const RIP: usize = 3;
+    pub const RAX: usize = 4;
+    pub const RBX: usize = 5;
+    pub const RCX: usize = 6;
+    pub const RDX: usize = 7;
+    pub const RSI: usize = 8;
+    pub const RDI: usize = 9;
+    pub const RBP: usize = 10;
+    pub const R8: usize = 11;
+    pub const R9: usize = 12;
+    pub const R10: usize = 13;
+    pub const R11: usize = 14;
+    pub const R13: usize = 15;
+    pub const R14: usize = 16;
+    pub const R15: usize = 17;
+    pub const R12: usize = 18;
+}
 
 /// The arm stub's batch code page; none here.
 pub fn batch_blob() -> Option<&'static [u8]> {
@@ -32,6 +61,11 @@ global_asm!(
     ".globl umbra_stub_batch_done",
     ".globl umbra_stub_batch_syscall",
     ".globl umbra_stub_blob_end",
+    ".globl umbra_stub_batch_ret",
+    ".globl umbra_stub_batch_ret_restore",
+    ".globl umbra_stub_batch_ret_fail",
+    ".globl umbra_stub_batch_ret_stop",
+    ".globl umbra_stub_batch_ret_end",
     ".globl umbra_trap_ops_syscall",
     ".globl umbra_trap_handler",
     ".globl umbra_trap_handler_end",
@@ -68,6 +102,71 @@ global_asm!(
     "    int3",
     "umbra_stub_batch_done:",
     "    jmp .Lumbra_stub_idle",
+    // The returning batch (ptrace platform, host/mod.rs `run_ret_batch`):
+    // the same loop, run under PTRACE_CONT with the cookie in rbx/rbp, then
+    // straight back to guest code with the guest's registers from the end of
+    // the data page (rflags through a pop from there: the guest's stack,
+    // red zone included, is never touched). A failed call traps at
+    // `umbra_stub_batch_ret_fail`; with the stop word set (umbra saw a
+    // signal stop during the loop), the end traps at
+    // `umbra_stub_batch_ret_stop` instead of returning.
+    "umbra_stub_batch_ret:",
+    "    movabs r12, {data}",
+    "    mov r13, qword ptr [r12]",
+    "    lea r14, [r12 + 8]",
+    "    xor r15d, r15d",
+    ".Lumbra_ret_next:",
+    "    cmp r15, r13",
+    "    jae .Lumbra_ret_done",
+    "    mov rax, qword ptr [r14]",
+    "    mov rdi, qword ptr [r14 + 8]",
+    "    mov rsi, qword ptr [r14 + 16]",
+    "    mov rdx, qword ptr [r14 + 24]",
+    "    mov r10, qword ptr [r14 + 32]",
+    "    mov r8, qword ptr [r14 + 40]",
+    "    mov r9, qword ptr [r14 + 48]",
+    "    or r10, rbx",
+    "    or r8, rbp",
+    "    syscall",
+    "    cmp rax, -4095",
+    "    jae .Lumbra_ret_failed",
+    "    add r14, {rec}",
+    "    inc r15",
+    "    jmp .Lumbra_ret_next",
+    ".Lumbra_ret_failed:",
+    "    int3",
+    "umbra_stub_batch_ret_fail:",
+    "    jmp .Lumbra_stub_idle",
+    ".Lumbra_ret_done:",
+    "    cmp qword ptr [r12 + {ret_at} + 8 * {ret_stop}], 0",
+    "    jne .Lumbra_ret_stopped",
+    "umbra_stub_batch_ret_restore:",
+    "    lea rsp, [r12 + {ret_at} + 8 * {ret_rflags}]",
+    "    popfq",
+    "    mov rsp, qword ptr [r12 + {ret_at} + 8 * {ret_rsp}]",
+    "    mov rax, qword ptr [r12 + {ret_at} + 8 * {ret_rax}]",
+    "    mov rbx, qword ptr [r12 + {ret_at} + 8 * {ret_rbx}]",
+    "    mov rcx, qword ptr [r12 + {ret_at} + 8 * {ret_rcx}]",
+    "    mov rdx, qword ptr [r12 + {ret_at} + 8 * {ret_rdx}]",
+    "    mov rsi, qword ptr [r12 + {ret_at} + 8 * {ret_rsi}]",
+    "    mov rdi, qword ptr [r12 + {ret_at} + 8 * {ret_rdi}]",
+    "    mov rbp, qword ptr [r12 + {ret_at} + 8 * {ret_rbp}]",
+    "    mov r8, qword ptr [r12 + {ret_at} + 8 * {ret_r8}]",
+    "    mov r9, qword ptr [r12 + {ret_at} + 8 * {ret_r9}]",
+    "    mov r10, qword ptr [r12 + {ret_at} + 8 * {ret_r10}]",
+    "    mov r11, qword ptr [r12 + {ret_at} + 8 * {ret_r11}]",
+    "    mov r13, qword ptr [r12 + {ret_at} + 8 * {ret_r13}]",
+    "    mov r14, qword ptr [r12 + {ret_at} + 8 * {ret_r14}]",
+    "    mov r15, qword ptr [r12 + {ret_at} + 8 * {ret_r15}]",
+    "    mov r12, qword ptr [r12 + {ret_at} + 8 * {ret_r12}]",
+    // rip-relative: the blob sits at the start of the code page, and the
+    // data page follows it.
+    "    jmp qword ptr [rip + umbra_stub_blob_start + 4096 + {ret_at} + 8 * {ret_rip}]",
+    ".Lumbra_ret_stopped:",
+    "    int3",
+    "umbra_stub_batch_ret_stop:",
+    "    jmp .Lumbra_stub_idle",
+    "umbra_stub_batch_ret_end:",
     // The seccomp platform (sys/trap.rs). The op loop of a reply: r12 is the
     // control page; the cookie is taken out of the page before any call.
     "umbra_trap_ops:",
@@ -193,6 +292,26 @@ global_asm!(
     ".popsection",
     data = const STUB_DATA,
     rec = const BATCH_RECORD,
+    ret_at = const RET_AT,
+    ret_stop = const ret::STOP,
+    ret_rflags = const ret::RFLAGS,
+    ret_rsp = const ret::RSP,
+    ret_rip = const ret::RIP,
+    ret_rax = const ret::RAX,
+    ret_rbx = const ret::RBX,
+    ret_rcx = const ret::RCX,
+    ret_rdx = const ret::RDX,
+    ret_rsi = const ret::RSI,
+    ret_rdi = const ret::RDI,
+    ret_rbp = const ret::RBP,
+    ret_r8 = const ret::R8,
+    ret_r9 = const ret::R9,
+    ret_r10 = const ret::R10,
+    ret_r11 = const ret::R11,
+    ret_r13 = const ret::R13,
+    ret_r14 = const ret::R14,
+    ret_r15 = const ret::R15,
+    ret_r12 = const ret::R12,
     ctrl = const trap::SLOT_VA,
     k1 = const trap::ctrl::K1,
     k2 = const trap::ctrl::K2,
@@ -217,6 +336,37 @@ global_asm!(
     futex = const nr::FUTEX,
     sigreturn = const nr::RT_SIGRETURN,
 );
+
+extern "C" {
+    static umbra_stub_batch_ret: u8;
+    static umbra_stub_batch_ret_restore: u8;
+    static umbra_stub_batch_ret_fail: u8;
+    static umbra_stub_batch_ret_stop: u8;
+    static umbra_stub_batch_ret_end: u8;
+}
+
+/// The returning batch's addresses in the stub: its entry, the start of the
+/// register restore (the calls are all done there), the pc of the stop of
+/// a failed call, that of the stop the stop word asks for, and its end.
+pub struct RetBatch {
+    pub entry: u64,
+    pub restore: u64,
+    pub fail_stop: u64,
+    pub stop: u64,
+    pub end: u64,
+}
+
+/// Where the returning batch's code is in the stub.
+pub fn ret_batch() -> RetBatch {
+    let at = |p: *const u8| STUB_CODE + super::blob_offset(p);
+    RetBatch {
+        entry: at(core::ptr::addr_of!(umbra_stub_batch_ret)),
+        restore: at(core::ptr::addr_of!(umbra_stub_batch_ret_restore)),
+        fail_stop: at(core::ptr::addr_of!(umbra_stub_batch_ret_fail)),
+        stop: at(core::ptr::addr_of!(umbra_stub_batch_ret_stop)),
+        end: at(core::ptr::addr_of!(umbra_stub_batch_ret_end)),
+    }
+}
 
 /// fork(2) for `spawn`.
 ///
