@@ -86,6 +86,9 @@ commands:
                         them (--docs-only: without measuring);
                         --rom-features: Table 1 also sizes the device ROM
                         with each optional part (one rom build each);
+                        --arm64: the tables for arm64 (Table 1: aarch64
+                        sizes, RAM measured in the emulated arm64 machine;
+                        the others say they are not measured on arm64 yet);
                         installs what it needs (apt-get, as root)
 ";
 

@@ -55,10 +55,16 @@
 //!
 //! # arm64
 //!
-//! `--arm64` is the hook for the issue's arm64 figures: the tables are to be
-//! measured inside the ARM QEMU machine of `cargo xtask test-arm`
-//! (xtask/src/arm.rs), with [`Ctx::emulated`] set so every table is labelled
-//! "emulated". It is not wired yet and says so.
+//! `--arm64` measures the tables for arm64: a table's [`Entry::arm64`] runs
+//! what it can inside the ARM QEMU machine of `cargo xtask test-arm`
+//! (images/arm/), with [`Ctx::emulated`] set, and labels every figure that
+//! depends on the emulation "emulated (QEMU TCG)". Its result is kept as
+//! table `ID-arm64` (target/paper/ID-arm64.json, docs/paper/ID-arm64.json)
+//! beside the x86_64 one, and docs/PAPER.md has an arm64 section. Only
+//! Table 1 has an arm64 run so far (rom_ram::run_arm64: the aarch64 builds'
+//! sizes, and the RAM figures measured in the machine by
+//! images/arm/paper.sh); a table without one is printed as "not measured on
+//! arm64 yet", never left out or faked.
 
 mod browser;
 mod draw;
@@ -75,6 +81,8 @@ pub struct Entry {
     pub id: &'static str,
     pub title: &'static str,
     pub run: fn(&Ctx) -> Result<Table>,
+    /// Its arm64 run (`--arm64`), if it has one.
+    pub arm64: Option<fn(&Ctx) -> Result<Table>>,
 }
 
 /// The tables, in the paper's order. Adding a table is one line here (and
@@ -84,16 +92,19 @@ pub const TABLES: &[Entry] = &[
         id: "table1",
         title: "Table 1: ROM and RAM",
         run: rom_ram::run,
+        arm64: Some(rom_ram::run_arm64),
     },
     Entry {
         id: "table2",
         title: "Table 2: drawing speed (xengine)",
         run: draw::run,
+        arm64: None,
     },
     Entry {
         id: "table3",
         title: "Table 3: web browser (dillo)",
         run: browser::run,
+        arm64: None,
     },
 ];
 
@@ -112,6 +123,10 @@ pub struct Ctx {
     /// `--rom-features`: Table 1 also builds the device ROM with each
     /// optional part added back (one `rom` build each, minutes).
     pub rom_features: bool,
+    /// `--arm64`: the tables' arm64 runs (see the top of this file).
+    pub arm64: bool,
+    /// This run's command line, for the tables that show it.
+    pub command: String,
 }
 
 /// One row of a table. See the contract at the top of this file.
@@ -187,6 +202,10 @@ pub fn paper(args: &[String]) -> Result<()> {
         runs: 10,
         emulated: false,
         rom_features: false,
+        arm64: false,
+        command: format!("cargo xtask paper {}", args.join(" "))
+            .trim_end()
+            .to_string(),
     };
     let mut only: Option<Vec<String>> = None;
     let mut docs = false;
@@ -220,12 +239,8 @@ pub fn paper(args: &[String]) -> Result<()> {
                 only = Some(ids);
             }
             "--arm64" => {
-                // The hook for the arm64 figures (see the top of this file).
-                return Err(
-                    "--arm64 is not implemented yet: the tables are to run inside \
-                            the QEMU machine of xtask/src/arm.rs with Ctx::emulated set"
-                        .into(),
-                );
+                ctx.arm64 = true;
+                ctx.emulated = true;
             }
             other => return Err(format!("unexpected argument `{other}`; {USAGE}")),
         }
@@ -245,8 +260,22 @@ pub fn paper(args: &[String]) -> Result<()> {
         {
             continue;
         }
-        println!("\n==> {}", entry.title);
-        let mut t = match (entry.run)(&ctx) {
+        println!(
+            "\n==> {}{}",
+            entry.title,
+            if ctx.arm64 { ", arm64" } else { "" }
+        );
+        let run = if ctx.arm64 {
+            entry.arm64
+        } else {
+            Some(entry.run)
+        };
+        let measures = run.is_some();
+        let result = match run {
+            Some(run) => run(&ctx),
+            None => Ok(not_on_arm64(entry)),
+        };
+        let mut t = match result {
             Ok(t) => t,
             Err(e) => Table {
                 method: String::new(),
@@ -257,17 +286,34 @@ pub fn paper(args: &[String]) -> Result<()> {
                 ..Table::default()
             },
         };
-        t.id = entry.id.into();
+        t.id = if ctx.arm64 {
+            arm64_id(entry.id)
+        } else {
+            entry.id.into()
+        };
         if t.title.is_empty() {
             t.title = entry.title.into();
         }
-        if ctx.emulated && !t.title.contains("emulated") {
-            t.title.push_str(" (emulated, QEMU)");
+        if ctx.arm64 && !t.title.contains("arm64") {
+            t.title.push_str(", arm64");
+        }
+        if ctx.emulated && measures && !t.title.contains("emulated") {
+            t.title.push_str(", emulated (QEMU TCG)");
         }
         if ctx.quick && !t.title.contains("quick") {
             t.title.push_str(" (--quick)");
         }
-        t.measured = stamp.clone();
+        // A table may describe its own machine (the emulated one).
+        // (A table with no run for arm64 measured nothing: no stamp.)
+        let machine = std::mem::take(&mut t.measured.machine);
+        t.measured = if measures {
+            stamp.clone()
+        } else {
+            Stamp::default()
+        };
+        if !machine.is_empty() {
+            t.measured.machine = machine;
+        }
         let md = t.markdown();
         println!("\n{md}");
         let json = out.join(format!("{}.json", t.id));
@@ -301,6 +347,32 @@ pub fn paper(args: &[String]) -> Result<()> {
             write(&kept.join(format!("{}.json", t.id)), &t.to_json())?;
         }
         let mut latest = Vec::new();
+        let mut arm = Vec::new();
+        for entry in TABLES {
+            // arm64: the kept figures, or what the table has so far.
+            let id = arm64_id(entry.id);
+            let t = match tables.iter().find(|t| t.id == id) {
+                Some(t) => Some(t.clone()),
+                None => from_json_file(&kept.join(format!("{id}.json"))).ok(),
+            };
+            let t = t.unwrap_or_else(|| match entry.arm64 {
+                None => not_on_arm64(entry),
+                Some(_) => Table {
+                    id: id.clone(),
+                    title: format!("{}, arm64", entry.title),
+                    rows: vec![Row {
+                        note: format!(
+                            "not measured: no figures kept in docs/paper/{id}.json; \
+                             `cargo xtask paper --arm64 --only {} --docs` measures it",
+                            entry.id
+                        ),
+                        ..Row::new("(whole table)", "")
+                    }],
+                    ..Table::default()
+                },
+            });
+            arm.push(t);
+        }
         for entry in TABLES {
             let t = match tables.iter().find(|t| t.id == entry.id) {
                 Some(t) => t.clone(),
@@ -324,6 +396,7 @@ pub fn paper(args: &[String]) -> Result<()> {
             };
             latest.push(t);
         }
+        latest.extend(arm);
         let doc = root().join("docs/PAPER.md");
         write(&doc, &paper_md(&latest))?;
         let chart = kept.join("chart.svg");
@@ -331,6 +404,28 @@ pub fn paper(args: &[String]) -> Result<()> {
         println!("paper: wrote {} and {}", doc.display(), chart.display());
     }
     Ok(())
+}
+
+/// The id under which a table's arm64 figures are kept.
+fn arm64_id(id: &str) -> String {
+    format!("{id}-arm64")
+}
+
+/// A table that has no arm64 run yet: says so, with no figures.
+fn not_on_arm64(entry: &Entry) -> Table {
+    Table {
+        id: arm64_id(entry.id),
+        title: format!("{}, arm64: not measured yet", entry.title),
+        method: String::new(),
+        rows: vec![Row {
+            note: "not measured on arm64 yet: only Table 1 runs in the ARM QEMU machine so \
+                   far (`cargo xtask paper --arm64 --only table1`); this table's X server \
+                   and X clients are not set up in the machine"
+                .into(),
+            ..Row::new("(whole table)", "")
+        }],
+        ..Table::default()
+    }
 }
 
 fn ids_list() -> String {
@@ -519,9 +614,24 @@ fn paper_md(tables: &[Table]) -> String {
          could not be measured says so and why.\n\n\
          ![the tables as bars](paper/chart.svg)\n\n",
     );
-    for t in tables {
+    let is_arm64 = |t: &&Table| t.id.ends_with("-arm64");
+    for t in tables.iter().filter(|t| !is_arm64(t)) {
         s.push_str(&t.markdown());
         s.push('\n');
+    }
+    if tables.iter().any(|t| is_arm64(&t)) {
+        s.push_str(
+            "## arm64, emulated (QEMU TCG)\n\n\
+             Generated by `cargo xtask paper --arm64 --docs`. The arm64 figures are measured \
+             inside the emulated arm64 machine of `cargo xtask test-arm` (qemu-system-aarch64, \
+             TCG, one vCPU): every figure that depends on the emulation is labelled \
+             \"emulated (QEMU TCG)\". Sizes (ROM) are those of the aarch64 files and do not \
+             depend on it.\n\n",
+        );
+        for t in tables.iter().filter(is_arm64) {
+            s.push_str(&t.markdown());
+            s.push('\n');
+        }
     }
     s.push_str("## How each table is measured\n\n");
     for t in tables {

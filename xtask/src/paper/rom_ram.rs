@@ -400,15 +400,7 @@ fn source_version() -> Result<String> {
 /// machine's suite from the mirror its Debian entries use, then
 /// `apt-get update` of that file alone.
 fn add_deb_src() -> Result<()> {
-    let suite = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-        .filter(|s| !s.is_empty())
-        .ok_or("no VERSION_CODENAME in /etc/os-release")?;
+    let suite = debian_suite()?;
     let mirror = debian_mirror().unwrap_or_else(|| "http://deb.debian.org/debian".into());
     let file = Path::new("/etc/apt/sources.list.d/umbra-paper-src.sources");
     let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -467,14 +459,52 @@ fn debian_mirror() -> Option<String> {
     None
 }
 
+/// The compiler busybox is built with: musl-gcc on the x86_64 host, or a
+/// cross toolchain (see [`musl_arm64`]).
+struct Toolchain {
+    /// The cache key's prefix ("" on x86_64, so its key stays as it was).
+    tag: &'static str,
+    /// What the cache key holds besides the fragment and the source version.
+    recipe: String,
+    /// `CC=` for make.
+    cc: String,
+    /// More `make` arguments (CROSS_COMPILE=...).
+    make_args: Vec<String>,
+    strip: &'static str,
+    /// Runs the built busybox on this host (`busybox --list`): qemu-user.
+    runner: Option<&'static str>,
+}
+
+impl Toolchain {
+    fn host() -> Toolchain {
+        Toolchain {
+            tag: "",
+            recipe: RECIPE.into(),
+            cc: "musl-gcc".into(),
+            make_args: Vec::new(),
+            strip: "strip",
+            runner: None,
+        }
+    }
+}
+
 /// Builds busybox (or finds it in the cache).
 fn busybox() -> Result<Busybox> {
+    busybox_with(&Toolchain::host())
+}
+
+/// Builds busybox with `tc` (or finds it in the cache).
+fn busybox_with(tc: &Toolchain) -> Result<Busybox> {
     let fragment_path = root().join("images/paper/busybox.config");
     let fragment = std::fs::read_to_string(&fragment_path)
         .map_err(|e| format!("{}: {e}", fragment_path.display()))?;
     let version = source_version()?;
-    let hash = fnv(format!("{fragment}\n{RECIPE}").as_bytes());
-    let key = format!("busybox-{}-{hash:016x}", version.replace([':', '/'], "_"));
+    let hash = fnv(format!("{fragment}\n{}", tc.recipe).as_bytes());
+    let key = format!(
+        "busybox-{}{}-{hash:016x}",
+        tc.tag,
+        version.replace([':', '/'], "_")
+    );
     let dir = cache_root().join(&key);
     let bin = dir.join("busybox");
     if !bin.is_file() {
@@ -484,7 +514,7 @@ fn busybox() -> Result<Busybox> {
                 bin.display()
             ));
         }
-        build_busybox(&version, &fragment, &dir)?;
+        build_busybox(&version, &fragment, &dir, tc)?;
     } else {
         println!(
             "table1: busybox {version} from the cache, {}",
@@ -492,7 +522,15 @@ fn busybox() -> Result<Busybox> {
         );
     }
     let bytes = std::fs::metadata(&bin).map_err(|e| e.to_string())?.len();
-    let list = output(Command::new(&bin).arg("--list"))?;
+    let mut lister = match tc.runner {
+        Some(r) => {
+            let mut c = Command::new(r);
+            c.arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
+    let list = output(lister.arg("--list"))?;
     let applets = list
         .lines()
         .map(str::trim)
@@ -507,7 +545,7 @@ fn busybox() -> Result<Busybox> {
     })
 }
 
-fn build_busybox(version: &str, fragment: &str, dir: &Path) -> Result<()> {
+fn build_busybox(version: &str, fragment: &str, dir: &Path, tc: &Toolchain) -> Result<()> {
     let src = cache_root().join("src");
     std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
     sh(Command::new("apt-get")
@@ -556,11 +594,15 @@ fn build_busybox(version: &str, fragment: &str, dir: &Path) -> Result<()> {
         "-j{}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    sh(&mut make(&[&jobs, "CC=musl-gcc", "HOSTCC=gcc", "busybox"]))?;
+    let cc = format!("CC={}", tc.cc);
+    let mut args = vec![jobs.as_str(), cc.as_str(), "HOSTCC=gcc"];
+    args.extend(tc.make_args.iter().map(String::as_str));
+    args.push("busybox");
+    sh(&mut make(&args))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let out = dir.join("busybox");
     std::fs::copy(build.join("busybox_unstripped"), &out).map_err(|e| e.to_string())?;
-    sh(Command::new("strip")
+    sh(Command::new(tc.strip)
         .args(["-s", "-R", ".comment", "-R", ".note.gnu.build-id"])
         .arg(&out))?;
     std::fs::copy(&config, dir.join("busybox.config")).map_err(|e| e.to_string())?;
@@ -640,7 +682,11 @@ fn rom_build() -> Result<PathBuf> {
 /// The `rom` build with `--no-default-features --features FEATURES`, in
 /// target/DIR.
 fn rom_build_with(features: &[&str], dir: &str) -> Result<PathBuf> {
-    let target = rom::DEFAULT_TARGET;
+    rom_build_for(rom::DEFAULT_TARGET, features, dir)
+}
+
+/// [`rom_build_with`] for `target`.
+fn rom_build_for(target: &str, features: &[&str], dir: &str) -> Result<PathBuf> {
     let dir = target_dir().join(dir);
     let mut c = rom::rom_build(target);
     c.arg("--no-default-features");
@@ -935,6 +981,450 @@ fn peak_pss(umbra: &Path, image: &Path, mem_kib: u64, want: &str) -> Result<u64>
     Ok(best)
 }
 
+// ---------------------------------------------------------------------------
+// arm64: Table 1 for aarch64 (`cargo xtask paper --arm64`). The sizes are
+// those of the aarch64 builds; the RAM figures are measured inside the
+// emulated arm64 machine of `cargo xtask test-arm` (images/arm/paper.sh).
+
+/// umbra's target on the arm64 device.
+const ARM64_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// The label of every figure measured in the QEMU machine.
+pub const EMULATED: &str = "emulated (QEMU TCG)";
+
+/// Bumped when the arm64 busybox recipe changes (the cache key holds it,
+/// with the musl-dev version and the cross gcc's).
+const RECIPE_ARM64: &str = "busybox arm64 recipe 1: allnoconfig + fragment, \
+     aarch64-linux-gnu-gcc with the musl-gcc.specs of Debian's musl-dev:arm64, \
+     -static, -Wl,-z,max-page-size=4096, aarch64-linux-gnu-strip -s -R .comment";
+
+/// The suite of this machine's Debian (VERSION_CODENAME of /etc/os-release).
+fn debian_suite() -> Result<String> {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "no VERSION_CODENAME in /etc/os-release".into())
+}
+
+/// The musl cross toolchain for aarch64: Debian's musl-dev for arm64
+/// (headers, libc.a, the crt files and musl-gcc.specs) unpacked into
+/// `$UMBRA_CACHE/paper/musl-dev-arm64-VERSION` (downloaded once with a
+/// private apt configuration, not installed: no foreign dpkg
+/// architecture), used by Debian's aarch64-linux-gnu-gcc through a
+/// musl-gcc wrapper as musl-tools makes on the native host.
+fn musl_arm64() -> Result<Toolchain> {
+    let cache = cache_root();
+    let found = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("musl-dev-arm64-") && !n.ends_with(".tmp"))
+        })
+        .find(|p| p.join("usr/lib/aarch64-linux-musl/libc.a").is_file());
+    let dir = match found {
+        Some(d) => {
+            println!("table1: musl for arm64 from the cache, {}", d.display());
+            d
+        }
+        None => download_musl_arm64(&cache)?,
+    };
+    let version = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("musl-dev-arm64-"))
+        .unwrap_or("?")
+        .to_string();
+    let lib = dir.join("usr/lib/aarch64-linux-musl");
+    let inc = dir.join("usr/include/aarch64-linux-musl");
+    let specs = std::fs::read_to_string(lib.join("musl-gcc.specs"))
+        .map_err(|e| format!("{}: {e}", lib.join("musl-gcc.specs").display()))?
+        .replace("/usr/include/aarch64-linux-musl", &inc.to_string_lossy())
+        .replace("/usr/lib/aarch64-linux-musl", &lib.to_string_lossy());
+    let work = target_dir().join("paper/table1-arm64/musl");
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let specs_path = work.join("musl-gcc.specs");
+    std::fs::write(&specs_path, specs).map_err(|e| e.to_string())?;
+    let wrapper = work.join("musl-gcc");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n# musl-gcc for aarch64 (xtask/src/paper/rom_ram.rs). 4 KB pages: the\n\
+             # arm64 kernel's; the default 64 KB alignment pads the file.\n\
+             exec aarch64-linux-gnu-gcc \"$@\" -Wl,-z,max-page-size=4096 -specs {}\n",
+            specs_path.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let gcc = output(Command::new("aarch64-linux-gnu-gcc").arg("-dumpfullversion"))?;
+    Ok(Toolchain {
+        tag: "aarch64-",
+        recipe: format!(
+            "{RECIPE_ARM64}\nmusl-dev:arm64 {version}\naarch64-linux-gnu-gcc {}",
+            gcc.trim()
+        ),
+        cc: wrapper.to_string_lossy().into_owned(),
+        make_args: vec!["CROSS_COMPILE=aarch64-linux-gnu-".into()],
+        strip: "aarch64-linux-gnu-strip",
+        runner: Some("qemu-aarch64-static"),
+    })
+}
+
+/// Downloads Debian's musl-dev for arm64 and unpacks it into the cache.
+fn download_musl_arm64(cache: &Path) -> Result<PathBuf> {
+    if !is_root() {
+        return Err("musl-dev for arm64 is not in the cache yet; fetching it needs root".into());
+    }
+    let apt = cache.join("apt-arm64");
+    for d in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(apt.join(d)).map_err(|e| e.to_string())?;
+    }
+    let mirror = debian_mirror().unwrap_or_else(|| "http://deb.debian.org/debian".into());
+    let suite = debian_suite()?;
+    let list = apt.join("sources.list");
+    std::fs::write(&list, format!("deb {mirror} {suite} main\n")).map_err(|e| e.to_string())?;
+    let opts = [
+        "-o=APT::Architecture=arm64".to_string(),
+        "-o=APT::Architectures::=arm64".into(),
+        format!("-o=Dir::Etc::sourcelist={}", list.display()),
+        "-o=Dir::Etc::sourceparts=/dev/null".into(),
+        format!("-o=Dir::State::Lists={}", apt.join("lists").display()),
+        format!("-o=Dir::Cache={}", apt.join("cache").display()),
+        "-o=Dir::State::status=/dev/null".into(),
+        "-o=APT::Sandbox::User=root".into(),
+    ];
+    sh(Command::new("apt-get").args(&opts).args(["update", "-qq"]))?;
+    let tmp = cache.join("musl-dev-arm64.tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    sh(Command::new("apt-get")
+        .current_dir(&tmp)
+        .args(&opts)
+        .args(["download", "musl-dev"]))?;
+    let deb = std::fs::read_dir(&tmp)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or("apt-get download musl-dev (arm64): no .deb")?;
+    let name = deb.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let version = name
+        .strip_prefix("musl-dev_")
+        .and_then(|n| n.strip_suffix("_arm64.deb"))
+        .ok_or_else(|| format!("unexpected package file {name}"))?
+        .replace("%3a", "_");
+    sh(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(tmp.join("root")))?;
+    let dir = cache.join(format!("musl-dev-arm64-{version}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(tmp.join("root"), &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!("table1: musl-dev {version} for arm64 in {}", dir.display());
+    Ok(dir)
+}
+
+/// What the arm64 machine reported (images/arm/paper-init's PAPER lines).
+#[derive(Debug, Default, PartialEq)]
+struct Machine {
+    /// `uname -srm` of the machine.
+    kernel: String,
+    /// The native run: status and peak PSS (KB).
+    native: Option<(i32, u64)>,
+    /// `ok`, `differs` or `failed`, and umbra's status.
+    boot: Option<(String, i32)>,
+    /// The smallest --mem (KiB), or why there is none.
+    mem: Option<std::result::Result<u64, String>>,
+    /// The peak PSS (KB) of umbra and its stubs, or why there is none.
+    pss: Option<std::result::Result<u64, String>>,
+}
+
+fn parse_machine(lines: &[String]) -> Machine {
+    let mut m = Machine::default();
+    for l in lines {
+        if let Some(k) = l.strip_prefix("BOOT-OK ") {
+            m.kernel = k.trim_end_matches(" paper").to_string();
+        }
+        let Some(rest) = l.strip_prefix("PAPER ") else {
+            continue;
+        };
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let why = |n: usize| rest.splitn(n + 1, ' ').nth(n).unwrap_or("").to_string();
+        match w.as_slice() {
+            ["native", rc, pss] => {
+                m.native = rc.parse().ok().zip(pss.parse().ok());
+            }
+            ["boot", how, rc] => m.boot = rc.parse().ok().map(|rc| (how.to_string(), rc)),
+            ["mem", kib] => m.mem = kib.parse().ok().map(Ok),
+            ["mem-none", ..] => m.mem = Some(Err(why(1))),
+            ["pss", kb] => m.pss = kb.parse().ok().map(Ok),
+            ["pss-none", ..] => m.pss = Some(Err(why(1))),
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Boots the arm64 machine (images/arm/paper.sh), streaming its lines.
+fn run_machine(ctx: &Ctx, umbra: &Path, image: &Path, tree: &Path) -> Result<Vec<String>> {
+    use std::io::BufRead;
+    let mut c = Command::new("bash");
+    c.arg(root().join("images/arm/paper.sh"))
+        .arg(umbra)
+        .arg(image)
+        .arg(tree)
+        .arg(target_dir().join("arm"))
+        .stdout(std::process::Stdio::piped());
+    if ctx.quick {
+        c.env("PAPER_RUNS", "1");
+    }
+    println!("$ {}", crate::show(&c));
+    let mut child = c.spawn().map_err(|e| format!("cannot run paper.sh: {e}"))?;
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+            println!("{line}");
+            lines.push(line);
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!(
+            "the arm64 machine did not finish ({status}; log {})",
+            target_dir().join("arm/paper-arm64.log").display()
+        ));
+    }
+    Ok(lines)
+}
+
+/// Table 1 for arm64: the aarch64 builds' sizes, and the RAM figures
+/// measured inside the emulated arm64 machine.
+pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
+    install_tools()?;
+    // QEMU, qemu-user, the cross gcc, Debian's arm64 kernel and
+    // busybox-static, as for `cargo xtask test-arm`.
+    sh(Command::new("bash")
+        .arg(root().join("images/arm/fetch.sh"))
+        .arg(target_dir().join("arm"))
+        .arg("arm64"))?;
+    crate::rustup_add("target", &[ARM64_TARGET])?;
+    let tc = musl_arm64()?;
+    let busybox = busybox_with(&tc)?;
+    let work = ctx.out.join("table1-arm64");
+    let tree = work.join("tree");
+    make_tree(&busybox, &tree)?;
+    let umbra = rom_build_for(ARM64_TARGET, DEVICE_FEATURES, "paper-rom")?;
+    // The image is the same ext2 whoever writes it: the host's full build.
+    let full = crate::build_umbra_release()?;
+    let image = work.join("table1.img");
+    let image_bytes = make_image(&full, &tree, &image)?;
+
+    let kernel_kb = kb(std::fs::metadata(&umbra).map_err(|e| e.to_string())?.len());
+    let image_kb = kb(image_bytes);
+    let rom_kb = kernel_kb + image_kb;
+    let size_note = "a file size: not emulation-dependent";
+    let mut rows = vec![
+        Row {
+            paper: Some(PAPER_KERNEL_KB),
+            umbra: Some(kernel_kb),
+            ratio: Some(kernel_kb / PAPER_KERNEL_KB),
+            note: format!(
+                "`rom` profile, {ARM64_TARGET}, {}; {size_note}",
+                features_note()
+            ),
+            ..Row::new("ROM: kernel (arm64)", "KB")
+        },
+        Row {
+            paper: Some(PAPER_IMAGE_KB),
+            umbra: Some(image_kb),
+            ratio: Some(image_kb / PAPER_IMAGE_KB),
+            target: format!("≤ {TARGET_IMAGE_KB:.0} KB"),
+            met: Some(image_kb <= TARGET_IMAGE_KB),
+            note: format!(
+                "ext2 by `umbra image create`: busybox {} for aarch64 ({:.0} KB, musl, static, \
+                 stripped) + {} links + test script; {size_note}",
+                busybox.version,
+                kb(busybox.bytes),
+                busybox.applets.len()
+            ),
+            ..Row::new("ROM: disk image (arm64)", "KB")
+        },
+        Row {
+            paper: Some(PAPER_ROM_KB),
+            umbra: Some(rom_kb),
+            ratio: Some(rom_kb / PAPER_ROM_KB),
+            target: format!("≤ {} KB", super::num(TARGET_ROM_KB)),
+            met: Some(rom_kb <= TARGET_ROM_KB),
+            note: format!("kernel + disk image; {size_note}"),
+            ..Row::new("ROM: total (arm64)", "KB")
+        },
+    ];
+
+    let mem_name = format!("RAM: guest memory (smallest --mem), arm64, {EMULATED}");
+    let pss_name = format!("RAM: peak PSS, umbra + stubs, arm64, {EMULATED}");
+    let mem_target = format!("≤ {TARGET_RAM_MB} MB");
+    let not = |name: &str, target: &str, why: &str| {
+        Row::not_measured(name, "MB", Some(PAPER_RAM_MB), target, why)
+    };
+    let mut machine_desc = String::new();
+    match run_machine(ctx, &umbra, &image, &tree) {
+        Err(e) => {
+            rows.push(not(&mem_name, &mem_target, &e));
+            rows.push(not(&pss_name, "", &e));
+        }
+        Ok(lines) => {
+            let m = parse_machine(&lines);
+            machine_desc = m.kernel.clone();
+            let booted = match (&m.native, &m.boot) {
+                (Some((0, _)), Some((how, _))) if how == "ok" => Ok(()),
+                (Some((rc, _)), _) if *rc != 0 => {
+                    Err(format!("the script natively in the machine: status {rc}"))
+                }
+                (_, Some((how, rc))) => Err(format!(
+                    "the image's script under umbra in the machine: {how} (status {rc})"
+                )),
+                _ => Err("the machine gave no boot check (see its log)".into()),
+            };
+            match booted {
+                Err(e) => {
+                    println!("table1 (arm64): boot check failed: {e}");
+                    rows.push(not(&mem_name, &mem_target, &e));
+                    rows.push(not(&pss_name, "", &e));
+                }
+                Ok(()) => {
+                    println!(
+                        "table1 (arm64): the image boots under umbra in the machine and the \
+                         script's output equals the native run's"
+                    );
+                    match m.mem {
+                        Some(Ok(kib)) => {
+                            let mb = kib as f64 / 1024.0;
+                            rows.push(Row {
+                                paper: Some(PAPER_RAM_MB),
+                                umbra: Some(mb),
+                                ratio: Some(mb / PAPER_RAM_MB),
+                                target: mem_target.clone(),
+                                met: Some(mb <= TARGET_RAM_MB),
+                                note: if kib <= MEM_FLOOR_KIB {
+                                    format!(
+                                        "{EMULATED}: runs at umbra's smallest --mem (1M) in \
+                                         the arm64 machine; the real need may be lower"
+                                    )
+                                } else {
+                                    format!(
+                                        "{EMULATED}: bisected in 64 KB steps in the arm64 \
+                                         machine: {kib} KB works, {} KB does not",
+                                        kib - 64
+                                    )
+                                },
+                                ..Row::new(&mem_name, "MB")
+                            });
+                            let host = m.native.map(|(_, p)| p as f64 / 1024.0);
+                            let runs = if ctx.quick { 1 } else { 5 };
+                            rows.push(match &m.pss {
+                                Some(Ok(p)) => {
+                                    let p = *p as f64 / 1024.0;
+                                    Row {
+                                        paper: Some(PAPER_RAM_MB),
+                                        host,
+                                        umbra: Some(p),
+                                        ratio: Some(p / PAPER_RAM_MB),
+                                        note: format!(
+                                            "{EMULATED}: largest of {runs} run(s) at --mem \
+                                             {kib}K in the arm64 machine; host: the script \
+                                             natively in the machine (busybox sh in a chroot)"
+                                        ),
+                                        ..Row::new(&pss_name, "MB")
+                                    }
+                                }
+                                Some(Err(e)) => not(&pss_name, "", e),
+                                None => not(&pss_name, "", "the machine gave no PSS line"),
+                            });
+                        }
+                        Some(Err(e)) => rows.push(not(&mem_name, &mem_target, &e)),
+                        None => rows.push(not(
+                            &mem_name,
+                            &mem_target,
+                            "the machine gave no --mem line (see its log)",
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    let qemu = output(Command::new("qemu-system-aarch64").arg("--version"))
+        .ok()
+        .and_then(|v| v.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "QEMU".into());
+    let host = super::stamp().machine;
+    let machine = format!(
+        "an arm64 machine emulated by {qemu} (TCG, -M virt -cpu cortex-a57, 1 vCPU, 1024 MB, \
+         Debian's arm64 kernel{}) on {host}",
+        if machine_desc.is_empty() {
+            String::new()
+        } else {
+            format!(": {machine_desc}")
+        }
+    );
+    let mut method = format!(
+        "Command: `{}`. The same steps as Table 1 on x86_64, for aarch64:\n\n{METHOD_ARM64}",
+        ctx.command
+    );
+    if ctx.rom_features {
+        method.push_str(
+            "\n- `--rom-features` is not done for arm64: the sizes of the optional parts are \
+             in the x86_64 Table 1.",
+        );
+    }
+    method.push('\n');
+    Ok(Table {
+        title: format!("Table 1 on arm64: ROM and RAM, RAM {EMULATED}"),
+        method,
+        measured: super::Stamp {
+            machine,
+            ..super::Stamp::default()
+        },
+        rows,
+        ..Table::default()
+    })
+}
+
+const METHOD_ARM64: &str = "\
+- **Disk image.** The same busybox source, configuration fragment, tree and `umbra image \
+create` options as on x86_64; busybox is built by Debian's `aarch64-linux-gnu-gcc` with the \
+`musl-gcc.specs` of Debian's musl-dev for arm64 (downloaded with a private apt configuration \
+and unpacked into `/var/cache/umbra/paper/musl-dev-arm64-VERSION`, not installed), static, \
+linked for 4 KB pages (`-z max-page-size=4096`: the arm64 kernel's page size; the default \
+64 KB alignment only pads the file), stripped by `aarch64-linux-gnu-strip`. It is cached in \
+`/var/cache/umbra/paper/busybox-aarch64-VERSION-HASH`, the hash over the fragment, the recipe, \
+musl-dev's version and the cross gcc's.
+- **ROM** is the size of umbra's device `rom` build for aarch64-unknown-linux-musl (the same \
+profile and linker settings as `cargo xtask rom --target aarch64-unknown-linux-musl`, \
+`--no-default-features`) plus the image file. Sizes are not emulation-dependent.
+- **Boot check and RAM**, emulated (QEMU TCG): images/arm/paper.sh boots the arm64 machine of \
+`cargo xtask test-arm` (qemu-system-aarch64 -M virt -cpu cortex-a57, one vCPU, 1024 MB, \
+Debian's arm64 kernel and busybox-static) with umbra, the image, its tree and a PSS sampler \
+(images/arm/pss.rs) in its initramfs; its PID 1 (images/arm/paper-init) runs the script \
+natively (`unshare -m chroot TREE /bin/sh /test.sh`), then `umbra run --image table1.img \
+--env PATH=/bin -- /bin/sh /test.sh`, whose output must equal the native run's; bisects the \
+smallest `--mem` in 64 KB steps between 1 MB and 64 MB; and takes the largest, over 5 runs at \
+that `--mem`, of the peak sum of `/proc/PID/smaps_rollup` Pss over umbra and its stubs, \
+sampled every ~1 ms (the host column: the native run, sampled the same way). All of it runs \
+inside the emulated machine; the guest memory umbra needs does not depend on the emulation, \
+but PSS (the machine's kernel, its page cache) may, and the figures are labelled so.";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -947,6 +1437,32 @@ mod tests {
             apply_fragment(base, frag),
             "CONFIG_ASH=y\nCONFIG_X=5\n# comment\nCONFIG_NEW=y\n"
         );
+    }
+
+    #[test]
+    fn machine_lines() {
+        let lines: Vec<String> = [
+            "BOOT-OK Linux 6.1.0-57-arm64 aarch64 paper",
+            "PAPER machine 1000000",
+            "PAPER native 0 512",
+            "noise",
+            "PAPER boot ok 0",
+            "PAPER mem 1088",
+            "PAPER pss-none run 2 at --mem 1088K: status 1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = parse_machine(&lines);
+        assert_eq!(m.kernel, "Linux 6.1.0-57-arm64 aarch64");
+        assert_eq!(m.native, Some((0, 512)));
+        assert_eq!(m.boot, Some(("ok".to_string(), 0)));
+        assert_eq!(m.mem, Some(Ok(1088)));
+        assert_eq!(
+            m.pss,
+            Some(Err("run 2 at --mem 1088K: status 1".to_string()))
+        );
+        assert_eq!(parse_machine(&[]), Machine::default());
     }
 
     #[test]
