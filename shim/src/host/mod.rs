@@ -221,6 +221,17 @@ pub struct PtraceHost {
     exec: Option<exec::ExecCtl>,
 }
 
+/// Whether this build can grant the host network (`--net host`,
+/// `--publish`, `--unix-socket`, and the OCI runtime's network and exec
+/// sockets). A device build (`--no-default-features`) cannot: its uses of
+/// `PtraceHost::net` are `HOST_NET &&`-gated, so the host-socket code is
+/// left out of it (issue 14's ROM diet), and `enable_net` refuses a grant.
+const HOST_NET: bool = cfg!(any(feature = "net-host", feature = "oci"));
+
+/// Whether this build serves OCI exec's control socket (`enable_exec`);
+/// without `oci` its code is left out as `HOST_NET`'s is.
+const OCI_EXEC: bool = cfg!(feature = "oci");
+
 /// `--platform auto`'s probe: whether the seccomp platform can run here and
 /// spin (see `PtraceHost::new_auto`).
 fn seccomp_pays() -> bool {
@@ -546,7 +557,10 @@ impl PtraceHost {
         if sys::seccomp::umbra_confined() {
             return Err("enable_net after confine".into());
         }
-        self.net = if opts.any() {
+        if !HOST_NET && opts.any() {
+            return Err("this build of umbra has no host network".into());
+        }
+        self.net = if HOST_NET && opts.any() {
             Some(net::NetState::new(opts)?)
         } else {
             None
@@ -579,6 +593,9 @@ impl PtraceHost {
         if sys::seccomp::umbra_confined() {
             return Err("enable_exec after confine".into());
         }
+        if !OCI_EXEC {
+            return Err("this build of umbra has no OCI runtime".into());
+        }
         if self.net.is_none() {
             self.net = Some(net::NetState::new(NetOptions::default())?);
         }
@@ -591,7 +608,7 @@ impl PtraceHost {
     /// SIGWINCH after their request, so that a guest that never idles
     /// cannot keep them waiting), then reports the event.
     fn host_event(&mut self) -> Trap {
-        if let (Some(e), Some(n)) = (&mut self.exec, &mut self.net) {
+        if let (true, Some(e), Some(n)) = (OCI_EXEC, &mut self.exec, &mut self.net) {
             let mut fds = Vec::new();
             e.poll_set(&mut fds);
             if let Ok(Wake::Ready(_)) = self.waker.wait_fds(&mut fds, Some(0)) {
@@ -605,10 +622,10 @@ impl PtraceHost {
     /// socket calls of the granted network modes.
     pub fn allowed_rules(&self) -> Vec<sys::seccomp::Rule> {
         let mut rules = confinement_rules();
-        if let Some(n) = &self.net {
+        if let (true, Some(n)) = (HOST_NET, &self.net) {
             rules.extend(n.rules());
         }
-        if self.exec.is_some() {
+        if OCI_EXEC && self.exec.is_some() {
             rules.push(sys::seccomp::Rule::Any(sys::oci::NR_RECVMSG));
         }
         rules
@@ -1576,11 +1593,11 @@ impl HostTime for PtraceHost {
             if stdin {
                 fds.push(PollFd::new(0, sys::POLLIN));
             }
-            if let Some(n) = &self.net {
+            if let (true, Some(n)) = (HOST_NET, &self.net) {
                 n.poll_set(&mut fds);
             }
             let exec_from = fds.len();
-            if let Some(e) = &self.exec {
+            if let (true, Some(e)) = (OCI_EXEC, &self.exec) {
                 e.poll_set(&mut fds);
             }
             if fds.is_empty() && deadline.is_none() && !self.waker.armed() {
@@ -1611,10 +1628,10 @@ impl HostTime for PtraceHost {
                         }
                         socks = &fds[1..exec_from];
                     }
-                    if let Some(n) = &mut self.net {
+                    if let (true, Some(n)) = (HOST_NET, &mut self.net) {
                         woke |= n.ready(socks);
                     }
-                    if let (Some(e), Some(n)) = (&mut self.exec, &mut self.net) {
+                    if let (true, Some(e), Some(n)) = (OCI_EXEC, &mut self.exec, &mut self.net) {
                         woke |= e.ready(&fds[exec_from..], n);
                     }
                     if woke {
@@ -1760,6 +1777,9 @@ impl HostMisc for PtraceHost {
     }
 
     fn host_net(&mut self) -> Option<&mut dyn HostNet> {
+        if !HOST_NET {
+            return None;
+        }
         self.net.as_mut().map(|n| n as &mut dyn HostNet)
     }
 
@@ -1768,27 +1788,33 @@ impl HostMisc for PtraceHost {
     }
 
     fn take_exec(&mut self) -> Option<umbra_core::host::ExecRequest> {
+        if !OCI_EXEC {
+            return None;
+        }
         self.exec.as_mut()?.take()
     }
 
     fn exec_started(&mut self, id: u64, result: Result<u32, umbra_core::Errno>) {
-        if let Some(e) = &mut self.exec {
+        if let (true, Some(e)) = (OCI_EXEC, &mut self.exec) {
             e.started(id, result);
         }
     }
 
     fn exec_exited(&mut self, pid: u32, wait_status: u32) {
-        if let Some(e) = &mut self.exec {
+        if let (true, Some(e)) = (OCI_EXEC, &mut self.exec) {
             e.exited(pid, wait_status);
         }
     }
 
     fn take_guest_request(&mut self) -> Option<umbra_core::host::GuestRequest> {
+        if !OCI_EXEC {
+            return None;
+        }
         self.exec.as_mut()?.take_request()
     }
 
     fn guest_stats(&mut self, client: u64, stats: umbra_core::host::GuestStats) {
-        if let Some(e) = &mut self.exec {
+        if let (true, Some(e)) = (OCI_EXEC, &mut self.exec) {
             e.stats(client, &stats);
         }
     }
