@@ -100,6 +100,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "vfork_threads",
     "tty_ctty",
     "net_async",
+    "net_tcpclose",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

@@ -556,6 +556,10 @@ struct St {
     /// disconnect keeps them.
     port_locked: bool,
     addr_locked: bool,
+    /// A TCP connect(AF_UNSPEC) gave the port back (Linux's inet_num 0
+    /// after tcp_disconnect): getsockname still shows it (inet_sport), but
+    /// the next connect or bind takes a port anew.
+    released: bool,
     /// The peer (TCP connected, or UDP's default destination).
     peer: Option<(Ip, u16)>,
     conn: Conn,
@@ -713,6 +717,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             local: None,
             port_locked: false,
             addr_locked: false,
+            released: false,
             peer: None,
             conn: Conn::Idle,
             err: None,
@@ -834,6 +839,29 @@ impl InetSock {
             .collect()
     }
 
+    /// Whether this socket's port keeps others from it. A TCP socket whose
+    /// connection is over (both FINs, or a reset) does not unless bind(2)
+    /// chose the port: Linux's tcp_set_state(TCP_CLOSE) puts it back, and
+    /// only a TIME_WAIT end holds it then.
+    fn holds_port(st: &St) -> bool {
+        if st.local.is_none() {
+            return false;
+        }
+        if st.port_locked {
+            return true;
+        }
+        if st.released {
+            return false;
+        }
+        match &st.conn {
+            Conn::Connected { pair, side, .. } => {
+                let p = pair.lock();
+                !(p.closed() || p.rst[*side])
+            }
+            _ => true,
+        }
+    }
+
     fn register(&self) {
         let mut socks = self.net.inet.socks.lock();
         if !socks.iter().any(|w| Weak::ptr_eq(w, &self.me)) {
@@ -854,6 +882,9 @@ impl InetSock {
             let Some((oip, oport)) = st.local else {
                 return false;
             };
+            if !Self::holds_port(&st) {
+                return false;
+            }
             if oport != port {
                 return false;
             }
@@ -936,9 +967,10 @@ impl InetSock {
             *next = if p == hi { lo } else { p + 1 };
             // A port any socket holds is skipped, whatever its address:
             // simpler than Linux's per-tuple sharing, and never wrong.
-            let used = others
-                .iter()
-                .any(|o| o.st.lock().local.is_some_and(|(_, op)| op == p));
+            let used = others.iter().any(|o| {
+                let st = o.st.lock();
+                st.local.is_some_and(|(_, op)| op == p) && Self::holds_port(&st)
+            });
             if !used && !self.tw_blocks(p, dst) && !self.conflicts(others, ip, p) {
                 return Ok(p);
             }
@@ -1062,6 +1094,12 @@ impl InetSock {
                 Conn::Idle => {}
             }
             let dst = self.dest(&st, a)?;
+            if st.released {
+                // The port went back at the disconnect: connect takes one
+                // anew (inet_hash_connect), leaving the old TIME_WAIT be.
+                st.local = None;
+                st.released = false;
+            }
             if st.shut[1] && st.shut[0] {
                 // A socket whose connection ended cannot be reused until
                 // it is idle again; Linux's disconnect clears this.
@@ -1778,7 +1816,18 @@ impl Socket for InetSock {
         let (ip, port) = self.ip_of(addr)?;
         {
             let mut st = self.st.lock();
-            if st.local.is_some() || !matches!(st.conn, Conn::Idle) {
+            // __inet_bind: only a closed socket without a port (inet_num
+            // 0: never bound, or given back when its connection ended).
+            let over = match &st.conn {
+                Conn::Connected { pair, side, .. } => {
+                    let p = pair.lock();
+                    p.closed() || p.rst[*side]
+                }
+                _ => false,
+            };
+            let closed = over || matches!(st.conn, Conn::Idle);
+            let portless = st.local.is_none() || st.released || (over && !st.port_locked);
+            if !closed || !portless {
                 return Err(Errno::EINVAL);
             }
             if self.family == AF_INET6 && is_v4(&ip) && st.v6only {
@@ -1805,6 +1854,7 @@ impl Socket for InetSock {
         {
             let mut st = self.st.lock();
             st.local = Some((ip, port));
+            st.released = false;
             st.addr_locked = ip != ANY4 && ip != ANY6;
             st.port_locked = true;
         }
@@ -1832,15 +1882,34 @@ impl Socket for InetSock {
         if *addr == SockAddr::Unspec {
             // Linux's tcp_disconnect: a connection is aborted with a reset.
             let mut st = self.st.lock();
+            let mut was_connected = false;
             if let Conn::Connected { pair, side, .. } = &st.conn {
                 let mut p = pair.lock();
-                p.reset(1 - side, Errno::ECONNRESET);
+                // A connection already over (both FINs, or a reset) is in
+                // TCP_CLOSE: nothing is sent (tcp_need_reset), and the
+                // peer's TIME_WAIT stays.
+                if !(p.closed() || p.rst[*side]) {
+                    p.reset(1 - side, Errno::ECONNRESET);
+                    self.net.inet.tw_kill(p.id, 1 - side);
+                }
                 p.gone[*side] = true;
-                self.net.inet.tw_kill(p.id, 1 - side);
+                was_connected = true;
             }
             if !matches!(st.conn, Conn::Listen { .. }) {
                 st.conn = Conn::Idle;
                 st.peer = None;
+            }
+            // tcp_disconnect: the source address goes unless bind(2) chose
+            // it (inet_reset_saddr), the port unless bind(2) chose it.
+            if was_connected {
+                if let Some((_, port)) = st.local {
+                    if !st.addr_locked {
+                        st.local = Some((self.any(), port));
+                    }
+                    if !st.port_locked {
+                        st.released = true;
+                    }
+                }
             }
             return Ok(());
         }
@@ -2778,6 +2847,41 @@ mod tests {
         net.inet.note_time(65_000_000_000);
         assert!(!listed("06"));
         assert_eq!(bind_cp(h), Ok(()));
+    }
+
+    /// A connection through TIME_WAIT: connect is EISCONN until
+    /// connect(AF_UNSPEC), which drops the source address and gives the
+    /// port back (the TIME_WAIT keeps it); the next connect takes another
+    /// port and the TIME_WAIT stays.
+    #[test]
+    fn disconnect_gives_the_port_back_and_keeps_the_time_wait() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let to = v4([127, 0, 0, 1], port_of(&*l));
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &to, None).unwrap();
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        let cp = port_of(&*c);
+        c.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        drop(a);
+        let tw = |net: &NetNs| {
+            let text = String::from_utf8(proc_net_inet(net, false, false)).unwrap();
+            text.lines()
+                .filter(|l| l.contains(&format!("0100007F:{cp:04X} ")))
+                .any(|l| l.split_whitespace().nth(3) == Some("06"))
+        };
+        assert!(tw(&net));
+        assert_eq!(c.connect(&mut cx(h, false), &to, None), Err(Errno::EISCONN));
+        c.connect(&mut cx(h, false), &SockAddr::Unspec, None)
+            .unwrap();
+        assert_eq!(c.local_addr(), Ok(v4([0, 0, 0, 0], cp)));
+        c.connect(&mut cx(h, false), &to, None).unwrap();
+        assert_ne!(port_of(&*c), cp);
+        assert!(tw(&net));
     }
 
     #[test]
