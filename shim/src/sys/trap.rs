@@ -599,6 +599,17 @@ pub fn pause_iters(ns: u64) -> u32 {
 /// (HWCAP2_FSGSBASE). aarch64: TPIDR_EL0 is always writable from EL0.
 /// armv7: TPIDRURO is readable from user mode and set_tls writes it.
 pub fn host_check() -> Result<(), String> {
+    #[cfg(target_arch = "arm")]
+    {
+        // SAFETY: getauxval has no preconditions.
+        let h = unsafe { libc::getauxval(16) }; // AT_HWCAP
+        if h & (1 << 15) == 0 {
+            return Err(
+                "--platform seccomp needs the TPIDRURO register (HWCAP_TLS); use --platform ptrace"
+                    .into(),
+            );
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: getauxval has no preconditions.
