@@ -153,3 +153,72 @@ fn a_bad_platform_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not auto, ptrace or seccomp"), "{err}");
 }
+
+/// Runs `run` under umbra on the seccomp platform with the spin forced on
+/// and `--stats`; its stdout, and from the stats the forks/clones and the
+/// stubs moved to the spin CPU.
+fn moved_stubs(run: Run) -> (String, u64, u64) {
+    std::env::set_var("UMBRA_PLATFORM", "seccomp");
+    std::env::set_var("UMBRA_SPIN_CPUS", "1");
+    let out = run.umbra_flag("--stats").umbra();
+    assert_eq!(out.status, Status::Exited(0), "{}", out.describe());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    // "...; N stubs moved to CPU C after R runs (F failed), B moved back"
+    let moved_count = |line: &str| -> u64 {
+        let part = line
+            .split("; ")
+            .find(|p| p.contains(" stubs moved to CPU "));
+        let n = part.and_then(|p| p.split_whitespace().next()?.parse().ok());
+        n.unwrap_or_else(|| panic!("no count of moved stubs in {line:?}"))
+    };
+    let line = |prefix: &str| {
+        err.lines()
+            .find(|l| l.contains(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in --stats:\n{err}"))
+    };
+    let forks = line("stats: forks/clones");
+    let forks = forks
+        .split_whitespace()
+        .nth(3)
+        .and_then(|w| w.trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("bad forks line {forks:?}"));
+    let moved = moved_count(line("stats: platform seccomp"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        forks,
+        moved,
+    )
+}
+
+/// A `sh` loop of short commands: each child stub (the forked `sh`, then
+/// the exec'd `true`) lives a few traps and stays on umbra's CPU, where its
+/// set-up's ptrace stops need no cross-CPU wake-up (issue 13: with every
+/// stub on the spin CPU such a loop took twice the ptrace platform's
+/// time); only the long-lived `sh` may move.
+#[test]
+fn short_lived_stubs_stay_on_umbras_cpu() {
+    if !spin_host() {
+        eprintln!("skipped: the seccomp spin needs x86_64, FSGSBASE and 2 CPUs");
+        return;
+    }
+    let script = "i=0; while [ $i -lt 40 ]; do /bin/true; i=$((i+1)); done; echo $i";
+    let (stdout, forks, moved) = moved_stubs(Run::busybox(&["sh", "-c", script]));
+    assert_eq!(stdout, "40\n");
+    assert!(forks >= 40, "{forks} forks");
+    assert!(
+        moved <= 3,
+        "{moved} stubs moved to the spin CPU, of {forks} forks"
+    );
+}
+
+/// A process that keeps making calls moves to the spin CPU.
+#[test]
+fn a_busy_stub_moves_to_the_spin_cpu() {
+    if !spin_host() {
+        eprintln!("skipped: the seccomp spin needs x86_64, FSGSBASE and 2 CPUs");
+        return;
+    }
+    let run = Run::guest(Libc::Musl, "thread_switch").args(&["pingpong"]);
+    let (_, _, moved) = moved_stubs(run);
+    assert!(moved >= 1, "no stub moved to the spin CPU");
+}

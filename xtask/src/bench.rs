@@ -1287,7 +1287,7 @@ fn execute(cmd: &[String], t: Duration, sample: bool) -> std::result::Result<Out
         .current_dir("/");
     // The seccomp spin's knobs (shim/src/host/seccomp.rs), to measure it
     // whatever the host's load.
-    for k in ["UMBRA_SPIN_CPUS", "UMBRA_SPIN_NS"] {
+    for k in ["UMBRA_SPIN_CPUS", "UMBRA_SPIN_NS", "UMBRA_SPIN_MOVE_AFTER"] {
         if let Some(v) = std::env::var_os(k) {
             c.env(k, v);
         }

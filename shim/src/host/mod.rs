@@ -180,8 +180,13 @@ pub struct PtraceHost {
     memfile: sys::MemoryFile,
     mem_bytes: usize,
     cpu: usize,
-    /// The CPU the stubs are pinned to: `cpu`, or (seccomp) another one
-    /// (see `new_inner`).
+    /// The spin CPU: `cpu`, or (seccomp) another one (see `new_inner`).
+    /// Stubs start on `cpu`; the seccomp platform moves one here once it
+    /// has run a while (host/seccomp.rs, `Place`).
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm")),
+        allow(dead_code)
+    )]
     stub_cpu: usize,
     /// The platform was chosen by `--platform auto`'s probe.
     auto: bool,
@@ -415,9 +420,9 @@ impl PtraceHost {
         if !sys::cpu_allowed(cpu) {
             return Err(format!("CPU {cpu} is not available to umbra"));
         }
-        // The seccomp platform, unless told a CPU, puts its stubs on another
-        // CPU than umbra's when one is free (the host's load average is
-        // below its CPUs minus one): then umbra and the running stub each
+        // The seccomp platform, unless told a CPU, moves its busy stubs to
+        // another CPU than umbra's when one is free (the host's load average
+        // is below its CPUs minus one): then umbra and the running stub each
         // spin on their own CPU before they sleep (host/seccomp.rs), and a
         // hand-off costs no context switch. On a busy host the stubs stay
         // on umbra's CPU: a stub woken on a CPU of its own waited there
@@ -747,7 +752,11 @@ impl PtraceHost {
             memfd: self.memfile.fd.as_raw_fd(),
             code_off: self.mem_bytes as u64,
             data_off: self.mem_bytes as u64 + PAGE,
-            cpu: Some(self.stub_cpu),
+            // The seccomp platform's stubs start on umbra's CPU too, and
+            // move to `stub_cpu` only once they have run a while
+            // (host/seccomp.rs, `Place`): setting one up takes ptrace stops,
+            // which cost a cross-CPU wake-up each on another CPU.
+            cpu: Some(self.cpu),
         };
         let ret_ok = ret_batches_possible();
         let pid = stub::spawn(&cfg).map_err(|e| format!("cannot fork a stub: {e}"))?;

@@ -38,6 +38,8 @@ pub(super) struct TrapHost {
     pub(super) spin_stats: SpinStats,
     /// The stub umbra ran last (whose handler may spin for its reply).
     last: Option<MmId>,
+    /// Runs after which a new stub moves to the spin CPU (see `Place`).
+    move_after: u32,
 }
 
 /// How the spins went (`umbra run --stats`).
@@ -49,6 +51,11 @@ pub struct SpinStats {
     /// The handler's spins for a reply, and how many saw it.
     pub stub_tries: u64,
     pub stub_hits: u64,
+    /// Stubs umbra tried to move to the spin CPU, and how many stayed.
+    pub moves: u64,
+    pub moves_failed: u64,
+    /// Stubs moved back to umbra's CPU.
+    pub returns: u64,
 }
 
 /// A stub's state on this platform.
@@ -59,6 +66,142 @@ pub(super) struct TrapStub {
     detached: bool,
     /// Whether each side spins, adapted to how its spins went.
     spin: Spin,
+    /// Which CPU it runs on, and what moves it.
+    placement: Placement,
+}
+
+/// Where a stub runs when umbra has a second CPU for the spin. A new stub
+/// starts on umbra's CPU: its set-up takes ptrace stops (the template's
+/// fork, the first batch, the registers, the detach), and each stop and
+/// its wake-up cost tens of microseconds more when they cross CPUs (a `sh`
+/// loop of `/bench/true` took twice the ptrace platform's time with every
+/// stub on the spin CPU). There it neither spins nor is spun for: the two
+/// sides hand off through the futex as on one CPU. A stub that lives on
+/// (it made `move_after` traps) moves to the spin CPU, umbra pinning it
+/// there with sched_setaffinity while it waits for a reply; a short-lived
+/// one (a `sh` child that execs at once, a `true`; exec makes a new stub)
+/// ends where it began.
+///
+/// A stub that waits long for its replies (its calls block, or keep umbra
+/// busy for longer than its handler spins: a `sh` that forks and waits for
+/// its children) only pays on the spin CPU: each late reply wakes its
+/// handler on a CPU that went idle meanwhile, on a virtual machine the
+/// slowest wake-up there is, and umbra's spin for the next report runs out
+/// while that CPU comes back; then umbra sleeps, and the report wakes its
+/// CPU from idle too. So a stub for whose reports umbra's spin did not
+/// suffice (or umbra did not spin, its spins having failed) in a quarter
+/// of a window of `WINDOW` waits moves back to umbra's CPU, and moves again
+/// only after four times as many runs as before, until a window on the
+/// spin CPU pays again. A pipe ping-pong's stubs wait for each other's half
+/// of a round, some 10 us, and umbra's spin sees nearly all their reports:
+/// they stay, and a burst of misses (a host interrupt, another task on the
+/// spin CPU) sends them back only for `MOVE_AFTER` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// On umbra's CPU, after this many runs.
+    Local(u32),
+    /// On the spin CPU: both sides may spin.
+    Remote,
+    /// On umbra's CPU for good: no second CPU, or the move failed.
+    Stay,
+}
+
+/// A stub's place and the counts that move it (see `Place`).
+#[derive(Clone, Copy, Debug)]
+struct Placement {
+    place: Place,
+    /// Runs on umbra's CPU before it moves (`move_after`, four times more
+    /// after each return).
+    after: u32,
+    /// On the spin CPU: umbra's waits for a report in this window, and
+    /// how many of them its spin did not end.
+    waits: u8,
+    misses: u8,
+    /// `move_after`: `after` again once a window on the spin CPU paid.
+    first: u32,
+}
+
+/// A move `Placement::run` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Move {
+    /// To the spin CPU.
+    ToSpin,
+    /// Back to umbra's CPU.
+    Back,
+}
+
+impl Placement {
+    /// A new stub's: on umbra's CPU, to move after `move_after` runs if
+    /// umbra has a spin CPU (`spin`).
+    fn new(spin: bool, move_after: u32) -> Placement {
+        let place = if spin && move_after < MOVE_AFTER_MAX {
+            Place::Local(0)
+        } else {
+            Place::Stay
+        };
+        Placement {
+            place,
+            after: move_after,
+            waits: 0,
+            misses: 0,
+            first: move_after,
+        }
+    }
+
+    fn remote(&self) -> bool {
+        self.place == Place::Remote
+    }
+
+    /// Counts a run of the stub; the move it needs now, if any (already
+    /// recorded: `failed` undoes it).
+    fn run(&mut self) -> Option<Move> {
+        match self.place {
+            Place::Local(n) if n + 1 < self.after => {
+                self.place = Place::Local(n + 1);
+                None
+            }
+            Place::Local(_) => {
+                self.place = Place::Remote;
+                (self.waits, self.misses) = (0, 0);
+                Some(Move::ToSpin)
+            }
+            Place::Remote if self.waits >= WINDOW => {
+                let back = self.misses >= WINDOW / 4;
+                (self.waits, self.misses) = (0, 0);
+                if !back {
+                    // Its spins pay: a later return waits as little as
+                    // the first.
+                    self.after = self.first;
+                    return None;
+                }
+                self.after = self.after.saturating_mul(4).max(1);
+                self.place = if self.after < MOVE_AFTER_MAX {
+                    Place::Local(0)
+                } else {
+                    Place::Stay
+                };
+                Some(Move::Back)
+            }
+            Place::Remote | Place::Stay => None,
+        }
+    }
+
+    /// The move failed: the stub is where it was (a failed move to the
+    /// spin CPU leaves it on umbra's for good).
+    fn failed(&mut self, m: Move) {
+        self.place = match m {
+            Move::ToSpin => Place::Stay,
+            Move::Back => Place::Remote,
+        };
+    }
+
+    /// umbra waited for a report of the stub; whether its spin saw it.
+    fn wait(&mut self, hit: bool) {
+        if self.remote() {
+            self.waits = self.waits.saturating_add(1);
+            self.misses = self.misses.saturating_add(!hit as u8);
+        }
+    }
 }
 
 /// Whether each side of a stub's hand-off spins before it sleeps, adapted
@@ -126,6 +269,22 @@ impl Spin {
 /// that every spin after failed too; 10 us and more kept them spinning.
 const UMBRA_SPIN_NS: u64 = 15_000;
 const STUB_SPIN_NS: u64 = 15_000;
+
+/// A stub's runs on umbra's CPU before it moves to the spin CPU (`Place`).
+/// A `sh` loop's child makes some 10 traps before its exec and a static
+/// `true` some 15; a dynamically linked program's start-up some 80.
+/// `UMBRA_SPIN_MOVE_AFTER` sets it, to measure.
+const MOVE_AFTER: u32 = 64;
+
+/// umbra's waits for the reports of a stub on the spin CPU that decide
+/// whether it stays there (`Place`). A pipe ping-pong's windows of 32
+/// waits had 0 misses in 1973 of 2029 and at most 8 on a machine at load
+/// 6; at load 20 (under `chrt -f 1`), of 583 windows of 128 waits, 4 had 32
+/// misses or more (up to 110); a `sh` loop's parent had 12 in each window
+/// of 32.
+const WINDOW: u8 = 128;
+/// The most runs a stub waits on umbra's CPU before it tries again.
+const MOVE_AFTER_MAX: u32 = 1 << 16;
 
 /// Bytes of the memory file the slots take.
 pub(super) const SLOTS_BYTES: usize = trap::MAX_SLOTS * trap::SLOT_BYTES as usize;
@@ -209,6 +368,10 @@ impl PtraceHost {
                 trap::pause_iters(STUB_SPIN_NS),
             ),
         };
+        let move_after = std::env::var("UMBRA_SPIN_MOVE_AFTER")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(MOVE_AFTER);
         self.trap = Some(TrapHost {
             slots_off,
             free: Vec::new(),
@@ -217,6 +380,7 @@ impl PtraceHost {
             stub_spin,
             spin_stats: SpinStats::default(),
             last: None,
+            move_after,
         });
         let t = self.spawn_stub()?;
         self.template = Some(t);
@@ -237,6 +401,7 @@ impl PtraceHost {
             return Ok(());
         };
         let slot = t.alloc().ok_or("no free stub slot (too many processes)")?;
+        let placement = Placement::new(t.umbra_spin > 0, t.move_after);
         if let Some(r) = self.slot_range(slot) {
             self.mem.as_mut_slice()[r].fill(0);
         }
@@ -244,6 +409,7 @@ impl PtraceHost {
             slot,
             detached: false,
             spin: Spin::START,
+            placement,
         });
         Ok(())
     }
@@ -313,6 +479,7 @@ impl PtraceHost {
         let Some(range) = self.slot_range(ts.slot) else {
             return self.mark_dead(mm.0);
         };
+        self.trap_place(mm, pid);
         // Mapping ops beyond one reply go first, in rounds of their own.
         let mut ops = match self.stubs.get_mut(&mm.0) {
             Some(st) => compile_ops(st),
@@ -421,6 +588,47 @@ impl PtraceHost {
         self.trap_wait_report(mm, pid, range, regs)
     }
 
+    /// Counts a run of the detached stub of `mm` (`pid`) on umbra's CPU,
+    /// and moves it to the spin CPU after `after` of them; moves a stub on
+    /// the spin CPU back if its last window of replies had too many cold
+    /// wakes (see `Place`). Its handler waits for a reply meanwhile: the
+    /// reply wakes it on its new CPU.
+    fn trap_place(&mut self, mm: MmId, pid: i32) {
+        let Some(t) = self.trap.as_mut() else {
+            return;
+        };
+        let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) else {
+            return;
+        };
+        let Some(m) = ts.placement.run() else {
+            return;
+        };
+        let cpu = match m {
+            Move::ToSpin => self.stub_cpu,
+            Move::Back => self.cpu,
+        };
+        // A failed move (the CPU taken from umbra's cpuset, say) leaves the
+        // stub where it is; `--stats` counts it.
+        let ok = sys::pin_task_to_cpu(pid, cpu).is_ok();
+        if !ok {
+            ts.placement.failed(m);
+        }
+        match m {
+            Move::ToSpin if ok => ts.spin = Spin::START,
+            Move::ToSpin => t.spin_stats.moves_failed += 1,
+            Move::Back => t.spin_stats.returns += ok as u64,
+        }
+        t.spin_stats.moves += (m == Move::ToSpin) as u64;
+    }
+
+    /// Counts a wait for a report of the stub of `mm`, if it is on the
+    /// spin CPU: whether umbra's spin saw the report.
+    fn trap_count_wait(&mut self, mm: MmId, hit: bool) {
+        if let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) {
+            ts.placement.wait(hit);
+        }
+    }
+
     /// Runs `ops` in the (detached) stub in a round of their own.
     fn trap_ops_round(
         &mut self,
@@ -461,7 +669,7 @@ impl PtraceHost {
             return;
         };
         let ts = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut());
-        let Some(ts) = ts.filter(|_| t.stub_spin > 0) else {
+        let Some(ts) = ts.filter(|ts| t.stub_spin > 0 && ts.placement.remote()) else {
             trap::reply(&mut self.mem.as_mut_slice()[range], 0);
             return;
         };
@@ -516,7 +724,7 @@ impl PtraceHost {
         let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) else {
             return false;
         };
-        if !ts.spin.umbra_now {
+        if !ts.spin.umbra_now || !ts.placement.remote() {
             return false;
         }
         let hit = trap::spin_for_report(&self.mem.as_slice()[range], t.umbra_spin);
@@ -537,7 +745,9 @@ impl PtraceHost {
         range: core::ops::Range<usize>,
         running: bool,
     ) -> Result<(), ()> {
-        if self.trap_spin(mm, range.clone()) {
+        let hit = self.trap_spin(mm, range.clone());
+        self.trap_count_wait(mm, hit);
+        if hit {
             return Ok(());
         }
         let mut kick_seen: Option<u64> = None;
@@ -679,8 +889,9 @@ impl PtraceHost {
             return Some("no spin".into());
         }
         Some(format!(
-            "spins of {} and {} pause iterations: umbra saw {} of {} reports, the stubs {} of {} replies",
-            t.umbra_spin, t.stub_spin, s.umbra_hits, s.umbra_tries, s.stub_hits, s.stub_tries
+            "spins of {} and {} pause iterations: umbra saw {} of {} reports, the stubs {} of {} replies; {} stubs moved to CPU {} after {} runs ({} failed), {} moved back",
+            t.umbra_spin, t.stub_spin, s.umbra_hits, s.umbra_tries, s.stub_hits, s.stub_tries,
+            s.moves - s.moves_failed, self.stub_cpu, t.move_after, s.moves_failed, s.returns
         ))
     }
 
@@ -697,7 +908,7 @@ impl PtraceHost {
 
 #[cfg(test)]
 mod tests {
-    use super::Spin;
+    use super::{Move, Place, Placement, Spin, MOVE_AFTER, MOVE_AFTER_MAX, WINDOW};
 
     fn round(s: &mut Spin, umbra_hit: bool, stub_hit: bool) {
         s.plan();
@@ -761,5 +972,91 @@ mod tests {
             round(&mut s, true, true);
             assert!(s.umbra_now && s.stub_now);
         }
+    }
+
+    /// Runs a stub on the spin CPU for `n` runs, one wait each, `miss`
+    /// telling which of umbra's spins failed; the moves asked for.
+    fn waits(p: &mut Placement, n: usize, miss: impl Fn(usize) -> bool) -> Vec<Move> {
+        let mut moves = Vec::new();
+        for i in 0..n {
+            moves.extend(p.run());
+            p.wait(!miss(i));
+        }
+        moves
+    }
+
+    #[test]
+    fn a_short_lived_stub_stays_on_umbras_cpu() {
+        let mut p = Placement::new(true, MOVE_AFTER);
+        for _ in 0..MOVE_AFTER - 1 {
+            assert_eq!(p.run(), None);
+            assert!(!p.remote());
+        }
+        assert_eq!(p.run(), Some(Move::ToSpin));
+        assert!(p.remote());
+    }
+
+    #[test]
+    fn without_a_spin_cpu_or_with_a_failed_move_a_stub_never_moves() {
+        let mut p = Placement::new(false, MOVE_AFTER);
+        assert_eq!(waits(&mut p, 10_000, |_| false), []);
+        let mut p = Placement::new(true, 0);
+        assert_eq!(p.run(), Some(Move::ToSpin));
+        p.failed(Move::ToSpin);
+        assert_eq!(p.place, Place::Stay);
+        assert_eq!(waits(&mut p, 10_000, |_| true), []);
+    }
+
+    #[test]
+    fn a_stub_whose_spins_pay_stays_and_comes_back_soon_after_a_burst() {
+        let mut p = Placement::new(true, 0);
+        assert_eq!(p.run(), Some(Move::ToSpin));
+        // A pipe ping-pong: nearly every report seen by the spin, and now
+        // and then a burst of misses (here 8 in every 1000 waits).
+        let moves = waits(&mut p, 100_000, |i| i % 1000 < 8);
+        assert_eq!(moves, []);
+        assert!(p.remote());
+        // A burst as long as a window sends it back, and it tries again
+        // after the first count of runs, its windows before having paid.
+        let w = WINDOW as usize;
+        let moves = waits(&mut p, 3 * w, |i| i < w);
+        assert_eq!(moves, [Move::Back, Move::ToSpin]);
+        assert!(p.remote());
+        assert_eq!(p.after, p.first);
+    }
+
+    #[test]
+    fn a_stub_that_waits_long_goes_back_and_tries_again_ever_later() {
+        let mut p = Placement::new(true, MOVE_AFTER);
+        // A `sh` that forks and waits: 3 in 8 of umbra's spins miss.
+        let w = WINDOW as usize;
+        let moves = waits(&mut p, MOVE_AFTER as usize + w, |i| i % 8 < 3);
+        assert_eq!(moves, [Move::ToSpin, Move::Back]);
+        assert!(!p.remote());
+        // Then four times as many runs on umbra's CPU before the next try,
+        // and so on, until it stays for good.
+        let mut after = MOVE_AFTER * 4;
+        while after < MOVE_AFTER_MAX {
+            for _ in 0..after - 1 {
+                assert_eq!(p.run(), None);
+            }
+            assert_eq!(p.run(), Some(Move::ToSpin));
+            let back = waits(&mut p, w + 1, |i| i % 8 < 3);
+            assert_eq!(back, [Move::Back]);
+            after *= 4;
+        }
+        assert_eq!(p.place, Place::Stay);
+        assert_eq!(waits(&mut p, 1_000_000, |_| true), []);
+    }
+
+    #[test]
+    fn a_failed_move_back_keeps_the_stub_on_the_spin_cpu() {
+        let mut p = Placement::new(true, 0);
+        assert_eq!(p.run(), Some(Move::ToSpin));
+        assert_eq!(waits(&mut p, WINDOW as usize + 1, |_| true), [Move::Back]);
+        p.failed(Move::Back);
+        assert!(p.remote());
+        // It is counted again, and tried again after another window.
+        assert_eq!(waits(&mut p, WINDOW as usize + 1, |_| true), [Move::Back]);
     }
 }

@@ -205,7 +205,12 @@ pub fn ignore_sigpipe() -> Result<(), Errno> {
 
 /// Pins the calling thread (umbra) to `cpu`.
 pub fn pin_to_cpu(cpu: usize) -> Result<(), Errno> {
-    if cpu >= 1024 {
+    pin_task_to_cpu(0, cpu)
+}
+
+/// Pins the thread `tid` (0: the calling one; a stub: its pid) to `cpu`.
+pub fn pin_task_to_cpu(tid: i32, cpu: usize) -> Result<(), Errno> {
+    if cpu >= 1024 || tid < 0 {
         return Err(Errno::EINVAL);
     }
     let mut mask = [0u64; 16];
@@ -214,7 +219,7 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), Errno> {
     check(unsafe {
         raw::syscall6(
             raw::nr::SCHED_SETAFFINITY,
-            0,
+            tid as usize,
             128,
             mask.as_ptr() as usize,
             0,
