@@ -185,12 +185,13 @@ impl FileOps for PipeWriter {
         Err(Errno::EBADF)
     }
     fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, buf: &[u8]) -> KResult<usize> {
+        // A null write succeeds, readers or not (Linux's pipe_write).
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let mut r = self.0.ring.lock();
         if r.readers == 0 {
             return Err(Errno::EPIPE);
-        }
-        if buf.is_empty() {
-            return Ok(0);
         }
         r.sigio_in += 1;
         let space = r.capacity.saturating_sub(r.data.len());
@@ -387,6 +388,7 @@ mod tests {
         let (r2, w2) = pipe();
         drop(r2);
         assert_eq!(w2.write(&mut h, 0, b"a"), Err(Errno::EPIPE));
+        assert_eq!(w2.write(&mut h, 0, b""), Ok(0), "a null write succeeds");
     }
 
     #[test]
