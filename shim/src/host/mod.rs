@@ -123,6 +123,11 @@ struct Stub {
     /// a stub whose only filter is the stub filter with a cookie (spawned,
     /// or forked from a template spawned, before umbra confined itself).
     ret_ok: bool,
+    /// The registers `run_ret_batch` read at the stop it hands to
+    /// `run_user` (x86_64 `read_stop` takes them instead of a second
+    /// PTRACE_GETREGS); cleared whenever the stub is resumed.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    stop_regs: Option<RawRegs>,
 }
 
 impl Stub {
@@ -137,6 +142,7 @@ impl Stub {
             arch,
             trap: None,
             ret_ok: false,
+            stop_regs: None,
         }
     }
 }
@@ -1074,6 +1080,7 @@ fn run_batch(
         let used = 8 + chunk.len() * stub::BATCH_RECORD;
         arch::batch_prepare(data);
         st.cur = None;
+        st.stop_regs = None;
         let io = |e: Errno, what: &str| BatchError {
             msg: format!("{what} on stub {pid}: {e}"),
             err: errno_to_host(e),

@@ -207,6 +207,7 @@ pub(super) fn load_changed(
 /// Resumes guest code: PTRACE_SYSEMU.
 #[inline]
 pub(super) fn resume(st: &mut Stub) -> Result<(), Errno> {
+    st.stop_regs = None;
     ptrace::sysemu(st.pid, 0)
 }
 
@@ -234,7 +235,10 @@ pub(super) fn read_stop(
     _syscall: bool,
     _stats: &mut HostStats,
 ) -> Result<(GpRegs, RawRegs, bool), Errno> {
-    let g = ptrace::get_regs(st.pid)?;
+    let g = match st.stop_regs.take() {
+        Some(g) => g,
+        None => ptrace::get_regs(st.pid)?,
+    };
     Ok((from_raw(&g), g, true))
 }
 
@@ -469,6 +473,7 @@ impl PtraceHost {
             return RetEnd::Trap(Trap::StubDied);
         };
         let pid = st.pid;
+        st.stop_regs = None;
         let ops = super::compile_ops(st);
         let data = &mut self.mem.as_mut_slice()[data_off..data_off + super::PAGE as usize];
         let old_way = |data: &mut [u8], st: &mut Stub, stats: &mut HostStats| {
@@ -578,8 +583,12 @@ impl PtraceHost {
                 return RetEnd::Trap(self.mark_dead(mm.0));
             };
             if !(rb.entry..rb.end).contains(&g.rip) {
-                // Guest code stopped (a fault, a trap, a signal).
+                // Guest code stopped (a fault, a trap, a signal): these are
+                // its registers at this stop, for `read_stop`.
                 clear(data);
+                if let Some(st) = self.stubs.get_mut(&mm.0) {
+                    st.stop_regs = Some(g);
+                }
                 return RetEnd::Stop(stop);
             }
             if sig == super::SIGTRAP && g.rip == rb.fail_stop {
