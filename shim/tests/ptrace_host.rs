@@ -341,6 +341,54 @@ fn returning_batch_keeps_registers() {
     assert_eq!(h.stats().ret_batches, before + 2);
 }
 
+/// A signal stop during a returning batch's calls (here: a signal sent to
+/// the stub before the run, delivered at the batch's first instruction) is
+/// suppressed, the calls are all made, and the batch traps at its end
+/// instead of entering the guest: umbra reports the event with the guest's
+/// registers as they were, and the next run enters the guest with the new
+/// mapping in place.
+#[test]
+fn signal_during_a_returning_batch() {
+    let mut h = host();
+    // mov al, byte ptr [0x600000]; int3
+    let mm = space(&mut h, &[0x8a, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00, 0xcc]);
+    let pid = h.stub_pid(mm).unwrap();
+    let mut r = regs();
+    assert!(matches!(
+        h.run_user(mm, &mut r),
+        Trap::PageFault {
+            addr: 0x60_0000,
+            ..
+        }
+    ));
+    h.physmem_mut()[0x3000] = 0x5a;
+    h.mm_apply(
+        mm,
+        &[MapOp::Map {
+            va: 0x60_0000,
+            len: 4096,
+            phys: 0x3000,
+            prot: Prot::READ,
+        }],
+    )
+    .unwrap();
+    let before = h.stats().ret_batches;
+    sys::ptrace::kill(pid, 28).unwrap(); // SIGWINCH, pending in the stop
+    let r0 = r.gp;
+    assert_eq!(h.run_user(mm, &mut r), Trap::HostEvent);
+    assert_eq!(r.gp, r0);
+    assert_eq!(h.stats().ret_batches, before + 1);
+    // The calls were made before the trap: the page is mapped.
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    assert!(maps.contains("00600000-00601000 r--s"), "{maps}");
+    assert!(matches!(
+        h.run_user(mm, &mut r),
+        Trap::Exception { sig: 5, .. }
+    ));
+    assert_eq!(r.gp.rax & 0xff, 0x5a);
+    assert_eq!(h.stats().ret_batches, before + 1);
+}
+
 #[test]
 fn protect_over_holes() {
     let mut h = host();
