@@ -37,8 +37,11 @@ int main(int argc, char **argv)
 	long long wall = ns(CLOCK_MONOTONIC) - w0;
 	long long cpu = ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	printf("process cpu at least 300 ms: %d\n", cpu >= want);
-	/* A spinner on the same CPU takes about half of it. */
-	printf("cpu under 3/4 of the wall time: %d\n", cpu * 4 < wall * 3);
+	/* A spinner on the same CPU takes about half of it (given a CPU, as
+	 * tests/e2e_cputime.rs does; without one, only a busy host would
+	 * take any, so the line would depend on the load). */
+	if (argc > 1)
+		printf("cpu under 3/4 of the wall time: %d\n", cpu * 4 < wall * 3);
 
 	struct tms t;
 	times(&t);
