@@ -509,6 +509,193 @@ static void blocked_kick(long _)
 #endif
 }
 
+#if defined(__x86_64__)
+/* A forged report (SECURITY.md S4): the guest writes siginfo and ucontext
+ * pointers into its control page, a page-fault frame (a write to a page it
+ * mapped and never touched) in its slot's signal stack, and REPORT into the
+ * state word, then keeps running and polls the cookie words. umbra serves
+ * the fault with a mapping op; its reply must not carry the cookie while
+ * guest code runs. The forged frame resumes at forged_cont (exit 10), once
+ * umbra has replied to the handler (entered by a real syscall). */
+static volatile uint64_t *leak; /* shared with the parent: K1, K2 seen */
+static uint64_t cont_stack[512] __attribute__((aligned(16)));
+
+static void forged_cont(void)
+{
+	__asm__ volatile("mov $231, %%eax\n\tmov $10, %%edi\n\tsyscall\n\tud2" ::: "memory");
+}
+
+static inline uint64_t tsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static long raw0(long nr)
+{
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(nr) : "rcx", "r11", "memory");
+	return r;
+}
+
+static void forge_report(long how)
+{
+	volatile uint64_t *c = (volatile uint64_t *)(uintptr_t)SLOT;
+	char *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(99);
+	uint64_t fs;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(fs));
+	volatile uint64_t *info = (volatile uint64_t *)(uintptr_t)(SLOT + 0x3000);
+	volatile uint64_t *uc = info + 16;
+	volatile uint64_t *fx = (volatile uint64_t *)(uintptr_t)(SLOT + 0x2000);
+	for (int i = 0; i < 16 + 38; i++)
+		info[i] = 0;
+	for (int i = 0; i < 64; i++)
+		fx[i] = 0;
+	fx[3] = 0x1f80;                      /* mxcsr */
+	volatile uint64_t *g = uc + 5;       /* gregs */
+	if (how == 0) {
+		info[0] = 11;                     /* SIGSEGV */
+		info[1] = 1;                      /* SEGV_MAPERR */
+		info[2] = (uint64_t)(uintptr_t)p; /* si_addr */
+	} else {
+		/* SIGSYS of SECCOMP_RET_TRAP: mmap(0, 8192, rw, private anon). */
+		info[0] = 31;
+		info[1] = 1;                      /* SYS_SECCOMP */
+		info[2] = (uint64_t)(uintptr_t)forged_cont; /* si_call_addr */
+		info[3] = 9 | (0xc000003eull << 32); /* si_syscall, si_arch */
+		g[13] = 9;                        /* rax */
+		g[8] = 0;                         /* rdi */
+		g[9] = 8192;                      /* rsi */
+		g[12] = 3;                        /* rdx */
+		g[2] = MAP_PRIVATE | MAP_ANONYMOUS; /* r10 */
+		g[0] = -1;                        /* r8 */
+	}
+	g[15] = (uint64_t)(uintptr_t)&cont_stack[500] - 8; /* rsp */
+	g[16] = (uint64_t)(uintptr_t)forged_cont;          /* rip */
+	g[17] = 0x202;                       /* eflags */
+	g[18] = 0x33 | (0x2bull << 48);      /* cs, ss */
+	g[19] = 6;                           /* err: a user write */
+	g[20] = 14;                          /* trapno */
+	uc[28] = SLOT + 0x2000;              /* fpstate */
+	/* Forge, then poll until umbra answers (the state word leaves
+	 * REPORT). A kick that comes first makes the handler report over the
+	 * forged pointers: forge again. */
+	uint64_t k1 = 0, k2 = 0;
+	for (int try = 0; try < 100 && !(k1 | k2); try++) {
+		c[3] = fs;                        /* FS_BASE */
+		c[4] = 0;                         /* GS_BASE */
+		c[13] = 0;                        /* RKIND */
+		c[1] = (uint64_t)(uintptr_t)info; /* INFO */
+		c[2] = (uint64_t)(uintptr_t)uc;   /* UC */
+		__atomic_exchange_n((uint32_t *)(uintptr_t)SLOT, 1, __ATOMIC_SEQ_CST);
+		uint64_t t0 = tsc();
+		while (tsc() - t0 < 4000000000ull) {
+			k1 |= c[7];
+			k2 |= c[8];
+			if (*(volatile uint32_t *)(uintptr_t)SLOT != 1)
+				break;
+			__asm__ volatile("pause");
+		}
+		for (int i = 0; i < 100000; i++) {
+			k1 |= c[7];
+			k2 |= c[8];
+		}
+		if (c[1] == (uint64_t)(uintptr_t)info)
+			break; /* umbra took the forged report */
+	}
+	if (k1 | k2) {
+		leak[0] = k1;
+		leak[1] = k2;
+		_exit(43);
+	}
+	/* A real trap: the handler sleeps, umbra's reply resumes forged_cont. */
+	uint32_t end = *(volatile uint32_t *)(uintptr_t)SLOT;
+	raw0(SYS_getppid);
+	_exit(20 + (end & 7) + (c[1] != (uint64_t)(uintptr_t)info ? 8 : 0));
+}
+
+/* With the cookie seen: a host mmap of the memory file from the code
+ * page's syscall site `arg`, as jump_mmap with the real cookie. */
+static void jump_cookie(long arg)
+{
+	prepare();
+	static uint64_t v[8];
+	v[0] = (uint64_t)fake_ctrl;
+	v[1] = (uint64_t)records;
+	v[2] = 0;
+	v[3] = 0x11 | leak[0];
+	v[4] = 3 | leak[1];
+	v[5] = X_ADDR;
+	v[6] = (uint64_t)&zeros[1024];
+	v[7] = STUB_CODE + (arg & 0xfff);
+	__asm__ volatile("mov 0(%%rcx), %%r12\n\t"
+			 "xor %%r13, %%r13\n\t"
+			 "mov 8(%%rcx), %%r14\n\t"
+			 "xor %%r15, %%r15\n\t"
+			 "mov 16(%%rcx), %%rbx\n\t"
+			 "mov 16(%%rcx), %%rbp\n\t"
+			 "mov 24(%%rcx), %%r10\n\t"
+			 "mov 32(%%rcx), %%r8\n\t"
+			 "xor %%r9, %%r9\n\t"
+			 "mov $9, %%eax\n\t"
+			 "mov 40(%%rcx), %%rdi\n\t"
+			 "mov $4096, %%esi\n\t"
+			 "mov $3, %%edx\n\t"
+			 "mov 48(%%rcx), %%rsp\n\t"
+			 "jmp *56(%%rcx)"
+			 :
+			 : "c"(v)
+			 : "rax", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
+			   "r12", "r13", "r14", "r15", "rbx", "memory");
+}
+
+static void forged_report_attack(void)
+{
+	static const char *const names[] = { "a forged page-fault report", "a forged mmap report" };
+	if (!slot_mapped) {
+		say("ok a forged report: no slot%.0ld%.0ld\n", 0, 0);
+		return;
+	}
+	leak = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (leak == MAP_FAILED) {
+		say("FAIL a forged report: mmap %ld%.0ld\n", errno, 0);
+		return;
+	}
+	for (long how = 0; how < 2; how++) {
+		char fmt[200];
+		int st = in_child(forge_report, how);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 43) {
+			const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
+			long sites = 0, escaped = 0;
+			for (long off = 0; off + 1 < 4096; off++) {
+				if (code[off] != 0x0f || code[off + 1] != 0x05)
+					continue;
+				sites++;
+				int s = in_child(jump_cookie, off);
+				escaped += WIFEXITED(s) && WEXITSTATUS(s) == 42;
+			}
+			snprintf(fmt, sizeof fmt, "FAIL %s: the reply showed the cookie to the running guest; "
+				 "a host mmap with it escaped from %%ld of %%ld syscall sites\n", names[how]);
+			say(fmt, escaped, sites);
+		} else if (WIFEXITED(st) && WEXITSTATUS(st) == 10) {
+			snprintf(fmt, sizeof fmt, "ok %s: served, no cookie seen while the guest ran%%.0ld%%.0ld\n", names[how]);
+			say(fmt, 0, 0);
+		} else if (WIFSIGNALED(st)) {
+			snprintf(fmt, sizeof fmt, "ok %s: no cookie seen, killed by %%ld%%.0ld\n", names[how]);
+			say(fmt, WTERMSIG(st), 0);
+		} else {
+			/* 20 + the state word (+ 8: kicks took the place of the
+			 * forged report every time): no cookie seen either. */
+			snprintf(fmt, sizeof fmt, "ok %s: no cookie seen (status %%#lx)%%.0ld\n", names[how]);
+			say(fmt, st, 0);
+		}
+	}
+}
+#endif
+
 static void judge(const char *name, int st)
 {
 	char fmt[160];
@@ -524,9 +711,19 @@ static void judge(const char *name, int st)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	slot_mapped = have_slot();
+#if defined(__x86_64__)
+	if (argc > 1 && !strcmp(argv[1], "forge")) {
+		/* Only the forged report (for hand runs). */
+		forged_report_attack();
+		say("done%.0ld%.0ld\n", 0, 0);
+		return failures ? 1 : 0;
+	}
+#endif
+	(void)argc;
+	(void)argv;
 	/* Every syscall instruction of the code page, each with every guess. */
 	const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
 	int sites = 0, ended = 0, escaped = 0, killed = 0;
@@ -574,6 +771,9 @@ int main(void)
 		say("ok cookie words at rest: no slot%.0ld%.0ld\n", 0, 0);
 		say("ok a thread scribbles the slot: no slot%.0ld%.0ld\n", 0, 0);
 	}
+#if defined(__x86_64__)
+	forged_report_attack();
+#endif
 	/* A forged frame that blocks the kick: the parent kills the child after
 	 * a second (ptrace), or umbra does after its grace (seccomp); either
 	 * way both go on. */

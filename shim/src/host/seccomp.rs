@@ -295,6 +295,10 @@ const TICK_NS: u64 = 50_000_000;
 /// A kick unanswered this long: the guest blocked it (a forged sigreturn
 /// frame): the stub is killed.
 const KICK_GRACE_NS: u64 = 5_000_000_000;
+/// Whether a reply that carries the cookie waits until the handler sleeps
+/// (`trap::confirm_sleeper`; x86_64: its handler reloads its control page
+/// after every futex call). On aarch64 and armv7 not yet (SECURITY.md).
+const CONFIRM: bool = cfg!(target_arch = "x86_64");
 
 pub(super) fn rd(b: &[u8], off: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -503,6 +507,13 @@ impl PtraceHost {
             let _ = self.waker.take_event();
             return self.host_event();
         }
+        // A reply with ops carries the cookie: the handler must sleep first
+        // (a forged report comes from a guest that runs).
+        let parked = CONFIRM && !ops.is_empty();
+        if parked && self.trap_confirm(pid, range.clone()).is_err() {
+            self.waker.set_running(0);
+            return self.mark_dead(mm.0);
+        }
         let page = &mut self.mem.as_mut_slice()[range.clone()];
         if !write_reply(page, &regs.gp) {
             self.waker.set_running(0);
@@ -517,7 +528,7 @@ impl PtraceHost {
             self.stats.batches += 1;
             self.stats.batch_ops += ops.len() as u64;
         }
-        self.trap_reply(mm, range.clone());
+        self.trap_reply(mm, range.clone(), parked);
         self.trap_park_other(mm);
         self.trap_wait_report(mm, pid, range, regs)
     }
@@ -637,15 +648,19 @@ impl PtraceHost {
         range: core::ops::Range<usize>,
         ops: &[[u64; 7]],
     ) -> Result<(), HostError> {
+        if CONFIRM && self.trap_confirm(pid, range.clone()).is_err() {
+            return Err(HostError::StubDied);
+        }
         let page = &mut self.mem.as_mut_slice()[range.clone()];
         put_ops(page, ops, 1);
         self.stats.batches += 1;
         self.stats.batch_ops += ops.len() as u64;
-        self.trap_reply(mm, range.clone());
+        self.trap_reply(mm, range.clone(), CONFIRM);
         match self.wait_state(mm, pid, range.clone(), false) {
             Ok(()) => {}
             Err(()) => return Err(HostError::StubDied),
         }
+        scrub(&mut self.mem.as_mut_slice()[range.clone()]);
         let page = &self.mem.as_slice()[range];
         if rd(page, trap::ctrl::RKIND) != 1 {
             log_line(
@@ -664,13 +679,19 @@ impl PtraceHost {
     /// Replies to the stub of `mm` (its reply already written in the slot
     /// at `range`): lets its handler spin at its next report if that has
     /// paid lately, and counts whether its last spin did (see `Spin`).
-    fn trap_reply(&mut self, mm: MmId, range: core::ops::Range<usize>) {
+    /// `parked`: `trap_confirm` moved the sleeping handler to the PARK word.
+    fn trap_reply(&mut self, mm: MmId, range: core::ops::Range<usize>, parked: bool) {
         let Some(t) = self.trap.as_mut() else {
             return;
         };
         let ts = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut());
         let Some(ts) = ts.filter(|ts| t.stub_spin > 0 && ts.placement.remote()) else {
-            trap::reply(&mut self.mem.as_mut_slice()[range], 0);
+            let page = &mut self.mem.as_mut_slice()[range];
+            if parked {
+                trap::reply_parked(page, 0);
+            } else {
+                trap::reply(page, 0);
+            }
             return;
         };
         // The handler's spin of the round that ends now, if it spun: it
@@ -678,6 +699,11 @@ impl PtraceHost {
         let spun = ts.spin.stub_now;
         ts.spin.plan();
         let grant = if ts.spin.stub_now { t.stub_spin } else { 0 };
+        if parked {
+            // umbra made it sleep: its spin does not count.
+            trap::reply_parked(&mut self.mem.as_mut_slice()[range], grant);
+            return;
+        }
         let hit = trap::reply(&mut self.mem.as_mut_slice()[range], grant);
         if spun {
             Spin::score(&mut ts.spin.stub, hit);
@@ -710,6 +736,50 @@ impl PtraceHost {
         {
             trap::park(&self.mem.as_slice()[r]);
         }
+    }
+
+    /// Before a reply that carries the cookie: parks the stub's handler if
+    /// it spins and waits until it sleeps in its FUTEX_WAIT
+    /// (`trap::confirm_sleeper`), so that no guest code runs while the
+    /// cookie is in the control page. A guest that forged its report runs
+    /// on instead: its next trap or kick enters the handler, which then
+    /// sleeps; a guest that blocked the kick and never traps is killed
+    /// after KICK_GRACE_NS, as for an unanswered kick. Err: the stub is
+    /// gone or was killed.
+    fn trap_confirm(&mut self, pid: i32, range: core::ops::Range<usize>) -> Result<(), ()> {
+        let mut since: Option<u64> = None;
+        for i in 0u32.. {
+            let page = &self.mem.as_slice()[range.clone()];
+            trap::park(page);
+            if trap::confirm_sleeper(page) {
+                return Ok(());
+            }
+            if i < 32 {
+                // The handler is on its way into FUTEX_WAIT.
+                for _ in 0..64 {
+                    core::hint::spin_loop();
+                }
+                continue;
+            }
+            let now = sys::clock_ns(sys::CLOCK_MONOTONIC);
+            let t0 = *since.get_or_insert(now);
+            if now.saturating_sub(t0) > KICK_GRACE_NS {
+                log_line(
+                    LogLevel::Warn,
+                    format_args!("stub {pid} did not wait for its reply; killed"),
+                );
+                return Err(());
+            }
+            if matches!(
+                ptrace::wait_nohang(pid),
+                Ok(Some(WaitStatus::Exited(_))) | Ok(Some(WaitStatus::Signaled(_))) | Err(_)
+            ) {
+                return Err(());
+            }
+            // Let the handler run (one CPU), or the guest to its next trap.
+            let _ = sys::sleep_until_mono(now + if i < 64 { 10_000 } else { 1_000_000 });
+        }
+        Err(())
     }
 
     /// umbra's spin for the report of the stub of `mm`, if it pays lately:
@@ -793,6 +863,7 @@ impl PtraceHost {
             if r.is_err() {
                 return self.mark_dead(mm.0);
             }
+            scrub(&mut self.mem.as_mut_slice()[range.clone()]);
             let page = &self.mem.as_slice()[range.clone()];
             if rd(page, trap::ctrl::RKIND) != 0 {
                 log_line(
@@ -812,6 +883,17 @@ impl PtraceHost {
                 );
                 return self.mark_dead(mm.0);
             };
+            #[cfg(target_arch = "x86_64")]
+            if trap::cookie_code().contains(&rep.gp.rip) {
+                // The handler runs with every signal blocked: this is a
+                // guest that jumped into it (or into the op loop) and may
+                // hold the cookie in its registers.
+                log_line(
+                    LogLevel::Warn,
+                    format_args!("stub {pid}: a report from the trap handler's code"),
+                );
+                return self.mark_dead(mm.0);
+            }
             let kick = rep.signo == KICK_SIG && rep.code == SI_TKILL && rep.pid == self.my_pid;
             if kick || rep.code <= 0 {
                 // Sent by a process (our kick, or from outside): suppressed.
@@ -834,7 +916,7 @@ impl PtraceHost {
                 let page = &mut self.mem.as_mut_slice()[range.clone()];
                 put_ops(page, &[], 0);
                 frame::reply_tls(page, &rep.gp);
-                self.trap_reply(mm, range.clone());
+                self.trap_reply(mm, range.clone(), false);
                 continue;
             }
             regs.gp = rep.gp;
@@ -859,8 +941,17 @@ impl PtraceHost {
     }
 }
 
+/// Clears the cookie words of a control page when a report came: the
+/// handler did already, unless a guest that jumped into it made it report
+/// before its op loop ran (SECURITY.md S4).
+fn scrub(page: &mut [u8]) {
+    wr(page, trap::ctrl::K1, 0);
+    wr(page, trap::ctrl::K2, 0);
+}
+
 /// Writes `ops` (at most `MAX_OPS`) and the reply kind into a control page,
-/// with the cookie when there are ops.
+/// with the cookie when there are ops. With the cookie, only after
+/// `trap_confirm` (x86_64; not yet on aarch64 and armv7).
 fn put_ops(page: &mut [u8], ops: &[[u64; 7]], kind: u64) {
     use trap::ctrl;
     for (i, op) in ops.iter().enumerate() {

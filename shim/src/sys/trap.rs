@@ -129,6 +129,10 @@ pub mod ctrl {
     /// Report kind: 0 a signal, 1 ops done, 2 an op failed.
     pub const RKIND: usize = 104;
     pub const OPS: usize = 112;
+    /// u32: where umbra moves (FUTEX_CMP_REQUEUE) the handler sleeping on
+    /// the state word before it writes a reply that carries the cookie,
+    /// and wakes it from (see [`super::confirm_sleeper`]); after the ops.
+    pub const PARK: usize = 4088;
 }
 pub const IDLE: u32 = 0;
 pub const REPORT: u32 = 1;
@@ -146,13 +150,15 @@ pub const HANDLER_SPINS: bool = cfg!(target_arch = "x86_64");
 /// says.
 pub const MAX_STUB_SPIN: u32 = 1 << 16;
 /// Mapping ops that fit one reply.
-pub const MAX_OPS: usize = (4096 - ctrl::OPS) / stub::BATCH_RECORD;
+pub const MAX_OPS: usize = (ctrl::PARK - ctrl::OPS) / stub::BATCH_RECORD;
 
 /// The signals whose handler is the trap handler: SIGILL, SIGTRAP, SIGBUS,
 /// SIGFPE, SIGSEGV, SIGALRM (the kick), SIGSYS.
 pub const TRAP_SIGNALS: [usize; 7] = [4, 5, 7, 8, 11, 14, 31];
 
 extern "C" {
+    #[cfg(target_arch = "x86_64")]
+    static umbra_trap_ops: u8;
     static umbra_stub_blob_start: u8;
     static umbra_trap_ops_syscall: u8;
     static umbra_trap_handler: u8;
@@ -166,6 +172,15 @@ fn code_addr(p: *const u8) -> u64 {
 /// The handler's entry in the stub.
 pub fn handler_addr() -> u64 {
     code_addr(core::ptr::addr_of!(umbra_trap_handler))
+}
+
+/// The code where the cookie may be in registers (x86_64: the op loop
+/// and the handler, which follows it): no report of a guest comes from
+/// there, the handler runs with every signal blocked; a report with its
+/// instruction pointer there is a guest that jumped in (SECURITY.md S4).
+#[cfg(target_arch = "x86_64")]
+pub fn cookie_code() -> core::ops::Range<u64> {
+    code_addr(core::ptr::addr_of!(umbra_trap_ops))..handler_end()
 }
 
 /// One past the handler's code in the stub.
@@ -500,6 +515,47 @@ pub fn reply(page: &mut [u8], stub_spin: u32) -> bool {
     }
     futex(w, 1, 0, 0); // FUTEX_WAKE of 1 (shared: the stub maps the page)
     false
+}
+
+/// Replies to a handler that [`confirm_sleeper`] moved to the PARK word:
+/// the state word becomes REPLY (the fields written before are seen
+/// first), then the PARK word is woken.
+pub fn reply_parked(page: &mut [u8], stub_spin: u32) {
+    word(page, ctrl::SPIN).store(stub_spin, Ordering::Relaxed);
+    word(page, ctrl::STATE).swap(REPLY, Ordering::AcqRel);
+    futex(word(page, ctrl::PARK), 1, 0, 0);
+}
+
+/// Whether the stub's handler sleeps in its FUTEX_WAIT on the state word
+/// (REPORT_WAITING): FUTEX_CMP_REQUEUE moves it, without waking it, to the
+/// PARK word, and says how many it moved. Then no guest code runs in the
+/// stub (it has one host thread) until umbra wakes the PARK word, so
+/// umbra may write a reply that carries the cookie (SECURITY.md S4). The
+/// sleeper may be a guest that jumped to the handler's `syscall`: the
+/// handler loads its control page from the absolute address after every
+/// futex call, so it runs the real ops, which clear the cookie first.
+pub fn confirm_sleeper(page: &[u8]) -> bool {
+    let w = word(page, ctrl::STATE);
+    let park = word(page, ctrl::PARK);
+    #[cfg(target_arch = "arm")]
+    let n = raw::nr::FUTEX_TIME64;
+    #[cfg(not(target_arch = "arm"))]
+    let n = raw::nr::FUTEX;
+    const FUTEX_CMP_REQUEUE: usize = 4;
+    // SAFETY: a futex call on two words of our shared mapping; no memory
+    // is passed (the 4th argument is the requeue count).
+    let r = unsafe {
+        raw::syscall6(
+            n,
+            w.as_ptr() as usize,
+            FUTEX_CMP_REQUEUE,
+            0, // wake none
+            1, // requeue one
+            park.as_ptr() as usize,
+            REPORT_WAITING as usize,
+        )
+    };
+    r == 1
 }
 
 /// Parks a handler that spins for its reply: it sleeps instead (see the

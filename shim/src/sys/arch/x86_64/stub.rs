@@ -66,6 +66,7 @@ global_asm!(
     ".globl umbra_stub_batch_ret_fail",
     ".globl umbra_stub_batch_ret_stop",
     ".globl umbra_stub_batch_ret_end",
+    ".globl umbra_trap_ops",
     ".globl umbra_trap_ops_syscall",
     ".globl umbra_trap_handler",
     ".globl umbra_trap_handler_end",
@@ -200,6 +201,8 @@ global_asm!(
     ".Lumbra_trap_ops_end:",
     "    xor ebx, ebx",
     "    xor ebp, ebp",
+    "    xor r8d, r8d",
+    "    xor r10d, r10d",
     "    mov qword ptr [r12 + {done}], r15",
     "    mov qword ptr [r12 + {last}], rax",
     "    jmp .Lumbra_trap_after_ops",
@@ -230,7 +233,11 @@ global_asm!(
     "    mov edx, 1",
     "    mov eax, {futex}",
     "    syscall",
+    // After every futex call (a guest may have jumped to its `syscall`
+    // with a control page of its own in r12, and slept there: umbra then
+    // writes the cookie, SECURITY.md S4), the control page is the real one.
     ".Lumbra_trap_spin_set:",
+    "    movabs r12, {ctrl}",
     "    mov ecx, dword ptr [r12 + {spin}]",
     "    mov eax, {spin_max}",
     "    cmp ecx, eax",
@@ -250,6 +257,7 @@ global_asm!(
     "    mov edx, {report_waiting}",
     "    lock cmpxchg dword ptr [r12], edx",
     ".Lumbra_trap_wait:",
+    "    movabs r12, {ctrl}",
     "    mov eax, dword ptr [r12]",
     "    cmp eax, {reply}",
     "    je .Lumbra_trap_got",
