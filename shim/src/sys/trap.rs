@@ -56,6 +56,13 @@
 //! handler then stops spinning and sleeps, as if its spin had run out; the
 //! reply wakes it.
 //!
+//! A reply with mapping ops carries the cookie (x86_64): umbra writes it
+//! only once the handler sleeps. It parks the handler, then moves it with
+//! FUTEX_CMP_REQUEUE (for REPORT_WAITING) from the state word to the PARK
+//! word, which says whether a sleeper was there ([`confirm_sleeper`]); it
+//! then writes the reply, sets REPLY and wakes PARK ([`reply_parked`]).
+//! A guest that wrote REPORT itself and runs on is never such a sleeper.
+//!
 //! Each side takes both values of the other side's move as the move: umbra
 //! takes REPORT and REPORT_WAITING as a report, the handler REPLY and
 //! REPLY_WAITING as a reply. It must: once umbra has replied, it may wait
