@@ -3,7 +3,8 @@
 //! umbra, with the same output: connect on a socket whose connection went
 //! through TIME_WAIT (EISCONN until connect(AF_UNSPEC)), what getsockname
 //! and bind see once the port went back, and the TIME_WAIT ends that the
-//! orders of closing leave in /proc/net/tcp.
+//! orders of closing leave in /proc/net/tcp, and connect(AF_UNSPEC) on a
+//! listener, which stops it.
 
 use umbra_tests::{compare, Libc, Run};
 
@@ -32,4 +33,14 @@ fn close_orders_musl() {
 #[test]
 fn close_orders_glibc() {
     same(Libc::Glibc, &["close1", "close2", "close3", "close4"]);
+}
+
+#[test]
+fn disconnect_stops_a_listener_musl() {
+    same(Libc::Musl, &["listenstop"]);
+}
+
+#[test]
+fn disconnect_stops_a_listener_glibc() {
+    same(Libc::Glibc, &["listenstop"]);
 }

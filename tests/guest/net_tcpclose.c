@@ -10,6 +10,8 @@
  *   names      getsockname through TIME_WAIT and connect(AF_UNSPEC): the
  *              address goes and the port is given back (a new connect
  *              takes another) unless bind(2) chose them
+ *   listenstop connect(AF_UNSPEC) on a listener stops it: queued connections
+ *              are reset, connects refused, listen(2) starts it again
  *   close1     both ends SHUT_WR, then close: the first one is in TIME_WAIT
  *   close2     the server closes first, then the client
  *   close3     both SHUT_RDWR, server first
@@ -47,6 +49,7 @@ static const char *ename(int e)
 	case EALREADY: return "EALREADY";
 	case EINPROGRESS: return "EINPROGRESS";
 	case EADDRINUSE: return "EADDRINUSE";
+	case ECONNREFUSED: return "ECONNREFUSED";
 	default: return errname(e);
 	}
 }
@@ -297,6 +300,58 @@ static void sec_close(int how)
 	show("listener closed");
 }
 
+static int acceptconn(int s)
+{
+	int v = -1;
+	socklen_t l = sizeof v;
+	if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &v, &l))
+		return -1;
+	return v;
+}
+
+/* connect(AF_UNSPEC) on a listener stops it (tcp_disconnect's
+ * inet_csk_listen_stop): the queued connections are reset, connects are
+ * refused, and listen(2) starts it again. The port is named, so it stays. */
+static void sec_listenstop(void)
+{
+	int l = listener();
+	close(l);
+	show("the first listener closed");
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	R("bind the port", bind(l, (struct sockaddr *)&addr, sizeof addr));
+	R("listen", listen(l, 8));
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	R("connect", dial(s));
+	show("one connection queued");
+	R("connect AF_UNSPEC on the listener", unspec(l));
+	R("SO_ACCEPTCONN", acceptconn(l));
+	name("listener", l);
+	peer_gone("queued client reads", s);
+	close(s);
+	show("listener stopped");
+	R("accept", accept(l, NULL, NULL));
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	R("connect to the stopped listener", dial(s));
+	close(s);
+	R("connect AF_UNSPEC again", unspec(l));
+	R("listen again", listen(l, 8));
+	R("SO_ACCEPTCONN", acceptconn(l));
+	name("listener", l);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	R("connect", dial(s));
+	int c = accept(l, NULL, NULL);
+	R("accepted", c >= 0 ? 0 : -1);
+	R("client sends", send(s, "x", 1, 0));
+	char b;
+	R("server reads", read(c, &b, 1));
+	close(c);
+	close(s);
+	close(l);
+	show("all closed");
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -306,10 +361,12 @@ int main(int argc, char **argv)
 			sec_reconnect();
 		else if (!strcmp(argv[i], "names"))
 			sec_names();
+		else if (!strcmp(argv[i], "listenstop"))
+			sec_listenstop();
 		else if (!strncmp(argv[i], "close", 5) && argv[i][5] >= '1' && argv[i][5] <= '4')
 			sec_close(argv[i][5] - '0');
 		else {
-			fprintf(stderr, "usage: net_tcpclose reconnect|names|close1..close4...\n");
+			fprintf(stderr, "usage: net_tcpclose reconnect|names|listenstop|close1..close4...\n");
 			return 2;
 		}
 	}

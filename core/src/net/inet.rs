@@ -1895,10 +1895,15 @@ impl Socket for InetSock {
                 p.gone[*side] = true;
                 was_connected = true;
             }
-            if !matches!(st.conn, Conn::Listen { .. }) {
-                st.conn = Conn::Idle;
-                st.peer = None;
+            // A listener stops (inet_csk_listen_stop): the connections it
+            // did not accept are reset, and it is TCP_CLOSE until listen(2).
+            let mut queued = VecDeque::new();
+            if let Conn::Listen { queue, .. } = &mut st.conn {
+                queued = core::mem::take(queue);
+                was_connected = true;
             }
+            st.conn = Conn::Idle;
+            st.peer = None;
             // tcp_disconnect: the source address goes unless bind(2) chose
             // it (inet_reset_saddr), the port unless bind(2) chose it.
             if was_connected {
@@ -1910,6 +1915,17 @@ impl Socket for InetSock {
                         st.released = true;
                     }
                 }
+            }
+            drop(st);
+            for c in queued {
+                if let Some((pair, i)) = c.pair() {
+                    let mut p = pair.lock();
+                    p.reset(1 - i, Errno::ECONNRESET);
+                    p.gone[i] = true;
+                    self.net.inet.tw_kill(p.id, 1 - i);
+                }
+                // Aborted (inet_child_forget): its drop sends no FIN.
+                c.st.lock().conn = Conn::Idle;
             }
             return Ok(());
         }
@@ -1934,6 +1950,17 @@ impl Socket for InetSock {
                 }
                 Conn::Idle => {}
                 _ => return Err(Errno::EINVAL),
+            }
+            if st.released {
+                // The port went back when it stopped listening
+                // (connect(AF_UNSPEC)): listen takes one anew, on the
+                // address it keeps (inet_csk_listen_start's get_port).
+                let ip = st.local.map_or(self.any(), |(ip, _)| ip);
+                drop(st);
+                let port = self.ephemeral(&self.others(), &ip)?;
+                let mut st = self.st.lock();
+                st.local = Some((ip, port));
+                st.released = false;
             }
         }
         self.autobind()?;
