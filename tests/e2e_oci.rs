@@ -1084,6 +1084,50 @@ up
 }
 
 #[test]
+fn console_hang_up_signals_the_init_as_runc() {
+    // The engine closes the pty master of the container's own console
+    // (process.terminal): the slave, the init's controlling terminal,
+    // hangs up. The init, its session's leader, gets SIGHUP and SIGCONT;
+    // then its reads of the terminal return 0, writes fail and /dev/tty
+    // cannot be opened (the session has no controlling terminal now).
+    same_as_runc(
+        "conhup",
+        &Cfg {
+            script: "trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo up; i=0; while ! test -s /tmp/h && test $i -lt 60; do sleep 1; i=$((i+1)); done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; while true; do sleep 1; done",
+            terminal: true,
+            mounts: r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
+            ..Cfg::default()
+        },
+        &[
+            "create-tty",
+            "start",
+            "expect:up",
+            "close-console",
+            "exec:i=0; while ! grep -q dev-tty /tmp/h 2>/dev/null && test $i -lt 90; do sleep 1; i=$((i+1)); done; cat /tmp/h",
+            "kill:KILL",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        "console master received
+create exit 0
+pid file names a live process
+start exit 0
+saw up
+console closed
+exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+leftovers 0
+--- output ---
+up
+
+",
+    );
+}
+
+#[test]
 fn exec_forwards_the_signals_it_gets_as_runc() {
     // `runc exec` passes the signals it gets on to its process: a trap
     // runs (its exit code is exec's), and an unhandled TERM kills the

@@ -243,6 +243,12 @@ pub trait HostConsole {
     fn console_is_tty(&self, stream: ConsoleStream) -> bool;
     /// The host terminal's size, if the stream is a terminal.
     fn console_winsize(&self) -> Option<Winsize>;
+    /// Whether the host's stdin is a terminal that hung up (a pty slave
+    /// whose master closed), asked when a read found end of file: a
+    /// terminal's ^D is no hang-up.
+    fn console_hung_up(&self) -> bool {
+        false
+    }
 }
 
 /// Block devices (disk images), numbered from 0.

@@ -8,7 +8,7 @@
  * Usage: oci_driver RUNTIME STATE ID BUNDLE STEP...
  * Steps: create | create-tty | start | state | kill:SIG | kill-all:SIG |
  *        pause | resume | expect:TEXT | absent:TEXT | send:TEXT | exec:CMD |
- *        exec-detach:CMD | exec-tty:CMD | exec-tty-hangup:CMD |
+ *        exec-detach:CMD | exec-tty:CMD | exec-tty-hangup:CMD | close-console |
  *        exec-signal:SIG:CMD | events | update:ARGS | update-err:ARGS | wait |
  *        host-write:PATH=TEXT | host-read:PATH | ps | delete | delete-force |
  *        leftovers
@@ -727,6 +727,10 @@ int main(int argc, char **argv) {
 			update_step(s + 7, 0);
 		} else if (!strncmp(s, "update-err:", 11)) {
 			update_step(s + 11, 1);
+		} else if (!strcmp(s, "close-console")) {
+			/* The engine closes the console's pty master: a hang-up. */
+			printf("console %s\n", out_fd >= 0 && !close(out_fd) ? "closed" : "missing");
+			out_fd = -1;
 		} else if (!strcmp(s, "leftovers")) {
 			leftovers();
 		} else {

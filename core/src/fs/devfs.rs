@@ -15,6 +15,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::Mutex;
 use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR, TIOCSPGRP};
@@ -149,6 +150,11 @@ pub struct ConsoleState {
     /// A terminal on a [`TtyLink`] (always a terminal) rather than on the
     /// host's stdio.
     linked: bool,
+    /// The host's stdin was seen a terminal.
+    was_tty: AtomicBool,
+    /// The host's stdin, a terminal, hung up: the console stays a
+    /// terminal, hung up (the host's TCGETS fails now).
+    host_hung_up: AtomicBool,
 }
 
 /// The host side of a guest terminal other than the console: one byte
@@ -193,7 +199,8 @@ struct ConsoleInner {
     link: Option<Arc<dyn TtyLink>>,
     link_winsize: Option<Winsize>,
     link_out: Vec<u8>,
-    /// A linked terminal whose host end closed: hung up, as a pty slave
+    /// A linked terminal whose host end closed, or the console whose host
+    /// terminal hung up: hung up, as a pty slave
     /// whose master closed (Linux's tty_vhangup). Reads return 0, writes
     /// and ioctls fail with EIO, and it is nobody's controlling terminal.
     hung_up: bool,
@@ -272,7 +279,14 @@ impl ConsoleInner {
                     self.host_eof = true;
                     self.wakes.wake_input();
                     if self.link.is_some() {
-                        self.hang_up();
+                        self.hang_up(true);
+                    } else if ctx.console_hung_up() {
+                        // The host terminal (an OCI console's pty slave)
+                        // hung up. Its session leader, the host process
+                        // umbra runs as, got SIGHUP and SIGCONT from the
+                        // host and passed them on to the guest's init,
+                        // the console's session leader: none from here.
+                        self.hang_up(false);
                     }
                 }
             }
@@ -283,14 +297,15 @@ impl ConsoleInner {
     /// pty slave whose master closed. The session leader is to get SIGHUP
     /// and SIGCONT (tty_signal_session_leader, with no SIGHUP to the
     /// foreground group), the session loses its controlling terminal, and
-    /// input not read yet is dropped.
-    fn hang_up(&mut self) {
+    /// input not read yet is dropped. `signal`: whether the kernel is to
+    /// send the signals.
+    fn hang_up(&mut self, signal: bool) {
         if self.hung_up {
             return;
         }
         self.hung_up = true;
         let sid = self.tty.session();
-        if sid != 0 {
+        if sid != 0 && signal {
             self.hangup_leader = Some(sid);
         }
         self.tty.set_session(0, 0);
@@ -348,6 +363,8 @@ impl ConsoleState {
     pub fn with_link(link: Option<Arc<dyn TtyLink>>) -> ConsoleState {
         ConsoleState {
             linked: link.is_some(),
+            was_tty: AtomicBool::new(false),
+            host_hung_up: AtomicBool::new(false),
             inner: Mutex::new(ConsoleInner {
                 tty: Tty::new(),
                 host_winsize: None,
@@ -373,7 +390,18 @@ impl ConsoleState {
     /// Whether this terminal's host `stream` is a terminal: always, for a
     /// linked one.
     fn tty_on(&self, ctx: &dyn IoCtx, stream: ConsoleStream) -> bool {
-        self.linked || ctx.console_is_tty(stream)
+        if self.linked || self.host_hung_up.load(Ordering::Relaxed) {
+            return true;
+        }
+        if ctx.console_is_tty(stream) {
+            self.was_tty.store(true, Ordering::Relaxed);
+            return true;
+        }
+        if self.was_tty.load(Ordering::Relaxed) && ctx.console_hung_up() {
+            self.host_hung_up.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Feeds host input that is ready to the line discipline, even with no
@@ -817,6 +845,9 @@ pub fn stdio_files_on_pts(
 ) -> [Arc<OpenFile>; 3] {
     let cred = crate::fs::vfs::Cred::root();
     let rdev = makedev(136, 0);
+    // The host's stdin is the pty slave: its hang-up is noticed even when
+    // nothing asked whether it is a terminal before.
+    state.was_tty.store(true, Ordering::Relaxed);
     let attr = NewNode {
         kind: FileType::CharDevice,
         perm: attrs.perm & 0o7777,
@@ -1319,6 +1350,36 @@ mod tests {
     }
 
     #[test]
+    fn a_console_whose_host_terminal_hung_up_hangs_up() {
+        let (_vfs, st) = setup();
+        let mut h = tty_host(b"");
+        let [i, o, _] = stdio_files(&st);
+        st.set_session(1, 1);
+        let mut b = [0u8; 8];
+        assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
+        // The host's pty master closed: its slave, the host's stdin, reads
+        // end of file and is no terminal to TCGETS any more (EIO).
+        h.stdin = b"lost".to_vec();
+        h.stdin_eof = true;
+        h.hung_up = true;
+        h.tty = false;
+        st.pump(&mut h);
+        // The session loses its terminal; the host process passed on the
+        // SIGHUP and SIGCONT it got, so none from here.
+        assert_eq!(st.session(), 0);
+        assert_eq!(st.take_hangup(), None);
+        assert!(st.take_signals().is_empty());
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
+        let c = ConsoleFile::of(o.ops().unwrap().as_ref()).unwrap();
+        let mut arg = Arg(vec![0; 64]);
+        assert_eq!(c.ioctl(&mut h, TCGETS, &mut arg), Err(Errno::EIO));
+        assert!(i
+            .poll(&mut h)
+            .contains(PollEvents::POLLHUP | PollEvents::POLLERR | PollEvents::POLLIN));
+    }
+
+    #[test]
     fn tty_console_veof_and_hangup() {
         let (_vfs, st) = setup();
         let mut h = tty_host(b"\x04");
@@ -1326,7 +1387,9 @@ mod tests {
         let mut b = [0u8; 8];
         assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
         assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
-        // The host side closed: what was typed is read, then end of file.
+        // End of file from a host terminal that did not hang up (its
+        // TCGETS still works): what was typed is read, then end of file.
+        // A hang-up is a_console_whose_host_terminal_hung_up_hangs_up.
         h.stdin = b"last\n".to_vec();
         h.stdin_eof = true;
         assert_eq!(i.read(&mut h, &mut b).unwrap(), 5);

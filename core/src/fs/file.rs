@@ -774,6 +774,8 @@ pub(crate) mod tests {
         pub stderr: Vec<u8>,
         pub tty: bool,
         pub now: u64,
+        /// The host terminal hung up (with `stdin_eof`).
+        pub hung_up: bool,
     }
 
     impl HostConsole for TestHost {
@@ -803,6 +805,9 @@ pub(crate) mod tests {
         }
         fn console_is_tty(&self, _stream: ConsoleStream) -> bool {
             self.tty
+        }
+        fn console_hung_up(&self) -> bool {
+            self.hung_up
         }
         fn console_winsize(&self) -> Option<Winsize> {
             self.tty.then_some(Winsize {

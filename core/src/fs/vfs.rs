@@ -706,6 +706,11 @@ pub trait IoCtx {
     fn console_is_tty(&self, stream: ConsoleStream) -> bool;
     /// The host terminal's size.
     fn console_winsize(&self) -> Option<Winsize>;
+    /// Whether the host's stdin is a terminal that hung up (see
+    /// [`HostConsole::console_hung_up`]).
+    fn console_hung_up(&self) -> bool {
+        false
+    }
     /// Random bytes.
     fn random(&mut self, buf: &mut [u8]);
     /// Wall-clock time in nanoseconds since the epoch.
@@ -757,6 +762,9 @@ impl<T: HostConsole + HostMisc + HostTime> IoCtx for T {
     }
     fn console_winsize(&self) -> Option<Winsize> {
         HostConsole::console_winsize(self)
+    }
+    fn console_hung_up(&self) -> bool {
+        HostConsole::console_hung_up(self)
     }
     fn random(&mut self, buf: &mut [u8]) {
         HostMisc::random(self, buf)

@@ -269,6 +269,9 @@ impl<H: Host> IoCtx for KernelIo<'_, H> {
     fn console_winsize(&self) -> Option<Winsize> {
         IoCtx::console_winsize(&*self.host)
     }
+    fn console_hung_up(&self) -> bool {
+        IoCtx::console_hung_up(&*self.host)
+    }
     fn random(&mut self, buf: &mut [u8]) {
         IoCtx::random(self.host, buf)
     }

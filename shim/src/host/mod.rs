@@ -1729,6 +1729,10 @@ impl HostConsole for PtraceHost {
         })
     }
 
+    fn console_hung_up(&self) -> bool {
+        sys::tty_hung_up(0)
+    }
+
     fn console_winsize(&self) -> Option<Winsize> {
         let (ws_row, ws_col, ws_xpixel, ws_ypixel) = sys::winsize(1).or_else(|| sys::winsize(0))?;
         Some(Winsize {

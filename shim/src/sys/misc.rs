@@ -143,9 +143,21 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
 
 /// Whether `fd` is a terminal (TCGETS succeeds).
 pub fn is_tty(fd: i32) -> bool {
+    tcgets(fd) == 0
+}
+
+/// Whether `fd` is a terminal that hung up (a pty slave whose master
+/// closed): TCGETS fails with EIO (hung_up_tty_ioctl), where a file that
+/// is no terminal gives ENOTTY.
+pub fn tty_hung_up(fd: i32) -> bool {
+    tcgets(fd) == -(Errno::EIO.0 as isize)
+}
+
+/// TCGETS on `fd`: 0 or the negated errno.
+fn tcgets(fd: i32) -> isize {
     let mut t = [0u8; 64];
     // SAFETY: TCGETS writes a struct termios (36 bytes) into the 64-byte buffer.
-    let r = unsafe {
+    unsafe {
         raw::syscall6(
             raw::nr::IOCTL,
             fd as usize,
@@ -155,8 +167,7 @@ pub fn is_tty(fd: i32) -> bool {
             0,
             0,
         )
-    };
-    r == 0
+    }
 }
 
 /// TIOCGWINSZ: (rows, cols, xpixel, ypixel).
