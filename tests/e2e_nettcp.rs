@@ -4,7 +4,7 @@
 //! through TIME_WAIT (EISCONN until connect(AF_UNSPEC)), what getsockname
 //! and bind see once the port went back, and the TIME_WAIT ends that the
 //! orders of closing leave in /proc/net/tcp, and connect(AF_UNSPEC) on a
-//! listener, which stops it.
+//! listener, which stops it, and gives back a port bind(2) picked.
 
 use umbra_tests::{compare, Libc, Run};
 
@@ -43,4 +43,14 @@ fn disconnect_stops_a_listener_musl() {
 #[test]
 fn disconnect_stops_a_listener_glibc() {
     same(Libc::Glibc, &["listenstop"]);
+}
+
+#[test]
+fn disconnect_gives_back_a_port_bind_picked_musl() {
+    same(Libc::Musl, &["portlock"]);
+}
+
+#[test]
+fn disconnect_gives_back_a_port_bind_picked_glibc() {
+    same(Libc::Glibc, &["portlock"]);
 }

@@ -12,6 +12,8 @@
  *              takes another) unless bind(2) chose them
  *   listenstop connect(AF_UNSPEC) on a listener stops it: queued connections
  *              are reset, connects refused, listen(2) starts it again
+ *   portlock   connect(AF_UNSPEC) gives back a port bind(2) picked (port 0),
+ *              TCP and UDP, and keeps one bind(2) was given
  *   close1     both ends SHUT_WR, then close: the first one is in TIME_WAIT
  *   close2     the server closes first, then the client
  *   close3     both SHUT_RDWR, server first
@@ -352,6 +354,77 @@ static void sec_listenstop(void)
 	show("all closed");
 }
 
+static void udp_name(const char *what, int s, unsigned named)
+{
+	struct sockaddr_in x;
+	socklen_t l = sizeof x;
+	int r = getsockname(s, (struct sockaddr *)&x, &l);
+	unsigned p = ntohs(x.sin_port);
+	printf("%s: %d %s port %s\n", what, r, inet_ntoa(x.sin_addr),
+	       p == 0 ? "0" : p == named ? "the bound one" : "another");
+}
+
+/* bind(2) with port 0 does not lock the port it picks (SOCK_BINDPORT_LOCK
+ * is for a named port): connect(AF_UNSPEC) gives it back, for TCP
+ * (tcp_set_state(TCP_CLOSE)) and UDP (__udp_disconnect), while a named port
+ * stays. An address named in bind(2) stays either way. */
+static void sec_portlock(void)
+{
+	int l = listener();
+	for (int named = 0; named < 2; named++) {
+		for (int loop = 0; loop < 2; loop++) {
+			printf("-- TCP, bound to %s:%s\n", loop ? "127.0.0.1" : "0.0.0.0",
+			       named ? "a named port" : "0");
+			int s = socket(AF_INET, SOCK_STREAM, 0);
+			struct sockaddr_in b = {.sin_family = AF_INET};
+			if (loop)
+				b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			if (named)
+				b.sin_port = htons(lport == 40000 ? 40001 : 40000);
+			R("bind", bind(s, (struct sockaddr *)&b, sizeof b));
+			struct sockaddr_in x;
+			socklen_t xl = sizeof x;
+			getsockname(s, (struct sockaddr *)&x, &xl);
+			first_port = ntohs(x.sin_port);
+			R("connect", dial(s));
+			int c = accept(l, NULL, NULL);
+			name("connected", s);
+			R("connect AF_UNSPEC", unspec(s));
+			name("after AF_UNSPEC", s);
+			peer_gone("server reads", c);
+			close(c);
+			struct sockaddr_in any = {.sin_family = AF_INET};
+			R("bind again", bind(s, (struct sockaddr *)&any, sizeof any));
+			close(s);
+		}
+	}
+	for (int named = 0; named < 2; named++) {
+		for (int loop = 0; loop < 2; loop++) {
+			printf("-- UDP, bound to %s:%s\n", loop ? "127.0.0.1" : "0.0.0.0",
+			       named ? "a named port" : "0");
+			int u = socket(AF_INET, SOCK_DGRAM, 0);
+			struct sockaddr_in b = {.sin_family = AF_INET};
+			if (loop)
+				b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			if (named)
+				b.sin_port = htons(40002);
+			R("bind", bind(u, (struct sockaddr *)&b, sizeof b));
+			struct sockaddr_in x;
+			socklen_t xl = sizeof x;
+			getsockname(u, (struct sockaddr *)&x, &xl);
+			unsigned bound = ntohs(x.sin_port);
+			R("connect", connect(u, (struct sockaddr *)&addr, sizeof addr));
+			udp_name("connected", u, bound);
+			R("connect AF_UNSPEC", unspec(u));
+			udp_name("after AF_UNSPEC", u, bound);
+			struct sockaddr_in any = {.sin_family = AF_INET};
+			R("bind again", bind(u, (struct sockaddr *)&any, sizeof any));
+			close(u);
+		}
+	}
+	close(l);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -363,10 +436,12 @@ int main(int argc, char **argv)
 			sec_names();
 		else if (!strcmp(argv[i], "listenstop"))
 			sec_listenstop();
+		else if (!strcmp(argv[i], "portlock"))
+			sec_portlock();
 		else if (!strncmp(argv[i], "close", 5) && argv[i][5] >= '1' && argv[i][5] <= '4')
 			sec_close(argv[i][5] - '0');
 		else {
-			fprintf(stderr, "usage: net_tcpclose reconnect|names|listenstop|close1..close4...\n");
+			fprintf(stderr, "usage: net_tcpclose reconnect|names|listenstop|portlock|close1..close4...\n");
 			return 2;
 		}
 	}

@@ -553,9 +553,14 @@ struct St {
     /// The bound address and port (None: unbound).
     local: Option<(Ip, u16)>,
     /// The user bound the port or the address (bind(2)), so a UDP
-    /// disconnect keeps them.
+    /// disconnect keeps them. A port picked by bind(2) itself (port 0) is
+    /// not locked (Linux sets SOCK_BINDPORT_LOCK for a named port only).
     port_locked: bool,
     addr_locked: bool,
+    /// The address bind(2) named, kept by a UDP socket whose disconnect
+    /// gave its port back (__udp_disconnect: inet_sport 0, inet_rcv_saddr
+    /// kept): getsockname shows it, and the next autobind takes it.
+    kept_ip: Option<Ip>,
     /// A TCP connect(AF_UNSPEC) gave the port back (Linux's inet_num 0
     /// after tcp_disconnect): getsockname still shows it (inet_sport), but
     /// the next connect or bind takes a port anew.
@@ -717,6 +722,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             local: None,
             port_locked: false,
             addr_locked: false,
+            kept_ip: None,
             released: false,
             peer: None,
             conn: Conn::Idle,
@@ -991,9 +997,12 @@ impl InetSock {
             return Ok(());
         }
         let others = self.others();
-        let any = self.any();
+        let any = self.st.lock().kept_ip.unwrap_or(self.any());
         let port = self.ephemeral_for(&others, &any, dst)?;
-        self.st.lock().local = Some((any, port));
+        let mut st = self.st.lock();
+        st.local = Some((any, port));
+        st.kept_ip = None;
+        drop(st);
         self.register();
         Ok(())
     }
@@ -1606,6 +1615,7 @@ impl InetSock {
                 }
             }
             if !st.port_locked {
+                st.kept_ip = st.local.filter(|_| st.addr_locked).map(|(ip, _)| ip);
                 st.local = None;
             }
             return Ok(());
@@ -1814,6 +1824,7 @@ impl Socket for InetSock {
         _node: Option<super::NodeId>,
     ) -> KResult<()> {
         let (ip, port) = self.ip_of(addr)?;
+        let named = port != 0;
         {
             let mut st = self.st.lock();
             // __inet_bind: only a closed socket without a port (inet_num
@@ -1856,7 +1867,8 @@ impl Socket for InetSock {
             st.local = Some((ip, port));
             st.released = false;
             st.addr_locked = ip != ANY4 && ip != ANY6;
-            st.port_locked = true;
+            st.port_locked = named;
+            st.kept_ip = None;
         }
         self.register();
         Ok(())
@@ -2104,7 +2116,7 @@ impl Socket for InetSock {
             return h.local_addr();
         }
         let st = self.st.lock();
-        let (ip, port) = st.local.unwrap_or((self.any(), 0));
+        let (ip, port) = st.local.unwrap_or((st.kept_ip.unwrap_or(self.any()), 0));
         Ok(self.addr_of(&ip, port))
     }
 
