@@ -1089,11 +1089,13 @@ fn console_hang_up_signals_the_init_as_runc() {
     // (process.terminal): the slave, the init's controlling terminal,
     // hangs up. The init, its session's leader, gets SIGHUP and SIGCONT;
     // then its reads of the terminal return 0, writes fail and /dev/tty
-    // cannot be opened (the session has no controlling terminal now).
+    // cannot be opened (the session has no controlling terminal now);
+    // /dev/pts/0 is gone, and /dev/console (runc's bind mount of it) is
+    // there but does not open.
     same_as_runc(
         "conhup",
         &Cfg {
-            script: "trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo up; i=0; while ! test -s /tmp/h && test $i -lt 60; do sleep 1; i=$((i+1)); done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; while true; do sleep 1; done",
+            script: "trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo up; i=0; while ! test -s /tmp/h && test $i -lt 60; do sleep 1; i=$((i+1)); done; sleep 1; read x; echo read-$?-$x >>/tmp/h; echo out 2>/dev/null; echo write-$? >>/tmp/h; (: </dev/tty) 2>/dev/null; echo dev-tty-$? >>/tmp/h; test -e /dev/pts/0; echo pts-0-$? >>/tmp/h; test -e /dev/console; echo console-$? >>/tmp/h; (: </dev/console) 2>/dev/null; echo open-console-$? >>/tmp/h; while true; do sleep 1; done",
             terminal: true,
             mounts: r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
             ..Cfg::default()
@@ -1103,7 +1105,7 @@ fn console_hang_up_signals_the_init_as_runc() {
             "start",
             "expect:up",
             "close-console",
-            "exec:i=0; while ! grep -q dev-tty /tmp/h 2>/dev/null && test $i -lt 90; do sleep 1; i=$((i+1)); done; cat /tmp/h",
+            "exec:i=0; while ! grep -q open-console /tmp/h 2>/dev/null && test $i -lt 90; do sleep 1; i=$((i+1)); done; cat /tmp/h",
             "kill:KILL",
             "wait",
             "delete",
@@ -1115,7 +1117,7 @@ pid file names a live process
 start exit 0
 saw up
 console closed
-exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|
+exec exit 0 output got-HUP|got-CONT|read-1-|write-1|dev-tty-1|pts-0-1|console-0|open-console-1|
 kill KILL exit 0
 container killed by signal 9
 delete exit 0

@@ -152,6 +152,9 @@ pub struct ConsoleState {
     linked: bool,
     /// The host's stdin was seen a terminal.
     was_tty: AtomicBool,
+    /// The console is /dev/pts/0 (an OCI terminal's), whose name goes at
+    /// its hang-up (see [`ConsoleState::take_pts_release`]).
+    on_pts: AtomicBool,
     /// The host's stdin, a terminal, hung up: the console stays a
     /// terminal, hung up (the host's TCGETS fails now).
     host_hung_up: AtomicBool,
@@ -364,6 +367,7 @@ impl ConsoleState {
         ConsoleState {
             linked: link.is_some(),
             was_tty: AtomicBool::new(false),
+            on_pts: AtomicBool::new(false),
             host_hung_up: AtomicBool::new(false),
             inner: Mutex::new(ConsoleInner {
                 tty: Tty::new(),
@@ -468,6 +472,12 @@ impl ConsoleState {
         self.inner.lock().hung_up
     }
 
+    /// Whether the console, /dev/pts/0, hung up and its name is to go
+    /// (devpts_pty_kill); true once.
+    pub fn take_pts_release(&self) -> bool {
+        self.is_hung_up() && self.on_pts.swap(false, Ordering::Relaxed)
+    }
+
     /// Job control for a read by `caller` (SIGTTIN for a background group).
     pub fn check_read(&self, caller: &TtyCaller<'_>) -> TtyAccess {
         self.inner.lock().tty.check_read(caller)
@@ -518,6 +528,11 @@ impl ConsoleFile {
             rdev: makedev(5, 1),
             state,
         }
+    }
+
+    /// Whether its terminal hung up.
+    pub fn is_hung_up(&self) -> bool {
+        self.state.is_hung_up()
     }
 
     /// Whether this is /dev/tty (5:0), the caller's controlling terminal.
@@ -848,6 +863,7 @@ pub fn stdio_files_on_pts(
     // The host's stdin is the pty slave: its hang-up is noticed even when
     // nothing asked whether it is a terminal before.
     state.was_tty.store(true, Ordering::Relaxed);
+    state.on_pts.store(true, Ordering::Relaxed);
     let attr = NewNode {
         kind: FileType::CharDevice,
         perm: attrs.perm & 0o7777,
@@ -1351,9 +1367,10 @@ mod tests {
 
     #[test]
     fn a_console_whose_host_terminal_hung_up_hangs_up() {
-        let (_vfs, st) = setup();
+        let (vfs, st) = setup();
         let mut h = tty_host(b"");
-        let [i, o, _] = stdio_files(&st);
+        let [i, o, _] = stdio_files_on_pts(&st, &vfs, Timespec::default(), PtsAttrs::default());
+        assert!(!st.take_pts_release());
         st.set_session(1, 1);
         let mut b = [0u8; 8];
         assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
@@ -1369,9 +1386,13 @@ mod tests {
         assert_eq!(st.session(), 0);
         assert_eq!(st.take_hangup(), None);
         assert!(st.take_signals().is_empty());
+        // Its /dev/pts/0 is to go, once.
+        assert!(st.take_pts_release());
+        assert!(!st.take_pts_release());
         assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
         assert_eq!(i.read(&mut h, &mut b).unwrap(), 0);
         let c = ConsoleFile::of(o.ops().unwrap().as_ref()).unwrap();
+        assert!(c.is_hung_up());
         let mut arg = Arg(vec![0; 64]);
         assert_eq!(c.ioctl(&mut h, TCGETS, &mut arg), Err(Errno::EIO));
         assert!(i

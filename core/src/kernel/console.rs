@@ -63,6 +63,12 @@ impl<H: Host> Kernel<H> {
             .as_ref()
             .map(|c| c.take_signals())
             .unwrap_or_default();
+        if self.console.as_ref().is_some_and(|c| c.take_pts_release()) {
+            // The console's pty hung up: its /dev/pts/0 goes (its
+            // /dev/console stays, as runc's bind mount of it).
+            let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+            crate::fs::devfs::release_linked_tty(&self.vfs, 0, now);
+        }
         let mut hangups = Vec::new();
         for t in &mut self.exec_ttys {
             sigs.extend(t.state.take_signals());

@@ -120,10 +120,12 @@ impl<H: Host> Kernel<H> {
     /// Other files, and /dev/tty opened with O_PATH (no open of the
     /// device), are returned as they are.
     pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
-        let is_dev_tty = file
-            .ops()
-            .and_then(|o| devfs::ConsoleFile::of(&**o))
-            .is_some_and(|c| c.is_dev_tty());
+        let console = file.ops().and_then(|o| devfs::ConsoleFile::of(&**o));
+        if console.is_some_and(|c| !c.is_dev_tty() && c.is_hung_up()) && !file.is_path_only() {
+            // A pty slave whose master closed does not open (pty_open).
+            return Err(Errno::EIO);
+        }
+        let is_dev_tty = console.is_some_and(|c| c.is_dev_tty());
         if !is_dev_tty || file.is_path_only() {
             return Ok(file);
         }
