@@ -6,6 +6,8 @@
 //! tests/guest/hostile_trap.c in the emulated machine).
 #![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 
+mod common;
+
 use umbra_shim::sys::raw::nr;
 use umbra_shim::sys::seccomp::{SockFilter, RET_ALLOW, RET_KILL_PROCESS, RET_TRAP};
 use umbra_shim::sys::stub;
@@ -33,25 +35,7 @@ fn run(f: &[SockFilter], nr: usize, arch: u32, ip: u64, args: [u64; 6]) -> u32 {
         data[4 + 2 * i] = *a as u32;
         data[5 + 2 * i] = (a >> 32) as u32;
     }
-    let (mut pc, mut acc) = (0usize, 0u32);
-    loop {
-        let i = f[pc];
-        pc += 1;
-        match i.code {
-            0x20 => acc = data[i.k as usize / 4],
-            0x06 => return i.k,
-            0x05 => pc += i.k as usize,
-            0x15 | 0x35 | 0x45 => {
-                let t = match i.code {
-                    0x15 => acc == i.k,
-                    0x35 => acc >= i.k,
-                    _ => acc & i.k != 0,
-                };
-                pc += if t { i.jt } else { i.jf } as usize;
-            }
-            c => panic!("unexpected BPF op {c:#x}"),
-        }
-    }
+    common::bpf::eval(f, data)
 }
 
 fn filter() -> Vec<SockFilter> {

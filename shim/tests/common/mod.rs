@@ -1,0 +1,3 @@
+//! Code shared by the shim's integration tests.
+
+pub mod bpf;
