@@ -415,6 +415,402 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
     Ok(table)
 }
 
+// ---------------------------------------------------------------------------
+// arm64 (`cargo xtask paper --arm64`): Table 2 inside the emulated arm64
+// machine of `cargo xtask test-arm` (images/arm/paper-x.sh). Xvfb,
+// xengine natively and xengine under umbra all run in the machine.
+
+/// umbra's target on arm64.
+const ARM64_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// Bumped when the way the arm64 directories are made changes (part of
+/// their cache keys).
+pub(super) const ARM64_RECIPE: &str =
+    "paper arm64 recipe 1: apt-get -s install --no-install-recommends \
+     on an empty arm64 system, apt-get download, dpkg-deb -x, docs pruned";
+
+/// Debian's arm64 X library headers and static libraries that xengine (and
+/// Table 3's xwatch) are cross-compiled against (the packages alone, not their dependencies).
+const XLIB_DEV: &[&str] = &[
+    "libx11-dev",
+    "libxdamage-dev",
+    "libxfixes-dev",
+    "libxcb1-dev",
+    "libxau-dev",
+    "libxdmcp-dev",
+    "x11proto-dev",
+];
+
+/// Xvfb's dependencies that Xvfb and xkbcomp do not load: Mesa's DRI
+/// drivers (LLVM, Z3, ICU, libxml2, libdrm, sensors; Xvfb then runs
+/// without GLX acceleration, as it only dlopens them), the xcb extensions
+/// only those use, and packages of scripts. Every library the remaining
+/// programs need (their DT_NEEDED, recursively) is still there.
+const XVFB_LEAVE_OUT: &[&str] = &[
+    "libllvm*",
+    "libgl1-mesa-dri",
+    "libglx-mesa0",
+    "libglapi-mesa",
+    "libz3-*",
+    "libicu*",
+    "libxml2",
+    "libdrm*",
+    "libsensors*",
+    "libelf1",
+    "libedit2",
+    "libtinfo6",
+    "libffi8",
+    "libexpat1",
+    "libstdc++6",
+    "libx11-xcb1",
+    "libxcb-dri2-0",
+    "libxcb-dri3-0",
+    "libxcb-glx0",
+    "libxcb-present0",
+    "libxcb-randr0",
+    "libxcb-sync1",
+    "libxcb-xfixes0",
+    "libxcb-shm0",
+    "libxshmfence1",
+    "libxxf86vm1",
+    "sysvinit-utils",
+    "lsb-base",
+];
+
+pub(super) const DOCS: &[&str] = &[
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "usr/share/bug",
+];
+
+/// An X client of images/paper/ for aarch64: built by Debian's
+/// aarch64-linux-gnu-gcc -O2, statically (the cross glibc of
+/// libc6-dev-arm64-cross) against Debian's arm64 X libraries (`libs`, with
+/// libxcb, libXau and libXdmcp after them), into `bin`.
+pub(super) fn cross_x_client(src: &str, bin: &Path, libs: &[&str]) -> Result<()> {
+    let dev = super::arm64::unpacked(&super::arm64::Unpack {
+        name: "xlib-dev-arm64",
+        recipe: ARM64_RECIPE,
+        packages: XLIB_DEV,
+        dependencies: false,
+        leave_out: &[],
+        prune: DOCS,
+    })?;
+    if let Some(dir) = bin.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    // -idirafter: the cross compiler's own glibc headers come first.
+    run_cmd(
+        Command::new("aarch64-linux-gnu-gcc")
+            .args(["-O2", "-static", "-idirafter"])
+            .arg(dev.join("usr/include"))
+            .arg(format!(
+                "-L{}",
+                dev.join("usr/lib/aarch64-linux-gnu").display()
+            ))
+            .arg("-o")
+            .arg(bin)
+            .arg(root().join("images/paper").join(src))
+            .args(libs)
+            .args(["-lxcb", "-lXau", "-lXdmcp", "-lm"]),
+    )
+}
+
+/// xengine for aarch64 ([`cross_x_client`]), in `out/xengine-arm64/`, a
+/// directory of its own that is the guest's root.
+fn build_xengine_arm64(out: &Path) -> Result<PathBuf> {
+    let dir = out.join("xengine-arm64");
+    cross_x_client("xengine.c", &dir.join("xengine"), &["-lX11"])?;
+    Ok(dir)
+}
+
+/// What the arm64 X tables need on this host before the machine boots:
+/// QEMU, qemu-user, the cross gcc, Debian's arm64 kernel and busybox-static
+/// (images/arm/fetch.sh, as for `cargo xtask test-arm`), and umbra's full
+/// `rom` build for aarch64, the one `cargo xtask test-arm` tests; its path.
+pub(super) fn arm64_umbra() -> Result<PathBuf> {
+    run_cmd(
+        Command::new("bash")
+            .arg(root().join("images/arm/fetch.sh"))
+            .arg(crate::target_dir().join("arm"))
+            .arg("arm64"),
+    )?;
+    crate::rustup_add("target", &[ARM64_TARGET])?;
+    run_cmd(&mut crate::rom::rom_build(ARM64_TARGET))?;
+    Ok(crate::target_dir().join(ARM64_TARGET).join("rom/umbra"))
+}
+
+/// What the machine reported (images/arm/paper-x-init's PAPER lines).
+#[derive(Debug, Default, PartialEq)]
+struct Machine {
+    kernel: String,
+    /// Seconds Xvfb took to start, or why it did not.
+    xvfb: Option<std::result::Result<f64, String>>,
+    /// The two `xengine -n 30` lines: native, umbra.
+    check: Option<(String, String)>,
+    /// The timed runs' lines, in order: (native, umbra).
+    runs: Vec<(String, String)>,
+    /// The `--stats` run's stdout and stderr.
+    stats: (String, String),
+}
+
+fn parse_machine(lines: &[String]) -> Machine {
+    let mut m = Machine::default();
+    let mut native: Option<String> = None;
+    for l in lines {
+        if let Some(k) = l.strip_prefix("BOOT-OK ") {
+            m.kernel = k.trim_end_matches(" paper-x").to_string();
+        } else if let Some(s) = l.strip_prefix("PAPER-STATS ") {
+            m.stats.1.push_str(s);
+            m.stats.1.push('\n');
+        } else if let Some(rest) = l.strip_prefix("PAPER ") {
+            if let Some(s) = rest.strip_prefix("xvfb ok ") {
+                m.xvfb = s.trim().parse().ok().map(Ok);
+            } else if let Some(s) = rest.strip_prefix("xvfb-none ") {
+                m.xvfb = Some(Err(s.to_string()));
+            } else if let Some(s) = rest.strip_prefix("check ") {
+                let (n, u) = s.split_once(" | ").unwrap_or((s, ""));
+                m.check = Some((n.trim().to_string(), u.trim().to_string()));
+            } else if let Some(s) = rest.strip_prefix("stats-out ") {
+                m.stats.0 = format!("{s}\n");
+            } else if let Some(s) = rest.strip_prefix("run ") {
+                let w: Vec<&str> = s.splitn(3, ' ').collect();
+                match w.as_slice() {
+                    [_, "native", line] => native = Some(line.to_string()),
+                    [_, "umbra", line] => {
+                        m.runs
+                            .push((native.take().unwrap_or_default(), line.to_string()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    m
+}
+
+/// Boots the arm64 machine (images/arm/paper-x.sh), streaming its lines.
+pub(super) fn run_machine(
+    table: &str,
+    umbra: &Path,
+    xroot: &Path,
+    guest: &Path,
+    env: &[(&str, String)],
+) -> Result<Vec<String>> {
+    use std::io::BufRead;
+    let mut c = Command::new("bash");
+    c.arg(root().join("images/arm/paper-x.sh"))
+        .arg(table)
+        .arg(umbra)
+        .arg(xroot)
+        .arg(guest)
+        .arg(crate::target_dir().join("arm"))
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .stdout(Stdio::piped());
+    println!("$ {}", crate::show(&c));
+    let mut child = c
+        .spawn()
+        .map_err(|e| format!("cannot run paper-x.sh: {e}"))?;
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+            println!("{line}");
+            lines.push(line);
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!(
+            "the arm64 machine did not finish ({status}; log {})",
+            crate::target_dir()
+                .join(format!("arm/paper-x-{table}-arm64.log"))
+                .display()
+        ));
+    }
+    Ok(lines)
+}
+
+/// The emulated machine, as the tables' stamp describes it.
+pub(super) fn arm64_machine(kernel: &str) -> String {
+    let qemu = super::rom_ram::output(Command::new("qemu-system-aarch64").arg("--version"))
+        .ok()
+        .and_then(|v| v.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "QEMU".into());
+    format!(
+        "an arm64 machine emulated by {qemu} (TCG, -M virt -cpu cortex-a57, 1 vCPU, 1024 MB, \
+         Debian's arm64 kernel{}) on {}",
+        if kernel.is_empty() {
+            String::new()
+        } else {
+            format!(": {kernel}")
+        },
+        super::stamp().machine
+    )
+}
+
+/// Table 2 for arm64, measured inside the emulated arm64 machine.
+pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
+    let umbra = arm64_umbra()?;
+    let xengine = build_xengine_arm64(&ctx.out)?;
+    let xroot = super::arm64::unpacked(&super::arm64::Unpack {
+        name: "xvfb-arm64",
+        recipe: ARM64_RECIPE,
+        packages: &["xvfb"],
+        dependencies: true,
+        leave_out: XVFB_LEAVE_OUT,
+        prune: DOCS,
+    })?;
+    let runs = if ctx.quick { 3 } else { ctx.runs.max(1) };
+    let secs = if ctx.quick { "2" } else { "5" };
+    let lines = run_machine(
+        "table2",
+        &umbra,
+        &xroot,
+        &xengine,
+        &[
+            ("PAPER_RUNS", runs.to_string()),
+            ("PAPER_SECS", secs.into()),
+        ],
+    )?;
+    let m = parse_machine(&lines);
+    let emu = super::rom_ram::EMULATED;
+    let mut table = Table {
+        title: format!("Table 2 on arm64: drawing speed (xengine), {emu}"),
+        method: format!(
+            "Command: `{}`. The same steps as Table 2 on x86_64, all inside the arm64 \
+             machine of `cargo xtask test-arm` (qemu-system-aarch64 -M virt -cpu cortex-a57, \
+             TCG, one vCPU, 1024 MB, Debian's arm64 kernel and busybox-static), booted by \
+             images/arm/paper-x.sh with images/arm/paper-x-init as PID 1:\n\n\
+             - **X server**: Debian's arm64 Xvfb (`Xvfb :0 -nolisten tcp -noreset -screen \
+             0 640x480x24`, in a chroot of its packages, unpacked from the archive on the host \
+             and cached in /var/cache/umbra/paper/xvfb-arm64-HASH; Mesa's DRI drivers are \
+             left out, so it has no accelerated GLX, which xengine does not use).\n\
+             - **Client**: images/paper/xengine.c built by Debian's aarch64-linux-gnu-gcc \
+             -O2 -static against Debian's arm64 libX11, libxcb, libXau and libXdmcp (cached \
+             in /var/cache/umbra/paper/xlib-dev-arm64-HASH), natively (`env -i DISPLAY=:0 \
+             xengine`) and under umbra's full `rom` build for {ARM64_TARGET} (`umbra run \
+             --root DIR --unix-socket /x/tmp/.X11-unix/X0:/tmp/.X11-unix/X0 --env \
+             DISPLAY=:0 --quiet-unsupported -- /xengine`).\n\
+             - Both first draw 30 frames and read each back (`xengine -n 30`): the \
+             checksums must be equal. Then {runs} alternating timed runs each (`xengine -t \
+             {secs}`, native then umbra), medians of RPM. The machine has one CPU, so this \
+             is the x86_64 table's \"one CPU\" setting (Xvfb, client, umbra and its stub \
+             share it). One more umbra run with `--stats` explains the gap.\n\
+             - All figures are {emu}: both sides run on the same emulated CPU, so the ratio \
+             compares them, but the emulation changes the relative costs (a trap into the \
+             machine's kernel and a ptrace stop cost much more under TCG than a few \
+             instructions of drawing).\n",
+            ctx.command
+        ),
+        measured: super::Stamp {
+            machine: arm64_machine(&m.kernel),
+            ..super::Stamp::default()
+        },
+        ..Table::default()
+    };
+    let ratio_name = format!("xengine, umbra / host, arm64, {emu}");
+    let speed_name = format!("xengine speed, arm64, {emu}");
+    let fail = |table: &mut Table, why: &str| {
+        table.rows.push(Row::not_measured(
+            &ratio_name,
+            "×",
+            Some(0.89),
+            "≥ 0.95×",
+            why,
+        ));
+    };
+    match &m.xvfb {
+        Some(Ok(s)) => println!("table2 (arm64): Xvfb started in {s:.0} s in the machine"),
+        Some(Err(e)) => {
+            fail(
+                &mut table,
+                &format!("Xvfb did not start in the machine: {e}"),
+            );
+            return Ok(table);
+        }
+        None => {
+            fail(&mut table, "the machine gave no Xvfb line (see its log)");
+            return Ok(table);
+        }
+    }
+    match &m.check {
+        Some((n, u)) if n == u && n.starts_with("frames 30 checksum ") => {}
+        Some((n, u)) => {
+            fail(
+                &mut table,
+                &format!("xengine drew differently: native '{n}', umbra '{u}'"),
+            );
+            return Ok(table);
+        }
+        None => {
+            fail(&mut table, "the machine gave no check line (see its log)");
+            return Ok(table);
+        }
+    }
+    let (mut host, mut guest) = (Vec::new(), Vec::new());
+    for (i, (n, u)) in m.runs.iter().enumerate() {
+        match (rpm(n), rpm(u)) {
+            (Ok(h), Ok(g)) => {
+                host.push(h);
+                guest.push(g);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                fail(&mut table, &format!("timed run {}: {e}", i + 1));
+                return Ok(table);
+            }
+        }
+    }
+    if host.len() != runs {
+        fail(
+            &mut table,
+            &format!("{} timed runs of {runs} reported", host.len()),
+        );
+        return Ok(table);
+    }
+    let (h, g) = (median(&mut host.clone()), median(&mut guest.clone()));
+    let ratio = g / h;
+    let stats_file = ctx.out.join("table2-arm64-stats.txt");
+    let _ = std::fs::write(
+        &stats_file,
+        format!(
+            "$ umbra run --stats ... -- /xengine -t {secs}   (in the arm64 machine)\n{}{}",
+            m.stats.0, m.stats.1
+        ),
+    );
+    table.rows.push(Row {
+        paper: Some(0.89),
+        host: Some(1.0),
+        umbra: Some(ratio),
+        ratio: Some(ratio),
+        target: "≥ 0.95×".into(),
+        met: Some(ratio >= 0.95),
+        note: explain(&m.stats.0, &m.stats.1, h, g).unwrap_or_default(),
+        ..Row::new(&ratio_name, "×")
+    });
+    table.rows.push(Row {
+        host: Some(h),
+        umbra: Some(g),
+        ratio: Some(ratio),
+        note: format!(
+            "{emu}; host (native in the machine) runs: {}; umbra runs: {}",
+            list(&host),
+            list(&guest)
+        ),
+        ..Row::new(&speed_name, "rpm")
+    });
+    table.method.push_str(&format!(
+        "- The --stats run is kept in {}.\n",
+        stats_file
+            .strip_prefix(root())
+            .unwrap_or(&stats_file)
+            .display()
+    ));
+    Ok(table)
+}
+
 /// The number after `prefix` on the `umbra: stats:` line that has it.
 fn stat(stderr: &str, prefix: &str) -> Option<f64> {
     let l = stderr
@@ -515,5 +911,39 @@ umbra: stats:       11        0   0.041 ms    3.8 us  brk
         )
         .unwrap();
         assert!(e.starts_with("per frame (--stats run): 5.6 syscalls (poll 2.3, recvmsg 2.3, writev 1.0), umbra's kernel 45.0 µs, idle waiting for the server 134 µs; frame 694 µs under umbra vs 463 µs on the host: +231 µs, 41.3 µs per syscall"), "{e}");
+    }
+    #[test]
+    fn arm64_machine_lines() {
+        let lines: Vec<String> = [
+            "BOOT-OK Linux 6.1.0-57-arm64 aarch64 paper-x",
+            "PAPER xvfb ok 2",
+            "PAPER check frames 30 checksum 7a51 | frames 30 checksum 7a51",
+            "PAPER run 1 native frames 694 seconds 5.000 rpm 231.3",
+            "PAPER run 1 umbra frames 269 seconds 5.032 rpm 89.1",
+            "PAPER stats-out frames 100 seconds 5.000 rpm 33.3",
+            "PAPER-STATS umbra: stats: wall 5087.685 ms",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = parse_machine(&lines);
+        assert_eq!(m.kernel, "Linux 6.1.0-57-arm64 aarch64");
+        assert_eq!(m.xvfb, Some(Ok(2.0)));
+        assert_eq!(
+            m.check,
+            Some((
+                "frames 30 checksum 7a51".to_string(),
+                "frames 30 checksum 7a51".to_string()
+            ))
+        );
+        assert_eq!(
+            m.runs,
+            vec![(
+                "frames 694 seconds 5.000 rpm 231.3".to_string(),
+                "frames 269 seconds 5.032 rpm 89.1".to_string()
+            )]
+        );
+        assert_eq!(m.stats.0, "frames 100 seconds 5.000 rpm 33.3\n");
+        assert_eq!(m.stats.1, "umbra: stats: wall 5087.685 ms\n");
     }
 }

@@ -321,7 +321,7 @@ fn apt_install(pkgs: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn cache_root() -> PathBuf {
+pub(super) fn cache_root() -> PathBuf {
     std::env::var_os("UMBRA_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/cache/umbra"))
@@ -337,13 +337,13 @@ struct Busybox {
 }
 
 /// FNV-1a, 64 bits: the cache key's hash (std has no stable hash).
-fn fnv(data: &[u8]) -> u64 {
+pub(super) fn fnv(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
-fn output(cmd: &mut Command) -> Result<String> {
+pub(super) fn output(cmd: &mut Command) -> Result<String> {
     let shown = crate::show(cmd);
     let out = cmd
         .output()
@@ -424,7 +424,7 @@ fn add_deb_src() -> Result<()> {
 }
 
 /// The URI of the machine's first Debian (not security) package entry.
-fn debian_mirror() -> Option<String> {
+pub(super) fn debian_mirror() -> Option<String> {
     let mut texts = Vec::new();
     if let Ok(s) = std::fs::read_to_string("/etc/apt/sources.list") {
         texts.push(s);
@@ -999,7 +999,7 @@ const RECIPE_ARM64: &str = "busybox arm64 recipe 1: allnoconfig + fragment, \
      -static, -Wl,-z,max-page-size=4096, aarch64-linux-gnu-strip -s -R .comment";
 
 /// The suite of this machine's Debian (VERSION_CODENAME of /etc/os-release).
-fn debian_suite() -> Result<String> {
+pub(super) fn debian_suite() -> Result<String> {
     std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| {
