@@ -53,7 +53,12 @@
 //! start page) gives umbra's counters: syscalls with their kernel time,
 //! page faults with theirs, host stops. They are quoted in BT's note when
 //! BT misses its target; a row that misses its target while the ranges of
-//! the native and the umbra runs overlap says so.
+//! the native and the umbra runs overlap says so. CT's and ST's costs come
+//! from three more `--stats` runs (`--timeout 120`) that go through the
+//! start page, then also CT's step, then also ST's, and then end dillo
+//! (`xdotool windowkill`, so umbra exits and prints its report): the
+//! differences of their counters are each step's, quoted in its row's note
+//! when it misses its target.
 //!
 //! # Memory
 //!
@@ -163,6 +168,12 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
     }
     let stats = stats_run(&setup).unwrap_or_else(|e| format!("--stats run failed: {e}"));
     println!("table3: {stats}");
+    let (ct_cost, st_cost) = step_costs(&setup, &mut watch).unwrap_or_else(|e| {
+        let e = format!("--stats runs for the steps failed: {e}");
+        (e.clone(), e)
+    });
+    println!("table3: CT's step under umbra: {ct_cost}");
+    println!("table3: ST's step under umbra: {st_cost}");
     let mem = smallest_mem(&setup, &mut watch);
     match &mem {
         Ok(mib) => println!("table3: dillo runs in --mem {mib}M"),
@@ -187,6 +198,17 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
             if name.starts_with("BT") {
                 note.push_str("; where the time goes: ");
                 note.push_str(&stats);
+            }
+            // The step's own counters: the difference of the --stats runs
+            // ended before and after it.
+            let cost = match name.get(..2) {
+                Some("CT") => Some(&ct_cost),
+                Some("ST") => Some(&st_cost),
+                _ => None,
+            };
+            if let Some(c) = cost {
+                note.push_str("; where the time goes, umbra --stats over the step: ");
+                note.push_str(c);
             }
         }
         Row {
@@ -267,7 +289,9 @@ location bar) to the later of the title change and the last drawing before 1 s w
 ST from `xdotool key --delay 0` with 40 Next presses to the last drawing before 1 s without \
 any (checked with XSync). Fresh dillo per run, native and umbra runs alternating, medians of \
 10. Memory: the smallest --mem (1 MiB steps) in which dillo loads and draws the page. \
-umbra's counters (`--stats`) over start-up are quoted in BT's note when it misses its target. \
+umbra's counters (`--stats`) over start-up are quoted in BT's note when it misses its target; \
+those of CT's and ST's steps in theirs, as the differences of three more `--stats` runs that end \
+dillo (`xdotool windowkill`) after the start page, after CT and after ST. \
 Details: xtask/src/paper/browser.rs. Screenshots: target/paper/table3-dillo-umbra.png \
 (the page drawn) and table3-dillo-umbra-end.png (scrolled to its end); those of the run \
 recorded in docs/paper/table3.json are kept as docs/paper/table3-dillo-umbra*.png.";
@@ -288,7 +312,7 @@ impl Times {
 }
 
 /// The 1-minute load average of the machine.
-fn loadavg() -> String {
+pub(super) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
@@ -711,14 +735,28 @@ fn x_tool(s: &Setup, tool: &str, args: &[&str]) -> Result<()> {
 
 /// One run: (BT, CT, ST) in ms.
 fn one_run(s: &Setup, w: &mut Xwatch, mode: Mode, shot: Option<&Path>) -> Result<(f64, f64, f64)> {
+    let (dillo, id, bt) = start_step(s, w, mode)?;
+    let ct = content_step(s, w, &id, shot)?;
+    let st = scroll_step(s, w, shot)?;
+    drop(dillo);
+    Ok((bt, ct, st))
+}
+
+/// BT's step: starts dillo on the start page and waits until it is drawn;
+/// returns dillo, its window and BT.
+fn start_step(s: &Setup, w: &mut Xwatch, mode: Mode) -> Result<(Guard, String, f64)> {
     w.timeout(120_000)?;
     w.mark()?;
     let dillo = start_dillo(s, mode, &format!("http://{SERVER}/index.html"))?;
     let (id, bt) = w.map("Dillo")?;
     w.title(&id, START_TITLE)?;
     w.quiet(1000)?;
+    Ok((dillo, id, bt))
+}
 
-    x_tool(s, "xdotool", &["windowfocus", "--sync", &id])?;
+/// CT's step, on dillo's window `id`: returns CT.
+fn content_step(s: &Setup, w: &mut Xwatch, id: &str, shot: Option<&Path>) -> Result<f64> {
+    x_tool(s, "xdotool", &["windowfocus", "--sync", id])?;
     x_tool(s, "xdotool", &["key", "ctrl+l"])?;
     x_tool(
         s,
@@ -733,13 +771,16 @@ fn one_run(s: &Setup, w: &mut Xwatch, mode: Mode, shot: Option<&Path>) -> Result
     w.quiet(500)?;
     w.mark()?;
     x_tool(s, "xdotool", &["key", "Return"])?;
-    let titled = w.title(&id, PAGE_TITLE)?;
+    let titled = w.title(id, PAGE_TITLE)?;
     let drawn = w.quiet(1000)?;
-    let ct = titled.max(drawn);
     if let Some(png) = shot {
         screenshot(s, png)?;
     }
+    Ok(titled.max(drawn))
+}
 
+/// ST's step: returns ST.
+fn scroll_step(s: &Setup, w: &mut Xwatch, shot: Option<&Path>) -> Result<f64> {
     w.mark()?;
     let mut args = vec!["key", "--delay", "0"];
     args.extend(std::iter::repeat_n("Next", SCROLL_KEYS));
@@ -751,8 +792,155 @@ fn one_run(s: &Setup, w: &mut Xwatch, mode: Mode, shot: Option<&Path>) -> Result
     if let Some(png) = shot {
         screenshot(s, &png.with_file_name("table3-dillo-umbra-end.png"))?;
     }
-    drop(dillo);
-    Ok((bt, ct, st))
+    Ok(st)
+}
+
+/// umbra's `--stats` counters of a run, as its report at exit gives them.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Counters {
+    syscalls: f64,
+    kernel_ms: f64,
+    faults: f64,
+    fault_ms: f64,
+    stops: f64,
+    /// "guest + round trip": the guest's own time and the traps'.
+    trip_ms: f64,
+    /// Idle waits (not in a step's cost: its quiet second is idle).
+    idle_ms: f64,
+    /// (syscall, calls, kernel ms) of the syscalls the report lists.
+    by_name: Vec<(String, f64, f64)>,
+}
+
+impl Counters {
+    /// Reads the `umbra: stats:` lines of `text`; None without them.
+    fn parse(text: &str) -> Option<Counters> {
+        let line = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("umbra: stats: {key} ")))
+        };
+        // The first number of a line, and the one before its first " ms".
+        let first = |l: &str| -> Option<f64> {
+            l.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .find(|t| !t.is_empty())?
+                .parse()
+                .ok()
+        };
+        let ms =
+            |l: &str| -> Option<f64> { l.split(" ms").next()?.rsplit(' ').next()?.parse().ok() };
+        let sys = line("syscalls")?;
+        let faults = line("page faults")?;
+        let stops = line("host stops")?;
+        let idle = line("idle waits")?;
+        let mut by_name = Vec::new();
+        for l in text.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // umbra: stats: CALLS PARKED KERNEL ms PER us NAME
+            if f.len() == 9 && f[0] == "umbra:" && f[5] == "ms" && f[7] == "us" {
+                if let (Ok(n), Ok(k)) = (f[2].parse(), f[4].parse()) {
+                    by_name.push((f[8].to_string(), n, k));
+                }
+            }
+        }
+        Some(Counters {
+            syscalls: first(sys)?,
+            kernel_ms: ms(sys)?,
+            faults: first(faults)?,
+            fault_ms: ms(faults)?,
+            stops: first(stops)?,
+            trip_ms: ms(stops)?,
+            idle_ms: ms(idle)?,
+            by_name,
+        })
+    }
+
+    /// What `self` (a run that went one step further) adds to `before`:
+    /// the step's cost, in words.
+    fn step_cost(&self, before: &Counters) -> String {
+        let mut named: Vec<(String, f64)> = self
+            .by_name
+            .iter()
+            .map(|(n, c, _)| {
+                let b = before
+                    .by_name
+                    .iter()
+                    .find(|x| &x.0 == n)
+                    .map_or(0.0, |x| x.1);
+                (n.clone(), c - b)
+            })
+            .filter(|x| x.1 > 0.0)
+            .collect();
+        named.sort_by(|a, b| b.1.total_cmp(&a.1));
+        named.truncate(3);
+        let top = named
+            .iter()
+            .map(|(n, c)| format!("{n} {c:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Times of two runs differ by the machine's noise too: a difference
+        // below zero says only that.
+        let ms = |v: f64| {
+            if v < 0.0 {
+                "less than the runs' noise".to_string()
+            } else {
+                format!("{v:.1} ms")
+            }
+        };
+        format!(
+            "{:.0} syscalls ({top}) with {} in umbra's kernel, {:.0} page faults ({}), \
+             {:.0} host stops with {} of guest time and round trips",
+            self.syscalls - before.syscalls,
+            ms(self.kernel_ms - before.kernel_ms),
+            self.faults - before.faults,
+            ms(self.fault_ms - before.fault_ms),
+            self.stops - before.stops,
+            ms(self.trip_ms - before.trip_ms),
+        )
+    }
+}
+
+/// umbra's counters (`--stats`) of a run that goes through the first
+/// `steps` steps (1: start-up, 2: and CT, 3: and ST) and then ends dillo
+/// (`xdotool windowkill`: its X connection closed, it exits, and umbra
+/// prints its report).
+fn stats_upto(s: &Setup, w: &mut Xwatch, steps: usize) -> Result<Counters> {
+    let log = s.log.with_file_name(format!("stats-{steps}.log"));
+    let _ = std::fs::remove_file(&log);
+    let setup = Setup {
+        ns: s.ns,
+        x: s.x,
+        tree: s.tree.clone(),
+        image: s.image.clone(),
+        umbra: s.umbra.clone(),
+        log: log.clone(),
+        overlay: s.overlay.clone(),
+    };
+    let (mut dillo, id, _) = start_step(&setup, w, Mode::Stats(120))?;
+    if steps >= 2 {
+        content_step(&setup, w, &id, None)?;
+    }
+    if steps >= 3 {
+        scroll_step(&setup, w, None)?;
+    }
+    x_tool(&setup, "xdotool", &["windowkill", &id])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dillo.0.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            return Err("dillo did not end after xdotool windowkill".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    Counters::parse(&text).ok_or_else(|| format!("no `umbra: stats:` report in {}", log.display()))
+}
+
+/// The cost of CT's and ST's steps from umbra's counters: the differences
+/// of three `--stats` runs that end after the start page, after CT and
+/// after ST.
+fn step_costs(s: &Setup, w: &mut Xwatch) -> Result<(String, String)> {
+    let a = stats_upto(s, w, 1)?;
+    let b = stats_upto(s, w, 2)?;
+    let c = stats_upto(s, w, 3)?;
+    Ok((b.step_cost(&a), c.step_cost(&b)))
 }
 
 /// `xwd -root` of the screen, converted to PNG by netpbm.
@@ -844,6 +1032,60 @@ fn smallest_mem(s: &Setup, w: &mut Xwatch) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const REPORT: &str = "umbra: stats: wall 2087.685 ms
+umbra: stats: syscalls 18992 (parked 1920), kernel time 152.351 ms, 7.2 us per call
+umbra: stats: host stops 19400 (syscall 18992, fault 408, exception 0, timer 0, event 0, died 0), guest + round trip 553.584 ms, 30.5 us per stop
+umbra: stats: page faults 408, 20.500 ms, 50.2 us each
+umbra: stats: forks/clones 1, 0.019 ms, 19.1 us each
+umbra: stats: idle waits 1920, 454.843 ms, 236.8 us each
+umbra: stats:    calls   parked     kernel  per call  syscall
+umbra: stats:     7770     1920  14.724 ms    1.5 us  poll
+umbra: stats:     7779        0  23.183 ms    2.9 us  recvmsg
+umbra: stats:     3404        0 113.929 ms   33.4 us  writev
+umbra: stats: platform ptrace (auto)
+";
+
+    #[test]
+    fn counters_are_read_from_a_stats_report() {
+        let c = Counters::parse(REPORT).unwrap();
+        assert_eq!(c.syscalls, 18992.0);
+        assert_eq!(c.kernel_ms, 152.351);
+        assert_eq!(c.stops, 19400.0);
+        assert_eq!(c.trip_ms, 553.584);
+        assert_eq!(c.faults, 408.0);
+        assert_eq!(c.fault_ms, 20.5);
+        assert_eq!(c.idle_ms, 454.843);
+        assert_eq!(c.by_name.len(), 3);
+        assert_eq!(c.by_name[1], ("recvmsg".to_string(), 7779.0, 23.183));
+        assert_eq!(Counters::parse("no report"), None);
+    }
+
+    #[test]
+    fn a_steps_cost_is_the_difference_of_two_reports() {
+        let after = Counters::parse(REPORT).unwrap();
+        let before = Counters {
+            syscalls: 992.0,
+            kernel_ms: 2.351,
+            faults: 400.0,
+            fault_ms: 20.0,
+            stops: 1400.0,
+            trip_ms: 53.584,
+            idle_ms: 54.843,
+            by_name: vec![("writev".into(), 3400.0, 1.0), ("poll".into(), 770.0, 1.0)],
+        };
+        assert_eq!(
+            after.step_cost(&before),
+            "18000 syscalls (recvmsg 7779, poll 7000, writev 4) with 150.0 ms in umbra's kernel, \
+             8 page faults (0.5 ms), 18000 host stops with 500.0 ms of guest time and round \
+             trips"
+        );
+        let mut slower = before.clone();
+        slower.kernel_ms = 200.0;
+        assert!(after
+            .step_cost(&slower)
+            .contains("with less than the runs' noise in umbra's kernel"));
+    }
 
     #[test]
     fn medians() {

@@ -53,6 +53,16 @@ fn build_xengine(out: &Path) -> Result<PathBuf> {
             .arg(root().join("images/paper/xengine.c"))
             .args(["-lX11", "-lxcb", "-lXau", "-lXdmcp", "-lm"]),
     )?;
+    // The trap round trip the gap is made of: `cargo xtask bench`'s
+    // getppid loop, beside xengine in the guest's root.
+    run_cmd(
+        Command::new("gcc")
+            .args(["-O2", "-static", "-I"])
+            .arg(root().join("tests/bench"))
+            .arg("-o")
+            .arg(dir.join("getppid"))
+            .arg(root().join("tests/bench/getppid.c")),
+    )?;
     Ok(dir)
 }
 
@@ -187,13 +197,18 @@ struct Side<'a> {
 
 impl Side<'_> {
     fn native(&self, args: &[&str]) -> Command {
+        self.native_prog("xengine", args)
+    }
+
+    /// `prog` of the guest's root (xengine, getppid), run natively.
+    fn native_prog(&self, prog: &str, args: &[&str]) -> Command {
         let mut c = match self.cpu {
             Some(cpu) => {
                 let mut t = Command::new("taskset");
-                t.args(["-c", cpu]).arg(self.xengine.join("xengine"));
+                t.args(["-c", cpu]).arg(self.xengine.join(prog));
                 t
             }
-            None => Command::new(self.xengine.join("xengine")),
+            None => Command::new(self.xengine.join(prog)),
         };
         c.env_clear()
             .env("DISPLAY", format!(":{}", self.display))
@@ -202,6 +217,11 @@ impl Side<'_> {
     }
 
     fn umbra(&self, flags: &[&str], args: &[&str]) -> Command {
+        self.umbra_prog("xengine", flags, args)
+    }
+
+    /// `prog` of the guest's root, run under umbra as xengine is.
+    fn umbra_prog(&self, prog: &str, flags: &[&str], args: &[&str]) -> Command {
         let mut c = Command::new(self.umbra);
         c.arg("run");
         if let Some(cpu) = self.cpu {
@@ -217,7 +237,7 @@ impl Side<'_> {
             .args(["--env", "DISPLAY=:0", "--quiet-unsupported"])
             .args(flags)
             .arg("--")
-            .arg("/xengine")
+            .arg(format!("/{prog}"))
             .args(args);
         match self.cpu {
             // umbra pins itself and its stubs (--cpu); taskset pins its start.
@@ -363,6 +383,7 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
     };
 
     let mut stats_text = String::new();
+    let load_before = super::browser::loadavg();
     for cpu in [Some("1"), None] {
         let mut x = Xvfb::start(cpu)?;
         let side = Side {
@@ -390,8 +411,15 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
             "$ umbra run{} --stats ... -- /xengine -t {secs}\n{so}{se}\n",
             if cpu.is_some() { " --cpu 1" } else { "" }
         ));
+        let trip = round_trip(&mut x, &side).map_err(|e| eprintln!("table2: getppid: {e}"));
+        if let Ok((n, u)) = trip {
+            stats_text.push_str(&format!(
+                "getppid round trip{}: native {n:.2} us, umbra {u:.2} us (medians of 3)\n\n",
+                if cpu.is_some() { " (one CPU)" } else { "" }
+            ));
+        }
         let mut r = Row::new(&format!("xengine, umbra / host ({label})"), "×");
-        r.note = explain(&so, &se, h, g).unwrap_or_default();
+        r.note = explain(&so, &se, h, g, trip.ok()).unwrap_or_default();
         r.paper = Some(0.89);
         r.host = Some(1.0);
         r.umbra = Some(ratio);
@@ -408,11 +436,40 @@ pub fn run(ctx: &Ctx) -> Result<Table> {
     }
     let path = ctx.out.join("table2-stats.txt");
     std::fs::write(&path, &stats_text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     table.method.push_str(&format!(
-        " The --stats runs (one per setting) are in {}.",
-        path.display()
+        " The --stats runs (one per setting) are in {}. umbra runs with its default \
+         `--platform auto`, which takes the seccomp platform only without `--cpu` and with a \
+         CPU to spare (load average below the CPUs minus one), else ptrace; each row's note \
+         names the platform its --stats run used. The trap round trip in the notes is \
+         tests/bench/getppid.c (`cargo xtask bench`'s) under the same setting, the median of \
+         3 runs natively and under umbra. This run: load average {load_before} at its start \
+         and {} at its end, on {cpus} CPUs (a loaded machine makes every figure noisy).",
+        path.display(),
+        super::browser::loadavg()
     ));
     Ok(table)
+}
+
+/// The median getppid round trip, natively and under umbra, in µs, of 3
+/// alternating runs of tests/bench/getppid.c (300 ms each) on `side`.
+fn round_trip(x: &mut Xvfb, side: &Side) -> Result<(f64, f64)> {
+    let ns = |o: &str| -> Result<f64> {
+        o.trim()
+            .strip_prefix("ns/op ")
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("bad getppid output: {o}"))
+    };
+    let (mut n, mut u) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let o = with_x(x, side, |s| output(&mut s.native_prog("getppid", &["300"])))?;
+        n.push(ns(&o.0)? / 1000.0);
+        let o = with_x(x, side, |s| {
+            output(&mut s.umbra_prog("getppid", &[], &["300"]))
+        })?;
+        u.push(ns(&o.0)? / 1000.0);
+    }
+    Ok((median(&mut n), median(&mut u)))
 }
 
 // ---------------------------------------------------------------------------
@@ -787,7 +844,7 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         ratio: Some(ratio),
         target: "≥ 0.95×".into(),
         met: Some(ratio >= 0.95),
-        note: explain(&m.stats.0, &m.stats.1, h, g).unwrap_or_default(),
+        note: explain(&m.stats.0, &m.stats.1, h, g, None).unwrap_or_default(),
         ..Row::new(&ratio_name, "×")
     });
     table.rows.push(Row {
@@ -825,8 +882,18 @@ fn stat(stderr: &str, prefix: &str) -> Option<f64> {
 
 /// What a `--stats` run says of the gap: syscalls per frame (the three most
 /// frequent by name), umbra's kernel time per frame, and the extra time per
-/// frame of the medians spread over those syscalls.
-fn explain(stdout: &str, stderr: &str, host_rpm: f64, umbra_rpm: f64) -> Option<String> {
+/// frame of the medians spread over those syscalls. With `trip` (the
+/// getppid round trip natively and under umbra, µs) it also splits the gap
+/// into the syscalls' traps (their count × the round trip less the native
+/// call) and umbra's serving (its kernel time), and names the platform the
+/// run used.
+fn explain(
+    stdout: &str,
+    stderr: &str,
+    host_rpm: f64,
+    umbra_rpm: f64,
+    trip: Option<(f64, f64)>,
+) -> Option<String> {
     let frames: f64 = stdout.split_whitespace().nth(1)?.parse().ok()?;
     let calls = stat(stderr, "syscalls")?;
     let kernel_ms: f64 = stderr
@@ -867,16 +934,33 @@ fn explain(stdout: &str, stderr: &str, host_rpm: f64, umbra_rpm: f64) -> Option<
     let us_frame = |rpm: f64| 60e6 / (rpm * STEPS);
     let (hf, uf) = (us_frame(host_rpm), us_frame(umbra_rpm));
     let per_frame = calls / frames;
-    Some(format!(
-        "per frame (--stats run): {per_frame:.1} syscalls ({}), umbra's kernel {:.1} µs, \
+    let kernel_us = kernel_ms * 1000.0 / frames;
+    let platform = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("umbra: stats: platform "))
+        .map(|p| p.split(';').next().unwrap_or(p).trim().to_string());
+    let mut note = format!(
+        "per frame (--stats run{}): {per_frame:.1} syscalls ({}), umbra's kernel {kernel_us:.1} µs, \
          idle waiting for the server {:.0} µs; frame {uf:.0} µs under umbra vs {hf:.0} µs \
-         on the host: {:+.0} µs, {:.1} µs per syscall (ptrace stop + serving)",
+         on the host: {:+.0} µs, {:.1} µs per syscall",
+        platform.map_or(String::new(), |p| format!(", platform {p}")),
         top.join(", "),
-        kernel_ms * 1000.0 / frames,
         idle_ms * 1000.0 / frames,
         uf - hf,
         (uf - hf) / per_frame
-    ))
+    );
+    if let Some((native, umbra)) = trip {
+        let traps = per_frame * (umbra - native);
+        note.push_str(&format!(
+            "; getppid's round trip under umbra {umbra:.1} µs (native {native:.2} µs): \
+             {per_frame:.1} syscalls × {:.1} µs = {traps:.0} µs of traps + {kernel_us:.0} µs \
+             serving = {:.0} µs of the {:+.0} µs",
+            umbra - native,
+            traps + kernel_us,
+            uf - hf
+        ));
+    }
+    Some(note)
 }
 
 #[cfg(test)]
@@ -908,9 +992,24 @@ umbra: stats:       11        0   0.041 ms    3.8 us  brk
             err,
             3600.0,
             2400.0,
+            None,
         )
         .unwrap();
-        assert!(e.starts_with("per frame (--stats run): 5.6 syscalls (poll 2.3, recvmsg 2.3, writev 1.0), umbra's kernel 45.0 µs, idle waiting for the server 134 µs; frame 694 µs under umbra vs 463 µs on the host: +231 µs, 41.3 µs per syscall"), "{e}");
+        assert_eq!(e, "per frame (--stats run): 5.6 syscalls (poll 2.3, recvmsg 2.3, writev 1.0), umbra's kernel 45.0 µs, idle waiting for the server 134 µs; frame 694 µs under umbra vs 463 µs on the host: +231 µs, 41.3 µs per syscall");
+        let err = format!("{err}umbra: stats: platform ptrace (auto)\n");
+        let e = explain(
+            "frames 3387 seconds 2.000 rpm 2822.4\n",
+            &err,
+            3600.0,
+            2400.0,
+            Some((0.1, 8.1)),
+        )
+        .unwrap();
+        assert!(
+            e.starts_with("per frame (--stats run, platform ptrace (auto)): 5.6 syscalls"),
+            "{e}"
+        );
+        assert!(e.ends_with("; getppid's round trip under umbra 8.1 µs (native 0.10 µs): 5.6 syscalls × 8.0 µs = 45 µs of traps + 45 µs serving = 90 µs of the +231 µs"), "{e}");
     }
     #[test]
     fn arm64_machine_lines() {
