@@ -101,6 +101,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "tty_ctty",
     "net_async",
     "net_tcpclose",
+    "net_tcpasync",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

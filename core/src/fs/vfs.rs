@@ -867,6 +867,39 @@ pub struct WakeSeq {
     pub output: u64,
 }
 
+/// The readers asleep on a file that wants to know (Linux's
+/// SOCKWQ_ASYNC_WAITDATA of a stream socket, which an O_ASYNC socket's
+/// reader sets while it sleeps in sk_wait_data): a count that each parked
+/// reader's [`Sleeping`] guard holds up until it is served again or
+/// interrupted.
+#[derive(Debug, Default)]
+pub struct Sleepers(core::sync::atomic::AtomicUsize);
+
+impl Sleepers {
+    /// Whether a reader sleeps now.
+    pub fn any(&self) -> bool {
+        self.0.load(core::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    /// A reader goes to sleep: it counts until the guard is dropped.
+    pub fn enter(this: &alloc::sync::Arc<Sleepers>) -> Sleeping {
+        this.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        Sleeping(this.clone())
+    }
+}
+
+/// One reader asleep on a file ([`Sleepers::enter`]), kept by its thread.
+#[derive(Debug)]
+pub struct Sleeping(alloc::sync::Arc<Sleepers>);
+
+impl Drop for Sleeping {
+    fn drop(&mut self) {
+        self.0
+             .0
+            .fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 static WAKE_CLOCK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// A new stamp of the wake-up clock: later calls give larger values.

@@ -282,6 +282,8 @@ impl<H: Host> Kernel<H> {
                 p.thread.copied_in = alloc::vec::Vec::new();
                 // An interrupted futex wait leaves its queue.
                 p.thread.futex = None;
+                // A reader woken by the signal no longer sleeps on its socket.
+                p.thread.sleeping = None;
                 self.tried.remove(&p.thread.tid);
             }
             if let Some(d) = self.interrupted_sleep.take() {

@@ -72,15 +72,16 @@ use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use spin::Mutex;
 use umbra_abi::net::*;
 
 use super::host::HostConn;
 use super::{NetNs, Received, SendMsg, SockAddr, SockCx, Socket};
+use super::{ASYNC_ERR, ASYNC_HUP, ASYNC_IN, ASYNC_OUT};
 use crate::error::{Errno, KResult};
-use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents, WakeSeq};
+use crate::fs::vfs::{IoCtx, IoctlArg, PollEvents, Sleepers, WakeSeq};
 use crate::host::HostSock;
 
 /// Bytes one direction of a connection holds before the writer blocks
@@ -399,6 +400,49 @@ impl InetNs {
     }
 }
 
+/// The SIGIO an O_ASYNC description of a TCP or UDP socket is due, counted
+/// by reason ([`ASYNC_IN`], `ASYNC_OUT`, `ASYNC_HUP`, `ASYNC_ERR`) where
+/// Linux calls sk_wake_async, and the flags that gate them. Shared by the
+/// socket and its connection's [`Pair`].
+#[derive(Default)]
+struct Sigio {
+    n: [AtomicU64; 4],
+    /// SOCKWQ_ASYNC_NOSPACE: a send found the buffer full, so the room that
+    /// the peer's reads make is signalled once (SOCK_WAKE_SPACE).
+    nospace: AtomicBool,
+    /// Readers asleep in a TCP receive (SOCKWQ_ASYNC_WAITDATA).
+    sleepers: Arc<Sleepers>,
+}
+
+impl Sigio {
+    /// SOCK_WAKE_IO: always signalled.
+    fn io(&self, why: usize) {
+        self.add(why, 1);
+    }
+
+    /// SOCK_WAKE_WAITD (sock_def_readable, tcp_fin): `times` signals of
+    /// `why`, none while a reader sleeps on the socket.
+    fn waitd(&self, why: usize, times: u64) {
+        if !self.sleepers.any() {
+            self.add(why, times);
+        }
+    }
+
+    /// SOCK_WAKE_SPACE (sk_stream_write_space): POLL_OUT once room is made
+    /// after a send found none.
+    fn space(&self) {
+        if self.nospace.swap(false, Ordering::Relaxed) {
+            self.add(ASYNC_OUT, 1);
+        }
+    }
+
+    fn add(&self, why: usize, times: u64) {
+        if let Some(n) = self.n.get(why) {
+            n.fetch_add(times, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The two directions of a TCP connection. Side `i` reads `q[i]` and writes
 /// `q[1 - i]`.
 #[derive(Default)]
@@ -430,6 +474,8 @@ struct Pair {
     id: u64,
     first_fin: Option<usize>,
     ends: [End; 2],
+    /// Each side's socket's SIGIO counts.
+    sigio: [Arc<Sigio>; 2],
 }
 
 /// The urgent mark of one direction of a connection.
@@ -492,6 +538,15 @@ impl Pair {
             return;
         }
         self.fin[x] = true;
+        let r = 1 - x;
+        if !self.gone[r] && !self.rst[r] {
+            // tcp_fin: POLL_HUP once the receiver has shut its own sending
+            // (or is closing), POLL_IN for a half close; then tcp_data_ready
+            // (SOCK_DONE) signals POLL_IN.
+            let why = if self.fin[r] { ASYNC_HUP } else { ASYNC_IN };
+            self.sigio[r].waitd(why, 1);
+            self.sigio[r].waitd(ASYNC_IN, 1);
+        }
         if !self.fin[1 - x] {
             self.first_fin = Some(x);
         } else if self.first_fin == Some(1 - x) && !self.rst[1 - x] {
@@ -519,6 +574,17 @@ impl Pair {
             self.rst[i] = true;
             self.err[i] = Some(e);
             self.wake[i].wake_all();
+            // tcp_reset's sk_error_report.
+            self.sigio[i].io(ASYNC_ERR);
+        }
+    }
+
+    /// Side `r` took bytes from its queue: its peer's sends may have room
+    /// again (sk_stream_write_space: the free space is at least half what
+    /// is queued, and the peer still sends).
+    fn room_made(&self, r: usize) {
+        if self.q[r].len() * 3 <= STREAM_CAP * 2 && !self.fin[1 - r] {
+            self.sigio[1 - r].space();
         }
     }
 }
@@ -609,6 +675,8 @@ pub struct InetSock {
     /// The inode number of the descriptor's socket (0 before it has one),
     /// for /proc/net/tcp and udp.
     ino: AtomicU64,
+    /// The SIGIO it is due (shared with its connection).
+    sigio: Arc<Sigio>,
 }
 
 /// `--publish`: hands a connection that a host client made to umbra's
@@ -658,6 +726,8 @@ pub fn deliver_published(
         queue.push_back(child);
     }
     lst.wake.wake_input();
+    drop(lst);
+    listener.sigio.waitd(ASYNC_IN, 1);
     Ok(())
 }
 
@@ -746,6 +816,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
         }),
         host: Mutex::new(None),
         ino: AtomicU64::new(0),
+        sigio: Arc::default(),
     })
 }
 
@@ -1138,7 +1209,16 @@ impl InetSock {
                 st.conn = Conn::Failed;
                 st.err = Some(Errno::ECONNREFUSED);
                 st.wake.wake_all();
+                // tcp_reset's sk_error_report.
+                self.sigio.io(ASYNC_ERR);
                 Err(Errno::EINPROGRESS)
+            }
+            Err(Errno::ECONNREFUSED) => {
+                // tcp_reset's sk_error_report, then the failed connect's
+                // tcp_disconnect reports again.
+                self.sigio.io(ASYNC_ERR);
+                self.sigio.io(ASYNC_ERR);
+                Err(Errno::ECONNREFUSED)
             }
             Err(e) => Err(e),
         }
@@ -1157,6 +1237,7 @@ impl InetSock {
                     st.conn = Conn::Failed;
                     st.err = Some(Errno::ECONNREFUSED);
                     st.wake.wake_all();
+                    self.sigio.io(ASYNC_ERR);
                 }
                 return Err(Errno::ECONNREFUSED);
             }
@@ -1215,18 +1296,19 @@ impl InetSock {
                 }
             }
         }
+        let child = new_sock(&listener.net, listener.family, false);
         let mut p = Pair {
             // The server end inherits the listener's flags (sk_clone_lock).
             inline: [self.st.lock().oobinline, listener.st.lock().oobinline],
             id,
             ends: [mine, theirs],
+            sigio: [self.sigio.clone(), child.sigio.clone()],
             ..Pair::default()
         };
         // A new connection is a state change: both ends wake.
         p.wake[0].wake_all();
         p.wake[1].wake_all();
         let pair = Arc::new(Mutex::new(p));
-        let child = new_sock(&listener.net, listener.family, false);
         {
             let lst = listener.st.lock();
             let mut cst = child.st.lock();
@@ -1260,6 +1342,11 @@ impl InetSock {
             queue.push_back(child);
         }
         lst.wake.wake_input();
+        drop(lst);
+        // The listener's sk_data_ready for the child queued, and the
+        // client's tcp_finish_connect (SOCK_WAKE_IO, POLL_OUT).
+        listener.sigio.waitd(ASYNC_IN, 1);
+        self.sigio.io(ASYNC_OUT);
         Ok(())
     }
 
@@ -1314,11 +1401,14 @@ impl InetSock {
             p.rst[i] = true;
             p.err[i] = Some(Errno::EPIPE);
             p.wake[i].wake_all();
+            self.sigio.io(ASYNC_ERR);
             return Ok(msg.data.len());
         }
         let q = &mut p.q[1 - i];
         let room = STREAM_CAP.saturating_sub(q.len());
         if room == 0 && !msg.data.is_empty() {
+            // sk_stream_wait_memory sets SOCKWQ_ASYNC_NOSPACE.
+            self.sigio.nospace.store(true, Ordering::Relaxed);
             return Err(Errno::EAGAIN);
         }
         let n = msg.data.len().min(room);
@@ -1329,9 +1419,13 @@ impl InetSock {
             // marks it before a send waits, and at its end).
             p.mark_urgent(1 - i, before);
             p.wake[1 - i].wake_all();
+            // tcp_urg's sk_data_ready once the urgent byte is in.
+            p.sigio[1 - i].waitd(ASYNC_IN, 1);
         }
         if n > 0 {
             p.wake[1 - i].wake_input();
+            // tcp_data_ready for every segment (of at most the MSS).
+            p.sigio[1 - i].waitd(ASYNC_IN, n.div_ceil(LO_MSS as usize) as u64);
             drop(p);
             self.net.inet.count(n);
         }
@@ -1398,6 +1492,7 @@ impl InetSock {
                 p.copied[i] += 1;
                 p.urg[i] = Urg::None;
                 p.wake[1 - i].wake_output();
+                p.room_made(i);
             }
         }
         let limit = if from == 1 {
@@ -1424,6 +1519,7 @@ impl InetSock {
                     p.urg[i] = Urg::None;
                 }
                 p.wake[1 - i].wake_output();
+                p.room_made(i);
             }
             return Ok(Received {
                 len: n,
@@ -1562,13 +1658,17 @@ impl InetSock {
                         data: msg.data.to_vec(),
                     });
                     rst.wake.wake_input();
+                    // __udp_enqueue_schedule_skb's sk_data_ready.
+                    r.sigio.waitd(ASYNC_IN, 1);
                 }
             }
             None if connected => {
-                // The ICMP port unreachable reaches a connected socket.
+                // The ICMP port unreachable reaches a connected socket
+                // (__udp4_lib_err's sk_error_report).
                 let mut st = self.st.lock();
                 st.err = Some(Errno::ECONNREFUSED);
                 st.wake.wake_all();
+                self.sigio.io(ASYNC_ERR);
             }
             None => {}
         }
@@ -1939,6 +2039,8 @@ impl Socket for InetSock {
                 // Aborted (inet_child_forget): its drop sends no FIN.
                 c.st.lock().conn = Conn::Idle;
             }
+            // tcp_disconnect ends with sk_error_report, whatever the state.
+            self.sigio.io(ASYNC_ERR);
             return Ok(());
         }
         self.tcp_connect(cx, addr)
@@ -2088,10 +2190,12 @@ impl Socket for InetSock {
         let mut st = self.st.lock();
         match &mut st.conn {
             Conn::Listen { queue, .. } if rd => {
-                // Linux stops listening: the waiting connections are reset.
+                // Linux stops listening: the waiting connections are reset
+                // (tcp_disconnect, which reports to the listener too).
                 let q = core::mem::take(queue);
                 st.conn = Conn::Idle;
                 drop(st);
+                self.sigio.io(ASYNC_ERR);
                 for c in q {
                     if let Some((pair, i)) = c.pair() {
                         let mut p = pair.lock();
@@ -2105,6 +2209,7 @@ impl Socket for InetSock {
             Conn::Listen { .. } => Ok(()),
             Conn::Connecting { .. } => {
                 st.conn = Conn::Idle;
+                self.sigio.io(ASYNC_ERR);
                 Ok(())
             }
             _ => Err(Errno::ENOTCONN),
@@ -2315,6 +2420,19 @@ impl Socket for InetSock {
 
     fn urgent_marks(&self) -> u64 {
         self.pair().map_or(0, |(pair, i)| pair.lock().marks[i])
+    }
+
+    fn async_counts(&self) -> Option<[u64; 4]> {
+        if self.host().is_some() {
+            return None;
+        }
+        Some(self.sigio.n.each_ref().map(|n| n.load(Ordering::Relaxed)))
+    }
+
+    fn sleepers(&self) -> Option<Arc<Sleepers>> {
+        // TCP's sk_wait_data sets SOCKWQ_ASYNC_WAITDATA; a UDP receive
+        // waits in __skb_wait_for_more_packets, which does not.
+        (!self.udp && self.host().is_none()).then(|| self.sigio.sleepers.clone())
     }
 
     fn set_linger(&self, on: bool, secs: i32) {
@@ -2789,6 +2907,64 @@ mod tests {
             c2.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
             Err(Errno::ECONNREFUSED)
         );
+    }
+
+    /// The SIGIO counts of TCP and UDP sockets (sk_wake_async): POLL_IN per
+    /// segment and datagram and per connection queued, POLL_HUP and POLL_IN
+    /// for a FIN after the receiver's own, POLL_OUT for a connect made,
+    /// POLL_ERR for a reset and a refusal, none of POLL_IN while a reader
+    /// sleeps (SOCKWQ_ASYNC_WAITDATA).
+    #[test]
+    fn async_counts_follow_sk_wake_async() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let p = port_of(&*l);
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        assert_eq!(l.async_counts(), Some([1, 0, 0, 0]));
+        assert_eq!(c.async_counts(), Some([0, 1, 0, 0]));
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        send(&*c, h, b"x").unwrap();
+        send(&*c, h, b"y").unwrap();
+        assert_eq!(a.async_counts(), Some([2, 0, 0, 0]));
+        // A reader sleeps: nothing is counted for the data it wakes for.
+        let sleeping = Sleepers::enter(&a.sleepers().unwrap());
+        send(&*c, h, b"z").unwrap();
+        assert_eq!(a.async_counts(), Some([2, 0, 0, 0]));
+        drop(sleeping);
+        // The peer's FIN without our own: POLL_IN twice.
+        c.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        assert_eq!(a.async_counts(), Some([4, 0, 0, 0]));
+        // Closing with data unread resets the peer.
+        send(&*a, h, b"back").unwrap();
+        assert_eq!(c.async_counts(), Some([1, 1, 0, 0]));
+        drop(c);
+        assert_eq!(a.async_counts(), Some([4, 0, 0, 1]));
+        // The peer's FIN after our own: POLL_HUP, then POLL_IN.
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        a.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        c.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        assert_eq!(a.async_counts(), Some([1, 0, 1, 0]));
+        // A blocking connect refused: tcp_reset, then tcp_disconnect.
+        drop(l);
+        let r = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        assert_eq!(
+            r.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
+            Err(Errno::ECONNREFUSED)
+        );
+        assert_eq!(r.async_counts(), Some([0, 0, 0, 2]));
+        assert!(create(&net, AF_INET, SOCK_DGRAM, 0)
+            .unwrap()
+            .sleepers()
+            .is_none());
     }
 
     /// TCP urgent data: one mark per receiver, reads stop at it and skip

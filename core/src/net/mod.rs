@@ -111,6 +111,8 @@ pub struct Received {
 pub const ASYNC_IN: usize = 0;
 pub const ASYNC_OUT: usize = 1;
 pub const ASYNC_HUP: usize = 2;
+/// si_code POLL_ERR (sk_error_report: a reset, a refusal).
+pub const ASYNC_ERR: usize = 3;
 
 /// One socket of some family. Unsupported calls keep their defaults, which
 /// are Linux's errors for a family that lacks them.
@@ -235,12 +237,22 @@ pub trait Socket: Send + Sync {
         0
     }
     /// How many SIGIO an O_ASYNC description of this socket is due, by
-    /// reason ([`ASYNC_IN`], [`ASYNC_OUT`], [`ASYNC_HUP`]): counts that
-    /// grow where Linux calls sk_wake_async (data or a connection queued,
-    /// room made after a send found the buffer full, the peer's shutdown
-    /// or close). `None`: the family does not count them, and
-    /// syscall/fasync.rs signals rising edges of POLLIN and POLLOUT.
-    fn async_counts(&self) -> Option<[u64; 3]> {
+    /// reason ([`ASYNC_IN`], [`ASYNC_OUT`], [`ASYNC_HUP`], [`ASYNC_ERR`]):
+    /// counts that grow where Linux calls sk_wake_async (data or a
+    /// connection queued, room made after a send found the buffer full, the
+    /// peer's shutdown or close, an error reported). `None`: the family
+    /// does not count them, and syscall/fasync.rs signals rising edges of
+    /// POLLIN and POLLOUT.
+    fn async_counts(&self) -> Option<[u64; 4]> {
+        None
+    }
+    /// The readers asleep on this socket, for a socket whose blocked
+    /// receive sets Linux's SOCKWQ_ASYNC_WAITDATA (a stream: TCP's
+    /// sk_wait_data, AF_UNIX's unix_stream_data_wait; datagram waits do
+    /// not): while one sleeps, POLL_IN and POLL_HUP (SOCK_WAKE_WAITD) are
+    /// not signalled. The syscall layer enters it when an O_ASYNC
+    /// description's receive parks.
+    fn sleepers(&self) -> Option<Arc<crate::fs::vfs::Sleepers>> {
         None
     }
     /// For downcasting to the family's type.

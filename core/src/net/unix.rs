@@ -186,8 +186,12 @@ pub struct Core {
     /// Urgent bytes received (each one raises SIGURG).
     marks: AtomicU64,
     /// The SIGIO this socket is due if O_ASYNC (Linux's sk_wake_async),
-    /// counted by reason: [`super::ASYNC_IN`], `ASYNC_OUT`, `ASYNC_HUP`.
-    sigio: [AtomicU64; 3],
+    /// counted by reason: [`super::ASYNC_IN`], `ASYNC_OUT`, `ASYNC_HUP`
+    /// (`ASYNC_ERR` is not raised here).
+    sigio: [AtomicU64; 4],
+    /// Readers asleep in a stream receive (SOCKWQ_ASYNC_WAITDATA): POLL_IN
+    /// and POLL_HUP, all SOCK_WAKE_WAITD here, are not signalled meanwhile.
+    sleepers: Arc<crate::fs::vfs::Sleepers>,
     /// SOCKWQ_ASYNC_NOSPACE: a send found the buffer full, so the room that
     /// reads make is signalled (POLL_OUT) once it is writable again.
     nospace: AtomicBool,
@@ -213,6 +217,7 @@ impl Core {
             ino: AtomicU64::new(0),
             marks: AtomicU64::new(0),
             sigio: Default::default(),
+            sleepers: Default::default(),
             nospace: AtomicBool::new(false),
             sndbuf: AtomicUsize::new(SNDBUF_DEFAULT),
             st: Mutex::new(St {
@@ -265,6 +270,11 @@ impl Core {
     /// Counts one SIGIO of `why` (an index of `sigio`) for an O_ASYNC
     /// description of this socket.
     fn async_event(&self, why: usize) {
+        // sock_wake_async's SOCK_WAKE_WAITD: skipped while a reader sleeps.
+        let waitd = why == super::ASYNC_IN || why == super::ASYNC_HUP;
+        if waitd && self.sleepers.any() {
+            return;
+        }
         if let Some(n) = self.sigio.get(why) {
             n.fetch_add(1, Ordering::Relaxed);
         }
@@ -1333,7 +1343,7 @@ impl Socket for UnixSocket {
         self.core.marks.load(Ordering::Relaxed)
     }
 
-    fn async_counts(&self) -> Option<[u64; 3]> {
+    fn async_counts(&self) -> Option<[u64; 4]> {
         if self.host().is_some() {
             return None;
         }
@@ -1343,6 +1353,13 @@ impl Socket for UnixSocket {
                 .each_ref()
                 .map(|n| n.load(Ordering::Relaxed)),
         )
+    }
+
+    fn sleepers(&self) -> Option<Arc<crate::fs::vfs::Sleepers>> {
+        // unix_stream_data_wait sets SOCKWQ_ASYNC_WAITDATA; datagram and
+        // seqpacket receives wait in __skb_wait_for_more_packets, which
+        // does not.
+        (self.core.ty == SOCK_STREAM && self.host().is_none()).then(|| self.core.sleepers.clone())
     }
 
     fn recv_to(
@@ -1818,27 +1835,27 @@ mod tests {
         let (a, b) = pair(&net, SOCK_STREAM, 0, Ucred::default()).unwrap();
         let (sa, sb) = (a.clone(), b.clone());
         let (a, b) = (file(a), file(b));
-        assert_eq!(sb.async_counts(), Some([0, 0, 0]));
+        assert_eq!(sb.async_counts(), Some([0, 0, 0, 0]));
         send(&mut h, &a, b"x", Vec::new()).unwrap();
         send(&mut h, &a, b"y", Vec::new()).unwrap();
-        assert_eq!(sb.async_counts(), Some([2, 0, 0]));
+        assert_eq!(sb.async_counts(), Some([2, 0, 0, 0]));
         recv(&mut h, &b, 64).unwrap();
         // The reads freed room, but no send had found the buffer full.
-        assert_eq!(sa.async_counts(), Some([0, 0, 0]));
+        assert_eq!(sa.async_counts(), Some([0, 0, 0, 0]));
         let big = vec![0u8; 4096];
         while send(&mut h, &a, &big, Vec::new()).is_ok() {}
-        assert_eq!(sa.async_counts(), Some([0, 0, 0]));
+        assert_eq!(sa.async_counts(), Some([0, 0, 0, 0]));
         while recv(&mut h, &b, 4096).is_ok() {}
-        assert_eq!(sa.async_counts(), Some([0, 1, 0]));
+        assert_eq!(sa.async_counts(), Some([0, 1, 0, 0]));
         sa.shutdown(&mut cx(&mut h), SHUT_RD).unwrap();
         let before = sb.async_counts().unwrap()[0];
-        assert_eq!(sb.async_counts(), Some([before, 0, 0]));
+        assert_eq!(sb.async_counts(), Some([before, 0, 0, 0]));
         sa.shutdown(&mut cx(&mut h), SHUT_WR).unwrap();
-        assert_eq!(sb.async_counts(), Some([before + 1, 0, 0]));
+        assert_eq!(sb.async_counts(), Some([before + 1, 0, 0, 0]));
         sa.shutdown(&mut cx(&mut h), SHUT_RDWR).unwrap();
-        assert_eq!(sb.async_counts(), Some([before + 1, 0, 1]));
+        assert_eq!(sb.async_counts(), Some([before + 1, 0, 1, 0]));
         drop((a, sa));
-        assert_eq!(sb.async_counts(), Some([before + 1, 0, 2]));
+        assert_eq!(sb.async_counts(), Some([before + 1, 0, 2, 0]));
     }
 
     /// The bulk path: a stream send of owned bytes queues them as they are,

@@ -16,15 +16,18 @@
 //! report).
 //!
 //! A socket whose family counts its wake-ups
-//! ([`crate::net::Socket::async_counts`], AF_UNIX) signals each one, as
-//! Linux's sk_wake_async: POLL_IN for every message or connection queued and
-//! for the peer's shutdown of writing, POLL_OUT when reads made room after a
-//! send had found the buffer full, POLL_HUP when the peer closed or shut
-//! both ways; one signal per event (so a queued F_SETSIG signal comes once
-//! per message), in that order when one look finds several kinds. Not
-//! modelled: Linux skips the POLL_IN of a socket a reader is blocked on
-//! (SOCKWQ_ASYNC_WAITDATA). Other sockets (TCP, UDP) signal rising edges of
-//! POLLIN and POLLOUT.
+//! ([`crate::net::Socket::async_counts`]: AF_UNIX, and TCP and UDP on the
+//! guest's loopback) signals each one, as Linux's sk_wake_async: POLL_IN
+//! for every message, segment, datagram or connection queued and for the
+//! peer's shutdown of writing, POLL_OUT when reads made room after a send
+//! had found the buffer full (and when a TCP connect is made), POLL_HUP
+//! when the peer closed or shut both ways, POLL_ERR for an error reported
+//! (a reset, a refusal); one signal per event (so a queued F_SETSIG signal
+//! comes once per message), HUP, IN, OUT, ERR in that order when one look
+//! finds several kinds. POLL_IN and POLL_HUP are not counted while a
+//! reader sleeps in a receive on an O_ASYNC stream socket (Linux's
+//! SOCKWQ_ASYNC_WAITDATA, [`crate::net::Socket::sleepers`]). Sockets carried
+//! by host sockets (`--net host`) signal rising edges of POLLIN and POLLOUT.
 //!
 //! A socket description given an owner is watched for urgent data too: each
 //! urgent mark it receives (MSG_OOB, [`crate::net::Socket::urgent_marks`])
@@ -68,6 +71,7 @@ pub const SIOCGPGRP: u32 = 0x8904;
 
 const POLL_IN: i32 = 1;
 const POLL_OUT: i32 = 2;
+const POLL_ERR: i32 = 4;
 const POLL_PRI: i32 = 5;
 const POLL_HUP: i32 = 6;
 
@@ -76,6 +80,7 @@ fn band(why: i32) -> i64 {
     match why {
         POLL_IN => 0x41,   // POLLIN | POLLRDNORM
         POLL_OUT => 0x304, // POLLOUT | POLLWRNORM | POLLWRBAND
+        POLL_ERR => 0x8,   // POLLERR
         POLL_PRI => 0x82,  // POLLPRI | POLLRDBAND
         POLL_HUP => 0x18,  // POLLHUP | POLLERR
         _ => 0,
@@ -94,7 +99,7 @@ pub struct Fasync {
     fd: i32,
     mask: PollEvents,
     /// A counting file's events when last looked at ([`counts`]).
-    counts: Option<[u64; 4]>,
+    counts: Option<[u64; 5]>,
 }
 
 /// A socket description with an owner, and the urgent marks it had when
@@ -243,20 +248,20 @@ pub fn sys_fcntl_owner<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) 
 }
 
 /// The signals a file that counts them is due so far, by reason: POLL_IN,
-/// POLL_OUT, POLL_HUP and urgent marks (POLL_PRI). Pipes and counting
+/// POLL_OUT, POLL_HUP, urgent marks (POLL_PRI) and POLL_ERR. Pipes and counting
 /// sockets; `None` for the rest, which signal rising edges of readiness.
-fn counts(f: &OpenFile) -> Option<[u64; 4]> {
+fn counts(f: &OpenFile) -> Option<[u64; 5]> {
     if let Some(sf) = crate::net::socket_of(f) {
         let s = &sf.sock;
-        let [i, o, h] = s.async_counts()?;
-        return Some([i, o, h, s.urgent_marks()]);
+        let [i, o, h, e] = s.async_counts()?;
+        return Some([i, o, h, s.urgent_marks(), e]);
     }
     let ops = f.ops()?;
     let n = crate::fs::pipe::async_count(&**ops)?;
     Some(if ops.as_any().is::<crate::fs::pipe::PipeReader>() {
-        [n, 0, 0, 0]
+        [n, 0, 0, 0, 0]
     } else {
-        [0, n, 0, 0]
+        [0, n, 0, 0, 0]
     })
 }
 
@@ -361,7 +366,9 @@ pub fn check<H: Host>(k: &mut Kernel<H>) {
             if o.sig != 0 && more(3) > 0 {
                 due.push((o, r.fd, POLL_PRI, more(3)));
             }
-            for (i, why) in [(0, POLL_IN), (1, POLL_OUT), (2, POLL_HUP)] {
+            // In the order one call makes them on Linux: tcp_fin's
+            // POLL_HUP comes before tcp_data_ready's POLL_IN.
+            for (i, why) in [(2, POLL_HUP), (0, POLL_IN), (1, POLL_OUT), (4, POLL_ERR)] {
                 if more(i) > 0 {
                     due.push((o, r.fd, why, more(i)));
                 }

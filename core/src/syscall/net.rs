@@ -776,6 +776,8 @@ fn do_recv<H: Host>(
     iovs: &[Iovec],
     flags: u32,
 ) -> Result<RecvOut, Outcome> {
+    // Served again (or anew): a reader that slept here is awake now.
+    k.proc().thread.sleeping = None;
     let (f, s) = sock_file(k, fd).map_err(|e| Outcome::Ret(Err(e)))?;
     let nb = nonblocking(&f, flags);
     let len = iov_total(iovs);
@@ -861,6 +863,13 @@ fn do_recv<H: Host>(
                         out.full = done;
                         return Ok(out);
                     }
+                }
+                // It sleeps (sk_wait_data): an O_ASYNC stream socket's
+                // POLL_IN waits until it is served again (sk_set_bit
+                // sets SOCKWQ_ASYNC_WAITDATA only with SOCK_FASYNC).
+                if f.flags().contains(OpenFlags::O_ASYNC) {
+                    k.proc().thread.sleeping =
+                        s.sleepers().map(|w| crate::fs::vfs::Sleepers::enter(&w));
                 }
                 return Err(o);
             }

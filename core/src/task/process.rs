@@ -145,6 +145,9 @@ pub struct Thread {
     pub fpstate: Vec<u8>,
     /// Its futex wake pattern, for the scheduler's hand-off.
     pub sync_wake: super::futex::SyncWake,
+    /// The O_ASYNC stream socket it sleeps on in a receive (Linux's
+    /// SOCKWQ_ASYNC_WAITDATA), until it is served again or interrupted.
+    pub sleeping: Option<crate::fs::vfs::Sleeping>,
 }
 
 impl Thread {
@@ -206,6 +209,7 @@ impl Thread {
             cpu: CpuTimes::default(),
             fpstate: Vec::new(),
             sync_wake: Default::default(),
+            sleeping: None,
         }
     }
 }
