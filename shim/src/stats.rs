@@ -20,6 +20,11 @@ pub fn print(stats: &Stats, host: &mut PtraceHost) {
          run_user entries {}; detours {}; syscall-info reads {}\n",
         h.batches, h.batch_ops, h.ret_batches, h.runs, h.detours, h.syscall_info_calls
     ));
+    if let Some(n) = host.net_polls_known() {
+        out.push_str(&format!(
+            "umbra: stats: host socket polls answered without a host call {n}\n"
+        ));
+    }
     out.push_str(&format!(
         "umbra: stats: platform {}\n",
         host.platform_line()

@@ -678,6 +678,15 @@ impl PtraceHost {
         self.stats
     }
 
+    /// Polls of host sockets answered from what umbra knew, with no host
+    /// call (`--stats`); None without a host network.
+    pub fn net_polls_known(&self) -> Option<u64> {
+        match (HOST_NET, &self.net) {
+            (true, Some(n)) => Some(n.polls_known),
+            _ => None,
+        }
+    }
+
     /// Applies the mapping ops queued for `mm` now (normally `run_user` does).
     pub fn mm_flush(&mut self, mm: MmId) -> Result<(), HostError> {
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "arm"))]

@@ -25,6 +25,9 @@ use umbra_core::net::{SockAddr, UnixAddr};
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
 const POLLRDHUP: i16 = 0x2000;
+/// POLLERR | POLLHUP | POLLNVAL: a socket showing one is not remembered as
+/// ready (see `Sock::ready`).
+const POLL_END: i16 = 0x8 | 0x10 | 0x20;
 
 /// What the user granted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,6 +55,16 @@ struct Sock {
     /// poll bits the guest kernel waits for; `wait_event` watches them and
     /// clears them once they are ready (as it does for stdin).
     interest: i16,
+    /// POLLIN and POLLOUT as the host last showed them up (a poll here or
+    /// in `wait_event`), while no call of umbra's on the socket can have
+    /// taken them down since. Only umbra's own calls take them down: input
+    /// waiting stays until umbra receives (or accepts), room to send until
+    /// umbra sends, whatever the peer does meanwhile (what it does later
+    /// than the host showed is as if it came after the guest's poll). So a
+    /// poll that asks only for bits in here needs no host call: the guest
+    /// kernel polling again, after `wait_event` saw the socket become
+    /// ready, is answered from this.
+    ready: i16,
     /// A `--publish .../udp` socket: the host clients it heard from, most
     /// recent last; it sends only to them.
     peers: Option<Vec<SockAddr>>,
@@ -69,6 +82,9 @@ pub(super) struct NetState {
     published: Vec<(HostSock, u16, bool)>,
     /// Guest listeners may get host listeners (`allow_export`).
     export: bool,
+    /// Polls answered from what umbra knew, with no host call (see
+    /// `Sock::ready`).
+    pub(super) polls_known: u64,
 }
 
 fn err(e: Errno) -> NetError {
@@ -131,6 +147,7 @@ impl NetState {
             next: 1,
             published: Vec::new(),
             export: false,
+            polls_known: 0,
         };
         for &(hport, gport, udp) in &st.opts.publish.clone() {
             let (ty, proto) = if udp {
@@ -243,6 +260,7 @@ impl NetState {
                 fd,
                 dgram,
                 interest: 0,
+                ready: 0,
                 peers: None,
             },
         );
@@ -259,6 +277,14 @@ impl NetState {
         }
     }
 
+    /// Forgets that `ev` is up on `s`: umbra is about to make a call on it
+    /// that may take it down (see `Sock::ready`).
+    fn taken(&mut self, s: HostSock, ev: i16) {
+        if let Some(s) = self.socks.get_mut(&s) {
+            s.ready &= !ev;
+        }
+    }
+
     /// Appends the fds `wait_event` watches.
     pub(super) fn poll_set(&self, fds: &mut Vec<PollFd>) {
         for s in self.socks.values() {
@@ -270,19 +296,24 @@ impl NetState {
 
     /// After a wait: clears the interest of every socket that became ready
     /// (a published port stays watched: the kernel's tick takes only a
-    /// batch of what waits there); returns whether any did.
+    /// batch of what waits there), remembers what became ready (see
+    /// `Sock::ready`); returns whether any did.
     pub(super) fn ready(&mut self, fds: &[PollFd]) -> bool {
         let mut any = false;
         for p in fds {
-            if p.revents() != 0 {
+            let re = p.revents();
+            if re != 0 {
                 any = true;
                 let published = &self.published;
-                if let Some((_, s)) = self
-                    .socks
-                    .iter_mut()
-                    .find(|(h, s)| s.fd == p.fd() && !published.iter().any(|p| p.0 == **h))
-                {
-                    s.interest = 0;
+                if let Some((h, s)) = self.socks.iter_mut().find(|(_, s)| s.fd == p.fd()) {
+                    s.ready = if re & POLL_END != 0 {
+                        0
+                    } else {
+                        s.ready | (re & (POLLIN | POLLOUT))
+                    };
+                    if !published.iter().any(|p| p.0 == *h) {
+                        s.interest = 0;
+                    }
                 }
             }
         }
@@ -360,6 +391,7 @@ impl HostNet for NetState {
 
     fn net_accept(&mut self, listener: HostSock) -> Result<(HostSock, SockAddr), NetError> {
         let fd = self.fd(listener)?;
+        self.taken(listener, POLLIN);
         match sn::accept(fd) {
             Ok((nfd, addr)) => {
                 let h = self.add(nfd, false);
@@ -391,6 +423,7 @@ impl HostNet for NetState {
             (None, None) => {}
         }
         let enc = to.map(SockAddr::encode);
+        self.taken(s, POLLOUT);
         match sn::sendto(fd, data, enc.as_deref()) {
             Ok(n) => Ok(n),
             Err(e) => {
@@ -415,7 +448,17 @@ impl HostNet for NetState {
         if dgram {
             flags |= sn::MSG_TRUNC;
         }
-        match sn::recvfrom(fd, buf, flags) {
+        if !peek {
+            self.taken(s, POLLIN);
+        }
+        // A stream's source is its peer, which the guest kernel knows: no
+        // address is asked for (nor copied, nor decoded) at every read.
+        let got = if dgram {
+            sn::recvfrom(fd, buf, flags)
+        } else {
+            sn::recv(fd, buf, flags).map(|n| (n, Vec::new()))
+        };
+        match got {
             // With MSG_TRUNC, a datagram's real length.
             Ok((n, a)) => {
                 let from = decode(&a);
@@ -440,7 +483,9 @@ impl HostNet for NetState {
     }
 
     fn net_shutdown(&mut self, s: HostSock, how: u32) -> Result<(), NetError> {
-        sn::shutdown(self.fd(s)?, how).map_err(err)
+        let fd = self.fd(s)?;
+        self.taken(s, POLLIN | POLLOUT);
+        sn::shutdown(fd, how).map_err(err)
     }
 
     fn net_close(&mut self, s: HostSock) {
@@ -451,10 +496,24 @@ impl HostNet for NetState {
     }
 
     fn net_poll(&mut self, s: HostSock, interest: u16) -> u16 {
-        let Ok(fd) = self.fd(s) else {
+        let Some(sock) = self.socks.get_mut(&s) else {
             return 0x20; // POLLNVAL
         };
+        let fd = sock.fd;
+        // Known to be up, and nothing umbra did since took it down: no
+        // host call (see `Sock::ready`).
+        let asked = interest as i16 & (POLLIN | POLLOUT);
+        if asked != 0 && sock.ready & asked == asked {
+            let known = sock.ready as u16;
+            self.polls_known += 1;
+            return known;
+        }
         let re = sys::poll_fd(fd, POLLIN | POLLOUT | POLLRDHUP, 0).unwrap_or(0) as u16;
+        sock.ready = if re as i16 & POLL_END != 0 {
+            0
+        } else {
+            re as i16 & (POLLIN | POLLOUT)
+        };
         // Watch every event of the interest that is not ready yet: the guest
         // kernel asks for POLLIN | POLLOUT whatever its caller waits for, and
         // a reader waiting for input on a writable socket (an X client
@@ -639,5 +698,97 @@ mod tests {
         let re = st.net_poll(h, (POLLIN | POLLOUT) as u16);
         assert_eq!(re & (POLLIN | POLLOUT) as u16, (POLLIN | POLLOUT) as u16);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A connected stream to a fresh listener: (state, handle, the peer).
+    fn connected(name: &str) -> (NetState, HostSock, std::os::unix::net::UnixStream) {
+        let dir = std::env::temp_dir().join(format!("umbra-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let granted = path.to_str().unwrap().as_bytes().to_vec();
+        let mut st = NetState::new(NetOptions {
+            unix_paths: vec![granted.clone()],
+            ..NetOptions::default()
+        })
+        .unwrap();
+        let h = st
+            .net_connect(
+                HostSockType::Stream,
+                &SockAddr::Unix(UnixAddr::Path(granted)),
+            )
+            .unwrap();
+        let (peer, _) = l.accept().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (st, h, peer)
+    }
+
+    /// What `wait_event` does: polls the watched fds (up to 5 s) and hands
+    /// the result to `ready`.
+    fn wait(st: &mut NetState) {
+        let mut fds = Vec::new();
+        st.poll_set(&mut fds);
+        let fds: Vec<PollFd> = fds
+            .iter()
+            .map(|p| {
+                let re = sys::poll_fd(p.fd(), POLLIN | POLLOUT, 5000).unwrap();
+                PollFd::with_revents(p.fd(), POLLIN | POLLOUT, re)
+            })
+            .collect();
+        assert!(st.ready(&fds));
+    }
+
+    /// The guest kernel's poll again after `wait_event` saw input come is
+    /// answered without a host call, with what the host showed; once umbra
+    /// receives (or sends), the host is asked again.
+    #[test]
+    fn a_poll_after_the_wait_saw_the_socket_ready_needs_no_host_call() {
+        let (mut st, h, mut peer) = connected("netknown");
+        let both = (POLLIN | POLLOUT) as u16;
+        assert_eq!(st.net_poll(h, both) & both, POLLOUT as u16);
+        std::io::Write::write_all(&mut peer, b"xy").unwrap();
+        wait(&mut st);
+        assert_eq!(st.polls_known, 0);
+        assert_eq!(st.net_poll(h, both), both);
+        assert_eq!(st.polls_known, 1);
+        // A peek leaves the input there: still known.
+        let mut buf = [0u8; 8];
+        assert_eq!(st.net_recv(h, &mut buf, true).unwrap().0, 2);
+        assert_eq!(st.net_poll(h, both), both);
+        assert_eq!(st.polls_known, 2);
+        // A receive may take it: the host is asked, and shows it gone.
+        assert_eq!(st.net_recv(h, &mut buf, false).unwrap(), (2, 2, None));
+        assert_eq!(&buf[..2], b"xy");
+        assert_eq!(st.net_poll(h, both) & both, POLLOUT as u16);
+        assert_eq!(st.polls_known, 2);
+        // Room to send is known; a send may take it: asked again.
+        assert_eq!(st.net_poll(h, POLLOUT as u16), POLLOUT as u16);
+        assert_eq!(st.polls_known, 3);
+        assert_eq!(st.net_send(h, b"z", None).unwrap(), 1);
+        assert_eq!(st.net_poll(h, POLLOUT as u16) & both, POLLOUT as u16);
+        assert_eq!(st.polls_known, 3);
+    }
+
+    /// A socket the host shows hung up is not answered from memory: every
+    /// poll asks the host, which reports the hang-up.
+    #[test]
+    fn a_hung_up_socket_is_always_asked() {
+        let (mut st, h, mut peer) = connected("nethup");
+        std::io::Write::write_all(&mut peer, b"x").unwrap();
+        drop(peer);
+        let both = (POLLIN | POLLOUT) as u16;
+        for _ in 0..2 {
+            let re = st.net_poll(h, both);
+            assert_eq!(
+                re & (POLLIN | 0x10) as u16,
+                (POLLIN | 0x10) as u16,
+                "{re:#x}"
+            );
+        }
+        assert_eq!(st.polls_known, 0);
+        let mut buf = [0u8; 8];
+        assert_eq!(st.net_recv(h, &mut buf, false).unwrap().0, 1);
+        assert_eq!(st.net_recv(h, &mut buf, false).unwrap().0, 0);
     }
 }

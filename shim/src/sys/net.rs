@@ -132,6 +132,23 @@ pub fn recvfrom(fd: i32, buf: &mut [u8], flags: u32) -> Result<(usize, Vec<u8>),
     Ok((n, abuf[..(len as usize).min(ADDR_MAX)].to_vec()))
 }
 
+/// recvfrom(2) without the source address (a connected stream's is its
+/// peer), non-blocking.
+pub fn recv(fd: i32, buf: &mut [u8], flags: u32) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable for its length; no address is asked for.
+    check(unsafe {
+        raw::syscall6(
+            raw::nr::RECVFROM,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            (flags | MSG_DONTWAIT) as usize,
+            0,
+            0,
+        )
+    })
+}
+
 /// shutdown(2).
 pub fn shutdown(fd: i32, how: u32) -> Result<(), Errno> {
     // SAFETY: no pointers.

@@ -509,6 +509,15 @@ impl PollFd {
             revents: 0,
         }
     }
+    /// One a poll filled in with `revents` (for tests).
+    #[cfg(test)]
+    pub fn with_revents(fd: i32, events: i16, revents: i16) -> PollFd {
+        PollFd {
+            fd,
+            events,
+            revents,
+        }
+    }
     pub fn fd(&self) -> i32 {
         self.fd
     }
