@@ -3,23 +3,27 @@
 # emulated arm64 machine (xtask/src/paper/draw.rs): boots
 # qemu-system-aarch64 (TCG, one vCPU, -M virt, cortex-a57, Debian's arm64
 # kernel, as images/arm/run.sh) with an initramfs holding umbra, busybox,
-# Debian's arm64 packages (XROOT, unpacked .debs: Xvfb and what it needs),
-# the table's files (GUEST)
+# Debian's arm64 packages (XROOT, unpacked .debs: Xvfb and what it needs,
+# for table3 also dillo, its fonts and xdotool), the table's files (GUEST)
 # and paper-x-init as PID 1, and
 # prints the machine's lines from BOOT-OK to ALL-DONE (the PAPER lines are
 # described in paper-x-init).
 #
 # Usage: images/arm/paper-x.sh TABLE UMBRA XROOT GUEST [OUT]
-#   TABLE: table2
+#   TABLE: table2 or table3
 #   UMBRA: umbra built for aarch64-unknown-linux-musl
 #   XROOT: the unpacked arm64 Debian packages, copied to /x
 #   GUEST: a directory copied to /guest, symbolic links followed (table2:
-#          xengine, the guest's root)
+#          xengine, the guest's root; table3: debian.img, xwatch, pages/)
 #   OUT:   as for fetch.sh (default target/arm); the log is OUT/paper-x-TABLE-arm64.log
 # Env: QEMU_TIMEOUT (seconds, default 1800), MEM (MiB, default 1024),
 # PAPER_RUNS (timed runs of each side, default 10), PAPER_SECS (seconds a
-# timed run draws, default 5).
+# timed run draws, table2, default 5), PAPER_STATS_SECS (table3: the
+# --timeout of the --stats run, default 60).
 set -euo pipefail
+# One compound command, read whole before it runs: editing this file while a
+# machine runs does not change what the running script does next.
+{
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 usage="usage: paper-x.sh TABLE UMBRA XROOT GUEST [OUT]"
@@ -53,6 +57,7 @@ rc=0
 APPEND="console=ttyAMA0 rdinit=/init panic=-1 quiet PAPER_TABLE=$TABLE"
 if [ -n "${PAPER_RUNS:-}" ]; then APPEND="$APPEND PAPER_RUNS=$PAPER_RUNS"; fi
 if [ -n "${PAPER_SECS:-}" ]; then APPEND="$APPEND PAPER_SECS=$PAPER_SECS"; fi
+if [ -n "${PAPER_STATS_SECS:-}" ]; then APPEND="$APPEND PAPER_STATS_SECS=$PAPER_STATS_SECS"; fi
 timeout "$QEMU_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m "$MEM" \
   -kernel "$K" -initrd "$OUT/initramfs-paper-x-$A.cpio.gz" \
   -nographic -no-reboot -nic none \
@@ -65,3 +70,5 @@ if ! grep -q '^ALL-DONE' "$log"; then
   tail -n 15 "$log"
   exit 1
 fi
+exit 0
+}

@@ -1029,6 +1029,383 @@ fn smallest_mem(s: &Setup, w: &mut Xwatch) -> Result<u64> {
     Ok(hi)
 }
 
+// ---------------------------------------------------------------------------
+// arm64 (`cargo xtask paper --arm64 --only table3`): the same runs inside
+// the emulated arm64 machine (images/arm/paper-x.sh, paper-x-init's table3
+// steps, a port of `one_run` to sh).
+
+/// The arm64 packages of the machine's tree: Xvfb, dillo, its font,
+/// fontconfig (fc-cache) and xdotool, with their dependencies.
+const ARM64_PACKAGES: &[&str] = &[
+    "xvfb",
+    "dillo",
+    "fonts-dejavu-core",
+    "fontconfig",
+    "xdotool",
+];
+
+/// Dependencies none of those programs loads (Mesa's DRI drivers and what
+/// only they use; packages of scripts). Every DT_NEEDED of the rest is
+/// there.
+const ARM64_LEAVE_OUT: &[&str] = &[
+    "libllvm*",
+    "libgl1-mesa-dri",
+    "libglx-mesa0",
+    "libglapi-mesa",
+    "libz3-*",
+    "libicu*",
+    "libxml2",
+    "libdrm*",
+    "libsensors*",
+    "libelf1",
+    "libedit2",
+    "libx11-xcb1",
+    "libxcb-dri2-0",
+    "libxcb-dri3-0",
+    "libxcb-glx0",
+    "libxcb-present0",
+    "libxcb-randr0",
+    "libxcb-sync1",
+    "libxcb-xfixes0",
+    "libxcb-shm0",
+    "libxshmfence1",
+    "libxxf86vm1",
+    "sysvinit-utils",
+    "lsb-base",
+];
+
+/// Bumped when the arm64 tree or image recipe changes (their cache key).
+const ARM64_IMAGE_RECIPE: &str = "dillo arm64 image recipe 1: the unpacked packages, \
+     /etc/passwd and /etc/group with root, empty /dev /tmp /run /proc /sys /root, \
+     fc-cache -s by qemu-aarch64-static in a chroot, mke2fs -t ext2 -b 4096 -d \
+     (tree + 1/8 + 32 MiB, files + 4096 inodes)";
+
+/// The arm64 tree and its ext2 image: (tree, image), from the cache
+/// (`$UMBRA_CACHE/paper/dillo-image-arm64-HASH`) or made now.
+fn arm64_image() -> Result<(PathBuf, PathBuf)> {
+    let pkgs = super::arm64::unpacked(&super::arm64::Unpack {
+        name: "dillo-arm64",
+        recipe: super::draw::ARM64_RECIPE,
+        packages: ARM64_PACKAGES,
+        dependencies: true,
+        leave_out: ARM64_LEAVE_OUT,
+        prune: super::draw::DOCS,
+    })?;
+    let from = pkgs.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let hash = super::rom_ram::fnv(format!("{ARM64_IMAGE_RECIPE}\n{from}").as_bytes());
+    let cache = super::rom_ram::cache_root();
+    let dir = cache.join(format!("dillo-image-arm64-{hash:016x}"));
+    let (tree, image) = (dir.join("tree"), dir.join("debian.img"));
+    if dir.join("done").is_file() {
+        println!(
+            "table3 (arm64): tree and image from the cache, {}",
+            dir.display()
+        );
+        return Ok((tree, image));
+    }
+    let tmp = cache.join(format!("dillo-image-arm64.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let t = tmp.join("tree");
+    sh(Command::new("cp").arg("-a").arg(&pkgs).arg(&t))?;
+    let _ = std::fs::remove_file(t.join(".unpacked"));
+    for d in [
+        "dev",
+        "tmp",
+        "run",
+        "proc",
+        "sys",
+        "root",
+        "var/cache/fontconfig",
+    ] {
+        std::fs::create_dir_all(t.join(d)).map_err(|e| format!("{d}: {e}"))?;
+    }
+    let etc = |f: &str, text: &str| {
+        std::fs::write(t.join("etc").join(f), text).map_err(|e| format!("/etc/{f}: {e}"))
+    };
+    etc("passwd", "root:x:0:0:root:/root:/bin/sh\n")?;
+    etc("group", "root:x:0:\n")?;
+    // fontconfig's cache, as its postinst makes it (without it every X
+    // client rescans the fonts when it starts): fc-cache for arm64 run by
+    // qemu-user in a chroot of the tree (no binfmt needed).
+    let qemu = crate::which("qemu-aarch64-static").ok_or("qemu-aarch64-static is missing")?;
+    let q = t.join("qemu-aarch64-static");
+    std::fs::copy(&qemu, &q).map_err(|e| format!("{}: {e}", q.display()))?;
+    let fc = sh(Command::new("chroot").arg(&t).args([
+        "/qemu-aarch64-static",
+        "/usr/bin/fc-cache",
+        "-s",
+    ]));
+    let _ = std::fs::remove_file(&q);
+    fc?;
+    let kib: u64 =
+        super::rom_ram::output(Command::new("du").args(["-sk", "--apparent-size"]).arg(&t))?
+            .split_whitespace()
+            .next()
+            .and_then(|k| k.parse().ok())
+            .ok_or("du: no size")?;
+    let files = super::rom_ram::output(Command::new("find").arg(&t))?
+        .lines()
+        .count() as u64;
+    let size = format!("{}M", (kib + kib / 8 + 32 * 1024) / 1024);
+    let img = tmp.join("debian.img");
+    sh(Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "4096", "-N"])
+        .arg((files + 4096).to_string())
+        .args(["-E", "root_owner=0:0", "-d"])
+        .arg(&t)
+        .arg(&img)
+        .arg(&size))?;
+    std::fs::write(tmp.join("done"), format!("{ARM64_IMAGE_RECIPE}\n{from}\n"))
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    println!(
+        "table3 (arm64): tree and image ({size}, {files} files) in {}",
+        dir.display()
+    );
+    Ok((tree, image))
+}
+
+/// What the machine reported (images/arm/paper-x-init's table3 lines).
+#[derive(Debug, Default, PartialEq)]
+struct Machine {
+    kernel: String,
+    /// Why Xvfb or the HTTP server did not start.
+    setup_failed: Option<String>,
+    native: Times3,
+    umbra: Times3,
+    /// Runs that failed: "run I MODE: why".
+    failed: Vec<String>,
+    /// The `umbra: stats:` lines of the --stats run.
+    stats: Vec<String>,
+}
+
+/// BT, CT and ST of the runs of one side, in ms.
+#[derive(Debug, Default, PartialEq)]
+struct Times3 {
+    bt: Vec<f64>,
+    ct: Vec<f64>,
+    st: Vec<f64>,
+}
+
+fn parse_machine(lines: &[String]) -> Machine {
+    let mut m = Machine::default();
+    for l in lines {
+        if let Some(k) = l.strip_prefix("BOOT-OK ") {
+            m.kernel = k.trim_end_matches(" paper-x").to_string();
+        } else if let Some(s) = l.strip_prefix("PAPER-STATS ") {
+            m.stats.push(s.to_string());
+        } else if let Some(rest) = l.strip_prefix("PAPER ") {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            match w.as_slice() {
+                ["xvfb-none" | "http-none", ..] => m.setup_failed = Some(rest.to_string()),
+                ["run", _, mode, bt, ct, st] => {
+                    let t = match *mode {
+                        "native" => &mut m.native,
+                        "umbra" => &mut m.umbra,
+                        _ => continue,
+                    };
+                    match (bt.parse(), ct.parse(), st.parse()) {
+                        (Ok(b), Ok(c), Ok(s)) => {
+                            t.bt.push(b);
+                            t.ct.push(c);
+                            t.st.push(s);
+                        }
+                        _ => m.failed.push(format!("bad line `{rest}`")),
+                    }
+                }
+                ["run-none", i, mode, ..] => {
+                    let why = rest.splitn(4, ' ').nth(3).unwrap_or("");
+                    m.failed.push(format!("run {i} {mode}: {why}"));
+                }
+                _ => {}
+            }
+        }
+    }
+    m
+}
+
+/// Table 3 for arm64, measured inside the emulated arm64 machine.
+pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
+    if !is_root() {
+        return Err("needs root (chroot, mke2fs of the arm64 tree)".into());
+    }
+    let umbra = super::draw::arm64_umbra()?;
+    let (tree, image) = arm64_image()?;
+    let guest = ctx.out.join("table3-arm64");
+    let _ = std::fs::remove_dir_all(&guest);
+    super::draw::cross_x_client(
+        "xwatch.c",
+        &guest.join("xwatch"),
+        &["-lXdamage", "-lXfixes", "-lX11"],
+    )?;
+    let link = |from: &Path, to: &str| {
+        std::os::unix::fs::symlink(from, guest.join(to)).map_err(|e| format!("{to}: {e}"))
+    };
+    link(&image, "debian.img")?;
+    link(&root().join("images/paper/pages"), "pages")?;
+    let runs = if ctx.quick { 3 } else { ctx.runs.max(1) };
+    let lines = super::draw::run_machine(
+        "table3",
+        &umbra,
+        &tree,
+        &guest,
+        &[
+            ("PAPER_RUNS", runs.to_string()),
+            ("MEM", "2048".into()),
+            ("QEMU_TIMEOUT", (900 + 300 * runs).to_string()),
+            ("PAPER_STATS_SECS", "30".into()),
+        ],
+    )?;
+    let m = parse_machine(&lines);
+    let emu = super::rom_ram::EMULATED;
+    let mut table = Table {
+        title: format!("Table 3 on arm64: web browser (dillo), {emu}"),
+        method: format!(
+            "Command: `{}`. The steps of Table 3 on x86_64, all inside the arm64 machine of \
+             `cargo xtask test-arm` (qemu-system-aarch64 -M virt -cpu cortex-a57, TCG, one \
+             vCPU, 2048 MB here, Debian's arm64 kernel and busybox-static), booted by \
+             images/arm/paper-x.sh with images/arm/paper-x-init as PID 1, whose table3 \
+             steps are browser.rs's `one_run` in sh:\n\n\
+             - **Tree and image**: Debian's arm64 xvfb, dillo, fonts-dejavu-core, fontconfig \
+             and xdotool with their dependencies (Mesa's DRI drivers left out), unpacked on \
+             the host (xtask/src/paper/arm64.rs; no maintainer scripts: fontconfig's cache \
+             is made by the arm64 fc-cache under qemu-user in a chroot), with root in \
+             /etc/passwd; its ext2 image made by `mke2fs -d`, as images/debian/build.sh \
+             makes the x86_64 one. Both cached in \
+             /var/cache/umbra/paper/dillo-image-arm64-HASH.\n\
+             - **Servers**: Xvfb :0 (1024x768x24, -nolisten tcp -noreset) in a chroot of the \
+             tree; busybox httpd on 10.0.0.1:8080 (an address on the machine's lo: umbra's \
+             `--net host` reaches every address but 127/8 through host sockets) serving \
+             images/paper/pages/.\n\
+             - **dillo**: natively in a chroot of the tree (`unshare -m`, tmpfs on /root and \
+             /tmp, `env -i HOME=/root PATH=... DISPLAY=:0`), and under umbra's full `rom` \
+             build (`umbra run --image debian.img --mem 256M --net host --cwd /root \
+             --unix-socket /x/tmp/.X11-unix/X0:/tmp/.X11-unix/X0 --env HOME=/root --env \
+             PATH=... --env DISPLAY=:0 -- /usr/bin/dillo URL`).\n\
+             - **Times**: images/paper/xwatch.c (cross-compiled statically for arm64) and \
+             xdotool (the tree's, in its chroot) in the machine, exactly as on x86_64: BT \
+             launch to MapNotify; CT from `xdotool key Return` after typing long.html's URL \
+             to the later of the title change and the last drawing before 1 s of quiet; ST \
+             from 40 Next presses to the last drawing before 1 s of quiet. Fresh dillo per \
+             run, native and umbra alternating, medians of {runs}; after each run its \
+             process group is killed and the next starts once no Dillo window is left \
+             (xdotool search, 30 s at most). One more umbra run, `--stats --timeout 30` \
+             (start-up and the start page), gives the counters quoted under BT.\n\
+             - Not done on arm64: the screenshot and the smallest --mem (the x86_64 table \
+             has both).\n\
+             - All figures are {emu}: both sides run on the same emulated CPU, but a trap \
+             and a ptrace stop cost far more under TCG than the instructions between them, \
+             so umbra's ratios here are worse than on real arm64 hardware would be.\n",
+            ctx.command
+        ),
+        measured: super::Stamp {
+            machine: super::draw::arm64_machine(&m.kernel, 2048),
+            ..super::Stamp::default()
+        },
+        ..Table::default()
+    };
+    if let Some(why) = &m.setup_failed {
+        return Err(format!("in the arm64 machine: {why}"));
+    }
+    let failed = if m.failed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} run(s) failed and are not counted: {}",
+            m.failed.len(),
+            m.failed.join("; ")
+        )
+    };
+    let stats: Vec<String> = ["syscalls ", "page faults ", "host stops ", "forks/clones "]
+        .iter()
+        .filter_map(|k| {
+            m.stats
+                .iter()
+                .find_map(|l| l.strip_prefix(&format!("umbra: stats: {k}")))
+                .map(|r| format!("{k}{r}"))
+        })
+        .collect();
+    let stats = if stats.is_empty() {
+        "no --stats lines from the machine".to_string()
+    } else {
+        format!(
+            "umbra --stats over start-up and the start page (in the machine): {}",
+            stats.join("; ")
+        )
+    };
+    println!("table3 (arm64): {stats}");
+    let row = |name: &str, n: &[f64], u: &[f64], paper: f64, target: f64, what: &str| {
+        let name = format!("{name}, arm64, {emu}");
+        if n.is_empty() || u.is_empty() {
+            return Row::not_measured(
+                &name,
+                "ms",
+                None,
+                &format!("≤ {target}× host"),
+                &format!("no run completed{failed}"),
+            );
+        }
+        let (h, g) = (median(n), median(u));
+        let ratio = g / h;
+        let mut note = format!(
+            "{emu}; paper: {paper}× host; {what}; median of {} (host {}, umbra {}){failed}",
+            n.len(),
+            spread(n),
+            spread(u)
+        );
+        if ratio > target && name.starts_with("BT") {
+            note.push_str("; where the time goes: ");
+            note.push_str(&stats);
+        }
+        Row {
+            host: Some(h),
+            umbra: Some(g),
+            ratio: Some(ratio),
+            target: format!("≤ {target}× host"),
+            met: Some(ratio <= target),
+            note,
+            ..Row::new(&name, "ms")
+        }
+    };
+    table.rows = vec![
+        row(
+            "BT: start-up",
+            &m.native.bt,
+            &m.umbra.bt,
+            PAPER_BT,
+            TARGET_BT,
+            "launch to window mapped",
+        ),
+        row(
+            "CT: content",
+            &m.native.ct,
+            &m.umbra.ct,
+            PAPER_CT,
+            TARGET_CT,
+            "Return in the location bar to the page titled and fully drawn",
+        ),
+        row(
+            "ST: scroll",
+            &m.native.st,
+            &m.umbra.st,
+            PAPER_ST,
+            TARGET_ST,
+            "40 Page Down presses to the last drawing",
+        ),
+        Row::not_measured(
+            "dillo's guest memory, arm64",
+            "MB",
+            Some(PAPER_MEM_MB),
+            "report (paper: 6 MB)",
+            "on arm64 (the x86_64 table bisects it; here it would take ~10 dillo runs \
+             under TCG)",
+        ),
+    ];
+    Ok(table)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1085,6 +1462,36 @@ umbra: stats: platform ptrace (auto)
         assert!(after
             .step_cost(&slower)
             .contains("with less than the runs' noise in umbra's kernel"));
+    }
+
+    #[test]
+    fn arm64_machine_lines() {
+        let lines: Vec<String> = [
+            "BOOT-OK Linux 6.1.0-57-arm64 aarch64 paper-x",
+            "PAPER xvfb ok 3",
+            "PAPER http ok",
+            "PAPER run 1 native 812.5 950.25 1200",
+            "PAPER run-none 1 umbra xwatch 'map Dillo': timeout",
+            "PAPER run 2 native 800 900 1000",
+            "PAPER run 2 umbra 4000 3000 2000",
+            "PAPER-STATS umbra: stats: syscalls 10 (parked 0)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = parse_machine(&lines);
+        assert_eq!(m.kernel, "Linux 6.1.0-57-arm64 aarch64");
+        assert_eq!(m.setup_failed, None);
+        assert_eq!(m.native.bt, vec![812.5, 800.0]);
+        assert_eq!(m.native.ct, vec![950.25, 900.0]);
+        assert_eq!(m.umbra.st, vec![2000.0]);
+        assert_eq!(m.failed, vec!["run 1 umbra: xwatch 'map Dillo': timeout"]);
+        assert_eq!(m.stats, vec!["umbra: stats: syscalls 10 (parked 0)"]);
+        let m = parse_machine(&["PAPER http-none no answer on 10.0.0.1:8080".to_string()]);
+        assert_eq!(
+            m.setup_failed.as_deref(),
+            Some("http-none no answer on 10.0.0.1:8080")
+        );
     }
 
     #[test]

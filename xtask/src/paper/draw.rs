@@ -691,14 +691,14 @@ pub(super) fn run_machine(
 }
 
 /// The emulated machine, as the tables' stamp describes it.
-pub(super) fn arm64_machine(kernel: &str) -> String {
+pub(super) fn arm64_machine(kernel: &str, mem_mb: u32) -> String {
     let qemu = super::rom_ram::output(Command::new("qemu-system-aarch64").arg("--version"))
         .ok()
         .and_then(|v| v.lines().next().map(str::to_string))
         .unwrap_or_else(|| "QEMU".into());
     format!(
-        "an arm64 machine emulated by {qemu} (TCG, -M virt -cpu cortex-a57, 1 vCPU, 1024 MB, \
-         Debian's arm64 kernel{}) on {}",
+        "an arm64 machine emulated by {qemu} (TCG, -M virt -cpu cortex-a57, 1 vCPU, {mem_mb} \
+         MB, Debian's arm64 kernel{}) on {}",
         if kernel.is_empty() {
             String::new()
         } else {
@@ -763,7 +763,7 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
             ctx.command
         ),
         measured: super::Stamp {
-            machine: arm64_machine(&m.kernel),
+            machine: arm64_machine(&m.kernel, 1024),
             ..super::Stamp::default()
         },
         ..Table::default()
