@@ -102,6 +102,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_async",
     "net_tcpclose",
     "net_tcpasync",
+    "net_tcpstate",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

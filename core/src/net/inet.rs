@@ -17,10 +17,15 @@
 //!   SO_REUSEADDR and the one bound first is not listening (TCP; any state
 //!   for UDP), or both set SO_REUSEPORT and belong to the same user.
 //!   Connections to a SO_REUSEPORT group go round-robin.
-//! - TIME_WAIT ([`TwTable`]): the end that sent the first FIN enters
-//!   TIME_WAIT when the other's FIN arrives (its socket, if still open, is
-//!   then closed: not listed, no peer), and an end closed after its FIN
-//!   but before the other's waits in FIN_WAIT2 the same way. Either lasts
+//! - A FIN follows the data before it: it is sent once that data fits the
+//!   peer's receive window ([`RCV_WINDOW`]); until then the end is in
+//!   FIN_WAIT1 (or LAST_ACK), and in CLOSING if the peer's FIN comes
+//!   meanwhile. A FIN is acked at once.
+//! - TIME_WAIT ([`TwTable`]): an end that shut its sending before the
+//!   other's FIN reached it enters TIME_WAIT once both FINs are sent (its
+//!   socket, if still open, is then closed: not listed, no peer): the first
+//!   to close, or both after a simultaneous close. An end closed after its
+//!   FIN but before the other's waits in FIN_WAIT2 the same way. Either lasts
 //!   60 s (TCP_TIMEWAIT_LEN, tcp_fin_timeout) of the kernel's clock, is
 //!   listed in /proc/net/tcp with inode 0, and holds its port against
 //!   bind(2) unless both it and the new socket have SO_REUSEADDR (or both
@@ -39,7 +44,9 @@
 //!   then EISCONN. A refused one answers EINPROGRESS and reports
 //!   ECONNREFUSED through SO_ERROR and POLLERR.
 //! - Close with unread data resets the connection: the peer's next call
-//!   fails with ECONNRESET. Sending to a peer that has closed succeeds once
+//!   fails with ECONNRESET. A listener that stops resets the connections
+//!   it did not accept, with no FIN after the reset.
+//! - getsockopt(TCP_INFO): Linux's struct tcp_info ([`InetSock::tcp_info`]). Sending to a peer that has closed succeeds once
 //!   (the peer answers with a reset), then fails with EPIPE.
 //! - A connected UDP socket that sends to a port nobody has bound gets
 //!   ECONNREFUSED on its next call (Linux learns it from the ICMP port
@@ -121,6 +128,9 @@ const TCP_WINDOW_CLAMP: u32 = 10;
 const TCP_QUICKACK: u32 = 12;
 const TCP_USER_TIMEOUT: u32 = 18;
 const TCP_NOTSENT_LOWAT: u32 = 25;
+const TCP_INFO: u32 = 11;
+/// The size of Linux's struct tcp_info (6.18: through the AccECN counters).
+const TCP_INFO_LEN: usize = 280;
 /// IP options (SOL_IP) and IPv6 options (SOL_IPV6) remembered here.
 const IP_TOS: u32 = 1;
 const IP_TTL: u32 = 2;
@@ -448,8 +458,16 @@ impl Sigio {
 #[derive(Default)]
 struct Pair {
     q: [VecDeque<u8>; 2],
-    /// Side i sent its FIN (shutdown SHUT_WR, or close).
+    /// Side i shut its sending (shutdown SHUT_WR, or close): Linux's
+    /// SEND_SHUTDOWN. Its FIN follows its data ([`Pair::flush_fin`]).
+    shut: [bool; 2],
+    /// Side i's FIN was sent: the data before it fitted the peer's window.
     fin: [bool; 2],
+    /// Side i shut its sending before the peer's FIN reached it (FIN_WAIT1,
+    /// FIN_WAIT2, CLOSING): it waits in TIME_WAIT once both FINs are sent,
+    /// where an end that shut after the peer's FIN (LAST_ACK) just closes.
+    /// Both do after a simultaneous close.
+    tw: [bool; 2],
     /// Side i has closed: data sent to it makes it answer with a reset.
     gone: [bool; 2],
     /// Side i was reset: its connection is over (TCP_CLOSE).
@@ -469,13 +487,17 @@ struct Pair {
     inline: [bool; 2],
     /// Urgent marks side i received (each one raises SIGURG).
     marks: [u64; 2],
-    /// The connection's id (TIME_WAIT keys), the side that sent the first
-    /// FIN, and each side's addresses for its TIME_WAIT.
+    /// The connection's id (TIME_WAIT keys), and each side's addresses
+    /// for its TIME_WAIT.
     id: u64,
-    first_fin: Option<usize>,
     ends: [End; 2],
     /// Each side's socket's SIGIO counts.
     sigio: [Arc<Sigio>; 2],
+    /// Data segments side i received (tcpi_data_segs_in), and its estimate
+    /// of the peer's MSS (icsk_ack.rcv_mss; 0 before a segment raised it
+    /// from TCP_MSS_DEFAULT).
+    segs: [u64; 2],
+    rcv_mss: [u32; 2],
 }
 
 /// The urgent mark of one direction of a connection.
@@ -531,8 +553,33 @@ impl Pair {
         }
     }
 
-    /// Side `x` sends its FIN; the second FIN puts the first sender in
-    /// TIME_WAIT.
+    /// Side `x` shuts its sending (shutdown SHUT_WR, or close): its FIN
+    /// is queued behind its data (tcp_send_fin).
+    fn shut_write(&mut self, net: &InetNs, x: usize) {
+        if self.shut[x] {
+            return;
+        }
+        self.shut[x] = true;
+        self.tw[x] = !self.fin[1 - x];
+        self.flush_fin(net, x);
+    }
+
+    /// Side `x`'s queued FIN goes once the data before it fits the peer's
+    /// receive window ([`RCV_WINDOW`]); an end closed meanwhile then waits
+    /// in FIN_WAIT2 or TIME_WAIT.
+    fn flush_fin(&mut self, net: &InetNs, x: usize) {
+        if self.shut[x] && !self.fin[x] && !self.rst[x] && self.q[1 - x].len() <= RCV_WINDOW {
+            self.send_fin(net, x);
+            if self.gone[x] {
+                self.orphan(net, x);
+            }
+        }
+    }
+
+    /// Side `x`'s FIN reaches the peer (which acks it at once); the second
+    /// FIN puts each end that shut before the other's FIN reached it in
+    /// TIME_WAIT: the first closer, or both after a simultaneous close
+    /// (the end in CLOSING as its FIN is acked).
     fn send_fin(&mut self, net: &InetNs, x: usize) {
         if self.fin[x] {
             return;
@@ -543,14 +590,33 @@ impl Pair {
             // tcp_fin: POLL_HUP once the receiver has shut its own sending
             // (or is closing), POLL_IN for a half close; then tcp_data_ready
             // (SOCK_DONE) signals POLL_IN.
-            let why = if self.fin[r] { ASYNC_HUP } else { ASYNC_IN };
+            let why = if self.shut[r] { ASYNC_HUP } else { ASYNC_IN };
             self.sigio[r].waitd(why, 1);
             self.sigio[r].waitd(ASYNC_IN, 1);
         }
-        if !self.fin[1 - x] {
-            self.first_fin = Some(x);
-        } else if self.first_fin == Some(1 - x) && !self.rst[1 - x] {
-            net.tw_put(self.id, 1 - x, self.ends[1 - x], TCP_TIME_WAIT);
+        if self.fin[r] {
+            for y in [r, x] {
+                if self.tw[y] && !self.rst[y] {
+                    net.tw_put(self.id, y, self.ends[y], TCP_TIME_WAIT);
+                }
+            }
+        }
+    }
+
+    /// Side `i`'s TCP state (tcpi_state, /proc/net/tcp's st). The peer
+    /// acks a FIN at once.
+    fn state(&self, i: usize) -> u8 {
+        if self.rst[i] {
+            return TCP_CLOSE;
+        }
+        match (self.shut[i], self.fin[i], self.fin[1 - i]) {
+            (false, _, false) => TCP_ESTABLISHED,
+            (false, _, true) => TCP_CLOSE_WAIT,
+            (true, false, false) => TCP_FIN_WAIT1,
+            (true, false, true) if self.tw[i] => TCP_CLOSING,
+            (true, false, true) => TCP_LAST_ACK,
+            (true, true, false) => TCP_FIN_WAIT2,
+            (true, true, true) => TCP_CLOSE,
         }
     }
 
@@ -583,7 +649,7 @@ impl Pair {
     /// again (sk_stream_write_space: the free space is at least half what
     /// is queued, and the peer still sends).
     fn room_made(&self, r: usize) {
-        if self.q[r].len() * 3 <= STREAM_CAP * 2 && !self.fin[1 - r] {
+        if self.q[r].len() * 3 <= STREAM_CAP * 2 && !self.shut[1 - r] {
             self.sigio[1 - r].space();
         }
     }
@@ -1389,7 +1455,7 @@ impl InetSock {
         if let Some(e) = p.err[i].take() {
             return Err(e);
         }
-        if p.fin[i] || p.rst[i] {
+        if p.shut[i] || p.rst[i] {
             return Err(Errno::EPIPE);
         }
         if p.gone[1 - i] {
@@ -1425,7 +1491,15 @@ impl InetSock {
         if n > 0 {
             p.wake[1 - i].wake_input();
             // tcp_data_ready for every segment (of at most the MSS).
-            p.sigio[1 - i].waitd(ASYNC_IN, n.div_ceil(LO_MSS as usize) as u64);
+            let segs = n.div_ceil(LO_MSS as usize) as u64;
+            p.sigio[1 - i].waitd(ASYNC_IN, segs);
+            p.segs[1 - i] += segs;
+            // tcp_measure_rcv_mss: a segment at least as large as the
+            // estimate raises it.
+            let seg = n.min(LO_MSS as usize) as u32;
+            if seg >= p.rcv_mss[1 - i].max(DEFAULT_MSS as u32) {
+                p.rcv_mss[1 - i] = seg;
+            }
             drop(p);
             self.net.inet.count(n);
         }
@@ -1493,6 +1567,7 @@ impl InetSock {
                 p.urg[i] = Urg::None;
                 p.wake[1 - i].wake_output();
                 p.room_made(i);
+                p.flush_fin(&self.net.inet, 1 - i);
             }
         }
         let limit = if from == 1 {
@@ -1520,6 +1595,7 @@ impl InetSock {
                 }
                 p.wake[1 - i].wake_output();
                 p.room_made(i);
+                p.flush_fin(&self.net.inet, 1 - i);
             }
             return Ok(Received {
                 len: n,
@@ -1576,7 +1652,7 @@ impl InetSock {
         let p = pair.lock();
         let mut ev = PollEvents::empty();
         let rcv_shut = p.fin[1 - i] || p.rdshut[i] || p.rst[i];
-        let snd_shut = p.fin[i] || p.rst[i];
+        let snd_shut = p.shut[i] || p.rst[i];
         if (rcv_shut && snd_shut) || p.rst[i] {
             ev |= PollEvents::POLLHUP;
         }
@@ -1803,6 +1879,94 @@ impl InetSock {
         Ok(())
     }
 
+    /// getsockopt(TCP_INFO): Linux's struct tcp_info (tcp_get_info) as
+    /// this loopback knows it. Exact: the state, the options a loopback
+    /// connection negotiates (timestamps, SACK, window scaling), the MSS
+    /// estimates, the data segment and byte counts, a listener's queue and
+    /// backlog, and a fresh socket's initial values. A connection has no
+    /// retransmissions, losses or reordering; its round-trip time, windows
+    /// and congestion window are those of a fresh loopback connection, as
+    /// this loopback delivers at once and keeps no such state.
+    fn tcp_info(&self, st: &St) -> Vec<u8> {
+        let mut b = [0u8; TCP_INFO_LEN];
+        let put32 = |b: &mut [u8; TCP_INFO_LEN], off: usize, v: u32| {
+            b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+        };
+        let put64 = |b: &mut [u8; TCP_INFO_LEN], off: usize, v: u64| {
+            b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        };
+        // Every state: the pacing rates (unpaced), reordering, cwnd.
+        put64(&mut b, 104, u64::MAX);
+        put64(&mut b, 112, u64::MAX);
+        put32(&mut b, 88, 3); // tcpi_reordering: net.ipv4.tcp_reordering
+        put32(&mut b, 80, 10); // tcpi_snd_cwnd: TCP_INIT_CWND
+        let conn = match &st.conn {
+            Conn::Listen { backlog, queue } => {
+                // A listener's aliased fields: queued children, backlog.
+                b[0] = TCP_LISTEN;
+                put32(&mut b, 24, queue.len() as u32);
+                put32(&mut b, 28, *backlog as u32);
+                return b.to_vec();
+            }
+            Conn::Connected { pair, side, .. } => Some((pair.clone(), *side)),
+            Conn::Connecting { .. } => {
+                b[0] = TCP_SYN_SENT;
+                None
+            }
+            Conn::Idle | Conn::Failed => {
+                b[0] = TCP_CLOSE;
+                None
+            }
+        };
+        let mss = self.tcp_opt(st, TCP_MAXSEG).unwrap_or(DEFAULT_MSS) as u32;
+        put32(&mut b, 16, mss); // tcpi_snd_mss
+        put32(&mut b, 76, 0x7fff_ffff); // tcpi_snd_ssthresh: TCP_INFINITE_SSTHRESH
+        let Some((pair, i)) = conn else {
+            // Before a connection: TCP_TIMEOUT_INIT, and its mdev.
+            put32(&mut b, 8, 1_000_000);
+            put32(&mut b, 72, 250_000);
+            put32(&mut b, 148, u32::MAX); // tcpi_min_rtt: none yet
+            return b.to_vec();
+        };
+        let p = pair.lock();
+        b[0] = p.state(i);
+        b[5] = 0x7; // TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE
+        b[6] = 7 | (7 << 4); // snd_wscale, rcv_wscale of a 6 MB tcp_rmem
+        let received = p.copied[i] + p.q[i].len() as u64;
+        let sent = p.copied[1 - i] + p.q[1 - i].len() as u64;
+        put32(&mut b, 8, 204_000); // tcpi_rto: TCP_RTO_MIN and a loopback RTT
+        if received > 0 {
+            put32(&mut b, 12, 40_000); // tcpi_ato: TCP_ATO_MIN
+        }
+        put32(&mut b, 20, p.rcv_mss[i].max(DEFAULT_MSS as u32));
+        put32(&mut b, 60, 65535); // tcpi_pmtu: lo's MTU, as IP_MAX_MTU caps it
+        put32(&mut b, 64, LO_MSS as u32); // tcpi_rcv_ssthresh
+        put32(&mut b, 68, 10); // tcpi_rtt (us)
+        put32(&mut b, 72, 5); // tcpi_rttvar
+        put32(&mut b, 84, LO_MSS as u32); // tcpi_advmss
+        put32(&mut b, 96, LO_MSS as u32); // tcpi_rcv_space
+                                          // The client's SYN counts in its bytes acked and segments.
+        let syn = (i == 0) as u64;
+        let fin_out = p.fin[i] as u64;
+        let fin_in = p.fin[1 - i] as u64;
+        put64(&mut b, 120, syn + sent + fin_out); // tcpi_bytes_acked
+        put64(&mut b, 128, received + fin_in); // tcpi_bytes_received
+        let hs_out = if i == 0 { 2 } else { 1 };
+        let hs_in = if i == 0 { 1 } else { 2 };
+        put32(&mut b, 136, (hs_out + p.segs[1 - i] + fin_out) as u32); // tcpi_segs_out
+        put32(&mut b, 140, (hs_in + p.segs[i] + fin_in) as u32); // tcpi_segs_in
+        let notsent = p.q[1 - i].len().saturating_sub(RCV_WINDOW);
+        put32(&mut b, 144, notsent as u32); // tcpi_notsent_bytes
+        put32(&mut b, 148, 10); // tcpi_min_rtt
+        put32(&mut b, 152, p.segs[i] as u32); // tcpi_data_segs_in
+        put32(&mut b, 156, p.segs[1 - i] as u32); // tcpi_data_segs_out
+        put32(&mut b, 192, (syn + p.segs[1 - i] + fin_out) as u32); // tcpi_delivered
+        put64(&mut b, 200, sent); // tcpi_bytes_sent
+        put32(&mut b, 228, LO_MSS as u32); // tcpi_snd_wnd
+        put32(&mut b, 232, 65536); // tcpi_rcv_wnd
+        b.to_vec()
+    }
+
     /// Bytes waiting to be read (FIONREAD) and not yet taken by the peer
     /// (SIOCOUTQ).
     fn queues(&self) -> KResult<(usize, usize)> {
@@ -1851,6 +2015,22 @@ fn pick(net: &NetNs, mut best: Vec<Arc<InetSock>>) -> Option<Arc<InetSock>> {
     best.into_iter().next()
 }
 
+/// A listener stops (inet_csk_listen_stop: close, shutdown SHUT_RD,
+/// connect AF_UNSPEC): the connections it did not accept are reset, and go
+/// without the FIN a close would send after it (inet_child_forget), so
+/// their peers see ECONNRESET, not the end of the stream.
+fn abort_queue(net: &InetNs, queue: VecDeque<Arc<InetSock>>) {
+    for c in queue {
+        if let Some((pair, i)) = c.pair() {
+            let mut p = pair.lock();
+            p.reset(1 - i, Errno::ECONNRESET);
+            p.gone[i] = true;
+            net.tw_kill(p.id, 1 - i);
+        }
+        c.st.lock().conn = Conn::Idle;
+    }
+}
+
 impl Drop for InetSock {
     /// close(2) of the last descriptor: a connection sends its FIN, or a
     /// reset when data it never read is left; a listener resets the
@@ -1873,26 +2053,18 @@ impl Drop for InetSock {
                 } else {
                     if !p.rst[i] {
                         let net = self.net.clone();
-                        p.send_fin(&net.inet, i);
+                        p.shut_write(&net.inet, i);
                         p.orphan(&net.inet, i);
+                    } else {
+                        p.fin[i] = true;
                     }
-                    p.fin[i] = true;
+                    p.shut[i] = true;
                     p.wake[1 - i].wake_all();
                 }
                 p.gone[i] = true;
                 p.q[i].clear();
             }
-            Conn::Listen { queue, .. } => {
-                for c in queue {
-                    if let Some((pair, i)) = c.pair() {
-                        let mut p = pair.lock();
-                        p.reset(1 - i, Errno::ECONNRESET);
-                        p.gone[i] = true;
-                        self.net.inet.tw_kill(p.id, 1 - i);
-                    }
-                    // `c` is dropped here; its Drop sees the pair reset.
-                }
-            }
+            Conn::Listen { queue, .. } => abort_queue(&self.net.inet, queue),
             _ => {}
         }
     }
@@ -2029,16 +2201,7 @@ impl Socket for InetSock {
                 }
             }
             drop(st);
-            for c in queued {
-                if let Some((pair, i)) = c.pair() {
-                    let mut p = pair.lock();
-                    p.reset(1 - i, Errno::ECONNRESET);
-                    p.gone[i] = true;
-                    self.net.inet.tw_kill(p.id, 1 - i);
-                }
-                // Aborted (inet_child_forget): its drop sends no FIN.
-                c.st.lock().conn = Conn::Idle;
-            }
+            abort_queue(&self.net.inet, queued);
             // tcp_disconnect ends with sk_error_report, whatever the state.
             self.sigio.io(ASYNC_ERR);
             return Ok(());
@@ -2178,9 +2341,9 @@ impl Socket for InetSock {
             let mut p = pair.lock();
             p.rdshut[i] |= rd;
             if wr && !p.rst[i] {
-                p.send_fin(&self.net.inet, i);
+                p.shut_write(&self.net.inet, i);
             }
-            p.fin[i] |= wr;
+            p.shut[i] |= wr;
             p.wake[i].wake_all();
             if wr {
                 p.wake[1 - i].wake_all();
@@ -2196,14 +2359,7 @@ impl Socket for InetSock {
                 st.conn = Conn::Idle;
                 drop(st);
                 self.sigio.io(ASYNC_ERR);
-                for c in q {
-                    if let Some((pair, i)) = c.pair() {
-                        let mut p = pair.lock();
-                        p.reset(1 - i, Errno::ECONNRESET);
-                        p.gone[i] = true;
-                        self.net.inet.tw_kill(p.id, 1 - i);
-                    }
-                }
+                abort_queue(&self.net.inet, q);
                 Ok(())
             }
             Conn::Listen { .. } => Ok(()),
@@ -2254,6 +2410,10 @@ impl Socket for InetSock {
         if let (Some(h), SOL_SOCKET, SO_ERROR) = (self.host(), level, name) {
             return h.getsockopt(cx, level, name, len);
         }
+        if let (Some(h), SOL_TCP, TCP_INFO) = (self.host(), level, name) {
+            // The host's connection: not known here (ENOPROTOOPT).
+            return h.getsockopt(cx, level, name, len);
+        }
         let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
         let mut st = self.st.lock();
         match (level, name) {
@@ -2276,6 +2436,7 @@ impl Socket for InetSock {
             (SOL_SOCKET, SO_KEEPALIVE) => int(st.keepalive as i32),
             (SOL_SOCKET, SO_BROADCAST) => int(st.broadcast as i32),
             (SOL_SOCKET, SO_OOBINLINE) => int(st.oobinline as i32),
+            (SOL_TCP, TCP_INFO) if !self.udp => Ok(self.tcp_info(&st)),
             (SOL_TCP, _) if !self.udp => int(self.tcp_opt(&st, name)?),
             (SOL_IP, IP_TOS) => int(st.ip_tos),
             (SOL_IP, IP_TTL) => int(if st.ttl < 0 { 64 } else { st.ttl }),
@@ -2562,11 +2723,14 @@ pub fn proc_net_dev(net: &NetNs) -> Vec<u8> {
 /// Linux's TCP states as /proc/net/tcp shows them.
 const TCP_ESTABLISHED: u8 = 1;
 const TCP_SYN_SENT: u8 = 2;
+const TCP_FIN_WAIT1: u8 = 4;
 const TCP_FIN_WAIT2: u8 = 5;
 const TCP_TIME_WAIT: u8 = 6;
 const TCP_CLOSE: u8 = 7;
 const TCP_CLOSE_WAIT: u8 = 8;
+const TCP_LAST_ACK: u8 = 9;
 const TCP_LISTEN: u8 = 10;
+const TCP_CLOSING: u8 = 11;
 
 /// An address as /proc/net shows it: each 32-bit word of the network-order
 /// address printed as a little-endian host's integer (IPv4: the mapped
@@ -2651,15 +2815,12 @@ pub fn proc_net_inet(net: &NetNs, udp: bool, v6: bool) -> Vec<u8> {
                 Conn::Connected { pair, side, .. } => {
                     let p = pair.lock();
                     let i = *side;
-                    let state = match (p.fin[i], p.fin[1 - i]) {
-                        _ if p.rst[i] => continue,
-                        (false, false) => TCP_ESTABLISHED,
-                        (true, false) => TCP_FIN_WAIT2,
-                        (false, true) => TCP_CLOSE_WAIT,
-                        // Over: its TIME_WAIT, if it has one, is listed
-                        // below, without a socket.
-                        (true, true) => continue,
-                    };
+                    let state = p.state(i);
+                    if state == TCP_CLOSE {
+                        // Reset, or over: its TIME_WAIT, if it has one, is
+                        // listed below, without a socket.
+                        continue;
+                    }
                     let tx = p.q[1 - i].len().saturating_sub(RCV_WINDOW);
                     // rcv_nxt counts a FIN received.
                     (state, tx, p.q[i].len() + p.fin[1 - i] as usize)
@@ -2965,6 +3126,63 @@ mod tests {
             .unwrap()
             .sleepers()
             .is_none());
+    }
+
+    /// A simultaneous close: the client's FIN waits behind data beyond the
+    /// server's window, the server's FIN meets it in FIN_WAIT1 (CLOSING),
+    /// and once the server has read everything both ends are in TIME_WAIT.
+    #[test]
+    fn simultaneous_close_leaves_both_ends_in_time_wait() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let p = port_of(&*l);
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        let big = alloc::vec![0u8; 1 << 16];
+        while send(&*c, h, &big).is_ok() {}
+        let state = |s: &Arc<dyn Socket>| {
+            let any = s.as_any().downcast_ref::<InetSock>().unwrap();
+            any.tcp_info(&any.st.lock())[0]
+        };
+        c.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        assert_eq!(state(&c), TCP_FIN_WAIT1);
+        a.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        assert_eq!((state(&c), state(&a)), (TCP_CLOSING, TCP_FIN_WAIT2));
+        assert_eq!(net.inet.tw.lock().entries.len(), 0);
+        let mut buf = alloc::vec![0u8; 1 << 16];
+        while a
+            .recv(&mut cx(h, true), &mut buf, 0)
+            .is_ok_and(|r| r.len > 0)
+        {}
+        assert_eq!((state(&c), state(&a)), (TCP_CLOSE, TCP_CLOSE));
+        let tw = net.inet.tw.lock();
+        assert_eq!(tw.entries.len(), 2);
+        assert!(tw.entries.values().all(|t| t.state == TCP_TIME_WAIT));
+    }
+
+    /// A listener closed with a connection it did not accept resets it and
+    /// sends no FIN after: the peer reads ECONNRESET first.
+    #[test]
+    fn a_closed_listener_resets_without_a_fin() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let p = port_of(&*l);
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        drop(l);
+        assert_eq!(recv(&*c, h), Err(Errno::ECONNRESET));
+        assert_eq!(recv(&*c, h).unwrap(), b"");
     }
 
     /// TCP urgent data: one mark per receiver, reads stop at it and skip
