@@ -4,7 +4,9 @@
 //! timing, and the length rules), a simultaneous close (both ends shut
 //! before either sees the other's FIN: CLOSING, then TIME_WAIT on both), and
 //! a listener stopped (close, shutdown SHUT_RD, connect AF_UNSPEC) with
-//! connections it did not accept: each peer sees ECONNRESET, not EOF.
+//! connections it did not accept: each peer sees ECONNRESET, not EOF, and
+//! a connect to a TIME_WAIT's 4-tuple from a port bind(2) named, which
+//! takes the TIME_WAIT over (client side and server side).
 
 use umbra_tests::{compare, Libc, Run};
 
@@ -43,4 +45,14 @@ fn stopped_listener_resets_its_queue_musl() {
 #[test]
 fn stopped_listener_resets_its_queue_glibc() {
     same(Libc::Glibc, &["lstop"]);
+}
+
+#[test]
+fn time_wait_reuse_musl() {
+    same(Libc::Musl, &["twreuse"]);
+}
+
+#[test]
+fn time_wait_reuse_glibc() {
+    same(Libc::Glibc, &["twreuse"]);
 }

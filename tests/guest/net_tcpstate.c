@@ -8,6 +8,8 @@
  *             (the client's FIN waits behind data the server has no room
  *             for): CLOSING, then TIME_WAIT on both ends; the same with
  *             close(2), and a close that resets instead
+ *   twreuse   a connect to the 4-tuple of a TIME_WAIT from a port bind(2)
+ *             named takes it over, on the client's side and the server's
  *   lstop     a listener stopped (shutdown SHUT_RD, close) with connections
  *             it has not accepted: their peers see ECONNRESET, and never EOF
  *             after it
@@ -39,6 +41,8 @@ static const char *ename(int e)
 	case ECONNRESET: return "ECONNRESET";
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
 	case ENOPROTOOPT: return "ENOPROTOOPT";
 	default: return errname(e);
 	}
@@ -417,6 +421,103 @@ static void sec_lstop(void)
 	stopped("unspec");
 }
 
+/* A socket bound to `port` (SO_REUSEADDR if `reuse`). */
+static int bound(unsigned port, int reuse)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	if (reuse)
+		setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (bind(c, (struct sockaddr *)&a, sizeof a) < 0) {
+		printf("  bind %s: %s\n", port ? "the port" : "0", ename(errno));
+		close(c);
+		return -1;
+	}
+	return c;
+}
+
+/* A connect to the 4-tuple of a TIME_WAIT (tcp_twsk_unique): from a port
+ * bind(2) named it takes the TIME_WAIT over at once (timestamps are on, as
+ * they are on a loopback connection); the server side's TIME_WAIT gives way
+ * to a new SYN from the same peer. */
+static void sec_twreuse(void)
+{
+	int l = listener(8);
+	lport = port_of(l);
+	int one = 1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+
+	/* The client closes first: its end waits in TIME_WAIT. */
+	int c = bound(0, 1);
+	unsigned cport = port_of(c);
+	chk("connect", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	int s = accept(l, NULL, NULL);
+	close(c);
+	close(s);
+	show_proc("client closed first", cport);
+	printf("without SO_REUSEADDR:\n");
+	c = bound(cport, 0);
+	printf("with SO_REUSEADDR:\n");
+	c = bound(cport, 1);
+	if (c >= 0) {
+		chk("  connect to the same server", connect(c, (struct sockaddr *)&addr, sizeof addr));
+		s = accept(l, NULL, NULL);
+		show_proc("  connected again", cport);
+		close(s);
+		close(c);
+	}
+	show_proc("the server closed first this time", cport);
+	/* A TIME_WAIT whose socket had no SO_REUSEADDR keeps its port from
+	 * any bind. */
+	c = bound(0, 0);
+	unsigned c2port = port_of(c);
+	chk("connect without SO_REUSEADDR", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	s = accept(l, NULL, NULL);
+	close(c);
+	close(s);
+	show_proc("closed first", c2port);
+	printf("with SO_REUSEADDR:\n");
+	c = bound(c2port, 1);
+	if (c >= 0)
+		close(c);
+	/* The same port to another server: no TIME_WAIT of its 4-tuple. */
+	int l2 = listener(8);
+	unsigned l2port = port_of(l2);
+	c = bound(cport, 1);
+	chk("connect to another server", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	s = accept(l2, NULL, NULL);
+	close(s);
+	close(c);
+	close(l2);
+	(void)l2port;
+
+	/* The server closes first: its end waits in TIME_WAIT, and a new SYN
+	 * from the same client port takes it over. */
+	int l3 = listener(8);
+	lport = port_of(l3);
+	c = bound(0, 1);
+	cport = port_of(c);
+	chk("connect", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	s = accept(l3, NULL, NULL);
+	close(s);
+	close(c);
+	show_proc("server closed first", cport);
+	c = bound(cport, 0);
+	if (c >= 0) {
+		chk("connect from the same port", connect(c, (struct sockaddr *)&addr, sizeof addr));
+		s = accept(l3, NULL, NULL);
+		show_proc("connected again", cport);
+		close(s);
+		close(c);
+	}
+	close(l3);
+	close(l);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -430,6 +531,8 @@ int main(int argc, char **argv)
 			sec_simclose();
 		else if (!strcmp(s, "lstop"))
 			sec_lstop();
+		else if (!strcmp(s, "twreuse"))
+			sec_twreuse();
 		else
 			printf("unknown section\n");
 	}
