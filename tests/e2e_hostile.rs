@@ -617,7 +617,9 @@ fn int80_x32_and_stub_page_attacks() {
 /// platform"): jumps to every syscall site of the stub code page asking for
 /// a host mmap of the memory file with guessed cookies, jumps into the
 /// handler with forged reports, the cookie words at rest, a thread
-/// scribbling the slot. Run on both platforms.
+/// scribbling the slot, forged page-fault and mmap reports whose reply must
+/// not show the cookie to the running guest (also with the kick blocked).
+/// Run on both platforms.
 #[test]
 fn trap_path_attacks() {
     for platform in ["seccomp", "ptrace"] {

@@ -19,7 +19,11 @@
  * - the cookie words of the control page read as zero whenever the guest
  *   runs, also right after mapping calls (whose reply carried the cookie);
  * - a second thread scribbles the control page and signal stack while the
- *   first one makes syscalls and mappings: only that process may suffer.
+ *   first one makes syscalls and mappings: only that process may suffer;
+ * - forged reports (a page fault, an mmap call), also with the kick
+ *   blocked: umbra's reply, which carries the cookie with its mapping ops,
+ *   must not show it to the guest that forged them and runs on (see
+ *   forge_report below; SECURITY.md S2, S4).
  *
  * aarch64 (images/arm: built with aarch64-linux-gnu-gcc -static and run in
  * the arm64 machine by images/arm/init): the stub code page is at
@@ -402,6 +406,8 @@ static uint64_t forged_uc[(128 + 744) / 8 + 2] __attribute__((aligned(64)));
 static uint64_t forged_uc[64] __attribute__((aligned(64)));
 #endif
 static uint64_t spin_stack[1024] __attribute__((aligned(16)));
+/* Where blocked_kick's frame resumes (0: spin_forever). */
+static void (*kick_cont)(void);
 
 /* Jumps to the handler's own rt_sigreturn with a forged frame that blocks
  * every host signal (the kick included) and then spins: umbra must kill it
@@ -443,7 +449,7 @@ static void blocked_kick(long _)
 		w[5] = ~0ull; /* uc_sigmask */
 		uint64_t *regs = (uint64_t *)(uc + 184);
 		regs[31] = (uint64_t)&spin_stack[1000]; /* sp */
-		regs[32] = (uint64_t)spin_forever;       /* pc */
+		regs[32] = (uint64_t)(kick_cont ? kick_cont : spin_forever); /* pc */
 		regs[33] = 0;                            /* pstate: EL0t */
 		uint32_t *fp = (uint32_t *)(uc + 464);
 		fp[0] = 0x46508001;
@@ -468,7 +474,7 @@ static void blocked_kick(long _)
 		 * sigmask (104), then uc_regspace (232) with a VFP record. */
 		unsigned char *uc = (unsigned char *)forged_uc + 128;
 		uint32_t *w = (uint32_t *)uc;
-		uintptr_t pc = (uintptr_t)spin_forever;
+		uintptr_t pc = (uintptr_t)(kick_cont ? kick_cont : spin_forever);
 		w[3] = 2; /* SS_DISABLE */
 		w[8 + 13] = (uint32_t)(uintptr_t)&spin_stack[1000]; /* sp */
 		w[8 + 15] = (uint32_t)(pc & ~1u);                   /* pc */
@@ -493,8 +499,8 @@ static void blocked_kick(long _)
 	/* struct ucontext: flags, link, stack {sp, flags, size}, then gregs. */
 	forged_uc[3] = 2; /* SS_DISABLE */
 	uint64_t *g = &forged_uc[5];
-	g[15] = (uint64_t)&spin_stack[1000]; /* rsp */
-	g[16] = (uint64_t)spin_forever;      /* rip */
+	g[15] = (uint64_t)&spin_stack[999]; /* rsp (as after a call) */
+	g[16] = (uint64_t)(kick_cont ? kick_cont : spin_forever); /* rip */
 	g[17] = 0x202;                       /* eflags */
 	g[18] = 0x33 | (0x2bull << 48);      /* cs, ss */
 	forged_uc[37] = ~0ull;               /* uc_sigmask */
@@ -509,53 +515,151 @@ static void blocked_kick(long _)
 #endif
 }
 
-#if defined(__x86_64__)
-/* A forged report (SECURITY.md S4): the guest writes siginfo and ucontext
- * pointers into its control page, a page-fault frame (a write to a page it
- * mapped and never touched) in its slot's signal stack, and REPORT into the
- * state word, then keeps running and polls the cookie words. umbra serves
- * the fault with a mapping op; its reply must not carry the cookie while
- * guest code runs. The forged frame resumes at forged_cont (exit 10), once
- * umbra has replied to the handler (entered by a real syscall). */
-static volatile uint64_t *leak; /* shared with the parent: K1, K2 seen */
+/* A forged report (SECURITY.md S2, S4): the guest writes siginfo and
+ * ucontext pointers into its control page, a frame in its slot's signal
+ * stack (a write fault on a page it mapped and never touched, or an
+ * mmap(0, 8192, rw, private anon) call) and REPORT into the state word,
+ * then keeps running and polls the cookie words. umbra serves it with a
+ * mapping op; its reply must not carry the cookie while guest code runs.
+ * The forged frame resumes at forged_cont (exit 10), once umbra has
+ * replied to the handler (entered by a real trap).
+ *
+ * "the kick blocked": the guest first jumps to the handler's own
+ * rt_sigreturn with a frame that blocks every host signal (as
+ * blocked_kick), so no kick can take the forged report's place, and
+ * forges from there; it makes no syscall after (it would die of the
+ * forced SIGSYS), polls, says what it saw in `leak` and spins until umbra
+ * kills it. Without the fix this shows the cookie on one CPU too (the
+ * aarch64 and armv7 machines have one). */
+static volatile uint64_t *leak; /* shared with the parent: K1, K2 seen, done */
 static uint64_t cont_stack[512] __attribute__((aligned(16)));
+static char *forge_page;
+static long forge_how;
 
 static void forged_cont(void)
 {
+#if defined(__aarch64__)
+	__asm__ volatile("mov x8, #94\n\tmov x0, #10\n\tsvc #0\n\tudf #0" ::: "memory");
+#elif defined(__arm__)
+	__asm__ volatile("mov r7, #248\n\tmov r0, #10\n\tsvc #0\n\tudf #0" ::: "memory");
+#else
 	__asm__ volatile("mov $231, %%eax\n\tmov $10, %%edi\n\tsyscall\n\tud2" ::: "memory");
+#endif
 }
 
-static inline uint64_t tsc(void)
+/* A clock readable without a syscall, and its ticks in about a second. */
+static inline uint64_t ticks(void)
 {
+#if defined(__aarch64__)
+	uint64_t t;
+	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(t));
+	return t;
+#elif defined(__arm__)
+	uint64_t t;
+	__asm__ volatile("isb\n\tmrrc p15, 1, %Q0, %R0, c14" : "=r"(t));
+	return t;
+#else
 	uint32_t lo, hi;
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
+#endif
 }
 
-static long raw0(long nr)
+static inline uint64_t ticks_per_s(void)
 {
-	long r;
-	__asm__ volatile("syscall" : "=a"(r) : "a"(nr) : "rcx", "r11", "memory");
-	return r;
+#if defined(__aarch64__)
+	uint64_t f;
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(f));
+	return f ? f : 62500000;
+#elif defined(__arm__)
+	uint32_t f;
+	__asm__ volatile("mrc p15, 0, %0, c14, c0, 0" : "=r"(f));
+	return f ? f : 62500000;
+#else
+	return 2000000000ull;
+#endif
 }
 
-static void forge_report(long how)
+/* Writes the forged frame for `how` into the slot's signal stack: the
+ * siginfo at SLOT + 0x3000, the ucontext 128 bytes after it. */
+static void forge_frame(long how, char *p)
 {
-	volatile uint64_t *c = (volatile uint64_t *)(uintptr_t)SLOT;
-	char *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		_exit(99);
-	uint64_t fs;
-	__asm__ volatile("mov %%fs:0, %0" : "=r"(fs));
 	volatile uint64_t *info = (volatile uint64_t *)(uintptr_t)(SLOT + 0x3000);
 	volatile uint64_t *uc = info + 16;
-	volatile uint64_t *fx = (volatile uint64_t *)(uintptr_t)(SLOT + 0x2000);
-	for (int i = 0; i < 16 + 38; i++)
+	for (int i = 0; i < 1024; i++)
 		info[i] = 0;
+	uint64_t sp = (uint64_t)(uintptr_t)&cont_stack[500];
+	uint64_t pc = (uint64_t)(uintptr_t)forged_cont;
+#if defined(__aarch64__)
+	/* siginfo: signo, errno, code, then si_addr/si_call_addr at 16,
+	 * si_syscall and si_arch at 24. ucontext: x0-x30 at 184, sp, pc,
+	 * pstate, then __reserved (464): fpsimd_context, esr_context, end. */
+	volatile uint32_t *i32 = (volatile uint32_t *)info;
+	volatile uint64_t *x = (volatile uint64_t *)((volatile char *)uc + 184);
+	volatile uint32_t *res = (volatile uint32_t *)((volatile char *)uc + 464);
+	res[0] = 0x46508001;
+	res[1] = 528;
+	res[132] = 0x45535201; /* esr_context, after the 528 bytes */
+	res[133] = 16;
+	/* A data abort from EL0 (EC 0x24), a write (WnR), a translation fault. */
+	*(volatile uint64_t *)(res + 134) = (0x24ull << 26) | (1u << 25) | (1u << 6) | 7;
+	if (how == 0) {
+		i32[0] = 11; /* SIGSEGV */
+		i32[2] = 1;  /* SEGV_MAPERR */
+		info[2] = (uint64_t)(uintptr_t)p;
+	} else {
+		i32[0] = 31;
+		i32[2] = 1; /* SYS_SECCOMP */
+		info[2] = pc;
+		i32[6] = 222;        /* si_syscall: mmap */
+		i32[7] = 0xc00000b7; /* AUDIT_ARCH_AARCH64 */
+		x[8] = 222;
+		x[0] = 0;
+		x[1] = 8192;
+		x[2] = 3;
+		x[3] = MAP_PRIVATE | MAP_ANONYMOUS;
+		x[4] = -1ull;
+		x[5] = 0;
+	}
+	x[31] = sp;
+	x[32] = pc;
+	x[33] = 0; /* pstate: EL0t */
+#elif defined(__arm__)
+	/* siginfo (32-bit): signo, errno, code, si_addr/si_call_addr at 12,
+	 * si_syscall and si_arch at 16. ucontext: error_code at 24, r0-r15
+	 * at 32, cpsr at 96, uc_regspace (232) with the VFP record. */
+	volatile uint32_t *i32 = (volatile uint32_t *)info;
+	volatile uint32_t *u = (volatile uint32_t *)uc;
+	u[58] = 0x56465001;
+	u[59] = 288;
+	if (how == 0) {
+		i32[0] = 11;
+		i32[2] = 1;
+		i32[3] = (uint32_t)(uintptr_t)p;
+		u[6] = 0x800 | 0x7; /* WnR, a translation fault */
+	} else {
+		i32[0] = 31;
+		i32[2] = 1;
+		i32[3] = (uint32_t)pc;
+		i32[4] = 192;        /* mmap2 */
+		i32[5] = 0x40000028; /* AUDIT_ARCH_ARM */
+		u[8 + 7] = 192;
+		u[8 + 0] = 0;
+		u[8 + 1] = 8192;
+		u[8 + 2] = 3;
+		u[8 + 3] = MAP_PRIVATE | MAP_ANONYMOUS;
+		u[8 + 4] = ~0u;
+		u[8 + 5] = 0;
+	}
+	u[8 + 13] = (uint32_t)sp;
+	u[8 + 15] = (uint32_t)pc;
+	u[24] = 0x10; /* cpsr: user mode, ARM state */
+#else
+	volatile uint64_t *fx = (volatile uint64_t *)(uintptr_t)(SLOT + 0x2000);
 	for (int i = 0; i < 64; i++)
 		fx[i] = 0;
-	fx[3] = 0x1f80;                      /* mxcsr */
-	volatile uint64_t *g = uc + 5;       /* gregs */
+	fx[3] = 0x1f80;                /* mxcsr */
+	volatile uint64_t *g = uc + 5; /* gregs */
 	if (how == 0) {
 		info[0] = 11;                     /* SIGSEGV */
 		info[1] = 1;                      /* SEGV_MAPERR */
@@ -563,74 +667,208 @@ static void forge_report(long how)
 	} else {
 		/* SIGSYS of SECCOMP_RET_TRAP: mmap(0, 8192, rw, private anon). */
 		info[0] = 31;
-		info[1] = 1;                      /* SYS_SECCOMP */
-		info[2] = (uint64_t)(uintptr_t)forged_cont; /* si_call_addr */
+		info[1] = 1;                         /* SYS_SECCOMP */
+		info[2] = pc;                        /* si_call_addr */
 		info[3] = 9 | (0xc000003eull << 32); /* si_syscall, si_arch */
-		g[13] = 9;                        /* rax */
-		g[8] = 0;                         /* rdi */
-		g[9] = 8192;                      /* rsi */
-		g[12] = 3;                        /* rdx */
-		g[2] = MAP_PRIVATE | MAP_ANONYMOUS; /* r10 */
-		g[0] = -1;                        /* r8 */
+		g[13] = 9;                           /* rax */
+		g[8] = 0;                            /* rdi */
+		g[9] = 8192;                         /* rsi */
+		g[12] = 3;                           /* rdx */
+		g[2] = MAP_PRIVATE | MAP_ANONYMOUS;  /* r10 */
+		g[0] = -1;                           /* r8 */
 	}
-	g[15] = (uint64_t)(uintptr_t)&cont_stack[500] - 8; /* rsp */
-	g[16] = (uint64_t)(uintptr_t)forged_cont;          /* rip */
-	g[17] = 0x202;                       /* eflags */
-	g[18] = 0x33 | (0x2bull << 48);      /* cs, ss */
-	g[19] = 6;                           /* err: a user write */
-	g[20] = 14;                          /* trapno */
-	uc[28] = SLOT + 0x2000;              /* fpstate */
-	/* Forge, then poll until umbra answers (the state word leaves
-	 * REPORT). A kick that comes first makes the handler report over the
-	 * forged pointers: forge again. */
-	uint64_t k1 = 0, k2 = 0;
+	g[15] = sp - 8;                 /* rsp */
+	g[16] = pc;                     /* rip */
+	g[17] = 0x202;                  /* eflags */
+	g[18] = 0x33 | (0x2bull << 48); /* cs, ss */
+	g[19] = 6;                      /* err: a user write */
+	g[20] = 14;                     /* trapno */
+	uc[28] = SLOT + 0x2000;         /* fpstate */
+#endif
+}
+
+static uint64_t thread_pointer(void)
+{
+#if defined(__aarch64__)
+	uint64_t fs;
+	__asm__ volatile("mrs %0, tpidr_el0" : "=r"(fs));
+	return fs;
+#elif defined(__arm__)
+	uint32_t tp;
+	__asm__ volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
+	return tp;
+#else
+	uint64_t fs;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(fs));
+	return fs;
+#endif
+}
+
+/* Forges (again up to 100 times when a kick took the report's place) and
+ * polls the cookie words until umbra answered, and a while after. No
+ * syscall. Returns the state word at the end; K1, K2 seen go to leak. */
+static uint32_t forge_and_poll(uint64_t tp)
+{
+	volatile uint64_t *c = (volatile uint64_t *)(uintptr_t)SLOT;
+	uint64_t info = SLOT + 0x3000, k1 = 0, k2 = 0, hz = ticks_per_s();
 	for (int try = 0; try < 100 && !(k1 | k2); try++) {
-		c[3] = fs;                        /* FS_BASE */
-		c[4] = 0;                         /* GS_BASE */
-		c[13] = 0;                        /* RKIND */
-		c[1] = (uint64_t)(uintptr_t)info; /* INFO */
-		c[2] = (uint64_t)(uintptr_t)uc;   /* UC */
+		forge_frame(forge_how, forge_page);
+		c[3] = tp;   /* FS_BASE (aarch64: TPIDR_EL0, armv7: TPIDRURO) */
+		c[4] = 0;    /* GS_BASE */
+		c[13] = 0;   /* RKIND */
+		c[1] = info; /* INFO */
+		c[2] = info + 128; /* UC */
 		__atomic_exchange_n((uint32_t *)(uintptr_t)SLOT, 1, __ATOMIC_SEQ_CST);
-		uint64_t t0 = tsc();
-		while (tsc() - t0 < 4000000000ull) {
+		uint64_t t0 = ticks();
+		while (ticks() - t0 < 2 * hz) {
 			k1 |= c[7];
 			k2 |= c[8];
 			if (*(volatile uint32_t *)(uintptr_t)SLOT != 1)
 				break;
-			__asm__ volatile("pause");
 		}
-		for (int i = 0; i < 100000; i++) {
+		t0 = ticks();
+		while (ticks() - t0 < hz / 100) {
 			k1 |= c[7];
 			k2 |= c[8];
 		}
-		if (c[1] == (uint64_t)(uintptr_t)info)
+		if (c[1] == info)
 			break; /* umbra took the forged report */
 	}
-	if (k1 | k2) {
-		leak[0] = k1;
-		leak[1] = k2;
-		_exit(43);
+	leak[0] = k1;
+	leak[1] = k2;
+	return *(volatile uint32_t *)(uintptr_t)SLOT;
+}
+
+/* With every host signal blocked (blocked_kick's frame resumes here). */
+static void forge_blocked_cont(void)
+{
+	uint32_t end = forge_and_poll(leak[3]);
+	leak[2] = 20 + (end & 7);
+	/* No syscall from here: spin until umbra kills the stub (an
+	 * unanswered kick, or no sleeping handler for its reply). */
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
+/* arg: bit 0 the forged call (0 a fault, 1 an mmap), bit 1 the kick
+ * blocked. */
+static void forge_report(long arg)
+{
+	forge_page = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (forge_page == MAP_FAILED)
+		_exit(99);
+	forge_how = arg & 1;
+	uint64_t tp = thread_pointer();
+	if (arg & 2) {
+		leak[3] = tp;
+		kick_cont = forge_blocked_cont;
+		blocked_kick(0);
+		_exit(98);
 	}
+	uint32_t end = forge_and_poll(tp);
+	if (leak[0] | leak[1])
+		_exit(43);
 	/* A real trap: the handler sleeps, umbra's reply resumes forged_cont. */
-	uint32_t end = *(volatile uint32_t *)(uintptr_t)SLOT;
-	raw0(SYS_getppid);
-	_exit(20 + (end & 7) + (c[1] != (uint64_t)(uintptr_t)info ? 8 : 0));
+	syscall(SYS_getppid);
+	volatile uint64_t *c = (volatile uint64_t *)(uintptr_t)SLOT;
+	_exit(20 + (end & 7) + (c[1] != SLOT + 0x3000 ? 8 : 0));
+}
+
+/* The syscall sites of the code page: `syscall` (x86_64), `svc #0`. */
+static int syscall_site(long off)
+{
+	const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
+#if defined(__aarch64__)
+	return off % 4 == 0 && off + 4 <= 4096 && *(const uint32_t *)(code + off) == 0xd4000001;
+#elif defined(__arm__)
+	return off % 4 == 0 && off + 4 <= 4096 && *(const uint32_t *)(code + off) == 0xef000000;
+#else
+	return off + 1 < 4096 && code[off] == 0x0f && code[off + 1] == 0x05;
+#endif
 }
 
 /* With the cookie seen: a host mmap of the memory file from the code
- * page's syscall site `arg`, as jump_mmap with the real cookie. */
+ * page's syscall site `arg`, as jump_mmap with the real cookie (armv7:
+ * the mprotect that makes the batch page executable, with the cookie in
+ * r3-r5, and a control page in r12 whose one op is that mmap2). */
 static void jump_cookie(long arg)
 {
 	prepare();
-	static uint64_t v[8];
+#if defined(__arm__)
+	fake_ctrl[14] = 192; /* OPS: mmap2(X, 4096, rw, MAP_SHARED|MAP_FIXED, 3, 0) */
+	fake_ctrl[15] = X_ADDR;
+	fake_ctrl[16] = 4096;
+	fake_ctrl[17] = 3;
+	fake_ctrl[18] = 0x11;
+	fake_ctrl[19] = 3;
+	fake_ctrl[20] = 0;
+	static uint32_t w[12];
+	w[0] = (uint32_t)(uintptr_t)fake_ctrl;
+	w[1] = (uint32_t)(uintptr_t)records;
+	w[2] = (uint32_t)leak[0];
+	w[3] = (uint32_t)(leak[0] >> 32);
+	w[4] = (uint32_t)leak[1];
+	w[5] = (uint32_t)STUB_BATCH;
+	w[6] = 4096;
+	w[7] = 5;
+	w[8] = 125;
+	w[9] = (uint32_t)(uintptr_t)&zeros[1024];
+	w[10] = (uint32_t)(STUB_CODE + (arg & 0xfff));
+	register uint32_t *wp __asm__("r6") = w;
+	__asm__ volatile("ldr r12, [r6, #0]\n\t"
+			 "ldr r11, [r6, #4]\n\t"
+			 "ldr r3, [r6, #8]\n\t"
+			 "ldr r4, [r6, #12]\n\t"
+			 "ldr r5, [r6, #16]\n\t"
+			 "ldr r0, [r6, #20]\n\t"
+			 "ldr r1, [r6, #24]\n\t"
+			 "ldr r2, [r6, #28]\n\t"
+			 "ldr r7, [r6, #32]\n\t"
+			 "ldr r8, [r6, #36]\n\t"
+			 "mov sp, r8\n\t"
+			 "mov r8, #0\n\t"
+			 "mov r10, #1\n\t"
+			 "ldr r6, [r6, #40]\n\t"
+			 "bx r6"
+			 :
+			 : "r"(wp)
+			 : "memory");
+#else
+	static uint64_t v[10];
 	v[0] = (uint64_t)fake_ctrl;
 	v[1] = (uint64_t)records;
-	v[2] = 0;
+	v[2] = leak[0];
 	v[3] = 0x11 | leak[0];
 	v[4] = 3 | leak[1];
 	v[5] = X_ADDR;
 	v[6] = (uint64_t)&zeros[1024];
 	v[7] = STUB_CODE + (arg & 0xfff);
+	v[8] = leak[1];
+#if defined(__aarch64__)
+	register uint64_t *vp __asm__("x9") = v;
+	__asm__ volatile("ldr x12, [x9, #0]\n\t"
+			 "mov x13, #0\n\t"
+			 "ldr x14, [x9, #8]\n\t"
+			 "mov x15, #0\n\t"
+			 "ldr x19, [x9, #16]\n\t"
+			 "ldr x20, [x9, #64]\n\t"
+			 "ldr x3, [x9, #24]\n\t"
+			 "ldr x4, [x9, #32]\n\t"
+			 "mov x5, #0\n\t"
+			 "mov x8, #222\n\t"
+			 "ldr x0, [x9, #40]\n\t"
+			 "mov x1, #4096\n\t"
+			 "mov x2, #3\n\t"
+			 "ldr x10, [x9, #48]\n\t"
+			 "mov sp, x10\n\t"
+			 "ldr x10, [x9, #56]\n\t"
+			 "br x10"
+			 :
+			 : "r"(vp)
+			 : "x0", "x1", "x2", "x3", "x4", "x5", "x8", "x10", "x12",
+			   "x13", "x14", "x15", "x19", "x20", "memory");
+#else
+	v[2] = 0;
 	__asm__ volatile("mov 0(%%rcx), %%r12\n\t"
 			 "xor %%r13, %%r13\n\t"
 			 "mov 8(%%rcx), %%r14\n\t"
@@ -650,11 +888,18 @@ static void jump_cookie(long arg)
 			 : "c"(v)
 			 : "rax", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11",
 			   "r12", "r13", "r14", "r15", "rbx", "memory");
+#endif
+#endif
 }
 
 static void forged_report_attack(void)
 {
-	static const char *const names[] = { "a forged page-fault report", "a forged mmap report" };
+	static const char *const names[] = {
+		"a forged page-fault report",
+		"a forged mmap report",
+		"a forged page-fault report, the kick blocked",
+		"a forged mmap report, the kick blocked",
+	};
 	if (!slot_mapped) {
 		say("ok a forged report: no slot%.0ld%.0ld\n", 0, 0);
 		return;
@@ -664,14 +909,14 @@ static void forged_report_attack(void)
 		say("FAIL a forged report: mmap %ld%.0ld\n", errno, 0);
 		return;
 	}
-	for (long how = 0; how < 2; how++) {
+	for (long how = 0; how < 4; how++) {
 		char fmt[200];
+		leak[0] = leak[1] = leak[2] = 0;
 		int st = in_child(forge_report, how);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 43) {
-			const unsigned char *code = (const unsigned char *)(uintptr_t)STUB_CODE;
+		if (leak[0] | leak[1]) {
 			long sites = 0, escaped = 0;
-			for (long off = 0; off + 1 < 4096; off++) {
-				if (code[off] != 0x0f || code[off + 1] != 0x05)
+			for (long off = 0; off < 4096; off++) {
+				if (!syscall_site(off))
 					continue;
 				sites++;
 				int s = in_child(jump_cookie, off);
@@ -684,6 +929,8 @@ static void forged_report_attack(void)
 			snprintf(fmt, sizeof fmt, "ok %s: served, no cookie seen while the guest ran%%.0ld%%.0ld\n", names[how]);
 			say(fmt, 0, 0);
 		} else if (WIFSIGNALED(st)) {
+			/* The kick blocked: the stub spins after its poll until
+			 * umbra kills it (leak[2]: 20 + the state word then). */
 			snprintf(fmt, sizeof fmt, "ok %s: no cookie seen, killed by %%ld%%.0ld\n", names[how]);
 			say(fmt, WTERMSIG(st), 0);
 		} else {
@@ -694,7 +941,6 @@ static void forged_report_attack(void)
 		}
 	}
 }
-#endif
 
 static void judge(const char *name, int st)
 {
@@ -714,14 +960,12 @@ static void judge(const char *name, int st)
 int main(int argc, char **argv)
 {
 	slot_mapped = have_slot();
-#if defined(__x86_64__)
 	if (argc > 1 && !strcmp(argv[1], "forge")) {
 		/* Only the forged report (for hand runs). */
 		forged_report_attack();
 		say("done%.0ld%.0ld\n", 0, 0);
 		return failures ? 1 : 0;
 	}
-#endif
 	(void)argc;
 	(void)argv;
 	/* Every syscall instruction of the code page, each with every guess. */
@@ -771,9 +1015,7 @@ int main(int argc, char **argv)
 		say("ok cookie words at rest: no slot%.0ld%.0ld\n", 0, 0);
 		say("ok a thread scribbles the slot: no slot%.0ld%.0ld\n", 0, 0);
 	}
-#if defined(__x86_64__)
 	forged_report_attack();
-#endif
 	/* A forged frame that blocks the kick: the parent kills the child after
 	 * a second (ptrace), or umbra does after its grace (seccomp); either
 	 * way both go on. */

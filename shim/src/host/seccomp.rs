@@ -295,10 +295,6 @@ const TICK_NS: u64 = 50_000_000;
 /// A kick unanswered this long: the guest blocked it (a forged sigreturn
 /// frame): the stub is killed.
 const KICK_GRACE_NS: u64 = 5_000_000_000;
-/// Whether a reply that carries the cookie waits until the handler sleeps
-/// (`trap::confirm_sleeper`; x86_64: its handler reloads its control page
-/// after every futex call). On aarch64 and armv7 not yet (SECURITY.md).
-const CONFIRM: bool = cfg!(target_arch = "x86_64");
 
 pub(super) fn rd(b: &[u8], off: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -509,7 +505,7 @@ impl PtraceHost {
         }
         // A reply with ops carries the cookie: the handler must sleep first
         // (a forged report comes from a guest that runs).
-        let parked = CONFIRM && !ops.is_empty();
+        let parked = !ops.is_empty();
         if parked && self.trap_confirm(pid, range.clone()).is_err() {
             self.waker.set_running(0);
             return self.mark_dead(mm.0);
@@ -648,14 +644,14 @@ impl PtraceHost {
         range: core::ops::Range<usize>,
         ops: &[[u64; 7]],
     ) -> Result<(), HostError> {
-        if CONFIRM && self.trap_confirm(pid, range.clone()).is_err() {
+        if self.trap_confirm(pid, range.clone()).is_err() {
             return Err(HostError::StubDied);
         }
         let page = &mut self.mem.as_mut_slice()[range.clone()];
         put_ops(page, ops, 1);
         self.stats.batches += 1;
         self.stats.batch_ops += ops.len() as u64;
-        self.trap_reply(mm, range.clone(), CONFIRM);
+        self.trap_reply(mm, range.clone(), true);
         match self.wait_state(mm, pid, range.clone(), false) {
             Ok(()) => {}
             Err(()) => return Err(HostError::StubDied),
@@ -723,7 +719,9 @@ impl PtraceHost {
         let Some(t) = self.trap.as_mut() else {
             return;
         };
-        if t.stub_spin == 0 {
+        // aarch64, armv7: the handler never spins, and sleeps on REPORT
+        // (parking it would only make its FUTEX_WAIT return at once).
+        if t.stub_spin == 0 || !trap::HANDLER_SPINS {
             return;
         }
         let last = t.last.replace(mm);
@@ -750,7 +748,9 @@ impl PtraceHost {
         let mut since: Option<u64> = None;
         for i in 0u32.. {
             let page = &self.mem.as_slice()[range.clone()];
-            trap::park(page);
+            if trap::HANDLER_SPINS {
+                trap::park(page);
+            }
             if trap::confirm_sleeper(page) {
                 return Ok(());
             }
@@ -883,8 +883,7 @@ impl PtraceHost {
                 );
                 return self.mark_dead(mm.0);
             };
-            #[cfg(target_arch = "x86_64")]
-            if trap::cookie_code().contains(&rep.gp.rip) {
+            if trap::is_cookie_code(frame::pc(&rep.gp)) {
                 // The handler runs with every signal blocked: this is a
                 // guest that jumped into it (or into the op loop) and may
                 // hold the cookie in its registers.
@@ -941,6 +940,35 @@ impl PtraceHost {
     }
 }
 
+/// aarch64, armv7: the whole FP state of a trap frame is the FP blob (no
+/// wider state is in use or promised there), at `frame_fp`.
+#[cfg(not(target_arch = "x86_64"))]
+impl PtraceHost {
+    /// The whole FP state of the trap frame.
+    pub(in crate::host) fn trap_xstate_save(
+        &mut self,
+        mm: MmId,
+        buf: &mut Vec<u8>,
+    ) -> Option<Result<(), HostError>> {
+        self.detached(mm)?;
+        let Some(at) = self.frame_fp(mm) else {
+            return Some(Err(HostError::Io));
+        };
+        buf.clear();
+        buf.extend_from_slice(&self.mem.as_slice()[at..at + frame::FP_LEN]);
+        Some(Ok(()))
+    }
+
+    /// Loads a state `trap_xstate_save` saved into the trap frame.
+    pub(in crate::host) fn trap_xstate_load(
+        &mut self,
+        mm: MmId,
+        buf: &[u8],
+    ) -> Option<Result<(), HostError>> {
+        self.trap_fp_set(mm, buf)
+    }
+}
+
 /// Clears the cookie words of a control page when a report came: the
 /// handler did already, unless a guest that jumped into it made it report
 /// before its op loop ran (SECURITY.md S4).
@@ -951,7 +979,7 @@ fn scrub(page: &mut [u8]) {
 
 /// Writes `ops` (at most `MAX_OPS`) and the reply kind into a control page,
 /// with the cookie when there are ops. With the cookie, only after
-/// `trap_confirm` (x86_64; not yet on aarch64 and armv7).
+/// `trap_confirm`.
 fn put_ops(page: &mut [u8], ops: &[[u64; 7]], kind: u64) {
     use trap::ctrl;
     for (i, op) in ops.iter().enumerate() {

@@ -56,12 +56,16 @@
 //! handler then stops spinning and sleeps, as if its spin had run out; the
 //! reply wakes it.
 //!
-//! A reply with mapping ops carries the cookie (x86_64): umbra writes it
-//! only once the handler sleeps. It parks the handler, then moves it with
-//! FUTEX_CMP_REQUEUE (for REPORT_WAITING) from the state word to the PARK
-//! word, which says whether a sleeper was there ([`confirm_sleeper`]); it
-//! then writes the reply, sets REPLY and wakes PARK ([`reply_parked`]).
-//! A guest that wrote REPORT itself and runs on is never such a sleeper.
+//! A reply with mapping ops carries the cookie: umbra writes it only once
+//! the handler sleeps. It parks the handler (x86_64, where it may spin),
+//! then moves it with FUTEX_CMP_REQUEUE (for the value the handler sleeps
+//! on: REPORT_WAITING on x86_64, REPORT on aarch64 and armv7) from the
+//! state word to the PARK word, which says whether a sleeper was there
+//! ([`confirm_sleeper`]); it then writes the reply, sets REPLY and wakes
+//! PARK ([`reply_parked`]). A guest that wrote REPORT itself and runs on
+//! is never such a sleeper. Each handler loads its control page from the
+//! absolute address after both of its futex calls, so a guest that
+//! jumped to one of them and slept there runs the real op loop.
 //!
 //! Each side takes both values of the other side's move as the move: umbra
 //! takes REPORT and REPORT_WAITING as a report, the handler REPLY and
@@ -164,7 +168,7 @@ pub const MAX_OPS: usize = (ctrl::PARK - ctrl::OPS) / stub::BATCH_RECORD;
 pub const TRAP_SIGNALS: [usize; 7] = [4, 5, 7, 8, 11, 14, 31];
 
 extern "C" {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(not(target_arch = "arm"))]
     static umbra_trap_ops: u8;
     static umbra_stub_blob_start: u8;
     static umbra_trap_ops_syscall: u8;
@@ -181,13 +185,19 @@ pub fn handler_addr() -> u64 {
     code_addr(core::ptr::addr_of!(umbra_trap_handler))
 }
 
-/// The code where the cookie may be in registers (x86_64: the op loop
-/// and the handler, which follows it): no report of a guest comes from
-/// there, the handler runs with every signal blocked; a report with its
-/// instruction pointer there is a guest that jumped in (SECURITY.md S4).
-#[cfg(target_arch = "x86_64")]
-pub fn cookie_code() -> core::ops::Range<u64> {
-    code_addr(core::ptr::addr_of!(umbra_trap_ops))..handler_end()
+/// Whether `pc` is in the code where the cookie may be in registers
+/// (x86_64, aarch64: the op loop and the handler, which follows it;
+/// armv7: the handler, whose ops take the cookie for the mprotect that
+/// makes the batch page executable, and the batch page, executable only
+/// while those ops run): no report of a guest comes from there, the
+/// handler runs with every signal blocked; a report with its pc there is
+/// a guest that jumped in (SECURITY.md S4).
+pub fn is_cookie_code(pc: u64) -> bool {
+    #[cfg(target_arch = "arm")]
+    return (handler_addr()..handler_end()).contains(&pc)
+        || (stub::STUB_BATCH..stub::STUB_BATCH + 4096).contains(&pc);
+    #[cfg(not(target_arch = "arm"))]
+    (code_addr(core::ptr::addr_of!(umbra_trap_ops))..handler_end()).contains(&pc)
 }
 
 /// One past the handler's code in the stub.
@@ -534,7 +544,8 @@ pub fn reply_parked(page: &mut [u8], stub_spin: u32) {
 }
 
 /// Whether the stub's handler sleeps in its FUTEX_WAIT on the state word
-/// (REPORT_WAITING): FUTEX_CMP_REQUEUE moves it, without waking it, to the
+/// (REPORT_WAITING; aarch64 and armv7, whose handlers do not spin: REPORT,
+/// the value they sleep on): FUTEX_CMP_REQUEUE moves it, without waking it, to the
 /// PARK word, and says how many it moved. Then no guest code runs in the
 /// stub (it has one host thread) until umbra wakes the PARK word, so
 /// umbra may write a reply that carries the cookie (SECURITY.md S4). The
@@ -559,7 +570,11 @@ pub fn confirm_sleeper(page: &[u8]) -> bool {
             0, // wake none
             1, // requeue one
             park.as_ptr() as usize,
-            REPORT_WAITING as usize,
+            if HANDLER_SPINS {
+                REPORT_WAITING
+            } else {
+                REPORT
+            } as usize,
         )
     };
     r == 1

@@ -42,6 +42,8 @@ const RESERVED_LEN: usize = 4096;
 const UC_LEN: usize = UC_RESERVED + RESERVED_LEN;
 const FPSIMD_MAGIC: u32 = 0x4650_8001;
 const FPSIMD_SIZE: usize = 528;
+/// The FP state a trap frame holds (`trap_xstate_save`): the fpsimd_context.
+pub(super) const FP_LEN: usize = FPSIMD_SIZE;
 const ESR_MAGIC: u32 = 0x4553_5201;
 /// pstate bits a sigreturn (and PTRACE_SETREGSET) refuses for a 64-bit
 /// task: AArch32 mode, an exception level other than EL0t, D, A, I, F.
@@ -54,6 +56,11 @@ pub(super) fn refused(g: &GpRegs) -> bool {
     g.pstate & PSTATE_BAD != 0
 }
 
+/// The pc of a report's registers.
+pub(super) fn pc(g: &GpRegs) -> u64 {
+    g.pc
+}
+
 /// The thread pointer of a reply that only resumes the guest.
 pub(super) fn reply_tls(page: &mut [u8], g: &GpRegs) {
     wr(page, trap::ctrl::REPLY_FS, g.tpidr);
@@ -62,7 +69,7 @@ pub(super) fn reply_tls(page: &mut [u8], g: &GpRegs) {
 impl PtraceHost {
     /// The fpsimd_context record of the detached stub's trap frame: its
     /// file offset.
-    fn frame_fp(&self, mm: MmId) -> Option<usize> {
+    pub(super) fn frame_fp(&self, mm: MmId) -> Option<usize> {
         let (_, slot) = self.detached(mm)?;
         let range = self.slot_range(slot)?;
         let page = &self.mem.as_slice()[range.clone()];
@@ -110,31 +117,6 @@ impl PtraceHost {
         }
         self.mem.as_mut_slice()[at + 8..at + FPSIMD_SIZE].copy_from_slice(&buf[8..FPSIMD_SIZE]);
         Some(Ok(()))
-    }
-
-    /// The whole FP state of the trap frame (the FP blob: no wider state is
-    /// promised on this arch).
-    pub(in crate::host) fn trap_xstate_save(
-        &mut self,
-        mm: MmId,
-        buf: &mut Vec<u8>,
-    ) -> Option<Result<(), HostError>> {
-        self.detached(mm)?;
-        let Some(at) = self.frame_fp(mm) else {
-            return Some(Err(HostError::Io));
-        };
-        buf.clear();
-        buf.extend_from_slice(&self.mem.as_slice()[at..at + FPSIMD_SIZE]);
-        Some(Ok(()))
-    }
-
-    /// Loads a state `trap_xstate_save` saved into the trap frame.
-    pub(in crate::host) fn trap_xstate_load(
-        &mut self,
-        mm: MmId,
-        buf: &[u8],
-    ) -> Option<Result<(), HostError>> {
-        self.trap_fp_set(mm, buf)
     }
 }
 

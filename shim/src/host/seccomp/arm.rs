@@ -48,6 +48,8 @@ const VFP_MAGIC: u32 = 0x5646_5001;
 const VFP_SIZE: usize = 288;
 /// `struct user_vfp` (the FP blob): d0-d31, fpscr.
 const FP_BLOB: usize = 260;
+/// The FP state a trap frame holds (`trap_xstate_save`): the user_vfp.
+pub(super) const FP_LEN: usize = FP_BLOB;
 const CPSR_T: u32 = 0x20;
 const ERESTARTSYS: u32 = -512i32 as u32;
 const ERESTARTNOINTR: u32 = -513i32 as u32;
@@ -61,6 +63,11 @@ fn wr32(b: &mut [u8], off: usize, v: u32) {
 /// gets a CPU fault's signal instead.
 pub(super) fn refused(g: &GpRegs) -> bool {
     g.cpsr & 0x1f != 0x10 || g.cpsr & 0x80 != 0
+}
+
+/// The pc of a report's registers.
+pub(super) fn pc(g: &GpRegs) -> u64 {
+    g.regs[15] as u64
 }
 
 /// The thread pointer of a reply that only resumes the guest.
@@ -89,7 +96,7 @@ fn frame_vfp(page: &[u8], uc: usize) -> Option<usize> {
 impl PtraceHost {
     /// The `struct user_vfp` of the detached stub's trap frame: its file
     /// offset.
-    fn frame_fp(&self, mm: MmId) -> Option<usize> {
+    pub(super) fn frame_fp(&self, mm: MmId) -> Option<usize> {
         let (_, slot) = self.detached(mm)?;
         let range = self.slot_range(slot)?;
         let page = &self.mem.as_slice()[range.clone()];
@@ -129,31 +136,6 @@ impl PtraceHost {
         }
         self.mem.as_mut_slice()[at..at + FP_BLOB].copy_from_slice(&buf[..FP_BLOB]);
         Some(Ok(()))
-    }
-
-    /// The whole FP state of the trap frame (the FP blob: no wider state is
-    /// in use on this arch).
-    pub(in crate::host) fn trap_xstate_save(
-        &mut self,
-        mm: MmId,
-        buf: &mut Vec<u8>,
-    ) -> Option<Result<(), HostError>> {
-        self.detached(mm)?;
-        let Some(at) = self.frame_fp(mm) else {
-            return Some(Err(HostError::Io));
-        };
-        buf.clear();
-        buf.extend_from_slice(&self.mem.as_slice()[at..at + FP_BLOB]);
-        Some(Ok(()))
-    }
-
-    /// Loads a state `trap_xstate_save` saved into the trap frame.
-    pub(in crate::host) fn trap_xstate_load(
-        &mut self,
-        mm: MmId,
-        buf: &[u8],
-    ) -> Option<Result<(), HostError>> {
-        self.trap_fp_set(mm, buf)
     }
 }
 

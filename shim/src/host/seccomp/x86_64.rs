@@ -47,6 +47,11 @@ pub(super) fn refused(g: &GpRegs) -> bool {
     !canonical(g.fs_base) || !canonical(g.gs_base) || !canonical(g.rip)
 }
 
+/// The pc of a report's registers.
+pub(super) fn pc(g: &GpRegs) -> u64 {
+    g.rip
+}
+
 /// The thread pointers of a reply that only resumes the guest.
 pub(super) fn reply_tls(page: &mut [u8], g: &GpRegs) {
     wr(page, trap::ctrl::REPLY_FS, g.fs_base);

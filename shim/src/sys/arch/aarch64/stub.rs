@@ -40,6 +40,7 @@ global_asm!(
     ".globl umbra_stub_batch_done",
     ".globl umbra_stub_batch_syscall",
     ".globl umbra_stub_blob_end",
+    ".globl umbra_trap_ops",
     ".globl umbra_trap_ops_syscall",
     ".globl umbra_trap_handler",
     ".globl umbra_trap_handler_end",
@@ -80,7 +81,9 @@ global_asm!(
     "    brk #0",
     "    b .Lumbra_stub_idle",
     // The seccomp platform (sys/trap.rs). The op loop of a reply: x12 is the
-    // control page; the cookie is taken out of the page before any call.
+    // control page; the cookie is taken out of the page before any call,
+    // and the registers that held it (x19/x20, and x3/x4 ORed) are
+    // cleared at its end.
     "umbra_trap_ops:",
     "    ldr x19, [x12, #{k1}]",
     "    ldr x20, [x12, #{k2}]",
@@ -109,6 +112,8 @@ global_asm!(
     ".Lumbra_trap_ops_end:",
     "    mov x19, #0",
     "    mov x20, #0",
+    "    mov x3, #0",
+    "    mov x4, #0",
     "    str x15, [x12, #{done}]",
     "    str x0, [x12, #{last}]",
     "    b .Lumbra_trap_after_ops",
@@ -133,7 +138,14 @@ global_asm!(
     "    mov x2, #1",
     "    mov x8, #{futex}",
     "    svc #0",
+    // After both futex calls (a guest may have jumped to an `svc` of them
+    // with a control page of its own in x12 and slept there: umbra then
+    // writes the cookie, SECURITY.md S2/S4), the control page is the real
+    // one, so the reply's ops run in the real op loop.
     ".Lumbra_trap_wait:",
+    "    movz x12, #{c0}",
+    "    movk x12, #{c1}, lsl #16",
+    "    movk x12, #{c2}, lsl #32",
     "    ldar w9, [x12]",
     "    cmp w9, #2",
     "    b.eq .Lumbra_trap_got",

@@ -178,7 +178,14 @@ global_asm!(
     "    mov r2, #1",
     "    mov r7, #{futex}",
     "    svc #0",
+    // After both futex calls (a guest may have jumped to an `svc` of them
+    // with a control page of its own in r12 and slept there: umbra then
+    // writes the cookie, SECURITY.md S2/S4), the control page is the real
+    // one, so the reply's ops run in the real op path, which takes the
+    // cookie out of the page before its mprotect and clears r3-r5 after.
     ".Lumbra_trap_wait:",
+    "    movw r12, #{clo}",
+    "    movt r12, #{chi}",
     "    ldr r9, [r12]",
     "    dmb ish",
     "    cmp r9, #2",
