@@ -56,6 +56,7 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "fileio",
     "filemap",
     "filemap_share",
+    "copyio",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

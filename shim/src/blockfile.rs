@@ -1,7 +1,11 @@
 //! A [`BlockDevice`] over a host file: positioned reads and writes, and
-//! `fdatasync` for flush. Safe std code only.
+//! `fdatasync` for flush. A read or write in pieces (guest memory, for the
+//! guest's read(2) and write(2) with one copy) is one host preadv or
+//! pwritev. Safe code only (the raw calls are in `sys`).
 
 use std::fs::{File, OpenOptions};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -76,6 +80,62 @@ impl BlockDevice for BlockFile {
                 Errno::EIO
             }
         })
+    }
+
+    fn read_vectored_at(&self, off: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if !in_range(self.size, off, len) {
+            return Err(Errno::EIO);
+        }
+        let mut iov: Vec<IoSliceMut<'_>> = bufs
+            .iter_mut()
+            .filter(|b| !b.is_empty())
+            .map(|b| IoSliceMut::new(b))
+            .collect();
+        let mut rest = &mut iov[..];
+        let mut at = off;
+        while !rest.is_empty() {
+            match umbra_shim::sys::hostdir::preadv(self.file.as_raw_fd(), at, rest) {
+                Ok(0) => return Err(Errno::EIO),
+                Ok(n) => {
+                    at += n as u64;
+                    IoSliceMut::advance_slices(&mut rest, n);
+                }
+                Err(e) if e.0 == libc::EINTR => {}
+                Err(_) => return Err(Errno::EIO),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_vectored_at(&self, off: u64, bufs: &[&[u8]]) -> KResult<()> {
+        if !self.writable {
+            return Err(Errno::EROFS);
+        }
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if !in_range(self.size, off, len) {
+            return Err(Errno::EIO);
+        }
+        let mut iov: Vec<IoSlice<'_>> = bufs
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| IoSlice::new(b))
+            .collect();
+        let mut rest = &mut iov[..];
+        let mut at = off;
+        while !rest.is_empty() {
+            match umbra_shim::sys::hostdir::pwritev(self.file.as_raw_fd(), at, rest) {
+                Ok(0) => return Err(Errno::EIO),
+                Ok(n) => {
+                    at += n as u64;
+                    IoSlice::advance_slices(&mut rest, n);
+                }
+                Err(e) if e.0 == libc::EINTR => {}
+                Err(e) if e.0 == libc::ENOSPC => return Err(Errno::ENOSPC),
+                Err(_) => return Err(Errno::EIO),
+            }
+        }
+        Ok(())
     }
 
     fn flush(&self) -> KResult<()> {

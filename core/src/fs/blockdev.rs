@@ -26,6 +26,28 @@ pub trait BlockDevice: Send + Sync {
     fn write_at(&self, off: u64, buf: &[u8]) -> KResult<()>;
     /// Makes every completed write durable.
     fn flush(&self) -> KResult<()>;
+    /// Fills `bufs`, in order, from byte offset `off`: one read of their
+    /// total length (guest memory in pieces, read(2) with one copy). A
+    /// device over a host file does it in one host call.
+    fn read_vectored_at(&self, off: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
+        let mut at = off;
+        for b in bufs.iter_mut() {
+            self.read_at(at, b)?;
+            at = at.checked_add(b.len() as u64).ok_or(Errno::EIO)?;
+        }
+        Ok(())
+    }
+    /// Writes `bufs`, in order, at byte offset `off`: one write of their
+    /// total length (write(2) straight from guest memory). A device over a
+    /// host file does it in one host call.
+    fn write_vectored_at(&self, off: u64, bufs: &[&[u8]]) -> KResult<()> {
+        let mut at = off;
+        for b in bufs {
+            self.write_at(at, b)?;
+            at = at.checked_add(b.len() as u64).ok_or(Errno::EIO)?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether `off..off+len` lies within a device of `size` bytes.
@@ -181,6 +203,19 @@ impl BlockDevice for OverlayDevice {
             }
         });
         result
+    }
+
+    fn read_vectored_at(&self, off: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
+        // Nothing written yet: the base serves it whole (one host call).
+        if self.chunks.lock().is_empty() {
+            return self.base.read_vectored_at(off, bufs);
+        }
+        let mut at = off;
+        for b in bufs.iter_mut() {
+            self.read_at(at, b)?;
+            at = at.checked_add(b.len() as u64).ok_or(Errno::EIO)?;
+        }
+        Ok(())
     }
 
     fn write_at(&self, off: u64, buf: &[u8]) -> KResult<()> {

@@ -336,6 +336,92 @@ impl OpenFile {
         inode.write_at(off, buf, timespec_from_ns(ctx.now_real()))
     }
 
+    /// Whether read and write can move this file's bytes straight between
+    /// its storage and slices of guest memory ([`Self::read_direct`],
+    /// [`Self::write_direct`]): a regular file whose inode takes it
+    /// ([`Inode::direct_io`]: tmpfs pages, ext2 blocks) and a pipe end;
+    /// neither needs an I/O context.
+    pub fn is_direct(&self) -> bool {
+        match &self.ops {
+            Some(ops) => super::pipe::is_pipe_end(&**ops),
+            None => self
+                .inode
+                .as_ref()
+                .is_some_and(|i| i.kind() == FileType::Regular && i.direct_io()),
+        }
+    }
+
+    /// read(2) (`off` None) or pread64(2) into `bufs`, in order, as one
+    /// buffer of their total length, for a file that [`Self::is_direct`].
+    /// EINVAL for any other (the caller goes through a kernel buffer).
+    pub fn read_direct(&self, bufs: &mut [&mut [u8]], off: Option<u64>) -> KResult<usize> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.is_direct() {
+            return Err(Errno::EINVAL);
+        }
+        let read = |at: u64, bufs: &mut [&mut [u8]]| match (&self.ops, &self.inode) {
+            (Some(ops), _) => super::pipe::read_vectored(&**ops, bufs),
+            (None, Some(inode)) => inode.read_vectored_at(at, bufs),
+            (None, None) => Err(Errno::EBADF),
+        };
+        match off {
+            None => {
+                let mut pos = self.offset.lock();
+                let n = read(*pos, bufs)?;
+                if self.seekable() {
+                    *pos = pos.saturating_add(n as u64);
+                }
+                Ok(n)
+            }
+            Some(_) if !self.seekable() => Err(Errno::ESPIPE),
+            Some(o) if o > MAX_OFFSET => Err(Errno::EINVAL),
+            Some(o) => read(o, bufs),
+        }
+    }
+
+    /// write(2) (`off` None) or pwrite64(2) of `bufs`, in order, as one
+    /// buffer, for a file that [`Self::is_direct`] (EINVAL for any other).
+    /// With O_APPEND a regular file is written at its end.
+    pub fn write_direct(
+        &self,
+        bufs: &[&[u8]],
+        off: Option<u64>,
+        now: umbra_abi::structs::Timespec,
+    ) -> KResult<usize> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if !self.is_direct() {
+            return Err(Errno::EINVAL);
+        }
+        let append = self.ops.is_none() && self.flags().contains(OpenFlags::O_APPEND);
+        let write = |at: u64| match (&self.ops, &self.inode) {
+            (Some(ops), _) => super::pipe::write_vectored(&**ops, bufs),
+            (None, Some(_)) if bufs.iter().all(|b| b.is_empty()) => Ok(0),
+            (None, Some(inode)) => inode.write_vectored_at(at, bufs, now),
+            (None, None) => Err(Errno::EBADF),
+        };
+        match off {
+            None => {
+                let mut pos = self.offset.lock();
+                if append {
+                    *pos = self.size()?;
+                }
+                let n = write(*pos)?;
+                if self.seekable() {
+                    *pos = pos.saturating_add(n as u64);
+                }
+                Ok(n)
+            }
+            Some(_) if !self.seekable() => Err(Errno::ESPIPE),
+            Some(o) if o > MAX_OFFSET => Err(Errno::EINVAL),
+            Some(_) if append => write(self.size()?),
+            Some(o) => write(o),
+        }
+    }
+
     fn size(&self) -> KResult<u64> {
         match &self.inode {
             Some(i) => Ok(i.metadata()?.size),

@@ -128,10 +128,14 @@ fn fifo_stat(p: &Arc<Pipe>) -> Option<Metadata> {
     })
 }
 
-impl FileOps for PipeReader {
-    fn read(&self, _ctx: &mut dyn IoCtx, _off: u64, buf: &mut [u8]) -> KResult<usize> {
+impl PipeReader {
+    /// Reads into `bufs`, in order, as one read of their total length
+    /// (read(2) and readv(2) straight into guest memory): what the pipe
+    /// holds, up to that length, under one lock.
+    fn read_vectored(&self, bufs: &mut [&mut [u8]]) -> KResult<usize> {
+        let want: usize = bufs.iter().map(|b| b.len()).sum();
         let mut r = self.0.ring.lock();
-        if buf.is_empty() {
+        if want == 0 {
             return Ok(0);
         }
         r.sigio_out += 1;
@@ -142,15 +146,95 @@ impl FileOps for PipeReader {
                 Err(Errno::EAGAIN)
             };
         }
-        let n = buf.len().min(r.data.len());
+        let n = want.min(r.data.len());
         let was_full = !r.writable();
-        for (d, s) in buf.iter_mut().zip(r.data.drain(..n)) {
-            *d = s;
+        let mut done = 0usize;
+        for b in bufs.iter_mut() {
+            let k = b.len().min(n - done);
+            let (front, back) = r.data.as_slices();
+            let (dst, src_front) = (&mut b[..k], front.len().min(k));
+            dst[..src_front].copy_from_slice(&front[..src_front]);
+            dst[src_front..].copy_from_slice(&back[..k - src_front]);
+            r.data.drain(..k);
+            done += k;
+            if done == n {
+                break;
+            }
         }
         if was_full {
             r.wakes.wake_output();
         }
         Ok(n)
+    }
+}
+
+impl PipeWriter {
+    /// Writes `bufs`, in order, as one write of their total length (write(2)
+    /// and writev(2) straight from guest memory), under one lock: at most
+    /// PIPE_BUF bytes in all go in whole or not at all.
+    fn write_vectored(&self, bufs: &[&[u8]]) -> KResult<usize> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        // A null write succeeds, readers or not (Linux's pipe_write).
+        if len == 0 {
+            return Ok(0);
+        }
+        let mut r = self.0.ring.lock();
+        if r.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        r.sigio_in += 1;
+        let space = r.capacity.saturating_sub(r.data.len());
+        if space == 0 || (len <= PIPE_BUF && space < len) {
+            return Err(Errno::EAGAIN);
+        }
+        let n = len.min(space);
+        let mut done = 0usize;
+        for b in bufs {
+            let k = b.len().min(n - done);
+            r.data.extend(&b[..k]);
+            done += k;
+            if done == n {
+                break;
+            }
+        }
+        r.wakes.wake_input();
+        Ok(n)
+    }
+}
+
+/// Whether `ops` is a pipe's read or write end (an anonymous pipe, or a FIFO
+/// opened for one direction): what [`read_vectored`] and [`write_vectored`]
+/// serve.
+pub fn is_pipe_end(ops: &dyn FileOps) -> bool {
+    let any = ops.as_any();
+    any.is::<PipeReader>() || any.is::<PipeWriter>()
+}
+
+/// read(2) of the pipe end `ops` into `bufs` as one buffer; EBADF on a
+/// write end, EINVAL if `ops` is no pipe end.
+pub fn read_vectored(ops: &dyn FileOps, bufs: &mut [&mut [u8]]) -> KResult<usize> {
+    let any = ops.as_any();
+    match any.downcast_ref::<PipeReader>() {
+        Some(r) => r.read_vectored(bufs),
+        None if any.is::<PipeWriter>() => Err(Errno::EBADF),
+        None => Err(Errno::EINVAL),
+    }
+}
+
+/// write(2) of `bufs` as one buffer to the pipe end `ops`; EBADF on a read
+/// end, EINVAL if `ops` is no pipe end.
+pub fn write_vectored(ops: &dyn FileOps, bufs: &[&[u8]]) -> KResult<usize> {
+    let any = ops.as_any();
+    match any.downcast_ref::<PipeWriter>() {
+        Some(w) => w.write_vectored(bufs),
+        None if any.is::<PipeReader>() => Err(Errno::EBADF),
+        None => Err(Errno::EINVAL),
+    }
+}
+
+impl FileOps for PipeReader {
+    fn read(&self, _ctx: &mut dyn IoCtx, _off: u64, buf: &mut [u8]) -> KResult<usize> {
+        self.read_vectored(&mut [buf])
     }
     fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &[u8]) -> KResult<usize> {
         Err(Errno::EBADF)
@@ -185,23 +269,7 @@ impl FileOps for PipeWriter {
         Err(Errno::EBADF)
     }
     fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, buf: &[u8]) -> KResult<usize> {
-        // A null write succeeds, readers or not (Linux's pipe_write).
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut r = self.0.ring.lock();
-        if r.readers == 0 {
-            return Err(Errno::EPIPE);
-        }
-        r.sigio_in += 1;
-        let space = r.capacity.saturating_sub(r.data.len());
-        if space == 0 || (buf.len() <= PIPE_BUF && space < buf.len()) {
-            return Err(Errno::EAGAIN);
-        }
-        let n = buf.len().min(space);
-        r.data.extend(&buf[..n]);
-        r.wakes.wake_input();
-        Ok(n)
+        self.write_vectored(&[buf])
     }
     fn poll(&self, _ctx: &mut dyn IoCtx) -> PollEvents {
         let r = self.0.ring.lock();

@@ -506,6 +506,10 @@ impl TmpInode {
 }
 
 impl Inode for TmpInode {
+    fn direct_io(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -493,6 +493,55 @@ pub trait Inode: Send + Sync {
         Err(not_a_file(self.kind()))
     }
 
+    /// Whether read(2) and write(2) hand this file guest memory in pieces
+    /// ([`Self::read_vectored_at`], [`Self::write_vectored_at`]), with no
+    /// kernel buffer between: files whose bytes the kernel holds or reads
+    /// from a block device in one call per run (tmpfs, ext2). Others are
+    /// read through a kernel buffer, one `read_at` per chunk (a host file
+    /// read per piece, or procfs text made per call, would cost more).
+    fn direct_io(&self) -> bool {
+        false
+    }
+
+    /// Reads at `off` into `bufs`, in order, as one read of their total
+    /// length (read(2) straight into guest memory); short only at end of
+    /// file or when a later buffer fails after an earlier one was filled.
+    /// Filesystems that can fill several buffers in one device read (ext2)
+    /// override it.
+    fn read_vectored_at(&self, off: u64, bufs: &mut [&mut [u8]]) -> KResult<usize> {
+        let mut done = 0usize;
+        for b in bufs.iter_mut() {
+            let n = match self.read_at(off.saturating_add(done as u64), b) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            done += n;
+            if n < b.len() {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes `bufs`, in order, at `off` as one write of their total length
+    /// (write(2) straight from guest memory); returns the bytes written.
+    fn write_vectored_at(&self, off: u64, bufs: &[&[u8]], now: Timespec) -> KResult<usize> {
+        let mut done = 0usize;
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            let n = match self.write_at(off.saturating_add(done as u64), b, now) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            done += n;
+            if n < b.len() {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// Sets the size, dropping or zero-filling data.
     fn truncate(&self, _size: u64, _now: Timespec) -> KResult<()> {
         Err(not_a_file(self.kind()))

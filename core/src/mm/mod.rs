@@ -10,13 +10,15 @@ pub mod frame;
 pub mod pagecache;
 pub mod shared;
 pub mod space;
+pub mod spans;
 pub mod user;
 pub mod vma;
 
 pub use frame::{Frame, FrameAllocator};
 pub use pagecache::{FileCache, MappedFile, PastEof};
 pub use shared::{FileAccess, SharedMem};
-pub use space::{AddressSpace, FaultOutcome, Placement};
+pub use space::{Access, AddressSpace, FaultOutcome, Placement};
+pub use spans::PhysSpan;
 pub use user::{UserAccess, UserInPtr, UserOutPtr};
 pub use vma::{Backing, Vma, VmaKind, VmaName};
 

@@ -217,6 +217,63 @@ impl FileCache {
         }
     }
 
+    /// write(2) wrote `len` bytes to the file at `off` straight from guest
+    /// memory: the cached pages it covers take the same bytes, read back
+    /// from the file (not from the guest, which may have changed them
+    /// since: the file is the truth).
+    pub fn rewrote<H: HostMemory>(&self, host: &mut H, off: u64, len: usize) {
+        let pages = self.pages.lock();
+        let Some(end) = off.checked_add(len as u64) else {
+            return;
+        };
+        for (&pgoff, p) in pages.range(off >> PAGE_SHIFT..end.div_ceil(PAGE)) {
+            let pstart = pgoff << PAGE_SHIFT;
+            let (s, e) = (off.max(pstart), end.min(pstart + PAGE));
+            let dst = p.frame.phys() as usize + (s - pstart) as usize;
+            let Some(d) = host.physmem_mut().get_mut(dst..dst + (e - s) as usize) else {
+                continue;
+            };
+            let mut done = 0;
+            while done < d.len() {
+                match self.file.read_at(s + done as u64, &mut d[done..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => done += n,
+                }
+            }
+        }
+    }
+
+    /// read(2) read `len` bytes from the file at `off` straight into the
+    /// guest memory of `spans`: the bytes of dirty pages (written through a
+    /// shared mapping, not yet written back) replace what the file holds.
+    pub fn overlay_spans<H: HostMemory>(
+        &self,
+        host: &mut H,
+        off: u64,
+        len: usize,
+        spans: &[super::PhysSpan],
+    ) {
+        let pages = self.pages.lock();
+        let Some(end) = off.checked_add(len as u64) else {
+            return;
+        };
+        for (&pgoff, p) in pages.range(off >> PAGE_SHIFT..end.div_ceil(PAGE)) {
+            if !p.dirty {
+                continue;
+            }
+            let pstart = pgoff << PAGE_SHIFT;
+            let (s, e) = (off.max(pstart), end.min(pstart + PAGE));
+            let src = p.frame.phys() as usize + (s - pstart) as usize;
+            super::spans::copy_into(
+                host.physmem_mut(),
+                spans,
+                (s - off) as usize,
+                src,
+                (e - s) as usize,
+            );
+        }
+    }
+
     /// read(2) read `buf` from the file at `off`: the bytes of dirty pages
     /// (written through a shared mapping, not yet written back) replace what
     /// the file holds.

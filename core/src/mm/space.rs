@@ -112,7 +112,7 @@ fn maps_file(v: &Vma, cache: &FileCache) -> Option<u64> {
 
 /// Kind of kernel access to user memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Access {
+pub enum Access {
     Read,
     Write,
 }
@@ -614,7 +614,7 @@ impl AddressSpace {
 
     /// The frame of the page at `va` for a kernel access, populating it or breaking
     /// COW as needed. EFAULT where the guest itself could not make this access.
-    fn frame_for<H: HostMemory>(
+    pub(super) fn frame_for<H: HostMemory>(
         &mut self,
         frames: &mut FrameAllocator,
         host: &mut H,

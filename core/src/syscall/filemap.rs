@@ -25,7 +25,7 @@ use umbra_abi::flags::OpenFlags;
 use umbra_abi::Errno;
 
 /// The live page cache of the regular file behind `file`, if it is mapped.
-fn cache_of<H: Host>(k: &Kernel<H>, file: &OpenFile) -> Option<Arc<FileCache>> {
+pub(super) fn cache_of<H: Host>(k: &Kernel<H>, file: &OpenFile) -> Option<Arc<FileCache>> {
     if file.ops().is_some() {
         return None;
     }

@@ -1,8 +1,9 @@
 //! Descriptor I/O: read, write, readv, writev, pread64, pwrite64, lseek, ioctl,
 //! fcntl, dup, dup2, dup3, close, getdents64, fsync.
 //!
-//! Data moves through a bounded kernel buffer, so a huge read costs the kernel at
-//! most one chunk of memory. A read that would block on a blocking description
+//! Regular files and pipes move their bytes straight between the file and
+//! guest memory (see `direct`); other files go through a bounded kernel
+//! buffer, so a huge read costs the kernel at most one chunk of memory. A read that would block on a blocking description
 //! parks the thread; it is served again when input arrives.
 
 use super::Outcome;
@@ -59,6 +60,9 @@ fn read_into<H: Host>(
         return Err(Errno::EBADF);
     }
     let len = len.min(MAX_RW);
+    if file.is_direct() {
+        return super::direct::read(k, file, &[(buf, len)], off);
+    }
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
@@ -113,6 +117,9 @@ fn write_from<H: Host>(
         return Err(Errno::EBADF);
     }
     let len = fsize_limit(k, file, off, len.min(MAX_RW))?;
+    if file.is_direct() {
+        return super::direct::write(k, file, &[(buf, len)], off);
+    }
     let mut kbuf = vec![0u8; len.min(CHUNK)];
     let mut done = 0;
     while done < len {
@@ -276,6 +283,23 @@ fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iov
     Ok(v)
 }
 
+/// The first `max` bytes of the buffers `iovs` as (address, length) pairs.
+fn iov_ranges(iovs: &[Iovec], max: usize) -> Vec<(u64, usize)> {
+    let mut left = max;
+    let mut out = Vec::with_capacity(iovs.len());
+    for e in iovs {
+        let n = usize::try_from(e.iov_len).unwrap_or(usize::MAX).min(left);
+        if n > 0 {
+            out.push((e.iov_base, n));
+        }
+        left -= n;
+        if left == 0 {
+            break;
+        }
+    }
+    out
+}
+
 /// readv(2).
 pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> Outcome {
     let f = match file(k, fd) {
@@ -289,6 +313,12 @@ pub fn sys_readv<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> O
         Ok(v) => v,
         Err(e) => return Outcome::Ret(Err(e)),
     };
+    if f.is_direct() {
+        // One read into all the buffers, as Linux's readv (a pipe's bytes
+        // are taken under one lock).
+        let r = super::direct::read(k, &f, &iov_ranges(&iovs, MAX_RW), None);
+        return blocking(&f, r);
+    }
     let mut done = 0usize;
     for e in iovs {
         if e.iov_len == 0 {
@@ -320,6 +350,21 @@ pub fn sys_writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> 
 fn writev<H: Host>(k: &mut Kernel<H>, fd: i32, iov: u64, cnt: usize) -> SysResult {
     let f = file(k, fd)?;
     let iovs = read_iov(k, iov, cnt)?;
+    if f.is_direct() {
+        if !f.writable() {
+            return Err(Errno::EBADF);
+        }
+        // One write of all the buffers: a pipe takes up to PIPE_BUF bytes
+        // of them whole, as Linux's writev.
+        let all: u64 = iovs.iter().map(|e| e.iov_len).sum();
+        let len = fsize_limit(
+            k,
+            &f,
+            None,
+            usize::try_from(all).unwrap_or(MAX_RW).min(MAX_RW),
+        )?;
+        return super::direct::write(k, &f, &iov_ranges(&iovs, len), None);
+    }
     // Gather small vectors into one write, so a line written as several pieces
     // reaches a stream in one go, as Linux's writev does for pipes and ttys.
     let total: u64 = iovs.iter().map(|e| e.iov_len).sum();

@@ -9,6 +9,9 @@ mod arm;
 pub mod clone;
 pub mod copy;
 pub mod cred;
+mod direct;
+#[cfg(test)]
+mod direct_tests;
 pub mod epoll;
 pub mod evfd;
 pub mod fasync;

@@ -907,6 +907,8 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
         nr::WRITE,
         nr::PREAD64,
         nr::PWRITE64,
+        nr::PREADV,
+        nr::PWRITEV,
         nr::FSYNC,
         nr::FDATASYNC,
         nr::CLOSE,

@@ -330,6 +330,50 @@ pub fn pwrite(fd: i32, off: u64, buf: &[u8]) -> Result<usize, Errno> {
     check(r)
 }
 
+/// preadv: fills `bufs` in order from `off` (at most IOV_MAX of them).
+/// The offset goes as two longs, low then high, on every arch.
+pub fn preadv(fd: i32, off: u64, bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, Errno> {
+    let n = bufs.len().min(IOV_MAX);
+    // SAFETY: `IoSliceMut` is ABI-compatible with `struct iovec` (std
+    // guarantees it on Unix), and each one is a writable buffer for its
+    // length; the kernel reads the `n` iovecs and writes only into them.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::PREADV,
+            fd as usize,
+            bufs.as_mut_ptr() as usize,
+            n,
+            off as usize,
+            (off >> 32) as usize,
+            0,
+        )
+    };
+    check(r)
+}
+
+/// pwritev: writes `bufs` in order at `off` (at most IOV_MAX of them).
+pub fn pwritev(fd: i32, off: u64, bufs: &[std::io::IoSlice<'_>]) -> Result<usize, Errno> {
+    let n = bufs.len().min(IOV_MAX);
+    // SAFETY: `IoSlice` is ABI-compatible with `struct iovec` (std
+    // guarantees it on Unix), and each one is a readable buffer for its
+    // length; the kernel only reads the `n` iovecs and their bytes.
+    let r = unsafe {
+        raw::syscall6(
+            raw::nr::PWRITEV,
+            fd as usize,
+            bufs.as_ptr() as usize,
+            n,
+            off as usize,
+            (off >> 32) as usize,
+            0,
+        )
+    };
+    check(r)
+}
+
+/// The most iovecs one preadv or pwritev takes (Linux's UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+
 /// ftruncate (ftruncate64 on arm).
 pub fn ftruncate(fd: i32, size: u64) -> Result<(), Errno> {
     #[cfg(target_arch = "arm")]

@@ -365,36 +365,48 @@ impl FsInner {
         Err(Errno::ELOOP)
     }
 
-    fn file_read(&self, st: &mut State, ino: u32, off: u64, buf: &mut [u8]) -> KResult<usize> {
+    /// Reads at `off` into `bufs`, in order, as one buffer (guest memory
+    /// in pieces, for read(2)): a run of physically contiguous blocks is one
+    /// device read, whatever pieces it fills.
+    fn file_read(
+        &self,
+        st: &mut State,
+        ino: u32,
+        off: u64,
+        bufs: &mut [&mut [u8]],
+    ) -> KResult<usize> {
         let r = self.read_inode(st, ino)?;
         if off >= r.size {
             return Ok(0);
         }
-        let n = usize::try_from(r.size - off).map_or(buf.len(), |a| a.min(buf.len()));
+        let want: usize = bufs.iter().map(|b| b.len()).sum();
+        let n = usize::try_from(r.size - off).map_or(want, |a| a.min(want));
         let bs = self.g.bs64;
         let mut done = 0usize;
-        // A run of physically contiguous blocks is read with one device read.
         let mut run: Option<(u64, usize, usize)> = None; // (device offset, buf start, len)
+        let flush = |bufs: &mut [&mut [u8]], (o, s, l): (u64, usize, usize)| {
+            self.dev.read_vectored_at(o, &mut pieces(bufs, s, l))
+        };
         while done < n {
             let pos = off + done as u64;
             let (lblk, in_blk) = (pos / bs, (pos % bs) as usize);
             let chunk = (self.g.bs - in_blk).min(n - done);
             let phys = self.bmap(st, &r, lblk)?;
             if phys == 0 {
-                if let Some((doff, s, l)) = run.take() {
-                    self.dev
-                        .read_at(doff, buf.get_mut(s..s + l).ok_or(Errno::EIO)?)?;
+                if let Some(run) = run.take() {
+                    flush(bufs, run)?;
                 }
-                buf.get_mut(done..done + chunk).ok_or(Errno::EIO)?.fill(0);
+                for p in pieces(bufs, done, chunk) {
+                    p.fill(0);
+                }
             } else {
                 let doff = u64::from(phys) * bs + in_blk as u64;
                 run = match run {
                     Some((o, s, l)) if o + l as u64 == doff && l < (1 << 20) => {
                         Some((o, s, l + chunk))
                     }
-                    Some((o, s, l)) => {
-                        self.dev
-                            .read_at(o, buf.get_mut(s..s + l).ok_or(Errno::EIO)?)?;
+                    Some(old) => {
+                        flush(bufs, old)?;
                         Some((doff, done, chunk))
                     }
                     None => Some((doff, done, chunk)),
@@ -402,23 +414,27 @@ impl FsInner {
             }
             done += chunk;
         }
-        if let Some((o, s, l)) = run {
-            self.dev
-                .read_at(o, buf.get_mut(s..s + l).ok_or(Errno::EIO)?)?;
+        if let Some(run) = run {
+            flush(bufs, run)?;
         }
         Ok(n)
     }
 
+    /// Writes `bufs`, in order, as one buffer at `off` (guest memory in
+    /// pieces, for write(2)). Blocks the file has are written a run of
+    /// physically contiguous blocks at a time; a new block is written whole
+    /// (zeroes around the data) before the block map names it.
     fn file_write(
         &self,
         st: &mut State,
         ino: u32,
         off: u64,
-        buf: &[u8],
+        bufs: &[&[u8]],
         now: Timespec,
     ) -> KResult<usize> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
         let mut r = self.read_inode(st, ino)?;
-        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        let end = off.checked_add(len as u64).ok_or(Errno::EFBIG)?;
         if end > self.max_file_size() {
             return Err(Errno::EFBIG);
         }
@@ -426,17 +442,38 @@ impl FsInner {
         let mut done = 0usize;
         let mut err = None;
         let mut goal = 0u64;
-        while done < buf.len() {
+        // Existing blocks not written yet: (device offset, buf start, len).
+        let mut run: Option<(u64, usize, usize)> = None;
+        let flush = |run: (u64, usize, usize)| {
+            let (o, s, l) = run;
+            self.dev.write_vectored_at(o, &pieces_ref(bufs, s, l))
+        };
+        let mut zeros: Vec<u8> = Vec::new();
+        while done < len {
             let pos = off + done as u64;
             let (lblk, in_blk) = (pos / bs, (pos % bs) as usize);
-            let chunk = (self.g.bs - in_blk).min(buf.len() - done);
-            let src = buf.get(done..done + chunk).ok_or(Errno::EIO)?;
+            let chunk = (self.g.bs - in_blk).min(len - done);
             let res = (|| -> KResult<()> {
                 let phys = self.bmap(st, &r, lblk)?;
                 if phys != 0 {
                     goal = u64::from(phys) + 1;
                     st.cache.remove(&u64::from(phys));
-                    return self.dev.write_at(u64::from(phys) * bs + in_blk as u64, src);
+                    let doff = u64::from(phys) * bs + in_blk as u64;
+                    run = match run {
+                        Some((o, s, l)) if o + l as u64 == doff && l < (1 << 20) => {
+                            Some((o, s, l + chunk))
+                        }
+                        Some(old) => {
+                            run = None;
+                            flush(old).inspect_err(|_| done = old.1)?;
+                            Some((doff, done, chunk))
+                        }
+                        None => Some((doff, done, chunk)),
+                    };
+                    return Ok(());
+                }
+                if let Some(old) = run.take() {
+                    flush(old).inspect_err(|_| done = old.1)?;
                 }
                 if goal == 0 && lblk > 0 {
                     goal = u64::from(self.bmap(st, &r, lblk - 1).unwrap_or(0)) + 1;
@@ -446,12 +483,14 @@ impl FsInner {
                     goal = self.g.first_data_block + grp * self.g.bpg;
                 }
                 let phys = self.alloc_block(st, goal)?;
-                let mut blk = vec![0u8; self.g.bs];
-                if let Some(d) = blk.get_mut(in_blk..in_blk + chunk) {
-                    d.copy_from_slice(src);
+                if zeros.len() < self.g.bs - chunk {
+                    zeros.resize(self.g.bs, 0);
                 }
+                let mut whole = pieces_ref(bufs, done, chunk);
+                whole.insert(0, &zeros[..in_blk]);
+                whole.push(&zeros[..self.g.bs - in_blk - chunk]);
                 let res = self
-                    .write_block(st, u64::from(phys), &blk)
+                    .write_block_pieces(st, u64::from(phys), &whole)
                     .and_then(|()| self.bmap_set(st, &mut r, lblk, phys));
                 if let Err(e) = res {
                     let _ = self.free_block(st, phys);
@@ -466,6 +505,12 @@ impl FsInner {
                 break;
             }
             done += chunk;
+        }
+        if let Some(old) = run.take() {
+            if let Err(e) = flush(old) {
+                done = old.1;
+                err = Some(e);
+            }
         }
         if done > 0 {
             r.size = r.size.max(off + done as u64);
@@ -676,6 +721,10 @@ impl Ext2Inode {
 }
 
 impl Inode for Ext2Inode {
+    fn direct_io(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -770,7 +819,17 @@ impl Inode for Ext2Inode {
             _ => return Err(Errno::EINVAL),
         }
         let mut st = self.lock();
-        self.fs.file_read(&mut st, self.ino, off, buf)
+        self.fs.file_read(&mut st, self.ino, off, &mut [buf])
+    }
+
+    fn read_vectored_at(&self, off: u64, bufs: &mut [&mut [u8]]) -> KResult<usize> {
+        match self.kind {
+            FileType::Regular => {}
+            FileType::Directory => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        }
+        let mut st = self.lock();
+        self.fs.file_read(&mut st, self.ino, off, bufs)
     }
 
     fn write_at(&self, off: u64, buf: &[u8], now: Timespec) -> KResult<usize> {
@@ -782,7 +841,19 @@ impl Inode for Ext2Inode {
         self.writable()?;
         let mut st = self.lock();
         FsInner::touch(&mut st, now);
-        self.fs.file_write(&mut st, self.ino, off, buf, now)
+        self.fs.file_write(&mut st, self.ino, off, &[buf], now)
+    }
+
+    fn write_vectored_at(&self, off: u64, bufs: &[&[u8]], now: Timespec) -> KResult<usize> {
+        match self.kind {
+            FileType::Regular => {}
+            FileType::Directory => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        }
+        self.writable()?;
+        let mut st = self.lock();
+        FsInner::touch(&mut st, now);
+        self.fs.file_write(&mut st, self.ino, off, bufs, now)
     }
 
     fn truncate(&self, size: u64, now: Timespec) -> KResult<()> {
@@ -1096,4 +1167,44 @@ impl Inode for Ext2Inode {
         }
         Ok(out)
     }
+}
+
+/// The part of `bufs` (one buffer, in order) from byte `start`, `len` bytes
+/// long, as slices of them.
+fn pieces<'b>(bufs: &'b mut [&mut [u8]], start: usize, len: usize) -> Vec<&'b mut [u8]> {
+    let end = start + len;
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    for b in bufs.iter_mut() {
+        let (bs, be) = (pos, pos + b.len());
+        pos = be;
+        if be <= start {
+            continue;
+        }
+        if bs >= end {
+            break;
+        }
+        out.push(&mut b[start.max(bs) - bs..end.min(be) - bs]);
+    }
+    out
+}
+
+/// The part of `bufs` (one buffer, in order) from byte `start`, `len` bytes
+/// long, as slices of them.
+fn pieces_ref<'b>(bufs: &[&'b [u8]], start: usize, len: usize) -> Vec<&'b [u8]> {
+    let end = start + len;
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    for b in bufs {
+        let (bs, be) = (pos, pos + b.len());
+        pos = be;
+        if be <= start {
+            continue;
+        }
+        if bs >= end {
+            break;
+        }
+        out.push(&b[start.max(bs) - bs..end.min(be) - bs]);
+    }
+    out
 }

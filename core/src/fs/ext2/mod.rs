@@ -595,6 +595,16 @@ impl FsInner {
         self.dev.write_at(blk * self.g.bs64, data)
     }
 
+    /// [`Self::write_block`] of a block given in pieces (data straight
+    /// from guest memory, zeroes around it).
+    pub fn write_block_pieces(&self, st: &mut State, blk: u64, data: &[&[u8]]) -> KResult<()> {
+        if self.read_only {
+            return Err(Errno::EROFS);
+        }
+        st.cache.remove(&blk);
+        self.dev.write_vectored_at(blk * self.g.bs64, data)
+    }
+
     pub fn write_sb(&self, st: &mut State) -> KResult<()> {
         if self.read_only {
             return Err(Errno::EROFS);

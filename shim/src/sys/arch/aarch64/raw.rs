@@ -66,6 +66,8 @@ pub mod nr {
     pub const WRITE: usize = 64;
     pub const PREAD64: usize = 67;
     pub const PWRITE64: usize = 68;
+    pub const PREADV: usize = 69;
+    pub const PWRITEV: usize = 70;
     pub const PPOLL: usize = 73;
     pub const FSYNC: usize = 82;
     pub const FDATASYNC: usize = 83;
@@ -126,6 +128,8 @@ pub mod nr {
         WRITE = SYS_write,
         PREAD64 = SYS_pread64,
         PWRITE64 = SYS_pwrite64,
+        PREADV = SYS_preadv,
+        PWRITEV = SYS_pwritev,
         PPOLL = SYS_ppoll,
         FSYNC = SYS_fsync,
         FDATASYNC = SYS_fdatasync,

@@ -89,6 +89,8 @@ pub mod nr {
     pub const RT_SIGPROCMASK: usize = 175;
     pub const PREAD64: usize = 180;
     pub const PWRITE64: usize = 181;
+    pub const PREADV: usize = 361;
+    pub const PWRITEV: usize = 362;
     pub const SIGALTSTACK: usize = 186;
     /// mmap2.
     pub const MMAP: usize = 192;
@@ -164,6 +166,8 @@ pub mod nr {
         RT_SIGPROCMASK = SYS_rt_sigprocmask,
         PREAD64 = SYS_pread64,
         PWRITE64 = SYS_pwrite64,
+        PREADV = SYS_preadv,
+        PWRITEV = SYS_pwritev,
         SIGALTSTACK = SYS_sigaltstack,
         MMAP = SYS_mmap2,
         MADVISE = SYS_madvise,

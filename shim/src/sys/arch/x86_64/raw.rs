@@ -72,6 +72,8 @@ pub mod nr {
     pub const IOCTL: usize = 16;
     pub const PREAD64: usize = 17;
     pub const PWRITE64: usize = 18;
+    pub const PREADV: usize = 295;
+    pub const PWRITEV: usize = 296;
     pub const MREMAP: usize = 25;
     pub const MADVISE: usize = 28;
     pub const DUP2: usize = 33;
