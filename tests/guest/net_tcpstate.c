@@ -367,10 +367,30 @@ static void sec_simclose(void)
 	cport = port_of(c);
 	fill(c);
 	close(c);
+	show_proc("client closed with data queued", cport);
 	chk("shutdown s SHUT_WR", shutdown(s, SHUT_WR));
+	settle(s, 4);
+	show_proc("the server shut", cport);
 	drain_to_eof("s reads", s);
 	close(s);
-	show_proc("client closed with data queued, the server shut, read all, closed", cport);
+	show_proc("the server read all, closed", cport);
+
+	/* The server shuts first; the client closes with data queued: its
+	 * FIN waits in LAST_ACK, and only the server ends in TIME_WAIT. */
+	l = listener(4);
+	lport = port_of(l);
+	c = dial();
+	s = accept(l, NULL, NULL);
+	close(l);
+	cport = port_of(c);
+	fill(c);
+	chk("shutdown s SHUT_WR", shutdown(s, SHUT_WR));
+	settle(s, 4);
+	close(c);
+	show_proc("server shut, client closed with data queued", cport);
+	drain_to_eof("s reads", s);
+	show_proc("the server read all", cport);
+	close(s);
 }
 
 /* A listener stopped with connections it did not accept: each is reset,

@@ -600,6 +600,9 @@ impl Pair {
                     net.tw_put(self.id, y, self.ends[y], TCP_TIME_WAIT);
                 }
             }
+        } else if self.gone[r] {
+            // An orphan whose FIN waits meets ours: CLOSING or LAST_ACK.
+            self.orphan(net, r);
         }
     }
 
@@ -620,11 +623,22 @@ impl Pair {
         }
     }
 
-    /// Side `x`'s last descriptor closes after its FIN, before the other's:
-    /// it waits in FIN_WAIT2 (tcp_close's tcp_time_wait(TCP_FIN_WAIT2)).
+    /// Side `x`'s last descriptor has closed (or its state moved since):
+    /// an orphan that has not finished closing stays listed and holds its
+    /// port, as Linux's orphaned socket: FIN_WAIT1, CLOSING or LAST_ACK
+    /// while its FIN waits, FIN_WAIT2 after it until the other's FIN
+    /// (tcp_close's tcp_time_wait(TCP_FIN_WAIT2)); a LAST_ACK end whose FIN
+    /// went is gone.
     fn orphan(&mut self, net: &InetNs, x: usize) {
-        if self.fin[x] && !self.fin[1 - x] && !self.rst[x] {
-            net.tw_put(self.id, x, self.ends[x], TCP_FIN_WAIT2);
+        if self.rst[x] {
+            return;
+        }
+        match self.state(x) {
+            st @ (TCP_FIN_WAIT1 | TCP_CLOSING | TCP_LAST_ACK | TCP_FIN_WAIT2) => {
+                net.tw_put(self.id, x, self.ends[x], st);
+            }
+            TCP_CLOSE if !self.tw[x] => net.tw_kill(self.id, x),
+            _ => {}
         }
     }
 
@@ -1086,6 +1100,9 @@ impl InetSock {
             None => tw.by_port.contains_key(&p),
             // An unbound socket connects from lo's address for `d`.
             Some(d) => match tw.find((source_for(&d.0), p), d) {
+                // Only a TIME_WAIT is reused (tcp_twsk_unique: not a
+                // FIN_WAIT2, nor an orphan still closing).
+                Some((_, t)) if t.state != TCP_TIME_WAIT => true,
                 Some((_, t)) if now.saturating_sub(t.since) < TW_REUSE_NS => true,
                 Some((k, _)) => {
                     tw.remove(k);
@@ -3164,6 +3181,48 @@ mod tests {
         let tw = net.inet.tw.lock();
         assert_eq!(tw.entries.len(), 2);
         assert!(tw.entries.values().all(|t| t.state == TCP_TIME_WAIT));
+    }
+
+    /// An end closed while its FIN waits behind data stays as an orphan:
+    /// FIN_WAIT1, CLOSING when the peer's FIN comes, TIME_WAIT once its
+    /// FIN went.
+    #[test]
+    fn an_orphan_waits_for_its_fin() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let p = port_of(&*l);
+        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        let big = alloc::vec![0u8; 1 << 16];
+        while send(&*c, h, &big).is_ok() {}
+        drop(c);
+        let states = |net: &NetNs| {
+            let mut v: Vec<u8> = net
+                .inet
+                .tw
+                .lock()
+                .entries
+                .values()
+                .map(|t| t.state)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(states(&net), [TCP_FIN_WAIT1]);
+        a.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
+        assert_eq!(states(&net), [TCP_CLOSING]);
+        let mut buf = alloc::vec![0u8; 1 << 16];
+        while a
+            .recv(&mut cx(h, true), &mut buf, 0)
+            .is_ok_and(|r| r.len > 0)
+        {}
+        assert_eq!(states(&net), [TCP_TIME_WAIT, TCP_TIME_WAIT]);
     }
 
     /// A listener closed with a connection it did not accept resets it and
