@@ -1385,9 +1385,10 @@ sh: can't fork: Resource temporarily unavailable
 }
 
 #[test]
-fn update_says_what_it_ignores_and_events_needs_a_running_container() {
+fn update_says_what_it_ignores_and_events_needs_a_live_container() {
     // What umbra cannot apply (the memory size is fixed at create; no CPU
-    // shares) is said on stderr, and the pids limit is still applied.
+    // shares) is said on stderr, and the pids limit is still applied;
+    // a created container takes `update` too (runc's does).
     let dir = scratch("update-ignored");
     let b = bundle(
         &dir,
@@ -1416,7 +1417,7 @@ fn update_says_what_it_ignores_and_events_needs_a_running_container() {
     );
     let want = "create exit 0
 pid file names a live process
-update --pids-limit 50 exit 1 stderr update: container ID is not started (umbra's supervisor takes requests once the container runs)|
+update --pids-limit 50 exit 0 stderr 
 start exit 0
 saw up
 update --memory 100m --cpu-share 512 --pids-limit 50 exit 0 stderr update: memory.limit 104857600 ignored: umbra's guest memory is a memory file whose size is fixed when the container is created|update: cpu.shares ignored: umbra has no equivalent|
@@ -1594,4 +1595,262 @@ got-USR1
 
 ",
     );
+}
+
+#[test]
+fn mountinfo_fields_as_runc() {
+    // /proc/self/mountinfo and /proc/self/mounts in a container, the
+    // fields umbra and runc can share: each mount's per-mount options (the
+    // config's nosuid, noexec, strictatime; relatime by default; ro of a
+    // read-only root and bind mount), and for the filesystems both have
+    // (proc, tmpfs) the type, source and filesystem options (a tmpfs's
+    // size, mode and uid). Not compared: the root's and the bind mount's
+    // type and source (a host directory: hostfs under umbra, the host's
+    // block device under runc), /dev's size (umbra's devfs has no limit),
+    // /sys's ro (umbra keeps read-only per filesystem) and /dev/pts, which
+    // is no mount of its own under umbra.
+    let shared = target_dir()
+        .join("oci-tests")
+        .join(format!("mi-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&shared).unwrap();
+    let mounts = format!(
+        r#"{{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}},
+    {{"destination": "/scratch", "type": "tmpfs", "source": "scr", "options": ["size=1m", "mode=700", "uid=5", "noexec"]}},
+    {{"destination": "/data", "type": "bind", "source": {src}, "options": ["rbind", "ro", "nosuid"]}}"#,
+        src = json_str(shared.to_str().unwrap()),
+    );
+    let script = r#"while read id parent mm root point opts rest; do
+  t=${rest#*- }; fstype=${t%% *}; super=${t##* }
+  case $point in
+    /|/data) echo "$point $opts" ;;
+    /proc|/tmp|/scratch) echo "$point $opts $fstype $super" ;;
+    /dev) echo "$point $opts $fstype" ;;
+    /sys) echo "$point $fstype" ;;
+  esac
+done < /proc/self/mountinfo | busybox sort
+grep -E ' /(proc|tmp|scratch) ' /proc/self/mounts | busybox sort"#;
+    same_as_runc(
+        "mountinfo",
+        &Cfg {
+            script,
+            mounts: &mounts,
+            ..Cfg::default()
+        },
+        &["create", "start", "wait", "delete", "leftovers"],
+        "create exit 0
+pid file names a live process
+start exit 0
+container exited 0
+delete exit 0
+leftovers 0
+--- output ---
+/ ro,relatime
+/data ro,nosuid,relatime
+/dev rw,nosuid tmpfs
+/proc rw,relatime proc rw
+/scratch rw,noexec,relatime tmpfs rw,size=1024k,mode=700,uid=5
+/sys sysfs
+/tmp rw,relatime tmpfs rw
+proc /proc proc rw,relatime 0 0
+scr /scratch tmpfs rw,noexec,relatime,size=1024k,mode=700,uid=5 0 0
+tmpfs /tmp tmpfs rw,relatime 0 0
+
+",
+    );
+    let _ = std::fs::remove_dir_all(&shared);
+}
+
+#[test]
+fn checkpoint_and_restore_fail_plainly() {
+    // runc checkpoints through CRIU; umbra cannot save a guest's state, so
+    // both commands fail with a message saying so, leave the container as
+    // it was, and `features` claims nothing of them.
+    let dir = scratch("checkpoint");
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script: "echo never",
+            ..Cfg::default()
+        },
+    );
+    let st = |args: &[&str]| {
+        let o = Command::new(umbra())
+            .arg("--root")
+            .arg(dir.join("state"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let created = Command::new(umbra())
+        .arg("--root")
+        .arg(dir.join("state"))
+        .args(["create", "--bundle", b.to_str().unwrap(), "ck"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    for cmd in ["checkpoint", "restore"] {
+        let (code, out, err) = st(&[cmd, "ck"]);
+        assert_eq!(code, 1, "{cmd}: {out}{err}");
+        assert!(
+            err.contains(&format!("{cmd} is not supported by umbra")),
+            "{cmd}: {err}"
+        );
+    }
+    let (code, out, _) = st(&["state", "ck"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"status\": \"created\""), "{out}");
+    let (_, out, _) = st(&["features"]);
+    assert!(
+        !out.contains("checkpoint") && !out.contains("criu"),
+        "{out}"
+    );
+    assert_eq!(st(&["delete", "--force", "ck"]).0, 0);
+}
+
+#[test]
+fn update_and_events_of_a_created_container_as_runc() {
+    // runc takes `update` and `events` before `start`; a pids limit set
+    // then is the one the container starts with. The init and its sleep
+    // are 2 tasks: at a limit of 2 the init's USR1 trap cannot fork.
+    same_as_runc(
+        "update-created",
+        &Cfg {
+            script: "trap 'busybox true && echo forked' USR1; sleep 100000 & echo up; while true; do wait; done",
+            resources: r#"{"pids": {"limit": 100}, "memory": {"limit": 268435456}}"#,
+            ..Cfg::default()
+        },
+        &[
+            "create",
+            "update:--pids-limit 2",
+            "state",
+            "start",
+            "expect:up",
+            "kill:USR1",
+            "wait",
+            "delete",
+            "leftovers",
+        ],
+        "create exit 0
+pid file names a live process
+update --pids-limit 2 exit 0
+state exit 0 status created pid matches
+start exit 0
+saw up
+kill USR1 exit 0
+container exited 2
+delete exit 0
+leftovers 0
+--- output ---
+up
+sh: can't fork: Resource temporarily unavailable
+
+",
+    );
+}
+
+#[test]
+fn events_of_a_created_container_are_its_limits_and_no_use_yet() {
+    // Before `start` umbra's guest has no task and has used no memory
+    // (runc's created container already holds its runc-init process, so
+    // the figures cannot be compared); the limits are the config's and an
+    // update's, and the supervisor's host CPU time counts. Once running,
+    // the memory's high-water mark is at least the usage and no
+    // allocation has failed.
+    let dir = scratch("events-created");
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script: "echo up; while true; do sleep 1; done",
+            resources: r#"{"pids": {"limit": 100}, "memory": {"limit": 268435456}}"#,
+            ..Cfg::default()
+        },
+    );
+    let got = drive(
+        umbra(),
+        &dir,
+        "umbra",
+        &b,
+        &[
+            "create",
+            "events",
+            "update:--pids-limit 7",
+            "events",
+            "kill:KILL",
+            "wait",
+            "delete",
+        ],
+    );
+    assert_eq!(
+        got,
+        "create exit 0
+pid file names a live process
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage none pids 0 limit 100
+update --pids-limit 7 exit 0
+events exit 0 stats yes id ok cpu >0 memory limit 268435456 usage none pids 0 limit 7
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+--- output ---
+
+"
+    );
+    // The new members, read directly from a running container.
+    let state = dir.join("state-max");
+    let id = container_id(&dir, "max");
+    let run = |args: &[&str]| {
+        Command::new(umbra())
+            .arg("--root")
+            .arg(&state)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let b_s = b.to_str().unwrap();
+    // The detached supervisor keeps run's stdio: not ours to wait on.
+    let started = Command::new(umbra())
+        .arg("--root")
+        .arg(&state)
+        .args(["run", "--detach", "--bundle", b_s, &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let out = run(&["events", "--stats", &id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("\"memory\":{\"usage\":{\"limit\":268435456,\"usage\":"),
+        "{text}"
+    );
+    let mem = &text[text.find("\"memory\"").unwrap()..];
+    let num_after = |key: &str| -> u64 {
+        let at = mem.find(key).unwrap_or_else(|| panic!("no {key} in {mem}"));
+        mem[at + key.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {mem}"))
+    };
+    let (usage, max, failcnt) = (
+        num_after("\"usage\":{\"limit\":268435456,\"usage\":"),
+        num_after("\"max\":"),
+        num_after("\"failcnt\":"),
+    );
+    assert!(usage > 0 && max >= usage && failcnt == 0, "{text}");
+    assert!(!text.contains("percpu") && !text.contains("swap"), "{text}");
+    assert!(run(&["delete", "--force", &id]).status.success());
 }

@@ -104,6 +104,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_tcpclose",
     "net_tcpasync",
     "net_tcpstate",
+    "mountinfo",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

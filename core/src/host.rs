@@ -310,6 +310,13 @@ pub struct GuestStats {
     pub mem_used: u64,
     /// The guest's memory size, bytes.
     pub mem_total: u64,
+    /// The most guest memory in use at once so far, bytes (the memory
+    /// file's high-water mark: a frame never used before is handed out only
+    /// when every used one is taken).
+    pub mem_max: u64,
+    /// Frame allocations the guest's memory could not serve (after dropping
+    /// clean page-cache pages): memory.failcnt's equivalent.
+    pub mem_failcnt: u64,
 }
 
 /// A request from outside the guest about processes already running

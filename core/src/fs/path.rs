@@ -163,6 +163,20 @@ pub struct MountInfo {
     pub ro: bool,
     /// The mount's flags ([`ms`] bits).
     pub flags: u32,
+    /// The mount this one is on (the root's is itself; set by
+    /// [`Vfs::mounts`] only).
+    pub parent: u32,
+    /// The filesystem's device number (set by [`Vfs::mounts`] only).
+    pub dev: u64,
+    /// The filesystem itself says it is read-only (mountinfo's super
+    /// options; set by [`Vfs::mounts`] only).
+    pub fs_ro: bool,
+    /// The source given at mount ("" when none was: the caller picks
+    /// Linux's usual name).
+    pub source: String,
+    /// The filesystem's own options ("mode=755,size=65536k"), as Linux's
+    /// show_options lists them after the generic ones.
+    pub data: String,
 }
 
 impl MountInfo {
@@ -170,6 +184,13 @@ impl MountInfo {
     pub fn options(&self) -> String {
         options_text(self.flags, self.ro)
     }
+}
+
+/// The mount id programs see (mountinfo, fdinfo's mnt_id, statx's
+/// stx_mnt_id) for the table's `id`: Linux numbers no mount 0, and umbra's
+/// root is 0 inside.
+pub const fn shown_mount_id(id: u32) -> u32 {
+    id.saturating_add(1)
 }
 
 /// mount(2) flags (MS_*) that umbra keeps per mount.
@@ -238,6 +259,19 @@ struct Mount {
     path: String,
     fstype: String,
     flags: u32,
+    /// See [`MountInfo::source`].
+    source: String,
+    /// See [`MountInfo::data`].
+    data: String,
+}
+
+/// What /proc/PID/mountinfo says of a mount besides its flags: its type,
+/// source and filesystem options.
+#[derive(Clone, Copy, Debug)]
+pub struct MountLabel<'a> {
+    pub fstype: &'a str,
+    pub source: &'a str,
+    pub data: &'a str,
 }
 
 struct MountTable {
@@ -341,6 +375,23 @@ impl Vfs {
         fstype: &str,
         flags: u32,
     ) -> KResult<()> {
+        let label = MountLabel {
+            fstype,
+            source: "",
+            data: "",
+        };
+        self.mount_labelled(at, fs_root, label, flags)
+    }
+
+    /// [`mount_with`](Self::mount_with), with the source and filesystem
+    /// options mountinfo shows.
+    pub fn mount_labelled(
+        &self,
+        at: &PathRef,
+        fs_root: Arc<dyn Inode>,
+        label: MountLabel<'_>,
+        flags: u32,
+    ) -> KResult<()> {
         if at.is_dir() != (fs_root.kind() == FileType::Directory) {
             return Err(Errno::ENOTDIR);
         }
@@ -360,9 +411,54 @@ impl Vfs {
             point_ino: meta.ino,
             root: fs_root,
             path: at.absolute_path_lossy(),
-            fstype: fstype.to_string(),
+            fstype: label.fstype.to_string(),
             flags,
+            source: label.source.to_string(),
+            data: label.data.to_string(),
         });
+        Ok(())
+    }
+
+    /// The id of the mount whose root absolute `path` names (walking as
+    /// root), None when no mount is there (the root's is 0).
+    pub fn mount_root_at(&self, path: impl AsRef<[u8]>) -> Option<u32> {
+        let node = self
+            .lookup(&self.root, path, FollowLast::Follow, &Cred::root())
+            .ok()?;
+        if node.parent.is_none() {
+            return Some(0);
+        }
+        let t = self.table.lock();
+        let m = t.mounts.iter().find(|m| m.id == node.mount)?;
+        let is_root = Arc::ptr_eq(&m.root, &node.inode)
+            || match (m.root.metadata(), node.inode.metadata()) {
+                (Ok(a), Ok(b)) => (a.dev, a.ino) == (b.dev, b.ino),
+                _ => false,
+            };
+        is_root.then_some(m.id)
+    }
+
+    /// Gives the mount at absolute `path` (a mount's root, not the root's)
+    /// this type, source, options and flags: what an engine's config
+    /// asked for a mount umbra made itself (an OCI container's /dev,
+    /// which is umbra's devfs, on a tmpfs as the config's; its /proc).
+    pub fn relabel_mount(
+        &self,
+        path: impl AsRef<[u8]>,
+        label: MountLabel<'_>,
+        flags: u32,
+    ) -> KResult<()> {
+        let id = self.mount_root_at(path).ok_or(Errno::EINVAL)?;
+        let mut t = self.table.lock();
+        let m = t
+            .mounts
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or(Errno::EINVAL)?;
+        m.fstype = label.fstype.to_string();
+        m.source = label.source.to_string();
+        m.data = label.data.to_string();
+        m.flags = flags;
         Ok(())
     }
 
@@ -424,20 +520,33 @@ impl Vfs {
     pub fn mounts(&self) -> Vec<MountInfo> {
         let t = self.table.lock();
         let mut v = Vec::with_capacity(t.mounts.len().saturating_add(1));
+        let dev = |i: &Arc<dyn Inode>| i.metadata().map_or(0, |m| m.dev);
+        let root_ro = fs_read_only(&self.root.inode);
         v.push(MountInfo {
             id: 0,
             path: String::from("/"),
             fstype: self.root_fstype.clone(),
-            ro: fs_read_only(&self.root.inode),
+            ro: root_ro,
             flags: default_flags(&self.root_fstype, "/"),
+            parent: 0,
+            dev: dev(&self.root.inode),
+            fs_ro: root_ro,
+            source: String::new(),
+            data: String::new(),
         });
         for m in &t.mounts {
+            let fs_ro = fs_read_only(&m.root);
             v.push(MountInfo {
                 id: m.id,
                 path: m.path.clone(),
                 fstype: m.fstype.clone(),
-                ro: fs_read_only(&m.root) || m.flags & ms::RDONLY != 0,
+                ro: fs_ro || m.flags & ms::RDONLY != 0,
                 flags: m.flags,
+                parent: m.parent_mount,
+                dev: dev(&m.root),
+                fs_ro,
+                source: m.source.clone(),
+                data: m.data.clone(),
             });
         }
         v
@@ -454,6 +563,11 @@ impl Vfs {
                     fstype: m.fstype.clone(),
                     ro: false,
                     flags: m.flags,
+                    parent: m.parent_mount,
+                    dev: 0,
+                    fs_ro: false,
+                    source: m.source.clone(),
+                    data: m.data.clone(),
                 };
             }
         }
@@ -463,6 +577,11 @@ impl Vfs {
             fstype: self.root_fstype.clone(),
             ro: false,
             flags: default_flags(&self.root_fstype, "/"),
+            parent: 0,
+            dev: 0,
+            fs_ro: false,
+            source: String::new(),
+            data: String::new(),
         }
     }
 

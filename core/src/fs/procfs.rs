@@ -317,8 +317,8 @@ impl ProcInfo {
     }
 }
 
-/// One line of /proc/mounts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One line of /proc/mounts and /proc/PID/mountinfo.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MountLine {
     pub source: String,
     pub path: String,
@@ -329,6 +329,14 @@ pub struct MountLine {
     pub options: String,
     /// The mount id (/proc/PID/fdinfo's mnt_id).
     pub id: u32,
+    /// The id of the mount this one is on (the root's own id).
+    pub parent: u32,
+    /// The filesystem's device number.
+    pub dev: u64,
+    /// The filesystem itself is read-only (mountinfo's super options).
+    pub fs_ro: bool,
+    /// The filesystem's own options ("mode=755"), after the generic ones.
+    pub data: String,
 }
 
 /// Machine-wide numbers.
@@ -457,6 +465,7 @@ enum PidFile {
     Maps,
     Comm,
     Mounts,
+    Mountinfo,
 }
 
 /// Symlinks of /proc/PID.
@@ -581,7 +590,7 @@ fn built(f: SysFile) -> bool {
     (cfg!(feature = "ipc") || !ipc) && (cfg!(feature = "inet") || !inet)
 }
 
-const PID_FILES: [(&str, PidFile); 8] = [
+const PID_FILES: [(&str, PidFile); 9] = [
     ("stat", PidFile::Stat),
     ("status", PidFile::Status),
     ("statm", PidFile::Statm),
@@ -590,6 +599,7 @@ const PID_FILES: [(&str, PidFile); 8] = [
     ("maps", PidFile::Maps),
     ("comm", PidFile::Comm),
     ("mounts", PidFile::Mounts),
+    ("mountinfo", PidFile::Mountinfo),
 ];
 
 const PID_LINKS: [(&str, PidLink); 3] = [
@@ -851,6 +861,7 @@ impl ProcNode {
                         Ok(c)
                     }
                     PidFile::Mounts => s(mounts_text(&view.system().mounts)),
+                    PidFile::Mountinfo => s(mountinfo_text(&view.system().mounts)),
                 }
             }
             _ => Err(Errno::EINVAL),
@@ -1407,20 +1418,58 @@ pub fn stat_text(sys: &SysSummary, nprocs: usize) -> String {
     )
 }
 
-/// /proc/mounts: `source mountpoint fstype options 0 0`.
+/// /proc/mounts: `source mountpoint fstype options 0 0`, the options
+/// being the mount's then the filesystem's own, as Linux's show_vfsmnt.
 pub fn mounts_text(mounts: &[MountLine]) -> String {
     let mut s = String::new();
     for m in mounts {
-        let opts = match m.options.strip_prefix("rw") {
+        let mut opts = match m.options.strip_prefix("rw") {
             Some(rest) if m.ro => format!("ro{rest}"),
             _ => m.options.clone(),
         };
+        if !m.data.is_empty() {
+            opts.push(',');
+            opts.push_str(&m.data);
+        }
         let _ = writeln!(
             s,
             "{} {} {} {opts} 0 0",
             escape_mount(&m.source),
             escape_mount(&m.path),
             m.fstype
+        );
+    }
+    s
+}
+
+/// /proc/PID/mountinfo, as Linux's show_mountinfo: `id parent major:minor
+/// root mountpoint mount-options [optional fields] - fstype source
+/// super-options`. Every umbra mount is private (mount(2) takes only
+/// MS_PRIVATE), so no mount has optional fields (shared:N, master:N); each
+/// is the root of its filesystem (hostfs serves a host directory as a
+/// filesystem of its own), so the root field is `/`.
+pub fn mountinfo_text(mounts: &[MountLine]) -> String {
+    let mut s = String::new();
+    for m in mounts {
+        let mnt_opts = match m.options.strip_prefix("rw") {
+            Some(rest) if m.ro => format!("ro{rest}"),
+            _ => m.options.clone(),
+        };
+        let mut super_opts = String::from(if m.fs_ro { "ro" } else { "rw" });
+        if !m.data.is_empty() {
+            super_opts.push(',');
+            super_opts.push_str(&m.data);
+        }
+        let _ = writeln!(
+            s,
+            "{} {} {}:{} / {} {mnt_opts} - {} {} {super_opts}",
+            m.id,
+            m.parent,
+            super::vfs::dev_major(m.dev),
+            super::vfs::dev_minor(m.dev),
+            escape_mount(&m.path),
+            m.fstype,
+            escape_mount(&m.source),
         );
     }
     s
@@ -1786,6 +1835,7 @@ mod tests {
                     false,
                 ),
                 id: 1,
+                ..Default::default()
             },
             MountLine {
                 source: "tmpfs".into(),
@@ -1797,6 +1847,7 @@ mod tests {
                     false,
                 ),
                 id: 2,
+                ..Default::default()
             },
             MountLine {
                 source: "/dev/root".into(),
@@ -1808,6 +1859,7 @@ mod tests {
                     true,
                 ),
                 id: 3,
+                ..Default::default()
             },
         ];
         assert_eq!(
@@ -1815,6 +1867,56 @@ mod tests {
             "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
              tmpfs /a\\040b tmpfs rw,nosuid,nodev,relatime 0 0\n\
              /dev/root /mnt ext2 ro,relatime 0 0\n"
+        );
+    }
+
+    #[test]
+    fn mountinfo_lists_ids_devices_and_both_option_sets() {
+        use super::super::vfs::makedev;
+        let mounts = [
+            MountLine {
+                source: "rootfs".into(),
+                path: "/".into(),
+                fstype: "tmpfs".into(),
+                options: "rw,relatime".into(),
+                id: 1,
+                parent: 1,
+                dev: makedev(0, 1),
+                ..Default::default()
+            },
+            MountLine {
+                source: "dev pts".into(),
+                path: "/dev/p ts".into(),
+                fstype: "devpts".into(),
+                options: "rw,nosuid,noexec,relatime".into(),
+                id: 3,
+                parent: 1,
+                dev: makedev(0, 0x43),
+                data: "mode=620,ptmxmode=666".into(),
+                ..Default::default()
+            },
+            MountLine {
+                source: "hostfs".into(),
+                path: "/data".into(),
+                fstype: "hostfs".into(),
+                ro: true,
+                fs_ro: true,
+                options: "rw,relatime".into(),
+                id: 4,
+                parent: 1,
+                dev: makedev(0, 0x31),
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            mountinfo_text(&mounts),
+            "1 1 0:1 / / rw,relatime - tmpfs rootfs rw\n\
+             3 1 0:67 / /dev/p\\040ts rw,nosuid,noexec,relatime - devpts dev\\040pts rw,mode=620,ptmxmode=666\n\
+             4 1 0:49 / /data ro,relatime - hostfs hostfs ro\n"
+        );
+        assert_eq!(
+            mounts_text(&mounts[1..2]),
+            "dev\\040pts /dev/p\\040ts devpts rw,nosuid,noexec,relatime,mode=620,ptmxmode=666 0 0\n"
         );
     }
 

@@ -203,6 +203,8 @@ impl<H: Host> Kernel<H> {
                         tasks_limit: self.cfg.pids_limit.map(|l| l as u64),
                         mem_used: self.frames.used() as u64 * page,
                         mem_total: self.frames.total() as u64 * page,
+                        mem_max: self.frames.peak() as u64 * page,
+                        mem_failcnt: self.frames.failures(),
                     };
                     self.host.guest_stats(client, stats);
                 }

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use super::Kernel;
 use crate::config::Config;
+use crate::fs::path::shown_mount_id;
 use crate::fs::procfs::{
     new_procfs, MapEntry, MountLine, ProcEntry, ProcInfo, ProcView, SharedDir, SysSummary, USER_HZ,
 };
@@ -44,6 +45,7 @@ impl<H: Host> Kernel<H> {
             .vfs
             .lookup(&self.vfs.root(), "/sys", FollowLast::Follow, &Cred::root())
             .is_ok_and(|n| n.inode().kind() == FileType::Directory)
+            && self.vfs.mount_root_at("/sys").is_none()
         {
             let root = crate::fs::sysfs::new_sysfs(self.vfs.alloc_anon_dev());
             let _ = self.vfs.mount_at("/sys", root, "sysfs");
@@ -53,9 +55,16 @@ impl<H: Host> Kernel<H> {
             ("/", "run", 0o755),
             ("/dev", "shm", 0o1777),
         ] {
-            // Never over what the archive or image put there (issue 10).
+            let path = if parent == "/" {
+                alloc::format!("/{name}")
+            } else {
+                alloc::format!("{parent}/{name}")
+            };
+            // Never over what the archive or image put there (issue 10),
+            // nor over a mount already there (an OCI config's /tmp).
             if !make_dir(&self.vfs, parent, name, perm, now)
                 || !crate::fs::dir_is_empty(&self.vfs, parent, name)
+                || self.vfs.mount_root_at(&path).is_some()
             {
                 continue;
             }
@@ -67,11 +76,6 @@ impl<H: Host> Kernel<H> {
             if fs.root().set_metadata(&attr).is_err() {
                 continue;
             }
-            let path = if parent == "/" {
-                alloc::format!("/{name}")
-            } else {
-                alloc::format!("{parent}/{name}")
-            };
             let _ = self.vfs.mount_at(&path, fs.root(), "tmpfs");
         }
         self.dev_links(now);
@@ -376,11 +380,19 @@ impl<H: Host> ProcView for KernelIo<'_, H> {
                 .into_iter()
                 .map(|m| MountLine {
                     options: m.options(),
-                    source: mount_source(&m.fstype, &m.path),
+                    source: if m.source.is_empty() {
+                        mount_source(&m.fstype, &m.path)
+                    } else {
+                        m.source.clone()
+                    },
                     path: m.path,
                     fstype: m.fstype,
                     ro: m.ro,
-                    id: m.id,
+                    id: shown_mount_id(m.id),
+                    parent: shown_mount_id(m.parent),
+                    dev: m.dev,
+                    fs_ro: m.fs_ro,
+                    data: m.data,
                 })
                 .collect(),
             hostname: self.cfg.hostname.clone(),

@@ -44,6 +44,8 @@ pub struct FrameAllocator {
     orphans: Orphans,
     /// The page cache's registry and write-back queue.
     cache: Arc<super::pagecache::CacheHub>,
+    /// Allocations that found no frame.
+    failures: u64,
 }
 
 impl FrameAllocator {
@@ -57,6 +59,7 @@ impl FrameAllocator {
             refs: Vec::new(),
             orphans: Orphans::default(),
             cache: Arc::default(),
+            failures: 0,
         }
     }
 
@@ -109,6 +112,7 @@ impl FrameAllocator {
             }
             (f, FrameState::Zeroed)
         } else {
+            self.failures = self.failures.saturating_add(1);
             return None;
         };
         self.refs[f as usize] = 1;
@@ -144,11 +148,42 @@ impl FrameAllocator {
     pub fn used(&self) -> usize {
         self.total() - self.free_count()
     }
+
+    /// The most frames in use at once so far: a never-used frame is taken
+    /// only when no freed one is left, that is when every frame handed out
+    /// is in use.
+    pub fn peak(&self) -> usize {
+        self.next_fresh as usize
+    }
+
+    /// Allocations that found no frame, even after dropping clean cache
+    /// pages.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peak_is_the_most_in_use_and_failures_count_empty_allocations() {
+        let mut a = FrameAllocator::new(3);
+        let (f1, _) = a.alloc().unwrap();
+        let (f2, _) = a.alloc().unwrap();
+        a.put(f1);
+        let (f3, _) = a.alloc().unwrap();
+        // f3 reused f1's frame: two in use at most so far.
+        assert_eq!((a.used(), a.peak(), a.failures()), (2, 2, 0));
+        let (_f4, _) = a.alloc().unwrap();
+        assert!(a.alloc().is_none());
+        assert!(a.alloc().is_none());
+        assert_eq!((a.used(), a.peak(), a.failures()), (3, 3, 2));
+        a.put(f2);
+        a.put(f3);
+        assert_eq!((a.used(), a.peak()), (1, 3));
+    }
 
     #[test]
     fn alloc_free_reuse() {

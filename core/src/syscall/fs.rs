@@ -282,7 +282,7 @@ pub fn sys_statx<H: Host>(
             sx.stx_attributes_mask |= u64::from(SHARED_BITS) | STATX_ATTR_ENCRYPTED;
         }
         sx.stx_mask |= STATX_MNT_ID;
-        sx.stx_mnt_id = u64::from(n.mount_id());
+        sx.stx_mnt_id = u64::from(crate::fs::path::shown_mount_id(n.mount_id()));
         if n.parent().is_none_or(|p| p.mount_id() != n.mount_id()) {
             sx.stx_attributes |= STATX_ATTR_MOUNT_ROOT;
         }

@@ -66,8 +66,11 @@ fn node_of<H: Host>(k: &mut Kernel<H>, path: u64, follow: FollowLast) -> KResult
 }
 
 /// tmpfs's options: mode, uid and gid set the root directory; size and
-/// nr_inodes are accepted but not enforced (memory bounds a tmpfs).
-fn tmpfs_options(data: &str) -> KResult<SetAttr> {
+/// nr_inodes are accepted but not enforced (memory bounds a tmpfs). With
+/// the options mountinfo shows, in shmem_show_options' form and order
+/// (mode unless 1777, uid and gid unless 0; not the size, which is not
+/// applied).
+fn tmpfs_options(data: &str) -> KResult<(SetAttr, String)> {
     let mut a = SetAttr::touch(Default::default());
     for opt in data.split(',').filter(|o| !o.is_empty()) {
         let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
@@ -80,13 +83,23 @@ fn tmpfs_options(data: &str) -> KResult<SetAttr> {
             _ => return Err(Errno::EINVAL),
         }
     }
-    Ok(a)
+    let mut shown = alloc::vec::Vec::new();
+    if let Some(m) = a.perm.filter(|&m| m != 0o1777) {
+        shown.push(alloc::format!("mode={m:03o}"));
+    }
+    if let Some(u) = a.uid.filter(|&u| u != 0) {
+        shown.push(alloc::format!("uid={u}"));
+    }
+    if let Some(g) = a.gid.filter(|&g| g != 0) {
+        shown.push(alloc::format!("gid={g}"));
+    }
+    Ok((a, shown.join(",")))
 }
 
 /// mount(2).
 pub fn sys_mount<H: Host>(
     k: &mut Kernel<H>,
-    _source: u64,
+    source: u64,
     target: u64,
     fstype: u64,
     flags: u64,
@@ -124,13 +137,19 @@ pub fn sys_mount<H: Host>(
     } else {
         str_arg(k, data)?
     };
+    // A missing source shows as "none", as Linux's.
+    let source = if source == 0 {
+        String::from("none")
+    } else {
+        str_arg(k, source)?
+    };
     let now = timespec_from_ns(k.host.now_real());
+    let mut shown = String::new();
     let root = match fstype.as_str() {
         "tmpfs" => {
-            let attr = SetAttr {
-                ctime: now,
-                ..tmpfs_options(&data)?
-            };
+            let (attr, opts) = tmpfs_options(&data)?;
+            shown = opts;
+            let attr = SetAttr { ctime: now, ..attr };
             let fs = TmpFs::new(k.vfs.alloc_anon_dev(), now);
             fs.root().set_metadata(&attr)?;
             fs.root()
@@ -145,7 +164,12 @@ pub fn sys_mount<H: Host>(
     if kept & (ms::NOATIME | ms::STRICTATIME) == 0 {
         kept |= ms::RELATIME;
     }
-    k.vfs.mount_with(&at, root, &fstype, kept)?;
+    let label = crate::fs::path::MountLabel {
+        fstype: &fstype,
+        source: &source,
+        data: &shown,
+    };
+    k.vfs.mount_labelled(&at, root, label, kept)?;
     Ok(0)
 }
 

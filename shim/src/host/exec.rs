@@ -81,10 +81,14 @@ pub fn encode_pids_limit(limit: Option<u32>) -> Vec<u8> {
     }
 }
 
-/// The answer to a stats request: `stats TASKS LIMIT|max USED TOTAL`.
+/// The answer to a stats request: `stats TASKS LIMIT|max USED TOTAL MAX
+/// FAILCNT`.
 pub fn stats_line(s: &GuestStats) -> String {
     let limit = s.tasks_limit.map_or("max".to_string(), |l| l.to_string());
-    format!("stats {} {limit} {} {}\n", s.tasks, s.mem_used, s.mem_total)
+    format!(
+        "stats {} {limit} {} {} {} {}\n",
+        s.tasks, s.mem_used, s.mem_total, s.mem_max, s.mem_failcnt
+    )
 }
 
 /// Parses [`stats_line`]'s line.
@@ -97,11 +101,15 @@ pub fn parse_stats_line(line: &str) -> Option<GuestStats> {
     };
     let mem_used = w.next()?.parse().ok()?;
     let mem_total = w.next()?.parse().ok()?;
+    let mem_max = w.next()?.parse().ok()?;
+    let mem_failcnt = w.next()?.parse().ok()?;
     w.next().is_none().then_some(GuestStats {
         tasks,
         tasks_limit,
         mem_used,
         mem_total,
+        mem_max,
+        mem_failcnt,
     })
 }
 
@@ -408,6 +416,8 @@ mod tests {
             tasks_limit: Some(40),
             mem_used: 1 << 20,
             mem_total: 1 << 30,
+            mem_max: 3 << 20,
+            mem_failcnt: 2,
         };
         assert_eq!(parse_stats_line(&stats_line(&st)), Some(st));
         let unlimited = GuestStats {

@@ -51,6 +51,110 @@ struct Plan {
     net_host: bool,
     /// process.terminal: the init's stdio are /dev/pts/0, as under runc.
     terminal: bool,
+    /// The config's mounts that the kernel makes at boot (/proc, /sys):
+    /// their type, source, options and flags, given to the kernel's
+    /// mounts once it has made them.
+    relabel: Vec<Relabel>,
+}
+
+/// See [`Plan::relabel`].
+struct Relabel {
+    dest: String,
+    fstype: String,
+    source: String,
+    data: String,
+    flags: u32,
+}
+
+/// The per-mount flags of an OCI mount's options ([`fs::path::ms`] bits),
+/// relatime unless noatime or strictatime, as mount(8) and runc. Not `ro`:
+/// umbra keeps read-only per filesystem (a host directory served
+/// read-only), not per mount.
+fn oci_flags(opts: &[String]) -> u32 {
+    use fs::path::ms;
+    let mut f = opts.iter().fold(0, |f, o| match o.as_str() {
+        "nosuid" => f | ms::NOSUID,
+        "nodev" => f | ms::NODEV,
+        "noexec" => f | ms::NOEXEC,
+        "noatime" => f | ms::NOATIME,
+        "nodiratime" => f | ms::NODIRATIME,
+        "strictatime" => f | ms::STRICTATIME,
+        "relatime" => f | ms::RELATIME,
+        _ => f,
+    });
+    if f & (ms::NOATIME | ms::STRICTATIME) == 0 {
+        f |= ms::RELATIME;
+    }
+    f
+}
+
+/// A tmpfs mount's mode=, uid= and gid=, each if given.
+type Owner = (Option<u32>, Option<u32>, Option<u32>);
+
+/// A tmpfs mount's [`Owner`] options (mode in octal).
+fn tmpfs_owner(opts: &[String]) -> Result<Owner, String> {
+    let (mut mode, mut uid, mut gid) = (None, None, None);
+    for o in opts {
+        let bad = || format!("tmpfs: bad option {o}");
+        if let Some(v) = o.strip_prefix("mode=") {
+            mode = Some(u32::from_str_radix(v, 8).map_err(|_| bad())? & 0o7777);
+        } else if let Some(v) = o.strip_prefix("uid=") {
+            uid = Some(v.parse().map_err(|_| bad())?);
+        } else if let Some(v) = o.strip_prefix("gid=") {
+            gid = Some(v.parse().map_err(|_| bad())?);
+        }
+    }
+    Ok((mode, uid, gid))
+}
+
+/// The options a tmpfs shows in mountinfo, as Linux's shmem_show_options:
+/// size (when `size` is applied: in KiB of whole pages), mode unless
+/// 1777, uid and gid unless 0.
+fn tmpfs_data(size: Option<u64>, owner: Owner) -> String {
+    let mut v = Vec::new();
+    if let Some(b) = size {
+        v.push(format!(
+            "size={}k",
+            b.div_ceil(PAGE_SIZE as u64) * (PAGE_SIZE as u64 / 1024)
+        ));
+    }
+    if let Some(m) = owner.0.filter(|&m| m != 0o1777) {
+        v.push(format!("mode={m:03o}"));
+    }
+    if let Some(u) = owner.1.filter(|&u| u != 0) {
+        v.push(format!("uid={u}"));
+    }
+    if let Some(g) = owner.2.filter(|&g| g != 0) {
+        v.push(format!("gid={g}"));
+    }
+    v.join(",")
+}
+
+/// Mounts `root` on absolute `dest` with `label` and `flags`.
+fn mount_labelled(
+    vfs: &Vfs,
+    dest: &str,
+    root: Arc<dyn fs::vfs::Inode>,
+    label: fs::path::MountLabel<'_>,
+    flags: u32,
+) -> Result<(), String> {
+    let at = vfs
+        .lookup(&vfs.root(), dest, FollowLast::Follow, &Cred::root())
+        .map_err(|e| format!("cannot mount on {dest}: {e:?}"))?;
+    vfs.mount_labelled(&at, root, label, flags)
+        .map_err(|e| format!("cannot mount {} on {dest}: {e:?}", label.source))
+}
+
+/// Sets the mode, owner and group a tmpfs option list gives on `root`.
+fn set_owner(root: &Arc<dyn fs::vfs::Inode>, owner: Owner) -> Result<(), String> {
+    let attr = fs::vfs::SetAttr {
+        perm: owner.0,
+        uid: owner.1,
+        gid: owner.2,
+        ..fs::vfs::SetAttr::touch(now_ts())
+    };
+    root.set_metadata(&attr)
+        .map_err(|e| format!("tmpfs: cannot set its mode: {e:?}"))
 }
 
 fn now_ts() -> umbra_abi::structs::Timespec {
@@ -167,9 +271,12 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
             )
             .map_err(|(e, _)| e)?;
             plan.host_dirs_rw |= !ro;
-            plan.vfs
-                .mount_at(dest, root, "hostfs")
-                .map_err(|e| format!("cannot mount {} on {dest}: {e:?}", m.source))?;
+            let label = fs::path::MountLabel {
+                fstype: "hostfs",
+                source: "",
+                data: "",
+            };
+            mount_labelled(&plan.vfs, dest, root, label, oci_flags(&m.options))?;
         } else if meta.is_file() {
             // A bind mount of one file: the host file itself, mounted on a
             // file made here when the root lacks one (as runc makes it).
@@ -191,9 +298,12 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
                 .map_err(|e| format!("{}: cannot serve it: {e:?}", m.source))?;
             plan.host_dirs_rw |= !ro;
             ensure_file(&plan.vfs, dest)?;
-            plan.vfs
-                .mount_at(dest, root, "hostfs")
-                .map_err(|e| format!("cannot mount {} on {dest}: {e:?}", m.source))?;
+            let label = fs::path::MountLabel {
+                fstype: "hostfs",
+                source: "",
+                data: "",
+            };
+            mount_labelled(&plan.vfs, dest, root, label, oci_flags(&m.options))?;
         } else {
             g.warn(&format!(
                 "bind mount of {} on {dest} ignored: not a directory or regular file",
@@ -202,9 +312,22 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
         }
         return Ok(());
     }
+    let relabel = |fstype: &str| Relabel {
+        dest: dest.to_string(),
+        fstype: fstype.to_string(),
+        source: m.source.clone(),
+        data: String::new(),
+        flags: oci_flags(&m.options),
+    };
     match m.kind.as_str() {
-        "proc" if dest == "/proc" => Ok(()),
-        "sysfs" if dest == "/sys" => ensure_dir(&plan.vfs, dest).map(|_| ()),
+        "proc" if dest == "/proc" => {
+            plan.relabel.push(relabel("proc"));
+            Ok(())
+        }
+        "sysfs" if dest == "/sys" => {
+            plan.relabel.push(relabel("sysfs"));
+            ensure_dir(&plan.vfs, dest).map(|_| ())
+        }
         "devpts" if dest == "/dev/pts" => {
             // The terminals' nodes take the mount's mode= and gid=, with
             // Linux's defaults (0600, the creator's group: root).
@@ -226,17 +349,41 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
             plan.cfg.pts = attrs;
             Ok(())
         }
-        "tmpfs" if dest == "/dev" => Ok(()),
+        "tmpfs" if dest == "/dev" => {
+            // umbra's /dev is its devfs, a tmpfs with the device nodes (as
+            // runc fills the config's tmpfs): it takes the config's
+            // source, flags and mode. Not its size: devfs has no limit.
+            let owner = tmpfs_owner(&m.options)?;
+            let dev = plan
+                .vfs
+                .lookup(&plan.vfs.root(), "/dev", FollowLast::Follow, &Cred::root())
+                .map_err(|e| format!("/dev: {e:?}"))?;
+            set_owner(dev.inode(), owner)?;
+            let label = fs::path::MountLabel {
+                fstype: "tmpfs",
+                source: &m.source,
+                data: &tmpfs_data(None, owner),
+            };
+            plan.vfs
+                .relabel_mount("/dev", label, oci_flags(&m.options))
+                .map_err(|e| format!("/dev: {e:?}"))
+        }
         "tmpfs" => {
             ensure_dir(&plan.vfs, dest)?;
             let dev = plan.vfs.alloc_anon_dev();
-            let tmp = match tmpfs_size(&m.options) {
+            let size = tmpfs_size(&m.options);
+            let tmp = match size {
                 Some(max) => fs::tmpfs::TmpFs::with_limit(dev, now_ts(), max),
                 None => fs::tmpfs::TmpFs::new(dev, now_ts()),
             };
-            plan.vfs
-                .mount_at(dest, tmp.root(), "tmpfs")
-                .map_err(|e| format!("cannot mount tmpfs on {dest}: {e:?}"))
+            let owner = tmpfs_owner(&m.options)?;
+            set_owner(&tmp.root(), owner)?;
+            let label = fs::path::MountLabel {
+                fstype: "tmpfs",
+                source: &m.source,
+                data: &tmpfs_data(size, owner),
+            };
+            mount_labelled(&plan.vfs, dest, tmp.root(), label, oci_flags(&m.options))
         }
         other => {
             g.warn(&format!(
@@ -334,6 +481,7 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
         netns,
         net_host,
         terminal: p.terminal,
+        relabel: Vec::new(),
     };
     for (n, m) in spec.mounts.iter().enumerate() {
         apply_mount(g, &mut plan, m, n)?;
@@ -508,6 +656,9 @@ pub fn start_record(rec: &Record, dir: &Path) -> Result<(), String> {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .map_err(|_| format!("container {} is not in the created state", rec.id))?;
+    // The supervisor waits on its control socket meanwhile (`update` and
+    // `events` of a created container): a connection ends that wait.
+    drop(state::connect_supervisor(dir));
     loop {
         let r = umbra_shim::sys::poll_fd(f.as_raw_fd(), umbra_shim::sys::POLLIN, 200);
         if matches!(r, Ok(re) if re & umbra_shim::sys::POLLIN != 0) {
@@ -523,6 +674,46 @@ pub fn start_record(rec: &Record, dir: &Path) -> Result<(), String> {
         }
     }
     std::fs::remove_file(&fifo).map_err(|e| format!("cannot remove {}: {e}", fifo.display()))
+}
+
+/// Waits a while for a request on the control socket `ctl` of a created
+/// container and answers it: `events` (no guest task yet, no guest memory
+/// used, the limits it will start with) and `update --pids-limit` (the
+/// limit the guest starts with). Others are refused: the guest does not
+/// run yet. `start` connects and hangs up to end the wait at once.
+fn serve_created(plan: &mut Plan, ctl: &OwnedFd) {
+    use std::io::{Read, Write};
+    use umbra_shim::host::exec;
+    if !matches!(os::poll_any(&[ctl.as_raw_fd()], 100), Ok(n) if n > 0) {
+        return;
+    }
+    while let Ok(fd) = os::accept(ctl.as_raw_fd()) {
+        let mut conn = std::os::unix::net::UnixStream::from(fd);
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+        let mut buf = [0u8; 256];
+        let n = match conn.read(&mut buf) {
+            Ok(n) if n > 0 => n,
+            _ => continue,
+        };
+        let req = &buf[..n];
+        let answer = if req == exec::STATS_REQUEST {
+            exec::stats_line(&umbra_core::host::GuestStats {
+                tasks: 0,
+                tasks_limit: plan.cfg.pids_limit.map(|l| l as u64),
+                mem_used: 0,
+                mem_total: plan.mem as u64,
+                mem_max: 0,
+                mem_failcnt: 0,
+            })
+        } else if let Some(umbra_core::host::GuestRequest::PidsLimit(l)) = exec::parse_other(req) {
+            plan.cfg.pids_limit = l.map(|l| l as usize);
+            "ok\n".to_string()
+        } else {
+            "error the container is not started\n".to_string()
+        };
+        let _ = conn.write_all(answer.as_bytes());
+    }
 }
 
 /// The supervisor: set up, report to `create`, wait for `start`, run the
@@ -565,11 +756,21 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
     };
     report(b"ok");
     drop(ready);
-    // Blocks until `start` opens the fifo for reading.
-    let go = std::fs::OpenOptions::new()
-        .write(true)
-        .open(fifo)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, b"0"));
+    let mut plan = plan;
+    // Until `start` opens the fifo for reading, `update` and `events` are
+    // served here (runc takes both for a created container).
+    let go = loop {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+        {
+            Ok(mut f) => break std::io::Write::write_all(&mut f, b"0"),
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => serve_created(&mut plan, &ctl),
+            Err(e) => break Err(e),
+        }
+    };
     if go.is_err() {
         std::process::exit(1);
     }
@@ -632,6 +833,16 @@ fn run_guest(
         };
         g.error(&e.to_string());
         return Err((e.to_string(), code));
+    }
+    for r in &p.relabel {
+        let label = fs::path::MountLabel {
+            fstype: &r.fstype,
+            source: &r.source,
+            data: &r.data,
+        };
+        if let Err(e) = kernel.vfs.relabel_mount(&r.dest, label, r.flags) {
+            g.warn(&format!("mount of {} on {}: {e:?}", r.fstype, r.dest));
+        }
     }
     Ok(kernel.run())
 }

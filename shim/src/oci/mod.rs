@@ -38,6 +38,7 @@ umbra as an OCI runtime (runtime-spec 1.x; the command line of runc):
                      (applies the pids limit; says on stderr what it ignores)
   umbra [GLOBAL] events [--stats] [--interval 5s] ID  (tasks, memory, CPU time)
   umbra [GLOBAL] features
+  umbra [GLOBAL] checkpoint ID | restore ID   (not supported: an error, exit 1)
   umbra spec [--bundle DIR]                   (writes DIR/config.json)
 
 GLOBAL: --root STATE_DIR (default /run/umbra), --log FILE, --log-format
@@ -142,8 +143,22 @@ impl Global {
 
 /// The OCI subcommands.
 const COMMANDS: &[&str] = &[
-    "create", "start", "state", "kill", "delete", "exec", "features", "ps", "spec", "run", "pause",
-    "resume", "update", "events",
+    "create",
+    "start",
+    "state",
+    "kill",
+    "delete",
+    "exec",
+    "features",
+    "ps",
+    "spec",
+    "run",
+    "pause",
+    "resume",
+    "update",
+    "events",
+    "checkpoint",
+    "restore",
 ];
 
 /// Global options that take a value.
@@ -603,6 +618,13 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
                 Err(msg) => Ok(fail(g, &format!("exec failed: {msg}"), 255)),
             }
         }
+        // runc checkpoints with CRIU, which dumps the host processes; a
+        // dump of umbra's would hold its own state, not the guest's, and the
+        // guest kernel has no checkpoint of its own. Said plainly, with
+        // exit 1, never a success that saved nothing.
+        "checkpoint" | "restore" => Err(format!(
+            "{cmd} is not supported by umbra: its guest kernel cannot save or restore a container's state"
+        )),
         other => Err(format!("unknown command '{other}'")),
     }
 }

@@ -1,14 +1,18 @@
-//! `umbra update` and `umbra events`, runc's commands for a running
-//! container's resources.
+//! `umbra update` and `umbra events`, runc's commands for a container's
+//! resources, created (the supervisor answers while it waits for `start`)
+//! or running.
 //!
 //! umbra's container has no cgroups: the guest's kernel counts and limits
 //! its own tasks (pids.max's equivalent, which `update --pids-limit`
 //! changes live) and its memory is a fixed-size memory file made at create
 //! (so `update --memory` cannot change it, and says so). `events` reports
 //! what umbra really has: the guest's tasks and their limit and the guest
-//! memory in use and its size, counted by the guest's kernel, and the host
+//! memory in use, its high-water mark, the allocations it could not serve
+//! (failcnt) and its size, counted by the guest's kernel, and the host
 //! CPU time of the container's host processes (the supervisor, its stubs,
-//! and the stubs it reaped).
+//! and the stubs it reaped). Left out rather than made up: per-CPU times
+//! (the host keeps no per-CPU time of a process), swap (the guest has
+//! none) and the kernel-memory counters.
 
 use super::json::Value;
 use super::state::{self, Record, Status};
@@ -158,15 +162,14 @@ pub fn resources_from_flags(flags: &[(String, String)]) -> Result<Resources, Str
     Ok(r)
 }
 
-/// A started container's record, or runc's error.
-fn running(g: &Global, id: &str, what: &str) -> Result<(Record, std::path::PathBuf), String> {
+/// A live (created, running or paused) container's record, or runc's
+/// error. A created container's supervisor answers `update` and `events`
+/// while it waits for `start`.
+fn running(g: &Global, id: &str) -> Result<(Record, std::path::PathBuf), String> {
     let dir = state::container_dir(&g.root, id);
     let rec = Record::load(&dir, id)?;
     match rec.status(&dir) {
-        Status::Running | Status::Paused => Ok((rec, dir)),
-        Status::Created => Err(format!(
-            "{what}: container {id} is not started (umbra's supervisor takes requests once the container runs)"
-        )),
+        Status::Running | Status::Paused | Status::Created => Ok((rec, dir)),
         _ => Err(format!("container with id {id} is not running")),
     }
 }
@@ -175,7 +178,7 @@ fn running(g: &Global, id: &str, what: &str) -> Result<(Record, std::path::PathB
 /// fork and clone from now on, as pids.max); reports on stderr (and in the
 /// log) each member it does not apply.
 pub fn update(g: &Global, id: &str, r: &Resources) -> Result<(), String> {
-    let (rec, dir) = running(g, id, "update")?;
+    let (rec, dir) = running(g, id)?;
     let say = |what: &str| {
         let msg = format!("update: {what}");
         g.warn(&msg);
@@ -249,7 +252,7 @@ fn num(n: u64) -> Value {
 
 /// One stats event, in runc's shape with the members umbra has.
 fn stats_event(g: &Global, id: &str) -> Result<String, String> {
-    let (rec, dir) = running(g, id, "events")?;
+    let (rec, dir) = running(g, id)?;
     let answer = super::container::request(&rec, &dir, umbra_shim::host::exec::STATS_REQUEST)?;
     let s = umbra_shim::host::exec::parse_stats_line(&answer)
         .ok_or_else(|| format!("the container's supervisor answered '{}'", answer.trim()))?;
@@ -284,6 +287,8 @@ fn stats_event(g: &Global, id: &str) -> Result<String, String> {
                 Value::Obj(vec![
                     ("limit".into(), num(s.mem_total)),
                     ("usage".into(), num(s.mem_used)),
+                    ("max".into(), num(s.mem_max)),
+                    ("failcnt".into(), num(s.mem_failcnt)),
                 ]),
             )]),
         ),
