@@ -332,6 +332,13 @@ fn set_ret_reg(regs: &mut UserRegs, v: u64) {
     regs.gp.regs[0] = v as u32;
 }
 
+impl MockHost {
+    /// How many times `now_mono` was read (with `read_ns` set).
+    pub fn clock_reads(&self) -> u64 {
+        self.read_drift.get() / self.read_ns.max(1)
+    }
+}
+
 impl HostTime for MockHost {
     fn now_mono(&self) -> u64 {
         let drift = self.read_drift.get();

@@ -22,6 +22,8 @@ mod signal;
 pub mod stats;
 #[cfg(test)]
 mod thread_switch_tests;
+#[cfg(test)]
+mod trap_clock_tests;
 mod vsyscall;
 
 pub(crate) use console::JobCheck;
@@ -402,6 +404,13 @@ impl<H: Host> Kernel<H> {
     /// Re-anchors the guest clock at the host's time and publishes it in the
     /// time page (see [`crate::vdso`]); returns the guest's CLOCK_MONOTONIC.
     pub(crate) fn clock_sync(&mut self) -> u64 {
+        self.clock_sync_read().0
+    }
+
+    /// As [`Self::clock_sync`]; also returns the host's monotonic time it
+    /// read last, which the trap loop takes as the moment the guest is
+    /// resumed (one host clock read fewer per trap).
+    fn clock_sync_read(&mut self) -> (u64, u64) {
         /// Host reads further apart than this are no calibration sample.
         const PAIR_NS: u64 = 4_000;
         let h1 = self.host.now_mono();
@@ -420,7 +429,7 @@ impl<H: Host> Kernel<H> {
         if let Some(v) = self.vdso.as_mut() {
             v.publish(&mut self.host, &self.clock);
         }
-        mono
+        (mono, h2)
     }
 
     /// The guest's CLOCK_REALTIME, ns, consistent with the time page.
@@ -1231,8 +1240,7 @@ impl<H: Host> Kernel<H> {
 
     /// The deadline for the current thread's next run: the end of its slice,
     /// the earliest timer or wait, or its CPU-time limit.
-    fn run_deadline_for_current(&self, slice_end: Option<u64>) -> Option<u64> {
-        let now = self.host.now_mono();
+    fn run_deadline_for_current(&self, slice_end: Option<u64>, now: u64) -> Option<u64> {
         [
             slice_end,
             self.next_deadline(),
@@ -1266,7 +1274,7 @@ impl<H: Host> Kernel<H> {
         };
         self.yielded = false;
         self.new_thread = None;
-        let mut deadline = self.run_deadline_for_current(slice_end);
+        let mut deadline = self.run_deadline_for_current(slice_end, self.host.now_mono());
         loop {
             // Timers the guest set since the last round count at once.
             self.arm_timer(deadline);
@@ -1286,9 +1294,6 @@ impl<H: Host> Kernel<H> {
             }
             if !self.handle_signals() {
                 return;
-            }
-            if self.vdso.is_some() {
-                self.clock_sync();
             }
             let Some(p) = self.procs.get_mut(&self.cur) else {
                 return;
@@ -1322,7 +1327,16 @@ impl<H: Host> Kernel<H> {
                 );
                 return;
             }
-            let t0 = self.host.now_mono();
+            // The time page is brought up to date right before the guest
+            // runs; its host clock read is the moment the run starts.
+            let t0 = if self.vdso.is_some() {
+                self.clock_sync_read().1
+            } else {
+                self.host.now_mono()
+            };
+            let Some(p) = self.procs.get_mut(&self.cur) else {
+                return;
+            };
             if let Some((pid, since)) = self.sys_since.take() {
                 if pid == p.pid {
                     let d = t0.saturating_sub(since);
@@ -1420,12 +1434,13 @@ impl<H: Host> Kernel<H> {
                 }
                 return;
             }
+            // One clock read for the slice, the deadlines and the check.
+            let now = self.host.now_mono();
             if slice_end.is_none() && self.others_may_run() {
                 // A process was created or continued: the slice starts now.
-                slice_end = Some(self.host.now_mono() + TIME_SLICE_NS);
+                slice_end = Some(now + TIME_SLICE_NS);
             }
-            deadline = self.run_deadline_for_current(slice_end);
-            let now = self.host.now_mono();
+            deadline = self.run_deadline_for_current(slice_end, now);
             if deadline.is_some_and(|d| now >= d) {
                 return;
             }

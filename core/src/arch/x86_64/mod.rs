@@ -23,8 +23,14 @@ pub const SYSCALL_INSN_LEN: u64 = 2;
 pub const USER_END: u64 = 0x7fff_ff00_0000;
 /// Where the first process's stack top is placed.
 pub const STACK_TOP: u64 = 0x7fff_fe00_0000;
-/// Where mmap without a hint starts searching downward.
-pub const MMAP_BASE: u64 = 0x7f00_0000_0000;
+/// Where mmap without a hint starts searching downward: 128 MiB below the
+/// stack's top (Linux's smallest gap), below the largest stack umbra gives
+/// (64 MiB). So the first mappings share the stack's GiB, and the host keeps
+/// their upper page tables: a thread stack mapped and unmapped again and
+/// again (pthread_create + join) made the host free and rebuild three levels
+/// of them at each munmap when mmap started at 0x7f00_0000_0000, alone in
+/// its 512 GiB (issue 11).
+pub const MMAP_BASE: u64 = 0x7fff_f600_0000;
 /// Load bias of static-PIE executables.
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 
@@ -126,5 +132,18 @@ impl UserRegs {
     pub fn restart_syscall(&mut self) {
         self.gp.rip = self.gp.rip.wrapping_sub(SYSCALL_INSN_LEN);
         self.gp.rax = self.gp.orig_rax;
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::{MMAP_BASE, STACK_TOP};
+
+    #[test]
+    fn mmap_starts_below_the_largest_stack_in_the_stacks_gib() {
+        const GIB: u64 = 1 << 30;
+        // Room for the largest stack and 64 MiB more.
+        assert_eq!(STACK_TOP - MMAP_BASE, 128 << 20);
+        assert_eq!(MMAP_BASE / GIB, (STACK_TOP - 1) / GIB);
     }
 }
