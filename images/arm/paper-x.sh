@@ -18,8 +18,7 @@
 #   OUT:   as for fetch.sh (default target/arm); the log is OUT/paper-x-TABLE-arm64.log
 # Env: QEMU_TIMEOUT (seconds, default 1800), MEM (MiB, default 1024),
 # PAPER_RUNS (timed runs of each side, default 10), PAPER_SECS (seconds a
-# timed run draws, table2, default 5), PAPER_STATS_SECS (table3: the
-# --timeout of the --stats run, default 60).
+# timed run draws, table2, default 5).
 set -euo pipefail
 # One compound command, read whole before it runs: editing this file while a
 # machine runs does not change what the running script does next.
@@ -57,7 +56,6 @@ rc=0
 APPEND="console=ttyAMA0 rdinit=/init panic=-1 quiet PAPER_TABLE=$TABLE"
 if [ -n "${PAPER_RUNS:-}" ]; then APPEND="$APPEND PAPER_RUNS=$PAPER_RUNS"; fi
 if [ -n "${PAPER_SECS:-}" ]; then APPEND="$APPEND PAPER_SECS=$PAPER_SECS"; fi
-if [ -n "${PAPER_STATS_SECS:-}" ]; then APPEND="$APPEND PAPER_STATS_SECS=$PAPER_STATS_SECS"; fi
 timeout "$QEMU_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m "$MEM" \
   -kernel "$K" -initrd "$OUT/initramfs-paper-x-$A.cpio.gz" \
   -nographic -no-reboot -nic none \

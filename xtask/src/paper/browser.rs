@@ -1180,7 +1180,7 @@ fn arm64_image() -> Result<(PathBuf, PathBuf)> {
 }
 
 /// What the machine reported (images/arm/paper-x-init's table3 lines).
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct Machine {
     kernel: String,
     /// Why Xvfb or the HTTP server did not start.
@@ -1189,8 +1189,9 @@ struct Machine {
     umbra: Times3,
     /// Runs that failed: "run I MODE: why".
     failed: Vec<String>,
-    /// The `umbra: stats:` lines of the --stats run.
-    stats: Vec<String>,
+    /// The `umbra: stats:` report of each --stats run, ended after the
+    /// start page, after CT and after ST; or why that run failed.
+    steps: [std::result::Result<String, String>; 3],
 }
 
 /// BT, CT and ST of the runs of one side, in ms.
@@ -1202,12 +1203,33 @@ struct Times3 {
 }
 
 fn parse_machine(lines: &[String]) -> Machine {
-    let mut m = Machine::default();
+    let none = || Err("the machine gave no report".to_string());
+    let mut m = Machine {
+        kernel: String::new(),
+        setup_failed: None,
+        native: Times3::default(),
+        umbra: Times3::default(),
+        failed: Vec::new(),
+        steps: [none(), none(), none()],
+    };
     for l in lines {
         if let Some(k) = l.strip_prefix("BOOT-OK ") {
             m.kernel = k.trim_end_matches(" paper-x").to_string();
-        } else if let Some(s) = l.strip_prefix("PAPER-STATS ") {
-            m.stats.push(s.to_string());
+        } else if let Some(s) = l.strip_prefix("PAPER-STEP ") {
+            let (n, line) = s.split_once(' ').unwrap_or((s, ""));
+            if let Some(step) = n
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| m.steps.get_mut(n.wrapping_sub(1)))
+            {
+                if step.is_err() {
+                    *step = Ok(String::new());
+                }
+                if let Ok(text) = step {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
         } else if let Some(rest) = l.strip_prefix("PAPER ") {
             let w: Vec<&str> = rest.split_whitespace().collect();
             match w.as_slice() {
@@ -1225,6 +1247,16 @@ fn parse_machine(lines: &[String]) -> Machine {
                             t.st.push(s);
                         }
                         _ => m.failed.push(format!("bad line `{rest}`")),
+                    }
+                }
+                ["step-none", n, ..] => {
+                    let why = rest.splitn(3, ' ').nth(2).unwrap_or("").to_string();
+                    if let Some(step) = n
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| m.steps.get_mut(n.wrapping_sub(1)))
+                    {
+                        *step = Err(why);
                     }
                 }
                 ["run-none", i, mode, ..] => {
@@ -1267,7 +1299,6 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
             ("PAPER_RUNS", runs.to_string()),
             ("MEM", "2048".into()),
             ("QEMU_TIMEOUT", (900 + 300 * runs).to_string()),
-            ("PAPER_STATS_SECS", "30".into()),
         ],
     )?;
     let m = parse_machine(&lines);
@@ -1303,13 +1334,15 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
              from 40 Next presses to the last drawing before 1 s of quiet. Fresh dillo per \
              run, native and umbra alternating, medians of {runs}; after each run its \
              process group is killed and the next starts once no Dillo window is left \
-             (xdotool search, 30 s at most). One more umbra run, `--stats --timeout 30` \
-             (start-up and the start page), gives the counters quoted under BT.\n\
+             (xdotool search, 30 s at most). Three more umbra runs with `--stats` end dillo \
+             (`xdotool windowkill`) after the start page, after CT and after ST: the first's \
+             counters are quoted under BT when it misses its target, the differences under \
+             CT and ST, met or not.\n\
              - Not done on arm64: the screenshot and the smallest --mem (the x86_64 table \
              has both).\n\
              - All figures are {emu}: both sides run on the same emulated CPU, but a trap \
              and a ptrace stop cost far more under TCG than the instructions between them, \
-             so umbra's ratios here are worse than on real arm64 hardware would be.\n",
+             so the ratios here need not be those of real arm64 hardware.\n",
             ctx.command
         ),
         measured: super::Stamp {
@@ -1330,24 +1363,39 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
             m.failed.join("; ")
         )
     };
-    let stats: Vec<String> = ["syscalls ", "page faults ", "host stops ", "forks/clones "]
-        .iter()
-        .filter_map(|k| {
-            m.stats
+    // BT's counters: the --stats run ended after the start page.
+    let stats = match &m.steps[0] {
+        Err(e) => format!("no --stats report from the machine ({e})"),
+        Ok(text) => {
+            let parts: Vec<String> = ["syscalls ", "page faults ", "host stops ", "forks/clones "]
                 .iter()
-                .find_map(|l| l.strip_prefix(&format!("umbra: stats: {k}")))
-                .map(|r| format!("{k}{r}"))
-        })
-        .collect();
-    let stats = if stats.is_empty() {
-        "no --stats lines from the machine".to_string()
-    } else {
-        format!(
-            "umbra --stats over start-up and the start page (in the machine): {}",
-            stats.join("; ")
-        )
+                .filter_map(|k| {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(&format!("umbra: stats: {k}")))
+                        .map(|r| format!("{k}{r}"))
+                })
+                .collect();
+            format!(
+                "umbra --stats over start-up and the start page (in the machine): {}",
+                parts.join("; ")
+            )
+        }
     };
     println!("table3 (arm64): {stats}");
+    // CT's and ST's: the differences of the runs ended before and after.
+    let counters = |i: usize| -> std::result::Result<Counters, String> {
+        let text = m.steps[i]
+            .as_ref()
+            .map_err(|e| format!("run {}: {e}", i + 1))?;
+        Counters::parse(text).ok_or_else(|| format!("run {}: no report", i + 1))
+    };
+    let cost = |i: usize| match (counters(i - 1), counters(i)) {
+        (Ok(a), Ok(b)) => b.step_cost(&a),
+        (Err(e), _) | (_, Err(e)) => format!("not known ({e})"),
+    };
+    let (ct_cost, st_cost) = (cost(1), cost(2));
+    println!("table3 (arm64): CT's step under umbra: {ct_cost}");
+    println!("table3 (arm64): ST's step under umbra: {st_cost}");
     let row = |name: &str, n: &[f64], u: &[f64], paper: f64, target: f64, what: &str| {
         let name = format!("{name}, arm64, {emu}");
         if n.is_empty() || u.is_empty() {
@@ -1367,9 +1415,20 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
             spread(n),
             spread(u)
         );
+        note.push_str(overlap_note(n, u, ratio <= target));
         if ratio > target && name.starts_with("BT") {
             note.push_str("; where the time goes: ");
             note.push_str(&stats);
+        }
+        // The step's own counters, met or not (as on x86_64).
+        let cost = match name.get(..2) {
+            Some("CT") => Some(&ct_cost),
+            Some("ST") => Some(&st_cost),
+            _ => None,
+        };
+        if let Some(c) = cost {
+            note.push_str("; where the time goes, umbra --stats over the step: ");
+            note.push_str(c);
         }
         Row {
             host: Some(h),
@@ -1495,7 +1554,10 @@ umbra: stats: platform ptrace (auto)
             "PAPER run-none 1 umbra xwatch 'map Dillo': timeout",
             "PAPER run 2 native 800 900 1000",
             "PAPER run 2 umbra 4000 3000 2000",
-            "PAPER-STATS umbra: stats: syscalls 10 (parked 0)",
+            "PAPER-STEP 1 umbra: stats: syscalls 10 (parked 0)",
+            "PAPER-STEP 1 umbra: stats: page faults 3",
+            "PAPER step-none 2 xwatch 'quiet 1000': timeout",
+            "PAPER-STEP 9 umbra: stats: ignored",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -1507,7 +1569,14 @@ umbra: stats: platform ptrace (auto)
         assert_eq!(m.native.ct, vec![950.25, 900.0]);
         assert_eq!(m.umbra.st, vec![2000.0]);
         assert_eq!(m.failed, vec!["run 1 umbra: xwatch 'map Dillo': timeout"]);
-        assert_eq!(m.stats, vec!["umbra: stats: syscalls 10 (parked 0)"]);
+        assert_eq!(
+            m.steps,
+            [
+                Ok("umbra: stats: syscalls 10 (parked 0)\numbra: stats: page faults 3\n".into()),
+                Err("xwatch 'quiet 1000': timeout".into()),
+                Err("the machine gave no report".into()),
+            ]
+        );
         let m = parse_machine(&["PAPER http-none no answer on 10.0.0.1:8080".to_string()]);
         assert_eq!(
             m.setup_failed.as_deref(),
