@@ -1854,3 +1854,132 @@ delete exit 0
     assert!(!text.contains("percpu") && !text.contains("swap"), "{text}");
     assert!(run(&["delete", "--force", &id]).status.success());
 }
+
+#[test]
+fn no_dev_console_without_a_terminal_as_runc() {
+    // runc makes /dev/console only for process.terminal (the console's
+    // pty slave bound on it): without one there is none (a write to the
+    // name makes a plain file in /dev's tmpfs), and the stdio are the
+    // engine's pipes, reachable through /dev/stdin and /dev/stdout.
+    same_as_runc(
+        "noconsole",
+        &Cfg {
+            script: "test -e /dev/console || echo no-console; test -t 0 || echo stdin-not-a-tty; \
+                     cat /dev/stdin; echo via-dev-stdout >/dev/stdout; echo x >/dev/console; \
+                     test -f /dev/console && echo plain-file",
+            ..Cfg::default()
+        },
+        &["create", "start", "wait", "delete", "leftovers"],
+        "create exit 0
+pid file names a live process
+start exit 0
+container exited 0
+delete exit 0
+leftovers 0
+--- output ---
+no-console
+stdin-not-a-tty
+via-dev-stdout
+plain-file
+
+",
+    );
+}
+
+/// `notty PROG ARGS...`: gives up the controlling terminal with TIOCNOTTY
+/// (as the session leader: its foreground group gets SIGHUP and SIGCONT,
+/// counted by a handler), says so, and execs PROG.
+const NOTTY_C: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+static volatile sig_atomic_t hup, cont;
+static void on(int s) { if (s == SIGHUP) hup++; else cont++; }
+int main(int argc, char **argv) {
+	signal(SIGHUP, on);
+	signal(SIGCONT, on);
+	int r = ioctl(0, TIOCNOTTY);
+	printf("notty %d hup %d cont %d\n", r, (int)hup, (int)cont);
+	fflush(stdout);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCONT, SIG_DFL);
+	if (argc > 1)
+		execv(argv[1], argv + 1);
+	return 127;
+}
+"#;
+
+#[test]
+fn console_hang_up_after_tiocnotty_signals_nobody_as_runc() {
+    // The init gives its terminal up with TIOCNOTTY (its group gets SIGHUP
+    // and SIGCONT then); when the engine later closes the console's pty
+    // master, the session has no controlling terminal any more: no SIGHUP
+    // or SIGCONT comes (Linux's tty_signal_session_leader finds no
+    // session), and reads of the hung-up terminal return 0.
+    let dir = scratch("notty");
+    let b = bundle(
+        &dir,
+        &Cfg {
+            script: "exec /bin/notty /bin/sh /bin/inner.sh",
+            terminal: true,
+            mounts: r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
+            ..Cfg::default()
+        },
+    );
+    let root = b.join("rootfs");
+    std::fs::write(
+        root.join("bin/inner.sh"),
+        "trap 'echo got-HUP >>/tmp/h' HUP; trap 'echo got-CONT >>/tmp/h' CONT; echo ready; \
+         read x; echo read-$? >>/tmp/h; sleep 2; echo done >>/tmp/h; while true; do sleep 1; done\n",
+    )
+    .unwrap();
+    let src = dir.join("notty.c");
+    std::fs::write(&src, NOTTY_C).unwrap();
+    let cc = find_on_path("gcc")
+        .or_else(|| find_on_path("cc"))
+        .expect("no C compiler");
+    let r = Command::new(cc)
+        .args(["-static", "-O2", "-o"])
+        .arg(root.join("bin/notty"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let steps = [
+        "create-tty",
+        "start",
+        "expect:ready",
+        "close-console",
+        "exec:i=0; while ! grep -q done /tmp/h 2>/dev/null && test $i -lt 90; do sleep 1; i=$((i+1)); done; cat /tmp/h",
+        "kill:KILL",
+        "wait",
+        "delete",
+        "leftovers",
+    ];
+    let want = "console master received
+create exit 0
+pid file names a live process
+start exit 0
+saw ready
+console closed
+exec exit 0 output read-1|done|
+kill KILL exit 0
+container killed by signal 9
+delete exit 0
+leftovers 0
+--- output ---
+notty 0 hup 1 cont 1
+ready
+
+";
+    let got = drive(umbra(), &dir, "umbra", &b, &steps);
+    assert_eq!(got.replace('\r', ""), want, "umbra's transcript");
+    match find_on_path("runc") {
+        Some(runc) => {
+            let theirs = drive(&runc, &dir, "runc", &b, &steps);
+            assert_eq!(theirs.replace('\r', ""), want, "runc's transcript");
+        }
+        None => eprintln!("runc is not installed: umbra's transcript not compared"),
+    }
+}

@@ -285,11 +285,12 @@ impl ConsoleInner {
                         self.hang_up(true);
                     } else if ctx.console_hung_up() {
                         // The host terminal (an OCI console's pty slave)
-                        // hung up. Its session leader, the host process
-                        // umbra runs as, got SIGHUP and SIGCONT from the
-                        // host and passed them on to the guest's init,
-                        // the console's session leader: none from here.
-                        self.hang_up(false);
+                        // hung up. The host's SIGHUP and SIGCONT to umbra,
+                        // its session leader, are not passed on (the
+                        // shim's on_forward): the console's own session
+                        // leader is signalled from here, if the console
+                        // still has a session.
+                        self.hang_up(true);
                     }
                 }
             }
@@ -461,8 +462,9 @@ impl ConsoleState {
         st.apply(fx);
     }
 
-    /// The session leader a hang-up of this linked terminal is to signal
-    /// with SIGHUP and SIGCONT, once (see [`ConsoleInner::hang_up`]).
+    /// The session leader a hang-up of this linked terminal (or of the
+    /// console's host terminal) is to signal with SIGHUP and SIGCONT, once
+    /// (see [`ConsoleInner::hang_up`]).
     pub fn take_hangup(&self) -> Option<u32> {
         self.inner.lock().hangup_leader.take()
     }
@@ -1366,6 +1368,23 @@ mod tests {
     }
 
     #[test]
+    fn a_console_without_a_session_hangs_up_signalling_nobody() {
+        // The leader gave the terminal up (TIOCNOTTY): at the hang-up no
+        // session is there to signal.
+        let (vfs, st) = setup();
+        let mut h = tty_host(b"");
+        let _ = stdio_files_on_pts(&st, &vfs, Timespec::default(), PtsAttrs::default());
+        st.set_session(0, 0);
+        h.stdin_eof = true;
+        h.hung_up = true;
+        h.tty = false;
+        st.pump(&mut h);
+        assert!(st.is_hung_up());
+        assert_eq!(st.take_hangup(), None);
+        assert!(st.take_signals().is_empty());
+    }
+
+    #[test]
     fn a_console_whose_host_terminal_hung_up_hangs_up() {
         let (vfs, st) = setup();
         let mut h = tty_host(b"");
@@ -1381,9 +1400,11 @@ mod tests {
         h.hung_up = true;
         h.tty = false;
         st.pump(&mut h);
-        // The session loses its terminal; the host process passed on the
-        // SIGHUP and SIGCONT it got, so none from here.
+        // The session loses its terminal; its leader is to get SIGHUP and
+        // SIGCONT from here (the host's to umbra are not passed on), once,
+        // and the foreground group nothing.
         assert_eq!(st.session(), 0);
+        assert_eq!(st.take_hangup(), Some(1));
         assert_eq!(st.take_hangup(), None);
         assert!(st.take_signals().is_empty());
         // Its /dev/pts/0 is to go, once.

@@ -69,7 +69,12 @@ impl<H: Host> Kernel<H> {
             let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
             crate::fs::devfs::release_linked_tty(&self.vfs, 0, now);
         }
-        let mut hangups = Vec::new();
+        let mut hangups: Vec<u32> = self
+            .console
+            .as_ref()
+            .and_then(|c| c.take_hangup())
+            .into_iter()
+            .collect();
         for t in &mut self.exec_ttys {
             sigs.extend(t.state.take_signals());
             if let Some(leader) = t.state.take_hangup() {

@@ -486,6 +486,19 @@ fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), Strin
     for (n, m) in spec.mounts.iter().enumerate() {
         apply_mount(g, &mut plan, m, n)?;
     }
+    if !p.terminal {
+        // runc makes /dev/console only for a terminal (the console's pty
+        // slave bound on it); without one the container has none, and its
+        // stdio are the engine's pipes, not a console by that name.
+        let dev = plan
+            .vfs
+            .lookup(&plan.vfs.root(), "/dev", FollowLast::Follow, &Cred::root())
+            .map_err(|e| format!("/dev: {e:?}"))?;
+        match dev.inode().unlink(b"console", now_ts()) {
+            Ok(()) | Err(umbra_abi::Errno::ENOENT) => {}
+            Err(e) => return Err(format!("/dev/console: {e:?}")),
+        }
+    }
     if readonly {
         // umbra's own mount points first (procfs_boot makes these).
         for d in ["/proc", "/tmp", "/run", "/dev/shm"] {

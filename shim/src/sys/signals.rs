@@ -735,9 +735,19 @@ pub fn open_pty() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), Errno>
 static FORWARDED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// The handler of the signals umbra forwards to the guest's init: records the
-/// signal and wakes the host as SIGWINCH does.
-extern "C" fn on_forward(sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-    if (1..=64).contains(&sig) {
+/// signal and wakes the host as SIGWINCH does. Not SIGHUP and SIGCONT from
+/// the host kernel itself (SI_KERNEL): those are the hang-up of the host
+/// terminal umbra leads the session of (an OCI console), which the guest's
+/// kernel signals itself, to its console's session leader if the console
+/// still has a session (none after the leader's TIOCNOTTY), as Linux's
+/// tty_signal_session_leader.
+extern "C" fn on_forward(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    let from_kernel = !info.is_null()
+        // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t for
+        // the handler's duration; it is only read.
+        && unsafe { (*info).si_code } == libc::SI_KERNEL;
+    let hang_up = from_kernel && (sig == libc::SIGHUP || sig == libc::SIGCONT);
+    if (1..=64).contains(&sig) && !hang_up {
         FORWARDED.fetch_or(1u64 << (sig - 1), Ordering::SeqCst);
     }
     for slot in SLOT.iter() {
