@@ -16,6 +16,7 @@ const COPYIO: &[&str] = &[
     "pipe_vectored",
     "writev_fsize",
     "shared_twice",
+    "own_mapping",
 ];
 
 sections_same_as_native! {

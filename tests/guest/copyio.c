@@ -6,7 +6,8 @@
  * part-way writes what precedes it; writev and readv are one call (a pipe
  * takes up to PIPE_BUF bytes of several buffers whole or not at all, and
  * RLIMIT_FSIZE bounds the whole writev); a page mapped twice in one readv
- * gets both parts. Prints counts, errno names and match flags only.
+ * gets both parts; a file read into its own shared mapping keeps the bytes
+ * written through it. Prints counts, errno names and match flags only.
  * Arguments name the sections to run (all when none). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -201,6 +202,31 @@ static void test_shared_twice(void)
 	unlink("c5");
 }
 
+static void test_own_mapping(void)
+{
+	unsigned char *src = pages(2);
+	pattern(src, 2 * PG, 11);
+	int fd = fresh("c6");
+	if (write(fd, src, 2 * PG) != 2 * PG)
+		printf("write failed\n");
+	unsigned char *map = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		printf("mmap: %s\n", errname(errno));
+		return;
+	}
+	/* Written through the mapping, then the file read onto that page and
+	 * onto the next: the page is copied onto itself, then to page 1. */
+	memcpy(map + 100, "dirty", 5);
+	chk("pread page 0 onto itself", pread(fd, map, PG, 0));
+	printf("dirty bytes kept: %d\n", memcmp(map + 100, "dirty", 5) == 0);
+	printf("rest kept: %d\n", memcmp(map, src, 100) == 0);
+	chk("pread page 0 onto page 1", pread(fd, map + PG, PG, 0));
+	printf("page 1 is page 0: %d\n", memcmp(map + PG, map, PG) == 0);
+	munmap(map, 2 * PG);
+	close(fd);
+	unlink("c6");
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -212,6 +238,7 @@ static const struct section sections[] = {
 	{"pipe_vectored", test_pipe_vectored},
 	{"writev_fsize", test_writev_fsize},
 	{"shared_twice", test_shared_twice},
+	{"own_mapping", test_own_mapping},
 	{NULL, NULL},
 };
 

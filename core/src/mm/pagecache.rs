@@ -243,6 +243,26 @@ impl FileCache {
         }
     }
 
+    /// Whether a dirty page among the file's bytes `[off, off + len)` is
+    /// itself in `spans`: a read straight into them would overwrite the
+    /// bytes the read must return (a file read into its own shared
+    /// mapping), so that read goes through a kernel buffer.
+    pub fn dirty_in(&self, off: u64, len: usize, spans: &[super::PhysSpan]) -> bool {
+        let pages = self.pages.lock();
+        let Some(end) = off.checked_add(len as u64) else {
+            return false;
+        };
+        pages
+            .range(off >> PAGE_SHIFT..end.div_ceil(PAGE))
+            .filter(|(_, p)| p.dirty)
+            .any(|(_, p)| {
+                let f = p.frame.phys() as usize;
+                spans
+                    .iter()
+                    .any(|s| s.phys < f + PAGE_SIZE && f < s.phys + s.len)
+            })
+    }
+
     /// read(2) read `len` bytes from the file at `off` straight into the
     /// guest memory of `spans`: the bytes of dirty pages (written through a
     /// shared mapping, not yet written back) replace what the file holds.

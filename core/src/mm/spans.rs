@@ -173,3 +173,18 @@ pub fn copy_into(mem: &mut [u8], spans: &[PhysSpan], at: usize, src: usize, len:
         skip = 0;
     }
 }
+
+/// Copies `data` into the spans from their start (stops at their end).
+pub fn fill_from(mem: &mut [u8], spans: &[PhysSpan], data: &[u8]) {
+    let mut done = 0usize;
+    for s in spans {
+        if done == data.len() {
+            break;
+        }
+        let n = s.len.min(data.len() - done);
+        if let Some(d) = mem.get_mut(s.phys..s.phys + n) {
+            d.copy_from_slice(&data[done..done + n]);
+        }
+        done += n;
+    }
+}

@@ -18,9 +18,10 @@ use crate::fs::file::OpenFile;
 use crate::fs::vfs::timespec_from_ns;
 use crate::host::Host;
 use crate::kernel::Kernel;
-use crate::mm::spans::{carve, carve_mut, total};
+use crate::mm::spans::{carve, carve_mut, fill_from, total};
 use crate::mm::{Access, PhysSpan};
 use crate::SysResult;
+use alloc::vec;
 use alloc::vec::Vec;
 use umbra_abi::flags::OpenFlags;
 use umbra_abi::Errno;
@@ -109,6 +110,24 @@ pub(super) fn read<H: Host>(
         k.drain_writeback();
         let cache = super::filemap::cache_of(k, file);
         let before = off.map_or_else(|| file.offset(), |o| o + done as u64);
+        if let Some(c) = cache.as_ref().filter(|c| c.dirty_in(before, got, &spans)) {
+            // A file read into its own shared mapping, over pages written
+            // through it: read, overlay and copy out through a kernel
+            // buffer, as the dirty bytes are the source too.
+            let mut kbuf = vec![0u8; got];
+            let n = match file.read_direct(&mut [&mut kbuf[..]], off.map(|o| o + done as u64)) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            c.overlay(&k.host, before, &mut kbuf[..n]);
+            fill_from(k.host.physmem_mut(), &spans, &kbuf[..n]);
+            done += n;
+            if n < got || faulted || done >= len {
+                break;
+            }
+            continue;
+        }
         let mut bufs = carve_mut(k.host.physmem_mut(), &spans);
         let cap: usize = bufs.iter().map(|b| b.len()).sum();
         if cap == 0 {

@@ -296,6 +296,36 @@ fn read_and_write_stay_coherent_with_a_shared_mapping() {
 }
 
 #[test]
+fn a_file_read_into_its_own_dirty_shared_mapping_keeps_the_dirty_bytes() {
+    let (mut k, scratch) = boot();
+    for path in ["/tmp/own", "/mnt/own"] {
+        let fd = open(&mut k, scratch, path);
+        let buf = anon(&mut k, 2, 3);
+        let data = pattern(2 * PAGE_SIZE);
+        fill(&mut k, fd, buf, &data);
+        let fl = MapFlags::SHARED.bits();
+        let map = super::mem::sys_mmap(&mut k, 0, 2 * PAGE, 3, fl, fd, 0).unwrap() as u64;
+        // Written through the mapping, not yet written back.
+        k.user().write_bytes(map + 100, b"dirty").unwrap();
+        // Reading the file onto the same page: Linux copies the page onto
+        // itself, the new bytes stay.
+        assert_eq!(sys_pread64(&mut k, fd, map, PAGE_SIZE, 0), Ok(PAGE_SIZE));
+        assert_eq!(k.user().read_vec(map + 100, 5).unwrap(), b"dirty", "{path}");
+        assert_eq!(k.user().read_vec(map, 100).unwrap(), data[..100], "{path}");
+        // And onto the next page: page 0, dirty bytes included, lands there.
+        assert_eq!(
+            sys_pread64(&mut k, fd, map + PAGE, PAGE_SIZE, 0),
+            Ok(PAGE_SIZE)
+        );
+        assert_eq!(
+            k.user().read_vec(map + PAGE + 100, 5).unwrap(),
+            b"dirty",
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn carving_stops_at_a_frame_reached_twice() {
     let mut mem = vec![0u8; 4 * PAGE_SIZE];
     let a = PhysSpan { phys: 0, len: 100 };
