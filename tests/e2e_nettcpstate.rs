@@ -6,7 +6,9 @@
 //! a listener stopped (close, shutdown SHUT_RD, connect AF_UNSPEC) with
 //! connections it did not accept: each peer sees ECONNRESET, not EOF, and
 //! a connect to a TIME_WAIT's 4-tuple from a port bind(2) named, which
-//! takes the TIME_WAIT over (client side and server side).
+//! takes the TIME_WAIT over (client side and server side), and one without
+//! bind(2), left one port by IP_LOCAL_PORT_RANGE, only once the TIME_WAIT
+//! is a second old (tcp_tw_reuse = 2).
 
 use umbra_tests::{compare, Libc, Run};
 
@@ -55,4 +57,14 @@ fn time_wait_reuse_musl() {
 #[test]
 fn time_wait_reuse_glibc() {
     same(Libc::Glibc, &["twreuse"]);
+}
+
+#[test]
+fn time_wait_reuse_after_a_second_musl() {
+    same(Libc::Musl, &["twephem"]);
+}
+
+#[test]
+fn time_wait_reuse_after_a_second_glibc() {
+    same(Libc::Glibc, &["twephem"]);
 }

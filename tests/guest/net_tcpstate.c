@@ -10,6 +10,9 @@
  *             close(2), and a close that resets instead
  *   twreuse   a connect to the 4-tuple of a TIME_WAIT from a port bind(2)
  *             named takes it over, on the client's side and the server's
+ *   twephem   a connect without bind(2) (one port left by
+ *             IP_LOCAL_PORT_RANGE) takes over its own 4-tuple's TIME_WAIT
+ *             only once it is a second old (tcp_tw_reuse = 2)
  *   lstop     a listener stopped (shutdown SHUT_RD, close) with connections
  *             it has not accepted: their peers see ECONNRESET, and never EOF
  *             after it
@@ -538,6 +541,85 @@ static void sec_twreuse(void)
 	close(l);
 }
 
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+
+/* A socket whose ephemeral ports come from `lo`-`hi` (IP_LOCAL_PORT_RANGE). */
+static int ranged(unsigned lo, unsigned hi)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	uint32_t r = lo | hi << 16;
+	if (setsockopt(c, SOL_IP, IP_LOCAL_PORT_RANGE, &r, sizeof r) < 0)
+		printf("IP_LOCAL_PORT_RANGE: %s\n", ename(errno));
+	return c;
+}
+
+/* tcp_tw_reuse = 2 (its default): a connect without bind(2) takes over a
+ * TIME_WAIT of its own 4-tuple on loopback only once it is a second old
+ * (tcp_tw_reuse_delay); before that the port is not free for it. The
+ * socket's IP_LOCAL_PORT_RANGE leaves it one port. */
+static void sec_twephem(void)
+{
+	const unsigned P = 45678;
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	uint32_t r = 0;
+	socklen_t len = sizeof r;
+	chk("IP_LOCAL_PORT_RANGE default", getsockopt(c, SOL_IP, IP_LOCAL_PORT_RANGE, &r, &len));
+	printf("  %#x len %u\n", r, len);
+	r = 2000 | 1000 << 16;
+	chk("IP_LOCAL_PORT_RANGE 2000-1000", setsockopt(c, SOL_IP, IP_LOCAL_PORT_RANGE, &r, sizeof r));
+	r = P | P << 16;
+	chk("IP_LOCAL_PORT_RANGE short", setsockopt(c, SOL_IP, IP_LOCAL_PORT_RANGE, &r, 2));
+	chk("IP_LOCAL_PORT_RANGE P-P", setsockopt(c, SOL_IP, IP_LOCAL_PORT_RANGE, &r, sizeof r));
+	len = sizeof r;
+	r = 0;
+	getsockopt(c, SOL_IP, IP_LOCAL_PORT_RANGE, &r, &len);
+	printf("  %s\n", r == (P | P << 16) ? "P-P" : "other");
+	close(c);
+
+	int l = listener(8);
+	lport = port_of(l);
+	c = ranged(P, P);
+	chk("connect", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	printf("  from P: %s\n", port_of(c) == P ? "yes" : "no");
+	int s = accept(l, NULL, NULL);
+	close(c);
+	close(s);
+	show_proc("client closed first", P);
+	c = ranged(P, P);
+	chk("connect again at once", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	close(c);
+	int b = ranged(P, P);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	chk("bind port 0", bind(b, (struct sockaddr *)&a, sizeof a));
+	close(b);
+
+	/* Another server: not the TIME_WAIT's 4-tuple. */
+	struct sockaddr_in first = addr;
+	int l2 = listener(8);
+	c = ranged(P, P);
+	chk("connect to another server", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	s = accept(l2, NULL, NULL);
+	close(s);
+	close(c);
+	close(l2);
+	addr = first;
+
+	struct timespec ts = {1, 500000000};
+	nanosleep(&ts, NULL);
+	c = ranged(P, P);
+	chk("connect after 1.5 s", connect(c, (struct sockaddr *)&addr, sizeof addr));
+	printf("  from P: %s\n", port_of(c) == P ? "yes" : "no");
+	s = accept(l, NULL, NULL);
+	show_proc("connected again", P);
+	close(s);
+	close(c);
+	close(l);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -553,6 +635,8 @@ int main(int argc, char **argv)
 			sec_lstop();
 		else if (!strcmp(s, "twreuse"))
 			sec_twreuse();
+		else if (!strcmp(s, "twephem"))
+			sec_twephem();
 		else
 			printf("unknown section\n");
 	}

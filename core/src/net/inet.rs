@@ -33,7 +33,9 @@
 //!   takes over the server side's, and a connect may reuse its own
 //!   4-tuple's after 1 s (tcp_tw_reuse = 2 on loopback). At most
 //!   net.ipv4.tcp_max_tw_buckets of them exist.
-//! - Ephemeral ports come from Linux's range 32768-60999, in order.
+//! - Ephemeral ports come from Linux's range 32768-60999, in order, or
+//!   from the socket's IP_LOCAL_PORT_RANGE where it falls in it; bind(2)
+//!   of port 0 with none left is EADDRINUSE, a connect EADDRNOTAVAIL.
 //! - The listen backlog: a listener holds at most backlog+1 connections
 //!   not yet accepted (Linux's sk_acceptq_is_full). When it is full the
 //!   SYN is dropped: a blocking connect waits until the server accepts, a
@@ -135,6 +137,9 @@ const TCP_INFO_LEN: usize = 280;
 const IP_TOS: u32 = 1;
 const IP_TTL: u32 = 2;
 const IP_RECVERR: u32 = 11;
+/// The socket's own ephemeral port range: min in the low 16 bits, max in
+/// the high ones, 0 for none (Linux 6.3).
+const IP_LOCAL_PORT_RANGE: u32 = 51;
 const IPV6_UNICAST_HOPS: u32 = 16;
 const IPV6_V6ONLY: u32 = 26;
 const IPV6_RECVERR: u32 = 25;
@@ -738,6 +743,8 @@ struct St {
     ip_tos: i32,
     ttl: i32,
     recverr: bool,
+    /// IP_LOCAL_PORT_RANGE as set (0: none).
+    port_range: u32,
     /// Wake-ups outside a connection (listener, UDP, connect results).
     wake: WakeSeq,
 }
@@ -892,6 +899,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
             ip_tos: 0,
             ttl: -1,
             recverr: false,
+            port_range: 0,
             wake: WakeSeq::default(),
         }),
         host: Mutex::new(None),
@@ -1119,12 +1127,30 @@ impl InetSock {
         ip: &Ip,
         dst: Option<(Ip, u16)>,
     ) -> KResult<u16> {
-        let (lo, hi) = EPHEMERAL;
+        // inet_sk_get_local_port_range: the socket's own bounds where they
+        // fall in the namespace's range.
+        let (mut lo, mut hi) = EPHEMERAL;
+        let own = self.st.lock().port_range;
+        if own != 0 {
+            let (slo, shi) = (own as u16, (own >> 16) as u16);
+            if (lo..=hi).contains(&slo) {
+                lo = slo;
+            }
+            if (lo..=hi).contains(&shi) {
+                hi = shi;
+            }
+        }
         let n = (hi - lo + 1) as usize;
         let mut next = self.net.inet.next_port.lock();
+        // A socket's own range is searched from its start, leaving the
+        // namespace's order alone.
+        let mut from = if own != 0 { lo } else { *next };
         for _ in 0..n {
-            let p = if *next < lo || *next > hi { lo } else { *next };
-            *next = if p == hi { lo } else { p + 1 };
+            let p = if from < lo || from > hi { lo } else { from };
+            from = if p == hi { lo } else { p + 1 };
+            if own == 0 {
+                *next = from;
+            }
             // A port any socket holds is skipped, whatever its address:
             // simpler than Linux's per-tuple sharing, and never wrong.
             let used = others.iter().any(|o| {
@@ -2145,7 +2171,9 @@ impl Socket for InetSock {
         }
         let others = self.others();
         let port = if port == 0 {
-            self.ephemeral(&others, &ip)?
+            // __inet_bind: no port to pick is EADDRINUSE.
+            self.ephemeral(&others, &ip)
+                .map_err(|_| Errno::EADDRINUSE)?
         } else if self.conflicts(&others, &ip, port) || self.tw_conflicts(&ip, port) {
             return Err(Errno::EADDRINUSE);
         } else {
@@ -2458,6 +2486,7 @@ impl Socket for InetSock {
             (SOL_IP, IP_TOS) => int(st.ip_tos),
             (SOL_IP, IP_TTL) => int(if st.ttl < 0 { 64 } else { st.ttl }),
             (SOL_IP, IP_RECVERR) => int(st.recverr as i32),
+            (SOL_IP, IP_LOCAL_PORT_RANGE) => int(st.port_range as i32),
             (SOL_IPV6, IPV6_V6ONLY) if self.family == AF_INET6 => int(st.v6only as i32),
             (SOL_IPV6, IPV6_UNICAST_HOPS) if self.family == AF_INET6 => {
                 int(if st.ttl < 0 { 64 } else { st.ttl })
@@ -2480,7 +2509,7 @@ impl Socket for InetSock {
                 SOL_SOCKET,
                 SO_REUSEADDR | SO_REUSEPORT | SO_KEEPALIVE | SO_BROADCAST | SO_OOBINLINE
             ) | (SOL_TCP, _)
-                | (SOL_IP, IP_TOS | IP_TTL | IP_RECVERR)
+                | (SOL_IP, IP_TOS | IP_TTL | IP_RECVERR | IP_LOCAL_PORT_RANGE)
                 | (SOL_IPV6, IPV6_V6ONLY | IPV6_UNICAST_HOPS | IPV6_RECVERR)
         );
         if !known || (level == SOL_TCP && self.udp) {
@@ -2522,6 +2551,13 @@ impl Socket for InetSock {
                 st.ttl = v;
             }
             (SOL_IP, IP_RECVERR) | (SOL_IPV6, IPV6_RECVERR) => st.recverr = v != 0,
+            (SOL_IP, IP_LOCAL_PORT_RANGE) => {
+                let (lo, hi) = (v as u32 as u16, (v as u32 >> 16) as u16);
+                if val.len() != 4 || (lo != 0 && hi != 0 && lo > hi) {
+                    return Err(Errno::EINVAL);
+                }
+                st.port_range = v as u32;
+            }
             (SOL_IPV6, IPV6_V6ONLY) => {
                 if st.local.is_some() || !matches!(st.conn, Conn::Idle) {
                     return Err(Errno::EINVAL);
@@ -3223,6 +3259,59 @@ mod tests {
             .is_ok_and(|r| r.len > 0)
         {}
         assert_eq!(states(&net), [TCP_TIME_WAIT, TCP_TIME_WAIT]);
+    }
+
+    /// IP_LOCAL_PORT_RANGE bounds the ephemeral port; a connect without
+    /// bind(2) takes over its own 4-tuple's TIME_WAIT only once it is a
+    /// second old (tcp_tw_reuse = 2), and bind(0) finds no port then
+    /// (EADDRINUSE).
+    #[test]
+    fn a_port_range_and_the_time_wait_reuse_delay() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let p = port_of(&*l);
+        let one_port = |h: &mut MockHost| {
+            let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
+            let r = 45678u32 | 45678 << 16;
+            c.setsockopt(
+                &mut cx(h, true),
+                SOL_IP,
+                IP_LOCAL_PORT_RANGE,
+                &r.to_ne_bytes(),
+            )
+            .unwrap();
+            c
+        };
+        let bad = (2000u32 | 1000 << 16).to_ne_bytes();
+        assert_eq!(
+            one_port(h).setsockopt(&mut cx(h, true), SOL_IP, IP_LOCAL_PORT_RANGE, &bad),
+            Err(Errno::EINVAL)
+        );
+        net.inet.note_time(1_000_000_000);
+        let c = one_port(h);
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        assert_eq!(port_of(&*c), 45678);
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        drop(c);
+        drop(a);
+        let c = one_port(h);
+        assert_eq!(
+            c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
+            Err(Errno::EADDRNOTAVAIL)
+        );
+        assert_eq!(
+            one_port(h).bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None),
+            Err(Errno::EADDRINUSE)
+        );
+        net.inet.note_time(2_500_000_000);
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
+            .unwrap();
+        assert_eq!(port_of(&*c), 45678);
     }
 
     /// A listener closed with a connection it did not accept resets it and
