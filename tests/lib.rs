@@ -105,6 +105,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_tcpasync",
     "net_tcpstate",
     "mountinfo",
+    "stats_snapshot",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

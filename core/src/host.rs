@@ -277,6 +277,11 @@ pub trait HostMisc {
     fn take_host_signals(&mut self) -> u64 {
         0
     }
+    /// `--stats`: whether the report so far was asked for from outside
+    /// (`umbra run --stats` and SIGUSR2), taken once.
+    fn take_stats_request(&mut self) -> bool {
+        false
+    }
     /// A process to start in the running guest (`umbra exec` of an OCI
     /// container), taken once.
     fn take_exec(&mut self) -> Option<ExecRequest> {

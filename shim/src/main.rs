@@ -54,7 +54,8 @@ Options of `run`:
                   stderr
   --stats         at exit, print on stderr the guest's syscall counts (the
                   most frequent by name), host stops, page faults, forks,
-                  execs, mapping batches and idle waits with their times
+                  execs, mapping batches and idle waits with their times;
+                  SIGUSR2 to umbra prints the counts so far
   --quiet-unsupported
                   do not name the syscalls umbra does not implement (by
                   default the first ENOSYS of each is named on stderr)
@@ -507,6 +508,12 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     }
     let mut kernel = Kernel::new(host, vfs, r.cfg, r.mem / PAGE_SIZE);
     kernel.count_timeout_from(started);
+    if kernel.stats.is_some() {
+        // SIGUSR2 prints the report so far (a snapshot mid-run).
+        kernel.stats_hook = Some(stats::print);
+        umbra_shim::sys::signals::catch_stats_request()
+            .map_err(|e| (format!("cannot catch SIGUSR2 for --stats: {e}"), 1))?;
+    }
     if let Err(e) = kernel.spawn_init(fs::devfs::stdio_files(&console)) {
         let code = match e {
             BootError::BadExecutable(..) => 126,

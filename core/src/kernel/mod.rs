@@ -173,6 +173,9 @@ pub struct Kernel<H: Host> {
     pub(crate) traps: u64,
     /// `--stats`: the counters, when asked for (see `stats`).
     pub stats: Option<alloc::boxed::Box<stats::Stats>>,
+    /// `--stats`: prints the report so far when the host says it was asked
+    /// for (`Host::take_stats_request`); set by the host's front end.
+    pub stats_hook: Option<fn(&stats::Stats, &mut H)>,
     /// The thread a futex wake handed the CPU to (see `handoff`).
     handoff: Option<handoff::Handoff>,
     /// What is left of the time slice the thread about to run was handed.
@@ -260,6 +263,7 @@ impl<H: Host> Kernel<H> {
             timerfds: Default::default(),
             traps: 0,
             stats,
+            stats_hook: None,
             handoff: None,
             slice_carry: None,
             new_thread: None,
@@ -810,6 +814,11 @@ impl<H: Host> Kernel<H> {
                 crate::net::host::tick(&mut self.host, &self.net, now);
             }
             self.deliver_host_signals();
+            if self.stats.is_some() && self.host.take_stats_request() {
+                if let (Some(s), Some(f)) = (self.stats.as_deref(), self.stats_hook) {
+                    f(s, &mut self.host);
+                }
+            }
             self.serve_exec();
             self.serve_guest_requests();
             if let Some(st) = self.init_status {

@@ -1818,6 +1818,10 @@ impl HostMisc for PtraceHost {
         sys::signals::take_forwarded()
     }
 
+    fn take_stats_request(&mut self) -> bool {
+        sys::signals::take_stats_request()
+    }
+
     fn take_exec(&mut self) -> Option<umbra_core::host::ExecRequest> {
         if !OCI_EXEC {
             return None;

@@ -192,6 +192,28 @@ extern "C" fn on_winch(_sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: *mu
     }
 }
 
+/// `umbra run --stats`: SIGUSR2 came (the report so far is wanted).
+static STATS_ASKED: AtomicBool = AtomicBool::new(false);
+
+/// The SIGUSR2 handler of `umbra run --stats`: records the request and
+/// wakes the host as SIGWINCH does, so the kernel's loop prints the report
+/// soon whether the guest runs or everything waits.
+extern "C" fn on_stats(_sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    STATS_ASKED.store(true, Ordering::SeqCst);
+    on_winch(_sig, _info, _ctx);
+}
+
+/// `umbra run --stats`: from now on SIGUSR2 asks for the report so far
+/// instead of killing umbra.
+pub fn catch_stats_request() -> Result<(), Errno> {
+    install(libc::SIGUSR2, on_stats, &[])
+}
+
+/// Whether SIGUSR2 asked for the report since the last call.
+pub fn take_stats_request() -> bool {
+    STATS_ASKED.swap(false, Ordering::SeqCst)
+}
+
 /// The handler of SIGTERM, SIGINT, SIGHUP and SIGQUIT while the tty is raw.
 extern "C" fn on_terminate(sig: libc::c_int, _info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     tty_restore_now();

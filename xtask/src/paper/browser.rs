@@ -53,12 +53,11 @@
 //! start page) gives umbra's counters: syscalls with their kernel time,
 //! page faults with theirs, host stops. They are quoted in BT's note when
 //! BT misses its target; a row whose ranges of native and umbra runs
-//! overlap says so, whether it meets its target or not. CT's and ST's costs come
-//! from three more `--stats` runs (`--timeout 120`) that go through the
-//! start page, then also CT's step, then also ST's, and then end dillo
-//! (`xdotool windowkill`, so umbra exits and prints its report): the
-//! differences of their counters are each step's, quoted in its row's note
-//! (whether it meets its target or not).
+//! overlap says so, whether it meets its target or not. CT's and ST's costs
+//! come from one more dillo under `umbra run --stats`, asked for its report
+//! so far (SIGUSR2) after the start page, after CT's step and after ST's:
+//! the differences of those reports are each step's, quoted in its row's
+//! note (whether it meets its target or not).
 //!
 //! # Memory
 //!
@@ -285,8 +284,8 @@ ST from `xdotool key --delay 0` with 40 Next presses to the last drawing before 
 any (checked with XSync). Fresh dillo per run, native and umbra runs alternating, medians of \
 10. Memory: the smallest --mem (1 MiB steps) in which dillo loads and draws the page. \
 umbra's counters (`--stats`) over start-up are quoted in BT's note when it misses its target; \
-those of CT's and ST's steps in theirs (met or not), as the differences of three more `--stats` runs that end \
-dillo (`xdotool windowkill`) after the start page, after CT and after ST. \
+those of CT's and ST's steps in theirs (met or not), as the differences of the reports so far \
+(`umbra run --stats` and SIGUSR2) of one more run, taken after the start page, after CT and after ST. \
 Details: xtask/src/paper/browser.rs. Screenshots: target/paper/table3-dillo-umbra.png \
 (the page drawn) and table3-dillo-umbra-end.png (scrolled to its end); those of the run \
 recorded in docs/paper/table3.json are kept as docs/paper/table3-dillo-umbra*.png.";
@@ -910,12 +909,27 @@ impl Counters {
     }
 }
 
-/// umbra's counters (`--stats`) of a run that goes through the first
-/// `steps` steps (1: start-up, 2: and CT, 3: and ST) and then ends dillo
-/// (`xdotool windowkill`: its X connection closed, it exits, and umbra
-/// prints its report).
-fn stats_upto(s: &Setup, w: &mut Xwatch, steps: usize) -> Result<Counters> {
-    let log = s.log.with_file_name(format!("stats-{steps}.log"));
+/// The reports in umbra's stderr `text`, each from its `wall` line on.
+fn reports(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in text.lines() {
+        if l.starts_with("umbra: stats: wall ") {
+            out.push(String::new());
+        }
+        if let Some(r) = out.last_mut() {
+            r.push_str(l);
+            r.push('\n');
+        }
+    }
+    out
+}
+
+/// The cost of CT's and ST's steps from umbra's counters: one more dillo
+/// under `umbra run --stats`, asked for its report so far (SIGUSR2) after
+/// the start page, after CT's step and after ST's; the differences of
+/// those reports are each step's.
+fn step_costs(s: &Setup, w: &mut Xwatch) -> Result<(String, String)> {
+    let log = s.log.with_file_name("stats-steps.log");
     let _ = std::fs::remove_file(&log);
     let setup = Setup {
         ns: s.ns,
@@ -926,32 +940,35 @@ fn stats_upto(s: &Setup, w: &mut Xwatch, steps: usize) -> Result<Counters> {
         log: log.clone(),
         overlay: s.overlay.clone(),
     };
-    let (mut dillo, id, _) = start_step(&setup, w, Mode::Stats(120))?;
-    if steps >= 2 {
-        content_step(&setup, w, &id, None)?;
-    }
-    if steps >= 3 {
-        scroll_step(&setup, w, None)?;
-    }
-    x_tool(&setup, "xdotool", &["windowkill", &id])?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while dillo.0.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if Instant::now() > deadline {
-            return Err("dillo did not end after xdotool windowkill".into());
+    // The report so far, once umbra has printed it (the n-th in the log).
+    let snapshot = |pid: u32, n: usize| -> Result<Counters> {
+        sh(Command::new("kill").args(["-USR2", &pid.to_string()]))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let r = reports(&text);
+            // A report is whole once its last line (the platform) is there.
+            if let Some(r) = r
+                .get(n - 1)
+                .filter(|r| r.contains("umbra: stats: platform "))
+            {
+                return Counters::parse(r)
+                    .ok_or_else(|| format!("bad report in {}", log.display()));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("umbra printed no report {n} in {}", log.display()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-    Counters::parse(&text).ok_or_else(|| format!("no `umbra: stats:` report in {}", log.display()))
-}
-
-/// The cost of CT's and ST's steps from umbra's counters: the differences
-/// of three `--stats` runs that end after the start page, after CT and
-/// after ST.
-fn step_costs(s: &Setup, w: &mut Xwatch) -> Result<(String, String)> {
-    let a = stats_upto(s, w, 1)?;
-    let b = stats_upto(s, w, 2)?;
-    let c = stats_upto(s, w, 3)?;
+    };
+    let (dillo, id, _) = start_step(&setup, w, Mode::Stats(300))?;
+    let pid = dillo.0.id();
+    let a = snapshot(pid, 1)?;
+    content_step(&setup, w, &id, None)?;
+    let b = snapshot(pid, 2)?;
+    scroll_step(&setup, w, None)?;
+    let c = snapshot(pid, 3)?;
+    drop(dillo);
     Ok((b.step_cost(&a), c.step_cost(&b)))
 }
 
@@ -1501,6 +1518,16 @@ umbra: stats: platform ptrace (auto)
         assert!(overlap_note(&host, &slow, true).contains("within that noise"));
         assert_eq!(overlap_note(&host, &fast, true), "");
         assert_eq!(overlap_note(&host, &[25.0], false), "");
+    }
+
+    #[test]
+    fn a_log_with_snapshots_splits_into_reports() {
+        let log = format!("dillo: a line\n{REPORT}{REPORT}");
+        let r = reports(&log);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0], REPORT);
+        assert_eq!(Counters::parse(&r[1]), Counters::parse(REPORT));
+        assert!(reports("no report").is_empty());
     }
 
     #[test]
