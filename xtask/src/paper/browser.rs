@@ -1307,6 +1307,7 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
     link(&image, "debian.img")?;
     link(&root().join("images/paper/pages"), "pages")?;
     let runs = if ctx.quick { 3 } else { ctx.runs.max(1) };
+    let load_before = loadavg();
     let lines = super::draw::run_machine(
         "table3",
         &umbra,
@@ -1319,6 +1320,13 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         ],
     )?;
     let m = parse_machine(&lines);
+    let load = format!(
+        "- This run: the host's load average {load_before} at its start and {} at its \
+         end, on {} CPUs. QEMU's vCPU is one host thread: a loaded host slows both sides \
+         and makes every figure noisy (see the runs' ranges).\n",
+        loadavg(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let emu = super::rom_ram::EMULATED;
     let mut table = Table {
         title: format!("Table 3 on arm64: web browser (dillo), {emu}"),
@@ -1368,6 +1376,7 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         },
         ..Table::default()
     };
+    table.method.push_str(&load);
     if let Some(why) = &m.setup_failed {
         return Err(format!("in the arm64 machine: {why}"));
     }

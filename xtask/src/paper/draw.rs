@@ -740,6 +740,7 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
     })?;
     let runs = if ctx.quick { 3 } else { ctx.runs.max(1) };
     let secs = if ctx.quick { "2" } else { "5" };
+    let load_before = super::browser::loadavg();
     let lines = run_machine(
         "table2",
         &umbra,
@@ -751,6 +752,13 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         ],
     )?;
     let m = parse_machine(&lines);
+    let load = format!(
+        "- This run: the host's load average {load_before} at its start and {} at its \
+         end, on {} CPUs. QEMU's vCPU is one host thread: a loaded host slows both sides \
+         and makes every figure noisy (see the runs' ranges).\n",
+        super::browser::loadavg(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let emu = super::rom_ram::EMULATED;
     let mut table = Table {
         title: format!("Table 2 on arm64: drawing speed (xengine), {emu}"),
@@ -791,6 +799,7 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         },
         ..Table::default()
     };
+    table.method.push_str(&load);
     let ratio_name = format!("xengine, umbra / host, arm64, {emu}");
     let speed_name = format!("xengine speed, arm64, {emu}");
     let fail = |table: &mut Table, why: &str| {
