@@ -19,7 +19,8 @@
  *   waitdata  POLL_IN is not sent while a reader sleeps on a TCP or AF_UNIX
  *             stream socket (SOCKWQ_ASYNC_WAITDATA, set by sk_wait_data and
  *             unix_stream_data_wait); it is for UDP and AF_UNIX datagram
- *             readers, which sleep without it
+ *             readers, which sleep without it; nor to a reader stopped
+ *             by SIGSTOP, which no longer sleeps there
  *
  * The signals are blocked and taken with sigtimedwait (no timeout), so every
  * queued one is seen in order. Every event is made by this process itself,
@@ -520,6 +521,33 @@ static void sleeping_reader(const char *what, int rd, int wr, int shut)
 	}
 }
 
+/* A reader stopped (SIGSTOP) no longer sleeps in its receive: the
+ * signal woke it and sk_wait_data cleared SOCKWQ_ASYNC_WAITDATA, so data
+ * arriving meanwhile is signalled; continued, it reads it. */
+static void stopped_reader(const char *what, int rd, int wr)
+{
+	char buf[64];
+	pid_t pid = fork();
+	if (pid == 0) {
+		ssize_t n = read(rd, buf, sizeof buf);
+		_exit(n < 0 ? 100 : (int)n);
+	}
+	wait_asleep(pid);
+	kill(pid, SIGSTOP);
+	int st = 0;
+	waitpid(pid, &st, WUNTRACED);
+	printf("%s: the reader %s\n", what, WIFSTOPPED(st) ? "stopped" : "did not stop");
+	write(wr, "zz", 2);
+	char msg[128];
+	snprintf(msg, sizeof msg, "%s: a write while the reader is stopped", what);
+	drain(msg);
+	kill(pid, SIGCONT);
+	waitpid(pid, &st, 0);
+	printf("%s: the continued reader read %d\n", what, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	snprintf(msg, sizeof msg, "%s: continued", what);
+	drain(msg);
+}
+
 static void sec_waitdata(void)
 {
 	cpu_set_t one;
@@ -531,6 +559,7 @@ static void sec_waitdata(void)
 	tcp_pair(&c, &s);
 	make_async(s, RT, 0);
 	sleeping_reader("tcp", s, c, 0);
+	stopped_reader("tcp", s, c);
 	sleeping_reader("tcp", s, c, 1);
 	close(c);
 	drain("close c");
@@ -542,6 +571,7 @@ static void sec_waitdata(void)
 	name_fd(1, sv[1], "b");
 	make_async(sv[1], RT, 0);
 	sleeping_reader("unix stream", sv[1], sv[0], 0);
+	stopped_reader("unix stream", sv[1], sv[0]);
 	sleeping_reader("unix stream", sv[1], sv[0], 1);
 	close(sv[0]);
 	drain("close a");

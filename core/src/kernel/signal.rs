@@ -225,6 +225,13 @@ impl<H: Host> Kernel<H> {
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
+                        // A reader stopped no longer sleeps on its socket
+                        // (sk_wait_data returned for the signal); served
+                        // again once continued, it sleeps there anew.
+                        p.thread.sleeping = None;
+                        for t in &mut p.others {
+                            t.sleeping = None;
+                        }
                         p.job = JobState::Stopped(sig);
                         p.job_report = Some(JobReport::Stopped(sig));
                         let ppid = p.ppid;
