@@ -8,6 +8,8 @@
  * matches its /proc/self/mounts line, and every field of the mounts it makes
  * itself (a directory name replaced by D, ids by how they relate).
  *
+ * A child in a chroot of its own mounts sees only those, relative to it.
+ *
  * Sections (argv): format, own. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -214,6 +216,17 @@ static int find(const char *text, const char *point, struct mi *out)
 	return found;
 }
 
+/* Whether one of the `n` split lines `l` of a mountinfo text is mount `id`. */
+static int find_id(int n, char **l, int id)
+{
+	for (int i = 0; i < n; i++) {
+		struct mi m;
+		if (!parse_mi(l[i], &m) && m.id == id)
+			return 1;
+	}
+	return 0;
+}
+
 /* `s` with every `d` replaced by "D". */
 static const char *subst(const char *s, const char *d)
 {
@@ -310,6 +323,27 @@ static void own(void)
 	printf("/proc/PID/mountinfo of a child is the same: %d\n", theirs && !strcmp(theirs, mi));
 	free(theirs);
 	close(pfd[1]);
+	waitpid(kid, NULL, 0);
+	/* A process in a chroot sees the mounts beneath its root, their mount
+	 * points relative to it; not the one its root is in. */
+	kid = fork();
+	if (kid == 0) {
+		if (chroot(d) || chdir("/"))
+			_exit(1);
+		char *in = slurp("/p/self/mountinfo");
+		char *im = slurp("/p/self/mounts");
+		static char *cl[MAXL];
+		int cn = in ? lines(in, cl) : 0;
+		for (int i = 0; i < cn; i++) {
+			struct mi m;
+			if (!parse_mi(cl[i], &m))
+				printf("chroot: %s %s %s, parent listed %d\n", m.point, m.root, m.fstype,
+				       m.parent != m.id && find_id(cn, cl, m.parent));
+		}
+		static char *ml[MAXL];
+		printf("chroot: /proc/self/mounts lines %d\n", im ? lines(im, ml) : -1);
+		_exit(0);
+	}
 	waitpid(kid, NULL, 0);
 	show("umount proc", umount(p));
 	free(mi);

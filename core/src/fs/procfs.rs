@@ -240,6 +240,8 @@ pub struct ProcInfo {
     pub envp: Vec<Vec<u8>>,
     pub exe: Vec<u8>,
     pub cwd: Vec<u8>,
+    /// The root directory (chroot), absolute; empty is `/`.
+    pub root: Vec<u8>,
     pub uid: u32,
     pub euid: u32,
     pub gid: u32,
@@ -860,8 +862,14 @@ impl ProcNode {
                         c.push(b'\n');
                         Ok(c)
                     }
-                    PidFile::Mounts => s(mounts_text(&view.system().mounts)),
-                    PidFile::Mountinfo => s(mountinfo_text(&view.system().mounts)),
+                    PidFile::Mounts => s(mounts_text(&mounts_seen_from(
+                        &view.system().mounts,
+                        &p.root,
+                    ))),
+                    PidFile::Mountinfo => s(mountinfo_text(&mounts_seen_from(
+                        &view.system().mounts,
+                        &p.root,
+                    ))),
                 }
             }
             _ => Err(Errno::EINVAL),
@@ -1475,6 +1483,34 @@ pub fn mountinfo_text(mounts: &[MountLine]) -> String {
     s
 }
 
+/// The mounts a process whose root directory is `root` sees, as Linux's
+/// seq_path_root: those whose mount point is the root or beneath it, the
+/// mount points made relative to it; a mount outside it (the one the root
+/// directory is in, unless it is a mount point) is not listed.
+pub fn mounts_seen_from(mounts: &[MountLine], root: &[u8]) -> Vec<MountLine> {
+    let root = String::from_utf8_lossy(root);
+    let root = root.trim_end_matches('/');
+    if root.is_empty() {
+        return mounts.to_vec();
+    }
+    mounts
+        .iter()
+        .filter_map(|m| {
+            let rest = m.path.strip_prefix(root)?;
+            if !rest.is_empty() && !rest.starts_with('/') {
+                return None;
+            }
+            let mut m = m.clone();
+            m.path = if rest.is_empty() {
+                String::from("/")
+            } else {
+                String::from(rest)
+            };
+            Some(m)
+        })
+        .collect()
+}
+
 /// Octal escapes for the characters getmntent splits on, as Linux's mangle().
 fn escape_mount(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -1868,6 +1904,29 @@ mod tests {
              tmpfs /a\\040b tmpfs rw,nosuid,nodev,relatime 0 0\n\
              /dev/root /mnt ext2 ro,relatime 0 0\n"
         );
+    }
+
+    #[test]
+    fn a_chroot_sees_the_mounts_beneath_its_root() {
+        let m = |path: &str, id| MountLine {
+            path: path.into(),
+            id,
+            ..Default::default()
+        };
+        let all = [
+            m("/", 1),
+            m("/tmp", 2),
+            m("/tmp/x", 3),
+            m("/tmp/x/p", 4),
+            m("/tmp/xy", 5),
+        ];
+        let seen: Vec<(String, u32)> = mounts_seen_from(&all, b"/tmp/x")
+            .into_iter()
+            .map(|m| (m.path, m.id))
+            .collect();
+        assert_eq!(seen, [("/".into(), 3), ("/p".into(), 4)]);
+        assert_eq!(mounts_seen_from(&all, b"").len(), 5);
+        assert_eq!(mounts_seen_from(&all, b"/").len(), 5);
     }
 
     #[test]

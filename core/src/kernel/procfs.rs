@@ -489,6 +489,7 @@ impl<H: Host> KernelIo<'_, H> {
             envp: envp.to_vec(),
             exe: p.exe.clone(),
             cwd: p.cwd.absolute_path(),
+            root: p.root.absolute_path(),
             uid: p.creds.ruid,
             euid: p.euid,
             gid: p.creds.rgid,
