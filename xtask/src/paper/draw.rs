@@ -998,10 +998,12 @@ fn explain(
         note.push_str(&format!(
             "; getppid's round trip under umbra {umbra:.1} µs (native {native:.2} µs): \
              {per_frame:.1} syscalls × {:.1} µs = {traps:.0} µs of traps + {kernel_us:.0} µs \
-             serving = {:.0} µs of the {:+.0} µs",
+             serving = {:.0} µs of the {:+.0} µs; the traps alone cap the ratio at {:.2}× \
+             (a {hf:.0} µs frame + {traps:.0} µs)",
             umbra - native,
             traps + kernel_us,
-            uf - hf
+            uf - hf,
+            hf / (hf + traps)
         ));
     }
     Some(note)
@@ -1053,7 +1055,7 @@ umbra: stats:       11        0   0.041 ms    3.8 us  brk
             e.starts_with("per frame (--stats run, platform ptrace (auto)): 5.6 syscalls"),
             "{e}"
         );
-        assert!(e.ends_with("; getppid's round trip under umbra 8.1 µs (native 0.10 µs): 5.6 syscalls × 8.0 µs = 45 µs of traps + 45 µs serving = 90 µs of the +231 µs"), "{e}");
+        assert!(e.ends_with("; getppid's round trip under umbra 8.1 µs (native 0.10 µs): 5.6 syscalls × 8.0 µs = 45 µs of traps + 45 µs serving = 90 µs of the +231 µs; the traps alone cap the ratio at 0.91× (a 463 µs frame + 45 µs)"), "{e}");
     }
     #[test]
     fn arm64_machine_lines() {
