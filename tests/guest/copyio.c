@@ -100,6 +100,8 @@ static void test_partial_read(void)
 	chk("position", lseek(fd, 0, SEEK_CUR));
 	chk("read 200 more", read(fd, buf, 200));
 	chk("read at end of file", read(fd, buf, 10));
+	/* Nothing to copy, so no fault: 0 even into no memory. */
+	chk("read at end of file into a hole", read(fd, buf + 2 * PG, 10));
 	close(fd);
 	unlink("c1");
 }

@@ -3,9 +3,10 @@
 //! storage (tmpfs pages, the ext2 image through the block device, a pipe's
 //! ring) and guest memory in the memory file, with no kernel buffer between.
 //!
-//! Each step resolves up to [`STEP`] bytes of the guest buffers into spans
-//! of the memory file ([`crate::mm::spans`]) before the file is touched, then
-//! hands the file those slices. The checks are those of the buffered path:
+//! Each step resolves up to [`STEP`] bytes of the guest buffers (for a read,
+//! no more than the file holds) into spans of the memory file
+//! ([`crate::mm::spans`]) before the file is touched, then hands the file
+//! those slices. The checks are those of the buffered path:
 //! - only what the guest could access is resolved, so a read that would
 //!   fault part-way returns the bytes before the fault (EFAULT only when
 //!   there are none), and a pipe keeps what could not be delivered;
@@ -30,7 +31,7 @@ use umbra_abi::Errno;
 /// at worst), so a huge read costs the kernel a few KiB of bookkeeping.
 const STEP: usize = 1 << 20;
 
-/// Resolves the next at most [`STEP`] bytes of `iov` from `cur` (index,
+/// Resolves the next at most `limit` bytes of `iov` from `cur` (index,
 /// bytes done in it) into `spans`, for `access`, up to the first byte the
 /// guest could not access. Returns (bytes resolved, whether a fault ended
 /// them, or the first page's error if nothing resolved).
@@ -40,10 +41,11 @@ fn resolve_step<H: Host>(
     cur: &mut (usize, usize),
     access: Access,
     spans: &mut Vec<PhysSpan>,
+    limit: usize,
 ) -> Result<(usize, bool), Errno> {
     spans.clear();
     let mut got = 0usize;
-    while got < STEP {
+    while got < limit {
         let Some(&(base, len)) = iov.get(cur.0) else {
             return Ok((got, false));
         };
@@ -52,7 +54,7 @@ fn resolve_step<H: Host>(
             continue;
         }
         let va = base.wrapping_add(cur.1 as u64);
-        let left = (len - cur.1).min(STEP - got);
+        let left = (len - cur.1).min(limit - got);
         // The VMAs first: what the guest itself could not touch is never
         // populated for it.
         let ok = k.proc().mm.accessible(va, left, access == Access::Write);
@@ -99,7 +101,16 @@ pub(super) fn read<H: Host>(
     let mut cur = (0usize, 0usize);
     let mut done = 0usize;
     loop {
-        let (got, faulted) = match resolve_step(k, iov, &mut cur, Access::Write, &mut spans) {
+        let before = off.map_or_else(|| file.offset(), |o| o + done as u64);
+        // No more of the buffer than the file can fill is resolved: a big
+        // buffer for a small file populates no page the read leaves alone.
+        let avail = available(file, before);
+        if avail == 0 {
+            break;
+        }
+        let limit = avail.min(STEP);
+        let (got, faulted) = match resolve_step(k, iov, &mut cur, Access::Write, &mut spans, limit)
+        {
             Ok(r) => r,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -109,7 +120,6 @@ pub(super) fn read<H: Host>(
         }
         k.drain_writeback();
         let cache = super::filemap::cache_of(k, file);
-        let before = off.map_or_else(|| file.offset(), |o| o + done as u64);
         if let Some(c) = cache.as_ref().filter(|c| c.dirty_in(before, got, &spans)) {
             // A file read into its own shared mapping, over pages written
             // through it: read, overlay and copy out through a kernel
@@ -122,8 +132,11 @@ pub(super) fn read<H: Host>(
             };
             c.overlay(&k.host, before, &mut kbuf[..n]);
             fill_from(k.host.physmem_mut(), &spans, &kbuf[..n]);
+            if n > 0 {
+                super::inotify::fsnotify_file(k, file, crate::fs::inotify::IN_ACCESS);
+            }
             done += n;
-            if n < got || faulted || done >= len {
+            if n < got || faulted || done >= len || got == avail {
                 break;
             }
             continue;
@@ -155,7 +168,8 @@ pub(super) fn read<H: Host>(
         // A short read: the file or stream has no more for now (a pipe
         // returns all it holds, as Linux's pipe_read). A slice list cut
         // short by a frame reached twice goes on from there.
-        if n < cap || (cap == got && faulted) || done >= len {
+        // All the file had: done.
+        if n < cap || (cap == got && (faulted || got == avail)) || done >= len {
             break;
         }
         if cap < got {
@@ -188,7 +202,7 @@ pub(super) fn write<H: Host>(
     let mut cur = (0usize, 0usize);
     let mut done = 0usize;
     loop {
-        let (got, faulted) = match resolve_step(k, iov, &mut cur, Access::Read, &mut spans) {
+        let (got, faulted) = match resolve_step(k, iov, &mut cur, Access::Read, &mut spans, STEP) {
             Ok(r) => r,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -227,6 +241,21 @@ pub(super) fn write<H: Host>(
         }
     }
     Ok(done)
+}
+
+/// How many bytes a read of `file` at `pos` can return now: a regular
+/// file's bytes past `pos`, a pipe's bytes held, but at least 1 for a pipe
+/// (an empty one still answers EAGAIN or end of file, and a guest buffer
+/// that cannot take a byte EFAULT, as before).
+fn available(file: &OpenFile, pos: u64) -> usize {
+    if let Some(ops) = file.ops() {
+        return crate::fs::pipe::pending(&**ops).map_or(usize::MAX, |n| n.max(1));
+    }
+    file.inode()
+        .and_then(|i| i.metadata().ok())
+        .map_or(usize::MAX, |m| {
+            usize::try_from(m.size.saturating_sub(pos)).unwrap_or(usize::MAX)
+        })
 }
 
 /// The place `done` bytes into `iov`: (index, bytes into that buffer).
