@@ -104,6 +104,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_tcpclose",
     "net_tcpasync",
     "net_tcpstate",
+    "net_rcvlowat",
     "mountinfo",
     "stats_snapshot",
 ];

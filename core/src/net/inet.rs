@@ -81,7 +81,7 @@ use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use spin::Mutex;
 use umbra_abi::net::*;
@@ -764,6 +764,9 @@ pub struct InetSock {
     ino: AtomicU64,
     /// The SIGIO it is due (shared with its connection).
     sigio: Arc<Sigio>,
+    /// SO_RCVLOWAT (sk_rcvlowat): the bytes tcp_poll wants queued before
+    /// it reports POLLIN.
+    rcvlowat: AtomicUsize,
 }
 
 /// `--publish`: hands a connection that a host client made to umbra's
@@ -905,6 +908,7 @@ fn new_sock(net: &Arc<NetNs>, family: u16, udp: bool) -> Arc<InetSock> {
         host: Mutex::new(None),
         ino: AtomicU64::new(0),
         sigio: Arc::default(),
+        rcvlowat: AtomicUsize::new(1),
     })
 }
 
@@ -1703,7 +1707,10 @@ impl InetSock {
             ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM | PollEvents::POLLRDHUP;
         }
         // tcp_poll: a hidden urgent byte alone is not data to read.
-        let need = if p.on_hidden_mark(i) { 2 } else { 1 };
+        // Fewer than SO_RCVLOWAT bytes are not readable either, unless the
+        // queue is full (tcp_epollin_ready's window and memory pressure).
+        let lowat = self.rcvlowat.load(Ordering::Relaxed).clamp(1, STREAM_CAP);
+        let need = lowat + p.on_hidden_mark(i) as usize;
         if p.q[i].len() >= need {
             ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
         }
@@ -2651,6 +2658,10 @@ impl Socket for InetSock {
 
     fn set_linger(&self, on: bool, secs: i32) {
         self.st.lock().linger_abort = on && secs == 0;
+    }
+
+    fn set_rcvlowat(&self, v: i32) {
+        self.rcvlowat.store(v.max(1) as usize, Ordering::Relaxed);
     }
 
     fn as_any(&self) -> &dyn Any {

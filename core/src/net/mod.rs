@@ -255,6 +255,10 @@ pub trait Socket: Send + Sync {
     fn sleepers(&self) -> Option<Arc<crate::fs::vfs::Sleepers>> {
         None
     }
+    /// SO_RCVLOWAT as set (the layer keeps the option and honours it in a
+    /// stream receive; a family whose poll honours it, as TCP's tcp_poll
+    /// does, hears of it too). AF_UNIX's unix_poll ignores it.
+    fn set_rcvlowat(&self, _v: i32) {}
     /// For downcasting to the family's type.
     fn as_any(&self) -> &dyn Any;
 }

@@ -13,6 +13,7 @@
 use super::uabi::{self, Long, NATIVE};
 use super::Outcome;
 use crate::fs::file::OpenFile;
+use crate::fs::vfs::PollEvents;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::net::{
@@ -783,6 +784,35 @@ fn do_recv<H: Host>(
     let len = iov_total(iovs);
     let stream = s.sock_type() == SOCK_STREAM;
     let waitall = stream && flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && !nb;
+    // SO_RCVLOWAT (sock_rcvlowat): a blocking stream receive waits for
+    // min(lowat, len) bytes, or end of stream, an error or a signal; a
+    // non-blocking one returns what is there.
+    let lowat = if waitall {
+        len
+    } else if stream && flags & MSG_PEEK == 0 && !nb {
+        let v = opts_of(&f).map_or(1, |sf| sf.opts.lock().ints[SO_RCVLOWAT as usize]);
+        (v.max(1) as usize).min(len)
+    } else {
+        1
+    };
+    // tcp_recvmsg waits for SO_RCVLOWAT under MSG_PEEK too (AF_UNIX's
+    // does not): while tcp_poll finds fewer bytes, no FIN and no error,
+    // a blocking peek sleeps; when its SO_RCVTIMEO passes, it peeks
+    // what is there.
+    if stream
+        && flags & MSG_PEEK != 0
+        && !nb
+        && matches!(s.domain(), AF_INET | AF_INET6)
+        && opts_of(&f).is_some_and(|sf| sf.opts.lock().ints[SO_RCVLOWAT as usize] > 1)
+    {
+        let ev = s.poll(&mut k.host);
+        if !ev.intersects(PollEvents::POLLIN | PollEvents::POLLERR | PollEvents::POLLHUP) {
+            match park(k, &f, false) {
+                Outcome::Ret(_) => {}
+                o => return Err(o),
+            }
+        }
+    }
     let mut oob_ret = 0;
     let mut done = core::mem::take(&mut k.proc().thread.io_done).min(len);
     let mut out = RecvOut {
@@ -844,16 +874,16 @@ fn do_recv<H: Host>(
                     || !stream
                     || done >= len
                     || got.stop
-                    || (!waitall && got.len < want)
+                    || (done >= lowat && got.len < want)
                 {
                     break;
                 }
-                if !waitall && got.len == want && done < len {
+                if done >= lowat && got.len == want && done < len {
                     // The chunk was full: there may be more at once.
                     continue;
                 }
             }
-            Err(Errno::EAGAIN) if !nb && (done == 0 || waitall) => {
+            Err(Errno::EAGAIN) if !nb && done < lowat.max(1) => {
                 k.proc().thread.io_done = done;
                 let o = park(k, &f, false);
                 if let Outcome::Ret(_) = o {
@@ -1351,7 +1381,21 @@ fn generic_setsockopt(f: &OpenFile, name: u32, val: &[u8]) -> KResult<()> {
             o.ints[slot as usize] = v;
         }
         SO_RCVLOWAT => {
-            o.ints[name as usize] = int()?.max(1);
+            // sock_setsockopt: a negative value is INT_MAX, 0 is 1; TCP's
+            // tcp_set_rcvlowat caps it at half the receive buffer (SO_RCVBUF
+            // as set, else tcp_rmem[2], 6 MB).
+            let mut v = int()?;
+            if v < 0 {
+                v = i32::MAX;
+            }
+            let s = &sf.sock;
+            if matches!(s.domain(), AF_INET | AF_INET6) && s.sock_type() == SOCK_STREAM {
+                let buf = o.ints[SO_RCVBUF as usize];
+                v = v.min(if buf != 0 { buf >> 1 } else { 6 << 20 >> 1 });
+            }
+            let v = v.max(1);
+            o.ints[name as usize] = v;
+            s.set_rcvlowat(v);
         }
         SO_SNDLOWAT => return Err(Errno::ENOPROTOOPT),
         SO_DEBUG | SO_REUSEADDR | SO_DONTROUTE | SO_BROADCAST | SO_KEEPALIVE | SO_OOBINLINE
