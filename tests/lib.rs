@@ -107,6 +107,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_rcvlowat",
     "mountinfo",
     "stats_snapshot",
+    "pty_unix98",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

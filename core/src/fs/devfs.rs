@@ -1,5 +1,6 @@
 //! devfs: the character devices every program expects in /dev (null, zero, full,
-//! random, urandom, console, tty), and the console files bound to the guest's
+//! random, urandom, console, tty, ptmx), Unix98 pty pairs (a master per open of
+//! /dev/ptmx, its slave /dev/pts/N), and the console files bound to the guest's
 //! fds 0, 1 and 2.
 //!
 //! The /dev directory is an ordinary tmpfs holding device nodes; the drivers live
@@ -175,6 +176,13 @@ pub trait TtyLink: Send + Sync {
     fn take_winsize(&self) -> Option<Winsize> {
         None
     }
+    /// Whether the terminal may be opened now (a pty slave: not while
+    /// locked).
+    fn open_ok(&self) -> bool {
+        true
+    }
+    /// The terminal was opened by name.
+    fn opened(&self) {}
 }
 
 /// Bytes a linked terminal holds for its host when the host takes no more:
@@ -469,6 +477,19 @@ impl ConsoleState {
         self.inner.lock().hangup_leader.take()
     }
 
+    /// An open of the terminal by name: EIO when it may not be opened (a
+    /// locked pty slave or one whose master closed).
+    pub fn open_check(&self) -> KResult<()> {
+        let st = self.inner.lock();
+        if st.hung_up || st.link.as_ref().is_some_and(|l| !l.open_ok()) {
+            return Err(Errno::EIO);
+        }
+        if let Some(l) = &st.link {
+            l.opened();
+        }
+        Ok(())
+    }
+
     /// Whether the host end of this linked terminal closed.
     pub fn is_hung_up(&self) -> bool {
         self.inner.lock().hung_up
@@ -730,7 +751,7 @@ impl FileOps for ConsoleFile {
 }
 
 /// The devices: (name, major, minor, permissions).
-const NODES: [(&str, u32, u32, u32); 7] = [
+const NODES: [(&str, u32, u32, u32); 8] = [
     ("null", 1, 3, 0o666),
     ("zero", 1, 5, 0o666),
     ("full", 1, 7, 0o666),
@@ -738,6 +759,7 @@ const NODES: [(&str, u32, u32, u32); 7] = [
     ("urandom", 1, 9, 0o666),
     ("tty", 5, 0, 0o666),
     ("console", 5, 1, 0o600),
+    ("ptmx", 5, 2, 0o666),
 ];
 
 /// Registers the drivers of the standard character devices in `vfs`; returns
@@ -749,6 +771,7 @@ pub fn register_devices(vfs: &Vfs) -> Arc<ConsoleState> {
     vfs.register_chrdev(makedev(1, 7), Arc::new(Full));
     vfs.register_chrdev(makedev(1, 8), Arc::new(Random));
     vfs.register_chrdev(makedev(1, 9), Arc::new(URandom));
+    vfs.register_chrdev(PTMX_RDEV, Arc::new(Ptmx));
     for rdev in [makedev(5, 0), makedev(5, 1)] {
         let c = ConsoleFile {
             out: ConsoleStream::Stdout,
@@ -969,6 +992,330 @@ pub fn release_linked_tty(vfs: &Vfs, n: u32, now: Timespec) {
     if let Ok(pts) = vfs.lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred) {
         let _ = pts.inode().unlink(alloc::format!("{n}").as_bytes(), now);
     }
+}
+
+/// /dev/ptmx's device number.
+pub const PTMX_RDEV: u64 = makedev(5, 2);
+/// Pty ioctls (asm-generic/ioctls.h, the same on every guest arch).
+pub const TIOCGPTN: u32 = 0x8004_5430;
+pub const TIOCSPTLCK: u32 = 0x4004_5431;
+pub const TIOCGPTLCK: u32 = 0x8004_5439;
+pub const TIOCGPTPEER: u32 = 0x5441;
+/// Bytes each direction of a pty holds (Linux's tty buffer limit is 64 KiB).
+const PTY_BUF: usize = 64 << 10;
+
+/// /dev/ptmx as registered: a placeholder the kernel replaces at every open
+/// with a new master ([`open_pty`]); the placeholder itself does nothing.
+pub struct Ptmx;
+
+impl FileOps for Ptmx {
+    fn read(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EIO)
+    }
+    fn write(&self, _ctx: &mut dyn IoCtx, _off: u64, _buf: &[u8]) -> KResult<usize> {
+        Err(Errno::EIO)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Ptmx {
+    /// Whether `ops` is the /dev/ptmx placeholder.
+    pub fn is(ops: &dyn FileOps) -> bool {
+        ops.as_any().is::<Ptmx>()
+    }
+}
+
+/// What a pty's two ends share: the bytes in flight each way.
+struct PtyBufs {
+    /// Written to the master, not yet taken by the slave's line discipline.
+    to_slave: alloc::collections::VecDeque<u8>,
+    /// The slave's output (and echo), not yet read from the master.
+    to_master: alloc::collections::VecDeque<u8>,
+    /// The master is open (its close hangs the slave up).
+    master_open: bool,
+    /// The slave may not be opened until unlockpt (TIOCSPTLCK 0).
+    locked: bool,
+    /// The slave was opened once: from then on, its last close makes master
+    /// reads fail with EIO (TTY_OTHER_CLOSED).
+    slave_opened: bool,
+}
+
+/// A pty pair's shared part: the slave's [`TtyLink`] is its master.
+pub struct PtyPair {
+    index: u32,
+    bufs: Mutex<PtyBufs>,
+    /// The slave driver registered for /dev/pts/N: open slave files hold
+    /// clones of it, so its count tells whether the slave is open.
+    slave: Mutex<Option<Arc<ConsoleFile>>>,
+}
+
+impl PtyPair {
+    /// Open files of the slave (the registry and this pair hold two).
+    fn slave_open(&self) -> bool {
+        self.slave
+            .lock()
+            .as_ref()
+            .is_some_and(|s| Arc::strong_count(s) > 2)
+    }
+}
+
+struct PtyLink(Arc<PtyPair>);
+
+impl TtyLink for PtyLink {
+    fn recv(&self, _ctx: &mut dyn IoCtx, buf: &mut [u8]) -> KResult<ConsoleRead> {
+        let mut b = self.0.bufs.lock();
+        if b.to_slave.is_empty() {
+            return Ok(if b.master_open {
+                ConsoleRead::WouldBlock
+            } else {
+                ConsoleRead::Eof
+            });
+        }
+        let n = buf.len().min(b.to_slave.len());
+        for (d, s) in buf.iter_mut().zip(b.to_slave.drain(..n)) {
+            *d = s;
+        }
+        Ok(ConsoleRead::Data(n))
+    }
+
+    fn send(&self, _ctx: &mut dyn IoCtx, data: &[u8]) -> KResult<usize> {
+        let mut b = self.0.bufs.lock();
+        if !b.master_open {
+            return Err(Errno::EIO);
+        }
+        let n = data.len().min(PTY_BUF.saturating_sub(b.to_master.len()));
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        b.to_master.extend(&data[..n]);
+        Ok(n)
+    }
+
+    fn open_ok(&self) -> bool {
+        let b = self.0.bufs.lock();
+        !b.locked && b.master_open
+    }
+
+    fn opened(&self) {
+        self.0.bufs.lock().slave_opened = true;
+    }
+}
+
+/// A pty master: writes are the slave's input, reads its output.
+pub struct PtyMaster {
+    pair: Arc<PtyPair>,
+    slave: Arc<ConsoleState>,
+}
+
+impl PtyMaster {
+    /// The master behind `ops`, if it is one.
+    pub fn of(ops: &dyn FileOps) -> Option<&PtyMaster> {
+        ops.as_any().downcast_ref::<PtyMaster>()
+    }
+
+    /// The pty's number (N of /dev/pts/N).
+    pub fn index(&self) -> u32 {
+        self.pair.index
+    }
+
+    /// The slave's terminal state.
+    pub fn slave_state(&self) -> &Arc<ConsoleState> {
+        &self.slave
+    }
+
+    /// The slave's driver, for TIOCGPTPEER (None once the pty is gone).
+    pub fn slave_driver(&self) -> Option<Arc<ConsoleFile>> {
+        self.pair.slave.lock().clone()
+    }
+
+    /// Whether master reads find the slave closed.
+    fn other_closed(&self) -> bool {
+        self.pair.bufs.lock().slave_opened && !self.pair.slave_open()
+    }
+}
+
+impl FileOps for PtyMaster {
+    fn read(&self, ctx: &mut dyn IoCtx, _off: u64, buf: &mut [u8]) -> KResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Output the slave held back for want of room goes first.
+        self.slave.pump(ctx);
+        let other_closed = self.other_closed();
+        let mut b = self.pair.bufs.lock();
+        if b.to_master.is_empty() {
+            return Err(if other_closed {
+                Errno::EIO
+            } else {
+                Errno::EAGAIN
+            });
+        }
+        let n = buf.len().min(b.to_master.len());
+        for (d, s) in buf.iter_mut().zip(b.to_master.drain(..n)) {
+            *d = s;
+        }
+        Ok(n)
+    }
+
+    fn write(&self, ctx: &mut dyn IoCtx, _off: u64, buf: &[u8]) -> KResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = {
+            let mut b = self.pair.bufs.lock();
+            let n = buf.len().min(PTY_BUF.saturating_sub(b.to_slave.len()));
+            if n == 0 {
+                drop(b);
+                self.slave.pump(ctx);
+                return Err(Errno::EAGAIN);
+            }
+            b.to_slave.extend(&buf[..n]);
+            n
+        };
+        // The line discipline takes the input now: echo, signals.
+        self.slave.pump(ctx);
+        Ok(n)
+    }
+
+    fn poll(&self, ctx: &mut dyn IoCtx) -> PollEvents {
+        self.slave.pump(ctx);
+        let other_closed = self.other_closed();
+        let b = self.pair.bufs.lock();
+        let mut ev = PollEvents::empty();
+        if !b.to_master.is_empty() {
+            ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
+        if b.to_slave.len() < PTY_BUF {
+            ev |= PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+        }
+        if other_closed {
+            ev |= PollEvents::POLLHUP;
+        }
+        ev
+    }
+
+    fn epoll_ok(&self) -> bool {
+        true
+    }
+
+    fn ioctl(&self, ctx: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
+        match cmd {
+            TIOCGPTN => {
+                arg.write_out(&self.pair.index.to_ne_bytes())?;
+                Ok(0)
+            }
+            TIOCSPTLCK => {
+                let mut v = [0u8; 4];
+                arg.read_in(&mut v)?;
+                self.pair.bufs.lock().locked = i32::from_ne_bytes(v) != 0;
+                Ok(0)
+            }
+            TIOCGPTLCK => {
+                let l = self.pair.bufs.lock().locked as i32;
+                arg.write_out(&l.to_ne_bytes())?;
+                Ok(0)
+            }
+            // Job-control ioctls on the master have their own meaning in
+            // Linux (the slave's group, without session checks): not here.
+            TIOCSPGRP | umbra_abi::flags::TIOCSCTTY => Err(Errno::EINVAL),
+            // Termios and window size are the slave's (pty_unix98_ioctl
+            // passes them to the pair's tty).
+            _ => {
+                let c = ConsoleFile::new(
+                    ConsoleStream::Stdout,
+                    ConsoleStream::Stdin,
+                    self.slave.clone(),
+                );
+                c.ioctl(ctx, cmd, arg)
+            }
+        }
+    }
+
+    fn stat(&self) -> Option<Metadata> {
+        Some(Metadata {
+            dev: 0,
+            ino: 0,
+            mode: S_IFCHR | 0o666,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: PTMX_RDEV,
+            size: 0,
+            blksize: 1024,
+            blocks: 0,
+            atime: Timespec::default(),
+            mtime: Timespec::default(),
+            ctime: Timespec::default(),
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Drop for PtyMaster {
+    fn drop(&mut self) {
+        self.pair.bufs.lock().master_open = false;
+        *self.pair.slave.lock() = None;
+    }
+}
+
+/// A new pty pair, as an open of /dev/ptmx makes: /dev/pts/N for the lowest
+/// free N (owner `uid`, `attrs`' mode and group), its slave driver, and the
+/// master (locked until unlockpt). ENOSPC when no number is free, ENOENT
+/// without /dev/pts.
+pub fn open_pty(
+    vfs: &Vfs,
+    now: Timespec,
+    attrs: PtsAttrs,
+    uid: u32,
+) -> KResult<(Arc<PtyMaster>, u32)> {
+    let cred = crate::fs::vfs::Cred::root();
+    let pts = vfs.lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred)?;
+    let n = (0..=MAX_LINKED_PTS)
+        .find(|n| {
+            let name = alloc::format!("{n}");
+            if pts.inode().lookup(name.as_bytes()).is_ok() {
+                return false;
+            }
+            let attr = NewNode {
+                kind: FileType::CharDevice,
+                perm: attrs.perm & 0o7777,
+                uid,
+                gid: attrs.gid,
+                rdev: makedev(136, *n),
+                now,
+            };
+            pts.inode().create(name.as_bytes(), &attr).is_ok()
+        })
+        .ok_or(Errno::ENOSPC)?;
+    let pair = Arc::new(PtyPair {
+        index: n,
+        bufs: Mutex::new(PtyBufs {
+            to_slave: Default::default(),
+            to_master: Default::default(),
+            master_open: true,
+            locked: true,
+            slave_opened: false,
+        }),
+        slave: Mutex::new(None),
+    });
+    let state = Arc::new(ConsoleState::with_link(Some(Arc::new(PtyLink(
+        pair.clone(),
+    )))));
+    let rdev = makedev(136, n);
+    let driver = Arc::new(ConsoleFile {
+        out: ConsoleStream::Stdout,
+        tty: ConsoleStream::Stdin,
+        rdev,
+        state: state.clone(),
+    });
+    *pair.slave.lock() = Some(driver.clone());
+    vfs.register_chrdev(rdev, driver);
+    Ok((Arc::new(PtyMaster { pair, slave: state }), n))
 }
 
 /// The console's stdio files, opened as `node`.
@@ -1205,7 +1552,7 @@ mod tests {
             .inode()
             .readdir(2, 100)
             .unwrap();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 14);
     }
 
     #[test]
@@ -1344,7 +1691,8 @@ mod tests {
         let [i, _, _] = stdio_files(&st);
         let mut b = [0u8; 8];
         assert_eq!(i.read(&mut h, &mut b), Err(Errno::EAGAIN));
-        assert_eq!(h.stdout, b"abc^C");
+        // ^C discards the echo of the input that came with it (isig).
+        assert_eq!(h.stdout, b"^C");
         assert_eq!(st.take_signals(), vec![(7, SIGINT)]);
         assert!(st.take_signals().is_empty());
     }
@@ -1356,7 +1704,7 @@ mod tests {
         let mut h = tty_host(b"sleep\x1a");
         st.pump(&mut h);
         assert!(h.stdin.is_empty());
-        assert_eq!(h.stdout, b"sleep^Z");
+        assert_eq!(h.stdout, b"^Z");
         assert_eq!(st.take_signals(), vec![(1, SIGTSTP)]);
         // Typed ahead while nobody read: the line waits for the reader.
         h.stdin = b"next\n".to_vec();

@@ -76,6 +76,17 @@ impl<H: Host> Kernel<H> {
             .into_iter()
             .collect();
         for t in &mut self.exec_ttys {
+            if t.pid == 0 {
+                // A pty: its master's writes and close act here (input,
+                // hang-up).
+                t.state.pump(&mut self.host);
+                if t.state.is_hung_up() {
+                    if let Some(n) = t.pts.take() {
+                        let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+                        crate::fs::devfs::release_linked_tty(&self.vfs, n, now);
+                    }
+                }
+            }
             sigs.extend(t.state.take_signals());
             if let Some(leader) = t.state.take_hangup() {
                 hangups.push(leader);
@@ -87,6 +98,9 @@ impl<H: Host> Kernel<H> {
                 }
             }
         }
+        // A pty whose master closed is done once its hang-up is taken.
+        self.exec_ttys
+            .retain(|t| !(t.pid == 0 && t.pts.is_none() && t.state.is_hung_up()));
         // A hang-up signals its session's leader only, not the foreground
         // group (Linux's tty_signal_session_leader).
         for leader in hangups {

@@ -120,10 +120,14 @@ impl<H: Host> Kernel<H> {
     /// Other files, and /dev/tty opened with O_PATH (no open of the
     /// device), are returned as they are.
     pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
+        if file.ops().is_some_and(|o| devfs::Ptmx::is(&**o)) && !file.is_path_only() {
+            return self.open_ptmx(&file);
+        }
         let console = file.ops().and_then(|o| devfs::ConsoleFile::of(&**o));
-        if console.is_some_and(|c| !c.is_dev_tty() && c.is_hung_up()) && !file.is_path_only() {
-            // A pty slave whose master closed does not open (pty_open).
-            return Err(Errno::EIO);
+        if let Some(c) = console.filter(|c| !c.is_dev_tty() && !file.is_path_only()) {
+            // A pty slave whose master closed, or one still locked, does
+            // not open (pty_open, devpts_get_priv).
+            c.state().open_check()?;
         }
         let is_dev_tty = console.is_some_and(|c| c.is_dev_tty());
         if !is_dev_tty || file.is_path_only() {
@@ -148,6 +152,55 @@ impl<H: Host> Kernel<H> {
             Some(p) => OpenFile::from_ops_at(ops, file.flags(), p),
             None => OpenFile::from_ops(ops, file.flags()),
         })
+    }
+
+    /// /dev/ptmx opened: a new pty pair (see [`devfs::open_pty`]); the
+    /// kernel pumps its slave and delivers its signals as an exec
+    /// terminal's (pid 0: no process owns it).
+    fn open_ptmx(&mut self, file: &Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
+        let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
+        let uid = self.proc().euid;
+        let (master, n) = devfs::open_pty(&self.vfs, now, self.cfg.pts, uid)?;
+        self.exec_ttys.push(ExecTty {
+            pid: 0,
+            state: master.slave_state().clone(),
+            pts: Some(n),
+        });
+        Ok(match file.path() {
+            Some(p) => OpenFile::from_ops_at(master, file.flags(), p),
+            None => OpenFile::from_ops(master, file.flags()),
+        })
+    }
+
+    /// TIOCGPTPEER on a pty master: its slave opened with `flags` (O_RDWR,
+    /// O_NOCTTY, O_CLOEXEC, O_NONBLOCK), as a new fd.
+    pub(crate) fn open_pty_peer(&mut self, master: &devfs::PtyMaster, flags: u32) -> KResult<i32> {
+        let cloexec = OpenFlags::O_CLOEXEC.bits();
+        let allowed = umbra_abi::flags::O_ACCMODE
+            | OpenFlags::O_NOCTTY.bits()
+            | cloexec
+            | OpenFlags::O_NONBLOCK.bits();
+        if flags & !allowed != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let driver = master.slave_driver().ok_or(Errno::EIO)?;
+        driver.state().open_check()?;
+        let cred = crate::fs::vfs::Cred::root();
+        let path = alloc::format!("/dev/pts/{}", master.index());
+        let node = self.vfs.lookup(
+            &self.vfs.root(),
+            &path,
+            crate::fs::path::FollowLast::NoFollow,
+            &cred,
+        )?;
+        let fl = OpenFlags::from_bits_retain(flags & !cloexec);
+        let f = OpenFile::from_ops_at(driver, fl, &node);
+        let fdfl = if flags & cloexec != 0 {
+            crate::task::fd_table::FdFlags::CLOEXEC
+        } else {
+            crate::task::fd_table::FdFlags::empty()
+        };
+        self.proc().fds.alloc(f, 0, fdfl)
     }
 
     /// An exec'd process ended: its terminal's node goes (its number is

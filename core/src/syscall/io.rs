@@ -511,6 +511,11 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
         umbra_abi::net::SIOCGIFCONF if crate::net::socket_of(&f).is_some() => {
             return super::net::sys_ifconf(k, arg);
         }
+        crate::fs::devfs::TIOCGPTPEER => {
+            if let Some(m) = f.ops().and_then(|o| crate::fs::devfs::PtyMaster::of(&**o)) {
+                return k.open_pty_peer(m, arg as u32).map(|fd| fd as usize);
+            }
+        }
         FIONREAD => {
             if let Some(n) = f.ops().and_then(|o| crate::fs::pipe::pending(&**o)) {
                 k.user().write_bytes(arg, &(n as i32).to_ne_bytes())?;

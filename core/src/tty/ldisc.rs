@@ -47,6 +47,10 @@ pub struct InputEffects {
     pub echo: Vec<u8>,
     /// Signals for the foreground process group (ISIG).
     pub signals: Vec<GroupSignal>,
+    /// How much of `echo` is committed: n_tty commits a signal
+    /// character's echo at once, the rest at the end of the input, and
+    /// isig without NOFLSH discards what is not committed.
+    committed: usize,
 }
 
 /// What an ioctl produced besides its return value.
@@ -470,12 +474,15 @@ impl Tty {
         }
         if !self.l(NOFLSH) {
             self.flush_input();
+            // isig clears the echo not yet committed.
+            fx.echo.truncate(fx.committed);
         }
         if self.i(IXON) {
             self.stopped = false;
         }
         if self.l(ECHO) {
             self.echo_char(c, fx);
+            fx.committed = fx.echo.len();
         }
     }
 
