@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -249,6 +250,34 @@ static void sec_peer(void)
     close(m);
 }
 
+static void sec_epoll(void)
+{
+    int m = open_master();
+    unlockpt(m);
+    int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+    int em = epoll_create1(0), es = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = m};
+    epoll_ctl(em, EPOLL_CTL_ADD, m, &ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = s;
+    epoll_ctl(es, EPOLL_CTL_ADD, s, &ev);
+    struct epoll_event out;
+    printf("master idle %d slave idle %d\n", epoll_wait(em, &out, 1, 0), epoll_wait(es, &out, 1, 0));
+    write(s, "a", 1);
+    int r = epoll_wait(em, &out, 1, 5000);
+    printf("master after slave write %d in %d\n", r, !!(out.events & EPOLLIN));
+    printf("master again (edge) %d\n", epoll_wait(em, &out, 1, 0));
+    write(s, "b", 1);
+    printf("master after more %d\n", epoll_wait(em, &out, 1, 5000));
+    write(m, "partial", 7);
+    printf("slave with a partial line %d\n", epoll_wait(es, &out, 1, 0));
+    write(m, "\n", 1);
+    r = epoll_wait(es, &out, 1, 5000);
+    printf("slave with a line %d in %d\n", r, !!(out.events & EPOLLIN));
+    close(s);
+    close(m);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -262,6 +291,8 @@ int main(int argc, char **argv)
             sec_slaveclose();
         else if (!strcmp(argv[i], "peer"))
             sec_peer();
+        else if (!strcmp(argv[i], "epoll"))
+            sec_epoll();
     }
     return 0;
 }

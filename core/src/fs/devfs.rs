@@ -1040,6 +1040,9 @@ struct PtyBufs {
     /// The slave was opened once: from then on, its last close makes master
     /// reads fail with EIO (TTY_OTHER_CLOSED).
     slave_opened: bool,
+    /// The master's wake-ups, for edge-triggered epoll: input with the
+    /// slave's output, output when the slave takes input.
+    wakes: WakeSeq,
 }
 
 /// A pty pair's shared part: the slave's [`TtyLink`] is its master.
@@ -1077,6 +1080,7 @@ impl TtyLink for PtyLink {
         for (d, s) in buf.iter_mut().zip(b.to_slave.drain(..n)) {
             *d = s;
         }
+        b.wakes.wake_output();
         Ok(ConsoleRead::Data(n))
     }
 
@@ -1090,6 +1094,7 @@ impl TtyLink for PtyLink {
             return Err(Errno::EAGAIN);
         }
         b.to_master.extend(&data[..n]);
+        b.wakes.wake_input();
         Ok(n)
     }
 
@@ -1200,6 +1205,10 @@ impl FileOps for PtyMaster {
         true
     }
 
+    fn wake_seq(&self) -> Option<WakeSeq> {
+        Some(self.pair.bufs.lock().wakes)
+    }
+
     fn ioctl(&self, ctx: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
         match cmd {
             TIOCGPTN => {
@@ -1300,6 +1309,7 @@ pub fn open_pty(
             master_open: true,
             locked: true,
             slave_opened: false,
+            wakes: WakeSeq::default(),
         }),
         slave: Mutex::new(None),
     });
