@@ -121,6 +121,10 @@ static void sec_open(void)
     close(m);
     int a = access(path, F_OK);
     printf("slave name after master close: %d %s\n", a, en(errno));
+    /* devpts's own ptmx is the same device (runc links /dev/ptmx to it). */
+    m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+    printf("/dev/pts/ptmx opens a master %d\n", m >= 0 && ioctl(m, TIOCGPTN, &n) == 0);
+    close(m);
 }
 
 static volatile sig_atomic_t winched, interrupted;

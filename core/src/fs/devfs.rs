@@ -822,6 +822,18 @@ pub fn new_devfs(dev: u64, now: Timespec) -> KResult<TmpFs> {
         ..link
     };
     root.create(b"pts", &dir)?;
+    // devpts's own ptmx (mode 0 as Linux's default ptmxmode; root opens
+    // it), the same device as /dev/ptmx, which runc makes a link to it.
+    let pts = root.lookup(b"pts")?;
+    pts.create(
+        b"ptmx",
+        &NewNode {
+            kind: FileType::CharDevice,
+            perm: 0,
+            rdev: PTMX_RDEV,
+            ..link
+        },
+    )?;
     root.create(
         b"shm",
         &NewNode {
