@@ -3037,6 +3037,25 @@ mod tests {
         }
     }
 
+    /// A TCP listener (backlog 4) on 127.0.0.1 at a port bind(2) picked,
+    /// and that port.
+    fn listener(net: &Arc<NetNs>, h: &mut MockHost) -> (Arc<dyn Socket>, u16) {
+        let l = create(net, AF_INET, SOCK_STREAM, 0).unwrap();
+        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
+            .unwrap();
+        l.listen(&mut cx(h, true), 4).unwrap();
+        let p = port_of(&*l);
+        (l, p)
+    }
+
+    /// A TCP socket connected to 127.0.0.1:`port` (blocking connect).
+    fn client(net: &Arc<NetNs>, h: &mut MockHost, port: u16) -> Arc<dyn Socket> {
+        let c = create(net, AF_INET, SOCK_STREAM, 0).unwrap();
+        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], port), None)
+            .unwrap();
+        c
+    }
+
     fn port_of(s: &dyn Socket) -> u16 {
         match s.local_addr().unwrap() {
             SockAddr::Inet { port, .. } | SockAddr::Inet6 { port, .. } => port,
@@ -3099,9 +3118,7 @@ mod tests {
         l.bind(&mut cx(h, true), &v6(ANY6, 0), None).unwrap();
         l.listen(&mut cx(h, true), 0).unwrap();
         let p = port_of(&*l);
-        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
-            .unwrap();
+        let c = client(&net, h, p);
         assert_eq!(
             c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
             Err(Errno::EISCONN)
@@ -3143,14 +3160,8 @@ mod tests {
     fn async_counts_follow_sk_wake_async() {
         let net = Arc::new(NetNs::default());
         let h = &mut MockHost::new(1 << 20);
-        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
-            .unwrap();
-        l.listen(&mut cx(h, true), 4).unwrap();
-        let p = port_of(&*l);
-        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
-            .unwrap();
+        let (l, p) = listener(&net, h);
+        let c = client(&net, h, p);
         assert_eq!(l.async_counts(), Some([1, 0, 0, 0]));
         assert_eq!(c.async_counts(), Some([0, 1, 0, 0]));
         let (a, _) = l.accept(&mut cx(h, true)).unwrap();
@@ -3171,9 +3182,7 @@ mod tests {
         drop(c);
         assert_eq!(a.async_counts(), Some([4, 0, 0, 1]));
         // The peer's FIN after our own: POLL_HUP, then POLL_IN.
-        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
-            .unwrap();
+        let c = client(&net, h, p);
         let (a, _) = l.accept(&mut cx(h, true)).unwrap();
         a.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
         c.shutdown(&mut cx(h, true), SHUT_WR).unwrap();
@@ -3199,14 +3208,8 @@ mod tests {
     fn simultaneous_close_leaves_both_ends_in_time_wait() {
         let net = Arc::new(NetNs::default());
         let h = &mut MockHost::new(1 << 20);
-        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
-            .unwrap();
-        l.listen(&mut cx(h, true), 4).unwrap();
-        let p = port_of(&*l);
-        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
-            .unwrap();
+        let (l, p) = listener(&net, h);
+        let c = client(&net, h, p);
         let (a, _) = l.accept(&mut cx(h, true)).unwrap();
         let big = alloc::vec![0u8; 1 << 16];
         while send(&*c, h, &big).is_ok() {}
@@ -3237,14 +3240,8 @@ mod tests {
     fn an_orphan_waits_for_its_fin() {
         let net = Arc::new(NetNs::default());
         let h = &mut MockHost::new(1 << 20);
-        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
-            .unwrap();
-        l.listen(&mut cx(h, true), 4).unwrap();
-        let p = port_of(&*l);
-        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
-            .unwrap();
+        let (l, p) = listener(&net, h);
+        let c = client(&net, h, p);
         let (a, _) = l.accept(&mut cx(h, true)).unwrap();
         let big = alloc::vec![0u8; 1 << 16];
         while send(&*c, h, &big).is_ok() {}
@@ -3280,11 +3277,7 @@ mod tests {
     fn a_port_range_and_the_time_wait_reuse_delay() {
         let net = Arc::new(NetNs::default());
         let h = &mut MockHost::new(1 << 20);
-        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
-            .unwrap();
-        l.listen(&mut cx(h, true), 4).unwrap();
-        let p = port_of(&*l);
+        let (l, p) = listener(&net, h);
         let one_port = |h: &mut MockHost| {
             let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
             let r = 45678u32 | 45678 << 16;
@@ -3331,14 +3324,8 @@ mod tests {
     fn a_closed_listener_resets_without_a_fin() {
         let net = Arc::new(NetNs::default());
         let h = &mut MockHost::new(1 << 20);
-        let l = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        l.bind(&mut cx(h, true), &v4([127, 0, 0, 1], 0), None)
-            .unwrap();
-        l.listen(&mut cx(h, true), 4).unwrap();
-        let p = port_of(&*l);
-        let c = create(&net, AF_INET, SOCK_STREAM, 0).unwrap();
-        c.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None)
-            .unwrap();
+        let (l, p) = listener(&net, h);
+        let c = client(&net, h, p);
         drop(l);
         assert_eq!(recv(&*c, h), Err(Errno::ECONNRESET));
         assert_eq!(recv(&*c, h).unwrap(), b"");

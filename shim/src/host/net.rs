@@ -671,24 +671,7 @@ mod tests {
     /// tests/e2e_xengine.rs has the guest's side).
     #[test]
     fn a_writable_socket_is_watched_for_input() {
-        let dir = std::env::temp_dir().join(format!("umbra-netpoll-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s");
-        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let granted = path.to_str().unwrap().as_bytes().to_vec();
-        let mut st = NetState::new(NetOptions {
-            unix_paths: vec![granted.clone()],
-            ..NetOptions::default()
-        })
-        .unwrap();
-        let h = st
-            .net_connect(
-                HostSockType::Stream,
-                &SockAddr::Unix(UnixAddr::Path(granted)),
-            )
-            .unwrap();
-        let (mut peer, _) = l.accept().unwrap();
+        let (mut st, h, mut peer) = connected("netpoll");
         let re = st.net_poll(h, (POLLIN | POLLOUT) as u16);
         assert_eq!(re & (POLLIN | POLLOUT) as u16, POLLOUT as u16);
         let mut fds = Vec::new();
@@ -697,7 +680,6 @@ mod tests {
         std::io::Write::write_all(&mut peer, b"x").unwrap();
         let re = st.net_poll(h, (POLLIN | POLLOUT) as u16);
         assert_eq!(re & (POLLIN | POLLOUT) as u16, (POLLIN | POLLOUT) as u16);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A connected stream to a fresh listener: (state, handle, the peer).
