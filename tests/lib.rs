@@ -105,6 +105,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_tcpasync",
     "net_tcpstate",
     "net_rcvlowat",
+    "net_inherit",
     "mountinfo",
     "stats_snapshot",
     "pty_unix98",

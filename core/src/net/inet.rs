@@ -800,9 +800,11 @@ pub fn deliver_published(
     let local = child.addr_of(&LOOP4, port);
     let shown_peer = child.addr_of(&peer_ip.0, peer_ip.1);
     {
+        let lst = listener.st.lock();
         let mut cst = child.st.lock();
         cst.local = Some((LOOP4, port));
         cst.peer = Some(peer_ip);
+        child.clone_opts(&listener, &lst, &mut cst);
     }
     *child.host.lock() = Some(super::host::accepted(
         net,
@@ -1427,13 +1429,7 @@ impl InetSock {
             let mut cst = child.st.lock();
             cst.local = Some(*dst);
             cst.peer = Some(src);
-            cst.v6only = lst.v6only;
-            cst.keepalive = lst.keepalive;
-            cst.oobinline = lst.oobinline;
-            cst.reuseaddr = lst.reuseaddr;
-            cst.reuseport = lst.reuseport;
-            cst.tcp = lst.tcp;
-            cst.uid = lst.uid;
+            child.clone_opts(&listener, &lst, &mut cst);
             cst.conn = Conn::Connected {
                 pair: pair.clone(),
                 side: 1,
@@ -1872,6 +1868,29 @@ impl InetSock {
     }
 
     /// The value of a SOL_TCP option.
+    /// An accepted socket's options: its listener's (Linux's accept
+    /// returns a clone of the listener, sk_clone_lock, inet_csk_clone_lock
+    /// and tcp_create_openreq_child resetting only the connection's own
+    /// state): the socket flags, SO_RCVLOWAT, the IP and TCP options. The
+    /// generic options the descriptor keeps are copied by accept(2).
+    fn clone_opts(&self, listener: &InetSock, lst: &St, cst: &mut St) {
+        cst.v6only = lst.v6only;
+        cst.keepalive = lst.keepalive;
+        cst.oobinline = lst.oobinline;
+        cst.broadcast = lst.broadcast;
+        cst.linger_abort = lst.linger_abort;
+        cst.reuseaddr = lst.reuseaddr;
+        cst.reuseport = lst.reuseport;
+        cst.tcp = lst.tcp;
+        cst.ip_tos = lst.ip_tos;
+        cst.ttl = lst.ttl;
+        cst.recverr = lst.recverr;
+        cst.port_range = lst.port_range;
+        cst.uid = lst.uid;
+        self.rcvlowat
+            .store(listener.rcvlowat.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
     fn tcp_opt(&self, st: &St, name: u32) -> KResult<i32> {
         let v = *st.tcp.get(name as usize).ok_or(Errno::ENOPROTOOPT)?;
         Ok(match name {

@@ -17,8 +17,8 @@ use crate::fs::vfs::PollEvents;
 use crate::host::Host;
 use crate::kernel::Kernel;
 use crate::net::{
-    self, Ancillary, NodeId, Received, SendMsg, SockAddr, SockCx, Socket, SocketFile, Ucred,
-    UnixAddr,
+    self, Ancillary, CommonOpts, NodeId, Received, SendMsg, SockAddr, SockCx, Socket, SocketFile,
+    Ucred, UnixAddr,
 };
 use crate::task::fd_table::FdFlags;
 use crate::task::{Restart, Wait};
@@ -138,11 +138,23 @@ fn with_cx<H: Host, R>(
 /// Installs a new socket as a descriptor with SOCK_NONBLOCK/SOCK_CLOEXEC
 /// `flags`.
 fn install<H: Host>(k: &mut Kernel<H>, s: Arc<dyn Socket>, flags: u32) -> KResult<i32> {
+    install_with(k, s, flags, CommonOpts::default())
+}
+
+/// [`install`] for a socket whose generic options start as `opts`.
+fn install_with<H: Host>(
+    k: &mut Kernel<H>,
+    s: Arc<dyn Socket>,
+    flags: u32,
+    opts: CommonOpts,
+) -> KResult<i32> {
     let mut fl = OpenFlags::from_bits_retain(O_RDWR);
     if flags & SOCK_NONBLOCK != 0 {
         fl |= OpenFlags::O_NONBLOCK;
     }
-    let f = OpenFile::from_ops(SocketFile::new(s), fl);
+    let sf = SocketFile::new(s);
+    *sf.opts.lock() = opts;
+    let f = OpenFile::from_ops(sf, fl);
     let fdfl = if flags & SOCK_CLOEXEC != 0 {
         FdFlags::CLOEXEC
     } else {
@@ -370,7 +382,20 @@ pub fn sys_accept4<H: Host>(k: &mut Kernel<H>, fd: i32, at: u64, lenp: u64, flag
         Err(Errno::EAGAIN) if !nb => return park(k, &f, false),
         Err(e) => return Outcome::Ret(Err(e)),
     };
-    let nfd = match install(k, new, flags) {
+    // The generic options the descriptor keeps: an inet accept returns a
+    // clone of the listener (sk_clone_lock: the timeouts, SO_LINGER, the
+    // buffer sizes and flags), though TCP gives the child the SYN's
+    // priority (SO_PRIORITY 0 here); an AF_UNIX one a fresh socket that
+    // inherits only SO_PASSCRED (unix_sock_inherit_flags, kept by the unix
+    // socket itself). The file flags (O_NONBLOCK) are accept4's own.
+    let mut opts = CommonOpts::default();
+    if matches!(new.domain(), AF_INET | AF_INET6) {
+        if let Some(sf) = opts_of(&f) {
+            opts = *sf.opts.lock();
+            opts.ints[SO_PRIORITY as usize] = 0;
+        }
+    }
+    let nfd = match install_with(k, new, flags, opts) {
         Ok(n) => n,
         Err(e) => return Outcome::Ret(Err(e)),
     };
