@@ -107,3 +107,15 @@ fn published_connection_inherits() {
     let um = client("18097", &cmd);
     assert_eq!(um.stdout_text(), native.stdout_text(), "{}", um.describe());
 }
+
+/// SO_PASSCRED and SO_REUSEPORT by family, as Linux 6.18: EOPNOTSUPP for
+/// SO_PASSCRED on inet sockets and for SO_REUSEPORT on others.
+#[test]
+fn passcred_and_reuseport_by_family_musl() {
+    same(Libc::Musl, &["passopts"]);
+}
+
+#[test]
+fn passcred_and_reuseport_by_family_glibc() {
+    same(Libc::Glibc, &["passopts"]);
+}

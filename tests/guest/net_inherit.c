@@ -19,6 +19,11 @@
  * SO_RCVBUF and SO_SNDBUF (doubled by Linux) are set well below the
  * sysctl caps, where the set (locked) sizes are the child's too; a unix
  * socket's defaults come from sysctls and are not shown.
+ *   passopts    SO_PASSCRED and SO_REUSEPORT by family (Linux 6.18):
+ *               SO_PASSCRED only where credentials can be received (unix,
+ *               netlink), SO_REUSEPORT on only for inet sockets; others
+ *               give EOPNOTSUPP
+ *
  * Without a section, nothing is run (exit 0).
  */
 #define _GNU_SOURCE
@@ -285,6 +290,47 @@ static void unix_accept(void)
 	close(l);
 }
 
+/* setsockopt(SOL_SOCKET, opt, v) and getsockopt of it, on a new socket. */
+static void passopt(const char *what, int fam, int type, int proto, int opt, const char *oname)
+{
+	for (int v = 1; v >= 0; v--) {
+		int fd = socket(fam, type, proto);
+		if (fd < 0) {
+			printf("%s: socket: %s\n", what, strerror(errno));
+			return;
+		}
+		int r = setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
+		int got = -1;
+		socklen_t len = sizeof got;
+		const char *rs = r ? strerror(errno) : "ok";
+		int g = getsockopt(fd, SOL_SOCKET, opt, &got, &len);
+		printf("%s %s=%d: set %s, get %s %d\n", what, oname, v, rs, g ? strerror(errno) : "ok",
+		       g ? -1 : got);
+		close(fd);
+	}
+}
+
+static void passopts(void)
+{
+	static const struct {
+		const char *what;
+		int fam, type, proto;
+	} socks[] = {
+		{ "tcp4", AF_INET, SOCK_STREAM, 0 },
+		{ "udp4", AF_INET, SOCK_DGRAM, 0 },
+		{ "tcp6", AF_INET6, SOCK_STREAM, 0 },
+		{ "unix-stream", AF_UNIX, SOCK_STREAM, 0 },
+		{ "unix-dgram", AF_UNIX, SOCK_DGRAM, 0 },
+		{ "netlink", AF_NETLINK, SOCK_RAW, 0 },
+	};
+	for (unsigned i = 0; i < sizeof socks / sizeof socks[0]; i++) {
+		passopt(socks[i].what, socks[i].fam, socks[i].type, socks[i].proto, SO_PASSCRED,
+			"SO_PASSCRED");
+		passopt(socks[i].what, socks[i].fam, socks[i].type, socks[i].proto, SO_REUSEPORT,
+			"SO_REUSEPORT");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -300,6 +346,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(s, "unix")) {
 			unix_accept();
+		} else if (!strcmp(s, "passopts")) {
+			passopts();
 		} else {
 			printf("unknown section %s\n", s);
 			return 2;

@@ -1318,6 +1318,9 @@ fn generic_getsockopt(f: &OpenFile, s: &dyn Socket, name: u32) -> KResult<Vec<u8
     let sf = opts_of(f).ok_or(Errno::ENOTSOCK)?;
     let o = *sf.opts.lock();
     match name {
+        // Linux 6.16+: credentials are only for sockets that can receive
+        // them (sk_may_scm_recv: unix, netlink, bluetooth).
+        SO_PASSCRED if is_inet(s) => Err(Errno::EOPNOTSUPP),
         SO_TYPE => int(s.sock_type() as i32),
         SO_DOMAIN => int(s.domain() as i32),
         SO_PROTOCOL => int(s.protocol() as i32),
@@ -1353,6 +1356,11 @@ fn generic_getsockopt(f: &OpenFile, s: &dyn Socket, name: u32) -> KResult<Vec<u8
         | SO_NO_CHECK | SO_PRIORITY | SO_REUSEPORT | SO_PASSCRED => int(o.ints[name as usize]),
         _ => Err(Errno::ENOPROTOOPT),
     }
+}
+
+/// An AF_INET or AF_INET6 socket (Linux's sk_is_inet).
+fn is_inet(s: &dyn Socket) -> bool {
+    matches!(s.domain(), AF_INET | AF_INET6)
 }
 
 fn generic_setsockopt(f: &OpenFile, name: u32, val: &[u8]) -> KResult<()> {
@@ -1423,6 +1431,10 @@ fn generic_setsockopt(f: &OpenFile, name: u32, val: &[u8]) -> KResult<()> {
             s.set_rcvlowat(v);
         }
         SO_SNDLOWAT => return Err(Errno::ENOPROTOOPT),
+        // sk_setsockopt: SO_PASSCRED only where credentials can be received
+        // (not inet), SO_REUSEPORT on only for inet sockets.
+        SO_PASSCRED if is_inet(&*sf.sock) => return Err(Errno::EOPNOTSUPP),
+        SO_REUSEPORT if int()? != 0 && !is_inet(&*sf.sock) => return Err(Errno::EOPNOTSUPP),
         SO_DEBUG | SO_REUSEADDR | SO_DONTROUTE | SO_BROADCAST | SO_KEEPALIVE | SO_OOBINLINE
         | SO_NO_CHECK | SO_REUSEPORT | SO_PASSCRED => {
             o.ints[name as usize] = (int()? != 0) as i32;
