@@ -341,7 +341,11 @@ impl OpenFile {
     /// [`Self::write_direct`]): a regular file whose inode takes it
     /// ([`Inode::direct_io`]: tmpfs pages, ext2 blocks) and a pipe end;
     /// neither needs an I/O context.
+    /// Always false in a build without the `direct-io` feature.
     pub fn is_direct(&self) -> bool {
+        if !cfg!(feature = "direct-io") {
+            return false;
+        }
         match &self.ops {
             Some(ops) => super::pipe::is_pipe_end(&**ops),
             None => self

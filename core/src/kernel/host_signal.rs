@@ -121,6 +121,11 @@ impl<H: Host> Kernel<H> {
     /// device), are returned as they are.
     pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
         if file.ops().is_some_and(|o| devfs::Ptmx::is(&**o)) && !file.is_path_only() {
+            // A build without ptys has the node but no driver for it, as
+            // Linux without CONFIG_UNIX98_PTYS (chrdev_open: ENXIO).
+            if !cfg!(feature = "pty") {
+                return Err(Errno::ENXIO);
+            }
             return self.open_ptmx(&file);
         }
         let console = file.ops().and_then(|o| devfs::ConsoleFile::of(&**o));

@@ -10,7 +10,7 @@ pub mod clone;
 pub mod copy;
 pub mod cred;
 mod direct;
-#[cfg(test)]
+#[cfg(all(test, feature = "direct-io"))]
 mod direct_tests;
 pub mod epoll;
 pub mod evfd;

@@ -722,6 +722,11 @@ pub const OPTIONAL_PARTS: &[(&str, &str)] = &[
     ("netlink", "AF_NETLINK sockets"),
     ("strace", "--strace"),
     (
+        "direct-io",
+        "reads and writes with one copy (without: through a kernel buffer)",
+    ),
+    ("pty", "Unix98 pseudo-terminals (/dev/ptmx, /dev/pts/N)"),
+    (
         "oci",
         "the OCI runtime (`umbra create`, `start`, `state`, ...)",
     ),
