@@ -309,7 +309,10 @@ fn in_netns(args: &[&str]) -> Outcome {
 }
 
 fn web_dir() -> PathBuf {
-    let d = PathBuf::from(format!("/tmp/umbra-hn-{}-www", std::process::id()));
+    // Under target/, not /tmp, where every run left its copy.
+    let d = umbra_tests::target_dir()
+        .join("e2e-files")
+        .join(format!("hn-{}-www", std::process::id()));
     let _ = std::fs::create_dir_all(&d);
     std::fs::write(d.join("hello.txt"), "hello from the host's web server\n").unwrap();
     d

@@ -28,8 +28,10 @@ fn name_files() -> &'static [(PathBuf, &'static str)] {
             .iter()
             .map(|(path, text)| {
                 let name = path.rsplit('/').next().unwrap_or("f");
-                let p = std::env::temp_dir()
-                    .join(format!("umbra-e2e-inet-{}-{name}", std::process::id()));
+                // Under target/, not /tmp, where every run left its pair.
+                let dir = umbra_tests::target_dir().join("e2e-files");
+                std::fs::create_dir_all(&dir).expect("create target/e2e-files");
+                let p = dir.join(format!("inet-{}-{name}", std::process::id()));
                 std::fs::write(&p, text).expect("write a name file");
                 (p, *path)
             })
