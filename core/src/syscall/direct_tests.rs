@@ -5,25 +5,20 @@
 
 use super::io::{sys_pread64, sys_pwrite64, sys_read, sys_readv, sys_write, sys_writev};
 use super::Outcome;
-use crate::config::{Config, PAGE_SIZE};
+use crate::config::PAGE_SIZE;
 use crate::fs::blockdev::{BlockDevice, MemDevice};
-use crate::fs::ext2::{format, Ext2Fs, FormatOptions};
 use crate::host::HostMemory;
 use crate::kernel::Kernel;
 use crate::mm::spans::{carve_mut, PhysSpan};
-use crate::testing::{newc_archive, tiny_elf, MockHost};
+use crate::testing::MockHost;
 use crate::SysResult;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use spin::Mutex;
-use umbra_abi::elf::ET_EXEC;
 use umbra_abi::flags::{MapFlags, OpenFlags, AT_FDCWD, O_RDWR, RLIMIT_FSIZE, SEEK_CUR};
-use umbra_abi::structs::Timespec;
 use umbra_abi::Errno;
 
-const FRAMES: usize = 1024;
 const PAGE: u64 = PAGE_SIZE as u64;
 
 /// A kernel whose pid 1 is current, its root from a cpio archive (tmpfs),
@@ -32,37 +27,9 @@ fn boot() -> (Kernel<MockHost>, u64) {
     boot_on(Arc::new(MemDevice::zeroed(4 << 20).unwrap()))
 }
 
-/// [`boot`] with the ext2 image on `dev`.
+/// [`boot`] with the ext2 image on `dev` (fs.rs's statfs fixture, with /tmp).
 fn boot_on(dev: Arc<dyn BlockDevice>) -> (Kernel<MockHost>, u64) {
-    let elf = tiny_elf(ET_EXEC);
-    let archive = newc_archive(&[
-        ("bin", 0o040_755, &[]),
-        ("bin/prog", 0o100_755, &elf),
-        ("mnt", 0o040_755, &[]),
-        ("tmp", 0o041_777, &[]),
-    ]);
-    let (vfs, console) = crate::fs::vfs_from_cpio(&archive, Timespec::default()).unwrap();
-    format(
-        &dev,
-        &FormatOptions {
-            block_size: 1024,
-            uuid: *b"0123456789abcdef",
-            ..FormatOptions::default()
-        },
-    )
-    .unwrap();
-    let fs = Ext2Fs::mount(dev, 7, false).unwrap();
-    vfs.mount_at("/mnt", fs.root().unwrap(), "ext2").unwrap();
-    let cfg = Config {
-        argv: vec![String::from("/bin/prog")],
-        ..Config::default()
-    };
-    let mut k = Kernel::new(MockHost::new(FRAMES * PAGE_SIZE), vfs, cfg, FRAMES);
-    k.cur = k
-        .spawn_init(crate::fs::devfs::stdio_files(&console))
-        .unwrap();
-    let sp = k.proc().thread.regs.sp();
-    let scratch = (sp & !0xfff) - 4 * 0x1000;
+    let (k, _fs, scratch) = super::fs::statfs_tests::boot_ext2(dev, false, true);
     (k, scratch)
 }
 

@@ -1134,7 +1134,7 @@ pub fn sys_fstatfs64<H: Host>(k: &mut Kernel<H>, fd: i32, size: usize, out: u64)
 }
 
 #[cfg(test)]
-mod statfs_tests {
+pub(super) mod statfs_tests {
     use super::*;
     use crate::config::{Config, PAGE_SIZE};
     use crate::fs::blockdev::MemDevice;
@@ -1151,15 +1151,25 @@ mod statfs_tests {
     /// (read-only when `ro`) and procfs on /proc; returns it with a scratch
     /// address in pid 1's stack.
     fn boot(ro: bool) -> (Kernel<MockHost>, Ext2Fs, u64) {
+        boot_ext2(Arc::new(MemDevice::zeroed(4 << 20).unwrap()), ro, false)
+    }
+
+    /// [`boot`] with the ext2 image on `dev`, and a sticky /tmp in the
+    /// root when `tmp` (syscall::direct_tests shares it).
+    pub(in crate::syscall) fn boot_ext2(
+        dev: Arc<dyn crate::fs::blockdev::BlockDevice>,
+        ro: bool,
+        tmp: bool,
+    ) -> (Kernel<MockHost>, Ext2Fs, u64) {
         let elf = tiny_elf(ET_EXEC);
-        let archive = newc_archive(&[
+        let entries: [(&str, u32, &[u8]); 4] = [
             ("bin", 0o040_755, &[]),
             ("bin/prog", 0o100_755, &elf),
             ("mnt", 0o040_755, &[]),
-        ]);
+            ("tmp", 0o041_777, &[]),
+        ];
+        let archive = newc_archive(&entries[..if tmp { 4 } else { 3 }]);
         let (vfs, console) = crate::fs::vfs_from_cpio(&archive, Timespec::default()).unwrap();
-        let dev: Arc<dyn crate::fs::blockdev::BlockDevice> =
-            Arc::new(MemDevice::zeroed(4 << 20).unwrap());
         format(
             &dev,
             &FormatOptions {
