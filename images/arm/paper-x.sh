@@ -7,7 +7,10 @@
 # for table3 also dillo, its fonts and xdotool), the table's files (GUEST)
 # and paper-x-init as PID 1, and
 # prints the machine's lines from BOOT-OK to ALL-DONE (the PAPER lines are
-# described in paper-x-init).
+# described in paper-x-init), but for its screenshots (PAPER-SHOT NAME
+# LINE...: a gzipped PPM in base64), which it decodes into
+# OUT/paper-x-TABLE-arm64-shot-NAME.ppm and names by a line
+# `PAPER shot NAME FILE` (or `PAPER shot-none NAME WHY`) after ALL-DONE.
 #
 # Usage: images/arm/paper-x.sh TABLE UMBRA XROOT GUEST [OUT]
 #   TABLE: table2 or table3
@@ -61,12 +64,21 @@ timeout "$QEMU_TIMEOUT" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp 1 -m "$
   -nographic -no-reboot -nic none \
   -append "$APPEND" > "$log.raw" 2>&1 || rc=$?
 tr -d '\r' < "$log.raw" > "$log"; rm -f "$log.raw"
-sed -n '/^BOOT-OK/,/^ALL-DONE/p' "$log"
+sed -n '/^BOOT-OK/,/^ALL-DONE/{/^PAPER-SHOT /d;p}' "$log"
 if ! grep -q '^ALL-DONE' "$log"; then
   why="qemu status $rc"; [ $rc = 124 ] && why="timed out after ${QEMU_TIMEOUT}s"
   echo "the $A machine did not finish ($why); log: $log"
   tail -n 15 "$log"
   exit 1
 fi
+for n in $(sed -n 's/^PAPER-SHOT \([a-z0-9]*\) .*/\1/p' "$log" | sort -u); do
+  f=$OUT/paper-x-$TABLE-$A-shot-$n.ppm
+  if sed -n "s/^PAPER-SHOT $n //p" "$log" | base64 -d | gzip -dc > "$f"; then
+    echo "PAPER shot $n $f"
+  else
+    rm -f "$f"
+    echo "PAPER shot-none $n its lines in $log do not decode"
+  fi
+done
 exit 0
 }

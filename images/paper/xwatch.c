@@ -19,6 +19,8 @@
  *                                        -1 if nothing was drawn since)
  *
  *   timeout MS        how long a wait may last (120000 at first) -> "ok"
+ *   shot FILE         write the root window as a binary PPM (P6) to FILE
+ *                     (the arm64 machine has no xwd)   -> "shot W H"
  *
  * A wait that lasts longer than that answers "timeout". Build: gcc -O2
  * xwatch.c -o xwatch -lXdamage -lXfixes -lX11.
@@ -171,6 +173,50 @@ static void cmd_quiet(double quiet) {
         printf("quiet %.3f\n", last_draw - t0);
 }
 
+/* The channel `mask` selects in `pixel`, scaled to 0-255. */
+static unsigned channel(unsigned long pixel, unsigned long mask) {
+    if (!mask)
+        return 0;
+    int shift = 0;
+    while (!((mask >> shift) & 1))
+        shift++;
+    unsigned long max = mask >> shift, v = (pixel & mask) >> shift;
+    return (unsigned)(v * 255 / max);
+}
+
+static void cmd_shot(const char *file) {
+    XWindowAttributes a;
+    if (!XGetWindowAttributes(dpy, root, &a)) {
+        printf("error: no root window attributes\n");
+        return;
+    }
+    XImage *img = XGetImage(dpy, root, 0, 0, a.width, a.height, AllPlanes, ZPixmap);
+    if (!img) {
+        printf("error: XGetImage failed\n");
+        return;
+    }
+    FILE *f = fopen(file, "wb");
+    if (!f) {
+        XDestroyImage(img);
+        printf("error: cannot open %s\n", file);
+        return;
+    }
+    fprintf(f, "P6\n%d %d\n255\n", a.width, a.height);
+    for (int y = 0; y < a.height; y++)
+        for (int x = 0; x < a.width; x++) {
+            unsigned long p = XGetPixel(img, x, y);
+            putc(channel(p, img->red_mask), f);
+            putc(channel(p, img->green_mask), f);
+            putc(channel(p, img->blue_mask), f);
+        }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        printf("error: cannot write %s\n", file);
+    else
+        printf("shot %d %d\n", a.width, a.height);
+    XDestroyImage(img);
+}
+
 int main(void) {
     dpy = XOpenDisplay(NULL);
     if (!dpy) {
@@ -210,6 +256,8 @@ int main(void) {
             cmd_title(w, sp ? sp + 1 : "");
         } else if (strncmp(line, "quiet ", 6) == 0) {
             cmd_quiet(atof(line + 6));
+        } else if (strncmp(line, "shot ", 5) == 0) {
+            cmd_shot(line + 5);
         } else {
             printf("error: unknown command '%s'\n", line);
         }

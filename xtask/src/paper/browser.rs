@@ -1061,7 +1061,9 @@ fn smallest_mem(s: &Setup, w: &mut Xwatch) -> Result<u64> {
 // ---------------------------------------------------------------------------
 // arm64 (`cargo xtask paper --arm64 --only table3`): the same runs inside
 // the emulated arm64 machine (images/arm/paper-x.sh, paper-x-init's table3
-// steps, a port of `one_run` to sh).
+// steps, a port of `one_run` to sh), with the screenshots (xwatch's `shot`,
+// carried out on the console) and a coarser `smallest_mem` (see
+// paper-x-init).
 
 /// The arm64 packages of the machine's tree: Xvfb, dillo, its font,
 /// fontconfig (fc-cache) and xdotool, with their dependencies.
@@ -1209,6 +1211,14 @@ struct Machine {
     /// The `umbra: stats:` report of each --stats run, ended after the
     /// start page, after CT and after ST; or why that run failed.
     steps: [std::result::Result<String, String>; 3],
+    /// The memory bisection's probes, in order: (MiB, None if dillo ran,
+    /// Some(why) if not).
+    mem_probes: Vec<(u64, Option<String>)>,
+    /// The smallest --mem (MiB) dillo ran in, or why there is none.
+    mem: std::result::Result<u64, String>,
+    /// The screenshots of the last umbra run, by name (`page`, `end`): the
+    /// PPM paper-x.sh decoded from the machine's lines, or why there is none.
+    shots: Vec<(String, std::result::Result<PathBuf, String>)>,
 }
 
 /// BT, CT and ST of the runs of one side, in ms.
@@ -1228,6 +1238,9 @@ fn parse_machine(lines: &[String]) -> Machine {
         umbra: Times3::default(),
         failed: Vec::new(),
         steps: [none(), none(), none()],
+        mem_probes: Vec::new(),
+        mem: Err("the machine gave no figure".to_string()),
+        shots: Vec::new(),
     };
     for l in lines {
         if let Some(k) = l.strip_prefix("BOOT-OK ") {
@@ -1280,6 +1293,29 @@ fn parse_machine(lines: &[String]) -> Machine {
                     let why = rest.splitn(4, ' ').nth(3).unwrap_or("");
                     m.failed.push(format!("run {i} {mode}: {why}"));
                 }
+                ["mem", mib, result, ..] => {
+                    let Ok(mib) = mib.parse() else { continue };
+                    let why = rest.splitn(4, ' ').nth(3).unwrap_or("").to_string();
+                    match *result {
+                        "ok" => m.mem_probes.push((mib, None)),
+                        "fail" => m.mem_probes.push((mib, Some(why))),
+                        _ => {}
+                    }
+                }
+                ["mem-smallest", mib] => {
+                    m.mem = mib.parse().map_err(|_| format!("bad line `{rest}`"));
+                }
+                ["mem-none", ..] => {
+                    m.mem = Err(rest.split_once(' ').map_or("", |x| x.1).to_string());
+                }
+                ["shot", name, _, ..] => {
+                    let file = rest.splitn(3, ' ').nth(2).unwrap_or("");
+                    m.shots.push((name.to_string(), Ok(PathBuf::from(file))));
+                }
+                ["shot-none", name, ..] => {
+                    let why = rest.splitn(3, ' ').nth(2).unwrap_or("").to_string();
+                    m.shots.push((name.to_string(), Err(why)));
+                }
                 _ => {}
             }
         }
@@ -1316,10 +1352,16 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         &[
             ("PAPER_RUNS", runs.to_string()),
             ("MEM", "2048".into()),
-            ("QEMU_TIMEOUT", (900 + 300 * runs).to_string()),
+            // + up to ~15 min for the memory bisection (7-9 dillo runs).
+            ("QEMU_TIMEOUT", (1800 + 300 * runs).to_string()),
         ],
     )?;
     let m = parse_machine(&lines);
+    let shots = arm64_shots(ctx, &m);
+    match &m.mem {
+        Ok(mib) => println!("table3 (arm64): dillo runs in --mem {mib}M"),
+        Err(e) => println!("table3 (arm64): smallest --mem: {e}"),
+    }
     let load = format!(
         "- This run: the host's load average {load_before} at its start and {} at its \
          end, on {} CPUs. QEMU's vCPU is one host thread: a loaded host slows both sides \
@@ -1363,8 +1405,19 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
              (`xdotool windowkill`) after the start page, after CT and after ST: the first's \
              counters are quoted under BT when it misses its target, the differences under \
              CT and ST, met or not.\n\
-             - Not done on arm64: the screenshot and the smallest --mem (the x86_64 table \
-             has both).\n\
+             - **Screenshots**: in the last umbra run, xwatch's `shot` (XGetImage of the \
+             root window, written as a PPM: the tree has no xwd) after CT and after ST; \
+             the machine prints them gzipped and in base64, paper-x.sh decodes them, \
+             pnmtopng makes target/paper/table3-arm64-dillo-umbra.png (the page drawn) and \
+             table3-arm64-dillo-umbra-end.png (scrolled to its end); those of the run \
+             recorded in docs/paper/table3-arm64.json are kept in docs/paper/.\n\
+             - **Memory**: as on x86_64, the smallest --mem in which dillo under umbra, \
+             started on long.html, maps its window, shows the page's title, draws it \
+             (1 s quiet) and still runs then (each wait 60 s at most); fewer steps than \
+             x86_64's bisection: 256 MiB counts as passed by the timed runs, the first \
+             probe is 32 MiB, then halving between the largest failure (or 3 MiB: below 4 \
+             is not tried) and the smallest pass down to 1 MiB, and the answer is run \
+             once more (7 dillo runs when it is between 4 and 32 MiB).\n\
              - All figures are {emu}: both sides run on the same emulated CPU, but a trap \
              and a ptrace stop cost far more under TCG than the instructions between them, \
              so the ratios here need not be those of real arm64 hardware.\n",
@@ -1377,6 +1430,9 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
         ..Table::default()
     };
     table.method.push_str(&load);
+    table
+        .method
+        .push_str(&format!("- This run's screenshots: {shots}.\n"));
     if let Some(why) = &m.setup_failed {
         return Err(format!("in the arm64 machine: {why}"));
     }
@@ -1491,16 +1547,111 @@ pub fn run_arm64(ctx: &Ctx) -> Result<Table> {
             TARGET_ST,
             "40 Page Down presses to the last drawing",
         ),
-        Row::not_measured(
-            "dillo's guest memory, arm64",
-            "MB",
-            Some(PAPER_MEM_MB),
-            "report (paper: 6 MB)",
-            "on arm64 (the x86_64 table bisects it; here it would take ~10 dillo runs \
-             under TCG)",
-        ),
+        mem_row(&m),
     ];
     Ok(table)
+}
+
+/// The guest memory row of the arm64 table, from the machine's bisection.
+fn mem_row(m: &Machine) -> Row {
+    let probes: Vec<String> = m
+        .mem_probes
+        .iter()
+        .map(|(mib, why)| match why {
+            None => format!("{mib} ran"),
+            Some(_) => format!("{mib} failed"),
+        })
+        .collect();
+    // Why the largest failure failed: what runs out below the figure.
+    let below = m
+        .mem_probes
+        .iter()
+        .filter_map(|(mib, why)| why.as_ref().map(|w| (*mib, w)))
+        .filter(|(mib, _)| m.mem.as_ref().is_ok_and(|ok| mib < ok))
+        .max_by_key(|(mib, _)| *mib)
+        .map(|(mib, why)| format!("; at {mib} MiB: {why}"))
+        .unwrap_or_default();
+    let name = "dillo's guest memory, arm64";
+    let target = "report (paper: 6 MB)";
+    match m.mem {
+        Ok(mib) => Row {
+            paper: Some(PAPER_MEM_MB),
+            umbra: Some(mib as f64),
+            ratio: Some(mib as f64 / PAPER_MEM_MB),
+            target: target.into(),
+            note: format!(
+                "smallest guest --mem, 1 MiB steps, in which dillo loads and draws long.html \
+                 (in the arm64 machine; the memory does not depend on the emulation); \
+                 --mem MiB tried: {}{below}",
+                probes.join(", ")
+            ),
+            ..Row::new(name, "MB")
+        },
+        Err(ref e) => Row::not_measured(
+            name,
+            "MB",
+            Some(PAPER_MEM_MB),
+            target,
+            &if probes.is_empty() {
+                e.clone()
+            } else {
+                format!("{e} (--mem MiB tried: {})", probes.join(", "))
+            },
+        ),
+    }
+}
+
+/// The machine's screenshots (PPM) as PNGs beside the tables:
+/// target/paper/table3-arm64-dillo-umbra.png (`page`) and
+/// table3-arm64-dillo-umbra-end.png (`end`).
+/// Says what was made, for the table's method.
+fn arm64_shots(ctx: &Ctx, m: &Machine) -> String {
+    if m.shots.is_empty() {
+        return "none (the machine printed no screenshot)".into();
+    }
+    let mut made = Vec::new();
+    for (name, shot) in &m.shots {
+        let png = ctx.out.join(match name.as_str() {
+            "page" => "table3-arm64-dillo-umbra.png".to_string(),
+            other => format!("table3-arm64-dillo-umbra-{other}.png"),
+        });
+        let done = shot.clone().and_then(|ppm| ppm_to_png(&ppm, &png));
+        match done {
+            Ok(()) => {
+                println!("table3 (arm64): screenshot {}", png.display());
+                made.push(format!(
+                    "target/paper/{}",
+                    png.file_name().unwrap_or_default().to_string_lossy()
+                ));
+            }
+            Err(e) => {
+                println!("table3 (arm64): no {name} screenshot: {e}");
+                made.push(format!("no `{name}` screenshot ({e})"));
+            }
+        }
+    }
+    made.join(", ")
+}
+
+/// `pnmtopng < ppm > png` (netpbm, installed if missing).
+fn ppm_to_png(ppm: &Path, png: &Path) -> Result<()> {
+    if crate::which("pnmtopng").is_none() {
+        sh(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "netpbm"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let input = std::fs::File::open(ppm).map_err(|e| format!("{}: {e}", ppm.display()))?;
+    let out = std::fs::File::create(png).map_err(|e| format!("{}: {e}", png.display()))?;
+    let st = Command::new("pnmtopng")
+        .stdin(input)
+        .stdout(out)
+        .status()
+        .map_err(|e| format!("pnmtopng: {e}"))?;
+    if !st.success() {
+        let _ = std::fs::remove_file(png);
+        return Err(format!("pnmtopng {}: {st}", ppm.display()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1618,6 +1769,73 @@ umbra: stats: platform ptrace (auto)
             m.setup_failed.as_deref(),
             Some("http-none no answer on 10.0.0.1:8080")
         );
+    }
+
+    #[test]
+    fn arm64_memory_and_screenshot_lines() {
+        let lines: Vec<String> = [
+            "PAPER mem 32 ok",
+            "PAPER mem 17 fail xwatch 'map Dillo': timeout",
+            "PAPER mem 24 ok",
+            "PAPER mem 20 fail dillo ended after drawing the page",
+            "PAPER mem x ok",
+            "PAPER mem-smallest 21",
+            "PAPER shot-none end xwatch shot: error: XGetImage failed",
+            "PAPER shot page /work/target/arm/paper-x-table3-arm64-shot-page.ppm",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let m = parse_machine(&lines);
+        assert_eq!(
+            m.mem_probes,
+            vec![
+                (32, None),
+                (17, Some("xwatch 'map Dillo': timeout".into())),
+                (24, None),
+                (20, Some("dillo ended after drawing the page".into())),
+            ]
+        );
+        assert_eq!(m.mem, Ok(21));
+        assert_eq!(
+            m.shots,
+            vec![
+                (
+                    "end".to_string(),
+                    Err("xwatch shot: error: XGetImage failed".to_string())
+                ),
+                (
+                    "page".to_string(),
+                    Ok(PathBuf::from(
+                        "/work/target/arm/paper-x-table3-arm64-shot-page.ppm"
+                    ))
+                ),
+            ]
+        );
+        let row = mem_row(&m);
+        assert_eq!(row.umbra, Some(21.0));
+        assert_eq!(row.ratio, Some(3.5));
+        assert!(row
+            .note
+            .contains("tried: 32 ran, 17 failed, 24 ran, 20 failed"));
+        // The largest failure below the figure says what ran out.
+        assert!(row
+            .note
+            .ends_with("; at 20 MiB: dillo ended after drawing the page"));
+
+        // No figure: the row says why, with the probes made.
+        let m = parse_machine(&[
+            "PAPER mem 32 ok".to_string(),
+            "PAPER mem-none --mem 32M passed once and then failed".to_string(),
+        ]);
+        assert_eq!(m.mem, Err("--mem 32M passed once and then failed".into()));
+        let row = mem_row(&m);
+        assert_eq!(row.umbra, None);
+        assert!(row
+            .note
+            .contains("passed once and then failed (--mem MiB tried: 32 ran)"));
+        // A machine that printed nothing gives no figure.
+        assert!(parse_machine(&[]).mem.is_err());
     }
 
     #[test]
