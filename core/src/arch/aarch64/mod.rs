@@ -27,8 +27,13 @@ pub const USER_END: u64 = 0xffff_ff00_0000;
 pub const SIGRETURN_TRAMPOLINE: u64 = USER_END + 8;
 /// Where the first process's stack top is placed.
 pub const STACK_TOP: u64 = 0xffff_fe00_0000;
-/// Where mmap without a hint starts searching downward.
-pub const MMAP_BASE: u64 = 0xff00_0000_0000;
+/// Where mmap without a hint starts searching downward: 128 MiB below the
+/// stack's top (Linux's smallest gap), below the largest stack umbra gives
+/// (64 MiB), in the stack's GiB, as on x86_64. At 0xff00_0000_0000 the
+/// first mappings (thread stacks) sat alone in their 512 GiB (one top-level
+/// entry of the host's 4-level tables), so each munmap of one made the host
+/// free and rebuild upper page-table levels.
+pub const MMAP_BASE: u64 = 0xffff_f600_0000;
 /// Load bias of static-PIE executables.
 pub const PIE_BASE: u64 = 0xaaaa_aaaa_0000;
 
@@ -104,5 +109,18 @@ impl UserRegs {
     #[inline]
     pub fn restart_syscall(&mut self) {
         self.gp.pc = self.gp.pc.wrapping_sub(SYSCALL_INSN_LEN);
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::{MMAP_BASE, STACK_TOP};
+
+    #[test]
+    fn mmap_starts_below_the_largest_stack_in_the_stacks_gib() {
+        const GIB: u64 = 1 << 30;
+        // Room for the largest stack and 64 MiB more.
+        assert_eq!(STACK_TOP - MMAP_BASE, 128 << 20);
+        assert_eq!(MMAP_BASE / GIB, (STACK_TOP - 1) / GIB);
     }
 }
