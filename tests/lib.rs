@@ -832,7 +832,17 @@ enum Leftovers {
 
 /// Spawns `cmd` in its own process group with piped stdout and stderr, feeds
 /// `input`, waits at most [`RUN_TIMEOUT`], and collects the outcome.
-fn execute(mut cmd: Command, input: &Input, leftovers: Leftovers) -> Outcome {
+fn execute(cmd: Command, input: &Input, leftovers: Leftovers) -> Outcome {
+    execute_within(cmd, input, leftovers, RUN_TIMEOUT)
+}
+
+/// [`execute`] with a time limit of its own.
+fn execute_within(
+    mut cmd: Command,
+    input: &Input,
+    leftovers: Leftovers,
+    limit: Duration,
+) -> Outcome {
     let command = format!("{cmd:?}");
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(match input {
@@ -858,7 +868,7 @@ fn execute(mut cmd: Command, input: &Input, leftovers: Leftovers) -> Outcome {
     };
     let out = drain(child.stdout.take().expect("stdout pipe"));
     let err = drain(child.stderr.take().expect("stderr pipe"));
-    let status = wait_with_timeout(&mut child, &command);
+    let status = wait_with_timeout(&mut child, &command, limit);
     if let Some(f) = feeder {
         let _ = f.join();
     }
@@ -883,8 +893,8 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8
     })
 }
 
-fn wait_with_timeout(child: &mut Child, command: &str) -> Status {
-    let deadline = Instant::now() + RUN_TIMEOUT;
+fn wait_with_timeout(child: &mut Child, command: &str, limit: Duration) -> Status {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(st) = child.try_wait().expect("wait") {
             return match (st.code(), st.signal()) {
@@ -897,7 +907,7 @@ fn wait_with_timeout(child: &mut Child, command: &str) -> Status {
             // umbra's stubs are traced with PTRACE_O_EXITKILL, so they go too.
             let _ = child.kill();
             let _ = child.wait();
-            panic!("timed out after {RUN_TIMEOUT:?}: {command}");
+            panic!("timed out after {limit:?}: {command}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -960,6 +970,13 @@ pub fn execute_native(cmd: Command, input: &Input) -> Outcome {
 /// processes that outlive it.
 pub fn execute_umbra(cmd: Command, input: &Input) -> Outcome {
     execute(cmd, input, Leftovers::Check)
+}
+
+/// [`execute_umbra`] with a time limit other than [`RUN_TIMEOUT`], for the
+/// few runs whose work is large by design (a whole Debian tree read through
+/// a debug build), which a busy machine can stretch past the usual limit.
+pub fn execute_umbra_within(cmd: Command, input: &Input, limit: Duration) -> Outcome {
+    execute_within(cmd, input, Leftovers::Check, limit)
 }
 
 /// The PT_INTERP path of a 64-bit little-endian ELF file (the host's dynamic
