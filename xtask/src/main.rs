@@ -510,7 +510,9 @@ fn test() -> Result<()> {
         run(Command::new("timeout")
             .args(["--kill-after=30s", "40m"])
             .arg(cargo().get_program())
-            .args(["test", "--workspace"]))
+            // --no-fail-fast: one failing test binary must not hide the
+            // ones after it.
+            .args(["test", "--workspace", "--no-fail-fast"]))
     });
 
     println!("\n| step | result | seconds |\n|---|---|---|");
