@@ -74,6 +74,7 @@ const ERRORS: &[&str] = &[
     "nonblock",
     "halfclose",
     "queues",
+    "faults",
     "opts",
 ];
 const UDP: &[&str] = &["udp"];

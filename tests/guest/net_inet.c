@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -957,6 +959,89 @@ static void sec_queues(void)
 	close(s);
 }
 
+static void wait_in(int fd)
+{
+	struct pollfd pf = {fd, POLLIN, 0};
+	poll(&pf, 1, 30000);
+}
+
+/* Guest buffers that fault part-way (a PROT_NONE page after a good one):
+ * a send that would fault sends nothing; a receive that would fault takes
+ * nothing, MSG_PEEK or not, and the bytes stay for the next one; then
+ * 4 MiB through one connection into MSG_WAITALL receives, checked. */
+static void sec_faults(void)
+{
+	int port, n = -1;
+	int s = listener(AF_INET, "127.0.0.1", &port, 5);
+	int c = connect_to(AF_INET, "127.0.0.1", port);
+	int a = accept(s, NULL, NULL);
+	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED || mprotect(m + 4096, 4096, PROT_NONE) != 0)
+		die("mmap");
+	char *edge = m + 4096 - 50; /* 50 good bytes, then the hole */
+	memset(m, 'e', 4096);
+	char buf[256];
+	ck("send across the hole", send(c, edge, 100, 0));
+	ck("send from the hole", send(c, m + 4096, 10, 0));
+	struct iovec iv[2] = {{"abc", 3}, {m + 4096, 5}};
+	ck("writev into the hole", writev(c, iv, 2));
+	ck("recv: nothing came", recv(a, buf, sizeof buf, MSG_DONTWAIT));
+	memset(buf, 'p', 100);
+	memcpy(buf, "0123456789", 10);
+	ck("send 100", send(c, buf, 100, 0));
+	wait_in(a);
+	ck("recv across the hole", recv(a, edge, 100, 0));
+	ck("peek across the hole", recv(a, edge, 100, MSG_PEEK));
+	ck("read across the hole", read(a, edge, 100));
+	ck("FIONREAD", ioctl(a, FIONREAD, &n));
+	printf("inq %d\n", n);
+	memset(buf, 0, sizeof buf);
+	ck("recv", recv(a, buf, sizeof buf, 0));
+	printf("got [%.12s]\n", buf);
+	ck("send 3", send(c, "xyz", 3, 0));
+	wait_in(a);
+	ck("recv up to the hole", recv(a, m + 4096 - 3, 3, 0));
+	printf("got [%.3s]\n", m + 4096 - 3);
+	/* 4 MiB of a pattern, 64 KiB writes, from a child. */
+	enum { TOTAL = 4 << 20, STEP = 64 << 10 };
+	pid_t pid = fork();
+	if (pid == 0) {
+		static unsigned char out[STEP];
+		for (long off = 0; off < TOTAL; off += STEP) {
+			for (int i = 0; i < STEP; i++)
+				out[i] = (unsigned char)((off + i) * 7 + ((off + i) >> 13));
+			for (int done = 0; done < STEP;) {
+				long w = write(c, out + done, STEP - done);
+				if (w <= 0)
+					_exit(1);
+				done += w;
+			}
+		}
+		_exit(0);
+	}
+	static unsigned char in[STEP * 2 + 3];
+	long got = 0, bad = 0;
+	while (got < TOTAL) {
+		long want = TOTAL - got < (long)sizeof in ? TOTAL - got : (long)sizeof in;
+		long r = recv(a, in, want, MSG_WAITALL);
+		if (r != want) {
+			printf("recv WAITALL %ld of %ld\n", r, want);
+			break;
+		}
+		for (long i = 0; i < r; i++)
+			if (in[i] != (unsigned char)((got + i) * 7 + ((got + i) >> 13)))
+				bad++;
+		got += r;
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("4 MiB: got %ld, %ld bad bytes, writer status %d\n", got, bad, st);
+	munmap(m, 8192);
+	close(a);
+	close(c);
+	close(s);
+}
+
 static void sec_opts(void)
 {
 	int v, one = 1;
@@ -1387,6 +1472,8 @@ int main(int argc, char **argv)
 			sec_nonblock();
 		else if (!strcmp(argv[i], "halfclose"))
 			sec_halfclose();
+		else if (!strcmp(argv[i], "faults"))
+			sec_faults();
 		else if (!strcmp(argv[i], "queues"))
 			sec_queues();
 		else if (!strcmp(argv[i], "opts"))

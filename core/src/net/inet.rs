@@ -1476,7 +1476,9 @@ impl InetSock {
         }
     }
 
-    fn tcp_send(&self, msg: &SendMsg<'_>) -> KResult<usize> {
+    /// A stream send of the bytes of `data`, in order, as one buffer.
+    fn tcp_send(&self, data: &[&[u8]], flags: u32) -> KResult<usize> {
+        let len = data.iter().map(|d| d.len()).sum::<usize>();
         self.retry_connecting();
         let (pair, i) = match self.pair() {
             Some(p) => p,
@@ -1511,19 +1513,24 @@ impl InetSock {
             p.err[i] = Some(Errno::EPIPE);
             p.wake[i].wake_all();
             self.sigio.io(ASYNC_ERR);
-            return Ok(msg.data.len());
+            return Ok(len);
         }
         let q = &mut p.q[1 - i];
         let room = STREAM_CAP.saturating_sub(q.len());
-        if room == 0 && !msg.data.is_empty() {
+        if room == 0 && len > 0 {
             // sk_stream_wait_memory sets SOCKWQ_ASYNC_NOSPACE.
             self.sigio.nospace.store(true, Ordering::Relaxed);
             return Err(Errno::EAGAIN);
         }
-        let n = msg.data.len().min(room);
+        let n = len.min(room);
         let before = q.len();
-        q.extend(&msg.data[..n]);
-        if n > 0 && msg.flags & MSG_OOB != 0 {
+        let mut left = n;
+        for d in data {
+            let k = d.len().min(left);
+            q.extend(&d[..k]);
+            left -= k;
+        }
+        if n > 0 && flags & MSG_OOB != 0 {
             // The urgent pointer is the end of what was queued (tcp_push
             // marks it before a send waits, and at its end).
             p.mark_urgent(1 - i, before);
@@ -1550,16 +1557,63 @@ impl InetSock {
     }
 
     fn tcp_recv(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        if flags & MSG_OOB != 0 {
+            return self.tcp_recv_oob(buf, flags);
+        }
+        let mut at = 0;
+        self.tcp_recv_to(buf.len(), flags, &mut |d| {
+            buf[at..at + d.len()].copy_from_slice(d);
+            at += d.len();
+            Ok(())
+        })
+    }
+
+    /// recv(MSG_OOB) (tcp_recv_urg): the urgent byte not read inline.
+    fn tcp_recv_oob(&self, buf: &mut [u8], flags: u32) -> KResult<Received> {
+        self.retry_connecting();
+        let Some((pair, i)) = self.pair() else {
+            // No urgent data (tcp_recv_urg); a listener is ENOTCONN.
+            return Err(match self.st.lock().conn {
+                Conn::Listen { .. } => Errno::ENOTCONN,
+                _ => Errno::EINVAL,
+            });
+        };
+        let mut p = pair.lock();
+        match p.urg[i] {
+            Urg::Valid(at, byte) if !p.inline[i] => {
+                if flags & MSG_PEEK == 0 {
+                    p.urg[i] = Urg::Read(at);
+                }
+                let mut r = Received {
+                    flags: MSG_OOB,
+                    ..Default::default()
+                };
+                if buf.is_empty() {
+                    r.flags |= MSG_TRUNC;
+                } else {
+                    buf[0] = byte;
+                    r.len = 1;
+                    r.full = 1;
+                }
+                Ok(r)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// An in-band receive of up to `len` bytes, handed to `sink` as they
+    /// lie in the queue (at most two pieces): the bytes `sink` refuses are
+    /// not taken, as tcp_recvmsg's copy to user that faults; its error is
+    /// the result if nothing was taken.
+    fn tcp_recv_to(
+        &self,
+        len: usize,
+        flags: u32,
+        sink: &mut dyn FnMut(&[u8]) -> KResult<()>,
+    ) -> KResult<Received> {
         self.retry_connecting();
         let (pair, i) = match self.pair() {
             Some(p) => p,
-            None if flags & MSG_OOB != 0 => {
-                // No urgent data (tcp_recv_urg); a listener is ENOTCONN.
-                return Err(match self.st.lock().conn {
-                    Conn::Listen { .. } => Errno::ENOTCONN,
-                    _ => Errno::EINVAL,
-                });
-            }
             None => {
                 let mut st = self.st.lock();
                 if let Some(e) = st.err.take() {
@@ -1573,29 +1627,7 @@ impl InetSock {
         };
         let mut p = pair.lock();
         let peek = flags & MSG_PEEK != 0;
-        if flags & MSG_OOB != 0 {
-            return match p.urg[i] {
-                Urg::Valid(at, byte) if !p.inline[i] => {
-                    if !peek {
-                        p.urg[i] = Urg::Read(at);
-                    }
-                    let mut r = Received {
-                        flags: MSG_OOB,
-                        ..Default::default()
-                    };
-                    if buf.is_empty() {
-                        r.flags |= MSG_TRUNC;
-                    } else {
-                        buf[0] = byte;
-                        r.len = 1;
-                        r.full = 1;
-                    }
-                    Ok(r)
-                }
-                _ => Err(Errno::EINVAL),
-            };
-        }
-        if buf.is_empty() {
+        if len == 0 {
             return Ok(Received::default());
         }
         // An urgent byte not read inline is skipped (a peek skips it in
@@ -1619,17 +1651,32 @@ impl InetSock {
             p.readable(i)
         };
         if limit > 0 {
-            let n = buf.len().min(limit);
+            let mut n = len.min(limit);
             let (a, b) = p.q[i].as_slices();
             // Bytes from..from+n of the queue, across its two halves.
             let skip_b = from.saturating_sub(a.len());
             let a = a.get(from..).unwrap_or(&[]);
-            let b = &b[skip_b..];
+            let b = b.get(skip_b..).unwrap_or(&[]);
             let na = n.min(a.len());
-            buf[..na].copy_from_slice(&a[..na]);
-            buf[na..n].copy_from_slice(&b[..n - na]);
+            let mut fault = None;
+            if na > 0 {
+                if let Err(e) = sink(&a[..na]) {
+                    fault = Some(e);
+                    n = 0;
+                }
+            }
+            if fault.is_none() && n > na {
+                if let Err(e) = sink(&b[..n - na]) {
+                    fault = Some(e);
+                    n = na;
+                }
+            }
+            if let (Some(e), 0) = (fault, n) {
+                return Err(e);
+            }
             // Stopped at an urgent mark ahead: MSG_WAITALL ends here too.
-            let stop = n == limit && limit < p.q[i].len() - from;
+            // (A fault stops a MSG_WAITALL receive as well.)
+            let stop = fault.is_some() || (n == limit && limit < p.q[i].len() - from);
             if !peek {
                 p.q[i].drain(..n);
                 p.copied[i] += n as u64;
@@ -2377,8 +2424,32 @@ impl Socket for InetSock {
         if self.udp {
             self.udp_send(&msg)
         } else {
-            self.tcp_send(&msg)
+            self.tcp_send(&[msg.data], msg.flags)
         }
+    }
+
+    fn sends_slices(&self) -> bool {
+        !self.udp && self.host().is_none()
+    }
+
+    fn send_slices(&self, bufs: &[&[u8]], flags: u32) -> Option<KResult<usize>> {
+        // A loopback connection queues the bytes straight from the
+        // caller's buffers.
+        self.sends_slices().then(|| self.tcp_send(bufs, flags))
+    }
+
+    fn recv_to(
+        &self,
+        len: usize,
+        flags: u32,
+        sink: &mut dyn FnMut(&[u8]) -> KResult<()>,
+    ) -> Option<KResult<Received>> {
+        // A loopback connection's bytes go from its queue straight to the
+        // caller's buffers; urgent data and host sockets take the buffer.
+        if self.udp || flags & MSG_OOB != 0 || self.host().is_some() {
+            return None;
+        }
+        Some(self.tcp_recv_to(len, flags, sink))
     }
 
     fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received> {
@@ -3168,6 +3239,65 @@ mod tests {
             c2.connect(&mut cx(h, false), &v4([127, 0, 0, 1], p), None),
             Err(Errno::ECONNREFUSED)
         );
+    }
+
+    /// The one-copy paths: a send of slices queues them in order as one
+    /// buffer; a receive hands the queue's bytes to a sink, and what the
+    /// sink refuses stays queued (all of it when the first piece is
+    /// refused: the sink's error; the first piece when the second is, the
+    /// queue having wrapped), under MSG_PEEK too.
+    #[test]
+    fn slices_in_and_a_sink_out() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let (l, p) = listener(&net, h);
+        let c = client(&net, h, p);
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        assert!(c.sends_slices());
+        assert_eq!(c.send_slices(&[b"hel", b"", b"lo"], 0), Some(Ok(5)));
+        let mut got = Vec::new();
+        let refuse = &mut |_: &[u8]| Err(Errno::EFAULT);
+        assert_eq!(
+            a.recv_to(5, 0, refuse).map(|r| r.map(|r| r.len)),
+            Some(Err(Errno::EFAULT))
+        );
+        assert_eq!(
+            a.recv_to(5, MSG_PEEK, refuse).map(|r| r.map(|r| r.len)),
+            Some(Err(Errno::EFAULT))
+        );
+        let r = a.recv_to(3, MSG_PEEK, &mut |d| {
+            got.extend_from_slice(d);
+            Ok(())
+        });
+        assert_eq!(r.map(|r| r.map(|r| r.len)), Some(Ok(3)));
+        assert_eq!(got, b"hel");
+        assert_eq!(recv(&*a, h).unwrap(), b"hello");
+        // Wrap the queue: fill it, read part, refill the front.
+        let big = alloc::vec![7u8; STREAM_CAP];
+        assert_eq!(c.send_slices(&[&big], 0), Some(Ok(STREAM_CAP)));
+        assert_eq!(c.send_slices(&[b"x"], 0), Some(Err(Errno::EAGAIN)));
+        let mut sink = alloc::vec![0u8; STREAM_CAP - 10];
+        assert_eq!(
+            a.recv(&mut cx(h, true), &mut sink, 0).map(|r| r.len),
+            Ok(STREAM_CAP - 10)
+        );
+        assert_eq!(c.send_slices(&[b"tail"], 0), Some(Ok(4)));
+        let mut pieces = 0;
+        let r = a.recv_to(14, 0, &mut |d| {
+            pieces += 1;
+            if pieces == 2 {
+                return Err(Errno::EFAULT);
+            }
+            got = d.to_vec();
+            Ok(())
+        });
+        // Either the queue wrapped (10 bytes taken, "tail" kept) or not
+        // (one piece, all 14 taken); either way nothing is lost.
+        let took = r.unwrap().unwrap().len;
+        assert_eq!(&got[..], &[&[7u8; 10][..], b"tail"].concat()[..took]);
+        let rest = recv(&*a, h).unwrap_or_default();
+        assert_eq!(took + rest.len(), 14);
+        assert_eq!(&rest[..], &b"tail"[4 - rest.len()..]);
     }
 
     /// The SIGIO counts of TCP and UDP sockets (sk_wake_async): POLL_IN per

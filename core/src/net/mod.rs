@@ -165,6 +165,18 @@ pub trait Socket: Send + Sync {
             },
         )
     }
+    /// Whether [`Self::send_slices`] takes this socket's stream sends.
+    fn sends_slices(&self) -> bool {
+        false
+    }
+    /// A stream send straight from `bufs`, slices of guest memory taken in
+    /// order as one buffer (no address, no control messages, not empty),
+    /// for a socket that [`Self::sends_slices`]: the family copies the
+    /// bytes it takes into its queue, once. As `send` otherwise; `None`:
+    /// no such path.
+    fn send_slices(&self, _bufs: &[&[u8]], _flags: u32) -> Option<KResult<usize>> {
+        None
+    }
     /// A stream receive of up to `len` bytes that hands them to `sink` as
     /// it takes them (the layer copies them straight to the caller's
     /// buffers), so they are copied once. A `sink` error stops it before

@@ -35,7 +35,7 @@ const STEP: usize = 1 << 20;
 /// bytes done in it) into `spans`, for `access`, up to the first byte the
 /// guest could not access. Returns (bytes resolved, whether a fault ended
 /// them, or the first page's error if nothing resolved).
-fn resolve_step<H: Host>(
+pub(super) fn resolve_step<H: Host>(
     k: &mut Kernel<H>,
     iov: &[(u64, usize)],
     cur: &mut (usize, usize),
@@ -259,7 +259,7 @@ fn available(file: &OpenFile, pos: u64) -> usize {
 }
 
 /// The place `done` bytes into `iov`: (index, bytes into that buffer).
-fn advance(iov: &[(u64, usize)], mut done: usize) -> (usize, usize) {
+pub(super) fn advance(iov: &[(u64, usize)], mut done: usize) -> (usize, usize) {
     for (i, &(_, l)) in iov.iter().enumerate() {
         if done < l {
             return (i, done);

@@ -284,7 +284,7 @@ fn read_iov<H: Host>(k: &mut Kernel<H>, iov: u64, cnt: usize) -> KResult<Vec<Iov
 }
 
 /// The first `max` bytes of the buffers `iovs` as (address, length) pairs.
-fn iov_ranges(iovs: &[Iovec], max: usize) -> Vec<(u64, usize)> {
+pub(super) fn iov_ranges(iovs: &[Iovec], max: usize) -> Vec<(u64, usize)> {
     let mut left = max;
     let mut out = Vec::with_capacity(iovs.len());
     for e in iovs {

@@ -713,6 +713,14 @@ fn do_send<H: Host>(
         // Control messages go with the first byte only.
         anc.clear();
     }
+    // A family that can takes a stream's bytes straight from guest memory.
+    let slices =
+        cfg!(feature = "direct-io") && stream && to.is_none() && anc.is_empty() && s.sends_slices();
+    let ranges = if slices {
+        super::io::iov_ranges(iovs, len)
+    } else {
+        Vec::new()
+    };
     loop {
         let want = if stream {
             (len - done).min(STREAM_CHUNK)
@@ -721,6 +729,34 @@ fn do_send<H: Host>(
         } else {
             len
         };
+        if slices && want > 0 {
+            let flags = if done + want < len {
+                flags & !MSG_OOB
+            } else {
+                flags
+            };
+            match send_direct(k, &*s, &ranges, done, want, flags) {
+                Ok(n) => {
+                    done += n;
+                    if done >= len {
+                        return Outcome::Ret(Ok(done));
+                    }
+                    if n < want {
+                        // The peer's buffer is full.
+                        if nb {
+                            return Outcome::Ret(Ok(done));
+                        }
+                        k.note_progress();
+                        return park_sending(k, &f, done);
+                    }
+                    continue;
+                }
+                Err(Errno::EAGAIN) if !nb => return park_sending(k, &f, done),
+                Err(_) if done > 0 => return Outcome::Ret(Ok(done)),
+                Err(Errno::EPIPE) => return epipe(k, flags),
+                Err(e) => return Outcome::Ret(Err(e)),
+            }
+        }
         let data = match gather(k, iovs, done, want) {
             Ok(d) => d,
             Err(e) if done == 0 => return Outcome::Ret(Err(e)),
@@ -768,6 +804,38 @@ fn do_send<H: Host>(
             Err(e) => return Outcome::Ret(Err(e)),
         }
     }
+}
+
+/// One step of a stream send straight from guest memory, for a socket
+/// that [`Socket::sends_slices`]: resolves up to `want` bytes of the
+/// buffers `ranges` from byte `done` on (only what the caller could read:
+/// a fault ends them, EFAULT if it is at the first byte) and hands them to
+/// the socket as slices of the memory file. Returns the bytes the socket
+/// took. As the gathering path, a step that would fault part-way sends
+/// nothing (EFAULT), as Linux's copy into an skb that faults.
+fn send_direct<H: Host>(
+    k: &mut Kernel<H>,
+    s: &dyn Socket,
+    ranges: &[(u64, usize)],
+    done: usize,
+    want: usize,
+    flags: u32,
+) -> KResult<usize> {
+    let mut cur = super::direct::advance(ranges, done);
+    let mut spans = Vec::new();
+    let (got, _) = super::direct::resolve_step(
+        k,
+        ranges,
+        &mut cur,
+        crate::mm::Access::Read,
+        &mut spans,
+        want,
+    )?;
+    if got < want {
+        return Err(Errno::EFAULT);
+    }
+    let bufs = crate::mm::spans::carve(k.host.physmem(), &spans);
+    s.send_slices(&bufs, flags).ok_or(Errno::EOPNOTSUPP)?
 }
 
 /// Parks a blocking send that moved `done` bytes so far; when its
