@@ -307,13 +307,9 @@ impl<H: Host> Kernel<H> {
         n >= self.cfg.max_procs || self.cfg.pids_limit.is_some_and(|l| n >= l)
     }
 
-    /// Forgets the FP state owner `tid` (a thread that execs, or whose
-    /// address space goes).
-    pub(crate) fn forget_fp_owner(&mut self, tid: Pid) {
-        self.fp_owner.retain(|_, t| *t != tid);
-    }
-
-    /// Thread `tid` exited while its address space lives on: the host
+    /// Thread `tid` exited, or exec'd, while its address space may live on
+    /// (other threads; a vfork parent or child on the same memory; a space
+    /// that is destroyed loses its entry in `drop_mm`): the host
     /// process still holds what it left (aarch64: its exit syscall stop,
     /// which hides x7 and puts the thread's own back when it ends; arm:
     /// r12), so the next thread to run there has it switched out first,

@@ -112,8 +112,9 @@ impl<H: Host> Kernel<H> {
         }
         let mm = match id {
             // CLONE_VM|CLONE_VFORK: the child runs on the parent's memory
-            // (and host process) itself; the parent, whose threads all wait
-            // meanwhile, keeps a stand-in until the child execs or exits.
+            // (and host process) itself; the parent keeps a stand-in until
+            // the child execs or exits, and its other threads take the
+            // memory back in turn meanwhile (`take_vforked_mm`).
             None => {
                 let stand_in = AddressSpace::stand_in(parent.mm.id);
                 parent.mm_lent = true;
@@ -139,6 +140,17 @@ impl<H: Host> Kernel<H> {
         let mut thread = Thread::new(pid, regs);
         thread.sigmask = parent.thread.sigmask;
         thread.altstack = parent.thread.altstack;
+        if lend && (!parent.others.is_empty() || parent.mm_from.is_some()) {
+            // The caller's FP state (rounding mode, vector registers) is
+            // the child's, as on Linux; the host process holds it now, but
+            // the parent's other threads (or, the parent being a vfork
+            // child itself, its own parent's) may run there before the
+            // child.
+            let mut fp = Vec::new();
+            if self.host.xstate_save(mm.id, &mut fp).is_ok() {
+                thread.fpstate = fp;
+            }
+        }
         if flags.contains(CloneFlags::CHILD_CLEARTID) {
             thread.clear_child_tid = a.child_tid;
         }
@@ -379,7 +391,7 @@ impl<H: Host> Kernel<H> {
             crate::syscall::futex::exit_release(self, pid);
             self.tgids.remove(&tid);
             self.tried.remove(&tid);
-            self.forget_fp_owner(tid);
+            self.fp_owner_exited(tid);
         }
         if let Some(p) = self.procs.get_mut(&pid) {
             p.switch_to(me);
@@ -651,8 +663,10 @@ impl<H: Host> Kernel<H> {
             self.tgids.remove(&old_tid);
             self.tried.remove(&old_tid);
         }
-        self.forget_fp_owner(old_tid);
-        self.forget_fp_owner(pid);
+        // The old address space may live on (lent by a vfork parent, or
+        // waited for by a vfork child), holding this thread's state.
+        self.fp_owner_exited(old_tid);
+        self.fp_owner_exited(pid);
         crate::syscall::lock::closed_files(self, pid, &closed);
         drop(closed);
         self.drop_mm(old, lender);
@@ -745,7 +759,8 @@ impl<H: Host> Kernel<H> {
         drop(fds);
         self.locks.release_process(pid, None);
         self.tgids.remove(&tid);
-        self.forget_fp_owner(tid);
+        // Its address space may live on with a vfork parent or child.
+        self.fp_owner_exited(tid);
         if !mm_lent {
             // (A lent one's stand-in holds nothing; the child gives the
             // real one back to no one and it is destroyed then.)
