@@ -17,3 +17,33 @@ fn unix98_ptys_musl() {
 fn unix98_ptys_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "pty_unix98").args(SECTIONS));
 }
+
+/// `tests/guest/pty_ctl.c`: a slave opened without O_NOCTTY by a session
+/// leader without a terminal becomes its controlling terminal; job-control
+/// and pty requests on the master (TIOCGPGRP, TIOCSPGRP, TIOCGSID,
+/// TIOCSCTTY, TIOCNOTTY, TIOCSIG, FIONREAD, TCFLSH); packet mode.
+const CONTROL: &[&str] = &["ctty", "master", "pkt"];
+
+#[test]
+fn pty_control_musl() {
+    assert_same(&Run::guest(Libc::Musl, "pty_ctl").args(CONTROL));
+}
+
+#[test]
+fn pty_control_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "pty_ctl").args(CONTROL));
+}
+
+/// devpts mounts: a new instance per mount (its own numbers, ptmx and
+/// options, shown in mountinfo), /dev/ptmx taking its ptys from the one at
+/// /dev/pts. Natively the program mounts in a mount namespace of its own
+/// (it needs root, as CI runs).
+#[test]
+fn devpts_mounts_musl() {
+    assert_same(&Run::guest(Libc::Musl, "pty_ctl").args(&["devpts"]));
+}
+
+#[test]
+fn devpts_mounts_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "pty_ctl").args(&["devpts"]));
+}

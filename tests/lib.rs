@@ -109,6 +109,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "mountinfo",
     "stats_snapshot",
     "pty_unix98",
+    "pty_ctl",
 ];
 
 /// The test initrd's /etc/hosts and /etc/host.conf (Debian's: every

@@ -19,7 +19,7 @@ use core::any::Any;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use spin::Mutex;
-use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR, TIOCSPGRP};
+use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR, TIOCGPGRP, TIOCSPGRP};
 use umbra_abi::structs::{Timespec, Winsize};
 
 use super::file::OpenFile;
@@ -32,7 +32,9 @@ pub use crate::config::PtsAttrs;
 use crate::error::{Errno, KResult};
 use crate::host::{ConsoleRead, ConsoleStream};
 pub use crate::tty::termios::default_termios;
+use crate::tty::termios::{TCFLSH, TCIFLUSH, TCIOFLUSH, TCOFLUSH, TIOCGSID, TIOCNOTTY};
 use crate::tty::{GroupSignal, ReadResult, Tty, TtyAccess, TtyCaller, TtyEffects};
+use umbra_abi::signal::{SIGINT, SIGQUIT, SIGTSTP};
 
 /// /dev/null: reads end at once, writes vanish.
 pub struct Null;
@@ -183,7 +185,26 @@ pub trait TtyLink: Send + Sync {
     }
     /// The terminal was opened by name.
     fn opened(&self) {}
+    /// Whether the host end still holds the terminal (a pty: its master
+    /// is open).
+    #[cfg(feature = "pty")]
+    fn alive(&self) -> bool {
+        true
+    }
+    /// A pty slave's state changed as its master reports in packet mode
+    /// (TIOCPKT): the bits `clear` go, `set` are added.
+    #[cfg(feature = "pty")]
+    fn packet_status(&self, _set: u8, _clear: u8) {}
 }
+
+/// TIOCPKT's control bytes (the first byte of a packet-mode master read).
+pub const TIOCPKT_DATA: u8 = 0;
+pub const TIOCPKT_FLUSHREAD: u8 = 1;
+pub const TIOCPKT_FLUSHWRITE: u8 = 2;
+pub const TIOCPKT_STOP: u8 = 4;
+pub const TIOCPKT_START: u8 = 8;
+pub const TIOCPKT_NOSTOP: u8 = 16;
+pub const TIOCPKT_DOSTOP: u8 = 32;
 
 /// Bytes a linked terminal holds for its host when the host takes no more:
 /// writers wait (EAGAIN) past this.
@@ -275,7 +296,18 @@ impl ConsoleInner {
                 ConsoleRead::Data(0) | ConsoleRead::WouldBlock => return Ok(()),
                 ConsoleRead::Data(n) => {
                     self.wakes.wake_input();
+                    #[cfg(feature = "pty")]
+                    let before = self.flow_marks();
                     let fx = self.tty.input(&chunk[..n.min(want)]);
+                    #[cfg(feature = "pty")]
+                    {
+                        let flush = if fx.flushed {
+                            TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE
+                        } else {
+                            0
+                        };
+                        self.packet_note(before, flush);
+                    }
                     if !fx.echo.is_empty() {
                         if self.link.is_some() {
                             self.link_send(ctx, &fx.echo);
@@ -326,6 +358,47 @@ impl ConsoleInner {
 
     fn apply(&mut self, fx: TtyEffects) {
         self.signals.extend(fx.signals);
+    }
+
+    /// Whether output is stopped, and whether the terminal does ^S/^Q flow
+    /// control (IXON with the standard characters), for [`Self::packet_note`].
+    #[cfg(feature = "pty")]
+    fn flow_marks(&self) -> (bool, bool) {
+        let t = self.tty.termios();
+        let flow = t.c_iflag & crate::tty::termios::IXON != 0
+            && t.c_cc[crate::tty::termios::VSTOP] == 0x13
+            && t.c_cc[crate::tty::termios::VSTART] == 0x11;
+        (self.tty.output_stopped(), flow)
+    }
+
+    /// Tells a pty master in packet mode what changed since `before`
+    /// ([`Self::flow_marks`]), with the queues `flush` says were flushed:
+    /// pty_stop and pty_start (STOP, START), pty_set_termios (DOSTOP,
+    /// NOSTOP), n_tty_packet_mode_flush and pty_flush_buffer (FLUSHREAD,
+    /// FLUSHWRITE).
+    #[cfg(feature = "pty")]
+    fn packet_note(&self, before: (bool, bool), flush: u8) {
+        let Some(l) = &self.link else {
+            return;
+        };
+        let (stopped, flow) = self.flow_marks();
+        let (mut set, mut clear) = (flush, 0);
+        if flow != before.1 {
+            clear |= TIOCPKT_DOSTOP | TIOCPKT_NOSTOP;
+            set |= if flow { TIOCPKT_DOSTOP } else { TIOCPKT_NOSTOP };
+        }
+        if stopped != before.0 {
+            let (on, off) = if stopped {
+                (TIOCPKT_STOP, TIOCPKT_START)
+            } else {
+                (TIOCPKT_START, TIOCPKT_STOP)
+            };
+            clear |= off;
+            set |= on;
+        }
+        if set != 0 {
+            l.packet_status(set, clear);
+        }
     }
 
     /// A linked terminal: sends what its host holds back, then `data`;
@@ -490,6 +563,14 @@ impl ConsoleState {
         Ok(())
     }
 
+    /// Whether the terminal still holds its number: not hung up, and its
+    /// host end (a pty's master) still there.
+    #[cfg(feature = "pty")]
+    pub fn in_use(&self) -> bool {
+        let st = self.inner.lock();
+        !st.hung_up && st.link.as_ref().is_none_or(|l| l.alive())
+    }
+
     /// Whether the host end of this linked terminal closed.
     pub fn is_hung_up(&self) -> bool {
         self.inner.lock().hung_up
@@ -563,6 +644,15 @@ impl ConsoleFile {
         self.rdev == makedev(5, 0)
     }
 
+    /// Whether an open of this file (without O_NOCTTY) may make it the
+    /// opener's controlling terminal (tty_open): a terminal, not /dev/tty
+    /// (already the caller's) nor /dev/console (5:1, never one).
+    pub fn may_become_ctty(&self, ctx: &dyn IoCtx) -> bool {
+        self.rdev != makedev(5, 0)
+            && self.rdev != makedev(5, 1)
+            && self.state.tty_on(ctx, ConsoleStream::Stdin)
+    }
+
     /// The host stream writes go to.
     pub fn stream(&self) -> ConsoleStream {
         self.out
@@ -606,8 +696,20 @@ impl ConsoleFile {
         if cmd == FIONREAD && self.state.tty_on(ctx, ConsoleStream::Stdin) {
             let _ = st.pull(ctx);
         }
+        #[cfg(feature = "pty")]
+        let before = st.flow_marks();
         let (r, fx) = st.tty.ioctl(cmd, arg, caller)?;
         st.apply(fx);
+        #[cfg(feature = "pty")]
+        {
+            let flush = match (cmd, arg.raw()) {
+                (umbra_abi::flags::TCSETSF, _) | (TCFLSH, TCIFLUSH) => TIOCPKT_FLUSHREAD,
+                (TCFLSH, TCOFLUSH) => TIOCPKT_FLUSHWRITE,
+                (TCFLSH, TCIOFLUSH) => TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE,
+                _ => 0,
+            };
+            st.packet_note(before, flush);
+        }
         Ok(r)
     }
 }
@@ -1013,6 +1115,9 @@ pub const TIOCGPTN: u32 = 0x8004_5430;
 pub const TIOCSPTLCK: u32 = 0x4004_5431;
 pub const TIOCGPTLCK: u32 = 0x8004_5439;
 pub const TIOCGPTPEER: u32 = 0x5441;
+pub const TIOCPKT: u32 = 0x5420;
+pub const TIOCGPKT: u32 = 0x8004_5438;
+pub const TIOCSIG: u32 = 0x4004_5436;
 /// Bytes each direction of a pty holds (Linux's tty buffer limit is 64 KiB).
 const PTY_BUF: usize = 64 << 10;
 
@@ -1055,6 +1160,10 @@ struct PtyBufs {
     /// The master's wake-ups, for edge-triggered epoll: input with the
     /// slave's output, output when the slave takes input.
     wakes: WakeSeq,
+    /// Packet mode (TIOCPKT) and the TIOCPKT_* state changes the master
+    /// has yet to read.
+    packet: bool,
+    pktstatus: u8,
 }
 
 /// A pty pair's shared part: the slave's [`TtyLink`] is its master.
@@ -1064,6 +1173,8 @@ pub struct PtyPair {
     /// The slave driver registered for /dev/pts/N: open slave files hold
     /// clones of it, so its count tells whether the slave is open.
     slave: Mutex<Option<Arc<ConsoleFile>>>,
+    /// The devpts directory its slave's node is in.
+    dir: crate::fs::PathRef,
 }
 
 impl PtyPair {
@@ -1076,8 +1187,10 @@ impl PtyPair {
     }
 }
 
+#[cfg(feature = "pty")]
 struct PtyLink(Arc<PtyPair>);
 
+#[cfg(feature = "pty")]
 impl TtyLink for PtyLink {
     fn recv(&self, _ctx: &mut dyn IoCtx, buf: &mut [u8]) -> KResult<ConsoleRead> {
         let mut b = self.0.bufs.lock();
@@ -1118,6 +1231,20 @@ impl TtyLink for PtyLink {
     fn opened(&self) {
         self.0.bufs.lock().slave_opened = true;
     }
+
+    #[cfg(feature = "pty")]
+    fn alive(&self) -> bool {
+        self.0.bufs.lock().master_open
+    }
+
+    #[cfg(feature = "pty")]
+    fn packet_status(&self, set: u8, clear: u8) {
+        let mut b = self.0.bufs.lock();
+        if b.packet {
+            b.pktstatus = (b.pktstatus & !clear) | set;
+            b.wakes.wake_input();
+        }
+    }
 }
 
 /// A pty master: writes are the slave's input, reads its output.
@@ -1142,6 +1269,11 @@ impl PtyMaster {
         &self.slave
     }
 
+    /// The directory of the slave's node (its devpts instance).
+    pub fn dir(&self) -> &crate::fs::PathRef {
+        &self.pair.dir
+    }
+
     /// The slave's driver, for TIOCGPTPEER (None once the pty is gone).
     pub fn slave_driver(&self) -> Option<Arc<ConsoleFile>> {
         self.pair.slave.lock().clone()
@@ -1150,6 +1282,97 @@ impl PtyMaster {
     /// Whether master reads find the slave closed.
     fn other_closed(&self) -> bool {
         self.pair.bufs.lock().slave_opened && !self.pair.slave_open()
+    }
+
+    /// An ioctl on the master made by `caller`, as Linux's tty_ioctl with
+    /// `tty` the master and `real_tty` the slave: the pty's own requests
+    /// (pty_unix98_ioctl), the job-control ones on the slave without the
+    /// controlling-terminal test the slave itself makes (tiocgpgrp,
+    /// tiocgsid; TIOCSPGRP and TIOCSCTTY keep their rules, TIOCNOTTY is
+    /// ENOTTY: a master is nobody's controlling terminal), the master's
+    /// own queues (FIONREAD, TCFLSH), and termios and window size on the
+    /// slave.
+    pub fn ioctl_as(
+        &self,
+        ctx: &mut dyn IoCtx,
+        cmd: u32,
+        arg: &mut dyn IoctlArg,
+        caller: &TtyCaller<'_>,
+    ) -> KResult<usize> {
+        let int_out = |arg: &mut dyn IoctlArg, v: i32| arg.write_out(&v.to_ne_bytes()).map(|_| 0);
+        match cmd {
+            TIOCGPTN => int_out(arg, self.pair.index as i32),
+            TIOCSPTLCK => {
+                let mut v = [0u8; 4];
+                arg.read_in(&mut v)?;
+                self.pair.bufs.lock().locked = i32::from_ne_bytes(v) != 0;
+                Ok(0)
+            }
+            TIOCGPTLCK => int_out(arg, self.pair.bufs.lock().locked as i32),
+            TIOCPKT => {
+                let mut v = [0u8; 4];
+                arg.read_in(&mut v)?;
+                let mut b = self.pair.bufs.lock();
+                if i32::from_ne_bytes(v) == 0 {
+                    b.packet = false;
+                } else if !b.packet {
+                    b.pktstatus = 0;
+                    b.packet = true;
+                }
+                Ok(0)
+            }
+            TIOCGPKT => int_out(arg, self.pair.bufs.lock().packet as i32),
+            TIOCSIG => {
+                // pty_signal: to the slave's foreground group.
+                let sig = arg.raw() as i32;
+                if ![SIGINT, SIGQUIT, SIGTSTP].contains(&(sig as u32)) {
+                    return Err(Errno::EINVAL);
+                }
+                let mut st = self.slave.inner.lock();
+                let pgrp = st.tty.foreground();
+                if pgrp != 0 {
+                    st.signals.push((pgrp, sig as u32));
+                }
+                Ok(0)
+            }
+            TIOCGPGRP => int_out(arg, self.slave.foreground() as i32),
+            TIOCGSID => match self.slave.session() {
+                0 => Err(Errno::ENOTTY),
+                sid => int_out(arg, sid as i32),
+            },
+            TIOCNOTTY => Err(Errno::ENOTTY),
+            FIONREAD => {
+                self.slave.pump(ctx);
+                let n = self.pair.bufs.lock().to_master.len();
+                int_out(arg, i32::try_from(n).unwrap_or(i32::MAX))
+            }
+            TCFLSH => {
+                // The master's input is the slave's output, its output the
+                // slave's input not yet taken.
+                let mut b = self.pair.bufs.lock();
+                match arg.raw() {
+                    TCIFLUSH => b.to_master.clear(),
+                    TCOFLUSH => b.to_slave.clear(),
+                    TCIOFLUSH => {
+                        b.to_master.clear();
+                        b.to_slave.clear();
+                    }
+                    _ => return Err(Errno::EINVAL),
+                }
+                Ok(0)
+            }
+            // Termios, window size, TIOCSPGRP and TIOCSCTTY are the slave's
+            // (tty_mode_ioctl, tiocswinsz, tiocspgrp and tiocsctty on
+            // real_tty).
+            _ => {
+                let c = ConsoleFile::new(
+                    ConsoleStream::Stdout,
+                    ConsoleStream::Stdin,
+                    self.slave.clone(),
+                );
+                c.ioctl_as(ctx, cmd, arg, caller)
+            }
+        }
     }
 }
 
@@ -1162,6 +1385,12 @@ impl FileOps for PtyMaster {
         self.slave.pump(ctx);
         let other_closed = self.other_closed();
         let mut b = self.pair.bufs.lock();
+        // Packet mode (n_tty_read): a state change is read alone, as one
+        // byte; data comes after a TIOCPKT_DATA byte.
+        if b.packet && b.pktstatus != 0 {
+            buf[0] = core::mem::take(&mut b.pktstatus);
+            return Ok(1);
+        }
         if b.to_master.is_empty() {
             return Err(if other_closed {
                 Errno::EIO
@@ -1169,11 +1398,17 @@ impl FileOps for PtyMaster {
                 Errno::EAGAIN
             });
         }
-        let n = buf.len().min(b.to_master.len());
-        for (d, s) in buf.iter_mut().zip(b.to_master.drain(..n)) {
+        let skip = if b.packet {
+            buf[0] = TIOCPKT_DATA;
+            1
+        } else {
+            0
+        };
+        let n = (buf.len() - skip).min(b.to_master.len());
+        for (d, s) in buf[skip..].iter_mut().zip(b.to_master.drain(..n)) {
             *d = s;
         }
-        Ok(n)
+        Ok(skip + n)
     }
 
     fn write(&self, ctx: &mut dyn IoCtx, _off: u64, buf: &[u8]) -> KResult<usize> {
@@ -1210,6 +1445,9 @@ impl FileOps for PtyMaster {
         if other_closed {
             ev |= PollEvents::POLLHUP;
         }
+        if b.packet && b.pktstatus != 0 {
+            ev |= PollEvents::POLLPRI | PollEvents::POLLIN | PollEvents::POLLRDNORM;
+        }
         ev
     }
 
@@ -1222,36 +1460,7 @@ impl FileOps for PtyMaster {
     }
 
     fn ioctl(&self, ctx: &mut dyn IoCtx, cmd: u32, arg: &mut dyn IoctlArg) -> KResult<usize> {
-        match cmd {
-            TIOCGPTN => {
-                arg.write_out(&self.pair.index.to_ne_bytes())?;
-                Ok(0)
-            }
-            TIOCSPTLCK => {
-                let mut v = [0u8; 4];
-                arg.read_in(&mut v)?;
-                self.pair.bufs.lock().locked = i32::from_ne_bytes(v) != 0;
-                Ok(0)
-            }
-            TIOCGPTLCK => {
-                let l = self.pair.bufs.lock().locked as i32;
-                arg.write_out(&l.to_ne_bytes())?;
-                Ok(0)
-            }
-            // Job-control ioctls on the master have their own meaning in
-            // Linux (the slave's group, without session checks): not here.
-            TIOCSPGRP | umbra_abi::flags::TIOCSCTTY => Err(Errno::EINVAL),
-            // Termios and window size are the slave's (pty_unix98_ioctl
-            // passes them to the pair's tty).
-            _ => {
-                let c = ConsoleFile::new(
-                    ConsoleStream::Stdout,
-                    ConsoleStream::Stdin,
-                    self.slave.clone(),
-                );
-                c.ioctl(ctx, cmd, arg)
-            }
-        }
+        self.ioctl_as(ctx, cmd, arg, &TtyCaller::UNKNOWN)
     }
 
     fn stat(&self) -> Option<Metadata> {
@@ -1284,19 +1493,36 @@ impl Drop for PtyMaster {
     }
 }
 
-/// A new pty pair, as an open of /dev/ptmx makes: /dev/pts/N for the lowest
-/// free N (owner `uid`, `attrs`' mode and group), its slave driver, and the
-/// master (locked until unlockpt). ENOSPC when no number is free, ENOENT
-/// without /dev/pts.
+/// What a pty's slave node gets: its mode, owner and group (devpts_pty_new:
+/// the instance's `uid=` and `gid=` if given, else the opener's), and the
+/// highest number its instance hands out (`max=`, and umbra's own bound).
+#[derive(Clone, Copy, Debug)]
+pub struct PtsNode {
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub max: u32,
+}
+
+/// A new pty pair, as an open of a ptmx makes: `pts`/N (a devpts instance,
+/// or umbra's own /dev/pts) for the lowest free N, with `node`'s mode,
+/// owner and group; its slave driver; and the master (locked until
+/// unlockpt). ENOSPC when no number is free. One number space serves every
+/// devpts instance (the slaves' drivers are found by device number): a
+/// number another instance's live pty holds is skipped.
+#[cfg(feature = "pty")]
 pub fn open_pty(
     vfs: &Vfs,
+    pts: &crate::fs::PathRef,
     now: Timespec,
-    attrs: PtsAttrs,
-    uid: u32,
+    node: PtsNode,
 ) -> KResult<(Arc<PtyMaster>, u32)> {
-    let cred = crate::fs::vfs::Cred::root();
-    let pts = vfs.lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &cred)?;
-    let n = (0..=MAX_LINKED_PTS)
+    let taken = |n: u32| {
+        vfs.chrdev(makedev(136, n))
+            .is_some_and(|d| ConsoleFile::of(&*d).is_some_and(|c| c.state().in_use()))
+    };
+    let n = (0..=MAX_LINKED_PTS.min(node.max.saturating_sub(1)))
+        .filter(|&n| node.max > 0 && !taken(n))
         .find(|n| {
             let name = alloc::format!("{n}");
             if pts.inode().lookup(name.as_bytes()).is_ok() {
@@ -1304,9 +1530,9 @@ pub fn open_pty(
             }
             let attr = NewNode {
                 kind: FileType::CharDevice,
-                perm: attrs.perm & 0o7777,
-                uid,
-                gid: attrs.gid,
+                perm: node.perm & 0o7777,
+                uid: node.uid,
+                gid: node.gid,
                 rdev: makedev(136, *n),
                 now,
             };
@@ -1322,8 +1548,11 @@ pub fn open_pty(
             locked: true,
             slave_opened: false,
             wakes: WakeSeq::default(),
+            packet: false,
+            pktstatus: 0,
         }),
         slave: Mutex::new(None),
+        dir: pts.clone(),
     });
     let state = Arc::new(ConsoleState::with_link(Some(Arc::new(PtyLink(
         pair.clone(),
@@ -1338,6 +1567,101 @@ pub fn open_pty(
     *pair.slave.lock() = Some(driver.clone());
     vfs.register_chrdev(rdev, driver);
     Ok((Arc::new(PtyMaster { pair, slave: state }), n))
+}
+
+/// A devpts instance's mount options (devpts_parse_param): `uid=`,
+/// `gid=`, `mode=` (the slaves', 0600 by default), `ptmxmode=` (its
+/// ptmx's, 0 by default), `max=`, and `newinstance` (every mount is a new
+/// instance, as since Linux 4.7). Others are EINVAL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevptsOpts {
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub mode: u32,
+    pub ptmxmode: u32,
+    pub max: u32,
+}
+
+/// Linux's NR_UNIX98_PTY_MAX, the largest `max=`.
+const PTY_MAX: u32 = 1 << 20;
+
+impl DevptsOpts {
+    /// Parses mount(2)'s data for devpts.
+    pub fn parse(data: &str) -> KResult<DevptsOpts> {
+        let mut o = DevptsOpts {
+            uid: None,
+            gid: None,
+            mode: 0o600,
+            ptmxmode: 0,
+            max: PTY_MAX,
+        };
+        for opt in data.split(',').filter(|o| !o.is_empty()) {
+            let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
+            let num = |radix| u32::from_str_radix(val, radix).map_err(|_| Errno::EINVAL);
+            match key {
+                "uid" => o.uid = Some(num(10)?),
+                "gid" => o.gid = Some(num(10)?),
+                "mode" => o.mode = num(8)? & 0o7777,
+                "ptmxmode" => o.ptmxmode = num(8)? & 0o7777,
+                "max" => {
+                    o.max = Some(num(10)?)
+                        .filter(|&m| m <= PTY_MAX)
+                        .ok_or(Errno::EINVAL)?
+                }
+                "newinstance" if val.is_empty() => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The options as mountinfo shows them (devpts_show_options).
+    pub fn shown(&self) -> alloc::string::String {
+        let mut s = alloc::string::String::new();
+        if let Some(u) = self.uid {
+            s += &alloc::format!("uid={u},");
+        }
+        if let Some(g) = self.gid {
+            s += &alloc::format!("gid={g},");
+        }
+        s += &alloc::format!("mode={:03o},ptmxmode={:03o}", self.mode, self.ptmxmode);
+        if self.max < PTY_MAX {
+            s += &alloc::format!(",max={}", self.max);
+        }
+        s
+    }
+}
+
+/// A new devpts instance: an empty directory but for its ptmx (5:2, mode
+/// `ptmxmode`, owned by the mounter), which opens ptys in this instance.
+/// It is a tmpfs underneath: unlike Linux's devpts, it lets root make and
+/// remove other names in it.
+pub fn new_devpts(
+    dev: u64,
+    now: Timespec,
+    opts: &DevptsOpts,
+    uid: u32,
+    gid: u32,
+) -> KResult<TmpFs> {
+    let fs = TmpFs::new(dev, now);
+    fs.root().create(
+        b"ptmx",
+        &NewNode {
+            kind: FileType::CharDevice,
+            perm: opts.ptmxmode,
+            uid,
+            gid,
+            rdev: PTMX_RDEV,
+            now,
+        },
+    )?;
+    Ok(fs)
+}
+
+/// Removes the node `n` of a pty from its devpts directory `dir`
+/// (devpts_pty_kill).
+pub fn release_pts(dir: &crate::fs::PathRef, n: u32, now: Timespec) {
+    let _ = dir.inode().unlink(alloc::format!("{n}").as_bytes(), now);
 }
 
 /// The console's stdio files, opened as `node`.
@@ -1961,5 +2285,137 @@ mod tests {
         assert_eq!(st.with_tty(|t| t.winsize()).ws_col, 100);
         st.pump(&mut h);
         assert!(st.take_signals().is_empty());
+    }
+
+    /// An ioctl argument passed by value (TCFLSH, TCXONC, TIOCSIG).
+    #[cfg(feature = "pty")]
+    struct RawArg(u64);
+    #[cfg(feature = "pty")]
+    impl IoctlArg for RawArg {
+        fn raw(&self) -> u64 {
+            self.0
+        }
+        fn read_in(&mut self, _buf: &mut [u8]) -> KResult<()> {
+            Err(Errno::EFAULT)
+        }
+        fn write_out(&mut self, _data: &[u8]) -> KResult<()> {
+            Err(Errno::EFAULT)
+        }
+    }
+
+    #[cfg(feature = "pty")]
+    fn pty(vfs: &Vfs) -> Arc<PtyMaster> {
+        let pts = vfs
+            .lookup(&vfs.root(), "/dev/pts", FollowLast::Follow, &Cred::root())
+            .unwrap();
+        let node = PtsNode {
+            perm: 0o620,
+            uid: 0,
+            gid: 5,
+            max: u32::MAX,
+        };
+        open_pty(vfs, &pts, Timespec::default(), node).unwrap().0
+    }
+
+    #[cfg(feature = "pty")]
+    #[test]
+    fn devpts_options_parse_and_show_as_linux() {
+        let d = DevptsOpts::parse("").unwrap();
+        assert_eq!(d.shown(), "mode=600,ptmxmode=000");
+        let o = DevptsOpts::parse("newinstance,gid=5,mode=0620,ptmxmode=666,uid=7,max=16").unwrap();
+        assert_eq!(o.shown(), "uid=7,gid=5,mode=620,ptmxmode=666,max=16");
+        for bad in ["bogus=1", "mode=9", "gid=x", "max=2000000", "newinstance=1"] {
+            assert_eq!(DevptsOpts::parse(bad), Err(Errno::EINVAL), "{bad}");
+        }
+    }
+
+    #[cfg(feature = "pty")]
+    #[test]
+    fn packet_mode_master_reads_state_changes_alone_then_data() {
+        let (vfs, _) = setup();
+        let m = pty(&vfs);
+        let mut h = TestHost::default();
+        let slave = m.slave_driver().unwrap();
+        let mut b = [0u8; 8];
+        m.ioctl(&mut h, TIOCPKT, &mut Arg(1i32.to_ne_bytes().to_vec()))
+            .unwrap();
+        slave.write(&mut h, 0, b"hi").unwrap();
+        assert_eq!(m.read(&mut h, 0, &mut b), Ok(3));
+        assert_eq!(&b[..3], b"\0hi");
+        // Two changes before a read: one byte.
+        slave.ioctl(&mut h, TCFLSH, &mut RawArg(TCIOFLUSH)).unwrap();
+        slave
+            .ioctl(&mut h, crate::tty::termios::TCXONC, &mut RawArg(0))
+            .unwrap();
+        assert!(m.poll(&mut h).contains(PollEvents::POLLPRI));
+        assert_eq!(m.read(&mut h, 0, &mut b), Ok(1));
+        let stop = TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE | TIOCPKT_STOP;
+        assert_eq!(b[0], stop);
+        assert_eq!(m.read(&mut h, 0, &mut b), Err(Errno::EAGAIN));
+        assert!(!m.poll(&mut h).contains(PollEvents::POLLPRI));
+        // ^Q typed: output starts again.
+        m.write(&mut h, 0, b"\x11").unwrap();
+        assert_eq!(m.read(&mut h, 0, &mut b), Ok(1));
+        assert_eq!(b[0], TIOCPKT_START);
+        // ^C typed: isig flushed both ways, then its echo.
+        m.write(&mut h, 0, b"\x03").unwrap();
+        assert_eq!(m.read(&mut h, 0, &mut b), Ok(1));
+        assert_eq!(b[0], TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE);
+        assert_eq!(m.read(&mut h, 0, &mut b), Ok(3));
+        assert_eq!(&b[..3], b"\0^C");
+        // Off: plain data.
+        m.ioctl(&mut h, TIOCPKT, &mut Arg(0i32.to_ne_bytes().to_vec()))
+            .unwrap();
+        slave.write(&mut h, 0, b"z").unwrap();
+        assert_eq!(m.read(&mut h, 0, &mut b), Ok(1));
+        assert_eq!(b[0], b'z');
+    }
+
+    #[cfg(feature = "pty")]
+    #[test]
+    fn master_job_control_requests_act_on_the_slave() {
+        let (vfs, _) = setup();
+        let m = pty(&vfs);
+        let mut h = TestHost::default();
+        let leader = TtyCaller::new(7, 7, 7);
+        let mut out = Arg(vec![0; 4]);
+        assert_eq!(
+            m.ioctl_as(&mut h, TIOCGSID, &mut out, &leader),
+            Err(Errno::ENOTTY)
+        );
+        assert_eq!(m.ioctl_as(&mut h, TIOCGPGRP, &mut out, &leader), Ok(0));
+        assert_eq!(out.0, 0i32.to_ne_bytes());
+        assert_eq!(
+            m.ioctl_as(&mut h, TIOCNOTTY, &mut out, &leader),
+            Err(Errno::ENOTTY)
+        );
+        let pg = Arg(7i32.to_ne_bytes().to_vec());
+        assert_eq!(
+            m.ioctl_as(&mut h, TIOCSPGRP, &mut Arg(pg.0.clone()), &leader),
+            Err(Errno::ENOTTY)
+        );
+        assert_eq!(
+            m.ioctl_as(&mut h, umbra_abi::flags::TIOCSCTTY, &mut RawArg(0), &leader),
+            Ok(0)
+        );
+        assert_eq!(m.slave_state().session(), 7);
+        // Anyone may ask the master.
+        let other = TtyCaller::new(9, 9, 9);
+        assert_eq!(m.ioctl_as(&mut h, TIOCGSID, &mut out, &other), Ok(0));
+        assert_eq!(out.0, 7i32.to_ne_bytes());
+        assert_eq!(m.ioctl_as(&mut h, TIOCSIG, &mut RawArg(2), &other), Ok(0));
+        assert_eq!(m.slave_state().take_signals(), vec![(7, SIGINT)]);
+        assert_eq!(
+            m.ioctl_as(&mut h, TIOCSIG, &mut RawArg(9), &other),
+            Err(Errno::EINVAL)
+        );
+        // The master's own queues.
+        m.slave_driver().unwrap().write(&mut h, 0, b"abc").unwrap();
+        assert_eq!(m.ioctl(&mut h, FIONREAD, &mut out), Ok(0));
+        assert_eq!(out.0, 3i32.to_ne_bytes());
+        assert_eq!(m.ioctl(&mut h, TCFLSH, &mut RawArg(TCIFLUSH)), Ok(0));
+        assert_eq!(m.ioctl(&mut h, FIONREAD, &mut out), Ok(0));
+        assert_eq!(out.0, 0i32.to_ne_bytes());
+        assert_eq!(m.ioctl(&mut h, TCFLSH, &mut RawArg(7)), Err(Errno::EINVAL));
     }
 }

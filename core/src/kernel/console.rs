@@ -13,7 +13,19 @@ use crate::tty::{TtyAccess, TtyCaller};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use umbra_abi::signal::{SIGCONT, SIGHUP, SIGTTIN, SIG_IGN};
+use umbra_abi::structs::Timespec;
 use umbra_abi::Errno;
+
+/// Removes terminal `t`'s node `n`: from its devpts directory, or from
+/// /dev/pts.
+fn release(vfs: &crate::fs::Vfs, t: &super::host_signal::ExecTty, n: u32, now: Timespec) {
+    #[cfg(feature = "pty")]
+    if let Some(d) = &t.dir {
+        return crate::fs::devfs::release_pts(d, n, now);
+    }
+    let _ = t;
+    crate::fs::devfs::release_linked_tty(vfs, n, now)
+}
 
 /// What job control decided about a console access.
 pub(crate) enum JobCheck {
@@ -83,7 +95,7 @@ impl<H: Host> Kernel<H> {
                 if t.state.is_hung_up() {
                     if let Some(n) = t.pts.take() {
                         let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
-                        crate::fs::devfs::release_linked_tty(&self.vfs, n, now);
+                        release(&self.vfs, t, n, now);
                     }
                 }
             }
@@ -94,7 +106,7 @@ impl<H: Host> Kernel<H> {
                 // number is free again.
                 if let Some(n) = t.pts.take() {
                     let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
-                    crate::fs::devfs::release_linked_tty(&self.vfs, n, now);
+                    release(&self.vfs, t, n, now);
                 }
             }
         }

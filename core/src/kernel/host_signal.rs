@@ -103,6 +103,8 @@ impl<H: Host> Kernel<H> {
                     pid: *pid,
                     state,
                     pts,
+                    #[cfg(feature = "pty")]
+                    dir: None,
                 });
             }
             (Err(_), Some((_, Some(n)))) => {
@@ -118,21 +120,36 @@ impl<H: Host> Kernel<H> {
     /// controlling terminal (the console or an exec terminal), as Linux's
     /// /dev/tty; ENXIO when its session has none (tty_open_current_tty).
     /// Other files, and /dev/tty opened with O_PATH (no open of the
-    /// device), are returned as they are.
-    pub(crate) fn dev_tty_of_caller(&mut self, file: Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
+    /// device), are returned as they are. A terminal opened without
+    /// `noctty` may become the caller's controlling terminal
+    /// ([`Self::open_sets_ctty`]).
+    pub(crate) fn dev_tty_of_caller(
+        &mut self,
+        file: Arc<OpenFile>,
+        noctty: bool,
+    ) -> KResult<Arc<OpenFile>> {
         if file.ops().is_some_and(|o| devfs::Ptmx::is(&**o)) && !file.is_path_only() {
             // A build without ptys has the node but no driver for it, as
             // Linux without CONFIG_UNIX98_PTYS (chrdev_open: ENXIO).
-            if !cfg!(feature = "pty") {
-                return Err(Errno::ENXIO);
-            }
+            #[cfg(not(feature = "pty"))]
+            return Err(Errno::ENXIO);
+            #[cfg(feature = "pty")]
             return self.open_ptmx(&file);
         }
+        #[cfg(not(feature = "pty"))]
+        let _ = noctty;
         let console = file.ops().and_then(|o| devfs::ConsoleFile::of(&**o));
         if let Some(c) = console.filter(|c| !c.is_dev_tty() && !file.is_path_only()) {
             // A pty slave whose master closed, or one still locked, does
             // not open (pty_open, devpts_get_priv).
             c.state().open_check()?;
+            #[cfg(feature = "pty")]
+            if !noctty
+                && file.flags().bits() & umbra_abi::flags::O_ACCMODE != umbra_abi::flags::O_WRONLY
+                && c.may_become_ctty(&self.host)
+            {
+                self.open_sets_ctty(c.state());
+            }
         }
         let is_dev_tty = console.is_some_and(|c| c.is_dev_tty());
         if !is_dev_tty || file.is_path_only() {
@@ -159,22 +176,135 @@ impl<H: Host> Kernel<H> {
         })
     }
 
+    /// The terminal `sid`'s session controls, if any (the console, an
+    /// exec terminal or a pty slave).
+    #[cfg(feature = "pty")]
+    pub(crate) fn ctty_of(&self, sid: Pid) -> Option<&Arc<devfs::ConsoleState>> {
+        if sid == 0 {
+            return None;
+        }
+        let execs = self.exec_ttys.iter().map(|t| &t.state);
+        self.console
+            .iter()
+            .chain(execs)
+            .find(|c| c.session() == sid)
+    }
+
+    /// A terminal opened for reading without O_NOCTTY by the current
+    /// process (tty_open_proc_set_tty): it becomes the controlling terminal
+    /// of the caller's session if the caller leads its session, the
+    /// session has none, and the terminal is no session's.
+    #[cfg(feature = "pty")]
+    fn open_sets_ctty(&mut self, tty: &Arc<devfs::ConsoleState>) {
+        let p = self.proc();
+        let (pid, sid, pgid) = (p.pid, p.sid, p.pgid);
+        if pid == sid && tty.session() == 0 && self.ctty_of(sid).is_none() {
+            tty.set_session(sid, pgid);
+        }
+    }
+
+    /// TIOCSCTTY's rules that need the kernel (tiocsctty): EPERM unless
+    /// the caller leads its session and has no controlling terminal yet;
+    /// another session's terminal is taken only with `arg` 1 and
+    /// CAP_SYS_ADMIN; a file not open for reading needs CAP_SYS_ADMIN. The
+    /// line discipline then does the rest.
+    #[cfg(feature = "pty")]
+    pub(crate) fn tiocsctty_check(
+        &mut self,
+        tty: &Arc<devfs::ConsoleState>,
+        arg: u64,
+        readable: bool,
+    ) -> KResult<()> {
+        let p = self.proc();
+        let (pid, sid) = (p.pid, p.sid);
+        let admin = p.creds.capable(crate::task::cred::CAP_SYS_ADMIN);
+        let session = tty.session();
+        if pid == sid && session == sid {
+            return Ok(());
+        }
+        if pid != sid || self.ctty_of(sid).is_some() {
+            return Err(Errno::EPERM);
+        }
+        if session != 0 && !(arg == 1 && admin) {
+            return Err(Errno::EPERM);
+        }
+        if !readable && !admin {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "pty")]
     /// /dev/ptmx opened: a new pty pair (see [`devfs::open_pty`]); the
     /// kernel pumps its slave and delivers its signals as an exec
     /// terminal's (pid 0: no process owns it).
     fn open_ptmx(&mut self, file: &Arc<OpenFile>) -> KResult<Arc<OpenFile>> {
         let now = crate::fs::vfs::timespec_from_ns(self.host.now_real());
-        let uid = self.proc().euid;
-        let (master, n) = devfs::open_pty(&self.vfs, now, self.cfg.pts, uid)?;
+        let pts = self.pts_dir_of(file)?;
+        let p = self.proc();
+        let (fsuid, fsgid, euid) = (p.creds.fsuid, p.creds.fsgid, p.euid);
+        let dev = pts.inode().metadata()?.dev;
+        let node = match self.devpts.iter().find(|(d, _)| *d == dev) {
+            Some((_, o)) => devfs::PtsNode {
+                perm: o.mode,
+                uid: o.uid.unwrap_or(fsuid),
+                gid: o.gid.unwrap_or(fsgid),
+                max: o.max,
+            },
+            // umbra's own /dev/pts: the configured mode and group.
+            None => devfs::PtsNode {
+                perm: self.cfg.pts.perm,
+                uid: euid,
+                gid: self.cfg.pts.gid,
+                max: u32::MAX,
+            },
+        };
+        let (master, n) = devfs::open_pty(&self.vfs, &pts, now, node)?;
         self.exec_ttys.push(ExecTty {
             pid: 0,
             state: master.slave_state().clone(),
             pts: Some(n),
+            dir: Some(master.dir().clone()),
         });
         Ok(match file.path() {
             Some(p) => OpenFile::from_ops_at(master, file.flags(), p),
             None => OpenFile::from_ops(master, file.flags()),
         })
+    }
+
+    /// The devpts directory an open of the ptmx `file` makes its pty in
+    /// (devpts_acquire): the devpts instance the ptmx is in, else the one
+    /// at "pts" beside it (/dev/ptmx: /dev/pts), else, for umbra's own
+    /// /dev/pts (a plain directory), the directory named pts the ptmx is
+    /// in, and failing all that /dev/pts.
+    #[cfg(feature = "pty")]
+    fn pts_dir_of(&self, file: &OpenFile) -> KResult<crate::fs::PathRef> {
+        let cred = crate::fs::vfs::Cred::root();
+        let Some(dir) = file.path().and_then(|p| p.parent()) else {
+            return self.vfs.lookup(
+                &self.vfs.root(),
+                "/dev/pts",
+                crate::fs::path::FollowLast::Follow,
+                &cred,
+            );
+        };
+        let dev = dir.inode().metadata()?.dev;
+        if self.devpts.iter().any(|(d, _)| *d == dev) {
+            return Ok(dir.clone());
+        }
+        let beside = self
+            .vfs
+            .lookup(dir, "pts", crate::fs::path::FollowLast::Follow, &cred);
+        match beside {
+            Ok(p) if p.is_dir() => Ok(p),
+            _ if dir.name() == b"pts" => Ok(dir.clone()),
+            _ => self.vfs.lookup(
+                &self.vfs.root(),
+                "/dev/pts",
+                crate::fs::path::FollowLast::Follow,
+                &cred,
+            ),
+        }
     }
 
     /// TIOCGPTPEER on a pty master: its slave opened with `flags` (O_RDWR,
@@ -191,10 +321,10 @@ impl<H: Host> Kernel<H> {
         let driver = master.slave_driver().ok_or(Errno::EIO)?;
         driver.state().open_check()?;
         let cred = crate::fs::vfs::Cred::root();
-        let path = alloc::format!("/dev/pts/{}", master.index());
+        let name = alloc::format!("{}", master.index());
         let node = self.vfs.lookup(
-            &self.vfs.root(),
-            &path,
+            master.dir(),
+            &name,
             crate::fs::path::FollowLast::NoFollow,
             &cred,
         )?;
@@ -278,6 +408,9 @@ pub(super) struct ExecTty {
     pub(super) state: Arc<devfs::ConsoleState>,
     /// Its /dev/pts number (None once released).
     pub(super) pts: Option<u32>,
+    /// A pty's devpts directory, where its number's node is (None: /dev/pts).
+    #[cfg(feature = "pty")]
+    pub(super) dir: Option<crate::fs::PathRef>,
 }
 
 /// The host side of an exec terminal: the stream socket `umbra exec`

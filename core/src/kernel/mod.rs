@@ -122,6 +122,9 @@ pub struct Kernel<H: Host> {
     console: Option<Arc<crate::fs::devfs::ConsoleState>>,
     /// The terminals of OCI `exec --tty` processes.
     exec_ttys: Vec<host_signal::ExecTty>,
+    /// The devpts instances mounted (their device numbers and options).
+    #[cfg(feature = "pty")]
+    pub(crate) devpts: Vec<(u64, crate::fs::devfs::DevptsOpts)>,
     /// Paused from outside (`umbra pause`): no guest thread runs.
     frozen: bool,
     /// The deadline of a sleep a signal just interrupted (for its `rem`).
@@ -241,6 +244,8 @@ impl<H: Host> Kernel<H> {
             armed: None,
             console: None,
             exec_ttys: Vec::new(),
+            #[cfg(feature = "pty")]
+            devpts: Vec::new(),
             frozen: false,
             interrupted_sleep: None,
             procfs: Default::default(),

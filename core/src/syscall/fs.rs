@@ -134,7 +134,7 @@ fn openat<H: Host>(
     else {
         return Ok(None);
     };
-    let file = k.dev_tty_of_caller(file)?;
+    let file = k.dev_tty_of_caller(file, fl.contains(OpenFlags::O_NOCTTY))?;
     if k.inotify.active() && !file.is_path_only() {
         if fl.contains(OpenFlags::O_TRUNC) && !create && file.ops().is_none() {
             super::inotify::fsnotify_file(k, &file, crate::fs::inotify::IN_MODIFY);

@@ -541,25 +541,51 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Sys
         input,
         output: None,
     };
-    let r = match f.ops().and_then(|o| ConsoleFile::of(&**o)) {
-        Some(console) => {
-            let me = k.proc();
-            let (pid, pgid, sid) = (me.pid, me.pgid, me.sid);
-            let groups: Vec<(u32, u32)> = k
-                .pids()
-                .into_iter()
-                .filter_map(|p| k.process(p).map(|q| (q.pgid, q.sid)))
-                .collect();
-            let lookup = move |g: u32| groups.iter().find(|(pg, _)| *pg == g).map(|(_, s)| *s);
-            let caller = TtyCaller {
-                pid,
-                pgid,
-                sid,
-                pgrp_session: Some(&lookup),
+    /// A terminal file: a tty, or a pty master (whose requests act on its
+    /// slave).
+    enum TtyFile<'a> {
+        Tty(&'a ConsoleFile),
+        #[cfg(feature = "pty")]
+        Master(&'a crate::fs::devfs::PtyMaster),
+    }
+    let ops = f.ops();
+    let tty = ops.and_then(|o| ConsoleFile::of(&**o)).map(TtyFile::Tty);
+    #[cfg(feature = "pty")]
+    let tty = tty.or_else(|| {
+        ops.and_then(|o| crate::fs::devfs::PtyMaster::of(&**o))
+            .map(TtyFile::Master)
+    });
+    let r = if let Some(tty) = tty {
+        let me = k.proc();
+        let (pid, pgid, sid) = (me.pid, me.pgid, me.sid);
+        #[cfg(feature = "pty")]
+        if cmd == umbra_abi::flags::TIOCSCTTY {
+            let state = match &tty {
+                TtyFile::Tty(c) => c.state(),
+                TtyFile::Master(m) => m.slave_state(),
             };
-            console.ioctl_as(&mut k.host, cmd, &mut staged, &caller)?
+            let readable = f.flags().bits() & umbra_abi::flags::O_ACCMODE != O_WRONLY;
+            k.tiocsctty_check(state, arg, readable)?;
         }
-        None => f.ioctl(&mut k.host, cmd, &mut staged)?,
+        let groups: Vec<(u32, u32)> = k
+            .pids()
+            .into_iter()
+            .filter_map(|p| k.process(p).map(|q| (q.pgid, q.sid)))
+            .collect();
+        let lookup = move |g: u32| groups.iter().find(|(pg, _)| *pg == g).map(|(_, s)| *s);
+        let caller = TtyCaller {
+            pid,
+            pgid,
+            sid,
+            pgrp_session: Some(&lookup),
+        };
+        match tty {
+            TtyFile::Tty(c) => c.ioctl_as(&mut k.host, cmd, &mut staged, &caller)?,
+            #[cfg(feature = "pty")]
+            TtyFile::Master(m) => m.ioctl_as(&mut k.host, cmd, &mut staged, &caller)?,
+        }
+    } else {
+        f.ioctl(&mut k.host, cmd, &mut staged)?
     };
     if let Some(out) = staged.output {
         k.user().write_bytes(arg, &out)?;

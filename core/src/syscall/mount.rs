@@ -3,11 +3,16 @@
 //! noexec and the atime ones (shown in /proc/mounts; noexec and nodev are
 //! enforced by exec and open), and unmounting, lazily with MNT_DETACH.
 //!
-//! What umbra cannot do fails loudly: devpts and other filesystem types give
-//! ENODEV (umbra has no devpts; ptys come from /dev/ptmx where supported),
-//! MS_RDONLY, bind, move and remount give EINVAL, and so do propagation
-//! changes other than MS_PRIVATE (which is what every umbra mount already
-//! is, so it succeeds).
+//! With ptys (the `pty` feature), devpts: every mount a new instance, as
+//! Linux since 4.7 (see `devfs::DevptsOpts`); /dev/ptmx makes its ptys in
+//! the instance at /dev/pts, what busybox init scripts (`mount -t devpts
+//! devpts /dev/pts`) and container runtimes (a devpts at /dev/pts, /dev/ptmx
+//! a link to pts/ptmx) expect.
+//!
+//! What umbra cannot do fails loudly: other filesystem types (and devpts
+//! without ptys) give ENODEV, MS_RDONLY, bind, move and remount give
+//! EINVAL, and so do propagation changes other than MS_PRIVATE (which is
+//! what every umbra mount already is, so it succeeds).
 
 use super::fs::path_arg;
 use crate::fs::path::ms;
@@ -157,6 +162,16 @@ pub fn sys_mount<H: Host>(
         "proc" | "sysfs" if !data.is_empty() => return Err(Errno::EINVAL),
         "proc" => crate::fs::procfs::new_procfs(k.vfs.alloc_anon_dev(), k.procfs.dir.clone()),
         "sysfs" => crate::fs::sysfs::new_sysfs(k.vfs.alloc_anon_dev()),
+        #[cfg(feature = "pty")]
+        "devpts" => {
+            let opts = crate::fs::devfs::DevptsOpts::parse(&data)?;
+            shown = opts.shown();
+            let dev = k.vfs.alloc_anon_dev();
+            let c = &k.proc().creds;
+            let fs = crate::fs::devfs::new_devpts(dev, now, &opts, c.fsuid, c.fsgid)?;
+            k.devpts.push((dev, opts));
+            fs.root()
+        }
         _ => return Err(Errno::ENODEV),
     };
     // Linux's default atime mode is relatime.

@@ -51,6 +51,10 @@ pub struct InputEffects {
     /// character's echo at once, the rest at the end of the input, and
     /// isig without NOFLSH discards what is not committed.
     committed: usize,
+    /// isig flushed the input and output queues (no NOFLSH): a pty
+    /// master in packet mode reports it (n_tty_packet_mode_flush).
+    #[cfg(feature = "pty")]
+    pub flushed: bool,
 }
 
 /// What an ioctl produced besides its return value.
@@ -476,6 +480,10 @@ impl Tty {
             self.flush_input();
             // isig clears the echo not yet committed.
             fx.echo.truncate(fx.committed);
+            #[cfg(feature = "pty")]
+            {
+                fx.flushed = true;
+            }
         }
         if self.i(IXON) {
             self.stopped = false;
@@ -882,13 +890,15 @@ impl Tty {
                 arg.write_out(&(self.pgrp as i32).to_ne_bytes())?;
             }
             TIOCSPGRP => {
-                if !self.is_ctty_of(caller) {
-                    return Err(Errno::ENOTTY);
-                }
+                // tiocspgrp: the argument (EFAULT, EINVAL) before the
+                // terminal (ENOTTY).
                 let mut b = [0u8; 4];
                 arg.read_in(&mut b)?;
                 let pgrp = i32::from_ne_bytes(b);
                 let pgrp = u32::try_from(pgrp).map_err(|_| Errno::EINVAL)?;
+                if !self.is_ctty_of(caller) {
+                    return Err(Errno::ENOTTY);
+                }
                 if let Some(session_of) = caller.pgrp_session {
                     match session_of(pgrp) {
                         None => return Err(Errno::ESRCH),
