@@ -1,8 +1,9 @@
 //! CPU time under host preemption: a guest thread is charged the CPU time
-//! its host process used, not the wall time it spent waiting for the CPU
-//! (`core/src/kernel/cpuclock.rs`). `cputime_hog` spins for 300 ms of CPU
-//! time while a host process spins on the same CPU, natively and under
-//! umbra, and the two must print the same.
+//! its host process used and the kernel's own CPU time serving it, not the
+//! wall time it spent waiting for the CPU (`core/src/kernel/cpuclock.rs`).
+//! `cputime_hog` spins for 300 ms of CPU time, then reads /dev/zero for
+//! 300 ms more (system time), while a host process spins on the same CPU,
+//! natively and under umbra, and the two must print the same.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};

@@ -231,6 +231,13 @@ pub trait HostTime {
     fn cpu_time(&self, _mm: MmId) -> Option<u64> {
         None
     }
+
+    /// The CPU time (ns) the kernel itself has used so far (the host
+    /// thread it runs on, less any time it only spun waiting for a guest),
+    /// or `None` if the host cannot tell. System time comes from it.
+    fn kernel_cpu_time(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The console: the host's stdin, stdout and stderr.

@@ -83,6 +83,12 @@ pub struct MockHost {
     pub cpu_step_ns: Option<u64>,
     /// Those clocks.
     pub cpu_ns: BTreeMap<MmId, u64>,
+    /// If set, the kernel has a CPU clock (`kernel_cpu_time`) that moves
+    /// this many percent of the time its own clock reads pass (`read_ns`):
+    /// the host preempted it for the rest.
+    pub kernel_cpu_pct: Option<u64>,
+    /// How many times `kernel_cpu_time` was read.
+    pub kernel_cpu_reads: core::cell::Cell<u64>,
 }
 
 impl MockHost {
@@ -112,6 +118,8 @@ impl MockHost {
             net: None,
             cpu_step_ns: None,
             cpu_ns: BTreeMap::new(),
+            kernel_cpu_pct: None,
+            kernel_cpu_reads: core::cell::Cell::new(0),
         }
     }
 
@@ -352,6 +360,11 @@ impl HostTime for MockHost {
         self.cpu_step_ns?;
         // A live process's clock has started (it is never 0 on Linux).
         Some(1 + self.cpu_ns.get(&mm).copied().unwrap_or(0))
+    }
+    fn kernel_cpu_time(&self) -> Option<u64> {
+        let pct = self.kernel_cpu_pct?;
+        self.kernel_cpu_reads.set(self.kernel_cpu_reads.get() + 1);
+        Some(1 + self.read_drift.get() * pct / 100)
     }
     fn wait_event(&mut self, deadline: Option<u64>) {
         if let Some(d) = deadline {

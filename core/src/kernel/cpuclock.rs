@@ -15,6 +15,18 @@
 //! drops the address space, and at every trap of a process that has CPU
 //! timers or RLIMIT_CPU. A host without the clock (MockHost) is charged
 //! the wall time, as before.
+//!
+//! System time the same way, from the kernel's own CPU clock
+//! (`HostTime::kernel_cpu_time`: umbra's host thread): one mark (`sys_mark`)
+//! says which thread the kernel works for, from which clock value on. It
+//! moves (one clock read) when the kernel runs or serves another thread,
+//! and is settled when times are asked for, at exit, and at every trap of
+//! a watched process; a trap of the marked thread reads no clock. All the
+//! kernel's CPU time until the mark moves is that thread's: its syscalls
+//! and faults, the host calls that stop and resume it, and whatever else
+//! the kernel does meanwhile (as Linux charges an interrupt to the thread it
+//! interrupts), but not host preemption. Without the clock, system time is
+//! the wall time from each trap to the next run (`Kernel::sys_since`).
 
 use super::Kernel;
 use crate::host::{Host, MmId};
@@ -111,6 +123,61 @@ impl<H: Host> Kernel<H> {
         t
     }
 
+    /// Before the kernel works for thread `tid` of `pid` (runs or serves
+    /// it): charges the kernel's CPU time since the system-time mark to the
+    /// thread that held it and marks `tid`; no host call when `tid` holds
+    /// the mark already. False if the host has no kernel CPU clock: the
+    /// caller counts wall time then.
+    pub(super) fn sys_mark_for(&mut self, pid: Pid, tid: Pid) -> bool {
+        if self.sys_clock == Some(false) {
+            return false;
+        }
+        if self.sys_mark.is_some_and(|m| m.pid == pid && m.tid == tid) {
+            return true;
+        }
+        let Some(now) = self.host.kernel_cpu_time() else {
+            self.sys_clock = Some(false);
+            return false;
+        };
+        self.sys_clock = Some(true);
+        self.sys_charge(now);
+        self.sys_mark = Some(CpuMark { pid, tid, at: now });
+        true
+    }
+
+    /// Charges the kernel's CPU time up to `now` to the marked thread (or,
+    /// the thread gone, its process) and moves the mark to `now`.
+    fn sys_charge(&mut self, now: u64) {
+        let Some(m) = self.sys_mark.as_mut() else {
+            return;
+        };
+        let d = now.saturating_sub(m.at);
+        m.at = now;
+        let (pid, tid) = (m.pid, m.tid);
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.cpu.sys_ns = p.cpu.sys_ns.saturating_add(d);
+            if let Some(t) = p.thread_by_tid_mut(tid) {
+                t.cpu.sys_ns = t.cpu.sys_ns.saturating_add(d);
+            }
+        }
+    }
+
+    /// Brings the system time of the marked thread up to date.
+    pub(super) fn sys_settle(&mut self) {
+        if self.sys_clock != Some(true) || self.sys_mark.is_none() {
+            return;
+        }
+        if let Some(now) = self.host.kernel_cpu_time() {
+            self.sys_charge(now);
+        }
+    }
+
+    /// The system-time mark, when system time comes from the kernel's CPU
+    /// clock.
+    pub(super) fn sys_mark(&self) -> Option<CpuMark> {
+        self.sys_mark.filter(|_| self.sys_clock == Some(true))
+    }
+
     /// Whether process `pid` has something that acts on its CPU time as it
     /// runs (ITIMER_VIRTUAL, ITIMER_PROF, RLIMIT_CPU): its time is kept
     /// exact at every trap then.
@@ -121,6 +188,22 @@ impl<H: Host> Kernel<H> {
                 || p.timers.prof.is_some()
                 || lim.rlim_cur != umbra_abi::flags::RLIM_INFINITY
         })
+    }
+}
+
+/// The system time process `pid` (thread `tid` of it, if given) used since
+/// the kernel's CPU clock was last charged (`mark`: `Kernel::sys_mark`).
+pub(super) fn sys_unsettled<H: Host>(
+    host: &H,
+    mark: Option<CpuMark>,
+    pid: Pid,
+    tid: Option<Pid>,
+) -> u64 {
+    match mark {
+        Some(m) if m.pid == pid && tid.is_none_or(|t| t == m.tid) => host
+            .kernel_cpu_time()
+            .map_or(0, |now| now.saturating_sub(m.at)),
+        _ => 0,
     }
 }
 

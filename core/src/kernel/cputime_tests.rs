@@ -311,3 +311,82 @@ fn user_time_is_the_host_cpu_time_not_the_wall_time() {
     assert_eq!(ru[0].0, 2 * cpu_us, "{ru:?}");
     assert_eq!(ru[1].0, 6 * cpu_us, "{ru:?}");
 }
+
+/// The system time of a run of `n` getpids with the kernel's CPU clock
+/// moving at half the pace of its own work (the host preempted it for the
+/// rest): (getrusage's ru_stime in µs after the calls, the kernel's work
+/// in µs by its clock reads, the kernel CPU clock reads).
+fn sys_time_for(n: usize) -> (u64, u64, u64) {
+    let (mut k, mm, s) = boot();
+    k.host.kernel_cpu_pct = Some(50);
+    let size = rusage_size(NATIVE) as u64;
+    let mut steps = vec![sys(GETPID, &[]); n];
+    steps.push(sys(GETRUSAGE, &[0, s]));
+    steps.push(sys(WRITE, &[1, s, size]));
+    steps.push(sys(EXIT_GROUP, &[0]));
+    k.host.script(mm, steps);
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    let (_, st, _) = rusage(&k.host.stdout);
+    let work_us = k.host.clock_reads() * READ_NS / 1000;
+    (st, work_us, k.host.kernel_cpu_reads.get())
+}
+
+#[test]
+fn system_time_is_the_kernels_cpu_time_not_its_wall_time() {
+    let (st, work_us, _) = sys_time_for(100);
+    // Half the kernel's work was CPU time, all of it for this process
+    // (the write and the exit came after the getrusage).
+    assert!(st <= work_us / 2, "{st} µs of {work_us} µs");
+    assert!(st * 10 >= work_us / 2 * 8, "{st} µs of {work_us} µs");
+    // A trap of the thread the clock is counting for reads it no more.
+    assert_eq!(sys_time_for(0).2, sys_time_for(100).2);
+}
+
+/// The CPU times (ns) of the leader thread and of its process when thread
+/// 2 made `n` calls before it exited, with the kernel's CPU clock.
+fn leader_and_process_cpu(n: usize) -> (u64, u64) {
+    use umbra_abi::flags::{CloneFlags, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
+    let (mut k, mm, s) = boot();
+    k.host.kernel_cpu_pct = Some(100);
+    k.host.cpu_step_ns = Some(1000);
+    // Short runs: thread 2 makes all its calls in one time slice.
+    k.host.step_ns = 1000;
+    let flags = (CloneFlags::VM
+        | CloneFlags::FS
+        | CloneFlags::FILES
+        | CloneFlags::SIGHAND
+        | CloneFlags::THREAD
+        | CloneFlags::SYSVSEM)
+        .bits();
+    let ts = 2 * NATIVE.bytes() as u64;
+    // The leader makes thread 2 and yields to it; thread 2 makes its calls
+    // and exits; the leader reads its own and its process's CPU time.
+    let mut steps = vec![sys(CLONE, &[flags, 0, 0, 0, 0]), sys(SCHED_YIELD, &[])];
+    steps.extend(vec![sys(GETPID, &[]); n]);
+    steps.extend([
+        sys(EXIT, &[0]),
+        sys(CLOCK_GETTIME, &[CLOCK_THREAD_CPUTIME_ID as u64, s]),
+        sys(CLOCK_GETTIME, &[CLOCK_PROCESS_CPUTIME_ID as u64, s + ts]),
+        sys(WRITE, &[1, s, 2 * ts]),
+        sys(EXIT_GROUP, &[0]),
+    ]);
+    k.host.script(mm, steps);
+    assert_eq!(k.run(), ExitStatus::Exited(0));
+    assert_eq!(k.host.results_of(GETPID as u64).len(), n);
+    let v = decode_longs(&k.host.stdout, NATIVE);
+    let ns = |i: usize| v[2 * i] * 1_000_000_000 + v[2 * i + 1];
+    (ns(0), ns(1))
+}
+
+#[test]
+fn a_threads_system_time_is_its_own() {
+    let (leader0, process0) = leader_and_process_cpu(0);
+    let (leader, process) = leader_and_process_cpu(50);
+    // Thread 2's 50 traps, at least two clock reads of kernel work each,
+    // are its process's and not the leader's.
+    assert!(
+        process >= process0 + 50 * 2 * READ_NS,
+        "{process0} {process}"
+    );
+    assert!(leader < leader0 + READ_NS, "{leader0} {leader}");
+}

@@ -131,8 +131,15 @@ pub struct Kernel<H: Host> {
     interrupted_sleep: Option<u64>,
     pub(crate) procfs: procfs::ProcfsState,
     /// The process whose trap the kernel is handling and when `run_user`
-    /// returned it: the time until it runs again is its system time.
+    /// returned it: the time until it runs again is its system time (a
+    /// host without a kernel CPU clock; see `cpuclock`).
     sys_since: Option<(Pid, u64)>,
+    /// Whose system time the kernel's CPU clock counts, from which value on
+    /// (see `cpuclock`).
+    sys_mark: Option<cpuclock::CpuMark>,
+    /// Whether the host has a CPU clock for the kernel (None: not known
+    /// yet).
+    sys_clock: Option<bool>,
     /// The next futex queue position (first in, first woken).
     pub(crate) futex_seq: u64,
     /// The NIS domain name setdomainname(2) set (uname's domainname); the
@@ -250,6 +257,8 @@ impl<H: Host> Kernel<H> {
             interrupted_sleep: None,
             procfs: Default::default(),
             sys_since: None,
+            sys_mark: None,
+            sys_clock: None,
             futex_seq: 0,
             domainname: String::from("(none)"),
             locks: Default::default(),
@@ -980,7 +989,9 @@ impl<H: Host> Kernel<H> {
                         p.switch_to(tid);
                         let prev = self.cur;
                         self.cur = pid;
-                        self.sys_since = Some((pid, self.host.now_mono()));
+                        if !self.sys_mark_for(pid, tid) {
+                            self.sys_since = Some((pid, self.host.now_mono()));
+                        }
                         self.serve_syscall();
                         self.charge_sys();
                         let runnable = self.procs.get(&pid).is_some_and(|p| {
@@ -1074,6 +1085,8 @@ impl<H: Host> Kernel<H> {
     pub(crate) fn cpu_times(&self, pid: Pid) -> CpuTimes {
         let t = self.procs.get(&pid).map(|p| p.cpu).unwrap_or_default();
         let mut t = self.with_unsettled(t, pid, None);
+        let d = cpuclock::sys_unsettled(&self.host, self.sys_mark(), pid, None);
+        t.sys_ns = t.sys_ns.saturating_add(d);
         if let Some((spid, since)) = self.sys_since {
             if spid == pid {
                 let now = self.host.now_mono();
@@ -1092,6 +1105,8 @@ impl<H: Host> Kernel<H> {
         let tid = tid.unwrap_or(p.thread.tid);
         let t = p.thread_by_tid(tid).map(|t| t.cpu).unwrap_or_default();
         let mut t = self.with_unsettled(t, pid, Some(tid));
+        let d = cpuclock::sys_unsettled(&self.host, self.sys_mark(), pid, Some(tid));
+        t.sys_ns = t.sys_ns.saturating_add(d);
         if let Some((spid, since)) = self.sys_since {
             if spid == pid && p.thread.tid == tid {
                 let now = self.host.now_mono();
@@ -1218,6 +1233,7 @@ impl<H: Host> Kernel<H> {
             if let Some(mm) = self.procs.get(&pid).map(|p| p.mm.id) {
                 self.cpu_settle(mm);
             }
+            self.sys_settle();
         }
         self.check_cpu_timers();
         let Some(p) = self.procs.get_mut(&pid) else {
@@ -1313,6 +1329,7 @@ impl<H: Host> Kernel<H> {
             }
             let (mm, pid, tid) = (p.mm.id, p.pid, p.thread.tid);
             self.cpu_mark_for(mm, pid, tid);
+            let sys_cpu = self.sys_mark_for(pid, tid);
             let Some(p) = self.procs.get_mut(&self.cur) else {
                 return;
             };
@@ -1347,6 +1364,7 @@ impl<H: Host> Kernel<H> {
             let Some(p) = self.procs.get_mut(&self.cur) else {
                 return;
             };
+            // (Without a kernel CPU clock: the wall time since the trap.)
             if let Some((pid, since)) = self.sys_since.take() {
                 if pid == p.pid {
                     let d = t0.saturating_sub(since);
@@ -1365,7 +1383,9 @@ impl<H: Host> Kernel<H> {
                 p.cpu.user_ns = p.cpu.user_ns.saturating_add(d);
                 p.thread.cpu.user_ns = p.thread.cpu.user_ns.saturating_add(d);
             }
-            self.sys_since = Some((p.pid, t1));
+            if !sys_cpu {
+                self.sys_since = Some((p.pid, t1));
+            }
             if let Some(s) = self.stats.as_deref_mut() {
                 s.stop(stats::StopKind::of(&trap), d);
             }

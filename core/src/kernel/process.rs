@@ -714,6 +714,7 @@ impl<H: Host> Kernel<H> {
         if let Some(mm) = self.procs.get(&pid).map(|p| p.mm.id) {
             self.cpu_settle(mm);
         }
+        self.sys_settle();
         let Some(p) = self.procs.remove(&pid) else {
             return;
         };

@@ -201,6 +201,7 @@ impl<H: Host> Kernel<H> {
     /// The I/O context of a read or write the kernel serves: the host, and
     /// the kernel's state for procfs files.
     pub(crate) fn io(&mut self) -> KernelIo<'_, H> {
+        let sys_mark = self.sys_mark();
         KernelIo {
             host: &mut self.host,
             procs: &mut self.procs,
@@ -214,6 +215,7 @@ impl<H: Host> Kernel<H> {
             boot_time: self.boot_time,
             next_pid: self.next_pid,
             sys_since: self.sys_since,
+            sys_mark,
             ipc: &self.ipc,
             net: &self.net,
             cpu_marks: (self.cpu_clock == Some(true)).then_some(&self.cpu_marks),
@@ -238,6 +240,9 @@ pub(crate) struct KernelIo<'a, H: Host> {
     boot_time: u64,
     next_pid: Pid,
     sys_since: Option<(Pid, u64)>,
+    /// The system-time mark, when system time comes from the kernel's CPU
+    /// clock.
+    sys_mark: Option<super::cpuclock::CpuMark>,
     ipc: &'a crate::ipc::IpcNs,
     net: &'a crate::net::NetNs,
     /// The user-time marks, when user time comes from host CPU clocks.
@@ -245,7 +250,8 @@ pub(crate) struct KernelIo<'a, H: Host> {
 }
 
 impl<H: Host> KernelIo<'_, H> {
-    /// `t` with the user time of `pid` (thread `tid`) not charged yet.
+    /// `t` with the user and system time of `pid` (thread `tid`) not
+    /// charged yet.
     fn with_unsettled(
         &self,
         mut t: crate::task::CpuTimes,
@@ -256,6 +262,8 @@ impl<H: Host> KernelIo<'_, H> {
             super::cpuclock::unsettled(&*self.host, self.procs, m, pid, tid)
         });
         t.user_ns = t.user_ns.saturating_add(d);
+        let d = super::cpuclock::sys_unsettled(&*self.host, self.sys_mark, pid, tid);
+        t.sys_ns = t.sys_ns.saturating_add(d);
         t
     }
 }

@@ -1611,6 +1611,15 @@ impl HostTime for PtraceHost {
         }
     }
 
+    fn kernel_cpu_time(&self) -> Option<u64> {
+        // umbra's own thread CPU clock (the kernel runs on that one thread),
+        // less its spins for a stub's report, which wait for guest code.
+        match sys::clock_ns(sys::CLOCK_THREAD_CPUTIME_ID) {
+            0 => None,
+            t => Some(t.saturating_sub(self.trap_spun_ns())),
+        }
+    }
+
     fn wait_event(&mut self, deadline: Option<u64>) {
         let mut fds = Vec::new();
         let mut deadline = deadline;

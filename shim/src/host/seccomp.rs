@@ -40,6 +40,9 @@ pub(super) struct TrapHost {
     last: Option<MmId>,
     /// Runs after which a new stub moves to the spin CPU (see `Place`).
     move_after: u32,
+    /// `pause` iterations umbra spun for reports so far: CPU time that is
+    /// no guest's system time (`PtraceHost::kernel_cpu_time`).
+    spun: u64,
 }
 
 /// How the spins went (`umbra run --stats`).
@@ -381,10 +384,16 @@ impl PtraceHost {
             spin_stats: SpinStats::default(),
             last: None,
             move_after,
+            spun: 0,
         });
         let t = self.spawn_stub()?;
         self.template = Some(t);
         Ok(())
+    }
+
+    /// About how long umbra spun for reports so far, ns.
+    pub(super) fn trap_spun_ns(&self) -> u64 {
+        self.trap.as_ref().map_or(0, |t| trap::pause_ns(t.spun))
     }
 
     fn slot_range(&self, slot: u32) -> Option<core::ops::Range<usize>> {
@@ -797,7 +806,8 @@ impl PtraceHost {
         if !ts.spin.umbra_now || !ts.placement.remote() {
             return false;
         }
-        let hit = trap::spin_for_report(&self.mem.as_slice()[range], t.umbra_spin);
+        let (hit, spun) = trap::spin_for_report(&self.mem.as_slice()[range], t.umbra_spin);
+        t.spun += u64::from(spun);
         Spin::score(&mut ts.spin.umbra, hit);
         t.spin_stats.umbra_tries += 1;
         t.spin_stats.umbra_hits += hit as u64;

@@ -4,6 +4,7 @@ use super::{check, raw, sc, Errno};
 
 pub const CLOCK_REALTIME: i32 = 0;
 pub const CLOCK_MONOTONIC: i32 = 1;
+pub const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
 
 pub const POLLIN: i16 = 0x1;
 pub const POLLERR: i16 = 0x8;

@@ -592,16 +592,16 @@ pub fn park(page: &[u8]) {
 }
 
 /// Spins up to `iters` `pause` iterations for the handler's report; whether
-/// it came.
-pub fn spin_for_report(page: &[u8], iters: u32) -> bool {
+/// it came, and the iterations spun.
+pub fn spin_for_report(page: &[u8], iters: u32) -> (bool, u32) {
     let w = word(page, ctrl::STATE);
-    for _ in 0..iters {
+    for i in 0..iters {
         if reported(w.load(Ordering::Acquire)) {
-            return true;
+            return (true, i);
         }
         core::hint::spin_loop();
     }
-    reported(w.load(Ordering::Acquire))
+    (reported(w.load(Ordering::Acquire)), iters)
 }
 
 /// Says that umbra sleeps (REPLY_WAITING) and sleeps in FUTEX_WAIT, at most
@@ -654,8 +654,19 @@ fn futex(w: &AtomicU32, op: usize, val: u32, timeout_ns: u64) {
 /// once: the fastest of 4 runs of 500 iterations, some 25 us in all, so
 /// that a preemption does not count).
 pub fn pause_iters(ns: u64) -> u32 {
+    (ns.saturating_mul(1000) / pause_per_k()).min(MAX_STUB_SPIN as u64) as u32
+}
+
+/// About how long `iters` `pause` iterations take, ns (the inverse of
+/// [`pause_iters`], unbounded).
+pub fn pause_ns(iters: u64) -> u64 {
+    iters.saturating_mul(pause_per_k()) / 1000
+}
+
+/// ns per 1000 `pause` iterations, measured once.
+fn pause_per_k() -> u64 {
     static PER_K: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let per_k = *PER_K.get_or_init(|| {
+    *PER_K.get_or_init(|| {
         const N: u64 = 500;
         let mut best = u64::MAX;
         for _ in 0..4 {
@@ -668,8 +679,7 @@ pub fn pause_iters(ns: u64) -> u32 {
         }
         // ns per 1000 iterations, at least 1 ns per iteration.
         (best * 1000 / N).max(1000)
-    });
-    (ns.saturating_mul(1000) / per_k).min(MAX_STUB_SPIN as u64) as u32
+    })
 }
 
 /// Whether the host can run the trap handler; the error says why not.
