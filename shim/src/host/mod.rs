@@ -982,7 +982,9 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
             nr: nr::KILL,
             pid_arg: 0,
             sig_arg: 1,
-            sigs: &[9], // SIGKILL to a stub
+            // SIGKILL to a stub; SIGSTOP and SIGCONT to hold one that
+            // blocks the kick (the seccomp platform, `trap_hold`)
+            sigs: &[9, 19, 18],
         },
         Signal {
             nr: nr::TGKILL,

@@ -15,7 +15,7 @@ use crate::sys::{self, stub, trap};
 use ptrace::WaitStatus;
 use sys::raw::nr;
 use sys::signals::{KICK_SIG, SI_TKILL};
-use umbra_core::arch::UserRegs;
+use umbra_core::arch::{GpRegs, UserRegs};
 use umbra_core::host::{HostError, LogLevel, MmId, Trap};
 
 #[cfg_attr(target_arch = "x86_64", path = "seccomp/x86_64.rs")]
@@ -43,7 +43,23 @@ pub(super) struct TrapHost {
     /// `pause` iterations umbra spun for reports so far: CPU time that is
     /// no guest's system time (`PtraceHost::kernel_cpu_time`).
     spun: u64,
+    /// Threads that moved on while their stub was held (with its slot): the
+    /// registers the kernel has for one, the ones it really has, and its
+    /// FP state (`trap_unhold`, `trap_moved`).
+    moved: Vec<(u32, Moved)>,
 }
+
+/// A guest thread that moved on while its stub was held: `at`, the
+/// registers umbra gave the kernel, are really `now` with the FP state
+/// `fp`.
+struct Moved {
+    at: GpRegs,
+    now: GpRegs,
+    fp: Vec<u8>,
+}
+
+/// The most threads `TrapHost::moved` keeps (the oldest go).
+const MOVED_MAX: usize = 8;
 
 /// How the spins went (`umbra run --stats`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,6 +87,9 @@ pub(super) struct TrapStub {
     spin: Spin,
     /// Which CPU it runs on, and what moves it.
     placement: Placement,
+    /// Held (`trap_hold`): the registers umbra gave the kernel for the
+    /// guest thread whose real ones are still in the stopped stub.
+    held: Option<GpRegs>,
 }
 
 /// Where a stub runs when umbra has a second CPU for the spin. A new stub
@@ -295,9 +314,126 @@ pub(super) const SLOTS_BYTES: usize = trap::MAX_SLOTS * trap::SLOT_BYTES as usiz
 /// How long umbra waits on a control word before it looks whether the stub
 /// is still alive.
 const TICK_NS: u64 = 50_000_000;
-/// A kick unanswered this long: the guest blocked it (a forged sigreturn
-/// frame): the stub is killed.
-const KICK_GRACE_NS: u64 = 5_000_000_000;
+/// While a kick is unanswered, or a handler umbra waits for does not sleep
+/// yet, umbra looks at the stub this often.
+const WATCH_TICK_NS: u64 = 2_000_000;
+/// ... and after this long wakes whatever sleeps on the slot's futex words
+/// (`trap::wake_all`: only a guest that jumped to the handler's FUTEX_WAIT
+/// can), so that an overdue stub either reports or burns CPU time.
+const WAKE_AFTER_NS: u64 = 5_000_000;
+/// CPU time a stub may use while a kick (or umbra's wait for its handler to
+/// sleep) is outstanding. A stub that runs takes a pending, unblocked
+/// signal at its next return to user mode, within microseconds; only the
+/// handler itself runs with the kick blocked (its op loop, a reply's
+/// mapping ops), or the host kernel (a long page fault), or a guest that
+/// blocked the kick with a forged `rt_sigreturn` frame (SECURITY.md S5).
+/// So this bound does not depend on the host's load, as a wall-clock one
+/// would: a stub waiting for a CPU uses none. In e2e_hostile's
+/// `trap_path_attacks` at load 17 on 2 CPUs (nice 5), umbra saw a blocked
+/// stub overdue after 4.5-5.3 ms (medians of 542-727 holds a run), at most
+/// 17-76 ms (before `OVERDUE_SOON_NS`); with 10 ms here, after 200-850 ms.
+const OVERDUE_CPU_NS: u64 = 2_000_000;
+/// On a loaded host the stub may get a few percent of a CPU: after this
+/// long, this much CPU time will do.
+const OVERDUE_SOON_NS: u64 = 20_000_000;
+const OVERDUE_SOON_CPU_NS: u64 = 500_000;
+/// The wall-clock bound for a stub that gets no CPU time at all meanwhile
+/// (stopped from outside, a host that does not schedule it).
+const OVERDUE_WALL_NS: u64 = 1_000_000_000;
+
+/// `trap_confirm`'s bounds, which kill the stub: a running stub's CPU
+/// time is not the whole story on a virtual or emulated host, where a
+/// stalled virtual CPU is charged to the task on it. On the aarch64
+/// machine (QEMU, one vCPU, host at load 16-20) benign handlers on their
+/// way into FUTEX_WAIT were charged 2 ms (two of 21 tests killed), so
+/// these are wide: 50 ms of CPU time in 100 ms or more, or 5 s (the bound
+/// before).
+const KILL_AFTER_NS: u64 = 100_000_000;
+const KILL_CPU_NS: u64 = 50_000_000;
+const KILL_WALL_NS: u64 = 5_000_000_000;
+
+/// How umbra watches a stub that owes it a report (a kick is unanswered)
+/// or a sleeping handler (`trap_confirm`).
+struct Watch {
+    pid: i32,
+    t0: u64,
+    cpu0: u64,
+    /// The clock's value at its first move since `cpu0`.
+    base: Option<u64>,
+    /// For `trap_confirm`, which kills: the `KILL_` bounds.
+    to_kill: bool,
+    woke: bool,
+}
+
+impl Watch {
+    fn new(pid: i32, to_kill: bool) -> Watch {
+        Watch {
+            to_kill,
+            pid,
+            t0: sys::clock_ns(sys::CLOCK_MONOTONIC),
+            cpu0: sys::process_cpu_ns(pid).unwrap_or(0),
+            base: None,
+            woke: false,
+        }
+    }
+
+    /// Whether the stub is overdue: it used `OVERDUE_CPU_NS` of CPU time
+    /// (`OVERDUE_SOON_CPU_NS` after `OVERDUE_SOON_NS`), or none for
+    /// `OVERDUE_WALL_NS`, since the watch began (a stub that
+    /// is gone is overdue too: the caller's wait4 finds out).
+    fn overdue(&mut self, page: &[u8]) -> bool {
+        let now = sys::clock_ns(sys::CLOCK_MONOTONIC);
+        let wall = now.saturating_sub(self.t0);
+        if !self.woke && wall >= WAKE_AFTER_NS {
+            trap::wake_all(page);
+            self.woke = true;
+        }
+        let Some(cpu) = sys::process_cpu_ns(self.pid) else {
+            return true;
+        };
+        // The clock of a process with a CPU timer (RLIMIT_CPU) moves a
+        // tick at a time, and its first move may count a tick from before
+        // the watch: the time is counted from that first move on.
+        let cpu = match self.base {
+            Some(b) => cpu.saturating_sub(b),
+            None if cpu != self.cpu0 => {
+                self.base = Some(cpu);
+                0
+            }
+            None => 0,
+        };
+        if self.to_kill {
+            return (wall >= KILL_AFTER_NS && cpu >= KILL_CPU_NS) || wall >= KILL_WALL_NS;
+        }
+        cpu >= OVERDUE_CPU_NS
+            || (wall >= OVERDUE_SOON_NS && cpu >= OVERDUE_SOON_CPU_NS)
+            || wall >= OVERDUE_WALL_NS
+    }
+}
+
+/// What `wait_state` watches for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WaitFor {
+    /// The report of a round of mapping ops (the handler runs them).
+    Ops,
+    /// The guest runs: a kick may be outstanding.
+    Running,
+    /// A stopped (held) stub was let go: its kick is outstanding.
+    Held,
+}
+
+/// Why `wait_state` gave up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WaitEnd {
+    /// The stub is gone.
+    Gone,
+    /// The stub is overdue (see `Watch`).
+    Overdue,
+}
+
+/// SIGSTOP, SIGCONT.
+const SIGSTOP: i32 = 19;
+const SIGCONT: i32 = 18;
 
 pub(super) fn rd(b: &[u8], off: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -385,6 +521,7 @@ impl PtraceHost {
             last: None,
             move_after,
             spun: 0,
+            moved: Vec::new(),
         });
         let t = self.spawn_stub()?;
         self.template = Some(t);
@@ -419,6 +556,7 @@ impl PtraceHost {
             detached: false,
             spin: Spin::START,
             placement,
+            held: None,
         });
         Ok(())
     }
@@ -443,6 +581,7 @@ impl PtraceHost {
     /// Frees the slot of a stub that is gone.
     pub(super) fn trap_release(&mut self, st: &Stub) {
         if let (Some(ts), Some(t)) = (st.trap, self.trap.as_mut()) {
+            t.moved.retain(|m| m.0 != ts.slot);
             t.free.push(ts.slot);
         }
     }
@@ -489,6 +628,12 @@ impl PtraceHost {
             return self.mark_dead(mm.0);
         };
         self.trap_place(mm, pid);
+        if let Some(t) = self.trap_unhold(mm, pid, ts.slot, range.clone(), regs) {
+            return t;
+        }
+        if self.trap_moved(mm, ts.slot, regs).is_err() {
+            return self.mark_dead(mm.0);
+        }
         // Mapping ops beyond one reply go first, in rounds of their own.
         let mut ops = match self.stubs.get_mut(&mm.0) {
             Some(st) => compile_ops(st),
@@ -661,9 +806,11 @@ impl PtraceHost {
         self.stats.batches += 1;
         self.stats.batch_ops += ops.len() as u64;
         self.trap_reply(mm, range.clone(), true);
-        match self.wait_state(mm, pid, range.clone(), false) {
-            Ok(()) => {}
-            Err(()) => return Err(HostError::StubDied),
+        if self
+            .wait_state(mm, pid, range.clone(), WaitFor::Ops)
+            .is_err()
+        {
+            return Err(HostError::StubDied);
         }
         scrub(&mut self.mem.as_mut_slice()[range.clone()]);
         let page = &self.mem.as_slice()[range];
@@ -750,11 +897,14 @@ impl PtraceHost {
     /// (`trap::confirm_sleeper`), so that no guest code runs while the
     /// cookie is in the control page. A guest that forged its report runs
     /// on instead: its next trap or kick enters the handler, which then
-    /// sleeps; a guest that blocked the kick and never traps is killed
-    /// after KICK_GRACE_NS, as for an unanswered kick. Err: the stub is
-    /// gone or was killed.
+    /// sleeps. One that does neither (it blocked the kick) is killed once
+    /// it used 50 ms of CPU time in 100 ms or more, or after 5 s (`Watch`,
+    /// the `KILL_` bounds), not held as in `trap_hold`: the kernel has served its
+    /// forged report, and the mapping ops of this reply (unmaps of frames
+    /// it may hand to another process) are not in its stub yet. Err: the
+    /// stub is gone or was killed.
     fn trap_confirm(&mut self, pid: i32, range: core::ops::Range<usize>) -> Result<(), ()> {
-        let mut since: Option<u64> = None;
+        let mut watch: Option<Watch> = None;
         for i in 0u32.. {
             let page = &self.mem.as_slice()[range.clone()];
             if trap::HANDLER_SPINS {
@@ -770,9 +920,8 @@ impl PtraceHost {
                 }
                 continue;
             }
-            let now = sys::clock_ns(sys::CLOCK_MONOTONIC);
-            let t0 = *since.get_or_insert(now);
-            if now.saturating_sub(t0) > KICK_GRACE_NS {
+            let w = watch.get_or_insert_with(|| Watch::new(pid, true));
+            if w.overdue(page) {
                 log_line(
                     LogLevel::Warn,
                     format_args!("stub {pid} did not wait for its reply; killed"),
@@ -786,6 +935,7 @@ impl PtraceHost {
                 return Err(());
             }
             // Let the handler run (one CPU), or the guest to its next trap.
+            let now = sys::clock_ns(sys::CLOCK_MONOTONIC);
             let _ = sys::sleep_until_mono(now + if i < 64 { 10_000 } else { 1_000_000 });
         }
         Err(())
@@ -816,50 +966,242 @@ impl PtraceHost {
 
     /// Waits for the stub to report (the state word REPORT or
     /// REPORT_WAITING): a bounded spin first, if it pays, then FUTEX_WAIT.
-    /// `running`: the guest runs, kicks may be outstanding. Err: the stub is
-    /// gone (or was killed for ignoring a kick).
+    /// While the guest runs (`Running`) and a kick is outstanding, or from
+    /// the start for a held stub, the stub is watched (`Watch`) and given up
+    /// on when it is overdue. Err: the stub is gone, or overdue.
     fn wait_state(
         &mut self,
         mm: MmId,
         pid: i32,
         range: core::ops::Range<usize>,
-        running: bool,
-    ) -> Result<(), ()> {
+        what: WaitFor,
+    ) -> Result<(), WaitEnd> {
         let hit = self.trap_spin(mm, range.clone());
         self.trap_count_wait(mm, hit);
         if hit {
             return Ok(());
         }
-        let mut kick_seen: Option<u64> = None;
+        let mut watch = (what == WaitFor::Held).then(|| Watch::new(pid, false));
         loop {
             if trap::reported(trap::state(&self.mem.as_slice()[range.clone()])) {
                 return Ok(());
             }
-            trap::sleep_for_report(&self.mem.as_slice()[range.clone()], TICK_NS);
+            let tick = if watch.is_some() {
+                WATCH_TICK_NS
+            } else {
+                TICK_NS
+            };
+            trap::sleep_for_report(&self.mem.as_slice()[range.clone()], tick);
             if trap::reported(trap::state(&self.mem.as_slice()[range.clone()])) {
                 return Ok(());
             }
             match ptrace::wait_nohang(pid) {
                 Ok(Some(WaitStatus::Exited(_))) | Ok(Some(WaitStatus::Signaled(_))) | Err(_) => {
-                    return Err(())
+                    return Err(WaitEnd::Gone)
                 }
                 _ => {}
             }
-            if running && self.waker.pending() {
-                let now = sys::clock_ns(sys::CLOCK_MONOTONIC);
-                let since = *kick_seen.get_or_insert(now);
-                if now.saturating_sub(since) > KICK_GRACE_NS {
-                    log_line(
-                        LogLevel::Warn,
-                        format_args!("stub {pid} did not answer preemption; killed"),
-                    );
-                    return Err(());
+            if watch.is_none() && what == WaitFor::Running && self.waker.pending() {
+                watch = Some(Watch::new(pid, false));
+            }
+            if let Some(w) = watch.as_mut() {
+                let page = &self.mem.as_slice()[range.clone()];
+                if w.overdue(page) && !trap::reported(trap::state(page)) {
+                    return Err(WaitEnd::Overdue);
                 }
             }
         }
     }
 
+    /// The trap a preempted guest thread gives the kernel: the timer's, or
+    /// the host event's.
+    fn trap_preempted(&mut self) -> Trap {
+        if self.waker.take_fired() {
+            return Trap::Timer;
+        }
+        if self.waker.take_event() {
+            return self.host_event();
+        }
+        Trap::Timer
+    }
+
+    /// Holds the stub of `mm`, overdue with a kick (SECURITY.md S5): stops
+    /// it with SIGSTOP (which no signal mask blocks) and gives the kernel
+    /// the thread as preempted at `known`, the registers it last had in
+    /// umbra's hands; its real ones stay in the stub. The kernel runs other
+    /// threads meanwhile; its next `run_user` of `mm` lets the stub go on
+    /// (`trap_unhold`).
+    fn trap_hold(&mut self, mm: MmId, pid: i32, regs: &mut UserRegs, known: GpRegs) -> Trap {
+        let _ = ptrace::kill(pid, SIGSTOP);
+        regs.gp = known;
+        if let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) {
+            ts.held = Some(known);
+        }
+        self.trap_preempted()
+    }
+
+    /// `run_user` of a held stub (`trap_hold`), to run the thread with
+    /// `regs`: lets it go on (SIGCONT) and waits for the report its
+    /// outstanding kick makes, watched as before; overdue again, it is
+    /// stopped again and the thread is preempted again, not run. With the
+    /// report, a thread the kernel gave back unchanged goes on from the
+    /// reported registers, or takes the reported trap; otherwise (the
+    /// kernel delivered a signal, or runs another thread of the process)
+    /// the reported registers are dropped and `regs` run, with the FP state
+    /// the kernel had put in the trap frame. None: go on with the reply. A stub whose mappings changed while it was held is
+    /// killed: it would run guest code with the old ones.
+    fn trap_unhold(
+        &mut self,
+        mm: MmId,
+        pid: i32,
+        slot: u32,
+        range: core::ops::Range<usize>,
+        regs: &mut UserRegs,
+    ) -> Option<Trap> {
+        let given = self.stubs.get(&mm.0)?.trap?.held?;
+        if self
+            .stubs
+            .get(&mm.0)
+            .is_some_and(|st| !st.pending.is_empty())
+        {
+            log_line(
+                LogLevel::Warn,
+                format_args!("stub {pid}: its mappings changed while it was held; killed"),
+            );
+            return Some(self.mark_dead(mm.0));
+        }
+        if !self.waker.start_running(pid) {
+            return Some(self.trap_preempted());
+        }
+        // The FP state the kernel left in the trap frame for the thread it
+        // runs now (another thread's after a switch): the report overwrites
+        // the frame with the stub's own.
+        let mut fp = Vec::new();
+        let fp_ok = matches!(self.trap_xstate_save(mm, &mut fp), Some(Ok(())));
+        let _ = ptrace::kill(pid, SIGCONT);
+        let r = self.wait_state(mm, pid, range.clone(), WaitFor::Held);
+        self.waker.set_running(0);
+        match r {
+            Ok(()) => {}
+            Err(WaitEnd::Gone) => return Some(self.mark_dead(mm.0)),
+            Err(WaitEnd::Overdue) => {
+                let _ = ptrace::kill(pid, SIGSTOP);
+                return Some(self.trap_preempted());
+            }
+        }
+        if let Some(ts) = self.stubs.get_mut(&mm.0).and_then(|s| s.trap.as_mut()) {
+            ts.held = None;
+        }
+        let rep = match self.trap_check_report(mm, pid, range) {
+            Ok(rep) => rep,
+            Err(t) => return Some(t),
+        };
+        if regs.gp != given {
+            // The thread that was held moved on to the reported registers
+            // (it took the kick: a thread in its handler's mapping ops, or
+            // in a long page fault): kept for when the kernel runs it again.
+            let mut now_fp = Vec::new();
+            if self.is_kick(&rep) && matches!(self.trap_xstate_save(mm, &mut now_fp), Some(Ok(())))
+            {
+                if let Some(t) = self.trap.as_mut() {
+                    if t.moved.len() >= MOVED_MAX {
+                        t.moved.remove(0);
+                    }
+                    t.moved.push((
+                        slot,
+                        Moved {
+                            at: given,
+                            now: rep.gp,
+                            fp: now_fp,
+                        },
+                    ));
+                }
+            }
+            if fp_ok && !matches!(self.trap_xstate_load(mm, &fp), Some(Ok(()))) {
+                return Some(self.mark_dead(mm.0));
+            }
+            return None;
+        }
+        regs.gp = rep.gp;
+        if self.is_kick(&rep) {
+            return None;
+        }
+        Some(rep.trap(regs))
+    }
+
+    /// Before a reply with `regs`: a thread that moved on while its stub was
+    /// held (`trap_unhold`) and that the kernel now runs at the registers
+    /// umbra gave it then goes on from where it really is, with its FP
+    /// state. Err: the trap frame is gone.
+    fn trap_moved(&mut self, mm: MmId, slot: u32, regs: &mut UserRegs) -> Result<(), ()> {
+        let Some(t) = self.trap.as_mut() else {
+            return Ok(());
+        };
+        let Some(i) = t
+            .moved
+            .iter()
+            .position(|m| m.0 == slot && m.1.at == regs.gp)
+        else {
+            return Ok(());
+        };
+        let m = t.moved.remove(i).1;
+        regs.gp = m.now;
+        match self.trap_xstate_load(mm, &m.fp) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    /// Whether a report is of a signal sent by a process (our kick, or from
+    /// outside), which the guest does not see.
+    fn is_kick(&self, rep: &frame::Report) -> bool {
+        (rep.signo == KICK_SIG && rep.code == SI_TKILL && rep.pid == self.my_pid) || rep.code <= 0
+    }
+
+    /// Takes the report in the slot at `range`, checked: Err, the stub was
+    /// killed for it (a failed mapping op, a report outside its signal
+    /// stack or from the handler's code).
+    fn trap_check_report(
+        &mut self,
+        mm: MmId,
+        pid: i32,
+        range: core::ops::Range<usize>,
+    ) -> Result<frame::Report, Trap> {
+        scrub(&mut self.mem.as_mut_slice()[range.clone()]);
+        let page = &self.mem.as_slice()[range];
+        if rd(page, trap::ctrl::RKIND) != 0 {
+            log_line(
+                LogLevel::Error,
+                format_args!(
+                    "mapping update of stub {pid} failed: op {} gave {}",
+                    rd(page, trap::ctrl::DONE),
+                    rd(page, trap::ctrl::LAST) as i64
+                ),
+            );
+            return Err(self.mark_dead(mm.0));
+        }
+        let Some(rep) = read_report(page) else {
+            log_line(
+                LogLevel::Warn,
+                format_args!("stub {pid}: a report outside its signal stack"),
+            );
+            return Err(self.mark_dead(mm.0));
+        };
+        if trap::is_cookie_code(frame::pc(&rep.gp)) {
+            // The handler runs with every signal blocked: this is a
+            // guest that jumped into it (or into the op loop) and may
+            // hold the cookie in its registers.
+            log_line(
+                LogLevel::Warn,
+                format_args!("stub {pid}: a report from the trap handler's code"),
+            );
+            return Err(self.mark_dead(mm.0));
+        }
+        Ok(rep)
+    }
+
     /// Waits for the report of a running guest and turns it into a trap.
+    /// A stub overdue with a kick is held (`trap_hold`).
     fn trap_wait_report(
         &mut self,
         mm: MmId,
@@ -867,44 +1209,21 @@ impl PtraceHost {
         range: core::ops::Range<usize>,
         regs: &mut UserRegs,
     ) -> Trap {
+        // The registers the guest had when umbra last had them.
+        let mut known = regs.gp;
         loop {
-            let r = self.wait_state(mm, pid, range.clone(), true);
+            let r = self.wait_state(mm, pid, range.clone(), WaitFor::Running);
             self.waker.set_running(0);
-            if r.is_err() {
-                return self.mark_dead(mm.0);
+            match r {
+                Ok(()) => {}
+                Err(WaitEnd::Gone) => return self.mark_dead(mm.0),
+                Err(WaitEnd::Overdue) => return self.trap_hold(mm, pid, regs, known),
             }
-            scrub(&mut self.mem.as_mut_slice()[range.clone()]);
-            let page = &self.mem.as_slice()[range.clone()];
-            if rd(page, trap::ctrl::RKIND) != 0 {
-                log_line(
-                    LogLevel::Error,
-                    format_args!(
-                        "mapping update of stub {pid} failed: op {} gave {}",
-                        rd(page, trap::ctrl::DONE),
-                        rd(page, trap::ctrl::LAST) as i64
-                    ),
-                );
-                return self.mark_dead(mm.0);
-            }
-            let Some(rep) = read_report(page) else {
-                log_line(
-                    LogLevel::Warn,
-                    format_args!("stub {pid}: a report outside its signal stack"),
-                );
-                return self.mark_dead(mm.0);
+            let rep = match self.trap_check_report(mm, pid, range.clone()) {
+                Ok(rep) => rep,
+                Err(t) => return t,
             };
-            if trap::is_cookie_code(frame::pc(&rep.gp)) {
-                // The handler runs with every signal blocked: this is a
-                // guest that jumped into it (or into the op loop) and may
-                // hold the cookie in its registers.
-                log_line(
-                    LogLevel::Warn,
-                    format_args!("stub {pid}: a report from the trap handler's code"),
-                );
-                return self.mark_dead(mm.0);
-            }
-            let kick = rep.signo == KICK_SIG && rep.code == SI_TKILL && rep.pid == self.my_pid;
-            if kick || rep.code <= 0 {
+            if self.is_kick(&rep) {
                 // Sent by a process (our kick, or from outside): suppressed.
                 if self.waker.take_fired() {
                     regs.gp = rep.gp;
@@ -925,6 +1244,7 @@ impl PtraceHost {
                 let page = &mut self.mem.as_mut_slice()[range.clone()];
                 put_ops(page, &[], 0);
                 frame::reply_tls(page, &rep.gp);
+                known = rep.gp;
                 self.trap_reply(mm, range.clone(), false);
                 continue;
             }
@@ -938,6 +1258,16 @@ impl PtraceHost {
         let (pid, slot) = self.detached(mm)?;
         let range = self.slot_range(slot)?;
         let mut ops = compile_ops(self.stubs.get_mut(&mm.0)?);
+        if !ops.is_empty() && self.stubs.get(&mm.0)?.trap?.held.is_some() {
+            // Held (`trap_hold`): it runs guest code when let go, before
+            // any reply could change its mappings (`trap_unhold`).
+            log_line(
+                LogLevel::Warn,
+                format_args!("stub {pid}: its mappings changed while it was held; killed"),
+            );
+            self.mark_dead(mm.0);
+            return Some(Err(HostError::StubDied));
+        }
         while !ops.is_empty() {
             let rest = ops.split_off(ops.len().min(trap::MAX_OPS));
             if let Err(e) = self.trap_ops_round(mm, pid, range.clone(), &ops) {

@@ -27,6 +27,27 @@ pub fn clock_ns(clock: i32) -> u64 {
         .saturating_add(ts.tv_nsec as u64)
 }
 
+/// The CPU time (user and system, ns) process `pid` has used so far
+/// (clock_gettime of its process CPU clock, `MAKE_PROCESS_CPUCLOCK(pid,
+/// CPUCLOCK_SCHED)`); None if it is gone.
+pub fn process_cpu_ns(pid: i32) -> Option<u64> {
+    let clock = ((!pid) << 3) | 2;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a writable timespec.
+    let r = unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut ts) };
+    if r != 0 {
+        return None;
+    }
+    Some(
+        (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64),
+    )
+}
+
 /// Sleeps until the CLOCK_MONOTONIC time `deadline_ns`; returns early on a signal.
 pub fn sleep_until_mono(deadline_ns: u64) -> Result<(), Errno> {
     let ts = [

@@ -580,6 +580,26 @@ pub fn confirm_sleeper(page: &[u8]) -> bool {
     r == 1
 }
 
+/// Wakes every sleeper on the state and PARK words of a control page
+/// (FUTEX_WAKE of all). Called while umbra waits for a stub that runs guest
+/// code (a kick or a sleeping handler overdue): no handler of that stub
+/// sleeps there then, so a sleeper is a guest that jumped to the handler's
+/// FUTEX_WAIT; woken, it runs on (and burns CPU time, which umbra watches)
+/// or reports from the handler's code (and is killed).
+pub fn wake_all(page: &[u8]) {
+    #[cfg(target_arch = "arm")]
+    let n = raw::nr::FUTEX_TIME64;
+    #[cfg(not(target_arch = "arm"))]
+    let n = raw::nr::FUTEX;
+    for w in [word(page, ctrl::STATE), word(page, ctrl::PARK)] {
+        // SAFETY: FUTEX_WAKE on a word of our shared mapping; no memory is
+        // passed.
+        unsafe {
+            raw::syscall6(n, w.as_ptr() as usize, 1, i32::MAX as usize, 0, 0, 0);
+        }
+    }
+}
+
 /// Parks a handler that spins for its reply: it sleeps instead (see the
 /// protocol above).
 pub fn park(page: &[u8]) {
