@@ -457,7 +457,7 @@ impl FsInner {
                 let phys = self.bmap(st, &r, lblk)?;
                 if phys != 0 {
                     goal = u64::from(phys) + 1;
-                    st.cache.remove(&u64::from(phys));
+                    st.cache.remove(u64::from(phys));
                     let doff = u64::from(phys) * bs + in_blk as u64;
                     run = match run {
                         Some((o, s, l)) if o + l as u64 == doff && l < (1 << 20) => {
@@ -543,7 +543,7 @@ impl FsInner {
                 let phys = self.bmap(st, &r, size / bs)?;
                 if phys != 0 {
                     let zeros = vec![0u8; self.g.bs - in_blk];
-                    st.cache.remove(&u64::from(phys));
+                    st.cache.remove(u64::from(phys));
                     self.dev
                         .write_at(u64::from(phys) * bs + in_blk as u64, &zeros)?;
                 }
