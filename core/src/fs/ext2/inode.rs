@@ -191,6 +191,7 @@ impl FsInner {
         file_type: u8,
         now: Timespec,
     ) -> KResult<()> {
+        st.names.forget_dir(dir);
         let mut r = self.dir_inode(st, dir)?;
         let need = dirent_len(name.len());
         let slot = self.dir_scan(st, &r, 0, |lblk, pos, e| {
@@ -258,6 +259,7 @@ impl FsInner {
 
     /// Removes the entry `f` of directory `dir`.
     fn dir_remove(&self, st: &mut State, dir: u32, f: &Found, now: Timespec) -> KResult<()> {
+        st.names.forget_dir(dir);
         let mut r = self.dir_inode(st, dir)?;
         let phys = self.bmap(st, &r, f.lblk)?;
         let pos = f.pos;
@@ -296,6 +298,7 @@ impl FsInner {
         ino: u32,
         file_type: u8,
     ) -> KResult<()> {
+        st.names.forget_dir(dir);
         let mut r = self.dir_inode(st, dir)?;
         let phys = self.bmap(st, &r, f.lblk)?;
         let ftype = self.g.filetype;
@@ -879,15 +882,19 @@ impl Inode for Ext2Inode {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let ino = {
-            let mut st = self.lock();
-            let r = self.fs.dir_inode(&mut st, self.ino)?;
-            self.fs
-                .dir_find(&mut st, &r, name)?
-                .ok_or(Errno::ENOENT)?
-                .ino
+        let mut st = self.lock();
+        let ino = match st.names.get(self.ino, name) {
+            Some(hit) => hit,
+            None => {
+                let r = self.fs.dir_inode(&mut st, self.ino)?;
+                let ino = self.fs.dir_find(&mut st, &r, name)?.map(|f| f.ino);
+                st.names.put(self.ino, name, ino);
+                ino
+            }
         };
-        self.node(ino)
+        let a = self.fs.get_inode(&mut st, ino.ok_or(Errno::ENOENT)?)?;
+        drop(st);
+        Ok(a)
     }
 
     fn create(&self, name: &[u8], attr: &NewNode) -> KResult<Arc<dyn Inode>> {

@@ -25,6 +25,7 @@
 mod cache;
 pub mod inode;
 pub mod mkfs;
+mod names;
 pub mod wire;
 
 #[cfg(test)]
@@ -162,6 +163,8 @@ pub(crate) struct State {
     pub sb_raw: Vec<u8>,
     pub groups: Vec<GroupDescRepr>,
     pub cache: cache::BlockCache,
+    /// Directory entries by (directory, name): [`names`].
+    pub names: names::NameCache,
     /// The inodes with objects alive (open files, cwds, paths being walked):
     /// an entry goes when its last object does ([`FsInner::dropped`]).
     pub live: crate::vecmap::VecMap<u32, Weak<Ext2Inode>>,
@@ -362,6 +365,7 @@ impl Ext2Fs {
         }
         let _ = (free_b, free_i);
         let cache = cache::BlockCache::new(CACHE_BLOCKS.min(g.blocks_count as usize), g.bs);
+        let names = names::NameCache::new(g.inodes_count);
         let inner = Arc::new(FsInner {
             dev,
             devno,
@@ -373,6 +377,7 @@ impl Ext2Fs {
                 sb_raw,
                 groups,
                 cache,
+                names,
                 live: crate::vecmap::VecMap::new(),
                 now: 0,
             }),
@@ -806,6 +811,8 @@ impl FsInner {
             let Some(bit) = self.meta(st, bm, |b| find_zero(b, start, ipg))? else {
                 continue;
             };
+            // A number used before: its entries, if it was a directory, are gone.
+            st.names.forget_dir(base + bit as u32 + 1);
             self.meta_mut(st, bm, |b| set_bit(b, bit, true))?;
             if let Some(gd) = st.groups.get_mut(g as usize) {
                 gd.free_inodes = gd.free_inodes.saturating_sub(1);
@@ -827,6 +834,7 @@ impl FsInner {
         }
         let g = (ino - 1) / self.g.ipg;
         let bit = u64::from((ino - 1) % self.g.ipg);
+        st.names.forget_dir(ino);
         let d = *st.groups.get(g as usize).ok_or(Errno::EIO)?;
         let bm = self.check_blk(d.inode_bitmap)?;
         if self.meta(st, bm, |d| test_bit(d, bit))? != Some(true) {

@@ -947,3 +947,115 @@ fn statfs_matches_dumpe2fs_and_follows_writes() {
     }
     let _ = std::fs::remove_dir_all(&t);
 }
+
+/// The inode number `name` in `d` names, or the error.
+fn ino_of(d: &Arc<dyn Inode>, name: &str) -> Result<u64, Errno> {
+    d.lookup(name.as_bytes()).map(|i| i.metadata().unwrap().ino)
+}
+
+/// Every change of a directory is seen by the next lookup, though each
+/// lookup before it was cached (names.rs), positive and negative; a
+/// directory number reused after rmdir does not find its old entries; and a
+/// fresh mount (no caches) agrees at the end.
+#[test]
+fn lookups_follow_every_change_of_a_directory() {
+    let (fs, dev) = mount_mem(fresh(4 << 20, 1024));
+    let root = fs.root().unwrap();
+    let now = ts(NOW);
+    let rino = root.metadata().unwrap().ino;
+    // create
+    assert_eq!(ino_of(&root, "a"), Err(Errno::ENOENT));
+    let a = root.create(b"a", &node(FileType::Regular, 0o644)).unwrap();
+    let a_ino = a.metadata().unwrap().ino;
+    assert_eq!(ino_of(&root, "a"), Ok(a_ino));
+    // mkdir, symlink, mknod
+    let d1 = root
+        .create(b"d1", &node(FileType::Directory, 0o755))
+        .unwrap();
+    let d2 = root
+        .create(b"d2", &node(FileType::Directory, 0o755))
+        .unwrap();
+    let (d1_ino, d2_ino) = (d1.metadata().unwrap().ino, d2.metadata().unwrap().ino);
+    assert_eq!(ino_of(&root, "d1"), Ok(d1_ino));
+    assert_eq!(ino_of(&d1, ".."), Ok(rino));
+    assert_eq!(ino_of(&d1, "x"), Err(Errno::ENOENT));
+    d1.symlink(b"x", b"../a", &node(FileType::Symlink, 0o777))
+        .unwrap();
+    assert_eq!(d1.lookup(b"x").unwrap().readlink().unwrap(), b"../a");
+    assert_eq!(ino_of(&d1, "c"), Err(Errno::ENOENT));
+    d1.create(b"c", &node(FileType::CharDevice, 0o600)).unwrap();
+    assert!(ino_of(&d1, "c").is_ok());
+    // link, unlink
+    assert_eq!(ino_of(&d2, "y"), Err(Errno::ENOENT));
+    d2.link(b"y", &a, now).unwrap();
+    assert_eq!(ino_of(&d2, "y"), Ok(a_ino));
+    d2.unlink(b"y", now).unwrap();
+    assert_eq!(ino_of(&d2, "y"), Err(Errno::ENOENT));
+    // rename across directories, over an existing name, and of a directory
+    assert_eq!(ino_of(&d1, "b"), Err(Errno::ENOENT));
+    root.rename(b"a", &d1, b"b", now).unwrap();
+    assert_eq!(ino_of(&root, "a"), Err(Errno::ENOENT));
+    assert_eq!(ino_of(&d1, "b"), Ok(a_ino));
+    let z = d2.create(b"z", &node(FileType::Regular, 0o644)).unwrap();
+    assert_eq!(ino_of(&d2, "z"), Ok(z.metadata().unwrap().ino));
+    drop(z);
+    d1.rename(b"b", &d2, b"z", now).unwrap();
+    assert_eq!(ino_of(&d2, "z"), Ok(a_ino));
+    assert_eq!(ino_of(&d1, "b"), Err(Errno::ENOENT));
+    root.rename(b"d1", &d2, b"d1", now).unwrap();
+    assert_eq!(ino_of(&d1, ".."), Ok(d2_ino));
+    assert_eq!(ino_of(&root, "d1"), Err(Errno::ENOENT));
+    assert_eq!(ino_of(&d2, "d1"), Ok(d1_ino));
+    // rmdir, and a new directory under another parent with the same number
+    let d3 = root
+        .create(b"d3", &node(FileType::Directory, 0o755))
+        .unwrap();
+    let d3_ino = d3.metadata().unwrap().ino;
+    assert_eq!(ino_of(&d3, ".."), Ok(rino));
+    assert_eq!(ino_of(&d3, "q"), Err(Errno::ENOENT));
+    drop(d3);
+    root.rmdir(b"d3", now).unwrap();
+    assert_eq!(ino_of(&root, "d3"), Err(Errno::ENOENT));
+    let d4 = d2.create(b"d4", &node(FileType::Directory, 0o755)).unwrap();
+    assert_eq!(
+        d4.metadata().unwrap().ino,
+        d3_ino,
+        "the number was not reused"
+    );
+    assert_eq!(ino_of(&d4, ".."), Ok(d2_ino));
+    assert_eq!(ino_of(&d4, "q"), Err(Errno::ENOENT));
+    d4.create(b"q", &node(FileType::Fifo, 0o644)).unwrap();
+    let q_ino = ino_of(&d4, "q").unwrap();
+    // A fresh mount of the same bytes agrees with every cached answer.
+    let answers: Vec<(Arc<dyn Inode>, &str)> = vec![
+        (root.clone(), "a"),
+        (root.clone(), "d1"),
+        (root.clone(), "d2"),
+        (root.clone(), "d3"),
+        (d1.clone(), ".."),
+        (d1.clone(), "x"),
+        (d1.clone(), "b"),
+        (d1.clone(), "c"),
+        (d2.clone(), "y"),
+        (d2.clone(), "z"),
+        (d2.clone(), "d1"),
+        (d2.clone(), "d4"),
+        (d4.clone(), ".."),
+        (d4.clone(), "q"),
+    ];
+    let cached: Vec<Result<u64, Errno>> = answers.iter().map(|(d, n)| ino_of(d, n)).collect();
+    let mut bytes = vec![0u8; 4 << 20];
+    dev.read_at(0, &mut bytes).unwrap();
+    let (fs2, _) = mount_mem(bytes);
+    let r2 = fs2.root().unwrap();
+    for ((d, n), c) in answers.iter().zip(cached) {
+        let path = match d.metadata().unwrap().ino {
+            i if i == rino => String::new(),
+            i if i == d1_ino => "d2/d1".into(),
+            i if i == d2_ino => "d2".into(),
+            _ => "d2/d4".into(),
+        };
+        assert_eq!(ino_of(&walk(&r2, &path), n), c, "{path}/{n}");
+    }
+    assert_eq!(ino_of(&walk(&r2, "d2/d4"), "q"), Ok(q_ino));
+}
