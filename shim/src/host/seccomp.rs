@@ -813,16 +813,7 @@ impl PtraceHost {
             return Err(HostError::StubDied);
         }
         scrub(&mut self.mem.as_mut_slice()[range.clone()]);
-        let page = &self.mem.as_slice()[range];
-        if rd(page, trap::ctrl::RKIND) != 1 {
-            log_line(
-                LogLevel::Error,
-                format_args!(
-                    "mapping update of stub {pid} failed: op {} gave {}",
-                    rd(page, trap::ctrl::DONE),
-                    rd(page, trap::ctrl::LAST) as i64
-                ),
-            );
+        if ops_failed(&self.mem.as_slice()[range], pid, 1) {
             return Err(HostError::Io);
         }
         Ok(())
@@ -1169,15 +1160,7 @@ impl PtraceHost {
     ) -> Result<frame::Report, Trap> {
         scrub(&mut self.mem.as_mut_slice()[range.clone()]);
         let page = &self.mem.as_slice()[range];
-        if rd(page, trap::ctrl::RKIND) != 0 {
-            log_line(
-                LogLevel::Error,
-                format_args!(
-                    "mapping update of stub {pid} failed: op {} gave {}",
-                    rd(page, trap::ctrl::DONE),
-                    rd(page, trap::ctrl::LAST) as i64
-                ),
-            );
+        if ops_failed(page, pid, 0) {
             return Err(self.mark_dead(mm.0));
         }
         let Some(rep) = read_report(page) else {
@@ -1312,6 +1295,23 @@ impl PtraceHost {
 /// Clears the cookie words of a control page when a report came: the
 /// handler did already, unless a guest that jumped into it made it report
 /// before its op loop ran (SECURITY.md S4).
+/// Whether the stub's reply kind in `page` is not `ok`, that is, one of the
+/// mapping ops umbra sent it failed: says which, and with what error.
+fn ops_failed(page: &[u8], pid: i32, ok: u64) -> bool {
+    if rd(page, trap::ctrl::RKIND) == ok {
+        return false;
+    }
+    log_line(
+        LogLevel::Error,
+        format_args!(
+            "mapping update of stub {pid} failed: op {} gave {}",
+            rd(page, trap::ctrl::DONE),
+            rd(page, trap::ctrl::LAST) as i64
+        ),
+    );
+    true
+}
+
 fn scrub(page: &mut [u8]) {
     wr(page, trap::ctrl::K1, 0);
     wr(page, trap::ctrl::K2, 0);
