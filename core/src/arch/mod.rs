@@ -18,3 +18,18 @@ pub use arm::*;
 mod x86_64;
 #[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
 pub use x86_64::*;
+
+/// The 64-bit layouts (armv7's stack and mmap base are 80 MiB apart in
+/// its smaller space).
+#[cfg(all(test, not(target_arch = "arm")))]
+mod layout_tests {
+    use super::{MMAP_BASE, STACK_TOP};
+
+    #[test]
+    fn mmap_starts_below_the_largest_stack_in_the_stacks_gib() {
+        const GIB: u64 = 1 << 30;
+        // Room for the largest stack and 64 MiB more.
+        assert_eq!(STACK_TOP - MMAP_BASE, 128 << 20);
+        assert_eq!(MMAP_BASE / GIB, (STACK_TOP - 1) / GIB);
+    }
+}

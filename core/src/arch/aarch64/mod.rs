@@ -111,16 +111,3 @@ impl UserRegs {
         self.gp.pc = self.gp.pc.wrapping_sub(SYSCALL_INSN_LEN);
     }
 }
-
-#[cfg(test)]
-mod layout_tests {
-    use super::{MMAP_BASE, STACK_TOP};
-
-    #[test]
-    fn mmap_starts_below_the_largest_stack_in_the_stacks_gib() {
-        const GIB: u64 = 1 << 30;
-        // Room for the largest stack and 64 MiB more.
-        assert_eq!(STACK_TOP - MMAP_BASE, 128 << 20);
-        assert_eq!(MMAP_BASE / GIB, (STACK_TOP - 1) / GIB);
-    }
-}
