@@ -333,11 +333,8 @@ fn ps_table(ps_args: &[String], pids: &[i32]) -> Result<String, String> {
     } else {
         ps_args.iter().map(String::as_str).collect()
     };
-    let out = std::process::Command::new("ps")
-        .args(&args)
-        .output()
-        .map_err(|e| format!("ps: {e}"))?;
-    if !out.status.success() {
+    let out = umbra_shim::sys::oci::run_captured("ps", &args).map_err(|e| format!("ps: {e}"))?;
+    if out.end != umbra_shim::sys::oci::ChildEnd::Exited(0) {
         return Err(format!(
             "ps: {}",
             String::from_utf8_lossy(&out.stderr).trim()

@@ -95,9 +95,29 @@ pub fn parse_bytes(s: &str) -> Option<i64> {
         'p' => (&low[..low.len() - 1], 50),
         _ => (low, 0),
     };
-    let n: f64 = num.trim().parse().ok().filter(|n: &f64| *n >= 0.0)?;
-    let v = n * (1u64 << shift) as f64;
-    (v < i64::MAX as f64).then_some(v as i64)
+    i64::try_from(decimal_times(num.trim(), 1 << shift)?).ok()
+}
+
+/// A decimal number without sign or exponent (`12`, `1.5`, `.5`) times
+/// `unit`, truncated to an integer: None when it is not one, or when the
+/// product overflows. Integer arithmetic, not `f64`'s parser, which brought
+/// 14 KB of tables and code into the ROM build for two flags.
+fn decimal_times(num: &str, unit: u128) -> Option<u128> {
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let whole = int.bytes().try_fold(0u128, |n, b| {
+        n.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+    })?;
+    // Digits past the 18th cannot change the result for any unit used here
+    // (at most 2^50 or 3.6e12).
+    let frac = &frac[..frac.len().min(18)];
+    let (f, scale) = frac.bytes().fold((0u128, 1u128), |(n, s), b| {
+        (n * 10 + u128::from(b - b'0'), s * 10)
+    });
+    whole.checked_mul(unit)?.checked_add(f * unit / scale)
 }
 
 /// `update`'s flags: (flag, the resources member it sets).
@@ -305,21 +325,22 @@ fn stats_event(g: &Global, id: &str) -> Result<String, String> {
 /// A duration as Go's time.ParseDuration takes the common cases: `5s`,
 /// `500ms`, `1m`, `1.5s`, `2h`.
 pub fn parse_interval(s: &str) -> Option<std::time::Duration> {
-    let units: &[(&str, f64)] = &[
-        ("ns", 1e-9),
-        ("us", 1e-6),
-        ("µs", 1e-6),
-        ("ms", 1e-3),
-        ("s", 1.0),
-        ("m", 60.0),
-        ("h", 3600.0),
+    // Nanoseconds per unit.
+    let units: &[(&str, u128)] = &[
+        ("ns", 1),
+        ("us", 1_000),
+        ("µs", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
     ];
     let (num, unit) = units
         .iter()
         .filter_map(|(u, f)| s.strip_suffix(u).map(|n| (n, *f)))
         .find(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))?;
-    let v: f64 = num.parse().ok()?;
-    (v > 0.0).then(|| std::time::Duration::from_secs_f64(v * unit))
+    let ns = u64::try_from(decimal_times(num, unit)?).ok()?;
+    (ns > 0).then(|| std::time::Duration::from_nanos(ns))
 }
 
 /// `events [--stats] [--interval D] ID`: with `--stats` one stats event;
@@ -402,6 +423,17 @@ mod tests {
         assert_eq!(parse_bytes("-1"), Some(-1));
         assert_eq!(parse_bytes("-5"), None);
         assert_eq!(parse_bytes("x"), None);
+        assert_eq!(parse_bytes(".5k"), Some(512));
+        assert_eq!(parse_bytes("0.1k"), Some(102));
+        assert_eq!(parse_bytes("1.5.3k"), None);
+        assert_eq!(parse_bytes("."), None);
+        assert_eq!(parse_bytes("1e3"), None);
+        assert_eq!(parse_bytes("8388608t"), None);
+        assert_eq!(parse_bytes("8388607t"), Some(8388607 << 40));
+        assert_eq!(
+            parse_bytes("99999999999999999999999999999999999999999"),
+            None
+        );
         let d = std::time::Duration::from_millis;
         assert_eq!(parse_interval("5s"), Some(d(5000)));
         assert_eq!(parse_interval("500ms"), Some(d(500)));
@@ -409,5 +441,11 @@ mod tests {
         assert_eq!(parse_interval("0s"), None);
         assert_eq!(parse_interval("s"), None);
         assert_eq!(parse_interval("5"), None);
+        assert_eq!(parse_interval("1.5s"), Some(d(1500)));
+        assert_eq!(
+            parse_interval("250us"),
+            Some(std::time::Duration::from_micros(250))
+        );
+        assert_eq!(parse_interval("2h"), Some(d(7_200_000)));
     }
 }

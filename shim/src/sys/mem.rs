@@ -21,7 +21,11 @@ pub struct MemoryFile {
 }
 
 fn memfd(flags: usize) -> Result<OwnedFd, Errno> {
-    let name = b"umbra-mem\0";
+    memfd_named(c"umbra-mem", flags)
+}
+
+/// memfd_create(2) with `name` (what /proc/PID/fd shows) and `flags`.
+pub(super) fn memfd_named(name: &std::ffi::CStr, flags: usize) -> Result<OwnedFd, Errno> {
     // SAFETY: `name` is a NUL-terminated string valid for the call.
     let fd = check(unsafe {
         raw::syscall6(
