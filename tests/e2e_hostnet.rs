@@ -364,6 +364,41 @@ fn net_host_wget_fetches_from_a_host_server() {
     }
 }
 
+/// `--net host` TCP keeps the receive flags (tests/guest/net_recvflags.c
+/// `http`): MSG_TRUNC takes bytes of a host server's reply without writing
+/// the guest's buffer (with MSG_WAITALL and MSG_PEEK too), as the same
+/// client run natively beside the server.
+#[test]
+fn net_host_tcp_keeps_msg_trunc() {
+    let www = web_dir();
+    for libc in Libc::ALL {
+        let run = Run::guest(libc, "net_recvflags").args(&["http", "10.0.0.1", "8080"]);
+        let native = run.native_path.display().to_string();
+        let nat = in_netns(&[
+            "serve",
+            www.to_str().unwrap(),
+            &native,
+            "http",
+            "10.0.0.1",
+            "8080",
+        ]);
+        nat.assert_code(0);
+        assert!(
+            nat.stdout_text().ends_with(
+                "body: hello from the host's web server\ntrunc at eof: 0 buf ............\n"
+            ),
+            "{}",
+            nat.describe()
+        );
+        let cmd = umbra_cmd(&run.umbra_flag("--net").umbra_flag("host"));
+        let mut args = vec!["serve", www.to_str().unwrap()];
+        args.extend(cmd.iter().map(String::as_str));
+        let um = in_netns(&args);
+        assert_eq!(um.stdout_text(), nat.stdout_text(), "{}", um.describe());
+        um.assert_code(0);
+    }
+}
+
 #[test]
 fn net_none_reaches_nothing_outside() {
     let www = web_dir();

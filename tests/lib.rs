@@ -106,6 +106,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_tcpstate",
     "net_rcvlowat",
     "net_inherit",
+    "net_recvflags",
     "mountinfo",
     "stats_snapshot",
     "pty_unix98",

@@ -588,6 +588,10 @@ impl Socket for HostConn {
             anc: Vec::new(),
             flags: if dgram && full > len { MSG_TRUNC } else { 0 },
             stop: false,
+            // TCP's MSG_TRUNC takes the bytes and stores none (tcp_recvmsg);
+            // they came into `buf`, which goes no further. An AF_UNIX
+            // stream copies them (unix_stream_read_generic ignores it).
+            discarded: !dgram && self.domain != AF_UNIX && flags & MSG_TRUNC != 0,
         })
     }
 

@@ -1591,9 +1591,13 @@ impl InetSock {
                 if buf.is_empty() {
                     r.flags |= MSG_TRUNC;
                 } else {
-                    buf[0] = byte;
+                    // MSG_TRUNC: the byte is counted, not copied.
+                    if flags & MSG_TRUNC == 0 {
+                        buf[0] = byte;
+                    }
                     r.len = 1;
                     r.full = 1;
+                    r.discarded = flags & MSG_TRUNC != 0;
                 }
                 Ok(r)
             }
@@ -1604,7 +1608,9 @@ impl InetSock {
     /// An in-band receive of up to `len` bytes, handed to `sink` as they
     /// lie in the queue (at most two pieces): the bytes `sink` refuses are
     /// not taken, as tcp_recvmsg's copy to user that faults; its error is
-    /// the result if nothing was taken.
+    /// the result if nothing was taken. With MSG_TRUNC the bytes are taken
+    /// (or peeked) and counted but not handed over, as tcp_recvmsg skips
+    /// its copy: the caller's buffer is not written.
     fn tcp_recv_to(
         &self,
         len: usize,
@@ -1659,13 +1665,15 @@ impl InetSock {
             let b = b.get(skip_b..).unwrap_or(&[]);
             let na = n.min(a.len());
             let mut fault = None;
-            if na > 0 {
+            // MSG_TRUNC: nothing is copied, so nothing can fault.
+            let discard = flags & MSG_TRUNC != 0;
+            if !discard && na > 0 {
                 if let Err(e) = sink(&a[..na]) {
                     fault = Some(e);
                     n = 0;
                 }
             }
-            if fault.is_none() && n > na {
+            if !discard && fault.is_none() && n > na {
                 if let Err(e) = sink(&b[..n - na]) {
                     fault = Some(e);
                     n = na;
@@ -1691,6 +1699,7 @@ impl InetSock {
                 len: n,
                 full: n,
                 stop,
+                discarded: discard,
                 ..Default::default()
             });
         }
@@ -3298,6 +3307,49 @@ mod tests {
         let rest = recv(&*a, h).unwrap_or_default();
         assert_eq!(took + rest.len(), 14);
         assert_eq!(&rest[..], &b"tail"[4 - rest.len()..]);
+    }
+
+    /// MSG_TRUNC on TCP (tcp_recvmsg, tcp_recv_urg): the bytes are counted
+    /// and taken (only counted under MSG_PEEK) but handed to no sink and
+    /// written to no buffer; the urgent byte likewise.
+    #[test]
+    fn msg_trunc_takes_tcp_bytes_without_copying_them() {
+        let net = Arc::new(NetNs::default());
+        let h = &mut MockHost::new(1 << 20);
+        let (l, p) = listener(&net, h);
+        let c = client(&net, h, p);
+        let (a, _) = l.accept(&mut cx(h, true)).unwrap();
+        assert_eq!(send(&*c, h, b"abcdefgh"), Ok(8));
+        let never = &mut |_: &[u8]| -> KResult<()> { panic!("MSG_TRUNC copied") };
+        let r = a.recv_to(3, MSG_PEEK | MSG_TRUNC, never).unwrap().unwrap();
+        assert_eq!((r.len, r.full, r.discarded), (3, 3, true));
+        let r = a.recv_to(3, MSG_TRUNC, never).unwrap().unwrap();
+        assert_eq!((r.len, r.discarded), (3, true));
+        let mut buf = [b'.'; 4];
+        let r = a.recv(&mut cx(h, true), &mut buf, MSG_TRUNC).unwrap();
+        assert_eq!((r.len, r.discarded, &buf), (4, true, b"...."));
+        assert_eq!(recv(&*a, h).unwrap(), b"h");
+        // Without MSG_TRUNC the bytes are copied and marked so.
+        assert_eq!(send(&*c, h, b"xy"), Ok(2));
+        let r = a.recv(&mut cx(h, true), &mut buf, 0).unwrap();
+        assert_eq!((r.len, r.discarded, &buf[..2]), (2, false, &b"xy"[..]));
+        // The urgent byte: counted (1), not stored, and taken.
+        let msg = SendMsg {
+            data: b"U",
+            to: None,
+            anc: Vec::new(),
+            flags: MSG_OOB,
+        };
+        assert_eq!(c.send(&mut cx(h, true), msg), Ok(1));
+        let mut one = [b'.'; 1];
+        let r = a
+            .recv(&mut cx(h, true), &mut one, MSG_OOB | MSG_TRUNC)
+            .unwrap();
+        assert_eq!((r.len, r.discarded, one[0]), (1, true, b'.'));
+        assert_eq!(
+            a.recv(&mut cx(h, true), &mut one, MSG_OOB).map(|r| r.len),
+            Err(Errno::EINVAL)
+        );
     }
 
     /// The SIGIO counts of TCP and UDP sockets (sk_wake_async): POLL_IN per

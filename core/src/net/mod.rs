@@ -104,6 +104,10 @@ pub struct Received {
     /// even under MSG_WAITALL (Linux's tcp_recvmsg and AF_UNIX's
     /// manage_oob stop before it once they have copied something).
     pub stop: bool,
+    /// The `len` bytes were taken (or peeked) but stored nowhere: TCP's
+    /// MSG_TRUNC, where tcp_recvmsg counts the bytes without copying them,
+    /// so the caller's buffer is left as it was.
+    pub discarded: bool,
 }
 
 /// The reasons counted by [`Socket::async_counts`]: si_code POLL_IN,
@@ -149,7 +153,9 @@ pub trait Socket: Send + Sync {
     /// Sends; returns the bytes taken (a stream may take part).
     fn send(&self, cx: &mut SockCx<'_>, msg: SendMsg<'_>) -> KResult<usize>;
     /// Receives into `buf`; MSG_PEEK, MSG_TRUNC and MSG_OOB are the
-    /// socket's to honour, MSG_WAITALL and MSG_DONTWAIT the layer's.
+    /// socket's to honour, MSG_WAITALL and MSG_DONTWAIT the layer's. A
+    /// socket that takes bytes without storing them (TCP's MSG_TRUNC) says
+    /// so in [`Received::discarded`], and the layer writes nothing.
     fn recv(&self, cx: &mut SockCx<'_>, buf: &mut [u8], flags: u32) -> KResult<Received>;
     /// A stream send of bytes the layer gives away (no address and no
     /// control messages, `data` not empty): a family that queues bytes may
@@ -181,6 +187,7 @@ pub trait Socket: Send + Sync {
     /// it takes them (the layer copies them straight to the caller's
     /// buffers), so they are copied once. A `sink` error stops it before
     /// the bytes it refused are taken; it is the result if nothing was.
+    /// Bytes taken with [`Received::discarded`] are not handed to `sink`.
     /// `None`: the family has no such path, the layer calls `recv`.
     fn recv_to(
         &self,

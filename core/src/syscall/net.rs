@@ -876,7 +876,16 @@ fn do_recv<H: Host>(
     let nb = nonblocking(&f, flags);
     let len = iov_total(iovs);
     let stream = s.sock_type() == SOCK_STREAM;
-    let waitall = stream && flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && !nb;
+    let peek = flags & MSG_PEEK != 0;
+    let waitall = stream && flags & MSG_WAITALL != 0 && !peek && !nb;
+    // tcp_recvmsg's target is the whole length under MSG_PEEK|MSG_WAITALL
+    // too: it peeks, and sleeps while it has less (AF_UNIX's peek returns
+    // what is there).
+    let peek_all = stream
+        && peek
+        && flags & MSG_WAITALL != 0
+        && !nb
+        && matches!(s.domain(), AF_INET | AF_INET6);
     // SO_RCVLOWAT (sock_rcvlowat): a blocking stream receive waits for
     // min(lowat, len) bytes, or end of stream, an error or a signal; a
     // non-blocking one returns what is there.
@@ -922,10 +931,12 @@ fn do_recv<H: Host>(
             len.min(MAX_MSG)
         };
         // A stream that can hands its bytes straight to the caller's
-        // buffers (one copy); else they come through `buf`.
+        // buffers (one copy); else they come through `buf`. A peek sees the
+        // queue from its start at every pass, so it makes one, of the whole
+        // length where no kernel buffer needs bounding.
         let mut at = done;
         let direct = if stream {
-            s.recv_to(want, flags, &mut |d| {
+            s.recv_to(if peek { len - done } else { want }, flags, &mut |d| {
                 scatter(k, iovs, at, d)?;
                 at += d.len();
                 Ok(())
@@ -944,7 +955,7 @@ fn do_recv<H: Host>(
         };
         match r {
             Ok(got) => {
-                if !copied {
+                if !copied && !got.discarded {
                     if let Err(e) = scatter(k, iovs, done, &buf[..got.len]) {
                         if done == 0 {
                             return Err(Outcome::Ret(Err(e)));
@@ -961,10 +972,25 @@ fn do_recv<H: Host>(
                 oob_ret = got.full;
                 done += got.len;
                 out.full = if stream { done } else { got.full };
-                // End of stream (0), a datagram, a short stream read
+                if peek_all && copied && got.len > 0 && done < len && !got.stop {
+                    // Fewer than asked: wait for more and peek again, unless
+                    // the stream has ended or failed; when SO_RCVTIMEO
+                    // passes, what was peeked is the result.
+                    let ev = s.poll(&mut k.host);
+                    if !ev.intersects(
+                        PollEvents::POLLRDHUP | PollEvents::POLLHUP | PollEvents::POLLERR,
+                    ) {
+                        match park(k, &f, false) {
+                            Outcome::Ret(_) => {}
+                            o => return Err(o),
+                        }
+                    }
+                }
+                // End of stream (0), a datagram, a peek, a short stream read
                 // without MSG_WAITALL, or the whole length: done.
                 if got.len == 0
                     || !stream
+                    || peek
                     || done >= len
                     || got.stop
                     || (done >= lowat && got.len < want)
