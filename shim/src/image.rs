@@ -1,7 +1,7 @@
 //! `umbra image create` and `umbra image check`: ext2 images made and checked
 //! with umbra's own ext2 code (no external tool needed). Safe std code only.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -37,11 +37,54 @@ fn now() -> Timespec {
     }
 }
 
+/// Inserts `key` into the sorted `keys` (a set of (device, inode) pairs);
+/// false if it was there. A sorted vector rather than a HashSet: std's
+/// hashing (SipHash, its random keys, hashbrown's tables) cost the ROM
+/// build ~4 KB for this one use.
+fn insert_key(keys: &mut Vec<(u64, u64)>, key: (u64, u64)) -> bool {
+    match keys.binary_search(&key) {
+        Ok(_) => false,
+        Err(at) => {
+            keys.insert(at, key);
+            true
+        }
+    }
+}
+
+/// Sorts names bytewise (heapsort: one small non-generic function, where
+/// `sort` would instantiate std's driftsort, ~3.7 KB, for this one use).
+fn sort_names(v: &mut [Vec<u8>]) {
+    fn sift(v: &mut [Vec<u8>], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && v[child] < v[child + 1] {
+                child += 1;
+            }
+            if v[root] >= v[child] {
+                return;
+            }
+            v.swap(root, child);
+            root = child;
+        }
+    }
+    let n = v.len();
+    for i in (0..n / 2).rev() {
+        sift(v, i, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
+}
+
 /// Totals of a host tree: (file bytes, files, dirs).
 fn measure(
     dir: &Path,
     acc: &mut (u64, u64, u64),
-    links: &mut std::collections::HashSet<(u64, u64)>,
+    links: &mut Vec<(u64, u64)>,
 ) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -49,7 +92,7 @@ fn measure(
         if m.is_dir() {
             acc.2 += 1;
             measure(&e.path(), acc, links)?;
-        } else if m.nlink() > 1 && !links.insert((m.dev(), m.ino())) {
+        } else if m.nlink() > 1 && !insert_key(links, (m.dev(), m.ino())) {
             // Another name of a file counted already: one inode, one copy
             // of the data (the copy makes it a hard link).
         } else {
@@ -79,21 +122,23 @@ fn attrs(m: &std::fs::Metadata) -> SetAttr {
 }
 
 struct Copier {
-    links: HashMap<(u64, u64), Arc<dyn Inode>>,
+    /// The files with more than one name copied so far, by (device,
+    /// inode), sorted.
+    links: Vec<((u64, u64), Arc<dyn Inode>)>,
     warnings: u32,
 }
 
 impl Copier {
     fn copy_dir(&mut self, host: &Path, dir: &Arc<dyn Inode>) -> Result<(), String> {
-        let mut entries: Vec<_> = std::fs::read_dir(host)
-            .map_err(|e| format!("{}: {e}", host.display()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", host.display()))?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(host).map_err(|e| format!("{}: {e}", host.display()))? {
             // Names are bytes, UTF-8 or not, as on Linux.
-            let name = e.file_name().as_bytes().to_vec();
+            let e = e.map_err(|e| format!("{}: {e}", host.display()))?;
+            names.push(e.file_name().as_bytes().to_vec());
+        }
+        sort_names(&mut names);
+        for name in names {
+            let path = host.join(std::ffi::OsStr::from_bytes(&name));
             let m = path
                 .symlink_metadata()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -127,9 +172,10 @@ impl Copier {
                 l.set_metadata(&a).map_err(fail)?;
             } else if t.is_file() {
                 let key = (m.dev(), m.ino());
+                let known = self.links.binary_search_by(|(k, _)| k.cmp(&key));
                 if m.nlink() > 1 {
-                    if let Some(first) = self.links.get(&key) {
-                        dir.link(&name, first, now()).map_err(fail)?;
+                    if let Ok(i) = known {
+                        dir.link(&name, &self.links[i].1, now()).map_err(fail)?;
                         continue;
                     }
                 }
@@ -155,8 +201,8 @@ impl Copier {
                 }
                 f.truncate(off, now()).map_err(fail)?;
                 f.set_metadata(&attrs(&m)).map_err(fail)?;
-                if m.nlink() > 1 {
-                    self.links.insert(key, f);
+                if let (true, Err(at)) = (m.nlink() > 1, known) {
+                    self.links.insert(at, (key, f));
                 }
             } else {
                 let what = if t.is_fifo() {
@@ -182,8 +228,7 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
         return Err(format!("{}: not a directory", a.dir));
     }
     let mut acc = (0u64, 0u64, 0u64);
-    measure(dir, &mut acc, &mut std::collections::HashSet::new())
-        .map_err(|e| format!("{}: {e}", a.dir))?;
+    measure(dir, &mut acc, &mut Vec::new()).map_err(|e| format!("{}: {e}", a.dir))?;
     let size = a
         .size
         .unwrap_or_else(|| ext2::mkfs::suggested_size(acc.0, acc.1, acc.2, a.block_size));
@@ -209,7 +254,7 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
     let fs = Ext2Fs::mount(dev, 0, false).map_err(|e| format!("{}: {e}", a.out))?;
     let root = fs.root().map_err(|e| format!("{}: {e:?}", a.out))?;
     let mut c = Copier {
-        links: HashMap::new(),
+        links: Vec::new(),
         warnings: 0,
     };
     c.copy_dir(dir, &root).map_err(|e| {
@@ -271,4 +316,38 @@ pub fn check(img: &str) -> Result<String, String> {
         "ok: ext2 rev {}, block size {}, {} inodes, {} blocks, {} free",
         i.rev, i.block_size, i.inodes, i.blocks, i.free_blocks
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{insert_key, sort_names};
+
+    #[test]
+    fn names_sort_bytewise() {
+        let mut v: Vec<Vec<u8>> = ["b", "a", "B", "é", "ab", "", "a", "z\u{ff}", "zz"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        let mut want = v.clone();
+        want.sort();
+        sort_names(&mut v);
+        assert_eq!(v, want);
+        for n in 0..40u8 {
+            let mut v: Vec<Vec<u8>> = (0..n).map(|i| vec![i.wrapping_mul(37) % 11, i]).collect();
+            let mut want = v.clone();
+            want.sort();
+            sort_names(&mut v);
+            assert_eq!(v, want);
+        }
+    }
+
+    #[test]
+    fn link_keys_are_a_set() {
+        let mut k = Vec::new();
+        assert!(insert_key(&mut k, (1, 5)));
+        assert!(insert_key(&mut k, (1, 2)));
+        assert!(insert_key(&mut k, (0, 9)));
+        assert!(!insert_key(&mut k, (1, 5)));
+        assert_eq!(k, [(0, 9), (1, 2), (1, 5)]);
+    }
 }
