@@ -193,8 +193,12 @@ fn unit_tests(a: &Arch) -> Result<()> {
 /// Builds umbra for `a`; the binary, or the first compile errors.
 fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
     let mut c = cargo();
+    c.arg("build");
+    if profile == "rom" {
+        c.args(crate::rom::rom_cargo_flags(a.target));
+        c.envs(crate::rom::rom_env(a.target));
+    }
     c.args([
-        "build",
         "-p",
         "umbra-shim",
         "--bin",
@@ -204,9 +208,6 @@ fn build(a: &Arch, profile: &str) -> Result<std::path::PathBuf> {
         "--profile",
         profile,
     ]);
-    if profile == "rom" {
-        c.envs(crate::rom::rom_env(a.target));
-    }
     println!("$ {}", show(&c));
     let out = c
         .stdout(Stdio::inherit())

@@ -313,7 +313,7 @@ fn setup() -> Result<()> {
             "armv7-unknown-linux-gnueabihf",
         ],
     )?;
-    rustup_add("component", &["clippy", "rustfmt"])?;
+    rustup_add("component", &["clippy", "rustfmt", "rust-src"])?;
     Ok(())
 }
 
