@@ -21,8 +21,11 @@ fn unix98_ptys_glibc() {
 /// `tests/guest/pty_ctl.c`: a slave opened without O_NOCTTY by a session
 /// leader without a terminal becomes its controlling terminal; job-control
 /// and pty requests on the master (TIOCGPGRP, TIOCSPGRP, TIOCGSID,
-/// TIOCSCTTY, TIOCNOTTY, TIOCSIG, FIONREAD, TCFLSH); packet mode.
-const CONTROL: &[&str] = &["ctty", "master", "pkt"];
+/// TIOCSCTTY, TIOCNOTTY, TIOCSIG, FIONREAD, TCFLSH); packet mode (with
+/// TIOCPKT_IOCTL under EXTPROC); what a pty keeps of a termios change
+/// (8 bits, no parity, receiver on), termio requests and TIOCGETD;
+/// TIOCGDEV on both ends and /dev/tty.
+const CONTROL: &[&str] = &["ctty", "master", "pkt", "termios", "gdev"];
 
 #[test]
 fn pty_control_musl() {
@@ -46,4 +49,21 @@ fn devpts_mounts_musl() {
 #[test]
 fn devpts_mounts_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "pty_ctl").args(&["devpts"]));
+}
+
+/// SIGTTOU for requests that change a pty slave, made from a background
+/// group of its session (tty_check_change): termios, TIOCSPGRP, flush,
+/// flow, breaks, TIOCSETD; not TIOCSWINSZ nor TCGETS; on the master, the
+/// requests that act on the slave. Stopped, then restarted once in the
+/// foreground; with SIGTTOU ignored or blocked the request goes ahead;
+/// with a handler it fails with EINTR; an orphaned group gets EIO (ENOTTY
+/// for TIOCSPGRP).
+#[test]
+fn background_changes_stop_with_sigttou_musl() {
+    assert_same(&Run::guest(Libc::Musl, "pty_ctl").args(&["ttou"]));
+}
+
+#[test]
+fn background_changes_stop_with_sigttou_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "pty_ctl").args(&["ttou"]));
 }

@@ -12,10 +12,11 @@
 //! (`echo $((6*7))` expects `42`, which is not typed). Every `\r\n` in the
 //! output is the guest's ONLCR: the host terminal is raw while umbra runs.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use umbra_tests::{busybox, require_tool, test_initrd, umbra};
+use umbra_tests::{busybox, guest_binary, require_tool, test_initrd, umbra, Libc, Run};
 
 /// The pty driver. argv: STEPS UMBRA ARGS... where STEPS is a comma-separated
 /// list of `op=hex(arg)`: `send`, `expect`, `sleep` (seconds as text), `raw`
@@ -122,6 +123,29 @@ fn hex(b: &[u8]) -> String {
 /// Runs `sh -i` under umbra on a fresh pty and plays `steps`; panics with the
 /// transcript if a step fails or the host termios is not restored at the end.
 fn play(steps: &[Step]) {
+    let umbra_args: Vec<String> = [
+        "run",
+        "--initrd",
+        &test_initrd().display().to_string(),
+        "--env",
+        "PATH=/bin",
+        "--env",
+        "PS1=umbra$ ",
+        "--env",
+        "TERM=dumb",
+        "--",
+        "/bin/sh",
+        "-i",
+    ]
+    .map(String::from)
+    .to_vec();
+    play_cmd(steps, umbra(), &umbra_args);
+}
+
+/// Runs `program ARGS` on a fresh pty as the session leader it controls and
+/// plays `steps`; returns everything the pty printed, or panics as
+/// [`play`] does.
+fn play_cmd(steps: &[Step], program: &Path, args: &[String]) -> String {
     let python = require_tool("python3", "python3");
     let _ = busybox();
     let script: Vec<String> = steps
@@ -139,21 +163,8 @@ fn play(steps: &[Step]) {
         .arg("-c")
         .arg(PTY_DRIVER)
         .arg(script.join(","))
-        .arg(umbra())
-        .args([
-            "run",
-            "--initrd",
-            &test_initrd().display().to_string(),
-            "--env",
-            "PATH=/bin",
-            "--env",
-            "PS1=umbra$ ",
-            "--env",
-            "TERM=dumb",
-            "--",
-            "/bin/sh",
-            "-i",
-        ])
+        .arg(program)
+        .args(args)
         .output()
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -162,6 +173,37 @@ fn play(steps: &[Step]) {
         out.status.success() && stdout.starts_with("OK"),
         "pty script failed:\n{stdout}\npython stderr:\n{stderr}"
     );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("TRANSCRIPT "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `tests/guest/pty_ctl.c`'s ttou-console section on the console: a
+/// background group changing its controlling terminal is stopped with
+/// SIGTTOU (tty_check_change), as on a native pty: the program leads the
+/// session of its terminal (pid 1 under umbra, whose console is the pty).
+fn console_sigttou(libc: Libc) {
+    let native = play_cmd(
+        &[Step::Exit(0)],
+        &guest_binary(libc, "pty_ctl"),
+        &["ttou-console".to_string()],
+    );
+    let run = Run::guest(libc, "pty_ctl").args(&["ttou-console"]);
+    let under = play_cmd(&[Step::Exit(0)], umbra(), &run.umbra_args());
+    assert!(native.contains("stopped by SIGTTOU"), "native: {native}");
+    assert_eq!(native, under, "native and umbra transcripts differ");
+}
+
+#[test]
+fn console_background_changes_stop_with_sigttou_musl() {
+    console_sigttou(Libc::Musl);
+}
+
+#[test]
+fn console_background_changes_stop_with_sigttou_glibc() {
+    console_sigttou(Libc::Glibc);
 }
 
 const PROMPT: &[u8] = b"umbra$ ";

@@ -10,8 +10,16 @@
  * deterministic: children run one at a time, and the master is polled
  * before each read (Linux moves pty data in a worker).
  *
- * Sections (argv): ctty, master, pkt, devpts (root: it mounts devpts;
- * natively in a mount namespace of its own). */
+ * SIGTTOU for requests that change a terminal, made from a background
+ * process group (tty_check_change): on a pty slave (section ttou) and on
+ * the run's own terminal (ttou-console: stdin must be the controlling
+ * terminal of the program, a session leader in the foreground; the
+ * console under umbra). What a pty keeps of a termios change
+ * (pty_set_termios), TIOCGDEV, and TIOCPKT_IOCTL with EXTPROC.
+ *
+ * Sections (argv): ctty, master, pkt, ttou, ttou-console, termios, gdev,
+ * devpts and devpts-umount (root: they mount devpts; natively in a mount
+ * namespace of their own). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +49,15 @@
 #ifndef TIOCGPKT
 #define TIOCGPKT _IOR('T', 0x38, int)
 #endif
+#ifndef TIOCGDEV
+#define TIOCGDEV _IOR('T', 0x32, unsigned int)
+#endif
+#ifndef TIOCPKT_IOCTL
+#define TIOCPKT_IOCTL 64
+#endif
+#ifndef EXTPROC
+#define EXTPROC 0200000
+#endif
 
 static const char *en(int e)
 {
@@ -49,6 +66,9 @@ static const char *en(int e)
 	case ENXIO: return "ENXIO";
 	case ESRCH: return "ESRCH";
 	case EAGAIN: return "EAGAIN";
+	case EINTR: return "EINTR";
+	case EBUSY: return "EBUSY";
+	case ENODEV: return "ENODEV";
 	default: return errname(e);
 	}
 }
@@ -364,10 +384,292 @@ static void sec_pkt(void)
 	pkt_read("stop and flush", m);
 	tcflow(s, TCOON);
 	pkt_read("start", m);
+	/* EXTPROC (the master edits lines): every termios change, with it on
+	 * before or after, is reported (TIOCPKT_IOCTL). */
+	tcgetattr(s, &t);
+	t.c_lflag |= EXTPROC;
+	tcsetattr(s, TCSANOW, &t);
+	pkt_read("EXTPROC on", m);
+	t.c_lflag &= ~ECHO;
+	tcsetattr(s, TCSANOW, &t);
+	pkt_read("ECHO off with EXTPROC", m);
+	t.c_lflag &= ~EXTPROC;
+	tcsetattr(s, TCSANOW, &t);
+	pkt_read("EXTPROC off", m);
+	t.c_lflag |= ECHO;
+	tcsetattr(s, TCSANOW, &t);
+	write(s, "y", 1);
+	pkt_read("ECHO on without EXTPROC, then data", m);
 	/* Turning it off drops nothing of the data, but the status goes. */
 	write(s, "z", 1);
 	say("TIOCPKT 0", ioctl(m, TIOCPKT, &zero));
 	pkt_read("plain", m);
+	close(s);
+	close(m);
+}
+
+
+/* ---- ttou ---- */
+
+/* The requests tried from a background group. */
+enum req {
+	R_TCSETS, R_TCSETSW, R_TCSETSF, R_TCSETA, R_TIOCSPGRP, R_TCFLSH, R_TCXONC,
+	R_TCSBRK, R_TCSBRKP, R_TIOCSBRK, R_TIOCCBRK, R_TIOCSETD, R_TIOCSWINSZ,
+	R_TCGETS, R_M_TCSETS, R_M_TIOCSPGRP, R_M_TCFLSH, R_M_TCXONC, R_N
+};
+static const char *req_name[R_N] = {
+	"TCSETS", "TCSETSW", "TCSETSF", "TCSETA", "TIOCSPGRP", "TCFLSH", "TCXONC",
+	"TCSBRK", "TCSBRKP", "TIOCSBRK", "TIOCCBRK", "TIOCSETD", "TIOCSWINSZ",
+	"TCGETS", "master TCSETS", "master TIOCSPGRP", "master TCFLSH", "master TCXONC",
+};
+
+/* Makes request `r` on the slave `t` (or the master `m`); its result. */
+static int request(enum req r, int t, int m)
+{
+	struct termios tio;
+	struct winsize ws;
+	char termio[18];
+	int ldisc = 0;
+	pid_t pg = getpgrp();
+	tcgetattr(t, &tio);
+	ioctl(t, TIOCGWINSZ, &ws);
+	switch (r) {
+	case R_TCSETS: return tcsetattr(t, TCSANOW, &tio);
+	case R_TCSETSW: return tcsetattr(t, TCSADRAIN, &tio);
+	case R_TCSETSF: return tcsetattr(t, TCSAFLUSH, &tio);
+	case R_TCSETA:
+		ioctl(t, TCGETA, termio);
+		return ioctl(t, TCSETA, termio);
+	case R_TIOCSPGRP: return ioctl(t, TIOCSPGRP, &pg);
+	case R_TCFLSH: return tcflush(t, TCIFLUSH);
+	case R_TCXONC: return tcflow(t, TCOON);
+	case R_TCSBRK: return tcdrain(t);
+	case R_TCSBRKP: return ioctl(t, TCSBRKP, 0);
+	case R_TIOCSBRK: return ioctl(t, TIOCSBRK);
+	case R_TIOCCBRK: return ioctl(t, TIOCCBRK);
+	case R_TIOCSETD: return ioctl(t, TIOCSETD, &ldisc);
+	case R_TIOCSWINSZ: return ioctl(t, TIOCSWINSZ, &ws);
+	case R_TCGETS: return tcgetattr(t, &tio);
+	case R_M_TCSETS: return tcsetattr(m, TCSANOW, &tio);
+	case R_M_TIOCSPGRP: return ioctl(m, TIOCSPGRP, &pg);
+	case R_M_TCFLSH: return tcflush(m, TCIFLUSH);
+	case R_M_TCXONC: return tcflow(m, TCOON);
+	default: return -1;
+	}
+}
+
+static volatile sig_atomic_t ttou_got;
+static void on_ttou(int sig) { ttou_got = sig; }
+
+enum how { H_DEFAULT, H_IGNORED, H_BLOCKED, H_HANDLED };
+static const char *how_name[] = { "default", "ignored", "blocked", "handled" };
+
+/* A child in a background group of its own makes request `r` with SIGTTOU
+ * as `how` says. When it stops, the leader (this process, in the
+ * foreground) puts it in the foreground and continues it: the request
+ * restarts and goes through. The leader takes the foreground back after. */
+static void ttou_try(enum req r, enum how how, int t, int m)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		setpgid(0, 0);
+		signal(SIGTTOU, SIG_DFL);
+		if (how == H_IGNORED)
+			signal(SIGTTOU, SIG_IGN);
+		if (how == H_BLOCKED) {
+			sigset_t set;
+			sigemptyset(&set);
+			sigaddset(&set, SIGTTOU);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+		}
+		if (how == H_HANDLED) {
+			struct sigaction sa = {.sa_handler = on_ttou};
+			sigaction(SIGTTOU, &sa, NULL);
+		}
+		int rv = request(r, t, m);
+		int e = errno;
+		char line[128];
+		snprintf(line, sizeof line, "  %s %s: %d %s%s\n", req_name[r], how_name[how], rv,
+			 rv < 0 ? en(e) : "", ttou_got ? " (handler ran)" : "");
+		write(1, line, strlen(line));
+		_exit(0);
+	}
+	setpgid(c, c);
+	int st;
+	waitpid(c, &st, WUNTRACED);
+	if (WIFSTOPPED(st)) {
+		printf("  %s %s: stopped by %s\n", req_name[r], how_name[how],
+		       WSTOPSIG(st) == SIGTTOU ? "SIGTTOU" : "another signal");
+		tcsetpgrp(t, c);
+		kill(c, SIGCONT);
+		waitpid(c, &st, 0);
+	}
+	if (!WIFEXITED(st))
+		printf("  %s %s: killed by %d\n", req_name[r], how_name[how], WTERMSIG(st));
+	/* Back to the foreground (SIGTTOU ignored meanwhile, as a shell). */
+	signal(SIGTTOU, SIG_IGN);
+	tcsetpgrp(t, getpgrp());
+	signal(SIGTTOU, SIG_DFL);
+}
+
+/* The leader of `t`'s session, in the foreground, tries every request. */
+static void ttou_all(int t, int m)
+{
+	printf(" foreground is mine %d\n", tcgetpgrp(t) == getpgrp());
+	for (int r = 0; r < R_N; r++)
+		if (m >= 0 || r < R_M_TCSETS)
+			ttou_try(r, H_DEFAULT, t, m);
+	enum req some[] = {R_TCSETS, R_TIOCSPGRP, R_TCFLSH, R_TCSBRK, R_M_TCSETS};
+	for (unsigned i = 0; i < sizeof some / sizeof *some; i++)
+		for (int h = H_IGNORED; h <= H_HANDLED; h++)
+			if (m >= 0 || some[i] < R_M_TCSETS)
+				ttou_try(some[i], h, t, m);
+	/* The leader's own group in the background is orphaned (its parent
+	 * is outside the session): EIO, and ENOTTY for TIOCSPGRP, without a
+	 * signal. */
+	pid_t g = fork();
+	if (g == 0) {
+		setpgid(0, 0);
+		pause();
+		_exit(0);
+	}
+	setpgid(g, g);
+	tcsetpgrp(t, g);
+	printf(" orphaned:\n");
+	enum req orph[] = {R_TCSETS, R_TIOCSPGRP, R_TCFLSH, R_TCXONC, R_TCSBRK, R_TIOCSWINSZ,
+			   R_M_TCSETS, R_M_TIOCSPGRP};
+	for (unsigned i = 0; i < sizeof orph / sizeof *orph; i++) {
+		if (m < 0 && orph[i] >= R_M_TCSETS)
+			continue;
+		int rv = request(orph[i], t, m);
+		printf("  %s: %d %s\n", req_name[orph[i]], rv, rv < 0 ? en(errno) : "");
+	}
+	signal(SIGTTOU, SIG_IGN);
+	say(" TIOCSPGRP back, ignored", tcsetpgrp(t, getpgrp()));
+	signal(SIGTTOU, SIG_DFL);
+	kill(g, SIGKILL);
+	waitpid(g, NULL, 0);
+	/* A process of another session changes the terminal freely. */
+}
+
+static void sec_ttou(void)
+{
+	char path[64];
+	int m = master(path, sizeof path);
+	pid_t c = fork();
+	if (c == 0) {
+		setsid();
+		int t = open(path, O_RDWR);
+		ttou_all(t, m);
+		_exit(0);
+	}
+	wait_child("leader", c);
+	/* From outside its session: nothing checks. */
+	int t = open(path, O_RDWR | O_NOCTTY);
+	struct termios tio;
+	tcgetattr(t, &tio);
+	say("TCSETS from another session", tcsetattr(t, TCSANOW, &tio));
+	close(t);
+	close(m);
+}
+
+static void sec_ttou_console(void)
+{
+	if (tcgetpgrp(0) != getpgrp() || getsid(0) != getpid()) {
+		printf("stdin is not my controlling terminal, or I do not lead its session\n");
+		return;
+	}
+	ttou_all(0, -1);
+}
+
+
+/* ---- termios ---- */
+
+/* The kernel's c_cflag through raw TCGETS (the libcs' structs begin as the
+ * kernel's). */
+static unsigned cflag_of(int fd)
+{
+	struct termios t;
+	ioctl(fd, TCGETS, &t);
+	return t.c_cflag;
+}
+
+static void set_cflag(const char *what, int fd, int via, unsigned cflag)
+{
+	struct termios t;
+	ioctl(fd, TCGETS, &t);
+	t.c_cflag = cflag;
+	int r = ioctl(via, TCSETS, &t);
+	printf("%s: %d, c_cflag %o\n", what, r, cflag_of(fd));
+}
+
+static void sec_termios(void)
+{
+	char path[64];
+	int m = master(path, sizeof path);
+	int s = open(path, O_RDWR | O_NOCTTY);
+	struct termios t;
+	ioctl(s, TCGETS, &t);
+	printf("fresh slave: iflag %o oflag %o cflag %o lflag %o\n", t.c_iflag, t.c_oflag,
+	       t.c_cflag, t.c_lflag);
+	/* A pty keeps 8 bits, no parity, its receiver on; the rest is kept. */
+	set_cflag("CS7 PARENB CSTOPB CLOCAL -CREAD B9600", s, s,
+		  CS7 | PARENB | CSTOPB | CLOCAL | B9600);
+	set_cflag("CS5 PARODD HUPCL CRTSCTS B300", s, s, CS5 | PARODD | HUPCL | CRTSCTS | B300);
+	set_cflag("0 through the master", s, m, 0);
+	set_cflag("CS6 PARENB through the master", s, m, CS6 | PARENB | B38400);
+	set_cflag("address bit", s, s, 0x20000000 | B38400);
+	/* termio (TCGETA/TCSETA): the low halves of the flags. */
+	struct {
+		unsigned short i, o, c, l;
+		unsigned char line, cc[8];
+	} __attribute__((packed)) tio;
+	say("TCGETA", ioctl(s, TCGETA, &tio));
+	printf("termio: iflag %o oflag %o cflag %o lflag %o veof %d\n", tio.i, tio.o, tio.c, tio.l,
+	       tio.cc[VEOF]);
+	tio.l &= ~ICANON;
+	tio.c = CS7 | B1200;
+	say("TCSETA", ioctl(s, TCSETA, &tio));
+	ioctl(s, TCGETS, &t);
+	printf("after TCSETA: cflag %o lflag %o\n", t.c_cflag, t.c_lflag);
+	int d = -1;
+	say("TIOCGETD", ioctl(s, TIOCGETD, &d));
+	printf("ldisc %d\n", d);
+	d = 0;
+	say("TIOCSETD N_TTY", ioctl(s, TIOCSETD, &d));
+	close(s);
+	close(m);
+}
+
+/* ---- gdev ---- */
+
+static void sec_gdev(void)
+{
+	char path[64];
+	int m = master(path, sizeof path);
+	int s = open(path, O_RDWR | O_NOCTTY);
+	struct stat st;
+	fstat(s, &st);
+	unsigned ds = 0, dm = 0;
+	say("TIOCGDEV on slave", ioctl(s, TIOCGDEV, &ds));
+	say("TIOCGDEV on master", ioctl(m, TIOCGDEV, &dm));
+	printf("slave's: major %u, is its st_rdev %d; master's is the slave's %d\n", major(ds),
+	       makedev(major(ds), minor(ds)) == st.st_rdev, dm == ds);
+	pid_t c = fork();
+	if (c == 0) {
+		setsid();
+		int s2 = open(path, O_RDWR);
+		int t = open("/dev/tty", O_RDWR);
+		unsigned dt = 0;
+		say("TIOCGDEV on /dev/tty", ioctl(t, TIOCGDEV, &dt));
+		printf("is the slave's %d\n", dt == ds);
+		close(s2);
+		_exit(0);
+	}
+	wait_child("ctty", c);
+	int p[2];
+	pipe(p);
+	say("TIOCGDEV on a pipe", ioctl(p[0], TIOCGDEV, &ds));
 	close(s);
 	close(m);
 }
@@ -493,6 +795,14 @@ int main(int argc, char **argv)
 			sec_pkt();
 		else if (!strcmp(argv[i], "devpts"))
 			sec_devpts();
+		else if (!strcmp(argv[i], "termios"))
+			sec_termios();
+		else if (!strcmp(argv[i], "gdev"))
+			sec_gdev();
+		else if (!strcmp(argv[i], "ttou"))
+			sec_ttou();
+		else if (!strcmp(argv[i], "ttou-console"))
+			sec_ttou_console();
 	}
 	return 0;
 }

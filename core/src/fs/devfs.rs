@@ -16,7 +16,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use spin::Mutex;
 use umbra_abi::flags::{OpenFlags, FIONREAD, O_RDWR, S_IFCHR, TIOCGPGRP, TIOCSPGRP};
@@ -32,7 +32,7 @@ pub use crate::config::PtsAttrs;
 use crate::error::{Errno, KResult};
 use crate::host::{ConsoleRead, ConsoleStream};
 pub use crate::tty::termios::default_termios;
-use crate::tty::termios::{TCFLSH, TCIFLUSH, TCIOFLUSH, TCOFLUSH, TIOCGSID, TIOCNOTTY};
+use crate::tty::termios::{TCFLSH, TCIFLUSH, TCIOFLUSH, TCOFLUSH, TIOCGDEV, TIOCGSID, TIOCNOTTY};
 use crate::tty::{GroupSignal, ReadResult, Tty, TtyAccess, TtyCaller, TtyEffects};
 use umbra_abi::signal::{SIGINT, SIGQUIT, SIGTSTP};
 
@@ -158,6 +158,10 @@ pub struct ConsoleState {
     /// The console is /dev/pts/0 (an OCI terminal's), whose name goes at
     /// its hang-up (see [`ConsoleState::take_pts_release`]).
     on_pts: AtomicBool,
+    /// The terminal's device number, as TIOCGDEV reports it whichever
+    /// file it is reached by (/dev/tty, /dev/console): a pty's 136:N, else
+    /// the console's 5:1.
+    rdev: AtomicU64,
     /// The host's stdin, a terminal, hung up: the console stays a
     /// terminal, hung up (the host's TCGETS fails now).
     host_hung_up: AtomicBool,
@@ -205,6 +209,7 @@ pub const TIOCPKT_STOP: u8 = 4;
 pub const TIOCPKT_START: u8 = 8;
 pub const TIOCPKT_NOSTOP: u8 = 16;
 pub const TIOCPKT_DOSTOP: u8 = 32;
+pub const TIOCPKT_IOCTL: u8 = 64;
 
 /// Bytes a linked terminal holds for its host when the host takes no more:
 /// writers wait (EAGAIN) past this.
@@ -450,6 +455,7 @@ impl ConsoleState {
             linked: link.is_some(),
             was_tty: AtomicBool::new(false),
             on_pts: AtomicBool::new(false),
+            rdev: AtomicU64::new(makedev(5, 1)),
             host_hung_up: AtomicBool::new(false),
             inner: Mutex::new(ConsoleInner {
                 tty: Tty::new(),
@@ -692,22 +698,36 @@ impl ConsoleFile {
                 Errno::EIO
             });
         }
+        if cmd == TIOCGDEV {
+            // tty_devnum(real_tty) as new_encode_dev's 32 bits (makedev's
+            // low half, for a major below 4096).
+            let dev = self.state.rdev.load(Ordering::Relaxed) as u32;
+            arg.write_out(&dev.to_ne_bytes())?;
+            return Ok(0);
+        }
         st.sync_winsize(ctx);
         if cmd == FIONREAD && self.state.tty_on(ctx, ConsoleStream::Stdin) {
             let _ = st.pull(ctx);
         }
         #[cfg(feature = "pty")]
-        let before = st.flow_marks();
+        let (before, lflag) = (st.flow_marks(), st.tty.termios().c_lflag);
         let (r, fx) = st.tty.ioctl(cmd, arg, caller)?;
         st.apply(fx);
         #[cfg(feature = "pty")]
         {
-            let flush = match (cmd, arg.raw()) {
-                (umbra_abi::flags::TCSETSF, _) | (TCFLSH, TCIFLUSH) => TIOCPKT_FLUSHREAD,
+            use crate::tty::termios::{EXTPROC, TCSETAF};
+            let mut flush = match (cmd, arg.raw()) {
+                (umbra_abi::flags::TCSETSF | TCSETAF, _) | (TCFLSH, TCIFLUSH) => TIOCPKT_FLUSHREAD,
                 (TCFLSH, TCOFLUSH) => TIOCPKT_FLUSHWRITE,
                 (TCFLSH, TCIOFLUSH) => TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE,
                 _ => 0,
             };
+            // pty_set_termios: a termios change with EXTPROC on before or
+            // after is reported (the master does the line editing then).
+            let extproc = (lflag | st.tty.termios().c_lflag) & EXTPROC != 0;
+            if crate::tty::changes_slave(cmd) && cmd != TIOCSPGRP && extproc {
+                flush |= TIOCPKT_IOCTL;
+            }
             st.packet_note(before, flush);
         }
         Ok(r)
@@ -1003,6 +1023,7 @@ pub fn stdio_files_on_pts(
     // nothing asked whether it is a terminal before.
     state.was_tty.store(true, Ordering::Relaxed);
     state.on_pts.store(true, Ordering::Relaxed);
+    state.rdev.store(rdev, Ordering::Relaxed);
     let attr = NewNode {
         kind: FileType::CharDevice,
         perm: attrs.perm & 0o7777,
@@ -1088,6 +1109,7 @@ pub fn linked_tty_files(
         return (state, None, files);
     };
     let rdev = makedev(136, n);
+    state.rdev.store(rdev, Ordering::Relaxed);
     let driver = ConsoleFile {
         out: ConsoleStream::Stdout,
         tty: ConsoleStream::Stdin,
@@ -1557,7 +1579,9 @@ pub fn open_pty(
     let state = Arc::new(ConsoleState::with_link(Some(Arc::new(PtyLink(
         pair.clone(),
     )))));
+    state.with_tty(|t| *t = Tty::new_pty_slave());
     let rdev = makedev(136, n);
+    state.rdev.store(rdev, Ordering::Relaxed);
     let driver = Arc::new(ConsoleFile {
         out: ConsoleStream::Stdout,
         tty: ConsoleStream::Stdin,

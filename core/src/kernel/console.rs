@@ -180,6 +180,28 @@ impl<H: Host> Kernel<H> {
         } else {
             cf.state().check_read(&caller)
         };
+        self.job_control(access)
+    }
+
+    /// tty_check_change for ioctl `cmd` on terminal `tty` by the current
+    /// process: a request that changes the terminal, made from a background
+    /// group of its session, stops the group with SIGTTOU and restarts
+    /// after, unless SIGTTOU is ignored or blocked (then it goes ahead); an
+    /// orphaned group gets EIO (TIOCSPGRP: ENOTTY, as tiocspgrp).
+    pub(crate) fn tty_ioctl_job_check(&mut self, tty: &ConsoleState, cmd: u32) -> JobCheck {
+        let caller = self.tty_caller();
+        let access = tty.check_ioctl(cmd, &caller);
+        match self.job_control(access) {
+            JobCheck::Fail(Errno::EIO) if cmd == umbra_abi::flags::TIOCSPGRP => {
+                JobCheck::Fail(Errno::ENOTTY)
+            }
+            r => r,
+        }
+    }
+
+    /// What job control makes of `access` for the current process
+    /// (__tty_check_change, n_tty's job_control).
+    fn job_control(&mut self, access: TtyAccess) -> JobCheck {
         let TtyAccess::Background { sig } = access else {
             return JobCheck::Allowed;
         };

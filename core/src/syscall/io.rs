@@ -469,8 +469,43 @@ impl IoctlArg for StagedArg {
     }
 }
 
-/// ioctl(2): FIOCLEX/FIONCLEX/FIONBIO here, the rest by the file's driver.
-pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
+/// ioctl(2): job control first (a background process changing its
+/// controlling terminal is stopped with SIGTTOU, and the call restarts
+/// after), then [`ioctl`].
+pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Outcome {
+    let f = match file(k, fd) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Ret(Err(e)),
+    };
+    let ops = f.ops();
+    let tty = ops.and_then(|o| ConsoleFile::of(&**o)).map(|c| c.state());
+    // A pty master checks the caller against its slave for the requests
+    // that act on the slave (set_termios and tiocspgrp on real_tty).
+    #[cfg(feature = "pty")]
+    let tty = tty.or_else(|| {
+        ops.and_then(|o| crate::fs::devfs::PtyMaster::of(&**o))
+            .filter(|_| crate::tty::changes_slave(cmd))
+            .map(|m| m.slave_state())
+    });
+    if let Some(state) = tty.filter(|_| crate::tty::changes_terminal(cmd)) {
+        let state = state.clone();
+        match k.tty_ioctl_job_check(&state, cmd) {
+            JobCheck::Allowed => {}
+            JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
+            JobCheck::Stopped => {
+                return Outcome::Block(Wait::Event {
+                    deadline: None,
+                    restart: Restart::WithSaRestart,
+                })
+            }
+        }
+    }
+    Outcome::Ret(ioctl(k, fd, cmd, arg))
+}
+
+/// ioctl(2) once job control let it through: FIOCLEX/FIONCLEX/FIONBIO
+/// here, the rest by the file's driver.
+fn ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
     let f = file(k, fd)?;
     match cmd {
         FIOCLEX | FIONCLEX => {

@@ -113,7 +113,7 @@ pub fn dispatch<H: Host>(k: &mut Kernel<H>, nr: u64, a: [u64; 6]) -> Outcome {
         #[cfg(target_pointer_width = "64")]
         PWRITE64 => return io::sys_pwrite64(k, a[0] as i32, a[1], a[2] as usize, a[3] as i64),
         LSEEK => io::sys_lseek(k, a[0] as i32, long_arg(a[1]), a[2] as u32),
-        IOCTL => io::sys_ioctl(k, a[0] as i32, a[1] as u32, a[2]),
+        IOCTL => return io::sys_ioctl(k, a[0] as i32, a[1] as u32, a[2]),
         FCNTL if lock::is_lock_cmd(a[1] as u32) => {
             return lock::sys_fcntl_lock(k, a[0] as i32, a[1] as u32, a[2], lock::FcntlCall::Fcntl)
         }

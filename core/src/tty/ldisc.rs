@@ -90,6 +90,30 @@ pub enum TtyAccess {
     Background { sig: u32 },
 }
 
+/// Whether ioctl `cmd` changes the terminal, so that a background caller
+/// is stopped with SIGTTOU before it is made: Linux's tty_check_change
+/// callers, set_termios (TCSETS, TCSETA and their W and F forms),
+/// tiocspgrp, n_tty_ioctl_helper's TCXONC and TCFLSH, and tty_ioctl's
+/// TIOCSETD and break requests. Not TIOCSWINSZ (tiocswinsz checks
+/// nothing). On a pty master only [`changes_slave`] requests check, against
+/// the slave; the others check the master, nobody's controlling terminal.
+pub fn changes_terminal(cmd: u32) -> bool {
+    changes_slave(cmd)
+        || matches!(
+            cmd,
+            TCFLSH | TCXONC | TCSBRK | TCSBRKP | TIOCSBRK | TIOCCBRK | TIOCSETD
+        )
+}
+
+/// Requests on a pty master that change its slave and check the caller
+/// against it (set_termios and tiocspgrp on real_tty).
+pub fn changes_slave(cmd: u32) -> bool {
+    matches!(
+        cmd,
+        TCSETS | TCSETSW | TCSETSF | TCSETA | TCSETAW | TCSETAF | TIOCSPGRP
+    )
+}
+
 /// The process making a terminal request.
 #[derive(Clone, Copy)]
 pub struct TtyCaller<'a> {
@@ -163,6 +187,10 @@ pub struct Tty {
     input_gen: u64,
     /// VTIME timer: started at this time, for input generation `.0`.
     vtime_anchor: Option<(u64, u64)>,
+    /// A pty slave, whose termios changes keep what its "hardware" would
+    /// (pty_set_termios: 8 bits, no parity, receiver on).
+    #[cfg(feature = "pty")]
+    pty: bool,
 }
 
 impl Default for Tty {
@@ -203,7 +231,34 @@ impl Tty {
             canon_column: 0,
             input_gen: 0,
             vtime_anchor: None,
+            #[cfg(feature = "pty")]
+            pty: false,
         }
+    }
+
+    /// A new Unix98 pty slave: Linux's default termios but for its
+    /// c_cflag ([`PTY_CFLAG`]), and termios changes kept to what a pty
+    /// does (see [`Tty::ioctl`]).
+    #[cfg(feature = "pty")]
+    pub fn new_pty_slave() -> Tty {
+        let mut t = Tty::new();
+        t.termios.c_cflag = PTY_CFLAG;
+        t.pty = true;
+        t
+    }
+
+    /// A termios request's new termios as the terminal takes it
+    /// (tty_set_termios): the address bit keeps its old value, and a pty
+    /// slave keeps 8 bits, no parity and its receiver on
+    /// (pty_set_termios); the other flags, the speed among them, are kept
+    /// as given.
+    fn settle_termios(&self, mut t: Termios) -> Termios {
+        t.c_cflag = (t.c_cflag & !ADDRB) | (self.termios.c_cflag & ADDRB);
+        #[cfg(feature = "pty")]
+        if self.pty {
+            t.c_cflag = (t.c_cflag & !(CSIZE | PARENB)) | CS8 | CREAD;
+        }
+        t
     }
 
     // ----- state the kernel reads and sets -----
@@ -832,13 +887,10 @@ impl Tty {
     }
 
     /// Whether `caller` may make ioctl `cmd`: requests that change the
-    /// terminal (tty_check_change callers) from a background group get SIGTTOU.
+    /// terminal ([`changes_terminal`]) from a background group of the
+    /// terminal's session get SIGTTOU (tty_check_change).
     pub fn check_ioctl(&self, cmd: u32, caller: &TtyCaller<'_>) -> TtyAccess {
-        let changes = matches!(
-            cmd,
-            TCSETS | TCSETSW | TCSETSF | TIOCSPGRP | TCFLSH | TCXONC | TCSBRK
-        );
-        if changes && self.background(caller) {
+        if changes_terminal(cmd) && self.background(caller) {
             TtyAccess::Background { sig: SIGTTOU }
         } else {
             TtyAccess::Allowed
@@ -846,6 +898,26 @@ impl Tty {
     }
 
     // ----- ioctls -----
+
+    /// The termios of a TCSETA request: struct termio's 16-bit flag words
+    /// replace the low halves of the current flags, and its c_line and
+    /// first [`NCC`] control characters the current ones
+    /// (user_termio_to_kernel_termios).
+    fn termio_in(&self, arg: &mut dyn IoctlArg) -> KResult<Termios> {
+        let mut b = [0u8; TERMIO_SIZE];
+        arg.read_in(&mut b)?;
+        let mut t = self.termios;
+        let word = |i: usize, old: u32| {
+            (old & 0xffff_0000) | u32::from(u16::from_ne_bytes([b[2 * i], b[2 * i + 1]]))
+        };
+        t.c_iflag = word(0, t.c_iflag);
+        t.c_oflag = word(1, t.c_oflag);
+        t.c_cflag = word(2, t.c_cflag);
+        t.c_lflag = word(3, t.c_lflag);
+        t.c_line = b[8];
+        t.c_cc[..NCC].copy_from_slice(&b[9..9 + NCC]);
+        Ok(t)
+    }
 
     /// A terminal ioctl on behalf of `caller`. Returns the ioctl's value and
     /// the signals it causes; job-control checks ([`Tty::check_ioctl`]) are
@@ -863,15 +935,45 @@ impl Tty {
                 self.termios.encode(&mut b);
                 arg.write_out(&b)?;
             }
-            TCSETS | TCSETSW | TCSETSF => {
-                let mut b = [0u8; Termios::SIZE];
-                arg.read_in(&mut b)?;
+            TCSETS | TCSETSW | TCSETSF | TCSETA | TCSETAW | TCSETAF => {
+                let t = if matches!(cmd, TCSETA | TCSETAW | TCSETAF) {
+                    self.termio_in(arg)?
+                } else {
+                    let mut b = [0u8; Termios::SIZE];
+                    arg.read_in(&mut b)?;
+                    Termios::decode(&b)
+                };
                 // Output is written synchronously, so TCSETSW has nothing to
                 // wait for.
-                if cmd == TCSETSF {
+                if matches!(cmd, TCSETSF | TCSETAF) {
                     self.flush_input();
                 }
-                self.set_termios(Termios::decode(&b));
+                let t = self.settle_termios(t);
+                self.set_termios(t);
+            }
+            TCGETA => {
+                // kernel_termios_to_user_termio: the flags' low halves.
+                let t = &self.termios;
+                let mut b = [0u8; TERMIO_SIZE];
+                for (i, f) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag]
+                    .into_iter()
+                    .enumerate()
+                {
+                    b[2 * i..2 * i + 2].copy_from_slice(&(f as u16).to_ne_bytes());
+                }
+                b[8] = t.c_line;
+                b[9..].copy_from_slice(&t.c_cc[..NCC]);
+                arg.write_out(&b)?;
+            }
+            TIOCGETD => arg.write_out(&N_TTY.to_ne_bytes())?,
+            TIOCSETD => {
+                // tiocsetd: N_TTY is already the discipline; umbra has no
+                // other (tty_ldisc_get: EINVAL for one not available).
+                let mut b = [0u8; 4];
+                arg.read_in(&mut b)?;
+                if i32::from_ne_bytes(b) != N_TTY {
+                    return Err(Errno::EINVAL);
+                }
             }
             TIOCGWINSZ => {
                 let mut b = [0u8; Winsize::SIZE];
@@ -961,8 +1063,9 @@ impl Tty {
                 TCIOFF | TCION => {}
                 _ => return Err(Errno::EINVAL),
             },
-            // tcdrain and tcsendbreak: output is already drained; no break.
-            TCSBRK => {}
+            // tcdrain and tcsendbreak: output is already drained, and the
+            // terminal has no break to send (as a pty: no break_ctl).
+            TCSBRK | TCSBRKP | TIOCSBRK | TIOCCBRK => {}
             _ => return Err(Errno::ENOTTY),
         }
         Ok((0, fx))

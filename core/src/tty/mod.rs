@@ -15,6 +15,6 @@ pub mod termios;
 mod tests;
 
 pub use ldisc::{
-    GroupSignal, InputEffects, ReadResult, Tty, TtyAccess, TtyCaller, TtyEffects, INPUT_CAP,
-    MAX_CANON,
+    changes_slave, changes_terminal, GroupSignal, InputEffects, ReadResult, Tty, TtyAccess,
+    TtyCaller, TtyEffects, INPUT_CAP, MAX_CANON,
 };

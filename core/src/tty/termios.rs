@@ -28,9 +28,14 @@ pub const ONLRET: u32 = 0o40;
 
 // c_cflag
 pub const B38400: u32 = 0o17;
+pub const CSIZE: u32 = 0o60;
 pub const CS8: u32 = 0o60;
 pub const CREAD: u32 = 0o200;
+pub const PARENB: u32 = 0o400;
 pub const HUPCL: u32 = 0o2000;
+/// The address bit (RS-485 addressing), which no TCSETS changes
+/// (tty_set_termios keeps the old value).
+pub const ADDRB: u32 = 0x2000_0000;
 
 // c_lflag
 pub const ISIG: u32 = 0o1;
@@ -44,6 +49,7 @@ pub const TOSTOP: u32 = 0o400;
 pub const ECHOCTL: u32 = 0o1000;
 pub const ECHOKE: u32 = 0o4000;
 pub const IEXTEN: u32 = 0o100000;
+pub const EXTPROC: u32 = 0o200000;
 
 // c_cc indices
 pub const VINTR: usize = 0;
@@ -70,12 +76,31 @@ pub const NCCS: usize = 19;
 pub const VDISABLE: u8 = 0;
 
 // Terminal ioctls that `umbra-abi` does not name yet.
+pub const TCGETA: u32 = 0x5405;
+pub const TCSETA: u32 = 0x5406;
+pub const TCSETAW: u32 = 0x5407;
+pub const TCSETAF: u32 = 0x5408;
 pub const TCSBRK: u32 = 0x5409;
 pub const TCXONC: u32 = 0x540A;
 pub const TCFLSH: u32 = 0x540B;
 pub const TIOCOUTQ: u32 = 0x5411;
 pub const TIOCNOTTY: u32 = 0x5422;
+pub const TIOCSETD: u32 = 0x5423;
+pub const TIOCGETD: u32 = 0x5424;
+pub const TCSBRKP: u32 = 0x5425;
+pub const TIOCSBRK: u32 = 0x5427;
+pub const TIOCCBRK: u32 = 0x5428;
 pub const TIOCGSID: u32 = 0x5429;
+/// TIOCGDEV, `_IOR('T', 0x32, unsigned int)`: the terminal's device number.
+pub const TIOCGDEV: u32 = 0x8004_5432;
+
+/// struct termio's size (TCGETA): four 16-bit flag words, c_line and
+/// NCC = 8 control characters (its padding byte is not written).
+pub const TERMIO_SIZE: usize = 17;
+/// The control characters struct termio holds.
+pub const NCC: usize = 8;
+/// N_TTY, the only line discipline umbra has.
+pub const N_TTY: i32 = 0;
 
 // TCFLSH arguments.
 pub const TCIFLUSH: u64 = 0;
@@ -87,6 +112,10 @@ pub const TCOOFF: u64 = 0;
 pub const TCOON: u64 = 1;
 pub const TCIOFF: u64 = 2;
 pub const TCION: u64 = 3;
+
+/// The c_cflag a new Unix98 pty slave starts with (unix98_pty_init:
+/// 38400 baud, 8 bits, receiver on, and no HUPCL, unlike other ttys).
+pub const PTY_CFLAG: u32 = B38400 | CS8 | CREAD;
 
 /// The termios Linux gives a new tty (`tty_std_termios`): 38400 baud, 8 bits,
 /// canonical mode with echo and signals, CR→NL on input and NL→CR NL on output.
@@ -125,7 +154,8 @@ mod tests {
 
     #[test]
     fn default_termios_matches_linux() {
-        // What `stty -g` prints on a fresh Linux pty, field by field.
+        // Linux's tty_std_termios, field by field (a fresh pty slave has
+        // PTY_CFLAG instead: `stty -g` there shows c_cflag 277).
         let t = default_termios();
         assert_eq!(t.c_iflag, 0o2400);
         assert_eq!(t.c_oflag, 0o5);

@@ -5,7 +5,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use umbra_abi::flags::{
-    FIONREAD, TCGETS, TCSETS, TCSETSF, TIOCGPGRP, TIOCGWINSZ, TIOCSCTTY, TIOCSPGRP, TIOCSWINSZ,
+    FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSCTTY, TIOCSPGRP,
+    TIOCSWINSZ,
 };
 use umbra_abi::signal::{SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH};
 use umbra_abi::structs::{Termios, Winsize};
@@ -779,4 +780,62 @@ fn background_groups_get_sigttin_and_sigttou() {
     );
     assert_eq!(t.check_ioctl(TCGETS, &bg), TtyAccess::Allowed);
     assert_eq!(t.check_ioctl(TCSETS, &fg), TtyAccess::Allowed);
+    // Every tty_check_change caller; not TIOCSWINSZ (tiocswinsz).
+    for cmd in [
+        TCSETSW, TCSETSF, TCSETA, TCSETAW, TCSETAF, TCFLSH, TCXONC, TCSBRK, TCSBRKP, TIOCSBRK,
+        TIOCCBRK, TIOCSETD,
+    ] {
+        assert_eq!(
+            t.check_ioctl(cmd, &bg),
+            TtyAccess::Background { sig: SIGTTOU },
+            "{cmd:#x}"
+        );
+    }
+    assert_eq!(t.check_ioctl(TIOCSWINSZ, &bg), TtyAccess::Allowed);
+    assert_eq!(t.check_ioctl(TCSETS, &outsider), TtyAccess::Allowed);
+    // On a master only the requests acting on the slave.
+    assert!(changes_slave(TCSETSF) && changes_slave(TIOCSPGRP));
+    assert!(!changes_slave(TCFLSH) && !changes_slave(TCXONC));
+}
+
+#[test]
+fn termio_requests_set_the_low_halves() {
+    let mut t = tty();
+    // EXTPROC lives in c_lflag's upper half, which termio does not reach.
+    set_lflag(&mut t, EXTPROC, 0);
+    let mut a = Arg::bytes(&[]);
+    t.ioctl(TCGETA, &mut a, &TtyCaller::UNKNOWN).unwrap();
+    assert_eq!(a.data.len(), TERMIO_SIZE);
+    assert_eq!(u16::from_ne_bytes([a.data[6], a.data[7]]), 0o105073);
+    assert_eq!(a.data[9..], [3, 0x1c, 0x7f, 0x15, 4, 0, 1, 0]);
+    // ICANON off through TCSETA; EXTPROC stays.
+    let lflag = (0o105073u32 & !ICANON) as u16;
+    a.data[6..8].copy_from_slice(&lflag.to_ne_bytes());
+    a.data[9 + VINTR] = 0x01;
+    t.ioctl(TCSETA, &mut a, &TtyCaller::UNKNOWN).unwrap();
+    assert_eq!(t.termios().c_lflag, (0o105073 & !ICANON) | EXTPROC);
+    assert_eq!(t.termios().c_cc[VINTR], 0x01);
+    assert_eq!(t.termios().c_cc[VEOL2], 0, "beyond NCC: untouched");
+}
+
+#[cfg(feature = "pty")]
+#[test]
+fn a_pty_slave_keeps_eight_bits_and_its_receiver() {
+    let mut t = Tty::new_pty_slave();
+    assert_eq!(t.termios().c_cflag, 0o277);
+    let mut n = *t.termios();
+    // CS7, parity, two stop bits, CLOCAL, no CREAD, 9600 baud, ADDRB.
+    n.c_cflag = 0o40 | PARENB | 0o100 | 0o4000 | 0o15 | ADDRB;
+    let mut b = [0u8; Termios::SIZE];
+    n.encode(&mut b);
+    t.ioctl(TCSETS, &mut Arg::bytes(&b), &TtyCaller::UNKNOWN)
+        .unwrap();
+    // As Linux's pty_set_termios: CS8 and CREAD, no PARENB, the rest kept
+    // but ADDRB (tty_set_termios keeps its old value).
+    assert_eq!(t.termios().c_cflag, 0o4375);
+    // A console takes the flags as given, ADDRB aside.
+    let mut c = Tty::new();
+    c.ioctl(TCSETS, &mut Arg::bytes(&b), &TtyCaller::UNKNOWN)
+        .unwrap();
+    assert_eq!(c.termios().c_cflag, 0o4555);
 }
