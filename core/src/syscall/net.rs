@@ -729,57 +729,34 @@ fn do_send<H: Host>(
         } else {
             len
         };
-        if slices && want > 0 {
-            let flags = if done + want < len {
-                flags & !MSG_OOB
-            } else {
-                flags
-            };
-            match send_direct(k, &*s, &ranges, done, want, flags) {
-                Ok(n) => {
-                    done += n;
-                    if done >= len {
-                        return Outcome::Ret(Ok(done));
-                    }
-                    if n < want {
-                        // The peer's buffer is full.
-                        if nb {
-                            return Outcome::Ret(Ok(done));
-                        }
-                        k.note_progress();
-                        return park_sending(k, &f, done);
-                    }
-                    continue;
-                }
-                Err(Errno::EAGAIN) if !nb => return park_sending(k, &f, done),
-                Err(_) if done > 0 => return Outcome::Ret(Ok(done)),
-                Err(Errno::EPIPE) => return epipe(k, flags),
-                Err(e) => return Outcome::Ret(Err(e)),
-            }
-        }
-        let data = match gather(k, iovs, done, want) {
-            Ok(d) => d,
-            Err(e) if done == 0 => return Outcome::Ret(Err(e)),
-            Err(_) => return Outcome::Ret(Ok(done)),
-        };
         // MSG_OOB marks the last byte of the whole send, so it goes with
         // the last chunk only.
-        let flags = if done + want < len {
+        let fl = if done + want < len {
             flags & !MSG_OOB
         } else {
             flags
         };
-        let r = if stream && to.is_none() && anc.is_empty() && !data.is_empty() {
-            // The bytes are ours to give: a stream may queue them as they are.
-            with_cx(k, nb, |c| s.send_owned(c, data, flags))
+        let r = if slices && want > 0 {
+            send_direct(k, &*s, &ranges, done, want, fl)
         } else {
-            let msg = SendMsg {
-                data: &data,
-                to: to.as_ref().map(|a| (a, node)),
-                anc: core::mem::take(&mut anc),
-                flags,
+            let data = match gather(k, iovs, done, want) {
+                Ok(d) => d,
+                Err(e) if done == 0 => return Outcome::Ret(Err(e)),
+                Err(_) => return Outcome::Ret(Ok(done)),
             };
-            with_cx(k, nb, |c| s.send(c, msg))
+            if stream && to.is_none() && anc.is_empty() && !data.is_empty() {
+                // The bytes are ours to give: a stream may queue them as
+                // they are.
+                with_cx(k, nb, |c| s.send_owned(c, data, fl))
+            } else {
+                let msg = SendMsg {
+                    data: &data,
+                    to: to.as_ref().map(|a| (a, node)),
+                    anc: core::mem::take(&mut anc),
+                    flags: fl,
+                };
+                with_cx(k, nb, |c| s.send(c, msg))
+            }
         };
         match r {
             Ok(n) => {
