@@ -12,11 +12,13 @@
  *           MSG_DONTWAIT: EAGAIN on an empty queue, a short count with
  *           MSG_WAITALL.
  *   udp     MSG_TRUNC returns the datagram's real length (the buffer gets
- *           what fits, msg_flags MSG_TRUNC when cut); MSG_WAITALL does not
- *           wait for more; MSG_DONTWAIT: EAGAIN.
+ *           what fits, msg_flags MSG_TRUNC when cut), also as recvmmsg's
+ *           msg_len; MSG_WAITALL does not wait for more; MSG_DONTWAIT:
+ *           EAGAIN.
  *   unix    AF_UNIX datagram and seqpacket sockets as UDP (also from a
  *           SO_PEEK_OFF offset); an AF_UNIX stream ignores MSG_TRUNC and
- *           copies the bytes.
+ *           copies the bytes, and its MSG_PEEK|MSG_WAITALL returns what is
+ *           there.
  *   http IP PORT
  *           a TCP client of an HTTP server at IP:PORT (the host's, under
  *           umbra --net host): MSG_TRUNC with MSG_WAITALL and MSG_PEEK on a
@@ -272,6 +274,19 @@ static void dgrams(const char *fam, int tx, int rx)
 	rcv(N("waitall|trunc 2"), rx, 2, MSG_WAITALL | MSG_TRUNC);
 	send(tx, "", 0, 0);
 	rcv(N("trunc empty datagram"), rx, 4, MSG_TRUNC);
+	/* recvmmsg: each msg_len is what recvmsg would return. */
+	send(tx, "0123456789", 10, 0);
+	send(tx, "abc", 3, 0);
+	char b1[4], b2[4];
+	struct iovec v1 = { b1, sizeof b1 }, v2 = { b2, sizeof b2 };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &v1, .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &v2, .msg_iovlen = 1 } } };
+	int n = recvmmsg(rx, mm, 2, MSG_TRUNC | MSG_DONTWAIT, NULL);
+	printf("%s recvmmsg trunc: %d", fam, n);
+	for (int i = 0; i < n; i++)
+		printf(" [len %u flags 0x%x %.*s]", mm[i].msg_len, mm[i].msg_hdr.msg_flags,
+		       (int)(mm[i].msg_len < 4 ? mm[i].msg_len : 4), i ? b2 : b1);
+	printf("\n");
 	rcv(N("dontwait empty"), rx, 4, MSG_DONTWAIT);
 	rcv(N("dontwait|trunc empty"), rx, 4, MSG_DONTWAIT | MSG_TRUNC);
 	rcv(N("oob"), rx, 4, MSG_OOB | MSG_DONTWAIT);
@@ -328,6 +343,8 @@ static void sec_unix(void)
 	rcvmsg("stream recvmsg trunc 1+1", sv[1], 1, 1, MSG_TRUNC);
 	rcv("stream dontwait|waitall|trunc", sv[1], 10, MSG_DONTWAIT | MSG_WAITALL | MSG_TRUNC);
 	rcv("stream dontwait empty", sv[1], 10, MSG_DONTWAIT);
+	/* A peek returns what is there, MSG_WAITALL or not. */
+	blocking("stream peek|waitall 10", sv, "0123", "456789", 10, MSG_PEEK | MSG_WAITALL);
 	close(sv[0]);
 	close(sv[1]);
 }
