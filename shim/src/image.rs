@@ -104,6 +104,7 @@ fn measure(
     Ok(())
 }
 
+#[inline(never)]
 fn attrs(m: &std::fs::Metadata) -> SetAttr {
     SetAttr {
         perm: Some(m.mode() & 0o7777),
@@ -221,6 +222,7 @@ impl Copier {
 }
 
 /// `umbra image create DIR -o IMG [--size SIZE] [--block-size N]`.
+#[inline(never)]
 pub fn create(a: &CreateArgs) -> Result<(), String> {
     let dir = Path::new(&a.dir);
     let dm = dir.metadata().map_err(|e| format!("{}: {e}", a.dir))?;
@@ -278,6 +280,7 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
 }
 
 /// `umbra image check IMG`: mounts read-only and lists every directory.
+#[inline(never)]
 pub fn check(img: &str) -> Result<String, String> {
     let dev: Arc<dyn BlockDevice> =
         Arc::new(BlockFile::open(Path::new(img), false).map_err(|e| format!("{img}: {e}"))?);

@@ -178,6 +178,7 @@ fn parse_size(s: &str) -> Option<usize> {
     num.parse::<usize>().ok()?.checked_mul(mult)
 }
 
+#[inline(never)]
 fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut r = RunArgs {
         initrd: None,
@@ -403,6 +404,7 @@ fn mount_host_dir(
         .map_err(|e| (format!("{dir}: cannot serve it: {e:?}"), 2))
 }
 
+#[inline(never)]
 fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
     let started = umbra_shim::sys::clock_ns(umbra_shim::sys::CLOCK_MONOTONIC);
     let now = std::time::SystemTime::now()
@@ -545,6 +547,7 @@ fn sync_disks(disks: &[(String, Ext2Fs)]) {
 }
 
 /// `umbra image ...`.
+#[inline(never)]
 fn image_cmd(args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("create") => {

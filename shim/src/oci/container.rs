@@ -200,6 +200,7 @@ fn ensure_dir(vfs: &Vfs, path: &str) -> Result<PathRef, String> {
 
 /// Makes `path` an empty regular file (0644) if nothing is there, with
 /// its parent directories: the mount point of a file bind mount.
+#[inline(never)]
 fn ensure_file(vfs: &Vfs, path: &str) -> Result<(), String> {
     let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
     if name.is_empty() {
@@ -242,6 +243,7 @@ fn tmpfs_size(opts: &[String]) -> Option<u64> {
 }
 
 /// Mounts one config.json mount into `plan`'s name space, or says why not.
+#[inline(never)]
 fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), String> {
     let dest = m.destination.as_str();
     if !dest.starts_with('/') {
@@ -396,6 +398,7 @@ fn apply_mount(g: &Global, plan: &mut Plan, m: &Mount, n: usize) -> Result<(), S
 
 /// Turns the bundle's config into a plan: the root, the mounts, the
 /// process, the limits, and warnings for what umbra does not apply.
+#[inline(never)]
 fn plan(g: &Global, spec: &Spec, bundle: &Path) -> Result<(Plan, PathBuf), String> {
     let rootfs = if spec.root_path.starts_with('/') {
         PathBuf::from(&spec.root_path)
@@ -529,6 +532,7 @@ pub enum After {
 }
 
 /// `create` (and the first half of `run`): returns the exit code.
+#[inline(never)]
 pub fn create(g: &Global, o: &CreateOpts, after: After) -> Result<u8, String> {
     os::close_fds_from(3 + o.preserve_fds as i32);
     if !state::valid_id(&o.id) {
@@ -694,6 +698,7 @@ pub fn start_record(rec: &Record, dir: &Path) -> Result<(), String> {
 /// used, the limits it will start with) and `update --pids-limit` (the
 /// limit the guest starts with). Others are refused: the guest does not
 /// run yet. `start` connects and hangs up to end the wait at once.
+#[inline(never)]
 fn serve_created(plan: &mut Plan, ctl: &OwnedFd) {
     use std::io::{Read, Write};
     use umbra_shim::host::exec;
@@ -800,6 +805,7 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
 }
 
 /// The guest's run, as `umbra run` does it, with the OCI plan.
+#[inline(never)]
 fn run_guest(
     g: &Global,
     mut p: Plan,
@@ -906,6 +912,7 @@ pub(super) fn request(rec: &Record, dir: &Path, msg: &[u8]) -> Result<String, St
 /// through its control socket to the guest's kernel, which sends it to the
 /// init as from outside its pid namespace (or, with `--all`, to every
 /// process too). Before `start` the supervisor itself gets it.
+#[inline(never)]
 pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<(), String> {
     let dir = state::container_dir(&g.root, id);
     let rec = Record::load(&dir, id)?;
@@ -935,6 +942,7 @@ pub fn kick(pid: i32) {
 /// `pause ID` (true) and `resume ID`: the guest's kernel stops (or goes
 /// on) running every process of the container; `state` says "paused"
 /// meanwhile.
+#[inline(never)]
 pub fn freeze(g: &Global, id: &str, on: bool) -> Result<(), String> {
     let dir = state::container_dir(&g.root, id);
     let rec = Record::load(&dir, id)?;
@@ -954,6 +962,7 @@ pub fn freeze(g: &Global, id: &str, on: bool) -> Result<(), String> {
 }
 
 /// `delete [--force] ID`.
+#[inline(never)]
 pub fn delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
     let dir = state::container_dir(&g.root, id);
     let rec = match Record::load(&dir, id) {

@@ -34,6 +34,7 @@ pub struct ExecOpts {
 
 /// The process to run: process.json, or the container's process with the
 /// command line's arguments, environment and directory.
+#[inline(never)]
 fn process(o: &ExecOpts, rec: &Record) -> Result<Process, String> {
     if let Some(p) = &o.process {
         let text =
@@ -94,6 +95,7 @@ impl HostTty {
 /// Opens the terminal for `exec --tty`: a new pty whose master goes to the
 /// console socket, raw (the guest's line discipline does the cooking);
 /// without a socket, this process's own terminal, in raw mode while it runs.
+#[inline(never)]
 fn host_tty(g: &Global, o: &ExecOpts) -> Result<HostTty, String> {
     let Some(s) = &o.console_socket else {
         let raw = umbra_shim::sys::signals::tty_enter_raw()
@@ -121,6 +123,7 @@ fn host_tty(g: &Global, o: &ExecOpts) -> Result<HostTty, String> {
 }
 
 /// `exec`: the exit code (when not detached, the process's).
+#[inline(never)]
 pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
     let dir = state::container_dir(&g.root, &o.id);
     let rec = Record::load(&dir, &o.id)?;

@@ -306,6 +306,7 @@ impl Parser<'_> {
         self.i - start
     }
 
+    #[inline(never)]
     fn number(&mut self) -> Result<Value, String> {
         let start = self.i;
         if self.peek() == Some(b'-') {

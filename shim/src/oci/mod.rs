@@ -281,6 +281,7 @@ fn parse_opts(
 }
 
 /// A signal by name (TERM, SIGTERM, sigterm, RTMIN+3) or number.
+#[inline(never)]
 pub fn parse_signal(s: &str) -> Option<i32> {
     if let Ok(n) = s.parse::<i32>() {
         return (1..=64).contains(&n).then_some(n);
@@ -327,6 +328,7 @@ pub fn parse_signal(s: &str) -> Option<i32> {
 
 /// `ps ID [PS_ARGS]` as a table, as runc makes it: the host's `ps` (with
 /// PS_ARGS, default `-ef`), its header and the lines of `pids`.
+#[inline(never)]
 fn ps_table(ps_args: &[String], pids: &[i32]) -> Result<String, String> {
     let args: Vec<&str> = if ps_args.is_empty() {
         vec!["-ef"]
@@ -359,6 +361,7 @@ fn ps_table(ps_args: &[String], pids: &[i32]) -> Result<String, String> {
 }
 
 /// `features`: what this runtime supports, in runc's format.
+#[inline(never)]
 fn features() -> String {
     use json::Value::{Arr, Bool, Obj};
     let s = json::Value::str;
@@ -627,6 +630,7 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
 }
 
 /// Runs an OCI command line (`args` without the program name).
+#[inline(never)]
 pub fn main(args: &[String]) -> ExitCode {
     let mut g = Global {
         root: PathBuf::from("/run/umbra"),

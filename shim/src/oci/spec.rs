@@ -163,6 +163,7 @@ pub fn parse_process(p: &Value) -> Result<Process, String> {
 }
 
 /// Parses config.json's text.
+#[inline(never)]
 pub fn parse(text: &str) -> Result<Spec, String> {
     let v = json::parse(text).map_err(|e| format!("config.json: {e}"))?;
     if v.as_object().is_none() {
@@ -265,6 +266,7 @@ pub fn parse(text: &str) -> Result<Spec, String> {
 
 /// The config.json `umbra spec` writes: runc's default, with the parts
 /// umbra does not use left out.
+#[inline(never)]
 pub fn default_config(args: &[&str]) -> Value {
     use Value::{Arr, Bool, Obj};
     let s = Value::str;

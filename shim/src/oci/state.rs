@@ -119,6 +119,7 @@ pub fn sock_addr(path: &Path) -> Result<SockAddr, String> {
 }
 
 impl Record {
+    #[inline(never)]
     pub fn to_value(&self) -> Value {
         Value::Obj(vec![
             ("id".into(), Value::str(&self.id)),
@@ -134,6 +135,7 @@ impl Record {
         ])
     }
 
+    #[inline(never)]
     pub fn from_value(v: &Value) -> Option<Record> {
         Some(Record {
             id: v.get("id")?.as_str()?.to_string(),
@@ -188,6 +190,7 @@ impl Record {
 
     /// The state as `umbra state` prints it (runtime-spec's state, with
     /// runc's `rootfs`, `created` and `owner`).
+    #[inline(never)]
     pub fn state_json(&self, status: Status) -> Value {
         let pid = if status == Status::Stopped {
             0
@@ -240,6 +243,7 @@ pub fn proc_ppid(pid: i32) -> Option<i32> {
 
 /// `secs`.`nanos` since the epoch as RFC 3339 in UTC with nanoseconds, as
 /// Go's time.RFC3339Nano writes it (trailing zeros of the fraction dropped).
+#[inline(never)]
 pub fn rfc3339(secs: u64, nanos: u32) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;

@@ -142,6 +142,7 @@ pub const UPDATE_FLAGS: &[(&str, &str)] = &[
 
 /// The resources `update`'s flags give (runc: a zero value leaves a
 /// member unchanged).
+#[inline(never)]
 pub fn resources_from_flags(flags: &[(String, String)]) -> Result<Resources, String> {
     let mut r = Resources::default();
     for (flag, v) in flags {
@@ -197,6 +198,7 @@ fn running(g: &Global, id: &str) -> Result<(Record, std::path::PathBuf), String>
 /// `update ID`: applies the pids limit (the guest's kernel enforces it at
 /// fork and clone from now on, as pids.max); reports on stderr (and in the
 /// log) each member it does not apply.
+#[inline(never)]
 pub fn update(g: &Global, id: &str, r: &Resources) -> Result<(), String> {
     let (rec, dir) = running(g, id)?;
     let say = |what: &str| {
@@ -240,6 +242,7 @@ const USER_HZ: u64 = 100;
 /// (total, user, system). The total is the scheduler's (/proc/PID/schedstat,
 /// to the ns), user and system are /proc/PID/stat's (clock ticks). With
 /// `children`, its reaped children's time (ticks only) is added.
+#[inline(never)]
 fn cpu_of(pid: i32, children: bool) -> Option<(u64, u64, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &text[text.rfind(')')? + 1..];
@@ -271,6 +274,7 @@ fn num(n: u64) -> Value {
 }
 
 /// One stats event, in runc's shape with the members umbra has.
+#[inline(never)]
 fn stats_event(g: &Global, id: &str) -> Result<String, String> {
     let (rec, dir) = running(g, id)?;
     let answer = super::container::request(&rec, &dir, umbra_shim::host::exec::STATS_REQUEST)?;
@@ -345,6 +349,7 @@ pub fn parse_interval(s: &str) -> Option<std::time::Duration> {
 
 /// `events [--stats] [--interval D] ID`: with `--stats` one stats event;
 /// else one every `interval` until the container stops.
+#[inline(never)]
 pub fn events(
     g: &Global,
     id: &str,
