@@ -360,48 +360,19 @@ fn ps_table(ps_args: &[String], pids: &[i32]) -> Result<String, String> {
     Ok(table)
 }
 
-/// `features`: what this runtime supports, in runc's format.
-#[inline(never)]
-fn features() -> String {
-    use json::Value::{Arr, Bool, Obj};
-    let s = json::Value::str;
-    let strs = |v: &[&str]| Arr(v.iter().map(|x| s(x)).collect());
-    Obj(vec![
-        ("ociVersionMin".into(), s("1.0.0")),
-        ("ociVersionMax".into(), s("1.2.0")),
-        ("hooks".into(), Arr(Vec::new())),
-        (
-            "mountOptions".into(),
-            strs(&["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec"]),
-        ),
-        (
-            "linux".into(),
-            Obj(vec![
-                (
-                    "namespaces".into(),
-                    strs(&["cgroup", "ipc", "mount", "network", "pid", "uts"]),
-                ),
-                ("capabilities".into(), Arr(Vec::new())),
-                (
-                    "cgroup".into(),
-                    Obj(vec![
-                        ("v1".into(), Bool(false)),
-                        ("v2".into(), Bool(false)),
-                        ("systemd".into(), Bool(false)),
-                        ("systemdUser".into(), Bool(false)),
-                    ]),
-                ),
-                ("seccomp".into(), Obj(vec![("enabled".into(), Bool(false))])),
-                (
-                    "apparmor".into(),
-                    Obj(vec![("enabled".into(), Bool(false))]),
-                ),
-                ("selinux".into(), Obj(vec![("enabled".into(), Bool(false))])),
-            ]),
-        ),
-        ("annotations".into(), Obj(Vec::new())),
-    ])
-    .to_pretty()
+/// `features`: what this runtime supports, in runc's format (compact here;
+/// printed indented).
+const FEATURES: &str = concat!(
+    r#"{"ociVersionMin":"1.0.0","ociVersionMax":"1.2.0","hooks":[],"mountOptions":["bind","#,
+    r#""rbind","ro","rw","nosuid","nodev","noexec"],"linux":{"namespaces":["cgroup","ipc","#,
+    r#""mount","network","pid","uts"],"capabilities":[],"cgroup":{"v1":false,"v2":false,"#,
+    r#""systemd":false,"systemdUser":false},"seccomp":{"enabled":false},"apparmor":{"enabled":false},"#,
+    r#""selinux":{"enabled":false}},"annotations":{}}"#,
+);
+
+/// `text`, a JSON text of this module's own, indented as runc prints it.
+fn pretty(text: &str) -> Result<String, String> {
+    json::parse(text).map(|v| v.to_pretty())
 }
 
 /// One positional, the container id.
@@ -541,7 +512,7 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
             update::events(g, &id, o.has("--stats"), interval).map(|()| 0)
         }
         "features" => {
-            println!("{}", features());
+            println!("{}", pretty(FEATURES)?);
             Ok(0)
         }
         "spec" => {
@@ -557,7 +528,7 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
             if path.exists() {
                 return Err("File config.json exists. Remove it first".into());
             }
-            let text = spec::default_config(&["sh"]).to_pretty();
+            let text = pretty(spec::DEFAULT_CONFIG)?;
             std::fs::write(&path, text + "\n")
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             Ok(0)
