@@ -51,6 +51,19 @@ fn devpts_mounts_glibc() {
     assert_same(&Run::guest(Libc::Glibc, "pty_ctl").args(&["devpts"]));
 }
 
+/// A devpts instance unmounted (lazily: its slave is open) while its pty
+/// is open: the pair keeps working, TIOCGPTPEER finds no devpts (ENODEV),
+/// and a new instance mounted after numbers from 0 again.
+#[test]
+fn devpts_umount_with_a_pty_open_musl() {
+    assert_same(&Run::guest(Libc::Musl, "pty_ctl").args(&["devpts-umount"]));
+}
+
+#[test]
+fn devpts_umount_with_a_pty_open_glibc() {
+    assert_same(&Run::guest(Libc::Glibc, "pty_ctl").args(&["devpts-umount"]));
+}
+
 /// SIGTTOU for requests that change a pty slave, made from a background
 /// group of its session (tty_check_change): termios, TIOCSPGRP, flush,
 /// flow, breaks, TIOCSETD; not TIOCSWINSZ nor TCGETS; on the master, the

@@ -1013,3 +1013,41 @@ fn timeout_counts_from_the_hosts_start() {
         b.k.host.log
     );
 }
+
+/// A devpts instance leaves the kernel's list once it is unmounted and its
+/// last pty is gone (Linux frees its superblock then): here one unmounted
+/// while a pty opened through /dev/ptmx was open, and one with none.
+#[cfg(feature = "pty")]
+#[test]
+fn an_unmounted_devpts_instance_goes_with_its_last_pty() {
+    let mut b = boot();
+    let s = b.scratch;
+    let (pts, devpts, ptmx, opts) = (s, s + 0x20, s + 0x40, s + 0x60);
+    b.poke(pts, b"/dev/pts\0");
+    b.poke(devpts, b"devpts\0");
+    b.poke(ptmx, b"/dev/ptmx\0");
+    b.poke(opts, b"ptmxmode=666\0");
+    let o_rdwr_noctty = 0o402;
+    b.script([
+        sys(MOUNT, &[devpts, pts, devpts, 0, opts]),
+        sys(OPENAT, &[AT_FDCWD, ptmx, o_rdwr_noctty, 0]),
+        sys(UMOUNT2, &[pts, 0]),
+        sys(MOUNT, &[devpts, pts, devpts, 0, opts]),
+        sys(CLOSE, &[3]),
+        sys(UMOUNT2, &[pts, 0]),
+        exit_group(0),
+    ]);
+    assert_eq!(b.run(), ExitStatus::Exited(0));
+    assert_eq!(
+        b.results(),
+        vec![
+            (MOUNT, 0),
+            (OPENAT, 3),
+            (UMOUNT2, 0),
+            (MOUNT, 0),
+            (CLOSE, 0),
+            (UMOUNT2, 0),
+        ]
+    );
+    assert!(b.k.devpts.is_empty(), "{} instances left", b.k.devpts.len());
+}

@@ -782,6 +782,51 @@ static void sec_devpts(void)
 	say("umount", umount("/dev/pts"));
 }
 
+
+/* A devpts instance unmounted while a pty of its is open: the pair keeps
+ * working, the slave's other name is gone (TIOCGPTPEER: ENODEV); a
+ * new instance mounted after takes its numbers from 0. */
+static void sec_devpts_umount(void)
+{
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	say("mount devpts", mount("devpts", "/dev/pts", "devpts", 0, "ptmxmode=666"));
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+	printf("pty %d\n", ptn(m));
+	unlockpt(m);
+	int s = open("/dev/pts/0", O_RDWR | O_NOCTTY);
+	say("umount with the slave open", umount("/dev/pts"));
+	say("TIOCGPTPEER while mounted", ({
+		int p = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+		if (p >= 0)
+			close(p);
+		p < 0 ? -1 : 0;
+	}));
+	say("lazy umount", umount2("/dev/pts", MNT_DETACH));
+	char buf[16];
+	struct pollfd p = {.fd = m, .events = POLLIN};
+	write(s, "ok\n", 3);
+	poll(&p, 1, 5000);
+	printf("master reads %zd\n", read(m, buf, sizeof buf));
+	write(m, "hi\n", 3);
+	p.fd = s;
+	poll(&p, 1, 5000);
+	printf("slave reads %zd\n", read(s, buf, sizeof buf));
+	printf("TIOCGPTN %d\n", ptn(m));
+	say("TIOCGPTPEER after", ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY));
+	close(s);
+	say("master read, slave closed", read(m, buf, sizeof buf));
+	say("then", read(m, buf, sizeof buf));
+	close(m);
+	/* A new instance: numbers from 0 again; it goes at once. */
+	say("mount again", mount("devpts", "/dev/pts", "devpts", 0, "ptmxmode=666"));
+	m = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+	printf("pty %d\n", ptn(m));
+	close(m);
+	list("/dev/pts");
+	say("umount", umount("/dev/pts"));
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -795,6 +840,8 @@ int main(int argc, char **argv)
 			sec_pkt();
 		else if (!strcmp(argv[i], "devpts"))
 			sec_devpts();
+		else if (!strcmp(argv[i], "devpts-umount"))
+			sec_devpts_umount();
 		else if (!strcmp(argv[i], "termios"))
 			sec_termios();
 		else if (!strcmp(argv[i], "gdev"))

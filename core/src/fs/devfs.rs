@@ -1195,8 +1195,6 @@ pub struct PtyPair {
     /// The slave driver registered for /dev/pts/N: open slave files hold
     /// clones of it, so its count tells whether the slave is open.
     slave: Mutex<Option<Arc<ConsoleFile>>>,
-    /// The devpts directory its slave's node is in.
-    dir: crate::fs::PathRef,
 }
 
 impl PtyPair {
@@ -1273,6 +1271,11 @@ impl TtyLink for PtyLink {
 pub struct PtyMaster {
     pair: Arc<PtyPair>,
     slave: Arc<ConsoleState>,
+    /// The devpts directory its slave's node is in. The master holds it
+    /// (the slave's driver stays registered after the pty is gone), so a
+    /// devpts instance no longer mounted goes with its last master, as
+    /// Linux's superblock with its last pty (devpts_release).
+    dir: crate::fs::PathRef,
 }
 
 impl PtyMaster {
@@ -1293,7 +1296,7 @@ impl PtyMaster {
 
     /// The directory of the slave's node (its devpts instance).
     pub fn dir(&self) -> &crate::fs::PathRef {
-        &self.pair.dir
+        &self.dir
     }
 
     /// The slave's driver, for TIOCGPTPEER (None once the pty is gone).
@@ -1574,7 +1577,6 @@ pub fn open_pty(
             pktstatus: 0,
         }),
         slave: Mutex::new(None),
-        dir: pts.clone(),
     });
     let state = Arc::new(ConsoleState::with_link(Some(Arc::new(PtyLink(
         pair.clone(),
@@ -1590,7 +1592,12 @@ pub fn open_pty(
     });
     *pair.slave.lock() = Some(driver.clone());
     vfs.register_chrdev(rdev, driver);
-    Ok((Arc::new(PtyMaster { pair, slave: state }), n))
+    let master = PtyMaster {
+        pair,
+        slave: state,
+        dir: pts.clone(),
+    };
+    Ok((Arc::new(master), n))
 }
 
 /// A devpts instance's mount options (devpts_parse_param): `uid=`,
@@ -1653,6 +1660,35 @@ impl DevptsOpts {
             s += &alloc::format!(",max={}", self.max);
         }
         s
+    }
+}
+
+/// A devpts instance: its device number, its options, and its root
+/// directory, held weakly. Its mount and its ptys' masters hold the root,
+/// so the instance lives while it is mounted or a pty of its is open (as
+/// Linux's devpts superblock, which its ptys keep active), and
+/// [`DevptsInstance::gone`] tells when it went.
+#[cfg(feature = "pty")]
+pub struct DevptsInstance {
+    pub dev: u64,
+    pub opts: DevptsOpts,
+    root: alloc::sync::Weak<dyn super::vfs::Inode>,
+}
+
+#[cfg(feature = "pty")]
+impl DevptsInstance {
+    /// The instance of device `dev` whose root is `root`.
+    pub fn new(dev: u64, opts: DevptsOpts, root: &Arc<dyn super::vfs::Inode>) -> DevptsInstance {
+        DevptsInstance {
+            dev,
+            opts,
+            root: Arc::downgrade(root),
+        }
+    }
+
+    /// Whether nothing holds the instance any more: no mount, no pty.
+    pub fn gone(&self) -> bool {
+        self.root.strong_count() == 0
     }
 }
 

@@ -113,6 +113,9 @@ impl<H: Host> Kernel<H> {
         // A pty whose master closed is done once its hang-up is taken.
         self.exec_ttys
             .retain(|t| !(t.pid == 0 && t.pts.is_none() && t.state.is_hung_up()));
+        // A devpts instance unmounted while it had ptys goes with the last.
+        #[cfg(feature = "pty")]
+        self.devpts.retain(|i| !i.gone());
         // A hang-up signals its session's leader only, not the foreground
         // group (Linux's tty_signal_session_leader).
         for leader in hangups {

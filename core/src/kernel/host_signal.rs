@@ -244,8 +244,8 @@ impl<H: Host> Kernel<H> {
         let p = self.proc();
         let (fsuid, fsgid, euid) = (p.creds.fsuid, p.creds.fsgid, p.euid);
         let dev = pts.inode().metadata()?.dev;
-        let node = match self.devpts.iter().find(|(d, _)| *d == dev) {
-            Some((_, o)) => devfs::PtsNode {
+        let node = match self.devpts.iter().find(|i| i.dev == dev).map(|i| i.opts) {
+            Some(o) => devfs::PtsNode {
                 perm: o.mode,
                 uid: o.uid.unwrap_or(fsuid),
                 gid: o.gid.unwrap_or(fsgid),
@@ -289,7 +289,7 @@ impl<H: Host> Kernel<H> {
             );
         };
         let dev = dir.inode().metadata()?.dev;
-        if self.devpts.iter().any(|(d, _)| *d == dev) {
+        if self.devpts.iter().any(|i| i.dev == dev) {
             return Ok(dir.clone());
         }
         let beside = self
@@ -307,9 +307,16 @@ impl<H: Host> Kernel<H> {
         }
     }
 
-    /// TIOCGPTPEER on a pty master: its slave opened with `flags` (O_RDWR,
-    /// O_NOCTTY, O_CLOEXEC, O_NONBLOCK), as a new fd.
-    pub(crate) fn open_pty_peer(&mut self, master: &devfs::PtyMaster, flags: u32) -> KResult<i32> {
+    /// TIOCGPTPEER on a pty master (open as `file`): its slave opened with
+    /// `flags` (O_RDWR, O_NOCTTY, O_CLOEXEC, O_NONBLOCK), as a new fd.
+    /// ENODEV once the master's path no longer leads to its devpts
+    /// instance (devpts_mntget), e.g. after that was unmounted.
+    pub(crate) fn open_pty_peer(
+        &mut self,
+        file: &OpenFile,
+        master: &devfs::PtyMaster,
+        flags: u32,
+    ) -> KResult<i32> {
         let cloexec = OpenFlags::O_CLOEXEC.bits();
         let allowed = umbra_abi::flags::O_ACCMODE
             | OpenFlags::O_NOCTTY.bits()
@@ -318,6 +325,12 @@ impl<H: Host> Kernel<H> {
         if flags & !allowed != 0 {
             return Err(Errno::EINVAL);
         }
+        #[cfg(feature = "pty")]
+        if !self.pts_dir_of(file)?.same_place(master.dir()) {
+            return Err(Errno::ENODEV);
+        }
+        #[cfg(not(feature = "pty"))]
+        let _ = file;
         let driver = master.slave_driver().ok_or(Errno::EIO)?;
         driver.state().open_check()?;
         let cred = crate::fs::vfs::Cred::root();

@@ -122,9 +122,10 @@ pub struct Kernel<H: Host> {
     console: Option<Arc<crate::fs::devfs::ConsoleState>>,
     /// The terminals of OCI `exec --tty` processes.
     exec_ttys: Vec<host_signal::ExecTty>,
-    /// The devpts instances mounted (their device numbers and options).
+    /// The devpts instances that exist: mounted, or unmounted while a
+    /// pty of theirs is open (see [`crate::fs::devfs::DevptsInstance`]).
     #[cfg(feature = "pty")]
-    pub(crate) devpts: Vec<(u64, crate::fs::devfs::DevptsOpts)>,
+    pub(crate) devpts: Vec<crate::fs::devfs::DevptsInstance>,
     /// Paused from outside (`umbra pause`): no guest thread runs.
     frozen: bool,
     /// The deadline of a sleep a signal just interrupted (for its `rem`).

@@ -548,7 +548,7 @@ fn ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> SysResult {
         }
         crate::fs::devfs::TIOCGPTPEER => {
             if let Some(m) = f.ops().and_then(|o| crate::fs::devfs::PtyMaster::of(&**o)) {
-                return k.open_pty_peer(m, arg as u32).map(|fd| fd as usize);
+                return k.open_pty_peer(&f, m, arg as u32).map(|fd| fd as usize);
             }
         }
         FIONREAD => {

@@ -169,8 +169,11 @@ pub fn sys_mount<H: Host>(
             let dev = k.vfs.alloc_anon_dev();
             let c = &k.proc().creds;
             let fs = crate::fs::devfs::new_devpts(dev, now, &opts, c.fsuid, c.fsgid)?;
-            k.devpts.push((dev, opts));
-            fs.root()
+            k.devpts.retain(|i| !i.gone());
+            let root = fs.root();
+            k.devpts
+                .push(crate::fs::devfs::DevptsInstance::new(dev, opts, &root));
+            root
         }
         _ => return Err(Errno::ENODEV),
     };
@@ -223,5 +226,11 @@ pub fn sys_umount2<H: Host>(k: &mut Kernel<H>, target: u64, flags: u32) -> SysRe
         }
     }
     k.vfs.umount(&node, detach)?;
+    // A devpts instance goes with its mount, unless a pty of its is open.
+    #[cfg(feature = "pty")]
+    {
+        drop(node);
+        k.devpts.retain(|i| !i.gone());
+    }
     Ok(0)
 }
