@@ -21,7 +21,6 @@ pub mod shm;
 
 use crate::error::{Errno, KResult};
 use crate::syscall::uabi::Long;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// The private key: always a new object.
@@ -197,8 +196,16 @@ pub fn put_time(b: &mut Vec<u8>, v: u64, w: Long) {
 
 /// One kind of System V object: identifiers by index, with Linux's
 /// sequence numbers so that an old identifier does not name a new object.
+///
+/// The objects sit in a vector indexed by their index, as in Linux's idr:
+/// lookups are O(1); taking the lowest free index scans the slots, O(n)
+/// with n at most the table's `max` (SHMMNI, SEM_ARRAYS_MAX,
+/// MSG_QUEUES_MAX: 4096 at most), and only the get calls that create do it.
 pub struct Table<T> {
-    slots: BTreeMap<u32, (Perm, T)>,
+    /// Slot `i` holds the object of index `i`; no trailing empty slots.
+    slots: Vec<Option<(Perm, T)>>,
+    /// Objects in use (the slots that are `Some`).
+    used: usize,
     seq: u32,
     max: u32,
 }
@@ -207,7 +214,8 @@ impl<T> Table<T> {
     /// An empty table of at most `max` objects.
     pub fn new(max: u32) -> Self {
         Table {
-            slots: BTreeMap::new(),
+            slots: Vec::new(),
+            used: 0,
             seq: 0,
             max,
         }
@@ -218,10 +226,9 @@ impl<T> Table<T> {
         if key == IPC_PRIVATE {
             return None;
         }
-        self.slots
-            .iter()
+        self.iter()
             .find(|(_, (p, _))| p.key == key)
-            .map(|(i, (p, _))| Self::id_of(*i, p.seq))
+            .map(|(id, _)| id)
     }
 
     fn id_of(idx: u32, seq: u32) -> i32 {
@@ -236,11 +243,15 @@ impl<T> Table<T> {
         Ok((id & ((1 << IDX_SHIFT) - 1), id >> IDX_SHIFT))
     }
 
+    /// The object at index `idx`, if any.
+    fn slot(&self, idx: u32) -> Option<&(Perm, T)> {
+        self.slots.get(idx as usize)?.as_ref()
+    }
+
     /// The object `id` names; EINVAL if none.
     pub fn get(&self, id: i32) -> KResult<&(Perm, T)> {
         let (idx, seq) = Self::split(id)?;
-        self.slots
-            .get(&idx)
+        self.slot(idx)
             .filter(|(p, _)| p.seq == seq)
             .ok_or(Errno::EINVAL)
     }
@@ -249,7 +260,8 @@ impl<T> Table<T> {
     pub fn get_mut(&mut self, id: i32) -> KResult<&mut (Perm, T)> {
         let (idx, seq) = Self::split(id)?;
         self.slots
-            .get_mut(&idx)
+            .get_mut(idx as usize)
+            .and_then(|s| s.as_mut())
             .filter(|(p, _)| p.seq == seq)
             .ok_or(Errno::EINVAL)
     }
@@ -261,61 +273,74 @@ impl<T> Table<T> {
 
     /// Adds an object at the lowest free index; ENOSPC when full.
     pub fn insert(&mut self, mut perm: Perm, obj: T) -> KResult<i32> {
-        if self.slots.len() >= self.max as usize {
+        if self.used >= self.max as usize {
             return Err(Errno::ENOSPC);
         }
-        let idx = (0..self.max)
-            .find(|i| !self.slots.contains_key(i))
-            .ok_or(Errno::ENOSPC)?;
+        let idx = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
         perm.seq = self.seq;
         self.seq = if self.seq >= SEQ_MAX { 0 } else { self.seq + 1 };
-        self.slots.insert(idx, (perm, obj));
-        Ok(Self::id_of(idx, perm.seq))
+        self.slots[idx] = Some((perm, obj));
+        self.used += 1;
+        Ok(Self::id_of(idx as u32, perm.seq))
     }
 
     /// Removes the object `id` names.
     pub fn remove(&mut self, id: i32) -> Option<(Perm, T)> {
         let (idx, seq) = Self::split(id).ok()?;
-        if self.slots.get(&idx)?.0.seq != seq {
+        let slot = self.slots.get_mut(idx as usize)?;
+        if slot.as_ref()?.0.seq != seq {
             return None;
         }
-        self.slots.remove(&idx)
+        let e = slot.take();
+        self.used -= 1;
+        while let Some(None) = self.slots.last() {
+            self.slots.pop();
+        }
+        e
     }
 
     /// The object at index `idx` (the *_STAT commands) and its identifier.
     pub fn by_index(&self, idx: i32) -> KResult<(i32, &(Perm, T))> {
         let idx = u32::try_from(idx).map_err(|_| Errno::EINVAL)?;
-        let e = self.slots.get(&idx).ok_or(Errno::EINVAL)?;
+        let e = self.slot(idx).ok_or(Errno::EINVAL)?;
         Ok((Self::id_of(idx, e.0.seq), e))
     }
 
     /// The highest index in use, or -1 (what IPC_INFO returns; 0 when none).
     pub fn max_idx(&self) -> i32 {
-        self.slots.keys().next_back().map_or(-1, |i| *i as i32)
+        self.slots.len() as i32 - 1
     }
 
     /// Objects in use.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.used
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.used == 0
     }
 
     /// Identifiers and objects, by index.
     pub fn iter(&self) -> impl Iterator<Item = (i32, &(Perm, T))> {
-        self.slots
-            .iter()
-            .map(|(i, e)| (Self::id_of(*i, e.0.seq), e))
+        self.slots.iter().enumerate().filter_map(|(i, e)| {
+            let e = e.as_ref()?;
+            Some((Self::id_of(i as u32, e.0.seq), e))
+        })
     }
 
     /// Identifiers and objects, by index, mutable.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (i32, &mut (Perm, T))> {
-        self.slots
-            .iter_mut()
-            .map(|(i, e)| (Self::id_of(*i, e.0.seq), e))
+        self.slots.iter_mut().enumerate().filter_map(|(i, e)| {
+            let e = e.as_mut()?;
+            Some((Self::id_of(i as u32, e.0.seq), e))
+        })
     }
 }
 

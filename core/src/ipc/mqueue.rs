@@ -13,7 +13,7 @@
 
 use crate::error::{Errno, KResult};
 use crate::fs::vfs::{FileOps, IoCtx, PollEvents, WakeSeq};
-use alloc::collections::BTreeMap;
+use alloc::collections::VecDeque;
 
 use crate::vecmap::VecMap;
 use alloc::sync::Arc;
@@ -62,10 +62,14 @@ pub struct Queue {
     pub mode: u32,
     pub maxmsg: i64,
     pub msgsize: i64,
-    /// Messages by (MQ_PRIO_MAX - 1 - priority, arrival): the first is the
-    /// oldest of the highest priority.
-    msgs: BTreeMap<(u32, u64), Vec<u8>>,
-    seq: u64,
+    /// Messages by priority, each priority's oldest first (Linux's tree of
+    /// priority nodes, each with its list): the next to receive is the
+    /// first of the last. Sends and receives are O(1) but for a priority
+    /// that comes or goes, which moves the other priorities' entries (at
+    /// most min(mq_maxmsg, MQ_PRIO_MAX)).
+    msgs: VecMap<u32, VecDeque<Vec<u8>>>,
+    /// Messages queued.
+    count: usize,
     bytes: u64,
     pub notify: Option<Notify>,
     charge: (u32, u64),
@@ -90,34 +94,40 @@ impl Drop for Queue {
 impl Queue {
     /// Messages queued.
     pub fn len(&self) -> usize {
-        self.msgs.len()
+        self.count
     }
 
     /// Whether none are queued.
     pub fn is_empty(&self) -> bool {
-        self.msgs.is_empty()
+        self.count == 0
     }
 
     /// Whether a send must wait.
     pub fn is_full(&self) -> bool {
-        self.msgs.len() as i64 >= self.maxmsg
+        self.count as i64 >= self.maxmsg
     }
 
     /// Queues a message (the caller checked its size and that there is room).
     pub fn push(&mut self, prio: u32, text: Vec<u8>) {
         self.bytes += text.len() as u64;
-        self.seq += 1;
-        let p = MQ_PRIO_MAX - 1 - prio.min(MQ_PRIO_MAX - 1);
-        self.msgs.insert((p, self.seq), text);
+        self.count += 1;
+        let p = prio.min(MQ_PRIO_MAX - 1);
+        self.msgs.entry(p).or_default().push_back(text);
         self.wakes.wake_all();
     }
 
     /// Takes the oldest message of the highest priority.
     pub fn pop(&mut self) -> Option<(u32, Vec<u8>)> {
-        let ((p, _), text) = self.msgs.pop_first()?;
+        let p = *self.msgs.last_key_value()?.0;
+        let q = self.msgs.get_mut(&p)?;
+        let text = q.pop_front()?;
+        if q.is_empty() {
+            self.msgs.pop_last();
+        }
+        self.count -= 1;
         self.bytes = self.bytes.saturating_sub(text.len() as u64);
         self.wakes.wake_all();
-        Some((MQ_PRIO_MAX - 1 - p, text))
+        Some((p, text))
     }
 
     /// What reading the queue's file shows (Linux's mqueue_read_file).
@@ -147,7 +157,8 @@ impl Queue {
 
 /// The queues by name.
 pub struct MqNs {
-    names: BTreeMap<Vec<u8>, Arc<Mutex<Queue>>>,
+    /// At most HARD_QUEUESMAX.
+    names: VecMap<Vec<u8>, Arc<Mutex<Queue>>>,
     charges: Charges,
     /// Threads waiting in mq_timedreceive, by tid, and their queue (a
     /// notification goes only when nobody waits).
@@ -178,7 +189,7 @@ pub struct Opener {
 impl MqNs {
     pub fn new() -> Self {
         MqNs {
-            names: BTreeMap::new(),
+            names: VecMap::new(),
             charges: Arc::new(Mutex::new(VecMap::new())),
             receivers: VecMap::new(),
             senders: VecMap::new(),
@@ -295,8 +306,8 @@ impl MqNs {
             mode: mode & 0o777,
             maxmsg: a.maxmsg,
             msgsize: a.msgsize,
-            msgs: BTreeMap::new(),
-            seq: 0,
+            msgs: VecMap::new(),
+            count: 0,
             bytes: 0,
             notify: None,
             charge: (o.euid, heap),

@@ -8,7 +8,8 @@
 use super::{lookup, put_int, put_long, put_time, Caller, Perm, Table};
 use crate::error::{Errno, KResult};
 use crate::syscall::uabi::Long;
-use alloc::collections::{BTreeMap, VecDeque};
+use crate::vecmap::VecMap;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 pub const MSG_STAT: u32 = 11;
@@ -110,8 +111,9 @@ pub struct MsgNs {
     pub table: Table<MsgQueue>,
     bytes: u64,
     count: u64,
-    /// Threads waiting in msgsnd or msgrcv, by tid.
-    pub waiters: BTreeMap<u32, Waiter>,
+    /// Threads waiting in msgsnd or msgrcv, by tid (at most one per
+    /// thread, so bounded by `max_procs`).
+    pub waiters: VecMap<u32, Waiter>,
 }
 
 impl MsgNs {
@@ -120,7 +122,7 @@ impl MsgNs {
             table: Table::new(MSG_QUEUES_MAX),
             bytes: 0,
             count: 0,
-            waiters: BTreeMap::new(),
+            waiters: VecMap::new(),
         }
     }
 

@@ -11,7 +11,7 @@
 use super::{lookup, put_int, put_long, put_time, Caller, Perm, Table};
 use crate::error::{Errno, KResult};
 use crate::syscall::uabi::Long;
-use alloc::collections::BTreeMap;
+use crate::vecmap::VecMap;
 use alloc::vec::Vec;
 
 pub const SEM_UNDO: i16 = 0x1000;
@@ -72,6 +72,10 @@ pub struct SemSet {
     pub sems: Vec<Sem>,
     pub otime: u64,
     pub ctime: u64,
+    /// semadj by process and semaphore (only the nonzero ones): at most one
+    /// entry per process, so a few hundred (`max_procs`), each with at most
+    /// one per semaphore of the set.
+    undo: VecMap<u32, VecMap<u16, i32>>,
 }
 
 /// A thread waiting in semop.
@@ -98,10 +102,9 @@ pub struct SemNs {
     pub table: Table<SemSet>,
     /// Semaphores in all sets (used_sems).
     used: u32,
-    /// semadj by (process, set) and semaphore.
-    undo: BTreeMap<(u32, i32), BTreeMap<u16, i32>>,
-    /// Threads waiting in semop, by tid.
-    pub waiters: BTreeMap<u32, Waiter>,
+    /// Threads waiting in semop, by tid (at most one per thread, so
+    /// bounded by `max_procs`).
+    pub waiters: VecMap<u32, Waiter>,
 }
 
 impl SemNs {
@@ -109,8 +112,7 @@ impl SemNs {
         SemNs {
             table: Table::new(SEM_ARRAYS_MAX),
             used: 0,
-            undo: BTreeMap::new(),
-            waiters: BTreeMap::new(),
+            waiters: VecMap::new(),
         }
     }
 
@@ -140,6 +142,7 @@ impl SemNs {
             sems: alloc::vec![Sem::default(); n as usize],
             otime: 0,
             ctime: c.now,
+            undo: VecMap::new(),
         };
         let id = self.table.insert(Perm::new(key, flags, c), set)?;
         self.used += n;
@@ -165,8 +168,9 @@ impl SemNs {
     pub fn try_op(&mut self, semid: i32, sops: &[Sembuf], c: &Caller) -> KResult<OpResult> {
         let (_, set) = self.table.get_mut(semid)?;
         let mut vals: Vec<i32> = set.sems.iter().map(|s| s.val).collect();
-        let undo_key = (c.pid, semid);
-        let mut adj: BTreeMap<u16, i32> = self.undo.get(&undo_key).cloned().unwrap_or_default();
+        let old = set.undo.get(&c.pid);
+        // The adjustments this call changes, by semaphore (at most SEMOPM).
+        let mut adj: VecMap<u16, i32> = VecMap::new();
         for s in sops {
             let cur = *vals.get(s.num as usize).ok_or(Errno::EFBIG)?;
             let res = cur + s.op as i32;
@@ -180,7 +184,9 @@ impl SemNs {
                 return Err(Errno::ERANGE);
             }
             if s.flg & SEM_UNDO != 0 {
-                let a = adj.entry(s.num).or_insert(0);
+                let a = adj
+                    .entry(s.num)
+                    .or_insert_with(|| old.and_then(|o| o.get(&s.num)).map_or(0, |a| *a));
                 let u = *a - s.op as i32;
                 if !(-SEMAEM - 1..=SEMAEM).contains(&u) {
                     return Err(Errno::ERANGE);
@@ -198,12 +204,10 @@ impl SemNs {
             sem.val = v;
         }
         set.otime = c.now;
-        if sops.iter().any(|s| s.flg & SEM_UNDO != 0) {
-            adj.retain(|_, a| *a != 0);
-            if adj.is_empty() {
-                self.undo.remove(&undo_key);
-            } else {
-                self.undo.insert(undo_key, adj);
+        if !adj.is_empty() {
+            let merged = merge_adj(set.undo.remove(&c.pid).unwrap_or_default(), adj);
+            if !merged.is_empty() {
+                set.undo.insert(c.pid, merged);
             }
         }
         Ok(OpResult::Done)
@@ -211,16 +215,9 @@ impl SemNs {
 
     /// Applies and drops the adjustments of process `pid` (its exit).
     pub fn exit(&mut self, pid: u32) {
-        let keys: Vec<(u32, i32)> = self
-            .undo
-            .range((pid, i32::MIN)..=(pid, i32::MAX))
-            .map(|(k, _)| *k)
-            .collect();
-        for key in keys {
-            let Some(adj) = self.undo.remove(&key) else {
-                continue;
-            };
-            let Ok((_, set)) = self.table.get_mut(key.1) else {
+        // One lookup per set: at most SEM_ARRAYS_MAX.
+        for (_, (_, set)) in self.table.iter_mut() {
+            let Some(adj) = set.undo.remove(&pid) else {
                 continue;
             };
             for (num, a) in adj {
@@ -235,28 +232,23 @@ impl SemNs {
 
     /// Forgets the adjustments of semaphore `num` (all with None) of a set,
     /// as SETVAL and SETALL do.
-    fn clear_undo(&mut self, semid: i32, num: Option<u16>) {
-        self.undo.retain(|(_, id), adj| {
-            if *id != semid {
-                return true;
-            }
-            match num {
-                Some(n) => {
-                    adj.remove(&n);
-                    !adj.is_empty()
-                }
-                None => false,
-            }
-        });
+    fn clear_undo(set: &mut SemSet, num: Option<u16>) {
+        match num {
+            Some(n) => set.undo.retain(|_, adj| {
+                adj.remove(&n);
+                !adj.is_empty()
+            }),
+            None => set.undo.clear(),
+        }
     }
 
     /// IPC_RMID.
     pub fn remove(&mut self, semid: i32, c: &Caller) -> KResult<()> {
         self.table.get(semid)?.0.may_change(c)?;
+        // The set's adjustments go with it.
         if let Some((_, set)) = self.table.remove(semid) {
             self.used = self.used.saturating_sub(set.sems.len() as u32);
         }
-        self.clear_undo(semid, None);
         Ok(())
     }
 
@@ -284,7 +276,7 @@ impl SemNs {
         s.val = val;
         s.pid = c.pid;
         set.ctime = c.now;
-        self.clear_undo(semid, Some(num as u16));
+        Self::clear_undo(set, Some(num as u16));
         Ok(())
     }
 
@@ -300,7 +292,7 @@ impl SemNs {
             s.pid = c.pid;
         }
         set.ctime = c.now;
-        self.clear_undo(semid, None);
+        Self::clear_undo(set, None);
         Ok(())
     }
 
@@ -394,6 +386,33 @@ impl SemNs {
         }
         t.into_bytes()
     }
+}
+
+/// The adjustments `old` with those of `new` put over them, the zeros
+/// dropped: one pass over both (they are sorted), so a semop costs O(n) in
+/// the adjustments a process holds on the set, as the copy of the set's
+/// values it makes does, whatever order it touches them in.
+fn merge_adj(old: VecMap<u16, i32>, new: VecMap<u16, i32>) -> VecMap<u16, i32> {
+    let mut out = VecMap::new();
+    let mut a = old.into_iter().peekable();
+    let mut b = new.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                a.next();
+                b.next()
+            }
+            (_, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        if let Some((num, v)) = next.filter(|e| e.1 != 0) {
+            // Increasing keys: each insert appends.
+            out.insert(num, v);
+        }
+    }
+    out
 }
 
 impl Default for SemNs {

@@ -183,9 +183,10 @@ impl ShmNs {
 
     /// Notes a detach by `c` (its exit or exec) of every segment whose
     /// object's address is in `objs`.
-    pub fn detached(&mut self, objs: &alloc::collections::BTreeSet<usize>, c: &Caller) {
+    /// `objs` is sorted.
+    pub fn detached(&mut self, objs: &[usize], c: &Caller) {
         for (_, (_, s)) in self.table.iter_mut() {
-            if objs.contains(&(Arc::as_ptr(&s.obj) as usize)) {
+            if objs.binary_search(&(Arc::as_ptr(&s.obj) as usize)).is_ok() {
                 s.dtime = c.now;
                 s.lpid = c.pid;
             }

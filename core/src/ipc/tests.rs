@@ -59,6 +59,33 @@ fn ids_carry_a_sequence_so_old_ids_do_not_name_new_objects() {
 }
 
 #[test]
+fn table_reuses_the_lowest_index_and_reports_the_highest() {
+    let mut t: Table<u32> = Table::new(8);
+    let c = root();
+    let ids: Vec<i32> = (0..5)
+        .map(|i| t.insert(Perm::new(0, 0, &c), i).unwrap())
+        .collect();
+    t.remove(ids[1]).unwrap();
+    t.remove(ids[3]).unwrap();
+    assert_eq!(t.len(), 3);
+    assert_eq!(t.max_idx(), 4);
+    assert_eq!(t.by_index(1).err(), Some(Errno::EINVAL));
+    let idx: Vec<i32> = t.iter().map(|(id, _)| id & 0x7fff).collect();
+    assert_eq!(idx, vec![0, 2, 4], "by index, the holes skipped");
+    let again = t.insert(Perm::new(0, 0, &c), 7).unwrap();
+    assert_eq!(again & 0x7fff, 1);
+    t.remove(ids[4]).unwrap();
+    assert_eq!(t.max_idx(), 2, "the highest index in use");
+    assert_eq!(t.remove(ids[4]), None, "already gone");
+    for id in [ids[0], again, ids[2]] {
+        t.remove(id).unwrap();
+    }
+    assert!(t.is_empty());
+    assert_eq!(t.max_idx(), -1);
+    assert_eq!(t.by_index(0).err(), Some(Errno::EINVAL));
+}
+
+#[test]
 fn ipcperms_owner_group_other_and_cap_ipc_owner() {
     let c = root();
     let mut p = Perm::new(5, 0o640, &c);
@@ -155,6 +182,72 @@ fn sem_undo_applies_at_exit_clamped_and_setval_clears_it() {
     assert_eq!(s.setval(id, 2, 1, &c), Err(Errno::EINVAL));
 }
 
+/// SEM_UNDO over many semops in any order: the adjustments kept are what a
+/// plain per-semaphore tally gives, and exit applies them.
+#[test]
+fn sem_undo_tallies_any_order_of_operations() {
+    let mut s = SemNs::new();
+    let c = root();
+    let id = s.get(IPC_PRIVATE, 8, 0o600, &c).unwrap();
+    for n in 0..8 {
+        s.setval(id, n, 1000, &c).unwrap();
+    }
+    let mut tally = [0i32; 8];
+    let mut x: u32 = 99;
+    for _ in 0..300 {
+        let mut sops = Vec::new();
+        for _ in 0..(x % 5 + 1) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let op = (x % 7) as i16 - 3;
+            sops.push(sb(
+                (x >> 8) as u16 % 8,
+                op,
+                if x & 1 == 0 { SEM_UNDO } else { 0 },
+            ));
+        }
+        if s.try_op(id, &sops, &c) == Ok(OpResult::Done) {
+            for o in sops.iter().filter(|o| o.flg & SEM_UNDO != 0) {
+                tally[o.num as usize] -= o.op as i32;
+            }
+        }
+    }
+    let before: Vec<i32> = s
+        .table
+        .get(id)
+        .unwrap()
+        .1
+        .sems
+        .iter()
+        .map(|x| x.val)
+        .collect();
+    s.exit(c.pid);
+    let after: Vec<i32> = s
+        .table
+        .get(id)
+        .unwrap()
+        .1
+        .sems
+        .iter()
+        .map(|x| x.val)
+        .collect();
+    let want: Vec<i32> = before.iter().zip(tally).map(|(v, a)| v + a).collect();
+    assert_eq!(after, want);
+    assert!(tally.iter().any(|a| *a != 0), "the test made adjustments");
+    s.exit(c.pid);
+    let again: Vec<i32> = s
+        .table
+        .get(id)
+        .unwrap()
+        .1
+        .sems
+        .iter()
+        .map(|x| x.val)
+        .collect();
+    assert_eq!(again, after, "applied once");
+}
+
 #[test]
 fn msgrcv_picks_by_type() {
     let mut m = MsgNs::new();
@@ -245,22 +338,41 @@ fn opener(uid: u32) -> Opener {
 fn mqueue_orders_by_priority_then_age() {
     let mut ns = MqNs::new();
     let q = ns
-        .open(b"q", true, true, 0o600, None, 6, &opener(0))
+        .open(
+            b"q",
+            true,
+            true,
+            0o600,
+            Some(NewAttr {
+                maxmsg: 5,
+                msgsize: 16,
+            }),
+            6,
+            &opener(0),
+        )
         .unwrap();
     let mut ql = q.lock();
     for (p, t) in [(1, "a"), (5, "b"), (3, "c"), (5, "d")] {
         ql.push(p, t.as_bytes().to_vec());
     }
+    assert_eq!(ql.len(), 4);
+    assert_eq!(ql.pop(), Some((5, b"b".to_vec())));
+    // A priority's last message goes, then it comes back behind newer ones.
+    ql.push(5, b"e".to_vec());
+    ql.push(0, b"f".to_vec());
+    assert!(ql.is_full());
     let order: Vec<(u32, Vec<u8>)> = core::iter::from_fn(|| ql.pop()).collect();
     assert_eq!(
         order,
         vec![
-            (5, b"b".to_vec()),
             (5, b"d".to_vec()),
+            (5, b"e".to_vec()),
             (3, b"c".to_vec()),
-            (1, b"a".to_vec())
+            (1, b"a".to_vec()),
+            (0, b"f".to_vec())
         ]
     );
+    assert!(ql.is_empty());
 }
 
 #[test]

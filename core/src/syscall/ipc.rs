@@ -704,7 +704,7 @@ fn detach_all<H: Host>(k: &mut Kernel<H>, pid: Pid) {
     };
     // The objects by address, once each: one pass over the segments then,
     // however many areas the process has.
-    let objs: alloc::collections::BTreeSet<usize> = match k.procs.get(&pid) {
+    let mut objs: Vec<usize> = match k.procs.get(&pid) {
         Some(p) => {
             let p: &crate::task::Process = p;
             p.mm.vmas
@@ -717,6 +717,8 @@ fn detach_all<H: Host>(k: &mut Kernel<H>, pid: Pid) {
         }
         None => return,
     };
+    crate::sort::sort(&mut objs);
+    objs.dedup();
     if !objs.is_empty() {
         k.ipc.shm.detached(&objs, &c);
     }
