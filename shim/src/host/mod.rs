@@ -929,6 +929,8 @@ pub fn confinement_rules() -> Vec<sys::seccomp::Rule> {
         nr::TIMER_DELETE,
         nr::CLOCK_GETTIME,
         nr::CLOCK_NANOSLEEP,
+        // Hands the CPU to a stub's trap handler on its way to sleep.
+        nr::SCHED_YIELD,
         nr::GETRANDOM,
         nr::FUTEX,
         nr::GETPID,

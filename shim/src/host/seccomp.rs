@@ -75,6 +75,10 @@ pub struct SpinStats {
     pub moves_failed: u64,
     /// Stubs moved back to umbra's CPU.
     pub returns: u64,
+    /// Replies with mapping ops (`trap_confirm`), and the times umbra
+    /// looked again for their handler's sleep.
+    pub confirms: u64,
+    pub confirm_retries: u64,
 }
 
 /// A stub's state on this platform.
@@ -660,7 +664,7 @@ impl PtraceHost {
         // A reply with ops carries the cookie: the handler must sleep first
         // (a forged report comes from a guest that runs).
         let parked = !ops.is_empty();
-        if parked && self.trap_confirm(pid, range.clone()).is_err() {
+        if parked && self.trap_confirm(mm, pid, range.clone()).is_err() {
             self.waker.set_running(0);
             return self.mark_dead(mm.0);
         }
@@ -798,7 +802,7 @@ impl PtraceHost {
         range: core::ops::Range<usize>,
         ops: &[[u64; 7]],
     ) -> Result<(), HostError> {
-        if self.trap_confirm(pid, range.clone()).is_err() {
+        if self.trap_confirm(mm, pid, range.clone()).is_err() {
             return Err(HostError::StubDied);
         }
         let page = &mut self.mem.as_mut_slice()[range.clone()];
@@ -894,7 +898,26 @@ impl PtraceHost {
     /// forged report, and the mapping ops of this reply (unmaps of frames
     /// it may hand to another process) are not in its stub yet. Err: the
     /// stub is gone or was killed.
-    fn trap_confirm(&mut self, pid: i32, range: core::ops::Range<usize>) -> Result<(), ()> {
+    ///
+    /// A stub on umbra's own CPU (not on the spin CPU, `Place`) whose
+    /// handler is not asleep yet was preempted by umbra on its way there:
+    /// its report's FUTEX_WAKE woke umbra, which the host scheduler ran at
+    /// once. Spinning cannot let it go on; a sched_yield does, and the
+    /// handler's FUTEX_WAIT gives the CPU back. (pthread_create + join,
+    /// two replies with the thread stack's mapping ops each: the spin
+    /// that was here ran out at nearly every one of them.) Then, or after
+    /// the spin on the spin CPU, the stub is watched as above.
+    fn trap_confirm(
+        &mut self,
+        mm: MmId,
+        pid: i32,
+        range: core::ops::Range<usize>,
+    ) -> Result<(), ()> {
+        let local = !self
+            .stubs
+            .get(&mm.0)
+            .and_then(|s| s.trap)
+            .is_some_and(|ts| ts.placement.remote());
         let mut watch: Option<Watch> = None;
         for i in 0u32.. {
             let page = &self.mem.as_slice()[range.clone()];
@@ -902,10 +925,20 @@ impl PtraceHost {
                 trap::park(page);
             }
             if trap::confirm_sleeper(page) {
+                if let Some(t) = self.trap.as_mut() {
+                    t.spin_stats.confirms += 1;
+                    t.spin_stats.confirm_retries += u64::from(i);
+                }
                 return Ok(());
             }
-            if i < 32 {
-                // The handler is on its way into FUTEX_WAIT.
+            // The handler is on its way into FUTEX_WAIT. A few yields (one
+            // did at nearly every reply): a guest that forged its report
+            // and runs on may take a host time slice at each.
+            if local && i < 4 {
+                sys::yield_cpu();
+                continue;
+            }
+            if !local && i < 32 {
                 for _ in 0..64 {
                     core::hint::spin_loop();
                 }
@@ -1344,11 +1377,15 @@ impl PtraceHost {
     pub(super) fn trap_stats_line(&self) -> Option<String> {
         let t = self.trap.as_ref()?;
         let s = t.spin_stats;
+        let confirms = format!(
+            "{} replies with mapping ops found their handler asleep after {} more looks",
+            s.confirms, s.confirm_retries
+        );
         if t.umbra_spin == 0 {
-            return Some("no spin".into());
+            return Some(format!("no spin; {confirms}"));
         }
         Some(format!(
-            "spins of {} and {} pause iterations: umbra saw {} of {} reports, the stubs {} of {} replies; {} stubs moved to CPU {} after {} runs ({} failed), {} moved back",
+            "spins of {} and {} pause iterations: umbra saw {} of {} reports, the stubs {} of {} replies; {} stubs moved to CPU {} after {} runs ({} failed), {} moved back; {confirms}",
             t.umbra_spin, t.stub_spin, s.umbra_hits, s.umbra_tries, s.stub_hits, s.stub_tries,
             s.moves - s.moves_failed, self.stub_cpu, t.move_after, s.moves_failed, s.returns
         ))

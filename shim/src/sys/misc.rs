@@ -74,6 +74,15 @@ pub fn sleep_until_mono(deadline_ns: u64) -> Result<(), Errno> {
     }
 }
 
+/// sched_yield(2): lets another task that is runnable on this CPU run
+/// first (the seccomp platform's stub handler, on its way to sleep).
+pub fn yield_cpu() {
+    // SAFETY: sched_yield takes no arguments and touches no memory.
+    unsafe {
+        raw::syscall6(raw::nr::SCHED_YIELD, 0, 0, 0, 0, 0, 0);
+    }
+}
+
 /// poll(2) on one fd for `events`; returns revents (0 on timeout).
 pub fn poll_fd(fd: i32, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
     let mut pfd = [fd as i64 as u64 & 0xffff_ffff | ((events as u16 as u64) << 32)];

@@ -84,6 +84,7 @@ pub mod nr {
     pub const PTRACE: usize = 117;
     pub const SCHED_SETAFFINITY: usize = 122;
     pub const SCHED_GETAFFINITY: usize = 123;
+    pub const SCHED_YIELD: usize = 124;
     pub const RESTART_SYSCALL: usize = 128;
     pub const KILL: usize = 129;
     pub const TGKILL: usize = 131;
@@ -146,6 +147,7 @@ pub mod nr {
         PTRACE = SYS_ptrace,
         SCHED_SETAFFINITY = SYS_sched_setaffinity,
         SCHED_GETAFFINITY = SYS_sched_getaffinity,
+        SCHED_YIELD = SYS_sched_yield,
         RESTART_SYSCALL = SYS_restart_syscall,
         KILL = SYS_kill,
         TGKILL = SYS_tgkill,

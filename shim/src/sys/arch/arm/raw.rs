@@ -98,6 +98,7 @@ pub mod nr {
     /// fcntl64 (what glibc calls for fcntl on 32-bit ARM).
     pub const FCNTL: usize = 221;
     pub const GETTID: usize = 224;
+    pub const SCHED_YIELD: usize = 158;
     /// futex with a 32-bit timespec (std uses futex_time64 first).
     pub const FUTEX: usize = 240;
     pub const SCHED_SETAFFINITY: usize = 241;
@@ -176,6 +177,7 @@ pub mod nr {
         FUTEX = SYS_futex,
         SCHED_SETAFFINITY = SYS_sched_setaffinity,
         SCHED_GETAFFINITY = SYS_sched_getaffinity,
+        SCHED_YIELD = SYS_sched_yield,
         EXIT_GROUP = SYS_exit_group,
         TIMER_CREATE = SYS_timer_create,
         TIMER_DELETE = SYS_timer_delete,

@@ -77,6 +77,7 @@ pub mod nr {
     pub const MREMAP: usize = 25;
     pub const MADVISE: usize = 28;
     pub const DUP2: usize = 33;
+    pub const SCHED_YIELD: usize = 24;
     pub const NANOSLEEP: usize = 35;
     pub const GETPID: usize = 39;
     pub const CLONE: usize = 56;
