@@ -8,7 +8,8 @@
  *           buffer is fine; with MSG_PEEK it only counts them; with
  *           MSG_WAITALL it waits for the whole length; on the urgent byte
  *           (MSG_OOB) it returns 1 and writes nothing; msg_flags stays 0.
- *           MSG_PEEK|MSG_WAITALL waits for the whole length too.
+ *           MSG_PEEK|MSG_WAITALL waits for the whole length too (a signal
+ *           ends the wait: it returns what it peeked).
  *           MSG_DONTWAIT: EAGAIN on an empty queue, a short count with
  *           MSG_WAITALL.
  *   udp     MSG_TRUNC returns the datagram's real length (the buffer gets
@@ -35,6 +36,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,11 @@ static const char *ename(int e)
 }
 
 static char buf[64];
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
 
 static void fill(void)
 {
@@ -235,6 +242,28 @@ static void sec_tcp(void)
 	size_t rest = sent - (np > 0 ? np : 0);
 	if (rest > 0 && recv(sv[1], taken, rest, MSG_WAITALL) != (ssize_t)rest)
 		printf("big: rest not read\n");
+	/* A signal ends the peek's wait: it returns what it peeked, with
+	 * SA_RESTART or without. */
+	for (int restart = 0; restart < 2; restart++) {
+		struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0 };
+		sigaction(SIGUSR1, &sa, NULL);
+		send(sv[0], "0123", 4, 0);
+		wait_inq(sv[1], 4);
+		fflush(stdout);
+		pid_t c = fork();
+		if (c == 0) {
+			rcv(restart ? "peek|waitall, signal (SA_RESTART)" : "peek|waitall, signal",
+			    sv[1], 10, MSG_PEEK | MSG_WAITALL);
+			fflush(stdout);
+			_exit(0);
+		}
+		wait_asleep(c);
+		kill(c, SIGUSR1);
+		waitpid(c, NULL, 0);
+		char drain[64];
+		while (recv(sv[1], drain, sizeof drain, MSG_DONTWAIT) > 0)
+			;
+	}
 	/* The urgent byte. */
 	send(sv[0], "ab", 2, 0);
 	send(sv[0], "X", 1, MSG_OOB);

@@ -894,6 +894,10 @@ fn do_recv<H: Host>(
     }
     let mut oob_ret = 0;
     let mut done = core::mem::take(&mut k.proc().thread.io_done).min(len);
+    if peek {
+        // A peek starts again from the queue's start.
+        done = 0;
+    }
     let mut out = RecvOut {
         len: 0,
         full: 0,
@@ -952,13 +956,15 @@ fn do_recv<H: Host>(
                 if peek_all && copied && got.len > 0 && done < len && !got.stop {
                     // Fewer than asked: wait for more and peek again, unless
                     // the stream has ended or failed; when SO_RCVTIMEO
-                    // passes, what was peeked is the result.
+                    // passes, or a signal comes, what was peeked is the
+                    // result (the count kept in `io_done`).
                     let ev = s.poll(&mut k.host);
                     if !ev.intersects(
                         PollEvents::POLLRDHUP | PollEvents::POLLHUP | PollEvents::POLLERR,
                     ) {
+                        k.proc().thread.io_done = done;
                         match park(k, &f, false) {
-                            Outcome::Ret(_) => {}
+                            Outcome::Ret(_) => k.proc().thread.io_done = 0,
                             o => return Err(o),
                         }
                     }
