@@ -70,7 +70,7 @@ commands:
                         x86_64-unknown-linux-musl) and print its size
   rom --device          the device ROM build (x86_64, --no-default-features:
                         no OCI runtime, image tool, host directories or host
-                        networking), budget 702 KiB; the full build's is 1.25 MiB
+                        networking), budget 702 KiB; the full build's is 1 MiB
   size [--target TRIPLE]
                         the ROM and RAM budget: rom build size next to the
                         paper's 1,358 KB kernel, sections, largest crates and
@@ -479,7 +479,7 @@ fn test() -> Result<()> {
     // flashes: `--no-default-features`) stays within 702 KiB (Table 1's
     // 1,000 KB ROM total less its 298 KB disk image, issue 14), and the full
     // rom build (the OCI runtime, the image tool, host directories and host
-    // networking too) within 1.25 MiB. aarch64's full build is built and
+    // networking too) within 1 MiB (issue 11). aarch64's full build is built and
     // booted by `cargo xtask test-arm`, and `cargo xtask size` reports all
     // three.
     step("rom budget", &mut || {

@@ -24,9 +24,13 @@ pub const DEFAULT_TARGET: &str = "x86_64-unknown-linux-musl";
 pub const ROM_BUDGET: u64 = 702 << 10;
 
 /// The most the full `rom` build (every default feature: the OCI runtime,
-/// the image tool, host directories and host networking) may take, bytes: a
-/// guard against growth, not a device budget.
-pub const FULL_ROM_BUDGET: u64 = 1280 << 10;
+/// the image tool, host directories and host networking too) may take,
+/// bytes: issue 11's 1 MiB, on x86_64 (`cargo xtask test`) and aarch64
+/// (`cargo xtask test-arm`). It was 1,172,640 bytes on x86_64 on 2026-12-07
+/// before std's process spawning and float parsing left the OCI runtime,
+/// std was built for size (`rom_cargo_flags`) and System V IPC left alloc's
+/// B-tree; 1,029,952 after.
+pub const FULL_ROM_BUDGET: u64 = 1 << 20;
 
 fn parse_target(args: &[String]) -> Result<String> {
     match args {
