@@ -538,15 +538,14 @@ pub fn create(g: &Global, o: &CreateOpts, after: After) -> Result<u8, String> {
     if !state::valid_id(&o.id) {
         return Err(format!("invalid container id '{}'", o.id));
     }
-    let bundle = std::fs::canonicalize(&o.bundle)
-        .map_err(|e| format!("bundle {}: {e}", o.bundle.display()))?;
+    let bundle = real_dir(&o.bundle).map_err(|e| format!("bundle {}: {e}", o.bundle.display()))?;
     let spec = load_spec(&bundle)?;
-    std::fs::create_dir_all(&g.root)
+    make_dirs(&g.root)
         .map_err(|e| format!("cannot make the state directory {}: {e}", g.root.display()))?;
     let dir = state::container_dir(&g.root, &o.id);
-    match std::fs::create_dir(&dir) {
+    match os::mkdir(&dir) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
             return Err(format!("container with id exists: {}", o.id))
         }
         Err(e) => return Err(format!("cannot make {}: {e}", dir.display())),
@@ -599,7 +598,7 @@ fn create_in(
     let pid = match os::fork().map_err(|e| format!("fork: {e}"))? {
         os::Forked::Child => {
             drop(ready_r);
-            supervise(g, plan, &fifo, ready_w, tty)
+            supervise(g, plan, dir, ready_w, tty)
         }
         os::Forked::Parent(pid) => pid,
     };
@@ -654,12 +653,43 @@ fn create_in(
     }
 }
 
-/// Writes the pid file as runc does: a temporary file renamed into place.
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
-    let tmp = path.with_extension("umbra-tmp");
+/// Writes the pid file as runc does: a temporary file (its name with
+/// `.umbra-tmp` added) renamed into place.
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".umbra-tmp");
     std::fs::write(&tmp, pid.to_string())
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| format!("cannot write the pid file {}: {e}", path.display()))
+}
+
+/// The directory `p` as an absolute path with its symbolic links
+/// resolved, as realpath(3) gives it: the kernel's name for it once
+/// opened (musl's realpath walked the path itself, in 1.2 KB).
+fn real_dir(p: &Path) -> std::io::Result<PathBuf> {
+    let d = std::fs::File::open(p)?;
+    std::fs::read_link(format!("/proc/self/fd/{}", d.as_raw_fd()))
+}
+
+/// `mkdir -p`: makes `dir` and its missing parents (std's create_dir_all,
+/// without its DirBuilder and walk over Path components).
+fn make_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let made = |r: std::io::Result<()>| match r {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) && dir.is_dir() => Ok(()),
+        r => r,
+    };
+    match os::mkdir(dir) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            let b = dir.as_os_str().as_bytes();
+            match b.iter().rposition(|&c| c == b'/') {
+                Some(i) if i > 0 => make_dirs(Path::new(std::ffi::OsStr::from_bytes(&b[..i])))?,
+                _ => return Err(e),
+            }
+            made(os::mkdir(dir))
+        }
+        r => made(r),
+    }
 }
 
 /// Lets the supervisor of `rec` go: opens the exec fifo for reading (which
@@ -736,7 +766,8 @@ fn serve_created(plan: &mut Plan, ctl: &OwnedFd) {
 
 /// The supervisor: set up, report to `create`, wait for `start`, run the
 /// guest, and end as its init ended.
-fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<OwnedFd>) -> ! {
+fn supervise(g: &Global, plan: Plan, dir: &Path, ready: OwnedFd, tty: Option<OwnedFd>) -> ! {
+    let fifo = &state::fifo_path(dir);
     let report = |msg: &[u8]| {
         let _ = umbra_shim::sys::write_all(ready.as_raw_fd(), msg);
     };
@@ -762,7 +793,7 @@ fn supervise(g: &Global, plan: Plan, fifo: &Path, ready: OwnedFd, tty: Option<Ow
         }
     }
     // `umbra exec`'s requests come through this socket once the guest runs.
-    let sock = fifo.with_file_name("exec.sock");
+    let sock = state::sock_path(dir);
     let listened = state::sock_addr(&sock)
         .and_then(|a| os::listen_unix(&a.path.to_string_lossy()).map_err(|e| e.to_string()));
     let ctl = match listened {
@@ -1034,4 +1065,28 @@ pub fn pids(g: &Global, id: &str) -> Result<Vec<i32>, String> {
         i += 1;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{make_dirs, real_dir};
+
+    #[test]
+    fn dirs_are_made_and_resolved_as_mkdir_p_and_realpath() {
+        let top = std::env::temp_dir().join(format!("umbra-mkdirs-{}", std::process::id()));
+        let deep = top.join("a/b//c/");
+        make_dirs(&deep).unwrap();
+        assert!(top.join("a/b/c").is_dir());
+        // Again: it is there.
+        make_dirs(&deep).unwrap();
+        std::fs::write(top.join("f"), b"").unwrap();
+        assert!(make_dirs(&top.join("f")).is_err());
+        assert!(make_dirs(&top.join("f/x")).is_err());
+        std::os::unix::fs::symlink("a/b", top.join("l")).unwrap();
+        let real = std::fs::canonicalize(&top).unwrap().join("a/b/c");
+        assert_eq!(real_dir(&top.join("l/./c/")).unwrap(), real);
+        assert_eq!(real_dir(&top.join("a/../l/c")).unwrap(), real);
+        assert!(real_dir(&top.join("nope")).is_err());
+        std::fs::remove_dir_all(&top).unwrap();
+    }
 }

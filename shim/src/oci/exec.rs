@@ -203,23 +203,16 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<u8, String> {
             }
             os::Forked::Parent(pid) => {
                 if let Some(pf) = &o.pid_file {
-                    write_pid(pf, pid)?;
+                    super::container::write_pid_file(pf, pid)?;
                 }
                 return Ok(0);
             }
         }
     }
     if let Some(pf) = &o.pid_file {
-        write_pid(pf, umbra_shim::sys::getpid())?;
+        super::container::write_pid_file(pf, umbra_shim::sys::getpid())?;
     }
     relay(&mine, reader, tty.as_ref(), Ending::Code, rec.pid)
-}
-
-fn write_pid(path: &std::path::Path, pid: i32) -> Result<(), String> {
-    let tmp = path.with_extension("umbra-tmp");
-    std::fs::write(&tmp, pid.to_string())
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write the pid file {}: {e}", path.display()))
 }
 
 /// How the relay ends when its process was killed by a signal.

@@ -489,8 +489,7 @@ fn dispatch(g: &Global, cmd: &str, rest: &[String]) -> Result<u8, String> {
             let r = match o.get("--resources") {
                 Some(path) => {
                     let text = if path == "-" {
-                        std::io::read_to_string(std::io::stdin())
-                            .map_err(|e| format!("stdin: {e}"))?
+                        read_stdin().map_err(|e| format!("stdin: {e}"))?
                     } else {
                         std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))?
                     };
@@ -654,6 +653,27 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(msg) => ExitCode::from(fail(&g, &msg, 1)),
     }
+}
+
+/// All of stdin, as text: read(2) on fd 0 until its end (std's Stdin, a
+/// locked BufReader, came into the ROM build for this one read).
+fn read_stdin() -> std::io::Result<String> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match umbra_shim::sys::read(0, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(e) if e.0 == libc::EINTR => {}
+            Err(e) => return Err(std::io::Error::from_raw_os_error(e.0)),
+        }
+    }
+    String::from_utf8(text).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Reports a failure as runc's fatalWithCode does: to the log, and to

@@ -66,6 +66,11 @@ pub fn fifo_path(dir: &Path) -> PathBuf {
     dir.join("exec.fifo")
 }
 
+/// The supervisor's control socket.
+pub fn sock_path(dir: &Path) -> PathBuf {
+    dir.join("exec.sock")
+}
+
 /// Room for a path in `sockaddr_un`'s sun_path, with its NUL.
 const SUN_PATH_MAX: usize = 107;
 
@@ -82,7 +87,7 @@ pub struct SockAddr {
 /// Connects to the control socket (`exec.sock`) of the supervisor whose
 /// state directory is `dir`.
 pub fn connect_supervisor(dir: &Path) -> Result<std::os::unix::net::UnixStream, String> {
-    let sock = dir.join("exec.sock");
+    let sock = sock_path(dir);
     sock_addr(&sock)
         .and_then(|a| std::os::unix::net::UnixStream::connect(&a.path).map_err(|e| e.to_string()))
         .map_err(|e| {
@@ -94,6 +99,7 @@ pub fn connect_supervisor(dir: &Path) -> Result<std::os::unix::net::UnixStream, 
 }
 
 pub fn sock_addr(path: &Path) -> Result<SockAddr, String> {
+    use std::ffi::OsStr;
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
     if path.as_os_str().len() <= SUN_PATH_MAX {
@@ -102,9 +108,22 @@ pub fn sock_addr(path: &Path) -> Result<SockAddr, String> {
             path: path.to_path_buf(),
         });
     }
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(format!("{}: not a socket path", path.display()));
+    // Its directory and name, split at the last '/' (trailing ones
+    // dropped) without Path's component parser.
+    let b = path.as_os_str().as_bytes();
+    let b = &b[..b.iter().rposition(|&c| c != b'/').map_or(0, |i| i + 1)];
+    let (parent, name) = match b.iter().rposition(|&c| c == b'/') {
+        Some(0) => (&b[..1], &b[1..]),
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (&b"."[..], b),
     };
+    if matches!(name, b"" | b"." | b"..") {
+        return Err(format!("{}: not a socket path", path.display()));
+    }
+    let (parent, name) = (
+        Path::new(OsStr::from_bytes(parent)),
+        OsStr::from_bytes(name),
+    );
     let dir = std::fs::File::open(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     let short = Path::new("/proc/self/fd")
         .join(dir.as_raw_fd().to_string())

@@ -65,6 +65,18 @@ pub fn mkfifo(path: &str, mode: u32) -> Result<(), Errno> {
     check(unsafe { libc::mkfifo(c.as_ptr(), mode) }).map(|_| ())
 }
 
+/// mkdir(2) of `path` with mode 0777 less the umask, as std's create_dir
+/// (whose DirBuilder brings create_dir_all and Path's component parser).
+pub fn mkdir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is a NUL-terminated path.
+    check(unsafe { libc::mkdir(c.as_ptr(), 0o777) })
+        .map(|_| ())
+        .map_err(|e| std::io::Error::from_raw_os_error(e.0))
+}
+
 /// kill(2) of one process (`pid` > 0).
 pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     if pid <= 0 {
