@@ -223,8 +223,9 @@ fn raw_and_packet_sockets_are_refused() {
 
 /// Runs `python3 -c NETNS_LAUNCHER MODE ...` in a new network namespace
 /// where lo is up and a veth end holds 10.0.0.1/24.
-/// - `serve DIR CMD...`: an HTTP server for DIR on 10.0.0.1:8080, then CMD;
-///   CMD's output and status are the launcher's.
+/// - `serve DIR CMD...`: an HTTP server for DIR on 10.0.0.1:8080 and a UDP
+///   echo server on the same port, then CMD; CMD's output and status are
+///   the launcher's.
 /// - `fetch PORT PATH CMD...`: starts CMD (umbra with `--publish`), fetches
 ///   http://127.0.0.1:PORT/PATH until a response comes (60 s at most),
 ///   prints it, then kills CMD.
@@ -246,6 +247,11 @@ if mode == 'serve':
         def log_message(self, *a): pass
     srv = http.server.ThreadingHTTPServer(('10.0.0.1', 8080), functools.partial(Q, directory=sys.argv[2]))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('10.0.0.1', 8080))
+    def echo():
+        while True:
+            d, a = u.recvfrom(65536); u.sendto(d, a)
+    threading.Thread(target=echo, daemon=True).start()
     r = subprocess.run(sys.argv[3:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     sys.stdout.buffer.write(r.stdout)
     sys.stderr.buffer.write(r.stderr)
@@ -364,38 +370,34 @@ fn net_host_wget_fetches_from_a_host_server() {
     }
 }
 
-/// `--net host` TCP keeps the receive flags (tests/guest/net_recvflags.c
-/// `http`): MSG_TRUNC takes bytes of a host server's reply without writing
-/// the guest's buffer (with MSG_WAITALL and MSG_PEEK too), as the same
-/// client run natively beside the server.
+/// `--net host` TCP and UDP keep the receive flags
+/// (tests/guest/net_recvflags.c `http` and `udpecho`): MSG_TRUNC takes bytes
+/// of a host server's reply without writing the guest's buffer (with
+/// MSG_WAITALL and MSG_PEEK too), and returns a host datagram's real
+/// length, as the same client run natively beside the servers.
 #[test]
-fn net_host_tcp_keeps_msg_trunc() {
+fn net_host_keeps_msg_trunc() {
     let www = web_dir();
     for libc in Libc::ALL {
-        let run = Run::guest(libc, "net_recvflags").args(&["http", "10.0.0.1", "8080"]);
-        let native = run.native_path.display().to_string();
-        let nat = in_netns(&[
-            "serve",
-            www.to_str().unwrap(),
-            &native,
-            "http",
-            "10.0.0.1",
-            "8080",
-        ]);
-        nat.assert_code(0);
-        assert!(
-            nat.stdout_text().ends_with(
+        for sec in ["http", "udpecho"] {
+            let run = Run::guest(libc, "net_recvflags").args(&[sec, "10.0.0.1", "8080"]);
+            let native = run.native_path.display().to_string();
+            let www = www.to_str().unwrap();
+            let nat = in_netns(&["serve", www, &native, sec, "10.0.0.1", "8080"]);
+            nat.assert_code(0);
+            let end = if sec == "http" {
                 "body: hello from the host's web server\ntrunc at eof: 0 buf ............\n"
-            ),
-            "{}",
-            nat.describe()
-        );
-        let cmd = umbra_cmd(&run.umbra_flag("--net").umbra_flag("host"));
-        let mut args = vec!["serve", www.to_str().unwrap()];
-        args.extend(cmd.iter().map(String::as_str));
-        let um = in_netns(&args);
-        assert_eq!(um.stdout_text(), nat.stdout_text(), "{}", um.describe());
-        um.assert_code(0);
+            } else {
+                "dontwait empty: -1 EAGAIN\n"
+            };
+            assert!(nat.stdout_text().ends_with(end), "{}", nat.describe());
+            let cmd = umbra_cmd(&run.umbra_flag("--net").umbra_flag("host"));
+            let mut args = vec!["serve", www];
+            args.extend(cmd.iter().map(String::as_str));
+            let um = in_netns(&args);
+            assert_eq!(um.stdout_text(), nat.stdout_text(), "{}", um.describe());
+            um.assert_code(0);
+        }
     }
 }
 

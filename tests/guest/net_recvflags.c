@@ -20,6 +20,9 @@
  *           SO_PEEK_OFF offset); an AF_UNIX stream ignores MSG_TRUNC and
  *           copies the bytes, and its MSG_PEEK|MSG_WAITALL returns what is
  *           there.
+ *   udpecho IP PORT
+ *           a UDP client of an echo server at IP:PORT (the host's, under
+ *           umbra --net host): MSG_TRUNC and MSG_PEEK on its replies.
  *   http IP PORT
  *           a TCP client of an HTTP server at IP:PORT (the host's, under
  *           umbra --net host): MSG_TRUNC with MSG_WAITALL and MSG_PEEK on a
@@ -412,6 +415,28 @@ static int sec_http(const char *ip, int port)
 	return 0;
 }
 
+/* A UDP client of an echo server at IP:PORT. */
+static int sec_udpecho(const char *ip, int port)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	if (connect(s, (void *)&a, sizeof a)) {
+		printf("connect: -1 %s\n", ename(errno));
+		return 1;
+	}
+	send(s, "0123456789", 10, 0);
+	rcv("peek|trunc 4", s, 4, MSG_PEEK | MSG_TRUNC);
+	rcvmsg("recvmsg trunc 2+2", s, 2, 2, MSG_TRUNC);
+	send(s, "abcdef", 6, 0);
+	rcvmsg("recvmsg 2+2", s, 2, 2, 0);
+	send(s, "xy", 2, 0);
+	rcv("waitall|trunc 8", s, 8, MSG_WAITALL | MSG_TRUNC);
+	rcv("dontwait empty", s, 8, MSG_DONTWAIT);
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -422,6 +447,8 @@ int main(int argc, char **argv)
 			sec_udp();
 		} else if (strcmp(argv[i], "unix") == 0) {
 			sec_unix();
+		} else if (strcmp(argv[i], "udpecho") == 0 && i + 2 < argc) {
+			return sec_udpecho(argv[i + 1], atoi(argv[i + 2]));
 		} else if (strcmp(argv[i], "http") == 0 && i + 2 < argc) {
 			return sec_http(argv[i + 1], atoi(argv[i + 2]));
 		} else {
