@@ -178,17 +178,29 @@ struct TimeWait {
     expires: u64,
 }
 
-/// A connection end's (local, peer) addresses.
-type Tuple = ((Ip, u16), (Ip, u16));
+/// The key of a connection end's addresses in [`TwTable::by_addr`]: the
+/// local port, the peer port and a 32-bit hash (FNV-1a) of the two IPs, so
+/// that the ends on one local port are one range of the index, and those
+/// of one 4-tuple one range within it (two 4-tuples that share the ports
+/// and the hash share the range, and are told apart by their entries).
+fn addr_key(local: &(Ip, u16), peer: &(Ip, u16)) -> u64 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in local.0.iter().chain(peer.0.iter()) {
+        h = (h ^ *b as u32).wrapping_mul(0x0100_0193);
+    }
+    ((local.1 as u64) << 48) | ((peer.1 as u64) << 32) | h as u64
+}
 
 /// The guest's TIME_WAIT (and orphaned FIN_WAIT2) connection ends, keyed
-/// by connection id * 2 + side, with indexes by local port, by 4-tuple and
-/// by expiry.
+/// by connection id * 2 + side, with indexes by expiry and by addresses
+/// ([`addr_key`]). The two indexes are sets of the same type, so alloc's
+/// B-tree code is there once for both.
 #[derive(Default)]
 struct TwTable {
     entries: BTreeMap<u64, TimeWait>,
-    by_port: BTreeMap<u16, BTreeSet<u64>>,
-    by_tuple: BTreeMap<Tuple, u64>,
+    /// (addr_key, key) of every entry.
+    by_addr: BTreeSet<(u64, u64)>,
+    /// (expires, key) of every entry.
     by_expiry: BTreeSet<(u64, u64)>,
 }
 
@@ -208,23 +220,17 @@ impl TwTable {
             return;
         };
         self.by_expiry.remove(&(tw.expires, key));
-        let tuple = (tw.end.local, tw.end.peer);
-        if self.by_tuple.get(&tuple) == Some(&key) {
-            self.by_tuple.remove(&tuple);
-        }
-        let port = tw.end.local.1;
-        if let Some(v) = self.by_port.get_mut(&port) {
-            v.remove(&key);
-            if v.is_empty() {
-                self.by_port.remove(&port);
-            }
-        }
+        self.by_addr
+            .remove(&(addr_key(&tw.end.local, &tw.end.peer), key));
     }
 
     /// The end with these local and peer addresses.
     fn find(&self, local: (Ip, u16), peer: (Ip, u16)) -> Option<(u64, TimeWait)> {
-        let key = *self.by_tuple.get(&(local, peer))?;
-        self.entries.get(&key).map(|t| (key, *t))
+        let a = addr_key(&local, &peer);
+        self.by_addr
+            .range((a, 0)..=(a, u64::MAX))
+            .filter_map(|(_, k)| Some((*k, *self.entries.get(k)?)))
+            .find(|(_, t)| t.end.local == local && t.end.peer == peer)
     }
 
     /// Puts `end` in `state` for 60 s from `now` (replacing what the key
@@ -236,7 +242,7 @@ impl TwTable {
             return;
         }
         self.remove(key);
-        if let Some(&old) = self.by_tuple.get(&(end.local, end.peer)) {
+        if let Some((old, _)) = self.find(end.local, end.peer) {
             self.remove(old);
         }
         let expires = now.saturating_add(TIMEWAIT_NS);
@@ -250,17 +256,16 @@ impl TwTable {
             },
         );
         self.by_expiry.insert((expires, key));
-        self.by_port.entry(end.local.1).or_default().insert(key);
-        self.by_tuple.insert((end.local, end.peer), key);
+        self.by_addr.insert((addr_key(&end.local, &end.peer), key));
     }
 
     /// The ends on local port `port`.
     fn on_port(&self, port: u16) -> impl Iterator<Item = &TimeWait> {
-        self.by_port
-            .get(&port)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.entries.get(k))
+        let lo = (port as u64) << 48;
+        let hi = lo | ((1 << 48) - 1);
+        self.by_addr
+            .range((lo, 0)..=(hi, u64::MAX))
+            .filter_map(|(_, k)| self.entries.get(k))
     }
 }
 
@@ -1111,7 +1116,7 @@ impl InetSock {
         let mut tw = self.net.inet.tw.lock();
         tw.prune(now);
         match dst {
-            None => tw.by_port.contains_key(&p),
+            None => tw.on_port(p).next().is_some(),
             // An unbound socket connects from lo's address for `d`.
             Some(d) => match tw.find((source_for(&d.0), p), d) {
                 // Only a TIME_WAIT is reused (tcp_twsk_unique: not a
@@ -3105,6 +3110,45 @@ pub fn proc_if_inet6() -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::testing::MockHost;
+
+    /// The TIME_WAIT table's address index: ends that share both ports
+    /// are told apart by their IPs, a port's ends are all found, a new end
+    /// of the same 4-tuple replaces the old one, and ends expire in order.
+    #[test]
+    fn time_wait_table_indexes_by_port_and_tuple() {
+        let end = |l: [u8; 4], lp: u16, p: [u8; 4], pp: u16| End {
+            family: 2,
+            local: (mapped(l), lp),
+            peer: (mapped(p), pp),
+            ..End::default()
+        };
+        let mut t = TwTable::default();
+        let a = end([127, 0, 0, 1], 80, [127, 0, 0, 2], 4000);
+        let b = end([127, 0, 0, 3], 80, [127, 0, 0, 2], 4000);
+        let c = end([127, 0, 0, 1], 81, [127, 0, 0, 2], 4000);
+        t.put(10, a, TCP_TIME_WAIT, 100);
+        t.put(11, b, TCP_TIME_WAIT, 200);
+        t.put(12, c, TCP_FIN_WAIT2, 300);
+        assert_eq!(t.find(a.local, a.peer).map(|x| x.0), Some(10));
+        assert_eq!(t.find(b.local, b.peer).map(|x| x.0), Some(11));
+        assert_eq!(t.find(c.local, c.peer).map(|x| x.0), Some(12));
+        assert!(t.find(a.peer, a.local).is_none(), "the other direction");
+        assert_eq!(t.on_port(80).count(), 2);
+        assert_eq!(t.on_port(81).count(), 1);
+        assert_eq!(t.on_port(79).count() + t.on_port(82).count(), 0);
+        // The same 4-tuple again under a new key: the old end goes.
+        t.put(13, a, TCP_TIME_WAIT, 400);
+        assert_eq!(t.find(a.local, a.peer).map(|x| x.0), Some(13));
+        assert_eq!(t.entries.len(), 3);
+        t.remove(11);
+        assert_eq!(t.on_port(80).count(), 1);
+        // Key 12 expires first, then 13.
+        t.prune(300 + TIMEWAIT_NS);
+        assert_eq!(t.on_port(81).count(), 0);
+        assert_eq!(t.entries.len(), 1);
+        t.prune(400 + TIMEWAIT_NS);
+        assert!(t.entries.is_empty() && t.by_addr.is_empty() && t.by_expiry.is_empty());
+    }
 
     fn cx(io: &mut MockHost, nonblock: bool) -> SockCx<'_> {
         SockCx {
