@@ -515,6 +515,12 @@ static void ttou_try(enum req r, enum how how, int t, int m)
 /* The leader of `t`'s session, in the foreground, tries every request. */
 static void ttou_all(int t, int m)
 {
+	/* Whatever the run was started with: SIGTTOU at its default, unblocked. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTTOU);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	signal(SIGTTOU, SIG_DFL);
 	printf(" foreground is mine %d\n", tcgetpgrp(t) == getpgrp());
 	for (int r = 0; r < R_N; r++)
 		if (m >= 0 || r < R_M_TCSETS)
