@@ -57,6 +57,7 @@ pub const GUEST_PROGRAMS: &[&str] = &[
     "filemap",
     "filemap_share",
     "copyio",
+    "lowmem",
 ];
 
 /// The static C programs of the process, signal, pipe, timer and poll tests

@@ -1499,8 +1499,14 @@ impl<H: Host> Kernel<H> {
         }
         let stats_t0 = self.stats.is_some().then(|| self.host.now_mono());
         self.procfs_enter();
+        let failures = self.frames.failures();
         let out = syscall::dispatch(self, nr, args);
         self.procfs_leave();
+        if matches!(out, Outcome::Ret(Err(Errno::ENOMEM))) && self.frames.failures() != failures {
+            // The call needed a page of guest memory and none was left.
+            self.oom_in_syscall(trace);
+            return;
+        }
         if let (Some(t0), Some(s)) = (stats_t0, self.stats.as_deref_mut()) {
             let parked = matches!(out, Outcome::Block(_));
             s.syscall(nr, self.host.now_mono().saturating_sub(t0), parked);
@@ -1547,6 +1553,33 @@ impl<H: Host> Kernel<H> {
             }
             Outcome::Exited => self.epoch += 1,
         }
+    }
+
+    /// The current syscall found no frame for a page of guest memory it had
+    /// to reach (a buffer the guest never touched): as Linux's page
+    /// allocator, which runs the OOM killer rather than fail a user page,
+    /// the process with the largest resident set is killed, and unless that
+    /// was the caller, the call starts again with the memory freed (it
+    /// failed before it had any effect: a buffer is resolved before the
+    /// file or stream is touched, see `mm::spans`). Each time a process
+    /// dies, so this ends. A guest never sees ENOMEM for memory it was
+    /// granted by mmap or brk, which programs do not expect of read(2).
+    fn oom_in_syscall(&mut self, trace: Option<String>) {
+        let caller = self.cur;
+        self.oom_kill();
+        if let Some(t) = trace {
+            self.host.log(
+                LogLevel::Trace,
+                format_args!("{t}) = ? <out of memory: restarted>"),
+            );
+        }
+        if let Some(p) = self.procs.get_mut(&caller) {
+            p.thread.regs.restart_syscall();
+            p.thread.state = ThreadState::Runnable;
+            p.thread.deadline = None;
+            p.thread.copied_in = Vec::new();
+        }
+        self.epoch += 1;
     }
 
     /// The deadline of a blocking syscall with a relative timeout: fixed when it
