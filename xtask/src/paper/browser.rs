@@ -63,7 +63,12 @@
 //!
 //! The smallest guest `--mem` (1 MiB steps, bisected between 4 MiB and
 //! 256 MiB) with which dillo started on `long.html` maps its window, shows
-//! the page's title and draws it, and is still running 1 s later.
+//! the page's title and draws it, and is still running 1 s later. Each
+//! failed probe prints why: the wait that timed out, or umbra's exit
+//! status and its last message (`umbra: out of guest memory: killed
+//! process 1 (dillo)`) as soon as it has ended: the waits for the window
+//! and the title look every second whether umbra still runs, so a guest
+//! killed for want of memory is not mistaken for a hang.
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::process::CommandExt;
@@ -1011,22 +1016,68 @@ fn screenshot(s: &Setup, png: &Path) -> Result<()> {
 }
 
 /// Whether dillo under umbra with `--mem {mib}M` loads and draws long.html
-/// and still runs a second later.
+/// and still runs a second later; if not, why (printed).
 fn runs_in(s: &Setup, w: &mut Xwatch, mib: u64) -> bool {
     let mem = format!("{mib}M");
-    let attempt = |w: &mut Xwatch| -> Result<bool> {
-        w.timeout(30_000)?;
+    let attempt = |w: &mut Xwatch| -> Result<()> {
         w.mark()?;
+        // This run's part of the log, which the runs append to.
+        let from = std::fs::metadata(&s.log).map_or(0, |m| m.len() as usize);
         let mut dillo = start_dillo(s, Mode::Umbra(&mem), &format!("http://{SERVER}/long.html"))?;
-        let (id, _) = w.map("Dillo")?;
-        w.title(&id, PAGE_TITLE)?;
+        let id = while_running(w, &mut dillo, s, from, |w| w.map("Dillo"))?.0;
+        while_running(w, &mut dillo, s, from, |w| w.title(&id, PAGE_TITLE))?;
+        w.timeout(30_000)?;
         w.quiet(1000)?;
-        Ok(dillo.0.try_wait().map_err(|e| e.to_string())?.is_none())
+        match dillo.0.try_wait().map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(st) => Err(ended(s, from, st, "after drawing the page")),
+        }
     };
-    let ok = attempt(w).unwrap_or(false);
+    let r = attempt(w);
+    if let Err(e) = &r {
+        println!("table3: --mem {mib}M: {e}");
+    }
     // The window of a dillo that was killed goes with its connection.
     std::thread::sleep(Duration::from_millis(200));
-    ok
+    r.is_ok()
+}
+
+/// xwatch's `ask` (a wait: map, title) in 1 s waits, for 30 s at most, as
+/// long as dillo runs: an umbra that ended (out of guest memory, say) is a
+/// failure at once, with its status and its last message, not a timeout
+/// that looks like a hang.
+fn while_running<T>(
+    w: &mut Xwatch,
+    dillo: &mut Guard,
+    s: &Setup,
+    from: usize,
+    mut ask: impl FnMut(&mut Xwatch) -> Result<T>,
+) -> Result<T> {
+    w.timeout(1000)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match ask(w) {
+            Ok(v) => return Ok(v),
+            Err(e) if e.ends_with(": timeout") && Instant::now() < deadline => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(st) = dillo.0.try_wait().map_err(|e| e.to_string())? {
+            return Err(ended(s, from, st, "before drawing the page"));
+        }
+    }
+}
+
+/// "umbra ended (STATUS) WHEN: its last message", from dillo's log after
+/// byte `from`.
+fn ended(s: &Setup, from: usize, st: std::process::ExitStatus, when: &str) -> String {
+    let log = std::fs::read(&s.log).unwrap_or_default();
+    let log = String::from_utf8_lossy(log.get(from..).unwrap_or_default());
+    let last = log
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("umbra: "))
+        .unwrap_or("no message from umbra");
+    format!("umbra ended ({st}) {when}: {last}")
 }
 
 /// The smallest --mem (MiB) dillo runs in.
