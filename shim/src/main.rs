@@ -360,8 +360,15 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
 }
 
 /// Opens an ext2 image: the file itself with `rw`, else read-only with the
-/// writes kept in memory (or refused, with `ro`).
-fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (String, u8)> {
+/// writes kept in memory (or refused, with `ro`); its caches sized for a
+/// guest of `mem` bytes.
+fn open_image(
+    img: &str,
+    rw: bool,
+    ro: bool,
+    devno: u64,
+    mem: usize,
+) -> Result<Ext2Fs, (String, u8)> {
     let file = blockfile::BlockFile::open(Path::new(img), rw && !ro)
         .map_err(|e| (format!("{img}: {e}"), 2))?;
     let file: Arc<dyn BlockDevice> = Arc::new(file);
@@ -370,7 +377,7 @@ fn open_image(img: &str, rw: bool, ro: bool, devno: u64) -> Result<Ext2Fs, (Stri
     } else {
         Arc::new(OverlayDevice::new(file))
     };
-    Ext2Fs::mount(dev, devno, ro).map_err(|e| (format!("{img}: {e}"), 2))
+    Ext2Fs::mount_for(dev, devno, ro, mem as u64).map_err(|e| (format!("{img}: {e}"), 2))
 }
 
 /// The error of an option or command whose part this build of umbra leaves
@@ -427,7 +434,7 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
         fs::vfs_from_root(root, "hostfs", now)
             .map_err(|e| (format!("{dir}: cannot set up /dev: {e:?}"), 2))?
     } else if let Some(img) = &r.image {
-        let fs = open_image(img, r.rw, false, fs::vfs::makedev(8, 0))?;
+        let fs = open_image(img, r.rw, false, fs::vfs::makedev(8, 0), r.mem)?;
         let root = fs.root().map_err(|e| (format!("{img}: root: {e:?}"), 2))?;
         disks.push((img.clone(), fs));
         fs::vfs_from_root(root, "ext2", now)
@@ -453,7 +460,7 @@ fn run(mut r: RunArgs) -> Result<u8, (String, u8)> {
             continue;
         }
         let minor = u32::try_from(16 * (n + 1)).unwrap_or(0);
-        let fs = open_image(img, r.rw || *rw, *ro, fs::vfs::makedev(8, minor))?;
+        let fs = open_image(img, r.rw || *rw, *ro, fs::vfs::makedev(8, minor), r.mem)?;
         let root = fs.root().map_err(|e| (format!("{img}: root: {e:?}"), 2))?;
         vfs.mount_at(dir, root, "ext2")
             .map_err(|e| (format!("--mount {img}:{dir}: cannot mount: {e:?}"), 2))?;

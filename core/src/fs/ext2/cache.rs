@@ -130,6 +130,12 @@ impl BlockCache {
         }
     }
 
+    /// Block buffers allocated (the cache's memory, `bs` bytes each).
+    #[cfg(test)]
+    pub fn buffers(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Blocks cached now.
     #[cfg(test)]
     pub fn len(&self) -> usize {

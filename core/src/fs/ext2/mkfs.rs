@@ -263,7 +263,7 @@ pub fn format(dev: &Arc<dyn BlockDevice>, opts: &FormatOptions) -> Result<(), Ex
     dev.flush().map_err(io)?;
 
     // The root directory and lost+found, through the filesystem itself.
-    let fs = Ext2Fs::mount_raw(dev.clone(), 0, false)?;
+    let fs = Ext2Fs::mount_raw(dev.clone(), 0, false, u64::MAX)?;
     {
         let inner = &fs.inner;
         let mut st = inner.st.lock();

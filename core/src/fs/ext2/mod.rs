@@ -50,8 +50,24 @@ pub use self::mkfs::{format, FormatOptions, Inodes};
 /// The root directory's inode number.
 pub const ROOT_INO: u32 = 2;
 /// Metadata blocks kept in the cache (512 KiB of 1 KiB blocks, 2 MiB of
-/// 4 KiB ones), fewer if the image is smaller.
+/// 4 KiB ones), fewer if the image is smaller or the guest's memory small
+/// ([`cache_blocks`]).
 const CACHE_BLOCKS: usize = 512;
+/// Fewest metadata blocks kept, however small the guest's memory.
+const MIN_CACHE_BLOCKS: u64 = 16;
+/// The metadata cache takes at most 1/32 of the guest's memory (`--mem`),
+/// the name cache 1/256. Both live in umbra's own heap, not in the memory
+/// file, but on a device they are RAM all the same: a guest given 12 MiB
+/// should not cost 2 MiB more of cached blocks (as Linux's buffer cache is
+/// part of its RAM).
+const CACHE_SHARE: u64 = 32;
+const NAMES_SHARE: u64 = 256;
+
+/// The most metadata blocks of `bs` bytes cached for a guest of `mem`
+/// bytes of memory.
+fn cache_blocks(mem: u64, bs: u64) -> usize {
+    (mem / CACHE_SHARE / bs.max(1)).clamp(MIN_CACHE_BLOCKS, CACHE_BLOCKS as u64) as usize
+}
 /// Most links an inode may have (EXT2_LINK_MAX).
 pub const LINK_MAX: u16 = 32000;
 
@@ -210,7 +226,18 @@ impl Ext2Fs {
         devno: u64,
         read_only: bool,
     ) -> Result<Ext2Fs, Ext2Error> {
-        let fs = Self::mount_raw(dev, devno, read_only)?;
+        Self::mount_for(dev, devno, read_only, u64::MAX)
+    }
+
+    /// [`Self::mount`] for a guest of `mem` bytes of memory: the caches
+    /// take a share of it at most ([`CACHE_SHARE`], [`NAMES_SHARE`]).
+    pub fn mount_for(
+        dev: Arc<dyn BlockDevice>,
+        devno: u64,
+        read_only: bool,
+        mem: u64,
+    ) -> Result<Ext2Fs, Ext2Error> {
+        let fs = Self::mount_raw(dev, devno, read_only, mem)?;
         let root = fs.inner.root_checked()?;
         drop(root);
         Ok(fs)
@@ -220,6 +247,7 @@ impl Ext2Fs {
         dev: Arc<dyn BlockDevice>,
         devno: u64,
         read_only: bool,
+        mem: u64,
     ) -> Result<Ext2Fs, Ext2Error> {
         let size = dev.size();
         if size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE as u64 {
@@ -364,8 +392,11 @@ impl Ext2Fs {
             groups.push(d);
         }
         let _ = (free_b, free_i);
-        let cache = cache::BlockCache::new(CACHE_BLOCKS.min(g.blocks_count as usize), g.bs);
-        let names = names::NameCache::new(g.inodes_count);
+        let cache = cache::BlockCache::new(
+            cache_blocks(mem, g.bs as u64).min(g.blocks_count as usize),
+            g.bs,
+        );
+        let names = names::NameCache::new(g.inodes_count, mem / NAMES_SHARE);
         let inner = Arc::new(FsInner {
             dev,
             devno,

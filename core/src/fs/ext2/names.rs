@@ -57,11 +57,12 @@ fn hash(n: usize, dir: u32, name: &[u8]) -> usize {
 }
 
 impl NameCache {
-    /// A cache for an image of `inodes` inodes.
-    pub fn new(inodes: u32) -> Self {
+    /// A cache for an image of `inodes` inodes, of `bytes` at most.
+    pub fn new(inodes: u32, bytes: u64) -> Self {
+        let fit = usize::try_from(bytes / core::mem::size_of::<Slot>() as u64).unwrap_or(SLOTS);
         NameCache {
             slots: Vec::new(),
-            n: (inodes as usize).clamp(MIN_SLOTS, SLOTS),
+            n: (inodes as usize).min(fit).clamp(MIN_SLOTS, SLOTS),
         }
     }
 
@@ -109,7 +110,7 @@ mod tests {
 
     #[test]
     fn entries_negative_entries_and_forgetting() {
-        let mut c = NameCache::new(1 << 20);
+        let mut c = NameCache::new(1 << 20, u64::MAX);
         assert_eq!(c.get(2, b"usr"), None);
         c.put(2, b"usr", Some(12));
         c.put(2, b"nope", None);
@@ -131,8 +132,29 @@ mod tests {
     }
 
     #[test]
+    fn size_follows_the_inodes_and_the_memory_budget() {
+        let slot = core::mem::size_of::<Slot>() as u64;
+        // A big image and plenty of memory: the most.
+        assert_eq!(NameCache::new(100_000, u64::MAX).n, SLOTS);
+        // A small image: one per inode, at least MIN_SLOTS.
+        assert_eq!(NameCache::new(300, u64::MAX).n, 300);
+        assert_eq!(NameCache::new(10, u64::MAX).n, MIN_SLOTS);
+        // The budget (`--mem 12M`'s 1/256: 48 KiB) bounds a big image's.
+        assert_eq!(
+            NameCache::new(100_000, 48 << 10).n,
+            (48 << 10) / slot as usize
+        );
+        assert_eq!(NameCache::new(100_000, 0).n, MIN_SLOTS);
+        // What the table takes once used: n slots.
+        let mut c = NameCache::new(100_000, 48 << 10);
+        c.put(2, b"usr", Some(12));
+        assert!((c.slots.len() as u64) * slot <= 48 << 10);
+        assert_eq!(c.get(2, b"usr"), Some(Some(12)));
+    }
+
+    #[test]
     fn a_colliding_insert_replaces() {
-        let mut c = NameCache::new(1 << 20);
+        let mut c = NameCache::new(1 << 20, u64::MAX);
         let names: Vec<[u8; 4]> = (0..(SLOTS as u32 * 2)).map(|i| i.to_le_bytes()).collect();
         for (i, n) in names.iter().enumerate() {
             c.put(7, n, Some(i as u32 + 1));

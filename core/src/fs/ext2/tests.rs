@@ -1059,3 +1059,54 @@ fn lookups_follow_every_change_of_a_directory() {
     }
     assert_eq!(ino_of(&walk(&r2, "d2/d4"), "q"), Ok(q_ino));
 }
+
+/// The caches are sized from the guest's memory too: `--mem 1M` keeps at
+/// most 1/32 of it in metadata blocks (32 of 1 KiB) however many a walk
+/// reads, the default-sized mount keeps more for the same walk, and both
+/// read the same tree.
+#[test]
+fn caches_follow_the_memory_budget() {
+    assert_eq!(cache_blocks(256 << 20, 4096), CACHE_BLOCKS);
+    assert_eq!(cache_blocks(12 << 20, 4096), 96);
+    assert_eq!(cache_blocks(1 << 20, 1024), 32);
+    assert_eq!(cache_blocks(1 << 20, 4096), MIN_CACHE_BLOCKS as usize);
+    assert_eq!(cache_blocks(u64::MAX, 1024), CACHE_BLOCKS);
+    let img = fresh(24 << 20, 1024);
+    // 300 directories of a file each: their directory blocks and inode
+    // table blocks are more metadata than 32 blocks.
+    let (fs, _) = mount_mem(img);
+    let root = fs.root().unwrap();
+    let now = ts(NOW + 10);
+    for i in 0..300 {
+        let d = root
+            .create(
+                std::format!("d{i}").as_bytes(),
+                &node(FileType::Directory, 0o755),
+            )
+            .unwrap();
+        let f = d.create(b"f", &node(FileType::Regular, 0o644)).unwrap();
+        f.write_at(0, std::format!("{i}").as_bytes(), now).unwrap();
+    }
+    fs.sync().unwrap();
+    let read_tree = |fs: &Ext2Fs| -> usize {
+        let root = fs.root().unwrap();
+        for i in 0..300 {
+            let f = walk(&root, &std::format!("d{i}/f"));
+            assert_eq!(read_all(&f), std::format!("{i}").into_bytes());
+        }
+        fs.inner.st.lock().cache.buffers()
+    };
+    let unbounded = read_tree(&fs);
+    let bytes = {
+        drop(root);
+        let dev = fs.inner.dev.clone();
+        drop(fs);
+        dev
+    };
+    let small = Ext2Fs::mount_for(bytes, 42, false, 1 << 20).unwrap();
+    let bounded = read_tree(&small);
+    assert!(
+        bounded <= 32 && unbounded > 32,
+        "{bounded} and {unbounded} buffers"
+    );
+}
