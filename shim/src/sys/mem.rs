@@ -199,6 +199,38 @@ impl SharedMapping {
         // SAFETY: as in `as_slice`, and `&mut self` makes this the only reference.
         unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
+
+    /// Gives the pages of `range` (page-aligned, inside the mapping) back
+    /// to the host: a hole in the file (MADV_REMOVE), which reads as zeroes
+    /// in every mapping of it. Fails where the file's file system cannot
+    /// punch holes (the caller then clears the bytes itself).
+    pub fn discard(&mut self, range: core::ops::Range<usize>) -> Result<(), Errno> {
+        const MADV_REMOVE: usize = 9;
+        if range.start > range.end
+            || range.end > self.len
+            || !range.start.is_multiple_of(4096)
+            || !range.end.is_multiple_of(4096)
+        {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: the range lies inside the live mapping owned by `self`,
+        // and `&mut self` means no slice of it is alive; MADV_REMOVE maps and
+        // unmaps nothing, it only turns the bytes into zeroes.
+        unsafe {
+            sc(
+                raw::nr::MADVISE,
+                [
+                    self.ptr as usize + range.start,
+                    range.end - range.start,
+                    MADV_REMOVE,
+                    0,
+                    0,
+                    0,
+                ],
+            )
+        }
+        .map(drop)
+    }
 }
 
 impl Drop for SharedMapping {
