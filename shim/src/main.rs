@@ -664,7 +664,16 @@ fn image_cmd(args: &[String]) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Arguments that are not UTF-8 are refused here (std's env::args would
+    // panic on them).
+    let Ok(args) = std::env::args_os()
+        .skip(1)
+        .map(std::ffi::OsString::into_string)
+        .collect::<Result<Vec<String>, _>>()
+    else {
+        eprintln!("umbra: an argument is not valid UTF-8");
+        return ExitCode::from(2);
+    };
     if oci::is_oci(&args) {
         if !cfg!(feature = "oci") {
             eprintln!("umbra: {}", without("oci", "OCI runtime"));
