@@ -27,6 +27,13 @@ pub struct CreateArgs {
     pub inode_size: u32,
 }
 
+/// `WHAT: ERROR`, the form of most of this module's errors (one formatting
+/// call for them all).
+#[inline(never)]
+fn at(what: &dyn std::fmt::Display, e: &dyn std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
 fn now() -> Timespec {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -132,9 +139,9 @@ struct Copier {
 impl Copier {
     fn copy_dir(&mut self, host: &Path, dir: &Arc<dyn Inode>) -> Result<(), String> {
         let mut names = Vec::new();
-        for e in std::fs::read_dir(host).map_err(|e| format!("{}: {e}", host.display()))? {
+        for e in std::fs::read_dir(host).map_err(|e| at(&host.display(), &e))? {
             // Names are bytes, UTF-8 or not, as on Linux.
-            let e = e.map_err(|e| format!("{}: {e}", host.display()))?;
+            let e = e.map_err(|e| at(&host.display(), &e))?;
             names.push(e.file_name().as_bytes().to_vec());
         }
         sort_names(&mut names);
@@ -142,7 +149,7 @@ impl Copier {
             let path = host.join(std::ffi::OsStr::from_bytes(&name));
             let m = path
                 .symlink_metadata()
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| at(&path.display(), &e))?;
             let fail =
                 |e: umbra_abi::Errno| format!("{}: cannot add to the image: {e:?}", path.display());
             let t = m.file_type();
@@ -159,8 +166,7 @@ impl Copier {
                 self.copy_dir(&path, &d)?;
                 d.set_metadata(&attrs(&m)).map_err(fail)?;
             } else if t.is_symlink() {
-                let target =
-                    std::fs::read_link(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let target = std::fs::read_link(&path).map_err(|e| at(&path.display(), &e))?;
                 let l = dir
                     .symlink(
                         &name,
@@ -181,15 +187,12 @@ impl Copier {
                     }
                 }
                 let f = dir.create(&name, &new(FileType::Regular)).map_err(fail)?;
-                let src =
-                    std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let src = std::fs::File::open(&path).map_err(|e| at(&path.display(), &e))?;
                 let mut buf = vec![0u8; 1 << 20];
                 let mut off = 0u64;
                 loop {
                     use std::io::Read;
-                    let n = (&src)
-                        .read(&mut buf)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let n = (&src).read(&mut buf).map_err(|e| at(&path.display(), &e))?;
                     if n == 0 {
                         break;
                     }
@@ -225,18 +228,17 @@ impl Copier {
 #[inline(never)]
 pub fn create(a: &CreateArgs) -> Result<(), String> {
     let dir = Path::new(&a.dir);
-    let dm = dir.metadata().map_err(|e| format!("{}: {e}", a.dir))?;
+    let dm = dir.metadata().map_err(|e| at(&a.dir, &e))?;
     if !dm.is_dir() {
         return Err(format!("{}: not a directory", a.dir));
     }
     let mut acc = (0u64, 0u64, 0u64);
-    measure(dir, &mut acc, &mut Vec::new()).map_err(|e| format!("{}: {e}", a.dir))?;
+    measure(dir, &mut acc, &mut Vec::new()).map_err(|e| at(&a.dir, &e))?;
     let size = a
         .size
         .unwrap_or_else(|| ext2::mkfs::suggested_size(acc.0, acc.1, acc.2, a.block_size));
-    let dev: Arc<dyn BlockDevice> = Arc::new(
-        BlockFile::create(Path::new(&a.out), size).map_err(|e| format!("{}: {e}", a.out))?,
-    );
+    let dev: Arc<dyn BlockDevice> =
+        Arc::new(BlockFile::create(Path::new(&a.out), size).map_err(|e| at(&a.out, &e))?);
     let t = now();
     let mut uuid = [0u8; 16];
     uuid[..8].copy_from_slice(&(t.tv_sec as u64).to_le_bytes());
@@ -252,8 +254,8 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
         now: t.tv_sec,
         uuid,
     };
-    ext2::format(&dev, &opts).map_err(|e| format!("{}: {e}", a.out))?;
-    let fs = Ext2Fs::mount(dev, 0, false).map_err(|e| format!("{}: {e}", a.out))?;
+    ext2::format(&dev, &opts).map_err(|e| at(&a.out, &e))?;
+    let fs = Ext2Fs::mount(dev, 0, false).map_err(|e| at(&a.out, &e))?;
     let root = fs.root().map_err(|e| format!("{}: {e:?}", a.out))?;
     let mut c = Copier {
         links: Vec::new(),
@@ -283,8 +285,8 @@ pub fn create(a: &CreateArgs) -> Result<(), String> {
 #[inline(never)]
 pub fn check(img: &str) -> Result<String, String> {
     let dev: Arc<dyn BlockDevice> =
-        Arc::new(BlockFile::open(Path::new(img), false).map_err(|e| format!("{img}: {e}"))?);
-    let fs = Ext2Fs::mount(dev, 0, true).map_err(|e| format!("{img}: {e}"))?;
+        Arc::new(BlockFile::open(Path::new(img), false).map_err(|e| at(&img, &e))?);
+    let fs = Ext2Fs::mount(dev, 0, true).map_err(|e| at(&img, &e))?;
     let root = fs.root().map_err(|e| format!("{img}: root: {e:?}"))?;
     let mut stack = vec![(String::from(""), root)];
     let mut seen = BTreeSet::new();

@@ -269,10 +269,6 @@ fn cpu_of(pid: i32, children: bool) -> Option<(u64, u64, u64)> {
     Some((own + reaped, user, system))
 }
 
-fn num(n: u64) -> Value {
-    Value::Num(n.to_string())
-}
-
 /// One stats event, in runc's shape with the members umbra has.
 #[inline(never)]
 fn stats_event(g: &Global, id: &str) -> Result<String, String> {
@@ -288,42 +284,26 @@ fn stats_event(g: &Global, id: &str) -> Result<String, String> {
             system += k;
         }
     }
-    let mut pids = vec![("current".to_string(), num(s.tasks))];
+    Ok(stats_text(id, &s, (total, user, system)))
+}
+
+/// The stats event's JSON text (compact, as runc's `events` prints it):
+/// written directly, not built as a [`Value`] member by member.
+fn stats_text(id: &str, s: &umbra_core::host::GuestStats, cpu: (u64, u64, u64)) -> String {
+    use std::fmt::Write as _;
+    let (total, user, system) = cpu;
+    let mut out = String::from(r#"{"type":"stats","id":"#);
+    super::json::write_str(&mut out, id);
+    let _ = write!(
+        out,
+        r#","data":{{"cpu":{{"usage":{{"total":{total},"kernel":{system},"user":{user}}}}},"memory":{{"usage":{{"limit":{},"usage":{},"max":{},"failcnt":{}}}}},"pids":{{"current":{}"#,
+        s.mem_total, s.mem_used, s.mem_max, s.mem_failcnt, s.tasks
+    );
     if let Some(l) = s.tasks_limit {
-        pids.push(("limit".into(), num(l)));
+        let _ = write!(out, r#","limit":{l}"#);
     }
-    let data = Value::Obj(vec![
-        (
-            "cpu".into(),
-            Value::Obj(vec![(
-                "usage".into(),
-                Value::Obj(vec![
-                    ("total".into(), num(total)),
-                    ("kernel".into(), num(system)),
-                    ("user".into(), num(user)),
-                ]),
-            )]),
-        ),
-        (
-            "memory".into(),
-            Value::Obj(vec![(
-                "usage".into(),
-                Value::Obj(vec![
-                    ("limit".into(), num(s.mem_total)),
-                    ("usage".into(), num(s.mem_used)),
-                    ("max".into(), num(s.mem_max)),
-                    ("failcnt".into(), num(s.mem_failcnt)),
-                ]),
-            )]),
-        ),
-        ("pids".into(), Value::Obj(pids)),
-    ]);
-    Ok(Value::Obj(vec![
-        ("type".into(), Value::str("stats")),
-        ("id".into(), Value::str(id)),
-        ("data".into(), data),
-    ])
-    .to_text())
+    out.push_str("}}}");
+    out
 }
 
 /// A duration as Go's time.ParseDuration takes the common cases: `5s`,
@@ -417,6 +397,56 @@ mod tests {
         assert_eq!(r.ignored, ["cpu.cpus", "memory.swap"]);
         assert!(f(&[("--pids-limit", "abc")]).is_err());
         assert!(f(&[("--memory", "lots")]).is_err());
+    }
+
+    #[test]
+    fn stats_events_are_runcs_json() {
+        let mut s = umbra_core::host::GuestStats {
+            tasks: 3,
+            tasks_limit: Some(50),
+            mem_used: 4096,
+            mem_total: 1 << 30,
+            mem_max: 8192,
+            mem_failcnt: 1,
+        };
+        for limit in [Some(50), None] {
+            s.tasks_limit = limit;
+            let num = |n: u64| Value::Num(n.to_string());
+            let mut pids = vec![("current".to_string(), num(3))];
+            if let Some(l) = limit {
+                pids.push(("limit".into(), num(l)));
+            }
+            let usage = |m: Vec<(&str, u64)>| {
+                Value::Obj(vec![(
+                    "usage".into(),
+                    Value::Obj(m.into_iter().map(|(k, v)| (k.into(), num(v))).collect()),
+                )])
+            };
+            let want = Value::Obj(vec![
+                ("type".into(), Value::str("stats")),
+                ("id".into(), Value::str("c\"1")),
+                (
+                    "data".into(),
+                    Value::Obj(vec![
+                        (
+                            "cpu".into(),
+                            usage(vec![("total", 30), ("kernel", 10), ("user", 20)]),
+                        ),
+                        (
+                            "memory".into(),
+                            usage(vec![
+                                ("limit", 1 << 30),
+                                ("usage", 4096),
+                                ("max", 8192),
+                                ("failcnt", 1),
+                            ]),
+                        ),
+                        ("pids".into(), Value::Obj(pids)),
+                    ]),
+                ),
+            ]);
+            assert_eq!(stats_text("c\"1", &s, (30, 20, 10)), want.to_text());
+        }
     }
 
     #[test]
