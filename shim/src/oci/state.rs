@@ -138,20 +138,33 @@ pub fn sock_addr(path: &Path) -> Result<SockAddr, String> {
 }
 
 impl Record {
-    #[inline(never)]
-    pub fn to_value(&self) -> Value {
-        Value::Obj(vec![
-            ("id".into(), Value::str(&self.id)),
-            ("pid".into(), Value::num(i64::from(self.pid))),
-            (
-                "startTicks".into(),
-                Value::Num(self.start_ticks.to_string()),
-            ),
-            ("bundle".into(), Value::str(&self.bundle)),
-            ("rootfs".into(), Value::str(&self.rootfs)),
-            ("created".into(), Value::str(&self.created)),
-            ("annotations".into(), annotations(&self.annotations)),
-        ])
+    /// state.json's text (compact), written directly rather than built
+    /// as a [`Value`] member by member.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::from(r#"{"id":"#);
+        json::write_str(&mut s, &self.id);
+        let _ = write!(
+            s,
+            r#","pid":{},"startTicks":{},"bundle":"#,
+            self.pid, self.start_ticks
+        );
+        json::write_str(&mut s, &self.bundle);
+        s.push_str(r#","rootfs":"#);
+        json::write_str(&mut s, &self.rootfs);
+        s.push_str(r#","created":"#);
+        json::write_str(&mut s, &self.created);
+        s.push_str(r#","annotations":{"#);
+        for (i, (k, v)) in self.annotations.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json::write_str(&mut s, k);
+            s.push(':');
+            json::write_str(&mut s, v);
+        }
+        s.push_str("}}");
+        s
     }
 
     #[inline(never)]
@@ -177,7 +190,7 @@ impl Record {
     /// reader never sees half of it).
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         let tmp = dir.join("state.json.tmp");
-        std::fs::write(&tmp, self.to_value().to_text())
+        std::fs::write(&tmp, self.to_text())
             .and_then(|()| std::fs::rename(&tmp, dir.join("state.json")))
             .map_err(|e| format!("cannot write {}/state.json: {e}", dir.display()))
     }
@@ -360,10 +373,33 @@ mod tests {
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             created: rfc3339(1, 0),
-            annotations: vec![("k".into(), "v".into())],
+            annotations: vec![("k".into(), "v".into()), ("q\"".into(), "\n".into())],
         };
-        let v = json::parse(&r.to_value().to_text()).unwrap();
+        let text = r.to_text();
+        let v = json::parse(&text).unwrap();
         assert_eq!(Record::from_value(&v), Some(r.clone()));
+        // As a Value tree writes it.
+        let tree = Value::Obj(vec![
+            ("id".into(), Value::str("c1")),
+            ("pid".into(), Value::num(42)),
+            ("startTicks".into(), Value::num(99)),
+            ("bundle".into(), Value::str("/b")),
+            ("rootfs".into(), Value::str("/b/rootfs")),
+            ("created".into(), Value::str(&rfc3339(1, 0))),
+            (
+                "annotations".into(),
+                Value::Obj(vec![
+                    ("k".into(), Value::str("v")),
+                    ("q\"".into(), Value::str("\n")),
+                ]),
+            ),
+        ]);
+        assert_eq!(text, tree.to_text());
+        let bare = Record {
+            annotations: Vec::new(),
+            ..r.clone()
+        };
+        assert!(bare.to_text().ends_with(r#""annotations":{}}"#));
         let s = r.state_json(Status::Stopped);
         assert_eq!(s.get("pid").and_then(Value::as_i64), Some(0));
         assert_eq!(s.get("status").and_then(Value::as_str), Some("stopped"));
