@@ -1056,7 +1056,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<(), String> {
 pub fn state(g: &Global, id: &str) -> Result<String, String> {
     let dir = state::container_dir(&g.root, id);
     let rec = Record::load(&dir, id)?;
-    Ok(rec.state_json(rec.status(&dir)).to_pretty())
+    super::pretty(&rec.state_text(rec.status(&dir)))
 }
 
 /// `ps ID`: the container's host processes (the supervisor and its stubs).

@@ -84,6 +84,7 @@ impl Value {
             .collect()
     }
 
+    #[cfg(test)]
     pub fn str(s: &str) -> Value {
         Value::Str(s.to_string())
     }

@@ -371,7 +371,7 @@ const FEATURES: &str = concat!(
 );
 
 /// `text`, a JSON text of this module's own, indented as runc prints it.
-fn pretty(text: &str) -> Result<String, String> {
+pub(super) fn pretty(text: &str) -> Result<String, String> {
     json::parse(text).map(|v| v.to_pretty())
 }
 

@@ -149,22 +149,34 @@ impl Record {
             r#","pid":{},"startTicks":{},"bundle":"#,
             self.pid, self.start_ticks
         );
-        json::write_str(&mut s, &self.bundle);
+        self.write_paths(&mut s);
+        s.push_str(r#","annotations":"#);
+        self.write_annotations(&mut s);
+        s.push('}');
+        s
+    }
+
+    /// `BUNDLE,"rootfs":ROOTFS,"created":CREATED` (after `"bundle":`).
+    fn write_paths(&self, s: &mut String) {
+        json::write_str(s, &self.bundle);
         s.push_str(r#","rootfs":"#);
-        json::write_str(&mut s, &self.rootfs);
+        json::write_str(s, &self.rootfs);
         s.push_str(r#","created":"#);
-        json::write_str(&mut s, &self.created);
-        s.push_str(r#","annotations":{"#);
+        json::write_str(s, &self.created);
+    }
+
+    /// The annotations as a JSON object.
+    fn write_annotations(&self, s: &mut String) {
+        s.push('{');
         for (i, (k, v)) in self.annotations.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
-            json::write_str(&mut s, k);
+            json::write_str(s, k);
             s.push(':');
-            json::write_str(&mut s, v);
+            json::write_str(s, v);
         }
-        s.push_str("}}");
-        s
+        s.push('}');
     }
 
     #[inline(never)]
@@ -221,33 +233,25 @@ impl Record {
     }
 
     /// The state as `umbra state` prints it (runtime-spec's state, with
-    /// runc's `rootfs`, `created` and `owner`).
-    #[inline(never)]
-    pub fn state_json(&self, status: Status) -> Value {
+    /// runc's `rootfs`, `created` and `owner`), compact: `state` indents it.
+    pub fn state_text(&self, status: Status) -> String {
+        use std::fmt::Write as _;
         let pid = if status == Status::Stopped {
             0
         } else {
             self.pid
         };
-        let mut m = vec![
-            ("ociVersion".into(), Value::str("1.0.2")),
-            ("id".into(), Value::str(&self.id)),
-            ("pid".into(), Value::num(i64::from(pid))),
-            ("status".into(), Value::str(status.name())),
-            ("bundle".into(), Value::str(&self.bundle)),
-            ("rootfs".into(), Value::str(&self.rootfs)),
-            ("created".into(), Value::str(&self.created)),
-        ];
+        let mut s = String::from(r#"{"ociVersion":"1.0.2","id":"#);
+        json::write_str(&mut s, &self.id);
+        let _ = write!(s, r#","pid":{pid},"status":"{}","bundle":"#, status.name());
+        self.write_paths(&mut s);
         if !self.annotations.is_empty() {
-            m.push(("annotations".into(), annotations(&self.annotations)));
+            s.push_str(r#","annotations":"#);
+            self.write_annotations(&mut s);
         }
-        m.push(("owner".into(), Value::str("")));
-        Value::Obj(m)
+        s.push_str(r#","owner":""}"#);
+        s
     }
-}
-
-fn annotations(a: &[(String, String)]) -> Value {
-    Value::Obj(a.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
 }
 
 /// A process's state letter and start time (ticks) from /proc/PID/stat.
@@ -400,8 +404,29 @@ mod tests {
             ..r.clone()
         };
         assert!(bare.to_text().ends_with(r#""annotations":{}}"#));
-        let s = r.state_json(Status::Stopped);
+        let s = json::parse(&r.state_text(Status::Stopped)).unwrap();
         assert_eq!(s.get("pid").and_then(Value::as_i64), Some(0));
         assert_eq!(s.get("status").and_then(Value::as_str), Some("stopped"));
+        // As the Value tree that `state` printed before.
+        for rec in [&r, &bare] {
+            let mut m = vec![
+                ("ociVersion".into(), Value::str("1.0.2")),
+                ("id".into(), Value::str(&rec.id)),
+                ("pid".into(), Value::num(42)),
+                ("status".into(), Value::str("running")),
+                ("bundle".into(), Value::str(&rec.bundle)),
+                ("rootfs".into(), Value::str(&rec.rootfs)),
+                ("created".into(), Value::str(&rec.created)),
+            ];
+            if !rec.annotations.is_empty() {
+                let a = rec.annotations.iter();
+                m.push((
+                    "annotations".into(),
+                    Value::Obj(a.map(|(k, v)| (k.clone(), Value::str(v))).collect()),
+                ));
+            }
+            m.push(("owner".into(), Value::str("")));
+            assert_eq!(rec.state_text(Status::Running), Value::Obj(m).to_text());
+        }
     }
 }
