@@ -109,6 +109,7 @@ pub const PROC_PROGRAMS: &[&str] = &[
     "net_inherit",
     "net_recvflags",
     "mountinfo",
+    "tmpfs_limit",
     "stats_snapshot",
     "pty_unix98",
     "pty_ctl",

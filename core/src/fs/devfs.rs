@@ -1695,15 +1695,14 @@ impl DevptsInstance {
 /// A new devpts instance: an empty directory but for its ptmx (5:2, mode
 /// `ptmxmode`, owned by the mounter), which opens ptys in this instance.
 /// It is a tmpfs underneath: unlike Linux's devpts, it lets root make and
-/// remove other names in it.
+/// remove other names in it. `fs` is the empty tmpfs it is made in.
 pub fn new_devpts(
-    dev: u64,
+    fs: TmpFs,
     now: Timespec,
     opts: &DevptsOpts,
     uid: u32,
     gid: u32,
 ) -> KResult<TmpFs> {
-    let fs = TmpFs::new(dev, now);
     fs.root().create(
         b"ptmx",
         &NewNode {

@@ -516,6 +516,14 @@ impl Vfs {
         self.mount(&at, fs_root, fstype)
     }
 
+    /// The root directory of every mounted filesystem, the root's first.
+    pub fn mount_roots(&self) -> Vec<Arc<dyn Inode>> {
+        let t = self.table.lock();
+        core::iter::once(self.root.inode.clone())
+            .chain(t.mounts.iter().map(|m| m.root.clone()))
+            .collect()
+    }
+
     /// The mount table, root first.
     pub fn mounts(&self) -> Vec<MountInfo> {
         let t = self.table.lock();

@@ -22,7 +22,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use umbra_abi::structs::Timespec;
 
-use super::vfs::{DirEntry, FileType, Inode, Metadata, NewNode, SetAttr, NAME_MAX, PATH_MAX};
+use super::vfs::{
+    DirEntry, FileType, FsStats, Inode, Metadata, NewNode, SetAttr, NAME_MAX, PATH_MAX, TMPFS_MAGIC,
+};
 use crate::error::{Errno, KResult};
 
 const PAGE: usize = 4096;
@@ -32,11 +34,60 @@ const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 /// The `st_size` a directory entry adds, as Linux's tmpfs (BOGO_DIRENT_SIZE).
 const BOGO_DIRENT_SIZE: u64 = 20;
 
+/// Takes one page from `used` if it stays within `max`.
+fn take_page(used: &AtomicU64, max: u64) -> KResult<()> {
+    used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+        (u < max).then(|| u.saturating_add(1))
+    })
+    .map(|_| ())
+    .map_err(|_| Errno::ENOSPC)
+}
+
+/// Gives `n` pages back to `used`.
+fn give_pages(used: &AtomicU64, n: u64) {
+    let _ = used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+        Some(u.saturating_sub(n))
+    });
+}
+
+/// A bound on the file data of several tmpfs instances together (all those a
+/// kernel makes: a guest could otherwise mount instance after instance, each
+/// within its own size), as Linux's shmem pages together stay within its RAM
+/// and swap.
+pub struct SharedLimit {
+    used_pages: AtomicU64,
+    max_pages: u64,
+}
+
+impl SharedLimit {
+    /// A bound of `max_bytes` (rounded down to pages).
+    pub fn new(max_bytes: u64) -> Arc<SharedLimit> {
+        Arc::new(SharedLimit {
+            used_pages: AtomicU64::new(0),
+            max_pages: max_bytes / PAGE_U64,
+        })
+    }
+
+    /// Bytes of file data held by the instances sharing it.
+    pub fn used_bytes(&self) -> u64 {
+        self.used_pages
+            .load(Ordering::Relaxed)
+            .saturating_mul(PAGE_U64)
+    }
+}
+
 struct FsInner {
     dev: u64,
     next_ino: AtomicU64,
+    /// Inodes alive (statfs's f_files - f_ffree).
+    inodes: AtomicU64,
+    /// The most inodes (`nr_inodes=`); as many as pages by default, Linux's
+    /// default (half of RAM in pages each).
+    max_inodes: AtomicU64,
     used_pages: AtomicU64,
-    max_pages: u64,
+    /// The instance's size in pages (`size=`); `u64::MAX` when unbounded.
+    max_pages: AtomicU64,
+    shared: Option<Arc<SharedLimit>>,
 }
 
 impl FsInner {
@@ -45,24 +96,49 @@ impl FsInner {
     }
 
     fn charge_page(&self) -> KResult<()> {
-        self.used_pages
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                if u < self.max_pages {
-                    Some(u.saturating_add(1))
-                } else {
-                    None
-                }
-            })
-            .map(|_| ())
-            .map_err(|_| Errno::ENOSPC)
+        take_page(&self.used_pages, self.max_pages.load(Ordering::Relaxed))?;
+        if let Some(s) = &self.shared {
+            if let Err(e) = take_page(&s.used_pages, s.max_pages) {
+                give_pages(&self.used_pages, 1);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     fn uncharge_pages(&self, n: u64) {
-        let _ = self
-            .used_pages
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                Some(u.saturating_sub(n))
-            });
+        give_pages(&self.used_pages, n);
+        if let Some(s) = &self.shared {
+            give_pages(&s.used_pages, n);
+        }
+    }
+
+    /// statfs's figures: the size in pages and what is left of it, and the
+    /// same of inodes, as Linux's shmem_statfs.
+    fn stats(&self) -> FsStats {
+        let blocks = self.max_pages.load(Ordering::Relaxed);
+        let used = self.used_pages.load(Ordering::Relaxed);
+        let mut bfree = blocks.saturating_sub(used);
+        if let Some(s) = &self.shared {
+            let left = s
+                .max_pages
+                .saturating_sub(s.used_pages.load(Ordering::Relaxed));
+            bfree = bfree.min(left);
+        }
+        let inodes = self.inodes.load(Ordering::Relaxed);
+        let files = self.max_inodes.load(Ordering::Relaxed);
+        FsStats {
+            f_type: TMPFS_MAGIC,
+            bsize: PAGE as u32,
+            blocks,
+            bfree,
+            bavail: bfree,
+            files: files.max(inodes),
+            ffree: files.saturating_sub(inodes),
+            namelen: NAME_MAX as u32,
+            frsize: PAGE as u32,
+            ..FsStats::default()
+        }
     }
 }
 
@@ -74,17 +150,32 @@ pub struct TmpFs {
 
 impl TmpFs {
     /// An empty tmpfs with device number `dev`, its root owned by root, mode 0755.
+    /// Its file data is unbounded until [`TmpFs::set_limit`] (unit tests, and
+    /// the root and /dev made before the kernel knows its memory).
     pub fn new(dev: u64, now: Timespec) -> TmpFs {
         TmpFs::with_limit(dev, now, u64::MAX)
     }
 
     /// An empty tmpfs that holds at most `max_bytes` of file data (ENOSPC beyond).
     pub fn with_limit(dev: u64, now: Timespec, max_bytes: u64) -> TmpFs {
+        TmpFs::make(dev, now, max_bytes, None)
+    }
+
+    /// An empty tmpfs that holds at most `max_bytes` of file data, and whose
+    /// data counts against `shared` as well (ENOSPC beyond either).
+    pub fn bounded(dev: u64, now: Timespec, max_bytes: u64, shared: &Arc<SharedLimit>) -> TmpFs {
+        TmpFs::make(dev, now, max_bytes, Some(shared.clone()))
+    }
+
+    fn make(dev: u64, now: Timespec, max_bytes: u64, shared: Option<Arc<SharedLimit>>) -> TmpFs {
         let inner = Arc::new(FsInner {
             dev,
             next_ino: AtomicU64::new(1),
+            inodes: AtomicU64::new(0),
+            max_inodes: AtomicU64::new(max_bytes / PAGE_U64),
             used_pages: AtomicU64::new(0),
-            max_pages: max_bytes / PAGE_U64,
+            max_pages: AtomicU64::new(max_bytes / PAGE_U64),
+            shared,
         });
         let attr = NewNode {
             kind: FileType::Directory,
@@ -106,6 +197,20 @@ impl TmpFs {
     /// The device number.
     pub fn dev(&self) -> u64 {
         self.inner.dev
+    }
+
+    /// Sets the size to `max_bytes` (rounded down to pages): later writes
+    /// beyond it fail with ENOSPC; what is held already stays.
+    pub fn set_limit(&self, max_bytes: u64) {
+        self.inner
+            .max_pages
+            .store(max_bytes / PAGE_U64, Ordering::Relaxed);
+    }
+
+    /// Sets the most inodes it holds (`nr_inodes=`): creating more fails
+    /// with ENOSPC.
+    pub fn set_max_inodes(&self, n: u64) {
+        self.inner.max_inodes.store(n, Ordering::Relaxed);
     }
 
     /// Bytes of file data held.
@@ -321,6 +426,7 @@ pub mod seal {
 
 impl Drop for TmpInode {
     fn drop(&mut self) {
+        give_pages(&self.fs.inodes, 1);
         if let Body::File(f) = &self.st.get_mut().body {
             self.fs.uncharge_pages(f.pages.len() as u64);
         }
@@ -351,6 +457,7 @@ impl TmpInode {
         } else {
             1
         };
+        fs.inodes.fetch_add(1, Ordering::Relaxed);
         Arc::new_cyclic(|this| TmpInode {
             fs: fs.clone(),
             ino: fs.alloc_ino(),
@@ -369,6 +476,23 @@ impl TmpInode {
             }),
             seals: AtomicU32::new(seal::SEAL),
         })
+    }
+
+    /// Bounds this node's filesystem, when still unbounded (made before the
+    /// kernel knew its memory: the initrd root, /dev, an OCI config's
+    /// mounts), to `extra` bytes beyond the data it holds already.
+    /// (The same number of inodes beyond those it has.)
+    pub fn bound_fs(&self, extra: u64) {
+        let unbounded = u64::MAX / PAGE_U64;
+        for (used, max) in [
+            (&self.fs.used_pages, &self.fs.max_pages),
+            (&self.fs.inodes, &self.fs.max_inodes),
+        ] {
+            let new = used
+                .load(Ordering::Relaxed)
+                .saturating_add(extra / PAGE_U64);
+            let _ = max.compare_exchange(unbounded, new, Ordering::Relaxed, Ordering::Relaxed);
+        }
     }
 
     /// The file's seals.
@@ -470,6 +594,10 @@ impl TmpInode {
             Body::Dir(_) => Body::Dir(DirData::new(Arc::downgrade(&this))),
             b => b,
         };
+        // As many inodes as pages of data (Linux's default nr_inodes).
+        if self.fs.inodes.load(Ordering::Relaxed) >= self.fs.max_inodes.load(Ordering::Relaxed) {
+            return Err(Errno::ENOSPC);
+        }
         let node = TmpInode::new(&self.fs, attr, body);
         d.insert(name, node.clone())?;
         if is_dir {
@@ -499,6 +627,10 @@ impl TmpInode {
         st.nlink = if node.kind == FileType::Directory {
             0
         } else {
+            // A hard link beyond the first counted as an inode (see link).
+            if st.nlink > 1 {
+                give_pages(&node.fs.inodes, 1);
+            }
             st.nlink.saturating_sub(1)
         };
         st.ctime = now;
@@ -512,6 +644,11 @@ impl Inode for TmpInode {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn statfs(&self) -> Option<FsStats> {
+        // Unbounded (unit tests): the caller reports the guest's memory.
+        (self.fs.max_pages.load(Ordering::Relaxed) != u64::MAX / PAGE_U64).then(|| self.fs.stats())
     }
 
     fn kind(&self) -> FileType {
@@ -679,7 +816,11 @@ impl Inode for TmpInode {
             if ts.nlink == 0 {
                 return Err(Errno::ENOENT);
             }
-            ts.nlink = ts.nlink.checked_add(1).ok_or(Errno::EMLINK)?;
+            let nlink = ts.nlink.checked_add(1).ok_or(Errno::EMLINK)?;
+            // As Linux's shmem_link: each link after the first counts as an
+            // inode (its entry lives in memory until it is unlinked).
+            take_page(&self.fs.inodes, self.fs.max_inodes.load(Ordering::Relaxed))?;
+            ts.nlink = nlink;
             ts.ctime = now;
         }
         d.insert(name, t)?;
@@ -982,6 +1123,56 @@ mod tests {
         assert_eq!(nlink(&f), 0);
         drop(f);
         assert_eq!(fs.used_bytes(), 0);
+    }
+
+    #[test]
+    fn shared_limit_bounds_instances_together() {
+        let shared = SharedLimit::new(3 * 4096);
+        let a = TmpFs::bounded(1, ts(0), 2 * 4096, &shared);
+        let b = TmpFs::bounded(2, ts(0), 2 * 4096, &shared);
+        let fa = a.root().create(b"f", &node(FileType::Regular)).unwrap();
+        let fb = b.root().create(b"f", &node(FileType::Regular)).unwrap();
+        let data = [1u8; 2 * 4096];
+        assert_eq!(fa.write_at(0, &data, ts(1)), Ok(2 * 4096));
+        // b's own size allows two pages, the shared bound one more.
+        assert_eq!(fb.write_at(0, &data, ts(1)), Ok(4096));
+        assert_eq!(shared.used_bytes(), 3 * 4096);
+        let st = b.root().statfs().unwrap();
+        assert_eq!((st.f_type, st.blocks, st.bfree), (TMPFS_MAGIC, 2, 0));
+        // Freeing a's pages gives them back to the shared bound.
+        fa.truncate(0, ts(2)).unwrap();
+        assert_eq!(shared.used_bytes(), 4096);
+        assert_eq!(b.root().statfs().unwrap().bfree, 1);
+        assert_eq!(fb.write_at(4096, &data[..4096], ts(3)), Ok(4096));
+        drop((fb, b));
+        assert_eq!(shared.used_bytes(), 0);
+    }
+
+    #[test]
+    fn inode_limit_and_late_bound() {
+        let fs = TmpFs::with_limit(1, ts(0), 3 * 4096);
+        // The root is one of the three inodes.
+        fs.root().create(b"a", &node(FileType::Regular)).unwrap();
+        fs.root().create(b"b", &node(FileType::Directory)).unwrap();
+        let c = fs.root().create(b"c", &node(FileType::Regular));
+        assert_eq!(c.err(), Some(Errno::ENOSPC));
+        let st = fs.root().statfs().unwrap();
+        assert_eq!((st.files, st.ffree), (3, 0));
+        fs.root().unlink(b"a", ts(1)).unwrap();
+        assert!(fs.root().create(b"c", &node(FileType::Regular)).is_ok());
+        // Unbounded: no figures of its own, until bounded beyond its data.
+        let u = TmpFs::new(2, ts(0));
+        assert_eq!(u.root().statfs(), None);
+        let f = u.root().create(b"f", &node(FileType::Regular)).unwrap();
+        f.write_at(0, &[1u8; 4096], ts(1)).unwrap();
+        let root = u.root();
+        let t = root.as_any().downcast_ref::<TmpInode>().unwrap();
+        t.bound_fs(2 * 4096);
+        let st = u.root().statfs().unwrap();
+        assert_eq!((st.blocks, st.bfree, st.files, st.ffree), (3, 2, 4, 2));
+        // A bounded one keeps its size.
+        t.bound_fs(100 * 4096);
+        assert_eq!(u.root().statfs().unwrap().blocks, 3);
     }
 
     #[test]

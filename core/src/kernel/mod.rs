@@ -153,6 +153,9 @@ pub struct Kernel<H: Host> {
     yielded: bool,
     /// The root of the tmpfs that holds memfd_create's files, once made.
     pub(crate) memfd_root: Option<Arc<dyn crate::fs::Inode>>,
+    /// The bound on the file data of every tmpfs the kernel makes (its guest
+    /// memory): that data lives in umbra's heap, outside the guest memory.
+    pub(crate) tmpfs_shared: Arc<crate::fs::tmpfs::SharedLimit>,
     /// Descriptions with O_ASYNC, watched for SIGIO.
     pub(crate) fasync: Vec<crate::syscall::fasync::Fasync>,
     /// Socket descriptions with an owner, watched for urgent data (SIGURG).
@@ -230,6 +233,7 @@ impl<H: Host> Kernel<H> {
     /// 4 KiB frames of guest memory the host provides.
     pub fn new(mut host: H, vfs: Vfs, cfg: Config, frames: usize) -> Self {
         let boot_time = host.now_mono();
+        let mem_bytes = (frames as u64).saturating_mul(4096);
         let mut frames = FrameAllocator::new(frames);
         let vdso = crate::vdso::Vdso::new(&mut frames, &mut host);
         let stats = cfg
@@ -265,6 +269,7 @@ impl<H: Host> Kernel<H> {
             locks: Default::default(),
             yielded: false,
             memfd_root: None,
+            tmpfs_shared: crate::fs::tmpfs::SharedLimit::new(mem_bytes),
             fasync: Vec::new(),
             urg_watch: Vec::new(),
             ipc: Default::default(),

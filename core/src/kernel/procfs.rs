@@ -36,6 +36,15 @@ impl<H: Host> Kernel<H> {
     /// devfs lacks them. A mount whose directory cannot be made is skipped.
     pub(crate) fn procfs_boot(&mut self) {
         let now = timespec_from_ns(self.host.now_real());
+        // The tmpfs instances made before the kernel knew its memory (the
+        // initrd root, /dev, an OCI config's mounts): each may grow by the
+        // default size.
+        let half = self.tmpfs_default_size();
+        for root in self.vfs.mount_roots() {
+            if let Some(t) = root.as_any().downcast_ref::<crate::fs::tmpfs::TmpInode>() {
+                t.bound_fs(half);
+            }
+        }
         if make_dir(&self.vfs, "/", "proc", 0o555, now) {
             let root = new_procfs(self.vfs.alloc_anon_dev(), self.procfs.dir.clone());
             let _ = self.vfs.mount_at("/proc", root, "proc");
@@ -68,7 +77,7 @@ impl<H: Host> Kernel<H> {
             {
                 continue;
             }
-            let fs = TmpFs::new(self.vfs.alloc_anon_dev(), now);
+            let fs = self.new_tmpfs(now, self.tmpfs_default_size());
             let attr = SetAttr {
                 perm: Some(perm),
                 ..SetAttr::touch(now)
@@ -79,6 +88,17 @@ impl<H: Host> Kernel<H> {
             let _ = self.vfs.mount_at(&path, fs.root(), "tmpfs");
         }
         self.dev_links(now);
+    }
+
+    /// A tmpfs's default size, as Linux's: half of the (guest's) memory.
+    pub(crate) fn tmpfs_default_size(&self) -> u64 {
+        (self.frames.total() as u64).saturating_mul(4096) / 2
+    }
+
+    /// A new tmpfs of `size` bytes, whose data also counts against the bound
+    /// of all the kernel's tmpfs ([`Kernel::tmpfs_shared`]).
+    pub(crate) fn new_tmpfs(&self, now: Timespec, size: u64) -> TmpFs {
+        TmpFs::bounded(self.vfs.alloc_anon_dev(), now, size, &self.tmpfs_shared)
     }
 
     /// /dev/fd, /dev/stdin, /dev/stdout and /dev/stderr, if devfs has none.

@@ -1288,12 +1288,15 @@ pub(super) mod statfs_tests {
         assert_eq!(sys_statfs(&mut k, path, buf), Ok(0));
         let t = got(&mut k, buf);
         assert_eq!((t.f_type, t.bsize, t.namelen), (TMPFS_MAGIC, 4096, 255));
-        assert_eq!(t.blocks, FRAMES as u64);
+        // The root: its archive's data and half of the memory more.
+        assert_eq!(t.bfree, FRAMES as u64 / 2);
+        assert!(t.blocks > t.bfree, "{t:?}");
         assert_eq!(t.flags, ST_VALID | ST_RELATIME);
         put_path(&mut k, path, "/dev");
         assert_eq!(sys_statfs(&mut k, path, buf), Ok(0));
         let d = got(&mut k, buf);
         assert_eq!(d.f_type, TMPFS_MAGIC);
+        assert_eq!((d.blocks, d.bfree), (FRAMES as u64 / 2, FRAMES as u64 / 2));
         assert_eq!(d.flags, ST_VALID | ST_NOSUID | ST_RELATIME);
         put_path(&mut k, path, "/nope");
         assert_eq!(sys_statfs(&mut k, path, buf), Err(Errno::ENOENT));

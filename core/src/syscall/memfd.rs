@@ -8,7 +8,7 @@
 //! the start, as on Linux); files of other filesystems have none (EINVAL).
 
 use crate::fs::file::OpenFile;
-use crate::fs::tmpfs::{seal, TmpFs, TmpInode};
+use crate::fs::tmpfs::{seal, TmpInode};
 use crate::fs::{FileType, Inode, NewNode};
 use crate::host::Host;
 use crate::kernel::Kernel;
@@ -55,7 +55,11 @@ pub fn sys_memfd_create<H: Host>(k: &mut Kernel<H>, name: u64, flags: u32) -> Sy
     let root = match &k.memfd_root {
         Some(r) => r.clone(),
         None => {
-            let fs = TmpFs::new(k.vfs.alloc_anon_dev(), now);
+            // Linux's internal shm mount has no size of its own: its pages
+            // are the machine's memory. Here they are bounded by the guest's
+            // memory, with every other tmpfs's data.
+            let size = (k.frames.total() as u64).saturating_mul(4096);
+            let fs = k.new_tmpfs(now, size);
             let r = fs.root();
             k.memfd_root = Some(r.clone());
             r

@@ -16,7 +16,6 @@
 
 use super::fs::path_arg;
 use crate::fs::path::ms;
-use crate::fs::tmpfs::TmpFs;
 use crate::fs::vfs::{timespec_from_ns, SetAttr};
 use crate::fs::{FollowLast, PathRef};
 use crate::host::Host;
@@ -70,13 +69,45 @@ fn node_of<H: Host>(k: &mut Kernel<H>, path: u64, follow: FollowLast) -> KResult
     k.vfs.lookup_in(&root, &cwd, &path, follow, &cred)
 }
 
-/// tmpfs's options: mode, uid and gid set the root directory; size and
-/// nr_inodes are accepted but not enforced (memory bounds a tmpfs). With
-/// the options mountinfo shows, in shmem_show_options' form and order
-/// (mode unless 1777, uid and gid unless 0; not the size, which is not
-/// applied).
-fn tmpfs_options(data: &str) -> KResult<(SetAttr, String)> {
+/// A number with an optional K, M, G, T, P or E suffix (Linux's memparse;
+/// 0x for hex, a leading 0 for octal); EINVAL when malformed or too large.
+fn memparse(val: &str) -> KResult<u64> {
+    let (digits, shift) = match val.as_bytes().last().map(u8::to_ascii_lowercase) {
+        Some(b'k') => (&val[..val.len() - 1], 10),
+        Some(b'm') => (&val[..val.len() - 1], 20),
+        Some(b'g') => (&val[..val.len() - 1], 30),
+        Some(b't') => (&val[..val.len() - 1], 40),
+        Some(b'p') => (&val[..val.len() - 1], 50),
+        Some(b'e') => (&val[..val.len() - 1], 60),
+        _ => (val, 0),
+    };
+    let n = if let Some(hex) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        u64::from_str_radix(&digits[1..], 8)
+    } else {
+        digits.parse::<u64>()
+    }
+    .map_err(|_| Errno::EINVAL)?;
+    n.checked_mul(1 << shift).ok_or(Errno::EINVAL)
+}
+
+/// A tmpfs mount's options: mode, uid and gid set the root directory; the
+/// size in pages and the most inodes when given (`size=` in bytes or `N%` of
+/// `mem_pages`, `nr_blocks=` in pages, `nr_inodes=`; 0 is Linux's
+/// "unlimited", here the whole guest memory). With the options mountinfo
+/// shows, in shmem_show_options' form and order (size and nr_inodes unless
+/// the default, half of the memory; mode unless 1777, uid and gid unless 0).
+struct TmpfsOptions {
+    attr: SetAttr,
+    pages: Option<u64>,
+    inodes: Option<u64>,
+    shown: String,
+}
+
+fn tmpfs_options(data: &str, mem_pages: u64) -> KResult<TmpfsOptions> {
     let mut a = SetAttr::touch(Default::default());
+    let (mut pages, mut inodes) = (None, None);
     for opt in data.split(',').filter(|o| !o.is_empty()) {
         let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
         let num = |radix| u32::from_str_radix(val, radix).map_err(|_| Errno::EINVAL);
@@ -84,11 +115,34 @@ fn tmpfs_options(data: &str) -> KResult<(SetAttr, String)> {
             "mode" => a.perm = Some(num(8)? & 0o7777),
             "uid" => a.uid = Some(num(10)?),
             "gid" => a.gid = Some(num(10)?),
-            "size" | "nr_inodes" | "nr_blocks" => {}
+            "size" => {
+                let n = if let Some(pct) = val.strip_suffix('%') {
+                    // Linux: size = N% of RAM, rounded up to pages.
+                    let pct = memparse(pct)?;
+                    mem_pages
+                        .checked_mul(pct)
+                        .ok_or(Errno::EINVAL)?
+                        .div_ceil(100)
+                } else {
+                    memparse(val)?.div_ceil(4096)
+                };
+                pages = Some(n);
+            }
+            "nr_blocks" => pages = Some(memparse(val)?),
+            "nr_inodes" => inodes = Some(memparse(val)?),
             _ => return Err(Errno::EINVAL),
         }
     }
+    let pages = pages.map(|p| if p == 0 { mem_pages } else { p });
+    let inodes = inodes.map(|i| if i == 0 { mem_pages } else { i });
     let mut shown = alloc::vec::Vec::new();
+    // As Linux's shmem_show_options: size and nr_inodes when not the default.
+    if let Some(p) = pages.filter(|&p| p != mem_pages / 2) {
+        shown.push(alloc::format!("size={}k", p.saturating_mul(4)));
+    }
+    if let Some(i) = inodes.filter(|&i| i != mem_pages / 2) {
+        shown.push(alloc::format!("nr_inodes={i}"));
+    }
     if let Some(m) = a.perm.filter(|&m| m != 0o1777) {
         shown.push(alloc::format!("mode={m:03o}"));
     }
@@ -98,7 +152,12 @@ fn tmpfs_options(data: &str) -> KResult<(SetAttr, String)> {
     if let Some(g) = a.gid.filter(|&g| g != 0) {
         shown.push(alloc::format!("gid={g}"));
     }
-    Ok((a, shown.join(",")))
+    Ok(TmpfsOptions {
+        attr: a,
+        pages,
+        inodes,
+        shown: shown.join(","),
+    })
 }
 
 /// mount(2).
@@ -152,10 +211,18 @@ pub fn sys_mount<H: Host>(
     let mut shown = String::new();
     let root = match fstype.as_str() {
         "tmpfs" => {
-            let (attr, opts) = tmpfs_options(&data)?;
-            shown = opts;
-            let attr = SetAttr { ctime: now, ..attr };
-            let fs = TmpFs::new(k.vfs.alloc_anon_dev(), now);
+            let mem_pages = k.frames.total() as u64;
+            let o = tmpfs_options(&data, mem_pages)?;
+            shown = o.shown;
+            let attr = SetAttr {
+                ctime: now,
+                ..o.attr
+            };
+            let size = o.pages.unwrap_or(mem_pages / 2).saturating_mul(4096);
+            let fs = k.new_tmpfs(now, size);
+            if let Some(i) = o.inodes {
+                fs.set_max_inodes(i);
+            }
             fs.root().set_metadata(&attr)?;
             fs.root()
         }
@@ -166,9 +233,10 @@ pub fn sys_mount<H: Host>(
         "devpts" => {
             let opts = crate::fs::devfs::DevptsOpts::parse(&data)?;
             shown = opts.shown();
-            let dev = k.vfs.alloc_anon_dev();
+            let fs = k.new_tmpfs(now, k.tmpfs_default_size());
+            let dev = fs.dev();
             let c = &k.proc().creds;
-            let fs = crate::fs::devfs::new_devpts(dev, now, &opts, c.fsuid, c.fsgid)?;
+            let fs = crate::fs::devfs::new_devpts(fs, now, &opts, c.fsuid, c.fsgid)?;
             k.devpts.retain(|i| !i.gone());
             let root = fs.root();
             k.devpts
@@ -233,4 +301,36 @@ pub fn sys_umount2<H: Host>(k: &mut Kernel<H>, target: u64, flags: u32) -> SysRe
         k.devpts.retain(|i| !i.gone());
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memparse_and_tmpfs_sizes() {
+        assert_eq!(memparse("256k"), Ok(256 << 10));
+        assert_eq!(memparse("3M"), Ok(3 << 20));
+        assert_eq!(memparse("0x10"), Ok(16));
+        assert_eq!(memparse("010"), Ok(8));
+        assert_eq!(memparse("0"), Ok(0));
+        for bad in ["", "k", "12x", "-1", "99999999999999999999", "16E"] {
+            assert_eq!(memparse(bad), Err(Errno::EINVAL), "{bad}");
+        }
+        // 1000 pages of memory.
+        let o = tmpfs_options("size=10%,nr_inodes=5,mode=700", 1000).unwrap();
+        assert_eq!((o.pages, o.inodes), (Some(100), Some(5)));
+        assert_eq!(o.shown, "size=400k,nr_inodes=5,mode=700");
+        let o = tmpfs_options("size=4097", 1000).unwrap();
+        assert_eq!(o.pages, Some(2));
+        // The default size is not shown; 0 is the whole memory.
+        let o = tmpfs_options("nr_blocks=500", 1000).unwrap();
+        assert_eq!((o.pages, o.shown.as_str()), (Some(500), ""));
+        assert_eq!(tmpfs_options("size=0", 1000).unwrap().pages, Some(1000));
+        assert_eq!(tmpfs_options("size=5%%", 1000).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            tmpfs_options("huge=always", 1000).err(),
+            Some(Errno::EINVAL)
+        );
+    }
 }
