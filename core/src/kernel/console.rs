@@ -36,6 +36,24 @@ pub(crate) enum JobCheck {
     Stopped,
 }
 
+impl JobCheck {
+    /// What the syscall returns instead of going on: None when allowed; the
+    /// errno; or, stopped, a park that restarts the call (with SA_RESTART)
+    /// once the group is continued.
+    pub(crate) fn outcome(self) -> Option<crate::syscall::Outcome> {
+        use crate::syscall::Outcome;
+        use crate::task::{Restart, Wait};
+        match self {
+            JobCheck::Allowed => None,
+            JobCheck::Fail(e) => Some(Outcome::Ret(Err(e))),
+            JobCheck::Stopped => Some(Outcome::Block(Wait::Event {
+                deadline: None,
+                restart: Restart::WithSaRestart,
+            })),
+        }
+    }
+}
+
 impl<H: Host> Kernel<H> {
     /// Takes the console from pid 1's stdio; a terminal becomes the controlling
     /// terminal of pid 1's session with pid 1's group in the foreground.

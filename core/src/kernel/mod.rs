@@ -26,8 +26,6 @@ mod thread_switch_tests;
 mod trap_clock_tests;
 mod vsyscall;
 
-pub(crate) use console::JobCheck;
-
 pub use process::{CloneArgs, ExecError};
 
 use crate::config::Config;

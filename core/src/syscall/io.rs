@@ -11,7 +11,6 @@ use crate::fs::devfs::ConsoleFile;
 use crate::fs::file::OpenFile;
 use crate::fs::IoctlArg;
 use crate::host::Host;
-use crate::kernel::JobCheck;
 use crate::kernel::Kernel;
 use crate::mm::UserInPtr;
 use crate::task::fd_table::FdFlags;
@@ -163,15 +162,8 @@ pub fn sys_read<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> Ou
     if crate::net::socket_of(&f).is_some() {
         return super::net::sock_read(k, fd, buf, len);
     }
-    match k.console_job_check(&f, false) {
-        JobCheck::Allowed => {}
-        JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
-        JobCheck::Stopped => {
-            return Outcome::Block(Wait::Event {
-                deadline: None,
-                restart: Restart::WithSaRestart,
-            })
-        }
+    if let Some(o) = k.console_job_check(&f, false).outcome() {
+        return o;
     }
     let r = read_into(k, &f, buf, len, None);
     if r == Err(Errno::EAGAIN) && !f.is_nonblocking() {
@@ -223,15 +215,8 @@ pub fn sys_write<H: Host>(k: &mut Kernel<H>, fd: i32, buf: u64, len: usize) -> O
         if crate::net::socket_of(&f).is_some() {
             return super::net::sock_write(k, fd, buf, len);
         }
-        match k.console_job_check(&f, true) {
-            JobCheck::Allowed => {}
-            JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
-            JobCheck::Stopped => {
-                return Outcome::Block(Wait::Event {
-                    deadline: None,
-                    restart: Restart::WithSaRestart,
-                })
-            }
+        if let Some(o) = k.console_job_check(&f, true).outcome() {
+            return o;
         }
     }
     let f = match file(k, fd) {
@@ -489,15 +474,8 @@ pub fn sys_ioctl<H: Host>(k: &mut Kernel<H>, fd: i32, cmd: u32, arg: u64) -> Out
     });
     if let Some(state) = tty.filter(|_| crate::tty::changes_terminal(cmd)) {
         let state = state.clone();
-        match k.tty_ioctl_job_check(&state, cmd) {
-            JobCheck::Allowed => {}
-            JobCheck::Fail(e) => return Outcome::Ret(Err(e)),
-            JobCheck::Stopped => {
-                return Outcome::Block(Wait::Event {
-                    deadline: None,
-                    restart: Restart::WithSaRestart,
-                })
-            }
+        if let Some(o) = k.tty_ioctl_job_check(&state, cmd).outcome() {
+            return o;
         }
     }
     Outcome::Ret(ioctl(k, fd, cmd, arg))
