@@ -110,8 +110,21 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM first, so it removes its socket and lock file; what a
+        // SIGKILL leaves behind of this server's is removed here.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let t0 = std::time::Instant::now();
+        while self.child.try_wait().ok().flatten().is_none()
+            && t0.elapsed() < std::time::Duration::from_secs(5)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.socket());
+        let _ = std::fs::remove_file(format!("/tmp/.X{}-lock", self.display));
     }
 }
 

@@ -435,11 +435,31 @@ impl Netns {
 }
 
 /// Xvfb in the namespace (so the native chroot reaches it by its abstract
-/// name), at the first free display from 40.
+/// name), at the first free display from 40. Dropped, it gets SIGTERM first,
+/// so it removes its socket and lock file in /tmp; what is left of them after
+/// the guard's SIGKILL is removed.
 struct Xvfb {
     _proc: Guard,
     _ready: ChildStdout,
     display: u32,
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let sock = PathBuf::from(format!("/tmp/.X11-unix/X{}", self.display));
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self._proc.0.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let t0 = std::time::Instant::now();
+        while sock.exists() && t0.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The guard (a field) SIGKILLs and reaps the group after this.
+        let _ = std::fs::remove_file(&sock);
+        let _ = std::fs::remove_file(format!("/tmp/.X{}-lock", self.display));
+    }
 }
 
 impl Xvfb {
