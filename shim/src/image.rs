@@ -58,33 +58,10 @@ fn insert_key(keys: &mut Vec<(u64, u64)>, key: (u64, u64)) -> bool {
     }
 }
 
-/// Sorts names bytewise (heapsort: one small non-generic function, where
-/// `sort` would instantiate std's driftsort, ~3.7 KB, for this one use).
+/// Sorts names bytewise, with the kernel's heapsort (umbra_core::sort),
+/// where `sort` would instantiate std's driftsort, ~3.7 KB, for this one use.
 fn sort_names(v: &mut [Vec<u8>]) {
-    fn sift(v: &mut [Vec<u8>], mut root: usize, end: usize) {
-        loop {
-            let mut child = 2 * root + 1;
-            if child >= end {
-                return;
-            }
-            if child + 1 < end && v[child] < v[child + 1] {
-                child += 1;
-            }
-            if v[root] >= v[child] {
-                return;
-            }
-            v.swap(root, child);
-            root = child;
-        }
-    }
-    let n = v.len();
-    for i in (0..n / 2).rev() {
-        sift(v, i, n);
-    }
-    for end in (1..n).rev() {
-        v.swap(0, end);
-        sift(v, 0, end);
-    }
+    umbra_core::sort::sort(v);
 }
 
 /// Totals of a host tree: (file bytes, files, dirs).
